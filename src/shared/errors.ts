@@ -1,0 +1,82 @@
+/**
+ * The small error vocabulary of llmops. Every error a user can act on is one of these;
+ * the host translates it once, at the top, into an exit code and annotations.
+ * @module
+ */
+
+/** Exit codes of the CLI and step results on CI (DESIGN.md "Contracts users rely on"). */
+export const ExitCode = {
+  Success: 0,
+  /** The work ran but a quality gate or the failed-line tolerance failed. */
+  GateFailed: 1,
+  /** The input is invalid (config, flow, data): nothing was run. */
+  InvalidInput: 2,
+  /** An outside service failed after retries. */
+  ServiceFailed: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** A place in a user's file. Lines and columns are 1-based. */
+export interface SourceLocation {
+  file: string;
+  line?: number;
+  column?: number;
+}
+
+/** One thing wrong with a user's file: where, and a one-line message saying what was found and what was expected. */
+export interface Problem extends SourceLocation {
+  message: string;
+}
+
+export function formatLocation(at: SourceLocation): string {
+  if (at.line === undefined) return at.file;
+  return at.column === undefined ? `${at.file}:${at.line}` : `${at.file}:${at.line}:${at.column}`;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${formatLocation(p)}: ${p.message}`;
+}
+
+/** Invalid user input (configuration, flow, data). Carries every problem found in one pass. Exit code 2. */
+export class ConfigError extends Error {
+  readonly exitCode = ExitCode.InvalidInput;
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+  }
+  static at(at: SourceLocation, message: string): ConfigError {
+    return new ConfigError([{ ...at, message }]);
+  }
+}
+
+/** The work ran, but a quality gate or the failed-line tolerance did not pass. Exit code 1. */
+export class GateFailed extends Error {
+  readonly exitCode = ExitCode.GateFailed;
+  constructor(message: string, readonly failures: string[] = []) {
+    super(message);
+    this.name = 'GateFailed';
+  }
+}
+
+/** An outside service (LLM API, Azure, storage) failed after retries. Exit code 3. */
+export class ServiceError extends Error {
+  readonly exitCode = ExitCode.ServiceFailed;
+  constructor(message: string, readonly status?: number) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+}
+
+/** A bug in llmops itself: never the user's fault, reported with its stack. */
+export class InternalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InternalError';
+  }
+}
+
+/** The exit code an error maps to. Anything else is our bug: 70 (EX_SOFTWARE), never mistaken for a gate failure. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof ConfigError || err instanceof GateFailed || err instanceof ServiceError) return err.exitCode;
+  return 70;
+}
