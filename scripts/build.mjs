@@ -1,0 +1,19 @@
+// Bundles the CLI into dist/cli.js (one file, fast start-up). Assets (schemas/, the Python worker)
+// stay in the package and are found at run time by walking up from the bundle.
+import { build } from 'esbuild';
+import { chmodSync } from 'node:fs';
+
+await build({
+  entryPoints: ['src/cli.ts'],
+  outfile: 'dist/cli.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  logLevel: 'warning',
+  // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins.
+  banner: { js: "import { createRequire as __llmopsRequire } from 'node:module'; const require = __llmopsRequire(import.meta.url);" },
+});
+chmodSync('dist/cli.js', 0o755);

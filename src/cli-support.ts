@@ -1,0 +1,65 @@
+/**
+ * Turns step declarations into commander commands, and errors into exit codes: the one
+ * error boundary of the CLI.
+ */
+import { Command, Option } from 'commander';
+import { ConfigError, exitCodeOf, GateFailed, ServiceError } from './shared/errors.js';
+import { CliHost } from './shared/host/cli.js';
+import { camel, readInputs, type StepDefinition } from './shared/steps/declare.js';
+
+export interface CommandContext {
+  host: CliHost;
+}
+
+/** Add `llmops <step.name>` with one flag per declared input. */
+export function addStepCommand<I, O>(program: Command, step: StepDefinition<I, O>, examples = ''): Command {
+  const cmd = program.command(step.name).description(step.description);
+  for (const input of step.inputs) {
+    const flag = input.type === 'boolean' ? `--${input.name} [bool]` : `--${input.name} <${input.type === 'choice' ? 'value' : input.type}>`;
+    const option = new Option(flag, input.description + (input.default ? ` (default: ${input.default})` : ''));
+    if (input.choices) option.choices([...input.choices]);
+    cmd.addOption(option);
+  }
+  cmd.option('--verbose', 'Print debug lines too.');
+  if (examples) cmd.addHelpText('after', `\nExamples:\n${examples}`);
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const raw: Record<string, string | undefined> = {};
+    for (const input of step.inputs) {
+      const v = opts[camel(input.name)];
+      raw[input.name] = v === true ? 'true' : v === undefined ? undefined : String(v);
+    }
+    await runWithHost({ inputs: raw, verbose: Boolean(opts.verbose) }, async (host) => {
+      const inputs = readInputs(step.inputs, host) as I;
+      await step.run(inputs, host);
+      for (const [name, value] of host.outputs) process.stdout.write(`${name}=${value}\n`);
+    });
+  });
+  return cmd;
+}
+
+/** Run a command body with a CLI host and translate whatever it throws into the contract's exit codes. */
+export async function runWithHost(options: { inputs?: Record<string, string | undefined>; verbose?: boolean }, body: (host: CliHost) => Promise<void>): Promise<void> {
+  const host = new CliHost({ inputs: options.inputs, verbose: options.verbose, summaryFile: process.env.LLMOPS_SUMMARY_FILE });
+  try {
+    await body(host);
+    process.exitCode = host.exitCode;
+  } catch (err) {
+    reportError(err, host);
+    process.exitCode = exitCodeOf(err);
+  }
+}
+
+export function reportError(err: unknown, host: CliHost): void {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) host.error(p.message, p);
+    host.error(`${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} found; nothing was run.`);
+  } else if (err instanceof GateFailed) {
+    host.error(err.message);
+    for (const f of err.failures) host.error(`  ${f}`);
+  } else if (err instanceof ServiceError) {
+    host.error(err.message);
+  } else {
+    const e = err as Error;
+    host.error(`internal error (a bug in llmops, please report it with this output): ${e?.stack ?? String(err)}`);
+  }
+}

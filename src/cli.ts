@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+/** The `llmops` command: one subcommand per lifecycle step, plus the developer tools. */
+import { Command } from 'commander';
+import { addStepCommand } from './cli-support.js';
+import { validateStep } from './shared/steps/validate.js';
+
+const program = new Command('llmops')
+  .description('The LLMOps lifecycle for Prompt Flow projects: validate, register-data, bulk-run, evaluate, report, deploy, smoke-test.\nExit codes: 0 success, 1 a quality gate or the failed-line tolerance failed, 2 invalid input (nothing was run), 3 an outside service failed after retries.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+addStepCommand(
+  program,
+  validateStep,
+  `  $ llmops validate --config examples/web_classification/experiment.yaml
+  $ llmops validate --config examples/web_classification/experiment.yaml --env pr   # applies experiment.pr.yaml
+  Placeholders \${x} in connections read <CONNECTION>_<X> from the environment or from .env at the repository root.`,
+);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,209 @@
+/**
+ * The semantic rules of experiment.yaml beyond its JSON Schema (seed template §2.3–2.4 plus
+ * our keys): unique names, existing files, evaluator datasets linked to standard datasets by
+ * name, mapping syntax, gates that can be evaluated.
+ */
+import { existsSync } from 'node:fs';
+import type { Problem } from '../errors.js';
+import { locate, type PathSegment, type SourceFile } from '../source.js';
+import type { Dataset, Evaluator, EvaluatorDataset, Execution, FlowRef, Gate, Mappings, UseCase } from './types.js';
+
+type Raw = Record<string, unknown>;
+
+/** The parts of a UseCase that come from experiment.yaml alone. */
+export interface UseCaseParts {
+  flowPath: string;
+  /** Paths in experiment.yaml are relative to the use case folder. */
+  resolvePath: (p: string) => string;
+  useCase: Pick<UseCase, 'name' | 'datasets' | 'evaluators' | 'runtime' | 'execution' | 'variants' | 'gates' | 'baselineFile' | 'reports' | 'azure'>;
+}
+
+export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p: string) => string }): UseCaseParts {
+  const name = String(raw.name);
+  const datasets: Dataset[] = ((raw.datasets as Raw[]) ?? []).map((d) => toDataset(d, ctx.resolvePath));
+  const evaluators: Evaluator[] = ((raw.evaluators as Raw[] | null) ?? []).map((e) => ({
+    name: String(e.name),
+    builtin: e.builtin as string | undefined,
+    options: (e.options as Record<string, unknown>) ?? {},
+    // filled in by checkExperiment once the folder is known to hold a flow
+    flow: undefined as FlowRef | undefined,
+    datasets: (e.datasets as Raw[]).map((d): EvaluatorDataset => {
+      const standard = datasets.find((s) => s.name === d.name);
+      if (standard && d.source === undefined) return { ...standard, mappings: (d.mappings as Mappings) ?? {}, reference: standard.name };
+      return { ...toDataset(d, ctx.resolvePath), reference: String(d.reference ?? '') };
+    }),
+  }));
+  const exec = (raw.execution as Raw | null) ?? {};
+  const variants = (raw.variants as Raw | null) ?? {};
+  const reports = (raw.reports as Raw | null) ?? {};
+  return {
+    flowPath: ctx.resolvePath(String(raw.flow ?? name)),
+    resolvePath: ctx.resolvePath,
+    useCase: {
+      name,
+      datasets,
+      evaluators,
+      runtime: (raw.runtime as string | null) ?? undefined,
+      execution: toExecution(exec),
+      variants: {
+        plan: (variants.plan as UseCase['variants']['plan']) ?? 'one_at_a_time',
+        list: (variants.list as UseCase['variants']['list']) ?? [],
+      },
+      gates: ((raw.gates as Raw[] | null) ?? []).map(toGate),
+      baselineFile: raw.baseline ? ctx.resolvePath(String(raw.baseline)) : undefined,
+      reports: { dir: String(reports.dir ?? 'reports'), formats: (reports.formats as string[]) ?? ['json', 'csv', 'html', 'markdown', 'junit'] },
+      azure: (raw.azure as Record<string, string> | null) ?? undefined,
+    },
+  };
+}
+
+type FlowChecker = (abs: string, at: PathSegment[], sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[], display: (p: string) => string) => FlowRef | undefined;
+
+export function checkExperiment(
+  raw: Raw,
+  parts: UseCaseParts,
+  sourceFor: (p: PathSegment[]) => SourceFile,
+  problems: Problem[],
+  warnings: Problem[],
+  display: (p: string) => string,
+  checkFlow: FlowChecker,
+): void {
+  const at = (p: PathSegment[], part: 'key' | 'value' = 'value') => locate(sourceFor(p), p, part);
+  const { datasets, evaluators, gates } = parts.useCase;
+
+  checkUnique(datasets.map((d) => d.name), (i, first) => problems.push({ ...at(['datasets', i, 'name']), message: `datasets[${i}].name: "${datasets[i].name}" is already the name of datasets[${first}], expected unique dataset names` }));
+  datasets.forEach((d, i) => {
+    checkSource(d, ['datasets', i], at, problems, display);
+    checkMappings(d.mappings, ['datasets', i, 'mappings'], false, at, problems);
+  });
+
+  checkUnique(evaluators.map((e) => e.name), (i, first) => problems.push({ ...at(['evaluators', i, 'name']), message: `evaluators[${i}].name: "${evaluators[i].name}" is already the name of evaluators[${first}], expected unique evaluator names` }));
+  const rawEvaluators = (raw.evaluators as Raw[] | null) ?? [];
+  evaluators.forEach((ev, i) => {
+    const re = rawEvaluators[i];
+    if (re.builtin !== undefined && re.flow !== undefined) {
+      problems.push({ ...at(['evaluators', i, 'builtin'], 'key'), message: `evaluators[${i}]: found both flow and builtin, expected one of them` });
+    } else if (re.builtin === undefined) {
+      const flowAbs = parts.resolvePath(String(re.flow ?? ev.name));
+      ev.flow = checkFlow(flowAbs, re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'], sourceFor, problems, display);
+    }
+    const names = new Set<string>();
+    ((re.datasets as Raw[]) ?? []).forEach((rd, j) => {
+      const path: PathSegment[] = ['evaluators', i, 'datasets', j];
+      const standard = datasets.some((d) => d.name === rd.name);
+      if (names.has(String(rd.name))) problems.push({ ...at([...path, 'name']), message: `evaluators[${i}].datasets[${j}].name: "${rd.name}" appears twice in this evaluator, expected each dataset once` });
+      names.add(String(rd.name));
+      if (standard && (rd.source !== undefined || rd.reference !== undefined)) {
+        const key = rd.source !== undefined ? 'source' : 'reference';
+        problems.push({ ...at([...path, key], 'key'), message: `evaluators[${i}].datasets[${j}]: "${rd.name}" is a standard dataset, so it must not carry ${key} (remove it, or give this evaluation dataset its own name)` });
+      } else if (!standard) {
+        if (rd.source === undefined || rd.reference === undefined) {
+          const missing = rd.source === undefined ? 'source' : 'reference';
+          problems.push({ ...at(path), message: `evaluators[${i}].datasets[${j}]: "${rd.name}" is not a standard dataset, so it needs ${missing} (expected source: <file> and reference: <standard dataset name>; standard datasets: ${datasets.map((d) => d.name).join(', ')})` });
+        } else {
+          if (!datasets.some((d) => d.name === rd.reference)) {
+            problems.push({ ...at([...path, 'reference']), message: `evaluators[${i}].datasets[${j}].reference: "${rd.reference}" is not a dataset of this experiment, expected one of: ${datasets.map((d) => d.name).join(', ')}` });
+          }
+          checkSource(ev.datasets[j], path, at, problems, display);
+        }
+      }
+      checkMappings((rd.mappings as Mappings) ?? {}, [...path, 'mappings'], true, at, problems);
+    });
+  });
+
+  const variants = (raw.variants as Raw | null) ?? {};
+  if (variants.plan === 'list' && !Array.isArray(variants.list)) problems.push({ ...at(['variants', 'plan']), message: 'variants.plan: "list" needs variants.list, expected a list of "${node.variant_id}" or node: variant mappings' });
+  if (variants.list !== undefined && variants.plan !== 'list') warnings.push({ ...at(['variants', 'list'], 'key'), message: 'variants.list: ignored unless variants.plan is "list"' });
+  (Array.isArray(variants.list) ? variants.list : []).forEach((item, k) => {
+    if (typeof item === 'string' && !/^\$\{[^.{}]+\.[^{}]+\}$/.test(item)) problems.push({ ...at(['variants', 'list', k]), message: `variants.list[${k}]: found ${JSON.stringify(item)}, expected "\${node.variant_id}"` });
+  });
+
+  gates.forEach((g, i) => {
+    const p: PathSegment[] = ['gates', i];
+    if (g.min === undefined && g.max === undefined && g.maxDrop === undefined && g.maxRelativeDrop === undefined) {
+      problems.push({ ...at(p), message: `gates[${i}]: gate on "${g.metric}" checks nothing, expected min, max, max_drop or max_relative_drop` });
+    }
+    if (g.min !== undefined && g.max !== undefined && g.min > g.max) problems.push({ ...at([...p, 'max']), message: `gates[${i}].max: found ${g.max}, expected a value >= min (${g.min})` });
+    if (g.evaluator !== undefined && !evaluators.some((e) => e.name === g.evaluator)) {
+      problems.push({ ...at([...p, 'evaluator']), message: `gates[${i}].evaluator: "${g.evaluator}" is not an evaluator of this experiment, expected one of: ${evaluators.map((e) => e.name).join(', ') || '(none configured)'}` });
+    }
+    if ((g.maxDrop !== undefined || g.maxRelativeDrop !== undefined) && !parts.useCase.baselineFile) {
+      warnings.push({ ...at(p), message: `gates[${i}]: regression limits on "${g.metric}" need a baseline (set baseline: or pass --baseline); without one they are skipped` });
+    }
+  });
+  const baseline = parts.useCase.baselineFile;
+  if (baseline && !existsSync(baseline)) warnings.push({ ...at(['baseline']), message: `baseline: ${display(baseline)} does not exist yet; regression gates will be skipped until it does` });
+}
+
+function checkSource(d: Dataset, path: PathSegment[], at: (p: PathSegment[]) => ReturnType<typeof locate>, problems: Problem[], display: (p: string) => string): void {
+  if (d.source.startsWith('azureml:')) {
+    if (!/^azureml:[A-Za-z0-9_.-]+(:[0-9]+|@latest)?$/.test(d.source)) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: found ${JSON.stringify(d.source)}, expected azureml:<asset>:<version>` });
+    return;
+  }
+  if (!d.localPath) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: file not found: ${d.source} (looked in the use case folder and in its data/ folder)` });
+  else if (!/\.(jsonl|json|csv|tsv)$/i.test(d.localPath)) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: ${display(d.localPath)} has an unsupported format, expected a .jsonl, .json, .csv or .tsv file` });
+}
+
+const mappingReference = /^\$\{(data|run\.outputs|run\.inputs|target)\.([^{}]+)\}$/;
+
+function checkMappings(mappings: Mappings, path: PathSegment[], evaluation: boolean, at: (p: PathSegment[]) => ReturnType<typeof locate>, problems: Problem[]): void {
+  for (const [input, value] of Object.entries(mappings ?? {})) {
+    if (typeof value !== 'string' || !value.trim().startsWith('${')) continue;
+    const m = mappingReference.exec(value.trim());
+    const where = `${fmt(path)}.${input}`;
+    if (!m) {
+      problems.push({ ...at([...path, input]), message: `${where}: found ${JSON.stringify(value)}, expected "\${data.<column>}"${evaluation ? ', "${run.outputs.<output>}", "${run.inputs.<input>}", "${target.<output>}"' : ''} or a literal` });
+    } else if (!evaluation && m[1] !== 'data') {
+      problems.push({ ...at([...path, input]), message: `${where}: found ${JSON.stringify(value)}, but a standard dataset has no run to read from, expected "\${data.<column>}" or a literal` });
+    }
+  }
+}
+
+function checkUnique(names: string[], report: (index: number, firstIndex: number) => void): void {
+  const first = new Map<string, number>();
+  names.forEach((n, i) => (first.has(n) ? report(i, first.get(n)!) : first.set(n, i)));
+}
+
+function toDataset(d: Raw, resolvePath: (p: string) => string): Dataset {
+  const source = String(d.source ?? '');
+  let localPath: string | undefined;
+  if (source && !source.startsWith('azureml:')) {
+    const direct = resolvePath(source);
+    const fallback = resolvePath(`data/${source}`);
+    localPath = existsSync(direct) ? direct : existsSync(fallback) ? fallback : undefined;
+  }
+  return { name: String(d.name), source, localPath, description: (d.description as string | undefined) ?? undefined, mappings: (d.mappings as Mappings) ?? {} };
+}
+
+function toExecution(e: Raw): Execution {
+  const mfl = e.max_failed_lines ?? 0;
+  return {
+    target: (e.target as Execution['target']) ?? 'local',
+    concurrency: (e.concurrency as number) ?? 8,
+    maxFailedLines: typeof mfl === 'string' && mfl.endsWith('%') ? { percent: Number(mfl.slice(0, -1)) } : { count: Number(mfl) },
+    cache: (e.cache as Execution['cache']) ?? 'readwrite',
+    lineTimeoutSec: (e.line_timeout_sec as number) ?? 600,
+    python: (e.python as string) ?? 'python3',
+  };
+}
+
+function toGate(g: Raw): Gate {
+  return {
+    name: g.name as string | undefined,
+    metric: String(g.metric),
+    evaluator: g.evaluator as string | undefined,
+    variants: (g.variants as Gate['variants']) ?? 'all',
+    min: g.min as number | undefined,
+    max: g.max as number | undefined,
+    bound: (g.bound as Gate['bound']) ?? 'value',
+    maxDrop: g.max_drop as number | undefined,
+    maxRelativeDrop: g.max_relative_drop as number | undefined,
+    higherIsBetter: (g.higher_is_better as boolean) ?? true,
+    requireSignificance: (g.require_significance as boolean) ?? true,
+    minLines: (g.min_lines as number) ?? 10,
+  };
+}
+
+function fmt(path: PathSegment[]): string {
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+}

@@ -1,0 +1,156 @@
+/**
+ * JSON Schema validation of user files with ajv, turned into one-line Problems at the
+ * file:line:column of the offending key or value.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { assetPath } from '../assets.js';
+import type { Problem } from '../errors.js';
+import { describeValue, formatPath, locate, type PathSegment, type SourceFile } from '../source.js';
+
+export type SchemaName = 'experiment' | 'deployment_config' | 'dataops_config' | 'flow.dag' | 'flow.flex';
+
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
+const compiled = new Map<SchemaName, ValidateFunction>();
+
+export function schemaValidator(name: SchemaName): ValidateFunction {
+  let fn = compiled.get(name);
+  if (!fn) {
+    fn = ajv.compile(JSON.parse(readFileSync(assetPath(`schemas/${name}.schema.json`), 'utf8')));
+    compiled.set(name, fn);
+  }
+  return fn;
+}
+
+/**
+ * Validate `value` against a schema. `sourceFor` says which file a path lives in (overlays
+ * put top-level blocks in another file than the base); `prefix` prepends a path when the value
+ * is a part of a bigger document.
+ */
+export function checkSchema(
+  name: SchemaName,
+  value: unknown,
+  sourceFor: (path: PathSegment[]) => SourceFile,
+  options: { partial?: boolean } = {},
+): Problem[] {
+  const validate = schemaValidator(name);
+  if (validate(value)) return [];
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  for (const err of pickErrors(validate.errors ?? [])) {
+    if (options.partial && err.keyword === 'required' && err.instancePath === '') continue;
+    const path = pointerToPath(err.instancePath);
+    const { at, message } = describeError(err, path);
+    const source = sourceFor(at.path);
+    const loc = locate(source, at.path, at.part);
+    const text = `${formatPath(at.path)}: ${message}`;
+    const key = `${loc.file}:${loc.line}:${loc.column}:${text}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push({ ...loc, message: text });
+  }
+  return problems;
+}
+
+/** anyOf/oneOf summaries repeat what their branches already said. */
+function pickErrors(errors: ErrorObject[]): ErrorObject[] {
+  return errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+}
+
+function pointerToPath(pointer: string): PathSegment[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+const typeWords: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  integer: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  null: 'nothing (null)',
+};
+
+function expectedOf(err: ErrorObject): string | undefined {
+  const schema = err.parentSchema as Record<string, unknown> | undefined;
+  return typeof schema?.['x-expected'] === 'string' ? (schema['x-expected'] as string) : undefined;
+}
+
+function describeError(err: ErrorObject, path: PathSegment[]): { at: { path: PathSegment[]; part: 'key' | 'value' }; message: string } {
+  const value = err.data;
+  const params = err.params as Record<string, unknown>;
+  switch (err.keyword) {
+    case 'required': {
+      const missing = String(params.missingProperty);
+      const props = (err.parentSchema as { properties?: Record<string, { description?: string }> }).properties;
+      const hint = props?.[missing]?.description ? ` (${firstSentence(props[missing].description!)})` : '';
+      return { at: { path, part: 'value' }, message: `missing required key "${missing}"${hint}` };
+    }
+    case 'additionalProperties': {
+      const extra = String(params.additionalProperty);
+      const known = Object.keys((err.parentSchema as { properties?: object }).properties ?? {});
+      const guess = closest(extra, known);
+      const hint = guess ? `; did you mean "${guess}"?` : known.length ? `; expected one of: ${known.join(', ')}` : '';
+      return { at: { path: [...path, extra], part: 'key' }, message: `unknown key "${extra}"${hint}` };
+    }
+    case 'type': {
+      const types = ([] as string[]).concat(params.type as string | string[]).filter((t) => t !== 'null');
+      const words = types.map((t) => typeWords[t] ?? t).join(' or ');
+      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected ${words}` };
+    }
+    case 'enum':
+      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}` };
+    case 'minItems':
+      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected at least ${params.limit} item(s)` };
+    case 'minLength':
+      return { at: { path, part: 'value' }, message: `found an empty text, expected ${expectedOf(err) ?? 'a non-empty value'}` };
+    case 'pattern':
+      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected ${expectedOf(err) ?? `text matching ${params.pattern}`}` };
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
+      const op = { minimum: '>=', maximum: '<=', exclusiveMinimum: '>', exclusiveMaximum: '<' }[err.keyword];
+      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected ${expectedOf(err) ?? `a number ${op} ${params.limit}`}` };
+    }
+    case 'uniqueItems':
+      return { at: { path, part: 'value' }, message: `found duplicate items (${params.j} and ${params.i}), expected each item once` };
+    default:
+      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, ${err.message ?? 'not valid here'}` };
+  }
+}
+
+function firstSentence(text: string): string {
+  const end = text.search(/[.:](\s|$)/);
+  return end > 0 ? text.slice(0, end) : text;
+}
+
+/** The known key closest to a typo (edit distance <= 2), for "did you mean". */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}

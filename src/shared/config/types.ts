@@ -1,0 +1,95 @@
+/** The typed, resolved configuration every step works from (`loadUseCase`'s result). */
+import type { SourceLocation } from '../errors.js';
+import type { PathSegment } from '../source.js';
+import type { Connection } from './connections.js';
+
+export type FlowKind = 'dag' | 'flex' | 'prompty';
+export type CacheMode = 'read' | 'write' | 'readwrite' | 'off' | 'replay';
+export type VariantPlanName = 'defaults' | 'one_at_a_time' | 'cartesian' | 'list';
+export type Mappings = Record<string, string | number | boolean | null>;
+
+export interface FlowRef {
+  /** Absolute path of the flow folder or .prompty file as written in the config. */
+  path: string;
+  /** The flow file itself (flow.dag.yaml, flow.flex.yaml or x.prompty). */
+  file: string;
+  kind: FlowKind;
+}
+
+export interface Dataset {
+  name: string;
+  /** As written: a relative path or azureml:<asset>:<version>. */
+  source: string;
+  /** Absolute path of a local source; undefined for azureml: sources. */
+  localPath?: string;
+  description?: string;
+  mappings: Mappings;
+}
+
+export interface EvaluatorDataset extends Dataset {
+  /** The standard dataset whose runs this one scores (itself when it is a standard dataset). */
+  reference: string;
+}
+
+export interface Evaluator {
+  name: string;
+  flow?: FlowRef;
+  builtin?: string;
+  options: Record<string, unknown>;
+  datasets: EvaluatorDataset[];
+}
+
+export interface Gate {
+  name?: string;
+  metric: string;
+  evaluator?: string;
+  variants: 'all' | 'default' | 'best';
+  min?: number;
+  max?: number;
+  bound: 'value' | 'confidence';
+  maxDrop?: number;
+  maxRelativeDrop?: number;
+  higherIsBetter: boolean;
+  requireSignificance: boolean;
+  minLines: number;
+}
+
+export interface Execution {
+  target: 'local' | 'azure';
+  concurrency: number;
+  maxFailedLines: { count: number } | { percent: number };
+  cache: CacheMode;
+  lineTimeoutSec: number;
+  python: string;
+}
+
+export interface UseCase {
+  name: string;
+  /** Absolute path of experiment.yaml and its folder (the use case base path). */
+  configFile: string;
+  baseDir: string;
+  repositoryRoot: string;
+  envName?: string;
+  /** The overlay that was applied, if one exists for the env. */
+  overlayFile?: string;
+  flow: FlowRef;
+  connections: Connection[];
+  datasets: Dataset[];
+  evaluators: Evaluator[];
+  runtime?: string;
+  execution: Execution;
+  variants: { plan: VariantPlanName; list: (string | Record<string, string>)[] };
+  gates: Gate[];
+  baselineFile?: string;
+  reports: { dir: string; formats: string[] };
+  azure?: Record<string, string>;
+  /** environment/env.yaml, resolved. */
+  environmentVariables: Record<string, string>;
+  deployment?: Record<string, unknown[]>;
+  deploymentFile?: string;
+  dataops?: Record<string, unknown>;
+  /** Every secret value resolved while loading (already registered with the host for masking). */
+  secrets: string[];
+  /** Where a key of the experiment configuration is written (base or overlay), for annotations. */
+  locationOf(path: PathSegment[]): SourceLocation;
+}
