@@ -24,7 +24,8 @@ export interface SourceFile {
 export function parseYaml(file: string, text: string): { source?: SourceFile; problems: Problem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.2' });
-  const problems: Problem[] = doc.errors.map((e) => {
+  // Only the first syntax error: the ones after it are mostly its echoes.
+  const problems: Problem[] = doc.errors.slice(0, 1).map((e) => {
     const pos = lineCounter.linePos(e.pos[0]);
     return { file, line: pos.line, column: pos.col, message: `invalid YAML: ${firstLine(e.message)}` };
   });

@@ -40,7 +40,7 @@ export function resolveEnvYaml(source: SourceFile, env: Environment, problems: P
       continue;
     }
     if (raw === null || raw === undefined || String(raw) === '') {
-      problems.push({ ...at, message: `${rawKey}: found an empty value, expected a value or \${VARIABLE}` });
+      problems.push({ ...locate(source, [rawKey], 'key'), message: `${rawKey}: found an empty value, expected a value or \${VARIABLE}` });
       continue;
     }
     out[key] = String(raw);

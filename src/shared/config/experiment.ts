@@ -57,7 +57,7 @@ export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p
   };
 }
 
-type FlowChecker = (abs: string, at: PathSegment[], sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[], display: (p: string) => string) => FlowRef | undefined;
+type FlowChecker = (abs: string, at: PathSegment[], sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[]) => FlowRef | undefined;
 
 export function checkExperiment(
   raw: Raw,
@@ -85,7 +85,7 @@ export function checkExperiment(
       problems.push({ ...at(['evaluators', i, 'builtin'], 'key'), message: `evaluators[${i}]: found both flow and builtin, expected one of them` });
     } else if (re.builtin === undefined) {
       const flowAbs = parts.resolvePath(String(re.flow ?? ev.name));
-      ev.flow = checkFlow(flowAbs, re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'], sourceFor, problems, display);
+      ev.flow = checkFlow(flowAbs, re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'], sourceFor, problems);
     }
     const names = new Set<string>();
     ((re.datasets as Raw[]) ?? []).forEach((rd, j) => {

@@ -1,6 +1,7 @@
 /** The typed, resolved configuration every step works from (`loadUseCase`'s result). */
 import type { SourceLocation } from '../errors.js';
 import type { PathSegment } from '../source.js';
+import type { LoadedFlow } from '../flow/model.js';
 import type { Connection } from './connections.js';
 
 export type FlowKind = 'dag' | 'flex' | 'prompty';
@@ -14,6 +15,8 @@ export interface FlowRef {
   /** The flow file itself (flow.dag.yaml, flow.flex.yaml or x.prompty). */
   file: string;
   kind: FlowKind;
+  /** The loaded, validated flow (default variants applied). */
+  model: LoadedFlow;
 }
 
 export interface Dataset {

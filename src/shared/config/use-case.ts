@@ -6,13 +6,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type Problem, type SourceLocation } from '../errors.js';
+import { loadFlow, planVariants } from '../flow/index.js';
 import { describeValue, locate, readSource, type PathSegment, type SourceFile } from '../source.js';
 import { resolveConnections } from './connections.js';
 import { checkDataops, checkDeployment } from './deployment.js';
 import { findRepositoryRoot, loadEnvironment } from './environment.js';
 import { resolveEnvYaml } from './env-yaml.js';
-import { checkExperiment, toUseCaseParts } from './experiment.js';
-import { findFlowFile } from './flow-ref.js';
+import { checkExperiment, toUseCaseParts, type UseCaseParts } from './experiment.js';
 import { checkSchema } from './schema-check.js';
 import type { FlowRef, UseCase } from './types.js';
 
@@ -62,8 +62,10 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const parts = schemaClean ? toUseCaseParts(merged!, { baseDir, resolvePath: (p) => path.resolve(baseDir, p) }) : undefined;
   let flow: FlowRef | undefined;
   if (parts) {
-    flow = checkFlowReference(parts.flowPath, ['flow'], sourceFor, problems, display);
-    checkExperiment(merged!, parts, sourceFor, problems, warnings, display, checkFlowReference);
+    const checkFlow = flowChecker(cwd);
+    flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
+    checkExperiment(merged!, parts, sourceFor, problems, warnings, display, checkFlow);
+    if (flow) checkVariantPlan(flow, merged!, parts, sourceFor, problems);
   }
 
   const connections = schemaClean
@@ -81,7 +83,7 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   // Mask before anything can be logged, including the errors below.
   for (const s of secrets) if (s.length >= minimumSecretLength) options.host?.mask(s);
   for (const w of warnings) options.host?.warning(w.message, w);
-  if (problems.length > 0 || !parts || !flow) throw new ConfigError(sortProblems(problems));
+  if (problems.length > 0 || !parts || !flow) throw new ConfigError(sortProblems(unique(problems)));
 
   return {
     ...parts.useCase,
@@ -139,19 +141,21 @@ function checkOverlayEmptiesDatasets(merged: Record<string, unknown>, overlay: S
   return [{ ...locate(overlay, ['datasets']), message: 'datasets: the overlay leaves no datasets, expected at least one (remove the key to keep the base datasets)' }];
 }
 
-function checkFlowReference(
-  absolute: string,
-  at: PathSegment[],
-  sourceFor: (p: PathSegment[]) => SourceFile,
-  problems: Problem[],
-  display: (p: string) => string,
-): FlowRef | undefined {
-  const resolved = findFlowFile(absolute);
-  if ('error' in resolved) {
-    problems.push({ ...locate(sourceFor(at), at), message: `${formatAt(at)}: ${resolved.error.split(absolute).join(display(absolute))}` });
-    return undefined;
-  }
-  return { path: absolute, file: resolved.file, kind: resolved.kind };
+/** Loads a flow named in the configuration; problems of the path land where the path is written. */
+function flowChecker(displayBase: string) {
+  return (absolute: string, at: PathSegment[], sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[]): FlowRef | undefined => {
+    try {
+      const model = loadFlow(absolute, { displayBase });
+      return { path: absolute, file: model.file, kind: model.kind, model };
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      for (const p of e.problems) {
+        if (p.line === undefined) problems.push({ ...locate(sourceFor(at), at), message: `${formatAt(at)}: ${p.file}: ${p.message}` });
+        else problems.push(p);
+      }
+      return undefined;
+    }
+  };
 }
 
 function formatAt(at: PathSegment[]): string {
@@ -172,6 +176,29 @@ function tryRead<T>(file: string, display: (p: string) => string, problems: Prob
 
 function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The variant plan must fit the flow; a flow without variants runs its defaults unless a plan was asked for. */
+function checkVariantPlan(flow: FlowRef, merged: Record<string, unknown>, parts: UseCaseParts, sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[]): void {
+  const variants = parts.useCase.variants;
+  const explicit = (merged.variants as Record<string, unknown> | null)?.plan !== undefined;
+  if (flow.kind !== 'dag' && !explicit) variants.plan = 'defaults';
+  const plan = variants.plan === 'list' ? { list: variants.list } : variants.plan;
+  try {
+    planVariants(flow.model, plan, locate(sourceFor(['variants']), ['variants', variants.plan === 'list' ? 'list' : 'plan']));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    problems.push(...e.problems);
+  }
+}
+
+/** The overlay is checked alone and again merged: the same problem must be said once. */
+function unique(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.file}:${p.line}:${p.column}:${p.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
 }
 
 function sortProblems(problems: Problem[]): Problem[] {
