@@ -1,0 +1,153 @@
+/**
+ * JSON as Python writes it: the standard grammar plus the bare tokens `NaN`, `Infinity` and
+ * `-Infinity` (Python's `json` emits them by default and Prompt Flow run records contain them).
+ * `JSON.parse` rejects those tokens and `JSON.stringify` turns them into `null`, so the worker
+ * protocol reads and writes through these two functions instead.
+ * @module
+ */
+
+/** Parse Python-flavoured JSON. Plain JSON takes the native fast path. */
+export function parsePyJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    if (!/NaN|Infinity/.test(text)) throw err;
+    return new PyJsonParser(text).parseDocument();
+  }
+}
+
+const NON_FINITE_MARK = '\u0000llmops-nonfinite:';
+
+/** Stringify to JSON, writing non-finite numbers as `NaN` / `Infinity` / `-Infinity` tokens. */
+export function stringifyPyJson(value: unknown): string {
+  let sawNonFinite = false;
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      sawNonFinite = true;
+      return NON_FINITE_MARK + String(v);
+    }
+    return v;
+  });
+  if (text === undefined) return 'null';
+  if (!sawNonFinite) return text;
+  // JSON.stringify escapes U+0000 as \u0000, so a marked string is exactly "\u0000llmops-nonfinite:<v>".
+  return text.replace(/"\\u0000llmops-nonfinite:(NaN|Infinity|-Infinity)"/g, '$1');
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const WHITESPACE = /[ \t\n\r]*/y;
+
+class PyJsonParser {
+  private pos = 0;
+  constructor(private readonly text: string) {}
+
+  parseDocument(): unknown {
+    const value = this.value();
+    this.skip();
+    if (this.pos !== this.text.length) this.fail('unexpected trailing text');
+    return value;
+  }
+
+  private skip(): void {
+    WHITESPACE.lastIndex = this.pos;
+    WHITESPACE.exec(this.text);
+    this.pos = WHITESPACE.lastIndex;
+  }
+
+  private fail(what: string): never {
+    throw new SyntaxError(`Invalid JSON at position ${this.pos}: ${what}`);
+  }
+
+  private literal(word: string, value: unknown): unknown {
+    if (!this.text.startsWith(word, this.pos)) this.fail(`expected ${word}`);
+    this.pos += word.length;
+    return value;
+  }
+
+  private value(): unknown {
+    this.skip();
+    const c = this.text[this.pos];
+    switch (c) {
+      case '{':
+        return this.object();
+      case '[':
+        return this.array();
+      case '"':
+        return this.string();
+      case 't':
+        return this.literal('true', true);
+      case 'f':
+        return this.literal('false', false);
+      case 'n':
+        return this.literal('null', null);
+      case 'N':
+        return this.literal('NaN', NaN);
+      case 'I':
+        return this.literal('Infinity', Infinity);
+      default:
+        if (c === '-' && this.text.startsWith('-Infinity', this.pos)) return this.literal('-Infinity', -Infinity);
+        return this.number();
+    }
+  }
+
+  private number(): number {
+    NUMBER.lastIndex = this.pos;
+    const m = NUMBER.exec(this.text);
+    if (!m) this.fail('expected a value');
+    this.pos = NUMBER.lastIndex;
+    return Number(m[0]);
+  }
+
+  private string(): string {
+    const start = this.pos;
+    let i = start + 1;
+    for (;;) {
+      const c = this.text.charCodeAt(i);
+      if (Number.isNaN(c)) this.fail('unterminated string');
+      if (c === 0x5c) i += 2;
+      else if (c === 0x22) break;
+      else i += 1;
+    }
+    this.pos = i + 1;
+    return JSON.parse(this.text.slice(start, i + 1)) as string;
+  }
+
+  private array(): unknown[] {
+    this.pos += 1;
+    const out: unknown[] = [];
+    this.skip();
+    if (this.text[this.pos] === ']') {
+      this.pos += 1;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value());
+      this.skip();
+      const c = this.text[this.pos++];
+      if (c === ']') return out;
+      if (c !== ',') this.fail("expected ',' or ']'");
+    }
+  }
+
+  private object(): Record<string, unknown> {
+    this.pos += 1;
+    const out: Record<string, unknown> = {};
+    this.skip();
+    if (this.text[this.pos] === '}') {
+      this.pos += 1;
+      return out;
+    }
+    for (;;) {
+      this.skip();
+      if (this.text[this.pos] !== '"') this.fail('expected a key');
+      const key = this.string();
+      this.skip();
+      if (this.text[this.pos++] !== ':') this.fail("expected ':'");
+      Object.defineProperty(out, key, { value: this.value(), enumerable: true, writable: true, configurable: true });
+      this.skip();
+      const c = this.text[this.pos++];
+      if (c === '}') return out;
+      if (c !== ',') this.fail("expected ',' or '}'");
+    }
+  }
+}

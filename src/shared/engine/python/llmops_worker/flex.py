@@ -1,0 +1,111 @@
+"""Flex flows: resolve `module:Name` entries, build class instances, normalise outputs (spec §5.1)."""
+import dataclasses
+import importlib
+import inspect
+import os
+import sys
+
+from .connections import WorkerUserError
+from .signature import describe_function
+from .tools import load_module, resolve_special_inputs
+
+
+class AttrDict(dict):
+    """A line result for __aggregate__: a dict that also allows one level of attribute access."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _import_entry_module(module_name, working_dir):
+    if working_dir not in sys.path:
+        sys.path.insert(0, working_dir)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        candidate = os.path.join(working_dir, *module_name.split(".")) + ".py"
+        if os.path.isfile(candidate):
+            return load_module(candidate, module_name)
+        raise
+
+
+class FlexEntry:
+    """One initialised flex entry: the line callable, its signature and the optional aggregator."""
+
+    def __init__(self, entry, init_kwargs, store, working_dir):
+        if ":" not in entry:
+            raise WorkerUserError("InvalidFlexFlowEntry", f"Entry '{entry}' must look like 'module:name'.")
+        module_name, attr = entry.split(":", 1)
+        module = _import_entry_module(module_name, working_dir)
+        target = getattr(module, attr, None)
+        if target is None:
+            raise WorkerUserError("EntryNotFound", f"'{attr}' is not defined in module '{module_name}'.")
+        self.aggregate = None
+        if inspect.isclass(target):
+            init_desc = describe_function(target.__init__, skip_first=True)
+            kinds = {p["name"]: p for p in init_desc["params"]}
+            resolved = resolve_special_inputs(target.__init__, init_kwargs or {}, kinds, store)
+            try:
+                instance = target(**resolved)
+            except Exception as exc:
+                raise _InitFailure(exc) from exc
+            self.func = instance.__call__
+            self.name = f"{target.__name__}.__call__"
+            self.description = describe_function(self.func)
+            self.description["initParams"] = init_desc["params"]
+            self.description["kind"] = "class"
+            aggregate = getattr(instance, "__aggregate__", None)
+            if aggregate is not None:
+                params = list(inspect.signature(aggregate).parameters)
+                if len(params) != 1:
+                    raise WorkerUserError("InvalidAggregationFunction",
+                                          "__aggregate__ must take exactly one parameter (line_results), "
+                                          f"found {len(params)}.")
+                self.aggregate = aggregate
+        elif callable(target):
+            self.func = target
+            self.name = getattr(target, "__qualname__", attr)
+            self.description = describe_function(target)
+            self.description["kind"] = "function"
+        else:
+            raise WorkerUserError("InvalidFlexFlowEntry", f"Entry '{entry}' is neither a function nor a class.")
+        self.description["hasAggregate"] = self.aggregate is not None
+        self.description["name"] = self.name
+        self._param_names = [p["name"] for p in self.description["params"]]
+        self._kinds = {p["name"]: p for p in self.description["params"]}
+        self._store = store
+
+    def line_kwargs(self, inputs):
+        """Inputs filtered to the entry's parameters (extra keys such as line_number dropped)."""
+        if self.description["hasKwargs"]:
+            kept = dict(inputs)
+        else:
+            kept = {k: v for k, v in inputs.items() if k in self._param_names}
+        return resolve_special_inputs(self.func, kept, self._kinds, self._store)
+
+
+class _InitFailure(Exception):
+    """Raised when the user's __init__ fails; the worker reports FlowEntryInitializationError."""
+
+    def __init__(self, cause):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+InitFailure = _InitFailure
+
+
+def normalise_output(value):
+    """dict → as is; dataclass → dict of fields; anything else → {"output": value}."""
+    if isinstance(value, dict):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return {"output": value}
+
+
+def aggregation_input(line_results):
+    return [AttrDict(r) if isinstance(r, dict) else r for r in line_results]

@@ -1,0 +1,159 @@
+"""The request loop: read messages, run each on a pool thread, answer by id (PROTOCOL.md)."""
+import concurrent.futures
+import contextvars
+import os
+import sys
+import time
+
+from . import bridge, capture
+from .channel import current_request_id
+from .connections import ConnectionStore, WorkerUserError
+from .flex import FlexEntry, InitFailure, aggregation_input, normalise_output
+from .invoke import error_shape, run_callable
+from .jsonable import to_jsonable
+from .tools import ToolRegistry
+
+
+class Server:
+    def __init__(self, channel, threads, working_dir):
+        self.channel = channel
+        self.working_dir = working_dir
+        self.store = ConnectionStore()
+        self.tools = ToolRegistry(self.store)
+        self.flex = {}
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="llmops-call")
+        self.handlers = {
+            "configure": self.op_configure,
+            "inspect": self.op_inspect,
+            "call": self.op_call,
+            "flex_init": self.op_flex_init,
+            "flex_call": self.op_flex_call,
+            "flex_aggregate": self.op_flex_aggregate,
+            "ping": lambda msg, chunk: {"pid": os.getpid()},
+        }
+
+    # --- loop -------------------------------------------------------------------------
+    def serve(self):
+        while True:
+            message = self.channel.read()
+            if message is None or message.get("op") == "shutdown":
+                break
+            if "cb" in message:
+                self.channel.answer_callback(message)
+                continue
+            context = contextvars.Context()
+            self.pool.submit(context.run, self._handle, message)
+        self.pool.shutdown(wait=True)
+        self.channel.fail_all_callbacks("worker shutting down")
+
+    def _handle(self, message):
+        request_id = message.get("id")
+        current_request_id.set(request_id)
+        buffers = capture.begin()
+        started = time.perf_counter()
+        handler = self.handlers.get(message.get("op"))
+        try:
+            if handler is None:
+                raise WorkerUserError("InvalidRequest", f"Unknown op {message.get('op')!r}.")
+            chunk = None
+            if message.get("stream"):
+                def chunk(text):
+                    self.channel.send({"id": request_id, "chunk": text})
+            result = handler(message, chunk)
+            reply = {"id": request_id, "ok": True, "result": result}
+        except BaseException as exc:  # noqa: B902 - user code may raise SystemExit and friends
+            reply = {"id": request_id, "ok": False, "error": self._describe(exc, message)}
+        out, err = capture.collected(buffers)
+        reply["stdout"] = out
+        reply["stderr"] = err
+        reply["durationMs"] = (time.perf_counter() - started) * 1000
+        try:
+            self.channel.send(reply)
+        except (TypeError, ValueError) as exc:
+            self.channel.send({"id": request_id, "ok": False, "stdout": out, "stderr": err,
+                               "error": error_shape(exc, "OutputNotSerializable")})
+
+    def _describe(self, exc, message):
+        if isinstance(exc, WorkerUserError):
+            return error_shape(exc, exc.code)
+        if isinstance(exc, InitFailure):
+            shape = error_shape(exc.cause, "FlowEntryInitializationError")
+            shape["message"] = f"Failed to initialize flow entry with init kwargs: ({type(exc.cause).__name__}) " \
+                               f"{exc.cause}"
+            return shape
+        op = message.get("op")
+        if op == "inspect":
+            return error_shape(exc, "PythonLoadError")
+        if op in ("flex_call", "flex_aggregate"):
+            entry = self.flex.get(message.get("key"))
+            subject = entry.name if entry is not None else message.get("key")
+            return error_shape(exc, "ScriptExecutionError", subject)
+        if op == "flex_init":
+            return error_shape(exc, "PythonLoadError")
+        return error_shape(exc, "ToolExecutionError", message.get("node") or "python")
+
+    # --- ops ---------------------------------------------------------------------------
+    def op_configure(self, message, _chunk):
+        self.store.replace(message.get("connections") or {})
+        return {}
+
+    def op_inspect(self, message, _chunk):
+        tool = self.tools.get(self._path(message["file"]))
+        return dict(tool.description, file=tool.path)
+
+    def op_call(self, message, chunk):
+        func, kwargs = self.tools.bound_call(self._path(message["file"]), message.get("inputs") or {})
+        return self._run_collecting_metrics(func, kwargs, chunk, bool(message.get("aggregation")))
+
+    def op_flex_init(self, message, _chunk):
+        entry = FlexEntry(message["entry"], message.get("init") or {}, self.store,
+                          os.path.abspath(message.get("workingDir") or self.working_dir))
+        self.flex[message["key"]] = entry
+        return entry.description
+
+    def op_flex_call(self, message, chunk):
+        entry = self._flex(message)
+        output = run_callable(entry.func, entry.line_kwargs(message.get("inputs") or {}), chunk)
+        return {"output": to_jsonable(normalise_output(output))}
+
+    def op_flex_aggregate(self, message, _chunk):
+        entry = self._flex(message)
+        if entry.aggregate is None:
+            raise WorkerUserError("InvalidAggregationFunction", f"{entry.name} has no __aggregate__.")
+        outcome = self._run_collecting_metrics(
+            entry.aggregate, {}, None, True, positional=aggregation_input(message.get("lineResults") or []))
+        value = outcome["output"]
+        if isinstance(value, dict):
+            outcome["metrics"] = dict(outcome["metrics"], **value)
+        else:
+            outcome["warning"] = "__aggregate__ did not return a dict; no metrics recorded."
+        return outcome
+
+    # --- helpers -----------------------------------------------------------------------
+    def _run_collecting_metrics(self, func, kwargs, chunk, aggregation, positional=None):
+        sink = {} if aggregation else None
+        bridge.metric_sink.set(sink)
+        if positional is not None:
+            def call_positional():
+                return func(positional)
+            output = run_callable(call_positional, {}, chunk)
+        else:
+            output = run_callable(func, kwargs, chunk)
+        result = {"output": to_jsonable(output)}
+        if aggregation:
+            result["metrics"] = to_jsonable(sink)
+        return result
+
+    def _flex(self, message):
+        entry = self.flex.get(message.get("key"))
+        if entry is None:
+            raise WorkerUserError("InvalidRequest", f"Flex entry '{message.get('key')}' was not initialised.")
+        return entry
+
+    def _path(self, file):
+        return file if os.path.isabs(file) else os.path.join(self.working_dir, file)
+
+
+def log(text):
+    sys.__stderr__.write(f"[llmops-worker {os.getpid()}] {text}\n")
+    sys.__stderr__.flush()

@@ -1,0 +1,1 @@
+"""promptflow.contracts (llmops shim): only multimedia types."""

@@ -1,0 +1,1 @@
+"""promptflow.tools (llmops shim): the built-in LLM helpers, answered by the llmops engine."""
