@@ -1,0 +1,16 @@
+/**
+ * The template layer of the native Prompt Flow engine: Jinja rendering with Prompt Flow's settings and Python
+ * value semantics, chat message parsing, role-injection escaping and image lines. See README.md.
+ * @module
+ */
+export { compileTemplate, renderTemplate, syntaxProblem, toJinjaError, CompiledTemplate, type RenderOptions } from './template.js';
+export { findTemplateVariables, findUndeclaredVariables, type TemplateVariable } from './variables.js';
+export { parseChat, toContent, roleSeparator, VALID_ROLES, type ChatMessage, type ChatContentPart, type ParseChatOptions } from './chat-parser.js';
+export { renderPromptNode, buildChatMessages, type BuildMessagesOptions } from './prompt.js';
+export { buildEscapeMap, escapeInputs, escapeRoles, unescapeRoles, unescapeMessages, addEscapesFor } from './escape.js';
+export { PromptResult, unwrapPromptResult, type EscapeMap } from './prompt-result.js';
+export { ImageValue, preprocessImageTemplate, findImageInputs, collectImages } from './image.js';
+export { PyFloat, pyFloat, ChatInputList, toChatInputList, Undefined, pyStr, pyRepr, pyFloatRepr, pyTruthy, pyEquals } from './py-value.js';
+export { pyJsonDumps, type PyJsonOptions } from './py-json.js';
+export { parsePythonLiteral } from './py-literal.js';
+export { TemplateSyntaxError, TemplateEvalError, JinjaTemplateError, ChatParseError, type ChatParseErrorCode } from './errors.js';
