@@ -94,8 +94,11 @@ describe('invalid configurations are reported at their exact place', () => {
       try {
         loadUseCase({ configPath: 'experiment.yaml', cwd: uc.dir, processEnv: baseEnv });
       } catch (e) {
-        const files = (e as ConfigError).problems.map((p) => p.file);
-        expect(files).toEqual(['environment/env.yaml', 'experiment.yaml']);
+        expect((e as ConfigError).problems.map(formatProblem)).toEqual([
+          'environment/env.yaml:1:1: MODE: found an empty value, expected a value or ${VARIABLE}',
+          'experiment.yaml:1:7: name: found the number 123, expected text',
+          'experiment.yaml:10:13: datasets[0].source: file not found: data/train.jsonl (looked in the use case folder and in its data/ folder)',
+        ]);
       }
     } finally {
       uc.cleanup();

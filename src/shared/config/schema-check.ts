@@ -31,7 +31,7 @@ export function checkSchema(
   name: SchemaName,
   value: unknown,
   sourceFor: (path: PathSegment[]) => SourceFile,
-  options: { partial?: boolean } = {},
+  options: { partial?: boolean; brokenBlocks?: Set<string> } = {},
 ): Problem[] {
   const validate = schemaValidator(name);
   if (validate(value)) return [];
@@ -40,6 +40,7 @@ export function checkSchema(
   for (const err of pickErrors(validate.errors ?? [])) {
     if (options.partial && err.keyword === 'required' && err.instancePath === '') continue;
     const path = pointerToPath(err.instancePath);
+    options.brokenBlocks?.add(brokenBlockOf(err, path));
     const { at, message } = describeError(err, path);
     const source = sourceFor(at.path);
     const loc = locate(source, at.path, at.part);
@@ -50,6 +51,14 @@ export function checkSchema(
     problems.push({ ...loc, message: text });
   }
   return problems;
+}
+
+/** The top-level block an error makes untrustworthy ('' = the whole document). */
+function brokenBlockOf(err: ErrorObject, path: PathSegment[]): string {
+  if (path.length > 0) return String(path[0]);
+  if (err.keyword === 'required') return String((err.params as { missingProperty: string }).missingProperty);
+  if (err.keyword === 'additionalProperties') return String((err.params as { additionalProperty: string }).additionalProperty);
+  return '';
 }
 
 /** anyOf/oneOf summaries repeat what their branches already said. */

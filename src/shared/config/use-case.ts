@@ -53,23 +53,26 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const origin = new Map<string, SourceFile>();
   const sourceFor = (p: PathSegment[]) => origin.get(String(p[0])) ?? base;
   const merged = mergeOverlay(base, overlay, origin, problems, warnings);
+  const broken = new Set<string>();
   if (merged) {
-    problems.push(...checkSchema('experiment', merged, (p) => sourceFor(p)));
+    problems.push(...checkSchema('experiment', merged, (p) => sourceFor(p), { brokenBlocks: broken }));
     if (overlay) problems.push(...checkOverlayEmptiesDatasets(merged, overlay));
   }
 
-  const schemaClean = problems.length === 0 && merged !== undefined;
-  const parts = schemaClean ? toUseCaseParts(merged!, { baseDir, resolvePath: (p) => path.resolve(baseDir, p) }) : undefined;
+  // Blocks that failed the schema are left out of the deeper checks (their types cannot be
+  // trusted); every other block is still checked, so one pass reports everything.
+  const trusted = merged ? trustedBlocks(merged, broken) : undefined;
+  const parts = trusted ? toUseCaseParts(trusted, { baseDir, resolvePath: (p) => path.resolve(baseDir, p) }) : undefined;
   let flow: FlowRef | undefined;
-  if (parts) {
+  if (parts && trusted) {
     const checkFlow = flowChecker(cwd);
-    flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
-    checkExperiment(merged!, parts, sourceFor, problems, warnings, display, checkFlow);
-    if (flow) checkVariantPlan(flow, merged!, parts, sourceFor, problems);
+    if (trusted.flow !== undefined || trusted.name !== undefined) flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
+    checkExperiment(trusted, parts, sourceFor, problems, warnings, display, checkFlow);
+    if (flow) checkVariantPlan(flow, trusted, parts, sourceFor, problems);
   }
 
-  const connections = schemaClean
-    ? resolveConnections(((merged as Record<string, unknown>).connections as unknown[]) ?? [], sourceFor(['connections']), env, problems, secrets)
+  const connections = trusted
+    ? resolveConnections((trusted.connections as unknown[]) ?? [], sourceFor(['connections']), env, problems, secrets)
     : [];
 
   const envYamlPath = path.join(baseDir, 'environment', 'env.yaml');
@@ -101,6 +104,18 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
     secrets: [...secrets].filter((s) => s.length >= minimumSecretLength),
     locationOf: (p) => locate(sourceFor(p), p),
   };
+}
+
+/** The experiment without its broken blocks, and without the blocks that only make sense on top of them. */
+function trustedBlocks(merged: Record<string, unknown>, broken: Set<string>): Record<string, unknown> | undefined {
+  if (broken.has('')) return undefined;
+  const dependsOn: Record<string, string[]> = { evaluators: ['datasets'], gates: ['evaluators', 'datasets'], variants: ['flow', 'name'] };
+  const trusted: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(merged)) {
+    if (broken.has(key) || (dependsOn[key] ?? []).some((d) => broken.has(d))) continue;
+    trusted[key] = value;
+  }
+  return trusted;
 }
 
 /** experiment.yaml + env "pr" → experiment.pr.yaml (the seed inserts `.<env>` before the extension). */
