@@ -4,8 +4,8 @@ import { build } from 'esbuild';
 import { chmodSync } from 'node:fs';
 
 await build({
-  entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.js',
+  entryPoints: { cli: 'src/cli.ts', demo: 'src/demo.ts' },
+  outdir: 'dist',
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, builds the CLI, runs Jest.
+# Extra arguments go to Jest (e.g. `bash scripts/test.sh tests/config`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec node --experimental-vm-modules node_modules/jest/bin/jest.js --ci "$@"
