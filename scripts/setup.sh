@@ -18,8 +18,10 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# npm ci only when the lock file changed since the last install.
+# Install only when the lock file changed since the last install. `npm install` (which keeps the
+# locked versions) rather than `npm ci`: npm 11 rejects this lock in ci mode because jest's
+# unrs-resolver lists platform binaries that the registry never resolves into the lock.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: npm install (locked versions)" >&2
+  npm install --no-audit --no-fund --loglevel=error
 fi
