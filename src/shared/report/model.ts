@@ -1,0 +1,148 @@
+/**
+ * The one results model of an experiment: what the report step renders to JSON, CSV, HTML,
+ * Markdown and JUnit, and what a later run compares against as its baseline.
+ * JSON Schema: schemas/results.schema.json.
+ * @module
+ */
+
+export type ScoreKind = 'boolean' | 'continuous' | 'likert';
+
+export interface Results {
+  schemaVersion: 1;
+  experiment: string;
+  env?: string;
+  /** CI build id (GITHUB_RUN_ID, BUILD_BUILDID, BUILD_NUMBER) when known. */
+  build?: string;
+  createdAt: string;
+  variants: VariantInfo[];
+  datasets: DatasetInfo[];
+  /** Standard (bulk) runs: one per dataset × variant. */
+  runs: RunResult[];
+  /** Evaluation runs: one per evaluator × standard run it scores. */
+  evaluations: EvaluationResult[];
+  /** One per evaluator × metric × variant, over all datasets the evaluator scored. */
+  metrics: MetricResult[];
+  comparisons: ComparisonResult[];
+  gates: GateResult[];
+  /** Every line of every standard run, with its evaluation scores. */
+  lines: LineResult[];
+}
+
+export interface VariantInfo {
+  /** "default", "node.variant", or "a.v1+b.v2". */
+  id: string;
+  /** node → variant id for every varied node (empty for flows without variants). */
+  selection: Record<string, string>;
+  isDefault: boolean;
+}
+
+export interface DatasetInfo {
+  name: string;
+  source: string;
+  lines: number;
+  version?: string;
+  hash?: string;
+}
+
+export interface TokenUsage {
+  prompt: number;
+  completion: number;
+  total: number;
+}
+
+export interface RunResult {
+  runId: string;
+  variantId: string;
+  dataset: string;
+  lines: number;
+  completed: number;
+  failed: number;
+  tokens: TokenUsage;
+  /** Estimated from the price table; absent when a model has no known price. */
+  costUsd?: number;
+  latencyMs: { mean: number; p50: number; p95: number; max: number };
+  durationMs: number;
+}
+
+export interface EvaluationResult {
+  runId: string;
+  evaluator: string;
+  /** The evaluation dataset name. */
+  dataset: string;
+  standardRunId: string;
+  variantId: string;
+  lines: number;
+  failed: number;
+  /** Aggregated metrics (log_metric / __aggregate__ / built-in). */
+  metrics: Record<string, number>;
+}
+
+export interface IntervalSummary {
+  n: number;
+  mean: number;
+  lower: number;
+  upper: number;
+  method: string;
+  level: number;
+}
+
+export interface MetricResult {
+  evaluator: string;
+  metric: string;
+  variantId: string;
+  kind: ScoreKind;
+  higherIsBetter: boolean;
+  /** The aggregated value as the evaluator reported it (mean over datasets, weighted by lines). */
+  value: number;
+  /** Confidence interval from the per-line scores, when the metric has them. */
+  interval?: IntervalSummary;
+  /** The per-line score (`LineResult.scores` key) the interval and comparisons use. */
+  scoreKey?: string;
+}
+
+export type Verdict = 'Improved' | 'Degraded' | 'Inconclusive';
+
+export interface ComparisonResult {
+  evaluator: string;
+  metric: string;
+  variantId: string;
+  /** What the variant is compared against. */
+  against: 'default' | 'baseline';
+  test: string;
+  n: number;
+  candidateMean: number;
+  referenceMean: number;
+  delta: number;
+  ciLow: number | null;
+  ciHigh: number | null;
+  pValue: number;
+  verdict: Verdict;
+  message: string;
+}
+
+export interface GateResult {
+  name: string;
+  metric: string;
+  evaluator?: string;
+  variantId: string;
+  status: 'passed' | 'failed' | 'skipped';
+  /** The value the gate compared (the metric, its confidence bound, or the change against the baseline). */
+  observed?: number;
+  /** "≥ 0.8", "drop ≤ 0.02", ... */
+  threshold: string;
+  message: string;
+}
+
+export interface LineResult {
+  runId: string;
+  variantId: string;
+  dataset: string;
+  lineNumber: number;
+  inputs: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+  error?: { message: string; code?: string };
+  latencyMs: number;
+  tokens: TokenUsage;
+  /** Per-line evaluation outputs: `<evaluator>.<output>` → value. */
+  scores: Record<string, unknown>;
+}
