@@ -2,6 +2,7 @@
 /** The `llmops` command: one subcommand per lifecycle step, plus the developer tools. */
 import { Command } from 'commander';
 import { addStepCommand } from './cli-support.js';
+import { registerDataStep } from './shared/steps/register-data.js';
 import { validateStep } from './shared/steps/validate.js';
 
 const program = new Command('llmops')
@@ -15,6 +16,14 @@ addStepCommand(
   `  $ llmops validate --config examples/web_classification/experiment.yaml
   $ llmops validate --config examples/web_classification/experiment.yaml --env pr   # applies experiment.pr.yaml
   Placeholders \${x} in connections read <CONNECTION>_<X> from the environment or from .env at the repository root.`,
+);
+
+addStepCommand(
+  program,
+  registerDataStep,
+  `  $ llmops register-data --config examples/web_classification/experiment.yaml
+  $ llmops register-data --config experiment.yaml --env pr --output-file datasets.json
+  A dataset gets a new version only when its content (sha256) changed.`,
 );
 
 await program.parseAsync(process.argv);

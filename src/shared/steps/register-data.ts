@@ -1,0 +1,109 @@
+/**
+ * `register-data`: check every dataset of the use case (standard and evaluation datasets) and
+ * version it by content in the data registry. Output: dataset name → version and hash.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Dataset, FlowRef } from '../config/types.js';
+import { loadUseCase } from '../config/use-case.js';
+import { checkDataset, mappedColumns } from '../data/check.js';
+import { type DataRegistry, LocalDataRegistry } from '../data/registry.js';
+import { ConfigError, type Problem } from '../errors.js';
+import type { LoadedFlow } from '../flow/model.js';
+import type { Host } from '../host/host.js';
+import { useCaseInputs } from './common-inputs.js';
+import type { StepDefinition } from './declare.js';
+
+export interface RegisterDataInputs {
+  config: string;
+  env?: string;
+  store: string;
+  outputFile?: string;
+}
+
+export interface RegisteredDataset {
+  version: string;
+  hash: string;
+  rows: number;
+  created: boolean;
+}
+
+export interface RegisterDataOutputs {
+  datasets: Record<string, RegisteredDataset>;
+}
+
+export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOutputs> = {
+  name: 'register-data',
+  description: 'Check every dataset of a use case (readable, mapped columns present in every row) and version it by content hash in the data registry.',
+  inputs: [
+    ...useCaseInputs,
+    { name: 'store', type: 'path', default: '.llmops', description: 'Run store folder (runs, data registry, LLM cache).' },
+    { name: 'output-file', type: 'path', description: 'Also write the datasets output (JSON) to this file.' },
+  ],
+  outputs: [{ name: 'datasets', description: 'JSON: dataset name → {version, hash, rows, created}.' }],
+  async run(inputs, host) {
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const registry: DataRegistry = new LocalDataRegistry(inputs.store);
+    const targets = datasetsToRegister(useCase.datasets, useCase.evaluators, useCase.flow);
+    const problems: Problem[] = [];
+    const datasets: Record<string, RegisteredDataset> = {};
+    const checked = [];
+    // Check everything first, register after: a bad dataset leaves the registry untouched.
+    for (const t of targets) {
+      if (!t.dataset.localPath) {
+        host.info(`${t.dataset.name}: ${t.dataset.source} is an Azure ML data asset; it is checked when the azure target reads it`);
+        continue;
+      }
+      const display = path.relative(process.cwd(), t.dataset.localPath);
+      try {
+        checked.push({ t, check: await checkDataset(t.dataset.localPath, display, t.required) });
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        problems.push(...e.problems);
+      }
+    }
+    if (problems.length) throw new ConfigError(problems);
+    for (const { t, check } of checked) {
+      const v = await registry.register({ name: t.dataset.name, hash: check.hash, rows: check.rows, source: t.dataset.source, description: t.dataset.description });
+      datasets[t.dataset.name] = { version: v.version, hash: v.hash, rows: v.rows, created: v.created };
+      host.info(`${t.dataset.name}: ${check.rows} rows, version ${v.version}${v.created ? ' (new)' : ' (unchanged)'} sha256:${check.hash.slice(0, 12)}`);
+    }
+    const json = JSON.stringify(datasets);
+    host.setOutput('datasets', json);
+    if (inputs.outputFile) await writeFile(inputs.outputFile, JSON.stringify(datasets, null, 2) + '\n');
+    return { datasets };
+  },
+};
+
+interface Target {
+  dataset: Dataset;
+  required: { input: string; column: string }[];
+}
+
+/** Standard datasets need the standard flow's columns; new evaluation datasets their evaluator's. */
+function datasetsToRegister(datasets: Dataset[], evaluators: { flow?: FlowRef; datasets: (Dataset & { reference: string })[] }[], flow: FlowRef): Target[] {
+  const targets = new Map<string, Target>();
+  for (const d of datasets) targets.set(d.name, { dataset: d, required: requiredColumns(d.mappings, flow.model) });
+  for (const ev of evaluators) {
+    for (const d of ev.datasets) {
+      const required = requiredColumns(d.mappings, ev.flow?.model);
+      const existing = targets.get(d.name);
+      if (existing) existing.required.push(...required.filter((r) => !existing.required.some((e) => e.column === r.column)));
+      else targets.set(d.name, { dataset: d, required });
+    }
+  }
+  return [...targets.values()];
+}
+
+/**
+ * Columns read from each row: `${data.x}` mappings, plus same-name columns for flow inputs
+ * without a default and without a mapping (promptflow-formats.md §6.4). Evaluation flows take
+ * unmapped inputs the same way.
+ */
+function requiredColumns(mappings: Dataset['mappings'], flow: LoadedFlow | undefined): { input: string; column: string }[] {
+  const out = mappedColumns(mappings);
+  for (const [name, def] of Object.entries(flow?.inputs ?? {})) {
+    if (!def.hasDefault && !(name in mappings)) out.push({ input: name, column: name });
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/** register-data: checks, content-hash versioning, and nothing registered when a dataset is bad. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, formatProblem } from '../../src/shared/errors.js';
+import { MemoryHost } from '../../src/shared/host/memory.js';
+import { registerDataStep } from '../../src/shared/steps/register-data.js';
+import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
+
+async function run(dir: string) {
+  const host = new MemoryHost();
+  const cwd = process.cwd();
+  process.chdir(dir);
+  Object.assign(process.env, baseEnv);
+  try {
+    return { out: await registerDataStep.run({ config: 'experiment.yaml', store: '.llmops' }, host), host };
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+test('versions by content: new, unchanged, then a new version when the data changes', async () => {
+  const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1"}\n{"question": "q2"}\n', 'data/eval.jsonl': '{"answer": "a1"}\n{"answer": "a2"}\n' });
+  try {
+    const first = await run(uc.dir);
+    expect(first.out.datasets).toEqual({
+      train: { version: '1', hash: expect.stringMatching(/^[0-9a-f]{64}$/), rows: 2, created: true },
+      train_eval: { version: '1', hash: expect.stringMatching(/^[0-9a-f]{64}$/), rows: 2, created: true },
+    });
+    expect(JSON.parse(first.host.outputs.get('datasets')!)).toEqual(first.out.datasets);
+    const again = await run(uc.dir);
+    expect(again.out.datasets.train).toEqual({ ...first.out.datasets.train, created: false });
+    writeFileSync(path.join(uc.dir, 'data/train.jsonl'), '{"question": "q1"}\n{"question": "q2"}\n{"question": "q3"}\n');
+    const third = await run(uc.dir);
+    expect(third.out.datasets.train).toEqual({ version: '2', hash: expect.not.stringMatching(first.out.datasets.train.hash), rows: 3, created: true });
+    expect(third.out.datasets.train_eval.created).toBe(false);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('a mapped column missing in some rows: exit-2 error naming column, rows and columns; registry untouched', async () => {
+  const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1"}\n{"prompt": "q2"}\n{"prompt": "q3"}\n' });
+  try {
+    const error = await run(uc.dir).catch((e) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map(formatProblem)).toEqual([
+      'data/train.jsonl: column "question" (mapped to input "question") is missing in 2 of 3 rows (first: row 2, row 3); available columns: question, prompt',
+    ]);
+    expect(existsSync(path.join(uc.dir, '.llmops/data/registry.json'))).toBe(false);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('an evaluation dataset needs the columns of its own mappings', async () => {
+  const uc = makeUseCase({ 'data/eval.jsonl': '{"expected": "a1"}\n' });
+  try {
+    const error = (await run(uc.dir).catch((e) => e)) as ConfigError;
+    expect(error.problems.map(formatProblem)).toEqual(['data/eval.jsonl: column "answer" (mapped to input "answer") is missing in 1 of 1 rows (first: row 1); available columns: expected']);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('unreadable data is reported at its line', async () => {
+  const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1"}\n{"question": \n' });
+  try {
+    const error = (await run(uc.dir).catch((e) => e)) as ConfigError;
+    expect(formatProblem(error.problems[0])).toMatch(/^data\/train\.jsonl:2: invalid JSON: .*expected one JSON object per line$/);
+    const registry = path.join(uc.dir, '.llmops/data/registry.json');
+    expect(existsSync(registry) ? readFileSync(registry, 'utf8') : '').toBe('');
+  } finally {
+    uc.cleanup();
+  }
+});
