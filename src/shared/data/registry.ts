@@ -3,9 +3,9 @@
  * registration (a new version only when the content changed). The local registry is one JSON
  * file in the run store; an Azure ML data-asset registry implements the same interface.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeJsonAtomic } from '../runs/store.js';
+import { writeJsonAtomic } from '../files.js';
 
 export interface DatasetVersion {
   name: string;
@@ -42,7 +42,6 @@ export class LocalDataRegistry implements DataRegistry {
     if (last && last.hash === entry.hash) return { ...last, created: false };
     const created: DatasetVersion = { ...entry, version: String(versions.length + 1), registeredAt: new Date().toISOString() };
     versions.push(created);
-    mkdirSync(path.dirname(this.file), { recursive: true });
     writeJsonAtomic(this.file, registry);
     return { ...created, created: true };
   }
