@@ -10,7 +10,6 @@ import { checkDataset, mappedColumns } from '../data/check.js';
 import { type DataRegistry, LocalDataRegistry } from '../data/registry.js';
 import { ConfigError, type Problem } from '../errors.js';
 import type { LoadedFlow } from '../flow/model.js';
-import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 
