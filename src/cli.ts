@@ -2,6 +2,7 @@
 /** The `llmops` command: one subcommand per lifecycle step, plus the developer tools. */
 import { Command } from 'commander';
 import { addStepCommand } from './cli-support.js';
+import { registerModelServerCommand } from './commands/model-server.js';
 import { registerDataStep } from './shared/steps/register-data.js';
 import { validateStep } from './shared/steps/validate.js';
 import { registerFlowCommands } from './commands/flow.js';
@@ -28,5 +29,7 @@ addStepCommand(
 );
 
 registerFlowCommands(program);
+
+registerModelServerCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,25 @@
+/**
+ * The LLM layer: client (connections, retries, adaptive concurrency, cache, usage), prices, tokenizer and the
+ * local model server used offline and in tests.
+ * @module
+ */
+export { LlmClient, usageOf, type LlmClientOptions, type CallOptions, type LlmResult, type TokenUsage } from './client.js';
+export { chatStream, type LlmStream } from './stream.js';
+export {
+  resolveEndpoint,
+  DEFAULT_AZURE_API_VERSION,
+  type LlmConnection,
+  type AzureOpenAIConnection,
+  type OpenAIConnection,
+  type ServerlessConnection,
+  type ProviderEndpoint,
+  type EndpointOptions,
+  type LlmApi,
+} from './connections.js';
+export { LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
+export { AdaptiveLimiter, LimiterRegistry, type Permit } from './limiter.js';
+export { DEFAULT_RETRY, isRetryable, retryAfterMs, backoffMs, type RetryOptions, type AttemptFailure } from './retry.js';
+export { ResponseCache, ReplayMissError, stableStringify, describeRequest, type CacheMode, type CacheOptions, type CacheKeyParts } from './cache.js';
+export { DEFAULT_PRICES, mergePrices, priceOf, estimateCost, type ModelPrice, type PriceTable } from './pricing.js';
+export { loadTokenizers, countTextTokens, countChatTokens, encodingNameFor, contentText } from './tokens.js';
+export * from './model-server/index.js';
