@@ -1,0 +1,119 @@
+/**
+ * Renders the HTML report in real headless Chromium (Debian's `chromium`; CI installs it):
+ * charts drawn and sized, the line filter works, no console errors (a CSP violation would
+ * be one), and a screenshot in tests/artifacts/report.png for people to look at.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { renderHtml } from '../../src/shared/report/html.js';
+import type { Results } from '../../src/shared/report/model.js';
+import { sampleResults, DEFAULT, V1 } from './sample.js';
+
+const executablePath = process.env.LLMOPS_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = path.resolve('tests/artifacts');
+
+/** The sample with a few hundred more lines, so filtering has something to do. */
+function biggerSample(): Results {
+  const r = sampleResults();
+  const words = ['weather', 'football', 'python', 'recipe', 'election', 'guitar'];
+  for (let i = 0; i < 300; i++) {
+    const variantId = i % 2 ? V1 : DEFAULT;
+    const dataset = i % 3 ? 'web_train' : 'web_test';
+    const run = r.runs.find((x) => x.variantId === variantId && x.dataset === dataset)!;
+    r.lines.push({
+      runId: run.runId,
+      variantId,
+      dataset,
+      lineNumber: 10 + i,
+      inputs: { url: `https://example.com/${words[i % words.length]}/${i}`, answer: 'Academic' },
+      outputs: { category: i % 4 ? 'Academic' : 'None', evidence: 'Url' },
+      latencyMs: 100 + ((i * 37) % 400),
+      tokens: { prompt: 150, completion: 40, total: 190 },
+      scores: { 'eval_accuracy.grade': i % 4 ? 'Correct' : 'Incorrect', 'eval_accuracy.score': i % 4 ? 1 : 0 },
+    });
+  }
+  return r;
+}
+
+async function visibleRows(page: Page): Promise<number> {
+  return page.locator('#lines tbody tr:not([hidden])').count();
+}
+
+describe('HTML report in headless Chromium', () => {
+  let context: BrowserContext | undefined;
+  let profile: string | undefined;
+
+  beforeAll(async () => {
+    if (!existsSync(executablePath)) {
+      throw new Error(
+        `Chromium is needed for the HTML report test but was not found at ${executablePath}. ` +
+          'Install it with `apt-get update && apt-get install -y chromium` (Debian/Ubuntu), or set LLMOPS_CHROMIUM to a Chromium or Chrome binary.',
+      );
+    }
+    profile = await mkdtemp(path.join(tmpdir(), 'llmops-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) await rm(profile, { recursive: true, force: true });
+  });
+
+  it('draws the charts, filters lines, logs no errors, and looks right', async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const file = path.join(ARTIFACTS, 'report.html');
+    await writeFile(file, renderHtml(biggerSample()));
+    const page = await context!.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('request', (req) => {
+      if (!req.url().startsWith('file:')) problems.push(`request: ${req.url()}`);
+    });
+    await page.goto(pathToFileURL(file).href);
+
+    // charts: one per metric plus latency and tokens, with sized bars and whiskers
+    expect(await page.locator('svg.chart').count()).toBe(4);
+    const bars = await page.locator('.metric-chart[data-metric="accuracy"] rect.bar').evaluateAll((els) => els.map((e) => (e as unknown as { getBBox(): { width: number } }).getBBox().width));
+    expect(bars).toHaveLength(2);
+    for (const width of bars) expect(width).toBeGreaterThan(50);
+    const whiskers = await page.locator('.metric-chart line.whisker').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+    expect(whiskers).toHaveLength(2);
+    for (const width of whiskers) expect(width).toBeGreaterThan(20);
+    const tokenBars = await page.locator('.run-chart rect.bar').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+    expect(tokenBars.length).toBe(16);
+    expect(Math.min(...tokenBars)).toBeGreaterThan(0);
+
+    // the filter: free text, then status, then dataset
+    const all = await visibleRows(page);
+    expect(all).toBe(320);
+    await expect(page.locator('#line-count').textContent()).resolves.toBe('320 of 320 rows shown');
+    await page.fill('#line-search', 'football');
+    const football = await visibleRows(page);
+    expect(football).toBe(50);
+    await expect(page.locator('#line-count').textContent()).resolves.toBe('50 of 320 rows shown');
+    await page.fill('#line-search', '');
+    await page.selectOption('#line-status', 'failed');
+    expect(await visibleRows(page)).toBe(1);
+    await page.selectOption('#line-status', '');
+    await page.selectOption('#line-dataset', 'web_test');
+    await page.selectOption('#line-variant', V1);
+    expect(await visibleRows(page)).toBe(5 + 50);
+    await page.selectOption('#line-dataset', '');
+    await page.selectOption('#line-variant', '');
+
+    await page.screenshot({ path: path.join(ARTIFACTS, 'report.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+});
