@@ -5,6 +5,7 @@ import { addStepCommand } from './cli-support.js';
 import { registerModelServerCommand } from './commands/model-server.js';
 import { registerDataStep } from './shared/steps/register-data.js';
 import { validateStep } from './shared/steps/validate.js';
+import { registerFlowCommands } from './commands/flow.js';
 
 const program = new Command('llmops')
   .description('The LLMOps lifecycle for Prompt Flow projects: validate, register-data, bulk-run, evaluate, report, deploy, smoke-test.\nExit codes: 0 success, 1 a quality gate or the failed-line tolerance failed, 2 invalid input (nothing was run), 3 an outside service failed after retries.')
@@ -27,6 +28,7 @@ addStepCommand(
   A dataset gets a new version only when its content (sha256) changed.`,
 );
 
+registerFlowCommands(program);
 
 registerModelServerCommand(program);
 

@@ -1,0 +1,209 @@
+/**
+ * `llmops flow test` (one line, outputs as JSON on stdout) and `llmops flow run` (a batch run into the run
+ * store, `.llmops/runs/<run-id>/`). Logs go to stderr. Run-level problems exit 2; failed lines never fail a run.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { runWithHost } from '../cli-support.js';
+import type { Connection } from '../shared/config/connections.js';
+import { ConfigError, GateFailed } from '../shared/errors.js';
+import { applyVariant, loadFlow, parseVariantSpec } from '../shared/flow/index.js';
+import { connectionFromEnv, createExecutor, loadConnections } from '../shared/engine/index.js';
+import { parseMappingPairs, plainProgress, runBatch, type ProgressReporter, type RunSummary } from '../shared/runs/index.js';
+import type { CacheMode } from '../shared/llm/index.js';
+
+export interface FlowTestOptions {
+  inputs?: string[];
+  inputsFile?: string;
+  variant?: string;
+  connections?: string;
+}
+
+export interface FlowRunOptions {
+  data?: string;
+  columnMapping?: string[];
+  variant?: string;
+  run?: string;
+  name?: string;
+  concurrency?: string;
+  connections?: string;
+  resume?: string;
+  cacheMode?: string;
+  store?: string;
+}
+
+export interface FlowIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+const STD: FlowIo = { stdout: process.stdout, stderr: process.stderr };
+
+/** Connections from --connections (file or folder), plus an environment connection used for undefined names. */
+export function cliConnections(path: string | undefined, io: FlowIo): { connections: Connection[]; fallback?: Connection } {
+  const connections = path ? loadConnections(path) : [];
+  const fallback = connectionFromEnv();
+  if (fallback && connections.length === 0) io.stderr.write(`using ${fallback.type} from the environment for connections the flow names\n`);
+  return { connections, fallback };
+}
+
+/** Parses `k=v` inputs (values stay strings: the flow's input types coerce them, as Prompt Flow does). */
+export function parseInputPairs(pairs: readonly string[] = [], file?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (file) {
+    let v: unknown;
+    try {
+      v = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw ConfigError.at({ file }, `cannot read inputs: ${(e as Error).message}; expected a JSON object`);
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw ConfigError.at({ file }, 'expected a JSON object of inputs');
+    Object.assign(out, v);
+  }
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw ConfigError.at({ file: '--inputs' }, `found ${JSON.stringify(p)}, expected name=value`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
+/** `flow test`: runs one line (plus aggregation over it) and returns the outputs. A failed line → GateFailed (exit 1). */
+export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io: FlowIo = STD): Promise<Record<string, unknown>> {
+  let flow = loadFlow(flowPath);
+  if (opts.variant) {
+    if (flow.kind !== 'dag') throw ConfigError.at({ file: '--variant' }, `a ${flow.kind} flow has no variants`);
+    const v = parseVariantSpec(opts.variant, { file: '--variant' });
+    flow = applyVariant(flow, { [v.node]: v.variantId });
+  }
+  const { connections, fallback } = cliConnections(opts.connections, io);
+  let inputs = parseInputPairs(opts.inputs, opts.inputsFile);
+  if (Object.keys(inputs).length === 0 && flow.kind === 'flex' && flow.sample?.inputs) inputs = { ...flow.sample.inputs };
+  if (Object.keys(inputs).length === 0 && flow.kind === 'prompty' && flow.sample && typeof flow.sample === 'object') inputs = { ...(flow.sample as Record<string, unknown>) };
+  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0 });
+  try {
+    const r = await executor.runLine(inputs, { lineNumber: 0 });
+    if (r.status !== 'Completed') {
+      io.stderr.write(`${JSON.stringify(r.error, null, 2)}\n`);
+      throw new GateFailed(`flow test failed: ${r.error?.message ?? 'unknown error'}`);
+    }
+    if (executor.hasAggregation) {
+      const agg = await executor.aggregate([{ outputs: r.outputs, aggregationInputs: r.aggregationInputs }]);
+      if (Object.keys(agg.metrics).length > 0) io.stderr.write(`metrics: ${JSON.stringify(agg.metrics)}\n`);
+      if (agg.error) io.stderr.write(`aggregation node ${agg.error.node} failed: ${agg.error.error.message}\n`);
+    }
+    io.stderr.write(`line completed in ${r.latencyMs.toFixed(1)} ms, ${r.usage.totalTokens} tokens\n`);
+    io.stdout.write(`${JSON.stringify(r.outputs, null, 2)}\n`);
+    return r.outputs!;
+  } finally {
+    await executor.close();
+  }
+}
+
+function barProgress(io: FlowIo): ProgressReporter {
+  const bar = new SingleBar({ format: 'lines {bar} {value}/{total} | {failed} failed | {rate} lines/s | ETA {eta_formatted}', stream: io.stderr as NodeJS.WritableStream, hideCursor: true }, Presets.shades_classic);
+  return {
+    start: (s) => bar.start(s.total, s.done, { failed: s.failed, rate: '0' }),
+    update: (s) => bar.update(s.done, { failed: s.failed, rate: s.rate.toFixed(1) }),
+    finish: (s) => {
+      bar.update(s.done, { failed: s.failed, rate: s.rate.toFixed(1) });
+      bar.stop();
+    },
+  };
+}
+
+const CACHE_MODES = ['read', 'write', 'readwrite', 'off', 'replay'];
+
+/** `flow run`: a batch run; prints the summary as JSON on stdout. */
+export async function flowRunAction(flowPath: string | undefined, opts: FlowRunOptions, io: FlowIo = STD, signal?: AbortSignal): Promise<RunSummary> {
+  if (!opts.resume && !flowPath) throw ConfigError.at({ file: 'flow run' }, 'expected a flow path (or --resume <run-id>)');
+  if (!opts.resume && !opts.data) throw ConfigError.at({ file: '--data' }, 'expected a data file (--data data.jsonl)');
+  const concurrency = opts.concurrency === undefined ? undefined : Number(opts.concurrency);
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw ConfigError.at({ file: '--concurrency' }, `found ${JSON.stringify(opts.concurrency)}, expected a whole number >= 1`);
+  if (opts.cacheMode && !CACHE_MODES.includes(opts.cacheMode)) throw ConfigError.at({ file: '--cache-mode' }, `found ${JSON.stringify(opts.cacheMode)}, expected one of ${CACHE_MODES.join(', ')}`);
+  const { connections, fallback } = cliConnections(opts.connections, io);
+  const progress = io.stderr.isTTY ? barProgress(io) : plainProgress((l) => io.stderr.write(`${l}\n`));
+  const summary = await runBatch({
+    flow: flowPath,
+    data: opts.data,
+    columnMapping: opts.columnMapping ? parseMappingPairs(opts.columnMapping) : undefined,
+    variant: opts.variant,
+    referencedRun: opts.run,
+    runId: opts.name,
+    resume: opts.resume,
+    concurrency,
+    connections,
+    fallbackConnection: fallback,
+    cacheMode: opts.cacheMode as CacheMode | undefined,
+    storeRoot: opts.store,
+    progress,
+    signal,
+  });
+  io.stderr.write(`run ${summary.runId}: ${summary.status}, ${summary.counts.completed} completed, ${summary.counts.failed} failed → ${summary.dir}\n`);
+  if (summary.error) io.stderr.write(`${summary.error}\n`);
+  io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Adds `llmops flow test` and `llmops flow run`. */
+export function registerFlowCommands(program: Command): void {
+  const flow = program.command('flow').description('Run Prompt Flow flows natively: test one line, or run a dataset into the run store.');
+  flow
+    .command('test <flow>')
+    .description('Run one line of a flow (dag folder, flow.dag.yaml, flow.flex.yaml or .prompty); print its outputs as JSON.')
+    .option('--inputs <name=value...>', 'a flow input (repeatable); values are coerced by the declared input types', collect)
+    .option('--inputs-file <file>', 'flow inputs as a JSON object')
+    .option('--variant <spec>', "variant of one node: '${node.variant_id}'")
+    .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s); ${env:VAR} values are read from the environment')
+    .addHelpText('after', `
+Examples:
+  $ llmops flow test examples/web_classification/flows/experiment --inputs url=https://www.imdb.com/title/tt0111161/ --connections conns/
+  $ llmops flow test flows/chat --inputs-file line.json --variant '\${summarize.variant_1}'
+  $ llmops flow test basic.prompty --inputs question="What is Prompt Flow?"
+Without --connections, AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_KEY[/OPENAI_BASE_URL] stand in for every connection name.`)
+    .action(async (path: string, opts: FlowTestOptions) => {
+      await runWithHost({}, async () => {
+        await flowTestAction(path, opts);
+      });
+    });
+  flow
+    .command('run [flow]')
+    .description('Run a flow over a dataset into .llmops/runs/<run-id>/ (run.json, outputs.jsonl, metrics.json, error.json).')
+    .option('--data <file>', 'data file or folder (.jsonl, .json, .csv, .tsv)')
+    .option('--column-mapping <input=value...>', "map a flow input: '${data.col}', '${run.outputs.x}', '${run.inputs.x}' or a literal (repeatable)", collect)
+    .option('--variant <spec>', "variant of one node: '${node.variant_id}'")
+    .option('--run <run-id>', 'a finished run whose outputs/inputs the mapping may reference')
+    .option('--name <run-id>', 'the new run id (default: <flow>-<variant>-<timestamp>-<hex>)')
+    .option('--concurrency <n>', 'lines at once (default 8)')
+    .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s)')
+    .option('--resume <run-id>', 'finish an interrupted run: only lines without a record run again')
+    .addOption(new Option('--cache-mode <mode>', 'LLM response cache under .llmops/cache').choices(CACHE_MODES))
+    .option('--store <dir>', 'run store root (default .llmops)')
+    .addHelpText('after', `
+Examples:
+  $ llmops flow run examples/web_classification/flows/experiment --data examples/web_classification/data/data.jsonl \\
+      --column-mapping url='\${data.url}' --connections conns/ --concurrency 16
+  $ llmops flow run flows/evaluation --data data/eval.jsonl --run <run-id> \\
+      --column-mapping groundtruth='\${data.answer}' prediction='\${run.outputs.category}'
+  $ llmops flow run --resume <run-id>          # after Ctrl-C or a crash
+A failed line is recorded with its error and never fails the run; an unresolvable mapping exits 2 before any model call.`)
+    .action(async (path: string | undefined, opts: FlowRunOptions) => {
+      const controller = new AbortController();
+      const onSignal = () => {
+        process.stderr.write('interrupted: finishing the record file; resume with --resume\n');
+        controller.abort();
+      };
+      process.once('SIGINT', onSignal);
+      try {
+        await runWithHost({}, async () => {
+          await flowRunAction(path, opts, STD, controller.signal);
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
+    });
+}

@@ -1,0 +1,225 @@
+/**
+ * The executor of one flow (dag, flex or prompty): prepared once, then `runLine` per line and `aggregate` once
+ * per batch. A failed line is a result with Prompt Flow's error (§6.6), never an exception; anything that would
+ * fail the whole run is a ConfigError from `createExecutor`.
+ * @module
+ */
+import type { Connection } from '../config/connections.js';
+import type { FlexFlow, FlowInputDef, LoadedFlow } from '../flow/index.js';
+import { materializeFlow } from '../flow/index.js';
+import { PythonWorkerPool, type FlexEntryInfo } from './python-worker/index.js';
+import { connectionMap, toRuntimeConnection } from './connections.js';
+import { planDag, runDagAggregation, runDagLine, type DagPlan } from './dag-executor.js';
+import { LineFailure, toPfError, type PfError } from './line-error.js';
+import { emptyUsage, LlmService, type LlmServiceOptions, type Usage } from './llm-service.js';
+import { makeCallbacks } from './callbacks.js';
+import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
+import type { NodeRun, RunContext } from './scheduler.js';
+import { resolveEnvironmentVariables } from './env-vars.js';
+import { parseValue, toRecordValue, ValueParseError } from './values.js';
+
+export interface ExecutorOptions {
+  /** Connections by name (experiment.yaml, connection files, …). */
+  connections?: readonly Connection[] | Record<string, Connection>;
+  /** Stands in for connection names that are not defined (e.g. `connectionFromEnv()`); default: none (ConfigError). */
+  fallbackConnection?: Connection;
+  /** A shared LLM service, or options for a new one (cache, prices, client options). */
+  llm?: LlmService | LlmServiceOptions;
+  /** Python worker processes (default 1; each runs 16 requests at once). */
+  pythonWorkers?: number;
+  python?: string;
+  /** Extra environment for the Python workers (merged over the flow's environment_variables). */
+  env?: Record<string, string>;
+  /** Flex flows: `__init__` kwargs (default: the flow's sample.init). */
+  init?: Record<string, unknown>;
+  /** Per-line time limit in ms (Prompt Flow's batch default 600 s); 0 = none. */
+  lineTimeoutMs?: number;
+  /** Folder relative image paths in line inputs are resolved against (the data file's). */
+  dataDir?: string;
+}
+
+/** The result of one line. */
+export interface LineResult {
+  lineNumber: number;
+  /** `Canceled`: the run was aborted while the line ran (not recorded by batch runs). */
+  status: 'Completed' | 'Failed' | 'Canceled';
+  inputs: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+  error?: PfError;
+  latencyMs: number;
+  usage: Usage;
+  /** Per node: status, latency, tokens (DAG flows). */
+  nodes?: Record<string, NodeRun>;
+  /** What aggregation needs from this line (DAG flows with aggregation nodes). */
+  aggregationInputs?: Record<string, unknown>;
+}
+
+export interface AggregationResult {
+  metrics: Record<string, unknown>;
+  /** The failed aggregation node and its error (§6.6), when one failed. */
+  error?: { node: string; error: PfError };
+  usage: Usage;
+}
+
+export interface FlowExecutor {
+  readonly flow: LoadedFlow;
+  /** Declared flow inputs (drives default column mapping and coercion). */
+  readonly inputs: Record<string, FlowInputDef>;
+  readonly hasAggregation: boolean;
+  runLine(inputs: Record<string, unknown>, options?: { lineNumber?: number; signal?: AbortSignal }): Promise<LineResult>;
+  /** Lines = the succeeded lines' `outputs` and `aggregationInputs`, in line order. */
+  aggregate(lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>): Promise<AggregationResult>;
+  close(): Promise<void>;
+}
+
+/** Prepares a flow: connections, tools, templates and Python signatures are resolved now (ConfigError if not). */
+export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions = {}): Promise<FlowExecutor> {
+  const connections = connectionMap(options.connections as Connection[] | Record<string, Connection> | undefined);
+  const service = options.llm instanceof LlmService ? options.llm : new LlmService(options.llm);
+  const materialized = materializeFlow(flow);
+  const workingDir = materialized.workingDir;
+  const prompties = new PromptyCache(connections);
+  let pool: PythonWorkerPool | undefined;
+  const getPool = () => {
+    pool ??= new PythonWorkerPool({
+      workingDir,
+      workers: options.pythonWorkers ?? 1,
+      python: options.python,
+      env: { ...resolveEnvironmentVariables(flow, connections), ...options.env },
+      connections: Object.fromEntries(Object.values(connections).map((c) => [c.name, toRuntimeConnection(c)])),
+      callbacks: makeCallbacks(service, prompties),
+      callTimeoutMs: 0,
+    });
+    return pool;
+  };
+  const close = async () => {
+    await pool?.close();
+    materialized.dispose();
+  };
+  try {
+    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir });
+    return makeExecutor(flow, core, options, close);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+interface Core {
+  inputs: Record<string, FlowInputDef>;
+  hasAggregation: boolean;
+  line(inputs: Record<string, unknown>, ctx: RunContext): Promise<{ outputs: Record<string, unknown>; nodes?: Record<string, NodeRun>; aggregationInputs?: Record<string, unknown> }>;
+  aggregate(lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>, ctx: RunContext): Promise<Record<string, unknown>>;
+}
+
+async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string }): Promise<Core> {
+  const { service, connections, options } = env;
+  if (flow.kind === 'dag') {
+    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile });
+    return {
+      inputs: flow.inputs,
+      hasAggregation: plan.aggregation.length > 0,
+      line: (inputs, ctx) => runDagLine(plan, inputs, ctx, options.dataDir).then((r) => ({ outputs: r.outputs, nodes: r.nodeRuns, aggregationInputs: r.aggregationInputs })),
+      aggregate: async (lines, ctx) => (await runDagAggregation(plan, lines.map((l) => l.aggregationInputs ?? {}), ctx)).metrics,
+    };
+  }
+  if (flow.kind === 'prompty') {
+    const p: PreparedPrompty = preparePrompty(flow, connections);
+    service.check(p.connection);
+    return {
+      inputs: flow.inputs,
+      hasAggregation: false,
+      line: async (inputs, ctx) => {
+        const out = await callPrompty(service, p, coerceDeclared(flow.inputs, inputs, ctx.lineNumber), ctx.usage, ctx.signal);
+        return { outputs: out !== null && typeof out === 'object' && !Array.isArray(out) ? (toRecordValue(out) as Record<string, unknown>) : { output: out } };
+      },
+      aggregate: async () => ({}),
+    };
+  }
+  return prepareFlex(flow, env.getPool(), options);
+}
+
+async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions): Promise<Core> {
+  const info: FlexEntryInfo = await pool.flexInit(flow.entry, options.init ?? flow.sample?.init ?? {}, { workingDir: flow.workingDir });
+  const inputs: Record<string, FlowInputDef> = Object.keys(flow.inputs).length > 0 ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));
+  return {
+    inputs,
+    hasAggregation: info.hasAggregate,
+    line: async (raw, ctx) => {
+      const r = await pool.flexCall(info.key, coerceDeclared(inputs, raw, ctx.lineNumber), { context: ctx });
+      return { outputs: r.output as Record<string, unknown> };
+    },
+    aggregate: async (lines, ctx) => (await pool.flexAggregate(info.key, lines.map((l) => l.outputs ?? {}), { context: ctx })).metrics,
+  };
+}
+
+/** Flex/prompty coercion: present values by declared type; absent ones are left to the callee (defaults, errors). */
+function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, def] of Object.entries(defs)) {
+    const v = raw[name] === undefined && def.hasDefault ? def.default : raw[name];
+    if (v === undefined) continue;
+    try {
+      out[name] = parseValue(def.type, v);
+    } catch (e) {
+      if (!(e instanceof ValueParseError)) throw e;
+      throw new LineFailure(`The value for flow input '${name}' in line ${lineNumber} of input data does not match the expected type '${def.type}'.`, ['ValidationError', 'InputTypeError']);
+    }
+  }
+  return out;
+}
+
+function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, close: () => Promise<void>): FlowExecutor {
+  const timeoutMs = options.lineTimeoutMs ?? 600_000;
+  return {
+    flow,
+    inputs: core.inputs,
+    hasAggregation: core.hasAggregation,
+    async runLine(inputs, opts = {}) {
+      const lineNumber = opts.lineNumber ?? 0;
+      const usage = emptyUsage();
+      const started = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      let controller: AbortController | undefined;
+      let signal = opts.signal;
+      const work: Promise<unknown>[] = [];
+      if (timeoutMs > 0) {
+        controller = new AbortController();
+        signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
+        work.push(new Promise((_, reject) => {
+          timer = setTimeout(() => {
+            const err = new LineFailure(`Line ${lineNumber} execution timeout for exceeding ${timeoutMs / 1000} seconds`, ['LineExecutionTimeoutError']);
+            controller!.abort(err);
+            reject(err);
+          }, timeoutMs);
+        }));
+      }
+      const ctx: RunContext = { lineNumber, usage: [usage], signal };
+      work.push(core.line(inputs, ctx));
+      try {
+        const r = (await (work.length === 1 ? work[0] : Promise.race(work))) as Awaited<ReturnType<Core['line']>>;
+        const result: LineResult = { lineNumber, status: 'Completed', inputs, outputs: r.outputs, latencyMs: performance.now() - started, usage };
+        if (r.nodes) result.nodes = r.nodes;
+        if (r.aggregationInputs) result.aggregationInputs = r.aggregationInputs;
+        return result;
+      } catch (err) {
+        const status = opts.signal?.aborted ? 'Canceled' : 'Failed';
+        return { lineNumber, status, inputs, error: toPfError(err), latencyMs: performance.now() - started, usage };
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    },
+    async aggregate(lines) {
+      const usage = emptyUsage();
+      const metrics: Record<string, unknown> = {};
+      try {
+        const m = await core.aggregate(lines, { lineNumber: -1, usage: [usage], metrics });
+        return { metrics: { ...metrics, ...m }, usage };
+      } catch (err) {
+        const node = (err as LineFailure).node ?? 'aggregation';
+        return { metrics, usage, error: { node, error: toPfError(err) } };
+      }
+    },
+    close,
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * The native Prompt Flow executor: DAG flows (scheduler, node runners, aggregation), flex flows through the
+ * Python worker, prompty natively. See README-executor.md.
+ * @module
+ */
+export { createExecutor, type ExecutorOptions, type FlowExecutor, type LineResult, type AggregationResult } from './executor.js';
+export { LlmService, emptyUsage, addUsage, type Usage, type LlmServiceOptions } from './llm-service.js';
+export { loadConnections, loadConnectionFile, connectionFromEnv, toRuntimeConnection, connectionMap } from './connections.js';
+export { toPfError, toLineFailure, LineFailure, type PfError, type PfInnerError } from './line-error.js';
+export { parseValue, ValueParseError, followPath, toRecordValue } from './values.js';
+export { coerceLineInputs } from './flow-inputs.js';
+export { resolveEnvironmentVariables } from './env-vars.js';
+export { preparePrompty, callPrompty, type PreparedPrompty } from './prompty-runner.js';
+export type { NodeRun } from './scheduler.js';

@@ -1,0 +1,90 @@
+/**
+ * The engine's one door to models: one LlmClient per connection (sharing the response cache and the
+ * per-endpoint limiters), token and cost accounting into the line being run.
+ * @module
+ */
+import type { Connection } from '../config/connections.js';
+import { ConfigError } from '../errors.js';
+import { estimateCost, LimiterRegistry, LlmClient, type LlmClientOptions, type LlmResult, type PriceTable, type ResponseCache, type TokenUsage } from '../llm/index.js';
+
+/** Tokens, cost and calls of a line or node; filled as calls finish. */
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** USD; undefined while no priced call was made. */
+  costUsd?: number;
+  llmCalls: number;
+}
+
+export function emptyUsage(): Usage {
+  return { promptTokens: 0, completionTokens: 0, totalTokens: 0, llmCalls: 0 };
+}
+
+/** Adds `u` into `into` (cost stays undefined until a priced call is seen). */
+export function addUsage(into: Usage, u: TokenUsage, cost: number | undefined, calls = 1): void {
+  into.promptTokens += u.promptTokens;
+  into.completionTokens += u.completionTokens;
+  into.totalTokens += u.totalTokens;
+  into.llmCalls += calls;
+  if (cost !== undefined) into.costUsd = (into.costUsd ?? 0) + cost;
+}
+
+export interface LlmServiceOptions {
+  cache?: ResponseCache;
+  prices?: PriceTable;
+  /** Options of every client (retries, timeouts, Entra token, fetch). */
+  client?: Omit<LlmClientOptions, 'connection' | 'cache' | 'limiters' | 'calledFrom'>;
+  maxConcurrency?: number;
+}
+
+export type LlmApiName = 'chat' | 'completion' | 'embedding';
+
+export class LlmService {
+  private readonly clients = new Map<string, LlmClient>();
+  private readonly limiters: LimiterRegistry;
+
+  constructor(private readonly options: LlmServiceOptions = {}) {
+    this.limiters = new LimiterRegistry(options.maxConcurrency ?? 64);
+  }
+
+  /** The client of a connection (cached per name and called-from marker). Unusable connections → ConfigError. */
+  client(connection: Connection, calledFrom = 'aoai-tool'): LlmClient {
+    const key = `${connection.name}\u0000${calledFrom}\u0000${connection.type}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      c = new LlmClient({
+        ...this.options.client,
+        connection: { type: connection.type, name: connection.name, value: connection.value },
+        cache: this.options.cache,
+        limiters: this.limiters,
+        calledFrom,
+      });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  /** Checks at load time that a connection can call a model. */
+  check(connection: Connection): void {
+    this.client(connection);
+  }
+
+  /** One call; its usage and cost are added to every `usage` given. */
+  async call(api: LlmApiName, connection: Connection, body: Record<string, unknown>, usage: Usage[], signal?: AbortSignal, calledFrom?: string): Promise<LlmResult<unknown>> {
+    const client = this.client(connection, calledFrom);
+    const result = api === 'chat' ? await client.chat(body, { signal }) : api === 'completion' ? await client.completion(body, { signal }) : await client.embedding(body, { signal });
+    const model = String((result.response as { model?: unknown })?.model ?? body.model ?? '');
+    const cost = result.cached ? undefined : estimateCost(String(body.model ?? model), result.usage, this.options.prices) ?? estimateCost(model, result.usage, this.options.prices);
+    for (const u of usage) addUsage(u, result.usage, cost);
+    return result;
+  }
+}
+
+/** Looks a connection up by name; a missing one is a run-level ConfigError. */
+export function requireConnection(connections: Record<string, Connection>, name: unknown, where: string, fallback?: Connection): Connection {
+  if (typeof name === 'string' && connections[name]) return connections[name];
+  if (fallback && typeof name === 'string') return { ...fallback, name };
+  const known = Object.keys(connections);
+  throw ConfigError.at({ file: where }, `connection ${JSON.stringify(name)} is not defined; expected one of: ${known.length ? known.join(', ') : '(no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)'}`);
+}

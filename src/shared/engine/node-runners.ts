@@ -1,0 +1,200 @@
+/**
+ * One runner per node type (promptflow-formats.md §1.4): prompt, llm, python (code via the worker; the
+ * embedding package tool natively), custom_llm (`promptflow.tools.llm.llm` and the vision tools). Literal
+ * inputs are converted once, when the flow is prepared (§1.6); bypassed inputs are handled per §1.8.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { Connection } from '../config/connections.js';
+import { ConfigError } from '../errors.js';
+import type { FlowNode } from '../flow/index.js';
+import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
+import type { PyParam, PythonWorkerPool } from './python-worker/index.js';
+import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
+import { requireConnection, type LlmService } from './llm-service.js';
+import type { PlannedInput, RunContext } from './scheduler.js';
+import { parseValue, ValueParseError } from './values.js';
+
+/** What every runner may use. */
+export interface RunnerDeps {
+  service: LlmService;
+  connections: Record<string, Connection>;
+  /** Used for a connection name that is not defined (e.g. a from_env connection); undefined → ConfigError. */
+  fallbackConnection?: Connection;
+  /** The flow's Python workers (started lazily). */
+  pool(): PythonWorkerPool;
+  flowFile: string;
+}
+
+export type NodeRun = (inputs: Record<string, unknown>, bypassedInputs: string[] | undefined, ctx: RunContext) => Promise<unknown>;
+
+const VISION_TOOLS: Record<string, Provider> = {
+  'promptflow.tools.aoai_gpt4v.AzureOpenAI.chat': 'AzureOpenAI',
+  'promptflow.tools.openai_gpt4v.OpenAI.chat': 'OpenAI',
+};
+
+/** Builds the runner of a node; converts its literal inputs in place (in `planned`). Load problems → ConfigError. */
+export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps): Promise<NodeRun> {
+  const where = `${deps.flowFile} (node ${node.name})`;
+  const escape = planned.filter((p) => p.kind === 'input').map((p) => p.name);
+  switch (node.type) {
+    case 'prompt': {
+      const template = loadTemplate(node, false);
+      return async (inputs) => renderPromptNode(template, inputs, escape);
+    }
+    case 'llm': {
+      const connection = requireConnection(deps.connections, node.connection, where, deps.fallbackConnection);
+      const provider = providerOf(connection, where);
+      deps.service.check(connection);
+      const api: ChatApi = node.api === 'completion' ? 'completion' : 'chat';
+      const types = llmParamTypes(provider, api);
+      convertLiterals(planned, types, where);
+      const template = loadTemplate(node, false);
+      return llmRunner(deps, { provider, api, connection, types, template, escape, vision: false });
+    }
+    case 'custom_llm': {
+      const tool = node.source?.tool ?? '';
+      const vision = VISION_TOOLS[tool] ?? (tool === 'promptflow.tools.llm_vision.llm_vision' ? undefined : null);
+      if (tool !== 'promptflow.tools.llm.llm' && vision === null && tool !== 'promptflow.tools.llm_vision.llm_vision') {
+        throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `package tool ${JSON.stringify(tool)} is not supported; expected promptflow.tools.llm.llm, promptflow.tools.aoai_gpt4v.AzureOpenAI.chat, promptflow.tools.openai_gpt4v.OpenAI.chat or promptflow.tools.llm_vision.llm_vision`);
+      }
+      const connName = literalOf(planned, 'connection') ?? node.connection;
+      const connection = requireConnection(deps.connections, connName, where, deps.fallbackConnection);
+      const provider = vision ?? providerOf(connection, where);
+      deps.service.check(connection);
+      const isVision = tool !== 'promptflow.tools.llm.llm';
+      const apiLiteral = literalOf(planned, 'api');
+      const api: ChatApi = apiLiteral === 'completion' ? 'completion' : 'chat';
+      const types = isVision ? visionParamTypes(provider) : { ...llmParamTypes(provider, api), deployment_name: 'string', model: 'string', api: 'string', connection: 'connection', detail: 'string' };
+      convertLiterals(planned, types, where);
+      const template = loadTemplate(node, isVision);
+      return llmRunner(deps, { provider, api, connection, types, template, escape, vision: isVision, calledFrom: isVision ? 'aoai-gpt4v-tool' : 'aoai-tool' });
+    }
+    case 'python': {
+      if (node.source?.type === 'package') return embeddingRunner(node, planned, deps, where);
+      const file = node.source!.resolvedPath!;
+      const info = await deps.pool().inspect(file);
+      const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
+      for (const p of info.initParams ?? []) params.set(p.name, p);
+      convertPyLiterals(planned, params, deps, where);
+      return async (inputs, bypassed, ctx) => {
+        if (bypassed) {
+          // §1.8: a parameter with a default is omitted, otherwise None is passed.
+          for (const name of bypassed) if (!params.get(name)?.hasDefault) inputs[name] = null;
+        }
+        for (const k in inputs) if (inputs[k] instanceof PromptResult) inputs[k] = (inputs[k] as PromptResult).text;
+        const r = await deps.pool().call(file, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
+        if (r.metrics && ctx.metrics) Object.assign(ctx.metrics, r.metrics);
+        return r.output;
+      };
+    }
+  }
+}
+
+interface LlmSetup {
+  provider: Provider;
+  api: ChatApi;
+  connection: Connection;
+  types: Record<string, string>;
+  template: CompiledTemplate;
+  escape: string[];
+  vision: boolean;
+  calledFrom?: string;
+}
+
+function llmRunner(deps: RunnerDeps, s: LlmSetup): NodeRun {
+  return async (inputs, bypassed, ctx) => {
+    const params: Record<string, unknown> = {};
+    const vars: Record<string, unknown> = {};
+    let template = s.template;
+    let escape = s.escape;
+    for (const k in inputs) {
+      if (k === 'prompt') {
+        const p = inputs[k];
+        template = templateOf(p instanceof PromptResult ? p.text : String(p ?? ''));
+        continue;
+      }
+      if (k in s.types) params[k] = inputs[k];
+      else vars[k] = inputs[k];
+    }
+    if (bypassed) for (const k of bypassed) if (!(k in s.types)) vars[k] = null;
+    if (template !== s.template) escape = escape.filter((e) => e !== 'prompt');
+    return runLlmTool(deps.service, { provider: s.provider, api: s.api, connection: s.connection, template, params, vars, inputsToEscape: escape, vision: s.vision, calledFrom: s.calledFrom }, ctx.usage, ctx.signal);
+  };
+}
+
+function embeddingRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): NodeRun {
+  if (node.source?.tool !== 'promptflow.tools.embedding.embedding') {
+    throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `package tool ${JSON.stringify(node.source?.tool)} is not supported; expected promptflow.tools.embedding.embedding (or a python code node)`);
+  }
+  convertLiterals(planned, { input: 'string', deployment_name: 'string', model: 'string' }, where);
+  const connection = requireConnection(deps.connections, literalOf(planned, 'connection'), where, deps.fallbackConnection);
+  const provider = providerOf(connection, where);
+  deps.service.check(connection);
+  return async (inputs, _bypassed, ctx) => {
+    const model = provider === 'AzureOpenAI' ? inputs.deployment_name : inputs.model ?? 'text-embedding-ada-002';
+    const input = inputs.input instanceof PromptResult ? inputs.input.text : inputs.input;
+    const r = await deps.service.call('embedding', connection, { model, input }, ctx.usage, ctx.signal);
+    return (r.response as { data: Array<{ embedding: number[] }> }).data[0].embedding;
+  };
+}
+
+function literalOf(planned: PlannedInput[], name: string): unknown {
+  const p = planned.find((x) => x.name === name);
+  return p?.kind === 'literal' ? p.value : undefined;
+}
+
+/** §1.6 for built-in tools: drop ""/null literals, parse declared ones by type. */
+function convertLiterals(planned: PlannedInput[], types: Record<string, string>, where: string): void {
+  for (let i = planned.length - 1; i >= 0; i--) {
+    const p = planned[i];
+    if (p.kind !== 'literal') continue;
+    if (p.value === null || p.value === '') {
+      planned.splice(i, 1);
+      continue;
+    }
+    const t = types[p.name];
+    if (t && t !== 'connection') p.value = parseLiteral(t, p.value, p.name, where);
+  }
+}
+
+function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>, deps: RunnerDeps, where: string): void {
+  for (let i = planned.length - 1; i >= 0; i--) {
+    const p = planned[i];
+    if (p.kind !== 'literal') continue;
+    if (p.value === null || p.value === '') {
+      planned.splice(i, 1);
+      continue;
+    }
+    const param = params.get(p.name);
+    if (!param) continue;
+    if (param.kind === 'connection') {
+      requireConnection(deps.connections, p.value, where, deps.fallbackConnection);
+      continue;
+    }
+    if (param.kind === 'value' && param.type.length === 1) p.value = parseLiteral(param.type[0], p.value, p.name, where);
+  }
+}
+
+function parseLiteral(type: string, value: unknown, name: string, where: string): unknown {
+  try {
+    return parseValue(type, value);
+  } catch (e) {
+    if (!(e instanceof ValueParseError)) throw e;
+    throw ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type} (NodeInputValidationError)`);
+  }
+}
+
+function loadTemplate(node: FlowNode, vision: boolean): CompiledTemplate {
+  const file = node.source?.resolvedPath;
+  if (!file) throw ConfigError.at(node.source?.at ?? node.at, `node ${node.name} has no template file`);
+  let text = readFileSync(file, 'utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (vision) text = preprocessImageTemplate(text);
+  try {
+    return compileTemplate(text);
+  } catch (e) {
+    if (e instanceof TemplateSyntaxError) throw new ConfigError([syntaxProblem(e, file)]);
+    throw e;
+  }
+}

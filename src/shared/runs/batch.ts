@@ -1,0 +1,319 @@
+/**
+ * Batch runs (promptflow-formats.md §6): data → column mapping → lines in parallel → run store, then
+ * aggregation. Failed lines never fail the run (§6.6); run-level problems are ConfigErrors before any model
+ * call. An interrupted run resumes: finished lines (those with a record) are not run again.
+ * @module
+ */
+import { resolve } from 'node:path';
+import type { Connection } from '../config/connections.js';
+import { ConfigError } from '../errors.js';
+import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
+import { createExecutor, LlmService, type ExecutorOptions, type FlowExecutor, type LineResult, type LlmServiceOptions, type PfError } from '../engine/index.js';
+import { ResponseCache, type CacheMode } from '../llm/index.js';
+import { readData, scanData, dataFiles } from './data.js';
+import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
+import type { ProgressReporter, ProgressState } from './progress.js';
+import { newRunId, readLineRecords, readRunRecord, RunWriter, runDir, type LineRecord, type RunRecord, type RunStatus } from './store.js';
+
+export interface RunBatchOptions {
+  /** Flow path (folder, flow.dag.yaml, flow.flex.yaml or .prompty) or a loaded flow. Not needed with `resume`. */
+  flow?: string | LoadedFlow;
+  /** Variant: node → variant id, or `${node.variant_id}`. */
+  variant?: VariantSelection | string;
+  /** Data file(s) or folder(s), concatenated in order. Not needed with `resume`. */
+  data?: string | string[];
+  columnMapping?: ColumnMapping;
+  /** Id of a run in the same store, for `${run.outputs.x}` / `${run.inputs.x}`. */
+  referencedRun?: string;
+  /** Default: a new readable id (newRunId). */
+  runId?: string;
+  /** Folder holding `runs/` (default `.llmops`). */
+  storeRoot?: string;
+  /** Lines at once (default 8). */
+  concurrency?: number;
+  connections?: readonly Connection[] | Record<string, Connection>;
+  fallbackConnection?: Connection;
+  /** A shared LLM service, or its options. */
+  llm?: LlmService | LlmServiceOptions;
+  /** Response cache mode (default off); stored under `<storeRoot>/cache`. Ignored when `llm` is an LlmService. */
+  cacheMode?: CacheMode;
+  /** Resume this run id: its run.json gives flow, variant, data, mapping; only unfinished lines run. */
+  resume?: string;
+  progress?: ProgressReporter;
+  /** Abort the run: lines in flight are dropped (not recorded), status Canceled; resume later. */
+  signal?: AbortSignal;
+  lineTimeoutMs?: number;
+  pythonWorkers?: number;
+  /** Flex `__init__` kwargs. */
+  init?: Record<string, unknown>;
+  /** Display label of the variant (default: derived from the selection). */
+  variantId?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  /** The run folder. */
+  dir: string;
+  status: RunStatus;
+  counts: { total: number; completed: number; failed: number };
+  /** Lines finished in an earlier session (resume). */
+  skipped: number;
+  metrics: Record<string, unknown>;
+  tokens: { prompt: number; completion: number; total: number };
+  costUsd?: number;
+  llmCalls: number;
+  durationMs: number;
+  /** The error.json message when lines or aggregation failed. */
+  error?: string;
+}
+
+interface Plan {
+  flowPath: string;
+  flow: LoadedFlow;
+  selection: VariantSelection;
+  variantId: string;
+  data: string[];
+  mapping: ColumnMapping;
+  referencedRun?: string;
+  runId: string;
+  concurrency: number;
+  previous?: RunRecord;
+}
+
+/** Runs (or resumes) a batch run and returns its summary. ConfigError (exit 2) for run-level problems. */
+export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
+  const storeRoot = resolve(options.storeRoot ?? '.llmops');
+  const plan = planRun(options, storeRoot);
+  const started = performance.now();
+  const llm = options.llm instanceof LlmService ? options.llm : new LlmService({ ...options.llm, cache: options.cacheMode && options.cacheMode !== 'off' ? new ResponseCache({ root: resolve(storeRoot, 'cache'), mode: options.cacheMode }) : (options.llm as LlmServiceOptions | undefined)?.cache });
+  const exOptions: ExecutorOptions = { connections: options.connections, fallbackConnection: options.fallbackConnection, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers, init: options.init, dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined };
+  const executor = await createExecutor(plan.flow, exOptions);
+  try {
+    return await execute(plan, executor, storeRoot, options, started);
+  } finally {
+    await executor.close();
+  }
+}
+
+function planRun(o: RunBatchOptions, storeRoot: string): Plan {
+  let previous: RunRecord | undefined;
+  let flowRef = o.flow;
+  let data = o.data === undefined ? [] : Array.isArray(o.data) ? o.data : [o.data];
+  let mapping = o.columnMapping ?? {};
+  let referencedRun = o.referencedRun;
+  let variant: VariantSelection | string | undefined = o.variant;
+  if (o.resume) {
+    previous = readRunRecord(storeRoot, o.resume);
+    flowRef ??= previous.flow.path;
+    if (data.length === 0) data = previous.data;
+    mapping = o.columnMapping ?? previous.column_mapping;
+    referencedRun ??= previous.referenced_run;
+    variant ??= previous.variant.selection;
+  }
+  if (flowRef === undefined) throw ConfigError.at({ file: 'runBatch' }, 'no flow given; expected a flow path');
+  if (data.length === 0) throw ConfigError.at({ file: 'runBatch' }, 'no data given; expected --data <file>');
+  let flow = typeof flowRef === 'string' ? loadFlow(flowRef) : flowRef;
+  let selection: VariantSelection = {};
+  if (typeof variant === 'string') {
+    const v = parseVariantSpec(variant, { file: '--variant' });
+    selection = { [v.node]: v.variantId };
+  } else if (variant) selection = variant;
+  if (flow.kind === 'dag') {
+    flow = applyVariant(flow, selection);
+    selection = flow.selection;
+  } else if (Object.keys(selection).length > 0) {
+    throw ConfigError.at({ file: flow.displayFile }, `a ${flow.kind} flow has no variants; found variant selection ${JSON.stringify(selection)}`);
+  }
+  const changed = flow.kind === 'dag' ? Object.entries(selection).filter(([n, v]) => flow.kind === 'dag' && flow.nodeVariants[n]?.defaultVariantId !== v) : [];
+  const variantId = o.variantId ?? previous?.variant.id ?? (changed.length === 0 ? 'default' : changed.map(([n, v]) => `${n}.${v}`).join('+'));
+  const runId = o.resume ?? o.runId ?? newRunId(flow.name, variantId === 'default' ? (Object.values(selection)[0] ?? 'default') : changed.map(([, v]) => v).join('+'));
+  if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId)) throw ConfigError.at({ file: '--name' }, `found run id ${JSON.stringify(runId)}, expected letters, digits, _ . + - (at most 120)`);
+  return { flowPath: flow.file, flow, selection, variantId, data: data.map((d) => resolve(d)), mapping, referencedRun, runId, concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8), previous };
+}
+
+async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o: RunBatchOptions, started: number): Promise<RunSummary> {
+  // Sources and mapping are checked before any line runs.
+  const scans = await Promise.all(plan.data.map((d) => scanData(d)));
+  const dataColumns = new Set<string>();
+  for (const s of scans) for (const c of s.columns) dataColumns.add(c);
+  const mapping = new CompiledMapping(effectiveMapping(executor.inputs, plan.mapping));
+  const columns: Record<string, Set<string>> = { data: dataColumns };
+  let runOutputs: Map<number, Record<string, unknown>> | undefined;
+  let runInputs: Map<number, Record<string, unknown>> | undefined;
+  if (plan.referencedRun) {
+    const ref = readRunRecord(storeRoot, plan.referencedRun);
+    runOutputs = new Map();
+    const outCols = new Set<string>();
+    for await (const r of readLineRecords(`${runDir(storeRoot, ref.id)}/outputs.jsonl`)) {
+      if (r.status !== 'Completed' || !r.outputs) continue;
+      runOutputs.set(r.line_number, r.outputs);
+      for (const k in r.outputs) outCols.add(k);
+    }
+    columns['run.outputs'] = outCols;
+    if (mapping.uses('run.inputs')) {
+      runInputs = new Map();
+      const inCols = new Set<string>();
+      let i = 0;
+      for (const d of ref.data) for await (const row of readData(d)) {
+        runInputs.set(typeof row.line_number === 'number' ? row.line_number : i, row);
+        for (const k in row) inCols.add(k);
+        i++;
+      }
+      columns['run.inputs'] = inCols;
+    }
+  } else if (mapping.uses('run.outputs') || mapping.uses('run.inputs')) {
+    columns['run.outputs'] = new Set();
+  }
+  mapping.check(columns, plan.data.join(', '));
+
+  const totalRows = scans.reduce((n, s) => n + s.rows, 0);
+  const total = runOutputs ? countAligned(totalRows, runOutputs, scans.some((s) => s.lineNumbers)) : totalRows;
+  const record: RunRecord = plan.previous ?? {
+    version: 1, id: plan.runId, status: 'Running',
+    flow: { path: plan.flowPath, kind: plan.flow.kind, name: plan.flow.name },
+    variant: { id: plan.variantId, selection: plan.selection },
+    data: plan.data, column_mapping: plan.mapping, referenced_run: plan.referencedRun, concurrency: plan.concurrency,
+    counts: { total, completed: 0, failed: 0 }, timings: { created_at: new Date().toISOString() },
+    tokens: { prompt: 0, completion: 0, total: 0 }, llm_calls: 0,
+  };
+  const writer = new RunWriter(storeRoot, record);
+  writer.openOutputs();
+  // Resume: what is already recorded is final.
+  const finished = new Set<number>();
+  const counts = { total, completed: 0, failed: 0 };
+  const tokens = { prompt: 0, completion: 0, total: 0 };
+  let cost: number | undefined;
+  let llmCalls = 0;
+  const errors: Array<{ line_number: number; error: PfError }> = [];
+  const account = (r: LineRecord) => {
+    if (r.status === 'Completed') counts.completed++;
+    else {
+      counts.failed++;
+      if (errors.length < 100 && r.error) errors.push({ line_number: r.line_number, error: r.error });
+    }
+    tokens.prompt += r.tokens.prompt;
+    tokens.completion += r.tokens.completion;
+    tokens.total += r.tokens.total;
+    if (r.cost_usd !== undefined) cost = (cost ?? 0) + r.cost_usd;
+  };
+  if (plan.previous) {
+    for await (const r of readLineRecords(writer.outputsFile)) {
+      if (finished.has(r.line_number)) continue;
+      finished.add(r.line_number);
+      account(r);
+    }
+    record.resumed = (record.resumed ?? 0) + 1;
+  }
+  const skipped = finished.size;
+  record.status = 'Running';
+  record.counts = counts;
+  record.timings.started_at ??= new Date().toISOString();
+  record.concurrency = plan.concurrency;
+  writer.saveRun();
+
+  const sessionStart = performance.now();
+  let sessionDone = 0;
+  const state = (): ProgressState => {
+    const elapsedMs = performance.now() - sessionStart;
+    const rate = sessionDone / Math.max(elapsedMs / 1000, 1e-6);
+    const left = counts.total - counts.completed - counts.failed;
+    return { total: counts.total, done: counts.completed + counts.failed, failed: counts.failed, skipped, elapsedMs, rate, etaMs: sessionDone > 0 ? (left / rate) * 1000 : undefined };
+  };
+  o.progress?.start(state());
+
+  const signal = o.signal;
+  const lines = pendingLines(plan.data, mapping, runOutputs, runInputs, finished);
+  const worker = async () => {
+    for (;;) {
+      if (signal?.aborted) return;
+      const next = await lines.next();
+      if (next.done) return;
+      const { lineNumber, inputs } = next.value;
+      const r = await executor.runLine(inputs, { lineNumber, signal });
+      if (r.status === 'Canceled' || signal?.aborted) return;
+      const rec = toRecord(r);
+      account(rec);
+      llmCalls += r.usage.llmCalls;
+      sessionDone++;
+      if (!writer.append(rec)) await writer.drain();
+      o.progress?.update(state());
+    }
+  };
+  await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  await writer.closeOutputs();
+
+  const canceled = signal?.aborted === true;
+  let metrics: Record<string, unknown> = {};
+  let aggregationError: { node: string; error: PfError } | undefined;
+  if (!canceled && executor.hasAggregation) {
+    const succeeded: LineRecord[] = [];
+    for await (const r of readLineRecords(writer.outputsFile)) if (r.status === 'Completed') succeeded.push(r);
+    succeeded.sort((a, b) => a.line_number - b.line_number);
+    const agg = await executor.aggregate(succeeded.map((r) => ({ outputs: r.outputs, aggregationInputs: r.aggregation_inputs })));
+    metrics = agg.metrics;
+    aggregationError = agg.error;
+    tokens.prompt += agg.usage.promptTokens;
+    tokens.completion += agg.usage.completionTokens;
+    tokens.total += agg.usage.totalTokens;
+    llmCalls += agg.usage.llmCalls;
+  }
+  if (!canceled) writer.writeMetrics(metrics);
+  let error: string | undefined;
+  if (!canceled && (counts.failed > 0 || aggregationError)) {
+    const first = errors[0]?.error.message ?? aggregationError?.error.message ?? '';
+    error = counts.failed > 0 ? `Failed to run ${counts.failed}/${counts.total} lines. First error message is: ${first}` : first;
+    const all: unknown[] = [...errors];
+    if (aggregationError) all.push({ error: aggregationError.error, aggregation_node_name: aggregationError.node });
+    writer.writeError({ message: error, messageFormat: '', messageParameters: {}, referenceCode: 'Executor', code: 'UserError', innerError: { code: 'BulkRunError', innerError: null }, additionalInfo: [{ type: 'BulkRunErrors', info: { errors: all } }] });
+  }
+  const durationMs = performance.now() - started;
+  record.status = canceled ? 'Canceled' : 'Completed';
+  record.counts = counts;
+  record.tokens = tokens;
+  record.llm_calls = (record.llm_calls ?? 0) + llmCalls;
+  if (cost !== undefined) record.cost_usd = cost;
+  record.timings.ended_at = new Date().toISOString();
+  record.timings.duration_ms = Math.round((record.timings.duration_ms ?? 0) + durationMs);
+  if (error) record.error = error;
+  writer.saveRun();
+  o.progress?.finish(state());
+  return { runId: record.id, dir: writer.dir, status: record.status, counts, skipped, metrics, tokens, costUsd: cost, llmCalls: record.llm_calls, durationMs, error };
+}
+
+function countAligned(rows: number, runOutputs: Map<number, unknown>, keyed: boolean): number {
+  if (keyed) return Math.min(rows, runOutputs.size);
+  let n = 0;
+  for (const k of runOutputs.keys()) if (k < rows) n++;
+  return n;
+}
+
+/** Lines still to run: line number = the row's line_number column, else its position (§6.3). */
+async function* pendingLines(data: string[], mapping: CompiledMapping, runOutputs?: Map<number, Record<string, unknown>>, runInputs?: Map<number, Record<string, unknown>>, finished?: Set<number>): AsyncGenerator<{ lineNumber: number; inputs: Record<string, unknown> }> {
+  let position = 0;
+  for (const path of data) {
+    for (const file of dataFiles(path)) {
+      for await (const row of readData(file)) {
+        const lineNumber = typeof row.line_number === 'number' ? row.line_number : position;
+        position++;
+        if (finished?.has(lineNumber)) continue;
+        const outs = runOutputs?.get(lineNumber);
+        if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
+        const ins = runInputs?.get(lineNumber);
+        if (runInputs && !ins) continue;
+        const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
+        inputs.line_number = lineNumber;
+        yield { lineNumber, inputs };
+      }
+    }
+  }
+}
+
+function toRecord(r: LineResult): LineRecord {
+  const rec: LineRecord = { line_number: r.lineNumber, status: r.status === 'Completed' ? 'Completed' : 'Failed', inputs: r.inputs, latency_ms: Math.round(r.latencyMs * 1000) / 1000, tokens: { prompt: r.usage.promptTokens, completion: r.usage.completionTokens, total: r.usage.totalTokens } };
+  if (r.outputs) rec.outputs = r.outputs;
+  if (r.error) rec.error = r.error;
+  if (r.usage.costUsd !== undefined) rec.cost_usd = r.usage.costUsd;
+  if (r.nodes) rec.nodes = r.nodes;
+  if (r.aggregationInputs) rec.aggregation_inputs = r.aggregationInputs;
+  return rec;
+}

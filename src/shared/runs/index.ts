@@ -1,0 +1,9 @@
+/**
+ * Batch runs and the run store: datasets, column mapping, orchestration, resume. See batch.ts and store.ts.
+ * @module
+ */
+export { runBatch, type RunBatchOptions, type RunSummary } from './batch.js';
+export { newRunId, runDir, readRunRecord, readLineRecords, repairOutputs, RunWriter, type RunRecord, type LineRecord, type RunStatus } from './store.js';
+export { readData, readDataFile, dataFiles, scanData, type DataRow } from './data.js';
+export { CompiledMapping, effectiveMapping, parseMappingPairs, type ColumnMapping, type Sources, type SourceName } from './mapping.js';
+export { plainProgress, type ProgressReporter, type ProgressState } from './progress.js';
