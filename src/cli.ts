@@ -3,7 +3,10 @@
 import { Command } from 'commander';
 import { addStepCommand } from './cli-support.js';
 import { registerModelServerCommand } from './commands/model-server.js';
+import { bulkRunStep } from './shared/steps/bulk-run.js';
+import { evaluateStep } from './shared/steps/evaluate.js';
 import { registerDataStep } from './shared/steps/register-data.js';
+import { reportStep } from './shared/steps/report.js';
 import { validateStep } from './shared/steps/validate.js';
 import { registerFlowCommands } from './commands/flow.js';
 
@@ -30,6 +33,27 @@ addStepCommand(
 
 registerFlowCommands(program);
 
+addStepCommand(
+  program,
+  bulkRunStep,
+  `  $ llmops bulk-run --config examples/web_classification/experiment.yaml
+  $ llmops bulk-run --config experiment.yaml --env pr --variants defaults --max-failed-lines 5%
+  $ llmops bulk-run --config experiment.yaml --cache-mode replay     # PR pipelines: only recorded responses
+  Run ids: <experiment>.<variant>.<dataset>.<build>.<4 hex>; lines land in .llmops/runs/<run-id>/outputs.jsonl.`,
+);
+addStepCommand(
+  program,
+  evaluateStep,
+  `  $ llmops evaluate --config examples/web_classification/experiment.yaml
+  Reads the runs file bulk-run wrote; evaluation data is joined to each run by line number.`,
+);
+addStepCommand(
+  program,
+  reportStep,
+  `  $ llmops report --config examples/web_classification/experiment.yaml --output-dir reports
+  $ llmops report --config experiment.yaml --baseline main-results.json      # regression gates and comparisons
+  Exit code 1 when a gate fails; reports are written either way.`,
+);
 registerModelServerCommand(program);
 
 await program.parseAsync(process.argv);

@@ -112,13 +112,14 @@ describe('placeholders and secrets', () => {
     expect(useCase.connections[0]).toEqual({ name: 'search', type: 'CustomConnection', value: { endpoint: 'https://search.local', key: 'search-secret-0001' }, secretKeys: ['key'] });
   });
 
-  test('env.yaml: keys upper-cased, CI values win, ${REF} resolved and masked', () => {
+  test('env.yaml: keys upper-cased, CI values win (unmasked), ${REF} resolved and masked', () => {
     const { useCase, host } = load(
       { 'environment/env.yaml': 'log_level: info\nMODE: local\nSEARCH_KEY: ${SEARCH_API_KEY}\n' },
       { processEnv: { ...baseEnv, MODE: 'ci', SEARCH_API_KEY: 'search-api-key-42' } },
     );
     expect(useCase.environmentVariables).toEqual({ LOG_LEVEL: 'info', MODE: 'ci', SEARCH_KEY: 'search-api-key-42' });
     expect(host.secrets.has('search-api-key-42')).toBe(true);
+    expect(host.secrets.has('ci')).toBe(false);
   });
 
   test('no secret value appears in any error message, even when other problems are reported', () => {

@@ -1,7 +1,7 @@
 /**
  * `environment/env.yaml` (seed template §2.7): flat KEY: value pairs exported to every run and
  * deployment. Keys are upper-cased; a variable CI already set wins; `${REF}` reads the
- * environment; an empty value is an error.
+ * environment (and is masked); an empty value is an error.
  */
 import type { Problem } from '../errors.js';
 import { describeValue, locate, type SourceFile } from '../source.js';
@@ -20,8 +20,9 @@ export function resolveEnvYaml(source: SourceFile, env: Environment, problems: P
     const at = locate(source, [rawKey]);
     const already = env.get(key);
     if (already !== undefined) {
+      // CI's own value wins. It is not masked here: CI systems mask their secrets themselves, and
+      // masking every inherited value would garble logs (and file names) with ordinary words.
       out[key] = already;
-      secrets.add(already);
       continue;
     }
     if (raw !== null && typeof raw === 'object') {

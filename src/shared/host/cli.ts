@@ -5,7 +5,9 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { formatLocation, type SourceLocation } from '../errors.js';
+import type { ProgressReporter } from '../runs/progress.js';
 import { type Host, redact } from './host.js';
+import { progressBar } from './progress-bar.js';
 
 export interface CliHostOptions {
   /** Input values from command-line flags, by declared input name. */
@@ -60,6 +62,10 @@ export class CliHost implements Host {
   async uploadArtifact(name: string, files: string[], rootDirectory: string): Promise<void> {
     // Outside a CI system the files already are where the user asked for them.
     this.debug(`artifact ${name}: ${files.length} file(s) under ${rootDirectory}`);
+  }
+  progress(label: string): ProgressReporter | undefined {
+    // In a CI log a bar is noise: the caller falls back to a plain line every 10%.
+    return this.interactive ? progressBar(label) : undefined;
   }
   fail(message: string, exitCode: number): void {
     this.exitCode = exitCode;

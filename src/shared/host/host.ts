@@ -4,7 +4,9 @@
  * it reads inputs, reports and fails only through a Host.
  * @module
  */
+import type { AzureAuthSource } from '../azure/credentials.js';
 import type { SourceLocation } from '../errors.js';
+import type { ProgressReporter } from '../runs/progress.js';
 
 export interface Host {
   /** Which adapter this is: lets a step choose plain progress lines over a bar, for instance. */
@@ -32,8 +34,19 @@ export interface Host {
   /** Publish files as a named artifact of the job. A failed upload is a warning, not a failure. */
   uploadArtifact(name: string, files: string[], rootDirectory: string): Promise<void>;
 
+  /** A progress display for a long run (a terminal bar); absent: plain progress lines in the log. */
+  progress?(label: string): ProgressReporter | undefined;
+
   /** Mark the step failed with this exit code; the adapter decides how (exit code, setFailed, TaskResult). */
   fail(message: string, exitCode: number): void;
+
+  /**
+   * Create, or update in place, the one pull-request comment carrying `marker` (GitHub only;
+   * other hosts leave it undefined and the report goes to the summary instead).
+   */
+  publishComment?(markdown: string, marker: string): Promise<void>;
+  /** What this CI system offers for signing in to Azure (see azure/credentials.ts). */
+  azureAuth?(): AzureAuthSource;
 }
 
 /** Replace every masked value in a text: used by adapters that do their own masking (CLI, memory). */

@@ -1,0 +1,157 @@
+/**
+ * `bulk-run`: run the standard flow on every dataset × variant of the plan, record every line
+ * in the run store, and fail (exit 1) when more lines failed than the tolerance allows — the seed
+ * template never did (its issue #207).
+ */
+import path from 'node:path';
+import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
+import { loadUseCase } from '../config/use-case.js';
+import { LlmService } from '../engine/index.js';
+import { ConfigError, GateFailed } from '../errors.js';
+import { planVariants, type VariantPlan } from '../flow/index.js';
+import type { Host } from '../host/host.js';
+import { ResponseCache } from '../llm/index.js';
+import { readLineRecords, runBatch, runDir, type RunSummary } from '../runs/index.js';
+import { progressFor } from './progress.js';
+import { useCaseInputs } from './common-inputs.js';
+import type { StepDefinition } from './declare.js';
+import { ciBuildId, defaultRunsFile, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
+import { executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
+
+export interface BulkRunInputs {
+  config: string;
+  env?: string;
+  store: string;
+  variants?: VariantPlanName;
+  datasets?: string;
+  concurrency?: number;
+  maxFailedLines?: string;
+  cacheMode?: Execution['cache'];
+  buildId?: string;
+  runsFile?: string;
+}
+
+export interface BulkRunOutputs {
+  runsFile: string;
+  runs: StandardRun[];
+}
+
+export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
+  name: 'bulk-run',
+  description: 'Run the standard flow on every dataset × variant of the plan, recording every line in the run store; fail when more lines failed than the tolerance allows.',
+  inputs: [
+    ...useCaseInputs,
+    ...storeInputs,
+    { name: 'variants', type: 'choice', choices: ['defaults', 'one_at_a_time', 'cartesian', 'list'], description: 'Variant plan (default: variants.plan of experiment.yaml, else one_at_a_time).' },
+    { name: 'datasets', type: 'string', description: 'Comma-separated dataset names to run (default: all datasets of the experiment).' },
+    { name: 'runs-file', type: 'path', description: 'Where to write the runs file for evaluate and report (default: <store>/experiments/<name>[.<env>]/runs.json).' },
+  ],
+  outputs: [
+    { name: 'runs-file', description: 'Path of the runs file (JSON) for the next steps.' },
+    { name: 'run-ids', description: 'Comma-separated ids of the runs.' },
+    { name: 'lines', description: 'Lines run in all.' },
+    { name: 'failed-lines', description: 'Lines that failed in all.' },
+  ],
+  async run(inputs, host) {
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const execution = executionOverrides(useCase.execution, inputs);
+    const build = inputs.buildId ?? ciBuildId();
+    const plan: VariantPlan = resolvePlan(useCase, inputs.variants);
+    const combos = planVariants(useCase.flow.model, plan, useCase.locationOf(['variants']));
+    const datasets = selectDatasets(useCase, inputs.datasets);
+    exportEnvironment(useCase.environmentVariables);
+
+    const llm = new LlmService({ cache: execution.cache === 'off' ? undefined : new ResponseCache({ root: path.join(inputs.store, 'cache'), mode: execution.cache }) });
+    const runs: StandardRun[] = [];
+    const overLimit: { run: StandardRun; summary: RunSummary; limit: number }[] = [];
+    host.info(`bulk-run ${useCase.name}: ${datasets.length} dataset(s) × ${combos.length} variant(s), concurrency ${execution.concurrency}, cache ${execution.cache}`);
+    for (const dataset of datasets) {
+      for (const combo of combos) {
+        const runId = readableRunId(useCase.name, combo.id, dataset.name, build);
+        host.info(`run ${runId}: ${dataset.name} with ${combo.id}`);
+        const summary = await runBatch({
+          flow: useCase.flow.model,
+          variant: combo.selection,
+          variantId: combo.id,
+          data: dataset.localPath!,
+          columnMapping: dataset.mappings,
+          runId,
+          storeRoot: inputs.store,
+          concurrency: execution.concurrency,
+          connections: useCase.connections,
+          llm,
+          lineTimeoutMs: execution.lineTimeoutSec * 1000,
+          progress: progressFor(host, runId),
+        });
+        const run: StandardRun = { runId, variantId: combo.id, selection: combo.selection, isDefault: combo.id === 'default', dataset: dataset.name, dataFile: dataset.localPath!, lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status };
+        runs.push(run);
+        const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
+        host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);
+        if (summary.counts.failed > limit) overLimit.push({ run, summary, limit });
+      }
+    }
+
+    const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
+    const handoff: RunsFile = { experiment: useCase.name, env: useCase.envName, build, createdAt: new Date().toISOString(), runs };
+    writeHandoff(runsFile, handoff);
+    host.setOutput('runs-file', runsFile);
+    host.setOutput('run-ids', runs.map((r) => r.runId).join(','));
+    host.setOutput('lines', String(runs.reduce((a, r) => a + r.lines, 0)));
+    host.setOutput('failed-lines', String(runs.reduce((a, r) => a + r.failed, 0)));
+    if (overLimit.length) throw await failedLinesError(overLimit, inputs.store, host);
+    return { runsFile, runs };
+  },
+};
+
+function resolvePlan(useCase: UseCase, override?: VariantPlanName): VariantPlan {
+  const name = override ?? useCase.variants.plan;
+  return name === 'list' ? { list: useCase.variants.list } : name;
+}
+
+function selectDatasets(useCase: UseCase, names?: string) {
+  if (!names) return useCase.datasets;
+  const wanted = names.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = wanted.filter((n) => !useCase.datasets.some((d) => d.name === n));
+  if (unknown.length) throw ConfigError.at({ file: 'input "datasets"' }, `${unknown.map((u) => `"${u}"`).join(', ')} not in the experiment, expected some of: ${useCase.datasets.map((d) => d.name).join(', ')}`);
+  return useCase.datasets.filter((d) => wanted.includes(d.name));
+}
+
+/** env.yaml values go to every run (flows and their Python code read them); CI's own values win. */
+function exportEnvironment(vars: Record<string, string>): void {
+  for (const [k, v] of Object.entries(vars)) if (process.env[k] === undefined) process.env[k] = v;
+}
+
+/** `<experiment>.<variant>.<dataset>.<build or time>.<4 hex>`: short enough to read, unique per run. */
+export function readableRunId(experiment: string, variantId: string, dataset: string, build?: string): string {
+  const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
+  const variant = variantId === 'default' ? 'default' : variantId.split('+').map((p) => p.split('.').pop()).join('+');
+  const when = build ?? new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+  const random = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0');
+  return [experiment, variant, dataset, when, random].map(slug).join('.');
+}
+
+/** The failed lines, annotated on the dataset line they came from (first few per run). */
+/** Where line N of a data file is written: JSONL one record a line, CSV/TSV after the header, JSON unknown. */
+function dataLine(file: string, lineNumber: number): { file: string; line?: number } {
+  const display = path.relative(process.cwd(), file);
+  if (/\.jsonl$/i.test(file)) return { file: display, line: lineNumber + 1 };
+  if (/\.(csv|tsv)$/i.test(file)) return { file: display, line: lineNumber + 2 };
+  return { file: display };
+}
+
+async function failedLinesError(overLimit: { run: StandardRun; summary: RunSummary; limit: number }[], store: string, host: Host): Promise<GateFailed> {
+  const failures: string[] = [];
+  for (const { run, limit } of overLimit) {
+    failures.push(`${run.runId}: ${run.failed} of ${run.lines} lines failed (tolerance ${limit})`);
+    let shown = 0;
+    for await (const rec of readLineRecords(path.join(runDir(store, run.runId), 'outputs.jsonl'))) {
+      if (rec.status !== 'Failed') continue;
+      const message = rec.error?.message ?? 'failed';
+      if (shown < 10) host.error(`line ${rec.line_number} of ${run.dataset} failed: ${message}`, dataLine(run.dataFile, rec.line_number));
+      if (shown < 20) failures.push(`  line ${rec.line_number}: ${message}`);
+      shown++;
+    }
+  }
+  return new GateFailed(`bulk-run: failed lines over the tolerance in ${overLimit.length} run(s)`, failures);
+}
+

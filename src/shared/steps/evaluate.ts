@@ -1,0 +1,135 @@
+/**
+ * `evaluate`: for each evaluator and each standard run whose dataset its datasets reference,
+ * score the run — an evaluation flow run against it (`${run.outputs.x}` joined by line number),
+ * or a built-in evaluator. Runs are linked to datasets by name, never by path fragments (the
+ * seed template's bug), and evaluation data must be row-aligned with the run it scores.
+ */
+import path from 'node:path';
+import type { Evaluator, EvaluatorDataset, UseCase } from '../config/types.js';
+import { loadUseCase } from '../config/use-case.js';
+import { LlmService } from '../engine/index.js';
+import { ConfigError, GateFailed, type Problem } from '../errors.js';
+import { ResponseCache } from '../llm/index.js';
+import type { EvaluationResult } from '../report/model.js';
+import { runBatch, scanData } from '../runs/index.js';
+import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
+import { useCaseInputs } from './common-inputs.js';
+import type { StepDefinition } from './declare.js';
+import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
+import { progressFor } from './progress.js';
+import { executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
+
+export interface EvaluateInputs {
+  config: string;
+  env?: string;
+  store: string;
+  concurrency?: number;
+  maxFailedLines?: string;
+  cacheMode?: UseCase['execution']['cache'];
+  buildId?: string;
+  runsFile?: string;
+  evaluationsFile?: string;
+}
+
+export interface EvaluateOutputs {
+  evaluationsFile: string;
+  evaluations: EvaluationResult[];
+}
+
+/** One evaluation to run: an evaluator on one of its datasets against one standard run. */
+interface Job {
+  evaluator: Evaluator;
+  evaluatorIndex: number;
+  dataset: EvaluatorDataset;
+  datasetIndex: number;
+  run: StandardRun;
+}
+
+export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
+  name: 'evaluate',
+  description: 'Score every standard run with the evaluators whose datasets reference its dataset: evaluation flows or built-in evaluators.',
+  inputs: [
+    ...useCaseInputs,
+    ...storeInputs,
+    { name: 'runs-file', type: 'path', description: 'Runs file written by bulk-run (default: <store>/experiments/<name>[.<env>]/runs.json).' },
+    { name: 'evaluations-file', type: 'path', description: 'Where to write the evaluations file for report (default: next to the runs file).' },
+  ],
+  outputs: [
+    { name: 'evaluations-file', description: 'Path of the evaluations file (JSON) for the report step.' },
+    { name: 'metrics', description: 'JSON: evaluator → variant → dataset → aggregated metrics.' },
+  ],
+  async run(inputs, host) {
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const execution = executionOverrides(useCase.execution, inputs);
+    const runs = readHandoff<RunsFile>(inputs.runsFile ?? defaultRunsFile(inputs.store, useCase), 'bulk-run');
+    const jobs = planJobs(useCase, runs.runs);
+    await checkAlignment(jobs, useCase);
+    if (jobs.length === 0) host.warning(`evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`);
+
+    const llm = new LlmService({ cache: execution.cache === 'off' ? undefined : new ResponseCache({ root: path.join(inputs.store, 'cache'), mode: execution.cache }) });
+    const evaluations: EvaluationResult[] = [];
+    const overLimit: string[] = [];
+    for (const job of jobs) {
+      const runId = `${job.run.runId}.eval.${job.evaluator.name}`.slice(0, 200);
+      host.info(`evaluate ${job.evaluator.name} on ${job.run.runId} (${job.dataset.name})`);
+      const common = { runId, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, progress: progressFor(host, runId) };
+      const summary = job.evaluator.flow
+        ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000 })
+        : await runBuiltinEvaluator({ ...common, evaluator: job.evaluator, dataset: job.dataset, standardRunId: job.run.runId });
+      const metrics = numericMetrics(summary.metrics);
+      evaluations.push({ runId, evaluator: job.evaluator.name, dataset: job.dataset.name, standardRunId: job.run.runId, variantId: job.run.variantId, lines: summary.counts.total, failed: summary.counts.failed, metrics });
+      host.info(`  ${Object.entries(metrics).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no aggregated metrics'}; ${summary.counts.failed} of ${summary.counts.total} lines failed`);
+      const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
+      if (summary.counts.failed > limit) overLimit.push(`${runId}: ${summary.counts.failed} of ${summary.counts.total} evaluation lines failed (tolerance ${limit})${summary.error ? `: ${summary.error}` : ''}`);
+    }
+
+    const evaluationsFile = inputs.evaluationsFile ?? defaultEvaluationsFile(inputs.store, useCase);
+    const handoff: EvaluationsFile = { experiment: useCase.name, env: useCase.envName, build: inputs.buildId ?? runs.build ?? ciBuildId(), createdAt: new Date().toISOString(), evaluations };
+    writeHandoff(evaluationsFile, handoff);
+    host.setOutput('evaluations-file', evaluationsFile);
+    host.setOutput('metrics', JSON.stringify(metricsOutput(evaluations)));
+    if (overLimit.length) throw new GateFailed(`evaluate: failed lines over the tolerance in ${overLimit.length} evaluation run(s)`, overLimit);
+    return { evaluationsFile, evaluations };
+  },
+};
+
+/** Evaluator datasets reference standard datasets by name; standard runs carry their dataset's name. */
+function planJobs(useCase: UseCase, runs: StandardRun[]): Job[] {
+  const jobs: Job[] = [];
+  useCase.evaluators.forEach((evaluator, evaluatorIndex) => {
+    evaluator.datasets.forEach((dataset, datasetIndex) => {
+      for (const run of runs.filter((r) => r.dataset === dataset.reference)) jobs.push({ evaluator, evaluatorIndex, dataset, datasetIndex, run });
+    });
+  });
+  return jobs;
+}
+
+/** Evaluation data must have one row per line of the run it scores (unless its rows carry line_number). */
+async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
+  const problems: Problem[] = [];
+  const scanned = new Map<string, Awaited<ReturnType<typeof scanData>>>();
+  for (const job of jobs) {
+    if (!job.dataset.localPath) continue;
+    const file = job.dataset.localPath;
+    if (!scanned.has(file)) scanned.set(file, await scanData(file));
+    const scan = scanned.get(file)!;
+    if (!scan.lineNumbers && scan.rows !== job.run.lines) {
+      const at = useCase.locationOf(['evaluators', job.evaluatorIndex, 'datasets', job.datasetIndex, job.dataset.name === job.dataset.reference ? 'name' : 'source']);
+      problems.push({ ...at, message: `evaluators[${job.evaluatorIndex}].datasets[${job.datasetIndex}]: ${path.relative(process.cwd(), file)} has ${scan.rows} rows but run ${job.run.runId} of dataset "${job.run.dataset}" has ${job.run.lines} lines, expected row-aligned data (or a line_number column)` });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
+
+function numericMetrics(metrics: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  return out;
+}
+
+function metricsOutput(evaluations: EvaluationResult[]): Record<string, Record<string, Record<string, Record<string, number>>>> {
+  const out: Record<string, Record<string, Record<string, Record<string, number>>>> = {};
+  for (const e of evaluations) ((out[e.evaluator] ??= {})[e.variantId] ??= {})[e.dataset] = e.metrics;
+  return out;
+}
+

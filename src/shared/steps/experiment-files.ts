@@ -1,0 +1,66 @@
+/**
+ * What the lifecycle steps hand each other: the runs file (bulk-run → evaluate, report) and the
+ * evaluations file (evaluate → report), kept in the run store under the experiment and env.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { UseCase } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { writeJsonAtomic } from '../files.js';
+import type { EvaluationResult } from '../report/model.js';
+
+export interface StandardRun {
+  runId: string;
+  variantId: string;
+  /** node → variant id of every varied node. */
+  selection: Record<string, string>;
+  isDefault: boolean;
+  dataset: string;
+  /** Absolute path of the data file the run read. */
+  dataFile: string;
+  lines: number;
+  completed: number;
+  failed: number;
+  status: string;
+}
+
+export interface RunsFile {
+  experiment: string;
+  env?: string;
+  build?: string;
+  createdAt: string;
+  runs: StandardRun[];
+}
+
+export interface EvaluationsFile {
+  experiment: string;
+  env?: string;
+  build?: string;
+  createdAt: string;
+  evaluations: EvaluationResult[];
+}
+
+export function experimentDir(store: string, useCase: Pick<UseCase, 'name' | 'envName'>): string {
+  return path.join(store, 'experiments', useCase.envName ? `${useCase.name}.${useCase.envName}` : useCase.name);
+}
+
+export const defaultRunsFile = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) => path.join(experimentDir(store, useCase), 'runs.json');
+export const defaultEvaluationsFile = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) => path.join(experimentDir(store, useCase), 'evaluations.json');
+
+export function writeHandoff(file: string, value: RunsFile | EvaluationsFile): void {
+  writeJsonAtomic(file, value);
+}
+
+export function readHandoff<T extends RunsFile | EvaluationsFile>(file: string, producedBy: string): T {
+  if (!existsSync(file)) throw ConfigError.at({ file }, `not found: run \`llmops ${producedBy}\` first (or pass the file it wrote)`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw ConfigError.at({ file }, `not readable as JSON (${(e as Error).message}); expected the file \`llmops ${producedBy}\` writes`);
+  }
+}
+
+/** The CI build id when there is one: GitHub run id, Azure DevOps build id, Jenkins build number. */
+export function ciBuildId(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.GITHUB_RUN_ID ?? env.BUILD_BUILDID ?? env.BUILD_NUMBER ?? undefined;
+}

@@ -1,0 +1,110 @@
+/**
+ * `report`: one results model (statistics, comparisons, gates) rendered to JSON, CSV, HTML,
+ * Markdown and JUnit; the Markdown goes to the job summary. A failed gate: exit 1, named in every output.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadUseCase } from '../config/use-case.js';
+import { ConfigError, GateFailed } from '../errors.js';
+import { assembleResults } from '../eval/results.js';
+import { ALL_REPORT_FORMATS, renderMarkdown, validateResults, writeReports, type ReportFormat, type Results } from '../report/index.js';
+import { useCaseInputs } from './common-inputs.js';
+import type { StepDefinition } from './declare.js';
+import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile } from './experiment-files.js';
+
+export interface ReportInputs {
+  config: string;
+  env?: string;
+  store: string;
+  runsFile?: string;
+  evaluationsFile?: string;
+  outputDir?: string;
+  formats?: string;
+  baseline?: string;
+  buildId?: string;
+}
+
+export interface ReportOutputs {
+  results: Results;
+  files: string[];
+}
+
+export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
+  name: 'report',
+  description: 'Build the results (confidence intervals, paired comparisons, quality gates) and write them as JSON, CSV, HTML, Markdown and JUnit; fail when a gate fails.',
+  inputs: [
+    ...useCaseInputs,
+    { name: 'store', type: 'path', default: '.llmops', description: 'Run store folder.' },
+    { name: 'runs-file', type: 'path', description: 'Runs file written by bulk-run (default: in the run store).' },
+    { name: 'evaluations-file', type: 'path', description: 'Evaluations file written by evaluate (default: in the run store; none: a report of the runs alone).' },
+    { name: 'output-dir', type: 'path', description: 'Report folder (default: reports.dir of experiment.yaml, else reports).' },
+    { name: 'formats', type: 'string', description: 'Comma-separated formats: json, csv, html, markdown, junit (default: reports.formats, else all).' },
+    { name: 'baseline', type: 'path', description: 'results.json of an earlier report to compare with (default: baseline of experiment.yaml).' },
+    { name: 'build-id', type: 'string', description: 'Build id shown in the report (default: GITHUB_RUN_ID, BUILD_BUILDID or BUILD_NUMBER).' },
+  ],
+  outputs: [
+    { name: 'report-dir', description: 'Folder of the written reports.' },
+    { name: 'results-file', description: 'Path of results.json (use it as the next baseline).' },
+    { name: 'gates-passed', description: 'true when no gate failed.' },
+    { name: 'failed-gates', description: 'Comma-separated names of failed gates.' },
+  ],
+  async run(inputs, host) {
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const runs = readHandoff<RunsFile>(inputs.runsFile ?? defaultRunsFile(inputs.store, useCase), 'bulk-run');
+    const evaluationsPath = inputs.evaluationsFile ?? defaultEvaluationsFile(inputs.store, useCase);
+    const evaluations = inputs.evaluationsFile || existsSync(evaluationsPath) ? readHandoff<EvaluationsFile>(evaluationsPath, 'evaluate').evaluations : [];
+    const baselineFile = inputs.baseline ?? useCase.baselineFile;
+    const baseline = baselineFile && existsSync(baselineFile) ? readBaseline(baselineFile) : undefined;
+    if (baselineFile && !baseline) host.warning(`baseline ${baselineFile} not found: comparisons with it and regression gates are skipped`);
+
+    const results = await assembleResults({
+      store: inputs.store,
+      runs,
+      evaluations,
+      gates: useCase.gates,
+      baseline,
+      datasetSources: Object.fromEntries(useCase.datasets.map((d) => [d.name, d.source])),
+      build: inputs.buildId ?? ciBuildId(),
+    });
+    const dir = inputs.outputDir ?? useCase.reports.dir;
+    const formats = parseFormats(inputs.formats) ?? (useCase.reports.formats as ReportFormat[]);
+    const files = await writeReports(results, dir, formats, { secrets: useCase.secrets });
+    await host.appendSummary(renderMarkdown(results, { secrets: useCase.secrets }));
+    await host.uploadArtifact('llmops-report', files, dir);
+
+    const failed = results.gates.filter((g) => g.status === 'failed');
+    for (const m of results.metrics) host.info(`${m.evaluator}.${m.metric} [${m.variantId}] = ${round(m.value)}${m.interval ? ` [${round(m.interval.lower)}, ${round(m.interval.upper)}]` : ''}`);
+    for (const g of results.gates) (g.status === 'failed' ? host.error.bind(host) : host.info.bind(host))(`gate ${g.name} [${g.variantId}]: ${g.status} — ${g.message}`);
+    host.info(`reports written to ${dir}: ${files.map((f) => path.basename(f)).join(', ')}`);
+    host.setOutput('report-dir', dir);
+    host.setOutput('results-file', path.join(dir, 'results.json'));
+    host.setOutput('gates-passed', String(failed.length === 0));
+    host.setOutput('failed-gates', failed.map((g) => g.name).join(','));
+    if (failed.length) throw new GateFailed(`report: ${failed.length} quality gate(s) failed`, failed.map((g) => `${g.name} [${g.variantId}]: ${g.message}`));
+    return { results, files };
+  },
+};
+
+function readBaseline(file: string): Results {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw ConfigError.at({ file }, `not readable as JSON (${(e as Error).message}); expected a results.json written by llmops report`);
+  }
+  const problems = validateResults(value);
+  if (problems.length) throw new ConfigError(problems.slice(0, 10).map((p) => ({ file, message: `${p}; expected a results.json written by llmops report` })));
+  return value as Results;
+}
+
+function parseFormats(text?: string): ReportFormat[] | undefined {
+  if (!text) return undefined;
+  const formats = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = formats.filter((f) => !(ALL_REPORT_FORMATS as readonly string[]).includes(f));
+  if (bad.length) throw ConfigError.at({ file: 'input "formats"' }, `found ${bad.join(', ')}, expected some of: ${ALL_REPORT_FORMATS.join(', ')}`);
+  return formats as ReportFormat[];
+}
+
+function round(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(3);
+}
