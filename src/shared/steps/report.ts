@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadUseCase } from '../config/use-case.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import { assembleResults } from '../eval/results.js';
-import { ALL_REPORT_FORMATS, renderMarkdown, validateResults, writeReports, type ReportFormat, type Results } from '../report/index.js';
+import { ALL_REPORT_FORMATS, markdownMarker, PR_COMMENT_MAX_BYTES, renderMarkdown, validateResults, writeReports, type ReportFormat, type Results } from '../report/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile } from './experiment-files.js';
@@ -22,6 +22,7 @@ export interface ReportInputs {
   formats?: string;
   baseline?: string;
   buildId?: string;
+  prComment?: boolean;
 }
 
 export interface ReportOutputs {
@@ -41,6 +42,7 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     { name: 'formats', type: 'string', description: 'Comma-separated formats: json, csv, html, markdown, junit (default: reports.formats, else all).' },
     { name: 'baseline', type: 'path', description: 'results.json of an earlier report to compare with (default: baseline of experiment.yaml).' },
     { name: 'build-id', type: 'string', description: 'Build id shown in the report (default: GITHUB_RUN_ID, BUILD_BUILDID or BUILD_NUMBER).' },
+    { name: 'pr-comment', type: 'boolean', default: 'true', description: 'On a pull request (GitHub), post the summary as one comment updated in place on every push.' },
   ],
   outputs: [
     { name: 'report-dir', description: 'Folder of the written reports.' },
@@ -71,6 +73,10 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     const files = await writeReports(results, dir, formats, { secrets: useCase.secrets });
     await host.appendSummary(renderMarkdown(results, { secrets: useCase.secrets }));
     await host.uploadArtifact('llmops-report', files, dir);
+    if (inputs.prComment !== false && host.publishComment) {
+      // A failed comment must not hide the results: the summary and artifact already carry them.
+      await host.publishComment(renderMarkdown(results, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES }), markdownMarker(results.experiment)).catch((e: Error) => host.warning(`could not post the pull-request comment: ${e.message}`));
+    }
 
     const failed = results.gates.filter((g) => g.status === 'failed');
     for (const m of results.metrics) host.info(`${m.evaluator}.${m.metric} [${m.variantId}] = ${round(m.value)}${m.interval ? ` [${round(m.interval.lower)}, ${round(m.interval.upper)}]` : ''}`);
