@@ -15,7 +15,7 @@ import { readLineRecords, runBatch, runDir, type RunSummary } from '../runs/inde
 import { progressFor } from './progress.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
-import { ciBuildId, defaultRunsFile, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
+import { ciBuildId, defaultRunsFile, readHandoff, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
 import { executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface BulkRunInputs {
@@ -29,6 +29,7 @@ export interface BulkRunInputs {
   cacheMode?: Execution['cache'];
   buildId?: string;
   runsFile?: string;
+  resume?: boolean;
 }
 
 export interface BulkRunOutputs {
@@ -45,6 +46,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     { name: 'variants', type: 'choice', choices: ['defaults', 'one_at_a_time', 'cartesian', 'list'], description: 'Variant plan (default: variants.plan of experiment.yaml, else one_at_a_time).' },
     { name: 'datasets', type: 'string', description: 'Comma-separated dataset names to run (default: all datasets of the experiment).' },
     { name: 'runs-file', type: 'path', description: 'Where to write the runs file for evaluate and report (default: <store>/experiments/<name>[.<env>]/runs.json).' },
+    { name: 'resume', type: 'boolean', default: 'false', description: 'Finish the runs of an interrupted bulk-run (from its runs file): finished lines are not run again, finished runs are kept.' },
   ],
   outputs: [
     { name: 'runs-file', description: 'Path of the runs file (JSON) for the next steps.' },
@@ -62,37 +64,37 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     exportEnvironment(useCase.environmentVariables);
 
     const llm = new LlmService({ cache: execution.cache === 'off' ? undefined : new ResponseCache({ root: path.join(inputs.store, 'cache'), mode: execution.cache }) });
-    const runs: StandardRun[] = [];
+    const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
+    const previous = inputs.resume ? readHandoff<RunsFile>(runsFile, 'bulk-run').runs : [];
+    const handoff: RunsFile = { experiment: useCase.name, env: useCase.envName, build, createdAt: new Date().toISOString(), runs: [] };
+    const runs = handoff.runs;
     const overLimit: { run: StandardRun; summary: RunSummary; limit: number }[] = [];
-    host.info(`bulk-run ${useCase.name}: ${datasets.length} dataset(s) × ${combos.length} variant(s), concurrency ${execution.concurrency}, cache ${execution.cache}`);
+    host.info(`bulk-run ${useCase.name}: ${datasets.length} dataset(s) × ${combos.length} variant(s), concurrency ${execution.concurrency}, cache ${execution.cache}${inputs.resume ? ', resuming' : ''}`);
     for (const dataset of datasets) {
       for (const combo of combos) {
-        const runId = readableRunId(useCase.name, combo.id, dataset.name, build);
-        host.info(`run ${runId}: ${dataset.name} with ${combo.id}`);
-        const summary = await runBatch({
-          flow: useCase.flow.model,
-          variant: combo.selection,
-          variantId: combo.id,
-          data: dataset.localPath!,
-          columnMapping: dataset.mappings,
-          runId,
-          storeRoot: inputs.store,
-          concurrency: execution.concurrency,
-          connections: useCase.connections,
-          llm,
-          lineTimeoutMs: execution.lineTimeoutSec * 1000,
-          progress: progressFor(host, runId),
-        });
-        const run: StandardRun = { runId, variantId: combo.id, selection: combo.selection, isDefault: combo.id === 'default', dataset: dataset.name, dataFile: dataset.localPath!, lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status };
+        const earlier = previous.find((r) => r.dataset === dataset.name && r.variantId === combo.id);
+        if (earlier?.status === 'Completed') {
+          host.info(`run ${earlier.runId}: finished earlier, kept`);
+          runs.push(earlier);
+          continue;
+        }
+        const runId = earlier?.runId ?? readableRunId(useCase.name, combo.id, dataset.name, build);
+        const run: StandardRun = { runId, variantId: combo.id, selection: combo.selection, isDefault: combo.id === 'default', dataset: dataset.name, dataFile: dataset.localPath!, lines: 0, completed: 0, failed: 0, status: 'Running' };
         runs.push(run);
+        // Written before the run starts, so a killed bulk-run can be resumed from this file.
+        writeHandoff(runsFile, handoff);
+        host.info(`run ${runId}: ${dataset.name} with ${combo.id}${earlier ? ' (resumed)' : ''}`);
+        const settings = { storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId) };
+        const summary = earlier
+          ? await runBatch({ ...settings, resume: runId })
+          : await runBatch({ ...settings, flow: useCase.flow.model, variant: combo.selection, variantId: combo.id, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
+        Object.assign(run, { lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status });
         const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
-        host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);
+        host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);
         if (summary.counts.failed > limit) overLimit.push({ run, summary, limit });
       }
     }
 
-    const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
-    const handoff: RunsFile = { experiment: useCase.name, env: useCase.envName, build, createdAt: new Date().toISOString(), runs };
     writeHandoff(runsFile, handoff);
     host.setOutput('runs-file', runsFile);
     host.setOutput('run-ids', runs.map((r) => r.runId).join(','));

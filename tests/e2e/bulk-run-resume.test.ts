@@ -1,0 +1,89 @@
+/**
+ * A bulk run killed part-way (SIGKILL of the CLI process) and resumed calls the model only for
+ * the lines that had not finished, and loses none.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
+
+const lines = 40;
+const flow = `inputs:
+  question:
+    type: string
+outputs:
+  answer:
+    type: string
+    reference: \${ask.output}
+nodes:
+- name: ask
+  type: llm
+  source:
+    type: code
+    path: ask.jinja2
+  inputs:
+    deployment_name: gpt-35-turbo
+    question: \${inputs.question}
+  connection: aoai
+  api: chat
+`;
+
+let server: ModelServerHandle;
+beforeAll(async () => {
+  server = await startModelServer({ latencyMs: 60 });
+});
+afterAll(() => server.close());
+
+test('killed with SIGKILL, then resumed: only unfinished lines reach the model, every line is recorded once', async () => {
+  const data = Array.from({ length: lines }, (_, i) => JSON.stringify({ question: `q${i}`, answer: `a${i}` })).join('\n') + '\n';
+  const uc = makeUseCase({ 'data/train.jsonl': data, 'flows/std/flow.dag.yaml': flow, 'flows/std/ask.jinja2': '# user:\n{{question}}\n', 'experiment.yaml': baseExperiment.slice(0, baseExperiment.indexOf('evaluators:')) });
+  const env = { ...process.env, AOAI_API_BASE: server.url, AOAI_API_KEY: 'local-test-key' };
+  const args = ['dist/cli.js', 'bulk-run', '--config', path.join(uc.dir, 'experiment.yaml'), '--store', path.join(uc.dir, '.llmops'), '--concurrency', '2', '--cache-mode', 'off'];
+  try {
+    const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
+    // Kill once some, but not all, lines have reached the model.
+    await waitFor(() => server.stats().requests >= 8);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    const beforeResume = server.stats().requests;
+    expect(beforeResume).toBeLessThan(lines);
+
+    const runsFile = path.join(uc.dir, '.llmops/experiments/demo/runs.json');
+    const runId = JSON.parse(readFileSync(runsFile, 'utf8')).runs[0].runId as string;
+    const outputsFile = path.join(uc.dir, '.llmops/runs', runId, 'outputs.jsonl');
+    const finishedBefore = new Set(readFileSync(outputsFile, 'utf8').split('\n').filter((l) => l.trim()).flatMap((l) => { try { return [JSON.parse(l).line_number as number]; } catch { return []; } }));
+
+    // Not spawnSync: the model server lives in this process and must keep answering.
+    const resumed = await runCli([...args, '--resume'], env);
+    expect(resumed.status).toBe(0);
+    expect(resumed.stderr).toContain('(resumed)');
+    const resumedRequests = server.stats().requests - beforeResume;
+    expect(resumedRequests).toBe(lines - finishedBefore.size);
+
+    const records = readFileSync(outputsFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    expect(records.map((r) => r.line_number).sort((a: number, b: number) => a - b)).toEqual(Array.from({ length: lines }, (_, i) => i));
+    expect(records.every((r) => r.status === 'Completed')).toBe(true);
+    const run = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/runs', runId, 'run.json'), 'utf8'));
+    expect(run).toEqual(expect.objectContaining({ status: 'Completed', counts: { total: lines, completed: lines, failed: 0 } }));
+  } finally {
+    uc.cleanup();
+  }
+}, 60_000);
+
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('exit', (status) => resolve({ status, stderr }));
+  });
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
