@@ -11,6 +11,7 @@ import { PythonWorkerPool, type FlexEntryInfo } from './python-worker/index.js';
 import { connectionMap, toRuntimeConnection } from './connections.js';
 import { planDag, runDagAggregation, runDagLine, type DagPlan } from './dag-executor.js';
 import { LineFailure, toPfError, type PfError } from './line-error.js';
+import { LineDeadlines, type LineDeadline } from './line-abort.js';
 import { emptyUsage, LlmService, type LlmServiceOptions, type Usage } from './llm-service.js';
 import { makeCallbacks } from './callbacks.js';
 import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
@@ -171,6 +172,7 @@ function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, 
 
 function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, close: () => Promise<void>): FlowExecutor {
   const timeoutMs = options.lineTimeoutMs ?? 600_000;
+  const deadlines = timeoutMs > 0 ? new LineDeadlines(timeoutMs) : undefined;
   return {
     flow,
     inputs: core.inputs,
@@ -179,25 +181,19 @@ function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, cl
       const lineNumber = opts.lineNumber ?? 0;
       const usage = emptyUsage();
       const started = performance.now();
-      let timer: NodeJS.Timeout | undefined;
-      let controller: AbortController | undefined;
-      let signal = opts.signal;
-      const work: Promise<unknown>[] = [];
-      if (timeoutMs > 0) {
-        controller = new AbortController();
-        signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
-        work.push(new Promise((_, reject) => {
-          timer = setTimeout(() => {
-            const err = new LineFailure(`Line ${lineNumber} execution timeout for exceeding ${timeoutMs / 1000} seconds`, ['LineExecutionTimeoutError']);
-            controller!.abort(err);
-            reject(err);
-          }, timeoutMs);
-        }));
-      }
-      const ctx: RunContext = { lineNumber, usage: [usage], signal };
-      work.push(core.line(inputs, ctx));
+      let deadline: LineDeadline | undefined;
+      // The caller's signal (a served request) goes to the nodes as it is. The time limit does not abort the
+      // line's calls, it stops waiting for them: a per-line signal would reach every fetch, and undici's
+      // handling of a signal costs more CPU per call than the rest of the engine (see line-abort.ts).
+      const ctx: RunContext = { lineNumber, usage: [usage], signal: opts.signal };
       try {
-        const r = (await (work.length === 1 ? work[0] : Promise.race(work))) as Awaited<ReturnType<Core['line']>>;
+        const work = core.line(inputs, ctx);
+        const r = deadlines
+          ? await new Promise<Awaited<ReturnType<Core['line']>>>((resolve, reject) => {
+              deadline = deadlines.start(() => reject(new LineFailure(`Line ${lineNumber} execution timeout for exceeding ${timeoutMs / 1000} seconds`, ['LineExecutionTimeoutError'])));
+              work.then(resolve, reject);
+            })
+          : await work;
         const result: LineResult = { lineNumber, status: 'Completed', inputs, outputs: r.outputs, latencyMs: performance.now() - started, usage };
         if (r.nodes) result.nodes = r.nodes;
         if (r.aggregationInputs) result.aggregationInputs = r.aggregationInputs;
@@ -206,7 +202,7 @@ function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, cl
         const status = opts.signal?.aborted ? 'Canceled' : 'Failed';
         return { lineNumber, status, inputs, error: toPfError(err), latencyMs: performance.now() - started, usage };
       } finally {
-        if (timer) clearTimeout(timer);
+        if (deadline) deadlines!.finish(deadline);
       }
     },
     async aggregate(lines) {

@@ -17,7 +17,6 @@ import type { Completion } from 'openai/resources/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { ResponseCache, type CacheKeyParts } from './cache.js';
 import { resolveEndpoint, type EndpointOptions, type LlmApi, type LlmConnection, type ProviderEndpoint } from './connections.js';
-import { deadline } from './deadlines.js';
 import { LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
 import { LimiterRegistry, type AdaptiveLimiter } from './limiter.js';
 import { backoffMs, DEFAULT_RETRY, isRetryable, retryAfterMs, sleep, type AttemptFailure, type RetryOptions } from './retry.js';
@@ -78,11 +77,13 @@ export class LlmClient {
   private readonly random: () => number;
   private readonly fetchImpl: typeof fetch;
   private readonly cache?: ResponseCache;
+  private readonly timeouts: AttemptTimeouts;
 
   constructor(options: LlmClientOptions) {
     this.endpoint = resolveEndpoint(options.connection, options);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 600_000;
+    this.timeouts = new AttemptTimeouts(this.timeoutMs);
     this.limiters = options.limiters ?? new LimiterRegistry(options.maxConcurrency ?? 64);
     this.random = options.random ?? Math.random;
     this.fetchImpl = options.fetch ?? fetch;
@@ -159,24 +160,110 @@ export class LlmClient {
   }
 
   private async attempt<R>(url: string, text: string, signal: AbortSignal | undefined, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
-    const timer = deadline(this.timeoutMs);
-    const timeout = timer.signal;
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    if (!signal && consume === (readJson as unknown)) return this.detachedAttempt(url, text, consume);
+    // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see AttemptTimeouts).
+    const controller = new AbortController();
+    const timer = this.timeouts.start(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')));
+    const onAbort = signal ? () => controller.abort(signal.reason) : undefined;
+    if (signal?.aborted) onAbort!();
+    else signal?.addEventListener('abort', onAbort!, { once: true });
     try {
       const h = this.endpoint.headers();
       const headers = h instanceof Promise ? await h : h;
-      const res = await this.fetchImpl(url, { method: 'POST', headers, body: text, signal: combined });
-      if (res.ok) return { ok: true, value: await consume(res) };
-      const errorText = await res.text();
-      return { ok: false, failure: { kind: 'http', status: res.status, retryAfterMs: retryAfterMs(res.headers), ...errorEnvelope(errorText, res.statusText) } };
+      const res = await this.fetchImpl(url, { method: 'POST', headers, body: text, signal: controller.signal });
+      return await this.outcome(res, consume);
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) return { ok: false, failure: { kind: 'timeout', message: `no answer within ${this.timeoutMs} ms` } };
-      if (e instanceof SyntaxError) return { ok: false, failure: { kind: 'network', message: `invalid JSON in a successful response: ${e.message}` } };
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      return { ok: false, failure: { kind: 'network', message: cause?.code ?? cause?.message ?? (e as Error).message } };
+      return this.failureOf(e, timer.expired);
     } finally {
-      timer.done();
+      this.timeouts.finish(timer);
+      if (signal && onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * A JSON call nobody can cancel sends no signal to fetch: undici's handling of one costs more CPU per call
+   * than the whole engine (bench/README-engine.md). A late answer is abandoned, not aborted: the attempt times
+   * out at once and the body is discarded when it arrives (undici's own timeouts bound a silent server).
+   */
+  private async detachedAttempt<R>(url: string, text: string, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
+    let abandoned = false;
+    let timer: AttemptTimer | undefined;
+    try {
+      const h = this.endpoint.headers();
+      const headers = h instanceof Promise ? await h : h;
+      const work = this.fetchImpl(url, { method: 'POST', headers, body: text }).then((res) => {
+        if (abandoned) {
+          res.body?.cancel().catch(() => undefined);
+          return undefined;
+        }
+        return this.outcome(res, consume);
+      });
+      return (await new Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure } | undefined>((resolve, reject) => {
+        timer = this.timeouts.start(() => {
+          abandoned = true;
+          reject(TIMED_OUT);
+        });
+        work.then(resolve, reject);
+      }))!;
+    } catch (e) {
+      return this.failureOf(e, e === TIMED_OUT);
+    } finally {
+      if (timer) this.timeouts.finish(timer);
+    }
+  }
+
+  private async outcome<R>(res: Response, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
+    if (res.ok) return { ok: true, value: await consume(res) };
+    const errorText = await res.text();
+    return { ok: false, failure: { kind: 'http', status: res.status, retryAfterMs: retryAfterMs(res.headers), ...errorEnvelope(errorText, res.statusText) } };
+  }
+
+  private failureOf(e: unknown, timedOut: boolean): { ok: false; failure: AttemptFailure } {
+    if (timedOut) return { ok: false, failure: { kind: 'timeout', message: `no answer within ${this.timeoutMs} ms` } };
+    if (e instanceof SyntaxError) return { ok: false, failure: { kind: 'network', message: `invalid JSON in a successful response: ${e.message}` } };
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    return { ok: false, failure: { kind: 'network', message: cause?.code ?? cause?.message ?? (e as Error).message } };
+  }
+}
+
+const TIMED_OUT = Symbol('timed out'); // the rejection of an abandoned attempt
+
+interface AttemptTimer { readonly at: number; readonly expire: () => void; expired: boolean }
+
+/**
+ * Attempt time limits of one client: deadlines of equal length come in start order, so one queue and one timer
+ * armed for the oldest is exact, without a timer or an AbortSignal.any per request (bench/README-engine.md).
+ */
+const MAX_DELAY_MS = 2 ** 31 - 1; // setTimeout's largest delay; a later deadline is re-armed when it fires
+
+class AttemptTimeouts {
+  private readonly pending = new Set<AttemptTimer>();
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly ms: number) {}
+  start(expire: () => void): AttemptTimer {
+    const entry: AttemptTimer = { at: performance.now() + this.ms, expire, expired: false };
+    this.pending.add(entry);
+    if (!this.timer) this.arm(entry.at);
+    else if (this.pending.size === 1) this.timer.ref();
+    return entry;
+  }
+  finish(entry: AttemptTimer): void {
+    this.pending.delete(entry);
+    if (this.pending.size === 0) this.timer?.unref();
+  }
+  private arm(at: number): void {
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_DELAY_MS, Math.max(0, at - performance.now())));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const entry of this.pending) {
+      if (entry.at > now) return this.arm(entry.at);
+      this.pending.delete(entry);
+      entry.expired = true;
+      entry.expire();
     }
   }
 }

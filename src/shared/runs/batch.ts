@@ -8,12 +8,13 @@ import { resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
-import { createExecutor, LlmService, type ExecutorOptions, type FlowExecutor, type LineResult, type LlmServiceOptions, type PfError } from '../engine/index.js';
+import { createExecutor, LlmService, type ExecutorOptions, type FlowExecutor, type LlmServiceOptions, type PfError } from '../engine/index.js';
 import { ResponseCache, type CacheMode } from '../llm/index.js';
-import { readData, scanData, dataFiles } from './data.js';
+import { readData, scanData } from './data.js';
+import { LineQueue, pendingLines } from './pending-lines.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
-import { newRunId, readLineRecords, readRunRecord, RunWriter, runDir, type LineRecord, type RunRecord, type RunStatus } from './store.js';
+import { lineRecordOf as toRecord, newRunId, readLineRecords, readRunRecord, RunWriter, runDir, type LineRecord, type RunRecord, type RunStatus } from './store.js';
 
 export interface RunBatchOptions {
   /** Flow path (folder, flow.dag.yaml, flow.flex.yaml or .prompty) or a loaded flow. Not needed with `resume`. */
@@ -222,15 +223,21 @@ async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o:
   o.progress?.start(state());
 
   const signal = o.signal;
-  const lines = pendingLines(plan.data, mapping, runOutputs, runInputs, finished);
+  // One listener for the whole run; resolves (to undefined) when the run is canceled.
+  const cancellation = signal ? new Promise<undefined>((resolve) => (signal.aborted ? resolve(undefined) : signal.addEventListener('abort', () => resolve(undefined), { once: true }))) : undefined;
+  const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished));
   const worker = async () => {
     for (;;) {
       if (signal?.aborted) return;
-      const next = await lines.next();
-      if (next.done) return;
-      const { lineNumber, inputs } = next.value;
-      const r = await executor.runLine(inputs, { lineNumber, signal });
-      if (r.status === 'Canceled' || signal?.aborted) return;
+      const taken = lines.take();
+      const next = taken instanceof Promise ? await taken : taken;
+      if (next === undefined) return;
+      const { lineNumber, inputs } = next;
+      // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
+      // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
+      const running = executor.runLine(inputs, { lineNumber });
+      const r = cancellation ? await Promise.race([running, cancellation]) : await running;
+      if (r === undefined || r.status === 'Canceled' || signal?.aborted) return;
       const rec = toRecord(r);
       account(rec);
       llmCalls += r.usage.llmCalls;
@@ -285,35 +292,4 @@ function countAligned(rows: number, runOutputs: Map<number, unknown>, keyed: boo
   let n = 0;
   for (const k of runOutputs.keys()) if (k < rows) n++;
   return n;
-}
-
-/** Lines still to run: line number = the row's line_number column, else its position (§6.3). */
-async function* pendingLines(data: string[], mapping: CompiledMapping, runOutputs?: Map<number, Record<string, unknown>>, runInputs?: Map<number, Record<string, unknown>>, finished?: Set<number>): AsyncGenerator<{ lineNumber: number; inputs: Record<string, unknown> }> {
-  let position = 0;
-  for (const path of data) {
-    for (const file of dataFiles(path)) {
-      for await (const row of readData(file)) {
-        const lineNumber = typeof row.line_number === 'number' ? row.line_number : position;
-        position++;
-        if (finished?.has(lineNumber)) continue;
-        const outs = runOutputs?.get(lineNumber);
-        if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
-        const ins = runInputs?.get(lineNumber);
-        if (runInputs && !ins) continue;
-        const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
-        inputs.line_number = lineNumber;
-        yield { lineNumber, inputs };
-      }
-    }
-  }
-}
-
-function toRecord(r: LineResult): LineRecord {
-  const rec: LineRecord = { line_number: r.lineNumber, status: r.status === 'Completed' ? 'Completed' : 'Failed', inputs: r.inputs, latency_ms: Math.round(r.latencyMs * 1000) / 1000, tokens: { prompt: r.usage.promptTokens, completion: r.usage.completionTokens, total: r.usage.totalTokens } };
-  if (r.outputs) rec.outputs = r.outputs;
-  if (r.error) rec.error = r.error;
-  if (r.usage.costUsd !== undefined) rec.cost_usd = r.usage.costUsd;
-  if (r.nodes) rec.nodes = r.nodes;
-  if (r.aggregationInputs) rec.aggregation_inputs = r.aggregationInputs;
-  return rec;
 }

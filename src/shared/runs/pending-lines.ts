@@ -1,0 +1,63 @@
+/**
+ * The lines a batch run still has to run: data rows (a read chunk at a time) through the column mapping,
+ * aligned with a referenced run, minus the lines an earlier session finished; and the queue the workers take
+ * them from.
+ * @module
+ */
+import { dataFiles, readDataFileBatches } from './data.js';
+import type { CompiledMapping } from './mapping.js';
+
+/** One line to run. */
+export interface PendingLine {
+  lineNumber: number;
+  inputs: Record<string, unknown>;
+}
+
+/** Lines still to run, a data batch at a time: line number = the row's line_number column, else its position (§6.3). */
+export async function* pendingLines(data: string[], mapping: CompiledMapping, runOutputs?: Map<number, Record<string, unknown>>, runInputs?: Map<number, Record<string, unknown>>, finished?: Set<number>): AsyncGenerator<PendingLine[]> {
+  let position = 0;
+  for (const path of data) {
+    for (const file of dataFiles(path)) {
+      for await (const rows of readDataFileBatches(file)) {
+        const out: PendingLine[] = [];
+        for (const row of rows) {
+          const lineNumber = typeof row.line_number === 'number' ? row.line_number : position;
+          position++;
+          if (finished?.has(lineNumber)) continue;
+          const outs = runOutputs?.get(lineNumber);
+          if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
+          const ins = runInputs?.get(lineNumber);
+          if (runInputs && !ins) continue;
+          const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
+          inputs.line_number = lineNumber;
+          out.push({ lineNumber, inputs });
+        }
+        if (out.length > 0) yield out;
+      }
+    }
+  }
+}
+
+/** Hands out pending lines to the workers: synchronously while the current batch lasts, one shared read after. */
+export class LineQueue {
+  private batch: PendingLine[] = [];
+  private next = 0;
+  private ended = false;
+  private reading: Promise<void> | undefined;
+  constructor(private readonly source: AsyncIterator<PendingLine[]>) {}
+
+  /** The next line, or undefined when there are none left. */
+  take(): PendingLine | undefined | Promise<PendingLine | undefined> {
+    if (this.next < this.batch.length) return this.batch[this.next++];
+    if (this.ended) return undefined;
+    this.reading ??= this.source.next().then((r) => {
+      this.reading = undefined;
+      if (r.done) this.ended = true;
+      else {
+        this.batch = r.value;
+        this.next = 0;
+      }
+    });
+    return this.reading.then(() => this.take());
+  }
+}
