@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.llmops/', '**/*.py', 'tests/artifacts/'] },
+  { ignores: ['**/dist/', 'node_modules/', 'coverage/', '.llmops/', '**/*.py', 'tests/artifacts/', 'reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

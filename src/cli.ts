@@ -2,13 +2,16 @@
 /** The `llmops` command: one subcommand per lifecycle step, plus the developer tools. */
 import { Command } from 'commander';
 import { addStepCommand } from './cli-support.js';
+import { registerFlowCommands } from './commands/flow.js';
 import { registerModelServerCommand } from './commands/model-server.js';
+import { registerServeCommand } from './commands/serve.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
 import { registerDataStep } from './shared/steps/register-data.js';
+import { deployStep } from './shared/steps/deploy.js';
 import { reportStep } from './shared/steps/report.js';
+import { smokeTestStep } from './shared/steps/smoke-test.js';
 import { validateStep } from './shared/steps/validate.js';
-import { registerFlowCommands } from './commands/flow.js';
 
 const program = new Command('llmops')
   .description('The LLMOps lifecycle for Prompt Flow projects: validate, register-data, bulk-run, evaluate, report, deploy, smoke-test.\nExit codes: 0 success, 1 a quality gate or the failed-line tolerance failed, 2 invalid input (nothing was run), 3 an outside service failed after retries.')
@@ -32,6 +35,7 @@ addStepCommand(
 );
 
 registerFlowCommands(program);
+registerServeCommand(program);
 
 addStepCommand(
   program,
@@ -53,6 +57,20 @@ addStepCommand(
   `  $ llmops report --config examples/web_classification/experiment.yaml --output-dir reports
   $ llmops report --config experiment.yaml --baseline main-results.json      # regression gates and comparisons
   Exit code 1 when a gate fails; reports are written either way.`,
+);
+addStepCommand(
+  program,
+  deployStep,
+  `  $ llmops deploy --config examples/web_classification/experiment.yaml --env dev --target local
+  Blue/green on one machine: the new server is started and smoke-tested before the old one stops;
+  the live endpoint is the "endpoint" output and .llmops/deploy/<experiment>-<env>.json.`,
+);
+addStepCommand(
+  program,
+  smokeTestStep,
+  `  $ llmops smoke-test --config examples/web_classification/experiment.yaml --env dev
+  $ llmops smoke-test --config experiment.yaml --endpoint https://my-endpoint/score --key-env ENDPOINT_KEY --tests smoke-tests.yaml
+  A failed expectation exits 1; a bad tests file exits 2 with its line and column.`,
 );
 registerModelServerCommand(program);
 

@@ -8,6 +8,16 @@ import path from 'node:path';
 import { CliHost } from '../../src/shared/host/cli.js';
 import type { Host } from '../../src/shared/host/host.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
+import { GitHubHost } from '../../src/shared/host/github.js';
+import { captureStdout, gitHubEnv } from '../packaging/capture.js';
+
+// task-lib writes its vault key (.taskkey) into Agent.TempDirectory or else the current directory
+// as soon as it loads, so it is loaded only after pointing that variable at the temp folder.
+let AdoHost: typeof import('../../src/shared/host/ado.js').AdoHost;
+beforeAll(async () => {
+  process.env.AGENT_TEMPDIRECTORY ??= os.tmpdir();
+  ({ AdoHost } = await import('../../src/shared/host/ado.js'));
+});
 
 interface Harness {
   host: Host;
@@ -30,6 +40,38 @@ const adapters: Record<string, (inputs: Record<string, string>) => Harness> = {
       host,
       visible: () => [written, ...host.outputs.values(), readFileSync(summaryFile, 'utf8')].join('\n'),
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+  // Inputs through the real INPUT_* channel; outputs, summary and logs read back from the files and stdout the runner reads.
+  github: (inputs) => {
+    const env = gitHubEnv(inputs);
+    const out = captureStdout();
+    const host = new GitHubHost();
+    return {
+      host,
+      visible: () => [out.shown(), env.output(), env.summary()].join('\n'),
+      cleanup: () => {
+        out.restore();
+        env.cleanup();
+      },
+    };
+  },
+  // task-lib reads INPUT_* once, when it loads, so inputs are injected; everything else is the real task-lib's ##vso output.
+  ado: (inputs) => {
+    const out = captureStdout();
+    const exitCode = process.exitCode;
+    const host = new AdoHost('contract', (name) => inputs[name]);
+    return {
+      host,
+      visible: () => {
+        host.finish();
+        const attached = /##vso\[task\.addattachment [^\]]*\](.*)/.exec(out.text())?.[1];
+        return [out.shown(), attached ? readFileSync(attached.trim(), 'utf8') : ''].join('\n');
+      },
+      cleanup: () => {
+        out.restore();
+        process.exitCode = exitCode;
+      },
     };
   },
 };

@@ -1,0 +1,131 @@
+/**
+ * `llmops flow serve` (the flow as an HTTP service, Prompt Flow's serving contract) and
+ * `llmops flow build-context` (the docker build context of that service).
+ * @module
+ */
+import { Command } from 'commander';
+import { runWithHost } from '../cli-support.js';
+import type { Connection } from '../shared/config/connections.js';
+import { loadUseCase } from '../shared/config/use-case.js';
+import { connectionFromEnv, loadConnections } from '../shared/engine/index.js';
+import { ConfigError } from '../shared/errors.js';
+import type { LoadedFlow } from '../shared/flow/index.js';
+import { startFlowServer, writeBuildContext } from '../shared/serve/index.js';
+
+export interface ServeCommandOptions {
+  port?: string;
+  host?: string;
+  variant?: string[];
+  connections?: string;
+  config?: string;
+  env?: string;
+  apiKeyEnv?: string;
+  maxBodyBytes?: string;
+  timeout?: string;
+  pythonWorkers?: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function whole(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw ConfigError.at({ file: flag }, `found ${JSON.stringify(value)}, expected a whole number >= ${min}`);
+  return n;
+}
+
+/** The flow and connections to serve: a flow path and --connections, or a use case's flow and connections. */
+export function resolveServeSource(flowPath: string | undefined, opts: Pick<ServeCommandOptions, 'config' | 'env' | 'connections'>, host?: { mask(s: string): void; warning(m: string): void }): { flow: string | LoadedFlow; connections: Connection[]; fallback?: Connection } {
+  let connections: Connection[] = [];
+  let flow: string | LoadedFlow | undefined = flowPath;
+  if (opts.config) {
+    const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host });
+    connections = useCase.connections;
+    flow ??= useCase.flow.model;
+  }
+  if (opts.connections) connections = [...connections, ...loadConnections(opts.connections)];
+  if (flow === undefined) throw ConfigError.at({ file: 'flow serve' }, 'expected a flow path or --config <experiment.yaml>');
+  return { flow, connections, fallback: connectionFromEnv() };
+}
+
+/** Adds `flow serve` and `flow build-context` to the program's `flow` command (created if absent). */
+export function registerServeCommand(program: Command): void {
+  const flow = program.commands.find((c) => c.name() === 'flow') ?? program.command('flow').description('Run and serve Prompt Flow flows natively.');
+  flow
+    .command('serve [flow]')
+    .description('Serve a flow over HTTP: POST /score, GET /health, GET /version, GET /metrics; SSE streaming for flows whose last llm node streams.')
+    .option('--port <n>', 'port (0 = any free port)', '8080')
+    .option('--host <h>', 'interface to listen on (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--variant <spec>', "variant of one node: '${node.variant_id}' (repeatable)", collect)
+    .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s); ${env:VAR} values are read from the environment')
+    .option('--config <experiment.yaml>', "serve the use case's flow with its connections (placeholders from <CONN>_<KEY> / .env)")
+    .option('--env <name>', 'environment overlay of --config (experiment.<env>.yaml)')
+    .option('--api-key-env <VAR>', 'require this variable\'s value as "Authorization: Bearer <key>" or "api-key: <key>" on /score and /metrics')
+    .option('--max-body-bytes <n>', 'largest accepted request body (413 beyond)', String(10 * 1024 * 1024))
+    .option('--timeout <seconds>', 'per-request time limit (504 beyond); 0 = none', '300')
+    .option('--python-workers <n>', 'Python worker processes for python nodes / flex entries', '1')
+    .addHelpText('after', `
+Examples:
+  $ llmops flow serve examples/web_classification/flows/experiment --connections conns/ --port 8080
+  $ llmops flow serve --config examples/web_classification/experiment.yaml --variant '\${summarize_text_content.variant_1}'
+  $ curl -s localhost:8080/score -H 'content-type: application/json' -d '{"url": "https://www.imdb.com/title/tt0111161/"}'
+  $ curl -N localhost:8080/score -H 'accept: text/event-stream' -d '{"question": "hi"}'    # streaming flows
+Connection values are overridden by <CONNECTION>_<KEY> variables (e.g. AOAI_API_KEY); flex __init__ arguments come from
+PF_FLOW_INIT_CONFIG (JSON). SIGTERM/SIGINT stop accepting, finish in-flight requests, then exit.`)
+    .action(async (flowPath: string | undefined, opts: ServeCommandOptions) => {
+      await runWithHost({}, async (host) => {
+        const source = resolveServeSource(flowPath, opts, host);
+        let apiKey: string | undefined;
+        if (opts.apiKeyEnv) {
+          apiKey = process.env[opts.apiKeyEnv];
+          if (!apiKey) throw ConfigError.at({ file: '--api-key-env' }, `environment variable ${opts.apiKeyEnv} is not set or empty; expected the API key callers must send`);
+          host.mask(apiKey);
+        }
+        const server = await startFlowServer({
+          flow: source.flow,
+          connections: source.connections,
+          fallbackConnection: source.fallback,
+          variants: opts.variant,
+          port: whole(opts.port, '--port', 0),
+          host: opts.host,
+          apiKey,
+          maxBodyBytes: whole(opts.maxBodyBytes, '--max-body-bytes', 1),
+          requestTimeoutMs: (whole(opts.timeout, '--timeout', 0) ?? 300) * 1000,
+          pythonWorkers: whole(opts.pythonWorkers, '--python-workers', 1),
+        });
+        process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'listening', url: server.url, flow: server.runner.flow.name, streaming: server.runner.stream !== undefined, pid: process.pid }) + '\n');
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'shutting down', signal }) + '\n');
+            process.off('SIGTERM', onTerm);
+            process.off('SIGINT', onInt);
+            server.close().then(resolve, resolve);
+          };
+          const onTerm = () => stop('SIGTERM');
+          const onInt = () => stop('SIGINT');
+          process.on('SIGTERM', onTerm);
+          process.on('SIGINT', onInt);
+        });
+      });
+    });
+  flow
+    .command('build-context [flow]')
+    .description('Write a docker build context serving the flow (docker/serve.Dockerfile, the packed CLI, the flow with its variant applied and includes merged, connection templates).')
+    .requiredOption('--output <dir>', 'folder to write (replaced)')
+    .option('--variant <spec>', "variant of one node: '${node.variant_id}' (repeatable)", collect)
+    .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s) to template into connections/')
+    .option('--config <experiment.yaml>', "the use case's flow and connections")
+    .option('--env <name>', 'environment overlay of --config')
+    .addHelpText('after', `
+Examples:
+  $ llmops flow build-context --config examples/web_classification/experiment.yaml --variant '\${summarize_text_content.variant_1}' --output build/web
+  $ docker build -t web-classification build/web && docker run -p 8080:8080 -e AOAI_API_KEY=... -e AOAI_API_BASE=... web-classification`)
+    .action(async (flowPath: string | undefined, opts: ServeCommandOptions & { output: string }) => {
+      await runWithHost({}, async (host) => {
+        const source = resolveServeSource(flowPath, opts, host);
+        const r = writeBuildContext({ flow: source.flow, output: opts.output, variants: opts.variant, connections: source.connections });
+        host.info(`build context written to ${r.dir}${r.settings.length ? `; the container needs ${r.settings.join(', ')}` : ''}`);
+        process.stdout.write(`build-context=${r.dir}\n`);
+      });
+    });
+}

@@ -1,0 +1,13 @@
+/** Runs a packaged step as an Azure DevOps task: the ADO side of the error boundary (run-step.ts). */
+import { AdoHost } from '../shared/host/ado.js';
+import { adoHostInputs } from './host-inputs.js';
+import { runStep } from './run-step.js';
+import type { AnyStep } from './steps.js';
+
+/** Run the step on an AdoHost; the task result and `process.exitCode` follow the exit-code contract. */
+export async function runStepOnAdo(step: AnyStep): Promise<number> {
+  const host = new AdoHost(step.name);
+  const code = await runStep(step, host, adoHostInputs);
+  host.finish();
+  return code;
+}

@@ -1,0 +1,169 @@
+/**
+ * The `local` deployment target: `llmops flow serve` as a detached background process, replaced blue/green.
+ *
+ * A deploy starts the new server on another port, waits for /health, smoke-tests it, then records it as live
+ * in the state file and stops the old one. If the new server does not come up or fails its smoke test, it is
+ * stopped, the old one keeps serving and the state file is untouched. The live URL is read from the state file
+ * (or the step's `endpoint` output): there is no proxy on a fixed port.
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { GateFailed, ServiceError } from '../errors.js';
+import { runSmokeTests, type SmokeResult } from './smoke-run.js';
+import type { SmokeSuite } from './smoke-tests.js';
+import { readState, removeState, writeState, type LocalDeploymentState, type LocalInstance } from './state.js';
+
+export interface DeployLocalOptions {
+  /** `<experiment>-<env>`: the state file name. */
+  name: string;
+  /** State root (default .llmops): the state goes to `<stateDir>/deploy/<name>.json`, logs beside it. */
+  stateDir: string;
+  /** experiment.yaml and env: the server loads the use case's flow and connections itself (secrets stay in env). */
+  config: string;
+  env?: string;
+  /** `${node.variant_id}` specs to apply. */
+  variants?: string[];
+  /** Preferred port; used unless the live server holds it (then any free port). Default: any free port. */
+  port?: number;
+  /** Smoke tests the new server must pass before it goes live. */
+  smoke: SmokeSuite;
+  /** Variable holding an API key the server requires (passed through as --api-key-env). */
+  apiKeyEnv?: string;
+  /** The CLI to start: default `node $LLMOPS_CLI` or this process's own script. */
+  command?: string[];
+  /** Time for the new server to answer /health (ms). Default 60000. */
+  startTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface DeployLocalResult {
+  state: LocalDeploymentState;
+  /** The scoring URL of the live server. */
+  endpoint: string;
+  smoke: SmokeResult;
+  replaced?: LocalInstance;
+}
+
+/** Deploys (first time or blue/green replace). GateFailed when the new server fails its smoke test. */
+export async function deployLocal(o: DeployLocalOptions): Promise<DeployLocalResult> {
+  const log = o.log ?? (() => {});
+  const old = readState(o.stateDir, o.name);
+  const oldAlive = old && isAlive(old.live.pid) ? old.live : undefined;
+  const slot = old?.live.slot === 'blue' ? 'green' : 'blue';
+  const port = o.port !== undefined && o.port !== oldAlive?.port ? o.port : 0;
+  const fresh = await startInstance(o, slot, port);
+  log(`started ${o.name} (${slot}) pid ${fresh.pid} at ${fresh.url}`);
+  let smoke: SmokeResult;
+  try {
+    smoke = await runSmokeTests({ ...o.smoke, warmupMs: Math.min(o.smoke.warmupMs, 10_000) }, { endpoint: `${fresh.url}/score`, apiKey: o.apiKeyEnv ? process.env[o.apiKeyEnv] : undefined });
+  } catch (e) {
+    await stopInstance(fresh);
+    throw e;
+  }
+  if (!smoke.passed) {
+    await stopInstance(fresh);
+    const failures = smoke.tests.filter((t) => !t.passed).flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`));
+    throw Object.assign(new GateFailed(`the new deployment of ${o.name} failed its smoke test; ${oldAlive ? `the previous one keeps serving at ${oldAlive.url}` : 'nothing is deployed'}`, failures), { smoke });
+  }
+  const state: LocalDeploymentState = { name: o.name, target: 'local', live: fresh, previous: oldAlive, updatedAt: new Date().toISOString() };
+  writeState(o.stateDir, state);
+  if (oldAlive) {
+    await stopInstance(oldAlive);
+    log(`stopped the previous ${o.name} (${oldAlive.slot}) pid ${oldAlive.pid}`);
+  }
+  return { state, endpoint: `${fresh.url}/score`, smoke, replaced: oldAlive };
+}
+
+/** Stops the live server of a deployment and removes its state. False when there was none. */
+export async function stopLocalDeployment(stateDir: string, name: string): Promise<boolean> {
+  const state = readState(stateDir, name);
+  if (!state) return false;
+  await stopInstance(state.live);
+  removeState(stateDir, name);
+  return true;
+}
+
+/** The recorded live scoring URL, when its process still runs. */
+export function liveEndpoint(stateDir: string, name: string): string | undefined {
+  const s = readState(stateDir, name);
+  return s && isAlive(s.live.pid) ? `${s.live.url}/score` : undefined;
+}
+
+async function startInstance(o: DeployLocalOptions, slot: 'blue' | 'green', port: number): Promise<LocalInstance> {
+  const dir = path.join(o.stateDir, 'deploy');
+  mkdirSync(dir, { recursive: true });
+  const logFile = path.resolve(dir, `${o.name}-${slot}.log`);
+  const fd = openSync(logFile, 'w');
+  const command = o.command ?? [process.execPath, process.env.LLMOPS_CLI ?? process.argv[1]];
+  const args = [...command.slice(1), 'flow', 'serve', '--config', path.resolve(o.config), '--port', String(port), '--host', '127.0.0.1'];
+  if (o.env) args.push('--env', o.env);
+  for (const v of o.variants ?? []) args.push('--variant', v);
+  if (o.apiKeyEnv) args.push('--api-key-env', o.apiKeyEnv);
+  const child = spawn(command[0], args, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
+  closeSync(fd);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new ServiceError(`could not start ${command.join(' ')}`);
+  const deadline = Date.now() + (o.startTimeoutMs ?? 60_000);
+  // The server prints {"msg":"listening","url":...} once it listens; its port is only known then (port 0).
+  for (;;) {
+    const listening = readListening(logFile);
+    if (listening) {
+      const url = listening.url;
+      if (await healthy(url)) {
+        const variant = Object.fromEntries((o.variants ?? []).map((v) => /^\$\{([^.]+)\.([^}]+)\}$/.exec(v.trim())).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1], m[2]]));
+        return { slot, pid, port: Number(new URL(url).port), url, flow: listening.flow ?? '', variant, startedAt: new Date().toISOString(), logFile };
+      }
+    }
+    if (!isAlive(pid) || Date.now() > deadline) {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+      throw new ServiceError(`the new server of ${o.name} did not become healthy${isAlive(pid) ? ' in time' : ' (it exited)'}; last log lines (${logFile}):\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function readListening(logFile: string): { url: string; flow?: string } | undefined {
+  const text = readFileSync(logFile, 'utf8');
+  for (const line of text.split('\n')) {
+    if (!line.includes('"listening"')) continue;
+    try {
+      const v = JSON.parse(line) as { msg?: string; url?: string; flow?: string };
+      if (v.msg === 'listening' && v.url) return { url: v.url, flow: v.flow };
+    } catch {
+      // a partial line: read again on the next poll
+    }
+  }
+  return undefined;
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    await r.text();
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM (the server drains in-flight requests), SIGKILL after 30 s. */
+async function stopInstance(i: LocalInstance): Promise<void> {
+  if (!isAlive(i.pid)) return;
+  process.kill(i.pid, 'SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while (isAlive(i.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (isAlive(i.pid)) process.kill(i.pid, 'SIGKILL');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

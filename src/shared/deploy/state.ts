@@ -1,0 +1,56 @@
+/**
+ * What a local deployment started, in `<state dir>/deploy/<experiment>-<env>.json`. The file is the source of
+ * truth for the live URL (the port changes on every blue/green replace), written atomically and only after the
+ * new server passed its smoke test.
+ * @module
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { writeJsonAtomic } from '../files.js';
+
+/** One running server. */
+export interface LocalInstance {
+  /** blue / green: alternates on every deploy. */
+  slot: 'blue' | 'green';
+  pid: number;
+  port: number;
+  /** Base URL (http://127.0.0.1:<port>); the scoring URL is `${url}/score`. */
+  url: string;
+  /** The served flow's name and the variants applied (node → variant id). */
+  flow: string;
+  variant: Record<string, string>;
+  startedAt: string;
+  logFile: string;
+}
+
+export interface LocalDeploymentState {
+  /** `<experiment>-<env>` (or just the experiment without an env). */
+  name: string;
+  target: 'local';
+  live: LocalInstance;
+  /** The instance the live one replaced (already stopped), for the record. */
+  previous?: LocalInstance;
+  updatedAt: string;
+}
+
+export function deploymentName(experiment: string, env: string | undefined): string {
+  return env ? `${experiment}-${env}` : experiment;
+}
+
+export function stateFile(stateDir: string, name: string): string {
+  return path.join(stateDir, 'deploy', `${name}.json`);
+}
+
+export function readState(stateDir: string, name: string): LocalDeploymentState | undefined {
+  const file = stateFile(stateDir, name);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as LocalDeploymentState;
+}
+
+export function writeState(stateDir: string, state: LocalDeploymentState): void {
+  writeJsonAtomic(stateFile(stateDir, state.name), state);
+}
+
+export function removeState(stateDir: string, name: string): void {
+  rmSync(stateFile(stateDir, name), { force: true });
+}

@@ -1,0 +1,45 @@
+/**
+ * The server's counters in the Prometheus text exposition format (version 0.0.4): requests by route and status,
+ * a latency histogram, requests in flight. Kept by hand: a few counters do not need a metrics library.
+ * @module
+ */
+
+/** Upper bounds of the latency histogram buckets, in seconds. */
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export class ServerMetrics {
+  private readonly requests = new Map<string, number>();
+  private readonly bucketCounts = new Array<number>(BUCKETS.length).fill(0);
+  private latencySum = 0;
+  private latencyCount = 0;
+  inFlight = 0;
+
+  /** One finished request. `route` is the matched route (never the raw path: unbounded label values). */
+  record(route: string, method: string, status: number, seconds: number): void {
+    const key = `route="${route}",method="${method}",status="${status}"`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    if (route === '/score') {
+      for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) this.bucketCounts[i]++;
+      this.latencySum += seconds;
+      this.latencyCount++;
+    }
+  }
+
+  render(): string {
+    const lines = [
+      '# HELP llmops_http_requests_total HTTP requests answered, by route, method and status.',
+      '# TYPE llmops_http_requests_total counter',
+      ...[...this.requests].map(([labels, n]) => `llmops_http_requests_total{${labels}} ${n}`),
+      '# HELP llmops_score_duration_seconds Time to answer a /score request (last byte for streams).',
+      '# TYPE llmops_score_duration_seconds histogram',
+      ...BUCKETS.map((b, i) => `llmops_score_duration_seconds_bucket{le="${b}"} ${this.bucketCounts[i]}`),
+      `llmops_score_duration_seconds_bucket{le="+Inf"} ${this.latencyCount}`,
+      `llmops_score_duration_seconds_sum ${this.latencySum}`,
+      `llmops_score_duration_seconds_count ${this.latencyCount}`,
+      '# HELP llmops_http_requests_in_flight Requests being answered now.',
+      '# TYPE llmops_http_requests_in_flight gauge',
+      `llmops_http_requests_in_flight ${this.inFlight}`,
+    ];
+    return lines.join('\n') + '\n';
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * The flow HTTP server (promptflow-formats.md §7.2) on node:http: POST /score, GET /health, GET /version,
+ * GET /metrics; server-sent events for streaming flows; optional API key; JSON access logs; graceful close.
+ * @module
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { assetPath } from '../assets.js';
+import { ServerMetrics } from './metrics.js';
+import { createServeRunner, RequestError, statusOfLineError, type ServeFlowOptions, type ServeRunner } from './runner.js';
+
+export interface FlowServerOptions extends ServeFlowOptions {
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1 (0.0.0.0 in a container). */
+  host?: string;
+  /** Largest accepted request body in bytes (413 beyond). Default 10 MiB. */
+  maxBodyBytes?: number;
+  /** When set, /score and /metrics need `Authorization: Bearer <key>` or `api-key: <key>`. */
+  apiKey?: string;
+  /** One JSON access-log line per request. Default: stderr. Pass `() => {}` to silence. */
+  log?: (line: string) => void;
+  /** How long close() lets in-flight requests finish before cutting connections (ms). Default 30000. */
+  drainTimeoutMs?: number;
+}
+
+export interface FlowServer {
+  url: string;
+  port: number;
+  runner: ServeRunner;
+  /** Stops accepting, lets in-flight requests finish, then closes the flow (Python workers included). */
+  close(): Promise<void>;
+}
+
+type Route = '/score' | '/health' | '/version' | '/metrics' | 'other';
+const routes = new Set(['/score', '/health', '/version', '/metrics']);
+
+let cachedVersion: string | undefined;
+/** The package version (health and version answers). */
+export function serverVersion(): string {
+  if (cachedVersion === undefined) {
+    try {
+      cachedVersion = String((JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version?: unknown }).version ?? '0.0.0');
+    } catch {
+      cachedVersion = '0.0.0';
+    }
+  }
+  return cachedVersion;
+}
+
+/** Prepares the flow (ConfigError if it cannot run) and listens. */
+export async function startFlowServer(options: FlowServerOptions): Promise<FlowServer> {
+  const runner = await createServeRunner(options);
+  const metrics = new ServerMetrics();
+  const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));
+  const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const key = options.apiKey ? Buffer.from(options.apiKey) : undefined;
+  let closing = false;
+  const sockets = new Set<Socket>();
+  const active = new Set<ServerResponse>();
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const route = (routes.has(path) ? path : 'other') as Route;
+    const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
+    res.setHeader('x-request-id', requestId);
+    if (closing) res.setHeader('connection', 'close');
+    metrics.inFlight++;
+    active.add(res);
+    res.on('close', () => {
+      metrics.inFlight--;
+      active.delete(res);
+      const ms = performance.now() - started;
+      metrics.record(route, req.method ?? '', res.statusCode, ms / 1000);
+      log(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'request', requestId, method: req.method, path, status: res.statusCode, latencyMs: Math.round(ms * 100) / 100, completed: res.writableFinished }));
+      if (closing) req.socket.end();
+    });
+    handle(req, res, route).catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, 500, 'SystemError', `Internal error: ${(err as Error)?.message ?? String(err)}`);
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (route === '/health') return sendJson(res, 200, { status: 'Healthy', version: serverVersion() });
+    if (route === '/version') return sendJson(res, 200, { status: 'Healthy', build_info: process.env.BUILD_INFO ?? '', version: serverVersion() });
+    if (route === 'other') return sendError(res, 404, 'UserError', `No route ${method} ${(req.url ?? '').split('?')[0]}; expected POST /score, GET /health, GET /version or GET /metrics`);
+    if (key && !authorized(req, key)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return sendError(res, 401, 'UserError', 'Missing or wrong API key; send Authorization: Bearer <key> or api-key: <key>');
+    }
+    if (route === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(metrics.render());
+      return;
+    }
+    if (method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return sendError(res, 405, 'UserError', `/score accepts POST, found ${method}`);
+    }
+    await score(req, res);
+  }
+
+  async function score(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const accept = negotiate(req.headers.accept, runner.stream !== undefined);
+    if (accept === 'none') return sendError(res, 406, 'UserError', `Accept ${JSON.stringify(req.headers.accept)} cannot be served: this flow answers with ${runner.stream ? 'application/json or text/event-stream' : 'application/json only (it has no streaming output)'}`);
+    let inputs: Record<string, unknown>;
+    try {
+      const body = await readBody(req, maxBody);
+      inputs = runner.parseBody(body, req.headers['content-type']);
+    } catch (e) {
+      if (e instanceof RequestError) return sendError(res, e.status, 'UserError', e.message);
+      throw e;
+    }
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('client went away'));
+    });
+    if (accept === 'stream') return streamScore(res, inputs, abort.signal);
+    const r = await runner.run(inputs, { signal: abort.signal });
+    if (r.status !== 'Completed') return sendError(res, statusOfLineError(r.error), r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
+    sendJson(res, 200, runner.visibleOutputs(r.outputs ?? {}));
+  }
+
+  /** SSE: first event with the non-stream outputs, then one event per chunk (live or, see StreamPlan, after the line). */
+  async function streamScore(res: ServerResponse, inputs: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+    const plan = runner.stream!;
+    const pending: string[] = [];
+    const writeEvent = (v: unknown) => res.write(`data: ${JSON.stringify(v)}\n\n`);
+    const start = () => {
+      if (res.headersSent) return;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      const first = Object.fromEntries(Object.entries(runner.visibleOutputs(knownOutputs(runner, inputs))).filter(([k]) => k !== plan.output));
+      if (Object.keys(first).length > 0) writeEvent(first);
+    };
+    const onChunk = (text: string) => {
+      if (!plan.live) return void pending.push(text);
+      start();
+      writeEvent({ [plan.output]: text });
+    };
+    const r = await runner.run(inputs, { signal, onChunk });
+    if (r.status !== 'Completed') {
+      if (!res.headersSent) return sendError(res, statusOfLineError(r.error), r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
+      writeEvent({ error: { code: r.error?.code ?? 'SystemError', message: r.error?.message ?? 'The flow failed' } });
+      return void res.end();
+    }
+    if (!res.headersSent) {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      const first = Object.fromEntries(Object.entries(runner.visibleOutputs(r.outputs ?? {})).filter(([k]) => k !== plan.output));
+      if (Object.keys(first).length > 0) writeEvent(first);
+      // A cached or non-streamed answer arrives whole: one event carries it.
+      const chunks = pending.length > 0 ? pending : [String(r.outputs?.[plan.output] ?? '')];
+      for (const c of chunks) writeEvent({ [plan.output]: c });
+    }
+    res.end();
+  }
+
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+  const hostForUrl = !options.host || options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      closing = true;
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      // Keep-alive connections without a request in progress are closed now; busy ones after their response.
+      for (const s of sockets) if (![...active].some((res) => res.socket === s)) s.end();
+      const timer = setTimeout(() => server.closeAllConnections(), options.drainTimeoutMs ?? 30_000);
+      await stopped;
+      clearTimeout(timer);
+      await runner.close();
+    })());
+  return { url: `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`, port, runner, close };
+}
+
+/** 'json' | 'stream' | 'none' for an Accept header (§7.2: streaming only when text/event-stream is named). */
+export function negotiate(accept: string | undefined, canStream: boolean): 'json' | 'stream' | 'none' {
+  if (!accept || accept.trim() === '') return 'json';
+  const types = accept.split(',').map((t) => t.split(';')[0].trim().toLowerCase());
+  if (canStream && types.includes('text/event-stream')) return 'stream';
+  if (types.some((t) => t === 'application/json' || t === 'application/*' || t === '*/*')) return 'json';
+  return 'none';
+}
+
+/** Outputs known before the line runs: literals and flow inputs (what a live stream's first event carries). */
+function knownOutputs(runner: ServeRunner, inputs: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const o of Object.values(runner.flow.outputs)) {
+    const ref = o.reference;
+    if (ref?.kind === 'literal') out[o.name] = ref.value;
+    else if (ref?.kind === 'reference' && ref.ref.kind === 'flow_input') out[o.name] = inputs[ref.ref.input];
+  }
+  return out;
+}
+
+function authorized(req: IncomingMessage, key: Buffer): boolean {
+  const auth = req.headers.authorization;
+  const given = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : req.headers['api-key'];
+  if (typeof given !== 'string') return false;
+  const g = Buffer.from(given);
+  return g.length === key.length && timingSafeEqual(g, key);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return Promise.reject(new RequestError(`The request body has ${declared} bytes, more than the limit of ${limit} bytes`, 413));
+  }
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new RequestError(`The request body is larger than the limit of ${limit} bytes`, 413));
+      } else parts.push(b);
+    });
+    req.on('end', () => resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+function safeId(v: string | string[] | undefined): string | undefined {
+  return typeof v === 'string' && /^[\w.:-]{1,128}$/.test(v) ? v : undefined;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { error: { code, message } });
+}

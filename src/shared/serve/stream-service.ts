@@ -1,0 +1,59 @@
+/**
+ * Streaming of an output-terminal llm node without changing the engine: the engine's LLM service is replaced
+ * by one that, inside a request that asked for a stream, sends the llm node's chat call with `stream: true`,
+ * hands every content piece to the request's sink as it arrives, and gives the engine the joined text as a
+ * normal completion. The request is found through AsyncLocalStorage, which follows the line's promises.
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Connection } from '../config/connections.js';
+import { addUsage, LlmService, type Usage } from '../engine/index.js';
+import { chatStream, estimateCost, type LlmResult } from '../llm/index.js';
+
+/** Where one request's chunks go. `claimed` is set by the first (only) streamed call of the line. */
+export interface StreamSink {
+  onChunk(text: string): void;
+  claimed: boolean;
+}
+
+const sinks = new AsyncLocalStorage<StreamSink>();
+
+/** Runs `body` (one line) with `sink` receiving the streamed chunks of its llm node. */
+export function withStreamSink<T>(sink: StreamSink, body: () => Promise<T>): Promise<T> {
+  return sinks.run(sink, body);
+}
+
+/** The calledFrom marker of plain llm nodes (vision tools and python callbacks use others and never stream). */
+const LLM_NODE_CALLER = 'aoai-tool';
+
+export class StreamingLlmService extends LlmService {
+  override async call(api: 'chat' | 'completion' | 'embedding', connection: Connection, body: Record<string, unknown>, usage: Usage[], signal?: AbortSignal, calledFrom?: string): Promise<LlmResult<unknown>> {
+    const sink = sinks.getStore();
+    if (!sink || sink.claimed || api !== 'chat' || (calledFrom ?? LLM_NODE_CALLER) !== LLM_NODE_CALLER) return super.call(api, connection, body, usage, signal, calledFrom);
+    sink.claimed = true;
+    const stream = await chatStream(this.client(connection, calledFrom), body, { signal });
+    let content = '';
+    let finishReason: string | null = null;
+    let model = String(body.model ?? '');
+    for await (const chunk of stream) {
+      if (chunk.model) model = chunk.model;
+      const choice = chunk.choices[0];
+      const piece = choice?.delta?.content;
+      if (piece) {
+        content += piece;
+        sink.onChunk(piece);
+      }
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+    }
+    const tokens = stream.usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+    const cost = estimateCost(model, tokens);
+    for (const u of usage) addUsage(u, tokens, cost);
+    const response = {
+      object: 'chat.completion',
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason ?? 'stop' }],
+      usage: { prompt_tokens: tokens.promptTokens, completion_tokens: tokens.completionTokens, total_tokens: tokens.totalTokens },
+    };
+    return { response, usage: tokens, latencyMs: stream.latencyMs ?? 0, cached: false, attempts: stream.attempts };
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * `smoke-test`: sends the use case's sample requests (or a tests YAML file with expectations) to an endpoint and
+ * fails (exit 1) when an answer does not meet them — status, JSON Schema, values, latency percentiles. The seed
+ * template's smoke tests only logged the answer.
+ */
+import path from 'node:path';
+import { loadUseCase } from '../config/use-case.js';
+import { deploymentName, liveEndpoint, runSmokeTests, smokeJUnit, smokeMarkdown, suiteForUseCase } from '../deploy/index.js';
+import { ConfigError, GateFailed } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+import { useCaseInputs } from './common-inputs.js';
+import type { StepDefinition } from './declare.js';
+
+export interface SmokeTestInputs {
+  config: string;
+  env?: string;
+  endpoint?: string;
+  keyEnv?: string;
+  tests?: string;
+  stateDir: string;
+  junitFile: string;
+  warmupSeconds?: number;
+}
+
+export interface SmokeTestOutputs {
+  passed: boolean;
+  endpoint: string;
+}
+
+export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = {
+  name: 'smoke-test',
+  description: 'Send sample requests to a deployed endpoint and check status, response schema, expected values and latency; any failure fails the step.',
+  inputs: [
+    ...useCaseInputs,
+    { name: 'endpoint', type: 'string', description: 'Scoring URL (default: the live local deployment of this use case and env).' },
+    { name: 'key-env', type: 'string', description: 'Environment variable holding the endpoint key (sent as Authorization: Bearer).' },
+    { name: 'tests', type: 'path', description: 'Smoke tests YAML (schemas/smoke-tests.schema.json). Default: TEST_FILE_PATH of deployment_config.json for the env, else sample-request.json.' },
+    { name: 'state-dir', type: 'path', default: '.llmops', description: 'Where local deployments are recorded.' },
+    { name: 'junit-file', type: 'path', default: '.llmops/reports/smoke-test.junit.xml', description: 'JUnit XML result file.' },
+    { name: 'warmup-seconds', type: 'number', description: 'How long to retry while the endpoint warms up (connection refused, 502-504). Default: the tests file value, else 60.' },
+  ],
+  outputs: [
+    { name: 'passed', description: 'true when every smoke test passed.' },
+    { name: 'endpoint', description: 'The scoring URL tested.' },
+  ],
+  async run(inputs, host) {
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const suite = suiteForUseCase(useCase, inputs.tests);
+    if (inputs.warmupSeconds !== undefined) suite.warmupMs = inputs.warmupSeconds * 1000;
+    const name = deploymentName(useCase.name, useCase.envName);
+    const endpoint = inputs.endpoint ?? liveEndpoint(inputs.stateDir, name);
+    if (!endpoint) throw ConfigError.at({ file: 'input "endpoint"' }, `no endpoint given and no live local deployment ${name} in ${path.join(inputs.stateDir, 'deploy')}; expected --endpoint <scoring URL>`);
+    let apiKey: string | undefined;
+    if (inputs.keyEnv) {
+      apiKey = process.env[inputs.keyEnv];
+      if (!apiKey) throw ConfigError.at({ file: 'input "key-env"' }, `environment variable ${inputs.keyEnv} is not set or empty; expected the endpoint key`);
+      host.mask(apiKey);
+    }
+    const result = await runSmokeTests(suite, { endpoint, apiKey });
+    for (const t of result.tests) {
+      if (t.passed) host.info(`pass  ${t.name} (${t.status}, ${(t.p50Ms ?? t.latenciesMs[0] ?? 0).toFixed(1)} ms)`);
+      else for (const f of t.failures) host.error(`fail  ${t.name}: ${f}`, t.at);
+    }
+    writeFileAtomic(inputs.junitFile, smokeJUnit(result));
+    await host.appendSummary(smokeMarkdown(result));
+    host.setOutput('passed', String(result.passed));
+    host.setOutput('endpoint', result.endpoint);
+    if (!result.passed) {
+      const failed = result.tests.filter((t) => !t.passed);
+      throw new GateFailed(`smoke test failed: ${failed.length} of ${result.tests.length} tests against ${result.endpoint}`, failed.flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`)));
+    }
+    return { passed: true, endpoint: result.endpoint };
+  },
+};

@@ -1,0 +1,138 @@
+/** `deploy --target local`: real background servers, blue/green replace, a failed smoke test keeps the old one. */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { deployLocal, loadSmokeTests, readState, stateFile, stopLocalDeployment, type SmokeSuite } from '../../src/shared/deploy/index.js';
+import { ConfigError, exitCodeOf, GateFailed } from '../../src/shared/errors.js';
+import { MemoryHost } from '../../src/shared/host/memory.js';
+import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { deployStep } from '../../src/shared/steps/deploy.js';
+import { buildServeCli, deployUseCase } from './helpers.js';
+
+let cli: string;
+let model: ModelServerHandle;
+const uc = deployUseCase({
+  'smoke-any.yaml': 'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
+  'smoke-v1.yaml': 'tests:\n  - name: answers with v1\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, matches: "^user: v1 "}\n',
+});
+const stateDir = path.join(uc.dir, '.llmops');
+const config = path.join(uc.dir, 'experiment.yaml');
+const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+
+beforeAll(async () => {
+  cli = buildServeCli();
+  model = await startModelServer({});
+  // The background server inherits the environment: experiment.yaml's ${api_base}/${api_key} read AOAI_API_*.
+  process.env.AOAI_API_BASE = model.url;
+  process.env.AOAI_API_KEY = 'sk-test-key-0001';
+}, 60_000);
+afterAll(async () => {
+  await stopLocalDeployment(stateDir, 'demo');
+  await model.close();
+  process.env.AOAI_API_BASE = saved.base;
+  process.env.AOAI_API_KEY = saved.key;
+  uc.cleanup();
+});
+
+const suite = (file: string): SmokeSuite => loadSmokeTests(path.join(uc.dir, file));
+const answer = async (endpoint: string) => ((await (await fetch(endpoint, { method: 'POST', body: '{"question": "hello"}' })).json()) as { answer: string }).answer;
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('first deploy, blue/green replace, a failing new deployment leaves the old one serving and the state untouched, stop', async () => {
+  const base = { name: 'demo', stateDir, config, command: [process.execPath, cli] };
+  // 1. First deploy: v0 comes up, passes its smoke test, is recorded live.
+  const first = await deployLocal({ ...base, variants: ['${chat.v0}'], smoke: suite('smoke-any.yaml') });
+  expect(first.smoke.passed).toBe(true);
+  expect(await answer(first.endpoint)).toBe('user: v0 hello');
+  const s1 = readState(stateDir, 'demo')!;
+  expect(s1.live).toMatchObject({ slot: 'blue', pid: expect.any(Number), port: expect.any(Number), variant: { chat: 'v0' }, flow: 'std' });
+  expect(first.endpoint).toBe(`http://127.0.0.1:${s1.live.port}/score`);
+
+  // 2. Replace with v1: a new server on another port goes live, the old one is stopped.
+  const second = await deployLocal({ ...base, variants: ['${chat.v1}'], smoke: suite('smoke-v1.yaml') });
+  const s2 = readState(stateDir, 'demo')!;
+  expect(s2.live.slot).toBe('green');
+  expect(s2.live.port).not.toBe(s1.live.port);
+  expect(s2.previous?.pid).toBe(s1.live.pid);
+  expect(alive(s1.live.pid)).toBe(false);
+  expect(await answer(second.endpoint)).toBe('user: v1 hello');
+  await expect(fetch(first.endpoint, { method: 'POST', body: '{}' })).rejects.toThrow();
+
+  // 3. A new deployment (v0) that fails its smoke test (which wants v1): exit 1, v1 keeps serving, same state bytes.
+  const before = readFileSync(stateFile(stateDir, 'demo'), 'utf8');
+  const failed = await deployLocal({ ...base, variants: ['${chat.v0}'], smoke: suite('smoke-v1.yaml') }).catch((e: unknown) => e);
+  expect(failed).toBeInstanceOf(GateFailed);
+  expect(exitCodeOf(failed)).toBe(1);
+  expect((failed as GateFailed).message).toContain(`the previous one keeps serving at ${s2.live.url}`);
+  expect((failed as GateFailed).failures.join('\n')).toMatch(/answers with v1: \$\.answer: expected to match \/\^user: v1 \/, got "user: v0 hello"/);
+  expect(readFileSync(stateFile(stateDir, 'demo'), 'utf8')).toBe(before);
+  expect(await answer(second.endpoint)).toBe('user: v1 hello');
+  const rejectedLog = readFileSync(path.join(stateDir, 'deploy', 'demo-blue.log'), 'utf8');
+  const rejectedPid = Number(/"pid":(\d+)/.exec(rejectedLog)?.[1]);
+  expect(alive(rejectedPid)).toBe(false);
+
+  // 4. Stop: the live server drains and exits, the state goes.
+  expect(await stopLocalDeployment(stateDir, 'demo')).toBe(true);
+  expect(alive(s2.live.pid)).toBe(false);
+  expect(readState(stateDir, 'demo')).toBeUndefined();
+  expect(await stopLocalDeployment(stateDir, 'demo')).toBe(false);
+}, 120_000);
+
+test('the deploy step: sample-request smoke test, outputs endpoint and deployment-name, summary; other targets are ConfigErrors', async () => {
+  process.env.LLMOPS_CLI = cli;
+  try {
+    const host = new MemoryHost();
+    const out = await deployStep.run({ config, target: 'local', stateDir, variant: '${chat.v1}' }, host);
+    expect(out.deploymentName).toBe('demo');
+    expect(host.outputs.get('endpoint')).toBe(out.endpoint);
+    expect(await answer(out.endpoint)).toBe('user: v1 hello');
+    expect(host.summary).toContain('sample request (sample-request.json)');
+    expect(host.summary).toContain('✅ passed: 1/1');
+    expect(host.lines.map((l) => JSON.stringify(l)).join('\n')).not.toContain('sk-test-key-0001');
+  } finally {
+    delete process.env.LLMOPS_CLI;
+    await stopLocalDeployment(stateDir, 'demo');
+  }
+  for (const target of ['azure-managed', 'kubernetes', 'webapp']) {
+    const e = await deployStep.run({ config, target, stateDir }, new MemoryHost()).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).message).toContain(`target ${target} is not available yet`);
+  }
+}, 60_000);
+
+test('SIGTERM under load: the served process finishes every in-flight request, then exits 0', async () => {
+  const slow = await startModelServer({ latencyMs: 400 });
+  writeFileSync(path.join(uc.dir, 'conn.yaml'), `name: aoai\ntype: azure_open_ai\napi_base: ${slow.url}\napi_key: k\n`);
+  const child = spawn(process.execPath, [cli, 'flow', 'serve', path.join(uc.dir, 'flows/std'), '--port', '0', '--connections', path.join(uc.dir, 'conn.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    let err = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+        const m = /"msg":"listening","url":"([^"]+)"/.exec(err);
+        if (m) resolve(m[1]);
+      });
+      child.on('exit', () => reject(new Error(err)));
+    });
+    const n = 16;
+    const requests = Array.from({ length: n }, (_, i) => fetch(`${url}/score`, { method: 'POST', body: JSON.stringify({ question: `q${i}` }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { answer: string } })));
+    while (slow.stats().inFlight < n) await new Promise((r) => setTimeout(r, 10));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    const answers = await Promise.all(requests);
+    expect(answers.map((a) => a.status)).toEqual(Array(n).fill(200));
+    expect(answers.map((a) => a.body.answer)).toEqual(Array.from({ length: n }, (_, i) => `user: v0 q${i}`));
+    expect(await exited).toBe(0);
+    expect(err).toContain('"msg":"shutting down","signal":"SIGTERM"');
+  } finally {
+    child.kill('SIGKILL');
+    await slow.close();
+  }
+}, 60_000);
