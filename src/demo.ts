@@ -1,12 +1,15 @@
 /**
  * `npm run demo`: the whole local lifecycle on examples/web_classification, offline — the local
  * model server with the example's rules, then register-data, bulk-run (both datasets, both
- * variants), evaluate and report. Prints where the reports are.
+ * variants), evaluate and report; then the best variant is deployed locally, smoke-tested with
+ * the example's smoke tests, and stopped. Prints where the reports are.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runWithHost } from './cli-support.js';
+import { fileURLToPath } from 'node:url';
+import { deployAndVerify } from './shared/deploy/index.js';
 import { startModelServer } from './shared/llm/index.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
@@ -22,6 +25,8 @@ const server = await startModelServer({ rules: `${example}/model-rules.yaml`, la
 // The demo talks to the local model server only: this key is not a secret.
 process.env.AOAI_API_BASE = server.url;
 process.env.AOAI_API_KEY = 'local-demo-key';
+// The deployed server is this bundle's sibling CLI, started as its own process.
+process.env.LLMOPS_CLI ??= path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js');
 
 try {
   await runWithHost({}, async (host) => {
@@ -30,10 +35,26 @@ try {
     await registerDataStep.run({ config, store }, host);
     await bulkRunStep.run({ config, store, variants: 'one_at_a_time', cacheMode: 'off' }, host);
     await evaluateStep.run({ config, store, cacheMode: 'off' }, host);
-    await reportStep.run({ config, store, outputDir: reports }, host);
+    const { results } = await reportStep.run({ config, store, outputDir: reports }, host);
+
+    const best = bestVariant(results);
+    host.info(`demo: deploying the best variant (${best.id}) locally`);
+    const deployment = await deployAndVerify({ config, env: 'dev', variants: best.specs, stateDir: store, testsFile: `${example}/smoke-tests.yaml`, log: (l) => host.info(`  ${l}`) });
+    host.info(`demo: ${deployment.endpoint} passed ${deployment.smoke.tests.filter((t) => t.passed).length}/${deployment.smoke.tests.length} smoke tests`);
+    await deployment.stop();
+    host.info('demo: local deployment stopped');
     host.info(`demo: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     host.info(`demo: open ${path.resolve(reports, 'report.html')} (also summary.md, results.json, *.csv, results.junit.xml)`);
   });
 } finally {
   await server.close();
+}
+
+/** The variant with the best value of the first metric, as `${node.variant}` specs for deploy. */
+function bestVariant(results: Awaited<ReturnType<typeof reportStep.run>>['results']): { id: string; specs: string[] } {
+  const metric = results.metrics[0];
+  const candidates = results.metrics.filter((m) => m.evaluator === metric?.evaluator && m.metric === metric?.metric);
+  const best = candidates.reduce((a, b) => ((b.higherIsBetter ? b.value > a.value : b.value < a.value) ? b : a), candidates[0]);
+  const variant = results.variants.find((v) => v.id === best?.variantId) ?? results.variants[0];
+  return { id: variant.id, specs: Object.entries(variant.selection).map(([node, id]) => `\${${node}.${id}}`) };
 }

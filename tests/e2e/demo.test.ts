@@ -23,6 +23,14 @@ test('the demo succeeds offline and says where the reports are', () => {
   expect(run.status).toBe(0);
 });
 
+test('the best variant is deployed locally, passes every smoke test, and is stopped', async () => {
+  expect(run.stderr).toContain('demo: deploying the best variant (summarize_text_content.variant_1) locally');
+  expect(run.stderr).toMatch(/demo: http:\/\/127\.0\.0\.1:\d+\/score passed 5\/5 smoke tests/);
+  expect(run.stderr).toContain('demo: local deployment stopped');
+  const endpoint = /demo: (http:\S+\/score) passed/.exec(String(run.stderr))![1];
+  await expect(fetch(endpoint.replace('/score', '/health'))).rejects.toThrow();
+});
+
 test('both datasets × both variants ran, every line completed, and were evaluated', () => {
   const results = JSON.parse(readFileSync(path.join(reports, 'results.json'), 'utf8')) as Results;
   expect(results.experiment).toBe('web_classification');
