@@ -2,6 +2,8 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { generatedFiles, packageVersion } from './generate.js';
+import { readmeWithReference } from './readme.js';
+import { packagedSteps } from './steps.js';
 
 const root = process.cwd();
 let changed = 0;
@@ -12,5 +14,13 @@ for (const [file, content] of generatedFiles(packageVersion(root))) {
   writeFileSync(target, content);
   changed++;
   process.stdout.write(`wrote ${file}\n`);
+}
+const readmeFile = path.join(root, 'README.md');
+const readme = readFileSync(readmeFile, 'utf8');
+const updated = readmeWithReference(readme, packagedSteps);
+if (updated !== readme) {
+  writeFileSync(readmeFile, updated);
+  changed++;
+  process.stdout.write('wrote README.md (step reference)\n');
 }
 process.stdout.write(changed ? `${changed} file(s) updated\n` : 'all generated files are up to date\n');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { generatedFiles, packageVersion } from '../../src/packaging/generate.js';
+import { readmeWithReference } from '../../src/packaging/readme.js';
 import { stepExport } from '../../src/packaging/entries.js';
 import { actionBundle, taskDir } from '../../src/packaging/layout.js';
 import { packagedSteps } from '../../src/packaging/steps.js';
@@ -24,6 +25,12 @@ const validators = { action: schema('action'), task: schema('task'), extension: 
 test.each([...files.keys()])('%s is up to date (run `npm run generate` after changing a step)', (file) => {
   const onDisk = existsSync(path.join(root, file)) ? readFileSync(path.join(root, file), 'utf8') : '(missing)';
   expect(onDisk).toBe(files.get(file));
+});
+
+test('the README step reference is up to date and lists every step and input', () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  expect(readme).toBe(readmeWithReference(readme, packagedSteps));
+  for (const { step } of packagedSteps) for (const input of step.inputs) expect(readme).toContain(`\`--${input.name}\``);
 });
 
 const actionFiles = [...files.keys()].filter((f) => f.endsWith('action.yml'));
