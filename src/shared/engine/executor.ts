@@ -11,7 +11,7 @@ import { PythonWorkerPool, type FlexEntryInfo } from './python-worker/index.js';
 import { connectionMap, toRuntimeConnection } from './connections.js';
 import { planDag, runDagAggregation, runDagLine, type DagPlan } from './dag-executor.js';
 import { LineFailure, toPfError, type PfError } from './line-error.js';
-import { LineDeadlines, type LineDeadline } from './line-abort.js';
+import { DeadlineQueue, type Deadline } from '../llm/deadlines.js';
 import { emptyUsage, LlmService, type LlmServiceOptions, type Usage } from './llm-service.js';
 import { makeCallbacks } from './callbacks.js';
 import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
@@ -172,7 +172,7 @@ function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, 
 
 function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, close: () => Promise<void>): FlowExecutor {
   const timeoutMs = options.lineTimeoutMs ?? 600_000;
-  const deadlines = timeoutMs > 0 ? new LineDeadlines(timeoutMs) : undefined;
+  const deadlines = timeoutMs > 0 ? new DeadlineQueue(timeoutMs) : undefined;
   return {
     flow,
     inputs: core.inputs,
@@ -181,10 +181,10 @@ function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, cl
       const lineNumber = opts.lineNumber ?? 0;
       const usage = emptyUsage();
       const started = performance.now();
-      let deadline: LineDeadline | undefined;
+      let deadline: Deadline | undefined;
       // The caller's signal (a served request) goes to the nodes as it is. The time limit does not abort the
       // line's calls, it stops waiting for them: a per-line signal would reach every fetch, and undici's
-      // handling of a signal costs more CPU per call than the rest of the engine (see line-abort.ts).
+      // handling of a signal costs more CPU per call than the rest of the engine (see llm/deadlines.ts).
       const ctx: RunContext = { lineNumber, usage: [usage], signal: opts.signal };
       try {
         const work = core.line(inputs, ctx);

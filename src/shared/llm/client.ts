@@ -20,6 +20,7 @@ import { resolveEndpoint, type EndpointOptions, type LlmApi, type LlmConnection,
 import { LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
 import { LimiterRegistry, type AdaptiveLimiter } from './limiter.js';
 import { backoffMs, DEFAULT_RETRY, isRetryable, retryAfterMs, sleep, type AttemptFailure, type RetryOptions } from './retry.js';
+import { type Deadline, DeadlineQueue } from './deadlines.js';
 
 /** Tokens of one call. A cache hit costs none. */
 export interface TokenUsage {
@@ -77,13 +78,13 @@ export class LlmClient {
   private readonly random: () => number;
   private readonly fetchImpl: typeof fetch;
   private readonly cache?: ResponseCache;
-  private readonly timeouts: AttemptTimeouts;
+  private readonly timeouts: DeadlineQueue;
 
   constructor(options: LlmClientOptions) {
     this.endpoint = resolveEndpoint(options.connection, options);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 600_000;
-    this.timeouts = new AttemptTimeouts(this.timeoutMs);
+    this.timeouts = new DeadlineQueue(this.timeoutMs);
     this.limiters = options.limiters ?? new LimiterRegistry(options.maxConcurrency ?? 64);
     this.random = options.random ?? Math.random;
     this.fetchImpl = options.fetch ?? fetch;
@@ -161,7 +162,7 @@ export class LlmClient {
 
   private async attempt<R>(url: string, text: string, signal: AbortSignal | undefined, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     if (!signal && consume === (readJson as unknown)) return this.detachedAttempt(url, text, consume);
-    // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see AttemptTimeouts).
+    // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see deadlines.ts).
     const controller = new AbortController();
     const timer = this.timeouts.start(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')));
     const onAbort = signal ? () => controller.abort(signal.reason) : undefined;
@@ -188,7 +189,7 @@ export class LlmClient {
    */
   private async detachedAttempt<R>(url: string, text: string, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     let abandoned = false;
-    let timer: AttemptTimer | undefined;
+    let timer: Deadline | undefined;
     try {
       const h = this.endpoint.headers();
       const headers = h instanceof Promise ? await h : h;
@@ -228,45 +229,6 @@ export class LlmClient {
 }
 
 const TIMED_OUT = Symbol('timed out'); // the rejection of an abandoned attempt
-
-interface AttemptTimer { readonly at: number; readonly expire: () => void; expired: boolean }
-
-/**
- * Attempt time limits of one client: deadlines of equal length come in start order, so one queue and one timer
- * armed for the oldest is exact, without a timer or an AbortSignal.any per request (bench/README-engine.md).
- */
-const MAX_DELAY_MS = 2 ** 31 - 1; // setTimeout's largest delay; a later deadline is re-armed when it fires
-
-class AttemptTimeouts {
-  private readonly pending = new Set<AttemptTimer>();
-  private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly ms: number) {}
-  start(expire: () => void): AttemptTimer {
-    const entry: AttemptTimer = { at: performance.now() + this.ms, expire, expired: false };
-    this.pending.add(entry);
-    if (!this.timer) this.arm(entry.at);
-    else if (this.pending.size === 1) this.timer.ref();
-    return entry;
-  }
-  finish(entry: AttemptTimer): void {
-    this.pending.delete(entry);
-    if (this.pending.size === 0) this.timer?.unref();
-  }
-  private arm(at: number): void {
-    this.timer = setTimeout(() => this.fire(), Math.min(MAX_DELAY_MS, Math.max(0, at - performance.now())));
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    const now = performance.now();
-    for (const entry of this.pending) {
-      if (entry.at > now) return this.arm(entry.at);
-      this.pending.delete(entry);
-      entry.expired = true;
-      entry.expire();
-    }
-  }
-}
 
 async function readJson(res: Response): Promise<unknown> {
   return JSON.parse(await res.text());
