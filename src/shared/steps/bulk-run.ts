@@ -6,12 +6,11 @@
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
-import { LlmService } from '../engine/index.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import { planVariants, type VariantPlan } from '../flow/index.js';
 import type { Host } from '../host/host.js';
-import { ResponseCache } from '../llm/index.js';
 import { readLineRecords, runBatch, runDir, type RunSummary } from '../runs/index.js';
+import { llmServiceFor } from './llm-service.js';
 import { progressFor } from './progress.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
@@ -63,7 +62,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const datasets = selectDatasets(useCase, inputs.datasets);
     exportEnvironment(useCase.environmentVariables);
 
-    const llm = new LlmService({ cache: execution.cache === 'off' ? undefined : new ResponseCache({ root: path.join(inputs.store, 'cache'), mode: execution.cache }) });
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
     const previous = inputs.resume ? readHandoff<RunsFile>(runsFile, 'bulk-run').runs : [];
     const handoff: RunsFile = { experiment: useCase.name, env: useCase.envName, build, createdAt: new Date().toISOString(), runs: [] };

@@ -7,15 +7,14 @@
 import path from 'node:path';
 import type { Evaluator, EvaluatorDataset, UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
-import { LlmService } from '../engine/index.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
-import { ResponseCache } from '../llm/index.js';
 import type { EvaluationResult } from '../report/model.js';
 import { runBatch, scanData } from '../runs/index.js';
 import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
+import { llmServiceFor } from './llm-service.js';
 import { progressFor } from './progress.js';
 import { executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
@@ -66,7 +65,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     await checkAlignment(jobs, useCase);
     if (jobs.length === 0) host.warning(`evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`);
 
-    const llm = new LlmService({ cache: execution.cache === 'off' ? undefined : new ResponseCache({ root: path.join(inputs.store, 'cache'), mode: execution.cache }) });
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
     const evaluations: EvaluationResult[] = [];
     const overLimit: string[] = [];
     for (const job of jobs) {
