@@ -68,6 +68,28 @@ test('an LLM-judged evaluator runs its judge prompty through the engine (likert 
   }
 });
 
+test('embedding similarity embeds both texts through the engine: identical texts score 1, others less', async () => {
+  const sentences = ['{"question": "the cat sat on the mat", "answer": "the cat sat on the mat"}', '{"question": "a red car in the street", "answer": "a blue car in the street"}', '{"question": "stock prices fell", "answer": "the weather is sunny"}', '{"question": "open the door", "answer": "open the window"}'];
+  const uc = makeUseCase({
+    'data/train.jsonl': sentences.join('\n') + '\n',
+    'experiment.yaml': withEvaluators('evaluators:\n  - name: semantic\n    builtin: embedding_similarity\n    options:\n      connection: aoai\n      deployment: text-embedding-3-small\n    datasets:\n      - name: train\n        mappings:\n          prediction: ${run.outputs.answer}\n          reference: ${data.answer}\n'),
+  });
+  try {
+    const { results } = await lifecycle(uc.dir);
+    const byLine = Object.fromEntries(results.lines.map((l) => [l.lineNumber, l.scores['semantic.embedding_similarity'] as number]));
+    expect(byLine[0]).toBeCloseTo(1, 10); // the same text
+    expect(byLine[1]).toBeGreaterThan(byLine[2]); // one word apart vs nothing in common
+    expect(byLine[1]).toBeLessThan(1);
+    expect(results.metrics).toEqual([expect.objectContaining({ metric: 'embedding_similarity', kind: 'continuous' })]);
+    const evalRun = results.evaluations[0];
+    const runJson = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/runs', evalRun.runId, 'run.json'), 'utf8'));
+    expect(runJson.llm_calls).toBe(4);
+    expect(runJson.tokens.total).toBeGreaterThan(0);
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('evaluation data not row-aligned with the run it scores is an input error at its place in experiment.yaml', async () => {
   const uc = makeUseCase({ 'data/train.jsonl': data, 'data/eval.jsonl': '{"answer": "a"}\n' });
   try {

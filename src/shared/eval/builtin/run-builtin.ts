@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { Connection } from '../../config/connections.js';
 import type { Evaluator, EvaluatorDataset } from '../../config/types.js';
-import { LlmService } from '../../engine/index.js';
+import { emptyUsage, LlmService, type Usage } from '../../engine/index.js';
 import { ConfigError } from '../../errors.js';
 import { loadPrompty } from '../../flow/index.js';
 import { CompiledMapping, readData, readLineRecords, readRunRecord, runBatch, RunWriter, type LineRecord, type ProgressReporter, type RunRecord, type RunSummary } from '../../runs/index.js';
@@ -45,6 +45,8 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
   const rows: Record<string, unknown>[] = [];
   if (o.dataset.localPath) for await (const row of readData(o.dataset.localPath)) rows.push(row);
   const mapping = new CompiledMapping(o.dataset.mappings);
+  const usage = emptyUsage();
+  const embed = builtin === 'embedding_similarity' ? embedder(o, usage) : undefined;
 
   const started = Date.now();
   const record: RunRecord = {
@@ -67,13 +69,16 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
     const t0 = performance.now();
     let value: number | undefined;
     let error: string | undefined;
+    let lineTokens = 0;
     try {
-      value = scorer.score({ inputs, record: rec, options: o.evaluator.options });
+      const before = usage.totalTokens;
+      value = await scorer.score({ inputs, record: rec, options: o.evaluator.options, embed });
+      lineTokens = usage.totalTokens - before;
     } catch (e) {
       error = (e as Error).message;
     }
     record.counts.total++;
-    const line: LineRecord = { line_number: lineNumber, status: error ? 'Failed' : 'Completed', inputs: { ...inputs, line_number: lineNumber }, latency_ms: performance.now() - t0, tokens: { prompt: 0, completion: 0, total: 0 } };
+    const line: LineRecord = { line_number: lineNumber, status: error ? 'Failed' : 'Completed', inputs: { ...inputs, line_number: lineNumber }, latency_ms: performance.now() - t0, tokens: { prompt: lineTokens, completion: 0, total: lineTokens } };
     if (error) {
       line.error = { message: error, messageFormat: '', messageParameters: {}, referenceCode: 'Builtin', code: 'UserError', innerError: { code: 'BuiltinEvaluatorError', innerError: null } } as unknown as LineRecord['error'];
       record.counts.failed++;
@@ -87,11 +92,25 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
   await writer.closeOutputs();
   const metrics = scores.length ? { [scorer.metric]: scores.reduce((a, b) => a + b, 0) / scores.length } : {};
   writer.writeMetrics(metrics);
+  record.tokens = { prompt: usage.promptTokens, completion: usage.completionTokens, total: usage.totalTokens };
+  record.llm_calls = usage.llmCalls;
+  if (usage.costUsd !== undefined) record.cost_usd = usage.costUsd;
   const durationMs = Date.now() - started;
   Object.assign(record, { status: 'Completed', timings: { ...record.timings, ended_at: new Date().toISOString(), duration_ms: durationMs } });
   writer.saveRun();
   o.progress?.finish({ total: record.counts.total, done: record.counts.total, failed: record.counts.failed, skipped: 0, elapsedMs: durationMs, rate: record.counts.total / Math.max(0.001, durationMs / 1000) });
-  return { runId: o.runId, dir: writer.dir, status: 'Completed', counts: record.counts, skipped: 0, metrics, tokens: record.tokens, llmCalls: 0, durationMs };
+  return { runId: o.runId, dir: writer.dir, status: 'Completed', counts: record.counts, skipped: 0, metrics, tokens: record.tokens, costUsd: usage.costUsd, llmCalls: usage.llmCalls, durationMs };
+}
+
+/** Embeddings through the engine's LLM service, so they share its cache, limits and accounting. */
+function embedder(o: BuiltinRunOptions, usage: Usage): (texts: string[]) => Promise<number[][]> {
+  const name = String(o.evaluator.options.connection);
+  const connection = o.connections.find((c) => c.name === name);
+  if (!connection) throw ConfigError.at({ file: `evaluator "${o.evaluator.name}"` }, `options.connection "${name}" is not a connection of this experiment, expected one of: ${o.connections.map((c) => c.name).join(', ') || '(none)'}`);
+  return async (texts) => {
+    const result = await o.llm.call('embedding', connection, { model: String(o.evaluator.options.deployment), input: texts }, [usage]);
+    return (result.response as { data: { embedding: number[] }[] }).data.map((d) => d.embedding);
+  };
 }
 
 /** An LLM judge: the judge prompty, pointed at the evaluator's connection and deployment, run over the dataset joined with the standard run. */

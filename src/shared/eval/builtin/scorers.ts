@@ -1,15 +1,18 @@
 /**
  * Built-in evaluators computed without a flow: each maps one standard line (its mapped inputs
- * and run record) to a score. LLM-judged evaluators are prompty flows (judges/), not here.
+ * and run record) to a score; embedding similarity embeds both texts through the engine's LLM
+ * service. LLM-judged evaluators are prompty flows (judges/), not here.
  */
 import type { LineRecord } from '../../runs/index.js';
-import { bleu, exactMatch, jsonSchemaValid, regexMatch, rougeL, tokenF1 } from '../metrics/index.js';
+import { bleu, cosineSimilarity, exactMatch, jsonSchemaValid, regexMatch, rougeL, tokenF1 } from '../metrics/index.js';
 
 export interface ScorerInput {
   /** Inputs from the evaluator dataset's mappings (prediction, reference, ...). */
   inputs: Record<string, unknown>;
   record: LineRecord;
   options: Record<string, unknown>;
+  /** Embeddings of texts through the engine's LLM service (embedding_similarity only). */
+  embed?: (texts: string[]) => Promise<number[][]>;
 }
 
 export interface Scorer {
@@ -17,7 +20,7 @@ export interface Scorer {
   metric: string;
   /** Mapped inputs the scorer reads. */
   needs: string[];
-  score(input: ScorerInput): number | undefined;
+  score(input: ScorerInput): number | undefined | Promise<number | undefined>;
 }
 
 const text = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -30,6 +33,14 @@ export const scorers: Record<string, Scorer> = {
   rouge_l: { metric: 'rouge_l', needs: ['prediction', 'reference'], score: ({ inputs }) => rougeL(text(inputs.prediction), references(inputs.reference)) },
   regex: { metric: 'regex_match', needs: ['prediction'], score: ({ inputs, options }) => regexMatch(text(inputs.prediction), String(options.pattern), { fullMatch: Boolean(options.full_match) }) },
   json_schema: { metric: 'json_schema_valid', needs: ['prediction'], score: ({ inputs, options }) => jsonSchemaValid(inputs.prediction, options.schema as object) },
+  embedding_similarity: {
+    metric: 'embedding_similarity',
+    needs: ['prediction', 'reference'],
+    score: async ({ inputs, embed }) => {
+      const [a, b] = await embed!([text(inputs.prediction), text(inputs.reference)]);
+      return cosineSimilarity(a, b);
+    },
+  },
   latency: { metric: 'latency_ms', needs: [], score: ({ record }) => record.latency_ms },
   cost: { metric: 'cost_usd', needs: [], score: ({ record }) => record.cost_usd },
 };
@@ -38,5 +49,6 @@ export const scorers: Record<string, Scorer> = {
 export function missingOptions(builtin: string, options: Record<string, unknown>): string | undefined {
   if (builtin === 'regex' && typeof options.pattern !== 'string') return 'options.pattern (a regular expression)';
   if (builtin === 'json_schema' && (typeof options.schema !== 'object' || options.schema === null)) return 'options.schema (a JSON Schema object)';
+  if (builtin === 'embedding_similarity' && (typeof options.connection !== 'string' || typeof options.deployment !== 'string')) return 'options.connection (a connection name) and options.deployment (the embedding model or deployment)';
   return undefined;
 }
