@@ -6,7 +6,7 @@
  */
 import { checkFinite, checkLevel } from './describe.js';
 import { DEFAULT_LEVEL, DEFAULT_RESAMPLES, percentileBounds, type BootstrapOptions, type Summary } from './intervals.js';
-import { createRandom, DEFAULT_SEED, randomIndex } from './random.js';
+import { createRandom, DEFAULT_SEED, resampledClusterMean } from './random.js';
 import { studentTQuantile } from './special.js';
 
 /** Identifies the cluster (test case) a line belongs to. */
@@ -123,16 +123,7 @@ export function clusterBootstrapInterval(
   if (!(Number.isInteger(resamples) && resamples > 0)) throw new RangeError(`clusterBootstrapInterval: resamples must be a positive integer, got ${resamples}`);
   const random = createRandom(options.seed ?? DEFAULT_SEED);
   const means = new Float64Array(resamples);
-  for (let b = 0; b < resamples; b++) {
-    let sum = 0;
-    let count = 0;
-    for (let k = 0; k < g; k++) {
-      const pick = randomIndex(random, g);
-      sum += sums[pick];
-      count += counts[pick];
-    }
-    means[b] = sum / count;
-  }
+  for (let b = 0; b < resamples; b++) means[b] = resampledClusterMean(random, sums, counts);
   const [lower, upper] = percentileBounds(means, level);
   return { ...base, lower, upper };
 }

@@ -7,7 +7,7 @@ import { clusterRobustStandardError, groupClusters, type ClusterId } from './clu
 import { comparisonBase, differences, type Comparison } from './comparison.js';
 import { mean, sampleVariance } from './describe.js';
 import { DEFAULT_LEVEL, DEFAULT_RESAMPLES, percentileBounds } from './intervals.js';
-import { createRandom, DEFAULT_SEED, randomIndex } from './random.js';
+import { createRandom, DEFAULT_SEED, resampledClusterMean } from './random.js';
 import { chiSquareSurvival, lnGamma, normalQuantile, studentTQuantile, studentTTwoSided } from './special.js';
 
 /** Below this many discordant pairs McNemar uses the exact binomial test. */
@@ -143,14 +143,7 @@ export function pairedBootstrap(candidate: readonly number[], reference: readonl
   let atOrBelow = 0;
   let atOrAbove = 0;
   for (let b = 0; b < resamples; b++) {
-    let sum = 0;
-    let count = 0;
-    for (let k = 0; k < g; k++) {
-      const pick = randomIndex(random, g);
-      sum += sums[pick];
-      count += counts[pick];
-    }
-    const delta = sum / count;
+    const delta = resampledClusterMean(random, sums, counts);
     deltas[b] = delta;
     if (delta <= 0) atOrBelow++;
     if (delta >= 0) atOrAbove++;

@@ -29,3 +29,19 @@ export function createRandom(seed: number = DEFAULT_SEED): Random {
 export function randomIndex(random: Random, n: number): number {
   return Math.floor(random() * n);
 }
+
+/**
+ * One cluster-bootstrap draw: pick as many clusters as there are, with replacement, and return
+ * the mean over their lines (`sums[k]` and `counts[k]` are cluster k's total and line count).
+ */
+export function resampledClusterMean(random: Random, sums: ArrayLike<number>, counts: ArrayLike<number>): number {
+  const g = sums.length;
+  let sum = 0;
+  let count = 0;
+  for (let k = 0; k < g; k++) {
+    const pick = randomIndex(random, g);
+    sum += sums[pick];
+    count += counts[pick];
+  }
+  return sum / count;
+}
