@@ -9,6 +9,9 @@ await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
+  // Code reached only through dynamic import (the Azure SDK, tokenizer data) goes to chunks loaded on use: start-up compiles less.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   target: 'node20',
   sourcemap: 'linked',
   legalComments: 'linked',
