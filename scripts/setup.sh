@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything llmops' tests and demo need on a fresh Debian machine with Node.js:
-# Debian packages (python3 for flows' Python code, chromium for the HTML report test) and npm dependencies.
+# Debian packages (python3 for flows' Python code, chromium for the HTML report test, openssl for a
+# test certificate, unzip to inspect the .vsix) and npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}" >&2
