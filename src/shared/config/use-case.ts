@@ -84,7 +84,8 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const dataops = existsSync(dataopsPath) ? tryRead(dataopsPath, display, problems, (s) => checkDataops(s, repositoryRoot, problems)) : undefined;
 
   // Mask before anything can be logged, including the errors below.
-  for (const s of secrets) if (s.length >= minimumSecretLength) options.host?.mask(s);
+  const masked = [...secrets].filter((s) => s.length >= minimumSecretLength);
+  for (const s of masked) options.host?.mask(s);
   for (const w of warnings) options.host?.warning(w.message, w);
   if (problems.length > 0 || !parts || !flow) throw new ConfigError(sortProblems(unique(problems)));
 
@@ -101,7 +102,7 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
     deployment: deployment as Record<string, unknown[]> | undefined,
     deploymentFile: deployment ? deploymentPath : undefined,
     dataops: dataops as Record<string, unknown> | undefined,
-    secrets: [...secrets].filter((s) => s.length >= minimumSecretLength),
+    secrets: masked,
     locationOf: (p) => locate(sourceFor(p), p),
   };
 }
