@@ -142,12 +142,14 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
 
 async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions): Promise<Core> {
   const info: FlexEntryInfo = await pool.flexInit(flow.entry, options.init ?? flow.sample?.init ?? {}, { workingDir: flow.workingDir });
-  const inputs: Record<string, FlowInputDef> = Object.keys(flow.inputs).length > 0 ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));
+  const fromSignature = Object.keys(flow.inputs).length === 0;
+  const inputs: Record<string, FlowInputDef> = !fromSignature ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));
   return {
     inputs,
     hasAggregation: info.hasAggregate,
     line: async (raw, ctx) => {
-      const r = await pool.flexCall(info.key, coerceDeclared(inputs, raw, ctx.lineNumber), { context: ctx });
+      // Signature defaults are left to Python: sent over JSON, a default such as `1.0` would arrive as the int 1.
+      const r = await pool.flexCall(info.key, coerceDeclared(inputs, raw, ctx.lineNumber, !fromSignature), { context: ctx });
       return { outputs: r.output as Record<string, unknown> };
     },
     aggregate: async (lines, ctx) => (await pool.flexAggregate(info.key, lines.map((l) => l.outputs ?? {}), { context: ctx })).metrics,
@@ -155,10 +157,10 @@ async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: Exec
 }
 
 /** Flex/prompty coercion: present values by declared type; absent ones are left to the callee (defaults, errors). */
-function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number): Record<string, unknown> {
+function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number, applyDefaults = true): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, def] of Object.entries(defs)) {
-    const v = raw[name] === undefined && def.hasDefault ? def.default : raw[name];
+    const v = raw[name] === undefined && def.hasDefault && applyDefaults ? def.default : raw[name];
     if (v === undefined) continue;
     try {
       out[name] = parseValue(def.type, v);
