@@ -2,7 +2,7 @@
  * bulk-run → evaluate → report on small use cases: built-in evaluators, an LLM judge through the
  * local model server, row alignment, the failed-line tolerance, and a failing gate (exit 1).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode, formatProblem, GateFailed } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
@@ -118,6 +118,14 @@ test('failed lines beyond the tolerance fail bulk-run (exit 1) naming each line;
     expect(annotation?.at).toEqual({ file: expect.stringMatching(/data[/\\]train\.jsonl$/), line: 3 });
     expect(existsSync(host.outputs.get('runs-file')!)).toBe(true);
     await expect(bulkRunStep.run({ ...common, maxFailedLines: '25%' }, new MemoryHost())).resolves.toEqual(expect.objectContaining({ runs: [expect.objectContaining({ lines: 4, failed: 1 })] }));
+    // The JUnit test tab follows the same tolerance: within it, the failed line is not a failing test case.
+    const reports = path.join(uc.dir, 'reports');
+    await reportStep.run({ ...common, outputDir: reports }, new MemoryHost());
+    const junit = () => readFileSync(path.join(reports, 'results.junit.xml'), 'utf8');
+    expect(junit()).toContain('<failure');
+    writeFileSync(path.join(uc.dir, 'experiment.yaml'), withEvaluators('evaluators:\n', 'execution:\n  max_failed_lines: 1\n'));
+    await reportStep.run({ ...common, outputDir: reports }, new MemoryHost());
+    expect(junit()).not.toContain('<failure');
   } finally {
     uc.cleanup();
   }

@@ -11,6 +11,7 @@ import { ALL_REPORT_FORMATS, markdownMarker, PR_COMMENT_MAX_BYTES, renderMarkdow
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile } from './experiment-files.js';
+import { failedLineLimit } from './run-settings.js';
 
 export interface ReportInputs {
   config: string;
@@ -70,7 +71,9 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     });
     const dir = inputs.outputDir ?? useCase.reports.dir;
     const formats = parseFormats(inputs.formats) ?? (useCase.reports.formats as ReportFormat[]);
-    const files = await writeReports(results, dir, formats, { secrets: useCase.secrets });
+    // Failed lines within the tolerance did not fail bulk-run, so they must not fail the JUnit test tab either.
+    const withinTolerance = runs.runs.every((r) => r.failed <= failedLineLimit(useCase.execution.maxFailedLines, r.lines));
+    const files = await writeReports(results, dir, formats, { secrets: useCase.secrets, junit: { failedLines: withinTolerance ? 'none' : 'failure' } });
     await host.appendSummary(renderMarkdown(results, { secrets: useCase.secrets }));
     await host.uploadArtifact('llmops-report', files, dir);
     if (inputs.prComment !== false && host.publishComment) {
