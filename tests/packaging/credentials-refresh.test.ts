@@ -9,10 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-entra-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  // esbuild's service process would otherwise keep Jest from exiting.
+  await stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 test('every Azure token request sends a freshly fetched OIDC token as its client assertion', async () => {
   const [key, cert] = ['key.pem', 'cert.pem'].map((f) => path.join(dir, f));
