@@ -5,12 +5,13 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, closeSync, ftruncateSync, fstatSync, readSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, closeSync, ftruncateSync, fstatSync, readSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../errors.js';
 import type { LineResult, PfError } from '../engine/index.js';
 import { parsePyJson, stringifyPyJson } from '../engine/python-worker/index.js';
+import { writeJsonAtomic } from '../files.js';
 
 export type RunStatus = 'Running' | 'Completed' | 'Failed' | 'Canceled';
 
@@ -75,12 +76,6 @@ export function runDir(storeRoot: string, runId: string): string {
   return join(storeRoot, 'runs', runId);
 }
 
-/** Writes JSON atomically (temp file + rename): readers never see a torn run.json. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, file);
-}
 
 export function readRunRecord(storeRoot: string, runId: string): RunRecord {
   const file = join(runDir(storeRoot, runId), 'run.json');
