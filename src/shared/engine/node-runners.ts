@@ -144,36 +144,34 @@ function literalOf(planned: PlannedInput[], name: string): unknown {
   return p?.kind === 'literal' ? p.value : undefined;
 }
 
-/** §1.6 for built-in tools: drop ""/null literals, parse declared ones by type. */
-function convertLiterals(planned: PlannedInput[], types: Record<string, string>, where: string): void {
+/** §1.6: literal inputs that are "" or null are dropped (the tool's default applies); the others go to `convert`. */
+function convertEachLiteral(planned: PlannedInput[], convert: (p: PlannedInput & { kind: 'literal' }) => void): void {
   for (let i = planned.length - 1; i >= 0; i--) {
     const p = planned[i];
     if (p.kind !== 'literal') continue;
-    if (p.value === null || p.value === '') {
-      planned.splice(i, 1);
-      continue;
-    }
-    const t = types[p.name];
-    if (t && t !== 'connection') p.value = parseLiteral(t, p.value, p.name, where);
+    if (p.value === null || p.value === '') planned.splice(i, 1);
+    else convert(p);
   }
 }
 
+/** §1.6 for built-in tools: parse declared literals by type. */
+function convertLiterals(planned: PlannedInput[], types: Record<string, string>, where: string): void {
+  convertEachLiteral(planned, (p) => {
+    const t = types[p.name];
+    if (t && t !== 'connection') p.value = parseLiteral(t, p.value, p.name, where);
+  });
+}
+
 function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>, deps: RunnerDeps, where: string): void {
-  for (let i = planned.length - 1; i >= 0; i--) {
-    const p = planned[i];
-    if (p.kind !== 'literal') continue;
-    if (p.value === null || p.value === '') {
-      planned.splice(i, 1);
-      continue;
-    }
+  convertEachLiteral(planned, (p) => {
     const param = params.get(p.name);
-    if (!param) continue;
+    if (!param) return;
     if (param.kind === 'connection') {
       requireConnection(deps.connections, p.value, where, deps.fallbackConnection);
-      continue;
+      return;
     }
     if (param.kind === 'value' && param.type.length === 1) p.value = parseLiteral(param.type[0], p.value, p.name, where);
-  }
+  });
 }
 
 function parseLiteral(type: string, value: unknown, name: string, where: string): unknown {
