@@ -39,7 +39,7 @@ export function resolveServeSource(flowPath: string | undefined, opts: Pick<Serv
   let connections: Connection[] = [];
   let flow: string | LoadedFlow | undefined = flowPath;
   if (opts.config) {
-    const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host });
+    const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host, needs: ['experiment', 'runtime'] });
     connections = useCase.connections;
     flow ??= useCase.flow.model;
   }

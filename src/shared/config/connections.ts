@@ -71,3 +71,40 @@ export function resolveConnections(
   });
   return out;
 }
+
+/** The variables the environment fallback reads, in the order it tries them (said when none is set; never their values). */
+export const fallbackVariables = { azure: ['AZURE_OPENAI_ENDPOINT', 'AZURE_OPENAI_API_KEY'], openai: ['OPENAI_API_KEY'] } as const;
+
+/**
+ * `AzureOpenAIConnection.from_env()` / `OpenAIConnection.from_env()`: the connection a flow's name stands
+ * for when the experiment does not define it. Undefined when the variables are not set.
+ */
+export function environmentConnection(get: (variable: string) => string | undefined, name: string): Connection | undefined {
+  const endpoint = get('AZURE_OPENAI_ENDPOINT');
+  const azureKey = get('AZURE_OPENAI_API_KEY');
+  if (endpoint && azureKey) {
+    return { name, type: 'AzureOpenAIConnection', value: { api_base: endpoint, api_key: azureKey, api_type: 'azure', api_version: get('OPENAI_API_VERSION') ?? '2024-02-01' }, secretKeys: ['api_key'] };
+  }
+  const openaiKey = get('OPENAI_API_KEY');
+  if (openaiKey) {
+    const value: Record<string, ConnectionValue> = { api_key: openaiKey };
+    const baseUrl = get('OPENAI_BASE_URL');
+    const organization = get('OPENAI_ORG_ID');
+    if (baseUrl) value.base_url = baseUrl;
+    if (organization) value.organization = organization;
+    return { name, type: 'OpenAIConnection', value, secretKeys: ['api_key'] };
+  }
+  return undefined;
+}
+
+/**
+ * The one way a connection name becomes a connection, at load and at run time alike: the
+ * experiment's own connection of that name, else the environment's (environmentConnection).
+ */
+export function resolveConnectionName(name: string, defined: readonly Connection[], get: (variable: string) => string | undefined): Connection | undefined {
+  return defined.find((c) => c.name === name) ?? environmentConnection(get, name);
+}
+
+export function describeFallback(): string {
+  return `${fallbackVariables.azure.join(' and ')}, or ${fallbackVariables.openai.join('')}`;
+}

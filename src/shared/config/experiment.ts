@@ -59,16 +59,24 @@ export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p
 
 type FlowChecker = (abs: string, at: PathSegment[], sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[]) => FlowRef | undefined;
 
+/** Where checkExperiment puts its problems: the experiment proper, the evaluation blocks, the evaluation flows. */
+export interface ExperimentProblems {
+  experiment: Problem[];
+  evaluators: Problem[];
+  evaluatorFlows: Problem[];
+}
+
 export function checkExperiment(
   raw: Raw,
   parts: UseCaseParts,
   sourceFor: (p: PathSegment[]) => SourceFile,
-  problems: Problem[],
+  sinks: ExperimentProblems,
   warnings: Problem[],
   display: (p: string) => string,
   checkFlow: FlowChecker,
 ): void {
   const at = (p: PathSegment[], part: 'key' | 'value' = 'value') => locate(sourceFor(p), p, part);
+  let problems = sinks.experiment;
   const { datasets, evaluators, gates } = parts.useCase;
 
   checkUnique(datasets.map((d) => d.name), (i, first) => problems.push({ ...at(['datasets', i, 'name']), message: `datasets[${i}].name: "${datasets[i].name}" is already the name of datasets[${first}], expected unique dataset names` }));
@@ -77,6 +85,7 @@ export function checkExperiment(
     checkMappings(d.mappings, ['datasets', i, 'mappings'], false, at, problems);
   });
 
+  problems = sinks.evaluators;
   checkUnique(evaluators.map((e) => e.name), (i, first) => problems.push({ ...at(['evaluators', i, 'name']), message: `evaluators[${i}].name: "${evaluators[i].name}" is already the name of evaluators[${first}], expected unique evaluator names` }));
   const rawEvaluators = (raw.evaluators as Raw[] | null) ?? [];
   evaluators.forEach((ev, i) => {
@@ -85,7 +94,7 @@ export function checkExperiment(
       problems.push({ ...at(['evaluators', i, 'builtin'], 'key'), message: `evaluators[${i}]: found both flow and builtin, expected one of them` });
     } else if (re.builtin === undefined) {
       const flowAbs = parts.resolvePath(String(re.flow ?? ev.name));
-      ev.flow = checkFlow(flowAbs, re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'], sourceFor, problems);
+      ev.flow = checkFlow(flowAbs, re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'], sourceFor, sinks.evaluatorFlows);
     }
     const names = new Set<string>();
     ((re.datasets as Raw[]) ?? []).forEach((rd, j) => {
@@ -111,6 +120,7 @@ export function checkExperiment(
     });
   });
 
+  problems = sinks.experiment;
   const variants = (raw.variants as Raw | null) ?? {};
   if (variants.plan === 'list' && !Array.isArray(variants.list)) problems.push({ ...at(['variants', 'plan']), message: 'variants.plan: "list" needs variants.list, expected a list of "${node.variant_id}" or node: variant mappings' });
   if (variants.list !== undefined && variants.plan !== 'list') warnings.push({ ...at(['variants', 'list'], 'key'), message: 'variants.list: ignored unless variants.plan is "list"' });
@@ -118,6 +128,7 @@ export function checkExperiment(
     if (typeof item === 'string' && !/^\$\{[^.{}]+\.[^{}]+\}$/.test(item)) problems.push({ ...at(['variants', 'list', k]), message: `variants.list[${k}]: found ${JSON.stringify(item)}, expected "\${node.variant_id}"` });
   });
 
+  problems = sinks.evaluators;
   gates.forEach((g, i) => {
     const p: PathSegment[] = ['gates', i];
     if (g.min === undefined && g.max === undefined && g.maxDrop === undefined && g.maxRelativeDrop === undefined) {

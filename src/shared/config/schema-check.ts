@@ -22,10 +22,12 @@ export function schemaValidator(name: SchemaName): ValidateFunction {
   return fn;
 }
 
+/** A schema problem with the top-level block it was found in ('' = the document as a whole). */
+export type BlockProblem = Problem & { block: string };
+
 /**
  * Validate `value` against a schema. `sourceFor` says which file a path lives in (overlays
- * put top-level blocks in another file than the base); `prefix` prepends a path when the value
- * is a part of a bigger document.
+ * put top-level blocks in another file than the base).
  */
 export function checkSchema(
   name: SchemaName,
@@ -33,24 +35,48 @@ export function checkSchema(
   sourceFor: (path: PathSegment[]) => SourceFile,
   options: { partial?: boolean; brokenBlocks?: Set<string> } = {},
 ): Problem[] {
+  return checkSchemaByBlock(name, value, sourceFor, options).map(({ block: _block, ...problem }) => problem);
+}
+
+/** checkSchema, each problem with the top-level block it belongs to. */
+export function checkSchemaByBlock(
+  name: SchemaName,
+  value: unknown,
+  sourceFor: (path: PathSegment[]) => SourceFile,
+  options: { partial?: boolean; brokenBlocks?: Set<string> } = {},
+): BlockProblem[] {
   const validate = schemaValidator(name);
   if (validate(value)) return [];
-  const problems: Problem[] = [];
-  const seen = new Set<string>();
+  const problems: BlockProblem[] = [];
+  const ranks: number[] = [];
+  const byPlace = new Map<string, number>();
   for (const err of pickErrors(validate.errors ?? [])) {
     if (options.partial && err.keyword === 'required' && err.instancePath === '') continue;
     const path = pointerToPath(err.instancePath);
-    options.brokenBlocks?.add(brokenBlockOf(err, path));
+    const block = brokenBlockOf(err, path);
+    options.brokenBlocks?.add(block);
     const { at, message } = describeError(err, path);
-    const source = sourceFor(at.path);
-    const loc = locate(source, at.path, at.part);
-    const text = `${formatPath(at.path)}: ${message}`;
-    const key = `${loc.file}:${loc.line}:${loc.column}:${text}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    problems.push({ ...loc, message: text });
+    const loc = locate(sourceFor(at.path), at.path, at.part);
+    const problem = { ...loc, message: `${formatPath(at.path)}: ${message}`, block };
+    // One message per place: a value that breaks several keywords (an empty name breaks both
+    // minLength and pattern) is one problem for the user, said by its most specific keyword.
+    const place = `${loc.file}:${loc.line}:${loc.column}:${formatPath(at.path)}`;
+    const earlier = byPlace.get(place);
+    if (earlier === undefined) {
+      byPlace.set(place, problems.length);
+      problems.push(problem);
+      ranks.push(rankOf(err));
+    } else if (rankOf(err) < ranks[earlier]) {
+      problems[earlier] = problem;
+      ranks[earlier] = rankOf(err);
+    }
   }
   return problems;
+}
+
+/** Keywords that describe a value most precisely rank first (lower). */
+function rankOf(err: ErrorObject): number {
+  return ({ required: 0, additionalProperties: 0, type: 1, enum: 2, minLength: 3, minItems: 3 } as Record<string, number>)[err.keyword] ?? 4;
 }
 
 /** The top-level block an error makes untrustworthy ('' = the whole document). */

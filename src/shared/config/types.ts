@@ -17,6 +17,11 @@ export interface FlowRef {
   kind: FlowKind;
   /** The loaded, validated flow (default variants applied). */
   model: LoadedFlow;
+  /**
+   * `init:` given for this flow in experiment.yaml (a flex class flow's constructor arguments), with its
+   * `${...}` placeholders resolved; undefined when experiment.yaml gives none.
+   */
+  init?: Record<string, unknown>;
 }
 
 export interface Dataset {
@@ -95,4 +100,9 @@ export interface UseCase {
   secrets: string[];
   /** Where a key of the experiment configuration is written (base or overlay), for annotations. */
   locationOf(path: PathSegment[]): SourceLocation;
+  /**
+   * A variable the way every step reads one (CI's environment first, then .env at the repository root);
+   * undefined when unset or empty.
+   */
+  variable(name: string): string | undefined;
 }

@@ -1,7 +1,8 @@
 /**
  * Loads a use case exactly as every step sees it: experiment.yaml + the env overlay,
  * placeholders and secrets, environment/env.yaml, configs/*.json, and every referenced file.
- * All problems of all files are collected and thrown once as a ConfigError.
+ * All problems of all files are collected in one pass; those in the parts the step needs
+ * (parts.ts) are thrown once as a ConfigError, the others cost at most one warning.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -10,10 +11,13 @@ import { loadFlow, planVariants } from '../flow/index.js';
 import { describeValue, locate, readSource, type PathSegment, type SourceFile } from '../source.js';
 import { resolveConnections } from './connections.js';
 import { checkDataops, checkDeployment } from './deployment.js';
-import { findRepositoryRoot, loadEnvironment } from './environment.js';
+import { findRepositoryRoot, loadEnvironment, type Environment } from './environment.js';
 import { resolveEnvYaml } from './env-yaml.js';
 import { checkExperiment, toUseCaseParts, type UseCaseParts } from './experiment.js';
-import { checkSchema } from './schema-check.js';
+import { connectionUses, initUses, resolveConnectionUses, type ConnectionUse } from './flow-connections.js';
+import { resolveInit } from './init-values.js';
+import { closest, checkSchemaByBlock, type BlockProblem } from './schema-check.js';
+import { describeBlocked, Findings, partsNeeded, type ConfigPart, type Finding, type Needs } from './parts.js';
 import type { FlowRef, UseCase } from './types.js';
 
 export interface LoadUseCaseOptions {
@@ -26,10 +30,20 @@ export interface LoadUseCaseOptions {
   host?: { mask(secret: string): void; warning(message: string, at?: SourceLocation): void };
   /** Paths in messages are relative to this folder. Default: process.cwd(). */
   cwd?: string;
+  /**
+   * What the caller uses: a lifecycle step's name, a list of parts, or 'all' (default). Problems in
+   * other parts do not fail the load; they are summed up in one warning.
+   */
+  needs?: Needs;
+  /** Append to each problem which steps it blocks (what validate says). */
+  explainBlocked?: boolean;
 }
 
 /** Values shorter than this are not masked: they cannot be secrets and masking them would garble every log. */
 const minimumSecretLength = 4;
+
+/** Which part a top-level block of experiment.yaml belongs to. */
+const blockPart: Record<string, ConfigPart> = { evaluators: 'evaluators', gates: 'evaluators', baseline: 'evaluators', connections: 'runtime', init: 'runtime' };
 
 export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const cwd = options.cwd ?? process.cwd();
@@ -40,9 +54,14 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const repositoryRoot = findRepositoryRoot(baseDir);
   const env = loadEnvironment(repositoryRoot, processEnv);
   const envName = options.env ?? processEnv.ENV_NAME ?? undefined;
-  const problems: Problem[] = [];
+  const findings = new Findings();
+  const problems = findings.bucket('experiment');
+  const runtimeProblems = findings.bucket('runtime');
   const warnings: Problem[] = [];
   const secrets = new Set<string>();
+  const addSchemaProblems = (found: BlockProblem[]) => {
+    for (const { block, ...p } of found) findings.bucket(blockPart[block] ?? 'experiment').push(p);
+  };
 
   if (!existsSync(configFile)) throw ConfigError.at({ file: display(configFile) }, 'file not found: expected the experiment configuration (experiment.yaml) of a use case');
   const base = readSource(configFile, display(configFile));
@@ -52,10 +71,10 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   // Which file each top-level block comes from, so every message points at the line the user wrote.
   const origin = new Map<string, SourceFile>();
   const sourceFor = (p: PathSegment[]) => origin.get(String(p[0])) ?? base;
-  const merged = mergeOverlay(base, overlay, origin, problems, warnings);
+  const merged = mergeOverlay(base, overlay, origin, problems, warnings, addSchemaProblems);
   const broken = new Set<string>();
   if (merged) {
-    problems.push(...checkSchema('experiment', merged, (p) => sourceFor(p), { brokenBlocks: broken }));
+    addSchemaProblems(checkSchemaByBlock('experiment', merged, (p) => sourceFor(p), { brokenBlocks: broken }));
     if (overlay) problems.push(...checkOverlayEmptiesDatasets(merged, overlay));
   }
 
@@ -63,31 +82,64 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   // trusted); every other block is still checked, so one pass reports everything.
   const trusted = merged ? trustedBlocks(merged, broken) : undefined;
   const parts = trusted ? toUseCaseParts(trusted, { baseDir, resolvePath: (p) => path.resolve(baseDir, p) }) : undefined;
+  const evaluatorFlowProblems = findings.bucket('evaluator-flows');
   let flow: FlowRef | undefined;
   if (parts && trusted) {
     const checkFlow = flowChecker(cwd);
     if (trusted.flow !== undefined || trusted.name !== undefined) flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
-    checkExperiment(trusted, parts, sourceFor, problems, warnings, display, checkFlow);
+    checkExperiment(trusted, parts, sourceFor, { experiment: problems, evaluators: findings.bucket('evaluators'), evaluatorFlows: evaluatorFlowProblems }, warnings, display, checkFlow);
     if (flow) checkVariantPlan(flow, trusted, parts, sourceFor, problems);
   }
 
   const connections = trusted
-    ? resolveConnections((trusted.connections as unknown[]) ?? [], sourceFor(['connections']), env, problems, secrets)
+    ? resolveConnections((trusted.connections as unknown[]) ?? [], sourceFor(['connections']), env, runtimeProblems, secrets)
     : [];
 
-  const envYamlPath = path.join(baseDir, 'environment', 'env.yaml');
-  const environmentVariables = existsSync(envYamlPath) ? tryRead(envYamlPath, display, problems, (s) => resolveEnvYaml(s, env, problems, secrets)) ?? {} : {};
+  // init values, and every connection name the flows use, resolved the way their runs will resolve them.
+  if (parts && trusted) {
+    const evaluatorRuntimeProblems = findings.bucket('evaluator-flows', 'runtime');
+    const rawEvaluators = (trusted.evaluators as Record<string, unknown>[] | null | undefined) ?? [];
+    const flows: { ref: FlowRef; init: unknown; at: PathSegment[]; shape: Problem[]; runtime: Problem[] }[] = [];
+    if (flow) flows.push({ ref: flow, init: trusted.init, at: ['init'], shape: problems, runtime: runtimeProblems });
+    parts.useCase.evaluators.forEach((ev, i) => {
+      if (ev.flow) flows.push({ ref: ev.flow, init: rawEvaluators[i]?.init, at: ['evaluators', i, 'init'], shape: evaluatorFlowProblems, runtime: evaluatorRuntimeProblems });
+    });
+    const connectionsUsable = !broken.has('connections');
+    for (const f of flows) {
+      const init = f.init !== undefined && f.init !== null ? (f.init as Record<string, unknown>) : undefined;
+      if (init) {
+        checkInitShape(f.ref, init, sourceFor(f.at), f.at, f.shape);
+        f.ref.init = resolveInit(init, sourceFor(f.at), f.at, env, f.runtime, secrets);
+      }
+      const uses: ConnectionUse[] = [...connectionUses(f.ref.model), ...initUses(init, sourceFor(f.at), f.at)];
+      if (connectionsUsable) resolveConnectionUses(uses, connections, env, f.runtime, secrets);
+    }
+  }
 
+  const envYamlPath = path.join(baseDir, 'environment', 'env.yaml');
+  const environmentVariables = existsSync(envYamlPath) ? tryRead(envYamlPath, display, runtimeProblems, (s) => resolveEnvYaml(s, env, runtimeProblems, secrets)) ?? {} : {};
+
+  const deploymentProblems = findings.bucket('deployment');
   const deploymentPath = path.join(baseDir, 'configs', 'deployment_config.json');
-  const deployment = existsSync(deploymentPath) ? tryRead(deploymentPath, display, problems, (s) => checkDeployment(s, baseDir, problems, display)) : undefined;
+  const deployment = existsSync(deploymentPath) ? tryRead(deploymentPath, display, deploymentProblems, (s) => checkDeployment(s, baseDir, deploymentProblems, display)) : undefined;
+  const dataopsProblems = findings.bucket('dataops');
   const dataopsPath = path.join(baseDir, 'configs', 'dataops_config.json');
-  const dataops = existsSync(dataopsPath) ? tryRead(dataopsPath, display, problems, (s) => checkDataops(s, repositoryRoot, problems)) : undefined;
+  const dataops = existsSync(dataopsPath) ? tryRead(dataopsPath, display, dataopsProblems, (s) => checkDataops(s, repositoryRoot, dataopsProblems)) : undefined;
 
   // Mask before anything can be logged, including the errors below.
   const masked = [...secrets].filter((s) => s.length >= minimumSecretLength);
   for (const s of masked) options.host?.mask(s);
   for (const w of warnings) options.host?.warning(w.message, w);
-  if (problems.length > 0 || !parts || !flow) throw new ConfigError(sortProblems(unique(problems)));
+
+  const needed = partsNeeded(options.needs);
+  const all = uniqueFindings(findings.all());
+  const blocking = all.filter((f) => f.parts.every((p) => needed.has(p)));
+  const elsewhere = all.filter((f) => !blocking.includes(f));
+  if (elsewhere.length > 0) options.host?.warning(notNeededSummary(elsewhere, options.needs));
+  if (blocking.length > 0 || !parts || !flow) {
+    const shown = blocking.map((f) => (options.explainBlocked ? { ...f.problem, message: `${f.problem.message} [${describeBlocked(f.parts)}]` } : f.problem));
+    throw new ConfigError(sortProblems(shown));
+  }
 
   return {
     ...parts.useCase,
@@ -104,7 +156,44 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
     dataops: dataops as Record<string, unknown> | undefined,
     secrets: masked,
     locationOf: (p) => locate(sourceFor(p), p),
+    variable: (name) => variableOf(env, name),
   };
+}
+
+/** A variable the way every step reads one: CI's environment first, then .env at the repository root. */
+function variableOf(env: Environment, name: string): string | undefined {
+  const value = env.get(name);
+  return value === '' ? undefined : value;
+}
+
+/** One warning for everything this step does not use: which files, how many problems, which steps they block. */
+function notNeededSummary(findings: Finding[], needs: Needs | undefined): string {
+  const groups = new Map<string, { file: string; count: number; blocked: string }>();
+  for (const f of findings) {
+    const blocked = describeBlocked(f.parts);
+    const group = groups.get(`${f.problem.file}\0${blocked}`) ?? { file: f.problem.file, count: 0, blocked };
+    group.count++;
+    groups.set(`${f.problem.file}\0${blocked}`, group);
+  }
+  const who = typeof needs === 'string' && needs !== 'all' ? needs : 'this step';
+  const files = [...groups.values()].map((g) => `${g.file} (${g.count} problem${g.count === 1 ? '' : 's'}; ${g.blocked})`);
+  return `not used by ${who}, so not checked further: ${files.join(', ')}; \`llmops validate\` lists them`;
+}
+
+/** init only means something to a flex flow (its class's constructor); known argument names are checked. */
+function checkInitShape(flow: FlowRef, init: Record<string, unknown>, source: SourceFile, at: PathSegment[], problems: Problem[]): void {
+  const where = at.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+  if (flow.kind !== 'flex') {
+    problems.push({ ...locate(source, at, 'key'), message: `${where}: ${path.basename(flow.file)} is a ${flow.kind} flow, which takes no init arguments; expected init only for a flex flow with a class entry` });
+    return;
+  }
+  const declared = Object.keys(flow.model.kind === 'flex' ? flow.model.init : {});
+  if (declared.length === 0) return; // the class's signature is only known to Python
+  for (const key of Object.keys(init)) {
+    if (declared.includes(key)) continue;
+    const guess = closest(key, declared);
+    problems.push({ ...locate(source, [...at, key], 'key'), message: `${where}.${key}: not an init argument of ${flow.model.displayFile}${guess ? `; did you mean "${guess}"?` : `; expected one of: ${declared.join(', ')}`}` });
+  }
 }
 
 /** The experiment without its broken blocks, and without the blocks that only make sense on top of them. */
@@ -125,7 +214,7 @@ export function overlayFileFor(configFile: string, envName: string): string {
   return configFile.slice(0, configFile.length - ext.length) + `.${envName}` + ext;
 }
 
-function mergeOverlay(base: SourceFile, overlay: SourceFile | undefined, origin: Map<string, SourceFile>, problems: Problem[], warnings: Problem[]): Record<string, unknown> | undefined {
+function mergeOverlay(base: SourceFile, overlay: SourceFile | undefined, origin: Map<string, SourceFile>, problems: Problem[], warnings: Problem[], schemaProblems: (found: BlockProblem[]) => void): Record<string, unknown> | undefined {
   if (!isMapping(base.value)) {
     problems.push({ ...locate(base, []), message: `found ${describeValue(base.value)}, expected a mapping with name, flow, datasets, ... at the top level` });
     return undefined;
@@ -136,7 +225,7 @@ function mergeOverlay(base: SourceFile, overlay: SourceFile | undefined, origin:
     problems.push({ ...locate(overlay, []), message: `found ${describeValue(overlay.value)}, expected a mapping of top-level blocks that replace the base ones` });
     return merged;
   }
-  problems.push(...checkSchema('experiment', overlay.value, () => overlay, { partial: true }));
+  schemaProblems(checkSchemaByBlock('experiment', overlay.value, () => overlay, { partial: true }));
   for (const [key, value] of Object.entries(overlay.value)) {
     if (key === 'name' || key === 'flow') {
       // The seed template ignores these silently; we say so, since a user who wrote them expected an effect.
@@ -209,9 +298,9 @@ function checkVariantPlan(flow: FlowRef, merged: Record<string, unknown>, parts:
 }
 
 /** The overlay is checked alone and again merged: the same problem must be said once. */
-function unique(problems: Problem[]): Problem[] {
+function uniqueFindings(findings: Finding[]): Finding[] {
   const seen = new Set<string>();
-  return problems.filter((p) => {
+  return findings.filter(({ problem: p }) => {
     const key = `${p.file}:${p.line}:${p.column}:${p.message}`;
     return seen.has(key) ? false : (seen.add(key), true);
   });

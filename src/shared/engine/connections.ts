@@ -7,7 +7,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Connection, ConnectionValue } from '../config/connections.js';
+import { environmentConnection, type Connection, type ConnectionValue } from '../config/connections.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { locate, readSource } from '../source.js';
 import type { RuntimeConnection } from './python-worker/index.js';
@@ -86,21 +86,7 @@ export function loadConnections(path: string, env: Record<string, string | undef
 
 /** `AzureOpenAIConnection.from_env()` / `OpenAIConnection.from_env()`: undefined when the variables are not set. */
 export function connectionFromEnv(env: Record<string, string | undefined> = process.env, name = 'from_env'): Connection | undefined {
-  if (env.AZURE_OPENAI_ENDPOINT && env.AZURE_OPENAI_API_KEY) {
-    return {
-      name,
-      type: 'AzureOpenAIConnection',
-      value: { api_base: env.AZURE_OPENAI_ENDPOINT, api_key: env.AZURE_OPENAI_API_KEY, api_type: 'azure', api_version: env.OPENAI_API_VERSION ?? '2024-02-01' },
-      secretKeys: ['api_key'],
-    };
-  }
-  if (env.OPENAI_API_KEY) {
-    const value: Record<string, ConnectionValue> = { api_key: env.OPENAI_API_KEY };
-    if (env.OPENAI_BASE_URL) value.base_url = env.OPENAI_BASE_URL;
-    if (env.OPENAI_ORG_ID) value.organization = env.OPENAI_ORG_ID;
-    return { name, type: 'OpenAIConnection', value, secretKeys: ['api_key'] };
-  }
-  return undefined;
+  return environmentConnection((variable) => env[variable], name);
 }
 
 /** The §3.2 form the Python worker takes. */

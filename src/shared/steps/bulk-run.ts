@@ -54,7 +54,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     { name: 'failed-lines', description: 'Lines that failed in all.' },
   ],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'bulk-run' });
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const plan: VariantPlan = resolvePlan(useCase, inputs.variants);

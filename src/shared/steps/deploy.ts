@@ -47,7 +47,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     if (inputs.target !== 'local') {
       throw ConfigError.at({ file: 'input "target"' }, `target ${inputs.target} is not available yet; expected local (azure-managed, kubernetes and webapp land in a later release)`);
     }
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
     const name = deploymentName(useCase.name, useCase.envName);
     const smoke = suiteForUseCase(useCase, inputs.tests);
     const variants = inputs.variant ? inputs.variant.split(/,(?=\s*\$\{)/).map((v) => v.trim()).filter(Boolean) : [];

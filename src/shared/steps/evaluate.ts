@@ -58,7 +58,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     { name: 'metrics', description: 'JSON: evaluator → variant → dataset → aggregated metrics.' },
   ],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate' });
     const execution = executionOverrides(useCase.execution, inputs);
     const runs = readHandoff<RunsFile>(inputs.runsFile ?? defaultRunsFile(inputs.store, useCase), 'bulk-run');
     const jobs = planJobs(useCase, runs.runs);

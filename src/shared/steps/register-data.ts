@@ -41,7 +41,7 @@ export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOu
   ],
   outputs: [{ name: 'datasets', description: 'JSON: dataset name → {version, hash, rows, created}.' }],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'register-data' });
     const registry: DataRegistry = new LocalDataRegistry(inputs.store);
     const targets = datasetsToRegister(useCase.datasets, useCase.evaluators, useCase.flow);
     const problems: Problem[] = [];
@@ -81,14 +81,17 @@ interface Target {
 
 /** Standard datasets need the standard flow's columns; new evaluation datasets their evaluator's. */
 function datasetsToRegister(datasets: Dataset[], evaluators: { flow?: FlowRef; datasets: (Dataset & { reference: string })[] }[], flow: FlowRef): Target[] {
+  // Keyed by name and file: two evaluators may give one dataset name to different files (the
+  // template's class_flows does), and each file must only have the columns its own mappings read.
+  const key = (d: Dataset) => `${d.name}\0${d.localPath ?? d.source}`;
   const targets = new Map<string, Target>();
-  for (const d of datasets) targets.set(d.name, { dataset: d, required: requiredColumns(d.mappings, flow.model) });
+  for (const d of datasets) targets.set(key(d), { dataset: d, required: requiredColumns(d.mappings, flow.model) });
   for (const ev of evaluators) {
     for (const d of ev.datasets) {
       const required = requiredColumns(d.mappings, ev.flow?.model);
-      const existing = targets.get(d.name);
+      const existing = targets.get(key(d));
       if (existing) existing.required.push(...required.filter((r) => !existing.required.some((e) => e.column === r.column)));
-      else targets.set(d.name, { dataset: d, required });
+      else targets.set(key(d), { dataset: d, required });
     }
   }
   return [...targets.values()];

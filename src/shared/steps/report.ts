@@ -52,7 +52,7 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     { name: 'failed-gates', description: 'Comma-separated names of failed gates.' },
   ],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'report' });
     const runs = readHandoff<RunsFile>(inputs.runsFile ?? defaultRunsFile(inputs.store, useCase), 'bulk-run');
     const evaluationsPath = inputs.evaluationsFile ?? defaultEvaluationsFile(inputs.store, useCase);
     const evaluations = inputs.evaluationsFile || existsSync(evaluationsPath) ? readHandoff<EvaluationsFile>(evaluationsPath, 'evaluate').evaluations : [];

@@ -44,7 +44,7 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     { name: 'endpoint', description: 'The scoring URL tested.' },
   ],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'smoke-test' });
     const suite = suiteForUseCase(useCase, inputs.tests);
     if (inputs.warmupSeconds !== undefined) suite.warmupMs = inputs.warmupSeconds * 1000;
     const name = deploymentName(useCase.name, useCase.envName);

@@ -24,7 +24,7 @@ export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
     { name: 'flow-kind', description: 'dag, flex or prompty.' },
   ],
   async run(inputs: ValidateInputs, host: Host): Promise<ValidateOutputs> {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'all', explainBlocked: true });
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
     const overlay = useCase.overlayFile ? ` + ${rel(useCase.overlayFile)}` : useCase.envName ? ` (no overlay for env "${useCase.envName}")` : '';
     host.info(`${rel(useCase.configFile)}${overlay}: valid`);
