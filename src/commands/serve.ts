@@ -35,17 +35,19 @@ function whole(value: string | undefined, flag: string, min: number): number | u
 }
 
 /** The flow and connections to serve: a flow path and --connections, or a use case's flow and connections. */
-export function resolveServeSource(flowPath: string | undefined, opts: Pick<ServeCommandOptions, 'config' | 'env' | 'connections'>, host?: { mask(s: string): void; warning(m: string): void }): { flow: string | LoadedFlow; connections: Connection[]; fallback?: Connection } {
+export function resolveServeSource(flowPath: string | undefined, opts: Pick<ServeCommandOptions, 'config' | 'env' | 'connections'>, host?: { mask(s: string): void; warning(m: string): void }): { flow: string | LoadedFlow; connections: Connection[]; fallback?: Connection; variable(name: string): string | undefined } {
   let connections: Connection[] = [];
   let flow: string | LoadedFlow | undefined = flowPath;
+  let variable = (name: string): string | undefined => process.env[name] || undefined;
   if (opts.config) {
     const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host, needs: ['experiment', 'runtime'] });
     connections = useCase.connections;
     flow ??= useCase.flow.model;
+    variable = useCase.variable; // .env at the repository root too, as the steps read it
   }
   if (opts.connections) connections = [...connections, ...loadConnections(opts.connections)];
   if (flow === undefined) throw ConfigError.at({ file: 'flow serve' }, 'expected a flow path or --config <experiment.yaml>');
-  return { flow, connections, fallback: connectionFromEnv() };
+  return { flow, connections, fallback: connectionFromEnv(), variable };
 }
 
 /** Adds `flow serve` and `flow build-context` to the program's `flow` command (created if absent). */
@@ -77,7 +79,7 @@ PF_FLOW_INIT_CONFIG (JSON). SIGTERM/SIGINT stop accepting, finish in-flight requ
         const source = resolveServeSource(flowPath, opts, host);
         let apiKey: string | undefined;
         if (opts.apiKeyEnv) {
-          apiKey = process.env[opts.apiKeyEnv];
+          apiKey = source.variable(opts.apiKeyEnv);
           if (!apiKey) throw ConfigError.at({ file: '--api-key-env' }, `environment variable ${opts.apiKeyEnv} is not set or empty; expected the API key callers must send`);
           host.mask(apiKey);
         }

@@ -31,6 +31,8 @@ export interface DeployLocalOptions {
   smoke: SmokeSuite;
   /** Variable holding an API key the server requires (passed through as --api-key-env). */
   apiKeyEnv?: string;
+  /** Its value as the step read it (the environment or .env); handed to the server in that variable. */
+  apiKey?: string;
   /** The CLI to start: default `node $LLMOPS_CLI` or this process's own script. */
   command?: string[];
   /** Time for the new server to answer /health (ms). Default 60000. */
@@ -57,7 +59,7 @@ export async function deployLocal(o: DeployLocalOptions): Promise<DeployLocalRes
   log(`started ${o.name} (${slot}) pid ${fresh.pid} at ${fresh.url}`);
   let smoke: SmokeResult;
   try {
-    smoke = await runSmokeTests({ ...o.smoke, warmupMs: Math.min(o.smoke.warmupMs, 10_000) }, { endpoint: `${fresh.url}/score`, apiKey: o.apiKeyEnv ? process.env[o.apiKeyEnv] : undefined });
+    smoke = await runSmokeTests({ ...o.smoke, warmupMs: Math.min(o.smoke.warmupMs, 10_000) }, { endpoint: `${fresh.url}/score`, apiKey: o.apiKey ?? (o.apiKeyEnv ? process.env[o.apiKeyEnv] : undefined) });
   } catch (e) {
     await stopInstance(fresh);
     throw e;
@@ -101,7 +103,8 @@ async function startInstance(o: DeployLocalOptions, slot: 'blue' | 'green', port
   if (o.env) args.push('--env', o.env);
   for (const v of o.variants ?? []) args.push('--variant', v);
   if (o.apiKeyEnv) args.push('--api-key-env', o.apiKeyEnv);
-  const child = spawn(command[0], args, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
+  const env = o.apiKeyEnv && o.apiKey !== undefined ? { ...process.env, [o.apiKeyEnv]: o.apiKey } : process.env;
+  const child = spawn(command[0], args, { detached: true, stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   child.unref();
   const pid = child.pid;

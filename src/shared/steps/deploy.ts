@@ -50,10 +50,14 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
     const name = deploymentName(useCase.name, useCase.envName);
     const smoke = suiteForUseCase(useCase, inputs.tests);
+    // Read like every other variable a step reads: CI's environment, then .env at the repository root.
+    const apiKey = inputs.apiKeyEnv ? useCase.variable(inputs.apiKeyEnv) : undefined;
+    if (inputs.apiKeyEnv && !apiKey) throw ConfigError.at({ file: 'input "api-key-env"' }, `environment variable ${inputs.apiKeyEnv} is not set or empty (looked in the environment and in .env at the repository root); expected the API key callers must send`);
+    if (apiKey) host.mask(apiKey);
     const variants = inputs.variant ? inputs.variant.split(/,(?=\s*\$\{)/).map((v) => v.trim()).filter(Boolean) : [];
     let result;
     try {
-      result = await deployLocal({ name, stateDir: inputs.stateDir, config: inputs.config, env: useCase.envName, variants, port: inputs.port, smoke, apiKeyEnv: inputs.apiKeyEnv, log: (l) => host.info(l) });
+      result = await deployLocal({ name, stateDir: inputs.stateDir, config: inputs.config, env: useCase.envName, variants, port: inputs.port, smoke, apiKeyEnv: inputs.apiKeyEnv, apiKey, log: (l) => host.info(l) });
     } catch (e) {
       const r = (e as { smoke?: Parameters<typeof smokeMarkdown>[0] }).smoke;
       if (r) await host.appendSummary(`## Deploy ${name} (local): new deployment rejected\n\n${smokeMarkdown(r)}`);

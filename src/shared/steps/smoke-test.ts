@@ -52,8 +52,8 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     if (!endpoint) throw ConfigError.at({ file: 'input "endpoint"' }, `no endpoint given and no live local deployment ${name} in ${path.join(inputs.stateDir, 'deploy')}; expected --endpoint <scoring URL>`);
     let apiKey: string | undefined;
     if (inputs.keyEnv) {
-      apiKey = process.env[inputs.keyEnv];
-      if (!apiKey) throw ConfigError.at({ file: 'input "key-env"' }, `environment variable ${inputs.keyEnv} is not set or empty; expected the endpoint key`);
+      apiKey = useCase.variable(inputs.keyEnv);
+      if (!apiKey) throw ConfigError.at({ file: 'input "key-env"' }, `environment variable ${inputs.keyEnv} is not set or empty (looked in the environment and in .env at the repository root); expected the endpoint key`);
       host.mask(apiKey);
     }
     const result = await runSmokeTests(suite, { endpoint, apiKey });
