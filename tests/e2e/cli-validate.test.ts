@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { baseEnv, baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
+import { emptyDeploymentConfig, emptyDeploymentProblems } from '../helpers/placeholder-configs.js';
 
 const cli = path.resolve('dist/cli.js');
 
@@ -30,8 +31,8 @@ test('an invalid use case: exit 2, every problem in one pass, one line each with
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toEqual([
-      'experiment.yaml:1:7: error: name: found a list, expected text',
-      'experiment.yaml:10:13: error: datasets[0].source: file not found: data/nope.jsonl (looked in the use case folder and in its data/ folder)',
+      'experiment.yaml:1:7: error: name: found a list, expected text [blocks: every step]',
+      'experiment.yaml:10:13: error: datasets[0].source: file not found: data/nope.jsonl (looked in the use case folder and in its data/ folder) [blocks: every step]',
       'error: 2 problems found; nothing was run.',
     ]);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -59,4 +60,46 @@ test('the example use case validates, with its PR overlay too', () => {
     expect(r.stderr).toContain('valid');
     expect(r.code).toBe(0);
   }
+});
+
+describe('a use case whose deployment_config.json still holds the empty placeholders', () => {
+  const files = { 'configs/deployment_config.json': emptyDeploymentConfig, 'sample-request.json': '{"question": "q1"}\n' };
+  const asPrinted = (p: string) => p.replace(/^(\S+:\d+:\d+): /, '$1: error: ');
+
+  test('register-data, bulk-run, evaluate and report run (exit 0), each with one warning and no problem printed', () => {
+    const uc = makeUseCase(files);
+    try {
+      for (const step of ['register-data', 'bulk-run', 'evaluate', 'report']) {
+        const r = run([step, '--config', 'experiment.yaml', '--store', '.llmops'], uc.dir);
+        expect({ step, code: r.code }).toEqual({ step, code: 0 });
+        const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: not used by'));
+        expect(warnings).toEqual([`warning: not used by ${step}, so not checked further: configs/deployment_config.json (10 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`]);
+        expect(r.stderr).not.toContain('ENDPOINT_NAME');
+      }
+    } finally {
+      uc.cleanup();
+    }
+  });
+
+  test('deploy stops (exit 2) before starting anything, each problem once with file:line:column', () => {
+    const uc = makeUseCase(files);
+    try {
+      const r = run(['deploy', '--config', 'experiment.yaml', '--state-dir', '.llmops'], uc.dir);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([...emptyDeploymentProblems.map(asPrinted), 'error: 10 problems found; nothing was run.']);
+    } finally {
+      uc.cleanup();
+    }
+  });
+
+  test('validate reports each problem once, with the steps it blocks', () => {
+    const uc = makeUseCase(files);
+    try {
+      const r = run(['validate', '--config', 'experiment.yaml'], uc.dir);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([...emptyDeploymentProblems.map((p) => `${asPrinted(p)} [blocks: deploy, smoke-test]`), 'error: 10 problems found; nothing was run.']);
+    } finally {
+      uc.cleanup();
+    }
+  });
 });

@@ -26,9 +26,14 @@ const connectionInput = /conn/i;
 export function connectionUses(flow: LoadedFlow): ConnectionUse[] {
   const uses: ConnectionUse[] = [];
   if (flow.kind === 'dag') {
-    const nodes: FlowNode[] = [...flow.nodes];
-    for (const nv of Object.values(flow.nodeVariants)) nodes.push(...Object.values(nv.variants));
-    for (const node of nodes) uses.push(...nodeUses(node));
+    const keyAt = dagKeyLocator(flow.file, flow.displayFile);
+    flow.nodes.forEach((node) => {
+      const index = ((flow.raw.nodes as { name?: unknown }[] | undefined) ?? []).findIndex((n) => n?.name === node.name);
+      uses.push(...nodeUses(node, keyAt(['nodes', index, 'connection'])));
+    });
+    for (const nv of Object.values(flow.nodeVariants)) {
+      for (const [id, node] of Object.entries(nv.variants)) uses.push(...nodeUses(node, keyAt(['node_variants', nv.node, 'variants', id, 'node', 'connection'])));
+    }
   } else if (flow.kind === 'flex') {
     for (const [key, def] of Object.entries(flow.init)) {
       const name = connectionOf(def.default);
@@ -70,16 +75,31 @@ export function resolveConnectionUses(uses: ConnectionUse[], connections: Connec
   }
 }
 
-function nodeUses(node: FlowNode): ConnectionUse[] {
+function nodeUses(node: FlowNode, connectionAt: SourceLocation | undefined): ConnectionUse[] {
   const user = `node ${node.name} (${node.type})`;
   const out: ConnectionUse[] = [];
-  if (node.connection) out.push({ name: node.connection, at: node.at, user });
+  if (node.connection) out.push({ name: node.connection, at: connectionAt ?? node.at, user });
   for (const [input, assignment] of Object.entries(node.inputs)) {
     if (assignment.kind !== 'literal' || typeof assignment.value !== 'string' || !assignment.value) continue;
     const holdsConnection = input === 'connection' || (node.type === 'python' && connectionInput.test(input));
     if (holdsConnection) out.push({ name: assignment.value, at: assignment.at, user: `${user} input ${input}` });
   }
   return out;
+}
+
+/** Where a key of the flow file is written (the flow model keeps a node's place, not its `connection:` key's). */
+function dagKeyLocator(file: string, display: string): (at: PathSegment[]) => SourceLocation | undefined {
+  let source: SourceFile | undefined;
+  try {
+    source = readSource(file, display);
+  } catch {
+    source = undefined;
+  }
+  return (at) => {
+    if (!source || at.includes(-1)) return undefined;
+    const found = locate(source, at, 'key');
+    return found.line === undefined ? undefined : found;
+  };
 }
 
 function initFileUses(file: string, display: string): ConnectionUse[] {
