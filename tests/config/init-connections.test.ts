@@ -146,3 +146,18 @@ describe('connections named only in a flow', () => {
     expect(r.problems).toEqual([expect.stringMatching(/^flows\/chat\/init\.json:3:19: init model_config: connection "json_conn" is not defined/)]);
   });
 });
+
+describe('the connection of a built-in judge', () => {
+  const judge = (connection: string) => x('    flow: flows/eval\n', `    builtin: relevance\n    options:\n      connection: ${connection}\n      deployment: gpt-4o\n`);
+
+  test('defined in the experiment: loads', () => {
+    expect(attempt({ 'experiment.yaml': judge('aoai') }).problems).toEqual([]);
+  });
+
+  test('unresolved: one error at options.connection that blocks evaluate only', () => {
+    const r = attempt({ 'experiment.yaml': judge('judge_aoai') });
+    expect(r.problems).toEqual([expect.stringMatching(/^experiment\.yaml:17:19: evaluators\[0\]\.options\.connection: connection "judge_aoai" is not defined/)]);
+    expect(attempt({ 'experiment.yaml': judge('judge_aoai') }, baseEnv, { needs: 'bulk-run' }).problems).toEqual([]);
+    expect(attempt({ 'experiment.yaml': judge('judge_aoai') }, baseEnv, { needs: 'evaluate' }).problems).toHaveLength(1);
+  });
+});

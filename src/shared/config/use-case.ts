@@ -114,6 +114,13 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
       const uses: ConnectionUse[] = [...connectionUses(f.ref.model), ...initUses(init, sourceFor(f.at), f.at)];
       if (connectionsUsable) resolveConnectionUses(uses, connections, env, f.runtime, secrets);
     }
+    // Built-in judges call a model through options.connection: the same rule again.
+    const judgeUses: ConnectionUse[] = [];
+    parts.useCase.evaluators.forEach((ev, i) => {
+      const name = ev.builtin ? ev.options.connection : undefined;
+      if (typeof name === 'string' && name) judgeUses.push({ name, at: locate(sourceFor(['evaluators']), ['evaluators', i, 'options', 'connection']), user: `evaluators[${i}].options.connection` });
+    });
+    if (connectionsUsable) resolveConnectionUses(judgeUses, connections, env, evaluatorRuntimeProblems, secrets);
   }
 
   const envYamlPath = path.join(baseDir, 'environment', 'env.yaml');
