@@ -161,3 +161,11 @@ describe('the connection of a built-in judge', () => {
     expect(attempt({ 'experiment.yaml': judge('judge_aoai') }, baseEnv, { needs: 'evaluate' }).problems).toHaveLength(1);
   });
 });
+
+test('a missing connection used by several nodes is one problem, at its first place, naming the others', () => {
+  const node = (name: string, after: string) => `- name: ${name}\n  type: llm\n  source:\n    type: code\n    path: ask.jinja2\n  inputs:\n    deployment_name: gpt-4o\n    question: ${after}\n  connection: shared_conn\n  api: chat\n`;
+  const flow = `inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: \${second.output}\nnodes:\n${node('first', '${inputs.question}')}${node('second', '${first.output}')}`;
+  const r = attempt({ 'flows/std/flow.dag.yaml': flow, 'flows/std/ask.jinja2': 'user:\n{{question}}\n' });
+  expect(r.problems).toHaveLength(1);
+  expect(r.problems[0]).toMatch(/^flows\/std\/flow\.dag\.yaml:17:3: node first \(llm\): connection "shared_conn" is not defined: .*; also used by node second \(llm\)$/);
+});

@@ -20,7 +20,7 @@ export interface ConnectionUse {
 }
 
 /** Python inputs that hold a connection by Prompt Flow's naming habit (`connection`, `conn`, `aoai_connection`). */
-const connectionInput = /conn/i;
+const connectionInput = /^(conn|connection)(_|$)|_(conn|connection)$/i;
 
 /** Every connection name the flow itself writes, with its place. Names only known from Python signatures are not seen here. */
 export function connectionUses(flow: LoadedFlow): ConnectionUse[] {
@@ -60,18 +60,25 @@ export function initUses(init: Record<string, unknown> | undefined, source: Sour
  * An unresolved name is one problem at the place that names it.
  */
 export function resolveConnectionUses(uses: ConnectionUse[], connections: Connection[], env: Environment, problems: Problem[], secrets: Set<string>): void {
+  // One problem per missing name, at its first place; the other places are named in it.
+  const missing = new Map<string, { first: ConnectionUse; others: string[] }>();
   for (const use of uses) {
     const connection = resolveConnectionName(use.name, connections, env.get);
     if (!connection) {
-      problems.push({
-        ...use.at,
-        message: `${use.user}: connection "${use.name}" is not defined: it is not in the connections of experiment.yaml, and the environment has none to stand in for it (looked for ${describeFallback()}); add it to connections in experiment.yaml, or set those variables in CI secrets or .env at the repository root`,
-      });
+      const entry = missing.get(use.name);
+      if (entry) entry.others.push(use.user);
+      else missing.set(use.name, { first: use, others: [] });
       continue;
     }
     if (connections.includes(connection)) continue;
     connections.push(connection);
     for (const key of connection.secretKeys) if (connection.value[key] !== undefined) secrets.add(String(connection.value[key]));
+  }
+  for (const [name, { first, others }] of missing) {
+    problems.push({
+      ...first.at,
+      message: `${first.user}: connection "${name}" is not defined: it is not in the connections of experiment.yaml, and the environment has none to stand in for it (looked for ${describeFallback()}); add it to connections in experiment.yaml, or set those variables in CI secrets or .env at the repository root${others.length ? `; also used by ${others.join(', ')}` : ''}`,
+    });
   }
 }
 
