@@ -1,4 +1,4 @@
-/** `validate`: load a use case exactly as every step does and say what it holds. */
+/** `validate`: load every part of a use case, as the steps do, and say what it holds or which steps each problem blocks. */
 import path from 'node:path';
 import { loadUseCase } from '../config/use-case.js';
 import type { UseCase } from '../config/types.js';
@@ -17,7 +17,7 @@ export interface ValidateOutputs {
 
 export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
   name: 'validate',
-  description: 'Check a use case (experiment.yaml, its env overlay, placeholders, flows, datasets, deployment and dataops configs) the way every step loads it.',
+  description: 'Check every file of a use case (experiment.yaml, its env overlay, placeholders, flows, datasets, deployment and dataops configs) and say which steps each problem blocks; each step itself stops only on the parts it uses.',
   inputs: useCaseInputs,
   outputs: [
     { name: 'experiment-name', description: 'The experiment name.' },
