@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ConfigError, type Problem, type SourceLocation } from '../errors.js';
 import { loadFlow, planVariants } from '../flow/index.js';
 import { describeValue, locate, readSource, type PathSegment, type SourceFile } from '../source.js';
-import { resolveConnections } from './connections.js';
+import { resolveConnections, type Connection } from './connections.js';
 import { checkDataops, checkDeployment } from './deployment.js';
 import { findRepositoryRoot, loadEnvironment, type Environment } from './environment.js';
 import { resolveEnvYaml } from './env-yaml.js';
@@ -95,32 +95,10 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
     ? resolveConnections((trusted.connections as unknown[]) ?? [], sourceFor(['connections']), env, runtimeProblems, secrets)
     : [];
 
-  // init values, and every connection name the flows use, resolved the way their runs will resolve them.
   if (parts && trusted) {
-    const evaluatorRuntimeProblems = findings.bucket('evaluator-flows', 'runtime');
-    const rawEvaluators = (trusted.evaluators as Record<string, unknown>[] | null | undefined) ?? [];
-    const flows: { ref: FlowRef; init: unknown; at: PathSegment[]; shape: Problem[]; runtime: Problem[] }[] = [];
-    if (flow) flows.push({ ref: flow, init: trusted.init, at: ['init'], shape: problems, runtime: runtimeProblems });
-    parts.useCase.evaluators.forEach((ev, i) => {
-      if (ev.flow) flows.push({ ref: ev.flow, init: rawEvaluators[i]?.init, at: ['evaluators', i, 'init'], shape: evaluatorFlowProblems, runtime: evaluatorRuntimeProblems });
-    });
+    // A broken connections block is already reported: its names would only add follow-on problems.
     const connectionsUsable = !broken.has('connections');
-    for (const f of flows) {
-      const init = f.init !== undefined && f.init !== null ? (f.init as Record<string, unknown>) : undefined;
-      if (init) {
-        checkInitShape(f.ref, init, sourceFor(f.at), f.at, f.shape);
-        f.ref.init = resolveInit(init, sourceFor(f.at), f.at, env, f.runtime, secrets);
-      }
-      const uses: ConnectionUse[] = [...connectionUses(f.ref.model), ...initUses(init, sourceFor(f.at), f.at)];
-      if (connectionsUsable) resolveConnectionUses(uses, connections, env, f.runtime, secrets);
-    }
-    // Built-in judges call a model through options.connection: the same rule again.
-    const judgeUses: ConnectionUse[] = [];
-    parts.useCase.evaluators.forEach((ev, i) => {
-      const name = ev.builtin ? ev.options.connection : undefined;
-      if (typeof name === 'string' && name) judgeUses.push({ name, at: locate(sourceFor(['evaluators']), ['evaluators', i, 'options', 'connection']), user: `evaluators[${i}].options.connection` });
-    });
-    if (connectionsUsable) resolveConnectionUses(judgeUses, connections, env, evaluatorRuntimeProblems, secrets);
+    resolveFlowsRuntime({ flow, trusted, parts, sourceFor, env, connections, connectionsUsable, secrets, findings, experimentProblems: problems, runtimeProblems, evaluatorFlowProblems });
   }
 
   const envYamlPath = path.join(baseDir, 'environment', 'env.yaml');
@@ -165,6 +143,50 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
     locationOf: (p) => locate(sourceFor(p), p),
     variable: (name) => variableOf(env, name),
   };
+}
+
+/**
+ * What running each flow takes, resolved now the way its runs will use it: the init values of
+ * experiment.yaml, and every connection name the flows (and built-in judges) use.
+ */
+function resolveFlowsRuntime(o: {
+  flow: FlowRef | undefined;
+  trusted: Record<string, unknown>;
+  parts: UseCaseParts;
+  sourceFor: (p: PathSegment[]) => SourceFile;
+  env: Environment;
+  connections: Connection[];
+  connectionsUsable: boolean;
+  secrets: Set<string>;
+  findings: Findings;
+  experimentProblems: Problem[];
+  runtimeProblems: Problem[];
+  evaluatorFlowProblems: Problem[];
+}): void {
+  const evaluatorRuntimeProblems = o.findings.bucket('evaluator-flows', 'runtime');
+  const rawEvaluators = (o.trusted.evaluators as Record<string, unknown>[] | null | undefined) ?? [];
+  const flows: { ref: FlowRef; init: unknown; at: PathSegment[]; shape: Problem[]; runtime: Problem[] }[] = [];
+  if (o.flow) flows.push({ ref: o.flow, init: o.trusted.init, at: ['init'], shape: o.experimentProblems, runtime: o.runtimeProblems });
+  o.parts.useCase.evaluators.forEach((ev, i) => {
+    if (ev.flow) flows.push({ ref: ev.flow, init: rawEvaluators[i]?.init, at: ['evaluators', i, 'init'], shape: o.evaluatorFlowProblems, runtime: evaluatorRuntimeProblems });
+  });
+  for (const f of flows) {
+    const init = f.init !== undefined && f.init !== null ? (f.init as Record<string, unknown>) : undefined;
+    const source = o.sourceFor(f.at);
+    if (init) {
+      checkInitShape(f.ref, init, source, f.at, f.shape);
+      f.ref.init = resolveInit(init, source, f.at, o.env, f.runtime, o.secrets);
+    }
+    if (o.connectionsUsable) resolveConnectionUses([...connectionUses(f.ref.model), ...initUses(init, source, f.at)], o.connections, o.env, f.runtime, o.secrets);
+  }
+  // Built-in judges call a model through options.connection: the same rule again.
+  const judgeUses: ConnectionUse[] = [];
+  o.parts.useCase.evaluators.forEach((ev, i) => {
+    const name = ev.builtin ? ev.options.connection : undefined;
+    const at: PathSegment[] = ['evaluators', i, 'options', 'connection'];
+    if (typeof name === 'string' && name) judgeUses.push({ name, at: locate(o.sourceFor(at), at), user: `evaluators[${i}].options.connection` });
+  });
+  if (o.connectionsUsable) resolveConnectionUses(judgeUses, o.connections, o.env, evaluatorRuntimeProblems, o.secrets);
 }
 
 /** A variable the way every step reads one: CI's environment first, then .env at the repository root. */
