@@ -169,3 +169,8 @@ test('a missing connection used by several nodes is one problem, at its first pl
   expect(r.problems).toHaveLength(1);
   expect(r.problems[0]).toMatch(/^flows\/std\/flow\.dag\.yaml:17:3: node first \(llm\): connection "shared_conn" is not defined: .*; also used by node second \(llm\)$/);
 });
+
+test('init on a built-in evaluator is an error pointing at options', () => {
+  const r = attempt({ 'experiment.yaml': x('    flow: flows/eval\n', '    builtin: exact_match\n    init:\n      k: 1\n') });
+  expect(r.problems).toEqual(['experiment.yaml:16:5: evaluators[0].init: a built-in evaluator takes no init arguments, expected its settings under options']);
+});

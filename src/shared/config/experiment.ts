@@ -92,6 +92,8 @@ export function checkExperiment(
     const re = rawEvaluators[i];
     if (re.builtin !== undefined && re.flow !== undefined) {
       problems.push({ ...at(['evaluators', i, 'builtin'], 'key'), message: `evaluators[${i}]: found both flow and builtin, expected one of them` });
+    } else if (re.builtin !== undefined && re.init !== undefined && re.init !== null) {
+      problems.push({ ...at(['evaluators', i, 'init'], 'key'), message: `evaluators[${i}].init: a built-in evaluator takes no init arguments, expected its settings under options` });
     } else if (re.builtin === undefined) {
       const flowAbs = parts.resolvePath(String(re.flow ?? ev.name));
       ev.flow = checkFlow(flowAbs, re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'], sourceFor, sinks.evaluatorFlows);
