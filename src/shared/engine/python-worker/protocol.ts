@@ -132,6 +132,9 @@ export interface PythonCallbacks {
   render?(req: { template: string; inputs: Record<string, unknown> }, ctx: CallbackContext): Promise<unknown>;
   /** `parse_chat(text)` → message list. */
   parseChat?(req: { text: string; validRoles?: string[] }, ctx: CallbackContext): Promise<unknown>;
+  /** The evaluation SDK stand-in (shim promptflow/evals, azure/ai/evaluation): a built-in evaluator's score,
+   *  or the line errors of an `evaluate()` call. Handled by src/shared/eval/code-evaluators. */
+  codeEvaluator?(req: Record<string, unknown>, ctx: CallbackContext): Promise<unknown>;
 }
 
 /** First line a worker writes. */
