@@ -105,6 +105,8 @@ def _mapping_of(name, evaluator_config):
 def _evaluator_kwargs(names, var_kw, mapping, row, outputs):
     kwargs = {}
     for param, ref in mapping.items():
+        if not var_kw and param not in names:
+            continue  # a mapping for another evaluator's input (one mapping is often shared by all)
         match = _REFERENCE.match(ref.strip()) if isinstance(ref, str) else None
         if match is None:
             kwargs[param] = ref
@@ -123,8 +125,6 @@ def _evaluator_kwargs(names, var_kw, mapping, row, outputs):
             kwargs[param] = outputs[param]
         elif param in row:
             kwargs[param] = row[param]
-    if not var_kw:
-        kwargs = {k: v for k, v in kwargs.items() if k in names}
     return kwargs
 
 
