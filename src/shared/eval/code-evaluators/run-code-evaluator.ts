@@ -14,6 +14,7 @@ import type { CodeEvaluatorFunction, CodeEvaluatorRef } from '../../flow/index.j
 import { ConfigError, type Problem } from '../../errors.js';
 import { connectionMap, emptyUsage, makeCallbacks, PromptyCache, PythonCodeError, PythonWorkerPool, toRuntimeConnection, type LlmService, type PfError } from '../../engine/index.js';
 import { parsePyJson } from '../../engine/python-worker/index.js';
+import { loadTokenizers } from '../../llm/index.js';
 import { RunWriter, scanData, type LineRecord, type ProgressReporter, type RunRecord, type RunSummary } from '../../runs/index.js';
 import { codeEvaluatorCallback, type CodeEvalContext, type CodeEvalLineError } from './engine-callback.js';
 
@@ -58,6 +59,8 @@ export interface CodeEvaluatorJob {
  */
 export async function openCodeEvaluator(o: CodeEvaluatorSessionOptions): Promise<CodeEvaluatorSession> {
   const workingDir = path.dirname(o.useCaseDir);
+  // Flow code run as a target may count tokens (Prompty.estimate_token_count), which needs the tokenizers.
+  await loadTokenizers();
   const connections = connectionMap(o.connections);
   const prompties = new PromptyCache(connections);
   const pythonPath = [o.flowDir, o.code.path, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
@@ -133,7 +136,8 @@ async function runJob(o: CodeEvaluatorSessionOptions, pool: PythonWorkerPool, ke
   writer.saveRun();
   const usage = emptyUsage();
   const outputDir = path.join(writer.dir, 'evaluation');
-  job.progress?.start({ total: 0, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0 });
+  const dataRows = (await scanData(job.data)).rows;
+  job.progress?.start({ total: dataRows, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0 });
   const results: FunctionResult[] = [];
   try {
     for (const fn of o.code.functions) {
@@ -152,7 +156,7 @@ async function runJob(o: CodeEvaluatorSessionOptions, pool: PythonWorkerPool, ke
         results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} failed at ${at.file}:${at.line ?? '?'}: (${e.info.type}) ${e.info.excMessage}` });
       }
     }
-    const { lines, metrics } = mergeResults(results, (await scanData(job.data)).rows);
+    const { lines, metrics } = mergeResults(results, dataRows);
     writer.openOutputs();
     for (const line of lines) {
       if (!writer.append(line)) await writer.drain();
