@@ -9,6 +9,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { assetPath } from '../../assets.js';
 import type { Connection } from '../../config/connections.js';
 import type { CodeEvaluatorFunction, CodeEvaluatorRef } from '../../flow/index.js';
 import { ConfigError, type Problem } from '../../errors.js';
@@ -108,7 +109,8 @@ function moduleName(fn: CodeEvaluatorFunction, workingDir: string): string {
 
 /** The innermost frame of the user's files in a Python traceback, else the function's own line. */
 function userFrame(traceback: string, fn: CodeEvaluatorFunction, displayBase?: string): { file: string; line?: number } {
-  const frames = [...traceback.matchAll(/File "([^"]+)", line (\d+)/g)].filter((m) => !m[1].includes(`${path.sep}engine${path.sep}python${path.sep}`) && !m[1].startsWith('<'));
+  const ours = assetPath('src/shared/engine/python');
+  const frames = [...traceback.matchAll(/File "([^"]+)", line (\d+)/g)].filter((m) => !path.resolve(m[1]).startsWith(ours + path.sep) && !m[1].startsWith('<'));
   const last = frames[frames.length - 1];
   const shown = (f: string) => (displayBase ? path.relative(displayBase, f) || f : f);
   return last ? { file: shown(path.resolve(last[1])), line: Number(last[2]) } : { file: shown(fn.file), line: fn.line };

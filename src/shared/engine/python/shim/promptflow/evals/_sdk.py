@@ -115,7 +115,7 @@ def _evaluator_kwargs(names, var_kw, mapping, row, outputs):
         found, value = _lookup(source, match.group(2))
         if not found:
             where = "data column" if match.group(1) == "data" else "target output"
-            raise KeyError(f"{ref} (for '{param}'): no {where} '{match.group(2)}'")
+            raise ValueError(f"{ref} (for '{param}'): no {where} '{match.group(2)}'")
         kwargs[param] = value
     # Unmapped parameters take the column of the same name, target outputs first (the SDK's default mapping).
     for param in names:
