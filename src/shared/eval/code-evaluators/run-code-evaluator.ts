@@ -14,7 +14,7 @@ import type { Connection } from '../../config/connections.js';
 import type { CodeEvaluatorFunction, CodeEvaluatorRef } from '../../flow/index.js';
 import { ConfigError, type Problem } from '../../errors.js';
 import { connectionMap, emptyUsage, makeCallbacks, PromptyCache, PythonCodeError, PythonWorkerPool, toRuntimeConnection, type LlmService, type PfError } from '../../engine/index.js';
-import { parsePyJson } from '../../engine/python-worker/index.js';
+import { parsePyJson, PythonWorkerCrashed } from '../../engine/python-worker/index.js';
 import { loadTokenizers } from '../../llm/index.js';
 import { RunWriter, scanData, type LineRecord, type ProgressReporter, type RunRecord, type RunSummary } from '../../runs/index.js';
 import { codeEvaluatorCallback, type CodeEvalContext, type CodeEvalLineError } from './engine-callback.js';
@@ -153,6 +153,11 @@ async function runJob(o: CodeEvaluatorSessionOptions, pool: PythonWorkerPool, ke
         if (!produced) results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} (${path.basename(fn.file)}:${fn.line}) returned no evaluation results: expected it to return the dict evaluate() gives (rows and metrics), or to write it as JSON under output_path` });
         else results.push({ fn, rows: produced.rows, metrics: produced.metrics, lineErrors: context.lineErrors });
       } catch (e) {
+        if (e instanceof PythonWorkerCrashed) {
+          // The user's code ended the Python process (os._exit, a crashing extension): this function's failure.
+          results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} (${path.basename(fn.file)}:${fn.line}) stopped the Python process: ${e.message}` });
+          continue;
+        }
         if (!(e instanceof PythonCodeError)) throw e;
         const at = userFrame(e.info.traceback, fn);
         results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} failed at ${at.file}:${at.line ?? '?'}: (${e.info.type}) ${e.info.excMessage}` });
