@@ -8,7 +8,7 @@
  * @module
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type Problem } from '../errors.js';
 import { displayPath } from './resolve-path.js';
@@ -89,7 +89,10 @@ export function loadCodeEvaluator(dir: string, options: { python?: string; displ
   const files = readdirSync(abs).filter((n) => EVAL_PREFIX.test(n) && n.endsWith('.py')).sort().map((n) => path.join(abs, n));
   const python = options.python ?? process.env.LLMOPS_PYTHON ?? 'python3';
   const run = spawnSync(python, ['-c', INSPECT, ...files], { encoding: 'utf8', timeout: 60_000 });
-  if (run.error || run.status !== 0) {
+  // Steps that never run the evaluator (deploy, smoke-test) may run where Python is absent: read the
+  // definitions as text then; the evaluate step still imports them before any model call.
+  if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') run.stdout = files.map((f) => JSON.stringify({ file: f, functions: scanAsText(f) })).join('\n');
+  else if (run.error || run.status !== 0) {
     const why = run.error ? run.error.message : (run.stderr || '').trim().split('\n').slice(-1)[0];
     throw ConfigError.at({ file: shown(abs) }, `could not read the eval_*.py files with ${python} (${why}), expected a working Python 3 (execution.python)`);
   }
@@ -125,3 +128,38 @@ function signatureProblem(f: InspectedFunction): string | undefined {
   if (f.kwonlyRequired.length) return `keyword-only parameter${f.kwonlyRequired.length > 1 ? 's' : ''} ${f.kwonlyRequired.join(', ')} without a default`;
   return undefined;
 }
+
+/** Top-level `def eval_*(...)` read as text (no Python available): parameter names split at top-level commas. */
+function scanAsText(file: string): InspectedFunction[] {
+  const text = readFileSync(file, 'utf8');
+  const out: InspectedFunction[] = [];
+  for (const m of text.matchAll(/^(async[ \t]+)?def[ \t]+(eval_\w*)[ \t]*\(/gim)) {
+    const params: string[] = [];
+    let depth = 0;
+    let current = '';
+    for (let i = m.index! + m[0].length; i < text.length; i++) {
+      const c = text[i];
+      if (depth === 0 && (c === ',' || c === ')')) {
+        params.push(current.trim());
+        current = '';
+        if (c === ')') break;
+        continue;
+      }
+      if ('([{'.includes(c)) depth++;
+      if (')]}'.includes(c)) depth--;
+      current += c;
+    }
+    const named = params.filter((p) => p !== '' && p !== '/' && !p.startsWith('*'));
+    const star = params.findIndex((p) => p.startsWith('*'));
+    const positional = (star < 0 ? params : params.slice(0, star)).filter((p) => p !== '' && p !== '/');
+    const line = text.slice(0, m.index).split('\n').length;
+    out.push({
+      name: m[2], line, column: 1, async: Boolean(m[1]), posonly: params.includes('/') ? params.indexOf('/') : 0,
+      positional: positional.map(paramName), defaults: positional.filter((p) => p.includes('=')).length,
+      kwonlyRequired: star < 0 ? [] : named.filter((p, i) => i >= positional.length && !p.includes('=')).map(paramName),
+    });
+  }
+  return out;
+}
+
+const paramName = (p: string) => p.split(/[:=]/)[0].trim();
