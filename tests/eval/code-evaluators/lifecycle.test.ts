@@ -164,7 +164,9 @@ test("run-time errors are the evaluator's: a raising eval_ function fails its ru
     const lines = await records(s.store, runId);
     expect(lines.map((l) => l.status)).toEqual(['Failed', 'Failed']);
     expect(lines[1].error?.message).toContain("evaluator 'length' failed: (ValueError) no words for Italy");
+    expect(lines[1].error?.debugInfo?.stackTrace).toMatch(/eval_quality\.py", line \d+, in answer_words/);
     expect(lines[0].error?.message).not.toContain('Italy');
+    expect(readFileSync(path.join(s.store, 'runs', runId, 'evaluation', 'eval_relevance.log'), 'utf8')).toContain('RuntimeError: broken on purpose');
     expect(lines[0].outputs).toMatchObject({ 'grounded.gpt_groundedness': 4, 'length.words': 6 });
   } finally {
     uc.cleanup();

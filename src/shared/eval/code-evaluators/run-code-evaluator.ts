@@ -7,7 +7,7 @@
  * `<evaluator>.<score>` columns, the line errors, and the aggregated metrics.
  * @module
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assetPath } from '../../assets.js';
 import type { Connection } from '../../config/connections.js';
@@ -149,6 +149,7 @@ async function runJob(o: CodeEvaluatorSessionOptions, pool: PythonWorkerPool, ke
       const args = { [fn.params[0]]: job.runName, [fn.params[1]]: job.data, [fn.params[2]]: job.mappings, [fn.params[3]]: `${outputDir}${path.sep}` };
       try {
         const r = await pool.flexCall(keys.get(fn)!, args, { context });
+        keepOutput(outputDir, fn, r.stdout, r.stderr);
         const produced = resultOf(r.output) ?? resultInFiles(outputDir, before);
         if (!produced) results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} (${path.basename(fn.file)}:${fn.line}) returned no evaluation results: expected it to return the dict evaluate() gives (rows and metrics), or to write it as JSON under output_path` });
         else results.push({ fn, rows: produced.rows, metrics: produced.metrics, lineErrors: context.lineErrors });
@@ -159,6 +160,7 @@ async function runJob(o: CodeEvaluatorSessionOptions, pool: PythonWorkerPool, ke
           continue;
         }
         if (!(e instanceof PythonCodeError)) throw e;
+        keepOutput(outputDir, fn, e.stdout, e.stderr + (e.info.traceback ? `\n${e.info.traceback}` : ''));
         const at = userFrame(e.info.traceback, fn);
         results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} failed at ${at.file}:${at.line ?? '?'}: (${e.info.type}) ${e.info.excMessage}` });
       }
@@ -199,6 +201,12 @@ function finish(o: CodeEvaluatorSessionOptions, record: RunRecord, writer: RunWr
   return { runId: record.id, dir: writer.dir, status: record.status, counts: record.counts, skipped: 0, metrics, tokens: record.tokens, costUsd: usage.costUsd, llmCalls: usage.llmCalls, durationMs, ...(record.error ? { error: record.error } : {}) };
 }
 
+/** What the function printed, beside its results (`evaluation/<function>.log`): the template's functions print their progress. */
+function keepOutput(dir: string, fn: CodeEvaluatorFunction, stdout: string, stderr: string): void {
+  const text = [stdout, stderr].filter((t) => t.trim() !== '').join('\n');
+  if (text) writeFileSync(path.join(dir, `${fn.name}.log`), text);
+}
+
 /** The SDK's result dict: `{rows: [...], metrics: {...}}`. */
 function resultOf(value: unknown): { rows: Record<string, unknown>[]; metrics: Record<string, unknown> } | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
@@ -229,10 +237,10 @@ function resultInFiles(dir: string, before: Set<string>): ReturnType<typeof resu
  * prefixed with the function name.
  */
 function mergeResults(results: FunctionResult[], dataRows: number): { lines: LineRecord[]; metrics: Record<string, number> } {
-  const byLine = new Map<number, { inputs: Record<string, unknown>; outputs: Record<string, unknown>; errors: string[] }>();
+  const byLine = new Map<number, { inputs: Record<string, unknown>; outputs: Record<string, unknown>; errors: string[]; tracebacks: string[] }>();
   const lineOf = (n: number) => {
     let l = byLine.get(n);
-    if (!l) byLine.set(n, (l = { inputs: {}, outputs: {}, errors: [] }));
+    if (!l) byLine.set(n, (l = { inputs: {}, outputs: {}, errors: [], tracebacks: [] }));
     return l;
   };
   const metrics: Record<string, number> = {};
@@ -252,21 +260,26 @@ function mergeResults(results: FunctionResult[], dataRows: number): { lines: Lin
     });
     for (const [k, v] of Object.entries(r.metrics)) if (typeof v === 'number' && Number.isFinite(v)) metrics[names.get(k) ?? rename(k)] = v;
     for (const k of names.values()) taken.add(k);
-    for (const e of r.lineErrors) lineOf(e.line).errors.push(e.message);
+    for (const e of r.lineErrors) {
+      lineOf(e.line).errors.push(e.message);
+      if (e.traceback) lineOf(e.line).tracebacks.push(e.traceback);
+    }
   }
   for (let i = 0; i < dataRows; i++) lineOf(i);
   const failures = results.filter((r) => r.error).map((r) => r.error!);
   if (failures.length) for (const l of byLine.values()) l.errors.push(...failures);
   const lines = [...byLine.entries()].sort((a, b) => a[0] - b[0]).map(([n, l]): LineRecord => {
     const rec: LineRecord = { line_number: n, status: l.errors.length ? 'Failed' : 'Completed', inputs: { ...l.inputs, line_number: n }, outputs: l.outputs, latency_ms: 0, tokens: { prompt: 0, completion: 0, total: 0 } };
-    if (l.errors.length) rec.error = lineError(l.errors.join('; '));
+    if (l.errors.length) rec.error = lineError(l.errors.join('; '), l.tracebacks.join('\n'));
     return rec;
   });
   return { lines, metrics };
 }
 
-function lineError(message: string): PfError {
-  return { message, messageFormat: '', messageParameters: {}, referenceCode: 'CodeEvaluator', code: 'UserError', innerError: { code: 'CodeEvaluatorError', innerError: null } };
+function lineError(message: string, traceback: string): PfError {
+  const error: PfError = { message, messageFormat: '', messageParameters: {}, referenceCode: 'CodeEvaluator', code: 'UserError', innerError: { code: 'CodeEvaluatorError', innerError: null } };
+  if (traceback) error.debugInfo = { type: 'CodeEvaluatorError', message, stackTrace: traceback };
+  return error;
 }
 
 /** Names the template gives the run: `<experiment>_eval_<YYYYmmdd_HHMMSS>`. */
