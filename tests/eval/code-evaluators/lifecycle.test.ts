@@ -188,3 +188,19 @@ test('the template-style folder is what validate sees: no flow file needed', () 
     uc.cleanup();
   }
 });
+
+test("the stand-in's model calls share the engine's response cache: evaluating again calls the model no more", async () => {
+  const uc = makeUseCase(files);
+  try {
+    const common = { config: path.join(uc.dir, 'qa_app/experiment.yaml'), store: path.join(uc.dir, '.llmops') };
+    const host = new MemoryHost();
+    await bulkRunStep.run({ ...common, cacheMode: 'readwrite' }, host);
+    const first = (await evaluateStep.run({ ...common, cacheMode: 'readwrite' }, host)).evaluations[0];
+    const served = server.stats().requests;
+    const again = (await evaluateStep.run({ ...common, cacheMode: 'readwrite' }, host)).evaluations[0];
+    expect(server.stats().requests).toBe(served);
+    expect(again.metrics).toEqual(first.metrics);
+  } finally {
+    uc.cleanup();
+  }
+});
