@@ -1,6 +1,6 @@
 /**
- * One runner per node type (promptflow-formats.md §1.4): prompt, llm, python (code via the worker; the
- * embedding package tool natively), custom_llm (`promptflow.tools.llm.llm` and the vision tools). Literal
+ * One runner per node type (promptflow-formats.md §1.4): prompt, llm, python (code via the worker; package
+ * tools: embedding and the HTTP tools natively, other installed tool packages via the worker), custom_llm (`promptflow.tools.llm.llm` and the vision tools). Literal
  * inputs are converted once, when the flow is prepared (§1.6); bypassed inputs are handled per §1.8.
  * @module
  */
@@ -9,7 +9,8 @@ import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
 import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
-import type { PyParam, PythonWorkerPool } from './python-worker/index.js';
+import { PythonCodeError, type PyParam, type PyToolInfo, type PythonWorkerPool } from './python-worker/index.js';
+import { NATIVE_HTTP_TOOLS } from './http-tools.js';
 import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
@@ -71,7 +72,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: isVision, calledFrom: isVision ? 'aoai-gpt4v-tool' : 'aoai-tool' });
     }
     case 'python': {
-      if (node.source?.type === 'package') return embeddingRunner(node, planned, deps, where);
+      if (node.source?.type === 'package') return packageToolRunner(node, planned, deps, where);
       const file = node.source!.resolvedPath!;
       const info = await deps.pool().inspect(file);
       const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
@@ -123,10 +124,43 @@ function llmRunner(deps: RunnerDeps, s: LlmSetup): NodeRun {
   };
 }
 
-function embeddingRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): NodeRun {
-  if (node.source?.tool !== 'promptflow.tools.embedding.embedding') {
-    throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `package tool ${JSON.stringify(node.source?.tool)} is not supported; expected promptflow.tools.embedding.embedding (or a python code node)`);
+/**
+ * A `source.type: package` node: promptflow-tools' embedding and HTTP tools natively; any other key is a tool
+ * of a package installed in the flow's Python environment (`package_tools` entry points), run by the worker.
+ */
+async function packageToolRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): Promise<NodeRun> {
+  const tool = node.source?.tool ?? '';
+  if (tool === 'promptflow.tools.embedding.embedding') return embeddingRunner(planned, deps, where);
+  const native = NATIVE_HTTP_TOOLS[tool];
+  if (native) {
+    convertLiterals(planned, native.types, where);
+    const connection = requireConnection(deps.connections, literalOf(planned, 'connection'), where);
+    if (connection.type !== native.connectionType) {
+      throw ConfigError.at({ file: where }, `connection "${connection.name}" has type ${connection.type}; the ${native.label} tool needs a ${native.connectionType} (InvalidConnectionType)`);
+    }
+    return async (inputs, _bypassed, ctx) => native.run(connection, inputs, ctx.signal);
   }
+  let info: PyToolInfo;
+  try {
+    info = await deps.pool().inspectPackage(tool);
+  } catch (e) {
+    if (!(e instanceof PythonCodeError)) throw e;
+    const hint = tool.startsWith('promptflow.tools.') ? ' (llmops runs promptflow.tools.embedding, .serpapi, .azure_content_safety and the llm tools itself; other promptflow-tools tools need the promptflow-tools package installed)' : '';
+    throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `node ${node.name}: package tool ${JSON.stringify(tool)} cannot be loaded: ${e.info.message}${hint}`);
+  }
+  const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
+  for (const p of info.initParams ?? []) params.set(p.name, p);
+  convertPyLiterals(planned, params, deps, where);
+  return async (inputs, bypassed, ctx) => {
+    if (bypassed) for (const name of bypassed) if (!params.get(name)?.hasDefault) inputs[name] = null;
+    for (const k in inputs) if (inputs[k] instanceof PromptResult) inputs[k] = (inputs[k] as PromptResult).text;
+    const r = await deps.pool().callPackage(tool, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
+    if (r.metrics && ctx.metrics) Object.assign(ctx.metrics, r.metrics);
+    return r.output;
+  };
+}
+
+function embeddingRunner(planned: PlannedInput[], deps: RunnerDeps, where: string): NodeRun {
   convertLiterals(planned, { input: 'string', deployment_name: 'string', model: 'string' }, where);
   const connection = requireConnection(deps.connections, literalOf(planned, 'connection'), where, deps.fallbackConnection);
   const provider = providerOf(connection, where);
