@@ -5,6 +5,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
@@ -25,6 +27,8 @@ export interface RunnerDeps {
   /** The flow's Python workers (started lazily). */
   pool(): PythonWorkerPool;
   flowFile: string;
+  /** The flow's folder (files named by literal inputs, e.g. an assistant definition, are read from it). */
+  workingDir?: string;
 }
 
 export type NodeRun = (inputs: Record<string, unknown>, bypassedInputs: string[] | undefined, ctx: RunContext) => Promise<unknown>;
@@ -204,8 +208,34 @@ function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>
       requireConnection(deps.connections, p.value, where, deps.fallbackConnection);
       return;
     }
+    if (param.type[0] === 'assistant_definition') {
+      p.value = loadAssistantDefinition(p.value, deps, where);
+      return;
+    }
     if (param.kind === 'value' && param.type.length === 1) p.value = parseLiteral(param.type[0], p.value, p.name, where);
   });
+}
+
+/** An `AssistantDefinition` input names a YAML file in the flow's folder: the worker receives its content. */
+function loadAssistantDefinition(value: unknown, deps: RunnerDeps, where: string): unknown {
+  if (typeof value !== 'string') return value;
+  const file = path.resolve(deps.workingDir ?? path.dirname(deps.flowFile), value);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw ConfigError.at({ file: where }, `assistant definition ${JSON.stringify(value)}: file ${file} not found; expected a YAML file with model, instructions and tools`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (e) {
+    throw ConfigError.at({ file }, `assistant definition is not valid YAML: ${(e as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw ConfigError.at({ file }, 'assistant definition: found no mapping, expected model, instructions and tools');
+  }
+  return parsed;
 }
 
 function parseLiteral(type: string, value: unknown, name: string, where: string): unknown {

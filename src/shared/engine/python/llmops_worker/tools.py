@@ -110,6 +110,10 @@ def resolve_special_inputs(func, kwargs, kinds, store):
             resolved[name] = resolve_model_config(value, annotation_of(func, name), store)
         elif info["type"] == ["image"] and isinstance(value, dict):
             resolved[name] = _image_from_dict(value)
+        elif info["type"] == ["assistant_definition"] and isinstance(value, dict):
+            from .assistant import build_assistant_definition
+
+            resolved[name] = build_assistant_definition(value, store)
     return resolved
 
 
