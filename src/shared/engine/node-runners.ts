@@ -61,7 +61,8 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const tool = node.source?.tool ?? '';
       const vision = VISION_TOOLS[tool] ?? (tool === 'promptflow.tools.llm_vision.llm_vision' ? undefined : null);
       if (tool !== 'promptflow.tools.llm.llm' && vision === null && tool !== 'promptflow.tools.llm_vision.llm_vision') {
-        throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `package tool ${JSON.stringify(tool)} is not supported; expected promptflow.tools.llm.llm, promptflow.tools.aoai_gpt4v.AzureOpenAI.chat, promptflow.tools.openai_gpt4v.OpenAI.chat or promptflow.tools.llm_vision.llm_vision`);
+        // A custom LLM tool of an installed package: its PromptTemplate parameter receives the template file's text.
+        return workerPackageRunner(node, planned, deps, where, tool, loadTemplateText(node));
       }
       const connName = literalOf(planned, 'connection') ?? node.connection;
       const connection = requireConnection(deps.connections, connName, where, deps.fallbackConnection);
@@ -144,6 +145,12 @@ async function packageToolRunner(node: FlowNode, planned: PlannedInput[], deps: 
     }
     return async (inputs, _bypassed, ctx) => native.run(connection, inputs, ctx.signal);
   }
+  return workerPackageRunner(node, planned, deps, where, tool);
+}
+
+/** A tool of a package installed in the flow's Python environment, run by the worker. `promptTemplate`: the text a
+ *  custom LLM tool's PromptTemplate parameter receives. */
+async function workerPackageRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string, tool: string, promptTemplate?: string): Promise<NodeRun> {
   let info: PyToolInfo;
   try {
     info = await deps.pool().inspectPackage(tool);
@@ -154,6 +161,11 @@ async function packageToolRunner(node: FlowNode, planned: PlannedInput[], deps: 
   }
   const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
   for (const p of info.initParams ?? []) params.set(p.name, p);
+  if (promptTemplate !== undefined) {
+    const templateParam = [...params.values()].find((p) => p.type[0] === 'prompt_template');
+    if (!templateParam) throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `node ${node.name}: custom_llm tool ${JSON.stringify(tool)} has no parameter typed PromptTemplate to receive the template ${node.source?.path ?? ''}`);
+    planned.push({ name: templateParam.name, kind: 'literal', value: promptTemplate });
+  }
   convertPyLiterals(planned, params, deps, where);
   return async (inputs, bypassed, ctx) => {
     if (bypassed) for (const name of bypassed) if (!params.get(name)?.hasDefault) inputs[name] = null;
@@ -245,6 +257,13 @@ function parseLiteral(type: string, value: unknown, name: string, where: string)
     if (!(e instanceof ValueParseError)) throw e;
     throw ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type} (NodeInputValidationError)`);
   }
+}
+
+function loadTemplateText(node: FlowNode): string {
+  const file = node.source?.resolvedPath;
+  if (!file) throw ConfigError.at(node.source?.at ?? node.at, `node ${node.name} has no template file`);
+  const text = readFileSync(file, 'utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function loadTemplate(node: FlowNode, vision: boolean): CompiledTemplate {

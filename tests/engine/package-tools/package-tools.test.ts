@@ -167,12 +167,22 @@ describe('a tool package installed in the flow\'s Python environment, through th
     });
   });
 
+  test('a custom_llm tool of the package receives the template file\'s text in its PromptTemplate parameter', async () => {
+    const site = installAcmeTools();
+    const acme: Connection = { name: 'acme', type: 'CustomConnection', value: { api_key: 'sekret', region: 'us-east' }, secretKeys: ['api_key'] };
+    await withExecutor('custom_llm_pkg', { connections: [acme], env: { PYTHONPATH: site } }, async (ex) => {
+      const r = await ex.runLine({ topic: 'tides' });
+      expect(r.error).toBeUndefined();
+      expect(r.outputs).toEqual({ rendered: 'Write a friendly note about tides. [us-east]' });
+    });
+  });
+
   test('a key no installed package lists is refused at load, naming the node and the tools that are available', async () => {
     const site = installAcmeTools();
     const err = await createExecutor(loadFlow(join(FIX, 'missing_tool')), { env: { PYTHONPATH: site } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     const message = (err as Error).message;
     expect(message).toContain('flow.dag.yaml');
-    expect(message).toContain("node lookup: package tool \"not_installed_pkg.tools.lookup.search\" cannot be loaded: Package tool 'not_installed_pkg.tools.lookup.search' is not found in the current environment. All available package tools are: [acme_tools.old_stamp.stamp, acme_tools.tools.greet.greet, acme_tools.tools.stamp.Stamper.stamp]");
+    expect(message).toContain("node lookup: package tool \"not_installed_pkg.tools.lookup.search\" cannot be loaded: Package tool 'not_installed_pkg.tools.lookup.search' is not found in the current environment. All available package tools are: [acme_tools.old_stamp.stamp, acme_tools.tools.greet.greet, acme_tools.tools.render.render_prompt, acme_tools.tools.stamp.Stamper.stamp]");
   });
 });

@@ -74,6 +74,8 @@ def describe_annotation(annotation, default=inspect.Parameter.empty):
             return ["image"], "value", None
         if annotation.__name__ == "AssistantDefinition":
             return ["assistant_definition"], "value", None
+        if annotation.__name__ == "PromptTemplate":
+            return ["prompt_template"], "value", None
         if annotation in _BY_CLASS:
             return [_BY_CLASS[annotation]], "value", None
     return ["object"], "value", None
