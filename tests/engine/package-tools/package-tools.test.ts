@@ -142,6 +142,32 @@ describe('Content Safety (promptflow.tools.azure_content_safety.analyze_text), n
   });
 });
 
+test('Content Safety: a blocklist match rejects; the older API version reads <category>Result; a service error is the line\'s', async () => {
+  const service = await standIn((req) => {
+    const version = req.url.searchParams.get('api-version');
+    const { text } = JSON.parse(req.body) as { text: string };
+    if (text === 'bad key') return { status: 401, body: { error: { code: '401', message: 'Access denied due to invalid subscription key.' } } };
+    if (version === '2023-04-30-preview') return { status: 200, body: { hateResult: { severity: 4 }, selfHarmResult: { severity: 0 }, sexualResult: { severity: 0 }, violenceResult: { severity: 0 } } };
+    return { status: 200, body: { blocklistsMatch: [{ blocklistName: 'b', blocklistItemText: 'x' }], categoriesAnalysis: [
+      { category: 'Hate', severity: 0 }, { category: 'SelfHarm', severity: 0 }, { category: 'Sexual', severity: 0 }, { category: 'Violence', severity: 0 },
+    ] } };
+  });
+  const safety = (apiVersion?: string): Connection => ({ name: 'safety', type: 'AzureContentSafetyConnection', value: { api_key: 'k', endpoint: service.url, ...(apiVersion ? { api_version: apiVersion } : {}) }, secretKeys: ['api_key'] });
+  try {
+    await withExecutor('content_safety', { connections: [safety()] }, async (ex) => {
+      expect((await ex.runLine({ text: 'listed word' })).outputs!.decision).toEqual({ suggested_action: 'Reject', action_by_category: { Hate: 'Accept', SelfHarm: 'Accept', Sexual: 'Accept', Violence: 'Accept' } });
+      const failed = await ex.runLine({ text: 'bad key' });
+      expect(failed.error!.message).toBe('Error in detecting content: Access denied due to invalid subscription key.');
+      expect(failed.error!.innerError!.code).toBe('AzureContentSafetySystemError');
+    });
+    await withExecutor('content_safety', { connections: [safety('2023-04-30-preview')] }, async (ex) => {
+      expect((await ex.runLine({ text: 'x' })).outputs!.decision).toEqual({ suggested_action: 'Reject', action_by_category: { Hate: 'Reject', SelfHarm: 'Accept', Sexual: 'Accept', Violence: 'Accept' } });
+    });
+  } finally {
+    await service.close();
+  }
+});
+
 describe('a tool package installed in the flow\'s Python environment, through the worker', () => {
   /** The fixture package copied into a fresh folder with a dist-info declaring its `package_tools` entry point. */
   function installAcmeTools(): string {
