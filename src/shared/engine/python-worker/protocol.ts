@@ -33,7 +33,7 @@ export interface PySignature {
 
 /** The `@tool` of a python node's file. */
 export interface PyToolInfo extends PySignature {
-  /** Absolute path of the tool file. */
+  /** Absolute path of the tool file (the key, for a package tool). */
   file: string;
   functionName: string;
   /** Set for a `@tool` method of a ToolProvider subclass. */
