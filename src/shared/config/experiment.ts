@@ -4,7 +4,8 @@
  * name, mapping syntax, gates that can be evaluated.
  */
 import { existsSync } from 'node:fs';
-import type { Problem } from '../errors.js';
+import { ConfigError, type Problem } from '../errors.js';
+import { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorRef } from '../flow/code-evaluator.js';
 import { locate, type PathSegment, type SourceFile } from '../source.js';
 import type { Dataset, Evaluator, EvaluatorDataset, Execution, FlowRef, Gate, Mappings, UseCase } from './types.js';
 
@@ -96,7 +97,9 @@ export function checkExperiment(
       problems.push({ ...at(['evaluators', i, 'init'], 'key'), message: `evaluators[${i}].init: a built-in evaluator takes no init arguments, expected its settings under options` });
     } else if (re.builtin === undefined) {
       const flowAbs = parts.resolvePath(String(re.flow ?? ev.name));
-      ev.flow = checkFlow(flowAbs, re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'], sourceFor, sinks.evaluatorFlows);
+      const flowAt: PathSegment[] = re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'];
+      if (isCodeEvaluatorFolder(flowAbs)) ev.code = checkCodeEvaluator(flowAbs, parts.useCase.execution.python, display, sinks.evaluatorFlows);
+      else ev.flow = checkFlow(flowAbs, flowAt, sourceFor, sinks.evaluatorFlows);
     }
     const names = new Set<string>();
     ((re.datasets as Raw[]) ?? []).forEach((rd, j) => {
@@ -146,6 +149,17 @@ export function checkExperiment(
   });
   const baseline = parts.useCase.baselineFile;
   if (baseline && !existsSync(baseline)) warnings.push({ ...at(['baseline']), message: `baseline: ${display(baseline)} does not exist yet; regression gates will be skipped until it does` });
+}
+
+/** A code-only evaluator folder (no flow file, eval_*.py files): its problems are at file:line of the Python files. */
+function checkCodeEvaluator(dir: string, python: string, display: (p: string) => string, problems: Problem[]): CodeEvaluatorRef | undefined {
+  try {
+    return loadCodeEvaluator(dir, { python, display });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    problems.push(...e.problems);
+    return undefined;
+  }
 }
 
 function checkSource(d: Dataset, path: PathSegment[], at: (p: PathSegment[]) => ReturnType<typeof locate>, problems: Problem[], display: (p: string) => string): void {

@@ -2,6 +2,7 @@
 import type { SourceLocation } from '../errors.js';
 import type { PathSegment } from '../source.js';
 import type { LoadedFlow } from '../flow/model.js';
+import type { CodeEvaluatorRef } from '../flow/code-evaluator.js';
 import type { Connection } from './connections.js';
 
 export type FlowKind = 'dag' | 'flex' | 'prompty';
@@ -42,6 +43,8 @@ export interface EvaluatorDataset extends Dataset {
 export interface Evaluator {
   name: string;
   flow?: FlowRef;
+  /** A code-only evaluator folder (`eval_*.py` files with `eval_*` functions, no flow file). */
+  code?: CodeEvaluatorRef;
   builtin?: string;
   options: Record<string, unknown>;
   datasets: EvaluatorDataset[];

@@ -9,6 +9,7 @@ import type { PythonCallbacks } from './python-worker/index.js';
 import { parseChat } from './template/index.js';
 import { llmParamTypes, runLlmTool, templateOf, type ChatApi, type Provider } from './llm-tool.js';
 import type { LlmService, Usage } from './llm-service.js';
+import { loadTokenizers } from '../llm/index.js';
 import { callPrompty, estimatePromptyTokens, renderPrompty, type PromptyCache } from './prompty-runner.js';
 import type { RunContext } from './scheduler.js';
 
@@ -22,7 +23,11 @@ export function makeCallbacks(service: LlmService, prompties: PromptyCache): Pyt
     async prompty(req, { context }) {
       const p = prompties.get(req.path, req.overrides);
       if (req.action === 'render') return renderPrompty(p, req.inputs);
-      if (req.action === 'estimate_token_count') return estimatePromptyTokens(p, req.inputs);
+      if (req.action === 'estimate_token_count') {
+        // The tokenizers load lazily (~0.5 s), only for flows that count tokens.
+        await loadTokenizers();
+        return estimatePromptyTokens(p, req.inputs);
+      }
       const { usage, signal } = lineOf(context);
       return callPrompty(service, p, req.inputs, usage, signal);
     },

@@ -116,7 +116,7 @@ interface Core {
 async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string }): Promise<Core> {
   const { service, connections, options } = env;
   if (flow.kind === 'dag') {
-    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile });
+    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile, workingDir: env.workingDir });
     return {
       inputs: flow.inputs,
       hasAggregation: plan.aggregation.length > 0,

@@ -10,5 +10,7 @@ export { toPfError, toLineFailure, LineFailure, type PfError, type PfInnerError 
 export { parseValue, ValueParseError, followPath, toRecordValue } from './values.js';
 export { coerceLineInputs } from './flow-inputs.js';
 export { resolveEnvironmentVariables } from './env-vars.js';
-export { preparePrompty, callPrompty, type PreparedPrompty } from './prompty-runner.js';
+export { preparePrompty, callPrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
+export { makeCallbacks } from './callbacks.js';
+export { PythonWorkerPool, PythonCodeError, type PythonCallbacks } from './python-worker/index.js';
 export type { NodeRun } from './scheduler.js';

@@ -1,15 +1,18 @@
 /**
- * One runner per node type (promptflow-formats.md §1.4): prompt, llm, python (code via the worker; the
- * embedding package tool natively), custom_llm (`promptflow.tools.llm.llm` and the vision tools). Literal
+ * One runner per node type (promptflow-formats.md §1.4): prompt, llm, python (code via the worker; package
+ * tools: embedding and the HTTP tools natively, other installed tool packages via the worker), custom_llm (`promptflow.tools.llm.llm` and the vision tools). Literal
  * inputs are converted once, when the flow is prepared (§1.6); bypassed inputs are handled per §1.8.
  * @module
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
 import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
-import type { PyParam, PythonWorkerPool } from './python-worker/index.js';
+import { PythonCodeError, type PyParam, type PyToolInfo, type PythonWorkerPool } from './python-worker/index.js';
+import { NATIVE_HTTP_TOOLS } from './http-tools.js';
 import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
@@ -24,6 +27,8 @@ export interface RunnerDeps {
   /** The flow's Python workers (started lazily). */
   pool(): PythonWorkerPool;
   flowFile: string;
+  /** The flow's folder (files named by literal inputs, e.g. an assistant definition, are read from it). */
+  workingDir?: string;
 }
 
 export type NodeRun = (inputs: Record<string, unknown>, bypassedInputs: string[] | undefined, ctx: RunContext) => Promise<unknown>;
@@ -56,7 +61,8 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const tool = node.source?.tool ?? '';
       const vision = VISION_TOOLS[tool] ?? (tool === 'promptflow.tools.llm_vision.llm_vision' ? undefined : null);
       if (tool !== 'promptflow.tools.llm.llm' && vision === null && tool !== 'promptflow.tools.llm_vision.llm_vision') {
-        throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `package tool ${JSON.stringify(tool)} is not supported; expected promptflow.tools.llm.llm, promptflow.tools.aoai_gpt4v.AzureOpenAI.chat, promptflow.tools.openai_gpt4v.OpenAI.chat or promptflow.tools.llm_vision.llm_vision`);
+        // A custom LLM tool of an installed package: its PromptTemplate parameter receives the template file's text.
+        return workerPackageRunner(node, planned, deps, where, tool, loadTemplateText(node));
       }
       const connName = literalOf(planned, 'connection') ?? node.connection;
       const connection = requireConnection(deps.connections, connName, where, deps.fallbackConnection);
@@ -71,7 +77,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: isVision, calledFrom: isVision ? 'aoai-gpt4v-tool' : 'aoai-tool' });
     }
     case 'python': {
-      if (node.source?.type === 'package') return embeddingRunner(node, planned, deps, where);
+      if (node.source?.type === 'package') return packageToolRunner(node, planned, deps, where);
       const file = node.source!.resolvedPath!;
       const info = await deps.pool().inspect(file);
       const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
@@ -123,10 +129,54 @@ function llmRunner(deps: RunnerDeps, s: LlmSetup): NodeRun {
   };
 }
 
-function embeddingRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): NodeRun {
-  if (node.source?.tool !== 'promptflow.tools.embedding.embedding') {
-    throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `package tool ${JSON.stringify(node.source?.tool)} is not supported; expected promptflow.tools.embedding.embedding (or a python code node)`);
+/**
+ * A `source.type: package` node: promptflow-tools' embedding and HTTP tools natively; any other key is a tool
+ * of a package installed in the flow's Python environment (`package_tools` entry points), run by the worker.
+ */
+async function packageToolRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): Promise<NodeRun> {
+  const tool = node.source?.tool ?? '';
+  if (tool === 'promptflow.tools.embedding.embedding') return embeddingRunner(planned, deps, where);
+  const native = NATIVE_HTTP_TOOLS[tool];
+  if (native) {
+    convertLiterals(planned, native.types, where);
+    const connection = requireConnection(deps.connections, literalOf(planned, 'connection'), where);
+    if (connection.type !== native.connectionType) {
+      throw ConfigError.at({ file: where }, `connection "${connection.name}" has type ${connection.type}; the ${native.label} tool needs a ${native.connectionType} (InvalidConnectionType)`);
+    }
+    return async (inputs, _bypassed, ctx) => native.run(connection, inputs, ctx.signal);
   }
+  return workerPackageRunner(node, planned, deps, where, tool);
+}
+
+/** A tool of a package installed in the flow's Python environment, run by the worker. `promptTemplate`: the text a
+ *  custom LLM tool's PromptTemplate parameter receives. */
+async function workerPackageRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string, tool: string, promptTemplate?: string): Promise<NodeRun> {
+  let info: PyToolInfo;
+  try {
+    info = await deps.pool().inspectPackage(tool);
+  } catch (e) {
+    if (!(e instanceof PythonCodeError)) throw e;
+    const hint = tool.startsWith('promptflow.tools.') ? ' (llmops runs promptflow.tools.embedding, .serpapi, .azure_content_safety and the llm tools itself; other promptflow-tools tools need the promptflow-tools package installed)' : '';
+    throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `node ${node.name}: package tool ${JSON.stringify(tool)} cannot be loaded: ${e.info.message}${hint}`);
+  }
+  const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
+  for (const p of info.initParams ?? []) params.set(p.name, p);
+  if (promptTemplate !== undefined) {
+    const templateParam = [...params.values()].find((p) => p.type[0] === 'prompt_template');
+    if (!templateParam) throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `node ${node.name}: custom_llm tool ${JSON.stringify(tool)} has no parameter typed PromptTemplate to receive the template ${node.source?.path ?? ''}`);
+    planned.push({ name: templateParam.name, kind: 'literal', value: promptTemplate });
+  }
+  convertPyLiterals(planned, params, deps, where);
+  return async (inputs, bypassed, ctx) => {
+    if (bypassed) for (const name of bypassed) if (!params.get(name)?.hasDefault) inputs[name] = null;
+    for (const k in inputs) if (inputs[k] instanceof PromptResult) inputs[k] = (inputs[k] as PromptResult).text;
+    const r = await deps.pool().callPackage(tool, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
+    if (r.metrics && ctx.metrics) Object.assign(ctx.metrics, r.metrics);
+    return r.output;
+  };
+}
+
+function embeddingRunner(planned: PlannedInput[], deps: RunnerDeps, where: string): NodeRun {
   convertLiterals(planned, { input: 'string', deployment_name: 'string', model: 'string' }, where);
   const connection = requireConnection(deps.connections, literalOf(planned, 'connection'), where, deps.fallbackConnection);
   const provider = providerOf(connection, where);
@@ -170,8 +220,34 @@ function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>
       requireConnection(deps.connections, p.value, where, deps.fallbackConnection);
       return;
     }
+    if (param.type[0] === 'assistant_definition') {
+      p.value = loadAssistantDefinition(p.value, deps, where);
+      return;
+    }
     if (param.kind === 'value' && param.type.length === 1) p.value = parseLiteral(param.type[0], p.value, p.name, where);
   });
+}
+
+/** An `AssistantDefinition` input names a YAML file in the flow's folder: the worker receives its content. */
+function loadAssistantDefinition(value: unknown, deps: RunnerDeps, where: string): unknown {
+  if (typeof value !== 'string') return value;
+  const file = path.resolve(deps.workingDir ?? path.dirname(deps.flowFile), value);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw ConfigError.at({ file: where }, `assistant definition ${JSON.stringify(value)}: file ${file} not found; expected a YAML file with model, instructions and tools`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (e) {
+    throw ConfigError.at({ file }, `assistant definition is not valid YAML: ${(e as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw ConfigError.at({ file }, 'assistant definition: found no mapping, expected model, instructions and tools');
+  }
+  return parsed;
 }
 
 function parseLiteral(type: string, value: unknown, name: string, where: string): unknown {
@@ -181,6 +257,13 @@ function parseLiteral(type: string, value: unknown, name: string, where: string)
     if (!(e instanceof ValueParseError)) throw e;
     throw ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type} (NodeInputValidationError)`);
   }
+}
+
+function loadTemplateText(node: FlowNode): string {
+  const file = node.source?.resolvedPath;
+  if (!file) throw ConfigError.at(node.source?.at ?? node.at, `node ${node.name} has no template file`);
+  const text = readFileSync(file, 'utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function loadTemplate(node: FlowNode, vision: boolean): CompiledTemplate {

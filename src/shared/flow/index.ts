@@ -12,3 +12,4 @@ export { applyVariant, parseVariantSpec, planVariants, selectVariantNodes, type 
 export { materializeFlow, findFlowFile, type MaterializedFlow } from './includes.js';
 export { FLEX_ENTRY } from './flex-load.js';
 export { resolveRefs, deepMerge } from './file-refs.js';
+export { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorFunction, type CodeEvaluatorRef } from './code-evaluator.js';

@@ -11,6 +11,7 @@ import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../report/model.js';
 import { runBatch, scanData } from '../runs/index.js';
 import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
+import { checkCodeEvaluators } from '../eval/code-evaluators/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
@@ -66,6 +67,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     if (jobs.length === 0) host.warning(`evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`);
 
     const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
+    // Code-only evaluators import their eval_*.py files now: the user's import errors stop the step (exit 2) before any model call.
+    const codeEvaluators = await checkCodeEvaluators(jobs.map((j) => j.evaluator), useCase, { llm, concurrency: execution.concurrency, python: execution.python });
     const evaluations: EvaluationResult[] = [];
     const overLimit: string[] = [];
     for (const job of jobs) {
@@ -74,7 +77,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       const common = { runId, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, progress: progressFor(host, runId) };
       const summary = job.evaluator.flow
         ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000 })
-        : await runBuiltinEvaluator({ ...common, evaluator: job.evaluator, dataset: job.dataset, standardRunId: job.run.runId });
+        : job.evaluator.code
+          ? await codeEvaluators.run(job.evaluator, { ...common, data: job.dataset.localPath!, mappings: job.dataset.mappings, referencedRun: job.run.runId })
+          : await runBuiltinEvaluator({ ...common, evaluator: job.evaluator, dataset: job.dataset, standardRunId: job.run.runId });
       const metrics = numericMetrics(summary.metrics);
       evaluations.push({ runId, evaluator: job.evaluator.name, dataset: job.dataset.name, standardRunId: job.run.runId, variantId: job.run.variantId, lines: summary.counts.total, failed: summary.counts.failed, metrics });
       host.info(`  ${Object.entries(metrics).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no aggregated metrics'}; ${summary.counts.failed} of ${summary.counts.total} lines failed`);
@@ -97,7 +102,10 @@ function planJobs(useCase: UseCase, runs: StandardRun[]): Job[] {
   const jobs: Job[] = [];
   useCase.evaluators.forEach((evaluator, evaluatorIndex) => {
     evaluator.datasets.forEach((dataset, datasetIndex) => {
-      for (const run of runs.filter((r) => r.dataset === dataset.reference)) jobs.push({ evaluator, evaluatorIndex, dataset, datasetIndex, run });
+      let matching = runs.filter((r) => r.dataset === dataset.reference);
+      // A code-only evaluator runs the flow object its own code builds, not a variant: it is joined to the default run.
+      if (evaluator.code) matching = matching.filter((r) => r === (matching.find((m) => m.isDefault) ?? matching[0]));
+      for (const run of matching) jobs.push({ evaluator, evaluatorIndex, dataset, datasetIndex, run });
     });
   });
   return jobs;
@@ -108,7 +116,8 @@ async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
   const problems: Problem[] = [];
   const scanned = new Map<string, Awaited<ReturnType<typeof scanData>>>();
   for (const job of jobs) {
-    if (!job.dataset.localPath) continue;
+    // Code-only evaluators read their data themselves and run their own target on it.
+    if (!job.dataset.localPath || job.evaluator.code) continue;
     const file = job.dataset.localPath;
     if (!scanned.has(file)) scanned.set(file, await scanData(file));
     const scan = scanned.get(file)!;

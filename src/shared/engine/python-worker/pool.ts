@@ -99,6 +99,25 @@ export class PythonWorkerPool {
     return toCallResult(reply);
   }
 
+  /** A package tool (`package_tools` entry points of the flow's Python environment) by key; cached per key. */
+  inspectPackage(tool: string): Promise<PyToolInfo> {
+    const cacheKey = `package:${tool}`;
+    let cached = this.inspected.get(cacheKey);
+    if (!cached) {
+      cached = this.send({ op: 'inspect', package: tool }, `inspect of package tool ${tool}`, {}).then((r) => r.result as PyToolInfo);
+      cached.catch(() => this.inspected.delete(cacheKey));
+      this.inspected.set(cacheKey, cached);
+    }
+    return cached;
+  }
+
+  /** Call a package tool by key; inputs as for {@link call}. */
+  async callPackage(tool: string, inputs: Record<string, unknown>, opts: CallOptions = {}): Promise<PyCallResult> {
+    const message = { op: 'call', package: tool, inputs, node: opts.node, aggregation: opts.aggregation === true };
+    const reply = await this.send(message, `python node ${opts.node ?? tool}`, opts);
+    return toCallResult(reply);
+  }
+
   /** Initialise a flex entry (`module:function` or `module:Class` with init kwargs) in every worker
    *  that will serve it (lazily, replayed after restarts). Returns its signature and handle. */
   async flexInit(entry: string, init: Record<string, unknown> = {}, opts: { workingDir?: string } = {}): Promise<FlexEntryInfo> {

@@ -33,7 +33,7 @@ export interface PySignature {
 
 /** The `@tool` of a python node's file. */
 export interface PyToolInfo extends PySignature {
-  /** Absolute path of the tool file. */
+  /** Absolute path of the tool file (the key, for a package tool). */
   file: string;
   functionName: string;
   /** Set for a `@tool` method of a ToolProvider subclass. */
@@ -132,6 +132,9 @@ export interface PythonCallbacks {
   render?(req: { template: string; inputs: Record<string, unknown> }, ctx: CallbackContext): Promise<unknown>;
   /** `parse_chat(text)` → message list. */
   parseChat?(req: { text: string; validRoles?: string[] }, ctx: CallbackContext): Promise<unknown>;
+  /** The evaluation SDK stand-in (shim promptflow/evals, azure/ai/evaluation): a built-in evaluator's score,
+   *  or the line errors of an `evaluate()` call. Handled by src/shared/eval/code-evaluators. */
+  codeEvaluator?(req: Record<string, unknown>, ctx: CallbackContext): Promise<unknown>;
 }
 
 /** First line a worker writes. */

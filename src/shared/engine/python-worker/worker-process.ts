@@ -36,7 +36,7 @@ interface Pending {
   context?: unknown;
 }
 
-const CALLBACK_HANDLERS = { prompty_call: 'prompty', llm_call: 'llm', render: 'render', parse_chat: 'parseChat' } as const;
+const CALLBACK_HANDLERS = { prompty_call: 'prompty', llm_call: 'llm', render: 'render', parse_chat: 'parseChat', code_evaluator: 'codeEvaluator' } as const;
 const STDERR_TAIL = 4000;
 
 export class WorkerProcess {

@@ -78,10 +78,24 @@ def build_connection(name, spec):
 def resolve_connection_value(value, annotation, store, param_name):
     """A connection parameter given as a name (literal node input / init value) → object."""
     if isinstance(value, str):
-        conn = store.get(value)
+        conn = _as_custom_strong_type(store.get(value), annotation)
         _check_connection_type(conn, annotation, param_name, value)
         return conn
     return value
+
+
+def _as_custom_strong_type(conn, annotation):
+    """A CustomConnection given for a parameter typed as a tool package's own connection class
+    (a CustomStrongTypeConnection subclass) becomes that class, as in Prompt Flow."""
+    import typing
+
+    convert = getattr(conn, "_convert_to_custom_strong_type", None)
+    if convert is None:
+        return conn
+    for klass in typing.get_args(annotation) or (annotation,):
+        if isinstance(klass, type) and any(b.__name__ == "CustomStrongTypeConnection" for b in klass.__mro__[1:]):
+            return convert(to_class=klass)
+    return conn
 
 
 def _check_connection_type(conn, annotation, param_name, conn_name):

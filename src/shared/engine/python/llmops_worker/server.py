@@ -98,11 +98,14 @@ class Server:
         return {}
 
     def op_inspect(self, message, _chunk):
-        tool = self.tools.get(self._path(message["file"]))
+        package = message.get("package")
+        tool = self.tools.get_package(package) if package else self.tools.get(self._path(message["file"]))
         return dict(tool.description, file=tool.path)
 
     def op_call(self, message, chunk):
-        func, kwargs = self.tools.bound_call(self._path(message["file"]), message.get("inputs") or {})
+        package = message.get("package")
+        path = None if package else self._path(message["file"])
+        func, kwargs = self.tools.bound_call(path, message.get("inputs") or {}, package)
         return self._run_collecting_metrics(func, kwargs, chunk, bool(message.get("aggregation")))
 
     def op_flex_init(self, message, _chunk):

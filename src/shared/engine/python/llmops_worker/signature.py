@@ -72,6 +72,10 @@ def describe_annotation(annotation, default=inspect.Parameter.empty):
             return ["string"], "value", [str(m.value) for m in annotation]
         if _is_image_class(annotation):
             return ["image"], "value", None
+        if annotation.__name__ == "AssistantDefinition":
+            return ["assistant_definition"], "value", None
+        if annotation.__name__ == "PromptTemplate":
+            return ["prompt_template"], "value", None
         if annotation in _BY_CLASS:
             return [_BY_CLASS[annotation]], "value", None
     return ["object"], "value", None

@@ -110,6 +110,10 @@ def resolve_special_inputs(func, kwargs, kinds, store):
             resolved[name] = resolve_model_config(value, annotation_of(func, name), store)
         elif info["type"] == ["image"] and isinstance(value, dict):
             resolved[name] = _image_from_dict(value)
+        elif info["type"] == ["assistant_definition"] and isinstance(value, dict):
+            from .assistant import build_assistant_definition
+
+            resolved[name] = build_assistant_definition(value, store)
     return resolved
 
 
@@ -141,9 +145,21 @@ class ToolRegistry:
                 self._tools[path] = tool
             return tool
 
-    def bound_call(self, path, inputs):
-        """(callable, kwargs) ready to run for one node call."""
-        tool = self.get(path)
+    def get_package(self, key):
+        """A package tool by key (package_tools.py), loaded once."""
+        from .package_tools import resolve_package_tool
+
+        with self._lock:
+            tool = self._tools.get(("package", key))
+            if tool is None:
+                func, klass = resolve_package_tool(key)
+                tool = LoadedTool(key, func, klass)
+                self._tools[("package", key)] = tool
+            return tool
+
+    def bound_call(self, path, inputs, package=None):
+        """(callable, kwargs) ready to run for one node call (`package`: a package tool key instead of a file)."""
+        tool = self.get_package(package) if package else self.get(path)
         if tool.klass is None:
             return tool.func, resolve_special_inputs(tool.func, inputs, tool.param_kinds, self._store)
         init_kwargs = {k: v for k, v in inputs.items() if k in tool.init_names}

@@ -129,7 +129,85 @@ class CustomConnection(_Connection):
         return {"name": self.name, "type": "CustomConnection", "value": self._merged(),
                 "secret_keys": list(self.secrets)}
 
+    def _convert_to_custom_strong_type(self, module=None, to_class=None):
+        """This connection as the strong type a tool declares (`to_class`, a class or its name in `module`)."""
+        klass = to_class
+        if not isinstance(klass, type):
+            import importlib
+
+            module_name = module or self.configs.get("promptflow.connection.module")
+            class_name = to_class or self.configs.get("promptflow.connection.custom_type")
+            klass = getattr(importlib.import_module(module_name), class_name)
+        return klass(configs=self.configs, secrets=self.secrets, name=self.name)
+
+
+class CustomStrongTypeConnection(_Connection):
+    """Base of a tool package's own connection type: fields are class annotations, those annotated
+    `Secret` are secrets, the others configs (class attributes are their defaults)::
+
+        class MyConnection(CustomStrongTypeConnection):
+            api_key: Secret
+            api_url: str = "https://example.com"
+    """
+
+    def __init__(self, secrets=None, configs=None, name=None, **kwargs):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "secrets", dict(secrets or {}))
+        object.__setattr__(self, "configs", dict(configs or {}))
+        object.__setattr__(self, "module", kwargs.pop("module", type(self).__module__))
+        object.__setattr__(self, "custom_type", kwargs.pop("custom_type", type(self).__name__))
+        object.__setattr__(self, "package", kwargs.pop("package", None))
+        object.__setattr__(self, "package_version", kwargs.pop("package_version", None))
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def _fields(cls):
+        fields = {}
+        for klass in reversed(cls.__mro__):
+            if issubclass(klass, CustomStrongTypeConnection) and klass is not CustomStrongTypeConnection:
+                fields.update(vars(klass).get("__annotations__", {}))
+        return fields
+
+    @classmethod
+    def _is_secret(cls, annotation):
+        from promptflow.contracts.types import Secret
+
+        return annotation is Secret or getattr(annotation, "__name__", annotation) == "Secret"
+
+    def __getattribute__(self, key):
+        # Annotated fields live in configs/secrets; the class attribute is only their default.
+        if not key.startswith("_"):
+            fields = type(self)._fields()
+            if key in fields:
+                store = object.__getattribute__(self, "secrets" if type(self)._is_secret(fields[key]) else "configs")
+                if key in store:
+                    return store[key]
+                if hasattr(type(self), key):
+                    return getattr(type(self), key)
+                raise AttributeError(f"{type(self).__name__} '{object.__getattribute__(self, 'name')}' has no value "
+                                     f"for '{key}'")
+        return object.__getattribute__(self, key)
+
+    def __setattr__(self, key, value):
+        fields = type(self)._fields()
+        if key in fields:
+            self.__dict__["secrets" if type(self)._is_secret(fields[key]) else "configs"][key] = value
+        else:
+            object.__setattr__(self, key, value)
+
+    @property
+    def type(self):
+        return "Custom"
+
+    def is_secret(self, key):
+        return key in self.secrets
+
+    def _to_engine(self):
+        return {"name": self.name, "type": "CustomConnection", "value": {**self.configs, **self.secrets},
+                "secret_keys": list(self.secrets)}
+
 
 __all__ = ["AzureOpenAIConnection", "OpenAIConnection", "ServerlessConnection", "CognitiveSearchConnection",
            "SerpConnection", "FormRecognizerConnection", "AzureContentSafetyConnection",
-           "AzureAIServicesConnection", "CustomConnection"]
+           "AzureAIServicesConnection", "CustomConnection", "CustomStrongTypeConnection"]

@@ -1,1 +1,1 @@
-"""promptflow.contracts (llmops shim): only multimedia types."""
+"""promptflow.contracts (llmops shim): multimedia and marker types."""

@@ -1,0 +1,1 @@
+"""promptflow._core (llmops shim): the tool decorator module some flows import directly."""

@@ -1,0 +1,1 @@
+"""promptflow._sdk (llmops shim): only the entity names flow code builds objects from."""

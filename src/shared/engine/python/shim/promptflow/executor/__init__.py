@@ -1,0 +1,1 @@
+"""promptflow.executor (llmops shim): only the assistant tool invoker flow code uses."""

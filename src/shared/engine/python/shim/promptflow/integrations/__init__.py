@@ -1,0 +1,1 @@
+"""promptflow.integrations (llmops shim)."""
