@@ -36,7 +36,7 @@ describe('the template deployment_config.json with its empty placeholders', () =
     expect(r.problems).toEqual([]);
     expect(r.useCase?.name).toBe('demo');
     expect(warningsOf(r.host)).toEqual([
-      `not used by ${step}, so not checked further: configs/deployment_config.json (10 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`,
+      `not used by ${step}, so not checked further: configs/deployment_config.json (9 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`,
     ]);
   });
 

@@ -73,7 +73,7 @@ describe('a use case whose deployment_config.json still holds the empty placehol
         const r = run([step, '--config', 'experiment.yaml', '--store', '.llmops'], uc.dir);
         expect({ step, code: r.code }).toEqual({ step, code: 0 });
         const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: not used by'));
-        expect(warnings).toEqual([`warning: not used by ${step}, so not checked further: configs/deployment_config.json (10 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`]);
+        expect(warnings).toEqual([`warning: not used by ${step}, so not checked further: configs/deployment_config.json (9 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`]);
         expect(r.stderr).not.toContain('ENDPOINT_NAME');
       }
     } finally {
@@ -86,7 +86,7 @@ describe('a use case whose deployment_config.json still holds the empty placehol
     try {
       const r = run(['deploy', '--config', 'experiment.yaml', '--state-dir', '.llmops'], uc.dir);
       expect(r.code).toBe(2);
-      expect(r.stderr.trim().split('\n')).toEqual([...emptyDeploymentProblems.map(asPrinted), 'error: 10 problems found; nothing was run.']);
+      expect(r.stderr.trim().split('\n')).toEqual([...emptyDeploymentProblems.map(asPrinted), 'error: 9 problems found; nothing was run.']);
     } finally {
       uc.cleanup();
     }
@@ -97,7 +97,7 @@ describe('a use case whose deployment_config.json still holds the empty placehol
     try {
       const r = run(['validate', '--config', 'experiment.yaml'], uc.dir);
       expect(r.code).toBe(2);
-      expect(r.stderr.trim().split('\n')).toEqual([...emptyDeploymentProblems.map((p) => `${asPrinted(p)} [blocks: deploy, smoke-test]`), 'error: 10 problems found; nothing was run.']);
+      expect(r.stderr.trim().split('\n')).toEqual([...emptyDeploymentProblems.map((p) => `${asPrinted(p)} [blocks: deploy, smoke-test]`), 'error: 9 problems found; nothing was run.']);
     } finally {
       uc.cleanup();
     }

@@ -41,7 +41,6 @@ export const emptyDeploymentConfig = `{
 /** Every problem of emptyDeploymentConfig, once each, as validate prints them (without the "error:" word). */
 export const emptyDeploymentProblems = [
   "configs/deployment_config.json:6:30: azure_managed_endpoint[0].ENDPOINT_NAME: found an empty text, expected a name of 2-32 letters, digits or '-', starting with a letter",
-  'configs/deployment_config.json:10:52: azure_managed_endpoint[0].PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION: found the text "", expected a whole percentage from 0 to 100',
   "configs/deployment_config.json:11:40: azure_managed_endpoint[0].CURRENT_DEPLOYMENT_NAME: found an empty text, expected a name of 2-32 letters, digits or '-', starting with a letter",
   'configs/deployment_config.json:24:34: webapp_endpoint[0].CONNECTION_NAMES[0]: found an empty text, expected a non-empty value',
   'configs/deployment_config.json:25:30: webapp_endpoint[0].REGISTRY_NAME: found an empty text, expected a non-empty value',

@@ -19,7 +19,8 @@ export function checkDeployment(source: SourceFile, baseDir: string, problems: P
     (config[target] ?? []).forEach((entry, i) => {
       const where = `${target}[${i}]`;
       const current = entry.CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION;
-      const prior = entry.PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION;
+      // The template ships "" for a first deployment: no prior deployment, not a 0% one.
+      const prior = entry.PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION === '' ? undefined : entry.PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION;
       if (current !== undefined && prior !== undefined && Number(current) + Number(prior) !== 100) {
         problems.push({
           ...locate(source, [target, i, 'PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION']),
