@@ -4,10 +4,16 @@
  * fail the whole run is a ConfigError from `createExecutor`.
  * @module
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Connection } from '../config/connections.js';
 import type { FlexFlow, FlowInputDef, LoadedFlow } from '../flow/index.js';
-import { materializeFlow } from '../flow/index.js';
-import { PythonWorkerPool, type FlexEntryInfo } from './python-worker/index.js';
+import { INIT_SOURCES, materializeFlow, resolveFlexInit } from '../flow/index.js';
+import { findRepositoryRoot, loadEnvironment } from '../config/environment.js';
+import { ConfigError } from '../errors.js';
+import {
+  codeCheckProblems, PythonCodeError, PythonWorkerPool, pythonLoadError, readRequirements, requirementsFileOf, type FlexEntryInfo, type Requirements,
+} from './python-worker/index.js';
 import { connectionMap, toRuntimeConnection } from './connections.js';
 import { planDag, runDagAggregation, runDagLine, type DagPlan } from './dag-executor.js';
 import { LineFailure, toPfError, type PfError } from './line-error.js';
@@ -31,8 +37,14 @@ export interface ExecutorOptions {
   python?: string;
   /** Extra environment for the Python workers (merged over the flow's environment_variables). */
   env?: Record<string, string>;
-  /** Flex flows: `__init__` kwargs (default: the flow's sample.init). */
+  /** Flex flows: the caller's `__init__` arguments (--init, experiment.yaml), over init.json, sample.init and
+   *  the flow.flex.yaml `init:` defaults. */
   init?: Record<string, unknown>;
+  /** Names in `init` given as command-line text: converted by the declared init type or the Python annotation. */
+  initText?: string[];
+  /** Before anything runs: `check` (default) parses the flow's Python files and checks the modules they import
+   *  are installed (ConfigError listing every problem); `syntax` checks only that they compile; `off` neither. */
+  pythonCheck?: 'check' | 'syntax' | 'off';
   /** Per-line time limit in ms (Prompt Flow's batch default 600 s); 0 = none. */
   lineTimeoutMs?: number;
   /** Folder relative image paths in line inputs are resolved against (the data file's). */
@@ -79,7 +91,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
   const service = options.llm instanceof LlmService ? options.llm : new LlmService(options.llm);
   const materialized = materializeFlow(flow);
   const workingDir = materialized.workingDir;
-  const prompties = new PromptyCache(connections);
+  const prompties = new PromptyCache(connections, options.fallbackConnection);
   let pool: PythonWorkerPool | undefined;
   const getPool = () => {
     pool ??= new PythonWorkerPool({
@@ -88,6 +100,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
       python: options.python,
       env: { ...resolveEnvironmentVariables(flow, connections), ...options.env },
       connections: Object.fromEntries(Object.values(connections).map((c) => [c.name, toRuntimeConnection(c)])),
+      fallbackConnection: options.fallbackConnection ? toRuntimeConnection(options.fallbackConnection) : undefined,
       callbacks: makeCallbacks(service, prompties),
       callTimeoutMs: 0,
     });
@@ -98,7 +111,9 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
     materialized.dispose();
   };
   try {
-    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir });
+    const requirements = flow.kind === 'prompty' ? undefined : readRequirements(requirementsFileOf(flow));
+    await checkPythonCode(flow, workingDir, options.pythonCheck ?? 'check', getPool, requirements);
+    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir, requirements });
     return makeExecutor(flow, core, options, close);
   } catch (e) {
     await close();
@@ -113,10 +128,30 @@ interface Core {
   aggregate(lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>, ctx: RunContext): Promise<Record<string, unknown>>;
 }
 
-async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string }): Promise<Core> {
+/** The Python files a flow runs first: python nodes' files, or the flex entry's module. */
+function pythonEntries(flow: LoadedFlow, workingDir: string): string[] {
+  if (flow.kind === 'dag') return flow.nodes.filter((n) => n.type === 'python' && n.source?.type !== 'package' && n.source?.resolvedPath).map((n) => n.source!.resolvedPath!);
+  if (flow.kind === 'flex') {
+    const base = path.join(workingDir, ...flow.entryModule.split('.'));
+    return [`${base}.py`, path.join(base, '__init__.py')].filter((f) => existsSync(f)).slice(0, 1);
+  }
+  return [];
+}
+
+/** Syntax errors and modules that are not installed, for every file the flow's Python code reaches: one ConfigError. */
+async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'check' | 'syntax' | 'off', getPool: () => PythonWorkerPool, requirements?: Requirements): Promise<void> {
+  if (mode === 'off') return;
+  const entries = pythonEntries(flow, workingDir);
+  if (entries.length === 0) return;
+  const check = await getPool().checkCode(entries, { root: workingDir, imports: mode === 'check' });
+  const problems = codeCheckProblems(check, requirements);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string; requirements?: Requirements }): Promise<Core> {
   const { service, connections, options } = env;
   if (flow.kind === 'dag') {
-    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile });
+    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile, requirements: env.requirements });
     return {
       inputs: flow.inputs,
       hasAggregation: plan.aggregation.length > 0,
@@ -125,7 +160,7 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
     };
   }
   if (flow.kind === 'prompty') {
-    const p: PreparedPrompty = preparePrompty(flow, connections);
+    const p: PreparedPrompty = preparePrompty(flow, connections, process.env, options.fallbackConnection);
     service.check(p.connection);
     return {
       inputs: flow.inputs,
@@ -137,11 +172,34 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
       aggregate: async () => ({}),
     };
   }
-  return prepareFlex(flow, env.getPool(), options);
+  return prepareFlex(flow, env.getPool(), options, env.requirements);
 }
 
-async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions): Promise<Core> {
-  const info: FlexEntryInfo = await pool.flexInit(flow.entry, options.init ?? flow.sample?.init ?? {}, { workingDir: flow.workingDir });
+async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, requirements?: Requirements): Promise<Core> {
+  const environment = loadEnvironment(findRepositoryRoot(path.dirname(flow.file)));
+  const init = resolveFlexInit(flow, options.init, (name) => environment.get(name));
+  const initText: string[] = [];
+  for (const name of options.initText ?? []) {
+    if (init.origins[name] !== 'the caller' || typeof init.values[name] !== 'string') continue;
+    const declared = flow.init[name]?.type;
+    if (!declared || !['int', 'double', 'bool', 'string', 'list', 'object'].includes(declared)) {
+      initText.push(name); // converted by the worker, by the __init__ annotation
+      continue;
+    }
+    try {
+      init.values[name] = parseValue(declared, init.values[name]);
+    } catch (e) {
+      if (!(e instanceof ValueParseError)) throw e;
+      throw ConfigError.at({ file: '--init' }, `${name}: found ${JSON.stringify(init.values[name])}, expected a value of type ${declared} (declared in ${flow.displayFile})`);
+    }
+  }
+  let info: FlexEntryInfo;
+  try {
+    info = await pool.flexInit(flow.entry, init.values, { workingDir: flow.workingDir, initText });
+  } catch (e) {
+    if (!(e instanceof PythonCodeError)) throw e;
+    throw pythonLoadError(e, { subject: `entry ${flow.entry}`, fallback: flow.entryAt ?? { file: flow.displayFile }, requirements, initHint: INIT_SOURCES });
+  }
   const fromSignature = Object.keys(flow.inputs).length === 0;
   const inputs: Record<string, FlowInputDef> = !fromSignature ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));
   return {

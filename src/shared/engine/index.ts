@@ -12,3 +12,4 @@ export { coerceLineInputs } from './flow-inputs.js';
 export { resolveEnvironmentVariables } from './env-vars.js';
 export { preparePrompty, callPrompty, type PreparedPrompty } from './prompty-runner.js';
 export type { NodeRun } from './scheduler.js';
+export { ensureVirtualEnv, requirementsFileOf, type PythonRequirementsMode } from './python-worker/index.js';

@@ -9,7 +9,7 @@ import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
 import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
-import type { PyParam, PythonWorkerPool } from './python-worker/index.js';
+import { PythonCodeError, pythonLoadError, type PyParam, type PythonWorkerPool, type PyToolInfo, type Requirements } from './python-worker/index.js';
 import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
@@ -24,6 +24,8 @@ export interface RunnerDeps {
   /** The flow's Python workers (started lazily). */
   pool(): PythonWorkerPool;
   flowFile: string;
+  /** The flow's requirements.txt, named in messages about modules that are not installed. */
+  requirements?: Requirements;
 }
 
 export type NodeRun = (inputs: Record<string, unknown>, bypassedInputs: string[] | undefined, ctx: RunContext) => Promise<unknown>;
@@ -73,7 +75,13 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
     case 'python': {
       if (node.source?.type === 'package') return embeddingRunner(node, planned, deps, where);
       const file = node.source!.resolvedPath!;
-      const info = await deps.pool().inspect(file);
+      let info: PyToolInfo;
+      try {
+        info = await deps.pool().inspect(file);
+      } catch (e) {
+        if (!(e instanceof PythonCodeError)) throw e;
+        throw pythonLoadError(e, { subject: `node ${node.name}`, fallback: node.source?.at ?? node.at, requirements: deps.requirements });
+      }
       const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
       for (const p of info.initParams ?? []) params.set(p.name, p);
       convertPyLiterals(planned, params, deps, where);

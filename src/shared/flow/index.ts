@@ -12,3 +12,4 @@ export { applyVariant, parseVariantSpec, planVariants, selectVariantNodes, type 
 export { materializeFlow, findFlowFile, type MaterializedFlow } from './includes.js';
 export { FLEX_ENTRY } from './flex-load.js';
 export { resolveRefs, deepMerge } from './file-refs.js';
+export { resolveFlexInit, INIT_SOURCES, type FlexInit } from './flex-init.js';
