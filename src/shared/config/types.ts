@@ -17,6 +17,8 @@ export interface FlowRef {
   kind: FlowKind;
   /** The loaded, validated flow (default variants applied). */
   model: LoadedFlow;
+  /** Flex class entries: `__init__` arguments from experiment.yaml (over init.json and flow.flex.yaml defaults). */
+  init?: Record<string, unknown>;
 }
 
 export interface Dataset {
@@ -64,6 +66,9 @@ export interface Execution {
   cache: CacheMode;
   lineTimeoutSec: number;
   python: string;
+  /** `check` (default): the modules a flow's Python imports must be installed before any line runs;
+   *  `install`: its requirements.txt is installed into a virtual environment under the store first; `off`. */
+  pythonRequirements: 'check' | 'install' | 'off';
 }
 
 export interface UseCase {

@@ -10,7 +10,7 @@ import type { Connection } from '../config/connections.js';
 import type { FlexFlow, FlowInputDef, LoadedFlow } from '../flow/index.js';
 import { INIT_SOURCES, materializeFlow, resolveFlexInit } from '../flow/index.js';
 import { findRepositoryRoot, loadEnvironment } from '../config/environment.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type Problem } from '../errors.js';
 import {
   codeCheckProblems, PythonCodeError, PythonWorkerPool, pythonLoadError, readRequirements, requirementsFileOf, type FlexEntryInfo, type Requirements,
 } from './python-worker/index.js';
@@ -128,24 +128,47 @@ interface Core {
   aggregate(lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>, ctx: RunContext): Promise<Record<string, unknown>>;
 }
 
-/** The Python files a flow runs first: python nodes' files, or the flex entry's module. */
-function pythonEntries(flow: LoadedFlow, workingDir: string): string[] {
-  if (flow.kind === 'dag') return flow.nodes.filter((n) => n.type === 'python' && n.source?.type !== 'package' && n.source?.resolvedPath).map((n) => n.source!.resolvedPath!);
-  if (flow.kind === 'flex') {
+/** The Python files a flow runs first (python nodes' files, or the flex entry's module), each with who uses it. */
+function pythonEntries(flow: LoadedFlow, workingDir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (flow.kind === 'dag') {
+    for (const n of flow.nodes) {
+      const file = n.source?.type !== 'package' && n.type === 'python' ? n.source?.resolvedPath : undefined;
+      if (file) out[path.resolve(file)] = out[path.resolve(file)] ? `${out[path.resolve(file)]}, ${n.name}` : `node ${n.name}`;
+    }
+  } else if (flow.kind === 'flex') {
     const base = path.join(workingDir, ...flow.entryModule.split('.'));
-    return [`${base}.py`, path.join(base, '__init__.py')].filter((f) => existsSync(f)).slice(0, 1);
+    const file = [`${base}.py`, path.join(base, '__init__.py')].find((f) => existsSync(f));
+    if (file) out[path.resolve(file)] = `entry ${flow.entry}`;
   }
-  return [];
+  return out;
 }
 
 /** Syntax errors and modules that are not installed, for every file the flow's Python code reaches: one ConfigError. */
 async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'check' | 'syntax' | 'off', getPool: () => PythonWorkerPool, requirements?: Requirements): Promise<void> {
   if (mode === 'off') return;
   const entries = pythonEntries(flow, workingDir);
-  if (entries.length === 0) return;
-  const check = await getPool().checkCode(entries, { root: workingDir, imports: mode === 'check' });
-  const problems = codeCheckProblems(check, requirements);
+  if (Object.keys(entries).length === 0) return;
+  const check = await getPool().checkCode(Object.keys(entries), { root: workingDir, imports: mode === 'check' });
+  const problems = codeCheckProblems(check, requirements, entries);
   if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/**
+ * `validate`: every Python file the flow's code reaches compiles, and (with `imports`) the modules they import
+ * are installed — parsed, never run; no model is called. Returns the problems (none: []).
+ */
+export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boolean; python?: string } = {}): Promise<Problem[]> {
+  if (flow.kind === 'prompty') return [];
+  const entries = pythonEntries(flow, flow.workingDir);
+  if (Object.keys(entries).length === 0) return [];
+  const pool = new PythonWorkerPool({ workingDir: flow.workingDir, python: options.python, callTimeoutMs: 60_000 });
+  try {
+    const check = await pool.checkCode(Object.keys(entries), { root: flow.workingDir, imports: options.imports !== false });
+    return codeCheckProblems(check, readRequirements(requirementsFileOf(flow)), entries);
+  } finally {
+    await pool.close();
+  }
 }
 
 async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string; requirements?: Requirements }): Promise<Core> {

@@ -83,10 +83,19 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         // Written before the run starts, so a killed bulk-run can be resumed from this file.
         writeHandoff(runsFile, handoff);
         host.info(`run ${runId}: ${dataset.name} with ${combo.id}${earlier ? ' (resumed)' : ''}`);
-        const settings = { storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId) };
-        const summary = earlier
-          ? await runBatch({ ...settings, resume: runId })
-          : await runBatch({ ...settings, flow: useCase.flow.model, variant: combo.selection, variantId: combo.id, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
+        const settings = { storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId), init: useCase.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m) };
+        let summary: RunSummary;
+        try {
+          summary = earlier
+            ? await runBatch({ ...settings, resume: runId })
+            : await runBatch({ ...settings, flow: useCase.flow.model, variant: combo.selection, variantId: combo.id, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
+        } catch (e) {
+          // The runs file says what happened, so evaluate and report do not read a run that never finished.
+          Object.assign(run, { status: 'Failed', error: e instanceof Error ? e.message : String(e) });
+          writeHandoff(runsFile, handoff);
+          throw e;
+        }
+        delete run.error;
         Object.assign(run, { lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status });
         const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
         host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);

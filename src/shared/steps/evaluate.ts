@@ -60,7 +60,12 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
   async run(inputs, host) {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
     const execution = executionOverrides(useCase.execution, inputs);
-    const runs = readHandoff<RunsFile>(inputs.runsFile ?? defaultRunsFile(inputs.store, useCase), 'bulk-run');
+    const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
+    const runs = readHandoff<RunsFile>(runsFile, 'bulk-run');
+    const unfinished = runs.runs.filter((r) => r.status !== 'Completed');
+    if (unfinished.length > 0) {
+      throw new ConfigError(unfinished.map((r) => ({ file: runsFile, message: `run ${r.runId} (${r.dataset}, ${r.variantId}) did not finish: ${r.status}${r.error ? `: ${r.error.split('\n')[0]}` : ''}; fix the cause and run \`llmops bulk-run --resume\` before evaluate` })));
+    }
     const jobs = planJobs(useCase, runs.runs);
     await checkAlignment(jobs, useCase);
     if (jobs.length === 0) host.warning(`evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`);
@@ -73,7 +78,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       host.info(`evaluate ${job.evaluator.name} on ${job.run.runId} (${job.dataset.name})`);
       const common = { runId, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, progress: progressFor(host, runId) };
       const summary = job.evaluator.flow
-        ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000 })
+        ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000, init: job.evaluator.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m) })
         : await runBuiltinEvaluator({ ...common, evaluator: job.evaluator, dataset: job.dataset, standardRunId: job.run.runId });
       const metrics = numericMetrics(summary.metrics);
       evaluations.push({ runId, evaluator: job.evaluator.name, dataset: job.dataset.name, standardRunId: job.run.runId, variantId: job.run.variantId, lines: summary.counts.total, failed: summary.counts.failed, metrics });

@@ -22,6 +22,8 @@ export interface StandardRun {
   completed: number;
   failed: number;
   status: string;
+  /** Why the run did not finish (status Failed): fix it and run bulk-run --resume. */
+  error?: string;
 }
 
 export interface RunsFile {

@@ -91,9 +91,10 @@ export interface PyErrorInfo {
 export interface PyCodeCheck {
   /** Every file reached (absolute). */
   files: string[];
-  syntax: Array<{ file: string; line: number; column: number; message: string }>;
+  /** `entry`: the entry file through which the file was reached. */
+  syntax: Array<{ file: string; line: number; column: number; message: string; entry?: string }>;
   /** Modules imported but not importable, each once, at the first place it is imported. */
-  missing: Array<{ module: string; file: string; line: number }>;
+  missing: Array<{ module: string; file: string; line: number; entry?: string }>;
 }
 
 /** Worker → engine reply to one request. */

@@ -93,6 +93,8 @@ def scan(root, entries):
     root = os.path.abspath(root)
     stdlib = _stdlib_names()
     queue = [os.path.abspath(e) for e in entries]
+    # Which entry file reached each file first: messages name the node or entry that uses it.
+    origin = {path: path for path in queue}
     seen = set()
     syntax, external = [], []
     while queue:
@@ -107,10 +109,11 @@ def scan(root, entries):
             compile(tree, path, "exec")
         except SyntaxError as exc:
             syntax.append({"file": path, "line": exc.lineno or 1, "column": exc.offset or 1,
-                           "message": f"{type(exc).__name__}: {exc.msg}"})
+                           "message": f"{type(exc).__name__}: {exc.msg}", "entry": origin[path]})
             continue
         except (OSError, ValueError) as exc:
-            syntax.append({"file": path, "line": 1, "column": 1, "message": f"cannot read: {exc}"})
+            syntax.append({"file": path, "line": 1, "column": 1, "message": f"cannot read: {exc}",
+                           "entry": origin[path]})
             continue
         here = os.path.dirname(path)
         for module, level, names, line in _imports(tree):
@@ -123,6 +126,7 @@ def scan(root, entries):
                 for target in targets:
                     local = _local_file(base, target)
                     if local and local.endswith(".py"):
+                        origin.setdefault(local, origin[path])
                         queue.append(local)
                 continue
             top = module.split(".")[0]
@@ -131,15 +135,17 @@ def scan(root, entries):
                 local = "package"  # a local package whose submodule may be generated or missing: not ours to say
             if local is not None:
                 if local.endswith(".py"):
+                    origin.setdefault(local, origin[path])
                     queue.append(local)
                 for n in names:
                     sub = _local_file(here, f"{module}.{n}") or _local_file(root, f"{module}.{n}")
                     if sub and sub.endswith(".py"):
+                        origin.setdefault(sub, origin[path])
                         queue.append(sub)
                 continue
             if top in stdlib or top in _SKIPPED_TOPS or top.startswith("_pytest"):
                 continue
-            external.append({"module": module, "file": path, "line": line})
+            external.append({"module": module, "file": path, "line": line, "entry": origin[path]})
     return {"files": sorted(seen), "syntax": syntax, "imports": external}
 
 
