@@ -35,6 +35,8 @@ export function normaliseName(name: string): string {
 
 /** The distribution named by one requirements.txt line (a name, `name @ url`, a wheel or a package folder). */
 function requirementName(spec: string): string | undefined {
+  const direct = /^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*@/.exec(spec);
+  if (direct) return direct[1];
   const wheel = /([A-Za-z0-9][A-Za-z0-9_.]*?)-\d[^/\\]*\.whl$/.exec(spec);
   if (wheel) return wheel[1];
   if (/^(\.{0,2}\/|[A-Za-z]:\\|file:)/.test(spec) || /\.(tar\.gz|zip)$/.test(spec)) {
