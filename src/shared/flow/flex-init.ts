@@ -1,6 +1,6 @@
 /**
  * The `__init__` arguments of a flex class entry, from every place the template and Prompt Flow put them:
- * `init:` defaults in flow.flex.yaml < `sample.init` < `init.json` beside the flow file < the caller's
+ * `init:` defaults in flow.flex.yaml < `sample.init` (only when the caller gives none) < `init.json` beside the flow file < the caller's
  * (`--init`, `--init-file`, experiment.yaml's per-flow `init`). Placeholders in the files are read from the
  * environment when their value is the one used: `${x}` from `<PARAM>_<X>` (as connections read theirs),
  * `${env:X}` from X.
@@ -21,14 +21,15 @@ export interface FlexInit {
 /** Where init values can be given, said when a required one is missing. */
 export const INIT_SOURCES = 'give it in init.json beside flow.flex.yaml, as an init: default in flow.flex.yaml, with --init name=value / --init-file, or in the experiment\'s init block of the flow';
 
-export function resolveFlexInit(flow: FlexFlow, override: Record<string, unknown> = {}, env: (name: string) => string | undefined = (n) => process.env[n]): FlexInit {
+export function resolveFlexInit(flow: FlexFlow, override: Record<string, unknown> | undefined, env: (name: string) => string | undefined = (n) => process.env[n]): FlexInit {
   const values: Record<string, unknown> = {};
   const origins: Record<string, string> = {};
   const layers: Array<{ origin: string; values: Record<string, unknown>; placeholders: InitPlaceholder[] }> = [
     { origin: flow.displayFile, values: Object.fromEntries(Object.values(flow.init).filter((d) => d.hasDefault).map((d) => [d.name, d.default])), placeholders: flow.initPlaceholders ?? [] },
-    { origin: `${flow.displayFile} sample.init`, values: flow.sample?.init ?? {}, placeholders: [] },
+    // As in Prompt Flow, the sample's init stands in only when the caller gives none.
+    { origin: `${flow.displayFile} sample.init`, values: override === undefined ? (flow.sample?.init ?? {}) : {}, placeholders: [] },
     { origin: flow.initFile?.displayFile ?? 'init.json', values: flow.initFile?.values ?? {}, placeholders: flow.initFile?.placeholders ?? [] },
-    { origin: 'the caller', values: override, placeholders: [] },
+    { origin: 'the caller', values: override ?? {}, placeholders: [] },
   ];
   const winner: Record<string, (typeof layers)[number]> = {};
   for (const layer of layers) {
