@@ -39,11 +39,14 @@ export async function ensureVirtualEnv(o: VirtualEnvOptions): Promise<string> {
   // A half-made environment (a killed install) is made again from scratch.
   rmSync(dir, { recursive: true, force: true });
   o.log?.(`creating a Python virtual environment for ${displayPath(o.requirementsFile)} in ${displayPath(dir)}`);
-  const made = await run(python, ['-m', 'venv', '--system-site-packages', dir], process.cwd());
+  // The base interpreter's pip, seen through the system site-packages, installs into the environment: no
+  // ensurepip bootstrap (seconds per environment, and absent from Debian's python3 without python3-venv).
+  const basePip = (await run(python, ['-m', 'pip', '--version'], process.cwd())).code === 0;
+  const made = await run(python, ['-m', 'venv', '--system-site-packages', ...(basePip ? ['--without-pip'] : []), dir], process.cwd());
   if (made.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     if (/ensurepip|venv/i.test(made.output)) {
-      throw ConfigError.at(setting, `python_requirements: install needs Python's venv module with ensurepip, which ${python} lacks (on Debian/Ubuntu: apt-get install python3-venv): ${lastLines(made.output)}`);
+      throw ConfigError.at(setting, `python_requirements: install needs Python's venv module with pip or ensurepip, which ${python} lacks (on Debian/Ubuntu: apt-get install python3-venv python3-pip): ${lastLines(made.output)}`);
     }
     throw ConfigError.at(setting, `python_requirements: install: ${python} -m venv failed: ${lastLines(made.output)}`);
   }
