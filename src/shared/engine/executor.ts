@@ -12,7 +12,7 @@ import { INIT_SOURCES, materializeFlow, resolveFlexInit } from '../flow/index.js
 import { findRepositoryRoot, loadEnvironment } from '../config/environment.js';
 import { ConfigError, type Problem } from '../errors.js';
 import {
-  codeCheckProblems, PythonCodeError, PythonWorkerPool, pythonLoadError, readRequirements, requirementsFileOf, type FlexEntryInfo, type Requirements,
+  asLoadError, codeCheckProblems, PythonWorkerPool, readRequirements, requirementsFileOf, type FlexEntryInfo, type Requirements,
 } from './python-worker/index.js';
 import { connectionMap, toRuntimeConnection } from './connections.js';
 import { planDag, runDagAggregation, runDagLine, type DagPlan } from './dag-executor.js';
@@ -149,7 +149,12 @@ async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'chec
   if (mode === 'off') return;
   const entries = pythonEntries(flow, workingDir);
   if (Object.keys(entries).length === 0) return;
-  const check = await getPool().checkCode(Object.keys(entries), { root: workingDir, imports: mode === 'check' });
+  let check;
+  try {
+    check = await getPool().checkCode(Object.keys(entries), { root: workingDir, imports: mode === 'check' });
+  } catch (e) {
+    throw asLoadError(e, { subject: `the Python code of ${flow.displayFile}`, fallback: { file: flow.displayFile } });
+  }
   const problems = codeCheckProblems(check, requirements, entries);
   if (problems.length > 0) throw new ConfigError(problems);
 }
@@ -220,8 +225,7 @@ async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: Exec
   try {
     info = await pool.flexInit(flow.entry, init.values, { workingDir: flow.workingDir, initText });
   } catch (e) {
-    if (!(e instanceof PythonCodeError)) throw e;
-    throw pythonLoadError(e, { subject: `entry ${flow.entry}`, fallback: flow.entryAt ?? { file: flow.displayFile }, requirements, initHint: INIT_SOURCES });
+    throw asLoadError(e, { subject: `entry ${flow.entry}`, fallback: flow.entryAt ?? { file: flow.displayFile }, requirements, initHint: INIT_SOURCES });
   }
   const fromSignature = Object.keys(flow.inputs).length === 0;
   const inputs: Record<string, FlowInputDef> = !fromSignature ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));

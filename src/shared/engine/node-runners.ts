@@ -9,7 +9,7 @@ import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
 import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
-import { PythonCodeError, pythonLoadError, type PyParam, type PythonWorkerPool, type PyToolInfo, type Requirements } from './python-worker/index.js';
+import { asLoadError, type PyParam, type PythonWorkerPool, type PyToolInfo, type Requirements } from './python-worker/index.js';
 import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
@@ -79,8 +79,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       try {
         info = await deps.pool().inspect(file);
       } catch (e) {
-        if (!(e instanceof PythonCodeError)) throw e;
-        throw pythonLoadError(e, { subject: `node ${node.name}`, fallback: node.source?.at ?? node.at, requirements: deps.requirements });
+        throw asLoadError(e, { subject: `node ${node.name}`, fallback: node.source?.at ?? node.at, requirements: deps.requirements });
       }
       const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
       for (const p of info.initParams ?? []) params.set(p.name, p);

@@ -196,3 +196,10 @@ test('requirements.txt lines map to the modules they provide', () => {
   expect(requirementFor('bs4', reqs)?.line).toBe(7);
   expect(requirementFor('numpy', reqs)).toBeUndefined();
 });
+
+test('user code that ends the interpreter while loading is the user\'s error too, not an internal one', async () => {
+  const dir = flowDir({ 'flow.flex.yaml': ENTRY, 'flow.py': 'import os\nos._exit(3)\n' });
+  const err = await loadError(dir);
+  expect(err.problems[0]).toMatchObject({ file: expect.stringMatching(/flow\.flex\.yaml$/), line: 1 });
+  expect(err.problems[0].message).toMatch(/^entry flow:Answer: Python worker \(pid \d+\) exited with code 3/);
+});

@@ -10,5 +10,5 @@ export type {
   CallbackContext, FlexEntryInfo, PyAggregateResult, PyCallResult, PyCodeCheck, PyErrorInfo, PyParam, PySignature, PyToolInfo,
   PyValueType, PythonCallbacks, ReadyMessage, RuntimeConnection,
 } from './protocol.js';
-export { codeCheckProblems, displayPath, pythonLoadError, readRequirements, requirementFor, requirementsFileOf, type LoadContext, type Requirements } from './user-code.js';
+export { asLoadError, codeCheckProblems, displayPath, pythonLoadError, readRequirements, requirementFor, requirementsFileOf, type LoadContext, type Requirements } from './user-code.js';
 export { ensureVirtualEnv, type PythonRequirementsMode, type VirtualEnvOptions } from './venv.js';

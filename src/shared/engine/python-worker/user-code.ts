@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type Problem, type SourceLocation } from '../../errors.js';
-import type { PythonCodeError } from './errors.js';
+import { PythonCodeError, PythonWorkerCrashed } from './errors.js';
 import type { PyCodeCheck } from './protocol.js';
 
 /** One requirement of a requirements.txt: its distribution name (normalised) and where it is written. */
@@ -145,4 +145,15 @@ export function pythonLoadError(err: PythonCodeError, ctx: LoadContext): ConfigE
   if (info.missingModule) message += missingModuleAdvice(info.missingModule, ctx.requirements);
   const problems: Problem[] = [{ ...place, message }];
   return new ConfigError(problems);
+}
+
+/**
+ * What loading a flow's Python code threw, as the user's error: the code's own failure (pythonLoadError), or the
+ * interpreter dying while it ran the user's module (os._exit, a crashing C extension) or not starting at all.
+ * Anything else is rethrown as it is.
+ */
+export function asLoadError(err: unknown, ctx: LoadContext): unknown {
+  if (err instanceof PythonCodeError) return pythonLoadError(err, ctx);
+  if (err instanceof PythonWorkerCrashed) return ConfigError.at(ctx.fallback, `${ctx.subject}: ${err.message}`);
+  return err;
 }
