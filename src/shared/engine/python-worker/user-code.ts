@@ -93,7 +93,7 @@ function missingModuleAdvice(module: string, requirements: Requirements | undefi
     const where = displayPath(requirements.file);
     return `; ${where}:${req.line} lists it (${req.text}): install it (pip install -r ${where}) or set execution.python_requirements: install`;
   }
-  if (requirements) return `; ${displayPath(requirements.file)} does not list it: add it there and install it`;
+  if (requirements) return `; ${displayPath(requirements.file)} does not list it by name: add it there and install it`;
   return '; install it in the Python environment the flow runs with (or list it in the flow\'s requirements.txt and set execution.python_requirements: install)';
 }
 

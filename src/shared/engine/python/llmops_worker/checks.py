@@ -151,13 +151,23 @@ def scan(root, entries):
 
 def missing_modules(imports):
     """The imports whose module cannot be found (one entry per module, first place it is imported)."""
-    missing, checked = [], {}
+    missing, checked, reported = [], {}, set()
     for item in imports:
         module = item["module"]
-        if module not in checked:
-            checked[module] = _importable(module)
-        if not checked[module] and all(m["module"] != module for m in missing):
+        top = module.split(".")[0]
+        if top not in checked:
+            checked[top] = _importable(top)
+        if checked[top] and module != top:
+            if module not in checked:
+                checked[module] = _importable(module)
+            if checked[module] or module in reported:
+                continue
+            reported.add(module)
             missing.append(item)
+        elif not checked[top] and top not in reported:
+            # One problem per missing package, however many of its modules are imported.
+            reported.add(top)
+            missing.append(dict(item, module=top))
     return missing
 
 
