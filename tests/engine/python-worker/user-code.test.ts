@@ -88,7 +88,7 @@ if __name__ == "__main__":
   expect(byModule.numpy_not_installed_x.message).toMatch(/^entry flow:Answer: module "numpy_not_installed_x" is imported but not installed; .*requirements\.txt:2 lists it \(numpy-not-installed-x==1\.0\)/);
   expect(byModule.yaml_not_installed_y.message).toMatch(/requirements\.txt:4 lists it/);
   expect(byModule.deep_not_installed_w).toMatchObject({ file: expect.stringMatching(/pkg\/sibling\.py$/), line: 1 });
-  expect(byModule.deep_not_installed_w.message).toMatch(/does not list it: add it there/);
+  expect(byModule.deep_not_installed_w.message).toMatch(/does not list it by name: add it there/);
 });
 
 test('validate-style check: syntax errors and missing modules of a DAG flow\'s python nodes, naming the nodes', async () => {
