@@ -10,7 +10,7 @@ import { runWithHost } from '../cli-support.js';
 import type { Connection } from '../shared/config/connections.js';
 import { ConfigError, GateFailed } from '../shared/errors.js';
 import { applyVariant, loadFlow, parseVariantSpec } from '../shared/flow/index.js';
-import { connectionFromEnv, createExecutor, loadConnections } from '../shared/engine/index.js';
+import { connectionFromEnv, createExecutor, loadConnections, type PythonRequirementsMode } from '../shared/engine/index.js';
 import { parseMappingPairs, plainProgress, runBatch, type ProgressReporter, type RunSummary } from '../shared/runs/index.js';
 import type { CacheMode } from '../shared/llm/index.js';
 
@@ -38,6 +38,7 @@ export interface FlowRunOptions extends InitOptions {
   resume?: string;
   cacheMode?: string;
   store?: string;
+  pythonRequirements?: string;
 }
 
 export interface FlowIo {
@@ -176,6 +177,8 @@ export async function flowRunAction(flowPath: string | undefined, opts: FlowRunO
     storeRoot: opts.store,
     init,
     initText,
+    pythonRequirements: opts.pythonRequirements as PythonRequirementsMode | undefined,
+    log: (m: string) => io.stderr.write(`${m}\n`),
     progress,
     signal,
   });
@@ -227,6 +230,7 @@ Without --connections, AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_
     .option('--init-file <file>', '__init__ arguments as a JSON object')
     .addOption(new Option('--cache-mode <mode>', 'LLM response cache under .llmops/cache').choices(CACHE_MODES))
     .option('--store <dir>', 'run store root (default .llmops)')
+    .addOption(new Option('--python-requirements <mode>', "check: the modules the flow's Python imports must be installed (default); install: install its requirements.txt into <store>/venvs/<hash> first; off").choices(['check', 'install', 'off']))
     .addHelpText('after', `
 Examples:
   $ llmops flow run examples/web_classification/flows/experiment --data examples/web_classification/data/data.jsonl \\
