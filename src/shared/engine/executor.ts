@@ -200,10 +200,10 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
       aggregate: async () => ({}),
     };
   }
-  return prepareFlex(flow, env.getPool(), options, env.requirements);
+  return prepareFlex(flow, env.getPool(), options, env.requirements, Object.keys(connections));
 }
 
-async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, requirements?: Requirements): Promise<Core> {
+async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, requirements?: Requirements, connectionNames: string[] = []): Promise<Core> {
   const environment = loadEnvironment(findRepositoryRoot(path.dirname(flow.file)));
   const init = resolveFlexInit(flow, options.init, (name) => environment.get(name));
   const initText: string[] = [];
@@ -225,7 +225,7 @@ async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: Exec
   try {
     info = await pool.flexInit(flow.entry, init.values, { workingDir: flow.workingDir, initText });
   } catch (e) {
-    throw asLoadError(e, { subject: `entry ${flow.entry}`, fallback: flow.entryAt ?? { file: flow.displayFile }, requirements, initHint: INIT_SOURCES });
+    throw asLoadError(e, { subject: `entry ${flow.entry}`, fallback: flow.entryAt ?? { file: flow.displayFile }, requirements, initHint: INIT_SOURCES, connectionNames });
   }
   const fromSignature = Object.keys(flow.inputs).length === 0;
   const inputs: Record<string, FlowInputDef> = !fromSignature ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));

@@ -168,7 +168,7 @@ describe('running a class flow', () => {
 
   test('no connection and no environment: exit 2 before any model call, naming the connection', async () => {
     const before = server.stats().requests;
-    await expect(runOne(classFlow({ 'init.json': initJson }), {})).rejects.toThrow(/entry flow:ChatFlow: Connection 'aoai' not found.*AZURE_OPENAI_ENDPOINT/);
+    await expect(runOne(classFlow({ 'init.json': initJson }), {})).rejects.toThrow('entry flow:ChatFlow: connection "aoai" is not defined; expected one of: (no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)');
     expect(server.stats().requests).toBe(before);
   });
 

@@ -116,6 +116,8 @@ export interface LoadContext {
   requirements?: Requirements;
   /** Said after a missing __init__ argument: where init values come from. */
   initHint?: string;
+  /** The connections the flow can name (for a connection that is not defined). */
+  connectionNames?: string[];
 }
 
 /** A Python failure while loading a flow's code (import, syntax, missing entry, failing __init__) as a ConfigError. */
@@ -130,9 +132,14 @@ export function pythonLoadError(err: PythonCodeError, ctx: LoadContext): ConfigE
   if (info.code === 'EntryNotFound' || info.code === 'InvalidFlexFlowEntry' || info.code === 'InvalidAggregationFunction') {
     return ConfigError.at(info.code === 'InvalidAggregationFunction' && info.location ? place : ctx.fallback, `${ctx.subject}: ${info.excMessage} (${info.code})`);
   }
+  if (info.code === 'ConnectionNotFound' && ctx.connectionNames) {
+    // Worded as for an llm node's connection: the same names, the same ways to give one.
+    const name = /'([^']*)'/.exec(info.excMessage)?.[1] ?? '';
+    const known = ctx.connectionNames;
+    return ConfigError.at(ctx.fallback, `${ctx.subject}: connection ${JSON.stringify(name)} is not defined; expected one of: ${known.length ? known.join(', ') : '(no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)'}`);
+  }
   if (info.code === 'ConnectionNotFound' || info.code === 'NodeInputValidationError') {
-    const hint = info.code === 'ConnectionNotFound' ? '; expected a connection of experiment.yaml or --connections, or AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_KEY in the environment to stand in for it' : '';
-    return ConfigError.at(ctx.fallback, `${ctx.subject}: ${info.excMessage}${hint} (${info.code})`);
+    return ConfigError.at(ctx.fallback, `${ctx.subject}: ${info.excMessage} (${info.code})`);
   }
   if (info.code === 'NoToolDefined' || info.code === 'MultipleToolsDefined' || info.code === 'FileNotFound') {
     return ConfigError.at(ctx.fallback, `${ctx.subject}: ${info.excMessage} (${info.code})`);
