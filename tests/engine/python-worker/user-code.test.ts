@@ -138,7 +138,7 @@ test('a required __init__ argument nobody gives: the flow file, and where init v
   const dir = flowDir({ 'flow.flex.yaml': ENTRY, 'flow.py': 'class Answer:\n    def __init__(self, model_config, limit: int = 3):\n        pass\n\n    def __call__(self, question: str) -> str:\n        return question\n' });
   const err = await loadError(dir);
   expect(err.problems[0]).toMatchObject({ file: expect.stringMatching(/flow\.flex\.yaml$/), line: 1 });
-  expect(err.problems[0].message).toMatch(/Answer.__init__\(\) needs 'model_config', which no init value gives\. give it in init\.json beside flow\.flex\.yaml/);
+  expect(err.problems[0].message).toMatch(/Answer.__init__\(\) needs 'model_config', which no init value gives; give it in init\.json beside flow\.flex\.yaml/);
 });
 
 test('a missing entry class or module: the entry line of flow.flex.yaml', async () => {

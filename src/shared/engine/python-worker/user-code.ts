@@ -126,7 +126,7 @@ export function pythonLoadError(err: PythonCodeError, ctx: LoadContext): ConfigE
   const place: SourceLocation = info.location ? { file: displayPath(info.location.file), line: info.location.line, column: info.location.column } : ctx.fallback;
   let message: string;
   if (info.missingInit?.length) {
-    message = `${ctx.subject}: ${info.excMessage}${ctx.initHint ? ` ${ctx.initHint}` : ''}`;
+    message = `${ctx.subject}: ${info.excMessage.replace(/\.$/, '')}${ctx.initHint ? `; ${ctx.initHint}` : ''}`;
     return ConfigError.at(ctx.fallback, message);
   }
   if (info.code === 'EntryNotFound' || info.code === 'InvalidFlexFlowEntry' || info.code === 'InvalidAggregationFunction') {
@@ -149,7 +149,11 @@ export function pythonLoadError(err: PythonCodeError, ctx: LoadContext): ConfigE
   } else {
     message = `${ctx.subject}: (${info.type}) ${info.excMessage}`;
   }
-  if (info.missingModule) message += missingModuleAdvice(info.missingModule, ctx.requirements);
+  if (info.missingModule && /^promptflow(\.|$)/.test(info.missingModule)) {
+    message += `; llmops runs flows without the promptflow package, and its stand-in does not provide ${info.missingModule}: install the promptflow package in the flow's Python environment to use it`;
+  } else if (info.missingModule) {
+    message += missingModuleAdvice(info.missingModule, ctx.requirements);
+  }
   const problems: Problem[] = [{ ...place, message }];
   return new ConfigError(problems);
 }
