@@ -90,6 +90,15 @@ test('install: a virtual environment under <store>/venvs/<hash> with the require
   expect(statSync(marker).mtimeMs).toBe(made);
 }, 120_000);
 
+test('install: two runs at once make the environment once (the second waits for the first)', async () => {
+  const store = path.join(root, 'store-parallel');
+  const logs: string[] = [];
+  const both = await Promise.all([1, 2].map((n) => runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, runId: `parallel-${n}`, pythonRequirements: 'install', log: (m) => logs.push(m) })));
+  expect(both.map((s) => s.counts.completed)).toEqual([2, 2]);
+  expect(logs.filter((l) => l.startsWith('creating a Python virtual environment'))).toHaveLength(1);
+  expect(readdirSync(path.join(store, 'venvs'))).toHaveLength(1);
+}, 120_000);
+
 test('install: a requirement pip cannot satisfy is exit 2 naming requirements.txt, and nothing half-made is kept', async () => {
   const broken = path.join(root, 'broken');
   mkdirSync(broken, { recursive: true });

@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ServiceError, type SourceLocation } from '../../errors.js';
 import { displayPath } from './user-code.js';
@@ -35,6 +35,41 @@ export async function ensureVirtualEnv(o: VirtualEnvOptions): Promise<string> {
   const dir = path.resolve(o.root, hash);
   const bin = process.platform === 'win32' ? path.join(dir, 'Scripts', 'python.exe') : path.join(dir, 'bin', 'python');
   if (existsSync(path.join(dir, DONE_MARKER)) && existsSync(bin)) return bin;
+  const release = await lock(`${dir}.lock`, o.log);
+  try {
+    // Another process may have made it while this one waited.
+    if (existsSync(path.join(dir, DONE_MARKER)) && existsSync(bin)) return bin;
+    await createVirtualEnv(o, python, dir);
+    return bin;
+  } finally {
+    release();
+  }
+}
+
+const LOCK_STALE_MS = 30 * 60_000;
+
+/** A lock folder (mkdir is atomic): one process makes an environment while others on the machine wait for it. */
+async function lock(lockDir: string, log?: (message: string) => void): Promise<() => void> {
+  mkdirSync(path.dirname(lockDir), { recursive: true });
+  let told = false;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      return () => rmSync(lockDir, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // A lock left by a killed process is taken over once it is old enough.
+      const held = statSync(lockDir, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) rmSync(lockDir, { recursive: true, force: true });
+      if (!told) log?.(`waiting for another process making ${path.basename(lockDir, '.lock')}`);
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+async function createVirtualEnv(o: VirtualEnvOptions, python: string, dir: string): Promise<void> {
+  const bin = process.platform === 'win32' ? path.join(dir, 'Scripts', 'python.exe') : path.join(dir, 'bin', 'python');
   const setting = o.setting ?? { file: 'execution.python_requirements' };
   // A half-made environment (a killed install) is made again from scratch.
   rmSync(dir, { recursive: true, force: true });
@@ -62,7 +97,6 @@ export async function ensureVirtualEnv(o: VirtualEnvOptions): Promise<string> {
     throw ConfigError.at({ file: displayPath(o.requirementsFile) }, `pip install failed (python_requirements: install): ${text}`);
   }
   writeFileSync(path.join(dir, DONE_MARKER), `${new Date().toISOString()}\n`);
-  return bin;
 }
 
 function lastLines(text: string, n = 6): string {
