@@ -144,6 +144,21 @@ function pythonEntries(flow: LoadedFlow, workingDir: string): Record<string, str
   return out;
 }
 
+/**
+ * Where a file of a materialized copy (a flow with additional_includes runs from a temporary folder) comes from,
+ * so messages name the user's file.
+ */
+function originalOf(flow: LoadedFlow, workingDir: string): (file: string) => string {
+  if (workingDir === flow.workingDir || flow.kind === 'prompty') return (f) => f;
+  return (file) => {
+    const rel = path.relative(workingDir, file);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return file;
+    const [top, ...rest] = rel.split(path.sep);
+    const include = [...flow.additionalIncludes].reverse().find((inc) => path.basename(inc.absolute) === top);
+    return include ? path.join(include.absolute, ...rest) : path.join(flow.workingDir, rel);
+  };
+}
+
 /** Syntax errors and modules that are not installed, for every file the flow's Python code reaches: one ConfigError. */
 async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'check' | 'syntax' | 'off', getPool: () => PythonWorkerPool, requirements?: Requirements): Promise<void> {
   if (mode === 'off') return;
@@ -155,7 +170,7 @@ async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'chec
   } catch (e) {
     throw asLoadError(e, { subject: `the Python code of ${flow.displayFile}`, fallback: { file: flow.displayFile } });
   }
-  const problems = codeCheckProblems(check, requirements, entries);
+  const problems = codeCheckProblems(check, requirements, entries, originalOf(flow, workingDir));
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
@@ -165,14 +180,18 @@ async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'chec
  */
 export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boolean; python?: string } = {}): Promise<Problem[]> {
   if (flow.kind === 'prompty') return [];
-  const entries = pythonEntries(flow, flow.workingDir);
-  if (Object.keys(entries).length === 0) return [];
-  const pool = new PythonWorkerPool({ workingDir: flow.workingDir, python: options.python, callTimeoutMs: 60_000 });
+  // additional_includes are part of the code: checked where they are when the flow runs.
+  const materialized = materializeFlow(flow);
+  const workingDir = materialized.workingDir;
+  const entries = pythonEntries(flow, workingDir);
+  const pool = new PythonWorkerPool({ workingDir, python: options.python, callTimeoutMs: 60_000 });
   try {
-    const check = await pool.checkCode(Object.keys(entries), { root: flow.workingDir, imports: options.imports !== false });
-    return codeCheckProblems(check, readRequirements(requirementsFileOf(flow)), entries);
+    if (Object.keys(entries).length === 0) return [];
+    const check = await pool.checkCode(Object.keys(entries), { root: workingDir, imports: options.imports !== false });
+    return codeCheckProblems(check, readRequirements(requirementsFileOf(flow)), entries, originalOf(flow, workingDir));
   } finally {
     await pool.close();
+    materialized.dispose();
   }
 }
 

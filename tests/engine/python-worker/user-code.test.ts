@@ -203,3 +203,17 @@ test('user code that ends the interpreter while loading is the user\'s error too
   expect(err.problems[0]).toMatchObject({ file: expect.stringMatching(/flow\.flex\.yaml$/), line: 1 });
   expect(err.problems[0].message).toMatch(/^entry flow:Answer: Python worker \(pid \d+\) exited with code 3/);
 });
+
+test('additional_includes are checked as the flow runs them, and problems name the user\'s own file', async () => {
+  const shared = flowDir({ 'shared_lib/__init__.py': '', 'shared_lib/text.py': 'import not_installed_shared_v\n\ndef tidy(x):\n    return x\n' });
+  const dir = flowDir({
+    'flow.flex.yaml': `entry: flow:answer\nadditional_includes:\n  - ${path.join(shared, 'shared_lib')}\n`,
+    'flow.py': 'from shared_lib.text import tidy\n\n\ndef answer(question: str) -> str:\n    return tidy(question)\n',
+  });
+  const problems = await checkFlowPython(loadFlow(dir));
+  expect(problems).toHaveLength(1);
+  expect(problems[0]).toMatchObject({ file: path.join(shared, 'shared_lib/text.py'), line: 1 });
+  expect(problems[0].message).toMatch(/^entry flow:answer: module "not_installed_shared_v" is imported but not installed/);
+  const err = await loadError(dir);
+  expect(err.problems[0]).toMatchObject({ file: path.join(shared, 'shared_lib/text.py'), line: 1 });
+});

@@ -98,12 +98,13 @@ function missingModuleAdvice(module: string, requirements: Requirements | undefi
 }
 
 /** Problems of a `check_code` result: every syntax error and every missing module, each at its file and line. */
-export function codeCheckProblems(check: PyCodeCheck, requirements?: Requirements, subjects: Record<string, string> = {}): Problem[] {
+export function codeCheckProblems(check: PyCodeCheck, requirements?: Requirements, subjects: Record<string, string> = {}, original: (file: string) => string = (f) => f): Problem[] {
   const problems: Problem[] = [];
   const who = (entry?: string) => (entry && subjects[entry] ? `${subjects[entry]}: ` : '');
-  for (const s of check.syntax) problems.push({ file: displayPath(s.file), line: s.line, column: s.column, message: `${who(s.entry)}${s.message} (the flow's Python code does not compile)` });
+  const shown = (file: string) => displayPath(original(file));
+  for (const s of check.syntax) problems.push({ file: shown(s.file), line: s.line, column: s.column, message: `${who(s.entry)}${s.message} (the flow's Python code does not compile)` });
   for (const m of check.missing) {
-    problems.push({ file: displayPath(m.file), line: m.line, message: `${who(m.entry)}module ${JSON.stringify(m.module)} is imported but not installed${missingModuleAdvice(m.module, requirements)}` });
+    problems.push({ file: shown(m.file), line: m.line, message: `${who(m.entry)}module ${JSON.stringify(m.module)} is imported but not installed${missingModuleAdvice(m.module, requirements)}` });
   }
   return problems;
 }
