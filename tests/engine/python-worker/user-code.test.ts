@@ -217,3 +217,10 @@ test('additional_includes are checked as the flow runs them, and problems name t
   const err = await loadError(dir);
   expect(err.problems[0]).toMatchObject({ file: path.join(shared, 'shared_lib/text.py'), line: 1 });
 });
+
+test('an init argument the class does not take: named, with the parameters it does take', async () => {
+  const dir = flowDir({ 'flow.flex.yaml': ENTRY, 'flow.py': FLOW_PY, 'helper.py': 'def shout(x):\n    return x\n', 'init.json': '{"greeting": "hey", "tone": "dry"}' });
+  const err = await loadError(dir);
+  expect(err.problems[0]).toMatchObject({ file: expect.stringMatching(/flow\.flex\.yaml$/), line: 1 });
+  expect(err.problems[0].message).toBe("entry flow:Answer: Answer.__init__() takes no 'tone'; its parameters are: greeting.");
+});

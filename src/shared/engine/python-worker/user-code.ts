@@ -145,6 +145,10 @@ export function pythonLoadError(err: PythonCodeError, ctx: LoadContext): ConfigE
   if (info.code === 'NoToolDefined' || info.code === 'MultipleToolsDefined' || info.code === 'FileNotFound') {
     return ConfigError.at(ctx.fallback, `${ctx.subject}: ${info.excMessage} (${info.code})`);
   }
+  if (info.code === 'FlowEntryInitializationError' && info.type === 'WorkerUserError') {
+    // Found before the constructor ran (an argument it does not take, text that does not convert).
+    return ConfigError.at(ctx.fallback, `${ctx.subject}: ${info.excMessage}`);
+  }
   if (info.code === 'FlowEntryInitializationError') {
     message = `${ctx.subject}: __init__ failed: (${info.type}) ${info.excMessage}`;
   } else {

@@ -68,6 +68,15 @@ def _init_kwargs(target, init_kwargs, params, text_init):
                                       f"Init argument '{name}' of {target.__name__}: cannot read {value!r} as "
                                       f"{by_name[name]['type'][0]} ({exc}).") from None
     signature = inspect.signature(target.__init__)
+    accepted = [p.name for i, p in enumerate(signature.parameters.values())
+                if i > 0 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+        unknown = [k for k in given if k not in accepted]
+        if unknown:
+            names = ", ".join(f"'{u}'" for u in unknown)
+            raise WorkerUserError("FlowEntryInitializationError",
+                                  f"{target.__name__}.__init__() takes no {names}; its parameters are: "
+                                  f"{', '.join(accepted) or '(none)'}.")
     missing = [p.name for i, p in enumerate(signature.parameters.values())
                if i > 0 and p.default is inspect.Parameter.empty
                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in given]
