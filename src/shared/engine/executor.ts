@@ -45,6 +45,8 @@ export interface ExecutorOptions {
   /** Before anything runs: `check` (default) parses the flow's Python files and checks the modules they import
    *  are installed (ConfigError listing every problem); `syntax` checks only that they compile; `off` neither. */
   pythonCheck?: 'check' | 'syntax' | 'off';
+  /** Told every value read from the environment for init placeholders (a host masks them in logs). */
+  onSecret?: (value: string) => void;
   /** Per-line time limit in ms (Prompt Flow's batch default 600 s); 0 = none. */
   lineTimeoutMs?: number;
   /** Folder relative image paths in line inputs are resolved against (the data file's). */
@@ -225,6 +227,7 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
 async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, requirements?: Requirements, connectionNames: string[] = []): Promise<Core> {
   const environment = loadEnvironment(findRepositoryRoot(path.dirname(flow.file)));
   const init = resolveFlexInit(flow, options.init, (name) => environment.get(name));
+  for (const secret of init.secrets) options.onSecret?.(secret);
   const initText: string[] = [];
   for (const name of options.initText ?? []) {
     if (init.origins[name] !== 'the caller' || typeof init.values[name] !== 'string') continue;

@@ -57,6 +57,8 @@ export interface RunBatchOptions {
   python?: string;
   /** Told what happens while preparing (e.g. a virtual environment being created). */
   log?: (message: string) => void;
+  /** Told every secret the run reads from the environment beyond its connections (to mask in logs). */
+  onSecret?: (value: string) => void;
   /** Display label of the variant (default: derived from the selection). */
   variantId?: string;
 }
@@ -103,7 +105,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
     const python = mode === 'install' ? await pythonForRequirements(plan.flow, storeRoot, options.python, options.log) : options.python;
     const exOptions: ExecutorOptions = {
       connections: options.connections, fallbackConnection: options.fallbackConnection, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers,
-      init: options.init, initText: options.initText, python, pythonCheck: mode === 'off' ? 'syntax' : 'check',
+      init: options.init, initText: options.initText, python, pythonCheck: mode === 'off' ? 'syntax' : 'check', onSecret: options.onSecret,
       dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined,
     };
     executor = await createExecutor(plan.flow, exOptions);

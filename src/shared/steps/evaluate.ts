@@ -78,7 +78,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       host.info(`evaluate ${job.evaluator.name} on ${job.run.runId} (${job.dataset.name})`);
       const common = { runId, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, progress: progressFor(host, runId) };
       const summary = job.evaluator.flow
-        ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000, init: job.evaluator.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m) })
+        ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000, init: job.evaluator.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) })
         : await runBuiltinEvaluator({ ...common, evaluator: job.evaluator, dataset: job.dataset, standardRunId: job.run.runId });
       const metrics = numericMetrics(summary.metrics);
       evaluations.push({ runId, evaluator: job.evaluator.name, dataset: job.dataset.name, standardRunId: job.run.runId, variantId: job.run.variantId, lines: summary.counts.total, failed: summary.counts.failed, metrics });

@@ -183,8 +183,10 @@ describe('running a class flow', () => {
     process.env.MODEL_CONFIG_AZURE_ENDPOINT = server.url;
     process.env.MODEL_CONFIG_API_KEY = 'k';
     try {
-      const out = await runOne(classFlow(), {});
+      const secrets: string[] = [];
+      const out = await runOne(classFlow(), { onSecret: (v) => secrets.push(v) });
       expect(out).toMatchObject({ greeting: 'from yaml', endpoint: server.url });
+      expect(secrets.sort()).toEqual(['k', server.url].sort());
     } finally {
       delete process.env.MODEL_CONFIG_AZURE_ENDPOINT;
       delete process.env.MODEL_CONFIG_API_KEY;
