@@ -71,6 +71,10 @@ try:
     import optional_not_installed
 except ImportError:
     optional_not_installed = None
+try:
+    import tomllib
+except ModuleNotFoundError:
+    import fallback_not_installed as tomllib
 ${FLOW_PY}
 if __name__ == "__main__":
     import only_in_script

@@ -61,7 +61,9 @@ def _imports(tree):
                 walk(child)
             return
         if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            skip = set(map(id, node.body)) if _guards_import_errors(node) else set()
+            # A try that handles import errors makes its imports optional, the fallbacks in its handlers too
+            # (`try: import tomllib` / `except ImportError: import tomli`).
+            skip = set(map(id, node.body + node.handlers)) if _guards_import_errors(node) else set()
             for child in ast.iter_child_nodes(node):
                 if id(child) not in skip:
                     walk(child)
