@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
-import type { FlexFlow, FlowInputDef, LoadedFlow } from '../flow/index.js';
+import type { FlexFlow, FlowInputDef, FlowNode, LoadedFlow } from '../flow/index.js';
 import { INIT_SOURCES, materializeFlow, resolveFlexInit } from '../flow/index.js';
 import { findRepositoryRoot, loadEnvironment } from '../config/environment.js';
 import { ConfigError, type Problem } from '../errors.js';
@@ -131,13 +131,22 @@ interface Core {
 }
 
 /** The Python files a flow runs first (python nodes' files, or the flex entry's module), each with who uses it. */
-function pythonEntries(flow: LoadedFlow, workingDir: string): Record<string, string> {
+function pythonEntries(flow: LoadedFlow, workingDir: string, allVariants = false): Record<string, string> {
   const out: Record<string, string> = {};
   if (flow.kind === 'dag') {
-    for (const n of flow.nodes) {
+    const users = new Map<string, string[]>();
+    const add = (n: FlowNode, label: string) => {
       const file = n.source?.type !== 'package' && n.type === 'python' ? n.source?.resolvedPath : undefined;
-      if (file) out[path.resolve(file)] = out[path.resolve(file)] ? `${out[path.resolve(file)]}, ${n.name}` : `node ${n.name}`;
+      if (!file) return;
+      const labels = users.get(path.resolve(file)) ?? [];
+      if (!labels.includes(label)) labels.push(label);
+      users.set(path.resolve(file), labels);
+    };
+    for (const n of flow.nodes) add(n, n.name);
+    if (allVariants) {
+      for (const v of Object.values(flow.nodeVariants)) for (const [id, n] of Object.entries(v.variants)) add(n, `${v.node} (${id})`);
     }
+    for (const [file, labels] of users) out[file] = `node ${labels.join(', ')}`;
   } else if (flow.kind === 'flex') {
     const base = path.join(workingDir, ...flow.entryModule.split('.'));
     const file = [`${base}.py`, path.join(base, '__init__.py')].find((f) => existsSync(f));
@@ -185,7 +194,8 @@ export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boo
   // additional_includes are part of the code: checked where they are when the flow runs.
   const materialized = materializeFlow(flow);
   const workingDir = materialized.workingDir;
-  const entries = pythonEntries(flow, workingDir);
+  // Every variant's code: a run of another variant would load it.
+  const entries = pythonEntries(flow, workingDir, true);
   const pool = new PythonWorkerPool({ workingDir, python: options.python, callTimeoutMs: 60_000 });
   try {
     if (Object.keys(entries).length === 0) return [];

@@ -228,3 +228,45 @@ test('an init argument the class does not take: named, with the parameters it do
   expect(err.problems[0]).toMatchObject({ file: expect.stringMatching(/flow\.flex\.yaml$/), line: 1 });
   expect(err.problems[0].message).toBe("entry flow:Answer: Answer.__init__() takes no 'tone'; its parameters are: greeting.");
 });
+
+test('validate checks the code of every variant, not only the default one', async () => {
+  const dir = flowDir({
+    'flow.dag.yaml': `inputs:
+  x:
+    type: string
+outputs:
+  y:
+    type: string
+    reference: \${pick.output}
+nodes:
+- name: pick
+  use_variants: true
+node_variants:
+  pick:
+    default_variant_id: variant_0
+    variants:
+      variant_0:
+        node:
+          type: python
+          source:
+            type: code
+            path: good.py
+          inputs:
+            x: \${inputs.x}
+      variant_1:
+        node:
+          type: python
+          source:
+            type: code
+            path: bad.py
+          inputs:
+            x: \${inputs.x}
+`,
+    'good.py': 'from promptflow import tool\n\n@tool\ndef pick(x: str) -> str:\n    return x\n',
+    'bad.py': 'from promptflow import tool\n\n@tool\ndef pick(x: str) -> str\n    return x\n',
+  });
+  const problems = await checkFlowPython(loadFlow(dir));
+  expect(problems).toHaveLength(1);
+  expect(problems[0]).toMatchObject({ file: expect.stringMatching(/bad\.py$/), line: 4 });
+  expect(problems[0].message).toMatch(/^node pick \(variant_1\): SyntaxError/);
+});
