@@ -3,7 +3,7 @@
  * `aoai`), through bulk-run and evaluate as a pipeline runs them; then the same use case with its Python broken
  * four ways (syntax error, a module listed in requirements.txt but not installed, a failing __init__, a missing
  * entry): exit 2 before any model call with the file and line, a run store that says Failed with the error (never
- * Running), evaluate refusing the unfinished run, and `bulk-run --resume` finishing it once the file is fixed.
+ * Running), evaluate and report refusing the unfinished run, and `bulk-run --resume` finishing it once the file is fixed.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -156,6 +156,9 @@ test.each(breakages)('$name: exit 2 before any model call, the run store says Fa
     expect(evaluate.code).toBe(2);
     expect(evaluate.stderr).toContain(`run ${run.runId} (train, default) did not finish: Failed`);
     expect(evaluate.stderr).toContain('bulk-run --resume');
+    const report = await cliRun(['report', '--config', 'experiment.yaml', '--store', '.llmops'], uc.dir);
+    expect(report.code).toBe(2);
+    expect(report.stderr).toContain(`run ${run.runId} (train, default) did not finish: Failed`);
 
     for (const file of Object.keys(b.files)) writeFileSync(path.join(uc.dir, file), files[file]!);
     const resumed = await cliRun(steps('bulk-run', '--resume'), uc.dir);

@@ -13,7 +13,7 @@ import { runBatch, scanData } from '../runs/index.js';
 import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
-import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
+import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, type StandardRun, unfinishedRuns, writeHandoff } from './experiment-files.js';
 import { llmServiceFor } from './llm-service.js';
 import { progressFor } from './progress.js';
 import { executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
@@ -62,10 +62,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const execution = executionOverrides(useCase.execution, inputs);
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
     const runs = readHandoff<RunsFile>(runsFile, 'bulk-run');
-    const unfinished = runs.runs.filter((r) => r.status !== 'Completed');
-    if (unfinished.length > 0) {
-      throw new ConfigError(unfinished.map((r) => ({ file: runsFile, message: `run ${r.runId} (${r.dataset}, ${r.variantId}) did not finish: ${r.status}${r.error ? `: ${r.error.split('\n')[0]}` : ''}; fix the cause and run \`llmops bulk-run --resume\` before evaluate` })));
-    }
+    const unfinished = unfinishedRuns(runsFile, runs, 'evaluate');
+    if (unfinished) throw unfinished;
     const jobs = planJobs(useCase, runs.runs);
     await checkAlignment(jobs, useCase);
     if (jobs.length === 0) host.warning(`evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`);
