@@ -3,6 +3,7 @@
  * in the run store, and fail (exit 1) when more lines failed than the tolerance allows — the seed
  * template never did (its issue #207).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
@@ -86,7 +87,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         const settings = { storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId), init: useCase.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) };
         let summary: RunSummary;
         try {
-          summary = earlier
+          // A run that failed before its store record was written starts afresh under the same id.
+          summary = earlier && existsSync(path.join(runDir(inputs.store, runId), 'run.json'))
             ? await runBatch({ ...settings, resume: runId })
             : await runBatch({ ...settings, flow: useCase.flow.model, variant: combo.selection, variantId: combo.id, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
         } catch (e) {
