@@ -10,18 +10,24 @@ import { runWithHost } from '../cli-support.js';
 import type { Connection } from '../shared/config/connections.js';
 import { ConfigError, GateFailed } from '../shared/errors.js';
 import { applyVariant, loadFlow, parseVariantSpec } from '../shared/flow/index.js';
-import { connectionFromEnv, createExecutor, loadConnections } from '../shared/engine/index.js';
+import { connectionFromEnv, createExecutor, loadConnections, type PythonRequirementsMode } from '../shared/engine/index.js';
 import { parseMappingPairs, plainProgress, runBatch, type ProgressReporter, type RunSummary } from '../shared/runs/index.js';
 import type { CacheMode } from '../shared/llm/index.js';
 
-export interface FlowTestOptions {
+/** `--init name=value` (repeatable) and `--init-file <json>`: a flex class entry's `__init__` arguments. */
+export interface InitOptions {
+  init?: string[];
+  initFile?: string;
+}
+
+export interface FlowTestOptions extends InitOptions {
   inputs?: string[];
   inputsFile?: string;
   variant?: string;
   connections?: string;
 }
 
-export interface FlowRunOptions {
+export interface FlowRunOptions extends InitOptions {
   data?: string;
   columnMapping?: string[];
   variant?: string;
@@ -32,6 +38,7 @@ export interface FlowRunOptions {
   resume?: string;
   cacheMode?: string;
   store?: string;
+  pythonRequirements?: string;
 }
 
 export interface FlowIo {
@@ -70,6 +77,33 @@ export function parseInputPairs(pairs: readonly string[] = [], file?: string): R
   return out;
 }
 
+/**
+ * The caller's init arguments: the file's JSON values, then `name=value` pairs as text (converted by the type
+ * declared in flow.flex.yaml or by the `__init__` annotation; `model_config='{"connection": "aoai"}'` as JSON).
+ */
+export function parseInitOptions(opts: InitOptions): { init?: Record<string, unknown>; initText?: string[] } {
+  if (!opts.init?.length && !opts.initFile) return {};
+  const init: Record<string, unknown> = {};
+  if (opts.initFile) {
+    let v: unknown;
+    try {
+      v = JSON.parse(readFileSync(opts.initFile, 'utf8'));
+    } catch (e) {
+      throw ConfigError.at({ file: opts.initFile }, `cannot read init arguments: ${(e as Error).message}; expected a JSON object`);
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw ConfigError.at({ file: opts.initFile }, 'expected a JSON object of __init__ arguments');
+    Object.assign(init, v);
+  }
+  const initText: string[] = [];
+  for (const p of opts.init ?? []) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw ConfigError.at({ file: '--init' }, `found ${JSON.stringify(p)}, expected name=value`);
+    init[p.slice(0, i)] = p.slice(i + 1);
+    initText.push(p.slice(0, i));
+  }
+  return { init, initText };
+}
+
 /** `flow test`: runs one line (plus aggregation over it) and returns the outputs. A failed line → GateFailed (exit 1). */
 export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io: FlowIo = STD): Promise<Record<string, unknown>> {
   let flow = loadFlow(flowPath);
@@ -82,7 +116,9 @@ export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io
   let inputs = parseInputPairs(opts.inputs, opts.inputsFile);
   if (Object.keys(inputs).length === 0 && flow.kind === 'flex' && flow.sample?.inputs) inputs = { ...flow.sample.inputs };
   if (Object.keys(inputs).length === 0 && flow.kind === 'prompty' && flow.sample && typeof flow.sample === 'object') inputs = { ...(flow.sample as Record<string, unknown>) };
-  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0 });
+  const { init, initText } = parseInitOptions(opts);
+  if (init && flow.kind !== 'flex') throw ConfigError.at({ file: '--init' }, `a ${flow.kind} flow takes no init arguments; expected a flex flow (flow.flex.yaml) with a class entry`);
+  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0, init, initText });
   try {
     const r = await executor.runLine(inputs, { lineNumber: 0 });
     if (r.status !== 'Completed') {
@@ -125,6 +161,7 @@ export async function flowRunAction(flowPath: string | undefined, opts: FlowRunO
   if (opts.cacheMode && !CACHE_MODES.includes(opts.cacheMode)) throw ConfigError.at({ file: '--cache-mode' }, `found ${JSON.stringify(opts.cacheMode)}, expected one of ${CACHE_MODES.join(', ')}`);
   const { connections, fallback } = cliConnections(opts.connections, io);
   const progress = io.stderr.isTTY ? barProgress(io) : plainProgress((l) => io.stderr.write(`${l}\n`));
+  const { init, initText } = parseInitOptions(opts);
   const summary = await runBatch({
     flow: flowPath,
     data: opts.data,
@@ -138,6 +175,10 @@ export async function flowRunAction(flowPath: string | undefined, opts: FlowRunO
     fallbackConnection: fallback,
     cacheMode: opts.cacheMode as CacheMode | undefined,
     storeRoot: opts.store,
+    init,
+    initText,
+    pythonRequirements: opts.pythonRequirements as PythonRequirementsMode | undefined,
+    log: (m: string) => io.stderr.write(`${m}\n`),
     progress,
     signal,
   });
@@ -159,11 +200,15 @@ export function registerFlowCommands(program: Command): void {
     .option('--inputs-file <file>', 'flow inputs as a JSON object')
     .option('--variant <spec>', "variant of one node: '${node.variant_id}'")
     .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s); ${env:VAR} values are read from the environment')
+    .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), over init.json and flow.flex.yaml init: defaults", collect)
+    .option('--init-file <file>', '__init__ arguments as a JSON object')
     .addHelpText('after', `
 Examples:
   $ llmops flow test examples/web_classification/flows/experiment --inputs url=https://www.imdb.com/title/tt0111161/ --connections conns/
   $ llmops flow test flows/chat --inputs-file line.json --variant '\${summarize.variant_1}'
   $ llmops flow test basic.prompty --inputs question="What is Prompt Flow?"
+  $ llmops flow test flows/chat_basic --init max_total_token=2048 --init model_config='{"connection": "aoai", "azure_deployment": "gpt-35-turbo"}'
+A class entry's __init__ arguments: flow.flex.yaml init: defaults < init.json beside it < --init-file < --init.
 Without --connections, AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_KEY[/OPENAI_BASE_URL] stand in for every connection name.`)
     .action(async (path: string, opts: FlowTestOptions) => {
       await runWithHost({}, async () => {
@@ -181,8 +226,11 @@ Without --connections, AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_
     .option('--concurrency <n>', 'lines at once (default 8)')
     .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s)')
     .option('--resume <run-id>', 'finish an interrupted run: only lines without a record run again')
+    .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), over init.json and flow.flex.yaml init: defaults", collect)
+    .option('--init-file <file>', '__init__ arguments as a JSON object')
     .addOption(new Option('--cache-mode <mode>', 'LLM response cache under .llmops/cache').choices(CACHE_MODES))
     .option('--store <dir>', 'run store root (default .llmops)')
+    .addOption(new Option('--python-requirements <mode>', "check: the modules the flow's Python imports must be installed (default); install: install its requirements.txt into <store>/venvs/<hash> first; off").choices(['check', 'install', 'off']))
     .addHelpText('after', `
 Examples:
   $ llmops flow run examples/web_classification/flows/experiment --data examples/web_classification/data/data.jsonl \\

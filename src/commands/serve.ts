@@ -11,6 +11,7 @@ import { connectionFromEnv, loadConnections } from '../shared/engine/index.js';
 import { ConfigError } from '../shared/errors.js';
 import type { LoadedFlow } from '../shared/flow/index.js';
 import { startFlowServer, writeBuildContext } from '../shared/serve/index.js';
+import { parseInitOptions } from './flow.js';
 
 export interface ServeCommandOptions {
   port?: string;
@@ -23,6 +24,8 @@ export interface ServeCommandOptions {
   maxBodyBytes?: string;
   timeout?: string;
   pythonWorkers?: string;
+  init?: string[];
+  initFile?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -35,19 +38,23 @@ function whole(value: string | undefined, flag: string, min: number): number | u
 }
 
 /** The flow and connections to serve: a flow path and --connections, or a use case's flow and connections. */
-export function resolveServeSource(flowPath: string | undefined, opts: Pick<ServeCommandOptions, 'config' | 'env' | 'connections'>, host?: { mask(s: string): void; warning(m: string): void }): { flow: string | LoadedFlow; connections: Connection[]; fallback?: Connection; variable(name: string): string | undefined } {
+export function resolveServeSource(flowPath: string | undefined, opts: Pick<ServeCommandOptions, 'config' | 'env' | 'connections'>, host?: { mask(s: string): void; warning(m: string): void }): { flow: string | LoadedFlow; connections: Connection[]; fallback?: Connection; init?: Record<string, unknown>; variable(name: string): string | undefined } {
   let connections: Connection[] = [];
   let flow: string | LoadedFlow | undefined = flowPath;
+  let init: Record<string, unknown> | undefined;
   let variable = (name: string): string | undefined => process.env[name] || undefined;
   if (opts.config) {
     const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host, needs: ['experiment', 'runtime'] });
     connections = useCase.connections;
-    flow ??= useCase.flow.model;
+    if (flow === undefined) {
+      flow = useCase.flow.model;
+      init = useCase.flow.init;
+    }
     variable = useCase.variable; // .env at the repository root too, as the steps read it
   }
   if (opts.connections) connections = [...connections, ...loadConnections(opts.connections)];
   if (flow === undefined) throw ConfigError.at({ file: 'flow serve' }, 'expected a flow path or --config <experiment.yaml>');
-  return { flow, connections, fallback: connectionFromEnv(), variable };
+  return { flow, connections, fallback: connectionFromEnv(), init, variable };
 }
 
 /** Adds `flow serve` and `flow build-context` to the program's `flow` command (created if absent). */
@@ -66,17 +73,21 @@ export function registerServeCommand(program: Command): void {
     .option('--max-body-bytes <n>', 'largest accepted request body (413 beyond)', String(10 * 1024 * 1024))
     .option('--timeout <seconds>', 'per-request time limit (504 beyond); 0 = none', '300')
     .option('--python-workers <n>', 'Python worker processes for python nodes / flex entries', '1')
+    .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), over PF_FLOW_INIT_CONFIG, init.json and flow.flex.yaml init: defaults", collect)
+    .option('--init-file <file>', '__init__ arguments as a JSON object')
     .addHelpText('after', `
 Examples:
   $ llmops flow serve examples/web_classification/flows/experiment --connections conns/ --port 8080
   $ llmops flow serve --config examples/web_classification/experiment.yaml --variant '\${summarize_text_content.variant_1}'
   $ curl -s localhost:8080/score -H 'content-type: application/json' -d '{"url": "https://www.imdb.com/title/tt0111161/"}'
   $ curl -N localhost:8080/score -H 'accept: text/event-stream' -d '{"question": "hi"}'    # streaming flows
-Connection values are overridden by <CONNECTION>_<KEY> variables (e.g. AOAI_API_KEY); flex __init__ arguments come from
-PF_FLOW_INIT_CONFIG (JSON). SIGTERM/SIGINT stop accepting, finish in-flight requests, then exit.`)
+Connection values are overridden by <CONNECTION>_<KEY> variables (e.g. AOAI_API_KEY); flex __init__ arguments: flow.flex.yaml init:
+defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --init. SIGTERM/SIGINT stop accepting, finish in-flight requests, then exit.`)
     .action(async (flowPath: string | undefined, opts: ServeCommandOptions) => {
       await runWithHost({}, async (host) => {
         const source = resolveServeSource(flowPath, opts, host);
+        const cli = parseInitOptions(opts);
+        const init = source.init || cli.init ? { ...source.init, ...cli.init } : undefined;
         let apiKey: string | undefined;
         if (opts.apiKeyEnv) {
           apiKey = source.variable(opts.apiKeyEnv);
@@ -87,6 +98,8 @@ PF_FLOW_INIT_CONFIG (JSON). SIGTERM/SIGINT stop accepting, finish in-flight requ
           flow: source.flow,
           connections: source.connections,
           fallbackConnection: source.fallback,
+          init,
+          initText: cli.initText,
           variants: opts.variant,
           port: whole(opts.port, '--port', 0),
           host: opts.host,

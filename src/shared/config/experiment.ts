@@ -211,6 +211,7 @@ function toExecution(e: Raw): Execution {
     cache: (e.cache as Execution['cache']) ?? 'readwrite',
     lineTimeoutSec: (e.line_timeout_sec as number) ?? 600,
     python: (e.python as string) ?? 'python3',
+    pythonRequirements: (e.python_requirements as Execution['pythonRequirements']) ?? 'check',
   };
 }
 

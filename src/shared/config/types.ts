@@ -72,6 +72,9 @@ export interface Execution {
   cache: CacheMode;
   lineTimeoutSec: number;
   python: string;
+  /** `check` (default): the modules a flow's Python imports must be installed before any line runs;
+   *  `install`: its requirements.txt is installed into a virtual environment under the store first; `off`. */
+  pythonRequirements: 'check' | 'install' | 'off';
 }
 
 export interface UseCase {

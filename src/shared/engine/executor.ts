@@ -4,10 +4,16 @@
  * fail the whole run is a ConfigError from `createExecutor`.
  * @module
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Connection } from '../config/connections.js';
-import type { FlexFlow, FlowInputDef, LoadedFlow } from '../flow/index.js';
-import { materializeFlow } from '../flow/index.js';
-import { PythonWorkerPool, type FlexEntryInfo } from './python-worker/index.js';
+import type { FlexFlow, FlowInputDef, FlowNode, LoadedFlow } from '../flow/index.js';
+import { INIT_SOURCES, materializeFlow, resolveFlexInit } from '../flow/index.js';
+import { findRepositoryRoot, loadEnvironment } from '../config/environment.js';
+import { ConfigError, type Problem } from '../errors.js';
+import {
+  asLoadError, codeCheckProblems, PythonWorkerPool, readRequirements, requirementsFileOf, type FlexEntryInfo, type Requirements,
+} from './python-worker/index.js';
 import { connectionMap, toRuntimeConnection } from './connections.js';
 import { planDag, runDagAggregation, runDagLine, type DagPlan } from './dag-executor.js';
 import { LineFailure, toPfError, type PfError } from './line-error.js';
@@ -31,8 +37,16 @@ export interface ExecutorOptions {
   python?: string;
   /** Extra environment for the Python workers (merged over the flow's environment_variables). */
   env?: Record<string, string>;
-  /** Flex flows: `__init__` kwargs (default: the flow's sample.init). */
+  /** Flex flows: the caller's `__init__` arguments (--init, experiment.yaml), over init.json, sample.init and
+   *  the flow.flex.yaml `init:` defaults. */
   init?: Record<string, unknown>;
+  /** Names in `init` given as command-line text: converted by the declared init type or the Python annotation. */
+  initText?: string[];
+  /** Before anything runs: `check` (default) parses the flow's Python files and checks the modules they import
+   *  are installed (ConfigError listing every problem); `syntax` checks only that they compile; `off` neither. */
+  pythonCheck?: 'check' | 'syntax' | 'off';
+  /** Told every value read from the environment for init placeholders (a host masks them in logs). */
+  onSecret?: (value: string) => void;
   /** Per-line time limit in ms (Prompt Flow's batch default 600 s); 0 = none. */
   lineTimeoutMs?: number;
   /** Folder relative image paths in line inputs are resolved against (the data file's). */
@@ -79,7 +93,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
   const service = options.llm instanceof LlmService ? options.llm : new LlmService(options.llm);
   const materialized = materializeFlow(flow);
   const workingDir = materialized.workingDir;
-  const prompties = new PromptyCache(connections);
+  const prompties = new PromptyCache(connections, options.fallbackConnection);
   let pool: PythonWorkerPool | undefined;
   const getPool = () => {
     pool ??= new PythonWorkerPool({
@@ -88,6 +102,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
       python: options.python,
       env: { ...resolveEnvironmentVariables(flow, connections), ...options.env },
       connections: Object.fromEntries(Object.values(connections).map((c) => [c.name, toRuntimeConnection(c)])),
+      fallbackConnection: options.fallbackConnection ? toRuntimeConnection(options.fallbackConnection) : undefined,
       callbacks: makeCallbacks(service, prompties),
       callTimeoutMs: 0,
     });
@@ -98,7 +113,9 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
     materialized.dispose();
   };
   try {
-    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir });
+    const requirements = flow.kind === 'prompty' ? undefined : readRequirements(requirementsFileOf(flow));
+    await checkPythonCode(flow, workingDir, options.pythonCheck ?? 'check', getPool, requirements);
+    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir, requirements });
     return makeExecutor(flow, core, options, close);
   } catch (e) {
     await close();
@@ -113,10 +130,87 @@ interface Core {
   aggregate(lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>, ctx: RunContext): Promise<Record<string, unknown>>;
 }
 
-async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string }): Promise<Core> {
+/** The Python files a flow runs first (python nodes' files, or the flex entry's module), each with who uses it. */
+function pythonEntries(flow: LoadedFlow, workingDir: string, allVariants = false): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (flow.kind === 'dag') {
+    const users = new Map<string, string[]>();
+    const add = (n: FlowNode, label: string) => {
+      const file = n.source?.type !== 'package' && n.type === 'python' ? n.source?.resolvedPath : undefined;
+      if (!file) return;
+      const labels = users.get(path.resolve(file)) ?? [];
+      if (!labels.includes(label)) labels.push(label);
+      users.set(path.resolve(file), labels);
+    };
+    for (const n of flow.nodes) add(n, n.name);
+    if (allVariants) {
+      for (const v of Object.values(flow.nodeVariants)) for (const [id, n] of Object.entries(v.variants)) add(n, `${v.node} (${id})`);
+    }
+    for (const [file, labels] of users) out[file] = `node ${labels.join(', ')}`;
+  } else if (flow.kind === 'flex') {
+    const base = path.join(workingDir, ...flow.entryModule.split('.'));
+    const file = [`${base}.py`, path.join(base, '__init__.py')].find((f) => existsSync(f));
+    if (file) out[path.resolve(file)] = `entry ${flow.entry}`;
+  }
+  return out;
+}
+
+/**
+ * Where a file of a materialized copy (a flow with additional_includes runs from a temporary folder) comes from,
+ * so messages name the user's file.
+ */
+function originalOf(flow: LoadedFlow, workingDir: string): (file: string) => string {
+  if (workingDir === flow.workingDir || flow.kind === 'prompty') return (f) => f;
+  return (file) => {
+    const rel = path.relative(workingDir, file);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return file;
+    const [top, ...rest] = rel.split(path.sep);
+    const include = [...flow.additionalIncludes].reverse().find((inc) => path.basename(inc.absolute) === top);
+    return include ? path.join(include.absolute, ...rest) : path.join(flow.workingDir, rel);
+  };
+}
+
+/** Syntax errors and modules that are not installed, for every file the flow's Python code reaches: one ConfigError. */
+async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'check' | 'syntax' | 'off', getPool: () => PythonWorkerPool, requirements?: Requirements): Promise<void> {
+  if (mode === 'off') return;
+  const entries = pythonEntries(flow, workingDir);
+  if (Object.keys(entries).length === 0) return;
+  let check;
+  try {
+    check = await getPool().checkCode(Object.keys(entries), { root: workingDir, imports: mode === 'check' });
+  } catch (e) {
+    throw asLoadError(e, { subject: `the Python code of ${flow.displayFile}`, fallback: { file: flow.displayFile } });
+  }
+  const problems = codeCheckProblems(check, requirements, entries, originalOf(flow, workingDir));
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/**
+ * `validate`: every Python file the flow's code reaches compiles, and (with `imports`) the modules they import
+ * are installed — parsed, never run; no model is called. Returns the problems (none: []).
+ */
+export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boolean; python?: string } = {}): Promise<Problem[]> {
+  if (flow.kind === 'prompty') return [];
+  // additional_includes are part of the code: checked where they are when the flow runs.
+  const materialized = materializeFlow(flow);
+  const workingDir = materialized.workingDir;
+  // Every variant's code: a run of another variant would load it.
+  const entries = pythonEntries(flow, workingDir, true);
+  const pool = new PythonWorkerPool({ workingDir, python: options.python, callTimeoutMs: 60_000 });
+  try {
+    if (Object.keys(entries).length === 0) return [];
+    const check = await pool.checkCode(Object.keys(entries), { root: workingDir, imports: options.imports !== false });
+    return codeCheckProblems(check, readRequirements(requirementsFileOf(flow)), entries, originalOf(flow, workingDir));
+  } finally {
+    await pool.close();
+    materialized.dispose();
+  }
+}
+
+async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string; requirements?: Requirements }): Promise<Core> {
   const { service, connections, options } = env;
   if (flow.kind === 'dag') {
-    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile, workingDir: env.workingDir });
+    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile, workingDir: env.workingDir, requirements: env.requirements });
     return {
       inputs: flow.inputs,
       hasAggregation: plan.aggregation.length > 0,
@@ -125,7 +219,7 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
     };
   }
   if (flow.kind === 'prompty') {
-    const p: PreparedPrompty = preparePrompty(flow, connections);
+    const p: PreparedPrompty = preparePrompty(flow, connections, process.env, options.fallbackConnection);
     service.check(p.connection);
     return {
       inputs: flow.inputs,
@@ -137,11 +231,34 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
       aggregate: async () => ({}),
     };
   }
-  return prepareFlex(flow, env.getPool(), options);
+  return prepareFlex(flow, env.getPool(), options, env.requirements, Object.keys(connections));
 }
 
-async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions): Promise<Core> {
-  const info: FlexEntryInfo = await pool.flexInit(flow.entry, options.init ?? flow.sample?.init ?? {}, { workingDir: flow.workingDir });
+async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, requirements?: Requirements, connectionNames: string[] = []): Promise<Core> {
+  const environment = loadEnvironment(findRepositoryRoot(path.dirname(flow.file)));
+  const init = resolveFlexInit(flow, options.init, (name) => environment.get(name));
+  for (const secret of init.secrets) options.onSecret?.(secret);
+  const initText: string[] = [];
+  for (const name of options.initText ?? []) {
+    if (init.origins[name] !== 'the caller' || typeof init.values[name] !== 'string') continue;
+    const declared = flow.init[name]?.type;
+    if (!declared || !['int', 'double', 'bool', 'string', 'list', 'object'].includes(declared)) {
+      initText.push(name); // converted by the worker, by the __init__ annotation
+      continue;
+    }
+    try {
+      init.values[name] = parseValue(declared, init.values[name]);
+    } catch (e) {
+      if (!(e instanceof ValueParseError)) throw e;
+      throw ConfigError.at({ file: '--init' }, `${name}: found ${JSON.stringify(init.values[name])}, expected a value of type ${declared} (declared in ${flow.displayFile})`);
+    }
+  }
+  let info: FlexEntryInfo;
+  try {
+    info = await pool.flexInit(flow.entry, init.values, { workingDir: flow.workingDir, initText });
+  } catch (e) {
+    throw asLoadError(e, { subject: `entry ${flow.entry}`, fallback: flow.entryAt ?? { file: flow.displayFile }, requirements, initHint: INIT_SOURCES, connectionNames });
+  }
   const fromSignature = Object.keys(flow.inputs).length === 0;
   const inputs: Record<string, FlowInputDef> = !fromSignature ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));
   return {

@@ -3,7 +3,7 @@
  * Python worker, prompty natively. See README-executor.md.
  * @module
  */
-export { createExecutor, type ExecutorOptions, type FlowExecutor, type LineResult, type AggregationResult } from './executor.js';
+export { checkFlowPython, createExecutor, type ExecutorOptions, type FlowExecutor, type LineResult, type AggregationResult } from './executor.js';
 export { LlmService, emptyUsage, addUsage, type Usage, type LlmServiceOptions } from './llm-service.js';
 export { loadConnections, loadConnectionFile, connectionFromEnv, toRuntimeConnection, connectionMap } from './connections.js';
 export { toPfError, toLineFailure, LineFailure, type PfError, type PfInnerError } from './line-error.js';
@@ -14,3 +14,4 @@ export { preparePrompty, callPrompty, PromptyCache, type PreparedPrompty } from 
 export { makeCallbacks } from './callbacks.js';
 export { PythonWorkerPool, PythonCodeError, type PythonCallbacks } from './python-worker/index.js';
 export type { NodeRun } from './scheduler.js';
+export { ensureVirtualEnv, requirementsFileOf, type PythonRequirementsMode } from './python-worker/index.js';

@@ -11,7 +11,7 @@ import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
 import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
-import { PythonCodeError, type PyParam, type PyToolInfo, type PythonWorkerPool } from './python-worker/index.js';
+import { asLoadError, PythonCodeError, type PyParam, type PyToolInfo, type PythonWorkerPool, type Requirements } from './python-worker/index.js';
 import { NATIVE_HTTP_TOOLS } from './http-tools.js';
 import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
 import { requireConnection, type LlmService } from './llm-service.js';
@@ -29,6 +29,8 @@ export interface RunnerDeps {
   flowFile: string;
   /** The flow's folder (files named by literal inputs, e.g. an assistant definition, are read from it). */
   workingDir?: string;
+  /** The flow's requirements.txt, named in messages about modules that are not installed. */
+  requirements?: Requirements;
 }
 
 export type NodeRun = (inputs: Record<string, unknown>, bypassedInputs: string[] | undefined, ctx: RunContext) => Promise<unknown>;
@@ -79,7 +81,12 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
     case 'python': {
       if (node.source?.type === 'package') return packageToolRunner(node, planned, deps, where);
       const file = node.source!.resolvedPath!;
-      const info = await deps.pool().inspect(file);
+      let info: PyToolInfo;
+      try {
+        info = await deps.pool().inspect(file);
+      } catch (e) {
+        throw asLoadError(e, { subject: `node ${node.name}`, fallback: node.source?.at ?? node.at, requirements: deps.requirements });
+      }
       const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
       for (const p of info.initParams ?? []) params.set(p.name, p);
       convertPyLiterals(planned, params, deps, where);

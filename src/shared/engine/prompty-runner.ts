@@ -27,13 +27,14 @@ export interface PreparedPrompty {
 }
 
 /** Resolves the model configuration to a connection and compiles the template (ConfigError when impossible). */
-export function preparePrompty(flow: PromptyFlow, connections: Record<string, Connection>, env: Record<string, string | undefined> = process.env): PreparedPrompty {
+export function preparePrompty(flow: PromptyFlow, connections: Record<string, Connection>, env: Record<string, string | undefined> = process.env, fallback?: Connection): PreparedPrompty {
   const cfg = flow.model.configuration as Record<string, unknown>;
   const type = String(cfg.type ?? (cfg.azure_deployment || cfg.azure_endpoint ? 'azure_openai' : 'openai')).toLowerCase();
   const azure = type === 'azure_openai' || type === 'azureopenai';
   let connection: Connection | undefined;
   if (typeof cfg.connection === 'string') {
-    connection = connections[cfg.connection];
+    // A name that is not defined resolves as llm nodes' connections do: to the fallback, when there is one.
+    connection = connections[cfg.connection] ?? (fallback ? { ...fallback, name: cfg.connection } : undefined);
     if (!connection) throw ConfigError.at({ file: flow.displayFile }, `model.configuration.connection: connection ${JSON.stringify(cfg.connection)} is not defined; expected one of: ${Object.keys(connections).join(', ') || '(none given)'}`);
   } else if (azure && cfg.azure_endpoint) {
     connection = { name: 'prompty', type: 'AzureOpenAIConnection', value: { api_base: String(cfg.azure_endpoint), api_key: String(cfg.api_key ?? ''), api_version: String(cfg.api_version ?? '2024-02-01') }, secretKeys: ['api_key'] };
@@ -136,13 +137,13 @@ export function estimatePromptyTokens(p: PreparedPrompty, given: Record<string, 
 /** Prompty files the Python code loads (`Prompty.load(path, model=...)`), prepared once per path + overrides. */
 export class PromptyCache {
   private readonly cache = new Map<string, PreparedPrompty>();
-  constructor(private readonly connections: Record<string, Connection>) {}
+  constructor(private readonly connections: Record<string, Connection>, private readonly fallback?: Connection) {}
   get(path: string, overrides: Record<string, unknown>): PreparedPrompty {
     const key = `${path}\u0000${JSON.stringify(overrides ?? {})}`;
     let p = this.cache.get(key);
     if (!p) {
       const flow = loadPrompty(path, { overrides: overrides && Object.keys(overrides).length > 0 ? overrides : undefined });
-      p = preparePrompty(flow, this.connections);
+      p = preparePrompty(flow, this.connections, process.env, this.fallback);
       this.cache.set(key, p);
     }
     return p;

@@ -7,11 +7,12 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, type Problem } from '../errors.js';
 import { checkSchema } from '../config/schema-check.js';
-import { locate, readSource } from '../source.js';
+import { locate, readSource, type PathSegment, type SourceFile } from '../source.js';
+import { connectionVariable, placeholderName } from '../config/environment.js';
 import { dedupe, metadata, readInputs, readOutputs, sanitizedName } from './dag-load.js';
 import { isRecord, resolveRefs } from './file-refs.js';
 import { includeEntry, missingInclude } from './includes.js';
-import type { FlexFlow, ResolvedFlowPath } from './model.js';
+import type { FlexFlow, InitPlaceholder, ResolvedFlowPath } from './model.js';
 
 /** Prompt Flow's entry pattern: `<module path>:<function or class>`. */
 export const FLEX_ENTRY = /^[a-zA-Z0-9_.]+:[a-zA-Z0-9_]+$/;
@@ -54,6 +55,14 @@ export function loadFlex(resolved: ResolvedFlowPath, options: { displayFile: str
     if (missing) problems.push(missing);
   }
 
+  const initPlaceholders: InitPlaceholder[] = [];
+  if (isRecord(top.init)) {
+    for (const [name, def] of Object.entries(top.init)) {
+      if (isRecord(def) && def.default !== undefined) findPlaceholders(def.default, name, [], source, ['init', name, 'default'], initPlaceholders);
+    }
+  }
+  const initFile = readInitFile(yamlDir, options.displayFile, problems);
+
   const unique = dedupe(problems);
   if (unique.length > 0) throw new ConfigError(unique);
   const flow: FlexFlow = {
@@ -77,9 +86,51 @@ export function loadFlex(resolved: ResolvedFlowPath, options: { displayFile: str
     language: typeof top.language === 'string' ? top.language : 'python',
   };
   if (existsSync(entryFile)) flow.entryFile = entryFile;
+  if (typeof top.entry === 'string') flow.entryAt = locate(source, ['entry']);
+  if (initPlaceholders.length > 0) flow.initPlaceholders = initPlaceholders;
+  if (initFile) flow.initFile = initFile;
   if (typeof top.code === 'string') flow.code = top.code;
   if (isRecord(sample)) flow.sample = sample as FlexFlow['sample'];
   return flow;
+}
+
+/** `init.json` beside the flow file: a JSON object of `__init__` arguments (the template's convention). */
+function readInitFile(yamlDir: string, flowDisplay: string, problems: Problem[]): FlexFlow['initFile'] {
+  const file = join(yamlDir, 'init.json');
+  if (!existsSync(file)) return undefined;
+  const displayFile = join(dirname(flowDisplay), 'init.json');
+  let source: SourceFile;
+  try {
+    source = readSource(file, displayFile);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      problems.push(...e.problems);
+      return undefined;
+    }
+    throw e;
+  }
+  if (!isRecord(source.value)) {
+    problems.push({ ...locate(source, []), message: `found ${source.value === undefined ? 'an empty file' : 'no JSON object'}, expected a JSON object of __init__ arguments such as {"model_config": {"connection": "aoai", "azure_deployment": "gpt-35-turbo"}}` });
+    return undefined;
+  }
+  const placeholders: InitPlaceholder[] = [];
+  for (const [name, value] of Object.entries(source.value)) findPlaceholders(value, name, [], source, [name], placeholders);
+  return { file, displayFile, values: source.value, placeholders };
+}
+
+/** Collects `${x}` and `${env:X}` strings (the whole value) inside an init value. */
+function findPlaceholders(value: unknown, param: string, path: PathSegment[], source: SourceFile, at: PathSegment[], out: InitPlaceholder[]): void {
+  if (typeof value === 'string') {
+    const env = /^\$\{env:([^{}]+)\}$/.exec(value.trim());
+    const name = env ? undefined : placeholderName(value);
+    if (env || (name !== undefined && !name.includes(':'))) {
+      const variable = env ? env[1].trim() : connectionVariable(param, name!);
+      out.push({ param, path: [...path], variable, text: value.trim(), at: locate(source, at) });
+    }
+    return;
+  }
+  if (Array.isArray(value)) value.forEach((v, i) => findPlaceholders(v, param, [...path, i], source, [...at, i], out));
+  else if (isRecord(value)) for (const [k, v] of Object.entries(value)) findPlaceholders(v, param, [...path, k], source, [...at, k], out);
 }
 
 function isDirectory(p: string): boolean {

@@ -13,3 +13,4 @@ export { materializeFlow, findFlowFile, type MaterializedFlow } from './includes
 export { FLEX_ENTRY } from './flex-load.js';
 export { resolveRefs, deepMerge } from './file-refs.js';
 export { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorFunction, type CodeEvaluatorRef } from './code-evaluator.js';
+export { resolveFlexInit, INIT_SOURCES, type FlexInit } from './flex-init.js';

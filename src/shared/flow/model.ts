@@ -160,6 +160,19 @@ export interface DagFlow extends FlowBase {
   id: string;
 }
 
+/** A placeholder inside an init value: `${x}` reads `<PARAM>_<X>` (as connections do), `${env:X}` reads X. */
+export interface InitPlaceholder {
+  /** The init parameter it belongs to. */
+  param: string;
+  /** Path inside that parameter's value ([] = the value itself). */
+  path: Array<string | number>;
+  /** Environment variable read. */
+  variable: string;
+  /** The placeholder as written. */
+  text: string;
+  at: SourceLocation;
+}
+
 export interface FlexFlow extends FlowBase {
   kind: 'flex';
   /** `module:function` or `module:Class` as written. */
@@ -172,6 +185,12 @@ export interface FlexFlow extends FlowBase {
   inputs: Record<string, FlowInputDef>;
   outputs: Record<string, FlowOutputDef>;
   init: Record<string, FlowInputDef>;
+  /** Where `entry:` is written (for entry and __init__ errors). */
+  entryAt?: SourceLocation;
+  /** `${x}` / `${env:X}` placeholders in the `init:` defaults (resolved when the flow is prepared). */
+  initPlaceholders?: InitPlaceholder[];
+  /** `init.json` beside the flow file (the template's convention): `__init__` arguments over the YAML defaults. */
+  initFile?: { file: string; displayFile: string; values: Record<string, unknown>; placeholders: InitPlaceholder[] };
   /** `{inputs, init}` with `${file:}`/`${env:}` resolved. */
   sample?: { inputs?: Record<string, unknown>; init?: Record<string, unknown> };
   environmentVariables?: Record<string, unknown> | string;

@@ -4,11 +4,12 @@
  * call. An interrupted run resumes: finished lines (those with a record) are not run again.
  * @module
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, formatProblem } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
-import { createExecutor, LlmService, type ExecutorOptions, type FlowExecutor, type LlmServiceOptions, type PfError } from '../engine/index.js';
+import { createExecutor, ensureVirtualEnv, LlmService, requirementsFileOf, type ExecutorOptions, type FlowExecutor, type LlmServiceOptions, type PfError, type PythonRequirementsMode } from '../engine/index.js';
 import { ResponseCache, type CacheMode } from '../llm/index.js';
 import { readData, scanData } from './data.js';
 import { LineQueue, pendingLines } from './pending-lines.js';
@@ -45,8 +46,19 @@ export interface RunBatchOptions {
   signal?: AbortSignal;
   lineTimeoutMs?: number;
   pythonWorkers?: number;
-  /** Flex `__init__` kwargs. */
+  /** Flex `__init__` arguments of the caller (over init.json and the flow.flex.yaml defaults). */
   init?: Record<string, unknown>;
+  /** Names in `init` given as command-line text (converted by declared type or annotation). */
+  initText?: string[];
+  /** `check` (default): before any line, the flow's Python compiles and its imports are installed; `install`:
+   *  its requirements.txt is installed into a virtual environment under `<storeRoot>/venvs` first; `off`. */
+  pythonRequirements?: PythonRequirementsMode;
+  /** Python executable (default: LLMOPS_PYTHON, else python3). */
+  python?: string;
+  /** Told what happens while preparing (e.g. a virtual environment being created). */
+  log?: (message: string) => void;
+  /** Told every secret the run reads from the environment beyond its connections (to mask in logs). */
+  onSecret?: (value: string) => void;
   /** Display label of the variant (default: derived from the selection). */
   variantId?: string;
 }
@@ -87,13 +99,69 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
   const plan = planRun(options, storeRoot);
   const started = performance.now();
   const llm = options.llm instanceof LlmService ? options.llm : new LlmService({ ...options.llm, cache: options.cacheMode && options.cacheMode !== 'off' ? new ResponseCache({ root: resolve(storeRoot, 'cache'), mode: options.cacheMode }) : (options.llm as LlmServiceOptions | undefined)?.cache });
-  const exOptions: ExecutorOptions = { connections: options.connections, fallbackConnection: options.fallbackConnection, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers, init: options.init, dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined };
-  const executor = await createExecutor(plan.flow, exOptions);
+  let executor: FlowExecutor | undefined;
   try {
+    const mode = options.pythonRequirements ?? 'check';
+    const python = mode === 'install' ? await pythonForRequirements(plan.flow, storeRoot, options.python, options.log) : options.python;
+    const exOptions: ExecutorOptions = {
+      connections: options.connections, fallbackConnection: options.fallbackConnection, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers,
+      init: options.init, initText: options.initText, python, pythonCheck: mode === 'off' ? 'syntax' : 'check', onSecret: options.onSecret,
+      dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined,
+    };
+    executor = await createExecutor(plan.flow, exOptions);
     return await execute(plan, executor, storeRoot, options, started);
+  } catch (e) {
+    recordFailure(storeRoot, plan, e);
+    throw e;
   } finally {
-    await executor.close();
+    await executor?.close();
   }
+}
+
+/** `install`: the interpreter of the virtual environment holding the flow's requirements.txt (none: the base one). */
+async function pythonForRequirements(flow: LoadedFlow, storeRoot: string, python: string | undefined, log?: (m: string) => void): Promise<string | undefined> {
+  if (flow.kind === 'prompty') return python;
+  const requirementsFile = requirementsFileOf(flow);
+  if (!existsSync(requirementsFile)) {
+    log?.(`python_requirements: install: ${flow.displayFile} has no requirements.txt; using ${python ?? 'python3'} as it is`);
+    return python;
+  }
+  return ensureVirtualEnv({ requirementsFile, root: join(storeRoot, 'venvs'), python, log });
+}
+
+/** The run's error as run.json says it: every problem of a ConfigError, else the exception's message. */
+function failureText(e: unknown): string {
+  if (e instanceof ConfigError) return e.problems.map(formatProblem).join('\n');
+  const err = e as Error;
+  return `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`;
+}
+
+/**
+ * A run that could not start or finish says so in run.json (status Failed, the error), whatever was thrown:
+ * never left `Running`. Lines already recorded stay; `--resume` runs the others once the cause is fixed.
+ */
+function recordFailure(storeRoot: string, plan: Plan, e: unknown): void {
+  try {
+    const file = join(runDir(storeRoot, plan.runId), 'run.json');
+    const record: RunRecord = existsSync(file) ? readRunRecord(storeRoot, plan.runId) : newRecord(plan, 0);
+    record.status = 'Failed';
+    record.error = failureText(e);
+    record.timings.ended_at = new Date().toISOString();
+    new RunWriter(storeRoot, record).saveRun();
+  } catch {
+    // The store itself is unwritable: the original error is the one to report.
+  }
+}
+
+function newRecord(plan: Plan, total: number): RunRecord {
+  return {
+    version: 1, id: plan.runId, status: 'Running',
+    flow: { path: plan.flowPath, kind: plan.flow.kind, name: plan.flow.name },
+    variant: { id: plan.variantId, selection: plan.selection },
+    data: plan.data, column_mapping: plan.mapping, referenced_run: plan.referencedRun, concurrency: plan.concurrency,
+    counts: { total, completed: 0, failed: 0 }, timings: { created_at: new Date().toISOString() },
+    tokens: { prompt: 0, completion: 0, total: 0 }, llm_calls: 0,
+  };
 }
 
 function planRun(o: RunBatchOptions, storeRoot: string): Plan {
@@ -169,16 +237,26 @@ async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o:
 
   const totalRows = scans.reduce((n, s) => n + s.rows, 0);
   const total = runOutputs ? countAligned(totalRows, runOutputs, scans.some((s) => s.lineNumbers)) : totalRows;
-  const record: RunRecord = plan.previous ?? {
-    version: 1, id: plan.runId, status: 'Running',
-    flow: { path: plan.flowPath, kind: plan.flow.kind, name: plan.flow.name },
-    variant: { id: plan.variantId, selection: plan.selection },
-    data: plan.data, column_mapping: plan.mapping, referenced_run: plan.referencedRun, concurrency: plan.concurrency,
-    counts: { total, completed: 0, failed: 0 }, timings: { created_at: new Date().toISOString() },
-    tokens: { prompt: 0, completion: 0, total: 0 }, llm_calls: 0,
-  };
+  const record: RunRecord = plan.previous ?? newRecord(plan, total);
+  delete record.error;
   const writer = new RunWriter(storeRoot, record);
   writer.openOutputs();
+  try {
+    return await executeLines(plan, executor, o, started, writer, total, { mapping, runOutputs, runInputs });
+  } finally {
+    await writer.closeOutputs();
+  }
+}
+
+interface LineSources {
+  mapping: CompiledMapping;
+  runOutputs?: Map<number, Record<string, unknown>>;
+  runInputs?: Map<number, Record<string, unknown>>;
+}
+
+async function executeLines(plan: Plan, executor: FlowExecutor, o: RunBatchOptions, started: number, writer: RunWriter, total: number, sources: LineSources): Promise<RunSummary> {
+  const record = writer.record;
+  const { mapping, runOutputs, runInputs } = sources;
   // Resume: what is already recorded is final.
   const finished = new Set<number>();
   const counts = { total, completed: 0, failed: 0 };

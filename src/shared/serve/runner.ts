@@ -20,8 +20,10 @@ export interface ServeFlowOptions {
   fallbackConnection?: Connection;
   /** Where `<CONN>_<KEY>` overrides and PF_FLOW_INIT_CONFIG are read. Default: process.env. */
   env?: Record<string, string | undefined>;
-  /** Flex `__init__` kwargs; default PF_FLOW_INIT_CONFIG, then the flow's sample.init. */
+  /** Flex `__init__` arguments of the caller, over PF_FLOW_INIT_CONFIG, init.json, sample.init and the YAML defaults. */
   init?: Record<string, unknown>;
+  /** Names in `init` given as command-line text (converted by declared type or annotation). */
+  initText?: string[];
   llm?: LlmServiceOptions;
   /** Python worker processes (each runs 16 calls at once). Default 1. */
   pythonWorkers?: number;
@@ -66,7 +68,8 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
     connections,
     fallbackConnection: fallback,
     llm: new StreamingLlmService(options.llm),
-    init: options.init ?? initFromEnv(env),
+    init: options.init ? { ...initFromEnv(env), ...options.init } : initFromEnv(env),
+    initText: options.initText,
     pythonWorkers: options.pythonWorkers,
     python: options.python,
     lineTimeoutMs: options.requestTimeoutMs ?? 300_000,

@@ -3,6 +3,7 @@
  * in the run store, and fail (exit 1) when more lines failed than the tolerance allows — the seed
  * template never did (its issue #207).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
@@ -83,10 +84,20 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         // Written before the run starts, so a killed bulk-run can be resumed from this file.
         writeHandoff(runsFile, handoff);
         host.info(`run ${runId}: ${dataset.name} with ${combo.id}${earlier ? ' (resumed)' : ''}`);
-        const settings = { storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId) };
-        const summary = earlier
-          ? await runBatch({ ...settings, resume: runId })
-          : await runBatch({ ...settings, flow: useCase.flow.model, variant: combo.selection, variantId: combo.id, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
+        const settings = { storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId), init: useCase.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) };
+        let summary: RunSummary;
+        try {
+          // A run that failed before its store record was written starts afresh under the same id.
+          summary = earlier && existsSync(path.join(runDir(inputs.store, runId), 'run.json'))
+            ? await runBatch({ ...settings, resume: runId })
+            : await runBatch({ ...settings, flow: useCase.flow.model, variant: combo.selection, variantId: combo.id, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
+        } catch (e) {
+          // The runs file says what happened, so evaluate and report do not read a run that never finished.
+          Object.assign(run, { status: 'Failed', error: e instanceof Error ? e.message : String(e) });
+          writeHandoff(runsFile, handoff);
+          throw e;
+        }
+        delete run.error;
         Object.assign(run, { lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status });
         const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
         host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);

@@ -14,7 +14,7 @@ import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
 import { checkCodeEvaluators } from '../eval/code-evaluators/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
-import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
+import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, type StandardRun, unfinishedRuns, writeHandoff } from './experiment-files.js';
 import { llmServiceFor } from './llm-service.js';
 import { progressFor } from './progress.js';
 import { executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
@@ -61,7 +61,10 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
   async run(inputs, host) {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate' });
     const execution = executionOverrides(useCase.execution, inputs);
-    const runs = readHandoff<RunsFile>(inputs.runsFile ?? defaultRunsFile(inputs.store, useCase), 'bulk-run');
+    const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
+    const runs = readHandoff<RunsFile>(runsFile, 'bulk-run');
+    const unfinished = unfinishedRuns(runsFile, runs, 'evaluate');
+    if (unfinished) throw unfinished;
     const jobs = planJobs(useCase, runs.runs);
     await checkAlignment(jobs, useCase);
     if (jobs.length === 0) host.warning(`evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`);
@@ -76,7 +79,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       host.info(`evaluate ${job.evaluator.name} on ${job.run.runId} (${job.dataset.name})`);
       const common = { runId, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, progress: progressFor(host, runId) };
       const summary = job.evaluator.flow
-        ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000 })
+        ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000, init: job.evaluator.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) })
         : job.evaluator.code
           ? await codeEvaluators.run(job.evaluator, { ...common, data: job.dataset.localPath!, mappings: job.dataset.mappings, referencedRun: job.run.runId })
           : await runBuiltinEvaluator({ ...common, evaluator: job.evaluator, dataset: job.dataset, standardRunId: job.run.runId });

@@ -22,6 +22,8 @@ export interface StandardRun {
   completed: number;
   failed: number;
   status: string;
+  /** Why the run did not finish (status Failed): fix it and run bulk-run --resume. */
+  error?: string;
 }
 
 export interface RunsFile {
@@ -63,4 +65,17 @@ export function readHandoff<T extends RunsFile | EvaluationsFile>(file: string, 
 /** The CI build id when there is one: GitHub run id, Azure DevOps build id, Jenkins build number. */
 export function ciBuildId(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.GITHUB_RUN_ID ?? env.BUILD_BUILDID ?? env.BUILD_NUMBER ?? undefined;
+}
+
+/**
+ * Runs of the runs file that did not finish (a load error, a crash, a cancel), as one ConfigError: the steps after
+ * bulk-run do not read them as if they had, and say how to finish them. Undefined when every run completed.
+ */
+export function unfinishedRuns(runsFile: string, runs: RunsFile, step: string): ConfigError | undefined {
+  const unfinished = runs.runs.filter((r) => r.status !== 'Completed');
+  if (unfinished.length === 0) return undefined;
+  return new ConfigError(unfinished.map((r) => ({
+    file: runsFile,
+    message: `run ${r.runId} (${r.dataset}, ${r.variantId}) did not finish: ${r.status}${r.error ? `: ${r.error.split('\n')[0]}` : ''}; fix the cause and run \`llmops bulk-run --resume\` before ${step}`,
+  })));
 }

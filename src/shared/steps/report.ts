@@ -10,7 +10,7 @@ import { assembleResults } from '../eval/results.js';
 import { ALL_REPORT_FORMATS, markdownMarker, PR_COMMENT_MAX_BYTES, renderMarkdown, validateResults, writeReports, type ReportFormat, type Results } from '../report/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
-import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile } from './experiment-files.js';
+import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, unfinishedRuns } from './experiment-files.js';
 import { failedLineLimit } from './run-settings.js';
 
 export interface ReportInputs {
@@ -53,7 +53,10 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
   ],
   async run(inputs, host) {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'report' });
-    const runs = readHandoff<RunsFile>(inputs.runsFile ?? defaultRunsFile(inputs.store, useCase), 'bulk-run');
+    const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
+    const runs = readHandoff<RunsFile>(runsFile, 'bulk-run');
+    const unfinished = unfinishedRuns(runsFile, runs, 'report');
+    if (unfinished) throw unfinished;
     const evaluationsPath = inputs.evaluationsFile ?? defaultEvaluationsFile(inputs.store, useCase);
     const evaluations = inputs.evaluationsFile || existsSync(evaluationsPath) ? readHandoff<EvaluationsFile>(evaluationsPath, 'evaluate').evaluations : [];
     const baselineFile = inputs.baseline ?? useCase.baselineFile;

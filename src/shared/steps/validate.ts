@@ -5,6 +5,18 @@ import type { UseCase } from '../config/types.js';
 import type { Host } from '../host/host.js';
 import type { StepDefinition } from './declare.js';
 import { useCaseInputs } from './common-inputs.js';
+import { checkFlowPython } from '../engine/index.js';
+import { ConfigError, type Problem } from '../errors.js';
+
+/** The Python code of the standard flow and of every evaluation flow: compiles, and (python_requirements: check)
+ *  imports only installed modules. Every problem of every flow in one ConfigError. */
+async function checkPython(useCase: UseCase): Promise<void> {
+  const flows = [useCase.flow.model, ...useCase.evaluators.flatMap((e) => (e.flow ? [e.flow.model] : []))];
+  const imports = useCase.execution.pythonRequirements === 'check';
+  const problems: Problem[] = [];
+  for (const flow of flows) problems.push(...(await checkFlowPython(flow, { imports })));
+  if (problems.length > 0) throw new ConfigError(problems);
+}
 
 export interface ValidateInputs {
   config: string;
@@ -25,6 +37,7 @@ export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
   ],
   async run(inputs: ValidateInputs, host: Host): Promise<ValidateOutputs> {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'all', explainBlocked: true });
+    await checkPython(useCase);
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
     const overlay = useCase.overlayFile ? ` + ${rel(useCase.overlayFile)}` : useCase.envName ? ` (no overlay for env "${useCase.envName}")` : '';
     host.info(`${rel(useCase.configFile)}${overlay}: valid`);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { assetPath } from '../../assets.js';
 import { PythonCodeError, PythonPoolClosed } from './errors.js';
 import type {
-  FlexEntryInfo, PyAggregateResult, PyCallResult, PyReply, PyToolInfo, PythonCallbacks, ReadyMessage, RuntimeConnection,
+  FlexEntryInfo, PyAggregateResult, PyCallResult, PyCodeCheck, PyReply, PyToolInfo, PythonCallbacks, ReadyMessage, RuntimeConnection,
 } from './protocol.js';
 import { WorkerProcess, type RequestOptions } from './worker-process.js';
 
@@ -27,6 +27,8 @@ export interface PythonWorkerPoolOptions {
   env?: Record<string, string>;
   /** Runtime connections by name (§3.2), used for connection-typed parameters. */
   connections?: Record<string, RuntimeConnection>;
+  /** Stands in for connection names that are not defined, as for llm nodes (e.g. the environment's). */
+  fallbackConnection?: RuntimeConnection;
   /** Handlers for the worker's requests back to the engine (Prompty, LLM tools, render, parse_chat). */
   callbacks?: PythonCallbacks;
   /** Default per-request timeout in ms (default 600000; 0 = none). */
@@ -56,6 +58,8 @@ interface FlexSpec {
   entry: string;
   init: Record<string, unknown>;
   workingDir?: string;
+  /** Init names whose values are command-line text, converted by the parameter's annotation. */
+  initText?: string[];
 }
 
 export class PythonWorkerPool {
@@ -120,9 +124,9 @@ export class PythonWorkerPool {
 
   /** Initialise a flex entry (`module:function` or `module:Class` with init kwargs) in every worker
    *  that will serve it (lazily, replayed after restarts). Returns its signature and handle. */
-  async flexInit(entry: string, init: Record<string, unknown> = {}, opts: { workingDir?: string } = {}): Promise<FlexEntryInfo> {
+  async flexInit(entry: string, init: Record<string, unknown> = {}, opts: { workingDir?: string; initText?: string[] } = {}): Promise<FlexEntryInfo> {
     const key = `flex${++this.flexCounter}`;
-    this.flexSpecs.set(key, { entry, init, workingDir: opts.workingDir });
+    this.flexSpecs.set(key, { entry, init, workingDir: opts.workingDir, initText: opts.initText });
     const worker = this.acquire();
     try {
       return await this.ensureFlex(worker, key);
@@ -149,12 +153,19 @@ export class PythonWorkerPool {
     return result;
   }
 
+  /** Parses (never runs) the Python files reached from `entries` through local imports: syntax errors, and
+   *  imported modules that cannot be found (when `imports`). Paths absolute or relative to workingDir. */
+  async checkCode(entries: string[], opts: { root?: string; imports?: boolean } = {}): Promise<PyCodeCheck> {
+    const reply = await this.send({ op: 'check_code', root: opts.root ?? this.options.workingDir, entries: entries.map((e) => path.resolve(this.options.workingDir, e)), imports: opts.imports !== false }, 'check of the Python code', {});
+    return reply.result as PyCodeCheck;
+  }
+
   /** Replace the connections map in every worker (and for workers started later). */
   async setConnections(connections: Record<string, RuntimeConnection>): Promise<void> {
     this.connections = connections;
     await Promise.all(this.live.map(async (w) => {
       await this.setups.get(w);
-      checkOk(await w.request({ op: 'configure', connections }, 'configure'));
+      checkOk(await w.request({ op: 'configure', connections, fallback: this.options.fallbackConnection }, 'configure'));
     }));
   }
 
@@ -221,7 +232,7 @@ export class PythonWorkerPool {
     worker.onExit = (w) => this.forget(w);
     worker.onTimeout = (w) => this.recycle(w);
     const setup = worker.ready.then(async (hello) => {
-      checkOk(await worker.request({ op: 'configure', connections: this.connections }, 'configure'));
+      checkOk(await worker.request({ op: 'configure', connections: this.connections, fallback: this.options.fallbackConnection }, 'configure'));
       return hello;
     });
     setup.catch(() => worker.kill());

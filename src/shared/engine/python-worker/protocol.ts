@@ -79,6 +79,22 @@ export interface PyErrorInfo {
   message: string;
   /** Formatted traceback of user frames (worker frames removed). */
   traceback: string;
+  /** Where in the user's code it arose: the SyntaxError's place, else the innermost user frame. */
+  location?: { file: string; line: number; column?: number };
+  /** ModuleNotFoundError: the module that could not be found. */
+  missingModule?: string;
+  /** A class entry's required `__init__` arguments that no init value gave. */
+  missingInit?: string[];
+}
+
+/** What `check_code` finds in a flow's Python files (from its entry files through their local imports). */
+export interface PyCodeCheck {
+  /** Every file reached (absolute). */
+  files: string[];
+  /** `entry`: the entry file through which the file was reached. */
+  syntax: Array<{ file: string; line: number; column: number; message: string; entry?: string }>;
+  /** Modules imported but not importable, each once, at the first place it is imported. */
+  missing: Array<{ module: string; file: string; line: number; entry?: string }>;
 }
 
 /** Worker → engine reply to one request. */

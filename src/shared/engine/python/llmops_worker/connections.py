@@ -23,15 +23,18 @@ class ConnectionStore:
     def __init__(self):
         self._specs = {}
         self._objects = {}
+        self._fallback = None
 
-    def replace(self, specs):
+    def replace(self, specs, fallback=None):
+        """`fallback` stands in for names that are not defined, as it does for llm nodes."""
         self._specs = dict(specs or {})
+        self._fallback = fallback
         self._objects = {}
 
     def get(self, name):
         if name in self._objects:
             return self._objects[name]
-        spec = self._specs.get(name)
+        spec = self._specs.get(name) or self._fallback
         if spec is None:
             raise WorkerUserError("ConnectionNotFound", f"Connection '{name}' not found.")
         built = build_connection(name, spec)

@@ -8,6 +8,8 @@ import traceback
 from .jsonable import is_stream, join_stream
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+# The worker's own folder (worker.py, llmops_worker/, shim/): never the place of a user's error.
+_OURS = os.path.dirname(_HERE)
 _local = threading.local()
 
 
@@ -80,4 +82,36 @@ def error_shape(exc, code, subject=None):
         "message": f"Execution failure in '{subject}': ({exc_type}) {message}" if subject else message,
         "traceback": user_traceback(exc),
     }
+    location = error_location(exc)
+    if location is not None:
+        shape["location"] = location
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        shape["missingModule"] = exc.name
+    if getattr(exc, "missing_init", None):
+        shape["missingInit"] = list(exc.missing_init)
     return shape
+
+
+def _is_ours(filename):
+    return filename.startswith("<") or os.path.abspath(filename).startswith(_OURS + os.sep)
+
+
+def error_location(exc):
+    """Where in the user's code the exception arose: {file, line[, column]} or None.
+
+    A SyntaxError names its own place; otherwise the innermost traceback frame that is neither
+    ours nor Python's import machinery, searched through the cause chain (an __init__ failure
+    arrives wrapped)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, SyntaxError) and exc.filename and not _is_ours(exc.filename):
+            place = {"file": os.path.abspath(exc.filename), "line": exc.lineno or 1}
+            if exc.offset:
+                place["column"] = exc.offset
+            return place
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
+        if frames:
+            return {"file": os.path.abspath(frames[-1].filename), "line": frames[-1].lineno or 1}
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from . import bridge, capture
+from . import bridge, capture, checks
 from .channel import current_request_id
 from .connections import ConnectionStore, WorkerUserError
 from .flex import FlexEntry, InitFailure, aggregation_input, normalise_output
@@ -29,6 +29,7 @@ class Server:
             "flex_init": self.op_flex_init,
             "flex_call": self.op_flex_call,
             "flex_aggregate": self.op_flex_aggregate,
+            "check_code": self.op_check_code,
             "ping": lambda msg, chunk: {"pid": os.getpid()},
         }
 
@@ -94,8 +95,13 @@ class Server:
 
     # --- ops ---------------------------------------------------------------------------
     def op_configure(self, message, _chunk):
-        self.store.replace(message.get("connections") or {})
+        self.store.replace(message.get("connections") or {}, message.get("fallback"))
         return {}
+
+    def op_check_code(self, message, _chunk):
+        root = self._path(message.get("root") or ".")
+        entries = [self._path(f) for f in message.get("entries") or []]
+        return checks.check_code(root, entries, imports=message.get("imports", True))
 
     def op_inspect(self, message, _chunk):
         package = message.get("package")
@@ -110,7 +116,8 @@ class Server:
 
     def op_flex_init(self, message, _chunk):
         entry = FlexEntry(message["entry"], message.get("init") or {}, self.store,
-                          os.path.abspath(message.get("workingDir") or self.working_dir))
+                          os.path.abspath(message.get("workingDir") or self.working_dir),
+                          text_init=message.get("initText") or ())
         self.flex[message["key"]] = entry
         return entry.description
 
