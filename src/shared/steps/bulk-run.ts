@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import { planVariants, type VariantPlan } from '../flow/index.js';
 import type { Host } from '../host/host.js';
@@ -60,6 +61,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const plan: VariantPlan = resolvePlan(useCase, inputs.variants);
     const combos = planVariants(useCase.flow.model, plan, useCase.locationOf(['variants']));
     const datasets = selectDatasets(useCase, inputs.datasets);
+    // Every dataset is read (strictly) before the first line of the first one runs.
+    await checkDatasets(datasets.filter((d) => d.localPath).map((d) => ({ path: d.localPath!, display: path.relative(process.cwd(), d.localPath!), required: requiredColumns(d.mappings, useCase.flow.model) })));
     exportEnvironment(useCase.environmentVariables);
 
     const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
