@@ -10,9 +10,10 @@ import { runWithHost } from '../cli-support.js';
 import type { Connection } from '../shared/config/connections.js';
 import { ConfigError, GateFailed } from '../shared/errors.js';
 import { applyVariant, loadFlow, parseVariantSpec } from '../shared/flow/index.js';
-import { connectionFromEnv, createExecutor, loadConnections } from '../shared/engine/index.js';
+import { connectionFromEnv, createExecutor, LlmService, loadConnections } from '../shared/engine/index.js';
 import { parseMappingPairs, plainProgress, runBatch, type ProgressReporter, type RunSummary } from '../shared/runs/index.js';
-import type { CacheMode } from '../shared/llm/index.js';
+import { ResponseCache, type CacheMode } from '../shared/llm/index.js';
+import { resolve as resolvePath } from 'node:path';
 
 export interface FlowTestOptions {
   inputs?: string[];
@@ -125,7 +126,11 @@ export async function flowRunAction(flowPath: string | undefined, opts: FlowRunO
   if (opts.cacheMode && !CACHE_MODES.includes(opts.cacheMode)) throw ConfigError.at({ file: '--cache-mode' }, `found ${JSON.stringify(opts.cacheMode)}, expected one of ${CACHE_MODES.join(', ')}`);
   const { connections, fallback } = cliConnections(opts.connections, io);
   const progress = io.stderr.isTTY ? barProgress(io) : plainProgress((l) => io.stderr.write(`${l}\n`));
+  const storeRoot = resolvePath(opts.store ?? '.llmops');
+  const cacheMode = opts.cacheMode as CacheMode | undefined;
+  const llm = new LlmService({ cache: cacheMode && cacheMode !== 'off' ? new ResponseCache({ root: resolvePath(storeRoot, 'cache'), mode: cacheMode }) : undefined });
   const summary = await runBatch({
+    llm,
     flow: flowPath,
     data: opts.data,
     columnMapping: opts.columnMapping ? parseMappingPairs(opts.columnMapping) : undefined,
@@ -144,6 +149,8 @@ export async function flowRunAction(flowPath: string | undefined, opts: FlowRunO
   io.stderr.write(`run ${summary.runId}: ${summary.status}, ${summary.counts.completed} completed, ${summary.counts.failed} failed → ${summary.dir}\n`);
   if (summary.error) io.stderr.write(`${summary.error}\n`);
   io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  const down = llm.unreachable();
+  if (down) throw down; // the run is recorded; the model endpoint could not be reached: exit 3
   return summary;
 }
 

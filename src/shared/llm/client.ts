@@ -17,9 +17,9 @@ import type { Completion } from 'openai/resources/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { ResponseCache, type CacheKeyParts } from './cache.js';
 import { resolveEndpoint, type EndpointOptions, type LlmApi, type LlmConnection, type ProviderEndpoint } from './connections.js';
-import { LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
+import { EndpointUnreachableError, LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
 import { LimiterRegistry, type AdaptiveLimiter } from './limiter.js';
-import { backoffMs, DEFAULT_RETRY, isRetryable, retryAfterMs, sleep, type AttemptFailure, type RetryOptions } from './retry.js';
+import { backoffMs, DEFAULT_RETRY, isRetryable, retryAfterMs, retryBudget, sleep, unreachableKind, type AttemptFailure, type RetryOptions } from './retry.js';
 import { type Deadline, DeadlineQueue } from './deadlines.js';
 
 /** Tokens of one call. A cache hit costs none. */
@@ -134,14 +134,23 @@ export class LlmClient {
   async send<R>(api: LlmApi, model: string, text: string, signal: AbortSignal | undefined, consume: (res: Response) => Promise<R>): Promise<{ value: R; attempts: number }> {
     const url = this.endpoint.url(api, model);
     const limiter = this.limiters.get(url);
+    const breaker = this.limiters.breaker(url);
     for (let attempt = 0; ; attempt++) {
       const acquired = limiter.acquire();
       const permit = 'then' in acquired ? await acquired : acquired;
+      // An endpoint that could not be reached N times in a row fails its calls at once (breaker.ts); checked
+      // after the wait for a slot, as the circuit may have opened meanwhile.
+      const open = breaker.refuse();
+      if (open) {
+        limiter.release(permit, 'failed');
+        throw open;
+      }
       let failure: AttemptFailure;
       try {
         const outcome = await this.attempt(url, text, signal, consume);
         if (outcome.ok) {
           limiter.release(permit, 'ok');
+          breaker.reached();
           return { value: outcome.value, attempts: attempt + 1 };
         }
         failure = outcome.failure;
@@ -151,11 +160,17 @@ export class LlmClient {
       }
       const throttled = failure.kind === 'http' && failure.status === 429;
       limiter.release(permit, throttled ? 'throttled' : 'failed', failure.kind === 'http' ? failure.retryAfterMs : undefined);
+      const unreachable = unreachableKind(failure);
+      if (unreachable) {
+        const code = (failure as { code: string }).code;
+        breaker.unreachable(code);
+        if (unreachable === 'dns' || attempt >= retryBudget(failure, this.retry)) throw breaker.openError ?? new EndpointUnreachableError(breaker.origin, code, attempt + 1);
+      } else if (failure.kind === 'http') breaker.reached();
       if (!isRetryable(failure)) {
         const f = failure as Extract<AttemptFailure, { kind: 'http' }>;
         throw new LlmHttpError(api, url, f.status, f.message, f.code, f.type, f.param);
       }
-      if (attempt >= this.retry.maxRetries) throw new LlmRetriesExhaustedError(api, url, attempt + 1, failure);
+      if (attempt >= retryBudget(failure, this.retry)) throw new LlmRetriesExhaustedError(api, url, attempt + 1, failure);
       await sleep(backoffMs(attempt, failure, this.retry, this.random), signal);
     }
   }
@@ -223,8 +238,10 @@ export class LlmClient {
   private failureOf(e: unknown, timedOut: boolean): { ok: false; failure: AttemptFailure } {
     if (timedOut) return { ok: false, failure: { kind: 'timeout', message: `no answer within ${this.timeoutMs} ms` } };
     if (e instanceof SyntaxError) return { ok: false, failure: { kind: 'network', message: `invalid JSON in a successful response: ${e.message}` } };
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    return { ok: false, failure: { kind: 'network', message: cause?.code ?? cause?.message ?? (e as Error).message } };
+    const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+    // A host with several addresses (localhost: ::1 and 127.0.0.1) fails with an AggregateError of each.
+    const code = cause?.code ?? cause?.errors?.find((x) => x?.code)?.code;
+    return { ok: false, failure: { kind: 'network', message: code ?? cause?.message ?? (e as Error).message, code } };
   }
 }
 

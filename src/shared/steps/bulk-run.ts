@@ -91,6 +91,12 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
           ? await runBatch({ ...settings, resume: runId })
           : await runBatch({ ...settings, flow: useCase.flow.model, variant: combo.selection, variantId: combo.id, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
         Object.assign(run, { lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status });
+        // A model endpoint that cannot be reached fails the step (exit 3) instead of the next runs' lines.
+        const down = llm.unreachable();
+        if (down) {
+          writeHandoff(runsFile, handoff);
+          throw down;
+        }
         const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
         host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);
         if (summary.counts.failed > limit) overLimit.push({ run, summary, limit });

@@ -76,6 +76,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       const summary = job.evaluator.flow
         ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000 })
         : await runBuiltinEvaluator({ ...common, evaluator: job.evaluator, dataset: job.dataset, standardRunId: job.run.runId });
+      const down = llm.unreachable();
+      if (down) throw down; // an unreachable judge model: exit 3, not a gate failure
       const metrics = numericMetrics(summary.metrics);
       evaluations.push({ runId, evaluator: job.evaluator.name, dataset: job.dataset.name, standardRunId: job.run.runId, variantId: job.run.variantId, lines: summary.counts.total, failed: summary.counts.failed, metrics });
       host.info(`  ${Object.entries(metrics).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no aggregated metrics'}; ${summary.counts.failed} of ${summary.counts.total} lines failed`);
