@@ -91,6 +91,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const rssMb = () => process.resourceUsage().maxRSS / 1024;
+/** The model client's transport (BENCH_TRANSPORT=fetch for the A/B against undici fetch). */
+const transport = process.env.BENCH_TRANSPORT === 'fetch' ? ('fetch' as const) : ('node' as const);
 const connOf = (url: string) => ({ name: 'conn', type: 'OpenAIConnection', value: { api_key: 'k', base_url: `${url}/v1` }, secretKeys: ['api_key'] });
 
 async function main(): Promise<void> {
@@ -99,16 +101,20 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'llmops-bench-engine-'));
   const store = join(dir, 'store');
   const { llmFlow, pyFlow } = writeFlows(dir);
-  console.log(`node ${process.version}, ${lines} lines at latency 0, medians of ${repeats} repeats (bare fetch and engine alternate)\n`);
+  console.log(`node ${process.version}, ${lines} lines at latency 0, medians of ${repeats} repeats (bare fetch and engine alternate), client transport ${transport}\n`);
   const rows: string[] = [
     '| latency | C | lines | bare fetch lines/s | engine lines/s | engine/bare | engine/ideal C/L | overhead/line, wall (ms) | engine − bare CPU/line (ms) | peak RSS (MB) |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   console.log(rows.join('\n'));
+  // BENCH_ONLY=0:32,0:8 measures just those latency:C points (and skips the rpm and python sections).
+  const only = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
   for (const latency of [0, 50]) {
+    if (only && !only.some((p) => p.startsWith(`${latency}:`))) continue;
     const server = await startServer({ latencyMs: latency });
     const conn = connOf(server.url);
     for (const c of [1, 8, 32]) {
+      if (only && !only.includes(`${latency}:${c}`)) continue;
       const n = latency === 0 ? lines : c === 1 ? 200 : c === 8 ? 1000 : 4000;
       const data = dataOf(dir, n);
       await bareFetch(server.url, Math.min(n, 500), c); // warm up sockets and JIT
@@ -118,7 +124,7 @@ async function main(): Promise<void> {
         bare.push(await measure(n, () => bareFetch(server.url, n, c)));
         engine.push(
           await measure(n, async () => {
-            const s = await runBatch({ flow: llmFlow, data, storeRoot: store, connections: [conn], concurrency: c, llm: { maxConcurrency: 256 } });
+            const s = await runBatch({ flow: llmFlow, data, storeRoot: store, connections: [conn], concurrency: c, llm: { maxConcurrency: 256, client: { transport } } });
             if (s.counts.completed !== n) throw new Error(`only ${s.counts.completed}/${n} lines completed`);
           }),
         );
@@ -135,6 +141,7 @@ async function main(): Promise<void> {
     }
     server.child.kill();
   }
+  if (only) return;
   await rpmLimit(dir, llmFlow, store, repeats);
   const data = dataOf(dir, lines);
   const py: Sample[] = [];

@@ -3,13 +3,15 @@
  * OpenAI-compatible endpoint, with retries (retry.ts), an adaptive per-endpoint concurrency limit
  * (limiter.ts), an optional response cache (cache.ts) and token usage + latency on every result.
  *
- * Why plain fetch and not the official `openai` npm client: measured against the local model server on this
- * machine (2 cores, latency 0, bench/model-server.ts), `openai` v5 reached only 0.59–0.92 of a bare fetch
- * loop at concurrency 8 and 32 across runs — below the >= 90% budget of DESIGN.md — because of its
- * per-request overhead (option merging, header building, response wrapping). The request bodies are the
- * OpenAI wire format either way, so nothing is lost; the `openai` client is used in tests to prove the
- * server's compatibility instead. Node's global fetch (undici) keeps connections alive by default, and the
- * model server's keep-alive timeout exceeds the client's, so pooled sockets are reused without races.
+ * Why not the official `openai` npm client: measured against the local model server on this machine (2 cores,
+ * latency 0, bench/model-server.ts), `openai` v5 reached only 0.59–0.92 of a bare fetch loop at concurrency 8
+ * and 32 — below the >= 90% budget of DESIGN.md — because of its per-request overhead (option merging, header
+ * building, response wrapping). The request bodies are the OpenAI wire format either way, so nothing is lost;
+ * the `openai` client is used in tests to prove the server's compatibility instead.
+ * Why node:http for JSON calls (transport.ts) and not fetch: undici's fetch costs more CPU per call than the
+ * engine's own work at an instant model, which held the engine at 0.62–0.83 of a bare fetch loop at C = 32;
+ * node:http with a keep-alive agent takes the engine above the bare fetch loop (bench/README-engine.md).
+ * Streams and calls with a caller's signal keep fetch (its body stream and abort are what they need).
  * @module
  */
 import type { ChatCompletion } from 'openai/resources/chat/completions';
@@ -21,6 +23,7 @@ import { EndpointUnreachableError, LlmHttpError, LlmRetriesExhaustedError } from
 import { LimiterRegistry, type AdaptiveLimiter } from './limiter.js';
 import { backoffMs, DEFAULT_RETRY, isRetryable, retryAfterMs, retryBudget, sleep, unreachableKind, type AttemptFailure, type RetryOptions } from './retry.js';
 import { type Deadline, DeadlineQueue } from './deadlines.js';
+import { postText, type RawResponse } from './transport.js';
 
 /** Tokens of one call. A cache hit costs none. */
 export interface TokenUsage {
@@ -56,8 +59,13 @@ export interface LlmClientOptions extends EndpointOptions {
   maxConcurrency?: number;
   /** Randomness of the backoff jitter (tests pin it). */
   random?: () => number;
-  /** fetch implementation (tests may wrap it). Default the global fetch. */
+  /** fetch implementation (tests may wrap it). Default the global fetch. Given, every call goes through it. */
   fetch?: typeof fetch;
+  /**
+   * Transport of JSON calls without a caller signal: 'node' (default: node:http with a keep-alive agent,
+   * transport.ts) or 'fetch'. Streams and calls with a signal always use fetch.
+   */
+  transport?: 'node' | 'fetch';
 }
 
 /** Per-call options. */
@@ -77,6 +85,8 @@ export class LlmClient {
   private readonly limiters: LimiterRegistry;
   private readonly random: () => number;
   private readonly fetchImpl: typeof fetch;
+  /** JSON calls without a caller signal go over node:http (transport.ts) unless a fetch was given. */
+  private readonly nodeTransport: boolean;
   private readonly cache?: ResponseCache;
   private readonly timeouts: DeadlineQueue;
 
@@ -88,6 +98,7 @@ export class LlmClient {
     this.limiters = options.limiters ?? new LimiterRegistry(options.maxConcurrency ?? 64);
     this.random = options.random ?? Math.random;
     this.fetchImpl = options.fetch ?? fetch;
+    this.nodeTransport = options.fetch === undefined && options.transport !== 'fetch';
     this.cache = options.cache && options.cache.mode !== 'off' ? options.cache : undefined;
   }
 
@@ -203,6 +214,7 @@ export class LlmClient {
    * out at once and the body is discarded when it arrives (undici's own timeouts bound a silent server).
    */
   private async detachedAttempt<R>(url: string, text: string, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
+    if (this.nodeTransport) return this.nodeAttempt(url, text) as Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }>;
     let abandoned = false;
     let timer: Deadline | undefined;
     try {
@@ -229,6 +241,29 @@ export class LlmClient {
     }
   }
 
+  /** The detached JSON call over node:http (transport.ts); a late answer's socket is destroyed at the deadline. */
+  private async nodeAttempt(url: string, text: string): Promise<{ ok: true; value: unknown } | { ok: false; failure: AttemptFailure }> {
+    let timer: Deadline | undefined;
+    try {
+      const h = this.endpoint.headers();
+      const headers = h instanceof Promise ? await h : h;
+      const call = postText(url, headers, text);
+      const res = await new Promise<RawResponse>((resolve, reject) => {
+        timer = this.timeouts.start(() => {
+          call.abort();
+          reject(TIMED_OUT);
+        });
+        call.response.then(resolve, reject);
+      });
+      if (res.status >= 200 && res.status < 300) return { ok: true, value: JSON.parse(res.text) };
+      return { ok: false, failure: { kind: 'http', status: res.status, retryAfterMs: retryAfterMs({ get: res.header }), ...errorEnvelope(res.text, res.statusText) } };
+    } catch (e) {
+      return this.failureOf(e, e === TIMED_OUT);
+    } finally {
+      if (timer) this.timeouts.finish(timer);
+    }
+  }
+
   private async outcome<R>(res: Response, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     if (res.ok) return { ok: true, value: await consume(res) };
     const errorText = await res.text();
@@ -238,8 +273,10 @@ export class LlmClient {
   private failureOf(e: unknown, timedOut: boolean): { ok: false; failure: AttemptFailure } {
     if (timedOut) return { ok: false, failure: { kind: 'timeout', message: `no answer within ${this.timeoutMs} ms` } };
     if (e instanceof SyntaxError) return { ok: false, failure: { kind: 'network', message: `invalid JSON in a successful response: ${e.message}` } };
-    const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
-    // A host with several addresses (localhost: ::1 and 127.0.0.1) fails with an AggregateError of each.
+    type NetError = { code?: string; message?: string; errors?: { code?: string }[] };
+    // fetch wraps the system error in `cause`; node:http rejects with it. A host with several addresses
+    // (localhost: ::1 and 127.0.0.1) fails with an AggregateError of each.
+    const cause = (e as { cause?: NetError }).cause ?? (e as NetError);
     const code = cause?.code ?? cause?.errors?.find((x) => x?.code)?.code;
     return { ok: false, failure: { kind: 'network', message: code ?? cause?.message ?? (e as Error).message, code } };
   }

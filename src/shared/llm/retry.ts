@@ -51,7 +51,7 @@ export function isRetryable(f: AttemptFailure): boolean {
 }
 
 /** The wait the service asked for, in ms, from `retry-after-ms` or `Retry-After` (seconds or HTTP date). */
-export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+export function retryAfterMs(headers: { get(name: string): string | null }, now = Date.now()): number | undefined {
   const ms = headers.get('retry-after-ms');
   if (ms !== null) {
     const v = Number(ms);
