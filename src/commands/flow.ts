@@ -83,11 +83,14 @@ export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io
   let inputs = parseInputPairs(opts.inputs, opts.inputsFile);
   if (Object.keys(inputs).length === 0 && flow.kind === 'flex' && flow.sample?.inputs) inputs = { ...flow.sample.inputs };
   if (Object.keys(inputs).length === 0 && flow.kind === 'prompty' && flow.sample && typeof flow.sample === 'object') inputs = { ...(flow.sample as Record<string, unknown>) };
-  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0 });
+  const llm = new LlmService({});
+  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0, llm });
   try {
     const r = await executor.runLine(inputs, { lineNumber: 0 });
     if (r.status !== 'Completed') {
       io.stderr.write(`${JSON.stringify(r.error, null, 2)}\n`);
+      const down = llm.unreachable();
+      if (down) throw down; // the model endpoint could not be reached: exit 3
       throw new GateFailed(`flow test failed: ${r.error?.message ?? 'unknown error'}`);
     }
     if (executor.hasAggregation) {

@@ -178,3 +178,20 @@ test('evaluate: a malformed evaluation dataset is found before any evaluation ru
     uc.cleanup();
   }
 });
+
+test('a run too small to open the circuit still exits 3 when the endpoint was never reached; flow test too', async () => {
+  const port = await deadPort();
+  const uc = makeUseCase({ ...llmFiles, 'experiment.yaml': baseExperiment.slice(0, baseExperiment.indexOf('evaluators:')), 'data/train.jsonl': '{"question": "q1"}\n', 'conn.yaml': connYaml(`http://127.0.0.1:${port}`) });
+  try {
+    const bulk = await cli(['bulk-run', '--config', 'experiment.yaml'], uc.dir, { AOAI_API_BASE: `http://127.0.0.1:${port}`, AOAI_API_KEY: 'k' });
+    expect(bulk.stderr).toMatch(/\nerror: model endpoint \*\*\* is unreachable \(ECONNREFUSED: nothing accepts connections at that address and port\); gave up after 3 attempts\./);
+    expect(bulk.status).toBe(3);
+    expect(runsIn(uc.dir)).toMatchObject([{ status: 'Completed', counts: { total: 1, failed: 1 } }]);
+    const test = await cli(['flow', 'test', 'flows/std', '--inputs', 'question=hi', '--connections', 'conn.yaml'], uc.dir, {});
+    expect(test.stderr).toContain(`error: model endpoint http://127.0.0.1:${port} is unreachable (ECONNREFUSED: nothing accepts connections at that address and port); gave up after 3 attempts.`);
+    expect(test.status).toBe(3);
+    expect(test.ms).toBeLessThan(10_000);
+  } finally {
+    uc.cleanup();
+  }
+});

@@ -21,6 +21,8 @@ export class CircuitBreaker {
   private failures = 0;
   private openedAt = 0;
   private probing = false;
+  private everReached = false;
+  private lastCode: string | undefined;
   /** The error calls get while the circuit is open; undefined while closed. */
   private error: EndpointUnreachableError | undefined;
 
@@ -41,6 +43,7 @@ export class CircuitBreaker {
 
   /** The endpoint answered (any HTTP status): it is reachable. */
   reached(): void {
+    this.everReached = true;
     this.failures = 0;
     this.probing = false;
     this.error = undefined;
@@ -49,6 +52,7 @@ export class CircuitBreaker {
   /** A connection failure (`code`, e.g. ECONNREFUSED). Returns the error when this failure opened the circuit. */
   unreachable(code: string): EndpointUnreachableError | undefined {
     this.failures++;
+    this.lastCode = code;
     const reopen = this.probing;
     this.probing = false;
     if (this.failures < this.options.threshold && !reopen) return undefined;
@@ -58,8 +62,17 @@ export class CircuitBreaker {
     return opening ? this.error : undefined;
   }
 
-  /** The open circuit's error, if any (for the step's exit code and message). */
+  /** The open circuit's error, if any. */
   get openError(): EndpointUnreachableError | undefined {
     return this.error;
+  }
+
+  /**
+   * Why a step that used this endpoint must fail with exit 3: its circuit is open, or it was never reached
+   * and every call failed to connect (a run too small to open the circuit).
+   */
+  get stepError(): EndpointUnreachableError | undefined {
+    if (this.error) return this.error;
+    return !this.everReached && this.lastCode ? new EndpointUnreachableError(this.origin, this.lastCode, this.failures) : undefined;
   }
 }

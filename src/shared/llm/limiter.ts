@@ -139,9 +139,12 @@ export class LimiterRegistry {
     return b;
   }
 
-  /** The errors of circuits open now: endpoints the run gave up on. */
+  /** Endpoints given up on: circuits open now, or never reached and every call failed to connect. */
   unreachable(): EndpointUnreachableError[] {
-    return [...this.breakers.values()].flatMap((b) => (b.openError ? [b.openError] : []));
+    return [...this.breakers.values()].flatMap((b) => {
+      const e = b.stepError;
+      return e ? [e] : [];
+    });
   }
 
   get(key: string): AdaptiveLimiter {
