@@ -13,6 +13,8 @@ import { applyVariant, loadFlow, parseVariantSpec } from '../shared/flow/index.j
 import { connectionFromEnv, createExecutor, LlmService, loadConnections } from '../shared/engine/index.js';
 import { parseMappingPairs, plainProgress, runBatch, type ProgressReporter, type RunSummary } from '../shared/runs/index.js';
 import { ResponseCache, type CacheMode } from '../shared/llm/index.js';
+import { findJsonFault, lineColumnOf } from '../shared/data/json-scan.js';
+import { dataLimits } from '../shared/data/lines.js';
 import { resolve as resolvePath } from 'node:path';
 
 export interface FlowTestOptions {
@@ -55,8 +57,17 @@ export function parseInputPairs(pairs: readonly string[] = [], file?: string): R
   const out: Record<string, unknown> = {};
   if (file) {
     let v: unknown;
+    let text: string;
     try {
-      v = JSON.parse(readFileSync(file, 'utf8'));
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw ConfigError.at({ file }, `cannot read inputs: ${(e as Error).message}; expected a JSON object`);
+    }
+    // The data reader's depth limit and error positions hold for a line given as a file too.
+    const fault = findJsonFault(text, dataLimits().maxDepth);
+    if (fault) throw ConfigError.at({ file, ...lineColumnOf(text, fault.offset) }, `invalid inputs: ${fault.message}; expected a JSON object`);
+    try {
+      v = JSON.parse(text);
     } catch (e) {
       throw ConfigError.at({ file }, `cannot read inputs: ${(e as Error).message}; expected a JSON object`);
     }

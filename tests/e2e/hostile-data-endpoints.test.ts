@@ -195,3 +195,14 @@ test('a run too small to open the circuit still exits 3 when the endpoint was ne
     uc.cleanup();
   }
 });
+
+test('flow test: an inputs file nested 10,000 deep is an exit-2 error at its line and column', async () => {
+  const uc = makeUseCase({ ...llmFiles, 'line.json': `{\n  "question": ${'['.repeat(10_000)}${']'.repeat(10_000)}\n}\n`, 'conn.yaml': connYaml(model.url) });
+  try {
+    const r = await cli(['flow', 'test', 'flows/std', '--inputs-file', 'line.json', '--connections', 'conn.yaml'], uc.dir, {});
+    expect(r.stderr.split('\n')).toContain('line.json:2:114: error: invalid inputs: nesting deeper than 100 levels; expected a JSON object');
+    expect(r.status).toBe(2);
+  } finally {
+    uc.cleanup();
+  }
+});
