@@ -94,3 +94,43 @@ test('error answers keep their status, service message and Retry-After', async (
   expect(performance.now() - started).toBeGreaterThanOrEqual(15);
   expect(e.message).toBe(`chat call to ${s.url}/v1/chat/completions failed with HTTP 400 (invalid): bad request body`);
 });
+
+test('https: the CLI reaches a TLS endpoint trusted through NODE_EXTRA_CA_CERTS, over the node:http(s) transport', async () => {
+  const { execFileSync, spawn } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } = await import('node:fs');
+  const { createServer: createHttpsServer } = await import('node:https');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-tls-'));
+  const [key, cert] = ['key.pem', 'cert.pem'].map((f) => path.join(dir, f));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  let seen = '';
+  const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      seen = `${req.method} ${req.url} ${req.headers['api-key']} ${JSON.parse(body).messages[0].content}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  mkdirSync(path.join(dir, 'flow'));
+  writeFileSync(path.join(dir, 'flow/flow.dag.yaml'), 'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: aoai\n  api: chat\n  inputs: {deployment_name: gpt, question: "${inputs.question}"}\n');
+  writeFileSync(path.join(dir, 'flow/ask.jinja2'), '# user:\n{{question}}\n');
+  writeFileSync(path.join(dir, 'conn.yaml'), `name: aoai\ntype: azure_open_ai\napi_base: ${url}\napi_key: tls-key\n`);
+  try {
+    const out = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.resolve('dist/cli.js'), 'flow', 'test', 'flow', '--inputs', 'question=over tls', '--connections', 'conn.yaml'], { cwd: dir, env: { ...process.env, NODE_EXTRA_CA_CERTS: cert }, stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout.on('data', (c) => (stdout += c));
+      child.on('exit', (status) => resolve({ status, stdout }));
+    });
+    expect(out.status).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({ answer: 'ok' });
+    expect(seen).toBe('POST /openai/deployments/gpt/chat/completions?api-version=2024-02-01 tls-key over tls');
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
