@@ -3,6 +3,9 @@
  * checked before anything parses it — valid UTF-8, not longer than a limit — so a bad byte or an endless line
  * is an error naming `file:line:column` instead of U+FFFD in a prompt or a process reading 50 MB into memory
  * several times over. A line over the limit fails as soon as the limit is passed, without reading the rest.
+ * Hand-written because readline (and split2-style libraries) decode first and buffer a line without bound, so
+ * neither the bad byte's position nor a line limit can be had from them; the UTF-8 check itself is Node's
+ * native `isUtf8`, the scan for the offending byte runs only after it failed.
  * @module
  */
 import { isUtf8 } from 'node:buffer';
