@@ -114,3 +114,17 @@ test.each(BAD_URLS)('base URL %p is a configuration error at load', (url, expect
 test('good base URLs pass', () => {
   for (const u of ['http://127.0.0.1:8080/v1', 'https://x.openai.azure.com/', 'http://[::1]:9000', 'https://api.openai.com/v1']) expect(endpointUrlProblem(u)).toBeUndefined();
 });
+
+test('property: any text is either a usable http(s) base URL or a one-line reason, never an exception', async () => {
+  const fc = (await import('fast-check')).default;
+  const urlish = fc.tuple(fc.constantFrom('http://', 'https://', 'ftp://', 'http:', '', 'HTTP://'), fc.string(), fc.constantFrom('', ':', ':80', ':0', ':65536', ':8x'), fc.constantFrom('', '/v1', '?q', '#f')).map((p) => p.join(''));
+  fc.assert(
+    fc.property(fc.oneof(fc.string(), urlish, fc.webUrl()), (text) => {
+      const problem = endpointUrlProblem(text);
+      if (problem !== undefined) return typeof problem === 'string' && !problem.includes('\n');
+      const u = new URL(text.trim());
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    }),
+    { numRuns: 2000 },
+  );
+});
