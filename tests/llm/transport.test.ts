@@ -134,3 +134,13 @@ test('https: the CLI reaches a TLS endpoint trusted through NODE_EXTRA_CA_CERTS,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a 307/308 redirect is followed with the same POST, as fetch did', async () => {
+  const s = await serve((req, res) => {
+    if (req.url === '/v1/chat/completions') return res.writeHead(308, { location: '/moved/v1/chat/completions' }).end();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(req.method === 'POST' && req.url === '/moved/v1/chat/completions' ? answer : '{}');
+  });
+  track(s);
+  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
+  expect((await client.chat(ask)).response.choices[0].message.content).toBe('ok');
+});

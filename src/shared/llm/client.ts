@@ -247,13 +247,22 @@ export class LlmClient {
     try {
       const h = this.endpoint.headers();
       const headers = h instanceof Promise ? await h : h;
-      const call = postText(url, headers, text);
+      let call = postText(url, headers, text);
       const res = await new Promise<RawResponse>((resolve, reject) => {
         timer = this.timeouts.start(() => {
           call.abort();
           reject(TIMED_OUT);
         });
-        call.response.then(resolve, reject);
+        // Follow 307/308 as fetch did (the method and body are kept); 301/302/303 would turn the POST into a GET.
+        let hops = 0;
+        const settle = (r: RawResponse) => {
+          const location = r.header('location');
+          if ((r.status === 307 || r.status === 308) && location && hops++ < 5) {
+            call = postText(new URL(location, url).toString(), headers, text);
+            call.response.then(settle, reject);
+          } else resolve(r);
+        };
+        call.response.then(settle, reject);
       });
       if (res.status >= 200 && res.status < 300) return { ok: true, value: JSON.parse(res.text) };
       return { ok: false, failure: { kind: 'http', status: res.status, retryAfterMs: retryAfterMs({ get: res.header }), ...errorEnvelope(res.text, res.statusText) } };
