@@ -147,3 +147,16 @@ test('property: for any bytes, in any of the four formats, the reader yields row
     { numRuns: 300 },
   );
 });
+
+test('register-data checks a folder dataset file by file, at each file\'s line, and hashes it', async () => {
+  const { checkDataset } = await import('../../src/shared/data/check.js');
+  const { mkdirSync } = await import('node:fs');
+  const folder = path.join(dir, 'folder');
+  mkdirSync(path.join(folder, 'sub'), { recursive: true });
+  writeFileSync(path.join(folder, 'a.jsonl'), '{"q": 1}\n');
+  writeFileSync(path.join(folder, 'sub', 'b.csv'), 'q\n2\n');
+  const ok = await checkDataset(folder, 'folder', [{ input: 'q', column: 'q' }]);
+  expect(ok).toMatchObject({ rows: 2, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  writeFileSync(path.join(folder, 'sub', 'b.csv'), 'q\n2,3\n');
+  expect(await errorOf(checkDataset(folder, 'folder', [{ input: 'q', column: 'q' }]))).toBe("folder/sub/b.csv:2: found 2 fields, expected 1 (the header's: q); quote a field that holds the delimiter");
+});

@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { relative } from 'node:path';
 import type { Mappings } from '../config/types.js';
 import { ConfigError, type Problem } from '../errors.js';
-import { displayPath, scanData } from '../runs/data.js';
+import { dataFiles, displayPath, scanData } from '../runs/data.js';
 
 export interface DatasetCheck {
   rows: number;
@@ -75,12 +76,18 @@ async function renamed<T>(work: Promise<T>, file: string, displayFile: string): 
   }
 }
 
-function hashFile(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (chunk) => h.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
+/** Content hash of a data file, or of a folder's data files in reading order (names included). */
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  const files = dataFiles(path);
+  for (const file of files) {
+    if (files.length > 1 || file !== path) h.update(`${relative(path, file)}\u0000`);
+    await new Promise<void>((resolve, reject) => {
+      createReadStream(file)
+        .on('data', (chunk) => h.update(chunk))
+        .on('error', reject)
+        .on('end', () => resolve());
+    });
+  }
+  return h.digest('hex');
 }
