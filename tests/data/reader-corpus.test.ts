@@ -55,6 +55,7 @@ const BAD: [string, string, string | Buffer, string | RegExp, { maxLineBytes?: n
   ['a CSV row with an extra field', 'extra.csv', 'question,answer\nq1,a1\nq2,a2,oops\n', "extra.csv:3: found 3 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter"],
   ['a CSV row with a missing field', 'short.csv', 'question,answer\nq1,a1\nq2\n', "short.csv:3: found 1 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter"],
   ['a TSV row with an extra field', 'extra.tsv', 'question\tanswer\nq1\ta1\tx\n', "extra.tsv:2: found 3 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter"],
+  ['a CSV header naming a column twice', 'dup.csv', 'q,a,q\n1,2,3\n', 'dup.csv:1: column "q" appears twice in the header (fields 1 and 3); expected unique column names'],
   ['a CSV quote never closed', 'quote.csv', 'question,answer\nq1,"a1\n', /^quote\.csv:2: invalid CSV: Quote Not Closed/],
   ['invalid JSON in a line', 'bad.jsonl', '{"q": 1}\n{"q": }\n', `bad.jsonl:2:7: invalid JSON: expected a value (object, array, string, number, true, false or null), found "}"; expected one JSON object per line`],
   ['a truncated JSON line', 'trunc.jsonl', '{"q": "abc\n', 'trunc.jsonl:1:11: invalid JSON: unterminated string, expected a closing "; expected one JSON object per line'],

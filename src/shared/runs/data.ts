@@ -120,7 +120,17 @@ async function* csvBatches(file: string, display: string, ext: string, limits: D
   }
   const input = Readable.from(checked());
   // Strict column count both ways: pandas refuses extra fields, and a missing one would become an empty value.
-  const parser = parseCsv({ bom: true, columns: true, delimiter: ext === '.tsv' ? '\t' : ',', skip_empty_lines: true, info: true, max_record_size: limits.maxLineBytes });
+  // A repeated header name would make one column overwrite the other in every row: refuse it.
+  const columns = (header: string[]) => {
+    const first = new Map<string, number>();
+    header.forEach((name, i) => {
+      const seen = first.get(name);
+      if (seen !== undefined) throw ConfigError.at({ file: display, line: 1 }, `column "${name}" appears twice in the header (fields ${seen + 1} and ${i + 1}); expected unique column names`);
+      first.set(name, i);
+    });
+    return header;
+  };
+  const parser = parseCsv({ bom: true, columns, delimiter: ext === '.tsv' ? '\t' : ',', skip_empty_lines: true, info: true, max_record_size: limits.maxLineBytes });
   input.on('error', (e) => parser.destroy(e));
   input.pipe(parser);
   let rows: DataRow[] = [];
