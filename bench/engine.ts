@@ -10,6 +10,7 @@
  *   node dist/bench-engine.mjs [lines=10000] [repeats=3]
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,33 @@ function bareFetch(url: string, lines: number, concurrency: number): Promise<voi
   ).then(() => undefined);
 }
 
+/** The same loop over node:http with a keep-alive agent: the bare cost of the engine's own transport. */
+const bareAgent = new http.Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' });
+function bareHttp(url: string, lines: number, concurrency: number): Promise<void> {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'question 1' }], temperature: 1, top_p: 1, stream: false });
+  const u = new URL(`${url}/v1/chat/completions`);
+  const post = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request({ hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: bareAgent, headers: { 'content-type': 'application/json', authorization: 'Bearer k', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.setEncoding('utf8');
+        let text = '';
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          JSON.parse(text);
+          resolve();
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  let next = 0;
+  return Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < lines) await post();
+    }),
+  ).then(() => undefined);
+}
+
 function writeFlows(dir: string): { llmFlow: string; pyFlow: string } {
   const llmFlow = join(dir, 'llm');
   mkdirSync(llmFlow);
@@ -91,6 +119,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const rssMb = () => process.resourceUsage().maxRSS / 1024;
+/** The model client's transport (BENCH_TRANSPORT=fetch for the A/B against undici fetch). */
+const transport = process.env.BENCH_TRANSPORT === 'fetch' ? ('fetch' as const) : ('node' as const);
 const connOf = (url: string) => ({ name: 'conn', type: 'OpenAIConnection', value: { api_key: 'k', base_url: `${url}/v1` }, secretKeys: ['api_key'] });
 
 async function main(): Promise<void> {
@@ -99,26 +129,33 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'llmops-bench-engine-'));
   const store = join(dir, 'store');
   const { llmFlow, pyFlow } = writeFlows(dir);
-  console.log(`node ${process.version}, ${lines} lines at latency 0, medians of ${repeats} repeats (bare fetch and engine alternate)\n`);
+  console.log(`node ${process.version}, ${lines} lines at latency 0, medians of ${repeats} repeats (bare fetch and engine alternate), client transport ${transport}\n`);
   const rows: string[] = [
-    '| latency | C | lines | bare fetch lines/s | engine lines/s | engine/bare | engine/ideal C/L | overhead/line, wall (ms) | engine − bare CPU/line (ms) | peak RSS (MB) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| latency | C | lines | bare fetch lines/s | bare node:http lines/s | engine lines/s | engine/bare fetch | engine/bare node:http | engine/ideal C/L | overhead/line, wall (ms) | engine − bare CPU/line (ms) | peak RSS (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   console.log(rows.join('\n'));
+  // BENCH_ONLY=0:32,0:8 measures just those latency:C points (and skips the rpm and python sections).
+  const only = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
   for (const latency of [0, 50]) {
+    if (only && !only.some((p) => p.startsWith(`${latency}:`))) continue;
     const server = await startServer({ latencyMs: latency });
     const conn = connOf(server.url);
     for (const c of [1, 8, 32]) {
+      if (only && !only.includes(`${latency}:${c}`)) continue;
       const n = latency === 0 ? lines : c === 1 ? 200 : c === 8 ? 1000 : 4000;
       const data = dataOf(dir, n);
       await bareFetch(server.url, Math.min(n, 500), c); // warm up sockets and JIT
       const bare: Sample[] = [];
+      const bareH: Sample[] = [];
       const engine: Sample[] = [];
+      await bareHttp(server.url, Math.min(n, 500), c);
       for (let r = 0; r < repeats; r++) {
         bare.push(await measure(n, () => bareFetch(server.url, n, c)));
+        bareH.push(await measure(n, () => bareHttp(server.url, n, c)));
         engine.push(
           await measure(n, async () => {
-            const s = await runBatch({ flow: llmFlow, data, storeRoot: store, connections: [conn], concurrency: c, llm: { maxConcurrency: 256 } });
+            const s = await runBatch({ flow: llmFlow, data, storeRoot: store, connections: [conn], concurrency: c, llm: { maxConcurrency: 256, client: { transport } } });
             if (s.counts.completed !== n) throw new Error(`only ${s.counts.completed}/${n} lines completed`);
           }),
         );
@@ -129,12 +166,14 @@ async function main(): Promise<void> {
       const ideal = latency > 0 ? (c * 1000) / latency : NaN;
       const overhead = median(engine.map((s, i) => (1 / s.rate - 1 / bare[i].rate) * 1000 * c));
       const cpu = median(engine.map((s, i) => (s.cpuUs - bare[i].cpuUs) / 1000));
-      const row = `| ${latency} ms | ${c} | ${n} | ${bareRate.toFixed(0)} | ${engineRate.toFixed(0)} | ${ratio.toFixed(2)} | ${Number.isNaN(ideal) ? '—' : (engineRate / ideal).toFixed(2)} | ${overhead.toFixed(3)} | ${cpu.toFixed(3)} | ${rssMb().toFixed(0)} |`;
+      const ratioH = median(engine.map((s, i) => s.rate / bareH[i].rate));
+      const row = `| ${latency} ms | ${c} | ${n} | ${bareRate.toFixed(0)} | ${median(bareH.map((s) => s.rate)).toFixed(0)} | ${engineRate.toFixed(0)} | ${ratio.toFixed(2)} | ${ratioH.toFixed(2)} | ${Number.isNaN(ideal) ? '—' : (engineRate / ideal).toFixed(2)} | ${overhead.toFixed(3)} | ${cpu.toFixed(3)} | ${rssMb().toFixed(0)} |`;
       rows.push(row);
       console.log(row);
     }
     server.child.kill();
   }
+  if (only) return;
   await rpmLimit(dir, llmFlow, store, repeats);
   const data = dataOf(dir, lines);
   const py: Sample[] = [];

@@ -10,9 +10,12 @@ import { runWithHost } from '../cli-support.js';
 import type { Connection } from '../shared/config/connections.js';
 import { ConfigError, GateFailed } from '../shared/errors.js';
 import { applyVariant, loadFlow, parseVariantSpec } from '../shared/flow/index.js';
-import { connectionFromEnv, createExecutor, loadConnections, type PythonRequirementsMode } from '../shared/engine/index.js';
+import { connectionFromEnv, createExecutor, LlmService, loadConnections, type PythonRequirementsMode } from '../shared/engine/index.js';
 import { parseMappingPairs, plainProgress, runBatch, type ProgressReporter, type RunSummary } from '../shared/runs/index.js';
-import type { CacheMode } from '../shared/llm/index.js';
+import { ResponseCache, type CacheMode } from '../shared/llm/index.js';
+import { findJsonFault, lineColumnOf } from '../shared/data/json-scan.js';
+import { dataLimits } from '../shared/data/lines.js';
+import { resolve as resolvePath } from 'node:path';
 
 /** `--init name=value` (repeatable) and `--init-file <json>`: a flex class entry's `__init__` arguments. */
 export interface InitOptions {
@@ -61,8 +64,17 @@ export function parseInputPairs(pairs: readonly string[] = [], file?: string): R
   const out: Record<string, unknown> = {};
   if (file) {
     let v: unknown;
+    let text: string;
     try {
-      v = JSON.parse(readFileSync(file, 'utf8'));
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw ConfigError.at({ file }, `cannot read inputs: ${(e as Error).message}; expected a JSON object`);
+    }
+    // The data reader's depth limit and error positions hold for a line given as a file too.
+    const fault = findJsonFault(text, dataLimits().maxDepth);
+    if (fault) throw ConfigError.at({ file, ...lineColumnOf(text, fault.offset) }, `invalid inputs: ${fault.message}; expected a JSON object`);
+    try {
+      v = JSON.parse(text);
     } catch (e) {
       throw ConfigError.at({ file }, `cannot read inputs: ${(e as Error).message}; expected a JSON object`);
     }
@@ -118,11 +130,14 @@ export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io
   if (Object.keys(inputs).length === 0 && flow.kind === 'prompty' && flow.sample && typeof flow.sample === 'object') inputs = { ...(flow.sample as Record<string, unknown>) };
   const { init, initText } = parseInitOptions(opts);
   if (init && flow.kind !== 'flex') throw ConfigError.at({ file: '--init' }, `a ${flow.kind} flow takes no init arguments; expected a flex flow (flow.flex.yaml) with a class entry`);
-  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0, init, initText });
+  const llm = new LlmService({});
+  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0, init, initText, llm });
   try {
     const r = await executor.runLine(inputs, { lineNumber: 0 });
     if (r.status !== 'Completed') {
       io.stderr.write(`${JSON.stringify(r.error, null, 2)}\n`);
+      const down = llm.unreachable();
+      if (down) throw down; // the model endpoint could not be reached: exit 3
       throw new GateFailed(`flow test failed: ${r.error?.message ?? 'unknown error'}`);
     }
     if (executor.hasAggregation) {
@@ -162,7 +177,11 @@ export async function flowRunAction(flowPath: string | undefined, opts: FlowRunO
   const { connections, fallback } = cliConnections(opts.connections, io);
   const progress = io.stderr.isTTY ? barProgress(io) : plainProgress((l) => io.stderr.write(`${l}\n`));
   const { init, initText } = parseInitOptions(opts);
+  const storeRoot = resolvePath(opts.store ?? '.llmops');
+  const cacheMode = opts.cacheMode as CacheMode | undefined;
+  const llm = new LlmService({ cache: cacheMode && cacheMode !== 'off' ? new ResponseCache({ root: resolvePath(storeRoot, 'cache'), mode: cacheMode }) : undefined });
   const summary = await runBatch({
+    llm,
     flow: flowPath,
     data: opts.data,
     columnMapping: opts.columnMapping ? parseMappingPairs(opts.columnMapping) : undefined,
@@ -185,6 +204,8 @@ export async function flowRunAction(flowPath: string | undefined, opts: FlowRunO
   io.stderr.write(`run ${summary.runId}: ${summary.status}, ${summary.counts.completed} completed, ${summary.counts.failed} failed → ${summary.dir}\n`);
   if (summary.error) io.stderr.write(`${summary.error}\n`);
   io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  const down = llm.unreachable();
+  if (down) throw down; // the run is recorded; the model endpoint could not be reached: exit 3
   return summary;
 }
 

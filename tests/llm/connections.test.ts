@@ -36,6 +36,6 @@ test('ServerlessConnection: api_base + /v1 unless it already ends with /v1', () 
 test('other connection types and missing fields are configuration errors naming the connection', () => {
   expect(() => resolveEndpoint({ type: 'custom', name: 'mine', value: {} })).toThrow(ConfigError);
   expect(() => resolveEndpoint({ type: 'custom', name: 'mine', value: {} })).toThrow(/connection "mine": connection type "custom" cannot call a model/);
-  expect(() => resolveEndpoint({ type: 'azure_open_ai', name: 'a', api_base: 'not a url', api_key: 'k' })).toThrow(/"api_base" is not a URL/);
+  expect(() => resolveEndpoint({ type: 'azure_open_ai', name: 'a', api_base: 'not a url', api_key: 'k' })).toThrow(/"api_base" is not a usable URL/);
   expect(() => resolveEndpoint({ type: 'open_ai', name: 'o', api_key: '' })).toThrow(/"api_key" is required/);
 });

@@ -44,7 +44,7 @@ test('a mapped column missing in some rows: exit-2 error naming column, rows and
     const error = await run(uc.dir).catch((e) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems.map(formatProblem)).toEqual([
-      'data/train.jsonl: column "question" (mapped to input "question") is missing in 2 of 3 rows (first: row 2, row 3); available columns: question, prompt',
+      'data/train.jsonl:2: column "question" is missing from this row and 1 more of 3 rows; expected it in every row (available columns: question, prompt)',
     ]);
     expect(existsSync(path.join(uc.dir, '.llmops/data/registry.json'))).toBe(false);
   } finally {
@@ -56,7 +56,7 @@ test('an evaluation dataset needs the columns of its own mappings', async () => 
   const uc = makeUseCase({ 'data/eval.jsonl': '{"expected": "a1"}\n' });
   try {
     const error = (await run(uc.dir).catch((e) => e)) as ConfigError;
-    expect(error.problems.map(formatProblem)).toEqual(['data/eval.jsonl: column "answer" (mapped to input "answer") is missing in 1 of 1 rows (first: row 1); available columns: expected']);
+    expect(error.problems.map(formatProblem)).toEqual(['data/eval.jsonl:1: column "answer" is missing from this row (1 of 1 rows); expected it in every row (available columns: expected)']);
   } finally {
     uc.cleanup();
   }
@@ -66,7 +66,7 @@ test('unreadable data is reported at its line', async () => {
   const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1"}\n{"question": \n' });
   try {
     const error = (await run(uc.dir).catch((e) => e)) as ConfigError;
-    expect(formatProblem(error.problems[0])).toMatch(/^data\/train\.jsonl:2: invalid JSON: .*expected one JSON object per line$/);
+    expect(formatProblem(error.problems[0])).toBe('data/train.jsonl:2:14: invalid JSON: expected a value (object, array, string, number, true, false or null), found the end of the text; expected one JSON object per line');
     const registry = path.join(uc.dir, '.llmops/data/registry.json');
     expect(existsSync(registry) ? readFileSync(registry, 'utf8') : '').toBe('');
   } finally {

@@ -3,6 +3,7 @@
  * from `<CONNECTION>_<X>`. Every resolved or secret value is collected for masking.
  */
 import type { Problem } from '../errors.js';
+import { ENDPOINT_URL_FIELDS, endpointUrlProblem } from '../llm/endpoint-url.js';
 import { locate, type PathSegment, type SourceFile } from '../source.js';
 import { connectionVariable, type Environment, placeholderName } from './environment.js';
 
@@ -32,6 +33,7 @@ export function resolveConnections(
     const entry = item as Record<string, unknown>;
     const name = String(entry.name);
     const type = String(entry.connection_type);
+    const modelConnection = /openai|open_ai|serverless/i.test(type);
     const value: Record<string, ConnectionValue> = {};
     const secretKeys: string[] = [];
     const resolve = (key: string, v: unknown, path: PathSegment[], secret: boolean) => {
@@ -50,6 +52,8 @@ export function resolveConnections(
         secret = true; // anything read from the environment may be a secret: mask it
       }
       if (resolved === null || resolved === undefined) return;
+      const badUrl = modelConnection && ENDPOINT_URL_FIELDS.has(key) ? endpointUrlProblem(resolved, variable === undefined) : undefined;
+      if (badUrl) problems.push({ ...locate(source, path), message: `connections[${index}].${path.slice(2).join('.')}: ${badUrl}${variable !== undefined ? ` (from ${connectionVariable(name, variable)})` : ''}` });
       value[key] = resolved;
       if (secret) {
         secretKeys.push(key);

@@ -1,13 +1,14 @@
 /**
- * Checks a dataset the way a run will read it: readable, every column its mappings (and the
- * flow's required inputs) use present in every row; content hash and row count.
+ * Checks a dataset the way a run will read it (the one strict reader, runs/data.ts): every line readable,
+ * every column its mappings (and the flow's required inputs) use present in every row; content hash and row
+ * count. Steps check every dataset they will use with this before anything runs.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { relative } from 'node:path';
 import type { Mappings } from '../config/types.js';
-import type { Problem } from '../errors.js';
-import { ConfigError } from '../errors.js';
-import { readData } from '../runs/data.js';
+import { ConfigError, type Problem } from '../errors.js';
+import { dataFiles, displayPath, scanData } from '../runs/data.js';
 
 export interface DatasetCheck {
   rows: number;
@@ -26,55 +27,67 @@ export function mappedColumns(mappings: Mappings): { input: string; column: stri
 }
 
 /**
- * Read every row once. Missing columns are reported per column with the first rows that lack
- * them (not one problem per row: a dataset of a million rows must not print a million lines).
+ * Columns read from each row: `${data.x}` mappings, plus same-name columns for flow inputs without a default
+ * and without a mapping (promptflow-formats.md §6.4).
  */
-export async function checkDataset(file: string, displayFile: string, required: { input: string; column: string }[]): Promise<DatasetCheck> {
-  const hash = await hashFile(file);
-  const missing = new Map<string, number[]>();
-  const missingCount = new Map<string, number>();
-  const columns = new Set<string>();
-  let rows = 0;
-  for await (const row of readRows(file, displayFile)) {
-    rows++;
-    if (rows <= 1000) for (const k of Object.keys(row)) columns.add(k);
-    for (const { column } of required) {
-      if (row[column] === undefined) {
-        missingCount.set(column, (missingCount.get(column) ?? 0) + 1);
-        const firsts = missing.get(column) ?? [];
-        if (firsts.length < 3) firsts.push(rows);
-        missing.set(column, firsts);
-      }
-    }
+export function requiredColumns(mappings: Mappings, flow: { inputs: Record<string, { hasDefault?: boolean }> } | undefined): { input: string; column: string }[] {
+  const out = mappedColumns(mappings);
+  for (const [name, def] of Object.entries(flow?.inputs ?? {})) {
+    if (!def.hasDefault && !(name in mappings)) out.push({ input: name, column: name });
   }
-  const problems: Problem[] = [];
-  if (rows === 0) problems.push({ file: displayFile, message: 'found no rows, expected at least one' });
-  for (const { input, column } of required) {
-    const count = missingCount.get(column);
-    if (!count) continue;
-    const where = missing.get(column)!.map((r) => `row ${r}`).join(', ');
-    problems.push({ file: displayFile, message: `column "${column}" (mapped to input "${input}") is missing in ${count} of ${rows} rows (first: ${where}); available columns: ${[...columns].join(', ') || 'none'}` });
-  }
-  if (problems.length) throw new ConfigError(problems);
-  return { rows, hash, columns: [...columns] };
+  return out;
 }
 
-/** The reader's rows, with its problems shown at the path the user wrote. */
-async function* readRows(file: string, displayFile: string) {
+/**
+ * Read every row once: reader problems and missing columns as `file:line` errors (per column, the first row
+ * lacking it, with the count).
+ */
+export async function checkDataset(file: string, displayFile: string, required: { input: string; column: string }[]): Promise<DatasetCheck> {
+  const [scan, hash] = await Promise.all([renamed(scanData(file, { required, reportAbsent: true }), file, displayFile), hashFile(file)]);
+  if (scan.rows === 0) throw ConfigError.at({ file: displayFile }, 'found no rows, expected at least one');
+  return { rows: scan.rows, hash, columns: [...scan.columns] };
+}
+
+/**
+ * Checks every dataset of a step before the step runs anything, and reports the problems of all of them at
+ * once (a bad second dataset must not be found after the first one ran).
+ */
+export async function checkDatasets(datasets: readonly { path: string; display?: string; required: { input: string; column: string }[] }[]): Promise<void> {
+  const problems: Problem[] = [];
+  for (const d of datasets) {
+    try {
+      await renamed(scanData(d.path, { required: d.required, reportAbsent: true }), d.path, d.display ?? d.path);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
+
+/** The reader's problems shown at the path the user wrote. */
+async function renamed<T>(work: Promise<T>, file: string, displayFile: string): Promise<T> {
   try {
-    yield* readData(file);
+    return await work;
   } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(e.problems.map((p) => (p.file === file ? { ...p, file: displayFile } : p)));
+    const shown = displayPath(file);
+    if (e instanceof ConfigError && shown !== displayFile) throw new ConfigError(e.problems.map((p) => (p.file === shown ? { ...p, file: displayFile } : p)));
     throw e;
   }
 }
 
-function hashFile(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (chunk) => h.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
+/** Content hash of a data file, or of a folder's data files in reading order (names included). */
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  const files = dataFiles(path);
+  for (const file of files) {
+    if (files.length > 1 || file !== path) h.update(`${relative(path, file)}\u0000`);
+    await new Promise<void>((resolve, reject) => {
+      createReadStream(file)
+        .on('data', (chunk) => h.update(chunk))
+        .on('error', reject)
+        .on('end', () => resolve());
+    });
+  }
+  return h.digest('hex');
 }

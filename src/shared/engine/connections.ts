@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { environmentConnection, type Connection, type ConnectionValue } from '../config/connections.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { locate, readSource } from '../source.js';
+import { ENDPOINT_URL_FIELDS, endpointUrlProblem } from '../llm/endpoint-url.js';
 import type { RuntimeConnection } from './python-worker/index.js';
 
 const CLASS_OF: Record<string, string> = {
@@ -58,6 +59,8 @@ export function loadConnectionFile(file: string, env: Record<string, string | un
         }
       }
     }
+    const badUrl = /OpenAI|Serverless/.test(type) && ENDPOINT_URL_FIELDS.has(key) ? endpointUrlProblem(resolved, resolved === v) : undefined;
+    if (badUrl) problems.push({ ...locate(source, path), message: `${key}: ${badUrl}` });
     value[key] = typeof resolved === 'object' ? JSON.stringify(resolved) : (resolved as ConnectionValue);
     if (secret && !secretKeys.includes(key)) secretKeys.push(key);
   };

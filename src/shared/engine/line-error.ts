@@ -62,8 +62,8 @@ function wrap(err: unknown, node?: string): LineFailure {
   if (err instanceof JinjaTemplateError) return new LineFailure(err.message, ['ToolExecutionError', 'JinjaTemplateError'], { referenceCode: ref, cause: err });
   if (err instanceof ChatParseError) return new LineFailure(err.message, ['ToolExecutionError', err.code], { referenceCode: ref, cause: err });
   const e = err as Error & { name?: string };
-  if (e && (e.name === 'LlmHttpError' || e.name === 'LlmRetriesExhaustedError' || e.name === 'ReplayMissError')) {
-    const inner = e.name === 'LlmRetriesExhaustedError' ? 'ExceedMaxRetryTimes' : 'WrappedOpenAIError';
+  if (e && (e.name === 'LlmHttpError' || e.name === 'LlmRetriesExhaustedError' || e.name === 'ReplayMissError' || e.name === 'EndpointUnreachableError')) {
+    const inner = e.name === 'LlmRetriesExhaustedError' ? 'ExceedMaxRetryTimes' : e.name === 'EndpointUnreachableError' ? 'APIConnectionError' : 'WrappedOpenAIError';
     const msg = node ? `OpenAI API hits ${e.name}: ${e.message}` : e.message;
     return new LineFailure(msg, ['OpenAIError', inner], { referenceCode: ref, cause: err });
   }

@@ -5,7 +5,7 @@
  */
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
-import { estimateCost, LimiterRegistry, LlmClient, type LlmClientOptions, type LlmResult, type PriceTable, type ResponseCache, type TokenUsage } from '../llm/index.js';
+import { estimateCost, LimiterRegistry, type EndpointUnreachableError, LlmClient, type LlmClientOptions, type LlmResult, type PriceTable, type ResponseCache, type TokenUsage } from '../llm/index.js';
 
 /** Tokens, cost and calls of a line or node; filled as calls finish. */
 export interface Usage {
@@ -63,6 +63,11 @@ export class LlmService {
       this.clients.set(key, c);
     }
     return c;
+  }
+
+  /** The endpoints whose circuit opened (unreachable): a step that used this service fails with exit 3. */
+  unreachable(): EndpointUnreachableError | undefined {
+    return this.limiters.unreachable()[0];
   }
 
   /** Checks at load time that a connection can call a model. */

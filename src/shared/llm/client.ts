@@ -3,13 +3,15 @@
  * OpenAI-compatible endpoint, with retries (retry.ts), an adaptive per-endpoint concurrency limit
  * (limiter.ts), an optional response cache (cache.ts) and token usage + latency on every result.
  *
- * Why plain fetch and not the official `openai` npm client: measured against the local model server on this
- * machine (2 cores, latency 0, bench/model-server.ts), `openai` v5 reached only 0.59–0.92 of a bare fetch
- * loop at concurrency 8 and 32 across runs — below the >= 90% budget of DESIGN.md — because of its
- * per-request overhead (option merging, header building, response wrapping). The request bodies are the
- * OpenAI wire format either way, so nothing is lost; the `openai` client is used in tests to prove the
- * server's compatibility instead. Node's global fetch (undici) keeps connections alive by default, and the
- * model server's keep-alive timeout exceeds the client's, so pooled sockets are reused without races.
+ * Why not the official `openai` npm client: measured against the local model server on this machine (2 cores,
+ * latency 0, bench/model-server.ts), `openai` v5 reached only 0.59–0.92 of a bare fetch loop at concurrency 8
+ * and 32 — below the >= 90% budget of DESIGN.md — because of its per-request overhead (option merging, header
+ * building, response wrapping). The request bodies are the OpenAI wire format either way, so nothing is lost;
+ * the `openai` client is used in tests to prove the server's compatibility instead.
+ * Why node:http for JSON calls (transport.ts) and not fetch: undici's fetch costs more CPU per call than the
+ * engine's own work at an instant model, which held the engine at 0.62–0.83 of a bare fetch loop at C = 32;
+ * node:http with a keep-alive agent takes the engine above the bare fetch loop (bench/README-engine.md).
+ * Streams and calls with a caller's signal keep fetch (its body stream and abort are what they need).
  * @module
  */
 import type { ChatCompletion } from 'openai/resources/chat/completions';
@@ -17,10 +19,11 @@ import type { Completion } from 'openai/resources/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { ResponseCache, type CacheKeyParts } from './cache.js';
 import { resolveEndpoint, type EndpointOptions, type LlmApi, type LlmConnection, type ProviderEndpoint } from './connections.js';
-import { LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
+import { EndpointUnreachableError, LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
 import { LimiterRegistry, type AdaptiveLimiter } from './limiter.js';
-import { backoffMs, DEFAULT_RETRY, isRetryable, retryAfterMs, sleep, type AttemptFailure, type RetryOptions } from './retry.js';
+import { backoffMs, DEFAULT_RETRY, isRetryable, retryAfterMs, retryBudget, sleep, unreachableKind, type AttemptFailure, type RetryOptions } from './retry.js';
 import { type Deadline, DeadlineQueue } from './deadlines.js';
+import { postText, type RawResponse } from './transport.js';
 
 /** Tokens of one call. A cache hit costs none. */
 export interface TokenUsage {
@@ -56,8 +59,13 @@ export interface LlmClientOptions extends EndpointOptions {
   maxConcurrency?: number;
   /** Randomness of the backoff jitter (tests pin it). */
   random?: () => number;
-  /** fetch implementation (tests may wrap it). Default the global fetch. */
+  /** fetch implementation (tests may wrap it). Default the global fetch. Given, every call goes through it. */
   fetch?: typeof fetch;
+  /**
+   * Transport of JSON calls without a caller signal: 'node' (default: node:http with a keep-alive agent,
+   * transport.ts) or 'fetch'. Streams and calls with a signal always use fetch.
+   */
+  transport?: 'node' | 'fetch';
 }
 
 /** Per-call options. */
@@ -77,6 +85,8 @@ export class LlmClient {
   private readonly limiters: LimiterRegistry;
   private readonly random: () => number;
   private readonly fetchImpl: typeof fetch;
+  /** JSON calls without a caller signal go over node:http (transport.ts) unless a fetch was given. */
+  private readonly nodeTransport: boolean;
   private readonly cache?: ResponseCache;
   private readonly timeouts: DeadlineQueue;
 
@@ -88,6 +98,7 @@ export class LlmClient {
     this.limiters = options.limiters ?? new LimiterRegistry(options.maxConcurrency ?? 64);
     this.random = options.random ?? Math.random;
     this.fetchImpl = options.fetch ?? fetch;
+    this.nodeTransport = options.fetch === undefined && options.transport !== 'fetch';
     this.cache = options.cache && options.cache.mode !== 'off' ? options.cache : undefined;
   }
 
@@ -134,14 +145,23 @@ export class LlmClient {
   async send<R>(api: LlmApi, model: string, text: string, signal: AbortSignal | undefined, consume: (res: Response) => Promise<R>): Promise<{ value: R; attempts: number }> {
     const url = this.endpoint.url(api, model);
     const limiter = this.limiters.get(url);
+    const breaker = this.limiters.breaker(url);
     for (let attempt = 0; ; attempt++) {
       const acquired = limiter.acquire();
       const permit = 'then' in acquired ? await acquired : acquired;
+      // An endpoint that could not be reached N times in a row fails its calls at once (breaker.ts); checked
+      // after the wait for a slot, as the circuit may have opened meanwhile.
+      const open = breaker.refuse();
+      if (open) {
+        limiter.release(permit, 'failed');
+        throw open;
+      }
       let failure: AttemptFailure;
       try {
         const outcome = await this.attempt(url, text, signal, consume);
         if (outcome.ok) {
           limiter.release(permit, 'ok');
+          breaker.reached();
           return { value: outcome.value, attempts: attempt + 1 };
         }
         failure = outcome.failure;
@@ -151,11 +171,17 @@ export class LlmClient {
       }
       const throttled = failure.kind === 'http' && failure.status === 429;
       limiter.release(permit, throttled ? 'throttled' : 'failed', failure.kind === 'http' ? failure.retryAfterMs : undefined);
+      const unreachable = unreachableKind(failure);
+      if (unreachable) {
+        const code = (failure as { code: string }).code;
+        breaker.unreachable(code);
+        if (unreachable === 'dns' || attempt >= retryBudget(failure, this.retry)) throw breaker.openError ?? new EndpointUnreachableError(breaker.origin, code, attempt + 1);
+      } else if (failure.kind === 'http') breaker.reached();
       if (!isRetryable(failure)) {
         const f = failure as Extract<AttemptFailure, { kind: 'http' }>;
         throw new LlmHttpError(api, url, f.status, f.message, f.code, f.type, f.param);
       }
-      if (attempt >= this.retry.maxRetries) throw new LlmRetriesExhaustedError(api, url, attempt + 1, failure);
+      if (attempt >= retryBudget(failure, this.retry)) throw new LlmRetriesExhaustedError(api, url, attempt + 1, failure);
       await sleep(backoffMs(attempt, failure, this.retry, this.random), signal);
     }
   }
@@ -188,6 +214,7 @@ export class LlmClient {
    * out at once and the body is discarded when it arrives (undici's own timeouts bound a silent server).
    */
   private async detachedAttempt<R>(url: string, text: string, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
+    if (this.nodeTransport) return this.nodeAttempt(url, text) as Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }>;
     let abandoned = false;
     let timer: Deadline | undefined;
     try {
@@ -214,6 +241,38 @@ export class LlmClient {
     }
   }
 
+  /** The detached JSON call over node:http (transport.ts); a late answer's socket is destroyed at the deadline. */
+  private async nodeAttempt(url: string, text: string): Promise<{ ok: true; value: unknown } | { ok: false; failure: AttemptFailure }> {
+    let timer: Deadline | undefined;
+    try {
+      const h = this.endpoint.headers();
+      const headers = h instanceof Promise ? await h : h;
+      let call = postText(url, headers, text);
+      const res = await new Promise<RawResponse>((resolve, reject) => {
+        timer = this.timeouts.start(() => {
+          call.abort();
+          reject(TIMED_OUT);
+        });
+        // Follow 307/308 as fetch did (the method and body are kept); 301/302/303 would turn the POST into a GET.
+        let hops = 0;
+        const settle = (r: RawResponse) => {
+          const location = r.header('location');
+          if ((r.status === 307 || r.status === 308) && location && hops++ < 5) {
+            call = postText(new URL(location, url).toString(), headers, text);
+            call.response.then(settle, reject);
+          } else resolve(r);
+        };
+        call.response.then(settle, reject);
+      });
+      if (res.status >= 200 && res.status < 300) return { ok: true, value: JSON.parse(res.text) };
+      return { ok: false, failure: { kind: 'http', status: res.status, retryAfterMs: retryAfterMs({ get: res.header }), ...errorEnvelope(res.text, res.statusText) } };
+    } catch (e) {
+      return this.failureOf(e, e === TIMED_OUT);
+    } finally {
+      if (timer) this.timeouts.finish(timer);
+    }
+  }
+
   private async outcome<R>(res: Response, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     if (res.ok) return { ok: true, value: await consume(res) };
     const errorText = await res.text();
@@ -223,8 +282,12 @@ export class LlmClient {
   private failureOf(e: unknown, timedOut: boolean): { ok: false; failure: AttemptFailure } {
     if (timedOut) return { ok: false, failure: { kind: 'timeout', message: `no answer within ${this.timeoutMs} ms` } };
     if (e instanceof SyntaxError) return { ok: false, failure: { kind: 'network', message: `invalid JSON in a successful response: ${e.message}` } };
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    return { ok: false, failure: { kind: 'network', message: cause?.code ?? cause?.message ?? (e as Error).message } };
+    type NetError = { code?: string; message?: string; errors?: { code?: string }[] };
+    // fetch wraps the system error in `cause`; node:http rejects with it. A host with several addresses
+    // (localhost: ::1 and 127.0.0.1) fails with an AggregateError of each.
+    const cause = (e as { cause?: NetError }).cause ?? (e as NetError);
+    const code = cause?.code ?? cause?.errors?.find((x) => x?.code)?.code;
+    return { ok: false, failure: { kind: 'network', message: code ?? cause?.message ?? (e as Error).message, code } };
   }
 }
 

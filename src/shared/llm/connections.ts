@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
+import { endpointUrlProblem } from './endpoint-url.js';
 
 export interface AzureOpenAIConnection {
   type: 'AzureOpenAIConnection' | 'azure_open_ai';
@@ -70,11 +71,8 @@ function where(c: { name?: string }): { file: string } {
 
 function requireUrl(c: { name?: string }, field: string, value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') throw ConfigError.at(where(c), `"${field}" is required (the endpoint URL)`);
-  try {
-    new URL(value);
-  } catch {
-    throw ConfigError.at(where(c), `"${field}" is not a URL: ${JSON.stringify(value)}`);
-  }
+  const problem = endpointUrlProblem(value);
+  if (problem) throw ConfigError.at(where(c), `"${field}" is not a usable URL: ${problem}`);
   return value.trim().replace(/\/+$/, '');
 }
 

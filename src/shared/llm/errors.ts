@@ -35,3 +35,36 @@ export class LlmRetriesExhaustedError extends ServiceError {
     this.name = 'LlmRetriesExhaustedError';
   }
 }
+
+/** What a system error code means, for the message. */
+const CODE_MEANING: Record<string, string> = {
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved (DNS unavailable)',
+  EAI_NONAME: 'the host name does not resolve',
+  EAI_FAIL: 'the host name could not be resolved',
+  ECONNREFUSED: 'nothing accepts connections at that address and port',
+  EHOSTUNREACH: 'the host cannot be reached',
+  ENETUNREACH: 'the network cannot be reached',
+  EADDRNOTAVAIL: 'the address is not available',
+  UND_ERR_CONNECT_TIMEOUT: 'connecting timed out',
+};
+
+/** The endpoint could not be reached at all: its host name does not resolve, or no connection can be made. */
+export class EndpointUnreachableError extends ServiceError {
+  constructor(
+    readonly origin: string,
+    readonly code: string,
+    readonly attempts: number,
+    /** The endpoint's circuit is open: later calls fail at once with this error. */
+    readonly circuitOpen = false,
+  ) {
+    const meaning = CODE_MEANING[code] ?? 'no connection could be made';
+    const what = circuitOpen
+      ? `${attempts} connection attempts in a row failed, so the remaining calls to it fail at once`
+      : attempts > 1
+        ? `gave up after ${attempts} attempts`
+        : 'not retried';
+    super(`model endpoint ${origin} is unreachable (${code}: ${meaning}); ${what}. Check that the endpoint is running and the connection's api_base/base_url is right.`);
+    this.name = 'EndpointUnreachableError';
+  }
+}

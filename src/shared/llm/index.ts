@@ -16,7 +16,9 @@ export {
   type EndpointOptions,
   type LlmApi,
 } from './connections.js';
-export { LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
+export { EndpointUnreachableError, LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
+export { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './breaker.js';
+export { endpointUrlProblem, ENDPOINT_URL_FIELDS } from './endpoint-url.js';
 export { AdaptiveLimiter, LimiterRegistry, type Permit } from './limiter.js';
 export { DEFAULT_RETRY, isRetryable, retryAfterMs, backoffMs, type RetryOptions, type AttemptFailure } from './retry.js';
 export { ResponseCache, ReplayMissError, stableStringify, describeRequest, type CacheMode, type CacheOptions, type CacheKeyParts } from './cache.js';

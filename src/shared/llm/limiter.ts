@@ -12,6 +12,8 @@
  *   in measurements (77% of the limit at 50 ms latency, 53% at 200 ms; bench/README-llm.md).
  * @module
  */
+import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './breaker.js';
+import type { EndpointUnreachableError } from './errors.js';
 
 /** A slot held while a request is in flight; pass it back to `release`. */
 export interface Permit {
@@ -108,10 +110,42 @@ export class AdaptiveLimiter {
   }
 }
 
-/** One limiter per endpoint key (request URL: base + deployment/model), shared by every client given the same registry. */
+/**
+ * One limiter per endpoint key (request URL: base + deployment/model) and one circuit breaker per origin
+ * (scheme, host and port: reachability is the host's, whatever the model), shared by every client given the
+ * same registry.
+ */
 export class LimiterRegistry {
   private readonly limiters = new Map<string, AdaptiveLimiter>();
-  constructor(readonly maxConcurrency = 64) {}
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly breakerByUrl = new Map<string, CircuitBreaker>();
+  constructor(
+    readonly maxConcurrency = 64,
+    private readonly breakerOptions: BreakerOptions = DEFAULT_BREAKER,
+  ) {}
+
+  /** The circuit breaker of a request URL's origin. */
+  breaker(url: string): CircuitBreaker {
+    let b = this.breakerByUrl.get(url);
+    if (!b) {
+      const origin = new URL(url).origin;
+      b = this.breakers.get(origin);
+      if (!b) {
+        b = new CircuitBreaker(origin, this.breakerOptions);
+        this.breakers.set(origin, b);
+      }
+      this.breakerByUrl.set(url, b);
+    }
+    return b;
+  }
+
+  /** Endpoints given up on: circuits open now, or never reached and every call failed to connect. */
+  unreachable(): EndpointUnreachableError[] {
+    return [...this.breakers.values()].flatMap((b) => {
+      const e = b.stepError;
+      return e ? [e] : [];
+    });
+  }
 
   get(key: string): AdaptiveLimiter {
     let l = this.limiters.get(key);

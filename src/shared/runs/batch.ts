@@ -202,10 +202,10 @@ function planRun(o: RunBatchOptions, storeRoot: string): Plan {
 
 async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o: RunBatchOptions, started: number): Promise<RunSummary> {
   // Sources and mapping are checked before any line runs.
-  const scans = await Promise.all(plan.data.map((d) => scanData(d)));
+  const mapping = new CompiledMapping(effectiveMapping(executor.inputs, plan.mapping));
+  const scans = await Promise.all(plan.data.map((d) => scanData(d, { required: mapping.dataColumns() })));
   const dataColumns = new Set<string>();
   for (const s of scans) for (const c of s.columns) dataColumns.add(c);
-  const mapping = new CompiledMapping(effectiveMapping(executor.inputs, plan.mapping));
   const columns: Record<string, Set<string>> = { data: dataColumns };
   let runOutputs: Map<number, Record<string, unknown>> | undefined;
   let runInputs: Map<number, Record<string, unknown>> | undefined;

@@ -80,6 +80,16 @@ export class CompiledMapping {
     return out;
   }
 
+  /** The data columns the mapping reads (`${data.x}`), with the input each feeds: every row must have them. */
+  dataColumns(): { column: string; input: string }[] {
+    const out: { column: string; input: string }[] = [];
+    for (const e of this.entries) {
+      const split = e.splits?.find(([s]) => s === 'data');
+      if (split) out.push({ column: split[1], input: e.key });
+    }
+    return out;
+  }
+
   /** Which sources the mapping reads (so a referenced run is loaded only when needed). */
   uses(source: SourceName): boolean {
     return this.entries.some((e) => e.splits?.some(([s]) => s === source));

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import { planVariants, type VariantPlan } from '../flow/index.js';
 import type { Host } from '../host/host.js';
@@ -61,6 +62,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const plan: VariantPlan = resolvePlan(useCase, inputs.variants);
     const combos = planVariants(useCase.flow.model, plan, useCase.locationOf(['variants']));
     const datasets = selectDatasets(useCase, inputs.datasets);
+    // Every dataset is read (strictly) before the first line of the first one runs.
+    await checkDatasets(datasets.filter((d) => d.localPath).map((d) => ({ path: d.localPath!, display: path.relative(process.cwd(), d.localPath!), required: requiredColumns(d.mappings, useCase.flow.model) })));
     exportEnvironment(useCase.environmentVariables);
 
     const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
@@ -99,6 +102,12 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         }
         delete run.error;
         Object.assign(run, { lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status });
+        // A model endpoint that cannot be reached fails the step (exit 3) instead of the next runs' lines.
+        const down = llm.unreachable();
+        if (down) {
+          writeHandoff(runsFile, handoff);
+          throw down;
+        }
         const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
         host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);
         if (summary.counts.failed > limit) overLimit.push({ run, summary, limit });

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { Evaluator, EvaluatorDataset, UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../report/model.js';
 import { runBatch, scanData } from '../runs/index.js';
@@ -83,6 +84,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         : job.evaluator.code
           ? await codeEvaluators.run(job.evaluator, { ...common, data: job.dataset.localPath!, mappings: job.dataset.mappings, referencedRun: job.run.runId })
           : await runBuiltinEvaluator({ ...common, evaluator: job.evaluator, dataset: job.dataset, standardRunId: job.run.runId });
+      const down = llm.unreachable();
+      if (down) throw down; // an unreachable judge model: exit 3, not a gate failure
       const metrics = numericMetrics(summary.metrics);
       evaluations.push({ runId, evaluator: job.evaluator.name, dataset: job.dataset.name, standardRunId: job.run.runId, variantId: job.run.variantId, lines: summary.counts.total, failed: summary.counts.failed, metrics });
       host.info(`  ${Object.entries(metrics).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no aggregated metrics'}; ${summary.counts.failed} of ${summary.counts.total} lines failed`);
@@ -117,13 +120,24 @@ function planJobs(useCase: UseCase, runs: StandardRun[]): Job[] {
 /** Evaluation data must have one row per line of the run it scores (unless its rows carry line_number). */
 async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
   const problems: Problem[] = [];
-  const scanned = new Map<string, Awaited<ReturnType<typeof scanData>>>();
+  const scanned = new Map<string, Awaited<ReturnType<typeof scanData>> | undefined>();
   for (const job of jobs) {
     // Code-only evaluators read their data themselves and run their own target on it.
     if (!job.dataset.localPath || job.evaluator.code) continue;
     const file = job.dataset.localPath;
-    if (!scanned.has(file)) scanned.set(file, await scanData(file));
-    const scan = scanned.get(file)!;
+    const required = mappedColumns(job.dataset.mappings);
+    const key = `${file}\u0000${required.map((r) => r.column).join('\u0000')}`;
+    if (!scanned.has(key)) {
+      try {
+        scanned.set(key, await scanData(file, { required, reportAbsent: true }));
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        problems.push(...e.problems);
+        scanned.set(key, undefined);
+      }
+    }
+    const scan = scanned.get(key);
+    if (!scan) continue;
     if (!scan.lineNumbers && scan.rows !== job.run.lines) {
       const at = useCase.locationOf(['evaluators', job.evaluatorIndex, 'datasets', job.datasetIndex, job.dataset.name === job.dataset.reference ? 'name' : 'source']);
       problems.push({ ...at, message: `evaluators[${job.evaluatorIndex}].datasets[${job.datasetIndex}]: ${path.relative(process.cwd(), file)} has ${scan.rows} rows but run ${job.run.runId} of dataset "${job.run.dataset}" has ${job.run.lines} lines, expected row-aligned data (or a line_number column)` });

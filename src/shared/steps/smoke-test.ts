@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { loadUseCase } from '../config/use-case.js';
-import { deploymentName, liveEndpoint, runSmokeTests, smokeJUnit, smokeMarkdown, suiteForUseCase } from '../deploy/index.js';
-import { ConfigError, GateFailed } from '../errors.js';
+import { deploymentName, liveEndpoint, readState, runSmokeTests, stateFile, smokeJUnit, smokeMarkdown, suiteForUseCase } from '../deploy/index.js';
+import { ConfigError, GateFailed, ServiceError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
@@ -49,6 +49,11 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     if (inputs.warmupSeconds !== undefined) suite.warmupMs = inputs.warmupSeconds * 1000;
     const name = deploymentName(useCase.name, useCase.envName);
     const endpoint = inputs.endpoint ?? liveEndpoint(inputs.stateDir, name);
+    if (!endpoint) {
+      // A deployment that was made but whose server is gone is an outside failure (exit 3), not bad input.
+      const recorded = readState(inputs.stateDir, name);
+      if (recorded) throw new ServiceError(`smoke test: local deployment ${name} is recorded at ${recorded.live.url} (${stateFile(inputs.stateDir, name)}), but its server (pid ${recorded.live.pid}) is not running; deploy again or pass --endpoint`);
+    }
     if (!endpoint) throw ConfigError.at({ file: 'input "endpoint"' }, `no endpoint given and no live local deployment ${name} in ${path.join(inputs.stateDir, 'deploy')}; expected --endpoint <scoring URL>`);
     let apiKey: string | undefined;
     if (inputs.keyEnv) {

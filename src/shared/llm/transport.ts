@@ -1,0 +1,104 @@
+/**
+ * The transport of the client's JSON calls: one POST over node:http(s) with a keep-alive agent per scheme.
+ * Measured against undici's fetch (bench/engine.ts, bench/README-llm.md): fetch builds WHATWG Request/Response
+ * objects and body streams per call, which at an instant model and high concurrency cost more CPU than the
+ * whole engine; a plain ClientRequest with the body as one string, and the answer collected as one string, is
+ * the cheapest path Node offers. Streams and calls with a caller's signal stay on fetch (client.ts).
+ * @module
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+/** An answer, read whole. */
+export interface RawResponse {
+  status: number;
+  statusText: string;
+  /** Header value (lower-case name), or null. */
+  header(name: string): string | null;
+  text: string;
+}
+
+/** An in-flight request: its answer, and a way to drop it (destroys the socket, so nothing lingers). */
+export interface PendingRequest {
+  response: Promise<RawResponse>;
+  abort(): void;
+}
+
+// LIFO reuse keeps a few sockets hot instead of cycling through all of them; the ceiling is far above the
+// limiter's, so the limiter (limiter.ts) decides concurrency, not the agent's queue.
+const agentOptions = { keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' as const };
+const httpAgent = new http.Agent(agentOptions);
+const httpsAgent = new https.Agent(agentOptions);
+
+interface Target {
+  secure: boolean;
+  options: http.RequestOptions;
+}
+
+/** Parsed request targets by URL (a handful per run: one per endpoint and model). */
+const targets = new Map<string, Target>();
+
+function targetOf(url: string): Target {
+  let t = targets.get(url);
+  if (!t) {
+    const u = new URL(url);
+    const secure = u.protocol === 'https:';
+    t = { secure, options: { hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || (secure ? 443 : 80), path: `${u.pathname}${u.search}`, method: 'POST', agent: secure ? httpsAgent : httpAgent } };
+    if (targets.size > 1000) targets.clear();
+    targets.set(url, t);
+  }
+  return t;
+}
+
+/**
+ * POSTs `body` to `url`. Network errors reject with Node's error (its `code`: ECONNREFUSED, ENOTFOUND, …). A
+ * pooled socket the server closed while idle fails before any answer (ECONNRESET on a reused socket); that
+ * request never reached the server, so it is sent again once on a fresh socket (the race Node's docs describe
+ * for `request.reusedSocket`).
+ */
+export function postText(url: string, headers: Record<string, string>, body: string): PendingRequest {
+  const target = targetOf(url);
+  const options: http.RequestOptions = { ...target.options, headers: { ...headers, 'content-length': Buffer.byteLength(body) } };
+  let req: http.ClientRequest | undefined;
+  let aborted = false;
+  const send = (resolve: (r: RawResponse) => void, reject: (e: unknown) => void, retried: boolean) => {
+    let answered = false;
+    req = (target.secure ? https : http).request(options, (res) => {
+      answered = true;
+      res.setEncoding('utf8');
+      let text = '';
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        const h = res.headers;
+        resolve({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? '',
+          header: (name) => {
+            const v = h[name];
+            return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+          },
+          text,
+        });
+      });
+      res.on('error', reject);
+      // A connection dropped mid-body ends the message without 'end': a retryable network failure.
+      res.on('close', () => {
+        if (!res.complete) reject(Object.assign(new Error('connection closed before the answer was complete'), { code: 'ECONNRESET' }));
+      });
+    });
+    const sent = req;
+    sent.on('error', (e: NodeJS.ErrnoException) => {
+      if (!answered && !retried && !aborted && sent.reusedSocket && e.code === 'ECONNRESET') send(resolve, reject, true);
+      else reject(e);
+    });
+    sent.end(body);
+  };
+  const response = new Promise<RawResponse>((resolve, reject) => send(resolve, reject, false));
+  return {
+    response,
+    abort: () => {
+      aborted = true;
+      req?.destroy();
+    },
+  };
+}

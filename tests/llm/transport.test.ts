@@ -1,0 +1,146 @@
+/** The client's node:http transport: pooled keep-alive sockets, stale sockets, dropped answers, time limits. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { LlmClient } from '../../src/shared/llm/client.js';
+import { LlmRetriesExhaustedError } from '../../src/shared/llm/errors.js';
+
+const answer = JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+const ask = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server; sockets: Set<Socket>; connections: () => number }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handler(req, res));
+  });
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  server.on('connection', (s) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, sockets, connections: () => connections };
+}
+const closers: (() => void)[] = [];
+afterEach(() => closers.splice(0).forEach((c) => c()));
+function track(s: { server: Server; sockets: Set<Socket> }) {
+  closers.push(() => {
+    for (const x of s.sockets) x.destroy();
+    s.server.close();
+  });
+}
+
+test('keep-alive: 400 calls at concurrency 8 share a handful of sockets', async () => {
+  const s = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+  track(s);
+  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next++ < 400) expect((await client.chat(ask)).response.choices[0].message.content).toBe('ok');
+  }));
+  expect(s.connections()).toBeLessThanOrEqual(8);
+});
+
+test('a pooled socket the server closed while idle: the call still succeeds, in one attempt', async () => {
+  const s = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+  track(s);
+  s.server.keepAliveTimeout = 30;
+  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
+  for (let i = 0; i < 5; i++) {
+    const r = await client.chat(ask);
+    expect(r.attempts).toBe(1);
+    await new Promise((r) => setTimeout(r, 60));
+  }
+});
+
+test('an answer cut off mid-body is retried; a server that never answers is cut at the time limit and its socket closed', async () => {
+  let n = 0;
+  const s = await serve((_req, res) => {
+    if (++n === 1) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(answer.length) });
+      res.write(answer.slice(0, 10));
+      setTimeout(() => res.socket?.destroy(), 10);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+  });
+  track(s);
+  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` }, retry: { baseDelayMs: 5 } });
+  expect((await client.chat(ask)).attempts).toBe(2);
+
+  const silent = await serve(() => undefined);
+  track(silent);
+  const slow = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${silent.url}/v1` }, timeoutMs: 150, retry: { maxRetries: 0 } });
+  const started = performance.now();
+  const e = await slow.chat(ask).catch((x) => x);
+  expect(e).toBeInstanceOf(LlmRetriesExhaustedError);
+  expect(e.message).toMatch(/timeout: no answer within 150 ms/);
+  expect(performance.now() - started).toBeLessThan(1000);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(silent.sockets.size).toBe(0);
+});
+
+test('error answers keep their status, service message and Retry-After', async () => {
+  let n = 0;
+  const s = await serve((_req, res) => {
+    if (++n === 1) return res.writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': '20' }).end(JSON.stringify({ error: { message: 'slow down', code: 'rate_limit' } }));
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'bad request body', code: 'invalid', param: 'messages' } }));
+  });
+  track(s);
+  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` }, random: () => 0 });
+  const started = performance.now();
+  const e = await client.chat(ask).catch((x) => x);
+  expect(performance.now() - started).toBeGreaterThanOrEqual(15);
+  expect(e.message).toBe(`chat call to ${s.url}/v1/chat/completions failed with HTTP 400 (invalid): bad request body`);
+});
+
+test('https: the CLI reaches a TLS endpoint trusted through NODE_EXTRA_CA_CERTS, over the node:http(s) transport', async () => {
+  const { execFileSync, spawn } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } = await import('node:fs');
+  const { createServer: createHttpsServer } = await import('node:https');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-tls-'));
+  const [key, cert] = ['key.pem', 'cert.pem'].map((f) => path.join(dir, f));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  let seen = '';
+  const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      seen = `${req.method} ${req.url} ${req.headers['api-key']} ${JSON.parse(body).messages[0].content}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  mkdirSync(path.join(dir, 'flow'));
+  writeFileSync(path.join(dir, 'flow/flow.dag.yaml'), 'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: aoai\n  api: chat\n  inputs: {deployment_name: gpt, question: "${inputs.question}"}\n');
+  writeFileSync(path.join(dir, 'flow/ask.jinja2'), '# user:\n{{question}}\n');
+  writeFileSync(path.join(dir, 'conn.yaml'), `name: aoai\ntype: azure_open_ai\napi_base: ${url}\napi_key: tls-key\n`);
+  try {
+    const out = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.resolve('dist/cli.js'), 'flow', 'test', 'flow', '--inputs', 'question=over tls', '--connections', 'conn.yaml'], { cwd: dir, env: { ...process.env, NODE_EXTRA_CA_CERTS: cert }, stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout.on('data', (c) => (stdout += c));
+      child.on('exit', (status) => resolve({ status, stdout }));
+    });
+    expect(out.status).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({ answer: 'ok' });
+    expect(seen).toBe('POST /openai/deployments/gpt/chat/completions?api-version=2024-02-01 tls-key over tls');
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a 307/308 redirect is followed with the same POST, as fetch did', async () => {
+  const s = await serve((req, res) => {
+    if (req.url === '/v1/chat/completions') return res.writeHead(308, { location: '/moved/v1/chat/completions' }).end();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(req.method === 'POST' && req.url === '/moved/v1/chat/completions' ? answer : '{}');
+  });
+  track(s);
+  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
+  expect((await client.chat(ask)).response.choices[0].message.content).toBe('ok');
+});
