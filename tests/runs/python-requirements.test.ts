@@ -57,9 +57,9 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-test('check (the default): the missing module, its line, and the requirements.txt line that lists it; the run says Failed', async () => {
+test('check (the default): the missing module, its line, and the requirements.txt line that lists it; an announced run says Failed', async () => {
   const store = path.join(root, 'store-check');
-  const err = await runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, runId: 'checked' }).catch((e: unknown) => e);
+  const err = await runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, runId: 'checked', announced: true }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ConfigError);
   const [problem] = (err as ConfigError).problems;
   expect(problem).toMatchObject({ file: expect.stringMatching(/flow\/flow\.py$/), line: 1 });
@@ -67,6 +67,10 @@ test('check (the default): the missing module, its line, and the requirements.tx
   const run = JSON.parse(readFile(path.join(store, 'runs/checked/run.json')));
   expect(run.status).toBe('Failed');
   expect(run.error).toContain('llmops_local_pkg');
+  // A run nobody announced (flow run) that fails on its input before any line writes nothing.
+  const unannounced = await runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, runId: 'quiet' }).catch((e: unknown) => e);
+  expect(unannounced).toBeInstanceOf(ConfigError);
+  expect(existsSync(path.join(store, 'runs/quiet'))).toBe(false);
 });
 
 test('install: a virtual environment under <store>/venvs/<hash> with the requirements, reused by the next run', async () => {

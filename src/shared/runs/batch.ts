@@ -18,6 +18,11 @@ import type { ProgressReporter, ProgressState } from './progress.js';
 import { lineRecordOf as toRecord, newRunId, readLineRecords, readRunRecord, RunWriter, runDir, type LineRecord, type RunRecord, type RunStatus } from './store.js';
 
 export interface RunBatchOptions {
+  /**
+   * The caller has already named this run elsewhere (bulk-run's runs file), so a run that fails before its first
+   * line still gets a run.json saying why. Otherwise an input error found before any line ran writes nothing.
+   */
+  announced?: boolean;
   /** Flow path (folder, flow.dag.yaml, flow.flex.yaml or .prompty) or a loaded flow. Not needed with `resume`. */
   flow?: string | LoadedFlow;
   /** Variant: node → variant id, or `${node.variant_id}`. */
@@ -111,7 +116,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
     executor = await createExecutor(plan.flow, exOptions);
     return await execute(plan, executor, storeRoot, options, started);
   } catch (e) {
-    recordFailure(storeRoot, plan, e);
+    recordFailure(storeRoot, plan, e, options.announced === true);
     throw e;
   } finally {
     await executor?.close();
@@ -140,9 +145,10 @@ function failureText(e: unknown): string {
  * A run that could not start or finish says so in run.json (status Failed, the error), whatever was thrown:
  * never left `Running`. Lines already recorded stay; `--resume` runs the others once the cause is fixed.
  */
-function recordFailure(storeRoot: string, plan: Plan, e: unknown): void {
+function recordFailure(storeRoot: string, plan: Plan, e: unknown, announced: boolean): void {
   try {
     const file = join(runDir(storeRoot, plan.runId), 'run.json');
+    if (!existsSync(file) && e instanceof ConfigError && !announced) return;
     const record: RunRecord = existsSync(file) ? readRunRecord(storeRoot, plan.runId) : newRecord(plan, 0);
     record.status = 'Failed';
     record.error = failureText(e);
