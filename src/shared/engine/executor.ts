@@ -17,7 +17,9 @@ import { makeCallbacks } from './callbacks.js';
 import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
 import type { NodeRun, RunContext } from './scheduler.js';
 import { resolveEnvironmentVariables } from './env-vars.js';
-import { parseValue, toRecordValue, ValueParseError } from './values.js';
+import { parseValue, ValueParseError } from './values.js';
+import { imagesFromWorker, ImageInputError, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
+import type { InputImageContext } from './flow-inputs.js';
 
 export interface ExecutorOptions {
   /** Connections by name (experiment.yaml, connection files, …). */
@@ -37,6 +39,11 @@ export interface ExecutorOptions {
   lineTimeoutMs?: number;
   /** Folder relative image paths in line inputs are resolved against (the data file's). */
   dataDir?: string;
+  /**
+   * Where images in outputs are saved (§2.6): files under `root/subdir`, referenced by their path relative to
+   * `root` (a run's folder). Without it, images are recorded as base64 dicts (a served response).
+   */
+  images?: { root: string; subdir?: string };
 }
 
 /** The result of one line. */
@@ -86,7 +93,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
       workingDir,
       workers: options.pythonWorkers ?? 1,
       python: options.python,
-      env: { ...resolveEnvironmentVariables(flow, connections), ...options.env },
+      env: { ...resolveEnvironmentVariables(flow, connections, {}, options.fallbackConnection), ...options.env },
       connections: Object.fromEntries(Object.values(connections).map((c) => [c.name, toRuntimeConnection(c)])),
       callbacks: makeCallbacks(service, prompties),
       callTimeoutMs: 0,
@@ -97,8 +104,16 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
     await pool?.close();
     materialized.dispose();
   };
+  const format: MessageFormat = flow.kind === 'dag' && flow.messageFormat === 'openai-vision' ? 'openai-vision' : 'basic';
+  const images: InputImageContext & { sink?: ImageSink } = {
+    workingDir,
+    dataDir: options.dataDir,
+    format,
+    ...service.fetchOptions,
+    sink: options.images ? { root: options.images.root, subdir: options.images.subdir ?? '', format } : undefined,
+  };
   try {
-    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir });
+    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir, images });
     return makeExecutor(flow, core, options, close);
   } catch (e) {
     await close();
@@ -113,14 +128,23 @@ interface Core {
   aggregate(lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>, ctx: RunContext): Promise<Record<string, unknown>>;
 }
 
-async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string }): Promise<Core> {
+interface CoreEnv {
+  service: LlmService;
+  connections: Record<string, Connection>;
+  options: ExecutorOptions;
+  getPool: () => PythonWorkerPool;
+  workingDir: string;
+  images: InputImageContext & { sink?: ImageSink };
+}
+
+async function prepareCore(flow: LoadedFlow, env: CoreEnv): Promise<Core> {
   const { service, connections, options } = env;
   if (flow.kind === 'dag') {
-    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile });
+    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile, images: env.images });
     return {
       inputs: flow.inputs,
       hasAggregation: plan.aggregation.length > 0,
-      line: (inputs, ctx) => runDagLine(plan, inputs, ctx, options.dataDir).then((r) => ({ outputs: r.outputs, nodes: r.nodeRuns, aggregationInputs: r.aggregationInputs })),
+      line: (inputs, ctx) => runDagLine(plan, inputs, ctx).then((r) => ({ outputs: r.outputs, nodes: r.nodeRuns, aggregationInputs: r.aggregationInputs })),
       aggregate: async (lines, ctx) => (await runDagAggregation(plan, lines.map((l) => l.aggregationInputs ?? {}), ctx)).metrics,
     };
   }
@@ -131,16 +155,16 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
       inputs: flow.inputs,
       hasAggregation: false,
       line: async (inputs, ctx) => {
-        const out = await callPrompty(service, p, coerceDeclared(flow.inputs, inputs, ctx.lineNumber), ctx.usage, ctx.signal);
-        return { outputs: out !== null && typeof out === 'object' && !Array.isArray(out) ? (toRecordValue(out) as Record<string, unknown>) : { output: out } };
+        const out = await callPrompty(service, p, await coerceDeclared(flow.inputs, inputs, ctx.lineNumber, env.images), ctx.usage, ctx.signal);
+        return { outputs: out !== null && typeof out === 'object' && !Array.isArray(out) ? (toRecordValue(out, env.images.sink) as Record<string, unknown>) : { output: out } };
       },
       aggregate: async () => ({}),
     };
   }
-  return prepareFlex(flow, env.getPool(), options);
+  return prepareFlex(flow, env.getPool(), options, env.images);
 }
 
-async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions): Promise<Core> {
+async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, images: CoreEnv['images']): Promise<Core> {
   const info: FlexEntryInfo = await pool.flexInit(flow.entry, options.init ?? flow.sample?.init ?? {}, { workingDir: flow.workingDir });
   const fromSignature = Object.keys(flow.inputs).length === 0;
   const inputs: Record<string, FlowInputDef> = !fromSignature ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));
@@ -149,22 +173,26 @@ async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: Exec
     hasAggregation: info.hasAggregate,
     line: async (raw, ctx) => {
       // Signature defaults are left to Python: sent over JSON, a default such as `1.0` would arrive as the int 1.
-      const r = await pool.flexCall(info.key, coerceDeclared(inputs, raw, ctx.lineNumber, !fromSignature), { context: ctx });
-      return { outputs: r.output as Record<string, unknown> };
+      const r = await pool.flexCall(info.key, await coerceDeclared(inputs, raw, ctx.lineNumber, images, !fromSignature), { context: ctx });
+      return { outputs: toRecordValue(imagesFromWorker(r.output), images.sink) as Record<string, unknown> };
     },
     aggregate: async (lines, ctx) => (await pool.flexAggregate(info.key, lines.map((l) => l.outputs ?? {}), { context: ctx })).metrics,
   };
 }
 
 /** Flex/prompty coercion: present values by declared type; absent ones are left to the callee (defaults, errors). */
-function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number, applyDefaults = true): Record<string, unknown> {
+async function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number, images: InputImageContext, applyDefaults = true): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [name, def] of Object.entries(defs)) {
-    const v = raw[name] === undefined && def.hasDefault && applyDefaults ? def.default : raw[name];
+    const defaulted = raw[name] === undefined && def.hasDefault && applyDefaults;
+    const v = defaulted ? def.default : raw[name];
     if (v === undefined) continue;
     try {
-      out[name] = parseValue(def.type, v);
+      const parsed = parseValue(def.type, v, defaulted ? images.workingDir : images.dataDir ?? images.workingDir);
+      out[name] = parsed instanceof Promise ? await parsed : parsed;
     } catch (e) {
+      if (e instanceof ValueParseError && def.type === 'image') throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
+      if (e instanceof ImageInputError) throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
       if (!(e instanceof ValueParseError)) throw e;
       throw new LineFailure(`The value for flow input '${name}' in line ${lineNumber} of input data does not match the expected type '${def.type}'.`, ['ValidationError', 'InputTypeError']);
     }

@@ -65,6 +65,11 @@ export class LlmService {
     return c;
   }
 
+  /** How other outside fetches of a line (image URLs) are made: the clients' fetch and time limit. */
+  get fetchOptions(): { fetchImpl?: typeof fetch; timeoutMs: number } {
+    return { fetchImpl: this.options.client?.fetch, timeoutMs: this.options.client?.timeoutMs ?? 600_000 };
+  }
+
   /** Checks at load time that a connection can call a model. */
   check(connection: Connection): void {
     this.client(connection);

@@ -14,6 +14,8 @@ import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, ty
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
 import { parseValue, ValueParseError } from './values.js';
+import { ImageInputError, imagesFromWorker, type ImageSink } from './images.js';
+import type { InputImageContext } from './flow-inputs.js';
 
 /** What every runner may use. */
 export interface RunnerDeps {
@@ -24,6 +26,8 @@ export interface RunnerDeps {
   /** The flow's Python workers (started lazily). */
   pool(): PythonWorkerPool;
   flowFile: string;
+  /** Where images come from (flow folder, data folder, message format, URL fetching) and where they are saved. */
+  images?: InputImageContext & { sink?: ImageSink };
 }
 
 export type NodeRun = (inputs: Record<string, unknown>, bypassedInputs: string[] | undefined, ctx: RunContext) => Promise<unknown>;
@@ -76,7 +80,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const info = await deps.pool().inspect(file);
       const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
       for (const p of info.initParams ?? []) params.set(p.name, p);
-      convertPyLiterals(planned, params, deps, where);
+      await convertPyLiterals(planned, params, deps, where);
       return async (inputs, bypassed, ctx) => {
         if (bypassed) {
           // §1.8: a parameter with a default is omitted, otherwise None is passed.
@@ -85,7 +89,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
         for (const k in inputs) if (inputs[k] instanceof PromptResult) inputs[k] = (inputs[k] as PromptResult).text;
         const r = await deps.pool().call(file, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
         if (r.metrics && ctx.metrics) Object.assign(ctx.metrics, r.metrics);
-        return r.output;
+        return r.output !== null && typeof r.output === 'object' ? imagesFromWorker(r.output) : r.output;
       };
     }
   }
@@ -162,7 +166,8 @@ function convertLiterals(planned: PlannedInput[], types: Record<string, string>,
   });
 }
 
-function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>, deps: RunnerDeps, where: string): void {
+async function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>, deps: RunnerDeps, where: string): Promise<void> {
+  const fetching: Array<Promise<void>> = [];
   convertEachLiteral(planned, (p) => {
     const param = params.get(p.name);
     if (!param) return;
@@ -170,17 +175,31 @@ function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>
       requireConnection(deps.connections, p.value, where, deps.fallbackConnection);
       return;
     }
-    if (param.kind === 'value' && param.type.length === 1) p.value = parseLiteral(param.type[0], p.value, p.name, where);
+    if (param.kind !== 'value' || param.type.length !== 1) return;
+    const given = p.value;
+    const v = parseLiteral(param.type[0], given, p.name, where, deps.images?.workingDir);
+    if (v instanceof Promise) fetching.push(v.then((x) => void (p.value = x), (e: unknown) => Promise.reject(literalError(e, given, param.type[0], p.name, where))));
+    else p.value = v;
   });
+  await Promise.all(fetching);
 }
 
-function parseLiteral(type: string, value: unknown, name: string, where: string): unknown {
+/** `baseDir`: the flow folder, for image literals given as relative paths. */
+function parseLiteral(type: string, value: unknown, name: string, where: string, baseDir?: string): unknown {
   try {
-    return parseValue(type, value);
+    return parseValue(type, value, baseDir);
   } catch (e) {
-    if (!(e instanceof ValueParseError)) throw e;
-    throw ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type} (NodeInputValidationError)`);
+    throw literalError(e, value, type, name, where);
   }
+}
+
+function literalError(e: unknown, value: unknown, type: string, name: string, where: string): unknown {
+  if (e instanceof ValueParseError) {
+    const why = type === 'image' && e.message ? `: ${e.message}` : '';
+    return ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type}${why} (NodeInputValidationError)`);
+  }
+  if (e instanceof ImageInputError) return ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected an image: ${e.message} (NodeInputValidationError)`);
+  return e;
 }
 
 function loadTemplate(node: FlowNode, vision: boolean): CompiledTemplate {

@@ -87,7 +87,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
   const plan = planRun(options, storeRoot);
   const started = performance.now();
   const llm = options.llm instanceof LlmService ? options.llm : new LlmService({ ...options.llm, cache: options.cacheMode && options.cacheMode !== 'off' ? new ResponseCache({ root: resolve(storeRoot, 'cache'), mode: options.cacheMode }) : (options.llm as LlmServiceOptions | undefined)?.cache });
-  const exOptions: ExecutorOptions = { connections: options.connections, fallbackConnection: options.fallbackConnection, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers, init: options.init, dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined };
+  const exOptions: ExecutorOptions = { connections: options.connections, fallbackConnection: options.fallbackConnection, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers, init: options.init, dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined, images: { root: runDir(storeRoot, plan.runId), subdir: 'images' } };
   const executor = await createExecutor(plan.flow, exOptions);
   try {
     return await execute(plan, executor, storeRoot, options, started);

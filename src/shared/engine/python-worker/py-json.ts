@@ -18,8 +18,11 @@ export function parsePyJson(text: string): unknown {
 
 const NON_FINITE_MARK = '\u0000llmops-nonfinite:';
 
-/** Stringify to JSON, writing non-finite numbers as `NaN` / `Infinity` / `-Infinity` tokens. */
-export function stringifyPyJson(value: unknown): string {
+/**
+ * Stringify to JSON, writing non-finite numbers as `NaN` / `Infinity` / `-Infinity` tokens. `indent` as in
+ * `JSON.stringify` (files people read, such as metrics.json).
+ */
+export function stringifyPyJson(value: unknown, indent?: number): string {
   let sawNonFinite = false;
   const text = JSON.stringify(value, (_key, v: unknown) => {
     if (typeof v === 'number' && !Number.isFinite(v)) {
@@ -27,7 +30,7 @@ export function stringifyPyJson(value: unknown): string {
       return NON_FINITE_MARK + String(v);
     }
     return v;
-  });
+  }, indent);
   if (text === undefined) return 'null';
   if (!sawNonFinite) return text;
   // JSON.stringify escapes U+0000 as \u0000, so a marked string is exactly "\u0000llmops-nonfinite:<v>".
