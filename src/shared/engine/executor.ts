@@ -20,6 +20,7 @@ import { resolveEnvironmentVariables } from './env-vars.js';
 import { parseValue, ValueParseError } from './values.js';
 import { imagesFromWorker, ImageInputError, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
 import type { InputImageContext } from './flow-inputs.js';
+import { PyFloat } from './template/index.js';
 
 export interface ExecutorOptions {
   /** Connections by name (experiment.yaml, connection files, …). */
@@ -180,6 +181,12 @@ async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: Exec
   };
 }
 
+/** Metrics as plain numbers: a metric logged as `1.0` arrives as a Python float, and every reader expects a number. */
+function plainNumbers(metrics: Record<string, unknown>): Record<string, unknown> {
+  for (const k in metrics) if (metrics[k] instanceof PyFloat) metrics[k] = (metrics[k] as PyFloat).value;
+  return metrics;
+}
+
 /** Flex/prompty coercion: present values by declared type; absent ones are left to the callee (defaults, errors). */
 async function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number, images: InputImageContext, applyDefaults = true): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
@@ -240,10 +247,10 @@ function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, cl
       const metrics: Record<string, unknown> = {};
       try {
         const m = await core.aggregate(lines, { lineNumber: -1, usage: [usage], metrics });
-        return { metrics: { ...metrics, ...m }, usage };
+        return { metrics: plainNumbers({ ...metrics, ...m }), usage };
       } catch (err) {
         const node = (err as LineFailure).node ?? 'aggregation';
-        return { metrics, usage, error: { node, error: toPfError(err) } };
+        return { metrics: plainNumbers(metrics), usage, error: { node, error: toPfError(err) } };
       }
     },
     close,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
+import { checkTemplateVariables } from './template-clash.js';
 import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
 import type { PyParam, PythonWorkerPool } from './python-worker/index.js';
 import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
@@ -43,7 +44,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
   const escape = planned.filter((p) => p.kind === 'input').map((p) => p.name);
   switch (node.type) {
     case 'prompt': {
-      const template = loadTemplate(node, false);
+      const template = loadTemplate(node, false, { names: ['template'], tool: 'prompt tool (its reserved parameters)' });
       return async (inputs) => renderPromptNode(template, inputs, escape);
     }
     case 'llm': {
@@ -53,7 +54,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const api: ChatApi = node.api === 'completion' ? 'completion' : 'chat';
       const types = llmParamTypes(provider, api);
       convertLiterals(planned, types, where);
-      const template = loadTemplate(node, false);
+      const template = loadTemplate(node, false, { names: ['connection', 'prompt', ...Object.keys(types)], tool: `${provider}.${api}` });
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: false });
     }
     case 'custom_llm': {
@@ -71,7 +72,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const api: ChatApi = apiLiteral === 'completion' ? 'completion' : 'chat';
       const types = isVision ? visionParamTypes(provider) : { ...llmParamTypes(provider, api), deployment_name: 'string', model: 'string', api: 'string', connection: 'connection', detail: 'string' };
       convertLiterals(planned, types, where);
-      const template = loadTemplate(node, isVision);
+      const template = loadTemplate(node, isVision, { names: isVision ? Object.keys(visionParamTypes(provider)) : LLM_TOOL_INPUTS, tool: `custom llm tool ${tool}` });
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: isVision, calledFrom: isVision ? 'aoai-gpt4v-tool' : 'aoai-tool' });
     }
     case 'python': {
@@ -202,11 +203,19 @@ function literalError(e: unknown, value: unknown, type: string, name: string, wh
   return e;
 }
 
-function loadTemplate(node: FlowNode, vision: boolean): CompiledTemplate {
+/** Inputs of `promptflow.tools.llm.llm` (its tool YAML). */
+const LLM_TOOL_INPUTS = ['connection', 'api', 'deployment_name', 'model', 'temperature', 'top_p', 'stop', 'max_tokens', 'presence_penalty', 'response_format', 'frequency_penalty', 'logit_bias', 'seed', 'suffix', 'logprobs', 'echo', 'best_of', 'tools', 'tool_choice'];
+
+/**
+ * The node's template, compiled. `reserved`: the tool's own parameters, which template variables may not be
+ * named after (Prompt Flow refuses such a node when the flow loads: "Invalid inputs {...} in prompt template").
+ */
+function loadTemplate(node: FlowNode, vision: boolean, reserved?: { names: readonly string[]; tool: string }): CompiledTemplate {
   const file = node.source?.resolvedPath;
   if (!file) throw ConfigError.at(node.source?.at ?? node.at, `node ${node.name} has no template file`);
   let text = readFileSync(file, 'utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (reserved) checkTemplateVariables(node, file, text, reserved);
   if (vision) text = preprocessImageTemplate(text);
   try {
     return compileTemplate(text);

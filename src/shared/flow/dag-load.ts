@@ -14,6 +14,7 @@ import { includeEntry, missingInclude } from './includes.js';
 import type { DagFlow, FlowInputDef, FlowNode, FlowOutputDef, IncludeEntry, NodeVariants, ResolvedFlowPath } from './model.js';
 import { parseAssignment } from './reference.js';
 import { selectVariantNodes } from './variants.js';
+import { keepYamlFloats } from './yaml-floats.js';
 
 export interface DagLoadOptions {
   displayFile: string;
@@ -134,7 +135,7 @@ export function readInputs(source: SourceFile, value: unknown, section = 'inputs
       at: locate(source, [section, name], 'key'),
     };
     if (typeof d.type === 'string') input.type = d.type;
-    if (input.hasDefault) input.default = d.default;
+    if (input.hasDefault) input.default = keepYamlFloats(source, [section, name, 'default'], d.default);
     if (typeof d.description === 'string') input.description = d.description;
     if (Array.isArray(d.enum)) input.enum = d.enum;
     if (typeof d.is_chat_history === 'boolean') input.isChatHistory = d.is_chat_history;
