@@ -34,7 +34,8 @@ export function dataFiles(path: string): string[] {
 function parseJsonLine(text: string, file: string, line: number): DataRow {
   let v: unknown;
   try {
-    v = text.includes('NaN') || text.includes('Infinity') ? parsePyJson(text) : JSON.parse(text);
+    // Python's reading: NaN/Infinity tokens, and `1.0` stays a float (it prints `1.0` in templates and Python).
+    v = parsePyJson(text);
   } catch (e) {
     throw ConfigError.at({ file, line }, `invalid JSON: ${(e as Error).message}; expected one JSON object per line`);
   }

@@ -115,7 +115,11 @@ class PyJsonParser {
     if (!m) this.fail('expected a value');
     this.pos = NUMBER.lastIndex;
     const n = Number(m[0]);
-    return /[.eE]/.test(m[0]) ? pyFloat(n) : n;
+    // Python writes a float with '.' or an exponent. JavaScript writes whole numbers from 1e21 up with an
+    // exponent too, so those are left plain numbers (the float type of such a value is not kept).
+    const exponent = /[eE]/.test(m[0]);
+    if (exponent && Math.abs(n) >= 1e21) return n;
+    return exponent || m[0].includes('.') ? pyFloat(n) : n;
   }
 
   private string(): string {
