@@ -1,0 +1,111 @@
+/**
+ * Conformance of images (promptflow-formats.md §2.6): image inputs from defaults, path dicts, URLs (a loopback
+ * server) and chat history reach Python as `Image` objects; images in outputs are saved as files under the
+ * run folder and referenced by path; aggregation gets them back as images; unusable image inputs fail their
+ * line with a clear error.
+ */
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBatch } from '../../../src/shared/runs/index.js';
+import { createExecutor } from '../../../src/shared/engine/index.js';
+import { loadFlow } from '../../../src/shared/flow/index.js';
+import { FIX, lineRecords, tempStore } from './helpers.js';
+
+let server: Server;
+let base: string;
+let hits = 0;
+const dot = readFileSync(`${FIX}/images/pics/dot.png`);
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    hits++;
+    if (req.url === '/dot.png') {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(dot);
+    } else {
+      res.writeHead(404);
+      res.end('no such picture');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+describe('an image flow through a batch run', () => {
+  let summary: Awaited<ReturnType<typeof runBatch>>;
+  let recs: Awaited<ReturnType<typeof lineRecords>>;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmops-images-'));
+    cpSync(`${FIX}/images`, dir, { recursive: true });
+    const lines = [
+      { question: 'picture from a plain path, history with an image', picture: 'pics/dot.png', history: [{ inputs: { question: ['earlier', { 'data:image/png;path': 'pics/other.png' }] }, outputs: { answer: 'ok' } }] },
+      { question: 'picture from a path dict', picture: { 'data:image/png;path': 'pics/other.png' }, history: [] },
+      { question: 'picture from a URL', picture: `${base}/dot.png`, history: [] },
+      { question: 'missing file', picture: 'pics/nope.png', history: [] },
+      { question: 'a folder', picture: { 'data:image/png;path': 'pics' }, history: [] },
+      { question: 'an empty text', picture: '', history: [] },
+      { question: 'a URL that answers 404', picture: { 'data:image/png;url': `${base}/gone.png` }, history: [] },
+    ];
+    writeFileSync(join(dir, 'data.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    // `picture` and `history` have defaults: only an explicit mapping takes them from the data (§6.4).
+    const columnMapping = { picture: '${data.picture}', history: '${data.history}', question: '${data.question}' };
+    summary = await runBatch({ flow: dir, data: join(dir, 'data.jsonl'), columnMapping, storeRoot: tempStore(), concurrency: 2 });
+    recs = await lineRecords(summary.dir);
+  });
+
+  test('images reach Python as Image objects, from a path, a path dict, a URL and inside chat history', () => {
+    expect(recs.slice(0, 3).map((r) => r.status)).toEqual(['Completed', 'Completed', 'Completed']);
+    const answers = recs.slice(0, 3).map((r) => r.outputs!.answer as Record<string, unknown>);
+    expect(answers.map((a) => a.size)).toEqual([dot.length, dot.length + 1, dot.length]);
+    expect(answers.map((a) => a.mime)).toEqual(['image/png', 'image/png', 'image/png']);
+    expect(answers[0].history_images).toBe(1);
+    expect(hits).toBeGreaterThanOrEqual(1);
+  });
+
+  test('images in outputs are files under the run folder, referenced as {"data:image/png;path": ...}', () => {
+    const answer = recs[0].outputs!.answer as { images: Array<Record<string, string>> };
+    const [given, made] = answer.images.map((ref) => ref['data:image/png;path']);
+    expect(given).toMatch(/^images\/[0-9a-f-]{36}\.png$/);
+    expect(readFileSync(join(summary.dir, given))).toEqual(dot);
+    expect(readFileSync(join(summary.dir, made))).toEqual(Buffer.concat([dot, Buffer.from('!')]));
+    // The flow output that is the input image itself: also a saved file; an image fetched from a URL keeps its URL.
+    expect(existsSync(join(summary.dir, (recs[0].outputs!.picture as Record<string, string>)['data:image/png;path']))).toBe(true);
+    expect(recs[2].outputs!.picture).toEqual({ 'data:image/png;url': `${base}/dot.png` });
+    expect(JSON.stringify(recs[0].outputs)).not.toContain('"bytes"');
+  });
+
+  test('aggregation gets the recorded images back as Image objects; NaN/Infinity metrics stay NaN/Infinity in metrics.json', () => {
+    expect(summary.metrics.images).toBe(6); // two images per completed line
+    expect(summary.metrics.ratio).toBe(3);
+    expect(summary.metrics.big).toBe(Infinity);
+    expect(readFileSync(join(summary.dir, 'metrics.json'), 'utf8')).toContain('"big": Infinity');
+  });
+
+  test('unusable image inputs fail their line with what was found and what was expected', () => {
+    const byQuestion = (q: string) => recs.find((r) => r.inputs.question === q)!;
+    const missing = byQuestion('missing file');
+    expect(missing.status).toBe('Failed');
+    expect(missing.error!.message).toMatch(/^Failed to load image for input 'picture': image file not found: .*pics\/nope\.png$/);
+    expect(missing.error!.innerError?.code).toBe('LoadMultimediaDataError');
+    expect(byQuestion('a folder').error!.message).toMatch(/found the folder .*pics, expected an image file$/);
+    expect(byQuestion('an empty text').error!.message).toBe("Failed to load image for input 'picture': found an empty text, expected an image: a file path, a URL or base64 data");
+    expect(byQuestion('a URL that answers 404').error!.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/gone.png. Error code: 404. Error message: no such picture.`);
+    expect(summary.counts).toEqual({ total: 7, completed: 3, failed: 4 });
+  });
+});
+
+test('a default image path is read from the flow folder; flow test style: no sink gives base64 dicts', async () => {
+  const ex = await createExecutor(loadFlow(`${FIX}/images`));
+  try {
+    const r = await ex.runLine({ question: 'q' });
+    expect(r.status).toBe('Completed');
+    expect((r.outputs!.answer as Record<string, unknown>).size).toBe(dot.length);
+    expect(r.outputs!.picture).toEqual({ 'data:image/png;base64': dot.toString('base64') });
+  } finally {
+    await ex.close();
+  }
+});
