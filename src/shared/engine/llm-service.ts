@@ -65,9 +65,9 @@ export class LlmService {
     return c;
   }
 
-  /** How other outside fetches of a line (image URLs) are made: the clients' fetch and time limit. */
-  get fetchOptions(): { fetchImpl?: typeof fetch; timeoutMs: number } {
-    return { fetchImpl: this.options.client?.fetch, timeoutMs: this.options.client?.timeoutMs ?? 600_000 };
+  /** The time limit other outside fetches of a line (image URLs) share with model calls. */
+  get fetchOptions(): { timeoutMs: number } {
+    return { timeoutMs: this.options.client?.timeoutMs ?? 600_000 };
   }
 
   /** Checks at load time that a connection can call a model. */

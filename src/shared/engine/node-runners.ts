@@ -9,13 +9,13 @@ import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
 import { checkTemplateVariables } from './template-clash.js';
-import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
+import { compileTemplate, findImageInputs, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
 import type { PyParam, PythonWorkerPool } from './python-worker/index.js';
 import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
 import { parseValue, ValueParseError } from './values.js';
-import { ImageInputError, imagesFromWorker, type ImageSink } from './images.js';
+import { ImageInputError, imagesFromWorker, loadImageInput, type ImageSink } from './images.js';
 import type { InputImageContext } from './flow-inputs.js';
 
 /** What every runner may use. */
@@ -45,6 +45,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
   switch (node.type) {
     case 'prompt': {
       const template = loadTemplate(node, false, { names: ['template'], tool: 'prompt tool (its reserved parameters)' });
+      await loadImageLiterals(node, planned, deps, where);
       return async (inputs) => renderPromptNode(template, inputs, escape);
     }
     case 'llm': {
@@ -55,6 +56,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const types = llmParamTypes(provider, api);
       convertLiterals(planned, types, where);
       const template = loadTemplate(node, false, { names: ['connection', 'prompt', ...Object.keys(types)], tool: `${provider}.${api}` });
+      await loadImageLiterals(node, planned, deps, where);
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: false });
     }
     case 'custom_llm': {
@@ -73,6 +75,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const types = isVision ? visionParamTypes(provider) : { ...llmParamTypes(provider, api), deployment_name: 'string', model: 'string', api: 'string', connection: 'connection', detail: 'string' };
       convertLiterals(planned, types, where);
       const template = loadTemplate(node, isVision, { names: isVision ? Object.keys(visionParamTypes(provider)) : LLM_TOOL_INPUTS, tool: `custom llm tool ${tool}` });
+      await loadImageLiterals(node, planned, deps, where);
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: isVision, calledFrom: isVision ? 'aoai-gpt4v-tool' : 'aoai-tool' });
     }
     case 'python': {
@@ -201,6 +204,24 @@ function literalError(e: unknown, value: unknown, type: string, name: string, wh
   }
   if (e instanceof ImageInputError) return ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected an image: ${e.message} (NodeInputValidationError)`);
   return e;
+}
+
+/**
+ * Literal node inputs used as `![image]({{name}})` in the template are images (Prompt Flow's
+ * `_load_images_for_prompt_tpl`): a path (relative to the flow folder), a URL or base64 data, loaded once.
+ */
+async function loadImageLiterals(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): Promise<void> {
+  const file = node.source?.resolvedPath;
+  if (!file) return;
+  const names = findImageInputs(readFileSync(file, 'utf8'));
+  for (const p of planned) {
+    if (p.kind !== 'literal' || !names.includes(p.name) || p.value === null || p.value === '') continue;
+    try {
+      p.value = await loadImageInput(p.value, { baseDir: deps.images?.workingDir ?? process.cwd(), format: deps.images?.format, fetchImpl: deps.images?.fetchImpl, timeoutMs: deps.images?.timeoutMs });
+    } catch (e) {
+      throw literalError(e, p.value, 'image', p.name, where);
+    }
+  }
 }
 
 /** Inputs of `promptflow.tools.llm.llm` (its tool YAML). */

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { runBatch } from '../../../src/shared/runs/index.js';
 import { createExecutor } from '../../../src/shared/engine/index.js';
 import { loadFlow } from '../../../src/shared/flow/index.js';
-import { FIX, lineRecords, tempStore } from './helpers.js';
+import { startModelServer } from '../../../src/shared/llm/index.js';
+import { azureConnection, FIX, lineRecords, recordingService, tempStore } from './helpers.js';
 
 let server: Server;
 let base: string;
@@ -22,9 +23,9 @@ const dot = readFileSync(`${FIX}/images/pics/dot.png`);
 beforeAll(async () => {
   server = createServer((req, res) => {
     hits++;
-    if (req.url === '/dot.png') {
+    if (req.url === '/dot.png' || req.url === '/other.png') {
       res.writeHead(200, { 'content-type': 'image/png' });
-      res.end(dot);
+      res.end(req.url === '/dot.png' ? dot : readFileSync(`${FIX}/images/pics/other.png`));
     } else {
       res.writeHead(404);
       res.end('no such picture');
@@ -108,4 +109,29 @@ test('a default image path is read from the flow folder; flow test style: no sin
   } finally {
     await ex.close();
   }
+});
+
+describe('images sent to a vision model (openai-vision message format)', () => {
+  test('inputs, chat history and a template image literal become image_url parts with data URLs', async () => {
+    const srv = await startModelServer({});
+    const { llm, sent } = recordingService();
+    const ex = await createExecutor(loadFlow(`${FIX}/vision`), { connections: [azureConnection(srv.url)], llm });
+    try {
+      const dataUrl = `data:image/png;base64,${dot.toString('base64')}`;
+      const history = [{ inputs: { question: ['first?', { type: 'image_file', image_file: { path: 'dot.png' } }] }, outputs: { answer: 'a dot' } }];
+      // (A different picture: parts are matched by the image's short hash, so equal bytes would share one part.)
+      const r = await ex.runLine({ question: ['and now?', { type: 'image_url', image_url: { url: `${base}/other.png` } }], chat_history: history });
+      expect(r.error?.message ?? r.status).toBe('Completed');
+      const messages = sent[0].body.messages as Array<{ role: string; content: unknown }>;
+      const part = (url: string) => ({ type: 'image_url', image_url: { url, detail: 'auto' } });
+      expect(messages[0]).toEqual({ role: 'system', content: [{ type: 'text', text: 'Look at the stamp: ' }, part(dataUrl)] }); // text lines are not stripped (§2.4)
+      expect(messages[1]).toEqual({ role: 'user', content: [{ type: 'text', text: 'first?' }, part(dataUrl)] });
+      expect(messages[2]).toEqual({ role: 'assistant', content: 'a dot' });
+      // An image that came from a URL is sent as its URL, as Prompt Flow does.
+      expect(messages[3]).toEqual({ role: 'user', content: [{ type: 'text', text: 'and now?' }, part(`${base}/other.png`)] });
+    } finally {
+      await ex.close();
+      await srv.close();
+    }
+  });
 });
