@@ -15,7 +15,7 @@ import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, ty
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
 import { parseValue, ValueParseError } from './values.js';
-import { ImageInputError, imagesFromWorker, loadImageInput, type ImageSink } from './images.js';
+import { ImageInputError, imagesFromWorker, loadImageInput, loadNestedImages, type ImageSink } from './images.js';
 import type { InputImageContext } from './flow-inputs.js';
 
 /** What every runner may use. */
@@ -181,7 +181,16 @@ async function convertPyLiterals(planned: PlannedInput[], params: Map<string, Py
     }
     if (param.kind !== 'value' || param.type.length !== 1) return;
     const given = p.value;
-    const v = parseLiteral(param.type[0], given, p.name, where, deps.images?.workingDir);
+    let v = parseLiteral(param.type[0], given, p.name, where, deps.images?.workingDir);
+    // Image dicts inside list/object literals are images too (Prompt Flow loads them recursively).
+    if ((param.type[0] === 'list' || param.type[0] === 'object') && v !== null && typeof v === 'object') {
+      const images = deps.images;
+      try {
+        v = loadNestedImages(v, { baseDir: images?.workingDir ?? process.cwd(), format: images?.format, fetchImpl: images?.fetchImpl, timeoutMs: images?.timeoutMs });
+      } catch (e) {
+        throw literalError(e, given, param.type[0], p.name, where);
+      }
+    }
     if (v instanceof Promise) fetching.push(v.then((x) => void (p.value = x), (e: unknown) => Promise.reject(literalError(e, given, param.type[0], p.name, where))));
     else p.value = v;
   });
