@@ -11,7 +11,7 @@ import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { runWithHost } from '../cli-support.js';
 import type { Connection } from '../shared/config/connections.js';
-import { ConfigError, GateFailed } from '../shared/errors.js';
+import { ConfigError, formatLocation, GateFailed } from '../shared/errors.js';
 import { applyVariant, loadFlow, parseVariantSpec } from '../shared/flow/index.js';
 import { connectionFromEnv, createExecutor, loadConnections } from '../shared/engine/index.js';
 import { stringifyPyJson } from '../shared/engine/python-worker/index.js';
@@ -84,6 +84,7 @@ export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io
     const v = parseVariantSpec(opts.variant, { file: '--variant' });
     flow = applyVariant(flow, { [v.node]: v.variantId });
   }
+  for (const w of flow.warnings) io.stderr.write(`${formatLocation(w)}: warning: ${w.message}\n`);
   const { connections, fallback } = cliConnections(opts.connections, io);
   let inputs = parseInputPairs(opts.inputs, opts.inputsFile);
   if (Object.keys(inputs).length === 0 && flow.kind === 'flex' && flow.sample?.inputs) inputs = { ...flow.sample.inputs };

@@ -135,3 +135,21 @@ describe('images sent to a vision model (openai-vision message format)', () => {
     }
   });
 });
+
+test('image defaults that cannot be read are load warnings (file:line:col); lines giving the inputs still run', async () => {
+  const flow = loadFlow(`${FIX}/image_defaults`);
+  expect(flow.warnings.map((w) => `${w.line}:${w.column} ${w.message}`)).toEqual([
+    '3:33 inputs.empty.default: found an empty text, expected an image (a file path relative to the flow folder, a URL or base64 data); every line that does not give empty will fail',
+    '4:35 inputs.missing.default: found "pics/nope.png", but no such file exists; expected an image file relative to the flow folder; every line that does not give missing will fail',
+    '5:34 inputs.folder.default: found "pics", a folder; expected an image file relative to the flow folder; every line that does not give folder will fail',
+  ]);
+  const ex = await createExecutor(flow);
+  try {
+    const ok = await ex.runLine({ empty: 'pics/dot.png', missing: 'pics/dot.png', folder: 'pics/dot.png' });
+    expect(ok.outputs).toEqual({ size: dot.length * 4 });
+    const bad = await ex.runLine({ missing: 'pics/dot.png', folder: 'pics/dot.png' });
+    expect(bad.error?.message).toBe("Failed to load image for input 'empty' (its default in the flow): found an empty text, expected an image: a file path, a URL or base64 data");
+  } finally {
+    await ex.close();
+  }
+});
