@@ -286,3 +286,34 @@ export function imagesFromWorker(v: unknown): unknown {
   }
   return out ?? v;
 }
+
+/**
+ * Image file references in `value` made absolute against `baseDir` (Prompt Flow's
+ * `resolve_multimedia_data_recursively`): how another run reads a run's recorded outputs (`${run.outputs.x}`),
+ * whose references are relative to that run's folder. Both formats are recognised.
+ */
+export function resolveImagePaths(value: unknown, baseDir: string): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const x = resolveImagePaths(value[i], baseDir);
+      if (x !== value[i]) (out ??= value.slice())[i] = x;
+    }
+    return out ?? value;
+  }
+  if (!isPlain(value)) return value;
+  const basic = imageRef(value, 'basic');
+  if (basic?.kind === 'path' && typeof basic.value === 'string' && !isAbsolute(basic.value)) {
+    const key = Object.keys(value)[0];
+    return { [key]: resolve(baseDir, basic.value) };
+  }
+  const vision = imageRef(value, 'openai-vision');
+  if (vision?.kind === 'path' && typeof vision.value === 'string' && !isAbsolute(vision.value)) return { type: 'image_file', image_file: { path: resolve(baseDir, vision.value) } };
+  let out: Plain | undefined;
+  for (const k in value) {
+    const x = resolveImagePaths(value[k], baseDir);
+    if (x !== value[k]) (out ??= { ...value })[k] = x;
+  }
+  return out ?? value;
+}

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
-import { createExecutor, LlmService, type ExecutorOptions, type FlowExecutor, type LlmServiceOptions, type PfError } from '../engine/index.js';
+import { createExecutor, LlmService, resolveImagePaths, type ExecutorOptions, type FlowExecutor, type LlmServiceOptions, type PfError } from '../engine/index.js';
 import { ResponseCache, type CacheMode } from '../llm/index.js';
 import { readData, scanData } from './data.js';
 import { LineQueue, pendingLines } from './pending-lines.js';
@@ -147,7 +147,8 @@ async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o:
     const outCols = new Set<string>();
     for await (const r of readLineRecords(`${runDir(storeRoot, ref.id)}/outputs.jsonl`)) {
       if (r.status !== 'Completed' || !r.outputs) continue;
-      runOutputs.set(r.line_number, r.outputs);
+      // Images the referenced run saved are named relative to its folder.
+      runOutputs.set(r.line_number, resolveImagePaths(r.outputs, runDir(storeRoot, ref.id)) as Record<string, unknown>);
       for (const k in r.outputs) outCols.add(k);
     }
     columns['run.outputs'] = outCols;

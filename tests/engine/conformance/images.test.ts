@@ -39,6 +39,8 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 describe('an image flow through a batch run', () => {
   let summary: Awaited<ReturnType<typeof runBatch>>;
   let recs: Awaited<ReturnType<typeof lineRecords>>;
+  let store: string;
+  let data: string;
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmops-images-'));
     cpSync(`${FIX}/images`, dir, { recursive: true });
@@ -51,10 +53,12 @@ describe('an image flow through a batch run', () => {
       { question: 'an empty text', picture: '', history: [] },
       { question: 'a URL that answers 404', picture: { 'data:image/png;url': `${base}/gone.png` }, history: [] },
     ];
-    writeFileSync(join(dir, 'data.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    data = join(dir, 'data.jsonl');
+    writeFileSync(data, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    store = tempStore();
     // `picture` and `history` have defaults: only an explicit mapping takes them from the data (§6.4).
     const columnMapping = { picture: '${data.picture}', history: '${data.history}', question: '${data.question}' };
-    summary = await runBatch({ flow: dir, data: join(dir, 'data.jsonl'), columnMapping, storeRoot: tempStore(), concurrency: 2 });
+    summary = await runBatch({ flow: dir, data, columnMapping, storeRoot: store, concurrency: 2 });
     recs = await lineRecords(summary.dir);
   });
 
@@ -84,6 +88,13 @@ describe('an image flow through a batch run', () => {
     expect(summary.metrics.ratio).toBe(3);
     expect(summary.metrics.big).toBe(Infinity);
     expect(readFileSync(join(summary.dir, 'metrics.json'), 'utf8')).toContain('"big": Infinity');
+  });
+
+  test("an evaluation run reads the run's saved images through ${run.outputs.x} (paths relative to that run's folder)", async () => {
+    const ev = await runBatch({ flow: `${FIX}/eval_image`, data, referencedRun: summary.runId, columnMapping: { picture: '${run.outputs.picture}' }, storeRoot: store });
+    // Only the lines that completed in the referenced run are evaluated (§6.3); the URL line keeps its URL.
+    expect(ev.counts).toEqual({ total: 3, completed: 3, failed: 0 });
+    expect((await lineRecords(ev.dir)).map((r) => r.outputs!.size)).toEqual([dot.length, dot.length + 1, dot.length]);
   });
 
   test('unusable image inputs fail their line with what was found and what was expected', () => {
