@@ -102,12 +102,26 @@ function nested(v: unknown, o: ImageLoadOptions, fetched: Fetched, missing: Set<
   if (!isPlain(v)) return v;
   const ref = imageRef(v, o.format ?? 'basic');
   if (ref) return fromRef(ref, o, fetched, missing);
+  // openai-vision text parts are text (Prompt Flow's `Text`, a str): they render and reach Python as strings.
+  if (o.format === 'openai-vision') {
+    const text = textPart(v);
+    if (text !== undefined) return text;
+  }
   let out: Plain | undefined;
   for (const k in v) {
     const x = nested(v[k], o, fetched, missing);
     if (x !== v[k]) (out ??= { ...v })[k] = x;
   }
   return out ?? v;
+}
+
+/** `{"type": "text", "text": "…"}` (or `"text": {"value": "…"}`) → the text. */
+function textPart(v: Plain): string | undefined {
+  if (v.type !== 'text' || Object.keys(v).length !== 2) return undefined;
+  const text = v.text;
+  if (typeof text === 'string') return text;
+  if (isPlain(text) && typeof text.value === 'string') return text.value;
+  return undefined;
 }
 
 function oneImage(v: unknown, o: ImageLoadOptions, fetched: Fetched, missing: Set<string>): ImageValue {

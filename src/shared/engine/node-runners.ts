@@ -44,7 +44,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
   const escape = planned.filter((p) => p.kind === 'input').map((p) => p.name);
   switch (node.type) {
     case 'prompt': {
-      const template = loadTemplate(node, false, { names: ['template'], tool: 'prompt tool (its reserved parameters)' });
+      const template = loadTemplate(node, false, { names: ['template'], tool: 'the prompt tool' });
       await loadImageLiterals(node, planned, deps, where);
       return async (inputs) => renderPromptNode(template, inputs, escape);
     }

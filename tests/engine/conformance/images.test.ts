@@ -131,7 +131,8 @@ describe('images sent to a vision model (openai-vision message format)', () => {
       const dataUrl = `data:image/png;base64,${dot.toString('base64')}`;
       const history = [{ inputs: { question: ['first?', { type: 'image_file', image_file: { path: 'dot.png' } }] }, outputs: { answer: 'a dot' } }];
       // (A different picture: parts are matched by the image's short hash, so equal bytes would share one part.)
-      const r = await ex.runLine({ question: ['and now?', { type: 'image_url', image_url: { url: `${base}/other.png` } }], chat_history: history });
+      // A text part is text, as Prompt Flow's Text (a str): it renders as its text.
+      const r = await ex.runLine({ question: [{ type: 'text', text: 'and now?' }, { type: 'image_url', image_url: { url: `${base}/other.png` } }], chat_history: history });
       expect(r.error?.message ?? r.status).toBe('Completed');
       const messages = sent[0].body.messages as Array<{ role: string; content: unknown }>;
       const part = (url: string) => ({ type: 'image_url', image_url: { url, detail: 'auto' } });
