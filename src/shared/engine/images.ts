@@ -189,7 +189,35 @@ function fromFile(path: string, o: ImageLoadOptions, mime?: string): ImageValue 
   }
   if (isDir) throw new ImageInputError(`found the folder ${file}, expected an image file`);
   const ext = /\.(\w+)$/.exec(file)?.[1]?.toLowerCase();
-  return new ImageValue(readFileSync(file), mime ?? (ext && EXT_MIME[ext]) ?? 'image/*');
+  const bytes = readFileSync(file);
+  const notImage = notAnImage(bytes);
+  if (notImage) throw new ImageInputError(`found ${file}, ${notImage}; expected an image file (PNG, JPEG, GIF, WebP, BMP, TIFF, ICO, HEIC/AVIF or SVG)`);
+  return new ImageValue(bytes, mime ?? (ext && EXT_MIME[ext]) ?? 'image/*');
+}
+
+/**
+ * Why `bytes` are not an image, or undefined when they start like one. Prompt Flow passes any file on; a path
+ * pointing at the wrong file (a data file, a script) then fails later at the model with a vaguer message.
+ */
+function notAnImage(bytes: Uint8Array): string | undefined {
+  if (bytes.length === 0) return 'an empty file';
+  const ascii = (from: number, to: number) => Buffer.from(bytes.subarray(from, to)).toString('latin1');
+  const b = bytes;
+  const known =
+    (b[0] === 0x89 && ascii(1, 4) === 'PNG') ||
+    (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) ||
+    ascii(0, 4) === 'GIF8' ||
+    (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') ||
+    ascii(0, 2) === 'BM' ||
+    ascii(0, 4) === 'II*\u0000' ||
+    ascii(0, 4) === 'MM\u0000*' ||
+    (b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0) ||
+    ascii(4, 8) === 'ftyp' ||
+    /^P[1-7]\s/.test(ascii(0, 3)) ||
+    ascii(0, 4) === '8BPS' ||
+    ascii(0, 4) === 'qoif' ||
+    /^(\ufeff|\xef\xbb\xbf)?\s*<(\?xml|svg|!doctype svg)/i.test(ascii(0, 64));
+  return known ? undefined : 'which does not start like an image file';
 }
 
 function isUrl(v: string): boolean {
@@ -211,7 +239,10 @@ async function fetchImage(url: string, o: ImageLoadOptions): Promise<ImageValue>
     throw new ImageInputError(`Failed to fetch image from URL: ${url}. Error code: ${res.status}. Error message: ${text}.`);
   }
   const type = res.headers.get('content-type')?.split(';')[0].trim().toLowerCase();
-  return new ImageValue(new Uint8Array(await res.arrayBuffer()), type?.startsWith('image/') ? type : 'image/*', url);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const notImage = type?.startsWith('image/') ? undefined : notAnImage(bytes);
+  if (notImage) throw new ImageInputError(`Failed to fetch image from URL: ${url}: the answer (${type ?? 'no content type'}) is ${notImage === 'an empty file' ? 'empty' : 'not an image'}`);
+  return new ImageValue(bytes, type?.startsWith('image/') ? type : 'image/*', url);
 }
 
 function describe(v: unknown): string {

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBatch } from '../../../src/shared/runs/index.js';
-import { createExecutor } from '../../../src/shared/engine/index.js';
+import { createExecutor, LlmService } from '../../../src/shared/engine/index.js';
 import { loadFlow } from '../../../src/shared/flow/index.js';
 import { startModelServer } from '../../../src/shared/llm/index.js';
 import { azureConnection, FIX, lineRecords, recordingService, tempStore } from './helpers.js';
@@ -26,6 +26,11 @@ beforeAll(async () => {
     if (req.url === '/dot.png' || req.url === '/other.png') {
       res.writeHead(200, { 'content-type': 'image/png' });
       res.end(req.url === '/dot.png' ? dot : readFileSync(`${FIX}/images/pics/other.png`));
+    } else if (req.url === '/slow.png') {
+      // never answers: the fetch must give up after the model calls' time limit
+    } else if (req.url === '/page.html') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><p>not a picture');
     } else {
       res.writeHead(404);
       res.end('no such picture');
@@ -34,7 +39,10 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((r) => server.close(() => r()));
+});
 
 describe('an image flow through a batch run', () => {
   let summary: Awaited<ReturnType<typeof runBatch>>;
@@ -52,6 +60,9 @@ describe('an image flow through a batch run', () => {
       { question: 'a folder', picture: { 'data:image/png;path': 'pics' }, history: [] },
       { question: 'an empty text', picture: '', history: [] },
       { question: 'a URL that answers 404', picture: { 'data:image/png;url': `${base}/gone.png` }, history: [] },
+      { question: 'a web page', picture: `${base}/page.html`, history: [] },
+      { question: 'a text file', picture: 'look.py', history: [] },
+      { question: 'a number', picture: 5, history: [] },
     ];
     data = join(dir, 'data.jsonl');
     writeFileSync(data, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -106,7 +117,10 @@ describe('an image flow through a batch run', () => {
     expect(byQuestion('a folder').error!.message).toMatch(/found the folder .*pics, expected an image file$/);
     expect(byQuestion('an empty text').error!.message).toBe("Failed to load image for input 'picture': found an empty text, expected an image: a file path, a URL or base64 data");
     expect(byQuestion('a URL that answers 404').error!.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/gone.png. Error code: 404. Error message: no such picture.`);
-    expect(summary.counts).toEqual({ total: 7, completed: 3, failed: 4 });
+    expect(byQuestion('a web page').error!.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/page.html: the answer (text/html) is not an image`);
+    expect(byQuestion('a text file').error!.message).toMatch(/^Failed to load image for input 'picture': found .*look\.py, which does not start like an image file; expected an image file \(PNG, JPEG/);
+    expect(byQuestion('a number').error!.message).toBe("Failed to load image for input 'picture': found the number 5, expected an image: a file path, a URL, base64 data or an image object");
+    expect(summary.counts).toEqual({ total: 10, completed: 3, failed: 7 });
   });
 });
 
@@ -161,6 +175,18 @@ test('image defaults that cannot be read are load warnings (file:line:col); line
     expect(ok.outputs).toEqual({ size: dot.length * 4 });
     const bad = await ex.runLine({ missing: 'pics/dot.png', folder: 'pics/dot.png' });
     expect(bad.error?.message).toBe("Failed to load image for input 'empty' (its default in the flow): found an empty text, expected an image: a file path, a URL or base64 data");
+  } finally {
+    await ex.close();
+  }
+});
+
+test('an image URL that does not answer fails the line after the model calls\' time limit', async () => {
+  const ex = await createExecutor(loadFlow(`${FIX}/images`), { llm: new LlmService({ client: { timeoutMs: 300 } }) });
+  try {
+    const started = performance.now();
+    const r = await ex.runLine({ question: 'slow', picture: `${base}/slow.png` });
+    expect(r.error?.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/slow.png: no answer within 300 ms`);
+    expect(performance.now() - started).toBeLessThan(5000);
   } finally {
     await ex.close();
   }
