@@ -18,7 +18,7 @@ import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from 
 import type { NodeRun, RunContext } from './scheduler.js';
 import { resolveEnvironmentVariables } from './env-vars.js';
 import { parseValue, ValueParseError } from './values.js';
-import { imagesFromWorker, ImageInputError, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
+import { imagesFromWorker, ImageInputError, loadNestedImages, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
 import type { InputImageContext } from './flow-inputs.js';
 import { PyFloat } from './template/index.js';
 
@@ -195,8 +195,15 @@ async function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<st
     const v = defaulted ? def.default : raw[name];
     if (v === undefined) continue;
     try {
-      const parsed = parseValue(def.type, v, defaulted ? images.workingDir : images.dataDir ?? images.workingDir);
-      out[name] = parsed instanceof Promise ? await parsed : parsed;
+      const baseDir = defaulted ? images.workingDir : images.dataDir ?? images.workingDir;
+      let parsed = parseValue(def.type, v, baseDir);
+      if (parsed instanceof Promise) parsed = await parsed;
+      // Image dicts inside list/object inputs are images (§2.6), for flex and prompty flows too.
+      if ((def.type === 'list' || def.type === 'object') && parsed !== null && typeof parsed === 'object') {
+        parsed = loadNestedImages(parsed, { baseDir, format: images.format, timeoutMs: images.timeoutMs, fetchImpl: images.fetchImpl });
+        if (parsed instanceof Promise) parsed = await parsed;
+      }
+      out[name] = parsed;
     } catch (e) {
       if (e instanceof ValueParseError && def.type === 'image') throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
       if (e instanceof ImageInputError) throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);

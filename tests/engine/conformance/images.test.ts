@@ -191,3 +191,17 @@ test('an image URL that does not answer fails the line after the model calls\' t
     await ex.close();
   }
 });
+
+test('a flex entry gets the images inside a list input as Image objects; the image it returns is saved', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'llmops-flex-images-'));
+  const ex = await createExecutor(loadFlow(`${FIX}/flex_images`), { images: { root, subdir: 'images' } });
+  try {
+    const r = await ex.runLine({ pictures: ['a caption', { 'data:image/png;path': 'dot.png' }, `${base}/other.png`] });
+    expect(r.error?.message ?? r.status).toBe('Completed');
+    expect(r.outputs).toMatchObject({ images: 1, texts: ['a caption', `${base}/other.png`] });
+    const ref = (r.outputs!.first as Record<string, string>)['data:image/png;path'];
+    expect(readFileSync(join(root, ref))).toEqual(dot);
+  } finally {
+    await ex.close();
+  }
+});
