@@ -18,7 +18,7 @@ import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from 
 import type { NodeRun, RunContext } from './scheduler.js';
 import { resolveEnvironmentVariables } from './env-vars.js';
 import { parseValue, ValueParseError } from './values.js';
-import { imagesFromWorker, ImageInputError, loadNestedImages, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
+import { imagesFromWorker, ImageInputError, loadImageInput, loadNestedImages, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
 import type { InputImageContext } from './flow-inputs.js';
 import { PyFloat } from './template/index.js';
 
@@ -45,6 +45,8 @@ export interface ExecutorOptions {
    * `root` (a run's folder). Without it, images are recorded as base64 dicts (a served response).
    */
   images?: { root: string; subdir?: string };
+  /** Image URLs in inputs: fetched wherever they point (default), or only from public hosts (a served flow). */
+  imageUrls?: 'any' | 'public';
 }
 
 /** The result of one line. */
@@ -111,6 +113,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
     dataDir: options.dataDir,
     format,
     ...service.fetchOptions,
+    publicUrlsOnly: options.imageUrls === 'public',
     sink: options.images ? { root: options.images.root, subdir: options.images.subdir ?? '', format } : undefined,
   };
   try {
@@ -196,11 +199,12 @@ async function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<st
     if (v === undefined) continue;
     try {
       const baseDir = defaulted ? images.workingDir : images.dataDir ?? images.workingDir;
-      let parsed = parseValue(def.type, v, baseDir);
+      const imageOptions = { baseDir, format: images.format, timeoutMs: images.timeoutMs, fetchImpl: images.fetchImpl, publicUrlsOnly: images.publicUrlsOnly };
+      let parsed = def.type === 'image' ? loadImageInput(v, imageOptions) : parseValue(def.type, v, baseDir);
       if (parsed instanceof Promise) parsed = await parsed;
       // Image dicts inside list/object inputs are images (§2.6), for flex and prompty flows too.
       if ((def.type === 'list' || def.type === 'object') && parsed !== null && typeof parsed === 'object') {
-        parsed = loadNestedImages(parsed, { baseDir, format: images.format, timeoutMs: images.timeoutMs, fetchImpl: images.fetchImpl });
+        parsed = loadNestedImages(parsed, imageOptions);
         if (parsed instanceof Promise) parsed = await parsed;
       }
       out[name] = parsed;

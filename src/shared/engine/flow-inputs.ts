@@ -20,6 +20,8 @@ export interface InputImageContext {
   format?: MessageFormat;
   fetchImpl?: typeof fetch;
   timeoutMs?: number;
+  /** Served flows: only URLs of public hosts are fetched. */
+  publicUrlsOnly?: boolean;
 }
 
 /** The line's inputs; a Promise only when an image has to be fetched from a URL. */
@@ -51,7 +53,7 @@ export function coerceLineInputs(defs: Record<string, FlowInputDef>, raw: Record
         continue;
       }
     }
-    const options: ImageLoadOptions = { baseDir: (defaulted ? undefined : images?.dataDir) ?? images?.workingDir ?? process.cwd(), format: images?.format, fetchImpl: images?.fetchImpl, timeoutMs: images?.timeoutMs };
+    const options: ImageLoadOptions = { baseDir: (defaulted ? undefined : images?.dataDir) ?? images?.workingDir ?? process.cwd(), format: images?.format, fetchImpl: images?.fetchImpl, timeoutMs: images?.timeoutMs, publicUrlsOnly: images?.publicUrlsOnly };
     let loaded: unknown;
     try {
       loaded = type === 'image' ? loadImageInput(v, options) : loadNestedImages(v, options);

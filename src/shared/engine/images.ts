@@ -12,6 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ImageValue, PromptResult } from './template/index.js';
 
@@ -27,6 +29,11 @@ export interface ImageLoadOptions {
   fetchImpl?: typeof fetch;
   /** Time limit of one URL fetch, in ms (the model calls' limit). */
   timeoutMs?: number;
+  /**
+   * Only fetch URLs whose host resolves to public addresses, redirects included (a served flow: its callers
+   * must not make the server fetch internal addresses; Prompt Flow 1.18.2's anti-SSRF rule).
+   */
+  publicUrlsOnly?: boolean;
 }
 
 const MIME_KEY = /^data:image\/(.*);(path|base64|url)$/;
@@ -228,8 +235,9 @@ async function fetchImage(url: string, o: ImageLoadOptions): Promise<ImageValue>
   const timeoutMs = o.timeoutMs ?? 600_000;
   let res: Response;
   try {
-    res = await (o.fetchImpl ?? fetch)(url, { signal: AbortSignal.timeout(timeoutMs) });
+    res = o.publicUrlsOnly ? await fetchPublic(url, o, AbortSignal.timeout(timeoutMs)) : await (o.fetchImpl ?? fetch)(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
+    if (e instanceof ImageInputError) throw e;
     const err = e as { name?: string; cause?: { code?: string; message?: string }; message?: string };
     const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : err.cause?.code ?? err.cause?.message ?? err.message;
     throw new ImageInputError(`Failed to fetch image from URL: ${url}: ${why}`);
@@ -243,6 +251,34 @@ async function fetchImage(url: string, o: ImageLoadOptions): Promise<ImageValue>
   const notImage = type?.startsWith('image/') ? undefined : notAnImage(bytes);
   if (notImage) throw new ImageInputError(`Failed to fetch image from URL: ${url}: the answer (${type ?? 'no content type'}) is ${notImage === 'an empty file' ? 'empty' : 'not an image'}`);
   return new ImageValue(bytes, type?.startsWith('image/') ? type : 'image/*', url);
+}
+
+const PRIVATE = new BlockList();
+for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 3]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+
+function isPrivateAddress(address: string, family: number): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return PRIVATE.check(mapped[1], 'ipv4');
+  return PRIVATE.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** fetch that refuses hosts resolving to private, loopback or link-local addresses, at every redirect. */
+async function fetchPublic(url: string, o: ImageLoadOptions, signal: AbortSignal): Promise<Response> {
+  let current = url;
+  for (let hop = 0; hop < 5; hop++) {
+    const host = new URL(current).hostname.replace(/^\[|\]$/g, '');
+    const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true });
+    if (addresses.some((a) => isPrivateAddress(a.address, a.family))) {
+      throw new ImageInputError(`Failed to fetch image from URL: ${url}: ${current === url ? 'its host' : `it redirects to ${current}, whose host`} is a private, loopback or link-local address, which a served flow does not fetch`);
+    }
+    const res = await (o.fetchImpl ?? fetch)(current, { signal, redirect: 'manual' });
+    const next = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
+    if (!next) return res;
+    await res.body?.cancel();
+    current = new URL(next, current).toString();
+  }
+  throw new ImageInputError(`Failed to fetch image from URL: ${url}: more than 5 redirects`);
 }
 
 function describe(v: unknown): string {

@@ -205,3 +205,17 @@ test('a flex entry gets the images inside a list input as Image objects; the ima
     await ex.close();
   }
 });
+
+test('a served flow (imageUrls: public) does not fetch image URLs of private or loopback hosts', async () => {
+  const ex = await createExecutor(loadFlow(`${FIX}/images`), { imageUrls: 'public' });
+  try {
+    const before = hits;
+    for (const url of [`${base}/dot.png`, base.replace('127.0.0.1', 'localhost') + '/dot.png', 'http://[::1]:9/x.png', 'http://169.254.169.254/latest/meta-data']) {
+      const r = await ex.runLine({ question: 'q', picture: { 'data:image/png;url': url } });
+      expect(r.error?.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${url}: its host is a private, loopback or link-local address, which a served flow does not fetch`);
+    }
+    expect(hits).toBe(before);
+  } finally {
+    await ex.close();
+  }
+});
