@@ -159,7 +159,7 @@ async function prepareCore(flow: LoadedFlow, env: CoreEnv): Promise<Core> {
       inputs: flow.inputs,
       hasAggregation: false,
       line: async (inputs, ctx) => {
-        const out = await callPrompty(service, p, await coerceDeclared(flow.inputs, inputs, ctx.lineNumber, env.images), ctx.usage, ctx.signal);
+        const out = await callPrompty(service, p, await coerceDeclared(flow.inputs, inputs, ctx.lineNumber, env.images), ctx.usage, ctx.signal, env.images);
         return { outputs: out !== null && typeof out === 'object' && !Array.isArray(out) ? (toRecordValue(out, env.images.sink) as Record<string, unknown>) : { output: out } };
       },
       aggregate: async () => ({}),

@@ -13,7 +13,7 @@ import { buildChatMessages, collectImages, compileTemplate, preprocessImageTempl
 import { connectionFromEnv } from './connections.js';
 import { LineFailure } from './line-error.js';
 import type { LlmService, Usage } from './llm-service.js';
-import { ImageInputError, loadImageInput } from './images.js';
+import { ImageInputError, loadImageInput, type ImageLoadOptions } from './images.js';
 
 export interface PreparedPrompty {
   flow: PromptyFlow;
@@ -62,7 +62,7 @@ export function preparePrompty(flow: PromptyFlow, connections: Record<string, Co
 }
 
 /** The prompty's inputs from call kwargs (§5.2 step 1). */
-async function promptyInputs(p: PreparedPrompty, given: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function promptyInputs(p: PreparedPrompty, given: Record<string, unknown>, images?: Omit<ImageLoadOptions, 'baseDir'>): Promise<Record<string, unknown>> {
   const source = Object.keys(given).length === 0 && p.flow.sample && typeof p.flow.sample === 'object' ? (p.flow.sample as Record<string, unknown>) : given;
   const out: Record<string, unknown> = {};
   for (const name of p.signature) {
@@ -74,7 +74,7 @@ async function promptyInputs(p: PreparedPrompty, given: Record<string, unknown>)
     if (typeof v === 'string' && /^data:image\/[^;]+;(path|url|base64):/.test(v)) {
       const m = /^(data:image\/[^;]+;(?:path|url|base64)):\s*(.*)$/s.exec(v)!;
       try {
-        v = await loadImageInput({ [m[1]]: m[2] }, { baseDir: p.flow.workingDir });
+        v = await loadImageInput({ [m[1]]: m[2] }, { ...images, baseDir: p.flow.workingDir });
       } catch (e) {
         if (!(e instanceof ImageInputError)) throw e;
         throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
@@ -90,8 +90,9 @@ function messagesOf(p: PreparedPrompty, inputs: Record<string, unknown>) {
 }
 
 /** `prompty(**inputs)`: the formatted response (§5.2 step 4). */
-export async function callPrompty(service: LlmService, p: PreparedPrompty, given: Record<string, unknown>, usage: Usage[], signal?: AbortSignal): Promise<unknown> {
-  const inputs = await promptyInputs(p, given);
+/** `images`: how image inputs are fetched (time limit, public hosts only for a served flow). */
+export async function callPrompty(service: LlmService, p: PreparedPrompty, given: Record<string, unknown>, usage: Usage[], signal?: AbortSignal, images?: Omit<ImageLoadOptions, 'baseDir'>): Promise<unknown> {
+  const inputs = await promptyInputs(p, given, images ?? service.fetchOptions);
   const params = { ...p.flow.model.parameters };
   delete params.stream;
   const api = p.flow.model.api;
