@@ -3,14 +3,18 @@
  * store, `.llmops/runs/<run-id>/`). Logs go to stderr. Run-level problems exit 2; failed lines never fail a run.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { runWithHost } from '../cli-support.js';
 import type { Connection } from '../shared/config/connections.js';
-import { ConfigError, GateFailed } from '../shared/errors.js';
+import { ConfigError, formatLocation, GateFailed } from '../shared/errors.js';
 import { applyVariant, loadFlow, parseVariantSpec } from '../shared/flow/index.js';
 import { connectionFromEnv, createExecutor, LlmService, loadConnections, type PythonRequirementsMode } from '../shared/engine/index.js';
+import { stringifyPyJson } from '../shared/engine/python-worker/index.js';
 import { parseMappingPairs, plainProgress, runBatch, type ProgressReporter, type RunSummary } from '../shared/runs/index.js';
 import { ResponseCache, type CacheMode } from '../shared/llm/index.js';
 import { findJsonFault, lineColumnOf } from '../shared/data/json-scan.js';
@@ -26,6 +30,8 @@ export interface InitOptions {
 export interface FlowTestOptions extends InitOptions {
   inputs?: string[];
   inputsFile?: string;
+  /** Folder images in the outputs are saved to (default: a new folder under the system's temp folder). */
+  outputDir?: string;
   variant?: string;
   connections?: string;
 }
@@ -124,6 +130,7 @@ export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io
     const v = parseVariantSpec(opts.variant, { file: '--variant' });
     flow = applyVariant(flow, { [v.node]: v.variantId });
   }
+  for (const w of flow.warnings) io.stderr.write(`${formatLocation(w)}: warning: ${w.message}\n`);
   const { connections, fallback } = cliConnections(opts.connections, io);
   let inputs = parseInputPairs(opts.inputs, opts.inputsFile);
   if (Object.keys(inputs).length === 0 && flow.kind === 'flex' && flow.sample?.inputs) inputs = { ...flow.sample.inputs };
@@ -131,7 +138,10 @@ export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io
   const { init, initText } = parseInitOptions(opts);
   if (init && flow.kind !== 'flex') throw ConfigError.at({ file: '--init' }, `a ${flow.kind} flow takes no init arguments; expected a flex flow (flow.flex.yaml) with a class entry`);
   const llm = new LlmService({});
-  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0, init, initText, llm });
+  // Images in the outputs are saved as files there, and the outputs name them relative to it (§2.6).
+  const outputDir = resolve(opts.outputDir ?? join(tmpdir(), `llmops-flow-test-${randomBytes(4).toString('hex')}`));
+  const dataDir = opts.inputsFile ? dirname(resolve(opts.inputsFile)) : undefined;
+  const executor = await createExecutor(flow, { connections, fallbackConnection: fallback, lineTimeoutMs: 0, init, initText, llm, images: { root: outputDir }, dataDir });
   try {
     const r = await executor.runLine(inputs, { lineNumber: 0 });
     if (r.status !== 'Completed') {
@@ -142,11 +152,12 @@ export async function flowTestAction(flowPath: string, opts: FlowTestOptions, io
     }
     if (executor.hasAggregation) {
       const agg = await executor.aggregate([{ outputs: r.outputs, aggregationInputs: r.aggregationInputs }]);
-      if (Object.keys(agg.metrics).length > 0) io.stderr.write(`metrics: ${JSON.stringify(agg.metrics)}\n`);
+      if (Object.keys(agg.metrics).length > 0) io.stderr.write(`metrics: ${stringifyPyJson(agg.metrics)}\n`);
       if (agg.error) io.stderr.write(`aggregation node ${agg.error.node} failed: ${agg.error.error.message}\n`);
     }
     io.stderr.write(`line completed in ${r.latencyMs.toFixed(1)} ms, ${r.usage.totalTokens} tokens\n`);
-    io.stdout.write(`${JSON.stringify(r.outputs, null, 2)}\n`);
+    if (existsSync(outputDir)) io.stderr.write(`images in the outputs are saved in ${outputDir}\n`);
+    io.stdout.write(`${stringifyPyJson(r.outputs, 2)}\n`);
     return r.outputs!;
   } finally {
     await executor.close();
@@ -218,11 +229,12 @@ export function registerFlowCommands(program: Command): void {
     .command('test <flow>')
     .description('Run one line of a flow (dag folder, flow.dag.yaml, flow.flex.yaml or .prompty); print its outputs as JSON.')
     .option('--inputs <name=value...>', 'a flow input (repeatable); values are coerced by the declared input types', collect)
-    .option('--inputs-file <file>', 'flow inputs as a JSON object')
+    .option('--inputs-file <file>', 'flow inputs as a JSON object (relative image paths in it are read from its folder)')
     .option('--variant <spec>', "variant of one node: '${node.variant_id}'")
     .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s); ${env:VAR} values are read from the environment')
     .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), over init.json and flow.flex.yaml init: defaults", collect)
     .option('--init-file <file>', '__init__ arguments as a JSON object')
+    .option('--output-dir <dir>', 'folder images in the outputs are saved to, named relative to it (default: a new temporary folder)')
     .addHelpText('after', `
 Examples:
   $ llmops flow test examples/web_classification/flows/experiment --inputs url=https://www.imdb.com/title/tt0111161/ --connections conns/

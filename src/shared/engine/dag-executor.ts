@@ -8,7 +8,7 @@ import { LineFailure } from './line-error.js';
 import { makeRunner, type RunnerDeps } from './node-runners.js';
 import { outputValue, runStage, type NodeRun, type PlannedInput, type PlannedNode, type RunContext } from './scheduler.js';
 import { coerceLineInputs } from './flow-inputs.js';
-import { toRecordValue } from './values.js';
+import { imagesFromWorker, loadNestedImages, toRecordValue, type ImageSink } from './images.js';
 
 export interface DagLineResult {
   outputs: Record<string, unknown>;
@@ -24,6 +24,7 @@ export interface DagPlan {
   lineIndex: Map<string, number>;
   /** References aggregation nodes make to line nodes or flow inputs. */
   aggregationRefs: Map<string, InputAssignment>;
+  images: RunnerDeps['images'];
 }
 
 /** Builds the plan; ConfigError for anything that would fail the whole run (missing connection, bad literal, bad python file). */
@@ -38,7 +39,7 @@ export async function planDag(flow: DagFlow, deps: RunnerDeps): Promise<DagPlan>
   const aggregation = await Promise.all(aggNodes.map((n, i) => planNode(n, i, aggIndex, aggregationRefs, deps)));
   link(line);
   link(aggregation);
-  return { flow, line, aggregation, lineIndex, aggregationRefs };
+  return { flow, line, aggregation, lineIndex, aggregationRefs, images: deps.images };
 }
 
 async function planNode(node: FlowNode, index: number, indexOf: Map<string, number>, externals: Map<string, InputAssignment> | undefined, deps: RunnerDeps): Promise<PlannedNode> {
@@ -67,17 +68,19 @@ function link(nodes: PlannedNode[]): void {
 }
 
 /** Runs one line: coercion (§1.2), scheduling (§1.8), outputs (§1.3). Throws LineFailure. */
-export async function runDagLine(plan: DagPlan, rawInputs: Record<string, unknown>, ctx: RunContext, baseDir?: string): Promise<DagLineResult> {
-  const inputs = coerceLineInputs(plan.flow.inputs, rawInputs, ctx.lineNumber, baseDir);
+export async function runDagLine(plan: DagPlan, rawInputs: Record<string, unknown>, ctx: RunContext): Promise<DagLineResult> {
+  const coerced = coerceLineInputs(plan.flow.inputs, rawInputs, ctx.lineNumber, plan.images);
+  const inputs = coerced instanceof Promise ? await coerced : coerced;
   const stage = await runStage(plan.line, { inputs }, ctx);
+  const sink: ImageSink | undefined = plan.images?.sink;
   const outputs: Record<string, unknown> = {};
-  for (const [name, def] of Object.entries(plan.flow.outputs)) outputs[name] = toRecordValue(outputValue(def.reference!, inputs, stage, plan.lineIndex));
+  for (const [name, def] of Object.entries(plan.flow.outputs)) outputs[name] = toRecordValue(outputValue(def.reference!, inputs, stage, plan.lineIndex), sink);
   const result: DagLineResult = { outputs, nodeRuns: stage.nodeRuns };
   if (plan.aggregationRefs.size > 0) {
     const agg: Record<string, unknown> = {};
     for (const [text, a] of plan.aggregationRefs) {
       try {
-        agg[text] = toRecordValue(outputValue(a, inputs, stage, plan.lineIndex));
+        agg[text] = toRecordValue(outputValue(a, inputs, stage, plan.lineIndex), sink);
       } catch {
         agg[text] = null;
       }
@@ -90,7 +93,14 @@ export async function runDagLine(plan: DagPlan, rawInputs: Record<string, unknow
 /** Runs the aggregation nodes once over the succeeded lines' values (§1.9); metrics come from log_metric. */
 export async function runDagAggregation(plan: DagPlan, lines: ReadonlyArray<Record<string, unknown>>, ctx: RunContext): Promise<{ metrics: Record<string, unknown>; nodeRuns: Record<string, NodeRun> }> {
   const external: Record<string, unknown> = {};
-  for (const text of plan.aggregationRefs.keys()) external[text] = lines.map((l) => l[text] ?? null);
+  // Images were recorded as files (or base64 without a sink): aggregation nodes get them back as images.
+  const images = plan.images;
+  const load = (v: unknown): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    if (!images?.sink) return imagesFromWorker(v);
+    return loadNestedImages(v, { baseDir: images.sink.root, format: images.format, fetchImpl: images.fetchImpl, timeoutMs: images.timeoutMs });
+  };
+  for (const text of plan.aggregationRefs.keys()) external[text] = await Promise.all(lines.map((l) => load(l[text] ?? null)));
   const metrics: Record<string, unknown> = {};
   const aggCtx: RunContext & { metrics: Record<string, unknown> } = { ...ctx, metrics };
   try {

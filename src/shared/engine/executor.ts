@@ -23,7 +23,10 @@ import { makeCallbacks } from './callbacks.js';
 import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
 import type { NodeRun, RunContext } from './scheduler.js';
 import { resolveEnvironmentVariables } from './env-vars.js';
-import { parseValue, toRecordValue, ValueParseError } from './values.js';
+import { parseValue, ValueParseError } from './values.js';
+import { imagesFromWorker, ImageInputError, loadImageInput, loadNestedImages, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
+import type { InputImageContext } from './flow-inputs.js';
+import { PyFloat } from './template/index.js';
 
 export interface ExecutorOptions {
   /** Connections by name (experiment.yaml, connection files, …). */
@@ -51,6 +54,13 @@ export interface ExecutorOptions {
   lineTimeoutMs?: number;
   /** Folder relative image paths in line inputs are resolved against (the data file's). */
   dataDir?: string;
+  /**
+   * Where images in outputs are saved (§2.6): files under `root/subdir`, referenced by their path relative to
+   * `root` (a run's folder). Without it, images are recorded as base64 dicts (a served response).
+   */
+  images?: { root: string; subdir?: string };
+  /** Image URLs in inputs: fetched wherever they point (default), or only from public hosts (a served flow). */
+  imageUrls?: 'any' | 'public';
 }
 
 /** The result of one line. */
@@ -100,7 +110,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
       workingDir,
       workers: options.pythonWorkers ?? 1,
       python: options.python,
-      env: { ...resolveEnvironmentVariables(flow, connections), ...options.env },
+      env: { ...resolveEnvironmentVariables(flow, connections, {}, options.fallbackConnection), ...options.env },
       connections: Object.fromEntries(Object.values(connections).map((c) => [c.name, toRuntimeConnection(c)])),
       fallbackConnection: options.fallbackConnection ? toRuntimeConnection(options.fallbackConnection) : undefined,
       callbacks: makeCallbacks(service, prompties),
@@ -112,10 +122,19 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
     await pool?.close();
     materialized.dispose();
   };
+  const format: MessageFormat = flow.kind === 'dag' && flow.messageFormat === 'openai-vision' ? 'openai-vision' : 'basic';
+  const images: InputImageContext & { sink?: ImageSink } = {
+    workingDir,
+    dataDir: options.dataDir,
+    format,
+    ...service.fetchOptions,
+    publicUrlsOnly: options.imageUrls === 'public',
+    sink: options.images ? { root: options.images.root, subdir: options.images.subdir ?? '', format } : undefined,
+  };
   try {
     const requirements = flow.kind === 'prompty' ? undefined : readRequirements(requirementsFileOf(flow));
     await checkPythonCode(flow, workingDir, options.pythonCheck ?? 'check', getPool, requirements);
-    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir, requirements });
+    const core = await prepareCore(flow, { service, connections, options, getPool, workingDir, requirements, images });
     return makeExecutor(flow, core, options, close);
   } catch (e) {
     await close();
@@ -207,14 +226,24 @@ export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boo
   }
 }
 
-async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string; requirements?: Requirements }): Promise<Core> {
+interface CoreEnv {
+  service: LlmService;
+  connections: Record<string, Connection>;
+  options: ExecutorOptions;
+  getPool: () => PythonWorkerPool;
+  workingDir: string;
+  requirements?: Requirements;
+  images: InputImageContext & { sink?: ImageSink };
+}
+
+async function prepareCore(flow: LoadedFlow, env: CoreEnv): Promise<Core> {
   const { service, connections, options } = env;
   if (flow.kind === 'dag') {
-    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile, workingDir: env.workingDir, requirements: env.requirements });
+    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile, workingDir: env.workingDir, requirements: env.requirements, images: env.images });
     return {
       inputs: flow.inputs,
       hasAggregation: plan.aggregation.length > 0,
-      line: (inputs, ctx) => runDagLine(plan, inputs, ctx, options.dataDir).then((r) => ({ outputs: r.outputs, nodes: r.nodeRuns, aggregationInputs: r.aggregationInputs })),
+      line: (inputs, ctx) => runDagLine(plan, inputs, ctx).then((r) => ({ outputs: r.outputs, nodes: r.nodeRuns, aggregationInputs: r.aggregationInputs })),
       aggregate: async (lines, ctx) => (await runDagAggregation(plan, lines.map((l) => l.aggregationInputs ?? {}), ctx)).metrics,
     };
   }
@@ -225,16 +254,16 @@ async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connect
       inputs: flow.inputs,
       hasAggregation: false,
       line: async (inputs, ctx) => {
-        const out = await callPrompty(service, p, coerceDeclared(flow.inputs, inputs, ctx.lineNumber), ctx.usage, ctx.signal);
-        return { outputs: out !== null && typeof out === 'object' && !Array.isArray(out) ? (toRecordValue(out) as Record<string, unknown>) : { output: out } };
+        const out = await callPrompty(service, p, await coerceDeclared(flow.inputs, inputs, ctx.lineNumber, env.images), ctx.usage, ctx.signal, env.images);
+        return { outputs: out !== null && typeof out === 'object' && !Array.isArray(out) ? (toRecordValue(out, env.images.sink) as Record<string, unknown>) : { output: out } };
       },
       aggregate: async () => ({}),
     };
   }
-  return prepareFlex(flow, env.getPool(), options, env.requirements, Object.keys(connections));
+  return prepareFlex(flow, env.getPool(), options, env.images, env.requirements, Object.keys(connections));
 }
 
-async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, requirements?: Requirements, connectionNames: string[] = []): Promise<Core> {
+async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, images: CoreEnv['images'], requirements?: Requirements, connectionNames: string[] = []): Promise<Core> {
   const environment = loadEnvironment(findRepositoryRoot(path.dirname(flow.file)));
   const init = resolveFlexInit(flow, options.init, (name) => environment.get(name));
   for (const secret of init.secrets) options.onSecret?.(secret);
@@ -266,22 +295,40 @@ async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: Exec
     hasAggregation: info.hasAggregate,
     line: async (raw, ctx) => {
       // Signature defaults are left to Python: sent over JSON, a default such as `1.0` would arrive as the int 1.
-      const r = await pool.flexCall(info.key, coerceDeclared(inputs, raw, ctx.lineNumber, !fromSignature), { context: ctx });
-      return { outputs: r.output as Record<string, unknown> };
+      const r = await pool.flexCall(info.key, await coerceDeclared(inputs, raw, ctx.lineNumber, images, !fromSignature), { context: ctx });
+      return { outputs: toRecordValue(imagesFromWorker(r.output), images.sink) as Record<string, unknown> };
     },
     aggregate: async (lines, ctx) => (await pool.flexAggregate(info.key, lines.map((l) => l.outputs ?? {}), { context: ctx })).metrics,
   };
 }
 
+/** Metrics as plain numbers: a metric logged as `1.0` arrives as a Python float, and every reader expects a number. */
+function plainNumbers(metrics: Record<string, unknown>): Record<string, unknown> {
+  for (const k in metrics) if (metrics[k] instanceof PyFloat) metrics[k] = (metrics[k] as PyFloat).value;
+  return metrics;
+}
+
 /** Flex/prompty coercion: present values by declared type; absent ones are left to the callee (defaults, errors). */
-function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number, applyDefaults = true): Record<string, unknown> {
+async function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number, images: InputImageContext, applyDefaults = true): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [name, def] of Object.entries(defs)) {
-    const v = raw[name] === undefined && def.hasDefault && applyDefaults ? def.default : raw[name];
+    const defaulted = raw[name] === undefined && def.hasDefault && applyDefaults;
+    const v = defaulted ? def.default : raw[name];
     if (v === undefined) continue;
     try {
-      out[name] = parseValue(def.type, v);
+      const baseDir = defaulted ? images.workingDir : images.dataDir ?? images.workingDir;
+      const imageOptions = { baseDir, format: images.format, timeoutMs: images.timeoutMs, fetchImpl: images.fetchImpl, publicUrlsOnly: images.publicUrlsOnly };
+      let parsed = def.type === 'image' ? loadImageInput(v, imageOptions) : parseValue(def.type, v, baseDir);
+      if (parsed instanceof Promise) parsed = await parsed;
+      // Image dicts inside list/object inputs are images (§2.6), for flex and prompty flows too.
+      if ((def.type === 'list' || def.type === 'object') && parsed !== null && typeof parsed === 'object') {
+        parsed = loadNestedImages(parsed, imageOptions);
+        if (parsed instanceof Promise) parsed = await parsed;
+      }
+      out[name] = parsed;
     } catch (e) {
+      if (e instanceof ValueParseError && def.type === 'image') throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
+      if (e instanceof ImageInputError) throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
       if (!(e instanceof ValueParseError)) throw e;
       throw new LineFailure(`The value for flow input '${name}' in line ${lineNumber} of input data does not match the expected type '${def.type}'.`, ['ValidationError', 'InputTypeError']);
     }
@@ -329,10 +376,10 @@ function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, cl
       const metrics: Record<string, unknown> = {};
       try {
         const m = await core.aggregate(lines, { lineNumber: -1, usage: [usage], metrics });
-        return { metrics: { ...metrics, ...m }, usage };
+        return { metrics: plainNumbers({ ...metrics, ...m }), usage };
       } catch (err) {
         const node = (err as LineFailure).node ?? 'aggregation';
-        return { metrics, usage, error: { node, error: toPfError(err) } };
+        return { metrics: plainNumbers(metrics), usage, error: { node, error: toPfError(err) } };
       }
     },
     close,

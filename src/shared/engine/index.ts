@@ -9,6 +9,7 @@ export { loadConnections, loadConnectionFile, connectionFromEnv, toRuntimeConnec
 export { toPfError, toLineFailure, LineFailure, type PfError, type PfInnerError } from './line-error.js';
 export { parseValue, ValueParseError, followPath, toRecordValue } from './values.js';
 export { coerceLineInputs } from './flow-inputs.js';
+export { resolveImagePaths, ImageInputError, type ImageSink, type MessageFormat } from './images.js';
 export { resolveEnvironmentVariables } from './env-vars.js';
 export { preparePrompty, callPrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
 export { makeCallbacks } from './callbacks.js';

@@ -70,6 +70,11 @@ export class LlmService {
     return this.limiters.unreachable()[0];
   }
 
+  /** The time limit other outside fetches of a line (image URLs) share with model calls. */
+  get fetchOptions(): { timeoutMs: number } {
+    return { timeoutMs: this.options.client?.timeoutMs ?? 600_000 };
+  }
+
   /** Checks at load time that a connection can call a model. */
   check(connection: Connection): void {
     this.client(connection);

@@ -10,13 +10,16 @@ import { parse as parseYaml } from 'yaml';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
-import { compileTemplate, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
+import { checkTemplateVariables } from './template-clash.js';
+import { compileTemplate, findImageInputs, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
 import { asLoadError, PythonCodeError, type PyParam, type PyToolInfo, type PythonWorkerPool, type Requirements } from './python-worker/index.js';
 import { NATIVE_HTTP_TOOLS } from './http-tools.js';
 import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
 import { parseValue, ValueParseError } from './values.js';
+import { ImageInputError, imagesFromWorker, loadImageInput, loadNestedImages, type ImageSink } from './images.js';
+import type { InputImageContext } from './flow-inputs.js';
 
 /** What every runner may use. */
 export interface RunnerDeps {
@@ -31,6 +34,8 @@ export interface RunnerDeps {
   workingDir?: string;
   /** The flow's requirements.txt, named in messages about modules that are not installed. */
   requirements?: Requirements;
+  /** Where images come from (flow folder, data folder, message format, URL fetching) and where they are saved. */
+  images?: InputImageContext & { sink?: ImageSink };
 }
 
 export type NodeRun = (inputs: Record<string, unknown>, bypassedInputs: string[] | undefined, ctx: RunContext) => Promise<unknown>;
@@ -46,7 +51,8 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
   const escape = planned.filter((p) => p.kind === 'input').map((p) => p.name);
   switch (node.type) {
     case 'prompt': {
-      const template = loadTemplate(node, false);
+      const template = loadTemplate(node, false, { names: ['template'], tool: 'the prompt tool' });
+      await loadImageLiterals(node, planned, deps, where);
       return async (inputs) => renderPromptNode(template, inputs, escape);
     }
     case 'llm': {
@@ -56,7 +62,8 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const api: ChatApi = node.api === 'completion' ? 'completion' : 'chat';
       const types = llmParamTypes(provider, api);
       convertLiterals(planned, types, where);
-      const template = loadTemplate(node, false);
+      const template = loadTemplate(node, false, { names: ['connection', 'prompt', ...Object.keys(types)], tool: `${provider}.${api}` });
+      await loadImageLiterals(node, planned, deps, where);
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: false });
     }
     case 'custom_llm': {
@@ -75,7 +82,8 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const api: ChatApi = apiLiteral === 'completion' ? 'completion' : 'chat';
       const types = isVision ? visionParamTypes(provider) : { ...llmParamTypes(provider, api), deployment_name: 'string', model: 'string', api: 'string', connection: 'connection', detail: 'string' };
       convertLiterals(planned, types, where);
-      const template = loadTemplate(node, isVision);
+      const template = loadTemplate(node, isVision, { names: isVision ? Object.keys(visionParamTypes(provider)) : LLM_TOOL_INPUTS, tool: `custom llm tool ${tool}` });
+      await loadImageLiterals(node, planned, deps, where);
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: isVision, calledFrom: isVision ? 'aoai-gpt4v-tool' : 'aoai-tool' });
     }
     case 'python': {
@@ -89,7 +97,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       }
       const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
       for (const p of info.initParams ?? []) params.set(p.name, p);
-      convertPyLiterals(planned, params, deps, where);
+      await convertPyLiterals(planned, params, deps, where);
       return async (inputs, bypassed, ctx) => {
         if (bypassed) {
           // §1.8: a parameter with a default is omitted, otherwise None is passed.
@@ -98,7 +106,7 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
         for (const k in inputs) if (inputs[k] instanceof PromptResult) inputs[k] = (inputs[k] as PromptResult).text;
         const r = await deps.pool().call(file, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
         if (r.metrics && ctx.metrics) Object.assign(ctx.metrics, r.metrics);
-        return r.output;
+        return r.output !== null && typeof r.output === 'object' ? imagesFromWorker(r.output) : r.output;
       };
     }
   }
@@ -219,7 +227,8 @@ function convertLiterals(planned: PlannedInput[], types: Record<string, string>,
   });
 }
 
-function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>, deps: RunnerDeps, where: string): void {
+async function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>, deps: RunnerDeps, where: string): Promise<void> {
+  const fetching: Array<Promise<void>> = [];
   convertEachLiteral(planned, (p) => {
     const param = params.get(p.name);
     if (!param) return;
@@ -231,8 +240,22 @@ function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>
       p.value = loadAssistantDefinition(p.value, deps, where);
       return;
     }
-    if (param.kind === 'value' && param.type.length === 1) p.value = parseLiteral(param.type[0], p.value, p.name, where);
+    if (param.kind !== 'value' || param.type.length !== 1) return;
+    const given = p.value;
+    let v = parseLiteral(param.type[0], given, p.name, where, deps.images?.workingDir);
+    // Image dicts inside list/object literals are images too (Prompt Flow loads them recursively).
+    if ((param.type[0] === 'list' || param.type[0] === 'object') && v !== null && typeof v === 'object') {
+      const images = deps.images;
+      try {
+        v = loadNestedImages(v, { baseDir: images?.workingDir ?? process.cwd(), format: images?.format, fetchImpl: images?.fetchImpl, timeoutMs: images?.timeoutMs });
+      } catch (e) {
+        throw literalError(e, given, param.type[0], p.name, where);
+      }
+    }
+    if (v instanceof Promise) fetching.push(v.then((x) => void (p.value = x), (e: unknown) => Promise.reject(literalError(e, given, param.type[0], p.name, where))));
+    else p.value = v;
   });
+  await Promise.all(fetching);
 }
 
 /** An `AssistantDefinition` input names a YAML file in the flow's folder: the worker receives its content. */
@@ -257,12 +280,12 @@ function loadAssistantDefinition(value: unknown, deps: RunnerDeps, where: string
   return parsed;
 }
 
-function parseLiteral(type: string, value: unknown, name: string, where: string): unknown {
+/** `baseDir`: the flow folder, for image literals given as relative paths. */
+function parseLiteral(type: string, value: unknown, name: string, where: string, baseDir?: string): unknown {
   try {
-    return parseValue(type, value);
+    return parseValue(type, value, baseDir);
   } catch (e) {
-    if (!(e instanceof ValueParseError)) throw e;
-    throw ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type} (NodeInputValidationError)`);
+    throw literalError(e, value, type, name, where);
   }
 }
 
@@ -273,11 +296,46 @@ function loadTemplateText(node: FlowNode): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-function loadTemplate(node: FlowNode, vision: boolean): CompiledTemplate {
+function literalError(e: unknown, value: unknown, type: string, name: string, where: string): unknown {
+  if (e instanceof ValueParseError) {
+    const why = type === 'image' && e.message ? `: ${e.message}` : '';
+    return ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type}${why} (NodeInputValidationError)`);
+  }
+  if (e instanceof ImageInputError) return ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected an image: ${e.message} (NodeInputValidationError)`);
+  return e;
+}
+
+/**
+ * Literal node inputs used as `![image]({{name}})` in the template are images (Prompt Flow's
+ * `_load_images_for_prompt_tpl`): a path (relative to the flow folder), a URL or base64 data, loaded once.
+ */
+async function loadImageLiterals(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): Promise<void> {
+  const file = node.source?.resolvedPath;
+  if (!file) return;
+  const names = findImageInputs(readFileSync(file, 'utf8'));
+  for (const p of planned) {
+    if (p.kind !== 'literal' || !names.includes(p.name) || p.value === null || p.value === '') continue;
+    try {
+      p.value = await loadImageInput(p.value, { baseDir: deps.images?.workingDir ?? process.cwd(), format: deps.images?.format, fetchImpl: deps.images?.fetchImpl, timeoutMs: deps.images?.timeoutMs });
+    } catch (e) {
+      throw literalError(e, p.value, 'image', p.name, where);
+    }
+  }
+}
+
+/** Inputs of `promptflow.tools.llm.llm` (its tool YAML). */
+const LLM_TOOL_INPUTS = ['connection', 'api', 'deployment_name', 'model', 'temperature', 'top_p', 'stop', 'max_tokens', 'presence_penalty', 'response_format', 'frequency_penalty', 'logit_bias', 'seed', 'suffix', 'logprobs', 'echo', 'best_of', 'tools', 'tool_choice'];
+
+/**
+ * The node's template, compiled. `reserved`: the tool's own parameters, which template variables may not be
+ * named after (Prompt Flow refuses such a node when the flow loads: "Invalid inputs {...} in prompt template").
+ */
+function loadTemplate(node: FlowNode, vision: boolean, reserved?: { names: readonly string[]; tool: string }): CompiledTemplate {
   const file = node.source?.resolvedPath;
   if (!file) throw ConfigError.at(node.source?.at ?? node.at, `node ${node.name} has no template file`);
   let text = readFileSync(file, 'utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (reserved) checkTemplateVariables(node, file, text, reserved);
   if (vision) text = preprocessImageTemplate(text);
   try {
     return compileTemplate(text);

@@ -13,7 +13,7 @@ import { buildChatMessages, collectImages, compileTemplate, preprocessImageTempl
 import { connectionFromEnv } from './connections.js';
 import { LineFailure } from './line-error.js';
 import type { LlmService, Usage } from './llm-service.js';
-import { toImage } from './values.js';
+import { ImageInputError, loadImageInput, type ImageLoadOptions } from './images.js';
 
 export interface PreparedPrompty {
   flow: PromptyFlow;
@@ -63,7 +63,7 @@ export function preparePrompty(flow: PromptyFlow, connections: Record<string, Co
 }
 
 /** The prompty's inputs from call kwargs (§5.2 step 1). */
-function promptyInputs(p: PreparedPrompty, given: Record<string, unknown>): Record<string, unknown> {
+async function promptyInputs(p: PreparedPrompty, given: Record<string, unknown>, images?: Omit<ImageLoadOptions, 'baseDir'>): Promise<Record<string, unknown>> {
   const source = Object.keys(given).length === 0 && p.flow.sample && typeof p.flow.sample === 'object' ? (p.flow.sample as Record<string, unknown>) : given;
   const out: Record<string, unknown> = {};
   for (const name of p.signature) {
@@ -74,7 +74,12 @@ function promptyInputs(p: PreparedPrompty, given: Record<string, unknown>): Reco
     }
     if (typeof v === 'string' && /^data:image\/[^;]+;(path|url|base64):/.test(v)) {
       const m = /^(data:image\/[^;]+;(?:path|url|base64)):\s*(.*)$/s.exec(v)!;
-      v = toImage({ [m[1]]: m[2] }, p.flow.workingDir);
+      try {
+        v = await loadImageInput({ [m[1]]: m[2] }, { ...images, baseDir: p.flow.workingDir });
+      } catch (e) {
+        if (!(e instanceof ImageInputError)) throw e;
+        throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
+      }
     }
     out[name] = v;
   }
@@ -86,8 +91,9 @@ function messagesOf(p: PreparedPrompty, inputs: Record<string, unknown>) {
 }
 
 /** `prompty(**inputs)`: the formatted response (§5.2 step 4). */
-export async function callPrompty(service: LlmService, p: PreparedPrompty, given: Record<string, unknown>, usage: Usage[], signal?: AbortSignal): Promise<unknown> {
-  const inputs = promptyInputs(p, given);
+/** `images`: how image inputs are fetched (time limit, public hosts only for a served flow). */
+export async function callPrompty(service: LlmService, p: PreparedPrompty, given: Record<string, unknown>, usage: Usage[], signal?: AbortSignal, images?: Omit<ImageLoadOptions, 'baseDir'>): Promise<unknown> {
+  const inputs = await promptyInputs(p, given, images ?? service.fetchOptions);
   const params = { ...p.flow.model.parameters };
   delete params.stream;
   const api = p.flow.model.api;
@@ -122,14 +128,14 @@ export async function callPrompty(service: LlmService, p: PreparedPrompty, given
 }
 
 /** `prompty.render(**inputs)`: Python `str()` of the message list. */
-export function renderPrompty(p: PreparedPrompty, given: Record<string, unknown>): string {
-  const inputs = promptyInputs(p, given);
+export async function renderPrompty(p: PreparedPrompty, given: Record<string, unknown>): Promise<string> {
+  const inputs = await promptyInputs(p, given);
   return p.flow.model.api === 'chat' ? pyRepr(messagesOf(p, inputs)) : p.template.render(inputs);
 }
 
 /** `prompty.estimate_token_count(**inputs)`: message tokens + max_tokens. */
-export function estimatePromptyTokens(p: PreparedPrompty, given: Record<string, unknown>): number {
-  const inputs = promptyInputs(p, given);
+export async function estimatePromptyTokens(p: PreparedPrompty, given: Record<string, unknown>): Promise<number> {
+  const inputs = await promptyInputs(p, given);
   const maxTokens = Number(p.flow.model.parameters.max_tokens ?? 0) || 0;
   return countChatTokens(messagesOf(p, inputs) as never, p.model) + maxTokens;
 }

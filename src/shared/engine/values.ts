@@ -3,22 +3,20 @@
  * (promptflow-formats.md §1.2, §1.6), property paths of references (§1.5) and image values (§2.6).
  * @module
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import type { PropertyStep } from '../flow/index.js';
-import { ImageValue, PromptResult, pyFloat, pyRepr, pyStr } from './template/index.js';
+import { PromptResult, pyFloat, pyRepr, pyStr } from './template/index.js';
 import { LineFailure } from './line-error.js';
+import { ImageInputError, loadImageInput } from './images.js';
 
-const IMAGE_KEY = /^data:image\/(.*);(path|base64|url)$/;
 const INT_TEXT = /^\s*[+-]?\d+(_\d+)*\s*$/;
 const FLOAT_TEXT = /^\s*[+-]?((\d+(_\d+)*)?\.?\d*([eE][+-]?\d+)?|inf(inity)?|nan)\s*$/i;
 
-/** Why a value does not parse as a type; the caller words the error. */
+/** Why a value does not parse as a type; the caller words the error (`message` may say more, for images). */
 export class ValueParseError extends Error {}
 
 /**
  * Python's `ValueType.parse(v)` for `int | double | bool | string | list | object | image` (others unchanged).
- * `baseDir` resolves relative image paths.
+ * `baseDir` resolves relative image paths; an image given as a URL comes back as a Promise (it is fetched).
  */
 export function parseValue(type: string | undefined, v: unknown, baseDir?: string): unknown {
   switch (type) {
@@ -54,7 +52,12 @@ export function parseValue(type: string | undefined, v: unknown, baseDir?: strin
       }
       return v;
     case 'image':
-      return toImage(v, baseDir);
+      try {
+        return loadImageInput(v, { baseDir: baseDir ?? process.cwd() });
+      } catch (e) {
+        if (e instanceof ImageInputError) throw new ValueParseError(e.message);
+        throw e;
+      }
     default:
       return v;
   }
@@ -82,46 +85,8 @@ function toFloat(v: unknown): number {
   throw new ValueParseError('double');
 }
 
-/** An image value from an input: an ImageValue, a `{"data:image/x;base64|path|url": v}` dict, or a string. */
-export function toImage(v: unknown, baseDir?: string): unknown {
-  if (v instanceof ImageValue) return v;
-  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-    const keys = Object.keys(v);
-    if (keys.length === 1) {
-      const m = IMAGE_KEY.exec(keys[0]);
-      if (m) return imageFrom(m[2], String((v as Record<string, unknown>)[keys[0]]), `image/${m[1]}`, baseDir);
-    }
-    return v;
-  }
-  if (typeof v === 'string') {
-    const data = /^data:(image\/[^;]+);base64,(.*)$/s.exec(v);
-    if (data) return new ImageValue(Buffer.from(data[2], 'base64'), data[1]);
-    if (/^https?:\/\//.test(v)) return imageFrom('url', v, 'image/*', baseDir);
-    return imageFrom('path', v, 'image/*', baseDir);
-  }
-  return v;
-}
-
-function imageFrom(kind: string, value: string, mime: string, baseDir?: string): ImageValue {
-  if (kind === 'base64') return new ImageValue(Buffer.from(value, 'base64'), mime);
-  if (kind === 'url') return new ImageValue(Buffer.from(value, 'utf8'), mime, value);
-  const file = isAbsolute(value) ? value : resolve(baseDir ?? '.', value);
-  const bytes = readFileSync(file);
-  const ext = /\.(\w+)$/.exec(file)?.[1]?.toLowerCase();
-  return new ImageValue(bytes, mime === 'image/*' && ext ? `image/${ext === 'jpg' ? 'jpeg' : ext}` : mime);
-}
-
-/** Turns images nested in a value into `{ "data:image/x;base64": … }` dicts (and prompt results into text) for records. */
-export function toRecordValue(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return v;
-  if (v instanceof PromptResult) return v.text;
-  if (v instanceof ImageValue) return v.sourceUrl ? { [`data:${v.mimeType};url`]: v.sourceUrl } : { [`data:${v.mimeType};base64`]: Buffer.from(v.bytes).toString('base64') };
-  if (Array.isArray(v)) return v.map(toRecordValue);
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return v;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = toRecordValue((v as Record<string, unknown>)[k]);
-  return out;
-}
+/** Images recorded as references (moved to images.ts with the rest of the image handling). */
+export { toRecordValue } from './images.js';
 
 /** Follows a reference's property path (`output.a[0]['b']`); a missing step → InvalidReferenceProperty. */
 export function followPath(value: unknown, path: readonly PropertyStep[], refText: string): unknown {

@@ -3,7 +3,8 @@
  * variants, graph rules. Every problem of the file is reported in one ConfigError.
  * @module
  */
-import { basename, dirname } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { ConfigError, type Problem } from '../errors.js';
 import { checkSchema } from '../config/schema-check.js';
 import { locate, readSource, type SourceFile } from '../source.js';
@@ -14,6 +15,7 @@ import { includeEntry, missingInclude } from './includes.js';
 import type { DagFlow, FlowInputDef, FlowNode, FlowOutputDef, IncludeEntry, NodeVariants, ResolvedFlowPath } from './model.js';
 import { parseAssignment } from './reference.js';
 import { selectVariantNodes } from './variants.js';
+import { keepYamlFloats } from './yaml-floats.js';
 
 export interface DagLoadOptions {
   displayFile: string;
@@ -31,6 +33,7 @@ export function loadDag(resolved: ResolvedFlowPath, options: DagLoadOptions): Da
 
   const inputsOk = top.inputs === undefined || top.inputs === null || isRecord(top.inputs);
   const inputs = readInputs(source, top.inputs);
+  warnings.push(...imageDefaultWarnings(source, inputs, resolved.workingDir));
   const outputs = readOutputs(source, top.outputs);
   const includes: IncludeEntry[] = Array.isArray(top.additional_includes)
     ? top.additional_includes.flatMap((p, i) => (typeof p === 'string' ? [includeEntry(p, dirname(resolved.file), locate(source, ['additional_includes', i]))] : []))
@@ -121,6 +124,30 @@ export function loadDag(resolved: ResolvedFlowPath, options: DagLoadOptions): Da
   };
 }
 
+/**
+ * An `image` input whose default cannot be read (an empty text, a missing file, a folder): Prompt Flow loads
+ * the flow and fails every line that does not give the input, so this is a warning, not an error.
+ */
+function imageDefaultWarnings(source: SourceFile, inputs: Record<string, FlowInputDef>, workingDir: string): Problem[] {
+  const out: Problem[] = [];
+  for (const def of Object.values(inputs)) {
+    if (def.type !== 'image' || !def.hasDefault) continue;
+    let path = def.default;
+    if (isRecord(path) && Object.keys(path).length === 1 && /^data:image\/.*;path$/.test(Object.keys(path)[0])) path = Object.values(path)[0];
+    else if (typeof path !== 'string' || /^(https?:|data:)/i.test(path) || (path.length >= 64 && /^[A-Za-z0-9+/=]+$/.test(path))) continue;
+    const at = locate(source, ['inputs', def.name, 'default']);
+    const where = `inputs.${def.name}.default`;
+    if (typeof path !== 'string' || path.trim() === '') {
+      out.push({ ...at, message: `${where}: found ${path === '' ? 'an empty text' : JSON.stringify(path)}, expected an image (a file path relative to the flow folder, a URL or base64 data); every line that does not give ${def.name} will fail` });
+      continue;
+    }
+    const file = resolvePath(workingDir, path);
+    const kind = existsSync(file) ? (statSync(file).isDirectory() ? 'folder' : 'file') : 'missing';
+    if (kind !== 'file') out.push({ ...at, message: `${where}: found ${JSON.stringify(path)}, ${kind === 'folder' ? 'a folder' : 'but no such file exists'}; expected an image file relative to the flow folder; every line that does not give ${def.name} will fail` });
+  }
+  return out;
+}
+
 /** Declared inputs (flow inputs, or a flex/prompty signature). Malformed entries still count as declared. */
 export function readInputs(source: SourceFile, value: unknown, section = 'inputs'): Record<string, FlowInputDef> {
   const out: Record<string, FlowInputDef> = {};
@@ -134,7 +161,7 @@ export function readInputs(source: SourceFile, value: unknown, section = 'inputs
       at: locate(source, [section, name], 'key'),
     };
     if (typeof d.type === 'string') input.type = d.type;
-    if (input.hasDefault) input.default = d.default;
+    if (input.hasDefault) input.default = keepYamlFloats(source, [section, name, 'default'], d.default);
     if (typeof d.description === 'string') input.description = d.description;
     if (Array.isArray(d.enum)) input.enum = d.enum;
     if (typeof d.is_chat_history === 'boolean') input.isChatHistory = d.is_chat_history;

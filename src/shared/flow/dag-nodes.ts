@@ -10,6 +10,7 @@ import { nodeLabel } from './dag-graph.js';
 import { findFlowFile } from './includes.js';
 import type { FlowNode, IncludeEntry, InputAssignment, NodeSource, NodeType, SourceType } from './model.js';
 import { parseAssignment } from './reference.js';
+import { keepYamlFloats } from './yaml-floats.js';
 
 export const NODE_TYPES: readonly NodeType[] = ['llm', 'prompt', 'python', 'custom_llm'];
 
@@ -17,7 +18,7 @@ export const NODE_TYPES: readonly NodeType[] = ['llm', 'prompt', 'python', 'cust
 export function buildNode(source: SourceFile, raw: Record<string, unknown>, path: PathSegment[], name: string): FlowNode {
   const inputs: Record<string, InputAssignment> = {};
   if (isRecord(raw.inputs)) {
-    for (const [key, value] of Object.entries(raw.inputs)) inputs[key] = parseAssignment(value, locate(source, [...path, 'inputs', key]));
+    for (const [key, value] of Object.entries(raw.inputs)) inputs[key] = parseAssignment(keepYamlFloats(source, [...path, 'inputs', key], value), locate(source, [...path, 'inputs', key]));
   }
   const node: FlowNode = {
     name,

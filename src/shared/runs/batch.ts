@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError, formatProblem } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
-import { createExecutor, ensureVirtualEnv, LlmService, requirementsFileOf, type ExecutorOptions, type FlowExecutor, type LlmServiceOptions, type PfError, type PythonRequirementsMode } from '../engine/index.js';
+import { createExecutor, ensureVirtualEnv, LlmService, requirementsFileOf, resolveImagePaths, type ExecutorOptions, type FlowExecutor, type LlmServiceOptions, type PfError, type PythonRequirementsMode } from '../engine/index.js';
 import { ResponseCache, type CacheMode } from '../llm/index.js';
 import { readData, scanData } from './data.js';
 import { LineQueue, pendingLines } from './pending-lines.js';
@@ -112,6 +112,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
       connections: options.connections, fallbackConnection: options.fallbackConnection, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers,
       init: options.init, initText: options.initText, python, pythonCheck: mode === 'off' ? 'syntax' : 'check', onSecret: options.onSecret,
       dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined,
+      images: { root: runDir(storeRoot, plan.runId), subdir: 'images' },
     };
     executor = await createExecutor(plan.flow, exOptions);
     return await execute(plan, executor, storeRoot, options, started);
@@ -221,7 +222,8 @@ async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o:
     const outCols = new Set<string>();
     for await (const r of readLineRecords(`${runDir(storeRoot, ref.id)}/outputs.jsonl`)) {
       if (r.status !== 'Completed' || !r.outputs) continue;
-      runOutputs.set(r.line_number, r.outputs);
+      // Images the referenced run saved are named relative to its folder.
+      runOutputs.set(r.line_number, resolveImagePaths(r.outputs, runDir(storeRoot, ref.id)) as Record<string, unknown>);
       for (const k in r.outputs) outCols.add(k);
     }
     columns['run.outputs'] = outCols;

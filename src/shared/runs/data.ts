@@ -57,7 +57,8 @@ const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array'
 function parseJsonLine(text: string, file: string, line: number): DataRow {
   let v: unknown;
   try {
-    v = text.includes('NaN') || text.includes('Infinity') ? parsePyJson(text) : JSON.parse(text);
+    // Python's reading: NaN/Infinity tokens, and `1.0` stays a float (it prints `1.0` in templates and Python).
+    v = parsePyJson(text);
   } catch (e) {
     const fault = findJsonFault(text);
     const at = fault ? { file, line, column: fault.offset + 1 } : { file, line };

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { ConfigError } from '../errors.js';
 import type { LineResult, PfError } from '../engine/index.js';
 import { parsePyJson, stringifyPyJson } from '../engine/python-worker/index.js';
-import { writeJsonAtomic } from '../files.js';
+import { writeFileAtomic, writeJsonAtomic } from '../files.js';
 
 export type RunStatus = 'Running' | 'Completed' | 'Failed' | 'Canceled';
 
@@ -211,8 +211,9 @@ export class RunWriter {
     this.pending = '';
     return this.out.write(chunk);
   }
+  /** NaN and ±Infinity stay tokens, as Python's json writes them (Prompt Flow's metrics.json holds them). */
   writeMetrics(metrics: Record<string, unknown>): void {
-    writeJsonAtomic(join(this.dir, 'metrics.json'), metrics);
+    writeFileAtomic(join(this.dir, 'metrics.json'), stringifyPyJson(metrics, 2) + '\n');
   }
   writeError(error: unknown): void {
     writeJsonAtomic(join(this.dir, 'error.json'), error);

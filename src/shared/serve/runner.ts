@@ -73,6 +73,8 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
     pythonWorkers: options.pythonWorkers,
     python: options.python,
     lineTimeoutMs: options.requestTimeoutMs ?? 300_000,
+    // Callers must not make the server fetch internal addresses through image URLs.
+    imageUrls: 'public',
   });
   const hidden = new Set(Object.values(flow.outputs).filter((o) => o.evaluationOnly).map((o) => o.name));
   const inputs = executor.inputs;
@@ -130,7 +132,8 @@ function validateInputs(defs: Record<string, FlowInputDef>, raw: Record<string, 
     }
     try {
       // Checked here so a bad request is a 400; the engine coerces the value itself when it runs the line.
-      if (def.type) parseValue(def.type, v);
+      // Images are not checked here: loading one reads a file or fetches a URL, which the line does itself.
+      if (def.type && def.type !== 'image') parseValue(def.type, v);
       out[name] = v;
     } catch (e) {
       if (!(e instanceof ValueParseError)) throw e;

@@ -72,20 +72,21 @@ describe('llm node → API request (§2.3)', () => {
     expect(r.status).toBe('Completed');
     const chat = byApi('chat');
     expect(chat.body.model).toBe('my-deployment');
-    expect(messagesOf(chat)[0].content).toBe('Answer in json. model=my-model deployment=');
+    expect(messagesOf(chat)[0].content).toBe('Answer in json. model=my-model');
     expect(chat.body.response_format).toEqual({ type: 'json_object' });
     expect(chat.body.seed).toBe(7);
     for (const absent of ['max_tokens', 'stop', 'presence_penalty', 'logit_bias', 'functions', 'tools', 'user']) expect(chat.body).not.toHaveProperty(absent);
     expect(chat.headers['ms-azure-ai-promptflow-called-from']).toBe('aoai-tool');
     // json_object: the model's content string is the node output, not parsed.
-    expect(JSON.parse(String(r.outputs!.chat))).toEqual({ echo: [{ role: 'system', content: 'Answer in json. model=my-model deployment=' }, { role: 'user', content: 'Hi' }] });
+    expect(JSON.parse(String(r.outputs!.chat))).toEqual({ echo: [{ role: 'system', content: 'Answer in json. model=my-model' }, { role: 'user', content: 'Hi' }] });
   });
 
-  test('OpenAI: model is the model, deployment_name a template variable', async () => {
-    await runOne('llm_params', openaiConnection(server.url), { question: 'Hi' });
-    const chat = byApi('chat');
-    expect(chat.body.model).toBe('my-model');
-    expect(messagesOf(chat)[0].content).toBe('Answer in json. model= deployment=my-deployment');
+  test('OpenAI: `model` is a parameter of OpenAI.chat, so a template using {{model}} is refused before any call (§2.1)', async () => {
+    const before = sent.length;
+    await expect(runOne('llm_params', openaiConnection(server.url), { question: 'Hi' })).rejects.toThrow(
+      /llm_params\/flow\.dag\.yaml:10:11: node ask: template .*ask\.jinja2 uses the variable 'model', which is a parameter of OpenAI\.chat/,
+    );
+    expect(sent.length).toBe(before);
   });
 
   test('completion API: plain rendered prompt, default max_tokens 16', async () => {

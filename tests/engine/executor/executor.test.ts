@@ -66,7 +66,7 @@ test('llm node: Python str() of values, OpenAI model swap, literal conversion an
     const r = await ex.runLine({ question: 'Hi' });
     expect(r.status).toBe('Completed');
     // The local model echoes what it received: the system line shows Python reprs.
-    expect(r.outputs!.answer).toBe("system: items=['a', 'b'] flag=True score=1.0 model= deployment=my-deployment\nuser: Hi");
+    expect(r.outputs!.answer).toBe("system: items=['a', 'b'] flag=True score=1.0\nuser: Hi");
     const body = bodies[0];
     expect(body.model).toBe('gpt-4o-mini'); // OpenAI uses `model`; deployment_name became a template variable
     expect(body.temperature).toBe(0.5);
@@ -82,7 +82,7 @@ test('llm node on Azure: deployment_name is the model, lists print line by line 
   await withExecutor(`${FIX}/llm_str`, azure, async (ex) => {
     const r = await ex.runLine({ question: 'Hi', items: ['x', 'y'] });
     expect(bodies[0].model).toBe('my-deployment');
-    expect(r.outputs!.answer).toBe('system: items=x\ny flag=True score=1.0 model=gpt-4o-mini deployment=\nuser: Hi');
+    expect(r.outputs!.answer).toBe('system: items=x\ny flag=True score=1.0\nuser: Hi');
   });
 });
 

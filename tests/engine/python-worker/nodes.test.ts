@@ -1,3 +1,4 @@
+import { pyFloat } from '../../../src/shared/engine/template/index.js';
 import path from 'node:path';
 import { PythonCodeError, PythonWorkerPool, type PyParam } from '../../../src/shared/engine/python-worker/index.js';
 
@@ -153,10 +154,12 @@ describe('calling tools', () => {
 
   test('log_metric is collected in aggregation calls (last write wins) and ignored elsewhere', async () => {
     const agg = await pool.call('metrics_tool.py', { scores: [1, 2, 3] }, { aggregation: true });
-    expect(agg.metrics).toEqual({ average: 2, count: 3 });
+    // The average is Python's float 2.0: it keeps its float type across the worker (the executor hands
+    // metrics on as plain numbers).
+    expect(agg.metrics).toEqual({ average: pyFloat(2), count: 3 });
     const plain = await pool.call('metrics_tool.py', { scores: [1, 2, 3] });
     expect(plain.metrics).toBeUndefined();
-    expect(plain.output).toEqual({ average: 2 });
+    expect(plain.output).toEqual({ average: pyFloat(2) });
   });
 
   test('an image input dict arrives as an Image and goes back as a data dict', async () => {

@@ -1,13 +1,23 @@
 /**
  * JSON as Python writes it: the standard grammar plus the bare tokens `NaN`, `Infinity` and
- * `-Infinity` (Python's `json` emits them by default and Prompt Flow run records contain them).
- * `JSON.parse` rejects those tokens and `JSON.stringify` turns them into `null`, so the worker
- * protocol reads and writes through these two functions instead.
+ * `-Infinity` (Python's `json` emits them by default and Prompt Flow run records contain them), and
+ * floats that stay floats: Python's `2.0` is read as a `PyFloat` (JavaScript's 2 would print `2`
+ * where Python prints `2.0`), and a `PyFloat` is written as `2.0`. `JSON.parse` rejects the tokens
+ * and loses the float type, `JSON.stringify` turns the tokens into `null`, so the worker protocol
+ * reads and writes through these two functions instead.
  * @module
  */
+import { PyFloat, pyFloat, pyFloatRepr } from '../template/py-value.js';
 
-/** Parse Python-flavoured JSON. Plain JSON takes the native fast path. */
+/**
+ * A whole number written as a float outside a string could be in the text (`2.0`, `1e3`; a `.0` inside a
+ * string only sends the text to the slower exact parser). Non-integral floats (`0.5`) need nothing.
+ */
+const WHOLE_FLOAT = /\d\.0+(?![\d])|\d[eE][+-]?\d/;
+
+/** Parse Python-flavoured JSON. Plain JSON without whole-number floats takes the native fast path. */
 export function parsePyJson(text: string): unknown {
+  if (WHOLE_FLOAT.test(text)) return new PyJsonParser(text).parseDocument();
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -16,22 +26,31 @@ export function parsePyJson(text: string): unknown {
   }
 }
 
-const NON_FINITE_MARK = '\u0000llmops-nonfinite:';
+const MARK = '\u0000llmops-number:';
 
-/** Stringify to JSON, writing non-finite numbers as `NaN` / `Infinity` / `-Infinity` tokens. */
-export function stringifyPyJson(value: unknown): string {
-  let sawNonFinite = false;
-  const text = JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) {
-      sawNonFinite = true;
-      return NON_FINITE_MARK + String(v);
+/**
+ * Stringify to JSON, writing non-finite numbers as `NaN` / `Infinity` / `-Infinity` tokens and a `PyFloat` as
+ * Python writes the float (`2.0`). `indent` as in `JSON.stringify` (files people read, such as metrics.json).
+ */
+export function stringifyPyJson(value: unknown, indent?: number): string {
+  let marked = false;
+  const text = JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
+    if (typeof v !== 'number') return v;
+    if (!Number.isFinite(v)) {
+      marked = true;
+      return MARK + String(v);
+    }
+    // toJSON already turned a PyFloat into its number; the holder still has the PyFloat.
+    if (this[key] instanceof PyFloat) {
+      marked = true;
+      return MARK + pyFloatRepr(v);
     }
     return v;
-  });
+  }, indent);
   if (text === undefined) return 'null';
-  if (!sawNonFinite) return text;
-  // JSON.stringify escapes U+0000 as \u0000, so a marked string is exactly "\u0000llmops-nonfinite:<v>".
-  return text.replace(/"\\u0000llmops-nonfinite:(NaN|Infinity|-Infinity)"/g, '$1');
+  if (!marked) return text;
+  // JSON.stringify escapes U+0000 as \u0000, so a marked string is exactly "\u0000llmops-number:<v>".
+  return text.replace(/"\\u0000llmops-number:(NaN|Infinity|-Infinity|[-+.\deE]+)"/g, '$1');
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
@@ -90,12 +109,17 @@ class PyJsonParser {
     }
   }
 
-  private number(): number {
+  private number(): number | PyFloat {
     NUMBER.lastIndex = this.pos;
     const m = NUMBER.exec(this.text);
     if (!m) this.fail('expected a value');
     this.pos = NUMBER.lastIndex;
-    return Number(m[0]);
+    const n = Number(m[0]);
+    // Python writes a float with '.' or an exponent. JavaScript writes whole numbers from 1e21 up with an
+    // exponent too, so those are left plain numbers (the float type of such a value is not kept).
+    const exponent = /[eE]/.test(m[0]);
+    if (exponent && Math.abs(n) >= 1e21) return n;
+    return exponent || m[0].includes('.') ? pyFloat(n) : n;
   }
 
   private string(): string {

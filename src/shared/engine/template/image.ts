@@ -35,6 +35,14 @@ export class ImageValue {
     return Buffer.from(this.bytes).toString('base64');
   }
 
+  /**
+   * JSON form: Prompt Flow's base64 image dict `{"data:<mime>;base64": …}`. This is how an image crosses to the
+   * Python worker (which turns it back into an `Image`); records and flow outputs write file references instead.
+   */
+  toJSON(): Record<string, string> {
+    return { [`data:${this.mimeType};base64`]: this.toBase64() };
+  }
+
   /** The URL Prompt Flow sends to a vision model: the source URL, else a base64 data URL. */
   toUrl(): string {
     return this.sourceUrl || `data:${this.mimeType};base64,${this.toBase64()}`;

@@ -7,6 +7,7 @@ import sys
 import threading
 
 from .connections import WorkerUserError, resolve_connection_value, resolve_model_config
+from .images import load_images
 from .signature import annotation_of, describe_function
 
 MAIN_MODULE = "__pf_main__"
@@ -108,24 +109,14 @@ def resolve_special_inputs(func, kwargs, kinds, store):
             resolved[name] = resolve_connection_value(value, annotation_of(func, name), store, name)
         elif info["kind"] == "model_config":
             resolved[name] = resolve_model_config(value, annotation_of(func, name), store)
-        elif info["type"] == ["image"] and isinstance(value, dict):
-            resolved[name] = _image_from_dict(value)
         elif info["type"] == ["assistant_definition"] and isinstance(value, dict):
             from .assistant import build_assistant_definition
 
             resolved[name] = build_assistant_definition(value, store)
+        elif isinstance(value, (dict, list)):
+            # Images anywhere in the value (an Image parameter, lists, dicts, chat history).
+            resolved[name] = load_images(value)
     return resolved
-
-
-def _image_from_dict(value):
-    import base64
-
-    from promptflow.contracts.multimedia import Image
-
-    for key, data in value.items():
-        if key.startswith("data:") and key.endswith(";base64"):
-            return Image(base64.b64decode(data), mime_type=key[5:-7])
-    return value
 
 
 class ToolRegistry:
