@@ -15,6 +15,7 @@ import type { CodeEvaluatorFunction, CodeEvaluatorRef } from '../../flow/index.j
 import { ConfigError, type Problem } from '../../errors.js';
 import { connectionMap, emptyUsage, makeCallbacks, PromptyCache, PythonCodeError, PythonWorkerPool, toRuntimeConnection, type LlmService, type PfError } from '../../engine/index.js';
 import { parsePyJson, PythonWorkerCrashed } from '../../engine/python-worker/index.js';
+import { PyFloat } from '../../engine/template/index.js';
 import { loadTokenizers } from '../../llm/index.js';
 import { RunWriter, scanData, type LineRecord, type ProgressReporter, type RunRecord, type RunSummary } from '../../runs/index.js';
 import { codeEvaluatorCallback, type CodeEvalContext, type CodeEvalLineError } from './engine-callback.js';
@@ -208,11 +209,23 @@ function keepOutput(dir: string, fn: CodeEvaluatorFunction, stdout: string, stde
 }
 
 /** The SDK's result dict: `{rows: [...], metrics: {...}}`. */
-function resultOf(value: unknown): { rows: Record<string, unknown>[]; metrics: Record<string, unknown> } | undefined {
+function resultOf(result: unknown): { rows: Record<string, unknown>[]; metrics: Record<string, unknown> } | undefined {
+  const value = plainNumbers(result);
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const v = value as { rows?: unknown; metrics?: unknown };
   if (!Array.isArray(v.rows)) return undefined;
   return { rows: v.rows.filter((r) => r && typeof r === 'object') as Record<string, unknown>[], metrics: v.metrics && typeof v.metrics === 'object' ? (v.metrics as Record<string, unknown>) : {} };
+}
+
+/**
+ * Python's whole-number floats arrive as PyFloat (so a template prints `4.0` as Python would); scores and
+ * metrics are plain numbers.
+ */
+function plainNumbers(value: unknown): unknown {
+  if (value instanceof PyFloat) return value.value;
+  if (Array.isArray(value)) return value.map(plainNumbers);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainNumbers(v)]));
+  return value;
 }
 
 /** A result the function wrote under output_path instead of returning it (the newest JSON file holding rows). */
