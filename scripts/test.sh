@@ -3,5 +3,5 @@
 # Extra arguments go to Jest (e.g. `bash scripts/test.sh tests/config`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup-tests.sh
 exec node --experimental-vm-modules node_modules/jest/bin/jest.js --ci "$@"
