@@ -30,7 +30,7 @@ export function bundleOptions(entryPoints, outdir) {
     chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
     metafile: true,
     legalComments: 'linked',
     logLevel: 'warning',

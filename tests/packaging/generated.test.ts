@@ -42,10 +42,10 @@ test.each(actionFiles)('%s is a valid node24 action whose runs.main is the step 
   expect(main).toBe(file === 'action.yml' ? 'dist/actions/_root/index.js' : actionBundle(step));
 });
 
-test.each(packagedSteps.map((p) => p.step.name))('ado-tasks/%s/task.json is valid, runs on Node20_1 and Node24, and maps every declared input', (name) => {
+test.each(packagedSteps.map((p) => p.step.name))('ado-tasks/%s/task.json is valid, runs on the Node24 handler only, and maps every declared input', (name) => {
   const task = JSON.parse(readFileSync(path.join(root, taskDir(name), 'task.json'), 'utf8'));
   expect(validators.task(task) ? [] : validators.task.errors).toEqual([]);
-  expect(Object.keys(task.execution).sort()).toEqual(['Node20_1', 'Node24']);
+  expect(Object.keys(task.execution)).toEqual(['Node24']);
   const step = packagedSteps.find((p) => p.step.name === name)!.step;
   for (const input of step.inputs) {
     const t = task.inputs.find((i: { label: string }) => i.label === input.name);
