@@ -4,7 +4,7 @@
  * new server passed its smoke test.
  * @module
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../files.js';
 
@@ -53,4 +53,15 @@ export function writeState(stateDir: string, state: LocalDeploymentState): void 
 
 export function removeState(stateDir: string, name: string): void {
   rmSync(stateFile(stateDir, name), { force: true });
+}
+
+/** Every state file under `<stateDir>/deploy/`, sorted by name (none when the folder is absent). */
+export function readAllStates(stateDir: string): LocalDeploymentState[] {
+  const dir = path.join(stateDir, 'deploy');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as LocalDeploymentState)
+    .filter((s) => s.target === 'local' && s.live !== undefined);
 }
