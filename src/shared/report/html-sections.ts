@@ -104,7 +104,7 @@ export function linesTable(r: Results, max: number): string {
       `<td class="num">${esc(formatCount(l.tokens.total))}</td>`,
       `<td>${l.error ? esc(clip(errorText(l), 300)) : ''}</td>`,
     ];
-    return `<tr class="${status}" data-variant="${esc(l.variantId)}" data-dataset="${esc(l.dataset)}" data-status="${status}">${cells.join('')}</tr>`;
+    return `<tr class="${status}" data-variant="${esc(l.variantId)}" data-dataset="${esc(l.dataset)}" data-status="${status}" data-run="${esc(l.runId)}" data-line="${l.lineNumber}">${cells.join('')}</tr>`;
   });
   return `${filters}${note}<div class="scroll"><table id="lines"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }

@@ -10,7 +10,7 @@ import { esc } from './html-escape.js';
 import { failedLines, linesTable, metricCharts, runCharts } from './html-sections.js';
 import { formatCost, formatCount, formatDate, formatDelta, formatMs, formatNumber, formatPValue } from './format.js';
 import type { Results } from './model.js';
-import { redactResults } from './redact.js';
+import { forRendering } from './order.js';
 import type { RenderOptions } from './types.js';
 
 export interface HtmlOptions extends RenderOptions {
@@ -24,7 +24,7 @@ const scriptHash = createHash('sha256').update(FILTER_SCRIPT).digest('base64');
 
 /** Renders `results` as one HTML document. */
 export function renderHtml(results: Results, options: HtmlOptions = {}): string {
-  const r = redactResults(results, options.secrets);
+  const r = forRendering(results, options.secrets);
   const csp = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; img-src data:; base-uri 'none'; form-action 'none'`;
   const title = `${r.experiment} — llmops report`;
   const sections = [
