@@ -136,13 +136,16 @@ describe('HTML report in headless Chromium', () => {
       await page.setViewportSize({ width, height: 900 });
       await page.goto(pathToFileURL(file).href);
       const layout = await page.evaluate(() => {
-        const doc = document.documentElement;
-        const boxes = Array.from(document.querySelectorAll('.wide')).map((wrap) => {
-          const table = wrap.querySelector('table')!;
-          return { id: table.id, fits: table.scrollWidth <= (wrap as HTMLElement).clientWidth + 1, scrolls: getComputedStyle(wrap).overflowX === 'auto', inside: wrap.getBoundingClientRect().right <= doc.clientWidth + 0.5 };
+        // In the page: the DOM types are not in this project's (Node) type library.
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const w = globalThis as any;
+        const doc = w.document.documentElement;
+        const boxes = Array.from(w.document.querySelectorAll('.wide') as ArrayLike<{ querySelector(s: string): { id: string; scrollWidth: number }; clientWidth: number; getBoundingClientRect(): { right: number } }>).map((wrap) => {
+          const table = wrap.querySelector('table');
+          return { id: table.id, fits: table.scrollWidth <= wrap.clientWidth + 1, scrolls: w.getComputedStyle(wrap).overflowX === 'auto', inside: wrap.getBoundingClientRect().right <= doc.clientWidth + 0.5 };
         });
-        const labels = Array.from(document.querySelectorAll('svg.chart text.label')).map((t) => (t as unknown as { getBBox(): { x: number } }).getBBox().x);
-        return { pageWidth: doc.scrollWidth, viewport: doc.clientWidth, boxes, minLabelX: Math.min(...labels) };
+        const labels = Array.from(w.document.querySelectorAll('svg.chart text.label') as ArrayLike<{ getBBox(): { x: number } }>).map((t) => t.getBBox().x);
+        return { pageWidth: doc.scrollWidth as number, viewport: doc.clientWidth as number, boxes, minLabelX: Math.min(...labels) };
       });
       expect(layout.pageWidth).toBeLessThanOrEqual(layout.viewport);
       expect(layout.boxes.map((b) => b.id).sort()).toEqual(['comparisons-table', 'failed-lines', 'gates-table', 'runs-table']);
