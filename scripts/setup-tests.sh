@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 need=()
-[ -x /usr/bin/chromium ] || need+=(chromium)
+# LLMOPS_CHROMIUM: another Chromium or Chrome binary (a CI image's own) instead of Debian's.
+[ -x "${LLMOPS_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
