@@ -131,6 +131,8 @@ test('package:ado builds a .vsix holding every task.json and bundle, each with e
   const { taskLibCopies } = (await import(path.join(root, 'scripts/package-ado.mjs'))) as { taskLibCopies: (m: unknown) => string[] };
   const listing = execFileSync('unzip', ['-l', path.join(root, vsix)], { encoding: 'utf8' });
   expect(listing).toContain('extension.vsixmanifest');
+  expect(listing).toContain('images/icon.png');
+  expect(listing).toContain('ado-tasks/overview.md');
   for (const { step } of packagedSteps) {
     expect(listing).toContain(`ado-tasks/${step.name}/task.json`);
     expect(listing).toContain(`ado-tasks/${step.name}/dist/index.js`);
