@@ -42,17 +42,15 @@ function firstUsefulLine(args: string[], env: Record<string, string>): Promise<n
     const started = process.hrtime.bigint();
     const child = spawn(node24, args, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env } });
     let buffer = '';
-    let done = false;
+    let firstLineMs: number | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       for (const line of buffer.split('\n').slice(0, -1)) {
-        if (!done && line && !line.startsWith('::') && !line.startsWith('##vso[')) {
-          done = true;
-          resolve(Number(process.hrtime.bigint() - started) / 1e6);
-        }
+        if (firstLineMs === undefined && line && !line.startsWith('::') && !line.startsWith('##vso[')) firstLineMs = Number(process.hrtime.bigint() - started) / 1e6;
       }
     });
-    child.on('exit', () => (done ? undefined : reject(new Error(`${args.join(' ')}: no useful line:\n${buffer}`))));
+    // Resolved once the process is gone, so the next measurement never overlaps this one's tail.
+    child.on('exit', () => (firstLineMs !== undefined ? resolve(firstLineMs) : reject(new Error(`${args.join(' ')}: no useful line:\n${buffer}`))));
   });
 }
 
