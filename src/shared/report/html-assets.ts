@@ -53,6 +53,9 @@ pre.error { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size
 .legend { color: var(--muted); font-size: 12px; }
 /* Tables scroll sideways inside their own box when the window is narrower than they are: the page never does. */
 .wide { max-width: 100%; overflow-x: auto; }
+/* On a narrow screen a table wider than the window would otherwise squeeze every column to its longest word. */
+.wide td:not(.num) { min-width: 7em; }
+.wide td:last-child:not(.num) { min-width: 12em; }
 .spaced { margin-top: 12px; }
 /* Run ids are long dotted identifiers: they may break anywhere rather than widen the table. */
 td.id { overflow-wrap: anywhere; min-width: 12ch; font-family: ui-monospace, SFMono-Regular, Consolas, monospace; font-size: 12px; }
