@@ -1,6 +1,6 @@
 /** `deploy --target local`: real background servers, blue/green replace, a failed smoke test keeps the old one. */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deployLocal, loadSmokeTests, readState, stateFile, stopLocalDeployment, type SmokeSuite } from '../../src/shared/deploy/index.js';
 import { ConfigError, exitCodeOf, GateFailed } from '../../src/shared/errors.js';
@@ -206,5 +206,14 @@ describe('deploy --list and --stop', () => {
     expect(unknown.stderr).toContain('found no local deployment named nope');
     expect((await runCli('--list', '--stop', '--state-dir', stateDir)).stderr).toContain('found both list and stop; expected one of them');
     expect((await runCli('--name', 'demo', '--state-dir', stateDir)).status).toBe(2);
+    writeFileSync(stateFile(stateDir, 'broken'), '{"name": "broken", ');
+    try {
+      const broken = await runCli('--list', '--state-dir', stateDir);
+      expect(broken.status).toBe(2);
+      expect(broken.stderr).toContain(`${stateFile(stateDir, 'broken')}: error: found `);
+      expect(broken.stderr).toContain('expected a deployment record written by llmops deploy');
+    } finally {
+      rmSync(stateFile(stateDir, 'broken'));
+    }
   });
 });

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { ConfigError } from '../errors.js';
 import { writeJsonAtomic } from '../files.js';
 
 /** One running server. */
@@ -44,7 +45,7 @@ export function stateFile(stateDir: string, name: string): string {
 export function readState(stateDir: string, name: string): LocalDeploymentState | undefined {
   const file = stateFile(stateDir, name);
   if (!existsSync(file)) return undefined;
-  return JSON.parse(readFileSync(file, 'utf8')) as LocalDeploymentState;
+  return parseState(file);
 }
 
 export function writeState(stateDir: string, state: LocalDeploymentState): void {
@@ -62,6 +63,15 @@ export function readAllStates(stateDir: string): LocalDeploymentState[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as LocalDeploymentState)
+    .map((f) => parseState(path.join(dir, f)))
     .filter((s) => s.target === 'local' && s.live !== undefined);
+}
+
+/** A state file is ours, but a user may have edited or truncated it: say which one is broken. */
+function parseState(file: string): LocalDeploymentState {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LocalDeploymentState;
+  } catch (e) {
+    throw ConfigError.at({ file }, `found ${(e as Error).message}; expected a deployment record written by llmops deploy (delete the file if the deployment is gone)`);
+  }
 }
