@@ -19,6 +19,26 @@ require_node() {
   fi
 }
 
+# True when the `node` on PATH is in the declared range.
+node_is_declared() {
+  node -e "const [a, b] = process.versions.node.split('.').map(Number); process.exit(a > $LLMOPS_NODE_MIN_MAJOR || (a === $LLMOPS_NODE_MIN_MAJOR && b >= $LLMOPS_NODE_MIN_MINOR) ? 0 : 1)" 2>/dev/null
+}
+
+# For the tests and CI: when the machine's Node is older than declared (Debian's is), put Node 24
+# from npm (scripts/node-runtimes.sh, Linux x64) first on PATH; elsewhere stop with what to do.
+use_declared_node() {
+  node_is_declared && return 0
+  local found
+  found="$(node --version 2>/dev/null || echo 'no Node.js')"
+  if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
+    PATH="$(bash "$(dirname "${BASH_SOURCE[0]}")/../node-runtimes.sh")/node_modules/node24/bin:$PATH"
+    export PATH
+    echo "note: $found is older than package.json declares (>= $LLMOPS_NODE_MIN_MAJOR.$LLMOPS_NODE_MIN_MINOR); running on $(node --version) from scripts/runtimes" >&2
+  else
+    require_node
+  fi
+}
+
 # apt_get LOG ARGS...: apt-get with output to LOG, retried while another apt/dpkg process holds
 # a lock, until $deadline (seconds since the epoch). DPkg::Lock::Timeout makes the install wait
 # on the dpkg lock; `apt-get update` gives up at once on the lists lock, hence the loop.
