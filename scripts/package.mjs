@@ -24,7 +24,7 @@ const banner = { js: "import { createRequire as __llmopsRequire } from 'node:mod
  * for the user-file schemas, so a packaged step does not compile them at start.
  */
 let precompiledSource;
-const precompiledSchemas = {
+export const precompiledSchemas = {
   name: 'precompiled-schemas',
   setup(b) {
     b.onLoad({ filter: /[\\/]src[\\/]packaging[\\/]precompiled-schemas\.ts$/ }, async () => {

@@ -5,15 +5,12 @@
  * 3 service, 70 our bug).
  * @module
  */
-import { registerPrecompiledValidators } from '../shared/config/schema-check.js';
 import { ConfigError, exitCodeOf, formatProblem, GateFailed, ServiceError } from '../shared/errors.js';
 import type { Host } from '../shared/host/host.js';
 import { type InputSpec, readInputs } from '../shared/steps/declare.js';
-import { precompiledValidators } from './precompiled-schemas.js';
-import type { AnyStep } from './steps.js';
-
 // In a bundle: the schemas compiled at build time (empty from source).
-registerPrecompiledValidators(precompiledValidators);
+import './register-precompiled.js';
+import type { AnyStep } from './steps.js';
 
 /** A step, or a function choosing one from the inputs (the root action's `step` input). */
 export type StepChoice = AnyStep | ((host: Host) => AnyStep);
