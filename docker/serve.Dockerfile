@@ -7,7 +7,7 @@
 #
 # Probes: GET /health (liveness/readiness), scoring POST /score, port 8080 — the contract Azure ML managed
 # endpoints, Kubernetes and App Service (WEBSITES_PORT=8080) expect from a Prompt Flow image.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 
 # python3 runs the flow's own Python code (python nodes, flex entries) through llmops' worker; no promptflow
 # package is installed — the worker ships the small promptflow shim the flow code imports.

@@ -12,7 +12,7 @@ await build({
   // Code reached only through dynamic import (the Azure SDK, tokenizer data) goes to chunks loaded on use: start-up compiles less.
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
-  target: 'node20',
+  target: 'node22',
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',

@@ -19,9 +19,30 @@ const ASSETS = ['schemas', 'src/shared/engine/python'];
 /** CommonJS dependencies inside an ESM bundle still call require() for Node built-ins. */
 const banner = { js: "import { createRequire as __llmopsRequire } from 'node:module'; const require = __llmopsRequire(import.meta.url);" };
 
+/**
+ * Replaces src/packaging/precompiled-schemas.ts (empty from source) with ajv's standalone code
+ * for the user-file schemas, so a packaged step does not compile them at start.
+ */
+let precompiledSource;
+export const precompiledSchemas = {
+  name: 'precompiled-schemas',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]packaging[\\/]precompiled-schemas\.ts$/ }, async () => {
+      if (precompiledSource === undefined) {
+        const outfile = path.join(root, 'dist/.packaging/precompile-schemas.mjs');
+        await build({ absWorkingDir: root, entryPoints: ['src/packaging/precompile-schemas.ts'], outfile, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+        const { precompiledSchemasSource } = await import(pathToFileURL(outfile).href);
+        precompiledSource = precompiledSchemasSource(root);
+      }
+      return { contents: precompiledSource, loader: 'js', resolveDir: root };
+    });
+  },
+};
+
 /** esbuild options shared by the action and task bundles. */
 export function bundleOptions(entryPoints, outdir) {
   return {
+    plugins: [precompiledSchemas],
     absWorkingDir: root,
     entryPoints,
     outdir,
@@ -30,7 +51,7 @@ export function bundleOptions(entryPoints, outdir) {
     chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
     metafile: true,
     legalComments: 'linked',
     logLevel: 'warning',

@@ -8,6 +8,8 @@
 import { ConfigError, exitCodeOf, formatProblem, GateFailed, ServiceError } from '../shared/errors.js';
 import type { Host } from '../shared/host/host.js';
 import { type InputSpec, readInputs } from '../shared/steps/declare.js';
+// In a bundle: the schemas compiled at build time (empty from source).
+import './register-precompiled.js';
 import type { AnyStep } from './steps.js';
 
 /** A step, or a function choosing one from the inputs (the root action's `step` input). */

@@ -35,11 +35,15 @@ export interface TaskJson {
   instanceNameFormat: string;
   inputs: TaskInput[];
   outputVariables: { name: string; description: string }[];
-  execution: Record<'Node20_1' | 'Node24', { target: string; argumentFormat: string }>;
+  execution: Record<'Node24', { target: string; argumentFormat: string }>;
 }
 
-/** 3.232.1 is the first agent with the Node20_1 handler; newer agents pick Node24 (migrateNode24.md). */
-export const MINIMUM_AGENT_VERSION = '3.232.1';
+/**
+ * Node24 is the only handler: our dependencies (the Azure SDK among them) need Node >= 22, so the
+ * Node20_1 handler would run the bundle on a Node it does not support. 4.265.1 is the agent that
+ * guarantees the Node24 handler (azure-pipelines-tasks docs/migrateNode24.md).
+ */
+export const MINIMUM_AGENT_VERSION = '4.265.1';
 
 /** `register-data` → `LlmopsRegisterData`: the YAML name (`LlmopsRegisterData@0`), no spaces. */
 export function taskName(step: string): string {
@@ -102,6 +106,6 @@ export function taskJson({ step, category }: PackagedStep, version: string): Tas
     inputs,
     // Output variable names: letters, digits, '.' and '_' only, so kebab names become camelCase.
     outputVariables: step.outputs.map((o) => ({ name: camel(o.name), description: o.description })),
-    execution: { Node20_1: target, Node24: target },
+    execution: { Node24: target },
   };
 }

@@ -17,10 +17,14 @@ export interface ExtensionManifest {
   targets: { id: string }[];
   categories: string[];
   tags: string[];
+  icons: { default: string };
   content: { details: { path: string } };
   files: { path: string; addressable?: boolean }[];
   contributions: { id: string; type: string; description: string; targets: string[]; properties: { name: string } }[];
 }
+
+/** The extension's icon, committed (regenerate with `node scripts/make-icon.mjs`). */
+export const EXTENSION_ICON = 'images/icon.png';
 
 export function extensionManifest(steps: readonly PackagedStep[], version: string): ExtensionManifest {
   return {
@@ -34,8 +38,10 @@ export function extensionManifest(steps: readonly PackagedStep[], version: strin
     targets: [{ id: 'Microsoft.VisualStudio.Services' }],
     categories: ['Azure Pipelines'],
     tags: ['llmops', 'prompt flow', 'evaluation'],
+    // 128x128 PNG drawn by scripts/make-icon.mjs; the Marketplace requires an icon.
+    icons: { default: EXTENSION_ICON },
     content: { details: { path: 'ado-tasks/overview.md' } },
-    files: steps.map(({ step }) => ({ path: taskDir(step.name) })),
+    files: [...steps.map(({ step }) => ({ path: taskDir(step.name) })), { path: EXTENSION_ICON, addressable: true }],
     contributions: steps.map(({ step }) => ({
       id: `${step.name}-task`,
       type: 'ms.vss-distributed-task.task',

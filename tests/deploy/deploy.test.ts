@@ -1,6 +1,6 @@
 /** `deploy --target local`: real background servers, blue/green replace, a failed smoke test keeps the old one. */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deployLocal, loadSmokeTests, readState, stateFile, stopLocalDeployment, type SmokeSuite } from '../../src/shared/deploy/index.js';
 import { ConfigError, exitCodeOf, GateFailed } from '../../src/shared/errors.js';
@@ -136,3 +136,84 @@ test('SIGTERM under load: the served process finishes every in-flight request, t
     await slow.close();
   }
 }, 60_000);
+
+describe('deploy --list and --stop', () => {
+  const cliBundle = path.resolve('dist/cli.js');
+  // Asynchronous: a server this process started is its child, and only a free event loop reaps it once stopped.
+  const runCli = (...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [cliBundle, 'deploy', ...args], { cwd: uc.dir, env: { ...process.env, LLMOPS_CLI: cli } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+  const outputsOf = (stdout: string) => Object.fromEntries(stdout.trim().split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+
+  test('list shows the running deployment with the same outputs on the CLI and in process; stop ends it and removes the record', async () => {
+    process.env.LLMOPS_CLI = cli;
+    try {
+      const deployed = await deployStep.run({ config, target: 'local', stateDir, variant: '${chat.v0}' }, new MemoryHost());
+      const live = readState(stateDir, 'demo')!.live;
+      expect(deployed.deployments).toEqual([expect.objectContaining({ name: 'demo', status: 'running', endpoint: deployed.endpoint, pid: live.pid })]);
+
+      const inProcess = new MemoryHost();
+      await deployStep.run({ config, target: 'local', stateDir, list: true }, inProcess);
+      const listed = await runCli('--list', '--state-dir', stateDir);
+      expect(listed.status).toBe(0);
+      expect(outputsOf(listed.stdout)).toEqual(Object.fromEntries(inProcess.outputs));
+      const deployments = JSON.parse(outputsOf(listed.stdout).deployments);
+      expect(deployments).toEqual([{ name: 'demo', target: 'local', status: 'running', endpoint: deployed.endpoint, slot: 'blue', pid: live.pid, flow: 'std', variant: { chat: 'v0' }, startedAt: live.startedAt, logFile: live.logFile }]);
+      expect(listed.stderr).toContain(`demo  running  ${deployed.endpoint}  pid ${live.pid} (blue)`);
+      expect(inProcess.summary).toContain('| name | status | endpoint | pid | slot | since |');
+
+      const stopped = await runCli('--stop', '--config', 'experiment.yaml', '--state-dir', stateDir);
+      expect(stopped.stderr).toContain(`stopped demo (pid ${live.pid}, ${deployed.endpoint}); record removed`);
+      expect(stopped.status).toBe(0);
+      expect(outputsOf(stopped.stdout)).toEqual({ endpoint: '', 'deployment-name': 'demo', deployments: '[]' });
+      expect(alive(live.pid)).toBe(false);
+      expect(readState(stateDir, 'demo')).toBeUndefined();
+
+      const empty = await runCli('--list', '--state-dir', stateDir);
+      expect(empty.stderr).toContain(`no local deployments recorded under ${stateDir}`);
+      expect(outputsOf(empty.stdout).deployments).toBe('[]');
+    } finally {
+      delete process.env.LLMOPS_CLI;
+      await stopLocalDeployment(stateDir, 'demo');
+    }
+  }, 120_000);
+
+  test('a record whose PID now belongs to another process is listed as stopped, and stop never signals that process', async () => {
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      const state = { name: 'ghost', target: 'local', updatedAt: new Date().toISOString(), live: { slot: 'green', pid: other.pid, port: 1, url: 'http://127.0.0.1:1', flow: 'std', variant: {}, startedAt: new Date().toISOString(), logFile: 'x.log' } };
+      writeFileSync(stateFile(stateDir, 'ghost'), JSON.stringify(state));
+      const listed = await runCli('--list', '--state-dir', stateDir);
+      expect(JSON.parse(outputsOf(listed.stdout).deployments)).toEqual([expect.objectContaining({ name: 'ghost', status: 'stopped', pid: other.pid })]);
+      const stopped = await runCli('--stop', '--name', 'ghost', '--state-dir', stateDir);
+      expect(stopped.status).toBe(0);
+      expect(stopped.stderr).toContain('stopped ghost (its server had already exited); record removed');
+      expect(alive(other.pid!)).toBe(true);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
+  test('stop of an unknown deployment, list with stop, or a name without stop: exit 2 naming what was expected', async () => {
+    const unknown = await runCli('--stop', '--name', 'nope', '--state-dir', stateDir);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('found no local deployment named nope');
+    expect((await runCli('--list', '--stop', '--state-dir', stateDir)).stderr).toContain('found both list and stop; expected one of them');
+    expect((await runCli('--name', 'demo', '--state-dir', stateDir)).status).toBe(2);
+    writeFileSync(stateFile(stateDir, 'broken'), '{"name": "broken", ');
+    try {
+      const broken = await runCli('--list', '--state-dir', stateDir);
+      expect(broken.status).toBe(2);
+      expect(broken.stderr).toContain(`${stateFile(stateDir, 'broken')}: error: found `);
+      expect(broken.stderr).toContain('expected a deployment record written by llmops deploy');
+    } finally {
+      rmSync(stateFile(stateDir, 'broken'));
+    }
+  });
+});

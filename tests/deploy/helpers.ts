@@ -8,7 +8,7 @@ export function buildServeCli(): string {
   const out = path.resolve('dist/test-serve-cli.mjs');
   {
     const script = `import { build } from 'esbuild';
-await build({ entryPoints: ['tests/deploy/fixtures/serve-cli.ts'], outfile: ${JSON.stringify(out)}, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning',
+await build({ entryPoints: ['tests/deploy/fixtures/serve-cli.ts'], outfile: ${JSON.stringify(out)}, bundle: true, platform: 'node', format: 'esm', target: 'node22', logLevel: 'warning',
   banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" } });`;
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' });
   }

@@ -42,10 +42,10 @@ test.each(actionFiles)('%s is a valid node24 action whose runs.main is the step 
   expect(main).toBe(file === 'action.yml' ? 'dist/actions/_root/index.js' : actionBundle(step));
 });
 
-test.each(packagedSteps.map((p) => p.step.name))('ado-tasks/%s/task.json is valid, runs on Node20_1 and Node24, and maps every declared input', (name) => {
+test.each(packagedSteps.map((p) => p.step.name))('ado-tasks/%s/task.json is valid, runs on the Node24 handler only, and maps every declared input', (name) => {
   const task = JSON.parse(readFileSync(path.join(root, taskDir(name), 'task.json'), 'utf8'));
   expect(validators.task(task) ? [] : validators.task.errors).toEqual([]);
-  expect(Object.keys(task.execution).sort()).toEqual(['Node20_1', 'Node24']);
+  expect(Object.keys(task.execution)).toEqual(['Node24']);
   const step = packagedSteps.find((p) => p.step.name === name)!.step;
   for (const input of step.inputs) {
     const t = task.inputs.find((i: { label: string }) => i.label === input.name);
@@ -59,9 +59,25 @@ test('vss-extension.json is valid and lists every task folder as a file and a co
   const manifest = JSON.parse(readFileSync(path.join(root, 'vss-extension.json'), 'utf8'));
   expect(validators.extension(manifest) ? [] : validators.extension.errors).toEqual([]);
   const folders = packagedSteps.map((p) => taskDir(p.step.name));
-  expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(folders);
+  expect(manifest.files.map((f: { path: string }) => f.path)).toEqual([...folders, manifest.icons.default]);
   expect(manifest.contributions.map((c: { properties: { name: string } }) => c.properties.name)).toEqual(folders);
   expect(existsSync(path.join(root, manifest.content.details.path))).toBe(true);
+});
+
+test('the extension icon is a 128x128 PNG, the one scripts/make-icon.mjs draws', async () => {
+  const manifest = JSON.parse(readFileSync(path.join(root, 'vss-extension.json'), 'utf8'));
+  const png = readFileSync(path.join(root, manifest.icons.default));
+  expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  expect(png.subarray(12, 16).toString('ascii')).toBe('IHDR');
+  expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([128, 128]);
+  const { iconPng } = (await import(path.join(root, 'scripts/make-icon.mjs'))) as { iconPng: () => Buffer };
+  expect(Buffer.compare(iconPng(), png)).toBe(0);
+});
+
+test('the Marketplace overview page names every task', () => {
+  const manifest = JSON.parse(readFileSync(path.join(root, 'vss-extension.json'), 'utf8'));
+  const overview = readFileSync(path.join(root, manifest.content.details.path), 'utf8');
+  for (const { step } of packagedSteps) expect(overview).toContain(`Llmops${step.name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('')}@0`);
 });
 
 test('the schemas reject what the platforms reject', () => {

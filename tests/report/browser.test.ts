@@ -1,7 +1,8 @@
 /**
  * Renders the HTML report in real headless Chromium (Debian's `chromium`; CI installs it):
  * charts drawn and sized, the line filter works, no console errors (a CSP violation would
- * be one), and a screenshot in tests/artifacts/report.png for people to look at.
+ * be one), and a screenshot in tests/artifacts/report.png for people to look at; then the page
+ * at a phone, a laptop and a wide screen (360, 1300, 1920 px), with screenshots of each.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -116,4 +117,57 @@ describe('HTML report in headless Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'report.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
+
+  /** Run ids, variants and datasets as long as a real experiment's (the demo's), which is what overflowed. */
+  function realisticSample(): Results {
+    const r = sampleResults();
+    const longId = new Map(r.runs.map((run) => [run.runId, `web_classification.${run.variantId === DEFAULT ? 'default' : 'variant_1'}.web_classification_${run.dataset}_new.20261207-1318.${run.runId.length.toString(16)}e4${run.dataset.length}`]));
+    for (const run of r.runs) run.runId = longId.get(run.runId)!;
+    for (const line of r.lines) line.runId = longId.get(line.runId)!;
+    return r;
+  }
+
+  it.each([360, 1300, 1920])('is readable at %i px: the page never scrolls sideways, wide tables scroll in their box, every runs column shows from 1300 px', async (width) => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const file = path.join(ARTIFACTS, `report-${width}.html`);
+    await writeFile(file, renderHtml(realisticSample()));
+    const page = await context!.newPage();
+    try {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(pathToFileURL(file).href);
+      const layout = await page.evaluate(() => {
+        // In the page: the DOM types are not in this project's (Node) type library.
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const w = globalThis as any;
+        const doc = w.document.documentElement;
+        const boxes = Array.from(w.document.querySelectorAll('.wide') as ArrayLike<{ querySelector(s: string): { id: string; scrollWidth: number }; clientWidth: number; getBoundingClientRect(): { right: number } }>).map((wrap) => {
+          const table = wrap.querySelector('table');
+          return { id: table.id, fits: table.scrollWidth <= wrap.clientWidth + 1, scrolls: w.getComputedStyle(wrap).overflowX === 'auto', inside: wrap.getBoundingClientRect().right <= doc.clientWidth + 0.5 };
+        });
+        const labels = Array.from(w.document.querySelectorAll('svg.chart text.label') as ArrayLike<{ getBBox(): { x: number } }>).map((t) => t.getBBox().x);
+        return { pageWidth: doc.scrollWidth as number, viewport: doc.clientWidth as number, boxes, minLabelX: Math.min(...labels) };
+      });
+      expect(layout.pageWidth).toBeLessThanOrEqual(layout.viewport);
+      expect(layout.boxes.map((b) => b.id).sort()).toEqual(['comparisons-table', 'failed-lines', 'gates-table', 'runs-table']);
+      for (const box of layout.boxes) expect({ id: box.id, scrolls: box.scrolls, inside: box.inside }).toEqual({ id: box.id, scrolls: true, inside: true });
+      if (width >= 1300) {
+        expect(layout.boxes.filter((b) => !b.fits).map((b) => b.id)).toEqual([]);
+        const p95 = await page.locator('#runs-table th', { hasText: 'p95 latency' }).boundingBox();
+        expect(p95!.x + p95!.width).toBeLessThanOrEqual(width);
+      } else {
+        // Narrower than the runs table: its last columns are reached by scrolling its own box.
+        await page.locator('#runs-table').evaluate((t) => t.parentElement!.scrollTo({ left: 1e6 }));
+        const box = await page.locator('#runs-table').evaluate((t) => t.parentElement!.getBoundingClientRect().right);
+        const p95 = await page.locator('#runs-table th', { hasText: 'p95 latency' }).boundingBox();
+        expect(p95!.x).toBeGreaterThanOrEqual(0);
+        expect(p95!.x + p95!.width).toBeLessThanOrEqual(box + 0.5);
+      }
+      // Chart labels start inside their chart (clipped in the middle, not cut at the edge).
+      expect(layout.minLabelX).toBeGreaterThanOrEqual(0);
+      await page.screenshot({ path: path.join(ARTIFACTS, `report-${width}.png`), fullPage: true });
+    } finally {
+      await page.close();
+    }
+  });
 });
+

@@ -30,7 +30,7 @@ describe('HTML report', () => {
 
   it('renders every line with filter attributes, and the failed line with its error', () => {
     expect(html.match(/<tr class="(completed|failed)" data-variant=/g)).toHaveLength(20);
-    expect(html).toContain('<tr class="failed" data-variant="summarize_text_content.variant_1" data-dataset="web_train" data-status="failed">');
+    expect(html).toMatch(/<tr class="failed" data-variant="summarize_text_content\.variant_1" data-dataset="web_train" data-status="failed" data-run="[^"]+" data-line="2">/);
     expect(html).toContain('<pre class="error">ServiceError: Connection timed out after 3 retries &lt;script&gt;x&lt;/script&gt;</pre>');
   });
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { GateFailed, ServiceError } from '../errors.js';
 import { runSmokeTests, type SmokeResult } from './smoke-run.js';
 import type { SmokeSuite } from './smoke-tests.js';
-import { readState, removeState, writeState, type LocalDeploymentState, type LocalInstance } from './state.js';
+import { readAllStates, readState, removeState, writeState, type LocalDeploymentState, type LocalInstance } from './state.js';
 
 export interface DeployLocalOptions {
   /** `<experiment>-<env>`: the state file name. */
@@ -87,6 +87,38 @@ export async function stopLocalDeployment(stateDir: string, name: string): Promi
   return true;
 }
 
+/** One recorded local deployment as `deploy --list` shows it. */
+export interface LocalDeploymentListing {
+  name: string;
+  target: 'local';
+  /** running: its server process is alive; stopped: it exited (the record stays until `--stop`). */
+  status: 'running' | 'stopped';
+  /** Scoring URL. */
+  endpoint: string;
+  slot: 'blue' | 'green';
+  pid: number;
+  flow: string;
+  variant: Record<string, string>;
+  startedAt: string;
+  logFile: string;
+}
+
+/** Every deployment recorded under `stateDir`, by name, with whether its server still runs. */
+export function listLocalDeployments(stateDir: string): LocalDeploymentListing[] {
+  return readAllStates(stateDir).map((s) => ({
+    name: s.name,
+    target: s.target,
+    status: isOurServer(s.live) ? 'running' : 'stopped',
+    endpoint: `${s.live.url}/score`,
+    slot: s.live.slot,
+    pid: s.live.pid,
+    flow: s.live.flow,
+    variant: s.live.variant,
+    startedAt: s.live.startedAt,
+    logFile: s.live.logFile,
+  }));
+}
+
 /** The recorded live scoring URL, when its process still runs. */
 export function liveEndpoint(stateDir: string, name: string): string | undefined {
   const s = readState(stateDir, name);
@@ -155,7 +187,7 @@ async function healthy(url: string): Promise<boolean> {
 
 /** SIGTERM (the server drains in-flight requests), SIGKILL after 30 s. */
 async function stopInstance(i: LocalInstance): Promise<void> {
-  if (!isAlive(i.pid)) return;
+  if (!isOurServer(i)) return;
   process.kill(i.pid, 'SIGTERM');
   const deadline = Date.now() + 30_000;
   while (isAlive(i.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -169,4 +201,20 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Alive, and (where /proc tells) still a `flow serve` process: a recorded PID whose server died
+ * long ago may now belong to an unrelated process, which a stop must never signal.
+ */
+function isOurServer(i: LocalInstance): boolean {
+  if (!isAlive(i.pid)) return false;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${i.pid}/cmdline`, 'utf8');
+  } catch {
+    return true; // no /proc (macOS, Windows): the PID is all there is
+  }
+  const args = cmdline.split('\0');
+  return args.includes('flow') && args.includes('serve');
 }

@@ -4,8 +4,9 @@
  * new server passed its smoke test.
  * @module
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { ConfigError } from '../errors.js';
 import { writeJsonAtomic } from '../files.js';
 
 /** One running server. */
@@ -44,7 +45,7 @@ export function stateFile(stateDir: string, name: string): string {
 export function readState(stateDir: string, name: string): LocalDeploymentState | undefined {
   const file = stateFile(stateDir, name);
   if (!existsSync(file)) return undefined;
-  return JSON.parse(readFileSync(file, 'utf8')) as LocalDeploymentState;
+  return parseState(file);
 }
 
 export function writeState(stateDir: string, state: LocalDeploymentState): void {
@@ -53,4 +54,24 @@ export function writeState(stateDir: string, state: LocalDeploymentState): void 
 
 export function removeState(stateDir: string, name: string): void {
   rmSync(stateFile(stateDir, name), { force: true });
+}
+
+/** Every state file under `<stateDir>/deploy/`, sorted by name (none when the folder is absent). */
+export function readAllStates(stateDir: string): LocalDeploymentState[] {
+  const dir = path.join(stateDir, 'deploy');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => parseState(path.join(dir, f)))
+    .filter((s) => s.target === 'local' && s.live !== undefined);
+}
+
+/** A state file is ours, but a user may have edited or truncated it: say which one is broken. */
+function parseState(file: string): LocalDeploymentState {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LocalDeploymentState;
+  } catch (e) {
+    throw ConfigError.at({ file }, `found ${(e as Error).message}; expected a deployment record written by llmops deploy (delete the file if the deployment is gone)`);
+  }
 }

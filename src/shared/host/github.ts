@@ -1,16 +1,18 @@
 /**
- * The Host on a GitHub runner, over @actions/core: inputs from INPUT_<NAME> (hyphens kept),
+ * The Host on a GitHub runner: inputs from INPUT_<NAME> (hyphens kept),
  * step outputs, annotations on the user's files, the job summary, artifacts, failure with
  * our exit code, the OIDC token for Azure, and one upserted pull-request comment.
  * Everything shown is redacted here too, not only by the runner's masking, so the contract
  * holds under @github/local-action and in the outputs file the runner does not mask.
+ * Workflow and file commands are written by ./github-commands.ts; @actions/core (which loads an
+ * HTTP stack at import) only on demand, for the job summary and the OIDC token.
  * @module
  */
-import * as core from '@actions/core';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AzureAuthSource } from '../azure/credentials.js';
 import { formatLocation, type SourceLocation } from '../errors.js';
+import * as commands from './github-commands.js';
 import { type Host, redact } from './host.js';
 
 /** The UI shows about 10 annotations of each kind per step (community discussions #26680, #68471). */
@@ -34,19 +36,19 @@ export class GitHubHost implements Host {
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
   getInput(name: string): string | undefined {
-    const value = core.getInput(name);
+    const value = commands.getInput(name, this.env);
     return value === '' ? undefined : value;
   }
   setOutput(name: string, value: string): void {
     const safe = this.redact(value);
     this.outputs.set(name, safe);
-    core.setOutput(name, safe);
+    commands.setOutput(name, safe, this.env);
   }
   info(message: string): void {
-    core.info(this.redact(message));
+    commands.info(this.redact(message));
   }
   debug(message: string): void {
-    core.debug(this.redact(message));
+    commands.debug(this.redact(message));
   }
   warning(message: string, at?: SourceLocation): void {
     this.annotate('warning', message, at);
@@ -57,12 +59,12 @@ export class GitHubHost implements Host {
   mask(secret: string): void {
     if (!secret) return;
     this.secrets.add(secret);
-    core.setSecret(secret);
+    commands.setSecret(secret);
   }
 
   async appendSummary(markdown: string): Promise<void> {
     if (!this.env.GITHUB_STEP_SUMMARY) {
-      core.debug('no job summary: GITHUB_STEP_SUMMARY is not set');
+      commands.debug('no job summary: GITHUB_STEP_SUMMARY is not set');
       return;
     }
     let text = this.redact(markdown);
@@ -73,7 +75,8 @@ export class GitHubHost implements Host {
       text = Buffer.from(text).subarray(0, Math.max(0, room - note.length)).toString('utf8').replace(/\uFFFD$/, '') + note;
     }
     this.summaryBytes += Buffer.byteLength(text);
-    await core.summary.addRaw(text).write();
+    const { summary } = await import('@actions/core');
+    await summary.addRaw(text).write();
   }
 
   async uploadArtifact(name: string, files: string[], rootDirectory: string): Promise<void> {
@@ -88,7 +91,7 @@ export class GitHubHost implements Host {
   }
 
   fail(message: string, exitCode: number): void {
-    core.setFailed(this.redact(message));
+    commands.annotate('error', this.redact(message));
     process.exitCode = exitCode;
   }
 
@@ -96,7 +99,7 @@ export class GitHubHost implements Host {
   finish(): void {
     for (const kind of ['error', 'warning'] as const) {
       const n = this.overflow[kind];
-      if (n > 0) core[kind](`${n} more ${kind}${n === 1 ? ' was' : 's were'} not annotated (GitHub shows ${ANNOTATION_LIMIT} per step); see the step log.`);
+      if (n > 0) commands.annotate(kind, `${n} more ${kind}${n === 1 ? ' was' : 's were'} not annotated (GitHub shows ${ANNOTATION_LIMIT} per step); see the step log.`);
     }
   }
 
@@ -118,7 +121,7 @@ export class GitHubHost implements Host {
       tenantId: this.getInput('azure-tenant-id'),
       clientId: this.getInput('azure-client-id'),
       // Asked again on every token refresh: the runner's OIDC token expires after ~10 minutes.
-      getFederatedToken: canAskOidc ? () => core.getIDToken('api://AzureADTokenExchange') : undefined,
+      getFederatedToken: canAskOidc ? async () => (await import('@actions/core')).getIDToken('api://AzureADTokenExchange') : undefined,
     };
   }
 
@@ -129,12 +132,12 @@ export class GitHubHost implements Host {
     const plain = at ? `${formatLocation({ ...at, file: file! })}: ${text}` : text;
     if (this.annotated[kind] >= ANNOTATION_LIMIT) {
       this.overflow[kind]++;
-      core.info(`${kind}: ${plain}`);
+      commands.info(`${kind}: ${plain}`);
       return;
     }
     this.annotated[kind]++;
-    if (at?.line !== undefined) core[kind](text, { file, startLine: at.line, startColumn: at.column, title: `llmops: ${file}` });
-    else core[kind](plain);
+    if (at?.line !== undefined) commands.annotate(kind, text, { file, startLine: at.line, startColumn: at.column, title: `llmops: ${file}` });
+    else commands.annotate(kind, plain);
   }
 
   /** Annotations need paths relative to the repository root. */

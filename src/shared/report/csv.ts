@@ -9,14 +9,14 @@
 import { stringify } from 'csv-stringify/sync';
 import { evaluatorNames, safeFileName, variantById, variedNodes } from './format.js';
 import type { EvaluationResult, LineResult, Results } from './model.js';
-import { redactResults } from './redact.js';
+import { forRendering } from './order.js';
 import type { RenderOptions, ReportFile } from './types.js';
 
 type Row = Record<string, unknown>;
 
 /** Every CSV report of `results`: two per evaluator and two for the whole experiment. */
 export function renderCsv(results: Results, options: RenderOptions = {}): ReportFile[] {
-  const r = redactResults(results, options.secrets);
+  const r = forRendering(results, options.secrets);
   const files: ReportFile[] = [];
   const experimentColumns: Row = { stage: r.env ?? '', experiment_name: r.experiment, build: r.build ?? '' };
   for (const evaluator of evaluatorNames(r)) {

@@ -14,7 +14,7 @@ body { margin: 0; font: 14px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sa
 header { padding: 20px 32px; border-bottom: 1px solid var(--line); background: var(--bg); }
 header h1 { margin: 0 0 4px; font-size: 22px; }
 header .meta { color: var(--muted); }
-main { padding: 8px 32px 48px; max-width: 1400px; }
+main { padding: 8px 32px 48px; max-width: 1760px; }
 h2 { font-size: 18px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 15px; margin: 0 0 6px; }
 .verdict { display: inline-block; margin-top: 10px; padding: 6px 14px; border-radius: 6px; font-weight: 600; color: #fff; }
@@ -34,10 +34,12 @@ th { background: var(--bg); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.json { font-family: ui-monospace, SFMono-Regular, Consolas, monospace; font-size: 12px; min-width: 120px; max-width: 420px; overflow-wrap: break-word; word-break: break-word; }
 tr.failed td { background: #fff5f5; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(580px, 1fr)); gap: 16px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(580px, 100%), 1fr)); gap: 16px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 12px 12px 4px; }
 .card .sub { color: var(--muted); font-size: 12px; margin-bottom: 4px; }
 svg.chart { max-width: 100%; height: auto; font-size: 11px; }
+/* Below this a chart's text gets too small to read: it keeps this width and its card scrolls. */
+.card { overflow-x: auto; } svg.chart { min-width: 480px; }
 svg .label, svg .value { fill: var(--fg); } svg .tick { fill: var(--muted); }
 svg .grid { stroke: #eaeef2; } svg .zero { stroke: #8c959f; }
 svg .whisker, svg .cap { stroke: #1f2328; stroke-width: 1.6; }
@@ -49,7 +51,20 @@ svg .whisker, svg .cap { stroke: #1f2328; stroke-width: 1.6; }
 .scroll table { border: 0; width: max-content; min-width: 100%; }
 pre.error { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px; color: var(--bad); }
 .legend { color: var(--muted); font-size: 12px; }
-table.spaced { margin-top: 12px; }
+/* Tables scroll sideways inside their own box when the window is narrower than they are: the page never does. */
+.wide { max-width: 100%; overflow-x: auto; }
+/* On a narrow screen a table wider than the window would otherwise squeeze every column to its longest word. */
+.wide td:not(.num) { min-width: 7em; }
+.wide td:last-child:not(.num) { min-width: 12em; }
+.spaced { margin-top: 12px; }
+/* Run ids are long dotted identifiers: they may break anywhere rather than widen the table. */
+td.id { overflow-wrap: anywhere; min-width: 12ch; font-family: ui-monospace, SFMono-Regular, Consolas, monospace; font-size: 12px; }
+@media (max-width: 720px) {
+  header, main { padding-left: 12px; padding-right: 12px; }
+  .tile { min-width: 0; flex: 1 1 40%; }
+  .filters input { min-width: 0; flex: 1 1 100%; }
+  .filters select { flex: 1 1 40%; min-width: 0; }
+}
 `;
 
 /** Filters the per-line table by free text, variant, dataset and status. */

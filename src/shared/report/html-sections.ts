@@ -104,7 +104,7 @@ export function linesTable(r: Results, max: number): string {
       `<td class="num">${esc(formatCount(l.tokens.total))}</td>`,
       `<td>${l.error ? esc(clip(errorText(l), 300)) : ''}</td>`,
     ];
-    return `<tr class="${status}" data-variant="${esc(l.variantId)}" data-dataset="${esc(l.dataset)}" data-status="${status}">${cells.join('')}</tr>`;
+    return `<tr class="${status}" data-variant="${esc(l.variantId)}" data-dataset="${esc(l.dataset)}" data-status="${status}" data-run="${esc(l.runId)}" data-line="${l.lineNumber}">${cells.join('')}</tr>`;
   });
   return `${filters}${note}<div class="scroll"><table id="lines"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
@@ -117,7 +117,7 @@ export function failedLines(r: Results, max: number): string {
     .slice(0, max)
     .map((l) => `<tr><td>${esc(l.variantId)}</td><td>${esc(l.dataset)}</td><td class="num">${l.lineNumber}</td><td class="json">${esc(clip(show(l.inputs), 400))}</td><td><pre class="error">${esc(clip(errorText(l), 4000))}</pre></td></tr>`);
   const note = failed.length > max ? `<p class="note">Showing ${formatCount(max)} of ${formatCount(failed.length)} failed lines.</p>` : '';
-  return `${note}<table id="failed-lines"><thead><tr><th>Variant</th><th>Dataset</th><th>Line</th><th>Inputs</th><th>Error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `${note}<div class="wide"><table id="failed-lines"><thead><tr><th>Variant</th><th>Dataset</th><th>Line</th><th>Inputs</th><th>Error</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
 function errorText(l: LineResult): string {

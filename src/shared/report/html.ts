@@ -10,7 +10,7 @@ import { esc } from './html-escape.js';
 import { failedLines, linesTable, metricCharts, runCharts } from './html-sections.js';
 import { formatCost, formatCount, formatDate, formatDelta, formatMs, formatNumber, formatPValue } from './format.js';
 import type { Results } from './model.js';
-import { redactResults } from './redact.js';
+import { forRendering } from './order.js';
 import type { RenderOptions } from './types.js';
 
 export interface HtmlOptions extends RenderOptions {
@@ -24,7 +24,7 @@ const scriptHash = createHash('sha256').update(FILTER_SCRIPT).digest('base64');
 
 /** Renders `results` as one HTML document. */
 export function renderHtml(results: Results, options: HtmlOptions = {}): string {
-  const r = redactResults(results, options.secrets);
+  const r = forRendering(results, options.secrets);
   const csp = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; img-src data:; base-uri 'none'; form-action 'none'`;
   const title = `${r.experiment} — llmops report`;
   const sections = [
@@ -99,7 +99,7 @@ function gates(r: Results): string {
       (g) =>
         `<tr class="gate ${g.status}"><td><span class="badge ${g.status}">${g.status}</span></td><td>${esc(g.name)}</td><td>${esc(g.evaluator ? `${g.evaluator}.${g.metric}` : g.metric)}</td><td>${esc(g.variantId)}</td><td class="num">${esc(g.observed === undefined ? '–' : formatNumber(g.observed))}</td><td>${esc(g.threshold)}</td><td>${esc(g.message)}</td></tr>`,
     );
-  return `<table id="gates-table"><thead><tr><th>Status</th><th>Gate</th><th>Metric</th><th>Variant</th><th>Observed</th><th>Threshold</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<div class="wide"><table id="gates-table"><thead><tr><th>Status</th><th>Gate</th><th>Metric</th><th>Variant</th><th>Observed</th><th>Threshold</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
 function comparisons(r: Results): string {
@@ -109,14 +109,14 @@ function comparisons(r: Results): string {
       `<td class="num">${esc(formatNumber(c.referenceMean))} → ${esc(formatNumber(c.candidateMean))}</td><td class="num">${esc(formatDelta(c.delta))}</td>` +
       `<td class="num">${c.ciLow === null || c.ciHigh === null ? '–' : esc(`[${formatDelta(c.ciLow)}, ${formatDelta(c.ciHigh)}]`)}</td><td class="num">${esc(formatPValue(c.pValue))}</td><td>${esc(c.test)}, n=${c.n}</td><td>${esc(c.message)}</td></tr>`,
   );
-  return `<table id="comparisons-table"><thead><tr><th>Verdict</th><th>Variant</th><th>Metric</th><th>Against</th><th>Reference → candidate</th><th>Change</th><th>CI of change</th><th>p</th><th>Test</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<div class="wide"><table id="comparisons-table"><thead><tr><th>Verdict</th><th>Variant</th><th>Metric</th><th>Against</th><th>Reference → candidate</th><th>Change</th><th>CI of change</th><th>p</th><th>Test</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
 function runsTable(r: Results): string {
   const rows = r.runs.map(
     (x) =>
-      `<tr><td>${esc(x.variantId)}</td><td>${esc(x.dataset)}</td><td>${esc(x.runId)}</td><td class="num">${formatCount(x.lines)}</td><td class="num">${formatCount(x.failed)}</td>` +
+      `<tr><td>${esc(x.variantId)}</td><td>${esc(x.dataset)}</td><td class="id">${esc(x.runId)}</td><td class="num">${formatCount(x.lines)}</td><td class="num">${formatCount(x.failed)}</td>` +
       `<td class="num">${formatCount(x.tokens.total)}</td><td class="num">${esc(formatCost(x.costUsd))}</td><td class="num">${esc(formatMs(x.latencyMs.mean))}</td><td class="num">${esc(formatMs(x.latencyMs.p95))}</td><td class="num">${esc(formatMs(x.durationMs))}</td></tr>`,
   );
-  return `<table id="runs-table" class="spaced"><thead><tr><th>Variant</th><th>Dataset</th><th>Run</th><th>Lines</th><th>Failed</th><th>Tokens</th><th>Cost</th><th>Mean latency</th><th>p95 latency</th><th>Duration</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<div class="wide spaced"><table id="runs-table"><thead><tr><th>Variant</th><th>Dataset</th><th>Run</th><th>Lines</th><th>Failed</th><th>Tokens</th><th>Cost</th><th>Mean latency</th><th>p95 latency</th><th>Duration</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }

@@ -8,7 +8,7 @@
  */
 import { formatCost, formatMs, formatNumber } from './format.js';
 import type { GateResult, LineResult, Results } from './model.js';
-import { redactResults } from './redact.js';
+import { forRendering } from './order.js';
 import type { RenderOptions } from './types.js';
 
 export interface JUnitOptions extends RenderOptions {
@@ -37,7 +37,7 @@ interface Suite {
 
 /** Renders `results` as one JUnit XML document. */
 export function renderJUnit(results: Results, options: JUnitOptions = {}): string {
-  const r = redactResults(results, options.secrets);
+  const r = forRendering(results, options.secrets);
   const suites: Suite[] = [];
   const byEvaluator = new Map<string, GateResult[]>();
   for (const gate of r.gates) {

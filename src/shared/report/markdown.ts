@@ -17,7 +17,7 @@ import {
 } from './format.js';
 import { MarkdownBudget, mdCell, type MarkdownTable } from './markdown-budget.js';
 import type { GateResult, Results } from './model.js';
-import { redactResults } from './redact.js';
+import { forRendering } from './order.js';
 import type { RenderOptions } from './types.js';
 
 /** GitHub aborts a step summary above 1 MiB. */
@@ -48,7 +48,7 @@ export function markdownMarker(experiment: string): string {
  * push every later section out.
  */
 export function renderMarkdown(results: Results, options: MarkdownOptions = {}): string {
-  const r = redactResults(results, options.secrets);
+  const r = forRendering(results, options.secrets);
   const maxBytes = options.maxBytes ?? STEP_SUMMARY_MAX_BYTES;
   const whole = build(r, options, new MarkdownBudget(maxBytes, whereFull(options)));
   if (!whole.shortened) return whole.toString();

@@ -28,6 +28,8 @@ export interface PairBar {
 
 const WIDTH = 560;
 const LABEL = 190;
+/** Characters of a label that fit LABEL at 11 px (wider labels are clipped in the middle, whole in the tooltip). */
+const LABEL_CHARS = 26;
 const TEXT = 120;
 const ROW = 30;
 const TOP = 8;
@@ -94,7 +96,7 @@ function clipMiddle(text: string, max: number): string {
 }
 
 function label(text: string, mid: number): string {
-  return `<text class="label" x="${LABEL - 8}" y="${n(mid)}" dy="0.35em" text-anchor="end">${esc(clipMiddle(text, 30))}<title>${esc(text)}</title></text>`;
+  return `<text class="label" x="${LABEL - 8}" y="${n(mid)}" dy="0.35em" text-anchor="end">${esc(clipMiddle(text, LABEL_CHARS))}<title>${esc(text)}</title></text>`;
 }
 
 /** Vertical grid lines with tick labels under the plot. */

@@ -13,7 +13,7 @@ import { renderHtml, type HtmlOptions } from './html.js';
 import { renderJUnit, type JUnitOptions } from './junit.js';
 import { renderMarkdown, type MarkdownOptions } from './markdown.js';
 import type { Results } from './model.js';
-import { redactResults } from './redact.js';
+import { forRendering } from './order.js';
 import type { ReportFile } from './types.js';
 
 export type ReportFormat = 'json' | 'csv' | 'html' | 'markdown' | 'junit';
@@ -38,7 +38,7 @@ export interface WriteReportsOptions {
 
 /** Renders the requested formats in memory; throws before anything is written when two files would share a name. */
 export function renderReports(results: Results, formats: readonly ReportFormat[], options: WriteReportsOptions = {}): ReportFile[] {
-  const r = redactResults(results, options.secrets);
+  const r = forRendering(results, options.secrets);
   const files: ReportFile[] = [];
   const wanted = new Set(formats);
   if (wanted.has('json')) files.push({ name: REPORT_FILE_NAMES.json, content: `${JSON.stringify(r, null, 2)}\n` });

@@ -2,10 +2,13 @@
  * `deploy`: deploys the use case's flow to a target. `local` runs `llmops flow serve` in the background and
  * replaces it blue/green (new server up, smoke-tested, then switched; a failing new server leaves the old one
  * serving). The live URL is the `endpoint` output and `<state-dir>/deploy/<experiment>-<env>.json`.
+ * `--list` shows every local deployment recorded under the state dir; `--stop` stops one.
  */
 import { loadUseCase } from '../config/use-case.js';
-import { deployLocal, deploymentName, smokeMarkdown, suiteForUseCase } from '../deploy/index.js';
+import { deployLocal, deploymentName, smokeMarkdown, stopLocalDeployment, suiteForUseCase } from '../deploy/index.js';
+import { listLocalDeployments, type LocalDeploymentListing } from '../deploy/local.js';
 import { ConfigError } from '../errors.js';
+import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 
@@ -18,11 +21,17 @@ export interface DeployInputs {
   stateDir: string;
   tests?: string;
   apiKeyEnv?: string;
+  list?: boolean;
+  stop?: boolean;
+  name?: string;
 }
 
 export interface DeployOutputs {
+  /** Empty for --list and --stop. */
   endpoint: string;
+  /** Empty for --list. */
   deploymentName: string;
+  deployments: LocalDeploymentListing[];
 }
 
 export const DEPLOY_TARGETS = ['local', 'azure-managed', 'kubernetes', 'webapp'] as const;
@@ -38,15 +47,23 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     { name: 'state-dir', type: 'path', default: '.llmops', description: 'Where deployments are recorded (<state-dir>/deploy/<experiment>-<env>.json) and logged.' },
     { name: 'tests', type: 'path', description: 'Smoke tests YAML the new deployment must pass (default: the sample request of the use case).' },
     { name: 'api-key-env', type: 'string', description: 'Environment variable holding the API key the local server requires (optional).' },
+    { name: 'list', type: 'boolean', default: 'false', description: 'Only list the local deployments recorded under state-dir (name, status, endpoint, pid); deploys nothing.' },
+    { name: 'stop', type: 'boolean', default: 'false', description: "Stop a local deployment (its server and its record) instead of deploying: the use case's <experiment>-<env>, or the one given by name." },
+    { name: 'name', type: 'string', description: 'Deployment to stop, as --list shows it (default: <experiment>-<env> of the use case).' },
   ],
   outputs: [
-    { name: 'endpoint', description: 'Scoring URL of the live deployment.' },
-    { name: 'deployment-name', description: '<experiment>-<env>: the deployment (and state file) name.' },
+    { name: 'endpoint', description: 'Scoring URL of the live deployment (empty with list or stop).' },
+    { name: 'deployment-name', description: '<experiment>-<env>: the deployment (and state file) name (the stopped one with stop; empty with list).' },
+    { name: 'deployments', description: 'JSON array of the local deployments recorded after the step: name, target, status (running/stopped), endpoint, slot, pid, flow, variant, startedAt, logFile.' },
   ],
   async run(inputs, host) {
+    if (inputs.list && inputs.stop) throw ConfigError.at({ file: 'input "stop"' }, 'found both list and stop; expected one of them');
+    if (inputs.name && !inputs.stop) throw ConfigError.at({ file: 'input "name"' }, 'found a name without stop; expected stop: true (name says which deployment to stop)');
+    if (inputs.list) return listDeployments(inputs.stateDir, host);
     if (inputs.target !== 'local') {
       throw ConfigError.at({ file: 'input "target"' }, `target ${inputs.target} is not available yet; expected local (azure-managed, kubernetes and webapp land in a later release)`);
     }
+    if (inputs.stop) return stopDeployment(inputs, host);
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
     const name = deploymentName(useCase.name, useCase.envName);
     const smoke = suiteForUseCase(useCase, inputs.tests);
@@ -65,8 +82,42 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     }
     host.info(`${name} is live at ${result.endpoint}${result.replaced ? ` (replaced ${result.replaced.slot} pid ${result.replaced.pid})` : ''}`);
     await host.appendSummary(`## Deploy ${name} (local)\n\nLive: \`${result.endpoint}\` (${result.state.live.slot}, pid ${result.state.live.pid})\n\n${smokeMarkdown(result.smoke)}`);
-    host.setOutput('endpoint', result.endpoint);
-    host.setOutput('deployment-name', name);
-    return { endpoint: result.endpoint, deploymentName: name };
+    return publish(host, result.endpoint, name, listLocalDeployments(inputs.stateDir));
   },
 };
+
+function publish(host: Host, endpoint: string, deploymentName: string, deployments: LocalDeploymentListing[]): DeployOutputs {
+  host.setOutput('endpoint', endpoint);
+  host.setOutput('deployment-name', deploymentName);
+  host.setOutput('deployments', JSON.stringify(deployments));
+  return { endpoint, deploymentName, deployments };
+}
+
+/** One line per deployment in the log, a table in the summary, the JSON array as the output. */
+async function listDeployments(stateDir: string, host: Host): Promise<DeployOutputs> {
+  const deployments = listLocalDeployments(stateDir);
+  if (deployments.length === 0) host.info(`no local deployments recorded under ${stateDir}`);
+  for (const d of deployments) host.info(`${d.name}  ${d.status}  ${d.endpoint}  pid ${d.pid} (${d.slot})  since ${d.startedAt}`);
+  const rows = deployments.map((d) => `| ${d.name} | ${d.status} | \`${d.endpoint}\` | ${d.pid} | ${d.slot} | ${d.startedAt} |`);
+  await host.appendSummary(`## Local deployments (${stateDir})\n\n${rows.length ? `| name | status | endpoint | pid | slot | since |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n` : 'None.\n'}`);
+  return publish(host, '', '', deployments);
+}
+
+/** Stops the deployment given by name, or the use case's own (its config loaded as deploy loads it). */
+async function stopDeployment(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
+  let name = inputs.name;
+  if (!name) {
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    name = deploymentName(useCase.name, useCase.envName);
+  }
+  const known = listLocalDeployments(inputs.stateDir);
+  const found = known.find((d) => d.name === name);
+  if (!found) {
+    const names = known.map((d) => d.name).join(', ') || 'none';
+    throw ConfigError.at({ file: inputs.name ? 'input "name"' : 'input "config"' }, `found no local deployment named ${name} under ${inputs.stateDir}; expected one of: ${names}`);
+  }
+  await stopLocalDeployment(inputs.stateDir, name);
+  host.info(`stopped ${name} (${found.status === 'running' ? `pid ${found.pid}, ${found.endpoint}` : 'its server had already exited'}); record removed`);
+  await host.appendSummary(`## Deploy ${name} (local): stopped\n\nWas \`${found.endpoint}\` (${found.slot}, pid ${found.pid}, ${found.status}).\n`);
+  return publish(host, '', name, listLocalDeployments(inputs.stateDir));
+}

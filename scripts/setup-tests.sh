@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What only the tests need, on top of scripts/setup.sh: chromium (the HTML report's screenshots),
+# openssl (test certificates), unzip (inspects the .vsix), python3-venv (the serving image's
+# virtual environment), and Node.js 22 and 24 from npm (scripts/node-runtimes.sh), the versions
+# package.json declares, which the bundle tests run on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/common.sh
+
+bash scripts/setup.sh
+
+need=()
+# LLMOPS_CHROMIUM: another Chromium or Chrome binary (a CI image's own) instead of Debian's.
+[ -x "${LLMOPS_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+apt_install setup-tests "${need[@]}"
+
+if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
+  bash scripts/node-runtimes.sh >/dev/null
+else
+  echo "setup-tests: the Node 22/24 bundle tests need Linux x64; they are skipped on $(uname -s)-$(uname -m)" >&2
+fi
