@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ASSETS = ['schemas', 'src/shared/engine/python'];
+const ASSETS = ['schemas', 'src/shared/engine/python', 'src/shared/eval/judges'];
 
 /** CommonJS dependencies inside an ESM bundle still call require() for Node built-ins. */
 const banner = { js: "import { createRequire as __llmopsRequire } from 'node:module'; const require = __llmopsRequire(import.meta.url);" };

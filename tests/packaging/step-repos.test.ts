@@ -38,7 +38,7 @@ test.each(packagedSteps.map((p) => p.step.name))('llmops/%s: a valid node24 acti
   expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
   expect(Object.keys(action.inputs).sort()).toEqual([...step.inputs.map((i) => i.name), ...gitHubHostInputs.map((i) => i.name)].sort());
   expect(Object.keys(action.outputs).sort()).toEqual(step.outputs.map((o) => o.name).sort());
-  for (const file of ['dist/index.js', 'dist/package.json', 'dist/schemas/experiment.schema.json', 'dist/src/shared/engine/python']) expect(existsSync(path.join(repo, file))).toBe(true);
+  for (const file of ['dist/index.js', 'dist/package.json', 'dist/schemas/experiment.schema.json', 'dist/src/shared/engine/python', 'dist/src/shared/eval/judges/groundedness.prompty']) expect(existsSync(path.join(repo, file))).toBe(true);
   // The bundle imports only its own chunks: nothing outside the repository.
   const imports = [...readFileSync(path.join(repo, 'dist/index.js'), 'utf8').matchAll(/from\s+["'](\.[^"']+)["']/g)].map((m) => path.resolve(repo, 'dist', m[1]));
   for (const file of imports) expect(existsSync(file) && file.startsWith(repo)).toBe(true);
