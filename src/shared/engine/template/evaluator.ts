@@ -4,6 +4,8 @@
  * @module
  */
 import type { Expr, Stmt, Target } from './ast.js';
+import { checkLength, step } from './budget.js';
+import { normalizeInt } from './py-int.js';
 import { FILTERS, TESTS } from './filters.js';
 import type { SourceMap } from './lexer.js';
 import type { PyCallable } from './methods.js';
@@ -43,6 +45,7 @@ class Compiler {
         const expr = this.expr(s.expr);
         return (ctx, out) => {
           out.text += printValue(expr(ctx));
+          checkLength(out.text.length);
         };
       }
       case 'if': {
@@ -79,12 +82,14 @@ class Compiler {
       try {
         if (filter) {
           items = items.filter((item) => {
+            step();
             assign(frame, target, item);
             return pyTruthy(filter(ctx));
           });
         }
         const n = items.length;
         for (let i = 0; i < n; i++) {
+          step();
           assign(frame, target, items[i]);
           if (withLoop) {
             frame.set('loop', {
@@ -172,6 +177,7 @@ class Compiler {
         const negative = e.op === '-';
         return (ctx) => {
           const v = defined(operand(ctx));
+          if (typeof v === 'bigint') return negative ? normalizeInt(-v) : v;
           if (typeof v === 'boolean' || (typeof v === 'number' && Number.isInteger(v))) return negative ? -toNumber(v) || 0 : toNumber(v);
           if (typeof v === 'number') return negative ? -v : v;
           if (v instanceof PyFloat) return pyFloat(negative ? -v.value : v.value);
@@ -220,7 +226,11 @@ class Compiler {
       }
       case 'concat': {
         const parts = this.exprs(e.parts);
-        return (ctx) => parts.map((p) => pyStr(p(ctx))).join('');
+        return (ctx) => {
+          const text = parts.map((p) => pyStr(p(ctx))).join('');
+          checkLength(text.length);
+          return text;
+        };
       }
     }
   }

@@ -14,3 +14,4 @@ export { PyFloat, pyFloat, ChatInputList, toChatInputList, Undefined, pyStr, pyR
 export { pyJsonDumps, type PyJsonOptions } from './py-json.js';
 export { parsePythonLiteral } from './py-literal.js';
 export { TemplateSyntaxError, TemplateEvalError, JinjaTemplateError, ChatParseError, type ChatParseErrorCode } from './errors.js';
+export { setRenderLimits, renderLimits, renderLimitsFromEnv, resetRenderLimits, DEFAULT_RENDER_LIMITS, STEPS_ENV, OUTPUT_ENV, type RenderLimits } from './budget.js';

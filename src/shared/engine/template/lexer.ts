@@ -5,6 +5,7 @@
  * Line endings are normalised to `\n` first, as Jinja does.
  * @module
  */
+import { normalizeInt } from './py-int.js';
 import { TemplateSyntaxError } from './errors.js';
 import { PY_WHITESPACE_CLASS } from './image.js';
 
@@ -15,7 +16,7 @@ export interface Token {
   kind: TokenKind;
   value: string;
   /** Numeric value of `int`/`float` tokens. */
-  num?: number;
+  num?: number | bigint;
   pos: number;
 }
 
@@ -179,12 +180,9 @@ function lexOne(source: string, pos: number): Token | null {
   return null;
 }
 
-function parseIntLiteral(text: string): number {
-  const prefix = text.slice(0, 2).toLowerCase();
-  if (prefix === '0b') return parseInt(text.slice(2), 2);
-  if (prefix === '0o') return parseInt(text.slice(2), 8);
-  if (prefix === '0x') return parseInt(text.slice(2), 16);
-  return Number(text);
+function parseIntLiteral(text: string): number | bigint {
+  // BigInt reads 0b/0o/0x prefixes itself; a literal beyond 2^53 stays exact.
+  return normalizeInt(BigInt(text));
 }
 
 const SIMPLE_ESCAPES: Record<string, string> = { '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\n': '' };

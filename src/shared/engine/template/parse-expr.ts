@@ -136,7 +136,7 @@ export class ExprParser {
     if (token.kind === 'int' || token.kind === 'float') {
       this.s.next();
       // A float literal that happens to be integral (`1.0`) must stay a float.
-      return { t: 'const', value: token.kind === 'float' ? pyFloat(token.num!) : token.num };
+      return { t: 'const', value: token.kind === 'float' ? pyFloat(token.num as number) : token.num };
     }
     if (this.s.skip('op', '(')) {
       const inner = this.parseTuple();

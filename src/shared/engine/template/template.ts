@@ -3,6 +3,7 @@
  * @module
  */
 import type { Problem } from '../../errors.js';
+import { beginRender, endRender } from './budget.js';
 import { JinjaTemplateError, TemplateEvalError, TemplateSyntaxError } from './errors.js';
 import { RenderContext } from './context.js';
 import { compileBody, type CompiledStmt } from './evaluator.js';
@@ -29,10 +30,13 @@ export class CompiledTemplate {
   render(vars: Record<string, unknown>, options: RenderOptions = {}): string {
     const input = options.chatInputList ? (toChatInputList(vars) as Record<string, unknown>) : vars;
     const out = { text: '' };
+    const previous = beginRender(out);
     try {
       this.run(new RenderContext(input), out);
     } catch (err) {
       throw toJinjaError(err);
+    } finally {
+      endRender(previous);
     }
     return out.text;
   }
