@@ -106,7 +106,7 @@ function parseRequestBody(inputs: Record<string, FlowInputDef>, body: Buffer, co
   const saidJson = /\bjson\b/i.test(contentType ?? '');
   if (names.length === 1 && !saidJson) return { [names[0]]: text };
   if (jsonError !== undefined) {
-    if (names.length > 1 && !saidJson) throw new RequestError(`The request body is not JSON; a flow with several inputs (${names.join(', ')}) needs a JSON object of inputs (JsonPayloadRequiredForMultipleInputFields)`);
+    if (names.length > 1 && !saidJson) throw new RequestError(`The request body is not JSON; a flow with several inputs (${names.join(', ')}) needs a JSON object of inputs (JsonPayloadRequiredForMultipleInputFields)`, 415);
     throw new RequestError(`The request body is not valid JSON: ${jsonError}`);
   }
   throw new RequestError(`The request body is ${Array.isArray(value) ? 'a JSON array' : `JSON ${value === null ? 'null' : typeof value}`}, expected a JSON object of flow inputs (${names.join(', ')})`);
