@@ -74,6 +74,7 @@ export class RenderBudget {
     this.maxOutputChars = l.maxOutputChars;
     this.maxMs = l.maxMs;
     this.deadline = performance.now() + l.maxMs;
+    this.checkAt = Math.min(CHECK_EVERY, l.maxSteps + 1);
   }
 
   /** Called every CHECK_EVERY steps (and when a charge is large): steps, output size, clock. */
