@@ -64,7 +64,8 @@ function pieces(text: string): string[] {
     let cut = end;
     if (end < text.length) {
       cut = -1;
-      for (let i = end; i > start + 1; i--) {
+      // Only the window's last quarter is searched: the cost stays linear even in a run without any boundary.
+      for (let i = end; i > Math.max(start + 1, end - WHOLE / 4); i--) {
         const c = text.charCodeAt(i);
         const before = text.charCodeAt(i - 1);
         if ((c === 32 && !isSpace(before) && !isSpace(text.charCodeAt(i + 1))) || (before === 10 && !isSpace(c))) {
