@@ -20,7 +20,14 @@ const slowFlow = () =>
     'flow.dag.yaml': 'inputs:\n  text:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${s.output}\nnodes:\n- name: s\n  type: python\n  source:\n    type: code\n    path: slow.py\n  inputs:\n    text: ${inputs.text}\n',
   });
 
+const imageFlow = () =>
+  writeFlow({
+    'in.png': 'PNG-BYTES',
+    'flow.dag.yaml': 'inputs:\n  img:\n    type: image\noutputs:\n  image:\n    type: image\n    reference: ${inputs.img}\nnodes: []\n',
+  });
+
 let one: FlowServer;
+let img: FlowServer;
 let two: FlowServer;
 let slow: FlowServer;
 let model: ModelServerHandle;
@@ -28,16 +35,17 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   const quiet = () => {};
-  [one, two, slow, model] = await Promise.all([
+  [one, two, slow, model, img] = await Promise.all([
     startFlowServer({ flow: promptFlow(['text'], 'said: {{ text }}'), port: 0, log: quiet, maxBodyBytes: 200_000 }),
     startFlowServer({ flow: promptFlow(['a', 'b'], '{{ a }}+{{ b }}'), port: 0, log: quiet, headersTimeoutMs: 300, bodyTimeoutMs: 600 }),
     startFlowServer({ flow: slowFlow(), port: 0, log: (l) => logs.push(l) }),
     startModelServer(),
+    startFlowServer({ flow: imageFlow(), port: 0, log: quiet }),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([one?.close(), two?.close(), slow?.close(), model?.close()]);
+  await Promise.all([one?.close(), two?.close(), slow?.close(), model?.close(), img?.close()]);
 });
 
 const nested = (depth: number, leaf = '"x"') => '['.repeat(depth) + leaf + ']'.repeat(depth);
@@ -66,6 +74,9 @@ const FLOW_CASES: HttpCase[] = [
   { name: 'JSON nested 60 deep is fine', server: () => two.url, contentType: 'application/json', body: `{"a": "1", "b": "2", "x": ${nested(60)}}`, status: 200, says: '{"answer":"1+2"}' },
   { name: 'brackets inside strings do not count as nesting', server: () => two.url, contentType: 'application/json', body: JSON.stringify({ a: '['.repeat(500), b: '{"\\'.repeat(100) }), status: 200, says: '"answer"' },
   { name: 'malformed JSON', server: () => two.url, contentType: 'application/json', body: '{"a": ', status: 400, says: /not valid JSON/ },
+  { name: 'an image path to a file outside (/etc/hostname)', server: () => img.url, contentType: 'application/json', body: '{"img": "/etc/hostname"}', status: 400, says: /^Invalid flow inputs: Image path "\/etc\/hostname" resolves to \/etc\/hostname, outside the data folder and the working directory/ },
+  { name: 'an image path dict climbing out', server: () => img.url, contentType: 'application/json', body: '{"img": {"data:image/png;path": "../../../../../../../../etc/passwd"}}', status: 400, says: /^Invalid flow inputs: Image path "(\.\.\/)+etc\/passwd" resolves to \/etc\/passwd, outside/ },
+  { name: 'an image path that does not exist', server: () => img.url, contentType: 'application/json', body: '{"img": "nope/missing.png"}', status: 400, says: /^Invalid flow inputs: Image path "nope\/missing.png" does not exist/ },
   { name: 'an oversize body', server: () => one.url, contentType: 'application/json', body: JSON.stringify({ text: 'x'.repeat(300_000) }), status: 413, says: /limit of 200000 bytes/ },
 ];
 

@@ -3,8 +3,8 @@
  * (promptflow-formats.md §1.2, §1.6), property paths of references (§1.5) and image values (§2.6).
  * @module
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
 import type { PropertyStep } from '../flow/index.js';
 import { ImageValue, PromptResult, pyFloat, pyRepr, pyStr } from './template/index.js';
 import { LineFailure } from './line-error.js';
@@ -105,10 +105,35 @@ export function toImage(v: unknown, baseDir?: string): unknown {
 function imageFrom(kind: string, value: string, mime: string, baseDir?: string): ImageValue {
   if (kind === 'base64') return new ImageValue(Buffer.from(value, 'base64'), mime);
   if (kind === 'url') return new ImageValue(Buffer.from(value, 'utf8'), mime, value);
-  const file = isAbsolute(value) ? value : resolve(baseDir ?? '.', value);
-  const bytes = readFileSync(file);
+  const base = resolve(baseDir ?? '.');
+  const file = isAbsolute(value) ? value : resolve(base, value);
+  const bytes = readFileSync(imageInside(value, file, base));
   const ext = /\.(\w+)$/.exec(file)?.[1]?.toLowerCase();
   return new ImageValue(bytes, mime === 'image/*' && ext ? `image/${ext === 'jpg' ? 'jpeg' : ext}` : mime);
+}
+
+/**
+ * The real path of an image file named by an input, which must lie inside the data folder or the working
+ * directory: a served request or a dataset must not make the engine read (and send on) any file it can reach.
+ */
+function imageInside(value: string, file: string, base: string): string {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    throw new LineFailure(`Image path ${JSON.stringify(value)} does not exist (looked for ${file}); expected an image file, a base64 image or a URL.`, ['ValidationError', 'InvalidImageInput']);
+  }
+  const roots = [base, process.cwd()].map((r) => {
+    try {
+      return realpathSync(r);
+    } catch {
+      return r;
+    }
+  });
+  if (!roots.some((r) => real === r || real.startsWith(r.endsWith(sep) ? r : r + sep))) {
+    throw new LineFailure(`Image path ${JSON.stringify(value)} resolves to ${real}, outside the data folder and the working directory; expected an image inside them, a base64 image or a URL.`, ['ValidationError', 'InvalidImageInput']);
+  }
+  return real;
 }
 
 /** Turns images nested in a value into `{ "data:image/x;base64": … }` dicts (and prompt results into text) for records. */

@@ -6,7 +6,7 @@
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type FlowInputDef, type LoadedFlow } from '../flow/index.js';
-import { createExecutor, parseValue, ValueParseError, type FlowExecutor, type LineResult, type LlmServiceOptions, type PfError } from '../engine/index.js';
+import { createExecutor, LineFailure, parseValue, ValueParseError, type FlowExecutor, type LineResult, type LlmServiceOptions, type PfError } from '../engine/index.js';
 import { applyConnectionOverrides, initFromEnv, planStream, type StreamPlan } from './flow-setup.js';
 import { StreamingLlmService, withStreamSink } from './stream-service.js';
 
@@ -130,6 +130,11 @@ function validateInputs(defs: Record<string, FlowInputDef>, raw: Record<string, 
       if (def.type) parseValue(def.type, v);
       out[name] = v;
     } catch (e) {
+      // An image path the engine refuses (missing, or outside the working directory) is the caller's error too.
+      if (e instanceof LineFailure) {
+        problems.push(e.message);
+        continue;
+      }
       if (!(e instanceof ValueParseError)) throw e;
       problems.push(`flow input '${name}' must be of type ${def.type}, found ${describe(v)}`);
     }
