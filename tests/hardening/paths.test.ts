@@ -65,7 +65,14 @@ interface Case {
   at: string;
   /** Where the path really points (relative to the root, or absolute). */
   pointsTo: string;
+  /** The places the message says the path is outside of (default: the flow folder and its includes). */
+  outsideOf?: string;
+  /** The working directory of the run, relative to the root (default: the root). */
+  cwd?: string;
 }
+
+const PROMPTY_REFS = "the flow's folder and the working directory";
+const prompty = (config: string, sample: string) => `---\nname: p\nmodel:\n  api: chat\n  configuration: ${config}\ninputs:\n  question:\n    type: string\nsample: ${sample}\n---\nuser: {{question}}\n`;
 
 const CASES: Case[] = [
   { name: 'a prompt template ../ outside the flow', layout: { files: { 'flow/flow.dag.yaml': dag(promptNode('../outside/secret.txt')) } }, flowFile: 'flow/flow.dag.yaml', at: '../outside/secret.txt', pointsTo: 'outside/secret.txt' },
@@ -77,25 +84,29 @@ const CASES: Case[] = [
   { name: 'a symlinked python file', layout: { files: { 'flow/flow.dag.yaml': dag(pythonNode('tool.py')) }, links: { 'flow/tool.py': 'outside/tool.py' } }, flowFile: 'flow/flow.dag.yaml', at: 'tool.py', pointsTo: 'outside/tool.py' },
   { name: 'a flex flow whose code folder is outside', layout: { files: { 'flow/flow.flex.yaml': 'entry: tool:f\ncode: ../outside\n' } }, flowFile: 'flow/flow.flex.yaml', at: '../outside', pointsTo: 'outside' },
   { name: 'a flex entry module symlinked outside', layout: { files: { 'flow/flow.flex.yaml': 'entry: tool:f\n' }, links: { 'flow/tool.py': 'outside/tool.py' } }, flowFile: 'flow/flow.flex.yaml', at: 'tool:f', pointsTo: 'outside/tool.py' },
+  { name: 'a prompty ${file:} configuration outside', layout: { files: { 'flow/p.prompty': prompty('${file:../outside/secret.txt}', '{}') } }, flowFile: 'flow/p.prompty', at: '${file:../outside', pointsTo: 'outside/secret.txt', outsideOf: PROMPTY_REFS, cwd: 'flow' },
+  { name: 'a prompty ${file:} sample via an absolute path', layout: { files: { 'flow/p.prompty': prompty('{}', '${file:ABS/outside/secret.txt}') } }, flowFile: 'flow/p.prompty', at: '${file:ABS/', pointsTo: 'outside/secret.txt', outsideOf: PROMPTY_REFS, cwd: 'flow' },
+  { name: 'a flex sample ${file:} symlinked outside', layout: { files: { 'flow/flow.flex.yaml': 'entry: tool:f\nsample: ${file:s.json}\n', 'flow/tool.py': TOOL }, links: { 'flow/s.json': 'outside/secret.txt' } }, flowFile: 'flow/flow.flex.yaml', at: '${file:s.json}', pointsTo: 'outside/secret.txt', outsideOf: PROMPTY_REFS, cwd: 'flow' },
 ];
 
-function run(root: string, flowFile: string): { status: number | null; out: string; ms: number } {
+function run(root: string, flowFile: string, cwd = '.'): { status: number | null; out: string; ms: number } {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [CLI, 'flow', 'test', join(root, flowFile), '--inputs', 'question=hi'], { cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, OPENAI_API_KEY: 'x', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' } });
+  const r = spawnSync(process.execPath, [CLI, 'flow', 'test', join(root, flowFile), '--inputs', 'question=hi'], { cwd: join(root, cwd), encoding: 'utf8', timeout: 30_000, env: { ...process.env, OPENAI_API_KEY: 'x', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' } });
   return { status: r.status, out: `${r.stdout}\n${r.stderr}`, ms: performance.now() - started };
 }
 
 describe('a path that leaves the flow is a config error (exit 2) that never shows the file', () => {
-  test.each(CASES)('$name', ({ layout, flowFile, at, pointsTo }) => {
+  test.each(CASES)('$name', ({ layout, flowFile, at, pointsTo, outsideOf, cwd }) => {
     const root = makeCase(layout);
     const file = join(root, flowFile);
     writeFileSync(file, readFileSync(file, 'utf8').replace('ABS/', `${root}/`));
     const text = readFileSync(file, 'utf8');
-    const r = run(root, flowFile);
+    const r = run(root, flowFile, cwd);
     expect(r.status).toBe(2);
     const real = pointsTo.startsWith('/') ? realpathSync(pointsTo) : join(root, pointsTo);
-    expect(r.out).toContain(`${flowFile}:${positionOf(text, at.replace('ABS/', `${root}/`))}: error: `);
-    expect(r.out).toContain(`which resolves to ${real}, outside the flow folder and its additional_includes`);
+    const shown = cwd ? join(root, flowFile).slice(join(root, cwd).length + 1) : flowFile;
+    expect(r.out).toContain(`${shown}:${positionOf(text, at.replace('ABS/', `${root}/`))}: error: `);
+    expect(r.out).toContain(`which resolves to ${real}, outside ${outsideOf ?? 'the flow folder and its additional_includes'}`);
     expect(r.out).toMatch(/nothing was run/);
     expect(r.out).not.toContain(SECRET);
     if (pointsTo === '/etc/hostname') {
