@@ -65,7 +65,8 @@ const CHECK_EVERY = 1024;
 export class RenderBudget {
   steps = 0;
   checkAt = CHECK_EVERY;
-  readonly deadline: number;
+  /** Set at the first check: most renders never reach one, and never read the clock. */
+  private deadline = 0;
   readonly maxSteps: number;
   readonly maxOutputChars: number;
   readonly maxMs: number;
@@ -73,7 +74,6 @@ export class RenderBudget {
     this.maxSteps = l.maxSteps;
     this.maxOutputChars = l.maxOutputChars;
     this.maxMs = l.maxMs;
-    this.deadline = performance.now() + l.maxMs;
     this.checkAt = Math.min(CHECK_EVERY, l.maxSteps + 1);
   }
 
@@ -83,7 +83,10 @@ export class RenderBudget {
       throw new TemplateEvalError('TemplateBudgetError', `the render took more than ${this.maxSteps} steps (loop iterations and items handled) and was stopped; raise ${STEPS_ENV} if the template really needs more`);
     }
     this.checkOutput(this.out.text.length);
-    if (performance.now() > this.deadline) {
+    const now = performance.now();
+    // The first CHECK_EVERY steps are cheap (each is bounded by the budgets), so timing starts here.
+    if (this.deadline === 0) this.deadline = now + this.maxMs;
+    else if (now > this.deadline) {
       throw new TemplateEvalError('TimeoutError', `the render ran longer than ${formatMs(this.maxMs)} (the line timeout) and was stopped`);
     }
     this.checkAt = Math.min(this.steps + CHECK_EVERY, this.maxSteps + 1);
@@ -101,7 +104,8 @@ function formatMs(ms: number): string {
 }
 
 /** The render in progress (renders are synchronous; a nested render saves and restores it). */
-let active: RenderBudget = new RenderBudget(DEFAULT_RENDER_LIMITS, { text: '' });
+// Outside any render (helpers used at load time) nothing is limited.
+let active: RenderBudget = new RenderBudget({ maxSteps: Infinity, maxOutputChars: Infinity, maxMs: Infinity }, { text: '' });
 
 /** Starts a budget for a render writing into `out`; returns the one to restore afterwards. */
 export function beginRender(out: { text: string }): RenderBudget {
