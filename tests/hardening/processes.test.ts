@@ -119,6 +119,15 @@ describe('model-server under huge prompts', () => {
     expect(answered.ms).toBeLessThan(10_000);
     expect((await fetch(`${url}/v1/models`, { headers })).status).toBe(200);
 
+    // No max_tokens and n = 128: the answer stops at the model's output limit instead of echoing 4 MB 128 times.
+    const many = await timed(fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model: 'gpt-4o', n: 128, messages: [{ role: 'user', content: 'z'.repeat(3_900_000) }] }) }));
+    expect(many.value.status).toBe(200);
+    const manyBody = (await many.value.json()) as { usage: { completion_tokens: number }; choices: Array<{ finish_reason: string }> };
+    expect(manyBody.choices).toHaveLength(128);
+    expect(manyBody.choices[0].finish_reason).toBe('length');
+    expect(manyBody.usage.completion_tokens).toBe(128 * 16_384);
+    expect(many.ms).toBeLessThan(10_000);
+
     // SIGTERM with two huge prompts in flight: the process is gone within seconds.
     const inFlight = [0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: big }).catch(() => undefined));
     await new Promise((r) => setTimeout(r, 200));
