@@ -83,5 +83,8 @@ export const RENDER_CASES: RenderCase[] = [
   { name: 'floor division and modulo of big negatives', spec: '§2.1 ints', template: '{{ -(2**70) // 3 }} {{ -(2**70) % 3 }} {{ 7 // -(2**60) }}', vars: {}, expected: '-393530540239137101142 2 -1' },
   { name: 'big int to float', spec: '§2.1 ints', template: '{{ (2**70) / 3 }} {{ 2**70 + 0.5 }}', vars: {}, expected: '3.935305402391371e+20 1.1805916207174113e+21' },
   { name: 'big int tojson', spec: '§2.1 ints', template: '{{ [2**70]|tojson }}', vars: {}, expected: '[1180591620717411303424]' },
+  { name: 'big ints through filters and formatting', spec: '§2.1 ints', template: "{{ (-(2**70))|abs }} {{ (2**70)|int }} {{ (2**70) is integer }} {{ (2**70)|round }} {{ '%d' % 2**70 }} {{ (2**70)|string }}", vars: {}, expected: '1180591620717411303424 1180591620717411303424 True 1180591620717411303424 1180591620717411303424 1180591620717411303424' },
+  { name: 'empty list repeated many times', spec: '§2.1 ints', template: '{{ [] * 2**62 }}|{{ "" * 2**62 }}', vars: {}, expected: '[]|' },
+  { name: 'a repeat count beyond an index-sized integer', spec: '§2.1 ints', template: '{{ [] * 2**70 }}', vars: {}, expected: { error: 'OverflowError', message: "cannot fit 'int' into an index-sized integer" } },
   { name: 'printing more than 4300 digits raises as CPython', spec: '§2.1 ints', template: '{{ 3**100000 }}', vars: {}, expected: { error: 'ValueError', message: 'Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit' } },
 ];

@@ -148,7 +148,7 @@ class Compiler {
         const fn = this.expr(e.fn);
         const args = this.exprs(e.args);
         const kwargs = this.kwargs(e.kwargs);
-        return (ctx) => callValue(fn(ctx), args.map((a) => a(ctx)), kwargs(ctx));
+        return (ctx) => bounded(callValue(fn(ctx), args.map((a) => a(ctx)), kwargs(ctx)));
       }
       case 'filter': {
         const filter = Object.hasOwn(FILTERS, e.name) ? FILTERS[e.name]! : undefined;
@@ -156,7 +156,7 @@ class Compiler {
         const value = this.expr(e.value);
         const args = this.exprs(e.args);
         const kwargs = this.kwargs(e.kwargs);
-        return (ctx) => filter(value(ctx), args.map((a) => a(ctx)), kwargs(ctx));
+        return (ctx) => bounded(filter(value(ctx), args.map((a) => a(ctx)), kwargs(ctx)));
       }
       case 'test': {
         const test = Object.hasOwn(TESTS, e.name) ? TESTS[e.name]! : undefined;
@@ -272,6 +272,12 @@ function callValue(fn: unknown, args: unknown[], kwargs: Record<string, unknown>
   defined(fn);
   if (typeof fn !== 'function') return raise('TypeError', `'${pyTypeName(fn)}' object is not callable`);
   return (fn as PyCallable)(args, kwargs);
+}
+
+/** A filter's or method's result, refused when it is text beyond the output budget (`join`, `replace`…). */
+function bounded(v: unknown): unknown {
+  if (typeof v === 'string') checkLength(v.length);
+  return v;
 }
 
 /** What `{{ value }}` prints: Python `str(value)`, empty for Undefined. */

@@ -3,6 +3,7 @@
  * environment Prompt Flow uses allows these; anything else is an undefined attribute.
  * @module
  */
+import { checkLength } from './budget.js';
 import { TemplateEvalError } from './errors.js';
 import { pyStrip, PY_WHITESPACE_CLASS } from './image.js';
 import { PromptResult } from './prompt-result.js';
@@ -76,8 +77,10 @@ const STR_METHODS: Record<string, Method<string>> = {
   replace: (s, [a, b, count]) => {
     const from = strArg('replace', a);
     const to = strArg('replace', b);
-    if (typeof count !== 'number' || count < 0) return s.split(from).join(to);
     const parts = s.split(from);
+    // Refuse a result beyond the output budget before building it (a replace can multiply the length).
+    checkLength(s.length + (parts.length - 1) * Math.max(0, to.length - from.length));
+    if (typeof count !== 'number' || count < 0) return parts.join(to);
     return parts.slice(0, count + 1).join(to) + (parts.length > count + 1 ? from + parts.slice(count + 1).join(from) : '');
   },
   startswith: (s, [prefix]) => s.startsWith(strArg('startswith', prefix)),

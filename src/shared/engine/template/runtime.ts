@@ -147,6 +147,7 @@ function unsupported(op: string, a: unknown, b: unknown): never {
 }
 
 function repeat(seq: unknown, times: unknown): unknown {
+  if (typeof times === 'bigint' && (times > 2n ** 63n - 1n || times < -(2n ** 63n))) raise('OverflowError', "cannot fit 'int' into an index-sized integer");
   const n = typeof times === 'boolean' ? Number(times) : Number(times as number | bigint);
   const str = asString(seq);
   if (str !== undefined) {
@@ -154,7 +155,7 @@ function repeat(seq: unknown, times: unknown): unknown {
     checkLength(str.length * n);
     return str.repeat(n);
   }
-  if (n <= 0) return [];
+  if (n <= 0 || (seq as unknown[]).length === 0) return [];
   charge((seq as unknown[]).length * n);
   const out: unknown[] = [];
   for (let i = 0; i < n; i++) out.push(...(seq as unknown[]));
@@ -296,6 +297,7 @@ function percentFormat(fmt: string, args: unknown): string {
     if (conv === 's') return pyStr(v);
     if (conv === 'r') return pyRepr(v);
     if (!isNumeric(v)) raise('TypeError', `%${conv} format: a real number is required, not ${pyTypeName(v)}`);
+    if (typeof v === 'bigint' && conv !== 'f') return v.toString();
     const n = toNumber(v);
     return conv === 'f' ? n.toFixed(precision === undefined ? 6 : Number(precision)) : String(Math.trunc(n));
   });
