@@ -4,7 +4,7 @@
  * @module
  */
 import type { Expr, Stmt, Target } from './ast.js';
-import { checkLength, step } from './budget.js';
+import { charge, checkLength, step } from './budget.js';
 import { normalizeInt } from './py-int.js';
 import { FILTERS, TESTS } from './filters.js';
 import type { SourceMap } from './lexer.js';
@@ -156,7 +156,12 @@ class Compiler {
         const value = this.expr(e.value);
         const args = this.exprs(e.args);
         const kwargs = this.kwargs(e.kwargs);
-        return (ctx) => bounded(filter(value(ctx), args.map((a) => a(ctx)), kwargs(ctx)));
+        return (ctx) => {
+          const v = value(ctx);
+          // A filter's work grows with its input text (lists are counted where they are iterated).
+          if (typeof v === 'string') charge(v.length >> 4);
+          return bounded(filter(v, args.map((a) => a(ctx)), kwargs(ctx)));
+        };
       }
       case 'test': {
         const test = Object.hasOwn(TESTS, e.name) ? TESTS[e.name]! : undefined;

@@ -3,7 +3,7 @@
  * environment Prompt Flow uses allows these; anything else is an undefined attribute.
  * @module
  */
-import { checkLength } from './budget.js';
+import { charge, checkLength } from './budget.js';
 import { TemplateEvalError } from './errors.js';
 import { pyStrip, PY_WHITESPACE_CLASS } from './image.js';
 import { PromptResult } from './prompt-result.js';
@@ -117,15 +117,31 @@ export function boundMethod(obj: unknown, name: string): PyCallable | undefined 
   if (typeof obj === 'string' || obj instanceof PromptResult) {
     const m = Object.hasOwn(STR_METHODS, name) ? STR_METHODS[name] : undefined;
     const s = String(obj);
-    return m ? (args, kwargs) => m(s, args, kwargs) : undefined;
+    // A method's work grows with its receiver: counted against the render's step budget (one step per 16 chars).
+    return m
+      ? (args, kwargs) => {
+          charge(s.length >> 4);
+          return m(s, args, kwargs);
+        }
+      : undefined;
   }
   if (isDict(obj)) {
     const m = Object.hasOwn(DICT_METHODS, name) ? DICT_METHODS[name] : undefined;
-    return m ? (args, kwargs) => m(obj, args, kwargs) : undefined;
+    return m
+      ? (args, kwargs) => {
+          charge(Object.keys(obj).length);
+          return m(obj, args, kwargs);
+        }
+      : undefined;
   }
   if (Array.isArray(obj)) {
     const m = Object.hasOwn(LIST_METHODS, name) ? LIST_METHODS[name] : undefined;
-    return m ? (args, kwargs) => m(obj, args, kwargs) : undefined;
+    return m
+      ? (args, kwargs) => {
+          charge(obj.length);
+          return m(obj, args, kwargs);
+        }
+      : undefined;
   }
   return undefined;
 }

@@ -122,6 +122,7 @@ export function contains(container: unknown, item: unknown): boolean {
   if (container instanceof Undefined) return false;
   const str = asString(container);
   if (str !== undefined) {
+    charge(str.length >> 4);
     const needle = asString(item);
     if (needle === undefined) raise('TypeError', `'in <string>' requires string as left operand, not ${pyTypeName(item)}`);
     return str.includes(needle);
