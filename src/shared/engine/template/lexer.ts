@@ -7,7 +7,7 @@
  */
 import { normalizeInt } from './py-int.js';
 import { TemplateSyntaxError } from './errors.js';
-import { PY_WHITESPACE_CLASS } from './image.js';
+import { PY_WHITESPACE_CLASS, pyRstrip } from './image.js';
 
 export type TokenKind = 'data' | 'var_begin' | 'var_end' | 'block_begin' | 'block_end' | 'name' | 'string' | 'int' | 'float' | 'op' | 'eof';
 
@@ -55,7 +55,6 @@ const INT = /0b(?:_?[01])+|0o(?:_?[0-7])+|0x(?:_?[\da-f])+|[1-9](?:_?\d)*|0(?:_?
 const NAME = /[\p{L}_][\p{L}\p{N}_]*/uy;
 const STRING = /'([^'\\]*(?:\\.[^'\\]*)*)'|"([^"\\]*(?:\\.[^"\\]*)*)"/sy;
 const OPERATOR = /\/\/|\*\*|==|!=|>=|<=|[+\-/*%~[\](){}><=.:|,;]/y;
-const TRAILING_WS = new RegExp(`${WS}+$`);
 const CLOSER: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
 
 /** Jinja's newline normalisation: `\r\n` and `\r` become `\n`. */
@@ -70,7 +69,7 @@ export function tokenize(source: string, map: SourceMap): Token[] {
   let pendingData: { value: string; pos: number } | null = null;
   const flushData = (lstrip: boolean): void => {
     if (pendingData === null) return;
-    const value = lstrip ? pendingData.value.replace(TRAILING_WS, '') : pendingData.value;
+    const value = lstrip ? pyRstrip(pendingData.value) : pendingData.value;
     if (value) tokens.push({ kind: 'data', value, pos: pendingData.pos });
     pendingData = null;
   };
@@ -115,7 +114,7 @@ function lexRaw(source: string, map: SourceMap, start: number, headLength: numbe
   const end = RAW_END.exec(source);
   if (!end) throw map.error('Missing end of raw directive', start);
   let body = source.slice(bodyStart, end.index);
-  if (end[1] === '-') body = body.replace(TRAILING_WS, '');
+  if (end[1] === '-') body = pyRstrip(body);
   if (body) tokens.push({ kind: 'data', value: body, pos: bodyStart });
   let after = end.index + end[0].length;
   if (end[2] === '-') after += new RegExp(`^${WS}*`).exec(source.slice(after))?.[0].length ?? 0;
