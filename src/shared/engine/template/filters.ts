@@ -17,7 +17,8 @@ const arg = (args: unknown[], kwargs: Record<string, unknown>, i: number, name: 
   args.length > i ? args[i] : Object.hasOwn(kwargs, name) ? kwargs[name] : dflt;
 
 const PY_INT = /^[+-]?\d(?:_?\d)*$/;
-const PY_FLOAT = /^[+-]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*\.|inf|infinity|nan)$/i;
+// One digit run before the point: two adjacent ones would backtrack quadratically on a long non-number.
+const PY_FLOAT = /^[+-]?(?:(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?|inf|infinity|nan)$/i;
 
 /** Python `float(x)`, or undefined where Python raises TypeError/ValueError. */
 function toPyFloat(v: unknown): number | undefined {
