@@ -72,3 +72,24 @@ test('a flow whose template escapes is refused before a run folder exists (exit 
   expect(r.out).toMatch(/flow\.dag\.yaml:13:11: error: node "p" source\.path: found "(\.\.\/)+etc\/hostname", which resolves to \/etc\/hostname, outside the flow folder/);
   expect(existsSync(r.store) ? readdirSync(join(r.store, 'runs')).length : 0).toBe(0);
 });
+
+function flowTest(dir: string): { status: number | null; out: string; ms: number } {
+  const started = performance.now();
+  const r = spawnSync(process.execPath, [CLI, 'flow', 'test', dir, '--inputs', 'question=hi'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, out: `${r.stdout}\n${r.stderr}`, ms: performance.now() - started };
+}
+
+test.each([
+  ['parentheses 20,000 deep', `{{ ${'('.repeat(20_000)}1${')'.repeat(20_000)} }}`, 't.jinja2:1:104: error: invalid Jinja template: expressions nest more than 100 levels deep'],
+  ['lists 20,000 deep', `{{ ${'['.repeat(20_000)}${']'.repeat(20_000)} }}`, 't.jinja2:1:104: error: invalid Jinja template: expressions nest more than 100 levels deep'],
+  ['20,000 unary minus signs', `{{ ${'-'.repeat(20_000)}1 }}`, 't.jinja2:1:104: error: invalid Jinja template: expressions nest more than 100 levels deep'],
+  ['20,000 nots', `{{ ${'not '.repeat(20_000)}1 }}`, 't.jinja2:1:404: error: invalid Jinja template: expressions nest more than 100 levels deep'],
+  ['if blocks 20,000 deep', `${'{% if x %}'.repeat(20_000)}${'{% endif %}'.repeat(20_000)}`, 't.jinja2:1:1004: error: invalid Jinja template: blocks nest more than 100 levels deep'],
+  ['a sum of 100,000 terms', `{{ ${Array(100_000).fill('1').join('+')} }}`, 't.jinja2:1:1: error: invalid Jinja template: the template is too deeply nested to compile'],
+])('a template with %s is a config error at file:line:col (exit 2), not a crash (was exit 70)', (_name, template, message) => {
+  const r = flowTest(flowWith(template));
+  expect(r.status).toBe(2);
+  expect(r.out).toContain(message);
+  expect(r.out).toContain('nothing was run');
+  expect(r.ms).toBeLessThan(15_000);
+});
