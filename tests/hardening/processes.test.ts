@@ -93,6 +93,13 @@ describe('flow serve under a freezing template', () => {
     expect(((await answered.value.json()) as { error: { message: string } }).error.message).toMatch(/^Failed to render jinja template: TemplateBudgetError: the render took more than 5000000 steps/);
     expect(answered.ms).toBeLessThan(3_000);
     expect((await fetch(`${url}/health`)).status).toBe(200);
+    // Eight at once: each render is bounded, so /health waits at most for the ones ahead of it.
+    const burst = Promise.all(Array.from({ length: 8 }, () => score(url)));
+    await new Promise((r) => setTimeout(r, 50));
+    const health = await timed(fetch(`${url}/health`));
+    expect(health.value.status).toBe(200);
+    expect(health.ms).toBeLessThan(5_000);
+    expect((await burst).map((r) => r.status)).toEqual(Array(8).fill(400));
     const exit = exited(child);
     child.kill('SIGTERM');
     expect((await exit).code).toBe(0);
