@@ -65,15 +65,15 @@ describe('flow serve under a freezing template', () => {
     await new Promise((r) => setTimeout(r, 300));
     const health = await timed(fetch(`${url}/health`));
     expect(health.value.status).toBe(200);
-    // The render holds the loop at most until the line timeout (2 s).
-    expect(health.ms).toBeLessThan(3_500);
+    // The render holds the loop at most until the line timeout (2 s); the margin is for a loaded CI machine.
+    expect(health.ms).toBeLessThan(4_500);
     const answered = await request;
     expect(answered.value.status).toBe(504);
     expect(await answered.value.json()).toEqual({
       error: { code: 'UserError', message: 'Failed to render jinja template: TimeoutError: the render ran longer than 2 seconds (the line timeout) and was stopped. Please modify your prompt to fix the issue.' },
     });
     expect(answered.ms).toBeGreaterThan(1_900);
-    expect(answered.ms).toBeLessThan(4_500);
+    expect(answered.ms).toBeLessThan(6_000);
 
     // SIGTERM while another freezing request runs: it is answered (504), then the process exits.
     const inFlight = score(url);
@@ -83,7 +83,7 @@ describe('flow serve under a freezing template', () => {
     expect((await inFlight).status).toBe(504);
     const { code, ms } = await exit;
     expect(code).toBe(0);
-    expect(ms).toBeLessThan(6_000);
+    expect(ms).toBeLessThan(8_000);
   });
 
   test('with the default budgets the render stops in well under a second: 400 with the budget error', async () => {
@@ -98,7 +98,7 @@ describe('flow serve under a freezing template', () => {
     await new Promise((r) => setTimeout(r, 50));
     const health = await timed(fetch(`${url}/health`));
     expect(health.value.status).toBe(200);
-    expect(health.ms).toBeLessThan(5_000);
+    expect(health.ms).toBeLessThan(8_000);
     expect((await burst).map((r) => r.status)).toEqual(Array(8).fill(400));
     const exit = exited(child);
     child.kill('SIGTERM');
@@ -115,7 +115,7 @@ describe('model-server under huge prompts', () => {
     const eight = chat('x'.repeat(8 * 1024 * 1024));
     const refused = await timed(Promise.all([0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: eight }))));
     expect(refused.value.map((r) => r.status)).toEqual([413, 413]);
-    expect(refused.ms).toBeLessThan(3_000);
+    expect(refused.ms).toBeLessThan(5_000);
 
     const big = chat('z'.repeat(3_900_000));
     const answered = await timed(Promise.all([0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: big }))));
@@ -123,7 +123,7 @@ describe('model-server under huge prompts', () => {
     const body = (await answered.value[0].json()) as { usage: { prompt_tokens: number }; choices: Array<{ finish_reason: string }> };
     expect(body.usage.prompt_tokens).toBeGreaterThan(400_000);
     expect(body.choices[0].finish_reason).toBe('length');
-    expect(answered.ms).toBeLessThan(10_000);
+    expect(answered.ms).toBeLessThan(15_000);
     expect((await fetch(`${url}/v1/models`, { headers })).status).toBe(200);
 
     // No max_tokens and n = 128: the answer stops at the model's output limit instead of echoing 4 MB 128 times.
@@ -133,7 +133,7 @@ describe('model-server under huge prompts', () => {
     expect(manyBody.choices).toHaveLength(128);
     expect(manyBody.choices[0].finish_reason).toBe('length');
     expect(manyBody.usage.completion_tokens).toBe(128 * 16_384);
-    expect(many.ms).toBeLessThan(10_000);
+    expect(many.ms).toBeLessThan(15_000);
 
     // SIGTERM with two huge prompts in flight: the process is gone within seconds.
     const inFlight = [0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: big }).catch(() => undefined));
@@ -141,7 +141,7 @@ describe('model-server under huge prompts', () => {
     const exit = exited(child);
     child.kill('SIGTERM');
     const { ms } = await exit;
-    expect(ms).toBeLessThan(5_000);
+    expect(ms).toBeLessThan(8_000);
     await Promise.all(inFlight);
   });
 });
