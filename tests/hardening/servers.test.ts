@@ -91,7 +91,7 @@ describe('flow server: hostile bodies get their exact status', () => {
     if (typeof says === 'string') expect(shown).toContain(says);
     else expect(shown).toMatch(says);
     if (status >= 400) expect(JSON.parse(text)).toEqual({ error: { code: 'UserError', message: expect.any(String) } });
-    expect(performance.now() - started).toBeLessThan(3000);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 });
 
@@ -161,7 +161,7 @@ describe('model server: bounded work per request', () => {
     const r = await fetch(`${model.url}/v1/chat/completions`, { method: 'POST', headers: MODEL_KEY, body: body() });
     expect(r.status).toBe(status);
     expect(await r.text()).toMatch(says);
-    expect(performance.now() - started).toBeLessThan(3000);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   test('an oversize body without a declared length (chunked) → 413 before it is all read', async () => {
@@ -177,6 +177,6 @@ describe('model server: bounded work per request', () => {
       for (let i = 0; i < 6; i++) req.write(chunk);
     });
     expect(status).toBe(413);
-    expect(performance.now() - started).toBeLessThan(3000);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 });

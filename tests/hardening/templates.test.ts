@@ -37,10 +37,10 @@ const deep = (n: number): unknown => {
 };
 
 const CASES: Case[] = [
-  { name: 'nested loops each under the range cap', template: '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}', expected: STEPS, withinMs: 3000 },
-  { name: 'three nested loops with output', template: '{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}.{% endfor %}{% endfor %}{% endfor %}', expected: STEPS, withinMs: 3000 },
-  { name: 'a loop filter over a huge range, nested', template: '{% for i in range(100000) %}{% for j in range(100000) if j > i %}{% endfor %}{% endfor %}', expected: STEPS, withinMs: 3000 },
-  { name: 'membership tests against a big list in a loop', template: '{% for i in range(100000) %}{% if -1 in big %}{% endif %}{% endfor %}', vars: { big: Array.from({ length: 100_000 }, (_, i) => i) }, expected: STEPS, withinMs: 3000 },
+  { name: 'nested loops each under the range cap', template: '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}', expected: STEPS, withinMs: 5000 },
+  { name: 'three nested loops with output', template: '{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}.{% endfor %}{% endfor %}{% endfor %}', expected: STEPS, withinMs: 5000 },
+  { name: 'a loop filter over a huge range, nested', template: '{% for i in range(100000) %}{% for j in range(100000) if j > i %}{% endfor %}{% endfor %}', expected: STEPS, withinMs: 5000 },
+  { name: 'membership tests against a big list in a loop', template: '{% for i in range(100000) %}{% if -1 in big %}{% endif %}{% endfor %}', vars: { big: Array.from({ length: 100_000 }, (_, i) => i) }, expected: STEPS, withinMs: 5000 },
   { name: 'a list repeated a hundred million times', template: '{{ ([1] * 100000000)|length }}', expected: STEPS, withinMs: 1000 },
   { name: 'a string repeated a hundred million times', template: "{{ 'a' * 100000000 }}", expected: OUTPUT, withinMs: 1000 },
   { name: 'a string repeated 2**70 times (as Python)', template: "{{ 'ab' * 2**70 }}", expected: /^Failed to render jinja template: OverflowError: cannot fit 'int' into an index-sized integer/, withinMs: 1000 },
@@ -51,9 +51,9 @@ const CASES: Case[] = [
   { name: 'output grown by a loop', template: "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", expected: OUTPUT, withinMs: 3000 },
   { name: 'concatenation beyond the output budget', template: "{{ ('ab' * 4000000) ~ ('cd' * 5000000) }}", expected: OUTPUT, withinMs: 2000 },
   { name: 'joining a long list of long strings', template: "{{ ['y' * 1000] * 20000 }}", expected: OUTPUT, withinMs: 3000 },
-  { name: 'a method on a 1 MB string in a long loop', template: '{% for i in range(100000) %}{{ big.upper()|length }}{% endfor %}', vars: { big: 'a'.repeat(1_000_000) }, expected: STEPS, withinMs: 3000 },
-  { name: 'a filter on a 1 MB string in a long loop', template: '{% for i in range(100000) %}{{ big|upper|length }}{% endfor %}', vars: { big: 'a'.repeat(1_000_000) }, expected: STEPS, withinMs: 3000 },
-  { name: 'substring tests on a 1 MB string in a long loop', template: "{% for i in range(100000) %}{% if 'zz' in big %}{% endif %}{% endfor %}", vars: { big: 'a'.repeat(1_000_000) }, expected: STEPS, withinMs: 3000 },
+  { name: 'a method on a 1 MB string in a long loop', template: '{% for i in range(100000) %}{{ big.upper()|length }}{% endfor %}', vars: { big: 'a'.repeat(1_000_000) }, expected: STEPS, withinMs: 5000 },
+  { name: 'a filter on a 1 MB string in a long loop', template: '{% for i in range(100000) %}{{ big|upper|length }}{% endfor %}', vars: { big: 'a'.repeat(1_000_000) }, expected: STEPS, withinMs: 5000 },
+  { name: 'substring tests on a 1 MB string in a long loop', template: "{% for i in range(100000) %}{% if 'zz' in big %}{% endif %}{% endfor %}", vars: { big: 'a'.repeat(1_000_000) }, expected: STEPS, withinMs: 5000 },
   { name: 'float filter on a 200,000-digit non-number', template: '{{ v|float }}', vars: { v: `${'1'.repeat(200_000)}x` }, expected: '0.0', withinMs: 1000 },
   { name: 'int filter on a 200,000-digit non-number', template: '{{ v|int }}', vars: { v: `${'1'.repeat(200_000)}x` }, expected: '0', withinMs: 1000 },
   { name: 'trim of 1 MB of spaces before a word', template: '{{ v|trim|length }}', vars: { v: `${' '.repeat(1_000_000)}x${' '.repeat(1_000_000)}` }, expected: '1', withinMs: 1000 },
