@@ -150,3 +150,20 @@ test('property: any template over any data renders or stops with JinjaTemplateEr
     { numRuns: 300 },
   );
 });
+
+test('property: any text as a template (tags, brackets, numbers, quotes) renders or fails with JinjaTemplateError', () => {
+  const piece = fc.constantFrom('{{', '}}', '{%', '%}', '{#', '#}', 'for', 'in', 'if', 'endif', 'endfor', 'set', '=', 'range(', ')', '(', '[', ']', '**', '*', '+', '-', '~', '|', 'join', 'x', 'l', "'", '"', '9', '99999999999999999999', '.', ',', ' ', '\n', 'not', 'and', 'loop.index', '-%}', '{%-');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 40 }), (parts) => {
+      setRenderLimits({ maxSteps: 100_000, maxOutputChars: 100_000, maxMs: 1_000 });
+      const started = performance.now();
+      try {
+        renderTemplate(parts.join(''), { x: 3, l: [1, 'a', null] });
+      } catch (e) {
+        if (!(e instanceof JinjaTemplateError)) throw e;
+      }
+      expect(performance.now() - started).toBeLessThan(2_000);
+    }),
+    { numRuns: 2000 },
+  );
+});
