@@ -80,7 +80,7 @@ Examples:
   $ llmops flow serve examples/web_classification/flows/experiment --connections conns/ --port 8080
   $ llmops flow serve --config examples/web_classification/experiment.yaml --variant '\${summarize_text_content.variant_1}'
   $ curl -s localhost:8080/score -H 'content-type: application/json' -d '{"url": "https://www.imdb.com/title/tt0111161/"}'
-  $ curl -N localhost:8080/score -H 'accept: text/event-stream' -d '{"question": "hi"}'    # streaming flows
+  $ curl -N localhost:8080/score -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"question": "hi"}'    # streaming flows
 Connection values are overridden by <CONNECTION>_<KEY> variables (e.g. AOAI_API_KEY); flex __init__ arguments: flow.flex.yaml init:
 defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --init. SIGTERM/SIGINT stop accepting, finish in-flight requests, then exit.`)
     .action(async (flowPath: string | undefined, opts: ServeCommandOptions) => {

@@ -66,7 +66,7 @@ test('a streaming flow asked for JSON answers JSON; a non-stream flow refuses an
 
 test.each([
   ['malformed JSON for a multi-input flow', '{"n": ', { 'content-type': 'application/json' }, 400, /not valid JSON/],
-  ['text body for a multi-input flow', 'just text', {}, 400, /JsonPayloadRequiredForMultipleInputFields/],
+  ['text body for a multi-input flow', 'just text', {}, 415, /JsonPayloadRequiredForMultipleInputFields/],
   ['a JSON array', '[1, 2]', {}, 400, /a JSON array, expected a JSON object of flow inputs \(n, label\)/],
   ['a missing required input', '{"label": "x"}', {}, 400, /flow input 'n' is required \(type int\)/],
   ['a mistyped input', '{"n": "seven"}', {}, 400, /flow input 'n' must be of type int, found "seven"/],

@@ -23,10 +23,10 @@ import { makeCallbacks } from './callbacks.js';
 import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
 import type { NodeRun, RunContext } from './scheduler.js';
 import { resolveEnvironmentVariables } from './env-vars.js';
+import { DEFAULT_RENDER_LIMITS, PyFloat, renderLimitsFromEnv, setRenderLimits } from './template/index.js';
 import { parseValue, ValueParseError } from './values.js';
 import { imagesFromWorker, ImageInputError, loadImageInput, loadNestedImages, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
 import type { InputImageContext } from './flow-inputs.js';
-import { PyFloat } from './template/index.js';
 
 export interface ExecutorOptions {
   /** Connections by name (experiment.yaml, connection files, …). */
@@ -100,6 +100,9 @@ export interface FlowExecutor {
 /** Prepares a flow: connections, tools, templates and Python signatures are resolved now (ConfigError if not). */
 export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions = {}): Promise<FlowExecutor> {
   const connections = connectionMap(options.connections as Connection[] | Record<string, Connection> | undefined);
+  // Templates render synchronously: their own budget is what stops one at the line timeout (see template/budget.ts).
+  const timeoutMs = options.lineTimeoutMs ?? 600_000;
+  setRenderLimits({ ...renderLimitsFromEnv(process.env), maxMs: timeoutMs > 0 ? timeoutMs : DEFAULT_RENDER_LIMITS.maxMs });
   const service = options.llm instanceof LlmService ? options.llm : new LlmService(options.llm);
   const materialized = materializeFlow(flow);
   const workingDir = materialized.workingDir;

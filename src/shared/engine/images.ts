@@ -11,10 +11,10 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 import { ImageValue, PromptResult } from './template/index.js';
 
 export type MessageFormat = 'basic' | 'openai-vision';
@@ -196,10 +196,30 @@ function fromFile(path: string, o: ImageLoadOptions, mime?: string): ImageValue 
   }
   if (isDir) throw new ImageInputError(`found the folder ${file}, expected an image file`);
   const ext = /\.(\w+)$/.exec(file)?.[1]?.toLowerCase();
-  const bytes = readFileSync(file);
+  const bytes = readFileSync(inside(path, file, o.baseDir));
   const notImage = notAnImage(bytes);
   if (notImage) throw new ImageInputError(`found ${file}, ${notImage}; expected an image file (PNG, JPEG, GIF, WebP, BMP, TIFF, ICO, HEIC/AVIF or SVG)`);
   return new ImageValue(bytes, mime ?? (ext && EXT_MIME[ext]) ?? 'image/*');
+}
+
+/**
+ * The real path of an image file an input names, which must lie inside the folder it is resolved against (the
+ * flow's or the data's) or the working directory: a served request or a dataset must not make the engine read,
+ * and send on to a model, any file it can reach.
+ */
+function inside(given: string, file: string, baseDir: string): string {
+  const real = realpathSync(file);
+  const roots = [baseDir, process.cwd()].map((r) => {
+    try {
+      return realpathSync(r);
+    } catch {
+      return resolve(r);
+    }
+  });
+  if (!roots.some((r) => real === r || real.startsWith(r.endsWith(sep) ? r : r + sep))) {
+    throw new ImageInputError(`image path ${JSON.stringify(given)} resolves to ${real}, outside the flow or data folder and the working directory; expected an image inside them, a base64 image or a URL`);
+  }
+  return real;
 }
 
 /**

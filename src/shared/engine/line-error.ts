@@ -59,7 +59,11 @@ function wrap(err: unknown, node?: string): LineFailure {
   if (err instanceof PythonWorkerCrashed || err instanceof PythonWorkerTimeout) {
     return new LineFailure(err.message, [err.name], { system: true, referenceCode: ref, cause: err });
   }
-  if (err instanceof JinjaTemplateError) return new LineFailure(err.message, ['ToolExecutionError', 'JinjaTemplateError'], { referenceCode: ref, cause: err });
+  if (err instanceof JinjaTemplateError) {
+    // A render stopped at the line timeout is a line timeout (served as 504), told as a template error.
+    const codes = err.pyType === 'TimeoutError' ? ['ToolExecutionError', 'JinjaTemplateError', 'LineExecutionTimeoutError'] : ['ToolExecutionError', 'JinjaTemplateError'];
+    return new LineFailure(err.message, codes, { referenceCode: ref, cause: err });
+  }
   if (err instanceof ChatParseError) return new LineFailure(err.message, ['ToolExecutionError', err.code], { referenceCode: ref, cause: err });
   const e = err as Error & { name?: string };
   if (e && (e.name === 'LlmHttpError' || e.name === 'LlmRetriesExhaustedError' || e.name === 'ReplayMissError' || e.name === 'EndpointUnreachableError')) {

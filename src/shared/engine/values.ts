@@ -9,7 +9,9 @@ import { LineFailure } from './line-error.js';
 import { ImageInputError, loadImageInput } from './images.js';
 
 const INT_TEXT = /^\s*[+-]?\d+(_\d+)*\s*$/;
-const FLOAT_TEXT = /^\s*[+-]?((\d+(_\d+)*)?\.?\d*([eE][+-]?\d+)?|inf(inity)?|nan)\s*$/i;
+// Matched against trimmed text, with one digit run before the point: the former `^\s*…\s*$` with two adjacent
+// optional digit runs backtracked quadratically on long non-numbers from data.
+const FLOAT_TEXT = /^[+-]?(?:(?:\d+(?:_\d+)*(?:\.\d*)?|\.\d*)?(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)$/i;
 
 /** Why a value does not parse as a type; the caller words the error (`message` may say more, for images). */
 export class ValueParseError extends Error {}
@@ -75,7 +77,7 @@ function toFloat(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (v !== null && typeof v === 'object' && typeof (v as { value?: unknown }).value === 'number') return (v as { value: number }).value;
-  if (typeof v === 'string' && FLOAT_TEXT.test(v) && /[\d]|inf|nan/i.test(v)) {
+  if (typeof v === 'string' && FLOAT_TEXT.test(v.trim()) && /[\d]|inf|nan/i.test(v)) {
     const t = v.trim().toLowerCase().replace(/_/g, '');
     if (/^[+-]?inf(inity)?$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
     if (/^[+-]?nan$/.test(t)) return NaN;

@@ -7,7 +7,7 @@ import type { Problem } from '../errors.js';
 import { locate, type PathSegment, type SourceFile } from '../source.js';
 import { isRecord } from './file-refs.js';
 import { nodeLabel } from './dag-graph.js';
-import { findFlowFile } from './includes.js';
+import { findFlowFile, outsideFlow, outsideMessage } from './includes.js';
 import type { FlowNode, IncludeEntry, InputAssignment, NodeSource, NodeType, SourceType } from './model.js';
 import { parseAssignment } from './reference.js';
 import { keepYamlFloats } from './yaml-floats.js';
@@ -79,7 +79,9 @@ export function checkNode(node: FlowNode, path: PathSegment[], ctx: NodeCheckCon
     problems.push({ ...where, message: `${label} (type ${node.type}): found no source.path, expected the node's ${node.type === 'python' ? 'Python' : 'template'} file (source: {type: ${sourceType}, path: <file>})` });
   } else if (node.source?.path !== undefined) {
     const resolved = findFlowFile(ctx.workingDir, ctx.includes, node.source.path);
-    if (resolved) node.source.resolvedPath = resolved;
+    const outside = resolved ? outsideFlow(resolved, ctx.workingDir, ctx.includes) : undefined;
+    if (outside) problems.push({ ...locate(ctx.source, [...path, 'source', 'path']), message: outsideMessage(`${label} source.path`, node.source.path, outside) });
+    else if (resolved) node.source.resolvedPath = resolved;
     else {
       problems.push({ ...locate(ctx.source, [...path, 'source', 'path']), message: `${label} source.path: found ${JSON.stringify(node.source.path)}, but no such file exists; expected a file relative to the flow folder or copied in by additional_includes` });
     }

@@ -11,7 +11,7 @@ import { locate, readSource, type PathSegment, type SourceFile } from '../source
 import { connectionVariable, placeholderName } from '../config/environment.js';
 import { dedupe, metadata, readInputs, readOutputs, sanitizedName } from './dag-load.js';
 import { isRecord, resolveRefs } from './file-refs.js';
-import { includeEntry, missingInclude } from './includes.js';
+import { includeEntry, missingInclude, outsideFlow, outsideMessage } from './includes.js';
 import type { FlexFlow, InitPlaceholder, ResolvedFlowPath } from './model.js';
 
 /** Prompt Flow's entry pattern: `<module path>:<function or class>`. */
@@ -50,6 +50,10 @@ export function loadFlex(resolved: ResolvedFlowPath, options: { displayFile: str
   const includes = Array.isArray(top.additional_includes)
     ? top.additional_includes.flatMap((p, i) => (typeof p === 'string' ? [includeEntry(p, yamlDir, locate(source, ['additional_includes', i]))] : []))
     : [];
+  const codeOutside = typeof top.code === 'string' ? outsideFlow(resolved.workingDir, yamlDir, includes) : undefined;
+  if (codeOutside) problems.push({ ...locate(source, ['code']), message: outsideMessage('code', top.code as string, codeOutside) });
+  const entryOutside = !codeOutside && existsSync(entryFile) ? outsideFlow(entryFile, yamlDir, includes) : undefined;
+  if (entryOutside) problems.push({ ...locate(source, ['entry']), message: outsideMessage('entry', entry, entryOutside) });
   for (const inc of includes) {
     const missing = missingInclude(inc);
     if (missing) problems.push(missing);

@@ -100,7 +100,8 @@ function readModel(value: unknown, problem: (path: string[], message: string) =>
     const v = value[key];
     if (v === undefined || v === null) continue;
     if (isRecord(v)) model[key] = v;
-    else problem([key], `model.${key}: found ${JSON.stringify(v)}, expected a mapping`);
+    // Text may be a referenced file's content: say what it is, not what it holds.
+    else problem([key], `model.${key}: found ${typeof v === 'string' ? `text (${v.length} characters)` : JSON.stringify(v)}, expected a mapping`);
   }
   return model;
 }

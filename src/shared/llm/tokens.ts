@@ -44,17 +44,67 @@ function encodingFor(model: string | undefined): Encoding {
   return enc;
 }
 
-/** Tokens of a plain text. */
-export function countTextTokens(text: string, model?: string): number {
-  if (text.length === 0) return 0;
-  return encodingFor(model).encode(text, PLAIN_TEXT).length;
+/** Texts up to this length are encoded whole. */
+const WHOLE = 1024;
+/** A run with no word boundary is cut this often: BPE merging is quadratic in the length of one pre-token. */
+const HARD_CUT = 64;
+
+const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
+
+/**
+ * Splits a long text where the tokenizer's pre-split would cut anyway (before a space that starts a word, or at
+ * a line start), so counts stay exact for ordinary text; a run without such a place (one 8 MB "word") is cut
+ * every HARD_CUT characters, which keeps its cost linear (the count is then close, not exact).
+ */
+function pieces(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    const end = Math.min(start + WHOLE, text.length);
+    let cut = end;
+    if (end < text.length) {
+      cut = -1;
+      // Only the window's last quarter is searched: the cost stays linear even in a run without any boundary.
+      for (let i = end; i > Math.max(start + 1, end - WHOLE / 4); i--) {
+        const c = text.charCodeAt(i);
+        const before = text.charCodeAt(i - 1);
+        if ((c === 32 && !isSpace(before) && !isSpace(text.charCodeAt(i + 1))) || (before === 10 && !isSpace(c))) {
+          cut = i;
+          break;
+        }
+      }
+      if (cut < 0) cut = Math.min(start + HARD_CUT, text.length);
+    }
+    out.push(text.slice(start, cut));
+    start = cut;
+  }
+  return out;
 }
 
-/** The first `max` tokens of a text, and whether it was cut. */
+function encodeBounded(enc: Encoding, text: string): number[] {
+  if (text.length <= WHOLE) return enc.encode(text, PLAIN_TEXT);
+  const tokens: number[] = [];
+  for (const piece of pieces(text)) for (const t of enc.encode(piece, PLAIN_TEXT)) tokens.push(t);
+  return tokens;
+}
+
+/** Tokens of a plain text (linear time whatever the text: see `pieces`). */
+export function countTextTokens(text: string, model?: string): number {
+  if (text.length === 0) return 0;
+  const enc = encodingFor(model);
+  if (text.length <= WHOLE) return enc.encode(text, PLAIN_TEXT).length;
+  let n = 0;
+  for (const piece of pieces(text)) n += enc.encode(piece, PLAIN_TEXT).length;
+  return n;
+}
+
+/** The first `max` tokens of a text, and whether it was cut. Only a prefix long enough for `max` tokens is encoded. */
 export function truncateToTokens(text: string, max: number, model?: string): { text: string; truncated: boolean } {
   const enc = encodingFor(model);
-  const tokens = enc.encode(text, PLAIN_TEXT);
-  if (tokens.length <= max) return { text, truncated: false };
+  // No token is longer than 256 characters in these encodings' vocabularies.
+  const prefix = text.length > (max + 1) * 256 ? text.slice(0, (max + 1) * 256) : text;
+  const tokens = encodeBounded(enc, prefix);
+  if (tokens.length <= max && prefix.length === text.length) return { text, truncated: false };
   return { text: enc.decode(tokens.slice(0, max)), truncated: true };
 }
 

@@ -6,7 +6,7 @@
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type FlowInputDef, type LoadedFlow } from '../flow/index.js';
-import { createExecutor, parseValue, ValueParseError, type FlowExecutor, type LineResult, type LlmServiceOptions, type PfError } from '../engine/index.js';
+import { createExecutor, LineFailure, parseValue, ValueParseError, type FlowExecutor, type LineResult, type LlmServiceOptions, type PfError } from '../engine/index.js';
 import { applyConnectionOverrides, initFromEnv, planStream, type StreamPlan } from './flow-setup.js';
 import { StreamingLlmService, withStreamSink } from './stream-service.js';
 
@@ -111,7 +111,7 @@ function parseRequestBody(inputs: Record<string, FlowInputDef>, body: Buffer, co
   const saidJson = /\bjson\b/i.test(contentType ?? '');
   if (names.length === 1 && !saidJson) return { [names[0]]: text };
   if (jsonError !== undefined) {
-    if (names.length > 1 && !saidJson) throw new RequestError(`The request body is not JSON; a flow with several inputs (${names.join(', ')}) needs a JSON object of inputs (JsonPayloadRequiredForMultipleInputFields)`);
+    if (names.length > 1 && !saidJson) throw new RequestError(`The request body is not JSON; a flow with several inputs (${names.join(', ')}) needs a JSON object of inputs (JsonPayloadRequiredForMultipleInputFields)`, 415);
     throw new RequestError(`The request body is not valid JSON: ${jsonError}`);
   }
   throw new RequestError(`The request body is ${Array.isArray(value) ? 'a JSON array' : `JSON ${value === null ? 'null' : typeof value}`}, expected a JSON object of flow inputs (${names.join(', ')})`);
@@ -136,6 +136,11 @@ function validateInputs(defs: Record<string, FlowInputDef>, raw: Record<string, 
       if (def.type && def.type !== 'image') parseValue(def.type, v);
       out[name] = v;
     } catch (e) {
+      // An image path the engine refuses (missing, or outside the working directory) is the caller's error too.
+      if (e instanceof LineFailure) {
+        problems.push(e.message);
+        continue;
+      }
       if (!(e instanceof ValueParseError)) throw e;
       problems.push(`flow input '${name}' must be of type ${def.type}, found ${describe(v)}`);
     }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
+import { jsonNestsDeeper } from '../llm/model-server/json-depth.js';
 import { ServerMetrics } from './metrics.js';
 import { createServeRunner, RequestError, statusOfLineError, type ServeFlowOptions, type ServeRunner } from './runner.js';
 
@@ -24,6 +25,12 @@ export interface FlowServerOptions extends ServeFlowOptions {
   log?: (line: string) => void;
   /** How long close() lets in-flight requests finish before cutting connections (ms). Default 30000. */
   drainTimeoutMs?: number;
+  /** A client must send its request headers within this time (ms), else 408 and the socket closes. Default 20000. */
+  headersTimeoutMs?: number;
+  /** ... and its whole request, body included, within this time (ms). Default 60000. */
+  bodyTimeoutMs?: number;
+  /** Deepest JSON nesting accepted in a request body (400 beyond). Default 64. */
+  maxJsonDepth?: number;
 }
 
 export interface FlowServer {
@@ -56,12 +63,21 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
   const metrics = new ServerMetrics();
   const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const maxDepth = options.maxJsonDepth ?? 64;
   const key = options.apiKey ? Buffer.from(options.apiKey) : undefined;
   let closing = false;
   const sockets = new Set<Socket>();
   const active = new Set<ServerResponse>();
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const headersTimeout = options.headersTimeoutMs ?? 20_000;
+  const requestTimeout = Math.max(options.bodyTimeoutMs ?? 60_000, headersTimeout);
+  const server = createServer({
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout,
+    // How often node looks for clients past those timeouts (its default, 30 s, would let short ones slip).
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+  }, (req, res) => {
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0];
     const route = (routes.has(path) ? path : 'other') as Route;
@@ -74,8 +90,11 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       metrics.inFlight--;
       active.delete(res);
       const ms = performance.now() - started;
-      metrics.record(route, req.method ?? '', res.statusCode, ms / 1000);
-      log(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'request', requestId, method: req.method, path, status: res.statusCode, latencyMs: Math.round(ms * 100) / 100, completed: res.writableFinished }));
+      // A client that went away before its answer was sent has no status: logged as aborted (499, as proxies do).
+      const aborted = !res.writableFinished;
+      const status = aborted ? 499 : res.statusCode;
+      metrics.record(route, req.method ?? '', status, ms / 1000);
+      log(JSON.stringify({ time: new Date().toISOString(), level: aborted ? 'warn' : 'info', msg: aborted ? 'request aborted by the client' : 'request', requestId, method: req.method, path, status, latencyMs: Math.round(ms * 100) / 100, completed: !aborted, ...(aborted ? { aborted: true } : {}) }));
       if (closing) req.socket.end();
     });
     handle(req, res, route).catch((err: unknown) => {
@@ -110,8 +129,14 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     if (accept === 'none') return sendError(res, 406, 'UserError', `Accept ${JSON.stringify(req.headers.accept)} cannot be served: this flow answers with ${runner.stream ? 'application/json or text/event-stream' : 'application/json only (it has no streaming output)'}`);
     let inputs: Record<string, unknown>;
     try {
+      const contentType = req.headers['content-type'];
+      if (!acceptedContentType(contentType)) {
+        req.resume();
+        return sendError(res, 415, 'UserError', `Content-Type ${JSON.stringify(contentType)} is not accepted: send the flow inputs as a JSON object with Content-Type: application/json${Object.keys(runner.inputs).length === 1 ? ' (or the only input as text/plain)' : ''}`);
+      }
       const body = await readBody(req, maxBody);
-      inputs = runner.parseBody(body, req.headers['content-type']);
+      if (jsonNestsDeeper(body.toString('latin1'), maxDepth)) return sendError(res, 400, 'UserError', `The request body nests JSON more than ${maxDepth} levels deep; flow inputs may nest at most ${maxDepth} levels`);
+      inputs = runner.parseBody(body, contentType);
     } catch (e) {
       if (e instanceof RequestError) return sendError(res, e.status, 'UserError', e.message);
       throw e;
@@ -203,6 +228,16 @@ function knownOutputs(runner: ServeRunner, inputs: Record<string, unknown>): Rec
     else if (ref?.kind === 'reference' && ref.ref.kind === 'flow_input') out[o.name] = inputs[ref.ref.input];
   }
   return out;
+}
+
+/**
+ * JSON, text/plain (a JSON object, or the raw value of a flow's only input: Prompt Flow's §7.2) or none.
+ * Forms, multipart, XML and the rest are refused with 415: their bodies would become an input's value.
+ */
+export function acceptedContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType.trim() === '') return true;
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || type === 'text/plain' || /^application\/[\w.+-]+\+json$/.test(type);
 }
 
 function authorized(req: IncomingMessage, key: Buffer): boolean {

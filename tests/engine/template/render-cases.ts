@@ -75,4 +75,16 @@ export const RENDER_CASES: RenderCase[] = [
   { name: 'replace, round, int, float, string', spec: '§2.1 filters', template: "{{ 'a-b'|replace('-', '+') }} {{ 2.5|round }} {{ 3.5|round }} {{ 2.675|round(2) }} {{ 7|round }} {{ '3.7'|int }} {{ 'x'|int }} {{ 3.9|int }} {{ '12'|float }} {{ 5|string }}", vars: {}, expected: 'a+b 2.0 4.0 2.67 7 3 0 3 12.0 5' },
   { name: 'string methods', spec: '§2.1', template: "{{ s.strip().upper() }} {{ s.split() }} {{ 'a,b'.split(',') }} {{ d.get('k', 'none') }}", vars: { s: ' a b ', d: {} }, expected: "A B ['a', 'b'] ['a', 'b'] none" },
   { name: 'percent formatting', spec: '§2.1', template: "{{ '%.2f' % x }} {{ '%s-%s' % (1, 'a') }}", vars: { x: 0.456 }, expected: '0.46 1-a' },
+  // Python ints are unbounded (issue 11): exact big results, CPython's 4300-digit print limit.
+  { name: 'power chains are left-associative in Jinja and exact', spec: '§2.1 ints', template: '{{ 10**10**10 }}', vars: {}, expected: '1' + '0'.repeat(100) },
+  { name: 'big int arithmetic is exact', spec: '§2.1 ints', template: '{{ 2**64 * 2**64 }} {{ -(2**64) }} {{ 2**64 % 7 }} {{ 2**53 + 1 }}', vars: {}, expected: '340282366920938463463374607431768211456 -18446744073709551616 2 9007199254740993' },
+  { name: 'big int literals stay exact', spec: '§2.1 ints', template: '{{ 9007199254740993 + 1 }} {{ 123456789012345678901234567890 // 7 }}', vars: {}, expected: '9007199254740994 17636684144620811271604938270' },
+  { name: 'big ints compare exactly', spec: '§2.1 ints', template: '{{ 2**64 == 2**64 + 1 }} {{ 2**64 > 2**64 - 1 }} {{ 2**70 in [2**70] }}', vars: {}, expected: 'False True True' },
+  { name: 'floor division and modulo of big negatives', spec: '§2.1 ints', template: '{{ -(2**70) // 3 }} {{ -(2**70) % 3 }} {{ 7 // -(2**60) }}', vars: {}, expected: '-393530540239137101142 2 -1' },
+  { name: 'big int to float', spec: '§2.1 ints', template: '{{ (2**70) / 3 }} {{ 2**70 + 0.5 }}', vars: {}, expected: '3.935305402391371e+20 1.1805916207174113e+21' },
+  { name: 'big int tojson', spec: '§2.1 ints', template: '{{ [2**70]|tojson }}', vars: {}, expected: '[1180591620717411303424]' },
+  { name: 'big ints through filters and formatting', spec: '§2.1 ints', template: "{{ (-(2**70))|abs }} {{ (2**70)|int }} {{ (2**70) is integer }} {{ (2**70)|round }} {{ '%d' % 2**70 }} {{ (2**70)|string }}", vars: {}, expected: '1180591620717411303424 1180591620717411303424 True 1180591620717411303424 1180591620717411303424 1180591620717411303424' },
+  { name: 'empty list repeated many times', spec: '§2.1 ints', template: '{{ [] * 2**62 }}|{{ "" * 2**62 }}', vars: {}, expected: '[]|' },
+  { name: 'a repeat count beyond an index-sized integer', spec: '§2.1 ints', template: '{{ [] * 2**70 }}', vars: {}, expected: { error: 'OverflowError', message: "cannot fit 'int' into an index-sized integer" } },
+  { name: 'printing more than 4300 digits raises as CPython', spec: '§2.1 ints', template: '{{ 3**100000 }}', vars: {}, expected: { error: 'ValueError', message: 'Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit' } },
 ];

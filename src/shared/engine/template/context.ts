@@ -4,6 +4,7 @@
  */
 import type { PyCallable } from './methods.js';
 import { toNumber, Undefined } from './py-value.js';
+import { charge } from './budget.js';
 import { defined, raise } from './runtime.js';
 
 /** Variables visible while rendering: loop/set frames over the render's inputs over the globals. */
@@ -38,6 +39,8 @@ const GLOBALS: Record<string, PyCallable> = {
     const [start, stop, step] = args.length === 1 ? [0, a!, 1] : [a!, b!, c ?? 1];
     if (step === 0) raise('ValueError', 'range() arg 3 must not be zero');
     const out: number[] = [];
+    const size = Math.ceil((stop - start) / step);
+    if (size > 0) charge(Math.min(size, MAX_RANGE + 1));
     for (let i = start; step > 0 ? i < stop : i > stop; i += step) {
       if (out.length >= MAX_RANGE) raise('OverflowError', `Range too big. The sandbox blocks ranges larger than MAX_RANGE (${MAX_RANGE}).`);
       out.push(i);

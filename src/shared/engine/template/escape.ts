@@ -5,7 +5,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { roleSeparator } from './chat-parser.js';
+import { findRoleLines } from './chat-parser.js';
 import type { ChatMessage } from './chat-parser.js';
 import { PromptResult, type EscapeMap } from './prompt-result.js';
 import { ChatInputList, isDict } from './py-value.js';
@@ -25,9 +25,8 @@ export function addEscapesFor(value: unknown, map: EscapeMap): EscapeMap {
   // A role line needs a ':' and a newline: most values have neither, and skip the regex scan.
   else if (typeof value === 'string' && value.includes(':') && value.includes('\n')) {
     const known = new Set(map.values());
-    const separator = roleSeparator();
-    for (let m = separator.exec(value); m; m = separator.exec(value)) {
-      const role = m[1]!;
+    for (const line of findRoleLines(value)) {
+      const role = line.role;
       if (!known.has(role)) {
         map.set(randomUUID(), role);
         known.add(role);

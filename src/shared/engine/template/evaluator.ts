@@ -4,6 +4,8 @@
  * @module
  */
 import type { Expr, Stmt, Target } from './ast.js';
+import { charge, checkLength, step } from './budget.js';
+import { normalizeInt } from './py-int.js';
 import { FILTERS, TESTS } from './filters.js';
 import type { SourceMap } from './lexer.js';
 import type { PyCallable } from './methods.js';
@@ -43,6 +45,7 @@ class Compiler {
         const expr = this.expr(s.expr);
         return (ctx, out) => {
           out.text += printValue(expr(ctx));
+          checkLength(out.text.length);
         };
       }
       case 'if': {
@@ -79,12 +82,14 @@ class Compiler {
       try {
         if (filter) {
           items = items.filter((item) => {
+            step();
             assign(frame, target, item);
             return pyTruthy(filter(ctx));
           });
         }
         const n = items.length;
         for (let i = 0; i < n; i++) {
+          step();
           assign(frame, target, items[i]);
           if (withLoop) {
             frame.set('loop', {
@@ -143,7 +148,7 @@ class Compiler {
         const fn = this.expr(e.fn);
         const args = this.exprs(e.args);
         const kwargs = this.kwargs(e.kwargs);
-        return (ctx) => callValue(fn(ctx), args.map((a) => a(ctx)), kwargs(ctx));
+        return (ctx) => bounded(callValue(fn(ctx), args.map((a) => a(ctx)), kwargs(ctx)));
       }
       case 'filter': {
         const filter = Object.hasOwn(FILTERS, e.name) ? FILTERS[e.name]! : undefined;
@@ -151,7 +156,12 @@ class Compiler {
         const value = this.expr(e.value);
         const args = this.exprs(e.args);
         const kwargs = this.kwargs(e.kwargs);
-        return (ctx) => filter(value(ctx), args.map((a) => a(ctx)), kwargs(ctx));
+        return (ctx) => {
+          const v = value(ctx);
+          // A filter's work grows with its input text (lists are counted where they are iterated).
+          if (typeof v === 'string') charge(v.length >> 4);
+          return bounded(filter(v, args.map((a) => a(ctx)), kwargs(ctx)));
+        };
       }
       case 'test': {
         const test = Object.hasOwn(TESTS, e.name) ? TESTS[e.name]! : undefined;
@@ -172,6 +182,7 @@ class Compiler {
         const negative = e.op === '-';
         return (ctx) => {
           const v = defined(operand(ctx));
+          if (typeof v === 'bigint') return negative ? normalizeInt(-v) : v;
           if (typeof v === 'boolean' || (typeof v === 'number' && Number.isInteger(v))) return negative ? -toNumber(v) || 0 : toNumber(v);
           if (typeof v === 'number') return negative ? -v : v;
           if (v instanceof PyFloat) return pyFloat(negative ? -v.value : v.value);
@@ -220,7 +231,11 @@ class Compiler {
       }
       case 'concat': {
         const parts = this.exprs(e.parts);
-        return (ctx) => parts.map((p) => pyStr(p(ctx))).join('');
+        return (ctx) => {
+          const text = parts.map((p) => pyStr(p(ctx))).join('');
+          checkLength(text.length);
+          return text;
+        };
       }
     }
   }
@@ -262,6 +277,12 @@ function callValue(fn: unknown, args: unknown[], kwargs: Record<string, unknown>
   defined(fn);
   if (typeof fn !== 'function') return raise('TypeError', `'${pyTypeName(fn)}' object is not callable`);
   return (fn as PyCallable)(args, kwargs);
+}
+
+/** A filter's or method's result, refused when it is text beyond the output budget (`join`, `replace`…). */
+function bounded(v: unknown): unknown {
+  if (typeof v === 'string') checkLength(v.length);
+  return v;
 }
 
 /** What `{{ value }}` prints: Python `str(value)`, empty for Undefined. */

@@ -3,6 +3,7 @@
  * (e.g. `round` returns a float, `int('3.7')` is 3, `tojson` sorts keys and HTML-escapes `<>&'`).
  * @module
  */
+import { checkLength } from './budget.js';
 import { TemplateEvalError } from './errors.js';
 import { pyStrip } from './image.js';
 import { pyJsonDumps } from './py-json.js';
@@ -16,7 +17,8 @@ const arg = (args: unknown[], kwargs: Record<string, unknown>, i: number, name: 
   args.length > i ? args[i] : Object.hasOwn(kwargs, name) ? kwargs[name] : dflt;
 
 const PY_INT = /^[+-]?\d(?:_?\d)*$/;
-const PY_FLOAT = /^[+-]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*\.|inf|infinity|nan)$/i;
+// One digit run before the point: two adjacent ones would backtrack quadratically on a long non-number.
+const PY_FLOAT = /^[+-]?(?:(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?|inf|infinity|nan)$/i;
 
 /** Python `float(x)`, or undefined where Python raises TypeError/ValueError. */
 function toPyFloat(v: unknown): number | undefined {
@@ -60,6 +62,7 @@ function doRound(value: unknown, args: unknown[], kwargs: Record<string, unknown
   const method = arg(args, kwargs, 1, 'method', 'common');
   defined(value);
   if (!isNumeric(value)) throw new TemplateEvalError('TypeError', `type ${typeof value === 'string' ? 'str' : 'object'} doesn't define __round__ method`);
+  if (typeof value === 'bigint' && method === 'common') return value;
   const x = toNumber(value);
   if (method === 'common') return isFloat(value) ? pyFloat(pyRound(x, precision)) : typeof value === 'boolean' ? Number(value) : x;
   if (method !== 'ceil' && method !== 'floor') throw new TemplateEvalError('FilterArgumentError', 'method must be common, ceil or floor');
@@ -76,7 +79,8 @@ function doInt(value: unknown, args: unknown[], kwargs: Record<string, unknown>)
     const t = pyStrip(s);
     if (base === 10 && PY_INT.test(t)) return Number(t.replace(/_/g, ''));
     if (base !== 10 && t !== '' && !Number.isNaN(parseInt(t, base))) return parseInt(t, base);
-  } else if (isNumeric(value)) return Number.isFinite(toNumber(value)) ? Math.trunc(toNumber(value)) : dflt;
+  } else if (typeof value === 'bigint') return value;
+  else if (isNumeric(value)) return Number.isFinite(toNumber(value)) ? Math.trunc(toNumber(value)) : dflt;
   const f = toPyFloat(value);
   return f !== undefined && Number.isFinite(f) ? Math.trunc(f) : dflt;
 }
@@ -140,8 +144,9 @@ export const FILTERS: Record<string, Filter> = {
     const replacement = pyStr(arg(args, kwargs, 1, 'new', ''));
     const count = arg(args, kwargs, 2, 'count', null);
     const s = pyStr(value);
-    if (count === null || toNumber(count) < 0) return old === '' ? codePoints(s).join(replacement).replace(/^|$/g, replacement) : s.split(old).join(replacement);
-    const parts = s.split(old);
+    const parts = old === '' ? codePoints(s) : s.split(old);
+    checkLength(s.length + (parts.length + 1) * Math.max(0, replacement.length - old.length));
+    if (count === null || toNumber(count) < 0) return old === '' ? parts.join(replacement).replace(/^|$/g, replacement) : parts.join(replacement);
     const n = toNumber(count);
     return parts.slice(0, n + 1).join(replacement) + (parts.length > n + 1 ? old + parts.slice(n + 1).join(old) : '');
   },
@@ -161,6 +166,7 @@ export const FILTERS: Record<string, Filter> = {
   abs: (value) => {
     defined(value);
     if (!isNumeric(value)) throw new TemplateEvalError('TypeError', "bad operand type for abs()");
+    if (typeof value === 'bigint') return value < 0n ? -value : value;
     return isFloat(value) ? pyFloat(Math.abs(toNumber(value))) : Math.abs(toNumber(value));
   },
   items: (value) => (value instanceof Undefined ? [] : isDict(value) ? Object.keys(value).map((k) => [k, value[k]]) : []),
@@ -191,7 +197,7 @@ export const TESTS: Record<string, Test> = {
   false: (v) => v === false,
   string: (v) => asString(v) !== undefined,
   number: (v) => isNumeric(v),
-  integer: (v) => typeof v === 'number' && Number.isInteger(v),
+  integer: (v) => (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint',
   float: (v) => isFloat(v),
   mapping: (v) => isDict(v),
   sequence: (v) => Array.isArray(v) || asString(v) !== undefined || isDict(v),

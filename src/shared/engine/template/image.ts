@@ -71,11 +71,31 @@ export function findImageInputs(template: string): string[] {
   return names;
 }
 
-const PY_STRIP = new RegExp(`^[${PY_WS}]+|[${PY_WS}]+$`, 'g');
+const PY_WS_CHAR = new RegExp(`[${PY_WS}]`);
 
-/** Python `str.strip()` with no argument (Python's whitespace set). */
+/** Whether the UTF-16 unit is Python whitespace (all of Python's whitespace is in the BMP). */
+export function isPyWs(code: number): boolean {
+  if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d) || (code >= 0x1c && code <= 0x1f);
+  return code >= 0x85 && PY_WS_CHAR.test(String.fromCharCode(code));
+}
+
+/**
+ * Python `str.strip()` with no argument (Python's whitespace set). A scan, not a `\s+$` regex: that one is
+ * quadratic on a long run of whitespace followed by other text.
+ */
 export function pyStrip(s: string): string {
-  return s.replace(PY_STRIP, '');
+  let a = 0;
+  let b = s.length;
+  while (a < b && isPyWs(s.charCodeAt(a))) a++;
+  while (b > a && isPyWs(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** Python `str.rstrip()` with no argument. */
+export function pyRstrip(s: string): string {
+  let b = s.length;
+  while (b > 0 && isPyWs(s.charCodeAt(b - 1))) b--;
+  return b === s.length ? s : s.slice(0, b);
 }
 
 /** Python's whitespace set as a regex character-class body (without brackets). */

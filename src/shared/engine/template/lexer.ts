@@ -5,8 +5,9 @@
  * Line endings are normalised to `\n` first, as Jinja does.
  * @module
  */
+import { normalizeInt } from './py-int.js';
 import { TemplateSyntaxError } from './errors.js';
-import { PY_WHITESPACE_CLASS } from './image.js';
+import { PY_WHITESPACE_CLASS, pyRstrip } from './image.js';
 
 export type TokenKind = 'data' | 'var_begin' | 'var_end' | 'block_begin' | 'block_end' | 'name' | 'string' | 'int' | 'float' | 'op' | 'eof';
 
@@ -15,7 +16,7 @@ export interface Token {
   kind: TokenKind;
   value: string;
   /** Numeric value of `int`/`float` tokens. */
-  num?: number;
+  num?: number | bigint;
   pos: number;
 }
 
@@ -54,7 +55,6 @@ const INT = /0b(?:_?[01])+|0o(?:_?[0-7])+|0x(?:_?[\da-f])+|[1-9](?:_?\d)*|0(?:_?
 const NAME = /[\p{L}_][\p{L}\p{N}_]*/uy;
 const STRING = /'([^'\\]*(?:\\.[^'\\]*)*)'|"([^"\\]*(?:\\.[^"\\]*)*)"/sy;
 const OPERATOR = /\/\/|\*\*|==|!=|>=|<=|[+\-/*%~[\](){}><=.:|,;]/y;
-const TRAILING_WS = new RegExp(`${WS}+$`);
 const CLOSER: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
 
 /** Jinja's newline normalisation: `\r\n` and `\r` become `\n`. */
@@ -69,7 +69,7 @@ export function tokenize(source: string, map: SourceMap): Token[] {
   let pendingData: { value: string; pos: number } | null = null;
   const flushData = (lstrip: boolean): void => {
     if (pendingData === null) return;
-    const value = lstrip ? pendingData.value.replace(TRAILING_WS, '') : pendingData.value;
+    const value = lstrip ? pyRstrip(pendingData.value) : pendingData.value;
     if (value) tokens.push({ kind: 'data', value, pos: pendingData.pos });
     pendingData = null;
   };
@@ -114,7 +114,7 @@ function lexRaw(source: string, map: SourceMap, start: number, headLength: numbe
   const end = RAW_END.exec(source);
   if (!end) throw map.error('Missing end of raw directive', start);
   let body = source.slice(bodyStart, end.index);
-  if (end[1] === '-') body = body.replace(TRAILING_WS, '');
+  if (end[1] === '-') body = pyRstrip(body);
   if (body) tokens.push({ kind: 'data', value: body, pos: bodyStart });
   let after = end.index + end[0].length;
   if (end[2] === '-') after += new RegExp(`^${WS}*`).exec(source.slice(after))?.[0].length ?? 0;
@@ -179,12 +179,9 @@ function lexOne(source: string, pos: number): Token | null {
   return null;
 }
 
-function parseIntLiteral(text: string): number {
-  const prefix = text.slice(0, 2).toLowerCase();
-  if (prefix === '0b') return parseInt(text.slice(2), 2);
-  if (prefix === '0o') return parseInt(text.slice(2), 8);
-  if (prefix === '0x') return parseInt(text.slice(2), 16);
-  return Number(text);
+function parseIntLiteral(text: string): number | bigint {
+  // BigInt reads 0b/0o/0x prefixes itself; a literal beyond 2^53 stays exact.
+  return normalizeInt(BigInt(text));
 }
 
 const SIMPLE_ESCAPES: Record<string, string> = { '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\n': '' };

@@ -3,6 +3,7 @@
  * environment Prompt Flow uses allows these; anything else is an undefined attribute.
  * @module
  */
+import { charge, checkLength } from './budget.js';
 import { TemplateEvalError } from './errors.js';
 import { pyStrip, PY_WHITESPACE_CLASS } from './image.js';
 import { PromptResult } from './prompt-result.js';
@@ -76,8 +77,10 @@ const STR_METHODS: Record<string, Method<string>> = {
   replace: (s, [a, b, count]) => {
     const from = strArg('replace', a);
     const to = strArg('replace', b);
-    if (typeof count !== 'number' || count < 0) return s.split(from).join(to);
     const parts = s.split(from);
+    // Refuse a result beyond the output budget before building it (a replace can multiply the length).
+    checkLength(s.length + (parts.length - 1) * Math.max(0, to.length - from.length));
+    if (typeof count !== 'number' || count < 0) return parts.join(to);
     return parts.slice(0, count + 1).join(to) + (parts.length > count + 1 ? from + parts.slice(count + 1).join(from) : '');
   },
   startswith: (s, [prefix]) => s.startsWith(strArg('startswith', prefix)),
@@ -114,15 +117,31 @@ export function boundMethod(obj: unknown, name: string): PyCallable | undefined 
   if (typeof obj === 'string' || obj instanceof PromptResult) {
     const m = Object.hasOwn(STR_METHODS, name) ? STR_METHODS[name] : undefined;
     const s = String(obj);
-    return m ? (args, kwargs) => m(s, args, kwargs) : undefined;
+    // A method's work grows with its receiver: counted against the render's step budget (one step per 16 chars).
+    return m
+      ? (args, kwargs) => {
+          charge(s.length >> 4);
+          return m(s, args, kwargs);
+        }
+      : undefined;
   }
   if (isDict(obj)) {
     const m = Object.hasOwn(DICT_METHODS, name) ? DICT_METHODS[name] : undefined;
-    return m ? (args, kwargs) => m(obj, args, kwargs) : undefined;
+    return m
+      ? (args, kwargs) => {
+          charge(Object.keys(obj).length);
+          return m(obj, args, kwargs);
+        }
+      : undefined;
   }
   if (Array.isArray(obj)) {
     const m = Object.hasOwn(LIST_METHODS, name) ? LIST_METHODS[name] : undefined;
-    return m ? (args, kwargs) => m(obj, args, kwargs) : undefined;
+    return m
+      ? (args, kwargs) => {
+          charge(obj.length);
+          return m(obj, args, kwargs);
+        }
+      : undefined;
   }
   return undefined;
 }

@@ -11,6 +11,9 @@ import { pyFloat } from './py-value.js';
 const COMPARE_OPS = new Set(['==', '!=', '<', '<=', '>', '>=']);
 
 /** Parses expressions from a `TokenStream`. */
+/** Deepest nesting of expressions (and, in parser.ts, of blocks) a template may use. */
+export const MAX_NESTING = 100;
+
 export class ExprParser {
   constructor(readonly s: TokenStream) {}
 
@@ -36,7 +39,26 @@ export class ExprParser {
     return c.kind === 'name' && extraEnd.includes(c.value);
   }
 
+  private depth = 0;
+
+  /** Counts a nesting level: a hostile template must get a positioned error, not a stack overflow. */
+  private nest<T>(parse: () => T): T {
+    if (++this.depth > MAX_NESTING) {
+      this.depth--;
+      throw this.s.fail(`expressions nest more than ${MAX_NESTING} levels deep`, this.s.current);
+    }
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
+  }
+
   parseExpression(): Expr {
+    return this.nest(() => this.parseExpressionInner());
+  }
+
+  private parseExpressionInner(): Expr {
     let expr = this.parseOr();
     while (this.s.skip('name', 'if')) {
       const test = this.parseOr();
@@ -59,7 +81,7 @@ export class ExprParser {
   }
 
   private parseNot(): Expr {
-    if (this.s.skip('name', 'not')) return { t: 'not', operand: this.parseNot() };
+    if (this.s.skip('name', 'not')) return this.nest(() => ({ t: 'not', operand: this.parseNot() }));
     return this.parseCompare();
   }
 
@@ -114,7 +136,7 @@ export class ExprParser {
     let node: Expr;
     if (c.kind === 'op' && (c.value === '-' || c.value === '+')) {
       this.s.next();
-      node = { t: 'unary', op: c.value, operand: this.parseUnary(false), pos: c.pos };
+      node = this.nest(() => ({ t: 'unary', op: c.value as '-' | '+', operand: this.parseUnary(false), pos: c.pos }));
     } else node = this.parsePostfix(this.parsePrimary());
     return withFilter ? this.parseFilterExpr(node) : node;
   }
@@ -136,7 +158,7 @@ export class ExprParser {
     if (token.kind === 'int' || token.kind === 'float') {
       this.s.next();
       // A float literal that happens to be integral (`1.0`) must stay a float.
-      return { t: 'const', value: token.kind === 'float' ? pyFloat(token.num!) : token.num };
+      return { t: 'const', value: token.kind === 'float' ? pyFloat(token.num as number) : token.num };
     }
     if (this.s.skip('op', '(')) {
       const inner = this.parseTuple();

@@ -5,7 +5,7 @@
  */
 import type { Expr, Stmt } from './ast.js';
 import { SourceMap, normaliseNewlines, tokenize } from './lexer.js';
-import { ExprParser } from './parse-expr.js';
+import { ExprParser, MAX_NESTING } from './parse-expr.js';
 import { TokenStream } from './token-stream.js';
 
 /** A parsed template. `source` is the normalised text (line endings `\n`). */
@@ -70,6 +70,7 @@ class StatementParser {
     const tag = this.s.current;
     if (tag.kind !== 'name') throw this.s.fail('tag name expected', tag);
     if (!['for', 'if', 'set'].includes(tag.value)) throw this.unknownOrEnd(tag.value, tag);
+    if (this.tagStack.length >= MAX_NESTING) throw this.s.fail(`blocks nest more than ${MAX_NESTING} levels deep`, tag);
     this.tagStack.push(tag.value);
     try {
       if (tag.value === 'for') return this.parseFor();

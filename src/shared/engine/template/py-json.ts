@@ -3,6 +3,7 @@
  * as used by Jinja's `tojson` filter.
  * @module
  */
+import { bigIntRepr } from './py-int.js';
 import { TemplateEvalError } from './errors.js';
 import { PromptResult } from './prompt-result.js';
 import { isDict, pyFloatRepr, PyFloat, pyTypeName } from './py-value.js';
@@ -24,6 +25,7 @@ export function pyJsonDumps(value: unknown, options: PyJsonOptions = {}): string
     if (v === false) return 'false';
     if (typeof v === 'string' || v instanceof PromptResult) return jsonString(String(v), ensureAscii);
     if (typeof v === 'number') return Number.isInteger(v) ? String(v) : floatJson(v);
+    if (typeof v === 'bigint') return bigIntRepr(v);
     if (v instanceof PyFloat) return floatJson(v.value);
     const nl = indent === undefined ? '' : '\n' + ' '.repeat(indent * (depth + 1));
     const close = indent === undefined ? '' : '\n' + ' '.repeat(indent * depth);

@@ -8,6 +8,7 @@
  * @module
  */
 import { ImageValue } from './image.js';
+import { bigIntRepr, intToFloat, toBig } from './py-int.js';
 import { PromptResult } from './prompt-result.js';
 
 /**
@@ -80,7 +81,12 @@ export function asString(v: unknown): string | undefined {
 
 /** Whether the value is a Python number (int, float or bool). */
 export function isNumeric(v: unknown): boolean {
-  return typeof v === 'number' || typeof v === 'boolean' || v instanceof PyFloat;
+  return typeof v === 'number' || typeof v === 'boolean' || v instanceof PyFloat || typeof v === 'bigint';
+}
+
+/** Whether the value is a Python int (bool included), small or big. */
+export function isPyInt(v: unknown): boolean {
+  return (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'boolean' || typeof v === 'bigint';
 }
 
 /** Whether the value is a Python float. */
@@ -93,6 +99,7 @@ export function toNumber(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (v instanceof PyFloat) return v.value;
+  if (typeof v === 'bigint') return intToFloat(v);
   return NaN;
 }
 
@@ -103,6 +110,7 @@ export function pyTypeName(v: unknown): string {
   if (typeof v === 'string') return 'str';
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
+  if (typeof v === 'bigint') return 'int';
   if (v instanceof PyFloat) return 'float';
   if (v instanceof PromptResult) return 'PromptResult';
   if (v instanceof ChatInputList) return 'ChatInputList';
@@ -128,6 +136,7 @@ export function pyTruthy(v: unknown): boolean {
   if (typeof v === 'number') return v !== 0;
   if (typeof v === 'boolean') return v;
   if (v instanceof PyFloat) return v.value !== 0;
+  if (typeof v === 'bigint') return v !== 0n;
   if (v instanceof PromptResult) return v.text.length > 0;
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof ImageValue) return v.bytes.length > 0;
@@ -139,7 +148,11 @@ export function pyTruthy(v: unknown): boolean {
 export function pyEquals(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a instanceof Undefined || a === undefined) return b instanceof Undefined || b === undefined;
-  if (isNumeric(a)) return isNumeric(b) && toNumber(a) === toNumber(b);
+  if (isNumeric(a)) {
+    if (!isNumeric(b)) return false;
+    if (typeof a === 'bigint' || typeof b === 'bigint') return isPyInt(a) && isPyInt(b) ? toBig(a) === toBig(b) : Number(a) === Number(b);
+    return toNumber(a) === toNumber(b);
+  }
   const sa = asString(a);
   if (sa !== undefined) return sa === asString(b);
   if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
@@ -167,6 +180,7 @@ export function pyRepr(v: unknown): string {
   if (typeof v === 'string') return pyStringRepr(v);
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (typeof v === 'number') return Number.isInteger(v) ? pyIntRepr(v) : pyFloatRepr(v);
+  if (typeof v === 'bigint') return bigIntRepr(v);
   if (v instanceof PyFloat) return pyFloatRepr(v.value);
   if (v instanceof Undefined) return 'Undefined';
   if (v instanceof PromptResult) return pyStringRepr(v.text);

@@ -8,7 +8,9 @@ import { TemplateEvalError } from './errors.js';
 import { ImageValue } from './image.js';
 import { boundMethod } from './methods.js';
 import { PromptResult } from './prompt-result.js';
-import { asString, isDict, isFloat, isNumeric, objectTypeRepr, pyEquals, pyFloat, pyRepr, pyStr, pyTypeName, toNumber, Undefined } from './py-value.js';
+import { charge, checkLength } from './budget.js';
+import { bigIntOp, toBig } from './py-int.js';
+import { asString, isDict, isFloat, isNumeric, isPyInt, objectTypeRepr, pyEquals, pyFloat, pyRepr, pyStr, pyTypeName, toNumber, Undefined } from './py-value.js';
 
 /** Throws the Python exception `pyType` with `reason`. */
 export function raise(pyType: string, reason: string): never {
@@ -93,12 +95,15 @@ export function sliceValue(obj: unknown, start: unknown, stop: unknown, step: un
 /** Python iteration: list items, dict keys, string characters; Undefined iterates nothing. */
 export function iterate(v: unknown): unknown[] {
   if (v instanceof Undefined || v === undefined) return [];
-  if (Array.isArray(v)) return v;
-  const str = asString(v);
-  if (str !== undefined) return codePoints(str);
-  if (isDict(v)) return Object.keys(v);
-  if (v instanceof ImageValue) return Array.from(v.bytes);
-  return raise('TypeError', `'${pyTypeName(v)}' object is not iterable`);
+  let items: unknown[];
+  if (Array.isArray(v)) items = v;
+  else if (asString(v) !== undefined) items = codePoints(asString(v)!);
+  else if (isDict(v)) items = Object.keys(v);
+  else if (v instanceof ImageValue) items = Array.from(v.bytes);
+  else return raise('TypeError', `'${pyTypeName(v)}' object is not iterable`);
+  // Whoever iterates handles every item (a loop, join, sum, list…): that is work the budget counts.
+  charge(items.length);
+  return items;
 }
 
 /** Python `len()`; Undefined has length 0. */
@@ -117,6 +122,7 @@ export function contains(container: unknown, item: unknown): boolean {
   if (container instanceof Undefined) return false;
   const str = asString(container);
   if (str !== undefined) {
+    charge(str.length >> 4);
     const needle = asString(item);
     if (needle === undefined) raise('TypeError', `'in <string>' requires string as left operand, not ${pyTypeName(item)}`);
     return str.includes(needle);
@@ -126,7 +132,10 @@ export function contains(container: unknown, item: unknown): boolean {
     const key = asString(item);
     return key !== undefined && Object.hasOwn(container, key);
   }
-  if (Array.isArray(container)) return container.some((x) => pyEquals(x, item));
+  if (Array.isArray(container)) {
+    charge(container.length);
+    return container.some((x) => pyEquals(x, item));
+  }
   return raise('TypeError', `argument of type '${pyTypeName(container)}' is not iterable`);
 }
 
@@ -139,24 +148,65 @@ function unsupported(op: string, a: unknown, b: unknown): never {
 }
 
 function repeat(seq: unknown, times: unknown): unknown {
-  const n = typeof times === 'boolean' ? Number(times) : (times as number);
+  if (typeof times === 'bigint' && (times > 2n ** 63n - 1n || times < -(2n ** 63n))) raise('OverflowError', "cannot fit 'int' into an index-sized integer");
+  const n = typeof times === 'boolean' ? Number(times) : Number(times as number | bigint);
   const str = asString(seq);
-  if (str !== undefined) return n > 0 ? str.repeat(n) : '';
+  if (str !== undefined) {
+    if (n <= 0 || str.length === 0) return '';
+    checkLength(str.length * n);
+    return str.repeat(n);
+  }
+  if (n <= 0 || (seq as unknown[]).length === 0) return [];
+  charge((seq as unknown[]).length * n);
   const out: unknown[] = [];
   for (let i = 0; i < n; i++) out.push(...(seq as unknown[]));
   return out;
 }
 
-const isInt = (v: unknown): boolean => (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'boolean';
+
+/** An int operation on safe integers when its result is certainly exact, else undefined. */
+function intFastPath(op: string, x: number, y: number): number | undefined {
+  if (!Number.isSafeInteger(x) || !Number.isSafeInteger(y)) return undefined;
+  let r: number;
+  switch (op) {
+    case '+': r = x + y; break;
+    case '-': r = x - y; break;
+    case '*': r = x * y; break;
+    case '//':
+    case '%':
+      // Float division is exact enough to floor only for small operands; zero goes to the error path.
+      if (y === 0 || Math.abs(x) >= 2 ** 31 || Math.abs(y) >= 2 ** 31) return undefined;
+      return op === '//' ? Math.floor(x / y) : pyMod(x, y);
+    case '**':
+      if (y < 0) return undefined;
+      r = x ** y;
+      // Math.pow is not exact beyond 2^31 on every input: the bigint path computes those.
+      return Math.abs(r) < 2 ** 31 ? r : undefined;
+    default: return undefined;
+  }
+  return Number.isSafeInteger(r) ? r : undefined;
+}
+
+function pyMod(x: number, y: number): number {
+  const r = x % y;
+  return r !== 0 && r < 0 !== y < 0 ? r + y : r;
+}
 
 /** A binary arithmetic operator (`+ - * / // % **`) with Python's types and errors. */
 export function binaryOp(op: string, a: unknown, b: unknown): unknown {
   defined(a);
   defined(b);
   if (isNumeric(a) && isNumeric(b)) {
+    const float = isFloat(a) || isFloat(b);
+    if (!float && op !== '/') {
+      // Python ints are unbounded: leave safe integers for bigints when a result (or an operand) is beyond 2^53.
+      if (typeof a === 'bigint' || typeof b === 'bigint') return bigIntOp(op, toBig(a), toBig(b));
+      const r = intFastPath(op, toNumber(a), toNumber(b));
+      if (r !== undefined) return r;
+      if (!(op === '**' && toNumber(b) < 0)) return bigIntOp(op, toBig(a), toBig(b));
+    }
     const x = toNumber(a);
     const y = toNumber(b);
-    const float = isFloat(a) || isFloat(b);
     switch (op) {
       case '+': return num(x + y, float);
       case '-': return num(x - y, float);
@@ -180,12 +230,20 @@ export function binaryOp(op: string, a: unknown, b: unknown): unknown {
   const sa = asString(a);
   const sb = asString(b);
   if (op === '+') {
-    if (sa !== undefined) return sb !== undefined ? sa + sb : raise('TypeError', `can only concatenate str (not "${pyTypeName(b)}") to str`);
-    if (Array.isArray(a)) return Array.isArray(b) ? [...a, ...b] : raise('TypeError', `can only concatenate list (not "${pyTypeName(b)}") to list`);
+    if (sa !== undefined) {
+      if (sb === undefined) raise('TypeError', `can only concatenate str (not "${pyTypeName(b)}") to str`);
+      checkLength(sa.length + sb.length);
+      return sa + sb;
+    }
+    if (Array.isArray(a)) {
+      if (!Array.isArray(b)) raise('TypeError', `can only concatenate list (not "${pyTypeName(b)}") to list`);
+      charge(a.length + b.length);
+      return [...a, ...b];
+    }
   }
   if (op === '*') {
-    if ((sa !== undefined || Array.isArray(a)) && isInt(b)) return repeat(a, b);
-    if ((sb !== undefined || Array.isArray(b)) && isInt(a)) return repeat(b, a);
+    if ((sa !== undefined || Array.isArray(a)) && isPyInt(b)) return repeat(a, b);
+    if ((sb !== undefined || Array.isArray(b)) && isPyInt(a)) return repeat(b, a);
     if (sa !== undefined || Array.isArray(a)) raise('TypeError', `can't multiply sequence by non-int of type '${pyTypeName(b)}'`);
   }
   if (op === '%' && sa !== undefined) return percentFormat(sa, b);
@@ -207,8 +265,12 @@ export function compareOp(op: string, a: unknown, b: unknown): boolean {
 
 function order(op: string, a: unknown, b: unknown): number {
   if (isNumeric(a) && isNumeric(b)) {
-    const x = toNumber(a);
-    const y = toNumber(b);
+    if ((typeof a === 'bigint' || typeof b === 'bigint') && isPyInt(a) && isPyInt(b)) {
+      const d = toBig(a) - toBig(b);
+      return d < 0n ? -1 : d > 0n ? 1 : 0;
+    }
+    const x = typeof a === 'bigint' ? Number(a) : toNumber(a);
+    const y = typeof b === 'bigint' ? Number(b) : toNumber(b);
     return x < y ? -1 : x > y ? 1 : x === y ? 0 : NaN;
   }
   const sa = asString(a);
@@ -236,6 +298,7 @@ function percentFormat(fmt: string, args: unknown): string {
     if (conv === 's') return pyStr(v);
     if (conv === 'r') return pyRepr(v);
     if (!isNumeric(v)) raise('TypeError', `%${conv} format: a real number is required, not ${pyTypeName(v)}`);
+    if (typeof v === 'bigint' && conv !== 'f') return v.toString();
     const n = toNumber(v);
     return conv === 'f' ? n.toFixed(precision === undefined ? 6 : Number(precision)) : String(Math.trunc(n));
   });

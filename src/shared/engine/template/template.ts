@@ -3,6 +3,7 @@
  * @module
  */
 import type { Problem } from '../../errors.js';
+import { beginRender, endRender } from './budget.js';
 import { JinjaTemplateError, TemplateEvalError, TemplateSyntaxError } from './errors.js';
 import { RenderContext } from './context.js';
 import { compileBody, type CompiledStmt } from './evaluator.js';
@@ -29,10 +30,13 @@ export class CompiledTemplate {
   render(vars: Record<string, unknown>, options: RenderOptions = {}): string {
     const input = options.chatInputList ? (toChatInputList(vars) as Record<string, unknown>) : vars;
     const out = { text: '' };
+    const previous = beginRender(out);
     try {
       this.run(new RenderContext(input), out);
     } catch (err) {
       throw toJinjaError(err);
+    } finally {
+      endRender(previous);
     }
     return out.text;
   }
@@ -52,9 +56,15 @@ export function toJinjaError(err: unknown): JinjaTemplateError {
  * is not valid Jinja or uses an unknown filter/test — report it at load time with `syntaxProblem`.
  */
 export function compileTemplate(source: string): CompiledTemplate {
-  const parsed = parseTemplate(source);
-  const withLoop = parsed.source.includes('loop');
-  return new CompiledTemplate(compileBody(parsed.body, parsed.map, withLoop), parsed.source);
+  try {
+    const parsed = parseTemplate(source);
+    const withLoop = parsed.source.includes('loop');
+    return new CompiledTemplate(compileBody(parsed.body, parsed.map, withLoop), parsed.source);
+  } catch (err) {
+    // Past the nesting limits, only a chain such as `1+1+…+1` of 100,000 terms is still too deep to compile.
+    if (err instanceof RangeError) throw new TemplateSyntaxError(`the template is too deeply nested to compile (${err.message})`, 1, 1);
+    throw err;
+  }
 }
 
 /** A load-time `Problem` (for `ConfigError`) from a template syntax error, positioned in the template file. */

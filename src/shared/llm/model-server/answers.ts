@@ -101,6 +101,9 @@ function shape(text: string, stop: unknown, maxTokens: number | undefined, model
   return { text: t.text, finishReason: t.truncated ? 'length' : 'stop' };
 }
 
+/** Output limit of a chat answer when the request sets no max_tokens (gpt-4o's). */
+export const DEFAULT_MAX_COMPLETION_TOKENS = 16_384;
+
 /** Plan the answer of a chat request (throws ApiError for `error:` rules). */
 export function planChat(body: Body, model: string, rules: readonly CompiledRule[], requestHash: number, seed: number): PlannedChat {
   const messages = body.messages as Message[];
@@ -136,8 +139,10 @@ export function planChat(body: Body, model: string, rules: readonly CompiledRule
     text = JSON.stringify({ echo: messages.map((m) => ({ role: m.role, content: contentText(m.content) })) });
   } else text = all();
 
-  const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
-  const shaped = shape(text, body.stop, maxTokens ?? undefined, model);
+  // Like a real model, an answer has an output limit even when the request sets none: an echo of a 4 MB prompt
+  // times n = 128 would otherwise be a 512 MB response.
+  const maxTokens = (body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_COMPLETION_TOKENS) as number;
+  const shaped = shape(text, body.stop, maxTokens, model);
   return {
     message: { role: 'assistant', content: shaped.text, refusal: null },
     finishReason: shaped.finishReason,

@@ -14,13 +14,17 @@ import { planChat, planCompletion } from './answers.js';
 import { DEFAULT_EMBEDDING_DIMENSIONS, embedText, embeddingInputs, encodeVector } from './embeddings.js';
 import { SightCounter, SlidingWindow } from './limits.js';
 import { chatChunks, chatCompletion, embeddingList, modelList, textCompletion } from './responses.js';
+import { jsonNestsDeeper } from './json-depth.js';
 import { route, type Route } from './routes.js';
 import { compileRules, loadRulesFile, type CompiledRule } from './rules.js';
 import { hashString, hexId, unitFloat } from './seeded.js';
 import { validateChat, validateCompletion, validateEmbedding } from './validate.js';
 import type { ModelServerHandle, ModelServerOptions, ModelServerStats } from './types.js';
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Default body cap: four times a 128k-token prompt; bigger bodies are refused before any work. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** JSON nesting the server walks; deeper bodies are a 400, not a stack overflow. */
+export const MAX_JSON_DEPTH = 128;
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** A computed answer waiting for its latency. */
@@ -49,6 +53,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   checkOption('tpm', options.tpm, 1);
   checkOption('windowMs', options.windowMs, 1);
   checkOption('faultRate', options.faultRate, 0, 1);
+  checkOption('maxBodyBytes', options.maxBodyBytes, 1);
   const rules: CompiledRule[] =
     typeof options.rules === 'string' ? loadRulesFile(options.rules) : options.rules ? compileRules(options.rules) : [];
   await loadTokenizers();
@@ -56,6 +61,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const server = createServer((req, res) => model.handle(req, res));
   server.keepAliveTimeout = 65_000; // longer than clients' idle timeouts, so the server is never the side closing a pooled socket
   server.headersTimeout = 66_000;
+  // A client that trickles its body must not hold a socket (and a buffer) for long.
+  server.requestTimeout = 120_000;
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
     s.setNoDelay(true);
@@ -135,14 +142,25 @@ class LocalModel {
       this.send(res, { status: 200, body: modelList(), promptTokens: 0, completionTokens: 0 });
       return;
     }
+    const limit = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const tooLarge = (size: number) => {
+      // Answer at once and drop the connection: reading the rest of an oversize body is work for nothing.
+      res.setHeader('connection', 'close');
+      this.sendError(res, new ApiError(413, `Request body too large: ${size} bytes or more, limit ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large'));
+      req.removeAllListeners('data');
+      res.on('finish', () => req.destroy());
+    };
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) return tooLarge(declared);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(c);
+      if (size > limit) tooLarge(size);
+      else chunks.push(c);
     });
     req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return this.sendError(res, new ApiError(413, `Request body too large: ${size} bytes, limit ${MAX_BODY_BYTES}.`));
+      if (size > limit || res.headersSent) return;
       this.process(r, chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'), req, res);
     });
   }
@@ -152,6 +170,7 @@ class LocalModel {
     const hash = hashString(text, this.seed);
     try {
       let parsed: unknown;
+      if (jsonNestsDeeper(text, MAX_JSON_DEPTH)) throw invalid(null, `The JSON body nests more than ${MAX_JSON_DEPTH} levels deep; the local model server refuses it.`);
       try {
         parsed = JSON.parse(text);
       } catch {

@@ -49,6 +49,8 @@ export interface ModelServerOptions {
   seed?: number;
   /** Called with one line per answered request (the CLI's --verbose). */
   log?: (line: string) => void;
+  /** Largest request body in bytes (413 beyond, answered before the body is read). Default 4 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** Counters since the server started. */
