@@ -74,9 +74,9 @@ const FLOW_CASES: HttpCase[] = [
   { name: 'JSON nested 60 deep is fine', server: () => two.url, contentType: 'application/json', body: `{"a": "1", "b": "2", "x": ${nested(60)}}`, status: 200, says: '{"answer":"1+2"}' },
   { name: 'brackets inside strings do not count as nesting', server: () => two.url, contentType: 'application/json', body: JSON.stringify({ a: '['.repeat(500), b: '{"\\'.repeat(100) }), status: 200, says: '"answer"' },
   { name: 'malformed JSON', server: () => two.url, contentType: 'application/json', body: '{"a": ', status: 400, says: /not valid JSON/ },
-  { name: 'an image path to a file outside (/etc/hostname)', server: () => img.url, contentType: 'application/json', body: '{"img": "/etc/hostname"}', status: 400, says: /^Invalid flow inputs: Image path "\/etc\/hostname" resolves to \/etc\/hostname, outside the data folder and the working directory/ },
-  { name: 'an image path dict climbing out', server: () => img.url, contentType: 'application/json', body: '{"img": {"data:image/png;path": "../../../../../../../../etc/passwd"}}', status: 400, says: /^Invalid flow inputs: Image path "(\.\.\/)+etc\/passwd" resolves to \/etc\/passwd, outside/ },
-  { name: 'an image path that does not exist', server: () => img.url, contentType: 'application/json', body: '{"img": "nope/missing.png"}', status: 400, says: /^Invalid flow inputs: Image path "nope\/missing.png" does not exist/ },
+  { name: 'an image path to a file outside (/etc/hostname)', server: () => img.url, contentType: 'application/json', body: '{"img": "/etc/hostname"}', status: 400, says: /image path "\/etc\/hostname" resolves to \/etc\/hostname, outside the flow or data folder and the working directory/ },
+  { name: 'an image path dict climbing out', server: () => img.url, contentType: 'application/json', body: '{"img": {"data:image/png;path": "../../../../../../../../etc/passwd"}}', status: 400, says: /image path "(\.\.\/)+etc\/passwd" resolves to \/etc\/passwd, outside/ },
+  { name: 'an image path that does not exist', server: () => img.url, contentType: 'application/json', body: '{"img": "nope/missing.png"}', status: 400, says: /image file not found: .*nope\/missing\.png/ },
   { name: 'an oversize body', server: () => one.url, contentType: 'application/json', body: JSON.stringify({ text: 'x'.repeat(300_000) }), status: 413, says: /limit of 200000 bytes/ },
 ];
 

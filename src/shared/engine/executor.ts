@@ -61,6 +61,11 @@ export interface ExecutorOptions {
   images?: { root: string; subdir?: string };
   /** Image URLs in inputs: fetched wherever they point (default), or only from public hosts (a served flow). */
   imageUrls?: 'any' | 'public';
+  /**
+   * Folders image paths in line inputs may name besides the data folder and the working directory: the run
+   * store's runs, whose saved images `${run.outputs.x}` names.
+   */
+  imageRoots?: string[];
 }
 
 /** The result of one line. */
@@ -132,6 +137,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
     format,
     ...service.fetchOptions,
     publicUrlsOnly: options.imageUrls === 'public',
+    roots: options.imageRoots,
     sink: options.images ? { root: options.images.root, subdir: options.images.subdir ?? '', format } : undefined,
   };
   try {
@@ -320,7 +326,7 @@ async function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<st
     if (v === undefined) continue;
     try {
       const baseDir = defaulted ? images.workingDir : images.dataDir ?? images.workingDir;
-      const imageOptions = { baseDir, format: images.format, timeoutMs: images.timeoutMs, fetchImpl: images.fetchImpl, publicUrlsOnly: images.publicUrlsOnly };
+      const imageOptions = { baseDir, format: images.format, timeoutMs: images.timeoutMs, fetchImpl: images.fetchImpl, publicUrlsOnly: images.publicUrlsOnly, roots: images.roots };
       let parsed = def.type === 'image' ? loadImageInput(v, imageOptions) : parseValue(def.type, v, baseDir);
       if (parsed instanceof Promise) parsed = await parsed;
       // Image dicts inside list/object inputs are images (§2.6), for flex and prompty flows too.

@@ -22,6 +22,8 @@ export interface InputImageContext {
   timeoutMs?: number;
   /** Served flows: only URLs of public hosts are fetched. */
   publicUrlsOnly?: boolean;
+  /** Folders image paths may name besides the data folder and the working directory (ImageLoadOptions.roots). */
+  roots?: readonly string[];
 }
 
 /** The line's inputs; a Promise only when an image has to be fetched from a URL. */
@@ -53,7 +55,7 @@ export function coerceLineInputs(defs: Record<string, FlowInputDef>, raw: Record
         continue;
       }
     }
-    const options: ImageLoadOptions = { baseDir: (defaulted ? undefined : images?.dataDir) ?? images?.workingDir ?? process.cwd(), format: images?.format, fetchImpl: images?.fetchImpl, timeoutMs: images?.timeoutMs, publicUrlsOnly: images?.publicUrlsOnly };
+    const options: ImageLoadOptions = { baseDir: (defaulted ? undefined : images?.dataDir) ?? images?.workingDir ?? process.cwd(), format: images?.format, fetchImpl: images?.fetchImpl, timeoutMs: images?.timeoutMs, publicUrlsOnly: images?.publicUrlsOnly, roots: images?.roots };
     let loaded: unknown;
     try {
       loaded = type === 'image' ? loadImageInput(v, options) : loadNestedImages(v, options);

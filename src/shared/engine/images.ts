@@ -34,6 +34,8 @@ export interface ImageLoadOptions {
    * must not make the server fetch internal addresses; Prompt Flow 1.18.2's anti-SSRF rule).
    */
   publicUrlsOnly?: boolean;
+  /** Folders image paths may also name, besides `baseDir` and the working directory (the run store's runs). */
+  roots?: readonly string[];
 }
 
 const MIME_KEY = /^data:image\/(.*);(path|base64|url)$/;
@@ -196,7 +198,7 @@ function fromFile(path: string, o: ImageLoadOptions, mime?: string): ImageValue 
   }
   if (isDir) throw new ImageInputError(`found the folder ${file}, expected an image file`);
   const ext = /\.(\w+)$/.exec(file)?.[1]?.toLowerCase();
-  const bytes = readFileSync(inside(path, file, o.baseDir));
+  const bytes = readFileSync(inside(path, file, [o.baseDir, process.cwd(), ...(o.roots ?? [])]));
   const notImage = notAnImage(bytes);
   if (notImage) throw new ImageInputError(`found ${file}, ${notImage}; expected an image file (PNG, JPEG, GIF, WebP, BMP, TIFF, ICO, HEIC/AVIF or SVG)`);
   return new ImageValue(bytes, mime ?? (ext && EXT_MIME[ext]) ?? 'image/*');
@@ -207,9 +209,9 @@ function fromFile(path: string, o: ImageLoadOptions, mime?: string): ImageValue 
  * flow's or the data's) or the working directory: a served request or a dataset must not make the engine read,
  * and send on to a model, any file it can reach.
  */
-function inside(given: string, file: string, baseDir: string): string {
+function inside(given: string, file: string, allowed: readonly string[]): string {
   const real = realpathSync(file);
-  const roots = [baseDir, process.cwd()].map((r) => {
+  const roots = allowed.map((r) => {
     try {
       return realpathSync(r);
     } catch {

@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError, formatProblem } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
@@ -113,6 +113,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
       init: options.init, initText: options.initText, python, pythonCheck: mode === 'off' ? 'syntax' : 'check', onSecret: options.onSecret,
       dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined,
       images: { root: runDir(storeRoot, plan.runId), subdir: 'images' },
+      imageRoots: [dirname(runDir(storeRoot, plan.runId))],
     };
     executor = await createExecutor(plan.flow, exOptions);
     return await execute(plan, executor, storeRoot, options, started);

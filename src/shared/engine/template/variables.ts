@@ -6,6 +6,7 @@
 import type { Expr, Stmt, Target } from './ast.js';
 import { findImageInputs } from './image.js';
 import { parseTemplate } from './parser.js';
+import { TemplateSyntaxError } from './errors.js';
 
 /** One input a template reads. */
 export interface TemplateVariable {
@@ -96,6 +97,12 @@ export function findUndeclaredVariables(template: string): Set<string> {
       }
     }
   };
-  stmts(parseTemplate(template).body);
+  try {
+    stmts(parseTemplate(template).body);
+  } catch (err) {
+    // As in compileTemplate: a chain such as `1+1+…+1` of 100,000 terms is within the nesting limits but too deep to walk.
+    if (err instanceof RangeError) throw new TemplateSyntaxError(`the template is too deeply nested to compile (${err.message})`, 1, 1);
+    throw err;
+  }
   return found;
 }
