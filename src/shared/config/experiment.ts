@@ -3,7 +3,9 @@
  * our keys): unique names, existing files, evaluator datasets linked to standard datasets by
  * name, mapping syntax, gates that can be evaluated.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { sep } from 'node:path';
+import { findRepositoryRoot } from './environment.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorRef } from '../flow/code-evaluator.js';
 import { locate, type PathSegment, type SourceFile } from '../source.js';
@@ -79,10 +81,11 @@ export function checkExperiment(
   const at = (p: PathSegment[], part: 'key' | 'value' = 'value') => locate(sourceFor(p), p, part);
   let problems = sinks.experiment;
   const { datasets, evaluators, gates } = parts.useCase;
+  const repository = parts.useCase.execution.dataOutsideRepository ? undefined : findRepositoryRoot(parts.resolvePath('.'));
 
   checkUnique(datasets.map((d) => d.name), (i, first) => problems.push({ ...at(['datasets', i, 'name']), message: `datasets[${i}].name: "${datasets[i].name}" is already the name of datasets[${first}], expected unique dataset names` }));
   datasets.forEach((d, i) => {
-    checkSource(d, ['datasets', i], at, problems, display);
+    checkSource(d, ['datasets', i], at, problems, display, repository);
     checkMappings(d.mappings, ['datasets', i, 'mappings'], false, at, problems);
   });
 
@@ -118,7 +121,7 @@ export function checkExperiment(
           if (!datasets.some((d) => d.name === rd.reference)) {
             problems.push({ ...at([...path, 'reference']), message: `evaluators[${i}].datasets[${j}].reference: "${rd.reference}" is not a dataset of this experiment, expected one of: ${datasets.map((d) => d.name).join(', ')}` });
           }
-          checkSource(ev.datasets[j], path, at, problems, display);
+          checkSource(ev.datasets[j], path, at, problems, display, repository);
         }
       }
       checkMappings((rd.mappings as Mappings) ?? {}, [...path, 'mappings'], true, at, problems);
@@ -162,13 +165,22 @@ function checkCodeEvaluator(dir: string, python: string, display: (p: string) =>
   }
 }
 
-function checkSource(d: Dataset, path: PathSegment[], at: (p: PathSegment[]) => ReturnType<typeof locate>, problems: Problem[], display: (p: string) => string): void {
+/**
+ * `repository`: the folder datasets must lie in, after symlinks (undefined: anywhere, when experiment.yaml opts out
+ * with `execution.data_outside_repository: true`) — a pull request's experiment must not read the runner's files.
+ */
+function checkSource(d: Dataset, path: PathSegment[], at: (p: PathSegment[]) => ReturnType<typeof locate>, problems: Problem[], display: (p: string) => string, repository?: string): void {
   if (d.source.startsWith('azureml:')) {
     if (!/^azureml:[A-Za-z0-9_.-]+(:[0-9]+|@latest)?$/.test(d.source)) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: found ${JSON.stringify(d.source)}, expected azureml:<asset>:<version>` });
     return;
   }
   if (!d.localPath) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: file not found: ${d.source} (looked in the use case folder and in its data/ folder)` });
+  else if (repository && !isInside(realpathSync(d.localPath), realpathSync(repository))) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: ${JSON.stringify(d.source)} resolves to ${realpathSync(d.localPath)}, outside the repository ${display(repository)}; expected a dataset inside it (or set execution.data_outside_repository: true)` });
   else if (!/\.(jsonl|json|csv|tsv)$/i.test(d.localPath)) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: ${display(d.localPath)} has an unsupported format, expected a .jsonl, .json, .csv or .tsv file` });
+}
+
+function isInside(file: string, folder: string): boolean {
+  return file === folder || file.startsWith(folder.endsWith(sep) ? folder : folder + sep);
 }
 
 const mappingReference = /^\$\{(data|run\.outputs|run\.inputs|target)\.([^{}]+)\}$/;
@@ -212,6 +224,7 @@ function toExecution(e: Raw): Execution {
     lineTimeoutSec: (e.line_timeout_sec as number) ?? 600,
     python: (e.python as string) ?? 'python3',
     pythonRequirements: (e.python_requirements as Execution['pythonRequirements']) ?? 'check',
+    dataOutsideRepository: (e.data_outside_repository as boolean | undefined) ?? false,
   };
 }
 

@@ -75,6 +75,8 @@ export interface Execution {
   /** `check` (default): the modules a flow's Python imports must be installed before any line runs;
    *  `install`: its requirements.txt is installed into a virtual environment under the store first; `off`. */
   pythonRequirements: 'check' | 'install' | 'off';
+  /** Datasets may lie outside the repository (default false: they must be inside it, after symlinks). */
+  dataOutsideRepository: boolean;
 }
 
 export interface UseCase {
