@@ -17,7 +17,7 @@ import { progressFor } from './progress.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import { ciBuildId, defaultRunsFile, readHandoff, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
-import { executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
+import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface BulkRunInputs {
   config: string;
@@ -67,6 +67,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     exportEnvironment(useCase.environmentVariables);
 
     const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
+    const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
     const previous = inputs.resume ? readHandoff<RunsFile>(runsFile, 'bulk-run').runs : [];
     const handoff: RunsFile = { experiment: useCase.name, env: useCase.envName, build, createdAt: new Date().toISOString(), runs: [] };
@@ -87,7 +88,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         // Written before the run starts, so a killed bulk-run can be resumed from this file.
         writeHandoff(runsFile, handoff);
         host.info(`run ${runId}: ${dataset.name} with ${combo.id}${earlier ? ' (resumed)' : ''}`);
-        const settings = { announced: true, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId), init: useCase.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) };
+        const settings = { announced: true, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, fallbackConnection, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId), init: useCase.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) };
         let summary: RunSummary;
         try {
           // A run that failed before its store record was written starts afresh under the same id.

@@ -18,7 +18,7 @@ import type { StepDefinition } from './declare.js';
 import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, type StandardRun, unfinishedRuns, writeHandoff } from './experiment-files.js';
 import { llmServiceFor } from './llm-service.js';
 import { progressFor } from './progress.js';
-import { executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
+import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface EvaluateInputs {
   config: string;
@@ -71,6 +71,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     if (jobs.length === 0) host.warning(`evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`);
 
     const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
+    const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     // Code-only evaluators import their eval_*.py files now: the user's import errors stop the step (exit 2) before any model call.
     const codeEvaluators = await checkCodeEvaluators(jobs.map((j) => j.evaluator), useCase, { llm, concurrency: execution.concurrency, python: execution.python });
     const evaluations: EvaluationResult[] = [];
@@ -78,7 +79,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     for (const job of jobs) {
       const runId = `${job.run.runId}.eval.${job.evaluator.name}`.slice(0, 200);
       host.info(`evaluate ${job.evaluator.name} on ${job.run.runId} (${job.dataset.name})`);
-      const common = { runId, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, llm, progress: progressFor(host, runId) };
+      const common = { runId, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, fallbackConnection, llm, progress: progressFor(host, runId) };
       const summary = job.evaluator.flow
         ? await runBatch({ ...common, flow: job.evaluator.flow.model, data: job.dataset.localPath!, columnMapping: job.dataset.mappings, referencedRun: job.run.runId, lineTimeoutMs: execution.lineTimeoutSec * 1000, init: job.evaluator.flow.init, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) })
         : job.evaluator.code

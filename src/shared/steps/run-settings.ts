@@ -1,5 +1,6 @@
 /** Inputs and settings shared by the steps that run flows (bulk-run, evaluate). */
-import type { Execution } from '../config/types.js';
+import { environmentConnection, type Connection } from '../config/connections.js';
+import type { Execution, UseCase } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { InputSpec } from './declare.js';
 
@@ -32,4 +33,14 @@ export function parseTolerance(text: string): Execution['maxFailedLines'] {
 /** How many failed lines a run of `total` lines may have. */
 export function failedLineLimit(tolerance: Execution['maxFailedLines'], total: number): number {
   return 'count' in tolerance ? tolerance.count : Math.floor((tolerance.percent / 100) * total);
+}
+
+/**
+ * The environment's Azure OpenAI / OpenAI connection, for connection names only a flow's Python code reveals (a
+ * parameter typed as a connection): the same fallback `flow test` and llm nodes use. Its key is masked.
+ */
+export function environmentFallback(useCase: UseCase, mask: (secret: string) => void): Connection | undefined {
+  const fallback = environmentConnection(useCase.variable, 'from_env');
+  if (typeof fallback?.value.api_key === 'string') mask(fallback.value.api_key);
+  return fallback;
 }
