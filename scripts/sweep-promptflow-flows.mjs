@@ -4,19 +4,22 @@
  * instance Prompt Flow's own tests/test_configs/flows and eager_flows — and prints one row per flow
  * (exit code, seconds, first error line) and the counts per exit code. Inputs are the flow's defaults,
  * over the first line of a sample file the folder holds (samples.json, inputs.json, inputs.jsonl,
- * data.jsonl) when there is one; --defaults-only skips the sample files.
+ * data.jsonl) when there is one; --defaults-only skips the sample files. With --fill, a DAG flow's inputs
+ * that still have no value get a stand-in of their type ("hello", 1, 1.5, true, [], {}), so flows written
+ * for a dataset run too.
  *
  * Connections point at a local model server: the one given by --model-server <url>, else one this
  * script starts (and stops) from dist/cli.js. Build first (`npm run build`).
  *
  *   node scripts/sweep-promptflow-flows.mjs <folder>... [--jobs 2] [--timeout 90] [--json out.json]
- *        [--only name,name] [--model-server http://127.0.0.1:8080]
+ *        [--only name,name] [--model-server http://127.0.0.1:8080] [--fill] [--defaults-only]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 const args = process.argv.slice(2);
@@ -32,7 +35,8 @@ const jsonOut = option('--json', undefined);
 const only = option('--only', undefined)?.split(',');
 let modelServer = option('--model-server', undefined);
 const defaultsOnly = args.includes('--defaults-only');
-const folders = args.filter((a) => a !== '--defaults-only');
+const fill = args.includes('--fill');
+const folders = args.filter((a) => a !== '--defaults-only' && a !== '--fill');
 if (folders.length === 0) {
   console.error('usage: sweep-promptflow-flows.mjs <folder>... [--jobs n] [--timeout s] [--json file] [--only a,b] [--model-server url]');
   process.exit(2);
@@ -58,9 +62,40 @@ function flowsUnder(folder) {
 const sampleFiles = ['samples.json', 'sample.json', 'inputs.json', 'inputs.jsonl', 'data.jsonl'];
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pf-sweep-'));
 
-/** The first line of the folder's sample file, as a JSON file for --inputs-file; undefined when none fits. */
+const standIns = { string: 'hello', int: 1, double: 1.5, bool: true, list: [], object: {} };
+
+/** --fill: a stand-in for every input of a DAG flow that neither its default nor `given` provides. */
+function filledInputs(flow, given) {
+  const file = ['flow.dag.yaml', 'flow.dag.yml'].map((f) => path.join(flow, f)).find((f) => existsSync(f));
+  if (!fill || !file) return given;
+  let inputs;
+  try {
+    inputs = parseYaml(readFileSync(file, 'utf8'))?.inputs;
+  } catch {
+    return given;
+  }
+  if (!inputs || typeof inputs !== 'object') return given;
+  const out = { ...(given ?? {}) };
+  for (const [name, spec] of Object.entries(inputs)) {
+    if (name in out || (spec && typeof spec === 'object' && 'default' in spec)) continue;
+    const type = spec && typeof spec === 'object' ? spec.type : undefined;
+    if (type in standIns) out[name] = spec.is_chat_history ? [] : standIns[type];
+  }
+  return Object.keys(out).length > 0 ? out : given;
+}
+
+/** The inputs to pass with --inputs-file (sample line, then --fill stand-ins), as a file; undefined for none. */
 function sampleInputs(flow) {
-  if (defaultsOnly || !statSync(flow).isDirectory()) return undefined;
+  if (!statSync(flow).isDirectory()) return undefined;
+  const inputs = filledInputs(flow, defaultsOnly ? undefined : sampleLine(flow));
+  if (!inputs) return undefined;
+  const out = path.join(scratch, `${path.basename(flow)}.json`);
+  writeFileSync(out, JSON.stringify(inputs));
+  return out;
+}
+
+/** The first line of the folder's sample file; undefined when none fits. */
+function sampleLine(flow) {
   for (const name of sampleFiles) {
     const file = path.join(flow, name);
     if (!existsSync(file)) continue;
@@ -69,9 +104,7 @@ function sampleInputs(flow) {
       let line = name.endsWith('.jsonl') ? JSON.parse(text.split('\n').find((l) => l.trim()) ?? 'null') : JSON.parse(text);
       if (Array.isArray(line)) line = line[0];
       if (!line || typeof line !== 'object') continue;
-      const out = path.join(scratch, `${path.basename(flow)}.json`);
-      writeFileSync(out, JSON.stringify(line));
-      return out;
+      return line;
     } catch {
       continue;
     }
@@ -105,7 +138,8 @@ function firstError(stderr) {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   // The CLI's own `error:` line says it best; the line error JSON's message comes next.
   const line =
-    lines.find((l) => /^error:/.test(l)) ??
+    lines.find((l) => /: error: /.test(l)) ??
+    lines.find((l) => /^error:/.test(l) && !/problems? found; nothing was run/.test(l)) ??
     lines.find((l) => /^"message":/.test(l)) ??
     lines.find((l) => /error|Error|failed|Traceback/.test(l) && !/^warning:/.test(l)) ??
     lines[0] ??
@@ -141,7 +175,7 @@ async function worker() {
     const flow = flows[next++];
     const inputs = sampleInputs(flow);
     const r = await run(process.execPath, [cli, 'flow', 'test', flow, ...(inputs ? ['--inputs-file', inputs] : [])], env, timeoutSeconds * 1000);
-    const row = { flow: `${path.basename(path.dirname(flow))}/${path.basename(flow)}`, inputs: inputs ? 'sample' : 'defaults', exit: r.code, seconds: r.seconds, error: r.code === 0 ? '' : firstError(r.stderr) };
+    const row = { flow: `${path.basename(path.dirname(flow))}/${path.basename(flow)}`, inputs: inputs ? 'given' : 'defaults', exit: r.code, seconds: r.seconds, error: r.code === 0 ? '' : firstError(r.stderr) };
     results.push(row);
     process.stderr.write(`${String(row.exit).padEnd(7)} ${row.flow}\n`);
   }
