@@ -102,3 +102,21 @@ export function connectionMap(list: readonly Connection[] | Record<string, Conne
   for (const c of list as Connection[]) out[c.name] = c;
   return out;
 }
+
+/**
+ * The connections a flow's `environment_variables` may name (`${name.key}`): the given ones, and the environment's
+ * stand-in for any other name, as llm nodes, tool inputs and model configurations get it.
+ */
+export function withFallbackForEnvironmentVariables(
+  environmentVariables: unknown,
+  connections: Record<string, Connection>,
+  fallback: Connection | undefined,
+): Record<string, Connection> {
+  if (!fallback || !environmentVariables || typeof environmentVariables !== 'object') return connections;
+  const out = { ...connections };
+  for (const v of Object.values(environmentVariables as Record<string, unknown>)) {
+    const name = typeof v === 'string' ? /^\$\{([^.}]+)\.[^}]+\}$/.exec(v.trim())?.[1] : undefined;
+    if (name && !name.startsWith('env:') && !out[name]) out[name] = { ...fallback, name };
+  }
+  return out;
+}

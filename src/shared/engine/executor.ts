@@ -14,7 +14,7 @@ import { ConfigError, type Problem } from '../errors.js';
 import {
   asLoadError, codeCheckProblems, PythonWorkerPool, readRequirements, requirementsFileOf, type FlexEntryInfo, type Requirements,
 } from './python-worker/index.js';
-import { connectionMap, toRuntimeConnection } from './connections.js';
+import { connectionMap, toRuntimeConnection, withFallbackForEnvironmentVariables } from './connections.js';
 import { planDag, runDagAggregation, runDagLine, type DagPlan } from './dag-executor.js';
 import { LineFailure, toPfError, type PfError } from './line-error.js';
 import { DeadlineQueue, type Deadline } from '../llm/deadlines.js';
@@ -100,7 +100,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
       workingDir,
       workers: options.pythonWorkers ?? 1,
       python: options.python,
-      env: { ...resolveEnvironmentVariables(flow, connections), ...options.env },
+      env: { ...resolveEnvironmentVariables(flow, withFallbackForEnvironmentVariables(flow.kind === 'prompty' ? undefined : flow.environmentVariables, connections, options.fallbackConnection)), ...options.env },
       connections: Object.fromEntries(Object.values(connections).map((c) => [c.name, toRuntimeConnection(c)])),
       fallbackConnection: options.fallbackConnection ? toRuntimeConnection(options.fallbackConnection) : undefined,
       callbacks: makeCallbacks(service, prompties),

@@ -1,5 +1,7 @@
 /** The executor against the local model server: each case asserts what Prompt Flow produces (spec sections noted). */
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Connection } from '../../../src/shared/config/connections.js';
 import { ConfigError } from '../../../src/shared/errors.js';
 import { applyVariant, loadFlow } from '../../../src/shared/flow/index.js';
@@ -145,4 +147,40 @@ test('variants: the selected variant body runs under the placeholder name (§1.1
 
 test('an llm node naming an undefined connection fails the run before any line (ConfigError)', async () => {
   await expect(createExecutor(loadFlow(`${FIX}/llm_str`), { connections: [], llm })).rejects.toBeInstanceOf(ConfigError);
+});
+
+test('environment_variables naming a connection only the environment provides: the stand-in connection, as llm nodes get it (§1.1)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmops-envconn-'));
+  try {
+    writeFileSync(
+      join(dir, 'flow.dag.yaml'),
+      [
+        'environment_variables:',
+        '  SERVICE_BASE: ${search_conn.api_base}',
+        '  SERVICE_TYPE: ${search_conn.api_type}',
+        'inputs: {}',
+        'outputs:',
+        '  seen: {type: string, reference: "${read.output}"}',
+        'nodes:',
+        '- name: read',
+        '  type: python',
+        '  source: {type: code, path: read.py}',
+        '  inputs: {}',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'read.py'), 'import os\nfrom promptflow.core import tool\n\n\n@tool\ndef read() -> str:\n    return os.environ["SERVICE_TYPE"] + " " + os.environ["SERVICE_BASE"]\n');
+    const fromEnv: Connection = { name: 'env', type: 'AzureOpenAIConnection', value: { api_base: server.url, api_key: 'k', api_type: 'azure' }, secretKeys: ['api_key'] };
+    const ex = await createExecutor(loadFlow(dir), { fallbackConnection: fromEnv, llm });
+    try {
+      expect((await ex.runLine({})).outputs).toEqual({ seen: `azure ${server.url}` });
+    } finally {
+      await ex.close();
+    }
+    // Without the environment's connection the name is still an error of the flow, before any line.
+    const noFallback = createExecutor(loadFlow(dir), { llm }).then(async (e) => (await e.runLine({}), e.close()));
+    await expect(noFallback).rejects.toThrow(/environment_variables\.SERVICE_BASE: found \$\{search_conn\.api_base\}, but connection "search_conn" is not defined/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
