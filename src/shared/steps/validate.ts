@@ -14,7 +14,7 @@ async function checkPython(useCase: UseCase): Promise<void> {
   const flows = [useCase.flow.model, ...useCase.evaluators.flatMap((e) => (e.flow ? [e.flow.model] : []))];
   const imports = useCase.execution.pythonRequirements === 'check';
   const problems: Problem[] = [];
-  for (const flow of flows) problems.push(...(await checkFlowPython(flow, { imports })));
+  for (const flow of flows) problems.push(...(await checkFlowPython(flow, { imports, python: useCase.execution.python })));
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
