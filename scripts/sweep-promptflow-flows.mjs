@@ -94,8 +94,10 @@ function sampleInputs(flow) {
   return out;
 }
 
-/** The first line of the folder's sample file; undefined when none fits. */
+/** The first line of the folder's sample file; undefined when none fits or the flex flow has its own `sample:`. */
 function sampleLine(flow) {
+  const flex = ['flow.flex.yaml', 'flow.flex.yml'].map((f) => path.join(flow, f)).find((f) => existsSync(f));
+  if (flex && /^sample:/m.test(readFileSync(flex, 'utf8'))) return undefined;
   for (const name of sampleFiles) {
     const file = path.join(flow, name);
     if (!existsSync(file)) continue;
@@ -104,7 +106,8 @@ function sampleLine(flow) {
       let line = name.endsWith('.jsonl') ? JSON.parse(text.split('\n').find((l) => l.trim()) ?? 'null') : JSON.parse(text);
       if (Array.isArray(line)) line = line[0];
       if (!line || typeof line !== 'object') continue;
-      return line;
+      // sample.json in a flex flow's shape: {inputs: {...}, init: {...}}
+      return name === 'sample.json' && line.inputs && typeof line.inputs === 'object' ? line.inputs : line;
     } catch {
       continue;
     }
