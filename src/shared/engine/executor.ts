@@ -4,6 +4,7 @@
  * fail the whole run is a ConfigError from `createExecutor`.
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
@@ -30,6 +31,8 @@ export interface ExecutorOptions {
   connections?: readonly Connection[] | Record<string, Connection>;
   /** Stands in for connection names that are not defined (e.g. `connectionFromEnv()`); default: none (ConfigError). */
   fallbackConnection?: Connection;
+  /** The run's id: flow code reads it as `OperationContext.get_instance().root_run_id` (default: a new id). */
+  runId?: string;
   /** A shared LLM service, or options for a new one (cache, prices, client options). */
   llm?: LlmService | LlmServiceOptions;
   /** Python worker processes (default 1; each runs 16 requests at once). */
@@ -103,6 +106,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
       env: { ...resolveEnvironmentVariables(flow, withFallbackForEnvironmentVariables(flow.kind === 'prompty' ? undefined : flow.environmentVariables, connections, options.fallbackConnection)), ...options.env },
       connections: Object.fromEntries(Object.values(connections).map((c) => [c.name, toRuntimeConnection(c)])),
       fallbackConnection: options.fallbackConnection ? toRuntimeConnection(options.fallbackConnection) : undefined,
+      operationContext: { flow_id: path.basename(path.dirname(flow.file)), root_run_id: options.runId ?? randomUUID() },
       callbacks: makeCallbacks(service, prompties),
       callTimeoutMs: 0,
     });

@@ -1,5 +1,5 @@
 /** The executor against the local model server: each case asserts what Prompt Flow produces (spec sections noted). */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Connection } from '../../../src/shared/config/connections.js';
@@ -180,6 +180,29 @@ test('environment_variables naming a connection only the environment provides: t
     // Without the environment's connection the name is still an error of the flow, before any line.
     const noFallback = createExecutor(loadFlow(dir), { llm }).then(async (e) => (await e.runLine({}), e.close()));
     await expect(noFallback).rejects.toThrow(/environment_variables\.SERVICE_BASE: found \$\{search_conn\.api_base\}, but connection "search_conn" is not defined/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('flow code reads the run id and flow id from OperationContext, in flex entries and python nodes alike', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmops-opctx-'));
+  try {
+    const ids = 'from promptflow.tracing._operation_context import OperationContext\n\n\ndef ids() -> dict:\n    context = OperationContext.get_instance()\n    return {"flow": context.flow_id, "run": context.root_run_id}\n';
+    mkdirSync(join(dir, 'answer_ids'));
+    writeFileSync(join(dir, 'answer_ids/flow.flex.yaml'), 'entry: ids:ids\n');
+    writeFileSync(join(dir, 'answer_ids/ids.py'), ids);
+    mkdirSync(join(dir, 'dag_ids'));
+    writeFileSync(join(dir, 'dag_ids/ids.py'), `from promptflow.core import tool\n${ids.replace('def ids', '@tool\ndef ids')}`);
+    writeFileSync(join(dir, 'dag_ids/flow.dag.yaml'), 'inputs: {}\noutputs:\n  ids: {type: object, reference: "${ids.output}"}\nnodes:\n- name: ids\n  type: python\n  source: {type: code, path: ids.py}\n  inputs: {}\n');
+    for (const [flow, expected] of [['answer_ids', { flow: 'answer_ids', run: 'run-42' }], ['dag_ids', { ids: { flow: 'dag_ids', run: 'run-42' } }]] as const) {
+      const ex = await createExecutor(loadFlow(join(dir, flow)), { runId: 'run-42', llm });
+      try {
+        expect((await ex.runLine({})).outputs).toEqual(expected);
+      } finally {
+        await ex.close();
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
