@@ -41,6 +41,11 @@ if (folders.length === 0) {
   console.error('usage: sweep-promptflow-flows.mjs <folder>... [--jobs n] [--timeout s] [--json file] [--only a,b] [--model-server url]');
   process.exit(2);
 }
+const notFolders = folders.filter((f) => !existsSync(f) || !statSync(f).isDirectory());
+if (notFolders.length > 0) {
+  console.error(`not a folder: ${notFolders.join(', ')}`);
+  process.exit(2);
+}
 if (!existsSync(cli)) {
   console.error(`${cli} not found: run npm run build first`);
   process.exit(2);
