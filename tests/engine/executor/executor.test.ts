@@ -207,3 +207,17 @@ test('flow code reads the run id and flow id from OperationContext, in flex entr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an llm node without a connection: a load error saying none is given, even with the environment\'s stand-in', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmops-noconn-'));
+  try {
+    writeFileSync(join(dir, 'ask.jinja2'), 'user:\n{{question}}\n');
+    writeFileSync(join(dir, 'flow.dag.yaml'), 'inputs:\n  question: {type: string, default: hi}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  inputs:\n    deployment_name: gpt-4\n    question: ${inputs.question}\n  api: chat\n');
+    const fromEnv: Connection = { name: 'env', type: 'AzureOpenAIConnection', value: { api_base: server.url, api_key: 'k' }, secretKeys: ['api_key'] };
+    const err = await createExecutor(loadFlow(dir), { fallbackConnection: fromEnv, llm }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems[0].message).toMatch(/^no connection given; expected connection: <name>, one of: \(no connections given/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
