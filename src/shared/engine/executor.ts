@@ -211,6 +211,24 @@ export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boo
   }
 }
 
+/**
+ * `validate` for a code-only evaluator folder: its eval_*.py files and the files they reach compile, and (with
+ * `imports`) the modules they import are installed, resolved as evaluate runs them (`workingDir`, `pythonPath`).
+ * Parsed, never run. `subject` names the evaluator in each problem.
+ */
+export async function checkPythonFiles(files: readonly string[], o: { workingDir: string; pythonPath?: readonly string[]; subject: string; imports?: boolean; python?: string; requirementsFile?: string }): Promise<Problem[]> {
+  if (files.length === 0) return [];
+  const pythonPath = [...(o.pythonPath ?? []), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  const pool = new PythonWorkerPool({ workingDir: o.workingDir, python: o.python, env: pythonPath ? { PYTHONPATH: pythonPath } : undefined, callTimeoutMs: 60_000 });
+  try {
+    const check = await pool.checkCode([...files], { root: o.workingDir, imports: o.imports !== false });
+    const subjects = Object.fromEntries(files.map((f) => [path.resolve(o.workingDir, f), o.subject]));
+    return codeCheckProblems(check, o.requirementsFile ? readRequirements(o.requirementsFile) : undefined, subjects);
+  } finally {
+    await pool.close();
+  }
+}
+
 async function prepareCore(flow: LoadedFlow, env: { service: LlmService; connections: Record<string, Connection>; options: ExecutorOptions; getPool: () => PythonWorkerPool; workingDir: string; requirements?: Requirements }): Promise<Core> {
   const { service, connections, options } = env;
   if (flow.kind === 'dag') {

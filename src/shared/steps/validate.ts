@@ -5,7 +5,7 @@ import type { UseCase } from '../config/types.js';
 import type { Host } from '../host/host.js';
 import type { StepDefinition } from './declare.js';
 import { useCaseInputs } from './common-inputs.js';
-import { checkFlowPython } from '../engine/index.js';
+import { checkFlowPython, checkPythonFiles } from '../engine/index.js';
 import { ConfigError, type Problem } from '../errors.js';
 
 /** The Python code of the standard flow and of every evaluation flow: compiles, and (python_requirements: check)
@@ -19,6 +19,21 @@ async function pythonProblems(useCase: UseCase): Promise<Problem[]> {
   const problems: Problem[] = [];
   for (const flow of flows) {
     for (const p of await checkFlowPython(flow.model, { imports, python: useCase.execution.python })) problems.push({ ...p, message: `${p.message} [${flow.blocks}]` });
+  }
+  // Code-only evaluators (eval_*.py folders), resolved as evaluate runs them: from the use case's parent folder,
+  // with the standard flow's folder and their own on the path.
+  for (const e of useCase.evaluators) {
+    if (!e.code) continue;
+    const files = [...new Set(e.code.functions.map((f) => f.file))];
+    const found = await checkPythonFiles(files, {
+      workingDir: path.dirname(useCase.baseDir),
+      pythonPath: [path.dirname(useCase.flow.file), e.code.path],
+      subject: `evaluator ${JSON.stringify(e.name)}`,
+      imports,
+      python: useCase.execution.python,
+      requirementsFile: path.join(e.code.path, 'requirements.txt'),
+    });
+    for (const p of found) problems.push({ ...p, message: `${p.message} [blocks: evaluate]` });
   }
   return problems;
 }
