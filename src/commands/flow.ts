@@ -65,31 +65,47 @@ export function cliConnections(path: string | undefined, io: FlowIo): { connecti
   return { connections, fallback };
 }
 
+/**
+ * A JSON object file given where Prompt Flow's CLI accepts one (`--inputs sample.json`, `--init init.json`): a .json
+ * file holds the object, a .jsonl file's first line does.
+ */
+function readJsonObjectFile(file: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    const whole = readFileSync(file, 'utf8');
+    text = file.endsWith('.jsonl') ? (whole.split(/\r?\n/).find((l) => l.trim()) ?? '') : whole;
+  } catch (e) {
+    throw ConfigError.at({ file }, `cannot read ${what}: ${(e as Error).message}; expected a JSON object`);
+  }
+  // The data reader's depth limit and error positions hold for a line given as a file too.
+  const fault = findJsonFault(text, dataLimits().maxDepth);
+  if (fault) throw ConfigError.at({ file, ...lineColumnOf(text, fault.offset) }, `invalid ${what}: ${fault.message}; expected a JSON object`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw ConfigError.at({ file }, `cannot read ${what}: ${(e as Error).message}; expected a JSON object`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw ConfigError.at({ file }, `expected a JSON object of ${what}`);
+  return v as Record<string, unknown>;
+}
+
+/** `--inputs sample.json` / `--init init.json` as Prompt Flow's CLI takes them: a lone value naming a JSON file. */
+function isJsonFileArgument(value: string): boolean {
+  return !value.includes('=') && /\.jsonl?$/i.test(value) && existsSync(value);
+}
+
 /** Parses `k=v` inputs (values stay strings: the flow's input types coerce them, as Prompt Flow does). */
 export function parseInputPairs(pairs: readonly string[] = [], file?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (file) {
-    let v: unknown;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw ConfigError.at({ file }, `cannot read inputs: ${(e as Error).message}; expected a JSON object`);
-    }
-    // The data reader's depth limit and error positions hold for a line given as a file too.
-    const fault = findJsonFault(text, dataLimits().maxDepth);
-    if (fault) throw ConfigError.at({ file, ...lineColumnOf(text, fault.offset) }, `invalid inputs: ${fault.message}; expected a JSON object`);
-    try {
-      v = JSON.parse(text);
-    } catch (e) {
-      throw ConfigError.at({ file }, `cannot read inputs: ${(e as Error).message}; expected a JSON object`);
-    }
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw ConfigError.at({ file }, 'expected a JSON object of inputs');
-    Object.assign(out, v);
-  }
+  if (file) Object.assign(out, readJsonObjectFile(file, 'inputs'));
   for (const p of pairs) {
+    if (isJsonFileArgument(p)) {
+      Object.assign(out, readJsonObjectFile(p, 'inputs'));
+      continue;
+    }
     const i = p.indexOf('=');
-    if (i <= 0) throw ConfigError.at({ file: '--inputs' }, `found ${JSON.stringify(p)}, expected name=value`);
+    if (i <= 0) throw ConfigError.at({ file: '--inputs' }, `found ${JSON.stringify(p)}, expected name=value or a .json/.jsonl file of inputs`);
     out[p.slice(0, i)] = p.slice(i + 1);
   }
   return out;
@@ -98,24 +114,20 @@ export function parseInputPairs(pairs: readonly string[] = [], file?: string): R
 /**
  * The caller's init arguments: the file's JSON values, then `name=value` pairs as text (converted by the type
  * declared in flow.flex.yaml or by the `__init__` annotation; `model_config='{"connection": "aoai"}'` as JSON).
+ * A lone `--init init.json` is a file of JSON values, as in Prompt Flow's CLI.
  */
 export function parseInitOptions(opts: InitOptions): { init?: Record<string, unknown>; initText?: string[] } {
   if (!opts.init?.length && !opts.initFile) return {};
   const init: Record<string, unknown> = {};
-  if (opts.initFile) {
-    let v: unknown;
-    try {
-      v = JSON.parse(readFileSync(opts.initFile, 'utf8'));
-    } catch (e) {
-      throw ConfigError.at({ file: opts.initFile }, `cannot read init arguments: ${(e as Error).message}; expected a JSON object`);
-    }
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw ConfigError.at({ file: opts.initFile }, 'expected a JSON object of __init__ arguments');
-    Object.assign(init, v);
-  }
+  if (opts.initFile) Object.assign(init, readJsonObjectFile(opts.initFile, '__init__ arguments'));
   const initText: string[] = [];
   for (const p of opts.init ?? []) {
+    if (isJsonFileArgument(p)) {
+      Object.assign(init, readJsonObjectFile(p, '__init__ arguments'));
+      continue;
+    }
     const i = p.indexOf('=');
-    if (i <= 0) throw ConfigError.at({ file: '--init' }, `found ${JSON.stringify(p)}, expected name=value`);
+    if (i <= 0) throw ConfigError.at({ file: '--init' }, `found ${JSON.stringify(p)}, expected name=value or a .json file of __init__ arguments`);
     init[p.slice(0, i)] = p.slice(i + 1);
     initText.push(p.slice(0, i));
   }
@@ -228,11 +240,11 @@ export function registerFlowCommands(program: Command): void {
   flow
     .command('test <flow>')
     .description('Run one line of a flow (dag folder, flow.dag.yaml, flow.flex.yaml or .prompty); print its outputs as JSON.')
-    .option('--inputs <name=value...>', 'a flow input (repeatable); values are coerced by the declared input types', collect)
+    .option('--inputs <name=value...>', 'a flow input (repeatable), or a .json/.jsonl file of inputs as with pf; values are coerced by the declared input types', collect)
     .option('--inputs-file <file>', 'flow inputs as a JSON object (relative image paths in it are read from its folder)')
     .option('--variant <spec>', "variant of one node: '${node.variant_id}'")
     .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s); ${env:VAR} values are read from the environment')
-    .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), over init.json and flow.flex.yaml init: defaults", collect)
+    .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), or a .json file of them as with pf; over init.json and flow.flex.yaml init: defaults", collect)
     .option('--init-file <file>', '__init__ arguments as a JSON object')
     .option('--output-dir <dir>', 'folder images in the outputs are saved to, named relative to it (default: a new temporary folder)')
     .addHelpText('after', `
@@ -240,6 +252,7 @@ Examples:
   $ llmops flow test examples/web_classification/flows/experiment --inputs url=https://www.imdb.com/title/tt0111161/ --connections conns/
   $ llmops flow test flows/chat --inputs-file line.json --variant '\${summarize.variant_1}'
   $ llmops flow test basic.prompty --inputs question="What is Prompt Flow?"
+  $ llmops flow test flows/eval_checklist --init init.json --inputs sample.json     # pf's form
   $ llmops flow test flows/chat_basic --init max_total_token=2048 --init model_config='{"connection": "aoai", "azure_deployment": "gpt-35-turbo"}'
 A class entry's __init__ arguments: flow.flex.yaml init: defaults < init.json beside it < --init-file < --init.
 Without --connections, AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_KEY[/OPENAI_BASE_URL] stand in for every connection name.`)
@@ -259,7 +272,7 @@ Without --connections, AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_
     .option('--concurrency <n>', 'lines at once (default 8)')
     .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s)')
     .option('--resume <run-id>', 'finish an interrupted run: only lines without a record run again')
-    .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), over init.json and flow.flex.yaml init: defaults", collect)
+    .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), or a .json file of them as with pf; over init.json and flow.flex.yaml init: defaults", collect)
     .option('--init-file <file>', '__init__ arguments as a JSON object')
     .addOption(new Option('--cache-mode <mode>', 'LLM response cache under .llmops/cache').choices(CACHE_MODES))
     .option('--store <dir>', 'run store root (default .llmops)')

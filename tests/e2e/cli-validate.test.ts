@@ -102,4 +102,26 @@ describe('a use case whose deployment_config.json still holds the empty placehol
       uc.cleanup();
     }
   });
+
+  test('validate lists the flows\' Python problems too, each with the steps it blocks, in the same pass', () => {
+    const uc = makeUseCase({
+      ...files,
+      'flows/std/flow.dag.yaml': 'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${fetch.output}\nnodes:\n- name: fetch\n  type: python\n  source: {type: code, path: fetch.py}\n  inputs:\n    question: ${inputs.question}\n',
+      'flows/std/fetch.py': 'from promptflow.core import tool\nimport llmops_surely_not_installed_mod\n\n\n@tool\ndef fetch(question: str) -> str:\n    return question\n',
+      'flows/std/requirements.txt': 'llmops-surely-not-installed-mod\n',
+      'flows/eval/flow.dag.yaml': 'inputs:\n  answer:\n    type: string\n  prediction:\n    type: string\noutputs:\n  ok:\n    type: string\n    reference: ${score.output}\nnodes:\n- name: score\n  type: python\n  source: {type: code, path: score.py}\n  inputs:\n    answer: ${inputs.answer}\n',
+      'flows/eval/score.py': 'from promptflow.core import tool\n\n\n@tool\ndef score(answer: str) -> str:\n    return answer +\n',
+    });
+    try {
+      const r = run(['validate', '--config', 'experiment.yaml'], uc.dir);
+      expect(r.code).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.slice(0, 9)).toEqual(emptyDeploymentProblems.map((p) => `${asPrinted(p)} [blocks: deploy, smoke-test]`));
+      expect(lines[9]).toMatch(/^flows\/std\/fetch\.py:2: error: node fetch: module "llmops_surely_not_installed_mod" is imported but not installed; flows\/std\/requirements\.txt:1 lists it .* \[blocks: bulk-run, deploy, smoke-test\]$/);
+      expect(lines[10]).toMatch(/^flows\/eval\/score\.py:6:\d+: error: node score: SyntaxError.* \[blocks: evaluate\]$/);
+      expect(lines[11]).toBe('error: 11 problems found; nothing was run.');
+    } finally {
+      uc.cleanup();
+    }
+  });
 });

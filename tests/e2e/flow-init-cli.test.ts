@@ -73,6 +73,23 @@ test('flow test: init.json, then --init-file, then --init (text converted by the
   expect(bad.stderr).toContain('--init: error: max_total_token: found "many", expected a value of type int');
 }, 60_000);
 
+test('flow test as the template READMEs write it for pf: --init init.json --inputs sample.json (JSON files)', async () => {
+  writeFileSync(path.join(dir, 'sample.json'), JSON.stringify({ question: 'from sample.json' }));
+  writeFileSync(path.join(dir, 'line.jsonl'), '{"question": "from a jsonl line"}\n{"question": "second"}\n');
+  const r = await cliRun(['flow', 'test', 'chat', '--init', 'init-override.json', '--inputs', 'sample.json']);
+  expect(r.stderr).not.toContain('internal error');
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ tone: 'from --init-file', limit: 9, answer: expect.stringContaining('from sample.json') });
+
+  const jsonl = await cliRun(['flow', 'test', 'chat', '--inputs', 'line.jsonl', '--init', 'init-override.json', '--init', 'tone=pair wins']);
+  expect(jsonl.code).toBe(0);
+  expect(JSON.parse(jsonl.stdout)).toMatchObject({ tone: 'pair wins', answer: expect.stringContaining('from a jsonl line') });
+
+  const missing = await cliRun(['flow', 'test', 'chat', '--inputs', 'nope.json']);
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toContain('--inputs: error: found "nope.json", expected name=value or a .json/.jsonl file of inputs');
+}, 60_000);
+
 test('flow run: --init reaches every line', async () => {
   const r = await cliRun(['flow', 'run', 'chat', '--data', 'data.jsonl', '--store', '.llmops', '--name', 'init-run', '--init', 'tone=batch']);
   expect(r.code).toBe(0);

@@ -117,6 +117,34 @@ test('install: a requirement pip cannot satisfy is exit 2 naming requirements.tx
   expect(readdirSync(path.join(store, 'venvs'))).toEqual([]);
 }, 120_000);
 
+test('install: Prompt Flow\'s own distributions (the template lists promptflow, promptflow-tools, promptflow-sdk[builtins]) are left out, the rest installed', async () => {
+  const templated = path.join(root, 'templated');
+  mkdirSync(path.join(templated, 'wheels'), { recursive: true });
+  buildWheel(path.join(templated, 'wheels'));
+  writeFileSync(path.join(templated, 'flow.flex.yaml'), 'entry: flow:answer\n');
+  writeFileSync(path.join(templated, 'flow.py'), 'from promptflow.tracing import trace\nfrom llmops_local_pkg import shout\n\n\n@trace\ndef answer(question: str) -> str:\n    return shout(question)\n');
+  // With PIP_NO_INDEX set, pip could install none of the first three: the run passes only when they are left out.
+  writeFileSync(path.join(templated, 'requirements.txt'), 'promptflow>=1.12.0\npromptflow-tools\npromptflow-sdk[builtins]\nPromptflow_Azure >= 1.12.0  # the workspace\n./wheels/llmops_local_pkg-1.0-py3-none-any.whl\n');
+  const store = path.join(root, 'store-templated');
+  const logs: string[] = [];
+  const summary = await runBatch({ flow: templated, data: path.join(root, 'data.jsonl'), storeRoot: store, pythonRequirements: 'install', log: (m) => logs.push(m) });
+  expect(summary.counts).toEqual({ total: 2, completed: 2, failed: 0 });
+  expect(logs).toContainEqual(expect.stringMatching(/^not installing promptflow, promptflow-tools, promptflow-sdk, Promptflow_Azure from .*requirements\.txt: llmops provides Prompt Flow$/));
+}, 120_000);
+
+test('install: a requirements.txt of Prompt Flow packages only needs no pip at all', async () => {
+  const only = path.join(root, 'only-promptflow');
+  mkdirSync(only, { recursive: true });
+  writeFileSync(path.join(only, 'flow.flex.yaml'), 'entry: flow:answer\n');
+  writeFileSync(path.join(only, 'flow.py'), 'def answer(question: str) -> str:\n    return question * 2\n');
+  writeFileSync(path.join(only, 'requirements.txt'), '\npromptflow\npromptflow-tools\n');
+  const store = path.join(root, 'store-only');
+  const logs: string[] = [];
+  const summary = await runBatch({ flow: only, data: path.join(root, 'data.jsonl'), storeRoot: store, pythonRequirements: 'install', log: (m) => logs.push(m) });
+  expect(summary.counts.completed).toBe(2);
+  expect(logs.some((l) => l.includes('(pip)'))).toBe(false);
+}, 120_000);
+
 function readFile(file: string): string {
   return execFileSync('cat', [file], { encoding: 'utf8' });
 }

@@ -4,7 +4,7 @@
  * name, mapping syntax, gates that can be evaluated.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { sep } from 'node:path';
+import path, { sep } from 'node:path';
 import { findRepositoryRoot } from './environment.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorRef } from '../flow/code-evaluator.js';
@@ -47,7 +47,7 @@ export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p
       datasets,
       evaluators,
       runtime: (raw.runtime as string | null) ?? undefined,
-      execution: toExecution(exec),
+      execution: toExecution(exec, ctx.baseDir),
       variants: {
         plan: (variants.plan as UseCase['variants']['plan']) ?? 'one_at_a_time',
         list: (variants.list as UseCase['variants']['list']) ?? [],
@@ -155,7 +155,7 @@ export function checkExperiment(
 }
 
 /** A code-only evaluator folder (no flow file, eval_*.py files): its problems are at file:line of the Python files. */
-function checkCodeEvaluator(dir: string, python: string, display: (p: string) => string, problems: Problem[]): CodeEvaluatorRef | undefined {
+function checkCodeEvaluator(dir: string, python: string | undefined, display: (p: string) => string, problems: Problem[]): CodeEvaluatorRef | undefined {
   try {
     return loadCodeEvaluator(dir, { python, display });
   } catch (e) {
@@ -214,7 +214,7 @@ function toDataset(d: Raw, resolvePath: (p: string) => string): Dataset {
   return { name: String(d.name), source, localPath, description: (d.description as string | undefined) ?? undefined, mappings: (d.mappings as Mappings) ?? {} };
 }
 
-function toExecution(e: Raw): Execution {
+function toExecution(e: Raw, baseDir: string): Execution {
   const mfl = e.max_failed_lines ?? 0;
   return {
     target: (e.target as Execution['target']) ?? 'local',
@@ -222,7 +222,8 @@ function toExecution(e: Raw): Execution {
     maxFailedLines: typeof mfl === 'string' && mfl.endsWith('%') ? { percent: Number(mfl.slice(0, -1)) } : { count: Number(mfl) },
     cache: (e.cache as Execution['cache']) ?? 'readwrite',
     lineTimeoutSec: (e.line_timeout_sec as number) ?? 600,
-    python: (e.python as string) ?? 'python3',
+    // A path (it has a slash) is the use case's, like its flows and data; a bare name is looked up on PATH.
+    python: typeof e.python === 'string' ? (/[\\/]/.test(e.python) ? path.resolve(baseDir, e.python) : e.python) : undefined,
     pythonRequirements: (e.python_requirements as Execution['pythonRequirements']) ?? 'check',
     dataOutsideRepository: (e.data_outside_repository as boolean | undefined) ?? false,
   };

@@ -71,7 +71,8 @@ export interface Execution {
   maxFailedLines: { count: number } | { percent: number };
   cache: CacheMode;
   lineTimeoutSec: number;
-  python: string;
+  /** Interpreter of flows' Python code (execution.python); undefined: LLMOPS_PYTHON, else python3. */
+  python?: string;
   /** `check` (default): the modules a flow's Python imports must be installed before any line runs;
    *  `install`: its requirements.txt is installed into a virtual environment under the store first; `off`. */
   pythonRequirements: 'check' | 'install' | 'off';

@@ -4,6 +4,7 @@
  * fail the whole run is a ConfigError from `createExecutor`.
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
@@ -33,6 +34,8 @@ export interface ExecutorOptions {
   connections?: readonly Connection[] | Record<string, Connection>;
   /** Stands in for connection names that are not defined (e.g. `connectionFromEnv()`); default: none (ConfigError). */
   fallbackConnection?: Connection;
+  /** The run's id: flow code reads it as `OperationContext.get_instance().root_run_id` (default: a new id). */
+  runId?: string;
   /** A shared LLM service, or options for a new one (cache, prices, client options). */
   llm?: LlmService | LlmServiceOptions;
   /** Python worker processes (default 1; each runs 16 requests at once). */
@@ -121,6 +124,7 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
       env: { ...resolveEnvironmentVariables(flow, connections, {}, options.fallbackConnection), ...options.env },
       connections: Object.fromEntries(Object.values(connections).map((c) => [c.name, toRuntimeConnection(c)])),
       fallbackConnection: options.fallbackConnection ? toRuntimeConnection(options.fallbackConnection) : undefined,
+      operationContext: { flow_id: path.basename(path.dirname(flow.file)), root_run_id: options.runId ?? randomUUID() },
       callbacks: makeCallbacks(service, prompties),
       callTimeoutMs: 0,
     });
@@ -232,6 +236,24 @@ export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boo
   } finally {
     await pool.close();
     materialized.dispose();
+  }
+}
+
+/**
+ * `validate` for a code-only evaluator folder: its eval_*.py files and the files they reach compile, and (with
+ * `imports`) the modules they import are installed, resolved as evaluate runs them (`workingDir`, `pythonPath`).
+ * Parsed, never run. `subject` names the evaluator in each problem.
+ */
+export async function checkPythonFiles(files: readonly string[], o: { workingDir: string; pythonPath?: readonly string[]; subject: string; imports?: boolean; python?: string; requirementsFile?: string }): Promise<Problem[]> {
+  if (files.length === 0) return [];
+  const pythonPath = [...(o.pythonPath ?? []), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  const pool = new PythonWorkerPool({ workingDir: o.workingDir, python: o.python, env: pythonPath ? { PYTHONPATH: pythonPath } : undefined, callTimeoutMs: 60_000 });
+  try {
+    const check = await pool.checkCode([...files], { root: o.workingDir, imports: o.imports !== false });
+    const subjects = Object.fromEntries(files.map((f) => [path.resolve(o.workingDir, f), o.subject]));
+    return codeCheckProblems(check, o.requirementsFile ? readRequirements(o.requirementsFile) : undefined, subjects);
+  } finally {
+    await pool.close();
   }
 }
 

@@ -96,5 +96,7 @@ export function requireConnection(connections: Record<string, Connection>, name:
   if (typeof name === 'string' && connections[name]) return connections[name];
   if (fallback && typeof name === 'string') return { ...fallback, name };
   const known = Object.keys(connections);
-  throw ConfigError.at({ file: where }, `connection ${JSON.stringify(name)} is not defined; expected one of: ${known.length ? known.join(', ') : '(no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)'}`);
+  const choices = known.length ? known.join(', ') : '(no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)';
+  if (name === undefined || name === null || name === '') throw ConfigError.at({ file: where }, `no connection given; expected connection: <name>, one of: ${choices}`);
+  throw ConfigError.at({ file: where }, `connection ${JSON.stringify(name)} is not defined; expected one of: ${choices}`);
 }

@@ -109,7 +109,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
     const mode = options.pythonRequirements ?? 'check';
     const python = mode === 'install' ? await pythonForRequirements(plan.flow, storeRoot, options.python, options.log) : options.python;
     const exOptions: ExecutorOptions = {
-      connections: options.connections, fallbackConnection: options.fallbackConnection, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers,
+      connections: options.connections, fallbackConnection: options.fallbackConnection, runId: plan.runId, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers,
       init: options.init, initText: options.initText, python, pythonCheck: mode === 'off' ? 'syntax' : 'check', onSecret: options.onSecret,
       dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined,
       images: { root: runDir(storeRoot, plan.runId), subdir: 'images' },

@@ -5,17 +5,48 @@ import type { UseCase } from '../config/types.js';
 import type { Host } from '../host/host.js';
 import type { StepDefinition } from './declare.js';
 import { useCaseInputs } from './common-inputs.js';
-import { checkFlowPython } from '../engine/index.js';
+import { checkFlowPython, checkPythonFiles } from '../engine/index.js';
 import { ConfigError, type Problem } from '../errors.js';
 
 /** The Python code of the standard flow and of every evaluation flow: compiles, and (python_requirements: check)
- *  imports only installed modules. Every problem of every flow in one ConfigError. */
-async function checkPython(useCase: UseCase): Promise<void> {
-  const flows = [useCase.flow.model, ...useCase.evaluators.flatMap((e) => (e.flow ? [e.flow.model] : []))];
+ *  imports only installed modules. Each problem says which steps it blocks, like the configuration's. */
+async function pythonProblems(useCase: UseCase): Promise<Problem[]> {
+  const flows = [
+    { model: useCase.flow.model, blocks: 'blocks: bulk-run, deploy, smoke-test' },
+    ...useCase.evaluators.flatMap((e) => (e.flow ? [{ model: e.flow.model, blocks: 'blocks: evaluate' }] : [])),
+  ];
   const imports = useCase.execution.pythonRequirements === 'check';
   const problems: Problem[] = [];
-  for (const flow of flows) problems.push(...(await checkFlowPython(flow, { imports })));
-  if (problems.length > 0) throw new ConfigError(problems);
+  for (const flow of flows) {
+    for (const p of await checkFlowPython(flow.model, { imports, python: useCase.execution.python })) problems.push({ ...p, message: `${p.message} [${flow.blocks}]` });
+  }
+  // Code-only evaluators (eval_*.py folders), resolved as evaluate runs them: from the use case's parent folder,
+  // with the standard flow's folder and their own on the path.
+  for (const e of useCase.evaluators) {
+    if (!e.code) continue;
+    const files = [...new Set(e.code.functions.map((f) => f.file))];
+    const found = await checkPythonFiles(files, {
+      workingDir: path.dirname(useCase.baseDir),
+      pythonPath: [path.dirname(useCase.flow.file), e.code.path],
+      subject: `evaluator ${JSON.stringify(e.name)}`,
+      imports,
+      python: useCase.execution.python,
+      requirementsFile: path.join(e.code.path, 'requirements.txt'),
+    });
+    for (const p of found) problems.push({ ...p, message: `${p.message} [blocks: evaluate]` });
+  }
+  return problems;
+}
+
+/** The use case as far as its flows are concerned, when problems elsewhere (deployment config, connections) stop the
+ *  full load; undefined when the flows themselves do not load. Warnings were given by the full load already. */
+function loadFlowsOnly(inputs: ValidateInputs): UseCase | undefined {
+  try {
+    return loadUseCase({ configPath: inputs.config, env: inputs.env, needs: ['experiment', 'evaluators', 'evaluator-flows'] });
+  } catch (e) {
+    if (e instanceof ConfigError) return undefined;
+    throw e;
+  }
 }
 
 export interface ValidateInputs {
@@ -36,8 +67,18 @@ export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
     { name: 'flow-kind', description: 'dag, flex or prompty.' },
   ],
   async run(inputs: ValidateInputs, host: Host): Promise<ValidateOutputs> {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'all', explainBlocked: true });
-    await checkPython(useCase);
+    let useCase: UseCase;
+    try {
+      useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'all', explainBlocked: true });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      // One validate lists every problem: the flows' Python too, when the flows load despite the others.
+      const flowsOnly = loadFlowsOnly(inputs);
+      const python = flowsOnly ? await pythonProblems(flowsOnly) : [];
+      throw python.length > 0 ? new ConfigError([...e.problems, ...python]) : e;
+    }
+    const python = await pythonProblems(useCase);
+    if (python.length > 0) throw new ConfigError(python);
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
     const overlay = useCase.overlayFile ? ` + ${rel(useCase.overlayFile)}` : useCase.envName ? ` (no overlay for env "${useCase.envName}")` : '';
     host.info(`${rel(useCase.configFile)}${overlay}: valid`);

@@ -1,5 +1,7 @@
 /** The executor against the local model server: each case asserts what Prompt Flow produces (spec sections noted). */
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Connection } from '../../../src/shared/config/connections.js';
 import { ConfigError } from '../../../src/shared/errors.js';
 import { applyVariant, loadFlow } from '../../../src/shared/flow/index.js';
@@ -145,4 +147,77 @@ test('variants: the selected variant body runs under the placeholder name (§1.1
 
 test('an llm node naming an undefined connection fails the run before any line (ConfigError)', async () => {
   await expect(createExecutor(loadFlow(`${FIX}/llm_str`), { connections: [], llm })).rejects.toBeInstanceOf(ConfigError);
+});
+
+test('environment_variables naming a connection only the environment provides: the stand-in connection, as llm nodes get it (§1.1)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmops-envconn-'));
+  try {
+    writeFileSync(
+      join(dir, 'flow.dag.yaml'),
+      [
+        'environment_variables:',
+        '  SERVICE_BASE: ${search_conn.api_base}',
+        '  SERVICE_TYPE: ${search_conn.api_type}',
+        'inputs: {}',
+        'outputs:',
+        '  seen: {type: string, reference: "${read.output}"}',
+        'nodes:',
+        '- name: read',
+        '  type: python',
+        '  source: {type: code, path: read.py}',
+        '  inputs: {}',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'read.py'), 'import os\nfrom promptflow.core import tool\n\n\n@tool\ndef read() -> str:\n    return os.environ["SERVICE_TYPE"] + " " + os.environ["SERVICE_BASE"]\n');
+    const fromEnv: Connection = { name: 'env', type: 'AzureOpenAIConnection', value: { api_base: server.url, api_key: 'k', api_type: 'azure' }, secretKeys: ['api_key'] };
+    const ex = await createExecutor(loadFlow(dir), { fallbackConnection: fromEnv, llm });
+    try {
+      expect((await ex.runLine({})).outputs).toEqual({ seen: `azure ${server.url}` });
+    } finally {
+      await ex.close();
+    }
+    // Without the environment's connection the name is still an error of the flow, before any line.
+    const noFallback = createExecutor(loadFlow(dir), { llm }).then(async (e) => (await e.runLine({}), e.close()));
+    await expect(noFallback).rejects.toThrow(/environment_variables\.SERVICE_BASE: found \$\{search_conn\.api_base\}, but connection "search_conn" is not defined/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('flow code reads the run id and flow id from OperationContext, in flex entries and python nodes alike', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmops-opctx-'));
+  try {
+    const ids = 'from promptflow.tracing._operation_context import OperationContext\n\n\ndef ids() -> dict:\n    context = OperationContext.get_instance()\n    return {"flow": context.flow_id, "run": context.root_run_id}\n';
+    mkdirSync(join(dir, 'answer_ids'));
+    writeFileSync(join(dir, 'answer_ids/flow.flex.yaml'), 'entry: ids:ids\n');
+    writeFileSync(join(dir, 'answer_ids/ids.py'), ids);
+    mkdirSync(join(dir, 'dag_ids'));
+    writeFileSync(join(dir, 'dag_ids/ids.py'), `from promptflow.core import tool\n${ids.replace('def ids', '@tool\ndef ids')}`);
+    writeFileSync(join(dir, 'dag_ids/flow.dag.yaml'), 'inputs: {}\noutputs:\n  ids: {type: object, reference: "${ids.output}"}\nnodes:\n- name: ids\n  type: python\n  source: {type: code, path: ids.py}\n  inputs: {}\n');
+    for (const [flow, expected] of [['answer_ids', { flow: 'answer_ids', run: 'run-42' }], ['dag_ids', { ids: { flow: 'dag_ids', run: 'run-42' } }]] as const) {
+      const ex = await createExecutor(loadFlow(join(dir, flow)), { runId: 'run-42', llm });
+      try {
+        expect((await ex.runLine({})).outputs).toEqual(expected);
+      } finally {
+        await ex.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an llm node without a connection: a load error saying none is given, even with the environment\'s stand-in', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmops-noconn-'));
+  try {
+    writeFileSync(join(dir, 'ask.jinja2'), 'user:\n{{question}}\n');
+    writeFileSync(join(dir, 'flow.dag.yaml'), 'inputs:\n  question: {type: string, default: hi}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  inputs:\n    deployment_name: gpt-4\n    question: ${inputs.question}\n  api: chat\n');
+    const fromEnv: Connection = { name: 'env', type: 'AzureOpenAIConnection', value: { api_base: server.url, api_key: 'k' }, secretKeys: ['api_key'] };
+    const err = await createExecutor(loadFlow(dir), { fallbackConnection: fromEnv, llm }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems[0].message).toMatch(/^no connection given; expected connection: <name>, one of: \(no connections given/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -29,6 +29,8 @@ export interface PythonWorkerPoolOptions {
   connections?: Record<string, RuntimeConnection>;
   /** Stands in for connection names that are not defined, as for llm nodes (e.g. the environment's). */
   fallbackConnection?: RuntimeConnection;
+  /** What flow code reads from `OperationContext.get_instance()` during every call (flow_id, root_run_id). */
+  operationContext?: Record<string, string>;
   /** Handlers for the worker's requests back to the engine (Prompty, LLM tools, render, parse_chat). */
   callbacks?: PythonCallbacks;
   /** Default per-request timeout in ms (default 600000; 0 = none). */
@@ -165,7 +167,7 @@ export class PythonWorkerPool {
     this.connections = connections;
     await Promise.all(this.live.map(async (w) => {
       await this.setups.get(w);
-      checkOk(await w.request({ op: 'configure', connections, fallback: this.options.fallbackConnection }, 'configure'));
+      checkOk(await w.request({ op: 'configure', connections, fallback: this.options.fallbackConnection, operationContext: this.options.operationContext }, 'configure'));
     }));
   }
 
@@ -232,7 +234,7 @@ export class PythonWorkerPool {
     worker.onExit = (w) => this.forget(w);
     worker.onTimeout = (w) => this.recycle(w);
     const setup = worker.ready.then(async (hello) => {
-      checkOk(await worker.request({ op: 'configure', connections: this.connections, fallback: this.options.fallbackConnection }, 'configure'));
+      checkOk(await worker.request({ op: 'configure', connections: this.connections, fallback: this.options.fallbackConnection, operationContext: this.options.operationContext }, 'configure'));
       return hello;
     });
     setup.catch(() => worker.kill());

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ServiceError, type SourceLocation } from '../../errors.js';
-import { displayPath } from './user-code.js';
+import { displayPath, normaliseName } from './user-code.js';
 
 export type PythonRequirementsMode = 'check' | 'install' | 'off';
 
@@ -26,6 +26,42 @@ export interface VirtualEnvOptions {
 }
 
 const DONE_MARKER = '.llmops-complete';
+
+/**
+ * Prompt Flow's own distributions. The engine and its stand-in `promptflow` package provide what flows import
+ * from them, and the stand-in comes first on the worker's path, so installing them would only cost minutes and
+ * hundreds of megabytes, and `promptflow-sdk` (still listed by template projects) is no longer published at all.
+ */
+const PROVIDED_DISTRIBUTIONS = new Set(
+  ['promptflow', 'promptflow-core', 'promptflow-devkit', 'promptflow-tracing', 'promptflow-azure', 'promptflow-tools', 'promptflow-evals', 'promptflow-sdk'].map(normaliseName),
+);
+
+/**
+ * The requirements pip installs: the user's file without Prompt Flow's own distributions (their lines are kept
+ * as comments, so the file still says what was left out), nested `-r`/`-c` files made absolute since the copy
+ * lives elsewhere. `text` is empty when nothing is left to install.
+ */
+export function installableRequirements(text: string, folder: string): { text: string; omitted: string[] } {
+  const omitted: string[] = [];
+  let left = 0;
+  const lines = text.split(/\r?\n/).map((raw) => {
+    const spec = raw.replace(/(^|\s)#.*$/, '').trim();
+    if (!spec) return raw;
+    const nested = /^(-r|--requirement|-c|--constraint)(\s+|=)(.+)$/.exec(spec);
+    if (nested) {
+      left++;
+      return `${nested[1]} ${path.resolve(folder, nested[3].trim())}`;
+    }
+    const name = /^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([<>=!~;@ ]|$)/.exec(spec)?.[1];
+    if (name && PROVIDED_DISTRIBUTIONS.has(normaliseName(name))) {
+      omitted.push(name);
+      return `# provided by llmops: ${raw}`;
+    }
+    if (!spec.startsWith('-') || /^-e\s/.test(spec)) left++;
+    return raw;
+  });
+  return left > 0 ? { text: `${lines.join('\n')}\n`, omitted } : { text: '', omitted };
+}
 
 /** The environment's interpreter: `<root>/<hash>/bin/python`, created and filled when not there yet. */
 export async function ensureVirtualEnv(o: VirtualEnvOptions): Promise<string> {
@@ -85,9 +121,18 @@ async function createVirtualEnv(o: VirtualEnvOptions, python: string, dir: strin
     }
     throw ConfigError.at(setting, `python_requirements: install: ${python} -m venv failed: ${lastLines(made.output)}`);
   }
+  const folder = path.dirname(o.requirementsFile);
+  const installable = installableRequirements(readFileSync(o.requirementsFile, 'utf8'), folder);
+  if (installable.omitted.length > 0) o.log?.(`not installing ${installable.omitted.join(', ')} from ${displayPath(o.requirementsFile)}: llmops provides Prompt Flow`);
+  if (installable.text === '') {
+    writeFileSync(path.join(dir, DONE_MARKER), `${new Date().toISOString()}\n`);
+    return;
+  }
+  const filtered = path.join(dir, 'requirements.llmops.txt');
+  writeFileSync(filtered, installable.text);
   o.log?.(`installing ${displayPath(o.requirementsFile)} (pip)`);
   // pip reads relative paths in the file from its working directory: the file's folder, as the user wrote them.
-  const pip = await run(bin, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', path.basename(o.requirementsFile)], path.dirname(o.requirementsFile));
+  const pip = await run(bin, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', filtered], folder);
   if (pip.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     const text = lastLines(pip.output);

@@ -21,6 +21,7 @@ class Server:
         self.store = ConnectionStore()
         self.tools = ToolRegistry(self.store)
         self.flex = {}
+        self.operation_context = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="llmops-call")
         self.handlers = {
             "configure": self.op_configure,
@@ -53,6 +54,8 @@ class Server:
         buffers = capture.begin()
         started = time.perf_counter()
         handler = self.handlers.get(message.get("op"))
+        if self.operation_context:
+            _fill_operation_context(self.operation_context)
         try:
             if handler is None:
                 raise WorkerUserError("InvalidRequest", f"Unknown op {message.get('op')!r}.")
@@ -96,6 +99,7 @@ class Server:
     # --- ops ---------------------------------------------------------------------------
     def op_configure(self, message, _chunk):
         self.store.replace(message.get("connections") or {}, message.get("fallback"))
+        self.operation_context = dict(message.get("operationContext") or {})
         return {}
 
     def op_check_code(self, message, _chunk):
@@ -162,6 +166,16 @@ class Server:
 
     def _path(self, file):
         return file if os.path.isabs(file) else os.path.join(self.working_dir, file)
+
+
+def _fill_operation_context(values):
+    """Prompt Flow's executor puts the run's ids in the OperationContext of every line; flow code may read them.
+    Each request runs in a context of its own, so this instance is the request's."""
+    try:
+        from promptflow.tracing._operation_context import OperationContext
+    except ImportError:
+        return
+    OperationContext.get_instance().update(values)
 
 
 def log(text):
