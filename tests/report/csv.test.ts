@@ -83,4 +83,17 @@ describe('CSV reports', () => {
     expect(all).toHaveLength(5);
     expect(all[4]).toMatchObject({ relevance: '4.2', accuracy: '', flow_name: 'eval/relevance' });
   });
+
+  it('gives the experiment-level files their own names when an evaluator has the experiment\'s name (the template\'s class_flows)', () => {
+    const results = sampleResults();
+    results.experiment = 'eval_accuracy';
+    const out = renderCsv(results);
+    expect(out.map((f) => f.name).sort()).toEqual([
+      'eval_accuracy_experiment_metrics.csv',
+      'eval_accuracy_experiment_result.csv',
+      'eval_accuracy_metrics.csv',
+      'eval_accuracy_result.csv',
+    ]);
+    expect(table(out, 'eval_accuracy_experiment_metrics.csv')[0]).toMatchObject({ experiment_name: 'eval_accuracy' });
+  });
 });

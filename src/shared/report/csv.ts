@@ -3,7 +3,9 @@
  * `<evaluator>_result.csv`, `<evaluator>_metrics.csv`, `<experiment>_result.csv` and
  * `<experiment>_metrics.csv`. Datasets are columns, never part of a file name, so several
  * datasets cannot overwrite each other (the seed's bug #221); `exp_run` holds the standard
- * run each evaluation scored (the seed wrote the last run id on every row).
+ * run each evaluation scored (the seed wrote the last run id on every row). When an evaluator has
+ * the experiment's name (the template's class_flows does), the experiment's files are
+ * `<experiment>_experiment_result.csv` / `_metrics.csv`, so neither overwrites the other.
  * @module
  */
 import { stringify } from 'csv-stringify/sync';
@@ -25,7 +27,9 @@ export function renderCsv(results: Results, options: RenderOptions = {}): Report
     files.push(file(`${safeFileName(evaluator)}_result.csv`, lineTable(r, lines, [evaluator])));
     files.push(file(`${safeFileName(evaluator)}_metrics.csv`, metricsTable(r, r.evaluations.filter((e) => e.evaluator === evaluator))));
   }
-  const name = safeFileName(r.experiment);
+  const evaluatorFiles = new Set(evaluatorNames(r).map((e) => safeFileName(e).toLowerCase()));
+  const experiment = safeFileName(r.experiment);
+  const name = evaluatorFiles.has(experiment.toLowerCase()) ? `${experiment}_experiment` : experiment;
   files.push(file(`${name}_result.csv`, lineTable(r, r.lines, evaluatorNames(r), experimentColumns)));
   files.push(file(`${name}_metrics.csv`, metricsTable(r, r.evaluations, experimentColumns)));
   return files;
