@@ -13,7 +13,7 @@ import { evaluatorNames, safeFileName } from './format.js';
 import { renderHtml, type HtmlOptions } from './html.js';
 import { renderJUnit, type JUnitOptions } from './junit.js';
 import { renderMarkdown, type MarkdownOptions } from './markdown.js';
-import type { Results } from './model.js';
+import type { Results } from '../results/model.js';
 import { forRendering } from './order.js';
 import type { ReportFile } from './types.js';
 
