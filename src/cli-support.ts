@@ -1,9 +1,10 @@
 /**
- * Turns step declarations into commander commands, and errors into exit codes: the one
- * error boundary of the CLI.
+ * Turns step declarations into commander commands, and what a command throws into the
+ * exit-code contract through the shared boundary (describeError), printed by the CLI host.
  */
 import { Command, Option } from 'commander';
 import { describeError } from './shared/error-report.js';
+import type { ExitCode } from './shared/errors.js';
 import { CliHost } from './shared/host/cli.js';
 import { camel, readInputs, type StepDefinition } from './shared/steps/declare.js';
 
@@ -49,7 +50,7 @@ export async function runWithHost(options: { inputs?: Record<string, string | un
 }
 
 /** Log the error's lines (see describeError); returns its exit code. */
-export function reportError(err: unknown, host: CliHost): number {
+export function reportError(err: unknown, host: CliHost): ExitCode {
   const report = describeError(err);
   for (const line of report.lines) host.error(line.text, line.at);
   return report.exitCode;
