@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startModelServer, type ModelServerOptions } from '../src/shared/llm/index.js';
+import { startModelServer, type ModelServerOptions } from '../src/model-server/index.js';
 import { runBatch } from '../src/shared/runs/index.js';
 
 interface Server {

@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import OpenAI from 'openai';
 import { LlmClient } from '../src/shared/llm/client.js';
-import { startModelServer, type ModelServerOptions } from '../src/shared/llm/model-server/index.js';
+import { startModelServer, type ModelServerOptions } from '../src/model-server/index.js';
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 2000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);

@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { startModelServer } from '../src/shared/llm/model-server/index.js';
+import { startModelServer } from '../src/model-server/index.js';
 import { startFlowServer } from '../src/shared/serve/index.js';
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 5000);

@@ -1,9 +1,10 @@
 /**
- * Turns step declarations into commander commands, and errors into exit codes: the one
- * error boundary of the CLI.
+ * Turns step declarations into commander commands, and what a command throws into the
+ * exit-code contract through the shared boundary (describeError), printed by the CLI host.
  */
 import { Command, Option } from 'commander';
-import { ConfigError, exitCodeOf, GateFailed, ServiceError } from './shared/errors.js';
+import { describeError } from './shared/error-report.js';
+import type { ExitCode } from './shared/errors.js';
 import { CliHost } from './shared/host/cli.js';
 import { camel, readInputs, type StepDefinition } from './shared/steps/declare.js';
 
@@ -44,22 +45,13 @@ export async function runWithHost(options: { inputs?: Record<string, string | un
     await body(host);
     process.exitCode = host.exitCode;
   } catch (err) {
-    reportError(err, host);
-    process.exitCode = exitCodeOf(err);
+    process.exitCode = reportError(err, host);
   }
 }
 
-export function reportError(err: unknown, host: CliHost): void {
-  if (err instanceof ConfigError) {
-    for (const p of err.problems) host.error(p.message, p);
-    host.error(`${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} found; nothing was run.`);
-  } else if (err instanceof GateFailed) {
-    host.error(err.message);
-    for (const f of err.failures) host.error(`  ${f}`);
-  } else if (err instanceof ServiceError) {
-    host.error(err.message);
-  } else {
-    const e = err as Error;
-    host.error(`internal error (a bug in llmops, please report it with this output): ${e?.stack ?? String(err)}`);
-  }
+/** Log the error's lines (see describeError); returns its exit code. */
+export function reportError(err: unknown, host: CliHost): ExitCode {
+  const report = describeError(err);
+  for (const line of report.lines) host.error(line.text, line.at);
+  return report.exitCode;
 }

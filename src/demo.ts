@@ -10,7 +10,7 @@ import path from 'node:path';
 import { runWithHost } from './cli-support.js';
 import { fileURLToPath } from 'node:url';
 import { deployAndVerify } from './shared/deploy/index.js';
-import { startModelServer } from './shared/llm/index.js';
+import { startModelServer } from './model-server/index.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
 import { registerDataStep } from './shared/steps/register-data.js';

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../shared/errors.js';
-import { startModelServer, type ModelServerHandle, type ModelServerOptions } from '../shared/llm/model-server/index.js';
+import { startModelServer, type ModelServerHandle, type ModelServerOptions } from '../model-server/index.js';
 import { runWithHost } from '../cli-support.js';
 
 /** The command's options as commander hands them over (strings, validated here). */

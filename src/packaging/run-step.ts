@@ -1,11 +1,11 @@
 /**
- * The error boundary of a packaged step, shared by the GitHub and Azure DevOps runners (the
- * CLI has its own in cli-support.ts): read the inputs, run, and translate whatever is thrown
- * into annotations, a job-summary section and the exit-code contract (0, 1 gate, 2 input,
- * 3 service, 70 our bug).
+ * A packaged step on the GitHub and Azure DevOps runners: read the inputs, run, and turn
+ * whatever is thrown into annotations, a job-summary section and the exit-code contract,
+ * through the same describeError as the CLI.
  * @module
  */
-import { ConfigError, exitCodeOf, formatProblem, GateFailed, ServiceError } from '../shared/errors.js';
+import { describeError, EXIT_CODE_MEANING } from '../shared/error-report.js';
+import type { ExitCode } from '../shared/errors.js';
 import type { Host } from '../shared/host/host.js';
 import { type InputSpec, readInputs } from '../shared/steps/declare.js';
 // In a bundle: the schemas compiled at build time (empty from source).
@@ -17,13 +17,6 @@ export type StepChoice = AnyStep | ((host: Host) => AnyStep);
 
 /** A host that remembers the outputs it published, for the summary section. */
 export type RecordingHost = Host & { readonly outputs: ReadonlyMap<string, string> };
-
-const MEANING: Record<number, string> = {
-  1: 'a quality gate or the failed-line tolerance failed',
-  2: 'invalid input, nothing was run',
-  3: 'an outside service failed after retries',
-  70: 'internal error in llmops',
-};
 
 /** Longest output value quoted in the summary; the full value is in the step output. */
 const SUMMARY_VALUE_LIMIT = 300;
@@ -47,32 +40,13 @@ export async function runStep(choice: StepChoice, host: RecordingHost, hostInput
     await host.appendSummary(successSection(name, host.outputs, Date.now() - started));
     return 0;
   } catch (err) {
-    const code = exitCodeOf(err);
-    const lines = reportError(err, host);
-    await host.appendSummary(failureSection(name, code, lines)).catch(() => undefined);
-    host.fail(`llmops ${name} failed with exit code ${code} (${MEANING[code]}): ${lines[0] ?? ''}`, code);
+    const report = describeError(err);
+    for (const line of report.lines) host.error(line.text, line.at);
+    const code = report.exitCode;
+    await host.appendSummary(failureSection(name, code, report.summary)).catch(() => undefined);
+    host.fail(`llmops ${name} failed with exit code ${code} (${report.meaning}): ${report.summary[0] ?? ''}`, code);
     return code;
   }
-}
-
-/** Log (and annotate) the error; returns its lines for the summary. */
-export function reportError(err: unknown, host: Host): string[] {
-  if (err instanceof ConfigError) {
-    for (const p of err.problems) host.error(p.message, p);
-    return err.problems.map(formatProblem);
-  }
-  if (err instanceof GateFailed) {
-    host.error(err.message);
-    for (const f of err.failures) host.error(f);
-    return [err.message, ...err.failures];
-  }
-  if (err instanceof ServiceError) {
-    host.error(err.message);
-    return [err.message];
-  }
-  const e = err as Error;
-  host.error(`internal error (a bug in llmops, please report it with this log): ${e?.stack ?? String(err)}`);
-  return [`internal error: ${e?.message ?? String(err)}`];
 }
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -89,8 +63,8 @@ function successSection(step: string, outputs: ReadonlyMap<string, string>, ms: 
   return md + '\n';
 }
 
-function failureSection(step: string, code: number, lines: string[]): string {
+function failureSection(step: string, code: ExitCode, lines: string[]): string {
   const shown = lines.slice(0, 50).map((l) => `- ${cell(l)}`);
   if (lines.length > 50) shown.push(`- … and ${lines.length - 50} more (see the log)`);
-  return `### ❌ llmops ${step} failed: exit code ${code} (${MEANING[code]})\n\n${shown.join('\n')}\n\n`;
+  return `### ❌ llmops ${step} failed: exit code ${code} (${EXIT_CODE_MEANING[code]})\n\n${shown.join('\n')}\n\n`;
 }

@@ -13,6 +13,8 @@ export const ExitCode = {
   InvalidInput: 2,
   /** An outside service failed after retries. */
   ServiceFailed: 3,
+  /** A bug in llmops itself (EX_SOFTWARE): never the user's fault. */
+  InternalError: 70,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -76,7 +78,7 @@ export class InternalError extends Error {
 }
 
 /** The exit code an error maps to. Anything else is our bug: 70 (EX_SOFTWARE), never mistaken for a gate failure. */
-export function exitCodeOf(err: unknown): number {
+export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof ConfigError || err instanceof GateFailed || err instanceof ServiceError) return err.exitCode;
-  return 70;
+  return ExitCode.InternalError;
 }

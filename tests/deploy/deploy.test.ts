@@ -5,7 +5,7 @@ import path from 'node:path';
 import { deployLocal, loadSmokeTests, readState, stateFile, stopLocalDeployment, type SmokeSuite } from '../../src/shared/deploy/index.js';
 import { ConfigError, exitCodeOf, GateFailed } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { deployStep } from '../../src/shared/steps/deploy.js';
 import { buildServeCli, deployUseCase } from './helpers.js';
 

@@ -1,6 +1,6 @@
 /** examples/web_classification/smoke-tests.yaml passes against the served example flow (local model server with its rules). */
 import { loadSmokeTests, runSmokeTests } from '../../src/shared/deploy/index.js';
-import { startModelServer } from '../../src/shared/llm/index.js';
+import { startModelServer } from '../../src/model-server/index.js';
 import { startFlowServer } from '../../src/shared/serve/index.js';
 
 test('the example smoke tests pass against the web_classification flow served with variant_1', async () => {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 40;

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deploymentName, stopLocalDeployment } from '../../src/shared/deploy/index.js';
-import { startModelServer } from '../../src/shared/llm/index.js';
+import { startModelServer } from '../../src/model-server/index.js';
 import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
 
 const cli = path.resolve('dist/cli.js');

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Results } from '../../src/shared/report/model.js';
+import type { Results } from '../../src/shared/results/model.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-demo-test-'));
 const reports = path.join(work, 'reports');

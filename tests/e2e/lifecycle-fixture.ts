@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { stopLocalDeployment } from '../../src/shared/deploy/index.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer } from '../../src/shared/llm/index.js';
+import { startModelServer } from '../../src/model-server/index.js';
 import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
 import { deployStep } from '../../src/shared/steps/deploy.js';
 import { evaluateStep } from '../../src/shared/steps/evaluate.js';

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
 
 const cli = path.resolve('dist/cli.js');

@@ -2,7 +2,7 @@
 import type { Gate } from '../../src/shared/config/types.js';
 import { computeComparisons, computeMetrics } from '../../src/shared/eval/analysis.js';
 import { evaluateGates } from '../../src/shared/eval/gates.js';
-import type { EvaluationResult, LineResult, Results, VariantInfo } from '../../src/shared/report/model.js';
+import type { EvaluationResult, LineResult, Results, VariantInfo } from '../../src/shared/results/model.js';
 
 const variants: VariantInfo[] = [
   { id: 'summarize.variant_0', selection: { summarize: 'variant_0' }, isDefault: true },

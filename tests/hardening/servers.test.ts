@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { request } from 'node:http';
 import { writeFlow } from '../flow/helpers.js';
 import { startFlowServer, type FlowServer } from '../../src/shared/serve/index.js';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 
 const promptFlow = (inputs: string[], template: string) =>
   writeFlow({

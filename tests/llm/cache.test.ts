@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { exitCodeOf } from '../../src/shared/errors.js';
 import { ReplayMissError, ResponseCache, stableStringify, type CacheKeyParts } from '../../src/shared/llm/cache.js';
 import { LlmClient } from '../../src/shared/llm/client.js';
-import { startModelServer } from '../../src/shared/llm/model-server/index.js';
+import { startModelServer } from '../../src/model-server/index.js';
 
 let root: string;
 beforeEach(() => {

@@ -3,7 +3,7 @@ import { ServiceError, exitCodeOf } from '../../src/shared/errors.js';
 import { LlmClient } from '../../src/shared/llm/client.js';
 import { LlmHttpError, LlmRetriesExhaustedError } from '../../src/shared/llm/errors.js';
 import { chatStream } from '../../src/shared/llm/stream.js';
-import { startModelServer, type ModelServerHandle, type ModelServerOptions } from '../../src/shared/llm/model-server/index.js';
+import { startModelServer, type ModelServerHandle, type ModelServerOptions } from '../../src/model-server/index.js';
 
 const servers: ModelServerHandle[] = [];
 async function serve(options: ModelServerOptions = {}): Promise<ModelServerHandle> {

@@ -4,7 +4,7 @@
  */
 import OpenAI, { AzureOpenAI } from 'openai';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/model-server/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 
 let server: ModelServerHandle;
 let client: OpenAI;

@@ -9,7 +9,7 @@ import { LlmClient } from '../../src/shared/llm/client.js';
 import { EndpointUnreachableError } from '../../src/shared/llm/errors.js';
 import { LimiterRegistry } from '../../src/shared/llm/limiter.js';
 import { endpointUrlProblem } from '../../src/shared/llm/endpoint-url.js';
-import { startModelServer } from '../../src/shared/llm/model-server/index.js';
+import { startModelServer } from '../../src/model-server/index.js';
 
 /** A loopback port nothing listens on (bound, then closed). */
 export async function deadPort(): Promise<number> {

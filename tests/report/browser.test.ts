@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { renderHtml } from '../../src/shared/report/html.js';
-import type { Results } from '../../src/shared/report/model.js';
+import type { Results } from '../../src/shared/results/model.js';
 import { sampleResults, DEFAULT, V1 } from './sample.js';
 
 const executablePath = process.env.LLMOPS_CHROMIUM ?? '/usr/bin/chromium';

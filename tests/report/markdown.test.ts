@@ -1,5 +1,5 @@
 import { renderMarkdown, markdownMarker, PR_COMMENT_MAX_BYTES } from '../../src/shared/report/markdown.js';
-import type { Results } from '../../src/shared/report/model.js';
+import type { Results } from '../../src/shared/results/model.js';
 import { sampleResults, V1 } from './sample.js';
 
 /** Sample with many failed lines and gates, to push the summary over a budget. */

@@ -2,7 +2,7 @@
  * A realistic results value for the report tests: 2 variants × 2 datasets, one evaluator
  * (accuracy, per-line grade), one failed line, gates passed / failed / skipped.
  */
-import type { LineResult, Results, RunResult } from '../../src/shared/report/model.js';
+import type { LineResult, Results, RunResult } from '../../src/shared/results/model.js';
 
 export const DEFAULT = 'default';
 export const V1 = 'summarize_text_content.variant_1';

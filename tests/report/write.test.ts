@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ConfigError, exitCodeOf } from '../../src/shared/errors.js';
 import { writeReports, REPORT_FILE_NAMES } from '../../src/shared/report/write.js';
 import { validateResults } from '../../src/shared/report/schema.js';
 import { sampleResults } from './sample.js';
@@ -37,7 +38,15 @@ describe('writeReports', () => {
     const base = await scratch();
     const r = sampleResults();
     for (const e of r.evaluations) e.evaluator = 'web_classification';
-    await expect(writeReports(r, path.join(base, 'reports'), ['csv'])).rejects.toThrow(/two reports would be written to web_classification_result\.csv/);
+    const err = await writeReports(r, path.join(base, 'reports'), ['csv']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(exitCodeOf(err)).toBe(2);
+    expect((err as ConfigError).problems).toEqual([
+      {
+        file: 'web_classification_result.csv',
+        message: expect.stringMatching(/^two reports would be written to web_classification_result\.csv \(from "web_classification"\); expected the experiment name and every evaluator name to give distinct report file names/),
+      },
+    ]);
     expect(await readdir(base)).toEqual([]);
   });
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Connection } from '../../src/shared/config/connections.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { readLineRecords, runBatch, type LineRecord } from '../../src/shared/runs/index.js';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 
 const WC = resolve('examples/web_classification');
 let store: string;

@@ -1,6 +1,6 @@
 /** A model server and connections for the serve tests. */
 import type { Connection } from '../../src/shared/config/connections.js';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 
 export const FIX = 'tests/serve/fixtures';
 

@@ -1,5 +1,5 @@
 /** The flow server's HTTP contract (promptflow-formats.md §7.2) against the local model server. */
-import type { ModelServerHandle } from '../../src/shared/llm/index.js';
+import type { ModelServerHandle } from '../../src/model-server/index.js';
 import type { Connection } from '../../src/shared/config/connections.js';
 import { startFlowServer, type FlowServer } from '../../src/shared/serve/index.js';
 import { FIX, modelServer, post } from './helpers.js';

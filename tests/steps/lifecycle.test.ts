@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode, formatProblem, GateFailed } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
 import { evaluateStep } from '../../src/shared/steps/evaluate.js';
 import { reportStep } from '../../src/shared/steps/report.js';

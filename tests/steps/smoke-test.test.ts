@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { ConfigError, exitCodeOf, GateFailed } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { startFlowServer, type FlowServer } from '../../src/shared/serve/index.js';
 import { smokeTestStep } from '../../src/shared/steps/smoke-test.js';
 import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';

@@ -3,7 +3,7 @@
  * (value, confidence interval from the per-line scores), and paired comparisons of each
  * variant against the default variant and against a baseline.
  */
-import type { ComparisonResult, EvaluationResult, LineResult, MetricResult, Results, ScoreKind, VariantInfo } from '../report/model.js';
+import type { ComparisonResult, EvaluationResult, LineResult, MetricResult, Results, ScoreKind, VariantInfo } from '../results/model.js';
 import { compareScores, decideVerdict, summarize, type ScoreRow } from './stats/index.js';
 import { backingColumn, scoreColumns, scoreValue } from './line-scores.js';
 

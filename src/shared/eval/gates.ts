@@ -5,7 +5,7 @@
  * lines is "skipped" and says why.
  */
 import type { Gate } from '../config/types.js';
-import type { GateResult, MetricResult, Results } from '../report/model.js';
+import type { GateResult, MetricResult, Results } from '../results/model.js';
 import { baselineRows, scoreRows } from './analysis.js';
 import { compareScores, decideVerdict } from './stats/index.js';
 

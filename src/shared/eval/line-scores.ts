@@ -2,7 +2,7 @@
  * Per-line scores: which evaluation outputs are scores, of which kind, and which aggregated
  * metric they back (so a metric logged with log_metric gets a confidence interval).
  */
-import type { LineResult, ScoreKind } from '../report/model.js';
+import type { LineResult, ScoreKind } from '../results/model.js';
 
 const passWords = new Set(['correct', 'pass', 'passed', 'true', 'yes']);
 const failWords = new Set(['incorrect', 'fail', 'failed', 'false', 'no']);

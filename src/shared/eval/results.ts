@@ -7,8 +7,8 @@ import path from 'node:path';
 import type { Gate } from '../config/types.js';
 import { LocalDataRegistry } from '../data/registry.js';
 import { readLineRecords, readRunRecord, runDir } from '../runs/index.js';
-import type { DatasetInfo, EvaluationResult, LineResult, Results, RunResult, VariantInfo } from '../report/model.js';
-import type { RunsFile } from '../steps/experiment-files.js';
+import type { DatasetInfo, EvaluationResult, LineResult, Results, RunResult, VariantInfo } from '../results/model.js';
+import type { RunsFile } from '../results/handoff.js';
 import { computeComparisons, computeMetrics } from './analysis.js';
 import { evaluateGates } from './gates.js';
 

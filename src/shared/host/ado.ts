@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as im from 'azure-pipelines-task-lib/internal.js';
 import * as tl from 'azure-pipelines-task-lib/task.js';
 import type { AzureAuthSource } from '../azure/credentials.js';
-import { formatLocation, type SourceLocation } from '../errors.js';
+import { type ExitCode, formatLocation, type SourceLocation } from '../errors.js';
 import { camel } from '../steps/declare.js';
 import { type Host, redact } from './host.js';
 
@@ -93,7 +93,7 @@ export class AdoHost implements Host {
     }
   }
 
-  fail(message: string, exitCode: number): void {
+  fail(message: string, exitCode: ExitCode): void {
     this.failed = true;
     tl.setResult(tl.TaskResult.Failed, this.redact(message));
     process.exitCode = exitCode;

@@ -4,7 +4,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { formatLocation, type SourceLocation } from '../errors.js';
+import { type ExitCode, formatLocation, type SourceLocation } from '../errors.js';
 import type { ProgressReporter } from '../runs/progress.js';
 import { type Host, redact } from './host.js';
 import { progressBar } from './progress-bar.js';
@@ -26,7 +26,7 @@ export class CliHost implements Host {
   readonly outputs = new Map<string, string>();
   private readonly secrets = new Set<string>();
   private readonly write: (text: string) => void;
-  exitCode = 0;
+  exitCode: ExitCode = 0;
 
   constructor(private readonly options: CliHostOptions = {}) {
     this.interactive = options.interactive ?? Boolean(process.stderr.isTTY);
@@ -67,7 +67,7 @@ export class CliHost implements Host {
     // In a CI log a bar is noise: the caller falls back to a plain line every 10%.
     return this.interactive ? progressBar(label) : undefined;
   }
-  fail(message: string, exitCode: number): void {
+  fail(message: string, exitCode: ExitCode): void {
     this.exitCode = exitCode;
     if (message) this.emit(message);
   }

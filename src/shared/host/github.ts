@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AzureAuthSource } from '../azure/credentials.js';
-import { formatLocation, type SourceLocation } from '../errors.js';
+import { type ExitCode, formatLocation, type SourceLocation } from '../errors.js';
 import * as commands from './github-commands.js';
 import { type Host, redact } from './host.js';
 
@@ -90,7 +90,7 @@ export class GitHubHost implements Host {
     }
   }
 
-  fail(message: string, exitCode: number): void {
+  fail(message: string, exitCode: ExitCode): void {
     commands.annotate('error', this.redact(message));
     process.exitCode = exitCode;
   }

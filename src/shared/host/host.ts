@@ -5,7 +5,7 @@
  * @module
  */
 import type { AzureAuthSource } from '../azure/credentials.js';
-import type { SourceLocation } from '../errors.js';
+import type { ExitCode, SourceLocation } from '../errors.js';
 import type { ProgressReporter } from '../runs/progress.js';
 
 export interface Host {
@@ -38,7 +38,7 @@ export interface Host {
   progress?(label: string): ProgressReporter | undefined;
 
   /** Mark the step failed with this exit code; the adapter decides how (exit code, setFailed, TaskResult). */
-  fail(message: string, exitCode: number): void;
+  fail(message: string, exitCode: ExitCode): void;
 
   /**
    * Create, or update in place, the one pull-request comment carrying `marker` (GitHub only;

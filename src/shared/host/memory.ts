@@ -1,5 +1,5 @@
 /** A Host that keeps everything in memory: the test double for steps (no CI system, no files). */
-import type { SourceLocation } from '../errors.js';
+import type { ExitCode, SourceLocation } from '../errors.js';
 import { type Host, redact } from './host.js';
 
 export interface LoggedLine {
@@ -16,7 +16,7 @@ export class MemoryHost implements Host {
   readonly secrets = new Set<string>();
   readonly artifacts: { name: string; files: string[]; rootDirectory: string }[] = [];
   summary = '';
-  failure?: { message: string; exitCode: number };
+  failure?: { message: string; exitCode: ExitCode };
 
   constructor(private readonly inputs: Record<string, string> = {}) {}
 
@@ -47,7 +47,7 @@ export class MemoryHost implements Host {
   async uploadArtifact(name: string, files: string[], rootDirectory: string): Promise<void> {
     this.artifacts.push({ name, files, rootDirectory });
   }
-  fail(message: string, exitCode: number): void {
+  fail(message: string, exitCode: ExitCode): void {
     this.failure = { message: redact(message, this.secrets), exitCode };
   }
   /** Everything written, as one text: what a test searches for leaked secrets. */

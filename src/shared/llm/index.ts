@@ -24,4 +24,3 @@ export { DEFAULT_RETRY, isRetryable, retryAfterMs, backoffMs, type RetryOptions,
 export { ResponseCache, ReplayMissError, stableStringify, describeRequest, type CacheMode, type CacheOptions, type CacheKeyParts } from './cache.js';
 export { DEFAULT_PRICES, mergePrices, priceOf, estimateCost, type ModelPrice, type PriceTable } from './pricing.js';
 export { loadTokenizers, countTextTokens, countChatTokens, encodingNameFor, contentText } from './tokens.js';
-export * from './model-server/index.js';

@@ -10,7 +10,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { evaluatorNames, safeFileName, variantById, variedNodes } from './format.js';
-import type { EvaluationResult, LineResult, Results } from './model.js';
+import type { EvaluationResult, LineResult, Results } from '../results/model.js';
 import { forRendering } from './order.js';
 import type { RenderOptions, ReportFile } from './types.js';
 

@@ -3,7 +3,7 @@
  * so the same value reads the same everywhere.
  * @module
  */
-import type { IntervalSummary, Results, VariantInfo, Verdict } from './model.js';
+import type { IntervalSummary, Results, VariantInfo, Verdict } from '../results/model.js';
 
 /** A metric value: integers as they are, others with 2 decimals (2 significant digits below 0.1). */
 export function formatNumber(value: number | undefined | null): string {

@@ -6,7 +6,7 @@
 import { PALETTE } from './html-assets.js';
 import { clip, esc, show } from './html-escape.js';
 import { evaluatorNames, formatCost, formatCount, formatMs, formatWithInterval } from './format.js';
-import type { LineResult, Results } from './model.js';
+import type { LineResult, Results } from '../results/model.js';
 import { intervalChart, pairChart } from './svg-charts.js';
 
 /** Colour of a variant, stable across every chart of the page. */

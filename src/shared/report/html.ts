@@ -9,7 +9,7 @@ import { FILTER_SCRIPT, STYLE } from './html-assets.js';
 import { esc } from './html-escape.js';
 import { failedLines, linesTable, metricCharts, runCharts } from './html-sections.js';
 import { formatCost, formatCount, formatDate, formatDelta, formatMs, formatNumber, formatPValue } from './format.js';
-import type { Results } from './model.js';
+import type { Results } from '../results/model.js';
 import { forRendering } from './order.js';
 import type { RenderOptions } from './types.js';
 

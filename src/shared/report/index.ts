@@ -2,7 +2,7 @@
  * Report renderers of one results model (model.ts): JSON, CSV, HTML, Markdown, JUnit.
  * @module
  */
-export type * from './model.js';
+export type * from '../results/model.js';
 export type { RenderOptions, ReportFile } from './types.js';
 export { renderCsv } from './csv.js';
 export { renderHtml, type HtmlOptions } from './html.js';

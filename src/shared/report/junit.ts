@@ -7,7 +7,7 @@
  * @module
  */
 import { formatCost, formatMs, formatNumber } from './format.js';
-import type { GateResult, LineResult, Results } from './model.js';
+import type { GateResult, LineResult, Results } from '../results/model.js';
 import { forRendering } from './order.js';
 import type { RenderOptions } from './types.js';
 

@@ -16,7 +16,7 @@ import {
   verdictWords,
 } from './format.js';
 import { MarkdownBudget, mdCell, type MarkdownTable } from './markdown-budget.js';
-import type { GateResult, Results } from './model.js';
+import type { GateResult, Results } from '../results/model.js';
 import { forRendering } from './order.js';
 import type { RenderOptions } from './types.js';
 

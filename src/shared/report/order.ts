@@ -4,7 +4,7 @@
  * `outputs.jsonl` (and the model built from it) is in completion order.
  * @module
  */
-import type { Results } from './model.js';
+import type { Results } from '../results/model.js';
 import { redactResults } from './redact.js';
 
 /** `results` with its lines in line order (a new object; the input is left as it is). */

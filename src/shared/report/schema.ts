@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { assetPath } from '../assets.js';
-import type { Results } from './model.js';
+import type { Results } from '../results/model.js';
 
 const Ajv = AjvModule.default;
 let validator: ValidateFunction | undefined;

@@ -7,12 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ConfigError } from '../errors.js';
 import { renderCsv } from './csv.js';
-import { safeFileName } from './format.js';
+import { evaluatorNames, safeFileName } from './format.js';
 import { renderHtml, type HtmlOptions } from './html.js';
 import { renderJUnit, type JUnitOptions } from './junit.js';
 import { renderMarkdown, type MarkdownOptions } from './markdown.js';
-import type { Results } from './model.js';
+import type { Results } from '../results/model.js';
 import { forRendering } from './order.js';
 import type { ReportFile } from './types.js';
 
@@ -49,10 +50,21 @@ export function renderReports(results: Results, formats: readonly ReportFormat[]
   const seen = new Set<string>();
   for (const f of files) {
     const key = f.name.toLowerCase();
-    if (seen.has(key)) throw new Error(`two reports would be written to ${f.name}; rename the evaluator or experiment "${path.parse(f.name).name}"`);
+    if (seen.has(key)) throw nameClash(results, f.name);
     seen.add(key);
   }
   return files;
+}
+
+/** A user's naming clash: the evaluator and experiment names that give the same report file. */
+function nameClash(results: Results, fileName: string): ConfigError {
+  const key = fileName.toLowerCase();
+  const names = [...new Set([...evaluatorNames(results), results.experiment])].filter((n) => key.startsWith(`${safeFileName(n).toLowerCase()}_`));
+  const from = names.length ? ` (from ${names.map((n) => `"${n}"`).join(' and ')})` : '';
+  return ConfigError.at(
+    { file: fileName },
+    `two reports would be written to ${fileName}${from}; expected the experiment name and every evaluator name to give distinct report file names (ignoring case; characters a file name cannot hold become "_"): rename one of them`,
+  );
 }
 
 /**

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
-import { jsonNestsDeeper } from '../llm/model-server/json-depth.js';
+import { jsonNestsDeeper } from '../json-depth.js';
 import { ServerMetrics } from './metrics.js';
 import { createServeRunner, RequestError, statusOfLineError, type ServeFlowOptions, type ServeRunner } from './runner.js';
 

@@ -16,7 +16,8 @@ import { llmServiceFor } from './llm-service.js';
 import { progressFor } from './progress.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
-import { ciBuildId, defaultRunsFile, readHandoff, type RunsFile, type StandardRun, writeHandoff } from './experiment-files.js';
+import type { RunsFile, StandardRun } from '../results/handoff.js';
+import { ciBuildId, defaultRunsFile, readHandoff, writeHandoff } from './experiment-files.js';
 import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface BulkRunInputs {

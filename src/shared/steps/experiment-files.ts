@@ -1,46 +1,13 @@
 /**
- * What the lifecycle steps hand each other: the runs file (bulk-run → evaluate, report) and the
- * evaluations file (evaluate → report), kept in the run store under the experiment and env.
+ * Where the lifecycle steps keep the files they hand each other (types in results/handoff.ts),
+ * in the run store under the experiment and env, and how they read and write them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { writeJsonAtomic } from '../files.js';
-import type { EvaluationResult } from '../report/model.js';
-
-export interface StandardRun {
-  runId: string;
-  variantId: string;
-  /** node → variant id of every varied node. */
-  selection: Record<string, string>;
-  isDefault: boolean;
-  dataset: string;
-  /** Absolute path of the data file the run read. */
-  dataFile: string;
-  lines: number;
-  completed: number;
-  failed: number;
-  status: string;
-  /** Why the run did not finish (status Failed): fix it and run bulk-run --resume. */
-  error?: string;
-}
-
-export interface RunsFile {
-  experiment: string;
-  env?: string;
-  build?: string;
-  createdAt: string;
-  runs: StandardRun[];
-}
-
-export interface EvaluationsFile {
-  experiment: string;
-  env?: string;
-  build?: string;
-  createdAt: string;
-  evaluations: EvaluationResult[];
-}
+import type { EvaluationsFile, RunsFile } from '../results/handoff.js';
 
 export function experimentDir(store: string, useCase: Pick<UseCase, 'name' | 'envName'>): string {
   return path.join(store, 'experiments', useCase.envName ? `${useCase.name}.${useCase.envName}` : useCase.name);

@@ -10,7 +10,8 @@ import { assembleResults } from '../eval/results.js';
 import { ALL_REPORT_FORMATS, markdownMarker, PR_COMMENT_MAX_BYTES, renderMarkdown, validateResults, writeReports, type ReportFormat, type Results } from '../report/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
-import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, type EvaluationsFile, readHandoff, type RunsFile, unfinishedRuns } from './experiment-files.js';
+import type { EvaluationsFile, RunsFile } from '../results/handoff.js';
+import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, readHandoff, unfinishedRuns } from './experiment-files.js';
 import { failedLineLimit } from './run-settings.js';
 
 export interface ReportInputs {

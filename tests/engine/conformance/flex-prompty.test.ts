@@ -4,7 +4,7 @@
  * Flow produces (section of promptflow-formats.md noted).
  */
 import { runBatch } from '../../../src/shared/runs/index.js';
-import { startModelServer, type ModelServerHandle } from '../../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../../src/model-server/index.js';
 import { azureConnection, FIX, lineRecords, messagesOf, recordingService, runFile, tempStore } from './helpers.js';
 
 let store: string;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { runBatch } from '../../../src/shared/runs/index.js';
 import { createExecutor, LlmService } from '../../../src/shared/engine/index.js';
 import { loadFlow } from '../../../src/shared/flow/index.js';
-import { startModelServer } from '../../../src/shared/llm/index.js';
+import { startModelServer } from '../../../src/model-server/index.js';
 import { azureConnection, FIX, lineRecords, recordingService, tempStore } from './helpers.js';
 
 let server: Server;

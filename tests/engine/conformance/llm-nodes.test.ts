@@ -7,7 +7,7 @@ import { loadFlow } from '../../../src/shared/flow/index.js';
 import { ConfigError } from '../../../src/shared/errors.js';
 import { createExecutor } from '../../../src/shared/engine/index.js';
 import { runBatch } from '../../../src/shared/runs/index.js';
-import { startModelServer, type ModelServerHandle } from '../../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../../src/model-server/index.js';
 import type { Connection } from '../../../src/shared/config/connections.js';
 import { azureConnection, FIX, lineRecords, messagesOf, openaiConnection, recordingService, tempStore, type SentRequest } from './helpers.js';
 

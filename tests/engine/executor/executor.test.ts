@@ -6,7 +6,7 @@ import type { Connection } from '../../../src/shared/config/connections.js';
 import { ConfigError } from '../../../src/shared/errors.js';
 import { applyVariant, loadFlow } from '../../../src/shared/flow/index.js';
 import { createExecutor, LlmService, type FlowExecutor } from '../../../src/shared/engine/index.js';
-import { startModelServer, type ModelServerHandle } from '../../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../../src/model-server/index.js';
 
 const FIX = resolve('tests/engine/executor/fixtures');
 let server: ModelServerHandle;

@@ -10,7 +10,7 @@ import type { Connection } from '../../../src/shared/config/connections.js';
 import { ConfigError } from '../../../src/shared/errors.js';
 import { loadFlow, resolveFlexInit, type FlexFlow } from '../../../src/shared/flow/index.js';
 import { createExecutor, type ExecutorOptions } from '../../../src/shared/engine/index.js';
-import { startModelServer, type ModelServerHandle } from '../../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../../src/model-server/index.js';
 
 let root: string;
 let server: ModelServerHandle;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadUseCase } from '../../../src/shared/config/use-case.js';
 import { ConfigError, ExitCode, GateFailed } from '../../../src/shared/errors.js';
 import { MemoryHost } from '../../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../../src/model-server/index.js';
 import { readLineRecords, readRunRecord } from '../../../src/shared/runs/index.js';
 import { bulkRunStep } from '../../../src/shared/steps/bulk-run.js';
 import { evaluateStep } from '../../../src/shared/steps/evaluate.js';

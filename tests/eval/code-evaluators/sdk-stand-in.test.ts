@@ -10,7 +10,7 @@ import type { Connection } from '../../../src/shared/config/connections.js';
 import { LlmService } from '../../../src/shared/engine/index.js';
 import { openCodeEvaluator } from '../../../src/shared/eval/code-evaluators/index.js';
 import { loadCodeEvaluator } from '../../../src/shared/flow/index.js';
-import { startModelServer, type ModelServerHandle } from '../../../src/shared/llm/index.js';
+import { startModelServer, type ModelServerHandle } from '../../../src/model-server/index.js';
 import { readLineRecords } from '../../../src/shared/runs/index.js';
 
 let server: ModelServerHandle;

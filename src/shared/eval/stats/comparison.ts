@@ -2,6 +2,7 @@
  * The result shape shared by every paired test, and input checks they share.
  * @module
  */
+import type { PairedComparison } from '../../results/model.js';
 import { checkFinite, checkLevel, mean } from './describe.js';
 
 /** Which paired test produced a comparison. */
@@ -14,22 +15,11 @@ export type PairedTestName =
   | 'wilcoxon-exact'
   | 'wilcoxon-normal';
 
-/** A candidate compared with a reference on paired lines. */
-export interface Comparison {
+/** A paired comparison with what the statistics know beyond the results model's shape. */
+export interface Comparison extends PairedComparison {
   test: PairedTestName;
-  /** Number of paired lines. */
-  n: number;
-  candidateMean: number;
-  referenceMean: number;
-  /** candidateMean − referenceMean. */
-  delta: number;
-  /** Confidence interval for `delta`, or null when the method gives none (or n is too small). */
-  ciLow: number | null;
-  ciHigh: number | null;
   /** Confidence level of the interval, e.g. 0.95. */
   level: number;
-  /** Two-sided p-value for "no difference"; NaN when the data cannot give one. */
-  pValue: number;
   /** The test statistic (t, chi-square, z, discordant count or W+), for the report. */
   statistic: number;
   /** How the interval was computed when it is not the test's own (e.g. 'paired-bootstrap'). */

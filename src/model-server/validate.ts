@@ -4,7 +4,7 @@
  * @module
  */
 import { invalid } from './api-error.js';
-import { contentText } from '../tokens.js';
+import { contentText } from '../shared/llm/tokens.js';
 
 type Body = Record<string, unknown>;
 

@@ -17,8 +17,8 @@
  * @module
  */
 import { resolve } from 'node:path';
-import { ConfigError, type Problem } from '../../errors.js';
-import { describeValue, formatPath, locate, readSource, type PathSegment, type SourceFile } from '../../source.js';
+import { ConfigError, type Problem } from '../shared/errors.js';
+import { describeValue, formatPath, locate, readSource, type PathSegment, type SourceFile } from '../shared/source.js';
 import type { Rule } from './types.js';
 
 /** A rule ready to test. */

@@ -7,14 +7,14 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ConfigError } from '../../errors.js';
-import { loadTokenizers, countTextTokens } from '../tokens.js';
+import { ConfigError } from '../shared/errors.js';
+import { loadTokenizers, countTextTokens } from '../shared/llm/tokens.js';
 import { ApiError, invalid } from './api-error.js';
 import { planChat, planCompletion } from './answers.js';
 import { DEFAULT_EMBEDDING_DIMENSIONS, embedText, embeddingInputs, encodeVector } from './embeddings.js';
 import { SightCounter, SlidingWindow } from './limits.js';
 import { chatChunks, chatCompletion, embeddingList, modelList, textCompletion } from './responses.js';
-import { jsonNestsDeeper } from './json-depth.js';
+import { jsonNestsDeeper } from '../shared/json-depth.js';
 import { route, type Route } from './routes.js';
 import { compileRules, loadRulesFile, type CompiledRule } from './rules.js';
 import { hashString, hexId, unitFloat } from './seeded.js';

@@ -19,7 +19,7 @@
 import { ApiError } from './api-error.js';
 import { fillJson, fillTemplate, type CompiledRule } from './rules.js';
 import { hexId } from './seeded.js';
-import { contentText, countChatTokens, countTextTokens, truncateToTokens, type CountableMessage } from '../tokens.js';
+import { contentText, countChatTokens, countTextTokens, truncateToTokens, type CountableMessage } from '../shared/llm/tokens.js';
 
 type Body = Record<string, unknown>;
 type Message = CountableMessage & { tool_call_id?: unknown };

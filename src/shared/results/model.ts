@@ -102,20 +102,29 @@ export interface MetricResult {
 
 export type Verdict = 'Improved' | 'Degraded' | 'Inconclusive';
 
-export interface ComparisonResult {
+/** A candidate compared with a reference on paired lines: what the paired tests compute and the report shows. */
+export interface PairedComparison {
+  /** The paired test that produced it. */
+  test: string;
+  /** Number of paired lines. */
+  n: number;
+  candidateMean: number;
+  referenceMean: number;
+  /** candidateMean − referenceMean. */
+  delta: number;
+  /** Confidence interval for `delta`, or null when the method gives none (or n is too small). */
+  ciLow: number | null;
+  ciHigh: number | null;
+  /** Two-sided p-value for "no difference"; NaN when the data cannot give one. */
+  pValue: number;
+}
+
+export interface ComparisonResult extends PairedComparison {
   evaluator: string;
   metric: string;
   variantId: string;
   /** What the variant is compared against. */
   against: 'default' | 'baseline';
-  test: string;
-  n: number;
-  candidateMean: number;
-  referenceMean: number;
-  delta: number;
-  ciLow: number | null;
-  ciHigh: number | null;
-  pValue: number;
   verdict: Verdict;
   message: string;
 }
