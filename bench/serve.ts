@@ -2,46 +2,147 @@
  * Flow server load test: what `llmops flow serve` adds over the model's own latency (budget: < 2 ms p99 at
  * 500 requests/s, DESIGN.md). Open-loop load (requests start on a fixed schedule, not when the previous one
  * ends, so a slow server cannot hide its queueing) at RATE req/s for BENCH_RUN_MS, against
- *   1. the model server directly (the same chat request the flow's llm node sends) — the baseline, and
- *   2. the flow server's /score (a one-llm-node flow: tests/serve/fixtures/chat).
- * The model server (fixed latency) and the flow server run in their own processes; the load generator is this one.
+ *   1. the model server directly (the same chat request the flow's llm node sends) — the baseline,
+ *   2. a bare proxy: a dozen lines of node:http that forward the body to the model over a keep-alive agent —
+ *      what any Node hop costs on this machine, the floor a flow server cannot go under, and
+ *   3. the flow server's /score (a one-llm-node flow: tests/serve/fixtures/chat).
+ * Each server runs in its own process; the load generator is this one. The three paths take turns within each
+ * repeat, so a change in the machine's load hits all of them alike. Every server process reports over IPC, per
+ * run, its CPU time (process.cpuUsage), its event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution)
+ * and its GC pauses (PerformanceObserver 'gc'); the load generator reports its own event-loop delay, since a
+ * stalled client inflates every path's latency.
  *
- * Run (tsx is not installed; esbuild bundles it into dist/, where the schemas are found by walking up):
+ * Run (esbuild bundles it into dist/, where the schemas are found by walking up):
  *   npx esbuild bench/serve.ts --bundle --platform=node --format=esm --outfile=dist/bench-serve.mjs \
  *     "--banner:js=import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
  *     && node dist/bench-serve.mjs
- * Env: BENCH_RATES (default "250,500"), BENCH_RUN_MS (default 5000), BENCH_LATENCY_MS (default 20), BENCH_REPS (3).
+ * Env: BENCH_RATES (default "500"), BENCH_RUN_MS (default 3000), BENCH_LATENCY_MS (default 20), BENCH_REPS (5),
+ * BENCH_ACCESS_LOG=1 (the flow server writes its JSON access log, to /dev/null, instead of none),
+ * BENCH_FLOW_TRANSPORT=fetch|node (the model client's transport in the flow server; default node),
+ * BENCH_JSON=file (every run's figures, for a later look), BENCH_FLOW_NODE_ARGS (node options of the flow server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { startModelServer } from '../src/shared/llm/model-server/index.js';
 import { startFlowServer } from '../src/shared/serve/index.js';
 
-const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 5000);
+const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 3000);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 20);
-const RATES = (process.env.BENCH_RATES ?? '250,500').split(',').map(Number);
-const REPS = Number(process.env.BENCH_REPS ?? 3);
+const RATES = (process.env.BENCH_RATES ?? '500').split(',').map(Number);
+const REPS = Number(process.env.BENCH_REPS ?? 5);
 const FLOW = path.resolve(process.env.BENCH_FLOW ?? 'tests/serve/fixtures/chat');
+const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
+const TRANSPORT = process.env.BENCH_FLOW_TRANSPORT as 'node' | 'fetch' | undefined;
 
-async function role(): Promise<boolean> {
-  const [r, arg] = process.argv.slice(2);
-  if (r === 'model') {
-    const m = await startModelServer({ latencyMs: LATENCY });
-    process.stdout.write(`${m.url}\n`);
-    return true;
-  }
-  if (r === 'flow') {
-    const conn = { name: 'conn', type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: arg }, secretKeys: ['api_key'] };
-    const s = await startFlowServer({ flow: FLOW, connections: [conn], port: 0, log: () => {} });
-    process.stdout.write(`${s.url}\n`);
-    return true;
-  }
-  return false;
+/** What a process did during one run. */
+interface ProcStats {
+  cpuUs: number;
+  /** Event-loop delay beyond the 1 ms timer, ms. */
+  elP50: number;
+  elP99: number;
+  elMax: number;
+  gcCount: number;
+  gcMs: number;
+  gcMaxMs: number;
 }
 
-function child(args: string[]): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [process.argv[1], ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve) => proc.stdout!.once('data', (b: Buffer) => resolve({ proc, url: b.toString().trim() })));
+/** Measures this process between reset() and read(). */
+function processProbe(): { reset(): void; read(): ProcStats } {
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  let cpu = process.cpuUsage();
+  let gc = { count: 0, ms: 0, max: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.ms += e.duration;
+      gc.max = Math.max(gc.max, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return {
+    reset() {
+      cpu = process.cpuUsage();
+      loop.reset();
+      gc = { count: 0, ms: 0, max: 0 };
+    },
+    read() {
+      const used = process.cpuUsage(cpu);
+      // The histogram holds the time between timer ticks (ns); the expected 1 ms is not a delay.
+      const delay = (ns: number) => Math.max(0, ns / 1e6 - 1);
+      return { cpuUs: used.user + used.system, elP50: delay(loop.percentile(50)), elP99: delay(loop.percentile(99)), elMax: delay(loop.max), gcCount: gc.count, gcMs: gc.ms, gcMaxMs: gc.max };
+    },
+  };
+}
+
+/** A child process: sends its URL, then answers 'reset' and 'read' over IPC with its ProcStats. */
+async function role(): Promise<boolean> {
+  const [r, arg] = process.argv.slice(2);
+  let url: string;
+  if (r === 'model') url = (await startModelServer({ latencyMs: LATENCY })).url;
+  else if (r === 'flow') {
+    const conn = { name: 'conn', type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: arg }, secretKeys: ['api_key'] };
+    url = (await startFlowServer({ flow: FLOW, connections: [conn], port: 0, ...(ACCESS_LOG ? {} : { log: () => {} }), ...(TRANSPORT ? { llm: { client: { transport: TRANSPORT } } } : {}) })).url;
+  } else if (r === 'proxy') url = await startBareProxy(arg);
+  else return false;
+  const probe = processProbe();
+  process.on('message', (m) => {
+    if (m === 'reset') probe.reset();
+    process.send!(m === 'read' ? probe.read() : 'ok');
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ url });
+  return true;
+}
+
+/** The least a Node server in front of the model can do: read the body, send it on, pipe the answer back. */
+async function startBareProxy(modelUrl: string): Promise<string> {
+  const target = new URL(modelUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' });
+  const upstream = `/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-02-01`;
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (b: Buffer) => parts.push(b));
+    req.on('end', () => {
+      const { question } = JSON.parse(Buffer.concat(parts).toString()) as { question: string };
+      const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: question }], max_tokens: 256 });
+      const out = http.request({ hostname: target.hostname, port: target.port, path: upstream, method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'k', 'content-length': Buffer.byteLength(body) } }, (up) => {
+        let text = '';
+        up.setEncoding('utf8');
+        up.on('data', (c: string) => (text += c));
+        up.on('end', () => {
+          const answer = JSON.stringify({ answer: (JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0].message.content, question });
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+          res.end(answer);
+        });
+      });
+      out.on('error', () => res.writeHead(502).end());
+      out.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  ask(m: 'reset' | 'read'): Promise<ProcStats>;
+}
+
+function child(args: string[]): Promise<Child> {
+  // BENCH_FLOW_NODE_ARGS: node options of the flow server alone (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  const nodeArgs = args[0] === 'flow' ? (process.env.BENCH_FLOW_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const proc = spawn(process.execPath, [...nodeArgs, process.argv[1], ...args], { stdio: ['ignore', 'inherit', ACCESS_LOG && args[0] === 'flow' ? 'ignore' : 'inherit', 'ipc'] });
+  const ask = (m: 'reset' | 'read') => new Promise<ProcStats>((resolve) => {
+    proc.once('message', (v) => resolve(v as ProcStats));
+    proc.send(m);
+  });
+  return new Promise((resolve) => proc.once('message', (m) => resolve({ proc, url: (m as { url: string }).url, ask })));
 }
 
 interface Run {
@@ -50,10 +151,16 @@ interface Run {
   p99: number;
   max: number;
   errors: number;
+  /** The process that answered the load (the model server for the baseline). */
+  server: ProcStats;
+  /** The model server, when another server stood in front of it. */
+  model?: ProcStats;
+  client: ProcStats;
+  load1: number;
 }
 
 /** Fires one request every 1000/rate ms (drift-corrected) for RUN_MS; latencies of the ones that finish. */
-async function openLoop(rate: number, send: () => Promise<Response>): Promise<Run> {
+async function openLoop(rate: number, send: () => Promise<Response>): Promise<Pick<Run, 'achieved' | 'p50' | 'p99' | 'max' | 'errors'>> {
   const latencies: number[] = [];
   let errors = 0;
   const pending: Promise<void>[] = [];
@@ -84,42 +191,71 @@ async function openLoop(rate: number, send: () => Promise<Response>): Promise<Ru
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const PATHS = ['bare', 'proxy', 'flow'] as const;
+type PathName = (typeof PATHS)[number];
+const LABEL: Record<PathName, string> = { bare: 'model server directly', proxy: 'bare node:http proxy', flow: 'flow server /score' };
 
 async function main(): Promise<void> {
   if (await role()) return;
   const model = await child(['model']);
+  const proxy = await child(['proxy', model.url]);
   const flow = await child(['flow', model.url]);
+  const clientProbe = processProbe();
   const question = 'What is the capital of France?';
-  const bare = () =>
-    fetch(`${model.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-02-01`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': 'k' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: question }], temperature: 1, top_p: 1, n: 1, stream: false, max_tokens: 256 }),
-    });
-  const served = () => fetch(`${flow.url}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question }) });
-  // Warm both paths (connections, JIT, tokenizer).
-  await openLoop(200, bare);
-  await openLoop(200, served);
-  console.log(`model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, Node ${process.version}\n`);
-  console.log('| target req/s | path | achieved req/s | p50 ms | p99 ms | max ms | errors |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|');
+  const send: Record<PathName, () => Promise<Response>> = {
+    bare: () =>
+      fetch(`${model.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-02-01`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': 'k' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: question }], temperature: 1, top_p: 1, n: 1, stream: false, max_tokens: 256 }),
+      }),
+    proxy: () => fetch(`${proxy.url}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question }) }),
+    flow: () => fetch(`${flow.url}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question }) }),
+  };
+  const front: Record<PathName, Child> = { bare: model, proxy, flow };
+  // Warm every path (connections, JIT, tokenizer).
+  for (const p of PATHS) await openLoop(200, send[p]);
+  const all: Record<string, unknown>[] = [];
+  console.log(`model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`);
+  console.log('| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server CPU µs/req | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|---:|');
   const summary: string[] = [];
   for (const rate of RATES) {
-    const runs: { bare: Run; flow: Run }[] = [];
-    for (let i = 0; i < REPS; i++) runs.push({ bare: await openLoop(rate, bare), flow: await openLoop(rate, served) });
-    for (const key of ['bare', 'flow'] as const) {
-      const m = (f: (r: Run) => number) => median(runs.map((r) => f(r[key])));
-      console.log(`| ${rate} | ${key === 'bare' ? 'model server directly' : 'flow server /score'} | ${m((r) => r.achieved).toFixed(0)} | ${m((r) => r.p50).toFixed(2)} | ${m((r) => r.p99).toFixed(2)} | ${m((r) => r.max).toFixed(1)} | ${runs.reduce((a, r) => a + r[key].errors, 0)} |`);
+    const runs: Record<PathName, Run>[] = [];
+    for (let i = 0; i < REPS; i++) {
+      const rep = {} as Record<PathName, Run>;
+      for (const p of PATHS) {
+        await Promise.all([...new Set([model, front[p]])].map((c) => c.ask('reset')));
+        clientProbe.reset();
+        const r = await openLoop(rate, send[p]);
+        const [server, m] = await Promise.all([front[p].ask('read'), p === 'bare' ? undefined : model.ask('read')]);
+        rep[p] = { ...r, server, model: m, client: clientProbe.read(), load1: os.loadavg()[0] };
+        all.push({ rate, rep: i, path: p, ...rep[p] });
+      }
+      runs.push(rep);
     }
-    const addedP50 = median(runs.map((r) => r.flow.p50 - r.bare.p50));
-    const addedP99 = median(runs.map((r) => r.flow.p99 - r.bare.p99));
-    summary.push(`| ${rate} | ${addedP50.toFixed(2)} | ${addedP99.toFixed(2)} | ${addedP99 < 2 ? 'yes' : 'no'} |`);
+    for (const p of PATHS) {
+      const m = (f: (r: Run) => number) => median(runs.map((r) => f(r[p])));
+      const n = (r: Run) => r.achieved * (RUN_MS / 1000);
+      const modelCpu = p === 'bare' ? m((r) => r.server.cpuUs / n(r)) : m((r) => r.model!.cpuUs / n(r));
+      console.log(
+        `| ${rate} | ${LABEL[p]} | ${m((r) => r.achieved).toFixed(0)} | ${m((r) => r.p50).toFixed(2)} | ${m((r) => r.p99).toFixed(2)} | ${m((r) => r.max).toFixed(1)} | ${runs.reduce((a, r) => a + r[p].errors, 0)} | ` +
+          `${p === 'bare' ? '—' : m((r) => r.server.cpuUs / n(r)).toFixed(0)} | ${m((r) => r.server.elP50).toFixed(2)} / ${m((r) => r.server.elP99).toFixed(2)} / ${m((r) => r.server.elMax).toFixed(1)} | ` +
+          `${m((r) => r.server.gcMs / (RUN_MS / 1000)).toFixed(1)} (${m((r) => r.server.gcMaxMs).toFixed(1)}) | ${modelCpu.toFixed(0)} | ${m((r) => r.client.elP99).toFixed(2)} / ${m((r) => r.client.elMax).toFixed(1)} | ${m((r) => r.load1).toFixed(2)} |`,
+      );
+    }
+    const spread = (k: PathName) => `${Math.min(...runs.map((r) => r[k].p99)).toFixed(1)}–${Math.max(...runs.map((r) => r[k].p99)).toFixed(1)}`;
+    const added = (k: PathName, f: (r: Run) => number) => median(runs.map((r) => f(r[k]) - f(r.bare)));
+    for (const p of ['proxy', 'flow'] as const) {
+      summary.push(`| ${rate} | ${LABEL[p]} | ${added(p, (r) => r.p50).toFixed(2)} | ${added(p, (r) => r.p99).toFixed(2)} | ${spread('bare')} | ${spread(p)} | ${p === 'flow' ? median(runs.map((r) => r.flow.p99 - r.proxy.p99)).toFixed(2) : '—'} | ${added(p, (r) => r.p99) < 2 ? 'yes' : 'no'} |`);
+    }
   }
-  console.log('\n| target req/s | added p50 ms | added p99 ms | within 2 ms p99 budget |');
-  console.log('|---:|---:|---:|---|');
+  console.log('\n| req/s | path | added p50 ms | added p99 ms | baseline p99 range ms | path p99 range ms | flow p99 − proxy p99 ms | added p99 < 2 ms |');
+  console.log('|---:|---|---:|---:|---|---|---:|---|');
   for (const s of summary) console.log(s);
-  model.proc.kill();
-  flow.proc.kill();
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(all, null, 1));
+  // Disconnecting lets each child exit by itself (a CPU profile is written on exit, not on a kill).
+  for (const c of [model, proxy, flow]) c.proc.disconnect();
 }
 
 await main();
