@@ -21,7 +21,9 @@
  * BENCH_FLOW_TRANSPORT=fetch|node (the model client's transport in the flow server; default node),
  * BENCH_JSON=file (every run's figures, for a later look), BENCH_FLOW_NODE_ARGS (node options of the flow server).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,6 +51,9 @@ interface ProcStats {
   gcCount: number;
   gcMs: number;
   gcMaxMs: number;
+  /** Servers in front of the model: per request, its time in this process minus its wait for the model (ms). */
+  ownP50?: number;
+  ownP99?: number;
 }
 
 /** Measures this process between reset() and read(). */
@@ -79,6 +84,47 @@ function processProbe(): { reset(): void; read(): ProcStats } {
   };
 }
 
+/**
+ * What a server in front of the model adds itself: for every request, the time from its arrival to the answer
+ * sent, minus the time its call to the model took (node's http diagnostics channels; the outgoing call is tied to
+ * its incoming request through AsyncLocalStorage, which follows the request's promises into the model client).
+ * Stalls of this process count; the load generator's and the model server's do not.
+ */
+function ownTimeProbe(): { reset(): void; read(): { ownP50: number; ownP99: number } } {
+  interface Timing { start: number; upStart: number; upMs: number }
+  const current = new AsyncLocalStorage<Timing>();
+  const byResponse = new WeakMap<object, Timing>();
+  const byCall = new WeakMap<object, Timing>();
+  let own: number[] = [];
+  subscribe('http.server.request.start', (m) => {
+    const t: Timing = { start: performance.now(), upStart: 0, upMs: 0 };
+    byResponse.set((m as { response: object }).response, t);
+    current.enterWith(t);
+  });
+  subscribe('http.client.request.start', (m) => {
+    const t = current.getStore();
+    if (!t) return;
+    t.upStart = performance.now();
+    byCall.set((m as { request: object }).request, t);
+  });
+  subscribe('http.client.response.finish', (m) => {
+    const t = byCall.get((m as { request: object }).request);
+    if (t) t.upMs += performance.now() - t.upStart;
+  });
+  subscribe('http.server.response.finish', (m) => {
+    const t = byResponse.get((m as { response: object }).response);
+    if (t && t.upMs > 0) own.push(performance.now() - t.start - t.upMs);
+  });
+  return {
+    reset: () => void (own = []),
+    read() {
+      own.sort((a, b) => a - b);
+      const q = (p: number) => own[Math.min(own.length - 1, Math.ceil(p * own.length) - 1)] ?? 0;
+      return { ownP50: q(0.5), ownP99: q(0.99) };
+    },
+  };
+}
+
 /** A child process: sends its URL, then answers 'reset' and 'read' over IPC with its ProcStats. */
 async function role(): Promise<boolean> {
   const [r, arg] = process.argv.slice(2);
@@ -90,9 +136,13 @@ async function role(): Promise<boolean> {
   } else if (r === 'proxy') url = await startBareProxy(arg);
   else return false;
   const probe = processProbe();
+  const own = r === 'model' ? undefined : ownTimeProbe();
   process.on('message', (m) => {
-    if (m === 'reset') probe.reset();
-    process.send!(m === 'read' ? probe.read() : 'ok');
+    if (m === 'reset') {
+      probe.reset();
+      own?.reset();
+    }
+    process.send!(m === 'read' ? { ...probe.read(), ...own?.read() } : 'ok');
   });
   process.on('disconnect', () => process.exit(0));
   process.send!({ url });
@@ -107,7 +157,9 @@ async function startBareProxy(modelUrl: string): Promise<string> {
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (b: Buffer) => parts.push(b));
-    req.on('end', () => {
+    // Through a promise, as the flow server reads its body: the call to the model then runs in this request's
+    // async context (what ownTimeProbe follows), not in the socket's.
+    void new Promise((end) => req.on('end', end)).then(() => {
       const { question } = JSON.parse(Buffer.concat(parts).toString()) as { question: string };
       const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: question }], max_tokens: 256 });
       const out = http.request({ hostname: target.hostname, port: target.port, path: upstream, method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'k', 'content-length': Buffer.byteLength(body) } }, (up) => {
@@ -235,8 +287,8 @@ async function main(): Promise<void> {
   for (const p of PATHS) await openLoop(200, send[p]);
   const all: Record<string, unknown>[] = [];
   console.log(`model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`);
-  console.log('| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server CPU µs/req | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|---:|');
+  console.log('| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server CPU µs/req | server own time p50/p99 ms | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|');
   const summary: string[] = [];
   for (const rate of RATES) {
     const runs: Record<PathName, Run>[] = [];
@@ -258,7 +310,7 @@ async function main(): Promise<void> {
       const modelCpu = p === 'bare' ? m((r) => r.server.cpuUs / n(r)) : m((r) => r.model!.cpuUs / n(r));
       console.log(
         `| ${rate} | ${LABEL[p]} | ${m((r) => r.achieved).toFixed(0)} | ${m((r) => r.p50).toFixed(2)} | ${m((r) => r.p99).toFixed(2)} | ${m((r) => r.max).toFixed(1)} | ${runs.reduce((a, r) => a + r[p].errors, 0)} | ` +
-          `${p === 'bare' ? '—' : m((r) => r.server.cpuUs / n(r)).toFixed(0)} | ${m((r) => r.server.elP50).toFixed(2)} / ${m((r) => r.server.elP99).toFixed(2)} / ${m((r) => r.server.elMax).toFixed(1)} | ` +
+          `${p === 'bare' ? '—' : m((r) => r.server.cpuUs / n(r)).toFixed(0)} | ${p === 'bare' ? '—' : `${m((r) => r.server.ownP50!).toFixed(2)} / ${m((r) => r.server.ownP99!).toFixed(2)}`} | ${m((r) => r.server.elP50).toFixed(2)} / ${m((r) => r.server.elP99).toFixed(2)} / ${m((r) => r.server.elMax).toFixed(1)} | ` +
           `${m((r) => r.server.gcMs / (RUN_MS / 1000)).toFixed(1)} (${m((r) => r.server.gcMaxMs).toFixed(1)}) | ${modelCpu.toFixed(0)} | ${m((r) => r.client.elP99).toFixed(2)} / ${m((r) => r.client.elMax).toFixed(1)} | ${m((r) => r.load1).toFixed(2)} |`,
       );
     }
