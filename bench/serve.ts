@@ -9,8 +9,9 @@
  * Each server runs in its own process; the load generator is this one. The three paths take turns within each
  * repeat, so a change in the machine's load hits all of them alike. Every server process reports over IPC, per
  * run, its CPU time (process.cpuUsage), its event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution)
- * and its GC pauses (PerformanceObserver 'gc'); the load generator reports its own event-loop delay, since a
- * stalled client inflates every path's latency.
+ * and its GC pauses (PerformanceObserver 'gc'), and the two servers in front of the model their own time per request
+ * (ownTimeProbe; none with BENCH_FLOW_TRANSPORT=fetch, whose calls node's http channels do not see); the load
+ * generator reports its own event-loop delay, since a stalled client inflates every path's latency.
  *
  * Run (esbuild bundles it into dist/, where the schemas are found by walking up):
  *   npx esbuild bench/serve.ts --bundle --platform=node --format=esm --outfile=dist/bench-serve.mjs \
@@ -310,7 +311,7 @@ async function main(): Promise<void> {
       const modelCpu = p === 'bare' ? m((r) => r.server.cpuUs / n(r)) : m((r) => r.model!.cpuUs / n(r));
       console.log(
         `| ${rate} | ${LABEL[p]} | ${m((r) => r.achieved).toFixed(0)} | ${m((r) => r.p50).toFixed(2)} | ${m((r) => r.p99).toFixed(2)} | ${m((r) => r.max).toFixed(1)} | ${runs.reduce((a, r) => a + r[p].errors, 0)} | ` +
-          `${p === 'bare' ? '—' : m((r) => r.server.cpuUs / n(r)).toFixed(0)} | ${p === 'bare' ? '—' : `${m((r) => r.server.ownP50!).toFixed(2)} / ${m((r) => r.server.ownP99!).toFixed(2)}`} | ${m((r) => r.server.elP50).toFixed(2)} / ${m((r) => r.server.elP99).toFixed(2)} / ${m((r) => r.server.elMax).toFixed(1)} | ` +
+          `${p === 'bare' ? '—' : m((r) => r.server.cpuUs / n(r)).toFixed(0)} | ${p === 'bare' || m((r) => r.server.ownP99 ?? 0) === 0 ? '—' : `${m((r) => r.server.ownP50!).toFixed(2)} / ${m((r) => r.server.ownP99!).toFixed(2)}`} | ${m((r) => r.server.elP50).toFixed(2)} / ${m((r) => r.server.elP99).toFixed(2)} / ${m((r) => r.server.elMax).toFixed(1)} | ` +
           `${m((r) => r.server.gcMs / (RUN_MS / 1000)).toFixed(1)} (${m((r) => r.server.gcMaxMs).toFixed(1)}) | ${modelCpu.toFixed(0)} | ${m((r) => r.client.elP99).toFixed(2)} / ${m((r) => r.client.elMax).toFixed(1)} | ${m((r) => r.load1).toFixed(2)} |`,
       );
     }
