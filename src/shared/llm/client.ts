@@ -252,9 +252,10 @@ export class LlmClient {
     let timer: Deadline | undefined;
     let onAbort: (() => void) | undefined;
     try {
-      if (signal?.aborted) throw signal.reason;
       const h = this.endpoint.headers();
       const headers = h instanceof Promise ? await h : h;
+      // Also after the wait for a token: a signal that fired meanwhile has no listener yet.
+      if (signal?.aborted) throw signal.reason;
       let call = postText(url, headers, text);
       const res = await new Promise<RawResponse>((resolve, reject) => {
         timer = this.timeouts.start(() => {
