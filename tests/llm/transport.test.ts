@@ -144,3 +144,34 @@ test('a 307/308 redirect is followed with the same POST, as fetch did', async ()
   const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
   expect((await client.chat(ask)).response.choices[0].message.content).toBe('ok');
 });
+
+test("a caller's signal: calls share the pool while it is quiet; when it aborts, the call rejects with its reason and the socket closes", async () => {
+  let hold = false;
+  let arrived!: () => void;
+  const held = new Promise<void>((r) => (arrived = r));
+  const s = await serve((_req, res) => {
+    if (!hold) return void res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    arrived();
+  });
+  track(s);
+  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
+  const quiet = new AbortController();
+  for (let i = 0; i < 20; i++) expect((await client.chat(ask, { signal: quiet.signal })).response.choices[0].message.content).toBe('ok');
+  expect(s.connections()).toBe(1);
+
+  hold = true;
+  const caller = new AbortController();
+  const call = client.chat(ask, { signal: caller.signal });
+  await held;
+  expect(s.sockets.size).toBe(1);
+  const reason = new Error('client went away');
+  caller.abort(reason);
+  await expect(call).rejects.toBe(reason);
+  // The server sees its connection closed: the model stops working for nobody.
+  for (let i = 0; i < 100 && s.sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(s.sockets.size).toBe(0);
+  // A signal aborted before the call: no request is sent.
+  const before = s.connections();
+  await expect(client.chat(ask, { signal: caller.signal })).rejects.toBe(reason);
+  expect(s.connections()).toBe(before);
+});

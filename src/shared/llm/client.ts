@@ -11,7 +11,7 @@
  * Why node:http for JSON calls (transport.ts) and not fetch: undici's fetch costs more CPU per call than the
  * engine's own work at an instant model, which held the engine at 0.62–0.83 of a bare fetch loop at C = 32;
  * node:http with a keep-alive agent takes the engine above the bare fetch loop (bench/README-engine.md).
- * Streams and calls with a caller's signal keep fetch (its body stream and abort are what they need).
+ * Streams keep fetch (its body stream is what they need); a caller's signal on a JSON call destroys its socket.
  * @module
  */
 import type { ChatCompletion } from 'openai/resources/chat/completions';
@@ -62,8 +62,8 @@ export interface LlmClientOptions extends EndpointOptions {
   /** fetch implementation (tests may wrap it). Default the global fetch. Given, every call goes through it. */
   fetch?: typeof fetch;
   /**
-   * Transport of JSON calls without a caller signal: 'node' (default: node:http with a keep-alive agent,
-   * transport.ts) or 'fetch'. Streams and calls with a signal always use fetch.
+   * Transport of JSON calls: 'node' (default: node:http with a keep-alive agent, transport.ts) or 'fetch'.
+   * Streams always use fetch.
    */
   transport?: 'node' | 'fetch';
 }
@@ -187,7 +187,11 @@ export class LlmClient {
   }
 
   private async attempt<R>(url: string, text: string, signal: AbortSignal | undefined, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
-    if (!signal && consume === (readJson as unknown)) return this.detachedAttempt(url, text, consume);
+    if (consume === (readJson as unknown)) {
+      // node:http honours a caller's signal itself (the socket is destroyed): cheaper than fetch's handling of one.
+      if (this.nodeTransport) return this.nodeAttempt(url, text, signal) as Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }>;
+      if (!signal) return this.detachedAttempt(url, text, consume);
+    }
     // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see deadlines.ts).
     const controller = new AbortController();
     const timer = this.timeouts.start(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')));
@@ -214,7 +218,6 @@ export class LlmClient {
    * out at once and the body is discarded when it arrives (undici's own timeouts bound a silent server).
    */
   private async detachedAttempt<R>(url: string, text: string, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
-    if (this.nodeTransport) return this.nodeAttempt(url, text) as Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }>;
     let abandoned = false;
     let timer: Deadline | undefined;
     try {
@@ -241,18 +244,31 @@ export class LlmClient {
     }
   }
 
-  /** The detached JSON call over node:http (transport.ts); a late answer's socket is destroyed at the deadline. */
-  private async nodeAttempt(url: string, text: string): Promise<{ ok: true; value: unknown } | { ok: false; failure: AttemptFailure }> {
+  /**
+   * A JSON call over node:http (transport.ts); a late answer's socket is destroyed at the deadline, and at once
+   * when the caller's signal aborts (the call then rejects with the signal's reason, as fetch does).
+   */
+  private async nodeAttempt(url: string, text: string, signal?: AbortSignal): Promise<{ ok: true; value: unknown } | { ok: false; failure: AttemptFailure }> {
     let timer: Deadline | undefined;
+    let onAbort: (() => void) | undefined;
     try {
       const h = this.endpoint.headers();
       const headers = h instanceof Promise ? await h : h;
+      // Also after the wait for a token: a signal that fired meanwhile has no listener yet.
+      if (signal?.aborted) throw signal.reason;
       let call = postText(url, headers, text);
       const res = await new Promise<RawResponse>((resolve, reject) => {
         timer = this.timeouts.start(() => {
           call.abort();
           reject(TIMED_OUT);
         });
+        if (signal) {
+          onAbort = () => {
+            call.abort();
+            reject(signal.reason);
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
         // Follow 307/308 as fetch did (the method and body are kept); 301/302/303 would turn the POST into a GET.
         let hops = 0;
         const settle = (r: RawResponse) => {
@@ -267,9 +283,11 @@ export class LlmClient {
       if (res.status >= 200 && res.status < 300) return { ok: true, value: JSON.parse(res.text) };
       return { ok: false, failure: { kind: 'http', status: res.status, retryAfterMs: retryAfterMs({ get: res.header }), ...errorEnvelope(res.text, res.statusText) } };
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       return this.failureOf(e, e === TIMED_OUT);
     } finally {
       if (timer) this.timeouts.finish(timer);
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
     }
   }
 
