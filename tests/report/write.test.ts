@@ -37,14 +37,16 @@ describe('writeReports', () => {
   it('writes nothing when rendering fails (two reports would share a name)', async () => {
     const base = await scratch();
     const r = sampleResults();
-    for (const e of r.evaluations) e.evaluator = 'web_classification';
+    // Two evaluators whose names give the same file name once "/" becomes "_" (an evaluator named like the
+    // experiment is not a clash: the experiment's files then get their own names).
+    r.evaluations.push({ ...r.evaluations[0], runId: 'e-slash', evaluator: 'eval/accuracy' });
     const err = await writeReports(r, path.join(base, 'reports'), ['csv']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(exitCodeOf(err)).toBe(2);
     expect((err as ConfigError).problems).toEqual([
       {
-        file: 'web_classification_result.csv',
-        message: expect.stringMatching(/^two reports would be written to web_classification_result\.csv \(from "web_classification"\); expected the experiment name and every evaluator name to give distinct report file names/),
+        file: 'eval_accuracy_result.csv',
+        message: expect.stringMatching(/^two reports would be written to eval_accuracy_result\.csv \(from "eval_accuracy" and "eval\/accuracy"\); expected the experiment name and every evaluator name to give distinct report file names/),
       },
     ]);
     expect(await readdir(base)).toEqual([]);
