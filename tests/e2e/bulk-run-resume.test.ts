@@ -6,28 +6,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
+import { baseExperiment, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 40;
-const flow = `inputs:
-  question:
-    type: string
-outputs:
-  answer:
-    type: string
-    reference: \${ask.output}
-nodes:
-- name: ask
-  type: llm
-  source:
-    type: code
-    path: ask.jinja2
-  inputs:
-    deployment_name: gpt-35-turbo
-    question: \${inputs.question}
-  connection: aoai
-  api: chat
-`;
 
 let server: ModelServerHandle;
 beforeAll(async () => {
@@ -37,7 +18,7 @@ afterAll(() => server.close());
 
 test('killed with SIGKILL, then resumed: only unfinished lines reach the model, every line is recorded once', async () => {
   const data = Array.from({ length: lines }, (_, i) => JSON.stringify({ question: `q${i}`, answer: `a${i}` })).join('\n') + '\n';
-  const uc = makeUseCase({ 'data/train.jsonl': data, 'flows/std/flow.dag.yaml': flow, 'flows/std/ask.jinja2': '# user:\n{{question}}\n', 'experiment.yaml': baseExperiment.slice(0, baseExperiment.indexOf('evaluators:')) });
+  const uc = makeUseCase({ 'data/train.jsonl': data, ...llmNodeFlow(), 'experiment.yaml': baseExperiment.slice(0, baseExperiment.indexOf('evaluators:')) });
   const env = { ...process.env, AOAI_API_BASE: server.url, AOAI_API_KEY: 'local-test-key' };
   const args = ['dist/cli.js', 'bulk-run', '--config', path.join(uc.dir, 'experiment.yaml'), '--store', path.join(uc.dir, '.llmops'), '--concurrency', '2', '--cache-mode', 'off'];
   try {

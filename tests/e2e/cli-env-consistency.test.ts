@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deploymentName, stopLocalDeployment } from '../../src/shared/deploy/index.js';
 import { startModelServer } from '../../src/model-server/index.js';
-import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
+import { baseEnv, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const cli = path.resolve('dist/cli.js');
 
@@ -23,29 +23,10 @@ function run(args: string[], cwd: string, env: Record<string, string>): Promise<
   });
 }
 
-/** A flow whose llm node names a connection the experiment does not define. */
-const flowNamingOnlyItsConnection = `inputs:
-  question:
-    type: string
-outputs:
-  answer:
-    type: string
-    reference: \${ask.output}
-nodes:
-- name: ask
-  type: llm
-  source:
-    type: code
-    path: ask.jinja2
-  inputs:
-    deployment_name: gpt-4o
-    question: \${inputs.question}
-  connection: team_aoai
-  api: chat
-`;
 
 describe('a connection named only in the flow', () => {
-  const files = { 'flows/std/flow.dag.yaml': flowNamingOnlyItsConnection, 'flows/std/ask.jinja2': 'user:\n{{question}}\n' };
+  // The flow's llm node names a connection the experiment does not define.
+  const files = llmNodeFlow('team_aoai', 'gpt-4o');
 
   test('validate and bulk-run agree: the environment connection (here from .env) is used, and the run calls the model', async () => {
     const model = await startModelServer({});

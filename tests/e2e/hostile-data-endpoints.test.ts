@@ -9,28 +9,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
+import { baseExperiment, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
-const llmFlow = `inputs:
-  question:
-    type: string
-outputs:
-  answer:
-    type: string
-    reference: \${ask.output}
-nodes:
-- name: ask
-  type: llm
-  source:
-    type: code
-    path: ask.jinja2
-  inputs:
-    deployment_name: gpt-35-turbo
-    question: \${inputs.question}
-  connection: aoai
-  api: chat
-`;
-const llmFiles = { 'flows/std/flow.dag.yaml': llmFlow, 'flows/std/ask.jinja2': '# user:\n{{question}}\n' };
+const llmFiles = llmNodeFlow();
 const twoDatasets = baseExperiment.slice(0, baseExperiment.indexOf('evaluators:')).replace(
   'datasets:\n',
   'datasets:\n  - name: first\n    source: data/first.jsonl\n    mappings:\n      question: ${data.question}\n',

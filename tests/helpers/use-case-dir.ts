@@ -54,3 +54,27 @@ export function experimentWith(from: string, to: string): string {
   if (!baseExperiment.includes(from)) throw new Error(`test bug: ${JSON.stringify(from)} not in the base experiment`);
   return baseExperiment.replace(from, to);
 }
+
+/** A one-llm-node chat flow (`flows/std`) asking `{{question}}` through the connection `connection`. */
+export function llmNodeFlow(connection = 'aoai', deployment = 'gpt-35-turbo'): Record<string, string> {
+  const flow = `inputs:
+  question:
+    type: string
+outputs:
+  answer:
+    type: string
+    reference: \${ask.output}
+nodes:
+- name: ask
+  type: llm
+  source:
+    type: code
+    path: ask.jinja2
+  inputs:
+    deployment_name: ${deployment}
+    question: \${inputs.question}
+  connection: ${connection}
+  api: chat
+`;
+  return { 'flows/std/flow.dag.yaml': flow, 'flows/std/ask.jinja2': '# user:\n{{question}}\n' };
+}
