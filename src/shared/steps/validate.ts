@@ -16,16 +16,15 @@ async function pythonProblems(useCase: UseCase): Promise<Problem[]> {
     ...useCase.evaluators.flatMap((e) => (e.flow ? [{ model: e.flow.model, blocks: 'blocks: evaluate' }] : [])),
   ];
   const imports = useCase.execution.pythonRequirements === 'check';
-  const problems: Problem[] = [];
-  for (const flow of flows) {
-    for (const p of await checkFlowPython(flow.model, { imports, python: useCase.execution.python })) problems.push({ ...p, message: `${p.message} [${flow.blocks}]` });
-  }
+  const tagged = (found: Problem[], blocks: string) => found.map((p) => ({ ...p, message: `${p.message} [${blocks}]` }));
+  // Each check starts its own Python process: run them side by side, report in the order of the use case.
+  const checks = flows.map(async (flow) => tagged(await checkFlowPython(flow.model, { imports, python: useCase.execution.python }), flow.blocks));
   // Code-only evaluators (eval_*.py folders), resolved as evaluate runs them: from the use case's parent folder,
   // with the standard flow's folder and their own on the path.
   for (const e of useCase.evaluators) {
     if (!e.code) continue;
     const files = [...new Set(e.code.functions.map((f) => f.file))];
-    const found = await checkPythonFiles(files, {
+    const found = checkPythonFiles(files, {
       workingDir: path.dirname(useCase.baseDir),
       pythonPath: [path.dirname(useCase.flow.file), e.code.path],
       subject: `evaluator ${JSON.stringify(e.name)}`,
@@ -33,9 +32,9 @@ async function pythonProblems(useCase: UseCase): Promise<Problem[]> {
       python: useCase.execution.python,
       requirementsFile: path.join(e.code.path, 'requirements.txt'),
     });
-    for (const p of found) problems.push({ ...p, message: `${p.message} [blocks: evaluate]` });
+    checks.push(found.then((f) => tagged(f, 'blocks: evaluate')));
   }
-  return problems;
+  return (await Promise.all(checks)).flat();
 }
 
 /** The use case as far as its flows are concerned, when problems elsewhere (deployment config, connections) stop the
@@ -77,9 +76,10 @@ export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
       const python = flowsOnly ? await pythonProblems(flowsOnly) : [];
       throw python.length > 0 ? new ConfigError([...e.problems, ...python]) : e;
     }
+    const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+    host.info(`${rel(useCase.configFile)}: configuration valid; checking the flows' Python code (compiles, imports installed)`);
     const python = await pythonProblems(useCase);
     if (python.length > 0) throw new ConfigError(python);
-    const rel = (p: string) => path.relative(process.cwd(), p) || '.';
     const overlay = useCase.overlayFile ? ` + ${rel(useCase.overlayFile)}` : useCase.envName ? ` (no overlay for env "${useCase.envName}")` : '';
     host.info(`${rel(useCase.configFile)}${overlay}: valid`);
     host.info(`  experiment ${useCase.name}: ${useCase.flow.kind} flow ${rel(useCase.flow.file)}`);
