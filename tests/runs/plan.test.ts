@@ -2,12 +2,13 @@
  * The experiment plan as pure data: variant plans × datasets × evaluators, stable run ids, line counts, and the
  * estimate of calls, tokens and cost against a hand count.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { countChatTokens, DEFAULT_PRICES, loadTokenizers } from '../../src/shared/llm/index.js';
 import { planExperiment } from '../../src/shared/runs/plan.js';
+import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
 import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
 
 beforeAll(() => Object.assign(process.env, baseEnv));
@@ -177,4 +178,28 @@ test('the estimate of a tiny flow matches a hand count', async () => {
   } finally {
     uc.cleanup();
   }
+});
+
+describe('bulk-run executes the plan', () => {
+  test('a dry run returns the plan and writes nothing; the real run uses the planned ids; a second run does not reuse them', async () => {
+    const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1", "answer": "a1"}\n{"question": "q2", "answer": "a2"}\n' });
+    try {
+      const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), cacheMode: 'off' as const, buildId: '5' };
+      const host = new MemoryHost();
+      const dry = await bulkRunStep.run({ ...common, dryRun: true, planFile: path.join(uc.dir, 'plan.json') }, host);
+      expect(dry.runs).toEqual([]);
+      expect(existsSync(common.store)).toBe(false);
+      expect(host.summary).toMatch(/\| run \| variant \| dataset \| lines \| calls \| tokens \(in\+out\) \| cost \|/);
+      expect(host.summary).toContain(`| ${dry.plan.runs[0].runId} | default | train | 2 | 0 | 0+0 | $0.0000 |`);
+      const planned = JSON.parse(readFileSync(path.join(uc.dir, 'plan.json'), 'utf8'));
+      expect(planned).toEqual(dry.plan);
+
+      const real = await bulkRunStep.run(common, new MemoryHost());
+      expect(real.runs.map((r) => [r.runId, r.lines, r.status])).toEqual([[planned.runs[0].runId, 2, 'Completed']]);
+      const second = await bulkRunStep.run(common, new MemoryHost());
+      expect(second.runs[0].runId).toBe(`${planned.runs[0].runId}.2`);
+    } finally {
+      uc.cleanup();
+    }
+  });
 });
