@@ -9,6 +9,7 @@ import { MemoryHost } from '../../src/shared/host/memory.js';
 import { countChatTokens, DEFAULT_PRICES, loadTokenizers } from '../../src/shared/llm/index.js';
 import { planExperiment } from '../../src/shared/runs/plan.js';
 import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
+import { evaluateStep } from '../../src/shared/steps/evaluate.js';
 import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
 
 beforeAll(() => Object.assign(process.env, baseEnv));
@@ -198,6 +199,27 @@ describe('bulk-run executes the plan', () => {
       expect(real.runs.map((r) => [r.runId, r.lines, r.status])).toEqual([[planned.runs[0].runId, 2, 'Completed']]);
       const second = await bulkRunStep.run(common, new MemoryHost());
       expect(second.runs[0].runId).toBe(`${planned.runs[0].runId}.2`);
+    } finally {
+      uc.cleanup();
+    }
+  });
+
+  test('evaluate --dry-run after bulk-run plans its jobs against the runs of the runs file and writes no evaluation', async () => {
+    const uc = makeUseCase();
+    try {
+      const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), cacheMode: 'off' as const, buildId: '6' };
+      const { runs } = await bulkRunStep.run(common, new MemoryHost());
+      const host = new MemoryHost();
+      const dry = await evaluateStep.run({ ...common, dryRun: true }, host);
+      expect(dry.evaluations).toEqual([]);
+      expect(dry.plan!.evaluations.map((e) => [e.evaluator, e.standardRunId, e.runId, e.lines])).toEqual([['accuracy', runs[0].runId, `${runs[0].runId}.eval.accuracy`, 1]]);
+      expect(existsSync(path.join(common.store, 'runs', `${runs[0].runId}.eval.accuracy`))).toBe(false);
+      expect(existsSync(path.join(common.store, 'experiments/demo/evaluations.json'))).toBe(false);
+      // The real evaluation uses the same ids.
+      const real = await evaluateStep.run(common, new MemoryHost());
+      expect(real.evaluations.map((e) => e.runId)).toEqual(dry.plan!.evaluations.map((e) => e.runId));
+      expect(real.evaluationsFile).toBe(path.join(common.store, 'experiments/demo/evaluations.json'));
+      expect(existsSync(path.join(common.store, 'runs', `${runs[0].runId}.eval.accuracy`))).toBe(true);
     } finally {
       uc.cleanup();
     }

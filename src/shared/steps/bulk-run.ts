@@ -77,7 +77,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       variants: inputs.variants, datasets: datasets.map((d) => d.name), build, prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
       taken: (id) => !resumable.has(id) && existsSync(runDir(inputs.store, id)),
     });
-    if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs.planFile);
+    if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs);
     if (inputs.dryRun) {
       host.setOutput('run-ids', plan.runs.map((r) => r.runId).join(','));
       return { runsFile, runs: [], plan };

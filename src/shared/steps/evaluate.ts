@@ -70,7 +70,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       // Before bulk-run has run: the evaluations of the runs it would make.
       host.info(`evaluate: no runs file at ${runsFile}; planning against the runs bulk-run would make`);
       const plan = await planExperiment(useCase, { build: inputs.buildId ?? ciBuildId(), prices: loadPrices(process.env.LLMOPS_PRICES_FILE) });
-      await showPlan(plan, 'evaluations', host, inputs.planFile);
+      await showPlan(plan, 'evaluations', host, inputs);
       return { evaluationsFile: '', evaluations: [], plan };
     }
     const runs = readHandoff<RunsFile>(runsFile, 'bulk-run');
@@ -80,7 +80,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     if (inputs.dryRun || inputs.planFile) {
       const plan = await planExperiment(useCase, { build: runs.build, standardRuns: runs.runs, prices: loadPrices(process.env.LLMOPS_PRICES_FILE), sampleLines: 5 });
       // The runs of the runs file are what gets scored: the plan's own standard runs are not shown.
-      await showPlan(plan, 'evaluations', host, inputs.planFile);
+      await showPlan(plan, 'evaluations', host, inputs);
       if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan };
     }
     await checkAlignment(jobs, useCase);

@@ -16,7 +16,9 @@ export const planInputs: readonly InputSpec[] = [
 type Row = [string, string, string, string, string, string, string];
 
 /** Which part of the plan to show: bulk-run shows its runs, evaluate its evaluation jobs. */
-export async function showPlan(plan: ExperimentPlan, part: 'runs' | 'evaluations', host: Host, planFile?: string): Promise<void> {
+export async function showPlan(plan: ExperimentPlan, part: 'runs' | 'evaluations', host: Host, o: { dryRun?: boolean; planFile?: string }): Promise<void> {
+  const planFile = o.planFile;
+  const dry = o.dryRun ? ' (dry run)' : '';
   const header: Row = part === 'runs'
     ? ['run', 'variant', 'dataset', 'lines', 'calls', 'tokens (in+out)', 'cost']
     : ['evaluation run', 'evaluator', 'dataset', 'lines', 'calls', 'tokens (in+out)', 'cost'];
@@ -27,12 +29,12 @@ export async function showPlan(plan: ExperimentPlan, part: 'runs' | 'evaluations
   const lines = (part === 'runs' ? plan.runs : plan.evaluations).reduce((n, r) => n + (r.lines ?? 0), 0);
   const total: Row = ['total', '', '', count(lines), count(totalOf.calls), tokens(totalOf), money(totalOf.costUsd)];
 
-  host.info(`plan of ${plan.experiment}${plan.env ? ` (${plan.env})` : ''}: ${rows.length} ${part === 'runs' ? 'run(s)' : 'evaluation run(s)'} (dry run: no model called, nothing run)`);
+  host.info(`plan of ${plan.experiment}${plan.env ? ` (${plan.env})` : ''}: ${rows.length} ${part === 'runs' ? 'run(s)' : 'evaluation run(s)'}${o.dryRun ? ' (dry run: no model is called, nothing is run)' : ''}`);
   for (const line of textTable([header, ...rows, total])) host.info(line);
   const notes = [...new Set([...(part === 'runs' ? plan.runs : plan.evaluations).flatMap((r) => r.estimate.notes), ...totalOf.notes])];
   for (const note of notes) host.info(`  note: ${note}`);
   host.info(`  estimate: ${plan.estimate.method}`);
-  await host.appendSummary(markdownTable(`Plan of ${plan.experiment}: ${part === 'runs' ? 'bulk-run' : 'evaluate'} (dry run)`, [header, ...rows, total], notes));
+  await host.appendSummary(markdownTable(`Plan of ${plan.experiment}: ${part === 'runs' ? 'bulk-run' : 'evaluate'}${dry}`, [header, ...rows, total], notes));
   if (planFile) {
     writeJsonAtomic(path.resolve(planFile), plan);
     host.info(`plan written to ${planFile}`);
