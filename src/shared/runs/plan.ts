@@ -125,7 +125,8 @@ export interface EvaluationLink<R extends LinkableRun> {
 
 const METHOD = 'prompt templates rendered with the mapped inputs of the first sample lines and counted with the model\'s tokenizer; '
   + 'values produced by other nodes (or by the run being scored) are not known before running and count as empty; '
-  + 'completion tokens are the prompts\' max_tokens (an upper bound)';
+  + 'completion tokens are the prompts\' max_tokens (an upper bound); '
+  + 'model calls made by Python code (python nodes, flex flows, code-only evaluators) are not counted';
 
 export async function planExperiment(useCase: UseCase, options: PlanOptions = {}): Promise<ExperimentPlan> {
   await loadTokenizers();
