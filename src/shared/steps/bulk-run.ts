@@ -9,10 +9,11 @@ import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
-import { planVariants, type VariantPlan } from '../flow/index.js';
 import type { Host } from '../host/host.js';
 import { readLineRecords, runBatch, runDir, type RunSummary } from '../runs/index.js';
-import { llmServiceFor } from './llm-service.js';
+import { planExperiment, readableRunId, type ExperimentPlan } from '../runs/plan.js';
+import { llmServiceFor, loadPrices } from './llm-service.js';
+import { planInputs, showPlan } from './plan-output.js';
 import { progressFor } from './progress.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
@@ -32,11 +33,15 @@ export interface BulkRunInputs {
   buildId?: string;
   runsFile?: string;
   resume?: boolean;
+  dryRun?: boolean;
+  planFile?: string;
 }
 
 export interface BulkRunOutputs {
   runsFile: string;
   runs: StandardRun[];
+  /** The plan the runs came from (a dry run returns it with no runs). */
+  plan: ExperimentPlan;
 }
 
 export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
@@ -49,6 +54,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     { name: 'datasets', type: 'string', description: 'Comma-separated dataset names to run (default: all datasets of the experiment).' },
     { name: 'runs-file', type: 'path', description: 'Where to write the runs file for evaluate and report (default: <store>/experiments/<name>[.<env>]/runs.json).' },
     { name: 'resume', type: 'boolean', default: 'false', description: 'Finish the runs of an interrupted bulk-run (from its runs file): finished lines are not run again, finished runs are kept.' },
+    ...planInputs,
   ],
   outputs: [
     { name: 'runs-file', description: 'Path of the runs file (JSON) for the next steps.' },
@@ -60,60 +66,69 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'bulk-run' });
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
-    const plan: VariantPlan = resolvePlan(useCase, inputs.variants);
-    const combos = planVariants(useCase.flow.model, plan, useCase.locationOf(['variants']));
     const datasets = selectDatasets(useCase, inputs.datasets);
     // Every dataset is read (strictly) before the first line of the first one runs.
     await checkDatasets(datasets.filter((d) => d.localPath).map((d) => ({ path: d.localPath!, display: path.relative(process.cwd(), d.localPath!), required: requiredColumns(d.mappings, useCase.flow.model) })));
+    const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
+    const previous = inputs.resume ? readHandoff<RunsFile>(runsFile, 'bulk-run').runs : [];
+    const resumable = new Set(previous.map((r) => r.runId));
+    // The runs to make, with their ids: a run id already in the store (and not being resumed) is not reused.
+    const plan = await planExperiment(useCase, {
+      variants: inputs.variants, datasets: datasets.map((d) => d.name), build, prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
+      taken: (id) => !resumable.has(id) && existsSync(runDir(inputs.store, id)),
+    });
+    if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs);
+    if (inputs.dryRun) {
+      host.setOutput('run-ids', plan.runs.map((r) => r.runId).join(','));
+      return { runsFile, runs: [], plan };
+    }
     exportEnvironment(useCase.environmentVariables);
 
     const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
-    const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
-    const previous = inputs.resume ? readHandoff<RunsFile>(runsFile, 'bulk-run').runs : [];
     const handoff: RunsFile = { experiment: useCase.name, env: useCase.envName, build, createdAt: new Date().toISOString(), runs: [] };
     const runs = handoff.runs;
     const overLimit: { run: StandardRun; summary: RunSummary; limit: number }[] = [];
-    host.info(`bulk-run ${useCase.name}: ${datasets.length} dataset(s) × ${combos.length} variant(s), concurrency ${execution.concurrency}, cache ${execution.cache}${inputs.resume ? ', resuming' : ''}`);
-    for (const dataset of datasets) {
-      for (const combo of combos) {
-        const earlier = previous.find((r) => r.dataset === dataset.name && r.variantId === combo.id);
-        if (earlier?.status === 'Completed') {
-          host.info(`run ${earlier.runId}: finished earlier, kept`);
-          runs.push(earlier);
-          continue;
-        }
-        const runId = earlier?.runId ?? readableRunId(useCase.name, combo.id, dataset.name, build);
-        const run: StandardRun = { runId, variantId: combo.id, selection: combo.selection, isDefault: combo.id === 'default', dataset: dataset.name, dataFile: dataset.localPath!, lines: 0, completed: 0, failed: 0, status: 'Running' };
-        runs.push(run);
-        // Written before the run starts, so a killed bulk-run can be resumed from this file.
-        writeHandoff(runsFile, handoff);
-        host.info(`run ${runId}: ${dataset.name} with ${combo.id}${earlier ? ' (resumed)' : ''}`);
-        const settings = { announced: true, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, fallbackConnection, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId), init: useCase.flow.init, python: execution.python, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) };
-        let summary: RunSummary;
-        try {
-          // A run that failed before its store record was written starts afresh under the same id.
-          summary = earlier && existsSync(path.join(runDir(inputs.store, runId), 'run.json'))
-            ? await runBatch({ ...settings, resume: runId })
-            : await runBatch({ ...settings, flow: useCase.flow.model, variant: combo.selection, variantId: combo.id, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
-        } catch (e) {
-          // The runs file says what happened, so evaluate and report do not read a run that never finished.
-          Object.assign(run, { status: 'Failed', error: e instanceof Error ? e.message : String(e) });
-          writeHandoff(runsFile, handoff);
-          throw e;
-        }
-        delete run.error;
-        Object.assign(run, { lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status });
-        // A model endpoint that cannot be reached fails the step (exit 3) instead of the next runs' lines.
-        const down = llm.unreachable();
-        if (down) {
-          writeHandoff(runsFile, handoff);
-          throw down;
-        }
-        const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
-        host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);
-        if (summary.counts.failed > limit) overLimit.push({ run, summary, limit });
+    const variantCount = new Set(plan.runs.map((r) => r.variantId)).size;
+    host.info(`bulk-run ${useCase.name}: ${datasets.length} dataset(s) × ${variantCount} variant(s), concurrency ${execution.concurrency}, cache ${execution.cache}${inputs.resume ? ', resuming' : ''}`);
+    for (const planned of plan.runs) {
+      const dataset = datasets.find((d) => d.name === planned.dataset)!;
+      const earlier = previous.find((r) => r.dataset === planned.dataset && r.variantId === planned.variantId);
+      if (earlier?.status === 'Completed') {
+        host.info(`run ${earlier.runId}: finished earlier, kept`);
+        runs.push(earlier);
+        continue;
       }
+      const runId = earlier?.runId ?? planned.runId;
+      const run: StandardRun = { runId, variantId: planned.variantId, selection: planned.selection, isDefault: planned.isDefault, dataset: dataset.name, dataFile: dataset.localPath!, lines: 0, completed: 0, failed: 0, status: 'Running' };
+      runs.push(run);
+      // Written before the run starts, so a killed bulk-run can be resumed from this file.
+      writeHandoff(runsFile, handoff);
+      host.info(`run ${runId}: ${dataset.name} with ${planned.variantId}${earlier ? ' (resumed)' : ''}`);
+      const settings = { announced: true, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, fallbackConnection, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId), init: useCase.flow.init, python: execution.python, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) };
+      let summary: RunSummary;
+      try {
+        // A run that failed before its store record was written starts afresh under the same id.
+        summary = earlier && existsSync(path.join(runDir(inputs.store, runId), 'run.json'))
+          ? await runBatch({ ...settings, resume: runId })
+          : await runBatch({ ...settings, flow: useCase.flow.model, variant: planned.selection, variantId: planned.variantId, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
+      } catch (e) {
+        // The runs file says what happened, so evaluate and report do not read a run that never finished.
+        Object.assign(run, { status: 'Failed', error: e instanceof Error ? e.message : String(e) });
+        writeHandoff(runsFile, handoff);
+        throw e;
+      }
+      delete run.error;
+      Object.assign(run, { lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status });
+      // A model endpoint that cannot be reached fails the step (exit 3) instead of the next runs' lines.
+      const down = llm.unreachable();
+      if (down) {
+        writeHandoff(runsFile, handoff);
+        throw down;
+      }
+      const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
+      host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);
+      if (summary.counts.failed > limit) overLimit.push({ run, summary, limit });
     }
 
     writeHandoff(runsFile, handoff);
@@ -122,14 +137,9 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     host.setOutput('lines', String(runs.reduce((a, r) => a + r.lines, 0)));
     host.setOutput('failed-lines', String(runs.reduce((a, r) => a + r.failed, 0)));
     if (overLimit.length) throw await failedLinesError(overLimit, inputs.store, host);
-    return { runsFile, runs };
+    return { runsFile, runs, plan };
   },
 };
-
-function resolvePlan(useCase: UseCase, override?: VariantPlanName): VariantPlan {
-  const name = override ?? useCase.variants.plan;
-  return name === 'list' ? { list: useCase.variants.list } : name;
-}
 
 function selectDatasets(useCase: UseCase, names?: string) {
   if (!names) return useCase.datasets;
@@ -144,14 +154,8 @@ function exportEnvironment(vars: Record<string, string>): void {
   for (const [k, v] of Object.entries(vars)) if (process.env[k] === undefined) process.env[k] = v;
 }
 
-/** `<experiment>.<variant>.<dataset>.<build or time>.<4 hex>`: short enough to read, unique per run. */
-export function readableRunId(experiment: string, variantId: string, dataset: string, build?: string): string {
-  const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
-  const variant = variantId === 'default' ? 'default' : variantId.split('+').map((p) => p.split('.').pop()).join('+');
-  const when = build ?? new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
-  const random = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0');
-  return [experiment, variant, dataset, when, random].map(slug).join('.');
-}
+/** The one run-id scheme lives with the plan. */
+export { readableRunId };
 
 /** The failed lines, annotated on the dataset line they came from (first few per run). */
 /** Where line N of a data file is written: JSONL one record a line, CSV/TSV after the header, JSON unknown. */

@@ -4,20 +4,23 @@
  * or a built-in evaluator. Runs are linked to datasets by name, never by path fragments (the
  * seed template's bug), and evaluation data must be row-aligned with the run it scores.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Evaluator, EvaluatorDataset, UseCase } from '../config/types.js';
+import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../results/model.js';
 import { runBatch, scanData } from '../runs/index.js';
+import { evaluationRunId, linkEvaluations, planExperiment, type EvaluationLink, type ExperimentPlan } from '../runs/plan.js';
 import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
 import { checkCodeEvaluators } from '../eval/code-evaluators/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import type { EvaluationsFile, RunsFile, StandardRun } from '../results/handoff.js';
 import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, readHandoff, unfinishedRuns, writeHandoff } from './experiment-files.js';
-import { llmServiceFor } from './llm-service.js';
+import { llmServiceFor, loadPrices } from './llm-service.js';
+import { planInputs, showPlan } from './plan-output.js';
 import { progressFor } from './progress.js';
 import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
@@ -31,21 +34,19 @@ export interface EvaluateInputs {
   buildId?: string;
   runsFile?: string;
   evaluationsFile?: string;
+  dryRun?: boolean;
+  planFile?: string;
 }
 
 export interface EvaluateOutputs {
   evaluationsFile: string;
   evaluations: EvaluationResult[];
+  /** The plan of a dry run (or with --plan-file). */
+  plan?: ExperimentPlan;
 }
 
 /** One evaluation to run: an evaluator on one of its datasets against one standard run. */
-interface Job {
-  evaluator: Evaluator;
-  evaluatorIndex: number;
-  dataset: EvaluatorDataset;
-  datasetIndex: number;
-  run: StandardRun;
-}
+type Job = EvaluationLink<StandardRun>;
 
 export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
   name: 'evaluate',
@@ -55,6 +56,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     ...storeInputs,
     { name: 'runs-file', type: 'path', description: 'Runs file written by bulk-run (default: <store>/experiments/<name>[.<env>]/runs.json).' },
     { name: 'evaluations-file', type: 'path', description: 'Where to write the evaluations file for report (default: next to the runs file).' },
+    ...planInputs,
   ],
   outputs: [
     { name: 'evaluations-file', description: 'Path of the evaluations file (JSON) for the report step.' },
@@ -64,10 +66,23 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate' });
     const execution = executionOverrides(useCase.execution, inputs);
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
+    if (inputs.dryRun && !existsSync(runsFile)) {
+      // Before bulk-run has run: the evaluations of the runs it would make.
+      host.info(`evaluate: no runs file at ${runsFile}; planning against the runs bulk-run would make`);
+      const plan = await planExperiment(useCase, { build: inputs.buildId ?? ciBuildId(), prices: loadPrices(process.env.LLMOPS_PRICES_FILE) });
+      await showPlan(plan, 'evaluations', host, inputs);
+      return { evaluationsFile: '', evaluations: [], plan };
+    }
     const runs = readHandoff<RunsFile>(runsFile, 'bulk-run');
     const unfinished = unfinishedRuns(runsFile, runs, 'evaluate');
     if (unfinished) throw unfinished;
-    const jobs = planJobs(useCase, runs.runs);
+    const jobs = linkEvaluations(useCase, runs.runs);
+    if (inputs.dryRun || inputs.planFile) {
+      const plan = await planExperiment(useCase, { build: runs.build, standardRuns: runs.runs, prices: loadPrices(process.env.LLMOPS_PRICES_FILE), sampleLines: 5 });
+      // The runs of the runs file are what gets scored: the plan's own standard runs are not shown.
+      await showPlan(plan, 'evaluations', host, inputs);
+      if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan };
+    }
     await checkAlignment(jobs, useCase);
     if (jobs.length === 0) host.warning(`evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`);
 
@@ -78,7 +93,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const evaluations: EvaluationResult[] = [];
     const overLimit: string[] = [];
     for (const job of jobs) {
-      const runId = `${job.run.runId}.eval.${job.evaluator.name}`.slice(0, 200);
+      const runId = evaluationRunId(job.run.runId, job.evaluator.name);
       host.info(`evaluate ${job.evaluator.name} on ${job.run.runId} (${job.dataset.name})`);
       const common = { runId, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, fallbackConnection, llm, progress: progressFor(host, runId) };
       const summary = job.evaluator.flow
@@ -104,20 +119,6 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     return { evaluationsFile, evaluations };
   },
 };
-
-/** Evaluator datasets reference standard datasets by name; standard runs carry their dataset's name. */
-function planJobs(useCase: UseCase, runs: StandardRun[]): Job[] {
-  const jobs: Job[] = [];
-  useCase.evaluators.forEach((evaluator, evaluatorIndex) => {
-    evaluator.datasets.forEach((dataset, datasetIndex) => {
-      let matching = runs.filter((r) => r.dataset === dataset.reference);
-      // A code-only evaluator runs the flow object its own code builds, not a variant: it is joined to the default run.
-      if (evaluator.code) matching = matching.filter((r) => r === (matching.find((m) => m.isDefault) ?? matching[0]));
-      for (const run of matching) jobs.push({ evaluator, evaluatorIndex, dataset, datasetIndex, run });
-    });
-  });
-  return jobs;
-}
 
 /** Evaluation data must have one row per line of the run it scores (unless its rows carry line_number). */
 async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
