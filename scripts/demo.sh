@@ -2,6 +2,9 @@
 # The demo lifecycle on examples/web_classification, offline. Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/common.sh
+# Debian's Node.js is older than package.json declares: take Node 24 from npm, as the test command does.
+use_declared_node
 bash scripts/setup.sh
 node scripts/build.mjs
 exec node dist/demo.js "$@"
