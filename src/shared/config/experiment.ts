@@ -3,9 +3,10 @@
  * our keys): unique names, existing files, evaluator datasets linked to standard datasets by
  * name, mapping syntax, gates that can be evaluated.
  */
-import { existsSync, realpathSync } from 'node:fs';
-import path, { sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { findRepositoryRoot } from './environment.js';
+import { realOrSelf, realPathOutside } from '../files.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorRef } from '../flow/code-evaluator.js';
 import { locate, type PathSegment, type SourceFile } from '../source.js';
@@ -175,13 +176,10 @@ function checkSource(d: Dataset, path: PathSegment[], at: (p: PathSegment[]) => 
     return;
   }
   if (!d.localPath) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: file not found: ${d.source} (looked in the use case folder and in its data/ folder)` });
-  else if (repository && !isInside(realpathSync(d.localPath), realpathSync(repository))) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: ${JSON.stringify(d.source)} resolves to ${realpathSync(d.localPath)}, outside the repository ${display(repository)}; expected a dataset inside it (or set execution.data_outside_repository: true)` });
+  else if (repository && realPathOutside(d.localPath, [repository])) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: ${JSON.stringify(d.source)} resolves to ${realOrSelf(d.localPath)}, outside the repository ${display(repository)}; expected a dataset inside it (or set execution.data_outside_repository: true)` });
   else if (!/\.(jsonl|json|csv|tsv)$/i.test(d.localPath)) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: ${display(d.localPath)} has an unsupported format, expected a .jsonl, .json, .csv or .tsv file` });
 }
 
-function isInside(file: string, folder: string): boolean {
-  return file === folder || file.startsWith(folder.endsWith(sep) ? folder : folder + sep);
-}
 
 const mappingReference = /^\$\{(data|run\.outputs|run\.inputs|target)\.([^{}]+)\}$/;
 

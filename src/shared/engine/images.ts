@@ -11,10 +11,11 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { realOrSelf, realPathOutside } from '../files.js';
 import { ImageValue, PromptResult } from './template/index.js';
 
 export type MessageFormat = 'basic' | 'openai-vision';
@@ -210,18 +211,11 @@ function fromFile(path: string, o: ImageLoadOptions, mime?: string): ImageValue 
  * and send on to a model, any file it can reach.
  */
 function inside(given: string, file: string, allowed: readonly string[]): string {
-  const real = realpathSync(file);
-  const roots = allowed.map((r) => {
-    try {
-      return realpathSync(r);
-    } catch {
-      return resolve(r);
-    }
-  });
-  if (!roots.some((r) => real === r || real.startsWith(r.endsWith(sep) ? r : r + sep))) {
-    throw new ImageInputError(`image path ${JSON.stringify(given)} resolves to ${real}, outside the flow or data folder and the working directory; expected an image inside them, a base64 image or a URL`);
+  const outside = realPathOutside(file, allowed);
+  if (outside) {
+    throw new ImageInputError(`image path ${JSON.stringify(given)} resolves to ${outside}, outside the flow or data folder and the working directory; expected an image inside them, a base64 image or a URL`);
   }
-  return real;
+  return realOrSelf(file);
 }
 
 /**

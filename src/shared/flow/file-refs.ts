@@ -3,9 +3,10 @@
  * Only a whole string value is a reference; an unset variable leaves the text as written.
  * @module
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { extname, isAbsolute, join, sep } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { extname, isAbsolute, join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { realPathOutside } from '../files.js';
 import type { PathSegment } from '../source.js';
 
 // Anchored at the start only, like Python's re.match: `${env:A} tail` still reads env A.
@@ -41,8 +42,8 @@ function resolveOne(text: string, ctx: RefContext, path: PathSegment[]): unknown
     ctx.problem(path, `found ${text}, but the file ${target} does not exist; expected a file relative to the flow's folder`);
     return text;
   }
-  const real = realpathSync(file);
-  if (![ctx.baseDir, process.cwd()].some((root) => inside(real, root))) {
+  const real = realPathOutside(file, [ctx.baseDir, process.cwd()]);
+  if (real) {
     ctx.problem(path, `found ${text}, which resolves to ${real}, outside the flow's folder and the working directory; expected a file inside them`);
     return undefined;
   }
@@ -60,16 +61,6 @@ function resolveOne(text: string, ctx: RefContext, path: PathSegment[]): unknown
     return text;
   }
   return content;
-}
-
-function inside(real: string, root: string): boolean {
-  let r: string;
-  try {
-    r = realpathSync(root);
-  } catch {
-    r = root;
-  }
-  return real === r || real.startsWith(r.endsWith(sep) ? r : r + sep);
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

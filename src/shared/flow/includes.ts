@@ -3,10 +3,11 @@
  * copies into the flow's root, by base name, before running.
  * @module
  */
-import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { ConfigError, type Problem, type SourceLocation } from '../errors.js';
+import { realPathOutside } from '../files.js';
 import type { IncludeEntry, LoadedFlow } from './model.js';
 
 /** An include entry as written, made absolute against the flow file's folder. */
@@ -46,22 +47,12 @@ export function findFlowFile(workingDir: string, includes: readonly IncludeEntry
  * the only places a flow may read from — else undefined. Includes count by their own real paths.
  */
 export function outsideFlow(file: string, flowDir: string, includes: readonly IncludeEntry[] = []): string | undefined {
-  const real = realOrSelf(file);
-  const roots = [flowDir, ...includes.map((inc) => inc.absolute)].map(realOrSelf);
-  return roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep)) ? undefined : real;
+  return realPathOutside(file, [flowDir, ...includes.map((inc) => inc.absolute)]);
 }
 
 /** The message for a path that leaves the flow (never the file's content: only where it points). */
 export function outsideMessage(what: string, written: string, real: string): string {
   return `${what}: found ${JSON.stringify(written)}, which resolves to ${real}, outside the flow folder and its additional_includes; expected a file inside the flow folder (symlinks count where they point) or list its folder in additional_includes`;
-}
-
-function realOrSelf(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return resolve(p);
-  }
 }
 
 /** A flow's code laid out on disk the way it runs. */
