@@ -25,6 +25,8 @@ import type { ModelServerHandle, ModelServerOptions, ModelServerStats } from './
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** JSON nesting the server walks; deeper bodies are a 400, not a stack overflow. */
 export const MAX_JSON_DEPTH = 128;
+/** How long the rest of an oversize body is read and dropped before the connection is cut. */
+const OVERSIZE_LINGER_MS = 2000;
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** A computed answer waiting for its latency. */
@@ -144,11 +146,15 @@ class LocalModel {
     }
     const limit = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const tooLarge = (size: number) => {
-      // Answer at once and drop the connection: reading the rest of an oversize body is work for nothing.
+      // Answer at once, keep nothing of the body, and close. The rest is read and dropped for a bounded moment:
+      // a socket destroyed while the client still writes fails its write (ECONNRESET) before it reads the 413.
       res.setHeader('connection', 'close');
       this.sendError(res, new ApiError(413, `Request body too large: ${size} bytes or more, limit ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large'));
       req.removeAllListeners('data');
-      res.on('finish', () => req.destroy());
+      req.resume();
+      const linger = setTimeout(() => req.destroy(), OVERSIZE_LINGER_MS);
+      linger.unref();
+      req.once('end', () => clearTimeout(linger));
     };
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) return tooLarge(declared);
