@@ -15,7 +15,10 @@ import path from 'node:path';
 
 const root = process.cwd();
 // The runner's runtime, from the locked runtimes (scripts/runtimes), whatever Node runs this script.
-const node24 = path.join(execFileSync('bash', [path.join(root, 'scripts/node-runtimes.sh')], { encoding: 'utf8' }).trim(), 'node_modules/node24/bin/node');
+const node24 = path.join(
+  execFileSync('bash', [path.join(root, 'scripts/node-runtimes.sh')], { encoding: 'utf8' }).trim(),
+  'node_modules/node24/bin/node',
+);
 const reps = Number(process.env.BENCH_REPS ?? 7);
 
 interface Meta {
@@ -28,7 +31,8 @@ function sizes(meta: Meta, entry: string): { start: number; all: number } {
   const walk = (file: string, dynamic: boolean) => {
     if (seen.has(file) || !meta.outputs[file]) return;
     seen.add(file);
-    for (const i of meta.outputs[file].imports) if (i.kind === 'import-statement' || (dynamic && i.kind === 'dynamic-import')) walk(i.path, dynamic);
+    for (const i of meta.outputs[file].imports)
+      if (i.kind === 'import-statement' || (dynamic && i.kind === 'dynamic-import')) walk(i.path, dynamic);
   };
   walk(entry, false);
   const start = [...seen].reduce((n, f) => n + meta.outputs[f].bytes, 0);
@@ -46,11 +50,16 @@ function firstUsefulLine(args: string[], env: Record<string, string>): Promise<n
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       for (const line of buffer.split('\n').slice(0, -1)) {
-        if (firstLineMs === undefined && line && !line.startsWith('::') && !line.startsWith('##vso[')) firstLineMs = Number(process.hrtime.bigint() - started) / 1e6;
+        if (firstLineMs === undefined && line && !line.startsWith('::') && !line.startsWith('##vso['))
+          firstLineMs = Number(process.hrtime.bigint() - started) / 1e6;
       }
     });
     // Resolved once the process is gone, so the next measurement never overlaps this one's tail.
-    child.on('exit', () => (firstLineMs !== undefined ? resolve(firstLineMs) : reject(new Error(`${args.join(' ')}: no useful line:\n${buffer}`))));
+    child.on('exit', () =>
+      firstLineMs !== undefined
+        ? resolve(firstLineMs)
+        : reject(new Error(`${args.join(' ')}: no useful line:\n${buffer}`)),
+    );
   });
 }
 
@@ -58,7 +67,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-bench-'));
 writeFileSync(path.join(work, 'out'), '');
-const common = { AOAI_API_BASE: 'http://127.0.0.1:9', AOAI_API_KEY: 'sk-bench', INPUT_CONFIG: 'examples/web_classification/experiment.yaml', INPUT_STORE: path.join(work, 'store') };
+const common = {
+  AOAI_API_BASE: 'http://127.0.0.1:9',
+  AOAI_API_KEY: 'sk-bench',
+  INPUT_CONFIG: 'examples/web_classification/experiment.yaml',
+  INPUT_STORE: path.join(work, 'store'),
+};
 const rows: string[] = [];
 const BARE = ['-e', "console.log('ready')"];
 /** Median cold start of `args` and of bare Node, each rep of one right after the other. */
@@ -82,7 +96,9 @@ const steps = Object.keys(actionsMeta.outputs)
 for (const step of steps) {
   const file = `dist/actions/${step}/index.js`;
   const { start, all } = sizes(actionsMeta, file);
-  rows.push(row(`action ${step}`, start, all, await measure([file], { ...common, GITHUB_OUTPUT: path.join(work, 'out') })));
+  rows.push(
+    row(`action ${step}`, start, all, await measure([file], { ...common, GITHUB_OUTPUT: path.join(work, 'out') })),
+  );
 }
 for (const step of process.env.BENCH_ADO === '0' ? [] : steps) {
   const metaFile = path.join(root, `dist/ado-meta-${step}.json`);

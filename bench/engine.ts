@@ -26,7 +26,9 @@ interface Server {
 
 /** The model server in its own process, so it does not share the event loop (or the CPU profile) with the engine. */
 async function startServer(options: ModelServerOptions): Promise<Server> {
-  const child = fork(fileURLToPath(import.meta.url), ['--server', JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--server', JSON.stringify(options)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const url = await new Promise<string>((resolve) => child.once('message', (m: { url: string }) => resolve(m.url)));
   const stats = () =>
     new Promise<{ requests: number; rateLimited: number }>((resolve) => {
@@ -52,12 +54,22 @@ async function measure(lines: number, fn: () => Promise<void>): Promise<Sample> 
 }
 
 function bareFetch(url: string, lines: number, concurrency: number): Promise<void> {
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'question 1' }], temperature: 1, top_p: 1, stream: false });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'question 1' }],
+    temperature: 1,
+    top_p: 1,
+    stream: false,
+  });
   let next = 0;
   return Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next++ < lines) {
-        const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' }, body });
+        const res = await fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+          body,
+        });
         await res.json();
       }
     }),
@@ -67,19 +79,39 @@ function bareFetch(url: string, lines: number, concurrency: number): Promise<voi
 /** The same loop over node:http with a keep-alive agent: the bare cost of the engine's own transport. */
 const bareAgent = new http.Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' });
 function bareHttp(url: string, lines: number, concurrency: number): Promise<void> {
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'question 1' }], temperature: 1, top_p: 1, stream: false });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'question 1' }],
+    temperature: 1,
+    top_p: 1,
+    stream: false,
+  });
   const u = new URL(`${url}/v1/chat/completions`);
   const post = () =>
     new Promise<void>((resolve, reject) => {
-      const req = http.request({ hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: bareAgent, headers: { 'content-type': 'application/json', authorization: 'Bearer k', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.setEncoding('utf8');
-        let text = '';
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          JSON.parse(text);
-          resolve();
-        });
-      });
+      const req = http.request(
+        {
+          hostname: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          agent: bareAgent,
+          headers: {
+            'content-type': 'application/json',
+            authorization: 'Bearer k',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.setEncoding('utf8');
+          let text = '';
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => {
+            JSON.parse(text);
+            resolve();
+          });
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -94,12 +126,21 @@ function bareHttp(url: string, lines: number, concurrency: number): Promise<void
 function writeFlows(dir: string): { llmFlow: string; pyFlow: string } {
   const llmFlow = join(dir, 'llm');
   mkdirSync(llmFlow);
-  writeFileSync(join(llmFlow, 'flow.dag.yaml'), 'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: conn\n  api: chat\n  inputs: {model: gpt-4o-mini, question: "${inputs.question}"}\n');
+  writeFileSync(
+    join(llmFlow, 'flow.dag.yaml'),
+    'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: conn\n  api: chat\n  inputs: {model: gpt-4o-mini, question: "${inputs.question}"}\n',
+  );
   writeFileSync(join(llmFlow, 'ask.jinja2'), '# user:\n{{question}}\n');
   const pyFlow = join(dir, 'py');
   mkdirSync(pyFlow);
-  writeFileSync(join(pyFlow, 'flow.dag.yaml'), 'inputs:\n  question: {type: string}\noutputs:\n  out: {type: string, reference: "${b.output}"}\nnodes:\n- name: a\n  type: python\n  source: {type: code, path: a.py}\n  inputs: {text: "${inputs.question}"}\n- name: b\n  type: python\n  source: {type: code, path: a.py}\n  inputs: {text: "${a.output}"}\n');
-  writeFileSync(join(pyFlow, 'a.py'), 'from promptflow.core import tool\n\n\n@tool\ndef up(text: str) -> str:\n    return text.upper()\n');
+  writeFileSync(
+    join(pyFlow, 'flow.dag.yaml'),
+    'inputs:\n  question: {type: string}\noutputs:\n  out: {type: string, reference: "${b.output}"}\nnodes:\n- name: a\n  type: python\n  source: {type: code, path: a.py}\n  inputs: {text: "${inputs.question}"}\n- name: b\n  type: python\n  source: {type: code, path: a.py}\n  inputs: {text: "${a.output}"}\n',
+  );
+  writeFileSync(
+    join(pyFlow, 'a.py'),
+    'from promptflow.core import tool\n\n\n@tool\ndef up(text: str) -> str:\n    return text.upper()\n',
+  );
   return { llmFlow, pyFlow };
 }
 
@@ -108,7 +149,10 @@ function dataOf(dir: string, n: number): string {
   let file = dataFiles.get(n);
   if (!file) {
     file = join(dir, `data-${n}.jsonl`);
-    writeFileSync(file, Array.from({ length: n }, (_, i) => JSON.stringify({ question: `question ${i}` })).join('\n') + '\n');
+    writeFileSync(
+      file,
+      Array.from({ length: n }, (_, i) => JSON.stringify({ question: `question ${i}` })).join('\n') + '\n',
+    );
     dataFiles.set(n, file);
   }
   return file;
@@ -121,7 +165,12 @@ const median = (xs: number[]) => {
 const rssMb = () => process.resourceUsage().maxRSS / 1024;
 /** The model client's transport (BENCH_TRANSPORT=fetch for the A/B against undici fetch). */
 const transport = process.env.BENCH_TRANSPORT === 'fetch' ? ('fetch' as const) : ('node' as const);
-const connOf = (url: string) => ({ name: 'conn', type: 'OpenAIConnection', value: { api_key: 'k', base_url: `${url}/v1` }, secretKeys: ['api_key'] });
+const connOf = (url: string) => ({
+  name: 'conn',
+  type: 'OpenAIConnection',
+  value: { api_key: 'k', base_url: `${url}/v1` },
+  secretKeys: ['api_key'],
+});
 
 async function main(): Promise<void> {
   const lines = Number(process.argv[2] ?? 10_000);
@@ -129,7 +178,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'llmops-bench-engine-'));
   const store = join(dir, 'store');
   const { llmFlow, pyFlow } = writeFlows(dir);
-  console.log(`node ${process.version}, ${lines} lines at latency 0, medians of ${repeats} repeats (bare fetch and engine alternate), client transport ${transport}\n`);
+  console.log(
+    `node ${process.version}, ${lines} lines at latency 0, medians of ${repeats} repeats (bare fetch and engine alternate), client transport ${transport}\n`,
+  );
   const rows: string[] = [
     '| latency | C | lines | bare fetch lines/s | bare node:http lines/s | engine lines/s | engine/bare fetch | engine/bare node:http | engine/ideal C/L | overhead/line, wall (ms) | engine − bare CPU/line (ms) | peak RSS (MB) |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -155,7 +206,14 @@ async function main(): Promise<void> {
         bareH.push(await measure(n, () => bareHttp(server.url, n, c)));
         engine.push(
           await measure(n, async () => {
-            const s = await runBatch({ flow: llmFlow, data, storeRoot: store, connections: [conn], concurrency: c, llm: { maxConcurrency: 256, client: { transport } } });
+            const s = await runBatch({
+              flow: llmFlow,
+              data,
+              storeRoot: store,
+              connections: [conn],
+              concurrency: c,
+              llm: { maxConcurrency: 256, client: { transport } },
+            });
             if (s.counts.completed !== n) throw new Error(`only ${s.counts.completed}/${n} lines completed`);
           }),
         );
@@ -177,8 +235,16 @@ async function main(): Promise<void> {
   await rpmLimit(dir, llmFlow, store, repeats);
   const data = dataOf(dir, lines);
   const py: Sample[] = [];
-  for (let r = 0; r < repeats; r++) py.push(await measure(lines, async () => void (await runBatch({ flow: pyFlow, data, storeRoot: store, concurrency: 8, pythonWorkers: 1 }))));
-  console.log(`\ntwo python nodes, C=8, 1 worker: ${lines} lines, ${median(py.map((s) => s.rate)).toFixed(0)} lines/s, peak RSS ${rssMb().toFixed(0)} MB`);
+  for (let r = 0; r < repeats; r++)
+    py.push(
+      await measure(
+        lines,
+        async () => void (await runBatch({ flow: pyFlow, data, storeRoot: store, concurrency: 8, pythonWorkers: 1 })),
+      ),
+    );
+  console.log(
+    `\ntwo python nodes, C=8, 1 worker: ${lines} lines, ${median(py.map((s) => s.rate)).toFixed(0)} lines/s, peak RSS ${rssMb().toFixed(0)} MB`,
+  );
 }
 
 /**
@@ -194,19 +260,32 @@ async function rpmLimit(dir: string, flow: string, store: string, repeats: numbe
   const n = perWindow * 5;
   const data = dataOf(dir, n);
   const idealMs = Math.floor((n - 1) / perWindow) * windowMs + latencyMs;
-  console.log(`\nrpm limit: ${perWindow} requests per ${windowMs / 1000} s window (${(perWindow * 60_000) / windowMs} rpm), latency ${latencyMs} ms, C=${c}, ${n} lines; ideal ${(idealMs / 1000).toFixed(2)} s`);
-  console.log('| repeat | seconds | lines/s | share of the limit | completed | failed | 429s | requests |\n|---|---|---|---|---|---|---|---|');
+  console.log(
+    `\nrpm limit: ${perWindow} requests per ${windowMs / 1000} s window (${(perWindow * 60_000) / windowMs} rpm), latency ${latencyMs} ms, C=${c}, ${n} lines; ideal ${(idealMs / 1000).toFixed(2)} s`,
+  );
+  console.log(
+    '| repeat | seconds | lines/s | share of the limit | completed | failed | 429s | requests |\n|---|---|---|---|---|---|---|---|',
+  );
   const shares: number[] = [];
   for (let r = 0; r < repeats; r++) {
     // A fresh server per repeat: its window starts empty, as the ideal assumes.
     const server = await startServer({ latencyMs, rpm: perWindow, windowMs });
     const t0 = performance.now();
-    const s = await runBatch({ flow, data, storeRoot: store, connections: [connOf(server.url)], concurrency: c, llm: { maxConcurrency: 256 } });
+    const s = await runBatch({
+      flow,
+      data,
+      storeRoot: store,
+      connections: [connOf(server.url)],
+      concurrency: c,
+      llm: { maxConcurrency: 256 },
+    });
     const ms = performance.now() - t0;
     const stats = await server.stats();
     server.child.kill();
     shares.push(idealMs / ms);
-    console.log(`| ${r + 1} | ${(ms / 1000).toFixed(2)} | ${(n / (ms / 1000)).toFixed(0)} | ${(idealMs / ms).toFixed(2)} | ${s.counts.completed} | ${s.counts.failed} | ${stats.rateLimited} | ${stats.requests} |`);
+    console.log(
+      `| ${r + 1} | ${(ms / 1000).toFixed(2)} | ${(n / (ms / 1000)).toFixed(0)} | ${(idealMs / ms).toFixed(2)} | ${s.counts.completed} | ${s.counts.failed} | ${stats.rateLimited} | ${stats.requests} |`,
+    );
   }
   console.log(`median share of the limit: ${median(shares).toFixed(2)}`);
 }

@@ -18,15 +18,18 @@ import { startModelServer, type ModelServerOptions } from '../src/model-server/i
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 2000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 
-
 interface Probe {
   cpu: NodeJS.CpuUsage;
   requests: number;
   stats: { rateLimited: number };
 }
 
-async function serverProcess(options: ModelServerOptions): Promise<{ url: string; child: ChildProcess; probe(): Promise<Probe> }> {
-  const child = spawn(process.execPath, [process.argv[1], '--serve', JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+async function serverProcess(
+  options: ModelServerOptions,
+): Promise<{ url: string; child: ChildProcess; probe(): Promise<Probe> }> {
+  const child = spawn(process.execPath, [process.argv[1], '--serve', JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   const url = await new Promise<string>((resolve) => child.stdout!.once('data', (d) => resolve(String(d).trim())));
   const probe = () =>
     new Promise<Probe>((resolve) => {
@@ -70,7 +73,12 @@ async function main(): Promise<void> {
   // 1. Server throughput at latency 0, bare fetch with keep-alive (Node's global fetch pools connections).
   {
     const s = await serverProcess({});
-    const bare = () => fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' }, body: bodyText }).then((r) => r.json());
+    const bare = () =>
+      fetch(`${s.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+        body: bodyText,
+      }).then((r) => r.json());
     await rate(8, bare, 1000);
     console.log('1. model server, latency 0, bare fetch client in another process');
     console.log('concurrency  achieved req/s  server CPU us/req  server capacity req/s/core');
@@ -89,8 +97,16 @@ async function main(): Promise<void> {
   console.log('latency  concurrency  bare fetch  llmops client  ratio  openai SDK  ratio');
   for (const latencyMs of [0, 50]) {
     const s = await serverProcess({ latencyMs });
-    const bare = () => fetch(`${s.url}/openai/deployments/gpt-4o/chat/completions?api-version=2024-02-01`, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': 'k' }, body: bodyText }).then((r) => r.json());
-    const client = new LlmClient({ connection: { type: 'azure_open_ai', api_base: s.url, api_key: 'k' }, maxConcurrency: 64 });
+    const bare = () =>
+      fetch(`${s.url}/openai/deployments/gpt-4o/chat/completions?api-version=2024-02-01`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': 'k' },
+        body: bodyText,
+      }).then((r) => r.json());
+    const client = new LlmClient({
+      connection: { type: 'azure_open_ai', api_base: s.url, api_key: 'k' },
+      maxConcurrency: 64,
+    });
     const sdk = new OpenAI({ apiKey: 'k', baseURL: `${s.url}/v1`, maxRetries: 0 });
     const viaClient = () => client.chat(body);
     const viaSdk = () => sdk.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsNonStreaming);
@@ -107,7 +123,9 @@ async function main(): Promise<void> {
         o.push(await rate(c, viaSdk));
       }
       const [mb, ml, mo] = [median(b), median(l), median(o)];
-      console.log(`${String(latencyMs).padStart(5)} ms  ${String(c).padStart(11)}  ${fmt(mb)}    ${fmt(ml)}     ${(ml / mb).toFixed(2)}    ${fmt(mo)}   ${(mo / mb).toFixed(2)}`);
+      console.log(
+        `${String(latencyMs).padStart(5)} ms  ${String(c).padStart(11)}  ${fmt(mb)}    ${fmt(ml)}     ${(ml / mb).toFixed(2)}    ${fmt(mo)}   ${(mo / mb).toFixed(2)}`,
+      );
     }
     s.child.kill();
   }
@@ -115,9 +133,17 @@ async function main(): Promise<void> {
   // 3. Share of an rpm limit sustained (limit per window; windows shortened so the run is seconds, not minutes).
   console.log('\n3. rpm-limited server: share of the limit sustained by the llmops client over 10 s, deep queue');
   console.log('latency  limit/window  concurrency  completed  allowed  share  429s');
-  for (const [latencyMs, rpm, windowMs, conc] of [[50, 100, 1000, 16], [0, 100, 1000, 16], [50, 1000, 10_000, 32], [200, 300, 1000, 64]]) {
+  for (const [latencyMs, rpm, windowMs, conc] of [
+    [50, 100, 1000, 16],
+    [0, 100, 1000, 16],
+    [50, 1000, 10_000, 32],
+    [200, 300, 1000, 64],
+  ]) {
     const s = await startModelServer({ rpm, windowMs, latencyMs });
-    const client = new LlmClient({ connection: { type: 'azure_open_ai', api_base: s.url, api_key: 'k' }, maxConcurrency: conc });
+    const client = new LlmClient({
+      connection: { type: 'azure_open_ai', api_base: s.url, api_key: 'k' },
+      maxConcurrency: conc,
+    });
     const T = 10_000;
     const end = Date.now() + T;
     let ok = 0;
@@ -131,7 +157,9 @@ async function main(): Promise<void> {
       }),
     );
     const allowed = (rpm * T) / windowMs;
-    console.log(`${String(latencyMs).padStart(5)} ms  ${`${rpm}/${windowMs / 1000}s`.padStart(12)}  ${String(conc).padStart(11)}  ${String(ok).padStart(9)}  ${String(allowed).padStart(7)}  ${(ok / allowed).toFixed(2)}  ${String(s.stats().rateLimited).padStart(5)}`);
+    console.log(
+      `${String(latencyMs).padStart(5)} ms  ${`${rpm}/${windowMs / 1000}s`.padStart(12)}  ${String(conc).padStart(11)}  ${String(ok).padStart(9)}  ${String(allowed).padStart(7)}  ${(ok / allowed).toFixed(2)}  ${String(s.stats().rateLimited).padStart(5)}`,
+    );
     await s.close();
   }
 }
@@ -146,7 +174,9 @@ async function reps(fn: () => Promise<number>): Promise<number[]> {
 if (process.argv[2] === '--serve') {
   const server = await startModelServer(JSON.parse(process.argv[3]) as ModelServerOptions);
   process.stdout.write(`${server.url}\n`);
-  process.on('message', () => process.send!({ cpu: process.cpuUsage(), requests: server.stats().requests, stats: server.stats() }));
+  process.on('message', () =>
+    process.send!({ cpu: process.cpuUsage(), requests: server.stats().requests, stats: server.stats() }),
+  );
 } else {
   await main();
 }

@@ -35,12 +35,18 @@ async function measure(workers: number): Promise<string[]> {
     samples.sort((a, b) => a - b);
     let next = 0;
     const t0 = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-      while (next++ < PIPELINED) await pool.call('echo.py', { text: 'hello' });
-    }));
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next++ < PIPELINED) await pool.call('echo.py', { text: 'hello' });
+      }),
+    );
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return [String(workers), percentile(samples, 50).toFixed(3), percentile(samples, 99).toFixed(3),
-      Math.round(PIPELINED / seconds).toString()];
+    return [
+      String(workers),
+      percentile(samples, 50).toFixed(3),
+      percentile(samples, 99).toFixed(3),
+      Math.round(PIPELINED / seconds).toString(),
+    ];
   } finally {
     await pool.close();
   }

@@ -80,7 +80,15 @@ function processProbe(): { reset(): void; read(): ProcStats } {
       const used = process.cpuUsage(cpu);
       // The histogram holds the time between timer ticks (ns); the expected 1 ms is not a delay.
       const delay = (ns: number) => Math.max(0, ns / 1e6 - 1);
-      return { cpuUs: used.user + used.system, elP50: delay(loop.percentile(50)), elP99: delay(loop.percentile(99)), elMax: delay(loop.max), gcCount: gc.count, gcMs: gc.ms, gcMaxMs: gc.max };
+      return {
+        cpuUs: used.user + used.system,
+        elP50: delay(loop.percentile(50)),
+        elP99: delay(loop.percentile(99)),
+        elMax: delay(loop.max),
+        gcCount: gc.count,
+        gcMs: gc.ms,
+        gcMaxMs: gc.max,
+      };
     },
   };
 }
@@ -92,7 +100,11 @@ function processProbe(): { reset(): void; read(): ProcStats } {
  * Stalls of this process count; the load generator's and the model server's do not.
  */
 function ownTimeProbe(): { reset(): void; read(): { ownP50: number; ownP99: number } } {
-  interface Timing { start: number; upStart: number; upMs: number }
+  interface Timing {
+    start: number;
+    upStart: number;
+    upMs: number;
+  }
   const current = new AsyncLocalStorage<Timing>();
   const byResponse = new WeakMap<object, Timing>();
   const byCall = new WeakMap<object, Timing>();
@@ -132,8 +144,21 @@ async function role(): Promise<boolean> {
   let url: string;
   if (r === 'model') url = (await startModelServer({ latencyMs: LATENCY })).url;
   else if (r === 'flow') {
-    const conn = { name: 'conn', type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: arg }, secretKeys: ['api_key'] };
-    url = (await startFlowServer({ flow: FLOW, connections: [conn], port: 0, ...(ACCESS_LOG ? {} : { log: () => {} }), ...(TRANSPORT ? { llm: { client: { transport: TRANSPORT } } } : {}) })).url;
+    const conn = {
+      name: 'conn',
+      type: 'AzureOpenAIConnection',
+      value: { api_key: 'k', api_base: arg },
+      secretKeys: ['api_key'],
+    };
+    url = (
+      await startFlowServer({
+        flow: FLOW,
+        connections: [conn],
+        port: 0,
+        ...(ACCESS_LOG ? {} : { log: () => {} }),
+        ...(TRANSPORT ? { llm: { client: { transport: TRANSPORT } } } : {}),
+      })
+    ).url;
   } else if (r === 'proxy') url = await startBareProxy(arg);
   else return false;
   const probe = processProbe();
@@ -162,17 +187,37 @@ async function startBareProxy(modelUrl: string): Promise<string> {
     // async context (what ownTimeProbe follows), not in the socket's.
     void new Promise((end) => req.on('end', end)).then(() => {
       const { question } = JSON.parse(Buffer.concat(parts).toString()) as { question: string };
-      const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: question }], max_tokens: 256 });
-      const out = http.request({ hostname: target.hostname, port: target.port, path: upstream, method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'k', 'content-length': Buffer.byteLength(body) } }, (up) => {
-        let text = '';
-        up.setEncoding('utf8');
-        up.on('data', (c: string) => (text += c));
-        up.on('end', () => {
-          const answer = JSON.stringify({ answer: (JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0].message.content, question });
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
-          res.end(answer);
-        });
+      const body = JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'system', content: 'You are terse.' },
+          { role: 'user', content: question },
+        ],
+        max_tokens: 256,
       });
+      const out = http.request(
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: upstream,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'api-key': 'k', 'content-length': Buffer.byteLength(body) },
+        },
+        (up) => {
+          let text = '';
+          up.setEncoding('utf8');
+          up.on('data', (c: string) => (text += c));
+          up.on('end', () => {
+            const answer = JSON.stringify({
+              answer: (JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0].message.content,
+              question,
+            });
+            res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+            res.end(answer);
+          });
+        },
+      );
       out.on('error', () => res.writeHead(502).end());
       out.end(body);
     });
@@ -190,11 +235,14 @@ interface Child {
 function child(args: string[]): Promise<Child> {
   // BENCH_FLOW_NODE_ARGS: node options of the flow server alone (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const nodeArgs = args[0] === 'flow' ? (process.env.BENCH_FLOW_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
-  const proc = spawn(process.execPath, [...nodeArgs, process.argv[1], ...args], { stdio: ['ignore', 'inherit', ACCESS_LOG && args[0] === 'flow' ? 'ignore' : 'inherit', 'ipc'] });
-  const ask = (m: 'reset' | 'read') => new Promise<ProcStats>((resolve) => {
-    proc.once('message', (v) => resolve(v as ProcStats));
-    proc.send(m);
+  const proc = spawn(process.execPath, [...nodeArgs, process.argv[1], ...args], {
+    stdio: ['ignore', 'inherit', ACCESS_LOG && args[0] === 'flow' ? 'ignore' : 'inherit', 'ipc'],
   });
+  const ask = (m: 'reset' | 'read') =>
+    new Promise<ProcStats>((resolve) => {
+      proc.once('message', (v) => resolve(v as ProcStats));
+      proc.send(m);
+    });
   return new Promise((resolve) => proc.once('message', (m) => resolve({ proc, url: (m as { url: string }).url, ask })));
 }
 
@@ -218,7 +266,14 @@ const loadAgent = new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSoc
 type Send = () => Promise<number>;
 function poster(url: string, headers: Record<string, string>, body: string): Send {
   const u = new URL(url);
-  const options: http.RequestOptions = { hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: 'POST', agent: loadAgent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } };
+  const options: http.RequestOptions = {
+    hostname: u.hostname,
+    port: u.port,
+    path: `${u.pathname}${u.search}`,
+    method: 'POST',
+    agent: loadAgent,
+    headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+  };
   return () =>
     new Promise((resolve, reject) => {
       const req = http.request(options, (res) => {
@@ -258,13 +313,23 @@ async function openLoop(rate: number, send: Send): Promise<Pick<Run, 'achieved' 
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)];
-  return { achieved: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1], errors };
+  return {
+    achieved: latencies.length / elapsed,
+    p50: q(0.5),
+    p99: q(0.99),
+    max: latencies[latencies.length - 1],
+    errors,
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const PATHS = ['bare', 'proxy', 'flow'] as const;
 type PathName = (typeof PATHS)[number];
-const LABEL: Record<PathName, string> = { bare: 'model server directly', proxy: 'bare node:http proxy', flow: 'flow server /score' };
+const LABEL: Record<PathName, string> = {
+  bare: 'model server directly',
+  proxy: 'bare node:http proxy',
+  flow: 'flow server /score',
+};
 
 async function main(): Promise<void> {
   if (await role()) return;
@@ -278,7 +343,18 @@ async function main(): Promise<void> {
     bare: poster(
       `${model.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-02-01`,
       { ...json, 'api-key': 'k' },
-      JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: question }], temperature: 1, top_p: 1, n: 1, stream: false, max_tokens: 256 }),
+      JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'system', content: 'You are terse.' },
+          { role: 'user', content: question },
+        ],
+        temperature: 1,
+        top_p: 1,
+        n: 1,
+        stream: false,
+        max_tokens: 256,
+      }),
     ),
     proxy: poster(`${proxy.url}/score`, json, JSON.stringify({ question })),
     flow: poster(`${flow.url}/score`, json, JSON.stringify({ question })),
@@ -287,8 +363,12 @@ async function main(): Promise<void> {
   // Warm every path (connections, JIT, tokenizer).
   for (const p of PATHS) await openLoop(200, send[p]);
   const all: Record<string, unknown>[] = [];
-  console.log(`model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`);
-  console.log('| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server CPU µs/req | server own time p50/p99 ms | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |');
+  console.log(
+    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
+  );
+  console.log(
+    '| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server CPU µs/req | server own time p50/p99 ms | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |',
+  );
   console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|');
   const summary: string[] = [];
   for (const rate of RATES) {
@@ -322,11 +402,20 @@ async function main(): Promise<void> {
     const added = (k: PathName, f: (r: Run) => number) => median(runs.map((r) => f(r[k]) - f(r.bare)));
     for (const p of ['proxy', 'flow'] as const) {
       const addedP99 = added(p, (r) => r.p99);
-      const verdict = noise >= 2 ? `cannot tell (baseline p99 moves ${noise.toFixed(1)} ms between runs)` : addedP99 < 2 ? 'yes' : 'no';
-      summary.push(`| ${rate} | ${LABEL[p]} | ${added(p, (r) => r.p50).toFixed(2)} | ${addedP99.toFixed(2)} | ${range('bare')} | ${range(p)} | ${p === 'flow' ? median(runs.map((r) => r.flow.p99 - r.proxy.p99)).toFixed(2) : '—'} | ${verdict} |`);
+      const verdict =
+        noise >= 2
+          ? `cannot tell (baseline p99 moves ${noise.toFixed(1)} ms between runs)`
+          : addedP99 < 2
+            ? 'yes'
+            : 'no';
+      summary.push(
+        `| ${rate} | ${LABEL[p]} | ${added(p, (r) => r.p50).toFixed(2)} | ${addedP99.toFixed(2)} | ${range('bare')} | ${range(p)} | ${p === 'flow' ? median(runs.map((r) => r.flow.p99 - r.proxy.p99)).toFixed(2) : '—'} | ${verdict} |`,
+      );
     }
   }
-  console.log('\n| req/s | path | added p50 ms | added p99 ms | baseline p99 range ms | path p99 range ms | flow p99 − proxy p99 ms | added p99 < 2 ms |');
+  console.log(
+    '\n| req/s | path | added p50 ms | added p99 ms | baseline p99 range ms | path p99 range ms | flow p99 − proxy p99 ms | added p99 < 2 ms |',
+  );
   console.log('|---:|---|---:|---:|---|---|---:|---|');
   for (const s of summary) console.log(s);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(all, null, 1));

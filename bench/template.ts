@@ -61,8 +61,16 @@ const rows = [
   measure('render (prompt node)', (i) => template.render(inputs[i]!)),
   measure('render, ChatInputList (AOAI chat)', (i) => template.render(inputs[i]!, { chatInputList: true })),
   measure('buildChatMessages, escaping 2 inputs', (i) =>
-    buildChatMessages(template, inputs[i]!, { inputsToEscape: ['question', 'chat_history'], chatInputList: true })),
+    buildChatMessages(template, inputs[i]!, { inputsToEscape: ['question', 'chat_history'], chatInputList: true }),
+  ),
 ];
 
 console.log(`compile once: ${compileMs.toFixed(2)} ms; ${LINES} lines per run, median of ${RUNS} runs`);
-console.table(rows.map((r) => ({ step: r.label, 'renders/s': r.perSecond, 'µs/line': r.usPerLine, [`ms per ${LINES}`]: Number(((LINES / r.perSecond) * 1000).toFixed(1)) })));
+console.table(
+  rows.map((r) => ({
+    step: r.label,
+    'renders/s': r.perSecond,
+    'µs/line': r.usPerLine,
+    [`ms per ${LINES}`]: Number(((LINES / r.perSecond) * 1000).toFixed(1)),
+  })),
+);

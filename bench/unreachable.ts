@@ -30,12 +30,20 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'llmops-bench-unreachable-'));
   const flow = join(dir, 'flow');
   mkdirSync(flow);
-  writeFileSync(join(flow, 'flow.dag.yaml'), 'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: conn\n  api: chat\n  inputs: {model: gpt-4o-mini, question: "${inputs.question}"}\n');
+  writeFileSync(
+    join(flow, 'flow.dag.yaml'),
+    'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: conn\n  api: chat\n  inputs: {model: gpt-4o-mini, question: "${inputs.question}"}\n',
+  );
   writeFileSync(join(flow, 'ask.jinja2'), '# user:\n{{question}}\n');
   const data = join(dir, 'data.jsonl');
-  writeFileSync(data, Array.from({ length: lines }, (_, i) => JSON.stringify({ question: `question ${i}` })).join('\n') + '\n');
+  writeFileSync(
+    data,
+    Array.from({ length: lines }, (_, i) => JSON.stringify({ question: `question ${i}` })).join('\n') + '\n',
+  );
   console.log(`node ${process.version}, ${lines} lines, C=8, medians of ${repeats} repeats\n`);
-  console.log('| endpoint | lines | seconds to the clear failure (median, min–max) | lines failed | error of the run |');
+  console.log(
+    '| endpoint | lines | seconds to the clear failure (median, min–max) | lines failed | error of the run |',
+  );
   console.log('|---|---|---|---|---|');
   const targets: [string, () => Promise<string>][] = [
     ['refused (loopback port, nothing listening)', async () => `http://127.0.0.1:${await deadPort()}/v1`],
@@ -46,15 +54,26 @@ async function main(): Promise<void> {
     let failed = 0;
     let error = '';
     for (let r = 0; r < repeats; r++) {
-      const conn = { name: 'conn', type: 'OpenAIConnection', value: { api_key: 'k', base_url: await base() }, secretKeys: ['api_key'] };
+      const conn = {
+        name: 'conn',
+        type: 'OpenAIConnection',
+        value: { api_key: 'k', base_url: await base() },
+        secretKeys: ['api_key'],
+      };
       const llm = new LlmService({});
       const t0 = performance.now();
       const s = await runBatch({ flow, data, storeRoot: join(dir, 'store'), connections: [conn], concurrency: 8, llm });
       times.push((performance.now() - t0) / 1000);
       failed = s.counts.failed;
-      error = llm.unreachable()?.message.replace(/https?:\/\/[^ ]+/, '<endpoint>').slice(0, 90) ?? 'none';
+      error =
+        llm
+          .unreachable()
+          ?.message.replace(/https?:\/\/[^ ]+/, '<endpoint>')
+          .slice(0, 90) ?? 'none';
     }
-    console.log(`| ${label} | ${lines} | ${median(times).toFixed(2)} (${Math.min(...times).toFixed(2)}–${Math.max(...times).toFixed(2)}) | ${failed} | ${error}… |`);
+    console.log(
+      `| ${label} | ${lines} | ${median(times).toFixed(2)} (${Math.min(...times).toFixed(2)}–${Math.max(...times).toFixed(2)}) | ${failed} | ${error}… |`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
 }

@@ -17,6 +17,8 @@ await build({
   legalComments: 'linked',
   logLevel: 'warning',
   // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins.
-  banner: { js: "import { createRequire as __llmopsRequire } from 'node:module'; const require = __llmopsRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __llmopsRequire } from 'node:module'; const require = __llmopsRequire(import.meta.url);",
+  },
 });
 chmodSync('dist/cli.js', 0o755);

@@ -15,7 +15,10 @@ const OK = [0x3c, 0xd0, 0x7a];
 const dist = (px, py, x, y) => Math.hypot(px - x, py - y);
 /** Distance from a point to a segment. */
 function segment(px, py, [ax, ay], [bx, by]) {
-  const t = Math.max(0, Math.min(1, ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)));
+  const t = Math.max(
+    0,
+    Math.min(1, ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)),
+  );
   return dist(px, py, ax + t * (bx - ax), ay + t * (by - ay));
 }
 /** Inside a rounded square covering the whole icon, corner radius r. */
@@ -99,7 +102,12 @@ export function encodePng(pixels, width, height) {
   // Each scanline starts with filter type 0 (none).
   const raw = Buffer.alloc(height * (1 + width * 4));
   for (let y = 0; y < height; y++) pixels.copy(raw, y * (1 + width * 4) + 1, y * width * 4, (y + 1) * width * 4);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 export const iconPng = () => encodePng(drawIcon(), SIZE, SIZE);

@@ -17,7 +17,9 @@ export function taskLibCopies(metafile) {
 
 export async function bundleTasks() {
   const dir = path.join(root, 'src/packaging/entries/ado');
-  const steps = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
+  const steps = readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3));
   const report = [];
   for (const step of steps) {
     const out = path.join(root, 'ado-tasks', step, 'dist');
@@ -25,7 +27,10 @@ export async function bundleTasks() {
     mkdirSync(out, { recursive: true });
     const { metafile } = await build(bundleOptions({ index: path.join(dir, `${step}.ts`) }, out));
     const copies = taskLibCopies(metafile);
-    if (copies.length !== 1) throw new Error(`ado-tasks/${step}: expected exactly one azure-pipelines-task-lib, found ${copies.length}: ${copies.join(', ')}`);
+    if (copies.length !== 1)
+      throw new Error(
+        `ado-tasks/${step}: expected exactly one azure-pipelines-task-lib, found ${copies.length}: ${copies.join(', ')}`,
+      );
     copyAssets(out);
     mkdirSync(path.join(root, 'dist'), { recursive: true });
     writeFileSync(path.join(root, 'dist', `ado-meta-${step}.json`), JSON.stringify(metafile));
@@ -39,12 +44,29 @@ export function createVsix() {
   const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version;
   const outputPath = path.join(root, 'dist', `llmops-${version}.vsix`);
   const tfx = path.join(root, 'node_modules/tfx-cli/_build/tfx-cli.js');
-  execFileSync(process.execPath, [tfx, 'extension', 'create', '--root', root, '--manifest-globs', 'vss-extension.json', '--output-path', outputPath, '--no-prompt', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync(
+    process.execPath,
+    [
+      tfx,
+      'extension',
+      'create',
+      '--root',
+      root,
+      '--manifest-globs',
+      'vss-extension.json',
+      '--output-path',
+      outputPath,
+      '--no-prompt',
+      '--json',
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return outputPath;
 }
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
   const started = Date.now();
-  for (const { step, bytes } of await bundleTasks()) process.stdout.write(`ado-tasks/${step}/dist  ${(bytes / 1024).toFixed(0)} kB\n`);
+  for (const { step, bytes } of await bundleTasks())
+    process.stdout.write(`ado-tasks/${step}/dist  ${(bytes / 1024).toFixed(0)} kB\n`);
   process.stdout.write(`${createVsix()} in ${Date.now() - started} ms\n`);
 }

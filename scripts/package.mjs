@@ -17,7 +17,9 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const ASSETS = ['schemas', 'src/shared/engine/python', 'src/shared/eval/judges'];
 
 /** CommonJS dependencies inside an ESM bundle still call require() for Node built-ins. */
-const banner = { js: "import { createRequire as __llmopsRequire } from 'node:module'; const require = __llmopsRequire(import.meta.url);" };
+const banner = {
+  js: "import { createRequire as __llmopsRequire } from 'node:module'; const require = __llmopsRequire(import.meta.url);",
+};
 
 /**
  * Replaces src/packaging/precompiled-schemas.ts (empty from source) with ajv's standalone code
@@ -30,7 +32,16 @@ export const precompiledSchemas = {
     b.onLoad({ filter: /[\\/]src[\\/]packaging[\\/]precompiled-schemas\.ts$/ }, async () => {
       if (precompiledSource === undefined) {
         const outfile = path.join(root, 'dist/.packaging/precompile-schemas.mjs');
-        await build({ absWorkingDir: root, entryPoints: ['src/packaging/precompile-schemas.ts'], outfile, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+        await build({
+          absWorkingDir: root,
+          entryPoints: ['src/packaging/precompile-schemas.ts'],
+          outfile,
+          bundle: true,
+          platform: 'node',
+          format: 'esm',
+          packages: 'external',
+          logLevel: 'warning',
+        });
         const { precompiledSchemasSource } = await import(pathToFileURL(outfile).href);
         precompiledSource = precompiledSchemasSource(root);
       }
@@ -62,7 +73,10 @@ export function bundleOptions(entryPoints, outdir) {
 /** Copy the run-time assets under `dir`, where `assetPath` finds them from a bundle below it. */
 export function copyAssets(dir) {
   for (const asset of ASSETS) {
-    cpSync(path.join(root, asset), path.join(dir, asset), { recursive: true, filter: (src) => !src.includes('__pycache__') });
+    cpSync(path.join(root, asset), path.join(dir, asset), {
+      recursive: true,
+      filter: (src) => !src.includes('__pycache__'),
+    });
   }
   // The bundles are ESM; this marks every .js below as such, wherever the folder is copied.
   writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
@@ -71,7 +85,11 @@ export function copyAssets(dir) {
 /** The GitHub entry files, generated from the step registry (src/packaging/entries/github/). */
 export function gitHubEntries() {
   const dir = path.join(root, 'src/packaging/entries/github');
-  return Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => [`${f.slice(0, -3)}/index`, path.join(dir, f)]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => [`${f.slice(0, -3)}/index`, path.join(dir, f)]),
+  );
 }
 
 export async function bundleActions() {
@@ -87,7 +105,16 @@ export async function bundleActions() {
 /** Run src/packaging/generate-cli.ts (bundled on the fly: the repository has no TypeScript runner). */
 export async function generate() {
   const outfile = path.join(root, 'dist/.packaging/generate.mjs');
-  await build({ absWorkingDir: root, entryPoints: ['src/packaging/generate-cli.ts'], outfile, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  await build({
+    absWorkingDir: root,
+    entryPoints: ['src/packaging/generate-cli.ts'],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'warning',
+  });
   await import(pathToFileURL(outfile).href);
 }
 
@@ -97,7 +124,8 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
     const started = Date.now();
     const meta = await bundleActions();
     const entries = Object.entries(meta.outputs).filter(([, o]) => o.entryPoint);
-    for (const [file, o] of entries) process.stdout.write(`${path.relative(root, path.resolve(root, file))}  ${(o.bytes / 1024).toFixed(0)} kB\n`);
+    for (const [file, o] of entries)
+      process.stdout.write(`${path.relative(root, path.resolve(root, file))}  ${(o.bytes / 1024).toFixed(0)} kB\n`);
     process.stdout.write(`${entries.length} action bundle(s) in ${Date.now() - started} ms\n`);
   }
 }

@@ -14,7 +14,8 @@ export async function writeStepRepos(outDir, options = {}) {
   await build({
     absWorkingDir: root,
     stdin: {
-      contents: "export { stepRepoFiles, STEP_REPO_BUNDLE } from './src/packaging/step-repo.ts'; export { packagedSteps } from './src/packaging/steps.ts';",
+      contents:
+        "export { stepRepoFiles, STEP_REPO_BUNDLE } from './src/packaging/step-repo.ts'; export { packagedSteps } from './src/packaging/steps.ts';",
       resolveDir: root,
       loader: 'ts',
     },
@@ -25,15 +26,24 @@ export async function writeStepRepos(outDir, options = {}) {
     packages: 'external',
     logLevel: 'warning',
   });
-  const { stepRepoFiles, STEP_REPO_BUNDLE, packagedSteps } = await import(`${pathToFileURL(helper).href}?t=${Date.now()}`);
-  const version = options.version ?? `v${JSON.parse((await import('node:fs')).readFileSync(path.join(root, 'package.json'), 'utf8')).version}`;
+  const { stepRepoFiles, STEP_REPO_BUNDLE, packagedSteps } = await import(
+    `${pathToFileURL(helper).href}?t=${Date.now()}`
+  );
+  const version =
+    options.version ??
+    `v${JSON.parse((await import('node:fs')).readFileSync(path.join(root, 'package.json'), 'utf8')).version}`;
   const entries = gitHubEntries();
   const names = [];
   for (const { step } of packagedSteps) {
     const dir = path.join(outDir, step.name);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    for (const [file, content] of stepRepoFiles(step, { owner: options.owner, version, sourceRepo: options.sourceRepo })) writeFileSync(path.join(dir, file), content);
+    for (const [file, content] of stepRepoFiles(step, {
+      owner: options.owner,
+      version,
+      sourceRepo: options.sourceRepo,
+    }))
+      writeFileSync(path.join(dir, file), content);
     const dist = path.join(dir, path.dirname(STEP_REPO_BUNDLE));
     await build(bundleOptions({ index: entries[`${step.name}/index`] }, dist));
     copyAssets(dist);
@@ -47,9 +57,15 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
   const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
   const outDir = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--')));
   if (!outDir) {
-    process.stderr.write('usage: node scripts/step-repos.mjs <out-dir> [--owner llmops] [--source-repo <owner>/llmops] [--version vX.Y.Z]\n');
+    process.stderr.write(
+      'usage: node scripts/step-repos.mjs <out-dir> [--owner llmops] [--source-repo <owner>/llmops] [--version vX.Y.Z]\n',
+    );
     process.exit(2);
   }
-  const names = await writeStepRepos(path.resolve(outDir), { owner: flag('--owner'), sourceRepo: flag('--source-repo'), version: flag('--version') });
+  const names = await writeStepRepos(path.resolve(outDir), {
+    owner: flag('--owner'),
+    sourceRepo: flag('--source-repo'),
+    version: flag('--version'),
+  });
   process.stdout.write(`${names.length} step repositories in ${outDir}: ${names.join(', ')}\n`);
 }

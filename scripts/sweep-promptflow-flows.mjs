@@ -38,7 +38,9 @@ const defaultsOnly = args.includes('--defaults-only');
 const fill = args.includes('--fill');
 const folders = args.filter((a) => a !== '--defaults-only' && a !== '--fill');
 if (folders.length === 0) {
-  console.error('usage: sweep-promptflow-flows.mjs <folder>... [--jobs n] [--timeout s] [--json file] [--only a,b] [--model-server url]');
+  console.error(
+    'usage: sweep-promptflow-flows.mjs <folder>... [--jobs n] [--timeout s] [--json file] [--only a,b] [--model-server url]',
+  );
   process.exit(2);
 }
 const notFolders = folders.filter((f) => !existsSync(f) || !statSync(f).isDirectory());
@@ -58,7 +60,8 @@ function flowsUnder(folder) {
     const full = path.join(folder, name);
     if (statSync(full).isDirectory()) {
       const files = readdirSync(full);
-      if (files.some((f) => /^flow\.(dag|flex)\.ya?ml$/.test(f)) || files.some((f) => f.endsWith('.prompty'))) found.push(full);
+      if (files.some((f) => /^flow\.(dag|flex)\.ya?ml$/.test(f)) || files.some((f) => f.endsWith('.prompty')))
+        found.push(full);
     } else if (name.endsWith('.prompty')) found.push(full);
   }
   return found;
@@ -108,7 +111,9 @@ function sampleLine(flow) {
     if (!existsSync(file)) continue;
     try {
       const text = readFileSync(file, 'utf8');
-      let line = name.endsWith('.jsonl') ? JSON.parse(text.split('\n').find((l) => l.trim()) ?? 'null') : JSON.parse(text);
+      let line = name.endsWith('.jsonl')
+        ? JSON.parse(text.split('\n').find((l) => l.trim()) ?? 'null')
+        : JSON.parse(text);
       if (Array.isArray(line)) line = line[0];
       if (!line || typeof line !== 'object') continue;
       // sample.json in a flex flow's shape: {inputs: {...}, init: {...}}
@@ -143,7 +148,10 @@ function run(command, commandArgs, env, timeoutMs) {
 }
 
 function firstError(stderr) {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   // The CLI's own `error:` line says it best; the line error JSON's message comes next.
   const line =
     lines.find((l) => /: error: /.test(l)) ??
@@ -182,8 +190,19 @@ async function worker() {
   while (next < flows.length) {
     const flow = flows[next++];
     const inputs = sampleInputs(flow);
-    const r = await run(process.execPath, [cli, 'flow', 'test', flow, ...(inputs ? ['--inputs-file', inputs] : [])], env, timeoutSeconds * 1000);
-    const row = { flow: `${path.basename(path.dirname(flow))}/${path.basename(flow)}`, inputs: inputs ? 'given' : 'defaults', exit: r.code, seconds: r.seconds, error: r.code === 0 ? '' : firstError(r.stderr) };
+    const r = await run(
+      process.execPath,
+      [cli, 'flow', 'test', flow, ...(inputs ? ['--inputs-file', inputs] : [])],
+      env,
+      timeoutSeconds * 1000,
+    );
+    const row = {
+      flow: `${path.basename(path.dirname(flow))}/${path.basename(flow)}`,
+      inputs: inputs ? 'given' : 'defaults',
+      exit: r.code,
+      seconds: r.seconds,
+      error: r.code === 0 ? '' : firstError(r.stderr),
+    };
     results.push(row);
     process.stderr.write(`${String(row.exit).padEnd(7)} ${row.flow}\n`);
   }
@@ -198,8 +217,15 @@ try {
 results.sort((a, b) => a.flow.localeCompare(b.flow));
 const width = Math.max(...results.map((r) => r.flow.length), 4);
 console.log(`${'flow'.padEnd(width)}  inputs    exit     s  first error line`);
-for (const r of results) console.log(`${r.flow.padEnd(width)}  ${r.inputs.padEnd(9)} ${String(r.exit).padEnd(7)} ${r.seconds.toFixed(0).padStart(3)}  ${r.error}`);
+for (const r of results)
+  console.log(
+    `${r.flow.padEnd(width)}  ${r.inputs.padEnd(9)} ${String(r.exit).padEnd(7)} ${r.seconds.toFixed(0).padStart(3)}  ${r.error}`,
+  );
 const counts = {};
 for (const r of results) counts[r.exit] = (counts[r.exit] ?? 0) + 1;
-console.log(`\n${results.length} flows: ${Object.entries(counts).map(([k, v]) => `exit ${k}: ${v}`).join(', ')}`);
+console.log(
+  `\n${results.length} flows: ${Object.entries(counts)
+    .map(([k, v]) => `exit ${k}: ${v}`)
+    .join(', ')}`,
+);
 if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(results, null, 2)}\n`);

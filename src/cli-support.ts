@@ -16,7 +16,10 @@ export interface CommandContext {
 export function addStepCommand<I, O>(program: Command, step: StepDefinition<I, O>, examples = ''): Command {
   const cmd = program.command(step.name).description(step.description);
   for (const input of step.inputs) {
-    const flag = input.type === 'boolean' ? `--${input.name} [bool]` : `--${input.name} <${input.type === 'choice' ? 'value' : input.type}>`;
+    const flag =
+      input.type === 'boolean'
+        ? `--${input.name} [bool]`
+        : `--${input.name} <${input.type === 'choice' ? 'value' : input.type}>`;
     const option = new Option(flag, input.description + (input.default ? ` (default: ${input.default})` : ''));
     if (input.choices) option.choices([...input.choices]);
     cmd.addOption(option);
@@ -39,8 +42,15 @@ export function addStepCommand<I, O>(program: Command, step: StepDefinition<I, O
 }
 
 /** Run a command body with a CLI host and translate whatever it throws into the contract's exit codes. */
-export async function runWithHost(options: { inputs?: Record<string, string | undefined>; verbose?: boolean }, body: (host: CliHost) => Promise<void>): Promise<void> {
-  const host = new CliHost({ inputs: options.inputs, verbose: options.verbose, summaryFile: process.env.LLMOPS_SUMMARY_FILE });
+export async function runWithHost(
+  options: { inputs?: Record<string, string | undefined>; verbose?: boolean },
+  body: (host: CliHost) => Promise<void>,
+): Promise<void> {
+  const host = new CliHost({
+    inputs: options.inputs,
+    verbose: options.verbose,
+    summaryFile: process.env.LLMOPS_SUMMARY_FILE,
+  });
   try {
     await body(host);
     process.exitCode = host.exitCode;

@@ -14,7 +14,9 @@ import { smokeTestStep } from './shared/steps/smoke-test.js';
 import { validateStep } from './shared/steps/validate.js';
 
 const program = new Command('llmops')
-  .description('The LLMOps lifecycle for Prompt Flow projects: validate, register-data, bulk-run, evaluate, report, deploy, smoke-test.\nExit codes: 0 success, 1 a quality gate or the failed-line tolerance failed, 2 invalid input (nothing was run), 3 an outside service failed after retries.')
+  .description(
+    'The LLMOps lifecycle for Prompt Flow projects: validate, register-data, bulk-run, evaluate, report, deploy, smoke-test.\nExit codes: 0 success, 1 a quality gate or the failed-line tolerance failed, 2 invalid input (nothing was run), 3 an outside service failed after retries.',
+  )
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)');
 

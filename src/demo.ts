@@ -39,12 +39,23 @@ try {
 
     const best = bestVariant(results);
     host.info(`demo: deploying the best variant (${best.id}) locally`);
-    const deployment = await deployAndVerify({ config, env: 'dev', variants: best.specs, stateDir: store, testsFile: `${example}/smoke-tests.yaml`, log: (l) => host.info(`  ${l}`) });
-    host.info(`demo: ${deployment.endpoint} passed ${deployment.smoke.tests.filter((t) => t.passed).length}/${deployment.smoke.tests.length} smoke tests`);
+    const deployment = await deployAndVerify({
+      config,
+      env: 'dev',
+      variants: best.specs,
+      stateDir: store,
+      testsFile: `${example}/smoke-tests.yaml`,
+      log: (l) => host.info(`  ${l}`),
+    });
+    host.info(
+      `demo: ${deployment.endpoint} passed ${deployment.smoke.tests.filter((t) => t.passed).length}/${deployment.smoke.tests.length} smoke tests`,
+    );
     await deployment.stop();
     host.info('demo: local deployment stopped');
     host.info(`demo: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    host.info(`demo: open ${path.resolve(reports, 'report.html')} (also summary.md, results.json, *.csv, results.junit.xml)`);
+    host.info(
+      `demo: open ${path.resolve(reports, 'report.html')} (also summary.md, results.json, *.csv, results.junit.xml)`,
+    );
   });
 } finally {
   await server.close();
@@ -54,7 +65,10 @@ try {
 function bestVariant(results: Awaited<ReturnType<typeof reportStep.run>>['results']): { id: string; specs: string[] } {
   const metric = results.metrics[0];
   const candidates = results.metrics.filter((m) => m.evaluator === metric?.evaluator && m.metric === metric?.metric);
-  const best = candidates.reduce((a, b) => ((b.higherIsBetter ? b.value > a.value : b.value < a.value) ? b : a), candidates[0]);
+  const best = candidates.reduce(
+    (a, b) => ((b.higherIsBetter ? b.value > a.value : b.value < a.value) ? b : a),
+    candidates[0],
+  );
   const variant = results.variants.find((v) => v.id === best?.variantId) ?? results.variants[0];
   return { id: variant.id, specs: Object.entries(variant.selection).map(([node, id]) => `\${${node}.${id}}`) };
 }

@@ -29,12 +29,21 @@ export interface CommandIo {
   stderr: { write(text: string): unknown };
 }
 
-function numberOption(flag: string, value: string | undefined, min: number, max: number, integer: boolean): number | undefined {
+function numberOption(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+  integer: boolean,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
     const kind = integer ? 'an integer' : 'a number';
-    throw ConfigError.at({ file: flag }, `expected ${kind} from ${min}${max === Infinity ? ' up' : ` to ${max}`}, found ${JSON.stringify(value)}`);
+    throw ConfigError.at(
+      { file: flag },
+      `expected ${kind} from ${min}${max === Infinity ? ' up' : ` to ${max}`}, found ${JSON.stringify(value)}`,
+    );
   }
   return n;
 }
@@ -56,7 +65,10 @@ export function modelServerOptions(opts: ModelServerCliOptions): ModelServerOpti
 }
 
 /** Start the server for the command: validate flags, start, print the URL. Returns the running server. */
-export async function modelServerAction(opts: ModelServerCliOptions, io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<ModelServerHandle> {
+export async function modelServerAction(
+  opts: ModelServerCliOptions,
+  io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<ModelServerHandle> {
   const options = modelServerOptions(opts);
   if (opts.verbose) options.log = (line) => io.stderr.write(`${line}\n`);
   const server = await startModelServer(options);
@@ -84,7 +96,9 @@ async function serveUntilSignal(server: ModelServerHandle, io: CommandIo): Promi
   });
   await server.close();
   const s = server.stats();
-  io.stderr.write(`llmops model server stopped (${signal}): ${s.requests} requests, statuses ${JSON.stringify(s.byStatus)}, ${s.promptTokens + s.completionTokens} tokens.\n`);
+  io.stderr.write(
+    `llmops model server stopped (${signal}): ${s.requests} requests, statuses ${JSON.stringify(s.byStatus)}, ${s.promptTokens + s.completionTokens} tokens.\n`,
+  );
 }
 
 /** Add `llmops model-server` to the program. */

@@ -33,12 +33,23 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 function whole(value: string | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw ConfigError.at({ file: flag }, `found ${JSON.stringify(value)}, expected a whole number >= ${min}`);
+  if (!Number.isInteger(n) || n < min)
+    throw ConfigError.at({ file: flag }, `found ${JSON.stringify(value)}, expected a whole number >= ${min}`);
   return n;
 }
 
 /** The flow and connections to serve: a flow path and --connections, or a use case's flow and connections. */
-export function resolveServeSource(flowPath: string | undefined, opts: Pick<ServeCommandOptions, 'config' | 'env' | 'connections'>, host?: { mask(s: string): void; warning(m: string): void }): { flow: string | LoadedFlow; connections: Connection[]; fallback?: Connection; init?: Record<string, unknown>; variable(name: string): string | undefined } {
+export function resolveServeSource(
+  flowPath: string | undefined,
+  opts: Pick<ServeCommandOptions, 'config' | 'env' | 'connections'>,
+  host?: { mask(s: string): void; warning(m: string): void },
+): {
+  flow: string | LoadedFlow;
+  connections: Connection[];
+  fallback?: Connection;
+  init?: Record<string, unknown>;
+  variable(name: string): string | undefined;
+} {
   let connections: Connection[] = [];
   let flow: string | LoadedFlow | undefined = flowPath;
   let init: Record<string, unknown> | undefined;
@@ -53,36 +64,57 @@ export function resolveServeSource(flowPath: string | undefined, opts: Pick<Serv
     variable = useCase.variable; // .env at the repository root too, as the steps read it
   }
   if (opts.connections) connections = [...connections, ...loadConnections(opts.connections)];
-  if (flow === undefined) throw ConfigError.at({ file: 'flow serve' }, 'expected a flow path or --config <experiment.yaml>');
+  if (flow === undefined)
+    throw ConfigError.at({ file: 'flow serve' }, 'expected a flow path or --config <experiment.yaml>');
   return { flow, connections, fallback: connectionFromEnv(), init, variable };
 }
 
 /** Adds `flow serve` and `flow build-context` to the program's `flow` command (created if absent). */
 export function registerServeCommand(program: Command): void {
-  const flow = program.commands.find((c) => c.name() === 'flow') ?? program.command('flow').description('Run and serve Prompt Flow flows natively.');
+  const flow =
+    program.commands.find((c) => c.name() === 'flow') ??
+    program.command('flow').description('Run and serve Prompt Flow flows natively.');
   flow
     .command('serve [flow]')
-    .description('Serve a flow over HTTP: POST /score, GET /health, GET /version, GET /metrics; SSE streaming for flows whose last llm node streams.')
+    .description(
+      'Serve a flow over HTTP: POST /score, GET /health, GET /version, GET /metrics; SSE streaming for flows whose last llm node streams.',
+    )
     .option('--port <n>', 'port (0 = any free port)', '8080')
     .option('--host <h>', 'interface to listen on (0.0.0.0 in a container)', '127.0.0.1')
     .option('--variant <spec>', "variant of one node: '${node.variant_id}' (repeatable)", collect)
-    .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s); ${env:VAR} values are read from the environment')
-    .option('--config <experiment.yaml>', "serve the use case's flow with its connections (placeholders from <CONN>_<KEY> / .env)")
+    .option(
+      '--connections <file-or-folder>',
+      'Prompt Flow connection YAML file(s); ${env:VAR} values are read from the environment',
+    )
+    .option(
+      '--config <experiment.yaml>',
+      "serve the use case's flow with its connections (placeholders from <CONN>_<KEY> / .env)",
+    )
     .option('--env <name>', 'environment overlay of --config (experiment.<env>.yaml)')
-    .option('--api-key-env <VAR>', 'require this variable\'s value as "Authorization: Bearer <key>" or "api-key: <key>" on /score and /metrics')
+    .option(
+      '--api-key-env <VAR>',
+      'require this variable\'s value as "Authorization: Bearer <key>" or "api-key: <key>" on /score and /metrics',
+    )
     .option('--max-body-bytes <n>', 'largest accepted request body (413 beyond)', String(10 * 1024 * 1024))
     .option('--timeout <seconds>', 'per-request time limit (504 beyond); 0 = none', '300')
     .option('--python-workers <n>', 'Python worker processes for python nodes / flex entries', '1')
-    .option('--init <name=value...>', "a flex class entry's __init__ argument (repeatable), over PF_FLOW_INIT_CONFIG, init.json and flow.flex.yaml init: defaults", collect)
+    .option(
+      '--init <name=value...>',
+      "a flex class entry's __init__ argument (repeatable), over PF_FLOW_INIT_CONFIG, init.json and flow.flex.yaml init: defaults",
+      collect,
+    )
     .option('--init-file <file>', '__init__ arguments as a JSON object')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ llmops flow serve examples/web_classification/flows/experiment --connections conns/ --port 8080
   $ llmops flow serve --config examples/web_classification/experiment.yaml --variant '\${summarize_text_content.variant_1}'
   $ curl -s localhost:8080/score -H 'content-type: application/json' -d '{"url": "https://www.imdb.com/title/tt0111161/"}'
   $ curl -N localhost:8080/score -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"question": "hi"}'    # streaming flows
 Connection values are overridden by <CONNECTION>_<KEY> variables (e.g. AOAI_API_KEY); flex __init__ arguments: flow.flex.yaml init:
-defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --init. SIGTERM/SIGINT stop accepting, finish in-flight requests, then exit.`)
+defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --init. SIGTERM/SIGINT stop accepting, finish in-flight requests, then exit.`,
+    )
     .action(async (flowPath: string | undefined, opts: ServeCommandOptions) => {
       await runWithHost({}, async (host) => {
         const source = resolveServeSource(flowPath, opts, host);
@@ -91,7 +123,11 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
         let apiKey: string | undefined;
         if (opts.apiKeyEnv) {
           apiKey = source.variable(opts.apiKeyEnv);
-          if (!apiKey) throw ConfigError.at({ file: '--api-key-env' }, `environment variable ${opts.apiKeyEnv} is not set or empty; expected the API key callers must send`);
+          if (!apiKey)
+            throw ConfigError.at(
+              { file: '--api-key-env' },
+              `environment variable ${opts.apiKeyEnv} is not set or empty; expected the API key callers must send`,
+            );
           host.mask(apiKey);
         }
         const server = await startFlowServer({
@@ -108,10 +144,22 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
           requestTimeoutMs: (whole(opts.timeout, '--timeout', 0) ?? 300) * 1000,
           pythonWorkers: whole(opts.pythonWorkers, '--python-workers', 1),
         });
-        process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'listening', url: server.url, flow: server.runner.flow.name, streaming: server.runner.stream !== undefined, pid: process.pid }) + '\n');
+        process.stderr.write(
+          JSON.stringify({
+            time: new Date().toISOString(),
+            level: 'info',
+            msg: 'listening',
+            url: server.url,
+            flow: server.runner.flow.name,
+            streaming: server.runner.stream !== undefined,
+            pid: process.pid,
+          }) + '\n',
+        );
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
-            process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'shutting down', signal }) + '\n');
+            process.stderr.write(
+              JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'shutting down', signal }) + '\n',
+            );
             process.off('SIGTERM', onTerm);
             process.off('SIGINT', onInt);
             server.close().then(resolve, resolve);
@@ -125,21 +173,33 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
     });
   flow
     .command('build-context [flow]')
-    .description('Write a docker build context serving the flow (docker/serve.Dockerfile, the packed CLI, the flow with its variant applied and includes merged, connection templates).')
+    .description(
+      'Write a docker build context serving the flow (docker/serve.Dockerfile, the packed CLI, the flow with its variant applied and includes merged, connection templates).',
+    )
     .requiredOption('--output <dir>', 'folder to write (replaced)')
     .option('--variant <spec>', "variant of one node: '${node.variant_id}' (repeatable)", collect)
     .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s) to template into connections/')
     .option('--config <experiment.yaml>', "the use case's flow and connections")
     .option('--env <name>', 'environment overlay of --config')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ llmops flow build-context --config examples/web_classification/experiment.yaml --variant '\${summarize_text_content.variant_1}' --output build/web
-  $ docker build -t web-classification build/web && docker run -p 8080:8080 -e AOAI_API_KEY=... -e AOAI_API_BASE=... web-classification`)
+  $ docker build -t web-classification build/web && docker run -p 8080:8080 -e AOAI_API_KEY=... -e AOAI_API_BASE=... web-classification`,
+    )
     .action(async (flowPath: string | undefined, opts: ServeCommandOptions & { output: string }) => {
       await runWithHost({}, async (host) => {
         const source = resolveServeSource(flowPath, opts, host);
-        const r = writeBuildContext({ flow: source.flow, output: opts.output, variants: opts.variant, connections: source.connections });
-        host.info(`build context written to ${r.dir}${r.settings.length ? `; the container needs ${r.settings.join(', ')}` : ''}`);
+        const r = writeBuildContext({
+          flow: source.flow,
+          output: opts.output,
+          variants: opts.variant,
+          connections: source.connections,
+        });
+        host.info(
+          `build context written to ${r.dir}${r.settings.length ? `; the container needs ${r.settings.join(', ')}` : ''}`,
+        );
         process.stdout.write(`build-context=${r.dir}\n`);
       });
     });

@@ -19,7 +19,13 @@
 import { ApiError } from './api-error.js';
 import { fillJson, fillTemplate, type CompiledRule } from './rules.js';
 import { hexId } from './seeded.js';
-import { contentText, countChatTokens, countTextTokens, truncateToTokens, type CountableMessage } from '../shared/llm/tokens.js';
+import {
+  contentText,
+  countChatTokens,
+  countTextTokens,
+  truncateToTokens,
+  type CountableMessage,
+} from '../shared/llm/tokens.js';
 
 type Body = Record<string, unknown>;
 type Message = CountableMessage & { tool_call_id?: unknown };
@@ -57,7 +63,9 @@ export function echoLine(m: Message): string {
   const who = typeof m.name === 'string' ? `${String(m.role)}(${m.name})` : String(m.role);
   const text = contentText(m.content);
   if (!Array.isArray(m.tool_calls) || m.tool_calls.length === 0) return `${who}: ${text}`;
-  const calls = (m.tool_calls as { function?: { name?: string; arguments?: string } }[]).map((c) => `${c.function?.name ?? ''}(${c.function?.arguments ?? ''})`);
+  const calls = (m.tool_calls as { function?: { name?: string; arguments?: string } }[]).map(
+    (c) => `${c.function?.name ?? ''}(${c.function?.arguments ?? ''})`,
+  );
   return `${who}: ${text ? `${text} ` : ''}-> ${calls.join(', ')}`;
 }
 
@@ -67,12 +75,19 @@ export function echoText(messages: readonly Message[]): string {
 }
 
 function lastUserText(messages: readonly Message[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) if (messages[i].role === 'user') return contentText(messages[i].content);
+  for (let i = messages.length - 1; i >= 0; i--)
+    if (messages[i].role === 'user') return contentText(messages[i].content);
   return '';
 }
 
 /** The first rule matching, with its match. */
-function findRule(rules: readonly CompiledRule[], model: string, lastUser: () => string, all: () => string, canCallTools: boolean) {
+function findRule(
+  rules: readonly CompiledRule[],
+  model: string,
+  lastUser: () => string,
+  all: () => string,
+  canCallTools: boolean,
+) {
   for (const r of rules) {
     if (r.model && !r.model.test(model)) continue;
     if (r.rule.tool_calls && !canCallTools) continue;
@@ -84,11 +99,22 @@ function findRule(rules: readonly CompiledRule[], model: string, lastUser: () =>
 
 function ruleError(r: CompiledRule): ApiError {
   const e = r.rule.error!;
-  return new ApiError(e.status, e.message, e.type ?? (e.status >= 500 ? 'server_error' : 'invalid_request_error'), null, e.code ?? null);
+  return new ApiError(
+    e.status,
+    e.message,
+    e.type ?? (e.status >= 500 ? 'server_error' : 'invalid_request_error'),
+    null,
+    e.code ?? null,
+  );
 }
 
 /** Cut at the first stop sequence, then to the token limit. */
-function shape(text: string, stop: unknown, maxTokens: number | undefined, model: string): { text: string; finishReason: 'stop' | 'length' } {
+function shape(
+  text: string,
+  stop: unknown,
+  maxTokens: number | undefined,
+  model: string,
+): { text: string; finishReason: 'stop' | 'length' } {
   const stops = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? (stop as string[]) : [];
   let cut = text.length;
   for (const s of stops) {
@@ -105,7 +131,13 @@ function shape(text: string, stop: unknown, maxTokens: number | undefined, model
 export const DEFAULT_MAX_COMPLETION_TOKENS = 16_384;
 
 /** Plan the answer of a chat request (throws ApiError for `error:` rules). */
-export function planChat(body: Body, model: string, rules: readonly CompiledRule[], requestHash: number, seed: number): PlannedChat {
+export function planChat(
+  body: Body,
+  model: string,
+  rules: readonly CompiledRule[],
+  requestHash: number,
+  seed: number,
+): PlannedChat {
   const messages = body.messages as Message[];
   const n = typeof body.n === 'number' ? body.n : 1;
   const promptTokens = countChatTokens(messages, model);
@@ -126,10 +158,26 @@ export function planChat(body: Body, model: string, rules: readonly CompiledRule
     const completionTokens = n * countTextTokens(JSON.stringify(calls), model);
     if (functions) {
       const { name, arguments: a } = calls[0];
-      return { message: { role: 'assistant', content: null, refusal: null, function_call: { name, arguments: a } }, finishReason: 'function_call', n, promptTokens, completionTokens };
+      return {
+        message: { role: 'assistant', content: null, refusal: null, function_call: { name, arguments: a } },
+        finishReason: 'function_call',
+        n,
+        promptTokens,
+        completionTokens,
+      };
     }
-    const toolCalls: ToolCall[] = calls.map((c) => ({ id: `call_${hexId(requestHash, seed, c.i)}`, type: 'function', function: { name: c.name, arguments: c.arguments } }));
-    return { message: { role: 'assistant', content: null, refusal: null, tool_calls: toolCalls }, finishReason: 'tool_calls', n, promptTokens, completionTokens };
+    const toolCalls: ToolCall[] = calls.map((c) => ({
+      id: `call_${hexId(requestHash, seed, c.i)}`,
+      type: 'function',
+      function: { name: c.name, arguments: c.arguments },
+    }));
+    return {
+      message: { role: 'assistant', content: null, refusal: null, tool_calls: toolCalls },
+      finishReason: 'tool_calls',
+      n,
+      promptTokens,
+      completionTokens,
+    };
   }
 
   let text: string;
@@ -156,7 +204,11 @@ export function planChat(body: Body, model: string, rules: readonly CompiledRule
 export function planCompletion(body: Body, model: string, rules: readonly CompiledRule[]): PlannedCompletion {
   const prompt = body.prompt;
   const prompts: string[] =
-    typeof prompt === 'string' ? [prompt] : (prompt as unknown[]).every((p) => typeof p === 'string') ? (prompt as string[]) : [JSON.stringify(prompt)];
+    typeof prompt === 'string'
+      ? [prompt]
+      : (prompt as unknown[]).every((p) => typeof p === 'string')
+        ? (prompt as string[])
+        : [JSON.stringify(prompt)];
   const n = typeof body.n === 'number' ? body.n : 1;
   const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : 16;
   const choices: PlannedCompletion['choices'] = [];
@@ -164,7 +216,13 @@ export function planCompletion(body: Body, model: string, rules: readonly Compil
   let completionTokens = 0;
   for (const p of prompts) {
     promptTokens += countTextTokens(p, model);
-    const found = findRule(rules, model, () => p, () => p, false);
+    const found = findRule(
+      rules,
+      model,
+      () => p,
+      () => p,
+      false,
+    );
     if (found?.r.rule.error) throw ruleError(found.r);
     let text = p;
     if (found?.r.rule.json !== undefined) text = JSON.stringify(fillJson(found.r.rule.json, found.match));

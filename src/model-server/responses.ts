@@ -35,9 +35,16 @@ export function chatCompletion(id: string, model: string, plan: PlannedChat): ob
 
 /** The SSE events of a streamed chat completion: role, content pieces (word by word), finish, optional usage. */
 export function chatChunks(id: string, model: string, plan: PlannedChat, includeUsage: boolean): string[] {
-  const base = { id, object: 'chat.completion.chunk', created: CREATED, model: standInModel(model), system_fingerprint: 'llmops-local' };
+  const base = {
+    id,
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model: standInModel(model),
+    system_fingerprint: 'llmops-local',
+  };
   const events: string[] = [];
-  const emit = (choices: object[], extra: object = {}) => events.push(`data: ${JSON.stringify({ ...base, choices, ...extra })}\n\n`);
+  const emit = (choices: object[], extra: object = {}) =>
+    events.push(`data: ${JSON.stringify({ ...base, choices, ...extra })}\n\n`);
   const pieces = plan.message.content === null ? [] : (plan.message.content.match(/\s*\S+\s*|\s+/g) ?? []);
   for (let index = 0; index < plan.n; index++) {
     emit([{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
@@ -46,7 +53,8 @@ export function chatChunks(id: string, model: string, plan: PlannedChat, include
       const tool_calls = plan.message.tool_calls.map((c, i) => ({ index: i, ...c }));
       emit([{ index, delta: { tool_calls }, logprobs: null, finish_reason: null }]);
     }
-    if (plan.message.function_call) emit([{ index, delta: { function_call: plan.message.function_call }, logprobs: null, finish_reason: null }]);
+    if (plan.message.function_call)
+      emit([{ index, delta: { function_call: plan.message.function_call }, logprobs: null, finish_reason: null }]);
     emit([{ index, delta: {}, logprobs: null, finish_reason: plan.finishReason }]);
   }
   if (includeUsage) emit([], { usage: usage(plan.promptTokens, plan.completionTokens) });

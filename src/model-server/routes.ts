@@ -43,16 +43,34 @@ export function route(method: string, url: string): Route {
     checkMethod(method, ep, trimmed);
     const version = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('api-version');
     if (!version) {
-      throw new ApiError(404, 'Resource not found: the api-version query parameter (?api-version=) is required for all requests.', 'invalid_request_error', 'api-version', 'MissingApiVersionParameter');
+      throw new ApiError(
+        404,
+        'Resource not found: the api-version query parameter (?api-version=) is required for all requests.',
+        'invalid_request_error',
+        'api-version',
+        'MissingApiVersionParameter',
+      );
     }
     return { endpoint: ep, deployment: decodeURIComponent(m[1]), azure: true };
   }
-  throw new ApiError(404, `Unknown request URL: ${method} ${path}. Please check the URL for typos.`, 'invalid_request_error', null, 'unknown_url');
+  throw new ApiError(
+    404,
+    `Unknown request URL: ${method} ${path}. Please check the URL for typos.`,
+    'invalid_request_error',
+    null,
+    'unknown_url',
+  );
 }
 
 function checkMethod(method: string, endpoint: Endpoint, path: string): void {
   const expected = endpoint === 'models' ? 'GET' : 'POST';
   if (method !== expected) {
-    throw new ApiError(405, `Method ${method} not allowed for ${path}: use ${expected}.`, 'invalid_request_error', null, 'method_not_allowed');
+    throw new ApiError(
+      405,
+      `Method ${method} not allowed for ${path}: use ${expected}.`,
+      'invalid_request_error',
+      null,
+      'method_not_allowed',
+    );
   }
 }

@@ -47,7 +47,8 @@ export function compileRules(value: unknown, source?: SourceFile): CompiledRule[
   const problems: Problem[] = [];
   const where = (path: PathSegment[], part: 'key' | 'value' = 'value') =>
     source ? locate(source, path, part) : { file: `rules option ${formatPath(path)}` };
-  const report = (path: PathSegment[], message: string, part: 'key' | 'value' = 'value') => problems.push({ ...where(path, part), message });
+  const report = (path: PathSegment[], message: string, part: 'key' | 'value' = 'value') =>
+    problems.push({ ...where(path, part), message });
 
   let list: unknown = value;
   let base: PathSegment[] = [];
@@ -63,7 +64,10 @@ export function compileRules(value: unknown, source?: SourceFile): CompiledRule[
   list.forEach((item: unknown, i) => {
     const at = [...base, i];
     if (!item || typeof item !== 'object' || Array.isArray(item)) {
-      report(at, `expected a rule (a mapping with "match" and one of answer/json/tool_calls/error), found ${describeValue(item)}`);
+      report(
+        at,
+        `expected a rule (a mapping with "match" and one of answer/json/tool_calls/error), found ${describeValue(item)}`,
+      );
       return;
     }
     const rule = item as Record<string, unknown>;
@@ -72,21 +76,34 @@ export function compileRules(value: unknown, source?: SourceFile): CompiledRule[
     }
     const before = problems.length;
     const regex = compileRegex(rule.match, typeof rule.flags === 'string' ? rule.flags : '', [...at, 'match'], report);
-    if (rule.flags !== undefined && typeof rule.flags !== 'string') report([...at, 'flags'], `expected RegExp flags such as "i", found ${describeValue(rule.flags)}`);
+    if (rule.flags !== undefined && typeof rule.flags !== 'string')
+      report([...at, 'flags'], `expected RegExp flags such as "i", found ${describeValue(rule.flags)}`);
     if (rule.scope !== undefined && rule.scope !== 'last_user' && rule.scope !== 'all') {
       report([...at, 'scope'], `expected "last_user" or "all", found ${describeValue(rule.scope)}`);
     }
     const model = rule.model === undefined ? undefined : compileRegex(rule.model, 'i', [...at, 'model'], report);
     const answers = ANSWER_KEYS.filter((k) => rule[k] !== undefined);
     if (answers.length !== 1) {
-      report(at, answers.length === 0 ? 'the rule has no answer: give one of answer, json, tool_calls, error' : `the rule has several answers (${answers.join(', ')}); give exactly one`);
+      report(
+        at,
+        answers.length === 0
+          ? 'the rule has no answer: give one of answer, json, tool_calls, error'
+          : `the rule has several answers (${answers.join(', ')}); give exactly one`,
+      );
     }
-    if (rule.answer !== undefined && typeof rule.answer !== 'string') report([...at, 'answer'], `expected a text, found ${describeValue(rule.answer)}`);
+    if (rule.answer !== undefined && typeof rule.answer !== 'string')
+      report([...at, 'answer'], `expected a text, found ${describeValue(rule.answer)}`);
     checkToolCalls(rule.tool_calls, [...at, 'tool_calls'], report);
     checkError(rule.error, [...at, 'error'], report);
     if (regex) checkPlaceholders(rule, regex, at, report);
     if (regex && problems.length === before) {
-      compiled.push({ index: i, regex, scope: (rule.scope as 'all' | undefined) ?? 'last_user', model, rule: rule as unknown as Rule });
+      compiled.push({
+        index: i,
+        regex,
+        scope: (rule.scope as 'all' | undefined) ?? 'last_user',
+        model,
+        rule: rule as unknown as Rule,
+      });
     }
   });
   if (problems.length > 0) throw new ConfigError(problems);
@@ -116,14 +133,22 @@ function checkToolCalls(calls: unknown, path: PathSegment[], report: Report): vo
   }
   calls.forEach((c: unknown, i) => {
     const name = (c as { name?: unknown } | null)?.name;
-    if (typeof name !== 'string' || name === '') report([...path, i], `expected a tool call with a "name" (text), found ${describeValue(c)}`);
+    if (typeof name !== 'string' || name === '')
+      report([...path, i], `expected a tool call with a "name" (text), found ${describeValue(c)}`);
   });
 }
 
 function checkError(error: unknown, path: PathSegment[], report: Report): void {
   if (error === undefined) return;
   const e = error as { status?: unknown; message?: unknown } | null;
-  if (!e || typeof e !== 'object' || !Number.isInteger(e.status) || (e.status as number) < 400 || (e.status as number) > 599 || typeof e.message !== 'string') {
+  if (
+    !e ||
+    typeof e !== 'object' ||
+    !Number.isInteger(e.status) ||
+    (e.status as number) < 400 ||
+    (e.status as number) > 599 ||
+    typeof e.message !== 'string'
+  ) {
     report(path, `expected {status: 400..599, message: text, code?, type?}, found ${describeValue(error)}`);
   }
 }
@@ -139,7 +164,10 @@ function checkPlaceholders(rule: Record<string, unknown>, regex: RegExp, at: Pat
     const ok = /^\d+$/.test(ref) ? Number(ref) <= count : names.has(ref);
     if (!ok) {
       const key = ANSWER_KEYS.find((k) => rule[k] !== undefined) ?? 'match';
-      report([...at, key], `placeholder {{${ref}}} does not name a group of the regex "${regex.source}" (it has ${count} group(s)${names.size ? `, named ${[...names].join(', ')}` : ''})`);
+      report(
+        [...at, key],
+        `placeholder {{${ref}}} does not name a group of the regex "${regex.source}" (it has ${count} group(s)${names.size ? `, named ${[...names].join(', ')}` : ''})`,
+      );
     }
   }
 }

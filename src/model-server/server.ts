@@ -42,7 +42,10 @@ interface Reply {
 function checkOption(name: string, value: number | undefined, min: number, max = Infinity): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw ConfigError.at({ file: `model-server option ${name}` }, `expected a number from ${min}${max === Infinity ? '' : ` to ${max}`}, found ${String(value)}`);
+    throw ConfigError.at(
+      { file: `model-server option ${name}` },
+      `expected a number from ${min}${max === Infinity ? '' : ` to ${max}`}, found ${String(value)}`,
+    );
   }
 }
 
@@ -98,8 +101,16 @@ class LocalModel {
   private readonly tpm?: SlidingWindow;
   private readonly sights = new SightCounter();
   private readonly stats: ModelServerStats = {
-    requests: 0, byStatus: {}, byEndpoint: {}, rateLimited: 0, serverErrors: 0, dropped: 0,
-    promptTokens: 0, completionTokens: 0, inFlight: 0, maxInFlight: 0,
+    requests: 0,
+    byStatus: {},
+    byEndpoint: {},
+    rateLimited: 0,
+    serverErrors: 0,
+    dropped: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    inFlight: 0,
+    maxInFlight: 0,
   };
 
   constructor(
@@ -123,7 +134,9 @@ class LocalModel {
     if (++stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
     res.on('close', () => {
       stats.inFlight--;
-      this.options.log?.(`${req.method} ${req.url} ${res.writableFinished ? res.statusCode : 'dropped'} ${(performance.now() - started).toFixed(1)}ms`);
+      this.options.log?.(
+        `${req.method} ${req.url} ${res.writableFinished ? res.statusCode : 'dropped'} ${(performance.now() - started).toFixed(1)}ms`,
+      );
     });
     let r: Route;
     try {
@@ -132,7 +145,13 @@ class LocalModel {
       const key = req.headers['api-key'];
       const authz = req.headers.authorization;
       if (!key && !(authz && /^bearer\s+\S/i.test(authz))) {
-        throw new ApiError(401, "You didn't provide an API key. Send it in the 'api-key' header or as 'Authorization: Bearer <key>'.", 'invalid_request_error', null, 'invalid_api_key');
+        throw new ApiError(
+          401,
+          "You didn't provide an API key. Send it in the 'api-key' header or as 'Authorization: Bearer <key>'.",
+          'invalid_request_error',
+          null,
+          'invalid_api_key',
+        );
       }
     } catch (e) {
       req.resume();
@@ -149,7 +168,16 @@ class LocalModel {
       // Answer at once, keep nothing of the body, and close. The rest is read and dropped for a bounded moment:
       // a socket destroyed while the client still writes fails its write (ECONNRESET) before it reads the 413.
       res.setHeader('connection', 'close');
-      this.sendError(res, new ApiError(413, `Request body too large: ${size} bytes or more, limit ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large'));
+      this.sendError(
+        res,
+        new ApiError(
+          413,
+          `Request body too large: ${size} bytes or more, limit ${limit} bytes.`,
+          'invalid_request_error',
+          null,
+          'request_too_large',
+        ),
+      );
       req.removeAllListeners('data');
       req.resume();
       const linger = setTimeout(() => req.destroy(), OVERSIZE_LINGER_MS);
@@ -167,7 +195,12 @@ class LocalModel {
     });
     req.on('end', () => {
       if (size > limit || res.headersSent) return;
-      this.process(r, chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'), req, res);
+      this.process(
+        r,
+        chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+        req,
+        res,
+      );
     });
   }
 
@@ -176,11 +209,18 @@ class LocalModel {
     const hash = hashString(text, this.seed);
     try {
       let parsed: unknown;
-      if (jsonNestsDeeper(text, MAX_JSON_DEPTH)) throw invalid(null, `The JSON body nests more than ${MAX_JSON_DEPTH} levels deep; the local model server refuses it.`);
+      if (jsonNestsDeeper(text, MAX_JSON_DEPTH))
+        throw invalid(
+          null,
+          `The JSON body nests more than ${MAX_JSON_DEPTH} levels deep; the local model server refuses it.`,
+        );
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw invalid(null, "We could not parse the JSON body of your request. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.");
+        throw invalid(
+          null,
+          'We could not parse the JSON body of your request. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.',
+        );
       }
       reply = this.answer(r, parsed, hash);
       const limited = this.limit(reply.promptTokens + reply.completionTokens);
@@ -194,7 +234,8 @@ class LocalModel {
     let fault: 'none' | '500' | 'drop' = 'none';
     if (faultRate > 0 || jitterMs > 0) {
       const nth = this.sights.next(hash);
-      if (faultRate > 0 && unitFloat(this.seed, hash, nth, 1) < faultRate) fault = unitFloat(this.seed, hash, nth, 2) < 0.5 ? '500' : 'drop';
+      if (faultRate > 0 && unitFloat(this.seed, hash, nth, 1) < faultRate)
+        fault = unitFloat(this.seed, hash, nth, 2) < 0.5 ? '500' : 'drop';
       if (jitterMs > 0) delay += Math.floor(unitFloat(this.seed, hash, nth, 3) * jitterMs);
     }
     const finish = () => {
@@ -205,7 +246,14 @@ class LocalModel {
         req.socket.destroy();
       } else if (fault === '500') {
         this.stats.serverErrors++;
-        this.sendError(res, new ApiError(500, 'The server had an error while processing your request. Sorry about that! (injected fault)', 'server_error'));
+        this.sendError(
+          res,
+          new ApiError(
+            500,
+            'The server had an error while processing your request. Sorry about that! (injected fault)',
+            'server_error',
+          ),
+        );
       } else this.send(res, reply);
     };
     if (delay > 0) setTimeout(finish, delay);
@@ -229,9 +277,18 @@ class LocalModel {
     if (r.endpoint === 'completions') {
       const body = validateCompletion(parsed, modelRequired);
       const model = (body.model as string | undefined) ?? r.deployment!;
-      if (body.stream === true) throw invalid('stream', 'Streaming is not supported by the local model server for /completions; use /chat/completions.');
+      if (body.stream === true)
+        throw invalid(
+          'stream',
+          'Streaming is not supported by the local model server for /completions; use /chat/completions.',
+        );
       const plan = planCompletion(body, model, this.rules);
-      return { status: 200, body: textCompletion(`cmpl-${hexId(hash, this.seed)}`, model, plan), promptTokens: plan.promptTokens, completionTokens: plan.completionTokens };
+      return {
+        status: 200,
+        body: textCompletion(`cmpl-${hexId(hash, this.seed)}`, model, plan),
+        promptTokens: plan.promptTokens,
+        completionTokens: plan.completionTokens,
+      };
     }
     const body = validateEmbedding(parsed, modelRequired);
     const model = (body.model as string | undefined) ?? r.deployment!;
@@ -249,9 +306,16 @@ class LocalModel {
   private limit(tokens: number): ApiError | undefined {
     const now = Date.now();
     if (this.tpm && tokens > this.tpm.limit) {
-      return invalid(null, `Request too large: it needs ${tokens} tokens but the limit is ${this.tpm.limit} tokens per window.`, 'tokens_exceed_limit');
+      return invalid(
+        null,
+        `Request too large: it needs ${tokens} tokens but the limit is ${this.tpm.limit} tokens per window.`,
+        'tokens_exceed_limit',
+      );
     }
-    const verdicts: [SlidingWindow | undefined, number, string][] = [[this.rpm, 1, 'requests'], [this.tpm, tokens, 'tokens']];
+    const verdicts: [SlidingWindow | undefined, number, string][] = [
+      [this.rpm, 1, 'requests'],
+      [this.tpm, tokens, 'tokens'],
+    ];
     for (const [window, amount, kind] of verdicts) {
       if (!window) continue;
       const v = window.tryTake(now, amount);
@@ -298,7 +362,12 @@ class LocalModel {
       return;
     }
     const text = JSON.stringify(reply.body);
-    res.writeHead(reply.status, limits ? { ...JSON_HEADERS, ...limits, ...reply.headers, 'content-length': Buffer.byteLength(text) } : { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) });
+    res.writeHead(
+      reply.status,
+      limits
+        ? { ...JSON_HEADERS, ...limits, ...reply.headers, 'content-length': Buffer.byteLength(text) }
+        : { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) },
+    );
     res.end(text);
   }
 

@@ -20,15 +20,28 @@ function number(body: Body, key: string, min: number, max: number, integer = fal
   const v = body[key];
   if (v === undefined || v === null) return;
   if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw invalid(key, `Invalid type for '${key}': expected ${integer ? 'an integer' : 'a number'}, but got ${describe(v)} instead.`, 'invalid_type');
+    throw invalid(
+      key,
+      `Invalid type for '${key}': expected ${integer ? 'an integer' : 'a number'}, but got ${describe(v)} instead.`,
+      'invalid_type',
+    );
   }
-  if (v < min || v > max) throw invalid(key, `Invalid '${key}': ${v} is out of range; expected a value between ${min} and ${max}.`, 'invalid_value');
+  if (v < min || v > max)
+    throw invalid(
+      key,
+      `Invalid '${key}': ${v} is out of range; expected a value between ${min} and ${max}.`,
+      'invalid_value',
+    );
 }
 
 function bool(body: Body, key: string): void {
   const v = body[key];
   if (v !== undefined && v !== null && typeof v !== 'boolean') {
-    throw invalid(key, `Invalid type for '${key}': expected a boolean, but got ${describe(v)} instead.`, 'invalid_type');
+    throw invalid(
+      key,
+      `Invalid type for '${key}': expected a boolean, but got ${describe(v)} instead.`,
+      'invalid_type',
+    );
   }
 }
 
@@ -46,7 +59,11 @@ function requireModel(body: Body, modelRequired: boolean): void {
     return;
   }
   if (typeof body.model !== 'string' || body.model === '') {
-    throw invalid('model', `Invalid type for 'model': expected a non-empty string, but got ${describe(body.model)} instead.`, 'invalid_type');
+    throw invalid(
+      'model',
+      `Invalid type for 'model': expected a non-empty string, but got ${describe(body.model)} instead.`,
+      'invalid_type',
+    );
   }
 }
 
@@ -71,35 +88,76 @@ function sampling(body: Body): void {
 
 function messages(body: Body): void {
   const list = body.messages;
-  if (list === undefined || list === null) throw invalid('messages', "Missing required parameter: 'messages'.", 'missing_required_parameter');
-  if (!Array.isArray(list)) throw invalid('messages', `Invalid type for 'messages': expected an array, but got ${describe(list)} instead.`, 'invalid_type');
-  if (list.length === 0) throw invalid('messages', "Invalid 'messages': empty array. Expected an array with minimum length 1.", 'empty_array');
+  if (list === undefined || list === null)
+    throw invalid('messages', "Missing required parameter: 'messages'.", 'missing_required_parameter');
+  if (!Array.isArray(list))
+    throw invalid(
+      'messages',
+      `Invalid type for 'messages': expected an array, but got ${describe(list)} instead.`,
+      'invalid_type',
+    );
+  if (list.length === 0)
+    throw invalid(
+      'messages',
+      "Invalid 'messages': empty array. Expected an array with minimum length 1.",
+      'empty_array',
+    );
   list.forEach((m: unknown, i) => {
     const at = `messages[${i}]`;
-    if (!m || typeof m !== 'object' || Array.isArray(m)) throw invalid(at, `Invalid type for '${at}': expected an object, but got ${describe(m)} instead.`, 'invalid_type');
+    if (!m || typeof m !== 'object' || Array.isArray(m))
+      throw invalid(
+        at,
+        `Invalid type for '${at}': expected an object, but got ${describe(m)} instead.`,
+        'invalid_type',
+      );
     const msg = m as Body;
-    if (typeof msg.role !== 'string') throw invalid(`${at}.role`, `Missing required parameter: '${at}.role'.`, 'missing_required_parameter');
+    if (typeof msg.role !== 'string')
+      throw invalid(`${at}.role`, `Missing required parameter: '${at}.role'.`, 'missing_required_parameter');
     if (!ROLES.has(msg.role)) {
-      throw invalid(`${at}.role`, `Invalid value: '${msg.role}'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.`, 'invalid_value');
+      throw invalid(
+        `${at}.role`,
+        `Invalid value: '${msg.role}'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.`,
+        'invalid_value',
+      );
     }
     const c = msg.content;
-    const ok = typeof c === 'string' || Array.isArray(c) || ((c === null || c === undefined) && msg.role === 'assistant');
-    if (!ok) throw invalid(`${at}.content`, `Invalid type for '${at}.content': expected a string or an array of content parts, but got ${describe(c)} instead.`, 'invalid_type');
+    const ok =
+      typeof c === 'string' || Array.isArray(c) || ((c === null || c === undefined) && msg.role === 'assistant');
+    if (!ok)
+      throw invalid(
+        `${at}.content`,
+        `Invalid type for '${at}.content': expected a string or an array of content parts, but got ${describe(c)} instead.`,
+        'invalid_type',
+      );
   });
 }
 
 function tools(body: Body): void {
   const list = body.tools;
   if (list === undefined || list === null) return;
-  if (!Array.isArray(list)) throw invalid('tools', `Invalid type for 'tools': expected an array, but got ${describe(list)} instead.`, 'invalid_type');
+  if (!Array.isArray(list))
+    throw invalid(
+      'tools',
+      `Invalid type for 'tools': expected an array, but got ${describe(list)} instead.`,
+      'invalid_type',
+    );
   list.forEach((t: unknown, i) => {
     const fn = (t as Body | null)?.function as Body | undefined;
     if (!t || typeof t !== 'object' || (t as Body).type !== 'function' || !fn || typeof fn.name !== 'string') {
-      throw invalid(`tools[${i}]`, `Invalid 'tools[${i}]': expected {"type": "function", "function": {"name": ...}}.`, 'invalid_value');
+      throw invalid(
+        `tools[${i}]`,
+        `Invalid 'tools[${i}]': expected {"type": "function", "function": {"name": ...}}.`,
+        'invalid_value',
+      );
     }
   });
   const fns = body.functions;
-  if (fns !== undefined && fns !== null && !Array.isArray(fns)) throw invalid('functions', `Invalid type for 'functions': expected an array, but got ${describe(fns)} instead.`, 'invalid_type');
+  if (fns !== undefined && fns !== null && !Array.isArray(fns))
+    throw invalid(
+      'functions',
+      `Invalid type for 'functions': expected an array, but got ${describe(fns)} instead.`,
+      'invalid_type',
+    );
 }
 
 function responseFormat(body: Body): void {
@@ -107,12 +165,19 @@ function responseFormat(body: Body): void {
   if (rf === undefined || rf === null) return;
   const type = (rf as Body).type;
   if (typeof rf !== 'object' || !['text', 'json_object', 'json_schema'].includes(type as string)) {
-    throw invalid('response_format.type', "Invalid 'response_format': expected {\"type\": \"text\" | \"json_object\" | \"json_schema\"}.", 'invalid_value');
+    throw invalid(
+      'response_format.type',
+      'Invalid \'response_format\': expected {"type": "text" | "json_object" | "json_schema"}.',
+      'invalid_value',
+    );
   }
   if (type === 'json_object') {
     const all = (body.messages as Body[]).map((m) => contentText(m.content)).join('\n');
     if (!/json/i.test(all)) {
-      throw invalid('messages', "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.");
+      throw invalid(
+        'messages',
+        "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+      );
     }
   }
 }
@@ -133,8 +198,14 @@ export function validateCompletion(raw: unknown, modelRequired: boolean): Body {
   const body = requireObject(raw);
   requireModel(body, modelRequired);
   const p = body.prompt;
-  if (p === undefined || p === null) throw invalid('prompt', "Missing required parameter: 'prompt'.", 'missing_required_parameter');
-  if (typeof p !== 'string' && !Array.isArray(p)) throw invalid('prompt', `Invalid type for 'prompt': expected a string or an array, but got ${describe(p)} instead.`, 'invalid_type');
+  if (p === undefined || p === null)
+    throw invalid('prompt', "Missing required parameter: 'prompt'.", 'missing_required_parameter');
+  if (typeof p !== 'string' && !Array.isArray(p))
+    throw invalid(
+      'prompt',
+      `Invalid type for 'prompt': expected a string or an array, but got ${describe(p)} instead.`,
+      'invalid_type',
+    );
   sampling(body);
   return body;
 }
@@ -144,9 +215,19 @@ export function validateEmbedding(raw: unknown, modelRequired: boolean): Body {
   const body = requireObject(raw);
   requireModel(body, modelRequired);
   const input = body.input;
-  if (input === undefined || input === null) throw invalid('input', "Missing required parameter: 'input'.", 'missing_required_parameter');
-  const ok = typeof input === 'string' || (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string' || typeof x === 'number' || Array.isArray(x)));
-  if (!ok) throw invalid('input', "Invalid 'input': expected a string or a non-empty array of strings or token arrays.", 'invalid_type');
+  if (input === undefined || input === null)
+    throw invalid('input', "Missing required parameter: 'input'.", 'missing_required_parameter');
+  const ok =
+    typeof input === 'string' ||
+    (Array.isArray(input) &&
+      input.length > 0 &&
+      input.every((x) => typeof x === 'string' || typeof x === 'number' || Array.isArray(x)));
+  if (!ok)
+    throw invalid(
+      'input',
+      "Invalid 'input': expected a string or a non-empty array of strings or token arrays.",
+      'invalid_type',
+    );
   number(body, 'dimensions', 1, 8192, true);
   const fmt = body.encoding_format;
   if (fmt !== undefined && fmt !== null && fmt !== 'float' && fmt !== 'base64') {

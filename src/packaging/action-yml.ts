@@ -34,7 +34,14 @@ const BRANDING = { icon: 'check-circle', color: 'blue' };
 /** The description shown in the workflow editor: the declared one, plus the allowed values. */
 function describe(input: InputSpec): string {
   const choices = input.choices ? ` One of: ${input.choices.join(', ')}.` : '';
-  const type = input.type === 'boolean' ? ' (true or false)' : input.type === 'integer' ? ' (whole number)' : input.type === 'number' ? ' (number)' : '';
+  const type =
+    input.type === 'boolean'
+      ? ' (true or false)'
+      : input.type === 'integer'
+        ? ' (whole number)'
+        : input.type === 'number'
+          ? ' (number)'
+          : '';
   return `${input.description}${type}${choices}`;
 }
 
@@ -56,7 +63,15 @@ export function stepAction(step: AnyStep): ActionMetadata {
   for (const i of gitHubHostInputs) inputs[i.name] ??= actionInput(i, false, true);
   // runs.main is resolved from the action.yml's folder, so it climbs back to the repository root.
   const main = path.posix.relative(actionDir(step.name), actionBundle(step.name));
-  return { name: `LLMOps ${step.name}`, description: step.description, author: AUTHOR, branding: BRANDING, inputs, outputs: outputsOf(step.outputs), runs: { using: 'node24', main } };
+  return {
+    name: `LLMOps ${step.name}`,
+    description: step.description,
+    author: AUTHOR,
+    branding: BRANDING,
+    inputs,
+    outputs: outputsOf(step.outputs),
+    runs: { using: 'node24', main },
+  };
 }
 
 /**
@@ -76,13 +91,19 @@ export function rootAction(steps: readonly PackagedStep[]): ActionMetadata {
       inputs[i.name] ??= actionInput(i, false, false);
     }
   }
-  for (const [name, users] of usedBy) if (users.length < names.length) inputs[name].description += ` (steps: ${users.join(', ')})`;
+  for (const [name, users] of usedBy)
+    if (users.length < names.length) inputs[name].description += ` (steps: ${users.join(', ')})`;
   for (const i of gitHubHostInputs) inputs[i.name] ??= actionInput(i, false, true);
   const outputs: Record<string, { description: string }> = {};
-  for (const { step } of steps) Object.assign(outputs, Object.fromEntries(Object.entries(outputsOf(step.outputs)).filter(([k]) => !(k in outputs))));
+  for (const { step } of steps)
+    Object.assign(
+      outputs,
+      Object.fromEntries(Object.entries(outputsOf(step.outputs)).filter(([k]) => !(k in outputs))),
+    );
   return {
     name: 'LLMOps',
-    description: 'The LLMOps lifecycle for Prompt Flow projects: run any step (validate, register-data, bulk-run, evaluate, report, deploy, smoke-test) with the `step` input.',
+    description:
+      'The LLMOps lifecycle for Prompt Flow projects: run any step (validate, register-data, bulk-run, evaluate, report, deploy, smoke-test) with the `step` input.',
     author: AUTHOR,
     branding: BRANDING,
     inputs,

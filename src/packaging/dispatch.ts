@@ -8,7 +8,10 @@ export function dispatchByStepInput(host: Host): AnyStep {
   const found = packagedSteps.find((p) => p.step.name === name);
   if (!found) {
     const expected = packagedSteps.map((p) => p.step.name).join(', ');
-    throw ConfigError.at({ file: 'input "step"' }, `${name ? `found ${JSON.stringify(name)}` : 'required but not given'}, expected one of: ${expected}`);
+    throw ConfigError.at(
+      { file: 'input "step"' },
+      `${name ? `found ${JSON.stringify(name)}` : 'required but not given'}, expected one of: ${expected}`,
+    );
   }
   return found.step;
 }

@@ -11,7 +11,8 @@ export const azureAuthInput: InputSpec = {
   type: 'choice',
   choices: ['auto', 'wif', 'secret', 'msi', 'cli'],
   default: 'auto',
-  description: 'How to sign in to Azure: auto (workload identity federation, then a client secret, managed identity, the Azure CLI), or force one of wif, secret, msi, cli. The LLMOPS_AZURE_AUTH variable does the same.',
+  description:
+    'How to sign in to Azure: auto (workload identity federation, then a client secret, managed identity, the Azure CLI), or force one of wif, secret, msi, cli. The LLMOPS_AZURE_AUTH variable does the same.',
 };
 
 /** Inputs added to every action.yml. `github-token` defaults to the job token through an expression. */
@@ -24,13 +25,22 @@ export const gitHubHostInputs: readonly (InputSpec & { expressionDefault?: strin
     description: 'Token for the pull-request comment (needs pull-requests: write). Defaults to the job token.',
   },
   azureAuthInput,
-  { name: 'azure-client-id', type: 'string', description: 'Client id of the Entra application or managed identity (default: the AZURE_CLIENT_ID variable).' },
+  {
+    name: 'azure-client-id',
+    type: 'string',
+    description: 'Client id of the Entra application or managed identity (default: the AZURE_CLIENT_ID variable).',
+  },
   { name: 'azure-tenant-id', type: 'string', description: 'Entra tenant id (default: the AZURE_TENANT_ID variable).' },
 ];
 
 /** Inputs added to every task.json (names are the task's camelCase names). */
 export const adoHostInputs: readonly InputSpec[] = [
-  { name: 'azure-subscription', type: 'string', description: 'Azure Resource Manager service connection (workload identity federation, service principal or managed identity).' },
+  {
+    name: 'azure-subscription',
+    type: 'string',
+    description:
+      'Azure Resource Manager service connection (workload identity federation, service principal or managed identity).',
+  },
   azureAuthInput,
 ];
 

@@ -12,14 +12,17 @@ import { SCHEMA_AJV_OPTIONS, SCHEMA_NAMES } from '../shared/config/schema-check.
 
 // ajv's standalone entry is CommonJS with a default export; under NodeNext it arrives wrapped.
 type StandaloneCode = typeof standaloneCodeModule.default;
-const standaloneCode: StandaloneCode = (standaloneCodeModule as unknown as { default?: StandaloneCode }).default ?? (standaloneCodeModule as unknown as StandaloneCode);
+const standaloneCode: StandaloneCode =
+  (standaloneCodeModule as unknown as { default?: StandaloneCode }).default ??
+  (standaloneCodeModule as unknown as StandaloneCode);
 
 const exportName = (schema: string): string => `validate_${schema.replace(/[^A-Za-z0-9_]/g, '_')}`;
 
 /** JavaScript (ESM; it `require`s two small ajv runtime helpers, which the bundler inlines). */
 export function precompiledSchemasSource(root: string): string {
   const ajv = new Ajv({ ...SCHEMA_AJV_OPTIONS, code: { source: true, esm: true } });
-  for (const name of SCHEMA_NAMES) ajv.addSchema(JSON.parse(readFileSync(path.join(root, 'schemas', `${name}.schema.json`), 'utf8')), name);
+  for (const name of SCHEMA_NAMES)
+    ajv.addSchema(JSON.parse(readFileSync(path.join(root, 'schemas', `${name}.schema.json`), 'utf8')), name);
   const code = standaloneCode(ajv, Object.fromEntries(SCHEMA_NAMES.map((name) => [exportName(name), name])));
   const table = SCHEMA_NAMES.map((name) => `  ${JSON.stringify(name)}: ${exportName(name)},`).join('\n');
   return `${code}\nexport const precompiledValidators = {\n${table}\n};\n`;

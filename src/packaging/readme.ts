@@ -14,11 +14,21 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export function stepReference(steps: readonly PackagedStep[]): string {
   const parts: string[] = [];
   for (const { step } of steps) {
-    parts.push(`#### \`llmops ${step.name}\` · \`uses: <org>/llmops/actions/${step.name}@v1\` · task \`Llmops${step.name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('')}@0\``, '', step.description, '');
+    parts.push(
+      `#### \`llmops ${step.name}\` · \`uses: <org>/llmops/actions/${step.name}@v1\` · task \`Llmops${step.name
+        .split('-')
+        .map((w) => w[0].toUpperCase() + w.slice(1))
+        .join('')}@0\``,
+      '',
+      step.description,
+      '',
+    );
     parts.push('| CLI flag / action input | task input | type | default | description |', '|---|---|---|---|---|');
     for (const i of step.inputs) {
       const type = i.type === 'choice' ? i.choices!.join(' \\| ') : i.type;
-      parts.push(`| \`--${i.name}\`${i.required ? ' (required)' : ''} | \`${camel(i.name)}\` | ${cell(type)} | ${i.default ? `\`${cell(i.default)}\`` : ''} | ${cell(i.description)} |`);
+      parts.push(
+        `| \`--${i.name}\`${i.required ? ' (required)' : ''} | \`${camel(i.name)}\` | ${cell(type)} | ${i.default ? `\`${cell(i.default)}\`` : ''} | ${cell(i.description)} |`,
+      );
     }
     parts.push('', `Outputs: ${step.outputs.map((o) => `\`${o.name}\` (${cell(o.description)})`).join('; ')}.`, '');
   }

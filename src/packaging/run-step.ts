@@ -25,7 +25,11 @@ const SUMMARY_VALUE_LIMIT = 300;
  * Run `step` on `host` and return the exit code. Secret host inputs (tokens) are masked
  * before anything else is read, so even an error message quoting them is redacted.
  */
-export async function runStep(choice: StepChoice, host: RecordingHost, hostInputs: readonly InputSpec[] = []): Promise<number> {
+export async function runStep(
+  choice: StepChoice,
+  host: RecordingHost,
+  hostInputs: readonly InputSpec[] = [],
+): Promise<number> {
   const started = Date.now();
   let name = typeof choice === 'function' ? 'step' : choice.name;
   for (const spec of hostInputs) {
@@ -56,7 +60,10 @@ function successSection(step: string, outputs: ReadonlyMap<string, string>, ms: 
   if (outputs.size) {
     md += '\n| output | value |\n| --- | --- |\n';
     for (const [name, value] of outputs) {
-      const shown = value.length > SUMMARY_VALUE_LIMIT ? `${value.slice(0, SUMMARY_VALUE_LIMIT)}… (${value.length} characters)` : value;
+      const shown =
+        value.length > SUMMARY_VALUE_LIMIT
+          ? `${value.slice(0, SUMMARY_VALUE_LIMIT)}… (${value.length} characters)`
+          : value;
       md += `| ${name} | \`${cell(shown)}\` |\n`;
     }
   }

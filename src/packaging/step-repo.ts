@@ -24,12 +24,23 @@ export function stepRepoAction(step: AnyStep): ActionMetadata {
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 /** README.md of the step repository: usage, every input (the step's, then the runner's), every output. */
-export function stepRepoReadme(step: AnyStep, options: { owner?: string; version: string; sourceRepo?: string }): string {
+export function stepRepoReadme(
+  step: AnyStep,
+  options: { owner?: string; version: string; sourceRepo?: string },
+): string {
   const owner = options.owner ?? STEP_REPO_OWNER;
   const meta = stepRepoAction(step);
   const own = new Set(step.inputs.map((i) => i.name));
-  const example = step.inputs.filter((i) => i.required || i.name === 'config' || i.name === 'env').map((i) => `      ${i.name}: ${i.name === 'config' ? 'my_use_case/experiment.yaml' : i.name === 'env' ? 'dev' : `<${i.name}>`}`);
-  const rows = Object.entries(meta.inputs).map(([name, input]) => `| \`${name}\` | ${input.required ? 'yes' : 'no'} | ${input.default !== undefined ? `\`${cell(input.default)}\`` : ''} | ${cell(input.description)}${own.has(name) ? '' : ' _(runner input, shared by every llmops action)_'} |`);
+  const example = step.inputs
+    .filter((i) => i.required || i.name === 'config' || i.name === 'env')
+    .map(
+      (i) =>
+        `      ${i.name}: ${i.name === 'config' ? 'my_use_case/experiment.yaml' : i.name === 'env' ? 'dev' : `<${i.name}>`}`,
+    );
+  const rows = Object.entries(meta.inputs).map(
+    ([name, input]) =>
+      `| \`${name}\` | ${input.required ? 'yes' : 'no'} | ${input.default !== undefined ? `\`${cell(input.default)}\`` : ''} | ${cell(input.description)}${own.has(name) ? '' : ' _(runner input, shared by every llmops action)_'} |`,
+  );
   const outputs = step.outputs.map((o) => `| \`${o.name}\` | ${cell(o.description)} |`);
   const source = options.sourceRepo ?? `${owner}/llmops`;
   return [
@@ -68,7 +79,10 @@ export function stepRepoReadme(step: AnyStep, options: { owner?: string; version
 }
 
 /** Relative path → text content of the generated (non-bundle) files of a step repository. */
-export function stepRepoFiles(step: AnyStep, options: { owner?: string; version: string; sourceRepo?: string }): Map<string, string> {
+export function stepRepoFiles(
+  step: AnyStep,
+  options: { owner?: string; version: string; sourceRepo?: string },
+): Map<string, string> {
   const header = `# Released from ${options.sourceRepo ?? `${options.owner ?? STEP_REPO_OWNER}/llmops`} ${options.version} (generated from src/shared/steps/${step.name}.ts). Do not edit here.\n`;
   return new Map([
     ['action.yml', header + stringify(stepRepoAction(step), { lineWidth: 0 })],

@@ -47,7 +47,13 @@ export const MINIMUM_AGENT_VERSION = '4.265.1';
 
 /** `register-data` → `LlmopsRegisterData`: the YAML name (`LlmopsRegisterData@0`), no spaces. */
 export function taskName(step: string): string {
-  return 'Llmops' + step.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+  return (
+    'Llmops' +
+    step
+      .split('-')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join('')
+  );
 }
 
 /** The task id: a v5 UUID of the step name, so regenerating never changes it. */

@@ -33,7 +33,8 @@ export function extensionManifest(steps: readonly PackagedStep[], version: strin
     publisher: 'llmops',
     name: 'LLMOps for Prompt Flow',
     version,
-    description: 'The LLMOps lifecycle for Prompt Flow projects as pipeline tasks: register data, bulk-run flows with variants, evaluate, report, deploy and smoke-test.',
+    description:
+      'The LLMOps lifecycle for Prompt Flow projects as pipeline tasks: register data, bulk-run flows with variants, evaluate, report, deploy and smoke-test.',
     public: false,
     targets: [{ id: 'Microsoft.VisualStudio.Services' }],
     categories: ['Azure Pipelines'],

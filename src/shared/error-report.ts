@@ -4,7 +4,15 @@
  * lines through their Host; none of them decides the mapping on its own.
  * @module
  */
-import { ConfigError, exitCodeOf, ExitCode, formatProblem, GateFailed, ServiceError, type SourceLocation } from './errors.js';
+import {
+  ConfigError,
+  exitCodeOf,
+  ExitCode,
+  formatProblem,
+  GateFailed,
+  ServiceError,
+  type SourceLocation,
+} from './errors.js';
 
 /** One line for the user, tied to a place in their file when there is one (an annotation on CI). */
 export interface ErrorLine {
@@ -45,7 +53,12 @@ export function describeError(err: unknown): ErrorReport {
     };
   }
   if (err instanceof GateFailed) {
-    return { exitCode, meaning, lines: [{ text: err.message }, ...err.failures.map((f) => ({ text: `  ${f}` }))], summary: [err.message, ...err.failures] };
+    return {
+      exitCode,
+      meaning,
+      lines: [{ text: err.message }, ...err.failures.map((f) => ({ text: `  ${f}` }))],
+      summary: [err.message, ...err.failures],
+    };
   }
   if (err instanceof ServiceError) return { exitCode, meaning, lines: [{ text: err.message }], summary: [err.message] };
   const e = err as Error | undefined;

@@ -54,7 +54,10 @@ export class ConfigError extends Error {
 /** The work ran, but a quality gate or the failed-line tolerance did not pass. Exit code 1. */
 export class GateFailed extends Error {
   readonly exitCode = ExitCode.GateFailed;
-  constructor(message: string, readonly failures: string[] = []) {
+  constructor(
+    message: string,
+    readonly failures: string[] = [],
+  ) {
     super(message);
     this.name = 'GateFailed';
   }
@@ -63,7 +66,10 @@ export class GateFailed extends Error {
 /** An outside service (LLM API, Azure, storage) failed after retries. Exit code 3. */
 export class ServiceError extends Error {
   readonly exitCode = ExitCode.ServiceFailed;
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'ServiceError';
   }

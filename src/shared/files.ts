@@ -29,6 +29,8 @@ export function realOrSelf(p: string): string {
  */
 export function realPathOutside(file: string, roots: readonly string[]): string | undefined {
   const real = realOrSelf(file);
-  const inside = roots.map(realOrSelf).some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
+  const inside = roots
+    .map(realOrSelf)
+    .some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
   return inside ? undefined : real;
 }

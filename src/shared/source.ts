@@ -47,7 +47,16 @@ export function parseJson(file: string, text: string): { source?: SourceFile; pr
     const message = (e as Error).message;
     const offset = /position (\d+)/.exec(message)?.[1];
     const { line, column } = offset === undefined ? lineColumnOfEnd(text) : lineColumnAt(text, Number(offset));
-    return { problems: [{ file, line, column, message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '')}` }] };
+    return {
+      problems: [
+        {
+          file,
+          line,
+          column,
+          message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '')}`,
+        },
+      ],
+    };
   }
   return parseYaml(file, text);
 }
@@ -58,10 +67,15 @@ export function readSource(absolutePath: string, displayPath: string): SourceFil
   try {
     text = readFileSync(absolutePath, 'utf8');
   } catch (e) {
-    throw ConfigError.at({ file: displayPath }, `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw ConfigError.at(
+      { file: displayPath },
+      `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const { source, problems } = absolutePath.endsWith('.json') ? parseJson(displayPath, text) : parseYaml(displayPath, text);
+  const { source, problems } = absolutePath.endsWith('.json')
+    ? parseJson(displayPath, text)
+    : parseYaml(displayPath, text);
   if (!source) throw new ConfigError(problems);
   return source;
 }
@@ -70,7 +84,11 @@ export function readSource(absolutePath: string, displayPath: string): SourceFil
  * Where a path points in the file. `key` gives the position of the mapping key (best for
  * "unknown key" messages); otherwise the value's. Falls back to the nearest existing ancestor.
  */
-export function locate(source: SourceFile, path: readonly PathSegment[], part: 'key' | 'value' = 'value'): SourceLocation {
+export function locate(
+  source: SourceFile,
+  path: readonly PathSegment[],
+  part: 'key' | 'value' = 'value',
+): SourceLocation {
   let node: unknown = source.doc.contents;
   let best: number | undefined = offsetOf(node);
   for (let i = 0; i < path.length; i++) {
@@ -109,7 +127,8 @@ export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing (null)';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the text ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`;
+  if (typeof value === 'string')
+    return `the text ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`;
   if (typeof value === 'boolean') return `the boolean ${value}`;
   return `the number ${String(value)}`;
 }

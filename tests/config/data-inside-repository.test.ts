@@ -19,7 +19,13 @@ function load(files: Record<string, string | null>, prepare?: (dir: string) => v
   const uc = makeUseCase(files);
   try {
     prepare?.(uc.dir);
-    loadUseCase({ configPath: 'experiment.yaml', cwd: uc.dir, processEnv: baseEnv, host: new MemoryHost(), needs: 'all' });
+    loadUseCase({
+      configPath: 'experiment.yaml',
+      cwd: uc.dir,
+      processEnv: baseEnv,
+      host: new MemoryHost(),
+      needs: 'all',
+    });
     return [];
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -37,15 +43,21 @@ test('a dataset given by an absolute path outside the repository is refused at i
 });
 
 test('a symlink inside the repository that points outside is refused too', () => {
-  const problems = load({ 'data/train.jsonl': null }, (dir) => symlinkSync(outsideFile, path.join(dir, 'data/train.jsonl')));
+  const problems = load({ 'data/train.jsonl': null }, (dir) =>
+    symlinkSync(outsideFile, path.join(dir, 'data/train.jsonl')),
+  );
   expect(problems).toHaveLength(1);
-  expect(problems[0]).toContain(`datasets[0].source: "data/train.jsonl" resolves to ${outsideFile}, outside the repository`);
+  expect(problems[0]).toContain(
+    `datasets[0].source: "data/train.jsonl" resolves to ${outsideFile}, outside the repository`,
+  );
 });
 
 test('an evaluator dataset outside the repository is refused as well', () => {
   const problems = load({ 'experiment.yaml': x('source: data/eval.jsonl', `source: ${outsideFile}`) });
   expect(problems).toHaveLength(1);
-  expect(problems[0]).toMatch(/^experiment\.yaml:\d+:\d+: evaluators\[0\]\.datasets\[0\]\.source: .* outside the repository/);
+  expect(problems[0]).toMatch(
+    /^experiment\.yaml:\d+:\d+: evaluators\[0\]\.datasets\[0\]\.source: .* outside the repository/,
+  );
 });
 
 test('execution.data_outside_repository: true lets the user opt out', () => {

@@ -11,7 +11,11 @@ import { baseEnv, baseExperiment, experimentWith as x, makeUseCase } from '../he
 
 type Files = Record<string, string | null>;
 
-function attempt(files: Files, processEnv: Record<string, string> = baseEnv, extra: { dotenv?: string; needs?: 'bulk-run' | 'evaluate' | 'report' } = {}) {
+function attempt(
+  files: Files,
+  processEnv: Record<string, string> = baseEnv,
+  extra: { dotenv?: string; needs?: 'bulk-run' | 'evaluate' | 'report' } = {},
+) {
   const uc = makeUseCase(files);
   if (extra.dotenv !== undefined) writeFileSync(path.join(uc.dir, '.env'), extra.dotenv);
   const host = new MemoryHost();
@@ -27,8 +31,10 @@ function attempt(files: Files, processEnv: Record<string, string> = baseEnv, ext
 }
 
 const classFlow = {
-  'flows/chat/flow.flex.yaml': 'entry: chat:ChatFlow\ninputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\ninit:\n  model_config:\n    type: AzureOpenAIModelConfiguration\n  max_total_token:\n    type: int\n    default: 1024\n  tag:\n    type: string\n    default: none\n  owner:\n    type: string\n    default: none\n',
-  'flows/chat/chat.py': 'class ChatFlow:\n    def __init__(self, model_config, max_total_token=1024):\n        self.model_config = model_config\n    def __call__(self, question):\n        return {"answer": question}\n',
+  'flows/chat/flow.flex.yaml':
+    'entry: chat:ChatFlow\ninputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\ninit:\n  model_config:\n    type: AzureOpenAIModelConfiguration\n  max_total_token:\n    type: int\n    default: 1024\n  tag:\n    type: string\n    default: none\n  owner:\n    type: string\n    default: none\n',
+  'flows/chat/chat.py':
+    'class ChatFlow:\n    def __init__(self, model_config, max_total_token=1024):\n        self.model_config = model_config\n    def __call__(self, question):\n        return {"answer": question}\n',
 };
 
 const withInit = (init: string) => x('flow: flows/std\n', `flow: flows/chat\ninit:\n${init}`);
@@ -37,7 +43,9 @@ describe('init per flow in experiment.yaml', () => {
   test('given to the standard flow, with ${...} placeholders resolved the way the template names them, and masked', () => {
     const files = {
       ...classFlow,
-      'experiment.yaml': withInit('  model_config:\n    connection: aoai\n    azure_deployment: gpt-4o\n    api_key: ${api_key}\n  max_total_token: 2048\n  tag: ${env:RUN_TAG}\n  owner: ${TEAM_OWNER}\n'),
+      'experiment.yaml': withInit(
+        '  model_config:\n    connection: aoai\n    azure_deployment: gpt-4o\n    api_key: ${api_key}\n  max_total_token: 2048\n  tag: ${env:RUN_TAG}\n  owner: ${TEAM_OWNER}\n',
+      ),
     };
     const env = { ...baseEnv, MODEL_CONFIG_API_KEY: 'init-secret-5678', RUN_TAG: 'nightly', TEAM_OWNER: 'data-team' };
     const r = attempt(files, env);
@@ -59,7 +67,10 @@ describe('init per flow in experiment.yaml', () => {
   test('given to an evaluator flow', () => {
     const files = {
       ...classFlow,
-      'experiment.yaml': baseExperiment.replace('    flow: flows/eval\n', '    flow: flows/chat\n    init:\n      model_config:\n        connection: aoai\n'),
+      'experiment.yaml': baseExperiment.replace(
+        '    flow: flows/eval\n',
+        '    flow: flows/chat\n    init:\n      model_config:\n        connection: aoai\n',
+      ),
     };
     const r = attempt(files);
     expect(r.problems).toEqual([]);
@@ -75,18 +86,26 @@ describe('init per flow in experiment.yaml', () => {
   });
 
   test('the placeholder is read from .env at the repository root too', () => {
-    const r = attempt({ ...classFlow, 'experiment.yaml': withInit('  model_config:\n    api_key: ${api_key}\n') }, baseEnv, { dotenv: 'MODEL_CONFIG_API_KEY=from-dotenv-1234\n' });
+    const r = attempt(
+      { ...classFlow, 'experiment.yaml': withInit('  model_config:\n    api_key: ${api_key}\n') },
+      baseEnv,
+      { dotenv: 'MODEL_CONFIG_API_KEY=from-dotenv-1234\n' },
+    );
     expect(r.useCase!.flow.init).toEqual({ model_config: { api_key: 'from-dotenv-1234' } });
   });
 
   test('init for a DAG flow is an error: only a flex class flow takes constructor arguments', () => {
     const r = attempt({ 'experiment.yaml': x('flow: flows/std\n', 'flow: flows/std\ninit:\n  k: 1\n') });
-    expect(r.problems).toEqual(['experiment.yaml:3:1: init: flow.dag.yaml is a dag flow, which takes no init arguments; expected init only for a flex flow with a class entry']);
+    expect(r.problems).toEqual([
+      'experiment.yaml:3:1: init: flow.dag.yaml is a dag flow, which takes no init arguments; expected init only for a flex flow with a class entry',
+    ]);
   });
 
   test('a misspelt init argument of a flow that declares its init is caught with a suggestion', () => {
     const r = attempt({ ...classFlow, 'experiment.yaml': withInit('  max_total_tokens: 10\n') });
-    expect(r.problems).toEqual(['experiment.yaml:4:3: init.max_total_tokens: not an init argument of flows/chat/flow.flex.yaml; did you mean "max_total_token"?']);
+    expect(r.problems).toEqual([
+      'experiment.yaml:4:3: init.max_total_tokens: not an init argument of flows/chat/flow.flex.yaml; did you mean "max_total_token"?',
+    ]);
   });
 
   test('init must be a mapping', () => {
@@ -105,13 +124,19 @@ describe('connections named only in a flow', () => {
     const r = attempt(files, azureEnv);
     expect(r.problems).toEqual([]);
     const c = r.useCase!.connections.find((k) => k.name === 'azure_env');
-    expect(c).toMatchObject({ type: 'AzureOpenAIConnection', value: { api_base: 'http://127.0.0.1:9', api_key: 'env-key-abcdef' } });
+    expect(c).toMatchObject({
+      type: 'AzureOpenAIConnection',
+      value: { api_base: 'http://127.0.0.1:9', api_key: 'env-key-abcdef' },
+    });
     expect(r.host.secrets.has('env-key-abcdef')).toBe(true);
   });
 
   test('resolve from .env the same way', () => {
     const r = attempt(files, baseEnv, { dotenv: 'OPENAI_API_KEY=dotenv-openai-key\n' });
-    expect(r.useCase!.connections.find((k) => k.name === 'azure_env')).toMatchObject({ type: 'OpenAIConnection', value: { api_key: 'dotenv-openai-key' } });
+    expect(r.useCase!.connections.find((k) => k.name === 'azure_env')).toMatchObject({
+      type: 'OpenAIConnection',
+      value: { api_key: 'dotenv-openai-key' },
+    });
   });
 
   test('a connection the experiment defines wins over the environment', () => {
@@ -134,21 +159,44 @@ describe('connections named only in a flow', () => {
   });
 
   test('a python node input holding a connection, and a model configuration in init, are checked too', () => {
-    const py = 'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${setup.output}\nnodes:\n- name: setup\n  type: python\n  source:\n    type: code\n    path: setup.py\n  inputs:\n    conn: search_conn\n    question: ${inputs.question}\n';
-    const r = attempt({ 'flows/std/flow.dag.yaml': py, 'flows/std/setup.py': 'def setup(conn, question):\n    return question\n' });
-    expect(r.problems).toEqual([expect.stringMatching(/^flows\/std\/flow\.dag\.yaml:15:11: node setup \(python\) input conn: connection "search_conn" is not defined/)]);
-    const flex = attempt({ ...classFlow, 'experiment.yaml': withInit('  model_config:\n    connection: other_aoai\n') });
-    expect(flex.problems).toEqual([expect.stringMatching(/^experiment\.yaml:5:17: init model_config: connection "other_aoai" is not defined/)]);
+    const py =
+      'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${setup.output}\nnodes:\n- name: setup\n  type: python\n  source:\n    type: code\n    path: setup.py\n  inputs:\n    conn: search_conn\n    question: ${inputs.question}\n';
+    const r = attempt({
+      'flows/std/flow.dag.yaml': py,
+      'flows/std/setup.py': 'def setup(conn, question):\n    return question\n',
+    });
+    expect(r.problems).toEqual([
+      expect.stringMatching(
+        /^flows\/std\/flow\.dag\.yaml:15:11: node setup \(python\) input conn: connection "search_conn" is not defined/,
+      ),
+    ]);
+    const flex = attempt({
+      ...classFlow,
+      'experiment.yaml': withInit('  model_config:\n    connection: other_aoai\n'),
+    });
+    expect(flex.problems).toEqual([
+      expect.stringMatching(/^experiment\.yaml:5:17: init model_config: connection "other_aoai" is not defined/),
+    ]);
   });
 
   test('init.json beside a class flow naming a connection is checked at its line', () => {
-    const r = attempt({ ...classFlow, 'flows/chat/init.json': '{\n  "model_config": {\n    "connection": "json_conn"\n  }\n}\n', 'experiment.yaml': x('flow: flows/std', 'flow: flows/chat') });
-    expect(r.problems).toEqual([expect.stringMatching(/^flows\/chat\/init\.json:3:19: init model_config: connection "json_conn" is not defined/)]);
+    const r = attempt({
+      ...classFlow,
+      'flows/chat/init.json': '{\n  "model_config": {\n    "connection": "json_conn"\n  }\n}\n',
+      'experiment.yaml': x('flow: flows/std', 'flow: flows/chat'),
+    });
+    expect(r.problems).toEqual([
+      expect.stringMatching(/^flows\/chat\/init\.json:3:19: init model_config: connection "json_conn" is not defined/),
+    ]);
   });
 });
 
 describe('the connection of a built-in judge', () => {
-  const judge = (connection: string) => x('    flow: flows/eval\n', `    builtin: relevance\n    options:\n      connection: ${connection}\n      deployment: gpt-4o\n`);
+  const judge = (connection: string) =>
+    x(
+      '    flow: flows/eval\n',
+      `    builtin: relevance\n    options:\n      connection: ${connection}\n      deployment: gpt-4o\n`,
+    );
 
   test('defined in the experiment: loads', () => {
     expect(attempt({ 'experiment.yaml': judge('aoai') }).problems).toEqual([]);
@@ -156,21 +204,34 @@ describe('the connection of a built-in judge', () => {
 
   test('unresolved: one error at options.connection that blocks evaluate only', () => {
     const r = attempt({ 'experiment.yaml': judge('judge_aoai') });
-    expect(r.problems).toEqual([expect.stringMatching(/^experiment\.yaml:17:19: evaluators\[0\]\.options\.connection: connection "judge_aoai" is not defined/)]);
+    expect(r.problems).toEqual([
+      expect.stringMatching(
+        /^experiment\.yaml:17:19: evaluators\[0\]\.options\.connection: connection "judge_aoai" is not defined/,
+      ),
+    ]);
     expect(attempt({ 'experiment.yaml': judge('judge_aoai') }, baseEnv, { needs: 'bulk-run' }).problems).toEqual([]);
-    expect(attempt({ 'experiment.yaml': judge('judge_aoai') }, baseEnv, { needs: 'evaluate' }).problems).toHaveLength(1);
+    expect(attempt({ 'experiment.yaml': judge('judge_aoai') }, baseEnv, { needs: 'evaluate' }).problems).toHaveLength(
+      1,
+    );
   });
 });
 
 test('a missing connection used by several nodes is one problem, at its first place, naming the others', () => {
-  const node = (name: string, after: string) => `- name: ${name}\n  type: llm\n  source:\n    type: code\n    path: ask.jinja2\n  inputs:\n    deployment_name: gpt-4o\n    question: ${after}\n  connection: shared_conn\n  api: chat\n`;
+  const node = (name: string, after: string) =>
+    `- name: ${name}\n  type: llm\n  source:\n    type: code\n    path: ask.jinja2\n  inputs:\n    deployment_name: gpt-4o\n    question: ${after}\n  connection: shared_conn\n  api: chat\n`;
   const flow = `inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: \${second.output}\nnodes:\n${node('first', '${inputs.question}')}${node('second', '${first.output}')}`;
   const r = attempt({ 'flows/std/flow.dag.yaml': flow, 'flows/std/ask.jinja2': 'user:\n{{question}}\n' });
   expect(r.problems).toHaveLength(1);
-  expect(r.problems[0]).toMatch(/^flows\/std\/flow\.dag\.yaml:17:3: node first \(llm\): connection "shared_conn" is not defined: .*; also used by node second \(llm\)$/);
+  expect(r.problems[0]).toMatch(
+    /^flows\/std\/flow\.dag\.yaml:17:3: node first \(llm\): connection "shared_conn" is not defined: .*; also used by node second \(llm\)$/,
+  );
 });
 
 test('init on a built-in evaluator is an error pointing at options', () => {
-  const r = attempt({ 'experiment.yaml': x('    flow: flows/eval\n', '    builtin: exact_match\n    init:\n      k: 1\n') });
-  expect(r.problems).toEqual(['experiment.yaml:16:5: evaluators[0].init: a built-in evaluator takes no init arguments, expected its settings under options']);
+  const r = attempt({
+    'experiment.yaml': x('    flow: flows/eval\n', '    builtin: exact_match\n    init:\n      k: 1\n'),
+  });
+  expect(r.problems).toEqual([
+    'experiment.yaml:16:5: evaluators[0].init: a built-in evaluator takes no init arguments, expected its settings under options',
+  ]);
 });

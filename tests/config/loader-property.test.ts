@@ -19,7 +19,8 @@ function loadsOrConfigError(experiment: string, overlay?: string): boolean {
     loadUseCase({ configPath: 'experiment.yaml', env: 'prop', cwd: uc.dir, processEnv: baseEnv });
     return true;
   } catch (e) {
-    if (e instanceof ConfigError) return e.problems.length > 0 && e.problems.every((p) => typeof p.message === 'string' && p.message.length > 0);
+    if (e instanceof ConfigError)
+      return e.problems.length > 0 && e.problems.every((p) => typeof p.message === 'string' && p.message.length > 0);
     throw e;
   }
 }
@@ -40,19 +41,41 @@ const mutatedBase = fc
     return lines.join('\n');
   });
 
-const yamlKeys = fc.constantFrom('name', 'flow', 'datasets', 'evaluators', 'connections', 'runtime', 'execution', 'variants', 'gates', 'mappings', 'source', 'x');
+const yamlKeys = fc.constantFrom(
+  'name',
+  'flow',
+  'datasets',
+  'evaluators',
+  'connections',
+  'runtime',
+  'execution',
+  'variants',
+  'gates',
+  'mappings',
+  'source',
+  'x',
+);
 const structured = fc
   .dictionary(yamlKeys, fc.anything({ maxDepth: 3, key: yamlKeys, withNullPrototype: false }), { maxKeys: 6 })
   .map((v) => stringify(v));
 
 test('arbitrary text', () => {
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => loadsOrConfigError(text)), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => loadsOrConfigError(text)),
+    { numRuns: 300 },
+  );
 });
 
 test('arbitrary YAML documents, as base and as overlay', () => {
-  fc.assert(fc.property(structured, fc.option(structured), (base, overlay) => loadsOrConfigError(base, overlay ?? undefined)), { numRuns: 300 });
+  fc.assert(
+    fc.property(structured, fc.option(structured), (base, overlay) => loadsOrConfigError(base, overlay ?? undefined)),
+    { numRuns: 300 },
+  );
 });
 
 test('the valid base file mutated line by line', () => {
-  fc.assert(fc.property(mutatedBase, fc.option(mutatedBase), (base, overlay) => loadsOrConfigError(base, overlay ?? undefined)), { numRuns: 300 });
+  fc.assert(
+    fc.property(mutatedBase, fc.option(mutatedBase), (base, overlay) => loadsOrConfigError(base, overlay ?? undefined)),
+    { numRuns: 300 },
+  );
 });

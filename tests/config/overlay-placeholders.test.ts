@@ -10,13 +10,25 @@ function load(files: Record<string, string | null>, opts: { env?: string; proces
   const uc = makeUseCase(files);
   const host = new MemoryHost();
   try {
-    return { useCase: loadUseCase({ configPath: 'experiment.yaml', env: opts.env, cwd: uc.dir, processEnv: opts.processEnv ?? baseEnv, host }), host };
+    return {
+      useCase: loadUseCase({
+        configPath: 'experiment.yaml',
+        env: opts.env,
+        cwd: uc.dir,
+        processEnv: opts.processEnv ?? baseEnv,
+        host,
+      }),
+      host,
+    };
   } finally {
     uc.cleanup();
   }
 }
 
-function problemsOf(files: Record<string, string | null>, opts: { env?: string; processEnv?: Record<string, string> } = {}): string {
+function problemsOf(
+  files: Record<string, string | null>,
+  opts: { env?: string; processEnv?: Record<string, string> } = {},
+): string {
   try {
     load(files, opts);
   } catch (e) {
@@ -36,7 +48,11 @@ describe('overlays replace whole blocks', () => {
 
   test('datasets are replaced, not merged; evaluators: null removes evaluation (the PR pattern)', () => {
     const { useCase } = load(
-      { 'experiment.pr.yaml': 'datasets:\n  - name: small\n    source: data/train.jsonl\n    mappings:\n      question: ${data.question}\nevaluators:\n', 'data/small.jsonl': '{}\n' },
+      {
+        'experiment.pr.yaml':
+          'datasets:\n  - name: small\n    source: data/train.jsonl\n    mappings:\n      question: ${data.question}\nevaluators:\n',
+        'data/small.jsonl': '{}\n',
+      },
       { env: 'pr' },
     );
     expect(useCase.overlayFile).toMatch(/experiment\.pr\.yaml$/);
@@ -45,7 +61,10 @@ describe('overlays replace whole blocks', () => {
   });
 
   test('the env comes from ENV_NAME when --env is not given', () => {
-    const { useCase } = load({ 'experiment.dev.yaml': 'runtime: dev-runtime\n' }, { processEnv: { ...baseEnv, ENV_NAME: 'dev' } });
+    const { useCase } = load(
+      { 'experiment.dev.yaml': 'runtime: dev-runtime\n' },
+      { processEnv: { ...baseEnv, ENV_NAME: 'dev' } },
+    );
     expect(useCase.envName).toBe('dev');
     expect(useCase.runtime).toBe('dev-runtime');
   });
@@ -67,9 +86,18 @@ describe('overlays replace whole blocks', () => {
   });
 
   test('the overlay of another base file inserts the env before the extension', () => {
-    const uc = makeUseCase({ 'experiment-postprod.yaml': 'name: post\nflow: flows/eval\ndatasets:\n  - name: prod\n    source: data/eval.jsonl\n    mappings: {}\n', 'experiment-postprod.nightly.yaml': 'runtime: rt\n' });
+    const uc = makeUseCase({
+      'experiment-postprod.yaml':
+        'name: post\nflow: flows/eval\ndatasets:\n  - name: prod\n    source: data/eval.jsonl\n    mappings: {}\n',
+      'experiment-postprod.nightly.yaml': 'runtime: rt\n',
+    });
     try {
-      const useCase = loadUseCase({ configPath: 'experiment-postprod.yaml', env: 'nightly', cwd: uc.dir, processEnv: baseEnv });
+      const useCase = loadUseCase({
+        configPath: 'experiment-postprod.yaml',
+        env: 'nightly',
+        cwd: uc.dir,
+        processEnv: baseEnv,
+      });
       expect(path.basename(useCase.overlayFile!)).toBe('experiment-postprod.nightly.yaml');
       expect(useCase.runtime).toBe('rt');
     } finally {
@@ -90,7 +118,11 @@ describe('placeholders and secrets', () => {
     const uc = makeUseCase({});
     try {
       writeFileSync(path.join(uc.dir, '.env'), 'AOAI_API_KEY=from-dotenv-file\nAOAI_API_BASE=http://from-dotenv\n');
-      const useCase = loadUseCase({ configPath: 'experiment.yaml', cwd: uc.dir, processEnv: { AOAI_API_BASE: 'http://from-ci' } });
+      const useCase = loadUseCase({
+        configPath: 'experiment.yaml',
+        cwd: uc.dir,
+        processEnv: { AOAI_API_BASE: 'http://from-ci' },
+      });
       expect(useCase.connections[0].value).toEqual({ api_base: 'http://from-ci', api_key: 'from-dotenv-file' });
     } finally {
       uc.cleanup();
@@ -98,18 +130,25 @@ describe('placeholders and secrets', () => {
   });
 
   test('literal connection values are kept; literal api keys are still masked', () => {
-    const { useCase, host } = load({ 'experiment.yaml': baseExperiment.replace('api_key: ${api_key}', 'api_key: literal-key-value') });
+    const { useCase, host } = load({
+      'experiment.yaml': baseExperiment.replace('api_key: ${api_key}', 'api_key: literal-key-value'),
+    });
     expect(useCase.connections[0].value.api_key).toBe('literal-key-value');
     expect(host.secrets.has('literal-key-value')).toBe(true);
   });
 
   test('CustomConnection configs and secrets; only secrets are secret keys', () => {
     const yaml = baseExperiment.replace(
-      "  - name: aoai\n    connection_type: AzureOpenAIConnection\n    api_base: ${api_base}\n    api_key: ${api_key}\n",
+      '  - name: aoai\n    connection_type: AzureOpenAIConnection\n    api_base: ${api_base}\n    api_key: ${api_key}\n',
       '  - name: search\n    connection_type: CustomConnection\n    configs:\n      endpoint: https://search.local\n    secrets:\n      key: ${key}\n',
     );
     const { useCase } = load({ 'experiment.yaml': yaml }, { processEnv: { SEARCH_KEY: 'search-secret-0001' } });
-    expect(useCase.connections[0]).toEqual({ name: 'search', type: 'CustomConnection', value: { endpoint: 'https://search.local', key: 'search-secret-0001' }, secretKeys: ['key'] });
+    expect(useCase.connections[0]).toEqual({
+      name: 'search',
+      type: 'CustomConnection',
+      value: { endpoint: 'https://search.local', key: 'search-secret-0001' },
+      secretKeys: ['key'],
+    });
   });
 
   test('env.yaml: keys upper-cased, CI values win (unmasked), ${REF} resolved and masked', () => {
@@ -125,7 +164,10 @@ describe('placeholders and secrets', () => {
   test('no secret value appears in any error message, even when other problems are reported', () => {
     const secret = 'sk-live-THIS-MUST-NOT-LEAK';
     const message = problemsOf(
-      { 'experiment.yaml': baseExperiment.replace('name: demo', 'name: 42'), 'environment/env.yaml': 'TOKEN: ${MISSING}\nOTHER: ${PRESENT}\n' },
+      {
+        'experiment.yaml': baseExperiment.replace('name: demo', 'name: 42'),
+        'environment/env.yaml': 'TOKEN: ${MISSING}\nOTHER: ${PRESENT}\n',
+      },
       { processEnv: { AOAI_API_KEY: secret, AOAI_API_BASE: secret + '-base', PRESENT: secret } },
     );
     expect(message).toContain('MISSING');

@@ -29,22 +29,31 @@ const warningsOf = (host: MemoryHost) => host.lines.filter((l) => l.level === 'w
 const steps: LifecycleStep[] = ['register-data', 'bulk-run', 'evaluate', 'report', 'deploy', 'smoke-test'];
 
 describe('the template deployment_config.json with its empty placeholders', () => {
-  const files = { 'configs/deployment_config.json': emptyDeploymentConfig, 'sample-request.json': '{"question": "q"}\n' };
+  const files = {
+    'configs/deployment_config.json': emptyDeploymentConfig,
+    'sample-request.json': '{"question": "q"}\n',
+  };
 
-  test.each(['register-data', 'bulk-run', 'evaluate', 'report'] as const)('%s loads, with one warning naming the file and the steps it blocks', (step) => {
-    const r = attempt(files, { needs: step });
-    expect(r.problems).toEqual([]);
-    expect(r.useCase?.name).toBe('demo');
-    expect(warningsOf(r.host)).toEqual([
-      `not used by ${step}, so not checked further: configs/deployment_config.json (9 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`,
-    ]);
-  });
+  test.each(['register-data', 'bulk-run', 'evaluate', 'report'] as const)(
+    '%s loads, with one warning naming the file and the steps it blocks',
+    (step) => {
+      const r = attempt(files, { needs: step });
+      expect(r.problems).toEqual([]);
+      expect(r.useCase?.name).toBe('demo');
+      expect(warningsOf(r.host)).toEqual([
+        `not used by ${step}, so not checked further: configs/deployment_config.json (9 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`,
+      ]);
+    },
+  );
 
-  test.each(['deploy', 'smoke-test'] as const)('%s stops on every problem, each said once at file:line:column', (step) => {
-    const r = attempt(files, { needs: step });
-    expect(r.problems).toEqual(emptyDeploymentProblems);
-    expect(warningsOf(r.host)).toEqual([]);
-  });
+  test.each(['deploy', 'smoke-test'] as const)(
+    '%s stops on every problem, each said once at file:line:column',
+    (step) => {
+      const r = attempt(files, { needs: step });
+      expect(r.problems).toEqual(emptyDeploymentProblems);
+      expect(warningsOf(r.host)).toEqual([]);
+    },
+  );
 
   test('validate reports every problem once, with the steps it blocks', () => {
     const r = attempt(files, { needs: 'all', explainBlocked: true });
@@ -66,17 +75,27 @@ describe('which steps a problem blocks', () => {
   test('a missing evaluation flow blocks evaluate only', () => {
     const files = { 'flows/eval/flow.dag.yaml': null, 'flows/eval/README.md': 'later' };
     expect(steps.filter((step) => attempt(files, { needs: step }).problems.length > 0)).toEqual(['evaluate']);
-    expect(attempt(files, { explainBlocked: true }).problems[0]).toMatch(/^experiment\.yaml:15:11: evaluators\[0\]\.flow: .*\[blocks: evaluate\]$/);
+    expect(attempt(files, { explainBlocked: true }).problems[0]).toMatch(
+      /^experiment\.yaml:15:11: evaluators\[0\]\.flow: .*\[blocks: evaluate\]$/,
+    );
   });
 
   test('a broken evaluators block blocks register-data, evaluate and report; bulk-run still runs', () => {
     const files = { 'experiment.yaml': x('reference: train', 'reference: [train]') };
-    expect(steps.filter((step) => attempt(files, { needs: step }).problems.length > 0)).toEqual(['register-data', 'evaluate', 'report']);
+    expect(steps.filter((step) => attempt(files, { needs: step }).problems.length > 0)).toEqual([
+      'register-data',
+      'evaluate',
+      'report',
+    ]);
   });
 
   test('env.yaml problems block the steps that run flows', () => {
     const files = { 'environment/env.yaml': 'KEY: ${NOT_SET_ANYWHERE}\n' };
-    expect(steps.filter((step) => attempt(files, { needs: step }).problems.length > 0)).toEqual(['bulk-run', 'evaluate', 'deploy']);
+    expect(steps.filter((step) => attempt(files, { needs: step }).problems.length > 0)).toEqual([
+      'bulk-run',
+      'evaluate',
+      'deploy',
+    ]);
   });
 
   test('dataops_config.json problems block no lifecycle step; validate still reports them', () => {
@@ -84,13 +103,15 @@ describe('which steps a problem blocks', () => {
     for (const step of steps) expect(attempt(files, { needs: step }).problems).toEqual([]);
     const all = attempt(files, { explainBlocked: true }).problems;
     expect(all.length).toBeGreaterThan(0);
-    for (const p of all) expect(p).toMatch(/^configs\/dataops_config\.json:.*\[blocks: no lifecycle step \(only validate reads it\)\]$/);
+    for (const p of all)
+      expect(p).toMatch(/^configs\/dataops_config\.json:.*\[blocks: no lifecycle step \(only validate reads it\)\]$/);
   });
 
   test('a problem in experiment.yaml itself blocks every step', () => {
     const r = attempt({ 'experiment.yaml': x('name: demo', 'name: [demo]') }, { explainBlocked: true });
     expect(r.problems).toEqual(['experiment.yaml:1:7: name: found a list, expected text [blocks: every step]']);
-    for (const step of steps) expect(attempt({ 'experiment.yaml': x('name: demo', 'name: [demo]') }, { needs: step }).problems).toHaveLength(1);
+    for (const step of steps)
+      expect(attempt({ 'experiment.yaml': x('name: demo', 'name: [demo]') }, { needs: step }).problems).toHaveLength(1);
   });
 
   test('blockedSteps: a problem blocks the steps that use all of its parts', () => {
@@ -104,6 +125,8 @@ describe('one message per problem', () => {
   test('an empty name breaking both the length and the pattern rule is said once, by its most specific rule', () => {
     const r = attempt({ 'experiment.yaml': x('  - name: train\n', '  - name: ""\n') }, { needs: 'report' });
     const at = r.problems.filter((p) => p.startsWith('experiment.yaml:9:'));
-    expect(at).toEqual(["experiment.yaml:9:11: datasets[0].name: found an empty text, expected a name of letters, digits, '_', '.' or '-'"]);
+    expect(at).toEqual([
+      "experiment.yaml:9:11: datasets[0].name: found an empty text, expected a name of letters, digits, '_', '.' or '-'",
+    ]);
   });
 });

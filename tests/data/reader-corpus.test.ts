@@ -23,9 +23,16 @@ function file(name: string, content: string | Buffer): string {
   return f;
 }
 
-async function readAll(f: string, limits?: { maxLineBytes?: number; maxDepth?: number }): Promise<Record<string, unknown>[]> {
+async function readAll(
+  f: string,
+  limits?: { maxLineBytes?: number; maxDepth?: number },
+): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
-  for await (const r of readData(f, { maxLineBytes: limits?.maxLineBytes ?? 10 * 1024 * 1024, maxDepth: limits?.maxDepth ?? 100 })) rows.push(r);
+  for await (const r of readData(f, {
+    maxLineBytes: limits?.maxLineBytes ?? 10 * 1024 * 1024,
+    maxDepth: limits?.maxDepth ?? 100,
+  }))
+    rows.push(r);
   return rows;
 }
 
@@ -44,31 +51,160 @@ const deep = (n: number) => `{"q": ${'['.repeat(n)}${']'.repeat(n)}}`;
 
 // name, file name, content, expected error (exact), limits
 const BAD: [string, string, string | Buffer, string | RegExp, { maxLineBytes?: number; maxDepth?: number }?][] = [
-  ['invalid UTF-8 in a JSON line', 'utf8.jsonl', Buffer.concat([Buffer.from('{"q": "ok"}\n{"q": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]), 'utf8.jsonl:2:11: invalid UTF-8: byte 11 of the line is 0xe9; expected UTF-8 text (re-save the file as UTF-8)'],
-  ['a lone continuation byte', 'cont.jsonl', Buffer.concat([Buffer.from('{"q": "'), Buffer.from([0x80]), Buffer.from('"}\n')]), 'cont.jsonl:1:8: invalid UTF-8: byte 8 of the line is 0x80; expected UTF-8 text (re-save the file as UTF-8)'],
-  ['an overlong encoding', 'overlong.jsonl', Buffer.concat([Buffer.from('{"q": "'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}\n')]), 'overlong.jsonl:1:8: invalid UTF-8: byte 8 of the line is 0xc0; expected UTF-8 text (re-save the file as UTF-8)'],
-  ['a UTF-16 surrogate in UTF-8', 'surrogate.jsonl', Buffer.concat([Buffer.from('{"q": "ab'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}\n')]), 'surrogate.jsonl:1:10: invalid UTF-8: byte 10 of the line is 0xed; expected UTF-8 text (re-save the file as UTF-8)'],
-  ['a sequence cut by the end of the file', 'cut.jsonl', Buffer.concat([Buffer.from('{"q": "x"}\n{"q": "'), Buffer.from([0xe2, 0x82])]), 'cut.jsonl:2:8: invalid UTF-8: byte 8 of the line is 0xe2; expected UTF-8 text (re-save the file as UTF-8)'],
-  ['a UTF-16 file (BOM FF FE)', 'utf16.jsonl', Buffer.from('\ufeff{"q": 1}\n', 'utf16le'), 'utf16.jsonl:1:1: invalid UTF-8: byte 1 of the line is 0xff; expected UTF-8 text (re-save the file as UTF-8)'],
-  ['invalid UTF-8 in a CSV cell', 'utf8.csv', Buffer.concat([Buffer.from('question,answer\nq1,a1\nq2,caf'), Buffer.from([0xe9]), Buffer.from('\n')]), 'utf8.csv:3:7: invalid UTF-8: byte 7 of the line is 0xe9; expected UTF-8 text (re-save the file as UTF-8)'],
-  ['Latin-1 in a .json file', 'latin1.json', Buffer.concat([Buffer.from('[\n  {"q": "a"},\n  {"q": "'), Buffer.from([0xfc]), Buffer.from('"}\n]\n')]), 'latin1.json:3:10: invalid UTF-8: byte 10 of the line is 0xfc; expected UTF-8 text (re-save the file as UTF-8)'],
-  ['a CSV row with an extra field', 'extra.csv', 'question,answer\nq1,a1\nq2,a2,oops\n', "extra.csv:3: found 3 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter"],
-  ['a CSV row with a missing field', 'short.csv', 'question,answer\nq1,a1\nq2\n', "short.csv:3: found 1 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter"],
-  ['a TSV row with an extra field', 'extra.tsv', 'question\tanswer\nq1\ta1\tx\n', "extra.tsv:2: found 3 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter"],
-  ['a CSV header naming a column twice', 'dup.csv', 'q,a,q\n1,2,3\n', 'dup.csv:1: column "q" appears twice in the header (fields 1 and 3); expected unique column names'],
-  ['a CSV quote never closed', 'quote.csv', 'question,answer\nq1,"a1\n', /^quote\.csv:2: invalid CSV: Quote Not Closed/],
-  ['invalid JSON in a line', 'bad.jsonl', '{"q": 1}\n{"q": }\n', `bad.jsonl:2:7: invalid JSON: expected a value (object, array, string, number, true, false or null), found "}"; expected one JSON object per line`],
-  ['a truncated JSON line', 'trunc.jsonl', '{"q": "abc\n', 'trunc.jsonl:1:11: invalid JSON: unterminated string, expected a closing "; expected one JSON object per line'],
-  ['a JSON line that is an array', 'array.jsonl', '[1, 2]\n', 'array.jsonl:1: found a JSON array, expected a JSON object per line'],
-  ['a JSON line that is a string', 'string.jsonl', '{"q": 1}\n\n"text"\n', 'string.jsonl:3: found a JSON string, expected a JSON object per line'],
-  ['a .json file with an error on line 3', 'doc.json', '[\n  {"q": 1},\n  {"q": 2,}\n]\n', 'doc.json:3:11: invalid JSON: expected a double-quoted property name, found "}\\n]\\n"; expected an array of records'],
-  ['a .json array with a non-object record', 'scalars.json', '[\n  {"q": 1},\n  42\n]\n', 'scalars.json:3: record 2 is a JSON number, expected an object per record'],
-  ['a JSON line nested 10,000 deep', 'deep.jsonl', `{"q": 1}\n${deep(10_000)}\n`, 'deep.jsonl:2:106: JSON nested deeper than 100 levels (the limit, LLMOPS_DATA_MAX_DEPTH); expected flatter records'],
-  ['nesting just over a configured limit', 'deep5.jsonl', `${deep(5)}\n`, 'deep5.jsonl:1:11: JSON nested deeper than 5 levels (the limit, LLMOPS_DATA_MAX_DEPTH); expected flatter records', { maxDepth: 5 }],
-  ['a .json file nested too deep', 'deep.json', `[\n${deep(200)}\n]\n`, 'deep.json:2:106: JSON nested deeper than 100 levels (the limit, LLMOPS_DATA_MAX_DEPTH); expected flatter records'],
-  ['a line over the size limit', 'long.jsonl', `{"q": 1}\n{"q": "${'x'.repeat(5000)}"}\n`, 'long.jsonl:2: line is longer than 1000 bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit', { maxLineBytes: 1000 }],
-  ['a CSV line over the size limit', 'long.csv', `q\n${'y'.repeat(5000)}\n`, 'long.csv:2: line is longer than 1000 bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit', { maxLineBytes: 1000 }],
-  ['a last line without a break over the limit', 'tail.jsonl', `{"q": "${'z'.repeat(3000)}"}`, 'tail.jsonl:1: line is longer than 1000 bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit', { maxLineBytes: 1000 }],
+  [
+    'invalid UTF-8 in a JSON line',
+    'utf8.jsonl',
+    Buffer.concat([Buffer.from('{"q": "ok"}\n{"q": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]),
+    'utf8.jsonl:2:11: invalid UTF-8: byte 11 of the line is 0xe9; expected UTF-8 text (re-save the file as UTF-8)',
+  ],
+  [
+    'a lone continuation byte',
+    'cont.jsonl',
+    Buffer.concat([Buffer.from('{"q": "'), Buffer.from([0x80]), Buffer.from('"}\n')]),
+    'cont.jsonl:1:8: invalid UTF-8: byte 8 of the line is 0x80; expected UTF-8 text (re-save the file as UTF-8)',
+  ],
+  [
+    'an overlong encoding',
+    'overlong.jsonl',
+    Buffer.concat([Buffer.from('{"q": "'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}\n')]),
+    'overlong.jsonl:1:8: invalid UTF-8: byte 8 of the line is 0xc0; expected UTF-8 text (re-save the file as UTF-8)',
+  ],
+  [
+    'a UTF-16 surrogate in UTF-8',
+    'surrogate.jsonl',
+    Buffer.concat([Buffer.from('{"q": "ab'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}\n')]),
+    'surrogate.jsonl:1:10: invalid UTF-8: byte 10 of the line is 0xed; expected UTF-8 text (re-save the file as UTF-8)',
+  ],
+  [
+    'a sequence cut by the end of the file',
+    'cut.jsonl',
+    Buffer.concat([Buffer.from('{"q": "x"}\n{"q": "'), Buffer.from([0xe2, 0x82])]),
+    'cut.jsonl:2:8: invalid UTF-8: byte 8 of the line is 0xe2; expected UTF-8 text (re-save the file as UTF-8)',
+  ],
+  [
+    'a UTF-16 file (BOM FF FE)',
+    'utf16.jsonl',
+    Buffer.from('\ufeff{"q": 1}\n', 'utf16le'),
+    'utf16.jsonl:1:1: invalid UTF-8: byte 1 of the line is 0xff; expected UTF-8 text (re-save the file as UTF-8)',
+  ],
+  [
+    'invalid UTF-8 in a CSV cell',
+    'utf8.csv',
+    Buffer.concat([Buffer.from('question,answer\nq1,a1\nq2,caf'), Buffer.from([0xe9]), Buffer.from('\n')]),
+    'utf8.csv:3:7: invalid UTF-8: byte 7 of the line is 0xe9; expected UTF-8 text (re-save the file as UTF-8)',
+  ],
+  [
+    'Latin-1 in a .json file',
+    'latin1.json',
+    Buffer.concat([Buffer.from('[\n  {"q": "a"},\n  {"q": "'), Buffer.from([0xfc]), Buffer.from('"}\n]\n')]),
+    'latin1.json:3:10: invalid UTF-8: byte 10 of the line is 0xfc; expected UTF-8 text (re-save the file as UTF-8)',
+  ],
+  [
+    'a CSV row with an extra field',
+    'extra.csv',
+    'question,answer\nq1,a1\nq2,a2,oops\n',
+    "extra.csv:3: found 3 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter",
+  ],
+  [
+    'a CSV row with a missing field',
+    'short.csv',
+    'question,answer\nq1,a1\nq2\n',
+    "short.csv:3: found 1 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter",
+  ],
+  [
+    'a TSV row with an extra field',
+    'extra.tsv',
+    'question\tanswer\nq1\ta1\tx\n',
+    "extra.tsv:2: found 3 fields, expected 2 (the header's: question, answer); quote a field that holds the delimiter",
+  ],
+  [
+    'a CSV header naming a column twice',
+    'dup.csv',
+    'q,a,q\n1,2,3\n',
+    'dup.csv:1: column "q" appears twice in the header (fields 1 and 3); expected unique column names',
+  ],
+  [
+    'a CSV quote never closed',
+    'quote.csv',
+    'question,answer\nq1,"a1\n',
+    /^quote\.csv:2: invalid CSV: Quote Not Closed/,
+  ],
+  [
+    'invalid JSON in a line',
+    'bad.jsonl',
+    '{"q": 1}\n{"q": }\n',
+    `bad.jsonl:2:7: invalid JSON: expected a value (object, array, string, number, true, false or null), found "}"; expected one JSON object per line`,
+  ],
+  [
+    'a truncated JSON line',
+    'trunc.jsonl',
+    '{"q": "abc\n',
+    'trunc.jsonl:1:11: invalid JSON: unterminated string, expected a closing "; expected one JSON object per line',
+  ],
+  [
+    'a JSON line that is an array',
+    'array.jsonl',
+    '[1, 2]\n',
+    'array.jsonl:1: found a JSON array, expected a JSON object per line',
+  ],
+  [
+    'a JSON line that is a string',
+    'string.jsonl',
+    '{"q": 1}\n\n"text"\n',
+    'string.jsonl:3: found a JSON string, expected a JSON object per line',
+  ],
+  [
+    'a .json file with an error on line 3',
+    'doc.json',
+    '[\n  {"q": 1},\n  {"q": 2,}\n]\n',
+    'doc.json:3:11: invalid JSON: expected a double-quoted property name, found "}\\n]\\n"; expected an array of records',
+  ],
+  [
+    'a .json array with a non-object record',
+    'scalars.json',
+    '[\n  {"q": 1},\n  42\n]\n',
+    'scalars.json:3: record 2 is a JSON number, expected an object per record',
+  ],
+  [
+    'a JSON line nested 10,000 deep',
+    'deep.jsonl',
+    `{"q": 1}\n${deep(10_000)}\n`,
+    'deep.jsonl:2:106: JSON nested deeper than 100 levels (the limit, LLMOPS_DATA_MAX_DEPTH); expected flatter records',
+  ],
+  [
+    'nesting just over a configured limit',
+    'deep5.jsonl',
+    `${deep(5)}\n`,
+    'deep5.jsonl:1:11: JSON nested deeper than 5 levels (the limit, LLMOPS_DATA_MAX_DEPTH); expected flatter records',
+    { maxDepth: 5 },
+  ],
+  [
+    'a .json file nested too deep',
+    'deep.json',
+    `[\n${deep(200)}\n]\n`,
+    'deep.json:2:106: JSON nested deeper than 100 levels (the limit, LLMOPS_DATA_MAX_DEPTH); expected flatter records',
+  ],
+  [
+    'a line over the size limit',
+    'long.jsonl',
+    `{"q": 1}\n{"q": "${'x'.repeat(5000)}"}\n`,
+    'long.jsonl:2: line is longer than 1000 bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit',
+    { maxLineBytes: 1000 },
+  ],
+  [
+    'a CSV line over the size limit',
+    'long.csv',
+    `q\n${'y'.repeat(5000)}\n`,
+    'long.csv:2: line is longer than 1000 bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit',
+    { maxLineBytes: 1000 },
+  ],
+  [
+    'a last line without a break over the limit',
+    'tail.jsonl',
+    `{"q": "${'z'.repeat(3000)}"}`,
+    'tail.jsonl:1: line is longer than 1000 bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit',
+    { maxLineBytes: 1000 },
+  ],
 ];
 
 describe.each(BAD)('%s', (_name, name, content, expected, limits) => {
@@ -87,23 +223,36 @@ test('a 50 MB line fails at once, without reading the file whole', async () => {
   const rss0 = process.memoryUsage().rss;
   const started = performance.now();
   const message = await errorOf(readAll(f, { maxLineBytes: 10 * 1024 * 1024 }));
-  expect(message).toBe('huge.jsonl:1: line is longer than 10485760 bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit');
+  expect(message).toBe(
+    'huge.jsonl:1: line is longer than 10485760 bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit',
+  );
   expect(performance.now() - started).toBeLessThan(3000);
   expect(process.memoryUsage().rss - rss0).toBeLessThan(150 * 1024 * 1024);
 });
 
 test('a mapped column missing from some rows is reported at the first such row, with the count', async () => {
-  const f = file('missing.jsonl', '{"question": "q1", "answer": "a"}\n{"answer": "b"}\n{"question": "q3"}\n{"answer": "d"}\n');
+  const f = file(
+    'missing.jsonl',
+    '{"question": "q1", "answer": "a"}\n{"answer": "b"}\n{"question": "q3"}\n{"answer": "d"}\n',
+  );
   expect(await errorOf(scanData(f, { required: [{ column: 'question', input: 'q' }] }))).toBe(
     'missing.jsonl:2: column "question" (mapped to input "q") is missing from this row and 1 more of 4 rows; expected it in every row (available columns: question, answer)',
   );
   const json = file('missing.json', '[\n  {"question": "q1"},\n  {"other": 2}\n]\n');
-  expect(await errorOf(scanData(json, { required: [{ column: 'question' }] }))).toBe('missing.json:3: column "question" is missing from this row (1 of 2 rows); expected it in every row (available columns: question, other)');
+  expect(await errorOf(scanData(json, { required: [{ column: 'question' }] }))).toBe(
+    'missing.json:3: column "question" is missing from this row (1 of 2 rows); expected it in every row (available columns: question, other)',
+  );
 });
 
 test('good edge cases read as before: BOM, CRLF, lone CR, blank lines, NaN, multi-line CSV cells, chunk boundaries', async () => {
-  expect(await readAll(file('bom.jsonl', '\ufeff{"a": 1}\r\n\r\n{"a": 2}\r{"a": NaN}'))).toEqual([{ a: 1 }, { a: 2 }, { a: NaN }]);
-  expect(await readAll(file('cell.csv', '\ufeffq,a\n"line 1\nline 2","x, y"\n\n'))).toEqual([{ q: 'line 1\nline 2', a: 'x, y' }]);
+  expect(await readAll(file('bom.jsonl', '\ufeff{"a": 1}\r\n\r\n{"a": 2}\r{"a": NaN}'))).toEqual([
+    { a: 1 },
+    { a: 2 },
+    { a: NaN },
+  ]);
+  expect(await readAll(file('cell.csv', '\ufeffq,a\n"line 1\nline 2","x, y"\n\n'))).toEqual([
+    { q: 'line 1\nline 2', a: 'x, y' },
+  ]);
   expect(await readAll(file('one.json', '{"a": "é"}'))).toEqual([{ a: 'é' }]);
   // Multi-byte characters and CRLF breaks across the 256 KiB read chunks.
   const rows = Array.from({ length: 30_000 }, (_, i) => ({ i, t: `é€😀 ${'x'.repeat(i % 7)}` }));
@@ -132,7 +281,9 @@ test('property: for any bytes, in any of the four formats, the reader yields row
   let n = 0;
   const piece = fc.oneof(
     fc.uint8Array({ maxLength: 64 }),
-    fc.constantFrom('{"a": 1}\n', '[', ']', '{', '"', ',', '\t', '\r', '\n', 'a,b\n', 'NaN', '\\', '\ufeff').map((s) => Buffer.from(s)),
+    fc
+      .constantFrom('{"a": 1}\n', '[', ']', '{', '"', ',', '\t', '\r', '\n', 'a,b\n', 'NaN', '\\', '\ufeff')
+      .map((s) => Buffer.from(s)),
     fc.json().map((s) => Buffer.from(`${s}\n`)),
   );
   await fc.assert(
@@ -142,14 +293,15 @@ test('property: for any bytes, in any of the four formats, the reader yields row
         await readAll(f, { maxLineBytes: 256, maxDepth: 8 });
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
-        for (const p of e.problems) expect(p.file).toBe(path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f));
+        for (const p of e.problems)
+          expect(p.file).toBe(path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f));
       }
     }),
     { numRuns: 300 },
   );
 });
 
-test('register-data checks a folder dataset file by file, at each file\'s line, and hashes it', async () => {
+test("register-data checks a folder dataset file by file, at each file's line, and hashes it", async () => {
   const { checkDataset } = await import('../../src/shared/data/check.js');
   const { mkdirSync } = await import('node:fs');
   const folder = path.join(dir, 'folder');
@@ -159,5 +311,7 @@ test('register-data checks a folder dataset file by file, at each file\'s line, 
   const ok = await checkDataset(folder, 'folder', [{ input: 'q', column: 'q' }]);
   expect(ok).toMatchObject({ rows: 2, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
   writeFileSync(path.join(folder, 'sub', 'b.csv'), 'q\n2,3\n');
-  expect(await errorOf(checkDataset(folder, 'folder', [{ input: 'q', column: 'q' }]))).toBe("folder/sub/b.csv:2: found 2 fields, expected 1 (the header's: q); quote a field that holds the delimiter");
+  expect(await errorOf(checkDataset(folder, 'folder', [{ input: 'q', column: 'q' }]))).toBe(
+    "folder/sub/b.csv:2: found 2 fields, expected 1 (the header's: q); quote a field that holds the delimiter",
+  );
 });

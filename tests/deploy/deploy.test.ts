@@ -2,7 +2,14 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { deployLocal, loadSmokeTests, readState, stateFile, stopLocalDeployment, type SmokeSuite } from '../../src/shared/deploy/index.js';
+import {
+  deployLocal,
+  loadSmokeTests,
+  readState,
+  stateFile,
+  stopLocalDeployment,
+  type SmokeSuite,
+} from '../../src/shared/deploy/index.js';
 import { ConfigError, exitCodeOf, GateFailed } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
@@ -12,8 +19,10 @@ import { buildServeCli, deployUseCase } from './helpers.js';
 let cli: string;
 let model: ModelServerHandle;
 const uc = deployUseCase({
-  'smoke-any.yaml': 'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
-  'smoke-v1.yaml': 'tests:\n  - name: answers with v1\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, matches: "^user: v1 "}\n',
+  'smoke-any.yaml':
+    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
+  'smoke-v1.yaml':
+    'tests:\n  - name: answers with v1\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, matches: "^user: v1 "}\n',
 });
 const stateDir = path.join(uc.dir, '.llmops');
 const config = path.join(uc.dir, 'experiment.yaml');
@@ -35,7 +44,9 @@ afterAll(async () => {
 });
 
 const suite = (file: string): SmokeSuite => loadSmokeTests(path.join(uc.dir, file));
-const answer = async (endpoint: string) => ((await (await fetch(endpoint, { method: 'POST', body: '{"question": "hello"}' })).json()) as { answer: string }).answer;
+const answer = async (endpoint: string) =>
+  ((await (await fetch(endpoint, { method: 'POST', body: '{"question": "hello"}' })).json()) as { answer: string })
+    .answer;
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -52,7 +63,13 @@ test('first deploy, blue/green replace, a failing new deployment leaves the old 
   expect(first.smoke.passed).toBe(true);
   expect(await answer(first.endpoint)).toBe('user: v0 hello');
   const s1 = readState(stateDir, 'demo')!;
-  expect(s1.live).toMatchObject({ slot: 'blue', pid: expect.any(Number), port: expect.any(Number), variant: { chat: 'v0' }, flow: 'std' });
+  expect(s1.live).toMatchObject({
+    slot: 'blue',
+    pid: expect.any(Number),
+    port: expect.any(Number),
+    variant: { chat: 'v0' },
+    flow: 'std',
+  });
   expect(first.endpoint).toBe(`http://127.0.0.1:${s1.live.port}/score`);
 
   // 2. Replace with v1: a new server on another port goes live, the old one is stopped.
@@ -67,11 +84,15 @@ test('first deploy, blue/green replace, a failing new deployment leaves the old 
 
   // 3. A new deployment (v0) that fails its smoke test (which wants v1): exit 1, v1 keeps serving, same state bytes.
   const before = readFileSync(stateFile(stateDir, 'demo'), 'utf8');
-  const failed = await deployLocal({ ...base, variants: ['${chat.v0}'], smoke: suite('smoke-v1.yaml') }).catch((e: unknown) => e);
+  const failed = await deployLocal({ ...base, variants: ['${chat.v0}'], smoke: suite('smoke-v1.yaml') }).catch(
+    (e: unknown) => e,
+  );
   expect(failed).toBeInstanceOf(GateFailed);
   expect(exitCodeOf(failed)).toBe(1);
   expect((failed as GateFailed).message).toContain(`the previous one keeps serving at ${s2.live.url}`);
-  expect((failed as GateFailed).failures.join('\n')).toMatch(/answers with v1: \$\.answer: expected to match \/\^user: v1 \/, got "user: v0 hello"/);
+  expect((failed as GateFailed).failures.join('\n')).toMatch(
+    /answers with v1: \$\.answer: expected to match \/\^user: v1 \/, got "user: v0 hello"/,
+  );
   expect(readFileSync(stateFile(stateDir, 'demo'), 'utf8')).toBe(before);
   expect(await answer(second.endpoint)).toBe('user: v1 hello');
   const rejectedLog = readFileSync(path.join(stateDir, 'deploy', 'demo-blue.log'), 'utf8');
@@ -110,7 +131,20 @@ test('the deploy step: sample-request smoke test, outputs endpoint and deploymen
 test('SIGTERM under load: the served process finishes every in-flight request, then exits 0', async () => {
   const slow = await startModelServer({ latencyMs: 400 });
   writeFileSync(path.join(uc.dir, 'conn.yaml'), `name: aoai\ntype: azure_open_ai\napi_base: ${slow.url}\napi_key: k\n`);
-  const child = spawn(process.execPath, [cli, 'flow', 'serve', path.join(uc.dir, 'flows/std'), '--port', '0', '--connections', path.join(uc.dir, 'conn.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'flow',
+      'serve',
+      path.join(uc.dir, 'flows/std'),
+      '--port',
+      '0',
+      '--connections',
+      path.join(uc.dir, 'conn.yaml'),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   try {
     let err = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -122,7 +156,12 @@ test('SIGTERM under load: the served process finishes every in-flight request, t
       child.on('exit', () => reject(new Error(err)));
     });
     const n = 16;
-    const requests = Array.from({ length: n }, (_, i) => fetch(`${url}/score`, { method: 'POST', body: JSON.stringify({ question: `q${i}` }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { answer: string } })));
+    const requests = Array.from({ length: n }, (_, i) =>
+      fetch(`${url}/score`, { method: 'POST', body: JSON.stringify({ question: `q${i}` }) }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { answer: string },
+      })),
+    );
     while (slow.stats().inFlight < n) await new Promise((r) => setTimeout(r, 10));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
@@ -142,21 +181,36 @@ describe('deploy --list and --stop', () => {
   // Asynchronous: a server this process started is its child, and only a free event loop reaps it once stopped.
   const runCli = (...args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [cliBundle, 'deploy', ...args], { cwd: uc.dir, env: { ...process.env, LLMOPS_CLI: cli } });
+      const child = spawn(process.execPath, [cliBundle, 'deploy', ...args], {
+        cwd: uc.dir,
+        env: { ...process.env, LLMOPS_CLI: cli },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
       child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
       child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
-  const outputsOf = (stdout: string) => Object.fromEntries(stdout.trim().split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const outputsOf = (stdout: string) =>
+    Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
 
   test('list shows the running deployment with the same outputs on the CLI and in process; stop ends it and removes the record', async () => {
     process.env.LLMOPS_CLI = cli;
     try {
-      const deployed = await deployStep.run({ config, target: 'local', stateDir, variant: '${chat.v0}' }, new MemoryHost());
+      const deployed = await deployStep.run(
+        { config, target: 'local', stateDir, variant: '${chat.v0}' },
+        new MemoryHost(),
+      );
       const live = readState(stateDir, 'demo')!.live;
-      expect(deployed.deployments).toEqual([expect.objectContaining({ name: 'demo', status: 'running', endpoint: deployed.endpoint, pid: live.pid })]);
+      expect(deployed.deployments).toEqual([
+        expect.objectContaining({ name: 'demo', status: 'running', endpoint: deployed.endpoint, pid: live.pid }),
+      ]);
 
       const inProcess = new MemoryHost();
       await deployStep.run({ config, target: 'local', stateDir, list: true }, inProcess);
@@ -164,7 +218,20 @@ describe('deploy --list and --stop', () => {
       expect(listed.status).toBe(0);
       expect(outputsOf(listed.stdout)).toEqual(Object.fromEntries(inProcess.outputs));
       const deployments = JSON.parse(outputsOf(listed.stdout).deployments);
-      expect(deployments).toEqual([{ name: 'demo', target: 'local', status: 'running', endpoint: deployed.endpoint, slot: 'blue', pid: live.pid, flow: 'std', variant: { chat: 'v0' }, startedAt: live.startedAt, logFile: live.logFile }]);
+      expect(deployments).toEqual([
+        {
+          name: 'demo',
+          target: 'local',
+          status: 'running',
+          endpoint: deployed.endpoint,
+          slot: 'blue',
+          pid: live.pid,
+          flow: 'std',
+          variant: { chat: 'v0' },
+          startedAt: live.startedAt,
+          logFile: live.logFile,
+        },
+      ]);
       expect(listed.stderr).toContain(`demo  running  ${deployed.endpoint}  pid ${live.pid} (blue)`);
       expect(inProcess.summary).toContain('| name | status | endpoint | pid | slot | since |');
 
@@ -187,10 +254,26 @@ describe('deploy --list and --stop', () => {
   test('a record whose PID now belongs to another process is listed as stopped, and stop never signals that process', async () => {
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {
-      const state = { name: 'ghost', target: 'local', updatedAt: new Date().toISOString(), live: { slot: 'green', pid: other.pid, port: 1, url: 'http://127.0.0.1:1', flow: 'std', variant: {}, startedAt: new Date().toISOString(), logFile: 'x.log' } };
+      const state = {
+        name: 'ghost',
+        target: 'local',
+        updatedAt: new Date().toISOString(),
+        live: {
+          slot: 'green',
+          pid: other.pid,
+          port: 1,
+          url: 'http://127.0.0.1:1',
+          flow: 'std',
+          variant: {},
+          startedAt: new Date().toISOString(),
+          logFile: 'x.log',
+        },
+      };
       writeFileSync(stateFile(stateDir, 'ghost'), JSON.stringify(state));
       const listed = await runCli('--list', '--state-dir', stateDir);
-      expect(JSON.parse(outputsOf(listed.stdout).deployments)).toEqual([expect.objectContaining({ name: 'ghost', status: 'stopped', pid: other.pid })]);
+      expect(JSON.parse(outputsOf(listed.stdout).deployments)).toEqual([
+        expect.objectContaining({ name: 'ghost', status: 'stopped', pid: other.pid }),
+      ]);
       const stopped = await runCli('--stop', '--name', 'ghost', '--state-dir', stateDir);
       expect(stopped.status).toBe(0);
       expect(stopped.stderr).toContain('stopped ghost (its server had already exited); record removed');
@@ -204,7 +287,9 @@ describe('deploy --list and --stop', () => {
     const unknown = await runCli('--stop', '--name', 'nope', '--state-dir', stateDir);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('found no local deployment named nope');
-    expect((await runCli('--list', '--stop', '--state-dir', stateDir)).stderr).toContain('found both list and stop; expected one of them');
+    expect((await runCli('--list', '--stop', '--state-dir', stateDir)).stderr).toContain(
+      'found both list and stop; expected one of them',
+    );
     expect((await runCli('--name', 'demo', '--state-dir', stateDir)).status).toBe(2);
     writeFileSync(stateFile(stateDir, 'broken'), '{"name": "broken", ');
     try {

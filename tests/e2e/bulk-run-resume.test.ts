@@ -17,10 +17,26 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 test('killed with SIGKILL, then resumed: only unfinished lines reach the model, every line is recorded once', async () => {
-  const data = Array.from({ length: lines }, (_, i) => JSON.stringify({ question: `q${i}`, answer: `a${i}` })).join('\n') + '\n';
-  const uc = makeUseCase({ 'data/train.jsonl': data, ...llmNodeFlow(), 'experiment.yaml': baseExperiment.slice(0, baseExperiment.indexOf('evaluators:')) });
+  const data =
+    Array.from({ length: lines }, (_, i) => JSON.stringify({ question: `q${i}`, answer: `a${i}` })).join('\n') + '\n';
+  const uc = makeUseCase({
+    'data/train.jsonl': data,
+    ...llmNodeFlow(),
+    'experiment.yaml': baseExperiment.slice(0, baseExperiment.indexOf('evaluators:')),
+  });
   const env = { ...process.env, AOAI_API_BASE: server.url, AOAI_API_KEY: 'local-test-key' };
-  const args = ['dist/cli.js', 'bulk-run', '--config', path.join(uc.dir, 'experiment.yaml'), '--store', path.join(uc.dir, '.llmops'), '--concurrency', '2', '--cache-mode', 'off'];
+  const args = [
+    'dist/cli.js',
+    'bulk-run',
+    '--config',
+    path.join(uc.dir, 'experiment.yaml'),
+    '--store',
+    path.join(uc.dir, '.llmops'),
+    '--concurrency',
+    '2',
+    '--cache-mode',
+    'off',
+  ];
   try {
     const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
     // Kill once some, but not all, lines have reached the model.
@@ -33,7 +49,18 @@ test('killed with SIGKILL, then resumed: only unfinished lines reach the model, 
     const runsFile = path.join(uc.dir, '.llmops/experiments/demo/runs.json');
     const runId = JSON.parse(readFileSync(runsFile, 'utf8')).runs[0].runId as string;
     const outputsFile = path.join(uc.dir, '.llmops/runs', runId, 'outputs.jsonl');
-    const finishedBefore = new Set(readFileSync(outputsFile, 'utf8').split('\n').filter((l) => l.trim()).flatMap((l) => { try { return [JSON.parse(l).line_number as number]; } catch { return []; } }));
+    const finishedBefore = new Set(
+      readFileSync(outputsFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l).line_number as number];
+          } catch {
+            return [];
+          }
+        }),
+    );
 
     // Not spawnSync: the model server lives in this process and must keep answering.
     const resumed = await runCli([...args, '--resume'], env);
@@ -42,11 +69,18 @@ test('killed with SIGKILL, then resumed: only unfinished lines reach the model, 
     const resumedRequests = server.stats().requests - beforeResume;
     expect(resumedRequests).toBe(lines - finishedBefore.size);
 
-    const records = readFileSync(outputsFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
-    expect(records.map((r) => r.line_number).sort((a: number, b: number) => a - b)).toEqual(Array.from({ length: lines }, (_, i) => i));
+    const records = readFileSync(outputsFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l));
+    expect(records.map((r) => r.line_number).sort((a: number, b: number) => a - b)).toEqual(
+      Array.from({ length: lines }, (_, i) => i),
+    );
     expect(records.every((r) => r.status === 'Completed')).toBe(true);
     const run = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/runs', runId, 'run.json'), 'utf8'));
-    expect(run).toEqual(expect.objectContaining({ status: 'Completed', counts: { total: lines, completed: lines, failed: 0 } }));
+    expect(run).toEqual(
+      expect.objectContaining({ status: 'Completed', counts: { total: lines, completed: lines, failed: 0 } }),
+    );
   } finally {
     uc.cleanup();
   }

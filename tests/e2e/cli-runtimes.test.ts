@@ -33,13 +33,20 @@ describe.each(DECLARED_NODE_MAJORS)('on Node %i', (major) => {
   test('validate, bulk-run, evaluate and report run end to end', () => {
     const node = nodeBinary(major);
     const store = path.join(work, `store-${major}`);
-    const env = { PATH: `${path.dirname(node)}:${process.env.PATH ?? ''}`, HOME: work, AOAI_API_BASE: model.url, AOAI_API_KEY: 'sk-runtimes' };
+    const env = {
+      PATH: `${path.dirname(node)}:${process.env.PATH ?? ''}`,
+      HOME: work,
+      AOAI_API_BASE: model.url,
+      AOAI_API_KEY: 'sk-runtimes',
+    };
     const run = (...args: string[]) => {
       const r = spawnSync(node, [cli, ...args], { encoding: 'utf8', env, timeout: 120_000 });
       if (r.status !== 0) throw new Error(`llmops ${args.join(' ')} on Node ${major}: exit ${r.status}\n${r.stderr}`);
       return r;
     };
-    expect(spawnSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout).toMatch(new RegExp(`^${major}\\.`));
+    expect(spawnSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout).toMatch(
+      new RegExp(`^${major}\\.`),
+    );
     expect(run('validate', '--config', exampleConfig).stderr).toContain('valid');
     run('bulk-run', '--config', exampleConfig, '--store', store, '--cache-mode', 'off');
     run('evaluate', '--config', exampleConfig, '--store', store, '--cache-mode', 'off');

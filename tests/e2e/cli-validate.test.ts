@@ -7,7 +7,11 @@ import { emptyDeploymentConfig, emptyDeploymentProblems } from '../helpers/place
 const cli = path.resolve('dist/cli.js');
 
 function run(args: string[], cwd: string, env: Record<string, string> = baseEnv) {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -25,7 +29,11 @@ test('a valid use case: exit 0, outputs on stdout, a summary on stderr', () => {
 });
 
 test('an invalid use case: exit 2, every problem in one pass, one line each with file:line:column, no stack trace, no secret', () => {
-  const uc = makeUseCase({ 'experiment.yaml': baseExperiment.replace('name: demo', 'name: [demo]').replace('source: data/train.jsonl', 'source: data/nope.jsonl') });
+  const uc = makeUseCase({
+    'experiment.yaml': baseExperiment
+      .replace('name: demo', 'name: [demo]')
+      .replace('source: data/train.jsonl', 'source: data/nope.jsonl'),
+  });
   try {
     const r = run(['validate', '--config', 'experiment.yaml'], uc.dir);
     expect(r.code).toBe(2);
@@ -56,14 +64,21 @@ test('a bad input value is an input error (exit 2), not a crash', () => {
 test('the example use case validates, with its PR overlay too', () => {
   const env = { AOAI_API_KEY: 'local-key', AOAI_API_BASE: 'http://127.0.0.1:9' };
   for (const extra of [[], ['--env', 'pr'], ['--env', 'dev']]) {
-    const r = run(['validate', '--config', 'examples/web_classification/experiment.yaml', ...extra], process.cwd(), env);
+    const r = run(
+      ['validate', '--config', 'examples/web_classification/experiment.yaml', ...extra],
+      process.cwd(),
+      env,
+    );
     expect(r.stderr).toContain('valid');
     expect(r.code).toBe(0);
   }
 });
 
 describe('a use case whose deployment_config.json still holds the empty placeholders', () => {
-  const files = { 'configs/deployment_config.json': emptyDeploymentConfig, 'sample-request.json': '{"question": "q1"}\n' };
+  const files = {
+    'configs/deployment_config.json': emptyDeploymentConfig,
+    'sample-request.json': '{"question": "q1"}\n',
+  };
   const asPrinted = (p: string) => p.replace(/^(\S+:\d+:\d+): /, '$1: error: ');
 
   test('register-data, bulk-run, evaluate and report run (exit 0), each with one warning and no problem printed', () => {
@@ -73,7 +88,9 @@ describe('a use case whose deployment_config.json still holds the empty placehol
         const r = run([step, '--config', 'experiment.yaml', '--store', '.llmops'], uc.dir);
         expect({ step, code: r.code }).toEqual({ step, code: 0 });
         const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: not used by'));
-        expect(warnings).toEqual([`warning: not used by ${step}, so not checked further: configs/deployment_config.json (9 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`]);
+        expect(warnings).toEqual([
+          `warning: not used by ${step}, so not checked further: configs/deployment_config.json (9 problems; blocks: deploy, smoke-test); \`llmops validate\` lists them`,
+        ]);
         expect(r.stderr).not.toContain('ENDPOINT_NAME');
       }
     } finally {
@@ -86,7 +103,10 @@ describe('a use case whose deployment_config.json still holds the empty placehol
     try {
       const r = run(['deploy', '--config', 'experiment.yaml', '--state-dir', '.llmops'], uc.dir);
       expect(r.code).toBe(2);
-      expect(r.stderr.trim().split('\n')).toEqual([...emptyDeploymentProblems.map(asPrinted), 'error: 9 problems found; nothing was run.']);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        ...emptyDeploymentProblems.map(asPrinted),
+        'error: 9 problems found; nothing was run.',
+      ]);
     } finally {
       uc.cleanup();
     }
@@ -97,28 +117,41 @@ describe('a use case whose deployment_config.json still holds the empty placehol
     try {
       const r = run(['validate', '--config', 'experiment.yaml'], uc.dir);
       expect(r.code).toBe(2);
-      expect(r.stderr.trim().split('\n')).toEqual([...emptyDeploymentProblems.map((p) => `${asPrinted(p)} [blocks: deploy, smoke-test]`), 'error: 9 problems found; nothing was run.']);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        ...emptyDeploymentProblems.map((p) => `${asPrinted(p)} [blocks: deploy, smoke-test]`),
+        'error: 9 problems found; nothing was run.',
+      ]);
     } finally {
       uc.cleanup();
     }
   });
 
-  test('validate lists the flows\' Python problems too, each with the steps it blocks, in the same pass', () => {
+  test("validate lists the flows' Python problems too, each with the steps it blocks, in the same pass", () => {
     const uc = makeUseCase({
       ...files,
-      'flows/std/flow.dag.yaml': 'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${fetch.output}\nnodes:\n- name: fetch\n  type: python\n  source: {type: code, path: fetch.py}\n  inputs:\n    question: ${inputs.question}\n',
-      'flows/std/fetch.py': 'from promptflow.core import tool\nimport llmops_surely_not_installed_mod\n\n\n@tool\ndef fetch(question: str) -> str:\n    return question\n',
+      'flows/std/flow.dag.yaml':
+        'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${fetch.output}\nnodes:\n- name: fetch\n  type: python\n  source: {type: code, path: fetch.py}\n  inputs:\n    question: ${inputs.question}\n',
+      'flows/std/fetch.py':
+        'from promptflow.core import tool\nimport llmops_surely_not_installed_mod\n\n\n@tool\ndef fetch(question: str) -> str:\n    return question\n',
       'flows/std/requirements.txt': 'llmops-surely-not-installed-mod\n',
-      'flows/eval/flow.dag.yaml': 'inputs:\n  answer:\n    type: string\n  prediction:\n    type: string\noutputs:\n  ok:\n    type: string\n    reference: ${score.output}\nnodes:\n- name: score\n  type: python\n  source: {type: code, path: score.py}\n  inputs:\n    answer: ${inputs.answer}\n',
-      'flows/eval/score.py': 'from promptflow.core import tool\n\n\n@tool\ndef score(answer: str) -> str:\n    return answer +\n',
+      'flows/eval/flow.dag.yaml':
+        'inputs:\n  answer:\n    type: string\n  prediction:\n    type: string\noutputs:\n  ok:\n    type: string\n    reference: ${score.output}\nnodes:\n- name: score\n  type: python\n  source: {type: code, path: score.py}\n  inputs:\n    answer: ${inputs.answer}\n',
+      'flows/eval/score.py':
+        'from promptflow.core import tool\n\n\n@tool\ndef score(answer: str) -> str:\n    return answer +\n',
     });
     try {
       const r = run(['validate', '--config', 'experiment.yaml'], uc.dir);
       expect(r.code).toBe(2);
       const lines = r.stderr.trim().split('\n');
-      expect(lines.slice(0, 9)).toEqual(emptyDeploymentProblems.map((p) => `${asPrinted(p)} [blocks: deploy, smoke-test]`));
-      expect(lines[9]).toMatch(/^flows\/std\/fetch\.py:2: error: node fetch: module "llmops_surely_not_installed_mod" is imported but not installed; flows\/std\/requirements\.txt:1 lists it .* \[blocks: bulk-run, deploy, smoke-test\]$/);
-      expect(lines[10]).toMatch(/^flows\/eval\/score\.py:6:\d+: error: node score: SyntaxError.* \[blocks: evaluate\]$/);
+      expect(lines.slice(0, 9)).toEqual(
+        emptyDeploymentProblems.map((p) => `${asPrinted(p)} [blocks: deploy, smoke-test]`),
+      );
+      expect(lines[9]).toMatch(
+        /^flows\/std\/fetch\.py:2: error: node fetch: module "llmops_surely_not_installed_mod" is imported but not installed; flows\/std\/requirements\.txt:1 lists it .* \[blocks: bulk-run, deploy, smoke-test\]$/,
+      );
+      expect(lines[10]).toMatch(
+        /^flows\/eval\/score\.py:6:\d+: error: node score: SyntaxError.* \[blocks: evaluate\]$/,
+      );
       expect(lines[11]).toBe('error: 11 problems found; nothing was run.');
     } finally {
       uc.cleanup();

@@ -12,7 +12,13 @@ let run: ReturnType<typeof spawnSync>;
 beforeAll(() => {
   run = spawnSync(process.execPath, ['dist/demo.js'], {
     encoding: 'utf8',
-    env: { ...process.env, LLMOPS_DEMO_STORE: path.join(work, 'store'), LLMOPS_DEMO_REPORTS: reports, AOAI_API_KEY: '', AOAI_API_BASE: '' },
+    env: {
+      ...process.env,
+      LLMOPS_DEMO_STORE: path.join(work, 'store'),
+      LLMOPS_DEMO_REPORTS: reports,
+      AOAI_API_KEY: '',
+      AOAI_API_BASE: '',
+    },
     timeout: 120_000,
   });
 }, 130_000);
@@ -49,7 +55,14 @@ test('both datasets × both variants ran, every line completed, and were evaluat
   expect(v0.kind).toBe('boolean');
   expect(v0.interval?.method).toBe('wilson');
   expect(v0.interval?.lower).toBeCloseTo(0.6396, 3); // Wilson 95% for 17/20
-  expect(results.comparisons).toEqual([expect.objectContaining({ variantId: 'summarize_text_content.variant_1', against: 'default', verdict: 'Inconclusive', test: 'mcnemar-exact' })]);
+  expect(results.comparisons).toEqual([
+    expect.objectContaining({
+      variantId: 'summarize_text_content.variant_1',
+      against: 'default',
+      verdict: 'Inconclusive',
+      test: 'mcnemar-exact',
+    }),
+  ]);
   expect(results.gates.map((g) => g.status)).toEqual(['passed', 'passed']);
   expect(results.lines.filter((l) => l.scores['web_classification_flow.grade'] === 'Incorrect')).toHaveLength(4);
 });

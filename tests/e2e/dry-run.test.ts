@@ -10,7 +10,11 @@ import { startModelServer, type ModelServerHandle } from '../../src/model-server
 
 const cli = path.resolve('dist/cli.js');
 
-function run(args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
     let stdout = '';
@@ -42,10 +46,14 @@ test('bulk-run --dry-run prints the runs × lines × estimate, writes only the p
   const out = result.stdout + result.stderr;
   expect(out).toMatch(/^run\s+variant\s+dataset\s+lines\s+calls\s+tokens \(in\+out\)\s+cost$/m);
   // 2 datasets × 2 variants (one_at_a_time), 10 lines each, two llm nodes a line.
-  expect(out).toMatch(/^web_classification\.default\.web_classification_train\.99\.[0-9a-f]{4}\s+default\s+web_classification_train\s+10\s+20\s+[\d,]+\+2,560\s+\$0\.\d{4}$/m);
+  expect(out).toMatch(
+    /^web_classification\.default\.web_classification_train\.99\.[0-9a-f]{4}\s+default\s+web_classification_train\s+10\s+20\s+[\d,]+\+2,560\s+\$0\.\d{4}$/m,
+  );
   expect(out).toMatch(/^total\s+40\s+80\s+[\d,]+\+12,800\s+\$0\.\d{4}$/m);
   const plan = JSON.parse(readFileSync(path.join(dir, 'plan.json'), 'utf8'));
-  expect(plan.runs.map((r: { variantId: string; dataset: string; lines: number }) => [r.variantId, r.dataset, r.lines])).toEqual([
+  expect(
+    plan.runs.map((r: { variantId: string; dataset: string; lines: number }) => [r.variantId, r.dataset, r.lines]),
+  ).toEqual([
     ['default', 'web_classification_train', 10],
     ['summarize_text_content.variant_1', 'web_classification_train', 10],
     ['default', 'web_classification_train_new', 10],
@@ -68,9 +76,13 @@ test('evaluate --dry-run before any bulk-run plans the evaluation jobs against t
   expect(result.code).toBe(0);
   const out = result.stdout + result.stderr;
   expect(out).toMatch(/^evaluation run\s+evaluator\s+dataset\s+lines/m);
-  expect(out).toMatch(/^web_classification\.default\.web_classification_train\.99\.[0-9a-f]{4}\.eval\.web_classification_flow\s+web_classification_flow\s+web_classification_train_eval\s+10\s+0\s/m);
+  expect(out).toMatch(
+    /^web_classification\.default\.web_classification_train\.99\.[0-9a-f]{4}\.eval\.web_classification_flow\s+web_classification_flow\s+web_classification_train_eval\s+10\s+0\s/m,
+  );
   const plan = JSON.parse(readFileSync(path.join(dir, 'eval-plan.json'), 'utf8'));
-  expect(plan.evaluations.map((e: { standardRunId: string }) => e.standardRunId)).toEqual(plan.runs.map((r: { runId: string }) => r.runId));
+  expect(plan.evaluations.map((e: { standardRunId: string }) => e.standardRunId)).toEqual(
+    plan.runs.map((r: { runId: string }) => r.runId),
+  );
   expect(model.stats().requests).toBe(0);
   expect(existsSync(path.join(dir, '.llmops'))).toBe(false);
 });

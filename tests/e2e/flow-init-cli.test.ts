@@ -33,10 +33,19 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-flow-init-'));
   mkdirSync(path.join(dir, '.git'));
   mkdirSync(path.join(dir, 'chat'));
-  writeFileSync(path.join(dir, 'chat/flow.flex.yaml'), 'entry: flow:Chat\ninit:\n  max_total_token:\n    type: int\n    default: 4096\n');
+  writeFileSync(
+    path.join(dir, 'chat/flow.flex.yaml'),
+    'entry: flow:Chat\ninit:\n  max_total_token:\n    type: int\n    default: 4096\n',
+  );
   writeFileSync(path.join(dir, 'chat/flow.py'), FLOW_PY);
-  writeFileSync(path.join(dir, 'chat/chat.prompty'), '---\nname: chat\nmodel:\n  api: chat\n  configuration:\n    type: azure_openai\n    azure_deployment: gpt-35-turbo\ninputs:\n  question:\n    type: string\n---\nuser:\n{{question}}\n');
-  writeFileSync(path.join(dir, 'chat/init.json'), JSON.stringify({ model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' }, tone: 'from init.json' }));
+  writeFileSync(
+    path.join(dir, 'chat/chat.prompty'),
+    '---\nname: chat\nmodel:\n  api: chat\n  configuration:\n    type: azure_openai\n    azure_deployment: gpt-35-turbo\ninputs:\n  question:\n    type: string\n---\nuser:\n{{question}}\n',
+  );
+  writeFileSync(
+    path.join(dir, 'chat/init.json'),
+    JSON.stringify({ model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' }, tone: 'from init.json' }),
+  );
   writeFileSync(path.join(dir, 'init-override.json'), JSON.stringify({ tone: 'from --init-file', max_total_token: 9 }));
   writeFileSync(path.join(dir, 'data.jsonl'), '{"question": "first"}\n{"question": "second"}\n');
 });
@@ -45,7 +54,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const env = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AZURE_OPENAI_ENDPOINT: server.url, AZURE_OPENAI_API_KEY: 'local-key' });
+const env = () => ({
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '',
+  AZURE_OPENAI_ENDPOINT: server.url,
+  AZURE_OPENAI_API_KEY: 'local-key',
+});
 
 function cliRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -62,9 +76,23 @@ test('flow test: init.json, then --init-file, then --init (text converted by the
   const plain = await cliRun(['flow', 'test', 'chat', '--inputs', 'question=hello there']);
   expect(plain.stderr).not.toContain('internal error');
   expect(plain.code).toBe(0);
-  expect(JSON.parse(plain.stdout)).toMatchObject({ tone: 'from init.json', limit: 4096, answer: expect.stringContaining('hello there') });
+  expect(JSON.parse(plain.stdout)).toMatchObject({
+    tone: 'from init.json',
+    limit: 4096,
+    answer: expect.stringContaining('hello there'),
+  });
 
-  const overridden = await cliRun(['flow', 'test', 'chat', '--inputs', 'question=q', '--init-file', 'init-override.json', '--init', 'max_total_token=12']);
+  const overridden = await cliRun([
+    'flow',
+    'test',
+    'chat',
+    '--inputs',
+    'question=q',
+    '--init-file',
+    'init-override.json',
+    '--init',
+    'max_total_token=12',
+  ]);
   expect(overridden.code).toBe(0);
   expect(JSON.parse(overridden.stdout)).toMatchObject({ tone: 'from --init-file', limit: 12 });
 
@@ -79,26 +107,64 @@ test('flow test as the template READMEs write it for pf: --init init.json --inpu
   const r = await cliRun(['flow', 'test', 'chat', '--init', 'init-override.json', '--inputs', 'sample.json']);
   expect(r.stderr).not.toContain('internal error');
   expect(r.code).toBe(0);
-  expect(JSON.parse(r.stdout)).toMatchObject({ tone: 'from --init-file', limit: 9, answer: expect.stringContaining('from sample.json') });
+  expect(JSON.parse(r.stdout)).toMatchObject({
+    tone: 'from --init-file',
+    limit: 9,
+    answer: expect.stringContaining('from sample.json'),
+  });
 
-  const jsonl = await cliRun(['flow', 'test', 'chat', '--inputs', 'line.jsonl', '--init', 'init-override.json', '--init', 'tone=pair wins']);
+  const jsonl = await cliRun([
+    'flow',
+    'test',
+    'chat',
+    '--inputs',
+    'line.jsonl',
+    '--init',
+    'init-override.json',
+    '--init',
+    'tone=pair wins',
+  ]);
   expect(jsonl.code).toBe(0);
-  expect(JSON.parse(jsonl.stdout)).toMatchObject({ tone: 'pair wins', answer: expect.stringContaining('from a jsonl line') });
+  expect(JSON.parse(jsonl.stdout)).toMatchObject({
+    tone: 'pair wins',
+    answer: expect.stringContaining('from a jsonl line'),
+  });
 
   const missing = await cliRun(['flow', 'test', 'chat', '--inputs', 'nope.json']);
   expect(missing.code).toBe(2);
-  expect(missing.stderr).toContain('--inputs: error: found "nope.json", expected name=value or a .json/.jsonl file of inputs');
+  expect(missing.stderr).toContain(
+    '--inputs: error: found "nope.json", expected name=value or a .json/.jsonl file of inputs',
+  );
 }, 60_000);
 
 test('flow run: --init reaches every line', async () => {
-  const r = await cliRun(['flow', 'run', 'chat', '--data', 'data.jsonl', '--store', '.llmops', '--name', 'init-run', '--init', 'tone=batch']);
+  const r = await cliRun([
+    'flow',
+    'run',
+    'chat',
+    '--data',
+    'data.jsonl',
+    '--store',
+    '.llmops',
+    '--name',
+    'init-run',
+    '--init',
+    'tone=batch',
+  ]);
   expect(r.code).toBe(0);
-  const records = readFileSync(path.join(dir, '.llmops/runs/init-run/outputs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const records = readFileSync(path.join(dir, '.llmops/runs/init-run/outputs.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(records.map((x) => x.outputs.tone)).toEqual(['batch', 'batch']);
 }, 60_000);
 
 test('flow serve: --init over init.json', async () => {
-  const child: ChildProcess = spawn(process.execPath, [cli, 'flow', 'serve', 'chat', '--port', '0', '--init', 'tone=served'], { cwd: dir, env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [cli, 'flow', 'serve', 'chat', '--port', '0', '--init', 'tone=served'],
+    { cwd: dir, env: env(), stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   try {
     const url = await new Promise<string>((resolve, reject) => {
       let text = '';
@@ -109,9 +175,17 @@ test('flow serve: --init over init.json', async () => {
       });
       child.on('exit', () => reject(new Error(`serve exited: ${text}`)));
     });
-    const res = await fetch(`${url}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question: 'over http' }) });
+    const res = await fetch(`${url}/score`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ question: 'over http' }),
+    });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ tone: 'served', limit: 4096, answer: expect.stringContaining('over http') });
+    expect(await res.json()).toMatchObject({
+      tone: 'served',
+      limit: 4096,
+      answer: expect.stringContaining('over http'),
+    });
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));

@@ -23,7 +23,9 @@ const deployments: { stateDir: string; name: string }[] = [];
  * step with a blocking call (MockTestRunner's runAsync uses spawnSync: a server in the test's
  * own process could not answer).
  */
-export async function startExampleModel(options: { childProcess?: boolean } = {}): Promise<{ url: string; close(): Promise<void> }> {
+export async function startExampleModel(
+  options: { childProcess?: boolean } = {},
+): Promise<{ url: string; close(): Promise<void> }> {
   const rules = 'examples/web_classification/model-rules.yaml';
   const server = options.childProcess ? await startChildModelServer(rules) : await startModelServer({ rules });
   process.env.AOAI_API_BASE = server.url;
@@ -33,13 +35,21 @@ export async function startExampleModel(options: { childProcess?: boolean } = {}
 }
 
 async function startChildModelServer(rules: string): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(process.execPath, [cliForServers, 'model-server', '--port', '0', '--rules', rules], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [cliForServers, 'model-server', '--port', '0', '--rules', rules], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.setEncoding('utf8');
     child.stdout.once('data', (text: string) => resolve(text.trim().split('\n')[0]));
     child.once('exit', (code) => reject(new Error(`model server exited with ${code}`)));
   });
-  return { url, close: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))) };
+  return {
+    url,
+    close: () =>
+      new Promise((resolve) =>
+        child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')),
+      ),
+  };
 }
 
 /** Run, in process, the steps that come before `step`, into `store`. */

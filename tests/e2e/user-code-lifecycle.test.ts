@@ -51,7 +51,11 @@ user:
 {{question}}
 `;
 
-const INIT_JSON = JSON.stringify({ model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' }, greeting: 'hello' }, null, 2);
+const INIT_JSON = JSON.stringify(
+  { model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' }, greeting: 'hello' },
+  null,
+  2,
+);
 
 const files: Record<string, string | null> = {
   'flows/std/flow.dag.yaml': null,
@@ -72,7 +76,12 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 function cliRun(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AOAI_API_BASE: server.url, AOAI_API_KEY: 'local-test-key' };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    AOAI_API_BASE: server.url,
+    AOAI_API_KEY: 'local-test-key',
+  };
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -83,14 +92,29 @@ function cliRun(args: string[], cwd: string): Promise<{ code: number | null; std
   });
 }
 
-const steps = (step: string, ...extra: string[]) => [step, '--config', 'experiment.yaml', '--store', '.llmops', '--cache-mode', 'off', ...extra];
+const steps = (step: string, ...extra: string[]) => [
+  step,
+  '--config',
+  'experiment.yaml',
+  '--store',
+  '.llmops',
+  '--cache-mode',
+  'off',
+  ...extra,
+];
 
 function runsFile(dir: string) {
-  return JSON.parse(readFileSync(path.join(dir, '.llmops/experiments/demo/runs.json'), 'utf8')) as { runs: Array<{ runId: string; status: string; error?: string; completed: number }> };
+  return JSON.parse(readFileSync(path.join(dir, '.llmops/experiments/demo/runs.json'), 'utf8')) as {
+    runs: Array<{ runId: string; status: string; error?: string; completed: number }>;
+  };
 }
 
 function runJson(dir: string, runId: string) {
-  return JSON.parse(readFileSync(path.join(dir, '.llmops/runs', runId, 'run.json'), 'utf8')) as { status: string; error?: string; counts: { completed: number } };
+  return JSON.parse(readFileSync(path.join(dir, '.llmops/runs', runId, 'run.json'), 'utf8')) as {
+    status: string;
+    error?: string;
+    counts: { completed: number };
+  };
 }
 
 test('a class flow with init.json: bulk-run and evaluate run it end to end, the connection from experiment.yaml', async () => {
@@ -103,7 +127,10 @@ test('a class flow with init.json: bulk-run and evaluate run it end to end, the 
     expect(server.stats().requests - before).toBe(2);
     const run = runsFile(uc.dir).runs[0];
     expect(run).toMatchObject({ status: 'Completed', completed: 2 });
-    const records = readFileSync(path.join(uc.dir, '.llmops/runs', run.runId, 'outputs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const records = readFileSync(path.join(uc.dir, '.llmops/runs', run.runId, 'outputs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(records.map((r) => r.outputs.greeting)).toEqual(['hello', 'hello']);
     expect(records.every((r) => String(r.outputs.answer).includes(r.inputs.question))).toBe(true);
     const evaluate = await cliRun(steps('evaluate'), uc.dir);
@@ -122,63 +149,88 @@ interface Breakage {
 }
 
 const breakages: Breakage[] = [
-  { name: 'a syntax error in a module the entry imports', files: { 'flows/std/helper.py': 'def tidy(text):\n    return text.strip(\n' }, at: 'flows/std/helper.py:2:22', says: /entry flow:Answer: SyntaxError: '\(' was never closed/ },
+  {
+    name: 'a syntax error in a module the entry imports',
+    files: { 'flows/std/helper.py': 'def tidy(text):\n    return text.strip(\n' },
+    at: 'flows/std/helper.py:2:22',
+    says: /entry flow:Answer: SyntaxError: '\(' was never closed/,
+  },
   {
     name: 'a module listed in requirements.txt but not installed',
-    files: { 'flows/std/helper.py': `import textblob_not_installed\n${HELPER_PY}`, 'flows/std/requirements.txt': 'promptflow\ntextblob-not-installed==0.1\n' },
+    files: {
+      'flows/std/helper.py': `import textblob_not_installed\n${HELPER_PY}`,
+      'flows/std/requirements.txt': 'promptflow\ntextblob-not-installed==0.1\n',
+    },
     at: 'flows/std/helper.py:1',
     says: /module "textblob_not_installed" is imported but not installed; flows\/std\/requirements\.txt:2 lists it/,
   },
-  { name: 'a failing __init__', files: { 'flows/std/init.json': INIT_JSON.replace('"hello"', '"boom"') }, at: 'flows/std/flow.py:13', says: /entry flow:Answer: __init__ failed: \(ValueError\) greeting must not be boom/ },
-  { name: 'a missing entry', files: { 'flows/std/flow.flex.yaml': 'entry: flow:Answr\n' }, at: 'flows/std/flow.flex.yaml:1:8', says: /'Answr' is not defined in module 'flow'/ },
+  {
+    name: 'a failing __init__',
+    files: { 'flows/std/init.json': INIT_JSON.replace('"hello"', '"boom"') },
+    at: 'flows/std/flow.py:13',
+    says: /entry flow:Answer: __init__ failed: \(ValueError\) greeting must not be boom/,
+  },
+  {
+    name: 'a missing entry',
+    files: { 'flows/std/flow.flex.yaml': 'entry: flow:Answr\n' },
+    at: 'flows/std/flow.flex.yaml:1:8',
+    says: /'Answr' is not defined in module 'flow'/,
+  },
 ];
 
-test.each(breakages)('$name: exit 2 before any model call, the run store says Failed, evaluate refuses, resume works once fixed', async (b) => {
-  const uc = makeUseCase({ ...files, ...b.files });
-  try {
-    const before = server.stats().requests;
-    const bulk = await cliRun(steps('bulk-run'), uc.dir);
-    expect(bulk.stderr).not.toContain('internal error');
-    expect(bulk.stderr).not.toMatch(/\n\s+at /);
-    expect(bulk.code).toBe(2);
-    const line = bulk.stderr.split('\n').find((l) => l.startsWith(`${b.at}: error: `));
-    expect(line).toMatch(b.says);
-    expect(server.stats().requests).toBe(before);
+test.each(breakages)(
+  '$name: exit 2 before any model call, the run store says Failed, evaluate refuses, resume works once fixed',
+  async (b) => {
+    const uc = makeUseCase({ ...files, ...b.files });
+    try {
+      const before = server.stats().requests;
+      const bulk = await cliRun(steps('bulk-run'), uc.dir);
+      expect(bulk.stderr).not.toContain('internal error');
+      expect(bulk.stderr).not.toMatch(/\n\s+at /);
+      expect(bulk.code).toBe(2);
+      const line = bulk.stderr.split('\n').find((l) => l.startsWith(`${b.at}: error: `));
+      expect(line).toMatch(b.says);
+      expect(server.stats().requests).toBe(before);
 
-    const run = runsFile(uc.dir).runs[0];
-    expect(run.status).toBe('Failed');
-    expect(run.error).toMatch(b.says);
-    const record = runJson(uc.dir, run.runId);
-    expect(record.status).toBe('Failed');
-    expect(record.error).toContain(b.at);
+      const run = runsFile(uc.dir).runs[0];
+      expect(run.status).toBe('Failed');
+      expect(run.error).toMatch(b.says);
+      const record = runJson(uc.dir, run.runId);
+      expect(record.status).toBe('Failed');
+      expect(record.error).toContain(b.at);
 
-    const evaluate = await cliRun(steps('evaluate'), uc.dir);
-    expect(evaluate.code).toBe(2);
-    expect(evaluate.stderr).toContain(`run ${run.runId} (train, default) did not finish: Failed`);
-    expect(evaluate.stderr).toContain('bulk-run --resume');
-    const report = await cliRun(['report', '--config', 'experiment.yaml', '--store', '.llmops'], uc.dir);
-    expect(report.code).toBe(2);
-    expect(report.stderr).toContain(`run ${run.runId} (train, default) did not finish: Failed`);
+      const evaluate = await cliRun(steps('evaluate'), uc.dir);
+      expect(evaluate.code).toBe(2);
+      expect(evaluate.stderr).toContain(`run ${run.runId} (train, default) did not finish: Failed`);
+      expect(evaluate.stderr).toContain('bulk-run --resume');
+      const report = await cliRun(['report', '--config', 'experiment.yaml', '--store', '.llmops'], uc.dir);
+      expect(report.code).toBe(2);
+      expect(report.stderr).toContain(`run ${run.runId} (train, default) did not finish: Failed`);
 
-    for (const file of Object.keys(b.files)) writeFileSync(path.join(uc.dir, file), files[file]!);
-    const resumed = await cliRun(steps('bulk-run', '--resume'), uc.dir);
-    expect(resumed.stderr).toContain('(resumed)');
-    expect(resumed.code).toBe(0);
-    expect(runsFile(uc.dir).runs[0]).toMatchObject({ runId: run.runId, status: 'Completed', completed: 2 });
-    expect(runsFile(uc.dir).runs[0].error).toBeUndefined();
-    expect(runJson(uc.dir, run.runId)).toMatchObject({ status: 'Completed', counts: { completed: 2 } });
-    expect(runJson(uc.dir, run.runId).error).toBeUndefined();
-    expect(server.stats().requests - before).toBe(2);
-  } finally {
-    uc.cleanup();
-  }
-}, 60_000);
+      for (const file of Object.keys(b.files)) writeFileSync(path.join(uc.dir, file), files[file]!);
+      const resumed = await cliRun(steps('bulk-run', '--resume'), uc.dir);
+      expect(resumed.stderr).toContain('(resumed)');
+      expect(resumed.code).toBe(0);
+      expect(runsFile(uc.dir).runs[0]).toMatchObject({ runId: run.runId, status: 'Completed', completed: 2 });
+      expect(runsFile(uc.dir).runs[0].error).toBeUndefined();
+      expect(runJson(uc.dir, run.runId)).toMatchObject({ status: 'Completed', counts: { completed: 2 } });
+      expect(runJson(uc.dir, run.runId).error).toBeUndefined();
+      expect(server.stats().requests - before).toBe(2);
+    } finally {
+      uc.cleanup();
+    }
+  },
+  60_000,
+);
 
 test('validate compiles every Python file the flows use and lists every problem, no model call', async () => {
   const uc = makeUseCase({
     ...files,
     'flows/std/helper.py': `import textblob_not_installed\n${HELPER_PY}`,
-    'flows/std/flow.py': FLOW_PY.replace('def __call__(self, question: str) -> dict:', 'def __call__(self, question: str) -> dict'),
+    'flows/std/flow.py': FLOW_PY.replace(
+      'def __call__(self, question: str) -> dict:',
+      'def __call__(self, question: str) -> dict',
+    ),
     'experiment.yaml': baseExperiment,
   });
   try {
@@ -190,7 +242,9 @@ test('validate compiles every Python file the flows use and lists every problem,
     writeFileSync(path.join(uc.dir, 'flows/std/flow.py'), FLOW_PY);
     const again = await cliRun(['validate', '--config', 'experiment.yaml'], uc.dir);
     expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(/^flows\/std\/helper\.py:1: error: entry flow:Answer: module "textblob_not_installed" is imported but not installed/m);
+    expect(again.stderr).toMatch(
+      /^flows\/std\/helper\.py:1: error: entry flow:Answer: module "textblob_not_installed" is imported but not installed/m,
+    );
     writeFileSync(path.join(uc.dir, 'flows/std/helper.py'), HELPER_PY);
     expect((await cliRun(['validate', '--config', 'experiment.yaml'], uc.dir)).code).toBe(0);
   } finally {

@@ -15,23 +15,57 @@ function analysed(correctByVariant: Record<string, boolean[]>) {
   const evaluations: EvaluationResult[] = [];
   for (const [variantId, grades] of Object.entries(correctByVariant)) {
     grades.forEach((ok, i) =>
-      lines.push({ runId: `r-${variantId}`, variantId, dataset: 'train', lineNumber: i, inputs: {}, outputs: {}, latencyMs: 1, tokens: { prompt: 0, completion: 0, total: 0 }, scores: { 'grader.grade': ok ? 'Correct' : 'Incorrect' } }),
+      lines.push({
+        runId: `r-${variantId}`,
+        variantId,
+        dataset: 'train',
+        lineNumber: i,
+        inputs: {},
+        outputs: {},
+        latencyMs: 1,
+        tokens: { prompt: 0, completion: 0, total: 0 },
+        scores: { 'grader.grade': ok ? 'Correct' : 'Incorrect' },
+      }),
     );
     const accuracy = Math.round((grades.filter(Boolean).length / grades.length) * 100) / 100;
-    evaluations.push({ runId: `e-${variantId}`, evaluator: 'grader', dataset: 'train', standardRunId: `r-${variantId}`, variantId, lines: grades.length, failed: 0, metrics: { accuracy } });
+    evaluations.push({
+      runId: `e-${variantId}`,
+      evaluator: 'grader',
+      dataset: 'train',
+      standardRunId: `r-${variantId}`,
+      variantId,
+      lines: grades.length,
+      failed: 0,
+      metrics: { accuracy },
+    });
   }
   const used = variants.filter((v) => v.id in correctByVariant);
   const metrics = computeMetrics(evaluations, lines, used);
   return { metrics, lines, variants: used } satisfies Pick<Results, 'metrics' | 'lines' | 'variants'>;
 }
 
-const gate = (g: Partial<Gate>): Gate => ({ metric: 'accuracy', variants: 'all', bound: 'value', higherIsBetter: true, requireSignificance: true, minLines: 10, ...g });
+const gate = (g: Partial<Gate>): Gate => ({
+  metric: 'accuracy',
+  variants: 'all',
+  bound: 'value',
+  higherIsBetter: true,
+  requireSignificance: true,
+  minLines: 10,
+  ...g,
+});
 const pattern = (n: number, correctEvery: number) => Array.from({ length: n }, (_, i) => i % correctEvery !== 0);
 
 test('a logged metric is backed by the per-line grades: value, Wilson interval, kind', () => {
   const r = analysed({ 'summarize.variant_0': pattern(20, 4) }); // 15/20 correct
   expect(r.metrics).toEqual([
-    expect.objectContaining({ evaluator: 'grader', metric: 'accuracy', value: 0.75, kind: 'boolean', scoreKey: 'grader.grade', higherIsBetter: true }),
+    expect.objectContaining({
+      evaluator: 'grader',
+      metric: 'accuracy',
+      value: 0.75,
+      kind: 'boolean',
+      scoreKey: 'grader.grade',
+      higherIsBetter: true,
+    }),
   ]);
   // Wilson 95% for 15/20: [0.5313, 0.8881] (closed form with z = 1.959964).
   expect(r.metrics[0].interval?.lower).toBeCloseTo(0.5313, 3);
@@ -49,7 +83,9 @@ test('pass: every variant above the minimum', () => {
 
 test('fail on a threshold: the value, and the stricter confidence bound', () => {
   const r = analysed({ 'summarize.variant_0': pattern(20, 4) });
-  expect(evaluateGates([gate({ min: 0.8 })], r)[0]).toEqual(expect.objectContaining({ status: 'failed', observed: 0.75, message: 'accuracy is 0.75, below the minimum 0.8' }));
+  expect(evaluateGates([gate({ min: 0.8 })], r)[0]).toEqual(
+    expect.objectContaining({ status: 'failed', observed: 0.75, message: 'accuracy is 0.75, below the minimum 0.8' }),
+  );
   const byBound = evaluateGates([gate({ min: 0.7, bound: 'confidence' })], r)[0];
   expect(byBound.status).toBe('failed');
   expect(byBound.message).toBe('the 95% confidence bound of accuracy is 0.531, below the minimum 0.7');
@@ -57,7 +93,12 @@ test('fail on a threshold: the value, and the stricter confidence bound', () => 
 
 test('a gate on a metric nobody reports fails and lists what exists', () => {
   const r = analysed({ 'summarize.variant_0': pattern(20, 4) });
-  expect(evaluateGates([gate({ metric: 'f1', min: 0.5 })], r)[0]).toEqual(expect.objectContaining({ status: 'failed', message: 'no evaluator reported the metric "f1" (metrics reported: grader.accuracy)' }));
+  expect(evaluateGates([gate({ metric: 'f1', min: 0.5 })], r)[0]).toEqual(
+    expect.objectContaining({
+      status: 'failed',
+      message: 'no evaluator reported the metric "f1" (metrics reported: grader.accuracy)',
+    }),
+  );
 });
 
 test('fail on a regression: a significant drop beyond the limit against the baseline', () => {
@@ -65,7 +106,9 @@ test('fail on a regression: a significant drop beyond the limit against the base
   const current = analysed({ 'summarize.variant_0': pattern(40, 3) }); // 26/40: 14 lines now wrong
   const [g] = evaluateGates([gate({ maxDrop: 0.05 })], current, baseline);
   expect(g.status).toBe('failed');
-  expect(g.message).toMatch(/^accuracy 1 → 0\.65 \(drop 0\.35, 35%\) exceeds the regression limit and is significant \(mcnemar-exact, p = /);
+  expect(g.message).toMatch(
+    /^accuracy 1 → 0\.65 \(drop 0\.35, 35%\) exceeds the regression limit and is significant \(mcnemar-exact, p = /,
+  );
 });
 
 test('a drop beyond the limit that is not significant does not fail a gate requiring significance', () => {
@@ -74,7 +117,9 @@ test('a drop beyond the limit that is not significant does not fail a gate requi
   const [g] = evaluateGates([gate({ maxDrop: 0.01 })], current, baseline);
   expect(g.status).toBe('passed');
   expect(g.message).toContain('exceeds the limit but is not significant');
-  expect(evaluateGates([gate({ maxDrop: 0.01, requireSignificance: false })], current, baseline)[0].status).toBe('failed');
+  expect(evaluateGates([gate({ maxDrop: 0.01, requireSignificance: false })], current, baseline)[0].status).toBe(
+    'failed',
+  );
 });
 
 test('inconclusive with too few lines: the regression check is skipped, saying why', () => {
@@ -82,7 +127,9 @@ test('inconclusive with too few lines: the regression check is skipped, saying w
   const current = analysed({ 'summarize.variant_0': [true, false, false, false, false, false] });
   const [g] = evaluateGates([gate({ maxDrop: 0.05 })], current, baseline);
   expect(g.status).toBe('skipped');
-  expect(g.message).toBe('accuracy 1 → 0.17 (drop 0.83, 83%): inconclusive, too few lines (6 paired, need at least 10)');
+  expect(g.message).toBe(
+    'accuracy 1 → 0.17 (drop 0.83, 83%): inconclusive, too few lines (6 paired, need at least 10)',
+  );
 });
 
 test('no baseline: regression limits are skipped, thresholds still apply', () => {
@@ -93,15 +140,27 @@ test('no baseline: regression limits are skipped, thresholds still apply', () =>
 
 test('variants: "best" checks only the best variant; "default" only the default', () => {
   const r = analysed({ 'summarize.variant_0': pattern(20, 2), 'summarize.variant_1': pattern(20, 10) });
-  expect(evaluateGates([gate({ min: 0.8, variants: 'best' })], r).map((g) => [g.variantId, g.status])).toEqual([['summarize.variant_1', 'passed']]);
-  expect(evaluateGates([gate({ min: 0.8, variants: 'default' })], r).map((g) => [g.variantId, g.status])).toEqual([['summarize.variant_0', 'failed']]);
+  expect(evaluateGates([gate({ min: 0.8, variants: 'best' })], r).map((g) => [g.variantId, g.status])).toEqual([
+    ['summarize.variant_1', 'passed'],
+  ]);
+  expect(evaluateGates([gate({ min: 0.8, variants: 'default' })], r).map((g) => [g.variantId, g.status])).toEqual([
+    ['summarize.variant_0', 'failed'],
+  ]);
 });
 
 test('comparisons: each variant against the default, paired by dataset and line', () => {
   const r = analysed({ 'summarize.variant_0': pattern(30, 2), 'summarize.variant_1': Array(30).fill(true) });
   const [c] = computeComparisons(r);
   // 15 discordant pairs all favouring variant_1: exact McNemar p = 2 * 0.5^15 = 6.1e-5.
-  expect(c).toEqual(expect.objectContaining({ variantId: 'summarize.variant_1', against: 'default', test: 'mcnemar-exact', n: 30, verdict: 'Improved' }));
+  expect(c).toEqual(
+    expect.objectContaining({
+      variantId: 'summarize.variant_1',
+      against: 'default',
+      test: 'mcnemar-exact',
+      n: 30,
+      verdict: 'Improved',
+    }),
+  );
   expect(c.pValue).toBeCloseTo(2 * 0.5 ** 15, 8);
   expect(c.delta).toBeCloseTo(0.5, 10);
 });

@@ -25,7 +25,10 @@ describe('flex flows (§5.1)', () => {
     expect(flow.init.max_total_token).toMatchObject({ type: 'int', default: 1024 });
     expect(flow.inputs.chat_history).toMatchObject({ type: 'list', default: [] });
     expect(flow.outputs.answer).toMatchObject({ type: 'string' });
-    expect(flow.sample).toEqual({ inputs: { question: 'What is Azure ML?' }, init: { model_config: { connection: 'open_ai_connection', azure_deployment: 'gpt-4o' } } });
+    expect(flow.sample).toEqual({
+      inputs: { question: 'What is Azure ML?' },
+      init: { model_config: { connection: 'open_ai_connection', azure_deployment: 'gpt-4o' } },
+    });
   });
 
   test('signature types and a missing code folder are reported with positions', () => {
@@ -42,8 +45,18 @@ describe('prompty files (§5.2)', () => {
 
   test('front matter, model, inputs, sample from ${file:} and the template with its first line', () => {
     const flow = loadPrompty(file, { env: {}, displayBase: FIXTURES });
-    expect(flow).toMatchObject({ kind: 'prompty', name: 'Basic Prompt', templateLine: 22, templateEngine: 'jinja2', displayFile: 'good/prompty/basic.prompty' });
-    expect(flow.model).toMatchObject({ api: 'chat', response: 'first', parameters: { max_tokens: 128, temperature: 0.2 } });
+    expect(flow).toMatchObject({
+      kind: 'prompty',
+      name: 'Basic Prompt',
+      templateLine: 22,
+      templateEngine: 'jinja2',
+      displayFile: 'good/prompty/basic.prompty',
+    });
+    expect(flow.model).toMatchObject({
+      api: 'chat',
+      response: 'first',
+      parameters: { max_tokens: 128, temperature: 0.2 },
+    });
     expect(flow.inputs.question).toMatchObject({ type: 'string', hasDefault: false, at: { line: 15, column: 3 } });
     expect(flow.sample).toEqual({ question: 'What is Prompt Flow?', chat_history: [] });
     expect(flow.template.startsWith('system:\nYou are an AI assistant')).toBe(true);
@@ -51,29 +64,54 @@ describe('prompty files (§5.2)', () => {
 
   test('${env:NAME} takes the value when set and stays literal when unset', () => {
     const flow = loadPrompty(file, { env: { AZURE_OPENAI_ENDPOINT: 'https://example.openai.azure.com' } });
-    expect(flow.model.configuration).toMatchObject({ azure_endpoint: 'https://example.openai.azure.com', api_key: '${env:LLMOPS_TEST_UNSET_KEY}' });
+    expect(flow.model.configuration).toMatchObject({
+      azure_endpoint: 'https://example.openai.azure.com',
+      api_key: '${env:LLMOPS_TEST_UNSET_KEY}',
+    });
   });
 
   test('overrides are deep-merged over the resolved front matter, their ${file:} resolved too', () => {
-    const flow = loadPrompty(file, { env: {}, overrides: { model: { configuration: { azure_deployment: 'gpt-4o-mini' }, parameters: { tools: '${file:tools.yaml}' } } } });
+    const flow = loadPrompty(file, {
+      env: {},
+      overrides: {
+        model: { configuration: { azure_deployment: 'gpt-4o-mini' }, parameters: { tools: '${file:tools.yaml}' } },
+      },
+    });
     expect(flow.model.configuration).toMatchObject({ type: 'azure_openai', azure_deployment: 'gpt-4o-mini' });
-    expect(flow.model.parameters).toEqual({ max_tokens: 128, temperature: 0.2, tools: [{ type: 'function', function: { name: 'get_weather' } }] });
+    expect(flow.model.parameters).toEqual({
+      max_tokens: 128,
+      temperature: 0.2,
+      tools: [{ type: 'function', function: { name: 'get_weather' } }],
+    });
   });
 
-  test('loadFlow picks a folder\'s only .prompty; the name defaults to the file stem', () => {
+  test("loadFlow picks a folder's only .prompty; the name defaults to the file stem", () => {
     const dir = writeFlow({ 'ask.prompty': '---\nmodel: {api: completion}\n---\n{{question}}\n' });
     const flow = loadFlow(dir) as PromptyFlow;
-    expect(flow).toMatchObject({ kind: 'prompty', name: 'ask', template: '{{question}}\n', templateLine: 4, model: { api: 'completion' } });
+    expect(flow).toMatchObject({
+      kind: 'prompty',
+      name: 'ask',
+      template: '{{question}}\n',
+      templateLine: 4,
+      model: { api: 'completion' },
+    });
   });
 
   test('a text file becomes text, CRLF files keep their line numbers', () => {
-    const dir = writeFlow({ 'p.prompty': '---\r\nname: x\r\nsample:\r\n  note: ${file:note.txt}\r\nmodel: {api: chats}\r\n---\r\nhi\r\n', 'note.txt': 'hello' });
-    expect(problemsOf(() => loadPrompty(join(dir, 'p.prompty'), { displayBase: dir }))).toEqual(['p.prompty:5:14: model.api: found "chats", expected chat or completion']);
+    const dir = writeFlow({
+      'p.prompty': '---\r\nname: x\r\nsample:\r\n  note: ${file:note.txt}\r\nmodel: {api: chats}\r\n---\r\nhi\r\n',
+      'note.txt': 'hello',
+    });
+    expect(problemsOf(() => loadPrompty(join(dir, 'p.prompty'), { displayBase: dir }))).toEqual([
+      'p.prompty:5:14: model.api: found "chats", expected chat or completion',
+    ]);
   });
 
   test('the greedy front matter: a "---" line in the body is named even when the swallowed text is valid YAML', () => {
     const dir = writeFlow({ 'g.prompty': '---\nname: g\n---\nuser:\n---\nq\n' });
     // "user:" alone is valid YAML, but it sits in a second document: Prompt Flow fails on it too.
-    expect(problemsOf(() => loadPrompty(join(dir, 'g.prompty'), { displayBase: dir }))[0]).toMatch(/^g\.prompty:3:1: found another "---" line after the front matter/);
+    expect(problemsOf(() => loadPrompty(join(dir, 'g.prompty'), { displayBase: dir }))[0]).toMatch(
+      /^g\.prompty:3:1: found another "---" line after the front matter/,
+    );
   });
 });

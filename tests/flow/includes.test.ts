@@ -38,7 +38,8 @@ describe('additional_includes (§1.11)', () => {
 
   test('an included file wins over the flow folder file of the same name, and duplicates warn', () => {
     const dir = writeFlow({
-      'flow/flow.dag.yaml': 'nodes:\n- name: a\n  type: prompt\n  source: {type: code, path: t.jinja2}\nadditional_includes: [../one/t.jinja2, ../two/t.jinja2]\n',
+      'flow/flow.dag.yaml':
+        'nodes:\n- name: a\n  type: prompt\n  source: {type: code, path: t.jinja2}\nadditional_includes: [../one/t.jinja2, ../two/t.jinja2]\n',
       'flow/t.jinja2': 'own',
       'one/t.jinja2': 'one',
       'two/t.jinja2': 'two',

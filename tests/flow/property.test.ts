@@ -22,10 +22,59 @@ function loadsOrConfigError(text: string): boolean {
 }
 
 // Values shaped like flows (keys users write, references, wrong types) reach deeper code than random text.
-const key = fc.constantFrom('inputs', 'outputs', 'nodes', 'node_variants', 'name', 'type', 'source', 'path', 'reference', 'activate', 'when', 'is', 'aggregation', 'use_variants', 'default_variant_id', 'variants', 'node', 'additional_includes', 'environment_variables', 'entry', 'x');
-const scalar = fc.oneof(fc.constantFrom('${inputs.q}', '${a.output}', '${a}', '${a.output.b[0]}', '${b.outputs}', '${}', '$', 'llm', 'python', 'code', 'a.py', 't.jinja2', 'a', 'q', ''), fc.string(), fc.integer(), fc.boolean(), fc.constant(null));
+const key = fc.constantFrom(
+  'inputs',
+  'outputs',
+  'nodes',
+  'node_variants',
+  'name',
+  'type',
+  'source',
+  'path',
+  'reference',
+  'activate',
+  'when',
+  'is',
+  'aggregation',
+  'use_variants',
+  'default_variant_id',
+  'variants',
+  'node',
+  'additional_includes',
+  'environment_variables',
+  'entry',
+  'x',
+);
+const scalar = fc.oneof(
+  fc.constantFrom(
+    '${inputs.q}',
+    '${a.output}',
+    '${a}',
+    '${a.output.b[0]}',
+    '${b.outputs}',
+    '${}',
+    '$',
+    'llm',
+    'python',
+    'code',
+    'a.py',
+    't.jinja2',
+    'a',
+    'q',
+    '',
+  ),
+  fc.string(),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+);
 const value = fc.letrec((tie) => ({
-  v: fc.oneof({ depthSize: 'small' }, scalar, fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(key, tie('v'), { maxKeys: 5 })),
+  v: fc.oneof(
+    { depthSize: 'small' },
+    scalar,
+    fc.array(tie('v'), { maxLength: 4 }),
+    fc.dictionary(key, tie('v'), { maxKeys: 5 }),
+  ),
 })).v;
 
 test('loadFlow on arbitrary YAML text never throws anything but ConfigError', () => {
@@ -33,7 +82,10 @@ test('loadFlow on arbitrary YAML text never throws anything but ConfigError', ()
 });
 
 test('loadFlow on arbitrary flow-shaped YAML never throws anything but ConfigError', () => {
-  fc.assert(fc.property(fc.dictionary(key, value, { maxKeys: 6 }), (doc) => loadsOrConfigError(stringify(doc))), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.dictionary(key, value, { maxKeys: 6 }), (doc) => loadsOrConfigError(stringify(doc))),
+    { numRuns: 500 },
+  );
 });
 
 test('parseReference: only ${...} strings longer than 2 characters are references', () => {

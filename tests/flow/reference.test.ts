@@ -9,7 +9,16 @@ describe('reference syntax (§1.5)', () => {
     ['${inputs.a.b}', { kind: 'flow_input', input: 'a.b' }],
     ['${fetch}', { kind: 'node', node: 'fetch', section: 'output', property: '', path: [] }],
     ['${fetch.output}', { kind: 'node', node: 'fetch', section: 'output', path: [] }],
-    ["${n.output.items[0]['k.x'].name}", { kind: 'node', node: 'n', section: 'output', property: "items[0]['k.x'].name", path: ['items', 0, 'k.x', 'name'] }],
+    [
+      "${n.output.items[0]['k.x'].name}",
+      {
+        kind: 'node',
+        node: 'n',
+        section: 'output',
+        property: "items[0]['k.x'].name",
+        path: ['items', 0, 'k.x', 'name'],
+      },
+    ],
     ["${n.output['k']}", { kind: 'node', node: 'n', section: "output['k']" }],
   ])('%s', (text, expected) => {
     expect(parseReference(text)).toMatchObject({ ...expected, text });

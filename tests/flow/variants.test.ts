@@ -9,7 +9,10 @@ describe('applyVariant', () => {
   test('swaps the chosen variant body in, keeps the name, defaults elsewhere', () => {
     const flow = applyVariant(web(), { summarize_text_content: 'variant_1' });
     const node = flow.nodes.find((n) => n.name === 'summarize_text_content')!;
-    expect(node).toMatchObject({ variantId: 'variant_1', source: { path: 'summarize_text_content__variant_1.jinja2' } });
+    expect(node).toMatchObject({
+      variantId: 'variant_1',
+      source: { path: 'summarize_text_content__variant_1.jinja2' },
+    });
     expect(node.inputs.max_tokens).toMatchObject({ value: '256' });
     expect(flow.selection).toEqual({ classify_with_llm: 'variant_1', summarize_text_content: 'variant_1' });
   });
@@ -22,11 +25,19 @@ describe('applyVariant', () => {
 
   test('recomputes the order when a variant changes the dependencies', () => {
     const flow = applyVariant(web(), { classify_with_llm: 'variant_2' }); // variant_2 does not use prepare_examples
-    expect(flow.order).toEqual(['fetch_text_content_from_url', 'summarize_text_content', 'classify_with_llm', 'convert_to_dict', 'prepare_examples']);
+    expect(flow.order).toEqual([
+      'fetch_text_content_from_url',
+      'summarize_text_content',
+      'classify_with_llm',
+      'convert_to_dict',
+      'prepare_examples',
+    ]);
   });
 
   test('rejects an unknown node or variant, at the place the selection was written', () => {
-    expect(problemsOf(() => applyVariant(web(), { summarize: 'variant_1', classify_with_llm: 'variant_7' }, at))).toEqual([
+    expect(
+      problemsOf(() => applyVariant(web(), { summarize: 'variant_1', classify_with_llm: 'variant_7' }, at)),
+    ).toEqual([
       'experiment.yaml:12:5: variant selection: found node "summarize", expected a node with use_variants: true, one of: classify_with_llm, summarize_text_content',
       'experiment.yaml:12:5: variant selection for node "classify_with_llm": found "variant_7", expected one of: variant_0, variant_1, variant_2',
     ]);
@@ -41,10 +52,15 @@ describe('applyVariant', () => {
 
 describe('parseVariantSpec', () => {
   test('reads ${node.variant_id}', () => {
-    expect(parseVariantSpec('${summarize_text_content.variant_1}')).toEqual({ node: 'summarize_text_content', variantId: 'variant_1' });
+    expect(parseVariantSpec('${summarize_text_content.variant_1}')).toEqual({
+      node: 'summarize_text_content',
+      variantId: 'variant_1',
+    });
   });
   test('rejects other forms', () => {
-    expect(problemsOf(() => parseVariantSpec('summarize.variant_1', at))).toEqual(['experiment.yaml:12:5: found "summarize.variant_1", expected a variant in the form ${<node>.<variant_id>}']);
+    expect(problemsOf(() => parseVariantSpec('summarize.variant_1', at))).toEqual([
+      'experiment.yaml:12:5: found "summarize.variant_1", expected a variant in the form ${<node>.<variant_id>}',
+    ]);
   });
 });
 
@@ -52,7 +68,11 @@ describe('planVariants', () => {
   // web-classification: summarize has 2 variants, classify has 3.
   test('defaults: one combination', () => {
     expect(planVariants(web(), 'defaults')).toEqual([
-      { id: 'default', selection: { classify_with_llm: 'variant_1', summarize_text_content: 'variant_0' }, spec: '${classify_with_llm.variant_1}' },
+      {
+        id: 'default',
+        selection: { classify_with_llm: 'variant_1', summarize_text_content: 'variant_0' },
+        spec: '${classify_with_llm.variant_1}',
+      },
     ]);
   });
 
@@ -74,16 +94,43 @@ describe('planVariants', () => {
     expect(new Set(plan.map((c) => c.id)).size).toBe(6);
     expect(plan[0].id).toBe('default');
     expect(plan.map((c) => c.id)).toContain('classify_with_llm.variant_2+summarize_text_content.variant_1');
-    expect(plan.find((c) => c.id === 'classify_with_llm.variant_2+summarize_text_content.variant_1')!.spec).toBeUndefined();
+    expect(
+      plan.find((c) => c.id === 'classify_with_llm.variant_2+summarize_text_content.variant_1')!.spec,
+    ).toBeUndefined();
   });
 
   test('an explicit list of maps and ${node.variant} strings', () => {
-    const plan = planVariants(web(), { list: ['${summarize_text_content.variant_1}', { classify_with_llm: 'variant_0', summarize_text_content: 'variant_1' }, {}] });
-    expect(plan.map((c) => c.id)).toEqual(['summarize_text_content.variant_1', 'classify_with_llm.variant_0+summarize_text_content.variant_1', 'default']);
+    const plan = planVariants(web(), {
+      list: [
+        '${summarize_text_content.variant_1}',
+        { classify_with_llm: 'variant_0', summarize_text_content: 'variant_1' },
+        {},
+      ],
+    });
+    expect(plan.map((c) => c.id)).toEqual([
+      'summarize_text_content.variant_1',
+      'classify_with_llm.variant_0+summarize_text_content.variant_1',
+      'default',
+    ]);
   });
 
   test('an explicit list with unknown variants or repeats is rejected, every item at once', () => {
-    expect(problemsOf(() => planVariants(web(), { list: ['${summarize_text_content.variant_1}', '${classify_with_llm.variant_9}', { summarize_text_content: 'variant_1' }, 'oops'] }, at))).toEqual([
+    expect(
+      problemsOf(() =>
+        planVariants(
+          web(),
+          {
+            list: [
+              '${summarize_text_content.variant_1}',
+              '${classify_with_llm.variant_9}',
+              { summarize_text_content: 'variant_1' },
+              'oops',
+            ],
+          },
+          at,
+        ),
+      ),
+    ).toEqual([
       'experiment.yaml:12:5: variant list item 2: variant selection for node "classify_with_llm": found "variant_9", expected one of: variant_0, variant_1, variant_2',
       'experiment.yaml:12:5: variant list item 3: found combination summarize_text_content.variant_1 again (item 1), expected each combination once',
       'experiment.yaml:12:5: variant list item 4: found "oops", expected a variant in the form ${<node>.<variant_id>}',
@@ -95,7 +142,9 @@ describe('planVariants', () => {
     expect(planVariants(loadFlow(dir), 'one_at_a_time')).toEqual([{ id: 'default', selection: {} }]);
     const flex = loadFlow(join(FIXTURES, 'good', 'flex-function'), { displayBase: FIXTURES });
     expect(planVariants(flex, 'defaults')).toEqual([{ id: 'default', selection: {} }]);
-    expect(problemsOf(() => planVariants(flex, 'cartesian', at))).toEqual(['experiment.yaml:12:5: found variant plan "cartesian" for a flex flow, expected "defaults" (only DAG flows have variants)']);
+    expect(problemsOf(() => planVariants(flex, 'cartesian', at))).toEqual([
+      'experiment.yaml:12:5: found variant plan "cartesian" for a flex flow, expected "defaults" (only DAG flows have variants)',
+    ]);
   });
 
   test('a variant that breaks the graph is reported at load time', () => {

@@ -12,11 +12,37 @@ import { PY_WHITESPACE_CLASS } from '../../src/shared/engine/template/image.js';
 const WS = `[${PY_WHITESPACE_CLASS}]`;
 const NWS = `[^${PY_WHITESPACE_CLASS}]`;
 const ROLE = new RegExp(`(?<![^\\n])${WS}*#?${WS}*(${VALID_ROLES.join('|')})${WS}*:${WS}*\\n`, 'giu');
-const header = (key: string) => new RegExp(`\\n*#{0,2}${WS}*${key}${WS}*:${WS}*\\n+${WS}*(${NWS}+)${WS}*\\n*#{0,2}${WS}*content${WS}*:${WS}*\\n?([\\s\\S]*)`);
+const header = (key: string) =>
+  new RegExp(
+    `\\n*#{0,2}${WS}*${key}${WS}*:${WS}*\\n+${WS}*(${NWS}+)${WS}*\\n*#{0,2}${WS}*content${WS}*:${WS}*\\n?([\\s\\S]*)`,
+  );
 const TOOL_CALLS = new RegExp(`\\n*#{0,2}${WS}*tool_calls${WS}*:${WS}*\\n+${WS}*(\\[[\\s\\S]*?\\])`);
 
 // Short texts over the characters that matter, so the regexes stay fast and every corner is reached.
-const piece = fc.constantFrom(' ', '  ', '\n', '\n\n', '\t', '#', '##', ':', 'user', 'User', 'system', 'tool', 'name', 'content', 'tool_call_id', 'tool_calls', 'x', 'ab', '[1]', '[', ']', '\r');
+const piece = fc.constantFrom(
+  ' ',
+  '  ',
+  '\n',
+  '\n\n',
+  '\t',
+  '#',
+  '##',
+  ':',
+  'user',
+  'User',
+  'system',
+  'tool',
+  'name',
+  'content',
+  'tool_call_id',
+  'tool_calls',
+  'x',
+  'ab',
+  '[1]',
+  '[',
+  ']',
+  '\r',
+);
 const text = fc.array(piece, { maxLength: 24 }).map((p) => p.join(''));
 
 test('property: role markers found by the scan are the regex matches', () => {

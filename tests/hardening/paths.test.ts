@@ -48,7 +48,8 @@ ${node}
 `;
 const promptNode = (path: string) => `  type: prompt\n  source:\n    type: code\n    path: ${path}`;
 const pythonNode = (path: string) => `  type: python\n  source:\n    type: code\n    path: ${path}`;
-const llmNode = (path: string) => `  type: llm\n  source:\n    type: code\n    path: ${path}\n  connection: conn\n  api: chat\n  deployment_name: gpt-4o-mini`;
+const llmNode = (path: string) =>
+  `  type: llm\n  source:\n    type: code\n    path: ${path}\n  connection: conn\n  api: chat\n  deployment_name: gpt-4o-mini`;
 
 /** Line and column (1-based) of `needle`'s first occurrence in `text`. */
 function positionOf(text: string, needle: string): string {
@@ -72,26 +73,119 @@ interface Case {
 }
 
 const PROMPTY_REFS = "the flow's folder and the working directory";
-const prompty = (config: string, sample: string) => `---\nname: p\nmodel:\n  api: chat\n  configuration: ${config}\ninputs:\n  question:\n    type: string\nsample: ${sample}\n---\nuser: {{question}}\n`;
+const prompty = (config: string, sample: string) =>
+  `---\nname: p\nmodel:\n  api: chat\n  configuration: ${config}\ninputs:\n  question:\n    type: string\nsample: ${sample}\n---\nuser: {{question}}\n`;
 
 const CASES: Case[] = [
-  { name: 'a prompt template ../ outside the flow', layout: { files: { 'flow/flow.dag.yaml': dag(promptNode('../outside/secret.txt')) } }, flowFile: 'flow/flow.dag.yaml', at: '../outside/secret.txt', pointsTo: 'outside/secret.txt' },
-  { name: 'an llm template climbing to /etc/hostname', layout: { files: { 'flow/flow.dag.yaml': dag(llmNode('../../../../../../../../../../etc/hostname')) } }, flowFile: 'flow/flow.dag.yaml', at: '../../../../', pointsTo: '/etc/hostname' },
-  { name: 'an absolute template path', layout: { files: { 'flow/flow.dag.yaml': dag(promptNode('ABS/outside/secret.txt')) } }, flowFile: 'flow/flow.dag.yaml', at: 'ABS/outside', pointsTo: 'outside/secret.txt' },
-  { name: 'a symlinked template', layout: { files: { 'flow/flow.dag.yaml': dag(promptNode('t.jinja2')) }, links: { 'flow/t.jinja2': 'outside/secret.txt' } }, flowFile: 'flow/flow.dag.yaml', at: 't.jinja2', pointsTo: 'outside/secret.txt' },
-  { name: 'a template under a symlinked folder', layout: { files: { 'flow/flow.dag.yaml': dag(promptNode('sub/secret.txt')) }, links: { 'flow/sub': 'outside' } }, flowFile: 'flow/flow.dag.yaml', at: 'sub/secret.txt', pointsTo: 'outside/secret.txt' },
-  { name: 'a python node ../ outside the flow (was exit 70)', layout: { files: { 'flow/flow.dag.yaml': dag(pythonNode('../outside/tool.py')) } }, flowFile: 'flow/flow.dag.yaml', at: '../outside/tool.py', pointsTo: 'outside/tool.py' },
-  { name: 'a symlinked python file', layout: { files: { 'flow/flow.dag.yaml': dag(pythonNode('tool.py')) }, links: { 'flow/tool.py': 'outside/tool.py' } }, flowFile: 'flow/flow.dag.yaml', at: 'tool.py', pointsTo: 'outside/tool.py' },
-  { name: 'a flex flow whose code folder is outside', layout: { files: { 'flow/flow.flex.yaml': 'entry: tool:f\ncode: ../outside\n' } }, flowFile: 'flow/flow.flex.yaml', at: '../outside', pointsTo: 'outside' },
-  { name: 'a flex entry module symlinked outside', layout: { files: { 'flow/flow.flex.yaml': 'entry: tool:f\n' }, links: { 'flow/tool.py': 'outside/tool.py' } }, flowFile: 'flow/flow.flex.yaml', at: 'tool:f', pointsTo: 'outside/tool.py' },
-  { name: 'a prompty ${file:} configuration outside', layout: { files: { 'flow/p.prompty': prompty('${file:../outside/secret.txt}', '{}') } }, flowFile: 'flow/p.prompty', at: '${file:../outside', pointsTo: 'outside/secret.txt', outsideOf: PROMPTY_REFS, cwd: 'flow' },
-  { name: 'a prompty ${file:} sample via an absolute path', layout: { files: { 'flow/p.prompty': prompty('{}', '${file:ABS/outside/secret.txt}') } }, flowFile: 'flow/p.prompty', at: '${file:ABS/', pointsTo: 'outside/secret.txt', outsideOf: PROMPTY_REFS, cwd: 'flow' },
-  { name: 'a flex sample ${file:} symlinked outside', layout: { files: { 'flow/flow.flex.yaml': 'entry: tool:f\nsample: ${file:s.json}\n', 'flow/tool.py': TOOL }, links: { 'flow/s.json': 'outside/secret.txt' } }, flowFile: 'flow/flow.flex.yaml', at: '${file:s.json}', pointsTo: 'outside/secret.txt', outsideOf: PROMPTY_REFS, cwd: 'flow' },
+  {
+    name: 'a prompt template ../ outside the flow',
+    layout: { files: { 'flow/flow.dag.yaml': dag(promptNode('../outside/secret.txt')) } },
+    flowFile: 'flow/flow.dag.yaml',
+    at: '../outside/secret.txt',
+    pointsTo: 'outside/secret.txt',
+  },
+  {
+    name: 'an llm template climbing to /etc/hostname',
+    layout: { files: { 'flow/flow.dag.yaml': dag(llmNode('../../../../../../../../../../etc/hostname')) } },
+    flowFile: 'flow/flow.dag.yaml',
+    at: '../../../../',
+    pointsTo: '/etc/hostname',
+  },
+  {
+    name: 'an absolute template path',
+    layout: { files: { 'flow/flow.dag.yaml': dag(promptNode('ABS/outside/secret.txt')) } },
+    flowFile: 'flow/flow.dag.yaml',
+    at: 'ABS/outside',
+    pointsTo: 'outside/secret.txt',
+  },
+  {
+    name: 'a symlinked template',
+    layout: {
+      files: { 'flow/flow.dag.yaml': dag(promptNode('t.jinja2')) },
+      links: { 'flow/t.jinja2': 'outside/secret.txt' },
+    },
+    flowFile: 'flow/flow.dag.yaml',
+    at: 't.jinja2',
+    pointsTo: 'outside/secret.txt',
+  },
+  {
+    name: 'a template under a symlinked folder',
+    layout: { files: { 'flow/flow.dag.yaml': dag(promptNode('sub/secret.txt')) }, links: { 'flow/sub': 'outside' } },
+    flowFile: 'flow/flow.dag.yaml',
+    at: 'sub/secret.txt',
+    pointsTo: 'outside/secret.txt',
+  },
+  {
+    name: 'a python node ../ outside the flow (was exit 70)',
+    layout: { files: { 'flow/flow.dag.yaml': dag(pythonNode('../outside/tool.py')) } },
+    flowFile: 'flow/flow.dag.yaml',
+    at: '../outside/tool.py',
+    pointsTo: 'outside/tool.py',
+  },
+  {
+    name: 'a symlinked python file',
+    layout: {
+      files: { 'flow/flow.dag.yaml': dag(pythonNode('tool.py')) },
+      links: { 'flow/tool.py': 'outside/tool.py' },
+    },
+    flowFile: 'flow/flow.dag.yaml',
+    at: 'tool.py',
+    pointsTo: 'outside/tool.py',
+  },
+  {
+    name: 'a flex flow whose code folder is outside',
+    layout: { files: { 'flow/flow.flex.yaml': 'entry: tool:f\ncode: ../outside\n' } },
+    flowFile: 'flow/flow.flex.yaml',
+    at: '../outside',
+    pointsTo: 'outside',
+  },
+  {
+    name: 'a flex entry module symlinked outside',
+    layout: { files: { 'flow/flow.flex.yaml': 'entry: tool:f\n' }, links: { 'flow/tool.py': 'outside/tool.py' } },
+    flowFile: 'flow/flow.flex.yaml',
+    at: 'tool:f',
+    pointsTo: 'outside/tool.py',
+  },
+  {
+    name: 'a prompty ${file:} configuration outside',
+    layout: { files: { 'flow/p.prompty': prompty('${file:../outside/secret.txt}', '{}') } },
+    flowFile: 'flow/p.prompty',
+    at: '${file:../outside',
+    pointsTo: 'outside/secret.txt',
+    outsideOf: PROMPTY_REFS,
+    cwd: 'flow',
+  },
+  {
+    name: 'a prompty ${file:} sample via an absolute path',
+    layout: { files: { 'flow/p.prompty': prompty('{}', '${file:ABS/outside/secret.txt}') } },
+    flowFile: 'flow/p.prompty',
+    at: '${file:ABS/',
+    pointsTo: 'outside/secret.txt',
+    outsideOf: PROMPTY_REFS,
+    cwd: 'flow',
+  },
+  {
+    name: 'a flex sample ${file:} symlinked outside',
+    layout: {
+      files: { 'flow/flow.flex.yaml': 'entry: tool:f\nsample: ${file:s.json}\n', 'flow/tool.py': TOOL },
+      links: { 'flow/s.json': 'outside/secret.txt' },
+    },
+    flowFile: 'flow/flow.flex.yaml',
+    at: '${file:s.json}',
+    pointsTo: 'outside/secret.txt',
+    outsideOf: PROMPTY_REFS,
+    cwd: 'flow',
+  },
 ];
 
 function run(root: string, flowFile: string, cwd = '.'): { status: number | null; out: string; ms: number } {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [CLI, 'flow', 'test', join(root, flowFile), '--inputs', 'question=hi'], { cwd: join(root, cwd), encoding: 'utf8', timeout: 30_000, env: { ...process.env, OPENAI_API_KEY: 'x', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' } });
+  const r = spawnSync(process.execPath, [CLI, 'flow', 'test', join(root, flowFile), '--inputs', 'question=hi'], {
+    cwd: join(root, cwd),
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, OPENAI_API_KEY: 'x', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' },
+  });
   return { status: r.status, out: `${r.stdout}\n${r.stderr}`, ms: performance.now() - started };
 }
 
@@ -106,7 +200,9 @@ describe('a path that leaves the flow is a config error (exit 2) that never show
     const real = pointsTo.startsWith('/') ? realpathSync(pointsTo) : join(root, pointsTo);
     const shown = cwd ? join(root, flowFile).slice(join(root, cwd).length + 1) : flowFile;
     expect(r.out).toContain(`${shown}:${positionOf(text, at.replace('ABS/', `${root}/`))}: error: `);
-    expect(r.out).toContain(`which resolves to ${real}, outside ${outsideOf ?? 'the flow folder and its additional_includes'}`);
+    expect(r.out).toContain(
+      `which resolves to ${real}, outside ${outsideOf ?? 'the flow folder and its additional_includes'}`,
+    );
     expect(r.out).toMatch(/nothing was run/);
     expect(r.out).not.toContain(SECRET);
     if (pointsTo === '/etc/hostname') {

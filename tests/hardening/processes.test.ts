@@ -15,8 +15,15 @@ afterAll(() => {
 });
 
 /** Starts the CLI and resolves once `ready` finds its URL in its output. */
-function startCli(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startCli(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let output = '';
   return new Promise((resolvePromise, reject) => {
@@ -53,14 +60,24 @@ const FREEZING = '{% for i in range(100000) %}{% for j in range(100000) %}{% end
 const freezingFlow = () =>
   writeFlow({
     'p.jinja2': FREEZING,
-    'flow.dag.yaml': 'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${p.output}\nnodes:\n- name: p\n  type: prompt\n  source:\n    type: code\n    path: p.jinja2\n  inputs:\n    question: ${inputs.question}\n',
+    'flow.dag.yaml':
+      'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${p.output}\nnodes:\n- name: p\n  type: prompt\n  source:\n    type: code\n    path: p.jinja2\n  inputs:\n    question: ${inputs.question}\n',
   });
 
-const score = (url: string) => fetch(`${url}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"question": "hi"}' });
+const score = (url: string) =>
+  fetch(`${url}/score`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"question": "hi"}',
+  });
 
 describe('flow serve under a freezing template', () => {
   test('with the step budget raised, only the timeout stops it: /health answers meanwhile, the request gets 504, SIGTERM ends the process', async () => {
-    const { child, url } = await startCli(['flow', 'serve', freezingFlow(), '--port', '0', '--timeout', '2'], { LLMOPS_TEMPLATE_MAX_STEPS: '1000000000000' }, /"msg":"listening","url":"([^"]+)"/);
+    const { child, url } = await startCli(
+      ['flow', 'serve', freezingFlow(), '--port', '0', '--timeout', '2'],
+      { LLMOPS_TEMPLATE_MAX_STEPS: '1000000000000' },
+      /"msg":"listening","url":"([^"]+)"/,
+    );
     const request = timed(score(url));
     await new Promise((r) => setTimeout(r, 300));
     const health = await timed(fetch(`${url}/health`));
@@ -70,7 +87,11 @@ describe('flow serve under a freezing template', () => {
     const answered = await request;
     expect(answered.value.status).toBe(504);
     expect(await answered.value.json()).toEqual({
-      error: { code: 'UserError', message: 'Failed to render jinja template: TimeoutError: the render ran longer than 2 seconds (the line timeout) and was stopped. Please modify your prompt to fix the issue.' },
+      error: {
+        code: 'UserError',
+        message:
+          'Failed to render jinja template: TimeoutError: the render ran longer than 2 seconds (the line timeout) and was stopped. Please modify your prompt to fix the issue.',
+      },
     });
     expect(answered.ms).toBeGreaterThan(1_900);
     expect(answered.ms).toBeLessThan(6_000);
@@ -87,10 +108,16 @@ describe('flow serve under a freezing template', () => {
   });
 
   test('with the default budgets the render stops in well under a second: 400 with the budget error', async () => {
-    const { child, url } = await startCli(['flow', 'serve', freezingFlow(), '--port', '0', '--timeout', '30'], {}, /"msg":"listening","url":"([^"]+)"/);
+    const { child, url } = await startCli(
+      ['flow', 'serve', freezingFlow(), '--port', '0', '--timeout', '30'],
+      {},
+      /"msg":"listening","url":"([^"]+)"/,
+    );
     const answered = await timed(score(url));
     expect(answered.value.status).toBe(400);
-    expect(((await answered.value.json()) as { error: { message: string } }).error.message).toMatch(/^Failed to render jinja template: TemplateBudgetError: the render took more than 5000000 steps/);
+    expect(((await answered.value.json()) as { error: { message: string } }).error.message).toMatch(
+      /^Failed to render jinja template: TemplateBudgetError: the render took more than 5000000 steps/,
+    );
     expect(answered.ms).toBeLessThan(3_000);
     expect((await fetch(`${url}/health`)).status).toBe(200);
     // Eight at once: each render is bounded, so /health waits at most for the ones ahead of it.
@@ -108,35 +135,54 @@ describe('flow serve under a freezing template', () => {
 
 describe('model-server under huge prompts', () => {
   const headers = { authorization: 'Bearer k', 'content-type': 'application/json' };
-  const chat = (content: string) => JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }], max_tokens: 16 });
+  const chat = (content: string) =>
+    JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }], max_tokens: 16 });
 
   test('two 8 MB prompts are refused at once (413); two 3.9 MB one-word prompts are answered; it keeps answering and exits on SIGTERM', async () => {
     const { child, url } = await startCli(['model-server', '--port', '0'], {}, /(http:\/\/127\.0\.0\.1:\d+)/);
     const eight = chat('x'.repeat(8 * 1024 * 1024));
-    const refused = await timed(Promise.all([0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: eight }))));
+    const refused = await timed(
+      Promise.all([0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: eight }))),
+    );
     expect(refused.value.map((r) => r.status)).toEqual([413, 413]);
     expect(refused.ms).toBeLessThan(5_000);
 
     const big = chat('z'.repeat(3_900_000));
-    const answered = await timed(Promise.all([0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: big }))));
+    const answered = await timed(
+      Promise.all([0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: big }))),
+    );
     expect(answered.value.map((r) => r.status)).toEqual([200, 200]);
-    const body = (await answered.value[0].json()) as { usage: { prompt_tokens: number }; choices: Array<{ finish_reason: string }> };
+    const body = (await answered.value[0].json()) as {
+      usage: { prompt_tokens: number };
+      choices: Array<{ finish_reason: string }>;
+    };
     expect(body.usage.prompt_tokens).toBeGreaterThan(400_000);
     expect(body.choices[0].finish_reason).toBe('length');
     expect(answered.ms).toBeLessThan(15_000);
     expect((await fetch(`${url}/v1/models`, { headers })).status).toBe(200);
 
     // No max_tokens and n = 128: the answer stops at the model's output limit instead of echoing 4 MB 128 times.
-    const many = await timed(fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model: 'gpt-4o', n: 128, messages: [{ role: 'user', content: 'z'.repeat(3_900_000) }] }) }));
+    const many = await timed(
+      fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ model: 'gpt-4o', n: 128, messages: [{ role: 'user', content: 'z'.repeat(3_900_000) }] }),
+      }),
+    );
     expect(many.value.status).toBe(200);
-    const manyBody = (await many.value.json()) as { usage: { completion_tokens: number }; choices: Array<{ finish_reason: string }> };
+    const manyBody = (await many.value.json()) as {
+      usage: { completion_tokens: number };
+      choices: Array<{ finish_reason: string }>;
+    };
     expect(manyBody.choices).toHaveLength(128);
     expect(manyBody.choices[0].finish_reason).toBe('length');
     expect(manyBody.usage.completion_tokens).toBe(128 * 16_384);
     expect(many.ms).toBeLessThan(15_000);
 
     // SIGTERM with two huge prompts in flight: the process is gone within seconds.
-    const inFlight = [0, 1].map(() => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: big }).catch(() => undefined));
+    const inFlight = [0, 1].map(() =>
+      fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: big }).catch(() => undefined),
+    );
     await new Promise((r) => setTimeout(r, 200));
     const exit = exited(child);
     child.kill('SIGTERM');

@@ -16,14 +16,17 @@ const promptFlow = (inputs: string[], template: string) =>
 
 const slowFlow = () =>
   writeFlow({
-    'slow.py': 'import time\nfrom promptflow.core import tool\n\n@tool\ndef slow(text: str) -> str:\n    time.sleep(1.5)\n    return text\n',
-    'flow.dag.yaml': 'inputs:\n  text:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${s.output}\nnodes:\n- name: s\n  type: python\n  source:\n    type: code\n    path: slow.py\n  inputs:\n    text: ${inputs.text}\n',
+    'slow.py':
+      'import time\nfrom promptflow.core import tool\n\n@tool\ndef slow(text: str) -> str:\n    time.sleep(1.5)\n    return text\n',
+    'flow.dag.yaml':
+      'inputs:\n  text:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${s.output}\nnodes:\n- name: s\n  type: python\n  source:\n    type: code\n    path: slow.py\n  inputs:\n    text: ${inputs.text}\n',
   });
 
 const imageFlow = () =>
   writeFlow({
     'in.png': 'PNG-BYTES',
-    'flow.dag.yaml': 'inputs:\n  img:\n    type: image\noutputs:\n  image:\n    type: image\n    reference: ${inputs.img}\nnodes: []\n',
+    'flow.dag.yaml':
+      'inputs:\n  img:\n    type: image\noutputs:\n  image:\n    type: image\n    reference: ${inputs.img}\nnodes: []\n',
   });
 
 let one: FlowServer;
@@ -37,7 +40,13 @@ beforeAll(async () => {
   const quiet = () => {};
   [one, two, slow, model, img] = await Promise.all([
     startFlowServer({ flow: promptFlow(['text'], 'said: {{ text }}'), port: 0, log: quiet, maxBodyBytes: 200_000 }),
-    startFlowServer({ flow: promptFlow(['a', 'b'], '{{ a }}+{{ b }}'), port: 0, log: quiet, headersTimeoutMs: 300, bodyTimeoutMs: 600 }),
+    startFlowServer({
+      flow: promptFlow(['a', 'b'], '{{ a }}+{{ b }}'),
+      port: 0,
+      log: quiet,
+      headersTimeoutMs: 300,
+      bodyTimeoutMs: 600,
+    }),
     startFlowServer({ flow: slowFlow(), port: 0, log: (l) => logs.push(l) }),
     startModelServer(),
     startFlowServer({ flow: imageFlow(), port: 0, log: quiet }),
@@ -61,29 +70,152 @@ interface HttpCase {
 }
 
 const FLOW_CASES: HttpCase[] = [
-  { name: 'a form body', server: () => one.url, contentType: 'application/x-www-form-urlencoded', body: 'text=hi&x=1', status: 415, says: /Content-Type "application\/x-www-form-urlencoded" is not accepted: send the flow inputs as a JSON object with Content-Type: application\/json \(or the only input as text\/plain\)/ },
-  { name: 'a multipart body', server: () => two.url, contentType: 'multipart/form-data; boundary=xyz', body: '--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xyz--\r\n', status: 415, says: /Content-Type "multipart\/form-data; boundary=xyz" is not accepted/ },
-  { name: 'an XML body', server: () => two.url, contentType: 'application/xml', body: '<a>1</a>', status: 415, says: /is not accepted/ },
-  { name: 'an octet-stream body', server: () => one.url, contentType: 'application/octet-stream', body: 'raw', status: 415, says: /is not accepted/ },
-  { name: 'plain text for a flow with several inputs', server: () => two.url, contentType: 'text/plain', body: 'just text', status: 415, says: /JsonPayloadRequiredForMultipleInputFields/ },
-  { name: 'plain text for a single-input flow (Prompt Flow §7.2)', server: () => one.url, contentType: 'text/plain', body: 'hello', status: 200, says: '{"answer":"said: hello"}' },
-  { name: 'a JSON object sent as text/plain', server: () => two.url, contentType: 'text/plain;charset=UTF-8', body: '{"a": "1", "b": "2"}', status: 200, says: '{"answer":"1+2"}' },
-  { name: 'a +json media type', server: () => two.url, contentType: 'application/vnd.api+json', body: '{"a": "1", "b": "2"}', status: 200, says: '{"answer":"1+2"}' },
-  { name: 'JSON nested 10,000 deep (was 500 SystemError)', server: () => two.url, contentType: 'application/json', body: `{"a": "1", "b": "2", "x": ${nested(10_000)}}`, status: 400, says: 'The request body nests JSON more than 64 levels deep; flow inputs may nest at most 64 levels' },
-  { name: 'JSON nested 65 deep', server: () => two.url, contentType: 'application/json', body: `{"a": "1", "b": "2", "x": ${nested(64)}}`, status: 400, says: /more than 64 levels/ },
-  { name: 'JSON nested 60 deep is fine', server: () => two.url, contentType: 'application/json', body: `{"a": "1", "b": "2", "x": ${nested(60)}}`, status: 200, says: '{"answer":"1+2"}' },
-  { name: 'brackets inside strings do not count as nesting', server: () => two.url, contentType: 'application/json', body: JSON.stringify({ a: '['.repeat(500), b: '{"\\'.repeat(100) }), status: 200, says: '"answer"' },
-  { name: 'malformed JSON', server: () => two.url, contentType: 'application/json', body: '{"a": ', status: 400, says: /not valid JSON/ },
-  { name: 'an image path to a file outside (/etc/hostname)', server: () => img.url, contentType: 'application/json', body: '{"img": "/etc/hostname"}', status: 400, says: /image path "\/etc\/hostname" resolves to \/etc\/hostname, outside the flow or data folder and the working directory/ },
-  { name: 'an image path dict climbing out', server: () => img.url, contentType: 'application/json', body: '{"img": {"data:image/png;path": "../../../../../../../../etc/passwd"}}', status: 400, says: /image path "(\.\.\/)+etc\/passwd" resolves to \/etc\/passwd, outside/ },
-  { name: 'an image path that does not exist', server: () => img.url, contentType: 'application/json', body: '{"img": "nope/missing.png"}', status: 400, says: /image file not found: .*nope\/missing\.png/ },
-  { name: 'an oversize body', server: () => one.url, contentType: 'application/json', body: JSON.stringify({ text: 'x'.repeat(300_000) }), status: 413, says: /limit of 200000 bytes/ },
+  {
+    name: 'a form body',
+    server: () => one.url,
+    contentType: 'application/x-www-form-urlencoded',
+    body: 'text=hi&x=1',
+    status: 415,
+    says: /Content-Type "application\/x-www-form-urlencoded" is not accepted: send the flow inputs as a JSON object with Content-Type: application\/json \(or the only input as text\/plain\)/,
+  },
+  {
+    name: 'a multipart body',
+    server: () => two.url,
+    contentType: 'multipart/form-data; boundary=xyz',
+    body: '--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xyz--\r\n',
+    status: 415,
+    says: /Content-Type "multipart\/form-data; boundary=xyz" is not accepted/,
+  },
+  {
+    name: 'an XML body',
+    server: () => two.url,
+    contentType: 'application/xml',
+    body: '<a>1</a>',
+    status: 415,
+    says: /is not accepted/,
+  },
+  {
+    name: 'an octet-stream body',
+    server: () => one.url,
+    contentType: 'application/octet-stream',
+    body: 'raw',
+    status: 415,
+    says: /is not accepted/,
+  },
+  {
+    name: 'plain text for a flow with several inputs',
+    server: () => two.url,
+    contentType: 'text/plain',
+    body: 'just text',
+    status: 415,
+    says: /JsonPayloadRequiredForMultipleInputFields/,
+  },
+  {
+    name: 'plain text for a single-input flow (Prompt Flow §7.2)',
+    server: () => one.url,
+    contentType: 'text/plain',
+    body: 'hello',
+    status: 200,
+    says: '{"answer":"said: hello"}',
+  },
+  {
+    name: 'a JSON object sent as text/plain',
+    server: () => two.url,
+    contentType: 'text/plain;charset=UTF-8',
+    body: '{"a": "1", "b": "2"}',
+    status: 200,
+    says: '{"answer":"1+2"}',
+  },
+  {
+    name: 'a +json media type',
+    server: () => two.url,
+    contentType: 'application/vnd.api+json',
+    body: '{"a": "1", "b": "2"}',
+    status: 200,
+    says: '{"answer":"1+2"}',
+  },
+  {
+    name: 'JSON nested 10,000 deep (was 500 SystemError)',
+    server: () => two.url,
+    contentType: 'application/json',
+    body: `{"a": "1", "b": "2", "x": ${nested(10_000)}}`,
+    status: 400,
+    says: 'The request body nests JSON more than 64 levels deep; flow inputs may nest at most 64 levels',
+  },
+  {
+    name: 'JSON nested 65 deep',
+    server: () => two.url,
+    contentType: 'application/json',
+    body: `{"a": "1", "b": "2", "x": ${nested(64)}}`,
+    status: 400,
+    says: /more than 64 levels/,
+  },
+  {
+    name: 'JSON nested 60 deep is fine',
+    server: () => two.url,
+    contentType: 'application/json',
+    body: `{"a": "1", "b": "2", "x": ${nested(60)}}`,
+    status: 200,
+    says: '{"answer":"1+2"}',
+  },
+  {
+    name: 'brackets inside strings do not count as nesting',
+    server: () => two.url,
+    contentType: 'application/json',
+    body: JSON.stringify({ a: '['.repeat(500), b: '{"\\'.repeat(100) }),
+    status: 200,
+    says: '"answer"',
+  },
+  {
+    name: 'malformed JSON',
+    server: () => two.url,
+    contentType: 'application/json',
+    body: '{"a": ',
+    status: 400,
+    says: /not valid JSON/,
+  },
+  {
+    name: 'an image path to a file outside (/etc/hostname)',
+    server: () => img.url,
+    contentType: 'application/json',
+    body: '{"img": "/etc/hostname"}',
+    status: 400,
+    says: /image path "\/etc\/hostname" resolves to \/etc\/hostname, outside the flow or data folder and the working directory/,
+  },
+  {
+    name: 'an image path dict climbing out',
+    server: () => img.url,
+    contentType: 'application/json',
+    body: '{"img": {"data:image/png;path": "../../../../../../../../etc/passwd"}}',
+    status: 400,
+    says: /image path "(\.\.\/)+etc\/passwd" resolves to \/etc\/passwd, outside/,
+  },
+  {
+    name: 'an image path that does not exist',
+    server: () => img.url,
+    contentType: 'application/json',
+    body: '{"img": "nope/missing.png"}',
+    status: 400,
+    says: /image file not found: .*nope\/missing\.png/,
+  },
+  {
+    name: 'an oversize body',
+    server: () => one.url,
+    contentType: 'application/json',
+    body: JSON.stringify({ text: 'x'.repeat(300_000) }),
+    status: 413,
+    says: /limit of 200000 bytes/,
+  },
 ];
 
 describe('flow server: hostile bodies get their exact status', () => {
   test.each(FLOW_CASES)('$name → $status', async ({ server, contentType, body, status, says }) => {
     const started = performance.now();
-    const r = await fetch(`${server()}/score`, { method: 'POST', body, headers: contentType ? { 'content-type': contentType } : {} });
+    const r = await fetch(`${server()}/score`, {
+      method: 'POST',
+      body,
+      headers: contentType ? { 'content-type': contentType } : {},
+    });
     const text = await r.text();
     expect(r.status).toBe(status);
     // Errors are matched on their message (the body is JSON, so quotes in it are escaped).
@@ -120,7 +252,10 @@ describe('flow server: slow and vanishing clients', () => {
   });
 
   test('a body that trickles past the body timeout → 408 and the socket is closed', async () => {
-    const r = await rawExchange(two.url, 'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": ');
+    const r = await rawExchange(
+      two.url,
+      'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": ',
+    );
     expect(r.received).toMatch(/^HTTP\/1\.1 408/);
     expect(r.ms).toBeLessThan(2500);
   });
@@ -137,9 +272,17 @@ describe('flow server: slow and vanishing clients', () => {
     });
     await done;
     const deadline = Date.now() + 5000;
-    while (!logs.some((l) => l.includes('"aborted":true')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!logs.some((l) => l.includes('"aborted":true')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     const line = JSON.parse(logs.find((l) => l.includes('"aborted":true'))!) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: 'warn', msg: 'request aborted by the client', path: '/score', status: 499, completed: false, aborted: true });
+    expect(line).toMatchObject({
+      level: 'warn',
+      msg: 'request aborted by the client',
+      path: '/score',
+      status: 499,
+      completed: false,
+      aborted: true,
+    });
     const metrics = await (await fetch(`${slow.url}/metrics`)).text();
     expect(metrics).toMatch(/llmops_http_requests_total\{route="\/score",method="POST",status="499"\} 1/);
   });
@@ -153,8 +296,18 @@ const MODEL_KEY = { authorization: 'Bearer k', 'content-type': 'application/json
 
 describe('model server: bounded work per request', () => {
   test.each([
-    ['an 8 MB prompt (declared length)', () => chatBody('x'.repeat(8 * 1024 * 1024)), 413, /Request body too large: \d+ bytes or more, limit 4194304 bytes/],
-    ['JSON nested 10,000 deep', () => `{"model": "gpt-4o", "messages": ${nested(10_000)}}`, 400, /nests more than 128 levels deep/],
+    [
+      'an 8 MB prompt (declared length)',
+      () => chatBody('x'.repeat(8 * 1024 * 1024)),
+      413,
+      /Request body too large: \d+ bytes or more, limit 4194304 bytes/,
+    ],
+    [
+      'JSON nested 10,000 deep',
+      () => `{"model": "gpt-4o", "messages": ${nested(10_000)}}`,
+      400,
+      /nests more than 128 levels deep/,
+    ],
     ['a body that is not JSON', () => 'not json', 400, /could not parse the JSON body/],
   ])('%s → %s', async (_name, body, status, says) => {
     const started = performance.now();
@@ -167,7 +320,10 @@ describe('model server: bounded work per request', () => {
   test('an oversize body without a declared length (chunked) → 413 before it is all read', async () => {
     const started = performance.now();
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${model.url}/v1/chat/completions`, { method: 'POST', headers: { ...MODEL_KEY, 'transfer-encoding': 'chunked' } });
+      const req = request(`${model.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...MODEL_KEY, 'transfer-encoding': 'chunked' },
+      });
       req.on('response', (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);

@@ -14,6 +14,10 @@ let runtimesDir: string | undefined;
 
 /** Absolute path of the `node` binary of a declared major (installs the runtimes on first use). */
 export function nodeBinary(major: DeclaredMajor): string {
-  runtimesDir ??= execFileSync('bash', [path.join(process.cwd(), 'scripts/node-runtimes.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 }).trim();
+  runtimesDir ??= execFileSync('bash', [path.join(process.cwd(), 'scripts/node-runtimes.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 300_000,
+  }).trim();
   return path.join(runtimesDir, 'node_modules', `node${major}`, 'bin', 'node');
 }

@@ -29,8 +29,10 @@ evaluators:
 
 export const baseFiles: Record<string, string> = {
   'experiment.yaml': baseExperiment,
-  'flows/std/flow.dag.yaml': 'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${inputs.question}\nnodes: []\n',
-  'flows/eval/flow.dag.yaml': 'inputs:\n  answer:\n    type: string\n  prediction:\n    type: string\noutputs:\n  ok:\n    type: string\n    reference: ${inputs.answer}\nnodes: []\n',
+  'flows/std/flow.dag.yaml':
+    'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${inputs.question}\nnodes: []\n',
+  'flows/eval/flow.dag.yaml':
+    'inputs:\n  answer:\n    type: string\n  prediction:\n    type: string\noutputs:\n  ok:\n    type: string\n    reference: ${inputs.answer}\nnodes: []\n',
   'data/train.jsonl': '{"question": "q1", "answer": "a1"}\n',
   'data/eval.jsonl': '{"answer": "a1"}\n',
 };

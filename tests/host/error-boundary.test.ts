@@ -32,8 +32,13 @@ describe('describeError', () => {
   });
 
   test('a ConfigError keeps each problem’s place and ends with the count', () => {
-    const report = describeError(new ConfigError([{ file: 'x.yaml', line: 2, column: 3, message: 'found a; expected b' }]));
-    expect(report.lines).toEqual([{ text: 'found a; expected b', at: { file: 'x.yaml', line: 2, column: 3, message: 'found a; expected b' } }, { text: '1 problem found; nothing was run.' }]);
+    const report = describeError(
+      new ConfigError([{ file: 'x.yaml', line: 2, column: 3, message: 'found a; expected b' }]),
+    );
+    expect(report.lines).toEqual([
+      { text: 'found a; expected b', at: { file: 'x.yaml', line: 2, column: 3, message: 'found a; expected b' } },
+      { text: '1 problem found; nothing was run.' },
+    ]);
     expect(report.summary).toEqual(['x.yaml:2:3: found a; expected b', '1 problem found; nothing was run.']);
   });
 });
@@ -51,9 +56,20 @@ function runOn(host: 'cli' | 'github' | 'ado', kind: string): Ran {
     writeFileSync(summary, '');
     writeFileSync(path.join(dir, 'output'), '');
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: dir };
-    if (host === 'github') Object.assign(env, { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary, GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_WORKSPACE: dir });
+    if (host === 'github')
+      Object.assign(env, {
+        GITHUB_ACTIONS: 'true',
+        GITHUB_STEP_SUMMARY: summary,
+        GITHUB_OUTPUT: path.join(dir, 'output'),
+        GITHUB_WORKSPACE: dir,
+      });
     if (host === 'ado') Object.assign(env, { AGENT_TEMPDIRECTORY: dir, TF_BUILD: 'True' });
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, host, kind], { cwd: path.resolve('.'), encoding: 'utf8', env, timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, host, kind], {
+      cwd: path.resolve('.'),
+      encoding: 'utf8',
+      env,
+      timeout: 60_000,
+    });
     return { status: r.status, shown: [r.stdout, r.stderr, readFileSync(summary, 'utf8')].join('\n') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -61,10 +77,22 @@ function runOn(host: 'cli' | 'github' | 'ado', kind: string): Ran {
 }
 
 const expectations: Record<string, { code: number; says: RegExp[] }> = {
-  config: { code: 2, says: [/unknown key "flwo"; expected one of: flow, datasets/, /invalid JSON; expected one JSON object per line/, /2 problems found; nothing was run\./] },
+  config: {
+    code: 2,
+    says: [
+      /unknown key "flwo"; expected one of: flow, datasets/,
+      /invalid JSON; expected one JSON object per line/,
+      /2 problems found; nothing was run\./,
+    ],
+  },
   gate: { code: 1, says: [/1 quality gate failed/, /accuracy mean 0\.61 < 0\.8/] },
   service: { code: 3, says: [/refused the connection after 3 attempts/] },
-  internal: { code: 70, says: [/internal error \(a bug in llmops, please report it with this log\): TypeError: cannot read properties of undefined/] },
+  internal: {
+    code: 70,
+    says: [
+      /internal error \(a bug in llmops, please report it with this log\): TypeError: cannot read properties of undefined/,
+    ],
+  },
   string: { code: 70, says: [/internal error \(a bug in llmops, please report it with this log\): a thrown string/] },
 };
 
@@ -76,8 +104,12 @@ describe.each(['cli', 'github', 'ado'] as const)('%s host', (host) => {
     for (const re of says) expect(ran.shown).toMatch(re);
     if (kind === 'internal') expect(ran.shown).toMatch(STACK_LINE);
     else expect(ran.shown).not.toMatch(STACK_LINE);
-    if (host === 'github' && kind === 'config') expect(ran.shown).toMatch(/::error [^:]*file=experiment\.yaml,line=3,col=7::unknown key/);
-    if (host === 'ado' && kind === 'config') expect(ran.shown).toMatch(/##vso\[task\.logissue type=error;sourcepath=experiment\.yaml;linenumber=3;columnnumber=7;?\]unknown key/);
+    if (host === 'github' && kind === 'config')
+      expect(ran.shown).toMatch(/::error [^:]*file=experiment\.yaml,line=3,col=7::unknown key/);
+    if (host === 'ado' && kind === 'config')
+      expect(ran.shown).toMatch(
+        /##vso\[task\.logissue type=error;sourcepath=experiment\.yaml;linenumber=3;columnnumber=7;?\]unknown key/,
+      );
     if (host !== 'cli') expect(ran.shown).toContain(`failed with exit code ${code}`);
   });
 });

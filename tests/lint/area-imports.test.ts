@@ -18,13 +18,37 @@ async function restrictedImports(fixtureName: string, asFile: string): Promise<s
 }
 
 test.each([
-  ['engine-imports-runs.fixture', 'src/shared/engine/lint-fixture.ts', /'\.\.\/runs\/index\.js'.*The engine runs one line of a flow: it imports neither runs, nor eval, nor steps/],
-  ['engine-imports-eval.fixture', 'src/shared/engine/python-worker/lint-fixture.ts', /'\.\.\/\.\.\/eval\/results\.js'.*The engine/],
+  [
+    'engine-imports-runs.fixture',
+    'src/shared/engine/lint-fixture.ts',
+    /'\.\.\/runs\/index\.js'.*The engine runs one line of a flow: it imports neither runs, nor eval, nor steps/,
+  ],
+  [
+    'engine-imports-eval.fixture',
+    'src/shared/engine/python-worker/lint-fixture.ts',
+    /'\.\.\/\.\.\/eval\/results\.js'.*The engine/,
+  ],
   ['engine-imports-steps.fixture', 'src/shared/engine/lint-fixture.ts', /'\.\.\/steps\/bulk-run\.js'.*The engine/],
-  ['report-imports-eval.fixture', 'src/shared/report/lint-fixture.ts', /'\.\.\/eval\/analysis\.js'.*report imports only the results model/],
-  ['eval-imports-steps.fixture', 'src/shared/eval/stats/lint-fixture.ts', /'\.\.\/\.\.\/steps\/experiment-files\.js'.*eval never imports steps/],
-  ['core-imports-model-server.fixture', 'src/shared/llm/lint-fixture.ts', /'\.\.\/\.\.\/model-server\/index\.js'.*never imports the model server/],
-  ['core-imports-commands.fixture', 'src/shared/deploy/lint-fixture.ts', /'\.\.\/\.\.\/commands\/serve\.js'.*never imports the model server, the CLI commands/],
+  [
+    'report-imports-eval.fixture',
+    'src/shared/report/lint-fixture.ts',
+    /'\.\.\/eval\/analysis\.js'.*report imports only the results model/,
+  ],
+  [
+    'eval-imports-steps.fixture',
+    'src/shared/eval/stats/lint-fixture.ts',
+    /'\.\.\/\.\.\/steps\/experiment-files\.js'.*eval never imports steps/,
+  ],
+  [
+    'core-imports-model-server.fixture',
+    'src/shared/llm/lint-fixture.ts',
+    /'\.\.\/\.\.\/model-server\/index\.js'.*never imports the model server/,
+  ],
+  [
+    'core-imports-commands.fixture',
+    'src/shared/deploy/lint-fixture.ts',
+    /'\.\.\/\.\.\/commands\/serve\.js'.*never imports the model server, the CLI commands/,
+  ],
 ])('%s fails lint as %s', async (name, asFile, message) => {
   const messages = await restrictedImports(name, asFile);
   expect(messages).toHaveLength(1);

@@ -20,14 +20,24 @@ const parts = (content: string, extra: Record<string, unknown> = {}): CacheKeyPa
 });
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath ?? (d as unknown as { path: string }).path, d.name));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath ?? (d as unknown as { path: string }).path, d.name));
 }
 
 test('keys ignore key order but not values; hit after put, miss before', async () => {
   const cache = new ResponseCache({ root });
-  expect(stableStringify({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
-  const a = cache.keyOf({ ...parts('hi'), body: { temperature: 0, model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] } });
-  const b = cache.keyOf({ ...parts('hi'), body: { messages: [{ content: 'hi', role: 'user' }], model: 'gpt-4o', temperature: 0 } });
+  expect(stableStringify({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe(
+    '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}',
+  );
+  const a = cache.keyOf({
+    ...parts('hi'),
+    body: { temperature: 0, model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] },
+  });
+  const b = cache.keyOf({
+    ...parts('hi'),
+    body: { messages: [{ content: 'hi', role: 'user' }], model: 'gpt-4o', temperature: 0 },
+  });
   expect(a).toBe(b);
   expect(cache.keyOf(parts('hi', { temperature: 1 }))).not.toBe(cache.keyOf(parts('hi', { temperature: 0 })));
   expect(cache.keyOf({ ...parts('hi'), endpoint: 'http://other' })).not.toBe(cache.keyOf(parts('hi')));
@@ -117,7 +127,11 @@ test('through the client: a hit costs no tokens and no request; errors are never
     const first = await client.chat(body);
     const second = await client.chat(body);
     expect(first.cached).toBe(false);
-    expect(second).toMatchObject({ cached: true, attempts: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 } });
+    expect(second).toMatchObject({
+      cached: true,
+      attempts: 0,
+      usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+    });
     expect(second.response).toEqual(first.response);
     expect(server.stats().requests).toBe(1);
 

@@ -54,7 +54,9 @@ test('under an rpm limit every request succeeds, honouring Retry-After without a
   // No backoff jitter: only Retry-After makes a throttled call wait, so ignoring it would be a storm.
   const client = new LlmClient({ connection: azure(s.url), maxConcurrency: 16, random: () => 0 });
   const results = await Promise.all(Array.from({ length: 40 }, (_, i) => client.chat(ask(`question ${i}`))));
-  expect(results.map((r) => r.response.choices[0].message.content)).toEqual(Array.from({ length: 40 }, (_, i) => `user: question ${i}`));
+  expect(results.map((r) => r.response.choices[0].message.content)).toEqual(
+    Array.from({ length: 40 }, (_, i) => `user: question ${i}`),
+  );
   const stats = s.stats();
   expect(stats.byStatus['200']).toBe(40);
   // At most a concurrency's worth of throttled answers per window (16 x 4), each waited out; retrying
@@ -84,7 +86,11 @@ test('injected 500s and dropped connections are retried until every call succeed
 });
 
 test('a 400 is not retried and surfaces as LlmHttpError with the service message and code', async () => {
-  const s = await serve({ rules: [{ match: 'forbidden', error: { status: 400, message: 'The response was filtered', code: 'content_filter' } }] });
+  const s = await serve({
+    rules: [
+      { match: 'forbidden', error: { status: 400, message: 'The response was filtered', code: 'content_filter' } },
+    ],
+  });
   const client = new LlmClient({ connection: azure(s.url) });
   const err = (await client.chat(ask('something forbidden')).catch((e: unknown) => e)) as LlmHttpError;
   expect(err).toBeInstanceOf(LlmHttpError);
@@ -95,7 +101,11 @@ test('a 400 is not retried and surfaces as LlmHttpError with the service message
 });
 
 test('429 insufficient_quota is not retried', async () => {
-  const s = await serve({ rules: [{ match: '.', error: { status: 429, message: 'You exceeded your current quota', code: 'insufficient_quota' } }] });
+  const s = await serve({
+    rules: [
+      { match: '.', error: { status: 429, message: 'You exceeded your current quota', code: 'insufficient_quota' } },
+    ],
+  });
   const client = new LlmClient({ connection: azure(s.url) });
   await expect(client.chat(ask('x'))).rejects.toThrow(/insufficient_quota/);
   expect(s.stats().requests).toBe(1);

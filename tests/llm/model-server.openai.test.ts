@@ -33,7 +33,10 @@ test('chat: the default answer echoes every message, says it is a stand-in model
   expect(c.model).toBe('llmops-local-model/gpt-4o');
   expect(c.usage?.completion_tokens).toBe(countTokens('system: You are terse.\nuser: Hello there'));
   // 3 priming + per message 3 + role + content
-  const expectedPrompt = 3 + (3 + countTokens('system') + countTokens('You are terse.')) + (3 + countTokens('user') + countTokens('Hello there'));
+  const expectedPrompt =
+    3 +
+    (3 + countTokens('system') + countTokens('You are terse.')) +
+    (3 + countTokens('user') + countTokens('Hello there'));
   expect(c.usage?.prompt_tokens).toBe(expectedPrompt);
   expect(c.usage?.total_tokens).toBe(c.usage!.prompt_tokens + c.usage!.completion_tokens);
 });
@@ -50,7 +53,12 @@ test('chat: the same request gets the same answer (deterministic), max_tokens cu
 });
 
 test('chat streaming: SSE chunks reassemble to the full answer, then usage when asked for', async () => {
-  const stream = await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } });
+  const stream = await client.chat.completions.create({
+    model: 'gpt-4o',
+    messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   let text = '';
   let chunks = 0;
   let finish: string | null = null;
@@ -72,7 +80,8 @@ test('chat streaming: SSE chunks reassemble to the full answer, then usage when 
 test('completions: echoes the prompt, cut to the API default of 16 tokens', async () => {
   const short = await client.completions.create({ model: 'gpt-35-turbo-instruct', prompt: 'Say this is a test' });
   expect(short.choices[0].text).toBe('Say this is a test');
-  const long = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen';
+  const long =
+    'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen';
   const cut = await client.completions.create({ model: 'gpt-35-turbo-instruct', prompt: long });
   expect(cut.choices[0].finish_reason).toBe('length');
   expect(cut.usage?.completion_tokens).toBe(16);
@@ -80,14 +89,22 @@ test('completions: echoes the prompt, cut to the API default of 16 tokens', asyn
 });
 
 test('embeddings: deterministic unit vectors; similar texts are closer than unrelated ones', async () => {
-  const r = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['the cat sat on the mat', 'the cat sat on a mat', 'quarterly revenue grew strongly'] });
+  const r = await client.embeddings.create({
+    model: 'text-embedding-3-small',
+    input: ['the cat sat on the mat', 'the cat sat on a mat', 'quarterly revenue grew strongly'],
+  });
   const [a, b, c] = r.data.map((d) => d.embedding);
   expect(a).toHaveLength(256);
   const dot = (x: number[], y: number[]) => x.reduce((s, v, i) => s + v * y[i], 0);
   expect(dot(a, a)).toBeCloseTo(1, 5);
   expect(dot(a, b)).toBeGreaterThan(0.7);
   expect(Math.abs(dot(a, c))).toBeLessThan(0.3);
-  const again = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'the cat sat on the mat', dimensions: 64, encoding_format: 'float' });
+  const again = await client.embeddings.create({
+    model: 'text-embedding-3-small',
+    input: 'the cat sat on the mat',
+    dimensions: 64,
+    encoding_format: 'float',
+  });
   expect(again.data[0].embedding).toHaveLength(64);
   expect(r.usage.prompt_tokens).toBeGreaterThan(0);
 });
@@ -98,8 +115,17 @@ test('models: lists the stand-in model', async () => {
 });
 
 test('Azure paths through AzureOpenAI: api-key and Entra bearer token both work', async () => {
-  const withKey = new AzureOpenAI({ endpoint: server.url, apiKey: 'k', apiVersion: '2024-02-01', deployment: 'my-gpt4o', maxRetries: 0 });
-  const c = await withKey.chat.completions.create({ model: 'ignored-by-azure', messages: [{ role: 'user', content: 'hi' }] });
+  const withKey = new AzureOpenAI({
+    endpoint: server.url,
+    apiKey: 'k',
+    apiVersion: '2024-02-01',
+    deployment: 'my-gpt4o',
+    maxRetries: 0,
+  });
+  const c = await withKey.chat.completions.create({
+    model: 'ignored-by-azure',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
   expect(c.choices[0].message.content).toBe('user: hi');
   const tokens: string[] = [];
   const withToken = new AzureOpenAI({
@@ -143,19 +169,36 @@ test('malformed requests get OpenAI-shaped 400s naming the parameter', async () 
     expect(e.status).toBe(400);
     expect(e.error).toMatchObject({ type: 'invalid_request_error', param });
   }
-  const raw = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer k' }, body: '{"model":' });
+  const raw = await fetch(`${server.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer k' },
+    body: '{"model":',
+  });
   expect(raw.status).toBe(400);
-  expect(await raw.json()).toEqual({ error: { message: expect.stringContaining('parse the JSON'), type: 'invalid_request_error', param: null, code: null } });
+  expect(await raw.json()).toEqual({
+    error: {
+      message: expect.stringContaining('parse the JSON'),
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    },
+  });
 });
 
 test('requests without a key are refused with 401', async () => {
-  const res = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'm', messages }) });
+  const res = await fetch(`${server.url}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'm', messages }),
+  });
   expect(res.status).toBe(401);
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
 });
 
 test('rules: text answers with capture groups, JSON answers for json_object, tool calls', async () => {
-  const text = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'What is the Capital of Peru?' }] });
+  const text = await client.chat.completions.create({
+    model: 'gpt-4o',
+    messages: [{ role: 'user', content: 'What is the Capital of Peru?' }],
+  });
   expect(text.choices[0].message.content).toBe('The capital of Peru is unknown to me.');
 
   const json = await client.chat.completions.create({
@@ -168,8 +211,17 @@ test('rules: text answers with capture groups, JSON answers for json_object, too
   });
   expect(JSON.parse(json.choices[0].message.content!)).toEqual({ sentiment: 'positive', text: 'great movie' });
 
-  const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
-  const call = await client.chat.completions.create({ model: 'gpt-4o', tools, messages: [{ role: 'user', content: 'weather in Oslo please' }] });
+  const tools = [
+    {
+      type: 'function' as const,
+      function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+    },
+  ];
+  const call = await client.chat.completions.create({
+    model: 'gpt-4o',
+    tools,
+    messages: [{ role: 'user', content: 'weather in Oslo please' }],
+  });
   expect(call.choices[0].finish_reason).toBe('tool_calls');
   const tc = call.choices[0].message.tool_calls![0];
   expect(tc.type === 'function' && tc.function).toEqual({ name: 'get_weather', arguments: '{"city":"Oslo"}' });
@@ -184,11 +236,17 @@ test('rules: text answers with capture groups, JSON answers for json_object, too
       { role: 'tool', tool_call_id: tc.id, content: '12 degrees' },
     ],
   });
-  expect(after.choices[0].message.content).toBe('user: weather in Oslo please\nassistant: -> get_weather({"city":"Oslo"})\ntool: 12 degrees');
+  expect(after.choices[0].message.content).toBe(
+    'user: weather in Oslo please\nassistant: -> get_weather({"city":"Oslo"})\ntool: 12 degrees',
+  );
 });
 
 test('json_object without a rule: the echo comes as JSON', async () => {
-  const c = await client.chat.completions.create({ model: 'gpt-4o', response_format: { type: 'json_object' }, messages: [{ role: 'user', content: 'reply in json' }] });
+  const c = await client.chat.completions.create({
+    model: 'gpt-4o',
+    response_format: { type: 'json_object' },
+    messages: [{ role: 'user', content: 'reply in json' }],
+  });
   expect(JSON.parse(c.choices[0].message.content!)).toEqual({ echo: [{ role: 'user', content: 'reply in json' }] });
 });
 
@@ -198,7 +256,9 @@ test('rpm limit: 429 with Retry-After and an OpenAI-shaped body', async () => {
     const c = new OpenAI({ apiKey: 'k', baseURL: `${limited.url}/v1`, maxRetries: 0 });
     await c.chat.completions.create({ model: 'm', messages });
     await c.chat.completions.create({ model: 'm', messages });
-    const err = (await c.chat.completions.create({ model: 'm', messages }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.RateLimitError>;
+    const err = (await c.chat.completions.create({ model: 'm', messages }).catch((e: unknown) => e)) as InstanceType<
+      typeof OpenAI.RateLimitError
+    >;
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(err.status).toBe(429);
     const retryAfter = Number(err.headers?.get('retry-after'));

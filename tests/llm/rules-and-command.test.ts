@@ -14,7 +14,10 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const io = () => {
   const out = { stdout: '', stderr: '' };
-  return { out, io: { stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t) } } };
+  return {
+    out,
+    io: { stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t) } },
+  };
 };
 
 test('model-server action: prints the URL on stdout, serves the rules file, logs on stderr', async () => {
@@ -30,7 +33,9 @@ test('model-server action: prints the URL on stdout, serves the rules file, logs
       headers: { authorization: 'Bearer k', 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'ping' }] }),
     });
-    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe('pong');
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(
+      'pong',
+    );
   } finally {
     await server.close();
   }
@@ -38,7 +43,21 @@ test('model-server action: prints the URL on stdout, serves the rules file, logs
 
 test('a bad rules file is a ConfigError (exit 2) naming file:line:column and what is wrong', async () => {
   const rules = join(dir, 'bad.yaml');
-  writeFileSync(rules, ['rules:', '  - match: "ok"', '    answer: "fine"', '  - match: "(unclosed"', '    answer: "x"', '  - match: "a(b)"', '    answr: "typo"', '  - match: "c"', '    answer: "{{2}}"', ''].join('\n'));
+  writeFileSync(
+    rules,
+    [
+      'rules:',
+      '  - match: "ok"',
+      '    answer: "fine"',
+      '  - match: "(unclosed"',
+      '    answer: "x"',
+      '  - match: "a(b)"',
+      '    answr: "typo"',
+      '  - match: "c"',
+      '    answer: "{{2}}"',
+      '',
+    ].join('\n'),
+  );
   const err = (await modelServerAction({ rules }, io().io).catch((e: unknown) => e)) as ConfigError;
   expect(err).toBeInstanceOf(ConfigError);
   expect(exitCodeOf(err)).toBe(2);
@@ -61,8 +80,12 @@ test('invalid YAML in the rules file points at the broken spot', async () => {
 });
 
 test('bad flag values are ConfigErrors naming the flag', async () => {
-  await expect(modelServerAction({ port: 'eighty' }, io().io)).rejects.toThrow('--port: expected an integer from 0 to 65535, found "eighty"');
-  await expect(modelServerAction({ faultRate: '2' }, io().io)).rejects.toThrow(/--fault-rate: expected a number from 0 to 1/);
+  await expect(modelServerAction({ port: 'eighty' }, io().io)).rejects.toThrow(
+    '--port: expected an integer from 0 to 65535, found "eighty"',
+  );
+  await expect(modelServerAction({ faultRate: '2' }, io().io)).rejects.toThrow(
+    /--fault-rate: expected a number from 0 to 1/,
+  );
 });
 
 test('the command is registered with its options and examples in --help', () => {
@@ -72,7 +95,18 @@ test('the command is registered with its options and examples in --help', () => 
   let help = '';
   cmd.configureOutput({ writeOut: (s) => (help += s) });
   cmd.outputHelp();
-  for (const flag of ['--port', '--host', '--latency-ms', '--jitter-ms', '--rpm', '--tpm', '--fault-rate', '--rules', '--seed']) expect(help).toContain(flag);
+  for (const flag of [
+    '--port',
+    '--host',
+    '--latency-ms',
+    '--jitter-ms',
+    '--rpm',
+    '--tpm',
+    '--fault-rate',
+    '--rules',
+    '--seed',
+  ])
+    expect(help).toContain(flag);
   expect(help).toContain('Examples:');
 });
 

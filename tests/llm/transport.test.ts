@@ -4,10 +4,17 @@ import type { Socket } from 'node:net';
 import { LlmClient } from '../../src/shared/llm/client.js';
 import { LlmRetriesExhaustedError } from '../../src/shared/llm/errors.js';
 
-const answer = JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+const answer = JSON.stringify({
+  id: 'x',
+  object: 'chat.completion',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+});
 const ask = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server; sockets: Set<Socket>; connections: () => number }> {
+async function serve(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; server: Server; sockets: Set<Socket>; connections: () => number }> {
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => handler(req, res));
@@ -20,7 +27,12 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, sockets, connections: () => connections };
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    server,
+    sockets,
+    connections: () => connections,
+  };
 }
 const closers: (() => void)[] = [];
 afterEach(() => closers.splice(0).forEach((c) => c()));
@@ -36,9 +48,11 @@ test('keep-alive: 400 calls at concurrency 8 share a handful of sockets', async 
   track(s);
   const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
   let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next++ < 400) expect((await client.chat(ask)).response.choices[0].message.content).toBe('ok');
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next++ < 400) expect((await client.chat(ask)).response.choices[0].message.content).toBe('ok');
+    }),
+  );
   expect(s.connections()).toBeLessThanOrEqual(8);
 });
 
@@ -66,12 +80,19 @@ test('an answer cut off mid-body is retried; a server that never answers is cut 
     res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
   });
   track(s);
-  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` }, retry: { baseDelayMs: 5 } });
+  const client = new LlmClient({
+    connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` },
+    retry: { baseDelayMs: 5 },
+  });
   expect((await client.chat(ask)).attempts).toBe(2);
 
   const silent = await serve(() => undefined);
   track(silent);
-  const slow = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${silent.url}/v1` }, timeoutMs: 150, retry: { maxRetries: 0 } });
+  const slow = new LlmClient({
+    connection: { type: 'open_ai', api_key: 'k', base_url: `${silent.url}/v1` },
+    timeoutMs: 150,
+    retry: { maxRetries: 0 },
+  });
   const started = performance.now();
   const e = await slow.chat(ask).catch((x) => x);
   expect(e).toBeInstanceOf(LlmRetriesExhaustedError);
@@ -84,11 +105,19 @@ test('an answer cut off mid-body is retried; a server that never answers is cut 
 test('error answers keep their status, service message and Retry-After', async () => {
   let n = 0;
   const s = await serve((_req, res) => {
-    if (++n === 1) return res.writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': '20' }).end(JSON.stringify({ error: { message: 'slow down', code: 'rate_limit' } }));
-    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'bad request body', code: 'invalid', param: 'messages' } }));
+    if (++n === 1)
+      return res
+        .writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': '20' })
+        .end(JSON.stringify({ error: { message: 'slow down', code: 'rate_limit' } }));
+    res
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { message: 'bad request body', code: 'invalid', param: 'messages' } }));
   });
   track(s);
-  const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` }, random: () => 0 });
+  const client = new LlmClient({
+    connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` },
+    random: () => 0,
+  });
   const started = performance.now();
   const e = await client.chat(ask).catch((x) => x);
   expect(performance.now() - started).toBeGreaterThanOrEqual(15);
@@ -103,7 +132,27 @@ test('https: the CLI reaches a TLS endpoint trusted through NODE_EXTRA_CA_CERTS,
   const path = await import('node:path');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-tls-'));
   const [key, cert] = ['key.pem', 'cert.pem'].map((f) => path.join(dir, f));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   let seen = '';
   const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
     let body = '';
@@ -116,12 +165,28 @@ test('https: the CLI reaches a TLS endpoint trusted through NODE_EXTRA_CA_CERTS,
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
   mkdirSync(path.join(dir, 'flow'));
-  writeFileSync(path.join(dir, 'flow/flow.dag.yaml'), 'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: aoai\n  api: chat\n  inputs: {deployment_name: gpt, question: "${inputs.question}"}\n');
+  writeFileSync(
+    path.join(dir, 'flow/flow.dag.yaml'),
+    'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: aoai\n  api: chat\n  inputs: {deployment_name: gpt, question: "${inputs.question}"}\n',
+  );
   writeFileSync(path.join(dir, 'flow/ask.jinja2'), '# user:\n{{question}}\n');
   writeFileSync(path.join(dir, 'conn.yaml'), `name: aoai\ntype: azure_open_ai\napi_base: ${url}\napi_key: tls-key\n`);
   try {
     const out = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.resolve('dist/cli.js'), 'flow', 'test', 'flow', '--inputs', 'question=over tls', '--connections', 'conn.yaml'], { cwd: dir, env: { ...process.env, NODE_EXTRA_CA_CERTS: cert }, stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(
+        process.execPath,
+        [
+          path.resolve('dist/cli.js'),
+          'flow',
+          'test',
+          'flow',
+          '--inputs',
+          'question=over tls',
+          '--connections',
+          'conn.yaml',
+        ],
+        { cwd: dir, env: { ...process.env, NODE_EXTRA_CA_CERTS: cert }, stdio: ['ignore', 'pipe', 'ignore'] },
+      );
       let stdout = '';
       child.stdout.on('data', (c) => (stdout += c));
       child.on('exit', (status) => resolve({ status, stdout }));
@@ -138,7 +203,9 @@ test('https: the CLI reaches a TLS endpoint trusted through NODE_EXTRA_CA_CERTS,
 test('a 307/308 redirect is followed with the same POST, as fetch did', async () => {
   const s = await serve((req, res) => {
     if (req.url === '/v1/chat/completions') return res.writeHead(308, { location: '/moved/v1/chat/completions' }).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(req.method === 'POST' && req.url === '/moved/v1/chat/completions' ? answer : '{}');
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(req.method === 'POST' && req.url === '/moved/v1/chat/completions' ? answer : '{}');
   });
   track(s);
   const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
@@ -156,7 +223,8 @@ test("a caller's signal: calls share the pool while it is quiet; when it aborts,
   track(s);
   const client = new LlmClient({ connection: { type: 'open_ai', api_key: 'k', base_url: `${s.url}/v1` } });
   const quiet = new AbortController();
-  for (let i = 0; i < 20; i++) expect((await client.chat(ask, { signal: quiet.signal })).response.choices[0].message.content).toBe('ok');
+  for (let i = 0; i < 20; i++)
+    expect((await client.chat(ask, { signal: quiet.signal })).response.choices[0].message.content).toBe('ok');
   expect(s.connections()).toBe(1);
 
   hold = true;

@@ -31,7 +31,9 @@ test('a refused connection: a short retry budget, then one clear exit-3 error', 
   expect(performance.now() - started).toBeLessThan(2000);
   expect(e).toBeInstanceOf(EndpointUnreachableError);
   expect(exitCodeOf(e)).toBe(3);
-  expect(e.message).toBe(`model endpoint http://127.0.0.1:${port} is unreachable (ECONNREFUSED: nothing accepts connections at that address and port); gave up after 3 attempts. Check that the endpoint is running and the connection's api_base/base_url is right.`);
+  expect(e.message).toBe(
+    `model endpoint http://127.0.0.1:${port} is unreachable (ECONNREFUSED: nothing accepts connections at that address and port); gave up after 3 attempts. Check that the endpoint is running and the connection's api_base/base_url is right.`,
+  );
 });
 
 test('an unknown host is not retried', async () => {
@@ -42,7 +44,9 @@ test('an unknown host is not retried', async () => {
   expect(e).toBeInstanceOf(EndpointUnreachableError);
   expect(['ENOTFOUND', 'EAI_AGAIN']).toContain(e.code);
   expect(e.attempts).toBe(1);
-  expect(e.message).toMatch(/^model endpoint http:\/\/no-such-host\.invalid is unreachable \((ENOTFOUND|EAI_AGAIN): .*\); not retried\./);
+  expect(e.message).toMatch(
+    /^model endpoint http:\/\/no-such-host\.invalid is unreachable \((ENOTFOUND|EAI_AGAIN): .*\); not retried\./,
+  );
 });
 
 test('the circuit breaker: after 5 connection failures in a row, the remaining 1000 calls fail at once with one message', async () => {
@@ -61,7 +65,9 @@ test('the circuit breaker: after 5 connection failures in a row, the remaining 1
   expect(performance.now() - started).toBeLessThan(3000);
   expect(errors.every((e) => e instanceof EndpointUnreachableError)).toBe(true);
   const messages = new Set(errors.filter((e) => e.circuitOpen).map((e) => e.message));
-  expect([...messages]).toEqual([`model endpoint http://127.0.0.1:${port} is unreachable (ECONNREFUSED: nothing accepts connections at that address and port); 5 connection attempts in a row failed, so the remaining calls to it fail at once. Check that the endpoint is running and the connection's api_base/base_url is right.`]);
+  expect([...messages]).toEqual([
+    `model endpoint http://127.0.0.1:${port} is unreachable (ECONNREFUSED: nothing accepts connections at that address and port); 5 connection attempts in a row failed, so the remaining calls to it fail at once. Check that the endpoint is running and the connection's api_base/base_url is right.`,
+  ]);
   // Only the calls already in flight when it opened reached the network (64 at a time, the limiter's ceiling).
   expect(sent).toBeLessThan(64 * 3 + 10);
 });
@@ -71,7 +77,11 @@ test('half-open: after the cool-down one probe goes through, and an endpoint tha
   const port = Number(new URL(server.url).port);
   await server.close();
   const limiters = new LimiterRegistry(64, { threshold: 2, coolDownMs: 200 });
-  const client = new LlmClient({ connection: openai(`http://127.0.0.1:${port}/v1`), limiters, retry: { connectRetries: 0 } });
+  const client = new LlmClient({
+    connection: openai(`http://127.0.0.1:${port}/v1`),
+    limiters,
+    retry: { connectRetries: 0 },
+  });
   await client.chat(ask).catch(() => undefined);
   await client.chat(ask).catch(() => undefined);
   const open = await client.chat(ask).catch((x) => x);
@@ -90,10 +100,10 @@ test('half-open: after the cool-down one probe goes through, and an endpoint tha
 const BAD_URLS: [string, RegExp][] = [
   ['http://127.0.0.1:/v1', /found port "" in "http:\/\/127\.0\.0\.1:\/v1", expected a number \(or no ":"\)/],
   ['http://localhost:abc', /found port "abc"/],
-  ["http://localhost:99999", /found port 99999 in "http:\/\/localhost:99999", expected 1-65535/],
+  ['http://localhost:99999', /found port 99999 in "http:\/\/localhost:99999", expected 1-65535/],
   ['ftp://models.example.com', /found scheme "ftp"/],
   ['models.example.com/v1', /expected an absolute URL/],
-  ["http:///v1", /found no host in "http:\/\/\/v1"/],
+  ['http:///v1', /found no host in "http:\/\/\/v1"/],
   ['https://user:pw@x.openai.azure.com', /found credentials in the URL/],
   ['', /found nothing/],
 ];
@@ -112,12 +122,25 @@ test.each(BAD_URLS)('base URL %p is a configuration error at load', (url, expect
 });
 
 test('good base URLs pass', () => {
-  for (const u of ['http://127.0.0.1:8080/v1', 'https://x.openai.azure.com/', 'http://[::1]:9000', 'https://api.openai.com/v1']) expect(endpointUrlProblem(u)).toBeUndefined();
+  for (const u of [
+    'http://127.0.0.1:8080/v1',
+    'https://x.openai.azure.com/',
+    'http://[::1]:9000',
+    'https://api.openai.com/v1',
+  ])
+    expect(endpointUrlProblem(u)).toBeUndefined();
 });
 
 test('property: any text is either a usable http(s) base URL or a one-line reason, never an exception', async () => {
   const fc = (await import('fast-check')).default;
-  const urlish = fc.tuple(fc.constantFrom('http://', 'https://', 'ftp://', 'http:', '', 'HTTP://'), fc.string(), fc.constantFrom('', ':', ':80', ':0', ':65536', ':8x'), fc.constantFrom('', '/v1', '?q', '#f')).map((p) => p.join(''));
+  const urlish = fc
+    .tuple(
+      fc.constantFrom('http://', 'https://', 'ftp://', 'http:', '', 'HTTP://'),
+      fc.string(),
+      fc.constantFrom('', ':', ':80', ':0', ':65536', ':8x'),
+      fc.constantFrom('', '/v1', '?q', '#f'),
+    )
+    .map((p) => p.join(''));
   fc.assert(
     fc.property(fc.oneof(fc.string(), urlish, fc.webUrl()), (text) => {
       const problem = endpointUrlProblem(text);

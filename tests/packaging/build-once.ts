@@ -21,7 +21,12 @@ function newestMtime(dir: string): number {
 /** Run `scripts/<script>` unless `stamp` is newer than every source. */
 export function buildOnce(script: 'package.mjs' | 'package-ado.mjs', stamp: string): void {
   const stampFile = path.join(root, stamp);
-  const sources = Math.max(newestMtime(path.join(root, 'src')), newestMtime(path.join(root, 'schemas')), statSync(path.join(root, 'scripts', script)).mtimeMs, statSync(path.join(root, 'scripts/package.mjs')).mtimeMs);
+  const sources = Math.max(
+    newestMtime(path.join(root, 'src')),
+    newestMtime(path.join(root, 'schemas')),
+    statSync(path.join(root, 'scripts', script)).mtimeMs,
+    statSync(path.join(root, 'scripts/package.mjs')).mtimeMs,
+  );
   if (existsSync(stampFile) && statSync(stampFile).mtimeMs > sources) return;
   execFileSync(process.execPath, [path.join(root, 'scripts', script)], { cwd: root, stdio: 'pipe' });
 }

@@ -22,7 +22,11 @@ export function captureStdout(): Capture {
   }) as typeof process.stdout.write;
   return {
     text: () => written,
-    shown: () => written.split(/\r?\n/).filter((l) => !MASK_COMMAND.test(l)).join('\n'),
+    shown: () =>
+      written
+        .split(/\r?\n/)
+        .filter((l) => !MASK_COMMAND.test(l))
+        .join('\n'),
     restore: () => {
       process.stdout.write = original;
     },
@@ -32,7 +36,12 @@ export function captureStdout(): Capture {
 /** A temp dir with GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files set in the environment, and INPUT_* variables. */
 const SUMMARY_FILE = path.join(os.tmpdir(), `llmops-gh-summary-${process.pid}.md`);
 
-export function gitHubEnv(inputs: Record<string, string> = {}): { dir: string; output(): string; summary(): string; cleanup(): void } {
+export function gitHubEnv(inputs: Record<string, string> = {}): {
+  dir: string;
+  output(): string;
+  summary(): string;
+  cleanup(): void;
+} {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-gh-'));
   const saved = { ...process.env };
   process.env.GITHUB_OUTPUT = path.join(dir, 'output');

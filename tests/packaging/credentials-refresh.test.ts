@@ -22,9 +22,41 @@ test('every Azure token request sends a freshly fetched OIDC token as its client
   const [key, cert] = ['key.pem', 'cert.pem'].map((f) => path.join(dir, f));
   // Inside the repository, so the bundle's imports resolve from its node_modules.
   const script = path.resolve('dist/.test/entra-refresh.mjs');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  await build({ entryPoints: ['tests/packaging/fixtures/entra-refresh.ts'], outfile: script, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning', absWorkingDir: process.cwd() });
-  const { stdout } = await promisify(execFile)(process.execPath, [script, key, cert], { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert }, cwd: process.cwd() });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  await build({
+    entryPoints: ['tests/packaging/fixtures/entra-refresh.ts'],
+    outfile: script,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'warning',
+    absWorkingDir: process.cwd(),
+  });
+  const { stdout } = await promisify(execFile)(process.execPath, [script, key, cert], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: cert },
+    cwd: process.cwd(),
+  });
   const seen = JSON.parse(stdout) as { kind: string; tokens: string[]; assertions: string[]; oidcCalls: number };
   expect(seen.kind).toBe('ClientAssertionCredential');
   expect(seen.tokens).toEqual(['azure-token-1', 'azure-token-2']);

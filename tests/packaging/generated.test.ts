@@ -19,7 +19,8 @@ import { uuidV5 } from '../../src/packaging/uuid.js';
 const root = process.cwd();
 const files = generatedFiles(packageVersion(root));
 const ajv = new Ajv({ allErrors: true, strict: false });
-const schema = (name: string) => ajv.compile(JSON.parse(readFileSync(path.join(root, 'tests/packaging/schemas', `${name}.schema.json`), 'utf8')));
+const schema = (name: string) =>
+  ajv.compile(JSON.parse(readFileSync(path.join(root, 'tests/packaging/schemas', `${name}.schema.json`), 'utf8')));
 const validators = { action: schema('action'), task: schema('task'), extension: schema('vss-extension') };
 
 test.each([...files.keys()])('%s is up to date (run `npm run generate` after changing a step)', (file) => {
@@ -30,7 +31,8 @@ test.each([...files.keys()])('%s is up to date (run `npm run generate` after cha
 test('the README step reference is up to date and lists every step and input', () => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   expect(readme).toBe(readmeWithReference(readme, packagedSteps));
-  for (const { step } of packagedSteps) for (const input of step.inputs) expect(readme).toContain(`\`--${input.name}\``);
+  for (const { step } of packagedSteps)
+    for (const input of step.inputs) expect(readme).toContain(`\`--${input.name}\``);
 });
 
 const actionFiles = [...files.keys()].filter((f) => f.endsWith('action.yml'));
@@ -42,18 +44,27 @@ test.each(actionFiles)('%s is a valid node24 action whose runs.main is the step 
   expect(main).toBe(file === 'action.yml' ? 'dist/actions/_root/index.js' : actionBundle(step));
 });
 
-test.each(packagedSteps.map((p) => p.step.name))('ado-tasks/%s/task.json is valid, runs on the Node24 handler only, and maps every declared input', (name) => {
-  const task = JSON.parse(readFileSync(path.join(root, taskDir(name), 'task.json'), 'utf8'));
-  expect(validators.task(task) ? [] : validators.task.errors).toEqual([]);
-  expect(Object.keys(task.execution)).toEqual(['Node24']);
-  const step = packagedSteps.find((p) => p.step.name === name)!.step;
-  for (const input of step.inputs) {
-    const t = task.inputs.find((i: { label: string }) => i.label === input.name);
-    expect(t).toMatchObject({ required: Boolean(input.required), type: { boolean: 'boolean', choice: 'pickList', path: 'filePath' }[input.type as string] ?? 'string' });
-  }
-  expect(task.inputs.find((i: { name: string }) => i.name === 'azureSubscription')).toMatchObject({ type: 'connectedService:AzureRM', required: false });
-  expect(task.outputVariables.map((o: { name: string }) => o.name)).toHaveLength(step.outputs.length);
-});
+test.each(packagedSteps.map((p) => p.step.name))(
+  'ado-tasks/%s/task.json is valid, runs on the Node24 handler only, and maps every declared input',
+  (name) => {
+    const task = JSON.parse(readFileSync(path.join(root, taskDir(name), 'task.json'), 'utf8'));
+    expect(validators.task(task) ? [] : validators.task.errors).toEqual([]);
+    expect(Object.keys(task.execution)).toEqual(['Node24']);
+    const step = packagedSteps.find((p) => p.step.name === name)!.step;
+    for (const input of step.inputs) {
+      const t = task.inputs.find((i: { label: string }) => i.label === input.name);
+      expect(t).toMatchObject({
+        required: Boolean(input.required),
+        type: { boolean: 'boolean', choice: 'pickList', path: 'filePath' }[input.type as string] ?? 'string',
+      });
+    }
+    expect(task.inputs.find((i: { name: string }) => i.name === 'azureSubscription')).toMatchObject({
+      type: 'connectedService:AzureRM',
+      required: false,
+    });
+    expect(task.outputVariables.map((o: { name: string }) => o.name)).toHaveLength(step.outputs.length);
+  },
+);
 
 test('vss-extension.json is valid and lists every task folder as a file and a contribution', () => {
   const manifest = JSON.parse(readFileSync(path.join(root, 'vss-extension.json'), 'utf8'));
@@ -77,7 +88,13 @@ test('the extension icon is a 128x128 PNG, the one scripts/make-icon.mjs draws',
 test('the Marketplace overview page names every task', () => {
   const manifest = JSON.parse(readFileSync(path.join(root, 'vss-extension.json'), 'utf8'));
   const overview = readFileSync(path.join(root, manifest.content.details.path), 'utf8');
-  for (const { step } of packagedSteps) expect(overview).toContain(`Llmops${step.name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('')}@0`);
+  for (const { step } of packagedSteps)
+    expect(overview).toContain(
+      `Llmops${step.name
+        .split('-')
+        .map((w) => w[0].toUpperCase() + w.slice(1))
+        .join('')}@0`,
+    );
 });
 
 test('the schemas reject what the platforms reject', () => {
@@ -91,16 +108,21 @@ test('the schemas reject what the platforms reject', () => {
 
 test('task ids are name-based v5 UUIDs: stable across regeneration and distinct per task', () => {
   // RFC 9562 appendix A.4 test vector: v5 of "www.example.com" in the DNS namespace.
-  expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe('2ed6657d-e927-568b-95e1-2665a8aea6a2');
+  expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe(
+    '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+  );
   expect(taskId('register-data')).toBe('408ef043-26f9-594c-bc27-8d5eb1759291');
   const ids = packagedSteps.map((p) => taskId(p.step.name));
   expect(new Set(ids).size).toBe(ids.length);
 });
 
-test.each(packagedSteps.map((p) => p.step.name))('step %s lives where the generated entry files import it from', async (name) => {
-  const mod = (await import(`../../src/shared/steps/${name}.js`)) as Record<string, unknown>;
-  expect(mod[stepExport(name)]).toBe(packagedSteps.find((p) => p.step.name === name)!.step);
-});
+test.each(packagedSteps.map((p) => p.step.name))(
+  'step %s lives where the generated entry files import it from',
+  async (name) => {
+    const mod = (await import(`../../src/shared/steps/${name}.js`)) as Record<string, unknown>;
+    expect(mod[stepExport(name)]).toBe(packagedSteps.find((p) => p.step.name === name)!.step);
+  },
+);
 
 test('the root action offers every step and the union of their inputs, none required but `step`', () => {
   const root = parse(files.get('action.yml')!);
@@ -109,6 +131,8 @@ test('the root action offers every step and the union of their inputs, none requ
     for (const i of step.inputs) expect(root.inputs[i.name]).toBeDefined();
     for (const o of step.outputs) expect(root.outputs[o.name]).toBeDefined();
   }
-  const required = Object.entries(root.inputs as Record<string, { required: boolean }>).filter(([, v]) => v.required).map(([k]) => k);
+  const required = Object.entries(root.inputs as Record<string, { required: boolean }>)
+    .filter(([, v]) => v.required)
+    .map(([k]) => k);
   expect(required).toEqual(['step']);
 });

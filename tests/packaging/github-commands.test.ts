@@ -30,7 +30,17 @@ test.each([
   ['info', () => commands.info(awkward), () => core.info(awkward)],
   ['debug', () => commands.debug(awkward), () => core.debug(awkward)],
   ['add-mask', () => commands.setSecret(awkward), () => core.setSecret(awkward)],
-  ['error with a location', () => commands.annotate('error', awkward, { title: 'llmops: a,b:c', file: 'uc/ex:1,2.yaml', startLine: 4, startColumn: 9 }), () => core.error(awkward, { title: 'llmops: a,b:c', file: 'uc/ex:1,2.yaml', startLine: 4, startColumn: 9 })],
+  [
+    'error with a location',
+    () =>
+      commands.annotate('error', awkward, {
+        title: 'llmops: a,b:c',
+        file: 'uc/ex:1,2.yaml',
+        startLine: 4,
+        startColumn: 9,
+      }),
+    () => core.error(awkward, { title: 'llmops: a,b:c', file: 'uc/ex:1,2.yaml', startLine: 4, startColumn: 9 }),
+  ],
   ['warning without one', () => commands.annotate('warning', awkward), () => core.warning(awkward)],
 ])('%s: the same line as @actions/core', (_name, ours, theirs) => {
   const [a, b] = both(ours, theirs);
@@ -48,7 +58,9 @@ test('an output is the same heredoc block in $GITHUB_OUTPUT, multi-line values i
     const theirs = readFileSync(process.env.GITHUB_OUTPUT!, 'utf8');
     const normalise = (text: string) => text.replace(/ghadelimiter_[0-9a-f-]{36}/g, 'DELIMITER');
     expect(normalise(ours)).toBe(normalise(theirs));
-    expect(ours).toMatch(/^report-dir<<(ghadelimiter_[0-9a-f-]{36})\nline one\r\nline two: 100% done, a,b\n%0A stays literal\n\1\n$/);
+    expect(ours).toMatch(
+      /^report-dir<<(ghadelimiter_[0-9a-f-]{36})\nline one\r\nline two: 100% done, a,b\n%0A stays literal\n\1\n$/,
+    );
   } finally {
     env.cleanup();
   }

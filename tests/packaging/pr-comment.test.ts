@@ -29,11 +29,16 @@ beforeAll(async () => {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       requests.push(`${req.method} ${req.url} ${req.headers.authorization}`);
-      const send = (status: number, data: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(data));
+      const send = (status: number, data: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(data));
       const url = new URL(req.url!, 'http://x');
       if (req.method === 'GET' && url.pathname === '/repos/acme/app/issues/7/comments') return send(200, comments);
       if (req.method === 'POST' && url.pathname === '/repos/acme/app/issues/7/comments') {
-        const c = { id: 100 + comments.length, body: JSON.parse(body).body, html_url: `https://github.test/c/${100 + comments.length}` };
+        const c = {
+          id: 100 + comments.length,
+          body: JSON.parse(body).body,
+          html_url: `https://github.test/c/${100 + comments.length}`,
+        };
         comments.push(c);
         return send(201, c);
       }
@@ -58,12 +63,26 @@ beforeEach(() => {
   requests.length = 0;
 });
 
-const env = (eventPath: string) => ({ GITHUB_API_URL: api, GITHUB_REPOSITORY: 'acme/app', GITHUB_EVENT_PATH: eventPath });
+const env = (eventPath: string) => ({
+  GITHUB_API_URL: api,
+  GITHUB_REPOSITORY: 'acme/app',
+  GITHUB_EVENT_PATH: eventPath,
+});
 
 test('creates the comment once, then updates the same comment in place', async () => {
-  const first = await postPrComment({ token: 'tok', markdown: '## Report v1', marker: 'web_classification', env: env(prEvent) });
+  const first = await postPrComment({
+    token: 'tok',
+    markdown: '## Report v1',
+    marker: 'web_classification',
+    env: env(prEvent),
+  });
   expect(first).toMatchObject({ action: 'created', id: 101 });
-  const second = await postPrComment({ token: 'tok', markdown: '## Report v2', marker: 'web_classification', env: env(prEvent) });
+  const second = await postPrComment({
+    token: 'tok',
+    markdown: '## Report v2',
+    marker: 'web_classification',
+    env: env(prEvent),
+  });
   expect(second).toMatchObject({ action: 'updated', id: 101 });
   expect(comments).toHaveLength(2);
   expect(comments[1].body).toBe(`${commentMarker('web_classification')}\n## Report v2`);
@@ -74,11 +93,14 @@ test('creates the comment once, then updates the same comment in place', async (
 });
 
 test('skips events that are not about a pull request', async () => {
-  expect(await postPrComment({ token: 'tok', markdown: 'x', marker: 'm', env: env(pushEvent) })).toEqual({ action: 'skipped', reason: 'this event is not about a pull request' });
+  expect(await postPrComment({ token: 'tok', markdown: 'x', marker: 'm', env: env(pushEvent) })).toEqual({
+    action: 'skipped',
+    reason: 'this event is not about a pull request',
+  });
   expect(requests).toEqual([]);
 });
 
-test('a comment is cut below GitHub\'s 65,536-character limit', async () => {
+test("a comment is cut below GitHub's 65,536-character limit", async () => {
   await postPrComment({ token: 'tok', markdown: 'x'.repeat(80_000), marker: 'big', env: env(prEvent) });
   expect(comments[1].body.length).toBeLessThan(65_536);
   expect(comments[1].body).toContain('(truncated');

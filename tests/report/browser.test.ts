@@ -60,7 +60,16 @@ describe('HTML report in headless Chromium', () => {
       executablePath,
       headless: true,
       viewport: { width: 1280, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -86,13 +95,19 @@ describe('HTML report in headless Chromium', () => {
 
     // charts: one per metric plus latency and tokens, with sized bars and whiskers
     expect(await page.locator('svg.chart').count()).toBe(4);
-    const bars = await page.locator('.metric-chart[data-metric="accuracy"] rect.bar').evaluateAll((els) => els.map((e) => (e as unknown as { getBBox(): { width: number } }).getBBox().width));
+    const bars = await page
+      .locator('.metric-chart[data-metric="accuracy"] rect.bar')
+      .evaluateAll((els) => els.map((e) => (e as unknown as { getBBox(): { width: number } }).getBBox().width));
     expect(bars).toHaveLength(2);
     for (const width of bars) expect(width).toBeGreaterThan(50);
-    const whiskers = await page.locator('.metric-chart line.whisker').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+    const whiskers = await page
+      .locator('.metric-chart line.whisker')
+      .evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
     expect(whiskers).toHaveLength(2);
     for (const width of whiskers) expect(width).toBeGreaterThan(20);
-    const tokenBars = await page.locator('.run-chart rect.bar').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+    const tokenBars = await page
+      .locator('.run-chart rect.bar')
+      .evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
     expect(tokenBars.length).toBe(16);
     expect(Math.min(...tokenBars)).toBeGreaterThan(0);
 
@@ -121,53 +136,88 @@ describe('HTML report in headless Chromium', () => {
   /** Run ids, variants and datasets as long as a real experiment's (the demo's), which is what overflowed. */
   function realisticSample(): Results {
     const r = sampleResults();
-    const longId = new Map(r.runs.map((run) => [run.runId, `web_classification.${run.variantId === DEFAULT ? 'default' : 'variant_1'}.web_classification_${run.dataset}_new.20261207-1318.${run.runId.length.toString(16)}e4${run.dataset.length}`]));
+    const longId = new Map(
+      r.runs.map((run) => [
+        run.runId,
+        `web_classification.${run.variantId === DEFAULT ? 'default' : 'variant_1'}.web_classification_${run.dataset}_new.20261207-1318.${run.runId.length.toString(16)}e4${run.dataset.length}`,
+      ]),
+    );
     for (const run of r.runs) run.runId = longId.get(run.runId)!;
     for (const line of r.lines) line.runId = longId.get(line.runId)!;
     return r;
   }
 
-  it.each([360, 1300, 1920])('is readable at %i px: the page never scrolls sideways, wide tables scroll in their box, every runs column shows from 1300 px', async (width) => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    const file = path.join(ARTIFACTS, `report-${width}.html`);
-    await writeFile(file, renderHtml(realisticSample()));
-    const page = await context!.newPage();
-    try {
-      await page.setViewportSize({ width, height: 900 });
-      await page.goto(pathToFileURL(file).href);
-      const layout = await page.evaluate(() => {
-        // In the page: the DOM types are not in this project's (Node) type library.
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        const w = globalThis as any;
-        const doc = w.document.documentElement;
-        const boxes = Array.from(w.document.querySelectorAll('.wide') as ArrayLike<{ querySelector(s: string): { id: string; scrollWidth: number }; clientWidth: number; getBoundingClientRect(): { right: number } }>).map((wrap) => {
-          const table = wrap.querySelector('table');
-          return { id: table.id, fits: table.scrollWidth <= wrap.clientWidth + 1, scrolls: w.getComputedStyle(wrap).overflowX === 'auto', inside: wrap.getBoundingClientRect().right <= doc.clientWidth + 0.5 };
+  it.each([360, 1300, 1920])(
+    'is readable at %i px: the page never scrolls sideways, wide tables scroll in their box, every runs column shows from 1300 px',
+    async (width) => {
+      await mkdir(ARTIFACTS, { recursive: true });
+      const file = path.join(ARTIFACTS, `report-${width}.html`);
+      await writeFile(file, renderHtml(realisticSample()));
+      const page = await context!.newPage();
+      try {
+        await page.setViewportSize({ width, height: 900 });
+        await page.goto(pathToFileURL(file).href);
+        const layout = await page.evaluate(() => {
+          // In the page: the DOM types are not in this project's (Node) type library.
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          const w = globalThis as any;
+          const doc = w.document.documentElement;
+          const boxes = Array.from(
+            w.document.querySelectorAll('.wide') as ArrayLike<{
+              querySelector(s: string): { id: string; scrollWidth: number };
+              clientWidth: number;
+              getBoundingClientRect(): { right: number };
+            }>,
+          ).map((wrap) => {
+            const table = wrap.querySelector('table');
+            return {
+              id: table.id,
+              fits: table.scrollWidth <= wrap.clientWidth + 1,
+              scrolls: w.getComputedStyle(wrap).overflowX === 'auto',
+              inside: wrap.getBoundingClientRect().right <= doc.clientWidth + 0.5,
+            };
+          });
+          const labels = Array.from(
+            w.document.querySelectorAll('svg.chart text.label') as ArrayLike<{ getBBox(): { x: number } }>,
+          ).map((t) => t.getBBox().x);
+          return {
+            pageWidth: doc.scrollWidth as number,
+            viewport: doc.clientWidth as number,
+            boxes,
+            minLabelX: Math.min(...labels),
+          };
         });
-        const labels = Array.from(w.document.querySelectorAll('svg.chart text.label') as ArrayLike<{ getBBox(): { x: number } }>).map((t) => t.getBBox().x);
-        return { pageWidth: doc.scrollWidth as number, viewport: doc.clientWidth as number, boxes, minLabelX: Math.min(...labels) };
-      });
-      expect(layout.pageWidth).toBeLessThanOrEqual(layout.viewport);
-      expect(layout.boxes.map((b) => b.id).sort()).toEqual(['comparisons-table', 'failed-lines', 'gates-table', 'runs-table']);
-      for (const box of layout.boxes) expect({ id: box.id, scrolls: box.scrolls, inside: box.inside }).toEqual({ id: box.id, scrolls: true, inside: true });
-      if (width >= 1300) {
-        expect(layout.boxes.filter((b) => !b.fits).map((b) => b.id)).toEqual([]);
-        const p95 = await page.locator('#runs-table th', { hasText: 'p95 latency' }).boundingBox();
-        expect(p95!.x + p95!.width).toBeLessThanOrEqual(width);
-      } else {
-        // Narrower than the runs table: its last columns are reached by scrolling its own box.
-        await page.locator('#runs-table').evaluate((t) => t.parentElement!.scrollTo({ left: 1e6 }));
-        const box = await page.locator('#runs-table').evaluate((t) => t.parentElement!.getBoundingClientRect().right);
-        const p95 = await page.locator('#runs-table th', { hasText: 'p95 latency' }).boundingBox();
-        expect(p95!.x).toBeGreaterThanOrEqual(0);
-        expect(p95!.x + p95!.width).toBeLessThanOrEqual(box + 0.5);
+        expect(layout.pageWidth).toBeLessThanOrEqual(layout.viewport);
+        expect(layout.boxes.map((b) => b.id).sort()).toEqual([
+          'comparisons-table',
+          'failed-lines',
+          'gates-table',
+          'runs-table',
+        ]);
+        for (const box of layout.boxes)
+          expect({ id: box.id, scrolls: box.scrolls, inside: box.inside }).toEqual({
+            id: box.id,
+            scrolls: true,
+            inside: true,
+          });
+        if (width >= 1300) {
+          expect(layout.boxes.filter((b) => !b.fits).map((b) => b.id)).toEqual([]);
+          const p95 = await page.locator('#runs-table th', { hasText: 'p95 latency' }).boundingBox();
+          expect(p95!.x + p95!.width).toBeLessThanOrEqual(width);
+        } else {
+          // Narrower than the runs table: its last columns are reached by scrolling its own box.
+          await page.locator('#runs-table').evaluate((t) => t.parentElement!.scrollTo({ left: 1e6 }));
+          const box = await page.locator('#runs-table').evaluate((t) => t.parentElement!.getBoundingClientRect().right);
+          const p95 = await page.locator('#runs-table th', { hasText: 'p95 latency' }).boundingBox();
+          expect(p95!.x).toBeGreaterThanOrEqual(0);
+          expect(p95!.x + p95!.width).toBeLessThanOrEqual(box + 0.5);
+        }
+        // Chart labels start inside their chart (clipped in the middle, not cut at the edge).
+        expect(layout.minLabelX).toBeGreaterThanOrEqual(0);
+        await page.screenshot({ path: path.join(ARTIFACTS, `report-${width}.png`), fullPage: true });
+      } finally {
+        await page.close();
       }
-      // Chart labels start inside their chart (clipped in the middle, not cut at the edge).
-      expect(layout.minLabelX).toBeGreaterThanOrEqual(0);
-      await page.screenshot({ path: path.join(ARTIFACTS, `report-${width}.png`), fullPage: true });
-    } finally {
-      await page.close();
-    }
-  });
+    },
+  );
 });
-

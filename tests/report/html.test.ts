@@ -14,15 +14,25 @@ describe('HTML report', () => {
     expect(html).not.toMatch(/url\(|@import|@font-face/i);
     expect(html).not.toMatch(/https?:\/\/(?!example\.com|www\.w3\.org\/2000\/svg)/);
     expect(html.match(/<script>/g)).toHaveLength(1);
-    expect(html).toMatch(/Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;; script-src &#39;sha256-[A-Za-z0-9+/=]+&#39;/);
+    expect(html).toMatch(
+      /Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;; script-src &#39;sha256-[A-Za-z0-9+/=]+&#39;/,
+    );
   });
 
   it('shows the header, gate badges, one chart per evaluator metric and the comparisons', () => {
     expect(html).toContain('<h1>web_classification</h1>');
     expect(html).toContain('env <b>dev</b> · build <b>20250210.3</b> · 2025-02-10 14:03 UTC');
     expect(html).toContain('<span class="verdict failed">1 of 4 gates failed</span>');
-    expect(html.match(/<tr class="gate (passed|failed|skipped)">/g)).toEqual(['<tr class="gate failed">', '<tr class="gate skipped">', '<tr class="gate passed">', '<tr class="gate passed">']);
-    expect(html.match(/class="card metric-chart" data-metric="([^"]+)"/g)).toEqual(['class="card metric-chart" data-metric="accuracy"', 'class="card metric-chart" data-metric="error_rate"']);
+    expect(html.match(/<tr class="gate (passed|failed|skipped)">/g)).toEqual([
+      '<tr class="gate failed">',
+      '<tr class="gate skipped">',
+      '<tr class="gate passed">',
+      '<tr class="gate passed">',
+    ]);
+    expect(html.match(/class="card metric-chart" data-metric="([^"]+)"/g)).toEqual([
+      'class="card metric-chart" data-metric="accuracy"',
+      'class="card metric-chart" data-metric="error_rate"',
+    ]);
     expect(html.match(/class="whisker"/g)).toHaveLength(2); // accuracy has intervals for both variants, error_rate none
     expect(html).toContain('<span class="badge Degraded">Degraded</span>');
     expect(html).toContain('0.70 [0.40, 0.89]');
@@ -30,15 +40,20 @@ describe('HTML report', () => {
 
   it('renders every line with filter attributes, and the failed line with its error', () => {
     expect(html.match(/<tr class="(completed|failed)" data-variant=/g)).toHaveLength(20);
-    expect(html).toMatch(/<tr class="failed" data-variant="summarize_text_content\.variant_1" data-dataset="web_train" data-status="failed" data-run="[^"]+" data-line="2">/);
-    expect(html).toContain('<pre class="error">ServiceError: Connection timed out after 3 retries &lt;script&gt;x&lt;/script&gt;</pre>');
+    expect(html).toMatch(
+      /<tr class="failed" data-variant="summarize_text_content\.variant_1" data-dataset="web_train" data-status="failed" data-run="[^"]+" data-line="2">/,
+    );
+    expect(html).toContain(
+      '<pre class="error">ServiceError: Connection timed out after 3 retries &lt;script&gt;x&lt;/script&gt;</pre>',
+    );
   });
 
   it('escapes every user value (experiment, variant, inputs, outputs, errors, gate texts)', () => {
     const r = sampleResults();
     r.experiment = `exp ${attack}`;
     r.variants[1].id = `v"><script>alert(2)</script>`;
-    for (const x of [...r.runs, ...r.lines, ...r.metrics, ...r.gates, ...r.comparisons]) if (x.variantId === 'summarize_text_content.variant_1') x.variantId = r.variants[1].id;
+    for (const x of [...r.runs, ...r.lines, ...r.metrics, ...r.gates, ...r.comparisons])
+      if (x.variantId === 'summarize_text_content.variant_1') x.variantId = r.variants[1].id;
     r.lines[0].inputs = { [`key${attack}`]: `</td></tr></table>${attack}` };
     r.lines[1].outputs = { answer: `<script>alert(3)</script>` };
     r.lines[12].error = { message: `boom ${attack}` };

@@ -44,7 +44,13 @@ function parseXml(xml: string): Element {
 }
 
 function decode(s: string): string {
-  return s.replace(/&#(\d+);/g, (_, d) => String.fromCharCode(Number(d))).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return s
+    .replace(/&#(\d+);/g, (_, d) => String.fromCharCode(Number(d)))
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 const cases = (suite: Element) => suite.children.filter((c) => c.name === 'testcase');
@@ -62,7 +68,12 @@ describe('JUnit XML', () => {
 
   it('makes a failed gate a <failure>, a skipped gate <skipped/>, a passed gate a plain test case', () => {
     const gates = cases(suite('eval_accuracy'));
-    expect(suite('eval_accuracy').attrs).toMatchObject({ tests: '3', failures: '1', skipped: '1', timestamp: '2025-02-10T14:03:07' });
+    expect(suite('eval_accuracy').attrs).toMatchObject({
+      tests: '3',
+      failures: '1',
+      skipped: '1',
+      timestamp: '2025-02-10T14:03:07',
+    });
     const failed = gates.find((c) => c.attrs.name === 'accuracy at least 0.65 [summarize_text_content.variant_1]')!;
     expect(failed.attrs.classname).toBe('web_classification.eval_accuracy');
     const failure = failed.children.find((c) => c.name === 'failure')!;
@@ -72,13 +83,20 @@ describe('JUnit XML', () => {
     expect(skipped.children.map((c) => c.name)).toEqual(['skipped', 'system-out']);
     const passed = gates.find((c) => c.attrs.name.startsWith('accuracy at least 0.6 '))!;
     expect(passed.children.some((c) => c.name === 'failure' || c.name === 'skipped')).toBe(false);
-    expect(cases(suite('gates')).map((c) => c.attrs.name)).toEqual(['failed lines at most 10% [summarize_text_content.variant_1]']);
+    expect(cases(suite('gates')).map((c) => c.attrs.name)).toEqual([
+      'failed lines at most 10% [summarize_text_content.variant_1]',
+    ]);
   });
 
   it('reports each failed line as a failing test case with its error', () => {
     const [line] = cases(suite('lines'));
-    expect(line.attrs).toMatchObject({ name: 'line 2 [summarize_text_content.variant_1]', classname: 'web_classification.lines.web_train' });
-    expect(line.children[0].attrs.message).toBe('ServiceError: Connection timed out after 3 retries <script>x</script>');
+    expect(line.attrs).toMatchObject({
+      name: 'line 2 [summarize_text_content.variant_1]',
+      classname: 'web_classification.lines.web_train',
+    });
+    expect(line.children[0].attrs.message).toBe(
+      'ServiceError: Connection timed out after 3 retries <script>x</script>',
+    );
     expect(line.children[0].text).toContain('"url":"https://example.com/web_train/2"');
   });
 

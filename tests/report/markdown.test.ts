@@ -7,10 +7,22 @@ function bigResults(failedLines: number, gates: number): Results {
   const r = sampleResults();
   const template = r.lines.find((l) => l.error)!;
   for (let i = 0; i < failedLines; i++) {
-    r.lines.push({ ...template, lineNumber: 100 + i, error: { message: `Rate limited (429) on attempt ${i} — ${'x'.repeat(120)}`, code: 'ServiceError' } });
+    r.lines.push({
+      ...template,
+      lineNumber: 100 + i,
+      error: { message: `Rate limited (429) on attempt ${i} — ${'x'.repeat(120)}`, code: 'ServiceError' },
+    });
   }
   for (let i = 0; i < gates; i++) {
-    r.gates.push({ name: `latency gate ${i}`, metric: 'p95_latency_ms', variantId: V1, status: 'passed', observed: 100 + i, threshold: '≤ 2000', message: `p95 ${100 + i} ms` });
+    r.gates.push({
+      name: `latency gate ${i}`,
+      metric: 'p95_latency_ms',
+      variantId: V1,
+      status: 'passed',
+      observed: 100 + i,
+      threshold: '≤ 2000',
+      message: `p95 ${100 + i} ms`,
+    });
   }
   return r;
 }
@@ -34,8 +46,17 @@ describe('Markdown summary', () => {
   });
 
   it('lists failed gates first, with observed value and threshold', () => {
-    const gateRows = md.split('### Gates')[1].split('###')[0].split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| Status') && !l.startsWith('| ---'));
-    expect(gateRows.map((l) => l.split(' | ')[0])).toEqual(['| ❌ failed', '| ⏭️ skipped', '| ✅ passed', '| ✅ passed']);
+    const gateRows = md
+      .split('### Gates')[1]
+      .split('###')[0]
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| Status') && !l.startsWith('| ---'));
+    expect(gateRows.map((l) => l.split(' | ')[0])).toEqual([
+      '| ❌ failed',
+      '| ⏭️ skipped',
+      '| ✅ passed',
+      '| ✅ passed',
+    ]);
     expect(gateRows[0]).toContain('| 0.63 | ≥ 0.65 |');
   });
 
@@ -46,28 +67,39 @@ describe('Markdown summary', () => {
   });
 
   it('shows comparisons with verdict words and run statistics with totals', () => {
-    expect(md).toMatch(/\| 🔴 Degraded \| default \| eval_accuracy\.accuracy \| baseline \| 0\.90 → 0\.70 \(−0\.20\) \|/);
+    expect(md).toMatch(
+      /\| 🔴 Degraded \| default \| eval_accuracy\.accuracy \| baseline \| 0\.90 → 0\.70 \(−0\.20\) \|/,
+    );
     expect(md).toContain('⚪ Inconclusive');
-    expect(md).toContain('| summarize_text_content.variant_1 | web_train | 5 | **1** | 1,200 | $0.0052 | 360 ms | 4.00 s |');
+    expect(md).toContain(
+      '| summarize_text_content.variant_1 | web_train | 5 | **1** | 1,200 | $0.0052 | 360 ms | 4.00 s |',
+    );
     expect(md).toContain('| **Total** |  | 20 | 1 | 4,800 | $0.0160 |');
   });
 
   it('lists failed lines with their errors, HTML shown as text', () => {
     expect(md).toContain('### Failed lines (1)');
-    expect(md).toContain('| summarize_text_content.variant_1 | web_train | 2 | ServiceError: Connection timed out after 3 retries &lt;script&gt;x&lt;/script&gt; |');
+    expect(md).toContain(
+      '| summarize_text_content.variant_1 | web_train | 2 | ServiceError: Connection timed out after 3 retries &lt;script&gt;x&lt;/script&gt; |',
+    );
     expect(md).not.toContain('<script>');
   });
 
   it('keeps user text inside its table cell: pipes escaped, newlines flattened, mentions defused', () => {
     const r = sampleResults();
     r.lines[12].error = { message: 'bad | cell\nsecond line @octocat' };
-    const row = renderMarkdown(r).split('\n').find((l) => l.includes('bad'))!;
+    const row = renderMarkdown(r)
+      .split('\n')
+      .find((l) => l.includes('bad'))!;
     expect(row).toContain('bad \\| cell second line @\u200boctocat');
   });
 
   it('caps the number of failed lines listed and says how many more there are', () => {
     const out = renderMarkdown(bigResults(40, 0), { maxFailedLines: 5 });
-    const rows = out.split('### Failed lines (41)')[1].split('\n').filter((l) => l.startsWith('| ') && /\| \d+ \|/.test(l));
+    const rows = out
+      .split('### Failed lines (41)')[1]
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && /\| \d+ \|/.test(l));
     expect(rows).toHaveLength(5);
     expect(out).toContain('_36 more row(s) not shown');
   });
@@ -97,6 +129,8 @@ describe('Markdown summary', () => {
 
   it('is not shortened when everything fits', () => {
     expect(md).not.toContain('shortened');
-    expect(bytes(renderMarkdown(bigResults(3000, 300), { maxFailedLines: 3000 }))).toBeGreaterThan(PR_COMMENT_MAX_BYTES);
+    expect(bytes(renderMarkdown(bigResults(3000, 300), { maxFailedLines: 3000 }))).toBeGreaterThan(
+      PR_COMMENT_MAX_BYTES,
+    );
   });
 });

@@ -14,7 +14,15 @@ const runs: RunResult[] = [
   run('run-v1-test', V1, 'web_test', 5, 0, 210, 0.0048),
 ];
 
-function run(runId: string, variantId: string, dataset: string, lines: number, failed: number, p50: number, costUsd: number): RunResult {
+function run(
+  runId: string,
+  variantId: string,
+  dataset: string,
+  lines: number,
+  failed: number,
+  p50: number,
+  costUsd: number,
+): RunResult {
   return {
     runId,
     variantId,
@@ -49,7 +57,10 @@ function linesOf(r: RunResult): LineResult[] {
       line.error = { message: 'Connection timed out after 3 retries <script>x</script>', code: 'ServiceError' };
     } else {
       line.outputs = { category: correct ? categories[i] : 'None', evidence: 'Both' };
-      line.scores = { 'eval_accuracy.grade': correct ? 'Correct' : 'Incorrect', 'eval_accuracy.score': correct ? 1 : 0 };
+      line.scores = {
+        'eval_accuracy.grade': correct ? 'Correct' : 'Incorrect',
+        'eval_accuracy.score': correct ? 1 : 0,
+      };
     }
     return line;
   });
@@ -83,20 +94,115 @@ export function sampleResults(): Results {
       metrics: { accuracy: [0.8, 0.6, 0.5, 0.75][i], error_rate: [0, 0, 0.2, 0][i] },
     })),
     metrics: [
-      { evaluator: 'eval_accuracy', metric: 'accuracy', variantId: DEFAULT, kind: 'boolean', higherIsBetter: true, value: 0.7, interval: { n: 10, mean: 0.7, lower: 0.4, upper: 0.89, method: 'wilson', level: 0.95 }, scoreKey: 'eval_accuracy.score' },
-      { evaluator: 'eval_accuracy', metric: 'accuracy', variantId: V1, kind: 'boolean', higherIsBetter: true, value: 0.63, interval: { n: 9, mean: 0.63, lower: 0.31, upper: 0.86, method: 'wilson', level: 0.95 } },
-      { evaluator: 'eval_accuracy', metric: 'error_rate', variantId: DEFAULT, kind: 'continuous', higherIsBetter: false, value: 0 },
-      { evaluator: 'eval_accuracy', metric: 'error_rate', variantId: V1, kind: 'continuous', higherIsBetter: false, value: 0.1 },
+      {
+        evaluator: 'eval_accuracy',
+        metric: 'accuracy',
+        variantId: DEFAULT,
+        kind: 'boolean',
+        higherIsBetter: true,
+        value: 0.7,
+        interval: { n: 10, mean: 0.7, lower: 0.4, upper: 0.89, method: 'wilson', level: 0.95 },
+        scoreKey: 'eval_accuracy.score',
+      },
+      {
+        evaluator: 'eval_accuracy',
+        metric: 'accuracy',
+        variantId: V1,
+        kind: 'boolean',
+        higherIsBetter: true,
+        value: 0.63,
+        interval: { n: 9, mean: 0.63, lower: 0.31, upper: 0.86, method: 'wilson', level: 0.95 },
+      },
+      {
+        evaluator: 'eval_accuracy',
+        metric: 'error_rate',
+        variantId: DEFAULT,
+        kind: 'continuous',
+        higherIsBetter: false,
+        value: 0,
+      },
+      {
+        evaluator: 'eval_accuracy',
+        metric: 'error_rate',
+        variantId: V1,
+        kind: 'continuous',
+        higherIsBetter: false,
+        value: 0.1,
+      },
     ],
     comparisons: [
-      { evaluator: 'eval_accuracy', metric: 'accuracy', variantId: V1, against: 'default', test: 'mcnemar', n: 9, candidateMean: 0.63, referenceMean: 0.7, delta: -0.07, ciLow: -0.35, ciHigh: 0.21, pValue: 0.62, verdict: 'Inconclusive', message: 'No significant change' },
-      { evaluator: 'eval_accuracy', metric: 'accuracy', variantId: DEFAULT, against: 'baseline', test: 'mcnemar', n: 10, candidateMean: 0.7, referenceMean: 0.9, delta: -0.2, ciLow: -0.38, ciHigh: -0.02, pValue: 0.031, verdict: 'Degraded', message: 'Accuracy dropped against the baseline' },
+      {
+        evaluator: 'eval_accuracy',
+        metric: 'accuracy',
+        variantId: V1,
+        against: 'default',
+        test: 'mcnemar',
+        n: 9,
+        candidateMean: 0.63,
+        referenceMean: 0.7,
+        delta: -0.07,
+        ciLow: -0.35,
+        ciHigh: 0.21,
+        pValue: 0.62,
+        verdict: 'Inconclusive',
+        message: 'No significant change',
+      },
+      {
+        evaluator: 'eval_accuracy',
+        metric: 'accuracy',
+        variantId: DEFAULT,
+        against: 'baseline',
+        test: 'mcnemar',
+        n: 10,
+        candidateMean: 0.7,
+        referenceMean: 0.9,
+        delta: -0.2,
+        ciLow: -0.38,
+        ciHigh: -0.02,
+        pValue: 0.031,
+        verdict: 'Degraded',
+        message: 'Accuracy dropped against the baseline',
+      },
     ],
     gates: [
-      { name: 'accuracy at least 0.6', metric: 'accuracy', evaluator: 'eval_accuracy', variantId: DEFAULT, status: 'passed', observed: 0.7, threshold: '≥ 0.6', message: 'accuracy 0.70 ≥ 0.6' },
-      { name: 'accuracy at least 0.65', metric: 'accuracy', evaluator: 'eval_accuracy', variantId: V1, status: 'failed', observed: 0.63, threshold: '≥ 0.65', message: 'accuracy 0.63 < 0.65' },
-      { name: 'no drop against baseline', metric: 'accuracy', evaluator: 'eval_accuracy', variantId: V1, status: 'skipped', threshold: 'drop ≤ 0.02', message: 'no baseline for this variant' },
-      { name: 'failed lines at most 10%', metric: 'failed_lines', variantId: V1, status: 'passed', observed: 0.05, threshold: '≤ 0.1', message: '1 of 20 lines failed' },
+      {
+        name: 'accuracy at least 0.6',
+        metric: 'accuracy',
+        evaluator: 'eval_accuracy',
+        variantId: DEFAULT,
+        status: 'passed',
+        observed: 0.7,
+        threshold: '≥ 0.6',
+        message: 'accuracy 0.70 ≥ 0.6',
+      },
+      {
+        name: 'accuracy at least 0.65',
+        metric: 'accuracy',
+        evaluator: 'eval_accuracy',
+        variantId: V1,
+        status: 'failed',
+        observed: 0.63,
+        threshold: '≥ 0.65',
+        message: 'accuracy 0.63 < 0.65',
+      },
+      {
+        name: 'no drop against baseline',
+        metric: 'accuracy',
+        evaluator: 'eval_accuracy',
+        variantId: V1,
+        status: 'skipped',
+        threshold: 'drop ≤ 0.02',
+        message: 'no baseline for this variant',
+      },
+      {
+        name: 'failed lines at most 10%',
+        metric: 'failed_lines',
+        variantId: V1,
+        status: 'passed',
+        observed: 0.05,
+        threshold: '≤ 0.1',
+        message: '1 of 20 lines failed',
+      },
     ],
     lines: runs.flatMap(linesOf),
   } satisfies Results);

@@ -16,7 +16,16 @@ describe('writeReports', () => {
     const dir = path.join(base, 'nested', 'reports');
     const written = await writeReports(sampleResults(), dir, ['json', 'csv', 'html', 'markdown', 'junit']);
     expect(written.map((f) => path.basename(f)).sort()).toEqual(
-      ['eval_accuracy_metrics.csv', 'eval_accuracy_result.csv', 'report.html', 'results.json', 'results.junit.xml', 'summary.md', 'web_classification_metrics.csv', 'web_classification_result.csv'].sort(),
+      [
+        'eval_accuracy_metrics.csv',
+        'eval_accuracy_result.csv',
+        'report.html',
+        'results.json',
+        'results.junit.xml',
+        'summary.md',
+        'web_classification_metrics.csv',
+        'web_classification_result.csv',
+      ].sort(),
     );
     expect((await readdir(dir)).sort()).toEqual(written.map((f) => path.basename(f)).sort());
     expect(validateResults(JSON.parse(await readFile(path.join(dir, REPORT_FILE_NAMES.json), 'utf8')))).toEqual([]);
@@ -46,7 +55,9 @@ describe('writeReports', () => {
     expect((err as ConfigError).problems).toEqual([
       {
         file: 'eval_accuracy_result.csv',
-        message: expect.stringMatching(/^two reports would be written to eval_accuracy_result\.csv \(from "eval_accuracy" and "eval\/accuracy"\); expected the experiment name and every evaluator name to give distinct report file names/),
+        message: expect.stringMatching(
+          /^two reports would be written to eval_accuracy_result\.csv \(from "eval_accuracy" and "eval\/accuracy"\); expected the experiment name and every evaluator name to give distinct report file names/,
+        ),
       },
     ]);
     expect(await readdir(base)).toEqual([]);
@@ -73,11 +84,21 @@ describe('writeReports', () => {
     r.comparisons[0].message = secrets[0];
     const dir = path.join(await scratch(), 'out');
     const written = await writeReports(r, dir, ['json', 'csv', 'html', 'markdown', 'junit'], { secrets });
-    const escaped = (s: string) => [s, s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'), JSON.stringify(s).slice(1, -1), s.replace(/"/g, '""'), s.replace(/"/g, '&quot;')];
+    const escaped = (s: string) => [
+      s,
+      s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
+      JSON.stringify(s).slice(1, -1),
+      s.replace(/"/g, '""'),
+      s.replace(/"/g, '&quot;'),
+    ];
     const needles = secrets.flatMap(escaped).concat(['sk-live', 'p@ss']);
     for (const file of written) {
       const text = await readFile(file, 'utf8');
-      for (const needle of needles) expect({ file: path.basename(file), found: text.includes(needle) ? needle : null }).toEqual({ file: path.basename(file), found: null });
+      for (const needle of needles)
+        expect({ file: path.basename(file), found: text.includes(needle) ? needle : null }).toEqual({
+          file: path.basename(file),
+          found: null,
+        });
     }
     const json = await readFile(path.join(dir, 'results.json'), 'utf8');
     expect(JSON.parse(json).lines[0].inputs).toMatchObject({ api_key: '***', note: 'token=***, again ***' });

@@ -46,8 +46,10 @@ node_variants:
 `,
   'flows/std/a.jinja2': '# system:\nAnswer briefly.\n# user:\n{{question}}\n',
   'flows/std/b.jinja2': '# user:\nShorten: {{text}}\n',
-  'data/train.jsonl': '{"question": "What is the capital of France?", "answer": "Paris"}\n{"question": "Two plus two?", "answer": "4"}\n{"question": "Colour of the sky?", "answer": "blue"}\n',
-  'data/more.jsonl': '{"question": "Largest planet?", "answer": "Jupiter"}\n{"question": "Boiling point of water in C?", "answer": "100"}\n',
+  'data/train.jsonl':
+    '{"question": "What is the capital of France?", "answer": "Paris"}\n{"question": "Two plus two?", "answer": "4"}\n{"question": "Colour of the sky?", "answer": "blue"}\n',
+  'data/more.jsonl':
+    '{"question": "Largest planet?", "answer": "Jupiter"}\n{"question": "Boiling point of water in C?", "answer": "100"}\n',
   'data/eval.jsonl': '{"answer": "Paris"}\n{"answer": "4"}\n{"answer": "blue"}\n',
   'experiment.yaml': `name: demo
 flow: flows/std
@@ -92,7 +94,8 @@ evaluators:
 `,
 };
 
-const load = (dir: string) => loadUseCase({ configPath: path.join(dir, 'experiment.yaml'), host: new MemoryHost(), needs: 'bulk-run' });
+const load = (dir: string) =>
+  loadUseCase({ configPath: path.join(dir, 'experiment.yaml'), host: new MemoryHost(), needs: 'bulk-run' });
 
 test('variant plans × datasets × evaluators: the runs and the evaluation jobs linking them', async () => {
   const uc = makeUseCase(twoVariedNodes);
@@ -107,15 +110,26 @@ test('variant plans × datasets × evaluators: the runs and the evaluation jobs 
       expect(plan.runs.map((r) => r.lines)).toEqual([...Array(perDataset).fill(3), ...Array(perDataset).fill(2)]);
       expect(plan.runs.every((r) => r.lineRange?.start === 0 && r.lineRange.end === r.lines)).toBe(true);
       // accuracy scores the train runs; the judge scores every run.
-      expect(plan.evaluations.filter((e) => e.evaluator === 'accuracy').map((e) => e.standardRunId)).toEqual(plan.runs.filter((r) => r.dataset === 'train').map((r) => r.runId));
-      expect(plan.evaluations.filter((e) => e.evaluator === 'judge').map((e) => e.standardRunId)).toEqual(plan.runs.map((r) => r.runId));
-      expect(new Set([...plan.runs.map((r) => r.runId), ...plan.evaluations.map((e) => e.runId)]).size).toBe(plan.runs.length + plan.evaluations.length);
+      expect(plan.evaluations.filter((e) => e.evaluator === 'accuracy').map((e) => e.standardRunId)).toEqual(
+        plan.runs.filter((r) => r.dataset === 'train').map((r) => r.runId),
+      );
+      expect(plan.evaluations.filter((e) => e.evaluator === 'judge').map((e) => e.standardRunId)).toEqual(
+        plan.runs.map((r) => r.runId),
+      );
+      expect(new Set([...plan.runs.map((r) => r.runId), ...plan.evaluations.map((e) => e.runId)]).size).toBe(
+        plan.runs.length + plan.evaluations.length,
+      );
       // Plain data: it survives JSON unchanged.
       expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
     }
     expect(counts).toEqual({ defaults: 2, one_at_a_time: 6, cartesian: 8 });
     const cartesian = await planExperiment(useCase, { variants: 'cartesian', build: '7' });
-    expect(cartesian.runs.filter((r) => r.dataset === 'train').map((r) => r.variantId)).toEqual(['default', 'b.v1', 'a.v1', 'a.v1+b.v1']);
+    expect(cartesian.runs.filter((r) => r.dataset === 'train').map((r) => r.variantId)).toEqual([
+      'default',
+      'b.v1',
+      'a.v1',
+      'a.v1+b.v1',
+    ]);
   } finally {
     uc.cleanup();
   }
@@ -137,7 +151,11 @@ test('run ids are stable across two plans of the same inputs and change with the
     expect(a.runs[0].runId).toContain('.20261207-1011.');
     // An id already taken (in the store) is not reused.
     const taken = new Set([first.runs[0].runId]);
-    const again = await planExperiment(load(uc.dir), { variants: 'cartesian', build: '1234', taken: (id) => taken.has(id) });
+    const again = await planExperiment(load(uc.dir), {
+      variants: 'cartesian',
+      build: '1234',
+      taken: (id) => taken.has(id),
+    });
     expect(again.runs[0].runId).toBe(`${first.runs[0].runId}.2`);
     expect(again.runs.slice(1).map((r) => r.runId)).toEqual(first.runs.slice(1).map((r) => r.runId));
     // Other data under the same build: another id.
@@ -159,7 +177,15 @@ test('the estimate of a tiny flow matches a hand count', async () => {
     const train = plan.runs.find((r) => r.dataset === 'train')!;
     const questions = ['What is the capital of France?', 'Two plus two?', 'Colour of the sky?'];
     // Node a renders the question; node b's input is a's output, unknown before running (empty).
-    const a = questions.map((q) => countChatTokens([{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: q }], 'gpt-4o'));
+    const a = questions.map((q) =>
+      countChatTokens(
+        [
+          { role: 'system', content: 'Answer briefly.' },
+          { role: 'user', content: q },
+        ],
+        'gpt-4o',
+      ),
+    );
     const b = countChatTokens([{ role: 'user', content: 'Shorten:' }], 'gpt-4o');
     const prompt = a.reduce((x, y) => x + y, 0) + 3 * b;
     expect(train.estimate.calls).toBe(2 * 3);
@@ -172,10 +198,17 @@ test('the estimate of a tiny flow matches a hand count', async () => {
     const accuracy = plan.evaluations.find((e) => e.evaluator === 'accuracy')!;
     expect(accuracy.estimate).toMatchObject({ calls: 0, promptTokens: 0, costUsd: 0 });
     const judge = plan.evaluations.filter((e) => e.evaluator === 'judge');
-    expect(judge.map((e) => [e.lines, e.estimate.calls])).toEqual([[3, 3], [2, 2]]);
+    expect(judge.map((e) => [e.lines, e.estimate.calls])).toEqual([
+      [3, 3],
+      [2, 2],
+    ]);
     expect(judge[0].estimate.promptTokens).toBeGreaterThan(3 * 50); // the judge's rubric is long
     expect(plan.estimate.total.calls).toBe(6 + 4 + 5);
-    expect(plan.estimate.total.costUsd).toBeCloseTo(plan.runs.concat().reduce((s, r) => s + r.estimate.costUsd!, 0) + judge.reduce((s, e) => s + e.estimate.costUsd!, 0), 10);
+    expect(plan.estimate.total.costUsd).toBeCloseTo(
+      plan.runs.concat().reduce((s, r) => s + r.estimate.costUsd!, 0) +
+        judge.reduce((s, e) => s + e.estimate.costUsd!, 0),
+      10,
+    );
   } finally {
     uc.cleanup();
   }
@@ -183,9 +216,16 @@ test('the estimate of a tiny flow matches a hand count', async () => {
 
 describe('bulk-run executes the plan', () => {
   test('a dry run returns the plan and writes nothing; the real run uses the planned ids; a second run does not reuse them', async () => {
-    const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1", "answer": "a1"}\n{"question": "q2", "answer": "a2"}\n' });
+    const uc = makeUseCase({
+      'data/train.jsonl': '{"question": "q1", "answer": "a1"}\n{"question": "q2", "answer": "a2"}\n',
+    });
     try {
-      const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), cacheMode: 'off' as const, buildId: '5' };
+      const common = {
+        config: path.join(uc.dir, 'experiment.yaml'),
+        store: path.join(uc.dir, '.llmops'),
+        cacheMode: 'off' as const,
+        buildId: '5',
+      };
       const host = new MemoryHost();
       const dry = await bulkRunStep.run({ ...common, dryRun: true, planFile: path.join(uc.dir, 'plan.json') }, host);
       expect(dry.runs).toEqual([]);
@@ -207,12 +247,19 @@ describe('bulk-run executes the plan', () => {
   test('evaluate --dry-run after bulk-run plans its jobs against the runs of the runs file and writes no evaluation', async () => {
     const uc = makeUseCase();
     try {
-      const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), cacheMode: 'off' as const, buildId: '6' };
+      const common = {
+        config: path.join(uc.dir, 'experiment.yaml'),
+        store: path.join(uc.dir, '.llmops'),
+        cacheMode: 'off' as const,
+        buildId: '6',
+      };
       const { runs } = await bulkRunStep.run(common, new MemoryHost());
       const host = new MemoryHost();
       const dry = await evaluateStep.run({ ...common, dryRun: true }, host);
       expect(dry.evaluations).toEqual([]);
-      expect(dry.plan!.evaluations.map((e) => [e.evaluator, e.standardRunId, e.runId, e.lines])).toEqual([['accuracy', runs[0].runId, `${runs[0].runId}.eval.accuracy`, 1]]);
+      expect(dry.plan!.evaluations.map((e) => [e.evaluator, e.standardRunId, e.runId, e.lines])).toEqual([
+        ['accuracy', runs[0].runId, `${runs[0].runId}.eval.accuracy`, 1],
+      ]);
       expect(existsSync(path.join(common.store, 'runs', `${runs[0].runId}.eval.accuracy`))).toBe(false);
       expect(existsSync(path.join(common.store, 'experiments/demo/evaluations.json'))).toBe(false);
       // The real evaluation uses the same ids.

@@ -46,7 +46,10 @@ beforeAll(() => {
   mkdirSync(path.join(flow, 'wheels'), { recursive: true });
   buildWheel(path.join(flow, 'wheels'));
   writeFileSync(path.join(flow, 'flow.flex.yaml'), 'entry: flow:answer\n');
-  writeFileSync(path.join(flow, 'flow.py'), 'from llmops_local_pkg import shout\n\n\ndef answer(question: str) -> str:\n    return shout(question)\n');
+  writeFileSync(
+    path.join(flow, 'flow.py'),
+    'from llmops_local_pkg import shout\n\n\ndef answer(question: str) -> str:\n    return shout(question)\n',
+  );
   writeFileSync(path.join(flow, 'requirements.txt'), '# local only\n./wheels/llmops_local_pkg-1.0-py3-none-any.whl\n');
   writeFileSync(path.join(root, 'data.jsonl'), '{"question": "hi"}\n{"question": "yo"}\n');
   process.env.PIP_NO_INDEX = '1';
@@ -59,16 +62,29 @@ afterAll(() => {
 
 test('check (the default): the missing module, its line, and the requirements.txt line that lists it; an announced run says Failed', async () => {
   const store = path.join(root, 'store-check');
-  const err = await runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, runId: 'checked', announced: true }).catch((e: unknown) => e);
+  const err = await runBatch({
+    flow,
+    data: path.join(root, 'data.jsonl'),
+    storeRoot: store,
+    runId: 'checked',
+    announced: true,
+  }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ConfigError);
   const [problem] = (err as ConfigError).problems;
   expect(problem).toMatchObject({ file: expect.stringMatching(/flow\/flow\.py$/), line: 1 });
-  expect(problem.message).toMatch(/module "llmops_local_pkg" is imported but not installed; .*requirements\.txt:2 lists it/);
+  expect(problem.message).toMatch(
+    /module "llmops_local_pkg" is imported but not installed; .*requirements\.txt:2 lists it/,
+  );
   const run = JSON.parse(readFile(path.join(store, 'runs/checked/run.json')));
   expect(run.status).toBe('Failed');
   expect(run.error).toContain('llmops_local_pkg');
   // A run nobody announced (flow run) that fails on its input before any line writes nothing.
-  const unannounced = await runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, runId: 'quiet' }).catch((e: unknown) => e);
+  const unannounced = await runBatch({
+    flow,
+    data: path.join(root, 'data.jsonl'),
+    storeRoot: store,
+    runId: 'quiet',
+  }).catch((e: unknown) => e);
   expect(unannounced).toBeInstanceOf(ConfigError);
   expect(existsSync(path.join(store, 'runs/quiet'))).toBe(false);
 });
@@ -76,7 +92,13 @@ test('check (the default): the missing module, its line, and the requirements.tx
 test('install: a virtual environment under <store>/venvs/<hash> with the requirements, reused by the next run', async () => {
   const store = path.join(root, 'store-install');
   const logs: string[] = [];
-  const first = await runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, pythonRequirements: 'install', log: (m) => logs.push(m) });
+  const first = await runBatch({
+    flow,
+    data: path.join(root, 'data.jsonl'),
+    storeRoot: store,
+    pythonRequirements: 'install',
+    log: (m) => logs.push(m),
+  });
   expect(first.status).toBe('Completed');
   expect(first.counts).toEqual({ total: 2, completed: 2, failed: 0 });
   const venvs = readdirSync(path.join(store, 'venvs'));
@@ -88,7 +110,13 @@ test('install: a virtual environment under <store>/venvs/<hash> with the require
   const made = statSync(marker).mtimeMs;
 
   logs.length = 0;
-  const second = await runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, pythonRequirements: 'install', log: (m) => logs.push(m) });
+  const second = await runBatch({
+    flow,
+    data: path.join(root, 'data.jsonl'),
+    storeRoot: store,
+    pythonRequirements: 'install',
+    log: (m) => logs.push(m),
+  });
   expect(second.counts.completed).toBe(2);
   expect(logs).toEqual([]);
   expect(statSync(marker).mtimeMs).toBe(made);
@@ -97,7 +125,18 @@ test('install: a virtual environment under <store>/venvs/<hash> with the require
 test('install: two runs at once make the environment once (the second waits for the first)', async () => {
   const store = path.join(root, 'store-parallel');
   const logs: string[] = [];
-  const both = await Promise.all([1, 2].map((n) => runBatch({ flow, data: path.join(root, 'data.jsonl'), storeRoot: store, runId: `parallel-${n}`, pythonRequirements: 'install', log: (m) => logs.push(m) })));
+  const both = await Promise.all(
+    [1, 2].map((n) =>
+      runBatch({
+        flow,
+        data: path.join(root, 'data.jsonl'),
+        storeRoot: store,
+        runId: `parallel-${n}`,
+        pythonRequirements: 'install',
+        log: (m) => logs.push(m),
+      }),
+    ),
+  );
   expect(both.map((s) => s.counts.completed)).toEqual([2, 2]);
   expect(logs.filter((l) => l.startsWith('creating a Python virtual environment'))).toHaveLength(1);
   expect(readdirSync(path.join(store, 'venvs'))).toHaveLength(1);
@@ -110,26 +149,47 @@ test('install: a requirement pip cannot satisfy is exit 2 naming requirements.tx
   writeFileSync(path.join(broken, 'flow.py'), 'def answer(question: str) -> str:\n    return question\n');
   writeFileSync(path.join(broken, 'requirements.txt'), 'surely-not-a-package-llmops==9.9\n');
   const store = path.join(root, 'store-broken');
-  const err = await runBatch({ flow: broken, data: path.join(root, 'data.jsonl'), storeRoot: store, pythonRequirements: 'install' }).catch((e: unknown) => e);
+  const err = await runBatch({
+    flow: broken,
+    data: path.join(root, 'data.jsonl'),
+    storeRoot: store,
+    pythonRequirements: 'install',
+  }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as ConfigError).problems[0].file).toMatch(/requirements\.txt$/);
   expect((err as ConfigError).message).toMatch(/pip install failed/);
   expect(readdirSync(path.join(store, 'venvs'))).toEqual([]);
 }, 120_000);
 
-test('install: Prompt Flow\'s own distributions (the template lists promptflow, promptflow-tools, promptflow-sdk[builtins]) are left out, the rest installed', async () => {
+test("install: Prompt Flow's own distributions (the template lists promptflow, promptflow-tools, promptflow-sdk[builtins]) are left out, the rest installed", async () => {
   const templated = path.join(root, 'templated');
   mkdirSync(path.join(templated, 'wheels'), { recursive: true });
   buildWheel(path.join(templated, 'wheels'));
   writeFileSync(path.join(templated, 'flow.flex.yaml'), 'entry: flow:answer\n');
-  writeFileSync(path.join(templated, 'flow.py'), 'from promptflow.tracing import trace\nfrom llmops_local_pkg import shout\n\n\n@trace\ndef answer(question: str) -> str:\n    return shout(question)\n');
+  writeFileSync(
+    path.join(templated, 'flow.py'),
+    'from promptflow.tracing import trace\nfrom llmops_local_pkg import shout\n\n\n@trace\ndef answer(question: str) -> str:\n    return shout(question)\n',
+  );
   // With PIP_NO_INDEX set, pip could install none of the first three: the run passes only when they are left out.
-  writeFileSync(path.join(templated, 'requirements.txt'), 'promptflow>=1.12.0\npromptflow-tools\npromptflow-sdk[builtins]\nPromptflow_Azure >= 1.12.0  # the workspace\n./wheels/llmops_local_pkg-1.0-py3-none-any.whl\n');
+  writeFileSync(
+    path.join(templated, 'requirements.txt'),
+    'promptflow>=1.12.0\npromptflow-tools\npromptflow-sdk[builtins]\nPromptflow_Azure >= 1.12.0  # the workspace\n./wheels/llmops_local_pkg-1.0-py3-none-any.whl\n',
+  );
   const store = path.join(root, 'store-templated');
   const logs: string[] = [];
-  const summary = await runBatch({ flow: templated, data: path.join(root, 'data.jsonl'), storeRoot: store, pythonRequirements: 'install', log: (m) => logs.push(m) });
+  const summary = await runBatch({
+    flow: templated,
+    data: path.join(root, 'data.jsonl'),
+    storeRoot: store,
+    pythonRequirements: 'install',
+    log: (m) => logs.push(m),
+  });
   expect(summary.counts).toEqual({ total: 2, completed: 2, failed: 0 });
-  expect(logs).toContainEqual(expect.stringMatching(/^not installing promptflow, promptflow-tools, promptflow-sdk, Promptflow_Azure from .*requirements\.txt: llmops provides Prompt Flow$/));
+  expect(logs).toContainEqual(
+    expect.stringMatching(
+      /^not installing promptflow, promptflow-tools, promptflow-sdk, Promptflow_Azure from .*requirements\.txt: llmops provides Prompt Flow$/,
+    ),
+  );
 }, 120_000);
 
 test('install: a requirements.txt of Prompt Flow packages only needs no pip at all', async () => {
@@ -140,7 +200,13 @@ test('install: a requirements.txt of Prompt Flow packages only needs no pip at a
   writeFileSync(path.join(only, 'requirements.txt'), '\npromptflow\npromptflow-tools\n');
   const store = path.join(root, 'store-only');
   const logs: string[] = [];
-  const summary = await runBatch({ flow: only, data: path.join(root, 'data.jsonl'), storeRoot: store, pythonRequirements: 'install', log: (m) => logs.push(m) });
+  const summary = await runBatch({
+    flow: only,
+    data: path.join(root, 'data.jsonl'),
+    storeRoot: store,
+    pythonRequirements: 'install',
+    log: (m) => logs.push(m),
+  });
   expect(summary.counts.completed).toBe(2);
   expect(logs.some((l) => l.includes('(pip)'))).toBe(false);
 }, 120_000);

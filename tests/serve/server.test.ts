@@ -24,7 +24,9 @@ afterAll(async () => {
 });
 
 test('POST /score: outputs as JSON, defaults applied, evaluation_only outputs dropped', async () => {
-  const r = await post(`${chat.url}/score`, JSON.stringify({ question: 'What is 2+2?' }), { 'content-type': 'application/json' });
+  const r = await post(`${chat.url}/score`, JSON.stringify({ question: 'What is 2+2?' }), {
+    'content-type': 'application/json',
+  });
   expect(r.status).toBe(200);
   expect(r.type).toBe('application/json');
   // The default style "terse" reached the prompt; `debug` is evaluation_only and is not served.
@@ -44,18 +46,28 @@ test('streaming: Accept text/event-stream gives SSE, first event the non-stream 
   const r = await post(`${chat.url}/score`, JSON.stringify({ question: 'Hi there' }), { accept: 'text/event-stream' });
   expect(r.status).toBe(200);
   expect(r.type).toMatch(/^text\/event-stream/);
-  const events = r.text.split('\n\n').filter(Boolean).map((e) => {
-    expect(e.startsWith('data: ')).toBe(true);
-    return JSON.parse(e.slice(6)) as Record<string, string>;
-  });
+  const events = r.text
+    .split('\n\n')
+    .filter(Boolean)
+    .map((e) => {
+      expect(e.startsWith('data: ')).toBe(true);
+      return JSON.parse(e.slice(6)) as Record<string, string>;
+    });
   expect(events[0]).toEqual({ question: 'Hi there' });
   expect(events.length).toBeGreaterThan(3);
   expect(events.slice(1).every((e) => Object.keys(e).join() === 'answer')).toBe(true);
-  expect(events.slice(1).map((e) => e.answer).join('')).toBe('system: You are terse.\nuser: Hi there');
+  expect(
+    events
+      .slice(1)
+      .map((e) => e.answer)
+      .join(''),
+  ).toBe('system: You are terse.\nuser: Hi there');
 });
 
 test('a streaming flow asked for JSON answers JSON; a non-stream flow refuses an event-stream-only Accept with 406', async () => {
-  const json = await post(`${chat.url}/score`, JSON.stringify({ question: 'Hi' }), { accept: 'application/json, text/plain' });
+  const json = await post(`${chat.url}/score`, JSON.stringify({ question: 'Hi' }), {
+    accept: 'application/json, text/plain',
+  });
   expect(json.json()).toEqual({ answer: 'system: You are terse.\nuser: Hi', question: 'Hi' });
   const refused = await post(`${calc.url}/score`, '{"n": 1}', { accept: 'text/event-stream' });
   expect(refused.status).toBe(406);
@@ -84,7 +96,9 @@ test('unknown routes → 404, GET /score → 405; a failing python node → its 
   expect(get.headers.get('allow')).toBe('POST');
   const failed = await post(`${calc.url}/score`, '{"n": -1}');
   expect(failed.status).toBe(400);
-  expect(failed.json()).toEqual({ error: { code: 'UserError', message: "Execution failure in 'double': (ValueError) n must not be negative" } });
+  expect(failed.json()).toEqual({
+    error: { code: 'UserError', message: "Execution failure in 'double': (ValueError) n must not be negative" },
+  });
 });
 
 test('a single-input flow takes a raw text body as its input', async () => {
@@ -111,21 +125,42 @@ test('access logs: one JSON line per request with method, path, status, latency 
   const before = logs.length;
   await post(`${calc.url}/score`, '{"n": 21, "label": "SECRET-BODY-TEXT"}', { 'x-request-id': 'req-42' });
   await new Promise((r) => setTimeout(r, 20));
-  const line = logs.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === 'req-42');
-  expect(line).toMatchObject({ level: 'info', msg: 'request', method: 'POST', path: '/score', status: 200, latencyMs: expect.any(Number) });
+  const line = logs
+    .slice(before)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.requestId === 'req-42');
+  expect(line).toMatchObject({
+    level: 'info',
+    msg: 'request',
+    method: 'POST',
+    path: '/score',
+    status: 200,
+    latencyMs: expect.any(Number),
+  });
   expect(logs.join('\n')).not.toContain('SECRET-BODY-TEXT');
 });
 
 test('API key: /score and /metrics need Bearer or api-key; /health stays open; the key never reaches the logs', async () => {
   const seen: string[] = [];
-  const s = await startFlowServer({ flow: `${FIX}/calc`, port: 0, apiKey: 'k-0123456789', log: (l) => void seen.push(l) });
+  const s = await startFlowServer({
+    flow: `${FIX}/calc`,
+    port: 0,
+    apiKey: 'k-0123456789',
+    log: (l) => void seen.push(l),
+  });
   try {
     expect((await post(`${s.url}/score`, '{"n": 1}')).status).toBe(401);
     const wrong = await post(`${s.url}/score`, '{"n": 1}', { authorization: 'Bearer nope' });
     expect(wrong.status).toBe(401);
     expect(wrong.json()).toMatchObject({ error: { code: 'UserError', message: expect.stringContaining('API key') } });
-    expect((await post(`${s.url}/score`, '{"n": 1}', { authorization: 'Bearer k-0123456789' })).json()).toEqual({ value: 2, label: 'result' });
-    expect((await post(`${s.url}/score`, '{"n": 2}', { 'api-key': 'k-0123456789' })).json()).toEqual({ value: 4, label: 'result' });
+    expect((await post(`${s.url}/score`, '{"n": 1}', { authorization: 'Bearer k-0123456789' })).json()).toEqual({
+      value: 2,
+      label: 'result',
+    });
+    expect((await post(`${s.url}/score`, '{"n": 2}', { 'api-key': 'k-0123456789' })).json()).toEqual({
+      value: 4,
+      label: 'result',
+    });
     expect((await fetch(`${s.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${s.url}/health`)).status).toBe(200);
     expect(seen.join('\n')).not.toContain('k-0123456789');
@@ -136,9 +171,17 @@ test('API key: /score and /metrics need Bearer or api-key; /health stays open; t
 
 test('connections: <CONN>_<KEY> variables override configured values (serving, §3.3)', async () => {
   const broken = { ...conn, value: { ...conn.value, api_base: 'http://127.0.0.1:9' } };
-  const s = await startFlowServer({ flow: `${FIX}/chat`, connections: [broken], port: 0, log: () => {}, env: { CONN_API_BASE: model.url } });
+  const s = await startFlowServer({
+    flow: `${FIX}/chat`,
+    connections: [broken],
+    port: 0,
+    log: () => {},
+    env: { CONN_API_BASE: model.url },
+  });
   try {
-    expect((await post(`${s.url}/score`, '{"question": "ok?"}')).json()).toMatchObject({ answer: 'system: You are terse.\nuser: ok?' });
+    expect((await post(`${s.url}/score`, '{"question": "ok?"}')).json()).toMatchObject({
+      answer: 'system: You are terse.\nuser: ok?',
+    });
   } finally {
     await s.close();
   }
@@ -146,11 +189,19 @@ test('connections: <CONN>_<KEY> variables override configured values (serving, �
 
 test('a request over the time limit answers 504 with the error shape', async () => {
   const slow = await modelServer(1000);
-  const s = await startFlowServer({ flow: `${FIX}/chat`, connections: [slow.conn], port: 0, log: () => {}, requestTimeoutMs: 100 });
+  const s = await startFlowServer({
+    flow: `${FIX}/chat`,
+    connections: [slow.conn],
+    port: 0,
+    log: () => {},
+    requestTimeoutMs: 100,
+  });
   try {
     const r = await post(`${s.url}/score`, '{"question": "slow"}');
     expect(r.status).toBe(504);
-    expect(r.json()).toEqual({ error: { code: expect.stringMatching(/Error$/), message: expect.stringContaining('timeout') } });
+    expect(r.json()).toEqual({
+      error: { code: expect.stringMatching(/Error$/), message: expect.stringContaining('timeout') },
+    });
   } finally {
     await s.close();
     await slow.model.close();

@@ -7,7 +7,9 @@ test('close() under load: all N slow in-flight requests complete 200, then new c
   const server = await startFlowServer({ flow: `${FIX}/chat`, connections: [conn], port: 0, log: () => {} });
   try {
     const n = 24;
-    const inFlight = Array.from({ length: n }, (_, i) => post(`${server.url}/score`, JSON.stringify({ question: `q${i}` })));
+    const inFlight = Array.from({ length: n }, (_, i) =>
+      post(`${server.url}/score`, JSON.stringify({ question: `q${i}` })),
+    );
     // Wait until every request reached the model (they are all in flight), then close.
     const deadline = Date.now() + 5000;
     while (model.stats().inFlight < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -17,7 +19,9 @@ test('close() under load: all N slow in-flight requests complete 200, then new c
     await expect(fetch(`${server.url}/health`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
     const answers = await Promise.all(inFlight);
     expect(answers.map((a) => a.status)).toEqual(Array(n).fill(200));
-    expect(answers.map((a) => (a.json() as { question: string }).question)).toEqual(Array.from({ length: n }, (_, i) => `q${i}`));
+    expect(answers.map((a) => (a.json() as { question: string }).question)).toEqual(
+      Array.from({ length: n }, (_, i) => `q${i}`),
+    );
     await closing;
   } finally {
     await server.close();

@@ -12,7 +12,8 @@ import { evaluateStep } from '../../src/shared/steps/evaluate.js';
 import { validateStep } from '../../src/shared/steps/validate.js';
 import { baseEnv, experimentWith, makeUseCase } from '../helpers/use-case-dir.js';
 
-const MARK_PY = 'import os\nfrom promptflow.core import tool\n\n\n@tool\ndef mark(text: str) -> str:\n    return os.environ.get("LLMOPS_TEST_INTERPRETER", "plain python3") + ": " + text\n';
+const MARK_PY =
+  'import os\nfrom promptflow.core import tool\n\n\n@tool\ndef mark(text: str) -> str:\n    return os.environ.get("LLMOPS_TEST_INTERPRETER", "plain python3") + ": " + text\n';
 const dag = (input: string) =>
   `inputs:\n  ${input}:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: \${mark.output}\nnodes:\n- name: mark\n  type: python\n  source: {type: code, path: mark.py}\n  inputs:\n    text: \${inputs.${input}}\n`;
 
@@ -28,7 +29,10 @@ function useCase(extra: Record<string, string | null> = {}) {
     'wrapped-python': '#!/bin/sh\nLLMOPS_TEST_INTERPRETER=wrapped exec python3 "$@"\n',
     'flows/std/flow.dag.yaml': dag('question'),
     'flows/std/mark.py': MARK_PY,
-    'flows/eval/flow.dag.yaml': dag('prediction').replace('  prediction:\n    type: string\n', '  prediction:\n    type: string\n  answer:\n    type: string\n'),
+    'flows/eval/flow.dag.yaml': dag('prediction').replace(
+      '  prediction:\n    type: string\n',
+      '  prediction:\n    type: string\n  answer:\n    type: string\n',
+    ),
     'flows/eval/mark.py': MARK_PY,
     ...extra,
   });
@@ -38,14 +42,21 @@ function useCase(extra: Record<string, string | null> = {}) {
 
 function outputsOf(store: string, match: (runId: string) => boolean): unknown[] {
   const runId = readdirSync(path.join(store, 'runs')).find(match)!;
-  return readFileSync(path.join(store, 'runs', runId, 'outputs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).outputs);
+  return readFileSync(path.join(store, 'runs', runId, 'outputs.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).outputs);
 }
 
 test('bulk-run and evaluate run the flows with execution.python', async () => {
   const uc = useCase();
   try {
     // A relative execution.python is the use case's, like its flows: resolved from experiment.yaml's folder.
-    const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), cacheMode: 'off' as const };
+    const common = {
+      config: path.join(uc.dir, 'experiment.yaml'),
+      store: path.join(uc.dir, '.llmops'),
+      cacheMode: 'off' as const,
+    };
     await validateStep.run({ config: common.config }, new MemoryHost());
     await bulkRunStep.run(common, new MemoryHost());
     expect(outputsOf(common.store, (r) => !r.includes('.eval.'))).toEqual([{ answer: 'wrapped: q1' }]);
@@ -64,7 +75,9 @@ test('validate checks imports with execution.python: a module only that interpre
     'flows/std/mark.py': `import only_here\n${MARK_PY}`,
   });
   try {
-    await expect(validateStep.run({ config: path.join(uc.dir, 'experiment.yaml') }, new MemoryHost())).resolves.toBeDefined();
+    await expect(
+      validateStep.run({ config: path.join(uc.dir, 'experiment.yaml') }, new MemoryHost()),
+    ).resolves.toBeDefined();
     const plain = path.join(uc.dir, 'experiment.yaml');
     writeFileSync(plain, readFileSync(plain, 'utf8').replace('execution:\n  python: ./wrapped-python\n', ''));
     const err = await validateStep.run({ config: plain }, new MemoryHost()).catch((e: unknown) => e);

@@ -19,7 +19,10 @@ async function run(dir: string) {
 }
 
 test('versions by content: new, unchanged, then a new version when the data changes', async () => {
-  const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1"}\n{"question": "q2"}\n', 'data/eval.jsonl': '{"answer": "a1"}\n{"answer": "a2"}\n' });
+  const uc = makeUseCase({
+    'data/train.jsonl': '{"question": "q1"}\n{"question": "q2"}\n',
+    'data/eval.jsonl': '{"answer": "a1"}\n{"answer": "a2"}\n',
+  });
   try {
     const first = await run(uc.dir);
     expect(first.out.datasets).toEqual({
@@ -29,9 +32,17 @@ test('versions by content: new, unchanged, then a new version when the data chan
     expect(JSON.parse(first.host.outputs.get('datasets')!)).toEqual(first.out.datasets);
     const again = await run(uc.dir);
     expect(again.out.datasets.train).toEqual({ ...first.out.datasets.train, created: false });
-    writeFileSync(path.join(uc.dir, 'data/train.jsonl'), '{"question": "q1"}\n{"question": "q2"}\n{"question": "q3"}\n');
+    writeFileSync(
+      path.join(uc.dir, 'data/train.jsonl'),
+      '{"question": "q1"}\n{"question": "q2"}\n{"question": "q3"}\n',
+    );
     const third = await run(uc.dir);
-    expect(third.out.datasets.train).toEqual({ version: '2', hash: expect.not.stringMatching(first.out.datasets.train.hash), rows: 3, created: true });
+    expect(third.out.datasets.train).toEqual({
+      version: '2',
+      hash: expect.not.stringMatching(first.out.datasets.train.hash),
+      rows: 3,
+      created: true,
+    });
     expect(third.out.datasets.train_eval.created).toBe(false);
   } finally {
     uc.cleanup();
@@ -56,7 +67,9 @@ test('an evaluation dataset needs the columns of its own mappings', async () => 
   const uc = makeUseCase({ 'data/eval.jsonl': '{"expected": "a1"}\n' });
   try {
     const error = (await run(uc.dir).catch((e) => e)) as ConfigError;
-    expect(error.problems.map(formatProblem)).toEqual(['data/eval.jsonl:1: column "answer" is missing from this row (1 of 1 rows); expected it in every row (available columns: expected)']);
+    expect(error.problems.map(formatProblem)).toEqual([
+      'data/eval.jsonl:1: column "answer" is missing from this row (1 of 1 rows); expected it in every row (available columns: expected)',
+    ]);
   } finally {
     uc.cleanup();
   }
@@ -66,7 +79,9 @@ test('unreadable data is reported at its line', async () => {
   const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1"}\n{"question": \n' });
   try {
     const error = (await run(uc.dir).catch((e) => e)) as ConfigError;
-    expect(formatProblem(error.problems[0])).toBe('data/train.jsonl:2:14: invalid JSON: expected a value (object, array, string, number, true, false or null), found the end of the text; expected one JSON object per line');
+    expect(formatProblem(error.problems[0])).toBe(
+      'data/train.jsonl:2:14: invalid JSON: expected a value (object, array, string, number, true, false or null), found the end of the text; expected one JSON object per line',
+    );
     const registry = path.join(uc.dir, '.llmops/data/registry.json');
     expect(existsSync(registry) ? readFileSync(registry, 'utf8') : '').toBe('');
   } finally {

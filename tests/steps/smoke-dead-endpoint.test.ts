@@ -19,7 +19,10 @@ afterAll(() => {
   for (const k of Object.keys(baseEnv)) if (saved[k] === undefined) delete process.env[k];
 });
 
-const run = (inputs: Partial<Parameters<typeof smokeTestStep.run>[0]>) => smokeTestStep.run({ config, stateDir, junitFile: path.join(uc.dir, 'smoke.xml'), ...inputs }, new MemoryHost()).catch((e: unknown) => e);
+const run = (inputs: Partial<Parameters<typeof smokeTestStep.run>[0]>) =>
+  smokeTestStep
+    .run({ config, stateDir, junitFile: path.join(uc.dir, 'smoke.xml'), ...inputs }, new MemoryHost())
+    .catch((e: unknown) => e);
 
 test('no deployment recorded and no endpoint: invalid input, exit 2', async () => {
   const e = await run({});
@@ -31,14 +34,25 @@ test('a recorded local deployment whose server died: exit 3 naming the deploymen
   const dead = spawnSync(process.execPath, ['-e', 'process.pid'], { stdio: 'ignore' }).pid!;
   const useCase = loadUseCase({ configPath: config, host: new MemoryHost() });
   const dep = deploymentName(useCase.name, useCase.envName);
-  const instance = { slot: 'blue' as const, pid: dead, port: 1, url: 'http://127.0.0.1:1', flow: 'f', variant: {}, startedAt: new Date().toISOString(), logFile: 'x.log' };
+  const instance = {
+    slot: 'blue' as const,
+    pid: dead,
+    port: 1,
+    url: 'http://127.0.0.1:1',
+    flow: 'f',
+    variant: {},
+    startedAt: new Date().toISOString(),
+    logFile: 'x.log',
+  };
   writeState(stateDir, { name: dep, target: 'local', live: instance, updatedAt: new Date().toISOString() });
   const started = performance.now();
   const e = await run({});
   expect(performance.now() - started).toBeLessThan(2000);
   expect(e).toBeInstanceOf(ServiceError);
   expect(exitCodeOf(e)).toBe(3);
-  expect((e as Error).message).toBe(`smoke test: local deployment ${dep} is recorded at http://127.0.0.1:1 (${path.join(stateDir, 'deploy', `${dep}.json`)}), but its server (pid ${dead}) is not running; deploy again or pass --endpoint`);
+  expect((e as Error).message).toBe(
+    `smoke test: local deployment ${dep} is recorded at http://127.0.0.1:1 (${path.join(stateDir, 'deploy', `${dep}.json`)}), but its server (pid ${dead}) is not running; deploy again or pass --endpoint`,
+  );
 });
 
 test('an endpoint that refuses connections past the warm-up: exit 3', async () => {

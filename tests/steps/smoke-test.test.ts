@@ -19,7 +19,12 @@ const saved = { ...process.env };
 beforeAll(async () => {
   Object.assign(process.env, baseEnv); // experiment.yaml's connection placeholders
   model = await startModelServer({ latencyMs: 30 });
-  const conn = { name: 'conn', type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: model.url }, secretKeys: ['api_key'] };
+  const conn = {
+    name: 'conn',
+    type: 'AzureOpenAIConnection',
+    value: { api_key: 'k', api_base: model.url },
+    secretKeys: ['api_key'],
+  };
   server = await startFlowServer({ flow: 'tests/serve/fixtures/chat', connections: [conn], port: 0, log: () => {} });
 });
 afterAll(async () => {
@@ -36,10 +41,15 @@ function testsFile(name: string, text: string): string {
 }
 
 const run = (inputs: Partial<Parameters<typeof smokeTestStep.run>[0]>, host = new MemoryHost()) =>
-  smokeTestStep.run({ config, stateDir: path.join(uc.dir, '.llmops'), junitFile, endpoint: server.url, ...inputs }, host);
+  smokeTestStep.run(
+    { config, stateDir: path.join(uc.dir, '.llmops'), junitFile, endpoint: server.url, ...inputs },
+    host,
+  );
 
 test('pass: status, schema, values (equals, contains, regex, JSON path), streamed answers joined; JUnit and summary written', async () => {
-  const tests = testsFile('pass.yaml', `tests:
+  const tests = testsFile(
+    'pass.yaml',
+    `tests:
   - name: answers the question
     request: {question: What is 2+2?}
     expect:
@@ -59,7 +69,8 @@ test('pass: status, schema, values (equals, contains, regex, JSON path), streame
   - name: rejects a bad request
     request: {style: no question}
     expect: {status: 400, values: [{path: $.error.code, equals: UserError}]}
-`);
+`,
+  );
   const host = new MemoryHost();
   const out = await run({ tests }, host);
   expect(out).toEqual({ passed: true, endpoint: `${server.url}/score` });
@@ -75,14 +86,17 @@ test('the sample request of the use case is the default test (200 and a JSON obj
 });
 
 test('a failed expectation → GateFailed (exit 1) naming the test, the path, what was expected and got; JUnit failure', async () => {
-  const tests = testsFile('fail.yaml', `tests:
+  const tests = testsFile(
+    'fail.yaml',
+    `tests:
   - name: wants a category
     request: {question: hello}
     expect:
       values:
         - {path: $.category, equals: Movie}
         - {path: $.answer, matches: "^Movie$"}
-`);
+`,
+  );
   const host = new MemoryHost();
   const e = await run({ tests }, host).catch((x: unknown) => x);
   expect(e).toBeInstanceOf(GateFailed);
@@ -97,11 +111,14 @@ test('a failed expectation → GateFailed (exit 1) naming the test, the path, wh
 });
 
 test('latency budget: p95 over N repeats above the budget fails', async () => {
-  const tests = testsFile('latency.yaml', `tests:
+  const tests = testsFile(
+    'latency.yaml',
+    `tests:
   - name: fast enough
     request: {question: hello}
     latency: {repeats: 8, p50_ms: 5000, p95_ms: 5}
-`);
+`,
+  );
   const e = await run({ tests }).catch((x: unknown) => x);
   expect(e).toBeInstanceOf(GateFailed);
   expect((e as GateFailed).failures[0]).toMatch(/^fast enough: latency: p95 \d+\.\d ms over 8 requests, budget 5 ms$/);
@@ -114,13 +131,21 @@ test('warm-up: connection refused is retried until the endpoint comes up within 
       s.close(() => resolve(p));
     });
   });
-  const late = new Promise<FlowServer>((resolve) => setTimeout(() => void startFlowServer({ flow: 'tests/serve/fixtures/echo', port, log: () => {} }).then(resolve), 700));
-  const tests = testsFile('warm.yaml', `warmup_seconds: 20
+  const late = new Promise<FlowServer>((resolve) =>
+    setTimeout(
+      () => void startFlowServer({ flow: 'tests/serve/fixtures/echo', port, log: () => {} }).then(resolve),
+      700,
+    ),
+  );
+  const tests = testsFile(
+    'warm.yaml',
+    `warmup_seconds: 20
 tests:
   - name: echo
     request: plain text
     expect: {values: [{path: $.echoed, equals: plain text}]}
-`);
+`,
+  );
   try {
     const host = new MemoryHost();
     const out = await run({ tests, endpoint: `http://127.0.0.1:${port}` }, host);
@@ -132,7 +157,9 @@ tests:
 });
 
 test('a bad tests file → ConfigError (exit 2) with file:line:column for each problem; nothing is sent', async () => {
-  const tests = testsFile('bad.yaml', `tests:
+  const tests = testsFile(
+    'bad.yaml',
+    `tests:
   - name: no request
     expect: {status: 200}
   - name: typo
@@ -143,16 +170,24 @@ test('a bad tests file → ConfigError (exit 2) with file:line:column for each p
     expect:
       values:
         - {path: $.answer, matches: "([a-z"}
-`);
+`,
+  );
   const before = model.stats().requests;
   const e = await run({ tests }).catch((x: unknown) => x);
   expect(e).toBeInstanceOf(ConfigError);
   expect(exitCodeOf(e)).toBe(2);
   const lines = (e as ConfigError).message.split('\n');
-  expect(lines.filter((l) => l.includes('bad.yaml:2:5'))).toEqual([expect.stringMatching(/bad\.yaml:2:5: tests\[0\]: request \(or request_file\) is required$/)]);
+  expect(lines.filter((l) => l.includes('bad.yaml:2:5'))).toEqual([
+    expect.stringMatching(/bad\.yaml:2:5: tests\[0\]: request \(or request_file\) is required$/),
+  ]);
   expect(lines).toContainEqual(expect.stringMatching(/bad\.yaml:6:5: tests\[1\]\.expekt: unknown key/));
   expect(model.stats().requests).toBe(before);
-  const regex = testsFile('regex.yaml', 'tests:\n  - name: bad regex\n    request: {question: hi}\n    expect:\n      values:\n        - {path: $.answer, matches: "([a-z"}\n');
+  const regex = testsFile(
+    'regex.yaml',
+    'tests:\n  - name: bad regex\n    request: {question: hi}\n    expect:\n      values:\n        - {path: $.answer, matches: "([a-z"}\n',
+  );
   const r = await run({ tests: regex }).catch((x: unknown) => x);
-  expect((r as ConfigError).message).toMatch(/regex\.yaml:6:37: tests\[0\]\.expect\.values\[0\]\.matches: Invalid regular expression/);
+  expect((r as ConfigError).message).toMatch(
+    /regex\.yaml:6:37: tests\[0\]\.expect\.values\[0\]\.matches: Invalid regular expression/,
+  );
 });

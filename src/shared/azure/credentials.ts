@@ -20,7 +20,13 @@ import type { TokenCredential } from '@azure/identity';
 import { ConfigError } from '../errors.js';
 
 export type AzureAuthMethod = 'wif' | 'secret' | 'msi' | 'cli';
-export type CredentialKind = 'AzurePipelinesCredential' | 'ClientAssertionCredential' | 'WorkloadIdentityCredential' | 'ClientSecretCredential' | 'ManagedIdentityCredential' | 'AzureCliCredential';
+export type CredentialKind =
+  | 'AzurePipelinesCredential'
+  | 'ClientAssertionCredential'
+  | 'WorkloadIdentityCredential'
+  | 'ClientSecretCredential'
+  | 'ManagedIdentityCredential'
+  | 'AzureCliCredential';
 
 /** What a host knows about signing in. Everything is optional; the environment fills gaps. */
 export interface AzureAuthSource {
@@ -67,9 +73,24 @@ function resolve(source: AzureAuthSource, env: NodeJS.ProcessEnv): Resolved {
 
 /** The `wif` credential this environment supports, if any. */
 function federated(r: Resolved): AzureAuthChoice | undefined {
-  if (r.azurePipelines) return { method: 'wif', kind: 'AzurePipelinesCredential', reason: 'workload identity federation through the Azure DevOps service connection' };
-  if (r.getFederatedToken && r.tenantId && r.clientId) return { method: 'wif', kind: 'ClientAssertionCredential', reason: 'workload identity federation with the GitHub OIDC token (requested again on every refresh)' };
-  if (r.federatedTokenFile && r.tenantId && r.clientId) return { method: 'wif', kind: 'WorkloadIdentityCredential', reason: 'workload identity federation with AZURE_FEDERATED_TOKEN_FILE' };
+  if (r.azurePipelines)
+    return {
+      method: 'wif',
+      kind: 'AzurePipelinesCredential',
+      reason: 'workload identity federation through the Azure DevOps service connection',
+    };
+  if (r.getFederatedToken && r.tenantId && r.clientId)
+    return {
+      method: 'wif',
+      kind: 'ClientAssertionCredential',
+      reason: 'workload identity federation with the GitHub OIDC token (requested again on every refresh)',
+    };
+  if (r.federatedTokenFile && r.tenantId && r.clientId)
+    return {
+      method: 'wif',
+      kind: 'WorkloadIdentityCredential',
+      reason: 'workload identity federation with AZURE_FEDERATED_TOKEN_FILE',
+    };
   return undefined;
 }
 
@@ -78,27 +99,45 @@ export function chooseAzureAuth(source: AzureAuthSource = {}, env: NodeJS.Proces
   const r = resolve(source, env);
   if (r.override) {
     if (!METHODS.includes(r.override as AzureAuthMethod)) {
-      throw ConfigError.at({ file: 'LLMOPS_AZURE_AUTH / input "azure-auth"' }, `found ${JSON.stringify(r.override)}, expected one of: auto, ${METHODS.join(', ')}`);
+      throw ConfigError.at(
+        { file: 'LLMOPS_AZURE_AUTH / input "azure-auth"' },
+        `found ${JSON.stringify(r.override)}, expected one of: auto, ${METHODS.join(', ')}`,
+      );
     }
     return forced(r.override as AzureAuthMethod, r);
   }
   const wif = federated(r);
   if (wif) return wif;
-  if (r.clientSecret && r.tenantId && r.clientId) return { method: 'secret', kind: 'ClientSecretCredential', reason: 'service principal secret (AZURE_CLIENT_SECRET)' };
-  if (r.platformIdentity) return { method: 'msi', kind: 'ManagedIdentityCredential', reason: 'managed identity of this machine' };
-  return { method: 'cli', kind: 'AzureCliCredential', reason: 'the Azure CLI signed-in account (no federation, secret or managed identity found)' };
+  if (r.clientSecret && r.tenantId && r.clientId)
+    return {
+      method: 'secret',
+      kind: 'ClientSecretCredential',
+      reason: 'service principal secret (AZURE_CLIENT_SECRET)',
+    };
+  if (r.platformIdentity)
+    return { method: 'msi', kind: 'ManagedIdentityCredential', reason: 'managed identity of this machine' };
+  return {
+    method: 'cli',
+    kind: 'AzureCliCredential',
+    reason: 'the Azure CLI signed-in account (no federation, secret or managed identity found)',
+  };
 }
 
 function forced(method: AzureAuthMethod, r: Resolved): AzureAuthChoice {
-  const missing = (what: string) => ConfigError.at({ file: 'LLMOPS_AZURE_AUTH / input "azure-auth"' }, `"${method}" needs ${what}`);
+  const missing = (what: string) =>
+    ConfigError.at({ file: 'LLMOPS_AZURE_AUTH / input "azure-auth"' }, `"${method}" needs ${what}`);
   switch (method) {
     case 'wif': {
       const wif = federated(r);
-      if (!wif) throw missing('a federated token: an Azure DevOps WIF service connection, the GitHub OIDC token (permissions: id-token: write) or AZURE_FEDERATED_TOKEN_FILE, plus AZURE_TENANT_ID and AZURE_CLIENT_ID');
+      if (!wif)
+        throw missing(
+          'a federated token: an Azure DevOps WIF service connection, the GitHub OIDC token (permissions: id-token: write) or AZURE_FEDERATED_TOKEN_FILE, plus AZURE_TENANT_ID and AZURE_CLIENT_ID',
+        );
       return wif;
     }
     case 'secret':
-      if (!(r.clientSecret && r.tenantId && r.clientId)) throw missing('AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET');
+      if (!(r.clientSecret && r.tenantId && r.clientId))
+        throw missing('AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET');
       return { method, kind: 'ClientSecretCredential', reason: 'service principal secret (forced)' };
     case 'msi':
       return { method, kind: 'ManagedIdentityCredential', reason: 'managed identity (forced)' };
@@ -108,7 +147,10 @@ function forced(method: AzureAuthMethod, r: Resolved): AzureAuthChoice {
 }
 
 /** Build the chosen credential. Tokens are requested lazily, on the first `getToken`. */
-export async function createAzureCredential(source: AzureAuthSource = {}, env: NodeJS.ProcessEnv = process.env): Promise<{ credential: TokenCredential; choice: AzureAuthChoice }> {
+export async function createAzureCredential(
+  source: AzureAuthSource = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ credential: TokenCredential; choice: AzureAuthChoice }> {
   const choice = chooseAzureAuth(source, env);
   const r = resolve(source, env);
   const id = await import('@azure/identity');
@@ -118,19 +160,32 @@ export async function createAzureCredential(source: AzureAuthSource = {}, env: N
   let credential: TokenCredential;
   switch (choice.kind) {
     case 'AzurePipelinesCredential':
-      credential = new id.AzurePipelinesCredential(tenant, client, r.azurePipelines!.serviceConnectionId, r.azurePipelines!.systemAccessToken, options);
+      credential = new id.AzurePipelinesCredential(
+        tenant,
+        client,
+        r.azurePipelines!.serviceConnectionId,
+        r.azurePipelines!.systemAccessToken,
+        options,
+      );
       break;
     case 'ClientAssertionCredential':
       credential = new id.ClientAssertionCredential(tenant, client, r.getFederatedToken!, options);
       break;
     case 'WorkloadIdentityCredential':
-      credential = new id.WorkloadIdentityCredential({ ...options, tenantId: tenant, clientId: client, tokenFilePath: r.federatedTokenFile });
+      credential = new id.WorkloadIdentityCredential({
+        ...options,
+        tenantId: tenant,
+        clientId: client,
+        tokenFilePath: r.federatedTokenFile,
+      });
       break;
     case 'ClientSecretCredential':
       credential = new id.ClientSecretCredential(tenant, client, r.clientSecret!, options);
       break;
     case 'ManagedIdentityCredential':
-      credential = r.clientId ? new id.ManagedIdentityCredential({ clientId: r.clientId }) : new id.ManagedIdentityCredential();
+      credential = r.clientId
+        ? new id.ManagedIdentityCredential({ clientId: r.clientId })
+        : new id.ManagedIdentityCredential();
       break;
     case 'AzureCliCredential':
       credential = new id.AzureCliCredential(r.tenantId ? { tenantId: r.tenantId } : {});

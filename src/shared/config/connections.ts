@@ -52,8 +52,15 @@ export function resolveConnections(
         secret = true; // anything read from the environment may be a secret: mask it
       }
       if (resolved === null || resolved === undefined) return;
-      const badUrl = modelConnection && ENDPOINT_URL_FIELDS.has(key) ? endpointUrlProblem(resolved, variable === undefined) : undefined;
-      if (badUrl) problems.push({ ...locate(source, path), message: `connections[${index}].${path.slice(2).join('.')}: ${badUrl}${variable !== undefined ? ` (from ${connectionVariable(name, variable)})` : ''}` });
+      const badUrl =
+        modelConnection && ENDPOINT_URL_FIELDS.has(key)
+          ? endpointUrlProblem(resolved, variable === undefined)
+          : undefined;
+      if (badUrl)
+        problems.push({
+          ...locate(source, path),
+          message: `connections[${index}].${path.slice(2).join('.')}: ${badUrl}${variable !== undefined ? ` (from ${connectionVariable(name, variable)})` : ''}`,
+        });
       value[key] = resolved;
       if (secret) {
         secretKeys.push(key);
@@ -68,7 +75,12 @@ export function resolveConnections(
           resolve(k, inner, ['connections', index, key, k], key.includes('secrets'));
         }
       } else {
-        resolve(key, v, ['connections', index, key], secretFieldNames.has(key) || /key|secret|password|token/i.test(key));
+        resolve(
+          key,
+          v,
+          ['connections', index, key],
+          secretFieldNames.has(key) || /key|secret|password|token/i.test(key),
+        );
       }
     }
     out.push({ name, type, value, secretKeys });
@@ -77,17 +89,33 @@ export function resolveConnections(
 }
 
 /** The variables the environment fallback reads, in the order it tries them (said when none is set; never their values). */
-export const fallbackVariables = { azure: ['AZURE_OPENAI_ENDPOINT', 'AZURE_OPENAI_API_KEY'], openai: ['OPENAI_API_KEY'] } as const;
+export const fallbackVariables = {
+  azure: ['AZURE_OPENAI_ENDPOINT', 'AZURE_OPENAI_API_KEY'],
+  openai: ['OPENAI_API_KEY'],
+} as const;
 
 /**
  * `AzureOpenAIConnection.from_env()` / `OpenAIConnection.from_env()`: the connection a flow's name stands
  * for when the experiment does not define it. Undefined when the variables are not set.
  */
-export function environmentConnection(get: (variable: string) => string | undefined, name: string): Connection | undefined {
+export function environmentConnection(
+  get: (variable: string) => string | undefined,
+  name: string,
+): Connection | undefined {
   const endpoint = get('AZURE_OPENAI_ENDPOINT');
   const azureKey = get('AZURE_OPENAI_API_KEY');
   if (endpoint && azureKey) {
-    return { name, type: 'AzureOpenAIConnection', value: { api_base: endpoint, api_key: azureKey, api_type: 'azure', api_version: get('OPENAI_API_VERSION') ?? '2024-02-01' }, secretKeys: ['api_key'] };
+    return {
+      name,
+      type: 'AzureOpenAIConnection',
+      value: {
+        api_base: endpoint,
+        api_key: azureKey,
+        api_type: 'azure',
+        api_version: get('OPENAI_API_VERSION') ?? '2024-02-01',
+      },
+      secretKeys: ['api_key'],
+    };
   }
   const openaiKey = get('OPENAI_API_KEY');
   if (openaiKey) {
@@ -105,7 +133,11 @@ export function environmentConnection(get: (variable: string) => string | undefi
  * The one way a connection name becomes a connection, at load and at run time alike: the
  * experiment's own connection of that name, else the environment's (environmentConnection).
  */
-export function resolveConnectionName(name: string, defined: readonly Connection[], get: (variable: string) => string | undefined): Connection | undefined {
+export function resolveConnectionName(
+  name: string,
+  defined: readonly Connection[],
+  get: (variable: string) => string | undefined,
+): Connection | undefined {
   return defined.find((c) => c.name === name) ?? environmentConnection(get, name);
 }
 

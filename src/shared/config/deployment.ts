@@ -10,7 +10,12 @@ import { checkSchema } from './schema-check.js';
 
 export const deploymentTargets = ['azure_managed_endpoint', 'kubernetes_endpoint', 'webapp_endpoint'] as const;
 
-export function checkDeployment(source: SourceFile, baseDir: string, problems: Problem[], display: (p: string) => string): Record<string, unknown[]> | undefined {
+export function checkDeployment(
+  source: SourceFile,
+  baseDir: string,
+  problems: Problem[],
+  display: (p: string) => string,
+): Record<string, unknown[]> | undefined {
   const schemaProblems = checkSchema('deployment_config', source.value, () => source);
   problems.push(...schemaProblems);
   if (schemaProblems.length > 0) return undefined;
@@ -20,7 +25,8 @@ export function checkDeployment(source: SourceFile, baseDir: string, problems: P
       const where = `${target}[${i}]`;
       const current = entry.CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION;
       // The template ships "" for a first deployment: no prior deployment, not a 0% one.
-      const prior = entry.PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION === '' ? undefined : entry.PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION;
+      const prior =
+        entry.PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION === '' ? undefined : entry.PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION;
       if (current !== undefined && prior !== undefined && Number(current) + Number(prior) !== 100) {
         problems.push({
           ...locate(source, [target, i, 'PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION']),
@@ -28,28 +34,44 @@ export function checkDeployment(source: SourceFile, baseDir: string, problems: P
         });
       }
       if (prior !== undefined && Number(prior) > 0 && !entry.PRIOR_DEPLOYMENT_NAME) {
-        problems.push({ ...locate(source, [target, i, 'PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION']), message: `${where}: PRIOR traffic is ${prior}% but PRIOR_DEPLOYMENT_NAME is missing, expected the deployment that keeps that traffic` });
+        problems.push({
+          ...locate(source, [target, i, 'PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION']),
+          message: `${where}: PRIOR traffic is ${prior}% but PRIOR_DEPLOYMENT_NAME is missing, expected the deployment that keeps that traffic`,
+        });
       }
       if (entry.PRIOR_DEPLOYMENT_NAME && entry.PRIOR_DEPLOYMENT_NAME === entry.CURRENT_DEPLOYMENT_NAME) {
-        problems.push({ ...locate(source, [target, i, 'PRIOR_DEPLOYMENT_NAME']), message: `${where}.PRIOR_DEPLOYMENT_NAME: "${entry.PRIOR_DEPLOYMENT_NAME}" is also the current deployment, expected another deployment (or remove it)` });
+        problems.push({
+          ...locate(source, [target, i, 'PRIOR_DEPLOYMENT_NAME']),
+          message: `${where}.PRIOR_DEPLOYMENT_NAME: "${entry.PRIOR_DEPLOYMENT_NAME}" is also the current deployment, expected another deployment (or remove it)`,
+        });
       }
       const testFile = entry.TEST_FILE_PATH;
       if (typeof testFile === 'string' && !existsSync(path.resolve(baseDir, testFile))) {
-        problems.push({ ...locate(source, [target, i, 'TEST_FILE_PATH']), message: `${where}.TEST_FILE_PATH: file not found: ${display(path.resolve(baseDir, testFile))}` });
+        problems.push({
+          ...locate(source, [target, i, 'TEST_FILE_PATH']),
+          message: `${where}.TEST_FILE_PATH: file not found: ${display(path.resolve(baseDir, testFile))}`,
+        });
       }
     });
   }
   return config;
 }
 
-export function checkDataops(source: SourceFile, repositoryRoot: string, problems: Problem[]): Record<string, unknown> | undefined {
+export function checkDataops(
+  source: SourceFile,
+  repositoryRoot: string,
+  problems: Problem[],
+): Record<string, unknown> | undefined {
   const schemaProblems = checkSchema('dataops_config', source.value, () => source);
   problems.push(...schemaProblems);
   if (schemaProblems.length > 0) return undefined;
   const config = source.value as Record<string, Record<string, unknown>>;
   const codeDir = config.PATH?.DATA_PIPELINE_CODE_DIR;
   if (typeof codeDir === 'string' && !existsSync(path.resolve(repositoryRoot, codeDir))) {
-    problems.push({ ...locate(source, ['PATH', 'DATA_PIPELINE_CODE_DIR']), message: `PATH.DATA_PIPELINE_CODE_DIR: folder not found: ${codeDir} (relative to the repository root)` });
+    problems.push({
+      ...locate(source, ['PATH', 'DATA_PIPELINE_CODE_DIR']),
+      message: `PATH.DATA_PIPELINE_CODE_DIR: folder not found: ${codeDir} (relative to the repository root)`,
+    });
   }
   return config;
 }

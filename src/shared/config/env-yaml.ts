@@ -7,12 +7,20 @@ import type { Problem } from '../errors.js';
 import { describeValue, locate, type SourceFile } from '../source.js';
 import { type Environment, placeholderName } from './environment.js';
 
-export function resolveEnvYaml(source: SourceFile, env: Environment, problems: Problem[], secrets: Set<string>): Record<string, string> {
+export function resolveEnvYaml(
+  source: SourceFile,
+  env: Environment,
+  problems: Problem[],
+  secrets: Set<string>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   const value = source.value;
   if (value === undefined || value === null) return out;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    problems.push({ ...locate(source, []), message: `found ${describeValue(value)}, expected a mapping of VARIABLE: value` });
+    problems.push({
+      ...locate(source, []),
+      message: `found ${describeValue(value)}, expected a mapping of VARIABLE: value`,
+    });
     return out;
   }
   for (const [rawKey, raw] of Object.entries(value as Record<string, unknown>)) {
@@ -26,14 +34,20 @@ export function resolveEnvYaml(source: SourceFile, env: Environment, problems: P
       continue;
     }
     if (raw !== null && typeof raw === 'object') {
-      problems.push({ ...at, message: `${rawKey}: found ${describeValue(raw)}, expected a text, number or \${VARIABLE}` });
+      problems.push({
+        ...at,
+        message: `${rawKey}: found ${describeValue(raw)}, expected a text, number or \${VARIABLE}`,
+      });
       continue;
     }
     const ref = placeholderName(raw);
     if (ref !== undefined) {
       const resolved = env.get(ref);
       if (resolved === undefined || resolved === '') {
-        problems.push({ ...at, message: `${rawKey}: environment variable ${ref} is ${resolved === '' ? 'empty' : 'not set'} (needed for the placeholder \${${ref}})` });
+        problems.push({
+          ...at,
+          message: `${rawKey}: environment variable ${ref} is ${resolved === '' ? 'empty' : 'not set'} (needed for the placeholder \${${ref}})`,
+        });
         continue;
       }
       out[key] = resolved;
@@ -41,7 +55,10 @@ export function resolveEnvYaml(source: SourceFile, env: Environment, problems: P
       continue;
     }
     if (raw === null || raw === undefined || String(raw) === '') {
-      problems.push({ ...locate(source, [rawKey], 'key'), message: `${rawKey}: found an empty value, expected a value or \${VARIABLE}` });
+      problems.push({
+        ...locate(source, [rawKey], 'key'),
+        message: `${rawKey}: found an empty value, expected a value or \${VARIABLE}`,
+      });
       continue;
     }
     out[key] = String(raw);

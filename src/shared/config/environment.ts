@@ -28,7 +28,8 @@ export function loadEnvironment(repositoryRoot: string, processEnv: NodeJS.Proce
   const fromFile: Record<string, string> = existsSync(dotenvFile) ? parseDotenv(readFileSync(dotenvFile)) : {};
   return {
     get: (name) => processEnv[name] ?? fromFile[name],
-    origin: (name) => (processEnv[name] !== undefined ? 'environment' : fromFile[name] !== undefined ? '.env' : undefined),
+    origin: (name) =>
+      processEnv[name] !== undefined ? 'environment' : fromFile[name] !== undefined ? '.env' : undefined,
   };
 }
 

@@ -19,7 +19,19 @@ export interface UseCaseParts {
   flowPath: string;
   /** Paths in experiment.yaml are relative to the use case folder. */
   resolvePath: (p: string) => string;
-  useCase: Pick<UseCase, 'name' | 'datasets' | 'evaluators' | 'runtime' | 'execution' | 'variants' | 'gates' | 'baselineFile' | 'reports' | 'azure'>;
+  useCase: Pick<
+    UseCase,
+    | 'name'
+    | 'datasets'
+    | 'evaluators'
+    | 'runtime'
+    | 'execution'
+    | 'variants'
+    | 'gates'
+    | 'baselineFile'
+    | 'reports'
+    | 'azure'
+  >;
 }
 
 export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p: string) => string }): UseCaseParts {
@@ -33,7 +45,8 @@ export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p
     flow: undefined as FlowRef | undefined,
     datasets: (e.datasets as Raw[]).map((d): EvaluatorDataset => {
       const standard = datasets.find((s) => s.name === d.name);
-      if (standard && d.source === undefined) return { ...standard, mappings: (d.mappings as Mappings) ?? {}, reference: standard.name };
+      if (standard && d.source === undefined)
+        return { ...standard, mappings: (d.mappings as Mappings) ?? {}, reference: standard.name };
       return { ...toDataset(d, ctx.resolvePath), reference: String(d.reference ?? '') };
     }),
   }));
@@ -55,13 +68,21 @@ export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p
       },
       gates: ((raw.gates as Raw[] | null) ?? []).map(toGate),
       baselineFile: raw.baseline ? ctx.resolvePath(String(raw.baseline)) : undefined,
-      reports: { dir: String(reports.dir ?? 'reports'), formats: (reports.formats as string[]) ?? ['json', 'csv', 'html', 'markdown', 'junit'] },
+      reports: {
+        dir: String(reports.dir ?? 'reports'),
+        formats: (reports.formats as string[]) ?? ['json', 'csv', 'html', 'markdown', 'junit'],
+      },
       azure: (raw.azure as Record<string, string> | null) ?? undefined,
     },
   };
 }
 
-type FlowChecker = (abs: string, at: PathSegment[], sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[]) => FlowRef | undefined;
+type FlowChecker = (
+  abs: string,
+  at: PathSegment[],
+  sourceFor: (p: PathSegment[]) => SourceFile,
+  problems: Problem[],
+) => FlowRef | undefined;
 
 /** Where checkExperiment puts its problems: the experiment proper, the evaluation blocks, the evaluation flows. */
 export interface ExperimentProblems {
@@ -82,45 +103,81 @@ export function checkExperiment(
   const at = (p: PathSegment[], part: 'key' | 'value' = 'value') => locate(sourceFor(p), p, part);
   let problems = sinks.experiment;
   const { datasets, evaluators, gates } = parts.useCase;
-  const repository = parts.useCase.execution.dataOutsideRepository ? undefined : findRepositoryRoot(parts.resolvePath('.'));
+  const repository = parts.useCase.execution.dataOutsideRepository
+    ? undefined
+    : findRepositoryRoot(parts.resolvePath('.'));
 
-  checkUnique(datasets.map((d) => d.name), (i, first) => problems.push({ ...at(['datasets', i, 'name']), message: `datasets[${i}].name: "${datasets[i].name}" is already the name of datasets[${first}], expected unique dataset names` }));
+  checkUnique(
+    datasets.map((d) => d.name),
+    (i, first) =>
+      problems.push({
+        ...at(['datasets', i, 'name']),
+        message: `datasets[${i}].name: "${datasets[i].name}" is already the name of datasets[${first}], expected unique dataset names`,
+      }),
+  );
   datasets.forEach((d, i) => {
     checkSource(d, ['datasets', i], at, problems, display, repository);
     checkMappings(d.mappings, ['datasets', i, 'mappings'], false, at, problems);
   });
 
   problems = sinks.evaluators;
-  checkUnique(evaluators.map((e) => e.name), (i, first) => problems.push({ ...at(['evaluators', i, 'name']), message: `evaluators[${i}].name: "${evaluators[i].name}" is already the name of evaluators[${first}], expected unique evaluator names` }));
+  checkUnique(
+    evaluators.map((e) => e.name),
+    (i, first) =>
+      problems.push({
+        ...at(['evaluators', i, 'name']),
+        message: `evaluators[${i}].name: "${evaluators[i].name}" is already the name of evaluators[${first}], expected unique evaluator names`,
+      }),
+  );
   const rawEvaluators = (raw.evaluators as Raw[] | null) ?? [];
   evaluators.forEach((ev, i) => {
     const re = rawEvaluators[i];
     if (re.builtin !== undefined && re.flow !== undefined) {
-      problems.push({ ...at(['evaluators', i, 'builtin'], 'key'), message: `evaluators[${i}]: found both flow and builtin, expected one of them` });
+      problems.push({
+        ...at(['evaluators', i, 'builtin'], 'key'),
+        message: `evaluators[${i}]: found both flow and builtin, expected one of them`,
+      });
     } else if (re.builtin !== undefined && re.init !== undefined && re.init !== null) {
-      problems.push({ ...at(['evaluators', i, 'init'], 'key'), message: `evaluators[${i}].init: a built-in evaluator takes no init arguments, expected its settings under options` });
+      problems.push({
+        ...at(['evaluators', i, 'init'], 'key'),
+        message: `evaluators[${i}].init: a built-in evaluator takes no init arguments, expected its settings under options`,
+      });
     } else if (re.builtin === undefined) {
       const flowAbs = parts.resolvePath(String(re.flow ?? ev.name));
       const flowAt: PathSegment[] = re.flow !== undefined ? ['evaluators', i, 'flow'] : ['evaluators', i, 'name'];
-      if (isCodeEvaluatorFolder(flowAbs)) ev.code = checkCodeEvaluator(flowAbs, parts.useCase.execution.python, display, sinks.evaluatorFlows);
+      if (isCodeEvaluatorFolder(flowAbs))
+        ev.code = checkCodeEvaluator(flowAbs, parts.useCase.execution.python, display, sinks.evaluatorFlows);
       else ev.flow = checkFlow(flowAbs, flowAt, sourceFor, sinks.evaluatorFlows);
     }
     const names = new Set<string>();
     ((re.datasets as Raw[]) ?? []).forEach((rd, j) => {
       const path: PathSegment[] = ['evaluators', i, 'datasets', j];
       const standard = datasets.some((d) => d.name === rd.name);
-      if (names.has(String(rd.name))) problems.push({ ...at([...path, 'name']), message: `evaluators[${i}].datasets[${j}].name: "${rd.name}" appears twice in this evaluator, expected each dataset once` });
+      if (names.has(String(rd.name)))
+        problems.push({
+          ...at([...path, 'name']),
+          message: `evaluators[${i}].datasets[${j}].name: "${rd.name}" appears twice in this evaluator, expected each dataset once`,
+        });
       names.add(String(rd.name));
       if (standard && (rd.source !== undefined || rd.reference !== undefined)) {
         const key = rd.source !== undefined ? 'source' : 'reference';
-        problems.push({ ...at([...path, key], 'key'), message: `evaluators[${i}].datasets[${j}]: "${rd.name}" is a standard dataset, so it must not carry ${key} (remove it, or give this evaluation dataset its own name)` });
+        problems.push({
+          ...at([...path, key], 'key'),
+          message: `evaluators[${i}].datasets[${j}]: "${rd.name}" is a standard dataset, so it must not carry ${key} (remove it, or give this evaluation dataset its own name)`,
+        });
       } else if (!standard) {
         if (rd.source === undefined || rd.reference === undefined) {
           const missing = rd.source === undefined ? 'source' : 'reference';
-          problems.push({ ...at(path), message: `evaluators[${i}].datasets[${j}]: "${rd.name}" is not a standard dataset, so it needs ${missing} (expected source: <file> and reference: <standard dataset name>; standard datasets: ${datasets.map((d) => d.name).join(', ')})` });
+          problems.push({
+            ...at(path),
+            message: `evaluators[${i}].datasets[${j}]: "${rd.name}" is not a standard dataset, so it needs ${missing} (expected source: <file> and reference: <standard dataset name>; standard datasets: ${datasets.map((d) => d.name).join(', ')})`,
+          });
         } else {
           if (!datasets.some((d) => d.name === rd.reference)) {
-            problems.push({ ...at([...path, 'reference']), message: `evaluators[${i}].datasets[${j}].reference: "${rd.reference}" is not a dataset of this experiment, expected one of: ${datasets.map((d) => d.name).join(', ')}` });
+            problems.push({
+              ...at([...path, 'reference']),
+              message: `evaluators[${i}].datasets[${j}].reference: "${rd.reference}" is not a dataset of this experiment, expected one of: ${datasets.map((d) => d.name).join(', ')}`,
+            });
           }
           checkSource(ev.datasets[j], path, at, problems, display, repository);
         }
@@ -131,32 +188,67 @@ export function checkExperiment(
 
   problems = sinks.experiment;
   const variants = (raw.variants as Raw | null) ?? {};
-  if (variants.plan === 'list' && !Array.isArray(variants.list)) problems.push({ ...at(['variants', 'plan']), message: 'variants.plan: "list" needs variants.list, expected a list of "${node.variant_id}" or node: variant mappings' });
-  if (variants.list !== undefined && variants.plan !== 'list') warnings.push({ ...at(['variants', 'list'], 'key'), message: 'variants.list: ignored unless variants.plan is "list"' });
+  if (variants.plan === 'list' && !Array.isArray(variants.list))
+    problems.push({
+      ...at(['variants', 'plan']),
+      message:
+        'variants.plan: "list" needs variants.list, expected a list of "${node.variant_id}" or node: variant mappings',
+    });
+  if (variants.list !== undefined && variants.plan !== 'list')
+    warnings.push({
+      ...at(['variants', 'list'], 'key'),
+      message: 'variants.list: ignored unless variants.plan is "list"',
+    });
   (Array.isArray(variants.list) ? variants.list : []).forEach((item, k) => {
-    if (typeof item === 'string' && !/^\$\{[^.{}]+\.[^{}]+\}$/.test(item)) problems.push({ ...at(['variants', 'list', k]), message: `variants.list[${k}]: found ${JSON.stringify(item)}, expected "\${node.variant_id}"` });
+    if (typeof item === 'string' && !/^\$\{[^.{}]+\.[^{}]+\}$/.test(item))
+      problems.push({
+        ...at(['variants', 'list', k]),
+        message: `variants.list[${k}]: found ${JSON.stringify(item)}, expected "\${node.variant_id}"`,
+      });
   });
 
   problems = sinks.evaluators;
   gates.forEach((g, i) => {
     const p: PathSegment[] = ['gates', i];
     if (g.min === undefined && g.max === undefined && g.maxDrop === undefined && g.maxRelativeDrop === undefined) {
-      problems.push({ ...at(p), message: `gates[${i}]: gate on "${g.metric}" checks nothing, expected min, max, max_drop or max_relative_drop` });
+      problems.push({
+        ...at(p),
+        message: `gates[${i}]: gate on "${g.metric}" checks nothing, expected min, max, max_drop or max_relative_drop`,
+      });
     }
-    if (g.min !== undefined && g.max !== undefined && g.min > g.max) problems.push({ ...at([...p, 'max']), message: `gates[${i}].max: found ${g.max}, expected a value >= min (${g.min})` });
+    if (g.min !== undefined && g.max !== undefined && g.min > g.max)
+      problems.push({
+        ...at([...p, 'max']),
+        message: `gates[${i}].max: found ${g.max}, expected a value >= min (${g.min})`,
+      });
     if (g.evaluator !== undefined && !evaluators.some((e) => e.name === g.evaluator)) {
-      problems.push({ ...at([...p, 'evaluator']), message: `gates[${i}].evaluator: "${g.evaluator}" is not an evaluator of this experiment, expected one of: ${evaluators.map((e) => e.name).join(', ') || '(none configured)'}` });
+      problems.push({
+        ...at([...p, 'evaluator']),
+        message: `gates[${i}].evaluator: "${g.evaluator}" is not an evaluator of this experiment, expected one of: ${evaluators.map((e) => e.name).join(', ') || '(none configured)'}`,
+      });
     }
     if ((g.maxDrop !== undefined || g.maxRelativeDrop !== undefined) && !parts.useCase.baselineFile) {
-      warnings.push({ ...at(p), message: `gates[${i}]: regression limits on "${g.metric}" need a baseline (set baseline: or pass --baseline); without one they are skipped` });
+      warnings.push({
+        ...at(p),
+        message: `gates[${i}]: regression limits on "${g.metric}" need a baseline (set baseline: or pass --baseline); without one they are skipped`,
+      });
     }
   });
   const baseline = parts.useCase.baselineFile;
-  if (baseline && !existsSync(baseline)) warnings.push({ ...at(['baseline']), message: `baseline: ${display(baseline)} does not exist yet; regression gates will be skipped until it does` });
+  if (baseline && !existsSync(baseline))
+    warnings.push({
+      ...at(['baseline']),
+      message: `baseline: ${display(baseline)} does not exist yet; regression gates will be skipped until it does`,
+    });
 }
 
 /** A code-only evaluator folder (no flow file, eval_*.py files): its problems are at file:line of the Python files. */
-function checkCodeEvaluator(dir: string, python: string | undefined, display: (p: string) => string, problems: Problem[]): CodeEvaluatorRef | undefined {
+function checkCodeEvaluator(
+  dir: string,
+  python: string | undefined,
+  display: (p: string) => string,
+  problems: Problem[],
+): CodeEvaluatorRef | undefined {
   try {
     return loadCodeEvaluator(dir, { python, display });
   } catch (e) {
@@ -170,28 +262,62 @@ function checkCodeEvaluator(dir: string, python: string | undefined, display: (p
  * `repository`: the folder datasets must lie in, after symlinks (undefined: anywhere, when experiment.yaml opts out
  * with `execution.data_outside_repository: true`) — a pull request's experiment must not read the runner's files.
  */
-function checkSource(d: Dataset, path: PathSegment[], at: (p: PathSegment[]) => ReturnType<typeof locate>, problems: Problem[], display: (p: string) => string, repository?: string): void {
+function checkSource(
+  d: Dataset,
+  path: PathSegment[],
+  at: (p: PathSegment[]) => ReturnType<typeof locate>,
+  problems: Problem[],
+  display: (p: string) => string,
+  repository?: string,
+): void {
   if (d.source.startsWith('azureml:')) {
-    if (!/^azureml:[A-Za-z0-9_.-]+(:[0-9]+|@latest)?$/.test(d.source)) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: found ${JSON.stringify(d.source)}, expected azureml:<asset>:<version>` });
+    if (!/^azureml:[A-Za-z0-9_.-]+(:[0-9]+|@latest)?$/.test(d.source))
+      problems.push({
+        ...at([...path, 'source']),
+        message: `${fmt(path)}.source: found ${JSON.stringify(d.source)}, expected azureml:<asset>:<version>`,
+      });
     return;
   }
-  if (!d.localPath) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: file not found: ${d.source} (looked in the use case folder and in its data/ folder)` });
-  else if (repository && realPathOutside(d.localPath, [repository])) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: ${JSON.stringify(d.source)} resolves to ${realOrSelf(d.localPath)}, outside the repository ${display(repository)}; expected a dataset inside it (or set execution.data_outside_repository: true)` });
-  else if (!/\.(jsonl|json|csv|tsv)$/i.test(d.localPath)) problems.push({ ...at([...path, 'source']), message: `${fmt(path)}.source: ${display(d.localPath)} has an unsupported format, expected a .jsonl, .json, .csv or .tsv file` });
+  if (!d.localPath)
+    problems.push({
+      ...at([...path, 'source']),
+      message: `${fmt(path)}.source: file not found: ${d.source} (looked in the use case folder and in its data/ folder)`,
+    });
+  else if (repository && realPathOutside(d.localPath, [repository]))
+    problems.push({
+      ...at([...path, 'source']),
+      message: `${fmt(path)}.source: ${JSON.stringify(d.source)} resolves to ${realOrSelf(d.localPath)}, outside the repository ${display(repository)}; expected a dataset inside it (or set execution.data_outside_repository: true)`,
+    });
+  else if (!/\.(jsonl|json|csv|tsv)$/i.test(d.localPath))
+    problems.push({
+      ...at([...path, 'source']),
+      message: `${fmt(path)}.source: ${display(d.localPath)} has an unsupported format, expected a .jsonl, .json, .csv or .tsv file`,
+    });
 }
-
 
 const mappingReference = /^\$\{(data|run\.outputs|run\.inputs|target)\.([^{}]+)\}$/;
 
-function checkMappings(mappings: Mappings, path: PathSegment[], evaluation: boolean, at: (p: PathSegment[]) => ReturnType<typeof locate>, problems: Problem[]): void {
+function checkMappings(
+  mappings: Mappings,
+  path: PathSegment[],
+  evaluation: boolean,
+  at: (p: PathSegment[]) => ReturnType<typeof locate>,
+  problems: Problem[],
+): void {
   for (const [input, value] of Object.entries(mappings ?? {})) {
     if (typeof value !== 'string' || !value.trim().startsWith('${')) continue;
     const m = mappingReference.exec(value.trim());
     const where = `${fmt(path)}.${input}`;
     if (!m) {
-      problems.push({ ...at([...path, input]), message: `${where}: found ${JSON.stringify(value)}, expected "\${data.<column>}"${evaluation ? ', "${run.outputs.<output>}", "${run.inputs.<input>}", "${target.<output>}"' : ''} or a literal` });
+      problems.push({
+        ...at([...path, input]),
+        message: `${where}: found ${JSON.stringify(value)}, expected "\${data.<column>}"${evaluation ? ', "${run.outputs.<output>}", "${run.inputs.<input>}", "${target.<output>}"' : ''} or a literal`,
+      });
     } else if (!evaluation && m[1] !== 'data') {
-      problems.push({ ...at([...path, input]), message: `${where}: found ${JSON.stringify(value)}, but a standard dataset has no run to read from, expected "\${data.<column>}" or a literal` });
+      problems.push({
+        ...at([...path, input]),
+        message: `${where}: found ${JSON.stringify(value)}, but a standard dataset has no run to read from, expected "\${data.<column>}" or a literal`,
+      });
     }
   }
 }
@@ -209,7 +335,13 @@ function toDataset(d: Raw, resolvePath: (p: string) => string): Dataset {
     const fallback = resolvePath(`data/${source}`);
     localPath = existsSync(direct) ? direct : existsSync(fallback) ? fallback : undefined;
   }
-  return { name: String(d.name), source, localPath, description: (d.description as string | undefined) ?? undefined, mappings: (d.mappings as Mappings) ?? {} };
+  return {
+    name: String(d.name),
+    source,
+    localPath,
+    description: (d.description as string | undefined) ?? undefined,
+    mappings: (d.mappings as Mappings) ?? {},
+  };
 }
 
 function toExecution(e: Raw, baseDir: string): Execution {
@@ -217,11 +349,13 @@ function toExecution(e: Raw, baseDir: string): Execution {
   return {
     target: (e.target as Execution['target']) ?? 'local',
     concurrency: (e.concurrency as number) ?? 8,
-    maxFailedLines: typeof mfl === 'string' && mfl.endsWith('%') ? { percent: Number(mfl.slice(0, -1)) } : { count: Number(mfl) },
+    maxFailedLines:
+      typeof mfl === 'string' && mfl.endsWith('%') ? { percent: Number(mfl.slice(0, -1)) } : { count: Number(mfl) },
     cache: (e.cache as Execution['cache']) ?? 'readwrite',
     lineTimeoutSec: (e.line_timeout_sec as number) ?? 600,
     // A path (it has a slash) is the use case's, like its flows and data; a bare name is looked up on PATH.
-    python: typeof e.python === 'string' ? (/[\\/]/.test(e.python) ? path.resolve(baseDir, e.python) : e.python) : undefined,
+    python:
+      typeof e.python === 'string' ? (/[\\/]/.test(e.python) ? path.resolve(baseDir, e.python) : e.python) : undefined,
     pythonRequirements: (e.python_requirements as Execution['pythonRequirements']) ?? 'check',
     dataOutsideRepository: (e.data_outside_repository as boolean | undefined) ?? false,
   };

@@ -28,27 +28,44 @@ export function connectionUses(flow: LoadedFlow): ConnectionUse[] {
   if (flow.kind === 'dag') {
     const keyAt = dagKeyLocator(flow.file, flow.displayFile);
     flow.nodes.forEach((node) => {
-      const index = ((flow.raw.nodes as { name?: unknown }[] | undefined) ?? []).findIndex((n) => n?.name === node.name);
+      const index = ((flow.raw.nodes as { name?: unknown }[] | undefined) ?? []).findIndex(
+        (n) => n?.name === node.name,
+      );
       uses.push(...nodeUses(node, keyAt(['nodes', index, 'connection'])));
     });
     for (const nv of Object.values(flow.nodeVariants)) {
-      for (const [id, node] of Object.entries(nv.variants)) uses.push(...nodeUses(node, keyAt(['node_variants', nv.node, 'variants', id, 'node', 'connection'])));
+      for (const [id, node] of Object.entries(nv.variants))
+        uses.push(...nodeUses(node, keyAt(['node_variants', nv.node, 'variants', id, 'node', 'connection'])));
     }
   } else if (flow.kind === 'flex') {
     for (const [key, def] of Object.entries(flow.init)) {
       const name = connectionOf(def.default);
       if (name) uses.push({ name, at: def.at, user: `init ${key}` });
     }
-    uses.push(...initFileUses(path.join(path.dirname(flow.file), 'init.json'), path.join(path.dirname(flow.displayFile), 'init.json')));
+    uses.push(
+      ...initFileUses(
+        path.join(path.dirname(flow.file), 'init.json'),
+        path.join(path.dirname(flow.displayFile), 'init.json'),
+      ),
+    );
   } else {
     const name = flow.model.configuration.connection;
-    if (typeof name === 'string' && name) uses.push({ name, at: lineOf(flow.file, flow.displayFile, /^[ \t]*connection[ \t]*:/m), user: 'model.configuration' });
+    if (typeof name === 'string' && name)
+      uses.push({
+        name,
+        at: lineOf(flow.file, flow.displayFile, /^[ \t]*connection[ \t]*:/m),
+        user: 'model.configuration',
+      });
   }
   return unique(uses);
 }
 
 /** Connection names in init values given in experiment.yaml (`init: {model_config: {connection: aoai}}`). */
-export function initUses(init: Record<string, unknown> | undefined, source: SourceFile, at: PathSegment[]): ConnectionUse[] {
+export function initUses(
+  init: Record<string, unknown> | undefined,
+  source: SourceFile,
+  at: PathSegment[],
+): ConnectionUse[] {
   return Object.entries(init ?? {}).flatMap(([key, value]) => {
     const name = connectionOf(value);
     return name ? [{ name, at: locate(source, [...at, key, 'connection']), user: `init ${key}` }] : [];
@@ -59,7 +76,13 @@ export function initUses(init: Record<string, unknown> | undefined, source: Sour
  * Resolves each use; a name found only in the environment joins `connections` under that name.
  * An unresolved name is one problem at the place that names it.
  */
-export function resolveConnectionUses(uses: ConnectionUse[], connections: Connection[], env: Environment, problems: Problem[], secrets: Set<string>): void {
+export function resolveConnectionUses(
+  uses: ConnectionUse[],
+  connections: Connection[],
+  env: Environment,
+  problems: Problem[],
+  secrets: Set<string>,
+): void {
   // One problem per missing name, at its first place; the other places are named in it.
   const missing = new Map<string, { first: ConnectionUse; others: string[] }>();
   for (const use of uses) {
@@ -72,7 +95,8 @@ export function resolveConnectionUses(uses: ConnectionUse[], connections: Connec
     }
     if (connections.includes(connection)) continue;
     connections.push(connection);
-    for (const key of connection.secretKeys) if (connection.value[key] !== undefined) secrets.add(String(connection.value[key]));
+    for (const key of connection.secretKeys)
+      if (connection.value[key] !== undefined) secrets.add(String(connection.value[key]));
   }
   for (const [name, { first, others }] of missing) {
     problems.push({

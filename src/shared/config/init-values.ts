@@ -12,11 +12,20 @@ import type { Environment } from './environment.js';
 const envReference = /^\$\{env:([^{}]+)\}$/;
 const placeholder = /^\$\{([^{}:]+)\}$/;
 
-export function resolveInit(init: Record<string, unknown>, source: SourceFile, at: PathSegment[], env: Environment, problems: Problem[], secrets: Set<string>): Record<string, unknown> {
+export function resolveInit(
+  init: Record<string, unknown>,
+  source: SourceFile,
+  at: PathSegment[],
+  env: Environment,
+  problems: Problem[],
+  secrets: Set<string>,
+): Record<string, unknown> {
   const resolveValue = (value: unknown, keys: string[]): unknown => {
     if (Array.isArray(value)) return value.map((v, i) => resolveValue(v, [...keys, String(i)]));
     if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, resolveValue(v, [...keys, k])]));
+      return Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, resolveValue(v, [...keys, k])]),
+      );
     }
     if (typeof value !== 'string') return value;
     const candidates = variablesFor(value.trim(), keys);
@@ -44,7 +53,11 @@ function variablesFor(text: string, keys: string[]): string[] | undefined {
   if (env) return [env[1].trim()];
   const m = placeholder.exec(text);
   if (!m) return undefined;
-  const byPosition = keys.filter((k) => !/^\d+$/.test(k)).join('_').toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+  const byPosition = keys
+    .filter((k) => !/^\d+$/.test(k))
+    .join('_')
+    .toUpperCase()
+    .replace(/[^A-Z0-9_]/g, '_');
   const own = m[1].trim();
   return [...new Set([byPosition, own].filter(Boolean))];
 }

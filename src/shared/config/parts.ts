@@ -19,7 +19,14 @@ export type ConfigPart =
   /** configs/dataops_config.json. */
   | 'dataops';
 
-export const configParts: readonly ConfigPart[] = ['experiment', 'evaluators', 'evaluator-flows', 'runtime', 'deployment', 'dataops'];
+export const configParts: readonly ConfigPart[] = [
+  'experiment',
+  'evaluators',
+  'evaluator-flows',
+  'runtime',
+  'deployment',
+  'dataops',
+];
 
 export type LifecycleStep = 'register-data' | 'bulk-run' | 'evaluate' | 'report' | 'deploy' | 'smoke-test';
 

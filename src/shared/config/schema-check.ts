@@ -22,7 +22,8 @@ const compiled = new Map<SchemaName, ValidateFunction>();
  * run): compiling these schemas at start costs 100-250 ms, most of a step's cold start.
  */
 export function registerPrecompiledValidators(validators: Partial<Record<SchemaName, ValidateFunction>>): void {
-  for (const [name, fn] of Object.entries(validators)) if (fn && !compiled.has(name as SchemaName)) compiled.set(name as SchemaName, fn);
+  for (const [name, fn] of Object.entries(validators))
+    if (fn && !compiled.has(name as SchemaName)) compiled.set(name as SchemaName, fn);
 }
 
 export function schemaValidator(name: SchemaName): ValidateFunction {
@@ -89,14 +90,19 @@ export function checkSchemaByBlock(
 
 /** Keywords that describe a value most precisely rank first (lower). */
 function rankOf(err: ErrorObject): number {
-  return ({ required: 0, additionalProperties: 0, type: 1, enum: 2, minLength: 3, minItems: 3 } as Record<string, number>)[err.keyword] ?? 4;
+  return (
+    ({ required: 0, additionalProperties: 0, type: 1, enum: 2, minLength: 3, minItems: 3 } as Record<string, number>)[
+      err.keyword
+    ] ?? 4
+  );
 }
 
 /** The top-level block an error makes untrustworthy ('' = the whole document). */
 function brokenBlockOf(err: ErrorObject, path: PathSegment[]): string {
   if (path.length > 0) return String(path[0]);
   if (err.keyword === 'required') return String((err.params as { missingProperty: string }).missingProperty);
-  if (err.keyword === 'additionalProperties') return String((err.params as { additionalProperty: string }).additionalProperty);
+  if (err.keyword === 'additionalProperties')
+    return String((err.params as { additionalProperty: string }).additionalProperty);
   return '';
 }
 
@@ -129,7 +135,10 @@ function expectedOf(err: ErrorObject): string | undefined {
   return typeof schema?.['x-expected'] === 'string' ? (schema['x-expected'] as string) : undefined;
 }
 
-function describeError(err: ErrorObject, path: PathSegment[]): { at: { path: PathSegment[]; part: 'key' | 'value' }; message: string } {
+function describeError(
+  err: ErrorObject,
+  path: PathSegment[],
+): { at: { path: PathSegment[]; part: 'key' | 'value' }; message: string } {
   const value = err.data;
   const params = err.params as Record<string, unknown>;
   switch (err.keyword) {
@@ -152,24 +161,45 @@ function describeError(err: ErrorObject, path: PathSegment[]): { at: { path: Pat
       return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected ${words}` };
     }
     case 'enum':
-      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}` };
+      return {
+        at: { path, part: 'value' },
+        message: `found ${describeValue(value)}, expected one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`,
+      };
     case 'minItems':
-      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected at least ${params.limit} item(s)` };
+      return {
+        at: { path, part: 'value' },
+        message: `found ${describeValue(value)}, expected at least ${params.limit} item(s)`,
+      };
     case 'minLength':
-      return { at: { path, part: 'value' }, message: `found an empty text, expected ${expectedOf(err) ?? 'a non-empty value'}` };
+      return {
+        at: { path, part: 'value' },
+        message: `found an empty text, expected ${expectedOf(err) ?? 'a non-empty value'}`,
+      };
     case 'pattern':
-      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected ${expectedOf(err) ?? `text matching ${params.pattern}`}` };
+      return {
+        at: { path, part: 'value' },
+        message: `found ${describeValue(value)}, expected ${expectedOf(err) ?? `text matching ${params.pattern}`}`,
+      };
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum': {
       const op = { minimum: '>=', maximum: '<=', exclusiveMinimum: '>', exclusiveMaximum: '<' }[err.keyword];
-      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, expected ${expectedOf(err) ?? `a number ${op} ${params.limit}`}` };
+      return {
+        at: { path, part: 'value' },
+        message: `found ${describeValue(value)}, expected ${expectedOf(err) ?? `a number ${op} ${params.limit}`}`,
+      };
     }
     case 'uniqueItems':
-      return { at: { path, part: 'value' }, message: `found duplicate items (${params.j} and ${params.i}), expected each item once` };
+      return {
+        at: { path, part: 'value' },
+        message: `found duplicate items (${params.j} and ${params.i}), expected each item once`,
+      };
     default:
-      return { at: { path, part: 'value' }, message: `found ${describeValue(value)}, ${err.message ?? 'not valid here'}` };
+      return {
+        at: { path, part: 'value' },
+        message: `found ${describeValue(value)}, ${err.message ?? 'not valid here'}`,
+      };
   }
 }
 

@@ -43,7 +43,13 @@ export interface LoadUseCaseOptions {
 const minimumSecretLength = 4;
 
 /** Which part a top-level block of experiment.yaml belongs to. */
-const blockPart: Record<string, ConfigPart> = { evaluators: 'evaluators', gates: 'evaluators', baseline: 'evaluators', connections: 'runtime', init: 'runtime' };
+const blockPart: Record<string, ConfigPart> = {
+  evaluators: 'evaluators',
+  gates: 'evaluators',
+  baseline: 'evaluators',
+  connections: 'runtime',
+  init: 'runtime',
+};
 
 export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const cwd = options.cwd ?? process.cwd();
@@ -63,7 +69,11 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
     for (const { block, ...p } of found) findings.bucket(blockPart[block] ?? 'experiment').push(p);
   };
 
-  if (!existsSync(configFile)) throw ConfigError.at({ file: display(configFile) }, 'file not found: expected the experiment configuration (experiment.yaml) of a use case');
+  if (!existsSync(configFile))
+    throw ConfigError.at(
+      { file: display(configFile) },
+      'file not found: expected the experiment configuration (experiment.yaml) of a use case',
+    );
   const base = readSource(configFile, display(configFile));
   const overlayPath = envName ? overlayFileFor(configFile, envName) : undefined;
   const overlay = overlayPath && existsSync(overlayPath) ? readSource(overlayPath, display(overlayPath)) : undefined;
@@ -81,35 +91,73 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   // Blocks that failed the schema are left out of the deeper checks (their types cannot be
   // trusted); every other block is still checked, so one pass reports everything.
   const trusted = merged ? trustedBlocks(merged, broken) : undefined;
-  const parts = trusted ? toUseCaseParts(trusted, { baseDir, resolvePath: (p) => path.resolve(baseDir, p) }) : undefined;
+  const parts = trusted
+    ? toUseCaseParts(trusted, { baseDir, resolvePath: (p) => path.resolve(baseDir, p) })
+    : undefined;
   const evaluatorFlowProblems = findings.bucket('evaluator-flows');
   let flow: FlowRef | undefined;
   if (parts && trusted) {
     const checkFlow = flowChecker(cwd);
-    if (trusted.flow !== undefined || trusted.name !== undefined) flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
-    checkExperiment(trusted, parts, sourceFor, { experiment: problems, evaluators: findings.bucket('evaluators'), evaluatorFlows: evaluatorFlowProblems }, warnings, display, checkFlow);
+    if (trusted.flow !== undefined || trusted.name !== undefined)
+      flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
+    checkExperiment(
+      trusted,
+      parts,
+      sourceFor,
+      { experiment: problems, evaluators: findings.bucket('evaluators'), evaluatorFlows: evaluatorFlowProblems },
+      warnings,
+      display,
+      checkFlow,
+    );
     if (flow) checkVariantPlan(flow, trusted, parts, sourceFor, problems);
   }
 
   const connections = trusted
-    ? resolveConnections((trusted.connections as unknown[]) ?? [], sourceFor(['connections']), env, runtimeProblems, secrets)
+    ? resolveConnections(
+        (trusted.connections as unknown[]) ?? [],
+        sourceFor(['connections']),
+        env,
+        runtimeProblems,
+        secrets,
+      )
     : [];
 
   if (parts && trusted) {
     // A broken connections block is already reported: its names would only add follow-on problems.
     const connectionsUsable = !broken.has('connections');
-    resolveFlowsRuntime({ flow, trusted, parts, sourceFor, env, connections, connectionsUsable, secrets, findings, experimentProblems: problems, runtimeProblems, evaluatorFlowProblems });
+    resolveFlowsRuntime({
+      flow,
+      trusted,
+      parts,
+      sourceFor,
+      env,
+      connections,
+      connectionsUsable,
+      secrets,
+      findings,
+      experimentProblems: problems,
+      runtimeProblems,
+      evaluatorFlowProblems,
+    });
   }
 
   const envYamlPath = path.join(baseDir, 'environment', 'env.yaml');
-  const environmentVariables = existsSync(envYamlPath) ? tryRead(envYamlPath, display, runtimeProblems, (s) => resolveEnvYaml(s, env, runtimeProblems, secrets)) ?? {} : {};
+  const environmentVariables = existsSync(envYamlPath)
+    ? (tryRead(envYamlPath, display, runtimeProblems, (s) => resolveEnvYaml(s, env, runtimeProblems, secrets)) ?? {})
+    : {};
 
   const deploymentProblems = findings.bucket('deployment');
   const deploymentPath = path.join(baseDir, 'configs', 'deployment_config.json');
-  const deployment = existsSync(deploymentPath) ? tryRead(deploymentPath, display, deploymentProblems, (s) => checkDeployment(s, baseDir, deploymentProblems, display)) : undefined;
+  const deployment = existsSync(deploymentPath)
+    ? tryRead(deploymentPath, display, deploymentProblems, (s) =>
+        checkDeployment(s, baseDir, deploymentProblems, display),
+      )
+    : undefined;
   const dataopsProblems = findings.bucket('dataops');
   const dataopsPath = path.join(baseDir, 'configs', 'dataops_config.json');
-  const dataops = existsSync(dataopsPath) ? tryRead(dataopsPath, display, dataopsProblems, (s) => checkDataops(s, repositoryRoot, dataopsProblems)) : undefined;
+  const dataops = existsSync(dataopsPath)
+    ? tryRead(dataopsPath, display, dataopsProblems, (s) => checkDataops(s, repositoryRoot, dataopsProblems))
+    : undefined;
 
   // Mask before anything can be logged, including the errors below.
   const masked = [...secrets].filter((s) => s.length >= minimumSecretLength);
@@ -122,7 +170,11 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const elsewhere = all.filter((f) => !blocking.includes(f));
   if (elsewhere.length > 0) options.host?.warning(notNeededSummary(elsewhere, options.needs));
   if (blocking.length > 0 || !parts || !flow) {
-    const shown = blocking.map((f) => (options.explainBlocked ? { ...f.problem, message: `${f.problem.message} [${describeBlocked(f.parts)}]` } : f.problem));
+    const shown = blocking.map((f) =>
+      options.explainBlocked
+        ? { ...f.problem, message: `${f.problem.message} [${describeBlocked(f.parts)}]` }
+        : f.problem,
+    );
     throw new ConfigError(sortProblems(shown));
   }
 
@@ -166,9 +218,23 @@ function resolveFlowsRuntime(o: {
   const evaluatorRuntimeProblems = o.findings.bucket('evaluator-flows', 'runtime');
   const rawEvaluators = (o.trusted.evaluators as Record<string, unknown>[] | null | undefined) ?? [];
   const flows: { ref: FlowRef; init: unknown; at: PathSegment[]; shape: Problem[]; runtime: Problem[] }[] = [];
-  if (o.flow) flows.push({ ref: o.flow, init: o.trusted.init, at: ['init'], shape: o.experimentProblems, runtime: o.runtimeProblems });
+  if (o.flow)
+    flows.push({
+      ref: o.flow,
+      init: o.trusted.init,
+      at: ['init'],
+      shape: o.experimentProblems,
+      runtime: o.runtimeProblems,
+    });
   o.parts.useCase.evaluators.forEach((ev, i) => {
-    if (ev.flow) flows.push({ ref: ev.flow, init: rawEvaluators[i]?.init, at: ['evaluators', i, 'init'], shape: o.evaluatorFlowProblems, runtime: evaluatorRuntimeProblems });
+    if (ev.flow)
+      flows.push({
+        ref: ev.flow,
+        init: rawEvaluators[i]?.init,
+        at: ['evaluators', i, 'init'],
+        shape: o.evaluatorFlowProblems,
+        runtime: evaluatorRuntimeProblems,
+      });
   });
   for (const f of flows) {
     const init = f.init !== undefined && f.init !== null ? (f.init as Record<string, unknown>) : undefined;
@@ -177,14 +243,22 @@ function resolveFlowsRuntime(o: {
       checkInitShape(f.ref, init, source, f.at, f.shape);
       f.ref.init = resolveInit(init, source, f.at, o.env, f.runtime, o.secrets);
     }
-    if (o.connectionsUsable) resolveConnectionUses([...connectionUses(f.ref.model), ...initUses(init, source, f.at)], o.connections, o.env, f.runtime, o.secrets);
+    if (o.connectionsUsable)
+      resolveConnectionUses(
+        [...connectionUses(f.ref.model), ...initUses(init, source, f.at)],
+        o.connections,
+        o.env,
+        f.runtime,
+        o.secrets,
+      );
   }
   // Built-in judges call a model through options.connection: the same rule again.
   const judgeUses: ConnectionUse[] = [];
   o.parts.useCase.evaluators.forEach((ev, i) => {
     const name = ev.builtin ? ev.options.connection : undefined;
     const at: PathSegment[] = ['evaluators', i, 'options', 'connection'];
-    if (typeof name === 'string' && name) judgeUses.push({ name, at: locate(o.sourceFor(at), at), user: `evaluators[${i}].options.connection` });
+    if (typeof name === 'string' && name)
+      judgeUses.push({ name, at: locate(o.sourceFor(at), at), user: `evaluators[${i}].options.connection` });
   });
   if (o.connectionsUsable) resolveConnectionUses(judgeUses, o.connections, o.env, evaluatorRuntimeProblems, o.secrets);
 }
@@ -205,15 +279,26 @@ function notNeededSummary(findings: Finding[], needs: Needs | undefined): string
     groups.set(`${f.problem.file}\0${blocked}`, group);
   }
   const who = typeof needs === 'string' && needs !== 'all' ? needs : 'this step';
-  const files = [...groups.values()].map((g) => `${g.file} (${g.count} problem${g.count === 1 ? '' : 's'}; ${g.blocked})`);
+  const files = [...groups.values()].map(
+    (g) => `${g.file} (${g.count} problem${g.count === 1 ? '' : 's'}; ${g.blocked})`,
+  );
   return `not used by ${who}, so not checked further: ${files.join(', ')}; \`llmops validate\` lists them`;
 }
 
 /** init only means something to a flex flow (its class's constructor); known argument names are checked. */
-function checkInitShape(flow: FlowRef, init: Record<string, unknown>, source: SourceFile, at: PathSegment[], problems: Problem[]): void {
+function checkInitShape(
+  flow: FlowRef,
+  init: Record<string, unknown>,
+  source: SourceFile,
+  at: PathSegment[],
+  problems: Problem[],
+): void {
   const where = at.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
   if (flow.kind !== 'flex') {
-    problems.push({ ...locate(source, at, 'key'), message: `${where}: ${path.basename(flow.file)} is a ${flow.kind} flow, which takes no init arguments; expected init only for a flex flow with a class entry` });
+    problems.push({
+      ...locate(source, at, 'key'),
+      message: `${where}: ${path.basename(flow.file)} is a ${flow.kind} flow, which takes no init arguments; expected init only for a flex flow with a class entry`,
+    });
     return;
   }
   const declared = Object.keys(flow.model.kind === 'flex' ? flow.model.init : {});
@@ -221,14 +306,21 @@ function checkInitShape(flow: FlowRef, init: Record<string, unknown>, source: So
   for (const key of Object.keys(init)) {
     if (declared.includes(key)) continue;
     const guess = closest(key, declared);
-    problems.push({ ...locate(source, [...at, key], 'key'), message: `${where}.${key}: not an init argument of ${flow.model.displayFile}${guess ? `; did you mean "${guess}"?` : `; expected one of: ${declared.join(', ')}`}` });
+    problems.push({
+      ...locate(source, [...at, key], 'key'),
+      message: `${where}.${key}: not an init argument of ${flow.model.displayFile}${guess ? `; did you mean "${guess}"?` : `; expected one of: ${declared.join(', ')}`}`,
+    });
   }
 }
 
 /** The experiment without its broken blocks, and without the blocks that only make sense on top of them. */
 function trustedBlocks(merged: Record<string, unknown>, broken: Set<string>): Record<string, unknown> | undefined {
   if (broken.has('')) return undefined;
-  const dependsOn: Record<string, string[]> = { evaluators: ['datasets'], gates: ['evaluators', 'datasets'], variants: ['flow', 'name'] };
+  const dependsOn: Record<string, string[]> = {
+    evaluators: ['datasets'],
+    gates: ['evaluators', 'datasets'],
+    variants: ['flow', 'name'],
+  };
   const trusted: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(merged)) {
     if (broken.has(key) || (dependsOn[key] ?? []).some((d) => broken.has(d))) continue;
@@ -243,22 +335,38 @@ export function overlayFileFor(configFile: string, envName: string): string {
   return configFile.slice(0, configFile.length - ext.length) + `.${envName}` + ext;
 }
 
-function mergeOverlay(base: SourceFile, overlay: SourceFile | undefined, origin: Map<string, SourceFile>, problems: Problem[], warnings: Problem[], schemaProblems: (found: BlockProblem[]) => void): Record<string, unknown> | undefined {
+function mergeOverlay(
+  base: SourceFile,
+  overlay: SourceFile | undefined,
+  origin: Map<string, SourceFile>,
+  problems: Problem[],
+  warnings: Problem[],
+  schemaProblems: (found: BlockProblem[]) => void,
+): Record<string, unknown> | undefined {
   if (!isMapping(base.value)) {
-    problems.push({ ...locate(base, []), message: `found ${describeValue(base.value)}, expected a mapping with name, flow, datasets, ... at the top level` });
+    problems.push({
+      ...locate(base, []),
+      message: `found ${describeValue(base.value)}, expected a mapping with name, flow, datasets, ... at the top level`,
+    });
     return undefined;
   }
   const merged: Record<string, unknown> = { ...base.value };
   if (!overlay || overlay.value === undefined || overlay.value === null) return merged;
   if (!isMapping(overlay.value)) {
-    problems.push({ ...locate(overlay, []), message: `found ${describeValue(overlay.value)}, expected a mapping of top-level blocks that replace the base ones` });
+    problems.push({
+      ...locate(overlay, []),
+      message: `found ${describeValue(overlay.value)}, expected a mapping of top-level blocks that replace the base ones`,
+    });
     return merged;
   }
   schemaProblems(checkSchemaByBlock('experiment', overlay.value, () => overlay, { partial: true }));
   for (const [key, value] of Object.entries(overlay.value)) {
     if (key === 'name' || key === 'flow') {
       // The seed template ignores these silently; we say so, since a user who wrote them expected an effect.
-      warnings.push({ ...locate(overlay, [key], 'key'), message: `${key}: ignored in an overlay (the experiment ${key} always comes from the base file)` });
+      warnings.push({
+        ...locate(overlay, [key], 'key'),
+        message: `${key}: ignored in an overlay (the experiment ${key} always comes from the base file)`,
+      });
       continue;
     }
     merged[key] = value;
@@ -272,19 +380,31 @@ function checkOverlayEmptiesDatasets(merged: Record<string, unknown>, overlay: S
   if (!overlayValue || !('datasets' in overlayValue)) return [];
   const ds = merged.datasets;
   if (Array.isArray(ds) && ds.length > 0) return [];
-  return [{ ...locate(overlay, ['datasets']), message: 'datasets: the overlay leaves no datasets, expected at least one (remove the key to keep the base datasets)' }];
+  return [
+    {
+      ...locate(overlay, ['datasets']),
+      message:
+        'datasets: the overlay leaves no datasets, expected at least one (remove the key to keep the base datasets)',
+    },
+  ];
 }
 
 /** Loads a flow named in the configuration; problems of the path land where the path is written. */
 function flowChecker(displayBase: string) {
-  return (absolute: string, at: PathSegment[], sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[]): FlowRef | undefined => {
+  return (
+    absolute: string,
+    at: PathSegment[],
+    sourceFor: (p: PathSegment[]) => SourceFile,
+    problems: Problem[],
+  ): FlowRef | undefined => {
     try {
       const model = loadFlow(absolute, { displayBase });
       return { path: absolute, file: model.file, kind: model.kind, model };
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       for (const p of e.problems) {
-        if (p.line === undefined) problems.push({ ...locate(sourceFor(at), at), message: `${formatAt(at)}: ${p.file}: ${p.message}` });
+        if (p.line === undefined)
+          problems.push({ ...locate(sourceFor(at), at), message: `${formatAt(at)}: ${p.file}: ${p.message}` });
         else problems.push(p);
       }
       return undefined;
@@ -296,7 +416,12 @@ function formatAt(at: PathSegment[]): string {
   return at.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
 }
 
-function tryRead<T>(file: string, display: (p: string) => string, problems: Problem[], use: (s: SourceFile) => T): T | undefined {
+function tryRead<T>(
+  file: string,
+  display: (p: string) => string,
+  problems: Problem[],
+  use: (s: SourceFile) => T,
+): T | undefined {
   try {
     return use(readSource(file, display(file)));
   } catch (e) {
@@ -313,13 +438,23 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 }
 
 /** The variant plan must fit the flow; a flow without variants runs its defaults unless a plan was asked for. */
-function checkVariantPlan(flow: FlowRef, merged: Record<string, unknown>, parts: UseCaseParts, sourceFor: (p: PathSegment[]) => SourceFile, problems: Problem[]): void {
+function checkVariantPlan(
+  flow: FlowRef,
+  merged: Record<string, unknown>,
+  parts: UseCaseParts,
+  sourceFor: (p: PathSegment[]) => SourceFile,
+  problems: Problem[],
+): void {
   const variants = parts.useCase.variants;
   const explicit = (merged.variants as Record<string, unknown> | null)?.plan !== undefined;
   if (flow.kind !== 'dag' && !explicit) variants.plan = 'defaults';
   const plan = variants.plan === 'list' ? { list: variants.list } : variants.plan;
   try {
-    planVariants(flow.model, plan, locate(sourceFor(['variants']), ['variants', variants.plan === 'list' ? 'list' : 'plan']));
+    planVariants(
+      flow.model,
+      plan,
+      locate(sourceFor(['variants']), ['variants', variants.plan === 'list' ? 'list' : 'plan']),
+    );
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     problems.push(...e.problems);
@@ -336,5 +471,7 @@ function uniqueFindings(findings: Finding[]): Finding[] {
 }
 
 function sortProblems(problems: Problem[]): Problem[] {
-  return [...problems].sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+  return [...problems].sort(
+    (a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0),
+  );
 }

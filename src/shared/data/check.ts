@@ -30,7 +30,10 @@ export function mappedColumns(mappings: Mappings): { input: string; column: stri
  * Columns read from each row: `${data.x}` mappings, plus same-name columns for flow inputs without a default
  * and without a mapping (promptflow-formats.md §6.4).
  */
-export function requiredColumns(mappings: Mappings, flow: { inputs: Record<string, { hasDefault?: boolean }> } | undefined): { input: string; column: string }[] {
+export function requiredColumns(
+  mappings: Mappings,
+  flow: { inputs: Record<string, { hasDefault?: boolean }> } | undefined,
+): { input: string; column: string }[] {
   const out = mappedColumns(mappings);
   for (const [name, def] of Object.entries(flow?.inputs ?? {})) {
     if (!def.hasDefault && !(name in mappings)) out.push({ input: name, column: name });
@@ -42,8 +45,15 @@ export function requiredColumns(mappings: Mappings, flow: { inputs: Record<strin
  * Read every row once: reader problems and missing columns as `file:line` errors (per column, the first row
  * lacking it, with the count).
  */
-export async function checkDataset(file: string, displayFile: string, required: { input: string; column: string }[]): Promise<DatasetCheck> {
-  const [scan, hash] = await Promise.all([renamed(scanData(file, { required, reportAbsent: true }), file, displayFile), hashFile(file)]);
+export async function checkDataset(
+  file: string,
+  displayFile: string,
+  required: { input: string; column: string }[],
+): Promise<DatasetCheck> {
+  const [scan, hash] = await Promise.all([
+    renamed(scanData(file, { required, reportAbsent: true }), file, displayFile),
+    hashFile(file),
+  ]);
   if (scan.rows === 0) throw ConfigError.at({ file: displayFile }, 'found no rows, expected at least one');
   return { rows: scan.rows, hash, columns: [...scan.columns] };
 }
@@ -52,7 +62,9 @@ export async function checkDataset(file: string, displayFile: string, required: 
  * Checks every dataset of a step before the step runs anything, and reports the problems of all of them at
  * once (a bad second dataset must not be found after the first one ran).
  */
-export async function checkDatasets(datasets: readonly { path: string; display?: string; required: { input: string; column: string }[] }[]): Promise<void> {
+export async function checkDatasets(
+  datasets: readonly { path: string; display?: string; required: { input: string; column: string }[] }[],
+): Promise<void> {
   const problems: Problem[] = [];
   for (const d of datasets) {
     try {
@@ -71,7 +83,8 @@ async function renamed<T>(work: Promise<T>, file: string, displayFile: string): 
     return await work;
   } catch (e) {
     const shown = displayPath(file);
-    if (e instanceof ConfigError && shown !== displayFile) throw new ConfigError(e.problems.map((p) => (p.file === shown ? { ...p, file: displayFile } : p)));
+    if (e instanceof ConfigError && shown !== displayFile)
+      throw new ConfigError(e.problems.map((p) => (p.file === shown ? { ...p, file: displayFile } : p)));
     throw e;
   }
 }

@@ -77,11 +77,13 @@ function scanValues(text: string, maxDepth: number, collect: boolean): JsonFault
         i++;
         return undefined;
       }
-      if (c < 0x20) return { offset: i, message: 'control character in a string, expected it escaped (\\n, \\t, \\u00XX)' };
+      if (c < 0x20)
+        return { offset: i, message: 'control character in a string, expected it escaped (\\n, \\t, \\u00XX)' };
       if (c === BACKSLASH) {
         const e = text[i + 1];
         if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return { offset: i, message: 'bad \\u escape, expected 4 hex digits' };
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6)))
+            return { offset: i, message: 'bad \\u escape, expected 4 hex digits' };
           i += 6;
         } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
         else return { offset: i, message: `bad escape \\${e ?? ''} in a string` };

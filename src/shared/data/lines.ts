@@ -22,12 +22,16 @@ export interface DataLimits {
 export const DEFAULT_DATA_LIMITS: Readonly<DataLimits> = { maxLineBytes: 10 * 1024 * 1024, maxDepth: 100 };
 
 /** The limits in force: explicit values, else the environment's, else the defaults. */
-export function dataLimits(overrides: Partial<DataLimits> = {}, env: Record<string, string | undefined> = process.env): DataLimits {
+export function dataLimits(
+  overrides: Partial<DataLimits> = {},
+  env: Record<string, string | undefined> = process.env,
+): DataLimits {
   const fromEnv = (name: string, fallback: number): number => {
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') return fallback;
     const v = Number(raw);
-    if (!Number.isInteger(v) || v < 1) throw ConfigError.at({ file: name }, `found ${JSON.stringify(raw)}, expected a whole number >= 1`);
+    if (!Number.isInteger(v) || v < 1)
+      throw ConfigError.at({ file: name }, `found ${JSON.stringify(raw)}, expected a whole number >= 1`);
     return v;
   };
   return {
@@ -121,17 +125,30 @@ export class LineSplitter {
   private hand(bytes: Buffer, start: number, end: number): void {
     const line = ++this.line;
     if (end - start > this.limits.maxLineBytes) this.tooLong(line);
-    if (line === 1 && end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) start += 3;
+    if (
+      line === 1 &&
+      end - start >= 3 &&
+      bytes[start] === 0xef &&
+      bytes[start + 1] === 0xbb &&
+      bytes[start + 2] === 0xbf
+    )
+      start += 3;
     if (!isUtf8(bytes.subarray(start, end))) {
       const bad = firstInvalidUtf8(bytes, start, end);
       const column = bytes.toString('utf8', start, bad).length + 1;
-      throw ConfigError.at({ file: this.file, line, column }, `invalid UTF-8: byte ${bad - start + 1} of the line is 0x${bytes[bad].toString(16).padStart(2, '0')}; expected UTF-8 text (re-save the file as UTF-8)`);
+      throw ConfigError.at(
+        { file: this.file, line, column },
+        `invalid UTF-8: byte ${bad - start + 1} of the line is 0x${bytes[bad].toString(16).padStart(2, '0')}; expected UTF-8 text (re-save the file as UTF-8)`,
+      );
     }
     this.sink(bytes, start, end, line);
   }
 
   private tooLong(line: number): never {
-    throw ConfigError.at({ file: this.file, line }, `line is longer than ${this.limits.maxLineBytes} bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit`);
+    throw ConfigError.at(
+      { file: this.file, line },
+      `line is longer than ${this.limits.maxLineBytes} bytes (the limit, LLMOPS_DATA_MAX_LINE_BYTES); expected one record per line within the limit`,
+    );
   }
 }
 

@@ -35,12 +35,18 @@ export class LocalDataRegistry implements DataRegistry {
     this.file = path.join(storeRoot, 'data', 'registry.json');
   }
 
-  async register(entry: Omit<DatasetVersion, 'version' | 'registeredAt'>): Promise<DatasetVersion & { created: boolean }> {
+  async register(
+    entry: Omit<DatasetVersion, 'version' | 'registeredAt'>,
+  ): Promise<DatasetVersion & { created: boolean }> {
     const registry = this.read();
     const versions = (registry.datasets[entry.name] ??= []);
     const last = versions[versions.length - 1];
     if (last && last.hash === entry.hash) return { ...last, created: false };
-    const created: DatasetVersion = { ...entry, version: String(versions.length + 1), registeredAt: new Date().toISOString() };
+    const created: DatasetVersion = {
+      ...entry,
+      version: String(versions.length + 1),
+      registeredAt: new Date().toISOString(),
+    };
     versions.push(created);
     writeJsonAtomic(this.file, registry);
     return { ...created, created: true };

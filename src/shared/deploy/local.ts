@@ -13,7 +13,14 @@ import path from 'node:path';
 import { GateFailed, ServiceError } from '../errors.js';
 import { runSmokeTests, type SmokeResult } from './smoke-run.js';
 import type { SmokeSuite } from './smoke-tests.js';
-import { readAllStates, readState, removeState, writeState, type LocalDeploymentState, type LocalInstance } from './state.js';
+import {
+  readAllStates,
+  readState,
+  removeState,
+  writeState,
+  type LocalDeploymentState,
+  type LocalInstance,
+} from './state.js';
 
 export interface DeployLocalOptions {
   /** `<experiment>-<env>`: the state file name. */
@@ -59,7 +66,10 @@ export async function deployLocal(o: DeployLocalOptions): Promise<DeployLocalRes
   log(`started ${o.name} (${slot}) pid ${fresh.pid} at ${fresh.url}`);
   let smoke: SmokeResult;
   try {
-    smoke = await runSmokeTests({ ...o.smoke, warmupMs: Math.min(o.smoke.warmupMs, 10_000) }, { endpoint: `${fresh.url}/score`, apiKey: o.apiKey ?? (o.apiKeyEnv ? process.env[o.apiKeyEnv] : undefined) });
+    smoke = await runSmokeTests(
+      { ...o.smoke, warmupMs: Math.min(o.smoke.warmupMs, 10_000) },
+      { endpoint: `${fresh.url}/score`, apiKey: o.apiKey ?? (o.apiKeyEnv ? process.env[o.apiKeyEnv] : undefined) },
+    );
   } catch (e) {
     await stopInstance(fresh);
     throw e;
@@ -67,9 +77,21 @@ export async function deployLocal(o: DeployLocalOptions): Promise<DeployLocalRes
   if (!smoke.passed) {
     await stopInstance(fresh);
     const failures = smoke.tests.filter((t) => !t.passed).flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`));
-    throw Object.assign(new GateFailed(`the new deployment of ${o.name} failed its smoke test; ${oldAlive ? `the previous one keeps serving at ${oldAlive.url}` : 'nothing is deployed'}`, failures), { smoke });
+    throw Object.assign(
+      new GateFailed(
+        `the new deployment of ${o.name} failed its smoke test; ${oldAlive ? `the previous one keeps serving at ${oldAlive.url}` : 'nothing is deployed'}`,
+        failures,
+      ),
+      { smoke },
+    );
   }
-  const state: LocalDeploymentState = { name: o.name, target: 'local', live: fresh, previous: oldAlive, updatedAt: new Date().toISOString() };
+  const state: LocalDeploymentState = {
+    name: o.name,
+    target: 'local',
+    live: fresh,
+    previous: oldAlive,
+    updatedAt: new Date().toISOString(),
+  };
   writeState(o.stateDir, state);
   if (oldAlive) {
     await stopInstance(oldAlive);
@@ -131,7 +153,17 @@ async function startInstance(o: DeployLocalOptions, slot: 'blue' | 'green', port
   const logFile = path.resolve(dir, `${o.name}-${slot}.log`);
   const fd = openSync(logFile, 'w');
   const command = o.command ?? [process.execPath, process.env.LLMOPS_CLI ?? process.argv[1]];
-  const args = [...command.slice(1), 'flow', 'serve', '--config', path.resolve(o.config), '--port', String(port), '--host', '127.0.0.1'];
+  const args = [
+    ...command.slice(1),
+    'flow',
+    'serve',
+    '--config',
+    path.resolve(o.config),
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+  ];
   if (o.env) args.push('--env', o.env);
   for (const v of o.variants ?? []) args.push('--variant', v);
   if (o.apiKeyEnv) args.push('--api-key-env', o.apiKeyEnv);
@@ -148,14 +180,30 @@ async function startInstance(o: DeployLocalOptions, slot: 'blue' | 'green', port
     if (listening) {
       const url = listening.url;
       if (await healthy(url)) {
-        const variant = Object.fromEntries((o.variants ?? []).map((v) => /^\$\{([^.]+)\.([^}]+)\}$/.exec(v.trim())).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1], m[2]]));
-        return { slot, pid, port: Number(new URL(url).port), url, flow: listening.flow ?? '', variant, startedAt: new Date().toISOString(), logFile };
+        const variant = Object.fromEntries(
+          (o.variants ?? [])
+            .map((v) => /^\$\{([^.]+)\.([^}]+)\}$/.exec(v.trim()))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => [m[1], m[2]]),
+        );
+        return {
+          slot,
+          pid,
+          port: Number(new URL(url).port),
+          url,
+          flow: listening.flow ?? '',
+          variant,
+          startedAt: new Date().toISOString(),
+          logFile,
+        };
       }
     }
     if (!isAlive(pid) || Date.now() > deadline) {
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
       const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
-      throw new ServiceError(`the new server of ${o.name} did not become healthy${isAlive(pid) ? ' in time' : ' (it exited)'}; last log lines (${logFile}):\n${tail}`);
+      throw new ServiceError(
+        `the new server of ${o.name} did not become healthy${isAlive(pid) ? ' in time' : ' (it exited)'}; last log lines (${logFile}):\n${tail}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

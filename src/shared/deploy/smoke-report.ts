@@ -16,7 +16,10 @@ export function smokeMarkdown(r: SmokeResult): string {
     '',
     '| test | result | status | p50 ms | p95 ms | details |',
     '|---|---|---|---|---|---|',
-    ...r.tests.map((t) => `| ${cell(t.name)} | ${t.passed ? 'pass' : '**fail**'} | ${t.status ?? '–'} | ${fmt(t.p50Ms ?? t.latenciesMs[0])} | ${fmt(t.p95Ms)} | ${cell(t.failures.join('; ')) || ''} |`),
+    ...r.tests.map(
+      (t) =>
+        `| ${cell(t.name)} | ${t.passed ? 'pass' : '**fail**'} | ${t.status ?? '–'} | ${fmt(t.p50Ms ?? t.latenciesMs[0])} | ${fmt(t.p95Ms)} | ${cell(t.failures.join('; ')) || ''} |`,
+    ),
     '',
   ];
   return lines.join('\n');

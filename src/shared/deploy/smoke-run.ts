@@ -47,12 +47,17 @@ const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
 export async function runSmokeTests(suite: SmokeSuite, options: SmokeOptions): Promise<SmokeResult> {
   const endpoint = scoringUrl(options.endpoint);
   const doFetch = options.fetch ?? fetch;
-  const headers = { ...suite.headers, ...options.headers, ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
+  const headers = {
+    ...suite.headers,
+    ...options.headers,
+    ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+  };
   const warmStarted = performance.now();
   const warm = await warmUp(endpoint, suite, headers, doFetch);
   const warmupMs = performance.now() - warmStarted;
   const tests: SmokeTestResult[] = [];
-  for (const [i, t] of suite.tests.entries()) tests.push(await runOne(t, endpoint, headers, suite.timeoutMs, doFetch, i === 0 ? warm : undefined));
+  for (const [i, t] of suite.tests.entries())
+    tests.push(await runOne(t, endpoint, headers, suite.timeoutMs, doFetch, i === 0 ? warm : undefined));
   return { endpoint, source: suite.source, passed: tests.every((t) => t.passed), tests, warmupMs };
 }
 
@@ -69,7 +74,12 @@ interface Answer {
 }
 
 /** Sends the first test until the endpoint answers with something other than "not ready" (refused, 502–504). */
-async function warmUp(endpoint: string, suite: SmokeSuite, headers: Record<string, string>, doFetch: typeof fetch): Promise<Answer> {
+async function warmUp(
+  endpoint: string,
+  suite: SmokeSuite,
+  headers: Record<string, string>,
+  doFetch: typeof fetch,
+): Promise<Answer> {
   const deadline = performance.now() + suite.warmupMs;
   const first = suite.tests[0];
   let delay = 200;
@@ -81,54 +91,99 @@ async function warmUp(endpoint: string, suite: SmokeSuite, headers: Record<strin
       last = `HTTP ${a.status}`;
     } catch (e) {
       last = describeFetchError(e);
-      if (performance.now() >= deadline) throw new ServiceError(`smoke test: ${endpoint} did not answer within ${Math.round(suite.warmupMs / 1000)} s (last: ${last})`);
+      if (performance.now() >= deadline)
+        throw new ServiceError(
+          `smoke test: ${endpoint} did not answer within ${Math.round(suite.warmupMs / 1000)} s (last: ${last})`,
+        );
     }
     await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - performance.now()))));
     delay = Math.min(delay * 2, 2000);
   }
 }
 
-async function runOne(t: SmokeTest, endpoint: string, headers: Record<string, string>, timeoutMs: number, doFetch: typeof fetch, firstAnswer?: Answer): Promise<SmokeTestResult> {
+async function runOne(
+  t: SmokeTest,
+  endpoint: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  doFetch: typeof fetch,
+  firstAnswer?: Answer,
+): Promise<SmokeTestResult> {
   const failures: string[] = [];
   let answer: Answer;
   try {
     answer = firstAnswer ?? (await send(t, endpoint, headers, timeoutMs, doFetch));
   } catch (e) {
-    return { name: t.name, at: t.at, passed: false, failures: [`request failed: ${describeFetchError(e)}`], latenciesMs: [] };
+    return {
+      name: t.name,
+      at: t.at,
+      passed: false,
+      failures: [`request failed: ${describeFetchError(e)}`],
+      latenciesMs: [],
+    };
   }
   const latencies = [answer.ms];
-  if (answer.status !== t.expect.status) failures.push(`status: expected ${t.expect.status}, got ${answer.status}${errorText(answer.body)}`);
+  if (answer.status !== t.expect.status)
+    failures.push(`status: expected ${t.expect.status}, got ${answer.status}${errorText(answer.body)}`);
   if (t.expect.schema) {
     const validate = ajv.compile(t.expect.schema);
-    if (!validate(answer.body)) for (const e of validate.errors ?? []) failures.push(`schema: ${e.instancePath ? `$${e.instancePath.replace(/\//g, '.')}` : '$'} ${e.message}`);
+    if (!validate(answer.body))
+      for (const e of validate.errors ?? [])
+        failures.push(`schema: ${e.instancePath ? `$${e.instancePath.replace(/\//g, '.')}` : '$'} ${e.message}`);
   }
   for (const v of t.expect.values) failures.push(...checkValue(answer.body, v));
-  const result: SmokeTestResult = { name: t.name, at: t.at, passed: false, failures, status: answer.status, latenciesMs: latencies, body: answer.body };
+  const result: SmokeTestResult = {
+    name: t.name,
+    at: t.at,
+    passed: false,
+    failures,
+    status: answer.status,
+    latenciesMs: latencies,
+    body: answer.body,
+  };
   if (t.latency) {
     for (let i = 1; i < t.latency.repeats; i++) {
       try {
         const a = await send(t, endpoint, headers, timeoutMs, doFetch);
         latencies.push(a.ms);
-        if (a.status !== t.expect.status) failures.push(`latency repeat ${i}: status ${a.status}, expected ${t.expect.status}`);
+        if (a.status !== t.expect.status)
+          failures.push(`latency repeat ${i}: status ${a.status}, expected ${t.expect.status}`);
       } catch (e) {
         failures.push(`latency repeat ${i}: ${describeFetchError(e)}`);
       }
     }
     result.p50Ms = percentile(latencies, 0.5);
     result.p95Ms = percentile(latencies, 0.95);
-    if (t.latency.p50Ms !== undefined && result.p50Ms > t.latency.p50Ms) failures.push(`latency: p50 ${result.p50Ms.toFixed(1)} ms over ${latencies.length} requests, budget ${t.latency.p50Ms} ms`);
-    if (t.latency.p95Ms !== undefined && result.p95Ms > t.latency.p95Ms) failures.push(`latency: p95 ${result.p95Ms.toFixed(1)} ms over ${latencies.length} requests, budget ${t.latency.p95Ms} ms`);
+    if (t.latency.p50Ms !== undefined && result.p50Ms > t.latency.p50Ms)
+      failures.push(
+        `latency: p50 ${result.p50Ms.toFixed(1)} ms over ${latencies.length} requests, budget ${t.latency.p50Ms} ms`,
+      );
+    if (t.latency.p95Ms !== undefined && result.p95Ms > t.latency.p95Ms)
+      failures.push(
+        `latency: p95 ${result.p95Ms.toFixed(1)} ms over ${latencies.length} requests, budget ${t.latency.p95Ms} ms`,
+      );
   }
   result.passed = failures.length === 0;
   return result;
 }
 
-async function send(t: SmokeTest, endpoint: string, headers: Record<string, string>, timeoutMs: number, doFetch: typeof fetch): Promise<Answer> {
+async function send(
+  t: SmokeTest,
+  endpoint: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  doFetch: typeof fetch,
+): Promise<Answer> {
   const body = typeof t.request === 'string' ? t.request : JSON.stringify(t.request);
   const started = performance.now();
   const res = await doFetch(endpoint, {
     method: 'POST',
-    headers: { 'content-type': typeof t.request === 'string' ? 'text/plain' : 'application/json', accept: t.stream ? 'text/event-stream' : 'application/json', ...headers, ...t.headers },
+    headers: {
+      'content-type': typeof t.request === 'string' ? 'text/plain' : 'application/json',
+      accept: t.stream ? 'text/event-stream' : 'application/json',
+      ...headers,
+      ...t.headers,
+    },
     body,
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -142,21 +197,30 @@ async function send(t: SmokeTest, endpoint: string, headers: Record<string, stri
 export function joinEvents(text: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const block of text.split(/\n\n/)) {
-    const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+    const data = block
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trimStart())
+      .join('\n');
     if (!data) continue;
     const event = parseMaybeJson(data);
     if (event === null || typeof event !== 'object' || Array.isArray(event)) continue;
-    for (const [k, v] of Object.entries(event)) out[k] = typeof v === 'string' && typeof out[k] === 'string' ? out[k] + v : v;
+    for (const [k, v] of Object.entries(event))
+      out[k] = typeof v === 'string' && typeof out[k] === 'string' ? out[k] + v : v;
   }
   return out;
 }
 
-function checkValue(body: unknown, v: { path: string; equals?: unknown; contains?: string; matches?: string; exists?: boolean }): string[] {
+function checkValue(
+  body: unknown,
+  v: { path: string; equals?: unknown; contains?: string; matches?: string; exists?: boolean },
+): string[] {
   const steps = parseJsonPath(v.path) ?? [];
   let cur: unknown = body;
   let found = true;
   for (const s of steps) {
-    if (cur !== null && typeof cur === 'object' && s in (cur as object)) cur = (cur as Record<string | number, unknown>)[s];
+    if (cur !== null && typeof cur === 'object' && s in (cur as object))
+      cur = (cur as Record<string | number, unknown>)[s];
     else {
       found = false;
       break;
@@ -164,11 +228,15 @@ function checkValue(body: unknown, v: { path: string; equals?: unknown; contains
   }
   const out: string[] = [];
   const shown = found ? clip(JSON.stringify(cur)) : 'nothing (the path does not exist)';
-  if (v.exists !== undefined && v.exists !== found) out.push(`${v.path}: expected ${v.exists ? 'to exist' : 'not to exist'}, got ${shown}`);
-  if ('equals' in v && (!found || !isDeepStrictEqual(cur, v.equals))) out.push(`${v.path}: expected ${clip(JSON.stringify(v.equals))}, got ${shown}`);
+  if (v.exists !== undefined && v.exists !== found)
+    out.push(`${v.path}: expected ${v.exists ? 'to exist' : 'not to exist'}, got ${shown}`);
+  if ('equals' in v && (!found || !isDeepStrictEqual(cur, v.equals)))
+    out.push(`${v.path}: expected ${clip(JSON.stringify(v.equals))}, got ${shown}`);
   const asText = typeof cur === 'string' ? cur : JSON.stringify(cur);
-  if (v.contains !== undefined && (!found || !asText.includes(v.contains))) out.push(`${v.path}: expected to contain ${JSON.stringify(v.contains)}, got ${shown}`);
-  if (v.matches !== undefined && (!found || !new RegExp(v.matches).test(asText))) out.push(`${v.path}: expected to match /${v.matches}/, got ${shown}`);
+  if (v.contains !== undefined && (!found || !asText.includes(v.contains)))
+    out.push(`${v.path}: expected to contain ${JSON.stringify(v.contains)}, got ${shown}`);
+  if (v.matches !== undefined && (!found || !new RegExp(v.matches).test(asText)))
+    out.push(`${v.path}: expected to match /${v.matches}/, got ${shown}`);
   return out;
 }
 

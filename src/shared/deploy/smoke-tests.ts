@@ -47,18 +47,39 @@ let validator: ValidateFunction | undefined;
 export function loadSmokeTests(file: string, cwd = process.cwd()): SmokeSuite {
   const display = path.relative(cwd, path.resolve(cwd, file)) || file;
   const absolute = path.resolve(cwd, file);
-  if (!existsSync(absolute)) throw ConfigError.at({ file: display }, 'file not found: expected a smoke tests YAML file (see schemas/smoke-tests.schema.json)');
+  if (!existsSync(absolute))
+    throw ConfigError.at(
+      { file: display },
+      'file not found: expected a smoke tests YAML file (see schemas/smoke-tests.schema.json)',
+    );
   const source = readSource(absolute, display);
   validator ??= ajv.compile(JSON.parse(readFileSync(assetPath('schemas/smoke-tests.schema.json'), 'utf8')));
   if (!validator(source.value)) throw new ConfigError(schemaProblems(source, validator.errors ?? []));
-  const raw = source.value as { warmup_seconds?: number; timeout_seconds?: number; headers?: Record<string, string>; tests: Record<string, unknown>[] };
+  const raw = source.value as {
+    warmup_seconds?: number;
+    timeout_seconds?: number;
+    headers?: Record<string, string>;
+    tests: Record<string, unknown>[];
+  };
   const problems: Problem[] = [];
   const tests = raw.tests.map((t, i) => toTest(t, i, source, path.dirname(absolute), problems));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { source: display, warmupMs: (raw.warmup_seconds ?? 60) * 1000, timeoutMs: (raw.timeout_seconds ?? 30) * 1000, headers: raw.headers ?? {}, tests };
+  return {
+    source: display,
+    warmupMs: (raw.warmup_seconds ?? 60) * 1000,
+    timeoutMs: (raw.timeout_seconds ?? 30) * 1000,
+    headers: raw.headers ?? {},
+    tests,
+  };
 }
 
-function toTest(t: Record<string, unknown>, i: number, source: SourceFile, dir: string, problems: Problem[]): SmokeTest {
+function toTest(
+  t: Record<string, unknown>,
+  i: number,
+  source: SourceFile,
+  dir: string,
+  problems: Problem[],
+): SmokeTest {
   const at = (...p: PathSegment[]) => locate(source, ['tests', i, ...p]);
   let request = t.request as SmokeTest['request'] | undefined;
   if (typeof t.request_file === 'string') {
@@ -66,7 +87,10 @@ function toTest(t: Record<string, unknown>, i: number, source: SourceFile, dir: 
     try {
       request = JSON.parse(readFileSync(f, 'utf8')) as SmokeTest['request'];
     } catch (e) {
-      problems.push({ ...at('request_file'), message: `tests[${i}].request_file: cannot read ${t.request_file} as JSON (${(e as Error).message.split('\n')[0]})` });
+      problems.push({
+        ...at('request_file'),
+        message: `tests[${i}].request_file: cannot read ${t.request_file} as JSON (${(e as Error).message.split('\n')[0]})`,
+      });
     }
   }
   const expect = (t.expect ?? {}) as { status?: number; schema?: Record<string, unknown>; values?: ValueExpectation[] };
@@ -74,7 +98,10 @@ function toTest(t: Record<string, unknown>, i: number, source: SourceFile, dir: 
     try {
       ajv.compile(expect.schema);
     } catch (e) {
-      problems.push({ ...at('expect', 'schema'), message: `tests[${i}].expect.schema: not a valid JSON Schema (${(e as Error).message})` });
+      problems.push({
+        ...at('expect', 'schema'),
+        message: `tests[${i}].expect.schema: not a valid JSON Schema (${(e as Error).message})`,
+      });
     }
   }
   (expect.values ?? []).forEach((v, j) => {
@@ -82,10 +109,17 @@ function toTest(t: Record<string, unknown>, i: number, source: SourceFile, dir: 
       try {
         new RegExp(v.matches);
       } catch (e) {
-        problems.push({ ...at('expect', 'values', j, 'matches'), message: `tests[${i}].expect.values[${j}].matches: ${(e as Error).message}` });
+        problems.push({
+          ...at('expect', 'values', j, 'matches'),
+          message: `tests[${i}].expect.values[${j}].matches: ${(e as Error).message}`,
+        });
       }
     }
-    if (parseJsonPath(v.path) === undefined) problems.push({ ...at('expect', 'values', j, 'path'), message: `tests[${i}].expect.values[${j}].path: found ${JSON.stringify(v.path)}, expected a JSON path such as $.answer, $.items[0] or $['a key']` });
+    if (parseJsonPath(v.path) === undefined)
+      problems.push({
+        ...at('expect', 'values', j, 'path'),
+        message: `tests[${i}].expect.values[${j}].path: found ${JSON.stringify(v.path)}, expected a JSON path such as $.answer, $.items[0] or $['a key']`,
+      });
   });
   const latency = t.latency as { repeats: number; p50_ms?: number; p95_ms?: number } | undefined;
   return {
@@ -106,15 +140,28 @@ export function sampleRequestSuite(file: string, cwd = process.cwd()): SmokeSuit
   try {
     request = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw ConfigError.at({ file: display }, `cannot read the sample request as JSON: ${(e as Error).message.split('\n')[0]}`);
+    throw ConfigError.at(
+      { file: display },
+      `cannot read the sample request as JSON: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
-  if (request === null || typeof request !== 'object' || Array.isArray(request)) throw ConfigError.at({ file: display, line: 1, column: 1 }, 'expected a JSON object of flow inputs');
+  if (request === null || typeof request !== 'object' || Array.isArray(request))
+    throw ConfigError.at({ file: display, line: 1, column: 1 }, 'expected a JSON object of flow inputs');
   return {
     source: display,
     warmupMs: 60_000,
     timeoutMs: 30_000,
     headers: {},
-    tests: [{ name: `sample request (${path.basename(file)})`, request: request as Record<string, unknown>, headers: {}, stream: false, expect: { status: 200, schema: { type: 'object', minProperties: 1 }, values: [] }, at: { file: display } }],
+    tests: [
+      {
+        name: `sample request (${path.basename(file)})`,
+        request: request as Record<string, unknown>,
+        headers: {},
+        stream: false,
+        expect: { status: 200, schema: { type: 'object', minProperties: 1 }, values: [] },
+        at: { file: display },
+      },
+    ],
   };
 }
 
@@ -139,7 +186,10 @@ function schemaProblems(source: SourceFile, errors: ErrorObject[]): Problem[] {
   const problems: Problem[] = [];
   // The oneOf of request/request_file produces echoes of the real error; keep the most specific ones.
   for (const e of errors.filter((x) => x.keyword !== 'oneOf' && x.keyword !== 'if')) {
-    const p: PathSegment[] = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+    const p: PathSegment[] = e.instancePath
+      .split('/')
+      .slice(1)
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
     let message: string;
     if (e.keyword === 'additionalProperties') {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
@@ -156,5 +206,7 @@ function schemaProblems(source: SourceFile, errors: ErrorObject[]): Problem[] {
     seen.add(key);
     problems.push({ ...loc, message });
   }
-  return problems.length > 0 ? problems : [{ file: source.file, message: 'does not match schemas/smoke-tests.schema.json' }];
+  return problems.length > 0
+    ? problems
+    : [{ file: source.file, message: 'does not match schemas/smoke-tests.schema.json' }];
 }

@@ -72,6 +72,9 @@ function parseState(file: string): LocalDeploymentState {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as LocalDeploymentState;
   } catch (e) {
-    throw ConfigError.at({ file }, `found ${(e as Error).message}; expected a deployment record written by llmops deploy (delete the file if the deployment is gone)`);
+    throw ConfigError.at(
+      { file },
+      `found ${(e as Error).message}; expected a deployment record written by llmops deploy (delete the file if the deployment is gone)`,
+    );
   }
 }

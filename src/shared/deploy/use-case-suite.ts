@@ -9,7 +9,10 @@ import type { UseCase } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { loadSmokeTests, sampleRequestSuite, type SmokeSuite } from './smoke-tests.js';
 
-export function suiteForUseCase(useCase: Pick<UseCase, 'baseDir' | 'envName' | 'deployment'>, testsFile?: string): SmokeSuite {
+export function suiteForUseCase(
+  useCase: Pick<UseCase, 'baseDir' | 'envName' | 'deployment'>,
+  testsFile?: string,
+): SmokeSuite {
   if (testsFile) return loadSmokeTests(testsFile);
   for (const entries of Object.values(useCase.deployment ?? {})) {
     for (const e of entries as Record<string, unknown>[]) {
@@ -20,5 +23,8 @@ export function suiteForUseCase(useCase: Pick<UseCase, 'baseDir' | 'envName' | '
   }
   const sample = path.join(useCase.baseDir, 'sample-request.json');
   if (existsSync(sample)) return sampleRequestSuite(sample);
-  throw ConfigError.at({ file: path.relative(process.cwd(), useCase.baseDir) || '.' }, 'no smoke tests: expected --tests <file>, a TEST_FILE_PATH in configs/deployment_config.json for this env, or sample-request.json in the use case folder');
+  throw ConfigError.at(
+    { file: path.relative(process.cwd(), useCase.baseDir) || '.' },
+    'no smoke tests: expected --tests <file>, a TEST_FILE_PATH in configs/deployment_config.json for this env, or sample-request.json in the use case folder',
+  );
 }

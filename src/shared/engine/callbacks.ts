@@ -33,9 +33,21 @@ export function makeCallbacks(service: LlmService, prompties: PromptyCache): Pyt
     },
     async llm(req, { context }) {
       const c = req.connection;
-      const connection: Connection = { name: c.name ?? 'python', type: c.type ?? 'AzureOpenAIConnection', value: (c.value ?? {}) as Connection['value'], secretKeys: c.secret_keys ?? [] };
+      const connection: Connection = {
+        name: c.name ?? 'python',
+        type: c.type ?? 'AzureOpenAIConnection',
+        value: (c.value ?? {}) as Connection['value'],
+        secretKeys: c.secret_keys ?? [],
+      };
       const { provider: rawProvider, prompt, inputs, ...rest } = req.params as Record<string, unknown>;
-      const provider: Provider = rawProvider === 'OpenAI' ? 'OpenAI' : rawProvider === 'AzureOpenAI' ? 'AzureOpenAI' : connection.type === 'AzureOpenAIConnection' ? 'AzureOpenAI' : 'OpenAI';
+      const provider: Provider =
+        rawProvider === 'OpenAI'
+          ? 'OpenAI'
+          : rawProvider === 'AzureOpenAI'
+            ? 'AzureOpenAI'
+            : connection.type === 'AzureOpenAIConnection'
+              ? 'AzureOpenAI'
+              : 'OpenAI';
       const api: ChatApi = req.api === 'completion' ? 'completion' : 'chat';
       const types = llmParamTypes(provider, api);
       const params: Record<string, unknown> = {};
@@ -45,7 +57,12 @@ export function makeCallbacks(service: LlmService, prompties: PromptyCache): Pyt
         else vars[k] = v;
       }
       const { usage, signal } = lineOf(context);
-      return runLlmTool(service, { provider, api, connection, template: templateOf(String(prompt ?? '')), params, vars, inputsToEscape: [] }, usage, signal);
+      return runLlmTool(
+        service,
+        { provider, api, connection, template: templateOf(String(prompt ?? '')), params, vars, inputsToEscape: [] },
+        usage,
+        signal,
+      );
     },
     async render(req) {
       return templateOf(req.template).render(req.inputs);

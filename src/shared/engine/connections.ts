@@ -37,10 +37,15 @@ export function loadConnectionFile(file: string, env: Record<string, string | un
   const source = readSource(resolve(file), file);
   const raw = source.value as Record<string, unknown> | null;
   const problems: Problem[] = [];
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw ConfigError.at({ file }, 'expected a connection mapping with name and type');
-  if (typeof raw.name !== 'string' || raw.name === '') problems.push({ ...locate(source, ['name']), message: 'expected a connection name (text)' });
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw ConfigError.at({ file }, 'expected a connection mapping with name and type');
+  if (typeof raw.name !== 'string' || raw.name === '')
+    problems.push({ ...locate(source, ['name']), message: 'expected a connection name (text)' });
   if (typeof raw.type !== 'string' || !(raw.type in CLASS_OF)) {
-    problems.push({ ...locate(source, ['type']), message: `found ${JSON.stringify(raw.type)}, expected one of ${Object.keys(CLASS_OF).join(', ')}` });
+    problems.push({
+      ...locate(source, ['type']),
+      message: `found ${JSON.stringify(raw.type)}, expected one of ${Object.keys(CLASS_OF).join(', ')}`,
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const type = CLASS_OF[raw.type as string];
@@ -54,12 +59,18 @@ export function loadConnectionFile(file: string, env: Record<string, string | un
       if (m) {
         resolved = env[m[1]];
         if (resolved === undefined) {
-          problems.push({ ...locate(source, path), message: `environment variable ${m[1]} is not set (needed for \${env:${m[1]}})` });
+          problems.push({
+            ...locate(source, path),
+            message: `environment variable ${m[1]} is not set (needed for \${env:${m[1]}})`,
+          });
           return;
         }
       }
     }
-    const badUrl = /OpenAI|Serverless/.test(type) && ENDPOINT_URL_FIELDS.has(key) ? endpointUrlProblem(resolved, resolved === v) : undefined;
+    const badUrl =
+      /OpenAI|Serverless/.test(type) && ENDPOINT_URL_FIELDS.has(key)
+        ? endpointUrlProblem(resolved, resolved === v)
+        : undefined;
     if (badUrl) problems.push({ ...locate(source, path), message: `${key}: ${badUrl}` });
     value[key] = typeof resolved === 'object' ? JSON.stringify(resolved) : (resolved as ConnectionValue);
     if (secret && !secretKeys.includes(key)) secretKeys.push(key);
@@ -82,13 +93,19 @@ export function loadConnections(path: string, env: Record<string, string | undef
     throw ConfigError.at({ file: path }, 'no such connection file or folder');
   }
   const files = stats.isDirectory()
-    ? readdirSync(path).filter((f) => /\.ya?ml$/i.test(f)).sort().map((f) => join(path, f))
+    ? readdirSync(path)
+        .filter((f) => /\.ya?ml$/i.test(f))
+        .sort()
+        .map((f) => join(path, f))
     : [path];
   return files.map((f) => loadConnectionFile(f, env));
 }
 
 /** `AzureOpenAIConnection.from_env()` / `OpenAIConnection.from_env()`: undefined when the variables are not set. */
-export function connectionFromEnv(env: Record<string, string | undefined> = process.env, name = 'from_env'): Connection | undefined {
+export function connectionFromEnv(
+  env: Record<string, string | undefined> = process.env,
+  name = 'from_env',
+): Connection | undefined {
   return environmentConnection((variable) => env[variable], name);
 }
 
@@ -98,7 +115,9 @@ export function toRuntimeConnection(c: Connection): RuntimeConnection {
 }
 
 /** Connections by name (a list, or already a map). */
-export function connectionMap(list: readonly Connection[] | Record<string, Connection> | undefined): Record<string, Connection> {
+export function connectionMap(
+  list: readonly Connection[] | Record<string, Connection> | undefined,
+): Record<string, Connection> {
   if (!list) return {};
   if (!Array.isArray(list)) return { ...(list as Record<string, Connection>) };
   const out: Record<string, Connection> = {};

@@ -6,7 +6,14 @@
 import type { DagFlow, FlowNode, InputAssignment } from '../flow/index.js';
 import { LineFailure } from './line-error.js';
 import { makeRunner, type RunnerDeps } from './node-runners.js';
-import { outputValue, runStage, type NodeRun, type PlannedInput, type PlannedNode, type RunContext } from './scheduler.js';
+import {
+  outputValue,
+  runStage,
+  type NodeRun,
+  type PlannedInput,
+  type PlannedNode,
+  type RunContext,
+} from './scheduler.js';
 import { coerceLineInputs } from './flow-inputs.js';
 import { imagesFromWorker, loadNestedImages, toRecordValue, type ImageSink } from './images.js';
 
@@ -42,11 +49,18 @@ export async function planDag(flow: DagFlow, deps: RunnerDeps): Promise<DagPlan>
   return { flow, line, aggregation, lineIndex, aggregationRefs, images: deps.images };
 }
 
-async function planNode(node: FlowNode, index: number, indexOf: Map<string, number>, externals: Map<string, InputAssignment> | undefined, deps: RunnerDeps): Promise<PlannedNode> {
+async function planNode(
+  node: FlowNode,
+  index: number,
+  indexOf: Map<string, number>,
+  externals: Map<string, InputAssignment> | undefined,
+  deps: RunnerDeps,
+): Promise<PlannedNode> {
   const plan = (name: string, a: InputAssignment): PlannedInput => {
     if (a.kind === 'literal') return { name, kind: 'literal', value: a.value };
     const ref = a.ref;
-    if (ref.kind === 'node' && indexOf.has(ref.node)) return { name, kind: 'node', node: indexOf.get(ref.node)!, path: ref.path, text: ref.text };
+    if (ref.kind === 'node' && indexOf.has(ref.node))
+      return { name, kind: 'node', node: indexOf.get(ref.node)!, path: ref.path, text: ref.text };
     if (externals) {
       externals.set(ref.text, a);
       return { name, kind: 'external', text: ref.text };
@@ -60,7 +74,16 @@ async function planNode(node: FlowNode, index: number, indexOf: Map<string, numb
   const deps_ = new Set<number>();
   for (const p of inputs) if (p.kind === 'node') deps_.add(p.node);
   if (activate?.when.kind === 'node') deps_.add(activate.when.node);
-  return { name: node.name, index, inputs, deps: [...deps_], dependents: [], hasNodeRefs: inputs.some((p) => p.kind === 'node'), activate, run };
+  return {
+    name: node.name,
+    index,
+    inputs,
+    deps: [...deps_],
+    dependents: [],
+    hasNodeRefs: inputs.some((p) => p.kind === 'node'),
+    activate,
+    run,
+  };
 }
 
 function link(nodes: PlannedNode[]): void {
@@ -68,13 +91,18 @@ function link(nodes: PlannedNode[]): void {
 }
 
 /** Runs one line: coercion (§1.2), scheduling (§1.8), outputs (§1.3). Throws LineFailure. */
-export async function runDagLine(plan: DagPlan, rawInputs: Record<string, unknown>, ctx: RunContext): Promise<DagLineResult> {
+export async function runDagLine(
+  plan: DagPlan,
+  rawInputs: Record<string, unknown>,
+  ctx: RunContext,
+): Promise<DagLineResult> {
   const coerced = coerceLineInputs(plan.flow.inputs, rawInputs, ctx.lineNumber, plan.images);
   const inputs = coerced instanceof Promise ? await coerced : coerced;
   const stage = await runStage(plan.line, { inputs }, ctx);
   const sink: ImageSink | undefined = plan.images?.sink;
   const outputs: Record<string, unknown> = {};
-  for (const [name, def] of Object.entries(plan.flow.outputs)) outputs[name] = toRecordValue(outputValue(def.reference!, inputs, stage, plan.lineIndex), sink);
+  for (const [name, def] of Object.entries(plan.flow.outputs))
+    outputs[name] = toRecordValue(outputValue(def.reference!, inputs, stage, plan.lineIndex), sink);
   const result: DagLineResult = { outputs, nodeRuns: stage.nodeRuns };
   if (plan.aggregationRefs.size > 0) {
     const agg: Record<string, unknown> = {};
@@ -91,16 +119,26 @@ export async function runDagLine(plan: DagPlan, rawInputs: Record<string, unknow
 }
 
 /** Runs the aggregation nodes once over the succeeded lines' values (§1.9); metrics come from log_metric. */
-export async function runDagAggregation(plan: DagPlan, lines: ReadonlyArray<Record<string, unknown>>, ctx: RunContext): Promise<{ metrics: Record<string, unknown>; nodeRuns: Record<string, NodeRun> }> {
+export async function runDagAggregation(
+  plan: DagPlan,
+  lines: ReadonlyArray<Record<string, unknown>>,
+  ctx: RunContext,
+): Promise<{ metrics: Record<string, unknown>; nodeRuns: Record<string, NodeRun> }> {
   const external: Record<string, unknown> = {};
   // Images were recorded as files (or base64 without a sink): aggregation nodes get them back as images.
   const images = plan.images;
   const load = (v: unknown): unknown => {
     if (v === null || typeof v !== 'object') return v;
     if (!images?.sink) return imagesFromWorker(v);
-    return loadNestedImages(v, { baseDir: images.sink.root, format: images.format, fetchImpl: images.fetchImpl, timeoutMs: images.timeoutMs });
+    return loadNestedImages(v, {
+      baseDir: images.sink.root,
+      format: images.format,
+      fetchImpl: images.fetchImpl,
+      timeoutMs: images.timeoutMs,
+    });
   };
-  for (const text of plan.aggregationRefs.keys()) external[text] = await Promise.all(lines.map((l) => load(l[text] ?? null)));
+  for (const text of plan.aggregationRefs.keys())
+    external[text] = await Promise.all(lines.map((l) => load(l[text] ?? null)));
   const metrics: Record<string, unknown> = {};
   const aggCtx: RunContext & { metrics: Record<string, unknown> } = { ...ctx, metrics };
   try {

@@ -13,9 +13,17 @@ import { pyJsonDumps, pyStr } from './template/index.js';
  * `fallback` stands in for a connection name that is not defined, as it does for llm nodes (`flow test` with
  * only AZURE_OPENAI_* / OPENAI_* set in the environment).
  */
-export function resolveEnvironmentVariables(flow: LoadedFlow, connections: Record<string, Connection>, overrides: Record<string, unknown> = {}, fallback?: Connection): Record<string, string> {
+export function resolveEnvironmentVariables(
+  flow: LoadedFlow,
+  connections: Record<string, Connection>,
+  overrides: Record<string, unknown> = {},
+  fallback?: Connection,
+): Record<string, string> {
   const declared = flow.kind === 'prompty' ? undefined : flow.environmentVariables;
-  const merged: Record<string, unknown> = { ...(declared && typeof declared === 'object' ? declared : {}), ...overrides };
+  const merged: Record<string, unknown> = {
+    ...(declared && typeof declared === 'object' ? declared : {}),
+    ...overrides,
+  };
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(merged)) {
     if (v === null || v === undefined) continue;
@@ -24,7 +32,11 @@ export function resolveEnvironmentVariables(flow: LoadedFlow, connections: Recor
       if (m && !m[1].startsWith('env:')) {
         const conn = connections[m[1]] ?? fallback;
         const value = conn?.value[m[2]];
-        if (value === undefined) throw ConfigError.at({ file: flow.displayFile }, `environment_variables.${k}: found ${v}, but connection ${JSON.stringify(m[1])} ${conn ? `has no key ${JSON.stringify(m[2])}` : 'is not defined'}`);
+        if (value === undefined)
+          throw ConfigError.at(
+            { file: flow.displayFile },
+            `environment_variables.${k}: found ${v}, but connection ${JSON.stringify(m[1])} ${conn ? `has no key ${JSON.stringify(m[2])}` : 'is not defined'}`,
+          );
         out[k] = String(value);
         continue;
       }

@@ -13,7 +13,13 @@ import { INIT_SOURCES, materializeFlow, resolveFlexInit } from '../flow/index.js
 import { findRepositoryRoot, loadEnvironment } from '../config/environment.js';
 import { ConfigError, type Problem } from '../errors.js';
 import {
-  asLoadError, codeCheckProblems, PythonWorkerPool, readRequirements, requirementsFileOf, type FlexEntryInfo, type Requirements,
+  asLoadError,
+  codeCheckProblems,
+  PythonWorkerPool,
+  readRequirements,
+  requirementsFileOf,
+  type FlexEntryInfo,
+  type Requirements,
 } from './python-worker/index.js';
 import { connectionMap, toRuntimeConnection } from './connections.js';
 import { planDag, runDagAggregation, runDagLine, type DagPlan } from './dag-executor.js';
@@ -26,7 +32,15 @@ import type { NodeRun, RunContext } from './scheduler.js';
 import { resolveEnvironmentVariables } from './env-vars.js';
 import { DEFAULT_RENDER_LIMITS, PyFloat, renderLimitsFromEnv, setRenderLimits } from './template/index.js';
 import { parseValue, ValueParseError } from './values.js';
-import { imagesFromWorker, ImageInputError, loadImageInput, loadNestedImages, toRecordValue, type ImageSink, type MessageFormat } from './images.js';
+import {
+  imagesFromWorker,
+  ImageInputError,
+  loadImageInput,
+  loadNestedImages,
+  toRecordValue,
+  type ImageSink,
+  type MessageFormat,
+} from './images.js';
 import type { InputImageContext } from './flow-inputs.js';
 
 export interface ExecutorOptions {
@@ -99,9 +113,14 @@ export interface FlowExecutor {
   /** Declared flow inputs (drives default column mapping and coercion). */
   readonly inputs: Record<string, FlowInputDef>;
   readonly hasAggregation: boolean;
-  runLine(inputs: Record<string, unknown>, options?: { lineNumber?: number; signal?: AbortSignal }): Promise<LineResult>;
+  runLine(
+    inputs: Record<string, unknown>,
+    options?: { lineNumber?: number; signal?: AbortSignal },
+  ): Promise<LineResult>;
   /** Lines = the succeeded lines' `outputs` and `aggregationInputs`, in line order. */
-  aggregate(lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>): Promise<AggregationResult>;
+  aggregate(
+    lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>,
+  ): Promise<AggregationResult>;
   close(): Promise<void>;
 }
 
@@ -110,7 +129,10 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
   const connections = connectionMap(options.connections as Connection[] | Record<string, Connection> | undefined);
   // Templates render synchronously: their own budget is what stops one at the line timeout (see template/budget.ts).
   const timeoutMs = options.lineTimeoutMs ?? 600_000;
-  setRenderLimits({ ...renderLimitsFromEnv(process.env), maxMs: timeoutMs > 0 ? timeoutMs : DEFAULT_RENDER_LIMITS.maxMs });
+  setRenderLimits({
+    ...renderLimitsFromEnv(process.env),
+    maxMs: timeoutMs > 0 ? timeoutMs : DEFAULT_RENDER_LIMITS.maxMs,
+  });
   const service = options.llm instanceof LlmService ? options.llm : new LlmService(options.llm);
   const materialized = materializeFlow(flow);
   const workingDir = materialized.workingDir;
@@ -134,7 +156,8 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
     await pool?.close();
     materialized.dispose();
   };
-  const format: MessageFormat = flow.kind === 'dag' && flow.messageFormat === 'openai-vision' ? 'openai-vision' : 'basic';
+  const format: MessageFormat =
+    flow.kind === 'dag' && flow.messageFormat === 'openai-vision' ? 'openai-vision' : 'basic';
   const images: InputImageContext & { sink?: ImageSink } = {
     workingDir,
     dataDir: options.dataDir,
@@ -158,8 +181,18 @@ export async function createExecutor(flow: LoadedFlow, options: ExecutorOptions 
 interface Core {
   inputs: Record<string, FlowInputDef>;
   hasAggregation: boolean;
-  line(inputs: Record<string, unknown>, ctx: RunContext): Promise<{ outputs: Record<string, unknown>; nodes?: Record<string, NodeRun>; aggregationInputs?: Record<string, unknown> }>;
-  aggregate(lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>, ctx: RunContext): Promise<Record<string, unknown>>;
+  line(
+    inputs: Record<string, unknown>,
+    ctx: RunContext,
+  ): Promise<{
+    outputs: Record<string, unknown>;
+    nodes?: Record<string, NodeRun>;
+    aggregationInputs?: Record<string, unknown>;
+  }>;
+  aggregate(
+    lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>,
+    ctx: RunContext,
+  ): Promise<Record<string, unknown>>;
 }
 
 /** The Python files a flow runs first (python nodes' files, or the flex entry's module), each with who uses it. */
@@ -176,7 +209,8 @@ function pythonEntries(flow: LoadedFlow, workingDir: string, allVariants = false
     };
     for (const n of flow.nodes) add(n, n.name);
     if (allVariants) {
-      for (const v of Object.values(flow.nodeVariants)) for (const [id, n] of Object.entries(v.variants)) add(n, `${v.node} (${id})`);
+      for (const v of Object.values(flow.nodeVariants))
+        for (const [id, n] of Object.entries(v.variants)) add(n, `${v.node} (${id})`);
     }
     for (const [file, labels] of users) out[file] = `node ${labels.join(', ')}`;
   } else if (flow.kind === 'flex') {
@@ -203,7 +237,13 @@ function originalOf(flow: LoadedFlow, workingDir: string): (file: string) => str
 }
 
 /** Syntax errors and modules that are not installed, for every file the flow's Python code reaches: one ConfigError. */
-async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'check' | 'syntax' | 'off', getPool: () => PythonWorkerPool, requirements?: Requirements): Promise<void> {
+async function checkPythonCode(
+  flow: LoadedFlow,
+  workingDir: string,
+  mode: 'check' | 'syntax' | 'off',
+  getPool: () => PythonWorkerPool,
+  requirements?: Requirements,
+): Promise<void> {
   if (mode === 'off') return;
   const entries = pythonEntries(flow, workingDir);
   if (Object.keys(entries).length === 0) return;
@@ -221,7 +261,10 @@ async function checkPythonCode(flow: LoadedFlow, workingDir: string, mode: 'chec
  * `validate`: every Python file the flow's code reaches compiles, and (with `imports`) the modules they import
  * are installed — parsed, never run; no model is called. Returns the problems (none: []).
  */
-export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boolean; python?: string } = {}): Promise<Problem[]> {
+export async function checkFlowPython(
+  flow: LoadedFlow,
+  options: { imports?: boolean; python?: string } = {},
+): Promise<Problem[]> {
   if (flow.kind === 'prompty') return [];
   // additional_includes are part of the code: checked where they are when the flow runs.
   const materialized = materializeFlow(flow);
@@ -244,10 +287,25 @@ export async function checkFlowPython(flow: LoadedFlow, options: { imports?: boo
  * `imports`) the modules they import are installed, resolved as evaluate runs them (`workingDir`, `pythonPath`).
  * Parsed, never run. `subject` names the evaluator in each problem.
  */
-export async function checkPythonFiles(files: readonly string[], o: { workingDir: string; pythonPath?: readonly string[]; subject: string; imports?: boolean; python?: string; requirementsFile?: string }): Promise<Problem[]> {
+export async function checkPythonFiles(
+  files: readonly string[],
+  o: {
+    workingDir: string;
+    pythonPath?: readonly string[];
+    subject: string;
+    imports?: boolean;
+    python?: string;
+    requirementsFile?: string;
+  },
+): Promise<Problem[]> {
   if (files.length === 0) return [];
   const pythonPath = [...(o.pythonPath ?? []), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  const pool = new PythonWorkerPool({ workingDir: o.workingDir, python: o.python, env: pythonPath ? { PYTHONPATH: pythonPath } : undefined, callTimeoutMs: 60_000 });
+  const pool = new PythonWorkerPool({
+    workingDir: o.workingDir,
+    python: o.python,
+    env: pythonPath ? { PYTHONPATH: pythonPath } : undefined,
+    callTimeoutMs: 60_000,
+  });
   try {
     const check = await pool.checkCode([...files], { root: o.workingDir, imports: o.imports !== false });
     const subjects = Object.fromEntries(files.map((f) => [path.resolve(o.workingDir, f), o.subject]));
@@ -270,12 +328,33 @@ interface CoreEnv {
 async function prepareCore(flow: LoadedFlow, env: CoreEnv): Promise<Core> {
   const { service, connections, options } = env;
   if (flow.kind === 'dag') {
-    const plan: DagPlan = await planDag(flow, { service, connections, fallbackConnection: options.fallbackConnection, pool: env.getPool, flowFile: flow.displayFile, workingDir: env.workingDir, requirements: env.requirements, images: env.images });
+    const plan: DagPlan = await planDag(flow, {
+      service,
+      connections,
+      fallbackConnection: options.fallbackConnection,
+      pool: env.getPool,
+      flowFile: flow.displayFile,
+      workingDir: env.workingDir,
+      requirements: env.requirements,
+      images: env.images,
+    });
     return {
       inputs: flow.inputs,
       hasAggregation: plan.aggregation.length > 0,
-      line: (inputs, ctx) => runDagLine(plan, inputs, ctx).then((r) => ({ outputs: r.outputs, nodes: r.nodeRuns, aggregationInputs: r.aggregationInputs })),
-      aggregate: async (lines, ctx) => (await runDagAggregation(plan, lines.map((l) => l.aggregationInputs ?? {}), ctx)).metrics,
+      line: (inputs, ctx) =>
+        runDagLine(plan, inputs, ctx).then((r) => ({
+          outputs: r.outputs,
+          nodes: r.nodeRuns,
+          aggregationInputs: r.aggregationInputs,
+        })),
+      aggregate: async (lines, ctx) =>
+        (
+          await runDagAggregation(
+            plan,
+            lines.map((l) => l.aggregationInputs ?? {}),
+            ctx,
+          )
+        ).metrics,
     };
   }
   if (flow.kind === 'prompty') {
@@ -285,8 +364,20 @@ async function prepareCore(flow: LoadedFlow, env: CoreEnv): Promise<Core> {
       inputs: flow.inputs,
       hasAggregation: false,
       line: async (inputs, ctx) => {
-        const out = await callPrompty(service, p, await coerceDeclared(flow.inputs, inputs, ctx.lineNumber, env.images), ctx.usage, ctx.signal, env.images);
-        return { outputs: out !== null && typeof out === 'object' && !Array.isArray(out) ? (toRecordValue(out, env.images.sink) as Record<string, unknown>) : { output: out } };
+        const out = await callPrompty(
+          service,
+          p,
+          await coerceDeclared(flow.inputs, inputs, ctx.lineNumber, env.images),
+          ctx.usage,
+          ctx.signal,
+          env.images,
+        );
+        return {
+          outputs:
+            out !== null && typeof out === 'object' && !Array.isArray(out)
+              ? (toRecordValue(out, env.images.sink) as Record<string, unknown>)
+              : { output: out },
+        };
       },
       aggregate: async () => ({}),
     };
@@ -294,7 +385,14 @@ async function prepareCore(flow: LoadedFlow, env: CoreEnv): Promise<Core> {
   return prepareFlex(flow, env.getPool(), options, env.images, env.requirements, Object.keys(connections));
 }
 
-async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: ExecutorOptions, images: CoreEnv['images'], requirements?: Requirements, connectionNames: string[] = []): Promise<Core> {
+async function prepareFlex(
+  flow: FlexFlow,
+  pool: PythonWorkerPool,
+  options: ExecutorOptions,
+  images: CoreEnv['images'],
+  requirements?: Requirements,
+  connectionNames: string[] = [],
+): Promise<Core> {
   const environment = loadEnvironment(findRepositoryRoot(path.dirname(flow.file)));
   const init = resolveFlexInit(flow, options.init, (name) => environment.get(name));
   for (const secret of init.secrets) options.onSecret?.(secret);
@@ -310,26 +408,60 @@ async function prepareFlex(flow: FlexFlow, pool: PythonWorkerPool, options: Exec
       init.values[name] = parseValue(declared, init.values[name]);
     } catch (e) {
       if (!(e instanceof ValueParseError)) throw e;
-      throw ConfigError.at({ file: '--init' }, `${name}: found ${JSON.stringify(init.values[name])}, expected a value of type ${declared} (declared in ${flow.displayFile})`);
+      throw ConfigError.at(
+        { file: '--init' },
+        `${name}: found ${JSON.stringify(init.values[name])}, expected a value of type ${declared} (declared in ${flow.displayFile})`,
+      );
     }
   }
   let info: FlexEntryInfo;
   try {
     info = await pool.flexInit(flow.entry, init.values, { workingDir: flow.workingDir, initText });
   } catch (e) {
-    throw asLoadError(e, { subject: `entry ${flow.entry}`, fallback: flow.entryAt ?? { file: flow.displayFile }, requirements, initHint: INIT_SOURCES, connectionNames });
+    throw asLoadError(e, {
+      subject: `entry ${flow.entry}`,
+      fallback: flow.entryAt ?? { file: flow.displayFile },
+      requirements,
+      initHint: INIT_SOURCES,
+      connectionNames,
+    });
   }
   const fromSignature = Object.keys(flow.inputs).length === 0;
-  const inputs: Record<string, FlowInputDef> = !fromSignature ? flow.inputs : Object.fromEntries(info.params.map((p) => [p.name, { name: p.name, type: p.kind === 'value' ? p.type[0] : undefined, hasDefault: p.hasDefault, default: p.default, isChatInput: false, at: { file: flow.displayFile } }]));
+  const inputs: Record<string, FlowInputDef> = !fromSignature
+    ? flow.inputs
+    : Object.fromEntries(
+        info.params.map((p) => [
+          p.name,
+          {
+            name: p.name,
+            type: p.kind === 'value' ? p.type[0] : undefined,
+            hasDefault: p.hasDefault,
+            default: p.default,
+            isChatInput: false,
+            at: { file: flow.displayFile },
+          },
+        ]),
+      );
   return {
     inputs,
     hasAggregation: info.hasAggregate,
     line: async (raw, ctx) => {
       // Signature defaults are left to Python: sent over JSON, a default such as `1.0` would arrive as the int 1.
-      const r = await pool.flexCall(info.key, await coerceDeclared(inputs, raw, ctx.lineNumber, images, !fromSignature), { context: ctx });
+      const r = await pool.flexCall(
+        info.key,
+        await coerceDeclared(inputs, raw, ctx.lineNumber, images, !fromSignature),
+        { context: ctx },
+      );
       return { outputs: toRecordValue(imagesFromWorker(r.output), images.sink) as Record<string, unknown> };
     },
-    aggregate: async (lines, ctx) => (await pool.flexAggregate(info.key, lines.map((l) => l.outputs ?? {}), { context: ctx })).metrics,
+    aggregate: async (lines, ctx) =>
+      (
+        await pool.flexAggregate(
+          info.key,
+          lines.map((l) => l.outputs ?? {}),
+          { context: ctx },
+        )
+      ).metrics,
   };
 }
 
@@ -340,15 +472,28 @@ function plainNumbers(metrics: Record<string, unknown>): Record<string, unknown>
 }
 
 /** Flex/prompty coercion: present values by declared type; absent ones are left to the callee (defaults, errors). */
-async function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<string, unknown>, lineNumber: number, images: InputImageContext, applyDefaults = true): Promise<Record<string, unknown>> {
+async function coerceDeclared(
+  defs: Record<string, FlowInputDef>,
+  raw: Record<string, unknown>,
+  lineNumber: number,
+  images: InputImageContext,
+  applyDefaults = true,
+): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [name, def] of Object.entries(defs)) {
     const defaulted = raw[name] === undefined && def.hasDefault && applyDefaults;
     const v = defaulted ? def.default : raw[name];
     if (v === undefined) continue;
     try {
-      const baseDir = defaulted ? images.workingDir : images.dataDir ?? images.workingDir;
-      const imageOptions = { baseDir, format: images.format, timeoutMs: images.timeoutMs, fetchImpl: images.fetchImpl, publicUrlsOnly: images.publicUrlsOnly, roots: images.roots };
+      const baseDir = defaulted ? images.workingDir : (images.dataDir ?? images.workingDir);
+      const imageOptions = {
+        baseDir,
+        format: images.format,
+        timeoutMs: images.timeoutMs,
+        fetchImpl: images.fetchImpl,
+        publicUrlsOnly: images.publicUrlsOnly,
+        roots: images.roots,
+      };
       let parsed = def.type === 'image' ? loadImageInput(v, imageOptions) : parseValue(def.type, v, baseDir);
       if (parsed instanceof Promise) parsed = await parsed;
       // Image dicts inside list/object inputs are images (§2.6), for flex and prompty flows too.
@@ -358,16 +503,26 @@ async function coerceDeclared(defs: Record<string, FlowInputDef>, raw: Record<st
       }
       out[name] = parsed;
     } catch (e) {
-      if (e instanceof ValueParseError && def.type === 'image') throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
-      if (e instanceof ImageInputError) throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
+      if (e instanceof ValueParseError && def.type === 'image')
+        throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
+      if (e instanceof ImageInputError)
+        throw new LineFailure(`Failed to load image for input '${name}': ${e.message}`, ['LoadMultimediaDataError']);
       if (!(e instanceof ValueParseError)) throw e;
-      throw new LineFailure(`The value for flow input '${name}' in line ${lineNumber} of input data does not match the expected type '${def.type}'.`, ['ValidationError', 'InputTypeError']);
+      throw new LineFailure(
+        `The value for flow input '${name}' in line ${lineNumber} of input data does not match the expected type '${def.type}'.`,
+        ['ValidationError', 'InputTypeError'],
+      );
     }
   }
   return out;
 }
 
-function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, close: () => Promise<void>): FlowExecutor {
+function makeExecutor(
+  flow: LoadedFlow,
+  core: Core,
+  options: ExecutorOptions,
+  close: () => Promise<void>,
+): FlowExecutor {
   const timeoutMs = options.lineTimeoutMs ?? 600_000;
   const deadlines = timeoutMs > 0 ? new DeadlineQueue(timeoutMs) : undefined;
   return {
@@ -387,11 +542,24 @@ function makeExecutor(flow: LoadedFlow, core: Core, options: ExecutorOptions, cl
         const work = core.line(inputs, ctx);
         const r = deadlines
           ? await new Promise<Awaited<ReturnType<Core['line']>>>((resolve, reject) => {
-              deadline = deadlines.start(() => reject(new LineFailure(`Line ${lineNumber} execution timeout for exceeding ${timeoutMs / 1000} seconds`, ['LineExecutionTimeoutError'])));
+              deadline = deadlines.start(() =>
+                reject(
+                  new LineFailure(`Line ${lineNumber} execution timeout for exceeding ${timeoutMs / 1000} seconds`, [
+                    'LineExecutionTimeoutError',
+                  ]),
+                ),
+              );
               work.then(resolve, reject);
             })
           : await work;
-        const result: LineResult = { lineNumber, status: 'Completed', inputs, outputs: r.outputs, latencyMs: performance.now() - started, usage };
+        const result: LineResult = {
+          lineNumber,
+          status: 'Completed',
+          inputs,
+          outputs: r.outputs,
+          latencyMs: performance.now() - started,
+          usage,
+        };
         if (r.nodes) result.nodes = r.nodes;
         if (r.aggregationInputs) result.aggregationInputs = r.aggregationInputs;
         return result;

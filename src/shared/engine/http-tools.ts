@@ -14,9 +14,21 @@ const REQUEST_TIMEOUT_MS = 600_000;
 export const SERPAPI_DEFAULT_BASE = 'https://serpapi.com';
 
 /** Declared inputs of the native tools (§1.6 literal conversion). */
-export const SERPAPI_TYPES: Record<string, string> = { connection: 'connection', query: 'string', location: 'string', safe: 'string', num: 'int', engine: 'string' };
+export const SERPAPI_TYPES: Record<string, string> = {
+  connection: 'connection',
+  query: 'string',
+  location: 'string',
+  safe: 'string',
+  num: 'int',
+  engine: 'string',
+};
 export const CONTENT_SAFETY_TYPES: Record<string, string> = {
-  connection: 'connection', text: 'string', hate_category: 'string', sexual_category: 'string', self_harm_category: 'string', violence_category: 'string',
+  connection: 'connection',
+  text: 'string',
+  hate_category: 'string',
+  sexual_category: 'string',
+  self_harm_category: 'string',
+  violence_category: 'string',
 };
 
 interface HttpAnswer {
@@ -37,7 +49,11 @@ const causeText = (e: unknown): string => {
 };
 
 /** `SerpAPI(connection).search(query, location, safe, num, engine)`. */
-export async function serpApiSearch(connection: Connection, inputs: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+export async function serpApiSearch(
+  connection: Connection,
+  inputs: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<unknown> {
   const engine = String(inputs.engine ?? 'google');
   const google = engine.toLowerCase() === 'google';
   const params = new URLSearchParams();
@@ -45,7 +61,8 @@ export async function serpApiSearch(connection: Connection, inputs: Record<strin
   if (inputs.location !== undefined && inputs.location !== null) params.set('location', String(inputs.location));
   params.set('api_key', String(connection.value.api_key ?? ''));
   params.set('engine', engine);
-  if (String(inputs.safe ?? 'off') === 'active') params.set(google ? 'safe' : 'safeSearch', google ? 'Active' : 'Strict');
+  if (String(inputs.safe ?? 'off') === 'active')
+    params.set(google ? 'safe' : 'safeSearch', google ? 'Active' : 'Strict');
   const num = Math.trunc(Number(inputs.num ?? 10));
   if (num > 0) params.set(google ? 'num' : 'count', String(num));
   const base = String(connection.value.api_base ?? SERPAPI_DEFAULT_BASE).replace(/\/+$/, '');
@@ -54,13 +71,19 @@ export async function serpApiSearch(connection: Connection, inputs: Record<strin
     answer = await send(`${base}/search?${params.toString()}`, { method: 'GET' }, signal);
   } catch (e) {
     if (signal?.aborted) throw e;
-    throw new LineFailure(`SerpAPI search request failed: ${causeText(e)}`, ['SerpAPISystemError'], { system: true, cause: e });
+    throw new LineFailure(`SerpAPI search request failed: ${causeText(e)}`, ['SerpAPISystemError'], {
+      system: true,
+      cause: e,
+    });
   }
   if (answer.status === 200) {
     try {
       return JSON.parse(answer.text) as unknown;
     } catch (e) {
-      throw new LineFailure(`SerpAPI search request failed: ${causeText(e)}`, ['SerpAPISystemError'], { system: true, cause: e });
+      throw new LineFailure(`SerpAPI search request failed: ${causeText(e)}`, ['SerpAPISystemError'], {
+        system: true,
+        cause: e,
+      });
     }
   }
   const message = serpErrorMessage(answer.text);
@@ -79,7 +102,12 @@ function serpErrorMessage(text: string): string {
   }
 }
 
-const THRESHOLDS: Record<string, number> = { disable: -1, low_sensitivity: 6, medium_sensitivity: 4, high_sensitivity: 2 };
+const THRESHOLDS: Record<string, number> = {
+  disable: -1,
+  low_sensitivity: 6,
+  medium_sensitivity: 4,
+  high_sensitivity: 2,
+};
 /** The categories in the tool's order, with the input that sets each one's sensitivity. */
 const CATEGORIES: Array<[name: string, input: string, legacyKey: string]> = [
   ['Hate', 'hate_category', 'hateResult'],
@@ -89,47 +117,77 @@ const CATEGORIES: Array<[name: string, input: string, legacyKey: string]> = [
 ];
 
 /** `analyze_text(connection, text, hate_category, sexual_category, self_harm_category, violence_category)`. */
-export async function contentSafetyAnalyzeText(connection: Connection, inputs: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+export async function contentSafetyAnalyzeText(
+  connection: Connection,
+  inputs: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<unknown> {
   const endpoint = String(connection.value.endpoint ?? '').replace(/\/+$/, '');
   const apiVersion = String(connection.value.api_version ?? '2023-10-01');
   const thresholds = CATEGORIES.map(([name, input, legacyKey]) => {
     const sensitivity = String(inputs[input] ?? 'medium_sensitivity');
     const threshold = THRESHOLDS[sensitivity];
     if (threshold === undefined) {
-      throw new LineFailure(`RejectThreshold can only be in (-1, 0, 2, 4, 6); found sensitivity ${JSON.stringify(sensitivity)} for ${input}, expected one of ${Object.keys(THRESHOLDS).join(', ')}`, ['AzureContentSafetyInputValueError']);
+      throw new LineFailure(
+        `RejectThreshold can only be in (-1, 0, 2, 4, 6); found sensitivity ${JSON.stringify(sensitivity)} for ${input}, expected one of ${Object.keys(THRESHOLDS).join(', ')}`,
+        ['AzureContentSafetyInputValueError'],
+      );
     }
     return { name, legacyKey, threshold };
   });
   let answer: HttpAnswer;
   try {
-    answer = await send(`${endpoint}/contentsafety/text:analyze?api-version=${encodeURIComponent(apiVersion)}`, {
-      method: 'POST',
-      headers: { 'Ocp-Apim-Subscription-Key': String(connection.value.api_key ?? ''), 'Content-Type': 'application/json', 'ms-azure-ai-sender': 'prompt_flow' },
-      body: JSON.stringify({ text: String(inputs.text ?? ''), blocklistNames: [] }),
-    }, signal);
+    answer = await send(
+      `${endpoint}/contentsafety/text:analyze?api-version=${encodeURIComponent(apiVersion)}`,
+      {
+        method: 'POST',
+        headers: {
+          'Ocp-Apim-Subscription-Key': String(connection.value.api_key ?? ''),
+          'Content-Type': 'application/json',
+          'ms-azure-ai-sender': 'prompt_flow',
+        },
+        body: JSON.stringify({ text: String(inputs.text ?? ''), blocklistNames: [] }),
+      },
+      signal,
+    );
   } catch (e) {
     if (signal?.aborted) throw e;
-    throw new LineFailure(`Error in detecting content: ${causeText(e)}`, ['AzureContentSafetySystemError'], { system: true, cause: e });
+    throw new LineFailure(`Error in detecting content: ${causeText(e)}`, ['AzureContentSafetySystemError'], {
+      system: true,
+      cause: e,
+    });
   }
   let result: Record<string, unknown>;
   try {
     result = JSON.parse(answer.text) as Record<string, unknown>;
   } catch {
-    throw new LineFailure(`Error in detecting content: the service answered ${answer.status} with a body that is not JSON: ${answer.text.slice(0, 200)}`, ['AzureContentSafetySystemError'], { system: true });
+    throw new LineFailure(
+      `Error in detecting content: the service answered ${answer.status} with a body that is not JSON: ${answer.text.slice(0, 200)}`,
+      ['AzureContentSafetySystemError'],
+      { system: true },
+    );
   }
   if (answer.status !== 200) {
     const detail = (result.error as { message?: unknown } | undefined)?.message ?? answer.text;
-    throw new LineFailure(`Error in detecting content: ${String(detail)}`, ['AzureContentSafetySystemError'], { system: true });
+    throw new LineFailure(`Error in detecting content: ${String(detail)}`, ['AzureContentSafetySystemError'], {
+      system: true,
+    });
   }
   const current = apiVersion === '2023-10-01';
   const byCategory: Record<string, string> = {};
   let suggested = 'Accept';
   for (const { name, legacyKey, threshold } of thresholds) {
     const found = current
-      ? (result.categoriesAnalysis as Array<{ category?: string; severity?: number }> | undefined ?? []).find((c) => c.category === name)
+      ? ((result.categoriesAnalysis as Array<{ category?: string; severity?: number }> | undefined) ?? []).find(
+          (c) => c.category === name,
+        )
       : (result[legacyKey] as { severity?: number } | undefined);
-    if (current && !found) throw new LineFailure(`Invalid Category Category.${name}`, ['AzureContentSafetyInputValueError']);
-    if (!found || typeof found.severity !== 'number') throw new LineFailure(`Can not find detection result for Category.${name}`, ['AzureContentSafetySystemError'], { system: true });
+    if (current && !found)
+      throw new LineFailure(`Invalid Category Category.${name}`, ['AzureContentSafetyInputValueError']);
+    if (!found || typeof found.severity !== 'number')
+      throw new LineFailure(`Can not find detection result for Category.${name}`, ['AzureContentSafetySystemError'], {
+        system: true,
+      });
     const action = threshold !== -1 && found.severity >= threshold ? 'Reject' : 'Accept';
     byCategory[name] = action;
     if (action === 'Reject') suggested = 'Reject';
@@ -149,7 +207,22 @@ export interface NativeHttpTool {
 
 /** Package tool keys (with their deprecated aliases) run natively. */
 export const NATIVE_HTTP_TOOLS: Record<string, NativeHttpTool> = {
-  'promptflow.tools.serpapi.SerpAPI.search': { label: 'Serp API', types: SERPAPI_TYPES, connectionType: 'SerpConnection', run: serpApiSearch },
-  'promptflow.tools.azure_content_safety.analyze_text': { label: 'Content Safety (Text Analyze)', types: CONTENT_SAFETY_TYPES, connectionType: 'AzureContentSafetyConnection', run: contentSafetyAnalyzeText },
-  'content_safety_text.tools.content_safety_text_tool.analyze_text': { label: 'Content Safety (Text Analyze)', types: CONTENT_SAFETY_TYPES, connectionType: 'AzureContentSafetyConnection', run: contentSafetyAnalyzeText },
+  'promptflow.tools.serpapi.SerpAPI.search': {
+    label: 'Serp API',
+    types: SERPAPI_TYPES,
+    connectionType: 'SerpConnection',
+    run: serpApiSearch,
+  },
+  'promptflow.tools.azure_content_safety.analyze_text': {
+    label: 'Content Safety (Text Analyze)',
+    types: CONTENT_SAFETY_TYPES,
+    connectionType: 'AzureContentSafetyConnection',
+    run: contentSafetyAnalyzeText,
+  },
+  'content_safety_text.tools.content_safety_text_tool.analyze_text': {
+    label: 'Content Safety (Text Analyze)',
+    types: CONTENT_SAFETY_TYPES,
+    connectionType: 'AzureContentSafetyConnection',
+    run: contentSafetyAnalyzeText,
+  },
 };

@@ -42,13 +42,28 @@ export interface ImageLoadOptions {
 const MIME_KEY = /^data:image\/(.*);(path|base64|url)$/;
 const BASE64 = /^([A-Za-z0-9+/]{4})*(([A-Za-z0-9+/]{2})*(==|[A-Za-z0-9+/]=)?)?$/;
 const BASE64_URL = /^data:image\/([^;,]*);base64,(.*)$/s;
-const EXT_MIME: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp', tif: 'image/tiff', tiff: 'image/tiff', svg: 'image/svg+xml', ico: 'image/x-icon' };
+const EXT_MIME: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  bmp: 'image/bmp',
+  tif: 'image/tiff',
+  tiff: 'image/tiff',
+  svg: 'image/svg+xml',
+  ico: 'image/x-icon',
+};
 
 type Plain = Record<string, unknown>;
-const isPlain = (v: unknown): v is Plain => v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
+const isPlain = (v: unknown): v is Plain =>
+  v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
 
 /** The kind of image reference `v` is in `format`, or undefined when it is not one. */
-function imageRef(v: Plain, format: MessageFormat): { kind: 'path' | 'base64' | 'url' | 'image_url'; value: unknown; mime?: string } | undefined {
+function imageRef(
+  v: Plain,
+  format: MessageFormat,
+): { kind: 'path' | 'base64' | 'url' | 'image_url'; value: unknown; mime?: string } | undefined {
   if (format === 'openai-vision') {
     const keys = Object.keys(v);
     if (keys.length !== 2 || typeof v.type !== 'string') return undefined;
@@ -78,8 +93,15 @@ type Fetched = Map<string, ImageValue>;
  * The value of an `image` input (§1.2): an ImageValue, an image dict, or a string (base64 / data URL, URL, or
  * file path, tried in that order). Aggregation inputs are lists of those. Throws ImageInputError.
  */
-export function loadImageInput(v: unknown, options: ImageLoadOptions): ImageValue | ImageValue[] | Promise<ImageValue | ImageValue[]> {
-  return withFetches((fetched, missing) => (Array.isArray(v) ? v.map((x) => oneImage(x, options, fetched, missing)) : oneImage(v, options, fetched, missing)), options);
+export function loadImageInput(
+  v: unknown,
+  options: ImageLoadOptions,
+): ImageValue | ImageValue[] | Promise<ImageValue | ImageValue[]> {
+  return withFetches(
+    (fetched, missing) =>
+      Array.isArray(v) ? v.map((x) => oneImage(x, options, fetched, missing)) : oneImage(v, options, fetched, missing),
+    options,
+  );
 }
 
 /** Images inside a `list` / `object` input (lists, dicts, chat history), converted in place of their dicts. */
@@ -88,7 +110,10 @@ export function loadNestedImages(v: unknown, options: ImageLoadOptions): unknown
   return withFetches((fetched, missing) => nested(v, options, fetched, missing), options);
 }
 
-function withFetches<T>(walk: (fetched: Fetched, missing: Set<string>) => T, options: ImageLoadOptions): T | Promise<T> {
+function withFetches<T>(
+  walk: (fetched: Fetched, missing: Set<string>) => T,
+  options: ImageLoadOptions,
+): T | Promise<T> {
   const fetched: Fetched = new Map();
   const missing = new Set<string>();
   const first = walk(fetched, missing);
@@ -139,23 +164,41 @@ function oneImage(v: unknown, o: ImageLoadOptions, fetched: Fetched, missing: Se
   if (isPlain(v)) {
     const ref = imageRef(v, o.format ?? 'basic');
     if (!ref) {
-      const expected = o.format === 'openai-vision' ? '{"type": "image_url", "image_url": {"url": ...}} or {"type": "image_file", "image_file": {"path": ...}}' : '{"data:image/<type>;path|base64|url": <value>}';
-      throw new ImageInputError(`found the object ${JSON.stringify(v).slice(0, 120)}, expected an image: a file path, a URL, base64 data, or ${expected}`);
+      const expected =
+        o.format === 'openai-vision'
+          ? '{"type": "image_url", "image_url": {"url": ...}} or {"type": "image_file", "image_file": {"path": ...}}'
+          : '{"data:image/<type>;path|base64|url": <value>}';
+      throw new ImageInputError(
+        `found the object ${JSON.stringify(v).slice(0, 120)}, expected an image: a file path, a URL, base64 data, or ${expected}`,
+      );
     }
     return fromRef(ref, o, fetched, missing) as ImageValue;
   }
   if (typeof v === 'string' || v instanceof PromptResult) return fromString(String(v), o, fetched, missing);
-  throw new ImageInputError(`found ${describe(v)}, expected an image: a file path, a URL, base64 data or an image object`);
+  throw new ImageInputError(
+    `found ${describe(v)}, expected an image: a file path, a URL, base64 data or an image object`,
+  );
 }
 
-function fromRef(ref: NonNullable<ReturnType<typeof imageRef>>, o: ImageLoadOptions, fetched: Fetched, missing: Set<string>): ImageValue | Plain {
-  if (typeof ref.value !== 'string') throw new ImageInputError(`found ${describe(ref.value)} as the image's ${ref.kind === 'image_url' ? 'url' : ref.kind}, expected text`);
+function fromRef(
+  ref: NonNullable<ReturnType<typeof imageRef>>,
+  o: ImageLoadOptions,
+  fetched: Fetched,
+  missing: Set<string>,
+): ImageValue | Plain {
+  if (typeof ref.value !== 'string')
+    throw new ImageInputError(
+      `found ${describe(ref.value)} as the image's ${ref.kind === 'image_url' ? 'url' : ref.kind}, expected text`,
+    );
   const value = ref.value;
   switch (ref.kind) {
     case 'path':
       return fromFile(value, o, ref.mime);
     case 'base64':
-      if (!BASE64.test(value.split(',').pop()!)) throw new ImageInputError(`found invalid base64 image data ${JSON.stringify(value.slice(0, 40))}${value.length > 40 ? '…' : ''}`);
+      if (!BASE64.test(value.split(',').pop()!))
+        throw new ImageInputError(
+          `found invalid base64 image data ${JSON.stringify(value.slice(0, 40))}${value.length > 40 ? '…' : ''}`,
+        );
       return new ImageValue(Buffer.from(value.split(',').pop()!, 'base64'), ref.mime);
     case 'url':
       return fromUrl(value, ref.mime ?? 'image/*', fetched, missing);
@@ -163,13 +206,16 @@ function fromRef(ref: NonNullable<ReturnType<typeof imageRef>>, o: ImageLoadOpti
       const data = BASE64_URL.exec(value);
       if (data) return new ImageValue(Buffer.from(data[2], 'base64'), `image/${data[1] || '*'}`);
       if (isUrl(value)) return fromUrl(value, 'image/*', fetched, missing);
-      throw new ImageInputError(`found the image url ${JSON.stringify(value.slice(0, 80))}, expected an http(s) URL or a data:image/<type>;base64,… URL`);
+      throw new ImageInputError(
+        `found the image url ${JSON.stringify(value.slice(0, 80))}, expected an http(s) URL or a data:image/<type>;base64,… URL`,
+      );
     }
   }
 }
 
 function fromString(v: string, o: ImageLoadOptions, fetched: Fetched, missing: Set<string>): ImageValue {
-  if (v.trim() === '') throw new ImageInputError('found an empty text, expected an image: a file path, a URL or base64 data');
+  if (v.trim() === '')
+    throw new ImageInputError('found an empty text, expected an image: a file path, a URL or base64 data');
   const data = BASE64_URL.exec(v);
   if (data) return new ImageValue(Buffer.from(data[2], 'base64'), `image/${data[1] || '*'}`);
   if (isUrl(v)) return fromUrl(v, 'image/*', fetched, missing);
@@ -201,7 +247,10 @@ function fromFile(path: string, o: ImageLoadOptions, mime?: string): ImageValue 
   const ext = /\.(\w+)$/.exec(file)?.[1]?.toLowerCase();
   const bytes = readFileSync(inside(path, file, [o.baseDir, process.cwd(), ...(o.roots ?? [])]));
   const notImage = notAnImage(bytes);
-  if (notImage) throw new ImageInputError(`found ${file}, ${notImage}; expected an image file (PNG, JPEG, GIF, WebP, BMP, TIFF, ICO, HEIC/AVIF or SVG)`);
+  if (notImage)
+    throw new ImageInputError(
+      `found ${file}, ${notImage}; expected an image file (PNG, JPEG, GIF, WebP, BMP, TIFF, ICO, HEIC/AVIF or SVG)`,
+    );
   return new ImageValue(bytes, mime ?? (ext && EXT_MIME[ext]) ?? 'image/*');
 }
 
@@ -213,7 +262,9 @@ function fromFile(path: string, o: ImageLoadOptions, mime?: string): ImageValue 
 function inside(given: string, file: string, allowed: readonly string[]): string {
   const outside = realPathOutside(file, allowed);
   if (outside) {
-    throw new ImageInputError(`image path ${JSON.stringify(given)} resolves to ${outside}, outside the flow or data folder and the working directory; expected an image inside them, a base64 image or a URL`);
+    throw new ImageInputError(
+      `image path ${JSON.stringify(given)} resolves to ${outside}, outside the flow or data folder and the working directory; expected an image inside them, a base64 image or a URL`,
+    );
   }
   return realOrSelf(file);
 }
@@ -251,27 +302,55 @@ async function fetchImage(url: string, o: ImageLoadOptions): Promise<ImageValue>
   const timeoutMs = o.timeoutMs ?? 600_000;
   let res: Response;
   try {
-    res = o.publicUrlsOnly ? await fetchPublic(url, o, AbortSignal.timeout(timeoutMs)) : await (o.fetchImpl ?? fetch)(url, { signal: AbortSignal.timeout(timeoutMs) });
+    res = o.publicUrlsOnly
+      ? await fetchPublic(url, o, AbortSignal.timeout(timeoutMs))
+      : await (o.fetchImpl ?? fetch)(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     if (e instanceof ImageInputError) throw e;
     const err = e as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-    const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : err.cause?.code ?? err.cause?.message ?? err.message;
+    const why =
+      err.name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : (err.cause?.code ?? err.cause?.message ?? err.message);
     throw new ImageInputError(`Failed to fetch image from URL: ${url}: ${why}`);
   }
   if (res.status !== 200) {
     const text = (await res.text().catch(() => '')).slice(0, 200);
-    throw new ImageInputError(`Failed to fetch image from URL: ${url}. Error code: ${res.status}. Error message: ${text}.`);
+    throw new ImageInputError(
+      `Failed to fetch image from URL: ${url}. Error code: ${res.status}. Error message: ${text}.`,
+    );
   }
   const type = res.headers.get('content-type')?.split(';')[0].trim().toLowerCase();
   const bytes = new Uint8Array(await res.arrayBuffer());
   const notImage = type?.startsWith('image/') ? undefined : notAnImage(bytes);
-  if (notImage) throw new ImageInputError(`Failed to fetch image from URL: ${url}: the answer (${type ?? 'no content type'}) is ${notImage === 'an empty file' ? 'empty' : 'not an image'}`);
+  if (notImage)
+    throw new ImageInputError(
+      `Failed to fetch image from URL: ${url}: the answer (${type ?? 'no content type'}) is ${notImage === 'an empty file' ? 'empty' : 'not an image'}`,
+    );
   return new ImageValue(bytes, type?.startsWith('image/') ? type : 'image/*', url);
 }
 
 const PRIVATE = new BlockList();
-for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 3]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 3],
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [
+  ['::', 127],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv6');
 
 function isPrivateAddress(address: string, family: number): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
@@ -286,7 +365,9 @@ async function fetchPublic(url: string, o: ImageLoadOptions, signal: AbortSignal
     const host = new URL(current).hostname.replace(/^\[|\]$/g, '');
     const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true });
     if (addresses.some((a) => isPrivateAddress(a.address, a.family))) {
-      throw new ImageInputError(`Failed to fetch image from URL: ${url}: ${current === url ? 'its host' : `it redirects to ${current}, whose host`} is a private, loopback or link-local address, which a served flow does not fetch`);
+      throw new ImageInputError(
+        `Failed to fetch image from URL: ${url}: ${current === url ? 'its host' : `it redirects to ${current}, whose host`} is a private, loopback or link-local address, which a served flow does not fetch`,
+      );
     }
     const res = await (o.fetchImpl ?? fetch)(current, { signal, redirect: 'manual' });
     const next = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
@@ -344,8 +425,14 @@ const saved = new WeakMap<ImageValue, Map<string, string>>();
 
 function imageReference(img: ImageValue, sink?: ImageSink): Plain {
   const format = sink?.format ?? 'basic';
-  if (img.sourceUrl) return format === 'openai-vision' ? { type: 'image_url', image_url: { url: img.sourceUrl } } : { [`data:${img.mimeType};url`]: img.sourceUrl };
-  if (!sink) return format === 'openai-vision' ? { type: 'image_url', image_url: { url: img.toUrl() } } : { [`data:${img.mimeType};base64`]: img.toBase64() };
+  if (img.sourceUrl)
+    return format === 'openai-vision'
+      ? { type: 'image_url', image_url: { url: img.sourceUrl } }
+      : { [`data:${img.mimeType};url`]: img.sourceUrl };
+  if (!sink)
+    return format === 'openai-vision'
+      ? { type: 'image_url', image_url: { url: img.toUrl() } }
+      : { [`data:${img.mimeType};base64`]: img.toBase64() };
   // The same image referenced twice in a line (an output and an aggregation input) is written once.
   let bySink = saved.get(img);
   const dir = join(sink.root, sink.subdir);
@@ -359,7 +446,9 @@ function imageReference(img: ImageValue, sink?: ImageSink): Plain {
     if (!bySink) saved.set(img, (bySink = new Map()));
     bySink.set(dir, path);
   }
-  return format === 'openai-vision' ? { type: 'image_file', image_file: { path } } : { [`data:${img.mimeType};path`]: path };
+  return format === 'openai-vision'
+    ? { type: 'image_file', image_file: { path } }
+    : { [`data:${img.mimeType};path`]: path };
 }
 
 /** Images in a value the Python worker returned (`{"data:<mime>;base64": …}` dicts) as ImageValues. */
@@ -375,7 +464,8 @@ export function imagesFromWorker(v: unknown): unknown {
   }
   if (!isPlain(v)) return v;
   const ref = imageRef(v, 'basic');
-  if (ref?.kind === 'base64' && typeof ref.value === 'string') return new ImageValue(Buffer.from(ref.value, 'base64'), ref.mime);
+  if (ref?.kind === 'base64' && typeof ref.value === 'string')
+    return new ImageValue(Buffer.from(ref.value, 'base64'), ref.mime);
   let out: Plain | undefined;
   for (const k in v) {
     const x = imagesFromWorker(v[k]);
@@ -406,7 +496,8 @@ export function resolveImagePaths(value: unknown, baseDir: string): unknown {
     return { [key]: resolve(baseDir, basic.value) };
   }
   const vision = imageRef(value, 'openai-vision');
-  if (vision?.kind === 'path' && typeof vision.value === 'string' && !isAbsolute(vision.value)) return { type: 'image_file', image_file: { path: resolve(baseDir, vision.value) } };
+  if (vision?.kind === 'path' && typeof vision.value === 'string' && !isAbsolute(vision.value))
+    return { type: 'image_file', image_file: { path: resolve(baseDir, vision.value) } };
   let out: Plain | undefined;
   for (const k in value) {
     const x = resolveImagePaths(value[k], baseDir);

@@ -3,9 +3,23 @@
  * Python worker, prompty natively. See README-executor.md.
  * @module
  */
-export { checkFlowPython, checkPythonFiles, createExecutor, type ExecutorOptions, type FlowExecutor, type LineResult, type AggregationResult } from './executor.js';
+export {
+  checkFlowPython,
+  checkPythonFiles,
+  createExecutor,
+  type ExecutorOptions,
+  type FlowExecutor,
+  type LineResult,
+  type AggregationResult,
+} from './executor.js';
 export { LlmService, emptyUsage, addUsage, type Usage, type LlmServiceOptions } from './llm-service.js';
-export { loadConnections, loadConnectionFile, connectionFromEnv, toRuntimeConnection, connectionMap } from './connections.js';
+export {
+  loadConnections,
+  loadConnectionFile,
+  connectionFromEnv,
+  toRuntimeConnection,
+  connectionMap,
+} from './connections.js';
 export { toPfError, toLineFailure, LineFailure, type PfError, type PfInnerError } from './line-error.js';
 export { parseValue, ValueParseError, followPath, toRecordValue } from './values.js';
 export { coerceLineInputs } from './flow-inputs.js';

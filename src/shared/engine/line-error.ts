@@ -50,24 +50,46 @@ export function toLineFailure(err: unknown, node?: string): LineFailure {
 function wrap(err: unknown, node?: string): LineFailure {
   if (err instanceof LineFailure) return err;
   if (err instanceof ConfigError) {
-    return new LineFailure(err.message, ['InvalidConfiguration'], { referenceCode: node ? `Node:${node}` : 'Executor', cause: err });
+    return new LineFailure(err.message, ['InvalidConfiguration'], {
+      referenceCode: node ? `Node:${node}` : 'Executor',
+      cause: err,
+    });
   }
   const ref = node ? `Tool/${node}` : 'Executor';
   if (err instanceof PythonCodeError) {
-    return new LineFailure(err.info.message, [err.code], { referenceCode: ref, cause: err, traceback: err.info.traceback });
+    return new LineFailure(err.info.message, [err.code], {
+      referenceCode: ref,
+      cause: err,
+      traceback: err.info.traceback,
+    });
   }
   if (err instanceof PythonWorkerCrashed || err instanceof PythonWorkerTimeout) {
     return new LineFailure(err.message, [err.name], { system: true, referenceCode: ref, cause: err });
   }
   if (err instanceof JinjaTemplateError) {
     // A render stopped at the line timeout is a line timeout (served as 504), told as a template error.
-    const codes = err.pyType === 'TimeoutError' ? ['ToolExecutionError', 'JinjaTemplateError', 'LineExecutionTimeoutError'] : ['ToolExecutionError', 'JinjaTemplateError'];
+    const codes =
+      err.pyType === 'TimeoutError'
+        ? ['ToolExecutionError', 'JinjaTemplateError', 'LineExecutionTimeoutError']
+        : ['ToolExecutionError', 'JinjaTemplateError'];
     return new LineFailure(err.message, codes, { referenceCode: ref, cause: err });
   }
-  if (err instanceof ChatParseError) return new LineFailure(err.message, ['ToolExecutionError', err.code], { referenceCode: ref, cause: err });
+  if (err instanceof ChatParseError)
+    return new LineFailure(err.message, ['ToolExecutionError', err.code], { referenceCode: ref, cause: err });
   const e = err as Error & { name?: string };
-  if (e && (e.name === 'LlmHttpError' || e.name === 'LlmRetriesExhaustedError' || e.name === 'ReplayMissError' || e.name === 'EndpointUnreachableError')) {
-    const inner = e.name === 'LlmRetriesExhaustedError' ? 'ExceedMaxRetryTimes' : e.name === 'EndpointUnreachableError' ? 'APIConnectionError' : 'WrappedOpenAIError';
+  if (
+    e &&
+    (e.name === 'LlmHttpError' ||
+      e.name === 'LlmRetriesExhaustedError' ||
+      e.name === 'ReplayMissError' ||
+      e.name === 'EndpointUnreachableError')
+  ) {
+    const inner =
+      e.name === 'LlmRetriesExhaustedError'
+        ? 'ExceedMaxRetryTimes'
+        : e.name === 'EndpointUnreachableError'
+          ? 'APIConnectionError'
+          : 'WrappedOpenAIError';
     const msg = node ? `OpenAI API hits ${e.name}: ${e.message}` : e.message;
     return new LineFailure(msg, ['OpenAIError', inner], { referenceCode: ref, cause: err });
   }

@@ -5,7 +5,17 @@
  */
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
-import { estimateCost, LimiterRegistry, type EndpointUnreachableError, LlmClient, type LlmClientOptions, type LlmResult, type PriceTable, type ResponseCache, type TokenUsage } from '../llm/index.js';
+import {
+  estimateCost,
+  LimiterRegistry,
+  type EndpointUnreachableError,
+  LlmClient,
+  type LlmClientOptions,
+  type LlmResult,
+  type PriceTable,
+  type ResponseCache,
+  type TokenUsage,
+} from '../llm/index.js';
 
 /** Tokens, cost and calls of a line or node; filled as calls finish. */
 export interface Usage {
@@ -81,22 +91,48 @@ export class LlmService {
   }
 
   /** One call; its usage and cost are added to every `usage` given. */
-  async call(api: LlmApiName, connection: Connection, body: Record<string, unknown>, usage: Usage[], signal?: AbortSignal, calledFrom?: string): Promise<LlmResult<unknown>> {
+  async call(
+    api: LlmApiName,
+    connection: Connection,
+    body: Record<string, unknown>,
+    usage: Usage[],
+    signal?: AbortSignal,
+    calledFrom?: string,
+  ): Promise<LlmResult<unknown>> {
     const client = this.client(connection, calledFrom);
-    const result = api === 'chat' ? await client.chat(body, { signal }) : api === 'completion' ? await client.completion(body, { signal }) : await client.embedding(body, { signal });
+    const result =
+      api === 'chat'
+        ? await client.chat(body, { signal })
+        : api === 'completion'
+          ? await client.completion(body, { signal })
+          : await client.embedding(body, { signal });
     const model = String((result.response as { model?: unknown })?.model ?? body.model ?? '');
-    const cost = result.cached ? undefined : estimateCost(String(body.model ?? model), result.usage, this.options.prices) ?? estimateCost(model, result.usage, this.options.prices);
+    const cost = result.cached
+      ? undefined
+      : (estimateCost(String(body.model ?? model), result.usage, this.options.prices) ??
+        estimateCost(model, result.usage, this.options.prices));
     for (const u of usage) addUsage(u, result.usage, cost);
     return result;
   }
 }
 
 /** Looks a connection up by name; a missing one is a run-level ConfigError. */
-export function requireConnection(connections: Record<string, Connection>, name: unknown, where: string, fallback?: Connection): Connection {
+export function requireConnection(
+  connections: Record<string, Connection>,
+  name: unknown,
+  where: string,
+  fallback?: Connection,
+): Connection {
   if (typeof name === 'string' && connections[name]) return connections[name];
   if (fallback && typeof name === 'string') return { ...fallback, name };
   const known = Object.keys(connections);
-  const choices = known.length ? known.join(', ') : '(no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)';
-  if (name === undefined || name === null || name === '') throw ConfigError.at({ file: where }, `no connection given; expected connection: <name>, one of: ${choices}`);
-  throw ConfigError.at({ file: where }, `connection ${JSON.stringify(name)} is not defined; expected one of: ${choices}`);
+  const choices = known.length
+    ? known.join(', ')
+    : '(no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)';
+  if (name === undefined || name === null || name === '')
+    throw ConfigError.at({ file: where }, `no connection given; expected connection: <name>, one of: ${choices}`);
+  throw ConfigError.at(
+    { file: where },
+    `connection ${JSON.stringify(name)} is not defined; expected one of: ${choices}`,
+  );
 }

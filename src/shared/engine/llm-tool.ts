@@ -18,35 +18,81 @@ export type ChatApi = 'chat' | 'completion';
 export function providerOf(c: Connection, where: string): Provider {
   if (c.type === 'AzureOpenAIConnection') return 'AzureOpenAI';
   if (c.type === 'OpenAIConnection' || c.type === 'ServerlessConnection') return 'OpenAI';
-  throw ConfigError.at({ file: where }, `connection "${c.name}" has type ${c.type}; an llm node needs an AzureOpenAIConnection, OpenAIConnection or ServerlessConnection (InvalidConnectionType)`);
+  throw ConfigError.at(
+    { file: where },
+    `connection "${c.name}" has type ${c.type}; an llm node needs an AzureOpenAIConnection, OpenAIConnection or ServerlessConnection (InvalidConnectionType)`,
+  );
 }
 
 const COMMON: Record<string, string> = {
-  temperature: 'double', top_p: 'double', stream: 'bool', stop: 'list', max_tokens: 'int', presence_penalty: 'double',
-  frequency_penalty: 'double', logit_bias: 'object', user: 'string', response_format: 'object', seed: 'int',
+  temperature: 'double',
+  top_p: 'double',
+  stream: 'bool',
+  stop: 'list',
+  max_tokens: 'int',
+  presence_penalty: 'double',
+  frequency_penalty: 'double',
+  logit_bias: 'object',
+  user: 'string',
+  response_format: 'object',
+  seed: 'int',
 };
-const CHAT_ONLY: Record<string, string> = { functions: 'list', function_call: 'object', tools: 'list', tool_choice: 'object' };
-const COMPLETION_ONLY: Record<string, string> = { suffix: 'string', logprobs: 'int', echo: 'bool', best_of: 'int', n: 'int' };
+const CHAT_ONLY: Record<string, string> = {
+  functions: 'list',
+  function_call: 'object',
+  tools: 'list',
+  tool_choice: 'object',
+};
+const COMPLETION_ONLY: Record<string, string> = {
+  suffix: 'string',
+  logprobs: 'int',
+  echo: 'bool',
+  best_of: 'int',
+  n: 'int',
+};
 
 /** The tool's declared parameters (name → ValueType): the rest of the node inputs are template variables. */
 export function llmParamTypes(provider: Provider, api: ChatApi): Record<string, string> {
-  const model: Record<string, string> = provider === 'AzureOpenAI' ? { deployment_name: 'string' } : { model: 'string' };
+  const model: Record<string, string> =
+    provider === 'AzureOpenAI' ? { deployment_name: 'string' } : { model: 'string' };
   const n: Record<string, string> = provider === 'AzureOpenAI' ? { n: 'int' } : {};
   return api === 'chat' ? { ...model, ...n, ...COMMON, ...CHAT_ONLY } : { ...model, ...COMMON, ...COMPLETION_ONLY };
 }
 
 const VISION_PARAMS: Record<string, string> = {
-  temperature: 'double', top_p: 'double', stop: 'list', max_tokens: 'int', presence_penalty: 'double', frequency_penalty: 'double', seed: 'int', detail: 'string',
+  temperature: 'double',
+  top_p: 'double',
+  stop: 'list',
+  max_tokens: 'int',
+  presence_penalty: 'double',
+  frequency_penalty: 'double',
+  seed: 'int',
+  detail: 'string',
 };
 /** Parameters of the vision tools (aoai_gpt4v / openai_gpt4v / llm_vision). */
 export function visionParamTypes(provider: Provider): Record<string, string> {
-  return { ...(provider === 'AzureOpenAI' ? { deployment_name: 'string' } : { model: 'string' }), connection: 'connection', ...VISION_PARAMS };
+  return {
+    ...(provider === 'AzureOpenAI' ? { deployment_name: 'string' } : { model: 'string' }),
+    connection: 'connection',
+    ...VISION_PARAMS,
+  };
 }
 
-const isEmpty = (v: unknown) => v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+const isEmpty = (v: unknown) =>
+  v === undefined ||
+  v === null ||
+  v === '' ||
+  (Array.isArray(v) && v.length === 0) ||
+  (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
 
 /** The request body, as Prompt Flow's tools send it (which params always, which only when set). */
-export function requestBody(provider: Provider, api: ChatApi, p: Record<string, unknown>, content: { messages?: unknown[]; prompt?: string }, vision = false): Record<string, unknown> {
+export function requestBody(
+  provider: Provider,
+  api: ChatApi,
+  p: Record<string, unknown>,
+  content: { messages?: unknown[]; prompt?: string },
+  vision = false,
+): Record<string, unknown> {
   const model = provider === 'AzureOpenAI' ? p.deployment_name : p.model;
   const body: Record<string, unknown> = { model: model ?? '' };
   if (api === 'chat') body.messages = content.messages;
@@ -59,7 +105,8 @@ export function requestBody(provider: Provider, api: ChatApi, p: Record<string, 
   }
   if (!isEmpty(p.stop)) body.stop = p.stop;
   const maxTokens = p.max_tokens ?? (api === 'completion' ? 16 : undefined);
-  if (maxTokens !== undefined && maxTokens !== null && maxTokens !== 'inf') body.max_tokens = Math.trunc(num(maxTokens));
+  if (maxTokens !== undefined && maxTokens !== null && maxTokens !== 'inf')
+    body.max_tokens = Math.trunc(num(maxTokens));
   const penaltyDefault = vision ? 0 : undefined;
   const presence = p.presence_penalty ?? penaltyDefault;
   const frequency = p.frequency_penalty ?? penaltyDefault;
@@ -93,8 +140,17 @@ function num(v: unknown): number {
 function validateFunctions(fns: unknown[]): void {
   for (const f of fns) {
     const fn = f as { name?: unknown; parameters?: { type?: unknown; properties?: unknown } };
-    if (!fn || typeof fn.name !== 'string' || !fn.parameters || fn.parameters.type !== 'object' || typeof fn.parameters.properties !== 'object') {
-      throw new LineFailure(`Function ${JSON.stringify(f)} is invalid: each function needs a 'name' and 'parameters' of type 'object' with 'properties'.`, ['ToolExecutionError', 'ChatAPIInvalidFunctions']);
+    if (
+      !fn ||
+      typeof fn.name !== 'string' ||
+      !fn.parameters ||
+      fn.parameters.type !== 'object' ||
+      typeof fn.parameters.properties !== 'object'
+    ) {
+      throw new LineFailure(
+        `Function ${JSON.stringify(f)} is invalid: each function needs a 'name' and 'parameters' of type 'object' with 'properties'.`,
+        ['ToolExecutionError', 'ChatAPIInvalidFunctions'],
+      );
     }
   }
 }
@@ -102,7 +158,11 @@ function validateFunctions(fns: unknown[]): void {
 function validateTools(tools: unknown[]): void {
   for (const t of tools) {
     const tool = t as { type?: unknown; function?: unknown };
-    if (!tool || typeof tool.type !== 'string' || !tool.function) throw new LineFailure(`Tool ${JSON.stringify(t)} is invalid: each tool needs 'type' and 'function'.`, ['ToolExecutionError', 'ChatAPIInvalidTools']);
+    if (!tool || typeof tool.type !== 'string' || !tool.function)
+      throw new LineFailure(`Tool ${JSON.stringify(t)} is invalid: each tool needs 'type' and 'function'.`, [
+        'ToolExecutionError',
+        'ChatAPIInvalidTools',
+      ]);
   }
 }
 
@@ -130,13 +190,25 @@ export interface LlmToolCall {
   calledFrom?: string;
 }
 
-export async function runLlmTool(service: LlmService, call: LlmToolCall, usage: Usage[], signal?: AbortSignal): Promise<unknown> {
+export async function runLlmTool(
+  service: LlmService,
+  call: LlmToolCall,
+  usage: Usage[],
+  signal?: AbortSignal,
+): Promise<unknown> {
   const chatList = call.provider === 'AzureOpenAI';
   let content: { messages?: unknown[]; prompt?: string };
   if (call.api === 'chat') {
     const images = call.vision ? collectImages(Object.values(call.vars)) : undefined;
     const imageDetail = call.vision ? String(call.params.detail ?? 'auto') : undefined;
-    content = { messages: buildChatMessages(call.template, call.vars, { inputsToEscape: call.inputsToEscape, chatInputList: chatList || call.vision, images, imageDetail }) };
+    content = {
+      messages: buildChatMessages(call.template, call.vars, {
+        inputsToEscape: call.inputsToEscape,
+        chatInputList: chatList || call.vision,
+        images,
+        imageDetail,
+      }),
+    };
   } else {
     content = { prompt: call.template.render(call.vars) };
   }

@@ -11,10 +11,34 @@ import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import type { FlowNode } from '../flow/index.js';
 import { checkTemplateVariables } from './template-clash.js';
-import { compileTemplate, findImageInputs, preprocessImageTemplate, PromptResult, renderPromptNode, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
-import { asLoadError, PythonCodeError, type PyParam, type PyToolInfo, type PythonWorkerPool, type Requirements } from './python-worker/index.js';
+import {
+  compileTemplate,
+  findImageInputs,
+  preprocessImageTemplate,
+  PromptResult,
+  renderPromptNode,
+  syntaxProblem,
+  TemplateSyntaxError,
+  type CompiledTemplate,
+} from './template/index.js';
+import {
+  asLoadError,
+  PythonCodeError,
+  type PyParam,
+  type PyToolInfo,
+  type PythonWorkerPool,
+  type Requirements,
+} from './python-worker/index.js';
 import { NATIVE_HTTP_TOOLS } from './http-tools.js';
-import { llmParamTypes, providerOf, runLlmTool, templateOf, visionParamTypes, type ChatApi, type Provider } from './llm-tool.js';
+import {
+  llmParamTypes,
+  providerOf,
+  runLlmTool,
+  templateOf,
+  visionParamTypes,
+  type ChatApi,
+  type Provider,
+} from './llm-tool.js';
 import { requireConnection, type LlmService } from './llm-service.js';
 import type { PlannedInput, RunContext } from './scheduler.js';
 import { parseValue, ValueParseError } from './values.js';
@@ -38,7 +62,11 @@ export interface RunnerDeps {
   images?: InputImageContext & { sink?: ImageSink };
 }
 
-export type NodeRun = (inputs: Record<string, unknown>, bypassedInputs: string[] | undefined, ctx: RunContext) => Promise<unknown>;
+export type NodeRun = (
+  inputs: Record<string, unknown>,
+  bypassedInputs: string[] | undefined,
+  ctx: RunContext,
+) => Promise<unknown>;
 
 const VISION_TOOLS: Record<string, Provider> = {
   'promptflow.tools.aoai_gpt4v.AzureOpenAI.chat': 'AzureOpenAI',
@@ -62,7 +90,10 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const api: ChatApi = node.api === 'completion' ? 'completion' : 'chat';
       const types = llmParamTypes(provider, api);
       convertLiterals(planned, types, where);
-      const template = loadTemplate(node, false, { names: ['connection', 'prompt', ...Object.keys(types)], tool: `${provider}.${api}` });
+      const template = loadTemplate(node, false, {
+        names: ['connection', 'prompt', ...Object.keys(types)],
+        tool: `${provider}.${api}`,
+      });
       await loadImageLiterals(node, planned, deps, where);
       return llmRunner(deps, { provider, api, connection, types, template, escape, vision: false });
     }
@@ -80,11 +111,32 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       const isVision = tool !== 'promptflow.tools.llm.llm';
       const apiLiteral = literalOf(planned, 'api');
       const api: ChatApi = apiLiteral === 'completion' ? 'completion' : 'chat';
-      const types = isVision ? visionParamTypes(provider) : { ...llmParamTypes(provider, api), deployment_name: 'string', model: 'string', api: 'string', connection: 'connection', detail: 'string' };
+      const types = isVision
+        ? visionParamTypes(provider)
+        : {
+            ...llmParamTypes(provider, api),
+            deployment_name: 'string',
+            model: 'string',
+            api: 'string',
+            connection: 'connection',
+            detail: 'string',
+          };
       convertLiterals(planned, types, where);
-      const template = loadTemplate(node, isVision, { names: isVision ? Object.keys(visionParamTypes(provider)) : LLM_TOOL_INPUTS, tool: `custom llm tool ${tool}` });
+      const template = loadTemplate(node, isVision, {
+        names: isVision ? Object.keys(visionParamTypes(provider)) : LLM_TOOL_INPUTS,
+        tool: `custom llm tool ${tool}`,
+      });
       await loadImageLiterals(node, planned, deps, where);
-      return llmRunner(deps, { provider, api, connection, types, template, escape, vision: isVision, calledFrom: isVision ? 'aoai-gpt4v-tool' : 'aoai-tool' });
+      return llmRunner(deps, {
+        provider,
+        api,
+        connection,
+        types,
+        template,
+        escape,
+        vision: isVision,
+        calledFrom: isVision ? 'aoai-gpt4v-tool' : 'aoai-tool',
+      });
     }
     case 'python': {
       if (node.source?.type === 'package') return packageToolRunner(node, planned, deps, where);
@@ -93,7 +145,11 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
       try {
         info = await deps.pool().inspect(file);
       } catch (e) {
-        throw asLoadError(e, { subject: `node ${node.name}`, fallback: node.source?.at ?? node.at, requirements: deps.requirements });
+        throw asLoadError(e, {
+          subject: `node ${node.name}`,
+          fallback: node.source?.at ?? node.at,
+          requirements: deps.requirements,
+        });
       }
       const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
       for (const p of info.initParams ?? []) params.set(p.name, p);
@@ -104,7 +160,9 @@ export async function makeRunner(node: FlowNode, planned: PlannedInput[], deps: 
           for (const name of bypassed) if (!params.get(name)?.hasDefault) inputs[name] = null;
         }
         for (const k in inputs) if (inputs[k] instanceof PromptResult) inputs[k] = (inputs[k] as PromptResult).text;
-        const r = await deps.pool().call(file, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
+        const r = await deps
+          .pool()
+          .call(file, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
         if (r.metrics && ctx.metrics) Object.assign(ctx.metrics, r.metrics);
         return r.output !== null && typeof r.output === 'object' ? imagesFromWorker(r.output) : r.output;
       };
@@ -140,7 +198,22 @@ function llmRunner(deps: RunnerDeps, s: LlmSetup): NodeRun {
     }
     if (bypassed) for (const k of bypassed) if (!(k in s.types)) vars[k] = null;
     if (template !== s.template) escape = escape.filter((e) => e !== 'prompt');
-    return runLlmTool(deps.service, { provider: s.provider, api: s.api, connection: s.connection, template, params, vars, inputsToEscape: escape, vision: s.vision, calledFrom: s.calledFrom }, ctx.usage, ctx.signal);
+    return runLlmTool(
+      deps.service,
+      {
+        provider: s.provider,
+        api: s.api,
+        connection: s.connection,
+        template,
+        params,
+        vars,
+        inputsToEscape: escape,
+        vision: s.vision,
+        calledFrom: s.calledFrom,
+      },
+      ctx.usage,
+      ctx.signal,
+    );
   };
 }
 
@@ -148,7 +221,12 @@ function llmRunner(deps: RunnerDeps, s: LlmSetup): NodeRun {
  * A `source.type: package` node: promptflow-tools' embedding and HTTP tools natively; any other key is a tool
  * of a package installed in the flow's Python environment (`package_tools` entry points), run by the worker.
  */
-async function packageToolRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): Promise<NodeRun> {
+async function packageToolRunner(
+  node: FlowNode,
+  planned: PlannedInput[],
+  deps: RunnerDeps,
+  where: string,
+): Promise<NodeRun> {
   const tool = node.source?.tool ?? '';
   if (tool === 'promptflow.tools.embedding.embedding') return embeddingRunner(planned, deps, where);
   const native = NATIVE_HTTP_TOOLS[tool];
@@ -156,7 +234,10 @@ async function packageToolRunner(node: FlowNode, planned: PlannedInput[], deps: 
     convertLiterals(planned, native.types, where);
     const connection = requireConnection(deps.connections, literalOf(planned, 'connection'), where);
     if (connection.type !== native.connectionType) {
-      throw ConfigError.at({ file: where }, `connection "${connection.name}" has type ${connection.type}; the ${native.label} tool needs a ${native.connectionType} (InvalidConnectionType)`);
+      throw ConfigError.at(
+        { file: where },
+        `connection "${connection.name}" has type ${connection.type}; the ${native.label} tool needs a ${native.connectionType} (InvalidConnectionType)`,
+      );
     }
     return async (inputs, _bypassed, ctx) => native.run(connection, inputs, ctx.signal);
   }
@@ -165,27 +246,45 @@ async function packageToolRunner(node: FlowNode, planned: PlannedInput[], deps: 
 
 /** A tool of a package installed in the flow's Python environment, run by the worker. `promptTemplate`: the text a
  *  custom LLM tool's PromptTemplate parameter receives. */
-async function workerPackageRunner(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string, tool: string, promptTemplate?: string): Promise<NodeRun> {
+async function workerPackageRunner(
+  node: FlowNode,
+  planned: PlannedInput[],
+  deps: RunnerDeps,
+  where: string,
+  tool: string,
+  promptTemplate?: string,
+): Promise<NodeRun> {
   let info: PyToolInfo;
   try {
     info = await deps.pool().inspectPackage(tool);
   } catch (e) {
     if (!(e instanceof PythonCodeError)) throw e;
-    const hint = tool.startsWith('promptflow.tools.') ? ' (llmops runs promptflow.tools.embedding, .serpapi, .azure_content_safety and the llm tools itself; other promptflow-tools tools need the promptflow-tools package installed)' : '';
-    throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `node ${node.name}: package tool ${JSON.stringify(tool)} cannot be loaded: ${e.info.message}${hint}`);
+    const hint = tool.startsWith('promptflow.tools.')
+      ? ' (llmops runs promptflow.tools.embedding, .serpapi, .azure_content_safety and the llm tools itself; other promptflow-tools tools need the promptflow-tools package installed)'
+      : '';
+    throw ConfigError.at(
+      node.source?.at ?? { file: deps.flowFile },
+      `node ${node.name}: package tool ${JSON.stringify(tool)} cannot be loaded: ${e.info.message}${hint}`,
+    );
   }
   const params = new Map<string, PyParam>(info.params.map((p) => [p.name, p]));
   for (const p of info.initParams ?? []) params.set(p.name, p);
   if (promptTemplate !== undefined) {
     const templateParam = [...params.values()].find((p) => p.type[0] === 'prompt_template');
-    if (!templateParam) throw ConfigError.at(node.source?.at ?? { file: deps.flowFile }, `node ${node.name}: custom_llm tool ${JSON.stringify(tool)} has no parameter typed PromptTemplate to receive the template ${node.source?.path ?? ''}`);
+    if (!templateParam)
+      throw ConfigError.at(
+        node.source?.at ?? { file: deps.flowFile },
+        `node ${node.name}: custom_llm tool ${JSON.stringify(tool)} has no parameter typed PromptTemplate to receive the template ${node.source?.path ?? ''}`,
+      );
     planned.push({ name: templateParam.name, kind: 'literal', value: promptTemplate });
   }
   convertPyLiterals(planned, params, deps, where);
   return async (inputs, bypassed, ctx) => {
     if (bypassed) for (const name of bypassed) if (!params.get(name)?.hasDefault) inputs[name] = null;
     for (const k in inputs) if (inputs[k] instanceof PromptResult) inputs[k] = (inputs[k] as PromptResult).text;
-    const r = await deps.pool().callPackage(tool, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
+    const r = await deps
+      .pool()
+      .callPackage(tool, inputs, { node: node.name, aggregation: node.aggregation, context: ctx });
     if (r.metrics && ctx.metrics) Object.assign(ctx.metrics, r.metrics);
     return r.output;
   };
@@ -193,11 +292,16 @@ async function workerPackageRunner(node: FlowNode, planned: PlannedInput[], deps
 
 function embeddingRunner(planned: PlannedInput[], deps: RunnerDeps, where: string): NodeRun {
   convertLiterals(planned, { input: 'string', deployment_name: 'string', model: 'string' }, where);
-  const connection = requireConnection(deps.connections, literalOf(planned, 'connection'), where, deps.fallbackConnection);
+  const connection = requireConnection(
+    deps.connections,
+    literalOf(planned, 'connection'),
+    where,
+    deps.fallbackConnection,
+  );
   const provider = providerOf(connection, where);
   deps.service.check(connection);
   return async (inputs, _bypassed, ctx) => {
-    const model = provider === 'AzureOpenAI' ? inputs.deployment_name : inputs.model ?? 'text-embedding-ada-002';
+    const model = provider === 'AzureOpenAI' ? inputs.deployment_name : (inputs.model ?? 'text-embedding-ada-002');
     const input = inputs.input instanceof PromptResult ? inputs.input.text : inputs.input;
     const r = await deps.service.call('embedding', connection, { model, input }, ctx.usage, ctx.signal);
     return (r.response as { data: Array<{ embedding: number[] }> }).data[0].embedding;
@@ -227,7 +331,12 @@ function convertLiterals(planned: PlannedInput[], types: Record<string, string>,
   });
 }
 
-async function convertPyLiterals(planned: PlannedInput[], params: Map<string, PyParam>, deps: RunnerDeps, where: string): Promise<void> {
+async function convertPyLiterals(
+  planned: PlannedInput[],
+  params: Map<string, PyParam>,
+  deps: RunnerDeps,
+  where: string,
+): Promise<void> {
   const fetching: Array<Promise<void>> = [];
   convertEachLiteral(planned, (p) => {
     const param = params.get(p.name);
@@ -247,12 +356,23 @@ async function convertPyLiterals(planned: PlannedInput[], params: Map<string, Py
     if ((param.type[0] === 'list' || param.type[0] === 'object') && v !== null && typeof v === 'object') {
       const images = deps.images;
       try {
-        v = loadNestedImages(v, { baseDir: images?.workingDir ?? process.cwd(), format: images?.format, fetchImpl: images?.fetchImpl, timeoutMs: images?.timeoutMs });
+        v = loadNestedImages(v, {
+          baseDir: images?.workingDir ?? process.cwd(),
+          format: images?.format,
+          fetchImpl: images?.fetchImpl,
+          timeoutMs: images?.timeoutMs,
+        });
       } catch (e) {
         throw literalError(e, given, param.type[0], p.name, where);
       }
     }
-    if (v instanceof Promise) fetching.push(v.then((x) => void (p.value = x), (e: unknown) => Promise.reject(literalError(e, given, param.type[0], p.name, where))));
+    if (v instanceof Promise)
+      fetching.push(
+        v.then(
+          (x) => void (p.value = x),
+          (e: unknown) => Promise.reject(literalError(e, given, param.type[0], p.name, where)),
+        ),
+      );
     else p.value = v;
   });
   await Promise.all(fetching);
@@ -266,7 +386,10 @@ function loadAssistantDefinition(value: unknown, deps: RunnerDeps, where: string
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw ConfigError.at({ file: where }, `assistant definition ${JSON.stringify(value)}: file ${file} not found; expected a YAML file with model, instructions and tools`);
+    throw ConfigError.at(
+      { file: where },
+      `assistant definition ${JSON.stringify(value)}: file ${file} not found; expected a YAML file with model, instructions and tools`,
+    );
   }
   let parsed: unknown;
   try {
@@ -299,9 +422,16 @@ function loadTemplateText(node: FlowNode): string {
 function literalError(e: unknown, value: unknown, type: string, name: string, where: string): unknown {
   if (e instanceof ValueParseError) {
     const why = type === 'image' && e.message ? `: ${e.message}` : '';
-    return ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type}${why} (NodeInputValidationError)`);
+    return ConfigError.at(
+      { file: where },
+      `input "${name}": found ${JSON.stringify(value)}, expected a value of type ${type}${why} (NodeInputValidationError)`,
+    );
   }
-  if (e instanceof ImageInputError) return ConfigError.at({ file: where }, `input "${name}": found ${JSON.stringify(value)}, expected an image: ${e.message} (NodeInputValidationError)`);
+  if (e instanceof ImageInputError)
+    return ConfigError.at(
+      { file: where },
+      `input "${name}": found ${JSON.stringify(value)}, expected an image: ${e.message} (NodeInputValidationError)`,
+    );
   return e;
 }
 
@@ -309,14 +439,24 @@ function literalError(e: unknown, value: unknown, type: string, name: string, wh
  * Literal node inputs used as `![image]({{name}})` in the template are images (Prompt Flow's
  * `_load_images_for_prompt_tpl`): a path (relative to the flow folder), a URL or base64 data, loaded once.
  */
-async function loadImageLiterals(node: FlowNode, planned: PlannedInput[], deps: RunnerDeps, where: string): Promise<void> {
+async function loadImageLiterals(
+  node: FlowNode,
+  planned: PlannedInput[],
+  deps: RunnerDeps,
+  where: string,
+): Promise<void> {
   const file = node.source?.resolvedPath;
   if (!file) return;
   const names = findImageInputs(readFileSync(file, 'utf8'));
   for (const p of planned) {
     if (p.kind !== 'literal' || !names.includes(p.name) || p.value === null || p.value === '') continue;
     try {
-      p.value = await loadImageInput(p.value, { baseDir: deps.images?.workingDir ?? process.cwd(), format: deps.images?.format, fetchImpl: deps.images?.fetchImpl, timeoutMs: deps.images?.timeoutMs });
+      p.value = await loadImageInput(p.value, {
+        baseDir: deps.images?.workingDir ?? process.cwd(),
+        format: deps.images?.format,
+        fetchImpl: deps.images?.fetchImpl,
+        timeoutMs: deps.images?.timeoutMs,
+      });
     } catch (e) {
       throw literalError(e, p.value, 'image', p.name, where);
     }
@@ -324,13 +464,37 @@ async function loadImageLiterals(node: FlowNode, planned: PlannedInput[], deps: 
 }
 
 /** Inputs of `promptflow.tools.llm.llm` (its tool YAML). */
-const LLM_TOOL_INPUTS = ['connection', 'api', 'deployment_name', 'model', 'temperature', 'top_p', 'stop', 'max_tokens', 'presence_penalty', 'response_format', 'frequency_penalty', 'logit_bias', 'seed', 'suffix', 'logprobs', 'echo', 'best_of', 'tools', 'tool_choice'];
+const LLM_TOOL_INPUTS = [
+  'connection',
+  'api',
+  'deployment_name',
+  'model',
+  'temperature',
+  'top_p',
+  'stop',
+  'max_tokens',
+  'presence_penalty',
+  'response_format',
+  'frequency_penalty',
+  'logit_bias',
+  'seed',
+  'suffix',
+  'logprobs',
+  'echo',
+  'best_of',
+  'tools',
+  'tool_choice',
+];
 
 /**
  * The node's template, compiled. `reserved`: the tool's own parameters, which template variables may not be
  * named after (Prompt Flow refuses such a node when the flow loads: "Invalid inputs {...} in prompt template").
  */
-function loadTemplate(node: FlowNode, vision: boolean, reserved?: { names: readonly string[]; tool: string }): CompiledTemplate {
+function loadTemplate(
+  node: FlowNode,
+  vision: boolean,
+  reserved?: { names: readonly string[]; tool: string },
+): CompiledTemplate {
   const file = node.source?.resolvedPath;
   if (!file) throw ConfigError.at(node.source?.at ?? node.at, `node ${node.name} has no template file`);
   let text = readFileSync(file, 'utf8');

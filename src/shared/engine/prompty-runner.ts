@@ -9,7 +9,16 @@ import { ConfigError } from '../errors.js';
 import type { PromptyFlow } from '../flow/index.js';
 import { loadPrompty } from '../flow/index.js';
 import { countChatTokens } from '../llm/index.js';
-import { buildChatMessages, collectImages, compileTemplate, preprocessImageTemplate, pyRepr, syntaxProblem, TemplateSyntaxError, type CompiledTemplate } from './template/index.js';
+import {
+  buildChatMessages,
+  collectImages,
+  compileTemplate,
+  preprocessImageTemplate,
+  pyRepr,
+  syntaxProblem,
+  TemplateSyntaxError,
+  type CompiledTemplate,
+} from './template/index.js';
 import { connectionFromEnv } from './connections.js';
 import { LineFailure } from './line-error.js';
 import type { LlmService, Usage } from './llm-service.js';
@@ -27,17 +36,37 @@ export interface PreparedPrompty {
 }
 
 /** Resolves the model configuration to a connection and compiles the template (ConfigError when impossible). */
-export function preparePrompty(flow: PromptyFlow, connections: Record<string, Connection>, env: Record<string, string | undefined> = process.env, fallback?: Connection): PreparedPrompty {
+export function preparePrompty(
+  flow: PromptyFlow,
+  connections: Record<string, Connection>,
+  env: Record<string, string | undefined> = process.env,
+  fallback?: Connection,
+): PreparedPrompty {
   const cfg = flow.model.configuration as Record<string, unknown>;
-  const type = String(cfg.type ?? (cfg.azure_deployment || cfg.azure_endpoint ? 'azure_openai' : 'openai')).toLowerCase();
+  const type = String(
+    cfg.type ?? (cfg.azure_deployment || cfg.azure_endpoint ? 'azure_openai' : 'openai'),
+  ).toLowerCase();
   const azure = type === 'azure_openai' || type === 'azureopenai';
   let connection: Connection | undefined;
   if (typeof cfg.connection === 'string') {
     // A name that is not defined resolves as llm nodes' connections do: to the fallback, when there is one.
     connection = connections[cfg.connection] ?? (fallback ? { ...fallback, name: cfg.connection } : undefined);
-    if (!connection) throw ConfigError.at({ file: flow.displayFile }, `model.configuration.connection: connection ${JSON.stringify(cfg.connection)} is not defined; expected one of: ${Object.keys(connections).join(', ') || '(none given)'}`);
+    if (!connection)
+      throw ConfigError.at(
+        { file: flow.displayFile },
+        `model.configuration.connection: connection ${JSON.stringify(cfg.connection)} is not defined; expected one of: ${Object.keys(connections).join(', ') || '(none given)'}`,
+      );
   } else if (azure && cfg.azure_endpoint) {
-    connection = { name: 'prompty', type: 'AzureOpenAIConnection', value: { api_base: String(cfg.azure_endpoint), api_key: String(cfg.api_key ?? ''), api_version: String(cfg.api_version ?? '2024-02-01') }, secretKeys: ['api_key'] };
+    connection = {
+      name: 'prompty',
+      type: 'AzureOpenAIConnection',
+      value: {
+        api_base: String(cfg.azure_endpoint),
+        api_key: String(cfg.api_key ?? ''),
+        api_version: String(cfg.api_version ?? '2024-02-01'),
+      },
+      secretKeys: ['api_key'],
+    };
   } else if (!azure && (cfg.base_url || cfg.api_key)) {
     const value: Record<string, string> = { api_key: String(cfg.api_key ?? '') };
     if (cfg.base_url) value.base_url = String(cfg.base_url);
@@ -45,31 +74,52 @@ export function preparePrompty(flow: PromptyFlow, connections: Record<string, Co
     connection = { name: 'prompty', type: 'OpenAIConnection', value, secretKeys: ['api_key'] };
   } else {
     connection = connectionFromEnv(env, 'prompty');
-    if (!connection) throw ConfigError.at({ file: flow.displayFile }, 'model.configuration: no connection, endpoint or key given, and AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_KEY are not set');
+    if (!connection)
+      throw ConfigError.at(
+        { file: flow.displayFile },
+        'model.configuration: no connection, endpoint or key given, and AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_KEY are not set',
+      );
   }
   const provider = connection.type === 'AzureOpenAIConnection' ? 'AzureOpenAI' : 'OpenAI';
   let template: CompiledTemplate;
   try {
     template = compileTemplate(preprocessImageTemplate(flow.template));
   } catch (e) {
-    if (e instanceof TemplateSyntaxError) throw new ConfigError([syntaxProblem(e, flow.displayFile, flow.templateLine - 1)]);
+    if (e instanceof TemplateSyntaxError)
+      throw new ConfigError([syntaxProblem(e, flow.displayFile, flow.templateLine - 1)]);
     throw e;
   }
   const sample = flow.sample && typeof flow.sample === 'object' ? (flow.sample as Record<string, unknown>) : {};
   const signature = Object.keys(flow.inputs).length > 0 ? Object.keys(flow.inputs) : Object.keys(sample);
   const defaults: Record<string, unknown> = {};
   for (const [k, d] of Object.entries(flow.inputs)) if (d.hasDefault) defaults[k] = d.default;
-  return { flow, template, connection, model: String(cfg.azure_deployment ?? cfg.model ?? ''), provider, signature, defaults };
+  return {
+    flow,
+    template,
+    connection,
+    model: String(cfg.azure_deployment ?? cfg.model ?? ''),
+    provider,
+    signature,
+    defaults,
+  };
 }
 
 /** The prompty's inputs from call kwargs (§5.2 step 1). */
-async function promptyInputs(p: PreparedPrompty, given: Record<string, unknown>, images?: Omit<ImageLoadOptions, 'baseDir'>): Promise<Record<string, unknown>> {
-  const source = Object.keys(given).length === 0 && p.flow.sample && typeof p.flow.sample === 'object' ? (p.flow.sample as Record<string, unknown>) : given;
+async function promptyInputs(
+  p: PreparedPrompty,
+  given: Record<string, unknown>,
+  images?: Omit<ImageLoadOptions, 'baseDir'>,
+): Promise<Record<string, unknown>> {
+  const source =
+    Object.keys(given).length === 0 && p.flow.sample && typeof p.flow.sample === 'object'
+      ? (p.flow.sample as Record<string, unknown>)
+      : given;
   const out: Record<string, unknown> = {};
   for (const name of p.signature) {
     let v = source[name];
     if (v === undefined) {
-      if (!(name in p.defaults)) throw new LineFailure(`Missing required inputs: ['${name}']`, ['MissingRequiredInputError']);
+      if (!(name in p.defaults))
+        throw new LineFailure(`Missing required inputs: ['${name}']`, ['MissingRequiredInputError']);
       v = p.defaults[name];
     }
     if (typeof v === 'string' && /^data:image\/[^;]+;(path|url|base64):/.test(v)) {
@@ -87,12 +137,23 @@ async function promptyInputs(p: PreparedPrompty, given: Record<string, unknown>,
 }
 
 function messagesOf(p: PreparedPrompty, inputs: Record<string, unknown>) {
-  return buildChatMessages(p.template, inputs, { inputsToEscape: Object.keys(inputs), chatInputList: p.provider === 'AzureOpenAI', images: collectImages(Object.values(inputs)) });
+  return buildChatMessages(p.template, inputs, {
+    inputsToEscape: Object.keys(inputs),
+    chatInputList: p.provider === 'AzureOpenAI',
+    images: collectImages(Object.values(inputs)),
+  });
 }
 
 /** `prompty(**inputs)`: the formatted response (§5.2 step 4). */
 /** `images`: how image inputs are fetched (time limit, public hosts only for a served flow). */
-export async function callPrompty(service: LlmService, p: PreparedPrompty, given: Record<string, unknown>, usage: Usage[], signal?: AbortSignal, images?: Omit<ImageLoadOptions, 'baseDir'>): Promise<unknown> {
+export async function callPrompty(
+  service: LlmService,
+  p: PreparedPrompty,
+  given: Record<string, unknown>,
+  usage: Usage[],
+  signal?: AbortSignal,
+  images?: Omit<ImageLoadOptions, 'baseDir'>,
+): Promise<unknown> {
   const inputs = await promptyInputs(p, given, images ?? service.fetchOptions);
   const params = { ...p.flow.model.parameters };
   delete params.stream;
@@ -101,7 +162,9 @@ export async function callPrompty(service: LlmService, p: PreparedPrompty, given
   if (api === 'chat') body.messages = messagesOf(p, inputs);
   else body.prompt = p.template.render(inputs);
   const result = await service.call(api, p.connection, body, usage, signal, 'promptflow-core');
-  const response = result.response as { choices?: Array<{ message?: { content?: string | null }; text?: string; finish_reason?: string }> };
+  const response = result.response as {
+    choices?: Array<{ message?: { content?: string | null }; text?: string; finish_reason?: string }>;
+  };
   if (p.flow.model.response === 'all') return response;
   const choice = response.choices?.[0];
   if (!choice) throw new LineFailure('The model returned no choices.', ['LLMError']);
@@ -113,13 +176,17 @@ export async function callPrompty(service: LlmService, p: PreparedPrompty, given
     try {
       parsed = JSON.parse(choice.message?.content ?? '');
     } catch (e) {
-      throw new LineFailure(`Failed to parse the model's JSON answer: ${(e as Error).message}`, ['ToolExecutionError', 'JSONDecodeError']);
+      throw new LineFailure(`Failed to parse the model's JSON answer: ${(e as Error).message}`, [
+        'ToolExecutionError',
+        'JSONDecodeError',
+      ]);
     }
     const outputs = Object.keys(p.flow.outputs);
     if (outputs.length === 0) return parsed;
     const out: Record<string, unknown> = {};
     for (const k of outputs) {
-      if (!parsed || typeof parsed !== 'object' || !(k in parsed)) throw new LineFailure(`Cannot find '${k}' in response ${JSON.stringify(parsed)}.`, ['InvalidOutputKeyError']);
+      if (!parsed || typeof parsed !== 'object' || !(k in parsed))
+        throw new LineFailure(`Cannot find '${k}' in response ${JSON.stringify(parsed)}.`, ['InvalidOutputKeyError']);
       out[k] = (parsed as Record<string, unknown>)[k];
     }
     return out;
@@ -143,12 +210,17 @@ export async function estimatePromptyTokens(p: PreparedPrompty, given: Record<st
 /** Prompty files the Python code loads (`Prompty.load(path, model=...)`), prepared once per path + overrides. */
 export class PromptyCache {
   private readonly cache = new Map<string, PreparedPrompty>();
-  constructor(private readonly connections: Record<string, Connection>, private readonly fallback?: Connection) {}
+  constructor(
+    private readonly connections: Record<string, Connection>,
+    private readonly fallback?: Connection,
+  ) {}
   get(path: string, overrides: Record<string, unknown>): PreparedPrompty {
     const key = `${path}\u0000${JSON.stringify(overrides ?? {})}`;
     let p = this.cache.get(key);
     if (!p) {
-      const flow = loadPrompty(path, { overrides: overrides && Object.keys(overrides).length > 0 ? overrides : undefined });
+      const flow = loadPrompty(path, {
+        overrides: overrides && Object.keys(overrides).length > 0 ? overrides : undefined,
+      });
       p = preparePrompty(flow, this.connections, process.env, this.fallback);
       this.cache.set(key, p);
     }

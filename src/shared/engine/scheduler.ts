@@ -111,22 +111,30 @@ export function runStage(nodes: readonly PlannedNode[], values: StageValues, ctx
       const own = emptyUsage();
       const started = performance.now();
       running++;
-      node.run(inputs, bypassedInputs, { lineNumber: ctx.lineNumber, usage: [...ctx.usage, own], signal: ctx.signal, metrics: ctx.metrics }).then(
-        (out) => {
-          running--;
-          if (failed) return;
-          outputs[node.index] = out;
-          const run: NodeRun = { status: 'Completed', latency_ms: round(performance.now() - started) };
-          if (own.llmCalls > 0) run.tokens = { prompt: own.promptTokens, completion: own.completionTokens, total: own.totalTokens };
-          nodeRuns[node.name] = run;
-          finish(node.index);
-          pump();
-        },
-        (err) => {
-          running--;
-          fail(err, node.name);
-        },
-      );
+      node
+        .run(inputs, bypassedInputs, {
+          lineNumber: ctx.lineNumber,
+          usage: [...ctx.usage, own],
+          signal: ctx.signal,
+          metrics: ctx.metrics,
+        })
+        .then(
+          (out) => {
+            running--;
+            if (failed) return;
+            outputs[node.index] = out;
+            const run: NodeRun = { status: 'Completed', latency_ms: round(performance.now() - started) };
+            if (own.llmCalls > 0)
+              run.tokens = { prompt: own.promptTokens, completion: own.completionTokens, total: own.totalTokens };
+            nodeRuns[node.name] = run;
+            finish(node.index);
+            pump();
+          },
+          (err) => {
+            running--;
+            fail(err, node.name);
+          },
+        );
     };
     const pump = () => {
       try {
@@ -155,7 +163,12 @@ export function runStage(nodes: readonly PlannedNode[], values: StageValues, ctx
         return;
       }
       if (done === n) resolve({ outputs, bypassed, nodeRuns });
-      else if (running === 0 && !failed) fail(new LineFailure('No nodes are ready for execution, but the flow is not completed.', ['NoNodeExecutedError'], { system: true }));
+      else if (running === 0 && !failed)
+        fail(
+          new LineFailure('No nodes are ready for execution, but the flow is not completed.', ['NoNodeExecutedError'], {
+            system: true,
+          }),
+        );
     };
     const started: boolean[] = new Array(n).fill(false);
     pump();
@@ -163,14 +176,22 @@ export function runStage(nodes: readonly PlannedNode[], values: StageValues, ctx
 }
 
 /** Resolves a flow output reference against a finished stage (§1.3). */
-export function outputValue(a: InputAssignment, inputs: Record<string, unknown>, stage: StageResult, indexOf: Map<string, number>): unknown {
+export function outputValue(
+  a: InputAssignment,
+  inputs: Record<string, unknown>,
+  stage: StageResult,
+  indexOf: Map<string, number>,
+): unknown {
   if (a.kind === 'literal') return a.value;
   const ref = a.ref;
   if (ref.kind === 'flow_input') return inputs[ref.input];
   const i = indexOf.get(ref.node)!;
   if (stage.bypassed[i]) {
     if (ref.path.length === 0) return null;
-    throw new LineFailure(`Invalid property '${ref.property}' when accessing the reference '${ref.text}': the node '${ref.node}' was bypassed.`, ['InvalidReferenceProperty']);
+    throw new LineFailure(
+      `Invalid property '${ref.property}' when accessing the reference '${ref.text}': the node '${ref.node}' was bypassed.`,
+      ['InvalidReferenceProperty'],
+    );
   }
   return ref.path.length === 0 ? stage.outputs[i] : followPath(stage.outputs[i], ref.path, ref.text);
 }

@@ -9,7 +9,12 @@ import type { FlowNode } from '../flow/index.js';
 import { findTemplateVariables, TemplateSyntaxError } from './template/index.js';
 
 /** Throws a ConfigError at the node's `source` (and naming the template file) when a variable clashes. */
-export function checkTemplateVariables(node: FlowNode, file: string, text: string, reserved: { names: readonly string[]; tool: string }): void {
+export function checkTemplateVariables(
+  node: FlowNode,
+  file: string,
+  text: string,
+  reserved: { names: readonly string[]; tool: string },
+): void {
   let names: string[];
   try {
     names = findTemplateVariables(text).map((v) => v.name);
@@ -20,5 +25,8 @@ export function checkTemplateVariables(node: FlowNode, file: string, text: strin
   const clash = names.filter((n) => reserved.names.includes(n));
   if (clash.length === 0) return;
   const list = clash.map((n) => `'${n}'`).join(', ');
-  throw ConfigError.at(node.source?.at ?? node.at, `node ${node.name}: template ${file} uses the variable${clash.length > 1 ? 's' : ''} ${list}, which ${clash.length > 1 ? 'are parameters' : 'is a parameter'} of ${reserved.tool}; expected other names (rename ${clash.length > 1 ? 'them' : 'it'} in the template and in the node's inputs). Prompt Flow: Invalid inputs {${list}} in prompt template of node ${node.name}.`);
+  throw ConfigError.at(
+    node.source?.at ?? node.at,
+    `node ${node.name}: template ${file} uses the variable${clash.length > 1 ? 's' : ''} ${list}, which ${clash.length > 1 ? 'are parameters' : 'is a parameter'} of ${reserved.tool}; expected other names (rename ${clash.length > 1 ? 'them' : 'it'} in the template and in the node's inputs). Prompt Flow: Invalid inputs {${list}} in prompt template of node ${node.name}.`,
+  );
 }

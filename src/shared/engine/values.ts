@@ -68,7 +68,8 @@ export function parseValue(type: string | undefined, v: unknown, baseDir?: strin
 function toInt(v: unknown): number {
   if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
   if (typeof v === 'boolean') return v ? 1 : 0;
-  if (v !== null && typeof v === 'object' && 'valueOf' in v && typeof (v as { value?: unknown }).value === 'number') return Math.trunc((v as { value: number }).value);
+  if (v !== null && typeof v === 'object' && 'valueOf' in v && typeof (v as { value?: unknown }).value === 'number')
+    return Math.trunc((v as { value: number }).value);
   if (typeof v === 'string' && INT_TEXT.test(v)) return Number(v.replace(/_/g, '').trim());
   throw new ValueParseError('int');
 }
@@ -76,7 +77,8 @@ function toInt(v: unknown): number {
 function toFloat(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'boolean') return v ? 1 : 0;
-  if (v !== null && typeof v === 'object' && typeof (v as { value?: unknown }).value === 'number') return (v as { value: number }).value;
+  if (v !== null && typeof v === 'object' && typeof (v as { value?: unknown }).value === 'number')
+    return (v as { value: number }).value;
   if (typeof v === 'string' && FLOAT_TEXT.test(v.trim()) && /[\d]|inf|nan/i.test(v)) {
     const t = v.trim().toLowerCase().replace(/_/g, '');
     if (/^[+-]?inf(inity)?$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
@@ -104,7 +106,10 @@ export function followPath(value: unknown, path: readonly PropertyStep[], refTex
         continue;
       }
     }
-    throw new LineFailure(`Invalid property '${String(step)}' when accessing the reference '${refText}'. Got value ${pyRepr(cur)}.`, ['InvalidReferenceProperty']);
+    throw new LineFailure(
+      `Invalid property '${String(step)}' when accessing the reference '${refText}'. Got value ${pyRepr(cur)}.`,
+      ['InvalidReferenceProperty'],
+    );
   }
   return cur;
 }

@@ -3,7 +3,15 @@
  * (value, confidence interval from the per-line scores), and paired comparisons of each
  * variant against the default variant and against a baseline.
  */
-import type { ComparisonResult, EvaluationResult, LineResult, MetricResult, Results, ScoreKind, VariantInfo } from '../results/model.js';
+import type {
+  ComparisonResult,
+  EvaluationResult,
+  LineResult,
+  MetricResult,
+  Results,
+  ScoreKind,
+  VariantInfo,
+} from '../results/model.js';
 import { compareScores, decideVerdict, summarize, type ScoreRow } from './stats/index.js';
 import { backingColumn, scoreColumns, scoreValue } from './line-scores.js';
 
@@ -23,7 +31,11 @@ export function scoreRows(lines: LineResult[], variantId: string, scoreKey: stri
   return rows;
 }
 
-export function computeMetrics(evaluations: EvaluationResult[], lines: LineResult[], variants: VariantInfo[]): MetricResult[] {
+export function computeMetrics(
+  evaluations: EvaluationResult[],
+  lines: LineResult[],
+  variants: VariantInfo[],
+): MetricResult[] {
   const out: MetricResult[] = [];
   const evaluators = [...new Set(evaluations.map((e) => e.evaluator))];
   for (const evaluator of evaluators) {
@@ -41,12 +53,26 @@ export function computeMetrics(evaluations: EvaluationResult[], lines: LineResul
         if (value === undefined) continue;
         const scoreKey = backingColumn(metric, value, evaluator, columns, meanOf);
         const kind: ScoreKind = scoreKey ? columns.get(scoreKey)! : 'continuous';
-        const result: MetricResult = { evaluator, metric, variantId: variant.id, kind, higherIsBetter: higherIsBetterByName(metric), value };
+        const result: MetricResult = {
+          evaluator,
+          metric,
+          variantId: variant.id,
+          kind,
+          higherIsBetter: higherIsBetterByName(metric),
+          value,
+        };
         if (scoreKey) {
           const values = scoreRows(lines, variant.id, scoreKey).map((r) => Number(r.value));
           if (values.length > 0) {
             const s = summarize(values, kind);
-            result.interval = { n: s.n, mean: s.mean, lower: s.lower, upper: s.upper, method: s.method, level: s.level };
+            result.interval = {
+              n: s.n,
+              mean: s.mean,
+              lower: s.lower,
+              upper: s.upper,
+              method: s.method,
+              level: s.level,
+            };
             result.scoreKey = scoreKey;
           }
         }
@@ -63,7 +89,11 @@ export interface CompareSettings {
 }
 
 /** Each non-default variant against the default variant, and every variant against the baseline when there is one. */
-export function computeComparisons(results: Pick<Results, 'metrics' | 'lines' | 'variants'>, baseline?: Pick<Results, 'metrics' | 'lines' | 'variants'>, settings: CompareSettings = {}): ComparisonResult[] {
+export function computeComparisons(
+  results: Pick<Results, 'metrics' | 'lines' | 'variants'>,
+  baseline?: Pick<Results, 'metrics' | 'lines' | 'variants'>,
+  settings: CompareSettings = {},
+): ComparisonResult[] {
   const out: ComparisonResult[] = [];
   const defaultId = results.variants.find((v) => v.isDefault)?.id;
   for (const m of results.metrics) {
@@ -81,15 +111,28 @@ export function computeComparisons(results: Pick<Results, 'metrics' | 'lines' | 
 }
 
 /** The baseline's lines for the same metric: the same variant if it had one, else its default variant. */
-export function baselineRows(baseline: Pick<Results, 'metrics' | 'lines' | 'variants'>, m: MetricResult): ScoreRow[] | undefined {
-  const sameVariant = baseline.metrics.find((b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === m.variantId && b.scoreKey);
+export function baselineRows(
+  baseline: Pick<Results, 'metrics' | 'lines' | 'variants'>,
+  m: MetricResult,
+): ScoreRow[] | undefined {
+  const sameVariant = baseline.metrics.find(
+    (b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === m.variantId && b.scoreKey,
+  );
   const defaultId = baseline.variants.find((v) => v.isDefault)?.id;
-  const fallback = baseline.metrics.find((b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === defaultId && b.scoreKey);
+  const fallback = baseline.metrics.find(
+    (b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === defaultId && b.scoreKey,
+  );
   const b = sameVariant ?? fallback;
   return b ? scoreRows(baseline.lines, b.variantId, b.scoreKey!) : undefined;
 }
 
-function compare(m: MetricResult, candidate: ScoreRow[], reference: ScoreRow[], against: 'default' | 'baseline', settings: CompareSettings): ComparisonResult {
+function compare(
+  m: MetricResult,
+  candidate: ScoreRow[],
+  reference: ScoreRow[],
+  against: 'default' | 'baseline',
+  settings: CompareSettings,
+): ComparisonResult {
   const c = compareScores(candidate, reference, m.kind);
   const v = decideVerdict(c, { minN: settings.minLines, alpha: settings.alpha, higherIsBetter: m.higherIsBetter });
   return {

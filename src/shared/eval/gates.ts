@@ -14,10 +14,22 @@ type Analysed = Pick<Results, 'metrics' | 'lines' | 'variants'>;
 export function evaluateGates(gates: Gate[], results: Analysed, baseline?: Analysed): GateResult[] {
   return gates.flatMap((gate) => {
     const name = gate.name ?? defaultName(gate);
-    const candidates = results.metrics.filter((m) => m.metric === gate.metric && (!gate.evaluator || m.evaluator === gate.evaluator));
+    const candidates = results.metrics.filter(
+      (m) => m.metric === gate.metric && (!gate.evaluator || m.evaluator === gate.evaluator),
+    );
     if (candidates.length === 0) {
       const known = [...new Set(results.metrics.map((m) => `${m.evaluator}.${m.metric}`))].join(', ') || 'none';
-      return [{ name, metric: gate.metric, evaluator: gate.evaluator, variantId: '*', status: 'failed', threshold: thresholdText(gate), message: `no evaluator reported the metric "${gate.metric}" (metrics reported: ${known})` }];
+      return [
+        {
+          name,
+          metric: gate.metric,
+          evaluator: gate.evaluator,
+          variantId: '*',
+          status: 'failed',
+          threshold: thresholdText(gate),
+          message: `no evaluator reported the metric "${gate.metric}" (metrics reported: ${known})`,
+        },
+      ];
     }
     return pickVariants(gate, candidates, results).map((m) => checkGate(gate, name, m, results, baseline));
   });
@@ -36,19 +48,35 @@ function pickVariants(gate: Gate, metrics: MetricResult[], results: Analysed): M
 }
 
 function checkGate(gate: Gate, name: string, m: MetricResult, results: Analysed, baseline?: Analysed): GateResult {
-  const base = { name, metric: gate.metric, evaluator: m.evaluator, variantId: m.variantId, threshold: thresholdText(gate) };
+  const base = {
+    name,
+    metric: gate.metric,
+    evaluator: m.evaluator,
+    variantId: m.variantId,
+    threshold: thresholdText(gate),
+  };
   const failures: string[] = [];
   let observed = m.value;
 
   if (gate.min !== undefined || gate.max !== undefined) {
     if (gate.bound === 'confidence' && !m.interval) {
-      return { ...base, status: 'failed', observed: m.value, message: `${m.metric} = ${fmt(m.value)} has no per-line scores, so its confidence bound is unknown (use bound: value, or an evaluator with per-line scores)` };
+      return {
+        ...base,
+        status: 'failed',
+        observed: m.value,
+        message: `${m.metric} = ${fmt(m.value)} has no per-line scores, so its confidence bound is unknown (use bound: value, or an evaluator with per-line scores)`,
+      };
     }
     const low = gate.bound === 'confidence' ? m.interval!.lower : m.value;
     const high = gate.bound === 'confidence' ? m.interval!.upper : m.value;
-    const what = gate.bound === 'confidence' ? `the ${Math.round((m.interval?.level ?? 0.95) * 100)}% confidence bound of ${m.metric}` : m.metric;
-    if (gate.min !== undefined && !(low >= gate.min)) failures.push(`${what} is ${fmt(low)}, below the minimum ${fmt(gate.min)}`);
-    if (gate.max !== undefined && !(high <= gate.max)) failures.push(`${what} is ${fmt(high)}, above the maximum ${fmt(gate.max)}`);
+    const what =
+      gate.bound === 'confidence'
+        ? `the ${Math.round((m.interval?.level ?? 0.95) * 100)}% confidence bound of ${m.metric}`
+        : m.metric;
+    if (gate.min !== undefined && !(low >= gate.min))
+      failures.push(`${what} is ${fmt(low)}, below the minimum ${fmt(gate.min)}`);
+    if (gate.max !== undefined && !(high <= gate.max))
+      failures.push(`${what} is ${fmt(high)}, above the maximum ${fmt(gate.max)}`);
     observed = gate.min !== undefined ? low : high;
   }
 
@@ -56,36 +84,75 @@ function checkGate(gate: Gate, name: string, m: MetricResult, results: Analysed,
   if (regression) {
     const outcome = checkRegression(gate, m, results, baseline);
     if (outcome.status === 'skipped' && failures.length === 0) {
-      return { ...base, status: gate.min !== undefined || gate.max !== undefined ? 'passed' : 'skipped', observed, message: outcome.message };
+      return {
+        ...base,
+        status: gate.min !== undefined || gate.max !== undefined ? 'passed' : 'skipped',
+        observed,
+        message: outcome.message,
+      };
     }
     if (outcome.status === 'failed') failures.push(outcome.message);
-    else if (failures.length === 0) return { ...base, status: 'passed', observed: outcome.observed ?? observed, message: outcome.message };
+    else if (failures.length === 0)
+      return { ...base, status: 'passed', observed: outcome.observed ?? observed, message: outcome.message };
   }
 
   if (failures.length) return { ...base, status: 'failed', observed, message: failures.join('; ') };
-  return { ...base, status: 'passed', observed, message: `${m.metric} = ${fmt(m.value)}${m.interval ? ` [${fmt(m.interval.lower)}, ${fmt(m.interval.upper)}]` : ''} meets ${base.threshold}` };
+  return {
+    ...base,
+    status: 'passed',
+    observed,
+    message: `${m.metric} = ${fmt(m.value)}${m.interval ? ` [${fmt(m.interval.lower)}, ${fmt(m.interval.upper)}]` : ''} meets ${base.threshold}`,
+  };
 }
 
-function checkRegression(gate: Gate, m: MetricResult, results: Analysed, baseline?: Analysed): { status: 'passed' | 'failed' | 'skipped'; message: string; observed?: number } {
+function checkRegression(
+  gate: Gate,
+  m: MetricResult,
+  results: Analysed,
+  baseline?: Analysed,
+): { status: 'passed' | 'failed' | 'skipped'; message: string; observed?: number } {
   if (!baseline) return { status: 'skipped', message: 'regression limits skipped: no baseline results' };
-  const baseMetric = baseline.metrics.find((b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === m.variantId) ??
-    baseline.metrics.find((b) => b.evaluator === m.evaluator && b.metric === m.metric && baseline.variants.find((v) => v.isDefault)?.id === b.variantId);
-  if (!baseMetric) return { status: 'skipped', message: `regression limits skipped: the baseline has no ${m.evaluator}.${m.metric}` };
+  const baseMetric =
+    baseline.metrics.find((b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === m.variantId) ??
+    baseline.metrics.find(
+      (b) =>
+        b.evaluator === m.evaluator &&
+        b.metric === m.metric &&
+        baseline.variants.find((v) => v.isDefault)?.id === b.variantId,
+    );
+  if (!baseMetric)
+    return { status: 'skipped', message: `regression limits skipped: the baseline has no ${m.evaluator}.${m.metric}` };
   const sign = gate.higherIsBetter ? 1 : -1;
   const drop = sign * (baseMetric.value - m.value);
   const relative = baseMetric.value !== 0 ? drop / Math.abs(baseMetric.value) : drop > 0 ? Infinity : 0;
-  const tooMuch = (gate.maxDrop !== undefined && drop > gate.maxDrop + 1e-12) || (gate.maxRelativeDrop !== undefined && relative > gate.maxRelativeDrop + 1e-12);
+  const tooMuch =
+    (gate.maxDrop !== undefined && drop > gate.maxDrop + 1e-12) ||
+    (gate.maxRelativeDrop !== undefined && relative > gate.maxRelativeDrop + 1e-12);
   const change = `${m.metric} ${fmt(baseMetric.value)} → ${fmt(m.value)} (drop ${fmt(drop)}${Number.isFinite(relative) ? `, ${fmt(relative * 100)}%` : ''})`;
   if (!tooMuch) return { status: 'passed', message: `${change} within the regression limit`, observed: drop };
-  if (!gate.requireSignificance) return { status: 'failed', message: `${change} exceeds the regression limit`, observed: drop };
+  if (!gate.requireSignificance)
+    return { status: 'failed', message: `${change} exceeds the regression limit`, observed: drop };
 
   const ref = baselineRows(baseline, m);
-  if (!m.scoreKey || !ref) return { status: 'failed', message: `${change} exceeds the regression limit (no per-line scores to test its significance)` };
+  if (!m.scoreKey || !ref)
+    return {
+      status: 'failed',
+      message: `${change} exceeds the regression limit (no per-line scores to test its significance)`,
+    };
   const c = compareScores(scoreRows(results.lines, m.variantId, m.scoreKey), ref, m.kind);
   const v = decideVerdict(c, { minN: gate.minLines, higherIsBetter: gate.higherIsBetter });
   if (v.reason === 'too-few-lines') return { status: 'skipped', message: `${change}: inconclusive, ${v.message}` };
-  if (v.verdict === 'Degraded') return { status: 'failed', message: `${change} exceeds the regression limit and is significant (${c.test}, p = ${fmt(c.pValue)})`, observed: drop };
-  return { status: 'passed', message: `${change} exceeds the limit but is not significant (${v.message})`, observed: drop };
+  if (v.verdict === 'Degraded')
+    return {
+      status: 'failed',
+      message: `${change} exceeds the regression limit and is significant (${c.test}, p = ${fmt(c.pValue)})`,
+      observed: drop,
+    };
+  return {
+    status: 'passed',
+    message: `${change} exceeds the limit but is not significant (${v.message})`,
+    observed: drop,
+  };
 }
 
 function defaultName(gate: Gate): string {
@@ -104,5 +171,7 @@ export function thresholdText(gate: Gate): string {
 
 function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
-  return Math.abs(x) >= 100 || Number.isInteger(x) ? String(Math.round(x * 100) / 100) : x.toPrecision(3).replace(/\.?0+$/, '');
+  return Math.abs(x) >= 100 || Number.isInteger(x)
+    ? String(Math.round(x * 100) / 100)
+    : x.toPrecision(3).replace(/\.?0+$/, '');
 }

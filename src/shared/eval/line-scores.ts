@@ -49,7 +49,13 @@ export function scoreColumns(lines: LineResult[], evaluator: string): Map<string
  * Which score column backs an aggregated metric: the column named like the metric, else the
  * only column whose mean reproduces the metric (to the 2 decimals evaluation flows round to).
  */
-export function backingColumn(metric: string, value: number, evaluator: string, columns: Map<string, ScoreKind>, meanOf: (key: string) => number | undefined): string | undefined {
+export function backingColumn(
+  metric: string,
+  value: number,
+  evaluator: string,
+  columns: Map<string, ScoreKind>,
+  meanOf: (key: string) => number | undefined,
+): string | undefined {
   const named = `${evaluator}.${metric}`;
   if (columns.has(named)) return named;
   const matching = [...columns.keys()].filter((k) => {

@@ -66,7 +66,12 @@ export async function assembleResults(o: AssembleOptions): Promise<Results> {
   for (const name of [...new Set(o.runs.runs.map((r) => r.dataset))]) {
     const latest = await registry.latest(name);
     const lineCount = o.runs.runs.find((r) => r.dataset === name)!.lines;
-    datasets.push({ name, source: o.datasetSources[name] ?? '', lines: lineCount, ...(latest ? { version: latest.version, hash: latest.hash } : {}) });
+    datasets.push({
+      name,
+      source: o.datasetSources[name] ?? '',
+      lines: lineCount,
+      ...(latest ? { version: latest.version, hash: latest.hash } : {}),
+    });
   }
 
   const metrics = computeMetrics(o.evaluations, lines, variants);
@@ -75,7 +80,7 @@ export async function assembleResults(o: AssembleOptions): Promise<Results> {
     schemaVersion: 1,
     experiment: o.runs.experiment,
     ...(o.runs.env ? { env: o.runs.env } : {}),
-    ...(o.build ?? o.runs.build ? { build: o.build ?? o.runs.build } : {}),
+    ...((o.build ?? o.runs.build) ? { build: o.build ?? o.runs.build } : {}),
     createdAt: new Date().toISOString(),
     variants,
     datasets,
@@ -102,7 +107,9 @@ async function joinScores(store: string, evaluations: EvaluationResult[], lines:
 
 function uniqueVariants(runs: RunsFile): VariantInfo[] {
   const seen = new Map<string, VariantInfo>();
-  for (const r of runs.runs) if (!seen.has(r.variantId)) seen.set(r.variantId, { id: r.variantId, selection: r.selection, isDefault: r.isDefault });
+  for (const r of runs.runs)
+    if (!seen.has(r.variantId))
+      seen.set(r.variantId, { id: r.variantId, selection: r.selection, isDefault: r.isDefault });
   return [...seen.values()];
 }
 
@@ -110,5 +117,10 @@ function latencyStats(values: number[]): RunResult['latencyMs'] {
   if (values.length === 0) return { mean: 0, p50: 0, p95: 0, max: 0 };
   const sorted = [...values].sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
-  return { mean: values.reduce((a, b) => a + b, 0) / values.length, p50: q(0.5), p95: q(0.95), max: sorted[sorted.length - 1] };
+  return {
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    p50: q(0.5),
+    p95: q(0.95),
+    max: sorted[sorted.length - 1],
+  };
 }

@@ -83,36 +83,66 @@ const EXPECTED = 'expected def eval_<name>(run_name, data_path, column_mapping, 
  * Loads a code-only evaluator folder: every `eval_*` function of every `eval_*.py` file, with its
  * signature checked. Throws ConfigError (exit 2) listing every problem at file:line.
  */
-export function loadCodeEvaluator(dir: string, options: { python?: string; displayBase?: string; display?: (absolute: string) => string } = {}): CodeEvaluatorRef {
+export function loadCodeEvaluator(
+  dir: string,
+  options: { python?: string; displayBase?: string; display?: (absolute: string) => string } = {},
+): CodeEvaluatorRef {
   const abs = path.resolve(dir);
   const shown = options.display ?? ((p: string) => displayPath(p, options.displayBase));
-  const files = readdirSync(abs).filter((n) => EVAL_PREFIX.test(n) && n.endsWith('.py')).sort().map((n) => path.join(abs, n));
+  const files = readdirSync(abs)
+    .filter((n) => EVAL_PREFIX.test(n) && n.endsWith('.py'))
+    .sort()
+    .map((n) => path.join(abs, n));
   const python = options.python ?? process.env.LLMOPS_PYTHON ?? 'python3';
   const run = spawnSync(python, ['-c', INSPECT, ...files], { encoding: 'utf8', timeout: 60_000 });
   // Steps that never run the evaluator (deploy, smoke-test) may run where Python is absent: read the
   // definitions as text then; the evaluate step still imports them before any model call.
-  if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') run.stdout = files.map((f) => JSON.stringify({ file: f, functions: scanAsText(f) })).join('\n');
+  if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+    run.stdout = files.map((f) => JSON.stringify({ file: f, functions: scanAsText(f) })).join('\n');
   else if (run.error || run.status !== 0) {
     const why = run.error ? run.error.message : (run.stderr || '').trim().split('\n').slice(-1)[0];
-    throw ConfigError.at({ file: shown(abs) }, `could not read the eval_*.py files with ${python} (${why}), expected a working Python 3 (execution.python)`);
+    throw ConfigError.at(
+      { file: shown(abs) },
+      `could not read the eval_*.py files with ${python} (${why}), expected a working Python 3 (execution.python)`,
+    );
   }
   const problems: Problem[] = [];
   const functions: CodeEvaluatorFunction[] = [];
   for (const line of run.stdout.split('\n').filter(Boolean)) {
-    const r = JSON.parse(line) as { file: string; syntax?: { line: number; column: number; message: string }; functions?: InspectedFunction[] };
+    const r = JSON.parse(line) as {
+      file: string;
+      syntax?: { line: number; column: number; message: string };
+      functions?: InspectedFunction[];
+    };
     if (r.syntax) {
-      problems.push({ file: shown(r.file), line: r.syntax.line, column: r.syntax.column, message: `Python syntax error: ${r.syntax.message}` });
+      problems.push({
+        file: shown(r.file),
+        line: r.syntax.line,
+        column: r.syntax.column,
+        message: `Python syntax error: ${r.syntax.message}`,
+      });
       continue;
     }
     for (const f of r.functions ?? []) {
       const at = { file: shown(r.file), line: f.line, column: f.column };
       const problem = signatureProblem(f);
       if (problem) problems.push({ ...at, message: `${f.name}: ${problem}, ${EXPECTED}` });
-      else functions.push({ file: r.file, module: path.basename(r.file, '.py'), name: f.name, line: f.line, params: f.positional.slice(0, 4) as CodeEvaluatorFunction['params'], isAsync: f.async });
+      else
+        functions.push({
+          file: r.file,
+          module: path.basename(r.file, '.py'),
+          name: f.name,
+          line: f.line,
+          params: f.positional.slice(0, 4) as CodeEvaluatorFunction['params'],
+          isAsync: f.async,
+        });
     }
   }
   if (problems.length === 0 && functions.length === 0) {
-    problems.push({ file: shown(abs), message: `found eval_*.py files (${files.map((f) => path.basename(f)).join(', ')}) but no top-level eval_* function in them, ${EXPECTED}` });
+    problems.push({
+      file: shown(abs),
+      message: `found eval_*.py files (${files.map((f) => path.basename(f)).join(', ')}) but no top-level eval_* function in them, ${EXPECTED}`,
+    });
   }
   if (problems.length) throw new ConfigError(problems);
   return { path: abs, functions };
@@ -121,11 +151,14 @@ export function loadCodeEvaluator(dir: string, options: { python?: string; displ
 /** Why the template's call `f(run_name, data_path, column_mapping, output_path)` cannot work, if it cannot. */
 function signatureProblem(f: InspectedFunction): string | undefined {
   const n = f.positional.length;
-  if (n < 4) return `takes ${n} positional parameter${n === 1 ? '' : 's'} (${f.positional.join(', ') || 'none'}), but it is called with 4`;
+  if (n < 4)
+    return `takes ${n} positional parameter${n === 1 ? '' : 's'} (${f.positional.join(', ') || 'none'}), but it is called with 4`;
   if (f.posonly > 0) return 'has positional-only parameters (/), but its arguments are passed by name';
   const required = n - f.defaults;
-  if (required > 4) return `parameter${required - 4 > 1 ? 's' : ''} ${f.positional.slice(4, required).join(', ')} ha${required - 4 > 1 ? 've' : 's'} no default, but only 4 arguments are passed`;
-  if (f.kwonlyRequired.length) return `keyword-only parameter${f.kwonlyRequired.length > 1 ? 's' : ''} ${f.kwonlyRequired.join(', ')} without a default`;
+  if (required > 4)
+    return `parameter${required - 4 > 1 ? 's' : ''} ${f.positional.slice(4, required).join(', ')} ha${required - 4 > 1 ? 've' : 's'} no default, but only 4 arguments are passed`;
+  if (f.kwonlyRequired.length)
+    return `keyword-only parameter${f.kwonlyRequired.length > 1 ? 's' : ''} ${f.kwonlyRequired.join(', ')} without a default`;
   return undefined;
 }
 
@@ -154,8 +187,13 @@ function scanAsText(file: string): InspectedFunction[] {
     const positional = (star < 0 ? params : params.slice(0, star)).filter((p) => p !== '' && p !== '/');
     const line = text.slice(0, m.index).split('\n').length;
     out.push({
-      name: m[2], line, column: 1, async: Boolean(m[1]), posonly: params.includes('/') ? params.indexOf('/') : 0,
-      positional: positional.map(paramName), defaults: positional.filter((p) => p.includes('=')).length,
+      name: m[2],
+      line,
+      column: 1,
+      async: Boolean(m[1]),
+      posonly: params.includes('/') ? params.indexOf('/') : 0,
+      positional: positional.map(paramName),
+      defaults: positional.filter((p) => p.includes('=')).length,
       kwonlyRequired: star < 0 ? [] : named.filter((p, i) => i >= positional.length && !p.includes('=')).map(paramName),
     });
   }

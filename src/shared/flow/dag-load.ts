@@ -12,7 +12,15 @@ import { checkGraph } from './dag-graph.js';
 import { buildNode, checkNode, type NodeCheckContext } from './dag-nodes.js';
 import { isRecord } from './file-refs.js';
 import { includeEntry, missingInclude } from './includes.js';
-import type { DagFlow, FlowInputDef, FlowNode, FlowOutputDef, IncludeEntry, NodeVariants, ResolvedFlowPath } from './model.js';
+import type {
+  DagFlow,
+  FlowInputDef,
+  FlowNode,
+  FlowOutputDef,
+  IncludeEntry,
+  NodeVariants,
+  ResolvedFlowPath,
+} from './model.js';
 import { parseAssignment } from './reference.js';
 import { selectVariantNodes } from './variants.js';
 import { keepYamlFloats } from './yaml-floats.js';
@@ -26,7 +34,10 @@ export function loadDag(resolved: ResolvedFlowPath, options: DagLoadOptions): Da
   const source = readSource(resolved.file, options.displayFile);
   const top = source.value;
   if (!isRecord(top)) {
-    throw ConfigError.at(locate(source, []), `found ${top === undefined ? 'an empty file' : describeTop(top)}, expected a mapping with inputs, outputs and nodes`);
+    throw ConfigError.at(
+      locate(source, []),
+      `found ${top === undefined ? 'an empty file' : describeTop(top)}, expected a mapping with inputs, outputs and nodes`,
+    );
   }
   const problems: Problem[] = checkSchema('flow.dag', top, () => source);
   const warnings: Problem[] = [];
@@ -36,7 +47,11 @@ export function loadDag(resolved: ResolvedFlowPath, options: DagLoadOptions): Da
   warnings.push(...imageDefaultWarnings(source, inputs, resolved.workingDir));
   const outputs = readOutputs(source, top.outputs);
   const includes: IncludeEntry[] = Array.isArray(top.additional_includes)
-    ? top.additional_includes.flatMap((p, i) => (typeof p === 'string' ? [includeEntry(p, dirname(resolved.file), locate(source, ['additional_includes', i]))] : []))
+    ? top.additional_includes.flatMap((p, i) =>
+        typeof p === 'string'
+          ? [includeEntry(p, dirname(resolved.file), locate(source, ['additional_includes', i]))]
+          : [],
+      )
     : [];
   for (const inc of includes) {
     const missing = missingInclude(inc);
@@ -47,7 +62,8 @@ export function loadDag(resolved: ResolvedFlowPath, options: DagLoadOptions): Da
   const written: Array<{ node: FlowNode; index: number }> = [];
   if (Array.isArray(top.nodes)) {
     top.nodes.forEach((raw, index) => {
-      if (isRecord(raw) && typeof raw.name === 'string') written.push({ node: buildNode(source, raw, ['nodes', index], raw.name), index });
+      if (isRecord(raw) && typeof raw.name === 'string')
+        written.push({ node: buildNode(source, raw, ['nodes', index], raw.name), index });
     });
   }
   const nodeVariants = readNodeVariants(source, top.node_variants, problems);
@@ -68,7 +84,10 @@ export function loadDag(resolved: ResolvedFlowPath, options: DagLoadOptions): Da
       continue;
     }
     if (!nv) {
-      problems.push({ ...node.at, message: `node ${JSON.stringify(node.name)}: found use_variants: true, but node_variants has no entry ${JSON.stringify(node.name)}; expected node_variants.${node.name} with default_variant_id and variants` });
+      problems.push({
+        ...node.at,
+        message: `node ${JSON.stringify(node.name)}: found use_variants: true, but node_variants has no entry ${JSON.stringify(node.name)}; expected node_variants.${node.name} with default_variant_id and variants`,
+      });
     }
     // Keep the name in the graph so references to it are not reported as missing too.
     usable.push({ ...node, useVariants: false });
@@ -82,7 +101,9 @@ export function loadDag(resolved: ResolvedFlowPath, options: DagLoadOptions): Da
     }
   }
 
-  const defaults = Object.fromEntries(usable.filter((n) => n.useVariants).map((n) => [n.name, nodeVariants[n.name].defaultVariantId]));
+  const defaults = Object.fromEntries(
+    usable.filter((n) => n.useVariants).map((n) => [n.name, nodeVariants[n.name].defaultVariantId]),
+  );
   const nodes = selectVariantNodes(usable, nodeVariants, defaults);
   const graph = checkGraph(nodes, inputsOk ? inputs : undefined, outputs);
   problems.push(...graph.problems);
@@ -115,7 +136,10 @@ export function loadDag(resolved: ResolvedFlowPath, options: DagLoadOptions): Da
     nodeVariants,
     order: graph.order,
     selection: defaults,
-    environmentVariables: isRecord(top.environment_variables) || typeof top.environment_variables === 'string' ? top.environment_variables : undefined,
+    environmentVariables:
+      isRecord(top.environment_variables) || typeof top.environment_variables === 'string'
+        ? top.environment_variables
+        : undefined,
     environment: isRecord(top.environment) ? top.environment : undefined,
     additionalIncludes: includes,
     language: typeof top.language === 'string' ? top.language : 'python',
@@ -133,17 +157,30 @@ function imageDefaultWarnings(source: SourceFile, inputs: Record<string, FlowInp
   for (const def of Object.values(inputs)) {
     if (def.type !== 'image' || !def.hasDefault) continue;
     let path = def.default;
-    if (isRecord(path) && Object.keys(path).length === 1 && /^data:image\/.*;path$/.test(Object.keys(path)[0])) path = Object.values(path)[0];
-    else if (typeof path !== 'string' || /^(https?:|data:)/i.test(path) || (path.length >= 64 && /^[A-Za-z0-9+/=]+$/.test(path))) continue;
+    if (isRecord(path) && Object.keys(path).length === 1 && /^data:image\/.*;path$/.test(Object.keys(path)[0]))
+      path = Object.values(path)[0];
+    else if (
+      typeof path !== 'string' ||
+      /^(https?:|data:)/i.test(path) ||
+      (path.length >= 64 && /^[A-Za-z0-9+/=]+$/.test(path))
+    )
+      continue;
     const at = locate(source, ['inputs', def.name, 'default']);
     const where = `inputs.${def.name}.default`;
     if (typeof path !== 'string' || path.trim() === '') {
-      out.push({ ...at, message: `${where}: found ${path === '' ? 'an empty text' : JSON.stringify(path)}, expected an image (a file path relative to the flow folder, a URL or base64 data); every line that does not give ${def.name} will fail` });
+      out.push({
+        ...at,
+        message: `${where}: found ${path === '' ? 'an empty text' : JSON.stringify(path)}, expected an image (a file path relative to the flow folder, a URL or base64 data); every line that does not give ${def.name} will fail`,
+      });
       continue;
     }
     const file = resolvePath(workingDir, path);
     const kind = existsSync(file) ? (statSync(file).isDirectory() ? 'folder' : 'file') : 'missing';
-    if (kind !== 'file') out.push({ ...at, message: `${where}: found ${JSON.stringify(path)}, ${kind === 'folder' ? 'a folder' : 'but no such file exists'}; expected an image file relative to the flow folder; every line that does not give ${def.name} will fail` });
+    if (kind !== 'file')
+      out.push({
+        ...at,
+        message: `${where}: found ${JSON.stringify(path)}, ${kind === 'folder' ? 'a folder' : 'but no such file exists'}; expected an image file relative to the flow folder; every line that does not give ${def.name} will fail`,
+      });
   }
   return out;
 }
@@ -184,7 +221,8 @@ export function readOutputs(source: SourceFile, value: unknown, withReference = 
     };
     if (typeof d.type === 'string') output.type = d.type;
     if (typeof d.description === 'string') output.description = d.description;
-    if (withReference && 'reference' in d) output.reference = parseAssignment(d.reference, locate(source, ['outputs', name, 'reference']));
+    if (withReference && 'reference' in d)
+      output.reference = parseAssignment(d.reference, locate(source, ['outputs', name, 'reference']));
     out[name] = output;
   }
   return out;
@@ -195,7 +233,13 @@ function readNodeVariants(source: SourceFile, value: unknown, problems: Problem[
   if (!isRecord(value)) return out;
   for (const [node, def] of Object.entries(value)) {
     if (!isRecord(def) || !isRecord(def.variants) || typeof def.default_variant_id !== 'string') continue; // schema reported it
-    const nv: NodeVariants = { node, defaultVariantId: def.default_variant_id, variantIds: [], variants: {}, at: locate(source, ['node_variants', node], 'key') };
+    const nv: NodeVariants = {
+      node,
+      defaultVariantId: def.default_variant_id,
+      variantIds: [],
+      variants: {},
+      at: locate(source, ['node_variants', node], 'key'),
+    };
     for (const [vid, variant] of Object.entries(def.variants)) {
       if (!isRecord(variant) || !isRecord(variant.node)) continue;
       const body = buildNode(source, variant.node, ['node_variants', node, 'variants', vid, 'node'], node);
@@ -203,7 +247,10 @@ function readNodeVariants(source: SourceFile, value: unknown, problems: Problem[
       nv.variantIds.push(vid);
     }
     if (!(nv.defaultVariantId in nv.variants)) {
-      problems.push({ ...locate(source, ['node_variants', node, 'default_variant_id']), message: `node_variants.${node}.default_variant_id: found ${JSON.stringify(nv.defaultVariantId)}, expected one of the variants: ${nv.variantIds.join(', ') || '(none defined)'}` });
+      problems.push({
+        ...locate(source, ['node_variants', node, 'default_variant_id']),
+        message: `node_variants.${node}.default_variant_id: found ${JSON.stringify(nv.defaultVariantId)}, expected one of the variants: ${nv.variantIds.join(', ') || '(none defined)'}`,
+      });
     }
     out[node] = nv;
   }
@@ -211,7 +258,11 @@ function readNodeVariants(source: SourceFile, value: unknown, problems: Problem[
 }
 
 /** Optional metadata keys shared by all flow kinds. */
-export function metadata(top: Record<string, unknown>): { description?: string; displayName?: string; tags?: Record<string, unknown> } {
+export function metadata(top: Record<string, unknown>): {
+  description?: string;
+  displayName?: string;
+  tags?: Record<string, unknown>;
+} {
   const out: { description?: string; displayName?: string; tags?: Record<string, unknown> } = {};
   if (typeof top.description === 'string') out.description = top.description;
   if (typeof top.display_name === 'string') out.displayName = top.display_name;

@@ -15,10 +15,19 @@ import { keepYamlFloats } from './yaml-floats.js';
 export const NODE_TYPES: readonly NodeType[] = ['llm', 'prompt', 'python', 'custom_llm'];
 
 /** A typed node from its mapping at `path` in the file. `name` overrides (variant bodies carry no name). */
-export function buildNode(source: SourceFile, raw: Record<string, unknown>, path: PathSegment[], name: string): FlowNode {
+export function buildNode(
+  source: SourceFile,
+  raw: Record<string, unknown>,
+  path: PathSegment[],
+  name: string,
+): FlowNode {
   const inputs: Record<string, InputAssignment> = {};
   if (isRecord(raw.inputs)) {
-    for (const [key, value] of Object.entries(raw.inputs)) inputs[key] = parseAssignment(keepYamlFloats(source, [...path, 'inputs', key], value), locate(source, [...path, 'inputs', key]));
+    for (const [key, value] of Object.entries(raw.inputs))
+      inputs[key] = parseAssignment(
+        keepYamlFloats(source, [...path, 'inputs', key], value),
+        locate(source, [...path, 'inputs', key]),
+      );
   }
   const node: FlowNode = {
     name,
@@ -35,7 +44,10 @@ export function buildNode(source: SourceFile, raw: Record<string, unknown>, path
   }
   if (isRecord(raw.source)) {
     const s = raw.source;
-    const src: NodeSource = { type: (typeof s.type === 'string' ? s.type : 'code') as SourceType, at: locate(source, [...path, 'source']) };
+    const src: NodeSource = {
+      type: (typeof s.type === 'string' ? s.type : 'code') as SourceType,
+      at: locate(source, [...path, 'source']),
+    };
     if (typeof s.path === 'string') src.path = s.path;
     if (typeof s.tool === 'string') src.tool = s.tool;
     node.source = src;
@@ -62,7 +74,11 @@ export interface NodeCheckContext {
  * What one node needs on its own. Fills `source.resolvedPath`. Returns errors and warnings;
  * `path` is where the node sits in the file (for positions of keys it lacks).
  */
-export function checkNode(node: FlowNode, path: PathSegment[], ctx: NodeCheckContext): { problems: Problem[]; warnings: Problem[] } {
+export function checkNode(
+  node: FlowNode,
+  path: PathSegment[],
+  ctx: NodeCheckContext,
+): { problems: Problem[]; warnings: Problem[] } {
   const problems: Problem[] = [];
   const warnings: Problem[] = [];
   const label = nodeLabel(node);
@@ -72,25 +88,42 @@ export function checkNode(node: FlowNode, path: PathSegment[], ctx: NodeCheckCon
   }
   if (!NODE_TYPES.includes(node.type)) return { problems, warnings }; // the schema already said so
   const sourceType = node.source?.type ?? 'code';
-  const needsPath = node.type === 'llm' || node.type === 'prompt' || sourceType === 'code' || sourceType === 'package_with_prompt';
+  const needsPath =
+    node.type === 'llm' || node.type === 'prompt' || sourceType === 'code' || sourceType === 'package_with_prompt';
   const needsTool = sourceType === 'package' || sourceType === 'package_with_prompt';
   if (needsPath && node.source?.path === undefined) {
     const where = node.source ? node.source.at : node.at;
-    problems.push({ ...where, message: `${label} (type ${node.type}): found no source.path, expected the node's ${node.type === 'python' ? 'Python' : 'template'} file (source: {type: ${sourceType}, path: <file>})` });
+    problems.push({
+      ...where,
+      message: `${label} (type ${node.type}): found no source.path, expected the node's ${node.type === 'python' ? 'Python' : 'template'} file (source: {type: ${sourceType}, path: <file>})`,
+    });
   } else if (node.source?.path !== undefined) {
     const resolved = findFlowFile(ctx.workingDir, ctx.includes, node.source.path);
     const outside = resolved ? outsideFlow(resolved, ctx.workingDir, ctx.includes) : undefined;
-    if (outside) problems.push({ ...locate(ctx.source, [...path, 'source', 'path']), message: outsideMessage(`${label} source.path`, node.source.path, outside) });
+    if (outside)
+      problems.push({
+        ...locate(ctx.source, [...path, 'source', 'path']),
+        message: outsideMessage(`${label} source.path`, node.source.path, outside),
+      });
     else if (resolved) node.source.resolvedPath = resolved;
     else {
-      problems.push({ ...locate(ctx.source, [...path, 'source', 'path']), message: `${label} source.path: found ${JSON.stringify(node.source.path)}, but no such file exists; expected a file relative to the flow folder or copied in by additional_includes` });
+      problems.push({
+        ...locate(ctx.source, [...path, 'source', 'path']),
+        message: `${label} source.path: found ${JSON.stringify(node.source.path)}, but no such file exists; expected a file relative to the flow folder or copied in by additional_includes`,
+      });
     }
   }
   if (needsTool && node.source?.tool === undefined) {
-    problems.push({ ...(node.source?.at ?? node.at), message: `${label}: found source.type ${sourceType} without source.tool, expected a package tool key such as promptflow.tools.embedding.embedding` });
+    problems.push({
+      ...(node.source?.at ?? node.at),
+      message: `${label}: found source.type ${sourceType} without source.tool, expected a package tool key such as promptflow.tools.embedding.embedding`,
+    });
   }
   if (node.type === 'llm' && node.connection === undefined && ctx.connections?.[node.name]?.connection === undefined) {
-    warnings.push({ ...node.at, message: `${label} (type llm): found no connection, expected one in the flow or supplied by the run (connections.${node.name}.connection)` });
+    warnings.push({
+      ...node.at,
+      message: `${label} (type llm): found no connection, expected one in the flow or supplied by the run (connections.${node.name}.connection)`,
+    });
   }
   return { problems, warnings };
 }

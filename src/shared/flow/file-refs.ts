@@ -39,12 +39,18 @@ function resolveOne(text: string, ctx: RefContext, path: PathSegment[]): unknown
   if (kind !== 'file') return text;
   const file = isAbsolute(target) ? target : join(ctx.baseDir, target);
   if (!existsSync(file)) {
-    ctx.problem(path, `found ${text}, but the file ${target} does not exist; expected a file relative to the flow's folder`);
+    ctx.problem(
+      path,
+      `found ${text}, but the file ${target} does not exist; expected a file relative to the flow's folder`,
+    );
     return text;
   }
   const real = realPathOutside(file, [ctx.baseDir, process.cwd()]);
   if (real) {
-    ctx.problem(path, `found ${text}, which resolves to ${real}, outside the flow's folder and the working directory; expected a file inside them`);
+    ctx.problem(
+      path,
+      `found ${text}, which resolves to ${real}, outside the flow's folder and the working directory; expected a file inside them`,
+    );
     return undefined;
   }
   const content = readFileSync(file, 'utf8');
@@ -57,7 +63,10 @@ function resolveOne(text: string, ctx: RefContext, path: PathSegment[]): unknown
       return doc.toJS({ maxAliasCount: 100 });
     }
   } catch (e) {
-    ctx.problem(path, `found ${text}, but ${target} is not valid ${ext.slice(1).toUpperCase()} (${(e as Error).message}); expected a parsable file`);
+    ctx.problem(
+      path,
+      `found ${text}, but ${target} is not valid ${ext.slice(1).toUpperCase()} (${(e as Error).message}); expected a parsable file`,
+    );
     return text;
   }
   return content;

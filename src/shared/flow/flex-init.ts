@@ -19,16 +19,37 @@ export interface FlexInit {
 }
 
 /** Where init values can be given, said when a required one is missing. */
-export const INIT_SOURCES = 'give it in init.json beside flow.flex.yaml, as an init: default in flow.flex.yaml, with --init name=value / --init-file, or in the experiment\'s init block of the flow';
+export const INIT_SOURCES =
+  "give it in init.json beside flow.flex.yaml, as an init: default in flow.flex.yaml, with --init name=value / --init-file, or in the experiment's init block of the flow";
 
-export function resolveFlexInit(flow: FlexFlow, override: Record<string, unknown> | undefined, env: (name: string) => string | undefined = (n) => process.env[n]): FlexInit {
+export function resolveFlexInit(
+  flow: FlexFlow,
+  override: Record<string, unknown> | undefined,
+  env: (name: string) => string | undefined = (n) => process.env[n],
+): FlexInit {
   const values: Record<string, unknown> = {};
   const origins: Record<string, string> = {};
   const layers: Array<{ origin: string; values: Record<string, unknown>; placeholders: InitPlaceholder[] }> = [
-    { origin: flow.displayFile, values: Object.fromEntries(Object.values(flow.init).filter((d) => d.hasDefault).map((d) => [d.name, d.default])), placeholders: flow.initPlaceholders ?? [] },
+    {
+      origin: flow.displayFile,
+      values: Object.fromEntries(
+        Object.values(flow.init)
+          .filter((d) => d.hasDefault)
+          .map((d) => [d.name, d.default]),
+      ),
+      placeholders: flow.initPlaceholders ?? [],
+    },
     // As in Prompt Flow, the sample's init stands in only when the caller gives none.
-    { origin: `${flow.displayFile} sample.init`, values: override === undefined ? (flow.sample?.init ?? {}) : {}, placeholders: [] },
-    { origin: flow.initFile?.displayFile ?? 'init.json', values: flow.initFile?.values ?? {}, placeholders: flow.initFile?.placeholders ?? [] },
+    {
+      origin: `${flow.displayFile} sample.init`,
+      values: override === undefined ? (flow.sample?.init ?? {}) : {},
+      placeholders: [],
+    },
+    {
+      origin: flow.initFile?.displayFile ?? 'init.json',
+      values: flow.initFile?.values ?? {},
+      placeholders: flow.initFile?.placeholders ?? [],
+    },
     { origin: 'the caller', values: override ?? {}, placeholders: [] },
   ];
   const winner: Record<string, (typeof layers)[number]> = {};
@@ -47,7 +68,10 @@ export function resolveFlexInit(flow: FlexFlow, override: Record<string, unknown
       if (ph.param !== param) continue;
       const value = env(ph.variable);
       if (value === undefined || value === '') {
-        problems.push({ ...ph.at, message: `init ${[param, ...ph.path].join('.')}: environment variable ${ph.variable} is ${value === '' ? 'empty' : 'not set'} (needed for the placeholder ${ph.text}); set it in your CI secrets or in .env at the repository root` });
+        problems.push({
+          ...ph.at,
+          message: `init ${[param, ...ph.path].join('.')}: environment variable ${ph.variable} is ${value === '' ? 'empty' : 'not set'} (needed for the placeholder ${ph.text}); set it in your CI secrets or in .env at the repository root`,
+        });
         continue;
       }
       secrets.push(value);

@@ -18,15 +18,25 @@ export function includeEntry(path: string, flowFileDir: string, at: SourceLocati
 /** The problem of an include entry that does not exist, if it does not. */
 export function missingInclude(entry: IncludeEntry): Problem | undefined {
   if (existsSync(entry.absolute)) return undefined;
-  const zipHint = entry.path.endsWith('.zip') && existsSync(entry.absolute.slice(0, -4)) ? ' (zipping a folder on the fly is not supported: list the folder itself)' : '';
-  return { ...entry.at, message: `additional_includes: found ${JSON.stringify(entry.path)}, but no such file or folder exists${zipHint}; expected a path relative to the flow folder or absolute` };
+  const zipHint =
+    entry.path.endsWith('.zip') && existsSync(entry.absolute.slice(0, -4))
+      ? ' (zipping a folder on the fly is not supported: list the folder itself)'
+      : '';
+  return {
+    ...entry.at,
+    message: `additional_includes: found ${JSON.stringify(entry.path)}, but no such file or folder exists${zipHint}; expected a path relative to the flow folder or absolute`,
+  };
 }
 
 /**
  * Where `relPath` (a `source.path`) will be once the flow is materialized: an include copied
  * under the same base name wins (it is copied last), else the working directory's own file.
  */
-export function findFlowFile(workingDir: string, includes: readonly IncludeEntry[], relPath: string): string | undefined {
+export function findFlowFile(
+  workingDir: string,
+  includes: readonly IncludeEntry[],
+  relPath: string,
+): string | undefined {
   if (isAbsolute(relPath)) return isFile(relPath) ? relPath : undefined;
   const normalized = relPath.replace(/\\/g, '/').replace(/^\.\//, '');
   for (let i = includes.length - 1; i >= 0; i--) {
@@ -84,7 +94,10 @@ export function materializeFlow(flow: LoadedFlow, options: { tempRoot?: string }
       const base = basename(inc.absolute);
       const earlier = copied.get(base);
       if (earlier !== undefined) {
-        warnings.push({ ...inc.at, message: `additional_includes: found ${JSON.stringify(inc.path)} with the same name as ${JSON.stringify(earlier)}; the later entry overwrites the earlier one` });
+        warnings.push({
+          ...inc.at,
+          message: `additional_includes: found ${JSON.stringify(inc.path)} with the same name as ${JSON.stringify(earlier)}; the later entry overwrites the earlier one`,
+        });
       }
       copied.set(base, inc.path);
       cpSync(inc.absolute, join(dir, base), { recursive: true, force: true });

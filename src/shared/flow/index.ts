@@ -8,9 +8,22 @@ export { resolveFlowPath, displayPath } from './resolve-path.js';
 export { loadPrompty, type PromptyLoadOptions } from './prompty.js';
 export { parseAssignment, parseReference, parsePropertyPath, referencedNode, describeAssignment } from './reference.js';
 export { checkGraph, nodeDependencies, topologicalOrder, type GraphCheck } from './dag-graph.js';
-export { applyVariant, parseVariantSpec, planVariants, selectVariantNodes, type VariantCombination, type VariantPlan, type VariantSelection } from './variants.js';
+export {
+  applyVariant,
+  parseVariantSpec,
+  planVariants,
+  selectVariantNodes,
+  type VariantCombination,
+  type VariantPlan,
+  type VariantSelection,
+} from './variants.js';
 export { materializeFlow, findFlowFile, type MaterializedFlow } from './includes.js';
 export { FLEX_ENTRY } from './flex-load.js';
 export { resolveRefs, deepMerge } from './file-refs.js';
-export { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorFunction, type CodeEvaluatorRef } from './code-evaluator.js';
+export {
+  isCodeEvaluatorFolder,
+  loadCodeEvaluator,
+  type CodeEvaluatorFunction,
+  type CodeEvaluatorRef,
+} from './code-evaluator.js';
 export { resolveFlexInit, INIT_SOURCES, type FlexInit } from './flex-init.js';

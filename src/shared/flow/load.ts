@@ -29,7 +29,11 @@ export function loadFlow(path: string, options: LoadFlowOptions = {}): LoadedFlo
   const displayFile = displayPath(resolved.file, options.displayBase);
   switch (resolved.kind) {
     case 'prompty':
-      return loadPrompty(resolved.file, { env: options.env, overrides: options.overrides, displayBase: options.displayBase });
+      return loadPrompty(resolved.file, {
+        env: options.env,
+        overrides: options.overrides,
+        displayBase: options.displayBase,
+      });
     case 'flex':
       return loadFlex(resolved, { displayFile, env: options.env ?? process.env });
     case 'dag':

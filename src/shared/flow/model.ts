@@ -34,8 +34,7 @@ export type Reference =
 
 /** A node input, an `activate.when` or an output `reference`: a reference, or a literal of any YAML type. */
 export type InputAssignment =
-  | { kind: 'literal'; value: unknown; at: SourceLocation }
-  | { kind: 'reference'; ref: Reference; at: SourceLocation };
+  { kind: 'literal'; value: unknown; at: SourceLocation } | { kind: 'reference'; ref: Reference; at: SourceLocation };
 
 /** A declared flow input (§1.2; also flex/prompty input signatures). */
 export interface FlowInputDef {

@@ -31,13 +31,19 @@ export function loadPrompty(path: string, options: PromptyLoadOptions = {}): Pro
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw ConfigError.at({ file: shown }, `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw ConfigError.at(
+      { file: shown },
+      `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   text = text.replace(/\r\n?/g, '\n'); // Python reads text files with universal newlines
   const m = FRONT_MATTER.exec(text);
   if (!m) {
-    throw ConfigError.at({ file: shown, line: 1, column: 1 }, 'found no front matter, expected a "---" line, YAML settings, a "---" line, then the prompt template');
+    throw ConfigError.at(
+      { file: shown, line: 1, column: 1 },
+      'found no front matter, expected a "---" line, YAML settings, a "---" line, then the prompt template',
+    );
   }
   const [frontStart] = m.indices![1];
   const [bodyStart] = m.indices![2];
@@ -46,14 +52,26 @@ export function loadPrompty(path: string, options: PromptyLoadOptions = {}): Pro
   const { source, problems: yamlProblems } = parseYaml(shown, '\n'.repeat(frontLine - 1) + m[1]);
   if (!source) throw new ConfigError(greedyProblem(shown, text, frontStart, m[1]) ?? yamlProblems);
   const front = source.value ?? {};
-  if (!isRecord(front)) throw ConfigError.at(locate(source, []), `found ${Array.isArray(front) ? 'a list' : 'a single value'} as front matter, expected a mapping of prompty settings`);
+  if (!isRecord(front))
+    throw ConfigError.at(
+      locate(source, []),
+      `found ${Array.isArray(front) ? 'a list' : 'a single value'} as front matter, expected a mapping of prompty settings`,
+    );
 
   const env = options.env ?? process.env;
   const problems: Problem[] = [];
-  const ctx = { baseDir: dirname(file), env, problem: (p: Array<string | number>, message: string) => problems.push({ ...locate(source, p), message: `${formatPath(p)}: ${message}` }) };
+  const ctx = {
+    baseDir: dirname(file),
+    env,
+    problem: (p: Array<string | number>, message: string) =>
+      problems.push({ ...locate(source, p), message: `${formatPath(p)}: ${message}` }),
+  };
   let config = resolveRefs(front, ctx) as Record<string, unknown>;
   if (options.overrides) {
-    const over = resolveRefs(options.overrides, { ...ctx, problem: (_p: unknown, message: string) => problems.push({ file: shown, message: `overrides: ${message}` }) });
+    const over = resolveRefs(options.overrides, {
+      ...ctx,
+      problem: (_p: unknown, message: string) => problems.push({ file: shown, message: `overrides: ${message}` }),
+    });
     config = deepMerge(config, over as Record<string, unknown>);
   }
   const model = readModel(config.model, (p, message) => problems.push({ ...locate(source, ['model', ...p]), message }));
@@ -85,7 +103,10 @@ function readModel(value: unknown, problem: (path: string[], message: string) =>
   const model: PromptyModel = { api: 'chat', configuration: {}, parameters: {}, response: 'first' };
   if (value === undefined || value === null) return model;
   if (!isRecord(value)) {
-    problem([], `model: found ${typeof value === 'string' ? 'text' : 'a non-mapping value'}, expected a mapping with api, configuration, parameters`);
+    problem(
+      [],
+      `model: found ${typeof value === 'string' ? 'text' : 'a non-mapping value'}, expected a mapping with api, configuration, parameters`,
+    );
     return model;
   }
   if (value.api !== undefined) {
@@ -101,7 +122,11 @@ function readModel(value: unknown, problem: (path: string[], message: string) =>
     if (v === undefined || v === null) continue;
     if (isRecord(v)) model[key] = v;
     // Text may be a referenced file's content: say what it is, not what it holds.
-    else problem([key], `model.${key}: found ${typeof v === 'string' ? `text (${v.length} characters)` : JSON.stringify(v)}, expected a mapping`);
+    else
+      problem(
+        [key],
+        `model.${key}: found ${typeof v === 'string' ? `text (${v.length} characters)` : JSON.stringify(v)}, expected a mapping`,
+      );
   }
   return model;
 }
@@ -120,5 +145,12 @@ function greedyProblem(file: string, text: string, frontStart: number, front: st
   const inner = /^-{3,}$/m.exec(front);
   if (!inner) return undefined;
   const line = lineAt(text, frontStart + inner.index);
-  return [{ file, line, column: 1, message: `found another "---" line after the front matter; Prompty's front matter runs to the LAST "---" line, so the template text up to it was read as YAML. Expected exactly two "---" lines (reword this separator in the template)` }];
+  return [
+    {
+      file,
+      line,
+      column: 1,
+      message: `found another "---" line after the front matter; Prompty's front matter runs to the LAST "---" line, so the template text up to it was read as YAML. Expected exactly two "---" lines (reword this separator in the template)`,
+    },
+  ];
 }

@@ -58,5 +58,5 @@ export function referencedNode(a: InputAssignment | undefined): string | undefin
 
 /** How an assignment reads in messages: the reference text, or the literal. */
 export function describeAssignment(a: InputAssignment): string {
-  return a.kind === 'reference' ? a.ref.text : JSON.stringify(a.value) ?? 'null';
+  return a.kind === 'reference' ? a.ref.text : (JSON.stringify(a.value) ?? 'null');
 }

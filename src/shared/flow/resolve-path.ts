@@ -25,10 +25,14 @@ export function displayPath(absolutePath: string, base: string = process.cwd()):
 export function resolveFlowPath(path: string, displayBase?: string): ResolvedFlowPath {
   const abs = resolve(path);
   const shown = displayPath(abs, displayBase);
-  if (!existsSync(abs)) throw ConfigError.at({ file: shown }, 'found no such file or folder, expected a flow folder or a flow file');
+  if (!existsSync(abs))
+    throw ConfigError.at({ file: shown }, 'found no such file or folder, expected a flow folder or a flow file');
   const file = statSync(abs).isDirectory() ? flowFileInFolder(abs, shown) : abs;
   if (!FLOW_EXTENSIONS.some((ext) => file.endsWith(ext))) {
-    throw ConfigError.at({ file: shown }, `found a file that is not a flow file, expected a name ending with ${FLOW_EXTENSIONS.join(', ')}`);
+    throw ConfigError.at(
+      { file: shown },
+      `found a file that is not a flow file, expected a name ending with ${FLOW_EXTENSIONS.join(', ')}`,
+    );
   }
   if (file.endsWith('.prompty')) return { kind: 'prompty', file, workingDir: dirname(file) };
   const top = topLevelOf(file);
@@ -47,12 +51,20 @@ function flowFileInFolder(dir: string, shown: string): string {
     throw ConfigError.at({ file: shown }, `found several flow files (${yamls.join(', ')}), expected exactly one`);
   }
   if (yamls.length === 1) return join(dir, yamls[0]);
-  const prompties = readdirSync(dir).filter((name) => name.endsWith('.prompty')).sort();
+  const prompties = readdirSync(dir)
+    .filter((name) => name.endsWith('.prompty'))
+    .sort();
   if (prompties.length > 1) {
-    throw ConfigError.at({ file: shown }, `found several .prompty files (${prompties.join(', ')}) and no flow.dag.yaml or flow.flex.yaml, expected exactly one flow file`);
+    throw ConfigError.at(
+      { file: shown },
+      `found several .prompty files (${prompties.join(', ')}) and no flow.dag.yaml or flow.flex.yaml, expected exactly one flow file`,
+    );
   }
   if (prompties.length === 1) return join(dir, prompties[0]);
-  throw ConfigError.at({ file: shown }, `found no ${FLOW_FILE_NAMES.join(', ')} or *.prompty in this folder, expected exactly one flow file`);
+  throw ConfigError.at(
+    { file: shown },
+    `found no ${FLOW_FILE_NAMES.join(', ')} or *.prompty in this folder, expected exactly one flow file`,
+  );
 }
 
 function topLevelOf(file: string): Record<string, unknown> | undefined {
@@ -64,5 +76,7 @@ function topLevelOf(file: string): Record<string, unknown> | undefined {
   }
   const { source } = parseYaml(file, text);
   const value = source?.value;
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }

@@ -26,12 +26,20 @@ export interface VariantCombination {
 export function parseVariantSpec(spec: string, at?: SourceLocation): { node: string; variantId: string } {
   // Same pattern as Prompt Flow's parse_variant, including its unescaped '.'.
   const m = /^\$\{([^.]+).([^}]+)\}/.exec(spec);
-  if (!m) throw ConfigError.at(at ?? { file: '(variant)' }, `found ${JSON.stringify(spec)}, expected a variant in the form \${<node>.<variant_id>}`);
+  if (!m)
+    throw ConfigError.at(
+      at ?? { file: '(variant)' },
+      `found ${JSON.stringify(spec)}, expected a variant in the form \${<node>.<variant_id>}`,
+    );
   return { node: m[1], variantId: m[2] };
 }
 
 /** The nodes with `selection` applied (defaults elsewhere). The selection must be valid. */
-export function selectVariantNodes(nodes: readonly FlowNode[], nodeVariants: Record<string, NodeVariants>, selection: VariantSelection): FlowNode[] {
+export function selectVariantNodes(
+  nodes: readonly FlowNode[],
+  nodeVariants: Record<string, NodeVariants>,
+  selection: VariantSelection,
+): FlowNode[] {
   return nodes.map((n) => {
     if (!n.useVariants) return n;
     const nv = nodeVariants[n.name];
@@ -59,7 +67,10 @@ export function applyVariant(flow: DagFlow, selection: VariantSelection, origin?
 export function planVariants(flow: LoadedFlow, plan: VariantPlan, origin?: SourceLocation): VariantCombination[] {
   if (flow.kind !== 'dag') {
     if (plan === 'defaults') return [{ id: 'default', selection: {} }];
-    throw ConfigError.at(origin ?? { file: flow.displayFile }, `found variant plan ${describePlan(plan)} for a ${flow.kind} flow, expected "defaults" (only DAG flows have variants)`);
+    throw ConfigError.at(
+      origin ?? { file: flow.displayFile },
+      `found variant plan ${describePlan(plan)} for a ${flow.kind} flow, expected "defaults" (only DAG flows have variants)`,
+    );
   }
   const varied = flow.nodes.filter((n) => n.useVariants).map((n) => flow.nodeVariants[n.name]);
   const defaults: VariantSelection = Object.fromEntries(varied.map((nv) => [nv.node, nv.defaultVariantId]));
@@ -67,7 +78,8 @@ export function planVariants(flow: LoadedFlow, plan: VariantPlan, origin?: Sourc
   if (plan === 'defaults') combos.push(defaults);
   else if (plan === 'one_at_a_time') {
     combos.push(defaults);
-    for (const nv of varied) for (const v of nv.variantIds) if (v !== nv.defaultVariantId) combos.push({ ...defaults, [nv.node]: v });
+    for (const nv of varied)
+      for (const v of nv.variantIds) if (v !== nv.defaultVariantId) combos.push({ ...defaults, [nv.node]: v });
   } else if (plan === 'cartesian') {
     let acc: VariantSelection[] = [{}];
     for (const nv of varied) {
@@ -78,7 +90,10 @@ export function planVariants(flow: LoadedFlow, plan: VariantPlan, origin?: Sourc
   } else if (isRecord(plan) && Array.isArray(plan.list)) {
     combos.push(...explicitCombos(flow, plan.list, defaults, origin));
   } else {
-    throw ConfigError.at(origin ?? { file: flow.displayFile }, `found variant plan ${describePlan(plan)}, expected defaults, one_at_a_time, cartesian or {list: [...]}`);
+    throw ConfigError.at(
+      origin ?? { file: flow.displayFile },
+      `found variant plan ${describePlan(plan)}, expected defaults, one_at_a_time, cartesian or {list: [...]}`,
+    );
   }
   const problems: Problem[] = [];
   for (const sel of combos) {
@@ -86,14 +101,20 @@ export function planVariants(flow: LoadedFlow, plan: VariantPlan, origin?: Sourc
       applyVariant(flow, sel, origin);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      for (const p of e.problems) problems.push({ ...p, message: `variant combination ${combinationId(sel, defaults)}: ${p.message}` });
+      for (const p of e.problems)
+        problems.push({ ...p, message: `variant combination ${combinationId(sel, defaults)}: ${p.message}` });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return combos.map((selection) => toCombination(selection, defaults));
 }
 
-function explicitCombos(flow: DagFlow, list: Array<VariantSelection | string>, defaults: VariantSelection, origin?: SourceLocation): VariantSelection[] {
+function explicitCombos(
+  flow: DagFlow,
+  list: Array<VariantSelection | string>,
+  defaults: VariantSelection,
+  origin?: SourceLocation,
+): VariantSelection[] {
   const problems: Problem[] = [];
   const seen = new Map<string, number>();
   const combos: VariantSelection[] = [];
@@ -106,7 +127,10 @@ function explicitCombos(flow: DagFlow, list: Array<VariantSelection | string>, d
       } else if (isRecord(item) && Object.values(item).every((v) => typeof v === 'string')) {
         sel = item;
       } else {
-        throw ConfigError.at(origin ?? { file: flow.displayFile }, `found ${JSON.stringify(item)}, expected a mapping node → variant id or "\${node.variant_id}"`);
+        throw ConfigError.at(
+          origin ?? { file: flow.displayFile },
+          `found ${JSON.stringify(item)}, expected a mapping node → variant id or "\${node.variant_id}"`,
+        );
       }
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
@@ -122,7 +146,10 @@ function explicitCombos(flow: DagFlow, list: Array<VariantSelection | string>, d
     const id = combinationId(full, defaults);
     const earlier = seen.get(id);
     if (earlier !== undefined) {
-      problems.push({ ...(origin ?? { file: flow.displayFile }), message: `variant list item ${i + 1}: found combination ${id} again (item ${earlier}), expected each combination once` });
+      problems.push({
+        ...(origin ?? { file: flow.displayFile }),
+        message: `variant list item ${i + 1}: found combination ${id} again (item ${earlier}), expected each combination once`,
+      });
       return;
     }
     seen.set(id, i + 1);
@@ -138,10 +165,17 @@ function selectionProblems(flow: DagFlow, selection: VariantSelection, origin?: 
   for (const [node, variantId] of Object.entries(selection)) {
     const nv = flow.nodeVariants[node];
     if (!nv || !varied.includes(node)) {
-      const expected = varied.length > 0 ? `one of: ${varied.join(', ')}` : 'none (this flow has no use_variants nodes)';
-      problems.push({ ...(origin ?? { file: flow.displayFile }), message: `variant selection: found node ${JSON.stringify(node)}, expected a node with use_variants: true, ${expected}` });
+      const expected =
+        varied.length > 0 ? `one of: ${varied.join(', ')}` : 'none (this flow has no use_variants nodes)';
+      problems.push({
+        ...(origin ?? { file: flow.displayFile }),
+        message: `variant selection: found node ${JSON.stringify(node)}, expected a node with use_variants: true, ${expected}`,
+      });
     } else if (!(variantId in nv.variants)) {
-      problems.push({ ...(origin ?? nv.at), message: `variant selection for node ${JSON.stringify(node)}: found ${JSON.stringify(variantId)}, expected one of: ${nv.variantIds.join(', ')}` });
+      problems.push({
+        ...(origin ?? nv.at),
+        message: `variant selection for node ${JSON.stringify(node)}: found ${JSON.stringify(variantId)}, expected one of: ${nv.variantIds.join(', ')}`,
+      });
     }
   }
   return problems;
@@ -162,5 +196,5 @@ function combinationId(selection: VariantSelection, defaults: VariantSelection):
 }
 
 function describePlan(plan: unknown): string {
-  return typeof plan === 'string' ? JSON.stringify(plan) : JSON.stringify(plan) ?? String(plan);
+  return typeof plan === 'string' ? JSON.stringify(plan) : (JSON.stringify(plan) ?? String(plan));
 }

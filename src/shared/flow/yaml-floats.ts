@@ -25,7 +25,9 @@ function convert(source: SourceFile, node: unknown, value: unknown): unknown {
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || !isScalar(node) || !node.range) return value;
     const text = source.text.slice(node.range[0], node.range[1]);
-    return /^[-+]?(\d[\d_]*)?\.\d*([eE][-+]?\d+)?$|^[-+]?\d[\d_]*[eE][-+]?\d+$/.test(text.trim()) ? pyFloat(value) : value;
+    return /^[-+]?(\d[\d_]*)?\.\d*([eE][-+]?\d+)?$|^[-+]?\d[\d_]*[eE][-+]?\d+$/.test(text.trim())
+      ? pyFloat(value)
+      : value;
   }
   if (Array.isArray(value)) {
     if (!isSeq(node)) return value;

@@ -119,7 +119,8 @@ export class AdoHost implements Host {
     switch (tl.getEndpointAuthorizationScheme(connection, true)?.toLowerCase()) {
       case 'workloadidentityfederation': {
         // The job token, without the user mapping System.AccessToken into env.
-        const systemAccessToken = tl.getEndpointAuthorizationParameter('SystemVssConnection', 'AccessToken', false) ?? '';
+        const systemAccessToken =
+          tl.getEndpointAuthorizationParameter('SystemVssConnection', 'AccessToken', false) ?? '';
         source.azurePipelines = { serviceConnectionId: connection, systemAccessToken };
         break;
       }

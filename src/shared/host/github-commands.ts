@@ -27,7 +27,12 @@ export function getInput(name: string, env: NodeJS.ProcessEnv = process.env): st
 }
 
 /** Writes one workflow command line. */
-export function issueCommand(command: string, properties: Properties, message: string, write: (text: string) => void = (t) => process.stdout.write(t)): void {
+export function issueCommand(
+  command: string,
+  properties: Properties,
+  message: string,
+  write: (text: string) => void = (t) => process.stdout.write(t),
+): void {
   const props = Object.entries(properties)
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${k}=${escapeProperty(String(v))}`)
@@ -59,7 +64,8 @@ export function setOutput(name: string, value: string, env: NodeJS.ProcessEnv = 
     if (!existsSync(file)) throw new Error(`the runner's output file ${file} does not exist`);
     const delimiter = `ghadelimiter_${randomUUID()}`;
     // A delimiter inside the name or value would end the block early: @actions/core refuses too.
-    if (name.includes(delimiter) || value.includes(delimiter)) throw new Error(`output ${name}: the value contains the delimiter`);
+    if (name.includes(delimiter) || value.includes(delimiter))
+      throw new Error(`output ${name}: the value contains the delimiter`);
     appendFileSync(file, `${name}<<${delimiter}${EOL}${value}${EOL}${delimiter}${EOL}`, 'utf8');
     return;
   }

@@ -72,7 +72,11 @@ export class GitHubHost implements Host {
     if (room <= 0) return;
     if (Buffer.byteLength(text) > room) {
       const note = '\n\n_(summary truncated at 1 MB: the full report is in the artifact)_\n';
-      text = Buffer.from(text).subarray(0, Math.max(0, room - note.length)).toString('utf8').replace(/\uFFFD$/, '') + note;
+      text =
+        Buffer.from(text)
+          .subarray(0, Math.max(0, room - note.length))
+          .toString('utf8')
+          .replace(/\uFFFD$/, '') + note;
     }
     this.summaryBytes += Buffer.byteLength(text);
     const { summary } = await import('@actions/core');
@@ -99,7 +103,11 @@ export class GitHubHost implements Host {
   finish(): void {
     for (const kind of ['error', 'warning'] as const) {
       const n = this.overflow[kind];
-      if (n > 0) commands.annotate(kind, `${n} more ${kind}${n === 1 ? ' was' : 's were'} not annotated (GitHub shows ${ANNOTATION_LIMIT} per step); see the step log.`);
+      if (n > 0)
+        commands.annotate(
+          kind,
+          `${n} more ${kind}${n === 1 ? ' was' : 's were'} not annotated (GitHub shows ${ANNOTATION_LIMIT} per step); see the step log.`,
+        );
     }
   }
 
@@ -121,7 +129,9 @@ export class GitHubHost implements Host {
       tenantId: this.getInput('azure-tenant-id'),
       clientId: this.getInput('azure-client-id'),
       // Asked again on every token refresh: the runner's OIDC token expires after ~10 minutes.
-      getFederatedToken: canAskOidc ? async () => (await import('@actions/core')).getIDToken('api://AzureADTokenExchange') : undefined,
+      getFederatedToken: canAskOidc
+        ? async () => (await import('@actions/core')).getIDToken('api://AzureADTokenExchange')
+        : undefined,
     };
   }
 
@@ -136,7 +146,8 @@ export class GitHubHost implements Host {
       return;
     }
     this.annotated[kind]++;
-    if (at?.line !== undefined) commands.annotate(kind, text, { file, startLine: at.line, startColumn: at.column, title: `llmops: ${file}` });
+    if (at?.line !== undefined)
+      commands.annotate(kind, text, { file, startLine: at.line, startColumn: at.column, title: `llmops: ${file}` });
     else commands.annotate(kind, plain);
   }
 
@@ -161,7 +172,8 @@ export interface PrCommentRequest {
   env?: NodeJS.ProcessEnv;
 }
 
-export type PrCommentResult = { action: 'created' | 'updated'; id: number; url?: string } | { action: 'skipped'; reason: string };
+export type PrCommentResult =
+  { action: 'created' | 'updated'; id: number; url?: string } | { action: 'skipped'; reason: string };
 
 /** The hidden line that identifies our comment among the others on the pull request. */
 export const commentMarker = (marker: string): string => `<!-- llmops-report:${marker.replace(/--+/g, '-')} -->`;
@@ -180,22 +192,42 @@ export async function postPrComment(req: PrCommentRequest): Promise<PrCommentRes
   const octokit = getOctokit(req.token, { baseUrl: env.GITHUB_API_URL ?? 'https://api.github.com' });
   const tag = commentMarker(req.marker);
   let markdown = req.markdown;
-  if (markdown.length > COMMENT_LIMIT) markdown = markdown.slice(0, COMMENT_LIMIT) + '\n\n_(truncated: the full report is in the job summary and the artifact)_';
+  if (markdown.length > COMMENT_LIMIT)
+    markdown =
+      markdown.slice(0, COMMENT_LIMIT) + '\n\n_(truncated: the full report is in the job summary and the artifact)_';
   const body = `${tag}\n${markdown}`;
-  const comments = await octokit.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo, issue_number: number, per_page: 100 });
+  const comments = await octokit.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+    owner,
+    repo,
+    issue_number: number,
+    per_page: 100,
+  });
   const mine = comments.find((c) => typeof c.body === 'string' && c.body.includes(tag));
   if (mine) {
-    const res = await octokit.request('PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', { owner, repo, comment_id: mine.id, body });
+    const res = await octokit.request('PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', {
+      owner,
+      repo,
+      comment_id: mine.id,
+      body,
+    });
     return { action: 'updated', id: Number(res.data.id), url: res.data.html_url };
   }
-  const res = await octokit.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo, issue_number: number, body });
+  const res = await octokit.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+    owner,
+    repo,
+    issue_number: number,
+    body,
+  });
   return { action: 'created', id: Number(res.data.id), url: res.data.html_url };
 }
 
 function pullRequestNumber(eventPath: string | undefined): number | undefined {
   if (!eventPath) return undefined;
   try {
-    const event = JSON.parse(readFileSync(eventPath, 'utf8')) as { pull_request?: { number?: number }; issue?: { number?: number; pull_request?: unknown } };
+    const event = JSON.parse(readFileSync(eventPath, 'utf8')) as {
+      pull_request?: { number?: number };
+      issue?: { number?: number; pull_request?: unknown };
+    };
     if (typeof event.pull_request?.number === 'number') return event.pull_request.number;
     if (event.issue?.pull_request && typeof event.issue.number === 'number') return event.issue.number;
   } catch {

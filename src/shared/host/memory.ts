@@ -52,7 +52,12 @@ export class MemoryHost implements Host {
   }
   /** Everything written, as one text: what a test searches for leaked secrets. */
   get transcript(): string {
-    return [...this.lines.map((l) => l.message), ...this.outputs.values(), this.summary, this.failure?.message ?? ''].join('\n');
+    return [
+      ...this.lines.map((l) => l.message),
+      ...this.outputs.values(),
+      this.summary,
+      this.failure?.message ?? '',
+    ].join('\n');
   }
   private log(level: LoggedLine['level'], message: string, at?: SourceLocation): void {
     this.lines.push({ level, message: redact(message, this.secrets), at });

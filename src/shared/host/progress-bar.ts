@@ -4,7 +4,12 @@ import type { ProgressReporter, ProgressState } from '../runs/progress.js';
 
 export function progressBar(label: string): ProgressReporter {
   const bar = new cliProgress.SingleBar(
-    { format: `${label.slice(0, 48)} [{bar}] {value}/{total} lines | {failed} failed | {rate} lines/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+    {
+      format: `${label.slice(0, 48)} [{bar}] {value}/{total} lines | {failed} failed | {rate} lines/s | ETA {eta_formatted}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: false,
+    },
     cliProgress.Presets.shades_classic,
   );
   const payload = (s: ProgressState) => ({ failed: s.failed, rate: s.rate.toFixed(1) });

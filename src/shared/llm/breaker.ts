@@ -73,6 +73,8 @@ export class CircuitBreaker {
    */
   get stepError(): EndpointUnreachableError | undefined {
     if (this.error) return this.error;
-    return !this.everReached && this.lastCode ? new EndpointUnreachableError(this.origin, this.lastCode, this.failures) : undefined;
+    return !this.everReached && this.lastCode
+      ? new EndpointUnreachableError(this.origin, this.lastCode, this.failures)
+      : undefined;
   }
 }

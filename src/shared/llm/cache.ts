@@ -55,7 +55,12 @@ export class ReplayMissError extends ConfigError {
     readonly model: string,
     readonly lastMessage: string,
   ) {
-    super([{ file: root, message: `cache replay: no recorded response for model "${model}", last message "${lastMessage}" (key ${key}); record it first with cache mode readwrite or write` }]);
+    super([
+      {
+        file: root,
+        message: `cache replay: no recorded response for model "${model}", last message "${lastMessage}" (key ${key}); record it first with cache mode readwrite or write`,
+      },
+    ]);
     this.name = 'ReplayMissError';
   }
 }
@@ -77,7 +82,8 @@ export function stableStringify(value: unknown): string {
 export function describeRequest(body: unknown): string {
   const b = (body ?? {}) as Record<string, unknown>;
   let text: string;
-  if (Array.isArray(b.messages) && b.messages.length > 0) text = contentText((b.messages[b.messages.length - 1] as { content?: unknown }).content);
+  if (Array.isArray(b.messages) && b.messages.length > 0)
+    text = contentText((b.messages[b.messages.length - 1] as { content?: unknown }).content);
   else if (b.prompt !== undefined) text = typeof b.prompt === 'string' ? b.prompt : JSON.stringify(b.prompt);
   else text = typeof b.input === 'string' ? b.input : JSON.stringify(b.input ?? '');
   return text.length > 80 ? text.slice(0, 80) : text;
@@ -107,7 +113,9 @@ export class ResponseCache {
 
   /** The content address of a call. */
   keyOf(parts: CacheKeyParts): string {
-    return createHash('sha256').update(stableStringify([parts.provider, parts.endpoint, parts.model, parts.body])).digest('hex');
+    return createHash('sha256')
+      .update(stableStringify([parts.provider, parts.endpoint, parts.model, parts.body]))
+      .digest('hex');
   }
 
   private pathOf(key: string): string {
@@ -121,7 +129,8 @@ export class ResponseCache {
   async get(key: string, parts: CacheKeyParts): Promise<unknown | undefined> {
     if (!this.reads) return undefined;
     const found = await this.read(key);
-    if (found === undefined && this.mode === 'replay') throw new ReplayMissError(this.root, key, parts.model, describeRequest(parts.body));
+    if (found === undefined && this.mode === 'replay')
+      throw new ReplayMissError(this.root, key, parts.model, describeRequest(parts.body));
     return found;
   }
 
@@ -150,7 +159,15 @@ export class ResponseCache {
       await mkdir(dir, { recursive: true });
       this.madeDirs.add(dir);
     }
-    const entry: StoredEntry = { v: 1, key, createdAt: this.now(), provider: parts.provider, endpoint: parts.endpoint, model: parts.model, response };
+    const entry: StoredEntry = {
+      v: 1,
+      key,
+      createdAt: this.now(),
+      provider: parts.provider,
+      endpoint: parts.endpoint,
+      model: parts.model,
+      response,
+    };
     const text = JSON.stringify(entry);
     const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(tmp, text);

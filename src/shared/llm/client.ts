@@ -18,10 +18,26 @@ import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { Completion } from 'openai/resources/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { ResponseCache, type CacheKeyParts } from './cache.js';
-import { resolveEndpoint, type EndpointOptions, type LlmApi, type LlmConnection, type ProviderEndpoint } from './connections.js';
+import {
+  resolveEndpoint,
+  type EndpointOptions,
+  type LlmApi,
+  type LlmConnection,
+  type ProviderEndpoint,
+} from './connections.js';
 import { EndpointUnreachableError, LlmHttpError, LlmRetriesExhaustedError } from './errors.js';
 import { LimiterRegistry, type AdaptiveLimiter } from './limiter.js';
-import { backoffMs, DEFAULT_RETRY, isRetryable, retryAfterMs, retryBudget, sleep, unreachableKind, type AttemptFailure, type RetryOptions } from './retry.js';
+import {
+  backoffMs,
+  DEFAULT_RETRY,
+  isRetryable,
+  retryAfterMs,
+  retryBudget,
+  sleep,
+  unreachableKind,
+  type AttemptFailure,
+  type RetryOptions,
+} from './retry.js';
 import { type Deadline, DeadlineQueue } from './deadlines.js';
 import { postText, type RawResponse } from './transport.js';
 
@@ -131,18 +147,37 @@ export class LlmClient {
       parts = { provider: this.endpoint.provider, endpoint: this.endpoint.baseUrl, model, body };
       key = this.cache.keyOf(parts);
       const hit = await this.cache.get(key, parts);
-      if (hit !== undefined) return { response: hit as T, usage: NO_USAGE, latencyMs: performance.now() - started, cached: true, attempts: 0 };
+      if (hit !== undefined)
+        return {
+          response: hit as T,
+          usage: NO_USAGE,
+          latencyMs: performance.now() - started,
+          cached: true,
+          attempts: 0,
+        };
     }
     const { value, attempts } = await this.send(api, model, JSON.stringify(body), options.signal, readJson);
     if (key && parts) await this.cache!.put(key, parts, value);
-    return { response: value as T, usage: usageOf(value), latencyMs: performance.now() - started, cached: false, attempts };
+    return {
+      response: value as T,
+      usage: usageOf(value),
+      latencyMs: performance.now() - started,
+      cached: false,
+      attempts,
+    };
   }
 
   /**
    * Send with retries. `consume` reads a successful response inside the attempt, so a connection dropped
    * mid-body is retried like one dropped before the headers.
    */
-  async send<R>(api: LlmApi, model: string, text: string, signal: AbortSignal | undefined, consume: (res: Response) => Promise<R>): Promise<{ value: R; attempts: number }> {
+  async send<R>(
+    api: LlmApi,
+    model: string,
+    text: string,
+    signal: AbortSignal | undefined,
+    consume: (res: Response) => Promise<R>,
+  ): Promise<{ value: R; attempts: number }> {
     const url = this.endpoint.url(api, model);
     const limiter = this.limiters.get(url);
     const breaker = this.limiters.breaker(url);
@@ -170,31 +205,47 @@ export class LlmClient {
         throw e;
       }
       const throttled = failure.kind === 'http' && failure.status === 429;
-      limiter.release(permit, throttled ? 'throttled' : 'failed', failure.kind === 'http' ? failure.retryAfterMs : undefined);
+      limiter.release(
+        permit,
+        throttled ? 'throttled' : 'failed',
+        failure.kind === 'http' ? failure.retryAfterMs : undefined,
+      );
       const unreachable = unreachableKind(failure);
       if (unreachable) {
         const code = (failure as { code: string }).code;
         breaker.unreachable(code);
-        if (unreachable === 'dns' || attempt >= retryBudget(failure, this.retry)) throw breaker.openError ?? new EndpointUnreachableError(breaker.origin, code, attempt + 1);
+        if (unreachable === 'dns' || attempt >= retryBudget(failure, this.retry))
+          throw breaker.openError ?? new EndpointUnreachableError(breaker.origin, code, attempt + 1);
       } else if (failure.kind === 'http') breaker.reached();
       if (!isRetryable(failure)) {
         const f = failure as Extract<AttemptFailure, { kind: 'http' }>;
         throw new LlmHttpError(api, url, f.status, f.message, f.code, f.type, f.param);
       }
-      if (attempt >= retryBudget(failure, this.retry)) throw new LlmRetriesExhaustedError(api, url, attempt + 1, failure);
+      if (attempt >= retryBudget(failure, this.retry))
+        throw new LlmRetriesExhaustedError(api, url, attempt + 1, failure);
       await sleep(backoffMs(attempt, failure, this.retry, this.random), signal);
     }
   }
 
-  private async attempt<R>(url: string, text: string, signal: AbortSignal | undefined, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
+  private async attempt<R>(
+    url: string,
+    text: string,
+    signal: AbortSignal | undefined,
+    consume: (res: Response) => Promise<R>,
+  ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     if (consume === (readJson as unknown)) {
       // node:http honours a caller's signal itself (the socket is destroyed): cheaper than fetch's handling of one.
-      if (this.nodeTransport) return this.nodeAttempt(url, text, signal) as Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }>;
+      if (this.nodeTransport)
+        return this.nodeAttempt(url, text, signal) as Promise<
+          { ok: true; value: R } | { ok: false; failure: AttemptFailure }
+        >;
       if (!signal) return this.detachedAttempt(url, text, consume);
     }
     // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see deadlines.ts).
     const controller = new AbortController();
-    const timer = this.timeouts.start(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')));
+    const timer = this.timeouts.start(() =>
+      controller.abort(new DOMException('The operation timed out.', 'TimeoutError')),
+    );
     const onAbort = signal ? () => controller.abort(signal.reason) : undefined;
     if (signal?.aborted) onAbort!();
     else signal?.addEventListener('abort', onAbort!, { once: true });
@@ -217,7 +268,11 @@ export class LlmClient {
    * than the whole engine (bench/README-engine.md). A late answer is abandoned, not aborted: the attempt times
    * out at once and the body is discarded when it arrives (undici's own timeouts bound a silent server).
    */
-  private async detachedAttempt<R>(url: string, text: string, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
+  private async detachedAttempt<R>(
+    url: string,
+    text: string,
+    consume: (res: Response) => Promise<R>,
+  ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     let abandoned = false;
     let timer: Deadline | undefined;
     try {
@@ -230,13 +285,15 @@ export class LlmClient {
         }
         return this.outcome(res, consume);
       });
-      return (await new Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure } | undefined>((resolve, reject) => {
-        timer = this.timeouts.start(() => {
-          abandoned = true;
-          reject(TIMED_OUT);
-        });
-        work.then(resolve, reject);
-      }))!;
+      return (await new Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure } | undefined>(
+        (resolve, reject) => {
+          timer = this.timeouts.start(() => {
+            abandoned = true;
+            reject(TIMED_OUT);
+          });
+          work.then(resolve, reject);
+        },
+      ))!;
     } catch (e) {
       return this.failureOf(e, e === TIMED_OUT);
     } finally {
@@ -248,7 +305,11 @@ export class LlmClient {
    * A JSON call over node:http (transport.ts); a late answer's socket is destroyed at the deadline, and at once
    * when the caller's signal aborts (the call then rejects with the signal's reason, as fetch does).
    */
-  private async nodeAttempt(url: string, text: string, signal?: AbortSignal): Promise<{ ok: true; value: unknown } | { ok: false; failure: AttemptFailure }> {
+  private async nodeAttempt(
+    url: string,
+    text: string,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; value: unknown } | { ok: false; failure: AttemptFailure }> {
     let timer: Deadline | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -281,7 +342,15 @@ export class LlmClient {
         call.response.then(settle, reject);
       });
       if (res.status >= 200 && res.status < 300) return { ok: true, value: JSON.parse(res.text) };
-      return { ok: false, failure: { kind: 'http', status: res.status, retryAfterMs: retryAfterMs({ get: res.header }), ...errorEnvelope(res.text, res.statusText) } };
+      return {
+        ok: false,
+        failure: {
+          kind: 'http',
+          status: res.status,
+          retryAfterMs: retryAfterMs({ get: res.header }),
+          ...errorEnvelope(res.text, res.statusText),
+        },
+      };
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       return this.failureOf(e, e === TIMED_OUT);
@@ -291,15 +360,30 @@ export class LlmClient {
     }
   }
 
-  private async outcome<R>(res: Response, consume: (res: Response) => Promise<R>): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
+  private async outcome<R>(
+    res: Response,
+    consume: (res: Response) => Promise<R>,
+  ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     if (res.ok) return { ok: true, value: await consume(res) };
     const errorText = await res.text();
-    return { ok: false, failure: { kind: 'http', status: res.status, retryAfterMs: retryAfterMs(res.headers), ...errorEnvelope(errorText, res.statusText) } };
+    return {
+      ok: false,
+      failure: {
+        kind: 'http',
+        status: res.status,
+        retryAfterMs: retryAfterMs(res.headers),
+        ...errorEnvelope(errorText, res.statusText),
+      },
+    };
   }
 
   private failureOf(e: unknown, timedOut: boolean): { ok: false; failure: AttemptFailure } {
     if (timedOut) return { ok: false, failure: { kind: 'timeout', message: `no answer within ${this.timeoutMs} ms` } };
-    if (e instanceof SyntaxError) return { ok: false, failure: { kind: 'network', message: `invalid JSON in a successful response: ${e.message}` } };
+    if (e instanceof SyntaxError)
+      return {
+        ok: false,
+        failure: { kind: 'network', message: `invalid JSON in a successful response: ${e.message}` },
+      };
     type NetError = { code?: string; message?: string; errors?: { code?: string }[] };
     // fetch wraps the system error in `cause`; node:http rejects with it. A host with several addresses
     // (localhost: ::1 and 127.0.0.1) fails with an AggregateError of each.
@@ -316,13 +400,18 @@ async function readJson(res: Response): Promise<unknown> {
 }
 
 /** The fields of an OpenAI/Azure error body (`{"error": {...}}`), or the raw text when it is not one. */
-function errorEnvelope(text: string, statusText: string): { message: string; code?: string; type?: string; param?: string } {
+function errorEnvelope(
+  text: string,
+  statusText: string,
+): { message: string; code?: string; type?: string; param?: string } {
   try {
-    const e = (JSON.parse(text) as { error?: { message?: unknown; code?: unknown; type?: unknown; param?: unknown } }).error;
+    const e = (JSON.parse(text) as { error?: { message?: unknown; code?: unknown; type?: unknown; param?: unknown } })
+      .error;
     if (e && typeof e === 'object') {
       return {
         message: typeof e.message === 'string' ? e.message : statusText,
-        code: typeof e.code === 'string' ? e.code : e.code === undefined || e.code === null ? undefined : String(e.code),
+        code:
+          typeof e.code === 'string' ? e.code : e.code === undefined || e.code === null ? undefined : String(e.code),
         type: typeof e.type === 'string' ? e.type : undefined,
         param: typeof e.param === 'string' ? e.param : undefined,
       };
@@ -335,7 +424,8 @@ function errorEnvelope(text: string, statusText: string): { message: string; cod
 
 /** The usage of a response body, zeros when it has none. */
 export function usageOf(value: unknown): TokenUsage {
-  const u = (value as { usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } } | null)?.usage;
+  const u = (value as { usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } } | null)
+    ?.usage;
   if (!u) return NO_USAGE;
   const promptTokens = u.prompt_tokens ?? 0;
   const completionTokens = u.completion_tokens ?? 0;

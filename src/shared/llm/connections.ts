@@ -70,7 +70,8 @@ function where(c: { name?: string }): { file: string } {
 }
 
 function requireUrl(c: { name?: string }, field: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw ConfigError.at(where(c), `"${field}" is required (the endpoint URL)`);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw ConfigError.at(where(c), `"${field}" is required (the endpoint URL)`);
   const problem = endpointUrlProblem(value);
   if (problem) throw ConfigError.at(where(c), `"${field}" is not a usable URL: ${problem}`);
   return value.trim().replace(/\/+$/, '');
@@ -80,13 +81,18 @@ function requireUrl(c: { name?: string }, field: string, value: unknown): string
  * Accept a connection in its YAML form (`type: azure_open_ai`, fields at top level) or the executor's runtime
  * form (`{type: "AzureOpenAIConnection", value: {...}}`, spec §3.2).
  */
-function flatten(connection: LlmConnection | { type: string; value: Record<string, unknown>; name?: string }): Record<string, unknown> {
+function flatten(
+  connection: LlmConnection | { type: string; value: Record<string, unknown>; name?: string },
+): Record<string, unknown> {
   const c = connection as Record<string, unknown>;
   return c.value && typeof c.value === 'object' ? { ...(c.value as object), type: c.type, name: c.name } : c;
 }
 
 /** Resolve a connection to an endpoint. Unknown types and missing fields are ConfigErrors. */
-export function resolveEndpoint(connection: LlmConnection | { type: string; value: Record<string, unknown>; name?: string }, options: EndpointOptions = {}): ProviderEndpoint {
+export function resolveEndpoint(
+  connection: LlmConnection | { type: string; value: Record<string, unknown>; name?: string },
+  options: EndpointOptions = {},
+): ProviderEndpoint {
   const c = flatten(connection) as Record<string, string | undefined> & { name?: string };
   switch (c.type) {
     case 'AzureOpenAIConnection':
@@ -95,9 +101,17 @@ export function resolveEndpoint(connection: LlmConnection | { type: string; valu
       const apiVersion = c.api_version || DEFAULT_AZURE_API_VERSION;
       const useToken = c.auth_mode === 'meid_token' || !c.api_key;
       if (useToken && !options.getToken) {
-        throw ConfigError.at(where(c), c.auth_mode === 'meid_token' ? 'auth_mode meid_token needs an Entra ID credential, and none was given' : '"api_key" is required (or set auth_mode: meid_token)');
+        throw ConfigError.at(
+          where(c),
+          c.auth_mode === 'meid_token'
+            ? 'auth_mode meid_token needs an Entra ID credential, and none was given'
+            : '"api_key" is required (or set auth_mode: meid_token)',
+        );
       }
-      const fixed = { 'content-type': 'application/json', 'ms-azure-ai-promptflow-called-from': options.calledFrom ?? 'aoai-tool' };
+      const fixed = {
+        'content-type': 'application/json',
+        'ms-azure-ai-promptflow-called-from': options.calledFrom ?? 'aoai-tool',
+      };
       const query = `?api-version=${encodeURIComponent(apiVersion)}`;
       return {
         provider: 'azure_openai',
@@ -106,7 +120,10 @@ export function resolveEndpoint(connection: LlmConnection | { type: string; valu
         url: (api, model) => `${baseUrl}/openai/deployments/${encodeURIComponent(model)}/${PATHS[api]}${query}`,
         headers: useToken
           ? async () => ({ ...fixed, authorization: `Bearer ${await options.getToken!()}` })
-          : ((h) => () => h)({ ...fixed, 'api-key': c.api_key! }),
+          : (
+              (h) => () =>
+                h
+            )({ ...fixed, 'api-key': c.api_key! }),
       };
     }
     case 'OpenAIConnection':

@@ -30,8 +30,14 @@ export class LlmRetriesExhaustedError extends ServiceError {
     readonly attempts: number,
     readonly lastFailure: AttemptFailure,
   ) {
-    const what = lastFailure.kind === 'http' ? `HTTP ${lastFailure.status}: ${lastFailure.message}` : `${lastFailure.kind}: ${lastFailure.message}`;
-    super(`${api} call to ${url} failed after ${attempts} attempts; last failure ${what}`, lastFailure.kind === 'http' ? lastFailure.status : undefined);
+    const what =
+      lastFailure.kind === 'http'
+        ? `HTTP ${lastFailure.status}: ${lastFailure.message}`
+        : `${lastFailure.kind}: ${lastFailure.message}`;
+    super(
+      `${api} call to ${url} failed after ${attempts} attempts; last failure ${what}`,
+      lastFailure.kind === 'http' ? lastFailure.status : undefined,
+    );
     this.name = 'LlmRetriesExhaustedError';
   }
 }
@@ -64,7 +70,9 @@ export class EndpointUnreachableError extends ServiceError {
       : attempts > 1
         ? `gave up after ${attempts} attempts`
         : 'not retried';
-    super(`model endpoint ${origin} is unreachable (${code}: ${meaning}); ${what}. Check that the endpoint is running and the connection's api_base/base_url is right.`);
+    super(
+      `model endpoint ${origin} is unreachable (${code}: ${meaning}); ${what}. Check that the endpoint is running and the connection's api_base/base_url is right.`,
+    );
     this.name = 'EndpointUnreachableError';
   }
 }

@@ -3,7 +3,14 @@
  * local model server used offline and in tests.
  * @module
  */
-export { LlmClient, usageOf, type LlmClientOptions, type CallOptions, type LlmResult, type TokenUsage } from './client.js';
+export {
+  LlmClient,
+  usageOf,
+  type LlmClientOptions,
+  type CallOptions,
+  type LlmResult,
+  type TokenUsage,
+} from './client.js';
 export { chatStream, type LlmStream } from './stream.js';
 export {
   resolveEndpoint,
@@ -20,7 +27,22 @@ export { EndpointUnreachableError, LlmHttpError, LlmRetriesExhaustedError } from
 export { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './breaker.js';
 export { endpointUrlProblem, ENDPOINT_URL_FIELDS } from './endpoint-url.js';
 export { AdaptiveLimiter, LimiterRegistry, type Permit } from './limiter.js';
-export { DEFAULT_RETRY, isRetryable, retryAfterMs, backoffMs, type RetryOptions, type AttemptFailure } from './retry.js';
-export { ResponseCache, ReplayMissError, stableStringify, describeRequest, type CacheMode, type CacheOptions, type CacheKeyParts } from './cache.js';
+export {
+  DEFAULT_RETRY,
+  isRetryable,
+  retryAfterMs,
+  backoffMs,
+  type RetryOptions,
+  type AttemptFailure,
+} from './retry.js';
+export {
+  ResponseCache,
+  ReplayMissError,
+  stableStringify,
+  describeRequest,
+  type CacheMode,
+  type CacheOptions,
+  type CacheKeyParts,
+} from './cache.js';
 export { DEFAULT_PRICES, mergePrices, priceOf, estimateCost, type ModelPrice, type PriceTable } from './pricing.js';
 export { loadTokenizers, countTextTokens, countChatTokens, encodingNameFor, contentText } from './tokens.js';

@@ -43,7 +43,12 @@ export const DEFAULT_PRICES: Readonly<PriceTable> = Object.freeze({
 });
 
 /** Azure spells some models differently. */
-const ALIASES: Record<string, string> = { 'gpt-35-turbo': 'gpt-3.5-turbo', 'gpt-35-turbo-instruct': 'gpt-3.5-turbo-instruct', 'gpt-35-turbo-16k': 'gpt-3.5-turbo', 'gpt-4-turbo-preview': 'gpt-4-turbo' };
+const ALIASES: Record<string, string> = {
+  'gpt-35-turbo': 'gpt-3.5-turbo',
+  'gpt-35-turbo-instruct': 'gpt-3.5-turbo-instruct',
+  'gpt-35-turbo-16k': 'gpt-3.5-turbo',
+  'gpt-4-turbo-preview': 'gpt-4-turbo',
+};
 
 /** The default table with the user's entries added or replacing defaults. Keys are model names (case-insensitive). */
 export function mergePrices(user: PriceTable = {}, base: Readonly<PriceTable> = DEFAULT_PRICES): PriceTable {

@@ -22,18 +22,38 @@ export interface RetryOptions {
   connectDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryOptions = { maxRetries: 10, baseDelayMs: 1000, maxDelayMs: 60_000, connectRetries: 2, connectDelayMs: 250 };
+export const DEFAULT_RETRY: RetryOptions = {
+  maxRetries: 10,
+  baseDelayMs: 1000,
+  maxDelayMs: 60_000,
+  connectRetries: 2,
+  connectDelayMs: 250,
+};
 
 /** What went wrong with one attempt. `code`: the system error code of a network failure (ECONNREFUSED, …). */
 export type AttemptFailure =
-  | { kind: 'http'; status: number; code?: string; type?: string; param?: string; message: string; retryAfterMs?: number }
+  | {
+      kind: 'http';
+      status: number;
+      code?: string;
+      type?: string;
+      param?: string;
+      message: string;
+      retryAfterMs?: number;
+    }
   | { kind: 'timeout'; message: string }
   | { kind: 'network'; message: string; code?: string };
 
 /** A host name that does not resolve: retrying cannot fix a wrong or unknown name within a run. */
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL']);
 /** No connection could be made to a resolved address: the endpoint (or the route to it) is down. */
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** 'dns' or 'connect' when the attempt never reached the endpoint; undefined otherwise (it answered or dropped). */
 export function unreachableKind(f: AttemptFailure): 'dns' | 'connect' | undefined {
@@ -67,11 +87,18 @@ export function retryAfterMs(headers: { get(name: string): string | null }, now 
 
 /** Retries allowed after a failure of this kind. */
 export function retryBudget(failure: AttemptFailure, options: RetryOptions): number {
-  return unreachableKind(failure) === 'connect' ? Math.min(options.connectRetries, options.maxRetries) : options.maxRetries;
+  return unreachableKind(failure) === 'connect'
+    ? Math.min(options.connectRetries, options.maxRetries)
+    : options.maxRetries;
 }
 
 /** How long to wait before retry number `retry` (0-based). */
-export function backoffMs(retry: number, failure: AttemptFailure, options: RetryOptions, random: () => number = Math.random): number {
+export function backoffMs(
+  retry: number,
+  failure: AttemptFailure,
+  options: RetryOptions,
+  random: () => number = Math.random,
+): number {
   if (unreachableKind(failure) === 'connect') return options.connectDelayMs;
   const asked = failure.kind === 'http' ? failure.retryAfterMs : undefined;
   if (asked !== undefined) return Math.min(asked, options.maxDelayMs);

@@ -20,10 +20,20 @@ export interface LlmStream extends AsyncIterable<ChatCompletionChunk> {
 }
 
 /** Start a streamed chat completion. Resolves when the service has accepted the request (HTTP 200). */
-export async function chatStream(client: LlmClient, body: Record<string, unknown>, options: CallOptions = {}): Promise<LlmStream> {
+export async function chatStream(
+  client: LlmClient,
+  body: Record<string, unknown>,
+  options: CallOptions = {},
+): Promise<LlmStream> {
   const started = performance.now();
   const model = typeof body.model === 'string' ? body.model : '';
-  const { value: res, attempts } = await client.send('chat', model, JSON.stringify({ ...body, stream: true }), options.signal, async (r) => r);
+  const { value: res, attempts } = await client.send(
+    'chat',
+    model,
+    JSON.stringify({ ...body, stream: true }),
+    options.signal,
+    async (r) => r,
+  );
   await loadTokenizers();
   const stream: LlmStream = {
     firstByteMs: performance.now() - started,
@@ -35,7 +45,11 @@ export async function chatStream(client: LlmClient, body: Record<string, unknown
         if (data === '[DONE]') break;
         const chunk = JSON.parse(data) as ChatCompletionChunk;
         if (chunk.usage) {
-          reported = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens, totalTokens: chunk.usage.total_tokens };
+          reported = {
+            promptTokens: chunk.usage.prompt_tokens,
+            completionTokens: chunk.usage.completion_tokens,
+            totalTokens: chunk.usage.total_tokens,
+          };
         }
         for (const c of chunk.choices) content += c.delta?.content ?? '';
         yield chunk;

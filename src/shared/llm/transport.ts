@@ -43,7 +43,16 @@ function targetOf(url: string): Target {
   if (!t) {
     const u = new URL(url);
     const secure = u.protocol === 'https:';
-    t = { secure, options: { hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || (secure ? 443 : 80), path: `${u.pathname}${u.search}`, method: 'POST', agent: secure ? httpsAgent : httpAgent } };
+    t = {
+      secure,
+      options: {
+        hostname: u.hostname.replace(/^\[|\]$/g, ''),
+        port: u.port || (secure ? 443 : 80),
+        path: `${u.pathname}${u.search}`,
+        method: 'POST',
+        agent: secure ? httpsAgent : httpAgent,
+      },
+    };
     if (targets.size > 1000) targets.clear();
     targets.set(url, t);
   }
@@ -58,7 +67,10 @@ function targetOf(url: string): Target {
  */
 export function postText(url: string, headers: Record<string, string>, body: string): PendingRequest {
   const target = targetOf(url);
-  const options: http.RequestOptions = { ...target.options, headers: { ...headers, 'content-length': Buffer.byteLength(body) } };
+  const options: http.RequestOptions = {
+    ...target.options,
+    headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+  };
   let req: http.ClientRequest | undefined;
   let aborted = false;
   const send = (resolve: (r: RawResponse) => void, reject: (e: unknown) => void, retried: boolean) => {
@@ -83,12 +95,14 @@ export function postText(url: string, headers: Record<string, string>, body: str
       res.on('error', reject);
       // A connection dropped mid-body ends the message without 'end': a retryable network failure.
       res.on('close', () => {
-        if (!res.complete) reject(Object.assign(new Error('connection closed before the answer was complete'), { code: 'ECONNRESET' }));
+        if (!res.complete)
+          reject(Object.assign(new Error('connection closed before the answer was complete'), { code: 'ECONNRESET' }));
       });
     });
     const sent = req;
     sent.on('error', (e: NodeJS.ErrnoException) => {
-      if (!answered && !retried && !aborted && sent.reusedSocket && e.code === 'ECONNRESET') send(resolve, reject, true);
+      if (!answered && !retried && !aborted && sent.reusedSocket && e.code === 'ECONNRESET')
+        send(resolve, reject, true);
       else reject(e);
     });
     sent.end(body);

@@ -25,7 +25,15 @@ export function renderCsv(results: Results, options: RenderOptions = {}): Report
     const scored = new Set(r.evaluations.filter((e) => e.evaluator === evaluator).map((e) => e.standardRunId));
     const lines = r.lines.filter((line) => scored.has(line.runId));
     files.push(file(`${safeFileName(evaluator)}_result.csv`, lineTable(r, lines, [evaluator])));
-    files.push(file(`${safeFileName(evaluator)}_metrics.csv`, metricsTable(r, r.evaluations.filter((e) => e.evaluator === evaluator))));
+    files.push(
+      file(
+        `${safeFileName(evaluator)}_metrics.csv`,
+        metricsTable(
+          r,
+          r.evaluations.filter((e) => e.evaluator === evaluator),
+        ),
+      ),
+    );
   }
   const evaluatorFiles = new Set(evaluatorNames(r).map((e) => safeFileName(e).toLowerCase()));
   const experiment = safeFileName(r.experiment);
@@ -82,7 +90,18 @@ function metricsTable(r: Results, evaluations: EvaluationResult[], extra: Row = 
   const metricKeys = unionKeys(evaluations.map((e) => e.metrics));
   const nodes = variedNodes(r);
   const variants = variantById(r);
-  const header = [...metricKeys, 'variant', ...nodes, 'dataset', 'flow_name', 'exp_run', 'run_id', 'line_count', 'failed_count', ...Object.keys(extra)];
+  const header = [
+    ...metricKeys,
+    'variant',
+    ...nodes,
+    'dataset',
+    'flow_name',
+    'exp_run',
+    'run_id',
+    'line_count',
+    'failed_count',
+    ...Object.keys(extra),
+  ];
   const rows = evaluations.map((e) => {
     const selection = variants.get(e.variantId)?.selection ?? {};
     return [

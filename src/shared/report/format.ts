@@ -77,8 +77,11 @@ export function variantById(results: Pick<Results, 'variants'>): Map<string, Var
 
 /** A name made safe for a file name on every OS (evaluator and experiment names become file names). */
 export function safeFileName(name: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not hold
-  const cleaned = name.replace(/[<>:"/\\|?*\u0000-\u001f]/g, '_').replace(/^\.+/, '_').trim();
+  const cleaned = name
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not hold
+    .replace(/[<>:"/\\|?*\u0000-\u001f]/g, '_')
+    .replace(/^\.+/, '_')
+    .trim();
   return cleaned.length > 0 ? cleaned.slice(0, 120) : '_';
 }
 

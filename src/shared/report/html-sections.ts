@@ -38,7 +38,14 @@ export function metricCharts(r: Results): string {
       ].filter(Boolean);
       const chart = intervalChart(
         `${evaluator} ${metric}`,
-        rows.map((m) => ({ label: m.variantId, value: m.value, lower: m.interval?.lower, upper: m.interval?.upper, text: formatWithInterval(m.value, m.interval), color: color(m.variantId) })),
+        rows.map((m) => ({
+          label: m.variantId,
+          value: m.value,
+          lower: m.interval?.lower,
+          upper: m.interval?.upper,
+          text: formatWithInterval(m.value, m.interval),
+          color: color(m.variantId),
+        })),
         domain,
       );
       return `<div class="card metric-chart" data-metric="${esc(metric)}"><h3>${esc(metric)}</h3><div class="sub">${esc(sub.join(' · '))}</div>${chart}</div>`;
@@ -55,7 +62,13 @@ export function runCharts(r: Results): string {
   const label = (run: Results['runs'][number]) => `${run.dataset} · ${run.variantId}`;
   const latency = pairChart(
     'Latency per run',
-    r.runs.map((run) => ({ label: label(run), first: run.latencyMs.p50, second: run.latencyMs.p95, text: `${formatMs(run.latencyMs.p50)} / ${formatMs(run.latencyMs.p95)}`, color: color(run.variantId) })),
+    r.runs.map((run) => ({
+      label: label(run),
+      first: run.latencyMs.p50,
+      second: run.latencyMs.p95,
+      text: `${formatMs(run.latencyMs.p50)} / ${formatMs(run.latencyMs.p95)}`,
+      color: color(run.variantId),
+    })),
     false,
   );
   const tokens = pairChart(
@@ -88,8 +101,22 @@ export function linesTable(r: Results, max: number): string {
     `<select id="line-dataset" aria-label="Dataset"><option value="">All datasets</option>${options(r.datasets.map((d) => d.name))}</select>` +
     `<select id="line-status" aria-label="Status"><option value="">Any status</option><option value="completed">Completed</option><option value="failed">Failed</option></select>` +
     `<span id="line-count" class="legend">${formatCount(lines.length)} rows</span></div>`;
-  const note = r.lines.length > max ? `<p class="note">Showing the first ${formatCount(max)} of ${formatCount(r.lines.length)} lines; every line is in the CSV and JSON reports.</p>` : '';
-  const head = ['Status', 'Variant', 'Dataset', 'Line', ...inputKeys.map((k) => `inputs.${k}`), ...outputKeys.map((k) => `outputs.${k}`), ...scoreKeys, 'Latency', 'Tokens', 'Error'];
+  const note =
+    r.lines.length > max
+      ? `<p class="note">Showing the first ${formatCount(max)} of ${formatCount(r.lines.length)} lines; every line is in the CSV and JSON reports.</p>`
+      : '';
+  const head = [
+    'Status',
+    'Variant',
+    'Dataset',
+    'Line',
+    ...inputKeys.map((k) => `inputs.${k}`),
+    ...outputKeys.map((k) => `outputs.${k}`),
+    ...scoreKeys,
+    'Latency',
+    'Tokens',
+    'Error',
+  ];
   const rows = lines.map((l) => {
     const status = l.error ? 'failed' : 'completed';
     const cells = [
@@ -115,8 +142,14 @@ export function failedLines(r: Results, max: number): string {
   if (failed.length === 0) return '<p>No line failed.</p>';
   const rows = failed
     .slice(0, max)
-    .map((l) => `<tr><td>${esc(l.variantId)}</td><td>${esc(l.dataset)}</td><td class="num">${l.lineNumber}</td><td class="json">${esc(clip(show(l.inputs), 400))}</td><td><pre class="error">${esc(clip(errorText(l), 4000))}</pre></td></tr>`);
-  const note = failed.length > max ? `<p class="note">Showing ${formatCount(max)} of ${formatCount(failed.length)} failed lines.</p>` : '';
+    .map(
+      (l) =>
+        `<tr><td>${esc(l.variantId)}</td><td>${esc(l.dataset)}</td><td class="num">${l.lineNumber}</td><td class="json">${esc(clip(show(l.inputs), 400))}</td><td><pre class="error">${esc(clip(errorText(l), 4000))}</pre></td></tr>`,
+    );
+  const note =
+    failed.length > max
+      ? `<p class="note">Showing ${formatCount(max)} of ${formatCount(failed.length)} failed lines.</p>`
+      : '';
   return `${note}<div class="wide"><table id="failed-lines"><thead><tr><th>Variant</th><th>Dataset</th><th>Line</th><th>Inputs</th><th>Error</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 

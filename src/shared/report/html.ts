@@ -69,7 +69,13 @@ function header(r: Results): string {
       : failedGates > 0
         ? `<span class="verdict failed">${failedGates} of ${r.gates.length} gates failed</span>`
         : `<span class="verdict passed">All ${r.gates.length - skipped} gates passed${skipped ? ` (${skipped} skipped)` : ''}</span>`;
-  const meta = [r.env ? `env <b>${esc(r.env)}</b>` : '', r.build ? `build <b>${esc(r.build)}</b>` : '', esc(formatDate(r.createdAt))].filter(Boolean).join(' · ');
+  const meta = [
+    r.env ? `env <b>${esc(r.env)}</b>` : '',
+    r.build ? `build <b>${esc(r.build)}</b>` : '',
+    esc(formatDate(r.createdAt)),
+  ]
+    .filter(Boolean)
+    .join(' · ');
   const lines = r.runs.reduce((n, x) => n + x.lines, 0);
   const failed = r.runs.reduce((n, x) => n + x.failed, 0);
   const tokens = r.runs.reduce((n, x) => n + x.tokens.total, 0);

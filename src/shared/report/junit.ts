@@ -51,7 +51,10 @@ export function renderJUnit(results: Results, options: JUnitOptions = {}): strin
   const failed = r.lines.filter((l) => l.error);
   if (failed.length > 0 && options.failedLines !== 'none') {
     const max = options.maxLineCases ?? 1000;
-    const note = failed.length > max ? `${failed.length - max} more failed lines are not listed; see the report files.` : undefined;
+    const note =
+      failed.length > max
+        ? `${failed.length - max} more failed lines are not listed; see the report files.`
+        : undefined;
     suites.push({ name: 'lines', cases: failed.slice(0, max).map((l) => lineCase(r.experiment, l)), note });
   }
   if (r.runs.length > 0) suites.push({ name: 'runs', cases: r.runs.map((run) => runCase(r.experiment, run)) });
@@ -69,14 +72,29 @@ function gateCase(experiment: string, suite: string, g: GateResult): TestCase {
     g.message,
   ].join('\n');
   const classname = `${experiment}.${suite}`;
-  if (g.status === 'failed') return { classname, name, time: 0, outcome: { kind: 'failure', message: g.message || `${g.name} failed`, body: details } };
-  if (g.status === 'skipped') return { classname, name, time: 0, outcome: { kind: 'skipped', message: g.message }, out: details };
+  if (g.status === 'failed')
+    return {
+      classname,
+      name,
+      time: 0,
+      outcome: { kind: 'failure', message: g.message || `${g.name} failed`, body: details },
+    };
+  if (g.status === 'skipped')
+    return { classname, name, time: 0, outcome: { kind: 'skipped', message: g.message }, out: details };
   return { classname, name, time: 0, out: details };
 }
 
 function lineCase(experiment: string, l: LineResult): TestCase {
   const message = l.error ? (l.error.code ? `${l.error.code}: ${l.error.message}` : l.error.message) : 'failed';
-  const body = [`Run: ${l.runId}`, `Variant: ${l.variantId}`, `Dataset: ${l.dataset}`, `Line: ${l.lineNumber}`, `Inputs: ${JSON.stringify(l.inputs)}`, '', message].join('\n');
+  const body = [
+    `Run: ${l.runId}`,
+    `Variant: ${l.variantId}`,
+    `Dataset: ${l.dataset}`,
+    `Line: ${l.lineNumber}`,
+    `Inputs: ${JSON.stringify(l.inputs)}`,
+    '',
+    message,
+  ].join('\n');
   return {
     classname: `${experiment}.lines.${l.dataset}`,
     name: `line ${l.lineNumber} [${l.variantId}]`,
@@ -93,7 +111,12 @@ function runCase(experiment: string, run: Results['runs'][number]): TestCase {
     `Cost: ${formatCost(run.costUsd)}`,
     `Latency: p50 ${formatMs(run.latencyMs.p50)}, p95 ${formatMs(run.latencyMs.p95)}, max ${formatMs(run.latencyMs.max)}`,
   ].join('\n');
-  return { classname: `${experiment}.runs.${run.dataset}`, name: `${run.variantId} on ${run.dataset}`, time: run.durationMs / 1000, out };
+  return {
+    classname: `${experiment}.runs.${run.dataset}`,
+    name: `${run.variantId} on ${run.dataset}`,
+    time: run.durationMs / 1000,
+    out,
+  };
 }
 
 function document(r: Results, suites: Suite[]): string {
@@ -111,7 +134,8 @@ function document(r: Results, suites: Suite[]): string {
     );
     out.push('    <properties>');
     const props: Record<string, string | undefined> = { experiment: r.experiment, env: r.env, build: r.build };
-    for (const [name, value] of Object.entries(props)) if (value !== undefined) out.push(`      <property ${attrs({ name, value })}/>`);
+    for (const [name, value] of Object.entries(props))
+      if (value !== undefined) out.push(`      <property ${attrs({ name, value })}/>`);
     out.push('    </properties>');
     for (const c of s.cases) out.push(testcase(c));
     if (s.note) out.push(`    <system-out>${text(s.note)}</system-out>`);
@@ -124,7 +148,10 @@ function document(r: Results, suites: Suite[]): string {
 function testcase(c: TestCase): string {
   const open = `    <testcase ${attrs({ classname: c.classname, name: c.name, time: seconds(c.time) })}`;
   const inner: string[] = [];
-  if (c.outcome?.kind === 'failure') inner.push(`      <failure ${attrs({ message: c.outcome.message, type: 'failure' })}>${text(c.outcome.body ?? '')}</failure>`);
+  if (c.outcome?.kind === 'failure')
+    inner.push(
+      `      <failure ${attrs({ message: c.outcome.message, type: 'failure' })}>${text(c.outcome.body ?? '')}</failure>`,
+    );
   if (c.outcome?.kind === 'skipped') inner.push(`      <skipped ${attrs({ message: c.outcome.message })}/>`);
   if (c.out) inner.push(`      <system-out>${text(c.out)}</system-out>`);
   return inner.length === 0 ? `${open}/>` : `${open}>\n${inner.join('\n')}\n    </testcase>`;
@@ -141,7 +168,12 @@ export function text(value: string): string {
 
 /** Escaped attribute value; line breaks kept as character references. */
 export function attr(value: string): string {
-  return text(value).replace(/"/g, '&quot;').replace(/'/g, '&apos;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+  return text(value)
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\r/g, '&#13;')
+    .replace(/\t/g, '&#9;');
 }
 
 function attrs(values: Record<string, string | number>): string {

@@ -34,7 +34,11 @@ export interface MarkdownOptions extends RenderOptions {
   fullReport?: string;
 }
 
-const gateIcons: Record<GateResult['status'], string> = { failed: '❌ failed', skipped: '⏭️ skipped', passed: '✅ passed' };
+const gateIcons: Record<GateResult['status'], string> = {
+  failed: '❌ failed',
+  skipped: '⏭️ skipped',
+  passed: '✅ passed',
+};
 const gateOrder: Record<GateResult['status'], number> = { failed: 0, skipped: 1, passed: 2 };
 
 /** The hidden first line that lets a CI step find and update its own PR comment. */
@@ -67,7 +71,12 @@ function build(r: Results, options: MarkdownOptions, budget: MarkdownBudget): Ma
   if (r.metrics.length > 0) tables.push(['Metrics', metricsTable(r)]);
   if (r.comparisons.length > 0) tables.push(['Comparisons', comparisonsTable(r)]);
   if (r.runs.length > 0) tables.push(['Runs', runsTable(r)]);
-  if (failed.length > 0) tables.push([`Failed lines (${formatCount(failed.length)})`, failedTable(failed.slice(0, options.maxFailedLines ?? 10)), failed.length]);
+  if (failed.length > 0)
+    tables.push([
+      `Failed lines (${formatCount(failed.length)})`,
+      failedTable(failed.slice(0, options.maxFailedLines ?? 10)),
+      failed.length,
+    ]);
   tables.forEach(([title, table, total], i) => budget.addTable(title, table, total, i === tables.length - 1));
   if (options.fullReport) budget.addOptional(`\n[Full report](${options.fullReport})\n`);
   return budget;
@@ -114,13 +123,19 @@ function gatesTable(r: Results): MarkdownTable {
 /** Rows evaluator × metric, one column per variant while that stays readable, else one row per variant. */
 function metricsTable(r: Results): MarkdownTable {
   const level = r.metrics.find((m) => m.interval)?.interval?.level;
-  const footnote = level ? `_Values in brackets: ${Math.round(level * 100)}% confidence interval. ↑ higher is better, ↓ lower is better._` : undefined;
+  const footnote = level
+    ? `_Values in brackets: ${Math.round(level * 100)}% confidence interval. ↑ higher is better, ↓ lower is better._`
+    : undefined;
   const arrow = (higher: boolean) => (higher ? '↑' : '↓');
   const variantIds = r.variants.map((v) => v.id);
   if (variantIds.length > 0 && variantIds.length <= 4) {
     const keys = [...new Map(r.metrics.map((m) => [`${m.evaluator}\u0000${m.metric}`, m])).values()];
     return {
-      header: ['Evaluator', 'Metric', ...r.variants.map((v) => mdCell(v.isDefault && v.id !== 'default' ? `${v.id} (default)` : v.id, 60))],
+      header: [
+        'Evaluator',
+        'Metric',
+        ...r.variants.map((v) => mdCell(v.isDefault && v.id !== 'default' ? `${v.id} (default)` : v.id, 60)),
+      ],
       rows: keys.map((k) => [
         mdCell(k.evaluator, 60),
         `${mdCell(k.metric, 60)} ${arrow(k.higherIsBetter)}`,
@@ -134,7 +149,12 @@ function metricsTable(r: Results): MarkdownTable {
   }
   return {
     header: ['Evaluator', 'Metric', 'Variant', 'Value'],
-    rows: r.metrics.map((m) => [mdCell(m.evaluator, 60), `${mdCell(m.metric, 60)} ${arrow(m.higherIsBetter)}`, mdCell(m.variantId, 60), formatWithInterval(m.value, m.interval)]),
+    rows: r.metrics.map((m) => [
+      mdCell(m.evaluator, 60),
+      `${mdCell(m.metric, 60)} ${arrow(m.higherIsBetter)}`,
+      mdCell(m.variantId, 60),
+      formatWithInterval(m.value, m.interval),
+    ]),
     footnote,
   };
 }

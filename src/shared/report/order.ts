@@ -13,7 +13,13 @@ export function inLineOrder(results: Results): Results {
   const rank = (runId: string) => runIndex.get(runId) ?? runIndex.size;
   const lines = results.lines
     .map((line, arrival) => ({ line, arrival }))
-    .sort((a, b) => rank(a.line.runId) - rank(b.line.runId) || a.line.runId.localeCompare(b.line.runId) || a.line.lineNumber - b.line.lineNumber || a.arrival - b.arrival)
+    .sort(
+      (a, b) =>
+        rank(a.line.runId) - rank(b.line.runId) ||
+        a.line.runId.localeCompare(b.line.runId) ||
+        a.line.lineNumber - b.line.lineNumber ||
+        a.arrival - b.arrival,
+    )
     .map((x) => x.line);
   return { ...results, lines };
 }

@@ -16,7 +16,9 @@ export type Redactor = (text: string) => string;
  * first so a secret that contains another one disappears entirely.
  */
 export function makeRedactor(secrets: readonly string[] = []): Redactor {
-  const list = [...new Set(secrets.filter((s) => typeof s === 'string' && s.length > 0))].sort((a, b) => b.length - a.length);
+  const list = [...new Set(secrets.filter((s) => typeof s === 'string' && s.length > 0))].sort(
+    (a, b) => b.length - a.length,
+  );
   if (list.length === 0) return (text) => text;
   const pattern = new RegExp(list.map(escapeRegExp).join('|'), 'g');
   return (text) => (text.length === 0 ? text : text.replace(pattern, REDACTED));

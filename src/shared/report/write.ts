@@ -38,14 +38,19 @@ export interface WriteReportsOptions {
 }
 
 /** Renders the requested formats in memory; throws before anything is written when two files would share a name. */
-export function renderReports(results: Results, formats: readonly ReportFormat[], options: WriteReportsOptions = {}): ReportFile[] {
+export function renderReports(
+  results: Results,
+  formats: readonly ReportFormat[],
+  options: WriteReportsOptions = {},
+): ReportFile[] {
   const r = forRendering(results, options.secrets);
   const files: ReportFile[] = [];
   const wanted = new Set(formats);
   if (wanted.has('json')) files.push({ name: REPORT_FILE_NAMES.json, content: `${JSON.stringify(r, null, 2)}\n` });
   if (wanted.has('csv')) files.push(...renderCsv(r));
   if (wanted.has('html')) files.push({ name: REPORT_FILE_NAMES.html, content: renderHtml(r, options.html) });
-  if (wanted.has('markdown')) files.push({ name: REPORT_FILE_NAMES.markdown, content: renderMarkdown(r, options.markdown) });
+  if (wanted.has('markdown'))
+    files.push({ name: REPORT_FILE_NAMES.markdown, content: renderMarkdown(r, options.markdown) });
   if (wanted.has('junit')) files.push({ name: REPORT_FILE_NAMES.junit, content: renderJUnit(r, options.junit) });
   const seen = new Set<string>();
   for (const f of files) {
@@ -59,7 +64,9 @@ export function renderReports(results: Results, formats: readonly ReportFormat[]
 /** A user's naming clash: the evaluator and experiment names that give the same report file. */
 function nameClash(results: Results, fileName: string): ConfigError {
   const key = fileName.toLowerCase();
-  const names = [...new Set([...evaluatorNames(results), results.experiment])].filter((n) => key.startsWith(`${safeFileName(n).toLowerCase()}_`));
+  const names = [...new Set([...evaluatorNames(results), results.experiment])].filter((n) =>
+    key.startsWith(`${safeFileName(n).toLowerCase()}_`),
+  );
   const from = names.length ? ` (from ${names.map((n) => `"${n}"`).join(' and ')})` : '';
   return ConfigError.at(
     { file: fileName },
@@ -72,12 +79,20 @@ function nameClash(results: Results, fileName: string): ConfigError {
  * Other files already in `dir` are left alone; report files of the same name are replaced.
  * Returns the absolute paths written, in render order.
  */
-export async function writeReports(results: Results, dir: string, formats: readonly ReportFormat[] = ALL_REPORT_FORMATS, options: WriteReportsOptions = {}): Promise<string[]> {
+export async function writeReports(
+  results: Results,
+  dir: string,
+  formats: readonly ReportFormat[] = ALL_REPORT_FORMATS,
+  options: WriteReportsOptions = {},
+): Promise<string[]> {
   const files = renderReports(results, formats, options);
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   await mkdir(parent, { recursive: true });
-  const staging = path.join(parent, `.${safeFileName(path.basename(target))}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const staging = path.join(
+    parent,
+    `.${safeFileName(path.basename(target))}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   await mkdir(staging);
   try {
     for (const f of files) await writeFile(path.join(staging, f.name), f.content, 'utf8');

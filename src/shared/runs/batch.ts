@@ -9,13 +9,34 @@ import { dirname, join, resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError, formatProblem } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
-import { createExecutor, ensureVirtualEnv, LlmService, requirementsFileOf, resolveImagePaths, type ExecutorOptions, type FlowExecutor, type LlmServiceOptions, type PfError, type PythonRequirementsMode } from '../engine/index.js';
+import {
+  createExecutor,
+  ensureVirtualEnv,
+  LlmService,
+  requirementsFileOf,
+  resolveImagePaths,
+  type ExecutorOptions,
+  type FlowExecutor,
+  type LlmServiceOptions,
+  type PfError,
+  type PythonRequirementsMode,
+} from '../engine/index.js';
 import { ResponseCache, type CacheMode } from '../llm/index.js';
 import { readData, scanData } from './data.js';
 import { LineQueue, pendingLines } from './pending-lines.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
-import { lineRecordOf as toRecord, newRunId, readLineRecords, readRunRecord, RunWriter, runDir, type LineRecord, type RunRecord, type RunStatus } from './store.js';
+import {
+  lineRecordOf as toRecord,
+  newRunId,
+  readLineRecords,
+  readRunRecord,
+  RunWriter,
+  runDir,
+  type LineRecord,
+  type RunRecord,
+  type RunStatus,
+} from './store.js';
 
 export interface RunBatchOptions {
   /**
@@ -103,14 +124,35 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
   const storeRoot = resolve(options.storeRoot ?? '.llmops');
   const plan = planRun(options, storeRoot);
   const started = performance.now();
-  const llm = options.llm instanceof LlmService ? options.llm : new LlmService({ ...options.llm, cache: options.cacheMode && options.cacheMode !== 'off' ? new ResponseCache({ root: resolve(storeRoot, 'cache'), mode: options.cacheMode }) : (options.llm as LlmServiceOptions | undefined)?.cache });
+  const llm =
+    options.llm instanceof LlmService
+      ? options.llm
+      : new LlmService({
+          ...options.llm,
+          cache:
+            options.cacheMode && options.cacheMode !== 'off'
+              ? new ResponseCache({ root: resolve(storeRoot, 'cache'), mode: options.cacheMode })
+              : (options.llm as LlmServiceOptions | undefined)?.cache,
+        });
   let executor: FlowExecutor | undefined;
   try {
     const mode = options.pythonRequirements ?? 'check';
-    const python = mode === 'install' ? await pythonForRequirements(plan.flow, storeRoot, options.python, options.log) : options.python;
+    const python =
+      mode === 'install'
+        ? await pythonForRequirements(plan.flow, storeRoot, options.python, options.log)
+        : options.python;
     const exOptions: ExecutorOptions = {
-      connections: options.connections, fallbackConnection: options.fallbackConnection, runId: plan.runId, llm, lineTimeoutMs: options.lineTimeoutMs, pythonWorkers: options.pythonWorkers,
-      init: options.init, initText: options.initText, python, pythonCheck: mode === 'off' ? 'syntax' : 'check', onSecret: options.onSecret,
+      connections: options.connections,
+      fallbackConnection: options.fallbackConnection,
+      runId: plan.runId,
+      llm,
+      lineTimeoutMs: options.lineTimeoutMs,
+      pythonWorkers: options.pythonWorkers,
+      init: options.init,
+      initText: options.initText,
+      python,
+      pythonCheck: mode === 'off' ? 'syntax' : 'check',
+      onSecret: options.onSecret,
       dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined,
       images: { root: runDir(storeRoot, plan.runId), subdir: 'images' },
       imageRoots: [dirname(runDir(storeRoot, plan.runId))],
@@ -126,11 +168,18 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
 }
 
 /** `install`: the interpreter of the virtual environment holding the flow's requirements.txt (none: the base one). */
-async function pythonForRequirements(flow: LoadedFlow, storeRoot: string, python: string | undefined, log?: (m: string) => void): Promise<string | undefined> {
+async function pythonForRequirements(
+  flow: LoadedFlow,
+  storeRoot: string,
+  python: string | undefined,
+  log?: (m: string) => void,
+): Promise<string | undefined> {
   if (flow.kind === 'prompty') return python;
   const requirementsFile = requirementsFileOf(flow);
   if (!existsSync(requirementsFile)) {
-    log?.(`python_requirements: install: ${flow.displayFile} has no requirements.txt; using ${python ?? 'python3'} as it is`);
+    log?.(
+      `python_requirements: install: ${flow.displayFile} has no requirements.txt; using ${python ?? 'python3'} as it is`,
+    );
     return python;
   }
   return ensureVirtualEnv({ requirementsFile, root: join(storeRoot, 'venvs'), python, log });
@@ -163,12 +212,19 @@ function recordFailure(storeRoot: string, plan: Plan, e: unknown, announced: boo
 
 function newRecord(plan: Plan, total: number): RunRecord {
   return {
-    version: 1, id: plan.runId, status: 'Running',
+    version: 1,
+    id: plan.runId,
+    status: 'Running',
     flow: { path: plan.flowPath, kind: plan.flow.kind, name: plan.flow.name },
     variant: { id: plan.variantId, selection: plan.selection },
-    data: plan.data, column_mapping: plan.mapping, referenced_run: plan.referencedRun, concurrency: plan.concurrency,
-    counts: { total, completed: 0, failed: 0 }, timings: { created_at: new Date().toISOString() },
-    tokens: { prompt: 0, completion: 0, total: 0 }, llm_calls: 0,
+    data: plan.data,
+    column_mapping: plan.mapping,
+    referenced_run: plan.referencedRun,
+    concurrency: plan.concurrency,
+    counts: { total, completed: 0, failed: 0 },
+    timings: { created_at: new Date().toISOString() },
+    tokens: { prompt: 0, completion: 0, total: 0 },
+    llm_calls: 0,
   };
 }
 
@@ -199,16 +255,54 @@ function planRun(o: RunBatchOptions, storeRoot: string): Plan {
     flow = applyVariant(flow, selection);
     selection = flow.selection;
   } else if (Object.keys(selection).length > 0) {
-    throw ConfigError.at({ file: flow.displayFile }, `a ${flow.kind} flow has no variants; found variant selection ${JSON.stringify(selection)}`);
+    throw ConfigError.at(
+      { file: flow.displayFile },
+      `a ${flow.kind} flow has no variants; found variant selection ${JSON.stringify(selection)}`,
+    );
   }
-  const changed = flow.kind === 'dag' ? Object.entries(selection).filter(([n, v]) => flow.kind === 'dag' && flow.nodeVariants[n]?.defaultVariantId !== v) : [];
-  const variantId = o.variantId ?? previous?.variant.id ?? (changed.length === 0 ? 'default' : changed.map(([n, v]) => `${n}.${v}`).join('+'));
-  const runId = o.resume ?? o.runId ?? newRunId(flow.name, variantId === 'default' ? (Object.values(selection)[0] ?? 'default') : changed.map(([, v]) => v).join('+'));
-  if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId)) throw ConfigError.at({ file: '--name' }, `found run id ${JSON.stringify(runId)}, expected letters, digits, _ . + - (at most 120)`);
-  return { flowPath: flow.file, flow, selection, variantId, data: data.map((d) => resolve(d)), mapping, referencedRun, runId, concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8), previous };
+  const changed =
+    flow.kind === 'dag'
+      ? Object.entries(selection).filter(
+          ([n, v]) => flow.kind === 'dag' && flow.nodeVariants[n]?.defaultVariantId !== v,
+        )
+      : [];
+  const variantId =
+    o.variantId ??
+    previous?.variant.id ??
+    (changed.length === 0 ? 'default' : changed.map(([n, v]) => `${n}.${v}`).join('+'));
+  const runId =
+    o.resume ??
+    o.runId ??
+    newRunId(
+      flow.name,
+      variantId === 'default' ? (Object.values(selection)[0] ?? 'default') : changed.map(([, v]) => v).join('+'),
+    );
+  if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId))
+    throw ConfigError.at(
+      { file: '--name' },
+      `found run id ${JSON.stringify(runId)}, expected letters, digits, _ . + - (at most 120)`,
+    );
+  return {
+    flowPath: flow.file,
+    flow,
+    selection,
+    variantId,
+    data: data.map((d) => resolve(d)),
+    mapping,
+    referencedRun,
+    runId,
+    concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
+    previous,
+  };
 }
 
-async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o: RunBatchOptions, started: number): Promise<RunSummary> {
+async function execute(
+  plan: Plan,
+  executor: FlowExecutor,
+  storeRoot: string,
+  o: RunBatchOptions,
+  started: number,
+): Promise<RunSummary> {
   // Sources and mapping are checked before any line runs.
   const mapping = new CompiledMapping(effectiveMapping(executor.inputs, plan.mapping));
   const scans = await Promise.all(plan.data.map((d) => scanData(d, { required: mapping.dataColumns() })));
@@ -232,11 +326,12 @@ async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o:
       runInputs = new Map();
       const inCols = new Set<string>();
       let i = 0;
-      for (const d of ref.data) for await (const row of readData(d)) {
-        runInputs.set(typeof row.line_number === 'number' ? row.line_number : i, row);
-        for (const k in row) inCols.add(k);
-        i++;
-      }
+      for (const d of ref.data)
+        for await (const row of readData(d)) {
+          runInputs.set(typeof row.line_number === 'number' ? row.line_number : i, row);
+          for (const k in row) inCols.add(k);
+          i++;
+        }
       columns['run.inputs'] = inCols;
     }
   } else if (mapping.uses('run.outputs') || mapping.uses('run.inputs')) {
@@ -245,7 +340,13 @@ async function execute(plan: Plan, executor: FlowExecutor, storeRoot: string, o:
   mapping.check(columns, plan.data.join(', '));
 
   const totalRows = scans.reduce((n, s) => n + s.rows, 0);
-  const total = runOutputs ? countAligned(totalRows, runOutputs, scans.some((s) => s.lineNumbers)) : totalRows;
+  const total = runOutputs
+    ? countAligned(
+        totalRows,
+        runOutputs,
+        scans.some((s) => s.lineNumbers),
+      )
+    : totalRows;
   const record: RunRecord = plan.previous ?? newRecord(plan, total);
   delete record.error;
   const writer = new RunWriter(storeRoot, record);
@@ -263,7 +364,15 @@ interface LineSources {
   runInputs?: Map<number, Record<string, unknown>>;
 }
 
-async function executeLines(plan: Plan, executor: FlowExecutor, o: RunBatchOptions, started: number, writer: RunWriter, total: number, sources: LineSources): Promise<RunSummary> {
+async function executeLines(
+  plan: Plan,
+  executor: FlowExecutor,
+  o: RunBatchOptions,
+  started: number,
+  writer: RunWriter,
+  total: number,
+  sources: LineSources,
+): Promise<RunSummary> {
   const record = writer.record;
   const { mapping, runOutputs, runInputs } = sources;
   // Resume: what is already recorded is final.
@@ -305,13 +414,27 @@ async function executeLines(plan: Plan, executor: FlowExecutor, o: RunBatchOptio
     const elapsedMs = performance.now() - sessionStart;
     const rate = sessionDone / Math.max(elapsedMs / 1000, 1e-6);
     const left = counts.total - counts.completed - counts.failed;
-    return { total: counts.total, done: counts.completed + counts.failed, failed: counts.failed, skipped, elapsedMs, rate, etaMs: sessionDone > 0 ? (left / rate) * 1000 : undefined };
+    return {
+      total: counts.total,
+      done: counts.completed + counts.failed,
+      failed: counts.failed,
+      skipped,
+      elapsedMs,
+      rate,
+      etaMs: sessionDone > 0 ? (left / rate) * 1000 : undefined,
+    };
   };
   o.progress?.start(state());
 
   const signal = o.signal;
   // One listener for the whole run; resolves (to undefined) when the run is canceled.
-  const cancellation = signal ? new Promise<undefined>((resolve) => (signal.aborted ? resolve(undefined) : signal.addEventListener('abort', () => resolve(undefined), { once: true }))) : undefined;
+  const cancellation = signal
+    ? new Promise<undefined>((resolve) =>
+        signal.aborted
+          ? resolve(undefined)
+          : signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+      )
+    : undefined;
   const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished));
   const worker = async () => {
     for (;;) {
@@ -343,7 +466,9 @@ async function executeLines(plan: Plan, executor: FlowExecutor, o: RunBatchOptio
     const succeeded: LineRecord[] = [];
     for await (const r of readLineRecords(writer.outputsFile)) if (r.status === 'Completed') succeeded.push(r);
     succeeded.sort((a, b) => a.line_number - b.line_number);
-    const agg = await executor.aggregate(succeeded.map((r) => ({ outputs: r.outputs, aggregationInputs: r.aggregation_inputs })));
+    const agg = await executor.aggregate(
+      succeeded.map((r) => ({ outputs: r.outputs, aggregationInputs: r.aggregation_inputs })),
+    );
     metrics = agg.metrics;
     aggregationError = agg.error;
     tokens.prompt += agg.usage.promptTokens;
@@ -355,10 +480,21 @@ async function executeLines(plan: Plan, executor: FlowExecutor, o: RunBatchOptio
   let error: string | undefined;
   if (!canceled && (counts.failed > 0 || aggregationError)) {
     const first = errors[0]?.error.message ?? aggregationError?.error.message ?? '';
-    error = counts.failed > 0 ? `Failed to run ${counts.failed}/${counts.total} lines. First error message is: ${first}` : first;
+    error =
+      counts.failed > 0
+        ? `Failed to run ${counts.failed}/${counts.total} lines. First error message is: ${first}`
+        : first;
     const all: unknown[] = [...errors];
     if (aggregationError) all.push({ error: aggregationError.error, aggregation_node_name: aggregationError.node });
-    writer.writeError({ message: error, messageFormat: '', messageParameters: {}, referenceCode: 'Executor', code: 'UserError', innerError: { code: 'BulkRunError', innerError: null }, additionalInfo: [{ type: 'BulkRunErrors', info: { errors: all } }] });
+    writer.writeError({
+      message: error,
+      messageFormat: '',
+      messageParameters: {},
+      referenceCode: 'Executor',
+      code: 'UserError',
+      innerError: { code: 'BulkRunError', innerError: null },
+      additionalInfo: [{ type: 'BulkRunErrors', info: { errors: all } }],
+    });
   }
   const durationMs = performance.now() - started;
   record.status = canceled ? 'Canceled' : 'Completed';
@@ -371,7 +507,19 @@ async function executeLines(plan: Plan, executor: FlowExecutor, o: RunBatchOptio
   if (error) record.error = error;
   writer.saveRun();
   o.progress?.finish(state());
-  return { runId: record.id, dir: writer.dir, status: record.status, counts, skipped, metrics, tokens, costUsd: cost, llmCalls: record.llm_calls, durationMs, error };
+  return {
+    runId: record.id,
+    dir: writer.dir,
+    status: record.status,
+    counts,
+    skipped,
+    metrics,
+    tokens,
+    costUsd: cost,
+    llmCalls: record.llm_calls,
+    durationMs,
+    error,
+  };
 }
 
 function countAligned(rows: number, runOutputs: Map<number, unknown>, keyed: boolean): number {

@@ -52,7 +52,8 @@ export function displayPath(file: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
-const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v);
+const kindOf = (v: unknown) =>
+  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v;
 
 function parseJsonLine(text: string, file: string, line: number): DataRow {
   let v: unknown;
@@ -62,14 +63,21 @@ function parseJsonLine(text: string, file: string, line: number): DataRow {
   } catch (e) {
     const fault = findJsonFault(text);
     const at = fault ? { file, line, column: fault.offset + 1 } : { file, line };
-    throw ConfigError.at(at, `invalid JSON: ${fault?.message ?? (e as Error).message}; expected one JSON object per line`);
+    throw ConfigError.at(
+      at,
+      `invalid JSON: ${fault?.message ?? (e as Error).message}; expected one JSON object per line`,
+    );
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw ConfigError.at({ file, line }, `found a JSON ${kindOf(v)}, expected a JSON object per line`);
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw ConfigError.at({ file, line }, `found a JSON ${kindOf(v)}, expected a JSON object per line`);
   return v as DataRow;
 }
 
 function depthError(file: string, line: number, column: number, limits: DataLimits): ConfigError {
-  return ConfigError.at({ file, line, column }, `JSON nested deeper than ${limits.maxDepth} levels (the limit, LLMOPS_DATA_MAX_DEPTH); expected flatter records`);
+  return ConfigError.at(
+    { file, line, column },
+    `JSON nested deeper than ${limits.maxDepth} levels (the limit, LLMOPS_DATA_MAX_DEPTH); expected flatter records`,
+  );
 }
 
 /** Rows per batch for the formats read through a parser (JSON array, CSV). */
@@ -126,12 +134,23 @@ async function* csvBatches(file: string, display: string, ext: string, limits: D
     const first = new Map<string, number>();
     header.forEach((name, i) => {
       const seen = first.get(name);
-      if (seen !== undefined) throw ConfigError.at({ file: display, line: 1 }, `column "${name}" appears twice in the header (fields ${seen + 1} and ${i + 1}); expected unique column names`);
+      if (seen !== undefined)
+        throw ConfigError.at(
+          { file: display, line: 1 },
+          `column "${name}" appears twice in the header (fields ${seen + 1} and ${i + 1}); expected unique column names`,
+        );
       first.set(name, i);
     });
     return header;
   };
-  const parser = parseCsv({ bom: true, columns, delimiter: ext === '.tsv' ? '\t' : ',', skip_empty_lines: true, info: true, max_record_size: limits.maxLineBytes });
+  const parser = parseCsv({
+    bom: true,
+    columns,
+    delimiter: ext === '.tsv' ? '\t' : ',',
+    skip_empty_lines: true,
+    info: true,
+    max_record_size: limits.maxLineBytes,
+  });
   input.on('error', (e) => parser.destroy(e));
   input.pipe(parser);
   let rows: DataRow[] = [];
@@ -156,14 +175,24 @@ async function* csvBatches(file: string, display: string, ext: string, limits: D
 }
 
 function csvProblem(e: unknown, file: string): unknown {
-  const err = e as { code?: string; lines?: number; record?: unknown[]; columns?: { name: string }[]; message?: string };
+  const err = e as {
+    code?: string;
+    lines?: number;
+    record?: unknown[];
+    columns?: { name: string }[];
+    message?: string;
+  };
   if (!(e instanceof CsvError)) return e;
   const at = { file, line: err.lines };
   if (err.code === 'CSV_RECORD_INCONSISTENT_COLUMNS' || err.code === 'CSV_RECORD_DONT_MATCH_COLUMNS_LENGTH') {
     const names = (err.columns ?? []).map((c) => c.name);
-    return ConfigError.at(at, `found ${err.record?.length ?? '?'} fields, expected ${names.length} (the header's: ${names.join(', ')}); quote a field that holds the delimiter`);
+    return ConfigError.at(
+      at,
+      `found ${err.record?.length ?? '?'} fields, expected ${names.length} (the header's: ${names.join(', ')}); quote a field that holds the delimiter`,
+    );
   }
-  if (err.code === 'CSV_MAX_RECORD_SIZE' || err.code === 'MAX_RECORD_SIZE') return ConfigError.at(at, 'a field is longer than the line size limit (LLMOPS_DATA_MAX_LINE_BYTES)');
+  if (err.code === 'CSV_MAX_RECORD_SIZE' || err.code === 'MAX_RECORD_SIZE')
+    return ConfigError.at(at, 'a field is longer than the line size limit (LLMOPS_DATA_MAX_LINE_BYTES)');
   return ConfigError.at(at, `invalid CSV: ${String(err.message).replace(/ at line \d+$| on line \d+$/, '')}`);
 }
 
@@ -202,7 +231,11 @@ async function* jsonDocumentBatches(file: string, display: string, limits: DataL
     return offsets[i] === undefined ? undefined : lineColumnOf(text, offsets[i]).line;
   };
   const bad = rows.findIndex((r) => !r || typeof r !== 'object' || Array.isArray(r));
-  if (bad !== -1) throw ConfigError.at({ file: display, line: lineOf(bad) }, `record ${bad + 1} is a JSON ${kindOf(rows[bad])}, expected an object per record`);
+  if (bad !== -1)
+    throw ConfigError.at(
+      { file: display, line: lineOf(bad) },
+      `record ${bad + 1} is a JSON ${kindOf(rows[bad])}, expected an object per record`,
+    );
   for (let i = 0; i < rows.length; i += PARSED_BATCH) {
     const base = i;
     yield { rows: rows.slice(i, i + PARSED_BATCH) as DataRow[], lineOf: (k) => lineOf(base + k) };
@@ -279,7 +312,10 @@ export async function scanData(path: string, options: ScanOptions = {}): Promise
   const problems: Problem[] = [];
   for (const [column, m] of missing) {
     if (!seen.has(column) && !options.reportAbsent) continue;
-    problems.push({ ...m.first, message: `column "${column}"${m.input && m.input !== column ? ` (mapped to input "${m.input}")` : ''} is missing from this row${m.count > 1 ? ` and ${m.count - 1} more of ${rows} rows` : ` (1 of ${rows} rows)`}; expected it in every row (available columns: ${[...columns].join(', ') || 'none'})` });
+    problems.push({
+      ...m.first,
+      message: `column "${column}"${m.input && m.input !== column ? ` (mapped to input "${m.input}")` : ''} is missing from this row${m.count > 1 ? ` and ${m.count - 1} more of ${rows} rows` : ` (1 of ${rows} rows)`}; expected it in every row (available columns: ${[...columns].join(', ') || 'none'})`,
+    });
   }
   if (problems.length) throw new ConfigError(problems);
   return { rows, columns, lineNumbers: columns.has('line_number') };

@@ -3,7 +3,24 @@
  * @module
  */
 export { runBatch, type RunBatchOptions, type RunSummary } from './batch.js';
-export { newRunId, runDir, readRunRecord, readLineRecords, repairOutputs, RunWriter, type RunRecord, type LineRecord, type RunStatus } from './store.js';
+export {
+  newRunId,
+  runDir,
+  readRunRecord,
+  readLineRecords,
+  repairOutputs,
+  RunWriter,
+  type RunRecord,
+  type LineRecord,
+  type RunStatus,
+} from './store.js';
 export { readData, readDataFile, dataFiles, scanData, type DataRow } from './data.js';
-export { CompiledMapping, effectiveMapping, parseMappingPairs, type ColumnMapping, type Sources, type SourceName } from './mapping.js';
+export {
+  CompiledMapping,
+  effectiveMapping,
+  parseMappingPairs,
+  type ColumnMapping,
+  type Sources,
+  type SourceName,
+} from './mapping.js';
 export { plainProgress, type ProgressReporter, type ProgressState } from './progress.js';

@@ -54,8 +54,13 @@ export class CompiledMapping {
   check(columns: Partial<Record<string, Set<string>>>, where: string): void {
     const bad = this.unresolved(columns);
     if (bad.length === 0) return;
-    const available = Object.entries(columns).map(([s, c]) => `${s}: ${[...(c ?? [])].join(', ') || '(none)'}`).join('; ');
-    const problems: Problem[] = bad.map((b) => ({ file: where, message: `column mapping ${b} cannot be resolved (ApplyInputMappingError); available columns — ${available}` }));
+    const available = Object.entries(columns)
+      .map(([s, c]) => `${s}: ${[...(c ?? [])].join(', ') || '(none)'}`)
+      .join('; ');
+    const problems: Problem[] = bad.map((b) => ({
+      file: where,
+      message: `column mapping ${b} cannot be resolved (ApplyInputMappingError); available columns — ${available}`,
+    }));
     throw new ConfigError(problems);
   }
 
@@ -101,7 +106,8 @@ export function parseMappingPairs(pairs: readonly string[] = []): ColumnMapping 
   const out: ColumnMapping = {};
   for (const p of pairs) {
     const i = p.indexOf('=');
-    if (i <= 0) throw ConfigError.at({ file: '--column-mapping' }, `found ${JSON.stringify(p)}, expected input=\${data.column}`);
+    if (i <= 0)
+      throw ConfigError.at({ file: '--column-mapping' }, `found ${JSON.stringify(p)}, expected input=\${data.column}`);
     out[p.slice(0, i)] = p.slice(i + 1);
   }
   return out;

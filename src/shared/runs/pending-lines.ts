@@ -14,7 +14,13 @@ export interface PendingLine {
 }
 
 /** Lines still to run, a data batch at a time: line number = the row's line_number column, else its position (§6.3). */
-export async function* pendingLines(data: string[], mapping: CompiledMapping, runOutputs?: Map<number, Record<string, unknown>>, runInputs?: Map<number, Record<string, unknown>>, finished?: Set<number>): AsyncGenerator<PendingLine[]> {
+export async function* pendingLines(
+  data: string[],
+  mapping: CompiledMapping,
+  runOutputs?: Map<number, Record<string, unknown>>,
+  runInputs?: Map<number, Record<string, unknown>>,
+  finished?: Set<number>,
+): AsyncGenerator<PendingLine[]> {
   let position = 0;
   for (const path of data) {
     for (const file of dataFiles(path)) {

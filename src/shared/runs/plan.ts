@@ -13,8 +13,26 @@ import type { Connection } from '../config/connections.js';
 import type { Evaluator, EvaluatorDataset, UseCase, VariantPlanName } from '../config/types.js';
 import { buildChatMessages, compileTemplate, type CompiledTemplate } from '../engine/template/index.js';
 import { assetPath } from '../assets.js';
-import { applyVariant, loadPrompty, planVariants, type DagFlow, type FlowNode, type InputAssignment, type LoadedFlow, type PromptyFlow, type VariantPlan, type VariantSelection } from '../flow/index.js';
-import { countChatTokens, countTextTokens, DEFAULT_PRICES, estimateCost, loadTokenizers, type PriceTable } from '../llm/index.js';
+import {
+  applyVariant,
+  loadPrompty,
+  planVariants,
+  type DagFlow,
+  type FlowNode,
+  type InputAssignment,
+  type LoadedFlow,
+  type PromptyFlow,
+  type VariantPlan,
+  type VariantSelection,
+} from '../flow/index.js';
+import {
+  countChatTokens,
+  countTextTokens,
+  DEFAULT_PRICES,
+  estimateCost,
+  loadTokenizers,
+  type PriceTable,
+} from '../llm/index.js';
 import { llmJudges } from '../eval/builtin/run-builtin.js';
 import { readData, dataFiles, scanData, type DataRow } from './data.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
@@ -123,10 +141,11 @@ export interface EvaluationLink<R extends LinkableRun> {
   run: R;
 }
 
-const METHOD = 'prompt templates rendered with the mapped inputs of the first sample lines and counted with the model\'s tokenizer; '
-  + 'values produced by other nodes (or by the run being scored) are not known before running and count as empty; '
-  + 'completion tokens are the prompts\' max_tokens (an upper bound); '
-  + 'model calls made by Python code (python nodes, flex flows, code-only evaluators) are not counted';
+const METHOD =
+  "prompt templates rendered with the mapped inputs of the first sample lines and counted with the model's tokenizer; " +
+  'values produced by other nodes (or by the run being scored) are not known before running and count as empty; ' +
+  "completion tokens are the prompts' max_tokens (an upper bound); " +
+  'model calls made by Python code (python nodes, flex flows, code-only evaluators) are not counted';
 
 export async function planExperiment(useCase: UseCase, options: PlanOptions = {}): Promise<ExperimentPlan> {
   await loadTokenizers();
@@ -134,7 +153,9 @@ export async function planExperiment(useCase: UseCase, options: PlanOptions = {}
   const prices = options.prices ?? DEFAULT_PRICES;
   const variantPlan = resolveVariantPlan(useCase, options.variants);
   const combos = planVariants(useCase.flow.model, variantPlan, useCase.locationOf(['variants']));
-  const datasets = options.datasets ? useCase.datasets.filter((d) => options.datasets!.includes(d.name)) : useCase.datasets;
+  const datasets = options.datasets
+    ? useCase.datasets.filter((d) => options.datasets!.includes(d.name))
+    : useCase.datasets;
   const when = options.build ?? stamp(options.now ?? new Date());
   const used = new Set<string>();
   const facts = new Map<string, Promise<DataFacts>>();
@@ -147,14 +168,36 @@ export async function planExperiment(useCase: UseCase, options: PlanOptions = {}
   for (const dataset of datasets) {
     const data = dataset.localPath ? await factsOf(dataset.localPath) : undefined;
     for (const combo of combos) {
-      const flow = useCase.flow.model.kind === 'dag' ? applyVariant(useCase.flow.model, combo.selection) : useCase.flow.model;
-      const base = readableRunId(useCase.name, combo.id, dataset.name, when, [useCase.envName ?? '', JSON.stringify(combo.selection), data?.hash ?? dataset.source]);
+      const flow =
+        useCase.flow.model.kind === 'dag' ? applyVariant(useCase.flow.model, combo.selection) : useCase.flow.model;
+      const base = readableRunId(useCase.name, combo.id, dataset.name, when, [
+        useCase.envName ?? '',
+        JSON.stringify(combo.selection),
+        data?.hash ?? dataset.source,
+      ]);
       const runId = freeId(base, used, options.taken);
-      const perLine = estimateFlowLine(flow, effectiveMapping(flow.inputs, dataset.mappings), data?.sample ?? [], {}, useCase.connections, prices);
+      const perLine = estimateFlowLine(
+        flow,
+        effectiveMapping(flow.inputs, dataset.mappings),
+        data?.sample ?? [],
+        {},
+        useCase.connections,
+        prices,
+      );
       runs.push({
-        runId, flow: path.relative(process.cwd(), useCase.flow.file), variantId: combo.id, selection: combo.selection, isDefault: combo.id === 'default',
-        dataset: dataset.name, source: dataset.source, dataFile: dataset.localPath, dataHash: data?.hash, dataBytes: data?.bytes,
-        lines: data?.lines, lineRange: data ? { start: 0, end: data.lines } : undefined, estimate: scale(perLine, data?.lines),
+        runId,
+        flow: path.relative(process.cwd(), useCase.flow.file),
+        variantId: combo.id,
+        selection: combo.selection,
+        isDefault: combo.id === 'default',
+        dataset: dataset.name,
+        source: dataset.source,
+        dataFile: dataset.localPath,
+        dataHash: data?.hash,
+        dataBytes: data?.bytes,
+        lines: data?.lines,
+        lineRange: data ? { start: 0, end: data.lines } : undefined,
+        estimate: scale(perLine, data?.lines),
       });
     }
   }
@@ -168,17 +211,37 @@ export async function planExperiment(useCase: UseCase, options: PlanOptions = {}
     const kind = evaluator.flow ? 'flow' : evaluator.code ? 'code' : 'builtin';
     const perLine = estimateEvaluatorLine(evaluator, dataset, data?.sample ?? [], useCase.connections, prices);
     evaluations.push({
-      runId: evaluationRunId(run.runId, evaluator.name), evaluator: evaluator.name, kind, builtin: evaluator.builtin, dataset: dataset.name,
-      reference: dataset.reference, dataFile: dataset.localPath, standardRunId: run.runId, variantId: run.variantId, lines, estimate: scale(perLine, lines),
+      runId: evaluationRunId(run.runId, evaluator.name),
+      evaluator: evaluator.name,
+      kind,
+      builtin: evaluator.builtin,
+      dataset: dataset.name,
+      reference: dataset.reference,
+      dataFile: dataset.localPath,
+      standardRunId: run.runId,
+      variantId: run.variantId,
+      lines,
+      estimate: scale(perLine, lines),
     });
   }
 
   const runTotal = sum(runs.map((r) => r.estimate));
   const evalTotal = sum(evaluations.map((e) => e.estimate));
   return {
-    version: 1, experiment: useCase.name, env: useCase.envName, build: options.build, variantPlan: typeof variantPlan === 'string' ? variantPlan : 'list',
-    runs, evaluations,
-    estimate: { method: METHOD, sampleLines, runs: runTotal, evaluations: evalTotal, total: sum([runTotal, evalTotal]) },
+    version: 1,
+    experiment: useCase.name,
+    env: useCase.envName,
+    build: options.build,
+    variantPlan: typeof variantPlan === 'string' ? variantPlan : 'list',
+    runs,
+    evaluations,
+    estimate: {
+      method: METHOD,
+      sampleLines,
+      runs: runTotal,
+      evaluations: evalTotal,
+      total: sum([runTotal, evalTotal]),
+    },
   };
 }
 
@@ -213,10 +276,25 @@ export function evaluationRunId(standardRunId: string, evaluator: string): strin
  * of everything else the run depends on (`salt`: environment, variant selection, data hash), so the same inputs
  * give the same id and different data under the same build a different one.
  */
-export function readableRunId(experiment: string, variantId: string, dataset: string, when: string, salt: readonly string[] = []): string {
+export function readableRunId(
+  experiment: string,
+  variantId: string,
+  dataset: string,
+  when: string,
+  salt: readonly string[] = [],
+): string {
   const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
-  const variant = variantId === 'default' ? 'default' : variantId.split('+').map((p) => p.split('.').pop()).join('+');
-  const digest = createHash('sha256').update(JSON.stringify([experiment, variantId, dataset, when, ...salt])).digest('hex').slice(0, 4);
+  const variant =
+    variantId === 'default'
+      ? 'default'
+      : variantId
+          .split('+')
+          .map((p) => p.split('.').pop())
+          .join('+');
+  const digest = createHash('sha256')
+    .update(JSON.stringify([experiment, variantId, dataset, when, ...salt]))
+    .digest('hex')
+    .slice(0, 4);
   return [experiment, variant, dataset, when, digest].map(slug).join('.');
 }
 
@@ -279,9 +357,21 @@ interface CallSite {
   variables: (flowInputs: Record<string, unknown>) => Record<string, unknown>;
 }
 
-function estimateFlowLine(flow: LoadedFlow, mapping: ColumnMapping, sample: DataRow[], runOutputs: Record<string, unknown>, connections: readonly Connection[], prices: Readonly<PriceTable>): LineEstimate {
+function estimateFlowLine(
+  flow: LoadedFlow,
+  mapping: ColumnMapping,
+  sample: DataRow[],
+  runOutputs: Record<string, unknown>,
+  connections: readonly Connection[],
+  prices: Readonly<PriceTable>,
+): LineEstimate {
   if (flow.kind === 'flex') {
-    return { promptTokens: 0, completionTokens: 0, models: [], notes: [`${flow.displayFile}: a flex flow's model calls are made by its Python code and are not estimated`] };
+    return {
+      promptTokens: 0,
+      completionTokens: 0,
+      models: [],
+      notes: [`${flow.displayFile}: a flex flow's model calls are made by its Python code and are not estimated`],
+    };
   }
   const notes: string[] = [];
   const sites = flow.kind === 'prompty' ? [promptySite(flow, connections)] : dagSites(flow, notes);
@@ -289,13 +379,19 @@ function estimateFlowLine(flow: LoadedFlow, mapping: ColumnMapping, sample: Data
   const lines = sample.length ? sample : [{}];
   const inputsOf = (row: DataRow) => {
     const mapped = compiled.apply({ data: row, 'run.outputs': runOutputs, 'run.inputs': row });
-    for (const [name, def] of Object.entries(flow.inputs)) if ((mapped[name] === undefined || mapped[name] === null) && def.hasDefault) mapped[name] = def.default;
+    for (const [name, def] of Object.entries(flow.inputs))
+      if ((mapped[name] === undefined || mapped[name] === null) && def.hasDefault) mapped[name] = def.default;
     return mapped;
   };
   return combineSites(sites, lines.map(inputsOf), prices, notes);
 }
 
-function combineSites(sites: CallSite[], lineInputs: Record<string, unknown>[], prices: Readonly<PriceTable>, notes: string[]): LineEstimate {
+function combineSites(
+  sites: CallSite[],
+  lineInputs: Record<string, unknown>[],
+  prices: Readonly<PriceTable>,
+  notes: string[],
+): LineEstimate {
   let promptTokens = 0;
   let completionTokens = 0;
   let costUsd: number | undefined = 0;
@@ -309,9 +405,12 @@ function combineSites(sites: CallSite[], lineInputs: Record<string, unknown>[], 
     promptTokens += mean;
     completionTokens += completion;
     if (site.model) models.add(site.model);
-    const cost = site.model ? estimateCost(site.model, { promptTokens: mean, completionTokens: completion }, prices) : undefined;
+    const cost = site.model
+      ? estimateCost(site.model, { promptTokens: mean, completionTokens: completion }, prices)
+      : undefined;
     if (cost === undefined) {
-      if (costUsd !== undefined) notes.push(`${site.name}: no price for model ${site.model ?? '(not named in the prompt)'}`);
+      if (costUsd !== undefined)
+        notes.push(`${site.name}: no price for model ${site.model ?? '(not named in the prompt)'}`);
       costUsd = undefined;
     } else if (costUsd !== undefined) costUsd += cost;
   }
@@ -322,7 +421,9 @@ function siteTokens(site: CallSite, flowInputs: Record<string, unknown>, notes: 
   if (!site.template) return 0;
   const vars = site.variables(flowInputs);
   try {
-    return site.chat ? countChatTokens(buildChatMessages(site.template, vars), site.model) : countTextTokens(site.template.render(vars), site.model);
+    return site.chat
+      ? countChatTokens(buildChatMessages(site.template, vars), site.model)
+      : countTextTokens(site.template.render(vars), site.model);
   } catch (e) {
     const note = `${site.name}: the sample did not render (${(e as Error).message.split('\n')[0]}); its template text is counted instead`;
     if (!notes.includes(note)) notes.push(note);
@@ -342,10 +443,18 @@ function dagSites(flow: DagFlow, notes: string[]): CallSite[] {
     if (node.activate) notes.push(`${node.name}: has an activate condition, counted on every line (an upper bound)`);
     const templateFile = node.source?.resolvedPath;
     let template: CompiledTemplate | undefined;
-    if (templateFile && /\.(jinja2?|j2|txt|md)$/i.test(templateFile)) template = compileTemplate(readFileSync(templateFile, 'utf8'));
+    if (templateFile && /\.(jinja2?|j2|txt|md)$/i.test(templateFile))
+      template = compileTemplate(readFileSync(templateFile, 'utf8'));
     else notes.push(`${node.name}: no prompt template file, prompt tokens not counted`);
     const model = literalString(node.inputs.model) ?? literalString(node.inputs.deployment_name);
-    sites.push({ name: node.name, template, chat: (node.api ?? 'chat') === 'chat', model, maxTokens: literalNumber(node.inputs.max_tokens), variables: (inputs) => nodeVariables(node, inputs) });
+    sites.push({
+      name: node.name,
+      template,
+      chat: (node.api ?? 'chat') === 'chat',
+      model,
+      maxTokens: literalNumber(node.inputs.max_tokens),
+      variables: (inputs) => nodeVariables(node, inputs),
+    });
   }
   return sites;
 }
@@ -362,23 +471,62 @@ function nodeVariables(node: FlowNode, flowInputs: Record<string, unknown>): Rec
 
 function promptySite(flow: PromptyFlow, connections: readonly Connection[]): CallSite {
   const config = flow.model.configuration;
-  const connection = typeof config.connection === 'string' ? connections.find((c) => c.name === config.connection) : undefined;
-  const model = [config.model, config.azure_deployment, connection?.value.model].find((v): v is string => typeof v === 'string' && v !== '');
+  const connection =
+    typeof config.connection === 'string' ? connections.find((c) => c.name === config.connection) : undefined;
+  const model = [config.model, config.azure_deployment, connection?.value.model].find(
+    (v): v is string => typeof v === 'string' && v !== '',
+  );
   const maxTokens = typeof flow.model.parameters.max_tokens === 'number' ? flow.model.parameters.max_tokens : undefined;
-  return { name: flow.displayFile, template: compileTemplate(flow.template), chat: flow.model.api === 'chat', model, maxTokens, variables: (inputs) => inputs };
+  return {
+    name: flow.displayFile,
+    template: compileTemplate(flow.template),
+    chat: flow.model.api === 'chat',
+    model,
+    maxTokens,
+    variables: (inputs) => inputs,
+  };
 }
 
-function estimateEvaluatorLine(evaluator: Evaluator, dataset: EvaluatorDataset, sample: DataRow[], connections: readonly Connection[], prices: Readonly<PriceTable>): LineEstimate {
-  const none = (note?: string): LineEstimate => ({ calls: note ? undefined : 0, promptTokens: 0, completionTokens: 0, costUsd: note ? undefined : 0, models: [], notes: note ? [note] : [] });
-  if (evaluator.flow) return estimateFlowLine(evaluator.flow.model, effectiveMapping(evaluator.flow.model.inputs, dataset.mappings), sample, {}, connections, prices);
-  if (evaluator.code) return none(`${evaluator.name}: a code-only evaluator's model calls are made by its Python code and are not estimated`);
+function estimateEvaluatorLine(
+  evaluator: Evaluator,
+  dataset: EvaluatorDataset,
+  sample: DataRow[],
+  connections: readonly Connection[],
+  prices: Readonly<PriceTable>,
+): LineEstimate {
+  const none = (note?: string): LineEstimate => ({
+    calls: note ? undefined : 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    costUsd: note ? undefined : 0,
+    models: [],
+    notes: note ? [note] : [],
+  });
+  if (evaluator.flow)
+    return estimateFlowLine(
+      evaluator.flow.model,
+      effectiveMapping(evaluator.flow.model.inputs, dataset.mappings),
+      sample,
+      {},
+      connections,
+      prices,
+    );
+  if (evaluator.code)
+    return none(
+      `${evaluator.name}: a code-only evaluator's model calls are made by its Python code and are not estimated`,
+    );
   const builtin = evaluator.builtin ?? '';
   if (builtin === 'embedding_similarity') return none(`${evaluator.name}: embedding calls are not estimated`);
   if (!(llmJudges as readonly string[]).includes(builtin)) return none();
   const { connection, deployment } = evaluator.options;
-  if (typeof connection !== 'string' || typeof deployment !== 'string') return none(`${evaluator.name}: builtin ${builtin} needs options.connection and options.deployment`);
+  if (typeof connection !== 'string' || typeof deployment !== 'string')
+    return none(`${evaluator.name}: builtin ${builtin} needs options.connection and options.deployment`);
   const type = connections.find((c) => c.name === connection)?.type === 'OpenAIConnection' ? 'openai' : 'azure_openai';
-  const judge = loadPrompty(assetPath(`src/shared/eval/judges/${builtin}.prompty`), { overrides: { model: { configuration: { type, connection, [type === 'openai' ? 'model' : 'azure_deployment']: deployment } } } });
+  const judge = loadPrompty(assetPath(`src/shared/eval/judges/${builtin}.prompty`), {
+    overrides: {
+      model: { configuration: { type, connection, [type === 'openai' ? 'model' : 'azure_deployment']: deployment } },
+    },
+  });
   return estimateFlowLine(judge, dataset.mappings, sample, {}, connections, prices);
 }
 
@@ -394,8 +542,12 @@ function literalNumber(a: InputAssignment | undefined): number | undefined {
 function scale(line: LineEstimate, lines: number | undefined): Estimate {
   const times = (v: number | undefined) => (v === undefined || lines === undefined ? undefined : Math.round(v * lines));
   return {
-    calls: times(line.calls), promptTokens: times(line.promptTokens), completionTokens: times(line.completionTokens),
-    costUsd: line.costUsd === undefined || lines === undefined ? undefined : line.costUsd * lines, models: line.models, notes: line.notes,
+    calls: times(line.calls),
+    promptTokens: times(line.promptTokens),
+    completionTokens: times(line.completionTokens),
+    costUsd: line.costUsd === undefined || lines === undefined ? undefined : line.costUsd * lines,
+    models: line.models,
+    notes: line.notes,
   };
 }
 

@@ -5,7 +5,19 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, closeSync, ftruncateSync, fstatSync, readSync, type WriteStream } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  closeSync,
+  ftruncateSync,
+  fstatSync,
+  readSync,
+  type WriteStream,
+} from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../errors.js';
@@ -56,7 +68,13 @@ export interface LineRecord {
 
 /** The outputs.jsonl record of a finished line. */
 export function lineRecordOf(r: LineResult): LineRecord {
-  const rec: LineRecord = { line_number: r.lineNumber, status: r.status === 'Completed' ? 'Completed' : 'Failed', inputs: r.inputs, latency_ms: Math.round(r.latencyMs * 1000) / 1000, tokens: { prompt: r.usage.promptTokens, completion: r.usage.completionTokens, total: r.usage.totalTokens } };
+  const rec: LineRecord = {
+    line_number: r.lineNumber,
+    status: r.status === 'Completed' ? 'Completed' : 'Failed',
+    inputs: r.inputs,
+    latency_ms: Math.round(r.latencyMs * 1000) / 1000,
+    tokens: { prompt: r.usage.promptTokens, completion: r.usage.completionTokens, total: r.usage.totalTokens },
+  };
   if (r.outputs) rec.outputs = r.outputs;
   if (r.error) rec.error = r.error;
   if (r.usage.costUsd !== undefined) rec.cost_usd = r.usage.costUsd;
@@ -67,7 +85,11 @@ export function lineRecordOf(r: LineResult): LineRecord {
 
 /** A short, unique, readable run id: `<flow>-<variant>-<yyyymmdd-hhmmss>-<4 hex>`. */
 export function newRunId(flowName: string, variantId = 'default', now = new Date()): string {
-  const clean = (s: string) => s.replace(/[^A-Za-z0-9_.]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'flow';
+  const clean = (s: string) =>
+    s
+      .replace(/[^A-Za-z0-9_.]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 40) || 'flow';
   const ts = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${clean(flowName)}-${clean(variantId)}-${ts}-${randomBytes(2).toString('hex')}`;
 }
@@ -75,7 +97,6 @@ export function newRunId(flowName: string, variantId = 'default', now = new Date
 export function runDir(storeRoot: string, runId: string): string {
   return join(storeRoot, 'runs', runId);
 }
-
 
 export function readRunRecord(storeRoot: string, runId: string): RunRecord {
   const file = join(runDir(storeRoot, runId), 'run.json');
@@ -140,7 +161,8 @@ function mayHoldNonFinite(v: unknown, depth: number): boolean {
     for (const x of v) if (mayHoldNonFinite(x, depth + 1)) return true;
     return false;
   }
-  for (const k in v) if (Object.hasOwn(v, k) && mayHoldNonFinite((v as Record<string, unknown>)[k], depth + 1)) return true;
+  for (const k in v)
+    if (Object.hasOwn(v, k) && mayHoldNonFinite((v as Record<string, unknown>)[k], depth + 1)) return true;
   return false;
 }
 
@@ -156,7 +178,10 @@ export class RunWriter {
   /** Records appended since the last write. */
   private pending = '';
   private flushTimer: NodeJS.Timeout | undefined;
-  constructor(storeRoot: string, readonly record: RunRecord) {
+  constructor(
+    storeRoot: string,
+    readonly record: RunRecord,
+  ) {
     this.dir = runDir(storeRoot, record.id);
     mkdirSync(this.dir, { recursive: true });
   }
@@ -188,17 +213,21 @@ export class RunWriter {
     this.flush();
     if (!this.out?.writableNeedDrain) return Promise.resolve();
     // One shared wait, however many lines are blocked on it.
-    this.draining ??= new Promise<void>((resolve) => this.out!.once('drain', () => {
-      this.draining = undefined;
-      resolve();
-    }));
+    this.draining ??= new Promise<void>((resolve) =>
+      this.out!.once('drain', () => {
+        this.draining = undefined;
+        resolve();
+      }),
+    );
     return this.draining;
   }
   closeOutputs(): Promise<void> {
     this.flush();
     const out = this.out;
     this.out = undefined;
-    return out ? new Promise((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve()))) : Promise.resolve();
+    return out
+      ? new Promise((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())))
+      : Promise.resolve();
   }
   /** Hands the gathered records to the file stream; false when its buffer is full. */
   private flush(): boolean {

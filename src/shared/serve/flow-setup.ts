@@ -18,7 +18,10 @@ export function connectionOverrideName(connection: string, key: string): string 
  * that value (secrets stay secrets). Keys a connection does not have yet are added only for the fields every
  * LLM connection knows (api_key, api_base, api_version, base_url, organization, endpoint).
  */
-export function applyConnectionOverrides(connections: readonly Connection[], env: Record<string, string | undefined>): Connection[] {
+export function applyConnectionOverrides(
+  connections: readonly Connection[],
+  env: Record<string, string | undefined>,
+): Connection[] {
   const common = ['api_key', 'api_base', 'api_version', 'base_url', 'organization', 'endpoint'];
   return connections.map((c) => {
     const value: Record<string, ConnectionValue> = { ...c.value };
@@ -41,9 +44,13 @@ export function initFromEnv(env: Record<string, string | undefined>): Record<str
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw ConfigError.at({ file: 'PF_FLOW_INIT_CONFIG' }, `found invalid JSON (${(e as Error).message}), expected a JSON object of __init__ arguments`);
+    throw ConfigError.at(
+      { file: 'PF_FLOW_INIT_CONFIG' },
+      `found invalid JSON (${(e as Error).message}), expected a JSON object of __init__ arguments`,
+    );
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw ConfigError.at({ file: 'PF_FLOW_INIT_CONFIG' }, 'expected a JSON object of __init__ arguments');
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw ConfigError.at({ file: 'PF_FLOW_INIT_CONFIG' }, 'expected a JSON object of __init__ arguments');
   return v as Record<string, unknown>;
 }
 
@@ -73,15 +80,25 @@ export function planStream(flow: LoadedFlow): StreamPlan | undefined {
   if (llmNodes.length !== 1) return undefined;
   const node = llmNodes[0];
   if ((node.api ?? 'chat') !== 'chat' || referencedByNodes(flow, node.name)) return undefined;
-  const streamed = served.filter((o) => o.reference?.kind === 'reference' && o.reference.ref.kind === 'node' && o.reference.ref.node === node.name);
+  const streamed = served.filter(
+    (o) => o.reference?.kind === 'reference' && o.reference.ref.kind === 'node' && o.reference.ref.node === node.name,
+  );
   if (streamed.length !== 1) return undefined;
   const ref = streamed[0].reference!;
   if (ref.kind !== 'reference' || ref.ref.kind !== 'node' || ref.ref.path.length > 0) return undefined;
-  const live = served.every((o) => o === streamed[0] || o.reference?.kind === 'literal' || (o.reference?.kind === 'reference' && o.reference.ref.kind === 'flow_input'));
+  const live = served.every(
+    (o) =>
+      o === streamed[0] ||
+      o.reference?.kind === 'literal' ||
+      (o.reference?.kind === 'reference' && o.reference.ref.kind === 'flow_input'),
+  );
   return { output: streamed[0].name, node: node.name, live };
 }
 
 function referencedByNodes(flow: DagFlow, name: string): boolean {
   const refs = (n: FlowNode) => [...Object.values(n.inputs), ...(n.activate ? [n.activate.when] : [])];
-  return flow.nodes.some((n) => n.name !== name && refs(n).some((a) => a.kind === 'reference' && a.ref.kind === 'node' && a.ref.node === name));
+  return flow.nodes.some(
+    (n) =>
+      n.name !== name && refs(n).some((a) => a.kind === 'reference' && a.ref.kind === 'node' && a.ref.node === name),
+  );
 }

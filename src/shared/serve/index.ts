@@ -3,7 +3,19 @@
  * @module
  */
 export { startFlowServer, negotiate, serverVersion, type FlowServer, type FlowServerOptions } from './server.js';
-export { createServeRunner, RequestError, statusOfLineError, type ServeFlowOptions, type ServeRunner } from './runner.js';
-export { applyConnectionOverrides, connectionOverrideName, initFromEnv, planStream, type StreamPlan } from './flow-setup.js';
+export {
+  createServeRunner,
+  RequestError,
+  statusOfLineError,
+  type ServeFlowOptions,
+  type ServeRunner,
+} from './runner.js';
+export {
+  applyConnectionOverrides,
+  connectionOverrideName,
+  initFromEnv,
+  planStream,
+  type StreamPlan,
+} from './flow-setup.js';
 export { ServerMetrics } from './metrics.js';
 export { writeBuildContext, type BuildContextOptions, type BuildContextResult } from './build-context.js';

@@ -6,7 +6,16 @@
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type FlowInputDef, type LoadedFlow } from '../flow/index.js';
-import { createExecutor, LineFailure, parseValue, ValueParseError, type FlowExecutor, type LineResult, type LlmServiceOptions, type PfError } from '../engine/index.js';
+import {
+  createExecutor,
+  LineFailure,
+  parseValue,
+  ValueParseError,
+  type FlowExecutor,
+  type LineResult,
+  type LlmServiceOptions,
+  type PfError,
+} from '../engine/index.js';
 import { applyConnectionOverrides, initFromEnv, planStream, type StreamPlan } from './flow-setup.js';
 import { StreamingLlmService, withStreamSink } from './stream-service.js';
 
@@ -34,7 +43,10 @@ export interface ServeFlowOptions {
 
 /** A request the caller got wrong: answered with 400 and `{"error": {"code": "UserError", ...}}`. */
 export class RequestError extends Error {
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
     this.name = 'RequestError';
   }
@@ -47,7 +59,10 @@ export interface ServeRunner {
   /** Parses a request body into validated flow inputs (RequestError when the caller got it wrong). */
   parseBody(body: Buffer, contentType: string | undefined): Record<string, unknown>;
   /** Runs one line. With `onChunk`, the stream plan's node streams its answer into it. */
-  run(inputs: Record<string, unknown>, options: { signal?: AbortSignal; onChunk?: (text: string) => void }): Promise<LineResult>;
+  run(
+    inputs: Record<string, unknown>,
+    options: { signal?: AbortSignal; onChunk?: (text: string) => void },
+  ): Promise<LineResult>;
   /** The outputs a caller sees: the flow's outputs minus `evaluation_only` ones. */
   visibleOutputs(outputs: Record<string, unknown>): Record<string, unknown>;
   close(): Promise<void>;
@@ -63,7 +78,9 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
     flow = applyVariant(flow, { ...flow.selection, [v.node]: v.variantId });
   }
   const connections = applyConnectionOverrides(options.connections ?? [], env);
-  const fallback = options.fallbackConnection ? applyConnectionOverrides([options.fallbackConnection], env)[0] : undefined;
+  const fallback = options.fallbackConnection
+    ? applyConnectionOverrides([options.fallbackConnection], env)[0]
+    : undefined;
   const executor: FlowExecutor = await createExecutor(flow, {
     connections,
     fallbackConnection: fallback,
@@ -76,7 +93,11 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
     // Callers must not make the server fetch internal addresses through image URLs.
     imageUrls: 'public',
   });
-  const hidden = new Set(Object.values(flow.outputs).filter((o) => o.evaluationOnly).map((o) => o.name));
+  const hidden = new Set(
+    Object.values(flow.outputs)
+      .filter((o) => o.evaluationOnly)
+      .map((o) => o.name),
+  );
   const inputs = executor.inputs;
   return {
     flow,
@@ -96,7 +117,11 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
 }
 
 /** §7.2: a JSON object of inputs; a non-JSON body is the value of a flow's only input. */
-function parseRequestBody(inputs: Record<string, FlowInputDef>, body: Buffer, contentType: string | undefined): Record<string, unknown> {
+function parseRequestBody(
+  inputs: Record<string, FlowInputDef>,
+  body: Buffer,
+  contentType: string | undefined,
+): Record<string, unknown> {
   const names = Object.keys(inputs);
   const text = body.toString('utf8');
   if (names.length === 0 || text.trim() === '') return {};
@@ -111,10 +136,16 @@ function parseRequestBody(inputs: Record<string, FlowInputDef>, body: Buffer, co
   const saidJson = /\bjson\b/i.test(contentType ?? '');
   if (names.length === 1 && !saidJson) return { [names[0]]: text };
   if (jsonError !== undefined) {
-    if (names.length > 1 && !saidJson) throw new RequestError(`The request body is not JSON; a flow with several inputs (${names.join(', ')}) needs a JSON object of inputs (JsonPayloadRequiredForMultipleInputFields)`, 415);
+    if (names.length > 1 && !saidJson)
+      throw new RequestError(
+        `The request body is not JSON; a flow with several inputs (${names.join(', ')}) needs a JSON object of inputs (JsonPayloadRequiredForMultipleInputFields)`,
+        415,
+      );
     throw new RequestError(`The request body is not valid JSON: ${jsonError}`);
   }
-  throw new RequestError(`The request body is ${Array.isArray(value) ? 'a JSON array' : `JSON ${value === null ? 'null' : typeof value}`}, expected a JSON object of flow inputs (${names.join(', ')})`);
+  throw new RequestError(
+    `The request body is ${Array.isArray(value) ? 'a JSON array' : `JSON ${value === null ? 'null' : typeof value}`}, expected a JSON object of flow inputs (${names.join(', ')})`,
+  );
 }
 
 /** Defaults for absent inputs, then the declared types; every problem of the request in one message. */

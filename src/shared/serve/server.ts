@@ -10,7 +10,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
 import { jsonNestsDeeper } from '../json-depth.js';
 import { ServerMetrics } from './metrics.js';
-import { createServeRunner, RequestError, statusOfLineError, type ServeFlowOptions, type ServeRunner } from './runner.js';
+import {
+  createServeRunner,
+  RequestError,
+  statusOfLineError,
+  type ServeFlowOptions,
+  type ServeRunner,
+} from './runner.js';
 
 export interface FlowServerOptions extends ServeFlowOptions {
   /** Default 8080; 0 picks a free port. */
@@ -49,7 +55,9 @@ let cachedVersion: string | undefined;
 export function serverVersion(): string {
   if (cachedVersion === undefined) {
     try {
-      cachedVersion = String((JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version?: unknown }).version ?? '0.0.0');
+      cachedVersion = String(
+        (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version?: unknown }).version ?? '0.0.0',
+      );
     } catch {
       cachedVersion = '0.0.0';
     }
@@ -71,46 +79,79 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
 
   const headersTimeout = options.headersTimeoutMs ?? 20_000;
   const requestTimeout = Math.max(options.bodyTimeoutMs ?? 60_000, headersTimeout);
-  const server = createServer({
-    keepAliveTimeout: 65_000,
-    headersTimeout,
-    requestTimeout,
-    // How often node looks for clients past those timeouts (its default, 30 s, would let short ones slip).
-    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
-  }, (req, res) => {
-    const started = performance.now();
-    const path = (req.url ?? '/').split('?')[0];
-    const route = (routes.has(path) ? path : 'other') as Route;
-    const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
-    res.setHeader('x-request-id', requestId);
-    if (closing) res.setHeader('connection', 'close');
-    metrics.inFlight++;
-    active.add(res);
-    res.on('close', () => {
-      metrics.inFlight--;
-      active.delete(res);
-      const ms = performance.now() - started;
-      // A client that went away before its answer was sent has no status: logged as aborted (499, as proxies do).
-      const aborted = !res.writableFinished;
-      const status = aborted ? 499 : res.statusCode;
-      metrics.record(route, req.method ?? '', status, ms / 1000);
-      log(JSON.stringify({ time: new Date().toISOString(), level: aborted ? 'warn' : 'info', msg: aborted ? 'request aborted by the client' : 'request', requestId, method: req.method, path, status, latencyMs: Math.round(ms * 100) / 100, completed: !aborted, ...(aborted ? { aborted: true } : {}) }));
-      if (closing) req.socket.end();
-    });
-    handle(req, res, route).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, 500, 'SystemError', `Internal error: ${(err as Error)?.message ?? String(err)}`);
-      else res.destroy();
-    });
-  });
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout,
+      requestTimeout,
+      // How often node looks for clients past those timeouts (its default, 30 s, would let short ones slip).
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const started = performance.now();
+      const path = (req.url ?? '/').split('?')[0];
+      const route = (routes.has(path) ? path : 'other') as Route;
+      const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
+      res.setHeader('x-request-id', requestId);
+      if (closing) res.setHeader('connection', 'close');
+      metrics.inFlight++;
+      active.add(res);
+      res.on('close', () => {
+        metrics.inFlight--;
+        active.delete(res);
+        const ms = performance.now() - started;
+        // A client that went away before its answer was sent has no status: logged as aborted (499, as proxies do).
+        const aborted = !res.writableFinished;
+        const status = aborted ? 499 : res.statusCode;
+        metrics.record(route, req.method ?? '', status, ms / 1000);
+        log(
+          JSON.stringify({
+            time: new Date().toISOString(),
+            level: aborted ? 'warn' : 'info',
+            msg: aborted ? 'request aborted by the client' : 'request',
+            requestId,
+            method: req.method,
+            path,
+            status,
+            latencyMs: Math.round(ms * 100) / 100,
+            completed: !aborted,
+            ...(aborted ? { aborted: true } : {}),
+          }),
+        );
+        if (closing) req.socket.end();
+      });
+      handle(req, res, route).catch((err: unknown) => {
+        if (!res.headersSent)
+          sendError(res, 500, 'SystemError', `Internal error: ${(err as Error)?.message ?? String(err)}`);
+        else res.destroy();
+      });
+    },
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
     const method = req.method ?? 'GET';
     if (route === '/health') return sendJson(res, 200, { status: 'Healthy', version: serverVersion() });
-    if (route === '/version') return sendJson(res, 200, { status: 'Healthy', build_info: process.env.BUILD_INFO ?? '', version: serverVersion() });
-    if (route === 'other') return sendError(res, 404, 'UserError', `No route ${method} ${(req.url ?? '').split('?')[0]}; expected POST /score, GET /health, GET /version or GET /metrics`);
+    if (route === '/version')
+      return sendJson(res, 200, {
+        status: 'Healthy',
+        build_info: process.env.BUILD_INFO ?? '',
+        version: serverVersion(),
+      });
+    if (route === 'other')
+      return sendError(
+        res,
+        404,
+        'UserError',
+        `No route ${method} ${(req.url ?? '').split('?')[0]}; expected POST /score, GET /health, GET /version or GET /metrics`,
+      );
     if (key && !authorized(req, key)) {
       res.setHeader('www-authenticate', 'Bearer');
-      return sendError(res, 401, 'UserError', 'Missing or wrong API key; send Authorization: Bearer <key> or api-key: <key>');
+      return sendError(
+        res,
+        401,
+        'UserError',
+        'Missing or wrong API key; send Authorization: Bearer <key> or api-key: <key>',
+      );
     }
     if (route === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
@@ -126,16 +167,33 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
 
   async function score(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const accept = negotiate(req.headers.accept, runner.stream !== undefined);
-    if (accept === 'none') return sendError(res, 406, 'UserError', `Accept ${JSON.stringify(req.headers.accept)} cannot be served: this flow answers with ${runner.stream ? 'application/json or text/event-stream' : 'application/json only (it has no streaming output)'}`);
+    if (accept === 'none')
+      return sendError(
+        res,
+        406,
+        'UserError',
+        `Accept ${JSON.stringify(req.headers.accept)} cannot be served: this flow answers with ${runner.stream ? 'application/json or text/event-stream' : 'application/json only (it has no streaming output)'}`,
+      );
     let inputs: Record<string, unknown>;
     try {
       const contentType = req.headers['content-type'];
       if (!acceptedContentType(contentType)) {
         req.resume();
-        return sendError(res, 415, 'UserError', `Content-Type ${JSON.stringify(contentType)} is not accepted: send the flow inputs as a JSON object with Content-Type: application/json${Object.keys(runner.inputs).length === 1 ? ' (or the only input as text/plain)' : ''}`);
+        return sendError(
+          res,
+          415,
+          'UserError',
+          `Content-Type ${JSON.stringify(contentType)} is not accepted: send the flow inputs as a JSON object with Content-Type: application/json${Object.keys(runner.inputs).length === 1 ? ' (or the only input as text/plain)' : ''}`,
+        );
       }
       const body = await readBody(req, maxBody);
-      if (jsonNestsDeeper(body.toString('latin1'), maxDepth)) return sendError(res, 400, 'UserError', `The request body nests JSON more than ${maxDepth} levels deep; flow inputs may nest at most ${maxDepth} levels`);
+      if (jsonNestsDeeper(body.toString('latin1'), maxDepth))
+        return sendError(
+          res,
+          400,
+          'UserError',
+          `The request body nests JSON more than ${maxDepth} levels deep; flow inputs may nest at most ${maxDepth} levels`,
+        );
       inputs = runner.parseBody(body, contentType);
     } catch (e) {
       if (e instanceof RequestError) return sendError(res, e.status, 'UserError', e.message);
@@ -147,7 +205,13 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     });
     if (accept === 'stream') return streamScore(res, inputs, abort.signal);
     const r = await runner.run(inputs, { signal: abort.signal });
-    if (r.status !== 'Completed') return sendError(res, statusOfLineError(r.error), r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
+    if (r.status !== 'Completed')
+      return sendError(
+        res,
+        statusOfLineError(r.error),
+        r.error?.code ?? 'SystemError',
+        r.error?.message ?? 'The flow failed',
+      );
     sendJson(res, 200, runner.visibleOutputs(r.outputs ?? {}));
   }
 
@@ -158,8 +222,14 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     const writeEvent = (v: unknown) => res.write(`data: ${JSON.stringify(v)}\n\n`);
     const start = () => {
       if (res.headersSent) return;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-      const first = Object.fromEntries(Object.entries(runner.visibleOutputs(knownOutputs(runner, inputs))).filter(([k]) => k !== plan.output));
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      });
+      const first = Object.fromEntries(
+        Object.entries(runner.visibleOutputs(knownOutputs(runner, inputs))).filter(([k]) => k !== plan.output),
+      );
       if (Object.keys(first).length > 0) writeEvent(first);
     };
     const onChunk = (text: string) => {
@@ -169,13 +239,21 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     };
     const r = await runner.run(inputs, { signal, onChunk });
     if (r.status !== 'Completed') {
-      if (!res.headersSent) return sendError(res, statusOfLineError(r.error), r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
+      if (!res.headersSent)
+        return sendError(
+          res,
+          statusOfLineError(r.error),
+          r.error?.code ?? 'SystemError',
+          r.error?.message ?? 'The flow failed',
+        );
       writeEvent({ error: { code: r.error?.code ?? 'SystemError', message: r.error?.message ?? 'The flow failed' } });
       return void res.end();
     }
     if (!res.headersSent) {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-      const first = Object.fromEntries(Object.entries(runner.visibleOutputs(r.outputs ?? {})).filter(([k]) => k !== plan.output));
+      const first = Object.fromEntries(
+        Object.entries(runner.visibleOutputs(r.outputs ?? {})).filter(([k]) => k !== plan.output),
+      );
       if (Object.keys(first).length > 0) writeEvent(first);
       // A cached or non-streamed answer arrives whole: one event carries it.
       const chunks = pending.length > 0 ? pending : [String(r.outputs?.[plan.output] ?? '')];
@@ -190,7 +268,9 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () =>
+      resolve((server.address() as AddressInfo).port),
+    );
   });
   const hostForUrl = !options.host || options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
 
@@ -252,7 +332,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    return Promise.reject(new RequestError(`The request body has ${declared} bytes, more than the limit of ${limit} bytes`, 413));
+    return Promise.reject(
+      new RequestError(`The request body has ${declared} bytes, more than the limit of ${limit} bytes`, 413),
+    );
   }
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];

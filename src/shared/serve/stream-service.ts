@@ -27,9 +27,17 @@ export function withStreamSink<T>(sink: StreamSink, body: () => Promise<T>): Pro
 const LLM_NODE_CALLER = 'aoai-tool';
 
 export class StreamingLlmService extends LlmService {
-  override async call(api: 'chat' | 'completion' | 'embedding', connection: Connection, body: Record<string, unknown>, usage: Usage[], signal?: AbortSignal, calledFrom?: string): Promise<LlmResult<unknown>> {
+  override async call(
+    api: 'chat' | 'completion' | 'embedding',
+    connection: Connection,
+    body: Record<string, unknown>,
+    usage: Usage[],
+    signal?: AbortSignal,
+    calledFrom?: string,
+  ): Promise<LlmResult<unknown>> {
     const sink = sinks.getStore();
-    if (!sink || sink.claimed || api !== 'chat' || (calledFrom ?? LLM_NODE_CALLER) !== LLM_NODE_CALLER) return super.call(api, connection, body, usage, signal, calledFrom);
+    if (!sink || sink.claimed || api !== 'chat' || (calledFrom ?? LLM_NODE_CALLER) !== LLM_NODE_CALLER)
+      return super.call(api, connection, body, usage, signal, calledFrom);
     sink.claimed = true;
     const stream = await chatStream(this.client(connection, calledFrom), body, { signal });
     let content = '';
@@ -52,7 +60,11 @@ export class StreamingLlmService extends LlmService {
       object: 'chat.completion',
       model,
       choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason ?? 'stop' }],
-      usage: { prompt_tokens: tokens.promptTokens, completion_tokens: tokens.completionTokens, total_tokens: tokens.totalTokens },
+      usage: {
+        prompt_tokens: tokens.promptTokens,
+        completion_tokens: tokens.completionTokens,
+        total_tokens: tokens.totalTokens,
+      },
     };
     return { response, usage: tokens, latencyMs: stream.latencyMs ?? 0, cached: false, attempts: stream.attempts };
   }

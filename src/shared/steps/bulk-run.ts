@@ -46,14 +46,35 @@ export interface BulkRunOutputs {
 
 export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
   name: 'bulk-run',
-  description: 'Run the standard flow on every dataset × variant of the plan, recording every line in the run store; fail when more lines failed than the tolerance allows.',
+  description:
+    'Run the standard flow on every dataset × variant of the plan, recording every line in the run store; fail when more lines failed than the tolerance allows.',
   inputs: [
     ...useCaseInputs,
     ...storeInputs,
-    { name: 'variants', type: 'choice', choices: ['defaults', 'one_at_a_time', 'cartesian', 'list'], description: 'Variant plan (default: variants.plan of experiment.yaml, else one_at_a_time).' },
-    { name: 'datasets', type: 'string', description: 'Comma-separated dataset names to run (default: all datasets of the experiment).' },
-    { name: 'runs-file', type: 'path', description: 'Where to write the runs file for evaluate and report (default: <store>/experiments/<name>[.<env>]/runs.json).' },
-    { name: 'resume', type: 'boolean', default: 'false', description: 'Finish the runs of an interrupted bulk-run (from its runs file): finished lines are not run again, finished runs are kept.' },
+    {
+      name: 'variants',
+      type: 'choice',
+      choices: ['defaults', 'one_at_a_time', 'cartesian', 'list'],
+      description: 'Variant plan (default: variants.plan of experiment.yaml, else one_at_a_time).',
+    },
+    {
+      name: 'datasets',
+      type: 'string',
+      description: 'Comma-separated dataset names to run (default: all datasets of the experiment).',
+    },
+    {
+      name: 'runs-file',
+      type: 'path',
+      description:
+        'Where to write the runs file for evaluate and report (default: <store>/experiments/<name>[.<env>]/runs.json).',
+    },
+    {
+      name: 'resume',
+      type: 'boolean',
+      default: 'false',
+      description:
+        'Finish the runs of an interrupted bulk-run (from its runs file): finished lines are not run again, finished runs are kept.',
+    },
     ...planInputs,
   ],
   outputs: [
@@ -68,13 +89,24 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
     // Every dataset is read (strictly) before the first line of the first one runs.
-    await checkDatasets(datasets.filter((d) => d.localPath).map((d) => ({ path: d.localPath!, display: path.relative(process.cwd(), d.localPath!), required: requiredColumns(d.mappings, useCase.flow.model) })));
+    await checkDatasets(
+      datasets
+        .filter((d) => d.localPath)
+        .map((d) => ({
+          path: d.localPath!,
+          display: path.relative(process.cwd(), d.localPath!),
+          required: requiredColumns(d.mappings, useCase.flow.model),
+        })),
+    );
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
     const previous = inputs.resume ? readHandoff<RunsFile>(runsFile, 'bulk-run').runs : [];
     const resumable = new Set(previous.map((r) => r.runId));
     // The runs to make, with their ids: a run id already in the store (and not being resumed) is not reused.
     const plan = await planExperiment(useCase, {
-      variants: inputs.variants, datasets: datasets.map((d) => d.name), build, prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
+      variants: inputs.variants,
+      datasets: datasets.map((d) => d.name),
+      build,
+      prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
       taken: (id) => !resumable.has(id) && existsSync(runDir(inputs.store, id)),
     });
     if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs);
@@ -86,11 +118,19 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
 
     const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
-    const handoff: RunsFile = { experiment: useCase.name, env: useCase.envName, build, createdAt: new Date().toISOString(), runs: [] };
+    const handoff: RunsFile = {
+      experiment: useCase.name,
+      env: useCase.envName,
+      build,
+      createdAt: new Date().toISOString(),
+      runs: [],
+    };
     const runs = handoff.runs;
     const overLimit: { run: StandardRun; summary: RunSummary; limit: number }[] = [];
     const variantCount = new Set(plan.runs.map((r) => r.variantId)).size;
-    host.info(`bulk-run ${useCase.name}: ${datasets.length} dataset(s) × ${variantCount} variant(s), concurrency ${execution.concurrency}, cache ${execution.cache}${inputs.resume ? ', resuming' : ''}`);
+    host.info(
+      `bulk-run ${useCase.name}: ${datasets.length} dataset(s) × ${variantCount} variant(s), concurrency ${execution.concurrency}, cache ${execution.cache}${inputs.resume ? ', resuming' : ''}`,
+    );
     for (const planned of plan.runs) {
       const dataset = datasets.find((d) => d.name === planned.dataset)!;
       const earlier = previous.find((r) => r.dataset === planned.dataset && r.variantId === planned.variantId);
@@ -100,18 +140,52 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         continue;
       }
       const runId = earlier?.runId ?? planned.runId;
-      const run: StandardRun = { runId, variantId: planned.variantId, selection: planned.selection, isDefault: planned.isDefault, dataset: dataset.name, dataFile: dataset.localPath!, lines: 0, completed: 0, failed: 0, status: 'Running' };
+      const run: StandardRun = {
+        runId,
+        variantId: planned.variantId,
+        selection: planned.selection,
+        isDefault: planned.isDefault,
+        dataset: dataset.name,
+        dataFile: dataset.localPath!,
+        lines: 0,
+        completed: 0,
+        failed: 0,
+        status: 'Running',
+      };
       runs.push(run);
       // Written before the run starts, so a killed bulk-run can be resumed from this file.
       writeHandoff(runsFile, handoff);
       host.info(`run ${runId}: ${dataset.name} with ${planned.variantId}${earlier ? ' (resumed)' : ''}`);
-      const settings = { announced: true, storeRoot: inputs.store, concurrency: execution.concurrency, connections: useCase.connections, fallbackConnection, llm, lineTimeoutMs: execution.lineTimeoutSec * 1000, progress: progressFor(host, runId), init: useCase.flow.init, python: execution.python, pythonRequirements: execution.pythonRequirements, log: (m: string) => host.info(m), onSecret: (s: string) => host.mask(s) };
+      const settings = {
+        announced: true,
+        storeRoot: inputs.store,
+        concurrency: execution.concurrency,
+        connections: useCase.connections,
+        fallbackConnection,
+        llm,
+        lineTimeoutMs: execution.lineTimeoutSec * 1000,
+        progress: progressFor(host, runId),
+        init: useCase.flow.init,
+        python: execution.python,
+        pythonRequirements: execution.pythonRequirements,
+        log: (m: string) => host.info(m),
+        onSecret: (s: string) => host.mask(s),
+      };
       let summary: RunSummary;
       try {
         // A run that failed before its store record was written starts afresh under the same id.
-        summary = earlier && existsSync(path.join(runDir(inputs.store, runId), 'run.json'))
-          ? await runBatch({ ...settings, resume: runId })
-          : await runBatch({ ...settings, flow: useCase.flow.model, variant: planned.selection, variantId: planned.variantId, data: dataset.localPath!, columnMapping: dataset.mappings, runId });
+        summary =
+          earlier && existsSync(path.join(runDir(inputs.store, runId), 'run.json'))
+            ? await runBatch({ ...settings, resume: runId })
+            : await runBatch({
+                ...settings,
+                flow: useCase.flow.model,
+                variant: planned.selection,
+                variantId: planned.variantId,
+                data: dataset.localPath!,
+                columnMapping: dataset.mappings,
+                runId,
+              });
       } catch (e) {
         // The runs file says what happened, so evaluate and report do not read a run that never finished.
         Object.assign(run, { status: 'Failed', error: e instanceof Error ? e.message : String(e) });
@@ -119,7 +193,12 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         throw e;
       }
       delete run.error;
-      Object.assign(run, { lines: summary.counts.total, completed: summary.counts.completed, failed: summary.counts.failed, status: summary.status });
+      Object.assign(run, {
+        lines: summary.counts.total,
+        completed: summary.counts.completed,
+        failed: summary.counts.failed,
+        status: summary.status,
+      });
       // A model endpoint that cannot be reached fails the step (exit 3) instead of the next runs' lines.
       const down = llm.unreachable();
       if (down) {
@@ -127,7 +206,9 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         throw down;
       }
       const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
-      host.info(`  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`);
+      host.info(
+        `  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`,
+      );
       if (summary.counts.failed > limit) overLimit.push({ run, summary, limit });
     }
 
@@ -143,9 +224,16 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
 
 function selectDatasets(useCase: UseCase, names?: string) {
   if (!names) return useCase.datasets;
-  const wanted = names.split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = names
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = wanted.filter((n) => !useCase.datasets.some((d) => d.name === n));
-  if (unknown.length) throw ConfigError.at({ file: 'input "datasets"' }, `${unknown.map((u) => `"${u}"`).join(', ')} not in the experiment, expected some of: ${useCase.datasets.map((d) => d.name).join(', ')}`);
+  if (unknown.length)
+    throw ConfigError.at(
+      { file: 'input "datasets"' },
+      `${unknown.map((u) => `"${u}"`).join(', ')} not in the experiment, expected some of: ${useCase.datasets.map((d) => d.name).join(', ')}`,
+    );
   return useCase.datasets.filter((d) => wanted.includes(d.name));
 }
 
@@ -166,7 +254,11 @@ function dataLine(file: string, lineNumber: number): { file: string; line?: numb
   return { file: display };
 }
 
-async function failedLinesError(overLimit: { run: StandardRun; summary: RunSummary; limit: number }[], store: string, host: Host): Promise<GateFailed> {
+async function failedLinesError(
+  overLimit: { run: StandardRun; summary: RunSummary; limit: number }[],
+  store: string,
+  host: Host,
+): Promise<GateFailed> {
   const failures: string[] = [];
   for (const { run, limit } of overLimit) {
     failures.push(`${run.runId}: ${run.failed} of ${run.lines} lines failed (tolerance ${limit})`);
@@ -174,11 +266,14 @@ async function failedLinesError(overLimit: { run: StandardRun; summary: RunSumma
     for await (const rec of readLineRecords(path.join(runDir(store, run.runId), 'outputs.jsonl'))) {
       if (rec.status !== 'Failed') continue;
       const message = rec.error?.message ?? 'failed';
-      if (shown < 10) host.error(`line ${rec.line_number} of ${run.dataset} failed: ${message}`, dataLine(run.dataFile, rec.line_number));
+      if (shown < 10)
+        host.error(
+          `line ${rec.line_number} of ${run.dataset} failed: ${message}`,
+          dataLine(run.dataFile, rec.line_number),
+        );
       if (shown < 20) failures.push(`  line ${rec.line_number}: ${message}`);
       shown++;
     }
   }
   return new GateFailed(`bulk-run: failed lines over the tolerance in ${overLimit.length} run(s)`, failures);
 }
-

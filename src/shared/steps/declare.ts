@@ -46,7 +46,8 @@ export function readInputs(specs: readonly InputSpec[], host: Host): Record<stri
     const text = raw === undefined || raw === '' ? spec.default : raw;
     if (spec.secret && raw) host.mask(raw);
     if (text === undefined || text === '') {
-      if (spec.required) problems.push({ file: `input "${spec.name}"`, message: `required but not given (${spec.description})` });
+      if (spec.required)
+        problems.push({ file: `input "${spec.name}"`, message: `required but not given (${spec.description})` });
       continue;
     }
     const parsed = parseInput(spec, text);
@@ -69,7 +70,9 @@ function parseInput(spec: InputSpec, text: string): { value?: InputValue; error?
     case 'number':
       return Number.isFinite(Number(text)) ? { value: Number(text) } : { error: `${found}, expected a number` };
     case 'choice':
-      return spec.choices?.includes(text) ? { value: text } : { error: `${found}, expected one of: ${spec.choices?.join(', ')}` };
+      return spec.choices?.includes(text)
+        ? { value: text }
+        : { error: `${found}, expected one of: ${spec.choices?.join(', ')}` };
     default:
       return { value: text };
   }

@@ -38,30 +38,90 @@ export const DEPLOY_TARGETS = ['local', 'azure-managed', 'kubernetes', 'webapp']
 
 export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
   name: 'deploy',
-  description: 'Deploy the use case flow. Target local: a background `llmops flow serve`, replaced blue/green after the new server passes its smoke test.',
+  description:
+    'Deploy the use case flow. Target local: a background `llmops flow serve`, replaced blue/green after the new server passes its smoke test.',
   inputs: [
     ...useCaseInputs,
-    { name: 'target', type: 'choice', choices: DEPLOY_TARGETS, default: 'local', description: 'Where to deploy (local now; azure-managed, kubernetes and webapp are not available yet).' },
-    { name: 'variant', type: 'string', description: "Variants to deploy, comma-separated '${node.variant_id}' (default: the flow's defaults)." },
-    { name: 'port', type: 'integer', description: 'Preferred port of the local server (default: any free port; the live URL is the endpoint output).' },
-    { name: 'state-dir', type: 'path', default: '.llmops', description: 'Where deployments are recorded (<state-dir>/deploy/<experiment>-<env>.json) and logged.' },
-    { name: 'tests', type: 'path', description: 'Smoke tests YAML the new deployment must pass (default: the sample request of the use case).' },
-    { name: 'api-key-env', type: 'string', description: 'Environment variable holding the API key the local server requires (optional).' },
-    { name: 'list', type: 'boolean', default: 'false', description: 'Only list the local deployments recorded under state-dir (name, status, endpoint, pid); deploys nothing.' },
-    { name: 'stop', type: 'boolean', default: 'false', description: "Stop a local deployment (its server and its record) instead of deploying: the use case's <experiment>-<env>, or the one given by name." },
-    { name: 'name', type: 'string', description: 'Deployment to stop, as --list shows it (default: <experiment>-<env> of the use case).' },
+    {
+      name: 'target',
+      type: 'choice',
+      choices: DEPLOY_TARGETS,
+      default: 'local',
+      description: 'Where to deploy (local now; azure-managed, kubernetes and webapp are not available yet).',
+    },
+    {
+      name: 'variant',
+      type: 'string',
+      description: "Variants to deploy, comma-separated '${node.variant_id}' (default: the flow's defaults).",
+    },
+    {
+      name: 'port',
+      type: 'integer',
+      description: 'Preferred port of the local server (default: any free port; the live URL is the endpoint output).',
+    },
+    {
+      name: 'state-dir',
+      type: 'path',
+      default: '.llmops',
+      description: 'Where deployments are recorded (<state-dir>/deploy/<experiment>-<env>.json) and logged.',
+    },
+    {
+      name: 'tests',
+      type: 'path',
+      description: 'Smoke tests YAML the new deployment must pass (default: the sample request of the use case).',
+    },
+    {
+      name: 'api-key-env',
+      type: 'string',
+      description: 'Environment variable holding the API key the local server requires (optional).',
+    },
+    {
+      name: 'list',
+      type: 'boolean',
+      default: 'false',
+      description:
+        'Only list the local deployments recorded under state-dir (name, status, endpoint, pid); deploys nothing.',
+    },
+    {
+      name: 'stop',
+      type: 'boolean',
+      default: 'false',
+      description:
+        "Stop a local deployment (its server and its record) instead of deploying: the use case's <experiment>-<env>, or the one given by name.",
+    },
+    {
+      name: 'name',
+      type: 'string',
+      description: 'Deployment to stop, as --list shows it (default: <experiment>-<env> of the use case).',
+    },
   ],
   outputs: [
     { name: 'endpoint', description: 'Scoring URL of the live deployment (empty with list or stop).' },
-    { name: 'deployment-name', description: '<experiment>-<env>: the deployment (and state file) name (the stopped one with stop; empty with list).' },
-    { name: 'deployments', description: 'JSON array of the local deployments recorded after the step: name, target, status (running/stopped), endpoint, slot, pid, flow, variant, startedAt, logFile.' },
+    {
+      name: 'deployment-name',
+      description:
+        '<experiment>-<env>: the deployment (and state file) name (the stopped one with stop; empty with list).',
+    },
+    {
+      name: 'deployments',
+      description:
+        'JSON array of the local deployments recorded after the step: name, target, status (running/stopped), endpoint, slot, pid, flow, variant, startedAt, logFile.',
+    },
   ],
   async run(inputs, host) {
-    if (inputs.list && inputs.stop) throw ConfigError.at({ file: 'input "stop"' }, 'found both list and stop; expected one of them');
-    if (inputs.name && !inputs.stop) throw ConfigError.at({ file: 'input "name"' }, 'found a name without stop; expected stop: true (name says which deployment to stop)');
+    if (inputs.list && inputs.stop)
+      throw ConfigError.at({ file: 'input "stop"' }, 'found both list and stop; expected one of them');
+    if (inputs.name && !inputs.stop)
+      throw ConfigError.at(
+        { file: 'input "name"' },
+        'found a name without stop; expected stop: true (name says which deployment to stop)',
+      );
     if (inputs.list) return listDeployments(inputs.stateDir, host);
     if (inputs.target !== 'local') {
-      throw ConfigError.at({ file: 'input "target"' }, `target ${inputs.target} is not available yet; expected local (azure-managed, kubernetes and webapp land in a later release)`);
+      throw ConfigError.at(
+        { file: 'input "target"' },
+        `target ${inputs.target} is not available yet; expected local (azure-managed, kubernetes and webapp land in a later release)`,
+      );
     }
     if (inputs.stop) return stopDeployment(inputs, host);
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
@@ -69,24 +129,53 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     const smoke = suiteForUseCase(useCase, inputs.tests);
     // Read like every other variable a step reads: CI's environment, then .env at the repository root.
     const apiKey = inputs.apiKeyEnv ? useCase.variable(inputs.apiKeyEnv) : undefined;
-    if (inputs.apiKeyEnv && !apiKey) throw ConfigError.at({ file: 'input "api-key-env"' }, `environment variable ${inputs.apiKeyEnv} is not set or empty (looked in the environment and in .env at the repository root); expected the API key callers must send`);
+    if (inputs.apiKeyEnv && !apiKey)
+      throw ConfigError.at(
+        { file: 'input "api-key-env"' },
+        `environment variable ${inputs.apiKeyEnv} is not set or empty (looked in the environment and in .env at the repository root); expected the API key callers must send`,
+      );
     if (apiKey) host.mask(apiKey);
-    const variants = inputs.variant ? inputs.variant.split(/,(?=\s*\$\{)/).map((v) => v.trim()).filter(Boolean) : [];
+    const variants = inputs.variant
+      ? inputs.variant
+          .split(/,(?=\s*\$\{)/)
+          .map((v) => v.trim())
+          .filter(Boolean)
+      : [];
     let result;
     try {
-      result = await deployLocal({ name, stateDir: inputs.stateDir, config: inputs.config, env: useCase.envName, variants, port: inputs.port, smoke, apiKeyEnv: inputs.apiKeyEnv, apiKey, log: (l) => host.info(l) });
+      result = await deployLocal({
+        name,
+        stateDir: inputs.stateDir,
+        config: inputs.config,
+        env: useCase.envName,
+        variants,
+        port: inputs.port,
+        smoke,
+        apiKeyEnv: inputs.apiKeyEnv,
+        apiKey,
+        log: (l) => host.info(l),
+      });
     } catch (e) {
       const r = (e as { smoke?: Parameters<typeof smokeMarkdown>[0] }).smoke;
       if (r) await host.appendSummary(`## Deploy ${name} (local): new deployment rejected\n\n${smokeMarkdown(r)}`);
       throw e;
     }
-    host.info(`${name} is live at ${result.endpoint}${result.replaced ? ` (replaced ${result.replaced.slot} pid ${result.replaced.pid})` : ''}`);
-    await host.appendSummary(`## Deploy ${name} (local)\n\nLive: \`${result.endpoint}\` (${result.state.live.slot}, pid ${result.state.live.pid})\n\n${smokeMarkdown(result.smoke)}`);
+    host.info(
+      `${name} is live at ${result.endpoint}${result.replaced ? ` (replaced ${result.replaced.slot} pid ${result.replaced.pid})` : ''}`,
+    );
+    await host.appendSummary(
+      `## Deploy ${name} (local)\n\nLive: \`${result.endpoint}\` (${result.state.live.slot}, pid ${result.state.live.pid})\n\n${smokeMarkdown(result.smoke)}`,
+    );
     return publish(host, result.endpoint, name, listLocalDeployments(inputs.stateDir));
   },
 };
 
-function publish(host: Host, endpoint: string, deploymentName: string, deployments: LocalDeploymentListing[]): DeployOutputs {
+function publish(
+  host: Host,
+  endpoint: string,
+  deploymentName: string,
+  deployments: LocalDeploymentListing[],
+): DeployOutputs {
   host.setOutput('endpoint', endpoint);
   host.setOutput('deployment-name', deploymentName);
   host.setOutput('deployments', JSON.stringify(deployments));
@@ -97,9 +186,14 @@ function publish(host: Host, endpoint: string, deploymentName: string, deploymen
 async function listDeployments(stateDir: string, host: Host): Promise<DeployOutputs> {
   const deployments = listLocalDeployments(stateDir);
   if (deployments.length === 0) host.info(`no local deployments recorded under ${stateDir}`);
-  for (const d of deployments) host.info(`${d.name}  ${d.status}  ${d.endpoint}  pid ${d.pid} (${d.slot})  since ${d.startedAt}`);
-  const rows = deployments.map((d) => `| ${d.name} | ${d.status} | \`${d.endpoint}\` | ${d.pid} | ${d.slot} | ${d.startedAt} |`);
-  await host.appendSummary(`## Local deployments (${stateDir})\n\n${rows.length ? `| name | status | endpoint | pid | slot | since |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n` : 'None.\n'}`);
+  for (const d of deployments)
+    host.info(`${d.name}  ${d.status}  ${d.endpoint}  pid ${d.pid} (${d.slot})  since ${d.startedAt}`);
+  const rows = deployments.map(
+    (d) => `| ${d.name} | ${d.status} | \`${d.endpoint}\` | ${d.pid} | ${d.slot} | ${d.startedAt} |`,
+  );
+  await host.appendSummary(
+    `## Local deployments (${stateDir})\n\n${rows.length ? `| name | status | endpoint | pid | slot | since |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n` : 'None.\n'}`,
+  );
   return publish(host, '', '', deployments);
 }
 
@@ -114,10 +208,17 @@ async function stopDeployment(inputs: DeployInputs, host: Host): Promise<DeployO
   const found = known.find((d) => d.name === name);
   if (!found) {
     const names = known.map((d) => d.name).join(', ') || 'none';
-    throw ConfigError.at({ file: inputs.name ? 'input "name"' : 'input "config"' }, `found no local deployment named ${name} under ${inputs.stateDir}; expected one of: ${names}`);
+    throw ConfigError.at(
+      { file: inputs.name ? 'input "name"' : 'input "config"' },
+      `found no local deployment named ${name} under ${inputs.stateDir}; expected one of: ${names}`,
+    );
   }
   await stopLocalDeployment(inputs.stateDir, name);
-  host.info(`stopped ${name} (${found.status === 'running' ? `pid ${found.pid}, ${found.endpoint}` : 'its server had already exited'}); record removed`);
-  await host.appendSummary(`## Deploy ${name} (local): stopped\n\nWas \`${found.endpoint}\` (${found.slot}, pid ${found.pid}, ${found.status}).\n`);
+  host.info(
+    `stopped ${name} (${found.status === 'running' ? `pid ${found.pid}, ${found.endpoint}` : 'its server had already exited'}); record removed`,
+  );
+  await host.appendSummary(
+    `## Deploy ${name} (local): stopped\n\nWas \`${found.endpoint}\` (${found.slot}, pid ${found.pid}, ${found.status}).\n`,
+  );
   return publish(host, '', name, listLocalDeployments(inputs.stateDir));
 }

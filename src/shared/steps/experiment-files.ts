@@ -13,19 +13,25 @@ export function experimentDir(store: string, useCase: Pick<UseCase, 'name' | 'en
   return path.join(store, 'experiments', useCase.envName ? `${useCase.name}.${useCase.envName}` : useCase.name);
 }
 
-export const defaultRunsFile = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) => path.join(experimentDir(store, useCase), 'runs.json');
-export const defaultEvaluationsFile = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) => path.join(experimentDir(store, useCase), 'evaluations.json');
+export const defaultRunsFile = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) =>
+  path.join(experimentDir(store, useCase), 'runs.json');
+export const defaultEvaluationsFile = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) =>
+  path.join(experimentDir(store, useCase), 'evaluations.json');
 
 export function writeHandoff(file: string, value: RunsFile | EvaluationsFile): void {
   writeJsonAtomic(file, value);
 }
 
 export function readHandoff<T extends RunsFile | EvaluationsFile>(file: string, producedBy: string): T {
-  if (!existsSync(file)) throw ConfigError.at({ file }, `not found: run \`llmops ${producedBy}\` first (or pass the file it wrote)`);
+  if (!existsSync(file))
+    throw ConfigError.at({ file }, `not found: run \`llmops ${producedBy}\` first (or pass the file it wrote)`);
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (e) {
-    throw ConfigError.at({ file }, `not readable as JSON (${(e as Error).message}); expected the file \`llmops ${producedBy}\` writes`);
+    throw ConfigError.at(
+      { file },
+      `not readable as JSON (${(e as Error).message}); expected the file \`llmops ${producedBy}\` writes`,
+    );
   }
 }
 
@@ -41,8 +47,10 @@ export function ciBuildId(env: NodeJS.ProcessEnv = process.env): string | undefi
 export function unfinishedRuns(runsFile: string, runs: RunsFile, step: string): ConfigError | undefined {
   const unfinished = runs.runs.filter((r) => r.status !== 'Completed');
   if (unfinished.length === 0) return undefined;
-  return new ConfigError(unfinished.map((r) => ({
-    file: runsFile,
-    message: `run ${r.runId} (${r.dataset}, ${r.variantId}) did not finish: ${r.status}${r.error ? `: ${r.error.split('\n')[0]}` : ''}; fix the cause and run \`llmops bulk-run --resume\` before ${step}`,
-  })));
+  return new ConfigError(
+    unfinished.map((r) => ({
+      file: runsFile,
+      message: `run ${r.runId} (${r.dataset}, ${r.variantId}) did not finish: ${r.status}${r.error ? `: ${r.error.split('\n')[0]}` : ''}; fix the cause and run \`llmops bulk-run --resume\` before ${step}`,
+    })),
+  );
 }

@@ -18,9 +18,14 @@ import { readSource } from '../source.js';
 const cognitiveServicesScope = 'https://cognitiveservices.azure.com/.default';
 
 export function llmServiceFor(execution: Execution, store: string, connections: Connection[], host: Host): LlmService {
-  const needsToken = connections.some((c) => c.type === 'AzureOpenAIConnection' && (c.value.auth_mode === 'meid_token' || c.value.api_key === undefined));
+  const needsToken = connections.some(
+    (c) => c.type === 'AzureOpenAIConnection' && (c.value.auth_mode === 'meid_token' || c.value.api_key === undefined),
+  );
   return new LlmService({
-    cache: execution.cache === 'off' ? undefined : new ResponseCache({ root: path.join(store, 'cache'), mode: execution.cache }),
+    cache:
+      execution.cache === 'off'
+        ? undefined
+        : new ResponseCache({ root: path.join(store, 'cache'), mode: execution.cache }),
     prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
     client: needsToken ? { getToken: entraTokens(host) } : undefined,
   });
@@ -37,7 +42,13 @@ function entraTokens(host: Host): () => Promise<string> {
       return c.credential;
     });
     const token = await (await credential).getToken(cognitiveServicesScope);
-    if (!token) throw new ConfigError([{ file: 'Azure credential', message: `no token for ${cognitiveServicesScope}; expected a credential allowed to call Azure OpenAI` }]);
+    if (!token)
+      throw new ConfigError([
+        {
+          file: 'Azure credential',
+          message: `no token for ${cognitiveServicesScope}; expected a credential allowed to call Azure OpenAI`,
+        },
+      ]);
     cached = { token: token.token, expiresOn: token.expiresOnTimestamp };
     host.mask(token.token);
     return token.token;
@@ -53,9 +64,14 @@ export function loadPrices(file: string | undefined): PriceTable {
   if (!existsSync(file)) throw ConfigError.at({ file }, 'price table not found (LLMOPS_PRICES_FILE)');
   const source = readSource(file, file);
   const table = source.value as Record<string, { input?: unknown; output?: unknown }> | null;
-  const bad = Object.entries(table ?? {}).filter(([, p]) => typeof p?.input !== 'number' || typeof p?.output !== 'number');
+  const bad = Object.entries(table ?? {}).filter(
+    ([, p]) => typeof p?.input !== 'number' || typeof p?.output !== 'number',
+  );
   if (!table || typeof table !== 'object' || bad.length) {
-    throw ConfigError.at({ file }, `expected a mapping of model → { input: <USD per 1M input tokens>, output: <USD per 1M output tokens> }${bad.length ? `; not a price: ${bad.map(([k]) => k).join(', ')}` : ''}`);
+    throw ConfigError.at(
+      { file },
+      `expected a mapping of model → { input: <USD per 1M input tokens>, output: <USD per 1M output tokens> }${bad.length ? `; not a price: ${bad.map(([k]) => k).join(', ')}` : ''}`,
+    );
   }
   return mergePrices(table as PriceTable);
 }

@@ -9,32 +9,74 @@ import type { InputSpec } from './declare.js';
 import type { Estimate, ExperimentPlan } from '../runs/plan.js';
 
 export const planInputs: readonly InputSpec[] = [
-  { name: 'dry-run', type: 'boolean', default: 'false', description: 'Print the plan (runs × lines, estimated model calls, tokens and cost) and stop: no model is called, nothing is written but the plan file.' },
+  {
+    name: 'dry-run',
+    type: 'boolean',
+    default: 'false',
+    description:
+      'Print the plan (runs × lines, estimated model calls, tokens and cost) and stop: no model is called, nothing is written but the plan file.',
+  },
   { name: 'plan-file', type: 'path', description: 'Write the plan as JSON to this file (with or without --dry-run).' },
 ];
 
 type Row = [string, string, string, string, string, string, string];
 
 /** Which part of the plan to show: bulk-run shows its runs, evaluate its evaluation jobs. */
-export async function showPlan(plan: ExperimentPlan, part: 'runs' | 'evaluations', host: Host, o: { dryRun?: boolean; planFile?: string }): Promise<void> {
+export async function showPlan(
+  plan: ExperimentPlan,
+  part: 'runs' | 'evaluations',
+  host: Host,
+  o: { dryRun?: boolean; planFile?: string },
+): Promise<void> {
   const planFile = o.planFile;
   const dry = o.dryRun ? ' (dry run)' : '';
-  const header: Row = part === 'runs'
-    ? ['run', 'variant', 'dataset', 'lines', 'calls', 'tokens (in+out)', 'cost']
-    : ['evaluation run', 'evaluator', 'dataset', 'lines', 'calls', 'tokens (in+out)', 'cost'];
-  const rows: Row[] = part === 'runs'
-    ? plan.runs.map((r) => [r.runId, r.variantId, r.dataset, count(r.lines), count(r.estimate.calls), tokens(r.estimate), money(r.estimate.costUsd)])
-    : plan.evaluations.map((e) => [e.runId, e.evaluator, e.dataset, count(e.lines), count(e.estimate.calls), tokens(e.estimate), money(e.estimate.costUsd)]);
+  const header: Row =
+    part === 'runs'
+      ? ['run', 'variant', 'dataset', 'lines', 'calls', 'tokens (in+out)', 'cost']
+      : ['evaluation run', 'evaluator', 'dataset', 'lines', 'calls', 'tokens (in+out)', 'cost'];
+  const rows: Row[] =
+    part === 'runs'
+      ? plan.runs.map((r) => [
+          r.runId,
+          r.variantId,
+          r.dataset,
+          count(r.lines),
+          count(r.estimate.calls),
+          tokens(r.estimate),
+          money(r.estimate.costUsd),
+        ])
+      : plan.evaluations.map((e) => [
+          e.runId,
+          e.evaluator,
+          e.dataset,
+          count(e.lines),
+          count(e.estimate.calls),
+          tokens(e.estimate),
+          money(e.estimate.costUsd),
+        ]);
   const totalOf = part === 'runs' ? plan.estimate.runs : plan.estimate.evaluations;
   const lines = (part === 'runs' ? plan.runs : plan.evaluations).reduce((n, r) => n + (r.lines ?? 0), 0);
   const total: Row = ['total', '', '', count(lines), count(totalOf.calls), tokens(totalOf), money(totalOf.costUsd)];
 
-  host.info(`plan of ${plan.experiment}${plan.env ? ` (${plan.env})` : ''}: ${rows.length} ${part === 'runs' ? 'run(s)' : 'evaluation run(s)'}${o.dryRun ? ' (dry run: no model is called, nothing is run)' : ''}`);
+  host.info(
+    `plan of ${plan.experiment}${plan.env ? ` (${plan.env})` : ''}: ${rows.length} ${part === 'runs' ? 'run(s)' : 'evaluation run(s)'}${o.dryRun ? ' (dry run: no model is called, nothing is run)' : ''}`,
+  );
   for (const line of textTable([header, ...rows, total])) host.info(line);
-  const notes = [...new Set([...(part === 'runs' ? plan.runs : plan.evaluations).flatMap((r) => r.estimate.notes), ...totalOf.notes])];
+  const notes = [
+    ...new Set([
+      ...(part === 'runs' ? plan.runs : plan.evaluations).flatMap((r) => r.estimate.notes),
+      ...totalOf.notes,
+    ]),
+  ];
   for (const note of notes) host.info(`  note: ${note}`);
   host.info(`  estimate: ${plan.estimate.method}`);
-  await host.appendSummary(markdownTable(`Plan of ${plan.experiment}: ${part === 'runs' ? 'bulk-run' : 'evaluate'}${dry}`, [header, ...rows, total], notes));
+  await host.appendSummary(
+    markdownTable(
+      `Plan of ${plan.experiment}: ${part === 'runs' ? 'bulk-run' : 'evaluate'}${dry}`,
+      [header, ...rows, total],
+      notes,
+    ),
+  );
   if (planFile) {
     writeJsonAtomic(path.resolve(planFile), plan);
     host.info(`plan written to ${planFile}`);
@@ -56,17 +98,25 @@ function money(usd: number | undefined): string {
 function textTable(rows: Row[]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   // Text columns left, numbers right.
-  return rows.map((r) => r.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function markdownTable(title: string, rows: Row[], notes: string[]): string {
   const [header, ...body] = rows;
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   return [
-    `### ${title}`, '',
+    `### ${title}`,
+    '',
     `| ${header.map(cell).join(' | ')} |`,
     `|${header.map((_, i) => (i >= 3 ? ' ---: ' : ' --- ')).join('|')}|`,
     ...body.map((r) => `| ${r.map(cell).join(' | ')} |`),
-    '', ...notes.map((n) => `- ${n}`), '',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
   ].join('\n');
 }

@@ -33,10 +33,16 @@ export interface RegisterDataOutputs {
 
 export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOutputs> = {
   name: 'register-data',
-  description: 'Check every dataset of a use case (readable, mapped columns present in every row) and version it by content hash in the data registry.',
+  description:
+    'Check every dataset of a use case (readable, mapped columns present in every row) and version it by content hash in the data registry.',
   inputs: [
     ...useCaseInputs,
-    { name: 'store', type: 'path', default: '.llmops', description: 'Run store folder (runs, data registry, LLM cache).' },
+    {
+      name: 'store',
+      type: 'path',
+      default: '.llmops',
+      description: 'Run store folder (runs, data registry, LLM cache).',
+    },
     { name: 'output-file', type: 'path', description: 'Also write the datasets output (JSON) to this file.' },
   ],
   outputs: [{ name: 'datasets', description: 'JSON: dataset name → {version, hash, rows, created}.' }],
@@ -50,7 +56,9 @@ export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOu
     // Check everything first, register after: a bad dataset leaves the registry untouched.
     for (const t of targets) {
       if (!t.dataset.localPath) {
-        host.info(`${t.dataset.name}: ${t.dataset.source} is an Azure ML data asset; it is checked when the azure target reads it`);
+        host.info(
+          `${t.dataset.name}: ${t.dataset.source} is an Azure ML data asset; it is checked when the azure target reads it`,
+        );
         continue;
       }
       const display = path.relative(process.cwd(), t.dataset.localPath);
@@ -63,9 +71,17 @@ export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOu
     }
     if (problems.length) throw new ConfigError(problems);
     for (const { t, check } of checked) {
-      const v = await registry.register({ name: t.dataset.name, hash: check.hash, rows: check.rows, source: t.dataset.source, description: t.dataset.description });
+      const v = await registry.register({
+        name: t.dataset.name,
+        hash: check.hash,
+        rows: check.rows,
+        source: t.dataset.source,
+        description: t.dataset.description,
+      });
       datasets[t.dataset.name] = { version: v.version, hash: v.hash, rows: v.rows, created: v.created };
-      host.info(`${t.dataset.name}: ${check.rows} rows, version ${v.version}${v.created ? ' (new)' : ' (unchanged)'} sha256:${check.hash.slice(0, 12)}`);
+      host.info(
+        `${t.dataset.name}: ${check.rows} rows, version ${v.version}${v.created ? ' (new)' : ' (unchanged)'} sha256:${check.hash.slice(0, 12)}`,
+      );
     }
     const json = JSON.stringify(datasets);
     host.setOutput('datasets', json);
@@ -80,7 +96,11 @@ interface Target {
 }
 
 /** Standard datasets need the standard flow's columns; new evaluation datasets their evaluator's. */
-function datasetsToRegister(datasets: Dataset[], evaluators: { flow?: FlowRef; datasets: (Dataset & { reference: string })[] }[], flow: FlowRef): Target[] {
+function datasetsToRegister(
+  datasets: Dataset[],
+  evaluators: { flow?: FlowRef; datasets: (Dataset & { reference: string })[] }[],
+  flow: FlowRef,
+): Target[] {
   // Keyed by name and file: two evaluators may give one dataset name to different files (the
   // template's class_flows does), and each file must only have the columns its own mappings read.
   const key = (d: Dataset) => `${d.name}\0${d.localPath ?? d.source}`;
@@ -90,7 +110,8 @@ function datasetsToRegister(datasets: Dataset[], evaluators: { flow?: FlowRef; d
     for (const d of ev.datasets) {
       const required = requiredColumns(d.mappings, ev.flow?.model);
       const existing = targets.get(key(d));
-      if (existing) existing.required.push(...required.filter((r) => !existing.required.some((e) => e.column === r.column)));
+      if (existing)
+        existing.required.push(...required.filter((r) => !existing.required.some((e) => e.column === r.column)));
       else targets.set(key(d), { dataset: d, required });
     }
   }
@@ -102,7 +123,10 @@ function datasetsToRegister(datasets: Dataset[], evaluators: { flow?: FlowRef; d
  * without a default and without a mapping (promptflow-formats.md §6.4). Evaluation flows take
  * unmapped inputs the same way.
  */
-function requiredColumns(mappings: Dataset['mappings'], flow: LoadedFlow | undefined): { input: string; column: string }[] {
+function requiredColumns(
+  mappings: Dataset['mappings'],
+  flow: LoadedFlow | undefined,
+): { input: string; column: string }[] {
   const out = mappedColumns(mappings);
   for (const [name, def] of Object.entries(flow?.inputs ?? {})) {
     if (!def.hasDefault && !(name in mappings)) out.push({ input: name, column: name });

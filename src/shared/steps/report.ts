@@ -7,7 +7,16 @@ import path from 'node:path';
 import { loadUseCase } from '../config/use-case.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import { assembleResults } from '../eval/results.js';
-import { ALL_REPORT_FORMATS, markdownMarker, PR_COMMENT_MAX_BYTES, renderMarkdown, validateResults, writeReports, type ReportFormat, type Results } from '../report/index.js';
+import {
+  ALL_REPORT_FORMATS,
+  markdownMarker,
+  PR_COMMENT_MAX_BYTES,
+  renderMarkdown,
+  validateResults,
+  writeReports,
+  type ReportFormat,
+  type Results,
+} from '../report/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import type { EvaluationsFile, RunsFile } from '../results/handoff.js';
@@ -34,17 +43,44 @@ export interface ReportOutputs {
 
 export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
   name: 'report',
-  description: 'Build the results (confidence intervals, paired comparisons, quality gates) and write them as JSON, CSV, HTML, Markdown and JUnit; fail when a gate fails.',
+  description:
+    'Build the results (confidence intervals, paired comparisons, quality gates) and write them as JSON, CSV, HTML, Markdown and JUnit; fail when a gate fails.',
   inputs: [
     ...useCaseInputs,
     { name: 'store', type: 'path', default: '.llmops', description: 'Run store folder.' },
     { name: 'runs-file', type: 'path', description: 'Runs file written by bulk-run (default: in the run store).' },
-    { name: 'evaluations-file', type: 'path', description: 'Evaluations file written by evaluate (default: in the run store; none: a report of the runs alone).' },
-    { name: 'output-dir', type: 'path', description: 'Report folder (default: reports.dir of experiment.yaml, else reports).' },
-    { name: 'formats', type: 'string', description: 'Comma-separated formats: json, csv, html, markdown, junit (default: reports.formats, else all).' },
-    { name: 'baseline', type: 'path', description: 'results.json of an earlier report to compare with (default: baseline of experiment.yaml).' },
-    { name: 'build-id', type: 'string', description: 'Build id shown in the report (default: GITHUB_RUN_ID, BUILD_BUILDID or BUILD_NUMBER).' },
-    { name: 'pr-comment', type: 'boolean', default: 'true', description: 'On a pull request (GitHub), post the summary as one comment updated in place on every push.' },
+    {
+      name: 'evaluations-file',
+      type: 'path',
+      description:
+        'Evaluations file written by evaluate (default: in the run store; none: a report of the runs alone).',
+    },
+    {
+      name: 'output-dir',
+      type: 'path',
+      description: 'Report folder (default: reports.dir of experiment.yaml, else reports).',
+    },
+    {
+      name: 'formats',
+      type: 'string',
+      description: 'Comma-separated formats: json, csv, html, markdown, junit (default: reports.formats, else all).',
+    },
+    {
+      name: 'baseline',
+      type: 'path',
+      description: 'results.json of an earlier report to compare with (default: baseline of experiment.yaml).',
+    },
+    {
+      name: 'build-id',
+      type: 'string',
+      description: 'Build id shown in the report (default: GITHUB_RUN_ID, BUILD_BUILDID or BUILD_NUMBER).',
+    },
+    {
+      name: 'pr-comment',
+      type: 'boolean',
+      default: 'true',
+      description: 'On a pull request (GitHub), post the summary as one comment updated in place on every push.',
+    },
   ],
   outputs: [
     { name: 'report-dir', description: 'Folder of the written reports.' },
@@ -59,10 +95,14 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     const unfinished = unfinishedRuns(runsFile, runs, 'report');
     if (unfinished) throw unfinished;
     const evaluationsPath = inputs.evaluationsFile ?? defaultEvaluationsFile(inputs.store, useCase);
-    const evaluations = inputs.evaluationsFile || existsSync(evaluationsPath) ? readHandoff<EvaluationsFile>(evaluationsPath, 'evaluate').evaluations : [];
+    const evaluations =
+      inputs.evaluationsFile || existsSync(evaluationsPath)
+        ? readHandoff<EvaluationsFile>(evaluationsPath, 'evaluate').evaluations
+        : [];
     const baselineFile = inputs.baseline ?? useCase.baselineFile;
     const baseline = baselineFile && existsSync(baselineFile) ? readBaseline(baselineFile) : undefined;
-    if (baselineFile && !baseline) host.warning(`baseline ${baselineFile} not found: comparisons with it and regression gates are skipped`);
+    if (baselineFile && !baseline)
+      host.warning(`baseline ${baselineFile} not found: comparisons with it and regression gates are skipped`);
 
     const results = await assembleResults({
       store: inputs.store,
@@ -76,24 +116,44 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     const dir = inputs.outputDir ?? useCase.reports.dir;
     const formats = parseFormats(inputs.formats) ?? (useCase.reports.formats as ReportFormat[]);
     // Failed lines within the tolerance did not fail bulk-run, so they must not fail the JUnit test tab either.
-    const withinTolerance = runs.runs.every((r) => r.failed <= failedLineLimit(useCase.execution.maxFailedLines, r.lines));
-    const files = await writeReports(results, dir, formats, { secrets: useCase.secrets, junit: { failedLines: withinTolerance ? 'none' : 'failure' } });
+    const withinTolerance = runs.runs.every(
+      (r) => r.failed <= failedLineLimit(useCase.execution.maxFailedLines, r.lines),
+    );
+    const files = await writeReports(results, dir, formats, {
+      secrets: useCase.secrets,
+      junit: { failedLines: withinTolerance ? 'none' : 'failure' },
+    });
     await host.appendSummary(renderMarkdown(results, { secrets: useCase.secrets }));
     await host.uploadArtifact('llmops-report', files, dir);
     if (inputs.prComment !== false && host.publishComment) {
       // A failed comment must not hide the results: the summary and artifact already carry them.
-      await host.publishComment(renderMarkdown(results, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES }), markdownMarker(results.experiment)).catch((e: Error) => host.warning(`could not post the pull-request comment: ${e.message}`));
+      await host
+        .publishComment(
+          renderMarkdown(results, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES }),
+          markdownMarker(results.experiment),
+        )
+        .catch((e: Error) => host.warning(`could not post the pull-request comment: ${e.message}`));
     }
 
     const failed = results.gates.filter((g) => g.status === 'failed');
-    for (const m of results.metrics) host.info(`${m.evaluator}.${m.metric} [${m.variantId}] = ${round(m.value)}${m.interval ? ` [${round(m.interval.lower)}, ${round(m.interval.upper)}]` : ''}`);
-    for (const g of results.gates) (g.status === 'failed' ? host.error.bind(host) : host.info.bind(host))(`gate ${g.name} [${g.variantId}]: ${g.status} — ${g.message}`);
+    for (const m of results.metrics)
+      host.info(
+        `${m.evaluator}.${m.metric} [${m.variantId}] = ${round(m.value)}${m.interval ? ` [${round(m.interval.lower)}, ${round(m.interval.upper)}]` : ''}`,
+      );
+    for (const g of results.gates)
+      (g.status === 'failed' ? host.error.bind(host) : host.info.bind(host))(
+        `gate ${g.name} [${g.variantId}]: ${g.status} — ${g.message}`,
+      );
     host.info(`reports written to ${dir}: ${files.map((f) => path.basename(f)).join(', ')}`);
     host.setOutput('report-dir', dir);
     host.setOutput('results-file', path.join(dir, 'results.json'));
     host.setOutput('gates-passed', String(failed.length === 0));
     host.setOutput('failed-gates', failed.map((g) => g.name).join(','));
-    if (failed.length) throw new GateFailed(`report: ${failed.length} quality gate(s) failed`, failed.map((g) => `${g.name} [${g.variantId}]: ${g.message}`));
+    if (failed.length)
+      throw new GateFailed(
+        `report: ${failed.length} quality gate(s) failed`,
+        failed.map((g) => `${g.name} [${g.variantId}]: ${g.message}`),
+      );
     return { results, files };
   },
 };
@@ -103,18 +163,31 @@ function readBaseline(file: string): Results {
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw ConfigError.at({ file }, `not readable as JSON (${(e as Error).message}); expected a results.json written by llmops report`);
+    throw ConfigError.at(
+      { file },
+      `not readable as JSON (${(e as Error).message}); expected a results.json written by llmops report`,
+    );
   }
   const problems = validateResults(value);
-  if (problems.length) throw new ConfigError(problems.slice(0, 10).map((p) => ({ file, message: `${p}; expected a results.json written by llmops report` })));
+  if (problems.length)
+    throw new ConfigError(
+      problems.slice(0, 10).map((p) => ({ file, message: `${p}; expected a results.json written by llmops report` })),
+    );
   return value as Results;
 }
 
 function parseFormats(text?: string): ReportFormat[] | undefined {
   if (!text) return undefined;
-  const formats = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const formats = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = formats.filter((f) => !(ALL_REPORT_FORMATS as readonly string[]).includes(f));
-  if (bad.length) throw ConfigError.at({ file: 'input "formats"' }, `found ${bad.join(', ')}, expected some of: ${ALL_REPORT_FORMATS.join(', ')}`);
+  if (bad.length)
+    throw ConfigError.at(
+      { file: 'input "formats"' },
+      `found ${bad.join(', ')}, expected some of: ${ALL_REPORT_FORMATS.join(', ')}`,
+    );
   return formats as ReportFormat[];
 }
 

@@ -5,18 +5,49 @@ import { ConfigError } from '../errors.js';
 import type { InputSpec } from './declare.js';
 
 export const storeInputs: readonly InputSpec[] = [
-  { name: 'store', type: 'path', default: '.llmops', description: 'Run store folder (runs, data registry, LLM cache, experiment files).' },
-  { name: 'concurrency', type: 'integer', description: 'Lines run at once (default: execution.concurrency of experiment.yaml, else 8).' },
-  { name: 'max-failed-lines', type: 'string', description: 'Failed lines tolerated per run: a count or a percentage like 5% (default: execution.max_failed_lines, else 0).' },
-  { name: 'cache-mode', type: 'choice', choices: ['read', 'write', 'readwrite', 'off', 'replay'], description: 'LLM response cache (default: execution.cache, else readwrite). replay: fail on a response that was never recorded.' },
-  { name: 'build-id', type: 'string', description: 'Build id for run ids and reports (default: GITHUB_RUN_ID, BUILD_BUILDID or BUILD_NUMBER).' },
+  {
+    name: 'store',
+    type: 'path',
+    default: '.llmops',
+    description: 'Run store folder (runs, data registry, LLM cache, experiment files).',
+  },
+  {
+    name: 'concurrency',
+    type: 'integer',
+    description: 'Lines run at once (default: execution.concurrency of experiment.yaml, else 8).',
+  },
+  {
+    name: 'max-failed-lines',
+    type: 'string',
+    description:
+      'Failed lines tolerated per run: a count or a percentage like 5% (default: execution.max_failed_lines, else 0).',
+  },
+  {
+    name: 'cache-mode',
+    type: 'choice',
+    choices: ['read', 'write', 'readwrite', 'off', 'replay'],
+    description:
+      'LLM response cache (default: execution.cache, else readwrite). replay: fail on a response that was never recorded.',
+  },
+  {
+    name: 'build-id',
+    type: 'string',
+    description: 'Build id for run ids and reports (default: GITHUB_RUN_ID, BUILD_BUILDID or BUILD_NUMBER).',
+  },
 ];
 
 /** experiment.yaml's execution block with the step's inputs applied over it. */
-export function executionOverrides(base: Execution, inputs: { concurrency?: number; maxFailedLines?: string; cacheMode?: Execution['cache'] }): Execution {
+export function executionOverrides(
+  base: Execution,
+  inputs: { concurrency?: number; maxFailedLines?: string; cacheMode?: Execution['cache'] },
+): Execution {
   const out = { ...base };
   if (inputs.concurrency !== undefined) {
-    if (inputs.concurrency < 1) throw ConfigError.at({ file: 'input "concurrency"' }, `found ${inputs.concurrency}, expected a whole number of at least 1`);
+    if (inputs.concurrency < 1)
+      throw ConfigError.at(
+        { file: 'input "concurrency"' },
+        `found ${inputs.concurrency}, expected a whole number of at least 1`,
+      );
     out.concurrency = inputs.concurrency;
   }
   if (inputs.maxFailedLines !== undefined) out.maxFailedLines = parseTolerance(inputs.maxFailedLines);
@@ -26,7 +57,11 @@ export function executionOverrides(base: Execution, inputs: { concurrency?: numb
 
 export function parseTolerance(text: string): Execution['maxFailedLines'] {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
-  if (!m || (!m[2] && !Number.isInteger(Number(m[1])))) throw ConfigError.at({ file: 'input "max-failed-lines"' }, `found ${JSON.stringify(text)}, expected a count like 3 or a percentage like 5%`);
+  if (!m || (!m[2] && !Number.isInteger(Number(m[1]))))
+    throw ConfigError.at(
+      { file: 'input "max-failed-lines"' },
+      `found ${JSON.stringify(text)}, expected a count like 3 or a percentage like 5%`,
+    );
   return m[2] ? { percent: Number(m[1]) } : { count: Number(m[1]) };
 }
 

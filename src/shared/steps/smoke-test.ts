@@ -5,7 +5,16 @@
  */
 import path from 'node:path';
 import { loadUseCase } from '../config/use-case.js';
-import { deploymentName, liveEndpoint, readState, runSmokeTests, stateFile, smokeJUnit, smokeMarkdown, suiteForUseCase } from '../deploy/index.js';
+import {
+  deploymentName,
+  liveEndpoint,
+  readState,
+  runSmokeTests,
+  stateFile,
+  smokeJUnit,
+  smokeMarkdown,
+  suiteForUseCase,
+} from '../deploy/index.js';
 import { ConfigError, GateFailed, ServiceError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { useCaseInputs } from './common-inputs.js';
@@ -29,15 +38,39 @@ export interface SmokeTestOutputs {
 
 export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = {
   name: 'smoke-test',
-  description: 'Send sample requests to a deployed endpoint and check status, response schema, expected values and latency; any failure fails the step.',
+  description:
+    'Send sample requests to a deployed endpoint and check status, response schema, expected values and latency; any failure fails the step.',
   inputs: [
     ...useCaseInputs,
-    { name: 'endpoint', type: 'string', description: 'Scoring URL (default: the live local deployment of this use case and env).' },
-    { name: 'key-env', type: 'string', description: 'Environment variable holding the endpoint key (sent as Authorization: Bearer).' },
-    { name: 'tests', type: 'path', description: 'Smoke tests YAML (schemas/smoke-tests.schema.json). Default: TEST_FILE_PATH of deployment_config.json for the env, else sample-request.json.' },
+    {
+      name: 'endpoint',
+      type: 'string',
+      description: 'Scoring URL (default: the live local deployment of this use case and env).',
+    },
+    {
+      name: 'key-env',
+      type: 'string',
+      description: 'Environment variable holding the endpoint key (sent as Authorization: Bearer).',
+    },
+    {
+      name: 'tests',
+      type: 'path',
+      description:
+        'Smoke tests YAML (schemas/smoke-tests.schema.json). Default: TEST_FILE_PATH of deployment_config.json for the env, else sample-request.json.',
+    },
     { name: 'state-dir', type: 'path', default: '.llmops', description: 'Where local deployments are recorded.' },
-    { name: 'junit-file', type: 'path', default: '.llmops/reports/smoke-test.junit.xml', description: 'JUnit XML result file.' },
-    { name: 'warmup-seconds', type: 'number', description: 'How long to retry while the endpoint warms up (connection refused, 502-504). Default: the tests file value, else 60.' },
+    {
+      name: 'junit-file',
+      type: 'path',
+      default: '.llmops/reports/smoke-test.junit.xml',
+      description: 'JUnit XML result file.',
+    },
+    {
+      name: 'warmup-seconds',
+      type: 'number',
+      description:
+        'How long to retry while the endpoint warms up (connection refused, 502-504). Default: the tests file value, else 60.',
+    },
   ],
   outputs: [
     { name: 'passed', description: 'true when every smoke test passed.' },
@@ -52,13 +85,24 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     if (!endpoint) {
       // A deployment that was made but whose server is gone is an outside failure (exit 3), not bad input.
       const recorded = readState(inputs.stateDir, name);
-      if (recorded) throw new ServiceError(`smoke test: local deployment ${name} is recorded at ${recorded.live.url} (${stateFile(inputs.stateDir, name)}), but its server (pid ${recorded.live.pid}) is not running; deploy again or pass --endpoint`);
+      if (recorded)
+        throw new ServiceError(
+          `smoke test: local deployment ${name} is recorded at ${recorded.live.url} (${stateFile(inputs.stateDir, name)}), but its server (pid ${recorded.live.pid}) is not running; deploy again or pass --endpoint`,
+        );
     }
-    if (!endpoint) throw ConfigError.at({ file: 'input "endpoint"' }, `no endpoint given and no live local deployment ${name} in ${path.join(inputs.stateDir, 'deploy')}; expected --endpoint <scoring URL>`);
+    if (!endpoint)
+      throw ConfigError.at(
+        { file: 'input "endpoint"' },
+        `no endpoint given and no live local deployment ${name} in ${path.join(inputs.stateDir, 'deploy')}; expected --endpoint <scoring URL>`,
+      );
     let apiKey: string | undefined;
     if (inputs.keyEnv) {
       apiKey = useCase.variable(inputs.keyEnv);
-      if (!apiKey) throw ConfigError.at({ file: 'input "key-env"' }, `environment variable ${inputs.keyEnv} is not set or empty (looked in the environment and in .env at the repository root); expected the endpoint key`);
+      if (!apiKey)
+        throw ConfigError.at(
+          { file: 'input "key-env"' },
+          `environment variable ${inputs.keyEnv} is not set or empty (looked in the environment and in .env at the repository root); expected the endpoint key`,
+        );
       host.mask(apiKey);
     }
     const result = await runSmokeTests(suite, { endpoint, apiKey });
@@ -72,7 +116,10 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     host.setOutput('endpoint', result.endpoint);
     if (!result.passed) {
       const failed = result.tests.filter((t) => !t.passed);
-      throw new GateFailed(`smoke test failed: ${failed.length} of ${result.tests.length} tests against ${result.endpoint}`, failed.flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`)));
+      throw new GateFailed(
+        `smoke test failed: ${failed.length} of ${result.tests.length} tests against ${result.endpoint}`,
+        failed.flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`)),
+      );
     }
     return { passed: true, endpoint: result.endpoint };
   },

@@ -16,9 +16,12 @@ async function pythonProblems(useCase: UseCase): Promise<Problem[]> {
     ...useCase.evaluators.flatMap((e) => (e.flow ? [{ model: e.flow.model, blocks: 'blocks: evaluate' }] : [])),
   ];
   const imports = useCase.execution.pythonRequirements === 'check';
-  const tagged = (found: Problem[], blocks: string) => found.map((p) => ({ ...p, message: `${p.message} [${blocks}]` }));
+  const tagged = (found: Problem[], blocks: string) =>
+    found.map((p) => ({ ...p, message: `${p.message} [${blocks}]` }));
   // Each check starts its own Python process: run them side by side, report in the order of the use case.
-  const checks = flows.map(async (flow) => tagged(await checkFlowPython(flow.model, { imports, python: useCase.execution.python }), flow.blocks));
+  const checks = flows.map(async (flow) =>
+    tagged(await checkFlowPython(flow.model, { imports, python: useCase.execution.python }), flow.blocks),
+  );
   // Code-only evaluators (eval_*.py folders), resolved as evaluate runs them: from the use case's parent folder,
   // with the standard flow's folder and their own on the path.
   for (const e of useCase.evaluators) {
@@ -41,7 +44,11 @@ async function pythonProblems(useCase: UseCase): Promise<Problem[]> {
  *  full load; undefined when the flows themselves do not load. Warnings were given by the full load already. */
 function loadFlowsOnly(inputs: ValidateInputs): UseCase | undefined {
   try {
-    return loadUseCase({ configPath: inputs.config, env: inputs.env, needs: ['experiment', 'evaluators', 'evaluator-flows'] });
+    return loadUseCase({
+      configPath: inputs.config,
+      env: inputs.env,
+      needs: ['experiment', 'evaluators', 'evaluator-flows'],
+    });
   } catch (e) {
     if (e instanceof ConfigError) return undefined;
     throw e;
@@ -59,7 +66,8 @@ export interface ValidateOutputs {
 
 export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
   name: 'validate',
-  description: 'Check every file of a use case (experiment.yaml, its env overlay, placeholders, flows, datasets, deployment and dataops configs) and say which steps each problem blocks; each step itself stops only on the parts it uses.',
+  description:
+    'Check every file of a use case (experiment.yaml, its env overlay, placeholders, flows, datasets, deployment and dataops configs) and say which steps each problem blocks; each step itself stops only on the parts it uses.',
   inputs: useCaseInputs,
   outputs: [
     { name: 'experiment-name', description: 'The experiment name.' },
@@ -77,18 +85,31 @@ export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
       throw python.length > 0 ? new ConfigError([...e.problems, ...python]) : e;
     }
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
-    host.info(`${rel(useCase.configFile)}: configuration valid; checking the flows' Python code (compiles, imports installed)`);
+    host.info(
+      `${rel(useCase.configFile)}: configuration valid; checking the flows' Python code (compiles, imports installed)`,
+    );
     const python = await pythonProblems(useCase);
     if (python.length > 0) throw new ConfigError(python);
-    const overlay = useCase.overlayFile ? ` + ${rel(useCase.overlayFile)}` : useCase.envName ? ` (no overlay for env "${useCase.envName}")` : '';
+    const overlay = useCase.overlayFile
+      ? ` + ${rel(useCase.overlayFile)}`
+      : useCase.envName
+        ? ` (no overlay for env "${useCase.envName}")`
+        : '';
     host.info(`${rel(useCase.configFile)}${overlay}: valid`);
     host.info(`  experiment ${useCase.name}: ${useCase.flow.kind} flow ${rel(useCase.flow.file)}`);
     host.info(`  datasets: ${useCase.datasets.map((d) => d.name).join(', ')}`);
     host.info(`  evaluators: ${useCase.evaluators.map((e) => e.name).join(', ') || '(none)'}`);
     host.info(`  connections: ${useCase.connections.map((c) => `${c.name} (${c.type})`).join(', ') || '(none)'}`);
-    host.info(`  variants: ${useCase.variants.plan}; execution: ${useCase.execution.target}, concurrency ${useCase.execution.concurrency}`);
+    host.info(
+      `  variants: ${useCase.variants.plan}; execution: ${useCase.execution.target}, concurrency ${useCase.execution.concurrency}`,
+    );
     if (useCase.gates.length) host.info(`  gates: ${useCase.gates.length}`);
-    if (useCase.deploymentFile) host.info(`  deployment targets: ${Object.entries(useCase.deployment ?? {}).map(([k, v]) => `${k} (${v.length})`).join(', ')}`);
+    if (useCase.deploymentFile)
+      host.info(
+        `  deployment targets: ${Object.entries(useCase.deployment ?? {})
+          .map(([k, v]) => `${k} (${v.length})`)
+          .join(', ')}`,
+      );
     host.setOutput('experiment-name', useCase.name);
     host.setOutput('flow-kind', useCase.flow.kind);
     return { useCase };

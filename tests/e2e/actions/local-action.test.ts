@@ -34,7 +34,12 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
   evaluate: (store) => ({ config: example, store, 'cache-mode': 'off' }),
   report: (store) => ({ config: example, store, 'output-dir': path.join(store, 'reports') }),
   deploy: (store) => ({ config: example, env: 'dev', target: 'local', 'state-dir': store }),
-  'smoke-test': (store) => ({ config: example, env: 'dev', 'state-dir': store, 'junit-file': path.join(store, 'smoke.junit.xml') }),
+  'smoke-test': (store) => ({
+    config: example,
+    env: 'dev',
+    'state-dir': store,
+    'junit-file': path.join(store, 'smoke.junit.xml'),
+  }),
 };
 let model: { url: string; close(): Promise<void> };
 
@@ -53,20 +58,41 @@ async function runAction(actionFolder: string, bundle: string, inputs: Record<st
     const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary.md') };
     writeFileSync(files.GITHUB_OUTPUT, '');
     writeFileSync(files.GITHUB_STEP_SUMMARY, '');
-    const env: Record<string, string> = { ...files, AOAI_API_BASE: model.url, AOAI_API_KEY: 'sk-e2e-key', LLMOPS_CLI: process.env.LLMOPS_CLI!, GITHUB_WORKSPACE: root, ACTIONS_STEP_DEBUG: 'false' };
+    const env: Record<string, string> = {
+      ...files,
+      AOAI_API_BASE: model.url,
+      AOAI_API_KEY: 'sk-e2e-key',
+      LLMOPS_CLI: process.env.LLMOPS_CLI!,
+      GITHUB_WORKSPACE: root,
+      ACTIONS_STEP_DEBUG: 'false',
+    };
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-    writeFileSync(path.join(dir, '.env'), Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    writeFileSync(
+      path.join(dir, '.env'),
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+    );
     const entry = path.relative(path.join(root, actionFolder), path.join(root, bundle));
     // local-action exits with the action's exit code: a failing case is not an exec error here.
-    const { stdout, code } = await promisify(execFile)(path.join(root, 'node_modules/.bin/local-action'), ['run', actionFolder, entry, path.join(dir, '.env')], {
-      cwd: root,
-      env: { ...process.env, PATH: `${node24}:${process.env.PATH}`, NODE_OPTIONS: '' },
-      maxBuffer: 16 * 1024 * 1024,
-    }).then(
+    const { stdout, code } = await promisify(execFile)(
+      path.join(root, 'node_modules/.bin/local-action'),
+      ['run', actionFolder, entry, path.join(dir, '.env')],
+      {
+        cwd: root,
+        env: { ...process.env, PATH: `${node24}:${process.env.PATH}`, NODE_OPTIONS: '' },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    ).then(
       (r) => ({ stdout: r.stdout, code: 0 }),
       (e: { stdout?: string; code?: number }) => ({ stdout: e.stdout ?? '', code: e.code ?? -1 }),
     );
-    return { code, stdout, outputs: readOutputs(readFileSync(files.GITHUB_OUTPUT, 'utf8')), summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8') };
+    return {
+      code,
+      stdout,
+      outputs: readOutputs(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+      summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -83,10 +109,22 @@ beforeAll(async () => {
   for (const { step } of packagedSteps) {
     const inputs = cases[step.name];
     const caseStore = path.join(store, step.name);
-    if (inputs) runs.set(step.name, prepareStore(step.name, caseStore).then(() => runAction(`actions/${step.name}`, `dist/actions/${step.name}/index.js`, inputs(caseStore))));
+    if (inputs)
+      runs.set(
+        step.name,
+        prepareStore(step.name, caseStore).then(() =>
+          runAction(`actions/${step.name}`, `dist/actions/${step.name}/index.js`, inputs(caseStore)),
+        ),
+      );
   }
   runs.set('_root', runAction('.', 'dist/actions/_root/index.js', { step: 'validate', config: example }));
-  runs.set('_secret', runAction('actions/validate', 'dist/actions/validate/index.js', { config: `missing-${SECRET}/experiment.yaml`, 'github-token': SECRET }));
+  runs.set(
+    '_secret',
+    runAction('actions/validate', 'dist/actions/validate/index.js', {
+      config: `missing-${SECRET}/experiment.yaml`,
+      'github-token': SECRET,
+    }),
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -95,20 +133,30 @@ afterAll(async () => {
   rmSync(store, { recursive: true, force: true });
 });
 
-test.each(packagedSteps.map((p) => p.step.name))('the %s action runs end to end on Node 24 with outputs and a job summary', async (name) => {
-  expect(cases[name] ? 'has an end-to-end case' : `add ${name} to the cases table in this file`).toBe('has an end-to-end case');
-  const run = await runs.get(name)!;
-  const step = packagedSteps.find((p) => p.step.name === name)!.step;
-  expect(Object.keys(run.outputs).sort()).toEqual(step.outputs.map((o) => o.name).sort());
-  expect(run.summary).toContain(`### ✅ llmops ${name}`);
-  expect(run.stdout).not.toMatch(/^::error/m);
-  expect(run.code).toBe(0);
-}, 300_000);
+test.each(packagedSteps.map((p) => p.step.name))(
+  'the %s action runs end to end on Node 24 with outputs and a job summary',
+  async (name) => {
+    expect(cases[name] ? 'has an end-to-end case' : `add ${name} to the cases table in this file`).toBe(
+      'has an end-to-end case',
+    );
+    const run = await runs.get(name)!;
+    const step = packagedSteps.find((p) => p.step.name === name)!.step;
+    expect(Object.keys(run.outputs).sort()).toEqual(step.outputs.map((o) => o.name).sort());
+    expect(run.summary).toContain(`### ✅ llmops ${name}`);
+    expect(run.stdout).not.toMatch(/^::error/m);
+    expect(run.code).toBe(0);
+  },
+  300_000,
+);
 
 test('register-data versions the three datasets of web_classification', async () => {
   const run = await runs.get('register-data')!;
   const datasets = JSON.parse(run.outputs.datasets);
-  expect(Object.keys(datasets).sort()).toEqual(['web_classification_train', 'web_classification_train_eval', 'web_classification_train_new']);
+  expect(Object.keys(datasets).sort()).toEqual([
+    'web_classification_train',
+    'web_classification_train_eval',
+    'web_classification_train_new',
+  ]);
   expect(datasets.web_classification_train).toMatchObject({ version: '1', rows: 10, created: true });
   expect(run.stdout).toContain('web_classification_train: 10 rows, version 1 (new)');
   expect(run.summary).toMatch(/\| datasets \| `\{"web_classification_train"/);
@@ -123,7 +171,10 @@ test('the root action dispatches on its step input', async () => {
 test('a secret input never shows in a log line, an annotation, an output or the summary, even inside an error', async () => {
   const run = await runs.get('_secret')!;
   expect(run.code).not.toBe(0);
-  const shown = run.stdout.split('\n').filter((l) => !MASK_COMMAND.test(l)).join('\n');
+  const shown = run.stdout
+    .split('\n')
+    .filter((l) => !MASK_COMMAND.test(l))
+    .join('\n');
   expect(shown).toMatch(/^::error.*missing-\*\*\*\/experiment\.yaml/m);
   expect(run.summary).toContain('### ❌ llmops validate failed: exit code 2');
   expect(run.summary).toContain('missing-***');

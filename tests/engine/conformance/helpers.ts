@@ -27,8 +27,18 @@ export function recordingService(): { llm: LlmService; sent: SentRequest[] } {
   return { llm: new LlmService({ client: { fetch: capture } }), sent };
 }
 
-export const azureConnection = (url: string, name = 'conn'): Connection => ({ name, type: 'AzureOpenAIConnection', value: { api_base: url, api_key: 'k' }, secretKeys: ['api_key'] });
-export const openaiConnection = (url: string, name = 'conn'): Connection => ({ name, type: 'OpenAIConnection', value: { base_url: `${url}/v1`, api_key: 'k' }, secretKeys: ['api_key'] });
+export const azureConnection = (url: string, name = 'conn'): Connection => ({
+  name,
+  type: 'AzureOpenAIConnection',
+  value: { api_base: url, api_key: 'k' },
+  secretKeys: ['api_key'],
+});
+export const openaiConnection = (url: string, name = 'conn'): Connection => ({
+  name,
+  type: 'OpenAIConnection',
+  value: { base_url: `${url}/v1`, api_key: 'k' },
+  secretKeys: ['api_key'],
+});
 
 /** A fresh run-store root. */
 export const tempStore = (): string => mkdtempSync(join(tmpdir(), 'llmops-conformance-'));
@@ -41,7 +51,9 @@ export async function lineRecords(dir: string): Promise<LineRecord[]> {
 }
 
 /** A JSON file of a run folder. */
-export const runFile = (dir: string, name: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, name), 'utf8')) as Record<string, unknown>;
+export const runFile = (dir: string, name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(join(dir, name), 'utf8')) as Record<string, unknown>;
 
 /** The chat messages of a recorded request. */
-export const messagesOf = (r: SentRequest): Array<{ role: string; content: string }> => r.body.messages as Array<{ role: string; content: string }>;
+export const messagesOf = (r: SentRequest): Array<{ role: string; content: string }> =>
+  r.body.messages as Array<{ role: string; content: string }>;

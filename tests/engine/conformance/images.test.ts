@@ -53,7 +53,13 @@ describe('an image flow through a batch run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmops-images-'));
     cpSync(`${FIX}/images`, dir, { recursive: true });
     const lines = [
-      { question: 'picture from a plain path, history with an image', picture: 'pics/dot.png', history: [{ inputs: { question: ['earlier', { 'data:image/png;path': 'pics/other.png' }] }, outputs: { answer: 'ok' } }] },
+      {
+        question: 'picture from a plain path, history with an image',
+        picture: 'pics/dot.png',
+        history: [
+          { inputs: { question: ['earlier', { 'data:image/png;path': 'pics/other.png' }] }, outputs: { answer: 'ok' } },
+        ],
+      },
       { question: 'picture from a path dict', picture: { 'data:image/png;path': 'pics/other.png' }, history: [] },
       { question: 'picture from a URL', picture: `${base}/dot.png`, history: [] },
       { question: 'missing file', picture: 'pics/nope.png', history: [] },
@@ -89,7 +95,9 @@ describe('an image flow through a batch run', () => {
     expect(readFileSync(join(summary.dir, given))).toEqual(dot);
     expect(readFileSync(join(summary.dir, made))).toEqual(Buffer.concat([dot, Buffer.from('!')]));
     // The flow output that is the input image itself: also a saved file; an image fetched from a URL keeps its URL.
-    expect(existsSync(join(summary.dir, (recs[0].outputs!.picture as Record<string, string>)['data:image/png;path']))).toBe(true);
+    expect(
+      existsSync(join(summary.dir, (recs[0].outputs!.picture as Record<string, string>)['data:image/png;path'])),
+    ).toBe(true);
     expect(recs[2].outputs!.picture).toEqual({ 'data:image/png;url': `${base}/dot.png` });
     expect(JSON.stringify(recs[0].outputs)).not.toContain('"bytes"');
   });
@@ -102,7 +110,13 @@ describe('an image flow through a batch run', () => {
   });
 
   test("an evaluation run reads the run's saved images through ${run.outputs.x} (paths relative to that run's folder)", async () => {
-    const ev = await runBatch({ flow: `${FIX}/eval_image`, data, referencedRun: summary.runId, columnMapping: { picture: '${run.outputs.picture}' }, storeRoot: store });
+    const ev = await runBatch({
+      flow: `${FIX}/eval_image`,
+      data,
+      referencedRun: summary.runId,
+      columnMapping: { picture: '${run.outputs.picture}' },
+      storeRoot: store,
+    });
     // Only the lines that completed in the referenced run are evaluated (§6.3); the URL line keeps its URL.
     expect(ev.counts).toEqual({ total: 3, completed: 3, failed: 0 });
     expect((await lineRecords(ev.dir)).map((r) => r.outputs!.size)).toEqual([dot.length, dot.length + 1, dot.length]);
@@ -112,14 +126,26 @@ describe('an image flow through a batch run', () => {
     const byQuestion = (q: string) => recs.find((r) => r.inputs.question === q)!;
     const missing = byQuestion('missing file');
     expect(missing.status).toBe('Failed');
-    expect(missing.error!.message).toMatch(/^Failed to load image for input 'picture': image file not found: .*pics\/nope\.png$/);
+    expect(missing.error!.message).toMatch(
+      /^Failed to load image for input 'picture': image file not found: .*pics\/nope\.png$/,
+    );
     expect(missing.error!.innerError?.code).toBe('LoadMultimediaDataError');
     expect(byQuestion('a folder').error!.message).toMatch(/found the folder .*pics, expected an image file$/);
-    expect(byQuestion('an empty text').error!.message).toBe("Failed to load image for input 'picture': found an empty text, expected an image: a file path, a URL or base64 data");
-    expect(byQuestion('a URL that answers 404').error!.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/gone.png. Error code: 404. Error message: no such picture.`);
-    expect(byQuestion('a web page').error!.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/page.html: the answer (text/html) is not an image`);
-    expect(byQuestion('a text file').error!.message).toMatch(/^Failed to load image for input 'picture': found .*look\.py, which does not start like an image file; expected an image file \(PNG, JPEG/);
-    expect(byQuestion('a number').error!.message).toBe("Failed to load image for input 'picture': found the number 5, expected an image: a file path, a URL, base64 data or an image object");
+    expect(byQuestion('an empty text').error!.message).toBe(
+      "Failed to load image for input 'picture': found an empty text, expected an image: a file path, a URL or base64 data",
+    );
+    expect(byQuestion('a URL that answers 404').error!.message).toBe(
+      `Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/gone.png. Error code: 404. Error message: no such picture.`,
+    );
+    expect(byQuestion('a web page').error!.message).toBe(
+      `Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/page.html: the answer (text/html) is not an image`,
+    );
+    expect(byQuestion('a text file').error!.message).toMatch(
+      /^Failed to load image for input 'picture': found .*look\.py, which does not start like an image file; expected an image file \(PNG, JPEG/,
+    );
+    expect(byQuestion('a number').error!.message).toBe(
+      "Failed to load image for input 'picture': found the number 5, expected an image: a file path, a URL, base64 data or an image object",
+    );
     expect(summary.counts).toEqual({ total: 10, completed: 3, failed: 7 });
   });
 });
@@ -143,18 +169,35 @@ describe('images sent to a vision model (openai-vision message format)', () => {
     const ex = await createExecutor(loadFlow(`${FIX}/vision`), { connections: [azureConnection(srv.url)], llm });
     try {
       const dataUrl = `data:image/png;base64,${dot.toString('base64')}`;
-      const history = [{ inputs: { question: ['first?', { type: 'image_file', image_file: { path: 'dot.png' } }] }, outputs: { answer: 'a dot' } }];
+      const history = [
+        {
+          inputs: { question: ['first?', { type: 'image_file', image_file: { path: 'dot.png' } }] },
+          outputs: { answer: 'a dot' },
+        },
+      ];
       // (A different picture: parts are matched by the image's short hash, so equal bytes would share one part.)
       // A text part is text, as Prompt Flow's Text (a str): it renders as its text.
-      const r = await ex.runLine({ question: [{ type: 'text', text: 'and now?' }, { type: 'image_url', image_url: { url: `${base}/other.png` } }], chat_history: history });
+      const r = await ex.runLine({
+        question: [
+          { type: 'text', text: 'and now?' },
+          { type: 'image_url', image_url: { url: `${base}/other.png` } },
+        ],
+        chat_history: history,
+      });
       expect(r.error?.message ?? r.status).toBe('Completed');
       const messages = sent[0].body.messages as Array<{ role: string; content: unknown }>;
       const part = (url: string) => ({ type: 'image_url', image_url: { url, detail: 'auto' } });
-      expect(messages[0]).toEqual({ role: 'system', content: [{ type: 'text', text: 'Look at the stamp: ' }, part(dataUrl)] }); // text lines are not stripped (§2.4)
+      expect(messages[0]).toEqual({
+        role: 'system',
+        content: [{ type: 'text', text: 'Look at the stamp: ' }, part(dataUrl)],
+      }); // text lines are not stripped (§2.4)
       expect(messages[1]).toEqual({ role: 'user', content: [{ type: 'text', text: 'first?' }, part(dataUrl)] });
       expect(messages[2]).toEqual({ role: 'assistant', content: 'a dot' });
       // An image that came from a URL is sent as its URL, as Prompt Flow does.
-      expect(messages[3]).toEqual({ role: 'user', content: [{ type: 'text', text: 'and now?' }, part(`${base}/other.png`)] });
+      expect(messages[3]).toEqual({
+        role: 'user',
+        content: [{ type: 'text', text: 'and now?' }, part(`${base}/other.png`)],
+      });
     } finally {
       await ex.close();
       await srv.close();
@@ -174,18 +217,22 @@ test('image defaults that cannot be read are load warnings (file:line:col); line
     const ok = await ex.runLine({ empty: 'pics/dot.png', missing: 'pics/dot.png', folder: 'pics/dot.png' });
     expect(ok.outputs).toEqual({ size: dot.length * 4 });
     const bad = await ex.runLine({ missing: 'pics/dot.png', folder: 'pics/dot.png' });
-    expect(bad.error?.message).toBe("Failed to load image for input 'empty' (its default in the flow): found an empty text, expected an image: a file path, a URL or base64 data");
+    expect(bad.error?.message).toBe(
+      "Failed to load image for input 'empty' (its default in the flow): found an empty text, expected an image: a file path, a URL or base64 data",
+    );
   } finally {
     await ex.close();
   }
 });
 
-test('an image URL that does not answer fails the line after the model calls\' time limit', async () => {
+test("an image URL that does not answer fails the line after the model calls' time limit", async () => {
   const ex = await createExecutor(loadFlow(`${FIX}/images`), { llm: new LlmService({ client: { timeoutMs: 300 } }) });
   try {
     const started = performance.now();
     const r = await ex.runLine({ question: 'slow', picture: `${base}/slow.png` });
-    expect(r.error?.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/slow.png: no answer within 300 ms`);
+    expect(r.error?.message).toBe(
+      `Failed to load image for input 'picture': Failed to fetch image from URL: ${base}/slow.png: no answer within 300 ms`,
+    );
     expect(performance.now() - started).toBeLessThan(5000);
   } finally {
     await ex.close();
@@ -210,9 +257,16 @@ test('a served flow (imageUrls: public) does not fetch image URLs of private or 
   const ex = await createExecutor(loadFlow(`${FIX}/images`), { imageUrls: 'public' });
   try {
     const before = hits;
-    for (const url of [`${base}/dot.png`, base.replace('127.0.0.1', 'localhost') + '/dot.png', 'http://[::1]:9/x.png', 'http://169.254.169.254/latest/meta-data']) {
+    for (const url of [
+      `${base}/dot.png`,
+      base.replace('127.0.0.1', 'localhost') + '/dot.png',
+      'http://[::1]:9/x.png',
+      'http://169.254.169.254/latest/meta-data',
+    ]) {
       const r = await ex.runLine({ question: 'q', picture: { 'data:image/png;url': url } });
-      expect(r.error?.message).toBe(`Failed to load image for input 'picture': Failed to fetch image from URL: ${url}: its host is a private, loopback or link-local address, which a served flow does not fetch`);
+      expect(r.error?.message).toBe(
+        `Failed to load image for input 'picture': Failed to fetch image from URL: ${url}: its host is a private, loopback or link-local address, which a served flow does not fetch`,
+      );
     }
     expect(hits).toBe(before);
   } finally {

@@ -17,8 +17,18 @@ let llm: LlmService;
 
 beforeAll(async () => {
   server = await startModelServer({});
-  openai = { name: 'conn', type: 'OpenAIConnection', value: { api_key: 'k', base_url: `${server.url}/v1` }, secretKeys: ['api_key'] };
-  azure = { name: 'conn', type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: server.url }, secretKeys: ['api_key'] };
+  openai = {
+    name: 'conn',
+    type: 'OpenAIConnection',
+    value: { api_key: 'k', base_url: `${server.url}/v1` },
+    secretKeys: ['api_key'],
+  };
+  azure = {
+    name: 'conn',
+    type: 'AzureOpenAIConnection',
+    value: { api_key: 'k', api_base: server.url },
+    secretKeys: ['api_key'],
+  };
   const capture: typeof fetch = async (url, init) => {
     bodies.push(JSON.parse(String(init?.body)));
     return fetch(url, init);
@@ -27,7 +37,11 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function withExecutor<T>(path: string, conn: Connection | undefined, fn: (ex: FlowExecutor) => Promise<T>): Promise<T> {
+async function withExecutor<T>(
+  path: string,
+  conn: Connection | undefined,
+  fn: (ex: FlowExecutor) => Promise<T>,
+): Promise<T> {
   const ex = await createExecutor(loadFlow(path), { connections: conn ? [conn] : [], llm });
   try {
     return await fn(ex);
@@ -42,12 +56,20 @@ test('activate: Python == makes 1 activate `is: true`; bypassed inputs get the d
     expect(r.status).toBe('Completed');
     // a ran (1 == True), b was bypassed (1 != False), b_after was bypassed because its only node input was.
     // merge: b_out has a default → omitted; c_out has a default None → omitted; n "42" literal → int 42 (§1.6).
-    expect(r.outputs).toEqual({ merged: { a: 'yes-a', b: 'b-default', c: null, n: 42, n_type: 'int' }, a: 'yes-a', b: null });
+    expect(r.outputs).toEqual({
+      merged: { a: 'yes-a', b: 'b-default', c: null, n: 42, n_type: 'int' },
+      a: 'yes-a',
+      b: null,
+    });
     expect(r.nodes?.b.status).toBe('Bypassed');
     expect(r.nodes?.b_after.status).toBe('Bypassed');
     const zero = await ex.runLine({ flag: 0 });
     // 0 == False: b runs, a is bypassed, and merge's a_out (no default) receives None.
-    expect(zero.outputs).toEqual({ merged: { a: null, b: 'yes-b', c: 'yes-b', n: 42, n_type: 'int' }, a: null, b: 'yes-b' });
+    expect(zero.outputs).toEqual({
+      merged: { a: null, b: 'yes-b', c: 'yes-b', n: 42, n_type: 'int' },
+      a: null,
+      b: 'yes-b',
+    });
   });
 });
 
@@ -55,7 +77,10 @@ test('a missing input without default and a type error fail the line with Prompt
   await withExecutor(`${FIX}/activate`, undefined, async (ex) => {
     const missing = await ex.runLine({}, { lineNumber: 3 });
     expect(missing.status).toBe('Failed');
-    expect(missing.error).toMatchObject({ code: 'UserError', innerError: { code: 'ValidationError', innerError: { code: 'InputNotFound' } } });
+    expect(missing.error).toMatchObject({
+      code: 'UserError',
+      innerError: { code: 'ValidationError', innerError: { code: 'InputNotFound' } },
+    });
     expect(missing.error?.message).toContain("flow input 'flag' is not provided in line 3");
     const bad = await ex.runLine({ flag: '3.5' });
     expect(bad.error?.innerError?.innerError?.code).toBe('InputTypeError');
@@ -146,7 +171,9 @@ test('variants: the selected variant body runs under the placeholder name (§1.1
 });
 
 test('an llm node naming an undefined connection fails the run before any line (ConfigError)', async () => {
-  await expect(createExecutor(loadFlow(`${FIX}/llm_str`), { connections: [], llm })).rejects.toBeInstanceOf(ConfigError);
+  await expect(createExecutor(loadFlow(`${FIX}/llm_str`), { connections: [], llm })).rejects.toBeInstanceOf(
+    ConfigError,
+  );
 });
 
 test('environment_variables naming a connection only the environment provides: the stand-in connection, as llm nodes get it (§1.1)', async () => {
@@ -169,8 +196,16 @@ test('environment_variables naming a connection only the environment provides: t
         '',
       ].join('\n'),
     );
-    writeFileSync(join(dir, 'read.py'), 'import os\nfrom promptflow.core import tool\n\n\n@tool\ndef read() -> str:\n    return os.environ["SERVICE_TYPE"] + " " + os.environ["SERVICE_BASE"]\n');
-    const fromEnv: Connection = { name: 'env', type: 'AzureOpenAIConnection', value: { api_base: server.url, api_key: 'k', api_type: 'azure' }, secretKeys: ['api_key'] };
+    writeFileSync(
+      join(dir, 'read.py'),
+      'import os\nfrom promptflow.core import tool\n\n\n@tool\ndef read() -> str:\n    return os.environ["SERVICE_TYPE"] + " " + os.environ["SERVICE_BASE"]\n',
+    );
+    const fromEnv: Connection = {
+      name: 'env',
+      type: 'AzureOpenAIConnection',
+      value: { api_base: server.url, api_key: 'k', api_type: 'azure' },
+      secretKeys: ['api_key'],
+    };
     const ex = await createExecutor(loadFlow(dir), { fallbackConnection: fromEnv, llm });
     try {
       expect((await ex.runLine({})).outputs).toEqual({ seen: `azure ${server.url}` });
@@ -179,7 +214,9 @@ test('environment_variables naming a connection only the environment provides: t
     }
     // Without the environment's connection the name is still an error of the flow, before any line.
     const noFallback = createExecutor(loadFlow(dir), { llm }).then(async (e) => (await e.runLine({}), e.close()));
-    await expect(noFallback).rejects.toThrow(/environment_variables\.SERVICE_BASE: found \$\{search_conn\.api_base\}, but connection "search_conn" is not defined/);
+    await expect(noFallback).rejects.toThrow(
+      /environment_variables\.SERVICE_BASE: found \$\{search_conn\.api_base\}, but connection "search_conn" is not defined/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -188,14 +225,24 @@ test('environment_variables naming a connection only the environment provides: t
 test('flow code reads the run id and flow id from OperationContext, in flex entries and python nodes alike', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llmops-opctx-'));
   try {
-    const ids = 'from promptflow.tracing._operation_context import OperationContext\n\n\ndef ids() -> dict:\n    context = OperationContext.get_instance()\n    return {"flow": context.flow_id, "run": context.root_run_id}\n';
+    const ids =
+      'from promptflow.tracing._operation_context import OperationContext\n\n\ndef ids() -> dict:\n    context = OperationContext.get_instance()\n    return {"flow": context.flow_id, "run": context.root_run_id}\n';
     mkdirSync(join(dir, 'answer_ids'));
     writeFileSync(join(dir, 'answer_ids/flow.flex.yaml'), 'entry: ids:ids\n');
     writeFileSync(join(dir, 'answer_ids/ids.py'), ids);
     mkdirSync(join(dir, 'dag_ids'));
-    writeFileSync(join(dir, 'dag_ids/ids.py'), `from promptflow.core import tool\n${ids.replace('def ids', '@tool\ndef ids')}`);
-    writeFileSync(join(dir, 'dag_ids/flow.dag.yaml'), 'inputs: {}\noutputs:\n  ids: {type: object, reference: "${ids.output}"}\nnodes:\n- name: ids\n  type: python\n  source: {type: code, path: ids.py}\n  inputs: {}\n');
-    for (const [flow, expected] of [['answer_ids', { flow: 'answer_ids', run: 'run-42' }], ['dag_ids', { ids: { flow: 'dag_ids', run: 'run-42' } }]] as const) {
+    writeFileSync(
+      join(dir, 'dag_ids/ids.py'),
+      `from promptflow.core import tool\n${ids.replace('def ids', '@tool\ndef ids')}`,
+    );
+    writeFileSync(
+      join(dir, 'dag_ids/flow.dag.yaml'),
+      'inputs: {}\noutputs:\n  ids: {type: object, reference: "${ids.output}"}\nnodes:\n- name: ids\n  type: python\n  source: {type: code, path: ids.py}\n  inputs: {}\n',
+    );
+    for (const [flow, expected] of [
+      ['answer_ids', { flow: 'answer_ids', run: 'run-42' }],
+      ['dag_ids', { ids: { flow: 'dag_ids', run: 'run-42' } }],
+    ] as const) {
       const ex = await createExecutor(loadFlow(join(dir, flow)), { runId: 'run-42', llm });
       try {
         expect((await ex.runLine({})).outputs).toEqual(expected);
@@ -208,15 +255,25 @@ test('flow code reads the run id and flow id from OperationContext, in flex entr
   }
 });
 
-test('an llm node without a connection: a load error saying none is given, even with the environment\'s stand-in', async () => {
+test("an llm node without a connection: a load error saying none is given, even with the environment's stand-in", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llmops-noconn-'));
   try {
     writeFileSync(join(dir, 'ask.jinja2'), 'user:\n{{question}}\n');
-    writeFileSync(join(dir, 'flow.dag.yaml'), 'inputs:\n  question: {type: string, default: hi}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  inputs:\n    deployment_name: gpt-4\n    question: ${inputs.question}\n  api: chat\n');
-    const fromEnv: Connection = { name: 'env', type: 'AzureOpenAIConnection', value: { api_base: server.url, api_key: 'k' }, secretKeys: ['api_key'] };
+    writeFileSync(
+      join(dir, 'flow.dag.yaml'),
+      'inputs:\n  question: {type: string, default: hi}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  inputs:\n    deployment_name: gpt-4\n    question: ${inputs.question}\n  api: chat\n',
+    );
+    const fromEnv: Connection = {
+      name: 'env',
+      type: 'AzureOpenAIConnection',
+      value: { api_base: server.url, api_key: 'k' },
+      secretKeys: ['api_key'],
+    };
     const err = await createExecutor(loadFlow(dir), { fallbackConnection: fromEnv, llm }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems[0].message).toMatch(/^no connection given; expected connection: <name>, one of: \(no connections given/);
+    expect((err as ConfigError).problems[0].message).toMatch(
+      /^no connection given; expected connection: <name>, one of: \(no connections given/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -77,10 +77,21 @@ test('bulk-run of a flow with a native HTTP package tool and an installed tool p
   const site = mkdtempSync(path.join(tmpdir(), 'llmops-site-'));
   cpSync(path.join(FIX, 'acme_tools_src'), site, { recursive: true });
   mkdirSync(path.join(site, 'acme_tools-0.1.0.dist-info'));
-  writeFileSync(path.join(site, 'acme_tools-0.1.0.dist-info/METADATA'), 'Metadata-Version: 2.1\nName: acme-tools\nVersion: 0.1.0\n');
-  writeFileSync(path.join(site, 'acme_tools-0.1.0.dist-info/entry_points.txt'), '[package_tools]\nacme = acme_tools.listing:list_package_tools\n');
+  writeFileSync(
+    path.join(site, 'acme_tools-0.1.0.dist-info/METADATA'),
+    'Metadata-Version: 2.1\nName: acme-tools\nVersion: 0.1.0\n',
+  );
+  writeFileSync(
+    path.join(site, 'acme_tools-0.1.0.dist-info/entry_points.txt'),
+    '[package_tools]\nacme = acme_tools.listing:list_package_tools\n',
+  );
   const data = ['alpha', 'beta', 'gamma'].map((q) => JSON.stringify({ question: q })).join('\n') + '\n';
-  const uc = makeUseCase({ 'experiment.yaml': experiment, 'flows/std/flow.dag.yaml': flow, 'data/train.jsonl': data, 'flows/eval/flow.dag.yaml': null });
+  const uc = makeUseCase({
+    'experiment.yaml': experiment,
+    'flows/std/flow.dag.yaml': flow,
+    'data/train.jsonl': data,
+    'flows/eval/flow.dag.yaml': null,
+  });
   const env = {
     ...process.env,
     SERP_API_KEY: SECRET,
@@ -89,17 +100,27 @@ test('bulk-run of a flow with a native HTTP package tool and an installed tool p
   };
   try {
     const store = path.join(uc.dir, '.llmops');
-    const r = await runCli(['dist/cli.js', 'bulk-run', '--config', path.join(uc.dir, 'experiment.yaml'), '--store', store], env);
+    const r = await runCli(
+      ['dist/cli.js', 'bulk-run', '--config', path.join(uc.dir, 'experiment.yaml'), '--store', store],
+      env,
+    );
     expect(r.out).not.toContain(SECRET);
     expect(r.status).toBe(0);
     expect(queries.sort()).toEqual(['alpha|true', 'beta|true', 'gamma|true']);
-    const runs = JSON.parse(readFileSync(path.join(store, 'experiments/search/runs.json'), 'utf8')) as { runs: Array<{ runId: string }> };
+    const runs = JSON.parse(readFileSync(path.join(store, 'experiments/search/runs.json'), 'utf8')) as {
+      runs: Array<{ runId: string }>;
+    };
     const runDir = path.join(store, 'runs', runs.runs[0].runId);
     const run = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { status: string };
     expect(run.status).toBe('Completed');
-    const records = readFileSync(path.join(runDir, 'outputs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line_number: number; outputs: unknown });
+    const records = readFileSync(path.join(runDir, 'outputs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line_number: number; outputs: unknown });
     expect(records.sort((a, b) => a.line_number - b.line_number).map((x) => x.outputs)).toEqual([
-      { answer: 'HELLO TOP HIT FOR ALPHA' }, { answer: 'HELLO TOP HIT FOR BETA' }, { answer: 'HELLO TOP HIT FOR GAMMA' },
+      { answer: 'HELLO TOP HIT FOR ALPHA' },
+      { answer: 'HELLO TOP HIT FOR BETA' },
+      { answer: 'HELLO TOP HIT FOR GAMMA' },
     ]);
   } finally {
     uc.cleanup();

@@ -10,7 +10,12 @@ import { loadFlow } from '../../../src/shared/flow/index.js';
 import { createExecutor } from '../../../src/shared/engine/index.js';
 
 const FLOW = resolve('tests/engine/python-worker/fixtures/assistant_flow');
-const aoai: Connection = { name: 'aoai', type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: 'http://127.0.0.1:9' }, secretKeys: ['api_key'] };
+const aoai: Connection = {
+  name: 'aoai',
+  type: 'AzureOpenAIConnection',
+  value: { api_key: 'k', api_base: 'http://127.0.0.1:9' },
+  secretKeys: ['api_key'],
+};
 
 test('the definition file becomes an AssistantDefinition with a working tool invoker', async () => {
   const ex = await createExecutor(loadFlow(FLOW), { connections: [aoai] });
@@ -22,11 +27,21 @@ test('the definition file becomes an AssistantDefinition with a working tool inv
       instructions: 'Answer with the tools.',
       tools: [
         { type: 'code_interpreter' },
-        { type: 'function', function: { name: 'shout', description: 'Shout the text back.\n', parameters: {
-          type: 'object',
-          properties: { text: { description: 'What to shout.', type: 'string' }, exclamations: { description: 'How many exclamation marks.', type: 'number' } },
-          required: ['text'],
-        } } },
+        {
+          type: 'function',
+          function: {
+            name: 'shout',
+            description: 'Shout the text back.\n',
+            parameters: {
+              type: 'object',
+              properties: {
+                text: { description: 'What to shout.', type: 'string' },
+                exclamations: { description: 'How many exclamation marks.', type: 'number' },
+              },
+              required: ['text'],
+            },
+          },
+        },
       ],
       answer: 'HELLO!! (AzureOpenAIConnection aoai)',
     });
@@ -36,7 +51,11 @@ test('the definition file becomes an AssistantDefinition with a working tool inv
 });
 
 test('a definition file that does not exist is refused before any line runs', async () => {
-  const err = await createExecutor(loadFlow(resolve('tests/engine/python-worker/fixtures/assistant_missing')), { connections: [aoai] }).catch((e: unknown) => e);
+  const err = await createExecutor(loadFlow(resolve('tests/engine/python-worker/fixtures/assistant_missing')), {
+    connections: [aoai],
+  }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ConfigError);
-  expect((err as Error).message).toMatch(/assistant definition "missing\.yaml": file .*assistant_missing\/missing\.yaml not found; expected a YAML file with model, instructions and tools/);
+  expect((err as Error).message).toMatch(
+    /assistant definition "missing\.yaml": file .*assistant_missing\/missing\.yaml not found; expected a YAML file with model, instructions and tools/,
+  );
 });

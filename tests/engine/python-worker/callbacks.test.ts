@@ -1,5 +1,9 @@
 import path from 'node:path';
-import { PythonCodeError, PythonWorkerPool, type PythonCallbacks } from '../../../src/shared/engine/python-worker/index.js';
+import {
+  PythonCodeError,
+  PythonWorkerPool,
+  type PythonCallbacks,
+} from '../../../src/shared/engine/python-worker/index.js';
 
 const nodesDir = path.join(process.cwd(), 'tests/engine/python-worker/fixtures/nodes');
 
@@ -20,29 +24,49 @@ test('Prompty, aoai chat, render and parse_chat call back into the engine handle
       return req.template.replace('{{name}}', String(req.inputs.name));
     },
     async parseChat(req) {
-      return [{ role: 'system', content: 'be brief' }, { role: 'user', content: req.text.length }];
+      return [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: req.text.length },
+      ];
     },
   };
-  const connections = { aoai: { type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: 'https://a/' }, secret_keys: ['api_key'] } };
+  const connections = {
+    aoai: { type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: 'https://a/' }, secret_keys: ['api_key'] },
+  };
   const pool = new PythonWorkerPool({ workingDir: nodesDir, callbacks, connections });
   try {
-    const result = await pool.call('callback_tool.py', { conn: 'aoai', question: 'why?' }, { node: 'ask', context: { line: 4 } });
+    const result = await pool.call(
+      'callback_tool.py',
+      { conn: 'aoai', question: 'why?' },
+      { node: 'ask', context: { line: 4 } },
+    );
     expect(result.output).toEqual({
       answer: 'llm says why?',
       summary: 'prompty answer to why?',
       rendered: 'Hi Ada!',
-      messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 25 }],
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 25 },
+      ],
       failed: 'EngineCallError: model refused',
     });
     const llm = seen.find((s) => s.kind === 'llm')!;
     expect(llm.context).toEqual({ line: 4 });
     expect(llm.req).toEqual({
       connection: {
-        name: 'aoai', type: 'AzureOpenAIConnection', secret_keys: ['api_key'],
+        name: 'aoai',
+        type: 'AzureOpenAIConnection',
+        secret_keys: ['api_key'],
         value: { api_key: 'k', api_base: 'https://a/', api_type: 'azure', api_version: '2024-02-01', auth_mode: 'key' },
       },
       api: 'chat',
-      params: { provider: 'AzureOpenAI', prompt: 'user:\n{{q}}', deployment_name: 'gpt-4o', max_tokens: 5, inputs: { q: 'why?' } },
+      params: {
+        provider: 'AzureOpenAI',
+        prompt: 'user:\n{{q}}',
+        deployment_name: 'gpt-4o',
+        max_tokens: 5,
+        inputs: { q: 'why?' },
+      },
     });
     const prompty = seen.find((s) => s.kind === 'prompty')!;
     expect(prompty.req).toEqual({
@@ -60,9 +84,13 @@ test('a callback the engine does not handle fails the call with a clear message'
   const connections = { aoai: { type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: 'https://a/' } } };
   const pool = new PythonWorkerPool({ workingDir: nodesDir, connections });
   try {
-    const err = await pool.call('callback_tool.py', { conn: 'aoai', question: 'x' }, { node: 'ask' }).catch((e: unknown) => e);
+    const err = await pool
+      .call('callback_tool.py', { conn: 'aoai', question: 'x' }, { node: 'ask' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PythonCodeError);
-    expect((err as PythonCodeError).message).toBe("Execution failure in 'ask': (EngineCallError) The engine does not handle 'llm_call' callbacks");
+    expect((err as PythonCodeError).message).toBe(
+      "Execution failure in 'ask': (EngineCallError) The engine does not handle 'llm_call' callbacks",
+    );
   } finally {
     await pool.close();
   }

@@ -19,7 +19,12 @@ beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'llmops-flex-init-'));
   mkdirSync(path.join(root, '.git'));
   server = await startModelServer({});
-  fromEnv = { name: 'from_env', type: 'AzureOpenAIConnection', value: { api_base: server.url, api_key: 'k', api_version: '2024-02-01' }, secretKeys: ['api_key'] };
+  fromEnv = {
+    name: 'from_env',
+    type: 'AzureOpenAIConnection',
+    value: { api_base: server.url, api_key: 'k', api_version: '2024-02-01' },
+    secretKeys: ['api_key'],
+  };
 });
 afterAll(async () => {
   await server.close();
@@ -91,7 +96,13 @@ let counter = 0;
 function classFlow(extra: Record<string, string> = {}): string {
   const dir = path.join(root, `chat${++counter}`);
   mkdirSync(dir, { recursive: true });
-  for (const [name, text] of Object.entries({ 'flow.flex.yaml': FLEX_YAML, 'flow.py': FLOW_PY, 'chat.prompty': PROMPTY, ...extra })) writeFileSync(path.join(dir, name), text);
+  for (const [name, text] of Object.entries({
+    'flow.flex.yaml': FLEX_YAML,
+    'flow.py': FLOW_PY,
+    'chat.prompty': PROMPTY,
+    ...extra,
+  }))
+    writeFileSync(path.join(dir, name), text);
   return dir;
 }
 
@@ -107,21 +118,35 @@ async function runOne(dir: string, options: ExecutorOptions): Promise<Record<str
 }
 
 describe('resolveFlexInit', () => {
-  const initJson = JSON.stringify({ model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' }, greeting: 'from init.json' });
+  const initJson = JSON.stringify({
+    model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' },
+    greeting: 'from init.json',
+  });
 
   test('flow.flex.yaml defaults < init.json < the caller, per argument', () => {
     const flow = loadFlow(classFlow({ 'init.json': initJson })) as FlexFlow;
     const init = resolveFlexInit(flow, { greeting: 'from the caller' }, () => undefined);
-    expect(init.values).toEqual({ model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' }, max_total_token: 4096, greeting: 'from the caller' });
+    expect(init.values).toEqual({
+      model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' },
+      max_total_token: 4096,
+      greeting: 'from the caller',
+    });
     expect(init.origins.max_total_token).toMatch(/flow\.flex\.yaml$/);
     expect(init.origins.model_config).toMatch(/init\.json$/);
   });
 
   test('placeholders of the values used are read as connections read theirs: <PARAM>_<X>', () => {
     const flow = loadFlow(classFlow()) as FlexFlow;
-    const env: Record<string, string> = { MODEL_CONFIG_AZURE_ENDPOINT: 'https://x.example', MODEL_CONFIG_API_KEY: 'sk-1' };
+    const env: Record<string, string> = {
+      MODEL_CONFIG_AZURE_ENDPOINT: 'https://x.example',
+      MODEL_CONFIG_API_KEY: 'sk-1',
+    };
     const init = resolveFlexInit(flow, {}, (n) => env[n]);
-    expect(init.values.model_config).toEqual({ azure_endpoint: 'https://x.example', azure_deployment: 'gpt-35-turbo', api_key: 'sk-1' });
+    expect(init.values.model_config).toEqual({
+      azure_endpoint: 'https://x.example',
+      azure_deployment: 'gpt-35-turbo',
+      api_key: 'sk-1',
+    });
     expect(init.secrets.sort()).toEqual(['https://x.example', 'sk-1']);
   });
 
@@ -136,8 +161,14 @@ describe('resolveFlexInit', () => {
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems;
     expect(problems.map((p) => [p.line, p.message])).toEqual([
-      [9, 'init model_config.azure_endpoint: environment variable MODEL_CONFIG_AZURE_ENDPOINT is not set (needed for the placeholder ${azure_endpoint}); set it in your CI secrets or in .env at the repository root'],
-      [11, 'init model_config.api_key: environment variable MODEL_CONFIG_API_KEY is not set (needed for the placeholder ${api_key}); set it in your CI secrets or in .env at the repository root'],
+      [
+        9,
+        'init model_config.azure_endpoint: environment variable MODEL_CONFIG_AZURE_ENDPOINT is not set (needed for the placeholder ${azure_endpoint}); set it in your CI secrets or in .env at the repository root',
+      ],
+      [
+        11,
+        'init model_config.api_key: environment variable MODEL_CONFIG_API_KEY is not set (needed for the placeholder ${api_key}); set it in your CI secrets or in .env at the repository root',
+      ],
     ]);
     const overridden = loadFlow(classFlow({ 'init.json': initJson })) as FlexFlow;
     expect(() => resolveFlexInit(overridden, {}, () => undefined)).not.toThrow();
@@ -145,36 +176,59 @@ describe('resolveFlexInit', () => {
 
   test('an init.json that is not a JSON object is a load problem with its position', () => {
     expect(() => loadFlow(classFlow({ 'init.json': '{"model_config": ' }))).toThrow(/init\.json:1:\d+: invalid JSON/);
-    expect(() => loadFlow(classFlow({ 'init.json': '[1]' }))).toThrow(/init\.json:1:1: found no JSON object, expected a JSON object of __init__ arguments/);
+    expect(() => loadFlow(classFlow({ 'init.json': '[1]' }))).toThrow(
+      /init\.json:1:1: found no JSON object, expected a JSON object of __init__ arguments/,
+    );
   });
 });
 
 describe('running a class flow', () => {
-  const initJson = JSON.stringify({ model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' }, greeting: 'from init.json' });
+  const initJson = JSON.stringify({
+    model_config: { connection: 'aoai', azure_deployment: 'gpt-35-turbo' },
+    greeting: 'from init.json',
+  });
 
-  test('init.json naming connection aoai, which only the environment provides: resolved like an llm node\'s connection', async () => {
+  test("init.json naming connection aoai, which only the environment provides: resolved like an llm node's connection", async () => {
     const before = server.stats().requests;
     const out = await runOne(classFlow({ 'init.json': initJson }), { fallbackConnection: fromEnv });
     expect(out.answer).toContain('what is up');
-    expect(out).toMatchObject({ greeting: 'from init.json', max_total_token: 4096, max_type: 'int', endpoint: server.url });
+    expect(out).toMatchObject({
+      greeting: 'from init.json',
+      max_total_token: 4096,
+      max_type: 'int',
+      endpoint: server.url,
+    });
     expect(server.stats().requests).toBe(before + 1);
   });
 
   test('a defined connection wins over the environment', async () => {
-    const aoai: Connection = { name: 'aoai', type: 'AzureOpenAIConnection', value: { api_base: `${server.url}/`, api_key: 'k2', api_version: '2024-02-01' }, secretKeys: ['api_key'] };
-    const out = await runOne(classFlow({ 'init.json': initJson }), { connections: [aoai], fallbackConnection: fromEnv });
+    const aoai: Connection = {
+      name: 'aoai',
+      type: 'AzureOpenAIConnection',
+      value: { api_base: `${server.url}/`, api_key: 'k2', api_version: '2024-02-01' },
+      secretKeys: ['api_key'],
+    };
+    const out = await runOne(classFlow({ 'init.json': initJson }), {
+      connections: [aoai],
+      fallbackConnection: fromEnv,
+    });
     expect(out.endpoint).toBe(`${server.url}/`);
   });
 
   test('no connection and no environment: exit 2 before any model call, naming the connection', async () => {
     const before = server.stats().requests;
-    await expect(runOne(classFlow({ 'init.json': initJson }), {})).rejects.toThrow('entry flow:ChatFlow: connection "aoai" is not defined; expected one of: (no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)');
+    await expect(runOne(classFlow({ 'init.json': initJson }), {})).rejects.toThrow(
+      'entry flow:ChatFlow: connection "aoai" is not defined; expected one of: (no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)',
+    );
     expect(server.stats().requests).toBe(before);
   });
 
-  test('the caller\'s text arguments are converted by the declared type or the __init__ annotation (JSON for a model configuration)', async () => {
+  test("the caller's text arguments are converted by the declared type or the __init__ annotation (JSON for a model configuration)", async () => {
     const modelConfig = JSON.stringify({ azure_endpoint: server.url, api_key: 'k', azure_deployment: 'gpt-35-turbo' });
-    const out = await runOne(classFlow(), { init: { max_total_token: '7', greeting: 'from --init', model_config: modelConfig }, initText: ['max_total_token', 'greeting', 'model_config'] });
+    const out = await runOne(classFlow(), {
+      init: { max_total_token: '7', greeting: 'from --init', model_config: modelConfig },
+      initText: ['max_total_token', 'greeting', 'model_config'],
+    });
     expect(out).toMatchObject({ greeting: 'from --init', max_total_token: 7, max_type: 'int', endpoint: server.url });
     expect(out.answer).toContain('what is up');
   });

@@ -53,14 +53,20 @@ describe('flex function entries', () => {
 describe('flex class entries', () => {
   const pool = new PythonWorkerPool({ workingDir: path.join(fixtures, 'flex_class'), connections, workers: 2 });
   afterAll(() => pool.close());
-  const init = { model_config: { connection: 'aoai', azure_deployment: 'gpt-4o' }, custom: 'my_custom', greeting: 'hello' };
+  const init = {
+    model_config: { connection: 'aoai', azure_deployment: 'gpt-4o' },
+    custom: 'my_custom',
+    greeting: 'hello',
+  };
 
   test('init kwargs get connection objects and a model configuration with the connection expanded', async () => {
     const entry = await pool.flexInit('pkg.flow:ChatFlow', init);
     expect(entry.kind).toBe('class');
     expect(entry.hasAggregate).toBe(true);
     expect(entry.initParams?.map((p) => [p.name, p.kind])).toEqual([
-      ['model_config', 'model_config'], ['custom', 'connection'], ['greeting', 'value'],
+      ['model_config', 'model_config'],
+      ['custom', 'connection'],
+      ['greeting', 'value'],
     ]);
     const result = await pool.flexCall(entry.key, { question: 'world' });
     expect(result.output).toMatchObject({
@@ -76,7 +82,9 @@ describe('flex class entries', () => {
 
   test('every worker serving calls holds its own instance built from the same init', async () => {
     const entry = await pool.flexInit('pkg.flow:ChatFlow', init);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.flexCall(entry.key, { question: `q${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => pool.flexCall(entry.key, { question: `q${i}` })),
+    );
     const pids = new Set(results.map((r) => (r.output as { pid: number }).pid));
     expect(pids.size).toBe(2);
     for (const r of results) expect((r.output as { reply: string }).reply).toMatch(/^hello q\d$/);

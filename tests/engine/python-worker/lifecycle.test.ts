@@ -1,6 +1,9 @@
 import path from 'node:path';
 import {
-  PythonPoolClosed, PythonWorkerCrashed, PythonWorkerPool, PythonWorkerTimeout,
+  PythonPoolClosed,
+  PythonWorkerCrashed,
+  PythonWorkerPool,
+  PythonWorkerTimeout,
 } from '../../../src/shared/engine/python-worker/index.js';
 
 const nodesDir = path.join(process.cwd(), 'tests/engine/python-worker/fixtures/nodes');
@@ -27,7 +30,9 @@ test('a worker that dies mid-call fails its in-flight calls clearly and is repla
     const crash = pool.call('crash_tool.py', { crash: true }, { node: 'crasher' });
     const [slowErr, crashErr] = await Promise.all([slow.catch((e: Error) => e), crash.catch((e: Error) => e)]);
     expect(crashErr).toBeInstanceOf(PythonWorkerCrashed);
-    expect((crashErr as Error).message).toContain(`Python worker (pid ${pid}) exited with code 3 while running python node crasher`);
+    expect((crashErr as Error).message).toContain(
+      `Python worker (pid ${pid}) exited with code 3 while running python node crasher`,
+    );
     expect(slowErr).toBeInstanceOf(PythonWorkerCrashed);
     const newPid = (await pool.call('crash_tool.py', { crash: false })).output as number;
     expect(newPid).not.toBe(pid);

@@ -9,10 +9,19 @@ const connections = {
   aoai: {
     type: 'AzureOpenAIConnection',
     module: 'promptflow.connections',
-    value: { api_key: 'sk-aoai', api_base: 'https://example.openai.azure.com/', api_type: 'azure', api_version: '2024-02-01' },
+    value: {
+      api_key: 'sk-aoai',
+      api_base: 'https://example.openai.azure.com/',
+      api_type: 'azure',
+      api_version: '2024-02-01',
+    },
     secret_keys: ['api_key'],
   },
-  my_custom: { type: 'CustomConnection', value: { endpoint: 'https://svc.local', token: 's3cret' }, secret_keys: ['token'] },
+  my_custom: {
+    type: 'CustomConnection',
+    value: { endpoint: 'https://svc.local', token: 's3cret' },
+    secret_keys: ['token'],
+  },
 };
 
 let pool: PythonWorkerPool;
@@ -64,7 +73,20 @@ describe('signature inspection', () => {
     expect(info.hasKwargs).toBe(true);
     expect(info.isAsync).toBe(false);
     expect(Object.keys(byName)).toEqual([
-      'count', 'ratio', 'flag', 'text', 'items', 'data', 'maybe', 'conn', 'custom', 'words', 'tone', 'limit', 'label', 'anything',
+      'count',
+      'ratio',
+      'flag',
+      'text',
+      'items',
+      'data',
+      'maybe',
+      'conn',
+      'custom',
+      'words',
+      'tone',
+      'limit',
+      'label',
+      'anything',
     ]);
     expect(byName.count.type).toEqual(['int']);
     expect(byName.ratio.type).toEqual(['double']);
@@ -90,7 +112,11 @@ describe('signature inspection', () => {
 
 describe('calling tools', () => {
   test('connection names become connection objects (strong type attributes, custom dict and secrets)', async () => {
-    const result = await pool.call('conn_tool.py', { aoai: 'aoai', custom: 'my_custom', question: 'q' }, { node: 'use' });
+    const result = await pool.call(
+      'conn_tool.py',
+      { aoai: 'aoai', custom: 'my_custom', question: 'q' },
+      { node: 'use' },
+    );
     expect(result.output).toEqual({
       aoai_class: 'AzureOpenAIConnection',
       api_base: 'https://example.openai.azure.com/',
@@ -177,7 +203,10 @@ describe('calling tools', () => {
 
 describe('a real promptflow package', () => {
   test('wins over the shim when importable', async () => {
-    const real = new PythonWorkerPool({ workingDir: nodesDir, env: { PYTHONPATH: path.join(fixtures, 'fake_promptflow') } });
+    const real = new PythonWorkerPool({
+      workingDir: nodesDir,
+      env: { PYTHONPATH: path.join(fixtures, 'fake_promptflow') },
+    });
     try {
       const out = (await real.call('shim_check.py', {})).output as { file: string; shim: boolean };
       expect(out.shim).toBe(false);

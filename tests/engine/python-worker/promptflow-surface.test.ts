@@ -24,7 +24,10 @@ interface SurfaceReport {
 function surface(): SurfaceReport {
   // The worker's own sys.path arrangement: its directory, then the shim (no real promptflow installed here).
   const env = { ...process.env, PYTHONPATH: [`${PY}/shim`, PY].join(delimiter), PYTHONDONTWRITEBYTECODE: '1' };
-  const out = execFileSync(process.env.LLMOPS_PYTHON ?? 'python3', [`${FIX}/surface/check_surface.py`, LIST], { env, encoding: 'utf8' });
+  const out = execFileSync(process.env.LLMOPS_PYTHON ?? 'python3', [`${FIX}/surface/check_surface.py`, LIST], {
+    env,
+    encoding: 'utf8',
+  });
   return JSON.parse(out) as SurfaceReport;
 }
 
@@ -34,12 +37,16 @@ beforeAll(() => {
 });
 
 test('every listed name imports through the stand-in package', () => {
-  const listed = readFileSync(LIST, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
-  expect(listed).toEqual(expect.arrayContaining([
-    expect.stringMatching(/^promptflow\.connections:CustomStrongTypeConnection\t/),
-    expect.stringMatching(/^promptflow\._core\.tool:InputSetting\t/),
-    expect.stringMatching(/^promptflow\.contracts\.types:AssistantDefinition\t/),
-  ]));
+  const listed = readFileSync(LIST, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'));
+  expect(listed).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^promptflow\.connections:CustomStrongTypeConnection\t/),
+      expect.stringMatching(/^promptflow\._core\.tool:InputSetting\t/),
+      expect.stringMatching(/^promptflow\.contracts\.types:AssistantDefinition\t/),
+    ]),
+  );
   expect(report.listed).toBe(listed.length);
   expect(report.missing).toEqual([]);
   expect(report.checks.shim).toBe(true);
@@ -47,7 +54,11 @@ test('every listed name imports through the stand-in package', () => {
 
 test('decorators keep the function; input settings and unknown keys are kept on it', () => {
   expect(report.checks['tool decorators keep the function and mark it']).toEqual({
-    same_function: [true, true, true], call: 6, marked: true, enabled_by: 'mode', extra: { unknown_key: 'kept' },
+    same_function: [true, true, true],
+    call: 6,
+    marked: true,
+    enabled_by: 'mode',
+    extra: { unknown_key: 'kept' },
   });
   expect(report.checks['trace keeps sync, async and class targets']).toEqual([2, 3, 'C']);
   expect(report.checks["ThreadPoolExecutorWithContext runs tasks in the submitter's context"]).toBe('line-7');
@@ -57,7 +68,11 @@ test('decorators keep the function; input settings and unknown keys are kept on 
 });
 
 test('connections: one class whichever module it is imported from; custom strong types read configs and secrets', () => {
-  expect(report.checks['connections from every module that exports them are one class']).toEqual([true, 'https://x', '2024-02-01']);
+  expect(report.checks['connections from every module that exports them are one class']).toEqual([
+    true,
+    'https://x',
+    '2024-02-01',
+  ]);
   expect(report.checks.CustomStrongTypeConnection).toEqual({
     direct: ['k1', 'https://default'],
     converted: 'MyConnection',
@@ -73,18 +88,33 @@ test('AssistantDefinition: tools described as OpenAI functions from the docstrin
     serialized: 'm',
     tools: [
       { type: 'code_interpreter' },
-      { type: 'function', function: { name: 'echo', description: 'Echo the message back.\n', parameters: {
-        type: 'object',
-        properties: { message: { description: 'The message to echo.', type: 'string' }, times: { description: 'How many times.', type: 'number' } },
-        required: ['message'],
-      } } },
+      {
+        type: 'function',
+        function: {
+          name: 'echo',
+          description: 'Echo the message back.\n',
+          parameters: {
+            type: 'object',
+            properties: {
+              message: { description: 'The message to echo.', type: 'string' },
+              times: { description: 'How many times.', type: 'number' },
+            },
+            required: ['message'],
+          },
+        },
+      },
     ],
     call: 'hi hi via aoai',
   });
 });
 
 test('Prompty.estimate_token_count from flow code counts with the real tokenizer (loaded on first use)', async () => {
-  const aoai: Connection = { name: 'aoai', type: 'AzureOpenAIConnection', value: { api_key: 'k', api_base: 'http://127.0.0.1:9' }, secretKeys: ['api_key'] };
+  const aoai: Connection = {
+    name: 'aoai',
+    type: 'AzureOpenAIConnection',
+    value: { api_key: 'k', api_base: 'http://127.0.0.1:9' },
+    secretKeys: ['api_key'],
+  };
   const ex = await createExecutor(loadFlow(`${FIX}/token_count`), { connections: [aoai] });
   let tokens: unknown;
   try {
@@ -95,6 +125,9 @@ test('Prompty.estimate_token_count from flow code counts with the real tokenizer
     await ex.close();
   }
   await loadTokenizers();
-  const messages = [{ role: 'system', content: 'You answer in one short sentence.' }, { role: 'user', content: 'How many tokens is this question?' }];
+  const messages = [
+    { role: 'system', content: 'You answer in one short sentence.' },
+    { role: 'user', content: 'How many tokens is this question?' },
+  ];
   expect(tokens).toBe(countChatTokens(messages, 'gpt-4o') + 100);
 });

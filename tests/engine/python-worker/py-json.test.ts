@@ -3,7 +3,9 @@ import { parsePyJson, stringifyPyJson } from '../../../src/shared/engine/python-
 import { PyFloat, pyFloat } from '../../../src/shared/engine/template/index.js';
 
 test('Python NaN/Infinity tokens parse, including inside nested values, never inside strings', () => {
-  const parsed = parsePyJson('{"a": NaN, "b": [Infinity, -Infinity, 1e3], "s": "NaN Infinity \\" x", "n": null}') as Record<string, unknown>;
+  const parsed = parsePyJson(
+    '{"a": NaN, "b": [Infinity, -Infinity, 1e3], "s": "NaN Infinity \\" x", "n": null}',
+  ) as Record<string, unknown>;
   expect(parsed.a).toBeNaN();
   // Python reads 1e3 as the float 1000.0: it stays a Python float.
   expect(parsed.b).toEqual([Infinity, -Infinity, pyFloat(1000)]);
@@ -12,12 +14,17 @@ test('Python NaN/Infinity tokens parse, including inside nested values, never in
 });
 
 test('non-finite numbers are written as tokens Python reads, other values as plain JSON', () => {
-  expect(stringifyPyJson({ a: NaN, b: [Infinity, -Infinity], c: 'NaN' })).toBe('{"a":NaN,"b":[Infinity,-Infinity],"c":"NaN"}');
+  expect(stringifyPyJson({ a: NaN, b: [Infinity, -Infinity], c: 'NaN' })).toBe(
+    '{"a":NaN,"b":[Infinity,-Infinity],"c":"NaN"}',
+  );
   expect(stringifyPyJson({ a: 1, b: 'x' })).toBe('{"a":1,"b":"x"}');
 });
 
 test("whole-number floats keep their float type both ways (Python's 2.0 is not the int 2)", () => {
-  const parsed = parsePyJson('{"f": 2.0, "i": 2, "e": 3e2, "half": 0.5, "s": "2.0", "l": [1.0, -0.0]}') as Record<string, unknown>;
+  const parsed = parsePyJson('{"f": 2.0, "i": 2, "e": 3e2, "half": 0.5, "s": "2.0", "l": [1.0, -0.0]}') as Record<
+    string,
+    unknown
+  >;
   expect(parsed.f).toBeInstanceOf(PyFloat);
   expect((parsed.f as PyFloat).value).toBe(2);
   expect(parsed.i).toBe(2);
@@ -36,11 +43,23 @@ test('invalid JSON is still rejected', () => {
 // JSON has no -0, so the generator avoids it.
 test('round trip equals the input for any JSON value with non-finite numbers mixed in', () => {
   const value = fc.letrec((tie) => ({
-    leaf: fc.oneof(fc.double().map((d) => (Object.is(d, -0) ? 0 : d)), fc.string(), fc.boolean(), fc.constant(null), fc.integer()),
-    node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 4 }),
-      fc.dictionary(fc.string(), tie('node'), { maxKeys: 4 })),
+    leaf: fc.oneof(
+      fc.double().map((d) => (Object.is(d, -0) ? 0 : d)),
+      fc.string(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.integer(),
+    ),
+    node: fc.oneof(
+      { depthSize: 'small' },
+      tie('leaf'),
+      fc.array(tie('node'), { maxLength: 4 }),
+      fc.dictionary(fc.string(), tie('node'), { maxKeys: 4 }),
+    ),
   })).node;
-  fc.assert(fc.property(value, (v) => {
-    expect(parsePyJson(stringifyPyJson(v))).toEqual(v);
-  }));
+  fc.assert(
+    fc.property(value, (v) => {
+      expect(parsePyJson(stringifyPyJson(v))).toEqual(v);
+    }),
+  );
 });

@@ -61,17 +61,21 @@ export interface PythonCase {
 function encode(value: unknown): unknown {
   if (value instanceof PyFloat) return { $float: Object.is(value.value, -0) ? '-0.0' : String(value.value) };
   if (typeof value === 'number' && !Number.isFinite(value)) return { $float: String(value).replace('Infinity', 'inf') };
-  if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 1e21) return { $int: BigInt(value).toString() };
+  if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 1e21)
+    return { $int: BigInt(value).toString() };
   if (value instanceof PromptResult) return value.text;
   if (value instanceof ChatInputList) return { $chatlist: value.map(encode) };
   if (Array.isArray(value)) return value.map(encode);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encode(v)]));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encode(v)]));
   return value;
 }
 
 /** Renders every case in one python3 process. */
 export function renderWithPython(cases: PythonCase[]): PythonResult[] {
-  const input = JSON.stringify(cases.map((c) => ({ template: c.template, vars: encode(c.vars), chat: c.chat ?? false })));
+  const input = JSON.stringify(
+    cases.map((c) => ({ template: c.template, vars: encode(c.vars), chat: c.chat ?? false })),
+  );
   const r = spawnSync('python3', ['-c', SCRIPT], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as PythonResult[];

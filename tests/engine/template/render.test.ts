@@ -48,8 +48,18 @@ describe('template syntax errors (§2.1, reported at load time)', () => {
   const cases: Array<[string, string, number, number]> = [
     ['line 1\n{% foo %}', "Encountered unknown tag 'foo'.", 2, 4],
     ['{{ x }', "unexpected '}'", 1, 6],
-    ['{% if x %}\na', "Unexpected end of template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if'.", 2, 2],
-    ['{% for x in y %}a{% endif %}', "Encountered unknown tag 'endif'. Jinja was looking for the following tags: 'endfor' or 'else'. The innermost block that needs to be closed is 'for'.", 1, 21],
+    [
+      '{% if x %}\na',
+      "Unexpected end of template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if'.",
+      2,
+      2,
+    ],
+    [
+      '{% for x in y %}a{% endif %}',
+      "Encountered unknown tag 'endif'. Jinja was looking for the following tags: 'endfor' or 'else'. The innermost block that needs to be closed is 'for'.",
+      1,
+      21,
+    ],
     ['ok\n\n  {{ x|nofilter }}', "No filter named 'nofilter'.", 3, 8],
     ['a\n{{ x + }}', "unexpected 'end of print statement'", 2, 8],
   ];
@@ -64,12 +74,19 @@ describe('template syntax errors (§2.1, reported at load time)', () => {
       expect(caught).toBeInstanceOf(TemplateSyntaxError);
       const e = caught as TemplateSyntaxError;
       expect({ reason: e.reason, line: e.line, column: e.column }).toEqual({ reason, line, column });
-      expect(syntaxProblem(e, 'flows/x/chat.jinja2')).toEqual({ file: 'flows/x/chat.jinja2', line, column, message: `invalid Jinja template: ${reason}` });
+      expect(syntaxProblem(e, 'flows/x/chat.jinja2')).toEqual({
+        file: 'flows/x/chat.jinja2',
+        line,
+        column,
+        message: `invalid Jinja template: ${reason}`,
+      });
     });
   }
 
   it('a template that arrives at run time fails the line instead (renderTemplate)', () => {
-    expect(() => renderTemplate('{% foo %}', {})).toThrow("Failed to render jinja template: TemplateSyntaxError: Encountered unknown tag 'foo'.");
+    expect(() => renderTemplate('{% foo %}', {})).toThrow(
+      "Failed to render jinja template: TemplateSyntaxError: Encountered unknown tag 'foo'.",
+    );
     expect(renderTemplate('Hi {{ n }}', { n: 2 })).toBe('Hi 2');
   });
 });

@@ -64,14 +64,35 @@ test('eval_ functions in both SDK forms run their target line by line; their sco
     expect(run.tokens.total).toBeGreaterThan(0);
     const lines = await records(s.store, e.runId);
     expect(lines.map((l) => l.outputs)).toEqual([
-      { 'grounded.gpt_groundedness': 4, 'f1.f1_score': 1, 'length.words': 6, 'relevance.relevance': 5, 'relevance.gpt_relevance': 5, 'relevance.relevance_reason': 'answers the question' },
-      { 'grounded.gpt_groundedness': 4, 'f1.f1_score': expect.closeTo(0.8, 10), 'length.words': 6, 'relevance.relevance': 5, 'relevance.gpt_relevance': 5, 'relevance.relevance_reason': 'answers the question' },
+      {
+        'grounded.gpt_groundedness': 4,
+        'f1.f1_score': 1,
+        'length.words': 6,
+        'relevance.relevance': 5,
+        'relevance.gpt_relevance': 5,
+        'relevance.relevance_reason': 'answers the question',
+      },
+      {
+        'grounded.gpt_groundedness': 4,
+        'f1.f1_score': expect.closeTo(0.8, 10),
+        'length.words': 6,
+        'relevance.relevance': 5,
+        'relevance.gpt_relevance': 5,
+        'relevance.relevance_reason': 'answers the question',
+      },
     ]);
-    expect(lines[1].inputs).toMatchObject({ question: 'What is the capital of Italy?', 'target.answer': 'The capital of Italy is Paris.' });
+    expect(lines[1].inputs).toMatchObject({
+      question: 'What is the capital of Italy?',
+      'target.answer': 'The capital of Italy is Paris.',
+    });
 
     const { results } = await s.report();
     const metric = (name: string) => results.metrics.find((m) => m.evaluator === 'quality' && m.metric === name);
-    expect(metric('grounded.gpt_groundedness')).toMatchObject({ value: 4, kind: 'likert', scoreKey: 'quality.grounded.gpt_groundedness' });
+    expect(metric('grounded.gpt_groundedness')).toMatchObject({
+      value: 4,
+      kind: 'likert',
+      scoreKey: 'quality.grounded.gpt_groundedness',
+    });
     expect(metric('f1.f1_score')?.value).toBeCloseTo(0.9, 10);
     expect(metric('relevance.relevance')).toMatchObject({ value: 5 });
     // The results model keeps the store's completion order; renderers sort by line.
@@ -92,12 +113,17 @@ test('an eval_ function whose signature cannot take the four arguments is refuse
   const uc = makeUseCase({
     ...files,
     'qa_app/flows/eval_code/eval_relevance.py': null,
-    'qa_app/flows/eval_code/eval_quality.py': 'import os\n\n\ndef eval_quality(run_name, data_path):\n    return {}\n\n\ndef eval_other(a, b, c, d, e, *, f):\n    return {}\n',
+    'qa_app/flows/eval_code/eval_quality.py':
+      'import os\n\n\ndef eval_quality(run_name, data_path):\n    return {}\n\n\ndef eval_other(a, b, c, d, e, *, f):\n    return {}\n',
   });
   try {
     const error = (() => {
       try {
-        loadUseCase({ configPath: path.join(uc.dir, 'qa_app/experiment.yaml'), cwd: uc.dir, processEnv: { AOAI_API_BASE: 'http://127.0.0.1:9', AOAI_API_KEY: 'k' } });
+        loadUseCase({
+          configPath: path.join(uc.dir, 'qa_app/experiment.yaml'),
+          cwd: uc.dir,
+          processEnv: { AOAI_API_BASE: 'http://127.0.0.1:9', AOAI_API_KEY: 'k' },
+        });
       } catch (e) {
         return e;
       }
@@ -106,8 +132,12 @@ test('an eval_ function whose signature cannot take the four arguments is refuse
     expect((error as ConfigError).exitCode).toBe(ExitCode.InvalidInput);
     const problems = (error as ConfigError).problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
     expect(problems).toEqual([
-      expect.stringMatching(/^qa_app\/flows\/eval_code\/eval_quality\.py:4: eval_quality: takes 2 positional parameters \(run_name, data_path\), but it is called with 4, expected def eval_<name>\(run_name, data_path, column_mapping, output_path/),
-      expect.stringMatching(/^qa_app\/flows\/eval_code\/eval_quality\.py:8: eval_other: parameter e has no default, but only 4 arguments are passed/),
+      expect.stringMatching(
+        /^qa_app\/flows\/eval_code\/eval_quality\.py:4: eval_quality: takes 2 positional parameters \(run_name, data_path\), but it is called with 4, expected def eval_<name>\(run_name, data_path, column_mapping, output_path/,
+      ),
+      expect.stringMatching(
+        /^qa_app\/flows\/eval_code\/eval_quality\.py:8: eval_other: parameter e has no default, but only 4 arguments are passed/,
+      ),
     ]);
   } finally {
     uc.cleanup();
@@ -115,30 +145,53 @@ test('an eval_ function whose signature cannot take the four arguments is refuse
 });
 
 test('a syntax error in an eval_*.py file is refused at load with its line', () => {
-  const uc = makeUseCase({ ...files, 'qa_app/flows/eval_code/eval_relevance.py': 'def eval_relevance(run_name, data_path, column_mapping, output_path)\n    return {}\n' });
+  const uc = makeUseCase({
+    ...files,
+    'qa_app/flows/eval_code/eval_relevance.py':
+      'def eval_relevance(run_name, data_path, column_mapping, output_path)\n    return {}\n',
+  });
   try {
     let error: unknown;
     try {
-      loadUseCase({ configPath: path.join(uc.dir, 'qa_app/experiment.yaml'), cwd: uc.dir, processEnv: { AOAI_API_BASE: 'http://127.0.0.1:9', AOAI_API_KEY: 'k' } });
+      loadUseCase({
+        configPath: path.join(uc.dir, 'qa_app/experiment.yaml'),
+        cwd: uc.dir,
+        processEnv: { AOAI_API_BASE: 'http://127.0.0.1:9', AOAI_API_KEY: 'k' },
+      });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems).toEqual([expect.objectContaining({ file: 'qa_app/flows/eval_code/eval_relevance.py', line: 1, message: expect.stringContaining('Python syntax error') })]);
+    expect((error as ConfigError).problems).toEqual([
+      expect.objectContaining({
+        file: 'qa_app/flows/eval_code/eval_relevance.py',
+        line: 1,
+        message: expect.stringContaining('Python syntax error'),
+      }),
+    ]);
   } finally {
     uc.cleanup();
   }
 });
 
 test('an eval_ file importing a missing module stops evaluate with exit 2 at its line, before any model call', async () => {
-  const uc = makeUseCase({ ...files, 'qa_app/flows/eval_code/eval_relevance.py': 'import os\nimport not_installed_module_xyz\n\n\ndef eval_relevance(run_name, data_path, column_mapping, output_path):\n    return None\n' });
+  const uc = makeUseCase({
+    ...files,
+    'qa_app/flows/eval_code/eval_relevance.py':
+      'import os\nimport not_installed_module_xyz\n\n\ndef eval_relevance(run_name, data_path, column_mapping, output_path):\n    return None\n',
+  });
   try {
     const s = steps(uc.dir);
     await s.bulkRun();
     const served = server.stats().requests;
     const error = await s.evaluate().catch((e) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems).toEqual([expect.objectContaining({ line: 2, message: expect.stringContaining("No module named 'not_installed_module_xyz'") })]);
+    expect((error as ConfigError).problems).toEqual([
+      expect.objectContaining({
+        line: 2,
+        message: expect.stringContaining("No module named 'not_installed_module_xyz'"),
+      }),
+    ]);
     expect((error as ConfigError).problems[0].file).toMatch(/eval_relevance\.py$/);
     expect(server.stats().requests).toBe(served);
   } finally {
@@ -147,18 +200,24 @@ test('an eval_ file importing a missing module stops evaluate with exit 2 at its
 });
 
 test("run-time errors are the evaluator's: a raising eval_ function fails its run with file:line, a failing line is recorded with its error", async () => {
-  const failingEvaluator = files['qa_app/flows/eval_code/eval_quality.py'].replace('def answer_words(answer):\n', 'def answer_words(answer):\n    if "Italy" in answer:\n        raise ValueError("no words for Italy")\n');
+  const failingEvaluator = files['qa_app/flows/eval_code/eval_quality.py'].replace(
+    'def answer_words(answer):\n',
+    'def answer_words(answer):\n    if "Italy" in answer:\n        raise ValueError("no words for Italy")\n',
+  );
   const uc = makeUseCase({
     ...files,
     'qa_app/flows/eval_code/eval_quality.py': failingEvaluator,
-    'qa_app/flows/eval_code/eval_relevance.py': 'def eval_relevance(run_name, data_path, column_mapping, output_path):\n    raise RuntimeError("broken on purpose")\n',
+    'qa_app/flows/eval_code/eval_relevance.py':
+      'def eval_relevance(run_name, data_path, column_mapping, output_path):\n    raise RuntimeError("broken on purpose")\n',
   });
   try {
     const s = steps(uc.dir);
     await s.bulkRun();
     const error = await s.evaluate().catch((e) => e);
     expect(error).toBeInstanceOf(GateFailed);
-    expect((error as GateFailed).failures[0]).toMatch(/2 of 2 evaluation lines failed .*eval_relevance failed at .*eval_relevance\.py:2: \(RuntimeError\) broken on purpose/);
+    expect((error as GateFailed).failures[0]).toMatch(
+      /2 of 2 evaluation lines failed .*eval_relevance failed at .*eval_relevance\.py:2: \(RuntimeError\) broken on purpose/,
+    );
     const runs = JSON.parse(readFileSync(path.join(s.store, 'experiments/qa_app/evaluations.json'), 'utf8'));
     const runId = runs.evaluations[0].runId;
     const run = readRunRecord(s.store, runId);
@@ -168,7 +227,9 @@ test("run-time errors are the evaluator's: a raising eval_ function fails its ru
     expect(lines[1].error?.message).toContain("evaluator 'length' failed: (ValueError) no words for Italy");
     expect(lines[1].error?.debugInfo?.stackTrace).toMatch(/eval_quality\.py", line \d+, in answer_words/);
     expect(lines[0].error?.message).not.toContain('Italy');
-    expect(readFileSync(path.join(s.store, 'runs', runId, 'evaluation', 'eval_relevance.log'), 'utf8')).toContain('RuntimeError: broken on purpose');
+    expect(readFileSync(path.join(s.store, 'runs', runId, 'evaluation', 'eval_relevance.log'), 'utf8')).toContain(
+      'RuntimeError: broken on purpose',
+    );
     expect(lines[0].outputs).toMatchObject({ 'grounded.gpt_groundedness': 4, 'length.words': 6 });
   } finally {
     uc.cleanup();
@@ -179,7 +240,11 @@ test('the template-style folder is what validate sees: no flow file needed', () 
   const uc = makeUseCase(files);
   try {
     writeFileSync(path.join(uc.dir, 'qa_app/flows/eval_code/helpers.py'), 'X = 1\n');
-    const useCase = loadUseCase({ configPath: path.join(uc.dir, 'qa_app/experiment.yaml'), cwd: uc.dir, processEnv: { AOAI_API_BASE: 'http://127.0.0.1:9', AOAI_API_KEY: 'k' } });
+    const useCase = loadUseCase({
+      configPath: path.join(uc.dir, 'qa_app/experiment.yaml'),
+      cwd: uc.dir,
+      processEnv: { AOAI_API_BASE: 'http://127.0.0.1:9', AOAI_API_KEY: 'k' },
+    });
     const code = useCase.evaluators[0].code!;
     expect(useCase.evaluators[0].flow).toBeUndefined();
     expect(code.functions.map((f) => [path.basename(f.file), f.name, f.line, f.params])).toEqual([

@@ -49,7 +49,9 @@ test('a folder whose eval_*.py files define no eval_ function is refused', () =>
   try {
     writeFileSync(path.join(dir, 'eval_x.py'), 'def helper():\n    pass\n');
     expect(() => loadCodeEvaluator(dir, { displayBase: dir })).toThrow(ConfigError);
-    expect(() => loadCodeEvaluator(dir, { displayBase: dir })).toThrow(/found eval_\*\.py files \(eval_x\.py\) but no top-level eval_\* function/);
+    expect(() => loadCodeEvaluator(dir, { displayBase: dir })).toThrow(
+      /found eval_\*\.py files \(eval_x\.py\) but no top-level eval_\* function/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

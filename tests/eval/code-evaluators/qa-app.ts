@@ -30,10 +30,21 @@ evaluators:
           ground_truth: \${data.ground_truth}
 `;
 
-export const data = [
-  { question: 'What is the capital of France?', context: 'Paris is the capital of France.', ground_truth: 'The capital of France is Paris.' },
-  { question: 'What is the capital of Italy?', context: 'Rome is the capital of Italy.', ground_truth: 'The capital of Italy is Rome.' },
-].map((r) => JSON.stringify(r)).join('\n') + '\n';
+export const data =
+  [
+    {
+      question: 'What is the capital of France?',
+      context: 'Paris is the capital of France.',
+      ground_truth: 'The capital of France is Paris.',
+    },
+    {
+      question: 'What is the capital of Italy?',
+      context: 'Rome is the capital of Italy.',
+      ground_truth: 'The capital of Italy is Rome.',
+    },
+  ]
+    .map((r) => JSON.stringify(r))
+    .join('\n') + '\n';
 
 /** The model: answers "The capital of X is Paris." and judges groundedness 4, relevance 5. */
 export const rules = [

@@ -16,7 +16,9 @@ import { readLineRecords } from '../../../src/shared/runs/index.js';
 let server: ModelServerHandle;
 let dir: string;
 beforeAll(async () => {
-  server = await startModelServer({ rules: [{ match: 'Rate the (\\w+)', scope: 'all', json: { score: 4, reason: 'fine' } }] });
+  server = await startModelServer({
+    rules: [{ match: 'Rate the (\\w+)', scope: 'all', json: { score: 4, reason: 'fine' } }],
+  });
   dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-sdk-'));
 });
 afterAll(async () => {
@@ -49,16 +51,54 @@ test('QAEvaluator, ROUGE-L and BLEU score the data without a target; an evaluato
   mkdirSync(folder, { recursive: true });
   writeFileSync(path.join(folder, 'eval_sdk.py'), evalSdk);
   const data = path.join(useCaseDir, 'data.jsonl');
-  writeFileSync(data, JSON.stringify({ q: 'Capital of France?', a: 'Paris is the capital of France', c: 'Paris is the capital of France.', gt: 'The capital of France is Paris' }) + '\n');
-  const connections: Connection[] = [{ name: 'aoai', type: 'AzureOpenAIConnection', value: { api_base: server.url, api_key: 'k', api_version: '2024-06-01' }, secretKeys: ['api_key'] }];
-  const session = await openCodeEvaluator({ name: 'sdk', code: loadCodeEvaluator(folder), useCaseDir, flowDir: folder, connections, llm: new LlmService(), concurrency: 2 });
+  writeFileSync(
+    data,
+    JSON.stringify({
+      q: 'Capital of France?',
+      a: 'Paris is the capital of France',
+      c: 'Paris is the capital of France.',
+      gt: 'The capital of France is Paris',
+    }) + '\n',
+  );
+  const connections: Connection[] = [
+    {
+      name: 'aoai',
+      type: 'AzureOpenAIConnection',
+      value: { api_base: server.url, api_key: 'k', api_version: '2024-06-01' },
+      secretKeys: ['api_key'],
+    },
+  ];
+  const session = await openCodeEvaluator({
+    name: 'sdk',
+    code: loadCodeEvaluator(folder),
+    useCaseDir,
+    flowDir: folder,
+    connections,
+    llm: new LlmService(),
+    concurrency: 2,
+  });
   try {
     const store = path.join(dir, 'store');
-    const summary = await session.run({ runId: 'e1', storeRoot: store, runName: 'uc_eval_1', data, mappings: { question: '${data.q}', answer: '${data.a}', context: '${data.c}', ground_truth: '${data.gt}' } });
-    expect(summary.error).toMatch(/eval_unavailable failed at .*eval_sdk\.py:\d+: \(NotImplementedError\) ViolenceEvaluator is not available without the real evaluation SDK package; llmops provides .*GroundednessEvaluator/);
+    const summary = await session.run({
+      runId: 'e1',
+      storeRoot: store,
+      runName: 'uc_eval_1',
+      data,
+      mappings: { question: '${data.q}', answer: '${data.a}', context: '${data.c}', ground_truth: '${data.gt}' },
+    });
+    expect(summary.error).toMatch(
+      /eval_unavailable failed at .*eval_sdk\.py:\d+: \(NotImplementedError\) ViolenceEvaluator is not available without the real evaluation SDK package; llmops provides .*GroundednessEvaluator/,
+    );
     expect(summary.metrics).toMatchObject({
-      'qa.gpt_groundedness': 4, 'qa.gpt_relevance': 4, 'qa.gpt_coherence': 4, 'qa.gpt_fluency': 4, 'qa.gpt_similarity': 4,
-      'qa.f1_score': 1, 'rouge.rouge_recall': expect.any(Number), 'rouge.rouge_precision': expect.any(Number), 'bleu.bleu_score': expect.any(Number),
+      'qa.gpt_groundedness': 4,
+      'qa.gpt_relevance': 4,
+      'qa.gpt_coherence': 4,
+      'qa.gpt_fluency': 4,
+      'qa.gpt_similarity': 4,
+      'qa.f1_score': 1,
+      'rouge.rouge_recall': expect.any(Number),
+      'rouge.rouge_precision': expect.any(Number),
+      'bleu.bleu_score': expect.any(Number),
     });
     expect(summary.metrics['rouge.rouge_f1_score']).toBeCloseTo(4 / 6, 10); // longest common subsequence: "the capital of france"
     expect(summary.llmCalls).toBe(5);

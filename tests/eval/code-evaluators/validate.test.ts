@@ -16,13 +16,17 @@ beforeAll(() => {
   process.env.AOAI_API_KEY = 'local-test-key';
 });
 afterAll(() => {
-  for (const [k, v] of [['AOAI_API_BASE', saved.base], ['AOAI_API_KEY', saved.key]] as const) {
+  for (const [k, v] of [
+    ['AOAI_API_BASE', saved.base],
+    ['AOAI_API_KEY', saved.key],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
 });
 
-const validate = (dir: string) => validateStep.run({ config: path.join(dir, 'qa_app/experiment.yaml') }, new MemoryHost());
+const validate = (dir: string) =>
+  validateStep.run({ config: path.join(dir, 'qa_app/experiment.yaml') }, new MemoryHost());
 
 test('the evaluator folder as written validates: its imports of the use case resolve as evaluate resolves them', async () => {
   const uc = makeUseCase(files);
@@ -34,13 +38,22 @@ test('the evaluator folder as written validates: its imports of the use case res
 }, 60_000);
 
 test('a module that is not installed: at its line, blocking evaluate, named after the evaluator', async () => {
-  const uc = makeUseCase({ ...files, 'qa_app/flows/eval_code/eval_relevance.py': `import llmops_surely_missing_eval_mod\n${evalAzure}` });
+  const uc = makeUseCase({
+    ...files,
+    'qa_app/flows/eval_code/eval_relevance.py': `import llmops_surely_missing_eval_mod\n${evalAzure}`,
+  });
   try {
     const err = await validate(uc.dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.map((p) => ({ file: p.file, line: p.line, message: p.message }));
     expect(problems).toEqual([
-      { file: expect.stringMatching(/qa_app\/flows\/eval_code\/eval_relevance\.py$/), line: 1, message: expect.stringMatching(/^evaluator "quality": module "llmops_surely_missing_eval_mod" is imported but not installed; .*\[blocks: evaluate\]$/) },
+      {
+        file: expect.stringMatching(/qa_app\/flows\/eval_code\/eval_relevance\.py$/),
+        line: 1,
+        message: expect.stringMatching(
+          /^evaluator "quality": module "llmops_surely_missing_eval_mod" is imported but not installed; .*\[blocks: evaluate\]$/,
+        ),
+      },
     ]);
   } finally {
     uc.cleanup();
@@ -48,7 +61,13 @@ test('a module that is not installed: at its line, blocking evaluate, named afte
 }, 60_000);
 
 test('a syntax error: once, at its line, blocking evaluate', async () => {
-  const uc = makeUseCase({ ...files, 'qa_app/flows/eval_code/eval_quality.py': evalPromptflow.replace('def answer_words(answer):', 'def answer_words(answer)') });
+  const uc = makeUseCase({
+    ...files,
+    'qa_app/flows/eval_code/eval_quality.py': evalPromptflow.replace(
+      'def answer_words(answer):',
+      'def answer_words(answer)',
+    ),
+  });
   try {
     const err = await validate(uc.dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);

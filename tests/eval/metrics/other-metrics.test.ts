@@ -21,7 +21,11 @@ describe('JSON-schema validity', () => {
   const schema = {
     type: 'object',
     required: ['answer', 'confidence'],
-    properties: { answer: { type: 'string' }, confidence: { type: 'number', minimum: 0, maximum: 1 }, email: { type: 'string', format: 'email' } },
+    properties: {
+      answer: { type: 'string' },
+      confidence: { type: 'number', minimum: 0, maximum: 1 },
+      email: { type: 'string', format: 'email' },
+    },
   };
 
   it('parses a JSON string output and validates it', () => {
@@ -31,13 +35,23 @@ describe('JSON-schema validity', () => {
   });
 
   it('says why an output fails', () => {
-    expect(validateJson('{"answer": 3}', schema).errors).toEqual(["(root) must have required property 'confidence'", '/answer must be string']);
+    expect(validateJson('{"answer": 3}', schema).errors).toEqual([
+      "(root) must have required property 'confidence'",
+      '/answer must be string',
+    ]);
     expect(validateJson('Sure! {"answer"', schema).errors[0]).toMatch(/^not JSON: /);
-    expect(validateJson('{"answer": "a", "confidence": 0, "email": "nope"}', schema).errors).toEqual(['/email must match format "email"']);
+    expect(validateJson('{"answer": "a", "confidence": 0, "email": "nope"}', schema).errors).toEqual([
+      '/email must match format "email"',
+    ]);
   });
 
   it('understands draft 2020-12 schemas', () => {
-    const tuple = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'array', prefixItems: [{ type: 'string' }, { type: 'integer' }], items: false };
+    const tuple = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'array',
+      prefixItems: [{ type: 'string' }, { type: 'integer' }],
+      items: false,
+    };
     expect(jsonSchemaValid('["a", 1]', tuple)).toBe(1);
     expect(jsonSchemaValid('["a", 1, 2]', tuple)).toBe(0);
   });

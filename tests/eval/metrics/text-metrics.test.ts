@@ -1,4 +1,11 @@
-import { bleu, exactMatch, lcsLength, normalizeSquad, rougeL, tokenF1 } from '../../../src/shared/eval/metrics/index.js';
+import {
+  bleu,
+  exactMatch,
+  lcsLength,
+  normalizeSquad,
+  rougeL,
+  tokenF1,
+} from '../../../src/shared/eval/metrics/index.js';
 
 describe('exactMatch', () => {
   it('trims by default and is case-sensitive unless asked', () => {
@@ -59,7 +66,10 @@ describe('bleu (sentence BLEU-4)', () => {
   });
 
   it('epsilon smoothing (Chen & Cherry method 1, NLTK method1): the 4-gram precision becomes 0.1/3', () => {
-    expect(bleu(cand, ref, { smoothing: 'epsilon' })).toBeCloseTo(Math.pow((5 / 6) * (3 / 5) * (1 / 4) * (0.1 / 3), 0.25), 12); // 0.254066
+    expect(bleu(cand, ref, { smoothing: 'epsilon' })).toBeCloseTo(
+      Math.pow((5 / 6) * (3 / 5) * (1 / 4) * (0.1 / 3), 0.25),
+      12,
+    ); // 0.254066
   });
 
   it('applies the brevity penalty: "the cat" vs a 6-token reference → e^(1 − 6/2) · (1 · 1 · 1/2 · 1/2)^(1/4)', () => {
@@ -68,7 +78,10 @@ describe('bleu (sentence BLEU-4)', () => {
   });
 
   it('clips counts by the most in any reference (Papineni et al. 2002 example): 2/7', () => {
-    const score = bleu('the the the the the the the', ['The cat is on the mat', 'There is a cat on the mat'], { maxOrder: 1, lowercase: true });
+    const score = bleu('the the the the the the the', ['The cat is on the mat', 'There is a cat on the mat'], {
+      maxOrder: 1,
+      lowercase: true,
+    });
     expect(score).toBeCloseTo(2 / 7, 12); // closest reference length is 7 → BP = 1
   });
 

@@ -121,7 +121,10 @@ describe('clustered intervals (repeated runs of a test case)', () => {
     const r = clusterRobustStandardError(values, ids);
     expect(r).toMatchObject({ n: 6, mean: 0.5, clusters: 3 });
     expect(r.standardError).toBeCloseTo(Math.sqrt(1 / 12), 12);
-    expect(clusterRobustStandardError(values, ids, { smallSampleCorrection: false }).standardError).toBeCloseTo(Math.sqrt(1 / 18), 12);
+    expect(clusterRobustStandardError(values, ids, { smallSampleCorrection: false }).standardError).toBeCloseTo(
+      Math.sqrt(1 / 18),
+      12,
+    );
   });
 
   it('the clustered t-interval uses G − 1 = 2 df: 0.5 ± 4.302653 · 0.288675', () => {
@@ -170,8 +173,13 @@ describe('summarize picks the method from the score kind', () => {
 
   it('likert → bootstrap; with repeated test cases → cluster methods', () => {
     expect(summarize([3, 4, 5, 4], 'likert').method).toBe('bootstrap');
-    expect(summarize([1, 1, 0, 0, 1, 0], 'boolean', { clusterIds: ['A', 'A', 'B', 'B', 'C', 'C'] })).toMatchObject({ method: 'cluster-t', lower: 0 });
-    expect(summarize([3, 4, 2, 2, 5, 4], 'likert', { clusterIds: ['A', 'A', 'B', 'B', 'C', 'C'] }).method).toBe('cluster-bootstrap');
+    expect(summarize([1, 1, 0, 0, 1, 0], 'boolean', { clusterIds: ['A', 'A', 'B', 'B', 'C', 'C'] })).toMatchObject({
+      method: 'cluster-t',
+      lower: 0,
+    });
+    expect(summarize([3, 4, 2, 2, 5, 4], 'likert', { clusterIds: ['A', 'A', 'B', 'B', 'C', 'C'] }).method).toBe(
+      'cluster-bootstrap',
+    );
     // Unique ids mean no repeats: the plain method applies.
     expect(summarize([1, 0, 1], 'boolean', { clusterIds: ['A', 'B', 'C'] }).method).toBe('wilson');
   });

@@ -115,7 +115,10 @@ describe('Wilcoxon signed-rank (Likert scores)', () => {
   it('exact without ties matches full enumeration: d = 1.5, −0.5, 2.5, 3.5, −1, 4, 2, 3', () => {
     // Python: ranks 3,1,5,7,2,8,4,6; W+ = 33; enumeration of 256 sign patterns → p = 10/256 = 0.0390625
     const d = [1.5, -0.5, 2.5, 3.5, -1.0, 4.0, 2.0, 3.0];
-    const r = wilcoxonSignedRank(d, d.map(() => 0));
+    const r = wilcoxonSignedRank(
+      d,
+      d.map(() => 0),
+    );
     expect(r.statistic).toBe(33);
     expect(r.pValue).toBeCloseTo(0.0390625, 12);
   });
@@ -153,11 +156,21 @@ describe('clustered paired test (repeated runs)', () => {
 });
 
 describe('pairing and compareScores', () => {
-  const rows = (values: number[], prefix = 'case'): ScoreRow[] => values.map((value, i) => ({ id: `${prefix}${i}`, value }));
+  const rows = (values: number[], prefix = 'case'): ScoreRow[] =>
+    values.map((value, i) => ({ id: `${prefix}${i}`, value }));
 
   it('pairs by test-case id regardless of order and lists what is unpaired or duplicated', () => {
-    const cand: ScoreRow[] = [{ id: 'b', value: 1 }, { id: 'a', value: 0 }, { id: 'x', value: 1 }, { id: 'a', value: 1 }];
-    const ref: ScoreRow[] = [{ id: 'a', value: 1 }, { id: 'b', value: 0 }, { id: 'y', value: 0 }];
+    const cand: ScoreRow[] = [
+      { id: 'b', value: 1 },
+      { id: 'a', value: 0 },
+      { id: 'x', value: 1 },
+      { id: 'a', value: 1 },
+    ];
+    const ref: ScoreRow[] = [
+      { id: 'a', value: 1 },
+      { id: 'b', value: 0 },
+      { id: 'y', value: 0 },
+    ];
     const p = pairRows(cand, ref);
     expect(p.pairs).toEqual([
       { id: 'b', repeat: 0, candidate: 1, reference: 0 },
@@ -167,8 +180,14 @@ describe('pairing and compareScores', () => {
   });
 
   it('keeps repeats apart: (id, repeat) is the key, and an id containing # does not collide', () => {
-    const cand: ScoreRow[] = [{ id: 'a', repeat: 1, value: 1 }, { id: 'a#1', value: 0 }];
-    const ref: ScoreRow[] = [{ id: 'a#1', value: 1 }, { id: 'a', repeat: 1, value: 0 }];
+    const cand: ScoreRow[] = [
+      { id: 'a', repeat: 1, value: 1 },
+      { id: 'a#1', value: 0 },
+    ];
+    const ref: ScoreRow[] = [
+      { id: 'a#1', value: 1 },
+      { id: 'a', repeat: 1, value: 0 },
+    ];
     const p = pairRows(cand, ref);
     expect(p.pairs).toEqual([
       { id: 'a', repeat: 1, candidate: 1, reference: 0 },
@@ -181,8 +200,14 @@ describe('pairing and compareScores', () => {
     const [bc, br] = booleanPairs(8, 2, 10);
     expect(compareScores(rows(bc), rows(br), 'boolean').test).toBe('mcnemar-exact');
     expect(compareScores(rows([1, 2, 3]), rows([1, 1, 1]), 'continuous').test).toBe('paired-t');
-    expect(compareScores(rows([1, 2, 3]), rows([1, 1, 1]), 'continuous', { bootstrap: true }).test).toBe('paired-bootstrap');
-    const likert = compareScores(rows([4, 5, 3, 4, 5, 4, 3, 5, 4, 4, 2, 5]), rows([3, 4, 3, 2, 4, 4, 4, 3, 3, 4, 3, 4]), 'likert');
+    expect(compareScores(rows([1, 2, 3]), rows([1, 1, 1]), 'continuous', { bootstrap: true }).test).toBe(
+      'paired-bootstrap',
+    );
+    const likert = compareScores(
+      rows([4, 5, 3, 4, 5, 4, 3, 5, 4, 4, 2, 5]),
+      rows([3, 4, 3, 2, 4, 4, 4, 3, 3, 4, 3, 4]),
+      'likert',
+    );
     expect(likert).toMatchObject({ test: 'wilcoxon-exact', ciMethod: 'paired-bootstrap', statistic: 58 });
     expect(likert.pValue).toBeCloseTo(0.12109375, 12);
     expect(likert.ciLow!).toBeLessThan(likert.delta);

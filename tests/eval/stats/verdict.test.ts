@@ -8,7 +8,11 @@ const baseline = [0.78, 0.7, 0.85, 0.69, 0.8, 0.75, 0.8, 0.7, 0.86, 0.77];
 describe('verdict on a candidate against a reference', () => {
   it('Improved when significantly higher and higher is better', () => {
     const c = compareScores(rows(better), rows(baseline), 'continuous');
-    expect(decideVerdict(c)).toEqual({ verdict: 'Improved', reason: 'significant', message: 'improved by 0.041 (p = 0.000405)' });
+    expect(decideVerdict(c)).toEqual({
+      verdict: 'Improved',
+      reason: 'significant',
+      message: 'improved by 0.041 (p = 0.000405)',
+    });
   });
 
   it('Degraded when significantly lower', () => {
@@ -17,15 +21,27 @@ describe('verdict on a candidate against a reference', () => {
   });
 
   it('Degraded when a lower-is-better metric (latency) went up', () => {
-    const latencyMs = compareScores(rows(better.map((x) => x * 1000)), rows(baseline.map((x) => x * 1000)), 'continuous');
+    const latencyMs = compareScores(
+      rows(better.map((x) => x * 1000)),
+      rows(baseline.map((x) => x * 1000)),
+      'continuous',
+    );
     expect(decideVerdict(latencyMs, { higherIsBetter: false }).verdict).toBe('Degraded');
     const faster = compareScores(rows(baseline.map((x) => x * 1000)), rows(better.map((x) => x * 1000)), 'continuous');
     expect(decideVerdict(faster, { higherIsBetter: false }).verdict).toBe('Improved');
   });
 
   it('Inconclusive when not significant (Wilcoxon p = 0.121 on 12 Likert lines)', () => {
-    const c = compareScores(rows([4, 5, 3, 4, 5, 4, 3, 5, 4, 4, 2, 5]), rows([3, 4, 3, 2, 4, 4, 4, 3, 3, 4, 3, 4]), 'likert');
-    expect(decideVerdict(c)).toEqual({ verdict: 'Inconclusive', reason: 'not-significant', message: 'not significant (p = 0.121 > alpha 0.05)' });
+    const c = compareScores(
+      rows([4, 5, 3, 4, 5, 4, 3, 5, 4, 4, 2, 5]),
+      rows([3, 4, 3, 2, 4, 4, 4, 3, 3, 4, 3, 4]),
+      'likert',
+    );
+    expect(decideVerdict(c)).toEqual({
+      verdict: 'Inconclusive',
+      reason: 'not-significant',
+      message: 'not significant (p = 0.121 > alpha 0.05)',
+    });
     // The same data passes a looser alpha.
     expect(decideVerdict(c, { alpha: 0.2 }).verdict).toBe('Improved');
   });
@@ -33,7 +49,11 @@ describe('verdict on a candidate against a reference', () => {
   it('Inconclusive with "too few lines" below the minimum, however clear the change', () => {
     const c = compareScores(rows(better.slice(0, 5)), rows(baseline.slice(0, 5)), 'continuous');
     expect(c.pValue).toBeLessThan(0.05);
-    expect(decideVerdict(c)).toEqual({ verdict: 'Inconclusive', reason: 'too-few-lines', message: 'too few lines (5 paired, need at least 10)' });
+    expect(decideVerdict(c)).toEqual({
+      verdict: 'Inconclusive',
+      reason: 'too-few-lines',
+      message: 'too few lines (5 paired, need at least 10)',
+    });
     expect(decideVerdict(c, { minN: 5 }).verdict).toBe('Improved');
   });
 
@@ -45,7 +65,10 @@ describe('verdict on a candidate against a reference', () => {
       message: 'change 0.041 is smaller than the margin 0.05',
     });
     // Relative: 0.041 / 0.77 = 5.3% of the reference mean.
-    expect(decideVerdict(c, { minRelativeChange: 0.1 })).toMatchObject({ reason: 'below-margin', message: 'change 5.32% is smaller than the margin 10%' });
+    expect(decideVerdict(c, { minRelativeChange: 0.1 })).toMatchObject({
+      reason: 'below-margin',
+      message: 'change 5.32% is smaller than the margin 10%',
+    });
     expect(decideVerdict(c, { minAbsoluteChange: 0.04, minRelativeChange: 0.05 }).verdict).toBe('Improved');
   });
 

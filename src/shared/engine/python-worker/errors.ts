@@ -31,7 +31,10 @@ export class PythonWorkerCrashed extends Error {
 
 /** The request did not finish within its timeout; the worker running it is recycled. */
 export class PythonWorkerTimeout extends Error {
-  constructor(readonly timeoutMs: number, what: string) {
+  constructor(
+    readonly timeoutMs: number,
+    what: string,
+  ) {
     super(`Python ${what} did not finish within ${timeoutMs} ms`);
     this.name = 'PythonWorkerTimeout';
   }

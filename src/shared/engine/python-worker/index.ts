@@ -7,8 +7,29 @@ export { PythonWorkerPool, type CallOptions, type PythonWorkerPoolOptions } from
 export { PythonCodeError, PythonPoolClosed, PythonWorkerCrashed, PythonWorkerTimeout } from './errors.js';
 export { parsePyJson, stringifyPyJson } from './py-json.js';
 export type {
-  CallbackContext, FlexEntryInfo, PyAggregateResult, PyCallResult, PyCodeCheck, PyErrorInfo, PyParam, PySignature, PyToolInfo,
-  PyValueType, PythonCallbacks, ReadyMessage, RuntimeConnection,
+  CallbackContext,
+  FlexEntryInfo,
+  PyAggregateResult,
+  PyCallResult,
+  PyCodeCheck,
+  PyErrorInfo,
+  PyParam,
+  PySignature,
+  PyToolInfo,
+  PyValueType,
+  PythonCallbacks,
+  ReadyMessage,
+  RuntimeConnection,
 } from './protocol.js';
-export { asLoadError, codeCheckProblems, displayPath, pythonLoadError, readRequirements, requirementFor, requirementsFileOf, type LoadContext, type Requirements } from './user-code.js';
+export {
+  asLoadError,
+  codeCheckProblems,
+  displayPath,
+  pythonLoadError,
+  readRequirements,
+  requirementFor,
+  requirementsFileOf,
+  type LoadContext,
+  type Requirements,
+} from './user-code.js';
 export { ensureVirtualEnv, type PythonRequirementsMode, type VirtualEnvOptions } from './venv.js';

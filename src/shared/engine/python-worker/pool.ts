@@ -9,7 +9,15 @@ import path from 'node:path';
 import { assetPath } from '../../assets.js';
 import { PythonCodeError, PythonPoolClosed } from './errors.js';
 import type {
-  FlexEntryInfo, PyAggregateResult, PyCallResult, PyCodeCheck, PyReply, PyToolInfo, PythonCallbacks, ReadyMessage, RuntimeConnection,
+  FlexEntryInfo,
+  PyAggregateResult,
+  PyCallResult,
+  PyCodeCheck,
+  PyReply,
+  PyToolInfo,
+  PythonCallbacks,
+  ReadyMessage,
+  RuntimeConnection,
 } from './protocol.js';
 import { WorkerProcess, type RequestOptions } from './worker-process.js';
 
@@ -110,7 +118,9 @@ export class PythonWorkerPool {
     const cacheKey = `package:${tool}`;
     let cached = this.inspected.get(cacheKey);
     if (!cached) {
-      cached = this.send({ op: 'inspect', package: tool }, `inspect of package tool ${tool}`, {}).then((r) => r.result as PyToolInfo);
+      cached = this.send({ op: 'inspect', package: tool }, `inspect of package tool ${tool}`, {}).then(
+        (r) => r.result as PyToolInfo,
+      );
       cached.catch(() => this.inspected.delete(cacheKey));
       this.inspected.set(cacheKey, cached);
     }
@@ -126,7 +136,11 @@ export class PythonWorkerPool {
 
   /** Initialise a flex entry (`module:function` or `module:Class` with init kwargs) in every worker
    *  that will serve it (lazily, replayed after restarts). Returns its signature and handle. */
-  async flexInit(entry: string, init: Record<string, unknown> = {}, opts: { workingDir?: string; initText?: string[] } = {}): Promise<FlexEntryInfo> {
+  async flexInit(
+    entry: string,
+    init: Record<string, unknown> = {},
+    opts: { workingDir?: string; initText?: string[] } = {},
+  ): Promise<FlexEntryInfo> {
     const key = `flex${++this.flexCounter}`;
     this.flexSpecs.set(key, { entry, init, workingDir: opts.workingDir, initText: opts.initText });
     const worker = this.acquire();
@@ -141,14 +155,27 @@ export class PythonWorkerPool {
   }
 
   /** Run one line through a flex entry; output normalised to an object ({output: v} for non-dicts). */
-  async flexCall(key: string, inputs: Record<string, unknown>, opts: Omit<CallOptions, 'node' | 'aggregation'> = {}): Promise<PyCallResult> {
+  async flexCall(
+    key: string,
+    inputs: Record<string, unknown>,
+    opts: Omit<CallOptions, 'node' | 'aggregation'> = {},
+  ): Promise<PyCallResult> {
     const reply = await this.send({ op: 'flex_call', key, inputs }, `flex entry ${this.describeFlex(key)}`, opts, key);
     return toCallResult(reply);
   }
 
   /** Call `__aggregate__` with the outputs of the succeeded lines. */
-  async flexAggregate(key: string, lineResults: unknown[], opts: Omit<CallOptions, 'node' | 'aggregation' | 'onChunk'> = {}): Promise<PyAggregateResult> {
-    const reply = await this.send({ op: 'flex_aggregate', key, lineResults }, `__aggregate__ of ${this.describeFlex(key)}`, opts, key);
+  async flexAggregate(
+    key: string,
+    lineResults: unknown[],
+    opts: Omit<CallOptions, 'node' | 'aggregation' | 'onChunk'> = {},
+  ): Promise<PyAggregateResult> {
+    const reply = await this.send(
+      { op: 'flex_aggregate', key, lineResults },
+      `__aggregate__ of ${this.describeFlex(key)}`,
+      opts,
+      key,
+    );
     const result = toCallResult(reply) as PyAggregateResult;
     result.metrics ??= {};
     result.warning = (reply.result as { warning?: string }).warning;
@@ -158,24 +185,51 @@ export class PythonWorkerPool {
   /** Parses (never runs) the Python files reached from `entries` through local imports: syntax errors, and
    *  imported modules that cannot be found (when `imports`). Paths absolute or relative to workingDir. */
   async checkCode(entries: string[], opts: { root?: string; imports?: boolean } = {}): Promise<PyCodeCheck> {
-    const reply = await this.send({ op: 'check_code', root: opts.root ?? this.options.workingDir, entries: entries.map((e) => path.resolve(this.options.workingDir, e)), imports: opts.imports !== false }, 'check of the Python code', {});
+    const reply = await this.send(
+      {
+        op: 'check_code',
+        root: opts.root ?? this.options.workingDir,
+        entries: entries.map((e) => path.resolve(this.options.workingDir, e)),
+        imports: opts.imports !== false,
+      },
+      'check of the Python code',
+      {},
+    );
     return reply.result as PyCodeCheck;
   }
 
   /** Replace the connections map in every worker (and for workers started later). */
   async setConnections(connections: Record<string, RuntimeConnection>): Promise<void> {
     this.connections = connections;
-    await Promise.all(this.live.map(async (w) => {
-      await this.setups.get(w);
-      checkOk(await w.request({ op: 'configure', connections, fallback: this.options.fallbackConnection, operationContext: this.options.operationContext }, 'configure'));
-    }));
+    await Promise.all(
+      this.live.map(async (w) => {
+        await this.setups.get(w);
+        checkOk(
+          await w.request(
+            {
+              op: 'configure',
+              connections,
+              fallback: this.options.fallbackConnection,
+              operationContext: this.options.operationContext,
+            },
+            'configure',
+          ),
+        );
+      }),
+    );
   }
 
   /** Counters for logs and tests. */
   stats(): { workers: number; started: number; crashed: number; inFlight: number; pids: number[] } {
     let inFlight = 0;
     for (const n of this.load.values()) inFlight += n;
-    return { workers: this.live.length, started: this.started, crashed: this.crashed, inFlight, pids: this.live.map((w) => w.pid) };
+    return {
+      workers: this.live.length,
+      started: this.started,
+      crashed: this.crashed,
+      inFlight,
+      pids: this.live.map((w) => w.pid),
+    };
   }
 
   /** Stop every worker (they finish what they run; killed after graceMs). Idempotent. */
@@ -187,7 +241,12 @@ export class PythonWorkerPool {
 
   // --- dispatch ------------------------------------------------------------------------
 
-  private async send(message: Record<string, unknown>, what: string, opts: RequestOptions, flexKey?: string): Promise<PyReply> {
+  private async send(
+    message: Record<string, unknown>,
+    what: string,
+    opts: RequestOptions,
+    flexKey?: string,
+  ): Promise<PyReply> {
     const worker = this.acquire();
     try {
       await this.setups.get(worker);
@@ -234,7 +293,17 @@ export class PythonWorkerPool {
     worker.onExit = (w) => this.forget(w);
     worker.onTimeout = (w) => this.recycle(w);
     const setup = worker.ready.then(async (hello) => {
-      checkOk(await worker.request({ op: 'configure', connections: this.connections, fallback: this.options.fallbackConnection, operationContext: this.options.operationContext }, 'configure'));
+      checkOk(
+        await worker.request(
+          {
+            op: 'configure',
+            connections: this.connections,
+            fallback: this.options.fallbackConnection,
+            operationContext: this.options.operationContext,
+          },
+          'configure',
+        ),
+      );
       return hello;
     });
     setup.catch(() => worker.kill());
@@ -260,7 +329,10 @@ export class PythonWorkerPool {
     if (index < 0) return;
     this.live.splice(index, 1);
     this.draining.add(worker);
-    if ((this.load.get(worker) ?? 0) <= 1) queueMicrotask(() => { if ((this.load.get(worker) ?? 0) === 0) void worker.stop(0); });
+    if ((this.load.get(worker) ?? 0) <= 1)
+      queueMicrotask(() => {
+        if ((this.load.get(worker) ?? 0) === 0) void worker.stop(0);
+      });
   }
 
   private ensureFlex(worker: WorkerProcess, key: string): Promise<FlexEntryInfo> {
@@ -271,8 +343,11 @@ export class PythonWorkerPool {
     if (!ready) {
       ready = (async () => {
         await this.setups.get(worker);
-        const reply = checkOk(await worker.request({ op: 'flex_init', key, ...spec }, `init of flex entry ${spec.entry}`,
-          { timeoutMs: this.options.callTimeoutMs ?? 600_000 }));
+        const reply = checkOk(
+          await worker.request({ op: 'flex_init', key, ...spec }, `init of flex entry ${spec.entry}`, {
+            timeoutMs: this.options.callTimeoutMs ?? 600_000,
+          }),
+        );
         return { ...(reply.result as Omit<FlexEntryInfo, 'key'>), key };
       })();
       ready.catch(() => perWorker.delete(key));
@@ -293,5 +368,11 @@ function checkOk(reply: PyReply): PyReply {
 
 function toCallResult(reply: PyReply): PyCallResult {
   const result = reply.result as { output: unknown; metrics?: Record<string, unknown> };
-  return { output: result.output, metrics: result.metrics, stdout: reply.stdout, stderr: reply.stderr, durationMs: reply.durationMs };
+  return {
+    output: result.output,
+    metrics: result.metrics,
+    stdout: reply.stdout,
+    stderr: reply.stderr,
+    durationMs: reply.durationMs,
+  };
 }

@@ -139,11 +139,19 @@ export interface CallbackContext {
 /** Engine handlers for requests the Python code makes back (PROTOCOL.md "Callbacks"). */
 export interface PythonCallbacks {
   /** `Prompty(...)(**inputs)`: action `call` | `render` | `estimate_token_count`. */
-  prompty?(req: { path: string; overrides: Record<string, unknown>; inputs: Record<string, unknown>; action: string },
-    ctx: CallbackContext): Promise<unknown>;
+  prompty?(
+    req: { path: string; overrides: Record<string, unknown>; inputs: Record<string, unknown>; action: string },
+    ctx: CallbackContext,
+  ): Promise<unknown>;
   /** `promptflow.tools.aoai.chat` / `openai.chat` / `completion`. */
-  llm?(req: { connection: { name?: string | null; type?: string; value?: Record<string, unknown>; secret_keys?: string[] };
-    api: 'chat' | 'completion'; params: Record<string, unknown> }, ctx: CallbackContext): Promise<unknown>;
+  llm?(
+    req: {
+      connection: { name?: string | null; type?: string; value?: Record<string, unknown>; secret_keys?: string[] };
+      api: 'chat' | 'completion';
+      params: Record<string, unknown>;
+    },
+    ctx: CallbackContext,
+  ): Promise<unknown>;
   /** `render_jinja_template(template, **inputs)` → string. */
   render?(req: { template: string; inputs: Record<string, unknown> }, ctx: CallbackContext): Promise<unknown>;
   /** `parse_chat(text)` → message list. */

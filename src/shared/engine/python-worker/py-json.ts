@@ -34,19 +34,23 @@ const MARK = '\u0000llmops-number:';
  */
 export function stringifyPyJson(value: unknown, indent?: number): string {
   let marked = false;
-  const text = JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
-    if (typeof v !== 'number') return v;
-    if (!Number.isFinite(v)) {
-      marked = true;
-      return MARK + String(v);
-    }
-    // toJSON already turned a PyFloat into its number; the holder still has the PyFloat.
-    if (this[key] instanceof PyFloat) {
-      marked = true;
-      return MARK + pyFloatRepr(v);
-    }
-    return v;
-  }, indent);
+  const text = JSON.stringify(
+    value,
+    function (this: Record<string, unknown>, key, v: unknown) {
+      if (typeof v !== 'number') return v;
+      if (!Number.isFinite(v)) {
+        marked = true;
+        return MARK + String(v);
+      }
+      // toJSON already turned a PyFloat into its number; the holder still has the PyFloat.
+      if (this[key] instanceof PyFloat) {
+        marked = true;
+        return MARK + pyFloatRepr(v);
+      }
+      return v;
+    },
+    indent,
+  );
   if (text === undefined) return 'null';
   if (!marked) return text;
   // JSON.stringify escapes U+0000 as \u0000, so a marked string is exactly "\u0000llmops-number:<v>".

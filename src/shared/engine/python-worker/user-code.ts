@@ -40,7 +40,9 @@ function requirementName(spec: string): string | undefined {
   const wheel = /([A-Za-z0-9][A-Za-z0-9_.]*?)-\d[^/\\]*\.whl$/.exec(spec);
   if (wheel) return wheel[1];
   if (/^(\.{0,2}\/|[A-Za-z]:\\|file:)/.test(spec) || /\.(tar\.gz|zip)$/.test(spec)) {
-    const base = path.basename(spec.replace(/^file:(\/\/)?/, '').replace(/[\\/]+$/, '')).replace(/\.(tar\.gz|zip)$/, '');
+    const base = path
+      .basename(spec.replace(/^file:(\/\/)?/, '').replace(/[\\/]+$/, ''))
+      .replace(/\.(tar\.gz|zip)$/, '');
     return base.replace(/-\d.*$/, '') || undefined;
   }
   const egg = /#egg=([A-Za-z0-9_.-]+)/.exec(spec);
@@ -52,22 +54,43 @@ function requirementName(spec: string): string | undefined {
 export function readRequirements(file: string): Requirements | undefined {
   if (!existsSync(file)) return undefined;
   const entries: Requirement[] = [];
-  readFileSync(file, 'utf8').split(/\r?\n/).forEach((raw, i) => {
-    const text = raw.replace(/(^|\s)#.*$/, '').trim();
-    if (!text || (text.startsWith('-') && !/^-e\s/.test(text))) return;
-    const name = requirementName(text.replace(/^-e\s+/, ''));
-    if (name) entries.push({ name: normaliseName(name), line: i + 1, text });
-  });
+  readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      const text = raw.replace(/(^|\s)#.*$/, '').trim();
+      if (!text || (text.startsWith('-') && !/^-e\s/.test(text))) return;
+      const name = requirementName(text.replace(/^-e\s+/, ''));
+      if (name) entries.push({ name: normaliseName(name), line: i + 1, text });
+    });
   return { file, entries };
 }
 
 /** Import names whose distribution is named otherwise. */
 const DISTRIBUTIONS: Record<string, string[]> = {
-  sklearn: ['scikit_learn'], yaml: ['pyyaml'], pil: ['pillow'], cv2: ['opencv_python', 'opencv_python_headless', 'opencv_contrib_python'],
-  bs4: ['beautifulsoup4'], dotenv: ['python_dotenv'], docx: ['python_docx'], pptx: ['python_pptx'], fitz: ['pymupdf'], jwt: ['pyjwt'],
-  dateutil: ['python_dateutil'], attr: ['attrs'], magic: ['python_magic'], crypto: ['pycryptodome'], serpapi: ['google_search_results'],
-  faiss: ['faiss_cpu', 'faiss_gpu'], google_protobuf: ['protobuf'], git: ['gitpython'], win32api: ['pywin32'], jose: ['python_jose'],
-  multipart: ['python_multipart'], openai_whisper: ['openai_whisper'], tiktoken_ext: ['tiktoken'], pkg_resources: ['setuptools'],
+  sklearn: ['scikit_learn'],
+  yaml: ['pyyaml'],
+  pil: ['pillow'],
+  cv2: ['opencv_python', 'opencv_python_headless', 'opencv_contrib_python'],
+  bs4: ['beautifulsoup4'],
+  dotenv: ['python_dotenv'],
+  docx: ['python_docx'],
+  pptx: ['python_pptx'],
+  fitz: ['pymupdf'],
+  jwt: ['pyjwt'],
+  dateutil: ['python_dateutil'],
+  attr: ['attrs'],
+  magic: ['python_magic'],
+  crypto: ['pycryptodome'],
+  serpapi: ['google_search_results'],
+  faiss: ['faiss_cpu', 'faiss_gpu'],
+  google_protobuf: ['protobuf'],
+  git: ['gitpython'],
+  win32api: ['pywin32'],
+  jose: ['python_jose'],
+  multipart: ['python_multipart'],
+  openai_whisper: ['openai_whisper'],
+  tiktoken_ext: ['tiktoken'],
+  pkg_resources: ['setuptools'],
 };
 
 /** The requirement that provides `module` (dotted), if the file lists one. */
@@ -81,7 +104,11 @@ export function requirementFor(module: string, requirements: Requirements | unde
 }
 
 /** The requirements.txt of a flow: `environment.python_requirements_txt` of its YAML, else requirements.txt beside it. */
-export function requirementsFileOf(flow: { file: string; workingDir: string; environment?: Record<string, unknown> }): string {
+export function requirementsFileOf(flow: {
+  file: string;
+  workingDir: string;
+  environment?: Record<string, unknown>;
+}): string {
   const declared = flow.environment?.python_requirements_txt;
   if (typeof declared === 'string' && declared.trim()) return path.resolve(path.dirname(flow.file), declared);
   return path.join(path.dirname(flow.file), 'requirements.txt');
@@ -94,17 +121,32 @@ function missingModuleAdvice(module: string, requirements: Requirements | undefi
     return `; ${where}:${req.line} lists it (${req.text}): install it (pip install -r ${where}) or set execution.python_requirements: install`;
   }
   if (requirements) return `; ${displayPath(requirements.file)} does not list it by name: add it there and install it`;
-  return '; install it in the Python environment the flow runs with (or list it in the flow\'s requirements.txt and set execution.python_requirements: install)';
+  return "; install it in the Python environment the flow runs with (or list it in the flow's requirements.txt and set execution.python_requirements: install)";
 }
 
 /** Problems of a `check_code` result: every syntax error and every missing module, each at its file and line. */
-export function codeCheckProblems(check: PyCodeCheck, requirements?: Requirements, subjects: Record<string, string> = {}, original: (file: string) => string = (f) => f): Problem[] {
+export function codeCheckProblems(
+  check: PyCodeCheck,
+  requirements?: Requirements,
+  subjects: Record<string, string> = {},
+  original: (file: string) => string = (f) => f,
+): Problem[] {
   const problems: Problem[] = [];
   const who = (entry?: string) => (entry && subjects[entry] ? `${subjects[entry]}: ` : '');
   const shown = (file: string) => displayPath(original(file));
-  for (const s of check.syntax) problems.push({ file: shown(s.file), line: s.line, column: s.column, message: `${who(s.entry)}${s.message} (the flow's Python code does not compile)` });
+  for (const s of check.syntax)
+    problems.push({
+      file: shown(s.file),
+      line: s.line,
+      column: s.column,
+      message: `${who(s.entry)}${s.message} (the flow's Python code does not compile)`,
+    });
   for (const m of check.missing) {
-    problems.push({ file: shown(m.file), line: m.line, message: `${who(m.entry)}module ${JSON.stringify(m.module)} is imported but not installed${missingModuleAdvice(m.module, requirements)}` });
+    problems.push({
+      file: shown(m.file),
+      line: m.line,
+      message: `${who(m.entry)}module ${JSON.stringify(m.module)} is imported but not installed${missingModuleAdvice(m.module, requirements)}`,
+    });
   }
   return problems;
 }
@@ -124,20 +166,32 @@ export interface LoadContext {
 /** A Python failure while loading a flow's code (import, syntax, missing entry, failing __init__) as a ConfigError. */
 export function pythonLoadError(err: PythonCodeError, ctx: LoadContext): ConfigError {
   const info = err.info;
-  const place: SourceLocation = info.location ? { file: displayPath(info.location.file), line: info.location.line, column: info.location.column } : ctx.fallback;
+  const place: SourceLocation = info.location
+    ? { file: displayPath(info.location.file), line: info.location.line, column: info.location.column }
+    : ctx.fallback;
   let message: string;
   if (info.missingInit?.length) {
     message = `${ctx.subject}: ${info.excMessage.replace(/\.$/, '')}${ctx.initHint ? `; ${ctx.initHint}` : ''}`;
     return ConfigError.at(ctx.fallback, message);
   }
-  if (info.code === 'EntryNotFound' || info.code === 'InvalidFlexFlowEntry' || info.code === 'InvalidAggregationFunction') {
-    return ConfigError.at(info.code === 'InvalidAggregationFunction' && info.location ? place : ctx.fallback, `${ctx.subject}: ${info.excMessage} (${info.code})`);
+  if (
+    info.code === 'EntryNotFound' ||
+    info.code === 'InvalidFlexFlowEntry' ||
+    info.code === 'InvalidAggregationFunction'
+  ) {
+    return ConfigError.at(
+      info.code === 'InvalidAggregationFunction' && info.location ? place : ctx.fallback,
+      `${ctx.subject}: ${info.excMessage} (${info.code})`,
+    );
   }
   if (info.code === 'ConnectionNotFound' && ctx.connectionNames) {
     // Worded as for an llm node's connection: the same names, the same ways to give one.
     const name = /'([^']*)'/.exec(info.excMessage)?.[1] ?? '';
     const known = ctx.connectionNames;
-    return ConfigError.at(ctx.fallback, `${ctx.subject}: connection ${JSON.stringify(name)} is not defined; expected one of: ${known.length ? known.join(', ') : '(no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)'}`);
+    return ConfigError.at(
+      ctx.fallback,
+      `${ctx.subject}: connection ${JSON.stringify(name)} is not defined; expected one of: ${known.length ? known.join(', ') : '(no connections given: use --connections, experiment.yaml connections, or AZURE_OPENAI_*/OPENAI_API_KEY)'}`,
+    );
   }
   if (info.code === 'ConnectionNotFound' || info.code === 'NodeInputValidationError') {
     return ConfigError.at(ctx.fallback, `${ctx.subject}: ${info.excMessage} (${info.code})`);

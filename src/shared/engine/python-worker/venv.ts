@@ -33,7 +33,16 @@ const DONE_MARKER = '.llmops-complete';
  * hundreds of megabytes, and `promptflow-sdk` (still listed by template projects) is no longer published at all.
  */
 const PROVIDED_DISTRIBUTIONS = new Set(
-  ['promptflow', 'promptflow-core', 'promptflow-devkit', 'promptflow-tracing', 'promptflow-azure', 'promptflow-tools', 'promptflow-evals', 'promptflow-sdk'].map(normaliseName),
+  [
+    'promptflow',
+    'promptflow-core',
+    'promptflow-devkit',
+    'promptflow-tracing',
+    'promptflow-azure',
+    'promptflow-tools',
+    'promptflow-evals',
+    'promptflow-sdk',
+  ].map(normaliseName),
 );
 
 /**
@@ -113,17 +122,27 @@ async function createVirtualEnv(o: VirtualEnvOptions, python: string, dir: strin
   // The base interpreter's pip, seen through the system site-packages, installs into the environment: no
   // ensurepip bootstrap (seconds per environment, and absent from Debian's python3 without python3-venv).
   const basePip = (await run(python, ['-m', 'pip', '--version'], process.cwd())).code === 0;
-  const made = await run(python, ['-m', 'venv', '--system-site-packages', ...(basePip ? ['--without-pip'] : []), dir], process.cwd());
+  const made = await run(
+    python,
+    ['-m', 'venv', '--system-site-packages', ...(basePip ? ['--without-pip'] : []), dir],
+    process.cwd(),
+  );
   if (made.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     if (/ensurepip|venv/i.test(made.output)) {
-      throw ConfigError.at(setting, `python_requirements: install needs Python's venv module with pip or ensurepip, which ${python} lacks (on Debian/Ubuntu: apt-get install python3-venv python3-pip): ${lastLines(made.output)}`);
+      throw ConfigError.at(
+        setting,
+        `python_requirements: install needs Python's venv module with pip or ensurepip, which ${python} lacks (on Debian/Ubuntu: apt-get install python3-venv python3-pip): ${lastLines(made.output)}`,
+      );
     }
     throw ConfigError.at(setting, `python_requirements: install: ${python} -m venv failed: ${lastLines(made.output)}`);
   }
   const folder = path.dirname(o.requirementsFile);
   const installable = installableRequirements(readFileSync(o.requirementsFile, 'utf8'), folder);
-  if (installable.omitted.length > 0) o.log?.(`not installing ${installable.omitted.join(', ')} from ${displayPath(o.requirementsFile)}: llmops provides Prompt Flow`);
+  if (installable.omitted.length > 0)
+    o.log?.(
+      `not installing ${installable.omitted.join(', ')} from ${displayPath(o.requirementsFile)}: llmops provides Prompt Flow`,
+    );
   if (installable.text === '') {
     writeFileSync(path.join(dir, DONE_MARKER), `${new Date().toISOString()}\n`);
     return;
@@ -132,14 +151,27 @@ async function createVirtualEnv(o: VirtualEnvOptions, python: string, dir: strin
   writeFileSync(filtered, installable.text);
   o.log?.(`installing ${displayPath(o.requirementsFile)} (pip)`);
   // pip reads relative paths in the file from its working directory: the file's folder, as the user wrote them.
-  const pip = await run(bin, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', filtered], folder);
+  const pip = await run(
+    bin,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', filtered],
+    folder,
+  );
   if (pip.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     const text = lastLines(pip.output);
-    if (/(Connection|Temporary failure|Name or service not known|Read timed out|ProxyError|SSLError|HTTP error 5\d\d)/i.test(pip.output)) {
-      throw new ServiceError(`pip could not reach the package index while installing ${displayPath(o.requirementsFile)}: ${text}`);
+    if (
+      /(Connection|Temporary failure|Name or service not known|Read timed out|ProxyError|SSLError|HTTP error 5\d\d)/i.test(
+        pip.output,
+      )
+    ) {
+      throw new ServiceError(
+        `pip could not reach the package index while installing ${displayPath(o.requirementsFile)}: ${text}`,
+      );
     }
-    throw ConfigError.at({ file: displayPath(o.requirementsFile) }, `pip install failed (python_requirements: install): ${text}`);
+    throw ConfigError.at(
+      { file: displayPath(o.requirementsFile) },
+      `pip install failed (python_requirements: install): ${text}`,
+    );
   }
   writeFileSync(path.join(dir, DONE_MARKER), `${new Date().toISOString()}\n`);
 }
@@ -150,9 +182,18 @@ function lastLines(text: string, n = 6): string {
 
 function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : 1) : 0;
-      resolve({ code, output: `${stdout}${stderr}${err && !stderr ? err.message : ''}` });
-    });
+    execFile(
+      cmd,
+      args,
+      { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number'
+            ? (err as unknown as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, output: `${stdout}${stderr}${err && !stderr ? err.message : ''}` });
+      },
+    );
   });
 }

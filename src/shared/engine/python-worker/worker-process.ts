@@ -36,7 +36,13 @@ interface Pending {
   context?: unknown;
 }
 
-const CALLBACK_HANDLERS = { prompty_call: 'prompty', llm_call: 'llm', render: 'render', parse_chat: 'parseChat', code_evaluator: 'codeEvaluator' } as const;
+const CALLBACK_HANDLERS = {
+  prompty_call: 'prompty',
+  llm_call: 'llm',
+  render: 'render',
+  parse_chat: 'parseChat',
+  code_evaluator: 'codeEvaluator',
+} as const;
 const STDERR_TAIL = 4000;
 
 export class WorkerProcess {
@@ -83,13 +89,18 @@ export class WorkerProcess {
       this.options.onStderr?.(text, this.pid);
     });
     child.stdin.on('error', () => undefined); // EPIPE after a crash: the exit handler reports it
-    child.on('error', (err) => this.onGone(`could not start ${python}: ${err.message} (set LLMOPS_PYTHON to the Python 3 executable)`));
+    child.on('error', (err) =>
+      this.onGone(`could not start ${python}: ${err.message} (set LLMOPS_PYTHON to the Python 3 executable)`),
+    );
     child.on('close', (code, signal) => this.onGone(signal ? `was killed by ${signal}` : `exited with code ${code}`));
     const timer = setTimeout(() => {
       this.settleReady.reject(new PythonWorkerCrashed(`Python worker did not start within ${startTimeoutMs} ms`));
       this.kill();
     }, startTimeoutMs);
-    this.ready.then(() => clearTimeout(timer), () => clearTimeout(timer));
+    this.ready.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
     return this;
   }
 
@@ -162,9 +173,13 @@ export class WorkerProcess {
     const context = this.pending.get(msg.call as number)?.context;
     let answer: Record<string, unknown>;
     try {
-      if (!handler) throw Object.assign(new Error(`The engine does not handle '${op}' callbacks`), { name: 'NotSupported' });
+      if (!handler)
+        throw Object.assign(new Error(`The engine does not handle '${op}' callbacks`), { name: 'NotSupported' });
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const result = await (handler as (req: any, ctx: any) => Promise<unknown>)(msg.payload, { context, pid: this.pid });
+      const result = await (handler as (req: any, ctx: any) => Promise<unknown>)(msg.payload, {
+        context,
+        pid: this.pid,
+      });
       answer = { cb: msg.cb, ok: true, result: result ?? null };
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
@@ -178,11 +193,15 @@ export class WorkerProcess {
     this.exited = true;
     const tail = this.stderrTail.trim();
     const detail = tail ? `; last stderr:\n${tail.split('\n').slice(-15).join('\n')}` : '';
-    this.settleReady.reject(new PythonWorkerCrashed(`Python worker (pid ${this.pid}) ${how} before it was ready${detail}`));
+    this.settleReady.reject(
+      new PythonWorkerCrashed(`Python worker (pid ${this.pid}) ${how} before it was ready${detail}`),
+    );
     for (const [id, entry] of this.pending) {
       this.pending.delete(id);
       if (entry.timer) clearTimeout(entry.timer);
-      entry.reject(new PythonWorkerCrashed(`Python worker (pid ${this.pid}) ${how} while running ${entry.what}${detail}`));
+      entry.reject(
+        new PythonWorkerCrashed(`Python worker (pid ${this.pid}) ${how} while running ${entry.what}${detail}`),
+      );
     }
     for (const resolve of this.exitWaiters.splice(0)) resolve();
     this.onExit?.(this);

@@ -19,7 +19,11 @@ export interface RenderLimits {
 }
 
 /** Generous: a real prompt template takes a few thousand steps and a few hundred KB. */
-export const DEFAULT_RENDER_LIMITS: Readonly<RenderLimits> = { maxSteps: 5_000_000, maxOutputChars: 16 * 1024 * 1024, maxMs: 600_000 };
+export const DEFAULT_RENDER_LIMITS: Readonly<RenderLimits> = {
+  maxSteps: 5_000_000,
+  maxOutputChars: 16 * 1024 * 1024,
+  maxMs: 600_000,
+};
 
 /** Environment variables that override the step and output budgets. */
 export const STEPS_ENV = 'LLMOPS_TEMPLATE_MAX_STEPS';
@@ -31,7 +35,8 @@ let limits: RenderLimits = { ...DEFAULT_RENDER_LIMITS };
 export function setRenderLimits(partial: Partial<RenderLimits>): void {
   for (const [key, value] of Object.entries(partial) as Array<[keyof RenderLimits, number | undefined]>) {
     if (value === undefined) continue;
-    if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`render limit ${key} must be a positive number, found ${value}`);
+    if (!(Number.isFinite(value) && value > 0))
+      throw new RangeError(`render limit ${key} must be a positive number, found ${value}`);
     limits[key] = value;
   }
 }
@@ -46,7 +51,8 @@ export function renderLimitsFromEnv(env: Record<string, string | undefined>): Pa
   const read = (name: string): number | undefined => {
     const text = env[name];
     if (text === undefined || text.trim() === '') return undefined;
-    if (!/^\d+$/.test(text.trim()) || Number(text) <= 0) throw ConfigError.at({ file: name }, `found ${JSON.stringify(text)}, expected a positive whole number`);
+    if (!/^\d+$/.test(text.trim()) || Number(text) <= 0)
+      throw ConfigError.at({ file: name }, `found ${JSON.stringify(text)}, expected a positive whole number`);
     return Number(text);
   };
   out.maxSteps = read(STEPS_ENV);
@@ -70,7 +76,10 @@ export class RenderBudget {
   readonly maxSteps: number;
   readonly maxOutputChars: number;
   readonly maxMs: number;
-  constructor(l: Readonly<RenderLimits>, readonly out: { text: string }) {
+  constructor(
+    l: Readonly<RenderLimits>,
+    readonly out: { text: string },
+  ) {
     this.maxSteps = l.maxSteps;
     this.maxOutputChars = l.maxOutputChars;
     this.maxMs = l.maxMs;
@@ -80,21 +89,30 @@ export class RenderBudget {
   /** Called every CHECK_EVERY steps (and when a charge is large): steps, output size, clock. */
   check(): void {
     if (this.steps > this.maxSteps) {
-      throw new TemplateEvalError('TemplateBudgetError', `the render took more than ${this.maxSteps} steps (loop iterations and items handled) and was stopped; raise ${STEPS_ENV} if the template really needs more`);
+      throw new TemplateEvalError(
+        'TemplateBudgetError',
+        `the render took more than ${this.maxSteps} steps (loop iterations and items handled) and was stopped; raise ${STEPS_ENV} if the template really needs more`,
+      );
     }
     this.checkOutput(this.out.text.length);
     const now = performance.now();
     // The first CHECK_EVERY steps are cheap (each is bounded by the budgets), so timing starts here.
     if (this.deadline === 0) this.deadline = now + this.maxMs;
     else if (now > this.deadline) {
-      throw new TemplateEvalError('TimeoutError', `the render ran longer than ${formatMs(this.maxMs)} (the line timeout) and was stopped`);
+      throw new TemplateEvalError(
+        'TimeoutError',
+        `the render ran longer than ${formatMs(this.maxMs)} (the line timeout) and was stopped`,
+      );
     }
     this.checkAt = Math.min(this.steps + CHECK_EVERY, this.maxSteps + 1);
   }
 
   checkOutput(length: number): void {
     if (length > this.maxOutputChars) {
-      throw new TemplateEvalError('TemplateBudgetError', `the render built text longer than ${this.maxOutputChars} characters and was stopped; raise ${OUTPUT_ENV} if the template really needs more`);
+      throw new TemplateEvalError(
+        'TemplateBudgetError',
+        `the render built text longer than ${this.maxOutputChars} characters and was stopped; raise ${OUTPUT_ENV} if the template really needs more`,
+      );
     }
   }
 }
@@ -105,7 +123,10 @@ function formatMs(ms: number): string {
 
 /** The render in progress (renders are synchronous; a nested render saves and restores it). */
 // Outside any render (helpers used at load time) nothing is limited.
-let active: RenderBudget = new RenderBudget({ maxSteps: Infinity, maxOutputChars: Infinity, maxMs: Infinity }, { text: '' });
+let active: RenderBudget = new RenderBudget(
+  { maxSteps: Infinity, maxOutputChars: Infinity, maxMs: Infinity },
+  { text: '' },
+);
 
 /** Starts a budget for a render writing into `out`; returns the one to restore afterwards. */
 export function beginRender(out: { text: string }): RenderBudget {

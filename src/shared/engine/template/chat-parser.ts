@@ -11,7 +11,8 @@ import { parsePythonLiteral } from './py-literal.js';
 /** The roles a chat prompt may use, in Prompt Flow's order (used in the error message). */
 export const VALID_ROLES: readonly string[] = ['system', 'user', 'assistant', 'function', 'tool'];
 
-export type ChatContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail: string } };
+export type ChatContentPart =
+  { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail: string } };
 
 /** One parsed message; keys appear in Prompt Flow's order (role, name/tool_call_id, content). */
 export interface ChatMessage {
@@ -32,7 +33,6 @@ export interface ParseChatOptions {
   /** Only used to show an invalid role unescaped in the error message. */
   escapeMap?: EscapeMap;
 }
-
 
 /*
  * Prompt Flow finds a message's `name:`/`tool_call_id:` header and `tool_calls:` list with `re.search` over
@@ -233,7 +233,8 @@ export function parseChat(text: string, options: ParseChatOptions = {}): ChatMes
       if (m) {
         last.name = m[0];
         last.content = toContent(m[1], images, detail);
-      } else if (last.role === 'function') throw new ChatParseError('ChatAPIFunctionRoleInvalidFormat', FUNCTION_FORMAT);
+      } else if (last.role === 'function')
+        throw new ChatParseError('ChatAPIFunctionRoleInvalidFormat', FUNCTION_FORMAT);
       else last.content = toContent(chunk, images, detail);
       continue;
     }

@@ -42,7 +42,8 @@ const GLOBALS: Record<string, PyCallable> = {
     const size = Math.ceil((stop - start) / step);
     if (size > 0) charge(Math.min(size, MAX_RANGE + 1));
     for (let i = start; step > 0 ? i < stop : i > stop; i += step) {
-      if (out.length >= MAX_RANGE) raise('OverflowError', `Range too big. The sandbox blocks ranges larger than MAX_RANGE (${MAX_RANGE}).`);
+      if (out.length >= MAX_RANGE)
+        raise('OverflowError', `Range too big. The sandbox blocks ranges larger than MAX_RANGE (${MAX_RANGE}).`);
       out.push(i);
     }
     return out;

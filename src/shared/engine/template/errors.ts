@@ -25,7 +25,10 @@ export class TemplateSyntaxError extends Error {
  * (`UndefinedError`, `TypeError`, `ValueError`, `ZeroDivisionError`, `SecurityError`), `reason` its message.
  */
 export class TemplateEvalError extends Error {
-  constructor(readonly pyType: string, readonly reason: string) {
+  constructor(
+    readonly pyType: string,
+    readonly reason: string,
+  ) {
     super(reason);
     this.name = 'TemplateEvalError';
   }
@@ -39,19 +42,30 @@ export class TemplateEvalError extends Error {
 export class JinjaTemplateError extends Error {
   readonly code = 'JinjaTemplateError';
   readonly errorType = 'UserError';
-  constructor(readonly pyType: string, readonly reason: string, options?: { cause?: unknown }) {
-    super(`Failed to render jinja template: ${pyType}: ${reason}. Please modify your prompt to fix the issue.`, options);
+  constructor(
+    readonly pyType: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Failed to render jinja template: ${pyType}: ${reason}. Please modify your prompt to fix the issue.`,
+      options,
+    );
     this.name = 'JinjaTemplateError';
   }
 }
 
 /** Codes of chat-parsing errors, as Prompt Flow names them (all are UserErrors). */
-export type ChatParseErrorCode = 'ChatAPIInvalidRole' | 'ChatAPIFunctionRoleInvalidFormat' | 'ChatAPIToolRoleInvalidFormat';
+export type ChatParseErrorCode =
+  'ChatAPIInvalidRole' | 'ChatAPIFunctionRoleInvalidFormat' | 'ChatAPIToolRoleInvalidFormat';
 
 /** The rendered prompt is not a valid chat prompt (§2.4). `code` is Prompt Flow's error class name. */
 export class ChatParseError extends Error {
   readonly errorType = 'UserError';
-  constructor(readonly code: ChatParseErrorCode, message: string) {
+  constructor(
+    readonly code: ChatParseErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = code;
   }

@@ -99,7 +99,11 @@ export function buildEscapeMap(inputs: Record<string, unknown>, inputsToEscape: 
 }
 
 /** `escape_kwargs`: prompt results replaced by their escaped text, escaped flow inputs by escaped copies. */
-export function escapeInputs(inputs: Record<string, unknown>, map: EscapeMap, inputsToEscape: readonly string[]): Record<string, unknown> {
+export function escapeInputs(
+  inputs: Record<string, unknown>,
+  map: EscapeMap,
+  inputsToEscape: readonly string[],
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(inputs)) {
     const value = inputs[key];

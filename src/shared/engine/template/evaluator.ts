@@ -23,7 +23,10 @@ export function compileBody(body: Stmt[], map: SourceMap, withLoopVar: boolean):
 }
 
 class Compiler {
-  constructor(private readonly map: SourceMap, private readonly withLoopVar: boolean) {}
+  constructor(
+    private readonly map: SourceMap,
+    private readonly withLoopVar: boolean,
+  ) {}
 
   stmts(body: Stmt[]): CompiledStmt {
     const parts = body.map((s) => this.stmt(s));
@@ -93,7 +96,13 @@ class Compiler {
           assign(frame, target, items[i]);
           if (withLoop) {
             frame.set('loop', {
-              index: i + 1, index0: i, revindex: n - i, revindex0: n - i - 1, first: i === 0, last: i === n - 1, length: n,
+              index: i + 1,
+              index0: i,
+              revindex: n - i,
+              revindex0: n - i - 1,
+              first: i === 0,
+              last: i === n - 1,
+              length: n,
               previtem: i > 0 ? items[i - 1] : new Undefined('there is no previous item'),
               nextitem: i < n - 1 ? items[i + 1] : new Undefined('there is no next item'),
             });
@@ -141,14 +150,23 @@ class Compiler {
         return (ctx) => getItem(obj(ctx), key(ctx));
       }
       case 'slice': {
-        const [obj, start, stop, step] = [e.obj, e.start, e.stop, e.step].map((x) => (x ? this.expr(x) : () => null)) as CompiledExpr[];
+        const [obj, start, stop, step] = [e.obj, e.start, e.stop, e.step].map((x) =>
+          x ? this.expr(x) : () => null,
+        ) as CompiledExpr[];
         return (ctx) => sliceValue(obj!(ctx), start!(ctx), stop!(ctx), step!(ctx));
       }
       case 'call': {
         const fn = this.expr(e.fn);
         const args = this.exprs(e.args);
         const kwargs = this.kwargs(e.kwargs);
-        return (ctx) => bounded(callValue(fn(ctx), args.map((a) => a(ctx)), kwargs(ctx)));
+        return (ctx) =>
+          bounded(
+            callValue(
+              fn(ctx),
+              args.map((a) => a(ctx)),
+              kwargs(ctx),
+            ),
+          );
       }
       case 'filter': {
         const filter = Object.hasOwn(FILTERS, e.name) ? FILTERS[e.name]! : undefined;
@@ -160,7 +178,13 @@ class Compiler {
           const v = value(ctx);
           // A filter's work grows with its input text (lists are counted where they are iterated).
           if (typeof v === 'string') charge(v.length >> 4);
-          return bounded(filter(v, args.map((a) => a(ctx)), kwargs(ctx)));
+          return bounded(
+            filter(
+              v,
+              args.map((a) => a(ctx)),
+              kwargs(ctx),
+            ),
+          );
         };
       }
       case 'test': {
@@ -169,7 +193,11 @@ class Compiler {
         const value = this.expr(e.value);
         const args = this.exprs(e.args);
         const negate = e.negate;
-        return (ctx) => test(value(ctx), args.map((a) => a(ctx))) !== negate;
+        return (ctx) =>
+          test(
+            value(ctx),
+            args.map((a) => a(ctx)),
+          ) !== negate;
       }
       case 'binary': {
         const left = this.expr(e.left);
@@ -183,7 +211,8 @@ class Compiler {
         return (ctx) => {
           const v = defined(operand(ctx));
           if (typeof v === 'bigint') return negative ? normalizeInt(-v) : v;
-          if (typeof v === 'boolean' || (typeof v === 'number' && Number.isInteger(v))) return negative ? -toNumber(v) || 0 : toNumber(v);
+          if (typeof v === 'boolean' || (typeof v === 'number' && Number.isInteger(v)))
+            return negative ? -toNumber(v) || 0 : toNumber(v);
           if (typeof v === 'number') return negative ? -v : v;
           if (v instanceof PyFloat) return pyFloat(negative ? -v.value : v.value);
           return raise('TypeError', `bad operand type for unary ${e.op}: '${pyTypeName(v)}'`);
@@ -214,7 +243,9 @@ class Compiler {
       case 'cond': {
         const test = this.expr(e.test);
         const then = this.expr(e.then);
-        const orElse = e.orElse ? this.expr(e.orElse) : () => new Undefined('the inline if-expression evaluated to false and no else section was defined.');
+        const orElse = e.orElse
+          ? this.expr(e.orElse)
+          : () => new Undefined('the inline if-expression evaluated to false and no else section was defined.');
         return (ctx) => (pyTruthy(test(ctx)) ? then(ctx) : orElse(ctx));
       }
       case 'list': {

@@ -7,7 +7,19 @@ import { checkLength } from './budget.js';
 import { TemplateEvalError } from './errors.js';
 import { pyStrip } from './image.js';
 import { pyJsonDumps } from './py-json.js';
-import { asString, isDict, isFloat, isNumeric, pyEquals, pyFloat, PyFloat, pyStr, pyTruthy, toNumber, Undefined } from './py-value.js';
+import {
+  asString,
+  isDict,
+  isFloat,
+  isNumeric,
+  pyEquals,
+  pyFloat,
+  PyFloat,
+  pyStr,
+  pyTruthy,
+  toNumber,
+  Undefined,
+} from './py-value.js';
 import { codePoints, compareOp, contains, defined, getItem, iterate, pyLen } from './runtime.js';
 
 /** A filter: the value, then the call's positional and keyword arguments. */
@@ -18,7 +30,8 @@ const arg = (args: unknown[], kwargs: Record<string, unknown>, i: number, name: 
 
 const PY_INT = /^[+-]?\d(?:_?\d)*$/;
 // One digit run before the point: two adjacent ones would backtrack quadratically on a long non-number.
-const PY_FLOAT = /^[+-]?(?:(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?|inf|infinity|nan)$/i;
+const PY_FLOAT =
+  /^[+-]?(?:(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?|inf|infinity|nan)$/i;
 
 /** Python `float(x)`, or undefined where Python raises TypeError/ValueError. */
 function toPyFloat(v: unknown): number | undefined {
@@ -61,11 +74,17 @@ function doRound(value: unknown, args: unknown[], kwargs: Record<string, unknown
   const precision = toNumber(arg(args, kwargs, 0, 'precision', 0));
   const method = arg(args, kwargs, 1, 'method', 'common');
   defined(value);
-  if (!isNumeric(value)) throw new TemplateEvalError('TypeError', `type ${typeof value === 'string' ? 'str' : 'object'} doesn't define __round__ method`);
+  if (!isNumeric(value))
+    throw new TemplateEvalError(
+      'TypeError',
+      `type ${typeof value === 'string' ? 'str' : 'object'} doesn't define __round__ method`,
+    );
   if (typeof value === 'bigint' && method === 'common') return value;
   const x = toNumber(value);
-  if (method === 'common') return isFloat(value) ? pyFloat(pyRound(x, precision)) : typeof value === 'boolean' ? Number(value) : x;
-  if (method !== 'ceil' && method !== 'floor') throw new TemplateEvalError('FilterArgumentError', 'method must be common, ceil or floor');
+  if (method === 'common')
+    return isFloat(value) ? pyFloat(pyRound(x, precision)) : typeof value === 'boolean' ? Number(value) : x;
+  if (method !== 'ceil' && method !== 'floor')
+    throw new TemplateEvalError('FilterArgumentError', 'method must be common, ceil or floor');
   const scale = 10 ** precision;
   return pyFloat((method === 'ceil' ? Math.ceil(x * scale) : Math.floor(x * scale)) / scale);
 }
@@ -146,7 +165,8 @@ export const FILTERS: Record<string, Filter> = {
     const s = pyStr(value);
     const parts = old === '' ? codePoints(s) : s.split(old);
     checkLength(s.length + (parts.length + 1) * Math.max(0, replacement.length - old.length));
-    if (count === null || toNumber(count) < 0) return old === '' ? parts.join(replacement).replace(/^|$/g, replacement) : parts.join(replacement);
+    if (count === null || toNumber(count) < 0)
+      return old === '' ? parts.join(replacement).replace(/^|$/g, replacement) : parts.join(replacement);
     const n = toNumber(count);
     return parts.slice(0, n + 1).join(replacement) + (parts.length > n + 1 ? old + parts.slice(n + 1).join(old) : '');
   },
@@ -165,11 +185,12 @@ export const FILTERS: Record<string, Filter> = {
   },
   abs: (value) => {
     defined(value);
-    if (!isNumeric(value)) throw new TemplateEvalError('TypeError', "bad operand type for abs()");
+    if (!isNumeric(value)) throw new TemplateEvalError('TypeError', 'bad operand type for abs()');
     if (typeof value === 'bigint') return value < 0n ? -value : value;
     return isFloat(value) ? pyFloat(Math.abs(toNumber(value))) : Math.abs(toNumber(value));
   },
-  items: (value) => (value instanceof Undefined ? [] : isDict(value) ? Object.keys(value).map((k) => [k, value[k]]) : []),
+  items: (value) =>
+    value instanceof Undefined ? [] : isDict(value) ? Object.keys(value).map((k) => [k, value[k]]) : [],
   sum: (value, args, kwargs) => {
     const start = arg(args, kwargs, 1, 'start', 0);
     let total = toNumber(start);

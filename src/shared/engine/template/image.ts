@@ -52,7 +52,10 @@ export class ImageValue {
 // Python's `\s` (str.isspace) — JS `\s` differs (it has U+FEFF, lacks U+001C–U+001F).
 const PY_WS = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 
-const IMAGE_DECORATOR = new RegExp(`!\\[([${PY_WS}]*image[${PY_WS}]*)\\]\\(\\{\\{([${PY_WS}]*[^${PY_WS}{}]+[${PY_WS}]*)\\}\\}\\)`, 'g');
+const IMAGE_DECORATOR = new RegExp(
+  `!\\[([${PY_WS}]*image[${PY_WS}]*)\\]\\(\\{\\{([${PY_WS}]*[^${PY_WS}{}]+[${PY_WS}]*)\\}\\}\\)`,
+  'g',
+);
 
 /**
  * `preprocess_template_string`: `![image]({{ var }})` becomes `\n{{ var }}\n`, so the image renders on a line of
@@ -62,7 +65,10 @@ export function preprocessImageTemplate(template: string): string {
   return template.replace(IMAGE_DECORATOR, (_all, _label: string, expr: string) => `\n{{${expr}}}\n`);
 }
 
-const IMAGE_INPUT = new RegExp(`!\\[([${PY_WS}]*image[${PY_WS}]*)\\]\\(\\{\\{[${PY_WS}]*([^{}]+)[${PY_WS}]*\\}\\}\\)`, 'g');
+const IMAGE_INPUT = new RegExp(
+  `!\\[([${PY_WS}]*image[${PY_WS}]*)\\]\\(\\{\\{[${PY_WS}]*([^{}]+)[${PY_WS}]*\\}\\}\\)`,
+  'g',
+);
 
 /** Names used as `![image]({{name}})` in a template: those inputs are typed `image` (tool_utils). */
 export function findImageInputs(template: string): string[] {
@@ -107,7 +113,8 @@ export function collectImages(values: Iterable<unknown>): ImageValue[] {
   const visit = (v: unknown): void => {
     if (v instanceof ImageValue) found.add(v);
     else if (Array.isArray(v)) v.forEach(visit);
-    else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach(visit);
+    else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)
+      Object.values(v).forEach(visit);
   };
   for (const v of values) visit(v);
   return [...found];

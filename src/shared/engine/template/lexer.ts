@@ -9,7 +9,8 @@ import { normalizeInt } from './py-int.js';
 import { TemplateSyntaxError } from './errors.js';
 import { PY_WHITESPACE_CLASS, pyRstrip } from './image.js';
 
-export type TokenKind = 'data' | 'var_begin' | 'var_end' | 'block_begin' | 'block_end' | 'name' | 'string' | 'int' | 'float' | 'op' | 'eof';
+export type TokenKind =
+  'data' | 'var_begin' | 'var_end' | 'block_begin' | 'block_end' | 'name' | 'string' | 'int' | 'float' | 'op' | 'eof';
 
 /** One token; `pos` is the offset in the normalised source (see `SourceMap`). */
 export interface Token {
@@ -106,9 +107,16 @@ export function tokenize(source: string, map: SourceMap): Token[] {
   return tokens;
 }
 
-function lexRaw(source: string, map: SourceMap, start: number, headLength: number, stripAfterHead: boolean, tokens: Token[]): number {
+function lexRaw(
+  source: string,
+  map: SourceMap,
+  start: number,
+  headLength: number,
+  stripAfterHead: boolean,
+  tokens: Token[],
+): number {
   let bodyStart = start + headLength;
-  if (stripAfterHead) bodyStart += (new RegExp(`^${WS}*`).exec(source.slice(bodyStart))?.[0].length ?? 0);
+  if (stripAfterHead) bodyStart += new RegExp(`^${WS}*`).exec(source.slice(bodyStart))?.[0].length ?? 0;
   else if (source[bodyStart] === '\n') bodyStart += 1;
   RAW_END.lastIndex = bodyStart;
   const end = RAW_END.exec(source);
@@ -132,7 +140,10 @@ function lexTag(source: string, map: SourceMap, start: number, mode: 'var' | 'bl
     SKIP_WS.lastIndex = pos;
     if (SKIP_WS.test(source)) pos = SKIP_WS.lastIndex;
     if (pos >= source.length) {
-      throw map.error(`unexpected end of template, expected '${mode === 'var' ? 'end of print statement' : 'end of statement block'}'.`, pos);
+      throw map.error(
+        `unexpected end of template, expected '${mode === 'var' ? 'end of print statement' : 'end of statement block'}'.`,
+        pos,
+      );
     }
     if (balance.length === 0) {
       endRe.lastIndex = pos;
@@ -159,7 +170,11 @@ function lexTag(source: string, map: SourceMap, start: number, mode: 'var' | 'bl
 }
 
 function lexOne(source: string, pos: number): Token | null {
-  for (const [re, kind] of [[FLOAT, 'float'], [INT, 'int'], [NAME, 'name']] as const) {
+  for (const [re, kind] of [
+    [FLOAT, 'float'],
+    [INT, 'int'],
+    [NAME, 'name'],
+  ] as const) {
     re.lastIndex = pos;
     const m = re.exec(source);
     if (m && !(kind === 'float' && source[pos - 1] === '.')) {
@@ -184,7 +199,19 @@ function parseIntLiteral(text: string): number | bigint {
   return normalizeInt(BigInt(text));
 }
 
-const SIMPLE_ESCAPES: Record<string, string> = { '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\n': '' };
+const SIMPLE_ESCAPES: Record<string, string> = {
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\n': '',
+};
 
 /** The value of a string token: quotes removed, Python `unicode-escape` sequences decoded. */
 export function decodeStringToken(token: string): string {

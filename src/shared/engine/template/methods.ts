@@ -81,13 +81,16 @@ const STR_METHODS: Record<string, Method<string>> = {
     // Refuse a result beyond the output budget before building it (a replace can multiply the length).
     checkLength(s.length + (parts.length - 1) * Math.max(0, to.length - from.length));
     if (typeof count !== 'number' || count < 0) return parts.join(to);
-    return parts.slice(0, count + 1).join(to) + (parts.length > count + 1 ? from + parts.slice(count + 1).join(from) : '');
+    return (
+      parts.slice(0, count + 1).join(to) + (parts.length > count + 1 ? from + parts.slice(count + 1).join(from) : '')
+    );
   },
   startswith: (s, [prefix]) => s.startsWith(strArg('startswith', prefix)),
   endswith: (s, [suffix]) => s.endsWith(strArg('endswith', suffix)),
   find: (s, [sub]) => s.indexOf(strArg('find', sub)),
   count: (s, [sub]) => s.split(strArg('count', sub)).length - 1,
-  join: (s, [items]) => (Array.isArray(items) ? items : fail('can only join an iterable')).map((x) => strArg('join', x)).join(s),
+  join: (s, [items]) =>
+    (Array.isArray(items) ? items : fail('can only join an iterable')).map((x) => strArg('join', x)).join(s),
   title: (s) => s.toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_m, pre: string, c: string) => pre + c.toUpperCase()),
   capitalize: (s) => (s ? s[0]!.toUpperCase() + s.slice(1).toLowerCase() : s),
   isdigit: (s) => /^\p{Nd}+$/u.test(s),

@@ -198,7 +198,8 @@ export class ExprParser {
         this.s.next();
         const attr = this.s.next();
         if (attr.kind === 'name') node = { t: 'getattr', obj: node, name: attr.value, pos: attr.pos };
-        else if (attr.kind === 'int') node = { t: 'getitem', obj: node, key: { t: 'const', value: attr.num }, pos: attr.pos };
+        else if (attr.kind === 'int')
+          node = { t: 'getitem', obj: node, key: { t: 'const', value: attr.num }, pos: attr.pos };
         else throw this.s.fail('expected name or number', attr);
       } else if (c.value === '[') {
         this.s.next();
@@ -241,7 +242,8 @@ export class ExprParser {
         this.s.next();
         kwargs.push([key, this.parseExpression()]);
       } else {
-        if (kwargs.length > 0) throw this.s.fail('Invalid argument syntax: positional argument follows keyword argument');
+        if (kwargs.length > 0)
+          throw this.s.fail('Invalid argument syntax: positional argument follows keyword argument');
         args.push(this.parseExpression());
       }
     }
@@ -266,7 +268,11 @@ export class ExprParser {
         const c = this.s.current;
         if (this.s.is('op', '(')) call = this.parseCallArgs();
         else if (
-          (c.kind === 'name' || c.kind === 'string' || c.kind === 'int' || c.kind === 'float' || (c.kind === 'op' && '[{'.includes(c.value))) &&
+          (c.kind === 'name' ||
+            c.kind === 'string' ||
+            c.kind === 'int' ||
+            c.kind === 'float' ||
+            (c.kind === 'op' && '[{'.includes(c.value))) &&
           !(c.kind === 'name' && ['else', 'or', 'and'].includes(c.value))
         ) {
           if (c.kind === 'name' && c.value === 'is') throw this.s.fail('You cannot chain multiple tests with is');
@@ -289,7 +295,8 @@ export class ExprParser {
       if (names.length > 0) sawComma = true;
       if (paren && this.s.is('op', ')')) break;
       const token = this.s.expect('name');
-      if (['true', 'false', 'none', 'True', 'False', 'None'].includes(token.value)) throw this.s.fail(`can't assign to '${token.value}'`, token);
+      if (['true', 'false', 'none', 'True', 'False', 'None'].includes(token.value))
+        throw this.s.fail(`can't assign to '${token.value}'`, token);
       names.push(token.value);
     } while (this.s.skip('op', ','));
     if (paren) this.s.expect('op', ')');

@@ -87,7 +87,8 @@ class StatementParser {
     this.s.expect('name', 'in');
     const iter = this.expr.parseTuple(false, ['recursive']);
     const filter = this.s.skip('name', 'if') ? this.expr.parseExpression() : undefined;
-    if (this.s.skip('name', 'recursive')) throw this.s.fail("recursive loops are not supported by llmops' template engine");
+    if (this.s.skip('name', 'recursive'))
+      throw this.s.fail("recursive loops are not supported by llmops' template engine");
     this.s.expect('block_end');
     const body = this.subparse(['endfor', 'else']);
     let orElse: Stmt[] = [];
@@ -125,7 +126,8 @@ class StatementParser {
   private parseSet(): Stmt {
     const pos = this.s.next().pos;
     const target = this.expr.parseAssignTarget();
-    if (!this.s.skip('op', '=')) throw this.s.fail("block assignments ('{% set x %}…{% endset %}') are not supported by llmops' template engine");
+    if (!this.s.skip('op', '='))
+      throw this.s.fail("block assignments ('{% set x %}…{% endset %}') are not supported by llmops' template engine");
     const value = this.expr.parseTuple();
     this.s.expect('block_end');
     return { t: 'set', target, value, pos };

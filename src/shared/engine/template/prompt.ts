@@ -16,7 +16,11 @@ import type { CompiledTemplate } from './template.js';
  * role line inside an input named in `inputsToEscape`), also renders with escaped inputs and keeps the map.
  * Throws `JinjaTemplateError`.
  */
-export function renderPromptNode(template: CompiledTemplate, inputs: Record<string, unknown>, inputsToEscape: readonly string[] = []): PromptResult {
+export function renderPromptNode(
+  template: CompiledTemplate,
+  inputs: Record<string, unknown>,
+  inputsToEscape: readonly string[] = [],
+): PromptResult {
   const text = template.render(inputs);
   const map = buildEscapeMap(inputs, inputsToEscape);
   if (map.size === 0) return new PromptResult(text);
@@ -38,7 +42,11 @@ export interface BuildMessagesOptions {
  * `build_messages`: escape, render, parse into chat messages, unescape. Throws `JinjaTemplateError` or
  * `ChatParseError`. For vision tools, preprocess the template source with `preprocessImageTemplate` first.
  */
-export function buildChatMessages(template: CompiledTemplate, inputs: Record<string, unknown>, options: BuildMessagesOptions = {}): ChatMessage[] {
+export function buildChatMessages(
+  template: CompiledTemplate,
+  inputs: Record<string, unknown>,
+  options: BuildMessagesOptions = {},
+): ChatMessage[] {
   const inputsToEscape = options.inputsToEscape ?? [];
   const kwargs = options.chatInputList ? (toChatInputList(inputs) as Record<string, unknown>) : inputs;
   const map = buildEscapeMap(kwargs, inputsToEscape);
@@ -48,11 +56,17 @@ export function buildChatMessages(template: CompiledTemplate, inputs: Record<str
 }
 
 /** Renders; a render error's message shows role words, not placeholders (as Prompt Flow does). */
-function renderUnescapingErrors(template: CompiledTemplate, vars: Record<string, unknown>, map: EscapeMap, chatInputList: boolean): string {
+function renderUnescapingErrors(
+  template: CompiledTemplate,
+  vars: Record<string, unknown>,
+  map: EscapeMap,
+  chatInputList: boolean,
+): string {
   try {
     return template.render(vars, { chatInputList });
   } catch (err) {
-    if (err instanceof JinjaTemplateError && map.size > 0) throw new JinjaTemplateError(err.pyType, unescapeRoles(err.reason, map), { cause: err });
+    if (err instanceof JinjaTemplateError && map.size > 0)
+      throw new JinjaTemplateError(err.pyType, unescapeRoles(err.reason, map), { cause: err });
     throw err;
   }
 }

@@ -37,14 +37,19 @@ function exactBits(b: bigint): number {
 }
 
 function tooLarge(): never {
-  throw new TemplateEvalError('OverflowError', `integer result too large (more than ${MAX_INT_BITS} bits); the template sandbox stops here`);
+  throw new TemplateEvalError(
+    'OverflowError',
+    `integer result too large (more than ${MAX_INT_BITS} bits); the template sandbox stops here`,
+  );
 }
 
 /** An int operator (`+ - * // % **`) on two Python ints, exact. `**` with a negative exponent gives a float number. */
 export function bigIntOp(op: string, x: bigint, y: bigint): unknown {
   switch (op) {
-    case '+': return normalizeInt(x + y);
-    case '-': return normalizeInt(x - y);
+    case '+':
+      return normalizeInt(x + y);
+    case '-':
+      return normalizeInt(x - y);
     case '*':
       if (bitLength(x) + bitLength(y) > MAX_INT_BITS) tooLarge();
       return normalizeInt(x * y);
@@ -75,7 +80,10 @@ export function bigIntOp(op: string, x: bigint, y: bigint): unknown {
 export function bigIntRepr(b: bigint): string {
   const text = b.toString();
   if (text.length - (b < 0n ? 1 : 0) > INT_MAX_STR_DIGITS) {
-    throw new TemplateEvalError('ValueError', `Exceeds the limit (${INT_MAX_STR_DIGITS} digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit`);
+    throw new TemplateEvalError(
+      'ValueError',
+      `Exceeds the limit (${INT_MAX_STR_DIGITS} digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit`,
+    );
   }
   return text;
 }

@@ -51,7 +51,15 @@ function floatJson(x: number): string {
   return pyFloatRepr(x);
 }
 
-const JSON_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
+const JSON_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\b': '\\b',
+  '\f': '\\f',
+};
 
 function jsonString(s: string, ensureAscii: boolean): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape

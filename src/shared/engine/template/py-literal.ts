@@ -58,12 +58,17 @@ class LiteralParser {
       this.pos++;
       const v = this.value();
       if (typeof v === 'number') return c === '-' ? -v : v;
-      if (v !== null && typeof v === 'object' && 'value' in v && typeof v.value === 'number') return pyFloat(c === '-' ? -v.value : v.value);
+      if (v !== null && typeof v === 'object' && 'value' in v && typeof v.value === 'number')
+        return pyFloat(c === '-' ? -v.value : v.value);
       throw new LiteralError('bad operand for unary sign');
     }
     STRING_PREFIX.lastIndex = this.pos;
     if (STRING_PREFIX.test(this.s)) return this.strings();
-    for (const [word, v] of [['True', true], ['False', false], ['None', null]] as const) {
+    for (const [word, v] of [
+      ['True', true],
+      ['False', false],
+      ['None', null],
+    ] as const) {
       if (this.s.startsWith(word, this.pos) && !/[\w]/.test(this.s[this.pos + word.length] ?? '')) {
         this.pos += word.length;
         return v;

@@ -150,7 +150,8 @@ export function pyEquals(a: unknown, b: unknown): boolean {
   if (a instanceof Undefined || a === undefined) return b instanceof Undefined || b === undefined;
   if (isNumeric(a)) {
     if (!isNumeric(b)) return false;
-    if (typeof a === 'bigint' || typeof b === 'bigint') return isPyInt(a) && isPyInt(b) ? toBig(a) === toBig(b) : Number(a) === Number(b);
+    if (typeof a === 'bigint' || typeof b === 'bigint')
+      return isPyInt(a) && isPyInt(b) ? toBig(a) === toBig(b) : Number(a) === Number(b);
     return toNumber(a) === toNumber(b);
   }
   const sa = asString(a);
@@ -186,7 +187,10 @@ export function pyRepr(v: unknown): string {
   if (v instanceof PromptResult) return pyStringRepr(v.text);
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
   if (v instanceof ImageValue) return v.toString();
-  if (isDict(v)) return `{${Object.keys(v).map((k) => `${pyStringRepr(k)}: ${pyRepr(v[k])}`).join(', ')}}`;
+  if (isDict(v))
+    return `{${Object.keys(v)
+      .map((k) => `${pyStringRepr(k)}: ${pyRepr(v[k])}`)
+      .join(', ')}}`;
   return String(v);
 }
 

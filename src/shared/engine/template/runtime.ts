@@ -10,7 +10,21 @@ import { boundMethod } from './methods.js';
 import { PromptResult } from './prompt-result.js';
 import { charge, checkLength } from './budget.js';
 import { bigIntOp, toBig } from './py-int.js';
-import { asString, isDict, isFloat, isNumeric, isPyInt, objectTypeRepr, pyEquals, pyFloat, pyRepr, pyStr, pyTypeName, toNumber, Undefined } from './py-value.js';
+import {
+  asString,
+  isDict,
+  isFloat,
+  isNumeric,
+  isPyInt,
+  objectTypeRepr,
+  pyEquals,
+  pyFloat,
+  pyRepr,
+  pyStr,
+  pyTypeName,
+  toNumber,
+  Undefined,
+} from './py-value.js';
 
 /** Throws the Python exception `pyType` with `reason`. */
 export function raise(pyType: string, reason: string): never {
@@ -25,7 +39,10 @@ export function defined(v: unknown): unknown {
 
 /** Jinja's Undefined for a missing attribute (`name` is a str) or element of `obj`. */
 export function missing(obj: unknown, name: unknown): Undefined {
-  const text = typeof name === 'string' ? `${pyRepr(objectTypeRepr(obj))} has no attribute ${pyRepr(name)}` : `${objectTypeRepr(obj)} has no element ${pyRepr(name)}`;
+  const text =
+    typeof name === 'string'
+      ? `${pyRepr(objectTypeRepr(obj))} has no attribute ${pyRepr(name)}`
+      : `${objectTypeRepr(obj)} has no element ${pyRepr(name)}`;
   return new Undefined(text);
 }
 
@@ -87,8 +104,12 @@ export function sliceValue(obj: unknown, start: unknown, stop: unknown, step: un
     return Math.min(Math.max(x, lo), hi);
   };
   const out: unknown[] = [];
-  if (st > 0) for (let i = clamp(toIndex(start), 0, 0, n), end = clamp(toIndex(stop), n, 0, n); i < end; i += st) out.push(seq[i]);
-  else for (let i = clamp(toIndex(start), n - 1, -1, n - 1), end = clamp(toIndex(stop), -1, -1, n - 1); i > end; i += st) out.push(seq[i]);
+  if (st > 0)
+    for (let i = clamp(toIndex(start), 0, 0, n), end = clamp(toIndex(stop), n, 0, n); i < end; i += st)
+      out.push(seq[i]);
+  else
+    for (let i = clamp(toIndex(start), n - 1, -1, n - 1), end = clamp(toIndex(stop), -1, -1, n - 1); i > end; i += st)
+      out.push(seq[i]);
   return str !== undefined ? out.join('') : out;
 }
 
@@ -124,7 +145,8 @@ export function contains(container: unknown, item: unknown): boolean {
   if (str !== undefined) {
     charge(str.length >> 4);
     const needle = asString(item);
-    if (needle === undefined) raise('TypeError', `'in <string>' requires string as left operand, not ${pyTypeName(item)}`);
+    if (needle === undefined)
+      raise('TypeError', `'in <string>' requires string as left operand, not ${pyTypeName(item)}`);
     return str.includes(needle);
   }
   if (isDict(container)) {
@@ -148,7 +170,8 @@ function unsupported(op: string, a: unknown, b: unknown): never {
 }
 
 function repeat(seq: unknown, times: unknown): unknown {
-  if (typeof times === 'bigint' && (times > 2n ** 63n - 1n || times < -(2n ** 63n))) raise('OverflowError', "cannot fit 'int' into an index-sized integer");
+  if (typeof times === 'bigint' && (times > 2n ** 63n - 1n || times < -(2n ** 63n)))
+    raise('OverflowError', "cannot fit 'int' into an index-sized integer");
   const n = typeof times === 'boolean' ? Number(times) : Number(times as number | bigint);
   const str = asString(seq);
   if (str !== undefined) {
@@ -163,15 +186,20 @@ function repeat(seq: unknown, times: unknown): unknown {
   return out;
 }
 
-
 /** An int operation on safe integers when its result is certainly exact, else undefined. */
 function intFastPath(op: string, x: number, y: number): number | undefined {
   if (!Number.isSafeInteger(x) || !Number.isSafeInteger(y)) return undefined;
   let r: number;
   switch (op) {
-    case '+': r = x + y; break;
-    case '-': r = x - y; break;
-    case '*': r = x * y; break;
+    case '+':
+      r = x + y;
+      break;
+    case '-':
+      r = x - y;
+      break;
+    case '*':
+      r = x * y;
+      break;
     case '//':
     case '%':
       // Float division is exact enough to floor only for small operands; zero goes to the error path.
@@ -182,7 +210,8 @@ function intFastPath(op: string, x: number, y: number): number | undefined {
       r = x ** y;
       // Math.pow is not exact beyond 2^31 on every input: the bigint path computes those.
       return Math.abs(r) < 2 ** 31 ? r : undefined;
-    default: return undefined;
+    default:
+      return undefined;
   }
   return Number.isSafeInteger(r) ? r : undefined;
 }
@@ -208,14 +237,18 @@ export function binaryOp(op: string, a: unknown, b: unknown): unknown {
     const x = toNumber(a);
     const y = toNumber(b);
     switch (op) {
-      case '+': return num(x + y, float);
-      case '-': return num(x - y, float);
-      case '*': return num(x * y, float);
+      case '+':
+        return num(x + y, float);
+      case '-':
+        return num(x - y, float);
+      case '*':
+        return num(x * y, float);
       case '/':
         if (y === 0) raise('ZeroDivisionError', 'division by zero');
         return pyFloat(x / y);
       case '//':
-        if (y === 0) raise('ZeroDivisionError', float ? 'float floor division by zero' : 'integer division or modulo by zero');
+        if (y === 0)
+          raise('ZeroDivisionError', float ? 'float floor division by zero' : 'integer division or modulo by zero');
         return num(Math.floor(x / y), float);
       case '%': {
         if (y === 0) raise('ZeroDivisionError', float ? 'float modulo' : 'integer modulo by zero');
@@ -244,7 +277,8 @@ export function binaryOp(op: string, a: unknown, b: unknown): unknown {
   if (op === '*') {
     if ((sa !== undefined || Array.isArray(a)) && isPyInt(b)) return repeat(a, b);
     if ((sb !== undefined || Array.isArray(b)) && isPyInt(a)) return repeat(b, a);
-    if (sa !== undefined || Array.isArray(a)) raise('TypeError', `can't multiply sequence by non-int of type '${pyTypeName(b)}'`);
+    if (sa !== undefined || Array.isArray(a))
+      raise('TypeError', `can't multiply sequence by non-int of type '${pyTypeName(b)}'`);
   }
   if (op === '%' && sa !== undefined) return percentFormat(sa, b);
   return unsupported(op, a, b);
@@ -256,10 +290,14 @@ export function compareOp(op: string, a: unknown, b: unknown): boolean {
   defined(b);
   const c = order(op, a, b);
   switch (op) {
-    case '<': return c < 0;
-    case '<=': return c <= 0;
-    case '>': return c > 0;
-    default: return c >= 0;
+    case '<':
+      return c < 0;
+    case '<=':
+      return c <= 0;
+    case '>':
+      return c > 0;
+    default:
+      return c >= 0;
   }
 }
 

@@ -21,7 +21,10 @@ export interface RenderOptions {
 /** A parsed and compiled template. Rendering is synchronous and reentrant. */
 export class CompiledTemplate {
   /** @internal use `compileTemplate`. */
-  constructor(private readonly run: CompiledStmt, readonly source: string) {}
+  constructor(
+    private readonly run: CompiledStmt,
+    readonly source: string,
+  ) {}
 
   /**
    * Renders with `vars` as the template's variables. Values follow the mapping in `py-value.ts`
@@ -62,7 +65,8 @@ export function compileTemplate(source: string): CompiledTemplate {
     return new CompiledTemplate(compileBody(parsed.body, parsed.map, withLoop), parsed.source);
   } catch (err) {
     // Past the nesting limits, only a chain such as `1+1+…+1` of 100,000 terms is still too deep to compile.
-    if (err instanceof RangeError) throw new TemplateSyntaxError(`the template is too deeply nested to compile (${err.message})`, 1, 1);
+    if (err instanceof RangeError)
+      throw new TemplateSyntaxError(`the template is too deeply nested to compile (${err.message})`, 1, 1);
     throw err;
   }
 }

@@ -7,7 +7,10 @@ import { decodeStringToken, type SourceMap, type Token } from './lexer.js';
 /** Cursor over the token list with Jinja-style "expected …, got …" errors. */
 export class TokenStream {
   private index = 0;
-  constructor(private readonly tokens: Token[], readonly map: SourceMap) {}
+  constructor(
+    private readonly tokens: Token[],
+    readonly map: SourceMap,
+  ) {}
   get current(): Token {
     return this.tokens[this.index]!;
   }
@@ -57,7 +60,8 @@ function describeKind(kind: Token['kind']): string {
 
 /** How Jinja names a token in error messages. */
 export function describe(token: Token): string {
-  if (token.kind === 'name' || token.kind === 'op' || token.kind === 'int' || token.kind === 'float') return token.value;
+  if (token.kind === 'name' || token.kind === 'op' || token.kind === 'int' || token.kind === 'float')
+    return token.value;
   if (token.kind === 'string') return decodeStringToken(token.value);
   return describeKind(token.kind);
 }

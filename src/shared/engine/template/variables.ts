@@ -46,31 +46,63 @@ export function findUndeclaredVariables(template: string): Set<string> {
       case 'name':
         if (!declared(e.name)) found.add(e.name);
         return;
-      case 'getattr': return expr(e.obj);
-      case 'getitem': expr(e.obj); return expr(e.key);
-      case 'slice': [e.obj, e.start, e.stop, e.step].forEach(expr); return;
-      case 'call': expr(e.fn); e.args.forEach(expr); e.kwargs.forEach(([, v]) => expr(v)); return;
+      case 'getattr':
+        return expr(e.obj);
+      case 'getitem':
+        expr(e.obj);
+        return expr(e.key);
+      case 'slice':
+        [e.obj, e.start, e.stop, e.step].forEach(expr);
+        return;
+      case 'call':
+        expr(e.fn);
+        e.args.forEach(expr);
+        e.kwargs.forEach(([, v]) => expr(v));
+        return;
       case 'filter':
-      case 'test': expr(e.value); e.args.forEach(expr); e.kwargs.forEach(([, v]) => expr(v)); return;
+      case 'test':
+        expr(e.value);
+        e.args.forEach(expr);
+        e.kwargs.forEach(([, v]) => expr(v));
+        return;
       case 'binary':
       case 'and':
-      case 'or': expr(e.left); return expr(e.right);
+      case 'or':
+        expr(e.left);
+        return expr(e.right);
       case 'unary':
-      case 'not': return expr(e.operand);
-      case 'compare': expr(e.first); e.rest.forEach(([, x]) => expr(x)); return;
-      case 'cond': expr(e.test); expr(e.then); return expr(e.orElse);
-      case 'list': return e.items.forEach(expr);
-      case 'dict': return e.entries.forEach(([k, v]) => (expr(k), expr(v)));
-      case 'concat': return e.parts.forEach(expr);
-      case 'const': return;
+      case 'not':
+        return expr(e.operand);
+      case 'compare':
+        expr(e.first);
+        e.rest.forEach(([, x]) => expr(x));
+        return;
+      case 'cond':
+        expr(e.test);
+        expr(e.then);
+        return expr(e.orElse);
+      case 'list':
+        return e.items.forEach(expr);
+      case 'dict':
+        return e.entries.forEach(([k, v]) => (expr(k), expr(v)));
+      case 'concat':
+        return e.parts.forEach(expr);
+      case 'const':
+        return;
     }
   };
   const stmts = (body: Stmt[]): void => {
     for (const s of body) {
       switch (s.t) {
-        case 'text': break;
-        case 'output': expr(s.expr); break;
-        case 'set': expr(s.value); declare(s.target); break;
+        case 'text':
+          break;
+        case 'output':
+          expr(s.expr);
+          break;
+        case 'set':
+          expr(s.value);
+          declare(s.target);
+          break;
         case 'if':
           // Names set inside a branch are not certain to exist afterwards: Jinja still reports them.
           for (const b of s.branches) {
@@ -101,7 +133,8 @@ export function findUndeclaredVariables(template: string): Set<string> {
     stmts(parseTemplate(template).body);
   } catch (err) {
     // As in compileTemplate: a chain such as `1+1+…+1` of 100,000 terms is within the nesting limits but too deep to walk.
-    if (err instanceof RangeError) throw new TemplateSyntaxError(`the template is too deeply nested to compile (${err.message})`, 1, 1);
+    if (err instanceof RangeError)
+      throw new TemplateSyntaxError(`the template is too deeply nested to compile (${err.message})`, 1, 1);
     throw err;
   }
   return found;

@@ -9,7 +9,18 @@ import type { Evaluator, EvaluatorDataset } from '../../config/types.js';
 import { emptyUsage, LlmService, type Usage } from '../../engine/index.js';
 import { ConfigError } from '../../errors.js';
 import { loadPrompty } from '../../flow/index.js';
-import { CompiledMapping, readData, readLineRecords, readRunRecord, runBatch, RunWriter, type LineRecord, type ProgressReporter, type RunRecord, type RunSummary } from '../../runs/index.js';
+import {
+  CompiledMapping,
+  readData,
+  readLineRecords,
+  readRunRecord,
+  runBatch,
+  RunWriter,
+  type LineRecord,
+  type ProgressReporter,
+  type RunRecord,
+  type RunSummary,
+} from '../../runs/index.js';
 import { assetPath } from '../../assets.js';
 import { writeJsonAtomic } from '../../files.js';
 import { missingOptions, scorers } from './scorers.js';
@@ -37,11 +48,16 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
   const missing = missingOptions(builtin, o.evaluator.options);
   if (missing) throw ConfigError.at({ file: where }, `builtin ${builtin} needs ${missing}`);
   const absent = scorer.needs.filter((n) => !(n in o.dataset.mappings));
-  if (absent.length) throw ConfigError.at({ file: where }, `builtin ${builtin} needs mappings for ${absent.join(', ')} (e.g. prediction: "\${run.outputs.answer}", reference: "\${data.answer}") in dataset ${o.dataset.name}`);
+  if (absent.length)
+    throw ConfigError.at(
+      { file: where },
+      `builtin ${builtin} needs mappings for ${absent.join(', ')} (e.g. prediction: "\${run.outputs.answer}", reference: "\${data.answer}") in dataset ${o.dataset.name}`,
+    );
 
   const standard = readRunRecord(o.storeRoot, o.standardRunId);
   const records = new Map<number, LineRecord>();
-  for await (const r of readLineRecords(path.join(o.storeRoot, 'runs', o.standardRunId, 'outputs.jsonl'))) records.set(r.line_number, r);
+  for await (const r of readLineRecords(path.join(o.storeRoot, 'runs', o.standardRunId, 'outputs.jsonl')))
+    records.set(r.line_number, r);
   const rows: Record<string, unknown>[] = [];
   if (o.dataset.localPath) for await (const row of readData(o.dataset.localPath)) rows.push(row);
   const mapping = new CompiledMapping(o.dataset.mappings);
@@ -50,10 +66,19 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
 
   const started = Date.now();
   const record: RunRecord = {
-    version: 1, id: o.runId, status: 'Running', flow: { path: `builtin:${builtin}`, kind: 'dag', name: builtin }, variant: { id: 'default', selection: {} },
-    data: o.dataset.localPath ? [o.dataset.localPath] : [], column_mapping: o.dataset.mappings, referenced_run: o.standardRunId, concurrency: 1,
-    counts: { total: 0, completed: 0, failed: 0 }, timings: { created_at: new Date(started).toISOString(), started_at: new Date(started).toISOString() },
-    tokens: { prompt: 0, completion: 0, total: 0 }, llm_calls: 0,
+    version: 1,
+    id: o.runId,
+    status: 'Running',
+    flow: { path: `builtin:${builtin}`, kind: 'dag', name: builtin },
+    variant: { id: 'default', selection: {} },
+    data: o.dataset.localPath ? [o.dataset.localPath] : [],
+    column_mapping: o.dataset.mappings,
+    referenced_run: o.standardRunId,
+    concurrency: 1,
+    counts: { total: 0, completed: 0, failed: 0 },
+    timings: { created_at: new Date(started).toISOString(), started_at: new Date(started).toISOString() },
+    tokens: { prompt: 0, completion: 0, total: 0 },
+    llm_calls: 0,
   };
   const writer = new RunWriter(o.storeRoot, record);
   writer.saveRun();
@@ -78,9 +103,22 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
       error = (e as Error).message;
     }
     record.counts.total++;
-    const line: LineRecord = { line_number: lineNumber, status: error ? 'Failed' : 'Completed', inputs: { ...inputs, line_number: lineNumber }, latency_ms: performance.now() - t0, tokens: { prompt: lineTokens, completion: 0, total: lineTokens } };
+    const line: LineRecord = {
+      line_number: lineNumber,
+      status: error ? 'Failed' : 'Completed',
+      inputs: { ...inputs, line_number: lineNumber },
+      latency_ms: performance.now() - t0,
+      tokens: { prompt: lineTokens, completion: 0, total: lineTokens },
+    };
     if (error) {
-      line.error = { message: error, messageFormat: '', messageParameters: {}, referenceCode: 'Builtin', code: 'UserError', innerError: { code: 'BuiltinEvaluatorError', innerError: null } } as unknown as LineRecord['error'];
+      line.error = {
+        message: error,
+        messageFormat: '',
+        messageParameters: {},
+        referenceCode: 'Builtin',
+        code: 'UserError',
+        innerError: { code: 'BuiltinEvaluatorError', innerError: null },
+      } as unknown as LineRecord['error'];
       record.counts.failed++;
     } else {
       line.outputs = { [scorer.metric]: value ?? null };
@@ -96,19 +134,49 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
   record.llm_calls = usage.llmCalls;
   if (usage.costUsd !== undefined) record.cost_usd = usage.costUsd;
   const durationMs = Date.now() - started;
-  Object.assign(record, { status: 'Completed', timings: { ...record.timings, ended_at: new Date().toISOString(), duration_ms: durationMs } });
+  Object.assign(record, {
+    status: 'Completed',
+    timings: { ...record.timings, ended_at: new Date().toISOString(), duration_ms: durationMs },
+  });
   writer.saveRun();
-  o.progress?.finish({ total: record.counts.total, done: record.counts.total, failed: record.counts.failed, skipped: 0, elapsedMs: durationMs, rate: record.counts.total / Math.max(0.001, durationMs / 1000) });
-  return { runId: o.runId, dir: writer.dir, status: 'Completed', counts: record.counts, skipped: 0, metrics, tokens: record.tokens, costUsd: usage.costUsd, llmCalls: usage.llmCalls, durationMs };
+  o.progress?.finish({
+    total: record.counts.total,
+    done: record.counts.total,
+    failed: record.counts.failed,
+    skipped: 0,
+    elapsedMs: durationMs,
+    rate: record.counts.total / Math.max(0.001, durationMs / 1000),
+  });
+  return {
+    runId: o.runId,
+    dir: writer.dir,
+    status: 'Completed',
+    counts: record.counts,
+    skipped: 0,
+    metrics,
+    tokens: record.tokens,
+    costUsd: usage.costUsd,
+    llmCalls: usage.llmCalls,
+    durationMs,
+  };
 }
 
 /** Embeddings through the engine's LLM service, so they share its cache, limits and accounting. */
 function embedder(o: BuiltinRunOptions, usage: Usage): (texts: string[]) => Promise<number[][]> {
   const name = String(o.evaluator.options.connection);
   const connection = o.connections.find((c) => c.name === name);
-  if (!connection) throw ConfigError.at({ file: `evaluator "${o.evaluator.name}"` }, `options.connection "${name}" is not a connection of this experiment, expected one of: ${o.connections.map((c) => c.name).join(', ') || '(none)'}`);
+  if (!connection)
+    throw ConfigError.at(
+      { file: `evaluator "${o.evaluator.name}"` },
+      `options.connection "${name}" is not a connection of this experiment, expected one of: ${o.connections.map((c) => c.name).join(', ') || '(none)'}`,
+    );
   return async (texts) => {
-    const result = await o.llm.call('embedding', connection, { model: String(o.evaluator.options.deployment), input: texts }, [usage]);
+    const result = await o.llm.call(
+      'embedding',
+      connection,
+      { model: String(o.evaluator.options.deployment), input: texts },
+      [usage],
+    );
     return (result.response as { data: { embedding: number[] }[] }).data.map((d) => d.embedding);
   };
 }
@@ -119,15 +187,38 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
   const connection = o.evaluator.options.connection;
   const deployment = o.evaluator.options.deployment;
   if (typeof connection !== 'string' || typeof deployment !== 'string') {
-    throw ConfigError.at({ file: where }, `builtin ${builtin} is judged by a model: it needs options.connection (a connection name) and options.deployment (the model or deployment to call)`);
+    throw ConfigError.at(
+      { file: where },
+      `builtin ${builtin} is judged by a model: it needs options.connection (a connection name) and options.deployment (the model or deployment to call)`,
+    );
   }
-  const type = o.connections.find((c) => c.name === connection)?.type === 'OpenAIConnection' ? 'openai' : 'azure_openai';
+  const type =
+    o.connections.find((c) => c.name === connection)?.type === 'OpenAIConnection' ? 'openai' : 'azure_openai';
   const modelKey = type === 'openai' ? 'model' : 'azure_deployment';
-  const flow = loadPrompty(assetPath(`src/shared/eval/judges/${builtin}.prompty`), { overrides: { model: { configuration: { type, connection, [modelKey]: deployment } } } });
-  const needed = Object.entries(flow.inputs).filter(([, d]) => !d.hasDefault).map(([n]) => n);
+  const flow = loadPrompty(assetPath(`src/shared/eval/judges/${builtin}.prompty`), {
+    overrides: { model: { configuration: { type, connection, [modelKey]: deployment } } },
+  });
+  const needed = Object.entries(flow.inputs)
+    .filter(([, d]) => !d.hasDefault)
+    .map(([n]) => n);
   const absent = needed.filter((n) => !(n in o.dataset.mappings));
-  if (absent.length) throw ConfigError.at({ file: where }, `builtin ${builtin} needs mappings for ${absent.join(', ')} in dataset ${o.dataset.name}`);
-  const summary = await runBatch({ flow, data: o.dataset.localPath!, columnMapping: o.dataset.mappings, referencedRun: o.standardRunId, runId: o.runId, storeRoot: o.storeRoot, concurrency: o.concurrency, connections: o.connections, llm: o.llm, progress: o.progress });
+  if (absent.length)
+    throw ConfigError.at(
+      { file: where },
+      `builtin ${builtin} needs mappings for ${absent.join(', ')} in dataset ${o.dataset.name}`,
+    );
+  const summary = await runBatch({
+    flow,
+    data: o.dataset.localPath!,
+    columnMapping: o.dataset.mappings,
+    referencedRun: o.standardRunId,
+    runId: o.runId,
+    storeRoot: o.storeRoot,
+    concurrency: o.concurrency,
+    connections: o.connections,
+    llm: o.llm,
+    progress: o.progress,
+  });
   // A prompty has no aggregation: the judge's metric is the mean of its per-line scores.
   const scores: number[] = [];
   for await (const r of readLineRecords(path.join(summary.dir, 'outputs.jsonl'))) {

@@ -27,12 +27,40 @@ const text = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 
 const references = (v: unknown) => (Array.isArray(v) ? v.map(text) : text(v));
 
 export const scorers: Record<string, Scorer> = {
-  exact_match: { metric: 'exact_match', needs: ['prediction', 'reference'], score: ({ inputs, options }) => exactMatch(text(inputs.prediction), references(inputs.reference), { caseInsensitive: Boolean(options.case_insensitive) }) },
-  token_f1: { metric: 'token_f1', needs: ['prediction', 'reference'], score: ({ inputs }) => tokenF1(text(inputs.prediction), references(inputs.reference)) },
-  bleu: { metric: 'bleu', needs: ['prediction', 'reference'], score: ({ inputs }) => bleu(text(inputs.prediction), references(inputs.reference)) },
-  rouge_l: { metric: 'rouge_l', needs: ['prediction', 'reference'], score: ({ inputs }) => rougeL(text(inputs.prediction), references(inputs.reference)) },
-  regex: { metric: 'regex_match', needs: ['prediction'], score: ({ inputs, options }) => regexMatch(text(inputs.prediction), String(options.pattern), { fullMatch: Boolean(options.full_match) }) },
-  json_schema: { metric: 'json_schema_valid', needs: ['prediction'], score: ({ inputs, options }) => jsonSchemaValid(inputs.prediction, options.schema as object) },
+  exact_match: {
+    metric: 'exact_match',
+    needs: ['prediction', 'reference'],
+    score: ({ inputs, options }) =>
+      exactMatch(text(inputs.prediction), references(inputs.reference), {
+        caseInsensitive: Boolean(options.case_insensitive),
+      }),
+  },
+  token_f1: {
+    metric: 'token_f1',
+    needs: ['prediction', 'reference'],
+    score: ({ inputs }) => tokenF1(text(inputs.prediction), references(inputs.reference)),
+  },
+  bleu: {
+    metric: 'bleu',
+    needs: ['prediction', 'reference'],
+    score: ({ inputs }) => bleu(text(inputs.prediction), references(inputs.reference)),
+  },
+  rouge_l: {
+    metric: 'rouge_l',
+    needs: ['prediction', 'reference'],
+    score: ({ inputs }) => rougeL(text(inputs.prediction), references(inputs.reference)),
+  },
+  regex: {
+    metric: 'regex_match',
+    needs: ['prediction'],
+    score: ({ inputs, options }) =>
+      regexMatch(text(inputs.prediction), String(options.pattern), { fullMatch: Boolean(options.full_match) }),
+  },
+  json_schema: {
+    metric: 'json_schema_valid',
+    needs: ['prediction'],
+    score: ({ inputs, options }) => jsonSchemaValid(inputs.prediction, options.schema as object),
+  },
   embedding_similarity: {
     metric: 'embedding_similarity',
     needs: ['prediction', 'reference'],
@@ -48,7 +76,12 @@ export const scorers: Record<string, Scorer> = {
 /** Options a scorer cannot work without: checked before any line runs. */
 export function missingOptions(builtin: string, options: Record<string, unknown>): string | undefined {
   if (builtin === 'regex' && typeof options.pattern !== 'string') return 'options.pattern (a regular expression)';
-  if (builtin === 'json_schema' && (typeof options.schema !== 'object' || options.schema === null)) return 'options.schema (a JSON Schema object)';
-  if (builtin === 'embedding_similarity' && (typeof options.connection !== 'string' || typeof options.deployment !== 'string')) return 'options.connection (a connection name) and options.deployment (the embedding model or deployment)';
+  if (builtin === 'json_schema' && (typeof options.schema !== 'object' || options.schema === null))
+    return 'options.schema (a JSON Schema object)';
+  if (
+    builtin === 'embedding_similarity' &&
+    (typeof options.connection !== 'string' || typeof options.deployment !== 'string')
+  )
+    return 'options.connection (a connection name) and options.deployment (the embedding model or deployment)';
   return undefined;
 }

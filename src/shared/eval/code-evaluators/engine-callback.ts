@@ -41,7 +41,10 @@ export function codeEvaluatorCallback(service: LlmService, prompties: PromptyCac
     const inputs = (req.inputs as Record<string, unknown>) ?? {};
     if ((llmJudges as readonly string[]).includes(builtin)) {
       const configuration = req.model_config as Record<string, unknown> | undefined;
-      const p = prompties.get(assetPath(`src/shared/eval/judges/${builtin}.prompty`), configuration ? { model: { configuration } } : {});
+      const p = prompties.get(
+        assetPath(`src/shared/eval/judges/${builtin}.prompty`),
+        configuration ? { model: { configuration } } : {},
+      );
       // The judge prompty's inputs are its own; extra SDK inputs (e.g. context for relevance) are not part of its rubric.
       const given = Object.fromEntries(Object.entries(inputs).filter(([k]) => p.signature.includes(k)));
       for (const name of p.signature) given[name] ??= '';
@@ -59,7 +62,11 @@ export function codeEvaluatorCallback(service: LlmService, prompties: PromptyCac
         const lcs = lcsLength(alphanumericTokens(prediction), alphanumericTokens(reference));
         const candidateLength = alphanumericTokens(prediction).length;
         const referenceLength = alphanumericTokens(reference).length;
-        return { precision: candidateLength ? lcs / candidateLength : 0, recall: referenceLength ? lcs / referenceLength : 0, f1: rougeL(prediction, reference) };
+        return {
+          precision: candidateLength ? lcs / candidateLength : 0,
+          recall: referenceLength ? lcs / referenceLength : 0,
+          f1: rougeL(prediction, reference),
+        };
       }
       default:
         throw new Error(`no llmops built-in evaluator "${builtin}"`);

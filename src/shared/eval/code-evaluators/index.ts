@@ -10,21 +10,48 @@ import type { LlmService } from '../../engine/index.js';
 import type { ProgressReporter, RunSummary } from '../../runs/index.js';
 import { openCodeEvaluator, templateRunName, type CodeEvaluatorSessionOptions } from './run-code-evaluator.js';
 
-export { openCodeEvaluator, templateRunName, type CodeEvaluatorSession, type CodeEvaluatorJob } from './run-code-evaluator.js';
+export {
+  openCodeEvaluator,
+  templateRunName,
+  type CodeEvaluatorSession,
+  type CodeEvaluatorJob,
+} from './run-code-evaluator.js';
 export { codeEvaluatorCallback, type CodeEvalContext, type CodeEvalLineError } from './engine-callback.js';
 
 export interface CodeEvaluatorRunner {
-  run(evaluator: Evaluator, job: { runId: string; storeRoot: string; data: string; mappings: Record<string, unknown>; referencedRun?: string; progress?: ProgressReporter }): Promise<RunSummary>;
+  run(
+    evaluator: Evaluator,
+    job: {
+      runId: string;
+      storeRoot: string;
+      data: string;
+      mappings: Record<string, unknown>;
+      referencedRun?: string;
+      progress?: ProgressReporter;
+    },
+  ): Promise<RunSummary>;
 }
 
 /**
  * Imports every code-only evaluator among `evaluators` (one entry per job) in a worker and closes it
  * again; ConfigError (exit 2) at the user's file:line when one cannot be imported.
  */
-export async function checkCodeEvaluators(evaluators: Evaluator[], useCase: UseCase, o: { llm: LlmService; concurrency: number; python?: string }): Promise<CodeEvaluatorRunner> {
+export async function checkCodeEvaluators(
+  evaluators: Evaluator[],
+  useCase: UseCase,
+  o: { llm: LlmService; concurrency: number; python?: string },
+): Promise<CodeEvaluatorRunner> {
   const sessionOptions = (e: Evaluator): CodeEvaluatorSessionOptions => ({
-    name: e.name, code: e.code!, useCaseDir: useCase.baseDir, flowDir: path.dirname(useCase.flow.file), python: o.python,
-    connections: useCase.connections, llm: o.llm, env: useCase.environmentVariables, concurrency: o.concurrency, displayBase: process.cwd(),
+    name: e.name,
+    code: e.code!,
+    useCaseDir: useCase.baseDir,
+    flowDir: path.dirname(useCase.flow.file),
+    python: o.python,
+    connections: useCase.connections,
+    llm: o.llm,
+    env: useCase.environmentVariables,
+    concurrency: o.concurrency,
+    displayBase: process.cwd(),
   });
   for (const e of new Set(evaluators.filter((x) => x.code))) await (await openCodeEvaluator(sessionOptions(e))).close();
 

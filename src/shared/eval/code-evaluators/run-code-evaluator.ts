@@ -13,11 +13,28 @@ import { assetPath } from '../../assets.js';
 import type { Connection } from '../../config/connections.js';
 import type { CodeEvaluatorFunction, CodeEvaluatorRef } from '../../flow/index.js';
 import { ConfigError, type Problem } from '../../errors.js';
-import { connectionMap, emptyUsage, makeCallbacks, PromptyCache, PythonCodeError, PythonWorkerPool, toRuntimeConnection, type LlmService, type PfError } from '../../engine/index.js';
+import {
+  connectionMap,
+  emptyUsage,
+  makeCallbacks,
+  PromptyCache,
+  PythonCodeError,
+  PythonWorkerPool,
+  toRuntimeConnection,
+  type LlmService,
+  type PfError,
+} from '../../engine/index.js';
 import { parsePyJson, PythonWorkerCrashed } from '../../engine/python-worker/index.js';
 import { PyFloat } from '../../engine/template/index.js';
 import { loadTokenizers } from '../../llm/index.js';
-import { RunWriter, scanData, type LineRecord, type ProgressReporter, type RunRecord, type RunSummary } from '../../runs/index.js';
+import {
+  RunWriter,
+  scanData,
+  type LineRecord,
+  type ProgressReporter,
+  type RunRecord,
+  type RunSummary,
+} from '../../runs/index.js';
 import { codeEvaluatorCallback, type CodeEvalContext, type CodeEvalLineError } from './engine-callback.js';
 
 export interface CodeEvaluatorSessionOptions {
@@ -78,14 +95,21 @@ export async function openCodeEvaluator(o: CodeEvaluatorSessionOptions): Promise
   const problems: Problem[] = [];
   for (const fn of o.code.functions) {
     try {
-      const info = await pool.flexInit(`${moduleName(fn, workingDir)}:${fn.name}`, {}, { workingDir: moduleName(fn, workingDir) === fn.module ? o.code.path : workingDir });
+      const info = await pool.flexInit(
+        `${moduleName(fn, workingDir)}:${fn.name}`,
+        {},
+        { workingDir: moduleName(fn, workingDir) === fn.module ? o.code.path : workingDir },
+      );
       keys.set(fn, info.key);
     } catch (e) {
       if (!(e instanceof PythonCodeError)) {
         await pool.close();
         throw e;
       }
-      problems.push({ ...userFrame(e.info.traceback, fn, o.displayBase), message: `evaluator "${o.name}": cannot import ${fn.name} from ${path.basename(fn.file)}: ${e.info.type ? `(${e.info.type}) ` : ''}${e.info.excMessage || e.message}` });
+      problems.push({
+        ...userFrame(e.info.traceback, fn, o.displayBase),
+        message: `evaluator "${o.name}": cannot import ${fn.name} from ${path.basename(fn.file)}: ${e.info.type ? `(${e.info.type}) ` : ''}${e.info.excMessage || e.message}`,
+      });
     }
   }
   if (problems.length) {
@@ -109,9 +133,15 @@ function moduleName(fn: CodeEvaluatorFunction, workingDir: string): string {
 }
 
 /** The innermost frame of the user's files in a Python traceback, else the function's own line. */
-function userFrame(traceback: string, fn: CodeEvaluatorFunction, displayBase?: string): { file: string; line?: number } {
+function userFrame(
+  traceback: string,
+  fn: CodeEvaluatorFunction,
+  displayBase?: string,
+): { file: string; line?: number } {
   const ours = assetPath('src/shared/engine/python');
-  const frames = [...traceback.matchAll(/File "([^"]+)", line (\d+)/g)].filter((m) => !path.resolve(m[1]).startsWith(ours + path.sep) && !m[1].startsWith('<'));
+  const frames = [...traceback.matchAll(/File "([^"]+)", line (\d+)/g)].filter(
+    (m) => !path.resolve(m[1]).startsWith(ours + path.sep) && !m[1].startsWith('<'),
+  );
   const last = frames[frames.length - 1];
   const shown = (f: string) => (displayBase ? path.relative(displayBase, f) || f : f);
   return last ? { file: shown(path.resolve(last[1])), line: Number(last[2]) } : { file: shown(fn.file), line: fn.line };
@@ -125,15 +155,29 @@ interface FunctionResult {
   error?: string;
 }
 
-async function runJob(o: CodeEvaluatorSessionOptions, pool: PythonWorkerPool, keys: Map<CodeEvaluatorFunction, string>, job: CodeEvaluatorJob): Promise<RunSummary> {
+async function runJob(
+  o: CodeEvaluatorSessionOptions,
+  pool: PythonWorkerPool,
+  keys: Map<CodeEvaluatorFunction, string>,
+  job: CodeEvaluatorJob,
+): Promise<RunSummary> {
   const started = Date.now();
   // A code evaluator is one call per function: nothing to resume line by line, so a rerun starts clean.
   rmSync(path.join(job.storeRoot, 'runs', job.runId), { recursive: true, force: true });
   const record: RunRecord = {
-    version: 1, id: job.runId, status: 'Running', flow: { path: o.code.path, kind: 'flex', name: o.name }, variant: { id: 'default', selection: {} },
-    data: [job.data], column_mapping: job.mappings, ...(job.referencedRun ? { referenced_run: job.referencedRun } : {}), concurrency: o.concurrency,
-    counts: { total: 0, completed: 0, failed: 0 }, timings: { created_at: new Date(started).toISOString(), started_at: new Date(started).toISOString() },
-    tokens: { prompt: 0, completion: 0, total: 0 }, llm_calls: 0,
+    version: 1,
+    id: job.runId,
+    status: 'Running',
+    flow: { path: o.code.path, kind: 'flex', name: o.name },
+    variant: { id: 'default', selection: {} },
+    data: [job.data],
+    column_mapping: job.mappings,
+    ...(job.referencedRun ? { referenced_run: job.referencedRun } : {}),
+    concurrency: o.concurrency,
+    counts: { total: 0, completed: 0, failed: 0 },
+    timings: { created_at: new Date(started).toISOString(), started_at: new Date(started).toISOString() },
+    tokens: { prompt: 0, completion: 0, total: 0 },
+    llm_calls: 0,
   };
   const writer = new RunWriter(job.storeRoot, record);
   writer.saveRun();
@@ -147,23 +191,44 @@ async function runJob(o: CodeEvaluatorSessionOptions, pool: PythonWorkerPool, ke
       mkdirSync(outputDir, { recursive: true });
       const before = new Set(readdirSync(outputDir));
       const context: CodeEvalContext = { usage: [usage], lineErrors: [] };
-      const args = { [fn.params[0]]: job.runName, [fn.params[1]]: job.data, [fn.params[2]]: job.mappings, [fn.params[3]]: `${outputDir}${path.sep}` };
+      const args = {
+        [fn.params[0]]: job.runName,
+        [fn.params[1]]: job.data,
+        [fn.params[2]]: job.mappings,
+        [fn.params[3]]: `${outputDir}${path.sep}`,
+      };
       try {
         const r = await pool.flexCall(keys.get(fn)!, args, { context });
         keepOutput(outputDir, fn, r.stdout, r.stderr);
         const produced = resultOf(r.output) ?? resultInFiles(outputDir, before);
-        if (!produced) results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} (${path.basename(fn.file)}:${fn.line}) returned no evaluation results: expected it to return the dict evaluate() gives (rows and metrics), or to write it as JSON under output_path` });
+        if (!produced)
+          results.push({
+            fn,
+            metrics: {},
+            lineErrors: context.lineErrors,
+            error: `${fn.name} (${path.basename(fn.file)}:${fn.line}) returned no evaluation results: expected it to return the dict evaluate() gives (rows and metrics), or to write it as JSON under output_path`,
+          });
         else results.push({ fn, rows: produced.rows, metrics: produced.metrics, lineErrors: context.lineErrors });
       } catch (e) {
         if (e instanceof PythonWorkerCrashed) {
           // The user's code ended the Python process (os._exit, a crashing extension): this function's failure.
-          results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} (${path.basename(fn.file)}:${fn.line}) stopped the Python process: ${e.message}` });
+          results.push({
+            fn,
+            metrics: {},
+            lineErrors: context.lineErrors,
+            error: `${fn.name} (${path.basename(fn.file)}:${fn.line}) stopped the Python process: ${e.message}`,
+          });
           continue;
         }
         if (!(e instanceof PythonCodeError)) throw e;
         keepOutput(outputDir, fn, e.stdout, e.stderr + (e.info.traceback ? `\n${e.info.traceback}` : ''));
         const at = userFrame(e.info.traceback, fn);
-        results.push({ fn, metrics: {}, lineErrors: context.lineErrors, error: `${fn.name} failed at ${at.file}:${at.line ?? '?'}: (${e.info.type}) ${e.info.excMessage}` });
+        results.push({
+          fn,
+          metrics: {},
+          lineErrors: context.lineErrors,
+          error: `${fn.name} failed at ${at.file}:${at.line ?? '?'}: (${e.info.type}) ${e.info.excMessage}`,
+        });
       }
     }
     const { lines, metrics } = mergeResults(results, dataRows);
@@ -191,15 +256,42 @@ async function runJob(o: CodeEvaluatorSessionOptions, pool: PythonWorkerPool, ke
   }
 }
 
-function finish(o: CodeEvaluatorSessionOptions, record: RunRecord, writer: RunWriter, usage: ReturnType<typeof emptyUsage>, started: number, metrics: Record<string, number>, job: CodeEvaluatorJob): RunSummary {
+function finish(
+  o: CodeEvaluatorSessionOptions,
+  record: RunRecord,
+  writer: RunWriter,
+  usage: ReturnType<typeof emptyUsage>,
+  started: number,
+  metrics: Record<string, number>,
+  job: CodeEvaluatorJob,
+): RunSummary {
   const durationMs = Date.now() - started;
   record.tokens = { prompt: usage.promptTokens, completion: usage.completionTokens, total: usage.totalTokens };
   record.llm_calls = usage.llmCalls;
   if (usage.costUsd !== undefined) record.cost_usd = usage.costUsd;
   record.timings = { ...record.timings, ended_at: new Date().toISOString(), duration_ms: durationMs };
   writer.saveRun();
-  job.progress?.finish({ total: record.counts.total, done: record.counts.total, failed: record.counts.failed, skipped: 0, elapsedMs: durationMs, rate: record.counts.total / Math.max(0.001, durationMs / 1000) });
-  return { runId: record.id, dir: writer.dir, status: record.status, counts: record.counts, skipped: 0, metrics, tokens: record.tokens, costUsd: usage.costUsd, llmCalls: usage.llmCalls, durationMs, ...(record.error ? { error: record.error } : {}) };
+  job.progress?.finish({
+    total: record.counts.total,
+    done: record.counts.total,
+    failed: record.counts.failed,
+    skipped: 0,
+    elapsedMs: durationMs,
+    rate: record.counts.total / Math.max(0.001, durationMs / 1000),
+  });
+  return {
+    runId: record.id,
+    dir: writer.dir,
+    status: record.status,
+    counts: record.counts,
+    skipped: 0,
+    metrics,
+    tokens: record.tokens,
+    costUsd: usage.costUsd,
+    llmCalls: usage.llmCalls,
+    durationMs,
+    ...(record.error ? { error: record.error } : {}),
+  };
 }
 
 /** What the function printed, beside its results (`evaluation/<function>.log`): the template's functions print their progress. */
@@ -214,7 +306,10 @@ function resultOf(result: unknown): { rows: Record<string, unknown>[]; metrics: 
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const v = value as { rows?: unknown; metrics?: unknown };
   if (!Array.isArray(v.rows)) return undefined;
-  return { rows: v.rows.filter((r) => r && typeof r === 'object') as Record<string, unknown>[], metrics: v.metrics && typeof v.metrics === 'object' ? (v.metrics as Record<string, unknown>) : {} };
+  return {
+    rows: v.rows.filter((r) => r && typeof r === 'object') as Record<string, unknown>[],
+    metrics: v.metrics && typeof v.metrics === 'object' ? (v.metrics as Record<string, unknown>) : {},
+  };
 }
 
 /**
@@ -224,13 +319,17 @@ function resultOf(result: unknown): { rows: Record<string, unknown>[]; metrics: 
 function plainNumbers(value: unknown): unknown {
   if (value instanceof PyFloat) return value.value;
   if (Array.isArray(value)) return value.map(plainNumbers);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainNumbers(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainNumbers(v)]));
   return value;
 }
 
 /** A result the function wrote under output_path instead of returning it (the newest JSON file holding rows). */
 function resultInFiles(dir: string, before: Set<string>): ReturnType<typeof resultOf> {
-  const files = readdirSync(dir).filter((n) => n.endsWith('.json') && !before.has(n)).map((n) => path.join(dir, n)).filter((f) => statSync(f).isFile());
+  const files = readdirSync(dir)
+    .filter((n) => n.endsWith('.json') && !before.has(n))
+    .map((n) => path.join(dir, n))
+    .filter((f) => statSync(f).isFile());
   files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   for (const file of files) {
     try {
@@ -249,8 +348,14 @@ function resultInFiles(dir: string, before: Set<string>): ReturnType<typeof resu
  * evaluator failed, and every function failure fails every line. Columns two functions both produce are
  * prefixed with the function name.
  */
-function mergeResults(results: FunctionResult[], dataRows: number): { lines: LineRecord[]; metrics: Record<string, number> } {
-  const byLine = new Map<number, { inputs: Record<string, unknown>; outputs: Record<string, unknown>; errors: string[]; tracebacks: string[] }>();
+function mergeResults(
+  results: FunctionResult[],
+  dataRows: number,
+): { lines: LineRecord[]; metrics: Record<string, number> } {
+  const byLine = new Map<
+    number,
+    { inputs: Record<string, unknown>; outputs: Record<string, unknown>; errors: string[]; tracebacks: string[] }
+  >();
   const lineOf = (n: number) => {
     let l = byLine.get(n);
     if (!l) byLine.set(n, (l = { inputs: {}, outputs: {}, errors: [], tracebacks: [] }));
@@ -260,7 +365,11 @@ function mergeResults(results: FunctionResult[], dataRows: number): { lines: Lin
   const taken = new Set<string>();
   for (const r of results) {
     const scoreKeys = new Set<string>();
-    (r.rows ?? []).forEach((row) => Object.keys(row).forEach((k) => k.startsWith('outputs.') && k.slice(8).includes('.') && scoreKeys.add(k.slice(8))));
+    (r.rows ?? []).forEach((row) =>
+      Object.keys(row).forEach(
+        (k) => k.startsWith('outputs.') && k.slice(8).includes('.') && scoreKeys.add(k.slice(8)),
+      ),
+    );
     const rename = (k: string) => (taken.has(k) ? `${r.fn.name}.${k}` : k);
     const names = new Map([...scoreKeys].map((k) => [k, rename(k)]));
     (r.rows ?? []).forEach((row, i) => {
@@ -271,7 +380,8 @@ function mergeResults(results: FunctionResult[], dataRows: number): { lines: Lin
         else if (k.startsWith('outputs.')) line.inputs[`target.${k.slice(8)}`] = v;
       }
     });
-    for (const [k, v] of Object.entries(r.metrics)) if (typeof v === 'number' && Number.isFinite(v)) metrics[names.get(k) ?? rename(k)] = v;
+    for (const [k, v] of Object.entries(r.metrics))
+      if (typeof v === 'number' && Number.isFinite(v)) metrics[names.get(k) ?? rename(k)] = v;
     for (const k of names.values()) taken.add(k);
     for (const e of r.lineErrors) {
       lineOf(e.line).errors.push(e.message);
@@ -281,16 +391,32 @@ function mergeResults(results: FunctionResult[], dataRows: number): { lines: Lin
   for (let i = 0; i < dataRows; i++) lineOf(i);
   const failures = results.filter((r) => r.error).map((r) => r.error!);
   if (failures.length) for (const l of byLine.values()) l.errors.push(...failures);
-  const lines = [...byLine.entries()].sort((a, b) => a[0] - b[0]).map(([n, l]): LineRecord => {
-    const rec: LineRecord = { line_number: n, status: l.errors.length ? 'Failed' : 'Completed', inputs: { ...l.inputs, line_number: n }, outputs: l.outputs, latency_ms: 0, tokens: { prompt: 0, completion: 0, total: 0 } };
-    if (l.errors.length) rec.error = lineError(l.errors.join('; '), l.tracebacks.join('\n'));
-    return rec;
-  });
+  const lines = [...byLine.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([n, l]): LineRecord => {
+      const rec: LineRecord = {
+        line_number: n,
+        status: l.errors.length ? 'Failed' : 'Completed',
+        inputs: { ...l.inputs, line_number: n },
+        outputs: l.outputs,
+        latency_ms: 0,
+        tokens: { prompt: 0, completion: 0, total: 0 },
+      };
+      if (l.errors.length) rec.error = lineError(l.errors.join('; '), l.tracebacks.join('\n'));
+      return rec;
+    });
   return { lines, metrics };
 }
 
 function lineError(message: string, traceback: string): PfError {
-  const error: PfError = { message, messageFormat: '', messageParameters: {}, referenceCode: 'CodeEvaluator', code: 'UserError', innerError: { code: 'CodeEvaluatorError', innerError: null } };
+  const error: PfError = {
+    message,
+    messageFormat: '',
+    messageParameters: {},
+    referenceCode: 'CodeEvaluator',
+    code: 'UserError',
+    innerError: { code: 'CodeEvaluatorError', innerError: null },
+  };
   if (traceback) error.debugInfo = { type: 'CodeEvaluatorError', message, stackTrace: traceback };
   return error;
 }

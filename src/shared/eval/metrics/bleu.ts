@@ -43,10 +43,12 @@ function ngrams(tokens: readonly string[], n: number): string[] {
  */
 export function bleu(candidate: string, references: string | readonly string[], options: BleuOptions = {}): number {
   const maxOrder = options.maxOrder ?? 4;
-  if (!(Number.isInteger(maxOrder) && maxOrder >= 1)) throw new RangeError(`bleu: maxOrder must be a positive integer, got ${maxOrder}`);
+  if (!(Number.isInteger(maxOrder) && maxOrder >= 1))
+    throw new RangeError(`bleu: maxOrder must be a positive integer, got ${maxOrder}`);
   const smoothing = options.smoothing ?? 'add-one';
   const epsilon = options.epsilon ?? 0.1;
-  const tokenize = (text: string): string[] => (options.tokenize ?? wordAndPunctuationTokens)(options.lowercase ? text.toLowerCase() : text);
+  const tokenize = (text: string): string[] =>
+    (options.tokenize ?? wordAndPunctuationTokens)(options.lowercase ? text.toLowerCase() : text);
   const cand = tokenize(candidate);
   const refs = (typeof references === 'string' ? [references] : references).map(tokenize);
   if (refs.length === 0) throw new RangeError('bleu: at least one reference is needed');
@@ -78,11 +80,13 @@ export function bleu(candidate: string, references: string | readonly string[], 
   }
 
   const c = cand.length;
-  const r = refs.map((ref) => ref.length).reduce((best, len) => {
-    const d = Math.abs(len - c);
-    const bestD = Math.abs(best - c);
-    return d < bestD || (d === bestD && len < best) ? len : best;
-  });
+  const r = refs
+    .map((ref) => ref.length)
+    .reduce((best, len) => {
+      const d = Math.abs(len - c);
+      const bestD = Math.abs(best - c);
+      return d < bestD || (d === bestD && len < best) ? len : best;
+    });
   const brevity = c > r ? 1 : Math.exp(1 - r / c);
   return brevity * Math.exp(logSum);
 }

@@ -9,12 +9,14 @@
  * @throws RangeError when the vectors differ in length or hold a non-finite number.
  */
 export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new RangeError(`cosineSimilarity: vectors differ in length (${a.length} and ${b.length})`);
+  if (a.length !== b.length)
+    throw new RangeError(`cosineSimilarity: vectors differ in length (${a.length} and ${b.length})`);
   let dot = 0;
   let normA = 0;
   let normB = 0;
   for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i]) || !Number.isFinite(b[i])) throw new RangeError(`cosineSimilarity: component ${i} is not a finite number`);
+    if (!Number.isFinite(a[i]) || !Number.isFinite(b[i]))
+      throw new RangeError(`cosineSimilarity: component ${i} is not a finite number`);
     dot += a[i] * b[i];
     normA += a[i] * a[i];
     normB += b[i] * b[i];

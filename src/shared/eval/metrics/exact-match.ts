@@ -16,7 +16,11 @@ export interface ExactMatchOptions {
  * NFC, then trim (default on), then lowercase (when `caseInsensitive`). With several references
  * the prediction matches if it equals any of them.
  */
-export function exactMatch(prediction: string, reference: string | readonly string[], options: ExactMatchOptions = {}): 0 | 1 {
+export function exactMatch(
+  prediction: string,
+  reference: string | readonly string[],
+  options: ExactMatchOptions = {},
+): 0 | 1 {
   const normalize = (s: string): string => {
     let out = s.normalize('NFC');
     if (options.trim ?? true) out = out.trim();

@@ -41,7 +41,11 @@ export interface JsonSchemaResult {
  * `parseStrings` is false. The compiled validator is cached per schema object.
  * @throws Error when the schema itself is invalid.
  */
-export function validateJson(value: unknown, schema: AnySchemaObject, options: { parseStrings?: boolean } = {}): JsonSchemaResult {
+export function validateJson(
+  value: unknown,
+  schema: AnySchemaObject,
+  options: { parseStrings?: boolean } = {},
+): JsonSchemaResult {
   let data = value;
   if (typeof value === 'string' && (options.parseStrings ?? true)) {
     try {
@@ -56,10 +60,17 @@ export function validateJson(value: unknown, schema: AnySchemaObject, options: {
     validators.set(schema, validate);
   }
   if (validate(data)) return { valid: true, errors: [] };
-  return { valid: false, errors: (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`) };
+  return {
+    valid: false,
+    errors: (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`),
+  };
 }
 
 /** 1 when the value (a JSON string, or an already parsed value) satisfies the schema, else 0. */
-export function jsonSchemaValid(value: unknown, schema: AnySchemaObject, options: { parseStrings?: boolean } = {}): 0 | 1 {
+export function jsonSchemaValid(
+  value: unknown,
+  schema: AnySchemaObject,
+  options: { parseStrings?: boolean } = {},
+): 0 | 1 {
   return validateJson(value, schema, options).valid ? 1 : 0;
 }

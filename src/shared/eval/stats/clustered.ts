@@ -5,7 +5,13 @@
  * @module
  */
 import { checkFinite, checkLevel } from './describe.js';
-import { DEFAULT_LEVEL, DEFAULT_RESAMPLES, percentileBounds, type BootstrapOptions, type Summary } from './intervals.js';
+import {
+  DEFAULT_LEVEL,
+  DEFAULT_RESAMPLES,
+  percentileBounds,
+  type BootstrapOptions,
+  type Summary,
+} from './intervals.js';
 import { createRandom, DEFAULT_SEED, resampledClusterMean } from './random.js';
 import { studentTQuantile } from './special.js';
 
@@ -22,7 +28,9 @@ export interface Clusters {
 /** Groups the values by their cluster id (`clusterIds[i]` belongs to `values[i]`). */
 export function groupClusters(values: readonly number[], clusterIds: readonly ClusterId[]): Clusters {
   if (values.length !== clusterIds.length) {
-    throw new RangeError(`clusters: ${values.length} values but ${clusterIds.length} cluster ids; give one id per value`);
+    throw new RangeError(
+      `clusters: ${values.length} values but ${clusterIds.length} cluster ids; give one id per value`,
+    );
   }
   const index = new Map<ClusterId, number>();
   const sums: number[] = [];
@@ -117,10 +125,17 @@ export function clusterBootstrapInterval(
   const g = sums.length;
   let total = 0;
   for (const s of sums) total += s;
-  const base = { n: values.length, mean: values.length ? total / values.length : NaN, method: 'cluster-bootstrap' as const, level, clusters: g };
+  const base = {
+    n: values.length,
+    mean: values.length ? total / values.length : NaN,
+    method: 'cluster-bootstrap' as const,
+    level,
+    clusters: g,
+  };
   if (g === 0) return { ...base, lower: NaN, upper: NaN };
   const resamples = options.resamples ?? DEFAULT_RESAMPLES;
-  if (!(Number.isInteger(resamples) && resamples > 0)) throw new RangeError(`clusterBootstrapInterval: resamples must be a positive integer, got ${resamples}`);
+  if (!(Number.isInteger(resamples) && resamples > 0))
+    throw new RangeError(`clusterBootstrapInterval: resamples must be a positive integer, got ${resamples}`);
   const random = createRandom(options.seed ?? DEFAULT_SEED);
   const means = new Float64Array(resamples);
   for (let b = 0; b < resamples; b++) means[b] = resampledClusterMean(random, sums, counts);

@@ -49,8 +49,14 @@ export function compareScores(
   options: CompareOptions = {},
 ): ScoreComparison {
   const { pairs, ...pairing } = pairRows(candidate, reference);
-  const cand = toNumbers(pairs.map((p) => p.candidate), kind);
-  const ref = toNumbers(pairs.map((p) => p.reference), kind);
+  const cand = toNumbers(
+    pairs.map((p) => p.candidate),
+    kind,
+  );
+  const ref = toNumbers(
+    pairs.map((p) => p.reference),
+    kind,
+  );
   const ids = pairs.map((p) => p.id);
   const repeated = hasRepeats(ids);
   const { level, resamples, seed } = options;
@@ -62,7 +68,13 @@ export function compareScores(
     const [c, r] = repeated ? clusterMeans(cand, ref, ids) : [cand, ref];
     const w = wilcoxonSignedRank(c, r, { ...options.wilcoxon, level });
     // The means and n stay those of all lines; only the test runs on test-case means.
-    result = { ...boot, test: w.test, pValue: w.pValue, statistic: w.statistic, ciMethod: repeated ? 'cluster-bootstrap' : 'paired-bootstrap' };
+    result = {
+      ...boot,
+      test: w.test,
+      pValue: w.pValue,
+      statistic: w.statistic,
+      ciMethod: repeated ? 'cluster-bootstrap' : 'paired-bootstrap',
+    };
   } else if (repeated) {
     result = clusteredPairedTest(cand, ref, ids, { level });
   } else if (kind === 'boolean') {

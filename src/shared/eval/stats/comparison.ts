@@ -31,7 +31,9 @@ export interface Comparison extends PairedComparison {
 /** Checks two paired arrays and returns the per-line differences candidate − reference. */
 export function differences(candidate: readonly number[], reference: readonly number[], where: string): number[] {
   if (candidate.length !== reference.length) {
-    throw new RangeError(`${where}: ${candidate.length} candidate values but ${reference.length} reference values; pairs must line up`);
+    throw new RangeError(
+      `${where}: ${candidate.length} candidate values but ${reference.length} reference values; pairs must line up`,
+    );
   }
   checkFinite(candidate, where);
   checkFinite(reference, where);
@@ -39,7 +41,12 @@ export function differences(candidate: readonly number[], reference: readonly nu
 }
 
 /** The fields every comparison shares, from the paired arrays. */
-export function comparisonBase(candidate: readonly number[], reference: readonly number[], level: number, where: string) {
+export function comparisonBase(
+  candidate: readonly number[],
+  reference: readonly number[],
+  level: number,
+  where: string,
+) {
   checkLevel(level, where);
   const candidateMean = mean(candidate);
   const referenceMean = mean(reference);

@@ -56,12 +56,14 @@ export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
 
 /** Throws a RangeError naming the function unless the level is a probability strictly between 0 and 1. */
 export function checkLevel(level: number, where: string): void {
-  if (!(level > 0 && level < 1)) throw new RangeError(`${where}: level must be between 0 and 1 (e.g. 0.95), got ${level}`);
+  if (!(level > 0 && level < 1))
+    throw new RangeError(`${where}: level must be between 0 and 1 (e.g. 0.95), got ${level}`);
 }
 
 /** Throws a RangeError naming the function unless every value is a finite number. */
 export function checkFinite(values: ArrayLike<number>, where: string): void {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new RangeError(`${where}: value #${i + 1} is ${values[i]}; scores must be finite numbers`);
+    if (!Number.isFinite(values[i]))
+      throw new RangeError(`${where}: value #${i + 1} is ${values[i]}; scores must be finite numbers`);
   }
 }

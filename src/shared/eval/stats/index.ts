@@ -4,7 +4,15 @@
  * Pure functions, no I/O.
  * @module
  */
-export { summarize, toNumbers, SCORE_KINDS, T_INTERVAL_MIN_N, SKEWNESS_LIMIT, type ScoreKind, type SummarizeOptions } from './summarize.js';
+export {
+  summarize,
+  toNumbers,
+  SCORE_KINDS,
+  T_INTERVAL_MIN_N,
+  SKEWNESS_LIMIT,
+  type ScoreKind,
+  type SummarizeOptions,
+} from './summarize.js';
 export {
   wilsonInterval,
   tInterval,
@@ -40,6 +48,14 @@ export {
 } from './paired-tests.js';
 export { wilcoxonSignedRank, WILCOXON_EXACT_MAX_N, type WilcoxonOptions } from './wilcoxon.js';
 export { compareScores, type CompareOptions, type ScoreComparison } from './compare.js';
-export { decideVerdict, DEFAULT_ALPHA, DEFAULT_MIN_N, type Verdict, type VerdictReason, type VerdictOptions, type VerdictResult } from './verdict.js';
+export {
+  decideVerdict,
+  DEFAULT_ALPHA,
+  DEFAULT_MIN_N,
+  type Verdict,
+  type VerdictReason,
+  type VerdictOptions,
+  type VerdictResult,
+} from './verdict.js';
 export { DEFAULT_SEED, createRandom } from './random.js';
 export { normalQuantile, studentTQuantile, studentTCdf } from './special.js';

@@ -111,7 +111,8 @@ export function bootstrapInterval(values: readonly number[], options: BootstrapO
 
 /** Means of `resamples` bootstrap resamples of `values` (unsorted). */
 export function bootstrapMeans(values: readonly number[], resamples: number, seed: number): Float64Array {
-  if (!(Number.isInteger(resamples) && resamples > 0)) throw new RangeError(`bootstrap: resamples must be a positive integer, got ${resamples}`);
+  if (!(Number.isInteger(resamples) && resamples > 0))
+    throw new RangeError(`bootstrap: resamples must be a positive integer, got ${resamples}`);
   const random = createRandom(seed);
   const n = values.length;
   const means = new Float64Array(resamples);

@@ -34,15 +34,21 @@ export function binomialTwoSidedHalf(k: number, n: number): number {
  * else chi-square (|b − c| − 1)² / (b + c) with Edwards' continuity correction, 1 df.
  * The delta interval is the Agresti–Min (2005) adjusted Wald interval (0.5 added to each cell).
  */
-export function mcnemarTest(candidate: readonly number[], reference: readonly number[], options: McNemarOptions = {}): Comparison {
+export function mcnemarTest(
+  candidate: readonly number[],
+  reference: readonly number[],
+  options: McNemarOptions = {},
+): Comparison {
   const level = options.level ?? DEFAULT_LEVEL;
   differences(candidate, reference, 'mcnemarTest');
   const base = comparisonBase(candidate, reference, level, 'mcnemarTest');
   let b = 0;
   let c = 0;
   for (let i = 0; i < candidate.length; i++) {
-    if (candidate[i] !== 0 && candidate[i] !== 1) throw new RangeError(`mcnemarTest: candidate value #${i + 1} is ${candidate[i]}; need 0/1`);
-    if (reference[i] !== 0 && reference[i] !== 1) throw new RangeError(`mcnemarTest: reference value #${i + 1} is ${reference[i]}; need 0/1`);
+    if (candidate[i] !== 0 && candidate[i] !== 1)
+      throw new RangeError(`mcnemarTest: candidate value #${i + 1} is ${candidate[i]}; need 0/1`);
+    if (reference[i] !== 0 && reference[i] !== 1)
+      throw new RangeError(`mcnemarTest: reference value #${i + 1} is ${reference[i]}; need 0/1`);
     if (candidate[i] > reference[i]) b++;
     else if (candidate[i] < reference[i]) c++;
   }
@@ -74,7 +80,12 @@ function tOnDifferences(dMean: number, se: number, df: number, level: number) {
   if (!(df >= 1)) return { ciLow: null, ciHigh: null, pValue: NaN, statistic: NaN };
   if (se === 0) {
     // Every line moved by the same amount: no noise at all, so any non-zero shift is certain.
-    return { ciLow: dMean, ciHigh: dMean, pValue: dMean === 0 ? 1 : 0, statistic: dMean === 0 ? 0 : Math.sign(dMean) * Infinity };
+    return {
+      ciLow: dMean,
+      ciHigh: dMean,
+      pValue: dMean === 0 ? 1 : 0,
+      statistic: dMean === 0 ? 0 : Math.sign(dMean) * Infinity,
+    };
   }
   const t = dMean / se;
   const half = studentTQuantile(1 - (1 - level) / 2, df) * se;
@@ -82,7 +93,11 @@ function tOnDifferences(dMean: number, se: number, df: number, level: number) {
 }
 
 /** Paired (dependent samples) t-test: t = d̄ / (s_d / √n), n − 1 df, with the t-interval for the mean difference. */
-export function pairedTTest(candidate: readonly number[], reference: readonly number[], options: PairedTOptions = {}): Comparison {
+export function pairedTTest(
+  candidate: readonly number[],
+  reference: readonly number[],
+  options: PairedTOptions = {},
+): Comparison {
   const level = options.level ?? DEFAULT_LEVEL;
   const d = differences(candidate, reference, 'pairedTTest');
   const base = comparisonBase(candidate, reference, level, 'pairedTTest');
@@ -109,7 +124,12 @@ export function clusteredPairedTest(
   const d = differences(candidate, reference, 'clusteredPairedTest');
   const base = comparisonBase(candidate, reference, level, 'clusteredPairedTest');
   const r = clusterRobustStandardError(d, clusterIds, options);
-  return { ...base, test: 'cluster-paired-t', clusters: r.clusters, ...tOnDifferences(r.mean, r.standardError, r.clusters - 1, level) };
+  return {
+    ...base,
+    test: 'cluster-paired-t',
+    clusters: r.clusters,
+    ...tOnDifferences(r.mean, r.standardError, r.clusters - 1, level),
+  };
 }
 
 export interface PairedBootstrapOptions {
@@ -129,13 +149,19 @@ export interface PairedBootstrapOptions {
  * p-value is 2 · min(share of resampled deltas ≤ 0, share ≥ 0), capped at 1 — the smallest α whose
  * percentile interval still excludes zero.
  */
-export function pairedBootstrap(candidate: readonly number[], reference: readonly number[], options: PairedBootstrapOptions = {}): Comparison {
+export function pairedBootstrap(
+  candidate: readonly number[],
+  reference: readonly number[],
+  options: PairedBootstrapOptions = {},
+): Comparison {
   const level = options.level ?? DEFAULT_LEVEL;
   const d = differences(candidate, reference, 'pairedBootstrap');
   const base = comparisonBase(candidate, reference, level, 'pairedBootstrap');
-  if (d.length === 0) return { ...base, test: 'paired-bootstrap', ciLow: null, ciHigh: null, pValue: NaN, statistic: NaN };
+  if (d.length === 0)
+    return { ...base, test: 'paired-bootstrap', ciLow: null, ciHigh: null, pValue: NaN, statistic: NaN };
   const resamples = options.resamples ?? DEFAULT_RESAMPLES;
-  if (!(Number.isInteger(resamples) && resamples > 0)) throw new RangeError(`pairedBootstrap: resamples must be a positive integer, got ${resamples}`);
+  if (!(Number.isInteger(resamples) && resamples > 0))
+    throw new RangeError(`pairedBootstrap: resamples must be a positive integer, got ${resamples}`);
   const { sums, counts } = groupClusters(d, options.clusterIds ?? d.map((_, i) => i));
   const g = sums.length;
   const random = createRandom(options.seed ?? DEFAULT_SEED);
@@ -150,5 +176,13 @@ export function pairedBootstrap(candidate: readonly number[], reference: readonl
   }
   const [ciLow, ciHigh] = percentileBounds(deltas, level);
   const pValue = Math.min(1, (2 * Math.min(atOrBelow, atOrAbove)) / resamples);
-  return { ...base, test: 'paired-bootstrap', ciLow, ciHigh, pValue, statistic: mean(d), clusters: options.clusterIds ? g : undefined };
+  return {
+    ...base,
+    test: 'paired-bootstrap',
+    ciLow,
+    ciHigh,
+    pValue,
+    statistic: mean(d),
+    clusters: options.clusterIds ? g : undefined,
+  };
 }

@@ -64,8 +64,15 @@ export function pairRows(candidate: readonly ScoreRow[], reference: readonly Sco
       unmatchedCandidate.push(pairKey(row.id, row.repeat ?? 0));
       continue;
     }
-    pairs.push({ id: row.id, repeat: row.repeat ?? 0, candidate: asNumber(row.value), reference: asNumber(other.value) });
+    pairs.push({
+      id: row.id,
+      repeat: row.repeat ?? 0,
+      candidate: asNumber(row.value),
+      reference: asNumber(other.value),
+    });
   }
-  const unmatchedReference = [...ref].filter(([key]) => !cand.has(key)).map(([, row]) => pairKey(row.id, row.repeat ?? 0));
+  const unmatchedReference = [...ref]
+    .filter(([key]) => !cand.has(key))
+    .map(([, row]) => pairKey(row.id, row.repeat ?? 0));
   return { pairs, unmatchedCandidate, unmatchedReference, duplicates: [...duplicates] };
 }

@@ -48,7 +48,11 @@ export interface SummarizeOptions {
  *
  * @throws RangeError when a score is not finite, or a boolean score is not 0/1/true/false.
  */
-export function summarize(scores: readonly (number | boolean)[], kind: ScoreKind, options: SummarizeOptions = {}): Summary {
+export function summarize(
+  scores: readonly (number | boolean)[],
+  kind: ScoreKind,
+  options: SummarizeOptions = {},
+): Summary {
   const values = toNumbers(scores, kind);
   const { level, resamples, seed, clusterIds } = options;
   if (clusterIds && hasRepeats(clusterIds)) {
@@ -60,7 +64,10 @@ export function summarize(scores: readonly (number | boolean)[], kind: ScoreKind
     const successes = values.reduce((a, b) => a + b, 0);
     return wilsonInterval(successes, values.length, { level, continuityCorrection: options.continuityCorrection });
   }
-  if (kind === 'continuous' && (values.length >= T_INTERVAL_MIN_N || !(Math.abs(sampleSkewness(values)) > SKEWNESS_LIMIT))) {
+  if (
+    kind === 'continuous' &&
+    (values.length >= T_INTERVAL_MIN_N || !(Math.abs(sampleSkewness(values)) > SKEWNESS_LIMIT))
+  ) {
     return tInterval(values, { level });
   }
   return bootstrapInterval(values, { level, resamples, seed });
@@ -68,12 +75,14 @@ export function summarize(scores: readonly (number | boolean)[], kind: ScoreKind
 
 /** Scores as numbers, checked for the kind: booleans become 0/1. */
 export function toNumbers(scores: readonly (number | boolean)[], kind: ScoreKind): number[] {
-  if (!SCORE_KINDS.includes(kind)) throw new RangeError(`unknown score kind '${String(kind)}'; expected one of ${SCORE_KINDS.join(', ')}`);
+  if (!SCORE_KINDS.includes(kind))
+    throw new RangeError(`unknown score kind '${String(kind)}'; expected one of ${SCORE_KINDS.join(', ')}`);
   const values = scores.map((s) => (typeof s === 'boolean' ? (s ? 1 : 0) : s));
   checkFinite(values, kind);
   if (kind === 'boolean') {
     const bad = values.findIndex((v) => v !== 0 && v !== 1);
-    if (bad >= 0) throw new RangeError(`boolean: value #${bad + 1} is ${values[bad]}; boolean scores must be 0/1 or true/false`);
+    if (bad >= 0)
+      throw new RangeError(`boolean: value #${bad + 1} is ${values[bad]}; boolean scores must be 0/1 or true/false`);
   }
   return values;
 }

@@ -53,14 +53,26 @@ export function decideVerdict(
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`decideVerdict: alpha must be between 0 and 1, got ${alpha}`);
   const minN = options.minN ?? DEFAULT_MIN_N;
   if (n < minN) {
-    return { verdict: 'Inconclusive', reason: 'too-few-lines', message: `too few lines (${n} paired, need at least ${minN})` };
+    return {
+      verdict: 'Inconclusive',
+      reason: 'too-few-lines',
+      message: `too few lines (${n} paired, need at least ${minN})`,
+    };
   }
   if (!(pValue <= alpha)) {
-    return { verdict: 'Inconclusive', reason: 'not-significant', message: `not significant (p = ${fmt(pValue)} > alpha ${alpha})` };
+    return {
+      verdict: 'Inconclusive',
+      reason: 'not-significant',
+      message: `not significant (p = ${fmt(pValue)} > alpha ${alpha})`,
+    };
   }
   const size = Math.abs(delta);
   if (options.minAbsoluteChange !== undefined && size < options.minAbsoluteChange) {
-    return { verdict: 'Inconclusive', reason: 'below-margin', message: `change ${fmt(delta)} is smaller than the margin ${options.minAbsoluteChange}` };
+    return {
+      verdict: 'Inconclusive',
+      reason: 'below-margin',
+      message: `change ${fmt(delta)} is smaller than the margin ${options.minAbsoluteChange}`,
+    };
   }
   if (options.minRelativeChange !== undefined) {
     const relative = referenceMean === 0 ? (size === 0 ? 0 : Infinity) : size / Math.abs(referenceMean);
@@ -73,8 +85,16 @@ export function decideVerdict(
     }
   }
   if (delta === 0 || !Number.isFinite(delta)) {
-    return { verdict: 'Inconclusive', reason: 'no-change', message: `significant (p = ${fmt(pValue)}) but the mean did not move` };
+    return {
+      verdict: 'Inconclusive',
+      reason: 'no-change',
+      message: `significant (p = ${fmt(pValue)}) but the mean did not move`,
+    };
   }
-  const better = (delta > 0) === (options.higherIsBetter ?? true);
-  return { verdict: better ? 'Improved' : 'Degraded', reason: 'significant', message: `${better ? 'improved' : 'degraded'} by ${fmt(delta)} (p = ${fmt(pValue)})` };
+  const better = delta > 0 === (options.higherIsBetter ?? true);
+  return {
+    verdict: better ? 'Improved' : 'Degraded',
+    reason: 'significant',
+    message: `${better ? 'improved' : 'degraded'} by ${fmt(delta)} (p = ${fmt(pValue)})`,
+  };
 }

@@ -31,7 +31,7 @@ export interface WilcoxonOptions {
 export function midRanks(values: readonly number[]): number[] {
   const order = values.map((_, i) => i).sort((a, b) => values[a] - values[b]);
   const ranks = new Array<number>(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && values[order[end + 1]] === values[order[start]]) end++;
     const rank = (start + end + 2) / 2;
@@ -78,7 +78,11 @@ function exactPValue(ranks: readonly number[], wPlus: number): number {
  * positive differences. Result `ciLow`/`ciHigh` are null: the test has no interval for the
  * mean difference (`compareScores` adds a bootstrap one for Likert metrics).
  */
-export function wilcoxonSignedRank(candidate: readonly number[], reference: readonly number[], options: WilcoxonOptions = {}): Comparison {
+export function wilcoxonSignedRank(
+  candidate: readonly number[],
+  reference: readonly number[],
+  options: WilcoxonOptions = {},
+): Comparison {
   const level = options.level ?? DEFAULT_LEVEL;
   const all = differences(candidate, reference, 'wilcoxonSignedRank');
   const base = comparisonBase(candidate, reference, level, 'wilcoxonSignedRank');
@@ -90,10 +94,19 @@ export function wilcoxonSignedRank(candidate: readonly number[], reference: read
   const m = nonZero.length;
   const method = options.method ?? 'auto';
   const rankSum = nonZero.reduce((sum, e) => sum + 2 * e.rank, 0);
-  const useExact = method === 'exact' || (method === 'auto' && m <= WILCOXON_EXACT_MAX_N && rankSum <= EXACT_MAX_RANK_SUM);
+  const useExact =
+    method === 'exact' || (method === 'auto' && m <= WILCOXON_EXACT_MAX_N && rankSum <= EXACT_MAX_RANK_SUM);
   const result = { ...base, ciLow: null, ciHigh: null, statistic: wPlus };
   if (m === 0) return { ...result, test: useExact ? 'wilcoxon-exact' : 'wilcoxon-normal', pValue: 1 };
-  if (useExact) return { ...result, test: 'wilcoxon-exact', pValue: exactPValue(nonZero.map((e) => e.rank), wPlus) };
+  if (useExact)
+    return {
+      ...result,
+      test: 'wilcoxon-exact',
+      pValue: exactPValue(
+        nonZero.map((e) => e.rank),
+        wPlus,
+      ),
+    };
 
   const n = d.length;
   const zeros = n - m;
