@@ -38,7 +38,9 @@ describe('statistics from compact per-line arrays', () => {
   it('metrics and intervals equal the per-object results (boolean, continuous and likert columns)', () => {
     expect(cur.metrics).toEqual(before.metrics);
     expect(base.metrics).toEqual(before.baselineMetrics);
-    expect(new Set(cur.metrics.map((m) => m.interval?.method))).toEqual(new Set(['wilson', 't', 'bootstrap', undefined]));
+    expect(new Set(cur.metrics.map((m) => m.interval?.method))).toEqual(
+      new Set(['wilson', 't', 'bootstrap', undefined]),
+    );
   });
 
   it('comparisons against the default variant and the baseline equal the per-object results', () => {

@@ -105,7 +105,9 @@ describe('HTML report', () => {
     // Completion order: the run's lines arrive reversed.
     r.lines.reverse();
     const out = renderHtml(r);
-    const rows = [...out.matchAll(/<tr class="(completed|failed)" [^>]*data-run="run-default-test" data-line="(\d+)"/g)];
+    const rows = [
+      ...out.matchAll(/<tr class="(completed|failed)" [^>]*data-run="run-default-test" data-line="(\d+)"/g),
+    ];
     expect(rows).toHaveLength(200);
     const failed = Array.from({ length: 11 }, (_, k) => 40 + 97 * k).filter((n) => n < 1000);
     expect(rows.slice(0, failed.length).map((m) => [m[1], Number(m[2])])).toEqual(failed.map((n) => ['failed', n]));

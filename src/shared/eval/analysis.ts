@@ -125,7 +125,13 @@ export function baselineReference(baseline: Analysed, m: MetricResult): Referenc
 
 /** The metric's per-line scores against the reference's, paired by dataset and line number. */
 export function pairedComparison(m: MetricResult, results: Analysed, ref: Reference): Comparison {
-  const { candidate, reference } = results.table.paired(m.variantId, m.scoreKey!, ref.table, ref.variantId, ref.scoreKey);
+  const { candidate, reference } = results.table.paired(
+    m.variantId,
+    m.scoreKey!,
+    ref.table,
+    ref.variantId,
+    ref.scoreKey,
+  );
   return comparePaired(candidate, reference, m.kind);
 }
 

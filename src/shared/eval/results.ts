@@ -126,7 +126,10 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
     gates: evaluateGates(o.gates, analysed, o.baseline),
   };
   const lineColumns = new Map<string, LineColumns>(
-    [...columns].map(([runId, k]) => [runId, { inputs: [...k.inputs], outputs: [...k.outputs], scores: [...k.scores] }]),
+    [...columns].map(([runId, k]) => [
+      runId,
+      { inputs: [...k.inputs], outputs: [...k.outputs], scores: [...k.scores] },
+    ]),
   );
   return {
     analysed,
@@ -178,7 +181,8 @@ class OrderedScores {
     if (!this.current && !this.done) await this.next();
     while (this.current && this.current.line_number <= n) {
       const rec = this.current;
-      if (rec.line_number === n && rec.status === 'Completed' && rec.outputs) this.last = { line: n, outputs: rec.outputs };
+      if (rec.line_number === n && rec.status === 'Completed' && rec.outputs)
+        this.last = { line: n, outputs: rec.outputs };
       await this.next();
     }
     if (this.last?.line === n)
@@ -209,7 +213,8 @@ function lineResult(run: RunsFile['runs'][number], rec: LineRecord): LineResult 
     scores: {},
   };
   if (rec.outputs) line.outputs = rec.outputs;
-  if (rec.error) line.error = rec.error.code ? { message: rec.error.message, code: rec.error.code } : { message: rec.error.message };
+  if (rec.error)
+    line.error = rec.error.code ? { message: rec.error.message, code: rec.error.code } : { message: rec.error.message };
   return line;
 }
 

@@ -138,7 +138,7 @@ class WorstLines {
       return;
     }
     h[0] = p;
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let top = i;
@@ -177,12 +177,18 @@ export class LinesTable {
   line(l: LineResult): void {
     let run = this.runs.get(l.runId);
     if (!run) {
-      run = { seen: 0, failed: [], worst: new WorstLines(this.maxPerRun), ranking: rankingKeys(this.data.results, l.variantId) };
+      run = {
+        seen: 0,
+        failed: [],
+        worst: new WorstLines(this.maxPerRun),
+        ranking: rankingKeys(this.data.results, l.variantId),
+      };
       this.runs.set(l.runId, run);
     }
     run.seen += 1;
     if (l.error) {
-      if (run.failed.length < this.maxPerRun) run.failed.push({ lineNumber: l.lineNumber, rank: [], html: this.row(l) });
+      if (run.failed.length < this.maxPerRun)
+        run.failed.push({ lineNumber: l.lineNumber, rank: [], html: this.row(l) });
       return;
     }
     const rank = run.ranking.map(({ key, higherIsBetter }) => {
@@ -277,4 +283,3 @@ function errorText(l: LineResult): string {
 function jsonCell(value: unknown): string {
   return `<td class="json">${esc(clip(show(value), 300))}</td>`;
 }
-

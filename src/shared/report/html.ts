@@ -29,8 +29,9 @@ const scriptHash = createHash('sha256').update(FILTER_SCRIPT).digest('base64');
 
 /** Renders `results` as one HTML document. */
 export function renderHtml(results: Results, options: HtmlOptions = {}): string {
-  return renderInMemory(forRendering(results, options.secrets), (data) => [htmlRenderer(data, 'report.html', options)])[0]
-    .content;
+  return renderInMemory(forRendering(results, options.secrets), (data) => [
+    htmlRenderer(data, 'report.html', options),
+  ])[0].content;
 }
 
 /** The HTML page of (already redacted) report data: gathers its bounded line table as the lines pass. */

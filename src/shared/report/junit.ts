@@ -62,7 +62,9 @@ function junitDocument(data: ReportData, options: JUnitOptions): string {
   if (count > 0 && options.failedLines !== 'none') {
     const listed = kept.slice(0, options.maxLineCases ?? 1000);
     const note =
-      count > listed.length ? `${count - listed.length} more failed lines are not listed; see the report files.` : undefined;
+      count > listed.length
+        ? `${count - listed.length} more failed lines are not listed; see the report files.`
+        : undefined;
     suites.push({ name: 'lines', cases: listed.map((l) => lineCase(r.experiment, l)), note });
   }
   if (r.runs.length > 0) suites.push({ name: 'runs', cases: r.runs.map((run) => runCase(r.experiment, run)) });

@@ -37,7 +37,8 @@ export function dataOf(results: Results): ReportData {
     for (const k of Object.keys(l.outputs ?? {})) s.outputs.add(k);
     for (const k of Object.keys(l.scores)) s.scores.add(k);
   }
-  for (const [runId, s] of sets) columns.set(runId, { inputs: [...s.inputs], outputs: [...s.outputs], scores: [...s.scores] });
+  for (const [runId, s] of sets)
+    columns.set(runId, { inputs: [...s.inputs], outputs: [...s.outputs], scores: [...s.scores] });
   const failed = lines.filter((l) => l.error);
   return { results: summary, columns, failed: { count: failed.length, lines: failed }, lines: () => lines };
 }

@@ -70,7 +70,9 @@ async function readStreamed(file: string): Promise<ResultsFile | undefined> {
       }
       const problems = validateResultsLine(line, index);
       if (problems.length)
-        throw new ConfigError(problems.slice(0, 10).map((p) => ({ file, line: textLine, message: `${p}; ${expected}` })));
+        throw new ConfigError(
+          problems.slice(0, 10).map((p) => ({ file, line: textLine, message: `${p}; ${expected}` })),
+        );
       table!.addLine(line as LineResult, { keys, evaluators });
       index += 1;
     }

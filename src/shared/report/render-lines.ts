@@ -73,6 +73,8 @@ class FileOut {
   async close(): Promise<void> {
     if (!this.stream.writable) return;
     await this.flush();
-    await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
   }
 }
