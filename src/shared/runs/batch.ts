@@ -423,14 +423,7 @@ async function executeLines(
   o.progress?.start(state());
 
   const signal = o.signal;
-  // One listener for the whole run; resolves (to undefined) when the run is canceled.
-  const cancellation = signal
-    ? new Promise<undefined>((resolve) =>
-        signal.aborted
-          ? resolve(undefined)
-          : signal.addEventListener('abort', () => resolve(undefined), { once: true }),
-      )
-    : undefined;
+  const untilCanceled = signal ? cancelableWaits(signal) : undefined;
   const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished));
   const worker = async () => {
     for (;;) {
@@ -442,7 +435,7 @@ async function executeLines(
       // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
       // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
       const running = executor.runLine(inputs, { lineNumber });
-      const r = cancellation ? await Promise.race([running, cancellation]) : await running;
+      const r = untilCanceled ? await untilCanceled(running) : await running;
       if (r === undefined || r.status === 'Canceled' || signal?.aborted) return;
       const rec = toRecord(r);
       account(rec);
@@ -522,4 +515,34 @@ function countAligned(rows: number, runOutputs: Map<number, unknown>, keyed: boo
   let n = 0;
   for (const k of runOutputs.keys()) if (k < rows) n++;
   return n;
+}
+
+/**
+ * Waits for a line that end early (to undefined) when the run is canceled. Not Promise.race with one shared
+ * cancellation promise: every race leaves a reaction on that promise holding the line's result until the run
+ * ends (measured: the largest per-line cost of a run's memory). One abort listener for the run; at most one
+ * waiter per worker is held.
+ */
+function cancelableWaits(signal: AbortSignal): <T>(p: Promise<T>) => Promise<T | undefined> {
+  const waiting = new Set<() => void>();
+  signal.addEventListener('abort', () => {
+    for (const stop of waiting) stop();
+    waiting.clear();
+  });
+  return <T>(p: Promise<T>) =>
+    new Promise<T | undefined>((resolve, reject) => {
+      if (signal.aborted) return resolve(undefined);
+      const stop = () => resolve(undefined);
+      waiting.add(stop);
+      p.then(
+        (v) => {
+          waiting.delete(stop);
+          resolve(v);
+        },
+        (e: unknown) => {
+          waiting.delete(stop);
+          reject(e as Error);
+        },
+      );
+    });
 }
