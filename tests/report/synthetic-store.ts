@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { RunWriter, type LineRecord, type RunRecord } from '../../src/shared/runs/store.js';
+import { RunStore, type LineRecord, type RunRecord } from '../../src/shared/runs/store.js';
 import type { EvaluationsFile, RunsFile } from '../../src/shared/results/handoff.js';
 
 export interface SyntheticRun {
@@ -67,11 +67,9 @@ function record(id: string, variant: string, total: number, failed: number): Run
 }
 
 async function writeRun(store: string, rec: RunRecord, lineOf: (i: number) => LineRecord): Promise<void> {
-  const writer = new RunWriter(store, rec);
-  writer.saveRun();
-  writer.openOutputs();
+  const writer = new RunStore(store).begin(rec);
   for (const i of scrambled(rec.counts.total)) if (!writer.append(lineOf(i))) await writer.drain();
-  await writer.closeOutputs();
+  await writer.close();
 }
 
 /** Writes the runs and returns the hand-off files' paths (in `store`'s parent folder). */

@@ -18,8 +18,7 @@ import {
   type ReportFormat,
   type ResultsSummary,
 } from '../report/index.js';
-import { readLineRecords, readRunRecord, runDir, type LineRecord } from '../runs/index.js';
-import type { StoredRuns } from '../eval/results.js';
+import { RunStore } from '../runs/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import type { EvaluationsFile, RunsFile } from '../results/handoff.js';
@@ -109,7 +108,7 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       host.warning(`baseline ${baselineFile} not found: comparisons with it and regression gates are skipped`);
 
     const { data } = await assembleResults({
-      store: storedRuns(inputs.store),
+      store: new RunStore(inputs.store),
       storeRoot: inputs.store,
       runs,
       evaluations,
@@ -168,20 +167,6 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
 async function readBaseline(file: string): Promise<Analysed> {
   const { results, table } = await readResultsFile(file);
   return { metrics: results.metrics, variants: results.variants, table };
-}
-
-// Until the RunStore lands: the same three reads over the current store functions.
-function storedRuns(root: string): StoredRuns {
-  const file = (runId: string) => path.join(runDir(root, runId), 'outputs.jsonl');
-  return {
-    record: (runId) => readRunRecord(root, runId),
-    lines: (runId) => readLineRecords(file(runId)),
-    async *linesInOrder(runId) {
-      const all: LineRecord[] = [];
-      for await (const rec of readLineRecords(file(runId))) all.push(rec);
-      yield* all.sort((a, b) => a.line_number - b.line_number);
-    },
-  };
 }
 
 function parseFormats(text?: string): ReportFormat[] | undefined {
