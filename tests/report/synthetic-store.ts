@@ -28,14 +28,20 @@ export const gradeOf = (runId: string, i: number) => (i * 7 + salt(runId)) % 5 !
 export const scoreOf = (runId: string, i: number) => ((i * 31 + salt(runId)) % 101) / 100;
 export const failedLine = (i: number, every: number) => every > 0 && i % every === every - 1;
 
-/** A permutation of 0..n-1 that is far from line order (a run's finishing order under concurrency). */
+/**
+ * A permutation of 0..n-1 as a run at concurrency 64 finishes its lines: out of order within a window of 64
+ * lines, in order across windows.
+ */
 function scrambled(n: number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
   let seed = 12345;
-  for (let i = n - 1; i > 0; i--) {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    const j = seed % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
+  for (let from = 0; from < n; from += 64) {
+    const to = Math.min(n, from + 64);
+    for (let i = to - 1; i > from; i--) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const j = from + (seed % (i - from + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
   }
   return order;
 }

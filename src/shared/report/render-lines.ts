@@ -4,7 +4,6 @@
  * @module
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
 import path from 'node:path';
 import type { ReportData } from '../results/report-data.js';
 import type { LineRenderer, ReportFile } from './types.js';
@@ -51,9 +50,15 @@ class FileOut {
   private pending: string[] = [];
   private size = 0;
   private failure: Error | undefined;
+  /** Wakes a write waiting for 'drain' (also on an error, after which 'drain' never comes). */
+  private wake: (() => void) | undefined;
   constructor(file: string) {
     this.stream = createWriteStream(file, { encoding: 'utf8' });
-    this.stream.on('error', (e) => (this.failure = e));
+    this.stream.on('error', (e) => {
+      this.failure = e;
+      this.wake?.();
+    });
+    this.stream.on('drain', () => this.wake?.());
   }
   async write(text: string): Promise<void> {
     if (!text) return;
@@ -67,7 +72,8 @@ class FileOut {
     const chunk = this.pending.join('');
     this.pending = [];
     this.size = 0;
-    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'error')]);
+    if (!this.stream.write(chunk) && !this.failure) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
     if (this.failure) throw this.failure;
   }
   async close(): Promise<void> {
