@@ -43,7 +43,7 @@ export function renderJUnit(results: Results, options: JUnitOptions = {}): strin
 
 /** The JUnit file of (already redacted) report data: it needs no walk over the lines. */
 export function junitRenderer(data: ReportData, name: string, options: JUnitOptions = {}): LineRenderer {
-  return { name, start: () => '', line: () => '', end: () => junitDocument(data, options) };
+  return { name, walksLines: false, start: () => '', line: () => '', end: () => junitDocument(data, options) };
 }
 
 function junitDocument(data: ReportData, options: JUnitOptions): string {

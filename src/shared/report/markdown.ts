@@ -62,7 +62,13 @@ export function renderMarkdown(results: Results | ReportData, options: MarkdownO
 
 /** The Markdown file of (already redacted) report data: it needs no walk over the lines. */
 export function markdownRenderer(data: ReportData, name: string, options: MarkdownOptions = {}): LineRenderer {
-  return { name, start: () => '', line: () => '', end: () => renderMarkdown(data, { ...options, secrets: undefined }) };
+  return {
+    name,
+    walksLines: false,
+    start: () => '',
+    line: () => '',
+    end: () => renderMarkdown(data, { ...options, secrets: undefined }),
+  };
 }
 
 function whereFull(options: MarkdownOptions): string {

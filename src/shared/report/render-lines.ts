@@ -23,18 +23,20 @@ export function renderInMemory(data: ReportData, make: (data: ReportData) => Lin
 }
 
 /** Text gathered per file and handed to its stream in chunks of this size (a write per row is slow). */
-const CHUNK = 256 * 1024;
+const CHUNK = 16 * 1024;
 
 /** Streams every renderer's file into `dir`; the lines are walked once. */
 export async function renderToFiles(data: ReportData, renderers: LineRenderer[], dir: string): Promise<void> {
   const outs = renderers.map((r) => new FileOut(path.join(dir, r.name)));
   try {
     for (let i = 0; i < renderers.length; i++) await outs[i].write(renderers[i].start());
-    for await (const l of data.lines())
-      for (let i = 0; i < renderers.length; i++) {
-        const text = renderers[i].line(l);
-        if (text) await outs[i].write(text);
-      }
+    const walking = renderers.map((r, i) => i).filter((i) => renderers[i].walksLines !== false);
+    if (walking.length > 0)
+      for await (const l of data.lines())
+        for (const i of walking) {
+          const text = renderers[i].line(l);
+          if (text) await outs[i].write(text);
+        }
     for (let i = 0; i < renderers.length; i++) {
       await outs[i].write(renderers[i].end());
       await outs[i].close();

@@ -24,6 +24,8 @@ export interface RenderOptions {
  */
 export interface LineRenderer {
   name: string;
+  /** False when the file needs no walk over the lines (its `line` always returns ''). */
+  walksLines?: boolean;
   start(): string;
   line(l: LineResult): string;
   end(): string;
