@@ -127,6 +127,27 @@ describe('a report streamed from the run store', () => {
     expect((await readResultsFile(legacy)).table.values('default', 'grader.grade')).toEqual(grades('default'));
   });
 
+  it('compares every metric with a baseline results.json, paired line by line', async () => {
+    const baseline = path.join(uc.dir, 'baseline.json');
+    writeFileSync(baseline, readFileSync(path.join(reports, 'results.json')));
+    const again = await reportStep.run(
+      {
+        config: path.join(uc.dir, 'experiment.yaml'),
+        store,
+        runsFile: path.join(uc.dir, 'runs.json'),
+        evaluationsFile: path.join(uc.dir, 'evaluations.json'),
+        outputDir: path.join(uc.dir, 'reports-2'),
+        baseline,
+      },
+      new MemoryHost(),
+    );
+    const against = again.results.comparisons.filter((c) => c.against === 'baseline');
+    expect(against.map((c) => [c.variantId, c.metric, c.n, c.delta])).toEqual([
+      ['default', 'accuracy', 1500 - Math.floor(1500 / failEvery), 0],
+      ['answer.v1', 'accuracy', 1200 - Math.floor(1200 / failEvery), 0],
+    ]);
+  });
+
   it('names the file and line of a bad line in a baseline', async () => {
     const text = readFileSync(path.join(reports, 'results.json'), 'utf8').split('\n');
     const at = text.findIndex((t) => t.includes('"lineNumber":5,'));
