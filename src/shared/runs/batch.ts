@@ -26,6 +26,7 @@ import { readData, scanData } from './data.js';
 import { LineQueue, pendingLines } from './pending-lines.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
+import type { SlotPool } from './pool.js';
 import {
   lineRecordOf as toRecord,
   newRunId,
@@ -87,6 +88,15 @@ export interface RunBatchOptions {
   onSecret?: (value: string) => void;
   /** Display label of the variant (default: derived from the selection). */
   variantId?: string;
+  /** A line pool shared with other runs: each line takes a slot while it runs (concurrency across runs). */
+  pool?: SlotPool;
+  /**
+   * Run only the lines at these positions of the data, [start, end): one shard's piece of the run. Lines already
+   * recorded stay; the run is Completed (and aggregated) once every line of the data is recorded, else Partial.
+   */
+  lineRange?: { start: number; end: number };
+  /** The shard this session runs, recorded in run.json. */
+  shard?: { index: number; count: number };
 }
 
 export interface RunSummary {
@@ -406,6 +416,9 @@ async function executeLines(
   record.counts = counts;
   record.timings.started_at ??= new Date().toISOString();
   record.concurrency = plan.concurrency;
+  const piece = o.shard && o.lineRange ? { ...o.shard, ...o.lineRange } : undefined;
+  if (piece && !record.shards?.some((p) => JSON.stringify(p) === JSON.stringify(piece)))
+    (record.shards ??= []).push(piece);
   writer.saveRun();
 
   const sessionStart = performance.now();
@@ -435,7 +448,7 @@ async function executeLines(
           : signal.addEventListener('abort', () => resolve(undefined), { once: true }),
       )
     : undefined;
-  const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished));
+  const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished, o.lineRange));
   const worker = async () => {
     for (;;) {
       if (signal?.aborted) return;
@@ -443,10 +456,22 @@ async function executeLines(
       const next = taken instanceof Promise ? await taken : taken;
       if (next === undefined) return;
       const { lineNumber, inputs } = next;
-      // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
-      // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
-      const running = executor.runLine(inputs, { lineNumber });
-      const r = cancellation ? await Promise.race([running, cancellation]) : await running;
+      // The line is taken before its slot: a worker waiting for data holds no slot of the shared pool.
+      const pool = o.pool;
+      if (pool) {
+        const slot = pool.acquire();
+        if (slot !== true) await slot;
+      }
+      let r: Awaited<ReturnType<FlowExecutor['runLine']>> | undefined;
+      try {
+        if (signal?.aborted) return;
+        // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
+        // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
+        const running = executor.runLine(inputs, { lineNumber });
+        r = cancellation ? await Promise.race([running, cancellation]) : await running;
+      } finally {
+        pool?.release();
+      }
       if (r === undefined || r.status === 'Canceled' || signal?.aborted) return;
       const rec = toRecord(r);
       account(rec);
@@ -460,9 +485,11 @@ async function executeLines(
   await writer.closeOutputs();
 
   const canceled = signal?.aborted === true;
+  // A shard's piece leaves the run Partial until every line of the data is recorded; the last piece aggregates.
+  const partial = !canceled && o.lineRange !== undefined && counts.completed + counts.failed < counts.total;
   let metrics: Record<string, unknown> = {};
   let aggregationError: { node: string; error: PfError } | undefined;
-  if (!canceled && executor.hasAggregation) {
+  if (!canceled && !partial && executor.hasAggregation) {
     const succeeded: LineRecord[] = [];
     for await (const r of readLineRecords(writer.outputsFile)) if (r.status === 'Completed') succeeded.push(r);
     succeeded.sort((a, b) => a.line_number - b.line_number);
@@ -476,9 +503,9 @@ async function executeLines(
     tokens.total += agg.usage.totalTokens;
     llmCalls += agg.usage.llmCalls;
   }
-  if (!canceled) writer.writeMetrics(metrics);
+  if (!canceled && !partial) writer.writeMetrics(metrics);
   let error: string | undefined;
-  if (!canceled && (counts.failed > 0 || aggregationError)) {
+  if (!canceled && !partial && (counts.failed > 0 || aggregationError)) {
     const first = errors[0]?.error.message ?? aggregationError?.error.message ?? '';
     error =
       counts.failed > 0
@@ -497,7 +524,7 @@ async function executeLines(
     });
   }
   const durationMs = performance.now() - started;
-  record.status = canceled ? 'Canceled' : 'Completed';
+  record.status = canceled ? 'Canceled' : partial ? 'Partial' : 'Completed';
   record.counts = counts;
   record.tokens = tokens;
   record.llm_calls = (record.llm_calls ?? 0) + llmCalls;

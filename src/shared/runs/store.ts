@@ -25,7 +25,8 @@ import type { LineResult, PfError } from '../engine/index.js';
 import { parsePyJson, stringifyPyJson } from '../engine/python-worker/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../files.js';
 
-export type RunStatus = 'Running' | 'Completed' | 'Failed' | 'Canceled';
+/** Partial: some of the data's lines are recorded and the rest belong to other shards of the plan. */
+export type RunStatus = 'Running' | 'Completed' | 'Failed' | 'Canceled' | 'Partial';
 
 /** `run.json`. */
 export interface RunRecord {
@@ -45,6 +46,8 @@ export interface RunRecord {
   /** USD, when every priced model is known. */
   cost_usd?: number;
   llm_calls: number;
+  /** The shards of a plan that ran pieces of this run: shard index of count, and its lines [start, end). */
+  shards?: Array<{ index: number; count: number; start: number; end: number }>;
   /** Set when outputs.jsonl's records were produced over several sessions. */
   resumed?: number;
   error?: string;
