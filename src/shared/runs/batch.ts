@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError, formatProblem } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
@@ -27,9 +27,9 @@ import { LineQueue, pendingLines } from './pending-lines.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
 import type { SlotPool } from './pool.js';
+import { freeRunId, readableRunId, runStamp } from './run-id.js';
 import {
   lineRecordOf as toRecord,
-  newRunId,
   readLineRecords,
   readRunRecord,
   RunWriter,
@@ -54,7 +54,7 @@ export interface RunBatchOptions {
   columnMapping?: ColumnMapping;
   /** Id of a run in the same store, for `${run.outputs.x}` / `${run.inputs.x}`. */
   referencedRun?: string;
-  /** Default: a new readable id (newRunId). */
+  /** Default: the plan's readable scheme (runs/run-id.ts), free in the store. */
   runId?: string;
   /** Folder holding `runs/` (default `.llmops`). */
   storeRoot?: string;
@@ -283,9 +283,14 @@ function planRun(o: RunBatchOptions, storeRoot: string): Plan {
   const runId =
     o.resume ??
     o.runId ??
-    newRunId(
-      flow.name,
-      variantId === 'default' ? (Object.values(selection)[0] ?? 'default') : changed.map(([, v]) => v).join('+'),
+    // The plan's scheme, with the flow for experiment and the data file for dataset; a free id in the store.
+    freeRunId(
+      readableRunId(flow.name, variantId, basename(data[0] ?? 'data').replace(/\.[^.]*$/, ''), runStamp(new Date()), [
+        JSON.stringify(selection),
+        ...data.map((d) => resolve(d)),
+      ]),
+      new Set(),
+      (id) => existsSync(runDir(storeRoot, id)),
     );
   if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId))
     throw ConfigError.at(

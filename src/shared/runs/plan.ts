@@ -7,6 +7,10 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { freeRunId as freeId, readableRunId, runStamp as stamp } from './run-id.js';
+
+/** The one run-id scheme lives beside the plan. */
+export { readableRunId };
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
@@ -270,46 +274,6 @@ export function linkEvaluations<R extends LinkableRun>(useCase: UseCase, runs: r
 /** The id of the evaluation run of `evaluator` over a standard run. */
 export function evaluationRunId(standardRunId: string, evaluator: string): string {
   return `${standardRunId}.eval.${evaluator}`.slice(0, 200);
-}
-
-/**
- * `<experiment>.<variant>.<dataset>.<build or time>.<4 hex>`: short enough to read; the 4 hex digits are a hash
- * of everything else the run depends on (`salt`: environment, variant selection, data hash), so the same inputs
- * give the same id and different data under the same build a different one.
- */
-export function readableRunId(
-  experiment: string,
-  variantId: string,
-  dataset: string,
-  when: string,
-  salt: readonly string[] = [],
-): string {
-  const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
-  const variant =
-    variantId === 'default'
-      ? 'default'
-      : variantId
-          .split('+')
-          .map((p) => p.split('.').pop())
-          .join('+');
-  const digest = createHash('sha256')
-    .update(JSON.stringify([experiment, variantId, dataset, when, ...salt]))
-    .digest('hex')
-    .slice(0, 4);
-  return [experiment, variant, dataset, when, digest].map(slug).join('.');
-}
-
-/** The current minute, as run ids without a build id carry it. */
-function stamp(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
-}
-
-/** Ids are unique within the plan and, with `taken`, against runs already in the store. */
-function freeId(base: string, used: Set<string>, taken?: (id: string) => boolean): string {
-  let id = base;
-  for (let n = 2; used.has(id) || taken?.(id); n++) id = `${base}.${n}`;
-  used.add(id);
-  return id;
 }
 
 interface DataFacts {

@@ -4,7 +4,6 @@
  * `error.json`. A kill can only tear the last line of outputs.jsonl; opening the run for resume drops it.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import {
   createReadStream,
   createWriteStream,
@@ -84,17 +83,6 @@ export function lineRecordOf(r: LineResult): LineRecord {
   if (r.nodes) rec.nodes = r.nodes;
   if (r.aggregationInputs) rec.aggregation_inputs = r.aggregationInputs;
   return rec;
-}
-
-/** A short, unique, readable run id: `<flow>-<variant>-<yyyymmdd-hhmmss>-<4 hex>`. */
-export function newRunId(flowName: string, variantId = 'default', now = new Date()): string {
-  const clean = (s: string) =>
-    s
-      .replace(/[^A-Za-z0-9_.]+/g, '_')
-      .replace(/^_+|_+$/g, '')
-      .slice(0, 40) || 'flow';
-  const ts = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${clean(flowName)}-${clean(variantId)}-${ts}-${randomBytes(2).toString('hex')}`;
 }
 
 export function runDir(storeRoot: string, runId: string): string {

@@ -4,14 +4,17 @@
  * or a built-in evaluator. Runs are linked to datasets by name, never by path fragments (the
  * seed template's bug), and evaluation data must be row-aligned with the run it scores.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../results/model.js';
-import { runBatch, scanData } from '../runs/index.js';
+import { readRunRecord, runBatch, runDir, scanData, type RunRecord, type RunSummary } from '../runs/index.js';
+import { SlotPool } from '../runs/pool.js';
+import { parsePyJson } from '../engine/python-worker/index.js';
+import { StepProgress } from './step-progress.js';
 import {
   evaluationRunId,
   linkEvaluations,
@@ -34,7 +37,6 @@ import {
 } from './experiment-files.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
 import { planInputs, showPlan } from './plan-output.js';
-import { progressFor } from './progress.js';
 import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface EvaluateInputs {
@@ -49,6 +51,7 @@ export interface EvaluateInputs {
   evaluationsFile?: string;
   dryRun?: boolean;
   planFile?: string;
+  resume?: boolean;
 }
 
 export interface EvaluateOutputs {
@@ -78,6 +81,13 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       type: 'path',
       description: 'Where to write the evaluations file for report (default: next to the runs file).',
     },
+    {
+      name: 'resume',
+      type: 'boolean',
+      default: 'false',
+      description:
+        'Finish an interrupted evaluate: finished evaluation runs are kept, lines already recorded are not run again.',
+    },
     ...planInputs,
   ],
   outputs: [
@@ -85,7 +95,14 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     { name: 'metrics', description: 'JSON: evaluator → variant → dataset → aggregated metrics.' },
   ],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate' });
+    // A dry run reads no secret: placeholders left unset are listed as what the real run will need.
+    const useCase = loadUseCase({
+      configPath: inputs.config,
+      env: inputs.env,
+      host,
+      needs: 'evaluate',
+      secrets: inputs.dryRun ? 'list' : 'require',
+    });
     const execution = executionOverrides(useCase.execution, inputs);
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
     if (inputs.dryRun && !existsSync(runsFile)) {
@@ -95,7 +112,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         build: inputs.buildId ?? ciBuildId(),
         prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
       });
-      await showPlan(plan, 'evaluations', host, inputs);
+      await showPlan(plan, 'evaluations', host, inputs, useCase.missingSecrets);
       return { evaluationsFile: '', evaluations: [], plan };
     }
     const runs = readHandoff<RunsFile>(runsFile, 'bulk-run');
@@ -110,7 +127,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         sampleLines: 5,
       });
       // The runs of the runs file are what gets scored: the plan's own standard runs are not shown.
-      await showPlan(plan, 'evaluations', host, inputs);
+      await showPlan(plan, 'evaluations', host, inputs, useCase.missingSecrets);
       if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan };
     }
     await checkAlignment(jobs, useCase);
@@ -127,63 +144,97 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       useCase,
       { llm, concurrency: execution.concurrency, python: execution.python },
     );
-    const evaluations: EvaluationResult[] = [];
     const overLimit: string[] = [];
-    for (const job of jobs) {
+    // Every job at once through one line pool of size C, at most C evaluation runs open (as bulk-run).
+    const concurrency = execution.concurrency;
+    const pool = new SlotPool(concurrency);
+    const opening = new SlotPool(Math.min(concurrency, Math.max(1, jobs.length)));
+    const stop = new AbortController();
+    const results: Array<EvaluationResult | undefined> = jobs.map(() => undefined);
+    const progress = new StepProgress(
+      host,
+      'evaluate',
+      jobs.reduce((n, j) => n + j.run.lines, 0),
+    );
+    let failure: unknown;
+    host.info(
+      `evaluate ${useCase.name}: ${jobs.length} evaluation run(s), concurrency ${concurrency} across runs${inputs.resume ? ', resuming' : ''}`,
+    );
+    const runJob = async (job: Job, index: number) => {
+      if (stop.signal.aborted) return;
       const runId = evaluationRunId(job.run.runId, job.evaluator.name);
-      host.info(`evaluate ${job.evaluator.name} on ${job.run.runId} (${job.dataset.name})`);
+      const before = existingRun(inputs.store, runId);
+      // --resume keeps finished evaluation runs and finishes the others line-exactly; otherwise a run of the same
+      // id from an earlier evaluate is replaced (its standard run may have changed since).
+      if (before && inputs.resume && before.record.status === 'Completed') {
+        host.info(`evaluation ${runId}: finished earlier, kept`);
+        progress.kept(job.run.lines);
+        results[index] = resultOf(job, runId, before.record.counts, before.metrics);
+        return;
+      }
+      const resume = before !== undefined && inputs.resume === true;
+      if (before && !resume) rmSync(runDir(inputs.store, runId), { recursive: true, force: true });
       const common = {
         runId,
         storeRoot: inputs.store,
-        concurrency: execution.concurrency,
+        concurrency,
         connections: useCase.connections,
         fallbackConnection,
         llm,
-        progress: progressFor(host, runId),
+        progress: progress.forRun(job.run.lines),
       };
-      const summary = job.evaluator.flow
-        ? await runBatch({
-            ...common,
-            flow: job.evaluator.flow.model,
-            data: job.dataset.localPath!,
-            columnMapping: job.dataset.mappings,
-            referencedRun: job.run.runId,
-            lineTimeoutMs: execution.lineTimeoutSec * 1000,
-            init: job.evaluator.flow.init,
-            python: execution.python,
-            pythonRequirements: execution.pythonRequirements,
-            log: (m: string) => host.info(m),
-            onSecret: (s: string) => host.mask(s),
-          })
-        : job.evaluator.code
-          ? await codeEvaluators.run(job.evaluator, {
+      let summary: RunSummary;
+      try {
+        summary = job.evaluator.flow
+          ? await runBatch({
               ...common,
+              pool,
+              signal: stop.signal,
+              resume: resume ? runId : undefined,
+              flow: job.evaluator.flow.model,
               data: job.dataset.localPath!,
-              mappings: job.dataset.mappings,
+              columnMapping: job.dataset.mappings,
               referencedRun: job.run.runId,
+              lineTimeoutMs: execution.lineTimeoutSec * 1000,
+              init: job.evaluator.flow.init,
+              python: execution.python,
+              pythonRequirements: execution.pythonRequirements,
+              log: (m: string) => host.info(m),
+              onSecret: (s: string) => host.mask(s),
             })
-          : await runBuiltinEvaluator({
-              ...common,
-              evaluator: job.evaluator,
-              dataset: job.dataset,
-              standardRunId: job.run.runId,
-            });
+          : job.evaluator.code
+            ? await codeEvaluators.run(job.evaluator, {
+                ...common,
+                data: job.dataset.localPath!,
+                mappings: job.dataset.mappings,
+                referencedRun: job.run.runId,
+              })
+            : await runBuiltinEvaluator({
+                ...common,
+                pool,
+                resume,
+                evaluator: job.evaluator,
+                dataset: job.dataset,
+                standardRunId: job.run.runId,
+              });
+      } catch (e) {
+        failure ??= e;
+        stop.abort();
+        return;
+      }
+      if (summary.status === 'Canceled') return;
       const down = llm.unreachable();
-      if (down) throw down; // an unreachable judge model: exit 3, not a gate failure
-      const metrics = numericMetrics(summary.metrics);
-      evaluations.push({
-        runId,
-        evaluator: job.evaluator.name,
-        dataset: job.dataset.name,
-        standardRunId: job.run.runId,
-        variantId: job.run.variantId,
-        lines: summary.counts.total,
-        failed: summary.counts.failed,
-        metrics,
-      });
+      if (down) {
+        // an unreachable judge model: exit 3, not a gate failure
+        failure ??= down;
+        stop.abort();
+        return;
+      }
+      const result = resultOf(job, runId, summary.counts, summary.metrics);
+      results[index] = result;
       host.info(
-        `  ${
-          Object.entries(metrics)
+        `evaluation ${runId}: ${
+          Object.entries(result.metrics)
             .map(([k, v]) => `${k} = ${v}`)
             .join(', ') || 'no aggregated metrics'
         }; ${summary.counts.failed} of ${summary.counts.total} lines failed`,
@@ -193,7 +244,12 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         overLimit.push(
           `${runId}: ${summary.counts.failed} of ${summary.counts.total} evaluation lines failed (tolerance ${limit})${summary.error ? `: ${summary.error}` : ''}`,
         );
-    }
+    };
+    await Promise.all(jobs.map((job, i) => opening.run(() => runJob(job, i))));
+    progress.finish();
+    if (failure !== undefined) throw failure;
+    // In the order of the jobs, whatever order they finished in.
+    const evaluations = results.filter((r): r is EvaluationResult => r !== undefined);
 
     const evaluationsFile = inputs.evaluationsFile ?? defaultEvaluationsFile(inputs.store, useCase);
     const handoff: EvaluationsFile = {
@@ -214,6 +270,38 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     return { evaluationsFile, evaluations };
   },
 };
+
+function resultOf(
+  job: Job,
+  runId: string,
+  counts: { total: number; failed: number },
+  metrics: Record<string, unknown>,
+): EvaluationResult {
+  return {
+    runId,
+    evaluator: job.evaluator.name,
+    dataset: job.dataset.name,
+    standardRunId: job.run.runId,
+    variantId: job.run.variantId,
+    lines: counts.total,
+    failed: counts.failed,
+    metrics: numericMetrics(metrics),
+  };
+}
+
+/** An evaluation run already in the store, with its metrics when it wrote them. */
+function existingRun(
+  store: string,
+  runId: string,
+): { record: RunRecord; metrics: Record<string, unknown> } | undefined {
+  const dir = runDir(store, runId);
+  if (!existsSync(path.join(dir, 'run.json'))) return undefined;
+  const metricsFile = path.join(dir, 'metrics.json');
+  return {
+    record: readRunRecord(store, runId),
+    metrics: existsSync(metricsFile) ? (parsePyJson(readFileSync(metricsFile, 'utf8')) as Record<string, unknown>) : {},
+  };
+}
 
 /** Evaluation data must have one row per line of the run it scores (unless its rows carry line_number). */
 async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {

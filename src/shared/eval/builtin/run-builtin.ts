@@ -23,6 +23,7 @@ import {
 } from '../../runs/index.js';
 import { assetPath } from '../../assets.js';
 import { writeJsonAtomic } from '../../files.js';
+import type { SlotPool } from '../../runs/pool.js';
 import { missingOptions, scorers } from './scorers.js';
 
 export interface BuiltinRunOptions {
@@ -35,6 +36,10 @@ export interface BuiltinRunOptions {
   connections: Connection[];
   llm: LlmService;
   progress?: ProgressReporter;
+  /** The step's line pool, shared with its other evaluation runs (judges only: they call a model). */
+  pool?: SlotPool;
+  /** Resume the judge's run already in the store (its recorded lines are final). */
+  resume?: boolean;
 }
 
 /** Judges scored 1–5 by an LLM with a documented rubric (src/shared/eval/judges/<name>.prompty). */
@@ -218,6 +223,8 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
     connections: o.connections,
     llm: o.llm,
     progress: o.progress,
+    pool: o.pool,
+    resume: o.resume ? o.runId : undefined,
   });
   // A prompty has no aggregation: the judge's metric is the mean of its per-line scores.
   const scores: number[] = [];
