@@ -11,6 +11,7 @@ import { MemoryHost } from '../../src/shared/host/memory.js';
 import { SlotPool } from '../../src/shared/runs/pool.js';
 import { shardPlan, parseShard, type PlannedRun } from '../../src/shared/runs/plan.js';
 import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
+import { evaluateStep } from '../../src/shared/steps/evaluate.js';
 import { makeUseCase } from '../helpers/use-case-dir.js';
 
 const runsOf = (ranges: Array<[number, number]>) =>
@@ -105,6 +106,14 @@ node_variants:
   'flows/std/ask.jinja2': '# user:\n{{question}}\n',
   'data/train.jsonl': Array.from({ length: 7 }, (_, i) => JSON.stringify({ question: `q${i}` })).join('\n') + '\n',
   'data/more.jsonl': Array.from({ length: 5 }, (_, i) => JSON.stringify({ question: `m${i}` })).join('\n') + '\n',
+  'flows/eval/flow.dag.yaml':
+    'inputs:\n  question:\n    type: string\n  answer:\n    type: string\noutputs:\n  same:\n    type: string\n    reference: ${inputs.answer}\n' +
+    'nodes:\n- name: score\n  type: python\n  source: { type: code, path: score.py }\n  inputs: { answer: "${inputs.answer}", question: "${inputs.question}" }\n' +
+    '- name: mean\n  type: python\n  source: { type: code, path: mean.py }\n  inputs: { scores: "${score.output}" }\n  aggregation: true\n',
+  'flows/eval/score.py':
+    'from promptflow.core import tool\n\n@tool\ndef score(answer: str, question: str) -> float:\n    return float(question[-1] in \"13579\" and len(answer) > 0)\n',
+  'flows/eval/mean.py':
+    'from promptflow.core import log_metric, tool\n\n@tool\ndef mean(scores: list) -> dict:\n    log_metric("hit", sum(scores) / len(scores))\n    return {}\n',
   'experiment.yaml': `name: demo
 flow: flows/std
 connections:
@@ -123,7 +132,25 @@ datasets:
     source: data/more.jsonl
     mappings:
       question: \${data.question}
-evaluators: []
+evaluators:
+  - name: hit
+    flow: flows/eval
+    datasets:
+      - name: train
+        mappings:
+          question: \${data.question}
+          answer: \${run.outputs.answer}
+      - name: more
+        mappings:
+          question: \${data.question}
+          answer: \${run.outputs.answer}
+  - name: exact
+    builtin: exact_match
+    datasets:
+      - name: train
+        mappings:
+          prediction: \${run.outputs.answer}
+          reference: \${data.question}
 `,
 };
 
@@ -171,6 +198,42 @@ test('all runs share one pool of C lines; every shard one after the other gives 
     // 24 lines in 5 shards: 4 or 5 lines each; the first shard covers lines 0-4 of the first run.
     const first = JSON.parse(readFileSync(path.join(store, 'runs', whole.runs[0].runId, 'run.json'), 'utf8'));
     expect(first.shards[0]).toEqual({ index: 0, count: 5, start: 0, end: 5 });
+  } finally {
+    one.cleanup();
+    sharded.cleanup();
+  }
+});
+
+test('evaluate --shard i/n: every shard one after the other gives the evaluation records and metrics of one unsharded evaluate', async () => {
+  const one = makeUseCase(flowFiles);
+  const sharded = makeUseCase(flowFiles);
+  try {
+    const common = (dir: string) => ({
+      config: path.join(dir, 'experiment.yaml'),
+      store: path.join(dir, '.llmops'),
+      buildId: '6',
+      cacheMode: 'off' as const,
+      concurrency: 4,
+    });
+    const host = new MemoryHost();
+    await bulkRunStep.run(common(one.dir), host);
+    const whole = await evaluateStep.run(common(one.dir), host);
+    // hit on 4 runs, exact on the 2 train runs.
+    expect(whole.evaluations).toHaveLength(6);
+
+    await bulkRunStep.run(common(sharded.dir), host);
+    let last;
+    for (let i = 1; i <= 4; i++) last = await evaluateStep.run({ ...common(sharded.dir), shard: `${i}/4` }, host);
+    const strip = (e: { runId: string }[]) => JSON.parse(JSON.stringify(e));
+    expect(strip(last!.evaluations)).toEqual(strip(whole.evaluations));
+    for (const e of whole.evaluations) {
+      expect(records(path.join(sharded.dir, '.llmops'), e.runId)).toEqual(records(path.join(one.dir, '.llmops'), e.runId));
+      if (e.evaluator === 'hit') {
+        const metrics = JSON.parse(readFileSync(path.join(sharded.dir, '.llmops/runs', e.runId, 'metrics.json'), 'utf8'));
+        // Aggregated over every line of the run, not over the last shard's piece: odd lines of 7 (train) or 5.
+        expect(metrics.hit).toBeCloseTo(e.dataset === 'train' ? 3 / 7 : 2 / 5, 10);
+      }
+    }
   } finally {
     one.cleanup();
     sharded.cleanup();

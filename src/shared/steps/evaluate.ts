@@ -18,11 +18,14 @@ import { StepProgress } from './step-progress.js';
 import {
   evaluationRunId,
   linkEvaluations,
+  parseShard,
   planExperiment,
+  shardPlan,
   type EvaluationLink,
+  type PlannedRun,
   type ExperimentPlan,
 } from '../runs/plan.js';
-import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
+import { llmJudges, runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
 import { checkCodeEvaluators } from '../eval/code-evaluators/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
@@ -36,7 +39,7 @@ import {
   writeHandoff,
 } from './experiment-files.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
-import { planInputs, showPlan } from './plan-output.js';
+import { planInputs, shardInput, showPlan } from './plan-output.js';
 import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface EvaluateInputs {
@@ -52,6 +55,8 @@ export interface EvaluateInputs {
   dryRun?: boolean;
   planFile?: string;
   resume?: boolean;
+  /** `i/n`: execute only shard i of n of the evaluation jobs' lines. */
+  shard?: string;
 }
 
 export interface EvaluateOutputs {
@@ -89,6 +94,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         'Finish an interrupted evaluate: finished evaluation runs are kept, lines already recorded are not run again.',
     },
     ...planInputs,
+    shardInput,
   ],
   outputs: [
     { name: 'evaluations-file', description: 'Path of the evaluations file (JSON) for the report step.' },
@@ -130,7 +136,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       await showPlan(plan, 'evaluations', host, inputs, useCase.missingSecrets);
       if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan };
     }
-    await checkAlignment(jobs, useCase);
+    const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
+    const rows = await checkAlignment(jobs, useCase);
     if (jobs.length === 0)
       host.warning(
         `evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`,
@@ -148,32 +155,37 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     // Every job at once through one line pool of size C, at most C evaluation runs open (as bulk-run).
     const concurrency = execution.concurrency;
     const pool = new SlotPool(concurrency);
-    const opening = new SlotPool(Math.min(concurrency, Math.max(1, jobs.length)));
     const stop = new AbortController();
-    const results: Array<EvaluationResult | undefined> = jobs.map(() => undefined);
+    const pieces = shard ? shardPieces(jobs, rows, shard) : jobs.map((job) => ({ job, range: undefined }));
+    const opening = new SlotPool(Math.min(concurrency, Math.max(1, pieces.length)));
+    const ran = new Map<Job, RunSummary>();
+    const pieceLines = (p: EvaluationPiece) => (p.range ? p.range.end - p.range.start : rows.get(p.job)!);
     const progress = new StepProgress(
       host,
       'evaluate',
-      jobs.reduce((n, j) => n + j.run.lines, 0),
+      pieces.reduce((n, p) => n + pieceLines(p), 0),
     );
     let failure: unknown;
     host.info(
-      `evaluate ${useCase.name}: ${jobs.length} evaluation run(s), concurrency ${concurrency} across runs${inputs.resume ? ', resuming' : ''}`,
+      `evaluate ${useCase.name}: ${jobs.length} evaluation run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, concurrency ${concurrency} across runs${inputs.resume ? ', resuming' : ''}`,
     );
-    const runJob = async (job: Job, index: number) => {
+    const runPiece = async (piece: EvaluationPiece) => {
       if (stop.signal.aborted) return;
+      const { job, range } = piece;
       const runId = evaluationRunId(job.run.runId, job.evaluator.name);
       const before = existingRun(inputs.store, runId);
-      // --resume keeps finished evaluation runs and finishes the others line-exactly; otherwise a run of the same
-      // id from an earlier evaluate is replaced (its standard run may have changed since).
-      if (before && inputs.resume && before.record.status === 'Completed') {
+      // What is in the store under this id: kept and finished (--resume, or a sibling shard's piece of this run),
+      // or replaced — a run of an earlier evaluate, whose standard run may have changed since.
+      const continues =
+        before !== undefined &&
+        (inputs.resume === true ||
+          (shard !== undefined && (before.record.shards ?? []).some((s) => s.count === shard.count)));
+      if (continues && before.record.status === 'Completed') {
         host.info(`evaluation ${runId}: finished earlier, kept`);
-        progress.kept(job.run.lines);
-        results[index] = resultOf(job, runId, before.record.counts, before.metrics);
+        progress.kept(pieceLines(piece));
         return;
       }
-      const resume = before !== undefined && inputs.resume === true;
-      if (before && !resume) rmSync(runDir(inputs.store, runId), { recursive: true, force: true });
+      if (before && !continues) rmSync(runDir(inputs.store, runId), { recursive: true, force: true });
       const common = {
         runId,
         storeRoot: inputs.store,
@@ -181,16 +193,18 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         connections: useCase.connections,
         fallbackConnection,
         llm,
-        progress: progress.forRun(job.run.lines),
+        progress: progress.forRun(pieceLines(piece)),
       };
+      const cut = { lineRange: range, shard: range ? shard : undefined };
       let summary: RunSummary;
       try {
         summary = job.evaluator.flow
           ? await runBatch({
               ...common,
+              ...cut,
               pool,
               signal: stop.signal,
-              resume: resume ? runId : undefined,
+              resume: continues ? runId : undefined,
               flow: job.evaluator.flow.model,
               data: job.dataset.localPath!,
               columnMapping: job.dataset.mappings,
@@ -211,8 +225,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
               })
             : await runBuiltinEvaluator({
                 ...common,
+                ...cut,
                 pool,
-                resume,
+                resume: continues,
                 evaluator: job.evaluator,
                 dataset: job.dataset,
                 standardRunId: job.run.runId,
@@ -230,26 +245,45 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         stop.abort();
         return;
       }
-      const result = resultOf(job, runId, summary.counts, summary.metrics);
-      results[index] = result;
+      ran.set(job, summary);
+      const metrics = numericMetrics(summary.metrics);
       host.info(
-        `evaluation ${runId}: ${
-          Object.entries(result.metrics)
+        `evaluation ${runId}${range ? ` lines ${range.start}-${range.end - 1}` : ''}: ${summary.status}, ${
+          Object.entries(metrics)
             .map(([k, v]) => `${k} = ${v}`)
             .join(', ') || 'no aggregated metrics'
         }; ${summary.counts.failed} of ${summary.counts.total} lines failed`,
       );
       const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
-      if (summary.counts.failed > limit)
+      if (summary.status === 'Completed' && summary.counts.failed > limit)
         overLimit.push(
           `${runId}: ${summary.counts.failed} of ${summary.counts.total} evaluation lines failed (tolerance ${limit})${summary.error ? `: ${summary.error}` : ''}`,
         );
     };
-    await Promise.all(jobs.map((job, i) => opening.run(() => runJob(job, i))));
+    await Promise.all(pieces.map((p) => opening.run(() => runPiece(p))));
     progress.finish();
     if (failure !== undefined) throw failure;
-    // In the order of the jobs, whatever order they finished in.
-    const evaluations = results.filter((r): r is EvaluationResult => r !== undefined);
+
+    // Every job whose evaluation run is complete, in the order of the jobs: those finished now, and those kept or
+    // finished by other shards. A run still waiting for other shards' lines is left out until they ran.
+    const evaluations: EvaluationResult[] = [];
+    const waiting: string[] = [];
+    for (const job of jobs) {
+      const runId = evaluationRunId(job.run.runId, job.evaluator.name);
+      const now = ran.get(job);
+      if (now?.status === 'Completed') {
+        evaluations.push(resultOf(job, runId, now.counts, now.metrics));
+        continue;
+      }
+      const stored = existingRun(inputs.store, runId);
+      if (stored?.record.status === 'Completed')
+        evaluations.push(resultOf(job, runId, stored.record.counts, stored.metrics));
+      else waiting.push(runId);
+    }
+    if (waiting.length)
+      host.info(
+        `evaluate: ${waiting.length} evaluation run(s) wait for the lines of other shards and are not in the evaluations file yet: ${waiting.join(', ')}`,
+      );
 
     const evaluationsFile = inputs.evaluationsFile ?? defaultEvaluationsFile(inputs.store, useCase);
     const handoff: EvaluationsFile = {
@@ -303,8 +337,37 @@ function existingRun(
   };
 }
 
-/** Evaluation data must have one row per line of the run it scores (unless its rows carry line_number). */
-async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
+/** One shard's piece of an evaluation job: its lines [start, end) of the evaluation data, or all of them. */
+interface EvaluationPiece {
+  job: Job;
+  range?: { start: number; end: number };
+}
+
+/**
+ * The evaluation jobs' lines cut as shardPlan cuts a plan's. Code-only and in-process built-in evaluators read
+ * their data themselves and cannot be cut: each runs whole in the shard that holds its first line.
+ */
+function shardPieces(jobs: Job[], rows: Map<Job, number>, shard: { index: number; count: number }): EvaluationPiece[] {
+  const cuttable = (j: Job) =>
+    j.evaluator.flow !== undefined || (llmJudges as readonly string[]).includes(j.evaluator.builtin ?? '');
+  const ids = jobs.map((_, i) => String(i));
+  const mine = shardPlan(
+    { runs: jobs.map((j, i) => ({ runId: ids[i], lineRange: { start: 0, end: rows.get(j)! } }) as PlannedRun) },
+    shard.count,
+  )[shard.index].pieces;
+  return mine.flatMap((p): EvaluationPiece[] => {
+    const job = jobs[Number(p.runId)];
+    if (cuttable(job)) return [{ job, range: { start: p.start, end: p.end } }];
+    return p.start === 0 ? [{ job }] : [];
+  });
+}
+
+/**
+ * Evaluation data must have one row per line of the run it scores (unless its rows carry line_number). Returns
+ * the rows of each job's evaluation data (code-only evaluators: the lines of the run they score).
+ */
+async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<Map<Job, number>> {
+  const rows = new Map<Job, number>(jobs.map((j) => [j, j.run.lines]));
   const problems: Problem[] = [];
   const scanned = new Map<string, Awaited<ReturnType<typeof scanData>> | undefined>();
   for (const job of jobs) {
@@ -324,6 +387,7 @@ async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
     }
     const scan = scanned.get(key);
     if (!scan) continue;
+    rows.set(job, scan.rows);
     if (!scan.lineNumbers && scan.rows !== job.run.lines) {
       const at = useCase.locationOf([
         'evaluators',
@@ -339,6 +403,7 @@ async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
     }
   }
   if (problems.length) throw new ConfigError(problems);
+  return rows;
 }
 
 function numericMetrics(metrics: Record<string, unknown>): Record<string, number> {

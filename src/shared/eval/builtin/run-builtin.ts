@@ -40,6 +40,9 @@ export interface BuiltinRunOptions {
   pool?: SlotPool;
   /** Resume the judge's run already in the store (its recorded lines are final). */
   resume?: boolean;
+  /** A shard's piece of the judge's run (lines [start, end) of the data) and the shard, for run.json. */
+  lineRange?: { start: number; end: number };
+  shard?: { index: number; count: number };
 }
 
 /** Judges scored 1–5 by an LLM with a documented rubric (src/shared/eval/judges/<name>.prompty). */
@@ -225,6 +228,8 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
     progress: o.progress,
     pool: o.pool,
     resume: o.resume ? o.runId : undefined,
+    lineRange: o.lineRange,
+    shard: o.shard,
   });
   // A prompty has no aggregation: the judge's metric is the mean of its per-line scores.
   const scores: number[] = [];
