@@ -64,8 +64,7 @@ function makeUseCase(): string {
   };
   for (let d = 0; d < DATASETS; d++)
     files[`data/d${d}.jsonl`] =
-      Array.from({ length: LINES }, (_, i) => JSON.stringify({ question: `dataset ${d} line ${i}` })).join('\n') +
-      '\n';
+      Array.from({ length: LINES }, (_, i) => JSON.stringify({ question: `dataset ${d} line ${i}` })).join('\n') + '\n';
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(join(dir, file, '..'), { recursive: true });
     writeFileSync(join(dir, file), text);

@@ -64,14 +64,14 @@ test('killed at random points and resumed each time: no line lost, none recorded
     }
     expect(kills).toBeGreaterThanOrEqual(1);
     const final = await runCli(args(existsSync(planFile)), env);
-    expect({ delays, status: final.status, stderr: final.stderr }).toEqual(
-      expect.objectContaining({ status: 0 }),
-    );
+    expect({ delays, status: final.status, stderr: final.stderr }).toEqual(expect.objectContaining({ status: 0 }));
     const plan = JSON.parse(readFileSync(planFile, 'utf8'));
     if (firstPlan) expect(plan).toEqual(JSON.parse(firstPlan)); // resume never re-plans
     expect(plan.runs).toHaveLength(4);
     const runsFile = JSON.parse(readFileSync(path.join(store, 'experiments/demo/runs.json'), 'utf8'));
-    expect(runsFile.runs.map((r: { runId: string }) => r.runId)).toEqual(plan.runs.map((r: { runId: string }) => r.runId));
+    expect(runsFile.runs.map((r: { runId: string }) => r.runId)).toEqual(
+      plan.runs.map((r: { runId: string }) => r.runId),
+    );
     let total = 0;
     for (const run of plan.runs as Array<{ runId: string; lines: number }>) {
       const lineNumbers = readFileSync(path.join(store, 'runs', run.runId, 'outputs.jsonl'), 'utf8')
@@ -88,7 +88,9 @@ test('killed at random points and resumed each time: no line lost, none recorded
     }
     const requests = server.stats().requests;
     expect(requests).toBeGreaterThanOrEqual(total);
-    process.stderr.write(`plan-resume: kills ${delays.join(', ')} ms after the first request; ${requests - total} line(s) asked again\n`);
+    process.stderr.write(
+      `plan-resume: kills ${delays.join(', ')} ms after the first request; ${requests - total} line(s) asked again\n`,
+    );
     expect(requests - total).toBeLessThanOrEqual(askedAgainBound(kills));
   } finally {
     uc.cleanup();
@@ -192,7 +194,9 @@ test('evaluate killed at random points and resumed: every evaluation line record
     }
     expect(total).toBe(2 * (linesPer.train + linesPer.more));
     const requests = server.stats().requests - start;
-    process.stderr.write(`plan-resume (evaluate): kills ${delays.join(', ')} ms after the first request; ${requests - total} line(s) asked again\n`);
+    process.stderr.write(
+      `plan-resume (evaluate): kills ${delays.join(', ')} ms after the first request; ${requests - total} line(s) asked again\n`,
+    );
     expect(requests).toBeGreaterThanOrEqual(total);
     expect(requests - total).toBeLessThanOrEqual(askedAgainBound(kills));
   } finally {

@@ -38,7 +38,10 @@ test('shards partition the lines: every line of every run in exactly one shard, 
           expect(n).toBe(s.lines);
         }
         const expected = runs.flatMap((r) =>
-          Array.from({ length: r.lineRange!.end - r.lineRange!.start }, (_, i) => `${r.runId}:${r.lineRange!.start + i}`),
+          Array.from(
+            { length: r.lineRange!.end - r.lineRange!.start },
+            (_, i) => `${r.runId}:${r.lineRange!.start + i}`,
+          ),
         );
         expect(walked).toEqual(expected);
         const sizes = shards.map((s) => s.lines);
@@ -111,7 +114,7 @@ node_variants:
     'nodes:\n- name: score\n  type: python\n  source: { type: code, path: score.py }\n  inputs: { answer: "${inputs.answer}", question: "${inputs.question}" }\n' +
     '- name: mean\n  type: python\n  source: { type: code, path: mean.py }\n  inputs: { scores: "${score.output}" }\n  aggregation: true\n',
   'flows/eval/score.py':
-    'from promptflow.core import tool\n\n@tool\ndef score(answer: str, question: str) -> float:\n    return float(question[-1] in \"13579\" and len(answer) > 0)\n',
+    'from promptflow.core import tool\n\n@tool\ndef score(answer: str, question: str) -> float:\n    return float(question[-1] in "13579" and len(answer) > 0)\n',
   'flows/eval/mean.py':
     'from promptflow.core import log_metric, tool\n\n@tool\ndef mean(scores: list) -> dict:\n    log_metric("hit", sum(scores) / len(scores))\n    return {}\n',
   'experiment.yaml': `name: demo
@@ -227,9 +230,13 @@ test('evaluate --shard i/n: every shard one after the other gives the evaluation
     const strip = (e: { runId: string }[]) => JSON.parse(JSON.stringify(e));
     expect(strip(last!.evaluations)).toEqual(strip(whole.evaluations));
     for (const e of whole.evaluations) {
-      expect(records(path.join(sharded.dir, '.llmops'), e.runId)).toEqual(records(path.join(one.dir, '.llmops'), e.runId));
+      expect(records(path.join(sharded.dir, '.llmops'), e.runId)).toEqual(
+        records(path.join(one.dir, '.llmops'), e.runId),
+      );
       if (e.evaluator === 'hit') {
-        const metrics = JSON.parse(readFileSync(path.join(sharded.dir, '.llmops/runs', e.runId, 'metrics.json'), 'utf8'));
+        const metrics = JSON.parse(
+          readFileSync(path.join(sharded.dir, '.llmops/runs', e.runId, 'metrics.json'), 'utf8'),
+        );
         // Aggregated over every line of the run, not over the last shard's piece: odd lines of 7 (train) or 5.
         expect(metrics.hit).toBeCloseTo(e.dataset === 'train' ? 3 / 7 : 2 / 5, 10);
       }

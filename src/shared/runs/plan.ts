@@ -581,7 +581,8 @@ export function shardPlan(plan: Pick<ExperimentPlan, 'runs'>, count: number): Pl
       const size = ranges[j].end - ranges[j].start;
       const lo = Math.max(from, at);
       const hi = Math.min(to, at + size);
-      if (hi > lo) pieces.push({ runId: ranges[j].runId, start: ranges[j].start + lo - at, end: ranges[j].start + hi - at });
+      if (hi > lo)
+        pieces.push({ runId: ranges[j].runId, start: ranges[j].start + lo - at, end: ranges[j].start + hi - at });
       at += size;
     }
     shards.push({ index: k, count, lines: to - from, pieces });

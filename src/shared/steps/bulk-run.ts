@@ -11,14 +11,7 @@ import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { writeJsonAtomic } from '../files.js';
-import {
-  readLineRecords,
-  readRunRecord,
-  runBatch,
-  runDir,
-  type RunRecord,
-  type RunSummary,
-} from '../runs/index.js';
+import { readLineRecords, readRunRecord, runBatch, runDir, type RunRecord, type RunSummary } from '../runs/index.js';
 import {
   parseShard,
   planExperiment,
@@ -174,7 +167,11 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const stop = new AbortController();
     const lineCount = (p: (typeof pieces)[number]) =>
       p.range ? p.range.end - p.range.start : (p.planned.lines ?? p.planned.lineRange?.end ?? 0);
-    const progress = new StepProgress(host, 'bulk-run', pieces.reduce((n, p) => n + lineCount(p), 0));
+    const progress = new StepProgress(
+      host,
+      'bulk-run',
+      pieces.reduce((n, p) => n + lineCount(p), 0),
+    );
     const overLimit: { run: StandardRun; summary: RunSummary; limit: number }[] = [];
     let failure: unknown;
     host.info(

@@ -23,7 +23,7 @@ export const shardInput: InputSpec = {
   name: 'shard',
   type: 'string',
   description:
-    'Execute only shard i of n of the plan (i/n, e.g. 2/4): the plan\'s lines cut into n contiguous, balanced pieces. Running every shard into the same store gives the records of one unsharded run.',
+    "Execute only shard i of n of the plan (i/n, e.g. 2/4): the plan's lines cut into n contiguous, balanced pieces. Running every shard into the same store gives the records of one unsharded run.",
 };
 
 type Row = [string, string, string, string, string, string, string];
