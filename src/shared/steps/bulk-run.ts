@@ -11,7 +11,7 @@ import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { writeJsonAtomic } from '../files.js';
-import { readLineRecords, readRunRecord, runBatch, runDir, type RunRecord, type RunSummary } from '../runs/index.js';
+import { runBatch, RunStore, type RunRecord, type RunSummary } from '../runs/index.js';
 import {
   parseShard,
   planExperiment,
@@ -126,7 +126,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       build,
       prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
       // A run id already in the store is not reused by a new plan.
-      taken: (id) => existsSync(runDir(inputs.store, id)),
+      taken: (id) => new RunStore(inputs.store).exists(id),
     });
     // --resume executes the plan written before; a shard joins the plan of the same inputs its siblings wrote.
     const earlier = inputs.resume || shard ? readSavedPlan(planPath, planned, inputs.resume === true) : undefined;
@@ -299,7 +299,8 @@ function readSavedPlan(file: string, fresh: ExperimentPlan, required: boolean): 
 }
 
 function readRecordIfAny(store: string, runId: string): RunRecord | undefined {
-  return existsSync(path.join(runDir(store, runId), 'run.json')) ? readRunRecord(store, runId) : undefined;
+  const runs = new RunStore(store);
+  return runs.has(runId) ? runs.record(runId) : undefined;
 }
 
 /** A planned run as the runs file lists it, with what the store holds of it so far. */
@@ -361,7 +362,7 @@ async function failedLinesError(
   for (const { run, limit } of overLimit) {
     failures.push(`${run.runId}: ${run.failed} of ${run.lines} lines failed (tolerance ${limit})`);
     let shown = 0;
-    for await (const rec of readLineRecords(path.join(runDir(store, run.runId), 'outputs.jsonl'))) {
+    for await (const rec of new RunStore(store).lines(run.runId)) {
       if (rec.status !== 'Failed') continue;
       const message = rec.error?.message ?? 'failed';
       if (shown < 10)

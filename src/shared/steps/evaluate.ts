@@ -4,16 +4,15 @@
  * or a built-in evaluator. Runs are linked to datasets by name, never by path fragments (the
  * seed template's bug), and evaluation data must be row-aligned with the run it scores.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../results/model.js';
-import { readRunRecord, runBatch, runDir, scanData, type RunRecord, type RunSummary } from '../runs/index.js';
+import { runBatch, RunStore, scanData, type RunRecord, type RunSummary } from '../runs/index.js';
 import { SlotPool } from '../runs/pool.js';
-import { parsePyJson } from '../engine/python-worker/index.js';
 import { StepProgress } from './step-progress.js';
 import {
   evaluationRunId,
@@ -185,7 +184,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         progress.kept(pieceLines(piece));
         return;
       }
-      if (before && !continues) rmSync(runDir(inputs.store, runId), { recursive: true, force: true });
+      if (before && !continues) new RunStore(inputs.store).remove(runId);
       const common = {
         runId,
         storeRoot: inputs.store,
@@ -328,13 +327,9 @@ function existingRun(
   store: string,
   runId: string,
 ): { record: RunRecord; metrics: Record<string, unknown> } | undefined {
-  const dir = runDir(store, runId);
-  if (!existsSync(path.join(dir, 'run.json'))) return undefined;
-  const metricsFile = path.join(dir, 'metrics.json');
-  return {
-    record: readRunRecord(store, runId),
-    metrics: existsSync(metricsFile) ? (parsePyJson(readFileSync(metricsFile, 'utf8')) as Record<string, unknown>) : {},
-  };
+  const runs = new RunStore(store);
+  if (!runs.has(runId)) return undefined;
+  return { record: runs.record(runId), metrics: runs.metrics(runId) };
 }
 
 /** One shard's piece of an evaluation job: its lines [start, end) of the evaluation data, or all of them. */
