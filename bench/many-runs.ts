@@ -5,7 +5,8 @@
  *   - run after run: the loop bulk-run had before the plan executed as one (main at eddd4c5): each planned run,
  *     in order, through runBatch with its own C workers, the next starting when the last line of the previous
  *     one is done (the same calls as that loop, without its runs-file bookkeeping);
- *   - one pool: the bulk-run step as it is now (every run through one line pool of C).
+ *   - one pool: the bulk-run step as it is now (every run through one line pool of C), whole: loading the use
+ *     case, reading the datasets and planning included (measured alone as a dry run, the last row).
  * Medians over the repeats (alternating the two, repeat by repeat), printed as a markdown table.
  *
  *   npx esbuild bench/many-runs.ts --bundle --platform=node --format=esm --target=node20 --outfile=dist/bench-many-runs.mjs \
@@ -110,6 +111,16 @@ async function onePool(dir: string, store: string): Promise<number> {
   return ms;
 }
 
+/** What the step spends before its first line: loading the use case, reading the datasets, planning. */
+async function planOnly(dir: string, store: string): Promise<number> {
+  const t0 = performance.now();
+  await bulkRunStep.run(
+    { config: join(dir, 'experiment.yaml'), store, concurrency: C, buildId: 'dry', dryRun: true },
+    new MemoryHost(),
+  );
+  return performance.now() - t0;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
@@ -118,13 +129,14 @@ async function main(): Promise<void> {
   process.env.AOAI_API_BASE = server.url;
   process.env.AOAI_API_KEY = 'bench-key';
   const dir = makeUseCase();
-  const times = { old: [] as number[], pool: [] as number[] };
+  const times = { old: [] as number[], pool: [] as number[], plan: [] as number[] };
   try {
     // Warm-up (tokenizers, first connections), not counted.
     await onePool(dir, join(dir, 'warm'));
     for (let i = 0; i < repeats; i++) {
       times.old.push(await runAfterRun(dir, join(dir, `old-${i}`)));
       times.pool.push(await onePool(dir, join(dir, `pool-${i}`)));
+      times.plan.push(await planOnly(dir, join(dir, `plan-${i}`)));
     }
   } finally {
     server.stop();
@@ -140,6 +152,7 @@ async function main(): Promise<void> {
       '|---|---:|---:|---|',
       row('run after run (before)', times.old),
       row('one pool across runs (now)', times.pool),
+      row('of which: load, dataset check and plan (--dry-run)', times.plan),
     ].join('\n'),
   );
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
+import { runBatch } from '../../src/shared/runs/index.js';
 import { SlotPool } from '../../src/shared/runs/pool.js';
 import { shardPlan, parseShard, type PlannedRun } from '../../src/shared/runs/plan.js';
 import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
@@ -244,5 +245,41 @@ test('evaluate --shard i/n: every shard one after the other gives the evaluation
   } finally {
     one.cleanup();
     sharded.cleanup();
+  }
+});
+
+test('runs sharing a pool of 3 never have more than 3 lines at the model together, and reach 3', async () => {
+  const own = await startModelServer({ latencyMs: 30 });
+  const uc = makeUseCase(flowFiles);
+  try {
+    const pool = new SlotPool(3);
+    const connection = {
+      name: 'aoai',
+      type: 'AzureOpenAIConnection',
+      value: { api_base: own.url, api_key: 'k', api_type: 'azure', api_version: '2024-02-01' },
+      secretKeys: ['api_key'],
+    };
+    const run = (data: string, variant: string) =>
+      runBatch({
+        flow: path.join(uc.dir, 'flows/std'),
+        data: path.join(uc.dir, data),
+        columnMapping: { question: '${data.question}' },
+        variant,
+        storeRoot: path.join(uc.dir, '.llmops'),
+        concurrency: 3,
+        connections: [connection],
+        pool,
+      });
+    const summaries = await Promise.all([
+      run('data/train.jsonl', '${ask.v0}'),
+      run('data/more.jsonl', '${ask.v1}'),
+      run('data/train.jsonl', '${ask.v1}'),
+    ]);
+    expect(summaries.map((s) => s.counts.completed)).toEqual([7, 5, 7]);
+    expect(own.stats().maxInFlight).toBe(3);
+    expect(pool.inUse).toBe(0);
+  } finally {
+    uc.cleanup();
+    await own.close();
   }
 });
