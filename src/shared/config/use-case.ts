@@ -65,8 +65,12 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const repositoryRoot = findRepositoryRoot(baseDir);
   const missingSecrets = new Set<string>();
   const loaded = loadEnvironment(repositoryRoot, processEnv);
-  const env =
-    options.secrets === 'list' ? { ...loaded, unset: (name: string) => missingSecrets.add(name).size > 0 } : loaded;
+  // Listing: an unset placeholder variable is noted, and the value it would fill is left out.
+  const listUnset = (name: string) => {
+    missingSecrets.add(name);
+    return true;
+  };
+  const env = options.secrets === 'list' ? { ...loaded, unset: listUnset } : loaded;
   const envName = options.env ?? processEnv.ENV_NAME ?? undefined;
   const findings = new Findings();
   const problems = findings.bucket('experiment');
