@@ -41,7 +41,8 @@ try {
     host.info(`demo: ${exampleName}; local model server at ${server.url}; run store ${store}`);
     await validateStep.run({ config }, host);
     await registerDataStep.run({ config, store }, host);
-    await bulkRunStep.run({ config, store, variants: 'one_at_a_time', cacheMode: 'off' }, host);
+    // The experiment's own variant plan: every variant for DAG flows, the flow as written for flex flows.
+    await bulkRunStep.run({ config, store, cacheMode: 'off' }, host);
     await evaluateStep.run({ config, store, cacheMode: 'off' }, host);
     const { results } = await reportStep.run({ config, store, outputDir: reports }, host);
 
