@@ -10,7 +10,9 @@ afterAll(() => run?.cleanup());
 test('validate → register-data → bulk-run → evaluate → report → deploy → smoke tests, in under a minute', () => {
   expect(run.log).not.toContain('internal error');
   expect(run.status).toBe(0);
-  expect(run.log).toContain('experiment code_generation: flex flow examples/code_generation/flows/programmer/flow.flex.yaml');
+  expect(run.log).toContain(
+    'experiment code_generation: flex flow examples/code_generation/flows/programmer/flow.flex.yaml',
+  );
   expect(run.log).toContain('coding_tasks: 8 rows');
   expect(run.log).toMatch(/demo: http:\/\/127\.0\.0\.1:\d+\/score passed 3\/3 smoke tests/);
   expect(run.seconds).toBeLessThan(60);
@@ -25,7 +27,10 @@ test('pass@1 from the unit tests run in the sandbox, and the code-quality judge,
     'code_quality.quality [default]': 4.125,
   });
   expect(metric(results, 'unit_tests', 'pass_at_1')).toMatchObject({ kind: 'boolean', scoreKey: 'unit_tests.passed' });
-  expect(metric(results, 'code_quality', 'quality')).toMatchObject({ kind: 'likert', scoreKey: 'code_quality.quality' });
+  expect(metric(results, 'code_quality', 'quality')).toMatchObject({
+    kind: 'likert',
+    scoreKey: 'code_quality.quality',
+  });
   expect(results.gates.every((g) => g.status === 'passed')).toBe(true);
   expect(run.reportFiles()).toEqual(
     expect.arrayContaining(['unit_tests_result.csv', 'code_quality_metrics.csv', 'report.html', 'summary.md']),

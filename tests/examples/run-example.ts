@@ -55,8 +55,11 @@ export function metricTable(results: Results): Record<string, number> {
 }
 
 export function metric(results: Results, evaluator: string, name: string, variantId = 'default'): MetricResult {
-  const found = results.metrics.find((m) => m.evaluator === evaluator && m.metric === name && m.variantId === variantId);
-  if (!found) throw new Error(`no metric ${evaluator}.${name} [${variantId}] in ${JSON.stringify(metricTable(results))}`);
+  const found = results.metrics.find(
+    (m) => m.evaluator === evaluator && m.metric === name && m.variantId === variantId,
+  );
+  if (!found)
+    throw new Error(`no metric ${evaluator}.${name} [${variantId}] in ${JSON.stringify(metricTable(results))}`);
   return found;
 }
 

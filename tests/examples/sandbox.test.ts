@@ -139,7 +139,10 @@ describe.each(copies)('%s', (sandbox) => {
   });
 
   test('stops a program that takes more memory than its limit', () => {
-    for (const code of ['data = bytearray(512 * 1024 * 1024)\n', 'rows = []\nwhile True:\n    rows.append("x" * 10**6)\n']) {
+    for (const code of [
+      'data = bytearray(512 * 1024 * 1024)\n',
+      'rows = []\nwhile True:\n    rows.append("x" * 10**6)\n',
+    ]) {
       const r = sandboxed(sandbox, code, 10, 128);
       expect(r).toMatchObject({ ok: false, failure: 'memory: more than 128 MB' });
     }
