@@ -1,4 +1,6 @@
 /** examples/chat_app through the whole lifecycle, as `npm run demo -- chat_app` runs it. */
+import { spawn } from 'node:child_process';
+import { startModelServer } from '../../src/model-server/index.js';
 import { metricTable, runExample, runPullRequestPath, scoresByLine, type ExampleRun } from './run-example.js';
 
 let run: ExampleRun;
@@ -57,4 +59,35 @@ test('the pr overlay runs one conversation; pr and dev validate', async () => {
   const pr = await runPullRequestPath('chat_app');
   expect(pr.validated).toEqual(['pr: experiment.pr.yaml', 'dev: experiment.dev.yaml']);
   expect(pr.runs).toEqual([{ dataset: 'conversations_pr', variantId: 'default', lines: 3, failed: 0 }]);
+}, 60_000);
+
+test('the token budget from init drops the oldest turns: a follow-up over budget loses its history', async () => {
+  const model = await startModelServer({ rules: 'examples/chat_app/model-rules.yaml' });
+  const answer = (budget: number) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          'dist/cli.js',
+          'flow',
+          'test',
+          'examples/chat_app/flows/chat',
+          '--inputs-file',
+          'examples/chat_app/sample-request.json',
+          '--init',
+          `max_total_token=${budget}`,
+        ],
+        { env: { ...process.env, AZURE_OPENAI_ENDPOINT: model.url, AZURE_OPENAI_API_KEY: 'local-test-key' } },
+      );
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out).answer) : reject(new Error(`exit ${code}`))));
+    });
+  try {
+    // init.json's budget (2048) keeps the history; 400 tokens cannot hold it beside the facts and max_tokens.
+    expect(await answer(2048)).toBe('An e-bike costs €18 for a whole day.');
+    expect(await answer(400)).toBe('Which bike do you mean: a classic bike or an e-bike?');
+  } finally {
+    await model.close();
+  }
 }, 60_000);
