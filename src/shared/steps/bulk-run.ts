@@ -172,7 +172,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       'bulk-run',
       pieces.reduce((n, p) => n + lineCount(p), 0),
     );
-    const overLimit: { run: StandardRun; summary: RunSummary; limit: number }[] = [];
+    const overLimit: { run: StandardRun; limit: number }[] = [];
     let failure: unknown;
     host.info(
       `bulk-run ${useCase.name}: ${plan.runs.length} run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, ${pieces.reduce((n, p) => n + lineCount(p), 0)} line(s), concurrency ${concurrency} across runs (up to ${openRuns} open at once), cache ${execution.cache}${earlier ? ', resuming the saved plan' : ''}`,
@@ -185,6 +185,9 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       if (before?.status === 'Completed') {
         host.info(`run ${r.runId}: finished earlier, kept`);
         progress.kept(lineCount({ planned: r, range }));
+        // The step's verdict covers every run of the plan, those finished in an earlier session too.
+        const limit = failedLineLimit(execution.maxFailedLines, before.counts.total);
+        if (before.counts.failed > limit && !overLimit.some((o) => o.run === run)) overLimit.push({ run, limit });
         return;
       }
       const dataset = datasets.find((d) => d.name === r.dataset)!;
@@ -244,7 +247,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       host.info(
         `run ${r.runId} (${r.dataset}, ${r.variantId})${before ? ' (resumed)' : ''}${range ? ` lines ${range.start}-${range.end - 1}` : ''}: ${summary.status}, ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} recorded before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`,
       );
-      if (summary.status === 'Completed' && summary.counts.failed > limit) overLimit.push({ run, summary, limit });
+      if (summary.status === 'Completed' && summary.counts.failed > limit) overLimit.push({ run, limit });
     };
     await Promise.all(pieces.map((p) => opening.run(() => runPiece(p))));
     progress.finish();
@@ -354,7 +357,7 @@ function dataLine(file: string, lineNumber: number): { file: string; line?: numb
 }
 
 async function failedLinesError(
-  overLimit: { run: StandardRun; summary: RunSummary; limit: number }[],
+  overLimit: { run: StandardRun; limit: number }[],
   store: string,
   host: Host,
 ): Promise<GateFailed> {

@@ -182,6 +182,11 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       if (continues && before.record.status === 'Completed') {
         host.info(`evaluation ${runId}: finished earlier, kept`);
         progress.kept(pieceLines(piece));
+        // The step's verdict covers the evaluation runs finished in an earlier session too.
+        const { failed, total } = before.record.counts;
+        const limit = failedLineLimit(execution.maxFailedLines, total);
+        if (failed > limit)
+          overLimit.push(`${runId}: ${failed} of ${total} evaluation lines failed (tolerance ${limit})`);
         return;
       }
       if (before && !continues) new RunStore(inputs.store).remove(runId);
