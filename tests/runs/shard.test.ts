@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
+import { GateFailed } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { runBatch } from '../../src/shared/runs/index.js';
 import { SlotPool } from '../../src/shared/runs/pool.js';
@@ -281,5 +282,37 @@ test('runs sharing a pool of 3 never have more than 3 lines at the model togethe
   } finally {
     uc.cleanup();
     await own.close();
+  }
+});
+
+test('bulk-run --resume keeps finished runs, and a kept run over the failed-line tolerance still fails the step', async () => {
+  const uc = makeUseCase({
+    ...flowFiles,
+    'flows/std/flow.dag.yaml':
+      'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${check.output}\n' +
+      'nodes:\n- name: check\n  type: python\n  source: { type: code, path: check.py }\n  inputs: { question: "${inputs.question}" }\n',
+    'flows/std/check.py':
+      'from promptflow.core import tool\n\n@tool\ndef check(question: str) -> str:\n    if question == "q3":\n        raise ValueError("no q3")\n    return question\n',
+    'experiment.yaml': flowFiles['experiment.yaml'].replace(/evaluators:[\s\S]*$/, ''),
+  });
+  try {
+    const common = {
+      config: path.join(uc.dir, 'experiment.yaml'),
+      store: path.join(uc.dir, '.llmops'),
+      buildId: '7',
+      cacheMode: 'off' as const,
+      maxFailedLines: '0',
+    };
+    const first = await bulkRunStep.run(common, new MemoryHost()).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(GateFailed);
+    const host = new MemoryHost();
+    const again = await bulkRunStep.run({ ...common, resume: true }, host).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(GateFailed);
+    expect((again as GateFailed).failures[0]).toMatch(
+      /^demo\.default\.train\.7\.[0-9a-f]{4}: 1 of 7 lines failed \(tolerance 0\)$/,
+    );
+    expect(host.lines.filter((l) => l.message.includes('finished earlier, kept'))).toHaveLength(2);
+  } finally {
+    uc.cleanup();
   }
 });
