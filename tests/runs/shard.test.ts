@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { GateFailed } from '../../src/shared/errors.js';
+import { ConfigError, GateFailed } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { runBatch } from '../../src/shared/runs/index.js';
 import { SlotPool } from '../../src/shared/runs/pool.js';
@@ -52,6 +52,12 @@ test('shards partition the lines: every line of every run in exactly one shard, 
     ),
     { numRuns: 300 },
   );
+});
+
+test('a run whose lines are not known here (a data asset) cannot be sharded: a clear error, not a crash', () => {
+  const runs = [{ runId: 'r0', source: 'azureml:questions:3' } as PlannedRun];
+  expect(() => shardPlan({ runs }, 2)).toThrow(ConfigError);
+  expect(() => shardPlan({ runs }, 2)).toThrow(/azureml:questions:3 whose lines are not known on this machine/);
 });
 
 test('a shard is written i/n, 1-based', () => {

@@ -554,12 +554,16 @@ export interface PlanShard {
  * Cuts all the lines of the plan's runs (runs one after the other, each over its line range) into `count`
  * contiguous shards whose sizes differ by at most one line. Pure: the same plan gives the same shards anywhere,
  * which is what lets shards run as separate jobs into one store. A run of unknown length (a data asset not on
- * this machine) cannot be cut and is rejected.
+ * this machine) cannot be cut: a ConfigError.
  */
 export function shardPlan(plan: Pick<ExperimentPlan, 'runs'>, count: number): PlanShard[] {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`shard count must be a whole number >= 1: ${count}`);
   const ranges = plan.runs.map((r) => {
-    if (!r.lineRange) throw new RangeError(`run ${r.runId}: its line count is not known, it cannot be sharded`);
+    if (!r.lineRange)
+      throw ConfigError.at(
+        { file: 'input "shard"' },
+        `run ${r.runId} reads ${r.source ?? 'a dataset'} whose lines are not known on this machine, expected local data files to cut into shards`,
+      );
     return { runId: r.runId, ...r.lineRange };
   });
   const total = ranges.reduce((n, r) => n + (r.end - r.start), 0);
