@@ -3,12 +3,16 @@
  * complete, scores joined from the evaluation runs, the HTML table bounded with failed lines first, and a
  * results.json read back as a baseline line by line.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { ConfigError } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
+import { assembleResults } from '../../src/shared/eval/results.js';
 import { readResultsFile } from '../../src/shared/report/read.js';
+import { writeReports } from '../../src/shared/report/write.js';
+import type { EvaluationsFile, RunsFile } from '../../src/shared/results/handoff.js';
+import { RunStore } from '../../src/shared/runs/store.js';
 import { validateResults } from '../../src/shared/report/schema.js';
 import type { Results } from '../../src/shared/results/model.js';
 import { reportStep } from '../../src/shared/steps/report.js';
@@ -146,6 +150,26 @@ describe('a report streamed from the run store', () => {
       ['default', 'accuracy', 1500 - Math.floor(1500 / failEvery), 0],
       ['answer.v1', 'accuracy', 1200 - Math.floor(1200 / failEvery), 0],
     ]);
+  });
+
+  it('redacts secrets from the streamed lines of every file', async () => {
+    const read = (name: string) => JSON.parse(readFileSync(path.join(uc.dir, name), 'utf8'));
+    const { data } = await assembleResults({
+      store: new RunStore(store),
+      storeRoot: store,
+      runs: read('runs.json') as RunsFile,
+      evaluations: (read('evaluations.json') as EvaluationsFile).evaluations,
+      gates: [],
+      datasetSources: {},
+    });
+    const dir = path.join(uc.dir, 'redacted');
+    const secret = 'answer 1234';
+    await writeReports(data, dir, ['json', 'csv', 'html', 'markdown', 'junit'], { secrets: [secret] });
+    const texts = readdirSync(dir).map((f) => readFileSync(path.join(dir, f), 'utf8'));
+    expect(texts.filter((t) => t.includes(secret))).toEqual([]);
+    expect(texts.join('').includes('answer 1233')).toBe(true);
+    const json = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as Results;
+    expect(json.lines[1234].outputs).toEqual({ answer: '***' });
   });
 
   it('names the file and line of a bad line in a baseline', async () => {
