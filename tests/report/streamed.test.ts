@@ -114,6 +114,19 @@ describe('a report streamed from the run store', () => {
     expect(html).toContain('Showing 400 of 2,700 lines: at most 200 per run');
   });
 
+  it('lists failed lines in line order in JUnit and Markdown, though the store holds them in finishing order', () => {
+    const failed = runs.flatMap((r) =>
+      Array.from({ length: Math.floor(r.lines / failEvery) }, (_, k) => `${r.variantId}#${failEvery * (k + 1) - 1}`),
+    );
+    const junit = readFileSync(path.join(reports, 'results.junit.xml'), 'utf8');
+    const cases = [...junit.matchAll(/<testcase [^>]*name="line (\d+) \[([^\]]+)\]"/g)].map((m) => `${m[2]}#${m[1]}`);
+    expect(cases).toEqual(failed);
+    const md = readFileSync(path.join(reports, 'summary.md'), 'utf8');
+    expect(md).toContain(`Failed lines (${failed.length})`);
+    const rows = [...md.matchAll(/^\| ([^|]+?) \| train \| (\d+) \| /gm)].map((m) => `${m[1]}#${m[2]}`);
+    expect(rows).toEqual(failed.slice(0, 10));
+  });
+
   it('reads its results.json back as a baseline: the same scores, line by line', async () => {
     const file = path.join(reports, 'results.json');
     const read = await readResultsFile(file);

@@ -60,15 +60,18 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
     const lines = table.addRun(run.runId, run.variantId, run.dataset, record.counts.total);
     const keys = { inputs: new Set<string>(), outputs: new Set<string>(), scores: new Set<string>() };
     columns.set(run.runId, keys);
-    for await (const rec of o.store.linesInOrder(run.runId)) {
+    // Finishing order: the statistics index by line number, and an in-order walk would need the store's index.
+    const firstFailed = new FirstLines(FAILED_LINES_KEPT - failed.lines.length);
+    for await (const rec of o.store.lines(run.runId)) {
       lines.setLine(rec.line_number, !!rec.error, rec.latency_ms);
       for (const k in rec.inputs) if (k !== 'line_number') keys.inputs.add(k);
       for (const k in rec.outputs ?? {}) keys.outputs.add(k);
       if (rec.error) {
         failed.count += 1;
-        if (failed.lines.length < FAILED_LINES_KEPT) failed.lines.push(lineResult(run, rec));
+        firstFailed.offer(rec.line_number, () => lineResult(run, rec));
       }
     }
+    failed.lines.push(...firstFailed.inOrder());
     runs.push({
       runId: run.runId,
       variantId: run.variantId,
@@ -135,6 +138,42 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
     analysed,
     data: { results, columns: lineColumns, failed, lines: () => joinedLines(o.store, o.runs, o.evaluations) },
   };
+}
+
+/** The `max` lines of lowest line number among those offered (a bounded max-heap), however they arrive. */
+class FirstLines {
+  private readonly heap: { n: number; line: LineResult }[] = [];
+  constructor(private readonly max: number) {}
+
+  offer(n: number, make: () => LineResult): void {
+    const h = this.heap;
+    if (this.max <= 0 || (h.length >= this.max && n >= h[0].n)) return;
+    if (h.length < this.max) {
+      h.push({ n, line: make() });
+      for (let i = h.length - 1; i > 0;) {
+        const parent = (i - 1) >> 1;
+        if (h[parent].n >= h[i].n) break;
+        [h[parent], h[i]] = [h[i], h[parent]];
+        i = parent;
+      }
+      return;
+    }
+    h[0] = { n, line: make() };
+    for (let i = 0; ;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let top = i;
+      if (l < h.length && h[l].n > h[top].n) top = l;
+      if (r < h.length && h[r].n > h[top].n) top = r;
+      if (top === i) break;
+      [h[top], h[i]] = [h[i], h[top]];
+      i = top;
+    }
+  }
+
+  inOrder(): LineResult[] {
+    return [...this.heap].sort((a, b) => a.n - b.n).map((x) => x.line);
+  }
 }
 
 /**
