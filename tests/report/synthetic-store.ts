@@ -20,6 +20,8 @@ export interface SyntheticOptions {
   textChars?: number;
   /** Every n-th line fails (0: none). */
   failEvery?: number;
+  /** Evaluators scoring every run, each with its own evaluation run (default: one, "grader"). */
+  evaluators?: string[];
 }
 
 /** Line `i` of a run: its evaluation grade and score, fixed by the line number and the run. */
@@ -116,33 +118,35 @@ export async function syntheticStore(
       failed,
       status: 'Completed',
     });
-    const evalId = `eval-${run.runId}`;
-    // The evaluation scores the completed lines only, as an evaluation run over a standard run does.
-    const scored = Array.from({ length: run.lines }, (_, i) => i).filter((i) => !failedLine(i, every));
-    let correct = 0;
-    for (const i of scored) if (gradeOf(run.runId, i)) correct += 1;
-    await writeRun(store, record(evalId, run.variantId, run.lines, failed), (i) => ({
-      line_number: i,
-      inputs: {},
-      latency_ms: 1,
-      tokens: { prompt: 0, completion: 0, total: 0 },
-      ...(failedLine(i, every)
-        ? { status: 'Failed', error: { ...lineError, message: 'the line it scores failed' } }
-        : {
-            status: 'Completed',
-            outputs: { grade: gradeOf(run.runId, i) ? 'Correct' : 'Incorrect', score: scoreOf(run.runId, i) },
-          }),
-    }));
-    evaluations.evaluations.push({
-      runId: evalId,
-      evaluator: 'grader',
-      dataset: `${run.dataset}_eval`,
-      standardRunId: run.runId,
-      variantId: run.variantId,
-      lines: run.lines,
-      failed: 0,
-      metrics: { accuracy: Math.round((correct / scored.length) * 100) / 100 },
-    });
+    for (const evaluator of o.evaluators ?? ['grader']) {
+      const evalId = evaluator === 'grader' ? `eval-${run.runId}` : `eval-${evaluator}-${run.runId}`;
+      // The evaluation scores the completed lines only, as an evaluation run over a standard run does.
+      const scored = Array.from({ length: run.lines }, (_, i) => i).filter((i) => !failedLine(i, every));
+      let correct = 0;
+      for (const i of scored) if (gradeOf(run.runId, i)) correct += 1;
+      await writeRun(store, record(evalId, run.variantId, run.lines, failed), (i) => ({
+        line_number: i,
+        inputs: {},
+        latency_ms: 1,
+        tokens: { prompt: 0, completion: 0, total: 0 },
+        ...(failedLine(i, every)
+          ? { status: 'Failed', error: { ...lineError, message: 'the line it scores failed' } }
+          : {
+              status: 'Completed',
+              outputs: { grade: gradeOf(run.runId, i) ? 'Correct' : 'Incorrect', score: scoreOf(run.runId, i) },
+            }),
+      }));
+      evaluations.evaluations.push({
+        runId: evalId,
+        evaluator,
+        dataset: `${run.dataset}_eval`,
+        standardRunId: run.runId,
+        variantId: run.variantId,
+        lines: run.lines,
+        failed: 0,
+        metrics: { accuracy: Math.round((correct / scored.length) * 100) / 100 },
+      });
+    }
   }
   const runsFile = path.join(path.dirname(store), 'runs.json');
   const evaluationsFile = path.join(path.dirname(store), 'evaluations.json');
