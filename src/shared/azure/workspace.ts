@@ -3,6 +3,7 @@
  * over the ARM client. Room for jobs and online endpoints follows the same shape.
  * @module
  */
+import type { TokenCredential } from '@azure/identity';
 import { ServiceError } from '../errors.js';
 import { ArmClient } from './arm-client.js';
 import { createAzureCredential, type AzureAuthSource } from './credentials.js';
@@ -45,6 +46,8 @@ export class MlWorkspace {
   constructor(
     readonly client: ArmClient,
     readonly settings: AzureSettings,
+    /** The signed-in credential, also used for identity-based datastores. */
+    readonly credential: TokenCredential,
   ) {}
 
   /** ARM id of the workspace (also the prefix of every path below). */
@@ -154,5 +157,5 @@ export async function openWorkspace(
     pollIntervalMs: options.pollIntervalMs,
     retryDelayMs: options.retryDelayMs,
   });
-  return new MlWorkspace(client, settings);
+  return new MlWorkspace(client, settings, credential);
 }

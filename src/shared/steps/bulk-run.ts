@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import type { Host } from '../host/host.js';
@@ -88,6 +89,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
+    // azureml: datasets are downloaded into the store's cache first; the runs file records the version read.
+    const lineage = await resolveAzureDatasets(datasets, useCase, inputs.store, host);
     // Every dataset is read (strictly) before the first line of the first one runs.
     await checkDatasets(
       datasets
@@ -147,6 +150,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         isDefault: planned.isDefault,
         dataset: dataset.name,
         dataFile: dataset.localPath!,
+        ...dataAssetOf(lineage.get(dataset.source)),
         lines: 0,
         completed: 0,
         failed: 0,

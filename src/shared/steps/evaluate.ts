@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { resolveAzureDatasets } from '../azure/datasets.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../results/model.js';
@@ -86,6 +87,13 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
   ],
   async run(inputs, host) {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate' });
+    // azureml: evaluation datasets are read from the store's cache (downloaded once).
+    await resolveAzureDatasets(
+      [...useCase.datasets, ...useCase.evaluators.flatMap((e) => e.datasets)],
+      useCase,
+      inputs.store,
+      host,
+    );
     const execution = executionOverrides(useCase.execution, inputs);
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
     if (inputs.dryRun && !existsSync(runsFile)) {

@@ -55,7 +55,6 @@ export class Azurite {
         String(port),
         '--location',
         this.dir,
-        '--inMemoryPersistence',
         '--skipApiVersionCheck',
         '--loose',
         '--disableTelemetry',
@@ -63,12 +62,12 @@ export class Azurite {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    await new Promise<void>((resolve, reject) => {
+    const started = new Promise<void>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`Azurite did not start: ${out}`)), 30_000);
       const onData = (d: Buffer) => {
         out += d.toString();
-        if (out.includes('successfully listening')) {
+        if (/successfully listen/.test(out)) {
           clearTimeout(timer);
           resolve();
         }
@@ -77,6 +76,12 @@ export class Azurite {
       this.child.stderr!.on('data', onData);
       this.child.on('exit', (code) => reject(new Error(`Azurite exited (${code}): ${out}`)));
     });
+    try {
+      await started;
+    } catch (e) {
+      this.child.kill('SIGKILL');
+      throw e;
+    }
     this.directUrl = `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
     this.proxy = http.createServer((req, res) => {
       const u = new URL(req.url ?? '/', 'http://x');
