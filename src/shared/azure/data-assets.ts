@@ -140,7 +140,7 @@ export async function fetchAsset(ws: MlWorkspace, source: string, storeRoot: str
   const hash = found.properties.tags?.[HASH_TAG];
   const folder = found.properties.dataType !== 'uri_file';
   const location = parseDatastoreUri(found);
-  const cacheDir = path.join(storeRoot, 'data', 'cache', hash ?? `${ref.name}-${version}`);
+  const cacheDir = path.resolve(storeRoot, 'data', 'cache', hash ?? `${ref.name}-${version}`);
   const base = path.posix.basename(location.path.replace(/\/+$/, '')) || ref.name;
   const localPath = path.join(cacheDir, base);
   const done = path.join(cacheDir, '.complete');
