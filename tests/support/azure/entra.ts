@@ -50,6 +50,13 @@ export class EntraEmulator {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** A token as if a user had signed in elsewhere (e.g. `az login`): accepted like one issued here. */
+  issue(scope: string, clientId = 'signed-in-user'): string {
+    const token = randomBytes(24).toString('base64url');
+    this.issued.set(token, { token, clientId, tenantId: this.clients[0]?.tenantId ?? '', scope });
+    return token;
+  }
+
   /** True when `authorization` carries a token issued here for `audience` (a Resource Manager origin). */
   accepts(authorization: string | undefined, audience: string): boolean {
     const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
