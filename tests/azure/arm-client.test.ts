@@ -63,6 +63,14 @@ test('429 with Retry-After and 503s are retried; the call then succeeds', async 
   expect(emulator.specViolations()).toEqual([]);
 });
 
+test('a 429 without Retry-After is retried with back-off too', async () => {
+  emulator.inject({ method: 'GET', path: '/datastores/workspaceblobstore', status: 429, times: 2 });
+  const before = emulator.requests.length;
+  const store = await client.get<{ name: string }>(`${ws}/datastores/workspaceblobstore`, { what: 'read datastore' });
+  expect(store.body.name).toBe('workspaceblobstore');
+  expect(emulator.requests.slice(before).map((r) => r.status)).toEqual([429, 429, 200]);
+});
+
 test('a 5xx that persists is a ServiceError (exit 3) naming the resource and the service message', async () => {
   emulator.inject({
     method: 'GET',

@@ -235,3 +235,23 @@ test('a SAS datastore: listSecrets gives a SAS token and the upload uses it', as
     await sasEmulator.stop();
   }
 });
+
+test('the same content under two file names: each asset points at a blob that exists', async () => {
+  const same = '{"question": "same", "answer": "same"}\n';
+  const uc = azureUseCase({ 'data/train.jsonl': same, 'data/eval.jsonl': same });
+  try {
+    const r = await registerData(uc.dir);
+    expect(r.status).toBe(0);
+    const { hash } = r.datasets.train;
+    expect(r.datasets.train_eval.hash).toBe(hash);
+    expect(
+      azurite
+        .writes()
+        .map((w) => w.path)
+        .filter((p) => p.includes(hash))
+        .sort(),
+    ).toEqual([`/${CONTAINER}/LocalUpload/${hash}/eval.jsonl`, `/${CONTAINER}/LocalUpload/${hash}/train.jsonl`]);
+  } finally {
+    uc.cleanup();
+  }
+});

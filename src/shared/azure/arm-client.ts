@@ -20,6 +20,7 @@ import {
   type Pipeline,
   type PipelineResponse,
   RestError,
+  retryPolicy,
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import { ServiceError } from '../errors.js';
@@ -65,6 +66,7 @@ export interface ArmResponse<T = unknown> {
   headers: Record<string, string>;
 }
 
+const RETRY_AFTER_HEADERS = ['retry-after', 'retry-after-ms', 'x-ms-retry-after-ms'];
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'cancelled']);
 
 export class ArmClient {
@@ -91,6 +93,25 @@ export class ArmClient {
       },
       userAgentOptions: { userAgentPrefix: 'llmops' },
     });
+    // The library retries 5xx, and a 429 or 503 that says when (Retry-After); a 429 that does not say
+    // when is retried here with the same exponential back-off, innermost so retries do not multiply.
+    const baseDelay = options.retryDelayMs ?? 1000;
+    this.pipeline.addPolicy(
+      retryPolicy(
+        [
+          {
+            name: 'throttledWithoutRetryAfter',
+            retry: ({ response, retryCount }) => {
+              if (response?.status !== 429 || RETRY_AFTER_HEADERS.some((h) => response.headers.has(h)))
+                return { skipStrategy: true };
+              return { retryAfterInMs: Math.min(60_000, baseDelay * 2 ** retryCount * (0.8 + Math.random() * 0.4)) };
+            },
+          },
+        ],
+        { maxRetries: options.maxRetries ?? 4 },
+      ),
+      { phase: 'Retry' },
+    );
     const credential = options.credential;
     const authority = options.scope ?? `${new URL(this.endpoint).origin}/.default`;
     // Token failures say where sign-in failed, not a generic "request failed".

@@ -49,11 +49,12 @@ export async function openDatastore(ws: MlWorkspace, datastore: Datastore): Prom
   return { datastore, container: service.getContainerClient(p.containerName), accountUrl, auth: 'Entra ID' };
 }
 
-/** True when some blob already lies under `prefix` (a content hash uploaded before). */
-export async function hasBlobsUnder(store: DatastoreContainer, prefix: string): Promise<boolean> {
+/** Names of the blobs under `prefix` (what an earlier, maybe interrupted, upload left). */
+export async function blobNamesUnder(store: DatastoreContainer, prefix: string): Promise<Set<string>> {
   return storageCall(store, `list ${prefix}`, async () => {
-    for await (const _ of store.container.listBlobsFlat({ prefix })) return true;
-    return false;
+    const names = new Set<string>();
+    for await (const item of store.container.listBlobsFlat({ prefix })) names.add(item.name);
+    return names;
   });
 }
 

@@ -14,7 +14,7 @@ import { parseAssetSource } from './asset-ref.js';
 import { dataFiles } from '../runs/data.js';
 import {
   downloadFile,
-  hasBlobsUnder,
+  blobNamesUnder,
   openDatastore,
   sha256File,
   UPLOAD_ROOT,
@@ -80,14 +80,16 @@ export async function planAsset(
   const base = path.basename(asset.localPath);
   const prefix = `${UPLOAD_ROOT}/${asset.hash}/`;
   const files = folder ? dataFiles(asset.localPath) : [asset.localPath];
-  const uploads = (await hasBlobsUnder(datastore, prefix))
-    ? []
-    : files.map((file) => ({
-        file,
-        blob: folder
-          ? `${prefix}${base}/${path.relative(asset.localPath, file).split(path.sep).join('/')}`
-          : `${prefix}${base}`,
-      }));
+  // Blob by blob: the same content under another file name, or an interrupted folder upload, is completed.
+  const present = await blobNamesUnder(datastore, folder ? `${prefix}${base}/` : `${prefix}${base}`);
+  const uploads = files
+    .map((file) => ({
+      file,
+      blob: folder
+        ? `${prefix}${base}/${path.relative(asset.localPath, file).split(path.sep).join('/')}`
+        : `${prefix}${base}`,
+    }))
+    .filter((u) => !present.has(u.blob));
   const dataUri = `azureml://datastores/${datastore.datastore.name}/paths/${prefix}${base}${folder ? '/' : ''}`;
   return { name: asset.name, version, dataType, exists: false, uploads, dataUri, store: datastore };
 }
