@@ -1,7 +1,7 @@
 /**
  * `azureml:<name>:<version|latest>` dataset sources in a local bulk-run, through the CLI: resolved in
  * the (emulated) workspace, downloaded once from the datastore (Azurite) into the store's cache by
- * hash, read like a local file; the runs file records the exact asset version each run read.
+ * hash, read like a local file; run.json and the runs file record the exact asset version each run read.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -101,6 +101,13 @@ test('a local bulk-run reads azureml:train:latest: downloaded once into the cach
     });
     expect(runs[0].dataFile).toBe(path.join(uc.dir, '.llmops/data/cache', hash, 'train.jsonl'));
     expect(answers(uc.dir, runs[0].runId)).toEqual(['q1', 'q2', 'q3']);
+    // Lineage in run.json too: the exact version, wherever the run is read later.
+    const record = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/runs', runs[0].runId, 'run.json'), 'utf8'));
+    expect(record.data_asset).toEqual({
+      asset: `azureml:train:${version}`,
+      data_uri: `azureml://datastores/workspaceblobstore/paths/LocalUpload/${hash}/train.jsonl`,
+      hash,
+    });
     expect(azurite.requests.slice(blobBefore).filter((r) => r.method === 'GET').length).toBeGreaterThan(0);
 
     // Again: the cached copy is read, no blob request at all.

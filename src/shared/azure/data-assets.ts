@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ConfigError, ServiceError } from '../errors.js';
 import { parseAssetSource } from './asset-ref.js';
 import { dataFiles } from '../runs/data.js';
+import { RunStore } from '../runs/store.js';
 import {
   downloadFile,
   blobNamesUnder,
@@ -142,7 +143,7 @@ export async function fetchAsset(ws: MlWorkspace, source: string, storeRoot: str
   const hash = found.properties.tags?.[HASH_TAG];
   const folder = found.properties.dataType !== 'uri_file';
   const location = parseDatastoreUri(found);
-  const cacheDir = path.resolve(storeRoot, 'data', 'cache', hash ?? `${ref.name}-${version}`);
+  const cacheDir = new RunStore(storeRoot).dataAssetCacheDir(hash ?? `${ref.name}-${version}`);
   const base = path.posix.basename(location.path.replace(/\/+$/, '')) || ref.name;
   const localPath = path.join(cacheDir, base);
   const done = path.join(cacheDir, '.complete');

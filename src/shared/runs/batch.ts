@@ -51,6 +51,8 @@ export interface RunBatchOptions {
   columnMapping?: ColumnMapping;
   /** Id of a run in the same store, for `${run.outputs.x}` / `${run.inputs.x}`. */
   referencedRun?: string;
+  /** The Azure ML data asset version `data` was downloaded from, recorded in run.json (lineage). */
+  dataAsset?: { asset: string; dataUri: string; hash?: string };
   /** Default: a new readable id (newRunId). */
   runId?: string;
   /** Folder holding `runs/` (default `.llmops`). */
@@ -112,6 +114,7 @@ interface Plan {
   data: string[];
   mapping: ColumnMapping;
   referencedRun?: string;
+  dataAsset?: RunBatchOptions['dataAsset'];
   runId: string;
   concurrency: number;
   previous?: RunRecord;
@@ -217,6 +220,9 @@ function newRecord(plan: Plan, total: number): RunRecord {
     data: plan.data,
     column_mapping: plan.mapping,
     referenced_run: plan.referencedRun,
+    ...(plan.dataAsset
+      ? { data_asset: { asset: plan.dataAsset.asset, data_uri: plan.dataAsset.dataUri, hash: plan.dataAsset.hash } }
+      : {}),
     concurrency: plan.concurrency,
     counts: { total, completed: 0, failed: 0 },
     timings: { created_at: new Date().toISOString() },
@@ -287,6 +293,7 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
     data: data.map((d) => resolve(d)),
     mapping,
     referencedRun,
+    dataAsset: o.dataAsset,
     runId,
     concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
     previous,

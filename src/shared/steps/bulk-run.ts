@@ -186,6 +186,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
                 variant: planned.selection,
                 variantId: planned.variantId,
                 data: dataset.localPath!,
+                ...dataAssetOf(lineage.get(dataset.source)),
                 columnMapping: dataset.mappings,
                 runId,
               });
