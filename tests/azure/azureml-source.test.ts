@@ -175,3 +175,43 @@ test('an asset that does not exist: exit 3 naming the asset and the workspace; n
     uc.cleanup();
   }
 });
+
+test('evaluate reads an azureml: evaluation dataset too; its evaluation run records the version in run.json', async () => {
+  const producer = makeUseCase({
+    'experiment.yaml': `${baseExperiment}${azureBlock()}`,
+    'data/train.jsonl': '{"question": "e1"}\n{"question": "e2"}\n',
+    'data/eval.jsonl': '{"answer": "e1"}\n{"answer": "e2"}\n',
+  });
+  const uc = makeUseCase({
+    'experiment.yaml': `${baseExperiment
+      .replace('source: data/train.jsonl', 'source: azureml:train:latest')
+      .replace('source: data/eval.jsonl', 'source: azureml:train_eval:latest')}${azureBlock()}`,
+  });
+  try {
+    const registered = await cli(
+      producer.dir,
+      'register-data',
+      '--config',
+      'experiment.yaml',
+      '--output-file',
+      'd.json',
+    );
+    expect(registered.status).toBe(0);
+    const evalVersion = JSON.parse(readFileSync(path.join(producer.dir, 'd.json'), 'utf8')).train_eval.version;
+    expect((await cli(uc.dir, 'bulk-run', '--config', 'experiment.yaml')).status).toBe(0);
+    const evaluated = await cli(uc.dir, 'evaluate', '--config', 'experiment.yaml');
+    expect(evaluated.stderr).not.toMatch(/error/i);
+    expect(evaluated.status).toBe(0);
+    const evaluations = JSON.parse(
+      readFileSync(path.join(uc.dir, '.llmops/experiments/demo/evaluations.json'), 'utf8'),
+    );
+    const runId = evaluations.evaluations[0].runId as string;
+    const record = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/runs', runId, 'run.json'), 'utf8'));
+    expect(record.status).toBe('Completed');
+    expect(record.data_asset.asset).toBe(`azureml:train_eval:${evalVersion}`);
+    expect(emulator.specViolations()).toEqual([]);
+  } finally {
+    producer.cleanup();
+    uc.cleanup();
+  }
+});

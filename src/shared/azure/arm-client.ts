@@ -43,6 +43,8 @@ export interface ArmClientOptions {
   pollIntervalMs?: number;
   /** Longest wait for a long-running operation (default 60 min: online deployments routinely take 15+). */
   lroTimeoutMs?: number;
+  /** Longest wait for one response (default 120 s); a timeout is retried like a network failure. */
+  requestTimeoutMs?: number;
   /** Role named when a call is forbidden (403), unless a call names its own. */
   role?: string;
   /** Tests only: a different HTTP client. */
@@ -77,12 +79,14 @@ export class ArmClient {
   private readonly pollIntervalMs: number;
   private readonly lroTimeoutMs: number;
   private readonly role: string;
+  private readonly requestTimeoutMs: number;
 
   constructor(options: ArmClientOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.apiVersion = options.apiVersion ?? ML_API_VERSION;
     this.pollIntervalMs = options.pollIntervalMs ?? 10_000;
     this.lroTimeoutMs = options.lroTimeoutMs ?? 60 * 60_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
     this.role = options.role ?? 'AzureML Data Scientist (or Contributor) on the workspace';
     this.httpClient = options.httpClient ?? createDefaultHttpClient();
     this.pipeline = createPipelineFromOptions({
@@ -212,6 +216,8 @@ export class ArmClient {
       url,
       method: method as 'GET',
       headers: createHttpHeaders({ accept: 'application/json' }),
+      // A Resource Manager call answers in seconds; a hung connection must not hang the step.
+      timeout: this.requestTimeoutMs,
     });
     if (call.body !== undefined && method !== 'GET') {
       request.headers.set('content-type', 'application/json');

@@ -79,5 +79,6 @@ export async function resolveAzureDatasets(
 function defaultOpen(useCase: Pick<UseCase, 'azure' | 'locationOf' | 'variable'>, host: Host): Promise<MlWorkspace> {
   return openWorkspace(azureSettings(useCase, 'azureml: datasets are read from it'), host.azureAuth?.() ?? {}, {
     log: (m) => host.info(m),
+    mask: (secret) => host.mask(secret),
   });
 }

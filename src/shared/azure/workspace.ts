@@ -48,6 +48,8 @@ export class MlWorkspace {
     readonly settings: AzureSettings,
     /** The signed-in credential, also used for identity-based datastores. */
     readonly credential: TokenCredential,
+    /** Told every secret read from the workspace (datastore keys, SAS tokens), to mask in logs. */
+    private readonly mask?: (secret: string) => void,
   ) {}
 
   /** ARM id of the workspace (also the prefix of every path below). */
@@ -93,6 +95,8 @@ export class MlWorkspace {
         role: STORAGE_ROLE,
       },
     );
+    const secret = r.body.secretsType === 'AccountKey' ? r.body.key : r.body.sasToken;
+    if (secret) this.mask?.(secret);
     return r.body;
   }
 
@@ -141,7 +145,12 @@ function enc(segment: string): string {
 export async function openWorkspace(
   settings: AzureSettings,
   auth: AzureAuthSource,
-  options: { log?: (m: string) => void; pollIntervalMs?: number; retryDelayMs?: number } = {},
+  options: {
+    log?: (m: string) => void;
+    mask?: (secret: string) => void;
+    pollIntervalMs?: number;
+    retryDelayMs?: number;
+  } = {},
 ): Promise<MlWorkspace> {
   const { credential, choice } = await createAzureCredential({
     ...auth,
@@ -157,5 +166,5 @@ export async function openWorkspace(
     pollIntervalMs: options.pollIntervalMs,
     retryDelayMs: options.retryDelayMs,
   });
-  return new MlWorkspace(client, settings, credential);
+  return new MlWorkspace(client, settings, credential, options.mask);
 }

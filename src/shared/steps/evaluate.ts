@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
-import { resolveAzureDatasets } from '../azure/datasets.js';
+import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../results/model.js';
@@ -88,7 +88,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
   async run(inputs, host) {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate' });
     // azureml: evaluation datasets are read from the store's cache (downloaded once).
-    await resolveAzureDatasets(
+    const lineage = await resolveAzureDatasets(
       [...useCase.datasets, ...useCase.evaluators.flatMap((e) => e.datasets)],
       useCase,
       inputs.store,
@@ -154,6 +154,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
             ...common,
             flow: job.evaluator.flow.model,
             data: job.dataset.localPath!,
+            ...dataAssetOf(lineage.get(job.dataset.source)),
             columnMapping: job.dataset.mappings,
             referencedRun: job.run.runId,
             lineTimeoutMs: execution.lineTimeoutSec * 1000,

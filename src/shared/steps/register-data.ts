@@ -130,7 +130,10 @@ async function registerInAzure(
   dryRun: boolean,
 ): Promise<Record<string, RegisteredDataset>> {
   const settings = azureSettings(useCase, 'register-data registers the datasets in it');
-  const ws = await openWorkspace(settings, host.azureAuth?.() ?? {}, { log: (m) => host.info(m) });
+  const ws = await openWorkspace(settings, host.azureAuth?.() ?? {}, {
+    log: (m) => host.info(m),
+    mask: (secret) => host.mask(secret),
+  });
   host.info(
     `register-data: Azure ML workspace ${settings.workspace}${dryRun ? ' (dry run: nothing is uploaded or created)' : ''}`,
   );
