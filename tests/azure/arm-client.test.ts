@@ -193,3 +193,26 @@ test('a token for another audience is refused with 401, named as a sign-in probl
     /^Azure ML: list datastores was refused \(401: InvalidAuthenticationToken: .*\): the token was not accepted/,
   );
 });
+
+test('room for later work: a command job is stored and canceled (202 + Location) by the generic handlers, spec-valid', async () => {
+  const job = `${ws}/jobs/shard-0001`;
+  const before = emulator.requests.length;
+  const put = await client.request('PUT', job, {
+    what: 'submit job shard-0001',
+    body: {
+      properties: {
+        jobType: 'Command',
+        command: 'llmops run-shard --shard 1',
+        environmentId: `${ws}/environments/llmops-cli/versions/1`,
+        resources: { instanceCount: 1, instanceType: 'Standard_E4ds_v4' },
+      },
+    },
+  });
+  expect(put.status).toBe(201);
+  const cancel = await client.lro('POST', `${job}/cancel`, { what: 'cancel job shard-0001' });
+  expect([200, 204]).toContain(cancel.status);
+  expect(emulator.requests.slice(before).map((r) => `${r.method} ${r.operationId ?? 'operation'} ${r.status}`)).toEqual(
+    ['PUT Jobs_CreateOrUpdate 201', 'POST Jobs_Cancel 202', 'GET operation 202', 'GET operation 204'],
+  );
+  expect(emulator.specViolations()).toEqual([]);
+});
