@@ -255,3 +255,40 @@ test('the same content under two file names: each asset points at a blob that ex
     uc.cleanup();
   }
 });
+
+test('an identity-based datastore (no secrets): the upload signs in to storage with the same Entra credential', async () => {
+  const idEmulator = await ArmEmulator.start({
+    datastore: { accountName: DEV_ACCOUNT, accountKey: DEV_KEY, containerName: CONTAINER, credentials: 'None' },
+  });
+  // Azurite over HTTPS with the emulator's certificate, checking bearer tokens (--oauth basic).
+  const secure = await Azurite.start({ tls: idEmulator.cert });
+  const uc = makeUseCase({
+    'experiment.yaml': `${baseExperiment}${stringify({ azure: { ...idEmulator.azureSettings(), blob_endpoint: secure.url } })}`,
+    'data/train.jsonl': '{"question": "with my own identity"}\n',
+  });
+  try {
+    const blob = await import('@azure/storage-blob');
+    const service = new blob.BlobServiceClient(
+      secure.directUrl,
+      new blob.StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY),
+    );
+    await service.getContainerClient(CONTAINER).create();
+    const r = await runCli(['register-data', '--config', 'experiment.yaml'], {
+      cwd: uc.dir,
+      env: { ...baseEnv, ...idEmulator.childEnv() },
+    });
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    expect(secure.writes().length).toBe(2);
+    expect(idEmulator.requests.filter((q) => q.operationId === 'Datastores_ListSecrets')).toEqual([]);
+    expect(idEmulator.entra.requests.filter((q) => q.grantType === 'client_credentials').length).toBeGreaterThanOrEqual(
+      2,
+    );
+    expect([...idEmulator.entra.issued.values()].map((t) => t.scope)).toContain('https://storage.azure.com/.default');
+    expect(idEmulator.specViolations()).toEqual([]);
+  } finally {
+    uc.cleanup();
+    await secure.stop();
+    await idEmulator.stop();
+  }
+});

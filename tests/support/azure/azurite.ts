@@ -6,10 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { LoopbackCertificate } from './tls.js';
 
 const require = createRequire(import.meta.url);
 
@@ -32,16 +34,20 @@ export class Azurite {
   /** Azurite itself, without the proxy (for test set-up that should not be recorded). */
   directUrl = '';
   private child!: ChildProcess;
-  private proxy!: http.Server;
+  private proxy!: http.Server | https.Server;
   private dir = '';
 
-  static async start(): Promise<Azurite> {
+  /**
+   * `tls`: serve HTTPS with this certificate (and the proxy too), and check Entra bearer tokens
+   * (`--oauth basic`: claims, not signatures), for identity-based datastores.
+   */
+  static async start(options: { tls?: LoopbackCertificate } = {}): Promise<Azurite> {
     const a = new Azurite();
-    await a.init();
+    await a.init(options.tls);
     return a;
   }
 
-  private async init(): Promise<void> {
+  private async init(tls?: LoopbackCertificate): Promise<void> {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-azurite-'));
     const port = await freePort();
     const main = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist/src/blob/main.js');
@@ -59,6 +65,7 @@ export class Azurite {
         '--loose',
         '--disableTelemetry',
         '--silent',
+        ...(tls ? ['--cert', tls.certFile, '--key', path.join(tls.dir, 'key.pem'), '--oauth', 'basic'] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -82,8 +89,9 @@ export class Azurite {
       this.child.kill('SIGKILL');
       throw e;
     }
-    this.directUrl = `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
-    this.proxy = http.createServer((req, res) => {
+    const scheme = tls ? 'https' : 'http';
+    this.directUrl = `${scheme}://127.0.0.1:${port}/${DEV_ACCOUNT}`;
+    const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const u = new URL(req.url ?? '/', 'http://x');
       const entry: BlobRequest = {
         method: req.method ?? 'GET',
@@ -92,7 +100,7 @@ export class Azurite {
         status: 0,
       };
       this.requests.push(entry);
-      const upstream = http.request(
+      const upstream = (tls ? https : http).request(
         {
           host: '127.0.0.1',
           port,
@@ -111,9 +119,10 @@ export class Azurite {
         res.end(String(e));
       });
       req.pipe(upstream);
-    });
+    };
+    this.proxy = tls ? https.createServer({ cert: tls.cert, key: tls.key }, forward) : http.createServer(forward);
     await new Promise<void>((resolve) => this.proxy.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.proxy.address() as AddressInfo).port}/${DEV_ACCOUNT}`;
+    this.url = `${scheme}://127.0.0.1:${(this.proxy.address() as AddressInfo).port}/${DEV_ACCOUNT}`;
   }
 
   /** Blob writes (uploads) recorded so far. */

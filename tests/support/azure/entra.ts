@@ -52,7 +52,7 @@ export class EntraEmulator {
 
   /** A token as if a user had signed in elsewhere (e.g. `az login`): accepted like one issued here. */
   issue(scope: string, clientId = 'signed-in-user'): string {
-    const token = randomBytes(24).toString('base64url');
+    const token = jwt(this.clients[0]?.tenantId ?? '', clientId, scope);
     this.issued.set(token, { token, clientId, tenantId: this.clients[0]?.tenantId ?? '', scope });
     return token;
   }
@@ -109,15 +109,37 @@ export class EntraEmulator {
           error_description: 'AADSTS7000215: Invalid client secret provided.',
           error_codes: [7000215],
         });
+      const scope = form.get('scope') ?? '';
       const issued: IssuedToken = {
-        token: randomBytes(24).toString('base64url'),
+        token: jwt(tenantId, client.clientId, scope),
         clientId: client.clientId,
         tenantId,
-        scope: form.get('scope') ?? '',
+        scope,
       };
       this.issued.set(issued.token, issued);
       return json(200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: issued.token });
     }
     json(404, { error: 'not_found', error_description: `${method} ${u.pathname} is not an Entra endpoint here` });
   }
+}
+
+/**
+ * An access token shaped like Entra's (a JWT with aud, iss, nbf, exp; unsigned), so services that read
+ * the claims without checking the signature, like Azurite's `--oauth basic`, accept it.
+ */
+function jwt(tenantId: string, clientId: string, scope: string): string {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const aud = scope.split(' ')[0].replace(/\/?\.default$/, '');
+  const claims = {
+    aud,
+    iss: `https://sts.windows.net/${tenantId}/`,
+    appid: clientId,
+    tid: tenantId,
+    iat: now,
+    nbf: now - 60,
+    exp: now + 3600,
+    jti: randomBytes(8).toString('hex'),
+  };
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.${randomBytes(16).toString('base64url')}`;
 }
