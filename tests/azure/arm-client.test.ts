@@ -43,6 +43,13 @@ test('signs in through the loopback Entra endpoint and round-trips a data versio
     query: { $orderBy: 'createdtime desc' },
   });
   expect(list).toHaveLength(1);
+  // The credential read the tenant's OpenID metadata, then used the client-credentials grant.
+  expect(emulator.entra.requests.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual(
+    expect.arrayContaining([
+      `GET /${TEST_CLIENT.tenantId}/v2.0/.well-known/openid-configuration`,
+      `POST /${TEST_CLIENT.tenantId}/oauth2/v2.0/token`,
+    ]),
+  );
   expect(emulator.entra.requests.some((r) => r.method === 'POST' && r.grantType === 'client_credentials')).toBe(true);
   expect(emulator.specViolations()).toEqual([]);
 });
@@ -130,6 +137,24 @@ test('long-running PUT polls Azure-AsyncOperation, DELETE polls Location; both w
   ]);
   expect(emulator.get(endpoint)).toBeUndefined();
   expect(emulator.specViolations()).toEqual([]);
+});
+
+test('a long-running operation that does not finish in time: a clear error saying it may still run', async () => {
+  const { credential } = await createAzureCredential(
+    { override: 'secret', ...TEST_CLIENT, authorityHost: emulator.entra.url },
+    {},
+  );
+  const impatient = new ArmClient({ endpoint: emulator.url, credential, lroTimeoutMs: 5 });
+  const error = await impatient
+    .lro('PUT', `${ws}/onlineEndpoints/ep-slow`, {
+      what: 'create online endpoint ep-slow',
+      body: { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { authMode: 'Key' } },
+    })
+    .catch((e) => e);
+  expect(error).toBeInstanceOf(ServiceError);
+  expect(error.message).toBe(
+    'Azure ML: create online endpoint ep-slow did not finish within 0 s; it may still be running in Azure',
+  );
 });
 
 test('a provisioning failure ends the operation Failed: the error says what failed and why', async () => {

@@ -267,7 +267,7 @@ export class ArmClient {
   private async pause(ms: number, deadline: number, call: ArmCall): Promise<void> {
     if (Date.now() + ms > deadline)
       throw new ServiceError(
-        `Azure ML: ${call.what} did not finish within ${Math.round(this.lroTimeoutMs / 60_000)} min; it may still be running in Azure`,
+        `Azure ML: ${call.what} did not finish within ${duration(this.lroTimeoutMs)}; it may still be running in Azure`,
       );
     await new Promise((r) => setTimeout(r, ms));
   }
@@ -302,6 +302,10 @@ export function retryAfterMs(headers: Record<string, string>): number | undefine
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(v);
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}
+
+function duration(ms: number): string {
+  return ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
 }
 
 function firstLine(s: string): string {

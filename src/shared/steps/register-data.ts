@@ -43,7 +43,7 @@ export interface RegisterDataOutputs {
 export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOutputs> = {
   name: 'register-data',
   description:
-    'Check every dataset of a use case (readable, mapped columns present in every row) and version it by content hash in the data registry.',
+    'Check every dataset of a use case (readable, mapped columns present in every row) and version it by content hash: in the local data registry, or, with azure settings, as Azure ML data assets uploaded to the workspace datastore.',
   inputs: [
     ...useCaseInputs,
     {
