@@ -241,3 +241,17 @@ test('room for later work: a command job is stored and canceled (202 + Location)
   );
   expect(emulator.specViolations()).toEqual([]);
 });
+
+test('a rejected client secret: exit 3, "Azure sign-in failed" with Entra\'s own message, the secret not in it', async () => {
+  const { credential } = await createAzureCredential(
+    { override: 'secret', ...TEST_CLIENT, clientSecret: 'wrong-secret-value', authorityHost: emulator.entra.url },
+    {},
+  );
+  const refused = new ArmClient({ endpoint: emulator.url, credential, retryDelayMs: 10 });
+  const error = await refused.get(`${ws}/datastores`, { what: 'list datastores' }).catch((e) => e);
+  expect(error).toBeInstanceOf(ServiceError);
+  expect(error.message).toMatch(
+    /^Azure sign-in failed \(token for https:\/\/127\.0\.0\.1:\d+\/\.default\): .*AADSTS7000215/,
+  );
+  expect(error.message).not.toContain('wrong-secret-value');
+});

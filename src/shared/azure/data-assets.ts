@@ -143,7 +143,10 @@ export async function fetchAsset(ws: MlWorkspace, source: string, storeRoot: str
   const hash = found.properties.tags?.[HASH_TAG];
   const folder = found.properties.dataType !== 'uri_file';
   const location = parseDatastoreUri(found);
-  const cacheDir = new RunStore(storeRoot).dataAssetCacheDir(hash ?? `${ref.name}-${version}`);
+  // Tags are anyone's to write: only a real sha256 names a folder, else the (sanitized) name and version.
+  const cacheKey =
+    hash && /^[0-9a-f]{64}$/.test(hash) ? hash : `${ref.name}-${version}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const cacheDir = new RunStore(storeRoot).dataAssetCacheDir(cacheKey);
   const base = path.posix.basename(location.path.replace(/\/+$/, '')) || ref.name;
   const localPath = path.join(cacheDir, base);
   const done = path.join(cacheDir, '.complete');
@@ -156,14 +159,16 @@ export async function fetchAsset(ws: MlWorkspace, source: string, storeRoot: str
   mkdirSync(partial, { recursive: true });
   if (folder) {
     const prefix = location.path.replace(/\/*$/, '/');
-    let count = 0;
-    for await (const item of store.container.listBlobsFlat({ prefix })) {
-      const target = path.join(partial, base, ...item.name.slice(prefix.length).split('/'));
+    const names = [...(await blobNamesUnder(store, prefix))];
+    for (const name of names) {
+      const segments = name.slice(prefix.length).split('/');
+      if (segments.some((x) => x === '' || x === '.' || x === '..'))
+        throw new ServiceError(`Azure ML: data asset ${ref.name}:${version} holds a blob with an unsafe path: ${name}`);
+      const target = path.join(partial, base, ...segments);
       mkdirSync(path.dirname(target), { recursive: true });
-      await downloadFile(store, item.name, target);
-      count++;
+      await downloadFile(store, name, target);
     }
-    if (count === 0)
+    if (names.length === 0)
       throw new ServiceError(`Azure ML: data asset ${ref.name}:${version} has no files at ${found.properties.dataUri}`);
   } else {
     await downloadFile(store, location.path, path.join(partial, base));
