@@ -13,6 +13,11 @@ export interface EntraClient {
   tenantId: string;
   clientId: string;
   clientSecret: string;
+  /**
+   * A federated credential: the token (e.g. a GitHub OIDC token or an AKS service-account token) this
+   * app accepts as a client assertion, the way a federated identity credential trusts an issuer.
+   */
+  federatedToken?: string;
 }
 
 export interface IssuedToken {
@@ -97,17 +102,24 @@ export class EntraEmulator {
     const token = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(u.pathname);
     if (method === 'POST' && token) {
       const tenantId = token[1];
+      const assertion = form.get('client_assertion');
       const client = this.clients.find(
         (c) =>
           c.tenantId === tenantId &&
           c.clientId === form.get('client_id') &&
-          c.clientSecret === form.get('client_secret'),
+          (assertion
+            ? form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' &&
+              c.federatedToken !== undefined &&
+              assertion === c.federatedToken
+            : c.clientSecret === form.get('client_secret')),
       );
       if (form.get('grant_type') !== 'client_credentials' || !client)
         return json(401, {
           error: 'invalid_client',
-          error_description: 'AADSTS7000215: Invalid client secret provided.',
-          error_codes: [7000215],
+          error_description: assertion
+            ? 'AADSTS700213: No matching federated identity record found for presented assertion.'
+            : 'AADSTS7000215: Invalid client secret provided.',
+          error_codes: [assertion ? 700213 : 7000215],
         });
       const scope = form.get('scope') ?? '';
       const issued: IssuedToken = {
