@@ -1,8 +1,7 @@
 /**
- * The credential chain's federated paths against the loopback Entra endpoint and the ARM emulator:
- * GitHub OIDC (ClientAssertionCredential, the token asked for again on every refresh) and workload
- * identity from a token file (WorkloadIdentityCredential), both exchanged for an ARM token the
- * emulator accepts.
+ * The credential chain against the loopback Entra endpoint and the ARM emulator: GitHub OIDC
+ * (ClientAssertionCredential), workload identity from a token file (WorkloadIdentityCredential) and
+ * App Service managed identity (ManagedIdentityCredential), each giving an ARM token the emulator accepts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -82,4 +81,27 @@ test("a federated token the app does not trust: a sign-in error with Entra's mes
   expect(error).toBeInstanceOf(ServiceError);
   expect(error.message).toMatch(/^Azure sign-in failed .*AADSTS700213/);
   expect(emulator.specViolations()).toEqual([]);
+});
+
+test('managed identity (App Service IDENTITY_ENDPOINT): ManagedIdentityCredential gets the ARM token', async () => {
+  const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+  // MSAL reads these from the process environment itself.
+  process.env.IDENTITY_ENDPOINT = `${emulator.entra.url}/msi/token`;
+  process.env.IDENTITY_HEADER = emulator.entra.msiHeader;
+  try {
+    const { credential, choice } = await createAzureCredential(
+      {},
+      { IDENTITY_ENDPOINT: process.env.IDENTITY_ENDPOINT },
+    );
+    expect(choice.kind).toBe('ManagedIdentityCredential');
+    expect((await listDatastores(credential)).map((d) => d.name)).toEqual(['workspaceblobstore']);
+    expect(emulator.entra.requests.some((r) => r.path.startsWith('/msi/token?'))).toBe(true);
+  } finally {
+    for (const [k, v] of [
+      ['IDENTITY_ENDPOINT', saved.endpoint],
+      ['IDENTITY_HEADER', saved.header],
+    ] as const)
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  }
 });

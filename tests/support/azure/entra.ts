@@ -33,6 +33,8 @@ export class EntraEmulator {
   readonly requests: { method: string; path: string; grantType?: string }[] = [];
   private server!: https.Server;
   url = '';
+  /** IDENTITY_HEADER of the managed identity endpoint (`<url>/msi/token`). */
+  readonly msiHeader = 'msi-identity-header-for-tests';
 
   constructor(
     private readonly cert: LoopbackCertificate,
@@ -43,7 +45,9 @@ export class EntraEmulator {
     this.server = https.createServer({ cert: this.cert.cert, key: this.cert.key }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.handle(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString(), res));
+      req.on('end', () =>
+        this.handle(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString(), res, req.headers),
+      );
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -69,7 +73,13 @@ export class EntraEmulator {
     return Boolean(issued && issued.scope.split(' ').some((s) => s.replace(/\/?\.default$/, '') === audience));
   }
 
-  private handle(method: string, url: string, body: string, res: import('node:http').ServerResponse): void {
+  private handle(
+    method: string,
+    url: string,
+    body: string,
+    res: import('node:http').ServerResponse,
+    headers: import('node:http').IncomingHttpHeaders,
+  ): void {
     const u = new URL(url, this.url);
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -97,6 +107,19 @@ export class EntraEmulator {
         jwks_uri: `${this.url}/${tenant}/discovery/v2.0/keys`,
         response_types_supported: ['code', 'id_token', 'token'],
         token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+      });
+    }
+    if (method === 'GET' && u.pathname === '/msi/token') {
+      // App Service's managed identity endpoint (IDENTITY_ENDPOINT), which wants IDENTITY_HEADER back.
+      if (headers['x-identity-header'] !== this.msiHeader)
+        return json(401, { error: 'unauthorized', error_description: 'missing or wrong X-IDENTITY-HEADER' });
+      const resource = u.searchParams.get('resource') ?? '';
+      const token = this.issue(`${resource}/.default`, 'managed-identity');
+      return json(200, {
+        access_token: token,
+        expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+        resource,
+        token_type: 'Bearer',
       });
     }
     const token = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(u.pathname);
