@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { fetchAsset, type ResolvedAsset } from './data-assets.js';
 import { azureSettings } from './settings.js';
-import { openWorkspace, type MlWorkspace } from './workspace.js';
+import type { MlWorkspace } from './workspace.js';
 
 /** The asset version a run read: `azureml:<name>:<version>` and where its data lives. */
 export interface DataLineage {
@@ -76,7 +76,12 @@ export async function resolveAzureDatasets(
   return lineage;
 }
 
-function defaultOpen(useCase: Pick<UseCase, 'azure' | 'locationOf' | 'variable'>, host: Host): Promise<MlWorkspace> {
+async function defaultOpen(
+  useCase: Pick<UseCase, 'azure' | 'locationOf' | 'variable'>,
+  host: Host,
+): Promise<MlWorkspace> {
+  // Loaded here: a step without azureml: datasets never loads the Azure HTTP pipeline (start-up time).
+  const { openWorkspace } = await import('./workspace.js');
   return openWorkspace(azureSettings(useCase, 'azureml: datasets are read from it'), host.azureAuth?.() ?? {}, {
     log: (m) => host.info(m),
     mask: (secret) => host.mask(secret),

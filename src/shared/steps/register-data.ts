@@ -8,7 +8,6 @@ import path from 'node:path';
 import type { DatastoreContainer } from '../azure/blob.js';
 import { planAsset, registerAsset, type AssetToRegister } from '../azure/data-assets.js';
 import { azureSettings, hasAzureWorkspace } from '../azure/settings.js';
-import { openWorkspace } from '../azure/workspace.js';
 import type { Dataset, FlowRef, UseCase } from '../config/types.js';
 import type { Host } from '../host/host.js';
 import { loadUseCase } from '../config/use-case.js';
@@ -130,6 +129,8 @@ async function registerInAzure(
   dryRun: boolean,
 ): Promise<Record<string, RegisteredDataset>> {
   const settings = azureSettings(useCase, 'register-data registers the datasets in it');
+  // Loaded only with azure settings: the local registry never loads the Azure HTTP pipeline.
+  const { openWorkspace } = await import('../azure/workspace.js');
   const ws = await openWorkspace(settings, host.azureAuth?.() ?? {}, {
     log: (m) => host.info(m),
     mask: (secret) => host.mask(secret),
