@@ -3,7 +3,7 @@
  * resolved to endpoints, with placeholders and file:line:column problems; `azure-auth: cli` signing in
  * through the Azure CLI against the ARM emulator.
  */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -157,6 +157,7 @@ test('azure-auth cli: register-data signs in through the Azure CLI (az account g
     expect(emulator.specViolations()).toEqual([]);
   } finally {
     uc.cleanup();
+    rmSync(bin, { recursive: true, force: true });
     await emulator.stop();
     await azurite.stop();
   }

@@ -11,7 +11,7 @@
  * Handlers are per operationId; later work adds jobs and endpoints behaviour with `handle()`.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -223,6 +223,7 @@ export class ArmEmulator {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.entra.stop();
+    rmSync(this.cert.dir, { recursive: true, force: true });
   }
 
   private async init(): Promise<void> {
