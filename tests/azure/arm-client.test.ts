@@ -255,3 +255,18 @@ test('a rejected client secret: exit 3, "Azure sign-in failed" with Entra\'s own
   );
   expect(error.message).not.toContain('wrong-secret-value');
 });
+
+test('the emulator checks its own answers: a response the spec rejects is recorded as a violation', async () => {
+  emulator.handle('DataContainers_Get', () => ({
+    status: 200,
+    body: { properties: { dataType: 'uri_file', isArchived: 'yes' } },
+  }));
+  const before = emulator.requests.length;
+  await client.get(`${ws}/data/train`, { what: 'read data container train' });
+  const [recorded] = emulator.requests.slice(before);
+  expect(recorded.requestIssues).toEqual([]);
+  expect(recorded.responseIssues.map((i) => `${i.code} ${i.paths.join()}`)).toEqual([
+    'INVALID_TYPE /properties/isArchived',
+  ]);
+  emulator.requests.splice(before); // deliberate: keep the other tests' assertion meaningful
+});
