@@ -36,8 +36,8 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-function azureUseCase(files: Record<string, string | null> = {}) {
-  const azure = { ...emulator.azureSettings(), blob_endpoint: azurite.url };
+function azureUseCase(files: Record<string, string | null> = {}, settings: Record<string, string> = {}) {
+  const azure = { ...emulator.azureSettings(), blob_endpoint: azurite.url, ...settings };
   return makeUseCase({ 'experiment.yaml': `${baseExperiment}${stringify({ azure })}`, ...files });
 }
 
@@ -236,12 +236,16 @@ test('a SAS datastore: listSecrets gives a SAS token and the upload uses it', as
   }
 });
 
-test('the same content under two file names: each asset points at a blob that exists', async () => {
+test('the same content under two file names: each asset points at a blob that exists (a datastore named in azure.datastore)', async () => {
   const same = '{"question": "same", "answer": "same"}\n';
-  const uc = azureUseCase({ 'data/train.jsonl': same, 'data/eval.jsonl': same });
+  const uc = azureUseCase({ 'data/train.jsonl': same, 'data/eval.jsonl': same }, { datastore: 'workspaceblobstore' });
   try {
+    const before = emulator.requests.length;
     const r = await registerData(uc.dir);
     expect(r.status).toBe(0);
+    const ops = emulator.requests.slice(before).map((q) => q.operationId);
+    expect(ops).toContain('Datastores_Get');
+    expect(ops).not.toContain('Datastores_List');
     const { hash } = r.datasets.train;
     expect(r.datasets.train_eval.hash).toBe(hash);
     expect(
