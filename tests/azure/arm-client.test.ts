@@ -185,6 +185,14 @@ test('409 and a request the spec rejects: clear errors; the emulator records the
   expect(conflict.message).toBe(
     'Azure ML: register data asset train:v1 failed: PUT 409: UserError: Data asset version v1 already exists',
   );
+  // An injected 409 (another writer): not retried, said as is.
+  emulator.inject({ method: 'PUT', path: '/data/other/versions/v1', status: 409, message: 'operation in progress' });
+  const injectedAt = emulator.requests.length;
+  const busy = await client
+    .request('PUT', `${ws}/data/other/versions/v1`, { what: 'register data asset other:v1', body: dataVersion })
+    .catch((e) => e);
+  expect(busy.message).toBe('Azure ML: register data asset other:v1 failed: PUT 409: Conflict: operation in progress');
+  expect(emulator.requests.length - injectedAt).toBe(1);
   const before = emulator.requests.length;
   const invalid = await client
     .request('PUT', `${ws}/data/train/versions/v2`, {
