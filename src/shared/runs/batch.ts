@@ -52,6 +52,8 @@ export interface RunBatchOptions {
   columnMapping?: ColumnMapping;
   /** Id of a run in the same store, for `${run.outputs.x}` / `${run.inputs.x}`. */
   referencedRun?: string;
+  /** The Azure ML data asset version `data` was downloaded from, recorded in run.json (lineage). */
+  dataAsset?: { asset: string; dataUri: string; hash?: string };
   /** Default: the plan's readable scheme (runs/run-id.ts), free in the store. */
   runId?: string;
   /** Folder holding `runs/` (default `.llmops`). */
@@ -122,6 +124,7 @@ interface Plan {
   data: string[];
   mapping: ColumnMapping;
   referencedRun?: string;
+  dataAsset?: RunBatchOptions['dataAsset'];
   runId: string;
   concurrency: number;
   previous?: RunRecord;
@@ -227,6 +230,9 @@ function newRecord(plan: Plan, total: number): RunRecord {
     data: plan.data,
     column_mapping: plan.mapping,
     referenced_run: plan.referencedRun,
+    ...(plan.dataAsset
+      ? { data_asset: { asset: plan.dataAsset.asset, data_uri: plan.dataAsset.dataUri, hash: plan.dataAsset.hash } }
+      : {}),
     concurrency: plan.concurrency,
     counts: { total, completed: 0, failed: 0 },
     timings: { created_at: new Date().toISOString() },
@@ -302,6 +308,7 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
     data: data.map((d) => resolve(d)),
     mapping,
     referencedRun,
+    dataAsset: o.dataAsset,
     runId,
     concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
     previous,

@@ -42,6 +42,8 @@ export interface RunRecord {
   data: string[];
   column_mapping: Record<string, unknown>;
   referenced_run?: string;
+  /** Lineage of data read from an Azure ML data asset: the exact version (`azureml:<name>:<version>`). */
+  data_asset?: { asset: string; data_uri: string; hash?: string };
   concurrency: number;
   counts: { total: number; completed: number; failed: number };
   timings: { created_at: string; started_at?: string; ended_at?: string; duration_ms?: number };
@@ -122,6 +124,10 @@ export class RunStore {
   /** The LLM response cache. */
   get cacheDir(): string {
     return join(this.root, 'cache');
+  }
+  /** Local copy of an Azure ML data asset's data (`key`: its content hash), read by local runs. */
+  dataAssetCacheDir(key: string): string {
+    return join(this.root, 'data', 'cache', key);
   }
   /** Virtual environments built from flows' requirements.txt. */
   get venvsDir(): string {

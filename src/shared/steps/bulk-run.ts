@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import type { Host } from '../host/host.js';
@@ -108,6 +109,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
     const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
+    // azureml: datasets are downloaded into the store's cache first; the runs file records the version read.
+    const lineage = await resolveAzureDatasets(datasets, useCase, inputs.store, host);
     // Every dataset is read (strictly) before the first line of the first one runs.
     await checkDatasets(
       datasets
@@ -152,7 +155,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       env: useCase.envName,
       build: plan.build ?? build,
       createdAt: new Date().toISOString(),
-      runs: plan.runs.map((r) => standardRunOf(r, inputs.store)),
+      runs: plan.runs.map((r) => ({ ...standardRunOf(r, inputs.store), ...dataAssetOf(lineage.get(r.source)) })),
     };
     // Written before any line runs, so evaluate sees which runs have not finished.
     writeHandoff(runsFile, handoff);
@@ -213,6 +216,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
           variant: r.selection,
           variantId: r.variantId,
           data: dataset.localPath!,
+          ...dataAssetOf(lineage.get(dataset.source)),
           columnMapping: dataset.mappings,
           runId: r.runId,
           // The store's record is the resume point: lines already in outputs.jsonl are final.

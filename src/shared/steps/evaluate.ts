@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../results/model.js';
@@ -108,6 +109,13 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       needs: 'evaluate',
       secrets: inputs.dryRun ? 'list' : 'require',
     });
+    // azureml: evaluation datasets are read from the store's cache (downloaded once).
+    const lineage = await resolveAzureDatasets(
+      [...useCase.datasets, ...useCase.evaluators.flatMap((e) => e.datasets)],
+      useCase,
+      inputs.store,
+      host,
+    );
     const execution = executionOverrides(useCase.execution, inputs);
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
     if (inputs.dryRun && !existsSync(runsFile)) {
@@ -211,6 +219,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
               resume: continues ? runId : undefined,
               flow: job.evaluator.flow.model,
               data: job.dataset.localPath!,
+              ...dataAssetOf(lineage.get(job.dataset.source)),
               columnMapping: job.dataset.mappings,
               referencedRun: job.run.runId,
               lineTimeoutMs: execution.lineTimeoutSec * 1000,
