@@ -16,6 +16,7 @@ import {
   requirementsFileOf,
   resolveImagePaths,
   type ExecutorOptions,
+  type AggregationColumns,
   type FlowExecutor,
   type LlmServiceOptions,
   type PfError,
@@ -23,7 +24,9 @@ import {
 } from '../engine/index.js';
 import { ResponseCache, type CacheMode } from '../llm/index.js';
 import { readData, scanData } from './data.js';
-import { LineQueue, pendingLines } from './pending-lines.js';
+import { LineSet } from './line-set.js';
+import type { OutputsIndex, OutputsReader } from './outputs-index.js';
+import { LineQueue, pendingLines, type LineSource } from './pending-lines.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
 import {
@@ -306,29 +309,37 @@ async function execute(
   const dataColumns = new Set<string>();
   for (const s of scans) for (const c of s.columns) dataColumns.add(c);
   const columns: Record<string, Set<string>> = { data: dataColumns };
-  let runOutputs: Map<number, Record<string, unknown>> | undefined;
-  let runInputs: Map<number, Record<string, unknown>> | undefined;
+  let runOutputs: LineSource | undefined;
+  let runInputs: LineSource | undefined;
+  let refIndex: OutputsIndex | undefined;
+  let refReader: OutputsReader | undefined;
   if (plan.referencedRun) {
     const ref = store.record(plan.referencedRun);
-    runOutputs = new Map();
-    const outCols = new Set<string>();
-    for await (const r of store.lines(ref.id)) {
-      if (r.status !== 'Completed' || !r.outputs) continue;
+    // The referenced run's records stay in its outputs.jsonl: an offset index finds a line's record when the line
+    // comes up, so an evaluation of a million-line run holds about 17 bytes per line, not the records.
+    const index = await store.index(ref.id);
+    const reader = index.reader();
+    const refDir = store.dir(ref.id);
+    refIndex = index;
+    refReader = reader;
+    runOutputs = (n) => {
+      if (!index.completed(n)) return undefined;
+      const outputs = reader.get(n)?.outputs;
       // Images the referenced run saved are named relative to its folder.
-      runOutputs.set(r.line_number, resolveImagePaths(r.outputs, store.dir(ref.id)) as Record<string, unknown>);
-      for (const k in r.outputs) outCols.add(k);
-    }
-    columns['run.outputs'] = outCols;
+      return outputs ? (resolveImagePaths(outputs, refDir) as Record<string, unknown>) : undefined;
+    };
+    columns['run.outputs'] = outputColumns(index, reader);
     if (mapping.uses('run.inputs')) {
-      runInputs = new Map();
+      const inputsByLine = new Map<number, Record<string, unknown>>();
       const inCols = new Set<string>();
       let i = 0;
       for (const d of ref.data)
         for await (const row of readData(d)) {
-          runInputs.set(typeof row.line_number === 'number' ? row.line_number : i, row);
+          inputsByLine.set(typeof row.line_number === 'number' ? row.line_number : i, row);
           for (const k in row) inCols.add(k);
           i++;
         }
+      runInputs = (n) => inputsByLine.get(n);
       columns['run.inputs'] = inCols;
     }
   } else if (mapping.uses('run.outputs') || mapping.uses('run.inputs')) {
@@ -337,26 +348,41 @@ async function execute(
   mapping.check(columns, plan.data.join(', '));
 
   const totalRows = scans.reduce((n, s) => n + s.rows, 0);
-  const total = runOutputs
-    ? countAligned(
-        totalRows,
-        runOutputs,
-        scans.some((s) => s.lineNumbers),
-      )
+  // Aligned lines only (§6.3): a line the referenced run did not complete is not run.
+  const total = refIndex
+    ? scans.some((s) => s.lineNumbers)
+      ? Math.min(totalRows, refIndex.completedCount())
+      : refIndex.completedCount(totalRows)
     : totalRows;
   const writer = plan.previous ? store.open(plan.runId) : store.begin(newRecord(plan, total));
   delete writer.record.error;
   try {
     return await executeLines(plan, executor, store, o, started, writer, total, { mapping, runOutputs, runInputs });
   } finally {
+    refReader?.close();
     await writer.close();
   }
 }
 
+/**
+ * The output names of a referenced run, from its first completed records: every line of a run has its flow's
+ * outputs, so a sample names them without reading a million records.
+ */
+function outputColumns(index: OutputsIndex, reader: OutputsReader, sample = 1000): Set<string> {
+  const names = new Set<string>();
+  let seen = 0;
+  for (const n of index.numbers()) {
+    if (!index.completed(n)) continue;
+    for (const k in reader.get(n)?.outputs ?? {}) names.add(k);
+    if (++seen >= sample) break;
+  }
+  return names;
+}
+
 interface LineSources {
   mapping: CompiledMapping;
-  runOutputs?: Map<number, Record<string, unknown>>;
-  runInputs?: Map<number, Record<string, unknown>>;
+  runOutputs?: LineSource;
+  runInputs?: LineSource;
 }
 
 async function executeLines(
@@ -372,7 +398,7 @@ async function executeLines(
   const record = writer.record;
   const { mapping, runOutputs, runInputs } = sources;
   // Resume: what is already recorded is final.
-  const finished = new Set<number>();
+  const finished = new LineSet();
   const counts = { total, completed: 0, failed: 0 };
   const tokens = { prompt: 0, completion: 0, total: 0 };
   let cost: number | undefined;
@@ -452,11 +478,7 @@ async function executeLines(
   let metrics: Record<string, unknown> = {};
   let aggregationError: { node: string; error: PfError } | undefined;
   if (!canceled && executor.hasAggregation) {
-    const succeeded: LineRecord[] = [];
-    for await (const r of store.linesInOrder(record.id)) if (r.status === 'Completed') succeeded.push(r);
-    const agg = await executor.aggregate(
-      succeeded.map((r) => ({ outputs: r.outputs, aggregationInputs: r.aggregation_inputs })),
-    );
+    const agg = await executor.aggregate(await aggregationColumns(store, record.id, executor.flow.kind === 'dag'));
     metrics = agg.metrics;
     aggregationError = agg.error;
     tokens.prompt += agg.usage.promptTokens;
@@ -510,13 +532,6 @@ async function executeLines(
   };
 }
 
-function countAligned(rows: number, runOutputs: Map<number, unknown>, keyed: boolean): number {
-  if (keyed) return Math.min(rows, runOutputs.size);
-  let n = 0;
-  for (const k of runOutputs.keys()) if (k < rows) n++;
-  return n;
-}
-
 /**
  * Waits for a line that end early (to undefined) when the run is canceled. Not Promise.race with one shared
  * cancellation promise: every race leaves a reaction on that promise holding the line's result until the run
@@ -545,4 +560,35 @@ function cancelableWaits(signal: AbortSignal): <T>(p: Promise<T>) => Promise<T |
         },
       );
     });
+}
+
+/**
+ * What the aggregation nodes need from the succeeded lines, in line order, and nothing else: for a DAG flow one
+ * array per aggregation reference (repeated short texts such as grades shared), for a flex flow the outputs.
+ */
+async function aggregationColumns(store: RunStore, runId: string, dag: boolean): Promise<AggregationColumns> {
+  const columns: AggregationColumns = { count: 0, inputs: new Map(), outputs: [] };
+  const shared = new Map<string, string>();
+  for await (const r of store.linesInOrder(runId)) {
+    if (r.status !== 'Completed') continue;
+    const i = columns.count++;
+    if (!dag) {
+      columns.outputs.push(r.outputs ?? {});
+      continue;
+    }
+    for (const k in r.aggregation_inputs) {
+      let column = columns.inputs.get(k);
+      if (!column) columns.inputs.set(k, (column = new Array<unknown>(i).fill(null)));
+      while (column.length < i) column.push(null);
+      let v = r.aggregation_inputs[k] ?? null;
+      if (typeof v === 'string' && v.length <= 64) {
+        const known = shared.get(v);
+        if (known !== undefined) v = known;
+        else if (shared.size < 10_000) shared.set(v, v);
+      }
+      column.push(v);
+    }
+  }
+  for (const column of columns.inputs.values()) while (column.length < columns.count) column.push(null);
+  return columns;
 }

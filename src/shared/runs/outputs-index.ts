@@ -10,6 +10,9 @@ import type { LineRecord } from './store.js';
 
 /** `{"line_number":` — how our writer starts every record (JSON.stringify keeps key order). */
 const PREFIX = Buffer.from('{"line_number":');
+/** What follows the line number in a completed record of our writer. */
+const COMPLETED = Buffer.from(',"status":"Completed"');
+const FAILED = Buffer.from(',"status":"Failed"');
 /** Bytes read at once by positioned reads: records written near each other are read together. */
 const WINDOW = 256 * 1024;
 
@@ -27,8 +30,11 @@ class Float64List {
   }
 }
 
-/** The line number of a record from its first bytes, without parsing it; undefined when not our layout. */
-function fastLineNumber(buf: Buffer, start: number, end: number): number | undefined {
+/**
+ * The line number and status of a record from its first bytes, without parsing it; undefined when not our
+ * writer's layout.
+ */
+function fastLineNumber(buf: Buffer, start: number, end: number): { n: number; completed: boolean } | undefined {
   if (end - start <= PREFIX.length || buf.compare(PREFIX, 0, PREFIX.length, start, start + PREFIX.length) !== 0)
     return undefined;
   let n = 0;
@@ -40,8 +46,12 @@ function fastLineNumber(buf: Buffer, start: number, end: number): number | undef
     n = n * 10 + (c - 0x30);
   }
   // Only a plain non-negative integer followed by `,` or `}`; anything else goes the slow way.
-  if (i === first || i - first > 15 || (buf[i] !== 0x2c && buf[i] !== 0x7d)) return undefined;
-  return n;
+  if (i === first || i - first > 15 || buf[i] !== 0x2c) return undefined;
+  if (end - i < COMPLETED.length) return undefined;
+  const completed = buf.compare(COMPLETED, 0, COMPLETED.length, i, i + COMPLETED.length) === 0;
+  // Anything but `"status":"Completed"` or `"status":"Failed"` next: the slow way decides.
+  if (!completed && buf.compare(FAILED, 0, FAILED.length, i, Math.min(end, i + FAILED.length)) !== 0) return undefined;
+  return { n, completed };
 }
 
 /**
@@ -57,6 +67,8 @@ export class OutputsIndex {
     private readonly lineNumbers: Float64Array,
     /** For lineNumbers[i], the record index in the file. */
     private readonly recordOf: Uint32Array,
+    /** For lineNumbers[i], 1 when its record's status is Completed. */
+    private readonly completedFlags: Uint8Array,
   ) {}
 
   /** Distinct lines recorded. */
@@ -68,24 +80,27 @@ export class OutputsIndex {
   static async build(file: string): Promise<OutputsIndex> {
     const starts = new Float64List();
     const numbers = new Float64List();
+    const completed = new Float64List();
     let size = 0;
     if (existsSync(file)) {
       let offset = 0; // file offset of `carry[0]`
       let carry: Buffer = Buffer.alloc(0);
       const take = (buf: Buffer, base: number, from: number, to: number) => {
         if (to <= from) return;
-        let n = fastLineNumber(buf, from, to);
-        if (n === undefined) {
+        let seen = fastLineNumber(buf, from, to);
+        if (seen === undefined) {
           try {
-            const v = (parsePyJson(buf.toString('utf8', from, to)) as { line_number?: unknown }).line_number;
-            n = typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+            const rec = parsePyJson(buf.toString('utf8', from, to)) as { line_number?: unknown; status?: unknown };
+            const v = rec.line_number;
+            if (typeof v === 'number' && Number.isFinite(v)) seen = { n: v, completed: rec.status === 'Completed' };
           } catch {
-            n = undefined; // a torn line from a kill: skipped, as readLineRecords does
+            // a torn line from a kill: skipped, as readLineRecords does
           }
         }
-        if (n === undefined) return;
+        if (seen === undefined) return;
         starts.push(base + from);
-        numbers.push(n);
+        numbers.push(seen.n);
+        completed.push(seen.completed ? 1 : 0);
       };
       for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
         const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
@@ -100,10 +115,16 @@ export class OutputsIndex {
       take(carry, offset, 0, carry.length);
       size = offset + carry.length;
     }
-    return OutputsIndex.sorted(file, starts, numbers, size);
+    return OutputsIndex.sorted(file, starts, numbers, completed, size);
   }
 
-  private static sorted(file: string, starts: Float64List, numbers: Float64List, size: number): OutputsIndex {
+  private static sorted(
+    file: string,
+    starts: Float64List,
+    numbers: Float64List,
+    completed: Float64List,
+    size: number,
+  ): OutputsIndex {
     const count = numbers.length;
     const nums = numbers.data.subarray(0, count);
     let order: Uint32Array;
@@ -126,11 +147,15 @@ export class OutputsIndex {
     let distinct = 0;
     for (let i = 0; i < count; i++) if (i === 0 || nums[order[i]] !== nums[order[i - 1]]) order[distinct++] = order[i];
     const lineNumbers = new Float64Array(distinct);
-    for (let i = 0; i < distinct; i++) lineNumbers[i] = nums[order[i]];
+    const flags = new Uint8Array(distinct);
+    for (let i = 0; i < distinct; i++) {
+      lineNumbers[i] = nums[order[i]];
+      flags[i] = completed.data[order[i]];
+    }
     const ends = new Float64Array(count + 1);
     ends.set(starts.data.subarray(0, count));
     ends[count] = size;
-    return new OutputsIndex(file, ends, lineNumbers, order.slice(0, distinct));
+    return new OutputsIndex(file, ends, lineNumbers, order.slice(0, distinct), flags);
   }
 
   /** The line numbers recorded, ascending. */
@@ -154,6 +179,19 @@ export class OutputsIndex {
 
   has(lineNumber: number): boolean {
     return this.find(lineNumber) >= 0;
+  }
+
+  /** True when the line's record says Completed. */
+  completed(lineNumber: number): boolean {
+    const i = this.find(lineNumber);
+    return i >= 0 && this.completedFlags[i] === 1;
+  }
+
+  /** Completed lines, or those of them whose line number is below `below`. */
+  completedCount(below = Number.POSITIVE_INFINITY): number {
+    let n = 0;
+    for (let i = 0; i < this.lineNumbers.length && this.lineNumbers[i] < below; i++) n += this.completedFlags[i];
+    return n;
   }
 
   /** A reader for positioned reads; close it when done. */

@@ -7,6 +7,9 @@
 import { dataFiles, readDataFileBatches } from './data.js';
 import type { CompiledMapping } from './mapping.js';
 
+/** A referenced source's values for a line; undefined when the line is not in that source. */
+export type LineSource = (lineNumber: number) => Record<string, unknown> | undefined;
+
 /** One line to run. */
 export interface PendingLine {
   lineNumber: number;
@@ -17,9 +20,9 @@ export interface PendingLine {
 export async function* pendingLines(
   data: string[],
   mapping: CompiledMapping,
-  runOutputs?: Map<number, Record<string, unknown>>,
-  runInputs?: Map<number, Record<string, unknown>>,
-  finished?: Set<number>,
+  runOutputs?: LineSource,
+  runInputs?: LineSource,
+  finished?: { has(lineNumber: number): boolean },
 ): AsyncGenerator<PendingLine[]> {
   let position = 0;
   for (const path of data) {
@@ -30,9 +33,9 @@ export async function* pendingLines(
           const lineNumber = typeof row.line_number === 'number' ? row.line_number : position;
           position++;
           if (finished?.has(lineNumber)) continue;
-          const outs = runOutputs?.get(lineNumber);
+          const outs = runOutputs?.(lineNumber);
           if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
-          const ins = runInputs?.get(lineNumber);
+          const ins = runInputs?.(lineNumber);
           if (runInputs && !ins) continue;
           const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
           inputs.line_number = lineNumber;
