@@ -39,6 +39,27 @@ import {
   type RunWriter,
 } from './store.js';
 
+/** What the runner needs of an executor. */
+export interface LineExecutor extends Pick<
+  FlowExecutor,
+  'inputs' | 'hasAggregation' | 'runLine' | 'aggregate' | 'close'
+> {
+  /**
+   * Set when aggregation reads only these outputs of each succeeded line: they reach `aggregate` as columns
+   * (`inputs`, keyed by output name), and nothing else of the lines is held.
+   */
+  readonly aggregationOutputs?: readonly string[];
+}
+
+/**
+ * What runs the lines when it is not a flow (a built-in evaluator): the same runner gives it the same
+ * concurrency, resume, progress, failure records and metrics.json.
+ */
+export interface BatchExecutor extends LineExecutor {
+  /** What run.json names as the flow (e.g. `builtin:exact_match`). */
+  readonly describes: RunRecord['flow'];
+}
+
 export interface RunBatchOptions {
   /**
    * The caller has already named this run elsewhere (bulk-run's runs file), so a run that fails before its first
@@ -47,6 +68,10 @@ export interface RunBatchOptions {
   announced?: boolean;
   /** Flow path (folder, flow.dag.yaml, flow.flex.yaml or .prompty) or a loaded flow. Not needed with `resume`. */
   flow?: string | LoadedFlow;
+  /** Lines run by this instead of a flow (then `flow` and `variant` are not used). Closed when the run ends. */
+  executor?: BatchExecutor;
+  /** Wraps the flow's executor (an LLM judge's prompty gets the mean of its scores as its aggregation). */
+  adapt?: (executor: FlowExecutor) => LineExecutor;
   /** Variant: node → variant id, or `${node.variant_id}`. */
   variant?: VariantSelection | string;
   /** Data file(s) or folder(s), concatenated in order. Not needed with `resume`. */
@@ -108,8 +133,10 @@ export interface RunSummary {
 }
 
 interface Plan {
-  flowPath: string;
-  flow: LoadedFlow;
+  /** What run.json names as the flow. */
+  subject: RunRecord['flow'];
+  /** The flow to run; undefined when the caller gave an executor. */
+  flow?: LoadedFlow;
   selection: VariantSelection;
   variantId: string;
   data: string[];
@@ -135,8 +162,9 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
               ? new ResponseCache({ root: store.cacheDir, mode: options.cacheMode })
               : (options.llm as LlmServiceOptions | undefined)?.cache,
         });
-  let executor: FlowExecutor | undefined;
+  let executor: LineExecutor | undefined = options.executor;
   try {
+    if (!plan.flow) return await execute(plan, executor!, store, options, started);
     const mode = options.pythonRequirements ?? 'check';
     const python =
       mode === 'install' ? await pythonForRequirements(plan.flow, store, options.python, options.log) : options.python;
@@ -156,7 +184,8 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
       images: { root: store.dir(plan.runId), subdir: 'images' },
       imageRoots: [store.runsDir],
     };
-    executor = await createExecutor(plan.flow, exOptions);
+    const created = await createExecutor(plan.flow, exOptions);
+    executor = options.adapt ? options.adapt(created) : created;
     return await execute(plan, executor, store, options, started);
   } catch (e) {
     recordFailure(store, plan, e, options.announced === true);
@@ -215,7 +244,7 @@ function newRecord(plan: Plan, total: number): RunRecord {
     version: 1,
     id: plan.runId,
     status: 'Running',
-    flow: { path: plan.flowPath, kind: plan.flow.kind, name: plan.flow.name },
+    flow: plan.subject,
     variant: { id: plan.variantId, selection: plan.selection },
     data: plan.data,
     column_mapping: plan.mapping,
@@ -237,11 +266,27 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
   let variant: VariantSelection | string | undefined = o.variant;
   if (o.resume) {
     previous = store.record(o.resume);
-    flowRef ??= previous.flow.path;
+    if (!o.executor) flowRef ??= previous.flow.path;
     if (data.length === 0) data = previous.data;
     mapping = o.columnMapping ?? previous.column_mapping;
     referencedRun ??= previous.referenced_run;
     variant ??= previous.variant.selection;
+  }
+  if (data.length === 0 && o.executor)
+    throw ConfigError.at({ file: 'runBatch' }, 'no data given; expected --data <file>');
+  if (o.executor) {
+    const runId = o.resume ?? o.runId ?? newRunId(o.executor.describes.name);
+    return {
+      subject: o.executor.describes,
+      selection: {},
+      variantId: 'default',
+      data: data.map((d) => resolve(d)),
+      mapping,
+      referencedRun,
+      runId: checkedRunId(runId),
+      concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
+      previous,
+    };
   }
   if (flowRef === undefined) throw ConfigError.at({ file: 'runBatch' }, 'no flow given; expected a flow path');
   if (data.length === 0) throw ConfigError.at({ file: 'runBatch' }, 'no data given; expected --data <file>');
@@ -277,28 +322,32 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
       flow.name,
       variantId === 'default' ? (Object.values(selection)[0] ?? 'default') : changed.map(([, v]) => v).join('+'),
     );
-  if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId))
-    throw ConfigError.at(
-      { file: '--name' },
-      `found run id ${JSON.stringify(runId)}, expected letters, digits, _ . + - (at most 120)`,
-    );
   return {
-    flowPath: flow.file,
+    subject: { path: flow.file, kind: flow.kind, name: flow.name },
     flow,
     selection,
     variantId,
     data: data.map((d) => resolve(d)),
     mapping,
     referencedRun,
-    runId,
+    runId: checkedRunId(runId),
     concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
     previous,
   };
 }
 
+function checkedRunId(runId: string): string {
+  if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId))
+    throw ConfigError.at(
+      { file: '--name' },
+      `found run id ${JSON.stringify(runId)}, expected letters, digits, _ . + - (at most 120)`,
+    );
+  return runId;
+}
+
 async function execute(
   plan: Plan,
-  executor: FlowExecutor,
+  executor: LineExecutor,
   store: RunStore,
   o: RunBatchOptions,
   started: number,
@@ -387,7 +436,7 @@ interface LineSources {
 
 async function executeLines(
   plan: Plan,
-  executor: FlowExecutor,
+  executor: LineExecutor,
   store: RunStore,
   o: RunBatchOptions,
   started: number,
@@ -478,7 +527,9 @@ async function executeLines(
   let metrics: Record<string, unknown> = {};
   let aggregationError: { node: string; error: PfError } | undefined;
   if (!canceled && executor.hasAggregation) {
-    const agg = await executor.aggregate(await aggregationColumns(store, record.id, executor.flow.kind === 'dag'));
+    const agg = await executor.aggregate(
+      await aggregationColumns(store, record.id, plan.subject.kind === 'dag', executor.aggregationOutputs),
+    );
     metrics = agg.metrics;
     aggregationError = agg.error;
     tokens.prompt += agg.usage.promptTokens;
@@ -566,21 +617,27 @@ function cancelableWaits(signal: AbortSignal): <T>(p: Promise<T>) => Promise<T |
  * What the aggregation nodes need from the succeeded lines, in line order, and nothing else: for a DAG flow one
  * array per aggregation reference (repeated short texts such as grades shared), for a flex flow the outputs.
  */
-async function aggregationColumns(store: RunStore, runId: string, dag: boolean): Promise<AggregationColumns> {
+async function aggregationColumns(
+  store: RunStore,
+  runId: string,
+  dag: boolean,
+  outputNames?: readonly string[],
+): Promise<AggregationColumns> {
   const columns: AggregationColumns = { count: 0, inputs: new Map(), outputs: [] };
   const shared = new Map<string, string>();
   for await (const r of store.linesInOrder(runId)) {
     if (r.status !== 'Completed') continue;
     const i = columns.count++;
-    if (!dag) {
+    if (!dag && !outputNames) {
       columns.outputs.push(r.outputs ?? {});
       continue;
     }
-    for (const k in r.aggregation_inputs) {
+    const values = outputNames ? (r.outputs ?? {}) : (r.aggregation_inputs ?? {});
+    for (const k of outputNames ?? Object.keys(values)) {
       let column = columns.inputs.get(k);
       if (!column) columns.inputs.set(k, (column = new Array<unknown>(i).fill(null)));
       while (column.length < i) column.push(null);
-      let v = r.aggregation_inputs[k] ?? null;
+      let v = values[k] ?? null;
       if (typeof v === 'string' && v.length <= 64) {
         const known = shared.get(v);
         if (known !== undefined) v = known;
