@@ -4,7 +4,8 @@
  * packed sort key and a file offset), against several kB for a parsed record.
  * @module
  */
-import { closeSync, createReadStream, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { parsePyJson } from '../engine/python-worker/index.js';
 import type { LineRecord } from './store.js';
 
@@ -15,6 +16,8 @@ const COMPLETED = Buffer.from(',"status":"Completed"');
 const FAILED = Buffer.from(',"status":"Failed"');
 /** Bytes read at once by positioned reads: records written near each other are read together. */
 const WINDOW = 256 * 1024;
+/** Bytes read at once while indexing. */
+const READ_CHUNK = 1 << 20;
 
 /** Growable typed arrays: the index never holds a JS object per record. */
 class Float64List {
@@ -83,8 +86,7 @@ export class OutputsIndex {
     const completed = new Float64List();
     let size = 0;
     if (existsSync(file)) {
-      let offset = 0; // file offset of `carry[0]`
-      let carry: Buffer = Buffer.alloc(0);
+      let offset = 0; // file offset of `buf[0]`
       const take = (buf: Buffer, base: number, from: number, to: number) => {
         if (to <= from) return;
         let seen = fastLineNumber(buf, from, to);
@@ -102,16 +104,35 @@ export class OutputsIndex {
         numbers.push(seen.n);
         completed.push(seen.completed ? 1 : 0);
       };
-      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-        const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-        let from = 0;
-        for (let nl = buf.indexOf(0x0a, from); nl >= 0; nl = buf.indexOf(0x0a, from)) {
-          take(buf, offset, from, nl);
-          from = nl + 1;
+      // One reused buffer (no allocation per chunk): a partial record at its end moves to its start.
+      const fh = await open(file, 'r');
+      let buf = Buffer.allocUnsafe(READ_CHUNK);
+      let filled = 0;
+      try {
+        for (;;) {
+          const { bytesRead } = await fh.read(buf, filled, buf.length - filled, offset + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+          let from = 0;
+          for (let nl = buf.indexOf(0x0a, from); nl >= 0 && nl < filled; nl = buf.indexOf(0x0a, from)) {
+            take(buf, offset, from, nl);
+            from = nl + 1;
+          }
+          if (from === 0 && filled === buf.length) {
+            // A record longer than the buffer: grow it.
+            const grown = Buffer.allocUnsafe(buf.length * 2);
+            buf.copy(grown, 0, 0, filled);
+            buf = grown;
+            continue;
+          }
+          buf.copy(buf, 0, from, filled);
+          filled -= from;
+          offset += from;
         }
-        carry = Buffer.from(buf.subarray(from));
-        offset += from;
+      } finally {
+        await fh.close();
       }
+      const carry = buf.subarray(0, filled);
       take(carry, offset, 0, carry.length);
       size = offset + carry.length;
     }
