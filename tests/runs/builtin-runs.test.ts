@@ -154,3 +154,32 @@ test('latency reads the standard line of each scored line', async () => {
   const scored = Array.from({ length: N }, (_, i) => i).filter((i) => i !== 7);
   expect(s.metrics.latency_ms).toBeCloseTo(scored.reduce((a, b) => a + b, 0) / scored.length, 9);
 });
+
+test("${run.inputs.x} reads the referenced run's data rows, from the same file or another one", async () => {
+  const evaluate = (file: string, id: string) =>
+    runBuiltinEvaluator({
+      evaluator: evaluator('exact_match'),
+      dataset: {
+        name: 'd',
+        source: file,
+        localPath: file,
+        reference: 'd',
+        mappings: { prediction: '${run.outputs.answer}', reference: '${run.inputs.answer}' },
+      },
+      standardRunId: 'std',
+      runId: id,
+      storeRoot: root,
+      concurrency: 4,
+      connections: [],
+      llm: new LlmService(),
+    });
+  const same = await evaluate(data, 'same');
+  // Another file with the same line count: run.inputs still come from the standard run's own data.
+  const other = join(root, 'other.jsonl');
+  writeFileSync(other, Array.from({ length: N }, (_, i) => JSON.stringify({ x: i })).join('\n') + '\n');
+  const differ = await evaluate(other, 'differ');
+  const scored = Array.from({ length: N }, (_, i) => i).filter((i) => i !== 7);
+  const expected = scored.filter((i) => i % 3 !== 0).length / scored.length;
+  expect(same.metrics.exact_match).toBeCloseTo(expected, 12);
+  expect(differ.metrics.exact_match).toBeCloseTo(expected, 12);
+});

@@ -359,7 +359,7 @@ async function execute(
   for (const s of scans) for (const c of s.columns) dataColumns.add(c);
   const columns: Record<string, Set<string>> = { data: dataColumns };
   let runOutputs: LineSource | undefined;
-  let runInputs: LineSource | undefined;
+  let runInputs: LineSource | 'data' | undefined;
   let refIndex: OutputsIndex | undefined;
   let refReader: OutputsReader | undefined;
   if (plan.referencedRun) {
@@ -378,7 +378,13 @@ async function execute(
       return outputs ? (resolveImagePaths(outputs, refDir) as Record<string, unknown>) : undefined;
     };
     columns['run.outputs'] = outputColumns(index, reader);
-    if (mapping.uses('run.inputs')) {
+    const sameData = ref.data.length === plan.data.length && ref.data.every((d, i) => resolve(d) === plan.data[i]);
+    if (mapping.uses('run.inputs') && sameData) {
+      // The usual evaluation: the referenced run read this same data, so its inputs of a line are this line's row.
+      runInputs = 'data';
+      columns['run.inputs'] = dataColumns;
+    } else if (mapping.uses('run.inputs')) {
+      // Other data: the referenced run's rows by line number (held: only when the data differ).
       const inputsByLine = new Map<number, Record<string, unknown>>();
       const inCols = new Set<string>();
       let i = 0;
@@ -431,7 +437,7 @@ function outputColumns(index: OutputsIndex, reader: OutputsReader, sample = 1000
 interface LineSources {
   mapping: CompiledMapping;
   runOutputs?: LineSource;
-  runInputs?: LineSource;
+  runInputs?: LineSource | 'data';
 }
 
 async function executeLines(

@@ -16,12 +16,15 @@ export interface PendingLine {
   inputs: Record<string, unknown>;
 }
 
-/** Lines still to run, a data batch at a time: line number = the row's line_number column, else its position (§6.3). */
+/**
+ * Lines still to run, a data batch at a time: line number = the row's line_number column, else its position (§6.3).
+ * `runInputs` 'data': the referenced run read the same data, so its row of a line is this row.
+ */
 export async function* pendingLines(
   data: string[],
   mapping: CompiledMapping,
   runOutputs?: LineSource,
-  runInputs?: LineSource,
+  runInputs?: LineSource | 'data',
   finished?: { has(lineNumber: number): boolean },
 ): AsyncGenerator<PendingLine[]> {
   let position = 0;
@@ -35,7 +38,7 @@ export async function* pendingLines(
           if (finished?.has(lineNumber)) continue;
           const outs = runOutputs?.(lineNumber);
           if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
-          const ins = runInputs?.(lineNumber);
+          const ins = runInputs === 'data' ? row : runInputs?.(lineNumber);
           if (runInputs && !ins) continue;
           const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
           inputs.line_number = lineNumber;
