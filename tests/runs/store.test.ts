@@ -158,3 +158,20 @@ test('the experiments hand-off files, cache and virtual environments live in the
   expect(store.cacheDir).toBe(join(root, 'cache'));
   expect(store.venvsDir).toBe(join(root, 'venvs'));
 });
+
+test('the index looks lines up when line numbers have gaps or start elsewhere', async () => {
+  const store = new RunStore(root);
+  const w = store.begin(runRecord('gaps'));
+  const numbers = [...Array.from({ length: 100 }, (_, i) => i).filter((i) => i !== 50), 5000];
+  for (const n of [...numbers].reverse()) w.append(line(n));
+  await w.close();
+  const index = await store.index('gaps');
+  expect(index.size).toBe(100);
+  expect([...index.numbers()]).toEqual(numbers);
+  expect(index.completedCount(60)).toBe(59);
+  const reader = index.reader();
+  expect(reader.get(50)).toBeUndefined();
+  expect(reader.get(51)!.line_number).toBe(51);
+  expect(reader.get(5000)!.line_number).toBe(5000);
+  reader.close();
+});

@@ -1,7 +1,8 @@
 /**
  * An offset index of an outputs.jsonl: where each record starts, keyed by its line number, so a run's records
- * can be read in line order, or one line looked up, without holding the records. About 16 bytes a record (a
- * packed sort key and a file offset), against several kB for a parsed record.
+ * can be read in line order, or one line looked up, without holding the records. About 13 bytes a record (a
+ * file offset, a record number and a status byte, plus 8 bytes when line numbers are not 0..n-1), against
+ * several kB for a parsed record.
  * @module
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
@@ -32,6 +33,21 @@ class Float64List {
     this.data[this.length++] = v;
   }
 }
+class Uint8List {
+  data = new Uint8Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Uint8Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+/** No record: a slot of the line-number table. */
+const NONE = 0xffffffff;
 
 /**
  * The line number and status of a record from its first bytes, without parsing it; undefined when not our
@@ -66,8 +82,11 @@ export class OutputsIndex {
   private constructor(
     private readonly file: string,
     private readonly starts: Float64Array,
-    /** Line numbers in ascending order, one per distinct line (the first record of a line wins). */
-    private readonly lineNumbers: Float64Array,
+    /**
+     * Line numbers in ascending order, one per distinct line (the first record of a line wins); undefined when
+     * they are 0..n-1 (the usual run: then a line's position is its number, and nothing is stored).
+     */
+    private readonly lineNumbers: Float64Array | undefined,
     /** For lineNumbers[i], the record index in the file. */
     private readonly recordOf: Uint32Array,
     /** For lineNumbers[i], 1 when its record's status is Completed. */
@@ -76,14 +95,14 @@ export class OutputsIndex {
 
   /** Distinct lines recorded. */
   get size(): number {
-    return this.lineNumbers.length;
+    return this.recordOf.length;
   }
 
   /** Scans the file once (a torn or unreadable record is left out, as readers skip it). */
   static async build(file: string): Promise<OutputsIndex> {
     const starts = new Float64List();
     const numbers = new Float64List();
-    const completed = new Float64List();
+    const completed = new Uint8List();
     let size = 0;
     if (existsSync(file)) {
       let offset = 0; // file offset of `buf[0]`
@@ -143,54 +162,72 @@ export class OutputsIndex {
     file: string,
     starts: Float64List,
     numbers: Float64List,
-    completed: Float64List,
+    completed: Uint8List,
     size: number,
   ): OutputsIndex {
     const count = numbers.length;
     const nums = numbers.data.subarray(0, count);
+    let max = -1;
+    let integers = true;
+    for (let k = 0; k < count && integers; k++) {
+      const n = nums[k];
+      integers = Number.isInteger(n) && n >= 0 && n < NONE;
+      if (n > max) max = n;
+    }
+    // Record k ends where record k + 1 starts; the last one at the end of the file.
+    starts.push(size);
+    const ends = starts.data.slice(0, count + 1);
     let order: Uint32Array;
-    let packable = count < 2 ** 32;
-    for (let k = 0; k < count && packable; k++)
-      packable = Number.isInteger(nums[k]) && nums[k] >= 0 && nums[k] < 2 ** 32;
-    if (packable) {
-      // One native numeric sort of (line number, record index) packed in 64 bits: stable by construction.
-      const keys = new BigUint64Array(count);
-      for (let k = 0; k < count; k++) keys[k] = (BigInt(nums[k]) << 32n) | BigInt(k);
-      keys.sort();
-      order = new Uint32Array(count);
-      for (let k = 0; k < count; k++) order[k] = Number(keys[k] & 0xffffffffn);
+    let lineNumbers: Float64Array | undefined;
+    if (integers && max < 2 * count + 1024) {
+      // Line numbers are (nearly) 0..n-1: a table by line number, no sort (4 bytes a line).
+      const slots = new Uint32Array(max + 1).fill(NONE);
+      for (let k = 0; k < count; k++) if (slots[nums[k]] === NONE) slots[nums[k]] = k; // the first record wins
+      let distinct = 0;
+      let dense = true;
+      for (let n = 0; n <= max; n++)
+        if (slots[n] !== NONE) {
+          if (n !== distinct) dense = false;
+          distinct++;
+        }
+      order = new Uint32Array(distinct);
+      if (!dense) lineNumbers = new Float64Array(distinct);
+      let i = 0;
+      for (let n = 0; n <= max; n++)
+        if (slots[n] !== NONE) {
+          if (lineNumbers) lineNumbers[i] = n;
+          order[i++] = slots[n];
+        }
     } else {
-      order = new Uint32Array(count);
-      for (let k = 0; k < count; k++) order[k] = k;
-      order.sort((a, b) => nums[a] - nums[b] || a - b);
+      const all = new Uint32Array(count);
+      for (let k = 0; k < count; k++) all[k] = k;
+      all.sort((a, b) => nums[a] - nums[b] || a - b);
+      // Drop repeated line numbers (the first record written is the line's result).
+      let distinct = 0;
+      for (let i = 0; i < count; i++) if (i === 0 || nums[all[i]] !== nums[all[i - 1]]) all[distinct++] = all[i];
+      order = all.slice(0, distinct);
+      lineNumbers = new Float64Array(distinct);
+      for (let i = 0; i < distinct; i++) lineNumbers[i] = nums[order[i]];
     }
-    // Drop repeated line numbers (the first record written is the line's result).
-    let distinct = 0;
-    for (let i = 0; i < count; i++) if (i === 0 || nums[order[i]] !== nums[order[i - 1]]) order[distinct++] = order[i];
-    const lineNumbers = new Float64Array(distinct);
-    const flags = new Uint8Array(distinct);
-    for (let i = 0; i < distinct; i++) {
-      lineNumbers[i] = nums[order[i]];
-      flags[i] = completed.data[order[i]];
-    }
-    const ends = new Float64Array(count + 1);
-    ends.set(starts.data.subarray(0, count));
-    ends[count] = size;
-    return new OutputsIndex(file, ends, lineNumbers, order.slice(0, distinct), flags);
+    const flags = new Uint8Array(order.length);
+    for (let i = 0; i < order.length; i++) flags[i] = completed.data[order[i]];
+    return new OutputsIndex(file, ends, lineNumbers, order, flags);
   }
 
   /** The line numbers recorded, ascending. */
   *numbers(): Generator<number> {
-    for (let i = 0; i < this.lineNumbers.length; i++) yield this.lineNumbers[i];
+    for (let i = 0; i < this.recordOf.length; i++) yield this.lineNumbers ? this.lineNumbers[i] : i;
   }
 
   /** Position of `lineNumber` in lineNumbers, or -1. */
   private find(lineNumber: number): number {
+    const numbers = this.lineNumbers;
+    if (!numbers) return Number.isInteger(lineNumber) && lineNumber >= 0 && lineNumber < this.size ? lineNumber : -1;
     let lo = 0;
-    let hi = this.lineNumbers.length - 1;
+    let hi = numbers.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const v = this.lineNumbers[mid];
+      const v = numbers[mid];
       if (v === lineNumber) return mid;
       if (v < lineNumber) lo = mid + 1;
       else hi = mid - 1;
@@ -211,7 +248,8 @@ export class OutputsIndex {
   /** Completed lines, or those of them whose line number is below `below`. */
   completedCount(below = Number.POSITIVE_INFINITY): number {
     let n = 0;
-    for (let i = 0; i < this.lineNumbers.length && this.lineNumbers[i] < below; i++) n += this.completedFlags[i];
+    for (let i = 0; i < this.size && (this.lineNumbers ? this.lineNumbers[i] : i) < below; i++)
+      n += this.completedFlags[i];
     return n;
   }
 
