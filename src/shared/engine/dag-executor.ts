@@ -143,7 +143,7 @@ export async function runDagAggregation(
     // it is, without a promise per line.
     external[text] = column.some((v) => v !== null && typeof v === 'object')
       ? await Promise.all(column.map((v) => load(v ?? null)))
-      : column.map((v) => v ?? null);
+      : column;
   }
   const metrics: Record<string, unknown> = {};
   const aggCtx: RunContext & { metrics: Record<string, unknown> } = { ...ctx, metrics };
