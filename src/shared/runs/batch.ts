@@ -362,18 +362,24 @@ async function execute(
   let runInputs: LineSource | 'data' | undefined;
   let refIndex: OutputsIndex | undefined;
   let refReader: OutputsReader | undefined;
+  let inputsByLine: Map<number, Record<string, unknown>> | undefined;
+  // Once every line has run, what the lines looked up goes before aggregation needs memory.
+  const release = () => {
+    refReader?.close();
+    refReader = refIndex = inputsByLine = undefined;
+  };
   if (plan.referencedRun) {
     const ref = store.record(plan.referencedRun);
     // The referenced run's records stay in its outputs.jsonl: an offset index finds a line's record when the line
-    // comes up, so an evaluation of a million-line run holds about 17 bytes per line, not the records.
+    // comes up, so an evaluation of a million-line run holds about 13 bytes per line, not the records.
     const index = await store.index(ref.id);
     const reader = index.reader();
     const refDir = store.dir(ref.id);
     refIndex = index;
     refReader = reader;
     runOutputs = (n) => {
-      if (!index.completed(n)) return undefined;
-      const outputs = reader.get(n)?.outputs;
+      if (!refIndex?.completed(n)) return undefined;
+      const outputs = refReader?.get(n)?.outputs;
       // Images the referenced run saved are named relative to its folder.
       return outputs ? (resolveImagePaths(outputs, refDir) as Record<string, unknown>) : undefined;
     };
@@ -385,16 +391,17 @@ async function execute(
       columns['run.inputs'] = dataColumns;
     } else if (mapping.uses('run.inputs')) {
       // Other data: the referenced run's rows by line number (held: only when the data differ).
-      const inputsByLine = new Map<number, Record<string, unknown>>();
+      const byLine = new Map<number, Record<string, unknown>>();
+      inputsByLine = byLine;
       const inCols = new Set<string>();
       let i = 0;
       for (const d of ref.data)
         for await (const row of readData(d)) {
-          inputsByLine.set(typeof row.line_number === 'number' ? row.line_number : i, row);
+          byLine.set(typeof row.line_number === 'number' ? row.line_number : i, row);
           for (const k in row) inCols.add(k);
           i++;
         }
-      runInputs = (n) => inputsByLine.get(n);
+      runInputs = (n) => inputsByLine?.get(n);
       columns['run.inputs'] = inCols;
     }
   } else if (mapping.uses('run.outputs') || mapping.uses('run.inputs')) {
@@ -412,9 +419,14 @@ async function execute(
   const writer = plan.previous ? store.open(plan.runId) : store.begin(newRecord(plan, total));
   delete writer.record.error;
   try {
-    return await executeLines(plan, executor, store, o, started, writer, total, { mapping, runOutputs, runInputs });
+    return await executeLines(plan, executor, store, o, started, writer, total, {
+      mapping,
+      runOutputs,
+      runInputs,
+      release,
+    });
   } finally {
-    refReader?.close();
+    release();
     await writer.close();
   }
 }
@@ -438,6 +450,8 @@ interface LineSources {
   mapping: CompiledMapping;
   runOutputs?: LineSource;
   runInputs?: LineSource | 'data';
+  /** Called when every line has run: drops what the lines looked up (a referenced run's index). */
+  release(): void;
 }
 
 async function executeLines(
@@ -527,6 +541,7 @@ async function executeLines(
     }
   };
   await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  sources.release();
   await writer.close();
 
   const canceled = signal?.aborted === true;
