@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo lifecycle on examples/web_classification, offline. Installs what it needs first.
+# The demo lifecycle on one example of examples/ (default web_classification; `npm run demo -- math_coding`), offline.
+# Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh

@@ -1,10 +1,10 @@
 /**
- * `npm run demo`: the whole local lifecycle on examples/web_classification, offline — the local
- * model server with the example's rules, then register-data, bulk-run (both datasets, both
- * variants), evaluate and report; then the best variant is deployed locally, smoke-tested with
- * the example's smoke tests, and stopped. Prints where the reports are.
+ * `npm run demo [-- <example>]`: the whole local lifecycle on one example of examples/ (default
+ * web_classification), offline — the local model server with the example's rules, then validate,
+ * register-data, bulk-run (every dataset × variant), evaluate and report; then the best variant is
+ * deployed locally, smoke-tested with the example's smoke tests, and stopped. Prints where the reports are.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runWithHost } from './cli-support.js';
@@ -15,11 +15,18 @@ import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
 import { registerDataStep } from './shared/steps/register-data.js';
 import { reportStep } from './shared/steps/report.js';
+import { validateStep } from './shared/steps/validate.js';
 
-const example = 'examples/web_classification';
+const exampleName = process.argv[2] ?? 'web_classification';
+const example = `examples/${exampleName}`;
+if (!/^[\w-]+$/.test(exampleName) || !existsSync(`${example}/model-rules.yaml`)) {
+  const known = readdirSync('examples').filter((d) => existsSync(`examples/${d}/model-rules.yaml`));
+  process.stderr.write(`demo: no example "${exampleName}" in examples/; expected one of ${known.join(', ')}\n`);
+  process.exit(2);
+}
 const config = `${example}/experiment.yaml`;
 const store = process.env.LLMOPS_DEMO_STORE ?? mkdtempSync(path.join(os.tmpdir(), 'llmops-demo-'));
-const reports = process.env.LLMOPS_DEMO_REPORTS ?? 'reports/web_classification';
+const reports = process.env.LLMOPS_DEMO_REPORTS ?? `reports/${exampleName}`;
 
 const server = await startModelServer({ rules: `${example}/model-rules.yaml`, latencyMs: 5, jitterMs: 5, seed: 1 });
 // The demo talks to the local model server only: this key is not a secret.
@@ -31,9 +38,11 @@ process.env.LLMOPS_CLI ??= path.join(path.dirname(fileURLToPath(import.meta.url)
 try {
   await runWithHost({}, async (host) => {
     const started = Date.now();
-    host.info(`demo: local model server at ${server.url}; run store ${store}`);
+    host.info(`demo: ${exampleName}; local model server at ${server.url}; run store ${store}`);
+    await validateStep.run({ config }, host);
     await registerDataStep.run({ config, store }, host);
-    await bulkRunStep.run({ config, store, variants: 'one_at_a_time', cacheMode: 'off' }, host);
+    // The experiment's own variant plan: every variant for DAG flows, the flow as written for flex flows.
+    await bulkRunStep.run({ config, store, cacheMode: 'off' }, host);
     await evaluateStep.run({ config, store, cacheMode: 'off' }, host);
     const { results } = await reportStep.run({ config, store, outputDir: reports }, host);
 

@@ -165,9 +165,9 @@ class LocalModel {
     }
     const limit = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const tooLarge = (size: number) => {
-      // Answer at once, keep nothing of the body, and close. The rest is read and dropped for a bounded moment:
-      // a socket destroyed while the client still writes fails its write (ECONNRESET) before it reads the 413.
-      res.setHeader('connection', 'close');
+      // Answer at once and keep nothing of the body. The rest is read and dropped for a bounded moment, on a
+      // connection left open: closing it (Connection: close makes Node end the socket once the answer is written)
+      // fails the write of a client still sending (EPIPE, ECONNRESET) before it reads the 413.
       this.sendError(
         res,
         new ApiError(

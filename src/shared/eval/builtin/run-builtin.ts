@@ -27,6 +27,7 @@ import {
   type RunSummary,
 } from '../../runs/index.js';
 import { assetPath } from '../../assets.js';
+import type { SlotPool } from '../../runs/pool.js';
 import { missingOptions, scorers } from './scorers.js';
 
 export interface BuiltinRunOptions {
@@ -39,8 +40,13 @@ export interface BuiltinRunOptions {
   connections: Connection[];
   llm: LlmService;
   progress?: ProgressReporter;
-  /** Finish the evaluation run of this id when the store has it (only lines without a record run). */
+  /** The step's line pool, shared with its other evaluation runs. */
+  pool?: SlotPool;
+  /** Resume the evaluation run already in the store (its recorded lines are final). */
   resume?: boolean;
+  /** A shard's piece of the evaluation run (lines [start, end) of the data) and the shard, for run.json. */
+  lineRange?: { start: number; end: number };
+  shard?: { index: number; count: number };
 }
 
 /** Judges scored 1–5 by an LLM with a documented rubric (src/shared/eval/judges/<name>.prompty). */
@@ -74,6 +80,10 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
     storeRoot: o.storeRoot,
     concurrency: o.concurrency,
     progress: o.progress,
+    // Only a scorer that calls a model takes slots of the step's line pool.
+    pool: builtin === 'embedding_similarity' ? o.pool : undefined,
+    lineRange: o.lineRange,
+    shard: o.shard,
   });
 }
 
@@ -213,6 +223,9 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
     connections: o.connections,
     llm: o.llm,
     progress: o.progress,
+    pool: o.pool,
+    lineRange: o.lineRange,
+    shard: o.shard,
     // A prompty has no aggregation: the judge's metric is the mean of its per-line scores.
     adapt: (executor) => ({
       inputs: executor.inputs,
