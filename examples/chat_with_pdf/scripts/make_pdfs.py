@@ -4,9 +4,10 @@ A PDF 1.4 file with Helvetica text on A4 pages: written by hand here so the docu
 repository and need no PDF-writing package; pypdf reads them back like any other text PDF. The output is
 byte-for-byte the same on every run (no dates, no random ids), so the index hash stays stable.
 
-    python3 examples/chat_with_pdf/scripts/make_pdfs.py
+    python3 examples/chat_with_pdf/scripts/make_pdfs.py [output folder]
 """
 import os
+import sys
 import textwrap
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "flows", "standard", "documents")
@@ -99,13 +100,13 @@ def pdf_bytes(pages):
     return bytes(out)
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
+def main(out):
+    os.makedirs(out, exist_ok=True)
     for name, pages in DOCUMENTS.items():
-        with open(os.path.join(OUT, name), "wb") as f:
+        with open(os.path.join(out, name), "wb") as f:
             f.write(pdf_bytes(pages))
-        print(f"wrote {os.path.normpath(os.path.join(OUT, name))}")
+        print(f"wrote {os.path.normpath(os.path.join(out, name))}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else OUT)
