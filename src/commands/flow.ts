@@ -375,7 +375,10 @@ Without --connections, AZURE_OPENAI_ENDPOINT/AZURE_OPENAI_API_KEY or OPENAI_API_
     )
     .option('--variant <spec>', "variant of one node: '${node.variant_id}'")
     .option('--run <run-id>', 'a finished run whose outputs/inputs the mapping may reference')
-    .option('--name <run-id>', 'the new run id (default: <flow>-<variant>-<timestamp>-<hex>)')
+    .option(
+      '--name <run-id>',
+      'the new run id (default: <flow>.<variant>.<data file>.<yyyymmdd-hhmm>.<4 hex>, .2, .3... when taken)',
+    )
     .option('--concurrency <n>', 'lines at once (default 8)')
     .option('--connections <file-or-folder>', 'Prompt Flow connection YAML file(s)')
     .option('--resume <run-id>', 'finish an interrupted run: only lines without a record run again')

@@ -324,7 +324,7 @@ const cases: Case[] = [
     name: 'malformed azureml source',
     files: { 'experiment.yaml': x('source: data/train.jsonl', 'source: azureml:my data') },
     expected: [
-      'experiment.yaml:10:13: datasets[0].source: found "azureml:my data", expected azureml:<asset>:<version>',
+      'experiment.yaml:10:13: datasets[0].source: found "azureml:my data", expected azureml:<asset>:<version> or azureml:<asset>:latest',
     ],
   },
   {
@@ -342,7 +342,7 @@ const cases: Case[] = [
       'experiment.yaml': x('source: data/train.jsonl', 'source: data/train.parquet'),
     },
     expected: [
-      'experiment.yaml:10:13: datasets[0].source: data/train.parquet has an unsupported format, expected a .jsonl, .json, .csv or .tsv file',
+      'experiment.yaml:10:13: datasets[0].source: data/train.parquet has an unsupported format, expected a .jsonl, .json, .csv or .tsv file (or a folder of them)',
     ],
   },
 ];

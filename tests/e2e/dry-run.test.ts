@@ -86,3 +86,19 @@ test('evaluate --dry-run before any bulk-run plans the evaluation jobs against t
   expect(model.stats().requests).toBe(0);
   expect(existsSync(path.join(dir, '.llmops'))).toBe(false);
 });
+
+test('--dry-run reads no secret: with the connection variables unset it plans, and names what the real run needs', async () => {
+  for (const step of ['bulk-run', 'evaluate']) {
+    const result = await run([step, '--dry-run', '--build-id', '99'], dir, {});
+    const out = result.stdout + result.stderr;
+    expect({ step, code: result.code, out }).toEqual(expect.objectContaining({ code: 0 }));
+    expect(out).toContain('secrets the real run needs, not set here: AOAI_API_BASE, AOAI_API_KEY');
+    expect(out).toMatch(/^total\s+40\s/m);
+  }
+  // The real run still refuses to start without them (exit 2, before any model call).
+  const real = await run(['bulk-run', '--build-id', '99'], dir, {});
+  expect(real.code).toBe(2);
+  expect(real.stderr).toContain('AOAI_API_KEY is not set');
+  expect(model.stats().requests).toBe(0);
+  expect(existsSync(path.join(dir, '.llmops'))).toBe(false);
+});

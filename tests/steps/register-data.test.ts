@@ -4,15 +4,15 @@ import path from 'node:path';
 import { ConfigError, formatProblem } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { registerDataStep } from '../../src/shared/steps/register-data.js';
-import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
+import { baseEnv, baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
 
-async function run(dir: string) {
+async function run(dir: string, dryRun = false) {
   const host = new MemoryHost();
   const cwd = process.cwd();
   process.chdir(dir);
   Object.assign(process.env, baseEnv);
   try {
-    return { out: await registerDataStep.run({ config: 'experiment.yaml', store: '.llmops' }, host), host };
+    return { out: await registerDataStep.run({ config: 'experiment.yaml', store: '.llmops', dryRun }, host), host };
   } finally {
     process.chdir(cwd);
   }
@@ -84,6 +84,25 @@ test('unreadable data is reported at its line', async () => {
     );
     const registry = path.join(uc.dir, '.llmops/data/registry.json');
     expect(existsSync(registry) ? readFileSync(registry, 'utf8') : '').toBe('');
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('--dry-run says what would be registered and writes nothing; a folder dataset is versioned like a file', async () => {
+  const uc = makeUseCase({
+    'experiment.yaml': baseExperiment.replace('source: data/train.jsonl', 'source: data/parts'),
+    'data/parts/1.jsonl': '{"question": "q1"}\n',
+    'data/parts/2.jsonl': '{"question": "q2"}\n',
+  });
+  try {
+    const dry = await run(uc.dir, true);
+    expect(dry.out.datasets.train).toMatchObject({ version: '', rows: 2, created: true });
+    expect(existsSync(path.join(uc.dir, '.llmops/data/registry.json'))).toBe(false);
+    const real = await run(uc.dir);
+    expect(real.out.datasets.train).toMatchObject({ version: '1', rows: 2, created: true });
+    const again = await run(uc.dir, true);
+    expect(again.out.datasets.train).toMatchObject({ version: '1', created: false });
   } finally {
     uc.cleanup();
   }

@@ -43,6 +43,7 @@ export function resolveConnections(
         const envName = connectionVariable(name, variable);
         resolved = env.get(envName);
         if (resolved === undefined || resolved === '') {
+          if (env.unset?.(envName)) return;
           problems.push({
             ...locate(source, path),
             message: `connections[${index}].${path.slice(2).join('.')}: environment variable ${envName} is ${resolved === '' ? 'empty' : 'not set'} (needed for the placeholder \${${variable}}); set it in your CI secrets or in .env at the repository root`,

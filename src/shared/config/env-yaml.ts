@@ -44,6 +44,7 @@ export function resolveEnvYaml(
     if (ref !== undefined) {
       const resolved = env.get(ref);
       if (resolved === undefined || resolved === '') {
+        if (env.unset?.(ref)) continue;
         problems.push({
           ...at,
           message: `${rawKey}: environment variable ${ref} is ${resolved === '' ? 'empty' : 'not set'} (needed for the placeholder \${${ref}})`,

@@ -10,6 +10,11 @@ export interface Environment {
   get(name: string): string | undefined;
   /** Where a variable came from, for messages (never its value). */
   origin(name: string): 'environment' | '.env' | undefined;
+  /**
+   * Told of a placeholder's variable that is not set; true when the caller only lists such variables (a dry
+   * run, which reads no secret) instead of failing on them.
+   */
+  unset?(name: string): boolean;
 }
 
 /** The nearest folder upward holding `.git`; the start folder when there is none. */

@@ -3,8 +3,9 @@
  * our keys): unique names, existing files, evaluator datasets linked to standard datasets by
  * name, mapping syntax, gates that can be evaluated.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parseAssetSource } from '../azure/asset-ref.js';
 import { findRepositoryRoot } from './environment.js';
 import { realOrSelf, realPathOutside } from '../files.js';
 import { ConfigError, type Problem } from '../errors.js';
@@ -271,10 +272,10 @@ function checkSource(
   repository?: string,
 ): void {
   if (d.source.startsWith('azureml:')) {
-    if (!/^azureml:[A-Za-z0-9_.-]+(:[0-9]+|@latest)?$/.test(d.source))
+    if (!parseAssetSource(d.source))
       problems.push({
         ...at([...path, 'source']),
-        message: `${fmt(path)}.source: found ${JSON.stringify(d.source)}, expected azureml:<asset>:<version>`,
+        message: `${fmt(path)}.source: found ${JSON.stringify(d.source)}, expected azureml:<asset>:<version> or azureml:<asset>:latest`,
       });
     return;
   }
@@ -288,10 +289,10 @@ function checkSource(
       ...at([...path, 'source']),
       message: `${fmt(path)}.source: ${JSON.stringify(d.source)} resolves to ${realOrSelf(d.localPath)}, outside the repository ${display(repository)}; expected a dataset inside it (or set execution.data_outside_repository: true)`,
     });
-  else if (!/\.(jsonl|json|csv|tsv)$/i.test(d.localPath))
+  else if (!/\.(jsonl|json|csv|tsv)$/i.test(d.localPath) && !isFolder(d.localPath))
     problems.push({
       ...at([...path, 'source']),
-      message: `${fmt(path)}.source: ${display(d.localPath)} has an unsupported format, expected a .jsonl, .json, .csv or .tsv file`,
+      message: `${fmt(path)}.source: ${display(d.localPath)} has an unsupported format, expected a .jsonl, .json, .csv or .tsv file (or a folder of them)`,
     });
 }
 
@@ -376,6 +377,11 @@ function toGate(g: Raw): Gate {
     requireSignificance: (g.require_significance as boolean) ?? true,
     minLines: (g.min_lines as number) ?? 10,
   };
+}
+
+/** A folder of data files (read in name order, registered in Azure ML as uri_folder). */
+function isFolder(p: string): boolean {
+  return statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 function fmt(path: PathSegment[]): string {

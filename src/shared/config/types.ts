@@ -107,6 +107,8 @@ export interface UseCase {
   dataops?: Record<string, unknown>;
   /** Every secret value resolved while loading (already registered with the host for masking). */
   secrets: string[];
+  /** Variables of placeholders left unresolved (loaded with `secrets: 'list'`, for planning): none otherwise. */
+  missingSecrets?: string[];
   /** Where a key of the experiment configuration is written (base or overlay), for annotations. */
   locationOf(path: PathSegment[]): SourceLocation;
   /**

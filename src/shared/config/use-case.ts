@@ -35,6 +35,11 @@ export interface LoadUseCaseOptions {
    * other parts do not fail the load; they are summed up in one warning.
    */
   needs?: Needs;
+  /**
+   * `require` (default): a placeholder whose variable is unset is an error. `list`: it is left unresolved and
+   * named in `missingSecrets` — for planning, which reads no secret.
+   */
+  secrets?: 'require' | 'list';
   /** Append to each problem which steps it blocks (what validate says). */
   explainBlocked?: boolean;
 }
@@ -58,7 +63,14 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const configFile = path.resolve(cwd, options.configPath);
   const baseDir = path.dirname(configFile);
   const repositoryRoot = findRepositoryRoot(baseDir);
-  const env = loadEnvironment(repositoryRoot, processEnv);
+  const missingSecrets = new Set<string>();
+  const loaded = loadEnvironment(repositoryRoot, processEnv);
+  // Listing: an unset placeholder variable is noted, and the value it would fill is left out.
+  const listUnset = (name: string) => {
+    missingSecrets.add(name);
+    return true;
+  };
+  const env = options.secrets === 'list' ? { ...loaded, unset: listUnset } : loaded;
   const envName = options.env ?? processEnv.ENV_NAME ?? undefined;
   const findings = new Findings();
   const problems = findings.bucket('experiment');
@@ -192,6 +204,7 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
     deploymentFile: deployment ? deploymentPath : undefined,
     dataops: dataops as Record<string, unknown> | undefined,
     secrets: masked,
+    missingSecrets: [...missingSecrets],
     locationOf: (p) => locate(sourceFor(p), p),
     variable: (name) => variableOf(env, name),
   };

@@ -14,6 +14,8 @@ export interface StandardRun {
   dataset: string;
   /** Absolute path of the data file the run read. */
   dataFile: string;
+  /** Lineage of an `azureml:` dataset: the exact asset version the run read (`azureml:<name>:<version>`). */
+  dataAsset?: { asset: string; dataUri: string; hash?: string };
   lines: number;
   completed: number;
   failed: number;

@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError, formatProblem } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
@@ -26,9 +26,10 @@ import { readData, scanData } from './data.js';
 import { LineQueue, pendingLines } from './pending-lines.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
+import type { SlotPool } from './pool.js';
+import { freeRunId, readableRunId, runStamp } from './run-id.js';
 import {
   lineRecordOf as toRecord,
-  newRunId,
   RunStore,
   type LineRecord,
   type RunRecord,
@@ -51,7 +52,9 @@ export interface RunBatchOptions {
   columnMapping?: ColumnMapping;
   /** Id of a run in the same store, for `${run.outputs.x}` / `${run.inputs.x}`. */
   referencedRun?: string;
-  /** Default: a new readable id (newRunId). */
+  /** The Azure ML data asset version `data` was downloaded from, recorded in run.json (lineage). */
+  dataAsset?: { asset: string; dataUri: string; hash?: string };
+  /** Default: the plan's readable scheme (runs/run-id.ts), free in the store. */
   runId?: string;
   /** Folder holding `runs/` (default `.llmops`). */
   storeRoot?: string;
@@ -85,6 +88,15 @@ export interface RunBatchOptions {
   onSecret?: (value: string) => void;
   /** Display label of the variant (default: derived from the selection). */
   variantId?: string;
+  /** A line pool shared with other runs: each line takes a slot while it runs (concurrency across runs). */
+  pool?: SlotPool;
+  /**
+   * Run only the lines at these positions of the data, [start, end): one shard's piece of the run. Lines already
+   * recorded stay; the run is Completed (and aggregated) once every line of the data is recorded, else Partial.
+   */
+  lineRange?: { start: number; end: number };
+  /** The shard this session runs, recorded in run.json. */
+  shard?: { index: number; count: number };
 }
 
 export interface RunSummary {
@@ -112,6 +124,7 @@ interface Plan {
   data: string[];
   mapping: ColumnMapping;
   referencedRun?: string;
+  dataAsset?: RunBatchOptions['dataAsset'];
   runId: string;
   concurrency: number;
   previous?: RunRecord;
@@ -217,6 +230,9 @@ function newRecord(plan: Plan, total: number): RunRecord {
     data: plan.data,
     column_mapping: plan.mapping,
     referenced_run: plan.referencedRun,
+    ...(plan.dataAsset
+      ? { data_asset: { asset: plan.dataAsset.asset, data_uri: plan.dataAsset.dataUri, hash: plan.dataAsset.hash } }
+      : {}),
     concurrency: plan.concurrency,
     counts: { total, completed: 0, failed: 0 },
     timings: { created_at: new Date().toISOString() },
@@ -270,9 +286,14 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
   const runId =
     o.resume ??
     o.runId ??
-    newRunId(
-      flow.name,
-      variantId === 'default' ? (Object.values(selection)[0] ?? 'default') : changed.map(([, v]) => v).join('+'),
+    // The plan's scheme, with the flow for experiment and the data file for dataset; a free id in the store.
+    freeRunId(
+      readableRunId(flow.name, variantId, basename(data[0] ?? 'data').replace(/\.[^.]*$/, ''), runStamp(new Date()), [
+        JSON.stringify(selection),
+        ...data.map((d) => resolve(d)),
+      ]),
+      new Set(),
+      (id) => store.exists(id),
     );
   if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId))
     throw ConfigError.at(
@@ -287,6 +308,7 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
     data: data.map((d) => resolve(d)),
     mapping,
     referencedRun,
+    dataAsset: o.dataAsset,
     runId,
     concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
     previous,
@@ -402,6 +424,9 @@ async function executeLines(
   record.counts = counts;
   record.timings.started_at ??= new Date().toISOString();
   record.concurrency = plan.concurrency;
+  const piece = o.shard && o.lineRange ? { ...o.shard, ...o.lineRange } : undefined;
+  if (piece && !record.shards?.some((p) => JSON.stringify(p) === JSON.stringify(piece)))
+    (record.shards ??= []).push(piece);
   writer.saveRun();
 
   const sessionStart = performance.now();
@@ -424,7 +449,7 @@ async function executeLines(
 
   const signal = o.signal;
   const untilCanceled = signal ? cancelableWaits(signal) : undefined;
-  const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished));
+  const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished, o.lineRange));
   const worker = async () => {
     for (;;) {
       if (signal?.aborted) return;
@@ -432,10 +457,22 @@ async function executeLines(
       const next = taken instanceof Promise ? await taken : taken;
       if (next === undefined) return;
       const { lineNumber, inputs } = next;
-      // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
-      // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
-      const running = executor.runLine(inputs, { lineNumber });
-      const r = untilCanceled ? await untilCanceled(running) : await running;
+      // The line is taken before its slot: a worker waiting for data holds no slot of the shared pool.
+      const pool = o.pool;
+      if (pool) {
+        const slot = pool.acquire();
+        if (slot !== true) await slot;
+      }
+      let r: Awaited<ReturnType<FlowExecutor['runLine']>> | undefined;
+      try {
+        if (signal?.aborted) return;
+        // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
+        // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
+        const running = executor.runLine(inputs, { lineNumber });
+        r = untilCanceled ? await untilCanceled(running) : await running;
+      } finally {
+        pool?.release();
+      }
       if (r === undefined || r.status === 'Canceled' || signal?.aborted) return;
       const rec = toRecord(r);
       account(rec);
@@ -449,9 +486,11 @@ async function executeLines(
   await writer.close();
 
   const canceled = signal?.aborted === true;
+  // A shard's piece leaves the run Partial until every line of the data is recorded; the last piece aggregates.
+  const partial = !canceled && o.lineRange !== undefined && counts.completed + counts.failed < counts.total;
   let metrics: Record<string, unknown> = {};
   let aggregationError: { node: string; error: PfError } | undefined;
-  if (!canceled && executor.hasAggregation) {
+  if (!canceled && !partial && executor.hasAggregation) {
     const succeeded: LineRecord[] = [];
     for await (const r of store.linesInOrder(record.id)) if (r.status === 'Completed') succeeded.push(r);
     const agg = await executor.aggregate(
@@ -464,9 +503,9 @@ async function executeLines(
     tokens.total += agg.usage.totalTokens;
     llmCalls += agg.usage.llmCalls;
   }
-  if (!canceled) writer.writeMetrics(metrics);
+  if (!canceled && !partial) writer.writeMetrics(metrics);
   let error: string | undefined;
-  if (!canceled && (counts.failed > 0 || aggregationError)) {
+  if (!canceled && !partial && (counts.failed > 0 || aggregationError)) {
     const first = errors[0]?.error.message ?? aggregationError?.error.message ?? '';
     error =
       counts.failed > 0
@@ -485,7 +524,7 @@ async function executeLines(
     });
   }
   const durationMs = performance.now() - started;
-  record.status = canceled ? 'Canceled' : 'Completed';
+  record.status = canceled ? 'Canceled' : partial ? 'Partial' : 'Completed';
   record.counts = counts;
   record.tokens = tokens;
   record.llm_calls = (record.llm_calls ?? 0) + llmCalls;

@@ -4,7 +4,6 @@
  */
 export { runBatch, type RunBatchOptions, type RunSummary } from './batch.js';
 export {
-  newRunId,
   runDir,
   readRunRecord,
   readLineRecords,
@@ -26,4 +25,6 @@ export {
   type Sources,
   type SourceName,
 } from './mapping.js';
+export { readableRunId } from './run-id.js';
+export { SlotPool } from './pool.js';
 export { plainProgress, type ProgressReporter, type ProgressState } from './progress.js';

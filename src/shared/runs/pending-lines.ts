@@ -20,15 +20,21 @@ export async function* pendingLines(
   runOutputs?: Map<number, Record<string, unknown>>,
   runInputs?: Map<number, Record<string, unknown>>,
   finished?: Set<number>,
+  range?: { start: number; end: number },
 ): AsyncGenerator<PendingLine[]> {
   let position = 0;
+  const start = range?.start ?? 0;
+  const end = range?.end ?? Infinity;
   for (const path of data) {
     for (const file of dataFiles(path)) {
       for await (const rows of readDataFileBatches(file)) {
+        if (position >= end) return;
         const out: PendingLine[] = [];
         for (const row of rows) {
           const lineNumber = typeof row.line_number === 'number' ? row.line_number : position;
           position++;
+          // A shard's piece: rows by position in the data, [start, end).
+          if (position <= start || position > end) continue;
           if (finished?.has(lineNumber)) continue;
           const outs = runOutputs?.get(lineNumber);
           if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped

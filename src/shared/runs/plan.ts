@@ -7,12 +7,17 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { freeRunId as freeId, readableRunId, runStamp as stamp } from './run-id.js';
+
+/** The one run-id scheme lives beside the plan. */
+export { readableRunId };
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
 import type { Evaluator, EvaluatorDataset, UseCase, VariantPlanName } from '../config/types.js';
 import { buildChatMessages, compileTemplate, type CompiledTemplate } from '../engine/template/index.js';
 import { assetPath } from '../assets.js';
+import { ConfigError } from '../errors.js';
 import {
   applyVariant,
   loadPrompty,
@@ -271,46 +276,6 @@ export function evaluationRunId(standardRunId: string, evaluator: string): strin
   return `${standardRunId}.eval.${evaluator}`.slice(0, 200);
 }
 
-/**
- * `<experiment>.<variant>.<dataset>.<build or time>.<4 hex>`: short enough to read; the 4 hex digits are a hash
- * of everything else the run depends on (`salt`: environment, variant selection, data hash), so the same inputs
- * give the same id and different data under the same build a different one.
- */
-export function readableRunId(
-  experiment: string,
-  variantId: string,
-  dataset: string,
-  when: string,
-  salt: readonly string[] = [],
-): string {
-  const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
-  const variant =
-    variantId === 'default'
-      ? 'default'
-      : variantId
-          .split('+')
-          .map((p) => p.split('.').pop())
-          .join('+');
-  const digest = createHash('sha256')
-    .update(JSON.stringify([experiment, variantId, dataset, when, ...salt]))
-    .digest('hex')
-    .slice(0, 4);
-  return [experiment, variant, dataset, when, digest].map(slug).join('.');
-}
-
-/** The current minute, as run ids without a build id carry it. */
-function stamp(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
-}
-
-/** Ids are unique within the plan and, with `taken`, against runs already in the store. */
-function freeId(base: string, used: Set<string>, taken?: (id: string) => boolean): string {
-  let id = base;
-  for (let n = 2; used.has(id) || taken?.(id); n++) id = `${base}.${n}`;
-  used.add(id);
-  return id;
-}
-
 interface DataFacts {
   hash: string;
   bytes: number;
@@ -567,4 +532,74 @@ function sum(parts: Estimate[]): Estimate {
   total.models = [...models];
   if (unknown) total.notes.push(`${unknown} part(s) not fully estimated: the totals are a lower bound`);
   return total;
+}
+
+/** One shard's piece of a planned run: the run and the lines [start, end) of it this shard executes. */
+export interface ShardPiece {
+  runId: string;
+  start: number;
+  end: number;
+}
+
+/** Shard `index` (0-based) of `count`: its pieces, in plan order. */
+export interface PlanShard {
+  index: number;
+  count: number;
+  /** Lines in all of its pieces. */
+  lines: number;
+  pieces: ShardPiece[];
+}
+
+/**
+ * Cuts all the lines of the plan's runs (runs one after the other, each over its line range) into `count`
+ * contiguous shards whose sizes differ by at most one line. Pure: the same plan gives the same shards anywhere,
+ * which is what lets shards run as separate jobs into one store. A run of unknown length (a data asset not on
+ * this machine) cannot be cut: a ConfigError.
+ */
+export function shardPlan(plan: Pick<ExperimentPlan, 'runs'>, count: number): PlanShard[] {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`shard count must be a whole number >= 1: ${count}`);
+  const ranges = plan.runs.map((r) => {
+    if (!r.lineRange)
+      throw ConfigError.at(
+        { file: 'input "shard"' },
+        `run ${r.runId} reads ${r.source ?? 'a dataset'} whose lines are not known on this machine, expected local data files to cut into shards`,
+      );
+    return { runId: r.runId, ...r.lineRange };
+  });
+  const total = ranges.reduce((n, r) => n + (r.end - r.start), 0);
+  const shards: PlanShard[] = [];
+  // Global line g of the plan belongs to shard k when k = floor(g * count / total) — contiguous and balanced.
+  const boundary = (k: number) => Math.ceil((k * total) / count);
+  let offset = 0;
+  let r = 0;
+  for (let k = 0; k < count; k++) {
+    const from = boundary(k);
+    const to = boundary(k + 1);
+    const pieces: ShardPiece[] = [];
+    while (r < ranges.length && offset + (ranges[r].end - ranges[r].start) <= from) {
+      offset += ranges[r].end - ranges[r].start;
+      r++;
+    }
+    let at = offset;
+    for (let j = r; j < ranges.length && at < to; j++) {
+      const size = ranges[j].end - ranges[j].start;
+      const lo = Math.max(from, at);
+      const hi = Math.min(to, at + size);
+      if (hi > lo)
+        pieces.push({ runId: ranges[j].runId, start: ranges[j].start + lo - at, end: ranges[j].start + hi - at });
+      at += size;
+    }
+    shards.push({ index: k, count, lines: to - from, pieces });
+  }
+  return shards;
+}
+
+/** `i/n` (1-based, as users write it) → shard index 0…n-1 and count. */
+export function parseShard(text: string, where: string): { index: number; count: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count)
+    throw ConfigError.at({ file: where }, `found ${JSON.stringify(text)}, expected i/n with 1 <= i <= n (e.g. 2/4)`);
+  return { index: index - 1, count };
 }

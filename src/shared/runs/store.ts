@@ -6,7 +6,6 @@
  * opening the run for resume drops it.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import {
   createReadStream,
   createWriteStream,
@@ -29,7 +28,8 @@ import { parsePyJson, stringifyPyJson } from '../engine/python-worker/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../files.js';
 import { OutputsIndex } from './outputs-index.js';
 
-export type RunStatus = 'Running' | 'Completed' | 'Failed' | 'Canceled';
+/** Partial: some of the data's lines are recorded and the rest belong to other shards of the plan. */
+export type RunStatus = 'Running' | 'Completed' | 'Failed' | 'Canceled' | 'Partial';
 
 /** `run.json`. */
 export interface RunRecord {
@@ -42,6 +42,8 @@ export interface RunRecord {
   data: string[];
   column_mapping: Record<string, unknown>;
   referenced_run?: string;
+  /** Lineage of data read from an Azure ML data asset: the exact version (`azureml:<name>:<version>`). */
+  data_asset?: { asset: string; data_uri: string; hash?: string };
   concurrency: number;
   counts: { total: number; completed: number; failed: number };
   timings: { created_at: string; started_at?: string; ended_at?: string; duration_ms?: number };
@@ -49,6 +51,8 @@ export interface RunRecord {
   /** USD, when every priced model is known. */
   cost_usd?: number;
   llm_calls: number;
+  /** The shards of a plan that ran pieces of this run: shard index of count, and its lines [start, end). */
+  shards?: Array<{ index: number; count: number; start: number; end: number }>;
   /** Set when outputs.jsonl's records were produced over several sessions. */
   resumed?: number;
   error?: string;
@@ -87,17 +91,6 @@ export function lineRecordOf(r: LineResult): LineRecord {
   return rec;
 }
 
-/** A short, unique, readable run id: `<flow>-<variant>-<yyyymmdd-hhmmss>-<4 hex>`. */
-export function newRunId(flowName: string, variantId = 'default', now = new Date()): string {
-  const clean = (s: string) =>
-    s
-      .replace(/[^A-Za-z0-9_.]+/g, '_')
-      .replace(/^_+|_+$/g, '')
-      .slice(0, 40) || 'flow';
-  const ts = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${clean(flowName)}-${clean(variantId)}-${ts}-${randomBytes(2).toString('hex')}`;
-}
-
 /** File names of a run folder (Prompt Flow's local run layout keeps the same records). */
 const RUN = 'run.json';
 const OUTPUTS = 'outputs.jsonl';
@@ -131,6 +124,10 @@ export class RunStore {
   /** The LLM response cache. */
   get cacheDir(): string {
     return join(this.root, 'cache');
+  }
+  /** Local copy of an Azure ML data asset's data (`key`: its content hash), read by local runs. */
+  dataAssetCacheDir(key: string): string {
+    return join(this.root, 'data', 'cache', key);
   }
   /** Virtual environments built from flows' requirements.txt. */
   get venvsDir(): string {

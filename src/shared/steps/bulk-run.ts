@@ -3,21 +3,32 @@
  * in the run store, and fail (exit 1) when more lines failed than the tolerance allows — the seed
  * template never did (its issue #207).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import type { Host } from '../host/host.js';
-import { runBatch, RunStore, type RunSummary } from '../runs/index.js';
-import { planExperiment, readableRunId, type ExperimentPlan } from '../runs/plan.js';
+import { writeJsonAtomic } from '../files.js';
+import { runBatch, RunStore, type RunRecord, type RunSummary } from '../runs/index.js';
+import {
+  parseShard,
+  planExperiment,
+  readableRunId,
+  shardPlan,
+  type ExperimentPlan,
+  type PlannedRun,
+} from '../runs/plan.js';
+import { SlotPool } from '../runs/pool.js';
+import { StepProgress } from './step-progress.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
-import { planInputs, showPlan } from './plan-output.js';
-import { progressFor } from './progress.js';
+import { planInputs, shardInput, showPlan } from './plan-output.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import type { RunsFile, StandardRun } from '../results/handoff.js';
-import { ciBuildId, defaultRunsFile, readHandoff, writeHandoff } from './experiment-files.js';
+import { ciBuildId, defaultRunsFile, writeHandoff } from './experiment-files.js';
 import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface BulkRunInputs {
@@ -34,6 +45,8 @@ export interface BulkRunInputs {
   resume?: boolean;
   dryRun?: boolean;
   planFile?: string;
+  /** `i/n`: execute only shard i of n of the plan's lines. */
+  shard?: string;
 }
 
 export interface BulkRunOutputs {
@@ -72,9 +85,10 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       type: 'boolean',
       default: 'false',
       description:
-        'Finish the runs of an interrupted bulk-run (from its runs file): finished lines are not run again, finished runs are kept.',
+        'Finish an interrupted bulk-run: its saved plan (plan.json beside the runs file) is executed again; finished runs are kept, lines already recorded are not run again.',
     },
     ...planInputs,
+    shardInput,
   ],
   outputs: [
     { name: 'runs-file', description: 'Path of the runs file (JSON) for the next steps.' },
@@ -83,10 +97,20 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     { name: 'failed-lines', description: 'Lines that failed in all.' },
   ],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'bulk-run' });
+    // A dry run reads no secret: placeholders left unset are listed as what the real run will need.
+    const useCase = loadUseCase({
+      configPath: inputs.config,
+      env: inputs.env,
+      host,
+      needs: 'bulk-run',
+      secrets: inputs.dryRun ? 'list' : 'require',
+    });
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
+    const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
+    // azureml: datasets are downloaded into the store's cache first; the runs file records the version read.
+    const lineage = await resolveAzureDatasets(datasets, useCase, inputs.store, host);
     // Every dataset is read (strictly) before the first line of the first one runs.
     await checkDatasets(
       datasets
@@ -98,98 +122,114 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         })),
     );
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
-    const previous = inputs.resume ? readHandoff<RunsFile>(runsFile, 'bulk-run').runs : [];
-    const resumable = new Set(previous.map((r) => r.runId));
-    // The runs to make, with their ids: a run id already in the store (and not being resumed) is not reused.
-    const plan = await planExperiment(useCase, {
+    const planPath = planFileBeside(runsFile);
+    const planned = await planExperiment(useCase, {
       variants: inputs.variants,
       datasets: datasets.map((d) => d.name),
       build,
       prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
-      taken: (id) => !resumable.has(id) && new RunStore(inputs.store).exists(id),
+      // A run id already in the store is not reused by a new plan.
+      taken: (id) => new RunStore(inputs.store).exists(id),
     });
-    if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs);
+    // --resume executes the plan written before; a shard joins the plan of the same inputs its siblings wrote.
+    const earlier = inputs.resume || shard ? readSavedPlan(planPath, planned, inputs.resume === true) : undefined;
+    const plan = earlier ?? planned;
+    if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs, useCase.missingSecrets);
     if (inputs.dryRun) {
       host.setOutput('run-ids', plan.runs.map((r) => r.runId).join(','));
       return { runsFile, runs: [], plan };
     }
+    if (!earlier) writeJsonAtomic(planPath, plan);
     exportEnvironment(useCase.environmentVariables);
 
+    const pieces = shard
+      ? shardPlan(plan, shard.count)[shard.index].pieces.map((p) => ({
+          planned: plan.runs.find((r) => r.runId === p.runId)!,
+          range: { start: p.start, end: p.end },
+        }))
+      : plan.runs.map((r) => ({ planned: r, range: undefined }));
     const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     const handoff: RunsFile = {
       experiment: useCase.name,
       env: useCase.envName,
-      build,
+      build: plan.build ?? build,
       createdAt: new Date().toISOString(),
-      runs: [],
+      runs: plan.runs.map((r) => ({ ...standardRunOf(r, inputs.store), ...dataAssetOf(lineage.get(r.source)) })),
     };
-    const runs = handoff.runs;
-    const overLimit: { run: StandardRun; summary: RunSummary; limit: number }[] = [];
-    const variantCount = new Set(plan.runs.map((r) => r.variantId)).size;
-    host.info(
-      `bulk-run ${useCase.name}: ${datasets.length} dataset(s) × ${variantCount} variant(s), concurrency ${execution.concurrency}, cache ${execution.cache}${inputs.resume ? ', resuming' : ''}`,
+    // Written before any line runs, so evaluate sees which runs have not finished.
+    writeHandoff(runsFile, handoff);
+    const entry = (runId: string) => handoff.runs.find((r) => r.runId === runId)!;
+
+    const concurrency = execution.concurrency;
+    // Open runs ≤ C: each open run holds an executor (for Python flows, a worker set); a run with fewer than C
+    // lines left cannot fill the pool alone, so up to C of them are open at once, and never more.
+    const openRuns = Math.min(concurrency, Math.max(1, pieces.length));
+    const pool = new SlotPool(concurrency);
+    const opening = new SlotPool(openRuns);
+    const stop = new AbortController();
+    const lineCount = (p: (typeof pieces)[number]) =>
+      p.range ? p.range.end - p.range.start : (p.planned.lines ?? p.planned.lineRange?.end ?? 0);
+    const progress = new StepProgress(
+      host,
+      'bulk-run',
+      pieces.reduce((n, p) => n + lineCount(p), 0),
     );
-    for (const planned of plan.runs) {
-      const dataset = datasets.find((d) => d.name === planned.dataset)!;
-      const earlier = previous.find((r) => r.dataset === planned.dataset && r.variantId === planned.variantId);
-      if (earlier?.status === 'Completed') {
-        host.info(`run ${earlier.runId}: finished earlier, kept`);
-        runs.push(earlier);
-        continue;
+    const overLimit: { run: StandardRun; limit: number }[] = [];
+    let failure: unknown;
+    host.info(
+      `bulk-run ${useCase.name}: ${plan.runs.length} run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, ${pieces.reduce((n, p) => n + lineCount(p), 0)} line(s), concurrency ${concurrency} across runs (up to ${openRuns} open at once), cache ${execution.cache}${earlier ? ', resuming the saved plan' : ''}`,
+    );
+
+    const runPiece = async ({ planned: r, range }: (typeof pieces)[number]) => {
+      if (stop.signal.aborted) return;
+      const run = entry(r.runId);
+      const before = readRecordIfAny(inputs.store, r.runId);
+      if (before?.status === 'Completed') {
+        host.info(`run ${r.runId}: finished earlier, kept`);
+        progress.kept(lineCount({ planned: r, range }));
+        // The step's verdict covers every run of the plan, those finished in an earlier session too.
+        const limit = failedLineLimit(execution.maxFailedLines, before.counts.total);
+        if (before.counts.failed > limit && !overLimit.some((o) => o.run === run)) overLimit.push({ run, limit });
+        return;
       }
-      const runId = earlier?.runId ?? planned.runId;
-      const run: StandardRun = {
-        runId,
-        variantId: planned.variantId,
-        selection: planned.selection,
-        isDefault: planned.isDefault,
-        dataset: dataset.name,
-        dataFile: dataset.localPath!,
-        lines: 0,
-        completed: 0,
-        failed: 0,
-        status: 'Running',
-      };
-      runs.push(run);
-      // Written before the run starts, so a killed bulk-run can be resumed from this file.
-      writeHandoff(runsFile, handoff);
-      host.info(`run ${runId}: ${dataset.name} with ${planned.variantId}${earlier ? ' (resumed)' : ''}`);
-      const settings = {
-        announced: true,
-        storeRoot: inputs.store,
-        concurrency: execution.concurrency,
-        connections: useCase.connections,
-        fallbackConnection,
-        llm,
-        lineTimeoutMs: execution.lineTimeoutSec * 1000,
-        progress: progressFor(host, runId),
-        init: useCase.flow.init,
-        python: execution.python,
-        pythonRequirements: execution.pythonRequirements,
-        log: (m: string) => host.info(m),
-        onSecret: (s: string) => host.mask(s),
-      };
+      const dataset = datasets.find((d) => d.name === r.dataset)!;
       let summary: RunSummary;
       try {
-        // A run that failed before its store record was written starts afresh under the same id.
-        summary =
-          earlier && new RunStore(inputs.store).has(runId)
-            ? await runBatch({ ...settings, resume: runId })
-            : await runBatch({
-                ...settings,
-                flow: useCase.flow.model,
-                variant: planned.selection,
-                variantId: planned.variantId,
-                data: dataset.localPath!,
-                columnMapping: dataset.mappings,
-                runId,
-              });
+        summary = await runBatch({
+          announced: true,
+          storeRoot: inputs.store,
+          concurrency,
+          pool,
+          signal: stop.signal,
+          connections: useCase.connections,
+          fallbackConnection,
+          llm,
+          lineTimeoutMs: execution.lineTimeoutSec * 1000,
+          progress: progress.forRun(lineCount({ planned: r, range })),
+          init: useCase.flow.init,
+          python: execution.python,
+          pythonRequirements: execution.pythonRequirements,
+          log: (m: string) => host.info(m),
+          onSecret: (s: string) => host.mask(s),
+          flow: useCase.flow.model,
+          variant: r.selection,
+          variantId: r.variantId,
+          data: dataset.localPath!,
+          ...dataAssetOf(lineage.get(dataset.source)),
+          columnMapping: dataset.mappings,
+          runId: r.runId,
+          // The store's record is the resume point: lines already in outputs.jsonl are final.
+          resume: before ? r.runId : undefined,
+          lineRange: range,
+          shard: range && shard ? shard : undefined,
+        });
       } catch (e) {
         // The runs file says what happened, so evaluate and report do not read a run that never finished.
         Object.assign(run, { status: 'Failed', error: e instanceof Error ? e.message : String(e) });
-        writeHandoff(runsFile, handoff);
-        throw e;
+        failure ??= e;
+        stop.abort();
+        return;
       }
       delete run.error;
       Object.assign(run, {
@@ -198,20 +238,27 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         failed: summary.counts.failed,
         status: summary.status,
       });
+      writeHandoff(runsFile, handoff);
+      if (summary.status === 'Canceled') return;
       // A model endpoint that cannot be reached fails the step (exit 3) instead of the next runs' lines.
       const down = llm.unreachable();
       if (down) {
-        writeHandoff(runsFile, handoff);
-        throw down;
+        failure ??= down;
+        stop.abort();
+        return;
       }
       const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
       host.info(
-        `  ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} finished before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`,
+        `run ${r.runId} (${r.dataset}, ${r.variantId})${before ? ' (resumed)' : ''}${range ? ` lines ${range.start}-${range.end - 1}` : ''}: ${summary.status}, ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} recorded before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`,
       );
-      if (summary.counts.failed > limit) overLimit.push({ run, summary, limit });
-    }
-
+      if (summary.status === 'Completed' && summary.counts.failed > limit) overLimit.push({ run, limit });
+    };
+    await Promise.all(pieces.map((p) => opening.run(() => runPiece(p))));
+    progress.finish();
     writeHandoff(runsFile, handoff);
+    if (failure !== undefined) throw failure;
+
+    const runs = handoff.runs;
     host.setOutput('runs-file', runsFile);
     host.setOutput('run-ids', runs.map((r) => r.runId).join(','));
     host.setOutput('lines', String(runs.reduce((a, r) => a + r.lines, 0)));
@@ -220,6 +267,66 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     return { runsFile, runs, plan };
   },
 };
+
+/** Where bulk-run keeps the plan it executes: beside its runs file. */
+export function planFileBeside(runsFile: string): string {
+  return path.join(path.dirname(runsFile), 'plan.json');
+}
+
+/**
+ * The saved plan to execute again. `--resume` needs it (nothing to resume without it); a shard takes it when it
+ * was made from the same inputs (experiment, environment, build, variant plan, datasets and their data), else
+ * plans afresh.
+ */
+function readSavedPlan(file: string, fresh: ExperimentPlan, required: boolean): ExperimentPlan | undefined {
+  if (!existsSync(file)) {
+    if (required)
+      throw ConfigError.at(
+        { file: path.relative(process.cwd(), file) },
+        'no saved plan to resume: expected the plan.json a bulk-run writes beside its runs file before running',
+      );
+    return undefined;
+  }
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as ExperimentPlan;
+  const shape = (p: ExperimentPlan) =>
+    JSON.stringify([
+      p.experiment,
+      p.env,
+      p.build,
+      p.variantPlan,
+      p.runs.map((r) => [r.variantId, r.dataset, r.dataHash, r.lines]),
+    ]);
+  if (shape(saved) === shape(fresh)) return saved;
+  if (required)
+    throw ConfigError.at(
+      { file: path.relative(process.cwd(), file) },
+      'the saved plan was made from other inputs (experiment, environment, build id, variants, datasets or their data changed); expected the same inputs as the interrupted bulk-run, or a new bulk-run without --resume',
+    );
+  return undefined;
+}
+
+function readRecordIfAny(store: string, runId: string): RunRecord | undefined {
+  const runs = new RunStore(store);
+  return runs.has(runId) ? runs.record(runId) : undefined;
+}
+
+/** A planned run as the runs file lists it, with what the store holds of it so far. */
+function standardRunOf(r: PlannedRun, store: string): StandardRun {
+  const record = readRecordIfAny(store, r.runId);
+  return {
+    runId: r.runId,
+    variantId: r.variantId,
+    selection: r.selection,
+    isDefault: r.isDefault,
+    dataset: r.dataset,
+    dataFile: r.dataFile!,
+    lines: record?.counts.total ?? r.lines ?? 0,
+    completed: record?.counts.completed ?? 0,
+    failed: record?.counts.failed ?? 0,
+    status: record?.status ?? 'Planned',
+    ...(record?.error ? { error: record.error } : {}),
+  };
+}
 
 function selectDatasets(useCase: UseCase, names?: string) {
   if (!names) return useCase.datasets;
@@ -254,7 +361,7 @@ function dataLine(file: string, lineNumber: number): { file: string; line?: numb
 }
 
 async function failedLinesError(
-  overLimit: { run: StandardRun; summary: RunSummary; limit: number }[],
+  overLimit: { run: StandardRun; limit: number }[],
   store: string,
   host: Host,
 ): Promise<GateFailed> {

@@ -8,18 +8,24 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../results/model.js';
-import { runBatch, scanData } from '../runs/index.js';
+import { runBatch, RunStore, scanData, type RunRecord, type RunSummary } from '../runs/index.js';
+import { SlotPool } from '../runs/pool.js';
+import { StepProgress } from './step-progress.js';
 import {
   evaluationRunId,
   linkEvaluations,
+  parseShard,
   planExperiment,
+  shardPlan,
   type EvaluationLink,
+  type PlannedRun,
   type ExperimentPlan,
 } from '../runs/plan.js';
-import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
+import { llmJudges, runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
 import { checkCodeEvaluators } from '../eval/code-evaluators/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
@@ -33,8 +39,7 @@ import {
   writeHandoff,
 } from './experiment-files.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
-import { planInputs, showPlan } from './plan-output.js';
-import { progressFor } from './progress.js';
+import { planInputs, shardInput, showPlan } from './plan-output.js';
 import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface EvaluateInputs {
@@ -49,6 +54,9 @@ export interface EvaluateInputs {
   evaluationsFile?: string;
   dryRun?: boolean;
   planFile?: string;
+  resume?: boolean;
+  /** `i/n`: execute only shard i of n of the evaluation jobs' lines. */
+  shard?: string;
 }
 
 export interface EvaluateOutputs {
@@ -78,14 +86,36 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       type: 'path',
       description: 'Where to write the evaluations file for report (default: next to the runs file).',
     },
+    {
+      name: 'resume',
+      type: 'boolean',
+      default: 'false',
+      description:
+        'Finish an interrupted evaluate: finished evaluation runs are kept, lines already recorded are not run again.',
+    },
     ...planInputs,
+    shardInput,
   ],
   outputs: [
     { name: 'evaluations-file', description: 'Path of the evaluations file (JSON) for the report step.' },
     { name: 'metrics', description: 'JSON: evaluator → variant → dataset → aggregated metrics.' },
   ],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate' });
+    // A dry run reads no secret: placeholders left unset are listed as what the real run will need.
+    const useCase = loadUseCase({
+      configPath: inputs.config,
+      env: inputs.env,
+      host,
+      needs: 'evaluate',
+      secrets: inputs.dryRun ? 'list' : 'require',
+    });
+    // azureml: evaluation datasets are read from the store's cache (downloaded once).
+    const lineage = await resolveAzureDatasets(
+      [...useCase.datasets, ...useCase.evaluators.flatMap((e) => e.datasets)],
+      useCase,
+      inputs.store,
+      host,
+    );
     const execution = executionOverrides(useCase.execution, inputs);
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);
     if (inputs.dryRun && !existsSync(runsFile)) {
@@ -95,7 +125,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         build: inputs.buildId ?? ciBuildId(),
         prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
       });
-      await showPlan(plan, 'evaluations', host, inputs);
+      await showPlan(plan, 'evaluations', host, inputs, useCase.missingSecrets);
       return { evaluationsFile: '', evaluations: [], plan };
     }
     const runs = readHandoff<RunsFile>(runsFile, 'bulk-run');
@@ -110,10 +140,11 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         sampleLines: 5,
       });
       // The runs of the runs file are what gets scored: the plan's own standard runs are not shown.
-      await showPlan(plan, 'evaluations', host, inputs);
+      await showPlan(plan, 'evaluations', host, inputs, useCase.missingSecrets);
       if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan };
     }
-    await checkAlignment(jobs, useCase);
+    const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
+    const rows = await checkAlignment(jobs, useCase);
     if (jobs.length === 0)
       host.warning(
         `evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`,
@@ -127,73 +158,145 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       useCase,
       { llm, concurrency: execution.concurrency, python: execution.python },
     );
-    const evaluations: EvaluationResult[] = [];
     const overLimit: string[] = [];
-    for (const job of jobs) {
+    // Every job at once through one line pool of size C, at most C evaluation runs open (as bulk-run).
+    const concurrency = execution.concurrency;
+    const pool = new SlotPool(concurrency);
+    const stop = new AbortController();
+    const pieces = shard ? shardPieces(jobs, rows, shard) : jobs.map((job) => ({ job, range: undefined }));
+    const opening = new SlotPool(Math.min(concurrency, Math.max(1, pieces.length)));
+    const ran = new Map<Job, RunSummary>();
+    const pieceLines = (p: EvaluationPiece) => (p.range ? p.range.end - p.range.start : rows.get(p.job)!);
+    const progress = new StepProgress(
+      host,
+      'evaluate',
+      pieces.reduce((n, p) => n + pieceLines(p), 0),
+    );
+    let failure: unknown;
+    host.info(
+      `evaluate ${useCase.name}: ${jobs.length} evaluation run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, concurrency ${concurrency} across runs${inputs.resume ? ', resuming' : ''}`,
+    );
+    const runPiece = async (piece: EvaluationPiece) => {
+      if (stop.signal.aborted) return;
+      const { job, range } = piece;
       const runId = evaluationRunId(job.run.runId, job.evaluator.name);
-      host.info(`evaluate ${job.evaluator.name} on ${job.run.runId} (${job.dataset.name})`);
+      const before = existingRun(inputs.store, runId);
+      // What is in the store under this id: kept and finished (--resume, or a sibling shard's piece of this run),
+      // or replaced — a run of an earlier evaluate, whose standard run may have changed since.
+      const continues =
+        before !== undefined &&
+        (inputs.resume === true ||
+          (shard !== undefined && (before.record.shards ?? []).some((s) => s.count === shard.count)));
+      if (continues && before.record.status === 'Completed') {
+        host.info(`evaluation ${runId}: finished earlier, kept`);
+        progress.kept(pieceLines(piece));
+        // The step's verdict covers the evaluation runs finished in an earlier session too.
+        const { failed, total } = before.record.counts;
+        const limit = failedLineLimit(execution.maxFailedLines, total);
+        if (failed > limit)
+          overLimit.push(`${runId}: ${failed} of ${total} evaluation lines failed (tolerance ${limit})`);
+        return;
+      }
+      if (before && !continues) new RunStore(inputs.store).remove(runId);
       const common = {
         runId,
         storeRoot: inputs.store,
-        concurrency: execution.concurrency,
+        concurrency,
         connections: useCase.connections,
         fallbackConnection,
         llm,
-        progress: progressFor(host, runId),
+        progress: progress.forRun(pieceLines(piece)),
       };
-      const summary = job.evaluator.flow
-        ? await runBatch({
-            ...common,
-            flow: job.evaluator.flow.model,
-            data: job.dataset.localPath!,
-            columnMapping: job.dataset.mappings,
-            referencedRun: job.run.runId,
-            lineTimeoutMs: execution.lineTimeoutSec * 1000,
-            init: job.evaluator.flow.init,
-            python: execution.python,
-            pythonRequirements: execution.pythonRequirements,
-            log: (m: string) => host.info(m),
-            onSecret: (s: string) => host.mask(s),
-          })
-        : job.evaluator.code
-          ? await codeEvaluators.run(job.evaluator, {
+      const cut = { lineRange: range, shard: range ? shard : undefined };
+      let summary: RunSummary;
+      try {
+        summary = job.evaluator.flow
+          ? await runBatch({
               ...common,
+              ...cut,
+              pool,
+              signal: stop.signal,
+              resume: continues ? runId : undefined,
+              flow: job.evaluator.flow.model,
               data: job.dataset.localPath!,
-              mappings: job.dataset.mappings,
+              ...dataAssetOf(lineage.get(job.dataset.source)),
+              columnMapping: job.dataset.mappings,
               referencedRun: job.run.runId,
+              lineTimeoutMs: execution.lineTimeoutSec * 1000,
+              init: job.evaluator.flow.init,
+              python: execution.python,
+              pythonRequirements: execution.pythonRequirements,
+              log: (m: string) => host.info(m),
+              onSecret: (s: string) => host.mask(s),
             })
-          : await runBuiltinEvaluator({
-              ...common,
-              evaluator: job.evaluator,
-              dataset: job.dataset,
-              standardRunId: job.run.runId,
-            });
+          : job.evaluator.code
+            ? await codeEvaluators.run(job.evaluator, {
+                ...common,
+                data: job.dataset.localPath!,
+                mappings: job.dataset.mappings,
+                referencedRun: job.run.runId,
+              })
+            : await runBuiltinEvaluator({
+                ...common,
+                ...cut,
+                pool,
+                resume: continues,
+                evaluator: job.evaluator,
+                dataset: job.dataset,
+                standardRunId: job.run.runId,
+              });
+      } catch (e) {
+        failure ??= e;
+        stop.abort();
+        return;
+      }
+      if (summary.status === 'Canceled') return;
       const down = llm.unreachable();
-      if (down) throw down; // an unreachable judge model: exit 3, not a gate failure
+      if (down) {
+        // an unreachable judge model: exit 3, not a gate failure
+        failure ??= down;
+        stop.abort();
+        return;
+      }
+      ran.set(job, summary);
       const metrics = numericMetrics(summary.metrics);
-      evaluations.push({
-        runId,
-        evaluator: job.evaluator.name,
-        dataset: job.dataset.name,
-        standardRunId: job.run.runId,
-        variantId: job.run.variantId,
-        lines: summary.counts.total,
-        failed: summary.counts.failed,
-        metrics,
-      });
       host.info(
-        `  ${
+        `evaluation ${runId}${range ? ` lines ${range.start}-${range.end - 1}` : ''}: ${summary.status}, ${
           Object.entries(metrics)
             .map(([k, v]) => `${k} = ${v}`)
             .join(', ') || 'no aggregated metrics'
         }; ${summary.counts.failed} of ${summary.counts.total} lines failed`,
       );
       const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
-      if (summary.counts.failed > limit)
+      if (summary.status === 'Completed' && summary.counts.failed > limit)
         overLimit.push(
           `${runId}: ${summary.counts.failed} of ${summary.counts.total} evaluation lines failed (tolerance ${limit})${summary.error ? `: ${summary.error}` : ''}`,
         );
+    };
+    await Promise.all(pieces.map((p) => opening.run(() => runPiece(p))));
+    progress.finish();
+    if (failure !== undefined) throw failure;
+
+    // Every job whose evaluation run is complete, in the order of the jobs: those finished now, and those kept or
+    // finished by other shards. A run still waiting for other shards' lines is left out until they ran.
+    const evaluations: EvaluationResult[] = [];
+    const waiting: string[] = [];
+    for (const job of jobs) {
+      const runId = evaluationRunId(job.run.runId, job.evaluator.name);
+      const now = ran.get(job);
+      if (now?.status === 'Completed') {
+        evaluations.push(resultOf(job, runId, now.counts, now.metrics));
+        continue;
+      }
+      const stored = existingRun(inputs.store, runId);
+      if (stored?.record.status === 'Completed')
+        evaluations.push(resultOf(job, runId, stored.record.counts, stored.metrics));
+      else waiting.push(runId);
     }
+    if (waiting.length)
+      host.info(
+        `evaluate: ${waiting.length} evaluation run(s) wait for the lines of other shards and are not in the evaluations file yet: ${waiting.join(', ')}`,
+      );
 
     const evaluationsFile = inputs.evaluationsFile ?? defaultEvaluationsFile(inputs.store, useCase);
     const handoff: EvaluationsFile = {
@@ -215,8 +318,65 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
   },
 };
 
-/** Evaluation data must have one row per line of the run it scores (unless its rows carry line_number). */
-async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
+function resultOf(
+  job: Job,
+  runId: string,
+  counts: { total: number; failed: number },
+  metrics: Record<string, unknown>,
+): EvaluationResult {
+  return {
+    runId,
+    evaluator: job.evaluator.name,
+    dataset: job.dataset.name,
+    standardRunId: job.run.runId,
+    variantId: job.run.variantId,
+    lines: counts.total,
+    failed: counts.failed,
+    metrics: numericMetrics(metrics),
+  };
+}
+
+/** An evaluation run already in the store, with its metrics when it wrote them. */
+function existingRun(
+  store: string,
+  runId: string,
+): { record: RunRecord; metrics: Record<string, unknown> } | undefined {
+  const runs = new RunStore(store);
+  if (!runs.has(runId)) return undefined;
+  return { record: runs.record(runId), metrics: runs.metrics(runId) };
+}
+
+/** One shard's piece of an evaluation job: its lines [start, end) of the evaluation data, or all of them. */
+interface EvaluationPiece {
+  job: Job;
+  range?: { start: number; end: number };
+}
+
+/**
+ * The evaluation jobs' lines cut as shardPlan cuts a plan's. Code-only and in-process built-in evaluators read
+ * their data themselves and cannot be cut: each runs whole in the shard that holds its first line.
+ */
+function shardPieces(jobs: Job[], rows: Map<Job, number>, shard: { index: number; count: number }): EvaluationPiece[] {
+  const cuttable = (j: Job) =>
+    j.evaluator.flow !== undefined || (llmJudges as readonly string[]).includes(j.evaluator.builtin ?? '');
+  const ids = jobs.map((_, i) => String(i));
+  const mine = shardPlan(
+    { runs: jobs.map((j, i) => ({ runId: ids[i], lineRange: { start: 0, end: rows.get(j)! } }) as PlannedRun) },
+    shard.count,
+  )[shard.index].pieces;
+  return mine.flatMap((p): EvaluationPiece[] => {
+    const job = jobs[Number(p.runId)];
+    if (cuttable(job)) return [{ job, range: { start: p.start, end: p.end } }];
+    return p.start === 0 ? [{ job }] : [];
+  });
+}
+
+/**
+ * Evaluation data must have one row per line of the run it scores (unless its rows carry line_number). Returns
+ * the rows of each job's evaluation data (code-only evaluators: the lines of the run they score).
+ */
+async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<Map<Job, number>> {
+  const rows = new Map<Job, number>(jobs.map((j) => [j, j.run.lines]));
   const problems: Problem[] = [];
   const scanned = new Map<string, Awaited<ReturnType<typeof scanData>> | undefined>();
   for (const job of jobs) {
@@ -236,6 +396,7 @@ async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
     }
     const scan = scanned.get(key);
     if (!scan) continue;
+    rows.set(job, scan.rows);
     if (!scan.lineNumbers && scan.rows !== job.run.lines) {
       const at = useCase.locationOf([
         'evaluators',
@@ -251,6 +412,7 @@ async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<void> {
     }
   }
   if (problems.length) throw new ConfigError(problems);
+  return rows;
 }
 
 function numericMetrics(metrics: Record<string, unknown>): Record<string, number> {

@@ -19,6 +19,13 @@ export const planInputs: readonly InputSpec[] = [
   { name: 'plan-file', type: 'path', description: 'Write the plan as JSON to this file (with or without --dry-run).' },
 ];
 
+export const shardInput: InputSpec = {
+  name: 'shard',
+  type: 'string',
+  description:
+    "Execute only shard i of n of the plan (i/n, e.g. 2/4): the plan's lines cut into n contiguous, balanced pieces. Running every shard into the same store gives the records of one unsharded run.",
+};
+
 type Row = [string, string, string, string, string, string, string];
 
 /** Which part of the plan to show: bulk-run shows its runs, evaluate its evaluation jobs. */
@@ -27,6 +34,8 @@ export async function showPlan(
   part: 'runs' | 'evaluations',
   host: Host,
   o: { dryRun?: boolean; planFile?: string },
+  /** Environment variables the real run reads and this process does not have (planning reads none). */
+  missingSecrets: readonly string[] = [],
 ): Promise<void> {
   const planFile = o.planFile;
   const dry = o.dryRun ? ' (dry run)' : '';
@@ -70,11 +79,15 @@ export async function showPlan(
   ];
   for (const note of notes) host.info(`  note: ${note}`);
   host.info(`  estimate: ${plan.estimate.method}`);
+  const secretsLine = missingSecrets.length
+    ? `secrets the real run needs, not set here: ${missingSecrets.join(', ')}`
+    : undefined;
+  if (secretsLine) host.info(`  ${secretsLine}`);
   await host.appendSummary(
     markdownTable(
       `Plan of ${plan.experiment}: ${part === 'runs' ? 'bulk-run' : 'evaluate'}${dry}`,
       [header, ...rows, total],
-      notes,
+      secretsLine ? [...notes, secretsLine] : notes,
     ),
   );
   if (planFile) {

@@ -1,10 +1,15 @@
 /**
  * `register-data`: check every dataset of the use case (standard and evaluation datasets) and
- * version it by content in the data registry. Output: dataset name → version and hash.
+ * version it by content: in the local data registry, or, with `azure:` settings, as Azure ML data
+ * assets (azure/data-assets.ts). Output: dataset name → version and hash.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Dataset, FlowRef } from '../config/types.js';
+import type { DatastoreContainer } from '../azure/blob.js';
+import { planAsset, registerAsset, type AssetToRegister } from '../azure/data-assets.js';
+import { azureSettings, hasAzureWorkspace } from '../azure/settings.js';
+import type { Dataset, FlowRef, UseCase } from '../config/types.js';
+import type { Host } from '../host/host.js';
 import { loadUseCase } from '../config/use-case.js';
 import { checkDataset, mappedColumns } from '../data/check.js';
 import { type DataRegistry, LocalDataRegistry } from '../data/registry.js';
@@ -18,6 +23,7 @@ export interface RegisterDataInputs {
   env?: string;
   store: string;
   outputFile?: string;
+  dryRun?: boolean;
 }
 
 export interface RegisteredDataset {
@@ -25,6 +31,8 @@ export interface RegisteredDataset {
   hash: string;
   rows: number;
   created: boolean;
+  /** Azure ML: `azureml:<name>:<version>`, the source other experiments can read. */
+  asset?: string;
 }
 
 export interface RegisterDataOutputs {
@@ -34,7 +42,7 @@ export interface RegisterDataOutputs {
 export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOutputs> = {
   name: 'register-data',
   description:
-    'Check every dataset of a use case (readable, mapped columns present in every row) and version it by content hash in the data registry.',
+    'Check every dataset of a use case (readable, mapped columns present in every row) and version it by content hash: in the local data registry, or, with azure settings, as Azure ML data assets uploaded to the workspace datastore.',
   inputs: [
     ...useCaseInputs,
     {
@@ -44,11 +52,17 @@ export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOu
       description: 'Run store folder (runs, data registry, LLM cache).',
     },
     { name: 'output-file', type: 'path', description: 'Also write the datasets output (JSON) to this file.' },
+    {
+      name: 'dry-run',
+      type: 'boolean',
+      default: 'false',
+      description:
+        'Check the datasets and show what would be registered (and, with azure settings, uploaded), without changing anything.',
+    },
   ],
   outputs: [{ name: 'datasets', description: 'JSON: dataset name → {version, hash, rows, created}.' }],
   async run(inputs, host) {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'register-data' });
-    const registry: DataRegistry = new LocalDataRegistry(inputs.store);
     const targets = datasetsToRegister(useCase.datasets, useCase.evaluators, useCase.flow);
     const problems: Problem[] = [];
     const datasets: Record<string, RegisteredDataset> = {};
@@ -70,18 +84,35 @@ export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOu
       }
     }
     if (problems.length) throw new ConfigError(problems);
-    for (const { t, check } of checked) {
-      const v = await registry.register({
-        name: t.dataset.name,
-        hash: check.hash,
-        rows: check.rows,
-        source: t.dataset.source,
-        description: t.dataset.description,
-      });
-      datasets[t.dataset.name] = { version: v.version, hash: v.hash, rows: v.rows, created: v.created };
-      host.info(
-        `${t.dataset.name}: ${check.rows} rows, version ${v.version}${v.created ? ' (new)' : ' (unchanged)'} sha256:${check.hash.slice(0, 12)}`,
-      );
+    const entries = checked.map(({ t, check }) => ({
+      name: t.dataset.name,
+      localPath: t.dataset.localPath!,
+      hash: check.hash,
+      rows: check.rows,
+      source: t.dataset.source,
+      description: t.dataset.description,
+    }));
+    if (hasAzureWorkspace(useCase)) {
+      Object.assign(datasets, await registerInAzure(entries, useCase, host, inputs.dryRun ?? false));
+    } else {
+      const registry: DataRegistry = new LocalDataRegistry(inputs.store);
+      for (const e of entries) {
+        const { localPath: _, ...entry } = e;
+        if (inputs.dryRun) {
+          const last = await registry.latest(e.name);
+          const same = last?.hash === e.hash;
+          host.info(
+            `${e.name}: ${e.rows} rows, sha256:${e.hash.slice(0, 12)}: ${same ? `unchanged (version ${last!.version})` : 'would be registered as a new version'} (dry run)`,
+          );
+          datasets[e.name] = { version: same ? last!.version : '', hash: e.hash, rows: e.rows, created: !same };
+          continue;
+        }
+        const v = await registry.register(entry);
+        datasets[e.name] = { version: v.version, hash: v.hash, rows: v.rows, created: v.created };
+        host.info(
+          `${e.name}: ${e.rows} rows, version ${v.version}${v.created ? ' (new)' : ' (unchanged)'} sha256:${e.hash.slice(0, 12)}`,
+        );
+      }
     }
     const json = JSON.stringify(datasets);
     host.setOutput('datasets', json);
@@ -89,6 +120,44 @@ export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOu
     return { datasets };
   },
 };
+
+/** Register (or, dry run, plan) every checked dataset as an Azure ML data asset. */
+async function registerInAzure(
+  entries: AssetToRegister[],
+  useCase: UseCase,
+  host: Host,
+  dryRun: boolean,
+): Promise<Record<string, RegisteredDataset>> {
+  const settings = azureSettings(useCase, 'register-data registers the datasets in it');
+  // Loaded only with azure settings: the local registry never loads the Azure HTTP pipeline.
+  const { openWorkspace } = await import('../azure/workspace.js');
+  const ws = await openWorkspace(settings, host.azureAuth?.() ?? {}, {
+    log: (m) => host.info(m),
+    mask: (secret) => host.mask(secret),
+  });
+  host.info(
+    `register-data: Azure ML workspace ${settings.workspace}${dryRun ? ' (dry run: nothing is uploaded or created)' : ''}`,
+  );
+  const out: Record<string, RegisteredDataset> = {};
+  let store: DatastoreContainer | undefined;
+  for (const e of entries) {
+    const r = dryRun ? { ...(await planAsset(ws, e, store)), created: false } : await registerAsset(ws, e, store);
+    store ??= r.store;
+    const asset = `azureml:${r.name}:${r.version}`;
+    const uploads = r.uploads.length
+      ? `${r.uploads.length} file(s) to ${r.dataUri}`
+      : 'nothing (already in the datastore)';
+    host.info(
+      r.exists
+        ? `${e.name}: ${e.rows} rows, ${asset} unchanged (already registered; nothing uploaded)`
+        : dryRun
+          ? `${e.name}: ${e.rows} rows, would upload ${uploads} and create ${asset} (${r.dataType})`
+          : `${e.name}: ${e.rows} rows, ${asset} created (${r.dataType}); uploaded ${uploads}`,
+    );
+    out[e.name] = { version: r.version, hash: e.hash, rows: e.rows, created: r.created, asset };
+  }
+  return out;
+}
 
 interface Target {
   dataset: Dataset;

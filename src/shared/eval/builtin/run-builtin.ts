@@ -19,6 +19,7 @@ import {
   type RunSummary,
 } from '../../runs/index.js';
 import { assetPath } from '../../assets.js';
+import type { SlotPool } from '../../runs/pool.js';
 import { missingOptions, scorers } from './scorers.js';
 
 export interface BuiltinRunOptions {
@@ -31,6 +32,13 @@ export interface BuiltinRunOptions {
   connections: Connection[];
   llm: LlmService;
   progress?: ProgressReporter;
+  /** The step's line pool, shared with its other evaluation runs (judges only: they call a model). */
+  pool?: SlotPool;
+  /** Resume the judge's run already in the store (its recorded lines are final). */
+  resume?: boolean;
+  /** A shard's piece of the judge's run (lines [start, end) of the data) and the shard, for run.json. */
+  lineRange?: { start: number; end: number };
+  shard?: { index: number; count: number };
 }
 
 /** Judges scored 1–5 by an LLM with a documented rubric (src/shared/eval/judges/<name>.prompty). */
@@ -212,6 +220,10 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
     connections: o.connections,
     llm: o.llm,
     progress: o.progress,
+    pool: o.pool,
+    resume: o.resume ? o.runId : undefined,
+    lineRange: o.lineRange,
+    shard: o.shard,
   });
   // A prompty has no aggregation: the judge's metric is the mean of its per-line scores.
   const scores: number[] = [];
