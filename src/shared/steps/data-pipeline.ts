@@ -5,6 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { hasAzureWorkspace } from '../azure/settings.js';
 import { loadUseCase } from '../config/use-case.js';
 import { LocalDataRegistry } from '../data/registry.js';
 import { LocalFileSource, LocalFolderTarget, runDataPipeline } from '../dataops/pipeline.js';
@@ -49,6 +50,10 @@ export const dataPipelineStep: StepDefinition<DataPipelineInputs, DataPipelineOu
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: ['dataops'] });
     const display = (p: string) => path.relative(process.cwd(), p) || '.';
     const plan = planDataPipeline(useCase.baseDir, useCase.repositoryRoot, display);
+    if (hasAzureWorkspace(useCase))
+      host.warning(
+        `${display(useCase.configFile)}: data-pipeline does not use the azure: settings yet; the prepared DATA_ASSETS are versioned in the local registry only (register-data registers the experiment's datasets as Azure ML data assets)`,
+      );
     const results = await runDataPipeline(plan, {
       source: new LocalFileSource(plan.source),
       target: new LocalFolderTarget(plan.targetDir),
