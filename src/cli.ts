@@ -5,6 +5,7 @@ import { addStepCommand } from './cli-support.js';
 import { registerFlowCommands } from './commands/flow.js';
 import { registerModelServerCommand } from './commands/model-server.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerRunShardCommand } from './commands/run-shard.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
 import { registerDataStep } from './shared/steps/register-data.js';
@@ -75,5 +76,6 @@ addStepCommand(
   A failed expectation exits 1; a bad tests file exits 2 with its line and column.`,
 );
 registerModelServerCommand(program);
+registerRunShardCommand(program);
 
 await program.parseAsync(process.argv);

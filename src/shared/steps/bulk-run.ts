@@ -47,6 +47,8 @@ export interface BulkRunInputs {
   planFile?: string;
   /** `i/n`: execute only shard i of n of the plan's lines. */
   shard?: string;
+  /** Where the plan's lines run (default: execution.target of experiment.yaml). */
+  target?: Execution['target'];
 }
 
 export interface BulkRunOutputs {
@@ -55,6 +57,14 @@ export interface BulkRunOutputs {
   /** The plan the runs came from (a dry run returns it with no runs). */
   plan: ExperimentPlan;
 }
+
+const targetInput = {
+  name: 'target',
+  type: 'choice',
+  choices: ['local', 'azure'],
+  description:
+    "Where the plan's lines run (default: execution.target of experiment.yaml, else local). azure: the plan's shards as Azure ML command jobs (settings in azure:), merged into the local store.",
+} as const;
 
 export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
   name: 'bulk-run',
@@ -89,6 +99,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     },
     ...planInputs,
     shardInput,
+    targetInput,
   ],
   outputs: [
     { name: 'runs-file', description: 'Path of the runs file (JSON) for the next steps.' },
@@ -97,14 +108,14 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     { name: 'failed-lines', description: 'Lines that failed in all.' },
   ],
   async run(inputs, host) {
-    // A dry run reads no secret: placeholders left unset are listed as what the real run will need.
-    const useCase = loadUseCase({
-      configPath: inputs.config,
-      env: inputs.env,
-      host,
-      needs: 'bulk-run',
-      secrets: inputs.dryRun ? 'list' : 'require',
-    });
+    // A dry run reads no secret: placeholders left unset are listed as what the real run will need. A cloud run
+    // reads none here either: its jobs read the connections from the workspace.
+    const load = (secrets: 'list' | 'require') =>
+      loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'bulk-run', secrets });
+    let useCase = load('list');
+    // A shard is executed here (run-shard inside a cloud job, or a local shard), whatever the target.
+    const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
+    if (!cloud && !inputs.dryRun) useCase = load('require');
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
@@ -135,12 +146,18 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const earlier = inputs.resume || shard ? readSavedPlan(planPath, planned, inputs.resume === true) : undefined;
     const plan = earlier ?? planned;
     if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs, useCase.missingSecrets);
+    const cloudRun = cloud ? await prepareCloudRun(useCase, host) : undefined;
     if (inputs.dryRun) {
+      if (cloudRun)
+        await cloudRun.run({ plan, planFile: planPath, storeRoot: inputs.store, host, dryRun: true, pollMs: 0 });
       host.setOutput('run-ids', plan.runs.map((r) => r.runId).join(','));
       return { runsFile, runs: [], plan };
     }
     if (!earlier) writeJsonAtomic(planPath, plan);
     exportEnvironment(useCase.environmentVariables);
+    // On azure the shards run as jobs and their records are merged here; the runs are then finished below like
+    // a local shard's (every line recorded: nothing runs, aggregation completes them).
+    if (cloudRun) await cloudRun.run({ plan, planFile: planPath, storeRoot: inputs.store, host });
 
     const pieces = shard
       ? shardPlan(plan, shard.count)[shard.index].pieces.map((p) => ({
@@ -267,6 +284,27 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     return { runsFile, runs, plan };
   },
 };
+
+/** The cloud executor of a use case, loaded only when a step runs on azure (it brings the Azure HTTP pipeline). */
+async function prepareCloudRun(useCase: UseCase, host: Host) {
+  const { cloudSettings } = await import('../azure/jobs-settings.js');
+  const { azureSettings } = await import('../azure/settings.js');
+  const settings = azureSettings(useCase, 'execution.target azure runs its jobs there');
+  const cloud = cloudSettings(useCase);
+  const { openWorkspace } = await import('../azure/workspace.js');
+  const { runPlanOnAzure } = await import('../azure/jobs-run.js');
+  let ws: Awaited<ReturnType<typeof openWorkspace>> | undefined;
+  return {
+    async run(o: Omit<Parameters<typeof runPlanOnAzure>[0], 'ws' | 'cloud' | 'useCase'>) {
+      ws ??= await openWorkspace(settings, host.azureAuth?.() ?? {}, {
+        log: (m) => host.info(m),
+        mask: (s) => host.mask(s),
+      });
+      const poll = Number(process.env.LLMOPS_AZURE_JOB_POLL_MS);
+      return runPlanOnAzure({ ws, cloud, useCase, ...o, pollMs: o.pollMs || (poll > 0 ? poll : undefined) });
+    },
+  };
+}
 
 /** Where bulk-run keeps the plan it executes: beside its runs file. */
 export function planFileBeside(runsFile: string): string {

@@ -1,0 +1,87 @@
+/**
+ * The `azure:` settings of cloud execution: the CLI image the jobs run, how many lines a shard gets, the
+ * compute, and which workspace connection backs each of the experiment's connections. Problems are named at
+ * their file:line:column (exit 2) before anything is submitted.
+ * @module
+ */
+import type { UseCase } from '../config/types.js';
+import { ConfigError, type Problem } from '../errors.js';
+
+export interface CloudSettings {
+  /** Image reference of our CLI (built from docker/cli.Dockerfile), run by every job. */
+  image: string;
+  /** Lines of the plan per shard (one job each); default 1000. */
+  linesPerShard: number;
+  /** Most shards of one plan; default 64. */
+  maxShards: number;
+  /** Compute cluster or Kubernetes compute; undefined: serverless. */
+  compute?: string;
+  instanceType?: string;
+  /** Experiment connection → workspace connection name (default: the same name). */
+  connections: Record<string, string>;
+}
+
+export function cloudSettings(
+  useCase: Pick<UseCase, 'azure' | 'locationOf' | 'variable' | 'connections'>,
+): CloudSettings {
+  const raw = (useCase.azure ?? {}) as Record<string, unknown>;
+  const problems: Problem[] = [];
+  const at = (key: string) => useCase.locationOf(key ? ['azure', key] : ['azure']);
+  const text = (key: string): string | undefined => {
+    const v = raw[key];
+    if (v === undefined || v === null || v === '') return undefined;
+    const s = String(v);
+    const placeholder = /^\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(s.trim());
+    if (!placeholder) return s;
+    const resolved = useCase.variable(placeholder[1]);
+    if (resolved === undefined)
+      problems.push({
+        ...at(key),
+        message: `azure.${key}: environment variable ${placeholder[1]} is not set (needed for ${s})`,
+      });
+    return resolved;
+  };
+  const whole = (key: string, fallback: number): number => {
+    const s = text(key);
+    if (s === undefined) return fallback;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1)
+      problems.push({ ...at(key), message: `azure.${key}: found ${JSON.stringify(s)}, expected a whole number >= 1` });
+    return n;
+  };
+  const image = text('image');
+  if (!image)
+    problems.push({
+      ...at(''),
+      message:
+        'azure.image: missing, expected the image reference of the llmops CLI (built from docker/cli.Dockerfile and pushed to a registry the workspace can pull from) that cloud jobs run',
+    });
+  const connections: Record<string, string> = {};
+  const mapped = raw.connections;
+  if (mapped !== undefined && mapped !== null) {
+    if (typeof mapped !== 'object' || Array.isArray(mapped))
+      problems.push({
+        ...at('connections'),
+        message: 'azure.connections: expected a mapping of connection name → workspace connection name',
+      });
+    else
+      for (const [name, target] of Object.entries(mapped as Record<string, unknown>)) {
+        if (!useCase.connections.some((c) => c.name === name))
+          problems.push({
+            ...useCase.locationOf(['azure', 'connections', name]),
+            message: `azure.connections.${name}: not a connection of the experiment, expected one of ${useCase.connections.map((c) => c.name).join(', ') || '(none)'}`,
+          });
+        connections[name] = String(target);
+      }
+  }
+  const settings: CloudSettings = {
+    image: image ?? '',
+    linesPerShard: whole('lines_per_shard', 1000),
+    maxShards: whole('max_shards', 64),
+    compute: text('compute'),
+    instanceType: text('instance_type'),
+    connections,
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return settings;
+}
