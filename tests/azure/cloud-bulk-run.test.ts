@@ -165,7 +165,15 @@ test('register-data → bulk-run on azure (4 shards as jobs) → evaluate → re
       const ev = await cli(dir, { ...baseEnv, ...cloudEnv() }, 'evaluate', '--config', 'experiment.yaml');
       expect(ev.stderr).not.toMatch(/internal error/);
       expect(ev.status).toBe(0);
-      const report = await cli(dir, { ...baseEnv, ...cloudEnv() }, 'report', '--config', 'experiment.yaml', '--output-dir', 'reports');
+      const report = await cli(
+        dir,
+        { ...baseEnv, ...cloudEnv() },
+        'report',
+        '--config',
+        'experiment.yaml',
+        '--output-dir',
+        'reports',
+      );
       expect(report.status).toBe(0);
     }
     expect(metricsOf(cloud.dir)).toEqual(metricsOf(local.dir));
@@ -239,6 +247,7 @@ test('SIGTERM during a cloud bulk-run cancels every submitted job: none is left 
     child.kill('SIGTERM');
     const status = await exited;
     expect(stderr).toContain('SIGTERM received, canceling');
+    if (process.env.DEBUG_CLOUD) console.log(stderr);
     expect(status).toBe(3);
     await runner.settle();
     expect(runner.running()).toEqual([]);

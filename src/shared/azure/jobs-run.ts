@@ -9,6 +9,7 @@
  * beside the plan, so a resumed step submits only the others.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +62,8 @@ interface ShardState {
 }
 
 interface CloudState {
+  /** Makes job names unique in the workspace (two plans of one build), kept so a resume follows its jobs. */
+  token: string;
   build?: string;
   count: number;
   runs: string[];
@@ -74,11 +77,11 @@ export function shardCount(plan: ExperimentPlan, cloud: CloudSettings): number {
 }
 
 /** Job name of one attempt of one shard: unique per plan build, readable in the studio. */
-function jobName(plan: ExperimentPlan, index: number, count: number, attempt: number): string {
+function jobName(plan: ExperimentPlan, token: string, index: number, count: number, attempt: number): string {
   const base = `${plan.experiment}${plan.env ? `-${plan.env}` : ''}-${plan.build ?? 'build'}`
     .replace(/[^a-zA-Z0-9_-]/g, '-')
     .slice(0, 200);
-  return `${base}-shard${index + 1}of${count}${attempt > 1 ? `-try${attempt}` : ''}`;
+  return `${base}-${token}-shard${index + 1}of${count}${attempt > 1 ? `-try${attempt}` : ''}`;
 }
 
 /** Submits the plan's shards, waits for them, merges each into the local store. Returns the shard count. */
@@ -125,7 +128,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
   if (o.dryRun) {
     for (const s of pending)
       host.info(
-        `  would submit job ${jobName(plan, s.index, count, 1)}: ${command(s.index)} (${shards[s.index].lines} line(s); variables ${Object.keys(environmentVariables).join(', ')})`,
+        `  would submit job ${jobName(plan, state.token, s.index, count, 1)}: ${command(s.index)} (${shards[s.index].lines} line(s); variables ${Object.keys(environmentVariables).join(', ')})`,
       );
     return count;
   }
@@ -172,7 +175,8 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
     const maxAttempts = o.attempts ?? 3;
     for (;;) {
       if (stop.signal.aborted) return;
-      const name = s.job && !s.merged ? s.job : jobName(plan, s.index, count, s.attempt || 1);
+      const name = s.job && !s.merged ? s.job : jobName(plan, state.token, s.index, count, s.attempt || 1);
+      const followed = Boolean(s.job);
       if (!s.job) {
         s.attempt = s.attempt || 1;
         s.job = name;
@@ -182,7 +186,8 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
       } else host.info(`azure: ${label}: following job ${name} submitted earlier`);
       running.add(name);
       const status = await waitForJob(jobs, name, label, host, o.pollMs ?? 15_000, stop.signal);
-      running.delete(name);
+      // A job left by an abort is still running in Azure: it stays in the set the cancel goes through.
+      if (FINISHED_JOB_STATES.has(status)) running.delete(name);
       if (stop.signal.aborted) return;
       const verdict = await readVerdict(datastore, outputPath(name));
       if (status === 'Completed' && verdict?.ok) {
@@ -208,6 +213,14 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
       }
       const tail = await logTail(datastore, name);
       if (tail) host.info(`azure: ${label}: last lines of job ${name}'s log:\n${tail}`);
+      if (status === 'Canceled' && followed) {
+        // Canceled with the session that submitted it (or in the studio): the resumed step runs the shard again.
+        host.info(`azure: ${label}: job ${name} of an earlier session was canceled; submitting the shard again`);
+        s.attempt++;
+        s.job = undefined;
+        writeJsonAtomic(statePath, state);
+        continue;
+      }
       if (status === 'Canceled') throw new ServiceError(`Azure ML: job ${name} (${label}) was canceled in Azure`);
       if (verdict && !verdict.ok) {
         // The flow, the data or the configuration failed inside the job: running it again would fail again.
@@ -336,6 +349,7 @@ function readState(file: string, plan: ExperimentPlan, count: number): CloudStat
       return saved;
   }
   return {
+    token: randomBytes(3).toString('hex'),
     build: plan.build,
     count,
     runs,
