@@ -24,6 +24,7 @@ interface RunShardOptions {
   plan: string;
   shard: string;
   output: string;
+  concurrency?: string;
   verbose?: boolean;
 }
 
@@ -38,6 +39,7 @@ export function registerRunShardCommand(program: Command): void {
     .requiredOption('--plan <path>', 'The plan (plan.json) the shards of the run share.')
     .requiredOption('--shard <i/n>', 'The shard to execute, e.g. 2/4.')
     .requiredOption('--output <dir>', 'Store folder the shard writes (the job output).')
+    .option('--concurrency <n>', "Lines run at once in this shard (its share of the experiment's concurrency).")
     .option('--verbose', 'Print debug lines too.')
     .addHelpText(
       'after',
@@ -99,6 +101,7 @@ export function registerRunShardCommand(program: Command): void {
               variants: plan.variantPlan as never,
               datasets: [...new Set(plan.runs.map((r) => r.dataset))].join(','),
               shard: opts.shard,
+              concurrency: opts.concurrency === undefined ? undefined : Number(opts.concurrency),
               // The tolerance is the submitting step's, over whole runs: a shard records its failed lines and ends.
               maxFailedLines: '100%',
             },

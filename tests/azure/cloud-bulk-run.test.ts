@@ -247,7 +247,6 @@ test('SIGTERM during a cloud bulk-run cancels every submitted job: none is left 
     child.kill('SIGTERM');
     const status = await exited;
     expect(stderr).toContain('SIGTERM received, canceling');
-    if (process.env.DEBUG_CLOUD) console.log(stderr);
     expect(status).toBe(3);
     await runner.settle();
     expect(runner.running()).toEqual([]);
@@ -258,6 +257,23 @@ test('SIGTERM during a cloud bulk-run cancels every submitted job: none is left 
     }
     expect(emulator.specViolations()).toEqual([]);
     expect(existsSync(path.join(uc.dir, '.llmops/experiments/demo/cloud-jobs.json'))).toBe(true);
+
+    // Resumed: the canceled shards are submitted again and the run completes, each line once.
+    runner.options.stateMs = saved;
+    const resumed = await cli(
+      uc.dir,
+      cloudEnv(),
+      'bulk-run',
+      '--config',
+      'experiment.yaml',
+      '--target',
+      'azure',
+      '--resume',
+    );
+    expect(resumed.stderr).toContain('was canceled; submitting the shard again');
+    expect(resumed.status).toBe(0);
+    expect(records(uc.dir).map((l) => l.line_number)).toEqual([...Array(LINES).keys()]);
+    expect(runRecord(uc.dir).status).toBe('Completed');
   } finally {
     runner.options.stateMs = saved;
     uc.cleanup();

@@ -45,6 +45,11 @@ export interface CloudRunOptions {
   planFile: string;
   storeRoot: string;
   host: Host;
+  /**
+   * Lines in flight across all shards (the experiment's concurrency: what the model's quota takes at once);
+   * each job gets its share, and its adaptive limiter still backs off on a 429 of the shared quota.
+   */
+  concurrency: number;
   /** The step's abort (cancels the jobs too). */
   signal?: AbortSignal;
   /** Between two reads of a job's status (default 15 s; tests: less). */
@@ -110,6 +115,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
     LLMOPS_AZURE_AUTH: 'msi',
   };
   const outputPath = (name: string) => `llmops/jobs/${name}/`;
+  const perShard = cloud.concurrencyPerShard ?? Math.max(1, Math.ceil(o.concurrency / count));
   const command = (index: number) =>
     [
       'llmops run-shard',
@@ -117,13 +123,14 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
       o.useCase.envName ? `--env ${o.useCase.envName}` : '',
       `--plan ${SNAPSHOT_PLAN}`,
       `--shard ${index + 1}/${count}`,
+      `--concurrency ${perShard}`,
       '--output ${{outputs.store}}',
     ]
       .filter(Boolean)
       .join(' ');
   const pending = state.shards.filter((s) => !s.merged);
   host.info(
-    `azure: ${count} shard(s) of ${shards.reduce((n, s) => n + s.lines, 0)} line(s) as command jobs on ${cloud.compute ? `compute ${cloud.compute}` : 'serverless compute'}, image ${cloud.image}${pending.length < count ? `; ${count - pending.length} shard(s) finished earlier are kept` : ''}`,
+    `azure: ${count} shard(s) of ${shards.reduce((n, s) => n + s.lines, 0)} line(s) as command jobs on ${cloud.compute ? `compute ${cloud.compute}` : 'serverless compute'}, concurrency ${perShard} per shard, image ${cloud.image}${pending.length < count ? `; ${count - pending.length} shard(s) finished earlier are kept` : ''}`,
   );
   if (o.dryRun) {
     for (const s of pending)

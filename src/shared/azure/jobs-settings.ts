@@ -14,6 +14,8 @@ export interface CloudSettings {
   linesPerShard: number;
   /** Most shards of one plan; default 64. */
   maxShards: number;
+  /** Lines in flight in each job; undefined: the experiment's concurrency divided among the shards. */
+  concurrencyPerShard?: number;
   /** Compute cluster or Kubernetes compute; undefined: serverless. */
   compute?: string;
   instanceType?: string;
@@ -78,6 +80,7 @@ export function cloudSettings(
     image: image ?? '',
     linesPerShard: whole('lines_per_shard', 1000),
     maxShards: whole('max_shards', 64),
+    concurrencyPerShard: text('concurrency_per_shard') === undefined ? undefined : whole('concurrency_per_shard', 1),
     compute: text('compute'),
     instanceType: text('instance_type'),
     connections,

@@ -149,7 +149,15 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const cloudRun = cloud ? await prepareCloudRun(useCase, host) : undefined;
     if (inputs.dryRun) {
       if (cloudRun)
-        await cloudRun.run({ plan, planFile: planPath, storeRoot: inputs.store, host, dryRun: true, pollMs: 0 });
+        await cloudRun.run({
+          plan,
+          planFile: planPath,
+          storeRoot: inputs.store,
+          host,
+          dryRun: true,
+          pollMs: 0,
+          concurrency: execution.concurrency,
+        });
       host.setOutput('run-ids', plan.runs.map((r) => r.runId).join(','));
       return { runsFile, runs: [], plan };
     }
@@ -157,7 +165,14 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     exportEnvironment(useCase.environmentVariables);
     // On azure the shards run as jobs and their records are merged here; the runs are then finished below like
     // a local shard's (every line recorded: nothing runs, aggregation completes them).
-    if (cloudRun) await cloudRun.run({ plan, planFile: planPath, storeRoot: inputs.store, host });
+    if (cloudRun)
+      await cloudRun.run({
+        plan,
+        planFile: planPath,
+        storeRoot: inputs.store,
+        host,
+        concurrency: execution.concurrency,
+      });
 
     const pieces = shard
       ? shardPlan(plan, shard.count)[shard.index].pieces.map((p) => ({
