@@ -5,9 +5,9 @@
  * the store folder that is the job's output, and leaves its verdict (`shard.json`) there, so the submitting
  * step tells a failure of the flow (kept) from a failure of the machine (retried).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { runWithHost } from '../cli-support.js';
 import { loadUseCase } from '../shared/config/use-case.js';
 import { ConfigError } from '../shared/errors.js';
@@ -15,13 +15,17 @@ import { azureSettings } from '../shared/azure/settings.js';
 import { WORKSPACE_CONNECTIONS_VARIABLE, workspaceConnectionVariables } from '../shared/azure/jobs-connections.js';
 import { SHARD_VERDICT, type ShardVerdict } from '../shared/azure/jobs-run.js';
 import { bulkRunStep, planFileBeside } from '../shared/steps/bulk-run.js';
+import { evaluateStep } from '../shared/steps/evaluate.js';
 import type { ExperimentPlan } from '../shared/runs/plan.js';
 import type { Host } from '../shared/host/host.js';
 
 interface RunShardOptions {
   config: string;
   env?: string;
-  plan: string;
+  step: 'bulk-run' | 'evaluate';
+  plan?: string;
+  runsFile?: string;
+  seedStore?: string;
   shard: string;
   output: string;
   concurrency?: string;
@@ -36,7 +40,14 @@ export function registerRunShardCommand(program: Command): void {
     )
     .requiredOption('--config <path>', 'experiment.yaml of the use case.')
     .option('--env <name>', 'Environment overlay (experiment.<env>.yaml).')
-    .requiredOption('--plan <path>', 'The plan (plan.json) the shards of the run share.')
+    .addOption(
+      new Option('--step <step>', 'The step whose shard this is.')
+        .choices(['bulk-run', 'evaluate'])
+        .default('bulk-run'),
+    )
+    .option('--plan <path>', 'bulk-run: the plan (plan.json) the shards of the run share.')
+    .option('--runs-file <path>', 'evaluate: the runs file of the standard runs to score.')
+    .option('--seed-store <dir>', 'evaluate: a store holding the standard runs, copied into the output first.')
     .requiredOption('--shard <i/n>', 'The shard to execute, e.g. 2/4.')
     .requiredOption('--output <dir>', 'Store folder the shard writes (the job output).')
     .option('--concurrency <n>', "Lines run at once in this shard (its share of the experiment's concurrency).")
@@ -52,6 +63,31 @@ export function registerRunShardCommand(program: Command): void {
         const verdict = (v: Omit<ShardVerdict, 'shard'>) =>
           writeFileSync(path.join(output, SHARD_VERDICT), JSON.stringify({ shard: opts.shard, ...v }, null, 2));
         try {
+          await readWorkspaceConnections(opts, host);
+          if (opts.step === 'evaluate') {
+            if (!opts.runsFile)
+              throw ConfigError.at({ file: 'option --runs-file' }, 'missing, expected the runs file to evaluate');
+            if (opts.seedStore) cpSync(opts.seedStore, output, { recursive: true });
+            const runsFile = path.join(output, 'runs.json');
+            cpSync(opts.runsFile, runsFile);
+            await evaluateStep.run(
+              {
+                config: opts.config,
+                env: opts.env,
+                store: output,
+                runsFile,
+                evaluationsFile: path.join(output, 'evaluations.json'),
+                shard: opts.shard,
+                concurrency: opts.concurrency === undefined ? undefined : Number(opts.concurrency),
+                maxFailedLines: '100%',
+              },
+              host,
+            );
+            verdict({ ok: true, exitCode: 0 });
+            return;
+          }
+          if (!opts.plan)
+            throw ConfigError.at({ file: 'option --plan' }, 'missing, expected the plan.json of a bulk-run');
           let plan: ExperimentPlan;
           try {
             plan = JSON.parse(readFileSync(opts.plan, 'utf8')) as ExperimentPlan;
@@ -64,33 +100,6 @@ export function registerRunShardCommand(program: Command): void {
           const runsFile = path.join(output, 'runs.json');
           // The shard joins this plan: bulk-run executes the saved plan beside its runs file.
           writeFileSync(planFileBeside(runsFile), JSON.stringify(plan, null, 2));
-          const mapped = process.env[WORKSPACE_CONNECTIONS_VARIABLE];
-          if (mapped) {
-            const useCase = loadUseCase({
-              configPath: opts.config,
-              env: opts.env,
-              host,
-              needs: 'bulk-run',
-              secrets: 'list',
-            });
-            const { openWorkspace } = await import('../shared/azure/workspace.js');
-            const ws = await openWorkspace(
-              azureSettings(useCase, 'run-shard reads connections from it'),
-              (host as Host).azureAuth?.() ?? {},
-              {
-                log: (m) => host.info(m),
-                mask: (s) => host.mask(s),
-              },
-            );
-            const vars = await workspaceConnectionVariables(ws, JSON.parse(mapped) as Record<string, string>, (s) =>
-              host.mask(s),
-            );
-            // In this process only: the job definition holds the connections' names, never their values.
-            for (const [k, v] of Object.entries(vars)) process.env[k] = v;
-            host.info(
-              `run-shard: connections ${Object.keys(JSON.parse(mapped) as object).join(', ')} read from the workspace`,
-            );
-          }
           const result = await bulkRunStep.run(
             {
               config: opts.config,
@@ -121,4 +130,25 @@ export function registerRunShardCommand(program: Command): void {
         }
       });
     });
+}
+
+/** The connections' values, from the workspace connections the job definition names, into this process only. */
+async function readWorkspaceConnections(opts: RunShardOptions, host: Host): Promise<void> {
+  const mapped = process.env[WORKSPACE_CONNECTIONS_VARIABLE];
+  if (!mapped) return;
+  const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host, needs: 'bulk-run', secrets: 'list' });
+  const { openWorkspace } = await import('../shared/azure/workspace.js');
+  const ws = await openWorkspace(
+    azureSettings(useCase, 'run-shard reads connections from it'),
+    host.azureAuth?.() ?? {},
+    {
+      log: (m) => host.info(m),
+      mask: (s) => host.mask(s),
+    },
+  );
+  const map = JSON.parse(mapped) as Record<string, string>;
+  const vars = await workspaceConnectionVariables(ws, map, (s) => host.mask(s));
+  // The job definition holds the connections' names, never their values.
+  for (const [k, v] of Object.entries(vars)) process.env[k] = v;
+  host.info(`run-shard: connections ${Object.keys(map).join(', ')} read from the workspace`);
 }

@@ -161,10 +161,16 @@ test('register-data → bulk-run on azure (4 shards as jobs) → evaluate → re
     expect(records(cloud.dir)).toEqual(records(local.dir));
     expect(records(cloud.dir)).toHaveLength(LINES);
 
+    // evaluate on azure too: the evaluation lines as jobs, the submitting machine without the key.
+    const jobsBefore = runner.definitions.length;
+    const cloudEval = await cli(cloud.dir, cloudEnv(), 'evaluate', '--config', 'experiment.yaml', '--target', 'azure');
+    expect(cloudEval.stderr).not.toMatch(/internal error/);
+    expect(cloudEval.status).toBe(0);
+    expect(runner.definitions.length - jobsBefore).toBe(4);
+    expect(runner.definitions.slice(jobsBefore).every((d) => d.name.includes('-eval-'))).toBe(true);
+    const localEval = await cli(local.dir, baseEnv, 'evaluate', '--config', 'experiment.yaml');
+    expect(localEval.status).toBe(0);
     for (const dir of [cloud.dir, local.dir]) {
-      const ev = await cli(dir, { ...baseEnv, ...cloudEnv() }, 'evaluate', '--config', 'experiment.yaml');
-      expect(ev.stderr).not.toMatch(/internal error/);
-      expect(ev.status).toBe(0);
       const report = await cli(
         dir,
         { ...baseEnv, ...cloudEnv() },
@@ -191,7 +197,7 @@ test('register-data → bulk-run on azure (4 shards as jobs) → evaluate → re
     );
     expect(again.status).toBe(0);
     expect(again.stderr).toContain('4 shard(s) finished earlier are kept');
-    expect(runner.definitions).toHaveLength(4);
+    expect(runner.definitions).toHaveLength(8);
 
     expectNoSecretInJobs();
     expect(emulator.specViolations()).toEqual([]);

@@ -49,7 +49,18 @@ export async function mergeShardStore(
       if (!mine.shards?.some((p) => JSON.stringify(p) === JSON.stringify(piece))) (mine.shards ??= []).push(piece);
     mine.counts = { ...mine.counts, total: theirs.counts.total };
     mine.llm_calls = (mine.llm_calls ?? 0) + (theirs.llm_calls ?? 0);
-    if (mine.status !== 'Completed') mine.status = 'Partial';
+    if (theirs.status === 'Completed' && !theirs.shards?.length) {
+      // A run the shard ran whole (an evaluator that reads its data itself cannot be cut): final as it is.
+      Object.assign(mine, {
+        status: 'Completed',
+        counts: theirs.counts,
+        tokens: theirs.tokens,
+        cost_usd: theirs.cost_usd,
+      });
+      mine.llm_calls = theirs.llm_calls;
+      mine.error = theirs.error;
+      writer.writeMetrics(shard.metrics(runId));
+    } else if (mine.status !== 'Completed') mine.status = 'Partial';
     writer.saveRun();
     counts.push({ runId, added, skipped });
   }

@@ -22,7 +22,7 @@ import { RunStore } from '../runs/store.js';
 import { blobNamesUnder, downloadFile, openDatastore, type DatastoreContainer } from './blob.js';
 import { connectionMap, WORKSPACE_CONNECTIONS_VARIABLE } from './jobs-connections.js';
 import { mergeShardStore } from './jobs-merge.js';
-import { SNAPSHOT_PLAN, snapshotOf, uploadSnapshot } from './jobs-snapshot.js';
+import { SNAPSHOT_PLAN, snapshotOf, uploadSnapshot, type SnapshotFile } from './jobs-snapshot.js';
 import { FINISHED_JOB_STATES, MlJobs, type CommandJobSpec } from './jobs.js';
 import type { CloudSettings } from './jobs-settings.js';
 import type { MlWorkspace } from './workspace.js';
@@ -41,8 +41,8 @@ export interface CloudRunOptions {
   ws: MlWorkspace;
   cloud: CloudSettings;
   useCase: Pick<UseCase, 'name' | 'envName' | 'configFile' | 'baseDir' | 'connections' | 'datasets'>;
-  plan: ExperimentPlan;
-  planFile: string;
+  /** What the shards do: a bulk-run's plan or an evaluate's evaluation jobs. */
+  work: CloudWork;
   storeRoot: string;
   host: Host;
   /**
@@ -75,28 +75,61 @@ interface CloudState {
   shards: ShardState[];
 }
 
-/** How many shards: one per `linesPerShard` lines of the plan, at least one, at most maxShards. */
-export function shardCount(plan: ExperimentPlan, cloud: CloudSettings): number {
-  const lines = plan.runs.reduce((n, r) => n + (r.lineRange ? r.lineRange.end - r.lineRange.start : (r.lines ?? 0)), 0);
+/** The work of a step cut into shards: each shard's lines and the runs it writes, and what its jobs need. */
+export interface CloudWork {
+  step: 'bulk-run' | 'evaluate';
+  experiment: string;
+  env?: string;
+  build?: string;
+  /** Every run the work writes, in order (a saved state of other work is not followed). */
+  runIds: string[];
+  shards: { lines: number; runIds: string[] }[];
+  /** Files the snapshot carries beside the use case, and the run-shard arguments naming them. */
+  files: SnapshotFile[];
+  args: string[];
+  /** Where the submitted jobs and finished shards are kept, for a resume. */
+  stateFile: string;
+}
+
+/** How many shards: one per `linesPerShard` lines, at least one, at most maxShards. */
+export function shardCount(lines: number, cloud: CloudSettings): number {
   return Math.max(1, Math.min(cloud.maxShards, Math.ceil(lines / cloud.linesPerShard)));
 }
 
+/** A bulk-run's plan as cloud work: its shards as shardPlan cuts them, the plan in the snapshot. */
+export function bulkRunWork(plan: ExperimentPlan, planFile: string, cloud: CloudSettings): CloudWork {
+  const lines = plan.runs.reduce((n, r) => n + (r.lineRange ? r.lineRange.end - r.lineRange.start : (r.lines ?? 0)), 0);
+  const shards = shardPlan(plan, shardCount(lines, cloud));
+  return {
+    step: 'bulk-run',
+    experiment: plan.experiment,
+    env: plan.env,
+    build: plan.build,
+    runIds: plan.runs.map((r) => r.runId),
+    shards: shards.map((s) => ({ lines: s.lines, runIds: [...new Set(s.pieces.map((p) => p.runId))] })),
+    files: [{ name: SNAPSHOT_PLAN, file: planFile }],
+    args: [`--plan ${SNAPSHOT_PLAN}`],
+    stateFile: path.join(path.dirname(planFile), 'cloud-jobs.json'),
+  };
+}
+
 /** Job name of one attempt of one shard: unique per plan build, readable in the studio. */
-function jobName(plan: ExperimentPlan, token: string, index: number, count: number, attempt: number): string {
-  const base = `${plan.experiment}${plan.env ? `-${plan.env}` : ''}-${plan.build ?? 'build'}`
-    .replace(/[^a-zA-Z0-9_-]/g, '-')
-    .slice(0, 200);
+function jobName(work: CloudWork, token: string, index: number, count: number, attempt: number): string {
+  const base =
+    `${work.experiment}${work.env ? `-${work.env}` : ''}-${work.step === 'evaluate' ? 'eval-' : ''}${work.build ?? 'build'}`
+      .replace(/[^a-zA-Z0-9_-]/g, '-')
+      .slice(0, 200);
   return `${base}-${token}-shard${index + 1}of${count}${attempt > 1 ? `-try${attempt}` : ''}`;
 }
 
 /** Submits the plan's shards, waits for them, merges each into the local store. Returns the shard count. */
 export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
-  const { ws, cloud, plan, host } = o;
+  const { ws, cloud, work, host } = o;
   const jobs = new MlJobs(ws);
-  const statePath = path.join(path.dirname(o.planFile), 'cloud-jobs.json');
-  const count = shardCount(plan, cloud);
-  const shards = shardPlan(plan, count);
-  const state = readState(statePath, plan, count);
+  const statePath = work.stateFile;
+  const shards = work.shards;
+  const count = shards.length;
+  const state = readState(statePath, work, count);
   const configName = path.relative(o.useCase.baseDir, o.useCase.configFile).split(path.sep).join('/');
   for (const d of o.useCase.datasets)
     if (d.localPath && path.relative(o.useCase.baseDir, d.localPath).startsWith('..'))
@@ -119,9 +152,10 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
   const command = (index: number) =>
     [
       'llmops run-shard',
+      ...(work.step === 'evaluate' ? ['--step evaluate'] : []),
       `--config ${configName}`,
       o.useCase.envName ? `--env ${o.useCase.envName}` : '',
-      `--plan ${SNAPSHOT_PLAN}`,
+      ...work.args,
       `--shard ${index + 1}/${count}`,
       `--concurrency ${perShard}`,
       '--output ${{outputs.store}}',
@@ -135,24 +169,24 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
   if (o.dryRun) {
     for (const s of pending)
       host.info(
-        `  would submit job ${jobName(plan, state.token, s.index, count, 1)}: ${command(s.index)} (${shards[s.index].lines} line(s); variables ${Object.keys(environmentVariables).join(', ')})`,
+        `  would submit job ${jobName(work, state.token, s.index, count, 1)}: ${command(s.index)} (${shards[s.index].lines} line(s); variables ${Object.keys(environmentVariables).join(', ')})`,
       );
     return count;
   }
   if (pending.length === 0) return count;
 
   const datastore = await openDatastore(ws, await ws.datastore());
-  const snapshot = snapshotOf(o.useCase.baseDir, o.planFile, [o.storeRoot]);
+  const snapshot = snapshotOf(o.useCase.baseDir, work.files, [o.storeRoot]);
   const uploaded = await uploadSnapshot(datastore, snapshot, 'code');
   host.info(
     `azure: code snapshot ${snapshot.hash.slice(0, 12)} (${snapshot.files.length} file(s), ${uploaded.uploaded} uploaded)`,
   );
   const codeUri = `${datastore.accountUrl}/${datastore.datastore.properties.containerName}/${uploaded.prefix}`;
-  const codeId = await jobs.codeVersion(safeName(plan.experiment), snapshot.hash, codeUri);
+  const codeId = await jobs.codeVersion(safeName(work.experiment), snapshot.hash, codeUri);
   const environmentId = await jobs.environmentVersion('llmops-cli', imageVersion(cloud.image), cloud.image);
   const spec = (index: number, name: string): CommandJobSpec => ({
-    displayName: `${plan.experiment} shard ${index + 1}/${count}`,
-    experimentName: safeName(plan.experiment),
+    displayName: `${work.experiment} ${work.step} shard ${index + 1}/${count}`,
+    experimentName: safeName(work.experiment),
     codeId,
     command: command(index),
     environmentId,
@@ -160,7 +194,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
     computeId,
     instanceType: cloud.instanceType,
     outputUri: `azureml://datastores/${datastore.datastore.name}/paths/${outputPath(name)}`,
-    tags: { llmops_shard: `${index + 1}/${count}`, llmops_build: plan.build ?? '' },
+    tags: { llmops_shard: `${index + 1}/${count}`, llmops_build: work.build ?? '' },
   });
 
   // Every job this session submitted and has not seen finish: what a cancel must stop.
@@ -182,7 +216,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
     const maxAttempts = o.attempts ?? 3;
     for (;;) {
       if (stop.signal.aborted) return;
-      const name = s.job && !s.merged ? s.job : jobName(plan, state.token, s.index, count, s.attempt || 1);
+      const name = s.job && !s.merged ? s.job : jobName(work, state.token, s.index, count, s.attempt || 1);
       const followed = Boolean(s.job);
       if (!s.job) {
         s.attempt = s.attempt || 1;
@@ -201,12 +235,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
         const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-shard-'));
         try {
           await downloadFolder(datastore, outputPath(name), dir);
-          const merged = await mergeShardStore(
-            dir,
-            local,
-            [...new Set(shards[s.index].pieces.map((p) => p.runId))],
-            `${label} (job ${name})`,
-          );
+          const merged = await mergeShardStore(dir, local, shards[s.index].runIds, `${label} (job ${name})`);
           s.merged = true;
           writeJsonAtomic(statePath, state);
           finished++;
@@ -348,16 +377,16 @@ async function logTail(store: DatastoreContainer, job: string, lines = 20): Prom
   }
 }
 
-function readState(file: string, plan: ExperimentPlan, count: number): CloudState {
-  const runs = plan.runs.map((r) => r.runId);
+function readState(file: string, work: CloudWork, count: number): CloudState {
+  const runs = work.runIds;
   if (existsSync(file)) {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as CloudState;
-    if (saved.count === count && saved.build === plan.build && JSON.stringify(saved.runs) === JSON.stringify(runs))
+    if (saved.count === count && saved.build === work.build && JSON.stringify(saved.runs) === JSON.stringify(runs))
       return saved;
   }
   return {
     token: randomBytes(3).toString('hex'),
-    build: plan.build,
+    build: work.build,
     count,
     runs,
     shards: Array.from({ length: count }, (_, index) => ({ index, attempt: 0, merged: false })),

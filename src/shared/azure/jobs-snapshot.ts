@@ -11,6 +11,9 @@ import { blobNamesUnder, UPLOAD_ROOT, uploadFile, type DatastoreContainer } from
 
 /** Where the plan lies inside the snapshot (the job's working directory). */
 export const SNAPSHOT_PLAN = '_llmops/plan.json';
+/** evaluate: the runs file and the standard runs' store the evaluations read. */
+export const SNAPSHOT_RUNS_FILE = '_llmops/runs.json';
+export const SNAPSHOT_STORE = '_llmops/store';
 
 /** Folders never part of a snapshot: version control, dependencies, caches, any run store. */
 const SKIPPED = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv', '.llmops', '.pytest_cache']);
@@ -26,8 +29,8 @@ export interface Snapshot {
   hash: string;
 }
 
-/** The files of `root` (minus `exclude`, e.g. the local store when it lies inside) and the plan file. */
-export function snapshotOf(root: string, planFile: string, exclude: string[] = []): Snapshot {
+/** The files of `root` (minus `exclude`, e.g. the local store when it lies inside) and `extra` files. */
+export function snapshotOf(root: string, extra: SnapshotFile[], exclude: string[] = []): Snapshot {
   const files: SnapshotFile[] = [];
   const skip = new Set(exclude.map((e) => path.resolve(e)));
   const walk = (dir: string) => {
@@ -39,7 +42,7 @@ export function snapshotOf(root: string, planFile: string, exclude: string[] = [
     }
   };
   walk(root);
-  files.push({ name: SNAPSHOT_PLAN, file: planFile });
+  files.push(...extra);
   const hash = createHash('sha256');
   for (const f of files) hash.update(`${f.name}\0`).update(readFileSync(f.file)).update('\0');
   return { files, hash: hash.digest('hex').slice(0, 32) };

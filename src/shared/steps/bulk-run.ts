@@ -24,7 +24,7 @@ import {
 import { SlotPool } from '../runs/pool.js';
 import { StepProgress } from './step-progress.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
-import { planInputs, shardInput, showPlan } from './plan-output.js';
+import { planInputs, shardInput, showPlan, targetInput } from './plan-output.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import type { RunsFile, StandardRun } from '../results/handoff.js';
@@ -57,14 +57,6 @@ export interface BulkRunOutputs {
   /** The plan the runs came from (a dry run returns it with no runs). */
   plan: ExperimentPlan;
 }
-
-const targetInput = {
-  name: 'target',
-  type: 'choice',
-  choices: ['local', 'azure'],
-  description:
-    "Where the plan's lines run (default: execution.target of experiment.yaml, else local). azure: the plan's shards as Azure ML command jobs (settings in azure:), merged into the local store.",
-} as const;
 
 export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
   name: 'bulk-run',
@@ -146,14 +138,12 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const earlier = inputs.resume || shard ? readSavedPlan(planPath, planned, inputs.resume === true) : undefined;
     const plan = earlier ?? planned;
     if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs, useCase.missingSecrets);
-    const cloudRun = cloud ? await prepareCloudRun(useCase, host) : undefined;
+    const cloudRun = cloud ? await (await import('../azure/jobs-step.js')).prepareCloudRun(useCase, host) : undefined;
     if (inputs.dryRun) {
       if (cloudRun)
         await cloudRun.run({
-          plan,
-          planFile: planPath,
+          work: cloudRun.bulkRunWork(plan, planPath),
           storeRoot: inputs.store,
-          host,
           dryRun: true,
           pollMs: 0,
           concurrency: execution.concurrency,
@@ -167,10 +157,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     // a local shard's (every line recorded: nothing runs, aggregation completes them).
     if (cloudRun)
       await cloudRun.run({
-        plan,
-        planFile: planPath,
+        work: cloudRun.bulkRunWork(plan, planPath),
         storeRoot: inputs.store,
-        host,
         concurrency: execution.concurrency,
       });
 
@@ -299,27 +287,6 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     return { runsFile, runs, plan };
   },
 };
-
-/** The cloud executor of a use case, loaded only when a step runs on azure (it brings the Azure HTTP pipeline). */
-async function prepareCloudRun(useCase: UseCase, host: Host) {
-  const { cloudSettings } = await import('../azure/jobs-settings.js');
-  const { azureSettings } = await import('../azure/settings.js');
-  const settings = azureSettings(useCase, 'execution.target azure runs its jobs there');
-  const cloud = cloudSettings(useCase);
-  const { openWorkspace } = await import('../azure/workspace.js');
-  const { runPlanOnAzure } = await import('../azure/jobs-run.js');
-  let ws: Awaited<ReturnType<typeof openWorkspace>> | undefined;
-  return {
-    async run(o: Omit<Parameters<typeof runPlanOnAzure>[0], 'ws' | 'cloud' | 'useCase'>) {
-      ws ??= await openWorkspace(settings, host.azureAuth?.() ?? {}, {
-        log: (m) => host.info(m),
-        mask: (s) => host.mask(s),
-      });
-      const poll = Number(process.env.LLMOPS_AZURE_JOB_POLL_MS);
-      return runPlanOnAzure({ ws, cloud, useCase, ...o, pollMs: o.pollMs || (poll > 0 ? poll : undefined) });
-    },
-  };
-}
 
 /** Where bulk-run keeps the plan it executes: beside its runs file. */
 export function planFileBeside(runsFile: string): string {
