@@ -52,13 +52,14 @@ const data = Array.from({ length: LINES }, (_, i) => JSON.stringify({ question: 
 const evalData = Array.from({ length: LINES }, (_, i) => JSON.stringify({ answer: `q${i}` })).join('\n');
 
 /** The base use case reading `source`, with the azure block (cloud settings included). */
-function useCase(source = 'data/train.jsonl') {
+function useCase(source = 'data/train.jsonl', extra: Record<string, unknown> = {}) {
   const azure = {
     ...emulator.azureSettings(),
     blob_endpoint: azurite.url,
     image: 'ghcr.io/example/llmops-cli:0.1.0',
     lines_per_shard: 2,
     connections: { aoai: 'aoai-workspace' },
+    ...extra,
   };
   return makeUseCase({
     'experiment.yaml': `${baseExperiment.replace('source: data/train.jsonl', `source: ${source}`)}${stringify({ azure })}`,
@@ -282,6 +283,31 @@ test('SIGTERM during a cloud bulk-run cancels every submitted job: none is left 
     expect(runRecord(uc.dir).status).toBe('Completed');
   } finally {
     runner.options.stateMs = saved;
+    uc.cleanup();
+  }
+}, 240_000);
+
+test("a named compute cluster is the jobs' computeId; a shard failing on its own is not retried and its log tail is shown", async () => {
+  const uc = useCase('data/train.jsonl', { compute: 'cpu-cluster', connections: { aoai: 'no-such-connection' } });
+  try {
+    const before = runner.definitions.length;
+    const run = await cli(uc.dir, cloudEnv(), 'bulk-run', '--config', 'experiment.yaml', '--target', 'azure');
+    expect(run.status).toBe(3);
+    expect(run.stderr).toContain('on compute cpu-cluster');
+    expect(run.stderr).toMatch(/shard \d\/4 \(job .*\) failed: .*workspace connection "no-such-connection" not found/);
+    expect(run.stderr).toContain('last lines of job');
+    expect(run.stderr).not.toContain('submitting it again');
+    const mine = runner.definitions.slice(before);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.length).toBeLessThanOrEqual(4);
+    for (const d of mine)
+      expect((d.body as { properties: { computeId?: string } }).properties.computeId).toBe(
+        `${emulator.workspaceId()}/computes/cpu-cluster`,
+      );
+    await runner.settle();
+    expect(runner.running()).toEqual([]);
+    expect(emulator.specViolations()).toEqual([]);
+  } finally {
     uc.cleanup();
   }
 }, 240_000);
