@@ -94,7 +94,7 @@ function records(dir: string): Line[] {
     .sort((a, b) => a.line_number - b.line_number);
 }
 
-function runRecord(dir: string): { status: string; counts: { total: number }; shards?: unknown[] } {
+function runRecord(dir: string): { status: string; counts: { total: number }; shards?: unknown[]; data: string[] } {
   const runs = JSON.parse(readFileSync(path.join(dir, '.llmops/experiments/demo/runs.json'), 'utf8')) as {
     runs: { runId: string }[];
   };
@@ -156,6 +156,8 @@ test('register-data → bulk-run on azure (4 shards as jobs) → evaluate → re
     expect(record.status).toBe('Completed');
     expect(record.counts.total).toBe(LINES);
     expect(record.shards).toHaveLength(4);
+    // run.json names this machine's copy of the data, not the job's.
+    expect(record.data).toEqual([expect.stringContaining(path.join(cloud.dir, '.llmops/data/cache'))]);
 
     const localRun = await cli(local.dir, baseEnv, 'bulk-run', '--config', 'experiment.yaml');
     expect(localRun.status).toBe(0);

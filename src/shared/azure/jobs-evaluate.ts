@@ -23,6 +23,8 @@ export interface EvaluateWorkOptions {
   evaluationRunIds: (count: number) => string[][];
   /** Per shard of `count`: its lines. */
   lines: (count: number) => number[];
+  /** The data files of each evaluation run on this machine, for run.json. */
+  localData: Record<string, string[]>;
 }
 
 export function evaluateWork(o: EvaluateWorkOptions): CloudWork {
@@ -50,6 +52,7 @@ export function evaluateWork(o: EvaluateWorkOptions): CloudWork {
     files,
     args: [`--runs-file ${SNAPSHOT_RUNS_FILE}`, `--seed-store ${SNAPSHOT_STORE}`],
     stateFile: path.join(path.dirname(o.runsFile), 'cloud-evaluate-jobs.json'),
+    localData: o.localData,
   };
 }
 

@@ -20,6 +20,8 @@ export async function mergeShardStore(
   local: RunStore,
   runIds: string[],
   shardLabel: string,
+  /** The data files of each run on this machine (run.json names these, not the job's copies). */
+  localData: Record<string, string[]> = {},
 ): Promise<MergeCount[]> {
   const shard = new RunStore(shardRoot);
   const counts: MergeCount[] = [];
@@ -29,7 +31,9 @@ export async function mergeShardStore(
         `Azure ML: ${shardLabel} finished without run ${runId} in its output; the job ran another plan (did the data change?)`,
       );
     const theirs = shard.record(runId);
-    const writer = local.has(runId) ? local.open(runId) : local.begin(fresh(theirs));
+    const writer = local.has(runId)
+      ? local.open(runId)
+      : local.begin({ ...fresh(theirs), ...(localData[runId] ? { data: localData[runId] } : {}) });
     const seen = new Set<number>();
     for await (const rec of local.lines(runId)) seen.add(rec.line_number);
     let added = 0;

@@ -87,6 +87,8 @@ export interface CloudWork {
   /** Files the snapshot carries beside the use case, and the run-shard arguments naming them. */
   files: SnapshotFile[];
   args: string[];
+  /** The data files of each run on this machine, for run.json. */
+  localData?: Record<string, string[]>;
   /** Where the submitted jobs and finished shards are kept, for a resume. */
   stateFile: string;
 }
@@ -110,6 +112,7 @@ export function bulkRunWork(plan: ExperimentPlan, planFile: string, cloud: Cloud
     files: [{ name: SNAPSHOT_PLAN, file: planFile }],
     args: [`--plan ${SNAPSHOT_PLAN}`],
     stateFile: path.join(path.dirname(planFile), 'cloud-jobs.json'),
+    localData: Object.fromEntries(plan.runs.filter((r) => r.dataFile).map((r) => [r.runId, [r.dataFile!]])),
   };
 }
 
@@ -235,7 +238,13 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
         const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-shard-'));
         try {
           await downloadFolder(datastore, outputPath(name), dir);
-          const merged = await mergeShardStore(dir, local, shards[s.index].runIds, `${label} (job ${name})`);
+          const merged = await mergeShardStore(
+            dir,
+            local,
+            shards[s.index].runIds,
+            `${label} (job ${name})`,
+            work.localData,
+          );
           s.merged = true;
           writeJsonAtomic(statePath, state);
           finished++;

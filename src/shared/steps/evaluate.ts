@@ -162,6 +162,11 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           storeRoot: inputs.store,
           total,
           cloud: cloudRun.cloud,
+          localData: Object.fromEntries(
+            jobs
+              .filter((j) => j.dataset.localPath)
+              .map((j) => [evaluationRunId(j.run.runId, j.evaluator.name), [j.dataset.localPath!]]),
+          ),
           evaluationRunIds: (count) =>
             Array.from({ length: count }, (_, index) => [
               ...new Set(
