@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What only the tests need, on top of scripts/setup.sh: chromium (the HTML report's screenshots),
 # openssl (test certificates), unzip (inspects the .vsix), python3-venv (the serving image's
-# virtual environment), and Node.js 22 and 24 from npm (scripts/node-runtimes.sh), the versions
+# virtual environment), python3-pypdf and python3-hnswlib (the chat_with_pdf example's flow code, run
+# with Debian's /usr/bin/python3: CI has no PyPI), and Node.js 22 and 24 from npm (scripts/node-runtimes.sh), the versions
 # package.json declares, which the bundle tests run on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,8 @@ need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+/usr/bin/python3 -c 'import pypdf' >/dev/null 2>&1 || need+=(python3-pypdf)
+/usr/bin/python3 -c 'import hnswlib' >/dev/null 2>&1 || need+=(python3-hnswlib)
 apt_install setup-tests "${need[@]}"
 
 if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then

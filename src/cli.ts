@@ -7,6 +7,7 @@ import { registerModelServerCommand } from './commands/model-server.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerRunShardCommand } from './commands/run-shard.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
+import { dataPipelineStep } from './shared/steps/data-pipeline.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
 import { registerDataStep } from './shared/steps/register-data.js';
 import { deployStep } from './shared/steps/deploy.js';
@@ -74,6 +75,13 @@ addStepCommand(
   `  $ llmops smoke-test --config examples/web_classification/experiment.yaml --env dev
   $ llmops smoke-test --config experiment.yaml --endpoint https://my-endpoint/score --key-env ENDPOINT_KEY --tests smoke-tests.yaml
   A failed expectation exits 1; a bad tests file exits 2 with its line and column.`,
+);
+addStepCommand(
+  program,
+  dataPipelineStep,
+  `  $ llmops data-pipeline --config examples/named_entity_recognition/experiment.yaml
+  Runs the @tool function of prep_data.py in PATH.DATA_PIPELINE_CODE_DIR (configs/dataops_config.json, EXECUTION_TYPE local)
+  on STORAGE.SOURCE_BLOB, writes the DATA_ASSETS files into TARGET_CONTAINER and registers each by content hash.`,
 );
 registerModelServerCommand(program);
 registerRunShardCommand(program);

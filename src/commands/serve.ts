@@ -10,7 +10,7 @@ import { loadUseCase } from '../shared/config/use-case.js';
 import { connectionFromEnv, loadConnections } from '../shared/engine/index.js';
 import { ConfigError } from '../shared/errors.js';
 import type { LoadedFlow } from '../shared/flow/index.js';
-import { startFlowServer, writeBuildContext } from '../shared/serve/index.js';
+import { requestLogFromEnv, startFlowServer, writeBuildContext } from '../shared/serve/index.js';
 import { parseInitOptions } from './flow.js';
 
 export interface ServeCommandOptions {
@@ -26,6 +26,9 @@ export interface ServeCommandOptions {
   pythonWorkers?: string;
   init?: string[];
   initFile?: string;
+  requestLog?: string;
+  requestLogSample?: string;
+  requestLogRedact?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -104,6 +107,15 @@ export function registerServeCommand(program: Command): void {
       collect,
     )
     .option('--init-file <file>', '__init__ arguments as a JSON object')
+    .option(
+      '--request-log <file.jsonl>',
+      'append a sample of the completed requests (inputs.*, outputs.* columns) for post-production evaluation (env LLMOPS_REQUEST_LOG)',
+    )
+    .option('--request-log-sample <rate>', 'share of requests logged, 0..1 (env LLMOPS_REQUEST_LOG_SAMPLE; default 1)')
+    .option(
+      '--request-log-redact <fields>',
+      'comma-separated input/output fields written as [REDACTED] (env LLMOPS_REQUEST_LOG_REDACT); connection secrets always are',
+    )
     .addHelpText(
       'after',
       `
@@ -143,6 +155,12 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
           maxBodyBytes: whole(opts.maxBodyBytes, '--max-body-bytes', 1),
           requestTimeoutMs: (whole(opts.timeout, '--timeout', 0) ?? 300) * 1000,
           pythonWorkers: whole(opts.pythonWorkers, '--python-workers', 1),
+          requestLog: requestLogFromEnv({
+            ...process.env,
+            ...(opts.requestLog !== undefined ? { LLMOPS_REQUEST_LOG: opts.requestLog } : {}),
+            ...(opts.requestLogSample !== undefined ? { LLMOPS_REQUEST_LOG_SAMPLE: opts.requestLogSample } : {}),
+            ...(opts.requestLogRedact !== undefined ? { LLMOPS_REQUEST_LOG_REDACT: opts.requestLogRedact } : {}),
+          }),
         });
         process.stderr.write(
           JSON.stringify({

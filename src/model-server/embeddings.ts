@@ -1,6 +1,8 @@
 /**
  * Deterministic embeddings: a signed hashed bag of words, L2-normalised. Texts sharing words point the same
  * way, so cosine similarity behaves plausibly (identical texts → 1, unrelated texts → about 0) without a model.
+ * Common function words are left out and a plural "s" is folded, as a real model mostly ignores both: otherwise
+ * "the" and "of" decide which passage is nearest to a question (retrieval examples rank by these vectors).
  * @module
  */
 import { hashString } from './seeded.js';
@@ -10,10 +12,25 @@ export const DEFAULT_EMBEDDING_DIMENSIONS = 256;
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
+const STOP_WORDS = new Set(
+  (
+    'a an and are as at be been but by can could did do does for from had has have how i if in into is it its ' +
+    'me my no not of on or our so than that the their them then there these they this those to was we were what ' +
+    'when where which who why will with would you your'
+  ).split(' '),
+);
+
+function foldPlural(word: string): string {
+  return word.length > 3 && word.endsWith('s') && !word.endsWith('ss') ? word.slice(0, -1) : word;
+}
+
 /** The embedding of one text. The same (text, dimensions, seed) always gives the same vector. */
 export function embedText(text: string, dimensions: number, seed: number): Float32Array {
   const v = new Float32Array(dimensions);
-  const words = text.toLowerCase().match(WORD) ?? [];
+  const all = text.toLowerCase().match(WORD) ?? [];
+  const content = all.filter((w) => !STOP_WORDS.has(w));
+  // A text of function words only ("to be or not to be") still gets a vector of its own.
+  const words = (content.length > 0 ? content : all).map(foldPlural);
   for (const w of words) {
     const h = hashString(w, seed);
     v[h % dimensions] += h & 0x80000000 ? -1 : 1;

@@ -7,6 +7,7 @@
  */
 import type { StepDefinition } from '../shared/steps/declare.js';
 import { bulkRunStep } from '../shared/steps/bulk-run.js';
+import { dataPipelineStep } from '../shared/steps/data-pipeline.js';
 import { deployStep } from '../shared/steps/deploy.js';
 import { evaluateStep } from '../shared/steps/evaluate.js';
 import { registerDataStep } from '../shared/steps/register-data.js';
@@ -36,6 +37,7 @@ export const packagedSteps: readonly PackagedStep[] = [
   { step: reportStep, category: 'Test' },
   { step: deployStep, category: 'Deploy' },
   { step: smokeTestStep, category: 'Test' },
+  { step: dataPipelineStep, category: 'Utility' },
 ];
 
 /** The step of that name, or undefined. */

@@ -2,7 +2,8 @@
 import type { Gate } from '../../src/shared/config/types.js';
 import { computeComparisons, computeMetrics } from '../../src/shared/eval/analysis.js';
 import { evaluateGates } from '../../src/shared/eval/gates.js';
-import type { EvaluationResult, LineResult, Results, VariantInfo } from '../../src/shared/results/model.js';
+import { LineTable } from '../../src/shared/results/line-table.js';
+import type { EvaluationResult, LineResult, VariantInfo } from '../../src/shared/results/model.js';
 
 const variants: VariantInfo[] = [
   { id: 'summarize.variant_0', selection: { summarize: 'variant_0' }, isDefault: true },
@@ -40,8 +41,9 @@ function analysed(correctByVariant: Record<string, boolean[]>) {
     });
   }
   const used = variants.filter((v) => v.id in correctByVariant);
-  const metrics = computeMetrics(evaluations, lines, used);
-  return { metrics, lines, variants: used } satisfies Pick<Results, 'metrics' | 'lines' | 'variants'>;
+  const table = LineTable.fromLines(lines);
+  const metrics = computeMetrics(evaluations, table, used);
+  return { metrics, table, variants: used };
 }
 
 const gate = (g: Partial<Gate>): Gate => ({

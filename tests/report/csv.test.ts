@@ -98,9 +98,12 @@ describe('CSV reports', () => {
   it('quotes commas, quotes and newlines so the file parses back to the same text, and writes objects as JSON', () => {
     const results = sampleResults();
     results.lines[0].outputs = { category: 'a, "b"\nc', evidence: { urls: [1, 2] } };
+    results.lines[1].outputs = { category: ' "x" \r\ny ', evidence: 'plain, comma' };
     const rows = table(renderCsv(results), 'eval_accuracy_result.csv');
     expect(rows[0]['outputs.category']).toBe('a, "b"\nc');
     expect(JSON.parse(rows[0]['outputs.evidence'])).toEqual({ urls: [1, 2] });
+    expect(rows[1]['outputs.category']).toBe(' "x" \r\ny ');
+    expect(rows[1]['outputs.evidence']).toBe('plain, comma');
   });
 
   it('keeps two evaluators apart and names files safely', () => {

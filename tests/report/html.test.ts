@@ -69,13 +69,57 @@ describe('HTML report', () => {
     expect(out).toContain('&lt;= 0.6 &amp; &quot;quoted&quot;');
   });
 
-  it('caps the rendered lines and says where the rest is', () => {
+  it('caps the rows per run: a run that fits is whole, in line order; a larger one shows its worst lines', () => {
     const r = sampleResults();
     const line = r.lines[0];
     for (let i = 0; i < 120; i++) r.lines.push({ ...line, lineNumber: 100 + i });
-    const out = renderHtml(r, { maxLines: 50 });
-    expect(out.match(/<tr class="(completed|failed)" data-variant=/g)).toHaveLength(50);
-    expect(out).toContain('Showing the first 50 of 140 lines; every line is in the CSV and JSON reports.');
+    const out = renderHtml(r, { maxLinesPerRun: 50 });
+    const rows = [...out.matchAll(/<tr class="(?:completed|failed)" [^>]*data-run="([^"]+)" data-line="(\d+)"/g)];
+    expect(rows).toHaveLength(50 + 3 * 5);
+    const big = rows.filter((m) => m[1] === 'run-default-train').map((m) => Number(m[2]));
+    // Lines 1 and 4 are the run's Incorrect lines (score 0): worst first, then the tied lines by line number.
+    expect(big).toEqual([1, 4, 0, 2, 3, ...Array.from({ length: 45 }, (_, i) => 100 + i)]);
+    const small = rows.filter((m) => m[1] === 'run-v1-train').map((m) => Number(m[2]));
+    expect(small).toEqual([0, 1, 2, 3, 4]);
+    expect(out).toContain(
+      'Showing 65 of 140 lines: at most 50 per run, its failed lines first, then its worst-scored lines. Every line is in the CSV and JSON reports beside this file.',
+    );
+  });
+
+  it('bounds the table at 200 rows per run by default, failed lines first, then the worst-scored', () => {
+    const r = sampleResults();
+    const base = r.lines.find((l) => l.runId === 'run-default-test' && !l.error)!;
+    r.lines = r.lines.filter((l) => l.runId !== 'run-default-test');
+    for (let i = 0; i < 1000; i++) {
+      const l = structuredClone(base);
+      l.lineNumber = i;
+      // Scores fall and rise along the run; every 97th line failed.
+      l.scores = { 'eval_accuracy.score': i % 10 === 3 ? 0 : 1, 'eval_accuracy.grade': 'Correct' };
+      if (i % 97 === 40) {
+        l.error = { message: `line ${i} failed` };
+        delete l.outputs;
+        l.scores = {};
+      }
+      r.lines.push(l);
+    }
+    // Completion order: the run's lines arrive reversed.
+    r.lines.reverse();
+    const out = renderHtml(r);
+    const rows = [
+      ...out.matchAll(/<tr class="(completed|failed)" [^>]*data-run="run-default-test" data-line="(\d+)"/g),
+    ];
+    expect(rows).toHaveLength(200);
+    const failed = Array.from({ length: 11 }, (_, k) => 40 + 97 * k).filter((n) => n < 1000);
+    expect(rows.slice(0, failed.length).map((m) => [m[1], Number(m[2])])).toEqual(failed.map((n) => ['failed', n]));
+    // Then the 100 lines scored 0 (i % 10 === 3, none of them failed), then the first lines scored 1.
+    const zeros = Array.from({ length: 100 }, (_, k) => 3 + 10 * k).filter((n) => !failed.includes(n));
+    const rest = rows.slice(failed.length).map((m) => Number(m[2]));
+    expect(rest.slice(0, zeros.length)).toEqual(zeros);
+    const ones = Array.from({ length: 1000 }, (_, i) => i).filter((i) => i % 10 !== 3 && !failed.includes(i));
+    expect(rest.slice(zeros.length)).toEqual(ones.slice(0, 200 - failed.length - zeros.length));
+    expect(out).toContain('Showing 215 of 1,015 lines: at most 200 per run');
+    // Every failed line is still listed with its error in the failed-lines section.
+    expect(out.match(/<pre class="error">line \d+ failed<\/pre>/g)).toHaveLength(failed.length);
   });
 
   it('says so when there are no gates', () => {

@@ -110,7 +110,9 @@ test('linesInOrder returns shuffled records in line order, each once, records la
   const order = shuffled(5000);
   for (const n of order) {
     // Every 997th record is larger than the 256 kB read window.
-    const rec = line(n, n % 997 === 0 ? { blob: 'x'.repeat(300_000) } : { v: Number.NaN });
+    // Line 0 is larger than the 1 MB indexing buffer.
+    const blob = n === 0 ? 'y'.repeat(1_500_000) : 'x'.repeat(300_000);
+    const rec = line(n, n % 997 === 0 ? { blob } : { v: Number.NaN });
     if (!w.append(rec)) await w.drain();
   }
   // A line recorded twice (an earlier session's record wins) and an unreadable line.
@@ -121,6 +123,7 @@ test('linesInOrder returns shuffled records in line order, each once, records la
   expect(recs.map((r) => r.line_number)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   expect(recs[42].outputs).not.toHaveProperty('second');
   expect(recs[997].outputs!.blob).toHaveLength(300_000);
+  expect(recs[0].outputs!.blob).toHaveLength(1_500_000);
   expect(Number.isNaN(recs[1].outputs!.v)).toBe(true);
   const index = await store.index('big');
   expect(index.size).toBe(5000);
@@ -154,4 +157,21 @@ test('the experiments hand-off files, cache and virtual environments live in the
   expect(store.evaluationsFile({ name: 'web' })).toBe(join(root, 'experiments', 'web', 'evaluations.json'));
   expect(store.cacheDir).toBe(join(root, 'cache'));
   expect(store.venvsDir).toBe(join(root, 'venvs'));
+});
+
+test('the index looks lines up when line numbers have gaps or start elsewhere', async () => {
+  const store = new RunStore(root);
+  const w = store.begin(runRecord('gaps'));
+  const numbers = [...Array.from({ length: 100 }, (_, i) => i).filter((i) => i !== 50), 5000];
+  for (const n of [...numbers].reverse()) w.append(line(n));
+  await w.close();
+  const index = await store.index('gaps');
+  expect(index.size).toBe(100);
+  expect([...index.numbers()]).toEqual(numbers);
+  expect(index.completedCount(60)).toBe(59);
+  const reader = index.reader();
+  expect(reader.get(50)).toBeUndefined();
+  expect(reader.get(51)!.line_number).toBe(51);
+  expect(reader.get(5000)!.line_number).toBe(5000);
+  reader.close();
 });

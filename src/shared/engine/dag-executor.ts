@@ -121,7 +121,7 @@ export async function runDagLine(
 /** Runs the aggregation nodes once over the succeeded lines' values (§1.9); metrics come from log_metric. */
 export async function runDagAggregation(
   plan: DagPlan,
-  lines: ReadonlyArray<Record<string, unknown>>,
+  lines: { count: number; inputs: Map<string, unknown[]> },
   ctx: RunContext,
 ): Promise<{ metrics: Record<string, unknown>; nodeRuns: Record<string, NodeRun> }> {
   const external: Record<string, unknown> = {};
@@ -137,8 +137,14 @@ export async function runDagAggregation(
       timeoutMs: images.timeoutMs,
     });
   };
-  for (const text of plan.aggregationRefs.keys())
-    external[text] = await Promise.all(lines.map((l) => load(l[text] ?? null)));
+  for (const text of plan.aggregationRefs.keys()) {
+    const column = lines.inputs.get(text) ?? new Array<unknown>(lines.count).fill(null);
+    // Only objects may hold images to load: a column of plain values (the usual grades and scores) is passed as
+    // it is, without a promise per line.
+    external[text] = column.some((v) => v !== null && typeof v === 'object')
+      ? await Promise.all(column.map((v) => load(v ?? null)))
+      : column;
+  }
   const metrics: Record<string, unknown> = {};
   const aggCtx: RunContext & { metrics: Record<string, unknown> } = { ...ctx, metrics };
   try {

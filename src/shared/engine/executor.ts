@@ -108,6 +108,38 @@ export interface AggregationResult {
   usage: Usage;
 }
 
+/**
+ * The succeeded lines' values for aggregation, in line order, as columns: a million lines' values held as arrays
+ * of values, not a million small objects.
+ */
+export interface AggregationColumns {
+  /** Number of succeeded lines. */
+  count: number;
+  /** DAG flows: per aggregation reference (`${node.output}`), each line's value (null when absent). */
+  inputs: Map<string, unknown[]>;
+  /** Flex flows: each line's outputs. */
+  outputs: Record<string, unknown>[];
+}
+
+type AggregationLines =
+  | ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>
+  | AggregationColumns;
+
+/** Columns of per-line values (a caller with few lines may pass them line by line). */
+function columnsOf(lines: AggregationLines): AggregationColumns {
+  if (!Array.isArray(lines)) return lines as AggregationColumns;
+  const rows = lines as Exclude<AggregationLines, AggregationColumns>;
+  const inputs = new Map<string, unknown[]>();
+  rows.forEach((l, i) => {
+    for (const [k, v] of Object.entries(l.aggregationInputs ?? {})) {
+      let column = inputs.get(k);
+      if (!column) inputs.set(k, (column = new Array<unknown>(rows.length).fill(null)));
+      column[i] = v ?? null;
+    }
+  });
+  return { count: rows.length, inputs, outputs: rows.map((l) => l.outputs ?? {}) };
+}
+
 export interface FlowExecutor {
   readonly flow: LoadedFlow;
   /** Declared flow inputs (drives default column mapping and coercion). */
@@ -117,10 +149,8 @@ export interface FlowExecutor {
     inputs: Record<string, unknown>,
     options?: { lineNumber?: number; signal?: AbortSignal },
   ): Promise<LineResult>;
-  /** Lines = the succeeded lines' `outputs` and `aggregationInputs`, in line order. */
-  aggregate(
-    lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>,
-  ): Promise<AggregationResult>;
+  /** Lines = the succeeded lines' `outputs` and `aggregationInputs`, in line order (or as columns). */
+  aggregate(lines: AggregationLines): Promise<AggregationResult>;
   close(): Promise<void>;
 }
 
@@ -189,10 +219,7 @@ interface Core {
     nodes?: Record<string, NodeRun>;
     aggregationInputs?: Record<string, unknown>;
   }>;
-  aggregate(
-    lines: ReadonlyArray<{ outputs?: Record<string, unknown>; aggregationInputs?: Record<string, unknown> }>,
-    ctx: RunContext,
-  ): Promise<Record<string, unknown>>;
+  aggregate(lines: AggregationColumns, ctx: RunContext): Promise<Record<string, unknown>>;
 }
 
 /** The Python files a flow runs first (python nodes' files, or the flex entry's module), each with who uses it. */
@@ -347,14 +374,7 @@ async function prepareCore(flow: LoadedFlow, env: CoreEnv): Promise<Core> {
           nodes: r.nodeRuns,
           aggregationInputs: r.aggregationInputs,
         })),
-      aggregate: async (lines, ctx) =>
-        (
-          await runDagAggregation(
-            plan,
-            lines.map((l) => l.aggregationInputs ?? {}),
-            ctx,
-          )
-        ).metrics,
+      aggregate: async (lines, ctx) => (await runDagAggregation(plan, lines, ctx)).metrics,
     };
   }
   if (flow.kind === 'prompty') {
@@ -454,14 +474,7 @@ async function prepareFlex(
       );
       return { outputs: toRecordValue(imagesFromWorker(r.output), images.sink) as Record<string, unknown> };
     },
-    aggregate: async (lines, ctx) =>
-      (
-        await pool.flexAggregate(
-          info.key,
-          lines.map((l) => l.outputs ?? {}),
-          { context: ctx },
-        )
-      ).metrics,
+    aggregate: async (lines, ctx) => (await pool.flexAggregate(info.key, lines.outputs, { context: ctx })).metrics,
   };
 }
 
@@ -574,7 +587,7 @@ function makeExecutor(
       const usage = emptyUsage();
       const metrics: Record<string, unknown> = {};
       try {
-        const m = await core.aggregate(lines, { lineNumber: -1, usage: [usage], metrics });
+        const m = await core.aggregate(columnsOf(lines), { lineNumber: -1, usage: [usage], metrics });
         return { metrics: plainNumbers({ ...metrics, ...m }), usage };
       } catch (err) {
         const node = (err as LineFailure).node ?? 'aggregation';

@@ -11,6 +11,7 @@ export {
   type FlowExecutor,
   type LineResult,
   type AggregationResult,
+  type AggregationColumns,
 } from './executor.js';
 export { LlmService, emptyUsage, addUsage, type Usage, type LlmServiceOptions } from './llm-service.js';
 export {

@@ -1,49 +1,44 @@
 /**
  * From evaluation results to statistics: one MetricResult per evaluator × metric × variant
  * (value, confidence interval from the per-line scores), and paired comparisons of each
- * variant against the default variant and against a baseline.
+ * variant against the default variant and against a baseline. The per-line scores come from
+ * the compact line table (results/line-table.ts), never from one object per line.
  */
+import type { LineTable } from '../results/line-table.js';
 import type {
   ComparisonResult,
   EvaluationResult,
-  LineResult,
   MetricResult,
   Results,
   ScoreKind,
   VariantInfo,
 } from '../results/model.js';
-import { compareScores, decideVerdict, summarize, type ScoreRow } from './stats/index.js';
-import { backingColumn, scoreColumns, scoreValue } from './line-scores.js';
+import { comparePaired, decideVerdict, summarize, type Comparison } from './stats/index.js';
+import { backingColumn } from './line-scores.js';
+
+/** What the comparisons and gates read: the metrics, the variants, and every line's scores. */
+export interface Analysed extends Pick<Results, 'metrics' | 'variants'> {
+  table: LineTable;
+}
 
 /** Metrics where smaller is better, by name; a gate's higher_is_better overrides it. */
 export function higherIsBetterByName(metric: string): boolean {
   return !/latency|cost|error|loss|toxic|duration|tokens/i.test(metric);
 }
 
-/** Score rows of one variant for one column; lines are identified across variants by dataset and line number. */
-export function scoreRows(lines: LineResult[], variantId: string, scoreKey: string): ScoreRow[] {
-  const rows: ScoreRow[] = [];
-  for (const l of lines) {
-    if (l.variantId !== variantId || l.error) continue;
-    const v = scoreValue(l.scores[scoreKey]);
-    if (v !== undefined) rows.push({ id: `${l.dataset}#${l.lineNumber}`, value: v });
-  }
-  return rows;
-}
-
 export function computeMetrics(
   evaluations: EvaluationResult[],
-  lines: LineResult[],
+  table: LineTable,
   variants: VariantInfo[],
 ): MetricResult[] {
   const out: MetricResult[] = [];
   const evaluators = [...new Set(evaluations.map((e) => e.evaluator))];
   for (const evaluator of evaluators) {
-    const columns = scoreColumns(lines, evaluator);
+    const columns = table.columnsOf(evaluator);
     for (const variant of variants) {
       const evals = evaluations.filter((e) => e.evaluator === evaluator && e.variantId === variant.id);
       if (evals.length === 0) continue;
-      const meanOf = (key: string) => mean(scoreRows(lines, variant.id, key).map((r) => Number(r.value)));
+      const meanOf = (key: string) => mean(table.values(variant.id, key));
       const metricNames = [...new Set(evals.flatMap((e) => Object.keys(e.metrics)))];
       // An evaluator that logs no metric is summarised by its per-line score columns.
       const named: [string, number | undefined][] = metricNames.length
@@ -62,7 +57,7 @@ export function computeMetrics(
           value,
         };
         if (scoreKey) {
-          const values = scoreRows(lines, variant.id, scoreKey).map((r) => Number(r.value));
+          const values = table.values(variant.id, scoreKey);
           if (values.length > 0) {
             const s = summarize(values, kind);
             result.interval = {
@@ -90,31 +85,33 @@ export interface CompareSettings {
 
 /** Each non-default variant against the default variant, and every variant against the baseline when there is one. */
 export function computeComparisons(
-  results: Pick<Results, 'metrics' | 'lines' | 'variants'>,
-  baseline?: Pick<Results, 'metrics' | 'lines' | 'variants'>,
+  results: Analysed,
+  baseline?: Analysed,
   settings: CompareSettings = {},
 ): ComparisonResult[] {
   const out: ComparisonResult[] = [];
   const defaultId = results.variants.find((v) => v.isDefault)?.id;
   for (const m of results.metrics) {
     if (!m.scoreKey) continue;
-    const candidate = scoreRows(results.lines, m.variantId, m.scoreKey);
     if (defaultId && m.variantId !== defaultId) {
-      out.push(compare(m, candidate, scoreRows(results.lines, defaultId, m.scoreKey), 'default', settings));
+      const c = pairedComparison(m, results, { table: results.table, variantId: defaultId, scoreKey: m.scoreKey });
+      out.push(withVerdict(m, c, 'default', settings));
     }
-    if (baseline) {
-      const ref = baselineRows(baseline, m);
-      if (ref) out.push(compare(m, candidate, ref, 'baseline', settings));
-    }
+    const ref = baseline && baselineReference(baseline, m);
+    if (ref) out.push(withVerdict(m, pairedComparison(m, results, ref), 'baseline', settings));
   }
   return out;
 }
 
+/** Where a comparison's reference scores are: a table, a variant of it and a score column. */
+export interface Reference {
+  table: LineTable;
+  variantId: string;
+  scoreKey: string;
+}
+
 /** The baseline's lines for the same metric: the same variant if it had one, else its default variant. */
-export function baselineRows(
-  baseline: Pick<Results, 'metrics' | 'lines' | 'variants'>,
-  m: MetricResult,
-): ScoreRow[] | undefined {
+export function baselineReference(baseline: Analysed, m: MetricResult): Reference | undefined {
   const sameVariant = baseline.metrics.find(
     (b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === m.variantId && b.scoreKey,
   );
@@ -123,17 +120,27 @@ export function baselineRows(
     (b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === defaultId && b.scoreKey,
   );
   const b = sameVariant ?? fallback;
-  return b ? scoreRows(baseline.lines, b.variantId, b.scoreKey!) : undefined;
+  return b ? { table: baseline.table, variantId: b.variantId, scoreKey: b.scoreKey! } : undefined;
 }
 
-function compare(
+/** The metric's per-line scores against the reference's, paired by dataset and line number. */
+export function pairedComparison(m: MetricResult, results: Analysed, ref: Reference): Comparison {
+  const { candidate, reference } = results.table.paired(
+    m.variantId,
+    m.scoreKey!,
+    ref.table,
+    ref.variantId,
+    ref.scoreKey,
+  );
+  return comparePaired(candidate, reference, m.kind);
+}
+
+function withVerdict(
   m: MetricResult,
-  candidate: ScoreRow[],
-  reference: ScoreRow[],
+  c: Comparison,
   against: 'default' | 'baseline',
   settings: CompareSettings,
 ): ComparisonResult {
-  const c = compareScores(candidate, reference, m.kind);
   const v = decideVerdict(c, { minN: settings.minLines, alpha: settings.alpha, higherIsBetter: m.higherIsBetter });
   return {
     evaluator: m.evaluator,

@@ -5,11 +5,9 @@
  * lines is "skipped" and says why.
  */
 import type { Gate } from '../config/types.js';
-import type { GateResult, MetricResult, Results } from '../results/model.js';
-import { baselineRows, scoreRows } from './analysis.js';
-import { compareScores, decideVerdict } from './stats/index.js';
-
-type Analysed = Pick<Results, 'metrics' | 'lines' | 'variants'>;
+import type { GateResult, MetricResult } from '../results/model.js';
+import { baselineReference, pairedComparison, type Analysed } from './analysis.js';
+import { decideVerdict } from './stats/index.js';
 
 export function evaluateGates(gates: Gate[], results: Analysed, baseline?: Analysed): GateResult[] {
   return gates.flatMap((gate) => {
@@ -133,13 +131,13 @@ function checkRegression(
   if (!gate.requireSignificance)
     return { status: 'failed', message: `${change} exceeds the regression limit`, observed: drop };
 
-  const ref = baselineRows(baseline, m);
+  const ref = baselineReference(baseline, m);
   if (!m.scoreKey || !ref)
     return {
       status: 'failed',
       message: `${change} exceeds the regression limit (no per-line scores to test its significance)`,
     };
-  const c = compareScores(scoreRows(results.lines, m.variantId, m.scoreKey), ref, m.kind);
+  const c = pairedComparison(m, results, ref);
   const v = decideVerdict(c, { minN: gate.minLines, higherIsBetter: gate.higherIsBetter });
   if (v.reason === 'too-few-lines') return { status: 'skipped', message: `${change}: inconclusive, ${v.message}` };
   if (v.verdict === 'Degraded')

@@ -1,50 +1,77 @@
 /**
- * Assembles the one results model from the run store: standard runs with their lines,
- * evaluation runs joined to those lines by line number, then metrics with intervals,
- * comparisons and gates.
+ * Assembles the results from the run store without holding its lines: one pass over each standard run and
+ * each evaluation run fills the compact line table (results/line-table.ts) the metrics with intervals,
+ * comparisons and gates are computed from; the renderers then walk the lines again, each standard run in line
+ * order joined with its evaluation runs, also in line order (two ordered streams walked side by side).
  */
 import type { Gate } from '../config/types.js';
 import { LocalDataRegistry } from '../data/registry.js';
-import { RunStore } from '../runs/index.js';
-import type { DatasetInfo, EvaluationResult, LineResult, Results, RunResult, VariantInfo } from '../results/model.js';
+import type { LineRecord, RunRecord } from '../runs/store.js';
+import { LineTable } from '../results/line-table.js';
+import type {
+  DatasetInfo,
+  EvaluationResult,
+  LineResult,
+  ResultsSummary,
+  RunResult,
+  VariantInfo,
+} from '../results/model.js';
+import { FAILED_LINES_KEPT, type LineColumns, type ReportData } from '../results/report-data.js';
 import type { RunsFile } from '../results/handoff.js';
-import { computeComparisons, computeMetrics } from './analysis.js';
+import { computeComparisons, computeMetrics, type Analysed } from './analysis.js';
 import { evaluateGates } from './gates.js';
 
+/** What the results read from the run store (runs/store.ts RunStore). */
+export interface StoredRuns {
+  record(runId: string): RunRecord;
+  /** A run's line records in finishing order. */
+  lines(runId: string): AsyncIterable<LineRecord>;
+  /** A run's line records by line number, memory-bounded. */
+  linesInOrder(runId: string): AsyncIterable<LineRecord>;
+}
+
 export interface AssembleOptions {
-  store: string;
+  store: StoredRuns;
+  /** The store's root folder, for the data registry (dataset versions and hashes). */
+  storeRoot: string;
   runs: RunsFile;
   evaluations: EvaluationResult[];
   gates: Gate[];
-  baseline?: Results;
+  baseline?: Analysed;
   datasetSources: Record<string, string>;
   build?: string;
   minLines?: number;
 }
 
-export async function assembleResults(o: AssembleOptions): Promise<Results> {
+/** The report's data (summary, columns, failed lines, a line stream) and what the statistics read. */
+export interface Assembled {
+  data: ReportData;
+  analysed: Analysed;
+}
+
+export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
   const variants = uniqueVariants(o.runs);
-  const lines: LineResult[] = [];
+  const table = new LineTable();
+  const columns = new Map<string, { inputs: Set<string>; outputs: Set<string>; scores: Set<string> }>();
+  const failed = { count: 0, lines: [] as LineResult[] };
   const runs: RunResult[] = [];
   for (const run of o.runs.runs) {
-    const record = new RunStore(o.store).record(run.runId);
-    const latencies: number[] = [];
-    for await (const rec of new RunStore(o.store).lines(run.runId)) {
-      latencies.push(rec.latency_ms);
-      const { line_number: _drop, ...inputs } = rec.inputs;
-      lines.push({
-        runId: run.runId,
-        variantId: run.variantId,
-        dataset: run.dataset,
-        lineNumber: rec.line_number,
-        inputs,
-        outputs: rec.outputs,
-        error: rec.error ? { message: rec.error.message, code: rec.error.code } : undefined,
-        latencyMs: rec.latency_ms,
-        tokens: rec.tokens,
-        scores: {},
-      });
+    const record = o.store.record(run.runId);
+    const lines = table.addRun(run.runId, run.variantId, run.dataset, record.counts.total);
+    const keys = { inputs: new Set<string>(), outputs: new Set<string>(), scores: new Set<string>() };
+    columns.set(run.runId, keys);
+    // Finishing order: the statistics index by line number, and an in-order walk would need the store's index.
+    const firstFailed = new FirstLines(FAILED_LINES_KEPT - failed.lines.length);
+    for await (const rec of o.store.lines(run.runId)) {
+      lines.setLine(rec.line_number, !!rec.error, rec.latency_ms);
+      for (const k in rec.inputs) if (k !== 'line_number') keys.inputs.add(k);
+      for (const k in rec.outputs ?? {}) keys.outputs.add(k);
+      if (rec.error) {
+        failed.count += 1;
+        firstFailed.offer(rec.line_number, () => lineResult(run, rec));
+      }
     }
+    failed.lines.push(...firstFailed.inOrder());
     runs.push({
       runId: run.runId,
       variantId: run.variantId,
@@ -54,13 +81,25 @@ export async function assembleResults(o: AssembleOptions): Promise<Results> {
       failed: record.counts.failed,
       tokens: record.tokens,
       costUsd: record.cost_usd,
-      latencyMs: latencyStats(latencies),
+      latencyMs: latencyStats(lines.latencies()),
       durationMs: record.timings.duration_ms ?? 0,
     });
   }
-  await joinScores(o.store, o.evaluations, lines);
+  for (const e of o.evaluations) {
+    const scored = table.run(e.standardRunId);
+    if (!scored) continue;
+    const keys = columns.get(e.standardRunId)!.scores;
+    for await (const rec of o.store.lines(e.runId)) {
+      if (rec.status !== 'Completed' || !rec.outputs) continue;
+      for (const k in rec.outputs) {
+        table.addScore(scored, e.evaluator, k, rec.line_number, rec.outputs[k]);
+        keys.add(`${e.evaluator}.${k}`);
+      }
+    }
+  }
+  table.compact();
 
-  const registry = new LocalDataRegistry(o.store);
+  const registry = new LocalDataRegistry(o.storeRoot);
   const datasets: DatasetInfo[] = [];
   for (const name of [...new Set(o.runs.runs.map((r) => r.dataset))]) {
     const latest = await registry.latest(name);
@@ -73,9 +112,9 @@ export async function assembleResults(o: AssembleOptions): Promise<Results> {
     });
   }
 
-  const metrics = computeMetrics(o.evaluations, lines, variants);
-  const analysed = { metrics, lines, variants };
-  return {
+  const metrics = computeMetrics(o.evaluations, table, variants);
+  const analysed: Analysed = { metrics, table, variants };
+  const results: ResultsSummary = {
     schemaVersion: 1,
     experiment: o.runs.experiment,
     ...(o.runs.env ? { env: o.runs.env } : {}),
@@ -88,20 +127,134 @@ export async function assembleResults(o: AssembleOptions): Promise<Results> {
     metrics,
     comparisons: computeComparisons(analysed, o.baseline, { minLines: o.minLines }),
     gates: evaluateGates(o.gates, analysed, o.baseline),
-    lines,
+  };
+  const lineColumns = new Map<string, LineColumns>(
+    [...columns].map(([runId, k]) => [
+      runId,
+      { inputs: [...k.inputs], outputs: [...k.outputs], scores: [...k.scores] },
+    ]),
+  );
+  return {
+    analysed,
+    data: { results, columns: lineColumns, failed, lines: () => joinedLines(o.store, o.runs, o.evaluations) },
   };
 }
 
-/** Each evaluation line's outputs become `<evaluator>.<output>` scores of the standard line it scored. */
-async function joinScores(store: string, evaluations: EvaluationResult[], lines: LineResult[]): Promise<void> {
-  const byKey = new Map(lines.map((l) => [`${l.runId}#${l.lineNumber}`, l]));
-  for (const e of evaluations) {
-    for await (const rec of new RunStore(store).lines(e.runId)) {
-      const line = byKey.get(`${e.standardRunId}#${rec.line_number}`);
-      if (!line || rec.status !== 'Completed' || !rec.outputs) continue;
-      for (const [k, v] of Object.entries(rec.outputs)) line.scores[`${e.evaluator}.${k}`] = v;
+/** The `max` lines of lowest line number among those offered (a bounded max-heap), however they arrive. */
+class FirstLines {
+  private readonly heap: { n: number; line: LineResult }[] = [];
+  constructor(private readonly max: number) {}
+
+  offer(n: number, make: () => LineResult): void {
+    const h = this.heap;
+    if (this.max <= 0 || (h.length >= this.max && n >= h[0].n)) return;
+    if (h.length < this.max) {
+      h.push({ n, line: make() });
+      for (let i = h.length - 1; i > 0;) {
+        const parent = (i - 1) >> 1;
+        if (h[parent].n >= h[i].n) break;
+        [h[parent], h[i]] = [h[i], h[parent]];
+        i = parent;
+      }
+      return;
+    }
+    h[0] = { n, line: make() };
+    for (let i = 0; ;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let top = i;
+      if (l < h.length && h[l].n > h[top].n) top = l;
+      if (r < h.length && h[r].n > h[top].n) top = r;
+      if (top === i) break;
+      [h[top], h[i]] = [h[i], h[top]];
+      i = top;
     }
   }
+
+  inOrder(): LineResult[] {
+    return [...this.heap].sort((a, b) => a.n - b.n).map((x) => x.line);
+  }
+}
+
+/**
+ * Every standard line with its scores, run by run, each in line order: the run's records and those of the
+ * evaluation runs that scored it are read side by side in line order, so nothing is held per line.
+ */
+async function* joinedLines(
+  store: StoredRuns,
+  runsFile: RunsFile,
+  evaluations: EvaluationResult[],
+): AsyncGenerator<LineResult> {
+  for (const run of runsFile.runs) {
+    const scorers = evaluations
+      .filter((e) => e.standardRunId === run.runId)
+      .map((e) => new OrderedScores(e.evaluator, store.linesInOrder(e.runId)));
+    try {
+      for await (const rec of store.linesInOrder(run.runId)) {
+        const line = lineResult(run, rec);
+        for (const s of scorers) await s.addTo(line);
+        yield line;
+      }
+    } finally {
+      await Promise.all(scorers.map((s) => s.close()));
+    }
+  }
+}
+
+/** One evaluation run's records in line order, consumed as the standard run's lines pass. */
+class OrderedScores {
+  private readonly it: AsyncIterator<LineRecord>;
+  private current: LineRecord | undefined;
+  private done = false;
+  /** The outputs last given to a line: a line recorded twice in the standard run gets them both times. */
+  private last: { line: number; outputs: Record<string, unknown> } | undefined;
+  constructor(
+    private readonly evaluator: string,
+    records: AsyncIterable<LineRecord>,
+  ) {
+    this.it = records[Symbol.asyncIterator]();
+  }
+
+  async addTo(line: LineResult): Promise<void> {
+    const n = line.lineNumber;
+    if (!this.current && !this.done) await this.next();
+    while (this.current && this.current.line_number <= n) {
+      const rec = this.current;
+      if (rec.line_number === n && rec.status === 'Completed' && rec.outputs)
+        this.last = { line: n, outputs: rec.outputs };
+      await this.next();
+    }
+    if (this.last?.line === n)
+      for (const k in this.last.outputs) line.scores[`${this.evaluator}.${k}`] = this.last.outputs[k];
+  }
+
+  async close(): Promise<void> {
+    if (!this.done) await this.it.return?.();
+  }
+
+  private async next(): Promise<void> {
+    const r = await this.it.next();
+    this.done = r.done === true;
+    this.current = r.done ? undefined : r.value;
+  }
+}
+
+function lineResult(run: RunsFile['runs'][number], rec: LineRecord): LineResult {
+  const { line_number: _drop, ...inputs } = rec.inputs;
+  const line: LineResult = {
+    runId: run.runId,
+    variantId: run.variantId,
+    dataset: run.dataset,
+    lineNumber: rec.line_number,
+    inputs,
+    latencyMs: rec.latency_ms,
+    tokens: rec.tokens,
+    scores: {},
+  };
+  if (rec.outputs) line.outputs = rec.outputs;
+  if (rec.error)
+    line.error = rec.error.code ? { message: rec.error.message, code: rec.error.code } : { message: rec.error.message };
+  return line;
 }
 
 function uniqueVariants(runs: RunsFile): VariantInfo[] {
@@ -112,14 +265,11 @@ function uniqueVariants(runs: RunsFile): VariantInfo[] {
   return [...seen.values()];
 }
 
-function latencyStats(values: number[]): RunResult['latencyMs'] {
+function latencyStats(values: Float64Array): RunResult['latencyMs'] {
   if (values.length === 0) return { mean: 0, p50: 0, p95: 0, max: 0 };
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = Float64Array.from(values).sort();
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
-  return {
-    mean: values.reduce((a, b) => a + b, 0) / values.length,
-    p50: q(0.5),
-    p95: q(0.95),
-    max: sorted[sorted.length - 1],
-  };
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  return { mean: sum / values.length, p50: q(0.5), p95: q(0.95), max: sorted[sorted.length - 1] };
 }

@@ -6,51 +6,70 @@
  * run each evaluation scored (the seed wrote the last run id on every row). When an evaluator has
  * the experiment's name (the template's class_flows does), the experiment's files are
  * `<experiment>_experiment_result.csv` / `_metrics.csv`, so neither overwrites the other.
+ * The line files are written row by row as the lines pass, in line order: never all lines in memory.
  * @module
  */
 import { stringify } from 'csv-stringify/sync';
 import { evaluatorNames, safeFileName, variantById, variedNodes } from './format.js';
 import type { EvaluationResult, LineResult, Results } from '../results/model.js';
-import { forRendering } from './order.js';
-import type { RenderOptions, ReportFile } from './types.js';
+import type { ReportData } from '../results/report-data.js';
+import { columnUnion, forRendering } from './order.js';
+import { renderInMemory } from './render-lines.js';
+import type { LineRenderer, RenderOptions, ReportFile } from './types.js';
 
 type Row = Record<string, unknown>;
 
 /** Every CSV report of `results`: two per evaluator and two for the whole experiment. */
 export function renderCsv(results: Results, options: RenderOptions = {}): ReportFile[] {
-  const r = forRendering(results, options.secrets);
-  const files: ReportFile[] = [];
+  return renderInMemory(forRendering(results, options.secrets), csvRenderers);
+}
+
+/** The CSV files of (already redacted) report data, as line renderers. */
+export function csvRenderers(data: ReportData): LineRenderer[] {
+  const r = data.results;
+  const files: LineRenderer[] = [];
   const experimentColumns: Row = { stage: r.env ?? '', experiment_name: r.experiment, build: r.build ?? '' };
-  for (const evaluator of evaluatorNames(r)) {
+  const evaluators = evaluatorNames(r);
+  for (const evaluator of evaluators) {
     const scored = new Set(r.evaluations.filter((e) => e.evaluator === evaluator).map((e) => e.standardRunId));
-    const lines = r.lines.filter((line) => scored.has(line.runId));
-    files.push(file(`${safeFileName(evaluator)}_result.csv`, lineTable(r, lines, [evaluator])));
+    files.push(lineTable(data, `${safeFileName(evaluator)}_result.csv`, scored, [evaluator]));
     files.push(
-      file(
+      whole(
         `${safeFileName(evaluator)}_metrics.csv`,
         metricsTable(
-          r,
+          data,
           r.evaluations.filter((e) => e.evaluator === evaluator),
         ),
       ),
     );
   }
-  const evaluatorFiles = new Set(evaluatorNames(r).map((e) => safeFileName(e).toLowerCase()));
+  const evaluatorFiles = new Set(evaluators.map((e) => safeFileName(e).toLowerCase()));
   const experiment = safeFileName(r.experiment);
   const name = evaluatorFiles.has(experiment.toLowerCase()) ? `${experiment}_experiment` : experiment;
-  files.push(file(`${name}_result.csv`, lineTable(r, r.lines, evaluatorNames(r), experimentColumns)));
-  files.push(file(`${name}_metrics.csv`, metricsTable(r, r.evaluations, experimentColumns)));
+  const allRuns = new Set([...r.runs.map((run) => run.runId), ...data.columns.keys()]);
+  files.push(lineTable(data, `${name}_result.csv`, allRuns, evaluators, experimentColumns));
+  files.push(whole(`${name}_metrics.csv`, metricsTable(data, r.evaluations, experimentColumns)));
   return files;
 }
 
-/** Line-level rows: line_number, inputs.*, outputs.*, `<evaluator>.<output>` scores, error, run facts, variant columns. */
-function lineTable(r: Results, lines: LineResult[], evaluators: string[], extra: Row = {}): string {
-  const inputKeys = unionKeys(lines.map((l) => l.inputs));
-  const outputKeys = unionKeys(lines.map((l) => l.outputs ?? {}));
+/**
+ * Line-level rows of the lines of `runs`: line_number, inputs.*, outputs.*, `<evaluator>.<output>` scores,
+ * error, run facts, variant columns.
+ */
+function lineTable(
+  data: ReportData,
+  name: string,
+  runs: Set<string>,
+  evaluators: string[],
+  extra: Row = {},
+): LineRenderer {
+  const order = [...data.columns.keys()].filter((runId) => runs.has(runId));
+  const inputKeys = columnUnion(data, order, 'inputs');
+  const outputKeys = columnUnion(data, order, 'outputs');
   const prefixes = evaluators.map((e) => `${e}.`);
-  const scoreKeys = unionKeys(lines.map((l) => l.scores)).filter((k) => prefixes.some((p) => k.startsWith(p)));
-  const nodes = variedNodes(r);
-  const variants = variantById(r);
+  const scoreKeys = columnUnion(data, order, 'scores').filter((k) => prefixes.some((p) => k.startsWith(p)));
+  const nodes = variedNodes(data.results);
+  const variants = variantById(data.results);
   const header = [
     'line_number',
     ...inputKeys.map((k) => `inputs.${k}`),
@@ -65,31 +84,37 @@ function lineTable(r: Results, lines: LineResult[], evaluators: string[], extra:
     'run_id',
     ...Object.keys(extra),
   ];
-  const rows = lines.map((line) => {
-    const selection = variants.get(line.variantId)?.selection ?? {};
-    return [
-      line.lineNumber,
-      ...inputKeys.map((k) => line.inputs[k]),
-      ...outputKeys.map((k) => line.outputs?.[k]),
-      ...scoreKeys.map((k) => line.scores[k]),
-      line.error ? (line.error.code ? `${line.error.code}: ${line.error.message}` : line.error.message) : '',
-      line.latencyMs,
-      line.tokens.total,
-      line.variantId,
-      ...nodes.map((n) => selection[n]),
-      line.dataset,
-      line.runId,
-      ...Object.values(extra),
-    ];
-  });
-  return toCsv(header, rows);
+  const extraValues = Object.values(extra);
+  return {
+    name,
+    start: () => csvRow(header),
+    line(line: LineResult) {
+      if (!runs.has(line.runId)) return '';
+      const selection = variants.get(line.variantId)?.selection ?? {};
+      return csvRow([
+        line.lineNumber,
+        ...inputKeys.map((k) => line.inputs[k]),
+        ...outputKeys.map((k) => line.outputs?.[k]),
+        ...scoreKeys.map((k) => line.scores[k]),
+        line.error ? (line.error.code ? `${line.error.code}: ${line.error.message}` : line.error.message) : '',
+        line.latencyMs,
+        line.tokens.total,
+        line.variantId,
+        ...nodes.map((n) => selection[n]),
+        line.dataset,
+        line.runId,
+        ...extraValues,
+      ]);
+    },
+    end: () => '',
+  };
 }
 
 /** One row per evaluation run: metric columns, then variant columns, dataset, flow_name, exp_run. */
-function metricsTable(r: Results, evaluations: EvaluationResult[], extra: Row = {}): string {
+function metricsTable(data: ReportData, evaluations: EvaluationResult[], extra: Row = {}): string {
   const metricKeys = unionKeys(evaluations.map((e) => e.metrics));
-  const nodes = variedNodes(r);
-  const variants = variantById(r);
+  const nodes = variedNodes(data.results);
+  const variants = variantById(data.results);
   const header = [
     ...metricKeys,
     'variant',
@@ -117,7 +142,7 @@ function metricsTable(r: Results, evaluations: EvaluationResult[], extra: Row = 
       ...Object.values(extra),
     ];
   });
-  return toCsv(header, rows);
+  return toCsv([header, ...rows]);
 }
 
 function unionKeys(records: Iterable<Record<string, unknown>>): string[] {
@@ -135,10 +160,28 @@ function cell(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function toCsv(header: string[], rows: unknown[][]): string {
-  return stringify([header, ...rows.map((row) => row.map(cell))], { eof: true });
+/**
+ * One CSV record (RFC 4180, as csv-stringify writes it: a field holding a comma, a quote or a line break is
+ * quoted, its quotes doubled). Hand-written for the per-line rows: csv-stringify's synchronous call sets up its
+ * options on every call, which at a million rows cost seconds and a stream of short-lived objects.
+ */
+function csvRow(row: unknown[]): string {
+  let out = '';
+  for (let i = 0; i < row.length; i++) {
+    const text = cell(row[i]);
+    out += (i === 0 ? '' : ',') + (/[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+  }
+  return `${out}\n`;
 }
 
-function file(name: string, content: string): ReportFile {
-  return { name, content };
+function toCsv(rows: unknown[][]): string {
+  return stringify(
+    rows.map((row) => row.map(cell)),
+    { eof: true },
+  );
+}
+
+/** A file with no per-line rows. */
+function whole(name: string, content: string): LineRenderer {
+  return { name, walksLines: false, start: () => content, line: () => '', end: () => '' };
 }

@@ -3,7 +3,7 @@
  * so the same value reads the same everywhere.
  * @module
  */
-import type { IntervalSummary, Results, VariantInfo, Verdict } from '../results/model.js';
+import type { IntervalSummary, Results, ResultsSummary, VariantInfo, Verdict } from '../results/model.js';
 
 /** A metric value: integers as they are, others with 2 decimals (2 significant digits below 0.1). */
 export function formatNumber(value: number | undefined | null): string {
@@ -86,7 +86,7 @@ export function safeFileName(name: string): string {
 }
 
 /** Evaluators in first-seen order across evaluations, metrics and gates. */
-export function evaluatorNames(results: Results): string[] {
+export function evaluatorNames(results: Pick<ResultsSummary, 'evaluations' | 'metrics'>): string[] {
   const names = new Set<string>();
   for (const e of results.evaluations) names.add(e.evaluator);
   for (const m of results.metrics) names.add(m.evaluator);

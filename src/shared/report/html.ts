@@ -7,15 +7,20 @@
 import { createHash } from 'node:crypto';
 import { FILTER_SCRIPT, STYLE } from './html-assets.js';
 import { esc } from './html-escape.js';
-import { failedLines, linesTable, metricCharts, runCharts } from './html-sections.js';
+import { failedLines, LinesTable, metricCharts, runCharts } from './html-sections.js';
 import { formatCost, formatCount, formatDate, formatDelta, formatMs, formatNumber, formatPValue } from './format.js';
-import type { Results } from '../results/model.js';
+import type { Results, ResultsSummary } from '../results/model.js';
+import type { ReportData } from '../results/report-data.js';
 import { forRendering } from './order.js';
-import type { RenderOptions } from './types.js';
+import { renderInMemory } from './render-lines.js';
+import type { LineRenderer, RenderOptions } from './types.js';
 
 export interface HtmlOptions extends RenderOptions {
-  /** Most lines rendered in the per-line table (default 5,000); the CSV and JSON have all. */
-  maxLines?: number;
+  /**
+   * Most rows per run in the per-line table (default 200): a run with more shows its failed lines, then its
+   * worst-scored lines; the CSV and JSON beside the page have every line.
+   */
+  maxLinesPerRun?: number;
   /** Most failed lines listed with their errors (default 500). */
   maxFailedLines?: number;
 }
@@ -24,7 +29,27 @@ const scriptHash = createHash('sha256').update(FILTER_SCRIPT).digest('base64');
 
 /** Renders `results` as one HTML document. */
 export function renderHtml(results: Results, options: HtmlOptions = {}): string {
-  const r = forRendering(results, options.secrets);
+  return renderInMemory(forRendering(results, options.secrets), (data) => [
+    htmlRenderer(data, 'report.html', options),
+  ])[0].content;
+}
+
+/** The HTML page of (already redacted) report data: gathers its bounded line table as the lines pass. */
+export function htmlRenderer(data: ReportData, name: string, options: HtmlOptions = {}): LineRenderer {
+  const table = new LinesTable(data, options.maxLinesPerRun ?? 200);
+  return {
+    name,
+    start: () => '',
+    line(l) {
+      table.line(l);
+      return '';
+    },
+    end: () => page(data, table, options),
+  };
+}
+
+function page(data: ReportData, table: LinesTable, options: HtmlOptions): string {
+  const r = data.results;
   const csp = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; img-src data:; base-uri 'none'; form-action 'none'`;
   const title = `${r.experiment} — llmops report`;
   const sections = [
@@ -32,8 +57,8 @@ export function renderHtml(results: Results, options: HtmlOptions = {}): string 
     r.metrics.length > 0 ? section('metrics', 'Metrics by variant', metricCharts(r)) : '',
     r.comparisons.length > 0 ? section('comparisons', 'Comparisons', comparisons(r)) : '',
     r.runs.length > 0 ? section('runs', 'Runs', runCharts(r) + runsTable(r)) : '',
-    section('failed', 'Failed lines', failedLines(r, options.maxFailedLines ?? 500)),
-    section('lines-section', 'Lines', linesTable(r, options.maxLines ?? 5000)),
+    section('failed', 'Failed lines', failedLines(data, options.maxFailedLines ?? 500)),
+    section('lines-section', 'Lines', table.render()),
   ];
   return `<!DOCTYPE html>
 <html lang="en">
@@ -60,7 +85,7 @@ function section(id: string, title: string, body: string): string {
   return `<section id="${id}"><h2>${esc(title)}</h2>${body}</section>`;
 }
 
-function header(r: Results): string {
+function header(r: ResultsSummary): string {
   const failedGates = r.gates.filter((g) => g.status === 'failed').length;
   const skipped = r.gates.filter((g) => g.status === 'skipped').length;
   const verdict =
@@ -96,7 +121,7 @@ function tile(key: string, value: string, bad = false): string {
   return `<div class="tile${bad ? ' bad' : ''}"><div class="k">${esc(key)}</div><div class="v">${esc(value)}</div></div>`;
 }
 
-function gates(r: Results): string {
+function gates(r: ResultsSummary): string {
   if (r.gates.length === 0) return '<p>No quality gates are configured for this experiment.</p>';
   const order = { failed: 0, skipped: 1, passed: 2 } as const;
   const rows = [...r.gates]
@@ -108,7 +133,7 @@ function gates(r: Results): string {
   return `<div class="wide"><table id="gates-table"><thead><tr><th>Status</th><th>Gate</th><th>Metric</th><th>Variant</th><th>Observed</th><th>Threshold</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
-function comparisons(r: Results): string {
+function comparisons(r: ResultsSummary): string {
   const rows = r.comparisons.map(
     (c) =>
       `<tr><td><span class="badge ${esc(c.verdict)}">${esc(c.verdict)}</span></td><td>${esc(c.variantId)}</td><td>${esc(`${c.evaluator}.${c.metric}`)}</td><td>${esc(c.against)}</td>` +
@@ -118,7 +143,7 @@ function comparisons(r: Results): string {
   return `<div class="wide"><table id="comparisons-table"><thead><tr><th>Verdict</th><th>Variant</th><th>Metric</th><th>Against</th><th>Reference → candidate</th><th>Change</th><th>CI of change</th><th>p</th><th>Test</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
-function runsTable(r: Results): string {
+function runsTable(r: ResultsSummary): string {
   const rows = r.runs.map(
     (x) =>
       `<tr><td>${esc(x.variantId)}</td><td>${esc(x.dataset)}</td><td class="id">${esc(x.runId)}</td><td class="num">${formatCount(x.lines)}</td><td class="num">${formatCount(x.failed)}</td>` +

@@ -3,8 +3,10 @@
  * @module
  */
 export type * from '../results/model.js';
+export type * from '../results/report-data.js';
 export type { RenderOptions, ReportFile } from './types.js';
 export { renderCsv } from './csv.js';
+export { readResultsFile, type ResultsFile } from './read.js';
 export { renderHtml, type HtmlOptions } from './html.js';
 export {
   renderMarkdown,

@@ -7,9 +7,10 @@
  * @module
  */
 import { formatCost, formatMs, formatNumber } from './format.js';
-import type { GateResult, LineResult, Results } from '../results/model.js';
+import type { GateResult, LineResult, Results, ResultsSummary } from '../results/model.js';
+import type { ReportData } from '../results/report-data.js';
 import { forRendering } from './order.js';
-import type { RenderOptions } from './types.js';
+import type { LineRenderer, RenderOptions } from './types.js';
 
 export interface JUnitOptions extends RenderOptions {
   /** Most failed lines written as test cases (default 1,000); the rest are counted in a note. */
@@ -37,7 +38,16 @@ interface Suite {
 
 /** Renders `results` as one JUnit XML document. */
 export function renderJUnit(results: Results, options: JUnitOptions = {}): string {
-  const r = forRendering(results, options.secrets);
+  return junitDocument(forRendering(results, options.secrets), options);
+}
+
+/** The JUnit file of (already redacted) report data: it needs no walk over the lines. */
+export function junitRenderer(data: ReportData, name: string, options: JUnitOptions = {}): LineRenderer {
+  return { name, walksLines: false, start: () => '', line: () => '', end: () => junitDocument(data, options) };
+}
+
+function junitDocument(data: ReportData, options: JUnitOptions): string {
+  const r = data.results;
   const suites: Suite[] = [];
   const byEvaluator = new Map<string, GateResult[]>();
   for (const gate of r.gates) {
@@ -48,14 +58,14 @@ export function renderJUnit(results: Results, options: JUnitOptions = {}): strin
     const suiteName = evaluator || 'gates';
     suites.push({ name: suiteName, cases: gates.map((g) => gateCase(r.experiment, suiteName, g)) });
   }
-  const failed = r.lines.filter((l) => l.error);
-  if (failed.length > 0 && options.failedLines !== 'none') {
-    const max = options.maxLineCases ?? 1000;
+  const { count, lines: kept } = data.failed;
+  if (count > 0 && options.failedLines !== 'none') {
+    const listed = kept.slice(0, options.maxLineCases ?? 1000);
     const note =
-      failed.length > max
-        ? `${failed.length - max} more failed lines are not listed; see the report files.`
+      count > listed.length
+        ? `${count - listed.length} more failed lines are not listed; see the report files.`
         : undefined;
-    suites.push({ name: 'lines', cases: failed.slice(0, max).map((l) => lineCase(r.experiment, l)), note });
+    suites.push({ name: 'lines', cases: listed.map((l) => lineCase(r.experiment, l)), note });
   }
   if (r.runs.length > 0) suites.push({ name: 'runs', cases: r.runs.map((run) => runCase(r.experiment, run)) });
   return document(r, suites);
@@ -103,7 +113,7 @@ function lineCase(experiment: string, l: LineResult): TestCase {
   };
 }
 
-function runCase(experiment: string, run: Results['runs'][number]): TestCase {
+function runCase(experiment: string, run: ResultsSummary['runs'][number]): TestCase {
   const out = [
     `Run: ${run.runId}`,
     `Lines: ${run.lines} (${run.completed} completed, ${run.failed} failed)`,
@@ -119,7 +129,7 @@ function runCase(experiment: string, run: Results['runs'][number]): TestCase {
   };
 }
 
-function document(r: Results, suites: Suite[]): string {
+function document(r: ResultsSummary, suites: Suite[]): string {
   const count = (s: Suite, kind: 'failure' | 'skipped') => s.cases.filter((c) => c.outcome?.kind === kind).length;
   const total = (pick: (s: Suite) => number) => suites.reduce((n, s) => n + pick(s), 0);
   const time = (s: Suite) => s.cases.reduce((n, c) => n + c.time, 0);

@@ -16,9 +16,10 @@ import {
   verdictWords,
 } from './format.js';
 import { MarkdownBudget, mdCell, type MarkdownTable } from './markdown-budget.js';
-import type { GateResult, Results } from '../results/model.js';
+import type { GateResult, LineResult, Results, ResultsSummary } from '../results/model.js';
+import type { ReportData } from '../results/report-data.js';
 import { forRendering } from './order.js';
-import type { RenderOptions } from './types.js';
+import type { LineRenderer, RenderOptions } from './types.js';
 
 /** GitHub aborts a step summary above 1 MiB. */
 export const STEP_SUMMARY_MAX_BYTES = 1024 * 1024;
@@ -51,38 +52,50 @@ export function markdownMarker(experiment: string): string {
  * everything does not fit, each table gets a share of the room left, so a long table cannot
  * push every later section out.
  */
-export function renderMarkdown(results: Results, options: MarkdownOptions = {}): string {
-  const r = forRendering(results, options.secrets);
+export function renderMarkdown(results: Results | ReportData, options: MarkdownOptions = {}): string {
+  const data = forRendering(results, options.secrets);
   const maxBytes = options.maxBytes ?? STEP_SUMMARY_MAX_BYTES;
-  const whole = build(r, options, new MarkdownBudget(maxBytes, whereFull(options)));
+  const whole = build(data, options, new MarkdownBudget(maxBytes, whereFull(options)));
   if (!whole.shortened) return whole.toString();
-  return build(r, options, new MarkdownBudget(maxBytes, whereFull(options), 0.5)).toString();
+  return build(data, options, new MarkdownBudget(maxBytes, whereFull(options), 0.5)).toString();
+}
+
+/** The Markdown file of (already redacted) report data: it needs no walk over the lines. */
+export function markdownRenderer(data: ReportData, name: string, options: MarkdownOptions = {}): LineRenderer {
+  return {
+    name,
+    walksLines: false,
+    start: () => '',
+    line: () => '',
+    end: () => renderMarkdown(data, { ...options, secrets: undefined }),
+  };
 }
 
 function whereFull(options: MarkdownOptions): string {
   return options.fullReport ? `see the full report: ${options.fullReport}` : 'see the full report (HTML and CSV files)';
 }
 
-function build(r: Results, options: MarkdownOptions, budget: MarkdownBudget): MarkdownBudget {
+function build(data: ReportData, options: MarkdownOptions, budget: MarkdownBudget): MarkdownBudget {
+  const r = data.results;
   budget.addRequired(`${markdownMarker(r.experiment)}\n## ${headline(r)}\n\n${context(r)}\n`);
-  const failed = r.lines.filter((l) => l.error);
+  const failed = data.failed;
   const tables: [string, MarkdownTable, number?][] = [];
   if (r.gates.length > 0) tables.push(['Gates', gatesTable(r)]);
   if (r.metrics.length > 0) tables.push(['Metrics', metricsTable(r)]);
   if (r.comparisons.length > 0) tables.push(['Comparisons', comparisonsTable(r)]);
   if (r.runs.length > 0) tables.push(['Runs', runsTable(r)]);
-  if (failed.length > 0)
+  if (failed.count > 0)
     tables.push([
-      `Failed lines (${formatCount(failed.length)})`,
-      failedTable(failed.slice(0, options.maxFailedLines ?? 10)),
-      failed.length,
+      `Failed lines (${formatCount(failed.count)})`,
+      failedTable(failed.lines.slice(0, options.maxFailedLines ?? 10)),
+      failed.count,
     ]);
   tables.forEach(([title, table, total], i) => budget.addTable(title, table, total, i === tables.length - 1));
   if (options.fullReport) budget.addOptional(`\n[Full report](${options.fullReport})\n`);
   return budget;
 }
 
-function headline(r: Results): string {
+function headline(r: ResultsSummary): string {
   const name = mdCell(r.experiment, 100);
   const failed = r.gates.filter((g) => g.status === 'failed').length;
   const skipped = r.gates.filter((g) => g.status === 'skipped').length;
@@ -92,7 +105,7 @@ function headline(r: Results): string {
   return `✅ ${name}: all ${r.gates.length - skipped} gates passed${skippedNote}`;
 }
 
-function context(r: Results): string {
+function context(r: ResultsSummary): string {
   const lines = r.runs.reduce((n, run) => n + run.lines, 0);
   const failed = r.runs.reduce((n, run) => n + run.failed, 0);
   const facts = [
@@ -105,7 +118,7 @@ function context(r: Results): string {
   return facts.filter(Boolean).join(' · ');
 }
 
-function gatesTable(r: Results): MarkdownTable {
+function gatesTable(r: ResultsSummary): MarkdownTable {
   const gates = [...r.gates].sort((a, b) => gateOrder[a.status] - gateOrder[b.status]);
   return {
     header: ['Status', 'Gate', 'Variant', 'Observed', 'Threshold', 'Details'],
@@ -121,7 +134,7 @@ function gatesTable(r: Results): MarkdownTable {
 }
 
 /** Rows evaluator × metric, one column per variant while that stays readable, else one row per variant. */
-function metricsTable(r: Results): MarkdownTable {
+function metricsTable(r: ResultsSummary): MarkdownTable {
   const level = r.metrics.find((m) => m.interval)?.interval?.level;
   const footnote = level
     ? `_Values in brackets: ${Math.round(level * 100)}% confidence interval. ↑ higher is better, ↓ lower is better._`
@@ -159,7 +172,7 @@ function metricsTable(r: Results): MarkdownTable {
   };
 }
 
-function comparisonsTable(r: Results): MarkdownTable {
+function comparisonsTable(r: ResultsSummary): MarkdownTable {
   return {
     header: ['Verdict', 'Variant', 'Metric', 'Against', 'Change', 'CI of change', 'p', 'Test'],
     rows: r.comparisons.map((c) => [
@@ -175,7 +188,7 @@ function comparisonsTable(r: Results): MarkdownTable {
   };
 }
 
-function runsTable(r: Results): MarkdownTable {
+function runsTable(r: ResultsSummary): MarkdownTable {
   const rows = r.runs.map((run) => [
     mdCell(run.variantId, 60),
     mdCell(run.dataset, 60),
@@ -186,7 +199,7 @@ function runsTable(r: Results): MarkdownTable {
     formatMs(run.latencyMs.p95),
     formatMs(run.durationMs),
   ]);
-  const sum = (pick: (run: Results['runs'][number]) => number) => r.runs.reduce((n, run) => n + pick(run), 0);
+  const sum = (pick: (run: ResultsSummary['runs'][number]) => number) => r.runs.reduce((n, run) => n + pick(run), 0);
   const costs = r.runs.filter((run) => run.costUsd !== undefined);
   if (r.runs.length > 1) {
     rows.push([
@@ -203,7 +216,7 @@ function runsTable(r: Results): MarkdownTable {
   return { header: ['Variant', 'Dataset', 'Lines', 'Failed', 'Tokens', 'Cost', 'p95 latency', 'Duration'], rows };
 }
 
-function failedTable(lines: Results['lines']): MarkdownTable {
+function failedTable(lines: LineResult[]): MarkdownTable {
   return {
     header: ['Variant', 'Dataset', 'Line', 'Error'],
     rows: lines.map((l) => [

@@ -11,13 +11,28 @@ import type { Results } from '../results/model.js';
 
 const Ajv = AjvModule.default;
 let validator: ValidateFunction | undefined;
+let lineValidator: ValidateFunction | undefined;
 
 function compiled(): ValidateFunction {
   if (!validator) {
     const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
-    validator = ajv.compile(JSON.parse(readFileSync(assetPath('schemas/results.schema.json'), 'utf8')));
+    const schema = JSON.parse(readFileSync(assetPath('schemas/results.schema.json'), 'utf8'));
+    validator = ajv.compile(schema);
+    // One line of `lines`, for a reader that walks results.json line by line.
+    lineValidator = ajv.compile({ definitions: schema.definitions, $ref: '#/definitions/line' });
   }
   return validator;
+}
+
+/** Checks one element of `lines` (at `index`); problems are named by their path in the whole file. */
+export function validateResultsLine(value: unknown, index: number): string[] {
+  compiled();
+  if (lineValidator!(value)) return [];
+  return [
+    ...new Set(
+      (lineValidator!.errors ?? []).map((e) => describe({ ...e, instancePath: `/lines/${index}${e.instancePath}` })),
+    ),
+  ];
 }
 
 /**

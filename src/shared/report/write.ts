@@ -1,21 +1,24 @@
 /**
- * Writes the report folder. Everything is rendered in memory first, then written to a
- * temporary folder beside the target and moved into place, so a failure (bad data, full
+ * Writes the report folder. Every file is written into a temporary folder beside the target — the line
+ * files (CSV, JSON) streamed as the lines pass, once — and moved into place, so a failure (bad data, full
  * disk) never leaves a half-written report behind.
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { renderCsv } from './csv.js';
+import { csvRenderers } from './csv.js';
 import { evaluatorNames, safeFileName } from './format.js';
-import { renderHtml, type HtmlOptions } from './html.js';
-import { renderJUnit, type JUnitOptions } from './junit.js';
-import { renderMarkdown, type MarkdownOptions } from './markdown.js';
-import type { Results } from '../results/model.js';
+import { htmlRenderer, type HtmlOptions } from './html.js';
+import { jsonRenderer } from './json.js';
+import { junitRenderer, type JUnitOptions } from './junit.js';
+import { markdownRenderer, type MarkdownOptions } from './markdown.js';
+import type { Results, ResultsSummary } from '../results/model.js';
+import type { ReportData } from '../results/report-data.js';
 import { forRendering } from './order.js';
-import type { ReportFile } from './types.js';
+import { renderInMemory, renderToFiles } from './render-lines.js';
+import type { LineRenderer, ReportFile } from './types.js';
 
 export type ReportFormat = 'json' | 'csv' | 'html' | 'markdown' | 'junit';
 
@@ -43,26 +46,29 @@ export function renderReports(
   formats: readonly ReportFormat[],
   options: WriteReportsOptions = {},
 ): ReportFile[] {
-  const r = forRendering(results, options.secrets);
-  const files: ReportFile[] = [];
+  return renderInMemory(forRendering(results, options.secrets), (data) => renderersOf(data, formats, options));
+}
+
+/** The renderers of the requested formats, in file order; throws when two files would share a name. */
+function renderersOf(data: ReportData, formats: readonly ReportFormat[], options: WriteReportsOptions): LineRenderer[] {
   const wanted = new Set(formats);
-  if (wanted.has('json')) files.push({ name: REPORT_FILE_NAMES.json, content: `${JSON.stringify(r, null, 2)}\n` });
-  if (wanted.has('csv')) files.push(...renderCsv(r));
-  if (wanted.has('html')) files.push({ name: REPORT_FILE_NAMES.html, content: renderHtml(r, options.html) });
-  if (wanted.has('markdown'))
-    files.push({ name: REPORT_FILE_NAMES.markdown, content: renderMarkdown(r, options.markdown) });
-  if (wanted.has('junit')) files.push({ name: REPORT_FILE_NAMES.junit, content: renderJUnit(r, options.junit) });
+  const files: LineRenderer[] = [];
+  if (wanted.has('json')) files.push(jsonRenderer(data, REPORT_FILE_NAMES.json));
+  if (wanted.has('csv')) files.push(...csvRenderers(data));
+  if (wanted.has('html')) files.push(htmlRenderer(data, REPORT_FILE_NAMES.html, options.html));
+  if (wanted.has('markdown')) files.push(markdownRenderer(data, REPORT_FILE_NAMES.markdown, options.markdown));
+  if (wanted.has('junit')) files.push(junitRenderer(data, REPORT_FILE_NAMES.junit, options.junit));
   const seen = new Set<string>();
   for (const f of files) {
     const key = f.name.toLowerCase();
-    if (seen.has(key)) throw nameClash(results, f.name);
+    if (seen.has(key)) throw nameClash(data.results, f.name);
     seen.add(key);
   }
   return files;
 }
 
 /** A user's naming clash: the evaluator and experiment names that give the same report file. */
-function nameClash(results: Results, fileName: string): ConfigError {
+function nameClash(results: ResultsSummary, fileName: string): ConfigError {
   const key = fileName.toLowerCase();
   const names = [...new Set([...evaluatorNames(results), results.experiment])].filter((n) =>
     key.startsWith(`${safeFileName(n).toLowerCase()}_`),
@@ -75,17 +81,18 @@ function nameClash(results: Results, fileName: string): ConfigError {
 }
 
 /**
- * Renders `formats` of `results` and writes them into `dir` (created when missing).
- * Other files already in `dir` are left alone; report files of the same name are replaced.
- * Returns the absolute paths written, in render order.
+ * Renders `formats` of `results` (held in memory, or report data whose lines stream from the run store) and
+ * writes them into `dir` (created when missing). Other files already in `dir` are left alone; report files of
+ * the same name are replaced. Returns the absolute paths written, in render order.
  */
 export async function writeReports(
-  results: Results,
+  results: Results | ReportData,
   dir: string,
   formats: readonly ReportFormat[] = ALL_REPORT_FORMATS,
   options: WriteReportsOptions = {},
 ): Promise<string[]> {
-  const files = renderReports(results, formats, options);
+  const data = forRendering(results, options.secrets);
+  const files = renderersOf(data, formats, options);
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   await mkdir(parent, { recursive: true });
@@ -95,7 +102,7 @@ export async function writeReports(
   );
   await mkdir(staging);
   try {
-    for (const f of files) await writeFile(path.join(staging, f.name), f.content, 'utf8');
+    await renderToFiles(data, files, staging);
     if (!(await exists(target))) {
       await rename(staging, target);
     } else {

@@ -7,7 +7,12 @@
 
 export type ScoreKind = 'boolean' | 'continuous' | 'likert';
 
-export interface Results {
+/**
+ * Everything of an experiment's results but its lines: what the statistics, gates and summaries are. At a
+ * million lines the lines do not fit in memory; the report streams them from the run store (see
+ * results/report-data.ts) and keeps only compact per-line arrays for the statistics (results/line-table.ts).
+ */
+export interface ResultsSummary {
   schemaVersion: 1;
   experiment: string;
   env?: string;
@@ -24,7 +29,11 @@ export interface Results {
   metrics: MetricResult[];
   comparisons: ComparisonResult[];
   gates: GateResult[];
-  /** Every line of every standard run, with its evaluation scores. */
+}
+
+/** results.json: the summary and every line of every standard run. */
+export interface Results extends ResultsSummary {
+  /** Every line of every standard run, with its evaluation scores, run by run in line order. */
   lines: LineResult[];
 }
 

@@ -16,6 +16,7 @@ import {
   requirementsFileOf,
   resolveImagePaths,
   type ExecutorOptions,
+  type AggregationColumns,
   type FlowExecutor,
   type LlmServiceOptions,
   type PfError,
@@ -23,7 +24,9 @@ import {
 } from '../engine/index.js';
 import { ResponseCache, type CacheMode } from '../llm/index.js';
 import { readData, scanData } from './data.js';
-import { LineQueue, pendingLines } from './pending-lines.js';
+import { LineSet } from './line-set.js';
+import type { OutputsIndex, OutputsReader } from './outputs-index.js';
+import { LineQueue, pendingLines, type LineSource } from './pending-lines.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
 import type { SlotPool } from './pool.js';
@@ -37,6 +40,27 @@ import {
   type RunWriter,
 } from './store.js';
 
+/** What the runner needs of an executor. */
+export interface LineExecutor extends Pick<
+  FlowExecutor,
+  'inputs' | 'hasAggregation' | 'runLine' | 'aggregate' | 'close'
+> {
+  /**
+   * Set when aggregation reads only these outputs of each succeeded line: they reach `aggregate` as columns
+   * (`inputs`, keyed by output name), and nothing else of the lines is held.
+   */
+  readonly aggregationOutputs?: readonly string[];
+}
+
+/**
+ * What runs the lines when it is not a flow (a built-in evaluator): the same runner gives it the same
+ * concurrency, resume, progress, failure records and metrics.json.
+ */
+export interface BatchExecutor extends LineExecutor {
+  /** What run.json names as the flow (e.g. `builtin:exact_match`). */
+  readonly describes: RunRecord['flow'];
+}
+
 export interface RunBatchOptions {
   /**
    * The caller has already named this run elsewhere (bulk-run's runs file), so a run that fails before its first
@@ -45,6 +69,10 @@ export interface RunBatchOptions {
   announced?: boolean;
   /** Flow path (folder, flow.dag.yaml, flow.flex.yaml or .prompty) or a loaded flow. Not needed with `resume`. */
   flow?: string | LoadedFlow;
+  /** Lines run by this instead of a flow (then `flow` and `variant` are not used). Closed when the run ends. */
+  executor?: BatchExecutor;
+  /** Wraps the flow's executor (an LLM judge's prompty gets the mean of its scores as its aggregation). */
+  adapt?: (executor: FlowExecutor) => LineExecutor;
   /** Variant: node → variant id, or `${node.variant_id}`. */
   variant?: VariantSelection | string;
   /** Data file(s) or folder(s), concatenated in order. Not needed with `resume`. */
@@ -117,8 +145,10 @@ export interface RunSummary {
 }
 
 interface Plan {
-  flowPath: string;
-  flow: LoadedFlow;
+  /** What run.json names as the flow. */
+  subject: RunRecord['flow'];
+  /** The flow to run; undefined when the caller gave an executor. */
+  flow?: LoadedFlow;
   selection: VariantSelection;
   variantId: string;
   data: string[];
@@ -145,8 +175,9 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
               ? new ResponseCache({ root: store.cacheDir, mode: options.cacheMode })
               : (options.llm as LlmServiceOptions | undefined)?.cache,
         });
-  let executor: FlowExecutor | undefined;
+  let executor: LineExecutor | undefined = options.executor;
   try {
+    if (!plan.flow) return await execute(plan, executor!, store, options, started);
     const mode = options.pythonRequirements ?? 'check';
     const python =
       mode === 'install' ? await pythonForRequirements(plan.flow, store, options.python, options.log) : options.python;
@@ -166,7 +197,8 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
       images: { root: store.dir(plan.runId), subdir: 'images' },
       imageRoots: [store.runsDir],
     };
-    executor = await createExecutor(plan.flow, exOptions);
+    const created = await createExecutor(plan.flow, exOptions);
+    executor = options.adapt ? options.adapt(created) : created;
     return await execute(plan, executor, store, options, started);
   } catch (e) {
     recordFailure(store, plan, e, options.announced === true);
@@ -225,7 +257,7 @@ function newRecord(plan: Plan, total: number): RunRecord {
     version: 1,
     id: plan.runId,
     status: 'Running',
-    flow: { path: plan.flowPath, kind: plan.flow.kind, name: plan.flow.name },
+    flow: plan.subject,
     variant: { id: plan.variantId, selection: plan.selection },
     data: plan.data,
     column_mapping: plan.mapping,
@@ -250,11 +282,27 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
   let variant: VariantSelection | string | undefined = o.variant;
   if (o.resume) {
     previous = store.record(o.resume);
-    flowRef ??= previous.flow.path;
+    if (!o.executor) flowRef ??= previous.flow.path;
     if (data.length === 0) data = previous.data;
     mapping = o.columnMapping ?? previous.column_mapping;
     referencedRun ??= previous.referenced_run;
     variant ??= previous.variant.selection;
+  }
+  if (data.length === 0 && o.executor)
+    throw ConfigError.at({ file: 'runBatch' }, 'no data given; expected --data <file>');
+  if (o.executor) {
+    const runId = o.resume ?? o.runId ?? defaultRunId(store, o.executor.describes.name, 'default', data, {});
+    return {
+      subject: o.executor.describes,
+      selection: {},
+      variantId: 'default',
+      data: data.map((d) => resolve(d)),
+      mapping,
+      referencedRun,
+      runId: checkedRunId(runId),
+      concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
+      previous,
+    };
   }
   if (flowRef === undefined) throw ConfigError.at({ file: 'runBatch' }, 'no flow given; expected a flow path');
   if (data.length === 0) throw ConfigError.at({ file: 'runBatch' }, 'no data given; expected --data <file>');
@@ -283,25 +331,9 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
     o.variantId ??
     previous?.variant.id ??
     (changed.length === 0 ? 'default' : changed.map(([n, v]) => `${n}.${v}`).join('+'));
-  const runId =
-    o.resume ??
-    o.runId ??
-    // The plan's scheme, with the flow for experiment and the data file for dataset; a free id in the store.
-    freeRunId(
-      readableRunId(flow.name, variantId, basename(data[0] ?? 'data').replace(/\.[^.]*$/, ''), runStamp(new Date()), [
-        JSON.stringify(selection),
-        ...data.map((d) => resolve(d)),
-      ]),
-      new Set(),
-      (id) => store.exists(id),
-    );
-  if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId))
-    throw ConfigError.at(
-      { file: '--name' },
-      `found run id ${JSON.stringify(runId)}, expected letters, digits, _ . + - (at most 120)`,
-    );
+  const runId = o.resume ?? o.runId ?? defaultRunId(store, flow.name, variantId, data, selection);
   return {
-    flowPath: flow.file,
+    subject: { path: flow.file, kind: flow.kind, name: flow.name },
     flow,
     selection,
     variantId,
@@ -309,15 +341,42 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
     mapping,
     referencedRun,
     dataAsset: o.dataAsset,
-    runId,
+    runId: checkedRunId(runId),
     concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
     previous,
   };
 }
 
+/** The plan's scheme, with the flow for experiment and the data file for dataset; a free id in the store. */
+function defaultRunId(
+  store: RunStore,
+  name: string,
+  variantId: string,
+  data: string[],
+  selection: VariantSelection,
+): string {
+  return freeRunId(
+    readableRunId(name, variantId, basename(data[0] ?? 'data').replace(/\.[^.]*$/, ''), runStamp(new Date()), [
+      JSON.stringify(selection),
+      ...data.map((d) => resolve(d)),
+    ]),
+    new Set(),
+    (id) => store.exists(id),
+  );
+}
+
+function checkedRunId(runId: string): string {
+  if (!/^[A-Za-z0-9_.+-]{1,120}$/.test(runId))
+    throw ConfigError.at(
+      { file: '--name' },
+      `found run id ${JSON.stringify(runId)}, expected letters, digits, _ . + - (at most 120)`,
+    );
+  return runId;
+}
+
 async function execute(
   plan: Plan,
-  executor: FlowExecutor,
+  executor: LineExecutor,
   store: RunStore,
   o: RunBatchOptions,
   started: number,
@@ -328,29 +387,50 @@ async function execute(
   const dataColumns = new Set<string>();
   for (const s of scans) for (const c of s.columns) dataColumns.add(c);
   const columns: Record<string, Set<string>> = { data: dataColumns };
-  let runOutputs: Map<number, Record<string, unknown>> | undefined;
-  let runInputs: Map<number, Record<string, unknown>> | undefined;
+  let runOutputs: LineSource | undefined;
+  let runInputs: LineSource | 'data' | undefined;
+  let refIndex: OutputsIndex | undefined;
+  let refReader: OutputsReader | undefined;
+  let inputsByLine: Map<number, Record<string, unknown>> | undefined;
+  // Once every line has run, what the lines looked up goes before aggregation needs memory.
+  const release = () => {
+    refReader?.close();
+    refReader = refIndex = inputsByLine = undefined;
+  };
   if (plan.referencedRun) {
     const ref = store.record(plan.referencedRun);
-    runOutputs = new Map();
-    const outCols = new Set<string>();
-    for await (const r of store.lines(ref.id)) {
-      if (r.status !== 'Completed' || !r.outputs) continue;
+    // The referenced run's records stay in its outputs.jsonl: an offset index finds a line's record when the line
+    // comes up, so an evaluation of a million-line run holds about 13 bytes per line, not the records.
+    const index = await store.index(ref.id);
+    const reader = index.reader();
+    const refDir = store.dir(ref.id);
+    refIndex = index;
+    refReader = reader;
+    runOutputs = (n) => {
+      if (!refIndex?.completed(n)) return undefined;
+      const outputs = refReader?.get(n)?.outputs;
       // Images the referenced run saved are named relative to its folder.
-      runOutputs.set(r.line_number, resolveImagePaths(r.outputs, store.dir(ref.id)) as Record<string, unknown>);
-      for (const k in r.outputs) outCols.add(k);
-    }
-    columns['run.outputs'] = outCols;
-    if (mapping.uses('run.inputs')) {
-      runInputs = new Map();
+      return outputs ? (resolveImagePaths(outputs, refDir) as Record<string, unknown>) : undefined;
+    };
+    columns['run.outputs'] = outputColumns(index, reader);
+    const sameData = ref.data.length === plan.data.length && ref.data.every((d, i) => resolve(d) === plan.data[i]);
+    if (mapping.uses('run.inputs') && sameData) {
+      // The usual evaluation: the referenced run read this same data, so its inputs of a line are this line's row.
+      runInputs = 'data';
+      columns['run.inputs'] = dataColumns;
+    } else if (mapping.uses('run.inputs')) {
+      // Other data: the referenced run's rows by line number (held: only when the data differ).
+      const byLine = new Map<number, Record<string, unknown>>();
+      inputsByLine = byLine;
       const inCols = new Set<string>();
       let i = 0;
       for (const d of ref.data)
         for await (const row of readData(d)) {
-          runInputs.set(typeof row.line_number === 'number' ? row.line_number : i, row);
+          byLine.set(typeof row.line_number === 'number' ? row.line_number : i, row);
           for (const k in row) inCols.add(k);
           i++;
         }
+      runInputs = (n) => inputsByLine?.get(n);
       columns['run.inputs'] = inCols;
     }
   } else if (mapping.uses('run.outputs') || mapping.uses('run.inputs')) {
@@ -359,31 +439,53 @@ async function execute(
   mapping.check(columns, plan.data.join(', '));
 
   const totalRows = scans.reduce((n, s) => n + s.rows, 0);
-  const total = runOutputs
-    ? countAligned(
-        totalRows,
-        runOutputs,
-        scans.some((s) => s.lineNumbers),
-      )
+  // Aligned lines only (§6.3): a line the referenced run did not complete is not run.
+  const total = refIndex
+    ? scans.some((s) => s.lineNumbers)
+      ? Math.min(totalRows, refIndex.completedCount())
+      : refIndex.completedCount(totalRows)
     : totalRows;
   const writer = plan.previous ? store.open(plan.runId) : store.begin(newRecord(plan, total));
   delete writer.record.error;
   try {
-    return await executeLines(plan, executor, store, o, started, writer, total, { mapping, runOutputs, runInputs });
+    return await executeLines(plan, executor, store, o, started, writer, total, {
+      mapping,
+      runOutputs,
+      runInputs,
+      release,
+    });
   } finally {
+    release();
     await writer.close();
   }
 }
 
+/**
+ * The output names of a referenced run, from its first completed records: every line of a run has its flow's
+ * outputs, so a sample names them without reading a million records.
+ */
+function outputColumns(index: OutputsIndex, reader: OutputsReader, sample = 1000): Set<string> {
+  const names = new Set<string>();
+  let seen = 0;
+  for (const n of index.numbers()) {
+    if (!index.completed(n)) continue;
+    for (const k in reader.get(n)?.outputs ?? {}) names.add(k);
+    if (++seen >= sample) break;
+  }
+  return names;
+}
+
 interface LineSources {
   mapping: CompiledMapping;
-  runOutputs?: Map<number, Record<string, unknown>>;
-  runInputs?: Map<number, Record<string, unknown>>;
+  runOutputs?: LineSource;
+  runInputs?: LineSource | 'data';
+  /** Called when every line has run: drops what the lines looked up (a referenced run's index). */
+  release(): void;
 }
 
 async function executeLines(
   plan: Plan,
-  executor: FlowExecutor,
+  executor: LineExecutor,
   store: RunStore,
   o: RunBatchOptions,
   started: number,
@@ -394,7 +496,7 @@ async function executeLines(
   const record = writer.record;
   const { mapping, runOutputs, runInputs } = sources;
   // Resume: what is already recorded is final.
-  const finished = new Set<number>();
+  const finished = new LineSet();
   const counts = { total, completed: 0, failed: 0 };
   const tokens = { prompt: 0, completion: 0, total: 0 };
   let cost: number | undefined;
@@ -483,6 +585,7 @@ async function executeLines(
     }
   };
   await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  sources.release();
   await writer.close();
 
   const canceled = signal?.aborted === true;
@@ -491,10 +594,8 @@ async function executeLines(
   let metrics: Record<string, unknown> = {};
   let aggregationError: { node: string; error: PfError } | undefined;
   if (!canceled && !partial && executor.hasAggregation) {
-    const succeeded: LineRecord[] = [];
-    for await (const r of store.linesInOrder(record.id)) if (r.status === 'Completed') succeeded.push(r);
     const agg = await executor.aggregate(
-      succeeded.map((r) => ({ outputs: r.outputs, aggregationInputs: r.aggregation_inputs })),
+      await aggregationColumns(store, record.id, plan.subject.kind === 'dag', executor.aggregationOutputs),
     );
     metrics = agg.metrics;
     aggregationError = agg.error;
@@ -549,13 +650,6 @@ async function executeLines(
   };
 }
 
-function countAligned(rows: number, runOutputs: Map<number, unknown>, keyed: boolean): number {
-  if (keyed) return Math.min(rows, runOutputs.size);
-  let n = 0;
-  for (const k of runOutputs.keys()) if (k < rows) n++;
-  return n;
-}
-
 /**
  * Waits for a line that end early (to undefined) when the run is canceled. Not Promise.race with one shared
  * cancellation promise: every race leaves a reaction on that promise holding the line's result until the run
@@ -584,4 +678,41 @@ function cancelableWaits(signal: AbortSignal): <T>(p: Promise<T>) => Promise<T |
         },
       );
     });
+}
+
+/**
+ * What the aggregation nodes need from the succeeded lines, in line order, and nothing else: for a DAG flow one
+ * array per aggregation reference (repeated short texts such as grades shared), for a flex flow the outputs.
+ */
+async function aggregationColumns(
+  store: RunStore,
+  runId: string,
+  dag: boolean,
+  outputNames?: readonly string[],
+): Promise<AggregationColumns> {
+  const columns: AggregationColumns = { count: 0, inputs: new Map(), outputs: [] };
+  const shared = new Map<string, string>();
+  for await (const r of store.linesInOrder(runId)) {
+    if (r.status !== 'Completed') continue;
+    const i = columns.count++;
+    if (!dag && !outputNames) {
+      columns.outputs.push(r.outputs ?? {});
+      continue;
+    }
+    const values = outputNames ? (r.outputs ?? {}) : (r.aggregation_inputs ?? {});
+    for (const k of outputNames ?? Object.keys(values)) {
+      let column = columns.inputs.get(k);
+      if (!column) columns.inputs.set(k, (column = new Array<unknown>(i).fill(null)));
+      while (column.length < i) column.push(null);
+      let v = values[k] ?? null;
+      if (typeof v === 'string' && v.length <= 64) {
+        const known = shared.get(v);
+        if (known !== undefined) v = known;
+        else if (shared.size < 10_000) shared.set(v, v);
+      }
+      column.push(v);
+    }
+  }
+  for (const column of columns.inputs.values()) while (column.length < columns.count) column.push(null);
+  return columns;
 }

@@ -7,19 +7,25 @@
 import { dataFiles, readDataFileBatches } from './data.js';
 import type { CompiledMapping } from './mapping.js';
 
+/** A referenced source's values for a line; undefined when the line is not in that source. */
+export type LineSource = (lineNumber: number) => Record<string, unknown> | undefined;
+
 /** One line to run. */
 export interface PendingLine {
   lineNumber: number;
   inputs: Record<string, unknown>;
 }
 
-/** Lines still to run, a data batch at a time: line number = the row's line_number column, else its position (§6.3). */
+/**
+ * Lines still to run, a data batch at a time: line number = the row's line_number column, else its position (§6.3).
+ * `runInputs` 'data': the referenced run read the same data, so its row of a line is this row.
+ */
 export async function* pendingLines(
   data: string[],
   mapping: CompiledMapping,
-  runOutputs?: Map<number, Record<string, unknown>>,
-  runInputs?: Map<number, Record<string, unknown>>,
-  finished?: Set<number>,
+  runOutputs?: LineSource,
+  runInputs?: LineSource | 'data',
+  finished?: { has(lineNumber: number): boolean },
   range?: { start: number; end: number },
 ): AsyncGenerator<PendingLine[]> {
   let position = 0;
@@ -36,9 +42,9 @@ export async function* pendingLines(
           // A shard's piece: rows by position in the data, [start, end).
           if (position <= start || position > end) continue;
           if (finished?.has(lineNumber)) continue;
-          const outs = runOutputs?.get(lineNumber);
+          const outs = runOutputs?.(lineNumber);
           if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
-          const ins = runInputs?.get(lineNumber);
+          const ins = runInputs === 'data' ? row : runInputs?.(lineNumber);
           if (runInputs && !ins) continue;
           const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
           inputs.line_number = lineNumber;

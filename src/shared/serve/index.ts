@@ -18,4 +18,5 @@ export {
   type StreamPlan,
 } from './flow-setup.js';
 export { ServerMetrics } from './metrics.js';
+export { RequestLog, openRequestLog, requestLogFromEnv, type RequestLogOptions } from './request-log.js';
 export { writeBuildContext, type BuildContextOptions, type BuildContextResult } from './build-context.js';

@@ -160,6 +160,12 @@ function validateInputs(defs: Record<string, FlowInputDef>, raw: Record<string, 
         continue;
       }
       v = def.default;
+      // A Python default of None (`chat_history: list = None`): left to the engine, which passes None as flow test
+      // and bulk-run do; there is no value to check the type of.
+      if (v === null || v === undefined) {
+        delete out[name];
+        continue;
+      }
     }
     try {
       // Checked here so a bad request is a 400; the engine coerces the value itself when it runs the line.

@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
 import { jsonNestsDeeper } from '../json-depth.js';
 import { ServerMetrics } from './metrics.js';
+import { openRequestLog, type RequestLogOptions } from './request-log.js';
 import {
   createServeRunner,
   RequestError,
@@ -37,6 +38,8 @@ export interface FlowServerOptions extends ServeFlowOptions {
   bodyTimeoutMs?: number;
   /** Deepest JSON nesting accepted in a request body (400 beyond). Default 64. */
   maxJsonDepth?: number;
+  /** Opt-in log of a sample of the completed requests (post-production evaluation); see request-log.ts. */
+  requestLog?: RequestLogOptions;
 }
 
 export interface FlowServer {
@@ -73,6 +76,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const maxDepth = options.maxJsonDepth ?? 64;
   const key = options.apiKey ? Buffer.from(options.apiKey) : undefined;
+  const requestLog = openRequestLog(options);
   let closing = false;
   const sockets = new Set<Socket>();
   const active = new Set<ServerResponse>();
@@ -212,7 +216,9 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         r.error?.code ?? 'SystemError',
         r.error?.message ?? 'The flow failed',
       );
-    sendJson(res, 200, runner.visibleOutputs(r.outputs ?? {}));
+    const outputs = runner.visibleOutputs(r.outputs ?? {});
+    sendJson(res, 200, outputs);
+    requestLog?.record(String(res.getHeader('x-request-id')), inputs, outputs);
   }
 
   /** SSE: first event with the non-stream outputs, then one event per chunk (live or, see StreamPlan, after the line). */
@@ -260,6 +266,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       for (const c of chunks) writeEvent({ [plan.output]: c });
     }
     res.end();
+    requestLog?.record(String(res.getHeader('x-request-id')), inputs, runner.visibleOutputs(r.outputs ?? {}));
   }
 
   server.on('connection', (s) => {
@@ -286,6 +293,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       await stopped;
       clearTimeout(timer);
       await runner.close();
+      await requestLog?.close();
     })());
   return { url: `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`, port, runner, close };
 }

@@ -2,21 +2,23 @@
  * `report`: one results model (statistics, comparisons, gates) rendered to JSON, CSV, HTML,
  * Markdown and JUnit; the Markdown goes to the job summary. A failed gate: exit 1, named in every output.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadUseCase } from '../config/use-case.js';
 import { ConfigError, GateFailed } from '../errors.js';
+import type { Analysed } from '../eval/analysis.js';
 import { assembleResults } from '../eval/results.js';
 import {
   ALL_REPORT_FORMATS,
   markdownMarker,
   PR_COMMENT_MAX_BYTES,
+  readResultsFile,
   renderMarkdown,
-  validateResults,
   writeReports,
   type ReportFormat,
-  type Results,
+  type ResultsSummary,
 } from '../report/index.js';
+import { RunStore } from '../runs/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import type { EvaluationsFile, RunsFile } from '../results/handoff.js';
@@ -37,7 +39,8 @@ export interface ReportInputs {
 }
 
 export interface ReportOutputs {
-  results: Results;
+  /** The results without their lines (every line is in the report folder's results.json and CSVs). */
+  results: ResultsSummary;
   files: string[];
 }
 
@@ -100,12 +103,13 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
         ? readHandoff<EvaluationsFile>(evaluationsPath, 'evaluate').evaluations
         : [];
     const baselineFile = inputs.baseline ?? useCase.baselineFile;
-    const baseline = baselineFile && existsSync(baselineFile) ? readBaseline(baselineFile) : undefined;
+    const baseline = baselineFile && existsSync(baselineFile) ? await readBaseline(baselineFile) : undefined;
     if (baselineFile && !baseline)
       host.warning(`baseline ${baselineFile} not found: comparisons with it and regression gates are skipped`);
 
-    const results = await assembleResults({
-      store: inputs.store,
+    const { data } = await assembleResults({
+      store: new RunStore(inputs.store),
+      storeRoot: inputs.store,
       runs,
       evaluations,
       gates: useCase.gates,
@@ -113,23 +117,24 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       datasetSources: Object.fromEntries(useCase.datasets.map((d) => [d.name, d.source])),
       build: inputs.buildId ?? ciBuildId(),
     });
+    const results = data.results;
     const dir = inputs.outputDir ?? useCase.reports.dir;
     const formats = parseFormats(inputs.formats) ?? (useCase.reports.formats as ReportFormat[]);
     // Failed lines within the tolerance did not fail bulk-run, so they must not fail the JUnit test tab either.
     const withinTolerance = runs.runs.every(
       (r) => r.failed <= failedLineLimit(useCase.execution.maxFailedLines, r.lines),
     );
-    const files = await writeReports(results, dir, formats, {
+    const files = await writeReports(data, dir, formats, {
       secrets: useCase.secrets,
       junit: { failedLines: withinTolerance ? 'none' : 'failure' },
     });
-    await host.appendSummary(renderMarkdown(results, { secrets: useCase.secrets }));
+    await host.appendSummary(renderMarkdown(data, { secrets: useCase.secrets }));
     await host.uploadArtifact('llmops-report', files, dir);
     if (inputs.prComment !== false && host.publishComment) {
       // A failed comment must not hide the results: the summary and artifact already carry them.
       await host
         .publishComment(
-          renderMarkdown(results, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES }),
+          renderMarkdown(data, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES }),
           markdownMarker(results.experiment),
         )
         .catch((e: Error) => host.warning(`could not post the pull-request comment: ${e.message}`));
@@ -158,22 +163,10 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
   },
 };
 
-function readBaseline(file: string): Results {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw ConfigError.at(
-      { file },
-      `not readable as JSON (${(e as Error).message}); expected a results.json written by llmops report`,
-    );
-  }
-  const problems = validateResults(value);
-  if (problems.length)
-    throw new ConfigError(
-      problems.slice(0, 10).map((p) => ({ file, message: `${p}; expected a results.json written by llmops report` })),
-    );
-  return value as Results;
+/** An earlier results.json: its summary and, compactly, the per-line scores its metrics use. */
+async function readBaseline(file: string): Promise<Analysed> {
+  const { results, table } = await readResultsFile(file);
+  return { metrics: results.metrics, variants: results.variants, table };
 }
 
 function parseFormats(text?: string): ReportFormat[] | undefined {

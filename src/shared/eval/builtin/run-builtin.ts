@@ -1,21 +1,29 @@
 /**
- * Runs a built-in evaluator against a standard run. Deterministic scorers are computed here and
- * recorded as an evaluation run in the run store (same files as a flow run); LLM-judged ones
- * run a judge prompty through the engine, so they share its cache, limits and accounting.
+ * Runs a built-in evaluator against a standard run through the batch runner, like a flow evaluator: the same
+ * alignment, concurrency, resume, progress, failure records and metrics.json. A deterministic scorer is the
+ * runner's executor (a line → its score, the aggregation → the mean); an LLM judge is a judge prompty run by
+ * the engine (sharing its cache, limits and accounting), its aggregation the mean of its scores.
  */
 import type { Connection } from '../../config/connections.js';
 import type { Evaluator, EvaluatorDataset } from '../../config/types.js';
-import { emptyUsage, LlmService, type Usage } from '../../engine/index.js';
-import { ConfigError } from '../../errors.js';
-import { loadPrompty } from '../../flow/index.js';
 import {
-  CompiledMapping,
-  readData,
+  emptyUsage,
+  LlmService,
+  type AggregationColumns,
+  type AggregationResult,
+  type LineResult,
+  type PfError,
+  type Usage,
+} from '../../engine/index.js';
+import { ConfigError } from '../../errors.js';
+import { loadPrompty, type FlowInputDef } from '../../flow/index.js';
+import {
   runBatch,
   RunStore,
+  type BatchExecutor,
   type LineRecord,
+  type OutputsReader,
   type ProgressReporter,
-  type RunRecord,
   type RunSummary,
 } from '../../runs/index.js';
 import { assetPath } from '../../assets.js';
@@ -32,11 +40,11 @@ export interface BuiltinRunOptions {
   connections: Connection[];
   llm: LlmService;
   progress?: ProgressReporter;
-  /** The step's line pool, shared with its other evaluation runs (judges only: they call a model). */
+  /** The step's line pool, shared with its other evaluation runs. */
   pool?: SlotPool;
-  /** Resume the judge's run already in the store (its recorded lines are final). */
+  /** Resume the evaluation run already in the store (its recorded lines are final). */
   resume?: boolean;
-  /** A shard's piece of the judge's run (lines [start, end) of the data) and the shard, for run.json. */
+  /** A shard's piece of the evaluation run (lines [start, end) of the data) and the shard, for run.json. */
   lineRange?: { start: number; end: number };
   shard?: { index: number; count: number };
 }
@@ -57,114 +65,108 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
       { file: where },
       `builtin ${builtin} needs mappings for ${absent.join(', ')} (e.g. prediction: "\${run.outputs.answer}", reference: "\${data.answer}") in dataset ${o.dataset.name}`,
     );
-
   const store = new RunStore(o.storeRoot);
-  const standard = store.record(o.standardRunId);
-  const records = new Map<number, LineRecord>();
-  for await (const r of store.lines(o.standardRunId)) records.set(r.line_number, r);
-  const rows: Record<string, unknown>[] = [];
-  if (o.dataset.localPath) for await (const row of readData(o.dataset.localPath)) rows.push(row);
-  const mapping = new CompiledMapping(o.dataset.mappings);
-  const usage = emptyUsage();
-  const embed = builtin === 'embedding_similarity' ? embedder(o, usage) : undefined;
-
-  const started = Date.now();
-  const record: RunRecord = {
-    version: 1,
-    id: o.runId,
-    status: 'Running',
-    flow: { path: `builtin:${builtin}`, kind: 'dag', name: builtin },
-    variant: { id: 'default', selection: {} },
-    data: o.dataset.localPath ? [o.dataset.localPath] : [],
-    column_mapping: o.dataset.mappings,
-    referenced_run: o.standardRunId,
-    concurrency: 1,
-    counts: { total: 0, completed: 0, failed: 0 },
-    timings: { created_at: new Date(started).toISOString(), started_at: new Date(started).toISOString() },
-    tokens: { prompt: 0, completion: 0, total: 0 },
-    llm_calls: 0,
-  };
-  const writer = store.begin(record);
-  const scores: number[] = [];
-  const total = standard.counts.total;
-  o.progress?.start({ total, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0 });
-  for (const [lineNumber, rec] of [...records.entries()].sort((a, b) => a[0] - b[0])) {
-    // Lines that failed in the standard run have nothing to score (Prompt Flow drops them from the join too).
-    if (rec.status !== 'Completed') continue;
-    const row = rows.find((r) => r.line_number === lineNumber) ?? rows[lineNumber] ?? {};
-    const inputs = mapping.apply({ data: row, 'run.outputs': rec.outputs ?? {}, 'run.inputs': rec.inputs });
-    const t0 = performance.now();
-    let value: number | undefined;
-    let error: string | undefined;
-    let lineTokens = 0;
-    try {
-      const before = usage.totalTokens;
-      value = await scorer.score({ inputs, record: rec, options: o.evaluator.options, embed });
-      lineTokens = usage.totalTokens - before;
-    } catch (e) {
-      error = (e as Error).message;
-    }
-    record.counts.total++;
-    const line: LineRecord = {
-      line_number: lineNumber,
-      status: error ? 'Failed' : 'Completed',
-      inputs: { ...inputs, line_number: lineNumber },
-      latency_ms: performance.now() - t0,
-      tokens: { prompt: lineTokens, completion: 0, total: lineTokens },
-    };
-    if (error) {
-      line.error = {
-        message: error,
-        messageFormat: '',
-        messageParameters: {},
-        referenceCode: 'Builtin',
-        code: 'UserError',
-        innerError: { code: 'BuiltinEvaluatorError', innerError: null },
-      } as unknown as LineRecord['error'];
-      record.counts.failed++;
-    } else {
-      line.outputs = { [scorer.metric]: value ?? null };
-      record.counts.completed++;
-      if (value !== undefined) scores.push(value);
-    }
-    if (!writer.append(line)) await writer.drain();
-  }
-  await writer.close();
-  const metrics = scores.length ? { [scorer.metric]: scores.reduce((a, b) => a + b, 0) / scores.length } : {};
-  writer.writeMetrics(metrics);
-  record.tokens = { prompt: usage.promptTokens, completion: usage.completionTokens, total: usage.totalTokens };
-  record.llm_calls = usage.llmCalls;
-  if (usage.costUsd !== undefined) record.cost_usd = usage.costUsd;
-  const durationMs = Date.now() - started;
-  Object.assign(record, {
-    status: 'Completed',
-    timings: { ...record.timings, ended_at: new Date().toISOString(), duration_ms: durationMs },
-  });
-  writer.saveRun();
-  o.progress?.finish({
-    total: record.counts.total,
-    done: record.counts.total,
-    failed: record.counts.failed,
-    skipped: 0,
-    elapsedMs: durationMs,
-    rate: record.counts.total / Math.max(0.001, durationMs / 1000),
-  });
-  return {
+  store.record(o.standardRunId); // the standard run must exist: ConfigError naming it
+  const embed = builtin === 'embedding_similarity' ? embedder(o) : undefined;
+  // Scorers of the standard line itself (latency, cost) look its record up by line number.
+  const standard = scorer.needs.length === 0 ? (await store.index(o.standardRunId)).reader() : undefined;
+  return runBatch({
+    executor: scorerExecutor(o, builtin, { embed, standard }),
+    data: o.dataset.localPath!,
+    columnMapping: o.dataset.mappings,
+    referencedRun: o.standardRunId,
     runId: o.runId,
-    dir: writer.dir,
-    status: 'Completed',
-    counts: record.counts,
-    skipped: 0,
-    metrics,
-    tokens: record.tokens,
-    costUsd: usage.costUsd,
-    llmCalls: usage.llmCalls,
-    durationMs,
+    resume: o.resume && store.has(o.runId) ? o.runId : undefined,
+    storeRoot: o.storeRoot,
+    concurrency: o.concurrency,
+    progress: o.progress,
+    // Only a scorer that calls a model takes slots of the step's line pool.
+    pool: builtin === 'embedding_similarity' ? o.pool : undefined,
+    lineRange: o.lineRange,
+    shard: o.shard,
+  });
+}
+
+/** What a built-in scorer's lines record when the scorer throws. */
+function scorerError(message: string): PfError {
+  return {
+    message,
+    messageFormat: '',
+    messageParameters: {},
+    referenceCode: 'Builtin',
+    code: 'UserError',
+    innerError: { code: 'BuiltinEvaluatorError', innerError: null },
+  } as unknown as PfError;
+}
+
+/** The mean of each column's numbers: a built-in evaluator's metric. */
+function meanAggregation(metricOf: (column: string) => string) {
+  return async (lines: AggregationColumns | unknown): Promise<AggregationResult> => {
+    const metrics: Record<string, unknown> = {};
+    for (const [name, column] of (lines as AggregationColumns).inputs) {
+      let sum = 0;
+      let n = 0;
+      for (const v of column)
+        if (typeof v === 'number') {
+          sum += v;
+          n++;
+        }
+      if (n > 0) metrics[metricOf(name)] = sum / n;
+    }
+    return { metrics, usage: emptyUsage() };
+  };
+}
+
+/**
+ * A built-in scorer as the batch runner's executor: a line's mapped inputs → its score (output named after the
+ * metric), the aggregation → the mean of the scores.
+ */
+function scorerExecutor(
+  o: BuiltinRunOptions,
+  builtin: string,
+  helpers: { embed?: (texts: string[], usage: Usage) => Promise<number[][]>; standard?: OutputsReader },
+): BatchExecutor {
+  const scorer = scorers[builtin];
+  const inputs: Record<string, FlowInputDef> = Object.fromEntries(
+    scorer.needs.map((name) => [
+      name,
+      { name, hasDefault: false, isChatInput: false, at: { file: `evaluator "${o.evaluator.name}"` } },
+    ]),
+  );
+  return {
+    describes: { path: `builtin:${builtin}`, kind: 'dag', name: builtin },
+    inputs,
+    hasAggregation: true,
+    aggregationOutputs: [scorer.metric],
+    async runLine(lineInputs, options) {
+      const lineNumber = options?.lineNumber ?? 0;
+      const usage = emptyUsage();
+      const started = performance.now();
+      const result: LineResult = { lineNumber, status: 'Completed', inputs: lineInputs, latencyMs: 0, usage };
+      try {
+        const record = helpers.standard?.get(lineNumber);
+        const embed = helpers.embed ? (texts: string[]) => helpers.embed!(texts, usage) : undefined;
+        const value = await scorer.score({
+          inputs: lineInputs,
+          record: record ?? ({} as LineRecord),
+          options: o.evaluator.options,
+          embed,
+        });
+        result.outputs = { [scorer.metric]: value ?? null };
+      } catch (e) {
+        result.status = 'Failed';
+        result.error = scorerError((e as Error).message);
+      }
+      result.latencyMs = performance.now() - started;
+      return result;
+    },
+    aggregate: meanAggregation(() => scorer.metric),
+    close: async () => helpers.standard?.close(),
   };
 }
 
 /** Embeddings through the engine's LLM service, so they share its cache, limits and accounting. */
-function embedder(o: BuiltinRunOptions, usage: Usage): (texts: string[]) => Promise<number[][]> {
+function embedder(o: BuiltinRunOptions): (texts: string[], usage: Usage) => Promise<number[][]> {
   const name = String(o.evaluator.options.connection);
   const connection = o.connections.find((c) => c.name === name);
   if (!connection)
@@ -172,7 +174,7 @@ function embedder(o: BuiltinRunOptions, usage: Usage): (texts: string[]) => Prom
       { file: `evaluator "${o.evaluator.name}"` },
       `options.connection "${name}" is not a connection of this experiment, expected one of: ${o.connections.map((c) => c.name).join(', ') || '(none)'}`,
     );
-  return async (texts) => {
+  return async (texts, usage) => {
     const result = await o.llm.call(
       'embedding',
       connection,
@@ -209,30 +211,29 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
       { file: where },
       `builtin ${builtin} needs mappings for ${absent.join(', ')} in dataset ${o.dataset.name}`,
     );
-  const summary = await runBatch({
+  return runBatch({
     flow,
     data: o.dataset.localPath!,
     columnMapping: o.dataset.mappings,
     referencedRun: o.standardRunId,
     runId: o.runId,
+    resume: o.resume && new RunStore(o.storeRoot).has(o.runId) ? o.runId : undefined,
     storeRoot: o.storeRoot,
     concurrency: o.concurrency,
     connections: o.connections,
     llm: o.llm,
     progress: o.progress,
     pool: o.pool,
-    resume: o.resume ? o.runId : undefined,
     lineRange: o.lineRange,
     shard: o.shard,
+    // A prompty has no aggregation: the judge's metric is the mean of its per-line scores.
+    adapt: (executor) => ({
+      inputs: executor.inputs,
+      hasAggregation: true,
+      aggregationOutputs: ['score'],
+      runLine: (inputs, options) => executor.runLine(inputs, options),
+      aggregate: meanAggregation(() => builtin),
+      close: () => executor.close(),
+    }),
   });
-  // A prompty has no aggregation: the judge's metric is the mean of its per-line scores.
-  const scores: number[] = [];
-  const store = new RunStore(o.storeRoot);
-  for await (const r of store.lines(summary.runId)) {
-    const score = Number((r.outputs as { score?: unknown } | undefined)?.score);
-    if (r.status === 'Completed' && Number.isFinite(score)) scores.push(score);
-  }
-  const metrics = scores.length ? { [builtin]: scores.reduce((a, b) => a + b, 0) / scores.length } : {};
-  store.open(summary.runId).writeMetrics(metrics);
-  return { ...summary, metrics };
 }

@@ -49,40 +49,50 @@ export function compareScores(
   options: CompareOptions = {},
 ): ScoreComparison {
   const { pairs, ...pairing } = pairRows(candidate, reference);
-  const cand = toNumbers(
+  const result = comparePaired(
     pairs.map((p) => p.candidate),
-    kind,
-  );
-  const ref = toNumbers(
     pairs.map((p) => p.reference),
     kind,
+    options,
+    pairs.map((p) => p.id),
   );
-  const ids = pairs.map((p) => p.id);
-  const repeated = hasRepeats(ids);
+  return { ...result, pairing };
+}
+
+/**
+ * The test of `compareScores` on values already paired: `candidate[i]` and `reference[i]` are the same test
+ * case. `ids` (the test case of each pair) matter only when some test case repeats; without them every pair
+ * is its own test case — what the report passes for its line-aligned arrays, with no object per line.
+ */
+export function comparePaired(
+  candidateValues: readonly number[],
+  referenceValues: readonly number[],
+  kind: ScoreKind,
+  options: CompareOptions = {},
+  ids?: readonly string[],
+): Comparison {
+  const cand = toNumbers(candidateValues, kind);
+  const ref = toNumbers(referenceValues, kind);
+  const repeated = ids !== undefined && hasRepeats(ids);
   const { level, resamples, seed } = options;
   const bootstrapOptions = { level, resamples, seed, clusterIds: repeated ? ids : undefined };
 
-  let result: Comparison;
   if (kind === 'likert') {
     const boot = pairedBootstrap(cand, ref, bootstrapOptions);
     const [c, r] = repeated ? clusterMeans(cand, ref, ids) : [cand, ref];
     const w = wilcoxonSignedRank(c, r, { ...options.wilcoxon, level });
     // The means and n stay those of all lines; only the test runs on test-case means.
-    result = {
+    return {
       ...boot,
       test: w.test,
       pValue: w.pValue,
       statistic: w.statistic,
       ciMethod: repeated ? 'cluster-bootstrap' : 'paired-bootstrap',
     };
-  } else if (repeated) {
-    result = clusteredPairedTest(cand, ref, ids, { level });
-  } else if (kind === 'boolean') {
-    result = mcnemarTest(cand, ref, { level, exactBelow: options.exactBelow });
-  } else {
-    result = options.bootstrap ? pairedBootstrap(cand, ref, bootstrapOptions) : pairedTTest(cand, ref, { level });
   }
-  return { ...result, pairing };
+  if (repeated) return clusteredPairedTest(cand, ref, ids, { level });
+  if (kind === 'boolean') return mcnemarTest(cand, ref, { level, exactBelow: options.exactBelow });
+  return options.bootstrap ? pairedBootstrap(cand, ref, bootstrapOptions) : pairedTTest(cand, ref, { level });
 }
 
 /** Per-test-case means of the candidate and reference values, in order of first appearance. */

@@ -47,7 +47,7 @@ export {
   type ClusteredPairedOptions,
 } from './paired-tests.js';
 export { wilcoxonSignedRank, WILCOXON_EXACT_MAX_N, type WilcoxonOptions } from './wilcoxon.js';
-export { compareScores, type CompareOptions, type ScoreComparison } from './compare.js';
+export { compareScores, comparePaired, type CompareOptions, type ScoreComparison } from './compare.js';
 export {
   decideVerdict,
   DEFAULT_ALPHA,

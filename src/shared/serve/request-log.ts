@@ -1,0 +1,130 @@
+/**
+ * The served-request log for post-production evaluation (opt-in): a sample of the completed /score requests,
+ * one JSON line each, with configured PII fields and secrets redacted. Its lines are a dataset as they are
+ * (`register-data` versions it, an experiment maps `${data.inputs.text}` / `${data.outputs.entities}`):
+ *
+ *   {"time": "...", "request_id": "...", "inputs.text": "...", "inputs.entity_type": "...", "outputs.entities": [...]}
+ *
+ * Inputs and outputs are flat `inputs.<name>` / `outputs.<name>` columns (column mapping reads a dotted column
+ * name whole), so an input and an output of the same name never clash. A request is sampled by a hash of its
+ * request id: the same id is always in or out, and a rate of 0.1 keeps about one in ten. Lines are appended by
+ * one stream after the answer was sent, so logging never delays a response; with the log off the server holds
+ * no RequestLog at all.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import type { Connection } from '../config/connections.js';
+import { ConfigError } from '../errors.js';
+
+export interface RequestLogOptions {
+  /** The JSONL file appended to (its folder is created). */
+  file: string;
+  /** Share of completed requests logged, 0..1 (default 1). */
+  sampleRate?: number;
+  /** Input/output field names (any depth, case-insensitive) whose values are replaced by "[REDACTED]". */
+  redactFields?: readonly string[];
+  /** Values never written (connection keys, the server's API key): replaced wherever they appear in text. */
+  secrets?: readonly string[];
+}
+
+/** Field names redacted whatever the configuration: what holds credentials. */
+const SECRET_FIELDS = ['api_key', 'apikey', 'api-key', 'authorization', 'password', 'secret', 'token', 'access_token'];
+const REDACTED = '[REDACTED]';
+
+export class RequestLog {
+  private readonly stream: WriteStream;
+  private readonly threshold: number;
+  private readonly fields: Set<string>;
+  private readonly secrets: string[];
+  private failure: Error | undefined;
+
+  constructor(readonly options: RequestLogOptions) {
+    const rate = options.sampleRate ?? 1;
+    if (!(rate >= 0 && rate <= 1))
+      throw ConfigError.at({ file: 'request log' }, `sample rate ${rate}: expected a number from 0 to 1`);
+    this.threshold = rate * 2 ** 32;
+    this.fields = new Set([...SECRET_FIELDS, ...(options.redactFields ?? [])].map((f) => f.toLowerCase()));
+    // Longest first, so a secret containing another is replaced whole.
+    this.secrets = [...new Set(options.secrets ?? [])].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+    mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
+    this.stream = createWriteStream(options.file, { flags: 'a' });
+    // A full disk must not take the server down: the log stops, the answers go on.
+    this.stream.on('error', (e) => (this.failure ??= e));
+  }
+
+  /** Whether the request with this id is in the sample. */
+  sampled(requestId: string): boolean {
+    if (this.threshold >= 2 ** 32) return true;
+    return createHash('sha256').update(requestId).digest().readUInt32BE(0) < this.threshold;
+  }
+
+  /** Appends one completed request when it is in the sample. */
+  record(requestId: string, inputs: Record<string, unknown>, outputs: Record<string, unknown>): void {
+    if (this.failure || !this.sampled(requestId)) return;
+    const line: Record<string, unknown> = { time: new Date().toISOString(), request_id: requestId };
+    for (const [k, v] of Object.entries(inputs)) line[`inputs.${k}`] = this.redact(k, v);
+    for (const [k, v] of Object.entries(outputs)) line[`outputs.${k}`] = this.redact(k, v);
+    this.stream.write(JSON.stringify(line) + '\n');
+  }
+
+  /** Flushes and closes the file. */
+  close(): Promise<void> {
+    return new Promise((resolve) => this.stream.end(() => resolve()));
+  }
+
+  private redact(key: string, value: unknown): unknown {
+    if (this.fields.has(key.toLowerCase())) return REDACTED;
+    if (typeof value === 'string') return this.maskSecrets(value);
+    if (Array.isArray(value)) return value.map((v) => this.redact('', v));
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.redact(k, v)]));
+    return value;
+  }
+
+  private maskSecrets(text: string): string {
+    let out = text;
+    for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
+    return out;
+  }
+}
+
+/**
+ * The request log the environment asks for: LLMOPS_REQUEST_LOG (the file), LLMOPS_REQUEST_LOG_SAMPLE (0..1,
+ * default 1), LLMOPS_REQUEST_LOG_REDACT (comma-separated field names). Undefined when LLMOPS_REQUEST_LOG is unset,
+ * so a deployment turns it on by its environment alone.
+ */
+export function requestLogFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): Omit<RequestLogOptions, 'secrets'> | undefined {
+  const file = env.LLMOPS_REQUEST_LOG?.trim();
+  if (!file) return undefined;
+  const rateText = env.LLMOPS_REQUEST_LOG_SAMPLE?.trim();
+  const sampleRate = rateText ? Number(rateText) : 1;
+  if (rateText !== undefined && rateText !== '' && !(Number.isFinite(sampleRate) && sampleRate >= 0 && sampleRate <= 1))
+    throw ConfigError.at(
+      { file: 'LLMOPS_REQUEST_LOG_SAMPLE' },
+      `found ${JSON.stringify(rateText)}, expected a share of requests from 0 to 1 (0.1 logs about one in ten)`,
+    );
+  const redactFields = (env.LLMOPS_REQUEST_LOG_REDACT ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
+  return { file, sampleRate, redactFields };
+}
+
+/** The server's log, when configured, with the secret values of its connections and its API key redacted. */
+export function openRequestLog(o: {
+  requestLog?: RequestLogOptions;
+  connections?: readonly Connection[];
+  fallbackConnection?: Connection;
+  apiKey?: string;
+}): RequestLog | undefined {
+  if (!o.requestLog) return undefined;
+  const secrets = [...(o.requestLog.secrets ?? [])];
+  for (const c of [...(o.connections ?? []), ...(o.fallbackConnection ? [o.fallbackConnection] : [])])
+    for (const k of c.secretKeys ?? []) if (typeof c.value[k] === 'string') secrets.push(c.value[k] as string);
+  if (o.apiKey) secrets.push(o.apiKey);
+  return new RequestLog({ ...o.requestLog, secrets });
+}
