@@ -146,6 +146,8 @@ test('register-data → bulk-run on azure (4 shards as jobs) → evaluate → re
     expect(dry.stderr).toContain('4 shard(s)');
     expect(dry.stderr).toMatch(/would submit job demo-.*shard4of4: llmops run-shard --config experiment.yaml/);
     expect(runner.definitions).toHaveLength(0);
+    // A dry run submits, uploads and registers nothing.
+    expect(emulator.requests.filter((r) => /\/(jobs|codes|environments)\//.test(r.path))).toEqual([]);
 
     const run = await cli(cloud.dir, cloudEnv(), 'bulk-run', '--config', 'experiment.yaml', '--target', 'azure');
     expect(run.stderr).toContain('shard 4/4 merged');

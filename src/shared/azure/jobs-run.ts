@@ -38,7 +38,10 @@ export interface ShardVerdict {
 }
 
 export interface CloudRunOptions {
-  ws: MlWorkspace;
+  /** The workspace, signed in on first use (a dry run never signs in). */
+  ws: () => Promise<MlWorkspace>;
+  /** ARM id of the workspace (compute ids are under it). */
+  workspaceId: string;
   cloud: CloudSettings;
   useCase: Pick<UseCase, 'name' | 'envName' | 'configFile' | 'baseDir' | 'connections' | 'datasets'>;
   /** What the shards do: a bulk-run's plan or an evaluate's evaluation jobs. */
@@ -127,8 +130,7 @@ function jobName(work: CloudWork, token: string, index: number, count: number, a
 
 /** Submits the plan's shards, waits for them, merges each into the local store. Returns the shard count. */
 export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
-  const { ws, cloud, work, host } = o;
-  const jobs = new MlJobs(ws);
+  const { cloud, work, host } = o;
   const statePath = work.stateFile;
   const shards = work.shards;
   const count = shards.length;
@@ -144,7 +146,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
     o.useCase.connections.map((c) => c.name),
     cloud.connections,
   );
-  const computeId = cloud.compute ? jobs.computeId(cloud.compute) : undefined;
+  const computeId = cloud.compute ? `${o.workspaceId}/computes/${encodeURIComponent(cloud.compute)}` : undefined;
   const environmentVariables: Record<string, string> = {
     [WORKSPACE_CONNECTIONS_VARIABLE]: JSON.stringify(connections),
     // The job signs in with its compute's managed identity, never with a secret of ours.
@@ -178,6 +180,8 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
   }
   if (pending.length === 0) return count;
 
+  const ws = await o.ws();
+  const jobs = new MlJobs(ws);
   const datastore = await openDatastore(ws, await ws.datastore());
   const snapshot = snapshotOf(o.useCase.baseDir, work.files, [o.storeRoot]);
   const uploaded = await uploadSnapshot(datastore, snapshot, 'code');

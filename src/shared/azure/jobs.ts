@@ -117,9 +117,4 @@ export class MlJobs {
       what: `cancel job ${name} ${this.where()}`,
     });
   }
-
-  /** ARM id of a compute of the workspace (cluster or attached Kubernetes). */
-  computeId(name: string): string {
-    return `${this.ws.id}/computes/${enc(name)}`;
-  }
 }
