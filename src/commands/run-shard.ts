@@ -12,7 +12,12 @@ import { runWithHost } from '../cli-support.js';
 import { loadUseCase } from '../shared/config/use-case.js';
 import { ConfigError } from '../shared/errors.js';
 import { azureSettings } from '../shared/azure/settings.js';
-import { WORKSPACE_CONNECTIONS_VARIABLE, workspaceConnectionVariables } from '../shared/azure/jobs-connections.js';
+import {
+  KEY_VAULT_SECRETS_VARIABLE,
+  keyVaultVariables,
+  WORKSPACE_CONNECTIONS_VARIABLE,
+  workspaceConnectionVariables,
+} from '../shared/azure/jobs-connections.js';
 import { SHARD_VERDICT, type ShardVerdict } from '../shared/azure/jobs-run.js';
 import { bulkRunStep, planFileBeside } from '../shared/steps/bulk-run.js';
 import { evaluateStep } from '../shared/steps/evaluate.js';
@@ -135,7 +140,8 @@ export function registerRunShardCommand(program: Command): void {
 /** The connections' values, from the workspace connections the job definition names, into this process only. */
 async function readWorkspaceConnections(opts: RunShardOptions, host: Host): Promise<void> {
   const mapped = process.env[WORKSPACE_CONNECTIONS_VARIABLE];
-  if (!mapped) return;
+  const vault = process.env[KEY_VAULT_SECRETS_VARIABLE];
+  if (!mapped && !vault) return;
   const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host, needs: 'bulk-run', secrets: 'list' });
   const { openWorkspace } = await import('../shared/azure/workspace.js');
   const ws = await openWorkspace(
@@ -146,9 +152,17 @@ async function readWorkspaceConnections(opts: RunShardOptions, host: Host): Prom
       mask: (s) => host.mask(s),
     },
   );
-  const map = JSON.parse(mapped) as Record<string, string>;
-  const vars = await workspaceConnectionVariables(ws, map, (s) => host.mask(s));
-  // The job definition holds the connections' names, never their values.
-  for (const [k, v] of Object.entries(vars)) process.env[k] = v;
-  host.info(`run-shard: connections ${Object.keys(map).join(', ')} read from the workspace`);
+  // The job definition holds the connections' names and the secrets' references, never their values.
+  if (mapped) {
+    const map = JSON.parse(mapped) as Record<string, string>;
+    const vars = await workspaceConnectionVariables(ws, map, (s) => host.mask(s));
+    for (const [k, v] of Object.entries(vars)) process.env[k] = v;
+    host.info(`run-shard: connections ${Object.keys(map).join(', ')} read from the workspace`);
+  }
+  if (vault) {
+    const refs = JSON.parse(vault) as Record<string, string>;
+    const vars = await keyVaultVariables(ws, refs, (s) => host.mask(s));
+    for (const [k, v] of Object.entries(vars)) process.env[k] = v;
+    host.info(`run-shard: ${Object.keys(refs).join(', ')} read from Key Vault`);
+  }
 }

@@ -13,6 +13,7 @@ import { ArmEmulator } from '../support/azure/arm-emulator.js';
 import { Azurite, DEV_ACCOUNT, DEV_KEY } from '../support/azure/azurite.js';
 import { runCli } from '../support/azure/cli.js';
 import { JobRunner } from '../support/azure/jobs.js';
+import { KeyVaultEmulator } from '../support/azure/key-vault.js';
 import { baseEnv, baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
 
 const CONTAINER = 'azureml-blobstore-5b1e0c2a-7d3f-4a61-9e82-1c4d6f8a0b3e';
@@ -22,6 +23,7 @@ const LINES = 7;
 let azurite: Azurite;
 let emulator: ArmEmulator;
 let runner: JobRunner;
+let vault: KeyVaultEmulator;
 
 beforeAll(async () => {
   azurite = await Azurite.start();
@@ -40,10 +42,12 @@ beforeAll(async () => {
     containerName: CONTAINER,
     connections: { 'aoai-workspace': { target: baseEnv.AOAI_API_BASE, key: SECRET } },
   });
+  vault = await new KeyVaultEmulator(emulator, { 'aoai-key': SECRET, 'aoai-base': baseEnv.AOAI_API_BASE }).start();
 }, 60_000);
 
 afterAll(async () => {
   await runner?.settle();
+  await vault?.stop();
   await emulator?.stop();
   await azurite?.stop();
 });
@@ -53,7 +57,7 @@ const evalData = Array.from({ length: LINES }, (_, i) => JSON.stringify({ answer
 
 /** The base use case reading `source`, with the azure block (cloud settings included). */
 function useCase(source = 'data/train.jsonl', extra: Record<string, unknown> = {}) {
-  const azure = {
+  const azure: Record<string, unknown> = {
     ...emulator.azureSettings(),
     blob_endpoint: azurite.url,
     image: 'ghcr.io/example/llmops-cli:0.1.0',
@@ -61,6 +65,7 @@ function useCase(source = 'data/train.jsonl', extra: Record<string, unknown> = {
     connections: { aoai: 'aoai-workspace' },
     ...extra,
   };
+  if (extra.connections === null) delete azure.connections;
   return makeUseCase({
     'experiment.yaml': `${baseExperiment.replace('source: data/train.jsonl', `source: ${source}`)}${stringify({ azure })}`,
     'data/train.jsonl': `${data}\n`,
@@ -116,7 +121,8 @@ function expectNoSecretInJobs(): void {
     const vars = (d.body as { properties: { environmentVariables: Record<string, string> } }).properties
       .environmentVariables;
     for (const [k, v] of Object.entries(vars)) {
-      expect(k).not.toMatch(/KEY|SECRET|TOKEN|PASSWORD/i);
+      // A variable that names a secret (not holds one) is the only key-like name allowed: the vault references.
+      if (k !== 'LLMOPS_KEY_VAULT_SECRETS') expect(k).not.toMatch(/KEY|SECRET|TOKEN|PASSWORD/i);
       expect(v).not.toContain(SECRET);
     }
   }
@@ -310,6 +316,37 @@ test("a named compute cluster is the jobs' computeId; a shard failing on its own
       );
     await runner.settle();
     expect(runner.running()).toEqual([]);
+    expect(emulator.specViolations()).toEqual([]);
+  } finally {
+    uc.cleanup();
+  }
+}, 240_000);
+
+test('connections from Key Vault references: the job reads the secrets with its identity, none is in its definition', async () => {
+  const uc = useCase('data/train.jsonl', {
+    connections: null,
+    key_vault_secrets: {
+      AOAI_API_KEY: `${vault.url}/secrets/aoai-key`,
+      AOAI_API_BASE: `${vault.url}/secrets/aoai-base`,
+    },
+  });
+  try {
+    const before = runner.definitions.length;
+    const reads = vault.reads.length;
+    const run = await cli(uc.dir, cloudEnv(), 'bulk-run', '--config', 'experiment.yaml', '--target', 'azure');
+    expect(run.stderr).not.toMatch(/internal error/);
+    expect(run.status).toBe(0);
+    expect(records(uc.dir).map((l) => l.line_number)).toEqual([...Array(LINES).keys()]);
+    const mine = runner.definitions.slice(before);
+    expect(mine).toHaveLength(4);
+    for (const d of mine) {
+      const vars = (d.body as { properties: { environmentVariables: Record<string, string> } }).properties
+        .environmentVariables;
+      expect(vars.LLMOPS_KEY_VAULT_SECRETS).toContain('/secrets/aoai-key');
+      expect(vars.LLMOPS_WORKSPACE_CONNECTIONS).toBeUndefined();
+    }
+    expect(vault.reads.length - reads).toBe(8);
+    expectNoSecretInJobs();
     expect(emulator.specViolations()).toEqual([]);
   } finally {
     uc.cleanup();

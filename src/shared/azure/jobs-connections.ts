@@ -70,3 +70,50 @@ export async function workspaceConnectionVariables(
   }
   return vars;
 }
+
+/** Variable of a job's definition naming the Key Vault secret of each placeholder variable (JSON). */
+export const KEY_VAULT_SECRETS_VARIABLE = 'LLMOPS_KEY_VAULT_SECRETS';
+
+/** Token audience of Key Vault in each cloud (the vault's own host name is not the audience). */
+const KEY_VAULT_AUDIENCE: Record<string, string> = {
+  AzurePublicCloud: 'https://vault.azure.net',
+  AzureChinaCloud: 'https://vault.azure.cn',
+  AzureUSGovernment: 'https://vault.usgovcloudapi.net',
+};
+
+/**
+ * Reads each referenced Key Vault secret (`https://<vault>/secrets/<name>[/<version>]`) with the job's
+ * credential and returns variable → value; every value is told to `mask`.
+ */
+export async function keyVaultVariables(
+  ws: MlWorkspace,
+  references: Record<string, string>,
+  mask: (secret: string) => void,
+): Promise<Record<string, string>> {
+  const { ArmClient } = await import('./arm-client.js');
+  const audience = KEY_VAULT_AUDIENCE[ws.settings.cloud] ?? KEY_VAULT_AUDIENCE.AzurePublicCloud;
+  const vars: Record<string, string> = {};
+  const clients = new Map<string, InstanceType<typeof ArmClient>>();
+  for (const [variable, uri] of Object.entries(references)) {
+    const u = new URL(uri);
+    let client = clients.get(u.origin);
+    if (!client) {
+      client = new ArmClient({
+        endpoint: u.origin,
+        credential: ws.credential,
+        scope: `${audience}/.default`,
+        apiVersion: '7.5',
+        role: 'Key Vault Secrets User on the vault (for the job identity)',
+      });
+      clients.set(u.origin, client);
+    }
+    const r = await client.get<{ value?: string }>(u.pathname, {
+      what: `read Key Vault secret ${uri} (for ${variable})`,
+    });
+    if (typeof r.body?.value !== 'string')
+      throw new ServiceError(`Key Vault: secret ${uri} (for ${variable}) has no value`);
+    mask(r.body.value);
+    vars[variable] = r.body.value;
+  }
+  return vars;
+}

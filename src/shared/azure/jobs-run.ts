@@ -20,7 +20,7 @@ import type { Host } from '../host/host.js';
 import { shardPlan, type ExperimentPlan } from '../runs/plan.js';
 import { RunStore } from '../runs/store.js';
 import { blobNamesUnder, downloadFile, openDatastore, type DatastoreContainer } from './blob.js';
-import { connectionMap, WORKSPACE_CONNECTIONS_VARIABLE } from './jobs-connections.js';
+import { connectionMap, KEY_VAULT_SECRETS_VARIABLE, WORKSPACE_CONNECTIONS_VARIABLE } from './jobs-connections.js';
 import { mergeShardStore } from './jobs-merge.js';
 import { SNAPSHOT_PLAN, snapshotOf, uploadSnapshot, type SnapshotFile } from './jobs-snapshot.js';
 import { FINISHED_JOB_STATES, MlJobs, type CommandJobSpec } from './jobs.js';
@@ -142,13 +142,21 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
         { file: path.relative(process.cwd(), o.useCase.configFile) },
         `dataset ${d.name}: ${d.source} lies outside the use case folder ${path.relative(process.cwd(), o.useCase.baseDir) || '.'}, which is what a cloud job receives; expected a file inside it or an azureml: data asset`,
       );
-  const connections = connectionMap(
-    o.useCase.connections.map((c) => c.name),
-    cloud.connections,
-  );
+  // Connections come from workspace connections (named, or of the same name), unless only Key Vault is configured.
+  const keyVaultOnly = !cloud.connectionsMapped && Object.keys(cloud.keyVaultSecrets).length > 0;
+  const connections = keyVaultOnly
+    ? {}
+    : connectionMap(
+        o.useCase.connections.map((c) => c.name),
+        cloud.connections,
+      );
   const computeId = cloud.compute ? `${o.workspaceId}/computes/${encodeURIComponent(cloud.compute)}` : undefined;
   const environmentVariables: Record<string, string> = {
-    [WORKSPACE_CONNECTIONS_VARIABLE]: JSON.stringify(connections),
+    ...(Object.keys(connections).length ? { [WORKSPACE_CONNECTIONS_VARIABLE]: JSON.stringify(connections) } : {}),
+    // References only: the job reads the values with its identity.
+    ...(Object.keys(cloud.keyVaultSecrets).length
+      ? { [KEY_VAULT_SECRETS_VARIABLE]: JSON.stringify(cloud.keyVaultSecrets) }
+      : {}),
     // The job signs in with its compute's managed identity, never with a secret of ours.
     LLMOPS_AZURE_AUTH: 'msi',
   };

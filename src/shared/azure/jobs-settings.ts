@@ -19,8 +19,12 @@ export interface CloudSettings {
   /** Compute cluster or Kubernetes compute; undefined: serverless. */
   compute?: string;
   instanceType?: string;
-  /** Experiment connection → workspace connection name (default: the same name). */
+  /** Experiment connection → workspace connection name (default: the same name, unless keyVaultSecrets is set). */
   connections: Record<string, string>;
+  /** True when `azure.connections` was given. */
+  connectionsMapped: boolean;
+  /** Placeholder variable → Key Vault secret URI, read by the job with its identity. */
+  keyVaultSecrets: Record<string, string>;
 }
 
 export function cloudSettings(
@@ -76,6 +80,32 @@ export function cloudSettings(
         connections[name] = String(target);
       }
   }
+  const keyVaultSecrets: Record<string, string> = {};
+  const kv = raw.key_vault_secrets;
+  if (kv !== undefined && kv !== null) {
+    if (typeof kv !== 'object' || Array.isArray(kv))
+      problems.push({
+        ...at('key_vault_secrets'),
+        message: 'azure.key_vault_secrets: expected a mapping of variable name → https://<vault>/secrets/<name>',
+      });
+    else
+      for (const [variable, uri] of Object.entries(kv as Record<string, unknown>)) {
+        const text = String(uri);
+        let ok = false;
+        try {
+          const u = new URL(text);
+          ok = u.protocol === 'https:' && /^\/secrets\/[^/]+(\/[^/]+)?\/?$/.test(u.pathname);
+        } catch {
+          ok = false;
+        }
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable) || !ok)
+          problems.push({
+            ...useCase.locationOf(['azure', 'key_vault_secrets', variable]),
+            message: `azure.key_vault_secrets.${variable}: found ${JSON.stringify(text)}, expected a variable name mapped to https://<vault>.vault.azure.net/secrets/<name>[/<version>]`,
+          });
+        keyVaultSecrets[variable] = text;
+      }
+  }
   const settings: CloudSettings = {
     image: image ?? '',
     linesPerShard: whole('lines_per_shard', 1000),
@@ -84,6 +114,8 @@ export function cloudSettings(
     compute: text('compute'),
     instanceType: text('instance_type'),
     connections,
+    connectionsMapped: mapped !== undefined && mapped !== null,
+    keyVaultSecrets,
   };
   if (problems.length) throw new ConfigError(problems);
   return settings;
