@@ -40,6 +40,7 @@ const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 3000);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const RATES = (process.env.BENCH_RATES ?? '500').split(',').map(Number);
 const REPS = Number(process.env.BENCH_REPS ?? 5);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 0);
 const FLOW = path.resolve(process.env.BENCH_FLOW ?? 'tests/serve/fixtures/chat');
 const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
 const TRANSPORT = process.env.BENCH_FLOW_TRANSPORT as 'node' | 'fetch' | undefined;
@@ -222,15 +223,21 @@ function ownTimeProbe(): { reset(): void; read(): { ownP50: number; ownP99: numb
  * that keeps every sampled object a young-generation collection did not free: alive at the end, or promoted to old
  * space and freed later by a full collection. With BENCH_FLOW_NODE_ARGS=--expose-gc two minor collections at the
  * end drop the young garbage, so the profile shows, by allocation stack, what survives scavenges — what their
- * pauses copy. Open it in Chrome's DevTools (Memory tab).
+ * pauses copy. With BENCH_FLOW_HEAP_PROFILE_ALL=1 it keeps every sampled allocation instead (where the bytes
+ * allocated per request go). Open it in Chrome's DevTools (Memory tab).
  */
+const ALLOCATIONS = process.env.BENCH_FLOW_HEAP_PROFILE_ALL === '1';
 function liveHeapProfile(file: string): { start(): Promise<void>; stop(): Promise<void> } {
   const session = new inspector.Session();
   session.connect();
   let n = 0;
   return {
     start: () =>
-      session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true }),
+      session.post('HeapProfiler.startSampling', {
+        samplingInterval: 1024,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: ALLOCATIONS,
+      }),
     async stop() {
       const gc = (globalThis as { gc?: (o: object) => void }).gc;
       gc?.({ type: 'minor' });
@@ -399,14 +406,28 @@ function poster(url: string, headers: Record<string, string>, body: string): Sen
     });
 }
 
-/** Fires one request every 1000/rate ms (drift-corrected) for RUN_MS; latencies of the ones that finish. */
+/**
+ * Fires one request every 1000/rate ms (drift-corrected) for RUN_MS; latencies of the ones that finish. With
+ * BENCH_IN_FLIGHT=n, a closed loop instead: n requests always in flight, each sent when the previous one ends. The
+ * rate then follows the machine, but what a server keeps alive at any moment (n requests' objects, what its
+ * scavenges copy) does not: survivor figures that the machine's load cannot move.
+ */
 async function openLoop(rate: number, send: Send): Promise<Pick<Run, 'achieved' | 'p50' | 'p99' | 'max' | 'errors'>> {
   const latencies: number[] = [];
   let errors = 0;
   const pending: Promise<void>[] = [];
   const start = performance.now();
   let n = 0;
-  while (performance.now() - start < RUN_MS) {
+  const worker = async () => {
+    while (performance.now() - start < RUN_MS) {
+      const t0 = performance.now();
+      const status = await send().catch(() => 0);
+      if (status === 200) latencies.push(performance.now() - t0);
+      else errors++;
+    }
+  };
+  if (IN_FLIGHT > 0) for (let i = 0; i < IN_FLIGHT; i++) pending.push(worker());
+  while (IN_FLIGHT === 0 && performance.now() - start < RUN_MS) {
     const due = start + (n * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
@@ -481,7 +502,7 @@ async function main(): Promise<void> {
   for (const p of PATHS) await openLoop(200, send[p]);
   const all: Record<string, unknown>[] = [];
   console.log(
-    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
+    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, ${IN_FLIGHT > 0 ? `closed loop: ${IN_FLIGHT} requests in flight (the req/s column is unused), ` : ''}Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
   );
   console.log(
     '| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server alloc KB/req | server scavenges /1000 req | server survived KB/scavenge mean (max) | server promoted KB/scavenge | server scavenge ms mean (max) | server CPU µs/req | server own time p50/p99 ms | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |',
