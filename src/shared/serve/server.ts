@@ -91,7 +91,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     },
     (req, res) => {
       const started = performance.now();
-      const path = (req.url ?? '/').split('?')[0];
+      const path = pathOf(req.url);
       const route = (routes.has(path) ? path : 'other') as Route;
       const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
       res.setHeader('x-request-id', requestId);
@@ -120,7 +120,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
             status,
             latencyMs: Math.round(ms * 100) / 100,
             completed: !aborted,
-            ...(aborted ? { aborted: true } : {}),
+            aborted: aborted || undefined, // left out of the line when false
           }),
         );
         if (closing) req.socket.end();
@@ -355,6 +355,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', () => resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts)));
     req.on('error', reject);
   });
+}
+
+/** The URL's path (the URL itself when it has no query: no copy). */
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
 
 function safeId(v: string | string[] | undefined): string | undefined {
