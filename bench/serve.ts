@@ -20,7 +20,13 @@
  * Env: BENCH_RATES (default "500"), BENCH_RUN_MS (default 3000), BENCH_LATENCY_MS (default 20), BENCH_REPS (5),
  * BENCH_ACCESS_LOG=1 (the flow server writes its JSON access log, to /dev/null, instead of none),
  * BENCH_FLOW_TRANSPORT=fetch|node (the model client's transport in the flow server; default node),
- * BENCH_JSON=file (every run's figures, for a later look), BENCH_FLOW_NODE_ARGS (node options of the flow server).
+ * BENCH_JSON=file (every run's figures, for a later look), BENCH_FLOW_NODE_ARGS (node options of the flow server),
+ * BENCH_PATHS=proxy,flow (only those paths), BENCH_IN_FLIGHT=n (closed loop, n requests in flight), BENCH_OWN_TIME=0
+ * (no own-time probe), BENCH_FLOW_HEAP_PROFILE=file and BENCH_FLOW_HEAP_PROFILE_ALL=1 (see liveHeapProfile).
+ *
+ * Next to the latencies, every server reports figures the machine's load does not move (v8.GCProfiler): heap bytes
+ * allocated per request, scavenges per 1,000 requests, and per scavenge what survived it (young generation after it
+ * plus what it promoted) and what it promoted. A scavenge's pause grows with what survives it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -41,6 +47,7 @@ const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const RATES = (process.env.BENCH_RATES ?? '500').split(',').map(Number);
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 0);
+const loadLabel = (rate: number) => (IN_FLIGHT > 0 ? `${IN_FLIGHT} in flight` : String(rate));
 const FLOW = path.resolve(process.env.BENCH_FLOW ?? 'tests/serve/fixtures/chat');
 const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
 const TRANSPORT = process.env.BENCH_FLOW_TRANSPORT as 'node' | 'fetch' | undefined;
@@ -502,7 +509,7 @@ async function main(): Promise<void> {
   for (const p of PATHS) await openLoop(200, send[p]);
   const all: Record<string, unknown>[] = [];
   console.log(
-    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, ${IN_FLIGHT > 0 ? `closed loop: ${IN_FLIGHT} requests in flight (the req/s column is unused), ` : ''}Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
+    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, ${IN_FLIGHT > 0 ? `closed loop: ${IN_FLIGHT} requests in flight, ` : ''}Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
   );
   console.log(
     '| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server alloc KB/req | server scavenges /1000 req | server survived KB/scavenge mean (max) | server promoted KB/scavenge | server scavenge ms mean (max) | server CPU µs/req | server own time p50/p99 ms | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |',
@@ -528,7 +535,7 @@ async function main(): Promise<void> {
       const n = (r: Run) => r.achieved * (RUN_MS / 1000);
       const modelCpu = p === 'bare' ? m((r) => r.server.cpuUs / n(r)) : m((r) => r.model!.cpuUs / n(r));
       console.log(
-        `| ${rate} | ${LABEL[p]} | ${m((r) => r.achieved).toFixed(0)} | ${m((r) => r.p50).toFixed(2)} | ${m((r) => r.p99).toFixed(2)} | ${m((r) => r.max).toFixed(1)} | ${runs.reduce((a, r) => a + r[p].errors, 0)} | ` +
+        `| ${loadLabel(rate)} | ${LABEL[p]} | ${m((r) => r.achieved).toFixed(0)} | ${m((r) => r.p50).toFixed(2)} | ${m((r) => r.p99).toFixed(2)} | ${m((r) => r.max).toFixed(1)} | ${runs.reduce((a, r) => a + r[p].errors, 0)} | ` +
           `${m((r) => r.server.allocBytes / n(r) / 1024).toFixed(1)} | ${m((r) => (r.server.scavenges / n(r)) * 1000).toFixed(1)} | ` +
           `${m((r) => r.server.survivedBytes / Math.max(1, r.server.scavenges) / 1024).toFixed(0)} (${m((r) => r.server.survivedMaxBytes / 1024).toFixed(0)}) | ${m((r) => r.server.promotedBytes / Math.max(1, r.server.scavenges) / 1024).toFixed(0)} | ` +
           `${m((r) => r.server.scavengeMs / Math.max(1, r.server.scavenges)).toFixed(2)} (${m((r) => r.server.scavengeMaxMs).toFixed(2)}) | ` +
@@ -551,7 +558,7 @@ async function main(): Promise<void> {
             ? 'yes'
             : 'no';
       summary.push(
-        `| ${rate} | ${LABEL[p]} | ${added(p, (r) => r.p50).toFixed(2)} | ${addedP99.toFixed(2)} | ${range('bare')} | ${range(p)} | ${p === 'flow' ? (PATHS.includes('proxy') ? median(runs.map((r) => r.flow.p99 - r.proxy.p99)).toFixed(2) : '—') : '—'} | ${verdict} |`,
+        `| ${loadLabel(rate)} | ${LABEL[p]} | ${added(p, (r) => r.p50).toFixed(2)} | ${addedP99.toFixed(2)} | ${range('bare')} | ${range(p)} | ${p === 'flow' ? (PATHS.includes('proxy') ? median(runs.map((r) => r.flow.p99 - r.proxy.p99)).toFixed(2) : '—') : '—'} | ${verdict} |`,
       );
     }
   }
