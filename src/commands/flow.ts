@@ -25,6 +25,7 @@ import {
   parseMappingPairs,
   plainProgress,
   runBatch,
+  RunStore,
   type ProgressReporter,
   type RunSummary,
 } from '../shared/runs/index.js';
@@ -274,7 +275,7 @@ export async function flowRunAction(
   const llm = new LlmService({
     cache:
       cacheMode && cacheMode !== 'off'
-        ? new ResponseCache({ root: resolvePath(storeRoot, 'cache'), mode: cacheMode })
+        ? new ResponseCache({ root: new RunStore(storeRoot).cacheDir, mode: cacheMode })
         : undefined,
   });
   const summary = await runBatch({

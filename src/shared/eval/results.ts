@@ -3,10 +3,9 @@
  * evaluation runs joined to those lines by line number, then metrics with intervals,
  * comparisons and gates.
  */
-import path from 'node:path';
 import type { Gate } from '../config/types.js';
 import { LocalDataRegistry } from '../data/registry.js';
-import { readLineRecords, readRunRecord, runDir } from '../runs/index.js';
+import { RunStore } from '../runs/index.js';
 import type { DatasetInfo, EvaluationResult, LineResult, Results, RunResult, VariantInfo } from '../results/model.js';
 import type { RunsFile } from '../results/handoff.js';
 import { computeComparisons, computeMetrics } from './analysis.js';
@@ -28,9 +27,9 @@ export async function assembleResults(o: AssembleOptions): Promise<Results> {
   const lines: LineResult[] = [];
   const runs: RunResult[] = [];
   for (const run of o.runs.runs) {
-    const record = readRunRecord(o.store, run.runId);
+    const record = new RunStore(o.store).record(run.runId);
     const latencies: number[] = [];
-    for await (const rec of readLineRecords(path.join(runDir(o.store, run.runId), 'outputs.jsonl'))) {
+    for await (const rec of new RunStore(o.store).lines(run.runId)) {
       latencies.push(rec.latency_ms);
       const { line_number: _drop, ...inputs } = rec.inputs;
       lines.push({
@@ -97,7 +96,7 @@ export async function assembleResults(o: AssembleOptions): Promise<Results> {
 async function joinScores(store: string, evaluations: EvaluationResult[], lines: LineResult[]): Promise<void> {
   const byKey = new Map(lines.map((l) => [`${l.runId}#${l.lineNumber}`, l]));
   for (const e of evaluations) {
-    for await (const rec of readLineRecords(path.join(runDir(store, e.runId), 'outputs.jsonl'))) {
+    for await (const rec of new RunStore(store).lines(e.runId)) {
       const line = byKey.get(`${e.standardRunId}#${rec.line_number}`);
       if (!line || rec.status !== 'Completed' || !rec.outputs) continue;
       for (const [k, v] of Object.entries(rec.outputs)) line.scores[`${e.evaluator}.${k}`] = v;

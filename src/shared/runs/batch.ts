@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError, formatProblem } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
@@ -29,13 +29,11 @@ import type { ProgressReporter, ProgressState } from './progress.js';
 import {
   lineRecordOf as toRecord,
   newRunId,
-  readLineRecords,
-  readRunRecord,
-  RunWriter,
-  runDir,
+  RunStore,
   type LineRecord,
   type RunRecord,
   type RunStatus,
+  type RunWriter,
 } from './store.js';
 
 export interface RunBatchOptions {
@@ -121,8 +119,8 @@ interface Plan {
 
 /** Runs (or resumes) a batch run and returns its summary. ConfigError (exit 2) for run-level problems. */
 export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
-  const storeRoot = resolve(options.storeRoot ?? '.llmops');
-  const plan = planRun(options, storeRoot);
+  const store = new RunStore(options.storeRoot ?? '.llmops');
+  const plan = planRun(options, store);
   const started = performance.now();
   const llm =
     options.llm instanceof LlmService
@@ -131,16 +129,14 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
           ...options.llm,
           cache:
             options.cacheMode && options.cacheMode !== 'off'
-              ? new ResponseCache({ root: resolve(storeRoot, 'cache'), mode: options.cacheMode })
+              ? new ResponseCache({ root: store.cacheDir, mode: options.cacheMode })
               : (options.llm as LlmServiceOptions | undefined)?.cache,
         });
   let executor: FlowExecutor | undefined;
   try {
     const mode = options.pythonRequirements ?? 'check';
     const python =
-      mode === 'install'
-        ? await pythonForRequirements(plan.flow, storeRoot, options.python, options.log)
-        : options.python;
+      mode === 'install' ? await pythonForRequirements(plan.flow, store, options.python, options.log) : options.python;
     const exOptions: ExecutorOptions = {
       connections: options.connections,
       fallbackConnection: options.fallbackConnection,
@@ -154,13 +150,13 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
       pythonCheck: mode === 'off' ? 'syntax' : 'check',
       onSecret: options.onSecret,
       dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined,
-      images: { root: runDir(storeRoot, plan.runId), subdir: 'images' },
-      imageRoots: [dirname(runDir(storeRoot, plan.runId))],
+      images: { root: store.dir(plan.runId), subdir: 'images' },
+      imageRoots: [store.runsDir],
     };
     executor = await createExecutor(plan.flow, exOptions);
-    return await execute(plan, executor, storeRoot, options, started);
+    return await execute(plan, executor, store, options, started);
   } catch (e) {
-    recordFailure(storeRoot, plan, e, options.announced === true);
+    recordFailure(store, plan, e, options.announced === true);
     throw e;
   } finally {
     await executor?.close();
@@ -170,7 +166,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
 /** `install`: the interpreter of the virtual environment holding the flow's requirements.txt (none: the base one). */
 async function pythonForRequirements(
   flow: LoadedFlow,
-  storeRoot: string,
+  store: RunStore,
   python: string | undefined,
   log?: (m: string) => void,
 ): Promise<string | undefined> {
@@ -182,7 +178,7 @@ async function pythonForRequirements(
     );
     return python;
   }
-  return ensureVirtualEnv({ requirementsFile, root: join(storeRoot, 'venvs'), python, log });
+  return ensureVirtualEnv({ requirementsFile, root: store.venvsDir, python, log });
 }
 
 /** The run's error as run.json says it: every problem of a ConfigError, else the exception's message. */
@@ -196,15 +192,16 @@ function failureText(e: unknown): string {
  * A run that could not start or finish says so in run.json (status Failed, the error), whatever was thrown:
  * never left `Running`. Lines already recorded stay; `--resume` runs the others once the cause is fixed.
  */
-function recordFailure(storeRoot: string, plan: Plan, e: unknown, announced: boolean): void {
+function recordFailure(store: RunStore, plan: Plan, e: unknown, announced: boolean): void {
   try {
-    const file = join(runDir(storeRoot, plan.runId), 'run.json');
-    if (!existsSync(file) && e instanceof ConfigError && !announced) return;
-    const record: RunRecord = existsSync(file) ? readRunRecord(storeRoot, plan.runId) : newRecord(plan, 0);
+    const known = store.has(plan.runId);
+    if (!known && e instanceof ConfigError && !announced) return;
+    const writer = known ? store.open(plan.runId) : store.begin(newRecord(plan, 0));
+    const record = writer.record;
     record.status = 'Failed';
     record.error = failureText(e);
     record.timings.ended_at = new Date().toISOString();
-    new RunWriter(storeRoot, record).saveRun();
+    writer.saveRun();
   } catch {
     // The store itself is unwritable: the original error is the one to report.
   }
@@ -228,7 +225,7 @@ function newRecord(plan: Plan, total: number): RunRecord {
   };
 }
 
-function planRun(o: RunBatchOptions, storeRoot: string): Plan {
+function planRun(o: RunBatchOptions, store: RunStore): Plan {
   let previous: RunRecord | undefined;
   let flowRef = o.flow;
   let data = o.data === undefined ? [] : Array.isArray(o.data) ? o.data : [o.data];
@@ -236,7 +233,7 @@ function planRun(o: RunBatchOptions, storeRoot: string): Plan {
   let referencedRun = o.referencedRun;
   let variant: VariantSelection | string | undefined = o.variant;
   if (o.resume) {
-    previous = readRunRecord(storeRoot, o.resume);
+    previous = store.record(o.resume);
     flowRef ??= previous.flow.path;
     if (data.length === 0) data = previous.data;
     mapping = o.columnMapping ?? previous.column_mapping;
@@ -299,7 +296,7 @@ function planRun(o: RunBatchOptions, storeRoot: string): Plan {
 async function execute(
   plan: Plan,
   executor: FlowExecutor,
-  storeRoot: string,
+  store: RunStore,
   o: RunBatchOptions,
   started: number,
 ): Promise<RunSummary> {
@@ -312,13 +309,13 @@ async function execute(
   let runOutputs: Map<number, Record<string, unknown>> | undefined;
   let runInputs: Map<number, Record<string, unknown>> | undefined;
   if (plan.referencedRun) {
-    const ref = readRunRecord(storeRoot, plan.referencedRun);
+    const ref = store.record(plan.referencedRun);
     runOutputs = new Map();
     const outCols = new Set<string>();
-    for await (const r of readLineRecords(`${runDir(storeRoot, ref.id)}/outputs.jsonl`)) {
+    for await (const r of store.lines(ref.id)) {
       if (r.status !== 'Completed' || !r.outputs) continue;
       // Images the referenced run saved are named relative to its folder.
-      runOutputs.set(r.line_number, resolveImagePaths(r.outputs, runDir(storeRoot, ref.id)) as Record<string, unknown>);
+      runOutputs.set(r.line_number, resolveImagePaths(r.outputs, store.dir(ref.id)) as Record<string, unknown>);
       for (const k in r.outputs) outCols.add(k);
     }
     columns['run.outputs'] = outCols;
@@ -347,14 +344,12 @@ async function execute(
         scans.some((s) => s.lineNumbers),
       )
     : totalRows;
-  const record: RunRecord = plan.previous ?? newRecord(plan, total);
-  delete record.error;
-  const writer = new RunWriter(storeRoot, record);
-  writer.openOutputs();
+  const writer = plan.previous ? store.open(plan.runId) : store.begin(newRecord(plan, total));
+  delete writer.record.error;
   try {
-    return await executeLines(plan, executor, o, started, writer, total, { mapping, runOutputs, runInputs });
+    return await executeLines(plan, executor, store, o, started, writer, total, { mapping, runOutputs, runInputs });
   } finally {
-    await writer.closeOutputs();
+    await writer.close();
   }
 }
 
@@ -367,6 +362,7 @@ interface LineSources {
 async function executeLines(
   plan: Plan,
   executor: FlowExecutor,
+  store: RunStore,
   o: RunBatchOptions,
   started: number,
   writer: RunWriter,
@@ -394,7 +390,7 @@ async function executeLines(
     if (r.cost_usd !== undefined) cost = (cost ?? 0) + r.cost_usd;
   };
   if (plan.previous) {
-    for await (const r of readLineRecords(writer.outputsFile)) {
+    for await (const r of store.lines(record.id)) {
       if (finished.has(r.line_number)) continue;
       finished.add(r.line_number);
       account(r);
@@ -427,14 +423,7 @@ async function executeLines(
   o.progress?.start(state());
 
   const signal = o.signal;
-  // One listener for the whole run; resolves (to undefined) when the run is canceled.
-  const cancellation = signal
-    ? new Promise<undefined>((resolve) =>
-        signal.aborted
-          ? resolve(undefined)
-          : signal.addEventListener('abort', () => resolve(undefined), { once: true }),
-      )
-    : undefined;
+  const untilCanceled = signal ? cancelableWaits(signal) : undefined;
   const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished));
   const worker = async () => {
     for (;;) {
@@ -446,7 +435,7 @@ async function executeLines(
       // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
       // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
       const running = executor.runLine(inputs, { lineNumber });
-      const r = cancellation ? await Promise.race([running, cancellation]) : await running;
+      const r = untilCanceled ? await untilCanceled(running) : await running;
       if (r === undefined || r.status === 'Canceled' || signal?.aborted) return;
       const rec = toRecord(r);
       account(rec);
@@ -457,15 +446,14 @@ async function executeLines(
     }
   };
   await Promise.all(Array.from({ length: plan.concurrency }, worker));
-  await writer.closeOutputs();
+  await writer.close();
 
   const canceled = signal?.aborted === true;
   let metrics: Record<string, unknown> = {};
   let aggregationError: { node: string; error: PfError } | undefined;
   if (!canceled && executor.hasAggregation) {
     const succeeded: LineRecord[] = [];
-    for await (const r of readLineRecords(writer.outputsFile)) if (r.status === 'Completed') succeeded.push(r);
-    succeeded.sort((a, b) => a.line_number - b.line_number);
+    for await (const r of store.linesInOrder(record.id)) if (r.status === 'Completed') succeeded.push(r);
     const agg = await executor.aggregate(
       succeeded.map((r) => ({ outputs: r.outputs, aggregationInputs: r.aggregation_inputs })),
     );
@@ -527,4 +515,34 @@ function countAligned(rows: number, runOutputs: Map<number, unknown>, keyed: boo
   let n = 0;
   for (const k of runOutputs.keys()) if (k < rows) n++;
   return n;
+}
+
+/**
+ * Waits for a line that end early (to undefined) when the run is canceled. Not Promise.race with one shared
+ * cancellation promise: every race leaves a reaction on that promise holding the line's result until the run
+ * ends (measured: the largest per-line cost of a run's memory). One abort listener for the run; at most one
+ * waiter per worker is held.
+ */
+function cancelableWaits(signal: AbortSignal): <T>(p: Promise<T>) => Promise<T | undefined> {
+  const waiting = new Set<() => void>();
+  signal.addEventListener('abort', () => {
+    for (const stop of waiting) stop();
+    waiting.clear();
+  });
+  return <T>(p: Promise<T>) =>
+    new Promise<T | undefined>((resolve, reject) => {
+      if (signal.aborted) return resolve(undefined);
+      const stop = () => resolve(undefined);
+      waiting.add(stop);
+      p.then(
+        (v) => {
+          waiting.delete(stop);
+          resolve(v);
+        },
+        (e: unknown) => {
+          waiting.delete(stop);
+          reject(e as Error);
+        },
+      );
+    });
 }

@@ -9,11 +9,14 @@ export {
   readRunRecord,
   readLineRecords,
   repairOutputs,
-  RunWriter,
+  RunStore,
+  type RunWriter,
+  type ExperimentKey,
   type RunRecord,
   type LineRecord,
   type RunStatus,
 } from './store.js';
+export { OutputsIndex, OutputsReader } from './outputs-index.js';
 export { readData, readDataFile, dataFiles, scanData, type DataRow } from './data.js';
 export {
   CompiledMapping,

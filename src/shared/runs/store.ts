@@ -1,7 +1,9 @@
 /**
- * The run store (DESIGN.md "Contracts"): `.llmops/runs/<run-id>/` with `run.json` (rewritten atomically),
+ * The run store (DESIGN.md "Contracts"): `<store>/runs/<run-id>/` with `run.json` (rewritten atomically),
  * `outputs.jsonl` (append-only, one record per finished line, in finishing order), `metrics.json` and
- * `error.json`. A kill can only tear the last line of outputs.jsonl; opening the run for resume drops it.
+ * `error.json`; beside it the response cache, the virtual environments and each experiment's hand-off files.
+ * `RunStore` is the only code that knows this layout. A kill can only tear the last line of outputs.jsonl;
+ * opening the run for resume drops it.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -16,14 +18,16 @@ import {
   ftruncateSync,
   fstatSync,
   readSync,
+  rmSync,
   type WriteStream,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../errors.js';
 import type { LineResult, PfError } from '../engine/index.js';
 import { parsePyJson, stringifyPyJson } from '../engine/python-worker/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../files.js';
+import { OutputsIndex } from './outputs-index.js';
 
 export type RunStatus = 'Running' | 'Completed' | 'Failed' | 'Canceled';
 
@@ -94,20 +98,128 @@ export function newRunId(flowName: string, variantId = 'default', now = new Date
   return `${clean(flowName)}-${clean(variantId)}-${ts}-${randomBytes(2).toString('hex')}`;
 }
 
-export function runDir(storeRoot: string, runId: string): string {
-  return join(storeRoot, 'runs', runId);
-}
+/** File names of a run folder (Prompt Flow's local run layout keeps the same records). */
+const RUN = 'run.json';
+const OUTPUTS = 'outputs.jsonl';
+const METRICS = 'metrics.json';
+const ERROR = 'error.json';
 
-export function readRunRecord(storeRoot: string, runId: string): RunRecord {
-  const file = join(runDir(storeRoot, runId), 'run.json');
-  if (!existsSync(file)) throw ConfigError.at({ file }, `run ${JSON.stringify(runId)} not found in ${storeRoot}`);
-  return JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+/** A use case's identity in the store: its hand-off files live under `experiments/<name>[.<env>]/`. */
+export interface ExperimentKey {
+  name: string;
+  envName?: string;
 }
 
 /**
- * Drops a torn last line (no trailing newline, or not JSON) from outputs.jsonl, so appends start on a clean
- * line. Returns the number of bytes kept.
+ * The run store rooted at `root` (default `.llmops`): runs, their records and metrics, the response cache, the
+ * virtual environments and the experiments' hand-off files. No other code builds a path inside it.
  */
+export class RunStore {
+  readonly root: string;
+  constructor(root = '.llmops') {
+    this.root = resolve(root);
+  }
+
+  /** The folder of a run: the engine saves a run's images under it and resolves image paths of its outputs. */
+  dir(runId: string): string {
+    return join(this.root, 'runs', runId);
+  }
+  /** The folder holding every run (image paths of a referenced run may point into any run). */
+  get runsDir(): string {
+    return join(this.root, 'runs');
+  }
+  /** The LLM response cache. */
+  get cacheDir(): string {
+    return join(this.root, 'cache');
+  }
+  /** Virtual environments built from flows' requirements.txt. */
+  get venvsDir(): string {
+    return join(this.root, 'venvs');
+  }
+  /** `experiments/<name>[.<env>]/`: the files the lifecycle steps hand each other. */
+  experimentDir(key: ExperimentKey): string {
+    return join(this.root, 'experiments', key.envName ? `${key.name}.${key.envName}` : key.name);
+  }
+  /** Default runs file of an experiment (bulk-run → evaluate, report). */
+  runsFile(key: ExperimentKey): string {
+    return join(this.experimentDir(key), 'runs.json');
+  }
+  /** Default evaluations file of an experiment (evaluate → report). */
+  evaluationsFile(key: ExperimentKey): string {
+    return join(this.experimentDir(key), 'evaluations.json');
+  }
+
+  /** True when the run has a run.json. */
+  has(runId: string): boolean {
+    return existsSync(join(this.dir(runId), RUN));
+  }
+  /** True when the run's folder exists (a run id is taken even when it failed before saving run.json). */
+  exists(runId: string): boolean {
+    return existsSync(this.dir(runId));
+  }
+  /** run.json; ConfigError when the run is not in the store. */
+  record(runId: string): RunRecord {
+    const file = join(this.dir(runId), RUN);
+    if (!existsSync(file)) throw ConfigError.at({ file }, `run ${JSON.stringify(runId)} not found in ${this.root}`);
+    return JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+  }
+  /** metrics.json, or {} when the run wrote none. */
+  metrics(runId: string): Record<string, unknown> {
+    const file = join(this.dir(runId), METRICS);
+    if (!existsSync(file)) return {};
+    return parsePyJson(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  }
+
+  /**
+   * A new run: creates its folder and saves run.json. A run with the same id is replaced (its records,
+   * metrics and error go), so a new run never appends to an old one's outputs.
+   */
+  begin(record: RunRecord): RunWriter {
+    const dir = this.dir(record.id);
+    for (const f of [OUTPUTS, METRICS, ERROR]) rmSync(join(dir, f), { force: true });
+    const writer = new RunWriter(dir, record);
+    writer.saveRun();
+    return writer;
+  }
+  /** A run to resume or update: its run.json, and outputs.jsonl with a torn last line dropped. */
+  open(runId: string): RunWriter {
+    const record = this.record(runId);
+    repairOutputs(join(this.dir(runId), OUTPUTS));
+    return new RunWriter(this.dir(runId), record);
+  }
+  /** Deletes a run (its folder). */
+  remove(runId: string): void {
+    rmSync(this.dir(runId), { recursive: true, force: true });
+  }
+
+  /** The run's records in finishing order, streamed (a torn line is skipped). */
+  lines(runId: string): AsyncGenerator<LineRecord> {
+    return readLineRecords(join(this.dir(runId), OUTPUTS));
+  }
+  /**
+   * The run's records in line order, one per line, streamed: an offset index of outputs.jsonl (about 16 bytes a
+   * record), then positioned reads in line order. Not to be used while the run is being appended to.
+   */
+  async *linesInOrder(runId: string): AsyncGenerator<LineRecord> {
+    yield* (await this.index(runId)).inOrder();
+  }
+  /** The offset index of a run's records, for lookups by line number (`${run.outputs.x}` of a later run). */
+  index(runId: string): Promise<OutputsIndex> {
+    return OutputsIndex.build(join(this.dir(runId), OUTPUTS));
+  }
+}
+
+/** @deprecated use `new RunStore(root).dir(runId)`; kept for callers outside src/. */
+export function runDir(storeRoot: string, runId: string): string {
+  return new RunStore(storeRoot).dir(runId);
+}
+
+/** run.json of a run; ConfigError when it is not in the store. */
+export function readRunRecord(storeRoot: string, runId: string): RunRecord {
+  return new RunStore(storeRoot).record(runId);
+}
+
+/** Drops a torn last line (no trailing newline) from outputs.jsonl, so appends start on a clean line. */
 export function repairOutputs(file: string): void {
   if (!existsSync(file)) return;
   const fd = openSync(file, 'r+');
@@ -170,30 +282,34 @@ function mayHoldNonFinite(v: unknown, depth: number): boolean {
 const FLUSH_MS = 50;
 const FLUSH_BYTES = 64 * 1024;
 
-/** An open run: its folder, run.json and the outputs.jsonl append stream. */
+/**
+ * An open run: run.json and the outputs.jsonl append stream (opened on the first append). Get one from
+ * `RunStore.begin` (a new run) or `RunStore.open` (a resumed one).
+ */
 export class RunWriter {
-  readonly dir: string;
   private out?: WriteStream;
   private draining?: Promise<void>;
   /** Records appended since the last write. */
   private pending = '';
   private flushTimer: NodeJS.Timeout | undefined;
+  /** @internal RunStore makes writers. */
   constructor(
-    storeRoot: string,
+    /** The run's folder (where the engine saves the run's images). */
+    readonly dir: string,
     readonly record: RunRecord,
   ) {
-    this.dir = runDir(storeRoot, record.id);
     mkdirSync(this.dir, { recursive: true });
   }
-  get outputsFile(): string {
-    return join(this.dir, 'outputs.jsonl');
+  private get outputsFile(): string {
+    return join(this.dir, OUTPUTS);
   }
   saveRun(): void {
-    writeJsonAtomic(join(this.dir, 'run.json'), this.record);
+    writeJsonAtomic(join(this.dir, RUN), this.record);
   }
-  openOutputs(): void {
-    repairOutputs(this.outputsFile);
-    this.out = createWriteStream(this.outputsFile, { flags: 'a', highWaterMark: 1 << 20 });
+  /** Opens outputs.jsonl for appending (writers of a resumed run have had its torn line dropped already). */
+  private openOutputs(): WriteStream {
+    this.out ??= createWriteStream(this.outputsFile, { flags: 'a', highWaterMark: 1 << 20 });
+    return this.out;
   }
   /**
    * Appends one record. Records are gathered for up to FLUSH_MS (or FLUSH_BYTES) and handed to the file as
@@ -203,6 +319,7 @@ export class RunWriter {
    * buffer is full (await `drain`).
    */
   append(rec: LineRecord): boolean {
+    this.openOutputs();
     this.pending += recordJson(rec) + '\n';
     if (this.pending.length >= FLUSH_BYTES) return this.flush();
     this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
@@ -221,7 +338,8 @@ export class RunWriter {
     );
     return this.draining;
   }
-  closeOutputs(): Promise<void> {
+  /** Flushes and closes outputs.jsonl (appending again reopens it). */
+  close(): Promise<void> {
     this.flush();
     const out = this.out;
     this.out = undefined;
@@ -242,9 +360,9 @@ export class RunWriter {
   }
   /** NaN and ±Infinity stay tokens, as Python's json writes them (Prompt Flow's metrics.json holds them). */
   writeMetrics(metrics: Record<string, unknown>): void {
-    writeFileAtomic(join(this.dir, 'metrics.json'), stringifyPyJson(metrics, 2) + '\n');
+    writeFileAtomic(join(this.dir, METRICS), stringifyPyJson(metrics, 2) + '\n');
   }
   writeError(error: unknown): void {
-    writeJsonAtomic(join(this.dir, 'error.json'), error);
+    writeJsonAtomic(join(this.dir, ERROR), error);
   }
 }

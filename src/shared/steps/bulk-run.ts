@@ -3,14 +3,13 @@
  * in the run store, and fail (exit 1) when more lines failed than the tolerance allows — the seed
  * template never did (its issue #207).
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import type { Host } from '../host/host.js';
-import { readLineRecords, runBatch, runDir, type RunSummary } from '../runs/index.js';
+import { runBatch, RunStore, type RunSummary } from '../runs/index.js';
 import { planExperiment, readableRunId, type ExperimentPlan } from '../runs/plan.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
 import { planInputs, showPlan } from './plan-output.js';
@@ -107,7 +106,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       datasets: datasets.map((d) => d.name),
       build,
       prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
-      taken: (id) => !resumable.has(id) && existsSync(runDir(inputs.store, id)),
+      taken: (id) => !resumable.has(id) && new RunStore(inputs.store).exists(id),
     });
     if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs);
     if (inputs.dryRun) {
@@ -175,7 +174,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       try {
         // A run that failed before its store record was written starts afresh under the same id.
         summary =
-          earlier && existsSync(path.join(runDir(inputs.store, runId), 'run.json'))
+          earlier && new RunStore(inputs.store).has(runId)
             ? await runBatch({ ...settings, resume: runId })
             : await runBatch({
                 ...settings,
@@ -263,7 +262,7 @@ async function failedLinesError(
   for (const { run, limit } of overLimit) {
     failures.push(`${run.runId}: ${run.failed} of ${run.lines} lines failed (tolerance ${limit})`);
     let shown = 0;
-    for await (const rec of readLineRecords(path.join(runDir(store, run.runId), 'outputs.jsonl'))) {
+    for await (const rec of new RunStore(store).lines(run.runId)) {
       if (rec.status !== 'Failed') continue;
       const message = rec.error?.message ?? 'failed';
       if (shown < 10)

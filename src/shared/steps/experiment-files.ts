@@ -1,22 +1,20 @@
 /**
- * Where the lifecycle steps keep the files they hand each other (types in results/handoff.ts),
- * in the run store under the experiment and env, and how they read and write them.
+ * The files the lifecycle steps hand each other (types in results/handoff.ts): by default in the run store under
+ * the experiment and env (RunStore says where), and how they are read and written.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { writeJsonAtomic } from '../files.js';
+import { RunStore } from '../runs/index.js';
 import type { EvaluationsFile, RunsFile } from '../results/handoff.js';
 
-export function experimentDir(store: string, useCase: Pick<UseCase, 'name' | 'envName'>): string {
-  return path.join(store, 'experiments', useCase.envName ? `${useCase.name}.${useCase.envName}` : useCase.name);
-}
-
+export const experimentDir = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) =>
+  new RunStore(store).experimentDir(useCase);
 export const defaultRunsFile = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) =>
-  path.join(experimentDir(store, useCase), 'runs.json');
+  new RunStore(store).runsFile(useCase);
 export const defaultEvaluationsFile = (store: string, useCase: Pick<UseCase, 'name' | 'envName'>) =>
-  path.join(experimentDir(store, useCase), 'evaluations.json');
+  new RunStore(store).evaluationsFile(useCase);
 
 export function writeHandoff(file: string, value: RunsFile | EvaluationsFile): void {
   writeJsonAtomic(file, value);

@@ -4,7 +4,6 @@
  * them (auth_mode: meid_token, or Azure OpenAI without a key), from the host's credential chain.
  */
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Connection } from '../config/connections.js';
 import type { Execution } from '../config/types.js';
 import { createAzureCredential } from '../azure/credentials.js';
@@ -12,6 +11,7 @@ import { LlmService } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { mergePrices, ResponseCache, type PriceTable } from '../llm/index.js';
+import { RunStore } from '../runs/index.js';
 import { readSource } from '../source.js';
 
 /** Azure OpenAI's token scope. */
@@ -25,7 +25,7 @@ export function llmServiceFor(execution: Execution, store: string, connections: 
     cache:
       execution.cache === 'off'
         ? undefined
-        : new ResponseCache({ root: path.join(store, 'cache'), mode: execution.cache }),
+        : new ResponseCache({ root: new RunStore(store).cacheDir, mode: execution.cache }),
     prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
     client: needsToken ? { getToken: entraTokens(host) } : undefined,
   });

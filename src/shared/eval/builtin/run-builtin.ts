@@ -3,7 +3,6 @@
  * recorded as an evaluation run in the run store (same files as a flow run); LLM-judged ones
  * run a judge prompty through the engine, so they share its cache, limits and accounting.
  */
-import path from 'node:path';
 import type { Connection } from '../../config/connections.js';
 import type { Evaluator, EvaluatorDataset } from '../../config/types.js';
 import { emptyUsage, LlmService, type Usage } from '../../engine/index.js';
@@ -12,17 +11,14 @@ import { loadPrompty } from '../../flow/index.js';
 import {
   CompiledMapping,
   readData,
-  readLineRecords,
-  readRunRecord,
   runBatch,
-  RunWriter,
+  RunStore,
   type LineRecord,
   type ProgressReporter,
   type RunRecord,
   type RunSummary,
 } from '../../runs/index.js';
 import { assetPath } from '../../assets.js';
-import { writeJsonAtomic } from '../../files.js';
 import { missingOptions, scorers } from './scorers.js';
 
 export interface BuiltinRunOptions {
@@ -54,10 +50,10 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
       `builtin ${builtin} needs mappings for ${absent.join(', ')} (e.g. prediction: "\${run.outputs.answer}", reference: "\${data.answer}") in dataset ${o.dataset.name}`,
     );
 
-  const standard = readRunRecord(o.storeRoot, o.standardRunId);
+  const store = new RunStore(o.storeRoot);
+  const standard = store.record(o.standardRunId);
   const records = new Map<number, LineRecord>();
-  for await (const r of readLineRecords(path.join(o.storeRoot, 'runs', o.standardRunId, 'outputs.jsonl')))
-    records.set(r.line_number, r);
+  for await (const r of store.lines(o.standardRunId)) records.set(r.line_number, r);
   const rows: Record<string, unknown>[] = [];
   if (o.dataset.localPath) for await (const row of readData(o.dataset.localPath)) rows.push(row);
   const mapping = new CompiledMapping(o.dataset.mappings);
@@ -80,9 +76,7 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
     tokens: { prompt: 0, completion: 0, total: 0 },
     llm_calls: 0,
   };
-  const writer = new RunWriter(o.storeRoot, record);
-  writer.saveRun();
-  writer.openOutputs();
+  const writer = store.begin(record);
   const scores: number[] = [];
   const total = standard.counts.total;
   o.progress?.start({ total, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0 });
@@ -127,7 +121,7 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
     }
     if (!writer.append(line)) await writer.drain();
   }
-  await writer.closeOutputs();
+  await writer.close();
   const metrics = scores.length ? { [scorer.metric]: scores.reduce((a, b) => a + b, 0) / scores.length } : {};
   writer.writeMetrics(metrics);
   record.tokens = { prompt: usage.promptTokens, completion: usage.completionTokens, total: usage.totalTokens };
@@ -221,11 +215,12 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
   });
   // A prompty has no aggregation: the judge's metric is the mean of its per-line scores.
   const scores: number[] = [];
-  for await (const r of readLineRecords(path.join(summary.dir, 'outputs.jsonl'))) {
+  const store = new RunStore(o.storeRoot);
+  for await (const r of store.lines(summary.runId)) {
     const score = Number((r.outputs as { score?: unknown } | undefined)?.score);
     if (r.status === 'Completed' && Number.isFinite(score)) scores.push(score);
   }
   const metrics = scores.length ? { [builtin]: scores.reduce((a, b) => a + b, 0) / scores.length } : {};
-  writeJsonAtomic(path.join(summary.dir, 'metrics.json'), metrics);
+  store.open(summary.runId).writeMetrics(metrics);
   return { ...summary, metrics };
 }

@@ -7,7 +7,7 @@
  * `<evaluator>.<score>` columns, the line errors, and the aggregated metrics.
  * @module
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assetPath } from '../../assets.js';
 import type { Connection } from '../../config/connections.js';
@@ -28,8 +28,9 @@ import { parsePyJson, PythonWorkerCrashed } from '../../engine/python-worker/ind
 import { PyFloat } from '../../engine/template/index.js';
 import { loadTokenizers } from '../../llm/index.js';
 import {
-  RunWriter,
+  RunStore,
   scanData,
+  type RunWriter,
   type LineRecord,
   type ProgressReporter,
   type RunRecord,
@@ -163,7 +164,8 @@ async function runJob(
 ): Promise<RunSummary> {
   const started = Date.now();
   // A code evaluator is one call per function: nothing to resume line by line, so a rerun starts clean.
-  rmSync(path.join(job.storeRoot, 'runs', job.runId), { recursive: true, force: true });
+  const store = new RunStore(job.storeRoot);
+  store.remove(job.runId);
   const record: RunRecord = {
     version: 1,
     id: job.runId,
@@ -179,8 +181,7 @@ async function runJob(
     tokens: { prompt: 0, completion: 0, total: 0 },
     llm_calls: 0,
   };
-  const writer = new RunWriter(job.storeRoot, record);
-  writer.saveRun();
+  const writer = store.begin(record);
   const usage = emptyUsage();
   const outputDir = path.join(writer.dir, 'evaluation');
   const dataRows = (await scanData(job.data)).rows;
@@ -232,14 +233,13 @@ async function runJob(
       }
     }
     const { lines, metrics } = mergeResults(results, dataRows);
-    writer.openOutputs();
     for (const line of lines) {
       if (!writer.append(line)) await writer.drain();
       record.counts.total++;
       if (line.status === 'Completed') record.counts.completed++;
       else record.counts.failed++;
     }
-    await writer.closeOutputs();
+    await writer.close();
     writer.writeMetrics(metrics);
     const failures = results.filter((r) => r.error).map((r) => r.error!);
     if (failures.length) {
