@@ -20,17 +20,25 @@
  * Env: BENCH_RATES (default "500"), BENCH_RUN_MS (default 3000), BENCH_LATENCY_MS (default 20), BENCH_REPS (5),
  * BENCH_ACCESS_LOG=1 (the flow server writes its JSON access log, to /dev/null, instead of none),
  * BENCH_FLOW_TRANSPORT=fetch|node (the model client's transport in the flow server; default node),
- * BENCH_JSON=file (every run's figures, for a later look), BENCH_FLOW_NODE_ARGS (node options of the flow server).
+ * BENCH_JSON=file (every run's figures, for a later look), BENCH_FLOW_NODE_ARGS (node options of the flow server),
+ * BENCH_PATHS=proxy,flow (only those paths), BENCH_IN_FLIGHT=n (closed loop, n requests in flight), BENCH_OWN_TIME=0
+ * (no own-time probe), BENCH_FLOW_HEAP_PROFILE=file and BENCH_FLOW_HEAP_PROFILE_ALL=1 (see liveHeapProfile).
+ *
+ * Next to the latencies, every server reports figures the machine's load does not move (v8.GCProfiler): heap bytes
+ * allocated per request, scavenges per 1,000 requests, and per scavenge what survived it (young generation after it
+ * plus what it promoted) and what it promoted. A scavenge's pause grows with what survives it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { subscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import inspector from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { startModelServer } from '../src/model-server/index.js';
 import { startFlowServer } from '../src/shared/serve/index.js';
 
@@ -38,6 +46,8 @@ const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 3000);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const RATES = (process.env.BENCH_RATES ?? '500').split(',').map(Number);
 const REPS = Number(process.env.BENCH_REPS ?? 5);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 0);
+const loadLabel = (rate: number) => (IN_FLIGHT > 0 ? `${IN_FLIGHT} in flight` : String(rate));
 const FLOW = path.resolve(process.env.BENCH_FLOW ?? 'tests/serve/fixtures/chat');
 const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
 const TRANSPORT = process.env.BENCH_FLOW_TRANSPORT as 'node' | 'fetch' | undefined;
@@ -55,10 +65,85 @@ interface ProcStats {
   /** Servers in front of the model: per request, its time in this process minus its wait for the model (ms). */
   ownP50?: number;
   ownP99?: number;
+  /** From v8.GCProfiler: heap bytes allocated, scavenges, what survived them and what they promoted to old space. */
+  allocBytes: number;
+  scavenges: number;
+  survivedBytes: number;
+  survivedMaxBytes: number;
+  promotedBytes: number;
+  /** Scavenge time as V8 counts it (its own threads included), ms. */
+  scavengeMs: number;
+  scavengeMaxMs: number;
+}
+
+type HeapSnapshotStats = {
+  heapStatistics: { usedHeapSize: number };
+  heapSpaceStatistics: { spaceName: string; spaceUsedSize: number }[];
+};
+const spaceUsed = (h: HeapSnapshotStats, name: string) =>
+  h.heapSpaceStatistics.find((s) => s.spaceName === name)?.spaceUsedSize ?? 0;
+/** Everything outside the young generation: what a scavenge promotes lands here. */
+const oldUsed = (h: HeapSnapshotStats) =>
+  h.heapStatistics.usedHeapSize - spaceUsed(h, 'new_space') - spaceUsed(h, 'new_large_object_space');
+
+/**
+ * Allocation and survivors, which the machine's load does not change (wall-clock percentiles do): bytes allocated
+ * = the heap's growth between collections; a scavenge's survivors = the young generation after it plus what it
+ * promoted (its pause grows with those, not with what it freed).
+ */
+function gcProbe(): {
+  reset(): void;
+  read(): Pick<
+    ProcStats,
+    'allocBytes' | 'scavenges' | 'survivedBytes' | 'survivedMaxBytes' | 'promotedBytes' | 'scavengeMs' | 'scavengeMaxMs'
+  >;
+} {
+  let profiler = new v8.GCProfiler();
+  let usedAtStart = 0;
+  return {
+    reset() {
+      profiler.stop();
+      profiler = new v8.GCProfiler();
+      usedAtStart = v8.getHeapStatistics().used_heap_size;
+      profiler.start();
+    },
+    read() {
+      const result = profiler.stop() as unknown as {
+        statistics: { gcType: string; cost: number; beforeGC: HeapSnapshotStats; afterGC: HeapSnapshotStats }[];
+      };
+      profiler = new v8.GCProfiler();
+      let alloc = 0;
+      let used = usedAtStart;
+      const out = {
+        scavenges: 0,
+        survivedBytes: 0,
+        survivedMaxBytes: 0,
+        promotedBytes: 0,
+        scavengeMs: 0,
+        scavengeMaxMs: 0,
+      };
+      for (const g of result.statistics) {
+        alloc += Math.max(0, g.beforeGC.heapStatistics.usedHeapSize - used);
+        used = g.afterGC.heapStatistics.usedHeapSize;
+        if (g.gcType !== 'Scavenge') continue;
+        const promoted = Math.max(0, oldUsed(g.afterGC) - oldUsed(g.beforeGC));
+        const survived = spaceUsed(g.afterGC, 'new_space') + spaceUsed(g.afterGC, 'new_large_object_space') + promoted;
+        out.scavenges++;
+        out.survivedBytes += survived;
+        out.survivedMaxBytes = Math.max(out.survivedMaxBytes, survived);
+        out.promotedBytes += promoted;
+        out.scavengeMs += g.cost / 1000;
+        out.scavengeMaxMs = Math.max(out.scavengeMaxMs, g.cost / 1000);
+      }
+      alloc += Math.max(0, v8.getHeapStatistics().used_heap_size - used);
+      return { allocBytes: alloc, ...out };
+    },
+  };
 }
 
 /** Measures this process between reset() and read(). */
 function processProbe(): { reset(): void; read(): ProcStats } {
+  const heap = gcProbe();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   let cpu = process.cpuUsage();
@@ -73,6 +158,7 @@ function processProbe(): { reset(): void; read(): ProcStats } {
   return {
     reset() {
       cpu = process.cpuUsage();
+      heap.reset();
       loop.reset();
       gc = { count: 0, ms: 0, max: 0 };
     },
@@ -88,6 +174,7 @@ function processProbe(): { reset(): void; read(): ProcStats } {
         gcCount: gc.count,
         gcMs: gc.ms,
         gcMaxMs: gc.max,
+        ...heap.read(),
       };
     },
   };
@@ -138,6 +225,36 @@ function ownTimeProbe(): { reset(): void; read(): { ownP50: number; ownP99: numb
   };
 }
 
+/**
+ * BENCH_FLOW_HEAP_PROFILE=file: a sampling heap profile of the flow server over each run (file-1.heapprofile, ...)
+ * that keeps every sampled object a young-generation collection did not free: alive at the end, or promoted to old
+ * space and freed later by a full collection. With BENCH_FLOW_NODE_ARGS=--expose-gc two minor collections at the
+ * end drop the young garbage, so the profile shows, by allocation stack, what survives scavenges — what their
+ * pauses copy. With BENCH_FLOW_HEAP_PROFILE_ALL=1 it keeps every sampled allocation instead (where the bytes
+ * allocated per request go). Open it in Chrome's DevTools (Memory tab).
+ */
+const ALLOCATIONS = process.env.BENCH_FLOW_HEAP_PROFILE_ALL === '1';
+function liveHeapProfile(file: string): { start(): Promise<void>; stop(): Promise<void> } {
+  const session = new inspector.Session();
+  session.connect();
+  let n = 0;
+  return {
+    start: () =>
+      session.post('HeapProfiler.startSampling', {
+        samplingInterval: 1024,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: ALLOCATIONS,
+      }),
+    async stop() {
+      const gc = (globalThis as { gc?: (o: object) => void }).gc;
+      gc?.({ type: 'minor' });
+      gc?.({ type: 'minor' });
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(file.replace(/(\.heapprofile)?$/, `-${++n}.heapprofile`), JSON.stringify(profile));
+    },
+  };
+}
+
 /** A child process: sends its URL, then answers 'reset' and 'read' over IPC with its ProcStats. */
 async function role(): Promise<boolean> {
   const [r, arg] = process.argv.slice(2);
@@ -162,13 +279,23 @@ async function role(): Promise<boolean> {
   } else if (r === 'proxy') url = await startBareProxy(arg);
   else return false;
   const probe = processProbe();
-  const own = r === 'model' ? undefined : ownTimeProbe();
+  // BENCH_OWN_TIME=0: without the own-time probe (its channels and async context cost the server something).
+  const own = r === 'model' || process.env.BENCH_OWN_TIME === '0' ? undefined : ownTimeProbe();
+  const heapProfile =
+    r === 'flow' && process.env.BENCH_FLOW_HEAP_PROFILE
+      ? liveHeapProfile(process.env.BENCH_FLOW_HEAP_PROFILE)
+      : undefined;
   process.on('message', (m) => {
-    if (m === 'reset') {
-      probe.reset();
-      own?.reset();
-    }
-    process.send!(m === 'read' ? { ...probe.read(), ...own?.read() } : 'ok');
+    void (async () => {
+      if (m === 'reset') {
+        await heapProfile?.start();
+        probe.reset();
+        own?.reset();
+      }
+      const stats = m === 'read' ? { ...probe.read(), ...own?.read() } : undefined;
+      if (m === 'read') await heapProfile?.stop();
+      process.send!(stats ?? 'ok');
+    })();
   });
   process.on('disconnect', () => process.exit(0));
   process.send!({ url });
@@ -286,14 +413,28 @@ function poster(url: string, headers: Record<string, string>, body: string): Sen
     });
 }
 
-/** Fires one request every 1000/rate ms (drift-corrected) for RUN_MS; latencies of the ones that finish. */
+/**
+ * Fires one request every 1000/rate ms (drift-corrected) for RUN_MS; latencies of the ones that finish. With
+ * BENCH_IN_FLIGHT=n, a closed loop instead: n requests always in flight, each sent when the previous one ends. The
+ * rate then follows the machine, but what a server keeps alive at any moment (n requests' objects, what its
+ * scavenges copy) does not: survivor figures that the machine's load cannot move.
+ */
 async function openLoop(rate: number, send: Send): Promise<Pick<Run, 'achieved' | 'p50' | 'p99' | 'max' | 'errors'>> {
   const latencies: number[] = [];
   let errors = 0;
   const pending: Promise<void>[] = [];
   const start = performance.now();
   let n = 0;
-  while (performance.now() - start < RUN_MS) {
+  const worker = async () => {
+    while (performance.now() - start < RUN_MS) {
+      const t0 = performance.now();
+      const status = await send().catch(() => 0);
+      if (status === 200) latencies.push(performance.now() - t0);
+      else errors++;
+    }
+  };
+  if (IN_FLIGHT > 0) for (let i = 0; i < IN_FLIGHT; i++) pending.push(worker());
+  while (IN_FLIGHT === 0 && performance.now() - start < RUN_MS) {
     const due = start + (n * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
@@ -323,8 +464,12 @@ async function openLoop(rate: number, send: Send): Promise<Pick<Run, 'achieved' 
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const PATHS = ['bare', 'proxy', 'flow'] as const;
-type PathName = (typeof PATHS)[number];
+const ALL_PATHS = ['bare', 'proxy', 'flow'] as const;
+type PathName = (typeof ALL_PATHS)[number];
+/** BENCH_PATHS=flow (or proxy,flow): only those paths, e.g. to look at allocation alone; added figures need bare. */
+const PATHS: readonly PathName[] = process.env.BENCH_PATHS
+  ? ALL_PATHS.filter((p) => process.env.BENCH_PATHS!.split(',').includes(p))
+  : ALL_PATHS;
 const LABEL: Record<PathName, string> = {
   bare: 'model server directly',
   proxy: 'bare node:http proxy',
@@ -364,12 +509,12 @@ async function main(): Promise<void> {
   for (const p of PATHS) await openLoop(200, send[p]);
   const all: Record<string, unknown>[] = [];
   console.log(
-    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
+    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, ${IN_FLIGHT > 0 ? `closed loop: ${IN_FLIGHT} requests in flight, ` : ''}Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
   );
   console.log(
-    '| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server CPU µs/req | server own time p50/p99 ms | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |',
+    '| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server alloc KB/req | server scavenges /1000 req | server survived KB/scavenge mean (max) | server promoted KB/scavenge | server scavenge ms mean (max) | server CPU µs/req | server own time p50/p99 ms | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |',
   );
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---|---|---|---:|---|---:|');
   const summary: string[] = [];
   for (const rate of RATES) {
     const runs: Record<PathName, Run>[] = [];
@@ -390,17 +535,21 @@ async function main(): Promise<void> {
       const n = (r: Run) => r.achieved * (RUN_MS / 1000);
       const modelCpu = p === 'bare' ? m((r) => r.server.cpuUs / n(r)) : m((r) => r.model!.cpuUs / n(r));
       console.log(
-        `| ${rate} | ${LABEL[p]} | ${m((r) => r.achieved).toFixed(0)} | ${m((r) => r.p50).toFixed(2)} | ${m((r) => r.p99).toFixed(2)} | ${m((r) => r.max).toFixed(1)} | ${runs.reduce((a, r) => a + r[p].errors, 0)} | ` +
+        `| ${loadLabel(rate)} | ${LABEL[p]} | ${m((r) => r.achieved).toFixed(0)} | ${m((r) => r.p50).toFixed(2)} | ${m((r) => r.p99).toFixed(2)} | ${m((r) => r.max).toFixed(1)} | ${runs.reduce((a, r) => a + r[p].errors, 0)} | ` +
+          `${m((r) => r.server.allocBytes / n(r) / 1024).toFixed(1)} | ${m((r) => (r.server.scavenges / n(r)) * 1000).toFixed(1)} | ` +
+          `${m((r) => r.server.survivedBytes / Math.max(1, r.server.scavenges) / 1024).toFixed(0)} (${m((r) => r.server.survivedMaxBytes / 1024).toFixed(0)}) | ${m((r) => r.server.promotedBytes / Math.max(1, r.server.scavenges) / 1024).toFixed(0)} | ` +
+          `${m((r) => r.server.scavengeMs / Math.max(1, r.server.scavenges)).toFixed(2)} (${m((r) => r.server.scavengeMaxMs).toFixed(2)}) | ` +
           `${p === 'bare' ? '—' : m((r) => r.server.cpuUs / n(r)).toFixed(0)} | ${p === 'bare' || m((r) => r.server.ownP99 ?? 0) === 0 ? '—' : `${m((r) => r.server.ownP50!).toFixed(2)} / ${m((r) => r.server.ownP99!).toFixed(2)}`} | ${m((r) => r.server.elP50).toFixed(2)} / ${m((r) => r.server.elP99).toFixed(2)} / ${m((r) => r.server.elMax).toFixed(1)} | ` +
           `${m((r) => r.server.gcMs / (RUN_MS / 1000)).toFixed(1)} (${m((r) => r.server.gcMaxMs).toFixed(1)}) | ${modelCpu.toFixed(0)} | ${m((r) => r.client.elP99).toFixed(2)} / ${m((r) => r.client.elMax).toFixed(1)} | ${m((r) => r.load1).toFixed(2)} |`,
       );
     }
+    if (!PATHS.includes('bare')) continue;
     const p99s = (k: PathName) => runs.map((r) => r[k].p99);
     const range = (k: PathName) => `${Math.min(...p99s(k)).toFixed(1)}–${Math.max(...p99s(k)).toFixed(1)}`;
     // How much the baseline's own p99 moves between runs: an added p99 smaller than this cannot be told apart.
     const noise = Math.max(...p99s('bare')) - Math.min(...p99s('bare'));
     const added = (k: PathName, f: (r: Run) => number) => median(runs.map((r) => f(r[k]) - f(r.bare)));
-    for (const p of ['proxy', 'flow'] as const) {
+    for (const p of (['proxy', 'flow'] as const).filter((x) => PATHS.includes(x))) {
       const addedP99 = added(p, (r) => r.p99);
       const verdict =
         noise >= 2
@@ -409,7 +558,7 @@ async function main(): Promise<void> {
             ? 'yes'
             : 'no';
       summary.push(
-        `| ${rate} | ${LABEL[p]} | ${added(p, (r) => r.p50).toFixed(2)} | ${addedP99.toFixed(2)} | ${range('bare')} | ${range(p)} | ${p === 'flow' ? median(runs.map((r) => r.flow.p99 - r.proxy.p99)).toFixed(2) : '—'} | ${verdict} |`,
+        `| ${loadLabel(rate)} | ${LABEL[p]} | ${added(p, (r) => r.p50).toFixed(2)} | ${addedP99.toFixed(2)} | ${range('bare')} | ${range(p)} | ${p === 'flow' ? (PATHS.includes('proxy') ? median(runs.map((r) => r.flow.p99 - r.proxy.p99)).toFixed(2) : '—') : '—'} | ${verdict} |`,
       );
     }
   }

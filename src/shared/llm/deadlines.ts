@@ -18,28 +18,72 @@ export interface Deadline {
   expired: boolean;
 }
 
-/** Deadlines of equal length, in start order; one timer, armed for the oldest. */
+/** A deadline and its place in the queue. */
+interface Entry extends Deadline {
+  prev: Entry | undefined;
+  next: Entry | undefined;
+  queued: boolean;
+}
+
+/**
+ * Deadlines of equal length, in start order; one timer, armed for the oldest.
+ *
+ * Kept in a linked list whose finished entries are unlinked both ways, not in a Set: a Set that takes and drops
+ * an entry per request replaces its backing table every few requests, and each replaced table keeps its entries
+ * and a link to its successor. Once a collection has moved one table to the old generation, that dead table kept
+ * every later table, and through their entries every request's objects, alive through young-generation
+ * collections until the next full one (the flow server promoted 1–2 MB per scavenge; bench/README-serve.md).
+ */
 export class DeadlineQueue {
-  private readonly pending = new Set<Deadline>();
+  private head: Entry | undefined;
+  private tail: Entry | undefined;
+  private size = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly timeoutMs: number) {}
 
   /** Starts timing: `expire` runs once, `timeoutMs` from now, unless the work is finished first. */
   start(expire: () => void): Deadline {
-    const entry: Deadline = { at: performance.now() + this.timeoutMs, expire, expired: false };
-    this.pending.add(entry);
+    const entry: Entry = {
+      at: performance.now() + this.timeoutMs,
+      expire,
+      expired: false,
+      prev: this.tail,
+      next: undefined,
+      queued: true,
+    };
+    if (this.tail) this.tail.next = entry;
+    else this.head = entry;
+    this.tail = entry;
+    this.size++;
     // The armed timer targets an older (earlier) deadline, so it never needs moving earlier; it only has to
     // keep the process alive again when it was released while nothing was pending.
     if (!this.timer) this.arm(entry.at);
-    else if (this.pending.size === 1) this.timer.ref();
+    else if (this.size === 1) this.timer.ref();
     return entry;
   }
 
-  finish(entry: Deadline): void {
-    this.pending.delete(entry);
+  finish(deadline: Deadline): void {
+    const entry = deadline as Entry;
+    if (!entry.queued) return;
+    this.unlink(entry);
     // Nothing left to time: let the process exit instead of waiting for a stale deadline.
-    if (this.pending.size === 0) this.timer?.unref();
+    if (this.size === 0) this.timer?.unref();
+  }
+
+  /** Work still being timed. */
+  get pending(): number {
+    return this.size;
+  }
+
+  private unlink(entry: Entry): void {
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.tail = entry.prev;
+    entry.prev = entry.next = undefined;
+    entry.queued = false;
+    this.size--;
   }
 
   private arm(at: number): void {
@@ -49,12 +93,12 @@ export class DeadlineQueue {
   private fire(): void {
     this.timer = undefined;
     const now = performance.now();
-    for (const entry of this.pending) {
+    for (let entry = this.head; entry; entry = this.head) {
       if (entry.at > now) {
         this.arm(entry.at);
         return;
       }
-      this.pending.delete(entry);
+      this.unlink(entry);
       entry.expired = true;
       entry.expire();
     }

@@ -110,7 +110,9 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
     },
     visibleOutputs(outputs) {
       if (hidden.size === 0) return outputs;
-      return Object.fromEntries(Object.entries(outputs).filter(([k]) => !hidden.has(k)));
+      const visible: Record<string, unknown> = {};
+      for (const k in outputs) if (!hidden.has(k)) visible[k] = outputs[k];
+      return visible;
     },
     close: () => executor.close(),
   };

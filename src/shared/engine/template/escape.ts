@@ -89,12 +89,18 @@ export function unescapeMessages(messages: ChatMessage[], map: EscapeMap): ChatM
  */
 export function buildEscapeMap(inputs: Record<string, unknown>, inputsToEscape: readonly string[]): EscapeMap {
   const map: EscapeMap = new Map();
-  for (const value of Object.values(inputs)) {
+  for (const key in inputs) {
+    const value = inputs[key];
     if (value instanceof PromptResult && value.needsEscape) for (const [k, v] of value.escapeMap) map.set(k, v);
   }
-  const flowMap: EscapeMap = new Map();
-  for (const key of Object.keys(inputs)) if (inputsToEscape.includes(key)) addEscapesFor(inputs[key], flowMap);
-  for (const [k, v] of flowMap) map.set(k, v);
+  // The flow inputs' placeholders come after the prompt results'. A second map only when some input is to be
+  // escaped (this runs for every llm and prompt node of every line).
+  let flowMap: EscapeMap | undefined;
+  if (inputsToEscape.length > 0) {
+    for (const key in inputs)
+      if (inputsToEscape.includes(key)) flowMap = addEscapesFor(inputs[key], flowMap ?? new Map());
+  }
+  if (flowMap) for (const [k, v] of flowMap) map.set(k, v);
   return map;
 }
 
@@ -104,6 +110,8 @@ export function escapeInputs(
   map: EscapeMap,
   inputsToEscape: readonly string[],
 ): Record<string, unknown> {
+  // Nothing to escape (no placeholders means no prompt result that needs its escaped text either): no copy.
+  if (map.size === 0) return inputs;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(inputs)) {
     const value = inputs[key];
