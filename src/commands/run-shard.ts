@@ -73,7 +73,8 @@ export function registerRunShardCommand(program: Command): void {
             if (!opts.runsFile)
               throw ConfigError.at({ file: 'option --runs-file' }, 'missing, expected the runs file to evaluate');
             if (opts.seedStore) cpSync(opts.seedStore, output, { recursive: true });
-            const runsFile = path.join(output, 'runs.json');
+            // The shard's own hand-off files sit beside its verdict, outside the store's layout.
+            const runsFile = path.join(output, 'shard-runs.json');
             cpSync(opts.runsFile, runsFile);
             await evaluateStep.run(
               {
@@ -81,7 +82,7 @@ export function registerRunShardCommand(program: Command): void {
                 env: opts.env,
                 store: output,
                 runsFile,
-                evaluationsFile: path.join(output, 'evaluations.json'),
+                evaluationsFile: path.join(output, 'shard-evaluations.json'),
                 shard: opts.shard,
                 concurrency: opts.concurrency === undefined ? undefined : Number(opts.concurrency),
                 maxFailedLines: '100%',
@@ -102,7 +103,7 @@ export function registerRunShardCommand(program: Command): void {
               `cannot read the plan: ${e instanceof Error ? e.message : String(e)}; expected the plan.json of a bulk-run`,
             );
           }
-          const runsFile = path.join(output, 'runs.json');
+          const runsFile = path.join(output, 'shard-runs.json');
           // The shard joins this plan: bulk-run executes the saved plan beside its runs file.
           writeFileSync(planFileBeside(runsFile), JSON.stringify(plan, null, 2));
           const result = await bulkRunStep.run(

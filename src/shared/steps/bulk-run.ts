@@ -6,7 +6,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
-import { loadUseCase } from '../config/use-case.js';
 import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { checkDatasets, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
@@ -29,7 +28,13 @@ import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import type { RunsFile, StandardRun } from '../results/handoff.js';
 import { ciBuildId, defaultRunsFile, writeHandoff } from './experiment-files.js';
-import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
+import {
+  environmentFallback,
+  executionOverrides,
+  failedLineLimit,
+  loadUseCaseForRun,
+  storeInputs,
+} from './run-settings.js';
 
 export interface BulkRunInputs {
   config: string;
@@ -100,14 +105,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     { name: 'failed-lines', description: 'Lines that failed in all.' },
   ],
   async run(inputs, host) {
-    // A dry run reads no secret: placeholders left unset are listed as what the real run will need. A cloud run
-    // reads none here either: its jobs read the connections from the workspace.
-    const load = (secrets: 'list' | 'require') =>
-      loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'bulk-run', secrets });
-    let useCase = load('list');
-    // A shard is executed here (run-shard inside a cloud job, or a local shard), whatever the target.
+    const useCase = loadUseCaseForRun(inputs, host, 'bulk-run');
     const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
-    if (!cloud && !inputs.dryRun) useCase = load('require');
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);

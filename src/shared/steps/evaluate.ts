@@ -7,7 +7,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
-import { loadUseCase } from '../config/use-case.js';
 import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
@@ -40,7 +39,13 @@ import {
 } from './experiment-files.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
 import { planInputs, shardInput, showPlan, targetInput } from './plan-output.js';
-import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
+import {
+  environmentFallback,
+  executionOverrides,
+  failedLineLimit,
+  loadUseCaseForRun,
+  storeInputs,
+} from './run-settings.js';
 
 export interface EvaluateInputs {
   config: string;
@@ -104,13 +109,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     { name: 'metrics', description: 'JSON: evaluator → variant → dataset → aggregated metrics.' },
   ],
   async run(inputs, host) {
-    // A dry run reads no secret: placeholders left unset are listed as what the real run will need. A cloud run
-    // reads none here either: its jobs read the connections from the workspace.
-    const load = (secrets: 'list' | 'require') =>
-      loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate', secrets });
-    let useCase = load('list');
+    const useCase = loadUseCaseForRun(inputs, host, 'evaluate');
     const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
-    if (!cloud && !inputs.dryRun) useCase = load('require');
     // azureml: evaluation datasets are read from the store's cache (downloaded once).
     const lineage = await resolveAzureDatasets(
       [...useCase.datasets, ...useCase.evaluators.flatMap((e) => e.datasets)],

@@ -1,6 +1,9 @@
 /** Inputs and settings shared by the steps that run flows (bulk-run, evaluate). */
 import { environmentConnection, type Connection } from '../config/connections.js';
 import type { Execution, UseCase } from '../config/types.js';
+import { loadUseCase } from '../config/use-case.js';
+import type { Host } from '../host/host.js';
+import type { SourceLocation } from '../errors.js';
 import { ConfigError } from '../errors.js';
 import type { InputSpec } from './declare.js';
 
@@ -78,4 +81,31 @@ export function environmentFallback(useCase: UseCase, mask: (secret: string) => 
   const fallback = environmentConnection(useCase.variable, 'from_env');
   if (typeof fallback?.value.api_key === 'string') mask(fallback.value.api_key);
   return fallback;
+}
+
+/**
+ * The use case as bulk-run and evaluate need it. A dry run reads no secret: placeholders left unset are listed as
+ * what the real run will need. A cloud run reads none here either: its jobs read the connections from the
+ * workspace. Only a local run requires them, which is known once the configuration says the target, so the
+ * configuration may be read twice; its warnings are told once.
+ */
+export function loadUseCaseForRun(
+  inputs: { config: string; env?: string; target?: string; shard?: string; dryRun?: boolean },
+  host: Host,
+  needs: 'bulk-run' | 'evaluate',
+): UseCase {
+  const warnings: Array<[string, SourceLocation | undefined]> = [];
+  const listing = loadUseCase({
+    configPath: inputs.config,
+    env: inputs.env,
+    host: { mask: (s) => host.mask(s), warning: (message, at) => warnings.push([message, at]) },
+    needs,
+    secrets: 'list',
+  });
+  // A shard is executed here (run-shard inside a cloud job, or a local shard), whatever the target.
+  const cloud = !inputs.shard && (inputs.target ?? listing.execution.target) === 'azure';
+  if (!cloud && !inputs.dryRun)
+    return loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs, secrets: 'require' });
+  for (const [message, at] of warnings) host.warning(message, at);
+  return listing;
 }
