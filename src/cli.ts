@@ -5,6 +5,7 @@ import { addStepCommand } from './cli-support.js';
 import { registerFlowCommands } from './commands/flow.js';
 import { registerModelServerCommand } from './commands/model-server.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerRunShardCommand } from './commands/run-shard.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { dataPipelineStep } from './shared/steps/data-pipeline.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
@@ -83,5 +84,6 @@ addStepCommand(
   on STORAGE.SOURCE_BLOB, writes the DATA_ASSETS files into TARGET_CONTAINER and registers each by content hash.`,
 );
 registerModelServerCommand(program);
+registerRunShardCommand(program);
 
 await program.parseAsync(process.argv);

@@ -24,7 +24,7 @@ import {
 import { SlotPool } from '../runs/pool.js';
 import { StepProgress } from './step-progress.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
-import { planInputs, shardInput, showPlan } from './plan-output.js';
+import { planInputs, shardInput, showPlan, targetInput } from './plan-output.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
 import type { RunsFile, StandardRun } from '../results/handoff.js';
@@ -47,6 +47,8 @@ export interface BulkRunInputs {
   planFile?: string;
   /** `i/n`: execute only shard i of n of the plan's lines. */
   shard?: string;
+  /** Where the plan's lines run (default: execution.target of experiment.yaml). */
+  target?: Execution['target'];
 }
 
 export interface BulkRunOutputs {
@@ -89,6 +91,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     },
     ...planInputs,
     shardInput,
+    targetInput,
   ],
   outputs: [
     { name: 'runs-file', description: 'Path of the runs file (JSON) for the next steps.' },
@@ -97,14 +100,14 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     { name: 'failed-lines', description: 'Lines that failed in all.' },
   ],
   async run(inputs, host) {
-    // A dry run reads no secret: placeholders left unset are listed as what the real run will need.
-    const useCase = loadUseCase({
-      configPath: inputs.config,
-      env: inputs.env,
-      host,
-      needs: 'bulk-run',
-      secrets: inputs.dryRun ? 'list' : 'require',
-    });
+    // A dry run reads no secret: placeholders left unset are listed as what the real run will need. A cloud run
+    // reads none here either: its jobs read the connections from the workspace.
+    const load = (secrets: 'list' | 'require') =>
+      loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'bulk-run', secrets });
+    let useCase = load('list');
+    // A shard is executed here (run-shard inside a cloud job, or a local shard), whatever the target.
+    const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
+    if (!cloud && !inputs.dryRun) useCase = load('require');
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
@@ -135,12 +138,29 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const earlier = inputs.resume || shard ? readSavedPlan(planPath, planned, inputs.resume === true) : undefined;
     const plan = earlier ?? planned;
     if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs, useCase.missingSecrets);
+    const cloudRun = cloud ? await (await import('../azure/jobs-step.js')).prepareCloudRun(useCase, host) : undefined;
     if (inputs.dryRun) {
+      if (cloudRun)
+        await cloudRun.run({
+          work: cloudRun.bulkRunWork(plan, planPath),
+          storeRoot: inputs.store,
+          dryRun: true,
+          pollMs: 0,
+          concurrency: execution.concurrency,
+        });
       host.setOutput('run-ids', plan.runs.map((r) => r.runId).join(','));
       return { runsFile, runs: [], plan };
     }
     if (!earlier) writeJsonAtomic(planPath, plan);
     exportEnvironment(useCase.environmentVariables);
+    // On azure the shards run as jobs and their records are merged here; the runs are then finished below like
+    // a local shard's (every line recorded: nothing runs, aggregation completes them).
+    if (cloudRun)
+      await cloudRun.run({
+        work: cloudRun.bulkRunWork(plan, planPath),
+        storeRoot: inputs.store,
+        concurrency: execution.concurrency,
+      });
 
     const pieces = shard
       ? shardPlan(plan, shard.count)[shard.index].pieces.map((p) => ({

@@ -39,7 +39,7 @@ import {
   writeHandoff,
 } from './experiment-files.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
-import { planInputs, shardInput, showPlan } from './plan-output.js';
+import { planInputs, shardInput, showPlan, targetInput } from './plan-output.js';
 import { environmentFallback, executionOverrides, failedLineLimit, storeInputs } from './run-settings.js';
 
 export interface EvaluateInputs {
@@ -57,6 +57,8 @@ export interface EvaluateInputs {
   resume?: boolean;
   /** `i/n`: execute only shard i of n of the evaluation jobs' lines. */
   shard?: string;
+  /** Where the evaluation lines run (default: execution.target of experiment.yaml). */
+  target?: UseCase['execution']['target'];
 }
 
 export interface EvaluateOutputs {
@@ -95,20 +97,20 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     },
     ...planInputs,
     shardInput,
+    targetInput,
   ],
   outputs: [
     { name: 'evaluations-file', description: 'Path of the evaluations file (JSON) for the report step.' },
     { name: 'metrics', description: 'JSON: evaluator → variant → dataset → aggregated metrics.' },
   ],
   async run(inputs, host) {
-    // A dry run reads no secret: placeholders left unset are listed as what the real run will need.
-    const useCase = loadUseCase({
-      configPath: inputs.config,
-      env: inputs.env,
-      host,
-      needs: 'evaluate',
-      secrets: inputs.dryRun ? 'list' : 'require',
-    });
+    // A dry run reads no secret: placeholders left unset are listed as what the real run will need. A cloud run
+    // reads none here either: its jobs read the connections from the workspace.
+    const load = (secrets: 'list' | 'require') =>
+      loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'evaluate', secrets });
+    let useCase = load('list');
+    const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
+    if (!cloud && !inputs.dryRun) useCase = load('require');
     // azureml: evaluation datasets are read from the store's cache (downloaded once).
     const lineage = await resolveAzureDatasets(
       [...useCase.datasets, ...useCase.evaluators.flatMap((e) => e.datasets)],
@@ -145,6 +147,47 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     }
     const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
     const rows = await checkAlignment(jobs, useCase);
+    // On azure the evaluation jobs' lines run as cloud jobs and are merged into the store; the runs are then
+    // finished below as resumed ones (every line recorded: nothing runs, aggregation completes them).
+    let cloudDone = false;
+    if (cloud && jobs.length > 0) {
+      const { prepareCloudRun } = await import('../azure/jobs-step.js');
+      const { evaluateWork } = await import('../azure/jobs-evaluate.js');
+      const cloudRun = await prepareCloudRun(useCase, host);
+      const total = [...rows.values()].reduce((n, r) => n + r, 0);
+      await cloudRun.run({
+        work: evaluateWork({
+          runs,
+          runsFile,
+          storeRoot: inputs.store,
+          total,
+          cloud: cloudRun.cloud,
+          localData: Object.fromEntries(
+            jobs
+              .filter((j) => j.dataset.localPath)
+              .map((j) => [evaluationRunId(j.run.runId, j.evaluator.name), [j.dataset.localPath!]]),
+          ),
+          evaluationRunIds: (count) =>
+            Array.from({ length: count }, (_, index) => [
+              ...new Set(
+                shardPieces(jobs, rows, { index, count }).map((p) =>
+                  evaluationRunId(p.job.run.runId, p.job.evaluator.name),
+                ),
+              ),
+            ]),
+          lines: (count) =>
+            Array.from({ length: count }, (_, index) =>
+              shardPieces(jobs, rows, { index, count }).reduce(
+                (n, p) => n + (p.range ? p.range.end - p.range.start : rows.get(p.job)!),
+                0,
+              ),
+            ),
+        }),
+        storeRoot: inputs.store,
+        concurrency: execution.concurrency,
+      });
+      cloudDone = true;
+    }
     if (jobs.length === 0)
       host.warning(
         `evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`,
@@ -186,6 +229,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       const continues =
         before !== undefined &&
         (inputs.resume === true ||
+          cloudDone ||
           (shard !== undefined && (before.record.shards ?? []).some((s) => s.count === shard.count)));
       if (continues && before.record.status === 'Completed') {
         host.info(`evaluation ${runId}: finished earlier, kept`);

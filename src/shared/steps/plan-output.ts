@@ -26,6 +26,14 @@ export const shardInput: InputSpec = {
     "Execute only shard i of n of the plan (i/n, e.g. 2/4): the plan's lines cut into n contiguous, balanced pieces. Running every shard into the same store gives the records of one unsharded run.",
 };
 
+export const targetInput: InputSpec = {
+  name: 'target',
+  type: 'choice',
+  choices: ['local', 'azure'],
+  description:
+    'Where the lines run (default: execution.target of experiment.yaml, else local). azure: the shards as Azure ML command jobs (settings in azure:), their records merged into the local store.',
+};
+
 type Row = [string, string, string, string, string, string, string];
 
 /** Which part of the plan to show: bulk-run shows its runs, evaluate its evaluation jobs. */

@@ -29,6 +29,8 @@ interface Run {
 /** Inputs of each step's end-to-end case. A new step in the registry needs its case here. */
 const cases: Record<string, (store: string) => Record<string, string>> = {
   validate: () => ({ config: example }),
+  // The DataOps example: its pipeline rebuilds the committed data byte for byte, so the repository is not changed.
+  'data-pipeline': (store) => ({ config: 'examples/named_entity_recognition/experiment.yaml', store }),
   'register-data': (store) => ({ config: example, store }),
   'bulk-run': (store) => ({ config: example, store, 'cache-mode': 'off' }),
   evaluate: (store) => ({ config: example, store, 'cache-mode': 'off' }),

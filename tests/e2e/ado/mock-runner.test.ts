@@ -26,6 +26,8 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-ado-'));
 /** Inputs (task.json names) of each step's case. A new step in the registry needs its case here. */
 const cases: Record<string, (store: string) => Record<string, string>> = {
   validate: () => ({ config: example }),
+  // The DataOps example: its pipeline rebuilds the committed data byte for byte, so the repository is not changed.
+  'data-pipeline': (store) => ({ config: 'examples/named_entity_recognition/experiment.yaml', store }),
   'register-data': (store) => ({ config: example, store }),
   'bulk-run': (store) => ({ config: example, store, cacheMode: 'off' }),
   evaluate: (store) => ({ config: example, store, cacheMode: 'off' }),

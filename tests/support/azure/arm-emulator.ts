@@ -149,6 +149,7 @@ export class ArmEmulator {
   private validator!: SpecValidator;
   private specOps = new Map<string, SpecOperation>();
   private handlers = new Map<string, Handler>();
+  private unvalidated: { method: string; path: RegExp; handler: Handler }[] = [];
   private clock = Date.parse('2026-11-01T00:00:00Z');
 
   private constructor(readonly options: EmulatorOptions) {
@@ -201,6 +202,14 @@ export class ArmEmulator {
   /** Replace or add the behaviour of one operation of the spec. */
   handle(operationId: string, handler: Handler): void {
     this.handlers.set(operationId, handler);
+  }
+
+  /**
+   * Behaviour of an operation whose spec is not vendored (e.g. workspace connections, workspaceRP.json): its
+   * requests are recorded as platform requests (not validated) and answered by `handler`.
+   */
+  handleUnvalidated(method: string, pathPattern: RegExp, handler: Handler): void {
+    this.unvalidated.push({ method: method.toUpperCase(), path: pathPattern, handler });
   }
 
   get(id: string): Record<string, unknown> | undefined {
@@ -350,6 +359,13 @@ export class ArmEmulator {
       return send(this.pollOperation(u.pathname.includes('mfeOperationsStatus') ? 'status' : 'result', platform[2]));
     }
 
+    const outside = this.unvalidated.find((h) => h.method === method && h.path.test(u.pathname));
+    const outsideWs = outside && this.workspaceOf(u.pathname);
+    if (outside && outsideWs) {
+      record.platform = true;
+      const ctx = { emulator: this, method, id: u.pathname, query, body, workspace: outsideWs, operationId: '' };
+      return send(await outside.handler(ctx));
+    }
     const check = await this.validator.request({
       url: `https://management.azure.com${req.url}`,
       method,
