@@ -8,7 +8,9 @@
  *   npm run build
  *   LLMOPS_BENCH_LINES=50000 npx tsx bench/million.ts     # default 1,000,000 lines
  *
- * LLMOPS_BENCH_CONCURRENCY sets the lines in flight (default 32); LLMOPS_BENCH_KEEP=1 keeps the work folder.
+ * LLMOPS_BENCH_CONCURRENCY sets the lines in flight (default 32); LLMOPS_BENCH_KEEP=1 keeps the work folder;
+ * LLMOPS_BENCH_NODE_FLAGS adds flags to each step's node (e.g. `--max-semi-space-size=64`, the default young
+ * generation, to compare with the CLI's own).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist/cli.js');
 const lines = Number(process.env.LLMOPS_BENCH_LINES ?? 1_000_000);
 const concurrency = Number(process.env.LLMOPS_BENCH_CONCURRENCY ?? 32);
+const nodeFlags = (process.env.LLMOPS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const BUDGET_MB = 300;
 
 const experiment = `name: million
@@ -135,7 +138,7 @@ async function step(name: string, args: string[], dir: string, env: NodeJS.Proce
   const stats = path.join(dir, `${name}.time`);
   const log = createWriteStream(path.join(dir, `${name}.log`));
   const t0 = performance.now();
-  const child = spawn('/usr/bin/time', ['-v', '-o', stats, process.execPath, cli, name, ...args], {
+  const child = spawn('/usr/bin/time', ['-v', '-o', stats, process.execPath, ...nodeFlags, cli, name, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,6 +3,7 @@
  * node:24 base, python3 installed, the packed CLI installed, and nothing that breaks Jenkins'
  * `agent { docker }` (which starts the container with `cat` and `docker exec`s each step).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 interface Instruction {
@@ -53,4 +54,17 @@ test('ends with a CMD in exec form and runs as a non-root user', () => {
   expect(cmd).toHaveLength(1);
   expect(JSON.parse(cmd[0].args)[0]).toBe('llmops');
   expect(ops('USER').at(-1)?.args).not.toBe('root');
+});
+
+test('sets a 16 MB young generation through NODE_OPTIONS, which node accepts there', () => {
+  const env = ops('ENV').find((e) => e.args.includes('NODE_OPTIONS='));
+  const value = env?.args.match(/NODE_OPTIONS=(\S+)/)?.[1];
+  expect(value).toBe('--max-semi-space-size=16');
+  // Node refuses flags outside its NODE_OPTIONS allow-list (exit 9): the image's CLI would not start.
+  const r = spawnSync(process.execPath, ['-e', '0'], {
+    env: { ...process.env, NODE_OPTIONS: value },
+    encoding: 'utf8',
+  });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
 });

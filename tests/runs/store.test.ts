@@ -175,3 +175,19 @@ test('the index looks lines up when line numbers have gaps or start elsewhere', 
   expect(reader.get(5000)!.line_number).toBe(5000);
   reader.close();
 });
+
+test('the index sorts scattered line numbers instead of holding a block per line', async () => {
+  const store = new RunStore(root);
+  const w = store.begin(runRecord('scattered'));
+  const numbers = Array.from({ length: 40 }, (_, i) => i * 1_000_003);
+  for (const n of [...numbers].reverse()) w.append(line(n));
+  w.append(line(numbers[3], { second: true }));
+  await w.close();
+  const index = await store.index('scattered');
+  expect(index.size).toBe(40);
+  expect([...index.numbers()]).toEqual(numbers);
+  expect(index.completedCount(numbers[10])).toBe(10);
+  const recs = await collect(store.linesInOrder('scattered'));
+  expect(recs.map((r) => r.line_number)).toEqual(numbers);
+  expect(recs[3].outputs).not.toHaveProperty('second');
+});

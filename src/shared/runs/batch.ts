@@ -400,7 +400,7 @@ async function execute(
   if (plan.referencedRun) {
     const ref = store.record(plan.referencedRun);
     // The referenced run's records stay in its outputs.jsonl: an offset index finds a line's record when the line
-    // comes up, so an evaluation of a million-line run holds about 13 bytes per line, not the records.
+    // comes up, so an evaluation of a million-line run holds about 5 bytes per line, not the records.
     const index = await store.index(ref.id);
     const reader = index.reader();
     const refDir = store.dir(ref.id);

@@ -1,11 +1,11 @@
 /**
  * An offset index of an outputs.jsonl: where each record starts, keyed by its line number, so a run's records
- * can be read in line order, or one line looked up, without holding the records. About 13 bytes a record (a
- * file offset, a record number and a status byte, plus 8 bytes when line numbers are not 0..n-1), against
- * several kB for a parsed record.
+ * can be read in line order, or one line looked up, without holding the records. 5 bytes a line for the usual
+ * run (a 32-bit file offset and a state byte, by line number; 9 when the file passes 4 GiB), 17 bytes a record
+ * for scattered or fractional line numbers, against several kB for a parsed record.
  * @module
  */
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parsePyJson } from '../engine/python-worker/index.js';
 import type { LineRecord } from './store.js';
@@ -20,34 +20,84 @@ const WINDOW = 256 * 1024;
 /** Bytes read at once while indexing. */
 const READ_CHUNK = 1 << 20;
 
-/** Growable typed arrays: the index never holds a JS object per record. */
-class Float64List {
-  data = new Float64Array(1024);
+/**
+ * A growable typed array in fixed-size blocks: growing never copies nor allocates one large block (a doubling
+ * array holds the old and the new copy at once, and the freed blocks stay in the allocator's heap).
+ */
+class BlockList<A extends Float64Array | Uint8Array> {
+  private readonly blocks: A[] = [];
   length = 0;
+  constructor(private readonly make: (n: number) => A) {}
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Float64Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.length++] = v;
+    const b = this.length >>> BLOCK_BITS;
+    if (b === this.blocks.length) this.blocks.push(this.make(BLOCK));
+    this.blocks[b][this.length++ & BLOCK_MASK] = v;
+  }
+  get(i: number): number {
+    return this.blocks[i >>> BLOCK_BITS][i & BLOCK_MASK];
   }
 }
-class Uint8List {
-  data = new Uint8Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Uint8Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
+const BLOCK_BITS = 14;
+const BLOCK = 1 << BLOCK_BITS;
+const BLOCK_MASK = BLOCK - 1;
+
+/** A line's slot in the line table: no record, a record that did not complete, a completed record. */
+const ABSENT = 0;
+const RECORDED = 1;
+const COMPLETED_FLAG = 2;
+
+/**
+ * Record offsets by line number, in blocks allocated when a line in them is first seen: the usual run (line
+ * numbers 0..n-1, or a shard's range) costs 5 bytes a line (a 32-bit offset while the file is under 4 GiB, and a
+ * state byte) and the index is filled while the file is read, with nothing to sort or copy afterwards.
+ */
+class LineTable {
+  private readonly offsets: (Uint32Array | Float64Array | undefined)[] = [];
+  private readonly states: (Uint8Array | undefined)[] = [];
+  private blocksHeld = 0;
+  /** Distinct lines recorded. */
+  size = 0;
+  /** Highest line number recorded, -1 when none. */
+  max = -1;
+  constructor(private readonly wide: boolean) {}
+
+  /**
+   * Records the first record of line `n`; false when the table cannot hold it (not a small non-negative
+   * integer) or would hold mostly empty blocks (scattered line numbers): the caller then sorts instead.
+   */
+  set(n: number, start: number, completed: boolean): boolean {
+    if (!Number.isInteger(n) || n < 0 || n >= 2 ** 31) return false;
+    const b = n >>> BLOCK_BITS;
+    let states = this.states[b];
+    if (!states) {
+      // Scattered line numbers would cost a block each: more blocks than lines can fill says sort instead.
+      if (this.blocksHeld >= 4 + (4 * this.size) / BLOCK) return false;
+      states = this.states[b] = new Uint8Array(BLOCK);
+      this.offsets[b] = this.wide ? new Float64Array(BLOCK) : new Uint32Array(BLOCK);
+      this.blocksHeld++;
     }
-    this.data[this.length++] = v;
+    const i = n & BLOCK_MASK;
+    if (states[i] !== ABSENT) return true; // the first record of a line wins
+    states[i] = completed ? COMPLETED_FLAG : RECORDED;
+    this.offsets[b]![i] = start;
+    this.size++;
+    if (n > this.max) this.max = n;
+    return true;
+  }
+
+  state(n: number): number {
+    if (!Number.isInteger(n) || n < 0 || n > this.max) return ABSENT;
+    return this.states[n >>> BLOCK_BITS]?.[n & BLOCK_MASK] ?? ABSENT;
+  }
+
+  /** Where line n's record starts, or -1. */
+  start(n: number): number {
+    return this.state(n) === ABSENT ? -1 : this.offsets[n >>> BLOCK_BITS]![n & BLOCK_MASK];
   }
 }
 
-/** No record: a slot of the line-number table. */
-const NONE = 0xffffffff;
+/** Files from this size on need 64-bit offsets. */
+const WIDE_FROM = 0xffffffff;
 
 /**
  * The line number and status of a record from its first bytes, without parsing it; undefined when not our
@@ -73,156 +123,112 @@ function fastLineNumber(buf: Buffer, start: number, end: number): { n: number; c
   return { n, completed };
 }
 
+/** Sorted line numbers with their records' offsets and states: for line numbers the table cannot hold. */
+interface SortedLines {
+  numbers: Float64Array;
+  starts: Float64Array;
+  states: Uint8Array;
+}
+
+/**
+ * Reads the records of one outputs.jsonl, handing each record's file offset, line number and status to `take`;
+ * stops early when `take` returns false (and then returns false). A torn or unreadable record is left out, as
+ * readers skip it.
+ */
+async function scan(file: string, take: (start: number, n: number, completed: boolean) => boolean): Promise<boolean> {
+  if (!existsSync(file)) return true;
+  let offset = 0; // file offset of `buf[0]`
+  const one = (buf: Buffer, from: number, to: number): boolean => {
+    if (to <= from) return true;
+    let seen = fastLineNumber(buf, from, to);
+    if (seen === undefined) {
+      try {
+        const rec = parsePyJson(buf.toString('utf8', from, to)) as { line_number?: unknown; status?: unknown };
+        const v = rec.line_number;
+        if (typeof v === 'number' && Number.isFinite(v)) seen = { n: v, completed: rec.status === 'Completed' };
+      } catch {
+        // a torn line from a kill: skipped, as readLineRecords does
+      }
+    }
+    return seen === undefined || take(offset + from, seen.n, seen.completed);
+  };
+  // One reused buffer (no allocation per chunk): a partial record at its end moves to its start.
+  const fh = await open(file, 'r');
+  let buf = Buffer.allocUnsafe(READ_CHUNK);
+  let filled = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, offset + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      let from = 0;
+      for (let nl = buf.indexOf(0x0a, from); nl >= 0 && nl < filled; nl = buf.indexOf(0x0a, from)) {
+        if (!one(buf, from, nl)) return false;
+        from = nl + 1;
+      }
+      if (from === 0 && filled === buf.length) {
+        // A record longer than the buffer: grow it.
+        const grown = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(grown, 0, 0, filled);
+        buf = grown;
+        continue;
+      }
+      buf.copy(buf, 0, from, filled);
+      filled -= from;
+      offset += from;
+    }
+  } finally {
+    await fh.close();
+  }
+  return one(buf, 0, filled);
+}
+
 /**
  * The records of one outputs.jsonl by line number. Build with `OutputsIndex.build(file)`; the file must not be
  * appended to while the index is used (it reads the records at the offsets it saw).
  */
 export class OutputsIndex {
-  /** Record k of the file (finishing order) starts at starts[k] and ends before starts[k + 1]. */
   private constructor(
     private readonly file: string,
-    private readonly starts: Float64Array,
-    /**
-     * Line numbers in ascending order, one per distinct line (the first record of a line wins); undefined when
-     * they are 0..n-1 (the usual run: then a line's position is its number, and nothing is stored).
-     */
-    private readonly lineNumbers: Float64Array | undefined,
-    /** For lineNumbers[i], the record index in the file. */
-    private readonly recordOf: Uint32Array,
-    /** For lineNumbers[i], 1 when its record's status is Completed. */
-    private readonly completedFlags: Uint8Array,
+    /** Exactly one of the two: the line table (the usual run), or sorted arrays (any other line numbers). */
+    private readonly table: LineTable | undefined,
+    private readonly sorted: SortedLines | undefined,
   ) {}
 
   /** Distinct lines recorded. */
   get size(): number {
-    return this.recordOf.length;
+    return this.table ? this.table.size : this.sorted!.numbers.length;
   }
 
-  /** Scans the file once (a torn or unreadable record is left out, as readers skip it). */
+  /** Scans the file once (twice when its line numbers are not a table's: scattered, fractional, negative). */
   static async build(file: string): Promise<OutputsIndex> {
-    const starts = new Float64List();
-    const numbers = new Float64List();
-    const completed = new Uint8List();
-    let size = 0;
-    if (existsSync(file)) {
-      let offset = 0; // file offset of `buf[0]`
-      const take = (buf: Buffer, base: number, from: number, to: number) => {
-        if (to <= from) return;
-        let seen = fastLineNumber(buf, from, to);
-        if (seen === undefined) {
-          try {
-            const rec = parsePyJson(buf.toString('utf8', from, to)) as { line_number?: unknown; status?: unknown };
-            const v = rec.line_number;
-            if (typeof v === 'number' && Number.isFinite(v)) seen = { n: v, completed: rec.status === 'Completed' };
-          } catch {
-            // a torn line from a kill: skipped, as readLineRecords does
-          }
-        }
-        if (seen === undefined) return;
-        starts.push(base + from);
-        numbers.push(seen.n);
-        completed.push(seen.completed ? 1 : 0);
-      };
-      // One reused buffer (no allocation per chunk): a partial record at its end moves to its start.
-      const fh = await open(file, 'r');
-      let buf = Buffer.allocUnsafe(READ_CHUNK);
-      let filled = 0;
-      try {
-        for (;;) {
-          const { bytesRead } = await fh.read(buf, filled, buf.length - filled, offset + filled);
-          if (bytesRead === 0) break;
-          filled += bytesRead;
-          let from = 0;
-          for (let nl = buf.indexOf(0x0a, from); nl >= 0 && nl < filled; nl = buf.indexOf(0x0a, from)) {
-            take(buf, offset, from, nl);
-            from = nl + 1;
-          }
-          if (from === 0 && filled === buf.length) {
-            // A record longer than the buffer: grow it.
-            const grown = Buffer.allocUnsafe(buf.length * 2);
-            buf.copy(grown, 0, 0, filled);
-            buf = grown;
-            continue;
-          }
-          buf.copy(buf, 0, from, filled);
-          filled -= from;
-          offset += from;
-        }
-      } finally {
-        await fh.close();
-      }
-      const carry = buf.subarray(0, filled);
-      take(carry, offset, 0, carry.length);
-      size = offset + carry.length;
-    }
-    return OutputsIndex.sorted(file, starts, numbers, completed, size);
-  }
-
-  private static sorted(
-    file: string,
-    starts: Float64List,
-    numbers: Float64List,
-    completed: Uint8List,
-    size: number,
-  ): OutputsIndex {
-    const count = numbers.length;
-    const nums = numbers.data.subarray(0, count);
-    let max = -1;
-    let integers = true;
-    for (let k = 0; k < count && integers; k++) {
-      const n = nums[k];
-      integers = Number.isInteger(n) && n >= 0 && n < NONE;
-      if (n > max) max = n;
-    }
-    // Record k ends where record k + 1 starts; the last one at the end of the file.
-    starts.push(size);
-    const ends = starts.data.slice(0, count + 1);
-    let order: Uint32Array;
-    let lineNumbers: Float64Array | undefined;
-    if (integers && max < 2 * count + 1024) {
-      // Line numbers are (nearly) 0..n-1: a table by line number, no sort (4 bytes a line).
-      const slots = new Uint32Array(max + 1).fill(NONE);
-      for (let k = 0; k < count; k++) if (slots[nums[k]] === NONE) slots[nums[k]] = k; // the first record wins
-      let distinct = 0;
-      let dense = true;
-      for (let n = 0; n <= max; n++)
-        if (slots[n] !== NONE) {
-          if (n !== distinct) dense = false;
-          distinct++;
-        }
-      order = new Uint32Array(distinct);
-      if (!dense) lineNumbers = new Float64Array(distinct);
-      let i = 0;
-      for (let n = 0; n <= max; n++)
-        if (slots[n] !== NONE) {
-          if (lineNumbers) lineNumbers[i] = n;
-          order[i++] = slots[n];
-        }
-    } else {
-      const all = new Uint32Array(count);
-      for (let k = 0; k < count; k++) all[k] = k;
-      all.sort((a, b) => nums[a] - nums[b] || a - b);
-      // Drop repeated line numbers (the first record written is the line's result).
-      let distinct = 0;
-      for (let i = 0; i < count; i++) if (i === 0 || nums[all[i]] !== nums[all[i - 1]]) all[distinct++] = all[i];
-      order = all.slice(0, distinct);
-      lineNumbers = new Float64Array(distinct);
-      for (let i = 0; i < distinct; i++) lineNumbers[i] = nums[order[i]];
-    }
-    const flags = new Uint8Array(order.length);
-    for (let i = 0; i < order.length; i++) flags[i] = completed.data[order[i]];
-    return new OutputsIndex(file, ends, lineNumbers, order, flags);
+    const wide = existsSync(file) && statSync(file).size >= WIDE_FROM;
+    const table = new LineTable(wide);
+    if (await scan(file, (start, n, completed) => table.set(n, start, completed)))
+      return new OutputsIndex(file, table, undefined);
+    const starts = new BlockList((n) => new Float64Array(n));
+    const numbers = new BlockList((n) => new Float64Array(n));
+    const states = new BlockList((n) => new Uint8Array(n));
+    await scan(file, (start, n, completed) => {
+      starts.push(start);
+      numbers.push(n);
+      states.push(completed ? COMPLETED_FLAG : RECORDED);
+      return true;
+    });
+    return new OutputsIndex(file, undefined, sortLines(starts, numbers, states));
   }
 
   /** The line numbers recorded, ascending. */
   *numbers(): Generator<number> {
-    for (let i = 0; i < this.recordOf.length; i++) yield this.lineNumbers ? this.lineNumbers[i] : i;
+    const table = this.table;
+    if (table) {
+      for (let n = 0; n <= table.max; n++) if (table.state(n) !== ABSENT) yield n;
+    } else yield* this.sorted!.numbers;
   }
 
-  /** Position of `lineNumber` in lineNumbers, or -1. */
+  /** Position of `lineNumber` in the sorted line numbers, or -1. */
   private find(lineNumber: number): number {
-    const numbers = this.lineNumbers;
-    if (!numbers) return Number.isInteger(lineNumber) && lineNumber >= 0 && lineNumber < this.size ? lineNumber : -1;
+    const numbers = this.sorted!.numbers;
     let lo = 0;
     let hi = numbers.length - 1;
     while (lo <= hi) {
@@ -235,41 +241,81 @@ export class OutputsIndex {
     return -1;
   }
 
+  private state(lineNumber: number): number {
+    if (this.table) return this.table.state(lineNumber);
+    const i = this.find(lineNumber);
+    return i < 0 ? ABSENT : this.sorted!.states[i];
+  }
+
+  /** Where the line's record starts in the file, or -1. */
+  private start(lineNumber: number): number {
+    if (this.table) return this.table.start(lineNumber);
+    const i = this.find(lineNumber);
+    return i < 0 ? -1 : this.sorted!.starts[i];
+  }
+
   has(lineNumber: number): boolean {
-    return this.find(lineNumber) >= 0;
+    return this.state(lineNumber) !== ABSENT;
   }
 
   /** True when the line's record says Completed. */
   completed(lineNumber: number): boolean {
-    const i = this.find(lineNumber);
-    return i >= 0 && this.completedFlags[i] === 1;
+    return this.state(lineNumber) === COMPLETED_FLAG;
   }
 
   /** Completed lines, or those of them whose line number is below `below`. */
   completedCount(below = Number.POSITIVE_INFINITY): number {
-    let n = 0;
-    for (let i = 0; i < this.size && (this.lineNumbers ? this.lineNumbers[i] : i) < below; i++)
-      n += this.completedFlags[i];
-    return n;
+    let count = 0;
+    for (const n of this.numbers()) {
+      if (n >= below) break;
+      if (this.state(n) === COMPLETED_FLAG) count++;
+    }
+    return count;
   }
 
   /** A reader for positioned reads; close it when done. */
   reader(): OutputsReader {
-    return new OutputsReader(this.file, (i) => this.find(i), this.starts, this.recordOf);
+    return new OutputsReader(this.file, (n) => this.start(n));
   }
 
   /** The records in line order (one per line), read from the file at their offsets. */
   async *inOrder(): AsyncGenerator<LineRecord> {
     const reader = this.reader();
     try {
-      for (let i = 0; i < this.recordOf.length; i++) {
-        const rec = reader.at(i);
+      for (const n of this.numbers()) {
+        const rec = reader.get(n);
         if (rec) yield rec;
       }
     } finally {
       reader.close();
     }
   }
+}
+
+/** Sorts scanned records by line number; the first record of a line wins. */
+function sortLines(
+  starts: BlockList<Float64Array>,
+  numbers: BlockList<Float64Array>,
+  states: BlockList<Uint8Array>,
+): SortedLines {
+  const count = numbers.length;
+  const order = new Uint32Array(count);
+  for (let k = 0; k < count; k++) order[k] = k;
+  order.sort((a, b) => numbers.get(a) - numbers.get(b) || a - b);
+  let distinct = 0;
+  for (let i = 0; i < count; i++)
+    if (i === 0 || numbers.get(order[i]) !== numbers.get(order[i - 1])) order[distinct++] = order[i];
+  const sorted: SortedLines = {
+    numbers: new Float64Array(distinct),
+    starts: new Float64Array(distinct),
+    states: new Uint8Array(distinct),
+  };
+  for (let i = 0; i < distinct; i++) {
+    sorted.numbers[i] = numbers.get(order[i]);
+    sorted.starts[i] = starts.get(order[i]);
+    sorted.states[i] = states.get(order[i]);
+  }
+  return sorted;
 }
 
 /** Positioned reads of one indexed file through a window buffer (records finished together sit together). */
@@ -280,55 +326,50 @@ export class OutputsReader {
   private windowLength = 0;
   constructor(
     file: string,
-    private readonly find: (lineNumber: number) => number,
-    private readonly starts: Float64Array,
-    private readonly recordOf: Uint32Array,
+    /** Where a line's record starts, or -1. */
+    private readonly locate: (lineNumber: number) => number,
   ) {
     this.fd = existsSync(file) ? openSync(file, 'r') : undefined;
   }
 
   /** The record of a line, or undefined when the run has none. */
   get(lineNumber: number): LineRecord | undefined {
-    const i = this.find(lineNumber);
-    return i < 0 ? undefined : this.at(i);
-  }
-
-  /** The i-th record in line order. */
-  at(i: number): LineRecord | undefined {
-    const k = this.recordOf[i];
-    const start = this.starts[k];
-    const end = this.starts[k + 1];
-    const text = this.read(start, end);
+    const start = this.locate(lineNumber);
+    if (start < 0) return undefined;
     try {
-      return parsePyJson(text) as LineRecord;
+      return parsePyJson(this.read(start)) as LineRecord;
     } catch {
       return undefined;
     }
   }
 
-  /** Bytes [start, end) up to the record's newline (end is the next record's start, or the end of file). */
-  private read(start: number, end: number): string {
+  /** The record starting at `start`, up to its newline (or the end of the file). */
+  private read(start: number): string {
     if (this.fd === undefined) return '';
-    const inWindow = start >= this.windowStart && start < this.windowStart + this.windowLength;
-    if (!inWindow || !this.holdsLine(start)) this.fill(start, end);
+    let nl = this.newlineFrom(start);
+    if (nl < 0) {
+      // Not (wholly) in the window: read from the record's start, growing the window for a record larger than it.
+      for (;;) {
+        this.windowStart = start;
+        this.windowLength = readSync(this.fd, this.window, 0, this.window.length, start);
+        nl = this.window.indexOf(0x0a, 0);
+        if (nl >= 0 && nl < this.windowLength) break;
+        if (this.windowLength < this.window.length) {
+          nl = this.windowLength; // the last record, without a newline
+          break;
+        }
+        this.window = Buffer.alloc(this.window.length * 2);
+      }
+    }
+    return this.window.toString('utf8', start - this.windowStart, nl);
+  }
+
+  /** The window position of the newline ending the record at `start`, or -1 when the window does not hold it. */
+  private newlineFrom(start: number): number {
     const from = start - this.windowStart;
-    const to = Math.min(this.windowLength, end - this.windowStart);
-    let nl = this.window.indexOf(0x0a, from);
-    if (nl < 0 || nl > to) nl = to;
-    return this.window.toString('utf8', from, nl);
-  }
-
-  /** True when the window holds the record at `start` up to its newline. */
-  private holdsLine(start: number): boolean {
-    const nl = this.window.indexOf(0x0a, start - this.windowStart);
-    return nl >= 0 && nl < this.windowLength;
-  }
-
-  private fill(start: number, end: number): void {
-    const need = end - start;
-    if (need > this.window.length) this.window = Buffer.alloc(need);
-    this.windowStart = start;
-    this.windowLength = readSync(this.fd!, this.window, 0, this.window.length, start);
+    if (from < 0 || from >= this.windowLength) return -1;
+    const nl = this.window.indexOf(0x0a, from);
+    return nl >= 0 && nl < this.windowLength ? nl : -1;
   }
 
   close(): void {

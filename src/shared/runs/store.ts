@@ -194,8 +194,8 @@ export class RunStore {
     return readLineRecords(join(this.dir(runId), OUTPUTS));
   }
   /**
-   * The run's records in line order, one per line, streamed: an offset index of outputs.jsonl (about 16 bytes a
-   * record), then positioned reads in line order. Not to be used while the run is being appended to.
+   * The run's records in line order, one per line, streamed: an offset index of outputs.jsonl (5 bytes a line
+   * for the usual run), then positioned reads in line order. Not to be used while the run is being appended to.
    */
   async *linesInOrder(runId: string): AsyncGenerator<LineRecord> {
     yield* (await this.index(runId)).inOrder();
