@@ -121,6 +121,11 @@ export interface PlanOptions {
   now?: Date;
   /** Lines of each dataset whose prompts are rendered and counted (default 5). */
   sampleLines?: number;
+  /**
+   * Count tokens and cost (default true). A run that shows no plan skips it: the tokenizers it loads hold about
+   * 90 MB for the rest of the process.
+   */
+  estimate?: boolean;
   prices?: Readonly<PriceTable>;
   /** Runs to plan the evaluations against (evaluate's runs file) instead of the planned standard runs. */
   standardRuns?: LinkableRun[];
@@ -152,9 +157,17 @@ const METHOD =
   "completion tokens are the prompts' max_tokens (an upper bound); " +
   'model calls made by Python code (python nodes, flex flows, code-only evaluators) are not counted';
 
+const NOT_ESTIMATED: LineEstimate = {
+  promptTokens: 0,
+  completionTokens: 0,
+  models: [],
+  notes: ['not estimated: --dry-run or --plan-file estimates calls, tokens and cost'],
+};
+
 export async function planExperiment(useCase: UseCase, options: PlanOptions = {}): Promise<ExperimentPlan> {
-  await loadTokenizers();
-  const sampleLines = options.sampleLines ?? 5;
+  const estimating = options.estimate !== false;
+  if (estimating) await loadTokenizers();
+  const sampleLines = estimating ? (options.sampleLines ?? 5) : 0;
   const prices = options.prices ?? DEFAULT_PRICES;
   const variantPlan = resolveVariantPlan(useCase, options.variants);
   const combos = planVariants(useCase.flow.model, variantPlan, useCase.locationOf(['variants']));
@@ -181,14 +194,16 @@ export async function planExperiment(useCase: UseCase, options: PlanOptions = {}
         data?.hash ?? dataset.source,
       ]);
       const runId = freeId(base, used, options.taken);
-      const perLine = estimateFlowLine(
-        flow,
-        effectiveMapping(flow.inputs, dataset.mappings),
-        data?.sample ?? [],
-        {},
-        useCase.connections,
-        prices,
-      );
+      const perLine = estimating
+        ? estimateFlowLine(
+            flow,
+            effectiveMapping(flow.inputs, dataset.mappings),
+            data?.sample ?? [],
+            {},
+            useCase.connections,
+            prices,
+          )
+        : NOT_ESTIMATED;
       runs.push({
         runId,
         flow: path.relative(process.cwd(), useCase.flow.file),
@@ -214,7 +229,9 @@ export async function planExperiment(useCase: UseCase, options: PlanOptions = {}
     const data = dataset.localPath ? await factsOf(dataset.localPath) : undefined;
     const lines = run.lines ?? data?.lines;
     const kind = evaluator.flow ? 'flow' : evaluator.code ? 'code' : 'builtin';
-    const perLine = estimateEvaluatorLine(evaluator, dataset, data?.sample ?? [], useCase.connections, prices);
+    const perLine = estimating
+      ? estimateEvaluatorLine(evaluator, dataset, data?.sample ?? [], useCase.connections, prices)
+      : NOT_ESTIMATED;
     evaluations.push({
       runId: evaluationRunId(run.runId, evaluator.name),
       evaluator: evaluator.name,

@@ -130,6 +130,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       datasets: datasets.map((d) => d.name),
       build,
       prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
+      estimate: Boolean(inputs.dryRun || inputs.planFile),
       // A run id already in the store is not reused by a new plan.
       taken: (id) => new RunStore(inputs.store).exists(id),
     });
