@@ -60,6 +60,8 @@ export interface ArmCall {
   role?: string;
   /** Statuses that are answers, not failures (e.g. 404 for "does it exist?"). */
   accept?: number[];
+  /** Extra request headers (e.g. If-Match for a conditional write). */
+  headers?: Record<string, string>;
 }
 
 export interface ArmResponse<T = unknown> {
@@ -172,6 +174,8 @@ export class ArmClient {
     const location = first.headers['location'];
     if (!asyncOp && !location) return first;
     const deadline = Date.now() + this.lroTimeoutMs;
+    // Polls and the final read carry no body and no conditional headers (If-Match was for the write).
+    call = { ...call, headers: undefined };
     let wait = retryAfterMs(first.headers) ?? this.pollIntervalMs;
     if (asyncOp) {
       for (;;) {
@@ -215,7 +219,7 @@ export class ArmClient {
     const request = createPipelineRequest({
       url,
       method: method as 'GET',
-      headers: createHttpHeaders({ accept: 'application/json' }),
+      headers: createHttpHeaders({ accept: 'application/json', ...call.headers }),
       // A Resource Manager call answers in seconds; a hung connection must not hang the step.
       timeout: this.requestTimeoutMs,
     });
