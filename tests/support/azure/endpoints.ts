@@ -308,7 +308,8 @@ export class EndpointsEmulator {
       } else vars[k] = v;
     }
     const child = spawn(this.options.command[0], args, {
-      env: { ...process.env, ...this.options.env, ...vars },
+      // The container's environment: only what the deployment and the image give it.
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: os.tmpdir(), ...this.options.env, ...vars },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const backend: Backend = { child, log: '', dir };
@@ -414,4 +415,3 @@ function stopBackend(b: Backend): void {
 function notFound(id: string): HandlerResult {
   return armError(404, 'ResourceNotFound', `The resource ${id} was not found.`);
 }
-
