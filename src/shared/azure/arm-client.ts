@@ -169,9 +169,11 @@ export class ArmClient {
    */
   async lro<T = unknown>(method: string, path: string, call: ArmCall): Promise<ArmResponse<T>> {
     const first = await this.request<T>(method, path, call);
-    if (first.status !== 201 && first.status !== 202) return first;
     const asyncOp = first.headers['azure-asyncoperation'];
     const location = first.headers['location'];
+    // An update answers 200 and may still run (Azure ML deployments: provisioningState Updating) when it
+    // names an operation to follow; 200 without one is done.
+    if (first.status !== 201 && first.status !== 202 && !(first.status === 200 && asyncOp)) return first;
     if (!asyncOp && !location) return first;
     const deadline = Date.now() + this.lroTimeoutMs;
     // Polls and the final read carry no body and no conditional headers (If-Match was for the write).

@@ -143,22 +143,24 @@ export function deploymentVariables(
 }
 
 /**
- * The name of the new deployment: CURRENT_DEPLOYMENT_NAME when it is free, else its blue/green twin
- * (blue ↔ green, x-blue ↔ x-green, x → x-green or x-blue) that does not serve: a serving deployment is never
- * updated in place.
+ * The name of the new deployment: CURRENT_DEPLOYMENT_NAME or its blue/green twin (blue ↔ green,
+ * x-blue ↔ x-green, x → x-green or x-blue), one that does not serve (a serving deployment is never updated in
+ * place), preferring one that does not exist yet.
  */
 export function newDeploymentName(current: string, existing: string[], live: TrafficMap): string {
-  if (!existing.includes(current)) return current;
   const twin = /^(.*?)(-?)(blue|green)$/.exec(current);
-  const candidates = twin
-    ? [`${twin[1]}${twin[2]}${twin[3] === 'blue' ? 'green' : 'blue'}`]
-    : [`${current.slice(0, 26)}-green`, `${current.slice(0, 27)}-blue`];
+  const candidates = [
+    current,
+    ...(twin
+      ? [`${twin[1]}${twin[2]}${twin[3] === 'blue' ? 'green' : 'blue'}`]
+      : [`${current.slice(0, 26)}-green`, `${current.slice(0, 27)}-blue`]),
+  ];
   const free = candidates.filter((n) => !(live[n] > 0));
   const name = free.find((n) => !existing.includes(n)) ?? free[0];
   if (!name)
     throw ConfigError.at(
       { file: 'deployment_config.json' },
-      `${current} and ${candidates.join(', ')} all serve traffic; expected one of them free for the new deployment`,
+      `${candidates.join(', ')} all serve traffic; expected one of them free for the new deployment`,
     );
   return name;
 }
