@@ -387,7 +387,16 @@ export class ArmEmulator {
       );
     const handler = this.handlers.get(operationId) ?? this.genericHandler(operationId);
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-    const ctx: HandlerContext = { emulator: this, method, id: u.pathname, query, body, workspace: ws, operationId, headers };
+    const ctx: HandlerContext = {
+      emulator: this,
+      method,
+      id: u.pathname,
+      query,
+      body,
+      workspace: ws,
+      operationId,
+      headers,
+    };
     let result = await handler(ctx);
     if (fault?.provisioningFailure) result = this.failProvisioning(ctx, result, fault.provisioningFailure);
     return send(result);
