@@ -38,9 +38,10 @@ test('plans: default 10 → 50 → 100 with the prior shares scaled; CURRENT/PRI
     { weight: 100, traffic: { g: 100 } },
   ]);
   expect(planText(ab)).toContain('on any failure: traffic back to blue 70%, old 30%');
-  expect(() => planRollout({ target: 't', endpoint: 'e', newVersion: 'g', prior: {}, finalWeight: 50 })).toThrow(
-    /no other deployment serves traffic/,
-  );
+  // A first deployment takes everything, whatever CURRENT share was configured (as the template does).
+  expect(
+    planRollout({ target: 't', endpoint: 'e', newVersion: 'g', prior: {}, finalWeight: 10, priorVersion: 'b' }).stages,
+  ).toEqual([{ weight: 100, traffic: { g: 100 } }]);
   expect(() =>
     planRollout({ target: 't', endpoint: 'e', newVersion: 'g', prior: { a: 100 }, finalWeight: 50, priorVersion: 'x' }),
   ).toThrow(/prior deployment x serves no traffic now \(live: a 100%\)/);

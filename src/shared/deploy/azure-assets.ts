@@ -139,8 +139,8 @@ export async function ensureEnvironment(
   source: { image: string } | { pkg: FlowPackage },
   o: { store?: () => Promise<DatastoreContainer> } = {},
 ): Promise<RegisteredVersion> {
-  const hash = 'image' in source ? createHash('sha256').update(source.image).digest('hex') : source.pkg.contextHash;
-  const version = hash.slice(0, VERSION_LENGTH);
+  const version = environmentVersion(source);
+  const hash = 'image' in source ? imageHash(source.image) : source.pkg.contextHash;
   const rel = `environments/${encodeURIComponent(name)}/versions/${version}`;
   const id = `${ws.id}/${rel}`;
   if (await path404(ws, rel, `read environment ${name}:${version}`)) return { name, version, id, created: false };
@@ -173,6 +173,13 @@ export async function ensureEnvironment(
     },
   });
   return { name, version, id, created: true };
+}
+
+const imageHash = (image: string) => createHash('sha256').update(image).digest('hex');
+
+/** The environment version of an image or a build context (its content hash). */
+export function environmentVersion(source: { image: string } | { pkg: FlowPackage }): string {
+  return ('image' in source ? imageHash(source.image) : source.pkg.contextHash).slice(0, VERSION_LENGTH);
 }
 
 function variantTags(selection: Record<string, string>): Record<string, string> {

@@ -14,7 +14,7 @@ import type { AzureEndpointEntry } from '../config/deployment.js';
 import { ConfigError, ServiceError } from '../errors.js';
 import type { LoadedFlow } from '../flow/index.js';
 import { connectionOverrideName } from '../serve/flow-setup.js';
-import { ensureEnvironment, ensureModel, packageFlow, type FlowPackage } from './azure-assets.js';
+import { ensureEnvironment, ensureModel, environmentVersion, packageFlow, type FlowPackage } from './azure-assets.js';
 import { AzureOnlineEndpoint, type DeploymentSpec, type EndpointSpec } from './azure-endpoint.js';
 import {
   describeTraffic,
@@ -42,6 +42,8 @@ export interface AzureDeployOptions {
   flow: string | LoadedFlow;
   variants: string[];
   connections: readonly Connection[];
+  /** Flex flow `__init__` arguments (init.json), given to the container as PF_FLOW_INIT_CONFIG. */
+  init?: Record<string, unknown>;
   /** environment/env.yaml resolved, and the secret values among everything loaded (never sent). */
   envYaml?: Record<string, string>;
   secrets?: readonly string[];
@@ -131,6 +133,7 @@ export function deploymentVariables(
         vars[connectionOverrideName(c.name, k)] = `\${{azureml://connections/${c.name}/credentials/${k}}}`;
   Object.assign(vars, o.entry.environmentVariables, {
     PROMPTFLOW_RUN_MODE: 'serving',
+    ...(o.init ? { PF_FLOW_INIT_CONFIG: JSON.stringify(o.init) } : {}),
     PRT_CONFIG_OVERRIDE: `deployment.subscription_id=${s.subscriptionId},deployment.resource_group=${s.resourceGroup},deployment.workspace_name=${s.workspace},deployment.endpoint_name=${endpoint},deployment.deployment_name=${deployment}`,
   });
   for (const [k, v] of Object.entries(vars))
@@ -165,6 +168,27 @@ export function newDeploymentName(current: string, existing: string[], live: Tra
   return name;
 }
 
+/**
+ * Who keeps 100 − CURRENT: PRIOR_DEPLOYMENT_NAME when it serves and is not the new deployment, else (the names
+ * swapped roles, blue/green) the deployment serving the most traffic now.
+ */
+function priorOf(
+  named: string | undefined,
+  version: string,
+  live: TrafficMap,
+  log: (l: string) => void,
+): string | undefined {
+  if (named && named !== version && (live[named] ?? 0) > 0) return named;
+  const serving = Object.entries(live)
+    .filter(([d, w]) => d !== version && w > 0)
+    .sort((a, b) => b[1] - a[1])[0]?.[0];
+  if (named && serving)
+    log(
+      `PRIOR_DEPLOYMENT_NAME ${named} ${named === version ? 'is the new deployment' : 'serves no traffic'}; ${serving} keeps the prior share`,
+    );
+  return serving;
+}
+
 export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployResult> {
   const e = o.entry;
   const kind = o.target === 'azure-kubernetes' ? 'kubernetes' : 'managed';
@@ -189,14 +213,16 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
   const deployments = resource ? await probe.deployments() : [];
   const modelVersion = pkg.modelHash.slice(0, 16);
   const modelId = `${o.ws.id}/models/${o.name}/versions/${modelVersion}`;
+  const environmentId = `${o.ws.id}/environments/${o.name}-serving/versions/${environmentVersion(o.image ? { image: o.image } : { pkg })}`;
   const unchanged = deployments.find(
     (d) =>
       d.properties.provisioningState === 'Succeeded' &&
       d.properties.model === modelId &&
-      (live[d.name] ?? 0) === e.currentTraffic,
+      d.properties.environmentId === environmentId &&
+      (live[d.name] ?? 0) > 0,
   );
   if (unchanged) {
-    const text = `${unchanged.name} already serves model ${o.name}:${modelVersion} with ${e.currentTraffic}% of ${e.endpointName}; nothing to deploy`;
+    const text = `${unchanged.name} already serves model ${o.name}:${modelVersion} with this environment (${live[unchanged.name]}% of ${e.endpointName}); nothing to deploy`;
     o.log(text);
     return {
       unchanged: true,
@@ -219,7 +245,7 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     newVersion: version,
     prior: live,
     finalWeight: e.currentTraffic,
-    priorVersion: e.currentTraffic < 100 ? e.priorName : undefined,
+    priorVersion: e.currentTraffic < 100 ? priorOf(e.priorName, version, live, o.log) : undefined,
     steps: o.steps,
     keep: o.keep,
   });

@@ -56,9 +56,9 @@ interface EndpointResource {
   };
 }
 
-interface DeploymentResource {
+export interface DeploymentResource {
   name: string;
-  properties: { provisioningState?: string; model?: string };
+  properties: { provisioningState?: string; model?: string; environmentId?: string };
   systemData?: { createdAt?: string };
 }
 

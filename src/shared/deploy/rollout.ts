@@ -55,14 +55,10 @@ export function planRollout(r: PlanRequest): RolloutPlan {
   if (!Number.isInteger(finalWeight) || finalWeight < 1 || finalWeight > 100)
     throw ConfigError.at(where, `final traffic ${finalWeight}; expected an integer from 1 to 100`);
   const others = Object.keys(r.prior).filter((v) => v !== r.newVersion && r.prior[v] > 0);
-  if (others.length === 0 && finalWeight !== 100)
-    throw ConfigError.at(
-      where,
-      `the new deployment gets ${finalWeight}% but no other deployment serves traffic to keep the rest; expected 100 for a first deployment`,
-    );
   if (r.priorVersion && r.priorVersion === r.newVersion)
     throw ConfigError.at(where, `prior deployment ${r.priorVersion} is the new one; expected another deployment`);
-  if (r.priorVersion && finalWeight < 100 && !others.includes(r.priorVersion))
+  // Nothing serves yet (a first deployment): the new one takes everything, whatever share was configured.
+  if (r.priorVersion && finalWeight < 100 && others.length > 0 && !others.includes(r.priorVersion))
     throw ConfigError.at(
       where,
       `prior deployment ${r.priorVersion} serves no traffic now (live: ${describeTraffic(r.prior)}); expected one of: ${others.join(', ') || 'none'}`,
@@ -75,7 +71,7 @@ export function planRollout(r: PlanRequest): RolloutPlan {
   const weights = others.length === 0 ? [100] : [...steps.filter((s) => s < finalWeight), finalWeight];
   const stages = weights.map((w) => {
     const traffic =
-      w === finalWeight && r.priorVersion && finalWeight < 100
+      w === finalWeight && r.priorVersion && finalWeight < 100 && others.length > 0
         ? { [r.newVersion]: w, [r.priorVersion]: 100 - w }
         : withShare(r.prior, r.newVersion, w);
     return { weight: w, traffic: clean(traffic) };
