@@ -116,6 +116,13 @@ export class EndpointsEmulator {
     this.onEvent?.(e);
   }
 
+  /** As the emulator's own long-running answers: Retry-After, and the finer retry-after-ms tests wait by. */
+  private retryAfter(): Record<string, string> {
+    const o = this.arm.options;
+    const ms = o.lroRetryAfterMs === undefined ? 20 : o.lroRetryAfterMs;
+    return { 'retry-after': String(o.lroRetryAfter ?? 10), ...(ms === null ? {} : { 'retry-after-ms': String(ms) }) };
+  }
+
   private etagHeader(id: string): Record<string, string> {
     const tag = this.etags.get(id.toLowerCase());
     return tag ? { etag: tag } : {};
@@ -201,6 +208,7 @@ export class EndpointsEmulator {
         ...this.etagHeader(ctx.id),
         'azure-asyncoperation': arm.operationUrl(ws, 'status', op.id),
         'x-ms-async-operation-timeout': 'PT1H',
+        ...this.retryAfter(),
       },
     };
   }
@@ -247,6 +255,7 @@ export class EndpointsEmulator {
       headers: {
         'azure-asyncoperation': arm.operationUrl(ctx.workspace, 'status', op.id),
         'x-ms-async-operation-timeout': 'PT1H',
+        ...this.retryAfter(),
       },
     };
   }
