@@ -304,3 +304,44 @@ test('property: under random failure points traffic sums to 100, only reaches Su
     { numRuns: 12, seed: Number(process.env.FC_SEED ?? 1) },
   );
 }, 600_000);
+
+test('azure-kubernetes: the endpoint names the attached compute, the deployment is Kubernetes with resource requests; a managed endpoint of that name is refused', async () => {
+  const k8s = (endpointName: string): Partial<AzureDeployOptions> => ({
+    target: 'azure-kubernetes',
+    entry: azureEndpointEntry(
+      {
+        kubernetes_endpoint: [
+          {
+            ENV_NAME: 'dev',
+            ENDPOINT_NAME: endpointName,
+            CURRENT_DEPLOYMENT_NAME: 'blue',
+            COMPUTE_NAME: 'aks-attached',
+            DEPLOYMENT_VM_SIZE: 'promptinstancetype',
+            CPU_ALLOCATION: '1',
+            MEMORY_ALLOCATION: '2Gi',
+          },
+        ],
+      },
+      'kubernetes_endpoint',
+      undefined,
+      'configs/deployment_config.json',
+    ),
+  });
+  const r = await deployToAzure(options('v1', k8s('demo-k8s')));
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  const ep = endpoints.endpoint('demo-k8s')!;
+  expect((ep.properties as { compute: string }).compute).toBe(`${arm.workspaceId()}/computes/aks-attached`);
+  const d = arm.get(`${arm.workspaceId()}/onlineEndpoints/demo-k8s/deployments/blue`)!;
+  expect(d.properties).toMatchObject({
+    endpointComputeType: 'Kubernetes',
+    instanceType: 'promptinstancetype',
+    containerResourceRequirements: { containerResourceRequests: { cpu: '1', memory: '2Gi' } },
+  });
+  expect(endpoints.traffic('demo-k8s')).toEqual({ blue: 100 });
+  // The managed endpoint of the first test is not turned into a Kubernetes one.
+  if (endpoints.endpoint(ENDPOINT))
+    await expect(deployToAzure(options('v0', k8s(ENDPOINT)))).rejects.toThrow(
+      /exists as a managed endpoint; expected a kubernetes one/,
+    );
+  expect(arm.specViolations()).toEqual([]);
+}, 120_000);
