@@ -135,6 +135,32 @@ test('first deploy takes all the traffic; a changed flow gets CURRENT 10% beside
   expect(back.outputs.traffic).toBe('{"green":100}');
   expect(endpoints.traffic('chat-app-dev')).toEqual({ green: 100 });
 
+  // smoke-test against Azure: the key from listKeys, one deployment alone through the header.
+  const before = endpoints.scored.length;
+  const smoke = await runCli(
+    [
+      'smoke-test',
+      '--target',
+      'azure-managed',
+      '--config',
+      'experiment.yaml',
+      '--env',
+      'dev',
+      '--tests',
+      'smoke-tests.yaml',
+      '--deployment',
+      'blue',
+    ],
+    { cwd: dir, env: { AOAI_API_BASE: model.url, AOAI_API_KEY: LLM_KEY, ...arm.childEnv() } },
+  );
+  expect(smoke.stderr).toContain('blue receives no traffic now');
+  expect(smoke.status).toBe(0);
+  expect(smoke.stdout).toContain('passed=true');
+  const scored = endpoints.scored.slice(before);
+  expect(scored.length).toBeGreaterThanOrEqual(4);
+  expect(scored.every((s) => s.deployment === 'blue' && s.header)).toBe(true);
+  expectNoSecret(smoke.stdout + smoke.stderr);
+
   expect(endpoints.creations).toHaveLength(1);
   expect(arm.specViolations()).toEqual([]);
   for (const r of [first, same, dry, second, back]) expectNoSecret(r.stdout + r.stderr);

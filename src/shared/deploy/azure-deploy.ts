@@ -400,6 +400,28 @@ export async function rollbackAzure(o: {
   };
 }
 
+/** Scoring URI of an existing endpoint and the credential to call it: its key (listKeys) or an Entra token, masked. */
+export async function azureScoring(
+  ws: MlWorkspace,
+  target: AzureTarget,
+  entry: AzureEndpointEntry,
+  mask: (s: string) => void,
+): Promise<{ scoringUri: string; apiKey: string; traffic: TrafficMap }> {
+  const endpoint = new AzureOnlineEndpoint(ws, {
+    name: entry.endpointName,
+    kind: target === 'azure-kubernetes' ? 'kubernetes' : 'managed',
+    authMode: 'Key',
+    location: '',
+  });
+  const { resource } = await endpoint.read();
+  if (!resource?.properties.scoringUri)
+    throw new ServiceError(
+      `Azure ML: online endpoint ${entry.endpointName} ${resource ? 'has no scoring URI yet' : 'does not exist'} in workspace ${ws.settings.workspace}; deploy first`,
+    );
+  const apiKey = resource.properties.authMode === 'Key' ? await endpoint.key(mask) : await entraToken(ws, mask);
+  return { scoringUri: resource.properties.scoringUri, apiKey, traffic: { ...(resource.properties.traffic ?? {}) } };
+}
+
 async function workspaceLocation(ws: MlWorkspace): Promise<string> {
   const r = await ws.client.get<{ location?: string }>(ws.id, {
     what: `read workspace ${ws.settings.workspace}`,
