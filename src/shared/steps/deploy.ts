@@ -242,6 +242,8 @@ function publish(
   host.setOutput('endpoint', endpoint);
   host.setOutput('deployment-name', deploymentName);
   host.setOutput('deployments', JSON.stringify(deployments));
+  // Every declared output is set (CI reads them all); traffic belongs to the Azure targets.
+  host.setOutput('traffic', '');
   return { endpoint, deploymentName, deployments };
 }
 
