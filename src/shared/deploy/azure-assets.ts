@@ -35,8 +35,16 @@ export function packageFlow(o: {
   variants: string[];
   connections: readonly Connection[];
   output: string;
+  /** Folder holding dist/cli.js etc. for the image (default: this installation). */
+  packageRoot?: string;
 }): FlowPackage {
-  const r = writeBuildContext({ flow: o.flow, output: o.output, variants: o.variants, connections: o.connections });
+  const r = writeBuildContext({
+    flow: o.flow,
+    output: o.output,
+    variants: o.variants,
+    connections: o.connections,
+    packageRoot: o.packageRoot,
+  });
   const flowDir = path.join(r.dir, 'flow');
   return {
     contextDir: r.dir,

@@ -47,6 +47,8 @@ export interface AzureDeployOptions {
   /** environment/env.yaml resolved, and the secret values among everything loaded (never sent). */
   envYaml?: Record<string, string>;
   secrets?: readonly string[];
+  /** Folder holding the packed CLI (dist/cli.js) the serving image is built with (default: this installation). */
+  packageRoot?: string;
   /** An image to run instead of our serving image built from the flow's build context. */
   image?: string;
   smoke: SmokeSuite;
@@ -197,6 +199,7 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     variants: o.variants,
     connections: o.connections,
     output: path.join(o.stateDir, 'deploy', `${o.name}-${o.target}-context`),
+    packageRoot: o.packageRoot,
   });
   const spec: EndpointSpec = {
     name: e.endpointName,
