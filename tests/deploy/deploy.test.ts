@@ -121,11 +121,17 @@ test('the deploy step: sample-request smoke test, outputs endpoint and deploymen
     delete process.env.LLMOPS_CLI;
     await stopLocalDeployment(stateDir, 'demo');
   }
-  for (const target of ['azure-managed', 'kubernetes', 'webapp']) {
+  for (const target of ['kubernetes', 'webapp']) {
     const e = await deployStep.run({ config, target, stateDir }, new MemoryHost()).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ConfigError);
     expect((e as ConfigError).message).toContain(`target ${target} is not available yet`);
   }
+  // Azure targets read their entry of configs/deployment_config.json, which this use case does not have.
+  const azure = await deployStep
+    .run({ config, target: 'azure-managed', stateDir }, new MemoryHost())
+    .catch((x: unknown) => x);
+  expect(azure).toBeInstanceOf(ConfigError);
+  expect((azure as ConfigError).message).toContain('found no azure_managed_endpoint entry');
 }, 60_000);
 
 test('SIGTERM under load: the served process finishes every in-flight request, then exits 0', async () => {

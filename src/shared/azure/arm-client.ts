@@ -60,6 +60,8 @@ export interface ArmCall {
   role?: string;
   /** Statuses that are answers, not failures (e.g. 404 for "does it exist?"). */
   accept?: number[];
+  /** Extra request headers (e.g. If-Match for a conditional write). */
+  headers?: Record<string, string>;
 }
 
 export interface ArmResponse<T = unknown> {
@@ -167,11 +169,15 @@ export class ArmClient {
    */
   async lro<T = unknown>(method: string, path: string, call: ArmCall): Promise<ArmResponse<T>> {
     const first = await this.request<T>(method, path, call);
-    if (first.status !== 201 && first.status !== 202) return first;
     const asyncOp = first.headers['azure-asyncoperation'];
     const location = first.headers['location'];
+    // An update answers 200 and may still run (Azure ML deployments: provisioningState Updating) when it
+    // names an operation to follow; 200 without one is done.
+    if (first.status !== 201 && first.status !== 202 && !(first.status === 200 && asyncOp)) return first;
     if (!asyncOp && !location) return first;
     const deadline = Date.now() + this.lroTimeoutMs;
+    // Polls and the final read carry no body and no conditional headers (If-Match was for the write).
+    call = { ...call, headers: undefined };
     let wait = retryAfterMs(first.headers) ?? this.pollIntervalMs;
     if (asyncOp) {
       for (;;) {
@@ -215,7 +221,7 @@ export class ArmClient {
     const request = createPipelineRequest({
       url,
       method: method as 'GET',
-      headers: createHttpHeaders({ accept: 'application/json' }),
+      headers: createHttpHeaders({ accept: 'application/json', ...call.headers }),
       // A Resource Manager call answers in seconds; a hung connection must not hang the step.
       timeout: this.requestTimeoutMs,
     });

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Problem } from '../errors.js';
+import { ConfigError, type Problem } from '../errors.js';
 import { locate, type SourceFile } from '../source.js';
 import { checkSchema } from './schema-check.js';
 
@@ -74,4 +74,75 @@ export function checkDataops(
     });
   }
   return config;
+}
+
+/** One `azure_managed_endpoint` / `kubernetes_endpoint` entry, typed (the schema has checked the shapes). */
+export interface AzureEndpointEntry {
+  array: 'azure_managed_endpoint' | 'kubernetes_endpoint';
+  index: number;
+  endpointName: string;
+  endpointDescription?: string;
+  deploymentDescription?: string;
+  currentName: string;
+  /** CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION; default 100. */
+  currentTraffic: number;
+  priorName?: string;
+  priorTraffic?: number;
+  vmSize?: string;
+  instanceCount: number;
+  environmentVariables: Record<string, string>;
+  computeName?: string;
+  cpu?: string;
+  memory?: string;
+  testFile?: string;
+}
+
+/**
+ * The entry of `array` for the env (ENV_NAME); a missing one is a ConfigError naming the file and what exists.
+ * Kubernetes entries must name their attached compute.
+ */
+export function azureEndpointEntry(
+  deployment: Record<string, unknown[]> | undefined,
+  array: AzureEndpointEntry['array'],
+  envName: string | undefined,
+  file: string,
+): AzureEndpointEntry {
+  const entries = (deployment?.[array] ?? []) as Record<string, unknown>[];
+  const index = entries.findIndex((e) => envName === undefined || e.ENV_NAME === envName);
+  if (index < 0)
+    throw ConfigError.at(
+      { file },
+      `found no ${array} entry for ENV_NAME ${envName ?? '(any)'}; expected one (entries: ${entries.map((e) => String(e.ENV_NAME)).join(', ') || 'none'})`,
+    );
+  const e = entries[index];
+  const str = (k: string) => (e[k] === undefined || e[k] === '' ? undefined : String(e[k]));
+  if (array === 'kubernetes_endpoint' && !str('COMPUTE_NAME'))
+    throw ConfigError.at(
+      { file },
+      `${array}[${index}]: COMPUTE_NAME is missing; expected the Kubernetes compute attached to the workspace`,
+    );
+  return {
+    array,
+    index,
+    endpointName: String(e.ENDPOINT_NAME),
+    endpointDescription: str('ENDPOINT_DESC'),
+    deploymentDescription: str('DEPLOYMENT_DESC'),
+    currentName: String(e.CURRENT_DEPLOYMENT_NAME),
+    currentTraffic: str('CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION')
+      ? Number(e.CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION)
+      : 100,
+    priorName: str('PRIOR_DEPLOYMENT_NAME'),
+    priorTraffic: str('PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION')
+      ? Number(e.PRIOR_DEPLOYMENT_TRAFFIC_ALLOCATION)
+      : undefined,
+    vmSize: str('DEPLOYMENT_VM_SIZE'),
+    instanceCount: str('DEPLOYMENT_INSTANCE_COUNT') ? Number(e.DEPLOYMENT_INSTANCE_COUNT) : 1,
+    environmentVariables: Object.fromEntries(
+      Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+    ),
+    computeName: str('COMPUTE_NAME'),
+    cpu: str('CPU_ALLOCATION'),
+    memory: str('MEMORY_ALLOCATION'),
+    testFile: str('TEST_FILE_PATH'),
+  };
 }

@@ -7,7 +7,10 @@
 import { loadUseCase } from '../config/use-case.js';
 import { deployLocal, deploymentName, smokeMarkdown, stopLocalDeployment, suiteForUseCase } from '../deploy/index.js';
 import { listLocalDeployments, type LocalDeploymentListing } from '../deploy/local.js';
-import { ConfigError } from '../errors.js';
+import path from 'node:path';
+import { azureSettings } from '../azure/settings.js';
+import { azureEndpointEntry } from '../config/deployment.js';
+import { ConfigError, GateFailed, ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
@@ -24,6 +27,12 @@ export interface DeployInputs {
   list?: boolean;
   stop?: boolean;
   name?: string;
+  dryRun?: boolean;
+  rollback?: boolean;
+  image?: string;
+  trafficSteps?: string;
+  keep?: number;
+  location?: string;
 }
 
 export interface DeployOutputs {
@@ -32,14 +41,17 @@ export interface DeployOutputs {
   /** Empty for --list. */
   deploymentName: string;
   deployments: LocalDeploymentListing[];
+  /** Azure targets: the live traffic map after the step (JSON). */
+  traffic?: string;
 }
 
-export const DEPLOY_TARGETS = ['local', 'azure-managed', 'kubernetes', 'webapp'] as const;
+export const DEPLOY_TARGETS = ['local', 'azure-managed', 'azure-kubernetes', 'kubernetes', 'webapp'] as const;
+const AZURE_TARGETS = { 'azure-managed': 'azure_managed_endpoint', 'azure-kubernetes': 'kubernetes_endpoint' } as const;
 
 export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
   name: 'deploy',
   description:
-    'Deploy the use case flow. Target local: a background `llmops flow serve`, replaced blue/green after the new server passes its smoke test.',
+    'Deploy the use case flow. Target local: a background `llmops flow serve`, replaced blue/green after the new server passes its smoke test. Targets azure-managed / azure-kubernetes: an Azure ML online endpoint, the new deployment smoke-tested alone, then given traffic in stages; any failure restores the prior traffic.',
   inputs: [
     ...useCaseInputs,
     {
@@ -47,7 +59,8 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'choice',
       choices: DEPLOY_TARGETS,
       default: 'local',
-      description: 'Where to deploy (local now; azure-managed, kubernetes and webapp are not available yet).',
+      description:
+        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint) or azure-kubernetes (kubernetes_endpoint); kubernetes and webapp are not available yet.',
     },
     {
       name: 'variant',
@@ -94,18 +107,61 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'string',
       description: 'Deployment to stop, as --list shows it (default: <experiment>-<env> of the use case).',
     },
+    {
+      name: 'dry-run',
+      type: 'boolean',
+      default: 'false',
+      description:
+        'Azure targets: print the rollout plan (model, environment, endpoint, traffic stages) and change nothing.',
+    },
+    {
+      name: 'rollback',
+      type: 'boolean',
+      default: 'false',
+      description:
+        'Azure targets: put back the traffic map from before the last rollout recorded under state-dir (refused if someone changed the traffic since).',
+    },
+    {
+      name: 'image',
+      type: 'string',
+      description:
+        "Azure targets: container image to run (default: our serving image, built by Azure ML from the flow's build context).",
+    },
+    {
+      name: 'traffic-steps',
+      type: 'string',
+      default: '10,50',
+      description:
+        "Azure targets: the new deployment's traffic share at each stage before the final one (CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION), comma-separated.",
+    },
+    {
+      name: 'keep',
+      type: 'integer',
+      default: '2',
+      description:
+        'Azure targets: deployments kept on the endpoint after a successful rollout (the serving ones always are).',
+    },
+    {
+      name: 'location',
+      type: 'string',
+      description: "Azure targets: region of a new endpoint (default: the workspace's).",
+    },
   ],
   outputs: [
     { name: 'endpoint', description: 'Scoring URL of the live deployment (empty with list or stop).' },
     {
       name: 'deployment-name',
       description:
-        '<experiment>-<env>: the deployment (and state file) name (the stopped one with stop; empty with list).',
+        '<experiment>-<env>: the deployment (and state file) name (the stopped one with stop; empty with list). Azure targets: the endpoint deployment that was rolled out.',
     },
     {
       name: 'deployments',
       description:
         'JSON array of the local deployments recorded after the step: name, target, status (running/stopped), endpoint, slot, pid, flow, variant, startedAt, logFile.',
+    },
+    {
+      name: 'traffic',
+      description: 'Azure targets: JSON traffic map of the endpoint after the step (deployment → percent).',
     },
   ],
   async run(inputs, host) {
@@ -117,10 +173,17 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
         'found a name without stop; expected stop: true (name says which deployment to stop)',
       );
     if (inputs.list) return listDeployments(inputs.stateDir, host);
+    if (inputs.target === 'azure-managed' || inputs.target === 'azure-kubernetes')
+      return deployAzure(inputs as DeployInputs & { target: keyof typeof AZURE_TARGETS }, host);
+    if (inputs.dryRun || inputs.rollback)
+      throw ConfigError.at(
+        { file: `input "${inputs.dryRun ? 'dry-run' : 'rollback'}"` },
+        `found it with target ${inputs.target}; expected target azure-managed or azure-kubernetes`,
+      );
     if (inputs.target !== 'local') {
       throw ConfigError.at(
         { file: 'input "target"' },
-        `target ${inputs.target} is not available yet; expected local (azure-managed, kubernetes and webapp land in a later release)`,
+        `target ${inputs.target} is not available yet; expected local, azure-managed or azure-kubernetes (kubernetes and webapp land in a later release)`,
       );
     }
     if (inputs.stop) return stopDeployment(inputs, host);
@@ -179,6 +242,8 @@ function publish(
   host.setOutput('endpoint', endpoint);
   host.setOutput('deployment-name', deploymentName);
   host.setOutput('deployments', JSON.stringify(deployments));
+  // Every declared output is set (CI reads them all); traffic belongs to the Azure targets.
+  host.setOutput('traffic', '');
   return { endpoint, deploymentName, deployments };
 }
 
@@ -221,4 +286,106 @@ async function stopDeployment(inputs: DeployInputs, host: Host): Promise<DeployO
     `## Deploy ${name} (local): stopped\n\nWas \`${found.endpoint}\` (${found.slot}, pid ${found.pid}, ${found.status}).\n`,
   );
   return publish(host, '', name, listLocalDeployments(inputs.stateDir));
+}
+
+/** `--target azure-managed | azure-kubernetes`: the rollout, `--dry-run` its plan, `--rollback` the prior traffic. */
+async function deployAzure(
+  inputs: DeployInputs & { target: keyof typeof AZURE_TARGETS },
+  host: Host,
+): Promise<DeployOutputs> {
+  if (inputs.list || inputs.stop)
+    throw ConfigError.at(
+      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
+      `found it with target ${inputs.target}; expected target local (Azure deployments are listed in Azure ML studio)`,
+    );
+  if (inputs.dryRun && inputs.rollback)
+    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
+  const name = deploymentName(useCase.name, useCase.envName);
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const entry = azureEndpointEntry(useCase.deployment, AZURE_TARGETS[inputs.target], useCase.envName, file);
+  const steps = (inputs.trafficSteps ?? '10,50')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
+    throw ConfigError.at(
+      { file: 'input "traffic-steps"' },
+      `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
+    );
+  const settings = azureSettings(useCase, `deploy --target ${inputs.target} deploys to it`);
+  // Loaded only for Azure targets: local deploys never load the Azure HTTP pipeline.
+  const { openWorkspace } = await import('../azure/workspace.js');
+  const { deployToAzure, rollbackAzure } = await import('../deploy/azure-deploy.js');
+  const ws = await openWorkspace(settings, host.azureAuth?.() ?? {}, {
+    log: (m) => host.info(m),
+    mask: (secret) => host.mask(secret),
+  });
+  if (inputs.rollback) {
+    const r = await rollbackAzure({
+      ws,
+      target: inputs.target,
+      entry,
+      name,
+      stateDir: inputs.stateDir,
+      log: (l) => host.info(l),
+    });
+    await host.appendSummary(r.summary);
+    return publishAzure(host, r.state.scoringUri, r.state.deployment, r.live);
+  }
+  const variants = inputs.variant
+    ? inputs.variant
+        .split(/,(?=\s*\$\{)/)
+        .map((v) => v.trim())
+        .filter(Boolean)
+    : [];
+  const result = await deployToAzure({
+    ws,
+    target: inputs.target,
+    entry,
+    name,
+    flow: useCase.flow.model,
+    init: useCase.flow.init,
+    variants,
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    image: inputs.image,
+    // A packaged action/task carries no CLI of its own: the serving image gets the one LLMOPS_CLI names.
+    packageRoot: process.env.LLMOPS_CLI ? path.resolve(path.dirname(process.env.LLMOPS_CLI), '..') : undefined,
+    smoke: suiteForUseCase(useCase, inputs.tests),
+    steps,
+    keep: inputs.keep,
+    location: inputs.location,
+    dryRun: inputs.dryRun,
+    stateDir: inputs.stateDir,
+    mask: (s) => host.mask(s),
+    log: (l) => host.info(l),
+    warn: (l) => host.warning(l),
+  });
+  await host.appendSummary(result.summary);
+  const outcome = result.rollout?.outcome;
+  if (outcome && outcome !== 'promoted') {
+    publishAzure(host, result.scoringUri, result.deployment, result.live);
+    const why = `rollout of ${result.deployment} to ${result.endpoint}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
+    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
+    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
+    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
+    throw new ServiceError(`Azure ML: ${why}`);
+  }
+  return publishAzure(host, result.scoringUri, result.deployment, result.live);
+}
+
+function publishAzure(
+  host: Host,
+  endpoint: string,
+  deployment: string,
+  traffic: Record<string, number>,
+): DeployOutputs {
+  host.setOutput('endpoint', endpoint);
+  host.setOutput('deployment-name', deployment);
+  host.setOutput('deployments', '[]');
+  host.setOutput('traffic', JSON.stringify(traffic));
+  return { endpoint, deploymentName: deployment, deployments: [], traffic: JSON.stringify(traffic) };
 }

@@ -4,7 +4,11 @@
  * template's smoke tests only logged the answer.
  */
 import path from 'node:path';
+import { azureSettings } from '../azure/settings.js';
+import { azureEndpointEntry } from '../config/deployment.js';
+import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
+import type { Host } from '../host/host.js';
 import {
   deploymentName,
   liveEndpoint,
@@ -29,6 +33,8 @@ export interface SmokeTestInputs {
   stateDir: string;
   junitFile: string;
   warmupSeconds?: number;
+  target?: string;
+  deployment?: string;
 }
 
 export interface SmokeTestOutputs {
@@ -71,6 +77,20 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
       description:
         'How long to retry while the endpoint warms up (connection refused, 502-504). Default: the tests file value, else 60.',
     },
+    {
+      name: 'target',
+      type: 'choice',
+      choices: ['local', 'azure-managed', 'azure-kubernetes'],
+      default: 'local',
+      description:
+        "Where the endpoint is: local, or the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token).",
+    },
+    {
+      name: 'deployment',
+      type: 'string',
+      description:
+        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split).',
+    },
   ],
   outputs: [
     { name: 'passed', description: 'true when every smoke test passed.' },
@@ -81,7 +101,24 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     const suite = suiteForUseCase(useCase, inputs.tests);
     if (inputs.warmupSeconds !== undefined) suite.warmupMs = inputs.warmupSeconds * 1000;
     const name = deploymentName(useCase.name, useCase.envName);
-    const endpoint = inputs.endpoint ?? liveEndpoint(inputs.stateDir, name);
+    if (inputs.deployment && (inputs.target ?? 'local') === 'local')
+      throw ConfigError.at(
+        { file: 'input "deployment"' },
+        'found a deployment with target local; expected target azure-managed or azure-kubernetes',
+      );
+    let endpoint =
+      inputs.endpoint ??
+      (inputs.target === undefined || inputs.target === 'local' ? liveEndpoint(inputs.stateDir, name) : undefined);
+    let apiKey: string | undefined;
+    if (inputs.target === 'azure-managed' || inputs.target === 'azure-kubernetes') {
+      const azure = await azureEndpoint(useCase, inputs.target, host);
+      endpoint = inputs.endpoint ?? azure.scoringUri;
+      apiKey = azure.apiKey;
+      if (inputs.deployment && !(inputs.deployment in azure.traffic))
+        host.info(
+          `${inputs.deployment} receives no traffic now (${JSON.stringify(azure.traffic)}); tested alone through the header`,
+        );
+    }
     if (!endpoint) {
       // A deployment that was made but whose server is gone is an outside failure (exit 3), not bad input.
       const recorded = readState(inputs.stateDir, name);
@@ -95,7 +132,6 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
         { file: 'input "endpoint"' },
         `no endpoint given and no live local deployment ${name} in ${path.join(inputs.stateDir, 'deploy')}; expected --endpoint <scoring URL>`,
       );
-    let apiKey: string | undefined;
     if (inputs.keyEnv) {
       apiKey = useCase.variable(inputs.keyEnv);
       if (!apiKey)
@@ -105,7 +141,11 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
         );
       host.mask(apiKey);
     }
-    const result = await runSmokeTests(suite, { endpoint, apiKey });
+    const result = await runSmokeTests(suite, {
+      endpoint,
+      apiKey,
+      headers: inputs.deployment ? { 'azureml-model-deployment': inputs.deployment } : undefined,
+    });
     for (const t of result.tests) {
       if (t.passed) host.info(`pass  ${t.name} (${t.status}, ${(t.p50Ms ?? t.latenciesMs[0] ?? 0).toFixed(1)} ms)`);
       else for (const f of t.failures) host.error(`fail  ${t.name}: ${f}`, t.at);
@@ -124,3 +164,19 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     return { passed: true, endpoint: result.endpoint };
   },
 };
+
+/** The scoring URI and key of the env's Azure ML online endpoint (deployment_config.json). */
+async function azureEndpoint(useCase: UseCase, target: 'azure-managed' | 'azure-kubernetes', host: Host) {
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const array = target === 'azure-managed' ? 'azure_managed_endpoint' : 'kubernetes_endpoint';
+  const entry = azureEndpointEntry(useCase.deployment, array, useCase.envName, file);
+  const settings = azureSettings(useCase, `smoke-test --target ${target} reads the endpoint from it`);
+  // Loaded only for Azure targets: local smoke tests never load the Azure HTTP pipeline.
+  const { openWorkspace } = await import('../azure/workspace.js');
+  const { azureScoring } = await import('../deploy/azure-deploy.js');
+  const ws = await openWorkspace(settings, host.azureAuth?.() ?? {}, {
+    log: (m) => host.info(m),
+    mask: (secret) => host.mask(secret),
+  });
+  return azureScoring(ws, target, entry, (s) => host.mask(s));
+}

@@ -79,6 +79,8 @@ export interface HandlerContext {
   body: unknown;
   workspace: EmulatorWorkspace;
   operationId: string;
+  /** Request headers, lower-case names. */
+  headers: Record<string, string>;
 }
 
 export interface HandlerResult {
@@ -363,7 +365,17 @@ export class ArmEmulator {
     const outsideWs = outside && this.workspaceOf(u.pathname);
     if (outside && outsideWs) {
       record.platform = true;
-      const ctx = { emulator: this, method, id: u.pathname, query, body, workspace: outsideWs, operationId: '' };
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+      const ctx = {
+        emulator: this,
+        method,
+        id: u.pathname,
+        query,
+        body,
+        headers,
+        workspace: outsideWs,
+        operationId: '',
+      };
       return send(await outside.handler(ctx));
     }
     const check = await this.validator.request({
@@ -400,7 +412,17 @@ export class ArmEmulator {
         armError(404, 'ResourceNotFound', `The Resource '${PROVIDER}/workspaces' under the given path was not found.`),
       );
     const handler = this.handlers.get(operationId) ?? this.genericHandler(operationId);
-    const ctx: HandlerContext = { emulator: this, method, id: u.pathname, query, body, workspace: ws, operationId };
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+    const ctx: HandlerContext = {
+      emulator: this,
+      method,
+      id: u.pathname,
+      query,
+      body,
+      workspace: ws,
+      operationId,
+      headers,
+    };
     let result = await handler(ctx);
     if (fault?.provisioningFailure) result = this.failProvisioning(ctx, result, fault.provisioningFailure);
     return send(result);
@@ -508,12 +530,12 @@ export class ArmEmulator {
     return operation;
   }
 
-  private operationUrl(ws: EmulatorWorkspace, kind: 'status' | 'result', id: string): string {
+  operationUrl(ws: EmulatorWorkspace, kind: 'status' | 'result', id: string): string {
     const segment = kind === 'status' ? 'mfeOperationsStatus' : 'mfeOperationResults';
     return `${this.url}/subscriptions/${ws.subscriptionId}/providers/${PROVIDER}/locations/${ws.location ?? 'westeurope'}/${segment}/${id}?api-version=${API_VERSION}`;
   }
 
-  private locationHeaders(ws: EmulatorWorkspace, id: string): Record<string, string> {
+  locationHeaders(ws: EmulatorWorkspace, id: string): Record<string, string> {
     return {
       location: this.operationUrl(ws, 'result', id),
       ...this.retryAfter(),

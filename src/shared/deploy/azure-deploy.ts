@@ -1,0 +1,447 @@
+/**
+ * `deploy --target azure-managed | azure-kubernetes`: the flow as a model version and an environment (both by
+ * content hash), the endpoint created when absent, a new blue/green deployment provisioned, smoke-tested alone
+ * through the `azureml-model-deployment` header, then given traffic in stages with checks between them; any
+ * failure puts the exact prior traffic map back. The outcome is a state file (for `--rollback`) and a
+ * Markdown summary.
+ * @module
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { MlWorkspace } from '../azure/workspace.js';
+import type { Connection } from '../config/connections.js';
+import type { AzureEndpointEntry } from '../config/deployment.js';
+import { ConfigError, ServiceError } from '../errors.js';
+import type { LoadedFlow } from '../flow/index.js';
+import { connectionOverrideName } from '../serve/flow-setup.js';
+import { ensureEnvironment, ensureModel, environmentVersion, packageFlow, type FlowPackage } from './azure-assets.js';
+import { AzureOnlineEndpoint, type DeploymentSpec, type EndpointSpec } from './azure-endpoint.js';
+import {
+  describeTraffic,
+  planRollout,
+  planText,
+  rolloutMarkdown,
+  runRollout,
+  sameTraffic,
+  type RolloutCheck,
+  type RolloutPlan,
+  type RolloutResult,
+  type TrafficMap,
+} from './rollout.js';
+import { runSmokeTests, type SmokeResult } from './smoke-run.js';
+import type { SmokeSuite } from './smoke-tests.js';
+
+export type AzureTarget = 'azure-managed' | 'azure-kubernetes';
+
+export interface AzureDeployOptions {
+  ws: MlWorkspace;
+  target: AzureTarget;
+  entry: AzureEndpointEntry;
+  /** `<experiment>-<env>`: model and environment name, state file name. */
+  name: string;
+  flow: string | LoadedFlow;
+  variants: string[];
+  connections: readonly Connection[];
+  /** Flex flow `__init__` arguments (init.json), given to the container as PF_FLOW_INIT_CONFIG. */
+  init?: Record<string, unknown>;
+  /** environment/env.yaml resolved, and the secret values among everything loaded (never sent). */
+  envYaml?: Record<string, string>;
+  secrets?: readonly string[];
+  /** Folder holding the packed CLI (dist/cli.js) the serving image is built with (default: this installation). */
+  packageRoot?: string;
+  /** An image to run instead of our serving image built from the flow's build context. */
+  image?: string;
+  smoke: SmokeSuite;
+  steps?: number[];
+  keep?: number;
+  /** A stage fails when the smoke requests' p95 latency exceeds this. */
+  maxP95Ms?: number;
+  /** Location of a new endpoint (default: the workspace's). */
+  location?: string;
+  authMode?: 'Key' | 'AADToken';
+  appInsights?: boolean;
+  dryRun?: boolean;
+  stateDir: string;
+  mask: (secret: string) => void;
+  log: (line: string) => void;
+  warn?: (line: string) => void;
+}
+
+export interface AzureDeployResult {
+  plan?: RolloutPlan;
+  rollout?: RolloutResult;
+  /** Nothing to do: the same model and environment already serve as configured. */
+  unchanged?: boolean;
+  endpoint: string;
+  scoringUri: string;
+  deployment: string;
+  live: TrafficMap;
+  planText: string;
+  summary: string;
+}
+
+export interface AzureDeploymentState {
+  target: AzureTarget;
+  endpoint: string;
+  deployment: string;
+  scoringUri: string;
+  prior: TrafficMap;
+  live: TrafficMap;
+  outcome: string;
+  reason?: string;
+  steps: RolloutResult['steps'];
+  updatedAt: string;
+}
+
+export function azureStateFile(stateDir: string, name: string, target: AzureTarget): string {
+  return path.join(stateDir, 'deploy', `${name}-${target}.json`);
+}
+
+export function readAzureState(stateDir: string, name: string, target: AzureTarget): AzureDeploymentState | undefined {
+  const file = azureStateFile(stateDir, name, target);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as AzureDeploymentState) : undefined;
+}
+
+function writeState(stateDir: string, name: string, target: AzureTarget, s: AzureDeploymentState): void {
+  const file = azureStateFile(stateDir, name, target);
+  mkdirSync(path.dirname(file), { recursive: true });
+  // Written whole then renamed: a killed step never leaves half a state file.
+  writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Environment variables of the deployment: config, env.yaml (not its secrets), connection secrets by reference. */
+export function deploymentVariables(
+  o: AzureDeployOptions,
+  endpoint: string,
+  deployment: string,
+): Record<string, string> {
+  const s = o.ws.settings;
+  const vars: Record<string, string> = {};
+  const secrets = new Set(o.secrets ?? []);
+  for (const [k, v] of Object.entries(o.envYaml ?? {})) {
+    if (secrets.has(v)) {
+      o.warn?.(
+        `environment/env.yaml: ${k} holds a secret and is not sent to Azure; put it in a workspace connection and reference it from ENVIRONMENT_VARIABLES`,
+      );
+      continue;
+    }
+    vars[k] = v;
+  }
+  for (const c of o.connections)
+    for (const k of Object.keys(c.value))
+      if (c.secretKeys.includes(k) || (k === 'api_key' && c.type !== 'CustomConnection'))
+        // The endpoint's identity reads the workspace connection; the secret never travels in a request.
+        vars[connectionOverrideName(c.name, k)] = `\${{azureml://connections/${c.name}/credentials/${k}}}`;
+  Object.assign(vars, o.entry.environmentVariables, {
+    PROMPTFLOW_RUN_MODE: 'serving',
+    ...(o.init ? { PF_FLOW_INIT_CONFIG: JSON.stringify(o.init) } : {}),
+    PRT_CONFIG_OVERRIDE: `deployment.subscription_id=${s.subscriptionId},deployment.resource_group=${s.resourceGroup},deployment.workspace_name=${s.workspace},deployment.endpoint_name=${endpoint},deployment.deployment_name=${deployment}`,
+  });
+  for (const [k, v] of Object.entries(vars))
+    if (secrets.has(v))
+      throw ConfigError.at(
+        { file: 'deployment_config.json' },
+        `ENVIRONMENT_VARIABLES.${k} holds a secret value; expected a reference such as \${{azureml://connections/<name>/credentials/<key>}}`,
+      );
+  return vars;
+}
+
+/**
+ * The name of the new deployment: CURRENT_DEPLOYMENT_NAME or its blue/green twin (blue ↔ green,
+ * x-blue ↔ x-green, x → x-green or x-blue), one that does not serve (a serving deployment is never updated in
+ * place), preferring one that does not exist yet.
+ */
+export function newDeploymentName(current: string, existing: string[], live: TrafficMap): string {
+  const twin = /^(.*?)(-?)(blue|green)$/.exec(current);
+  const candidates = [
+    current,
+    ...(twin
+      ? [`${twin[1]}${twin[2]}${twin[3] === 'blue' ? 'green' : 'blue'}`]
+      : [`${current.slice(0, 26)}-green`, `${current.slice(0, 27)}-blue`]),
+  ];
+  const free = candidates.filter((n) => !(live[n] > 0));
+  const name = free.find((n) => !existing.includes(n)) ?? free[0];
+  if (!name)
+    throw ConfigError.at(
+      { file: 'deployment_config.json' },
+      `${candidates.join(', ')} all serve traffic; expected one of them free for the new deployment`,
+    );
+  return name;
+}
+
+/**
+ * Who keeps 100 − CURRENT: PRIOR_DEPLOYMENT_NAME when it serves and is not the new deployment, else (the names
+ * swapped roles, blue/green) the deployment serving the most traffic now.
+ */
+function priorOf(
+  named: string | undefined,
+  version: string,
+  live: TrafficMap,
+  log: (l: string) => void,
+): string | undefined {
+  if (named && named !== version && (live[named] ?? 0) > 0) return named;
+  const serving = Object.entries(live)
+    .filter(([d, w]) => d !== version && w > 0)
+    .sort((a, b) => b[1] - a[1])[0]?.[0];
+  if (named && serving)
+    log(
+      `PRIOR_DEPLOYMENT_NAME ${named} ${named === version ? 'is the new deployment' : 'serves no traffic'}; ${serving} keeps the prior share`,
+    );
+  return serving;
+}
+
+export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployResult> {
+  const e = o.entry;
+  const kind = o.target === 'azure-kubernetes' ? 'kubernetes' : 'managed';
+  const pkg: FlowPackage = packageFlow({
+    flow: o.flow,
+    variants: o.variants,
+    connections: o.connections,
+    output: path.join(o.stateDir, 'deploy', `${o.name}-${o.target}-context`),
+    packageRoot: o.packageRoot,
+  });
+  const spec: EndpointSpec = {
+    name: e.endpointName,
+    kind,
+    authMode: o.authMode ?? 'Key',
+    location: o.location ?? '',
+    description: e.endpointDescription,
+    tags: { created_by: 'llmops' },
+    compute: e.computeName,
+  };
+  const probe = new AzureOnlineEndpoint(o.ws, spec);
+  const { resource } = await probe.read();
+  const live: TrafficMap = { ...(resource?.properties.traffic ?? {}) };
+  const deployments = resource ? await probe.deployments() : [];
+  const modelVersion = pkg.modelHash.slice(0, 16);
+  const modelId = `${o.ws.id}/models/${o.name}/versions/${modelVersion}`;
+  const environmentId = `${o.ws.id}/environments/${o.name}-serving/versions/${environmentVersion(o.image ? { image: o.image } : { pkg })}`;
+  const unchanged = deployments.find(
+    (d) =>
+      d.properties.provisioningState === 'Succeeded' &&
+      d.properties.model === modelId &&
+      d.properties.environmentId === environmentId &&
+      (live[d.name] ?? 0) > 0,
+  );
+  if (unchanged) {
+    const text = `${unchanged.name} already serves model ${o.name}:${modelVersion} with this environment (${live[unchanged.name]}% of ${e.endpointName}); nothing to deploy`;
+    o.log(text);
+    return {
+      unchanged: true,
+      endpoint: e.endpointName,
+      scoringUri: resource?.properties.scoringUri ?? '',
+      deployment: unchanged.name,
+      live,
+      planText: text,
+      summary: `## Deploy ${o.name} (${o.target})\n\n${text}. Live traffic: ${describeTraffic(live)}.\n`,
+    };
+  }
+  const version = newDeploymentName(
+    e.currentName,
+    deployments.map((d) => d.name),
+    live,
+  );
+  const plan = planRollout({
+    target: o.target,
+    endpoint: e.endpointName,
+    newVersion: version,
+    prior: live,
+    finalWeight: e.currentTraffic,
+    priorVersion: e.currentTraffic < 100 ? priorOf(e.priorName, version, live, o.log) : undefined,
+    steps: o.steps,
+    keep: o.keep,
+  });
+  const text = [
+    `model ${o.name}:${modelVersion} (flow ${pkg.flowDir}), environment ${o.image ? `image ${o.image}` : `build context ${pkg.contextHash.slice(0, 16)}`}`,
+    resource
+      ? `endpoint ${e.endpointName} exists`
+      : `endpoint ${e.endpointName} will be created (${kind}, auth ${spec.authMode})`,
+    planText(plan),
+  ].join('\n');
+  if (o.dryRun) {
+    o.log(text);
+    return {
+      plan,
+      endpoint: e.endpointName,
+      scoringUri: resource?.properties.scoringUri ?? '',
+      deployment: version,
+      live,
+      planText: text,
+      summary: `## Deploy ${o.name} (${o.target}): dry run\n\n\`\`\`\n${text}\n\`\`\`\n`,
+    };
+  }
+
+  if (!resource && !spec.location) spec.location = await workspaceLocation(o.ws);
+  const model = await ensureModel(o.ws, o.name, pkg);
+  o.log(`model ${model.name}:${model.version} ${model.created ? 'registered' : 'already registered'}`);
+  const env = await ensureEnvironment(o.ws, `${o.name}-serving`, o.image ? { image: o.image } : { pkg });
+  o.log(`environment ${env.name}:${env.version} ${env.created ? 'registered' : 'already registered'}`);
+  const deployment: DeploymentSpec = {
+    model: model.id,
+    environmentId: env.id,
+    instanceType: e.vmSize,
+    instanceCount: e.instanceCount,
+    environmentVariables: deploymentVariables(o, e.endpointName, version),
+    appInsightsEnabled: o.appInsights ?? false,
+    description: e.deploymentDescription,
+    tags: { model_hash: pkg.modelHash },
+    cpu: e.cpu,
+    memory: e.memory,
+  };
+  const target = new AzureOnlineEndpoint(o.ws, spec, deployment);
+  const ensured = await target.ensure();
+  o.log(`endpoint ${e.endpointName} ${ensured.created ? 'created' : 'exists'}: ${ensured.scoringUri}`);
+  const scoringUri = ensured.scoringUri || (await target.read()).resource?.properties.scoringUri || '';
+  const apiKey = spec.authMode === 'Key' ? await target.key(o.mask) : await entraToken(o.ws, o.mask);
+
+  const smokeChecks: RolloutCheck = async (v, stage) => {
+    const alone = await runSmokeTests(o.smoke, {
+      endpoint: scoringUri,
+      apiKey,
+      headers: { 'azureml-model-deployment': v },
+    });
+    const results: [string, SmokeResult][] = [[`${v} alone`, alone]];
+    if (stage) results.push(['endpoint', await runSmokeTests(o.smoke, { endpoint: scoringUri, apiKey })]);
+    const parts = results.map(([who, r]) => {
+      const passed = r.tests.filter((t) => t.passed).length;
+      const p95 = Math.max(0, ...r.tests.map((t) => t.p95Ms ?? 0));
+      const slow = o.maxP95Ms !== undefined && p95 > o.maxP95Ms;
+      const failures = r.tests.flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`));
+      return {
+        ok: r.passed && !slow,
+        text: `${who}: ${passed}/${r.tests.length} smoke tests passed, p95 ${Math.round(p95)} ms${slow ? ` > ${o.maxP95Ms} ms` : ''}${failures.length ? ` (${failures.slice(0, 3).join('; ')})` : ''}`,
+      };
+    });
+    return { passed: parts.every((p) => p.ok), detail: parts.map((p) => p.text).join('; ') };
+  };
+
+  const save = (r: RolloutResult) =>
+    writeState(o.stateDir, o.name, o.target, {
+      target: o.target,
+      endpoint: e.endpointName,
+      deployment: version,
+      scoringUri,
+      prior: plan.prior,
+      live: r.live,
+      outcome: r.outcome,
+      reason: r.reason,
+      steps: r.steps,
+      updatedAt: new Date().toISOString(),
+    });
+  const rollout = await runRollout(plan, target, { checks: [smokeChecks], log: o.log, onStep: save });
+  save(rollout);
+  return {
+    plan,
+    rollout,
+    endpoint: e.endpointName,
+    scoringUri,
+    deployment: version,
+    live: rollout.live,
+    planText: text,
+    summary: `${rolloutMarkdown(rollout)}\nScoring URI: \`${scoringUri}\`\n`,
+  };
+}
+
+/** `deploy --rollback`: the traffic map before the last rollout, if nobody changed the traffic since. */
+export async function rollbackAzure(o: {
+  ws: MlWorkspace;
+  target: AzureTarget;
+  entry: AzureEndpointEntry;
+  name: string;
+  stateDir: string;
+  log: (l: string) => void;
+}): Promise<{ live: TrafficMap; summary: string; state: AzureDeploymentState }> {
+  const state = readAzureState(o.stateDir, o.name, o.target);
+  if (!state)
+    throw ConfigError.at(
+      { file: azureStateFile(o.stateDir, o.name, o.target) },
+      'no rollout recorded here; expected a deploy of this target before --rollback',
+    );
+  const target = new AzureOnlineEndpoint(o.ws, {
+    name: state.endpoint,
+    kind: o.target === 'azure-kubernetes' ? 'kubernetes' : 'managed',
+    authMode: 'Key',
+    location: '',
+  });
+  const { traffic, etag } = await target.readTraffic();
+  if (sameTraffic(traffic, state.prior)) {
+    o.log(`${state.endpoint} already has the prior traffic (${describeTraffic(state.prior)})`);
+  } else {
+    if (!sameTraffic(traffic, state.live))
+      throw new ServiceError(
+        `Azure ML: the traffic of ${state.endpoint} is ${describeTraffic(traffic)}, not what the last rollout left (${describeTraffic(state.live)}); someone changed it since, so it is not rolled back`,
+      );
+    const missing = Object.keys(state.prior).filter((d) => !traffic[d] && state.prior[d] > 0);
+    const existing = await target.listVersions();
+    const gone = missing.filter((d) => !existing.includes(d));
+    if (gone.length)
+      throw new ServiceError(
+        `Azure ML: cannot roll back ${state.endpoint}: deployment ${gone.join(', ')} no longer exists`,
+      );
+    await target.writeTraffic(state.prior, etag);
+    const back = await target.readTraffic();
+    if (!sameTraffic(back.traffic, state.prior))
+      throw new ServiceError(
+        `Azure ML: traffic of ${state.endpoint} read back as ${describeTraffic(back.traffic)} after the rollback`,
+      );
+    o.log(`${state.endpoint}: traffic back to ${describeTraffic(state.prior)}`);
+  }
+  const next: AzureDeploymentState = {
+    ...state,
+    prior: state.live,
+    live: state.prior,
+    outcome: 'rolled-back',
+    reason: 'deploy --rollback',
+    updatedAt: new Date().toISOString(),
+  };
+  writeState(o.stateDir, o.name, o.target, next);
+  return {
+    live: state.prior,
+    state: next,
+    summary: `## Rollback of ${state.endpoint} (${o.target})\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n`,
+  };
+}
+
+/** Scoring URI of an existing endpoint and the credential to call it: its key (listKeys) or an Entra token, masked. */
+export async function azureScoring(
+  ws: MlWorkspace,
+  target: AzureTarget,
+  entry: AzureEndpointEntry,
+  mask: (s: string) => void,
+): Promise<{ scoringUri: string; apiKey: string; traffic: TrafficMap }> {
+  const endpoint = new AzureOnlineEndpoint(ws, {
+    name: entry.endpointName,
+    kind: target === 'azure-kubernetes' ? 'kubernetes' : 'managed',
+    authMode: 'Key',
+    location: '',
+  });
+  const { resource } = await endpoint.read();
+  if (!resource?.properties.scoringUri)
+    throw new ServiceError(
+      `Azure ML: online endpoint ${entry.endpointName} ${resource ? 'has no scoring URI yet' : 'does not exist'} in workspace ${ws.settings.workspace}; deploy first`,
+    );
+  const apiKey = resource.properties.authMode === 'Key' ? await endpoint.key(mask) : await entraToken(ws, mask);
+  return { scoringUri: resource.properties.scoringUri, apiKey, traffic: { ...(resource.properties.traffic ?? {}) } };
+}
+
+async function workspaceLocation(ws: MlWorkspace): Promise<string> {
+  const r = await ws.client.get<{ location?: string }>(ws.id, {
+    what: `read workspace ${ws.settings.workspace}`,
+    accept: [404],
+  });
+  if (r.status === 404 || !r.body?.location)
+    throw ConfigError.at(
+      { file: 'input "location"' },
+      'the workspace location could not be read; expected the Azure region for the new endpoint',
+    );
+  return r.body.location;
+}
+
+/** Entra token for an AADToken endpoint (scope of Azure ML data plane), masked. */
+async function entraToken(ws: MlWorkspace, mask: (s: string) => void): Promise<string> {
+  const t = await ws.credential.getToken('https://ml.azure.com/.default');
+  if (!t) throw new ServiceError('Azure sign-in returned no token for https://ml.azure.com');
+  mask(t.token);
+  return t.token;
+}

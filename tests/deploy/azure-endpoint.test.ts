@@ -1,0 +1,347 @@
+/**
+ * `deploy` to an Azure ML managed online endpoint against the ARM emulator (spec-validated), Azurite as the
+ * datastore and real `llmops flow serve` processes behind the emulated scoring URI, started on what was
+ * registered. First deploy, unchanged flow, dry run, staged A/B rollout with blue/green names, rollback; then a
+ * property test over random failure points with the invariants checked after every emulator event.
+ */
+import fc from 'fast-check';
+import path from 'node:path';
+import { ArmClient } from '../../src/shared/azure/arm-client.js';
+import { createAzureCredential } from '../../src/shared/azure/credentials.js';
+import type { AzureSettings } from '../../src/shared/azure/settings.js';
+import { MlWorkspace } from '../../src/shared/azure/workspace.js';
+import { azureEndpointEntry } from '../../src/shared/config/deployment.js';
+import { loadUseCase } from '../../src/shared/config/use-case.js';
+import { deployToAzure, rollbackAzure, type AzureDeployOptions } from '../../src/shared/deploy/azure-deploy.js';
+import { sameTraffic, type TrafficMap } from '../../src/shared/deploy/rollout.js';
+import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
+import { MemoryHost } from '../../src/shared/host/memory.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
+import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
+import { Azurite, DEV_ACCOUNT, DEV_KEY } from '../support/azure/azurite.js';
+import { EndpointsEmulator, type EndpointEvent } from '../support/azure/endpoints.js';
+import { deployUseCase } from './helpers.js';
+
+const CONTAINER = 'azureml-blobstore-endpoints';
+const LLM_KEY = 'sk-test-key-0001';
+const ENDPOINT = 'demo-ep';
+
+let azurite: Azurite;
+let arm: ArmEmulator;
+let endpoints: EndpointsEmulator;
+let model: ModelServerHandle;
+let ws: MlWorkspace;
+const masked = new Set<string>();
+const logs: string[] = [];
+const uc = deployUseCase({
+  'smoke.yaml':
+    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
+});
+const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+
+beforeAll(async () => {
+  model = await startModelServer({});
+  process.env.AOAI_API_BASE = model.url;
+  process.env.AOAI_API_KEY = LLM_KEY;
+  azurite = await Azurite.start();
+  const blob = await import('@azure/storage-blob');
+  await new blob.BlobServiceClient(azurite.directUrl, new blob.StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY))
+    .getContainerClient(CONTAINER)
+    .create();
+  arm = await ArmEmulator.start({
+    datastore: { accountName: DEV_ACCOUNT, accountKey: DEV_KEY, containerName: CONTAINER },
+    lroPolls: 2,
+  });
+  endpoints = await EndpointsEmulator.attach(arm, {
+    blobEndpoint: azurite.directUrl,
+    command: [process.execPath, path.resolve('dist/cli.js')],
+    // The workspace connection the deployment's ${{azureml://connections/aoai/credentials/api_key}} reads.
+    connections: { aoai: { api_key: LLM_KEY, api_base: model.url } },
+  });
+  const { credential } = await createAzureCredential(
+    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
+    {},
+  );
+  const w = arm.workspaces[0];
+  const settings: AzureSettings = {
+    subscriptionId: w.subscriptionId,
+    resourceGroup: w.resourceGroup,
+    workspace: w.name,
+    cloud: 'AzurePublicCloud',
+    resourceManager: arm.url,
+    authorityHost: arm.entra.url,
+    customAuthority: true,
+    storageSuffix: 'core.windows.net',
+    blobEndpoint: azurite.url,
+  };
+  const client = new ArmClient({ endpoint: arm.url, credential, retryDelayMs: 5, pollIntervalMs: 10 });
+  ws = new MlWorkspace(client, settings, credential, (s) => masked.add(s));
+}, 120_000);
+
+afterAll(async () => {
+  await endpoints?.stop();
+  await arm?.stop();
+  await azurite?.stop();
+  await model?.close();
+  process.env.AOAI_API_BASE = saved.base;
+  process.env.AOAI_API_KEY = saved.key;
+  uc.cleanup();
+});
+
+function options(variant: string, extra: Partial<AzureDeployOptions> = {}): AzureDeployOptions {
+  const host = new MemoryHost();
+  const useCase = loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), host, needs: 'deploy' });
+  const entry = azureEndpointEntry(
+    {
+      azure_managed_endpoint: [
+        {
+          ENV_NAME: 'dev',
+          ENDPOINT_NAME: ENDPOINT,
+          CURRENT_DEPLOYMENT_NAME: 'blue',
+          DEPLOYMENT_VM_SIZE: 'Standard_F4s_v2',
+          DEPLOYMENT_INSTANCE_COUNT: 1,
+          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info' },
+        },
+      ],
+    },
+    'azure_managed_endpoint',
+    undefined,
+    'configs/deployment_config.json',
+  );
+  return {
+    ws,
+    target: 'azure-managed',
+    entry,
+    name: 'demo',
+    flow: useCase.flow.model,
+    variants: [`\${chat.${variant}}`],
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    steps: [10, 50],
+    keep: 3,
+    location: 'westeurope',
+    stateDir: path.join(uc.dir, '.llmops'),
+    mask: (s) => masked.add(s),
+    log: (l) => logs.push(l),
+    ...extra,
+  };
+}
+
+async function ask(): Promise<{ status: number; answer?: string }> {
+  const key = endpoints.keys.get(`${arm.workspaceId()}/onlineEndpoints/${ENDPOINT}`.toLowerCase())!.primaryKey;
+  const r = await fetch(`${endpoints.scoringUrl}/${ENDPOINT}/score`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: '{"question": "hello"}',
+  });
+  return { status: r.status, answer: ((await r.json()) as { answer?: string }).answer };
+}
+
+/** No secret (endpoint keys, the LLM key) in any request body sent to Azure, any log line or summary. */
+function expectNoSecret(texts: string[]): void {
+  const secrets = [LLM_KEY, ...[...endpoints.keys.values()].flatMap((k) => [k.primaryKey, k.secondaryKey])];
+  const all = [...arm.requests.map((r) => JSON.stringify(r.body ?? '')), ...texts].join('\n');
+  for (const s of secrets) expect(all).not.toContain(s);
+}
+
+test('first deploy, unchanged flow, dry run, staged A/B to the blue/green twin, rollback', async () => {
+  const first = await deployToAzure(options('v0'));
+  expect([first.rollout?.outcome, first.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(first.deployment).toBe('blue');
+  expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
+  expect(first.scoringUri).toBe(`${endpoints.scoringUrl}/${ENDPOINT}/score`);
+  expect(await ask()).toEqual({ status: 200, answer: 'user: v0 hello' });
+  // Smoke-tested alone (header) before any traffic: the first scoring requests named the deployment.
+  expect(endpoints.scored[0]).toMatchObject({ deployment: 'blue', header: true, status: 200 });
+  const deployment = arm.get(`${arm.workspaceId()}/onlineEndpoints/${ENDPOINT}/deployments/blue`)!;
+  const vars = (deployment.properties as { environmentVariables: Record<string, string> }).environmentVariables;
+  expect(vars).toMatchObject({
+    AOAI_API_KEY: '${{azureml://connections/aoai/credentials/api_key}}',
+    LOG_LEVEL: 'info',
+    PROMPTFLOW_RUN_MODE: 'serving',
+  });
+  expect(first.summary).toContain('✅ promoted');
+  const modelPuts = () => arm.requests.filter((r) => r.operationId === 'ModelVersions_CreateOrUpdate').length;
+  expect(modelPuts()).toBe(1);
+
+  // The same flow again: nothing registered, nothing deployed.
+  const writes = () => arm.requests.filter((r) => r.method !== 'GET').length;
+  const before = writes();
+  const again = await deployToAzure(options('v0'));
+  expect(again.unchanged).toBe(true);
+  expect(writes()).toBe(before);
+
+  // Dry run of v1: the plan, and no request that changes anything.
+  const dry = await deployToAzure(options('v1', { dryRun: true }));
+  expect(dry.planText).toContain('traffic blue 90%, green 10%, then checks');
+  expect(dry.planText).toContain('on any failure: traffic back to blue 100%');
+  expect(writes()).toBe(before);
+
+  // v1 in stages to green; blue keeps serving the rest until green has it all.
+  const puts: TrafficMap[] = [];
+  endpoints.onEvent = (e) => {
+    if (e.kind === 'endpoint-put') puts.push(e.detail as TrafficMap);
+  };
+  const second = await deployToAzure(options('v1'));
+  endpoints.onEvent = undefined;
+  expect([second.rollout?.outcome, second.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(second.deployment).toBe('green');
+  expect(puts).toEqual([{ blue: 90, green: 10 }, { blue: 50, green: 50 }, { green: 100 }]);
+  expect(second.rollout!.steps.map((s) => `${s.kind}${s.weight ?? ''}:${s.passed}`)).toEqual([
+    'provision:true',
+    'smoke0:true',
+    'stage10:true',
+    'stage50:true',
+    'stage100:true',
+  ]);
+  expect(await ask()).toEqual({ status: 200, answer: 'user: v1 hello' });
+  expect(modelPuts()).toBe(2);
+
+  // Rollback: blue (still there) takes all the traffic again.
+  const back = await rollbackAzure({ ...options('v1'), log: (l) => logs.push(l) });
+  expect(back.live).toEqual({ blue: 100 });
+  expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
+  expect(await ask()).toEqual({ status: 200, answer: 'user: v0 hello' });
+
+  expect(endpoints.creations).toHaveLength(1);
+  expect(arm.specViolations()).toEqual([]);
+  expectNoSecret([...logs, first.summary, second.summary, back.summary]);
+}, 240_000);
+
+type Fault =
+  | { kind: 'provisioning' }
+  | { kind: 'smoke-at'; share: number }
+  | { kind: 'arm-5xx'; atPut: number }
+  | { kind: 'throttled'; atPut: number }
+  | { kind: 'concurrent'; atPut: number };
+
+test('property: under random failure points traffic sums to 100, only reaches Succeeded deployments, a failure restores the prior map exactly, the endpoint is never recreated, no secret leaks', async () => {
+  const faultArb: fc.Arbitrary<Fault> = fc.oneof(
+    fc.constant<Fault>({ kind: 'provisioning' }),
+    fc.constantFrom(10, 50, 100).map((share): Fault => ({ kind: 'smoke-at', share })),
+    fc.integer({ min: 1, max: 3 }).map((atPut): Fault => ({ kind: 'arm-5xx', atPut })),
+    fc.integer({ min: 1, max: 3 }).map((atPut): Fault => ({ kind: 'throttled', atPut })),
+    fc.integer({ min: 1, max: 3 }).map((atPut): Fault => ({ kind: 'concurrent', atPut })),
+  );
+  // Runs alone too (-t): the endpoint then gets its first deployment here.
+  if (!endpoints.endpoint(ENDPOINT)) expect((await deployToAzure(options('v0'))).rollout?.outcome).toBe('promoted');
+  await fc.assert(
+    fc.asyncProperty(faultArb, async (fault) => {
+      // Runs share the endpoint: one that ended in a conflict leaves two deployments serving; the other party
+      // finishes its change (all to the first) before the next run.
+      const left = endpoints.traffic(ENDPOINT);
+      if (Object.keys(left).length > 1) endpoints.concurrentEdit(ENDPOINT, { [Object.keys(left)[0]]: 100 });
+      const prior = endpoints.traffic(ENDPOINT);
+      const serving = Object.keys(prior)[0];
+      const servingModel = String(
+        (
+          arm.get(`${arm.workspaceId()}/onlineEndpoints/${ENDPOINT}/deployments/${serving}`)!.properties as {
+            model: string;
+          }
+        ).model,
+      );
+      // Deploy the variant that does not serve now, so there is always something new.
+      const variant = arm.get(servingModel)!.properties as { tags: Record<string, string> };
+      const next = variant.tags['variant.chat'] === 'v0' ? 'v1' : 'v0';
+      const newName = serving === 'blue' ? 'green' : 'blue';
+      let intruder: TrafficMap | undefined;
+      let puts = 0;
+      const violations: string[] = [];
+      endpoints.scoringFaults.length = 0;
+      if (fault.kind === 'provisioning')
+        arm.inject({ operationId: 'OnlineDeployments_CreateOrUpdate', provisioningFailure: 'image build failed' });
+      if (fault.kind === 'smoke-at')
+        endpoints.scoringFaults.push({ deployment: newName, whenTrafficAtLeast: fault.share });
+      endpoints.onEvent = (e: EndpointEvent) => {
+        const t = endpoints.traffic(ENDPOINT);
+        const sum = Object.values(t).reduce((s, w) => s + w, 0);
+        if (sum !== 100) violations.push(`${e.kind}: traffic sums to ${sum}`);
+        for (const [d, w] of Object.entries(t))
+          if (w > 0 && endpoints.deploymentState(ENDPOINT, d) !== 'Succeeded')
+            violations.push(`${e.kind}: ${d} has ${w}% but is ${endpoints.deploymentState(ENDPOINT, d)}`);
+        if (e.kind === 'endpoint-deleted') violations.push('endpoint deleted');
+        if (e.kind !== 'endpoint-put') return;
+        puts++;
+        if (fault.kind === 'arm-5xx' && puts === fault.atPut)
+          // More failures than the client retries: the next endpoint write fails for good.
+          arm.inject({ operationId: 'OnlineEndpoints_CreateOrUpdate', status: 500, times: 5 });
+        if (fault.kind === 'throttled' && puts === fault.atPut)
+          arm.inject({ operationId: 'OnlineEndpoints_CreateOrUpdate', status: 429, retryAfter: 0, times: 2 });
+        if (fault.kind === 'concurrent' && puts === fault.atPut && Object.keys(t).length > 1) {
+          // Someone else moves 1% between the two serving deployments.
+          const [a, b] = Object.keys(t);
+          intruder = t[a] > 1 ? { ...t, [a]: t[a] - 1, [b]: t[b] + 1 } : { ...t, [a]: t[a] + 1, [b]: t[b] - 1 };
+          endpoints.concurrentEdit(ENDPOINT, intruder);
+        }
+      };
+      const run = await deployToAzure(options(next));
+      endpoints.onEvent = undefined;
+      arm.faults.length = 0;
+      expect(violations).toEqual([]);
+      const live = endpoints.traffic(ENDPOINT);
+      if (intruder) {
+        expect(run.rollout?.outcome).toBe('conflict');
+        expect(live).toEqual(intruder);
+        return;
+      }
+      // Faults after the last write, retried ones, and an edit at 100% (nothing left to move) do not stop it.
+      const expectPromoted =
+        fault.kind === 'throttled' || fault.kind === 'concurrent' || (fault.kind === 'arm-5xx' && fault.atPut >= 3);
+      if (expectPromoted) {
+        expect([run.rollout?.outcome, run.rollout?.reason]).toEqual(['promoted', undefined]);
+        expect(live).toEqual({ [newName]: 100 });
+      } else {
+        expect(run.rollout?.outcome).toBe('rolled-back');
+        expect(sameTraffic(live, prior)).toBe(true);
+        expect(run.summary).toContain('Reason:');
+      }
+      expect(endpoints.creations).toHaveLength(1);
+      expect(arm.specViolations()).toEqual([]);
+      expectNoSecret([...logs, run.summary]);
+    }),
+    { numRuns: 12, seed: Number(process.env.FC_SEED ?? 1) },
+  );
+}, 600_000);
+
+test('azure-kubernetes: the endpoint names the attached compute, the deployment is Kubernetes with resource requests; a managed endpoint of that name is refused', async () => {
+  const k8s = (endpointName: string): Partial<AzureDeployOptions> => ({
+    target: 'azure-kubernetes',
+    entry: azureEndpointEntry(
+      {
+        kubernetes_endpoint: [
+          {
+            ENV_NAME: 'dev',
+            ENDPOINT_NAME: endpointName,
+            CURRENT_DEPLOYMENT_NAME: 'blue',
+            COMPUTE_NAME: 'aks-attached',
+            DEPLOYMENT_VM_SIZE: 'promptinstancetype',
+            CPU_ALLOCATION: '1',
+            MEMORY_ALLOCATION: '2Gi',
+          },
+        ],
+      },
+      'kubernetes_endpoint',
+      undefined,
+      'configs/deployment_config.json',
+    ),
+  });
+  const r = await deployToAzure(options('v1', k8s('demo-k8s')));
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  const ep = endpoints.endpoint('demo-k8s')!;
+  expect((ep.properties as { compute: string }).compute).toBe(`${arm.workspaceId()}/computes/aks-attached`);
+  const d = arm.get(`${arm.workspaceId()}/onlineEndpoints/demo-k8s/deployments/blue`)!;
+  expect(d.properties).toMatchObject({
+    endpointComputeType: 'Kubernetes',
+    instanceType: 'promptinstancetype',
+    containerResourceRequirements: { containerResourceRequests: { cpu: '1', memory: '2Gi' } },
+  });
+  expect(endpoints.traffic('demo-k8s')).toEqual({ blue: 100 });
+  // The managed endpoint of the first test is not turned into a Kubernetes one.
+  if (endpoints.endpoint(ENDPOINT))
+    await expect(deployToAzure(options('v0', k8s(ENDPOINT)))).rejects.toThrow(
+      /exists as a managed endpoint; expected a kubernetes one/,
+    );
+  expect(arm.specViolations()).toEqual([]);
+}, 120_000);
