@@ -244,7 +244,12 @@ describe('deploy --list and --stop', () => {
       const stopped = await runCli('--stop', '--config', 'experiment.yaml', '--state-dir', stateDir);
       expect(stopped.stderr).toContain(`stopped demo (pid ${live.pid}, ${deployed.endpoint}); record removed`);
       expect(stopped.status).toBe(0);
-      expect(outputsOf(stopped.stdout)).toEqual({ endpoint: '', 'deployment-name': 'demo', deployments: '[]' });
+      expect(outputsOf(stopped.stdout)).toEqual({
+        endpoint: '',
+        'deployment-name': 'demo',
+        deployments: '[]',
+        traffic: '',
+      });
       expect(alive(live.pid)).toBe(false);
       expect(readState(stateDir, 'demo')).toBeUndefined();
 

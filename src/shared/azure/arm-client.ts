@@ -25,7 +25,7 @@ import {
 import type { TokenCredential } from '@azure/identity';
 import { ServiceError } from '../errors.js';
 
-/** api-version of the vendored spec (../shared/specs, Microsoft.MachineLearningServices stable). */
+/** api-version of the vendored spec (specs/azure-rest-api-specs, Microsoft.MachineLearningServices stable). */
 export const ML_API_VERSION = '2025-12-01';
 
 export interface ArmClientOptions {

@@ -6,22 +6,25 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 
 export const ML_SPEC =
   'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2025-12-01/mfe.json';
 
-/** The vendored specs' `specification/` folder: LLMOPS_AZURE_SPECS, else `shared/specs/...` in a parent folder of the repository. */
+/** The vendored specs' `specification/` folder: LLMOPS_AZURE_SPECS, else the repository's `specs/`. */
 export function specificationDir(): string {
   const fromEnv = process.env.LLMOPS_AZURE_SPECS;
   if (fromEnv) return path.join(fromEnv, 'specification');
-  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'shared', 'specs', 'azure-rest-api-specs', 'specification');
-    if (existsSync(path.join(candidate, ML_SPEC))) return candidate;
-    if (path.dirname(dir) === dir) break;
-  }
-  throw new Error('vendored Azure specs not found: set LLMOPS_AZURE_SPECS to the azure-rest-api-specs folder');
+  const vendored = path.resolve(
+    path.dirname(fileURLToPath(import.meta.url)),
+    '../../../specs/azure-rest-api-specs/specification',
+  );
+  if (existsSync(path.join(vendored, ML_SPEC))) return vendored;
+  throw new Error(
+    `vendored Azure specs not found at ${vendored}: set LLMOPS_AZURE_SPECS to an azure-rest-api-specs folder`,
+  );
 }
 
 export interface SpecIssue {
