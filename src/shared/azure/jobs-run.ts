@@ -133,6 +133,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
   const { cloud, work, host } = o;
   const statePath = work.stateFile;
   const shards = work.shards;
+  let mergeQueue: Promise<void> = Promise.resolve();
   const count = shards.length;
   const state = readState(statePath, work, count);
   const configName = path.relative(o.useCase.baseDir, o.useCase.configFile).split(path.sep).join('/');
@@ -250,13 +251,15 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
         const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-shard-'));
         try {
           await downloadFolder(datastore, outputPath(name), dir);
-          const merged = await mergeShardStore(
-            dir,
-            local,
-            shards[s.index].runIds,
-            `${label} (job ${name})`,
-            work.localData,
+          // One merge at a time: shards write the same runs, and a merge reads and rewrites their run.json.
+          const merging = mergeQueue.then(() =>
+            mergeShardStore(dir, local, shards[s.index].runIds, `${label} (job ${name})`, work.localData),
           );
+          mergeQueue = merging.then(
+            () => undefined,
+            () => undefined,
+          );
+          const merged = await merging;
           s.merged = true;
           writeJsonAtomic(statePath, state);
           finished++;
