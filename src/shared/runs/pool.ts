@@ -56,3 +56,42 @@ export class SlotPool {
 }
 
 function noop(): void {}
+
+/**
+ * A step's pieces (its runs, or a shard's parts of them) run together: their lines share one pool of `concurrency`
+ * slots, and at most that many pieces are open at once (each open piece holds an executor; for Python flows a
+ * worker set). A piece with fewer lines left than the pool cannot fill it alone, so up to `concurrency` are open.
+ * The first failure aborts `signal` for the others and is thrown by `throwIfFailed` once every piece returned.
+ */
+export class PieceScheduler {
+  readonly pool: SlotPool;
+  /** Pieces open at once. */
+  readonly openAtOnce: number;
+  private readonly stop = new AbortController();
+  private failure: { error: unknown } | undefined;
+
+  constructor(concurrency: number, pieceCount: number) {
+    this.pool = new SlotPool(concurrency);
+    this.openAtOnce = Math.min(concurrency, Math.max(1, pieceCount));
+  }
+
+  get signal(): AbortSignal {
+    return this.stop.signal;
+  }
+
+  /** Records the step's first failure and stops the other pieces. */
+  fail(error: unknown): void {
+    this.failure ??= { error };
+    this.stop.abort();
+  }
+
+  /** Runs `work` on every piece, `openAtOnce` at a time, in the pieces' order. */
+  async run<P>(pieces: readonly P[], work: (piece: P) => Promise<void>): Promise<void> {
+    const opening = new SlotPool(this.openAtOnce);
+    await Promise.all(pieces.map((piece) => opening.run(() => work(piece))));
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+}

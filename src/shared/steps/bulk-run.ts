@@ -20,7 +20,7 @@ import {
   type ExperimentPlan,
   type PlannedRun,
 } from '../runs/plan.js';
-import { SlotPool } from '../runs/pool.js';
+import { PieceScheduler } from '../runs/pool.js';
 import { StepProgress } from './step-progress.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
 import { planInputs, shardInput, showPlan, targetInput } from './plan-output.js';
@@ -182,12 +182,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const entry = (runId: string) => handoff.runs.find((r) => r.runId === runId)!;
 
     const concurrency = execution.concurrency;
-    // Open runs ≤ C: each open run holds an executor (for Python flows, a worker set); a run with fewer than C
-    // lines left cannot fill the pool alone, so up to C of them are open at once, and never more.
-    const openRuns = Math.min(concurrency, Math.max(1, pieces.length));
-    const pool = new SlotPool(concurrency);
-    const opening = new SlotPool(openRuns);
-    const stop = new AbortController();
+    const scheduler = new PieceScheduler(concurrency, pieces.length);
     const lineCount = (p: (typeof pieces)[number]) =>
       p.range ? p.range.end - p.range.start : (p.planned.lines ?? p.planned.lineRange?.end ?? 0);
     const progress = new StepProgress(
@@ -196,13 +191,12 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       pieces.reduce((n, p) => n + lineCount(p), 0),
     );
     const overLimit: { run: StandardRun; limit: number }[] = [];
-    let failure: unknown;
     host.info(
-      `bulk-run ${useCase.name}: ${plan.runs.length} run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, ${pieces.reduce((n, p) => n + lineCount(p), 0)} line(s), concurrency ${concurrency} across runs (up to ${openRuns} open at once), cache ${execution.cache}${earlier ? ', resuming the saved plan' : ''}`,
+      `bulk-run ${useCase.name}: ${plan.runs.length} run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, ${pieces.reduce((n, p) => n + lineCount(p), 0)} line(s), concurrency ${concurrency} across runs (up to ${scheduler.openAtOnce} open at once), cache ${execution.cache}${earlier ? ', resuming the saved plan' : ''}`,
     );
 
     const runPiece = async ({ planned: r, range }: (typeof pieces)[number]) => {
-      if (stop.signal.aborted) return;
+      if (scheduler.signal.aborted) return;
       const run = entry(r.runId);
       const before = readRecordIfAny(inputs.store, r.runId);
       if (before?.status === 'Completed') {
@@ -220,8 +214,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
           announced: true,
           storeRoot: inputs.store,
           concurrency,
-          pool,
-          signal: stop.signal,
+          pool: scheduler.pool,
+          signal: scheduler.signal,
           connections: useCase.connections,
           fallbackConnection,
           llm,
@@ -247,8 +241,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       } catch (e) {
         // The runs file says what happened, so evaluate and report do not read a run that never finished.
         Object.assign(run, { status: 'Failed', error: e instanceof Error ? e.message : String(e) });
-        failure ??= e;
-        stop.abort();
+        scheduler.fail(e);
         return;
       }
       delete run.error;
@@ -263,8 +256,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       // A model endpoint that cannot be reached fails the step (exit 3) instead of the next runs' lines.
       const down = llm.unreachable();
       if (down) {
-        failure ??= down;
-        stop.abort();
+        scheduler.fail(down);
         return;
       }
       const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
@@ -273,10 +265,10 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       );
       if (summary.status === 'Completed' && summary.counts.failed > limit) overLimit.push({ run, limit });
     };
-    await Promise.all(pieces.map((p) => opening.run(() => runPiece(p))));
+    await scheduler.run(pieces, runPiece);
     progress.finish();
     writeHandoff(runsFile, handoff);
-    if (failure !== undefined) throw failure;
+    scheduler.throwIfFailed();
 
     const runs = handoff.runs;
     host.setOutput('runs-file', runsFile);

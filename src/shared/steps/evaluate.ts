@@ -12,7 +12,7 @@ import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
 import type { EvaluationResult } from '../results/model.js';
 import { runBatch, RunStore, scanData, type RunRecord, type RunSummary } from '../runs/index.js';
-import { SlotPool } from '../runs/pool.js';
+import { PieceScheduler } from '../runs/pool.js';
 import { StepProgress } from './step-progress.js';
 import {
   evaluationRunId,
@@ -204,10 +204,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const overLimit: string[] = [];
     // Every job at once through one line pool of size C, at most C evaluation runs open (as bulk-run).
     const concurrency = execution.concurrency;
-    const pool = new SlotPool(concurrency);
-    const stop = new AbortController();
     const pieces = shard ? shardPieces(jobs, rows, shard) : jobs.map((job) => ({ job, range: undefined }));
-    const opening = new SlotPool(Math.min(concurrency, Math.max(1, pieces.length)));
+    const scheduler = new PieceScheduler(concurrency, pieces.length);
     const ran = new Map<Job, RunSummary>();
     const pieceLines = (p: EvaluationPiece) => (p.range ? p.range.end - p.range.start : rows.get(p.job)!);
     const progress = new StepProgress(
@@ -215,12 +213,11 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       'evaluate',
       pieces.reduce((n, p) => n + pieceLines(p), 0),
     );
-    let failure: unknown;
     host.info(
       `evaluate ${useCase.name}: ${jobs.length} evaluation run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, concurrency ${concurrency} across runs${inputs.resume ? ', resuming' : ''}`,
     );
     const runPiece = async (piece: EvaluationPiece) => {
-      if (stop.signal.aborted) return;
+      if (scheduler.signal.aborted) return;
       const { job, range } = piece;
       const runId = evaluationRunId(job.run.runId, job.evaluator.name);
       const before = existingRun(inputs.store, runId);
@@ -258,8 +255,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           ? await runBatch({
               ...common,
               ...cut,
-              pool,
-              signal: stop.signal,
+              pool: scheduler.pool,
+              signal: scheduler.signal,
               resume: continues ? runId : undefined,
               flow: job.evaluator.flow.model,
               data: job.dataset.localPath!,
@@ -283,23 +280,21 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
             : await runBuiltinEvaluator({
                 ...common,
                 ...cut,
-                pool,
+                pool: scheduler.pool,
                 resume: continues,
                 evaluator: job.evaluator,
                 dataset: job.dataset,
                 standardRunId: job.run.runId,
               });
       } catch (e) {
-        failure ??= e;
-        stop.abort();
+        scheduler.fail(e);
         return;
       }
       if (summary.status === 'Canceled') return;
       const down = llm.unreachable();
       if (down) {
         // an unreachable judge model: exit 3, not a gate failure
-        failure ??= down;
-        stop.abort();
+        scheduler.fail(down);
         return;
       }
       ran.set(job, summary);
@@ -317,9 +312,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           `${runId}: ${summary.counts.failed} of ${summary.counts.total} evaluation lines failed (tolerance ${limit})${summary.error ? `: ${summary.error}` : ''}`,
         );
     };
-    await Promise.all(pieces.map((p) => opening.run(() => runPiece(p))));
+    await scheduler.run(pieces, runPiece);
     progress.finish();
-    if (failure !== undefined) throw failure;
+    scheduler.throwIfFailed();
 
     // Every job whose evaluation run is complete, in the order of the jobs: those finished now, and those kept or
     // finished by other shards. A run still waiting for other shards' lines is left out until they ran.
