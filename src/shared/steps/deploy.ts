@@ -7,12 +7,10 @@
 import { loadUseCase } from '../config/use-case.js';
 import { deployLocal, deploymentName, smokeMarkdown, stopLocalDeployment, suiteForUseCase } from '../deploy/index.js';
 import { listLocalDeployments, type LocalDeploymentListing } from '../deploy/local.js';
-import path from 'node:path';
-import { azureSettings } from '../azure/settings.js';
-import { azureEndpointEntry } from '../config/deployment.js';
-import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
+import { deployAzure, isAzureTarget } from './deploy-azure.js';
 import type { StepDefinition } from './declare.js';
 
 export interface DeployInputs {
@@ -46,7 +44,6 @@ export interface DeployOutputs {
 }
 
 export const DEPLOY_TARGETS = ['local', 'azure-managed', 'azure-kubernetes', 'kubernetes', 'webapp'] as const;
-const AZURE_TARGETS = { 'azure-managed': 'azure_managed_endpoint', 'azure-kubernetes': 'kubernetes_endpoint' } as const;
 
 export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
   name: 'deploy',
@@ -173,8 +170,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
         'found a name without stop; expected stop: true (name says which deployment to stop)',
       );
     if (inputs.list) return listDeployments(inputs.stateDir, host);
-    if (inputs.target === 'azure-managed' || inputs.target === 'azure-kubernetes')
-      return deployAzure(inputs as DeployInputs & { target: keyof typeof AZURE_TARGETS }, host);
+    if (isAzureTarget(inputs.target)) return deployAzure({ ...inputs, target: inputs.target }, host);
     if (inputs.dryRun || inputs.rollback)
       throw ConfigError.at(
         { file: `input "${inputs.dryRun ? 'dry-run' : 'rollback'}"` },
@@ -198,12 +194,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
         `environment variable ${inputs.apiKeyEnv} is not set or empty (looked in the environment and in .env at the repository root); expected the API key callers must send`,
       );
     if (apiKey) host.mask(apiKey);
-    const variants = inputs.variant
-      ? inputs.variant
-          .split(/,(?=\s*\$\{)/)
-          .map((v) => v.trim())
-          .filter(Boolean)
-      : [];
+    const variants = variantList(inputs.variant);
     let result;
     try {
       result = await deployLocal({
@@ -232,6 +223,16 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     return publish(host, result.endpoint, name, listLocalDeployments(inputs.stateDir));
   },
 };
+
+/** `--variant` may name several `${node.variant}` references, comma-separated. */
+export function variantList(variant: string | undefined): string[] {
+  return variant
+    ? variant
+        .split(/,(?=\s*\$\{)/)
+        .map((v) => v.trim())
+        .filter(Boolean)
+    : [];
+}
 
 function publish(
   host: Host,
@@ -286,106 +287,4 @@ async function stopDeployment(inputs: DeployInputs, host: Host): Promise<DeployO
     `## Deploy ${name} (local): stopped\n\nWas \`${found.endpoint}\` (${found.slot}, pid ${found.pid}, ${found.status}).\n`,
   );
   return publish(host, '', name, listLocalDeployments(inputs.stateDir));
-}
-
-/** `--target azure-managed | azure-kubernetes`: the rollout, `--dry-run` its plan, `--rollback` the prior traffic. */
-async function deployAzure(
-  inputs: DeployInputs & { target: keyof typeof AZURE_TARGETS },
-  host: Host,
-): Promise<DeployOutputs> {
-  if (inputs.list || inputs.stop)
-    throw ConfigError.at(
-      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
-      `found it with target ${inputs.target}; expected target local (Azure deployments are listed in Azure ML studio)`,
-    );
-  if (inputs.dryRun && inputs.rollback)
-    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
-  const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
-  const name = deploymentName(useCase.name, useCase.envName);
-  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
-  const entry = azureEndpointEntry(useCase.deployment, AZURE_TARGETS[inputs.target], useCase.envName, file);
-  const steps = (inputs.trafficSteps ?? '10,50')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number);
-  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
-    throw ConfigError.at(
-      { file: 'input "traffic-steps"' },
-      `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
-    );
-  const settings = azureSettings(useCase, `deploy --target ${inputs.target} deploys to it`);
-  // Loaded only for Azure targets: local deploys never load the Azure HTTP pipeline.
-  const { openWorkspace } = await import('../azure/workspace.js');
-  const { deployToAzure, rollbackAzure } = await import('../deploy/azure-deploy.js');
-  const ws = await openWorkspace(settings, host.azureAuth?.() ?? {}, {
-    log: (m) => host.info(m),
-    mask: (secret) => host.mask(secret),
-  });
-  if (inputs.rollback) {
-    const r = await rollbackAzure({
-      ws,
-      target: inputs.target,
-      entry,
-      name,
-      stateDir: inputs.stateDir,
-      log: (l) => host.info(l),
-    });
-    await host.appendSummary(r.summary);
-    return publishAzure(host, r.state.scoringUri, r.state.deployment, r.live);
-  }
-  const variants = inputs.variant
-    ? inputs.variant
-        .split(/,(?=\s*\$\{)/)
-        .map((v) => v.trim())
-        .filter(Boolean)
-    : [];
-  const result = await deployToAzure({
-    ws,
-    target: inputs.target,
-    entry,
-    name,
-    flow: useCase.flow.model,
-    init: useCase.flow.init,
-    variants,
-    connections: useCase.connections,
-    envYaml: useCase.environmentVariables,
-    secrets: useCase.secrets,
-    image: inputs.image,
-    // A packaged action/task carries no CLI of its own: the serving image gets the one LLMOPS_CLI names.
-    packageRoot: process.env.LLMOPS_CLI ? path.resolve(path.dirname(process.env.LLMOPS_CLI), '..') : undefined,
-    smoke: suiteForUseCase(useCase, inputs.tests),
-    steps,
-    keep: inputs.keep,
-    location: inputs.location,
-    dryRun: inputs.dryRun,
-    stateDir: inputs.stateDir,
-    mask: (s) => host.mask(s),
-    log: (l) => host.info(l),
-    warn: (l) => host.warning(l),
-  });
-  await host.appendSummary(result.summary);
-  const outcome = result.rollout?.outcome;
-  if (outcome && outcome !== 'promoted') {
-    publishAzure(host, result.scoringUri, result.deployment, result.live);
-    const why = `rollout of ${result.deployment} to ${result.endpoint}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
-    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
-    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
-    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
-    throw new ServiceError(`Azure ML: ${why}`);
-  }
-  return publishAzure(host, result.scoringUri, result.deployment, result.live);
-}
-
-function publishAzure(
-  host: Host,
-  endpoint: string,
-  deployment: string,
-  traffic: Record<string, number>,
-): DeployOutputs {
-  host.setOutput('endpoint', endpoint);
-  host.setOutput('deployment-name', deployment);
-  host.setOutput('deployments', '[]');
-  host.setOutput('traffic', JSON.stringify(traffic));
-  return { endpoint, deploymentName: deployment, deployments: [], traffic: JSON.stringify(traffic) };
 }
