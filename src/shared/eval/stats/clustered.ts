@@ -18,6 +18,12 @@ import { studentTQuantile } from './special.js';
 /** Identifies the cluster (test case) a line belongs to. */
 export type ClusterId = string | number;
 
+/**
+ * The cluster of each line, `ids[i]` for line i: a plain array, or a typed array of cluster indexes (what the
+ * report holds: 4 bytes a line, not a string a line).
+ */
+export type ClusterIds = ArrayLike<ClusterId>;
+
 /** Lines grouped by cluster, in order of first appearance. */
 export interface Clusters {
   ids: ClusterId[];
@@ -26,7 +32,7 @@ export interface Clusters {
 }
 
 /** Groups the values by their cluster id (`clusterIds[i]` belongs to `values[i]`). */
-export function groupClusters(values: readonly number[], clusterIds: readonly ClusterId[]): Clusters {
+export function groupClusters(values: readonly number[], clusterIds: ClusterIds): Clusters {
   if (values.length !== clusterIds.length) {
     throw new RangeError(
       `clusters: ${values.length} values but ${clusterIds.length} cluster ids; give one id per value`,
@@ -50,8 +56,13 @@ export function groupClusters(values: readonly number[], clusterIds: readonly Cl
 }
 
 /** True when at least one cluster holds more than one line (so clustering changes anything). */
-export function hasRepeats(clusterIds: readonly ClusterId[]): boolean {
-  return new Set(clusterIds).size < clusterIds.length;
+export function hasRepeats(clusterIds: ClusterIds): boolean {
+  const seen = new Set<ClusterId>();
+  for (let i = 0; i < clusterIds.length; i++) {
+    if (seen.has(clusterIds[i])) return true;
+    seen.add(clusterIds[i]);
+  }
+  return false;
 }
 
 export interface ClusterRobustOptions {
@@ -76,7 +87,7 @@ export interface ClusterRobustMean {
  */
 export function clusterRobustStandardError(
   values: readonly number[],
-  clusterIds: readonly ClusterId[],
+  clusterIds: ClusterIds,
   options: ClusterRobustOptions = {},
 ): ClusterRobustMean {
   checkFinite(values, 'clusterRobustStandardError');
@@ -97,7 +108,7 @@ export function clusterRobustStandardError(
 /** Cluster-robust t-interval: ȳ ± t(1 − α/2, G − 1) · SE_cluster. Needs at least two clusters. */
 export function clusterRobustInterval(
   values: readonly number[],
-  clusterIds: readonly ClusterId[],
+  clusterIds: ClusterIds,
   options: ClusterRobustOptions = {},
 ): Summary {
   const level = options.level ?? DEFAULT_LEVEL;
@@ -115,7 +126,7 @@ export function clusterRobustInterval(
  */
 export function clusterBootstrapInterval(
   values: readonly number[],
-  clusterIds: readonly ClusterId[],
+  clusterIds: ClusterIds,
   options: BootstrapOptions = {},
 ): Summary {
   const level = options.level ?? DEFAULT_LEVEL;
