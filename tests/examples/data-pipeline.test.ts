@@ -124,7 +124,16 @@ test('EXECUTION_TYPE azure (the template default) without the azure settings nam
   writeFileSync(
     configFile,
     JSON.stringify(
-      { ...config, EXECUTION_TYPE: 'azure', STORAGE: { ...config.STORAGE, STORAGE_ACCOUNT: 'nerdata' } },
+      {
+        ...config,
+        EXECUTION_TYPE: 'azure',
+        STORAGE: {
+          ...config.STORAGE,
+          STORAGE_ACCOUNT: 'nerdata',
+          SOURCE_CONTAINER: 'ner-in',
+          TARGET_CONTAINER: 'ner-out',
+        },
+      },
       null,
       2,
     ),

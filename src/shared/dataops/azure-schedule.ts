@@ -207,7 +207,9 @@ function pipelineSnapshot(useCase: ScheduleUseCase, plan: DataPipelinePlan, mark
   if (!inside(plan.codeDir, useCase.baseDir)) files.push(...under(plan.codeDir));
   files.push({ name: '.git', file: marker });
   const seen = new Set<string>();
-  const unique = files.filter((f) => !seen.has(f.name) && seen.add(f.name)).sort((a, b) => a.name.localeCompare(b.name));
+  const unique = files
+    .filter((f) => !seen.has(f.name) && seen.add(f.name))
+    .sort((a, b) => a.name.localeCompare(b.name));
   const hash = createHash('sha256');
   for (const f of unique) hash.update(`${f.name}\0`).update(readFileSync(f.file)).update('\0');
   return { files: unique, hash: hash.digest('hex').slice(0, 32) };

@@ -209,7 +209,8 @@ function blobStorage(
   if (!name) {
     problems.push({
       ...locate(source, storage.AUTH ? ['STORAGE', 'AUTH'] : ['STORAGE']),
-      message: 'AUTH "sas" needs SAS_TOKEN: expected "SAS_TOKEN": "${VARIABLE}" naming the variable that holds the token',
+      message:
+        'AUTH "sas" needs SAS_TOKEN: expected "SAS_TOKEN": "${VARIABLE}" naming the variable that holds the token',
     });
     return plan;
   }

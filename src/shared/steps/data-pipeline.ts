@@ -84,7 +84,7 @@ export const dataPipelineStep: StepDefinition<DataPipelineInputs, DataPipelineOu
   ],
   async run(inputs, host) {
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: ['dataops'] });
-    const display = (p: string) => path.relative(process.cwd(), p) || '.';
+    const display = shown;
     const plan = planDataPipeline(useCase.baseDir, useCase.repositoryRoot, display, (n) => useCase.variable(n));
     if (plan.storage?.sasToken) host.mask(plan.storage.sasToken);
     const azure = hasAzureWorkspace(useCase);
@@ -165,6 +165,11 @@ async function endpoints(
   };
 }
 
+/** A path as logs show it (relative to the working folder); a URL as it is. */
+function shown(p: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : path.relative(process.cwd(), p) || '.';
+}
+
 async function schedule(
   useCase: UseCase,
   plan: DataPipelinePlan,
@@ -173,7 +178,7 @@ async function schedule(
   inputs: DataPipelineInputs,
   host: Host,
 ): Promise<DataPipelineOutputs> {
-  const display = (p: string) => path.relative(process.cwd(), p) || '.';
+  const display = shown;
   if (!plan.schedule) {
     const source = readSource(plan.configFile, display(plan.configFile));
     throw ConfigError.at(
