@@ -223,7 +223,11 @@ test('--schedule creates the component and the cron schedule of the pipeline job
     component: expect.stringMatching(/^ner_prep_data:[0-9a-f]{16}$/),
   });
   const created = emulator.get(`${emulator.workspaceId()}/schedules/ner_prep_data_weekly`)!;
-  const props = created.properties as Record<string, any>;
+  const props = created.properties as {
+    provisioningState: string;
+    trigger: unknown;
+    action: { actionType: string; jobDefinition: unknown };
+  };
   expect(props.provisioningState).toBe('Succeeded');
   expect(props.trigger).toEqual({
     triggerType: 'Cron',
