@@ -9,6 +9,8 @@ import path from 'node:path';
 import { computeComparisons, computeMetrics } from '../../../src/shared/eval/analysis.js';
 import { LineClusters, readDatasetClusters } from '../../../src/shared/eval/clusters.js';
 import { clusterNote, FEW_CLUSTERS } from '../../../src/shared/report/clusters.js';
+import { clusterRobustInterval } from '../../../src/shared/eval/stats/index.js';
+import { groupClusters, hasRepeats } from '../../../src/shared/eval/stats/clustered.js';
 import { LineTable } from '../../../src/shared/results/line-table.js';
 import type { EvaluationResult, LineResult, VariantInfo } from '../../../src/shared/results/model.js';
 import { ConfigError } from '../../../src/shared/errors.js';
@@ -141,4 +143,14 @@ test('a row without the cluster column is an error at its file and line', async 
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as ConfigError).problems[0]).toMatchObject({ line: 2 });
   expect((err as ConfigError).message).toContain('column "conversation_id" (cluster_by) is missing from this row');
+});
+
+test('cluster indexes in an Int32Array group exactly as the same ids in a plain array', () => {
+  const values = [0.2, 0.9, 0.4, 0.4, 1, 0.1, 0.7];
+  const plain = [5, 5, 2, 9, 2, 9, 0];
+  const dense = Int32Array.from(plain);
+  expect(groupClusters(values, dense)).toEqual(groupClusters(values, plain));
+  expect(clusterRobustInterval(values, dense)).toEqual(clusterRobustInterval(values, plain));
+  expect(hasRepeats(dense)).toBe(true);
+  expect(hasRepeats(Int32Array.from([3, 1, 2]))).toBe(false);
 });

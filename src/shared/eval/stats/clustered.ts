@@ -38,6 +38,7 @@ export function groupClusters(values: readonly number[], clusterIds: ClusterIds)
       `clusters: ${values.length} values but ${clusterIds.length} cluster ids; give one id per value`,
     );
   }
+  if (clusterIds instanceof Int32Array) return groupDense(values, clusterIds);
   const index = new Map<ClusterId, number>();
   const sums: number[] = [];
   const counts: number[] = [];
@@ -55,8 +56,45 @@ export function groupClusters(values: readonly number[], clusterIds: ClusterIds)
   return { ids: [...index.keys()], sums: Float64Array.from(sums), counts: Float64Array.from(counts) };
 }
 
+/**
+ * groupClusters for cluster indexes (0 or more, as the report assigns them): a slot per index instead of a Map
+ * entry per cluster, so a million lines cost 4 bytes a cluster here, not a hash-table entry.
+ */
+function groupDense(values: readonly number[], clusterIds: Int32Array): Clusters {
+  let max = -1;
+  for (let i = 0; i < clusterIds.length; i++) {
+    if (clusterIds[i] < 0) throw new RangeError(`clusters: cluster index ${clusterIds[i]} is negative`);
+    if (clusterIds[i] > max) max = clusterIds[i];
+  }
+  const slot = new Int32Array(max + 1).fill(-1);
+  const ids: number[] = [];
+  for (let i = 0; i < clusterIds.length; i++)
+    if (slot[clusterIds[i]] < 0) {
+      slot[clusterIds[i]] = ids.length;
+      ids.push(clusterIds[i]);
+    }
+  const sums = new Float64Array(ids.length);
+  const counts = new Float64Array(ids.length);
+  for (let i = 0; i < values.length; i++) {
+    const g = slot[clusterIds[i]];
+    sums[g] += values[i];
+    counts[g] += 1;
+  }
+  return { ids, sums, counts };
+}
+
 /** True when at least one cluster holds more than one line (so clustering changes anything). */
 export function hasRepeats(clusterIds: ClusterIds): boolean {
+  if (clusterIds instanceof Int32Array) {
+    let max = -1;
+    for (let i = 0; i < clusterIds.length; i++) if (clusterIds[i] > max) max = clusterIds[i];
+    const seenIndex = new Uint8Array(max + 1);
+    for (let i = 0; i < clusterIds.length; i++) {
+      if (seenIndex[clusterIds[i]]) return true;
+      seenIndex[clusterIds[i]] = 1;
+    }
+    return false;
+  }
   const seen = new Set<ClusterId>();
   for (let i = 0; i < clusterIds.length; i++) {
     if (seen.has(clusterIds[i])) return true;
