@@ -193,6 +193,47 @@ test("an error in the preparation code is exit 2 at the script's file and line; 
   expect(emulator.requests.slice(armBefore).filter((q) => q.method !== 'GET')).toEqual([]);
 }, 90_000);
 
+test('--dry-run says what would be read, written and registered, and does not sign in', async () => {
+  const armBefore = emulator.requests.length;
+  const blobBefore = azurite.requests.length;
+  const r = await pipeline('--dry-run');
+  expect(r.status).toBe(0);
+  expect(r.stderr).toContain(
+    `would read blob ${SOURCE}/exports/annotations.csv of storage account ${DEV_ACCOUNT} (credential) and write data.jsonl, data_pr.jsonl to blob container ${TARGET}`,
+  );
+  expect(r.stderr).toContain('as an Azure ML data asset in workspace mlw-llmops');
+  expect(emulator.requests.slice(armBefore)).toEqual([]);
+  expect(azurite.requests.slice(blobBefore)).toEqual([]);
+}, 60_000);
+
+test('--schedule with EXECUTION_TYPE local is exit 2 at EXECUTION_TYPE: a job would only see a snapshot', async () => {
+  const configFile = path.join(repo, UC, 'configs/dataops_config.json');
+  const config = JSON.parse(readFileSync(configFile, 'utf8'));
+  writeFileSync(
+    configFile,
+    JSON.stringify(
+      {
+        EXECUTION_TYPE: 'local',
+        ...config,
+        STORAGE: {
+          SOURCE_CONTAINER: `${UC}/data_pipelines/source`,
+          SOURCE_BLOB: 'annotations.csv',
+          TARGET_CONTAINER: `${UC}/data`,
+        },
+      },
+      null,
+      2,
+    ),
+  );
+  const r = await pipeline('--schedule');
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/dataops_config\.json:2:\d+: error: --schedule runs the pipeline in Azure ML/);
+  // Run here, the repository's folders are the source and target; the versions still go to Azure ML.
+  const here = await pipeline();
+  expect(here.status).toBe(0);
+  expect(outputs().ner_pr).toMatchObject({ rows: 3, created: true, asset: expect.stringMatching(/^azureml:ner_pr:/) });
+}, 60_000);
+
 test('a source blob that does not exist is exit 2 at SOURCE_BLOB', async () => {
   await containers[SOURCE].deleteBlob('exports/annotations.csv');
   const r = await pipeline();

@@ -179,8 +179,13 @@ async function schedule(
   host: Host,
 ): Promise<DataPipelineOutputs> {
   const display = shown;
-  if (!plan.schedule) {
+  if (!plan.schedule || !plan.storage) {
     const source = readSource(plan.configFile, display(plan.configFile));
+    if (!plan.storage)
+      throw ConfigError.at(
+        locate(source, ['EXECUTION_TYPE']),
+        '--schedule runs the pipeline in Azure ML, where the repository\'s folders are only the snapshot taken now: expected "EXECUTION_TYPE": "azure" (source and target in blob storage)',
+      );
     throw ConfigError.at(
       locate(source, [], 'value'),
       '--schedule needs SCHEDULE: expected "SCHEDULE": {"NAME": …, "CRON_EXPRESSION": "10 14 * * 1", "TIMEZONE": …}',
