@@ -111,6 +111,8 @@ export const dataPipelineStep: StepDefinition<DataPipelineInputs, DataPipelineOu
       host.info(
         `data-pipeline (dry run): ${display(plan.script)} would read ${plan.storage ? `blob ${plan.storage.sourceContainer}/${plan.storage.sourceBlob} of storage account ${plan.storage.account} (${plan.storage.auth})` : display(plan.source)} and write ${plan.assets.map((a) => a.path).join(', ')} to ${plan.storage ? `blob container ${plan.storage.targetContainer}` : display(plan.targetDir)}; each asset changed since its last version would be registered ${azure ? `as an Azure ML data asset in workspace ${settings!.workspace}` : 'in the local data registry'}`,
       );
+      host.setOutput('assets', '{}');
+      host.setOutput('schedule', '');
       return { assets: {} };
     }
     const { source, target } = await endpoints(plan, settings, workspace);
@@ -142,6 +144,8 @@ export const dataPipelineStep: StepDefinition<DataPipelineInputs, DataPipelineOu
       `data-pipeline: ${results.length} asset(s), ${created === 0 ? 'nothing new to register' : `${created} new version(s)`}`,
     );
     host.setOutput('assets', JSON.stringify(assets));
+    // Every declared output is set (CI reads them all); schedule belongs to --schedule.
+    host.setOutput('schedule', '');
     if (inputs.outputFile) await writeFile(inputs.outputFile, JSON.stringify(assets, null, 2) + '\n');
     return { assets };
   },
