@@ -47,7 +47,8 @@ export interface AzureDeployOptions {
   /** environment/env.yaml resolved, and the secret values among everything loaded (never sent). */
   envYaml?: Record<string, string>;
   secrets?: readonly string[];
-  /** Folder holding the packed CLI (dist/cli.js) the serving image is built with (default: this installation). */
+  /** Folder holding the packed CLI the serving image is built with (default: where this code runs from, an
+   * installation or a packaged action/task, which ships serve-cli.js beside its bundle). */
   packageRoot?: string;
   /** An image to run instead of our serving image built from the flow's build context. */
   image?: string;

@@ -116,7 +116,10 @@ export function writeBuildContext(options: BuildContextOptions): BuildContextRes
   const hasPython = flow.kind === 'flex' || (flow.kind === 'dag' && flow.nodes.some((n) => n.type === 'python'));
 
   const app = path.join(out, 'app');
-  for (const rel of cliFiles) cpSync(path.join(path.dirname(cli), rel), path.join(app, 'dist', rel));
+  // The entry becomes app/dist/cli.js whatever its name (start.sh runs that); its chunks keep their paths.
+  cliFiles.forEach((rel, i) =>
+    cpSync(path.join(path.dirname(cli), rel), path.join(app, 'dist', i === 0 ? 'cli.js' : rel)),
+  );
   for (const rel of ['package.json', 'src/shared/engine/python', 'schemas']) {
     const from = path.join(root, rel);
     if (existsSync(from))

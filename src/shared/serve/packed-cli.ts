@@ -1,7 +1,8 @@
 /**
- * The packed CLI a serving image runs, wherever this code was loaded from: the CLI bundle (`dist/cli.js`) of an
- * installation, or the `cli.js` a packaged action or Azure DevOps task ships beside its own bundle (the deploy
- * step builds the image's context from it, so a pipeline needs nothing but the action). Both are esbuild output
+ * The packed CLI a serving image runs, wherever this code was loaded from: the serving CLI (`serve-cli.js`, only
+ * `flow serve`) of an installation's dist/ or shipped beside a packaged action's or Azure DevOps task's bundle
+ * (the deploy step builds the image's context from it, so a pipeline needs nothing but the action), else an
+ * installation's whole CLI (`dist/cli.js`). Each is esbuild output
  * with code splitting: the entry loads chunks by relative import, so the files copied are the entry's whole
  * import closure (static and on-demand imports), read from the bundled code itself, without source maps.
  * @module
@@ -10,8 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 
-/** Where the CLI entry may sit under a package root: an installation's dist/, or a packaged bundle's folder. */
-const ENTRY_CANDIDATES = ['dist/cli.js', 'cli.js'];
+/** Where the CLI entry may sit under a package root, smallest first: a packaged bundle's folder, an installation's dist/. */
+const ENTRY_CANDIDATES = ['serve-cli.js', 'dist/serve-cli.js', 'dist/cli.js'];
 
 /** The CLI entry under `root`; ConfigError naming what is missing when neither layout holds one. */
 export function packedCliEntry(root: string): string {
@@ -20,8 +21,8 @@ export function packedCliEntry(root: string): string {
     if (existsSync(file)) return file;
   }
   throw ConfigError.at(
-    { file: path.join(root, ENTRY_CANDIDATES[0]) },
-    'the packed CLI is missing; expected dist/cli.js (run npm run build) or the cli.js a packaged action ships',
+    { file: path.join(root, 'dist', 'cli.js') },
+    'the packed CLI is missing; expected dist/cli.js or dist/serve-cli.js (run npm run build), or the serve-cli.js a packaged action ships',
   );
 }
 
@@ -29,7 +30,7 @@ export function packedCliEntry(root: string): string {
 const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.\.?\/[^"'\s]+\.js)["']/g;
 
 /**
- * The files the entry loads, as paths relative to the entry's folder (the entry first). An import that leaves
+ * The files the entry loads, as paths relative to the entry's folder (the entry itself first). An import that leaves
  * that folder, or names a file that is not there, is an error: the copy would not start.
  */
 export function packedCliFiles(entry: string): string[] {

@@ -77,8 +77,6 @@ export async function deployAzure(
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
     image: inputs.image,
-    // A packaged action/task carries no CLI of its own: the serving image gets the one LLMOPS_CLI names.
-    packageRoot: process.env.LLMOPS_CLI ? path.resolve(path.dirname(process.env.LLMOPS_CLI), '..') : undefined,
     smoke: suiteForUseCase(useCase, inputs.tests),
     steps,
     keep: inputs.keep,

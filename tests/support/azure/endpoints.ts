@@ -21,7 +21,7 @@ import { armError, type ArmEmulator, type HandlerContext, type HandlerResult } f
 export interface EndpointsOptions {
   /** Blob service URL of the datastore's account (Azurite, direct). */
   blobEndpoint: string;
-  /** How to run the CLI: [node, dist/cli.js]. */
+  /** How to run the CLI for an environment that names an image: [node, dist/cli.js]; [0] runs a context's CLI. */
   command: string[];
   /** Workspace connections: name → key → value (what `${{azureml://connections/...}}` reads). */
   connections?: Record<string, Record<string, string>>;
@@ -59,6 +59,8 @@ export class EndpointsEmulator {
   readonly creations: string[] = [];
   /** Scoring requests: which deployment answered, with what status. */
   readonly scored: { endpoint: string; deployment: string; status: number; header: boolean }[] = [];
+  /** The CLI each deployment built from a context ran (the context's own app/dist/cli.js). */
+  readonly servedFrom: string[] = [];
   onEvent?: (e: EndpointEvent) => void;
   scoringUrl = '';
   private backends = new Map<string, Backend>();
@@ -289,23 +291,24 @@ export class EndpointsEmulator {
     const flowPrefix = /^azureml:\/\/datastores\/[^/]+\/paths\/(.+)$/.exec(modelUri)?.[1];
     if (!flowPrefix) throw new Error(`unsupported modelUri ${modelUri}`);
     await this.download(flowPrefix, path.join(dir, 'flow'));
-    const args = [
-      ...this.options.command.slice(1),
-      'flow',
-      'serve',
-      path.join(dir, 'flow'),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-    ];
+    const serve = ['flow', 'serve', path.join(dir, 'flow'), '--host', '127.0.0.1', '--port', '0'];
+    let args = [...this.options.command.slice(1), ...serve];
     const env = this.arm.get(String(props.environmentId));
     const contextUri = (env?.properties as { build?: { contextUri?: string } } | undefined)?.build?.contextUri;
     if (contextUri) {
+      // The image built from the context runs the CLI the context carries (app/dist/cli.js, as start.sh does):
+      // a context whose CLI does not start fails the deployment here as it would in Azure.
       const prefix = /\/(LocalUpload\/.+)$/.exec(contextUri)?.[1];
       if (!prefix) throw new Error(`unsupported contextUri ${contextUri}`);
-      await this.download(`${prefix.replace(/\/?$/, '/')}connections/`, path.join(dir, 'connections'));
-      args.push('--connections', path.join(dir, 'connections'));
+      const context = path.join(dir, 'context');
+      await this.download(prefix.replace(/\/?$/, '/'), context);
+      args = [
+        path.join(context, 'app', 'dist', 'cli.js'),
+        ...serve,
+        '--connections',
+        path.join(context, 'connections'),
+      ];
+      this.servedFrom.push(args[0]);
     }
     const vars: Record<string, string> = {};
     for (const [k, v] of Object.entries((props.environmentVariables ?? {}) as Record<string, string>)) {
