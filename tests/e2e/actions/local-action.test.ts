@@ -214,7 +214,7 @@ test('the deploy action rolls a flow out to an Azure ML online endpoint from the
   // Smoke tests went to green alone (the header) before it had traffic, and passed.
   expect(state.scored.some((s) => s.header && s.deployment === 'green' && s.status === 200)).toBe(true);
   expect(state.specViolations).toEqual([]);
-  for (const secret of [...state.keys, 'sk-e2e-key'])
+  for (const secret of [...state.keys, 'sk-e2e-key', azure!.ready.env.AZURE_CLIENT_SECRET])
     for (const text of [
       run.stdout
         .split('\n')
