@@ -95,6 +95,13 @@ export interface AzureEndpointEntry {
   cpu?: string;
   memory?: string;
   testFile?: string;
+  /** MIRROR_TRAFFIC_PERCENT: a mirror stage before any live traffic (managed endpoints). */
+  mirrorPercent?: number;
+  /** MAX_ERROR_RATE / MAX_P95_LATENCY_MS: limits of the new deployment's figures at each stage. */
+  maxErrorRate?: number;
+  maxP95Ms?: number;
+  /** APP_INSIGHTS_ENABLED. */
+  appInsights?: boolean;
 }
 
 /**
@@ -144,5 +151,9 @@ export function azureEndpointEntry(
     cpu: str('CPU_ALLOCATION'),
     memory: str('MEMORY_ALLOCATION'),
     testFile: str('TEST_FILE_PATH'),
+    mirrorPercent: str('MIRROR_TRAFFIC_PERCENT') ? Number(e.MIRROR_TRAFFIC_PERCENT) : undefined,
+    maxErrorRate: str('MAX_ERROR_RATE') ? Number(e.MAX_ERROR_RATE) : undefined,
+    maxP95Ms: str('MAX_P95_LATENCY_MS') ? Number(e.MAX_P95_LATENCY_MS) : undefined,
+    appInsights: str('APP_INSIGHTS_ENABLED') ? String(e.APP_INSIGHTS_ENABLED) === 'true' : undefined,
   };
 }

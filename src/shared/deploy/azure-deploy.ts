@@ -18,6 +18,7 @@ import { ensureEnvironment, ensureModel, environmentVersion, packageFlow, type F
 import { AzureOnlineEndpoint, type DeploymentSpec, type EndpointSpec } from './azure-endpoint.js';
 import {
   describeTraffic,
+  isMirrorStage,
   planRollout,
   planText,
   rolloutMarkdown,
@@ -28,10 +29,14 @@ import {
   type RolloutResult,
   type TrafficMap,
 } from './rollout.js';
-import { runSmokeTests, type SmokeResult } from './smoke-run.js';
+import { DEFAULT_PROBE_REQUESTS, healthOf, judgeHealth, probeEndpoint, RequestRecorder } from './rollout-health.js';
+import { runSmokeTests, scoringUrl, type SmokeResult } from './smoke-run.js';
 import type { SmokeSuite } from './smoke-tests.js';
 
 export type AzureTarget = 'azure-managed' | 'azure-kubernetes';
+
+/** Names the deployment a request is for, and (in the response) the deployment that answered. */
+const DEPLOYMENT_HEADER = 'azureml-model-deployment';
 
 export interface AzureDeployOptions {
   ws: MlWorkspace;
@@ -55,8 +60,14 @@ export interface AzureDeployOptions {
   smoke: SmokeSuite;
   steps?: number[];
   keep?: number;
-  /** A stage fails when the smoke requests' p95 latency exceeds this. */
+  /** A stage fails when the new deployment's requests' p95 latency exceeds this (ms). */
   maxP95Ms?: number;
+  /** A stage fails when more than this share of the new deployment's requests fail (default 0.01). */
+  maxErrorRate?: number;
+  /** Requests sent through the endpoint at each stage to measure the new deployment under the split. */
+  probeRequests?: number;
+  /** A mirror stage first: this percent of live requests copied to the new deployment (managed only). */
+  mirrorPercent?: number;
   /** Location of a new endpoint (default: the workspace's). */
   location?: string;
   authMode?: 'Key' | 'AADToken';
@@ -211,9 +222,15 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     tags: { created_by: 'llmops' },
     compute: e.computeName,
   };
+  if (o.mirrorPercent !== undefined && kind === 'kubernetes')
+    throw ConfigError.at(
+      { file: 'deployment_config.json' },
+      'MIRROR_TRAFFIC_PERCENT (or mirror-percent) on a Kubernetes online endpoint; expected it only for azure_managed_endpoint (Azure ML mirrors traffic on managed endpoints only)',
+    );
   const probe = new AzureOnlineEndpoint(o.ws, spec);
   const { resource } = await probe.read();
   const live: TrafficMap = { ...(resource?.properties.traffic ?? {}) };
+  const liveMirror: TrafficMap = { ...(resource?.properties.mirrorTraffic ?? {}) };
   const deployments = resource ? await probe.deployments() : [];
   const modelVersion = pkg.modelHash.slice(0, 16);
   const modelId = `${o.ws.id}/models/${o.name}/versions/${modelVersion}`;
@@ -252,6 +269,8 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     priorVersion: e.currentTraffic < 100 ? priorOf(e.priorName, version, live, o.log) : undefined,
     steps: o.steps,
     keep: o.keep,
+    mirrorPercent: o.mirrorPercent,
+    priorMirror: liveMirror,
   });
   const text = [
     `model ${o.name}:${modelVersion} (flow ${pkg.flowDir}), environment ${o.image ? `image ${o.image}` : `build context ${pkg.contextHash.slice(0, 16)}`}`,
@@ -296,24 +315,44 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
   const scoringUri = ensured.scoringUri || (await target.read()).resource?.properties.scoringUri || '';
   const apiKey = spec.authMode === 'Key' ? await target.key(o.mask) : await entraToken(o.ws, o.mask);
 
+  // Every request of a check goes through the recorder: the new deployment's figures come from what it answered.
+  const recorder = new RequestRecorder(DEPLOYMENT_HEADER);
   const smokeChecks: RolloutCheck = async (v, stage) => {
+    recorder.take();
     const alone = await runSmokeTests(o.smoke, {
       endpoint: scoringUri,
       apiKey,
-      headers: { 'azureml-model-deployment': v },
+      headers: { [DEPLOYMENT_HEADER]: v },
+      fetch: recorder.fetch,
     });
     const results: [string, SmokeResult][] = [[`${v} alone`, alone]];
-    if (stage) results.push(['endpoint', await runSmokeTests(o.smoke, { endpoint: scoringUri, apiKey })]);
+    if (stage && !isMirrorStage(stage))
+      results.push(['endpoint', await runSmokeTests(o.smoke, { endpoint: scoringUri, apiKey, fetch: recorder.fetch })]);
     const parts = results.map(([who, r]) => {
       const passed = r.tests.filter((t) => t.passed).length;
-      const p95 = Math.max(0, ...r.tests.map((t) => t.p95Ms ?? 0));
-      const slow = o.maxP95Ms !== undefined && p95 > o.maxP95Ms;
       const failures = r.tests.flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`));
       return {
-        ok: r.passed && !slow,
-        text: `${who}: ${passed}/${r.tests.length} smoke tests passed, p95 ${Math.round(p95)} ms${slow ? ` > ${o.maxP95Ms} ms` : ''}${failures.length ? ` (${failures.slice(0, 3).join('; ')})` : ''}`,
+        ok: r.passed,
+        text: `${who}: ${passed}/${r.tests.length} smoke tests passed${failures.length ? ` (${failures.slice(0, 3).join('; ')})` : ''}`,
       };
     });
+    let probed = '';
+    if (stage && (o.probeRequests ?? DEFAULT_PROBE_REQUESTS) > 0) {
+      const count = o.probeRequests ?? DEFAULT_PROBE_REQUESTS;
+      // Through the split: at a live stage the new deployment answers its share; on a mirror stage the endpoint
+      // copies them to it and discards its answers, so its figures are those of the requests naming it, under that load.
+      await probeEndpoint({
+        url: scoringUrl(scoringUri),
+        headers: { authorization: `Bearer ${apiKey}` },
+        bodies: o.smoke.tests.map((t) => (typeof t.request === 'string' ? t.request : JSON.stringify(t.request))),
+        count,
+        doFetch: recorder.fetch,
+        timeoutMs: o.smoke.timeoutMs,
+      });
+      probed = `, ${count} probe requests through the endpoint`;
+    }
+    const health = judgeHealth(healthOf(recorder.take(), v), { maxErrorRate: o.maxErrorRate, maxP95Ms: o.maxP95Ms });
+    parts.push({ ok: health.passed, text: `${health.detail}${probed}` });
     return { passed: parts.every((p) => p.ok), detail: parts.map((p) => p.text).join('; ') };
   };
 

@@ -34,6 +34,8 @@ export interface EndpointEvent {
   endpoint: string;
   deployment?: string;
   detail?: unknown;
+  /** endpoint-put: the mirrored traffic written with the map. */
+  mirror?: Record<string, number>;
 }
 
 export interface ScoringFault {
@@ -58,7 +60,7 @@ export class EndpointsEmulator {
   /** Endpoint ARM ids created (each once: a second creation would be a recreation). */
   readonly creations: string[] = [];
   /** Scoring requests: which deployment answered, with what status. */
-  readonly scored: { endpoint: string; deployment: string; status: number; header: boolean }[] = [];
+  readonly scored: { endpoint: string; deployment: string; status: number; header: boolean; mirrored?: boolean }[] = [];
   /** The CLI each deployment built from a context ran (the context's own app/dist/cli.js). */
   readonly servedFrom: string[] = [];
   onEvent?: (e: EndpointEvent) => void;
@@ -94,6 +96,11 @@ export class EndpointsEmulator {
   traffic(name: string): Record<string, number> {
     const e = this.endpoint(name);
     return { ...((e?.properties as { traffic?: Record<string, number> })?.traffic ?? {}) };
+  }
+
+  mirror(name: string): Record<string, number> {
+    const e = this.endpoint(name);
+    return { ...((e?.properties as { mirrorTraffic?: Record<string, number> })?.mirrorTraffic ?? {}) };
   }
 
   deployments(name: string, ws = this.arm.workspaces[0]): Record<string, unknown>[] {
@@ -167,7 +174,14 @@ export class EndpointsEmulator {
     const ifMatch = ctx.headers['if-match'];
     if (ifMatch && (!existing || ifMatch !== this.etags.get(key)))
       return armError(412, 'PreconditionFailed', `the endpoint was modified (ETag ${ifMatch} is not current)`);
-    const body = ctx.body as { properties: { traffic?: Record<string, number>; keys?: unknown; compute?: string } };
+    const body = ctx.body as {
+      properties: {
+        traffic?: Record<string, number>;
+        mirrorTraffic?: Record<string, number>;
+        keys?: unknown;
+        compute?: string;
+      };
+    };
     const traffic = body.properties.traffic ?? {};
     const sum = Object.values(traffic).reduce((s, w) => s + w, 0);
     if (sum !== 100 && sum !== 0)
@@ -180,6 +194,29 @@ export class EndpointsEmulator {
           400,
           'BadArgument',
           `Deployment ${d} ${state ? `is ${state}` : 'does not exist'}; traffic can only go to Succeeded deployments`,
+        );
+    }
+    // Azure's rules for mirrored traffic: managed endpoints only, one deployment, at most 50 %, Succeeded, and
+    // never one that also has live traffic.
+    const mirror = Object.entries(body.properties.mirrorTraffic ?? {}).filter(([, w]) => w > 0);
+    if (mirror.length > 0) {
+      if (body.properties.compute)
+        return armError(400, 'BadArgument', 'Mirror traffic is not supported on Kubernetes online endpoints');
+      if (mirror.length > 1) return armError(400, 'BadArgument', 'Only one deployment can receive mirrored traffic');
+      const [d, w] = mirror[0];
+      if (w > 50) return armError(400, 'BadArgument', `Mirror traffic can be at most 50%; got ${w}`);
+      if ((traffic[d] ?? 0) > 0)
+        return armError(
+          400,
+          'BadArgument',
+          `Deployment ${d} receives live traffic; it cannot also receive mirrored traffic`,
+        );
+      const state = existing ? this.deploymentState(name, d) : undefined;
+      if (state !== 'Succeeded')
+        return armError(
+          400,
+          'BadArgument',
+          `Deployment ${d} ${state ? `is ${state}` : 'does not exist'}; mirrored traffic can only go to Succeeded deployments`,
         );
     }
     const ws = ctx.workspace;
@@ -199,7 +236,12 @@ export class EndpointsEmulator {
       });
     }
     this.etags.set(key, `"${randomUUID()}"`);
-    this.emit({ kind: 'endpoint-put', endpoint: name, detail: { ...traffic } });
+    this.emit({
+      kind: 'endpoint-put',
+      endpoint: name,
+      detail: { ...traffic },
+      ...(mirror.length ? { mirror: Object.fromEntries(mirror) } : {}),
+    });
     const op = arm.startOperation((failed) => {
       props.provisioningState = failed ? 'Failed' : 'Succeeded';
     });
@@ -395,9 +437,16 @@ export class EndpointsEmulator {
       return reply(404, { error: `deployment ${deployment} is not ready` });
     const record = (status: number) =>
       this.scored.push({ endpoint: m[1], deployment: deployment, status, header: Boolean(named) });
+    // A request routed by the split (not one naming a deployment) is copied to the mirror deployment at its
+    // share; the copy's answer is recorded and discarded, as Azure does.
+    if (!named)
+      for (const [d, w] of Object.entries(this.mirror(m[1])))
+        if (Math.random() * 100 < w) void this.copyTo(m[1], endpointId, d, req, Buffer.concat(chunks));
     const fault = this.scoringFaults.find(
       (f) => f.deployment === deployment && (traffic[deployment] ?? 0) >= (f.whenTrafficAtLeast ?? 0),
     );
+    // Azure names the deployment that answered: clients attribute latency and errors by it.
+    res.setHeader('azureml-model-deployment', deployment);
     if (fault) {
       record(fault.status ?? 500);
       return reply(fault.status ?? 500, { error: 'injected scoring failure' });
@@ -414,6 +463,31 @@ export class EndpointsEmulator {
     record(upstream.status);
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     res.end(Buffer.from(await upstream.arrayBuffer()));
+  }
+
+  /** The mirrored copy of a request: sent to the deployment's server, its answer recorded, then dropped. */
+  private async copyTo(
+    endpoint: string,
+    endpointId: string,
+    deployment: string,
+    req: http.IncomingMessage,
+    body: Buffer,
+  ): Promise<void> {
+    const backend = this.backends.get(`${endpointId}/deployments/${deployment}`.toLowerCase());
+    const fault = this.scoringFaults.find((f) => f.deployment === deployment && !f.whenTrafficAtLeast);
+    let status = 404;
+    if (backend?.url && this.deploymentState(endpoint, deployment) === 'Succeeded')
+      status =
+        fault?.status ??
+        (await fetch(`${backend.url}/score`, {
+          method: 'POST',
+          headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
+          body,
+        }).then(
+          async (r) => (await r.arrayBuffer(), r.status),
+          () => 502,
+        ));
+    this.scored.push({ endpoint, deployment, status, header: false, mirrored: true });
   }
 }
 
