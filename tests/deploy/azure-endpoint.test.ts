@@ -88,7 +88,11 @@ afterAll(async () => {
   uc.cleanup();
 });
 
-function options(variant: string, extra: Partial<AzureDeployOptions> = {}): AzureDeployOptions {
+function options(
+  variant: string,
+  extra: Partial<AzureDeployOptions> = {},
+  endpointName = ENDPOINT,
+): AzureDeployOptions {
   const host = new MemoryHost();
   const useCase = loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), host, needs: 'deploy' });
   const entry = azureEndpointEntry(
@@ -96,7 +100,7 @@ function options(variant: string, extra: Partial<AzureDeployOptions> = {}): Azur
       azure_managed_endpoint: [
         {
           ENV_NAME: 'dev',
-          ENDPOINT_NAME: ENDPOINT,
+          ENDPOINT_NAME: endpointName,
           CURRENT_DEPLOYMENT_NAME: 'blue',
           DEPLOYMENT_VM_SIZE: 'Standard_F4s_v2',
           DEPLOYMENT_INSTANCE_COUNT: 1,
@@ -345,3 +349,104 @@ test('azure-kubernetes: the endpoint names the attached compute, the deployment 
     );
   expect(arm.specViolations()).toEqual([]);
 }, 120_000);
+
+test('mirror stage: live requests are copied to the new deployment before it has traffic, then the stages; the figures of each stage in the summary', async () => {
+  const EP = 'demo-mirror';
+  expect((await deployToAzure(options('v0', {}, EP))).rollout?.outcome).toBe('promoted');
+  const writes: { traffic: TrafficMap; mirror?: TrafficMap }[] = [];
+  endpoints.onEvent = (e) => {
+    if (e.kind === 'endpoint-put' && e.endpoint === EP)
+      writes.push({ traffic: e.detail as TrafficMap, mirror: e.mirror });
+  };
+  const scoredBefore = endpoints.scored.length;
+  const r = await deployToAzure(options('v1', { mirrorPercent: 50, probeRequests: 20 }, EP));
+  endpoints.onEvent = undefined;
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(writes).toEqual([
+    { traffic: { blue: 100 }, mirror: { green: 50 } },
+    { traffic: { blue: 90, green: 10 }, mirror: undefined },
+    { traffic: { blue: 50, green: 50 }, mirror: undefined },
+    { traffic: { green: 100 }, mirror: undefined },
+  ]);
+  expect(endpoints.mirror(EP)).toEqual({});
+  // The endpoint really copied requests to green while blue answered them all.
+  const during = endpoints.scored.slice(scoredBefore);
+  expect(during.some((x) => x.mirrored && x.deployment === 'green' && x.status === 200)).toBe(true);
+  expect(r.rollout!.steps.map((x) => `${x.kind}${x.weight ?? ''}:${x.passed}`)).toEqual([
+    'provision:true',
+    'smoke0:true',
+    'mirror50:true',
+    'stage10:true',
+    'stage50:true',
+    'stage100:true',
+  ]);
+  expect(r.summary).toContain('Stages: mirror 50% → 10% → 50% → 100%');
+  expect(r.summary).toMatch(
+    /\| stage 50% \| blue 50%, green 50% \| passed \| .*green: \d+ requests, 0 errors \(0 %\), p95 \d+ ms, 20 probe requests/,
+  );
+  expect(r.planText).toContain('mirror 50% of live requests to green (responses discarded), then checks');
+  expect(arm.specViolations()).toEqual([]);
+}, 240_000);
+
+/** The variant the endpoint's serving deployment does not run: deploying it is always a new version. */
+function otherVariant(endpointName: string): string {
+  const serving = Object.keys(endpoints.traffic(endpointName))[0];
+  const d = arm.get(`${arm.workspaceId()}/onlineEndpoints/${endpointName}/deployments/${serving}`)!;
+  const model = arm.get(String((d.properties as { model: string }).model))!;
+  return (model.properties as { tags: Record<string, string> }).tags['variant.chat'] === 'v0' ? 'v1' : 'v0';
+}
+
+test('a check failing while mirroring restores the traffic and the prior (empty) mirror exactly', async () => {
+  const EP = 'demo-mirror';
+  if (!endpoints.endpoint(EP)) expect((await deployToAzure(options('v1', {}, EP))).rollout?.outcome).toBe('promoted');
+  const prior = endpoints.traffic(EP);
+  const serving = Object.keys(prior)[0];
+  const newName = serving === 'blue' ? 'green' : 'blue';
+  endpoints.scoringFaults.push({ deployment: newName, whileMirrored: true, status: 500 });
+  try {
+    const r = await deployToAzure(options(otherVariant(EP), { mirrorPercent: 20 }, EP));
+    expect(r.rollout?.outcome).toBe('rolled-back');
+    expect(r.rollout?.reason).toMatch(/checks failed while mirroring 20%/);
+    expect(r.rollout!.steps.map((x) => `${x.kind}${x.weight ?? ''}:${x.passed}`)).toEqual([
+      'provision:true',
+      'smoke0:true',
+      'mirror20:false',
+      'rollback:true',
+    ]);
+    expect(endpoints.traffic(EP)).toEqual(prior);
+    expect(endpoints.mirror(EP)).toEqual({});
+  } finally {
+    endpoints.scoringFaults.length = 0;
+  }
+}, 240_000);
+
+test("limits on the new deployment's figures: a p95 above the limit rolls back before any traffic, saying why with the figures; a Kubernetes endpoint refuses a mirror", async () => {
+  const EP = 'demo-mirror';
+  if (!endpoints.endpoint(EP)) expect((await deployToAzure(options('v1', {}, EP))).rollout?.outcome).toBe('promoted');
+  const prior = endpoints.traffic(EP);
+  const r = await deployToAzure(options(otherVariant(EP), { maxP95Ms: 1 }, EP));
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toMatch(
+    /failed its checks before receiving traffic: .*: \d+ requests, 0 errors \(0 %\), p95 \d+ ms: p95 above 1 ms/,
+  );
+  expect(endpoints.traffic(EP)).toEqual(prior);
+  await expect(
+    deployToAzure(
+      options('v1', {
+        target: 'azure-kubernetes',
+        mirrorPercent: 10,
+        entry: azureEndpointEntry(
+          {
+            kubernetes_endpoint: [
+              { ENV_NAME: 'dev', ENDPOINT_NAME: 'demo-k8s-m', CURRENT_DEPLOYMENT_NAME: 'blue', COMPUTE_NAME: 'aks' },
+            ],
+          },
+          'kubernetes_endpoint',
+          undefined,
+          'configs/deployment_config.json',
+        ),
+      }),
+    ),
+  ).rejects.toThrow(/MIRROR_TRAFFIC_PERCENT \(or mirror-percent\) on a Kubernetes online endpoint/);
+  expect(endpoints.endpoint('demo-k8s-m')).toBeUndefined();
+}, 240_000);

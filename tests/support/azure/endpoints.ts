@@ -42,6 +42,8 @@ export interface ScoringFault {
   deployment: string;
   /** Fail only while this deployment has at least this share of live traffic (e.g. 50: "at stage 2"). */
   whenTrafficAtLeast?: number;
+  /** Fail only while this deployment receives mirrored traffic (its copies and requests naming it). */
+  whileMirrored?: boolean;
   status?: number;
 }
 
@@ -442,9 +444,7 @@ export class EndpointsEmulator {
     if (!named)
       for (const [d, w] of Object.entries(this.mirror(m[1])))
         if (Math.random() * 100 < w) void this.copyTo(m[1], endpointId, d, req, Buffer.concat(chunks));
-    const fault = this.scoringFaults.find(
-      (f) => f.deployment === deployment && (traffic[deployment] ?? 0) >= (f.whenTrafficAtLeast ?? 0),
-    );
+    const fault = this.faultFor(m[1], deployment);
     // Azure names the deployment that answered: clients attribute latency and errors by it.
     res.setHeader('azureml-model-deployment', deployment);
     if (fault) {
@@ -465,6 +465,14 @@ export class EndpointsEmulator {
     res.end(Buffer.from(await upstream.arrayBuffer()));
   }
 
+  private faultFor(endpoint: string, deployment: string): ScoringFault | undefined {
+    const share = this.traffic(endpoint)[deployment] ?? 0;
+    const mirrored = (this.mirror(endpoint)[deployment] ?? 0) > 0;
+    return this.scoringFaults.find(
+      (f) => f.deployment === deployment && share >= (f.whenTrafficAtLeast ?? 0) && (!f.whileMirrored || mirrored),
+    );
+  }
+
   /** The mirrored copy of a request: sent to the deployment's server, its answer recorded, then dropped. */
   private async copyTo(
     endpoint: string,
@@ -474,7 +482,7 @@ export class EndpointsEmulator {
     body: Buffer,
   ): Promise<void> {
     const backend = this.backends.get(`${endpointId}/deployments/${deployment}`.toLowerCase());
-    const fault = this.scoringFaults.find((f) => f.deployment === deployment && !f.whenTrafficAtLeast);
+    const fault = this.faultFor(endpoint, deployment);
     let status = 404;
     if (backend?.url && this.deploymentState(endpoint, deployment) === 'Succeeded')
       status =
