@@ -22,6 +22,7 @@ import {
   planRollout,
   planText,
   rolloutMarkdown,
+  restore,
   runRollout,
   sameTraffic,
   type RolloutCheck,
@@ -98,7 +99,12 @@ export interface AzureDeploymentState {
   deployment: string;
   scoringUri: string;
   prior: TrafficMap;
+  /** The mirror map before the rollout, when it wrote mirrors. */
+  priorMirror?: TrafficMap;
+  /** Every traffic (and mirror) map the rollout may write: what a killed one may have left live. */
+  stages?: { traffic: TrafficMap; mirror?: TrafficMap }[];
   live: TrafficMap;
+  /** A RolloutOutcome; `in-progress` in the file means the step was killed midway. */
   outcome: string;
   reason?: string;
   steps: RolloutResult['steps'];
@@ -206,6 +212,11 @@ function priorOf(
 export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployResult> {
   const e = o.entry;
   const kind = o.target === 'azure-kubernetes' ? 'kubernetes' : 'managed';
+  const interrupted = interruptedRollout(o.stateDir, o.name, o.target);
+  let recovered = '';
+  if (interrupted && o.dryRun)
+    recovered = `a rollout of ${interrupted.deployment} was killed midway: its prior traffic (${describeTraffic(interrupted.prior, interrupted.priorMirror)}) is restored first`;
+  else if (interrupted) recovered = await recoverInterrupted(o.ws, o.target, o.stateDir, o.name, interrupted, o.log);
   const pkg: FlowPackage = packageFlow({
     flow: o.flow,
     variants: o.variants,
@@ -273,6 +284,7 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     priorMirror: liveMirror,
   });
   const text = [
+    ...(recovered ? [recovered] : []),
     `model ${o.name}:${modelVersion} (flow ${pkg.flowDir}), environment ${o.image ? `image ${o.image}` : `build context ${pkg.contextHash.slice(0, 16)}`}`,
     resource
       ? `endpoint ${e.endpointName} exists`
@@ -363,6 +375,10 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
       deployment: version,
       scoringUri,
       prior: plan.prior,
+      ...(plan.priorMirror ? { priorMirror: plan.priorMirror } : {}),
+      stages: plan.stages.map((st) =>
+        st.mirror ? { traffic: st.traffic, mirror: st.mirror } : { traffic: st.traffic },
+      ),
       live: r.live,
       outcome: r.outcome,
       reason: r.reason,
@@ -379,8 +395,65 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     deployment: version,
     live: rollout.live,
     planText: text,
-    summary: `${rolloutMarkdown(rollout)}\nScoring URI: \`${scoringUri}\`\n`,
+    summary: `${recovered ? `> ${recovered}\n\n` : ''}${rolloutMarkdown(rollout)}\nScoring URI: \`${scoringUri}\`\n`,
   };
+}
+
+/** The state of a rollout that was killed midway (its file still says in-progress), if any. */
+function interruptedRollout(stateDir: string, name: string, target: AzureTarget): AzureDeploymentState | undefined {
+  const state = readAzureState(stateDir, name, target);
+  if (state?.outcome !== 'in-progress') return undefined;
+  // Killed after its last stage passed (pruning, or writing the end): it is done, nothing to undo.
+  const passed = state.steps.filter((st) => (st.kind === 'stage' || st.kind === 'mirror') && st.passed).length;
+  if (state.stages && passed === state.stages.length) {
+    const live = state.stages.at(-1)?.traffic ?? state.live;
+    writeState(stateDir, name, target, { ...state, live, outcome: 'promoted', updatedAt: new Date().toISOString() });
+    return undefined;
+  }
+  return state;
+}
+
+/**
+ * Puts back exactly the traffic (and mirror) a killed rollout found, as its own failure would have: the live
+ * map must be the prior one or one the rollout may have written (its stages); anything else was changed by
+ * someone since, and is left alone (ServiceError: a person decides). The state file then says what was done.
+ */
+async function recoverInterrupted(
+  ws: MlWorkspace,
+  target: AzureTarget,
+  stateDir: string,
+  name: string,
+  state: AzureDeploymentState,
+  log: (l: string) => void,
+): Promise<string> {
+  const endpoint = new AzureOnlineEndpoint(ws, {
+    name: state.endpoint,
+    kind: target === 'azure-kubernetes' ? 'kubernetes' : 'managed',
+    authMode: 'Key',
+    location: '',
+  });
+  log(`a rollout of ${state.deployment} to ${state.endpoint} was killed midway; restoring its prior traffic`);
+  const plan: RolloutPlan = {
+    target,
+    endpoint: state.endpoint,
+    newVersion: state.deployment,
+    prior: state.prior,
+    ...(state.priorMirror ? { priorMirror: state.priorMirror } : {}),
+    stages: [],
+    keep: 0,
+  };
+  const r = await restore(plan, endpoint, state.stages ?? [{ traffic: state.live }], log);
+  const reason = `the rollout of ${state.deployment} was killed midway; ${r.detail}`;
+  writeState(stateDir, name, target, {
+    ...state,
+    live: r.live,
+    outcome: r.outcome === 'rolled-back' ? 'rolled-back' : 'conflict',
+    reason,
+    updatedAt: new Date().toISOString(),
+  });
+  if (r.outcome !== 'rolled-back') throw new ServiceError(`Azure ML: ${reason}`);
+  log(reason);
+  return reason;
 }
 
 /** `deploy --rollback`: the traffic map before the last rollout, if nobody changed the traffic since. */
@@ -398,6 +471,14 @@ export async function rollbackAzure(o: {
       { file: azureStateFile(o.stateDir, o.name, o.target) },
       'no rollout recorded here; expected a deploy of this target before --rollback',
     );
+  if (state.outcome === 'in-progress') {
+    const reason = await recoverInterrupted(o.ws, o.target, o.stateDir, o.name, state, o.log);
+    return {
+      live: state.prior,
+      state: readAzureState(o.stateDir, o.name, o.target)!,
+      summary: `## Rollback of ${state.endpoint} (${o.target})\n\n${reason}. Traffic: ${describeTraffic(state.prior, state.priorMirror)}.\n`,
+    };
+  }
   const target = new AzureOnlineEndpoint(o.ws, {
     name: state.endpoint,
     kind: o.target === 'azure-kubernetes' ? 'kubernetes' : 'managed',
