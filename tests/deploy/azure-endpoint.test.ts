@@ -359,7 +359,7 @@ test('mirror stage: live requests are copied to the new deployment before it has
       writes.push({ traffic: e.detail as TrafficMap, mirror: e.mirror });
   };
   const scoredBefore = endpoints.scored.length;
-  const r = await deployToAzure(options('v1', { mirrorPercent: 50, probeRequests: 20 }, EP));
+  const r = await deployToAzure(options('v1', { mirrorPercent: 50, probeRequests: 20, appInsights: true }, EP));
   endpoints.onEvent = undefined;
   expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
   expect(writes).toEqual([
@@ -369,6 +369,10 @@ test('mirror stage: live requests are copied to the new deployment before it has
     { traffic: { green: 100 }, mirror: undefined },
   ]);
   expect(endpoints.mirror(EP)).toEqual({});
+  // APP_INSIGHTS_ENABLED: the deployment sends its logs and metrics to the workspace's Application Insights.
+  expect(arm.get(`${arm.workspaceId()}/onlineEndpoints/${EP}/deployments/green`)!.properties).toMatchObject({
+    appInsightsEnabled: true,
+  });
   // The endpoint really copied requests to green while blue answered them all.
   const during = endpoints.scored.slice(scoredBefore);
   expect(during.some((x) => x.mirrored && x.deployment === 'green' && x.status === 200)).toBe(true);
