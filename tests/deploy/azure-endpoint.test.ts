@@ -454,3 +454,36 @@ test("limits on the new deployment's figures: a p95 above the limit rolls back b
   ).rejects.toThrow(/MIRROR_TRAFFIC_PERCENT \(or mirror-percent\) on a Kubernetes online endpoint/);
   expect(endpoints.endpoint('demo-k8s-m')).toBeUndefined();
 }, 240_000);
+
+test('AUTH_MODE aml_token: the endpoint is created with AMLToken auth; smoke tests and checks call it with a masked Azure ML token', async () => {
+  const entry = azureEndpointEntry(
+    {
+      azure_managed_endpoint: [
+        {
+          ENV_NAME: 'dev',
+          ENDPOINT_NAME: 'demo-token',
+          CURRENT_DEPLOYMENT_NAME: 'blue',
+          DEPLOYMENT_VM_SIZE: 'Standard_F4s_v2',
+          AUTH_MODE: 'aml_token',
+        },
+      ],
+    },
+    'azure_managed_endpoint',
+    undefined,
+    'configs/deployment_config.json',
+  );
+  expect(entry.authMode).toBe('AMLToken');
+  const listKeys = () => arm.requests.filter((r) => r.operationId === 'OnlineEndpoints_ListKeys').length;
+  const keysBefore = listKeys();
+  const r = await deployToAzure(options('v0', { entry, authMode: entry.authMode }));
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect((endpoints.endpoint('demo-token')!.properties as { authMode: string }).authMode).toBe('AMLToken');
+  const issued = endpoints.tokens.get(`${arm.workspaceId()}/onlineEndpoints/demo-token`.toLowerCase()) ?? [];
+  expect(issued.length).toBeGreaterThan(0);
+  for (const t of issued) expect(masked.has(t)).toBe(true);
+  expect(listKeys()).toBe(keysBefore);
+  expect(endpoints.scored.filter((s) => s.endpoint === 'demo-token' && s.status === 200).length).toBeGreaterThan(0);
+  expect(arm.specViolations()).toEqual([]);
+  expectNoSecret([...logs, r.summary]);
+  for (const t of issued) expect([...logs, r.summary].join('\n')).not.toContain(t);
+}, 240_000);

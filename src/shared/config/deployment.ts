@@ -102,7 +102,16 @@ export interface AzureEndpointEntry {
   maxP95Ms?: number;
   /** APP_INSIGHTS_ENABLED. */
   appInsights?: boolean;
+  /** AUTH_MODE of a new endpoint, as the API spells it. */
+  authMode?: 'Key' | 'AMLToken' | 'AADToken';
 }
+
+/** AUTH_MODE as written in the template's configs (key, aml_token, aad_token) or as the API spells it. */
+const AUTH_MODES: Record<string, 'Key' | 'AMLToken' | 'AADToken' | undefined> = {
+  key: 'Key',
+  amltoken: 'AMLToken',
+  aadtoken: 'AADToken',
+};
 
 /**
  * The entry of `array` for the env (ENV_NAME); a missing one is a ConfigError naming the file and what exists.
@@ -155,5 +164,11 @@ export function azureEndpointEntry(
     maxErrorRate: str('MAX_ERROR_RATE') ? Number(e.MAX_ERROR_RATE) : undefined,
     maxP95Ms: str('MAX_P95_LATENCY_MS') ? Number(e.MAX_P95_LATENCY_MS) : undefined,
     appInsights: str('APP_INSIGHTS_ENABLED') ? String(e.APP_INSIGHTS_ENABLED) === 'true' : undefined,
+    authMode:
+      AUTH_MODES[
+        String(e.AUTH_MODE ?? '')
+          .toLowerCase()
+          .replace(/_/g, '')
+      ],
   };
 }

@@ -71,7 +71,7 @@ export interface AzureDeployOptions {
   mirrorPercent?: number;
   /** Location of a new endpoint (default: the workspace's). */
   location?: string;
-  authMode?: 'Key' | 'AADToken';
+  authMode?: 'Key' | 'AMLToken' | 'AADToken';
   appInsights?: boolean;
   dryRun?: boolean;
   stateDir: string;
@@ -325,7 +325,8 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
   const ensured = await target.ensure();
   o.log(`endpoint ${e.endpointName} ${ensured.created ? 'created' : 'exists'}: ${ensured.scoringUri}`);
   const scoringUri = ensured.scoringUri || (await target.read()).resource?.properties.scoringUri || '';
-  const apiKey = spec.authMode === 'Key' ? await target.key(o.mask) : await entraToken(o.ws, o.mask);
+  const authMode = (await target.read()).resource?.properties.authMode ?? spec.authMode;
+  const apiKey = await scoringCredential(o.ws, target, authMode, o.mask);
 
   // Every request of a check goes through the recorder: the new deployment's figures come from what it answered.
   const recorder = new RequestRecorder(DEPLOYMENT_HEADER);
@@ -542,7 +543,7 @@ export async function azureScoring(
     throw new ServiceError(
       `Azure ML: online endpoint ${entry.endpointName} ${resource ? 'has no scoring URI yet' : 'does not exist'} in workspace ${ws.settings.workspace}; deploy first`,
     );
-  const apiKey = resource.properties.authMode === 'Key' ? await endpoint.key(mask) : await entraToken(ws, mask);
+  const apiKey = await scoringCredential(ws, endpoint, resource.properties.authMode, mask);
   return { scoringUri: resource.properties.scoringUri, apiKey, traffic: { ...(resource.properties.traffic ?? {}) } };
 }
 
@@ -557,6 +558,18 @@ async function workspaceLocation(ws: MlWorkspace): Promise<string> {
       'the workspace location could not be read; expected the Azure region for the new endpoint',
     );
   return r.body.location;
+}
+
+/** What a caller sends as `Bearer`: the key (Key), an Azure ML token (AMLToken) or an Entra token (AADToken); masked. */
+function scoringCredential(
+  ws: MlWorkspace,
+  endpoint: AzureOnlineEndpoint,
+  authMode: string,
+  mask: (s: string) => void,
+): Promise<string> {
+  if (authMode === 'Key') return endpoint.key(mask);
+  if (authMode === 'AMLToken') return endpoint.token(mask);
+  return entraToken(ws, mask);
 }
 
 /** Entra token for an AADToken endpoint (scope of Azure ML data plane), masked. */

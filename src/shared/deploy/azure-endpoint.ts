@@ -242,6 +242,18 @@ export class AzureOnlineEndpoint implements TrafficTarget {
     });
   }
 
+  /** An Azure ML token for an AMLToken endpoint (POST .../token), handed to `mask` before anything else sees it. */
+  async token(mask: (s: string) => void): Promise<string> {
+    const r = await this.ws.client.request<{ accessToken?: string }>('POST', `${this.path}/token`, {
+      what: this.what('get a scoring token'),
+      role: 'AzureML Data Scientist on the workspace (it allows getting online endpoint tokens)',
+    });
+    const token = r.body?.accessToken;
+    if (!token) throw new ServiceError(`Azure ML: endpoint ${this.endpoint.name} returned no token`);
+    mask(token);
+    return token;
+  }
+
   /** The endpoint's primary key (authMode Key), handed to `mask` before anything else sees it. */
   async key(mask: (s: string) => void): Promise<string> {
     const r = await this.ws.client.request<{ primaryKey?: string }>('POST', `${this.path}/listKeys`, {

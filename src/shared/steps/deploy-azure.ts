@@ -95,6 +95,7 @@ export async function deployAzure(
     maxP95Ms: inputs.maxP95Ms ?? entry.maxP95Ms,
     probeRequests: inputs.probeRequests,
     appInsights: entry.appInsights,
+    authMode: entry.authMode,
     keep: inputs.keep,
     location: inputs.location,
     dryRun: inputs.dryRun,

@@ -58,6 +58,8 @@ export class EndpointsEmulator {
   readonly events: EndpointEvent[] = [];
   readonly etags = new Map<string, string>();
   readonly keys = new Map<string, { primaryKey: string; secondaryKey: string }>();
+  /** AML tokens issued per endpoint (AMLToken auth). */
+  readonly tokens = new Map<string, string[]>();
   readonly scoringFaults: ScoringFault[] = [];
   /** Endpoint ARM ids created (each once: a second creation would be a recreation). */
   readonly creations: string[] = [];
@@ -149,6 +151,21 @@ export class EndpointsEmulator {
     arm.handle('OnlineEndpoints_ListKeys', (ctx) => {
       const keys = this.keys.get(path.posix.dirname(ctx.id).toLowerCase());
       return keys ? { status: 200, body: keys } : notFound(ctx.id);
+    });
+    // AMLToken endpoints: a token that scoring accepts like a key.
+    arm.handle('OnlineEndpoints_GetToken', (ctx) => {
+      const id = path.posix.dirname(ctx.id).toLowerCase();
+      const e = arm.get(id);
+      if (!e) return notFound(id);
+      if ((e.properties as { authMode?: string }).authMode !== 'AMLToken')
+        return armError(400, 'BadArgument', 'Tokens are issued only for AMLToken endpoints');
+      const token = randomBytes(32).toString('base64url');
+      this.tokens.set(id, [...(this.tokens.get(id) ?? []), token]);
+      const now = Math.floor(Date.now() / 1000);
+      return {
+        status: 200,
+        body: { accessToken: token, tokenType: 'Bearer', expiryTimeUtc: now + 3600, refreshAfterTimeUtc: now + 1800 },
+      };
     });
     arm.handle('OnlineEndpoints_Delete', (ctx) => {
       const name = path.posix.basename(ctx.id);
@@ -418,8 +435,17 @@ export class EndpointsEmulator {
     if (!m || !endpoint) return reply(404, { error: 'no such endpoint' });
     const keys = this.keys.get(endpointId.toLowerCase());
     const auth = req.headers.authorization ?? '';
-    if (!keys || (auth !== `Bearer ${keys.primaryKey}` && auth !== `Bearer ${keys.secondaryKey}`))
-      return reply(401, { error: 'unauthorized: a valid endpoint key is required' });
+    const authMode = (endpoint.properties as { authMode?: string }).authMode;
+    const valid =
+      authMode === 'AMLToken'
+        ? (this.tokens.get(endpointId.toLowerCase()) ?? []).map((t) => `Bearer ${t}`)
+        : keys
+          ? [`Bearer ${keys.primaryKey}`, `Bearer ${keys.secondaryKey}`]
+          : [];
+    if (!valid.includes(auth))
+      return reply(401, {
+        error: `unauthorized: a valid endpoint ${authMode === 'AMLToken' ? 'token' : 'key'} is required`,
+      });
     const traffic = this.traffic(m[1]);
     const named = req.headers['azureml-model-deployment'];
     let deployment = typeof named === 'string' ? named : undefined;
