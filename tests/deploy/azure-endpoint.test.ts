@@ -219,7 +219,8 @@ type Fault =
   | { kind: 'smoke-at'; share: number }
   | { kind: 'arm-5xx'; atPut: number }
   | { kind: 'throttled'; atPut: number }
-  | { kind: 'concurrent'; atPut: number };
+  | { kind: 'concurrent'; atPut: number }
+  | { kind: 'fails-while-mirrored' };
 
 test('property: under random failure points traffic sums to 100, only reaches Succeeded deployments, a failure restores the prior map exactly, the endpoint is never recreated, no secret leaks', async () => {
   const faultArb: fc.Arbitrary<Fault> = fc.oneof(
@@ -228,83 +229,105 @@ test('property: under random failure points traffic sums to 100, only reaches Su
     fc.integer({ min: 1, max: 3 }).map((atPut): Fault => ({ kind: 'arm-5xx', atPut })),
     fc.integer({ min: 1, max: 3 }).map((atPut): Fault => ({ kind: 'throttled', atPut })),
     fc.integer({ min: 1, max: 3 }).map((atPut): Fault => ({ kind: 'concurrent', atPut })),
+    fc.constant<Fault>({ kind: 'fails-while-mirrored' }),
   );
   // Runs alone too (-t): the endpoint then gets its first deployment here.
   if (!endpoints.endpoint(ENDPOINT)) expect((await deployToAzure(options('v0'))).rollout?.outcome).toBe('promoted');
   await fc.assert(
-    fc.asyncProperty(faultArb, async (fault) => {
-      // Runs share the endpoint: one that ended in a conflict leaves two deployments serving; the other party
-      // finishes its change (all to the first) before the next run.
-      const left = endpoints.traffic(ENDPOINT);
-      if (Object.keys(left).length > 1) endpoints.concurrentEdit(ENDPOINT, { [Object.keys(left)[0]]: 100 });
-      const prior = endpoints.traffic(ENDPOINT);
-      const serving = Object.keys(prior)[0];
-      const servingModel = String(
-        (
-          arm.get(`${arm.workspaceId()}/onlineEndpoints/${ENDPOINT}/deployments/${serving}`)!.properties as {
-            model: string;
+    fc.asyncProperty(
+      faultArb,
+      fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
+      async (fault, mirrorPercent) => {
+        // Runs share the endpoint: one that ended in a conflict leaves two deployments serving; the other party
+        // finishes its change (all to the first) before the next run.
+        const left = endpoints.traffic(ENDPOINT);
+        if (Object.keys(left).length > 1) endpoints.concurrentEdit(ENDPOINT, { [Object.keys(left)[0]]: 100 });
+        const prior = endpoints.traffic(ENDPOINT);
+        const serving = Object.keys(prior)[0];
+        const servingModel = String(
+          (
+            arm.get(`${arm.workspaceId()}/onlineEndpoints/${ENDPOINT}/deployments/${serving}`)!.properties as {
+              model: string;
+            }
+          ).model,
+        );
+        // Deploy the variant that does not serve now, so there is always something new.
+        const variant = arm.get(servingModel)!.properties as { tags: Record<string, string> };
+        const next = variant.tags['variant.chat'] === 'v0' ? 'v1' : 'v0';
+        const newName = serving === 'blue' ? 'green' : 'blue';
+        let intruder: TrafficMap | undefined;
+        let puts = 0;
+        const violations: string[] = [];
+        endpoints.scoringFaults.length = 0;
+        if (fault.kind === 'provisioning')
+          arm.inject({ operationId: 'OnlineDeployments_CreateOrUpdate', provisioningFailure: 'image build failed' });
+        if (fault.kind === 'smoke-at')
+          endpoints.scoringFaults.push({ deployment: newName, whenTrafficAtLeast: fault.share });
+        if (fault.kind === 'fails-while-mirrored')
+          endpoints.scoringFaults.push({ deployment: newName, whileMirrored: true, status: 500 });
+        const priorMirror = endpoints.mirror(ENDPOINT);
+        endpoints.onEvent = (e: EndpointEvent) => {
+          const t = endpoints.traffic(ENDPOINT);
+          const sum = Object.values(t).reduce((s, w) => s + w, 0);
+          if (sum !== 100) violations.push(`${e.kind}: traffic sums to ${sum}`);
+          for (const [d, w] of Object.entries(t))
+            if (w > 0 && endpoints.deploymentState(ENDPOINT, d) !== 'Succeeded')
+              violations.push(`${e.kind}: ${d} has ${w}% but is ${endpoints.deploymentState(ENDPOINT, d)}`);
+          if (e.kind === 'endpoint-deleted') violations.push('endpoint deleted');
+          // Mirrored traffic: at most 50 %, one deployment, Succeeded, never one with live traffic too.
+          const m = Object.entries(endpoints.mirror(ENDPOINT)).filter(([, w]) => w > 0);
+          if (m.length > 1 || m.some(([, w]) => w > 50)) violations.push(`${e.kind}: mirror ${JSON.stringify(m)}`);
+          for (const [d] of m)
+            if ((t[d] ?? 0) > 0 || endpoints.deploymentState(ENDPOINT, d) !== 'Succeeded')
+              violations.push(
+                `${e.kind}: mirror to ${d} (${t[d] ?? 0}% live, ${endpoints.deploymentState(ENDPOINT, d)})`,
+              );
+          if (e.kind !== 'endpoint-put') return;
+          puts++;
+          if (fault.kind === 'arm-5xx' && puts === fault.atPut)
+            // More failures than the client retries: the next endpoint write fails for good.
+            arm.inject({ operationId: 'OnlineEndpoints_CreateOrUpdate', status: 500, times: 5 });
+          if (fault.kind === 'throttled' && puts === fault.atPut)
+            arm.inject({ operationId: 'OnlineEndpoints_CreateOrUpdate', status: 429, retryAfter: 0, times: 2 });
+          if (fault.kind === 'concurrent' && puts === fault.atPut && Object.keys(t).length > 1) {
+            // Someone else moves 1% between the two serving deployments.
+            const [a, b] = Object.keys(t);
+            intruder = t[a] > 1 ? { ...t, [a]: t[a] - 1, [b]: t[b] + 1 } : { ...t, [a]: t[a] + 1, [b]: t[b] - 1 };
+            endpoints.concurrentEdit(ENDPOINT, intruder);
           }
-        ).model,
-      );
-      // Deploy the variant that does not serve now, so there is always something new.
-      const variant = arm.get(servingModel)!.properties as { tags: Record<string, string> };
-      const next = variant.tags['variant.chat'] === 'v0' ? 'v1' : 'v0';
-      const newName = serving === 'blue' ? 'green' : 'blue';
-      let intruder: TrafficMap | undefined;
-      let puts = 0;
-      const violations: string[] = [];
-      endpoints.scoringFaults.length = 0;
-      if (fault.kind === 'provisioning')
-        arm.inject({ operationId: 'OnlineDeployments_CreateOrUpdate', provisioningFailure: 'image build failed' });
-      if (fault.kind === 'smoke-at')
-        endpoints.scoringFaults.push({ deployment: newName, whenTrafficAtLeast: fault.share });
-      endpoints.onEvent = (e: EndpointEvent) => {
-        const t = endpoints.traffic(ENDPOINT);
-        const sum = Object.values(t).reduce((s, w) => s + w, 0);
-        if (sum !== 100) violations.push(`${e.kind}: traffic sums to ${sum}`);
-        for (const [d, w] of Object.entries(t))
-          if (w > 0 && endpoints.deploymentState(ENDPOINT, d) !== 'Succeeded')
-            violations.push(`${e.kind}: ${d} has ${w}% but is ${endpoints.deploymentState(ENDPOINT, d)}`);
-        if (e.kind === 'endpoint-deleted') violations.push('endpoint deleted');
-        if (e.kind !== 'endpoint-put') return;
-        puts++;
-        if (fault.kind === 'arm-5xx' && puts === fault.atPut)
-          // More failures than the client retries: the next endpoint write fails for good.
-          arm.inject({ operationId: 'OnlineEndpoints_CreateOrUpdate', status: 500, times: 5 });
-        if (fault.kind === 'throttled' && puts === fault.atPut)
-          arm.inject({ operationId: 'OnlineEndpoints_CreateOrUpdate', status: 429, retryAfter: 0, times: 2 });
-        if (fault.kind === 'concurrent' && puts === fault.atPut && Object.keys(t).length > 1) {
-          // Someone else moves 1% between the two serving deployments.
-          const [a, b] = Object.keys(t);
-          intruder = t[a] > 1 ? { ...t, [a]: t[a] - 1, [b]: t[b] + 1 } : { ...t, [a]: t[a] + 1, [b]: t[b] - 1 };
-          endpoints.concurrentEdit(ENDPOINT, intruder);
+        };
+        const run = await deployToAzure(options(next, { mirrorPercent }));
+        endpoints.onEvent = undefined;
+        arm.faults.length = 0;
+        expect(violations).toEqual([]);
+        const live = endpoints.traffic(ENDPOINT);
+        if (intruder) {
+          expect(run.rollout?.outcome).toBe('conflict');
+          expect(live).toEqual(intruder);
+          return;
         }
-      };
-      const run = await deployToAzure(options(next));
-      endpoints.onEvent = undefined;
-      arm.faults.length = 0;
-      expect(violations).toEqual([]);
-      const live = endpoints.traffic(ENDPOINT);
-      if (intruder) {
-        expect(run.rollout?.outcome).toBe('conflict');
-        expect(live).toEqual(intruder);
-        return;
-      }
-      // Faults after the last write, retried ones, and an edit at 100% (nothing left to move) do not stop it.
-      const expectPromoted =
-        fault.kind === 'throttled' || fault.kind === 'concurrent' || (fault.kind === 'arm-5xx' && fault.atPut >= 3);
-      if (expectPromoted) {
-        expect([run.rollout?.outcome, run.rollout?.reason]).toEqual(['promoted', undefined]);
-        expect(live).toEqual({ [newName]: 100 });
-      } else {
-        expect(run.rollout?.outcome).toBe('rolled-back');
-        expect(sameTraffic(live, prior)).toBe(true);
-        expect(run.summary).toContain('Reason:');
-      }
-      expect(endpoints.creations).toHaveLength(1);
-      expect(arm.specViolations()).toEqual([]);
-      expectNoSecret([...logs, run.summary]);
-    }),
+        // Faults after the last write, retried ones, and an edit at 100% (nothing left to move) do not stop it.
+        // With a mirror stage there is one more write before the last one.
+        const writesBeforeLast = mirrorPercent ? 4 : 3;
+        const expectPromoted =
+          fault.kind === 'throttled' ||
+          fault.kind === 'concurrent' ||
+          (fault.kind === 'arm-5xx' && fault.atPut >= writesBeforeLast) ||
+          (fault.kind === 'fails-while-mirrored' && !mirrorPercent);
+        if (expectPromoted) {
+          expect([run.rollout?.outcome, run.rollout?.reason]).toEqual(['promoted', undefined]);
+          expect(live).toEqual({ [newName]: 100 });
+        } else {
+          expect(run.rollout?.outcome).toBe('rolled-back');
+          expect(sameTraffic(live, prior)).toBe(true);
+          expect(endpoints.mirror(ENDPOINT)).toEqual(priorMirror);
+          expect(run.summary).toContain('Reason:');
+        }
+        expect(endpoints.creations).toHaveLength(1);
+        expect(arm.specViolations()).toEqual([]);
+        expectNoSecret([...logs, run.summary]);
+      },
+    ),
     { numRuns: 12, seed: Number(process.env.FC_SEED ?? 1) },
   );
 }, 600_000);
