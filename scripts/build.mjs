@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import { chmodSync } from 'node:fs';
 
 await build({
-  entryPoints: { cli: 'src/cli.ts', demo: 'src/demo.ts' },
+  entryPoints: { cli: 'src/cli.ts', demo: 'src/demo.ts', 'serve-cli': 'src/serve-cli.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',

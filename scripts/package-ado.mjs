@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { bundleOptions, copyAssets, root } from './package.mjs';
+import { bundleOptions, cliEntry, copyAssets, root, STEPS_WITH_CLI } from './package.mjs';
 
 /** Inputs of the bundle that are a task-lib `task.js`: exactly one path is allowed. */
 export function taskLibCopies(metafile) {
@@ -25,7 +25,8 @@ export async function bundleTasks() {
     const out = path.join(root, 'ado-tasks', step, 'dist');
     rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
-    const { metafile } = await build(bundleOptions({ index: path.join(dir, `${step}.ts`) }, out));
+    const entries = { index: path.join(dir, `${step}.ts`), ...(STEPS_WITH_CLI.includes(step) ? cliEntry() : {}) };
+    const { metafile } = await build(bundleOptions(entries, out));
     const copies = taskLibCopies(metafile);
     if (copies.length !== 1)
       throw new Error(

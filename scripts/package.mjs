@@ -14,7 +14,15 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ASSETS = ['schemas', 'src/shared/engine/python', 'src/shared/eval/judges'];
+const ASSETS = ['schemas', 'src/shared/engine/python', 'src/shared/eval/judges', 'docker/serve.Dockerfile'];
+
+/**
+ * Steps whose bundle carries the serving CLI (src/serve-cli.ts: `flow serve` only) as one more entry,
+ * `serve-cli.js` beside it: deploy builds the serving image's context from it (serve/packed-cli.ts), so a
+ * pipeline needs no installed CLI. As an entry of the same build it shares its chunks with the step's bundle.
+ */
+export const STEPS_WITH_CLI = ['deploy'];
+export const cliEntry = () => ({ 'serve-cli': path.join(root, 'src/serve-cli.ts') });
 
 /** CommonJS dependencies inside an ESM bundle still call require() for Node built-ins. */
 const banner = {
@@ -96,7 +104,8 @@ export async function bundleActions() {
   const out = path.join(root, 'dist/actions');
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const result = await build(bundleOptions(gitHubEntries(), out));
+  // One build for every action: they share dist/actions/, so one serve-cli.js serves all (deploy and the root action).
+  const result = await build(bundleOptions({ ...gitHubEntries(), ...cliEntry() }, out));
   copyAssets(out);
   writeFileSync(path.join(root, 'dist/actions-meta.json'), JSON.stringify(result.metafile));
   return result.metafile;

@@ -98,6 +98,8 @@ test('first deploy takes all the traffic; a changed flow gets CURRENT 10% beside
     'deployment-name': 'green',
     traffic: '{"green":100}',
   });
+  // Served by the CLI the uploaded build context carries (the image's app/dist/cli.js), not the repository's.
+  expect(endpoints.servedFrom.at(-1)).toMatch(/[\\/]context[\\/]app[\\/]dist[\\/]cli\.js$/);
   // The example's smoke tests ran against green alone (header) before it had traffic, and passed.
   expect(endpoints.scored.filter((s) => s.header && s.deployment === 'green').length).toBeGreaterThanOrEqual(4);
   const deployment = arm.get(`${arm.workspaceId()}/onlineEndpoints/chat-app-dev/deployments/green`)!;

@@ -186,3 +186,108 @@ test('pruning keeps the newest versions and never a serving one', async () => {
   // Newest first: green, older-2, old-1, blue → keep green + the newest other (older-2).
   expect(r.pruned).toEqual(['old-1', 'blue']);
 });
+
+test('a mirror stage is planned as data before any live traffic; the prior mirror is kept where allowed and restored on failure', async () => {
+  const p = planRollout({
+    target: 't',
+    endpoint: 'e',
+    newVersion: 'green',
+    prior: { blue: 100 },
+    mirrorPercent: 20,
+    priorMirror: { shadow: 5 },
+  });
+  expect(p.stages).toEqual([
+    { weight: 0, traffic: { blue: 100 }, mirror: { green: 20 } },
+    { weight: 10, traffic: { blue: 90, green: 10 }, mirror: { shadow: 5 } },
+    { weight: 50, traffic: { blue: 50, green: 50 }, mirror: { shadow: 5 } },
+    { weight: 100, traffic: { green: 100 }, mirror: { shadow: 5 } },
+  ]);
+  expect(planText(p)).toContain('mirror 20% of live requests to green (responses discarded), then checks');
+  expect(planText(p)).toContain('on any failure: traffic back to blue 100% (mirrored: shadow 5%)');
+  // Nothing serves yet: nothing to copy, no mirror stage.
+  expect(planRollout({ target: 't', endpoint: 'e', newVersion: 'g', prior: {}, mirrorPercent: 20 }).stages).toEqual([
+    { weight: 100, traffic: { g: 100 } },
+  ]);
+  for (const bad of [0, 51, 2.5])
+    expect(() =>
+      planRollout({ target: 't', endpoint: 'e', newVersion: 'g', prior: { a: 100 }, mirrorPercent: bad }),
+    ).toThrow(/mirrored traffic .*; expected an integer from 1 to 50/);
+
+  // Run against a target that mirrors; the check fails while mirroring: traffic and mirror come back exactly.
+  let state = { traffic: { blue: 100 } as TrafficMap, mirror: { shadow: 5 } as TrafficMap };
+  const writes: (typeof state)[] = [];
+  const target: TrafficTarget = {
+    mirrors: true,
+    readTraffic: async () => ({ traffic: { ...state.traffic }, mirror: { ...state.mirror } }),
+    writeTraffic: async (traffic, _etag, mirror) => {
+      state = { traffic, mirror: mirror ?? state.mirror };
+      writes.push(state);
+    },
+    provision: async () => undefined,
+    listVersions: async () => ['green', 'blue'],
+    deleteVersion: async () => undefined,
+  };
+  const r = await runRollout(p, target, {
+    checks: [async (_v, stage) => ({ passed: !stage?.mirror?.green, detail: 'figures' })],
+  });
+  expect(r.outcome).toBe('rolled-back');
+  expect(r.steps.map((s) => `${s.kind}${s.weight ?? ''}:${s.passed}`)).toEqual([
+    'provision:true',
+    'smoke0:true',
+    'mirror20:false',
+    'rollback:true',
+  ]);
+  expect(writes).toEqual([
+    { traffic: { blue: 100 }, mirror: { green: 20 } },
+    { traffic: { blue: 100 }, mirror: { shadow: 5 } },
+  ]);
+  // A target that cannot mirror refuses such a plan before anything is called.
+  await expect(runRollout(p, { ...target, mirrors: false }, { checks: [] })).rejects.toThrow(/cannot mirror traffic/);
+});
+
+test("stage health: the new version's error rate and p95 from the requests it answered, attributed by header", async () => {
+  const { healthOf, judgeHealth, RequestRecorder } = await import('../../src/shared/deploy/rollout-health.js');
+  const samples = [
+    ...Array.from({ length: 18 }, (_, i) => ({ version: 'green', status: 200, ms: 10 + i })),
+    { version: 'green', status: 503, ms: 40 },
+    { version: 'green', status: 0, ms: 5000 },
+    { version: 'blue', status: 500, ms: 3 },
+    { version: 'green', status: 404, ms: 2 },
+  ];
+  const h = healthOf(samples, 'green');
+  expect(h).toEqual({ version: 'green', requests: 21, errors: 2, errorRate: 2 / 21, p95Ms: 40, unattributedErrors: 0 });
+  expect(judgeHealth(h, { maxErrorRate: 0.1 })).toEqual({
+    passed: true,
+    detail: 'green: 21 requests, 2 errors (9.5 %), p95 40 ms',
+  });
+  expect(judgeHealth(h, { maxP95Ms: 30 }).detail).toBe(
+    'green: 21 requests, 2 errors (9.5 %), p95 40 ms: error rate above 1.0 %, p95 above 30 ms',
+  );
+  expect(judgeHealth(healthOf([{ status: 0, ms: 1 }], 'green'), {})).toEqual({
+    passed: false,
+    detail:
+      'green: 0 requests, 0 errors (0 %), p95 0 ms: no request was answered by it, 1 request(s) through the endpoint got no answer',
+  });
+  // The recorder attributes by the response header, else by the header the request named.
+  const http = await import('node:http');
+  const server = http.createServer((req, res) => {
+    res.writeHead(req.url === '/fail' ? 502 : 200, req.url === '/fail' ? {} : { 'x-served-by': 'blue' });
+    res.end('{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const rec = new RequestRecorder('x-served-by');
+    await (await rec.fetch(`${base}/ok`)).text();
+    await (await rec.fetch(`${base}/fail`, { headers: { 'x-served-by': 'green' } })).text();
+    await rec.fetch('http://127.0.0.1:1/refused').catch(() => undefined);
+    expect(rec.take().map((s) => [s.version, s.status])).toEqual([
+      ['blue', 200],
+      ['green', 502],
+      [undefined, 0],
+    ]);
+    expect(rec.take()).toEqual([]);
+  } finally {
+    server.close();
+  }
+});

@@ -95,7 +95,23 @@ export interface AzureEndpointEntry {
   cpu?: string;
   memory?: string;
   testFile?: string;
+  /** MIRROR_TRAFFIC_PERCENT: a mirror stage before any live traffic (managed endpoints). */
+  mirrorPercent?: number;
+  /** MAX_ERROR_RATE / MAX_P95_LATENCY_MS: limits of the new deployment's figures at each stage. */
+  maxErrorRate?: number;
+  maxP95Ms?: number;
+  /** APP_INSIGHTS_ENABLED. */
+  appInsights?: boolean;
+  /** AUTH_MODE of a new endpoint, as the API spells it. */
+  authMode?: 'Key' | 'AMLToken' | 'AADToken';
 }
+
+/** AUTH_MODE as written in the template's configs (key, aml_token, aad_token) or as the API spells it. */
+const AUTH_MODES: Record<string, 'Key' | 'AMLToken' | 'AADToken' | undefined> = {
+  key: 'Key',
+  amltoken: 'AMLToken',
+  aadtoken: 'AADToken',
+};
 
 /**
  * The entry of `array` for the env (ENV_NAME); a missing one is a ConfigError naming the file and what exists.
@@ -144,5 +160,15 @@ export function azureEndpointEntry(
     cpu: str('CPU_ALLOCATION'),
     memory: str('MEMORY_ALLOCATION'),
     testFile: str('TEST_FILE_PATH'),
+    mirrorPercent: str('MIRROR_TRAFFIC_PERCENT') ? Number(e.MIRROR_TRAFFIC_PERCENT) : undefined,
+    maxErrorRate: str('MAX_ERROR_RATE') ? Number(e.MAX_ERROR_RATE) : undefined,
+    maxP95Ms: str('MAX_P95_LATENCY_MS') ? Number(e.MAX_P95_LATENCY_MS) : undefined,
+    appInsights: str('APP_INSIGHTS_ENABLED') ? String(e.APP_INSIGHTS_ENABLED) === 'true' : undefined,
+    authMode:
+      AUTH_MODES[
+        String(e.AUTH_MODE ?? '')
+          .toLowerCase()
+          .replace(/_/g, '')
+      ],
   };
 }

@@ -18,9 +18,11 @@ import { ensureEnvironment, ensureModel, environmentVersion, packageFlow, type F
 import { AzureOnlineEndpoint, type DeploymentSpec, type EndpointSpec } from './azure-endpoint.js';
 import {
   describeTraffic,
+  isMirrorStage,
   planRollout,
   planText,
   rolloutMarkdown,
+  restore,
   runRollout,
   sameTraffic,
   type RolloutCheck,
@@ -28,10 +30,14 @@ import {
   type RolloutResult,
   type TrafficMap,
 } from './rollout.js';
-import { runSmokeTests, type SmokeResult } from './smoke-run.js';
+import { DEFAULT_PROBE_REQUESTS, healthOf, judgeHealth, probeEndpoint, RequestRecorder } from './rollout-health.js';
+import { runSmokeTests, scoringUrl, type SmokeResult } from './smoke-run.js';
 import type { SmokeSuite } from './smoke-tests.js';
 
 export type AzureTarget = 'azure-managed' | 'azure-kubernetes';
+
+/** Names the deployment a request is for, and (in the response) the deployment that answered. */
+const DEPLOYMENT_HEADER = 'azureml-model-deployment';
 
 export interface AzureDeployOptions {
   ws: MlWorkspace;
@@ -47,18 +53,25 @@ export interface AzureDeployOptions {
   /** environment/env.yaml resolved, and the secret values among everything loaded (never sent). */
   envYaml?: Record<string, string>;
   secrets?: readonly string[];
-  /** Folder holding the packed CLI (dist/cli.js) the serving image is built with (default: this installation). */
+  /** Folder holding the packed CLI the serving image is built with (default: where this code runs from, an
+   * installation or a packaged action/task, which ships serve-cli.js beside its bundle). */
   packageRoot?: string;
   /** An image to run instead of our serving image built from the flow's build context. */
   image?: string;
   smoke: SmokeSuite;
   steps?: number[];
   keep?: number;
-  /** A stage fails when the smoke requests' p95 latency exceeds this. */
+  /** A stage fails when the new deployment's requests' p95 latency exceeds this (ms). */
   maxP95Ms?: number;
+  /** A stage fails when more than this share of the new deployment's requests fail (default 0.01). */
+  maxErrorRate?: number;
+  /** Requests sent through the endpoint at each stage to measure the new deployment under the split. */
+  probeRequests?: number;
+  /** A mirror stage first: this percent of live requests copied to the new deployment (managed only). */
+  mirrorPercent?: number;
   /** Location of a new endpoint (default: the workspace's). */
   location?: string;
-  authMode?: 'Key' | 'AADToken';
+  authMode?: 'Key' | 'AMLToken' | 'AADToken';
   appInsights?: boolean;
   dryRun?: boolean;
   stateDir: string;
@@ -86,7 +99,12 @@ export interface AzureDeploymentState {
   deployment: string;
   scoringUri: string;
   prior: TrafficMap;
+  /** The mirror map before the rollout, when it wrote mirrors. */
+  priorMirror?: TrafficMap;
+  /** Every traffic (and mirror) map the rollout may write: what a killed one may have left live. */
+  stages?: { traffic: TrafficMap; mirror?: TrafficMap }[];
   live: TrafficMap;
+  /** A RolloutOutcome; `in-progress` in the file means the step was killed midway. */
   outcome: string;
   reason?: string;
   steps: RolloutResult['steps'];
@@ -194,6 +212,11 @@ function priorOf(
 export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployResult> {
   const e = o.entry;
   const kind = o.target === 'azure-kubernetes' ? 'kubernetes' : 'managed';
+  const interrupted = interruptedRollout(o.stateDir, o.name, o.target);
+  let recovered = '';
+  if (interrupted && o.dryRun)
+    recovered = `a rollout of ${interrupted.deployment} was killed midway: its prior traffic (${describeTraffic(interrupted.prior, interrupted.priorMirror)}) is restored first`;
+  else if (interrupted) recovered = await recoverInterrupted(o.ws, o.target, o.stateDir, o.name, interrupted, o.log);
   const pkg: FlowPackage = packageFlow({
     flow: o.flow,
     variants: o.variants,
@@ -210,9 +233,15 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     tags: { created_by: 'llmops' },
     compute: e.computeName,
   };
+  if (o.mirrorPercent !== undefined && kind === 'kubernetes')
+    throw ConfigError.at(
+      { file: 'deployment_config.json' },
+      'MIRROR_TRAFFIC_PERCENT (or mirror-percent) on a Kubernetes online endpoint; expected it only for azure_managed_endpoint (Azure ML mirrors traffic on managed endpoints only)',
+    );
   const probe = new AzureOnlineEndpoint(o.ws, spec);
   const { resource } = await probe.read();
   const live: TrafficMap = { ...(resource?.properties.traffic ?? {}) };
+  const liveMirror: TrafficMap = { ...(resource?.properties.mirrorTraffic ?? {}) };
   const deployments = resource ? await probe.deployments() : [];
   const modelVersion = pkg.modelHash.slice(0, 16);
   const modelId = `${o.ws.id}/models/${o.name}/versions/${modelVersion}`;
@@ -251,8 +280,11 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     priorVersion: e.currentTraffic < 100 ? priorOf(e.priorName, version, live, o.log) : undefined,
     steps: o.steps,
     keep: o.keep,
+    mirrorPercent: o.mirrorPercent,
+    priorMirror: liveMirror,
   });
   const text = [
+    ...(recovered ? [recovered] : []),
     `model ${o.name}:${modelVersion} (flow ${pkg.flowDir}), environment ${o.image ? `image ${o.image}` : `build context ${pkg.contextHash.slice(0, 16)}`}`,
     resource
       ? `endpoint ${e.endpointName} exists`
@@ -293,26 +325,47 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
   const ensured = await target.ensure();
   o.log(`endpoint ${e.endpointName} ${ensured.created ? 'created' : 'exists'}: ${ensured.scoringUri}`);
   const scoringUri = ensured.scoringUri || (await target.read()).resource?.properties.scoringUri || '';
-  const apiKey = spec.authMode === 'Key' ? await target.key(o.mask) : await entraToken(o.ws, o.mask);
+  const authMode = (await target.read()).resource?.properties.authMode ?? spec.authMode;
+  const apiKey = await scoringCredential(o.ws, target, authMode, o.mask);
 
+  // Every request of a check goes through the recorder: the new deployment's figures come from what it answered.
+  const recorder = new RequestRecorder(DEPLOYMENT_HEADER);
   const smokeChecks: RolloutCheck = async (v, stage) => {
+    recorder.take();
     const alone = await runSmokeTests(o.smoke, {
       endpoint: scoringUri,
       apiKey,
-      headers: { 'azureml-model-deployment': v },
+      headers: { [DEPLOYMENT_HEADER]: v },
+      fetch: recorder.fetch,
     });
     const results: [string, SmokeResult][] = [[`${v} alone`, alone]];
-    if (stage) results.push(['endpoint', await runSmokeTests(o.smoke, { endpoint: scoringUri, apiKey })]);
+    if (stage && !isMirrorStage(stage))
+      results.push(['endpoint', await runSmokeTests(o.smoke, { endpoint: scoringUri, apiKey, fetch: recorder.fetch })]);
     const parts = results.map(([who, r]) => {
       const passed = r.tests.filter((t) => t.passed).length;
-      const p95 = Math.max(0, ...r.tests.map((t) => t.p95Ms ?? 0));
-      const slow = o.maxP95Ms !== undefined && p95 > o.maxP95Ms;
       const failures = r.tests.flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`));
       return {
-        ok: r.passed && !slow,
-        text: `${who}: ${passed}/${r.tests.length} smoke tests passed, p95 ${Math.round(p95)} ms${slow ? ` > ${o.maxP95Ms} ms` : ''}${failures.length ? ` (${failures.slice(0, 3).join('; ')})` : ''}`,
+        ok: r.passed,
+        text: `${who}: ${passed}/${r.tests.length} smoke tests passed${failures.length ? ` (${failures.slice(0, 3).join('; ')})` : ''}`,
       };
     });
+    let probed = '';
+    if (stage && (o.probeRequests ?? DEFAULT_PROBE_REQUESTS) > 0) {
+      const count = o.probeRequests ?? DEFAULT_PROBE_REQUESTS;
+      // Through the split: at a live stage the new deployment answers its share; on a mirror stage the endpoint
+      // copies them to it and discards its answers, so its figures are those of the requests naming it, under that load.
+      await probeEndpoint({
+        url: scoringUrl(scoringUri),
+        headers: { authorization: `Bearer ${apiKey}` },
+        bodies: o.smoke.tests.map((t) => (typeof t.request === 'string' ? t.request : JSON.stringify(t.request))),
+        count,
+        doFetch: recorder.fetch,
+        timeoutMs: o.smoke.timeoutMs,
+      });
+      probed = `, ${count} probe requests through the endpoint`;
+    }
+    const health = judgeHealth(healthOf(recorder.take(), v), { maxErrorRate: o.maxErrorRate, maxP95Ms: o.maxP95Ms });
+    parts.push({ ok: health.passed, text: `${health.detail}${probed}` });
     return { passed: parts.every((p) => p.ok), detail: parts.map((p) => p.text).join('; ') };
   };
 
@@ -323,6 +376,10 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
       deployment: version,
       scoringUri,
       prior: plan.prior,
+      ...(plan.priorMirror ? { priorMirror: plan.priorMirror } : {}),
+      stages: plan.stages.map((st) =>
+        st.mirror ? { traffic: st.traffic, mirror: st.mirror } : { traffic: st.traffic },
+      ),
       live: r.live,
       outcome: r.outcome,
       reason: r.reason,
@@ -339,8 +396,65 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     deployment: version,
     live: rollout.live,
     planText: text,
-    summary: `${rolloutMarkdown(rollout)}\nScoring URI: \`${scoringUri}\`\n`,
+    summary: `${recovered ? `> ${recovered}\n\n` : ''}${rolloutMarkdown(rollout)}\nScoring URI: \`${scoringUri}\`\n`,
   };
+}
+
+/** The state of a rollout that was killed midway (its file still says in-progress), if any. */
+function interruptedRollout(stateDir: string, name: string, target: AzureTarget): AzureDeploymentState | undefined {
+  const state = readAzureState(stateDir, name, target);
+  if (state?.outcome !== 'in-progress') return undefined;
+  // Killed after its last stage passed (pruning, or writing the end): it is done, nothing to undo.
+  const passed = state.steps.filter((st) => (st.kind === 'stage' || st.kind === 'mirror') && st.passed).length;
+  if (state.stages && passed === state.stages.length) {
+    const live = state.stages.at(-1)?.traffic ?? state.live;
+    writeState(stateDir, name, target, { ...state, live, outcome: 'promoted', updatedAt: new Date().toISOString() });
+    return undefined;
+  }
+  return state;
+}
+
+/**
+ * Puts back exactly the traffic (and mirror) a killed rollout found, as its own failure would have: the live
+ * map must be the prior one or one the rollout may have written (its stages); anything else was changed by
+ * someone since, and is left alone (ServiceError: a person decides). The state file then says what was done.
+ */
+async function recoverInterrupted(
+  ws: MlWorkspace,
+  target: AzureTarget,
+  stateDir: string,
+  name: string,
+  state: AzureDeploymentState,
+  log: (l: string) => void,
+): Promise<string> {
+  const endpoint = new AzureOnlineEndpoint(ws, {
+    name: state.endpoint,
+    kind: target === 'azure-kubernetes' ? 'kubernetes' : 'managed',
+    authMode: 'Key',
+    location: '',
+  });
+  log(`a rollout of ${state.deployment} to ${state.endpoint} was killed midway; restoring its prior traffic`);
+  const plan: RolloutPlan = {
+    target,
+    endpoint: state.endpoint,
+    newVersion: state.deployment,
+    prior: state.prior,
+    ...(state.priorMirror ? { priorMirror: state.priorMirror } : {}),
+    stages: [],
+    keep: 0,
+  };
+  const r = await restore(plan, endpoint, state.stages ?? [{ traffic: state.live }], log);
+  const reason = `the rollout of ${state.deployment} was killed midway; ${r.detail}`;
+  writeState(stateDir, name, target, {
+    ...state,
+    live: r.live,
+    outcome: r.outcome === 'rolled-back' ? 'rolled-back' : 'conflict',
+    reason,
+    updatedAt: new Date().toISOString(),
+  });
+  if (r.outcome !== 'rolled-back') throw new ServiceError(`Azure ML: ${reason}`);
+  log(reason);
+  return reason;
 }
 
 /** `deploy --rollback`: the traffic map before the last rollout, if nobody changed the traffic since. */
@@ -358,6 +472,14 @@ export async function rollbackAzure(o: {
       { file: azureStateFile(o.stateDir, o.name, o.target) },
       'no rollout recorded here; expected a deploy of this target before --rollback',
     );
+  if (state.outcome === 'in-progress') {
+    const reason = await recoverInterrupted(o.ws, o.target, o.stateDir, o.name, state, o.log);
+    return {
+      live: state.prior,
+      state: readAzureState(o.stateDir, o.name, o.target)!,
+      summary: `## Rollback of ${state.endpoint} (${o.target})\n\n${reason}. Traffic: ${describeTraffic(state.prior, state.priorMirror)}.\n`,
+    };
+  }
   const target = new AzureOnlineEndpoint(o.ws, {
     name: state.endpoint,
     kind: o.target === 'azure-kubernetes' ? 'kubernetes' : 'managed',
@@ -421,7 +543,7 @@ export async function azureScoring(
     throw new ServiceError(
       `Azure ML: online endpoint ${entry.endpointName} ${resource ? 'has no scoring URI yet' : 'does not exist'} in workspace ${ws.settings.workspace}; deploy first`,
     );
-  const apiKey = resource.properties.authMode === 'Key' ? await endpoint.key(mask) : await entraToken(ws, mask);
+  const apiKey = await scoringCredential(ws, endpoint, resource.properties.authMode, mask);
   return { scoringUri: resource.properties.scoringUri, apiKey, traffic: { ...(resource.properties.traffic ?? {}) } };
 }
 
@@ -436,6 +558,18 @@ async function workspaceLocation(ws: MlWorkspace): Promise<string> {
       'the workspace location could not be read; expected the Azure region for the new endpoint',
     );
   return r.body.location;
+}
+
+/** What a caller sends as `Bearer`: the key (Key), an Azure ML token (AMLToken) or an Entra token (AADToken); masked. */
+function scoringCredential(
+  ws: MlWorkspace,
+  endpoint: AzureOnlineEndpoint,
+  authMode: string,
+  mask: (s: string) => void,
+): Promise<string> {
+  if (authMode === 'Key') return endpoint.key(mask);
+  if (authMode === 'AMLToken') return endpoint.token(mask);
+  return entraToken(ws, mask);
 }
 
 /** Entra token for an AADToken endpoint (scope of Azure ML data plane), masked. */

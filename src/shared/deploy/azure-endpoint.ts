@@ -65,11 +65,16 @@ export interface DeploymentResource {
 export class AzureOnlineEndpoint implements TrafficTarget {
   private last?: EndpointResource;
 
+  /** Managed endpoints copy a share of live requests to one deployment (mirrorTraffic); Kubernetes ones cannot. */
+  readonly mirrors: boolean;
+
   constructor(
     readonly ws: MlWorkspace,
     readonly endpoint: EndpointSpec,
     readonly deployment?: DeploymentSpec,
-  ) {}
+  ) {
+    this.mirrors = endpoint.kind === 'managed';
+  }
 
   get path(): string {
     return `${this.ws.id}/onlineEndpoints/${encodeURIComponent(this.endpoint.name)}`;
@@ -120,13 +125,17 @@ export class AzureOnlineEndpoint implements TrafficTarget {
     return { created: true, scoringUri: r.body.properties.scoringUri ?? '' };
   }
 
-  async readTraffic(): Promise<{ traffic: TrafficMap; etag?: string }> {
+  async readTraffic(): Promise<{ traffic: TrafficMap; etag?: string; mirror: TrafficMap }> {
     const { resource, etag } = await this.read();
     if (!resource) throw new ServiceError(`Azure ML: online endpoint ${this.endpoint.name} no longer exists`);
-    return { traffic: { ...(resource.properties.traffic ?? {}) }, etag };
+    return {
+      traffic: { ...(resource.properties.traffic ?? {}) },
+      etag,
+      mirror: { ...(resource.properties.mirrorTraffic ?? {}) },
+    };
   }
 
-  async writeTraffic(traffic: TrafficMap, etag?: string): Promise<void> {
+  async writeTraffic(traffic: TrafficMap, etag?: string, mirror?: TrafficMap): Promise<void> {
     if (!this.last) await this.read();
     if (!etag) {
       // No ETag from the service: the narrowest check left is comparing with what we read last.
@@ -135,9 +144,11 @@ export class AzureOnlineEndpoint implements TrafficTarget {
       if (!sameTraffic(live, expected))
         throw new ConcurrentEdit(`traffic changed to ${describeTraffic(live)} since it was read`);
     }
-    const body = putBody(this.last!, traffic);
+    if (mirror && Object.values(mirror).some((w) => w > 0) && !this.mirrors)
+      throw new ServiceError(`Azure ML: ${this.endpoint.name} is a Kubernetes endpoint; they cannot mirror traffic`);
+    const body = putBody(this.last!, traffic, mirror);
     const r = await this.ws.client.lro('PUT', this.path, {
-      what: this.what(`set traffic ${describeTraffic(traffic)}`),
+      what: this.what(`set traffic ${describeTraffic(traffic, mirror)}`),
       body,
       headers: etag ? { 'if-match': etag } : undefined,
       accept: [412],
@@ -231,6 +242,18 @@ export class AzureOnlineEndpoint implements TrafficTarget {
     });
   }
 
+  /** An Azure ML token for an AMLToken endpoint (POST .../token), handed to `mask` before anything else sees it. */
+  async token(mask: (s: string) => void): Promise<string> {
+    const r = await this.ws.client.request<{ accessToken?: string }>('POST', `${this.path}/token`, {
+      what: this.what('get a scoring token'),
+      role: 'AzureML Data Scientist on the workspace (it allows getting online endpoint tokens)',
+    });
+    const token = r.body?.accessToken;
+    if (!token) throw new ServiceError(`Azure ML: endpoint ${this.endpoint.name} returned no token`);
+    mask(token);
+    return token;
+  }
+
   /** The endpoint's primary key (authMode Key), handed to `mask` before anything else sees it. */
   async key(mask: (s: string) => void): Promise<string> {
     const r = await this.ws.client.request<{ primaryKey?: string }>('POST', `${this.path}/listKeys`, {
@@ -245,7 +268,7 @@ export class AzureOnlineEndpoint implements TrafficTarget {
 }
 
 /** The whole endpoint as read, with read-only and secret fields left out and the new traffic map. */
-function putBody(r: EndpointResource, traffic: TrafficMap): Record<string, unknown> {
+function putBody(r: EndpointResource, traffic: TrafficMap, mirrorTraffic?: TrafficMap): Record<string, unknown> {
   const p = r.properties;
   const properties: Record<string, unknown> = {
     authMode: p.authMode,
@@ -255,8 +278,11 @@ function putBody(r: EndpointResource, traffic: TrafficMap): Record<string, unkno
     compute: p.compute,
     publicNetworkAccess: p.publicNetworkAccess,
   };
-  // A mirror pointing at a deployment that is being given or losing live traffic is dropped (Azure refuses both).
-  const mirror = Object.fromEntries(Object.entries(p.mirrorTraffic ?? {}).filter(([d, w]) => w > 0 && !traffic[d]));
+  // Not asked for a mirror: the live one stays, unless it points at a deployment being given live traffic (Azure
+  // refuses a deployment that is both). Asked: exactly that one (an empty map removes it).
+  const mirror = Object.fromEntries(
+    Object.entries(mirrorTraffic ?? p.mirrorTraffic ?? {}).filter(([d, w]) => w > 0 && !traffic[d]),
+  );
   if (Object.keys(mirror).length) properties.mirrorTraffic = mirror;
   for (const k of Object.keys(properties)) if (properties[k] === undefined) delete properties[k];
   const identity = r.identity

@@ -13,10 +13,16 @@ import { ConfigError } from '../errors.js';
 export type TrafficMap = Record<string, number>;
 
 export interface RolloutStage {
-  /** Share of the new version at this stage (the first `weight: 0` stage is the smoke test alone). */
+  /** Share of the new version at this stage (0 for a mirror stage). */
   weight: number;
   /** The whole map written at this stage. */
   traffic: TrafficMap;
+  /**
+   * Mirrored traffic written with it (version → percent of live requests copied to it, responses discarded):
+   * on a mirror stage, the new version's share; on live stages, what is left of the prior mirror (a version
+   * given live traffic is never mirrored to). Absent: the plan has no mirror at all.
+   */
+  mirror?: TrafficMap;
 }
 
 export interface RolloutPlan {
@@ -26,6 +32,8 @@ export interface RolloutPlan {
   newVersion: string;
   /** The live map the plan was computed from; the map restored on failure. */
   prior: TrafficMap;
+  /** The mirror map live before (restored with `prior`); present when the plan writes mirrors. */
+  priorMirror?: TrafficMap;
   stages: RolloutStage[];
   /** After success, keep this many newest versions (the live ones are never deleted). */
   keep: number;
@@ -43,7 +51,14 @@ export interface PlanRequest {
   /** Intermediate shares of the new version, increasing; those at or above finalWeight are dropped. */
   steps?: number[];
   keep?: number;
+  /** A first stage copying this percent of live traffic to the new version (1–50), before it gets any. */
+  mirrorPercent?: number;
+  /** The mirror map live now (kept on live stages unless it points at a version given traffic). */
+  priorMirror?: TrafficMap;
 }
+
+/** Azure ML's ceiling for mirrored traffic, and a sane one for any target: a shadow never doubles the load. */
+export const MAX_MIRROR_PERCENT = 50;
 
 export const DEFAULT_STEPS = [10, 50];
 
@@ -68,19 +83,31 @@ export function planRollout(r: PlanRequest): RolloutPlan {
     if (!Number.isInteger(s) || s < 1 || s > 100 || (i > 0 && s <= steps[i - 1]))
       throw ConfigError.at(where, `traffic steps ${steps.join(', ')}; expected increasing integers from 1 to 100`);
   });
+  const m = r.mirrorPercent;
+  if (m !== undefined && (!Number.isInteger(m) || m < 1 || m > MAX_MIRROR_PERCENT))
+    throw ConfigError.at(where, `mirrored traffic ${m}%; expected an integer from 1 to ${MAX_MIRROR_PERCENT}`);
   const weights = others.length === 0 ? [100] : [...steps.filter((s) => s < finalWeight), finalWeight];
-  const stages = weights.map((w) => {
-    const traffic =
+  const priorMirror = clean(r.priorMirror ?? {});
+  // Mirrors are written only when the plan has one or one is live: other plans leave the target's as they are.
+  const writesMirror = (m !== undefined && others.length > 0) || Object.keys(priorMirror).length > 0;
+  const stages: RolloutStage[] = weights.map((w) => {
+    const traffic = clean(
       w === finalWeight && r.priorVersion && finalWeight < 100 && others.length > 0
         ? { [r.newVersion]: w, [r.priorVersion]: 100 - w }
-        : withShare(r.prior, r.newVersion, w);
-    return { weight: w, traffic: clean(traffic) };
+        : withShare(r.prior, r.newVersion, w),
+    );
+    const mirror = Object.fromEntries(Object.entries(priorMirror).filter(([v]) => !(traffic[v] > 0)));
+    return writesMirror ? { weight: w, traffic, mirror } : { weight: w, traffic };
   });
+  // Nothing serves yet: there is no live traffic to copy, so no mirror stage.
+  if (m !== undefined && others.length > 0)
+    stages.unshift({ weight: 0, traffic: clean(r.prior), mirror: { [r.newVersion]: m } });
   return {
     target: r.target,
     endpoint: r.endpoint,
     newVersion: r.newVersion,
     prior: clean(r.prior),
+    ...(writesMirror ? { priorMirror } : {}),
     stages,
     keep: r.keep ?? 2,
   };
@@ -129,17 +156,39 @@ export function checkMap(map: TrafficMap, what: string): void {
     );
 }
 
-export function describeTraffic(map: TrafficMap): string {
+export function describeTraffic(map: TrafficMap, mirror?: TrafficMap): string {
   const entries = Object.entries(clean(map));
-  return entries.length ? entries.map(([v, w]) => `${v} ${w}%`).join(', ') : 'no traffic';
+  const mirrored = Object.entries(clean(mirror ?? {}));
+  return (
+    (entries.length ? entries.map(([v, w]) => `${v} ${w}%`).join(', ') : 'no traffic') +
+    (mirrored.length ? ` (mirrored: ${mirrored.map(([v, w]) => `${v} ${w}%`).join(', ')})` : '')
+  );
 }
+
+/** Live traffic and, where the plan writes mirrors, the mirror map: what a stage writes and a rollback restores. */
+interface TrafficState {
+  traffic: TrafficMap;
+  mirror?: TrafficMap;
+}
+
+/** The same state; a mirror is compared only when `want` has one (plans without mirrors ignore the target's). */
+function sameState(live: TrafficState, want: TrafficState): boolean {
+  return sameTraffic(live.traffic, want.traffic) && (!want.mirror || sameTraffic(live.mirror ?? {}, want.mirror));
+}
+
+const describeState = (s: TrafficState) => describeTraffic(s.traffic, s.mirror);
 
 /** What a rollout needs from a target. Every method may throw; the core turns that into a rollback. */
 export interface TrafficTarget {
-  /** The live traffic map and a version tag (ETag) for the next conditional write. */
-  readTraffic(): Promise<{ traffic: TrafficMap; etag?: string }>;
-  /** Writes the whole map only if the traffic is still at `etag`; a concurrent edit throws ConcurrentEdit. */
-  writeTraffic(traffic: TrafficMap, etag?: string): Promise<void>;
+  /** The live traffic map, the mirror map (targets that mirror) and a version tag (ETag) for the next write. */
+  readTraffic(): Promise<{ traffic: TrafficMap; etag?: string; mirror?: TrafficMap }>;
+  /**
+   * Writes the whole map only if the traffic is still at `etag`; a concurrent edit throws ConcurrentEdit.
+   * `mirror`, when given, is the whole mirror map to set with it (only asked of targets with `mirrors`).
+   */
+  writeTraffic(traffic: TrafficMap, etag?: string, mirror?: TrafficMap): Promise<void>;
+  /** The target can copy a share of live requests to a version (Azure ML mirrorTraffic, Gateway API RequestMirror). */
+  readonly mirrors?: boolean;
   /** Creates the new version and waits until it can serve (throws when it failed). */
   provision(version: string): Promise<void>;
   /** Versions that exist, newest first. */
@@ -164,7 +213,7 @@ export interface CheckResult {
 /** A check of the new version: alone (`stage` undefined, before any traffic) or at a stage. */
 export type RolloutCheck = (version: string, stage: RolloutStage | undefined) => Promise<CheckResult>;
 
-export type StepKind = 'provision' | 'smoke' | 'stage' | 'rollback' | 'prune';
+export type StepKind = 'provision' | 'smoke' | 'mirror' | 'stage' | 'rollback' | 'prune';
 
 export interface RolloutStep {
   kind: StepKind;
@@ -175,7 +224,14 @@ export interface RolloutStep {
   at: string;
 }
 
-export type RolloutOutcome = 'promoted' | 'rolled-back' | 'not-started' | 'conflict' | 'rollback-failed';
+export type RolloutOutcome =
+  | 'promoted'
+  | 'rolled-back'
+  | 'not-started'
+  | 'conflict'
+  | 'rollback-failed'
+  /** Between the first side effect and the end: what a state file of a killed rollout says. */
+  | 'in-progress';
 
 export interface RolloutResult {
   plan: RolloutPlan;
@@ -216,15 +272,24 @@ export async function runRollout(plan: RolloutPlan, target: TrafficTarget, o: Ru
     return { passed: true, detail: details.join('; ') || 'no checks' };
   };
 
-  let { traffic: live, etag } = await target.readTraffic();
-  if (!sameTraffic(live, plan.prior)) {
+  const prior: TrafficState = { traffic: plan.prior, mirror: plan.priorMirror };
+  if (plan.stages.some((s) => s.mirror && Object.keys(s.mirror).length) && !target.mirrors)
+    throw ConfigError.at(
+      { file: 'rollout plan' },
+      `${plan.target} cannot mirror traffic; expected a plan without a mirror stage`,
+    );
+  let read = await target.readTraffic();
+  let { traffic: live, etag } = read;
+  if (!sameState(read, prior)) {
     result.outcome = 'conflict';
-    result.reason = `the live traffic (${describeTraffic(live)}) is not the planned prior one (${describeTraffic(plan.prior)}); plan again`;
+    result.reason = `the live traffic (${describeState(read)}) is not the planned prior one (${describeState(prior)}); plan again`;
     result.live = live;
     return result;
   }
-  // Every map we wrote or tried to: after a failed write the live map may be this one or the one before.
-  const written: TrafficMap[] = [];
+  result.outcome = 'in-progress';
+  o.onStep?.(result);
+  // Every state we wrote or tried to: after a failed write the live one may be this one or the one before.
+  const written: TrafficState[] = [];
   try {
     log(`provisioning ${plan.newVersion} on ${plan.endpoint}`);
     await target.provision(plan.newVersion);
@@ -234,23 +299,27 @@ export async function runRollout(plan: RolloutPlan, target: TrafficTarget, o: Ru
     if (!alone.passed)
       throw new StageFailed(`${plan.newVersion} failed its checks before receiving traffic: ${alone.detail}`);
     for (const stage of plan.stages) {
-      log(`shifting traffic: ${describeTraffic(stage.traffic)}`);
-      written.push(stage.traffic);
-      await target.writeTraffic(stage.traffic, etag);
-      ({ traffic: live, etag } = await target.readTraffic());
-      if (!sameTraffic(live, stage.traffic))
-        throw new ConcurrentEdit(
-          `traffic read back as ${describeTraffic(live)} after writing ${describeTraffic(stage.traffic)}`,
-        );
+      const mirroring = isMirrorStage(stage);
+      log(`${mirroring ? 'mirroring' : 'shifting'} traffic: ${describeState(stage)}`);
+      written.push(stage);
+      if (stage.mirror) await target.writeTraffic(stage.traffic, etag, stage.mirror);
+      else await target.writeTraffic(stage.traffic, etag);
+      read = await target.readTraffic();
+      ({ traffic: live, etag } = read);
+      if (!sameState(read, stage))
+        throw new ConcurrentEdit(`traffic read back as ${describeState(read)} after writing ${describeState(stage)}`);
       const checked = await runChecks(stage);
       record({
-        kind: 'stage',
-        weight: stage.weight,
+        kind: mirroring ? 'mirror' : 'stage',
+        weight: mirroring ? stage.mirror![plan.newVersion] : stage.weight,
         traffic: stage.traffic,
         passed: checked.passed,
         detail: checked.detail,
       });
-      if (!checked.passed) throw new StageFailed(`checks failed at ${stage.weight}%: ${checked.detail}`);
+      if (!checked.passed)
+        throw new StageFailed(
+          `checks failed ${mirroring ? `while mirroring ${stage.mirror![plan.newVersion]}%` : `at ${stage.weight}%`}: ${checked.detail}`,
+        );
     }
     result.outcome = 'promoted';
     result.live = live;
@@ -259,7 +328,7 @@ export async function runRollout(plan: RolloutPlan, target: TrafficTarget, o: Ru
     log(`rollout of ${plan.newVersion} failed: ${result.reason}`);
     const restored = await restore(plan, target, written, log).catch((err: unknown) => ({
       outcome: 'rollback-failed' as const,
-      live: written.at(-1) ?? plan.prior,
+      live: written.at(-1)?.traffic ?? plan.prior,
       detail: `restoring ${describeTraffic(plan.prior)} failed: ${err instanceof Error ? err.message : String(err)}`,
     }));
     result.outcome = restored.outcome;
@@ -285,6 +354,11 @@ export async function runRollout(plan: RolloutPlan, target: TrafficTarget, o: Ru
 
 class StageFailed extends Error {}
 
+/** A stage that copies requests to the new version without giving it any. */
+export function isMirrorStage(stage: RolloutStage): boolean {
+  return stage.weight === 0 && Boolean(stage.mirror && Object.keys(stage.mirror).length);
+}
+
 /** Attempts at restoring the prior map: it is the write that matters most, so it outlasts a passing outage. */
 const RESTORE_ATTEMPTS = 3;
 
@@ -293,25 +367,28 @@ const RESTORE_ATTEMPTS = 3;
  * wrote, someone else changed it and it is left alone (conflict). A failed write is tried again from a fresh
  * read (a write that failed may still have applied).
  */
-async function restore(
+export async function restore(
   plan: RolloutPlan,
   target: TrafficTarget,
-  written: TrafficMap[],
+  written: readonly TrafficState[],
   log: (l: string) => void,
 ): Promise<{ outcome: RolloutOutcome; live: TrafficMap; detail: string }> {
+  const prior: TrafficState = { traffic: plan.prior, mirror: plan.priorMirror };
   for (let attempt = 0; ; attempt++) {
-    const { traffic: live, etag } = await target.readTraffic();
-    if (sameTraffic(live, plan.prior))
-      return { outcome: 'rolled-back', live, detail: `traffic is back to ${describeTraffic(plan.prior)}` };
-    if (!written.some((w) => sameTraffic(live, w)))
+    const read = await target.readTraffic();
+    const { traffic: live, etag } = read;
+    if (sameState(read, prior))
+      return { outcome: 'rolled-back', live, detail: `traffic is back to ${describeState(prior)}` };
+    if (!written.some((w) => sameState(read, w)))
       return {
         outcome: 'conflict',
         live,
-        detail: `traffic was changed by someone else (now ${describeTraffic(live)}); left as it is, prior was ${describeTraffic(plan.prior)}`,
+        detail: `traffic was changed by someone else (now ${describeState(read)}); left as it is, prior was ${describeState(prior)}`,
       };
-    log(`restoring traffic: ${describeTraffic(plan.prior)}`);
+    log(`restoring traffic: ${describeState(prior)}`);
     try {
-      await target.writeTraffic(plan.prior, etag);
+      if (prior.mirror) await target.writeTraffic(prior.traffic, etag, prior.mirror);
+      else await target.writeTraffic(prior.traffic, etag);
     } catch (e) {
       if (attempt + 1 >= RESTORE_ATTEMPTS) throw e;
       log(`restoring failed (${e instanceof Error ? e.message : String(e)}); reading the traffic again`);
@@ -336,12 +413,12 @@ export function rolloutMarkdown(r: RolloutResult): string {
   const icon = r.outcome === 'promoted' ? '✅' : '❌';
   const rows = r.steps.map(
     (s) =>
-      `| ${s.kind}${s.weight !== undefined ? ` ${s.weight}%` : ''} | ${s.traffic ? describeTraffic(s.traffic) : ''} | ${s.passed ? 'passed' : 'failed'} | ${s.detail.replace(/\|/g, '\\|')} |`,
+      `| ${s.kind}${s.weight !== undefined && s.kind !== 'smoke' ? ` ${s.weight}%` : ''} | ${s.traffic ? describeTraffic(s.traffic) : ''} | ${s.passed ? 'passed' : 'failed'} | ${s.detail.replace(/\|/g, '\\|')} |`,
   );
   return [
     `## Rollout of ${p.newVersion} to ${p.endpoint} (${p.target}): ${icon} ${r.outcome}`,
     '',
-    `Prior traffic: ${describeTraffic(p.prior)}. Stages: ${p.stages.map((s) => `${s.weight}%`).join(' → ')}.`,
+    `Prior traffic: ${describeTraffic(p.prior, p.priorMirror)}. Stages: ${p.stages.map((s) => (isMirrorStage(s) ? `mirror ${s.mirror![p.newVersion]}%` : `${s.weight}%`)).join(' → ')}.`,
     r.reason ? `\nReason: ${r.reason}\n` : '',
     '| step | traffic | result | detail |',
     '|---|---|---|---|',
@@ -359,8 +436,12 @@ export function planText(p: RolloutPlan): string {
     `  prior traffic: ${describeTraffic(p.prior)}`,
     `  1. provision ${p.newVersion} and wait until it succeeds`,
     `  2. smoke-test ${p.newVersion} alone (no traffic)`,
-    ...p.stages.map((s, i) => `  ${i + 3}. traffic ${describeTraffic(s.traffic)}, then checks`),
+    ...p.stages.map((s, i) =>
+      isMirrorStage(s)
+        ? `  ${i + 3}. mirror ${s.mirror![p.newVersion]}% of live requests to ${p.newVersion} (responses discarded), then checks`
+        : `  ${i + 3}. traffic ${describeTraffic(s.traffic, s.mirror)}, then checks`,
+    ),
     `  ${p.stages.length + 3}. delete old deployments beyond the newest ${p.keep} (never a serving one)`,
-    `  on any failure: traffic back to ${describeTraffic(p.prior)}`,
+    `  on any failure: traffic back to ${describeTraffic(p.prior, p.priorMirror)}`,
   ].join('\n');
 }

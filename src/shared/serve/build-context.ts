@@ -4,7 +4,7 @@
  * ```
  * <out>/Dockerfile          docker/serve.Dockerfile
  * <out>/start.sh            the serve command line
- * <out>/app/                the packed CLI (dist/cli.js), the Python worker, schemas, package.json
+ * <out>/app/                the packed CLI (dist/cli.js and the chunks it loads), the Python worker, schemas, package.json
  * <out>/flow/               the flow: additional_includes merged, chosen variants applied, node_variants dropped
  * <out>/connections/*.yaml  one per connection; secrets replaced by ${env:<CONN>_<KEY>}
  * <out>/settings.json       {"<CONN>_<KEY>": ""}: the variables the container needs
@@ -20,13 +20,17 @@ import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import { applyVariant, loadFlow, materializeFlow, parseVariantSpec, type LoadedFlow } from '../flow/index.js';
 import { connectionOverrideName } from './flow-setup.js';
+import { packedCliEntry, packedCliFiles } from './packed-cli.js';
 
 export interface BuildContextOptions {
   flow: string | LoadedFlow;
   output: string;
   variants?: string[];
   connections?: readonly Connection[];
-  /** Folder holding dist/cli.js, src/shared/engine/python, schemas, package.json. Default: this installation. */
+  /**
+   * Folder holding the packed CLI (dist/cli.js, or the cli.js of a packaged action/task), src/shared/engine/python,
+   * schemas, package.json. Default: where this code runs from (an installation or a packaged bundle).
+   */
   packageRoot?: string;
 }
 
@@ -63,9 +67,8 @@ export function writeBuildContext(options: BuildContextOptions): BuildContextRes
   }
   const out = path.resolve(options.output);
   const root = options.packageRoot ?? path.dirname(assetPath('package.json'));
-  const cli = path.join(root, 'dist', 'cli.js');
-  if (!existsSync(cli))
-    throw ConfigError.at({ file: cli }, 'the packed CLI is missing; expected dist/cli.js (run npm run build)');
+  const cli = packedCliEntry(root);
+  const cliFiles = packedCliFiles(cli);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
 
@@ -113,7 +116,11 @@ export function writeBuildContext(options: BuildContextOptions): BuildContextRes
   const hasPython = flow.kind === 'flex' || (flow.kind === 'dag' && flow.nodes.some((n) => n.type === 'python'));
 
   const app = path.join(out, 'app');
-  for (const rel of ['package.json', 'dist/cli.js', 'src/shared/engine/python', 'schemas']) {
+  // The entry becomes app/dist/cli.js whatever its name (start.sh runs that); its chunks keep their paths.
+  cliFiles.forEach((rel, i) =>
+    cpSync(path.join(path.dirname(cli), rel), path.join(app, 'dist', i === 0 ? 'cli.js' : rel)),
+  );
+  for (const rel of ['package.json', 'src/shared/engine/python', 'schemas']) {
     const from = path.join(root, rel);
     if (existsSync(from))
       cpSync(from, path.join(app, rel), { recursive: true, filter: (src) => !src.endsWith('__pycache__') });

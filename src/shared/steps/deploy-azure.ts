@@ -44,6 +44,17 @@ export async function deployAzure(
       { file: 'input "traffic-steps"' },
       `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
     );
+  if (inputs.maxErrorRate !== undefined && !(inputs.maxErrorRate >= 0 && inputs.maxErrorRate <= 1))
+    throw ConfigError.at(
+      { file: 'input "max-error-rate"' },
+      `found ${inputs.maxErrorRate}; expected a share of failed requests from 0 to 1 (e.g. 0.01)`,
+    );
+  for (const [name, value, min] of [
+    ['max-p95-ms', inputs.maxP95Ms, 1],
+    ['probe-requests', inputs.probeRequests, 0],
+  ] as const)
+    if (value !== undefined && value < min)
+      throw ConfigError.at({ file: `input "${name}"` }, `found ${value}; expected a whole number >= ${min}`);
   const settings = azureSettings(useCase, `deploy --target ${inputs.target} deploys to it`);
   // Loaded only for Azure targets: local deploys never load the Azure HTTP pipeline.
   const { openWorkspace } = await import('../azure/workspace.js');
@@ -77,10 +88,14 @@ export async function deployAzure(
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
     image: inputs.image,
-    // A packaged action/task carries no CLI of its own: the serving image gets the one LLMOPS_CLI names.
-    packageRoot: process.env.LLMOPS_CLI ? path.resolve(path.dirname(process.env.LLMOPS_CLI), '..') : undefined,
     smoke: suiteForUseCase(useCase, inputs.tests),
     steps,
+    mirrorPercent: inputs.mirrorPercent ?? entry.mirrorPercent,
+    maxErrorRate: inputs.maxErrorRate ?? entry.maxErrorRate,
+    maxP95Ms: inputs.maxP95Ms ?? entry.maxP95Ms,
+    probeRequests: inputs.probeRequests,
+    appInsights: entry.appInsights,
+    authMode: entry.authMode,
     keep: inputs.keep,
     location: inputs.location,
     dryRun: inputs.dryRun,

@@ -31,6 +31,10 @@ export interface DeployInputs {
   trafficSteps?: string;
   keep?: number;
   location?: string;
+  mirrorPercent?: number;
+  maxErrorRate?: number;
+  maxP95Ms?: number;
+  probeRequests?: number;
 }
 
 export interface DeployOutputs {
@@ -142,6 +146,31 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'location',
       type: 'string',
       description: "Azure targets: region of a new endpoint (default: the workspace's).",
+    },
+    {
+      name: 'mirror-percent',
+      type: 'integer',
+      description:
+        'Azure managed endpoints: before any live traffic, copy this share (1-50) of live requests to the new deployment, responses discarded, and check it (default: deployment_config.json MIRROR_TRAFFIC_PERCENT, else no mirror stage).',
+    },
+    {
+      name: 'max-error-rate',
+      type: 'number',
+      description:
+        "Azure targets: largest share (0-1) of the new deployment's requests that may fail (5xx or no answer) at a stage; else the rollout is rolled back (default: MAX_ERROR_RATE, else 0.01).",
+    },
+    {
+      name: 'max-p95-ms',
+      type: 'integer',
+      description:
+        "Azure targets: largest p95 latency (ms) of the new deployment's requests at a stage (default: MAX_P95_LATENCY_MS, else no limit).",
+    },
+    {
+      name: 'probe-requests',
+      type: 'integer',
+      default: '20',
+      description:
+        'Azure targets: requests sent through the endpoint at each stage (the smoke requests, cycled), beside the smoke tests, to measure the new deployment under the split.',
     },
   ],
   outputs: [

@@ -5,7 +5,7 @@
  * summary are read back from the GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, as the runner does.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,8 @@ import { buildOnce } from '../../packaging/build-once.js';
 import { MASK_COMMAND } from '../../packaging/capture.js';
 import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
 import { nodeBinary } from '../../helpers/node-runtimes.js';
+import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
+import { stringify } from 'yaml';
 
 const root = process.cwd();
 const example = 'examples/web_classification/experiment.yaml';
@@ -44,6 +46,7 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
   }),
 };
 let model: { url: string; close(): Promise<void> };
+let azure: DeployEmulators | undefined;
 
 /** Parse the GITHUB_OUTPUT file (name<<delimiter / value / delimiter blocks). */
 function readOutputs(text: string): Record<string, string> {
@@ -53,7 +56,12 @@ function readOutputs(text: string): Record<string, string> {
   return out;
 }
 
-async function runAction(actionFolder: string, bundle: string, inputs: Record<string, string>): Promise<Run> {
+async function runAction(
+  actionFolder: string,
+  bundle: string,
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {},
+): Promise<Run> {
   const node24 = path.dirname(nodeBinary(24));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-local-action-'));
   try {
@@ -67,6 +75,7 @@ async function runAction(actionFolder: string, bundle: string, inputs: Record<st
       LLMOPS_CLI: process.env.LLMOPS_CLI!,
       GITHUB_WORKSPACE: root,
       ACTIONS_STEP_DEBUG: 'false',
+      ...extraEnv,
     };
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
     writeFileSync(
@@ -82,7 +91,8 @@ async function runAction(actionFolder: string, bundle: string, inputs: Record<st
       ['run', actionFolder, entry, path.join(dir, '.env')],
       {
         cwd: root,
-        env: { ...process.env, PATH: `${node24}:${process.env.PATH}`, NODE_OPTIONS: '' },
+        // NODE_EXTRA_CA_CERTS (the Azure emulator's certificate) is read when node starts: not from the .env file.
+        env: { ...process.env, PATH: `${node24}:${process.env.PATH}`, NODE_OPTIONS: '', ...extraEnv },
         maxBuffer: 16 * 1024 * 1024,
       },
     ).then(
@@ -106,6 +116,11 @@ const runs = new Map<string, Promise<Run>>();
 beforeAll(async () => {
   buildOnce('package.mjs', 'dist/actions-meta.json');
   model = await startExampleModel();
+  // Started before the actions below load the machine (Azurite gives itself 30 s to start).
+  azure = await DeployEmulators.start({
+    cli: path.resolve('dist/cli.js'),
+    connections: { aoai: { api_key: 'sk-e2e-key', api_base: model.url } },
+  });
   // local-action spends most of its time starting up (npm exec, tsx): run every case at once,
   // each on a store holding what the steps before it produced.
   for (const { step } of packagedSteps) {
@@ -120,6 +135,7 @@ beforeAll(async () => {
       );
   }
   runs.set('_root', runAction('.', 'dist/actions/_root/index.js', { step: 'validate', config: example }));
+  runs.set('_deploy-azure', deployToAzureEmulator());
   runs.set(
     '_secret',
     runAction('actions/validate', 'dist/actions/validate/index.js', {
@@ -130,6 +146,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  await azure?.stop();
   await stopAll();
   await model?.close();
   rmSync(store, { recursive: true, force: true });
@@ -150,6 +167,63 @@ test.each(packagedSteps.map((p) => p.step.name))(
   },
   300_000,
 );
+
+/**
+ * The deploy action with target azure-managed, against the ARM emulator: nothing but the bundle (no LLMOPS_CLI,
+ * no installed CLI) builds the serving image's context, registers it, and rolls the deployment out.
+ */
+async function deployToAzureEmulator(): Promise<Run> {
+  if (!azure) throw new Error('the Azure emulators did not start');
+  const dir = path.join(store, 'azure-use-case');
+  cpSync('examples/web_classification', dir, { recursive: true });
+  mkdirSync(path.join(dir, '.git'));
+  appendFileSync(path.join(dir, 'experiment.yaml'), `\n${stringify({ azure: azure.ready.azure })}`);
+  const run = await runAction(
+    'actions/deploy',
+    'dist/actions/deploy/index.js',
+    {
+      config: path.join(dir, 'experiment.yaml'),
+      env: 'dev',
+      target: 'azure-managed',
+      location: 'westeurope',
+      'state-dir': path.join(dir, '.llmops'),
+    },
+    { ...azure.ready.env, LLMOPS_CLI: '' },
+  );
+  return run;
+}
+
+test('the deploy action rolls a flow out to an Azure ML online endpoint from the bundle alone', async () => {
+  const run = await runs.get('_deploy-azure')!;
+  expect(run.stdout).not.toMatch(/^::error/m);
+  expect(run.code).toBe(0);
+  expect(run.outputs).toMatchObject({
+    endpoint: `${azure!.ready.scoringUrl}/web-classification-dev/score`,
+    'deployment-name': 'green',
+    traffic: '{"green":100}',
+  });
+  expect(run.summary).toContain('### ✅ llmops deploy');
+  expect(run.summary).toContain('Rollout of green to web-classification-dev (azure-managed): ✅ promoted');
+  const state = await azure!.state();
+  expect(state.endpoints['web-classification-dev']).toEqual({
+    traffic: { green: 100 },
+    deployments: { green: 'Succeeded' },
+  });
+  // The image ran the CLI the action shipped beside its bundle, copied into the build context.
+  expect(state.servedFrom).toEqual([expect.stringMatching(/[\\/]context[\\/]app[\\/]dist[\\/]cli\.js$/)]);
+  // Smoke tests went to green alone (the header) before it had traffic, and passed.
+  expect(state.scored.some((s) => s.header && s.deployment === 'green' && s.status === 200)).toBe(true);
+  expect(state.specViolations).toEqual([]);
+  for (const secret of [...state.keys, 'sk-e2e-key', azure!.ready.env.AZURE_CLIENT_SECRET])
+    for (const text of [
+      run.stdout
+        .split('\n')
+        .filter((l) => !MASK_COMMAND.test(l))
+        .join('\n'),
+      run.summary,
+    ])
+      expect(text).not.toContain(secret);
+}, 300_000);
 
 test('register-data versions the three datasets of web_classification', async () => {
   const run = await runs.get('register-data')!;

@@ -6,7 +6,7 @@
  * The runner would download Node; the test points its download folder at the local binaries.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageVersion } from '../../../src/packaging/generate.js';
@@ -16,6 +16,8 @@ import { buildOnce } from '../../packaging/build-once.js';
 import { MASK_COMMAND } from '../../packaging/capture.js';
 import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
 import { nodeBinary } from '../../helpers/node-runtimes.js';
+import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
+import { stringify } from 'yaml';
 
 const root = process.cwd();
 const example = path.join(root, 'examples/web_classification/experiment.yaml');
@@ -64,6 +66,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  await azure?.stop();
   await stopAll();
   await model?.close();
   rmSync(work, { recursive: true, force: true });
@@ -83,6 +86,8 @@ async function runTask(
     script,
     `const { TaskMockRunner } = require(${JSON.stringify(path.join(root, 'node_modules/azure-pipelines-task-lib/mock-run.js'))});
 Object.assign(process.env, ${JSON.stringify({ AOAI_API_BASE: model.url, AOAI_API_KEY: 'sk-ado-key', LLMOPS_CLI: process.env.LLMOPS_CLI, AGENT_TEMPDIRECTORY: temp, ...env })});
+// NODE_EXTRA_CA_CERTS only counts when node starts: a certificate given here is added to the running process.
+if (process.env.NODE_EXTRA_CA_CERTS) require('node:tls').setDefaultCACertificates([...require('node:tls').getCACertificates('default'), require('node:fs').readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8')]);
 const tmr = new TaskMockRunner(${JSON.stringify(path.join(root, 'ado-tasks', step, 'dist/index.js'))});
 ${Object.entries(inputs)
   .map(([k, v]) => `tmr.setInput(${JSON.stringify(k)}, ${JSON.stringify(v)});`)
@@ -128,6 +133,56 @@ describe.each([24])('on the Node%i handler', (nodeVersion) => {
     120_000,
   );
 });
+
+let azure: DeployEmulators | undefined;
+
+test('the deploy task rolls a flow out to an Azure ML online endpoint from the task folder alone', async () => {
+  // In a child process: runAsync blocks this one (spawnSync), so servers here could not answer.
+  azure = await DeployEmulators.start({
+    cli: path.join(root, 'dist/cli.js'),
+    connections: { aoai: { api_key: 'sk-ado-key', api_base: model.url } },
+  });
+  const dir = path.join(work, 'azure-use-case');
+  cpSync(path.join(root, 'examples/web_classification'), dir, { recursive: true });
+  mkdirSync(path.join(dir, '.git'));
+  appendFileSync(path.join(dir, 'experiment.yaml'), `\n${stringify({ azure: azure.ready.azure })}`);
+  const run = await runTask(
+    'deploy',
+    {
+      config: path.join(dir, 'experiment.yaml'),
+      env: 'dev',
+      target: 'azure-managed',
+      location: 'westeurope',
+      stateDir: path.join(dir, '.llmops'),
+    },
+    24,
+    { ...azure.ready.env, LLMOPS_CLI: '' },
+  );
+  expect(run.runner.errorIssues).toEqual([]);
+  expect(run.runner.succeeded).toBe(true);
+  expect(run.variables).toMatchObject({
+    endpoint: `${azure.ready.scoringUrl}/web-classification-dev/score`,
+    deploymentName: 'green',
+    traffic: '{"green":100}',
+  });
+  expect(run.summary).toContain('### ✅ llmops deploy');
+  expect(run.summary).toContain('Rollout of green to web-classification-dev (azure-managed): ✅ promoted');
+  const state = await azure.state();
+  expect(state.endpoints['web-classification-dev']).toEqual({
+    traffic: { green: 100 },
+    deployments: { green: 'Succeeded' },
+  });
+  // The image ran the serving CLI the task folder ships, copied into the build context.
+  expect(state.servedFrom).toEqual([expect.stringMatching(/[\\/]context[\\/]app[\\/]dist[\\/]cli\.js$/)]);
+  expect(state.scored.some((s) => s.header && s.deployment === 'green' && s.status === 200)).toBe(true);
+  expect(state.specViolations).toEqual([]);
+  const shown = run.stdout
+    .split('\n')
+    .filter((l: string) => !MASK_COMMAND.test(l))
+    .join('\n');
+  for (const secret of [...state.keys, 'sk-ado-key', azure.ready.env.AZURE_CLIENT_SECRET])
+    for (const text of [shown, run.summary]) expect(text).not.toContain(secret);
+}, 300_000);
 
 test('register-data publishes the dataset versions as an output variable', async () => {
   const { variables } = await runTask('register-data', cases['register-data'](path.join(work, 'store-rd')), 24);

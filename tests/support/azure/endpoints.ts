@@ -21,7 +21,7 @@ import { armError, type ArmEmulator, type HandlerContext, type HandlerResult } f
 export interface EndpointsOptions {
   /** Blob service URL of the datastore's account (Azurite, direct). */
   blobEndpoint: string;
-  /** How to run the CLI: [node, dist/cli.js]. */
+  /** How to run the CLI for an environment that names an image: [node, dist/cli.js]; [0] runs a context's CLI. */
   command: string[];
   /** Workspace connections: name → key → value (what `${{azureml://connections/...}}` reads). */
   connections?: Record<string, Record<string, string>>;
@@ -34,12 +34,16 @@ export interface EndpointEvent {
   endpoint: string;
   deployment?: string;
   detail?: unknown;
+  /** endpoint-put: the mirrored traffic written with the map. */
+  mirror?: Record<string, number>;
 }
 
 export interface ScoringFault {
   deployment: string;
   /** Fail only while this deployment has at least this share of live traffic (e.g. 50: "at stage 2"). */
   whenTrafficAtLeast?: number;
+  /** Fail only while this deployment receives mirrored traffic (its copies and requests naming it). */
+  whileMirrored?: boolean;
   status?: number;
 }
 
@@ -54,11 +58,15 @@ export class EndpointsEmulator {
   readonly events: EndpointEvent[] = [];
   readonly etags = new Map<string, string>();
   readonly keys = new Map<string, { primaryKey: string; secondaryKey: string }>();
+  /** AML tokens issued per endpoint (AMLToken auth). */
+  readonly tokens = new Map<string, string[]>();
   readonly scoringFaults: ScoringFault[] = [];
   /** Endpoint ARM ids created (each once: a second creation would be a recreation). */
   readonly creations: string[] = [];
   /** Scoring requests: which deployment answered, with what status. */
-  readonly scored: { endpoint: string; deployment: string; status: number; header: boolean }[] = [];
+  readonly scored: { endpoint: string; deployment: string; status: number; header: boolean; mirrored?: boolean }[] = [];
+  /** The CLI each deployment built from a context ran (the context's own app/dist/cli.js). */
+  readonly servedFrom: string[] = [];
   onEvent?: (e: EndpointEvent) => void;
   scoringUrl = '';
   private backends = new Map<string, Backend>();
@@ -92,6 +100,11 @@ export class EndpointsEmulator {
   traffic(name: string): Record<string, number> {
     const e = this.endpoint(name);
     return { ...((e?.properties as { traffic?: Record<string, number> })?.traffic ?? {}) };
+  }
+
+  mirror(name: string): Record<string, number> {
+    const e = this.endpoint(name);
+    return { ...((e?.properties as { mirrorTraffic?: Record<string, number> })?.mirrorTraffic ?? {}) };
   }
 
   deployments(name: string, ws = this.arm.workspaces[0]): Record<string, unknown>[] {
@@ -139,6 +152,21 @@ export class EndpointsEmulator {
       const keys = this.keys.get(path.posix.dirname(ctx.id).toLowerCase());
       return keys ? { status: 200, body: keys } : notFound(ctx.id);
     });
+    // AMLToken endpoints: a token that scoring accepts like a key.
+    arm.handle('OnlineEndpoints_GetToken', (ctx) => {
+      const id = path.posix.dirname(ctx.id).toLowerCase();
+      const e = arm.get(id);
+      if (!e) return notFound(id);
+      if ((e.properties as { authMode?: string }).authMode !== 'AMLToken')
+        return armError(400, 'BadArgument', 'Tokens are issued only for AMLToken endpoints');
+      const token = randomBytes(32).toString('base64url');
+      this.tokens.set(id, [...(this.tokens.get(id) ?? []), token]);
+      const now = Math.floor(Date.now() / 1000);
+      return {
+        status: 200,
+        body: { accessToken: token, tokenType: 'Bearer', expiryTimeUtc: now + 3600, refreshAfterTimeUtc: now + 1800 },
+      };
+    });
     arm.handle('OnlineEndpoints_Delete', (ctx) => {
       const name = path.posix.basename(ctx.id);
       if (!arm.get(ctx.id)) return { status: 204 };
@@ -165,7 +193,14 @@ export class EndpointsEmulator {
     const ifMatch = ctx.headers['if-match'];
     if (ifMatch && (!existing || ifMatch !== this.etags.get(key)))
       return armError(412, 'PreconditionFailed', `the endpoint was modified (ETag ${ifMatch} is not current)`);
-    const body = ctx.body as { properties: { traffic?: Record<string, number>; keys?: unknown; compute?: string } };
+    const body = ctx.body as {
+      properties: {
+        traffic?: Record<string, number>;
+        mirrorTraffic?: Record<string, number>;
+        keys?: unknown;
+        compute?: string;
+      };
+    };
     const traffic = body.properties.traffic ?? {};
     const sum = Object.values(traffic).reduce((s, w) => s + w, 0);
     if (sum !== 100 && sum !== 0)
@@ -178,6 +213,29 @@ export class EndpointsEmulator {
           400,
           'BadArgument',
           `Deployment ${d} ${state ? `is ${state}` : 'does not exist'}; traffic can only go to Succeeded deployments`,
+        );
+    }
+    // Azure's rules for mirrored traffic: managed endpoints only, one deployment, at most 50 %, Succeeded, and
+    // never one that also has live traffic.
+    const mirror = Object.entries(body.properties.mirrorTraffic ?? {}).filter(([, w]) => w > 0);
+    if (mirror.length > 0) {
+      if (body.properties.compute)
+        return armError(400, 'BadArgument', 'Mirror traffic is not supported on Kubernetes online endpoints');
+      if (mirror.length > 1) return armError(400, 'BadArgument', 'Only one deployment can receive mirrored traffic');
+      const [d, w] = mirror[0];
+      if (w > 50) return armError(400, 'BadArgument', `Mirror traffic can be at most 50%; got ${w}`);
+      if ((traffic[d] ?? 0) > 0)
+        return armError(
+          400,
+          'BadArgument',
+          `Deployment ${d} receives live traffic; it cannot also receive mirrored traffic`,
+        );
+      const state = existing ? this.deploymentState(name, d) : undefined;
+      if (state !== 'Succeeded')
+        return armError(
+          400,
+          'BadArgument',
+          `Deployment ${d} ${state ? `is ${state}` : 'does not exist'}; mirrored traffic can only go to Succeeded deployments`,
         );
     }
     const ws = ctx.workspace;
@@ -197,7 +255,12 @@ export class EndpointsEmulator {
       });
     }
     this.etags.set(key, `"${randomUUID()}"`);
-    this.emit({ kind: 'endpoint-put', endpoint: name, detail: { ...traffic } });
+    this.emit({
+      kind: 'endpoint-put',
+      endpoint: name,
+      detail: { ...traffic },
+      ...(mirror.length ? { mirror: Object.fromEntries(mirror) } : {}),
+    });
     const op = arm.startOperation((failed) => {
       props.provisioningState = failed ? 'Failed' : 'Succeeded';
     });
@@ -289,23 +352,24 @@ export class EndpointsEmulator {
     const flowPrefix = /^azureml:\/\/datastores\/[^/]+\/paths\/(.+)$/.exec(modelUri)?.[1];
     if (!flowPrefix) throw new Error(`unsupported modelUri ${modelUri}`);
     await this.download(flowPrefix, path.join(dir, 'flow'));
-    const args = [
-      ...this.options.command.slice(1),
-      'flow',
-      'serve',
-      path.join(dir, 'flow'),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-    ];
+    const serve = ['flow', 'serve', path.join(dir, 'flow'), '--host', '127.0.0.1', '--port', '0'];
+    let args = [...this.options.command.slice(1), ...serve];
     const env = this.arm.get(String(props.environmentId));
     const contextUri = (env?.properties as { build?: { contextUri?: string } } | undefined)?.build?.contextUri;
     if (contextUri) {
+      // The image built from the context runs the CLI the context carries (app/dist/cli.js, as start.sh does):
+      // a context whose CLI does not start fails the deployment here as it would in Azure.
       const prefix = /\/(LocalUpload\/.+)$/.exec(contextUri)?.[1];
       if (!prefix) throw new Error(`unsupported contextUri ${contextUri}`);
-      await this.download(`${prefix.replace(/\/?$/, '/')}connections/`, path.join(dir, 'connections'));
-      args.push('--connections', path.join(dir, 'connections'));
+      const context = path.join(dir, 'context');
+      await this.download(prefix.replace(/\/?$/, '/'), context);
+      args = [
+        path.join(context, 'app', 'dist', 'cli.js'),
+        ...serve,
+        '--connections',
+        path.join(context, 'connections'),
+      ];
+      this.servedFrom.push(args[0]);
     }
     const vars: Record<string, string> = {};
     for (const [k, v] of Object.entries((props.environmentVariables ?? {}) as Record<string, string>)) {
@@ -371,8 +435,17 @@ export class EndpointsEmulator {
     if (!m || !endpoint) return reply(404, { error: 'no such endpoint' });
     const keys = this.keys.get(endpointId.toLowerCase());
     const auth = req.headers.authorization ?? '';
-    if (!keys || (auth !== `Bearer ${keys.primaryKey}` && auth !== `Bearer ${keys.secondaryKey}`))
-      return reply(401, { error: 'unauthorized: a valid endpoint key is required' });
+    const authMode = (endpoint.properties as { authMode?: string }).authMode;
+    const valid =
+      authMode === 'AMLToken'
+        ? (this.tokens.get(endpointId.toLowerCase()) ?? []).map((t) => `Bearer ${t}`)
+        : keys
+          ? [`Bearer ${keys.primaryKey}`, `Bearer ${keys.secondaryKey}`]
+          : [];
+    if (!valid.includes(auth))
+      return reply(401, {
+        error: `unauthorized: a valid endpoint ${authMode === 'AMLToken' ? 'token' : 'key'} is required`,
+      });
     const traffic = this.traffic(m[1]);
     const named = req.headers['azureml-model-deployment'];
     let deployment = typeof named === 'string' ? named : undefined;
@@ -392,9 +465,14 @@ export class EndpointsEmulator {
       return reply(404, { error: `deployment ${deployment} is not ready` });
     const record = (status: number) =>
       this.scored.push({ endpoint: m[1], deployment: deployment, status, header: Boolean(named) });
-    const fault = this.scoringFaults.find(
-      (f) => f.deployment === deployment && (traffic[deployment] ?? 0) >= (f.whenTrafficAtLeast ?? 0),
-    );
+    // A request routed by the split (not one naming a deployment) is copied to the mirror deployment at its
+    // share; the copy's answer is recorded and discarded, as Azure does.
+    if (!named)
+      for (const [d, w] of Object.entries(this.mirror(m[1])))
+        if (Math.random() * 100 < w) void this.copyTo(m[1], endpointId, d, req, Buffer.concat(chunks));
+    const fault = this.faultFor(m[1], deployment);
+    // Azure names the deployment that answered: clients attribute latency and errors by it.
+    res.setHeader('azureml-model-deployment', deployment);
     if (fault) {
       record(fault.status ?? 500);
       return reply(fault.status ?? 500, { error: 'injected scoring failure' });
@@ -411,6 +489,39 @@ export class EndpointsEmulator {
     record(upstream.status);
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     res.end(Buffer.from(await upstream.arrayBuffer()));
+  }
+
+  private faultFor(endpoint: string, deployment: string): ScoringFault | undefined {
+    const share = this.traffic(endpoint)[deployment] ?? 0;
+    const mirrored = (this.mirror(endpoint)[deployment] ?? 0) > 0;
+    return this.scoringFaults.find(
+      (f) => f.deployment === deployment && share >= (f.whenTrafficAtLeast ?? 0) && (!f.whileMirrored || mirrored),
+    );
+  }
+
+  /** The mirrored copy of a request: sent to the deployment's server, its answer recorded, then dropped. */
+  private async copyTo(
+    endpoint: string,
+    endpointId: string,
+    deployment: string,
+    req: http.IncomingMessage,
+    body: Buffer,
+  ): Promise<void> {
+    const backend = this.backends.get(`${endpointId}/deployments/${deployment}`.toLowerCase());
+    const fault = this.faultFor(endpoint, deployment);
+    let status = 404;
+    if (backend?.url && this.deploymentState(endpoint, deployment) === 'Succeeded')
+      status =
+        fault?.status ??
+        (await fetch(`${backend.url}/score`, {
+          method: 'POST',
+          headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
+          body,
+        }).then(
+          async (r) => (await r.arrayBuffer(), r.status),
+          () => 502,
+        ));
+    this.scored.push({ endpoint, deployment, status, header: false, mirrored: true });
   }
 }
 
