@@ -102,7 +102,8 @@ export class WebAppTarget implements TrafficTarget {
   async slotHost(): Promise<string> {
     if (this.slotHostName) return this.slotHostName;
     const s = await this.slot();
-    if (!s?.defaultHostName) throw new ServiceError(`App Service: slot ${this.ref.slot} of ${this.ref.name} has no hostname`);
+    if (!s?.defaultHostName)
+      throw new ServiceError(`App Service: slot ${this.ref.slot} of ${this.ref.name} has no hostname`);
     this.slotHostName = s.defaultHostName;
     return s.defaultHostName;
   }
@@ -151,7 +152,9 @@ export class WebAppTarget implements TrafficTarget {
   async writeTraffic(traffic: TrafficMap, etag?: string): Promise<void> {
     let r = await this.routing();
     if (etag && routingTag(r.production, r.rules) !== etag)
-      throw new ConcurrentEdit(`the production image or routing rules of ${this.ref.name} changed since they were read`);
+      throw new ConcurrentEdit(
+        `the production image or routing rules of ${this.ref.name} changed since they were read`,
+      );
     const unknown = Object.keys(traffic).filter((v) => traffic[v] > 0 && v !== r.production && v !== r.slot);
     if (unknown.length)
       throw new ServiceError(
@@ -187,7 +190,9 @@ export class WebAppTarget implements TrafficTarget {
   async provision(version: string): Promise<void> {
     const spec = this.spec;
     if (!spec || version !== spec.image)
-      throw new ServiceError(`App Service: slot ${this.ref.slot} is provisioned with ${spec?.image ?? 'no image'}, not ${version}`);
+      throw new ServiceError(
+        `App Service: slot ${this.ref.slot} is provisioned with ${spec?.image ?? 'no image'}, not ${version}`,
+      );
     const { resourceGroup: rg, name, slot } = this.ref;
     const siteConfig = {
       linuxFxVersion: `DOCKER|${spec.image}`,

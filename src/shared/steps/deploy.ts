@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
 import { deployAzure, isAzureTarget } from './deploy-azure.js';
+import { deployWebApp } from './deploy-webapp.js';
 import type { StepDefinition } from './declare.js';
 
 export interface DeployInputs {
@@ -171,6 +172,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       );
     if (inputs.list) return listDeployments(inputs.stateDir, host);
     if (isAzureTarget(inputs.target)) return deployAzure({ ...inputs, target: inputs.target }, host);
+    if (inputs.target === 'webapp') return deployWebApp(inputs, host);
     if (inputs.dryRun || inputs.rollback)
       throw ConfigError.at(
         { file: `input "${inputs.dryRun ? 'dry-run' : 'rollback'}"` },
