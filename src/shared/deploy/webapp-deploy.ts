@@ -52,6 +52,8 @@ export interface WebAppDeployOptions {
   /** Builds (or finds) the serving image of the build context; called unless an image is given. */
   ensureImage?: (context: { dir: string; hash: string; repository: string; dryRun: boolean }) => Promise<string>;
   smoke: SmokeSuite;
+  /** More checks after the smoke tests at each point (e.g. an error-rate gate). */
+  checks?: RolloutCheck[];
   steps?: number[];
   maxP95Ms?: number;
   warmupTimeoutMs?: number;
@@ -288,7 +290,11 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
       steps: r.steps,
       updatedAt: new Date().toISOString(),
     } satisfies WebAppDeploymentState);
-  const rollout = await runRollout(plan, target, { checks: [smokeChecks], log: o.log, onStep: save });
+  const rollout = await runRollout(plan, target, {
+    checks: [smokeChecks, ...(o.checks ?? [])],
+    log: o.log,
+    onStep: save,
+  });
   save(rollout);
   return {
     plan,

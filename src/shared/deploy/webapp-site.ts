@@ -34,9 +34,18 @@ export interface SlotSpec {
   identity?: string;
 }
 
-export function webSiteClient(credential: TokenCredential, subscriptionId: string, resourceManager: string) {
+export function webSiteClient(
+  credential: TokenCredential,
+  subscriptionId: string,
+  resourceManager: string,
+  /** First retry delay of a 429/5xx (the SDK's exponential back-off; default 800 ms). */
+  retryDelayInMs?: number,
+) {
   return new WebSiteManagementClient(credential, subscriptionId, {
     endpoint: resourceManager,
+    ...(retryDelayInMs !== undefined
+      ? { retryOptions: { retryDelayInMs, maxRetryDelayInMs: retryDelayInMs * 8 } }
+      : {}),
     credentials: { scopes: [armScope(resourceManager)] },
     userAgentOptions: { userAgentPrefix: 'llmops' },
   });
@@ -224,10 +233,13 @@ export class WebAppTarget implements TrafficTarget {
     await call(this.what(`set the app settings of slot ${slot}`), () =>
       this.client.webApps.updateApplicationSettingsSlot(rg, name, slot, { properties: spec.appSettings }),
     );
+    const before = imageOf((await this.slotConfig()).linuxFxVersion);
     await call(this.what(`set the image of slot ${slot}`), () =>
       this.client.webApps.updateConfigurationSlot(rg, name, slot, siteConfig),
     );
-    await call(this.what(`restart slot ${slot}`), () => this.client.webApps.restartSlot(rg, name, slot));
+    // A new image restarts the container by itself; the same image needs a restart for the new settings.
+    if (before === spec.image)
+      await call(this.what(`restart slot ${slot}`), () => this.client.webApps.restartSlot(rg, name, slot));
     await this.warmUp(await this.slotHost(), spec.warmupTimeoutMs ?? 10 * 60_000);
   }
 
