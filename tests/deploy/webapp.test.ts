@@ -52,7 +52,7 @@ beforeAll(async () => {
     specs: [WEB_SPEC],
   });
   // The app reads the LLM key from Key Vault (its setting is a Key Vault reference), never from a setting value.
-  web = WebAppsEmulator.attach(arm, { images, keyVault: { 'AOAI-API-KEY': LLM_KEY } });
+  web = WebAppsEmulator.attach(arm, { images, keyVault: { 'AOAI-API-KEY': LLM_KEY, 'AOAI-API-BASE': model.url } });
   acr = await AcrEmulator.attach(arm, images);
   await web.createSite(RG, APP);
   const { credential } = await createAzureCredential(

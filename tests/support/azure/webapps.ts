@@ -341,10 +341,12 @@ export class WebAppsEmulator {
       if (!prod || !slot) return armError(404, 'ResourceNotFound', `slot ${target} not found`);
       if (!slot.backend?.url)
         return armError(409, 'Conflict', `Cannot swap: slot ${target} is not running (its container did not start)`);
-      // Sticky to their place: hostnames, the routing rules (production's). Everything else moves.
-      const image = prod.config.linuxFxVersion;
-      prod.config.linuxFxVersion = slot.config.linuxFxVersion;
-      slot.config.linuxFxVersion = image;
+      // Sticky to their place: hostnames and the rules below. Images, settings and the running containers move.
+      // Site config moves too, except what App Service keeps with the slot (routing rules, Always On).
+      const sticky = (c: Record<string, unknown>) => ({ experiments: c.experiments, alwaysOn: c.alwaysOn });
+      const [prodConfig, slotConfig] = [prod.config, slot.config];
+      prod.config = { ...slotConfig, ...sticky(prodConfig) };
+      slot.config = { ...prodConfig, ...sticky(slotConfig) };
       [prod.settings, slot.settings] = [slot.settings, prod.settings];
       [prod.backend, slot.backend] = [slot.backend, prod.backend];
       this.emit({
