@@ -349,7 +349,7 @@ test('property: under random failure points production always serves a ready ima
 
 test('bad config: secrets without KEY_VAULT_NAME, a secret value in ENVIRONMENT_VARIABLES, slot production', async () => {
   await expect(deployToWebApp(options('v0', { entry: entry({ KEY_VAULT_NAME: undefined }) }))).rejects.toThrow(
-    /needs the secrets AOAI_API_KEY and KEY_VAULT_NAME is missing/,
+    /needs the secrets AOAI_API_BASE, AOAI_API_KEY and KEY_VAULT_NAME is missing/,
   );
   expect(() =>
     webAppEntry(
