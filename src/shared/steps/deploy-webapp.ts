@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { azureSettings } from '../azure/settings.js';
 import { webAppEntry } from '../config/deployment.js';
+import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { deploymentName, suiteForUseCase } from '../deploy/index.js';
 import { ConfigError, GateFailed, ServiceError } from '../errors.js';
@@ -33,21 +34,11 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
       { file: 'input "traffic-steps"' },
       `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
     );
-  const settings = azureSettings(useCase, 'deploy --target webapp deploys to its subscription');
-  const { createAzureCredential } = await import('../azure/credentials.js');
+  const { settings, credential, client } = await signIn(useCase, host, 'deploy --target webapp deploys to it');
   const { ArmClient } = await import('../azure/arm-client.js');
   const { armScope } = await import('../azure/clouds.js');
-  const { webSiteClient } = await import('../deploy/webapp-site.js');
   const { deployToWebApp, rollbackWebApp } = await import('../deploy/webapp-deploy.js');
   const { ensureImage, ACR_TASKS_API_VERSION } = await import('../deploy/image-build.js');
-  const auth = host.azureAuth?.() ?? {};
-  const { credential, choice } = await createAzureCredential({
-    ...auth,
-    authorityHost:
-      settings.customAuthority || settings.cloud !== 'AzurePublicCloud' ? settings.authorityHost : auth.authorityHost,
-  });
-  host.info(`Azure: ${choice.reason}; Resource Manager ${settings.resourceManager}`);
-  const client = webSiteClient(credential, settings.subscriptionId, settings.resourceManager);
   if (inputs.rollback) {
     const r = await rollbackWebApp({
       client,
@@ -117,6 +108,43 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
     throw new ServiceError(`App Service: ${why}`);
   }
   return publish(host, result.endpoint, result.deployment, result.live);
+}
+
+async function signIn(useCase: UseCase, host: Host, why: string) {
+  const settings = azureSettings(useCase, why);
+  const { createAzureCredential } = await import('../azure/credentials.js');
+  const { webSiteClient } = await import('../deploy/webapp-site.js');
+  const auth = host.azureAuth?.() ?? {};
+  const { credential, choice } = await createAzureCredential({
+    ...auth,
+    authorityHost:
+      settings.customAuthority || settings.cloud !== 'AzurePublicCloud' ? settings.authorityHost : auth.authorityHost,
+  });
+  host.info(`Azure: ${choice.reason}; Resource Manager ${settings.resourceManager}`);
+  return { settings, credential, client: webSiteClient(credential, settings.subscriptionId, settings.resourceManager) };
+}
+
+/**
+ * `smoke-test --target webapp`: the scoring URL of production (or of one slot alone, `--deployment <slot>`)
+ * of the env's webapp_endpoint entry.
+ */
+export async function webAppScoringUrl(useCase: UseCase, host: Host, slot?: string): Promise<string> {
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const entry = webAppEntry(useCase.deployment, useCase.envName, file);
+  const { settings, client } = await signIn(useCase, host, 'smoke-test --target webapp reads the web app');
+  const { WebAppTarget } = await import('../deploy/webapp-site.js');
+  const target = new WebAppTarget(client, {
+    subscriptionId: settings.subscriptionId,
+    resourceGroup: entry.resourceGroup,
+    name: entry.webAppName,
+    slot: slot ?? entry.slot,
+  });
+  const site = slot && slot !== 'production' ? await target.slot() : await target.site();
+  if (!site?.defaultHostName)
+    throw new ServiceError(
+      `App Service: ${slot ? `slot ${slot} of ` : ''}web app ${entry.webAppName} does not exist in resource group ${entry.resourceGroup}; deploy first`,
+    );
+  return `https://${site.defaultHostName}/score`;
 }
 
 function publish(host: Host, endpoint: string, deployment: string, traffic: Record<string, number>): DeployOutputs {
