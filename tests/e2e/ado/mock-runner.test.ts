@@ -83,6 +83,13 @@ async function runTask(
     script,
     `const { TaskMockRunner } = require(${JSON.stringify(path.join(root, 'node_modules/azure-pipelines-task-lib/mock-run.js'))});
 Object.assign(process.env, ${JSON.stringify({ AOAI_API_BASE: model.url, AOAI_API_KEY: 'sk-ado-key', LLMOPS_CLI: process.env.LLMOPS_CLI, AGENT_TEMPDIRECTORY: temp, ...env })});
+${
+  // Node reads NODE_EXTRA_CA_CERTS only at start-up, and this script's process starts from the real environment:
+  // a loopback emulator's certificate is trusted here instead.
+  env.NODE_EXTRA_CA_CERTS
+    ? `const tls = require('node:tls');\ntls.setDefaultCACertificates([...tls.getCACertificates('default'), require('node:fs').readFileSync(${JSON.stringify(env.NODE_EXTRA_CA_CERTS)}, 'utf8')]);`
+    : ''
+}
 const tmr = new TaskMockRunner(${JSON.stringify(path.join(root, 'ado-tasks', step, 'dist/index.js'))});
 ${Object.entries(inputs)
   .map(([k, v]) => `tmr.setInput(${JSON.stringify(k)}, ${JSON.stringify(v)});`)
@@ -256,19 +263,21 @@ test.each(Object.keys(targetCases))(
   'the deploy task deploys to target %s end to end',
   async (target) => {
     const c = await targetCases[target](path.join(work, `store-deploy-${target}`));
-    // Read by Node at start-up: the runner's child inherits it from here (the script's own env is too late).
-    const saved = process.env.NODE_EXTRA_CA_CERTS;
-    process.env.NODE_EXTRA_CA_CERTS = c.env.NODE_EXTRA_CA_CERTS;
     try {
-      const { runner, variables, summary } = await runTask('deploy', c.inputs, 24, c.env);
+      const { runner, variables, summary, stdout } = await runTask('deploy', c.inputs, 24, c.env);
+      if (!runner.succeeded)
+        console.log(
+          stdout
+            .split('\n')
+            .filter((l) => !l.includes('task.debug]'))
+            .join('\n'),
+        );
       expect(runner.errorIssues).toEqual([]);
       expect(runner.succeeded).toBe(true);
       expect(Object.keys(variables).sort()).toEqual(['deploymentName', 'deployments', 'endpoint', 'traffic']);
       expect(summary).toContain('✅ promoted');
       await c.check(variables);
     } finally {
-      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
-      else process.env.NODE_EXTRA_CA_CERTS = saved;
       await c.stop();
     }
   },
