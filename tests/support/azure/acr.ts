@@ -163,6 +163,8 @@ export class AcrEmulator {
   private advance(run: AcrRun): void {
     if (run.status === 'Succeeded' || run.status === 'Failed') return;
     run.reads++;
+    // The first read still finds it waiting for an agent.
+    if (run.status === 'Queued' && run.reads < 2) return;
     if (run.status === 'Queued') {
       run.status = 'Running';
       run.log += `Queued a build with ID: ${run.runId}\nWaiting for an agent...\n`;
