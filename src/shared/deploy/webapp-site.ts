@@ -208,6 +208,8 @@ export class WebAppTarget implements TrafficTarget {
       healthCheckPath: '/health',
       alwaysOn: true,
       http20Enabled: true,
+      // An image of an Azure Container Registry is pulled with the app's identity (AcrPull), no registry password.
+      acrUseManagedIdentityCreds: /\.azurecr\.(io|cn|us)\//.test(spec.image),
     };
     if (!(await this.slot())) {
       const site = await this.site();
@@ -221,8 +223,12 @@ export class WebAppTarget implements TrafficTarget {
             serverFarmId: site.serverFarmId,
             reserved: true,
             httpsOnly: true,
+            // The system identity pulls the image; a user-assigned one, when given, reads the Key Vault references.
             ...(spec.identity
-              ? { identity: { type: 'UserAssigned', userAssignedIdentities: { [spec.identity]: {} } } }
+              ? {
+                  identity: { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { [spec.identity]: {} } },
+                  keyVaultReferenceIdentity: spec.identity,
+                }
               : { identity: { type: 'SystemAssigned' } }),
             siteConfig,
           })

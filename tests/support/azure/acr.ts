@@ -236,7 +236,7 @@ export class AcrEmulator {
                 return { registry: this.loginServer(run.registry), repository, tag, digest: `sha256:${run.runId}` };
               })
             : [],
-        platform: { os: 'linux', architecture: 'amd64' },
+        platform: { os: 'Linux', architecture: 'amd64' },
         provisioningState: 'Succeeded',
       },
     };
