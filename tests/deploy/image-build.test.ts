@@ -13,7 +13,7 @@ import { createAzureCredential } from '../../src/shared/azure/credentials.js';
 import { folderHash } from '../../src/shared/deploy/azure-assets.js';
 import { ACR_TASKS_API_VERSION, ensureImage, registryLoginServer, tarGz } from '../../src/shared/deploy/image-build.js';
 import { ServiceError } from '../../src/shared/errors.js';
-import { AcrEmulator } from '../support/azure/acr.js';
+import { ACR_SPEC, AcrEmulator } from '../support/azure/acr.js';
 import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
 
 let arm: ArmEmulator;
@@ -41,6 +41,7 @@ function context(extra: Record<string, string> = {}): string {
 beforeAll(async () => {
   arm = await ArmEmulator.start({
     datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
+    specs: [ACR_SPEC],
   });
   acr = await AcrEmulator.attach(arm, images);
   const { credential } = await createAzureCredential(
@@ -139,6 +140,9 @@ test('ensureImage: built by an ACR run, then found and not built again; a failin
   expect((failure as Error).message).toContain('COPY failed: file not found in build context');
   expect(acr.runs.map((r) => r.status)).toEqual(['Succeeded', 'Failed']);
   expect(arm.requests.filter((r) => r.status === 401)).toEqual([]);
+  // Every ACR request and answer met the vendored build/runs spec.
+  expect(arm.requests.filter((r) => r.path.includes('Microsoft.ContainerRegistry') && !r.operationId)).toEqual([]);
+  expect(arm.specViolations()).toEqual([]);
 }, 120_000);
 
 test('registryLoginServer: the cloud picks the suffix; an explicit login server wins', () => {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { AcrEmulator } from '../support/azure/acr.js';
+import { ACR_SPEC, AcrEmulator } from '../support/azure/acr.js';
 import { ArmEmulator } from '../support/azure/arm-emulator.js';
 import { runCli } from '../support/azure/cli.js';
 import { WEB_SPEC, WebAppsEmulator } from '../support/azure/webapps.js';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   model = await startModelServer({ rules: 'examples/web_classification/model-rules.yaml' });
   arm = await ArmEmulator.start({
     datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
-    specs: [WEB_SPEC],
+    specs: [WEB_SPEC, ACR_SPEC],
   });
   web = WebAppsEmulator.attach(arm, { images, keyVault: { 'AOAI-API-KEY': LLM_KEY, 'AOAI-API-BASE': model.url } });
   acr = await AcrEmulator.attach(arm, images);

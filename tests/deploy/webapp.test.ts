@@ -20,7 +20,7 @@ import { deployToWebApp, rollbackWebApp, type WebAppDeployOptions } from '../../
 import { webSiteClient } from '../../src/shared/deploy/webapp-site.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { AcrEmulator } from '../support/azure/acr.js';
+import { ACR_SPEC, AcrEmulator } from '../support/azure/acr.js';
 import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
 import { WEB_SPEC, WebAppsEmulator, type WebAppEvent } from '../support/azure/webapps.js';
 import { deployUseCase } from './helpers.js';
@@ -49,7 +49,7 @@ beforeAll(async () => {
   process.env.AOAI_API_KEY = LLM_KEY;
   arm = await ArmEmulator.start({
     datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
-    specs: [WEB_SPEC],
+    specs: [WEB_SPEC, ACR_SPEC],
   });
   // The app reads the LLM key from Key Vault (its setting is a Key Vault reference), never from a setting value.
   web = WebAppsEmulator.attach(arm, { images, keyVault: { 'AOAI-API-KEY': LLM_KEY, 'AOAI-API-BASE': model.url } });

@@ -11,8 +11,9 @@
  * needs. The cost: an image deleted from the registry after its run is not noticed (delete its run too, or
  * pass `--image`). Called by every container target (webapp, kubernetes, container-app) with the same config.
  *
- * The ACR task runs are not in `@azure/arm-containerregistry` any more (its recent releases dropped the
- * build/tasks API), so this is plain REST through our ARM client at the tasks api-version 2019-04-01.
+ * Five plain REST calls through our ARM client at the build/runs api-version of the vendored spec
+ * (containerregistry_build.json 2019-04-01), validated by the test emulator: no container registry SDK is a
+ * dependency for them.
  * @module
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';

@@ -7,8 +7,8 @@
  * shared `images` map (what the App Service / Container Apps / Kubernetes emulators run). Runs move Queued →
  * Running → Succeeded (or Failed, with a log whose tail says why) over successive reads.
  *
- * The build/runs API (containerregistry_build.json, 2019-04-01) is not vendored, so these requests are
- * recorded as platform requests and not validated by oav.
+ * Requests and responses are validated by oav against the vendored build/runs API (ACR_SPEC): start the ARM
+ * emulator with it in `specs`.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +18,9 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { armError, type ArmEmulator, type HandlerContext, type HandlerResult } from './arm-emulator.js';
+
+export const ACR_SPEC =
+  'containerregistry/resource-manager/Microsoft.ContainerRegistry/stable/2019-04-01/containerregistry_build.json';
 
 export interface AcrRun {
   runId: string;
@@ -94,7 +97,10 @@ export class AcrEmulator {
   private register(): void {
     const base = /\/providers\/Microsoft\.ContainerRegistry\/registries\/([^/]+)/i;
     const registryOf = (ctx: HandlerContext) => base.exec(ctx.id)![1];
-    this.arm.handleUnvalidated('POST', /\/registries\/[^/]+\/listBuildSourceUploadUrl$/i, () => {
+    // The spec marks RunRequest.type readOnly, yet it is the discriminator DockerBuildRequest requires: every
+    // client (az acr build, the SDKs) sends it, and the live validator would refuse them all.
+    this.arm.tolerate((op, issue) => op === 'Registries_ScheduleRun' && /ReadOnly property "type"/.test(issue.message));
+    this.arm.handle('Registries_GetBuildSourceUploadUrl', () => {
       const id = `${randomUUID()}.tar.gz`;
       return {
         status: 200,
@@ -104,10 +110,8 @@ export class AcrEmulator {
         },
       };
     });
-    this.arm.handleUnvalidated('POST', /\/registries\/[^/]+\/scheduleRun$/i, (ctx) =>
-      this.schedule(ctx, registryOf(ctx)),
-    );
-    this.arm.handleUnvalidated('GET', /\/registries\/[^/]+\/runs$/i, (ctx) => {
+    this.arm.handle('Registries_ScheduleRun', (ctx) => this.schedule(ctx, registryOf(ctx)));
+    this.arm.handle('Runs_List', (ctx) => {
       const registry = registryOf(ctx);
       const filter = ctx.query.$filter ?? '';
       const manifest = /OutputImageManifests eq '([^']+)'/i.exec(filter)?.[1];
@@ -119,15 +123,15 @@ export class AcrEmulator {
       if (ctx.query.$top) value = value.slice(0, Number(ctx.query.$top));
       return { status: 200, body: { value: value.map((r) => this.resource(ctx, r)) } };
     });
-    this.arm.handleUnvalidated('GET', /\/registries\/[^/]+\/runs\/[^/]+$/i, (ctx) => {
+    this.arm.handle('Runs_Get', (ctx) => {
       const run = this.runs.find((r) => r.runId === path.posix.basename(ctx.id));
       if (!run) return notFound(ctx.id);
       this.advance(run);
       return { status: 200, body: this.resource(ctx, run) };
     });
-    this.arm.handleUnvalidated('POST', /\/registries\/[^/]+\/runs\/[^/]+\/listLogSasUrl$/i, (ctx) => {
+    this.arm.handle('Runs_GetLogSasUrl', (ctx) => {
       const runId = path.posix.basename(path.posix.dirname(ctx.id));
-      return { status: 200, body: { logLink: `${this.url}/logs/${runId}?sig=emulated`, logArtifactLink: '' } };
+      return { status: 200, body: { logLink: `${this.url}/logs/${runId}?sig=emulated` } };
     });
   }
 

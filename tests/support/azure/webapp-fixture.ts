@@ -9,7 +9,7 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { AcrEmulator } from './acr.js';
+import { ACR_SPEC, AcrEmulator } from './acr.js';
 import { ArmEmulator } from './arm-emulator.js';
 import { WEB_SPEC, WebAppsEmulator } from './webapps.js';
 
@@ -29,7 +29,7 @@ export async function startWebAppFixture(model: { url: string }, llmKey: string)
   const images = new Map<string, string>();
   const arm = await ArmEmulator.start({
     datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
-    specs: [WEB_SPEC],
+    specs: [WEB_SPEC, ACR_SPEC],
   });
   const web = WebAppsEmulator.attach(arm, { images, keyVault: { 'AOAI-API-KEY': llmKey, 'AOAI-API-BASE': model.url } });
   const acr = await AcrEmulator.attach(arm, images);
