@@ -172,3 +172,64 @@ export function azureEndpointEntry(
       ],
   };
 }
+
+/** One `webapp_endpoint` entry (App Service, Linux container), typed (the schema has checked the shapes). */
+export interface WebAppEntry {
+  index: number;
+  webAppName: string;
+  resourceGroup: string;
+  /** Deployment slot the new image goes to first (SLOT_NAME, default staging). */
+  slot: string;
+  registryName: string;
+  registryResourceGroup: string;
+  appPlanName: string;
+  sku?: string;
+  /** Connections whose `<NAME>_API_KEY` the app reads (from Key Vault). */
+  connectionNames: string[];
+  image?: string;
+  keyVaultName?: string;
+  userManagedIdentity?: string;
+  environmentVariables: Record<string, string>;
+  testFile?: string;
+}
+
+/** The `webapp_endpoint` entry for the env (ENV_NAME); a missing one is a ConfigError naming the file. */
+export function webAppEntry(
+  deployment: Record<string, unknown[]> | undefined,
+  envName: string | undefined,
+  file: string,
+): WebAppEntry {
+  const entries = (deployment?.webapp_endpoint ?? []) as Record<string, unknown>[];
+  const index = entries.findIndex((e) => envName === undefined || e.ENV_NAME === envName);
+  if (index < 0)
+    throw ConfigError.at(
+      { file },
+      `found no webapp_endpoint entry for ENV_NAME ${envName ?? '(any)'}; expected one (entries: ${entries.map((e) => String(e.ENV_NAME)).join(', ') || 'none'})`,
+    );
+  const e = entries[index];
+  const str = (k: string) => (e[k] === undefined || e[k] === '' ? undefined : String(e[k]));
+  const slot = str('SLOT_NAME') ?? 'staging';
+  if (slot.toLowerCase() === 'production')
+    throw ConfigError.at(
+      { file },
+      `webapp_endpoint[${index}].SLOT_NAME: found "production"; expected a deployment slot other than production (e.g. staging)`,
+    );
+  return {
+    index,
+    webAppName: String(e.WEB_APP_NAME),
+    resourceGroup: String(e.WEB_APP_RG_NAME),
+    slot,
+    registryName: String(e.REGISTRY_NAME),
+    registryResourceGroup: str('REGISTRY_RG_NAME') ?? String(e.WEB_APP_RG_NAME),
+    appPlanName: String(e.APP_PLAN_NAME),
+    sku: str('WEB_APP_SKU'),
+    connectionNames: ((e.CONNECTION_NAMES ?? []) as unknown[]).map(String),
+    image: str('IMAGE'),
+    keyVaultName: str('KEY_VAULT_NAME'),
+    userManagedIdentity: str('USER_MANAGED_ID'),
+    environmentVariables: Object.fromEntries(
+      Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+    ),
+    testFile: str('TEST_FILE_PATH'),
+  };
+}

@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
 import { deployAzure, isAzureTarget } from './deploy-azure.js';
+import { deployWebApp } from './deploy-webapp.js';
 import type { StepDefinition } from './declare.js';
 
 export interface DeployInputs {
@@ -61,7 +62,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       choices: DEPLOY_TARGETS,
       default: 'local',
       description:
-        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint) or azure-kubernetes (kubernetes_endpoint); kubernetes and webapp are not available yet.',
+        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint), azure-kubernetes (kubernetes_endpoint) or webapp (webapp_endpoint: App Service, a staging slot, rampUpRules in stages, then a swap); kubernetes is not available yet.',
     },
     {
       name: 'variant',
@@ -126,7 +127,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'image',
       type: 'string',
       description:
-        "Azure targets: container image to run (default: our serving image, built by Azure ML from the flow's build context).",
+        "Azure targets: container image to run (default: our serving image, built by Azure ML from the flow's build context; webapp: built by an ACR build task in REGISTRY_NAME, tagged by content hash).",
     },
     {
       name: 'traffic-steps',
@@ -200,15 +201,16 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       );
     if (inputs.list) return listDeployments(inputs.stateDir, host);
     if (isAzureTarget(inputs.target)) return deployAzure({ ...inputs, target: inputs.target }, host);
+    if (inputs.target === 'webapp') return deployWebApp(inputs, host);
     if (inputs.dryRun || inputs.rollback)
       throw ConfigError.at(
         { file: `input "${inputs.dryRun ? 'dry-run' : 'rollback'}"` },
-        `found it with target ${inputs.target}; expected target azure-managed or azure-kubernetes`,
+        `found it with target ${inputs.target}; expected target azure-managed, azure-kubernetes or webapp`,
       );
     if (inputs.target !== 'local') {
       throw ConfigError.at(
         { file: 'input "target"' },
-        `target ${inputs.target} is not available yet; expected local, azure-managed or azure-kubernetes (kubernetes and webapp land in a later release)`,
+        `target ${inputs.target} is not available yet; expected local, azure-managed, azure-kubernetes or webapp (kubernetes lands in a later release)`,
       );
     }
     if (inputs.stop) return stopDeployment(inputs, host);

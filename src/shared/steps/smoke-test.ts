@@ -80,16 +80,16 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     {
       name: 'target',
       type: 'choice',
-      choices: ['local', 'azure-managed', 'azure-kubernetes'],
+      choices: ['local', 'azure-managed', 'azure-kubernetes', 'webapp'],
       default: 'local',
       description:
-        "Where the endpoint is: local, or the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token).",
+        "Where the endpoint is: local, the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token), or the App Service web app of its webapp_endpoint entry.",
     },
     {
       name: 'deployment',
       type: 'string',
       description:
-        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split).',
+        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split). webapp: a deployment slot, tested on its own hostname.',
     },
   ],
   outputs: [
@@ -110,6 +110,10 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
       inputs.endpoint ??
       (inputs.target === undefined || inputs.target === 'local' ? liveEndpoint(inputs.stateDir, name) : undefined);
     let apiKey: string | undefined;
+    if (inputs.target === 'webapp') {
+      const { webAppScoringUrl } = await import('./deploy-webapp.js');
+      endpoint = inputs.endpoint ?? (await webAppScoringUrl(useCase, host, inputs.deployment));
+    }
     if (inputs.target === 'azure-managed' || inputs.target === 'azure-kubernetes') {
       const azure = await azureEndpoint(useCase, inputs.target, host);
       endpoint = inputs.endpoint ?? azure.scoringUri;

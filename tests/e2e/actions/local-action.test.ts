@@ -16,6 +16,7 @@ import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.j
 import { nodeBinary } from '../../helpers/node-runtimes.js';
 import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
 import { stringify } from 'yaml';
+import { startWebAppFixture } from '../../support/azure/webapp-fixture.js';
 
 const root = process.cwd();
 const example = 'examples/web_classification/experiment.yaml';
@@ -256,3 +257,52 @@ test('a secret input never shows in a log line, an annotation, an output or the 
   expect(run.summary).toContain('missing-***');
   for (const text of [shown, run.summary, JSON.stringify(run.outputs)]) expect(text).not.toContain(SECRET);
 }, 300_000);
+
+/** deploy to the other targets, each against its emulators started by its row: inputs, env, and what to check. */
+interface TargetCase {
+  inputs: Record<string, string>;
+  env: Record<string, string>;
+  check(run: Run): void;
+  stop(): Promise<void>;
+}
+const targetCases: Record<string, (store: string) => Promise<TargetCase>> = {
+  webapp: async (store) => {
+    const f = await startWebAppFixture(model, 'sk-e2e-key');
+    return {
+      inputs: {
+        config: f.config,
+        env: 'dev',
+        target: 'webapp',
+        'state-dir': store,
+        tests: path.join(path.dirname(f.config), 'smoke-tests.yaml'),
+      },
+      env: f.env,
+      check: (run) => {
+        const image = f.web.imageOf('web-classification-dev');
+        expect(image).toMatch(/^llmopsregistry\.azurecr\.io\/llmops\/web_classification-dev:[0-9a-f]{16}$/);
+        expect(run.outputs).toMatchObject({ 'deployment-name': image, traffic: JSON.stringify({ [image]: 100 }) });
+        expect(run.summary).toContain('✅ promoted');
+        expect(f.arm.specViolations()).toEqual([]);
+      },
+      stop: f.stop,
+    };
+  },
+};
+
+test.each(Object.keys(targetCases))(
+  'the deploy action deploys to target %s end to end',
+  async (target) => {
+    const caseStore = path.join(store, `deploy-${target}`);
+    const c = await targetCases[target](caseStore);
+    try {
+      const run = await runAction('actions/deploy', 'dist/actions/deploy/index.js', c.inputs, c.env);
+      expect(run.stdout).not.toMatch(/^::error/m);
+      expect(run.code).toBe(0);
+      expect(Object.keys(run.outputs).sort()).toEqual(['deployment-name', 'deployments', 'endpoint', 'traffic']);
+      c.check(run);
+    } finally {
+      await c.stop();
+    }
+  },
+  300_000,
+);

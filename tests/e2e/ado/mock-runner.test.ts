@@ -5,7 +5,7 @@
  * runner runs it unmocked (`run(true)`) and the assertions read the real ##vso commands.
  * The runner would download Node; the test points its download folder at the local binaries.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -240,3 +240,94 @@ test('package:ado builds a .vsix holding every task.json and bundle, each with e
     ]);
   }
 });
+
+/** deploy to the other targets, each against its emulators in a process of their own (the runner blocks this one). */
+interface TargetCase {
+  inputs: Record<string, string>;
+  env: Record<string, string>;
+  check(variables: Record<string, string>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A fixture process (tsx): its first stdout line is JSON; `ask` sends a line and reads the next JSON line back. */
+async function fixtureProcess(script: string, args: string[]) {
+  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), [script, ...args], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const pending: ((line: string) => void)[] = [];
+  let buffered = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (text: string) => {
+    buffered += text;
+    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      pending.shift()?.(line);
+    }
+  });
+  const next = () => new Promise<string>((resolve) => pending.push(resolve));
+  const ready = JSON.parse(await next()) as { config: string; env: Record<string, string> };
+  return {
+    ready,
+    ask: async (line: string) => {
+      const answer = next();
+      child.stdin.write(`${line}\n`);
+      return JSON.parse(await answer) as Record<string, unknown>;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
+}
+
+const targetCases: Record<string, (store: string) => Promise<TargetCase>> = {
+  webapp: async (store) => {
+    const f = await fixtureProcess('tests/support/azure/webapp-fixture-process.ts', [model.url, 'sk-ado-key']);
+    return {
+      inputs: {
+        config: f.ready.config,
+        env: 'dev',
+        target: 'webapp',
+        stateDir: store,
+        tests: path.join(path.dirname(f.ready.config), 'smoke-tests.yaml'),
+      },
+      env: f.ready.env,
+      check: async (variables) => {
+        const state = await f.ask('report');
+        expect(state.image).toMatch(/^llmopsregistry\.azurecr\.io\/llmops\/web_classification-dev:[0-9a-f]{16}$/);
+        expect(variables).toMatchObject({ deploymentName: state.image, traffic: JSON.stringify(state.traffic) });
+        expect(state.specViolations).toBe(0);
+        expect(state.builds).toEqual(['Succeeded']);
+      },
+      stop: f.stop,
+    };
+  },
+};
+
+test.each(Object.keys(targetCases))(
+  'the deploy task deploys to target %s end to end',
+  async (target) => {
+    const c = await targetCases[target](path.join(work, `store-deploy-${target}`));
+    try {
+      const { runner, variables, summary, stdout } = await runTask('deploy', c.inputs, 24, c.env);
+      if (!runner.succeeded)
+        console.log(
+          stdout
+            .split('\n')
+            .filter((l) => !l.includes('task.debug]'))
+            .join('\n'),
+        );
+      expect(runner.errorIssues).toEqual([]);
+      expect(runner.succeeded).toBe(true);
+      expect(Object.keys(variables).sort()).toEqual(['deploymentName', 'deployments', 'endpoint', 'traffic']);
+      expect(summary).toContain('✅ promoted');
+      await c.check(variables);
+    } finally {
+      await c.stop();
+    }
+  },
+  300_000,
+);

@@ -58,12 +58,13 @@ interface OavLiveValidator {
 export class SpecValidator {
   private constructor(private readonly live: OavLiveValidator) {}
 
-  static async load(): Promise<SpecValidator> {
+  /** `extraSpecs`: more entry points under `specification/` (other providers' specs) validated beside Azure ML's. */
+  static async load(extraSpecs: string[] = []): Promise<SpecValidator> {
     const oav = require('oav') as { LiveValidator: new (o: unknown, log?: unknown) => OavLiveValidator };
     const live = new oav.LiveValidator(
       {
         directory: specificationDir(),
-        swaggerPathsPattern: [ML_SPEC],
+        swaggerPathsPattern: [ML_SPEC, ...extraSpecs],
         git: { shouldClone: false },
         isPathCaseSensitive: false,
         loadValidatorInBackground: false,

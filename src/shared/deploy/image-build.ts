@@ -1,0 +1,253 @@
+/**
+ * The flow's serving image built without a Docker daemon: the build context (`serve/build-context.ts`) goes
+ * to the registry as a tar.gz (`listBuildSourceUploadUrl` + one blob PUT to the SAS URL it returns), an ACR
+ * build task runs over it (`scheduleRun` with a DockerBuildRequest), and the run is followed (status and, when
+ * it fails, the tail of its log) until it ends. The tag is the context's content hash, so the same flow, CLI
+ * and connections always name the same image, and a build is skipped when a run already pushed that tag.
+ *
+ * Whether the tag exists is asked of ARM (`runs` filtered on OutputImageManifests and Status Succeeded), not
+ * of the registry's data plane (`GET /v2/<repo>/manifests/<tag>`): the data plane needs its own token
+ * exchange (`/oauth2/exchange`) and the AcrPull role, ARM needs only the Contributor role the build itself
+ * needs. The cost: an image deleted from the registry after its run is not noticed (delete its run too, or
+ * pass `--image`). Called by every container target (webapp, kubernetes, container-app) with the same config.
+ *
+ * Five plain REST calls through our ARM client at the build/runs api-version of the vendored spec
+ * (containerregistry_build.json 2019-04-01), validated by the test emulator: no container registry SDK is a
+ * dependency for them.
+ * @module
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { ArmClient } from '../azure/arm-client.js';
+import { ServiceError } from '../errors.js';
+
+/** api-version of ACR's build/runs API (containerregistry_build.json, stable). */
+export const ACR_TASKS_API_VERSION = '2019-04-01';
+
+export interface RegistryRef {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  /** `<name>.azurecr.io` unless given (other clouds: azurecr.cn, azurecr.us). */
+  loginServer?: string;
+}
+
+export interface EnsureImageOptions {
+  /** An ARM client at ACR_TASKS_API_VERSION. */
+  client: ArmClient;
+  registry: RegistryRef;
+  /** Repository in the registry, e.g. `llmops/<experiment>-<env>`. */
+  repository: string;
+  /** The build context folder (Dockerfile at its root) and its content hash. */
+  contextDir: string;
+  contextHash: string;
+  log?: (line: string) => void;
+  /** Longest wait for the run (default 60 min, ACR's own run timeout). */
+  timeoutMs?: number;
+  /** Poll interval of the run's status (default 5 s). */
+  pollMs?: number;
+  /** Only say what would happen: no upload, no run. */
+  dryRun?: boolean;
+}
+
+export interface EnsuredImage {
+  /** `<loginServer>/<repository>:<tag>`. */
+  image: string;
+  built: boolean;
+  runId?: string;
+}
+
+interface Run {
+  name?: string;
+  properties?: {
+    runId?: string;
+    status?: string;
+    runErrorMessage?: string;
+    outputImages?: { registry?: string; repository?: string; tag?: string; digest?: string }[];
+  };
+}
+
+const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout']);
+
+export function registryLoginServer(r: RegistryRef, resourceManager = 'https://management.azure.com'): string {
+  if (r.loginServer) return r.loginServer;
+  const host = new URL(resourceManager).hostname;
+  const suffix = host.endsWith('chinacloudapi.cn')
+    ? 'azurecr.cn'
+    : host.endsWith('usgovcloudapi.net')
+      ? 'azurecr.us'
+      : 'azurecr.io';
+  return `${r.name.toLowerCase()}.${suffix}`;
+}
+
+export function imageTag(contextHash: string): string {
+  return contextHash.slice(0, 16);
+}
+
+/** The image of this build context in the registry: built by an ACR run when no run pushed its tag yet. */
+export async function ensureImage(o: EnsureImageOptions): Promise<EnsuredImage> {
+  const log = o.log ?? (() => undefined);
+  const r = o.registry;
+  const base = `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${encodeURIComponent(r.name)}`;
+  const tag = imageTag(o.contextHash);
+  const image = `${registryLoginServer(r, o.client.endpoint)}/${o.repository}:${tag}`;
+  const what = (s: string) => `${s} (container registry ${r.name} in resource group ${r.resourceGroup})`;
+  const role = 'Contributor (or AcrPush + the Container Registry Tasks Contributor role) on the registry';
+
+  const done = await o.client.list<Run>(`${base}/runs`, {
+    what: what(`look for a run that pushed ${o.repository}:${tag}`),
+    query: { $filter: `OutputImageManifests eq '${o.repository}:${tag}' and Status eq 'Succeeded'`, $top: 1 },
+    role,
+  });
+  if (done.length > 0) {
+    log(`image ${image} exists (run ${done[0].properties?.runId ?? done[0].name}); not built again`);
+    return { image, built: false, runId: done[0].properties?.runId };
+  }
+  if (o.dryRun) return { image, built: false };
+
+  const archive = tarGz(o.contextDir);
+  const upload = await o.client.request<{ uploadUrl?: string; relativePath?: string }>(
+    'POST',
+    `${base}/listBuildSourceUploadUrl`,
+    { what: what('get an upload URL for the build context'), role },
+  );
+  if (!upload.body?.uploadUrl || !upload.body.relativePath)
+    throw new ServiceError(`Azure Container Registry: ${r.name} returned no upload URL for the build context`);
+  log(`uploading the build context (${Math.round(archive.length / 1024)} KiB) to ${r.name}`);
+  const put = await fetch(upload.body.uploadUrl, {
+    method: 'PUT',
+    headers: { 'x-ms-blob-type': 'BlockBlob', 'content-type': 'application/gzip' },
+    body: new Uint8Array(archive),
+    signal: AbortSignal.timeout(300_000),
+  }).catch((e: unknown) => e as Error);
+  if (put instanceof Error || !put.ok)
+    throw new ServiceError(
+      `Azure Container Registry: uploading the build context failed: ${put instanceof Error ? put.message : `HTTP ${put.status} ${(await put.text()).slice(0, 300)}`}`,
+    );
+
+  const scheduled = await o.client.request<Run>('POST', `${base}/scheduleRun`, {
+    what: what(`schedule the build of ${o.repository}:${tag}`),
+    role,
+    body: {
+      type: 'DockerBuildRequest',
+      imageNames: [`${o.repository}:${tag}`],
+      isPushEnabled: true,
+      noCache: false,
+      dockerFilePath: 'Dockerfile',
+      sourceLocation: upload.body.relativePath,
+      platform: { os: 'Linux', architecture: 'amd64' },
+      timeout: Math.round((o.timeoutMs ?? 3_600_000) / 1000),
+    },
+  });
+  const runId = scheduled.body?.properties?.runId ?? scheduled.body?.name;
+  if (!runId) throw new ServiceError(`Azure Container Registry: ${r.name} scheduled a run but returned no run id`);
+  log(`ACR run ${runId} building ${image}`);
+  const run = await follow(o, `${base}/runs/${encodeURIComponent(runId)}`, runId, what, log);
+  const status = run.properties?.status;
+  if (status !== 'Succeeded') {
+    const tail = await logTail(
+      o.client,
+      `${base}/runs/${encodeURIComponent(runId)}`,
+      what(`read the log of run ${runId}`),
+    );
+    throw new ServiceError(
+      `Azure Container Registry: run ${runId} building ${image} ended ${status}${run.properties?.runErrorMessage ? `: ${run.properties.runErrorMessage}` : ''}${tail ? `\nlast lines of the build log:\n${tail}` : ''}`,
+    );
+  }
+  log(`ACR run ${runId} pushed ${image}`);
+  return { image, built: true, runId };
+}
+
+async function follow(
+  o: EnsureImageOptions,
+  runPath: string,
+  runId: string,
+  what: (s: string) => string,
+  log: (l: string) => void,
+): Promise<Run> {
+  const deadline = Date.now() + (o.timeoutMs ?? 3_600_000);
+  let last = '';
+  for (;;) {
+    const r = await o.client.get<Run>(runPath, { what: what(`read run ${runId}`) });
+    const status = r.body?.properties?.status ?? 'Unknown';
+    if (status !== last) log(`ACR run ${runId}: ${status}`);
+    last = status;
+    if (TERMINAL.has(status)) return r.body;
+    if (Date.now() > deadline)
+      throw new ServiceError(
+        `Azure Container Registry: run ${runId} still ${status} after ${Math.round((o.timeoutMs ?? 3_600_000) / 60_000)} min`,
+      );
+    await new Promise((res) => setTimeout(res, o.pollMs ?? 5000));
+  }
+}
+
+/** The last lines of a run's log (its SAS link), or '' when it cannot be read: the failure is reported anyway. */
+async function logTail(client: ArmClient, runPath: string, what: string, lines = 30): Promise<string> {
+  try {
+    const r = await client.request<{ logLink?: string }>('POST', `${runPath}/listLogSasUrl`, { what });
+    if (!r.body?.logLink) return '';
+    const text = await (await fetch(r.body.logLink, { signal: AbortSignal.timeout(30_000) })).text();
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The folder as a gzipped POSIX tar (ustar), files in sorted order with fixed times and owners so the same
+ * folder always gives the same bytes. Hand-written (60 lines) because no tar package is a dependency and the
+ * format needed — regular files and folders, names split into prefix/name — is small and fixed.
+ */
+export function tarGz(dir: string): Buffer {
+  const blocks: Buffer[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(path.join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const full = path.join(dir, r);
+      const st = statSync(full);
+      if (st.isDirectory()) {
+        blocks.push(header(`${r}/`, 0, 0o755, '5'));
+        walk(r);
+      } else if (st.isFile()) {
+        const data = readFileSync(full);
+        blocks.push(header(r, data.length, st.mode & 0o111 ? 0o755 : 0o644, '0'), data);
+        const pad = (512 - (data.length % 512)) % 512;
+        if (pad) blocks.push(Buffer.alloc(pad));
+      }
+    }
+  };
+  walk('');
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
+}
+
+function header(name: string, size: number, mode: number, type: '0' | '5'): Buffer {
+  const h = Buffer.alloc(512);
+  let prefix = '';
+  let base = name;
+  if (Buffer.byteLength(name) > 100) {
+    const cut = name.lastIndexOf('/', name.length - 2 > 155 ? 155 : name.length - 2);
+    prefix = name.slice(0, cut);
+    base = name.slice(cut + 1);
+    if (Buffer.byteLength(base) > 100 || Buffer.byteLength(prefix) > 155)
+      throw new ServiceError(`build context: path too long for a tar archive: ${name}`);
+  }
+  const put = (s: string, at: number, len: number) => h.write(s, at, len, 'utf8');
+  const octal = (n: number, len: number) => n.toString(8).padStart(len - 1, '0') + '\0';
+  put(base, 0, 100);
+  put(octal(mode, 8), 100, 8);
+  put(octal(0, 8), 108, 8);
+  put(octal(0, 8), 116, 8);
+  put(octal(size, 12), 124, 12);
+  put(octal(0, 12), 136, 12);
+  h.fill(' ', 148, 156);
+  put(type, 156, 1);
+  put('ustar\0', 257, 6);
+  put('00', 263, 2);
+  put(prefix, 345, 155);
+  let sum = 0;
+  for (const b of h) sum += b;
+  put(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
+  return h;
+}

@@ -1,0 +1,156 @@
+/**
+ * `deploy --target webapp`: App Service (Linux container) through a deployment slot, rampUpRules and a swap.
+ * The Azure code is imported only here, when this target is asked for.
+ */
+import path from 'node:path';
+import { azureSettings } from '../azure/settings.js';
+import { webAppEntry } from '../config/deployment.js';
+import type { UseCase } from '../config/types.js';
+import { loadUseCase } from '../config/use-case.js';
+import { deploymentName, suiteForUseCase } from '../deploy/index.js';
+import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
+
+export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
+  if (inputs.list || inputs.stop)
+    throw ConfigError.at(
+      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
+      `found it with target webapp; expected target local (App Service deployments are listed in the Azure portal)`,
+    );
+  if (inputs.dryRun && inputs.rollback)
+    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
+  const name = deploymentName(useCase.name, useCase.envName);
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const entry = webAppEntry(useCase.deployment, useCase.envName, file);
+  const steps = (inputs.trafficSteps ?? '10,50')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
+    throw ConfigError.at(
+      { file: 'input "traffic-steps"' },
+      `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
+    );
+  const { settings, credential, client } = await signIn(useCase, host, 'deploy --target webapp deploys to it');
+  const { ArmClient } = await import('../azure/arm-client.js');
+  const { armScope } = await import('../azure/clouds.js');
+  const { deployToWebApp, rollbackWebApp } = await import('../deploy/webapp-deploy.js');
+  const { ensureImage, ACR_TASKS_API_VERSION } = await import('../deploy/image-build.js');
+  if (inputs.rollback) {
+    const r = await rollbackWebApp({
+      client,
+      subscriptionId: settings.subscriptionId,
+      entry,
+      name,
+      stateDir: inputs.stateDir,
+      log: (l) => host.info(l),
+    });
+    await host.appendSummary(r.summary);
+    return publish(host, r.state.endpoint, r.state.deployment, r.live);
+  }
+  const acr = new ArmClient({
+    endpoint: settings.resourceManager,
+    credential,
+    scope: armScope(settings.resourceManager),
+    apiVersion: ACR_TASKS_API_VERSION,
+    role: 'Contributor on the container registry',
+  });
+  const warmup = Number(process.env.LLMOPS_WEBAPP_WARMUP_SECONDS);
+  const result = await deployToWebApp({
+    client,
+    subscriptionId: settings.subscriptionId,
+    resourceManager: settings.resourceManager,
+    entry,
+    name,
+    flow: useCase.flow.model,
+    init: useCase.flow.init,
+    variants: variantList(inputs.variant),
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    image: inputs.image,
+    packageRoot: process.env.LLMOPS_CLI ? path.resolve(path.dirname(process.env.LLMOPS_CLI), '..') : undefined,
+    ensureImage: async (c) =>
+      (
+        await ensureImage({
+          client: acr,
+          registry: {
+            subscriptionId: settings.subscriptionId,
+            resourceGroup: entry.registryResourceGroup,
+            name: entry.registryName,
+          },
+          repository: c.repository,
+          contextDir: c.dir,
+          contextHash: c.hash,
+          dryRun: c.dryRun,
+          log: (l) => host.info(l),
+        })
+      ).image,
+    smoke: suiteForUseCase(useCase, inputs.tests),
+    steps,
+    warmupTimeoutMs: warmup > 0 ? warmup * 1000 : undefined,
+    dryRun: inputs.dryRun,
+    stateDir: inputs.stateDir,
+    log: (l) => host.info(l),
+    warn: (l) => host.warning(l),
+  });
+  await host.appendSummary(result.summary);
+  const outcome = result.rollout?.outcome;
+  if (outcome && outcome !== 'promoted') {
+    publish(host, result.endpoint, result.deployment, result.live);
+    const why = `rollout of ${result.deployment} to ${entry.webAppName}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
+    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
+    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
+    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
+    throw new ServiceError(`App Service: ${why}`);
+  }
+  return publish(host, result.endpoint, result.deployment, result.live);
+}
+
+async function signIn(useCase: UseCase, host: Host, why: string) {
+  const settings = azureSettings(useCase, why);
+  const { createAzureCredential } = await import('../azure/credentials.js');
+  const { webSiteClient } = await import('../deploy/webapp-site.js');
+  const auth = host.azureAuth?.() ?? {};
+  const { credential, choice } = await createAzureCredential({
+    ...auth,
+    authorityHost:
+      settings.customAuthority || settings.cloud !== 'AzurePublicCloud' ? settings.authorityHost : auth.authorityHost,
+  });
+  host.info(`Azure: ${choice.reason}; Resource Manager ${settings.resourceManager}`);
+  return { settings, credential, client: webSiteClient(credential, settings.subscriptionId, settings.resourceManager) };
+}
+
+/**
+ * `smoke-test --target webapp`: the scoring URL of production (or of one slot alone, `--deployment <slot>`)
+ * of the env's webapp_endpoint entry.
+ */
+export async function webAppScoringUrl(useCase: UseCase, host: Host, slot?: string): Promise<string> {
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const entry = webAppEntry(useCase.deployment, useCase.envName, file);
+  const { settings, client } = await signIn(useCase, host, 'smoke-test --target webapp reads the web app');
+  const { WebAppTarget } = await import('../deploy/webapp-site.js');
+  const target = new WebAppTarget(client, {
+    subscriptionId: settings.subscriptionId,
+    resourceGroup: entry.resourceGroup,
+    name: entry.webAppName,
+    slot: slot ?? entry.slot,
+  });
+  const site = slot && slot !== 'production' ? await target.slot() : await target.site();
+  if (!site?.defaultHostName)
+    throw new ServiceError(
+      `App Service: ${slot ? `slot ${slot} of ` : ''}web app ${entry.webAppName} does not exist in resource group ${entry.resourceGroup}; deploy first`,
+    );
+  return `https://${site.defaultHostName}/score`;
+}
+
+function publish(host: Host, endpoint: string, deployment: string, traffic: Record<string, number>): DeployOutputs {
+  host.setOutput('endpoint', endpoint);
+  host.setOutput('deployment-name', deployment);
+  host.setOutput('deployments', '[]');
+  host.setOutput('traffic', JSON.stringify(traffic));
+  return { endpoint, deploymentName: deployment, deployments: [], traffic: JSON.stringify(traffic) };
+}
