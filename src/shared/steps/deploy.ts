@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
 import { deployAzure, isAzureTarget } from './deploy-azure.js';
+import { deployContainerApp } from './deploy-container-app.js';
 import type { StepDefinition } from './declare.js';
 
 export interface DeployInputs {
@@ -43,7 +44,7 @@ export interface DeployOutputs {
   traffic?: string;
 }
 
-export const DEPLOY_TARGETS = ['local', 'azure-managed', 'azure-kubernetes', 'kubernetes', 'webapp'] as const;
+export const DEPLOY_TARGETS = ['local', 'azure-managed', 'azure-kubernetes', 'kubernetes', 'webapp', 'container-app'] as const;
 
 export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
   name: 'deploy',
@@ -57,7 +58,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       choices: DEPLOY_TARGETS,
       default: 'local',
       description:
-        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint) or azure-kubernetes (kubernetes_endpoint); kubernetes and webapp are not available yet.',
+        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint), azure-kubernetes (kubernetes_endpoint) or container-app (container_app_endpoint: an Azure Container App, a new labelled revision given traffic in stages); kubernetes and webapp are not available yet.',
     },
     {
       name: 'variant',
@@ -171,6 +172,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       );
     if (inputs.list) return listDeployments(inputs.stateDir, host);
     if (isAzureTarget(inputs.target)) return deployAzure({ ...inputs, target: inputs.target }, host);
+    if (inputs.target === 'container-app') return deployContainerApp(inputs, host);
     if (inputs.dryRun || inputs.rollback)
       throw ConfigError.at(
         { file: `input "${inputs.dryRun ? 'dry-run' : 'rollback'}"` },

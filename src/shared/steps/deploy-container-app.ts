@@ -1,0 +1,111 @@
+/**
+ * `deploy --target container-app`: an Azure Container App (multiple-revision mode). The Azure SDK is imported
+ * only here, when this target is asked for, so other deploys never load it.
+ */
+import path from 'node:path';
+import { azureSettings } from '../azure/settings.js';
+import { loadUseCase } from '../config/use-case.js';
+import { containerAppEntry } from '../config/deployment.js';
+import { deploymentName, suiteForUseCase } from '../deploy/index.js';
+import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import type { DeployInputs, DeployOutputs } from './deploy.js';
+
+export async function deployContainerApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
+  if (inputs.list || inputs.stop)
+    throw ConfigError.at(
+      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
+      `found it with target container-app; expected target local (container app revisions are listed in the Azure portal)`,
+    );
+  if (inputs.dryRun && inputs.rollback)
+    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
+  const name = deploymentName(useCase.name, useCase.envName);
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const entry = containerAppEntry(useCase.deployment, useCase.envName, file);
+  const steps = (inputs.trafficSteps ?? '10,50')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
+    throw ConfigError.at(
+      { file: 'input "traffic-steps"' },
+      `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
+    );
+  const settings = azureSettings(useCase, 'deploy --target container-app deploys to it', { needsWorkspace: false });
+  const { createAzureCredential } = await import('../azure/credentials.js');
+  const { armScope } = await import('../azure/clouds.js');
+  const { ContainerAppsAPIClient } = await import('@azure/arm-appcontainers');
+  const { deployToContainerApp, rollbackContainerApp } = await import('../deploy/container-app-deploy.js');
+  const auth = host.azureAuth?.() ?? {};
+  const { credential, choice } = await createAzureCredential({
+    ...auth,
+    authorityHost:
+      settings.customAuthority || settings.cloud !== 'AzurePublicCloud' ? settings.authorityHost : auth.authorityHost,
+  });
+  host.info(`Azure: ${choice.reason}; Resource Manager ${settings.resourceManager}`);
+  const client = new ContainerAppsAPIClient(credential, settings.subscriptionId, {
+    endpoint: settings.resourceManager,
+    credentials: { scopes: [armScope(settings.resourceManager)] },
+    userAgentOptions: { userAgentPrefix: 'llmops' },
+  });
+  const wait = waitFromEnv();
+  if (inputs.rollback) {
+    const r = await rollbackContainerApp({ client, name, stateDir: inputs.stateDir, wait, log: (l) => host.info(l) });
+    await host.appendSummary(r.summary);
+    return publish(host, r.state.url, r.state.revision, r.live);
+  }
+  const result = await deployToContainerApp({
+    client,
+    subscriptionId: settings.subscriptionId,
+    resourceGroup: settings.resourceGroup,
+    entry,
+    name,
+    init: useCase.flow.init,
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    image: inputs.image,
+    smoke: suiteForUseCase(useCase, inputs.tests),
+    steps,
+    keep: inputs.keep,
+    dryRun: inputs.dryRun,
+    stateDir: inputs.stateDir,
+    wait,
+    log: (l) => host.info(l),
+    warn: (l) => host.warning(l),
+  });
+  await host.appendSummary(result.summary);
+  const outcome = result.rollout?.outcome;
+  if (outcome && outcome !== 'promoted') {
+    publish(host, result.url, result.revision, result.live);
+    const why = `rollout of ${result.revision} to ${result.app}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
+    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
+    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
+    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
+    throw new ServiceError(`Container Apps: ${why}`);
+  }
+  return publish(host, result.url, result.revision, result.live);
+}
+
+/**
+ * Revision wait and polling intervals: Azure's pace by default; LLMOPS_CONTAINER_APPS_POLL_MS shortens them
+ * (an environment that answers fast, or the loopback emulator).
+ */
+function waitFromEnv(): { pollMs?: number; lroPollMs?: number; timeoutMs?: number } {
+  const poll = Number(process.env.LLMOPS_CONTAINER_APPS_POLL_MS);
+  const timeout = Number(process.env.LLMOPS_CONTAINER_APPS_TIMEOUT_MS);
+  return {
+    ...(poll > 0 ? { pollMs: poll, lroPollMs: poll } : {}),
+    ...(timeout > 0 ? { timeoutMs: timeout } : {}),
+  };
+}
+
+function publish(host: Host, endpoint: string, revision: string, traffic: Record<string, number>): DeployOutputs {
+  host.setOutput('endpoint', endpoint);
+  host.setOutput('deployment-name', revision);
+  host.setOutput('deployments', '[]');
+  host.setOutput('traffic', JSON.stringify(traffic));
+  return { endpoint, deploymentName: revision, deployments: [], traffic: JSON.stringify(traffic) };
+}
