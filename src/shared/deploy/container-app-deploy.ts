@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ContainerAppsAPIClient, EnvironmentVar, Template } from '@azure/arm-appcontainers';
+import type { ContainerAppsAPIClient, EnvironmentVar, Revision, Template } from '@azure/arm-appcontainers';
 import type { Connection } from '../config/connections.js';
 import type { ContainerAppEntry } from '../config/deployment.js';
 import { ConfigError, ServiceError } from '../errors.js';
@@ -197,6 +197,12 @@ function environmentOf(o: ContainerAppDeployOptions, rg: string): { id: string; 
   };
 }
 
+/** A revision that failed, or is active and unhealthy: not reused for its content. */
+function brokenRevision(r: Revision): boolean {
+  const failed = [r.provisioningState, r.runningState].some((x) => (x ?? '').toLowerCase() === 'failed');
+  return failed || (Boolean(r.active) && (r.healthState ?? '').toLowerCase() === 'unhealthy');
+}
+
 /** The label the new revision gets: blue or green, whichever the most-served revision does not hold. */
 export function pickLabel(labels: Map<string, string>, live: TrafficMap, version: string): string {
   if (labels.get(version)) return labels.get(version)!;
@@ -228,8 +234,8 @@ export async function deployToContainerApp(o: ContainerAppDeployOptions): Promis
     keyVaultUrl,
     identity: e.identity ?? 'system',
   }));
-  const suffix = contentSuffix(template, secrets, e.revisionSuffix === 'unique');
-  const version = revisionName(e.appName, suffix);
+  let suffix = contentSuffix(template, secrets, e.revisionSuffix === 'unique');
+  let version = revisionName(e.appName, suffix);
   const target = new ContainerAppTarget(
     o.client,
     {
@@ -253,7 +259,16 @@ export async function deployToContainerApp(o: ContainerAppDeployOptions): Promis
   const url = `https://${existing?.configuration?.ingress?.fqdn ?? `${e.appName}.${domain}`}`;
   const labelUrl = `https://${e.appName}---${label}.${domain}`;
 
-  const revision = existing ? await target.revision(version) : undefined;
+  let revision = existing ? await target.revision(version) : undefined;
+  if (revision && brokenRevision(revision)) {
+    // A suffix names one revision for good: content whose revision failed gets a fresh one to try again.
+    o.log(
+      `revision ${version} of this content is ${revision.runningState ?? revision.provisioningState}/${revision.healthState ?? '?'}; a new revision is made`,
+    );
+    suffix = `${suffix}-${Date.now().toString(36)}`;
+    version = revisionName(e.appName, suffix);
+    revision = undefined;
+  }
   const serving = live[version] ?? 0;
   if (revision?.active && serving > 0 && serving >= Math.min(e.currentTraffic, 100)) {
     const text = `${version} already serves this image and these settings (${serving}% of ${e.appName}); nothing to deploy`;

@@ -11,8 +11,9 @@
  *
  * A template update never gives the new revision weight: before it, `latestRevision` entries are pinned to
  * the revision they point at. The app is created when absent and never recreated. Container Apps has no ETag
- * on the app, so a traffic write is preceded by a read compared with the map this target last read: a
- * concurrent edit is detected, not overwritten.
+ * on the app: the version tag handed to the rollout core is the weights themselves, and a traffic write is
+ * preceded by a read compared with it, so a concurrent edit is detected, not overwritten (the window left is
+ * that one read-then-write).
  * @module
  */
 import type {
@@ -147,9 +148,9 @@ export class ContainerAppTarget implements TrafficTarget {
     return this.remember(traffic);
   }
 
-  private remember(traffic: TrafficMap): { traffic: TrafficMap } {
+  private remember(traffic: TrafficMap): { traffic: TrafficMap; etag: string } {
     this.lastMap = traffic;
-    return { traffic: { ...traffic } };
+    return { traffic: { ...traffic }, etag: weightsTag(traffic) };
   }
 
   /** Labels as last read: revision → label. */
@@ -172,14 +173,18 @@ export class ContainerAppTarget implements TrafficTarget {
     return out;
   }
 
-  async writeTraffic(traffic: TrafficMap, _etag?: string, labels?: Map<string, string>): Promise<void> {
+  /**
+   * `etag` is the weights tag `readTraffic` gave (the app has no ETag of its own): the write goes ahead only if
+   * the live weights still have that tag, so an edit made at any time since that read is detected.
+   */
+  async writeTraffic(traffic: TrafficMap, etag?: string, labels?: Map<string, string>): Promise<void> {
     const expected = this.lastMap;
-    const before = this.labels();
-    const { traffic: live } = await this.readTraffic();
-    if (expected && !sameTraffic(live, expected))
+    const { traffic: live, etag: now } = await this.readTraffic();
+    if (etag ? etag !== now : expected && !sameTraffic(live, expected))
       throw new ConcurrentEdit(`traffic of ${this.spec.name} changed to ${describeTraffic(live)} since it was read`);
+    // The labels as they are now: a label set by anyone is kept.
     await this.patch(
-      { configuration: { ingress: { traffic: this.entriesFor(traffic, labels ?? before) } } },
+      { configuration: { ingress: { traffic: this.entriesFor(traffic, labels ?? this.labels()) } } },
       `set traffic ${describeTraffic(traffic)}`,
     );
     this.lastMap = { ...traffic };
@@ -243,10 +248,10 @@ export class ContainerAppTarget implements TrafficTarget {
     }
     await this.waitHealthy(version);
     if (this.label) {
-      const { traffic } = await this.readTraffic();
+      const { traffic, etag } = await this.readTraffic();
       const labels = new Map([...this.labels()].filter(([, l]) => l !== this.label));
       labels.set(version, this.label);
-      await this.writeTraffic(traffic, undefined, labels);
+      await this.writeTraffic(traffic, etag, labels);
       this.log(`label ${this.label} → ${version}`);
     }
   }
@@ -310,6 +315,15 @@ export class ContainerAppTarget implements TrafficTarget {
 function ingressOf(app: ContainerApp): NonNullable<NonNullable<ContainerApp['configuration']>['ingress']> {
   const { fqdn: _fqdn, ...rest } = app.configuration?.ingress ?? {};
   return rest;
+}
+
+/** A version tag of the weights: equal tags, same map (0% entries and order ignored). */
+function weightsTag(traffic: TrafficMap): string {
+  return JSON.stringify(
+    Object.entries(traffic)
+      .filter(([, w]) => w > 0)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
 }
 
 function clean(t: TrafficWeight): TrafficWeight {

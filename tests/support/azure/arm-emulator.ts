@@ -123,6 +123,13 @@ export interface EmulatorOptions {
    * prefer, so tests do not wait 10 s per poll. Null: not sent.
    */
   lroRetryAfterMs?: number | null;
+  /**
+   * More vendored spec files (paths under `specification/`) to validate and serve, e.g. Microsoft.App's: their
+   * resources live in the workspaces' subscriptions, outside any workspace.
+   */
+  specs?: string[];
+  /** More DNS names the emulator's certificate covers (the other loopback HTTPS servers share it). */
+  certificateNames?: string[];
 }
 
 export const TEST_CLIENT: EntraClient = {
@@ -156,7 +163,7 @@ export class ArmEmulator {
 
   private constructor(readonly options: EmulatorOptions) {
     this.workspaces = options.workspaces ?? [TEST_WORKSPACE];
-    this.cert = makeLoopbackCertificate();
+    this.cert = makeLoopbackCertificate(options.certificateNames);
     this.entra = new EntraEmulator(this.cert, options.clients ?? [TEST_CLIENT]);
   }
 
@@ -240,7 +247,7 @@ export class ArmEmulator {
   private async init(): Promise<void> {
     trustInThisProcess(this.cert.cert);
     await this.entra.start();
-    this.validator = await SpecValidator.load();
+    this.validator = await SpecValidator.load([ML_SPEC, ...(this.options.specs ?? [])]);
     this.loadSpecOperations();
     this.registerDefaultHandlers();
     this.server = https.createServer({ cert: this.cert.cert, key: this.cert.key }, (req, res) => {
@@ -255,7 +262,11 @@ export class ArmEmulator {
   }
 
   private loadSpecOperations(): void {
-    const spec = JSON.parse(readFileSync(path.join(specificationDir(), ML_SPEC), 'utf8')) as {
+    for (const file of [ML_SPEC, ...(this.options.specs ?? [])]) this.loadSpecFile(file);
+  }
+
+  private loadSpecFile(file: string): void {
+    const spec = JSON.parse(readFileSync(path.join(specificationDir(), file), 'utf8')) as {
       paths: Record<string, Record<string, Record<string, unknown>>>;
     };
     for (const ops of Object.values(spec.paths))
@@ -442,7 +453,10 @@ export class ArmEmulator {
 
   private workspaceOf(p: string): EmulatorWorkspace | undefined {
     const lower = p.toLowerCase();
-    return this.workspaces.find((ws) => lower.startsWith(this.workspaceId(ws).toLowerCase()));
+    const inWorkspace = this.workspaces.find((ws) => lower.startsWith(this.workspaceId(ws).toLowerCase()));
+    if (inWorkspace || lower.includes(`/providers/${PROVIDER.toLowerCase()}/`)) return inWorkspace;
+    // Another provider's resource (options.specs): the workspace of its subscription stands for the context.
+    return this.workspaces.find((ws) => lower.startsWith(`/subscriptions/${ws.subscriptionId}/`.toLowerCase()));
   }
 
   /** Default behaviour by the shape of the operation: CRUD on resources by id, long-running when the spec says so. */

@@ -58,12 +58,13 @@ interface OavLiveValidator {
 export class SpecValidator {
   private constructor(private readonly live: OavLiveValidator) {}
 
-  static async load(): Promise<SpecValidator> {
+  /** `specs`: spec files under the specification folder (default: the Azure ML one). */
+  static async load(specs: string[] = [ML_SPEC]): Promise<SpecValidator> {
     const oav = require('oav') as { LiveValidator: new (o: unknown, log?: unknown) => OavLiveValidator };
     const live = new oav.LiveValidator(
       {
         directory: specificationDir(),
-        swaggerPathsPattern: [ML_SPEC],
+        swaggerPathsPattern: specs,
         git: { shouldClone: false },
         isPathCaseSensitive: false,
         loadValidatorInBackground: false,
