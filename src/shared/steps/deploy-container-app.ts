@@ -9,6 +9,7 @@ import { containerAppEntry } from '../config/deployment.js';
 import { deploymentName, suiteForUseCase } from '../deploy/index.js';
 import { ConfigError, GateFailed, ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import type { UseCase } from '../config/types.js';
 import type { DeployInputs, DeployOutputs } from './deploy.js';
 
 export async function deployContainerApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
@@ -33,23 +34,8 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
       { file: 'input "traffic-steps"' },
       `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
     );
-  const settings = azureSettings(useCase, 'deploy --target container-app deploys to it', { needsWorkspace: false });
-  const { createAzureCredential } = await import('../azure/credentials.js');
-  const { armScope } = await import('../azure/clouds.js');
-  const { ContainerAppsAPIClient } = await import('@azure/arm-appcontainers');
+  const { client, settings } = await openContainerApps(useCase, host, 'deploy --target container-app deploys to it');
   const { deployToContainerApp, rollbackContainerApp } = await import('../deploy/container-app-deploy.js');
-  const auth = host.azureAuth?.() ?? {};
-  const { credential, choice } = await createAzureCredential({
-    ...auth,
-    authorityHost:
-      settings.customAuthority || settings.cloud !== 'AzurePublicCloud' ? settings.authorityHost : auth.authorityHost,
-  });
-  host.info(`Azure: ${choice.reason}; Resource Manager ${settings.resourceManager}`);
-  const client = new ContainerAppsAPIClient(credential, settings.subscriptionId, {
-    endpoint: settings.resourceManager,
-    credentials: { scopes: [armScope(settings.resourceManager)] },
-    userAgentOptions: { userAgentPrefix: 'llmops' },
-  });
   const wait = waitFromEnv();
   if (inputs.rollback) {
     const r = await rollbackContainerApp({ client, name, stateDir: inputs.stateDir, wait, log: (l) => host.info(l) });
@@ -87,6 +73,69 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
     throw new ServiceError(`Container Apps: ${why}`);
   }
   return publish(host, result.url, result.revision, result.live);
+}
+
+/** The Container Apps client of the use case's `azure:` block, signed in with the host's credential chain. */
+async function openContainerApps(useCase: UseCase, host: Host, what: string) {
+  const settings = azureSettings(useCase, what, { needsWorkspace: false });
+  // Loaded only for this target: other steps never load the Azure SDK.
+  const { createAzureCredential } = await import('../azure/credentials.js');
+  const { armScope } = await import('../azure/clouds.js');
+  const { ContainerAppsAPIClient } = await import('@azure/arm-appcontainers');
+  const auth = host.azureAuth?.() ?? {};
+  const { credential, choice } = await createAzureCredential({
+    ...auth,
+    authorityHost:
+      settings.customAuthority || settings.cloud !== 'AzurePublicCloud' ? settings.authorityHost : auth.authorityHost,
+  });
+  host.info(`Azure: ${choice.reason}; Resource Manager ${settings.resourceManager}`);
+  const client = new ContainerAppsAPIClient(credential, settings.subscriptionId, {
+    endpoint: settings.resourceManager,
+    credentials: { scopes: [armScope(settings.resourceManager)] },
+    userAgentOptions: { userAgentPrefix: 'llmops' },
+  });
+  return { client, settings };
+}
+
+/**
+ * `smoke-test --target container-app`: the app's URL, or with `revision` that revision's own URL (tested alone,
+ * whatever its traffic), and the fetch that reaches them (LLMOPS_CONTAINER_APPS_CONNECT_TO honoured).
+ */
+export async function containerAppSmokeTarget(
+  useCase: UseCase,
+  host: Host,
+  revision?: string,
+): Promise<{ url: string; fetch: typeof fetch }> {
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const entry = containerAppEntry(useCase.deployment, useCase.envName, file);
+  const { client, settings } = await openContainerApps(
+    useCase,
+    host,
+    'smoke-test --target container-app reads the app',
+  );
+  const { serviceError } = await import('../deploy/container-app.js');
+  const { containerAppFetch } = await import('../deploy/container-app-http.js');
+  const rg = entry.resourceGroup ?? settings.resourceGroup;
+  const what = `read container app ${entry.appName} in resource group ${rg}`;
+  const app = await client.containerApps.get(rg, entry.appName).catch((e: unknown) => {
+    throw serviceError(e, what);
+  });
+  let fqdn = app.configuration?.ingress?.fqdn;
+  if (revision) {
+    const r = await client.containerAppsRevisions.getRevision(rg, entry.appName, revision).catch((e: unknown) => {
+      throw serviceError(e, `read revision ${revision} of ${entry.appName}`);
+    });
+    fqdn = r.fqdn;
+    const weight = (app.configuration?.ingress?.traffic ?? [])
+      .filter((t) => t.revisionName === revision)
+      .reduce((sum, t) => sum + (t.weight ?? 0), 0);
+    if (!weight) host.info(`${revision} receives no traffic now; tested alone through its own URL`);
+  }
+  if (!fqdn)
+    throw new ServiceError(
+      `Container Apps: ${revision ? `revision ${revision}` : `container app ${entry.appName}`} has no URL (is ingress enabled?)`,
+    );
+  return { url: `https://${fqdn}`, fetch: containerAppFetch() };
 }
 
 /**

@@ -44,7 +44,14 @@ export interface DeployOutputs {
   traffic?: string;
 }
 
-export const DEPLOY_TARGETS = ['local', 'azure-managed', 'azure-kubernetes', 'kubernetes', 'webapp', 'container-app'] as const;
+export const DEPLOY_TARGETS = [
+  'local',
+  'azure-managed',
+  'azure-kubernetes',
+  'kubernetes',
+  'webapp',
+  'container-app',
+] as const;
 
 export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
   name: 'deploy',

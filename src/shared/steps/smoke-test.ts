@@ -80,16 +80,16 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     {
       name: 'target',
       type: 'choice',
-      choices: ['local', 'azure-managed', 'azure-kubernetes'],
+      choices: ['local', 'azure-managed', 'azure-kubernetes', 'container-app'],
       default: 'local',
       description:
-        "Where the endpoint is: local, or the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token).",
+        "Where the endpoint is: local, the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token), or the Azure Container App of its container_app_endpoint entry.",
     },
     {
       name: 'deployment',
       type: 'string',
       description:
-        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split).',
+        'Azure targets: test this deployment alone (azureml-model-deployment header; container-app: the revision through its own URL), whatever its traffic share (default: the traffic split).',
     },
   ],
   outputs: [
@@ -119,6 +119,13 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
           `${inputs.deployment} receives no traffic now (${JSON.stringify(azure.traffic)}); tested alone through the header`,
         );
     }
+    let doFetch: typeof fetch | undefined;
+    if (inputs.target === 'container-app') {
+      const { containerAppSmokeTarget } = await import('./deploy-container-app.js');
+      const app = await containerAppSmokeTarget(useCase, host, inputs.deployment);
+      endpoint = inputs.endpoint ?? app.url;
+      doFetch = app.fetch;
+    }
     if (!endpoint) {
       // A deployment that was made but whose server is gone is an outside failure (exit 3), not bad input.
       const recorded = readState(inputs.stateDir, name);
@@ -144,7 +151,8 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     const result = await runSmokeTests(suite, {
       endpoint,
       apiKey,
-      headers: inputs.deployment ? { 'azureml-model-deployment': inputs.deployment } : undefined,
+      headers: inputs.deployment && !doFetch ? { 'azureml-model-deployment': inputs.deployment } : undefined,
+      fetch: doFetch,
     });
     for (const t of result.tests) {
       if (t.passed) host.info(`pass  ${t.name} (${t.status}, ${(t.p50Ms ?? t.latenciesMs[0] ?? 0).toFixed(1)} ms)`);
