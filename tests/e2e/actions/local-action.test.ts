@@ -14,6 +14,7 @@ import { buildOnce } from '../../packaging/build-once.js';
 import { MASK_COMMAND } from '../../packaging/capture.js';
 import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
 import { nodeBinary } from '../../helpers/node-runtimes.js';
+import { startContainerAppsCase } from '../../support/azure/container-apps-fixture.js';
 
 const root = process.cwd();
 const example = 'examples/web_classification/experiment.yaml';
@@ -43,6 +44,24 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
     'junit-file': path.join(store, 'smoke.junit.xml'),
   }),
 };
+
+interface TargetCase {
+  inputs: Record<string, string>;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+/** More cases of a step, for targets that need their own services (emulators): each starts and stops its own. */
+const targetCases: Record<string, { step: string; start: (store: string) => Promise<TargetCase> }> = {
+  'deploy --target container-app': {
+    step: 'deploy',
+    start: async (store) => {
+      const c = await startContainerAppsCase(model.url, 'sk-e2e-key');
+      const inputs = { config: c.config, env: 'dev', target: 'container-app', 'state-dir': store };
+      return { inputs, env: c.env, stop: c.stop };
+    },
+  },
+};
+const stops: (() => Promise<void>)[] = [];
 let model: { url: string; close(): Promise<void> };
 
 /** Parse the GITHUB_OUTPUT file (name<<delimiter / value / delimiter blocks). */
@@ -53,7 +72,12 @@ function readOutputs(text: string): Record<string, string> {
   return out;
 }
 
-async function runAction(actionFolder: string, bundle: string, inputs: Record<string, string>): Promise<Run> {
+async function runAction(
+  actionFolder: string,
+  bundle: string,
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {},
+): Promise<Run> {
   const node24 = path.dirname(nodeBinary(24));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-local-action-'));
   try {
@@ -67,6 +91,7 @@ async function runAction(actionFolder: string, bundle: string, inputs: Record<st
       LLMOPS_CLI: process.env.LLMOPS_CLI!,
       GITHUB_WORKSPACE: root,
       ACTIONS_STEP_DEBUG: 'false',
+      ...extraEnv,
     };
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
     writeFileSync(
@@ -82,7 +107,8 @@ async function runAction(actionFolder: string, bundle: string, inputs: Record<st
       ['run', actionFolder, entry, path.join(dir, '.env')],
       {
         cwd: root,
-        env: { ...process.env, PATH: `${node24}:${process.env.PATH}`, NODE_OPTIONS: '' },
+        // The job's environment is the process's from the start (NODE_EXTRA_CA_CERTS is read only then).
+        env: { ...process.env, ...extraEnv, PATH: `${node24}:${process.env.PATH}`, NODE_OPTIONS: '' },
         maxBuffer: 16 * 1024 * 1024,
       },
     ).then(
@@ -119,6 +145,14 @@ beforeAll(async () => {
         ),
       );
   }
+  for (const [name, c] of Object.entries(targetCases))
+    runs.set(
+      name,
+      c.start(path.join(store, name.replace(/\W+/g, '-'))).then((t) => {
+        stops.push(t.stop);
+        return runAction(`actions/${c.step}`, `dist/actions/${c.step}/index.js`, t.inputs, t.env);
+      }),
+    );
   runs.set('_root', runAction('.', 'dist/actions/_root/index.js', { step: 'validate', config: example }));
   runs.set(
     '_secret',
@@ -130,6 +164,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  for (const stop of stops) await stop();
   await stopAll();
   await model?.close();
   rmSync(store, { recursive: true, force: true });
@@ -147,6 +182,20 @@ test.each(packagedSteps.map((p) => p.step.name))(
     expect(run.summary).toContain(`### ✅ llmops ${name}`);
     expect(run.stdout).not.toMatch(/^::error/m);
     expect(run.code).toBe(0);
+  },
+  300_000,
+);
+
+test.each(Object.keys(targetCases))(
+  '%s runs end to end on Node 24 with outputs and a job summary',
+  async (name) => {
+    const run = await runs.get(name)!;
+    const step = packagedSteps.find((p) => p.step.name === targetCases[name].step)!.step;
+    expect(run.stdout).not.toMatch(/^::error/m);
+    expect(run.code).toBe(0);
+    expect(Object.keys(run.outputs).sort()).toEqual(step.outputs.map((o) => o.name).sort());
+    expect(run.summary).toContain(`### ✅ llmops ${step.name}`);
+    expect(run.summary).toContain('✅ promoted');
   },
   300_000,
 );

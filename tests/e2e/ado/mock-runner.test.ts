@@ -16,6 +16,7 @@ import { buildOnce } from '../../packaging/build-once.js';
 import { MASK_COMMAND } from '../../packaging/capture.js';
 import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
 import { nodeBinary } from '../../helpers/node-runtimes.js';
+import { startContainerAppsCaseInChild } from '../../support/azure/container-apps-fixture.js';
 
 const root = process.cwd();
 const example = path.join(root, 'examples/web_classification/experiment.yaml');
@@ -39,6 +40,25 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
     stateDir: store,
     junitFile: path.join(store, 'smoke.junit.xml'),
   }),
+};
+
+interface TargetCase {
+  inputs: Record<string, string>;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+/**
+ * More cases of a step, for targets that need their own services: each starts and stops its own, in a child
+ * process (runAsync blocks this one).
+ */
+const targetCases: Record<string, { step: string; start: (store: string) => Promise<TargetCase> }> = {
+  'deploy --target container-app': {
+    step: 'deploy',
+    start: async (store) => {
+      const c = await startContainerAppsCaseInChild(model.url, 'sk-ado-key');
+      return { inputs: { config: c.config, env: 'dev', target: 'container-app', stateDir: store }, ...c };
+    },
+  },
 };
 let model: { url: string; close(): Promise<void> };
 
@@ -128,6 +148,32 @@ describe.each([24])('on the Node%i handler', (nodeVersion) => {
     120_000,
   );
 });
+
+test.each(Object.keys(targetCases))(
+  '%s: the task succeeds with its output variables and a summary tab',
+  async (name) => {
+    const c = targetCases[name];
+    const t = await c.start(path.join(work, `store-${name.replace(/\W+/g, '-')}`));
+    // The agent starts the task with the job's environment: NODE_EXTRA_CA_CERTS is read only at start.
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
+    process.env.NODE_EXTRA_CA_CERTS = t.env.NODE_EXTRA_CA_CERTS;
+    try {
+      const { runner, variables, summary, stdout } = await runTask(c.step, t.inputs, 24, t.env);
+      expect(runner.errorIssues).toEqual([]);
+      expect(runner.succeeded).toBe(true);
+      expect(stdout).toMatch(/##vso\[task\.complete result=Succeeded;\]/);
+      const step = packagedSteps.find((p) => p.step.name === c.step)!.step;
+      expect(Object.keys(variables).sort()).toEqual(step.outputs.map((o) => camel(o.name)).sort());
+      expect(summary).toContain(`### ✅ llmops ${c.step}`);
+      expect(summary).toContain('✅ promoted');
+    } finally {
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+      await t.stop();
+    }
+  },
+  300_000,
+);
 
 test('register-data publishes the dataset versions as an output variable', async () => {
   const { variables } = await runTask('register-data', cases['register-data'](path.join(work, 'store-rd')), 24);
