@@ -103,7 +103,12 @@ async function runTask(
     script,
     `const { TaskMockRunner } = require(${JSON.stringify(path.join(root, 'node_modules/azure-pipelines-task-lib/mock-run.js'))});
 Object.assign(process.env, ${JSON.stringify({ AOAI_API_BASE: model.url, AOAI_API_KEY: 'sk-ado-key', LLMOPS_CLI: process.env.LLMOPS_CLI, AGENT_TEMPDIRECTORY: temp, ...env })});
-const tmr = new TaskMockRunner(${JSON.stringify(path.join(root, 'ado-tasks', step, 'dist/index.js'))});
+${
+  // The agent starts a task with the job's NODE_EXTRA_CA_CERTS (read only at start): trusted here the same way.
+  env.NODE_EXTRA_CA_CERTS
+    ? `const tls = require('node:tls');\ntls.setDefaultCACertificates([...tls.getCACertificates('default'), require('node:fs').readFileSync(${JSON.stringify(env.NODE_EXTRA_CA_CERTS)}, 'utf8')]);\n`
+    : ''
+}const tmr = new TaskMockRunner(${JSON.stringify(path.join(root, 'ado-tasks', step, 'dist/index.js'))});
 ${Object.entries(inputs)
   .map(([k, v]) => `tmr.setInput(${JSON.stringify(k)}, ${JSON.stringify(v)});`)
   .join('\n')}
@@ -154,9 +159,6 @@ test.each(Object.keys(targetCases))(
   async (name) => {
     const c = targetCases[name];
     const t = await c.start(path.join(work, `store-${name.replace(/\W+/g, '-')}`));
-    // The agent starts the task with the job's environment: NODE_EXTRA_CA_CERTS is read only at start.
-    const saved = process.env.NODE_EXTRA_CA_CERTS;
-    process.env.NODE_EXTRA_CA_CERTS = t.env.NODE_EXTRA_CA_CERTS;
     try {
       const { runner, variables, summary, stdout } = await runTask(c.step, t.inputs, 24, t.env);
       expect(runner.errorIssues).toEqual([]);
@@ -167,8 +169,6 @@ test.each(Object.keys(targetCases))(
       expect(summary).toContain(`### ✅ llmops ${c.step}`);
       expect(summary).toContain('✅ promoted');
     } finally {
-      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
-      else process.env.NODE_EXTRA_CA_CERTS = saved;
       await t.stop();
     }
   },
