@@ -232,7 +232,8 @@ test('first deploy, unchanged, dry run, staged rollout under client traffic with
     if (e.kind === 'traffic') maps.push(e.traffic!);
   };
   const loop = clientLoop();
-  const second = await deployToContainerApp(options('v1'));
+  // keep 1: once v1 has everything, the v0 revision is deactivated (it runs no replica, and can come back).
+  const second = await deployToContainerApp(options('v1', { keep: 1 }));
   const answers = await loop.stop();
   aca.onEvent = undefined;
   expect([second.rollout?.outcome, second.rollout?.reason]).toEqual(['promoted', undefined]);
@@ -255,9 +256,13 @@ test('first deploy, unchanged, dry run, staged rollout under client traffic with
     'stage10:true',
     'stage50:true',
     'stage100:true',
+    'prune:true',
   ]);
 
-  // Rollback: rev0 (still active: keep 2) takes everything again.
+  expect(second.rollout!.pruned).toEqual([rev0]);
+  expect((aca.revision(APP, rev0)!.properties as { active: boolean }).active).toBe(false);
+
+  // Rollback: rev0 is activated, waited on until healthy, then takes everything again.
   const back = await rollbackContainerApp({
     client,
     name: 'demo',
@@ -344,7 +349,9 @@ test('property: under random failure points weights add up to 100 and only reach
       };
       const loop = clientLoop();
       // A new revision every run (REVISION_SUFFIX unique), so the revision faults always meet a start.
-      const o = options(next, { wait: { pollMs: 20, lroPollMs: 20, timeoutMs: 2000 } });
+      // The wait is cut short only where the revision never gets healthy (this machine may start it slowly).
+      const timeoutMs = fault.kind === 'never-healthy' ? 2000 : 60_000;
+      const o = options(next, { wait: { pollMs: 20, lroPollMs: 20, timeoutMs } });
       const run = await deployToContainerApp({ ...o, entry: { ...o.entry, revisionSuffix: 'unique' } });
       const answers = await loop.stop();
       aca.onEvent = undefined;
@@ -363,6 +370,8 @@ test('property: under random failure points weights add up to 100 and only reach
         expect([run.rollout?.outcome, run.rollout?.reason]).toEqual(['promoted', undefined]);
         expect(live).toEqual({ [run.revision]: 100 });
         expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+        // Old revisions beyond keep (2), the failed ones of earlier runs included, are deactivated.
+        expect(aca.revisions(APP).filter((r) => (r.properties as { active: boolean }).active)).toHaveLength(2);
       } else {
         expect([run.rollout?.outcome, fault]).toEqual(['rolled-back', fault]);
         expect(sameTraffic(live, prior)).toBe(true);
@@ -372,6 +381,11 @@ test('property: under random failure points weights add up to 100 and only reach
       expect(arm.specViolations()).toEqual([]);
       expectNoSecret([...logs, run.summary]);
     }),
-    { numRuns: 14, seed: Number(process.env.FC_SEED ?? 1) },
+    {
+      numRuns: 14,
+      seed: Number(process.env.FC_SEED ?? 1),
+      // Always among the runs: an edit by someone else mid-shift, and an outage of the first stage's write.
+      examples: [[{ kind: 'concurrent', atWrite: 2 }], [{ kind: 'arm-5xx', atWrite: 1 }]],
+    },
   );
 }, 600_000);
