@@ -177,9 +177,17 @@ test('first deploy, dry run, a changed variant rolled out in stages, smoke-test 
   expect(back.outputs.traffic).toBe(JSON.stringify({ [rev0]: 100 }));
   expect(aca.traffic(app)).toEqual({ [rev0]: 100 });
 
+  // variant_1 again, its revision now failing its smoke tests: a gate (exit 1), the weights left as they were.
+  aca.ingressFaults.push({ image: IMAGE('variant_1'), status: 500 });
+  const gated = await cli('deploy', '--image', IMAGE('variant_1'), '--tests', 'smoke-tests.yaml');
+  aca.ingressFaults.length = 0;
+  expect(gated.status).toBe(1);
+  expect(gated.stderr).toContain(`rollout of ${rev1} to ${app}: rolled-back`);
+  expect(aca.traffic(app)).toEqual({ [rev0]: 100 });
+
   expect(aca.creations).toHaveLength(1);
   expect(arm.specViolations()).toEqual([]);
-  const all = [first, dry, second, smoke, alone, back].map((r) => r.stdout + r.stderr).join('\n');
+  const all = [first, dry, second, smoke, alone, back, gated].map((r) => r.stdout + r.stderr).join('\n');
   expect(all).not.toContain(LLM_KEY);
   expect(arm.requests.map((r) => JSON.stringify(r.body ?? '')).join('\n')).not.toContain(LLM_KEY);
 }, 300_000);
