@@ -294,7 +294,8 @@ export async function deployToContainerApp(o: ContainerAppDeployOptions): Promis
     finalWeight: e.currentTraffic,
     priorVersion: e.currentTraffic < 100 ? others[0]?.[0] : undefined,
     steps: o.steps,
-    keep: o.keep ?? e.keep,
+    // KEEP_REVISIONS in the entry wins over the step's keep input (which always has a value).
+    keep: e.keep ?? o.keep,
   });
   const text = [
     `image ${image}, revision ${version} (${revision ? (revision.active ? 'exists' : 'exists, inactive: activated') : 'new'}), label ${label} (${labelUrl})`,

@@ -46,7 +46,7 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
     client,
     subscriptionId: settings.subscriptionId,
     resourceGroup: settings.resourceGroup,
-    entry,
+    entry: { ...entry, location: entry.location ?? inputs.location },
     name,
     init: useCase.flow.init,
     connections: useCase.connections,

@@ -130,7 +130,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'image',
       type: 'string',
       description:
-        "Azure targets: container image to run (default: our serving image, built by Azure ML from the flow's build context).",
+        "Azure targets: container image to run (default: our serving image, built by Azure ML from the flow's build context; container-app: this or the entry's IMAGE, built from `llmops flow build-context`).",
     },
     {
       name: 'traffic-steps',
@@ -144,12 +144,13 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'integer',
       default: '2',
       description:
-        'Azure targets: deployments kept on the endpoint after a successful rollout (the serving ones always are).',
+        'Azure targets: deployments kept on the endpoint after a successful rollout (the serving ones always are); container-app: revisions kept active, unless the entry sets KEEP_REVISIONS.',
     },
     {
       name: 'location',
       type: 'string',
-      description: "Azure targets: region of a new endpoint (default: the workspace's).",
+      description:
+        "Azure targets: region of a new endpoint (default: the workspace's); container-app: of a new app, unless the entry sets LOCATION (default: the environment's).",
     },
   ],
   outputs: [
