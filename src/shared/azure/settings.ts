@@ -35,10 +35,14 @@ export function hasAzureWorkspace(useCase: Pick<UseCase, 'azure'>): boolean {
   return Boolean(useCase.azure && Object.keys(useCase.azure).length > 0);
 }
 
-/** Resolve the `azure:` block; `what` names the step that needs it, for the message when it is absent. */
+/**
+ * Resolve the `azure:` block; `what` names the step that needs it, for the message when it is absent. Targets
+ * outside Azure ML (Container Apps) pass `needsWorkspace: false`: subscription and resource group are enough.
+ */
 export function azureSettings(
   useCase: Pick<UseCase, 'azure' | 'locationOf' | 'variable'>,
   what: string,
+  options: { needsWorkspace?: boolean } = {},
 ): AzureSettings {
   const raw = (useCase.azure ?? {}) as Raw;
   const problems: Problem[] = [];
@@ -84,7 +88,7 @@ export function azureSettings(
 
   const subscriptionId = required('subscription_id');
   const resourceGroup = required('resource_group');
-  const workspace = required('workspace');
+  const workspace = options.needsWorkspace === false ? (value('workspace') ?? '') : required('workspace');
   const cloudName = value('cloud') ?? 'AzurePublicCloud';
   if (!CLOUD_NAMES.includes(cloudName as CloudName))
     problems.push({

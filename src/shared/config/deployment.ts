@@ -54,7 +54,48 @@ export function checkDeployment(
       }
     });
   }
+  checkContainerApps(source, config, problems);
   return config;
+}
+
+/** What the schema cannot say about `container_app_endpoint` entries. */
+function checkContainerApps(
+  source: SourceFile,
+  config: Record<string, Record<string, unknown>[]>,
+  problems: Problem[],
+) {
+  (config.container_app_endpoint ?? []).forEach((e, i) => {
+    const where = `container_app_endpoint[${i}]`;
+    const at = (key: string) => locate(source, ['container_app_endpoint', i, ...(key ? [key] : [])]);
+    if (!e.ENVIRONMENT_ID && !e.ENVIRONMENT_NAME)
+      problems.push({
+        ...at(''),
+        message: `${where}: found neither ENVIRONMENT_ID nor ENVIRONMENT_NAME; expected the managed environment the app runs in`,
+      });
+    if (e.ENVIRONMENT_ID && e.ENVIRONMENT_NAME)
+      problems.push({
+        ...at('ENVIRONMENT_NAME'),
+        message: `${where}: found both ENVIRONMENT_ID and ENVIRONMENT_NAME; expected one of them`,
+      });
+    if (e.MIN_REPLICAS !== undefined && e.MAX_REPLICAS !== undefined && Number(e.MIN_REPLICAS) > Number(e.MAX_REPLICAS))
+      problems.push({
+        ...at('MAX_REPLICAS'),
+        message: `${where}.MAX_REPLICAS: ${String(e.MAX_REPLICAS)} is below MIN_REPLICAS ${String(e.MIN_REPLICAS)}; expected at least MIN_REPLICAS`,
+      });
+    const secrets = (e.SECRETS ?? {}) as Record<string, string>;
+    for (const [name, ref] of Object.entries((e.SECRET_ENVIRONMENT_VARIABLES ?? {}) as Record<string, string>))
+      if (!(ref in secrets))
+        problems.push({
+          ...locate(source, ['container_app_endpoint', i, 'SECRET_ENVIRONMENT_VARIABLES', name]),
+          message: `${where}.SECRET_ENVIRONMENT_VARIABLES.${name}: secret "${ref}" is not in SECRETS; expected one of: ${Object.keys(secrets).join(', ') || 'none (add it to SECRETS with its Key Vault URL)'}`,
+        });
+    for (const name of Object.keys((e.ENVIRONMENT_VARIABLES ?? {}) as object))
+      if (name in ((e.SECRET_ENVIRONMENT_VARIABLES ?? {}) as object))
+        problems.push({
+          ...locate(source, ['container_app_endpoint', i, 'ENVIRONMENT_VARIABLES', name]),
+          message: `${where}.ENVIRONMENT_VARIABLES.${name}: also set in SECRET_ENVIRONMENT_VARIABLES; expected it in one of them`,
+        });
+  });
 }
 
 export function checkDataops(
@@ -230,6 +271,77 @@ export function webAppEntry(
     environmentVariables: Object.fromEntries(
       Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     ),
+    testFile: str('TEST_FILE_PATH'),
+  };
+}
+
+/** One `container_app_endpoint` entry, typed (the schema and checkDeployment have checked the shapes). */
+export interface ContainerAppEntry {
+  index: number;
+  appName: string;
+  /** Undefined: the `azure:` block's resource group. */
+  resourceGroup?: string;
+  environmentId?: string;
+  environmentName?: string;
+  location?: string;
+  image?: string;
+  registryServer?: string;
+  identity?: string;
+  cpu: number;
+  memory: string;
+  minReplicas: number;
+  maxReplicas: number;
+  targetPort: number;
+  currentTraffic: number;
+  revisionSuffix: 'content-hash' | 'unique';
+  keep?: number;
+  environmentVariables: Record<string, string>;
+  /** Container-app secret name → Key Vault secret URL. */
+  secrets: Record<string, string>;
+  /** Environment variable → container-app secret name. */
+  secretEnvironmentVariables: Record<string, string>;
+  testFile?: string;
+}
+
+/** The `container_app_endpoint` entry for the env (ENV_NAME); a missing one names the file and what exists. */
+export function containerAppEntry(
+  deployment: Record<string, unknown[]> | undefined,
+  envName: string | undefined,
+  file: string,
+): ContainerAppEntry {
+  const entries = (deployment?.container_app_endpoint ?? []) as Record<string, unknown>[];
+  const index = entries.findIndex((e) => envName === undefined || e.ENV_NAME === envName);
+  if (index < 0)
+    throw ConfigError.at(
+      { file },
+      `found no container_app_endpoint entry for ENV_NAME ${envName ?? '(any)'}; expected one (entries: ${entries.map((e) => String(e.ENV_NAME)).join(', ') || 'none'})`,
+    );
+  const e = entries[index];
+  const str = (k: string) => (e[k] === undefined || e[k] === '' ? undefined : String(e[k]));
+  const num = (k: string, fallback: number) => (str(k) === undefined ? fallback : Number(e[k]));
+  const record = (k: string) =>
+    Object.fromEntries(Object.entries((e[k] ?? {}) as Record<string, unknown>).map(([n, v]) => [n, String(v)]));
+  return {
+    index,
+    appName: String(e.CONTAINER_APP_NAME),
+    resourceGroup: str('CONTAINER_APP_RG_NAME'),
+    environmentId: str('ENVIRONMENT_ID'),
+    environmentName: str('ENVIRONMENT_NAME'),
+    location: str('LOCATION'),
+    image: str('IMAGE'),
+    registryServer: str('REGISTRY_SERVER'),
+    identity: str('USER_MANAGED_ID'),
+    cpu: num('CPU', 0.5),
+    memory: str('MEMORY') ?? '1Gi',
+    minReplicas: num('MIN_REPLICAS', 1),
+    maxReplicas: num('MAX_REPLICAS', Math.max(3, num('MIN_REPLICAS', 1))),
+    targetPort: num('TARGET_PORT', 8080),
+    currentTraffic: num('CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION', 100),
+    revisionSuffix: str('REVISION_SUFFIX') === 'unique' ? 'unique' : 'content-hash',
+    keep: str('KEEP_REVISIONS') === undefined ? undefined : Number(e.KEEP_REVISIONS),
+    environmentVariables: record('ENVIRONMENT_VARIABLES'),
+    secrets: record('SECRETS'),
+    secretEnvironmentVariables: record('SECRET_ENVIRONMENT_VARIABLES'),
     testFile: str('TEST_FILE_PATH'),
   };
 }

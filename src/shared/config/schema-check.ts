@@ -175,11 +175,16 @@ function describeError(
         at: { path, part: 'value' },
         message: `found an empty text, expected ${expectedOf(err) ?? 'a non-empty value'}`,
       };
-    case 'pattern':
+    case 'pattern': {
+      // A field that may hold a secret by mistake (writeOnly) is never echoed into a log.
+      const shown = (err.parentSchema as { writeOnly?: boolean } | undefined)?.writeOnly
+        ? 'a value that does not match (not shown: it may be a secret)'
+        : describeValue(value);
       return {
         at: { path, part: 'value' },
-        message: `found ${describeValue(value)}, expected ${expectedOf(err) ?? `text matching ${params.pattern}`}`,
+        message: `found ${shown}, expected ${expectedOf(err) ?? `text matching ${params.pattern}`}`,
       };
+    }
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':

@@ -12,6 +12,7 @@ import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
 import { deployAzure, isAzureTarget } from './deploy-azure.js';
 import { deployWebApp } from './deploy-webapp.js';
+import { deployContainerApp } from './deploy-container-app.js';
 import type { StepDefinition } from './declare.js';
 
 export interface DeployInputs {
@@ -48,7 +49,14 @@ export interface DeployOutputs {
   traffic?: string;
 }
 
-export const DEPLOY_TARGETS = ['local', 'azure-managed', 'azure-kubernetes', 'kubernetes', 'webapp'] as const;
+export const DEPLOY_TARGETS = [
+  'local',
+  'azure-managed',
+  'azure-kubernetes',
+  'kubernetes',
+  'webapp',
+  'container-app',
+] as const;
 
 export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
   name: 'deploy',
@@ -62,7 +70,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       choices: DEPLOY_TARGETS,
       default: 'local',
       description:
-        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint), azure-kubernetes (kubernetes_endpoint) or webapp (webapp_endpoint: App Service, a staging slot, rampUpRules in stages, then a swap); kubernetes is not available yet.',
+        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint), azure-kubernetes (kubernetes_endpoint), webapp (webapp_endpoint: App Service, a staging slot, rampUpRules in stages, then a swap) or container-app (container_app_endpoint: an Azure Container App, a new labelled revision given traffic in stages); kubernetes is not available yet.',
     },
     {
       name: 'variant',
@@ -127,7 +135,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'image',
       type: 'string',
       description:
-        "Azure targets: container image to run (default: our serving image, built by Azure ML from the flow's build context; webapp: built by an ACR build task in REGISTRY_NAME, tagged by content hash).",
+        "Azure targets: container image to run (default: our serving image, built by Azure ML from the flow's build context; webapp: built by an ACR build task in REGISTRY_NAME, tagged by content hash; container-app: this or the entry's IMAGE, built from `llmops flow build-context`).",
     },
     {
       name: 'traffic-steps',
@@ -141,12 +149,13 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'integer',
       default: '2',
       description:
-        'Azure targets: deployments kept on the endpoint after a successful rollout (the serving ones always are).',
+        'Azure targets: deployments kept on the endpoint after a successful rollout (the serving ones always are); container-app: revisions kept active, unless the entry sets KEEP_REVISIONS.',
     },
     {
       name: 'location',
       type: 'string',
-      description: "Azure targets: region of a new endpoint (default: the workspace's).",
+      description:
+        "Azure targets: region of a new endpoint (default: the workspace's); container-app: of a new app, unless the entry sets LOCATION (default: the environment's).",
     },
     {
       name: 'mirror-percent',
@@ -202,6 +211,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     if (inputs.list) return listDeployments(inputs.stateDir, host);
     if (isAzureTarget(inputs.target)) return deployAzure({ ...inputs, target: inputs.target }, host);
     if (inputs.target === 'webapp') return deployWebApp(inputs, host);
+    if (inputs.target === 'container-app') return deployContainerApp(inputs, host);
     if (inputs.dryRun || inputs.rollback)
       throw ConfigError.at(
         { file: `input "${inputs.dryRun ? 'dry-run' : 'rollback'}"` },

@@ -80,16 +80,16 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     {
       name: 'target',
       type: 'choice',
-      choices: ['local', 'azure-managed', 'azure-kubernetes', 'webapp'],
+      choices: ['local', 'azure-managed', 'azure-kubernetes', 'webapp', 'container-app'],
       default: 'local',
       description:
-        "Where the endpoint is: local, the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token), or the App Service web app of its webapp_endpoint entry.",
+        "Where the endpoint is: local, the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token), the App Service web app of its webapp_endpoint entry, or the Azure Container App of its container_app_endpoint entry.",
     },
     {
       name: 'deployment',
       type: 'string',
       description:
-        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split). webapp: a deployment slot, tested on its own hostname.',
+        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split). webapp: a deployment slot, tested on its own hostname. container-app: a revision, through its own URL.',
     },
   ],
   outputs: [
@@ -123,6 +123,13 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
           `${inputs.deployment} receives no traffic now (${JSON.stringify(azure.traffic)}); tested alone through the header`,
         );
     }
+    let doFetch: typeof fetch | undefined;
+    if (inputs.target === 'container-app') {
+      const { containerAppSmokeTarget } = await import('./deploy-container-app.js');
+      const app = await containerAppSmokeTarget(useCase, host, inputs.deployment);
+      endpoint = inputs.endpoint ?? app.url;
+      doFetch = app.fetch;
+    }
     if (!endpoint) {
       // A deployment that was made but whose server is gone is an outside failure (exit 3), not bad input.
       const recorded = readState(inputs.stateDir, name);
@@ -148,7 +155,8 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     const result = await runSmokeTests(suite, {
       endpoint,
       apiKey,
-      headers: inputs.deployment ? { 'azureml-model-deployment': inputs.deployment } : undefined,
+      headers: inputs.deployment && !doFetch ? { 'azureml-model-deployment': inputs.deployment } : undefined,
+      fetch: doFetch,
     });
     for (const t of result.tests) {
       if (t.passed) host.info(`pass  ${t.name} (${t.status}, ${(t.p50Ms ?? t.latenciesMs[0] ?? 0).toFixed(1)} ms)`);

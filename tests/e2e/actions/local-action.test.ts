@@ -17,6 +17,7 @@ import { nodeBinary } from '../../helpers/node-runtimes.js';
 import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
 import { stringify } from 'yaml';
 import { startWebAppFixture } from '../../support/azure/webapp-fixture.js';
+import { startContainerAppsCase } from '../../support/azure/container-apps-fixture.js';
 
 const root = process.cwd();
 const example = 'examples/web_classification/experiment.yaml';
@@ -46,6 +47,24 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
     'junit-file': path.join(store, 'smoke.junit.xml'),
   }),
 };
+
+interface TargetCase {
+  inputs: Record<string, string>;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+/** More cases of a step, for targets that need their own services (emulators): each starts and stops its own. */
+const targetCases: Record<string, { step: string; start: (store: string) => Promise<TargetCase> }> = {
+  'deploy --target container-app': {
+    step: 'deploy',
+    start: async (store) => {
+      const c = await startContainerAppsCase(model.url, 'sk-e2e-key');
+      const inputs = { config: c.config, env: 'dev', target: 'container-app', 'state-dir': store };
+      return { inputs, env: c.env, stop: c.stop };
+    },
+  },
+};
+const stops: (() => Promise<void>)[] = [];
 let model: { url: string; close(): Promise<void> };
 let azure: DeployEmulators | undefined;
 
@@ -135,6 +154,14 @@ beforeAll(async () => {
         ),
       );
   }
+  for (const [name, c] of Object.entries(targetCases))
+    runs.set(
+      name,
+      c.start(path.join(store, name.replace(/\W+/g, '-'))).then((t) => {
+        stops.push(t.stop);
+        return runAction(`actions/${c.step}`, `dist/actions/${c.step}/index.js`, t.inputs, t.env);
+      }),
+    );
   runs.set('_root', runAction('.', 'dist/actions/_root/index.js', { step: 'validate', config: example }));
   runs.set('_deploy-azure', deployToAzureEmulator());
   runs.set(
@@ -148,6 +175,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await azure?.stop();
+  for (const stop of stops) await stop();
   await stopAll();
   await model?.close();
   rmSync(store, { recursive: true, force: true });
@@ -225,6 +253,19 @@ test('the deploy action rolls a flow out to an Azure ML online endpoint from the
     ])
       expect(text).not.toContain(secret);
 }, 300_000);
+test.each(Object.keys(targetCases))(
+  '%s runs end to end on Node 24 with outputs and a job summary',
+  async (name) => {
+    const run = await runs.get(name)!;
+    const step = packagedSteps.find((p) => p.step.name === targetCases[name].step)!.step;
+    expect(run.stdout).not.toMatch(/^::error/m);
+    expect(run.code).toBe(0);
+    expect(Object.keys(run.outputs).sort()).toEqual(step.outputs.map((o) => o.name).sort());
+    expect(run.summary).toContain(`### ✅ llmops ${step.name}`);
+    expect(run.summary).toContain('✅ promoted');
+  },
+  300_000,
+);
 
 test('register-data versions the three datasets of web_classification', async () => {
   const run = await runs.get('register-data')!;
@@ -259,13 +300,13 @@ test('a secret input never shows in a log line, an annotation, an output or the 
 }, 300_000);
 
 /** deploy to the other targets, each against its emulators started by its row: inputs, env, and what to check. */
-interface TargetCase {
+interface DeployTargetCase {
   inputs: Record<string, string>;
   env: Record<string, string>;
   check(run: Run): void;
   stop(): Promise<void>;
 }
-const targetCases: Record<string, (store: string) => Promise<TargetCase>> = {
+const deployTargetCases: Record<string, (store: string) => Promise<DeployTargetCase>> = {
   webapp: async (store) => {
     const f = await startWebAppFixture(model, 'sk-e2e-key');
     return {
@@ -289,11 +330,11 @@ const targetCases: Record<string, (store: string) => Promise<TargetCase>> = {
   },
 };
 
-test.each(Object.keys(targetCases))(
+test.each(Object.keys(deployTargetCases))(
   'the deploy action deploys to target %s end to end',
   async (target) => {
     const caseStore = path.join(store, `deploy-${target}`);
-    const c = await targetCases[target](caseStore);
+    const c = await deployTargetCases[target](caseStore);
     try {
       const run = await runAction('actions/deploy', 'dist/actions/deploy/index.js', c.inputs, c.env);
       expect(run.stdout).not.toMatch(/^::error/m);

@@ -18,6 +18,7 @@ import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.j
 import { nodeBinary } from '../../helpers/node-runtimes.js';
 import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
 import { stringify } from 'yaml';
+import { startContainerAppsCaseInChild } from '../../support/azure/container-apps-fixture.js';
 
 const root = process.cwd();
 const example = path.join(root, 'examples/web_classification/experiment.yaml');
@@ -41,6 +42,25 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
     stateDir: store,
     junitFile: path.join(store, 'smoke.junit.xml'),
   }),
+};
+
+interface TargetCase {
+  inputs: Record<string, string>;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+/**
+ * More cases of a step, for targets that need their own services: each starts and stops its own, in a child
+ * process (runAsync blocks this one).
+ */
+const targetCases: Record<string, { step: string; start: (store: string) => Promise<TargetCase> }> = {
+  'deploy --target container-app': {
+    step: 'deploy',
+    start: async (store) => {
+      const c = await startContainerAppsCaseInChild(model.url, 'sk-ado-key');
+      return { inputs: { config: c.config, env: 'dev', target: 'container-app', stateDir: store }, ...c };
+    },
+  },
 };
 let model: { url: string; close(): Promise<void> };
 
@@ -183,6 +203,26 @@ test('the deploy task rolls a flow out to an Azure ML online endpoint from the t
   for (const secret of [...state.keys, 'sk-ado-key', azure.ready.env.AZURE_CLIENT_SECRET])
     for (const text of [shown, run.summary]) expect(text).not.toContain(secret);
 }, 300_000);
+test.each(Object.keys(targetCases))(
+  '%s: the task succeeds with its output variables and a summary tab',
+  async (name) => {
+    const c = targetCases[name];
+    const t = await c.start(path.join(work, `store-${name.replace(/\W+/g, '-')}`));
+    try {
+      const { runner, variables, summary, stdout } = await runTask(c.step, t.inputs, 24, t.env);
+      expect(runner.errorIssues).toEqual([]);
+      expect(runner.succeeded).toBe(true);
+      expect(stdout).toMatch(/##vso\[task\.complete result=Succeeded;\]/);
+      const step = packagedSteps.find((p) => p.step.name === c.step)!.step;
+      expect(Object.keys(variables).sort()).toEqual(step.outputs.map((o) => camel(o.name)).sort());
+      expect(summary).toContain(`### ✅ llmops ${c.step}`);
+      expect(summary).toContain('✅ promoted');
+    } finally {
+      await t.stop();
+    }
+  },
+  300_000,
+);
 
 test('register-data publishes the dataset versions as an output variable', async () => {
   const { variables } = await runTask('register-data', cases['register-data'](path.join(work, 'store-rd')), 24);
@@ -242,7 +282,7 @@ test('package:ado builds a .vsix holding every task.json and bundle, each with e
 });
 
 /** deploy to the other targets, each against its emulators in a process of their own (the runner blocks this one). */
-interface TargetCase {
+interface DeployTargetCase {
   inputs: Record<string, string>;
   env: Record<string, string>;
   check(variables: Record<string, string>): Promise<void>;
@@ -283,7 +323,7 @@ async function fixtureProcess(script: string, args: string[]) {
   };
 }
 
-const targetCases: Record<string, (store: string) => Promise<TargetCase>> = {
+const deployTargetCases: Record<string, (store: string) => Promise<DeployTargetCase>> = {
   webapp: async (store) => {
     const f = await fixtureProcess('tests/support/azure/webapp-fixture-process.ts', [model.url, 'sk-ado-key']);
     return {
@@ -307,10 +347,10 @@ const targetCases: Record<string, (store: string) => Promise<TargetCase>> = {
   },
 };
 
-test.each(Object.keys(targetCases))(
+test.each(Object.keys(deployTargetCases))(
   'the deploy task deploys to target %s end to end',
   async (target) => {
-    const c = await targetCases[target](path.join(work, `store-deploy-${target}`));
+    const c = await deployTargetCases[target](path.join(work, `store-deploy-${target}`));
     try {
       const { runner, variables, summary, stdout } = await runTask('deploy', c.inputs, 24, c.env);
       if (!runner.succeeded)

@@ -124,10 +124,12 @@ export interface EmulatorOptions {
    */
   lroRetryAfterMs?: number | null;
   /**
-   * More spec entry points (paths under `specification/`) to validate against and serve, e.g. Microsoft.Web:
-   * their resources live in a resource group of a workspace's subscription, outside any workspace.
+   * More vendored spec files (paths under `specification/`) to validate and serve, e.g. Microsoft.App's: their
+   * resources live in the workspaces' subscriptions, outside any workspace.
    */
   specs?: string[];
+  /** More DNS names the emulator's certificate covers (the other loopback HTTPS servers share it). */
+  certificateNames?: string[];
 }
 
 export const TEST_CLIENT: EntraClient = {
@@ -162,7 +164,7 @@ export class ArmEmulator {
 
   private constructor(readonly options: EmulatorOptions) {
     this.workspaces = options.workspaces ?? [TEST_WORKSPACE];
-    this.cert = makeLoopbackCertificate();
+    this.cert = makeLoopbackCertificate(options.certificateNames);
     this.entra = new EntraEmulator(this.cert, options.clients ?? [TEST_CLIENT]);
   }
 

@@ -17,7 +17,8 @@ export interface LoopbackCertificate {
   key: string;
 }
 
-export function makeLoopbackCertificate(): LoopbackCertificate {
+/** `names`: more DNS names the certificate is good for (e.g. `*.<container apps domain>`). */
+export function makeLoopbackCertificate(names: string[] = []): LoopbackCertificate {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-tls-'));
   const certFile = path.join(dir, 'cert.pem');
   const keyFile = path.join(dir, 'key.pem');
@@ -40,7 +41,7 @@ export function makeLoopbackCertificate(): LoopbackCertificate {
       '-subj',
       '/CN=127.0.0.1',
       '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ['subjectAltName=IP:127.0.0.1,DNS:localhost', ...names.map((n) => `DNS:${n}`)].join(','),
     ],
     { stdio: 'pipe' },
   );

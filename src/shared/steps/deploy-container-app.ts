@@ -1,0 +1,160 @@
+/**
+ * `deploy --target container-app`: an Azure Container App (multiple-revision mode). The Azure SDK is imported
+ * only here, when this target is asked for, so other deploys never load it.
+ */
+import path from 'node:path';
+import { azureSettings } from '../azure/settings.js';
+import { loadUseCase } from '../config/use-case.js';
+import { containerAppEntry } from '../config/deployment.js';
+import { deploymentName, suiteForUseCase } from '../deploy/index.js';
+import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import type { UseCase } from '../config/types.js';
+import type { DeployInputs, DeployOutputs } from './deploy.js';
+
+export async function deployContainerApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
+  if (inputs.list || inputs.stop)
+    throw ConfigError.at(
+      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
+      `found it with target container-app; expected target local (container app revisions are listed in the Azure portal)`,
+    );
+  if (inputs.dryRun && inputs.rollback)
+    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
+  const name = deploymentName(useCase.name, useCase.envName);
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const entry = containerAppEntry(useCase.deployment, useCase.envName, file);
+  const steps = (inputs.trafficSteps ?? '10,50')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
+    throw ConfigError.at(
+      { file: 'input "traffic-steps"' },
+      `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
+    );
+  const { client, settings } = await openContainerApps(useCase, host, 'deploy --target container-app deploys to it');
+  const { deployToContainerApp, rollbackContainerApp } = await import('../deploy/container-app-deploy.js');
+  const wait = waitFromEnv();
+  if (inputs.rollback) {
+    const r = await rollbackContainerApp({ client, name, stateDir: inputs.stateDir, wait, log: (l) => host.info(l) });
+    await host.appendSummary(r.summary);
+    return publish(host, r.state.url, r.state.revision, r.live);
+  }
+  const result = await deployToContainerApp({
+    client,
+    subscriptionId: settings.subscriptionId,
+    resourceGroup: settings.resourceGroup,
+    entry: { ...entry, location: entry.location ?? inputs.location },
+    name,
+    init: useCase.flow.init,
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    image: inputs.image,
+    smoke: suiteForUseCase(useCase, inputs.tests),
+    steps,
+    keep: inputs.keep,
+    dryRun: inputs.dryRun,
+    stateDir: inputs.stateDir,
+    wait,
+    log: (l) => host.info(l),
+    warn: (l) => host.warning(l),
+  });
+  await host.appendSummary(result.summary);
+  const outcome = result.rollout?.outcome;
+  if (outcome && outcome !== 'promoted') {
+    publish(host, result.url, result.revision, result.live);
+    const why = `rollout of ${result.revision} to ${result.app}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
+    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
+    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
+    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
+    throw new ServiceError(`Container Apps: ${why}`);
+  }
+  return publish(host, result.url, result.revision, result.live);
+}
+
+/** The Container Apps client of the use case's `azure:` block, signed in with the host's credential chain. */
+async function openContainerApps(useCase: UseCase, host: Host, what: string) {
+  const settings = azureSettings(useCase, what, { needsWorkspace: false });
+  // Loaded only for this target: other steps never load the Azure SDK.
+  const { createAzureCredential } = await import('../azure/credentials.js');
+  const { armScope } = await import('../azure/clouds.js');
+  const { ContainerAppsAPIClient } = await import('@azure/arm-appcontainers');
+  const auth = host.azureAuth?.() ?? {};
+  const { credential, choice } = await createAzureCredential({
+    ...auth,
+    authorityHost:
+      settings.customAuthority || settings.cloud !== 'AzurePublicCloud' ? settings.authorityHost : auth.authorityHost,
+  });
+  host.info(`Azure: ${choice.reason}; Resource Manager ${settings.resourceManager}`);
+  const client = new ContainerAppsAPIClient(credential, settings.subscriptionId, {
+    endpoint: settings.resourceManager,
+    credentials: { scopes: [armScope(settings.resourceManager)] },
+    userAgentOptions: { userAgentPrefix: 'llmops' },
+  });
+  return { client, settings };
+}
+
+/**
+ * `smoke-test --target container-app`: the app's URL, or with `revision` that revision's own URL (tested alone,
+ * whatever its traffic), and the fetch that reaches them (LLMOPS_CONTAINER_APPS_CONNECT_TO honoured).
+ */
+export async function containerAppSmokeTarget(
+  useCase: UseCase,
+  host: Host,
+  revision?: string,
+): Promise<{ url: string; fetch: typeof fetch }> {
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const entry = containerAppEntry(useCase.deployment, useCase.envName, file);
+  const { client, settings } = await openContainerApps(
+    useCase,
+    host,
+    'smoke-test --target container-app reads the app',
+  );
+  const { serviceError } = await import('../deploy/container-app.js');
+  const { containerAppFetch } = await import('../deploy/container-app-http.js');
+  const rg = entry.resourceGroup ?? settings.resourceGroup;
+  const what = `read container app ${entry.appName} in resource group ${rg}`;
+  const app = await client.containerApps.get(rg, entry.appName).catch((e: unknown) => {
+    throw serviceError(e, what);
+  });
+  let fqdn = app.configuration?.ingress?.fqdn;
+  if (revision) {
+    const r = await client.containerAppsRevisions.getRevision(rg, entry.appName, revision).catch((e: unknown) => {
+      throw serviceError(e, `read revision ${revision} of ${entry.appName}`);
+    });
+    fqdn = r.fqdn;
+    const weight = (app.configuration?.ingress?.traffic ?? [])
+      .filter((t) => t.revisionName === revision)
+      .reduce((sum, t) => sum + (t.weight ?? 0), 0);
+    if (!weight) host.info(`${revision} receives no traffic now; tested alone through its own URL`);
+  }
+  if (!fqdn)
+    throw new ServiceError(
+      `Container Apps: ${revision ? `revision ${revision}` : `container app ${entry.appName}`} has no URL (is ingress enabled?)`,
+    );
+  return { url: `https://${fqdn}`, fetch: containerAppFetch() };
+}
+
+/**
+ * Revision wait and polling intervals: Azure's pace by default; LLMOPS_CONTAINER_APPS_POLL_MS shortens them
+ * (an environment that answers fast, or the loopback emulator).
+ */
+function waitFromEnv(): { pollMs?: number; lroPollMs?: number; timeoutMs?: number } {
+  const poll = Number(process.env.LLMOPS_CONTAINER_APPS_POLL_MS);
+  const timeout = Number(process.env.LLMOPS_CONTAINER_APPS_TIMEOUT_MS);
+  return {
+    ...(poll > 0 ? { pollMs: poll, lroPollMs: poll } : {}),
+    ...(timeout > 0 ? { timeoutMs: timeout } : {}),
+  };
+}
+
+function publish(host: Host, endpoint: string, revision: string, traffic: Record<string, number>): DeployOutputs {
+  host.setOutput('endpoint', endpoint);
+  host.setOutput('deployment-name', revision);
+  host.setOutput('deployments', '[]');
+  host.setOutput('traffic', JSON.stringify(traffic));
+  return { endpoint, deploymentName: revision, deployments: [], traffic: JSON.stringify(traffic) };
+}
