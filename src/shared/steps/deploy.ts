@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
 import { deployAzure, isAzureTarget } from './deploy-azure.js';
+import { deployKubernetes } from './deploy-kubernetes.js';
 import type { StepDefinition } from './declare.js';
 
 export interface DeployInputs {
@@ -31,6 +32,7 @@ export interface DeployInputs {
   trafficSteps?: string;
   keep?: number;
   location?: string;
+  kubeconfig?: string;
 }
 
 export interface DeployOutputs {
@@ -57,7 +59,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       choices: DEPLOY_TARGETS,
       default: 'local',
       description:
-        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint) or azure-kubernetes (kubernetes_endpoint); kubernetes and webapp are not available yet.',
+        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint), azure-kubernetes (kubernetes_endpoint) or kubernetes (kubernetes: any cluster, Gateway API HTTPRoute weights); webapp is not available yet.',
     },
     {
       name: 'variant',
@@ -143,6 +145,12 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'string',
       description: "Azure targets: region of a new endpoint (default: the workspace's).",
     },
+    {
+      name: 'kubeconfig',
+      type: 'path',
+      description:
+        'Target kubernetes: the kubeconfig of the cluster (default: KUBECONFIG, else ~/.kube/config or the in-cluster account).',
+    },
   ],
   outputs: [
     { name: 'endpoint', description: 'Scoring URL of the live deployment (empty with list or stop).' },
@@ -171,6 +179,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       );
     if (inputs.list) return listDeployments(inputs.stateDir, host);
     if (isAzureTarget(inputs.target)) return deployAzure({ ...inputs, target: inputs.target }, host);
+    if (inputs.target === 'kubernetes') return deployKubernetes(inputs, host);
     if (inputs.dryRun || inputs.rollback)
       throw ConfigError.at(
         { file: `input "${inputs.dryRun ? 'dry-run' : 'rollback'}"` },

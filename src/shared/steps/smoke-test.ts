@@ -35,6 +35,7 @@ export interface SmokeTestInputs {
   warmupSeconds?: number;
   target?: string;
   deployment?: string;
+  kubeconfig?: string;
 }
 
 export interface SmokeTestOutputs {
@@ -80,16 +81,21 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     {
       name: 'target',
       type: 'choice',
-      choices: ['local', 'azure-managed', 'azure-kubernetes'],
+      choices: ['local', 'azure-managed', 'azure-kubernetes', 'kubernetes'],
       default: 'local',
       description:
-        "Where the endpoint is: local, or the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token).",
+        "Where the endpoint is: local, the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token), or the Gateway of the env's kubernetes entry.",
     },
     {
       name: 'deployment',
       type: 'string',
       description:
-        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split).',
+        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split). Target kubernetes: a colour (blue, green) or <NAME>-<colour>, reached with the x-llmops-colour header.',
+    },
+    {
+      name: 'kubeconfig',
+      type: 'path',
+      description: 'Target kubernetes: the kubeconfig of the cluster (default: KUBECONFIG, else ~/.kube/config).',
     },
   ],
   outputs: [
@@ -119,7 +125,7 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
           `${inputs.deployment} receives no traffic now (${JSON.stringify(azure.traffic)}); tested alone through the header`,
         );
     }
-    if (!endpoint) {
+    if (!endpoint && inputs.target !== 'kubernetes') {
       // A deployment that was made but whose server is gone is an outside failure (exit 3), not bad input.
       const recorded = readState(inputs.stateDir, name);
       if (recorded)
@@ -127,7 +133,7 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
           `smoke test: local deployment ${name} is recorded at ${recorded.live.url} (${stateFile(inputs.stateDir, name)}), but its server (pid ${recorded.live.pid}) is not running; deploy again or pass --endpoint`,
         );
     }
-    if (!endpoint)
+    if (!endpoint && inputs.target !== 'kubernetes')
       throw ConfigError.at(
         { file: 'input "endpoint"' },
         `no endpoint given and no live local deployment ${name} in ${path.join(inputs.stateDir, 'deploy')}; expected --endpoint <scoring URL>`,
@@ -141,11 +147,15 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
         );
       host.mask(apiKey);
     }
-    const result = await runSmokeTests(suite, {
-      endpoint,
-      apiKey,
-      headers: inputs.deployment ? { 'azureml-model-deployment': inputs.deployment } : undefined,
-    });
+    let headers: Record<string, string> | undefined = inputs.deployment
+      ? { 'azureml-model-deployment': inputs.deployment }
+      : undefined;
+    if (inputs.target === 'kubernetes') {
+      const k8s = await kubernetesEndpoint(useCase, inputs, host);
+      endpoint = inputs.endpoint ?? k8s.endpoint;
+      headers = k8s.headers;
+    }
+    const result = await runSmokeTests(suite, { endpoint: endpoint!, apiKey, headers });
     for (const t of result.tests) {
       if (t.passed) host.info(`pass  ${t.name} (${t.status}, ${(t.p50Ms ?? t.latenciesMs[0] ?? 0).toFixed(1)} ms)`);
       else for (const f of t.failures) host.error(`fail  ${t.name}: ${f}`, t.at);
@@ -179,4 +189,29 @@ async function azureEndpoint(useCase: UseCase, target: 'azure-managed' | 'azure-
     mask: (secret) => host.mask(secret),
   });
   return azureScoring(ws, target, entry, (s) => host.mask(s));
+}
+
+/** The Gateway URL of the env's `kubernetes` entry; `--deployment` names a colour reached with its header. */
+async function kubernetesEndpoint(useCase: UseCase, inputs: SmokeTestInputs, host: Host) {
+  const { kubernetesEntryOf } = await import('./deploy-kubernetes.js');
+  const entry = kubernetesEntryOf(useCase);
+  // Loaded only for this target: other smoke tests never load the Kubernetes client.
+  const { KubeClient } = await import('../deploy/kubernetes-client.js');
+  const { kubernetesScoring } = await import('../deploy/kubernetes-deploy.js');
+  const { COLOUR_HEADER, COLOURS } = await import('../deploy/kubernetes-manifests.js');
+  const client = KubeClient.load(inputs.kubeconfig);
+  const { url, traffic } = await kubernetesScoring(client, entry);
+  let headers: Record<string, string> | undefined;
+  if (inputs.deployment) {
+    const colour = COLOURS.find((c) => inputs.deployment === c || inputs.deployment === `${entry.name}-${c}`);
+    if (!colour)
+      throw ConfigError.at(
+        { file: 'input "deployment"' },
+        `found ${inputs.deployment}; expected blue, green, ${entry.name}-blue or ${entry.name}-green`,
+      );
+    if (!traffic[`${entry.name}-${colour}`])
+      host.info(`${entry.name}-${colour} receives no traffic now; tested alone through ${COLOUR_HEADER}`);
+    headers = { [COLOUR_HEADER]: colour };
+  }
+  return { endpoint: `${url}/score`, headers };
 }

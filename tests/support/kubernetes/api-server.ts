@@ -190,12 +190,10 @@ export class KubeApiServer {
       /^\/apis\/([^/]+)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?$/.exec(u.pathname);
     if (!m) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${u.pathname})`);
     const core = u.pathname.startsWith('/api/v1');
-    let [group, version, namespace, plural, name] = core
+    // /api/v1/namespaces/<name> is the namespace object itself (plural namespaces, that name).
+    const [group, version, namespace, plural, name] = core
       ? ['', 'v1', m[1], m[2], m[3]]
       : [m[1], m[2], m[3], m[4], m[5]];
-    // /api/v1/namespaces/<name>: the namespace object itself.
-    if (core && plural === 'namespaces' && !name && namespace === undefined && m[3])
-      [plural, name] = ['namespaces', m[3]];
     const kind = ObjectStore.kindByPlural(plural, group);
     if (!kind || kind.version !== version)
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${u.pathname})`);

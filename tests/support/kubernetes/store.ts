@@ -28,7 +28,8 @@ export type KubeObject = {
 };
 
 interface ModelClass {
-  new (data: unknown): { validate(): void };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each model class takes its own shape
+  new (data: any): { validate(): void };
 }
 
 export interface ResourceKind {
@@ -102,7 +103,7 @@ export const KINDS: ResourceKind[] = [
     plural: 'gateways',
     namespaced: true,
     shortNames: ['gtw'],
-    model: Gateway as unknown as ModelClass,
+    model: Gateway,
     generation: true,
   },
   {
@@ -111,7 +112,7 @@ export const KINDS: ResourceKind[] = [
     kind: 'HTTPRoute',
     plural: 'httproutes',
     namespaced: true,
-    model: HTTPRoute as unknown as ModelClass,
+    model: HTTPRoute,
     generation: true,
   },
 ];
