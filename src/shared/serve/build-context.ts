@@ -113,7 +113,8 @@ export function writeBuildContext(options: BuildContextOptions): BuildContextRes
   const hasPython = flow.kind === 'flex' || (flow.kind === 'dag' && flow.nodes.some((n) => n.type === 'python'));
 
   const app = path.join(out, 'app');
-  for (const rel of ['package.json', 'dist/cli.js', 'src/shared/engine/python', 'schemas']) {
+  // dist/chunks: the code the bundle loads on use (split chunks); the image needs all of it.
+  for (const rel of ['package.json', 'dist/cli.js', 'dist/chunks', 'src/shared/engine/python', 'schemas']) {
     const from = path.join(root, rel);
     if (existsSync(from))
       cpSync(from, path.join(app, rel), { recursive: true, filter: (src) => !src.endsWith('__pycache__') });

@@ -285,7 +285,8 @@ export class WorkloadController {
       if (pod.stopped || this.stopped) return;
       pod.ready = false;
       pod.restarts++;
-      const last = pod.log.trim().split('\n').slice(-3).join('\n');
+      const lines = pod.log.trim().split('\n');
+      const last = lines.find((l) => /Error/.test(l)) ?? lines.slice(-3).join('\n');
       pod.waiting = {
         reason: 'CrashLoopBackOff',
         message: `back-off restarting failed container (exit code ${code}): ${last}`,
