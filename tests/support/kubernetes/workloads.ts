@@ -140,7 +140,9 @@ export class WorkloadController {
     const ready = all.filter((p) => p.ready).length;
     const complete = updatedReady >= replicas && all.length === replicas;
     const deadline = (spec.progressDeadlineSeconds ?? 600) * 1000;
-    if (!complete && Date.now() - rollout.startedAt > deadline) rollout.deadlineExceeded = true;
+    // As the controller does: no progress within the deadline marks the rollout failed; completing clears it.
+    if (complete) rollout.deadlineExceeded = false;
+    else if (Date.now() - rollout.startedAt > deadline) rollout.deadlineExceeded = true;
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const previous =
       (
