@@ -14,6 +14,7 @@ import { buildOnce } from '../../packaging/build-once.js';
 import { MASK_COMMAND } from '../../packaging/capture.js';
 import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
 import { nodeBinary } from '../../helpers/node-runtimes.js';
+import { startKubeExample, type KubeExample } from '../../support/kubernetes/example.js';
 
 const root = process.cwd();
 const example = 'examples/web_classification/experiment.yaml';
@@ -44,6 +45,7 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
   }),
 };
 let model: { url: string; close(): Promise<void> };
+let kube: KubeExample | undefined;
 
 /** Parse the GITHUB_OUTPUT file (name<<delimiter / value / delimiter blocks). */
 function readOutputs(text: string): Record<string, string> {
@@ -120,6 +122,18 @@ beforeAll(async () => {
       );
   }
   runs.set('_root', runAction('.', 'dist/actions/_root/index.js', { step: 'validate', config: example }));
+  // deploy --target kubernetes: an emulated cluster whose pods run the example's image (tests/support/kubernetes).
+  kube = await startKubeExample(model.url, 'sk-e2e-key');
+  runs.set(
+    '_kubernetes',
+    runAction('actions/deploy', 'dist/actions/deploy/index.js', {
+      config: kube.config,
+      env: 'dev',
+      target: 'kubernetes',
+      kubeconfig: kube.kubeconfig,
+      'state-dir': path.join(store, '_kubernetes'),
+    }),
+  );
   runs.set(
     '_secret',
     runAction('actions/validate', 'dist/actions/validate/index.js', {
@@ -130,6 +144,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  await kube?.stop();
   await stopAll();
   await model?.close();
   rmSync(store, { recursive: true, force: true });
@@ -150,6 +165,17 @@ test.each(packagedSteps.map((p) => p.step.name))(
   },
   300_000,
 );
+
+test('deploy --target kubernetes: the example rolled out on the emulated cluster, outputs and summary', async () => {
+  const run = await runs.get('_kubernetes')!;
+  expect(run.stdout).not.toMatch(/^::error/m);
+  expect(run.code).toBe(0);
+  expect(run.outputs['deployment-name']).toBe('web-classification-blue');
+  expect(JSON.parse(run.outputs.traffic)).toEqual({ 'web-classification-blue': 100 });
+  expect(run.outputs.endpoint).toBe(`${kube!.cluster.gateway.url}/score`);
+  expect(run.summary).toContain('✅ promoted');
+  expect(run.stdout + run.summary).not.toContain('sk-e2e-key');
+}, 300_000);
 
 test('register-data versions the three datasets of web_classification', async () => {
   const run = await runs.get('register-data')!;
