@@ -412,6 +412,27 @@ test('property: under random failure points weights sum to 100, never reach an u
   );
 }, 600_000);
 
+test('keep 1: after promotion the old colour is pruned (its header rule first, then Deployment, Service, Secret), no request fails', async () => {
+  const serving = Object.keys(liveTraffic())[0];
+  const image = (
+    cluster.get('Deployment', NS, serving)!.spec as { template: { spec: { containers: { image: string }[] } } }
+  ).template.spec.containers[0].image;
+  const old = serving;
+  const loop = trafficLoop();
+  const r = await deployToKubernetes(options(image.endsWith(':v0') ? 'v1' : 'v0', { keep: 1 }));
+  const { failures } = await loop.stop();
+  expect(r.rollout?.outcome).toBe('promoted');
+  expect(r.rollout?.pruned).toEqual([old]);
+  expect(failures).toEqual([]);
+  expect(cluster.get('Deployment', NS, old)).toBeUndefined();
+  expect(cluster.get('Service', NS, old)).toBeUndefined();
+  expect(cluster.get('Secret', NS, `${old}-secrets`)).toBeUndefined();
+  const colours = (
+    cluster.get('HTTPRoute', NS, 'demo-colours')!.spec as { rules: { backendRefs: { name: string }[] }[] }
+  ).rules;
+  expect(colours.map((x) => x.backendRefs[0].name)).toEqual([r.deployment]);
+}, 90_000);
+
 test('kubectl, an independent client: get deployments,services,httproutes and apply --server-side work against the emulator', async () => {
   const found = await promisify(execFile)('kubectl', ['version', '--client']).then(
     () => true,
