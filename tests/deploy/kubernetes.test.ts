@@ -299,6 +299,7 @@ test('an image that never becomes available: the pods and their events are quote
 
 type Fault =
   | { kind: 'unavailable' }
+  | { kind: 'bad-at'; weight: 10 | 50 | 100 }
   | { kind: 'api-5xx'; at: number }
   | { kind: 'transient'; at: number; status: 429 | 503 }
   | { kind: 'conflict'; at: number }
@@ -308,6 +309,7 @@ type Fault =
 test('property: under random failure points weights sum to 100, never reach an unready colour, a failure restores the exact prior weights, no request fails', async () => {
   const faultArb: fc.Arbitrary<Fault> = fc.oneof(
     fc.constant<Fault>({ kind: 'unavailable' }),
+    fc.constantFrom<10 | 50 | 100>(10, 50, 100).map((weight): Fault => ({ kind: 'bad-at', weight })),
     fc.integer({ min: 1, max: 3 }).map((at): Fault => ({ kind: 'api-5xx', at })),
     fc
       .record({ at: fc.integer({ min: 1, max: 3 }), status: fc.constantFrom<429 | 503>(429, 503) })
@@ -380,6 +382,8 @@ test('property: under random failure points weights sum to 100, never reach an u
       if (fault.kind === 'conflict') cluster.api.faults.push({ when: onNth(fault.at), status: 409, times: 1 });
       if (fault.kind === 'lost-answer')
         cluster.api.faults.push({ when: fromNth(fault.at), status: 503, times: 4, afterApplying: true });
+      // The new release fails its requests once it has this much weight: the stage's checks catch it.
+      if (fault.kind === 'bad-at') cluster.gateway.faults.push({ backend: newName, whenWeightAtLeast: fault.weight });
       const watch = watchInvariants();
       const loop = trafficLoop();
       // A short deadline only where the image never becomes available (a loaded machine starts pods slowly).
@@ -389,8 +393,10 @@ test('property: under random failure points weights sum to 100, never reach an u
       watch.stop();
       cluster.api.hooks.splice(cluster.api.hooks.indexOf(counter), 1);
       cluster.api.faults.length = 0;
+      cluster.gateway.faults.length = 0;
       expect(watch.violations).toEqual([]);
-      expect(failures).toEqual([]);
+      // No request fails but those of the injected bad release (while it had weight, before the rollback).
+      expect(failures.filter((f) => !f.startsWith(`500 injected failure of ${newName}`))).toEqual([]);
       const live = liveTraffic();
       if (intruder) {
         expect(run.rollout?.outcome).toBe('conflict');
@@ -404,11 +410,19 @@ test('property: under random failure points weights sum to 100, never reach an u
       } else {
         expect(run.rollout?.outcome).toBe('rolled-back');
         expect(sameTraffic(live, prior)).toBe(true);
+        // A bad release is a failed check at its stage (the step's exit 1), not an outside failure.
+        if (fault.kind === 'bad-at')
+          expect(run.rollout!.steps.find((x) => x.kind === 'stage' && !x.passed)?.weight).toBe(fault.weight);
         expect(run.summary).toContain('Reason:');
       }
       expectNoSecret([...logs, run.summary]);
     }),
-    { numRuns: 10, seed: Number(process.env.FC_SEED ?? 1) },
+    {
+      numRuns: 10,
+      seed: Number(process.env.FC_SEED ?? 1),
+      // A bad release caught at a stage always runs, whatever the seed draws.
+      examples: [[{ kind: 'bad-at', weight: 50 }]],
+    },
   );
 }, 600_000);
 

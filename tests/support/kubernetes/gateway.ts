@@ -37,8 +37,15 @@ export interface RoutedRequest {
   mirrored?: string;
 }
 
+/** A backend that answers 500 while its weight on a route is at least `whenWeightAtLeast` (a bad release). */
+export interface BackendFault {
+  backend: string;
+  whenWeightAtLeast: number;
+}
+
 export class GatewayListener {
   readonly routed: RoutedRequest[] = [];
+  readonly faults: BackendFault[] = [];
   url = '';
   port = 0;
   private server!: http.Server;
@@ -81,6 +88,8 @@ export class GatewayListener {
         mirrored = f.requestMirror.backendRef.name;
         void this.forward(ns, f.requestMirror.backendRef, req, body).catch(() => undefined);
       }
+    const fault = this.faults.find((f) => f.backend === ref.name && this.weightOf(ref.name) >= f.whenWeightAtLeast);
+    if (fault) return plain(res, 500, `injected failure of ${ref.name}`, this.routed, route, ref.name);
     try {
       const answer = await this.forward(ns, ref, req, body);
       if (!answer) return plain(res, 503, `no healthy upstream (${ref.name})`, this.routed, route, ref.name);
@@ -90,6 +99,16 @@ export class GatewayListener {
     } catch (e) {
       plain(res, 502, `upstream connect error: ${(e as Error).message}`, this.routed, route, ref.name);
     }
+  }
+
+  /** The backend's weight on the weighted rule of any route (0 when it has none). */
+  private weightOf(backend: string): number {
+    let weight = 0;
+    for (const r of this.store.list(ROUTES))
+      for (const rule of (r.spec as { rules?: Rule[] }).rules ?? [])
+        if (!(rule.matches ?? []).some((m) => m.headers?.length))
+          for (const b of rule.backendRefs ?? []) if (b.name === backend) weight = Math.max(weight, b.weight ?? 1);
+    return weight;
   }
 
   private match(
