@@ -192,6 +192,23 @@ function watchInvariants(): { violations: string[]; stop(): void } {
   };
 }
 
+/** A rollout that ended in a conflict leaves two colours serving: the other party finishes its change. */
+function settle(): void {
+  const left = liveTraffic();
+  const [first] = Object.keys(left);
+  if (Object.keys(left).length > 1)
+    cluster.edit('HTTPRoute', NS, 'demo', {
+      spec: {
+        rules: [
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+            backendRefs: [{ group: '', kind: 'Service', name: first, port: 80, weight: 100 }],
+          },
+        ],
+      },
+    });
+}
+
 function expectNoSecret(texts: string[]) {
   for (const t of texts) expect(t).not.toContain(LLM_KEY);
 }
@@ -321,19 +338,7 @@ test('property: under random failure points weights sum to 100, never reach an u
   if (!route()) expect((await deployToKubernetes(options('v0'))).rollout?.outcome).toBe('promoted');
   await fc.assert(
     fc.asyncProperty(faultArb, async (fault) => {
-      // A run that ended in a conflict leaves two colours serving: the other party finishes its change first.
-      const left = liveTraffic();
-      if (Object.keys(left).length > 1)
-        cluster.edit('HTTPRoute', NS, 'demo', {
-          spec: {
-            rules: [
-              {
-                matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-                backendRefs: [{ group: '', kind: 'Service', name: Object.keys(left)[0], port: 80, weight: 100 }],
-              },
-            ],
-          },
-        });
+      settle();
       const prior = liveTraffic();
       const serving = Object.keys(prior)[0];
       const image = (
@@ -427,6 +432,7 @@ test('property: under random failure points weights sum to 100, never reach an u
 }, 600_000);
 
 test('keep 1: after promotion the old colour is pruned (its header rule first, then Deployment, Service, Secret), no request fails', async () => {
+  settle();
   const serving = Object.keys(liveTraffic())[0];
   const image = (
     cluster.get('Deployment', NS, serving)!.spec as { template: { spec: { containers: { image: string }[] } } }
@@ -461,10 +467,11 @@ test('kubectl, an independent client: get deployments,services,httproutes and ap
   const kubectl = async (...args: string[]) =>
     (await promisify(execFile)('kubectl', ['--kubeconfig', cluster.kubeconfig, ...args], { encoding: 'utf8' })).stdout;
   const listed = await kubectl('get', 'deployments,services,httproutes', '-n', NS, '-o', 'name');
+  const serving = Object.keys(liveTraffic())[0];
   expect(listed.split('\n')).toEqual(
     expect.arrayContaining([
-      'deployment.apps/demo-blue',
-      'service/demo-blue',
+      `deployment.apps/${serving}`,
+      `service/${serving}`,
       'httproute.gateway.networking.k8s.io/demo',
     ]),
   );
