@@ -8,7 +8,12 @@ import { ConfigError, type Problem } from '../errors.js';
 import { locate, type SourceFile } from '../source.js';
 import { checkSchema } from './schema-check.js';
 
-export const deploymentTargets = ['azure_managed_endpoint', 'kubernetes_endpoint', 'webapp_endpoint'] as const;
+export const deploymentTargets = [
+  'azure_managed_endpoint',
+  'kubernetes_endpoint',
+  'webapp_endpoint',
+  'kubernetes',
+] as const;
 
 export function checkDeployment(
   source: SourceFile,
@@ -342,6 +347,78 @@ export function containerAppEntry(
     environmentVariables: record('ENVIRONMENT_VARIABLES'),
     secrets: record('SECRETS'),
     secretEnvironmentVariables: record('SECRET_ENVIRONMENT_VARIABLES'),
+    testFile: str('TEST_FILE_PATH'),
+  };
+}
+
+/** One `kubernetes` entry (any cluster, Gateway API), typed; defaults filled in. */
+export interface KubernetesEntry {
+  index: number;
+  file: string;
+  name: string;
+  namespace: string;
+  gateway: { name: string; namespace: string; sectionName?: string };
+  host?: string;
+  url?: string;
+  image?: string;
+  replicas: number;
+  containerPort: number;
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  /** CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION: the new colour's final share; default 100. */
+  currentTraffic: number;
+  rolloutTimeoutSeconds: number;
+  environmentVariables: Record<string, string>;
+  testFile?: string;
+}
+
+/** The `kubernetes` entry for the env (ENV_NAME); a missing one is a ConfigError naming the file and what exists. */
+export function kubernetesEntry(
+  deployment: Record<string, unknown[]> | undefined,
+  envName: string | undefined,
+  file: string,
+): KubernetesEntry {
+  const entries = (deployment?.kubernetes ?? []) as Record<string, unknown>[];
+  const index = entries.findIndex((e) => envName === undefined || e.ENV_NAME === envName);
+  if (index < 0)
+    throw ConfigError.at(
+      { file },
+      `found no kubernetes entry for ENV_NAME ${envName ?? '(any)'}; expected one (entries: ${entries.map((e) => String(e.ENV_NAME)).join(', ') || 'none'})`,
+    );
+  const e = entries[index];
+  const str = (k: string) => (e[k] === undefined || e[k] === '' ? undefined : String(e[k]));
+  const num = (k: string, dflt: number) => (str(k) ? Number(e[k]) : dflt);
+  const quantities = (cpu: string, memory: string) =>
+    Object.fromEntries(
+      [
+        ['cpu', str(cpu)],
+        ['memory', str(memory)],
+      ].filter(([, v]) => v !== undefined) as [string, string][],
+    );
+  const namespace = String(e.NAMESPACE);
+  return {
+    index,
+    file,
+    name: String(e.NAME),
+    namespace,
+    gateway: {
+      name: String(e.GATEWAY_NAME),
+      namespace: str('GATEWAY_NAMESPACE') ?? namespace,
+      sectionName: str('GATEWAY_SECTION_NAME'),
+    },
+    host: str('HOST'),
+    url: str('URL')?.replace(/\/$/, ''),
+    image: str('IMAGE'),
+    replicas: num('REPLICAS', 1),
+    containerPort: num('CONTAINER_PORT', 8080),
+    resources: {
+      requests: quantities('CPU_REQUEST', 'MEMORY_REQUEST'),
+      limits: quantities('CPU_LIMIT', 'MEMORY_LIMIT'),
+    },
+    currentTraffic: num('CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION', 100),
+    rolloutTimeoutSeconds: num('ROLLOUT_TIMEOUT_SECONDS', 300),
+    environmentVariables: Object.fromEntries(
+      Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+    ),
     testFile: str('TEST_FILE_PATH'),
   };
 }

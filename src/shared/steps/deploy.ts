@@ -13,6 +13,7 @@ import { useCaseInputs } from './common-inputs.js';
 import { deployAzure, isAzureTarget } from './deploy-azure.js';
 import { deployWebApp } from './deploy-webapp.js';
 import { deployContainerApp } from './deploy-container-app.js';
+import { deployKubernetes } from './deploy-kubernetes.js';
 import type { StepDefinition } from './declare.js';
 
 export interface DeployInputs {
@@ -37,6 +38,7 @@ export interface DeployInputs {
   maxErrorRate?: number;
   maxP95Ms?: number;
   probeRequests?: number;
+  kubeconfig?: string;
 }
 
 export interface DeployOutputs {
@@ -70,7 +72,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       choices: DEPLOY_TARGETS,
       default: 'local',
       description:
-        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint), azure-kubernetes (kubernetes_endpoint), webapp (webapp_endpoint: App Service, a staging slot, rampUpRules in stages, then a swap) or container-app (container_app_endpoint: an Azure Container App, a new labelled revision given traffic in stages); kubernetes is not available yet.',
+        'Where to deploy: local, azure-managed (deployment_config.json azure_managed_endpoint), azure-kubernetes (kubernetes_endpoint), kubernetes (kubernetes: any cluster, Gateway API HTTPRoute weights), webapp (webapp_endpoint: App Service, a staging slot, rampUpRules in stages, then a swap) or container-app (container_app_endpoint: an Azure Container App, a new labelled revision given traffic in stages).',
     },
     {
       name: 'variant',
@@ -182,6 +184,12 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       description:
         'Azure targets: requests sent through the endpoint at each stage (the smoke requests, cycled), beside the smoke tests, to measure the new deployment under the split.',
     },
+    {
+      name: 'kubeconfig',
+      type: 'path',
+      description:
+        'Target kubernetes: the kubeconfig of the cluster (default: KUBECONFIG, else ~/.kube/config or the in-cluster account).',
+    },
   ],
   outputs: [
     { name: 'endpoint', description: 'Scoring URL of the live deployment (empty with list or stop).' },
@@ -212,15 +220,16 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     if (isAzureTarget(inputs.target)) return deployAzure({ ...inputs, target: inputs.target }, host);
     if (inputs.target === 'webapp') return deployWebApp(inputs, host);
     if (inputs.target === 'container-app') return deployContainerApp(inputs, host);
+    if (inputs.target === 'kubernetes') return deployKubernetes(inputs, host);
     if (inputs.dryRun || inputs.rollback)
       throw ConfigError.at(
         { file: `input "${inputs.dryRun ? 'dry-run' : 'rollback'}"` },
-        `found it with target ${inputs.target}; expected target azure-managed, azure-kubernetes or webapp`,
+        `found it with target ${inputs.target}; expected a target other than local (${DEPLOY_TARGETS.slice(1).join(', ')})`,
       );
     if (inputs.target !== 'local') {
       throw ConfigError.at(
         { file: 'input "target"' },
-        `target ${inputs.target} is not available yet; expected local, azure-managed, azure-kubernetes or webapp (kubernetes lands in a later release)`,
+        `found target ${inputs.target}; expected one of: ${DEPLOY_TARGETS.join(', ')}`,
       );
     }
     if (inputs.stop) return stopDeployment(inputs, host);

@@ -35,6 +35,7 @@ export interface SmokeTestInputs {
   warmupSeconds?: number;
   target?: string;
   deployment?: string;
+  kubeconfig?: string;
 }
 
 export interface SmokeTestOutputs {
@@ -80,16 +81,21 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     {
       name: 'target',
       type: 'choice',
-      choices: ['local', 'azure-managed', 'azure-kubernetes', 'webapp', 'container-app'],
+      choices: ['local', 'azure-managed', 'azure-kubernetes', 'kubernetes', 'webapp', 'container-app'],
       default: 'local',
       description:
-        "Where the endpoint is: local, the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token), the App Service web app of its webapp_endpoint entry, or the Azure Container App of its container_app_endpoint entry.",
+        "Where the endpoint is: local, the Azure ML online endpoint of the env's azure_managed_endpoint / kubernetes_endpoint entry (its key read with listKeys, or an Entra token), the Gateway of the env's kubernetes entry, the App Service web app of its webapp_endpoint entry, or the Azure Container App of its container_app_endpoint entry.",
     },
     {
       name: 'deployment',
       type: 'string',
       description:
-        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split). webapp: a deployment slot, tested on its own hostname. container-app: a revision, through its own URL.',
+        'Azure targets: test this deployment alone (azureml-model-deployment header), whatever its traffic share (default: the traffic split). kubernetes: a colour (blue, green) or <NAME>-<colour>, reached with the x-llmops-colour header. webapp: a deployment slot, tested on its own hostname. container-app: a revision, through its own URL.',
+    },
+    {
+      name: 'kubeconfig',
+      type: 'path',
+      description: 'Target kubernetes: the kubeconfig of the cluster (default: KUBECONFIG, else ~/.kube/config).',
     },
   ],
   outputs: [
@@ -124,11 +130,17 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
         );
     }
     let doFetch: typeof fetch | undefined;
+    let headers: Record<string, string> | undefined;
     if (inputs.target === 'container-app') {
       const { containerAppSmokeTarget } = await import('./deploy-container-app.js');
       const app = await containerAppSmokeTarget(useCase, host, inputs.deployment);
       endpoint = inputs.endpoint ?? app.url;
       doFetch = app.fetch;
+    }
+    if (inputs.target === 'kubernetes') {
+      const k8s = await kubernetesEndpoint(useCase, inputs, host);
+      endpoint = inputs.endpoint ?? k8s.endpoint;
+      headers = k8s.headers;
     }
     if (!endpoint) {
       // A deployment that was made but whose server is gone is an outside failure (exit 3), not bad input.
@@ -155,7 +167,8 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     const result = await runSmokeTests(suite, {
       endpoint,
       apiKey,
-      headers: inputs.deployment && !doFetch ? { 'azureml-model-deployment': inputs.deployment } : undefined,
+      headers:
+        headers ?? (inputs.deployment && !doFetch ? { 'azureml-model-deployment': inputs.deployment } : undefined),
       fetch: doFetch,
     });
     for (const t of result.tests) {
@@ -191,4 +204,29 @@ async function azureEndpoint(useCase: UseCase, target: 'azure-managed' | 'azure-
     mask: (secret) => host.mask(secret),
   });
   return azureScoring(ws, target, entry, (s) => host.mask(s));
+}
+
+/** The Gateway URL of the env's `kubernetes` entry; `--deployment` names a colour reached with its header. */
+async function kubernetesEndpoint(useCase: UseCase, inputs: SmokeTestInputs, host: Host) {
+  const { kubernetesEntryOf } = await import('./deploy-kubernetes.js');
+  const entry = kubernetesEntryOf(useCase);
+  // Loaded only for this target: other smoke tests never load the Kubernetes client.
+  const { KubeClient } = await import('../deploy/kubernetes-client.js');
+  const { kubernetesScoring } = await import('../deploy/kubernetes-deploy.js');
+  const { COLOUR_HEADER, COLOURS } = await import('../deploy/kubernetes-manifests.js');
+  const client = KubeClient.load(inputs.kubeconfig);
+  const { url, traffic } = await kubernetesScoring(client, entry);
+  let headers: Record<string, string> | undefined;
+  if (inputs.deployment) {
+    const colour = COLOURS.find((c) => inputs.deployment === c || inputs.deployment === `${entry.name}-${c}`);
+    if (!colour)
+      throw ConfigError.at(
+        { file: 'input "deployment"' },
+        `found ${inputs.deployment}; expected blue, green, ${entry.name}-blue or ${entry.name}-green`,
+      );
+    if (!traffic[`${entry.name}-${colour}`])
+      host.info(`${entry.name}-${colour} receives no traffic now; tested alone through ${COLOUR_HEADER}`);
+    headers = { [COLOUR_HEADER]: colour };
+  }
+  return { endpoint: `${url}/score`, headers };
 }

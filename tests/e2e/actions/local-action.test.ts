@@ -18,6 +18,7 @@ import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
 import { stringify } from 'yaml';
 import { startWebAppFixture } from '../../support/azure/webapp-fixture.js';
 import { startContainerAppsCase } from '../../support/azure/container-apps-fixture.js';
+import { startKubeExample, type KubeExample } from '../../support/kubernetes/example.js';
 
 const root = process.cwd();
 const example = 'examples/web_classification/experiment.yaml';
@@ -67,6 +68,7 @@ const targetCases: Record<string, { step: string; start: (store: string) => Prom
 const stops: (() => Promise<void>)[] = [];
 let model: { url: string; close(): Promise<void> };
 let azure: DeployEmulators | undefined;
+let kube: KubeExample | undefined;
 
 /** Parse the GITHUB_OUTPUT file (name<<delimiter / value / delimiter blocks). */
 function readOutputs(text: string): Record<string, string> {
@@ -164,6 +166,18 @@ beforeAll(async () => {
     );
   runs.set('_root', runAction('.', 'dist/actions/_root/index.js', { step: 'validate', config: example }));
   runs.set('_deploy-azure', deployToAzureEmulator());
+  // deploy --target kubernetes: an emulated cluster whose pods run the example's image (tests/support/kubernetes).
+  kube = await startKubeExample(model.url, 'sk-e2e-key');
+  runs.set(
+    '_kubernetes',
+    runAction('actions/deploy', 'dist/actions/deploy/index.js', {
+      config: kube.config,
+      env: 'dev',
+      target: 'kubernetes',
+      kubeconfig: kube.kubeconfig,
+      'state-dir': path.join(store, '_kubernetes'),
+    }),
+  );
   runs.set(
     '_secret',
     runAction('actions/validate', 'dist/actions/validate/index.js', {
@@ -176,6 +190,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await azure?.stop();
   for (const stop of stops) await stop();
+  await kube?.stop();
   await stopAll();
   await model?.close();
   rmSync(store, { recursive: true, force: true });
@@ -266,6 +281,17 @@ test.each(Object.keys(targetCases))(
   },
   300_000,
 );
+test('deploy --target kubernetes: the example rolled out on the emulated cluster, outputs and summary', async () => {
+  const run = await runs.get('_kubernetes')!;
+  expect(run.stdout).not.toMatch(/^::error/m);
+  expect(run.code).toBe(0);
+  expect(run.outputs['deployment-name']).toBe('web-classification-blue');
+  expect(JSON.parse(run.outputs.traffic)).toEqual({ 'web-classification-blue': 100 });
+  expect(run.outputs.endpoint).toBe(`${kube!.cluster.gateway.url}/score`);
+  expect(run.summary).toContain('✅ promoted');
+  const logged = run.stdout.split('\n').filter((l) => !MASK_COMMAND.test(l));
+  expect([...logged, run.summary].join('\n')).not.toContain('sk-e2e-key');
+}, 300_000);
 
 test('register-data versions the three datasets of web_classification', async () => {
   const run = await runs.get('register-data')!;

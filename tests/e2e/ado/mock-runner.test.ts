@@ -19,6 +19,7 @@ import { nodeBinary } from '../../helpers/node-runtimes.js';
 import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
 import { stringify } from 'yaml';
 import { startContainerAppsCaseInChild } from '../../support/azure/container-apps-fixture.js';
+import { startKubeExampleProcess } from '../../support/kubernetes/example.js';
 
 const root = process.cwd();
 const example = path.join(root, 'examples/web_classification/experiment.yaml');
@@ -223,6 +224,31 @@ test.each(Object.keys(targetCases))(
   },
   300_000,
 );
+test('deploy --target kubernetes: the example rolled out on the emulated cluster, with its output variables', async () => {
+  // An emulated cluster whose pods run the example's image (tests/support/kubernetes), in a process of its own:
+  // MockTestRunner blocks this one while the task runs.
+  const kube = await startKubeExampleProcess(model.url, 'sk-ado-key');
+  try {
+    const { runner, variables, summary } = await runTask(
+      'deploy',
+      {
+        config: kube.config,
+        env: 'dev',
+        target: 'kubernetes',
+        kubeconfig: kube.kubeconfig,
+        stateDir: path.join(work, 'store-k8s'),
+      },
+      24,
+    );
+    expect(runner.errorIssues).toEqual([]);
+    expect(runner.succeeded).toBe(true);
+    expect(variables.deploymentName).toBe('web-classification-blue');
+    expect(JSON.parse(variables.traffic)).toEqual({ 'web-classification-blue': 100 });
+    expect(summary).toContain('✅ promoted');
+  } finally {
+    await kube.stop();
+  }
+}, 300_000);
 
 test('register-data publishes the dataset versions as an output variable', async () => {
   const { variables } = await runTask('register-data', cases['register-data'](path.join(work, 'store-rd')), 24);

@@ -1,0 +1,112 @@
+/**
+ * `deploy --target kubernetes`: the env's `kubernetes` entry of deployment_config.json on the cluster of
+ * `--kubeconfig` / KUBECONFIG. The Kubernetes client is imported only here, when this target is asked for.
+ */
+import path from 'node:path';
+import { kubernetesEntry, type KubernetesEntry } from '../config/deployment.js';
+import type { UseCase } from '../config/types.js';
+import { loadUseCase } from '../config/use-case.js';
+import { deploymentName, suiteForUseCase } from '../deploy/index.js';
+import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import type { DeployInputs, DeployOutputs } from './deploy.js';
+
+export function kubernetesEntryOf(useCase: UseCase): KubernetesEntry {
+  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  return kubernetesEntry(useCase.deployment, useCase.envName, file);
+}
+
+export async function deployKubernetes(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
+  if (inputs.list || inputs.stop)
+    throw ConfigError.at(
+      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
+      `found it with target kubernetes; expected target local (kubectl get deployments lists the cluster's)`,
+    );
+  if (inputs.dryRun && inputs.rollback)
+    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
+  const name = deploymentName(useCase.name, useCase.envName);
+  const entry = kubernetesEntryOf(useCase);
+  if (inputs.variant)
+    throw ConfigError.at(
+      { file: 'input "variant"' },
+      'found a variant with target kubernetes; expected none (the image holds the flow with its variants applied: llmops flow build-context --variant)',
+    );
+  const image = inputs.image ?? entry.image;
+  if (!image)
+    throw ConfigError.at(
+      { file: entry.file },
+      `kubernetes[${entry.index}]: no image; expected IMAGE in the entry or --image (the serving image built from llmops flow build-context)`,
+    );
+  const steps = trafficSteps(inputs.trafficSteps);
+  const { KubeClient } = await import('../deploy/kubernetes-client.js');
+  const { deployToKubernetes, rollbackKubernetes } = await import('../deploy/kubernetes-deploy.js');
+  const client = KubeClient.load(inputs.kubeconfig);
+  host.info(`cluster ${client.server}, namespace ${entry.namespace}`);
+  if (inputs.rollback) {
+    const r = await rollbackKubernetes({ client, entry, name, stateDir: inputs.stateDir, log: (l) => host.info(l) });
+    await host.appendSummary(r.summary);
+    return publish(host, r.state.url, r.state.deployment, r.live);
+  }
+  for (const c of useCase.connections) for (const k of c.secretKeys) if (c.value[k]) host.mask(String(c.value[k]));
+  for (const s of useCase.secrets) host.mask(s);
+  const result = await deployToKubernetes({
+    client,
+    entry,
+    name,
+    image,
+    connections: useCase.connections,
+    init: useCase.flow.init,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    smoke: suiteForUseCase(useCase, inputs.tests),
+    steps,
+    keep: inputs.keep,
+    dryRun: inputs.dryRun,
+    stateDir: inputs.stateDir,
+    log: (l) => host.info(l),
+    warn: (l) => host.warning(l),
+  });
+  await host.appendSummary(result.summary);
+  const outcome = result.rollout?.outcome;
+  publish(host, result.url, result.deployment, result.live);
+  if (outcome && outcome !== 'promoted') {
+    const why = `rollout of ${result.deployment}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
+    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
+    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
+    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
+    throw new ServiceError(`Kubernetes: ${why}`);
+  }
+  return {
+    endpoint: scoring(result.url),
+    deploymentName: result.deployment,
+    deployments: [],
+    traffic: JSON.stringify(result.live),
+  };
+}
+
+export function trafficSteps(text: string | undefined): number[] {
+  const steps = (text ?? '10,50')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
+    throw ConfigError.at(
+      { file: 'input "traffic-steps"' },
+      `found "${text}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
+    );
+  return steps;
+}
+
+function scoring(url: string): string {
+  return url ? `${url.replace(/\/$/, '')}/score` : '';
+}
+
+function publish(host: Host, url: string, deployment: string, traffic: Record<string, number>): DeployOutputs {
+  host.setOutput('endpoint', scoring(url));
+  host.setOutput('deployment-name', deployment);
+  host.setOutput('deployments', '[]');
+  host.setOutput('traffic', JSON.stringify(traffic));
+  return { endpoint: scoring(url), deploymentName: deployment, deployments: [], traffic: JSON.stringify(traffic) };
+}
