@@ -272,7 +272,7 @@ async function role(): Promise<boolean> {
         flow: FLOW,
         connections: [conn],
         port: 0,
-        ...(ACCESS_LOG ? {} : { log: () => {} }),
+        ...(ACCESS_LOG ? {} : { log: false }),
         ...(TRANSPORT ? { llm: { client: { transport: TRANSPORT } } } : {}),
       })
     ).url;
