@@ -227,7 +227,8 @@ export class LlmClient {
     }
   }
 
-  private async attempt<R>(
+  /** Not async itself: the attempt's own promise is handed on (no second promise and frame per call). */
+  private attempt<R>(
     url: string,
     text: string,
     signal: AbortSignal | undefined,
@@ -241,6 +242,15 @@ export class LlmClient {
         >;
       if (!signal) return this.detachedAttempt(url, text, consume);
     }
+    return this.fetchAttempt(url, text, signal, consume);
+  }
+
+  private async fetchAttempt<R>(
+    url: string,
+    text: string,
+    signal: AbortSignal | undefined,
+    consume: (res: Response) => Promise<R>,
+  ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see deadlines.ts).
     const controller = new AbortController();
     const timer = this.timeouts.start(() =>

@@ -206,8 +206,9 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
           `Content-Type ${JSON.stringify(contentType)} is not accepted: send the flow inputs as a JSON object with Content-Type: application/json${Object.keys(runner.inputs).length === 1 ? ' (or the only input as text/plain)' : ''}`,
         );
       }
-      const body = await readBody(req, maxBody);
-      if (jsonNestsDeeper(body.toString('latin1'), maxDepth))
+      // Decoded once: the depth scan looks only at ASCII brackets and quotes, which UTF-8 keeps as they are.
+      const body = (await readBody(req, maxBody)).toString('utf8');
+      if (jsonNestsDeeper(body, maxDepth))
         return sendError(
           res,
           id,
