@@ -3,7 +3,7 @@
  * Measured against undici's fetch (bench/engine.ts, bench/README-llm.md): fetch builds WHATWG Request/Response
  * objects and body streams per call, which at an instant model and high concurrency cost more CPU than the
  * whole engine; a plain ClientRequest with the body as one string, and the answer collected as one string, is
- * the cheapest path Node offers. Streams and calls with a caller's signal stay on fetch (client.ts).
+ * the cheapest path Node offers. Streams stay on fetch (client.ts); a caller's signal destroys the call's socket.
  * @module
  */
 import http from 'node:http';

@@ -179,7 +179,8 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       res.setHeader('allow', 'POST');
       return sendError(res, id, 405, 'UserError', `/score accepts POST, found ${method}`);
     }
-    await score(req, res, exchange);
+    // Returned, not awaited: no suspended frame of this function per request while the line runs.
+    return score(req, res, exchange);
   }
 
   async function score(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
