@@ -215,6 +215,13 @@ test('every kind of answer carries its request id once, next to the headers it s
     return { status: r.status, id: r.headers.get('x-request-id'), headers: r.headers };
   };
   const s = await startFlowServer({ flow: `${FIX}/chat`, connections: [conn], port: 0, apiKey: 'k-1', log: false });
+  // log: false writes no access-log line anywhere (the default would go to stderr).
+  const stderrWrite = process.stderr.write.bind(process.stderr);
+  const accessLines: string[] = [];
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (String(chunk).includes('"requestId"')) accessLines.push(String(chunk));
+    return stderrWrite(chunk, ...rest);
+  }) as typeof process.stderr.write;
   try {
     const key = { authorization: 'Bearer k-1' };
     const score = await ids(`${s.url}/score`, { method: 'POST', body: '{"question": "id?"}', headers: key });
@@ -237,7 +244,9 @@ test('every kind of answer carries its request id once, next to the headers it s
     expect(await ids(`${s.url}/metrics`, { headers: key })).toMatchObject({ status: 200, id: 'rid-7' });
     const fresh = await fetch(`${s.url}/health`);
     expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(accessLines).toEqual([]);
   } finally {
+    process.stderr.write = stderrWrite;
     await s.close();
   }
 });
