@@ -18,7 +18,8 @@
  *     "--banner:js=import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
  *     && node dist/bench-serve.mjs
  * Env: BENCH_RATES (default "500"), BENCH_RUN_MS (default 3000), BENCH_LATENCY_MS (default 20), BENCH_REPS (5),
- * BENCH_ACCESS_LOG=1 (the flow server writes its JSON access log, to /dev/null, instead of none),
+ * BENCH_ACCESS_LOG=1 (the flow server writes its JSON access log to stderr, a pipe this process drains, as a container
+ * runtime's log collector would; =null: to /dev/null instead),
  * BENCH_FLOW_TRANSPORT=fetch|node (the model client's transport in the flow server; default node),
  * BENCH_JSON=file (every run's figures, for a later look), BENCH_FLOW_NODE_ARGS (node options of the flow server),
  * BENCH_PATHS=proxy,flow (only those paths), BENCH_IN_FLIGHT=n (closed loop, n requests in flight), BENCH_OWN_TIME=0
@@ -49,7 +50,8 @@ const REPS = Number(process.env.BENCH_REPS ?? 5);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 0);
 const loadLabel = (rate: number) => (IN_FLIGHT > 0 ? `${IN_FLIGHT} in flight` : String(rate));
 const FLOW = path.resolve(process.env.BENCH_FLOW ?? 'tests/serve/fixtures/chat');
-const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
+const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1' || process.env.BENCH_ACCESS_LOG === 'null';
+const LOG_TO_PIPE = process.env.BENCH_ACCESS_LOG === '1';
 const TRANSPORT = process.env.BENCH_FLOW_TRANSPORT as 'node' | 'fetch' | undefined;
 
 /** What a process did during one run. */
@@ -272,7 +274,7 @@ async function role(): Promise<boolean> {
         flow: FLOW,
         connections: [conn],
         port: 0,
-        ...(ACCESS_LOG ? {} : { log: () => {} }),
+        ...(ACCESS_LOG ? {} : { log: false }),
         ...(TRANSPORT ? { llm: { client: { transport: TRANSPORT } } } : {}),
       })
     ).url;
@@ -363,7 +365,17 @@ function child(args: string[]): Promise<Child> {
   // BENCH_FLOW_NODE_ARGS: node options of the flow server alone (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const nodeArgs = args[0] === 'flow' ? (process.env.BENCH_FLOW_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
   const proc = spawn(process.execPath, [...nodeArgs, process.argv[1], ...args], {
-    stdio: ['ignore', 'inherit', ACCESS_LOG && args[0] === 'flow' ? 'ignore' : 'inherit', 'ipc'],
+    stdio: [
+      'ignore',
+      'inherit',
+      ACCESS_LOG && args[0] === 'flow' ? (LOG_TO_PIPE ? 'pipe' : 'ignore') : 'inherit',
+      'ipc',
+    ],
+  });
+  // The access log read and dropped; anything else the server writes to stderr is passed on.
+  proc.stderr?.on('data', (b: Buffer) => {
+    for (const line of b.toString().split('\n'))
+      if (line && !line.startsWith('{"time"')) process.stderr.write(line + '\n');
   });
   const ask = (m: 'reset' | 'read') =>
     new Promise<ProcStats>((resolve) => {
@@ -509,7 +521,7 @@ async function main(): Promise<void> {
   for (const p of PATHS) await openLoop(200, send[p]);
   const all: Record<string, unknown>[] = [];
   console.log(
-    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, ${IN_FLIGHT > 0 ? `closed loop: ${IN_FLIGHT} requests in flight, ` : ''}Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? 'on (to /dev/null)' : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
+    `model latency ${LATENCY} ms, ${RUN_MS / 1000} s per run, median of ${REPS} runs, ${IN_FLIGHT > 0 ? `closed loop: ${IN_FLIGHT} requests in flight, ` : ''}Node ${process.version}, ${os.cpus().length} CPUs, access log ${ACCESS_LOG ? (LOG_TO_PIPE ? 'on (stderr, a pipe)' : 'on (to /dev/null)') : 'off'}, model client transport ${TRANSPORT ?? 'node'}\n`,
   );
   console.log(
     '| req/s | path | achieved | p50 ms | p99 ms | max ms | errors | server alloc KB/req | server scavenges /1000 req | server survived KB/scavenge mean (max) | server promoted KB/scavenge | server scavenge ms mean (max) | server CPU µs/req | server own time p50/p99 ms | server loop delay p50/p99/max ms | server GC ms/s (max pause) | model CPU µs/req | client loop delay p99/max ms | load1 |',

@@ -243,3 +243,50 @@ test("a caller's signal: calls share the pool while it is quiet; when it aborts,
   await expect(client.chat(ask, { signal: caller.signal })).rejects.toBe(reason);
   expect(s.connections()).toBe(before);
 });
+
+test('the request carries the endpoint headers, Host and Content-Length once each; an answer split inside a character decodes whole', async () => {
+  let raw: string[] = [];
+  let body = '';
+  const server = createServer((req, res) => {
+    raw = req.rawHeaders;
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const bytes = Buffer.from(answer.replace('"ok"', '"é€ok"'));
+      const cut = bytes.indexOf(Buffer.from('€')) + 1; // inside the three bytes of '€'
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(bytes.subarray(0, cut));
+      setTimeout(() => res.end(bytes.subarray(cut)), 20);
+    });
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  track({ server, sockets });
+  const port = (server.address() as { port: number }).port;
+  const client = new LlmClient({
+    connection: { type: 'open_ai', api_key: 'k', base_url: `http://127.0.0.1:${port}/v1`, organization: 'org' },
+  });
+  const q = { model: 'm', messages: [{ role: 'user', content: 'naïve' }] };
+  expect((await client.chat(q)).response.choices[0].message.content).toBe('é€ok');
+  const headers: Record<string, string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) (headers[raw[i].toLowerCase()] ??= []).push(raw[i + 1]);
+  expect(headers.host).toEqual([`127.0.0.1:${port}`]);
+  expect(headers['content-length']).toEqual([String(Buffer.byteLength(JSON.stringify(q)))]);
+  expect(headers.authorization).toEqual(['Bearer k']);
+  expect(headers['openai-organization']).toEqual(['org']);
+  expect(headers['content-type']).toEqual(['application/json']);
+  expect(JSON.parse(body)).toEqual(q);
+});
+
+test('a header value with a line break is refused before anything is sent', async () => {
+  let requests = 0;
+  const s = await serve((_req, res) => (requests++, res.end(answer)));
+  track(s);
+  const client = new LlmClient({
+    connection: { type: 'open_ai', api_key: 'k\r\nx-injected: 1', base_url: `${s.url}/v1` },
+    retry: { maxRetries: 0 },
+  });
+  await expect(client.chat(ask)).rejects.toThrow();
+  expect(requests).toBe(0);
+});

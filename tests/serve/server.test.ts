@@ -207,3 +207,46 @@ test('a request over the time limit answers 504 with the error shape', async () 
     await slow.model.close();
   }
 });
+
+test('every kind of answer carries its request id once, next to the headers it sets itself', async () => {
+  const ids = async (url: string, init: RequestInit = {}) => {
+    const r = await fetch(url, { ...init, headers: { 'x-request-id': 'rid-7', ...(init.headers as object) } });
+    await r.text();
+    return { status: r.status, id: r.headers.get('x-request-id'), headers: r.headers };
+  };
+  const s = await startFlowServer({ flow: `${FIX}/chat`, connections: [conn], port: 0, apiKey: 'k-1', log: false });
+  // log: false writes no access-log line anywhere (the default would go to stderr).
+  const stderrWrite = process.stderr.write.bind(process.stderr);
+  const accessLines: string[] = [];
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (String(chunk).includes('"requestId"')) accessLines.push(String(chunk));
+    return stderrWrite(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  try {
+    const key = { authorization: 'Bearer k-1' };
+    const score = await ids(`${s.url}/score`, { method: 'POST', body: '{"question": "id?"}', headers: key });
+    expect(score).toMatchObject({ status: 200, id: 'rid-7' });
+    expect(score.headers.get('content-type')).toBe('application/json');
+    const sse = await ids(`${s.url}/score`, {
+      method: 'POST',
+      body: '{"question": "id?"}',
+      headers: { ...key, accept: 'text/event-stream' },
+    });
+    expect(sse).toMatchObject({ status: 200, id: 'rid-7' });
+    expect(sse.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const denied = await ids(`${s.url}/score`, { method: 'POST', body: '{}' });
+    expect(denied).toMatchObject({ status: 401, id: 'rid-7' });
+    expect(denied.headers.get('www-authenticate')).toBe('Bearer');
+    const wrongMethod = await ids(`${s.url}/score`, { headers: key });
+    expect(wrongMethod).toMatchObject({ status: 405, id: 'rid-7' });
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    expect(await ids(`${s.url}/nowhere`)).toMatchObject({ status: 404, id: 'rid-7' });
+    expect(await ids(`${s.url}/metrics`, { headers: key })).toMatchObject({ status: 200, id: 'rid-7' });
+    const fresh = await fetch(`${s.url}/health`);
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(accessLines).toEqual([]);
+  } finally {
+    process.stderr.write = stderrWrite;
+    await s.close();
+  }
+});

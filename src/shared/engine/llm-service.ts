@@ -90,8 +90,11 @@ export class LlmService {
     this.client(connection);
   }
 
-  /** One call; its usage and cost are added to every `usage` given. */
-  async call(
+  /**
+   * One call; its usage and cost are added to every `usage` given. A `then` rather than an async function: a call
+   * waiting for the model keeps one callback alive instead of a suspended frame (bench/README-serve.md).
+   */
+  call(
     api: LlmApiName,
     connection: Connection,
     body: Record<string, unknown>,
@@ -99,13 +102,22 @@ export class LlmService {
     signal?: AbortSignal,
     calledFrom?: string,
   ): Promise<LlmResult<unknown>> {
-    const client = this.client(connection, calledFrom);
-    const result =
-      api === 'chat'
-        ? await client.chat(body, { signal })
-        : api === 'completion'
-          ? await client.completion(body, { signal })
-          : await client.embedding(body, { signal });
+    let pending: Promise<LlmResult<unknown>>;
+    try {
+      const client = this.client(connection, calledFrom);
+      pending =
+        api === 'chat'
+          ? client.chat(body, { signal })
+          : api === 'completion'
+            ? client.completion(body, { signal })
+            : client.embedding(body, { signal });
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return pending.then((result) => this.account(result, body, usage));
+  }
+
+  private account(result: LlmResult<unknown>, body: Record<string, unknown>, usage: Usage[]): LlmResult<unknown> {
     const model = String((result.response as { model?: unknown })?.model ?? body.model ?? '');
     const cost = result.cached
       ? undefined

@@ -190,12 +190,29 @@ export interface LlmToolCall {
   calledFrom?: string;
 }
 
-export async function runLlmTool(
+/**
+ * Renders the prompt, calls the model, shapes the output. A `then` rather than an async function: a line waiting
+ * for the model keeps one callback alive instead of a suspended frame (bench/README-serve.md). Errors of the
+ * rendering reject the promise, as before.
+ */
+export function runLlmTool(
   service: LlmService,
   call: LlmToolCall,
   usage: Usage[],
   signal?: AbortSignal,
 ): Promise<unknown> {
+  let body: Record<string, unknown>;
+  try {
+    body = llmRequestBody(call);
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+  return service
+    .call(call.api, call.connection, body, usage, signal, call.calledFrom)
+    .then((result) => toolOutput(call.api, body, result.response));
+}
+
+function llmRequestBody(call: LlmToolCall): Record<string, unknown> {
   const chatList = call.provider === 'AzureOpenAI';
   let content: { messages?: unknown[]; prompt?: string };
   if (call.api === 'chat') {
@@ -212,9 +229,7 @@ export async function runLlmTool(
   } else {
     content = { prompt: call.template.render(call.vars) };
   }
-  const body = requestBody(call.provider, call.api, call.params, content, call.vision);
-  const result = await service.call(call.api, call.connection, body, usage, signal, call.calledFrom);
-  return toolOutput(call.api, body, result.response);
+  return requestBody(call.provider, call.api, call.params, content, call.vision);
 }
 
 const templateCache = new Map<string, CompiledTemplate>();

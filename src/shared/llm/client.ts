@@ -138,26 +138,45 @@ export class LlmClient {
     return this.limiters.get(`${this.endpoint.url(api, model)}`);
   }
 
-  private async call<T>(api: LlmApi, body: Body, options: CallOptions = {}): Promise<LlmResult<T>> {
+  /**
+   * Without a cache, a `then` rather than an async function: a call waiting for the model keeps one callback
+   * alive instead of a suspended frame (bench/README-serve.md).
+   */
+  private call<T>(api: LlmApi, body: Body, options: CallOptions = {}): Promise<LlmResult<T>> {
+    if (this.cache && options.cache !== false) return this.cachedCall<T>(api, body, options);
     const started = performance.now();
     const model = typeof body.model === 'string' ? body.model : '';
-    let parts: CacheKeyParts | undefined;
-    let key: string | undefined;
-    if (this.cache && options.cache !== false) {
-      parts = { provider: this.endpoint.provider, endpoint: this.endpoint.baseUrl, model, body };
-      key = this.cache.keyOf(parts);
-      const hit = await this.cache.get(key, parts);
-      if (hit !== undefined)
-        return {
-          response: hit as T,
-          usage: NO_USAGE,
-          latencyMs: performance.now() - started,
-          cached: true,
-          attempts: 0,
-        };
+    let text: string;
+    try {
+      text = JSON.stringify(body);
+    } catch (e) {
+      return Promise.reject(e as Error);
     }
+    return this.send(api, model, text, options.signal, readJson).then(({ value, attempts }) => ({
+      response: value as T,
+      usage: usageOf(value),
+      latencyMs: performance.now() - started,
+      cached: false,
+      attempts,
+    }));
+  }
+
+  private async cachedCall<T>(api: LlmApi, body: Body, options: CallOptions): Promise<LlmResult<T>> {
+    const started = performance.now();
+    const model = typeof body.model === 'string' ? body.model : '';
+    const parts: CacheKeyParts = { provider: this.endpoint.provider, endpoint: this.endpoint.baseUrl, model, body };
+    const key = this.cache!.keyOf(parts);
+    const hit = await this.cache!.get(key, parts);
+    if (hit !== undefined)
+      return {
+        response: hit as T,
+        usage: NO_USAGE,
+        latencyMs: performance.now() - started,
+        cached: true,
+        attempts: 0,
+      };
     const { value, attempts } = await this.send(api, model, JSON.stringify(body), options.signal, readJson);
-    if (key && parts) await this.cache!.put(key, parts, value);
+    await this.cache!.put(key, parts, value);
     return {
       response: value as T,
       usage: usageOf(value),
@@ -227,7 +246,8 @@ export class LlmClient {
     }
   }
 
-  private async attempt<R>(
+  /** Not async itself: the attempt's own promise is handed on (no second promise and frame per call). */
+  private attempt<R>(
     url: string,
     text: string,
     signal: AbortSignal | undefined,
@@ -241,6 +261,15 @@ export class LlmClient {
         >;
       if (!signal) return this.detachedAttempt(url, text, consume);
     }
+    return this.fetchAttempt(url, text, signal, consume);
+  }
+
+  private async fetchAttempt<R>(
+    url: string,
+    text: string,
+    signal: AbortSignal | undefined,
+    consume: (res: Response) => Promise<R>,
+  ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see deadlines.ts).
     const controller = new AbortController();
     const timer = this.timeouts.start(() =>

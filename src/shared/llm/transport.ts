@@ -3,7 +3,7 @@
  * Measured against undici's fetch (bench/engine.ts, bench/README-llm.md): fetch builds WHATWG Request/Response
  * objects and body streams per call, which at an instant model and high concurrency cost more CPU than the
  * whole engine; a plain ClientRequest with the body as one string, and the answer collected as one string, is
- * the cheapest path Node offers. Streams and calls with a caller's signal stay on fetch (client.ts).
+ * the cheapest path Node offers. Streams stay on fetch (client.ts); a caller's signal destroys the call's socket.
  * @module
  */
 import http from 'node:http';
@@ -32,7 +32,12 @@ const httpsAgent = new https.Agent(agentOptions);
 
 interface Target {
   secure: boolean;
-  options: http.RequestOptions;
+  hostname: string;
+  port: number | string;
+  path: string;
+  agent: http.Agent;
+  /** The Host header node would send (`host[:port]`, brackets kept): headers given as an array get none added. */
+  host: string;
 }
 
 /** Parsed request targets by URL (a handful per run: one per endpoint and model). */
@@ -45,18 +50,38 @@ function targetOf(url: string): Target {
     const secure = u.protocol === 'https:';
     t = {
       secure,
-      options: {
-        hostname: u.hostname.replace(/^\[|\]$/g, ''),
-        port: u.port || (secure ? 443 : 80),
-        path: `${u.pathname}${u.search}`,
-        method: 'POST',
-        agent: secure ? httpsAgent : httpAgent,
-      },
+      hostname: u.hostname.replace(/^\[|\]$/g, ''),
+      port: u.port || (secure ? 443 : 80),
+      path: `${u.pathname}${u.search}`,
+      agent: secure ? httpsAgent : httpAgent,
+      host: u.host,
     };
     if (targets.size > 1000) targets.clear();
     targets.set(url, t);
   }
   return t;
+}
+
+/**
+ * A call's headers as the flat name/value array node:http writes as it is: given an object, ClientRequest calls
+ * setHeader per header (a lower-cased copy of each name and an entry array per header, per call). Validated here
+ * once per headers object, as setHeader would have; an endpoint's key headers are one object for every call
+ * (connections.ts), so the array is built once and only the call's own Host and Content-Length are added.
+ */
+const flatHeaders = new WeakMap<Record<string, string>, string[]>();
+function flatten(headers: Record<string, string>): string[] {
+  let flat = flatHeaders.get(headers);
+  if (!flat) {
+    flat = [];
+    for (const name in headers) {
+      if (name.toLowerCase() === 'host' || name.toLowerCase() === 'content-length') continue;
+      http.validateHeaderName(name);
+      http.validateHeaderValue(name, headers[name]);
+      flat.push(name, headers[name]);
+    }
+    flatHeaders.set(headers, flat);
+  }
+  return flat;
 }
 
 /**
@@ -68,8 +93,12 @@ function targetOf(url: string): Target {
 export function postText(url: string, headers: Record<string, string>, body: string): PendingRequest {
   const target = targetOf(url);
   const options: http.RequestOptions = {
-    ...target.options,
-    headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+    hostname: target.hostname,
+    port: target.port,
+    path: target.path,
+    method: 'POST',
+    agent: target.agent,
+    headers: [...flatten(headers), 'host', target.host, 'content-length', String(Buffer.byteLength(body))],
   };
   let req: http.ClientRequest | undefined;
   let aborted = false;
@@ -77,10 +106,16 @@ export function postText(url: string, headers: Record<string, string>, body: str
     let answered = false;
     req = (target.secure ? https : http).request(options, (res) => {
       answered = true;
-      res.setEncoding('utf8');
-      let text = '';
-      res.on('data', (chunk: string) => (text += chunk));
+      // Bytes kept and decoded once at the end (no string decoder per answer; a character split between chunks
+      // is joined before decoding).
+      let first: Buffer | undefined;
+      let more: Buffer[] | undefined;
+      res.on('data', (chunk: Buffer) => {
+        if (first === undefined) first = chunk;
+        else (more ??= [first]).push(chunk);
+      });
       res.on('end', () => {
+        const text = more ? Buffer.concat(more).toString('utf8') : (first?.toString('utf8') ?? '');
         const h = res.headers;
         resolve({
           status: res.statusCode ?? 0,

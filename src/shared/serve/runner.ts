@@ -56,8 +56,8 @@ export interface ServeRunner {
   readonly flow: LoadedFlow;
   readonly inputs: Record<string, FlowInputDef>;
   readonly stream?: StreamPlan;
-  /** Parses a request body into validated flow inputs (RequestError when the caller got it wrong). */
-  parseBody(body: Buffer, contentType: string | undefined): Record<string, unknown>;
+  /** Parses a request body (its text) into validated flow inputs (RequestError when the caller got it wrong). */
+  parseBody(text: string, contentType: string | undefined): Record<string, unknown>;
   /** Runs one line. With `onChunk`, the stream plan's node streams its answer into it. */
   run(
     inputs: Record<string, unknown>,
@@ -103,7 +103,7 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
     flow,
     inputs,
     stream: planStream(flow),
-    parseBody: (body, contentType) => validateInputs(inputs, parseRequestBody(inputs, body, contentType)),
+    parseBody: (text, contentType) => validateInputs(inputs, parseRequestBody(inputs, text, contentType)),
     run(lineInputs, { signal, onChunk }) {
       if (!onChunk) return executor.runLine(lineInputs, { signal });
       return withStreamSink({ onChunk, claimed: false }, () => executor.runLine(lineInputs, { signal }));
@@ -121,11 +121,10 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
 /** §7.2: a JSON object of inputs; a non-JSON body is the value of a flow's only input. */
 function parseRequestBody(
   inputs: Record<string, FlowInputDef>,
-  body: Buffer,
+  text: string,
   contentType: string | undefined,
 ): Record<string, unknown> {
   const names = Object.keys(inputs);
-  const text = body.toString('utf8');
   if (names.length === 0 || text.trim() === '') return {};
   let value: unknown;
   let jsonError: string | undefined;

@@ -28,8 +28,8 @@ export interface FlowServerOptions extends ServeFlowOptions {
   maxBodyBytes?: number;
   /** When set, /score and /metrics need `Authorization: Bearer <key>` or `api-key: <key>`. */
   apiKey?: string;
-  /** One JSON access-log line per request. Default: stderr. Pass `() => {}` to silence. */
-  log?: (line: string) => void;
+  /** One JSON access-log line per request. Default: stderr. `false`: no access log (no line is built). */
+  log?: ((line: string) => void) | false;
   /** How long close() lets in-flight requests finish before cutting connections (ms). Default 30000. */
   drainTimeoutMs?: number;
   /** A client must send its request headers within this time (ms), else 408 and the socket closes. Default 20000. */
@@ -72,7 +72,8 @@ export function serverVersion(): string {
 export async function startFlowServer(options: FlowServerOptions): Promise<FlowServer> {
   const runner = await createServeRunner(options);
   const metrics = new ServerMetrics();
-  const log = options.log ?? ((line: string) => void process.stderr.write(line + '\n'));
+  const log =
+    options.log === false ? undefined : (options.log ?? ((line: string) => void process.stderr.write(line + '\n')));
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const maxDepth = options.maxJsonDepth ?? 64;
   const key = options.apiKey ? Buffer.from(options.apiKey) : undefined;
@@ -97,13 +98,16 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       const started = performance.now();
       const path = pathOf(req.url);
       const route = (routes.has(path) ? path : 'other') as Route;
-      const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
-      res.setHeader('x-request-id', requestId);
+      // Given to writeHead with the answer's other headers (sendJson): no header object per request.
+      const requestId = safeId(req.headers['x-request-id']) ?? flatUuid();
       if (closing) res.setHeader('connection', 'close');
       metrics.inFlight++;
       const socket = req.socket;
       const busy = sockets.get(socket);
       if (busy !== undefined) sockets.set(socket, busy + 1);
+      // The line's abort, when it runs one: a client that goes away cancels its model calls. One 'close' listener
+      // per request does both.
+      const exchange: Exchange = { requestId, abort: undefined };
       res.on('close', () => {
         metrics.inFlight--;
         const left = sockets.get(socket);
@@ -111,9 +115,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         const ms = performance.now() - started;
         // A client that went away before its answer was sent has no status: logged as aborted (499, as proxies do).
         const aborted = !res.writableFinished;
+        if (aborted) exchange.abort?.abort(new Error('client went away'));
         const status = aborted ? 499 : res.statusCode;
         metrics.record(route, req.method ?? '', status, ms / 1000);
-        log(
+        log?.(
           JSON.stringify({
             time: new Date().toISOString(),
             level: aborted ? 'warn' : 'info',
@@ -129,19 +134,20 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         );
         if (closing) req.socket.end();
       });
-      handle(req, res, route).catch((err: unknown) => {
+      handle(req, res, route, exchange).catch((err: unknown) => {
         if (!res.headersSent)
-          sendError(res, 500, 'SystemError', `Internal error: ${(err as Error)?.message ?? String(err)}`);
+          sendError(res, requestId, 500, 'SystemError', `Internal error: ${(err as Error)?.message ?? String(err)}`);
         else res.destroy();
       });
     },
   );
 
-  async function handle(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, route: Route, exchange: Exchange): Promise<void> {
     const method = req.method ?? 'GET';
-    if (route === '/health') return sendJson(res, 200, { status: 'Healthy', version: serverVersion() });
+    const id = exchange.requestId;
+    if (route === '/health') return sendJson(res, id, 200, { status: 'Healthy', version: serverVersion() });
     if (route === '/version')
-      return sendJson(res, 200, {
+      return sendJson(res, id, 200, {
         status: 'Healthy',
         build_info: process.env.BUILD_INFO ?? '',
         version: serverVersion(),
@@ -149,6 +155,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     if (route === 'other')
       return sendError(
         res,
+        id,
         404,
         'UserError',
         `No route ${method} ${(req.url ?? '').split('?')[0]}; expected POST /score, GET /health, GET /version or GET /metrics`,
@@ -157,28 +164,32 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       res.setHeader('www-authenticate', 'Bearer');
       return sendError(
         res,
+        id,
         401,
         'UserError',
         'Missing or wrong API key; send Authorization: Bearer <key> or api-key: <key>',
       );
     }
     if (route === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.writeHead(200, ['content-type', 'text/plain; version=0.0.4; charset=utf-8', 'x-request-id', id]);
       res.end(metrics.render());
       return;
     }
     if (method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return sendError(res, 405, 'UserError', `/score accepts POST, found ${method}`);
+      return sendError(res, id, 405, 'UserError', `/score accepts POST, found ${method}`);
     }
-    await score(req, res);
+    // Returned, not awaited: no suspended frame of this function per request while the line runs.
+    return score(req, res, exchange);
   }
 
-  async function score(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function score(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+    const id = exchange.requestId;
     const accept = negotiate(req.headers.accept, runner.stream !== undefined);
     if (accept === 'none')
       return sendError(
         res,
+        id,
         406,
         'UserError',
         `Accept ${JSON.stringify(req.headers.accept)} cannot be served: this flow answers with ${runner.stream ? 'application/json or text/event-stream' : 'application/json only (it has no streaming output)'}`,
@@ -190,54 +201,65 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         req.resume();
         return sendError(
           res,
+          id,
           415,
           'UserError',
           `Content-Type ${JSON.stringify(contentType)} is not accepted: send the flow inputs as a JSON object with Content-Type: application/json${Object.keys(runner.inputs).length === 1 ? ' (or the only input as text/plain)' : ''}`,
         );
       }
-      const body = await readBody(req, maxBody);
-      if (jsonNestsDeeper(body.toString('latin1'), maxDepth))
+      // Decoded once: the depth scan looks only at ASCII brackets and quotes, which UTF-8 keeps as they are.
+      const body = (await readBody(req, maxBody)).toString('utf8');
+      if (jsonNestsDeeper(body, maxDepth))
         return sendError(
           res,
+          id,
           400,
           'UserError',
           `The request body nests JSON more than ${maxDepth} levels deep; flow inputs may nest at most ${maxDepth} levels`,
         );
       inputs = runner.parseBody(body, contentType);
     } catch (e) {
-      if (e instanceof RequestError) return sendError(res, e.status, 'UserError', e.message);
+      if (e instanceof RequestError) return sendError(res, id, e.status, 'UserError', e.message);
       throw e;
     }
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort(new Error('client went away'));
-    });
-    if (accept === 'stream') return streamScore(res, inputs, abort.signal);
+    const abort = (exchange.abort = new AbortController());
+    if (accept === 'stream') return streamScore(res, id, inputs, abort.signal);
     const r = await runner.run(inputs, { signal: abort.signal });
     if (r.status !== 'Completed')
       return sendError(
         res,
+        id,
         statusOfLineError(r.error),
         r.error?.code ?? 'SystemError',
         r.error?.message ?? 'The flow failed',
       );
     const outputs = runner.visibleOutputs(r.outputs ?? {});
-    sendJson(res, 200, outputs);
-    requestLog?.record(String(res.getHeader('x-request-id')), inputs, outputs);
+    sendJson(res, id, 200, outputs);
+    requestLog?.record(id, inputs, outputs);
   }
 
   /** SSE: first event with the non-stream outputs, then one event per chunk (live or, see StreamPlan, after the line). */
-  async function streamScore(res: ServerResponse, inputs: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+  async function streamScore(
+    res: ServerResponse,
+    id: string,
+    inputs: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const plan = runner.stream!;
     const pending: string[] = [];
     const writeEvent = (v: unknown) => res.write(`data: ${JSON.stringify(v)}\n\n`);
     const start = () => {
       if (res.headersSent) return;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        'x-accel-buffering': 'no',
-      });
+      res.writeHead(200, [
+        'content-type',
+        'text/event-stream; charset=utf-8',
+        'cache-control',
+        'no-cache',
+        'x-accel-buffering',
+        'no',
+        'x-request-id',
+        id,
+      ]);
       const first = Object.fromEntries(
         Object.entries(runner.visibleOutputs(knownOutputs(runner, inputs))).filter(([k]) => k !== plan.output),
       );
@@ -253,6 +275,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       if (!res.headersSent)
         return sendError(
           res,
+          id,
           statusOfLineError(r.error),
           r.error?.code ?? 'SystemError',
           r.error?.message ?? 'The flow failed',
@@ -261,7 +284,14 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       return void res.end();
     }
     if (!res.headersSent) {
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.writeHead(200, [
+        'content-type',
+        'text/event-stream; charset=utf-8',
+        'cache-control',
+        'no-cache',
+        'x-request-id',
+        id,
+      ]);
       const first = Object.fromEntries(
         Object.entries(runner.visibleOutputs(r.outputs ?? {})).filter(([k]) => k !== plan.output),
       );
@@ -271,7 +301,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       for (const c of chunks) writeEvent({ [plan.output]: c });
     }
     res.end();
-    requestLog?.record(String(res.getHeader('x-request-id')), inputs, runner.visibleOutputs(r.outputs ?? {}));
+    requestLog?.record(id, inputs, runner.visibleOutputs(r.outputs ?? {}));
   }
 
   server.on('connection', (s) => {
@@ -365,6 +395,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * A random UUID as one flat string: `randomUUID` joins it from ~20 pieces, and the request keeps its id (and so
+ * that tree) alive until it is answered. Reading a character makes V8 flatten the string in place.
+ */
+function flatUuid(): string {
+  const id = randomUUID();
+  id.charCodeAt(0);
+  return id;
+}
+
 /** The URL's path (the URL itself when it has no query: no copy). */
 function pathOf(url: string | undefined): string {
   if (!url) return '/';
@@ -376,12 +416,29 @@ function safeId(v: string | string[] | undefined): string | undefined {
   return typeof v === 'string' && /^[\w.:-]{1,128}$/.test(v) ? v : undefined;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/** What the request's handlers share: its id (a header of every answer) and the line's abort, once it runs one. */
+interface Exchange {
+  readonly requestId: string;
+  abort: AbortController | undefined;
+}
+
+/**
+ * The answer with its headers as one flat array: writeHead writes it as it is (a header set before, like
+ * `allow` or `connection: close`, is merged in by node).
+ */
+function sendJson(res: ServerResponse, requestId: string, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(text)),
+    'x-request-id',
+    requestId,
+  ]);
   res.end(text);
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { error: { code, message } });
+function sendError(res: ServerResponse, requestId: string, status: number, code: string, message: string): void {
+  sendJson(res, requestId, status, { error: { code, message } });
 }

@@ -27,7 +27,8 @@ export function withStreamSink<T>(sink: StreamSink, body: () => Promise<T>): Pro
 const LLM_NODE_CALLER = 'aoai-tool';
 
 export class StreamingLlmService extends LlmService {
-  override async call(
+  /** Not async itself: a call that does not stream is the engine's own call, without a promise around it. */
+  override call(
     api: 'chat' | 'completion' | 'embedding',
     connection: Connection,
     body: Record<string, unknown>,
@@ -39,6 +40,17 @@ export class StreamingLlmService extends LlmService {
     if (!sink || sink.claimed || api !== 'chat' || (calledFrom ?? LLM_NODE_CALLER) !== LLM_NODE_CALLER)
       return super.call(api, connection, body, usage, signal, calledFrom);
     sink.claimed = true;
+    return this.streamCall(sink, connection, body, usage, signal, calledFrom);
+  }
+
+  private async streamCall(
+    sink: StreamSink,
+    connection: Connection,
+    body: Record<string, unknown>,
+    usage: Usage[],
+    signal: AbortSignal | undefined,
+    calledFrom: string | undefined,
+  ): Promise<LlmResult<unknown>> {
     const stream = await chatStream(this.client(connection, calledFrom), body, { signal });
     let content = '';
     let finishReason: string | null = null;
