@@ -8,11 +8,14 @@ import { ConfigError } from '../errors.js';
 import {
   estimateCost,
   LimiterRegistry,
+  PacedLimiter,
+  pacingOf,
   type EndpointUnreachableError,
   LlmClient,
   type LlmClientOptions,
   type LlmResult,
   type PriceTable,
+  type RateLimits,
   type ResponseCache,
   type TokenUsage,
 } from '../llm/index.js';
@@ -46,6 +49,8 @@ export interface LlmServiceOptions {
   /** Options of every client (retries, timeouts, Entra token, fetch). */
   client?: Omit<LlmClientOptions, 'connection' | 'cache' | 'limiters' | 'calledFrom'>;
   maxConcurrency?: number;
+  /** The quota of each model endpoint (requests / tokens per minute), kept by pacing (llm/pacer.ts). */
+  rates?: RateLimits;
 }
 
 export type LlmApiName = 'chat' | 'completion' | 'embedding';
@@ -55,7 +60,12 @@ export class LlmService {
   private readonly limiters: LimiterRegistry;
 
   constructor(private readonly options: LlmServiceOptions = {}) {
-    this.limiters = new LimiterRegistry(options.maxConcurrency ?? 64);
+    const rates = pacingOf(options.rates);
+    this.limiters = new LimiterRegistry(
+      options.maxConcurrency ?? 64,
+      undefined,
+      rates ? (n) => new PacedLimiter(n, rates) : undefined,
+    );
   }
 
   /** The client of a connection (cached per name and called-from marker). Unusable connections → ConfigError. */
@@ -106,6 +116,10 @@ export class LlmService {
         : api === 'completion'
           ? await client.completion(body, { signal })
           : await client.embedding(body, { signal });
+    if (this.options.rates?.tokensPerMinute && !result.cached) {
+      const limiter = client.limiterFor(api, String(body.model ?? ''));
+      if (limiter instanceof PacedLimiter) limiter.spent(result.usage.totalTokens);
+    }
     const model = String((result.response as { model?: unknown })?.model ?? body.model ?? '');
     const cost = result.cached
       ? undefined

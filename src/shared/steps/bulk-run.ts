@@ -43,6 +43,8 @@ export interface BulkRunInputs {
   variants?: VariantPlanName;
   datasets?: string;
   concurrency?: number;
+  /** Programmatic only (run-shard): this shard's share of the model's quota. */
+  rateShare?: Pick<Execution, 'requestsPerMinute' | 'tokensPerMinute'>;
   maxFailedLines?: string;
   cacheMode?: Execution['cache'];
   buildId?: string;

@@ -52,6 +52,8 @@ export interface EvaluateInputs {
   env?: string;
   store: string;
   concurrency?: number;
+  /** Programmatic only (run-shard): this shard's share of the model's quota. */
+  rateShare?: Pick<UseCase['execution'], 'requestsPerMinute' | 'tokensPerMinute'>;
   maxFailedLines?: string;
   cacheMode?: UseCase['execution']['cache'];
   buildId?: string;

@@ -28,6 +28,7 @@ export function llmServiceFor(execution: Execution, store: string, connections: 
         : new ResponseCache({ root: new RunStore(store).cacheDir, mode: execution.cache }),
     prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
     client: needsToken ? { getToken: entraTokens(host) } : undefined,
+    rates: { requestsPerMinute: execution.requestsPerMinute, tokensPerMinute: execution.tokensPerMinute },
   });
 }
 

@@ -42,9 +42,15 @@ export const storeInputs: readonly InputSpec[] = [
 /** experiment.yaml's execution block with the step's inputs applied over it. */
 export function executionOverrides(
   base: Execution,
-  inputs: { concurrency?: number; maxFailedLines?: string; cacheMode?: Execution['cache'] },
+  inputs: {
+    concurrency?: number;
+    maxFailedLines?: string;
+    cacheMode?: Execution['cache'];
+    /** A cloud shard's share of the model's quota (run-shard), replacing the whole quota of experiment.yaml. */
+    rateShare?: Pick<Execution, 'requestsPerMinute' | 'tokensPerMinute'>;
+  },
 ): Execution {
-  const out = { ...base };
+  const out = { ...base, ...inputs.rateShare };
   if (inputs.concurrency !== undefined) {
     if (inputs.concurrency < 1)
       throw ConfigError.at(
