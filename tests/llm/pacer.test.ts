@@ -75,15 +75,16 @@ describe('four shares of one quota against a model enforcing the whole of it', (
     };
   }
 
-  test('each shard paced at its share: 429s bounded, every request answered, the total rate within the limit', async () => {
-    const r = await shards(4, 30, (PER_SECOND * 60) / 4);
+  test('each shard paced at its share: every request answered, no 429 storm, the rate within the quota', async () => {
+    // Declared at 90% of what the model lets through: each shard paces 9 requests in any second, whole. (Declared
+    // at 100%, a request arriving a few ms early at the edge of a window the others fill is refused now and then.)
+    const r = await shards(4, 30, (PER_SECOND * 0.9 * 60) / 4);
     expect(r.ok).toBe(120);
-    // Bounded: only window-edge races are refused (a request arriving a few ms early at the edge of a 1 s window,
-    // where the others' shares fill it); unpaced, the same work is refused about once per request.
-    expect(r.throttled).toBeLessThanOrEqual(12);
-    // 120 requests at 40/s: the first second's 40 at once would be refused; paced, it takes about 3 s.
-    expect(120 / r.seconds).toBeLessThanOrEqual(PER_SECOND * 1.05);
-    expect(120 / r.seconds).toBeGreaterThan(PER_SECOND * 0.7);
+    // Unpaced, the same work is refused about once per request (below).
+    expect(r.throttled).toBeLessThanOrEqual(1);
+    // 120 requests at 36/s: about 3.3 s.
+    expect(120 / r.seconds).toBeLessThanOrEqual(PER_SECOND * 0.9 * 1.05);
+    expect(120 / r.seconds).toBeGreaterThan(PER_SECOND * 0.9 * 0.7);
   }, 60_000);
 
   test('without shares, four shards each backing off alone are throttled', async () => {

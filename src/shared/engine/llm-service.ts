@@ -51,6 +51,11 @@ export interface LlmServiceOptions {
   maxConcurrency?: number;
   /** The quota of each model endpoint (requests / tokens per minute), kept by pacing (llm/pacer.ts). */
   rates?: RateLimits;
+  /**
+   * false: a connection is checked at its first call, not when the flow loads — a cloud run's submitting
+   * machine finishes runs whose lines all ran in jobs, without the connections' values. Default true.
+   */
+  checkAtLoad?: boolean;
 }
 
 export type LlmApiName = 'chat' | 'completion' | 'embedding';
@@ -97,6 +102,7 @@ export class LlmService {
 
   /** Checks at load time that a connection can call a model. */
   check(connection: Connection): void {
+    if (this.options.checkAtLoad === false) return;
     this.client(connection);
   }
 

@@ -170,7 +170,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
           range: { start: p.start, end: p.end },
         }))
       : plan.runs.map((r) => ({ planned: r, range: undefined }));
-    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
+    // After a cloud run every line is recorded: this machine may not hold the connections' values.
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, { checkAtLoad: !cloudRun });
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     const handoff: RunsFile = {
       experiment: useCase.name,

@@ -195,7 +195,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         `evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`,
       );
 
-    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
+    // After a cloud run every line is recorded: this machine may not hold the connections' values.
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, { checkAtLoad: !cloudDone });
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     // Code-only evaluators import their eval_*.py files now: the user's import errors stop the step (exit 2) before any model call.
     const codeEvaluators = await checkCodeEvaluators(
