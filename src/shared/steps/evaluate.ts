@@ -125,6 +125,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     if (inputs.dryRun && !existsSync(runsFile)) {
       // Before bulk-run has run: the evaluations of the runs it would make.
       host.info(`evaluate: no runs file at ${runsFile}; planning against the runs bulk-run would make`);
+      if (cloud) host.info('evaluate: the Azure ML jobs it would submit are listed once bulk-run has written its runs');
       const plan = await planExperiment(useCase, {
         build: inputs.buildId ?? ciBuildId(),
         prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
@@ -136,6 +137,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const unfinished = unfinishedRuns(runsFile, runs, 'evaluate');
     if (unfinished) throw unfinished;
     const jobs = linkEvaluations(useCase, runs.runs);
+    let shownPlan: ExperimentPlan | undefined;
     if (inputs.dryRun || inputs.planFile) {
       const plan = await planExperiment(useCase, {
         build: runs.build,
@@ -145,12 +147,14 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       });
       // The runs of the runs file are what gets scored: the plan's own standard runs are not shown.
       await showPlan(plan, 'evaluations', host, inputs, useCase.missingSecrets);
-      if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan };
+      shownPlan = plan;
+      if (inputs.dryRun && !(cloud && jobs.length > 0)) return { evaluationsFile: '', evaluations: [], plan };
     }
     const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
     const rows = await checkAlignment(jobs, useCase);
     // On azure the evaluation jobs' lines run as cloud jobs and are merged into the store; the runs are then
-    // finished below as resumed ones (every line recorded: nothing runs, aggregation completes them).
+    // finished below as resumed ones (every line recorded: nothing runs, aggregation completes them). A dry run
+    // lists the jobs it would submit.
     let cloudDone = false;
     if (cloud && jobs.length > 0) {
       const { prepareCloudRun } = await import('../azure/jobs-step.js');
@@ -158,6 +162,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       const cloudRun = await prepareCloudRun(useCase, host);
       const total = [...rows.values()].reduce((n, r) => n + r, 0);
       await cloudRun.run({
+        dryRun: inputs.dryRun,
         work: evaluateWork({
           runs,
           runsFile,
@@ -188,6 +193,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         storeRoot: inputs.store,
         concurrency: execution.concurrency,
       });
+      if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan: shownPlan };
       cloudDone = true;
     }
     if (jobs.length === 0)
