@@ -9,7 +9,7 @@
  *
  * Run from the repository root after `npm run build` (the jobs run dist/cli.js):
  *   npx tsx bench/azure-shards.ts
- * Environment: BENCH_SHARDS (1,2,4,8), BENCH_LINES (160), BENCH_LATENCY_MS (100), BENCH_PER_SHARD (2: lines in
+ * Environment: BENCH_SHARDS (1,2,4,8), BENCH_LINES (200), BENCH_LATENCY_MS (100), BENCH_PER_SHARD (2: lines in
  * flight per job), BENCH_LIMIT_PER_S (60: the model's limit per 1 s window), BENCH_QUOTA_SHARE (0.9: the
  * declared quota as a share of that limit), BENCH_REPS (3), BENCH_UNPACED (1: add the row without a quota).
  */
@@ -26,7 +26,7 @@ import { baseExperiment, llmNodeFlow, makeUseCase } from '../tests/helpers/use-c
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const SHARDS = (process.env.BENCH_SHARDS ?? '1,2,4,8').split(',').map(Number);
-const LINES = num('BENCH_LINES', 160);
+const LINES = num('BENCH_LINES', 200);
 const LATENCY = num('BENCH_LATENCY_MS', 100);
 const PER_SHARD = num('BENCH_PER_SHARD', 2);
 const LIMIT_PER_S = num('BENCH_LIMIT_PER_S', 60);

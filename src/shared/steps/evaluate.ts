@@ -256,6 +256,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         fallbackConnection,
         llm,
         progress: progress.forRun(pieceLines(piece)),
+        // Lineage: the asset version the evaluation's dataset was read from, whatever kind of evaluator.
+        ...dataAssetOf(lineage.get(job.dataset.source)),
       };
       const cut = { lineRange: range, shard: range ? shard : undefined };
       let summary: RunSummary;
@@ -269,7 +271,6 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
               resume: continues ? runId : undefined,
               flow: job.evaluator.flow.model,
               data: job.dataset.localPath!,
-              ...dataAssetOf(lineage.get(job.dataset.source)),
               columnMapping: job.dataset.mappings,
               referencedRun: job.run.runId,
               lineTimeoutMs: execution.lineTimeoutSec * 1000,
