@@ -116,10 +116,10 @@ describe('a cloud bulk-run against a model enforcing the quota', () => {
       const throttled = after.rateLimited - before.rateLimited;
       expect(answered).toBe(LINES);
       expect(throttled).toBe(0);
-      // The jobs start one after another: in the busiest second, at most the quota's 8 requests (+1 for the edges).
+      // Together within the quota (8/s): each job's first request goes at once, its others at its pace.
       seen.sort((a, b) => a - b);
-      const busiest = Math.max(...seen.map((t) => seen.filter((u) => u >= t && u < t + 1_000).length));
-      expect(busiest).toBeLessThanOrEqual(QUOTA / 60 + 1);
+      const span = (seen[seen.length - 1] - seen[0]) / 1000;
+      expect((seen.length - 4) / span).toBeLessThanOrEqual((QUOTA / 60) * 1.05);
       const runs = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/experiments/demo/runs.json'), 'utf8')) as {
         runs: { runId: string }[];
       };
