@@ -17,17 +17,21 @@ test('request slots are 60000/rpm ms apart, taken from the previous slot; no pac
   expect([free.reserve(), free.reserve()]).toEqual([0, 0]);
 });
 
-test("the token budget: requests wait while the minute's tokens are overdrawn, unused time is no credit", () => {
+test("the token budget: each start takes a response's average tokens; overdrawn, starts wait; unused time is no credit", () => {
   let now = 0;
   const pacer = new RatePacer({ tokensPerMinute: 6_000 }, () => now); // 0.1 token per ms
-  expect(pacer.reserve()).toBe(0);
+  expect(pacer.reserve()).toBe(0); // nothing measured yet
   pacer.spent(50);
+  // Each start takes the 50 tokens responses use: starts 500 ms apart.
   expect(pacer.reserve()).toBeCloseTo(500);
-  now += 500;
-  expect(pacer.reserve()).toBeCloseTo(0);
-  now += 60_000;
-  pacer.spent(100);
   expect(pacer.reserve()).toBeCloseTo(1_000);
+  pacer.spent(50); // as estimated: nothing to settle
+  expect(pacer.reserve()).toBeCloseTo(1_500);
+  now += 60_000;
+  expect(pacer.reserve()).toBeCloseTo(0);
+  // An answer much larger than the estimate overdraws the budget: the next start waits for it.
+  pacer.spent(550);
+  expect(pacer.reserve()).toBeCloseTo(5_500); // 50 taken at its start, 500 more settled now: 550 at 0.1/ms
 });
 
 describe('four shares of one quota against a model enforcing the whole of it', () => {
@@ -92,5 +96,60 @@ describe('four shares of one quota against a model enforcing the whole of it', (
     const r = await shards(4, 30);
     expect(r.ok).toBe(120);
     expect(r.throttled).toBeGreaterThan(60);
+  }, 60_000);
+});
+
+describe('a tokens-per-minute quota against a model enforcing it', () => {
+  let server: ModelServerHandle;
+  // 3000 tokens per 1 s sliding window; the service declares 90% of it.
+  const TOKENS_PER_SECOND = 3_000;
+  beforeAll(async () => {
+    server = await startModelServer({ tpm: TOKENS_PER_SECOND, windowMs: 1_000, latencyMs: 20 });
+  });
+  afterAll(() => server.close());
+
+  async function run(tokensPerMinute?: number) {
+    await new Promise((r) => setTimeout(r, 1_100)); // an empty window
+    const before = server.stats();
+    const started = performance.now();
+    const llm = new LlmService({
+      rates: tokensPerMinute ? { tokensPerMinute } : undefined,
+      maxConcurrency: 8,
+      client: { retry: { maxRetries: 20 } },
+    });
+    const connection: Connection = {
+      name: 'aoai',
+      type: 'AzureOpenAIConnection',
+      value: { api_base: server.url, api_key: 'k' },
+      secretKeys: ['api_key'],
+    };
+    const question = 'How many tokens does this question take, answered by an echo of itself? '.repeat(3);
+    await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        llm.call(
+          'chat',
+          connection,
+          { model: 'gpt-4o', messages: [{ role: 'user', content: `${i} ${question}` }] },
+          [],
+        ),
+      ),
+    );
+    const after = server.stats();
+    const tokens = after.promptTokens + after.completionTokens - before.promptTokens - before.completionTokens;
+    return {
+      throttled: after.rateLimited - before.rateLimited,
+      tokensPerSecond: tokens / ((performance.now() - started) / 1000),
+    };
+  }
+
+  test('paced by the tokens responses use: no 429 storm, tokens per second within the quota', async () => {
+    const paced = await run(TOKENS_PER_SECOND * 0.9 * 60);
+    const unpaced = await run();
+    expect(unpaced.throttled).toBeGreaterThan(20);
+    // Bounded by one wave of the concurrency (8): the requests that started before the first answers were debited
+    // make the first second's only overshoot (negligible against a one-minute window).
+    expect(paced.throttled).toBeLessThanOrEqual(8);
+    expect(paced.tokensPerSecond).toBeLessThanOrEqual(TOKENS_PER_SECOND * 0.9 * 1.1);
+    expect(paced.tokensPerSecond).toBeGreaterThan(TOKENS_PER_SECOND * 0.9 * 0.6);
   }, 60_000);
 });

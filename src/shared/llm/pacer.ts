@@ -7,9 +7,10 @@
  * - Requests: starts are spaced 60000 / rpm ms apart, the next slot taken from the previous slot (not from
  *   when its timer fired), so in any minute at most rpm requests start, with no burst the quota's own sliding
  *   window would refuse.
- * - Tokens: a request may start while the minute's token budget is not overdrawn; a response's tokens are
- *   debited when it arrives (a request's size is only known then) and the budget refills at tpm per minute
- *   without saving unused time as credit. The overshoot is bounded by the tokens of requests in flight.
+ * - Tokens: a request may start while the minute's token budget is not overdrawn, and takes the tokens a
+ *   response has used on average so far (its own size is only known when it is answered: the difference is
+ *   settled then), so requests starting together see each other. The budget refills at tpm per minute without
+ *   saving unused time as credit. Requests started before any answer take nothing and are debited whole.
  * The slot is taken after the concurrency permit, so a request waiting for a permit does not hold a slot.
  * @module
  */
@@ -35,6 +36,10 @@ export class RatePacer {
   /** Token budget at `budgetAt`: never above 0 (no credit saved), negative while overdrawn. */
   private budget = 0;
   private budgetAt = 0;
+  /** Tokens a response used on average (moving), taken by each request when it starts. */
+  private estimate = 0;
+  /** Requests started before any answer (they took no tokens): their answers are debited whole. */
+  private unmeasured = 0;
 
   constructor(
     readonly limits: RateLimits,
@@ -51,18 +56,24 @@ export class RatePacer {
     if (this.tokensPerMs) {
       const budget = this.budgetNow(now);
       if (budget < 0) at = now + -budget / this.tokensPerMs;
+      this.budget = budget - this.estimate;
+      this.budgetAt = now;
+      if (!this.estimate) this.unmeasured++;
     }
     if (this.intervalMs) at = Math.max(at, this.lastSlot + this.intervalMs);
     this.lastSlot = at;
     return at - now;
   }
 
-  /** A response's tokens, debited from the minute's budget. */
+  /** A response's tokens: what they differ from the estimate its request took is settled with the budget. */
   spent(tokens: number): void {
     if (!this.tokensPerMs || !(tokens > 0)) return;
     const now = this.now();
-    this.budget = this.budgetNow(now) - tokens;
+    const taken = this.unmeasured > 0 ? 0 : this.estimate;
+    if (this.unmeasured > 0) this.unmeasured--;
+    this.budget = this.budgetNow(now) - (tokens - taken);
     this.budgetAt = now;
+    this.estimate = this.estimate ? this.estimate * 0.8 + tokens * 0.2 : tokens;
   }
 
   private budgetNow(now: number): number {
