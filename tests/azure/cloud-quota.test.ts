@@ -44,6 +44,7 @@ describe('a cloud bulk-run against a model enforcing the quota', () => {
   let azurite: Azurite;
   let emulator: ArmEmulator;
   let runner: JobRunner;
+  let container: import('@azure/storage-blob').ContainerClient;
 
   beforeAll(async () => {
     model = await startModelServer({
@@ -60,7 +61,7 @@ describe('a cloud bulk-run against a model enforcing the quota', () => {
       azurite.directUrl,
       new blob.StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY),
     );
-    const container = service.getContainerClient(CONTAINER);
+    container = service.getContainerClient(CONTAINER);
     await container.create();
     emulator = await ArmEmulator.start({
       datastore: { accountName: DEV_ACCOUNT, accountKey: DEV_KEY, containerName: CONTAINER },
@@ -111,6 +112,11 @@ describe('a cloud bulk-run against a model enforcing the quota', () => {
       );
       expect(commands).toHaveLength(4);
       for (const c of commands) expect(c).toContain('--requests-per-minute 120 ');
+      // Each job ran at its share, as its own log says.
+      const log = await container
+        .getBlobClient(`ExperimentRun/dcid.${runner.definitions[0].name}/user_logs/std_log.txt`)
+        .downloadToBuffer();
+      expect(log.toString()).toContain('model calls paced at 120 requests/min');
       const after = model.stats();
       const answered = (after.byStatus['200'] ?? 0) - (before.byStatus['200'] ?? 0);
       const throttled = after.rateLimited - before.rateLimited;

@@ -32,6 +32,7 @@ import {
   environmentFallback,
   executionOverrides,
   failedLineLimit,
+  pacedText,
   loadUseCaseForRun,
   storeInputs,
 } from './run-settings.js';
@@ -195,7 +196,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     );
     const overLimit: { run: StandardRun; limit: number }[] = [];
     host.info(
-      `bulk-run ${useCase.name}: ${plan.runs.length} run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, ${pieces.reduce((n, p) => n + lineCount(p), 0)} line(s), concurrency ${concurrency} across runs (up to ${scheduler.openAtOnce} open at once), cache ${execution.cache}${earlier ? ', resuming the saved plan' : ''}`,
+      `bulk-run ${useCase.name}: ${plan.runs.length} run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, ${pieces.reduce((n, p) => n + lineCount(p), 0)} line(s), concurrency ${concurrency} across runs (up to ${scheduler.openAtOnce} open at once)${pacedText(execution)}, cache ${execution.cache}${earlier ? ', resuming the saved plan' : ''}`,
     );
 
     const runPiece = async ({ planned: r, range }: (typeof pieces)[number]) => {

@@ -43,6 +43,7 @@ import {
   environmentFallback,
   executionOverrides,
   failedLineLimit,
+  pacedText,
   loadUseCaseForRun,
   storeInputs,
 } from './run-settings.js';
@@ -223,7 +224,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       pieces.reduce((n, p) => n + pieceLines(p), 0),
     );
     host.info(
-      `evaluate ${useCase.name}: ${jobs.length} evaluation run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, concurrency ${concurrency} across runs${inputs.resume ? ', resuming' : ''}`,
+      `evaluate ${useCase.name}: ${jobs.length} evaluation run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, concurrency ${concurrency} across runs${pacedText(execution)}${inputs.resume ? ', resuming' : ''}`,
     );
     const runPiece = async (piece: EvaluationPiece) => {
       if (scheduler.signal.aborted) return;

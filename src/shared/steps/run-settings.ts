@@ -64,6 +64,15 @@ export function executionOverrides(
   return out;
 }
 
+/** ", model calls paced at 600 requests/min" when the execution declares the model's quota. */
+export function pacedText(execution: Pick<Execution, 'requestsPerMinute' | 'tokensPerMinute'>): string {
+  const parts = [
+    execution.requestsPerMinute ? `${execution.requestsPerMinute} requests/min` : '',
+    execution.tokensPerMinute ? `${execution.tokensPerMinute} tokens/min` : '',
+  ].filter(Boolean);
+  return parts.length ? `, model calls paced at ${parts.join(', ')}` : '';
+}
+
 export function parseTolerance(text: string): Execution['maxFailedLines'] {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
   if (!m || (!m[2] && !Number.isInteger(Number(m[1]))))
