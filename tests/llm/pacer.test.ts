@@ -7,31 +7,43 @@ import type { Connection } from '../../src/shared/config/connections.js';
 import { RatePacer } from '../../src/shared/llm/pacer.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 
-test('request slots are 60000/rpm ms apart, taken from the previous slot; no pacing without a limit', () => {
+test('starts are 60000/rpm ms apart, timed from the previous start as it happened; none without a limit', () => {
   let now = 1_000;
   const pacer = new RatePacer({ requestsPerMinute: 600 }, () => now);
-  expect([pacer.reserve(), pacer.reserve(), pacer.reserve()]).toEqual([0, 100, 200]);
-  now += 1_000; // idle time is not saved as a burst: one slot now, the next a full interval later
-  expect([pacer.reserve(), pacer.reserve()]).toEqual([0, 100]);
+  expect(pacer.wait()).toBe(0);
+  pacer.start();
+  expect(pacer.wait()).toBe(100);
+  now += 60;
+  expect(pacer.wait()).toBe(40);
+  now += 90; // a timer that fired 50 ms late: the next start is a full interval after this one, no catching up
+  pacer.start();
+  expect(pacer.wait()).toBe(100);
+  now += 1_000; // idle time is not saved as a burst
+  pacer.start();
+  expect(pacer.wait()).toBe(100);
   const free = new RatePacer({}, () => now);
-  expect([free.reserve(), free.reserve()]).toEqual([0, 0]);
+  free.start();
+  expect(free.wait()).toBe(0);
 });
 
 test("the token budget: each start takes a response's average tokens; overdrawn, starts wait; unused time is no credit", () => {
   let now = 0;
   const pacer = new RatePacer({ tokensPerMinute: 6_000 }, () => now); // 0.1 token per ms
-  expect(pacer.reserve()).toBe(0); // nothing measured yet
+  expect(pacer.wait()).toBe(0);
+  pacer.start(); // before any answer: it takes nothing, its answer is debited whole
+  expect(pacer.wait()).toBe(0);
   pacer.spent(50);
-  // Each start takes the 50 tokens responses use: starts 500 ms apart.
-  expect(pacer.reserve()).toBeCloseTo(500);
-  expect(pacer.reserve()).toBeCloseTo(1_000);
+  expect(pacer.wait()).toBeCloseTo(500);
+  now += 500;
+  pacer.start(); // takes the 50 tokens answers use
+  expect(pacer.wait()).toBeCloseTo(500);
   pacer.spent(50); // as estimated: nothing to settle
-  expect(pacer.reserve()).toBeCloseTo(1_500);
+  expect(pacer.wait()).toBeCloseTo(500);
   now += 60_000;
-  expect(pacer.reserve()).toBeCloseTo(0);
-  // An answer much larger than the estimate overdraws the budget: the next start waits for it.
-  pacer.spent(550);
-  expect(pacer.reserve()).toBeCloseTo(5_500); // 50 taken at its start, 500 more settled now: 550 at 0.1/ms
+  expect(pacer.wait()).toBe(0);
+  pacer.start();
+  pacer.spent(550); // 500 more than it took: 550 owed at 0.1/ms
+  expect(pacer.wait()).toBeCloseTo(5_500);
 });
 
 describe('four shares of one quota against a model enforcing the whole of it', () => {

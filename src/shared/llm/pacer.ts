@@ -4,14 +4,14 @@
  * get their share of it, and N processes each backing off on their own 429s would keep hitting a limit none
  * of them can see whole.
  *
- * - Requests: starts are spaced 60000 / rpm ms apart, the next slot taken from the previous slot (not from
- *   when its timer fired), so in any minute at most rpm requests start, with no burst the quota's own sliding
- *   window would refuse.
+ * - Requests: starts are spaced at least 60000 / rpm ms apart, timed from the previous start as it happened
+ *   (a timer that fired late delays the next start, no burst catches up), so in any minute at most rpm
+ *   requests start, with no burst the quota's own sliding window would refuse.
  * - Tokens: a request may start while the minute's token budget is not overdrawn, and takes the tokens a
  *   response has used on average so far (its own size is only known when it is answered: the difference is
  *   settled then), so requests starting together see each other. The budget refills at tpm per minute without
  *   saving unused time as credit. Requests started before any answer take nothing and are debited whole.
- * The slot is taken after the concurrency permit, so a request waiting for a permit does not hold a slot.
+ * A request waits for its start after its concurrency permit, so one waiting for a permit holds no start.
  * @module
  */
 import { AdaptiveLimiter, type Permit } from './limiter.js';
@@ -31,8 +31,8 @@ export function pacingOf(limits: RateLimits | undefined): RateLimits | undefined
 export class RatePacer {
   private readonly intervalMs: number;
   private readonly tokensPerMs: number;
-  /** When the last request slot was given (ms since epoch). */
-  private lastSlot = -Infinity;
+  /** When the last request started (ms since epoch). */
+  private lastStart = -Infinity;
   /** Token budget at `budgetAt`: never above 0 (no credit saved), negative while overdrawn. */
   private budget = 0;
   private budgetAt = 0;
@@ -49,20 +49,27 @@ export class RatePacer {
     this.tokensPerMs = limits.tokensPerMinute ? limits.tokensPerMinute / 60_000 : 0;
   }
 
-  /** Takes the next start slot: how many ms to wait before sending (0: now). */
-  reserve(): number {
+  /** How many ms until a request may start (0: now). */
+  wait(): number {
     const now = this.now();
     let at = now;
+    if (this.intervalMs) at = Math.max(at, this.lastStart + this.intervalMs);
     if (this.tokensPerMs) {
       const budget = this.budgetNow(now);
-      if (budget < 0) at = now + -budget / this.tokensPerMs;
-      this.budget = budget - this.estimate;
+      if (budget < 0) at = Math.max(at, now + -budget / this.tokensPerMs);
+    }
+    return at - now;
+  }
+
+  /** A request starts now: the next one waits a full interval from here, and it takes its estimated tokens. */
+  start(): void {
+    const now = this.now();
+    this.lastStart = now;
+    if (this.tokensPerMs) {
+      this.budget = this.budgetNow(now) - this.estimate;
       this.budgetAt = now;
       if (!this.estimate) this.unmeasured++;
     }
-    if (this.intervalMs) at = Math.max(at, this.lastSlot + this.intervalMs);
-    this.lastSlot = at;
-    return at - now;
   }
 
   /** A response's tokens: what they differ from the estimate its request took is settled with the budget. */
@@ -81,9 +88,15 @@ export class RatePacer {
   }
 }
 
-/** The adaptive limiter of an endpoint whose quota is declared: a permit is given out at its paced slot. */
+/**
+ * The adaptive limiter of an endpoint whose quota is declared: permits wait in line and are given out one
+ * at a time when the pacer allows, each start timed from the one before it (a late timer delays what follows
+ * instead of letting a burst catch up).
+ */
 export class PacedLimiter extends AdaptiveLimiter {
   readonly pacer: RatePacer;
+  private readonly line: (() => void)[] = [];
+  private startTimer: NodeJS.Timeout | undefined;
 
   constructor(maxConcurrency: number, limits: RateLimits) {
     super(maxConcurrency);
@@ -101,8 +114,30 @@ export class PacedLimiter extends AdaptiveLimiter {
   }
 
   private paced(permit: Permit): Promise<Permit> | Permit {
-    const wait = this.pacer.reserve();
-    if (wait <= 0) return permit;
-    return new Promise((resolve) => setTimeout(() => resolve(permit), Math.ceil(wait)));
+    if (this.line.length === 0 && this.pacer.wait() <= 0) {
+      this.pacer.start();
+      return permit;
+    }
+    return new Promise((resolve) => {
+      this.line.push(() => resolve(permit));
+      this.releaseLine();
+    });
+  }
+
+  /** Lets the first in line start when the pacer allows; one timer at a time. */
+  private releaseLine(): void {
+    if (this.startTimer) return;
+    while (this.line.length > 0) {
+      const wait = this.pacer.wait();
+      if (wait > 0) {
+        this.startTimer = setTimeout(() => {
+          this.startTimer = undefined;
+          this.releaseLine();
+        }, Math.ceil(wait));
+        return;
+      }
+      this.pacer.start();
+      this.line.shift()!();
+    }
   }
 }
