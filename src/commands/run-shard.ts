@@ -19,6 +19,7 @@ import {
   workspaceConnectionVariables,
 } from '../shared/azure/jobs-connections.js';
 import { SHARD_VERDICT, type ShardVerdict } from '../shared/azure/jobs-run.js';
+import type { RateShare } from '../shared/azure/jobs-quota.js';
 import { bulkRunStep, planFileBeside } from '../shared/steps/bulk-run.js';
 import { evaluateStep } from '../shared/steps/evaluate.js';
 import type { ExperimentPlan } from '../shared/runs/plan.js';
@@ -34,6 +35,8 @@ interface RunShardOptions {
   shard: string;
   output: string;
   concurrency?: string;
+  requestsPerMinute?: string;
+  tokensPerMinute?: string;
   verbose?: boolean;
 }
 
@@ -56,6 +59,14 @@ export function registerRunShardCommand(program: Command): void {
     .requiredOption('--shard <i/n>', 'The shard to execute, e.g. 2/4.')
     .requiredOption('--output <dir>', 'Store folder the shard writes (the job output).')
     .option('--concurrency <n>', "Lines run at once in this shard (its share of the experiment's concurrency).")
+    .option(
+      '--requests-per-minute <n>',
+      "This shard's share of the model's requests per minute (replaces execution.requests_per_minute).",
+    )
+    .option(
+      '--tokens-per-minute <n>',
+      "This shard's share of the model's tokens per minute (replaces execution.tokens_per_minute).",
+    )
     .option('--verbose', 'Print debug lines too.')
     .addHelpText(
       'after',
@@ -68,6 +79,7 @@ export function registerRunShardCommand(program: Command): void {
         const verdict = (v: Omit<ShardVerdict, 'shard'>) =>
           writeFileSync(path.join(output, SHARD_VERDICT), JSON.stringify({ shard: opts.shard, ...v }, null, 2));
         try {
+          const rateShare = shareOf(opts);
           await readWorkspaceConnections(opts, host);
           if (opts.step === 'evaluate') {
             if (!opts.runsFile)
@@ -85,6 +97,7 @@ export function registerRunShardCommand(program: Command): void {
                 evaluationsFile: path.join(output, 'shard-evaluations.json'),
                 shard: opts.shard,
                 concurrency: opts.concurrency === undefined ? undefined : Number(opts.concurrency),
+                rateShare,
                 maxFailedLines: '100%',
               },
               host,
@@ -117,6 +130,7 @@ export function registerRunShardCommand(program: Command): void {
               datasets: [...new Set(plan.runs.map((r) => r.dataset))].join(','),
               shard: opts.shard,
               concurrency: opts.concurrency === undefined ? undefined : Number(opts.concurrency),
+              rateShare,
               // The tolerance is the submitting step's, over whole runs: a shard records its failed lines and ends.
               maxFailedLines: '100%',
             },
@@ -136,6 +150,22 @@ export function registerRunShardCommand(program: Command): void {
         }
       });
     });
+}
+
+/** The share of the model's quota the job definition gives this shard. */
+function shareOf(opts: RunShardOptions): RateShare | undefined {
+  const value = (flag: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0)
+      throw ConfigError.at({ file: `option ${flag}` }, `found ${JSON.stringify(text)}, expected a number above 0`);
+    return n;
+  };
+  const share = {
+    requestsPerMinute: value('--requests-per-minute', opts.requestsPerMinute),
+    tokensPerMinute: value('--tokens-per-minute', opts.tokensPerMinute),
+  };
+  return share.requestsPerMinute || share.tokensPerMinute ? share : undefined;
 }
 
 /** The connections' values, from the workspace connections the job definition names, into this process only. */

@@ -3,7 +3,7 @@
  * the (emulated) workspace, downloaded once from the datastore (Azurite) into the store's cache by
  * hash, read like a local file; run.json and the runs file record the exact asset version each run read.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ArmEmulator } from '../support/azure/arm-emulator.js';
@@ -15,6 +15,7 @@ const CONTAINER = 'azureml-blobstore-0a6c3d1e-2b4f-4e59-8c71-9d3e5f7a1b2c';
 
 let azurite: Azurite;
 let emulator: ArmEmulator;
+let container: import('@azure/storage-blob').ContainerClient;
 
 beforeAll(async () => {
   azurite = await Azurite.start();
@@ -23,7 +24,8 @@ beforeAll(async () => {
     azurite.directUrl,
     new blob.StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY),
   );
-  await service.getContainerClient(CONTAINER).create();
+  container = service.getContainerClient(CONTAINER);
+  await container.create();
   emulator = await ArmEmulator.start({
     datastore: { accountName: DEV_ACCOUNT, accountKey: DEV_KEY, containerName: CONTAINER },
   });
@@ -164,6 +166,36 @@ test('a uri_folder asset is downloaded as a folder and read in file order', asyn
   }
 });
 
+test('a uri_folder asset whose files changed in the datastore: exit 3 naming both hashes; nothing cached or run', async () => {
+  const producer = makeUseCase({
+    'experiment.yaml': `${baseExperiment.replace('name: train\n', 'name: tampered_set\n').replace('reference: train', 'reference: tampered_set').replace('source: data/train.jsonl', 'source: data/parts')}${azureBlock()}`,
+    'data/parts/1.jsonl': '{"question": "t1"}\n',
+    'data/parts/2.jsonl': '{"question": "t2"}\n',
+  });
+  const uc = consumer('azureml:tampered_set:latest');
+  try {
+    expect((await cli(producer.dir, 'register-data', '--config', 'experiment.yaml')).status).toBe(0);
+    let blob: string | undefined;
+    for await (const item of container.listBlobsFlat({ prefix: 'LocalUpload/', includeMetadata: true }))
+      if (item.name.endsWith('/parts/2.jsonl') && item.metadata?.asset_name === 'tampered_set') blob = item.name;
+    expect(blob).toBeDefined();
+    const tampered = '{"question": "changed"}\n';
+    await container.getBlockBlobClient(blob!).upload(tampered, tampered.length);
+    const run = await cli(uc.dir, 'bulk-run', '--config', 'experiment.yaml');
+    expect(run.status).toBe(3);
+    expect(run.stderr).toMatch(
+      /data asset tampered_set:\w+ downloaded from .* has sha256 [0-9a-f]{64} \(its data files in reading order, names included\), but its data_hash tag says [0-9a-f]{64}/,
+    );
+    expect(existsSync(path.join(uc.dir, '.llmops/runs'))).toBe(false);
+    // Nothing half-downloaded is left to be taken for the asset later.
+    const cache = path.join(uc.dir, '.llmops/data/cache');
+    expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);
+  } finally {
+    producer.cleanup();
+    uc.cleanup();
+  }
+});
+
 test('an asset that does not exist: exit 3 naming the asset and the workspace; nothing run', async () => {
   const uc = consumer('azureml:nope:latest');
   try {
@@ -176,7 +208,35 @@ test('an asset that does not exist: exit 3 naming the asset and the workspace; n
   }
 });
 
-test('evaluate reads an azureml: evaluation dataset too; its evaluation run records the version in run.json', async () => {
+/** Two more evaluators of the same asset: a built-in one and a code-only one (an eval_ function). */
+const otherEvaluators = (source: string) => `  - name: exact
+    builtin: exact_match
+    datasets:
+      - name: train_eval
+        reference: train
+        source: ${source}
+        mappings:
+          prediction: \${run.outputs.answer}
+          reference: \${data.answer}
+  - name: counted
+    flow: flows/eval_code
+    datasets:
+      - name: train_eval
+        reference: train
+        source: ${source}
+        mappings:
+          answer: \${data.answer}
+`;
+const countingEvaluator = `import json
+
+
+def eval_count(run_name, data_path, column_mapping, output_path):
+    with open(data_path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return {"rows": [{"outputs.count.n": 1} for _ in rows], "metrics": {"count.n": len(rows)}}
+`;
+
+test('evaluate reads an azureml: evaluation dataset too; flow, built-in and code evaluation runs record the version in run.json', async () => {
   const producer = makeUseCase({
     'experiment.yaml': `${baseExperiment}${azureBlock()}`,
     'data/train.jsonl': '{"question": "e1"}\n{"question": "e2"}\n',
@@ -185,7 +245,11 @@ test('evaluate reads an azureml: evaluation dataset too; its evaluation run reco
   const uc = makeUseCase({
     'experiment.yaml': `${baseExperiment
       .replace('source: data/train.jsonl', 'source: azureml:train:latest')
-      .replace('source: data/eval.jsonl', 'source: azureml:train_eval:latest')}${azureBlock()}`,
+      .replace(
+        'source: data/eval.jsonl',
+        'source: azureml:train_eval:latest',
+      )}${otherEvaluators('azureml:train_eval:latest')}${azureBlock()}`,
+    'flows/eval_code/eval_count.py': countingEvaluator,
   });
   try {
     const registered = await cli(
@@ -205,10 +269,13 @@ test('evaluate reads an azureml: evaluation dataset too; its evaluation run reco
     const evaluations = JSON.parse(
       readFileSync(path.join(uc.dir, '.llmops/experiments/demo/evaluations.json'), 'utf8'),
     );
-    const runId = evaluations.evaluations[0].runId as string;
-    const record = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/runs', runId, 'run.json'), 'utf8'));
-    expect(record.status).toBe('Completed');
-    expect(record.data_asset.asset).toBe(`azureml:train_eval:${evalVersion}`);
+    const names = (evaluations.evaluations as { evaluator: string }[]).map((e) => e.evaluator).sort();
+    expect(names).toEqual(['accuracy', 'counted', 'exact']);
+    for (const e of evaluations.evaluations as { runId: string }[]) {
+      const record = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/runs', e.runId, 'run.json'), 'utf8'));
+      expect(record.status).toBe('Completed');
+      expect(record.data_asset.asset).toBe(`azureml:train_eval:${evalVersion}`);
+    }
     expect(emulator.specViolations()).toEqual([]);
   } finally {
     producer.cleanup();

@@ -174,6 +174,25 @@ test('register-data → bulk-run on azure (4 shards as jobs) → evaluate → re
 
     // evaluate on azure too: the evaluation lines as jobs, the submitting machine without the key.
     const jobsBefore = runner.definitions.length;
+    const requestsBefore = emulator.requests.length;
+    const evalDry = await cli(
+      cloud.dir,
+      cloudEnv(),
+      'evaluate',
+      '--config',
+      'experiment.yaml',
+      '--target',
+      'azure',
+      '--dry-run',
+    );
+    expect(evalDry.status).toBe(0);
+    expect(evalDry.stderr).toContain('4 shard(s) of 7 line(s)');
+    expect(evalDry.stderr).toMatch(/would submit job demo-eval-.*shard4of4: llmops run-shard --step evaluate/);
+    // A dry run submits, uploads and registers nothing (it only resolves the azureml: dataset's version).
+    expect(runner.definitions.length).toBe(jobsBefore);
+    expect(emulator.requests.slice(requestsBefore).filter((r) => /\/(jobs|codes|environments)\//.test(r.path))).toEqual(
+      [],
+    );
     const cloudEval = await cli(cloud.dir, cloudEnv(), 'evaluate', '--config', 'experiment.yaml', '--target', 'azure');
     expect(cloudEval.stderr).not.toMatch(/internal error/);
     expect(cloudEval.status).toBe(0);

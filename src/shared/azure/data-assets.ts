@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } fr
 import path from 'node:path';
 import { ConfigError, ServiceError } from '../errors.js';
 import { parseAssetSource } from './asset-ref.js';
+import { hashFile } from '../data/check.js';
 import { dataFiles } from '../runs/data.js';
 import { RunStore } from '../runs/store.js';
 import {
@@ -170,14 +171,16 @@ export async function fetchAsset(ws: MlWorkspace, source: string, storeRoot: str
     }
     if (names.length === 0)
       throw new ServiceError(`Azure ML: data asset ${ref.name}:${version} has no files at ${found.properties.dataUri}`);
-  } else {
-    await downloadFile(store, location.path, path.join(partial, base));
-    if (hash && hash.length === 64) {
-      const got = await sha256File(path.join(partial, base));
-      if (got !== hash)
-        throw new ServiceError(
-          `Azure ML: data asset ${ref.name}:${version} downloaded from ${found.properties.dataUri} has sha256 ${got}, but its ${HASH_TAG} tag says ${hash}`,
-        );
+  } else await downloadFile(store, location.path, path.join(partial, base));
+  // The hash register-data tagged: a file's sha256, or a folder's data files in reading order with their names.
+  if (hash && /^[0-9a-f]{64}$/.test(hash)) {
+    const target = path.join(partial, base);
+    const got = folder ? await hashFile(target) : await sha256File(target);
+    if (got !== hash) {
+      rmSync(partial, { recursive: true, force: true });
+      throw new ServiceError(
+        `Azure ML: data asset ${ref.name}:${version} downloaded from ${found.properties.dataUri} has sha256 ${got}${folder ? ' (its data files in reading order, names included)' : ''}, but its ${HASH_TAG} tag says ${hash}`,
+      );
     }
   }
   // Moved into place in one step: a killed download never looks complete.

@@ -22,6 +22,7 @@ import { RunStore } from '../runs/store.js';
 import { blobNamesUnder, downloadFile, openDatastore, type DatastoreContainer } from './blob.js';
 import { connectionMap, KEY_VAULT_SECRETS_VARIABLE, WORKSPACE_CONNECTIONS_VARIABLE } from './jobs-connections.js';
 import { mergeShardStore } from './jobs-merge.js';
+import { describeShare, nextShare, quotaOf, shareArgs, type RateShare } from './jobs-quota.js';
 import { SNAPSHOT_PLAN, snapshotOf, uploadSnapshot, type SnapshotFile } from './jobs-snapshot.js';
 import { FINISHED_JOB_STATES, MlJobs, type CommandJobSpec } from './jobs.js';
 import type { CloudSettings } from './jobs-settings.js';
@@ -43,7 +44,10 @@ export interface CloudRunOptions {
   /** ARM id of the workspace (compute ids are under it). */
   workspaceId: string;
   cloud: CloudSettings;
-  useCase: Pick<UseCase, 'name' | 'envName' | 'configFile' | 'baseDir' | 'connections' | 'datasets'>;
+  useCase: Pick<UseCase, 'name' | 'envName' | 'configFile' | 'baseDir' | 'connections' | 'datasets'> & {
+    /** The model's quota the jobs share (execution.requests_per_minute / tokens_per_minute). */
+    execution?: RateShare;
+  };
   /** What the shards do: a bulk-run's plan or an evaluate's evaluation jobs. */
   work: CloudWork;
   storeRoot: string;
@@ -67,6 +71,8 @@ interface ShardState {
   job?: string;
   attempt: number;
   merged: boolean;
+  /** The share of the model's quota the current job was given. */
+  share?: RateShare;
 }
 
 interface CloudState {
@@ -163,7 +169,19 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
   };
   const outputPath = (name: string) => `llmops/jobs/${name}/`;
   const perShard = cloud.concurrencyPerShard ?? Math.max(1, Math.ceil(o.concurrency / count));
-  const command = (index: number) =>
+  const quota = quotaOf(o.useCase.execution);
+  // The share a shard's next job gets, from what the jobs running now leave free (jobs-quota.ts).
+  const shareFor = (s: ShardState): RateShare | undefined => {
+    if (!quota) return undefined;
+    const running = state.shards.filter((x) => x !== s && x.job && !x.merged);
+    const waiting = state.shards.filter((x) => x === s || (!x.job && !x.merged)).length;
+    return nextShare(
+      quota,
+      running.map((x) => x.share ?? nextShare(quota, [], count)),
+      waiting,
+    );
+  };
+  const command = (index: number, share: RateShare | undefined) =>
     [
       'llmops run-shard',
       ...(work.step === 'evaluate' ? ['--step evaluate'] : []),
@@ -172,19 +190,25 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
       ...work.args,
       `--shard ${index + 1}/${count}`,
       `--concurrency ${perShard}`,
+      ...shareArgs(share),
       '--output ${{outputs.store}}',
     ]
       .filter(Boolean)
       .join(' ');
   const pending = state.shards.filter((s) => !s.merged);
   host.info(
-    `azure: ${count} shard(s) of ${shards.reduce((n, s) => n + s.lines, 0)} line(s) as command jobs on ${cloud.compute ? `compute ${cloud.compute}` : 'serverless compute'}, concurrency ${perShard} per shard, image ${cloud.image}${pending.length < count ? `; ${count - pending.length} shard(s) finished earlier are kept` : ''}`,
+    `azure: ${count} shard(s) of ${shards.reduce((n, s) => n + s.lines, 0)} line(s) as command jobs on ${cloud.compute ? `compute ${cloud.compute}` : 'serverless compute'}, concurrency ${perShard} per shard${quota ? `, the model's quota (${describeShare(quota)}) shared among the running jobs` : ''}, image ${cloud.image}${pending.length < count ? `; ${count - pending.length} shard(s) finished earlier are kept` : ''}`,
   );
   if (o.dryRun) {
-    for (const s of pending)
+    for (const s of pending) {
+      const share = shareFor(s);
+      // As the real submission does: this shard now counts as running with its share.
+      s.job = 'dry-run';
+      s.share = share;
       host.info(
-        `  would submit job ${jobName(work, state.token, s.index, count, 1)}: ${command(s.index)} (${shards[s.index].lines} line(s); variables ${Object.keys(environmentVariables).join(', ')})`,
+        `  would submit job ${jobName(work, state.token, s.index, count, 1)}: ${command(s.index, share)} (${shards[s.index].lines} line(s); variables ${Object.keys(environmentVariables).join(', ')})`,
       );
+    }
     return count;
   }
   if (pending.length === 0) return count;
@@ -200,11 +224,11 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
   const codeUri = `${datastore.accountUrl}/${datastore.datastore.properties.containerName}/${uploaded.prefix}`;
   const codeId = await jobs.codeVersion(safeName(work.experiment), snapshot.hash, codeUri);
   const environmentId = await jobs.environmentVersion('llmops-cli', imageVersion(cloud.image), cloud.image);
-  const spec = (index: number, name: string): CommandJobSpec => ({
+  const spec = (index: number, name: string, share: RateShare | undefined): CommandJobSpec => ({
     displayName: `${work.experiment} ${work.step} shard ${index + 1}/${count}`,
     experimentName: safeName(work.experiment),
     codeId,
-    command: command(index),
+    command: command(index, share),
     environmentId,
     environmentVariables,
     computeId,
@@ -236,10 +260,11 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
       const followed = Boolean(s.job);
       if (!s.job) {
         s.attempt = s.attempt || 1;
+        s.share = shareFor(s);
         s.job = name;
         writeJsonAtomic(statePath, state);
-        await jobs.submit(name, spec(s.index, name));
-        host.info(`azure: ${label}: submitted job ${name}`);
+        await jobs.submit(name, spec(s.index, name, s.share));
+        host.info(`azure: ${label}: submitted job ${name}${s.share ? ` (${describeShare(s.share)})` : ''}`);
       } else host.info(`azure: ${label}: following job ${name} submitted earlier`);
       running.add(name);
       const status = await waitForJob(jobs, name, label, host, o.pollMs ?? 15_000, stop.signal);

@@ -360,6 +360,8 @@ function toExecution(e: Raw, baseDir: string): Execution {
       typeof e.python === 'string' ? (/[\\/]/.test(e.python) ? path.resolve(baseDir, e.python) : e.python) : undefined,
     pythonRequirements: (e.python_requirements as Execution['pythonRequirements']) ?? 'check',
     dataOutsideRepository: (e.data_outside_repository as boolean | undefined) ?? false,
+    requestsPerMinute: (e.requests_per_minute as number | undefined) ?? undefined,
+    tokensPerMinute: (e.tokens_per_minute as number | undefined) ?? undefined,
   };
 }
 

@@ -83,6 +83,9 @@ export interface Execution {
   pythonRequirements: 'check' | 'install' | 'off';
   /** Datasets may lie outside the repository (default false: they must be inside it, after symlinks). */
   dataOutsideRepository: boolean;
+  /** The model deployment's quota, kept by pacing each endpoint; on azure, shared among the shards' jobs. */
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
 }
 
 export interface UseCase {

@@ -95,7 +95,7 @@ async function renamed<T>(work: Promise<T>, file: string, displayFile: string): 
 }
 
 /** Content hash of a data file, or of a folder's data files in reading order (names included). */
-async function hashFile(path: string): Promise<string> {
+export async function hashFile(path: string): Promise<string> {
   const h = createHash('sha256');
   const files = dataFiles(path);
   for (const file of files) {

@@ -8,11 +8,14 @@ import { ConfigError } from '../errors.js';
 import {
   estimateCost,
   LimiterRegistry,
+  PacedLimiter,
+  pacingOf,
   type EndpointUnreachableError,
   LlmClient,
   type LlmClientOptions,
   type LlmResult,
   type PriceTable,
+  type RateLimits,
   type ResponseCache,
   type TokenUsage,
 } from '../llm/index.js';
@@ -46,6 +49,13 @@ export interface LlmServiceOptions {
   /** Options of every client (retries, timeouts, Entra token, fetch). */
   client?: Omit<LlmClientOptions, 'connection' | 'cache' | 'limiters' | 'calledFrom'>;
   maxConcurrency?: number;
+  /** The quota of each model endpoint (requests / tokens per minute), kept by pacing (llm/pacer.ts). */
+  rates?: RateLimits;
+  /**
+   * false: a connection is checked at its first call, not when the flow loads — a cloud run's submitting
+   * machine finishes runs whose lines all ran in jobs, without the connections' values. Default true.
+   */
+  checkAtLoad?: boolean;
 }
 
 export type LlmApiName = 'chat' | 'completion' | 'embedding';
@@ -55,7 +65,12 @@ export class LlmService {
   private readonly limiters: LimiterRegistry;
 
   constructor(private readonly options: LlmServiceOptions = {}) {
-    this.limiters = new LimiterRegistry(options.maxConcurrency ?? 64);
+    const rates = pacingOf(options.rates);
+    this.limiters = new LimiterRegistry(
+      options.maxConcurrency ?? 64,
+      undefined,
+      rates ? (n) => new PacedLimiter(n, rates) : undefined,
+    );
   }
 
   /** The client of a connection (cached per name and called-from marker). Unusable connections → ConfigError. */
@@ -87,6 +102,7 @@ export class LlmService {
 
   /** Checks at load time that a connection can call a model. */
   check(connection: Connection): void {
+    if (this.options.checkAtLoad === false) return;
     this.client(connection);
   }
 
@@ -103,8 +119,9 @@ export class LlmService {
     calledFrom?: string,
   ): Promise<LlmResult<unknown>> {
     let pending: Promise<LlmResult<unknown>>;
+    let client: LlmClient;
     try {
-      const client = this.client(connection, calledFrom);
+      client = this.client(connection, calledFrom);
       pending =
         api === 'chat'
           ? client.chat(body, { signal })
@@ -114,7 +131,14 @@ export class LlmService {
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    return pending.then((result) => this.account(result, body, usage));
+    return pending.then((result) => {
+      // A declared tokens-per-minute quota is settled with what the answer really used.
+      if (this.options.rates?.tokensPerMinute && !result.cached) {
+        const limiter = client.limiterFor(api, String(body.model ?? ''));
+        if (limiter instanceof PacedLimiter) limiter.spent(result.usage.totalTokens);
+      }
+      return this.account(result, body, usage);
+    });
   }
 
   private account(result: LlmResult<unknown>, body: Record<string, unknown>, usage: Usage[]): LlmResult<unknown> {

@@ -27,6 +27,7 @@ export { EndpointUnreachableError, LlmHttpError, LlmRetriesExhaustedError } from
 export { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './breaker.js';
 export { endpointUrlProblem, ENDPOINT_URL_FIELDS } from './endpoint-url.js';
 export { AdaptiveLimiter, LimiterRegistry, type Permit } from './limiter.js';
+export { PacedLimiter, RatePacer, pacingOf, type RateLimits } from './pacer.js';
 export {
   DEFAULT_RETRY,
   isRetryable,

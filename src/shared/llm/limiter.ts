@@ -122,6 +122,8 @@ export class LimiterRegistry {
   constructor(
     readonly maxConcurrency = 64,
     private readonly breakerOptions: BreakerOptions = DEFAULT_BREAKER,
+    /** The limiter of a new endpoint (pacer.ts's PacedLimiter when the quota is declared). */
+    private readonly create: (maxConcurrency: number) => AdaptiveLimiter = (n) => new AdaptiveLimiter(n),
   ) {}
 
   /** The circuit breaker of a request URL's origin. */
@@ -150,7 +152,7 @@ export class LimiterRegistry {
   get(key: string): AdaptiveLimiter {
     let l = this.limiters.get(key);
     if (!l) {
-      l = new AdaptiveLimiter(this.maxConcurrency);
+      l = this.create(this.maxConcurrency);
       this.limiters.set(key, l);
     }
     return l;

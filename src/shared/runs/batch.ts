@@ -299,6 +299,7 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
       data: data.map((d) => resolve(d)),
       mapping,
       referencedRun,
+      dataAsset: o.dataAsset,
       runId: checkedRunId(runId),
       concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
       previous,

@@ -32,6 +32,7 @@ import {
   environmentFallback,
   executionOverrides,
   failedLineLimit,
+  pacedText,
   loadUseCaseForRun,
   storeInputs,
 } from './run-settings.js';
@@ -43,6 +44,8 @@ export interface BulkRunInputs {
   variants?: VariantPlanName;
   datasets?: string;
   concurrency?: number;
+  /** Programmatic only (run-shard): this shard's share of the model's quota. */
+  rateShare?: Pick<Execution, 'requestsPerMinute' | 'tokensPerMinute'>;
   maxFailedLines?: string;
   cacheMode?: Execution['cache'];
   buildId?: string;
@@ -168,7 +171,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
           range: { start: p.start, end: p.end },
         }))
       : plan.runs.map((r) => ({ planned: r, range: undefined }));
-    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
+    // After a cloud run every line is recorded: this machine may not hold the connections' values.
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, { checkAtLoad: !cloudRun });
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     const handoff: RunsFile = {
       experiment: useCase.name,
@@ -192,7 +196,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     );
     const overLimit: { run: StandardRun; limit: number }[] = [];
     host.info(
-      `bulk-run ${useCase.name}: ${plan.runs.length} run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, ${pieces.reduce((n, p) => n + lineCount(p), 0)} line(s), concurrency ${concurrency} across runs (up to ${scheduler.openAtOnce} open at once), cache ${execution.cache}${earlier ? ', resuming the saved plan' : ''}`,
+      `bulk-run ${useCase.name}: ${plan.runs.length} run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, ${pieces.reduce((n, p) => n + lineCount(p), 0)} line(s), concurrency ${concurrency} across runs (up to ${scheduler.openAtOnce} open at once)${pacedText(execution)}, cache ${execution.cache}${earlier ? ', resuming the saved plan' : ''}`,
     );
 
     const runPiece = async ({ planned: r, range }: (typeof pieces)[number]) => {

@@ -43,6 +43,7 @@ import {
   environmentFallback,
   executionOverrides,
   failedLineLimit,
+  pacedText,
   loadUseCaseForRun,
   storeInputs,
 } from './run-settings.js';
@@ -52,6 +53,8 @@ export interface EvaluateInputs {
   env?: string;
   store: string;
   concurrency?: number;
+  /** Programmatic only (run-shard): this shard's share of the model's quota. */
+  rateShare?: Pick<UseCase['execution'], 'requestsPerMinute' | 'tokensPerMinute'>;
   maxFailedLines?: string;
   cacheMode?: UseCase['execution']['cache'];
   buildId?: string;
@@ -123,6 +126,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     if (inputs.dryRun && !existsSync(runsFile)) {
       // Before bulk-run has run: the evaluations of the runs it would make.
       host.info(`evaluate: no runs file at ${runsFile}; planning against the runs bulk-run would make`);
+      if (cloud) host.info('evaluate: the Azure ML jobs it would submit are listed once bulk-run has written its runs');
       const plan = await planExperiment(useCase, {
         build: inputs.buildId ?? ciBuildId(),
         prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
@@ -134,6 +138,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const unfinished = unfinishedRuns(runsFile, runs, 'evaluate');
     if (unfinished) throw unfinished;
     const jobs = linkEvaluations(useCase, runs.runs);
+    let shownPlan: ExperimentPlan | undefined;
     if (inputs.dryRun || inputs.planFile) {
       const plan = await planExperiment(useCase, {
         build: runs.build,
@@ -143,12 +148,14 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       });
       // The runs of the runs file are what gets scored: the plan's own standard runs are not shown.
       await showPlan(plan, 'evaluations', host, inputs, useCase.missingSecrets);
-      if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan };
+      shownPlan = plan;
+      if (inputs.dryRun && !(cloud && jobs.length > 0)) return { evaluationsFile: '', evaluations: [], plan };
     }
     const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
     const rows = await checkAlignment(jobs, useCase);
     // On azure the evaluation jobs' lines run as cloud jobs and are merged into the store; the runs are then
-    // finished below as resumed ones (every line recorded: nothing runs, aggregation completes them).
+    // finished below as resumed ones (every line recorded: nothing runs, aggregation completes them). A dry run
+    // lists the jobs it would submit.
     let cloudDone = false;
     if (cloud && jobs.length > 0) {
       const { prepareCloudRun } = await import('../azure/jobs-step.js');
@@ -156,6 +163,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       const cloudRun = await prepareCloudRun(useCase, host);
       const total = [...rows.values()].reduce((n, r) => n + r, 0);
       await cloudRun.run({
+        dryRun: inputs.dryRun,
         work: evaluateWork({
           runs,
           runsFile,
@@ -186,6 +194,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         storeRoot: inputs.store,
         concurrency: execution.concurrency,
       });
+      if (inputs.dryRun) return { evaluationsFile: '', evaluations: [], plan: shownPlan };
       cloudDone = true;
     }
     if (jobs.length === 0)
@@ -193,7 +202,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         `evaluate: no evaluator references the datasets of these runs (${[...new Set(runs.runs.map((r) => r.dataset))].join(', ')}); nothing to evaluate`,
       );
 
-    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host);
+    // After a cloud run every line is recorded: this machine may not hold the connections' values.
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, { checkAtLoad: !cloudDone });
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     // Code-only evaluators import their eval_*.py files now: the user's import errors stop the step (exit 2) before any model call.
     const codeEvaluators = await checkCodeEvaluators(
@@ -214,7 +224,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       pieces.reduce((n, p) => n + pieceLines(p), 0),
     );
     host.info(
-      `evaluate ${useCase.name}: ${jobs.length} evaluation run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, concurrency ${concurrency} across runs${inputs.resume ? ', resuming' : ''}`,
+      `evaluate ${useCase.name}: ${jobs.length} evaluation run(s)${shard ? `, shard ${shard.index + 1}/${shard.count}: ${pieces.length} piece(s)` : ''}, concurrency ${concurrency} across runs${pacedText(execution)}${inputs.resume ? ', resuming' : ''}`,
     );
     const runPiece = async (piece: EvaluationPiece) => {
       if (scheduler.signal.aborted) return;
@@ -247,6 +257,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         fallbackConnection,
         llm,
         progress: progress.forRun(pieceLines(piece)),
+        // Lineage: the asset version the evaluation's dataset was read from, whatever kind of evaluator.
+        ...dataAssetOf(lineage.get(job.dataset.source)),
       };
       const cut = { lineRange: range, shard: range ? shard : undefined };
       let summary: RunSummary;
@@ -260,7 +272,6 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
               resume: continues ? runId : undefined,
               flow: job.evaluator.flow.model,
               data: job.dataset.localPath!,
-              ...dataAssetOf(lineage.get(job.dataset.source)),
               columnMapping: job.dataset.mappings,
               referencedRun: job.run.runId,
               lineTimeoutMs: execution.lineTimeoutSec * 1000,

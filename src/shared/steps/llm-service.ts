@@ -17,7 +17,13 @@ import { readSource } from '../source.js';
 /** Azure OpenAI's token scope. */
 const cognitiveServicesScope = 'https://cognitiveservices.azure.com/.default';
 
-export function llmServiceFor(execution: Execution, store: string, connections: Connection[], host: Host): LlmService {
+export function llmServiceFor(
+  execution: Execution,
+  store: string,
+  connections: Connection[],
+  host: Host,
+  options: { checkAtLoad?: boolean } = {},
+): LlmService {
   const needsToken = connections.some(
     (c) => c.type === 'AzureOpenAIConnection' && (c.value.auth_mode === 'meid_token' || c.value.api_key === undefined),
   );
@@ -28,6 +34,8 @@ export function llmServiceFor(execution: Execution, store: string, connections: 
         : new ResponseCache({ root: new RunStore(store).cacheDir, mode: execution.cache }),
     prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
     client: needsToken ? { getToken: entraTokens(host) } : undefined,
+    checkAtLoad: options.checkAtLoad,
+    rates: { requestsPerMinute: execution.requestsPerMinute, tokensPerMinute: execution.tokensPerMinute },
   });
 }
 

@@ -42,9 +42,15 @@ export const storeInputs: readonly InputSpec[] = [
 /** experiment.yaml's execution block with the step's inputs applied over it. */
 export function executionOverrides(
   base: Execution,
-  inputs: { concurrency?: number; maxFailedLines?: string; cacheMode?: Execution['cache'] },
+  inputs: {
+    concurrency?: number;
+    maxFailedLines?: string;
+    cacheMode?: Execution['cache'];
+    /** A cloud shard's share of the model's quota (run-shard), replacing the whole quota of experiment.yaml. */
+    rateShare?: Pick<Execution, 'requestsPerMinute' | 'tokensPerMinute'>;
+  },
 ): Execution {
-  const out = { ...base };
+  const out = { ...base, ...inputs.rateShare };
   if (inputs.concurrency !== undefined) {
     if (inputs.concurrency < 1)
       throw ConfigError.at(
@@ -56,6 +62,15 @@ export function executionOverrides(
   if (inputs.maxFailedLines !== undefined) out.maxFailedLines = parseTolerance(inputs.maxFailedLines);
   if (inputs.cacheMode !== undefined) out.cache = inputs.cacheMode;
   return out;
+}
+
+/** ", model calls paced at 600 requests/min" when the execution declares the model's quota. */
+export function pacedText(execution: Pick<Execution, 'requestsPerMinute' | 'tokensPerMinute'>): string {
+  const parts = [
+    execution.requestsPerMinute ? `${execution.requestsPerMinute} requests/min` : '',
+    execution.tokensPerMinute ? `${execution.tokensPerMinute} tokens/min` : '',
+  ].filter(Boolean);
+  return parts.length ? `, model calls paced at ${parts.join(', ')}` : '';
 }
 
 export function parseTolerance(text: string): Execution['maxFailedLines'] {

@@ -47,6 +47,8 @@ export interface BuiltinRunOptions {
   /** A shard's piece of the evaluation run (lines [start, end) of the data) and the shard, for run.json. */
   lineRange?: { start: number; end: number };
   shard?: { index: number; count: number };
+  /** The Azure ML data asset version the dataset was read from (lineage in run.json). */
+  dataAsset?: { asset: string; dataUri: string; hash?: string };
 }
 
 /** Judges scored 1–5 by an LLM with a documented rubric (src/shared/eval/judges/<name>.prompty). */
@@ -84,6 +86,7 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
     pool: builtin === 'embedding_similarity' ? o.pool : undefined,
     lineRange: o.lineRange,
     shard: o.shard,
+    dataAsset: o.dataAsset,
   });
 }
 

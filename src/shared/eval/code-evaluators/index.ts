@@ -28,6 +28,7 @@ export interface CodeEvaluatorRunner {
       mappings: Record<string, unknown>;
       referencedRun?: string;
       progress?: ProgressReporter;
+      dataAsset?: { asset: string; dataUri: string; hash?: string };
     },
   ): Promise<RunSummary>;
 }

@@ -71,6 +71,8 @@ export interface CodeEvaluatorJob {
   mappings: Record<string, unknown>;
   referencedRun?: string;
   progress?: ProgressReporter;
+  /** The Azure ML data asset version the data was read from (lineage in run.json). */
+  dataAsset?: { asset: string; dataUri: string; hash?: string };
 }
 
 /**
@@ -175,6 +177,9 @@ async function runJob(
     data: [job.data],
     column_mapping: job.mappings,
     ...(job.referencedRun ? { referenced_run: job.referencedRun } : {}),
+    ...(job.dataAsset
+      ? { data_asset: { asset: job.dataAsset.asset, data_uri: job.dataAsset.dataUri, hash: job.dataAsset.hash } }
+      : {}),
     concurrency: o.concurrency,
     counts: { total: 0, completed: 0, failed: 0 },
     timings: { created_at: new Date(started).toISOString(), started_at: new Date(started).toISOString() },
