@@ -16,9 +16,9 @@
  * dependency for them.
  * @module
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import * as tar from 'tar';
 import type { ArmClient } from '../azure/arm-client.js';
 import { ServiceError } from '../errors.js';
 
@@ -195,59 +195,26 @@ async function logTail(client: ArmClient, runPath: string, what: string, lines =
 }
 
 /**
- * The folder as a gzipped POSIX tar (ustar), files in sorted order with fixed times and owners so the same
- * folder always gives the same bytes. Hand-written (60 lines) because no tar package is a dependency and the
- * format needed — regular files and folders, names split into prefix/name — is small and fixed.
+ * The folder as a gzipped tar, entries in sorted order with fixed times and no owners, so the same folder always
+ * gives the same bytes (and the same upload).
  */
 export function tarGz(dir: string): Buffer {
-  const blocks: Buffer[] = [];
+  const entries: string[] = [];
   const walk = (rel: string) => {
     for (const name of readdirSync(path.join(dir, rel)).sort()) {
       const r = rel ? `${rel}/${name}` : name;
-      const full = path.join(dir, r);
-      const st = statSync(full);
+      const st = statSync(path.join(dir, r));
       if (st.isDirectory()) {
-        blocks.push(header(`${r}/`, 0, 0o755, '5'));
+        entries.push(`${r}/`);
         walk(r);
-      } else if (st.isFile()) {
-        const data = readFileSync(full);
-        blocks.push(header(r, data.length, st.mode & 0o111 ? 0o755 : 0o644, '0'), data);
-        const pad = (512 - (data.length % 512)) % 512;
-        if (pad) blocks.push(Buffer.alloc(pad));
-      }
+      } else if (st.isFile()) entries.push(r);
     }
   };
   walk('');
-  blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
-}
-
-function header(name: string, size: number, mode: number, type: '0' | '5'): Buffer {
-  const h = Buffer.alloc(512);
-  let prefix = '';
-  let base = name;
-  if (Buffer.byteLength(name) > 100) {
-    const cut = name.lastIndexOf('/', name.length - 2 > 155 ? 155 : name.length - 2);
-    prefix = name.slice(0, cut);
-    base = name.slice(cut + 1);
-    if (Buffer.byteLength(base) > 100 || Buffer.byteLength(prefix) > 155)
-      throw new ServiceError(`build context: path too long for a tar archive: ${name}`);
-  }
-  const put = (s: string, at: number, len: number) => h.write(s, at, len, 'utf8');
-  const octal = (n: number, len: number) => n.toString(8).padStart(len - 1, '0') + '\0';
-  put(base, 0, 100);
-  put(octal(mode, 8), 100, 8);
-  put(octal(0, 8), 108, 8);
-  put(octal(0, 8), 116, 8);
-  put(octal(size, 12), 124, 12);
-  put(octal(0, 12), 136, 12);
-  h.fill(' ', 148, 156);
-  put(type, 156, 1);
-  put('ustar\0', 257, 6);
-  put('00', 263, 2);
-  put(prefix, 345, 155);
-  let sum = 0;
-  for (const b of h) sum += b;
-  put(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
-  return h;
+  const chunks: Buffer[] = [];
+  // sync: the whole archive is produced inside this call, through the data listener.
+  tar
+    .create({ gzip: true, cwd: dir, portable: true, mtime: new Date(0), sync: true, noDirRecurse: true }, entries)
+    .on('data', (chunk: Buffer) => chunks.push(chunk));
+  return Buffer.concat(chunks);
 }
