@@ -47,7 +47,7 @@ export interface DeployOutputs {
   /** Empty for --list. */
   deploymentName: string;
   deployments: LocalDeploymentListing[];
-  /** Azure targets: the live traffic map after the step (JSON). */
+  /** Targets other than local: the live traffic map after the step (JSON). */
   traffic?: string;
 }
 
@@ -63,7 +63,7 @@ export const DEPLOY_TARGETS = [
 export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
   name: 'deploy',
   description:
-    'Deploy the use case flow. Target local: a background `llmops flow serve`, replaced blue/green after the new server passes its smoke test. Targets azure-managed / azure-kubernetes: an Azure ML online endpoint, the new deployment smoke-tested alone, then given traffic in stages; any failure restores the prior traffic.',
+    'Deploy the use case flow. Target local: a background `llmops flow serve`, replaced blue/green after the new server passes its smoke test. Other targets (Azure ML online endpoints, Kubernetes with Gateway API, App Service, Container Apps): the new version smoke-tested alone, then given traffic in stages with checks between them; any failure restores the exact prior traffic.',
   inputs: [
     ...useCaseInputs,
     {
@@ -124,34 +124,34 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'boolean',
       default: 'false',
       description:
-        'Azure targets: print the rollout plan (model, environment, endpoint, traffic stages) and change nothing.',
+        'Targets other than local: print the rollout plan (what would be built, registered or applied, and the traffic stages) and change nothing.',
     },
     {
       name: 'rollback',
       type: 'boolean',
       default: 'false',
       description:
-        'Azure targets: put back the traffic map from before the last rollout recorded under state-dir (refused if someone changed the traffic since).',
+        'Targets other than local: put back the traffic map from before the last rollout recorded under state-dir (refused if someone changed the traffic since).',
     },
     {
       name: 'image',
       type: 'string',
       description:
-        "Azure targets: container image to run (default: our serving image, built by Azure ML from the flow's build context; webapp: built by an ACR build task in REGISTRY_NAME, tagged by content hash; container-app: this or the entry's IMAGE, built from `llmops flow build-context`).",
+        "Targets other than local: container image to run (azure-*: default our serving image, built by Azure ML from the flow's build context; kubernetes: this or the entry's IMAGE, required; webapp: built by an ACR build task in REGISTRY_NAME, tagged by content hash; container-app: this or the entry's IMAGE, built from `llmops flow build-context`).",
     },
     {
       name: 'traffic-steps',
       type: 'string',
       default: '10,50',
       description:
-        "Azure targets: the new deployment's traffic share at each stage before the final one (CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION), comma-separated.",
+        "Targets other than local: the new version's traffic share at each stage before the final one (CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION), comma-separated.",
     },
     {
       name: 'keep',
       type: 'integer',
       default: '2',
       description:
-        'Azure targets: deployments kept on the endpoint after a successful rollout (the serving ones always are); container-app: revisions kept active, unless the entry sets KEEP_REVISIONS.',
+        'Targets other than local: versions kept after a successful rollout (the serving ones always are; kubernetes: 2 keeps the old colour at 0%, 1 deletes it); container-app: revisions kept active, unless the entry sets KEEP_REVISIONS.',
     },
     {
       name: 'location',
@@ -169,20 +169,20 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'max-error-rate',
       type: 'number',
       description:
-        "Azure targets: largest share (0-1) of the new deployment's requests that may fail (5xx or no answer) at a stage; else the rollout is rolled back (default: MAX_ERROR_RATE, else 0.01).",
+        "Azure ML targets: largest share (0-1) of the new deployment's requests that may fail (5xx or no answer) at a stage; else the rollout is rolled back (default: MAX_ERROR_RATE, else 0.01).",
     },
     {
       name: 'max-p95-ms',
       type: 'integer',
       description:
-        "Azure targets: largest p95 latency (ms) of the new deployment's requests at a stage (default: MAX_P95_LATENCY_MS, else no limit).",
+        "Azure ML targets: largest p95 latency (ms) of the new deployment's requests at a stage (default: MAX_P95_LATENCY_MS, else no limit).",
     },
     {
       name: 'probe-requests',
       type: 'integer',
       default: '20',
       description:
-        'Azure targets: requests sent through the endpoint at each stage (the smoke requests, cycled), beside the smoke tests, to measure the new deployment under the split.',
+        'Azure ML targets: requests sent through the endpoint at each stage (the smoke requests, cycled), beside the smoke tests, to measure the new deployment under the split.',
     },
     {
       name: 'kubeconfig',
@@ -196,7 +196,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     {
       name: 'deployment-name',
       description:
-        '<experiment>-<env>: the deployment (and state file) name (the stopped one with stop; empty with list). Azure targets: the endpoint deployment that was rolled out.',
+        '<experiment>-<env>: the deployment (and state file) name (the stopped one with stop; empty with list). Other targets: the version that was rolled out (Azure ML deployment, colour, image or revision).',
     },
     {
       name: 'deployments',
@@ -205,7 +205,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     },
     {
       name: 'traffic',
-      description: 'Azure targets: JSON traffic map of the endpoint after the step (deployment → percent).',
+      description: 'Targets other than local: JSON traffic map after the step (version → percent).',
     },
   ],
   async run(inputs, host) {
@@ -293,7 +293,7 @@ function publish(
   host.setOutput('endpoint', endpoint);
   host.setOutput('deployment-name', deploymentName);
   host.setOutput('deployments', JSON.stringify(deployments));
-  // Every declared output is set (CI reads them all); traffic belongs to the Azure targets.
+  // Every declared output is set (CI reads them all); traffic belongs to the other targets.
   host.setOutput('traffic', '');
   return { endpoint, deploymentName, deployments };
 }
