@@ -7,9 +7,10 @@ import { azureSettings } from '../azure/settings.js';
 import { loadUseCase } from '../config/use-case.js';
 import { azureEndpointEntry } from '../config/deployment.js';
 import { deploymentName, suiteForUseCase } from '../deploy/index.js';
-import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
+import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
 
 const AZURE_TARGETS = { 'azure-managed': 'azure_managed_endpoint', 'azure-kubernetes': 'kubernetes_endpoint' } as const;
 type AzureTargetName = keyof typeof AZURE_TARGETS;
@@ -73,7 +74,7 @@ export async function deployAzure(
       log: (l) => host.info(l),
     });
     await host.appendSummary(r.summary);
-    return publishAzure(host, r.state.scoringUri, r.state.deployment, r.live);
+    return publishRollout(host, r.state.scoringUri, r.state.deployment, r.live);
   }
   const variants = variantList(inputs.variant);
   const result = await deployToAzure({
@@ -105,27 +106,7 @@ export async function deployAzure(
     warn: (l) => host.warning(l),
   });
   await host.appendSummary(result.summary);
-  const outcome = result.rollout?.outcome;
-  if (outcome && outcome !== 'promoted') {
-    publishAzure(host, result.scoringUri, result.deployment, result.live);
-    const why = `rollout of ${result.deployment} to ${result.endpoint}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
-    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
-    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
-    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
-    throw new ServiceError(`Azure ML: ${why}`);
-  }
-  return publishAzure(host, result.scoringUri, result.deployment, result.live);
-}
-
-function publishAzure(
-  host: Host,
-  endpoint: string,
-  deployment: string,
-  traffic: Record<string, number>,
-): DeployOutputs {
-  host.setOutput('endpoint', endpoint);
-  host.setOutput('deployment-name', deployment);
-  host.setOutput('deployments', '[]');
-  host.setOutput('traffic', JSON.stringify(traffic));
-  return { endpoint, deploymentName: deployment, deployments: [], traffic: JSON.stringify(traffic) };
+  const outputs = publishRollout(host, result.scoringUri, result.deployment, result.live);
+  failUnlessPromoted(result.rollout, `${result.deployment} to ${result.endpoint}`, 'Azure ML');
+  return outputs;
 }

@@ -7,10 +7,11 @@ import { azureSettings } from '../azure/settings.js';
 import { loadUseCase } from '../config/use-case.js';
 import { containerAppEntry } from '../config/deployment.js';
 import { deploymentName, suiteForUseCase } from '../deploy/index.js';
-import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import { ConfigError, ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { UseCase } from '../config/types.js';
 import type { DeployInputs, DeployOutputs } from './deploy.js';
+import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
 
 export async function deployContainerApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
   if (inputs.list || inputs.stop)
@@ -40,7 +41,7 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
   if (inputs.rollback) {
     const r = await rollbackContainerApp({ client, name, stateDir: inputs.stateDir, wait, log: (l) => host.info(l) });
     await host.appendSummary(r.summary);
-    return publish(host, r.state.url, r.state.revision, r.live);
+    return publishRollout(host, r.state.url, r.state.revision, r.live);
   }
   const result = await deployToContainerApp({
     client,
@@ -63,16 +64,9 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
     warn: (l) => host.warning(l),
   });
   await host.appendSummary(result.summary);
-  const outcome = result.rollout?.outcome;
-  if (outcome && outcome !== 'promoted') {
-    publish(host, result.url, result.revision, result.live);
-    const why = `rollout of ${result.revision} to ${result.app}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
-    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
-    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
-    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
-    throw new ServiceError(`Container Apps: ${why}`);
-  }
-  return publish(host, result.url, result.revision, result.live);
+  const outputs = publishRollout(host, result.url, result.revision, result.live);
+  failUnlessPromoted(result.rollout, `${result.revision} to ${result.app}`, 'Container Apps');
+  return outputs;
 }
 
 /** The Container Apps client of the use case's `azure:` block, signed in with the host's credential chain. */
@@ -149,12 +143,4 @@ function waitFromEnv(): { pollMs?: number; lroPollMs?: number; timeoutMs?: numbe
     ...(poll > 0 ? { pollMs: poll, lroPollMs: poll } : {}),
     ...(timeout > 0 ? { timeoutMs: timeout } : {}),
   };
-}
-
-function publish(host: Host, endpoint: string, revision: string, traffic: Record<string, number>): DeployOutputs {
-  host.setOutput('endpoint', endpoint);
-  host.setOutput('deployment-name', revision);
-  host.setOutput('deployments', '[]');
-  host.setOutput('traffic', JSON.stringify(traffic));
-  return { endpoint, deploymentName: revision, deployments: [], traffic: JSON.stringify(traffic) };
 }

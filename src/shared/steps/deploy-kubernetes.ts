@@ -7,9 +7,10 @@ import { kubernetesEntry, type KubernetesEntry } from '../config/deployment.js';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { deploymentName, suiteForUseCase } from '../deploy/index.js';
-import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { DeployInputs, DeployOutputs } from './deploy.js';
+import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
 
 export function kubernetesEntryOf(useCase: UseCase): KubernetesEntry {
   const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
@@ -46,7 +47,7 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
   if (inputs.rollback) {
     const r = await rollbackKubernetes({ client, entry, name, stateDir: inputs.stateDir, log: (l) => host.info(l) });
     await host.appendSummary(r.summary);
-    return publish(host, r.state.url, r.state.deployment, r.live);
+    return publishRollout(host, scoring(r.state.url), r.state.deployment, r.live);
   }
   for (const c of useCase.connections) for (const k of c.secretKeys) if (c.value[k]) host.mask(String(c.value[k]));
   for (const s of useCase.secrets) host.mask(s);
@@ -68,21 +69,9 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
     warn: (l) => host.warning(l),
   });
   await host.appendSummary(result.summary);
-  const outcome = result.rollout?.outcome;
-  publish(host, result.url, result.deployment, result.live);
-  if (outcome && outcome !== 'promoted') {
-    const why = `rollout of ${result.deployment}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
-    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
-    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
-    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
-    throw new ServiceError(`Kubernetes: ${why}`);
-  }
-  return {
-    endpoint: scoring(result.url),
-    deploymentName: result.deployment,
-    deployments: [],
-    traffic: JSON.stringify(result.live),
-  };
+  const outputs = publishRollout(host, scoring(result.url), result.deployment, result.live);
+  failUnlessPromoted(result.rollout, result.deployment, 'Kubernetes');
+  return outputs;
 }
 
 export function trafficSteps(text: string | undefined): number[] {
@@ -101,12 +90,4 @@ export function trafficSteps(text: string | undefined): number[] {
 
 function scoring(url: string): string {
   return url ? `${url.replace(/\/$/, '')}/score` : '';
-}
-
-function publish(host: Host, url: string, deployment: string, traffic: Record<string, number>): DeployOutputs {
-  host.setOutput('endpoint', scoring(url));
-  host.setOutput('deployment-name', deployment);
-  host.setOutput('deployments', '[]');
-  host.setOutput('traffic', JSON.stringify(traffic));
-  return { endpoint: scoring(url), deploymentName: deployment, deployments: [], traffic: JSON.stringify(traffic) };
 }

@@ -8,9 +8,10 @@ import { webAppEntry } from '../config/deployment.js';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { deploymentName, suiteForUseCase } from '../deploy/index.js';
-import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import { ConfigError, ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
+import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
 
 export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
   if (inputs.list || inputs.stop)
@@ -49,7 +50,7 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
       log: (l) => host.info(l),
     });
     await host.appendSummary(r.summary);
-    return publish(host, r.state.endpoint, r.state.deployment, r.live);
+    return publishRollout(host, r.state.endpoint, r.state.deployment, r.live);
   }
   const acr = new ArmClient({
     endpoint: settings.resourceManager,
@@ -98,16 +99,9 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
     warn: (l) => host.warning(l),
   });
   await host.appendSummary(result.summary);
-  const outcome = result.rollout?.outcome;
-  if (outcome && outcome !== 'promoted') {
-    publish(host, result.endpoint, result.deployment, result.live);
-    const why = `rollout of ${result.deployment} to ${entry.webAppName}: ${outcome}${result.rollout?.reason ? ` (${result.rollout.reason})` : ''}`;
-    // A check that failed is a gate (exit 1); an outside failure that was rolled back is the service's (exit 3).
-    const checkFailed = result.rollout!.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
-    if (checkFailed) throw new GateFailed(why, [result.rollout!.reason ?? outcome]);
-    throw new ServiceError(`App Service: ${why}`);
-  }
-  return publish(host, result.endpoint, result.deployment, result.live);
+  const outputs = publishRollout(host, result.endpoint, result.deployment, result.live);
+  failUnlessPromoted(result.rollout, `${result.deployment} to ${entry.webAppName}`, 'App Service');
+  return outputs;
 }
 
 async function signIn(useCase: UseCase, host: Host, why: string) {
@@ -145,12 +139,4 @@ export async function webAppScoringUrl(useCase: UseCase, host: Host, slot?: stri
       `App Service: ${slot ? `slot ${slot} of ` : ''}web app ${entry.webAppName} does not exist in resource group ${entry.resourceGroup}; deploy first`,
     );
   return `https://${site.defaultHostName}/score`;
-}
-
-function publish(host: Host, endpoint: string, deployment: string, traffic: Record<string, number>): DeployOutputs {
-  host.setOutput('endpoint', endpoint);
-  host.setOutput('deployment-name', deployment);
-  host.setOutput('deployments', '[]');
-  host.setOutput('traffic', JSON.stringify(traffic));
-  return { endpoint, deploymentName: deployment, deployments: [], traffic: JSON.stringify(traffic) };
 }
