@@ -699,19 +699,22 @@ async function aggregateRunning(
 }
 
 /**
- * What the aggregation nodes need from the succeeded lines, in line order, and nothing else: for a DAG flow one
- * array per aggregation reference (repeated short texts such as grades shared), for a flex flow the outputs.
+ * What the aggregation needs from the succeeded lines, in line order, and nothing else: for a DAG flow one array
+ * per aggregation reference (repeated short texts such as grades shared), for a flex flow its outputs as a stream.
  */
 async function aggregationColumns(store: RunStore, runId: string, dag: boolean): Promise<AggregationColumns> {
+  if (!dag) {
+    // A flex flow's `__aggregate__` gets the outputs streamed from the store to the Python worker as they are read.
+    const outputs = async function* () {
+      for await (const r of store.linesInOrder(runId)) if (r.status === 'Completed') yield r.outputs ?? {};
+    };
+    return { count: 0, inputs: new Map(), outputs: outputs() };
+  }
   const columns: AggregationColumns = { count: 0, inputs: new Map(), outputs: [] };
   const shared = new Map<string, string>();
   for await (const r of store.linesInOrder(runId)) {
     if (r.status !== 'Completed') continue;
     const i = columns.count++;
-    if (!dag) {
-      columns.outputs.push(r.outputs ?? {});
-      continue;
-    }
     const values = r.aggregation_inputs ?? {};
     for (const k in values) {
       let column = columns.inputs.get(k);

@@ -22,6 +22,8 @@ class Server:
         self.tools = ToolRegistry(self.store)
         self.flex = {}
         self.operation_context = {}
+        # Long lists sent ahead of the request that uses them, in parts (PROTOCOL.md "Long lists"), by list id.
+        self.lists = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="llmops-call")
         self.handlers = {
             "configure": self.op_configure,
@@ -43,6 +45,15 @@ class Server:
             if "cb" in message:
                 self.channel.answer_callback(message)
                 continue
+            op = message.get("op")
+            if op == "list_part":
+                # Read in order on this thread: a list is whole before the request that names it is read.
+                self.lists.setdefault(message.get("list"), []).extend(message.get("items") or ())
+                continue
+            if op == "list_drop":
+                self.lists.pop(message.get("list"), None)
+                continue
+            self._take_lists(message)
             context = contextvars.Context()
             self.pool.submit(context.run, self._handle, message)
         self.pool.shutdown(wait=True)
@@ -144,6 +155,17 @@ class Server:
         return outcome
 
     # --- helpers -----------------------------------------------------------------------
+    def _take_lists(self, message):
+        """Puts each list sent ahead in parts in the place of its marker: a field, or one of the inputs."""
+        inputs = message.get("inputs")
+        if isinstance(inputs, dict):
+            for name, value in inputs.items():
+                if _is_list_marker(value):
+                    inputs[name] = self.lists.pop(value["$llmops_list"], [])
+        for field, value in message.items():
+            if _is_list_marker(value):
+                message[field] = self.lists.pop(value["$llmops_list"], [])
+
     def _run_collecting_metrics(self, func, kwargs, chunk, aggregation, positional=None):
         sink = {} if aggregation else None
         bridge.metric_sink.set(sink)
@@ -166,6 +188,10 @@ class Server:
 
     def _path(self, file):
         return file if os.path.isabs(file) else os.path.join(self.working_dir, file)
+
+
+def _is_list_marker(value):
+    return isinstance(value, dict) and len(value) == 1 and "$llmops_list" in value
 
 
 def _fill_operation_context(values):
