@@ -62,6 +62,8 @@ export interface CallOptions {
   onChunk?: (text: string) => void;
   /** Handed to callbacks made during this call (CallbackContext.context). */
   context?: unknown;
+  /** Flex calls returning an evaluation: its rows, in parts, when there are many (RequestOptions.onRows). */
+  onRows?: (rows: unknown[]) => void;
 }
 
 interface FlexSpec {

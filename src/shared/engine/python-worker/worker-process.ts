@@ -25,6 +25,11 @@ export interface WorkerProcessOptions {
 export interface RequestOptions {
   timeoutMs?: number;
   onChunk?: (text: string) => void;
+  /**
+   * A flex call whose result is an evaluation (`{rows, metrics}`): rows beyond `LIST_PART` come here in parts
+   * before the reply, whose `rows` is then `{"$llmops_rows_sent": n}`.
+   */
+  onRows?: (rows: unknown[]) => void;
   context?: unknown;
 }
 
@@ -34,6 +39,7 @@ interface Pending {
   what: string;
   timer?: NodeJS.Timeout;
   onChunk?: (text: string) => void;
+  onRows?: (rows: unknown[]) => void;
   context?: unknown;
 }
 
@@ -117,7 +123,14 @@ export class WorkerProcess {
     if (this.exited) return Promise.reject(new PythonWorkerCrashed(`Python worker (pid ${this.pid}) is not running`));
     const id = this.nextId++;
     return new Promise<PyReply>((resolve, reject) => {
-      const entry: Pending = { resolve, reject, what, onChunk: opts.onChunk, context: opts.context };
+      const entry: Pending = {
+        resolve,
+        reject,
+        what,
+        onChunk: opts.onChunk,
+        onRows: opts.onRows,
+        context: opts.context,
+      };
       if (opts.timeoutMs && opts.timeoutMs > 0) {
         entry.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -126,7 +139,8 @@ export class WorkerProcess {
         }, opts.timeoutMs);
       }
       this.pending.set(id, entry);
-      const payload = opts.onChunk ? { ...message, id, stream: true } : { ...message, id };
+      const payload: Record<string, unknown> = opts.onChunk ? { ...message, id, stream: true } : { ...message, id };
+      if (opts.onRows) payload.rowsOut = true;
       this.child!.stdin.write(stringifyPyJson(payload) + '\n');
     });
   }
@@ -209,6 +223,7 @@ export class WorkerProcess {
     const entry = this.pending.get(msg.id as number);
     if (!entry) return; // a request that already timed out
     if (typeof msg.chunk === 'string') return entry.onChunk?.(msg.chunk);
+    if (Array.isArray(msg.rows_part)) return entry.onRows?.(msg.rows_part);
     this.pending.delete(msg.id as number);
     if (entry.timer) clearTimeout(entry.timer);
     entry.resolve(msg as unknown as PyReply);

@@ -14,6 +14,10 @@ from .jsonable import to_jsonable
 from .tools import ToolRegistry
 
 
+# Items per part of a long list (the engine's LIST_PART, worker-process.ts).
+LIST_PART = 2048
+
+
 class Server:
     def __init__(self, channel, threads, working_dir):
         self.channel = channel
@@ -138,8 +142,15 @@ class Server:
 
     def op_flex_call(self, message, chunk):
         entry = self._flex(message)
-        output = run_callable(entry.func, entry.line_kwargs(message.get("inputs") or {}), chunk)
-        return {"output": to_jsonable(normalise_output(output))}
+        output = normalise_output(run_callable(entry.func, entry.line_kwargs(message.get("inputs") or {}), chunk))
+        rows = output.get("rows") if message.get("rowsOut") else None
+        if isinstance(rows, list) and len(rows) > LIST_PART:
+            # An evaluation's result rows (a code evaluator's evaluate() over a million lines) go back in parts
+            # ahead of the reply, which then says how many were sent (PROTOCOL.md "Long lists").
+            for start in range(0, len(rows), LIST_PART):
+                self.channel.send({"id": message.get("id"), "rows_part": to_jsonable(rows[start:start + LIST_PART])})
+            output = dict(output, rows={"$llmops_rows_sent": len(rows)})
+        return {"output": to_jsonable(output)}
 
     def op_flex_aggregate(self, message, _chunk):
         entry = self._flex(message)
