@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 export const HEAVY_STEPS: ReadonlySet<string> = new Set(['bulk-run', 'evaluate', 'report']);
 /** Each semi-space's limit in MB (the young generation is about three of them). */
 export const SEMI_SPACE_MB = 16;
-/** Set in the child: never relaunch twice. `LLMOPS_RELAUNCH=0` turns the relaunch off. */
+/** Set for the child (which also has the flag in its execArgv: never relaunched twice). `LLMOPS_RELAUNCH=0` turns the relaunch off. */
 const MARK = 'LLMOPS_RELAUNCHED';
 
 /** Why the relaunch is not done, or undefined when it should be. */
@@ -45,6 +45,8 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SI
  */
 export function relaunchForStep(step: string | undefined): Promise<number> | undefined {
   if (process.env[MARK]) {
+    // Not passed on: a node this child starts (with the flag in its own execArgv, or not) decides for itself.
+    delete process.env[MARK];
     exitWithParent();
     return undefined;
   }

@@ -15,7 +15,14 @@ const flag = `--max-semi-space-size=${SEMI_SPACE_MB}`;
 interface Started {
   child: ChildProcess;
   /** The first line the process running the step writes (how it was started). */
-  first: Promise<{ pid: number; ppid: number; execArgv: string[]; relaunched: string | null; probe: string | null }>;
+  first: Promise<{
+    pid: number;
+    ppid: number;
+    execArgv: string[];
+    relaunched: string | null;
+    markLeft: string | null;
+    probe: string | null;
+  }>;
   output: () => string;
 }
 
@@ -75,6 +82,7 @@ test('a heavy step runs in a child node with the flag, the environment and the e
   expect(first.ppid).toBe(s.child.pid);
   expect(first.execArgv).toContain(flag);
   expect(first.relaunched).toBe('1');
+  expect(first.markLeft).toBeNull(); // not passed on to what the child starts
   expect(first.probe).toBe('kept');
   expect(await exitOf(s.child)).toEqual({ code: 7, signal: null });
 }, 30_000);
