@@ -27,8 +27,19 @@ test('per-turn metrics with intervals, and the per-conversation success rate', (
     'conversation_eval.conversation_success [default]': 0.5,
   });
   const byName = Object.fromEntries(results.metrics.map((m) => [m.metric, m]));
-  expect(byName.turn_success.interval).toMatchObject({ n: 10, method: 'wilson' });
-  expect(byName.fact_recall.interval?.n).toBe(10);
+  // Clustered by conversation (cluster_by: conversation_id): 4 conversations, t with 3 degrees of freedom.
+  // By hand: cluster residual sums ±0.4, SE = sqrt(4/3 · 0.64 / 100) = 0.092376, 0.8 − 3.182446 · SE = 0.50602.
+  expect(byName.turn_success.interval).toMatchObject({
+    n: 10,
+    method: 'cluster-t',
+    clusteredBy: 'conversation_id',
+    clusters: 4,
+    upper: 1,
+  });
+  expect(byName.turn_success.interval!.lower).toBeCloseTo(0.5060182030340161, 6);
+  expect(byName.fact_recall.interval).toMatchObject({ n: 10, clusteredBy: 'conversation_id', clusters: 4 });
+  expect(run.log).toContain('Intervals and comparisons clustered by conversation_id (4 clusters)');
+  expect(run.log).toContain('only 4 clusters of conversation_id: with fewer than 30 clusters');
   // Known per conversation only: no per-line column backs it.
   expect(byName.conversation_success.interval).toBeUndefined();
   expect(results.gates.every((g) => g.status === 'passed')).toBe(true);

@@ -118,13 +118,22 @@ test('code that does not write a DATA_ASSETS file, and a syntax error, are exit 
   expect(syntax.err).toContain('SyntaxError');
 }, 60_000);
 
-test('azure settings (the template default) are refused with what to set instead; a missing source file is named', async () => {
+test('EXECUTION_TYPE azure (the template default) without the azure settings names what to set; a missing source file is named', async () => {
   const configFile = file(`${UC}/configs/dataops_config.json`);
   const config = JSON.parse(readFileSync(configFile, 'utf8'));
   writeFileSync(
     configFile,
     JSON.stringify(
-      { ...config, EXECUTION_TYPE: 'azure', STORAGE: { ...config.STORAGE, STORAGE_ACCOUNT: 'nerdata' } },
+      {
+        ...config,
+        EXECUTION_TYPE: 'azure',
+        STORAGE: {
+          ...config.STORAGE,
+          STORAGE_ACCOUNT: 'nerdata',
+          SOURCE_CONTAINER: 'ner-in',
+          TARGET_CONTAINER: 'ner-out',
+        },
+      },
       null,
       2,
     ),
@@ -132,7 +141,7 @@ test('azure settings (the template default) are refused with what to set instead
   const azure = await pipeline();
   expect(azure.status).toBe(2);
   expect(azure.err).toMatch(
-    /configs\/dataops_config\.json:2:\d+: .*EXECUTION_TYPE: found "azure"; .*Expected "EXECUTION_TYPE": "local"/,
+    /experiment\.yaml: error: .*dataops_config\.json has EXECUTION_TYPE azure \(blob storage and Azure ML data assets\): expected the azure: settings/,
   );
   writeFileSync(
     configFile,

@@ -422,7 +422,7 @@ function safeName(s: string): string {
 }
 
 /** Environment version of an image reference: its tag or digest made a valid version. */
-function imageVersion(image: string): string {
+export function imageVersion(image: string): string {
   const tag = /@sha256:([0-9a-f]{12})/.exec(image)?.[1] ?? /:([^/:@]+)$/.exec(image)?.[1] ?? 'latest';
   return tag.replace(/[^a-zA-Z0-9._-]/g, '-');
 }

@@ -342,6 +342,7 @@ function toDataset(d: Raw, resolvePath: (p: string) => string): Dataset {
     localPath,
     description: (d.description as string | undefined) ?? undefined,
     mappings: (d.mappings as Mappings) ?? {},
+    ...(typeof d.cluster_by === 'string' ? { clusterBy: d.cluster_by } : {}),
   };
 }
 

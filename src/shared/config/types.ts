@@ -33,6 +33,11 @@ export interface Dataset {
   localPath?: string;
   description?: string;
   mappings: Mappings;
+  /**
+   * The column whose value groups lines that are not independent (the turns of one conversation): intervals and
+   * paired comparisons of this dataset's per-line scores are clustered by it.
+   */
+  clusterBy?: string;
 }
 
 export interface EvaluatorDataset extends Dataset {

@@ -26,6 +26,11 @@ export function mappedColumns(mappings: Mappings): { input: string; column: stri
   return out;
 }
 
+/** The column a dataset's lines are clustered by (experiment.yaml cluster_by): every row must have it too. */
+export function clusterColumn(d: { clusterBy?: string }): { input: string; column: string }[] {
+  return d.clusterBy ? [{ input: 'cluster_by', column: d.clusterBy }] : [];
+}
+
 /**
  * Columns read from each row: `${data.x}` mappings, plus same-name columns for flow inputs without a default
  * and without a mapping (promptflow-formats.md §6.4).

@@ -14,7 +14,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameS
 import os from 'node:os';
 import path from 'node:path';
 import { checkDataset } from '../data/check.js';
-import type { DataRegistry } from '../data/registry.js';
+import type { DataRegistry, DatasetVersion } from '../data/registry.js';
 import { asLoadError, PythonWorkerPool, readRequirements } from '../engine/python-worker/index.js';
 import { ConfigError } from '../errors.js';
 import type { DataPipelinePlan } from './plan.js';
@@ -57,6 +57,22 @@ export class LocalFolderTarget implements DataTarget {
   }
 }
 
+/** Where asset versions are kept: given the prepared file too, for a registry that stores a copy (Azure ML). */
+export interface AssetRegistry {
+  registerFile(
+    file: string,
+    entry: Omit<DatasetVersion, 'version' | 'registeredAt'>,
+  ): Promise<DatasetVersion & { created: boolean; asset?: string }>;
+}
+
+/** The run store's registry: versions 1, 2, … by content hash; the file itself stays in the target. */
+export class LocalAssetRegistry implements AssetRegistry {
+  constructor(private readonly registry: DataRegistry) {}
+  registerFile(_file: string, entry: Omit<DatasetVersion, 'version' | 'registeredAt'>) {
+    return this.registry.register(entry);
+  }
+}
+
 export interface AssetResult {
   name: string;
   file: string;
@@ -66,12 +82,14 @@ export interface AssetResult {
   /** The target file changed / a new registry version was made. */
   written: boolean;
   registered: boolean;
+  /** How a run refers to it, when the registry has such a name (azureml:<name>:<version>). */
+  asset?: string;
 }
 
 export interface RunDataPipelineOptions {
   source: DataSource;
   target: DataTarget;
-  registry: DataRegistry;
+  registry: AssetRegistry;
   /** Interpreter of the transformation (execution.python); undefined: LLMOPS_PYTHON, else python3. */
   python?: string;
   display: (p: string) => string;
@@ -98,7 +116,7 @@ export async function runDataPipeline(plan: DataPipelinePlan, o: RunDataPipeline
     const results: AssetResult[] = [];
     for (const { a, staged, check } of checked) {
       const written = await o.target.publish(staged, a.path, check.hash);
-      const v = await o.registry.register({
+      const v = await o.registry.registerFile(staged, {
         name: a.name,
         hash: check.hash,
         rows: check.rows,
@@ -113,9 +131,10 @@ export async function runDataPipeline(plan: DataPipelinePlan, o: RunDataPipeline
         rows: v.rows,
         written,
         registered: v.created,
+        ...(v.asset ? { asset: v.asset } : {}),
       });
       o.log(
-        `${a.name}: ${check.rows} rows, version ${v.version}${v.created ? ' (new)' : ' (unchanged)'} sha256:${check.hash.slice(0, 12)} → ${o.display(o.target.describe(a.path))}${written ? '' : ' (same content, not rewritten)'}`,
+        `${a.name}: ${check.rows} rows, ${v.asset ?? `version ${v.version}`}${v.created ? ' (new)' : ' (unchanged)'} sha256:${check.hash.slice(0, 12)} → ${o.display(o.target.describe(a.path))}${written ? '' : ' (same content, not rewritten)'}`,
       );
     }
     return results;

@@ -1,6 +1,6 @@
 /**
  * What the Python worker asks the engine (PROTOCOL.md "Callbacks"): Prompty calls, the aoai/openai tools,
- * Jinja rendering and parse_chat — so LLM calls from Python share the engine's connections, cache, limits and
+ * embeddings, Jinja rendering and parse_chat — so LLM calls from Python share the engine's connections, cache, limits and
  * token accounting (added to the line that made them).
  * @module
  */
@@ -18,6 +18,21 @@ function lineOf(context: unknown): { usage: Usage[]; signal?: AbortSignal } {
   return { usage: ctx?.usage ?? [], signal: ctx?.signal };
 }
 
+/** A connection as the Python code passed it (a connection object encoded by the shim). */
+function connectionOf(c: {
+  name?: string | null;
+  type?: string;
+  value?: Record<string, unknown>;
+  secret_keys?: string[];
+}): Connection {
+  return {
+    name: c.name ?? 'python',
+    type: c.type ?? 'AzureOpenAIConnection',
+    value: (c.value ?? {}) as Connection['value'],
+    secretKeys: c.secret_keys ?? [],
+  };
+}
+
 export function makeCallbacks(service: LlmService, prompties: PromptyCache): PythonCallbacks {
   return {
     async prompty(req, { context }) {
@@ -32,13 +47,7 @@ export function makeCallbacks(service: LlmService, prompties: PromptyCache): Pyt
       return callPrompty(service, p, req.inputs, usage, signal);
     },
     async llm(req, { context }) {
-      const c = req.connection;
-      const connection: Connection = {
-        name: c.name ?? 'python',
-        type: c.type ?? 'AzureOpenAIConnection',
-        value: (c.value ?? {}) as Connection['value'],
-        secretKeys: c.secret_keys ?? [],
-      };
+      const connection = connectionOf(req.connection);
       const { provider: rawProvider, prompt, inputs, ...rest } = req.params as Record<string, unknown>;
       const provider: Provider =
         rawProvider === 'OpenAI'
@@ -63,6 +72,18 @@ export function makeCallbacks(service: LlmService, prompties: PromptyCache): Pyt
         usage,
         signal,
       );
+    },
+    async embedding(req, { context }) {
+      const connection = connectionOf(req.connection);
+      const model =
+        connection.type === 'AzureOpenAIConnection'
+          ? (req.deployment_name ?? req.model)
+          : (req.model ?? 'text-embedding-ada-002');
+      const { usage, signal } = lineOf(context);
+      const r = await service.call('embedding', connection, { model, input: req.input }, usage, signal);
+      const data = (r.response as { data: { index: number; embedding: number[] }[] }).data;
+      const vectors = [...data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+      return Array.isArray(req.input) ? vectors : vectors[0];
     },
     async render(req) {
       return templateOf(req.template).render(req.inputs);

@@ -14,11 +14,14 @@ import type {
   VariantInfo,
 } from '../results/model.js';
 import { comparePaired, decideVerdict, summarize, type Comparison } from './stats/index.js';
+import type { LineClusters } from './clusters.js';
 import { backingColumn } from './line-scores.js';
 
 /** What the comparisons and gates read: the metrics, the variants, and every line's scores. */
 export interface Analysed extends Pick<Results, 'metrics' | 'variants'> {
   table: LineTable;
+  /** Datasets whose lines are clustered (cluster_by): their intervals and comparisons are clustered. */
+  clusters?: LineClusters;
 }
 
 /** Metrics where smaller is better, by name; a gate's higher_is_better overrides it. */
@@ -30,6 +33,7 @@ export function computeMetrics(
   evaluations: EvaluationResult[],
   table: LineTable,
   variants: VariantInfo[],
+  clusters?: LineClusters,
 ): MetricResult[] {
   const out: MetricResult[] = [];
   const evaluators = [...new Set(evaluations.map((e) => e.evaluator))];
@@ -59,7 +63,8 @@ export function computeMetrics(
         if (scoreKey) {
           const values = table.values(variant.id, scoreKey);
           if (values.length > 0) {
-            const s = summarize(values, kind);
+            const grouped = clusters?.forValues(table, variant.id, scoreKey);
+            const s = summarize(values, kind, { clusterIds: grouped?.ids });
             result.interval = {
               n: s.n,
               mean: s.mean,
@@ -67,6 +72,7 @@ export function computeMetrics(
               upper: s.upper,
               method: s.method,
               level: s.level,
+              ...(grouped && s.clusters !== undefined ? { clusteredBy: grouped.column, clusters: s.clusters } : {}),
             };
             result.scoreKey = scoreKey;
           }
@@ -132,7 +138,16 @@ export function pairedComparison(m: MetricResult, results: Analysed, ref: Refere
     ref.variantId,
     ref.scoreKey,
   );
-  return comparePaired(candidate, reference, m.kind);
+  const grouped = results.clusters?.forPaired(
+    results.table,
+    m.variantId,
+    m.scoreKey!,
+    ref.table,
+    ref.variantId,
+    ref.scoreKey,
+  );
+  const c = comparePaired(candidate, reference, m.kind, {}, grouped?.ids);
+  return grouped && c.clusters !== undefined ? { ...c, clusteredBy: grouped.column } : c;
 }
 
 function withVerdict(
@@ -155,6 +170,7 @@ function withVerdict(
     ciLow: c.ciLow,
     ciHigh: c.ciHigh,
     pValue: c.pValue,
+    ...(c.clusteredBy !== undefined ? { clusteredBy: c.clusteredBy, clusters: c.clusters } : {}),
     verdict: v.verdict,
     message: v.message,
   };

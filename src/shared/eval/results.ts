@@ -6,6 +6,8 @@
  */
 import type { Gate } from '../config/types.js';
 import { LocalDataRegistry } from '../data/registry.js';
+import { ConfigError } from '../errors.js';
+import { displayPath } from '../runs/data.js';
 import type { LineRecord, RunRecord } from '../runs/store.js';
 import { LineTable } from '../results/line-table.js';
 import type {
@@ -19,6 +21,7 @@ import type {
 import { FAILED_LINES_KEPT, type LineColumns, type ReportData } from '../results/report-data.js';
 import type { RunsFile } from '../results/handoff.js';
 import { computeComparisons, computeMetrics, type Analysed } from './analysis.js';
+import { LineClusters, readDatasetClusters } from './clusters.js';
 import { evaluateGates } from './gates.js';
 
 /** What the results read from the run store (runs/store.ts RunStore). */
@@ -39,6 +42,8 @@ export interface AssembleOptions {
   gates: Gate[];
   baseline?: Analysed;
   datasetSources: Record<string, string>;
+  /** Datasets that declare cluster_by: the column, and the local file to read it from. */
+  clusterBy?: Record<string, { column: string; file?: string }>;
   build?: string;
   minLines?: number;
 }
@@ -112,8 +117,9 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
     });
   }
 
-  const metrics = computeMetrics(o.evaluations, table, variants);
-  const analysed: Analysed = { metrics, table, variants };
+  const clusters = await lineClusters(o);
+  const metrics = computeMetrics(o.evaluations, table, variants, clusters);
+  const analysed: Analysed = { metrics, table, variants, clusters };
   const results: ResultsSummary = {
     schemaVersion: 1,
     experiment: o.runs.experiment,
@@ -138,6 +144,25 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
     analysed,
     data: { results, columns: lineColumns, failed, lines: () => joinedLines(o.store, o.runs, o.evaluations) },
   };
+}
+
+/** The cluster of every line of the datasets that declare cluster_by and were run; undefined when none. */
+async function lineClusters(o: AssembleOptions): Promise<LineClusters | undefined> {
+  const clusters = new LineClusters();
+  for (const [dataset, { column, file }] of Object.entries(o.clusterBy ?? {})) {
+    const runs = o.runs.runs.filter((r) => r.dataset === dataset);
+    // An azureml: dataset's file is in the cache of the machine that ran it; without it lines stay unclustered.
+    if (runs.length === 0 || !file) continue;
+    const c = await readDatasetClusters(file, column);
+    const longest = Math.max(...runs.map((r) => r.lines));
+    if (longest > c.ids.length)
+      throw ConfigError.at(
+        { file: displayPath(file) },
+        `has ${c.ids.length} rows but a run of dataset "${dataset}" has ${longest} lines: the data changed since bulk-run; expected the file the runs read (run bulk-run again)`,
+      );
+    clusters.set(dataset, c);
+  }
+  return clusters.size ? clusters : undefined;
 }
 
 /** The `max` lines of lowest line number among those offered (a bounded max-heap), however they arrive. */

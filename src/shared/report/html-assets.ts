@@ -58,6 +58,7 @@ svg .whisker, svg .cap { stroke: #1f2328; stroke-width: 1.6; }
 .filters input, .filters select { font: inherit; padding: 4px 8px; border: 1px solid var(--line); border-radius: 6px; }
 .filters input { min-width: 260px; }
 .note { color: var(--muted); font-style: italic; }
+.cluster-warning { color: var(--skip); margin: 0 0 8px; }
 .scroll { max-height: 720px; overflow: auto; border: 1px solid var(--line); }
 .scroll table { border: 0; width: max-content; min-width: 100%; }
 pre.error { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px; color: var(--bad); }

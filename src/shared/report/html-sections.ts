@@ -37,7 +37,9 @@ export function metricCharts(r: ResultsSummary): string {
       const sub = [
         first.higherIsBetter ? 'higher is better' : 'lower is better',
         first.kind,
-        interval ? `whiskers: ${Math.round(interval.level * 100)}% CI (${interval.method})` : '',
+        interval
+          ? `whiskers: ${Math.round(interval.level * 100)}% CI (${interval.method}${interval.clusteredBy ? `, clustered by ${interval.clusteredBy}, ${interval.clusters} clusters` : ''})`
+          : '',
       ].filter(Boolean);
       const chart = intervalChart(
         `${evaluator} ${metric}`,

@@ -4,6 +4,7 @@
  * Content-Security-Policy allows only its own script (pinned by hash) and inline styles.
  * @module
  */
+import { clusterNote } from './clusters.js';
 import { createHash } from 'node:crypto';
 import { FILTER_SCRIPT, STYLE } from './html-assets.js';
 import { esc } from './html-escape.js';
@@ -48,13 +49,20 @@ export function htmlRenderer(data: ReportData, name: string, options: HtmlOption
   };
 }
 
+/** Which column grouped the lines and how many clusters there were; a warning when they are few. */
+function clusterParagraph(r: ReportData['results']): string {
+  const note = clusterNote(r);
+  if (!note) return '';
+  return `<p class="note clusters">${esc(note.text)}</p>${note.warning ? `<p class="cluster-warning">⚠️ ${esc(note.warning)}</p>` : ''}`;
+}
+
 function page(data: ReportData, table: LinesTable, options: HtmlOptions): string {
   const r = data.results;
   const csp = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; img-src data:; base-uri 'none'; form-action 'none'`;
   const title = `${r.experiment} — llmops report`;
   const sections = [
     section('gates', 'Gates', gates(r)),
-    r.metrics.length > 0 ? section('metrics', 'Metrics by variant', metricCharts(r)) : '',
+    r.metrics.length > 0 ? section('metrics', 'Metrics by variant', clusterParagraph(r) + metricCharts(r)) : '',
     r.comparisons.length > 0 ? section('comparisons', 'Comparisons', comparisons(r)) : '',
     r.runs.length > 0 ? section('runs', 'Runs', runCharts(r) + runsTable(r)) : '',
     section('failed', 'Failed lines', failedLines(data, options.maxFailedLines ?? 500)),

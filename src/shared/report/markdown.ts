@@ -4,6 +4,7 @@
  * and the first failed lines — under a byte budget.
  * @module
  */
+import { clusterNote } from './clusters.js';
 import {
   formatCost,
   formatCount,
@@ -136,8 +137,10 @@ function gatesTable(r: ResultsSummary): MarkdownTable {
 /** Rows evaluator × metric, one column per variant while that stays readable, else one row per variant. */
 function metricsTable(r: ResultsSummary): MarkdownTable {
   const level = r.metrics.find((m) => m.interval)?.interval?.level;
+  const clusters = clusterNote(r);
   const footnote = level
-    ? `_Values in brackets: ${Math.round(level * 100)}% confidence interval. ↑ higher is better, ↓ lower is better._`
+    ? `_Values in brackets: ${Math.round(level * 100)}% confidence interval. ↑ higher is better, ↓ lower is better._` +
+      (clusters ? ` _${clusters.text}_${clusters.warning ? `\n\n⚠️ ${clusters.warning}` : ''}` : '')
     : undefined;
   const arrow = (higher: boolean) => (higher ? '↑' : '↓');
   const variantIds = r.variants.map((v) => v.id);

@@ -219,7 +219,7 @@ export class LineTable {
   }
 
   /** A variant's runs by dataset; a dataset run twice counts once (its first run), as line ids must be unique. */
-  private runsOf(variantId: string): Map<string, RunLines> {
+  runsOf(variantId: string): Map<string, RunLines> {
     const out = new Map<string, RunLines>();
     for (const run of this.runs) if (run.variantId === variantId && !out.has(run.dataset)) out.set(run.dataset, run);
     return out;

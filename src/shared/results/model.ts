@@ -93,6 +93,10 @@ export interface IntervalSummary {
   upper: number;
   method: string;
   level: number;
+  /** The dataset column lines were clustered by (experiment.yaml cluster_by), when the method is clustered. */
+  clusteredBy?: string;
+  /** Number of clusters, when the method is clustered. */
+  clusters?: number;
 }
 
 export interface MetricResult {
@@ -126,6 +130,9 @@ export interface PairedComparison {
   ciHigh: number | null;
   /** Two-sided p-value for "no difference"; NaN when the data cannot give one. */
   pValue: number;
+  /** The dataset column pairs were clustered by, and the number of clusters, when the test is clustered. */
+  clusteredBy?: string;
+  clusters?: number;
 }
 
 export interface ComparisonResult extends PairedComparison {

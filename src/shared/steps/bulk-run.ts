@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
-import { checkDatasets, requiredColumns } from '../data/check.js';
+import { checkDatasets, clusterColumn, requiredColumns } from '../data/check.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { writeJsonAtomic } from '../files.js';
@@ -120,7 +120,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         .map((d) => ({
           path: d.localPath!,
           display: path.relative(process.cwd(), d.localPath!),
-          required: requiredColumns(d.mappings, useCase.flow.model),
+          required: [...requiredColumns(d.mappings, useCase.flow.model), ...clusterColumn(d)],
         })),
     );
     const runsFile = inputs.runsFile ?? defaultRunsFile(inputs.store, useCase);

@@ -11,7 +11,7 @@ import { azureSettings, hasAzureWorkspace } from '../azure/settings.js';
 import type { Dataset, FlowRef, UseCase } from '../config/types.js';
 import type { Host } from '../host/host.js';
 import { loadUseCase } from '../config/use-case.js';
-import { checkDataset, mappedColumns } from '../data/check.js';
+import { checkDataset, clusterColumn, mappedColumns } from '../data/check.js';
 import { type DataRegistry, LocalDataRegistry } from '../data/registry.js';
 import { ConfigError, type Problem } from '../errors.js';
 import type { LoadedFlow } from '../flow/model.js';
@@ -174,7 +174,8 @@ function datasetsToRegister(
   // template's class_flows does), and each file must only have the columns its own mappings read.
   const key = (d: Dataset) => `${d.name}\0${d.localPath ?? d.source}`;
   const targets = new Map<string, Target>();
-  for (const d of datasets) targets.set(key(d), { dataset: d, required: requiredColumns(d.mappings, flow.model) });
+  for (const d of datasets)
+    targets.set(key(d), { dataset: d, required: [...requiredColumns(d.mappings, flow.model), ...clusterColumn(d)] });
   for (const ev of evaluators) {
     for (const d of ev.datasets) {
       const required = requiredColumns(d.mappings, ev.flow?.model);

@@ -8,6 +8,7 @@ import { loadUseCase } from '../config/use-case.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import type { Analysed } from '../eval/analysis.js';
 import { assembleResults } from '../eval/results.js';
+import { clusterNote } from '../report/clusters.js';
 import {
   ALL_REPORT_FORMATS,
   markdownMarker,
@@ -115,6 +116,9 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       gates: useCase.gates,
       baseline,
       datasetSources: Object.fromEntries(useCase.datasets.map((d) => [d.name, d.source])),
+      clusterBy: Object.fromEntries(
+        useCase.datasets.flatMap((d) => (d.clusterBy ? [[d.name, { column: d.clusterBy, file: d.localPath }]] : [])),
+      ),
       build: inputs.buildId ?? ciBuildId(),
     });
     const results = data.results;
@@ -140,6 +144,14 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
         .catch((e: Error) => host.warning(`could not post the pull-request comment: ${e.message}`));
     }
 
+    const clusters = clusterNote(results);
+    if (clusters) host.info(clusters.text);
+    if (clusters?.warning) host.warning(clusters.warning);
+    for (const d of useCase.datasets)
+      if (d.clusterBy && !d.localPath)
+        host.warning(
+          `dataset ${d.name}: cluster_by ${d.clusterBy} needs the dataset's file, and ${d.source} is not local here; its intervals are not clustered`,
+        );
     const failed = results.gates.filter((g) => g.status === 'failed');
     for (const m of results.metrics)
       host.info(

@@ -1,5 +1,7 @@
 """The document index of the flow: PDFs parsed with pypdf, cut into chunks of whole sentences, embedded through the
-flow's connection, and indexed in an HNSW index (hnswlib) for cosine similarity.
+flow's connection, and indexed in an HNSW index (hnswlib) for cosine similarity. In the flow the embeddings go
+through the llmops engine (retrieve.py passes promptflow.tools.embedding: the engine's connection, cache and token
+accounting); a script outside a flow calls the connection itself (`embed`).
 
 The index is persisted under a folder named by a content hash (the PDFs' bytes, the chunking settings, the
 embedding deployment and the vector it gives a fixed probe text, so another model behind the same deployment name
@@ -67,7 +69,7 @@ def content_hash(folder, deployment, probe_vector):
 
 
 def embed(connection, deployment, texts):
-    """Embeddings of the texts in one request, through the same connection as the flow's embedding node."""
+    """Embeddings of the texts in one request, straight to the connection's endpoint (for use outside a flow)."""
     api_base = str(connection.api_base).rstrip("/")
     if getattr(connection, "api_type", "azure") == "azure" and "/openai" not in api_base:
         version = getattr(connection, "api_version", None) or "2024-02-01"
@@ -87,19 +89,20 @@ def index_root():
     return os.environ.get("CHAT_WITH_PDF_INDEX_DIR") or os.path.join(tempfile.gettempdir(), "chat_with_pdf_index")
 
 
-def load_or_build(connection, deployment, folder=DOCUMENTS):
-    """(hnswlib index, chunks, index id, built now?) for the current documents."""
+def load_or_build(connection, deployment, folder=DOCUMENTS, embed_texts=embed):
+    """(hnswlib index, chunks, index id, built now?) for the current documents; `embed_texts(connection,
+    deployment, texts)` gives one vector per text."""
     with _lock:
         probe = _probes.get(deployment)
         if probe is None:
-            probe = _probes[deployment] = embed(connection, deployment, [PROBE_TEXT])[0]
+            probe = _probes[deployment] = embed_texts(connection, deployment, [PROBE_TEXT])[0]
         key = content_hash(folder, deployment, probe)
         if key in _loaded:
             return (*_loaded[key], key, False)
         target = os.path.join(index_root(), key)
         built = not os.path.exists(os.path.join(target, "chunks.json"))
         if built:
-            _build(connection, deployment, folder, target)
+            _build(connection, deployment, folder, target, embed_texts)
         with open(os.path.join(target, "chunks.json"), encoding="utf-8") as f:
             meta = json.load(f)
         index = hnswlib.Index(space="cosine", dim=meta["dim"])
@@ -109,11 +112,11 @@ def load_or_build(connection, deployment, folder=DOCUMENTS):
         return index, meta["chunks"], key, built
 
 
-def _build(connection, deployment, folder, target):
+def _build(connection, deployment, folder, target, embed_texts):
     chunks = read_chunks(folder)
     if not chunks:
         raise ValueError(f"no text found in the PDFs of {folder}")
-    vectors = np.asarray(embed(connection, deployment, [c["text"] for c in chunks]), dtype=np.float32)
+    vectors = np.asarray(embed_texts(connection, deployment, [c["text"] for c in chunks]), dtype=np.float32)
     index = hnswlib.Index(space="cosine", dim=vectors.shape[1])
     index.init_index(max_elements=len(chunks), ef_construction=200, M=16, random_seed=1)
     index.add_items(vectors, np.arange(len(chunks)))

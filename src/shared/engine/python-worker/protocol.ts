@@ -152,6 +152,16 @@ export interface PythonCallbacks {
     },
     ctx: CallbackContext,
   ): Promise<unknown>;
+  /** `promptflow.tools.embedding.embedding(connection, input, deployment_name|model)` → a vector, or one per text. */
+  embedding?(
+    req: {
+      connection: { name?: string | null; type?: string; value?: Record<string, unknown>; secret_keys?: string[] };
+      input: string | string[];
+      deployment_name?: string;
+      model?: string;
+    },
+    ctx: CallbackContext,
+  ): Promise<unknown>;
   /** `render_jinja_template(template, **inputs)` → string. */
   render?(req: { template: string; inputs: Record<string, unknown> }, ctx: CallbackContext): Promise<unknown>;
   /** `parse_chat(text)` → message list. */

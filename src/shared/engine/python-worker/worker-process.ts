@@ -46,6 +46,7 @@ interface Pending {
 const CALLBACK_HANDLERS = {
   prompty_call: 'prompty',
   llm_call: 'llm',
+  embedding: 'embedding',
   render: 'render',
   parse_chat: 'parseChat',
   code_evaluator: 'codeEvaluator',

@@ -18,6 +18,12 @@ import { studentTQuantile } from './special.js';
 /** Identifies the cluster (test case) a line belongs to. */
 export type ClusterId = string | number;
 
+/**
+ * The cluster of each line, `ids[i]` for line i: a plain array, or a typed array of cluster indexes (what the
+ * report holds: 4 bytes a line, not a string a line).
+ */
+export type ClusterIds = ArrayLike<ClusterId>;
+
 /** Lines grouped by cluster, in order of first appearance. */
 export interface Clusters {
   ids: ClusterId[];
@@ -26,12 +32,13 @@ export interface Clusters {
 }
 
 /** Groups the values by their cluster id (`clusterIds[i]` belongs to `values[i]`). */
-export function groupClusters(values: readonly number[], clusterIds: readonly ClusterId[]): Clusters {
+export function groupClusters(values: readonly number[], clusterIds: ClusterIds): Clusters {
   if (values.length !== clusterIds.length) {
     throw new RangeError(
       `clusters: ${values.length} values but ${clusterIds.length} cluster ids; give one id per value`,
     );
   }
+  if (clusterIds instanceof Int32Array) return groupDense(values, clusterIds);
   const index = new Map<ClusterId, number>();
   const sums: number[] = [];
   const counts: number[] = [];
@@ -49,9 +56,51 @@ export function groupClusters(values: readonly number[], clusterIds: readonly Cl
   return { ids: [...index.keys()], sums: Float64Array.from(sums), counts: Float64Array.from(counts) };
 }
 
+/**
+ * groupClusters for cluster indexes (0 or more, as the report assigns them): a slot per index instead of a Map
+ * entry per cluster, so a million lines cost 4 bytes a cluster here, not a hash-table entry.
+ */
+function groupDense(values: readonly number[], clusterIds: Int32Array): Clusters {
+  let max = -1;
+  for (let i = 0; i < clusterIds.length; i++) {
+    if (clusterIds[i] < 0) throw new RangeError(`clusters: cluster index ${clusterIds[i]} is negative`);
+    if (clusterIds[i] > max) max = clusterIds[i];
+  }
+  const slot = new Int32Array(max + 1).fill(-1);
+  const ids: number[] = [];
+  for (let i = 0; i < clusterIds.length; i++)
+    if (slot[clusterIds[i]] < 0) {
+      slot[clusterIds[i]] = ids.length;
+      ids.push(clusterIds[i]);
+    }
+  const sums = new Float64Array(ids.length);
+  const counts = new Float64Array(ids.length);
+  for (let i = 0; i < values.length; i++) {
+    const g = slot[clusterIds[i]];
+    sums[g] += values[i];
+    counts[g] += 1;
+  }
+  return { ids, sums, counts };
+}
+
 /** True when at least one cluster holds more than one line (so clustering changes anything). */
-export function hasRepeats(clusterIds: readonly ClusterId[]): boolean {
-  return new Set(clusterIds).size < clusterIds.length;
+export function hasRepeats(clusterIds: ClusterIds): boolean {
+  if (clusterIds instanceof Int32Array) {
+    let max = -1;
+    for (let i = 0; i < clusterIds.length; i++) if (clusterIds[i] > max) max = clusterIds[i];
+    const seenIndex = new Uint8Array(max + 1);
+    for (let i = 0; i < clusterIds.length; i++) {
+      if (seenIndex[clusterIds[i]]) return true;
+      seenIndex[clusterIds[i]] = 1;
+    }
+    return false;
+  }
+  const seen = new Set<ClusterId>();
+  for (let i = 0; i < clusterIds.length; i++) {
+    if (seen.has(clusterIds[i])) return true;
+    seen.add(clusterIds[i]);
+  }
+  return false;
 }
 
 export interface ClusterRobustOptions {
@@ -76,7 +125,7 @@ export interface ClusterRobustMean {
  */
 export function clusterRobustStandardError(
   values: readonly number[],
-  clusterIds: readonly ClusterId[],
+  clusterIds: ClusterIds,
   options: ClusterRobustOptions = {},
 ): ClusterRobustMean {
   checkFinite(values, 'clusterRobustStandardError');
@@ -97,7 +146,7 @@ export function clusterRobustStandardError(
 /** Cluster-robust t-interval: ȳ ± t(1 − α/2, G − 1) · SE_cluster. Needs at least two clusters. */
 export function clusterRobustInterval(
   values: readonly number[],
-  clusterIds: readonly ClusterId[],
+  clusterIds: ClusterIds,
   options: ClusterRobustOptions = {},
 ): Summary {
   const level = options.level ?? DEFAULT_LEVEL;
@@ -115,7 +164,7 @@ export function clusterRobustInterval(
  */
 export function clusterBootstrapInterval(
   values: readonly number[],
-  clusterIds: readonly ClusterId[],
+  clusterIds: ClusterIds,
   options: BootstrapOptions = {},
 ): Summary {
   const level = options.level ?? DEFAULT_LEVEL;

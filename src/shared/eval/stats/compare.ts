@@ -3,7 +3,7 @@
  * rows, then picks the paired test from the score kind.
  * @module
  */
-import { hasRepeats } from './clustered.js';
+import { hasRepeats, type ClusterId, type ClusterIds } from './clustered.js';
 import type { Comparison } from './comparison.js';
 import { clusteredPairedTest, mcnemarTest, pairedBootstrap, pairedTTest } from './paired-tests.js';
 import { pairRows, type Pairing, type ScoreRow } from './pairing.js';
@@ -69,7 +69,7 @@ export function comparePaired(
   referenceValues: readonly number[],
   kind: ScoreKind,
   options: CompareOptions = {},
-  ids?: readonly string[],
+  ids?: ClusterIds,
 ): Comparison {
   const cand = toNumbers(candidateValues, kind);
   const ref = toNumbers(referenceValues, kind);
@@ -96,15 +96,15 @@ export function comparePaired(
 }
 
 /** Per-test-case means of the candidate and reference values, in order of first appearance. */
-function clusterMeans(cand: readonly number[], ref: readonly number[], ids: readonly string[]): [number[], number[]] {
-  const at = new Map<string, { c: number; r: number; k: number }>();
-  ids.forEach((id, i) => {
-    const e = at.get(id) ?? { c: 0, r: 0, k: 0 };
+function clusterMeans(cand: readonly number[], ref: readonly number[], ids: ClusterIds): [number[], number[]] {
+  const at = new Map<ClusterId, { c: number; r: number; k: number }>();
+  for (let i = 0; i < ids.length; i++) {
+    const e = at.get(ids[i]) ?? { c: 0, r: 0, k: 0 };
     e.c += cand[i];
     e.r += ref[i];
     e.k += 1;
-    at.set(id, e);
-  });
+    at.set(ids[i], e);
+  }
   const groups = [...at.values()];
   return [groups.map((e) => e.c / e.k), groups.map((e) => e.r / e.k)];
 }

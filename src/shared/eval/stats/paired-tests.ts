@@ -3,7 +3,7 @@
  * bootstrap and a cluster-robust paired t-test for repeated runs.
  * @module
  */
-import { clusterRobustStandardError, groupClusters, type ClusterId } from './clustered.js';
+import { clusterRobustStandardError, groupClusters, type ClusterIds } from './clustered.js';
 import { comparisonBase, differences, type Comparison } from './comparison.js';
 import { mean, sampleVariance } from './describe.js';
 import { DEFAULT_LEVEL, DEFAULT_RESAMPLES, percentileBounds } from './intervals.js';
@@ -117,7 +117,7 @@ export interface ClusteredPairedOptions extends PairedTOptions {
 export function clusteredPairedTest(
   candidate: readonly number[],
   reference: readonly number[],
-  clusterIds: readonly ClusterId[],
+  clusterIds: ClusterIds,
   options: ClusteredPairedOptions = {},
 ): Comparison {
   const level = options.level ?? DEFAULT_LEVEL;
@@ -140,7 +140,7 @@ export interface PairedBootstrapOptions {
   /** PRNG seed; default DEFAULT_SEED. */
   seed?: number;
   /** Test-case id of each pair: when given, whole test cases are resampled (cluster bootstrap). */
-  clusterIds?: readonly ClusterId[];
+  clusterIds?: ClusterIds;
 }
 
 /**

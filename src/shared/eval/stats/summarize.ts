@@ -3,7 +3,7 @@
  * the kind of score. The rule is fixed and documented so a report can say why it printed what it did.
  * @module
  */
-import { clusterBootstrapInterval, clusterRobustInterval, hasRepeats, type ClusterId } from './clustered.js';
+import { clusterBootstrapInterval, clusterRobustInterval, hasRepeats, type ClusterIds } from './clustered.js';
 import { checkFinite, sampleSkewness } from './describe.js';
 import { bootstrapInterval, tInterval, wilsonInterval, type Summary } from './intervals.js';
 
@@ -29,7 +29,7 @@ export interface SummarizeOptions {
   /** Bootstrap seed; default DEFAULT_SEED. */
   seed?: number;
   /** Test-case id of each score. When some id repeats, the clustered methods are used. */
-  clusterIds?: readonly ClusterId[];
+  clusterIds?: ClusterIds;
   /** Boolean scores only: use the continuity-corrected Wilson interval; default false. */
   continuityCorrection?: boolean;
 }
