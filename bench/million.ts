@@ -9,6 +9,7 @@
  *   LLMOPS_BENCH_LINES=50000 npx tsx bench/million.ts     # default 1,000,000 lines
  *
  * LLMOPS_BENCH_CONCURRENCY sets the lines in flight (default 32); LLMOPS_BENCH_KEEP=1 keeps the work folder;
+ * LLMOPS_BENCH_PY_AGGREGATION=1 gives the flow evaluator a Python aggregation node;
  * LLMOPS_BENCH_NODE_FLAGS adds flags to each step's node (e.g. `--max-semi-space-size=64`, the default young
  * generation, to compare with the CLI's own). The heavy steps start node again with a smaller young generation
  * unless given one (src/packaging/relaunch.ts); `LLMOPS_RELAUNCH=0` runs them in the first node, with its defaults.
@@ -100,6 +101,28 @@ nodes:
 `,
   'flows/grade/grade.jinja2': '{% if prediction == answer %}Correct{% else %}Incorrect{% endif %}',
 };
+
+// LLMOPS_BENCH_PY_AGGREGATION=1: the flow evaluator also aggregates its grades in Python (as the template's
+// evaluators do), so its whole column goes to the Python worker.
+if (process.env.LLMOPS_BENCH_PY_AGGREGATION === '1') {
+  files['flows/grade/flow.dag.yaml'] += `- name: accuracy
+  type: python
+  source:
+    type: code
+    path: accuracy.py
+  inputs:
+    grades: \${grade.output}
+  aggregation: true
+`;
+  files['flows/grade/accuracy.py'] = `from promptflow.core import log_metric, tool
+
+
+@tool
+def accuracy(grades: list):
+    log_metric("accuracy", round(sum(g == "Correct" for g in grades) / max(len(grades), 1), 4))
+    return len(grades)
+`;
+}
 
 /** The model server echoes "user: <question>": four lines in five carry that as their answer. */
 async function writeDataset(file: string, n: number): Promise<void> {
