@@ -52,7 +52,7 @@ class Server:
             op = message.get("op")
             if op == "list_part":
                 # Read in order on this thread: a list is whole before the request that names it is read.
-                self.lists.setdefault(message.get("list"), []).extend(message.get("items") or ())
+                self.lists.setdefault(message.get("list"), []).extend(_shared_texts(message.get("items") or ()))
                 continue
             if op == "list_drop":
                 self.lists.pop(message.get("list"), None)
@@ -199,6 +199,11 @@ class Server:
 
     def _path(self, file):
         return file if os.path.isabs(file) else os.path.join(self.working_dir, file)
+
+
+def _shared_texts(items):
+    """Short texts as one object each (a column of a million grades holds two strings, not a million)."""
+    return [sys.intern(v) if type(v) is str and len(v) <= 64 else v for v in items]
 
 
 def _is_list_marker(value):
