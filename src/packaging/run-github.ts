@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { GitHubHost } from '../shared/host/github.js';
 import { gitHubHostInputs } from './host-inputs.js';
+import { relaunchForStep } from './relaunch.js';
 import { runStep, type StepChoice } from './run-step.js';
 
 /** Run the step on a GitHubHost; sets `process.exitCode` per the exit-code contract and returns it. */
@@ -19,7 +20,9 @@ export async function runStepOnGitHub(step: StepChoice): Promise<number> {
  */
 export function startGitHubAction(step: StepChoice, moduleUrl: string): () => Promise<number> {
   const run = () => runStepOnGitHub(step);
-  if (isMainModule(moduleUrl)) void run();
+  // The root action's step is its `step` input (INPUT_STEP); a heavy one runs in a node started again.
+  const name = typeof step === 'function' ? process.env.INPUT_STEP?.trim() : step.name;
+  if (isMainModule(moduleUrl) && !relaunchForStep(name)) void run();
   return run;
 }
 

@@ -117,8 +117,8 @@ export interface AggregationColumns {
   count: number;
   /** DAG flows: per aggregation reference (`${node.output}`), each line's value (null when absent). */
   inputs: Map<string, unknown[]>;
-  /** Flex flows: each line's outputs. */
-  outputs: Record<string, unknown>[];
+  /** Flex flows: each line's outputs, or a stream of them read as they are sent (nothing of the lines held). */
+  outputs: Record<string, unknown>[] | AsyncIterable<Record<string, unknown>>;
 }
 
 type AggregationLines =

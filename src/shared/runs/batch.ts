@@ -17,6 +17,7 @@ import {
   resolveImagePaths,
   type ExecutorOptions,
   type AggregationColumns,
+  type AggregationResult,
   type FlowExecutor,
   type LlmServiceOptions,
   type PfError,
@@ -46,10 +47,17 @@ export interface LineExecutor extends Pick<
   'inputs' | 'hasAggregation' | 'runLine' | 'aggregate' | 'close'
 > {
   /**
-   * Set when aggregation reads only these outputs of each succeeded line: they reach `aggregate` as columns
-   * (`inputs`, keyed by output name), and nothing else of the lines is held.
+   * Set when the aggregation can be computed line by line (a built-in evaluator's mean): each succeeded line's
+   * outputs are added in line order as they are read from the store, and nothing of the lines is gathered
+   * (`aggregate` is then not called).
    */
-  readonly aggregationOutputs?: readonly string[];
+  readonly runningAggregation?: () => RunningAggregation;
+}
+
+/** An aggregation fed one succeeded line at a time, in line order; it keeps what it needs, not the lines. */
+export interface RunningAggregation {
+  add(outputs: Record<string, unknown>): void;
+  finish(): AggregationResult;
 }
 
 /**
@@ -595,9 +603,9 @@ async function executeLines(
   let metrics: Record<string, unknown> = {};
   let aggregationError: { node: string; error: PfError } | undefined;
   if (!canceled && !partial && executor.hasAggregation) {
-    const agg = await executor.aggregate(
-      await aggregationColumns(store, record.id, plan.subject.kind === 'dag', executor.aggregationOutputs),
-    );
+    const agg = executor.runningAggregation
+      ? await aggregateRunning(store, record.id, executor.runningAggregation())
+      : await executor.aggregate(await aggregationColumns(store, record.id, plan.subject.kind === 'dag'));
     metrics = agg.metrics;
     aggregationError = agg.error;
     tokens.prompt += agg.usage.promptTokens;
@@ -681,27 +689,35 @@ function cancelableWaits(signal: AbortSignal): <T>(p: Promise<T>) => Promise<T |
     });
 }
 
-/**
- * What the aggregation nodes need from the succeeded lines, in line order, and nothing else: for a DAG flow one
- * array per aggregation reference (repeated short texts such as grades shared), for a flex flow the outputs.
- */
-async function aggregationColumns(
+/** A running aggregation over the run's succeeded lines, read from the store one record at a time. */
+async function aggregateRunning(
   store: RunStore,
   runId: string,
-  dag: boolean,
-  outputNames?: readonly string[],
-): Promise<AggregationColumns> {
+  aggregation: RunningAggregation,
+): Promise<AggregationResult> {
+  for await (const r of store.linesInOrder(runId)) if (r.status === 'Completed') aggregation.add(r.outputs ?? {});
+  return aggregation.finish();
+}
+
+/**
+ * What the aggregation needs from the succeeded lines, in line order, and nothing else: for a DAG flow one array
+ * per aggregation reference (repeated short texts such as grades shared), for a flex flow its outputs as a stream.
+ */
+async function aggregationColumns(store: RunStore, runId: string, dag: boolean): Promise<AggregationColumns> {
+  if (!dag) {
+    // A flex flow's `__aggregate__` gets the outputs streamed from the store to the Python worker as they are read.
+    const outputs = async function* () {
+      for await (const r of store.linesInOrder(runId)) if (r.status === 'Completed') yield r.outputs ?? {};
+    };
+    return { count: 0, inputs: new Map(), outputs: outputs() };
+  }
   const columns: AggregationColumns = { count: 0, inputs: new Map(), outputs: [] };
   const shared = new Map<string, string>();
   for await (const r of store.linesInOrder(runId)) {
     if (r.status !== 'Completed') continue;
     const i = columns.count++;
-    if (!dag && !outputNames) {
-      columns.outputs.push(r.outputs ?? {});
-      continue;
-    }
-    const values = outputNames ? (r.outputs ?? {}) : (r.aggregation_inputs ?? {});
-    for (const k of outputNames ?? Object.keys(values)) {
+    const values = r.aggregation_inputs ?? {};
+    for (const k in values) {
       let column = columns.inputs.get(k);
       if (!column) columns.inputs.set(k, (column = new Array<unknown>(i).fill(null)));
       while (column.length < i) column.push(null);

@@ -2,7 +2,14 @@
  * Batch runs and the run store: datasets, column mapping, orchestration, resume. See batch.ts and store.ts.
  * @module
  */
-export { runBatch, type BatchExecutor, type LineExecutor, type RunBatchOptions, type RunSummary } from './batch.js';
+export {
+  runBatch,
+  type BatchExecutor,
+  type LineExecutor,
+  type RunBatchOptions,
+  type RunningAggregation,
+  type RunSummary,
+} from './batch.js';
 export {
   runDir,
   readRunRecord,

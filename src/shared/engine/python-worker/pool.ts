@@ -19,7 +19,7 @@ import type {
   ReadyMessage,
   RuntimeConnection,
 } from './protocol.js';
-import { WorkerProcess, type RequestOptions } from './worker-process.js';
+import { LIST_PART, WorkerProcess, type RequestOptions } from './worker-process.js';
 
 /** How the pool starts and drives its workers. */
 export interface PythonWorkerPoolOptions {
@@ -62,6 +62,8 @@ export interface CallOptions {
   onChunk?: (text: string) => void;
   /** Handed to callbacks made during this call (CallbackContext.context). */
   context?: unknown;
+  /** Flex calls returning an evaluation: its rows, in parts, when there are many (RequestOptions.onRows). */
+  onRows?: (rows: unknown[]) => void;
 }
 
 interface FlexSpec {
@@ -109,7 +111,7 @@ export class PythonWorkerPool {
   async call(file: string, inputs: Record<string, unknown>, opts: CallOptions = {}): Promise<PyCallResult> {
     const abs = path.resolve(this.options.workingDir, file);
     const message = { op: 'call', file: abs, inputs, node: opts.node, aggregation: opts.aggregation === true };
-    const reply = await this.send(message, `python node ${opts.node ?? file}`, opts);
+    const reply = await this.send(message, `python node ${opts.node ?? file}`, opts, undefined, longLists(inputs));
     return toCallResult(reply);
   }
 
@@ -130,7 +132,7 @@ export class PythonWorkerPool {
   /** Call a package tool by key; inputs as for {@link call}. */
   async callPackage(tool: string, inputs: Record<string, unknown>, opts: CallOptions = {}): Promise<PyCallResult> {
     const message = { op: 'call', package: tool, inputs, node: opts.node, aggregation: opts.aggregation === true };
-    const reply = await this.send(message, `python node ${opts.node ?? tool}`, opts);
+    const reply = await this.send(message, `python node ${opts.node ?? tool}`, opts, undefined, longLists(inputs));
     return toCallResult(reply);
   }
 
@@ -164,17 +166,22 @@ export class PythonWorkerPool {
     return toCallResult(reply);
   }
 
-  /** Call `__aggregate__` with the outputs of the succeeded lines. */
+  /**
+   * Call `__aggregate__` with the outputs of the succeeded lines, given as a list or read from a stream of them
+   * (then sent in parts as they are read: nothing of the lines is held here).
+   */
   async flexAggregate(
     key: string,
-    lineResults: unknown[],
+    lineResults: unknown[] | AsyncIterable<unknown>,
     opts: Omit<CallOptions, 'node' | 'aggregation' | 'onChunk'> = {},
   ): Promise<PyAggregateResult> {
+    const long = !Array.isArray(lineResults) || lineResults.length > LIST_PART;
     const reply = await this.send(
-      { op: 'flex_aggregate', key, lineResults },
+      { op: 'flex_aggregate', key, lineResults: long ? [] : lineResults },
       `__aggregate__ of ${this.describeFlex(key)}`,
       opts,
       key,
+      long ? new Map([['lineResults', lineResults]]) : undefined,
     );
     const result = toCallResult(reply) as PyAggregateResult;
     result.metrics ??= {};
@@ -241,17 +248,32 @@ export class PythonWorkerPool {
 
   // --- dispatch ------------------------------------------------------------------------
 
+  /**
+   * `lists`: long lists of the message (a field of the message, or with `inputs.` an input) sent ahead in parts,
+   * the message then carrying their markers (PROTOCOL.md, "Long lists").
+   */
   private async send(
     message: Record<string, unknown>,
     what: string,
     opts: RequestOptions,
     flexKey?: string,
+    lists?: Map<string, unknown[] | AsyncIterable<unknown>>,
   ): Promise<PyReply> {
     const worker = this.acquire();
     try {
       await this.setups.get(worker);
       if (flexKey !== undefined) await this.ensureFlex(worker, flexKey);
       const timeoutMs = opts.timeoutMs ?? this.options.callTimeoutMs ?? 600_000;
+      if (lists?.size) {
+        message = { ...message };
+        const inputs = { ...(message.inputs as Record<string, unknown> | undefined) };
+        for (const [field, items] of lists) {
+          const marker = await worker.sendList(items);
+          if (field.startsWith('inputs.')) inputs[field.slice(7)] = marker;
+          else message[field] = marker;
+        }
+        if (message.inputs) message.inputs = inputs;
+      }
       const reply = await worker.request(message, what, { ...opts, timeoutMs });
       return checkOk(reply);
     } finally {
@@ -359,6 +381,16 @@ export class PythonWorkerPool {
   private describeFlex(key: string): string {
     return this.flexSpecs.get(key)?.entry ?? key;
   }
+}
+
+/** The inputs that are lists too long for one message (an aggregation node's columns). */
+function longLists(inputs: Record<string, unknown>): Map<string, unknown[]> | undefined {
+  let lists: Map<string, unknown[]> | undefined;
+  for (const k in inputs) {
+    const v = inputs[k];
+    if (Array.isArray(v) && v.length > LIST_PART) (lists ??= new Map()).set(`inputs.${k}`, v);
+  }
+  return lists;
 }
 
 function checkOk(reply: PyReply): PyReply {

@@ -4,6 +4,7 @@
  * @module
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
 import { PythonWorkerCrashed, PythonWorkerTimeout } from './errors.js';
 import type { PyReply, PythonCallbacks, ReadyMessage } from './protocol.js';
 import { parsePyJson, stringifyPyJson } from './py-json.js';
@@ -24,6 +25,11 @@ export interface WorkerProcessOptions {
 export interface RequestOptions {
   timeoutMs?: number;
   onChunk?: (text: string) => void;
+  /**
+   * A flex call whose result is an evaluation (`{rows, metrics}`): rows beyond `LIST_PART` come here in parts
+   * before the reply, whose `rows` is then `{"$llmops_rows_sent": n}`.
+   */
+  onRows?: (rows: unknown[]) => void;
   context?: unknown;
 }
 
@@ -33,6 +39,7 @@ interface Pending {
   what: string;
   timer?: NodeJS.Timeout;
   onChunk?: (text: string) => void;
+  onRows?: (rows: unknown[]) => void;
   context?: unknown;
 }
 
@@ -45,6 +52,13 @@ const CALLBACK_HANDLERS = {
   code_evaluator: 'codeEvaluator',
 } as const;
 const STDERR_TAIL = 4000;
+/** Items per `list_part` message: a long list is never one JSON text, on either side. */
+export const LIST_PART = 2048;
+
+/** What stands in a request for a list sent ahead in parts (PROTOCOL.md, "Long lists"). */
+export interface ListMarker {
+  $llmops_list: number;
+}
 
 export class WorkerProcess {
   private child?: ChildProcessWithoutNullStreams;
@@ -110,7 +124,14 @@ export class WorkerProcess {
     if (this.exited) return Promise.reject(new PythonWorkerCrashed(`Python worker (pid ${this.pid}) is not running`));
     const id = this.nextId++;
     return new Promise<PyReply>((resolve, reject) => {
-      const entry: Pending = { resolve, reject, what, onChunk: opts.onChunk, context: opts.context };
+      const entry: Pending = {
+        resolve,
+        reject,
+        what,
+        onChunk: opts.onChunk,
+        onRows: opts.onRows,
+        context: opts.context,
+      };
       if (opts.timeoutMs && opts.timeoutMs > 0) {
         entry.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -119,9 +140,50 @@ export class WorkerProcess {
         }, opts.timeoutMs);
       }
       this.pending.set(id, entry);
-      const payload = opts.onChunk ? { ...message, id, stream: true } : { ...message, id };
+      const payload: Record<string, unknown> = opts.onChunk ? { ...message, id, stream: true } : { ...message, id };
+      if (opts.onRows) payload.rowsOut = true;
       this.child!.stdin.write(stringifyPyJson(payload) + '\n');
     });
+  }
+
+  /**
+   * Sends a long list ahead of the request that uses it, `LIST_PART` items a message, waiting for the pipe to
+   * drain between parts: the items are read (from an array or a stream of them) and written a part at a time, so
+   * neither the list's whole JSON text nor, for a stream, the list itself is ever held here. Returns the marker
+   * to put in the request in the list's place; the worker replaces it with the list.
+   */
+  async sendList(items: Iterable<unknown> | AsyncIterable<unknown>): Promise<ListMarker> {
+    const list = this.nextId++;
+    let part: unknown[] = [];
+    const flush = async () => {
+      if (this.exited) throw new PythonWorkerCrashed(`Python worker (pid ${this.pid}) is not running`);
+      const text = stringifyPyJson({ op: 'list_part', list, items: part }) + '\n';
+      part = [];
+      if (!this.child!.stdin.write(text)) await Promise.race([once(this.child!.stdin, 'drain'), this.gone()]);
+    };
+    try {
+      if (Array.isArray(items)) {
+        for (let i = 0; i < items.length; i += LIST_PART) {
+          part = items.slice(i, i + LIST_PART);
+          await flush();
+        }
+      } else {
+        for await (const item of items) {
+          part.push(item);
+          if (part.length >= LIST_PART) await flush();
+        }
+        if (part.length > 0) await flush();
+      }
+    } catch (e) {
+      if (!this.exited) this.child!.stdin.write(stringifyPyJson({ op: 'list_drop', list }) + '\n');
+      throw e;
+    }
+    return { $llmops_list: list };
+  }
+
+  /** Settles when the process is gone. */
+  private gone(): Promise<void> {
+    return this.exited ? Promise.resolve() : new Promise<void>((resolve) => this.exitWaiters.push(resolve));
   }
 
   /** Ask the worker to finish its requests and exit; kill it after graceMs. */
@@ -162,6 +224,7 @@ export class WorkerProcess {
     const entry = this.pending.get(msg.id as number);
     if (!entry) return; // a request that already timed out
     if (typeof msg.chunk === 'string') return entry.onChunk?.(msg.chunk);
+    if (Array.isArray(msg.rows_part)) return entry.onRows?.(msg.rows_part);
     this.pending.delete(msg.id as number);
     if (entry.timer) clearTimeout(entry.timer);
     entry.resolve(msg as unknown as PyReply);

@@ -24,6 +24,7 @@ import {
   type LineRecord,
   type OutputsReader,
   type ProgressReporter,
+  type RunningAggregation,
   type RunSummary,
 } from '../../runs/index.js';
 import { assetPath } from '../../assets.js';
@@ -102,21 +103,36 @@ function scorerError(message: string): PfError {
   } as unknown as PfError;
 }
 
-/** The mean of each column's numbers: a built-in evaluator's metric. */
-function meanAggregation(metricOf: (column: string) => string) {
-  return async (lines: AggregationColumns | unknown): Promise<AggregationResult> => {
-    const metrics: Record<string, unknown> = {};
-    for (const [name, column] of (lines as AggregationColumns).inputs) {
-      let sum = 0;
-      let n = 0;
-      for (const v of column)
+/**
+ * A built-in evaluator's metric, the mean of one output's numbers, kept as a running sum and count: a million
+ * lines' scores are never gathered. Added in line order, so the sum (and the metric) is the same whatever order
+ * the lines finished in.
+ */
+function meanOf(output: string, metric: string): () => RunningAggregation {
+  return () => {
+    let sum = 0;
+    let n = 0;
+    return {
+      add(outputs) {
+        const v = outputs[output];
         if (typeof v === 'number') {
           sum += v;
           n++;
         }
-      if (n > 0) metrics[metricOf(name)] = sum / n;
-    }
-    return { metrics, usage: emptyUsage() };
+      },
+      finish: () => ({ metrics: n > 0 ? { [metric]: sum / n } : {}, usage: emptyUsage() }),
+    };
+  };
+}
+
+/** The same mean over lines given at once (a caller that aggregates outside the batch runner). */
+function meanAggregation(running: () => RunningAggregation, output: string) {
+  return async (lines: AggregationColumns | unknown): Promise<AggregationResult> => {
+    const aggregation = running();
+    const given = lines as AggregationColumns | ReadonlyArray<{ outputs?: Record<string, unknown> }>;
+    if (Array.isArray(given)) for (const l of given) aggregation.add(l.outputs ?? {});
+    else for (const v of (given as AggregationColumns).inputs.get(output) ?? []) aggregation.add({ [output]: v });
+    return aggregation.finish();
   };
 }
 
@@ -140,7 +156,7 @@ function scorerExecutor(
     describes: { path: `builtin:${builtin}`, kind: 'dag', name: builtin },
     inputs,
     hasAggregation: true,
-    aggregationOutputs: [scorer.metric],
+    runningAggregation: meanOf(scorer.metric, scorer.metric),
     async runLine(lineInputs, options) {
       const lineNumber = options?.lineNumber ?? 0;
       const usage = emptyUsage();
@@ -163,7 +179,7 @@ function scorerExecutor(
       result.latencyMs = performance.now() - started;
       return result;
     },
-    aggregate: meanAggregation(() => scorer.metric),
+    aggregate: meanAggregation(meanOf(scorer.metric, scorer.metric), scorer.metric),
     close: async () => helpers.standard?.close(),
   };
 }
@@ -233,9 +249,9 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
     adapt: (executor) => ({
       inputs: executor.inputs,
       hasAggregation: true,
-      aggregationOutputs: ['score'],
+      runningAggregation: meanOf('score', builtin),
       runLine: (inputs, options) => executor.runLine(inputs, options),
-      aggregate: meanAggregation(() => builtin),
+      aggregate: meanAggregation(meanOf('score', builtin), 'score'),
       close: () => executor.close(),
     }),
   });

@@ -25,7 +25,6 @@ import {
   type PfError,
 } from '../../engine/index.js';
 import { parsePyJson, PythonWorkerCrashed } from '../../engine/python-worker/index.js';
-import { PyFloat } from '../../engine/template/index.js';
 import { loadTokenizers } from '../../llm/index.js';
 import {
   RunStore,
@@ -37,6 +36,7 @@ import {
   type RunSummary,
 } from '../../runs/index.js';
 import { codeEvaluatorCallback, type CodeEvalContext, type CodeEvalLineError } from './engine-callback.js';
+import { plainNumbers, ResultRows } from './result-rows.js';
 
 export interface CodeEvaluatorSessionOptions {
   name: string;
@@ -152,7 +152,8 @@ function userFrame(
 
 interface FunctionResult {
   fn: CodeEvaluatorFunction;
-  rows?: Record<string, unknown>[];
+  /** Its rows, in a file until they are merged (absent when the function failed). */
+  rows?: ResultRows;
   metrics: Record<string, unknown>;
   lineErrors: CodeEvalLineError[];
   error?: string;
@@ -197,6 +198,8 @@ async function runJob(
       mkdirSync(outputDir, { recursive: true });
       const before = new Set(readdirSync(outputDir));
       const context: CodeEvalContext = { usage: [usage], lineErrors: [] };
+      // Rows the worker sends in parts (a large evaluation) go to this file as they come.
+      const rows = new ResultRows(path.join(outputDir, `.${fn.name}.rows.jsonl`));
       const args = {
         [fn.params[0]]: job.runName,
         [fn.params[1]]: job.data,
@@ -204,9 +207,11 @@ async function runJob(
         [fn.params[3]]: `${outputDir}${path.sep}`,
       };
       try {
-        const r = await pool.flexCall(keys.get(fn)!, args, { context });
+        const r = await pool.flexCall(keys.get(fn)!, args, { context, onRows: (part) => rows.add(part) });
         keepOutput(outputDir, fn, r.stdout, r.stderr);
         const produced = resultOf(r.output) ?? resultInFiles(outputDir, before);
+        if (produced) rows.add(produced.rows);
+        else rows.remove();
         if (!produced)
           results.push({
             fn,
@@ -214,8 +219,9 @@ async function runJob(
             lineErrors: context.lineErrors,
             error: `${fn.name} (${path.basename(fn.file)}:${fn.line}) returned no evaluation results: expected it to return the dict evaluate() gives (rows and metrics), or to write it as JSON under output_path`,
           });
-        else results.push({ fn, rows: produced.rows, metrics: produced.metrics, lineErrors: context.lineErrors });
+        else results.push({ fn, rows, metrics: produced.metrics, lineErrors: context.lineErrors });
       } catch (e) {
+        rows.remove();
         if (e instanceof PythonWorkerCrashed) {
           // The user's code ended the Python process (os._exit, a crashing extension): this function's failure.
           results.push({
@@ -237,13 +243,14 @@ async function runJob(
         });
       }
     }
-    const { lines, metrics } = mergeResults(results, dataRows);
-    for (const line of lines) {
+    const metrics = mergedMetrics(results);
+    for await (const line of mergedLines(results, dataRows)) {
       if (!writer.append(line)) await writer.drain();
       record.counts.total++;
       if (line.status === 'Completed') record.counts.completed++;
       else record.counts.failed++;
     }
+    for (const r of results) r.rows?.remove();
     await writer.close();
     writer.writeMetrics(metrics);
     const failures = results.filter((r) => r.error).map((r) => r.error!);
@@ -305,28 +312,20 @@ function keepOutput(dir: string, fn: CodeEvaluatorFunction, stdout: string, stde
   if (text) writeFileSync(path.join(dir, `${fn.name}.log`), text);
 }
 
-/** The SDK's result dict: `{rows: [...], metrics: {...}}`. */
-function resultOf(result: unknown): { rows: Record<string, unknown>[]; metrics: Record<string, unknown> } | undefined {
-  const value = plainNumbers(result);
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const v = value as { rows?: unknown; metrics?: unknown };
-  if (!Array.isArray(v.rows)) return undefined;
-  return {
-    rows: v.rows.filter((r) => r && typeof r === 'object') as Record<string, unknown>[],
-    metrics: v.metrics && typeof v.metrics === 'object' ? (v.metrics as Record<string, unknown>) : {},
-  };
-}
-
 /**
- * Python's whole-number floats arrive as PyFloat (so a template prints `4.0` as Python would); scores and
- * metrics are plain numbers.
+ * The SDK's result dict: `{rows: [...], metrics: {...}}`; rows the worker already sent in parts (then `rows` is
+ * `{"$llmops_rows_sent": n}`) are not in it.
  */
-function plainNumbers(value: unknown): unknown {
-  if (value instanceof PyFloat) return value.value;
-  if (Array.isArray(value)) return value.map(plainNumbers);
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainNumbers(v)]));
-  return value;
+function resultOf(result: unknown): { rows: unknown[]; metrics: Record<string, unknown> } | undefined {
+  if (!result || typeof result !== 'object' || Array.isArray(result)) return undefined;
+  const v = result as { rows?: unknown; metrics?: unknown };
+  const sent = v.rows && typeof v.rows === 'object' && '$llmops_rows_sent' in v.rows;
+  if (!Array.isArray(v.rows) && !sent) return undefined;
+  const metrics = plainNumbers(v.metrics);
+  return {
+    rows: Array.isArray(v.rows) ? v.rows.filter((r) => r && typeof r === 'object') : [],
+    metrics: metrics && typeof metrics === 'object' ? (metrics as Record<string, unknown>) : {},
+  };
 }
 
 /** A result the function wrote under output_path instead of returning it (the newest JSON file holding rows). */
@@ -348,69 +347,79 @@ function resultInFiles(dir: string, before: Set<string>): ReturnType<typeof resu
 }
 
 /**
- * One line record per data row, merged over the folder's functions: `outputs.<evaluator>.<score>` columns
- * become the line's outputs (target outputs and inputs stay inputs), the line fails when its target or an
- * evaluator failed, and every function failure fails every line. Columns two functions both produce are
- * prefixed with the function name.
+ * What each function's `<evaluator>.<score>` columns are called in the merged lines: the same unless two
+ * functions both produce one, then prefixed with the later function's name.
  */
-function mergeResults(
-  results: FunctionResult[],
-  dataRows: number,
-): { lines: LineRecord[]; metrics: Record<string, number> } {
-  const byLine = new Map<
-    number,
-    { inputs: Record<string, unknown>; outputs: Record<string, unknown>; errors: string[]; tracebacks: string[] }
-  >();
-  const lineOf = (n: number) => {
-    let l = byLine.get(n);
-    if (!l) byLine.set(n, (l = { inputs: {}, outputs: {}, errors: [], tracebacks: [] }));
-    return l;
-  };
-  const metrics: Record<string, number> = {};
+function columnNames(results: FunctionResult[]): Map<string, string>[] {
   const taken = new Set<string>();
-  for (const r of results) {
-    const scoreKeys = new Set<string>();
-    (r.rows ?? []).forEach((row) =>
-      Object.keys(row).forEach(
-        (k) => k.startsWith('outputs.') && k.slice(8).includes('.') && scoreKeys.add(k.slice(8)),
-      ),
-    );
+  return results.map((r) => {
     const rename = (k: string) => (taken.has(k) ? `${r.fn.name}.${k}` : k);
-    const names = new Map([...scoreKeys].map((k) => [k, rename(k)]));
-    (r.rows ?? []).forEach((row, i) => {
-      const line = lineOf(i);
-      for (const [k, v] of Object.entries(row)) {
-        if (k.startsWith('inputs.')) line.inputs[k.slice(7)] = v;
-        else if (k.startsWith('outputs.') && names.has(k.slice(8))) line.outputs[names.get(k.slice(8))!] = v;
-        else if (k.startsWith('outputs.')) line.inputs[`target.${k.slice(8)}`] = v;
-      }
-    });
+    const names = new Map([...(r.rows?.scoreKeys ?? [])].map((k) => [k, rename(k)]));
     for (const [k, v] of Object.entries(r.metrics))
-      if (typeof v === 'number' && Number.isFinite(v)) metrics[names.get(k) ?? rename(k)] = v;
-    for (const k of names.values()) taken.add(k);
+      if (typeof v === 'number' && Number.isFinite(v) && !names.has(k)) names.set(k, rename(k));
+    for (const k of r.rows?.scoreKeys ?? []) taken.add(names.get(k)!);
+    return names;
+  });
+}
+
+/** The functions' metrics, finite numbers only, under their merged names. */
+function mergedMetrics(results: FunctionResult[]): Record<string, number> {
+  const names = columnNames(results);
+  const metrics: Record<string, number> = {};
+  results.forEach((r, i) => {
+    for (const [k, v] of Object.entries(r.metrics))
+      if (typeof v === 'number' && Number.isFinite(v)) metrics[names[i].get(k) ?? k] = v;
+  });
+  return metrics;
+}
+
+/**
+ * One line record per data row, merged over the folder's functions and read from their row files side by side
+ * (row i of each function is line i): `outputs.<evaluator>.<score>` columns become the line's outputs (target
+ * outputs and inputs stay inputs), the line fails when its target or an evaluator failed, and every function
+ * failure fails every line.
+ */
+async function* mergedLines(results: FunctionResult[], dataRows: number): AsyncGenerator<LineRecord> {
+  const names = columnNames(results);
+  const lineErrors = new Map<number, { errors: string[]; tracebacks: string[] }>();
+  for (const r of results)
     for (const e of r.lineErrors) {
-      lineOf(e.line).errors.push(e.message);
-      if (e.traceback) lineOf(e.line).tracebacks.push(e.traceback);
+      let l = lineErrors.get(e.line);
+      if (!l) lineErrors.set(e.line, (l = { errors: [], tracebacks: [] }));
+      l.errors.push(e.message);
+      if (e.traceback) l.tracebacks.push(e.traceback);
     }
-  }
-  for (let i = 0; i < dataRows; i++) lineOf(i);
   const failures = results.filter((r) => r.error).map((r) => r.error!);
-  if (failures.length) for (const l of byLine.values()) l.errors.push(...failures);
-  const lines = [...byLine.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([n, l]): LineRecord => {
-      const rec: LineRecord = {
-        line_number: n,
-        status: l.errors.length ? 'Failed' : 'Completed',
-        inputs: { ...l.inputs, line_number: n },
-        outputs: l.outputs,
-        latency_ms: 0,
-        tokens: { prompt: 0, completion: 0, total: 0 },
-      };
-      if (l.errors.length) rec.error = lineError(l.errors.join('; '), l.tracebacks.join('\n'));
-      return rec;
-    });
-  return { lines, metrics };
+  const readers = results.map((r) => r.rows?.read());
+  const total = Math.max(dataRows, ...results.map((r) => r.rows?.count ?? 0));
+  const record = async (n: number): Promise<LineRecord> => {
+    const inputs: Record<string, unknown> = {};
+    const outputs: Record<string, unknown> = {};
+    for (let f = 0; f < results.length; f++) {
+      const row = n < total ? (await readers[f]?.next())?.value : undefined;
+      if (!row) continue;
+      for (const [k, v] of Object.entries(row)) {
+        if (k.startsWith('inputs.')) inputs[k.slice(7)] = v;
+        else if (k.startsWith('outputs.') && names[f].has(k.slice(8))) outputs[names[f].get(k.slice(8))!] = v;
+        else if (k.startsWith('outputs.')) inputs[`target.${k.slice(8)}`] = v;
+      }
+    }
+    const errors = [...(lineErrors.get(n)?.errors ?? []), ...failures];
+    const rec: LineRecord = {
+      line_number: n,
+      status: errors.length ? 'Failed' : 'Completed',
+      inputs: { ...inputs, line_number: n },
+      outputs,
+      latency_ms: 0,
+      tokens: { prompt: 0, completion: 0, total: 0 },
+    };
+    if (errors.length) rec.error = lineError(errors.join('; '), (lineErrors.get(n)?.tracebacks ?? []).join('\n'));
+    return rec;
+  };
+  for (let n = 0; n < total; n++) yield await record(n);
+  // Line errors the SDK reported past the rows (or at line numbers of its own): lines of their own, in order.
+  const beyond = [...lineErrors.keys()].filter((n) => !(Number.isInteger(n) && n >= 0 && n < total));
+  for (const n of beyond.sort((a, b) => a - b)) yield await record(n);
 }
 
 function lineError(message: string, traceback: string): PfError {

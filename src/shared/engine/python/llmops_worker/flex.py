@@ -166,4 +166,8 @@ def normalise_output(value):
 
 
 def aggregation_input(line_results):
-    return [AttrDict(r) if isinstance(r, dict) else r for r in line_results]
+    """The outputs as attribute dicts, converted in place: a million lines' outputs are not held twice."""
+    for i, r in enumerate(line_results):
+        if isinstance(r, dict):
+            line_results[i] = AttrDict(r)
+    return line_results

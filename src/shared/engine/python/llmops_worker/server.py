@@ -14,6 +14,10 @@ from .jsonable import to_jsonable
 from .tools import ToolRegistry
 
 
+# Items per part of a long list (the engine's LIST_PART, worker-process.ts).
+LIST_PART = 2048
+
+
 class Server:
     def __init__(self, channel, threads, working_dir):
         self.channel = channel
@@ -22,6 +26,8 @@ class Server:
         self.tools = ToolRegistry(self.store)
         self.flex = {}
         self.operation_context = {}
+        # Long lists sent ahead of the request that uses them, in parts (PROTOCOL.md "Long lists"), by list id.
+        self.lists = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="llmops-call")
         self.handlers = {
             "configure": self.op_configure,
@@ -43,6 +49,15 @@ class Server:
             if "cb" in message:
                 self.channel.answer_callback(message)
                 continue
+            op = message.get("op")
+            if op == "list_part":
+                # Read in order on this thread: a list is whole before the request that names it is read.
+                self.lists.setdefault(message.get("list"), []).extend(_shared_texts(message.get("items") or ()))
+                continue
+            if op == "list_drop":
+                self.lists.pop(message.get("list"), None)
+                continue
+            self._take_lists(message)
             context = contextvars.Context()
             self.pool.submit(context.run, self._handle, message)
         self.pool.shutdown(wait=True)
@@ -127,8 +142,15 @@ class Server:
 
     def op_flex_call(self, message, chunk):
         entry = self._flex(message)
-        output = run_callable(entry.func, entry.line_kwargs(message.get("inputs") or {}), chunk)
-        return {"output": to_jsonable(normalise_output(output))}
+        output = normalise_output(run_callable(entry.func, entry.line_kwargs(message.get("inputs") or {}), chunk))
+        rows = output.get("rows") if message.get("rowsOut") else None
+        if isinstance(rows, list) and len(rows) > LIST_PART:
+            # An evaluation's result rows (a code evaluator's evaluate() over a million lines) go back in parts
+            # ahead of the reply, which then says how many were sent (PROTOCOL.md "Long lists").
+            for start in range(0, len(rows), LIST_PART):
+                self.channel.send({"id": message.get("id"), "rows_part": to_jsonable(rows[start:start + LIST_PART])})
+            output = dict(output, rows={"$llmops_rows_sent": len(rows)})
+        return {"output": to_jsonable(output)}
 
     def op_flex_aggregate(self, message, _chunk):
         entry = self._flex(message)
@@ -144,6 +166,17 @@ class Server:
         return outcome
 
     # --- helpers -----------------------------------------------------------------------
+    def _take_lists(self, message):
+        """Puts each list sent ahead in parts in the place of its marker: a field, or one of the inputs."""
+        inputs = message.get("inputs")
+        if isinstance(inputs, dict):
+            for name, value in inputs.items():
+                if _is_list_marker(value):
+                    inputs[name] = self.lists.pop(value["$llmops_list"], [])
+        for field, value in message.items():
+            if _is_list_marker(value):
+                message[field] = self.lists.pop(value["$llmops_list"], [])
+
     def _run_collecting_metrics(self, func, kwargs, chunk, aggregation, positional=None):
         sink = {} if aggregation else None
         bridge.metric_sink.set(sink)
@@ -166,6 +199,15 @@ class Server:
 
     def _path(self, file):
         return file if os.path.isabs(file) else os.path.join(self.working_dir, file)
+
+
+def _shared_texts(items):
+    """Short texts as one object each (a column of a million grades holds two strings, not a million)."""
+    return [sys.intern(v) if type(v) is str and len(v) <= 64 else v for v in items]
+
+
+def _is_list_marker(value):
+    return isinstance(value, dict) and len(value) == 1 and "$llmops_list" in value
 
 
 def _fill_operation_context(values):
