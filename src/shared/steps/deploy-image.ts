@@ -47,11 +47,17 @@ export async function buildServingImage(r: BuildImageRequest): Promise<string> {
   });
   const built = await ensureImage({
     client,
-    registry: { subscriptionId: r.settings.subscriptionId, resourceGroup: r.registry.resourceGroup, name: r.registry.name },
+    registry: {
+      subscriptionId: r.settings.subscriptionId,
+      resourceGroup: r.registry.resourceGroup,
+      name: r.registry.name,
+    },
     repository: imageRepository(r.name),
     contextDir: pkg.contextDir,
     contextHash: pkg.contextHash,
     dryRun: r.dryRun,
+    // ACR's pace by default; a registry that answers fast (or the loopback emulator) may be polled sooner.
+    pollMs: Number(process.env.LLMOPS_ACR_POLL_MS) > 0 ? Number(process.env.LLMOPS_ACR_POLL_MS) : undefined,
     log: (l) => r.host.info(l),
   });
   if (r.dryRun && !built.runId)
