@@ -169,6 +169,7 @@ test('container-app: the revision runs the image built from the build context, b
 
 test('neither image nor registry: exit 2 naming both options', async () => {
   const good = readFileSync(configFile(), 'utf8');
+  const uploads = acr.uploads.size;
   try {
     writeFileSync(configFile(), good.replace(/\s*"REGISTRY_NAME": "crllmops",/g, ''));
     const r = await cli('kubernetes');
@@ -179,6 +180,18 @@ test('neither image nor registry: exit 2 naming both options', async () => {
     const c = await cli('container-app');
     expect(c.status).toBe(2);
     expect(c.stderr).toMatch(/no image and no registry to build one; .*IMAGE in the entry.*REGISTRY_NAME/);
+    // A registry's resource group without its name, and a name ACR does not allow: file, line and column.
+    writeFileSync(configFile(), good.replace('"REGISTRY_NAME": "crllmops",', '"REGISTRY_RG_NAME": "rg-acr",'));
+    const rg = await cli('kubernetes');
+    expect(rg.status).toBe(2);
+    expect(rg.stderr).toMatch(
+      /deployment_config\.json:\d+:\d+: error: kubernetes\[0\]\.REGISTRY_RG_NAME: found it without REGISTRY_NAME/,
+    );
+    writeFileSync(configFile(), good.replace(/"REGISTRY_NAME": "crllmops"/g, '"REGISTRY_NAME": "cr-llmops"'));
+    const bad = await cli('container-app');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/deployment_config\.json:\d+:\d+: .*REGISTRY_NAME.*5-50 letters or digits/);
+    expect(acr.uploads.size).toBe(uploads);
   } finally {
     writeFileSync(configFile(), good);
   }
