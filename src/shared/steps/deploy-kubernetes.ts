@@ -30,7 +30,7 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
   const name = deploymentName(useCase.name, useCase.envName);
   const entry = kubernetesEntryOf(useCase);
   const given = inputs.image ?? entry.image;
-  if (inputs.variant && (given || inputs.rollback))
+  if (inputs.variant && given)
     throw ConfigError.at(
       { file: 'input "variant"' },
       'found a variant with an image given; expected none (the image holds the flow with its variants applied: llmops flow build-context --variant), or REGISTRY_NAME and no image to build the image with that variant',
