@@ -60,7 +60,24 @@ export function checkDeployment(
     });
   }
   checkContainerApps(source, config, problems);
+  checkBuildRegistry(source, config, problems);
   return config;
+}
+
+/** A registry's resource group alone builds nothing: the targets that build an image need its name too. */
+function checkBuildRegistry(
+  source: SourceFile,
+  config: Record<string, Record<string, unknown>[]>,
+  problems: Problem[],
+) {
+  for (const target of ['kubernetes', 'container_app_endpoint'])
+    (config[target] ?? []).forEach((e, i) => {
+      if (e.REGISTRY_RG_NAME !== undefined && !e.REGISTRY_NAME)
+        problems.push({
+          ...locate(source, [target, i, 'REGISTRY_RG_NAME']),
+          message: `${target}[${i}].REGISTRY_RG_NAME: found it without REGISTRY_NAME; expected REGISTRY_NAME (the Azure Container Registry that builds the image) beside it, or no REGISTRY_RG_NAME`,
+        });
+    });
 }
 
 /** What the schema cannot say about `container_app_endpoint` entries. */
@@ -291,6 +308,10 @@ export interface ContainerAppEntry {
   location?: string;
   image?: string;
   registryServer?: string;
+  /** REGISTRY_NAME: the Azure Container Registry that builds the image when none is given. */
+  registryName?: string;
+  /** REGISTRY_RG_NAME; undefined: the app's resource group. */
+  registryResourceGroup?: string;
   identity?: string;
   cpu: number;
   memory: string;
@@ -335,6 +356,8 @@ export function containerAppEntry(
     location: str('LOCATION'),
     image: str('IMAGE'),
     registryServer: str('REGISTRY_SERVER'),
+    registryName: str('REGISTRY_NAME'),
+    registryResourceGroup: str('REGISTRY_RG_NAME') ?? str('CONTAINER_APP_RG_NAME'),
     identity: str('USER_MANAGED_ID'),
     cpu: num('CPU', 0.5),
     memory: str('MEMORY') ?? '1Gi',
@@ -361,6 +384,10 @@ export interface KubernetesEntry {
   host?: string;
   url?: string;
   image?: string;
+  /** REGISTRY_NAME: the Azure Container Registry that builds the image when none is given. */
+  registryName?: string;
+  /** REGISTRY_RG_NAME; undefined: the `azure:` block's resource group. */
+  registryResourceGroup?: string;
   replicas: number;
   containerPort: number;
   resources: { requests: Record<string, string>; limits: Record<string, string> };
@@ -408,6 +435,8 @@ export function kubernetesEntry(
     host: str('HOST'),
     url: str('URL')?.replace(/\/$/, ''),
     image: str('IMAGE'),
+    registryName: str('REGISTRY_NAME'),
+    registryResourceGroup: str('REGISTRY_RG_NAME'),
     replicas: num('REPLICAS', 1),
     containerPort: num('CONTAINER_PORT', 8080),
     resources: {

@@ -216,7 +216,7 @@ export async function deployToContainerApp(o: ContainerAppDeployOptions): Promis
   if (!image)
     throw ConfigError.at(
       { file: 'deployment_config.json' },
-      `container_app_endpoint[${e.index}]: no image; expected the --image input or IMAGE in the entry (the serving image built from \`llmops flow build-context\`)`,
+      `container_app_endpoint[${e.index}]: no image and no registry to build one; expected the --image input or IMAGE in the entry (the serving image built from \`llmops flow build-context\`), or REGISTRY_NAME (an Azure Container Registry that builds it)`,
     );
   const rg = e.resourceGroup ?? o.resourceGroup;
   const env = environmentOf(o, rg);

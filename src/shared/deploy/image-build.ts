@@ -81,6 +81,11 @@ export function registryLoginServer(r: RegistryRef, resourceManager = 'https://m
   return `${r.name.toLowerCase()}.${suffix}`;
 }
 
+/** The repository of a use case's serving image (`llmops/<experiment>-<env>`), whichever target builds it. */
+export function imageRepository(name: string): string {
+  return `llmops/${name.toLowerCase().replace(/[^a-z0-9._-]/g, '-')}`;
+}
+
 export function imageTag(contextHash: string): string {
   return contextHash.slice(0, 16);
 }

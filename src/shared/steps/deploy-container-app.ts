@@ -10,7 +10,7 @@ import { deploymentName, suiteForUseCase } from '../deploy/index.js';
 import { ConfigError, ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { UseCase } from '../config/types.js';
-import type { DeployInputs, DeployOutputs } from './deploy.js';
+import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
 import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
 
 export async function deployContainerApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
@@ -35,7 +35,17 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
       { file: 'input "traffic-steps"' },
       `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
     );
-  const { client, settings } = await openContainerApps(useCase, host, 'deploy --target container-app deploys to it');
+  const given = inputs.image ?? entry.image;
+  if (!given && !entry.registryName && !inputs.rollback)
+    throw ConfigError.at(
+      { file },
+      `container_app_endpoint[${entry.index}]: no image and no registry to build one; expected the --image input or IMAGE in the entry (the serving image built from \`llmops flow build-context\`), or REGISTRY_NAME (an Azure Container Registry that builds it)`,
+    );
+  const { client, settings, credential } = await openContainerApps(
+    useCase,
+    host,
+    'deploy --target container-app deploys to it',
+  );
   const { deployToContainerApp, rollbackContainerApp } = await import('../deploy/container-app-deploy.js');
   const wait = waitFromEnv();
   if (inputs.rollback) {
@@ -43,17 +53,36 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
     await host.appendSummary(r.summary);
     return publishRollout(host, r.state.url, r.state.revision, r.live);
   }
+  let image = given;
+  let registryServer = entry.registryServer;
+  if (!image && entry.registryName) {
+    const { buildServingImage } = await import('./deploy-image.js');
+    image = await buildServingImage({
+      useCase,
+      host,
+      settings,
+      credential,
+      registry: { name: entry.registryName, resourceGroup: entry.registryResourceGroup ?? settings.resourceGroup },
+      name,
+      stateDir: inputs.stateDir,
+      target: 'container-app',
+      variants: variantList(inputs.variant),
+      dryRun: Boolean(inputs.dryRun),
+    });
+    // The app pulls what was built from that registry, with its identity.
+    registryServer ??= image.split('/')[0];
+  }
   const result = await deployToContainerApp({
     client,
     subscriptionId: settings.subscriptionId,
     resourceGroup: settings.resourceGroup,
-    entry: { ...entry, location: entry.location ?? inputs.location },
+    entry: { ...entry, registryServer, location: entry.location ?? inputs.location },
     name,
     init: useCase.flow.init,
     connections: useCase.connections,
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
-    image: inputs.image,
+    image,
     smoke: suiteForUseCase(useCase, inputs.tests),
     steps,
     keep: inputs.keep,
@@ -88,7 +117,7 @@ async function openContainerApps(useCase: UseCase, host: Host, what: string) {
     credentials: { scopes: [armScope(settings.resourceManager)] },
     userAgentOptions: { userAgentPrefix: 'llmops' },
   });
-  return { client, settings };
+  return { client, settings, credential };
 }
 
 /**

@@ -3,13 +3,14 @@
  * `--kubeconfig` / KUBECONFIG. The Kubernetes client is imported only here, when this target is asked for.
  */
 import path from 'node:path';
+import { azureSettings } from '../azure/settings.js';
 import { kubernetesEntry, type KubernetesEntry } from '../config/deployment.js';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { deploymentName, suiteForUseCase } from '../deploy/index.js';
 import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
-import type { DeployInputs, DeployOutputs } from './deploy.js';
+import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
 import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
 
 export function kubernetesEntryOf(useCase: UseCase): KubernetesEntry {
@@ -28,16 +29,16 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
   const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
   const name = deploymentName(useCase.name, useCase.envName);
   const entry = kubernetesEntryOf(useCase);
-  if (inputs.variant)
+  const given = inputs.image ?? entry.image;
+  if (inputs.variant && given)
     throw ConfigError.at(
       { file: 'input "variant"' },
-      'found a variant with target kubernetes; expected none (the image holds the flow with its variants applied: llmops flow build-context --variant)',
+      'found a variant with an image given; expected none (the image holds the flow with its variants applied: llmops flow build-context --variant), or REGISTRY_NAME and no image to build the image with that variant',
     );
-  const image = inputs.image ?? entry.image;
-  if (!image)
+  if (!given && !entry.registryName && !inputs.rollback)
     throw ConfigError.at(
       { file: entry.file },
-      `kubernetes[${entry.index}]: no image; expected IMAGE in the entry or --image (the serving image built from llmops flow build-context)`,
+      `kubernetes[${entry.index}]: no image and no registry to build one; expected IMAGE in the entry or --image (the serving image built from llmops flow build-context), or REGISTRY_NAME (an Azure Container Registry that builds it)`,
     );
   const steps = trafficSteps(inputs.trafficSteps);
   const { KubeClient } = await import('../deploy/kubernetes-client.js');
@@ -51,6 +52,7 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
   }
   for (const c of useCase.connections) for (const k of c.secretKeys) if (c.value[k]) host.mask(String(c.value[k]));
   for (const s of useCase.secrets) host.mask(s);
+  const image = given ?? (await buildImage(inputs, host, useCase, entry, name));
   const result = await deployToKubernetes({
     client,
     entry,
@@ -72,6 +74,40 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
   const outputs = publishRollout(host, scoring(result.url), result.deployment, result.live);
   failUnlessPromoted(result.rollout, result.deployment, 'Kubernetes');
   return outputs;
+}
+
+/** The entry's REGISTRY_NAME builds the image: the only case where this target signs in to Azure. */
+async function buildImage(
+  inputs: DeployInputs,
+  host: Host,
+  useCase: UseCase,
+  entry: KubernetesEntry,
+  name: string,
+): Promise<string> {
+  const settings = azureSettings(useCase, `REGISTRY_NAME of kubernetes[${entry.index}] builds the image in it`, {
+    needsWorkspace: false,
+  });
+  const { createAzureCredential } = await import('../azure/credentials.js');
+  const { buildServingImage } = await import('./deploy-image.js');
+  const auth = host.azureAuth?.() ?? {};
+  const { credential, choice } = await createAzureCredential({
+    ...auth,
+    authorityHost:
+      settings.customAuthority || settings.cloud !== 'AzurePublicCloud' ? settings.authorityHost : auth.authorityHost,
+  });
+  host.info(`Azure: ${choice.reason}; Resource Manager ${settings.resourceManager}`);
+  return buildServingImage({
+    useCase,
+    host,
+    settings,
+    credential,
+    registry: { name: entry.registryName!, resourceGroup: entry.registryResourceGroup ?? settings.resourceGroup },
+    name,
+    stateDir: inputs.stateDir,
+    target: 'kubernetes',
+    variants: variantList(inputs.variant),
+    dryRun: Boolean(inputs.dryRun),
+  });
 }
 
 export function trafficSteps(text: string | undefined): number[] {

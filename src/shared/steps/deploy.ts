@@ -137,7 +137,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'image',
       type: 'string',
       description:
-        "Targets other than local: container image to run (azure-*: default our serving image, built by Azure ML from the flow's build context; kubernetes: this or the entry's IMAGE, required; webapp: built by an ACR build task in REGISTRY_NAME, tagged by content hash; container-app: this or the entry's IMAGE, built from `llmops flow build-context`).",
+        "Targets other than local: container image to run (azure-*: default our serving image, built by Azure ML from the flow's build context; webapp, kubernetes, container-app: this or the entry's IMAGE, else built by an ACR build task in the entry's REGISTRY_NAME from the flow's build context, tagged by content hash).",
     },
     {
       name: 'traffic-steps',
