@@ -16,6 +16,7 @@ import { ConfigError, ServiceError } from '../errors.js';
 import { writeJsonAtomic } from '../files.js';
 import type { LoadedFlow } from '../flow/index.js';
 import { packageFlow } from './azure-assets.js';
+import { imageRepository } from './image-build.js';
 import {
   describeTraffic,
   planRollout,
@@ -177,7 +178,7 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
     output: path.join(o.stateDir, 'deploy', `${o.name}-webapp-context`),
     packageRoot: o.packageRoot,
   });
-  const repository = `llmops/${o.name.toLowerCase().replace(/[^a-z0-9._-]/g, '-')}`;
+  const repository = imageRepository(o.name);
   const given = o.image ?? e.image;
   const settings = webAppSettings(o, pkg.settings);
   const probe = new WebAppTarget(o.client, ref, undefined, o.log);
