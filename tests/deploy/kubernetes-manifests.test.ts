@@ -11,6 +11,7 @@ import {
   coloursRouteManifest,
   configHash,
   deploymentManifest,
+  mirrorOf,
   secretManifest,
   serviceManifest,
   trafficOf,
@@ -85,6 +86,32 @@ test('property: manifests pass the API schemas, secrets stay in the Secret, the 
     ),
     { numRuns: 60 },
   );
+});
+
+test('mirror: a RequestMirror filter per mirrored Service on the weighted rule, validated, read back; none without', () => {
+  const entry = entryOf({ MIRROR_TRAFFIC_PERCENT: '20' });
+  expect(entry.mirrorPercent).toBe(20);
+  const route = trafficRouteManifest(entry, { 'web-blue': 100 }, '7', { 'web-green': 20 });
+  const rule = (route.spec as { rules: { filters?: unknown[] }[] }).rules[0];
+  expect(rule.filters).toEqual([
+    {
+      type: 'RequestMirror',
+      requestMirror: { backendRef: { group: '', kind: 'Service', name: 'web-green', port: 80 }, percent: 20 },
+    },
+  ]);
+  const back = JSON.parse(JSON.stringify(route)) as never;
+  expect([trafficOf(back), mirrorOf(back)]).toEqual([{ 'web-blue': 100 }, { 'web-green': 20 }]);
+  const plain = trafficRouteManifest(entry, { 'web-blue': 100 }, '8', { 'web-green': 0 });
+  expect((plain.spec as { rules: { filters?: unknown[] }[] }).rules[0].filters).toBeUndefined();
+  // A filter written by hand with a fraction, or with neither (every request, per the Gateway API).
+  const byHand = (requestMirror: Record<string, unknown>) => ({
+    spec: {
+      rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'x' }, ...requestMirror } }] }],
+    },
+  });
+  expect(mirrorOf(byHand({ fraction: { numerator: 1, denominator: 4 } }))).toEqual({ x: 25 });
+  expect(mirrorOf(byHand({}))).toEqual({ x: 100 });
+  expect(() => trafficRouteManifest(entry, { 'web-blue': 100 }, '9', { 'web-green': 101 })).toThrow();
 });
 
 test('colour: the one serving nothing, a new one first; both serving is a config error naming the way out', () => {

@@ -393,6 +393,8 @@ export interface KubernetesEntry {
   resources: { requests: Record<string, string>; limits: Record<string, string> };
   /** CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION: the new colour's final share; default 100. */
   currentTraffic: number;
+  /** MIRROR_TRAFFIC_PERCENT: a mirror stage (a RequestMirror filter) before any live traffic. */
+  mirrorPercent?: number;
   rolloutTimeoutSeconds: number;
   environmentVariables: Record<string, string>;
   testFile?: string;
@@ -444,6 +446,7 @@ export function kubernetesEntry(
       limits: quantities('CPU_LIMIT', 'MEMORY_LIMIT'),
     },
     currentTraffic: num('CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION', 100),
+    mirrorPercent: str('MIRROR_TRAFFIC_PERCENT') ? Number(e.MIRROR_TRAFFIC_PERCENT) : undefined,
     rolloutTimeoutSeconds: num('ROLLOUT_TIMEOUT_SECONDS', 300),
     environmentVariables: Object.fromEntries(
       Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),

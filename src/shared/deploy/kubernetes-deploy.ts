@@ -58,6 +58,8 @@ export interface KubernetesDeployOptions {
   secrets?: readonly string[];
   smoke: SmokeSuite;
   steps?: number[];
+  /** A mirror stage first: this percent of live requests copied to the new colour (RequestMirror). */
+  mirrorPercent?: number;
   keep?: number;
   dryRun?: boolean;
   stateDir: string;
@@ -85,6 +87,8 @@ export interface KubernetesState {
   deployment: string;
   url: string;
   prior: TrafficMap;
+  /** The RequestMirror map before the rollout, when it wrote mirrors (restored with `prior`). */
+  priorMirror?: TrafficMap;
   live: TrafficMap;
   outcome: string;
   reason?: string;
@@ -259,7 +263,7 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
   const vars = containerVariables(o);
   const container: ContainerSpec = { image: o.image, ...vars };
   const probe = new GatewayRoute(o.client, e);
-  const { traffic: live } = await probe.readTraffic();
+  const { traffic: live, mirror: liveMirror } = await probe.readTraffic();
   const deployments = await o.client.list<KubeObject>('apps/v1', 'Deployment', e.namespace, {
     labelSelector: `app.kubernetes.io/name=${e.name},app.kubernetes.io/managed-by=llmops`,
   });
@@ -299,6 +303,8 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     priorVersion: e.currentTraffic < 100 ? serving : undefined,
     steps: o.steps,
     keep: o.keep,
+    mirrorPercent: o.mirrorPercent,
+    priorMirror: liveMirror,
   });
   const secretKeys = Object.keys(vars.secretEnv);
   const text = [
@@ -359,6 +365,7 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
       deployment: version,
       url,
       prior: plan.prior,
+      ...(plan.priorMirror ? { priorMirror: plan.priorMirror } : {}),
       live: r.live,
       outcome: r.outcome,
       reason: r.reason,
@@ -408,7 +415,11 @@ export async function rollbackKubernetes(o: {
       );
     for (const v of Object.keys(state.prior).filter((x) => state.prior[x] > 0))
       await waitAvailable(o.client, o.entry, v, 0, 250);
-    await target.writeTraffic(state.prior, etag);
+    // The prior mirror too, to the colours that still exist (a pruned one has no Service left to copy to).
+    const mirror = state.priorMirror
+      ? Object.fromEntries(Object.entries(state.priorMirror).filter(([v]) => existing.includes(v)))
+      : undefined;
+    await target.writeTraffic(state.prior, etag, mirror);
     const back = await target.readTraffic();
     if (!sameTraffic(back.traffic, state.prior))
       throw new ServiceError(

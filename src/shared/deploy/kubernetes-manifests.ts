@@ -192,8 +192,23 @@ function parentRefs(entry: KubernetesEntry) {
   ];
 }
 
-/** The weighted route: one rule, a backendRef per version with traffic (none at all before a first rollout). */
-export function trafficRouteManifest(entry: KubernetesEntry, traffic: TrafficMap, resourceVersion?: string): HTTPRoute {
+/**
+ * The weighted route: one rule, a backendRef per version with traffic (none at all before a first rollout), and a
+ * RequestMirror filter per mirrored version (a copy of that percent of its requests, answers discarded).
+ */
+export function trafficRouteManifest(
+  entry: KubernetesEntry,
+  traffic: TrafficMap,
+  resourceVersion?: string,
+  mirror: TrafficMap = {},
+): HTTPRoute {
+  const filters = Object.entries(mirror)
+    .filter(([, percent]) => percent > 0)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, percent]) => ({
+      type: 'RequestMirror' as const,
+      requestMirror: { backendRef: { group: '', kind: 'Service', name, port: SERVICE_PORT }, percent },
+    }));
   return checked(
     new HTTPRoute({
       metadata: {
@@ -212,6 +227,7 @@ export function trafficRouteManifest(entry: KubernetesEntry, traffic: TrafficMap
               .filter(([, w]) => w > 0)
               .sort(([a], [b]) => (a < b ? -1 : 1))
               .map(([name, weight]) => ({ group: '', kind: 'Service', name, port: SERVICE_PORT, weight })),
+            ...(filters.length ? { filters } : {}),
           },
         ],
       },
@@ -243,15 +259,44 @@ export function coloursRouteManifest(entry: KubernetesEntry, colours: Colour[]):
   );
 }
 
+interface RouteRule {
+  matches?: { headers?: unknown[] }[];
+  backendRefs?: { name: string; weight?: number }[];
+  filters?: {
+    type: string;
+    requestMirror?: {
+      backendRef: { name: string };
+      percent?: number;
+      fraction?: { numerator: number; denominator?: number };
+    };
+  }[];
+}
+
+/** The weighted rule of a route: its first rule without header matches. */
+function weightedRule(route: { spec?: { rules?: unknown[] } } | undefined): RouteRule | undefined {
+  return ((route?.spec?.rules ?? []) as RouteRule[]).find((r) => !(r.matches ?? []).some((m) => m.headers?.length));
+}
+
 /** The live map of the weighted route (its first rule without header matches). */
 export function trafficOf(route: { spec?: { rules?: unknown[] } } | undefined): TrafficMap {
-  const rules = (route?.spec?.rules ?? []) as {
-    matches?: { headers?: unknown[] }[];
-    backendRefs?: { name: string; weight?: number }[];
-  }[];
-  const rule = rules.find((r) => !(r.matches ?? []).some((m) => m.headers?.length));
+  const rule = weightedRule(route);
   const traffic: TrafficMap = {};
   // An omitted weight is 1 (Gateway API); ours are always explicit percentages.
   for (const b of rule?.backendRefs ?? []) if ((b.weight ?? 1) > 0) traffic[b.name] = b.weight ?? 1;
   return traffic;
+}
+
+/**
+ * The mirror map of the weighted rule: the percent each RequestMirror filter copies. A filter written by hand may
+ * give a fraction instead (denominator 100 by default) or neither (every request, per the Gateway API).
+ */
+export function mirrorOf(route: { spec?: { rules?: unknown[] } } | undefined): TrafficMap {
+  const mirror: TrafficMap = {};
+  for (const f of weightedRule(route)?.filters ?? []) {
+    const m = f.type === 'RequestMirror' ? f.requestMirror : undefined;
+    if (!m) continue;
+    const percent = m.percent ?? (m.fraction ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
+    if (percent > 0) mirror[m.backendRef.name] = percent;
+  }
+  return mirror;
 }

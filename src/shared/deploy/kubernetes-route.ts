@@ -4,7 +4,7 @@
  * pipeline) fails with 409 and is reported as a ConcurrentEdit instead of being overwritten. Versions are the
  * colours' Deployments (`<NAME>-blue`, `<NAME>-green`); provisioning one is given by the caller (it needs the
  * image, the variables and the wait for availability); deleting one removes its Deployment, Service and Secret
- * and its header rule.
+ * and its header rule. A mirror map is the weighted rule's RequestMirror filters (Gateway API, Extended support).
  * @module
  */
 import type { KubernetesEntry } from '../config/deployment.js';
@@ -14,6 +14,7 @@ import {
   coloursRouteManifest,
   coloursRouteName,
   DEPLOYED_AT,
+  mirrorOf,
   ownedSelector,
   secretName,
   trafficOf,
@@ -25,6 +26,10 @@ import { ConcurrentEdit, describeTraffic, type TrafficMap, type TrafficTarget } 
 const ROUTE_API = 'gateway.networking.k8s.io/v1';
 
 export class GatewayRoute implements TrafficTarget {
+  readonly mirrors = true;
+  /** The mirror map last read: kept by a write that gives none, as Azure ML keeps its mirrorTraffic. */
+  private lastMirror: TrafficMap = {};
+
   constructor(
     readonly client: KubeClient,
     readonly entry: KubernetesEntry,
@@ -33,13 +38,18 @@ export class GatewayRoute implements TrafficTarget {
     },
   ) {}
 
-  async readTraffic(): Promise<{ traffic: TrafficMap; etag?: string }> {
+  async readTraffic(): Promise<{ traffic: TrafficMap; etag?: string; mirror: TrafficMap }> {
     const route = await this.client.read<KubeObject>(ROUTE_API, 'HTTPRoute', this.entry.namespace, this.entry.name);
-    if (!route) return { traffic: {} };
-    return { traffic: trafficOf(route as never), etag: route.metadata?.resourceVersion };
+    this.lastMirror = route ? mirrorOf(route as never) : {};
+    if (!route) return { traffic: {}, mirror: {} };
+    return {
+      traffic: trafficOf(route as never),
+      etag: route.metadata?.resourceVersion,
+      mirror: { ...this.lastMirror },
+    };
   }
 
-  async writeTraffic(traffic: TrafficMap, etag?: string): Promise<void> {
+  async writeTraffic(traffic: TrafficMap, etag?: string, mirror?: TrafficMap): Promise<void> {
     if (!etag) {
       // No route when we read: it must still not exist (a create), else someone made one meanwhile.
       const now = await this.readTraffic();
@@ -48,10 +58,14 @@ export class GatewayRoute implements TrafficTarget {
           `HTTPRoute ${this.entry.name} was created by someone else (${describeTraffic(now.traffic)})`,
         );
     }
+    // A version given live traffic is never also mirrored to (its copies would double its load).
+    const mirrored = Object.fromEntries(
+      Object.entries(mirror ?? this.lastMirror).filter(([v, percent]) => percent > 0 && !(traffic[v] > 0)),
+    );
     try {
       await this.client.apply(
-        trafficRouteManifest(this.entry, traffic, etag),
-        `set traffic ${describeTraffic(traffic)} on HTTPRoute ${this.entry.namespace}/${this.entry.name}`,
+        trafficRouteManifest(this.entry, traffic, etag, mirrored),
+        `set traffic ${describeTraffic(traffic, mirrored)} on HTTPRoute ${this.entry.namespace}/${this.entry.name}`,
       );
     } catch (e) {
       if (e instanceof KubeConflict)

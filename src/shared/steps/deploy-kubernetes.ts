@@ -64,6 +64,7 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
     secrets: useCase.secrets,
     smoke: suiteForUseCase(useCase, inputs.tests),
     steps,
+    mirrorPercent: inputs.mirrorPercent ?? entry.mirrorPercent,
     keep: inputs.keep,
     dryRun: inputs.dryRun,
     stateDir: inputs.stateDir,

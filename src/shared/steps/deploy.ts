@@ -163,7 +163,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'mirror-percent',
       type: 'integer',
       description:
-        'Azure managed endpoints: before any live traffic, copy this share (1-50) of live requests to the new deployment, responses discarded, and check it (default: deployment_config.json MIRROR_TRAFFIC_PERCENT, else no mirror stage).',
+        'Azure ML managed endpoints and kubernetes (a Gateway API RequestMirror filter): before any live traffic, copy this share (1-50) of live requests to the new deployment, responses discarded, and check it (default: deployment_config.json MIRROR_TRAFFIC_PERCENT, else no mirror stage).',
     },
     {
       name: 'max-error-rate',

@@ -2,7 +2,8 @@
  * The emulator's Gateway listener: real HTTP on loopback, routed by the stored HTTPRoutes attached to a stored
  * Gateway, as the Gateway API specifies: hostnames, path and header matches with the spec's precedence (exact
  * path, longest prefix, most header matches, oldest route), then a backendRef picked by weight (all weights 0:
- * 500), its Service's ready pods round-robin; `RequestMirror` filters get a copy whose answer is ignored.
+ * 500), its Service's ready pods round-robin; `RequestMirror` filters get a copy of their `percent` (or `fraction`,
+ * default all) of the rule's requests, spread evenly, whose answer is recorded in `mirroredCopies` and discarded.
  * A Service without ready pods answers 503, as an Envoy-based gateway would.
  */
 import http from 'node:http';
@@ -27,7 +28,21 @@ interface Match {
 interface Rule {
   matches?: Match[];
   backendRefs?: BackendRef[];
-  filters?: { type: string; requestMirror?: { backendRef: BackendRef } }[];
+  filters?: {
+    type: string;
+    requestMirror?: {
+      backendRef: BackendRef;
+      percent?: number;
+      fraction?: { numerator: number; denominator?: number };
+    };
+  }[];
+}
+
+/** A copy sent by a RequestMirror filter: its answer never reaches the client. */
+export interface MirroredCopy {
+  route: string;
+  backend: string;
+  status: number;
 }
 
 export interface RoutedRequest {
@@ -46,6 +61,9 @@ export interface BackendFault {
 export class GatewayListener {
   readonly routed: RoutedRequest[] = [];
   readonly faults: BackendFault[] = [];
+  readonly mirroredCopies: MirroredCopy[] = [];
+  /** Per route and mirror backend, the share of a copy owed so far: copies are exactly the percent, evenly spread. */
+  private readonly mirrorCredit = new Map<string, number>();
   url = '';
   port = 0;
   private server!: http.Server;
@@ -85,8 +103,20 @@ export class GatewayListener {
     let mirrored: string | undefined;
     for (const f of rule.filters ?? [])
       if (f.type === 'RequestMirror' && f.requestMirror) {
-        mirrored = f.requestMirror.backendRef.name;
-        void this.forward(ns, f.requestMirror.backendRef, req, body).catch(() => undefined);
+        const m = f.requestMirror;
+        const percent =
+          m.percent ?? (m.fraction ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
+        const key = `${ns}/${route}/${m.backendRef.name}`;
+        const credit = (this.mirrorCredit.get(key) ?? 0) + percent;
+        const copy = credit >= 100;
+        this.mirrorCredit.set(key, copy ? credit - 100 : credit);
+        if (!copy) continue;
+        mirrored = m.backendRef.name;
+        const backend = m.backendRef.name;
+        void this.forward(ns, m.backendRef, req, body).then(
+          (a) => this.mirroredCopies.push({ route, backend, status: a?.status ?? 503 }),
+          () => this.mirroredCopies.push({ route, backend, status: 502 }),
+        );
       }
     const fault = this.faults.find((f) => f.backend === ref.name && this.weightOf(ref.name) >= f.whenWeightAtLeast);
     if (fault) return plain(res, 500, `injected failure of ${ref.name}`, this.routed, route, ref.name);
