@@ -314,6 +314,97 @@ test('an image that never becomes available: the pods and their events are quote
   expect(failures).toEqual([]);
 }, 60_000);
 
+/** The RequestMirror filters of the weighted rule, as `backend percent`. */
+function mirrorFilters(obj: KubeObject | undefined = route()): string[] {
+  const rule = (
+    obj?.spec as { rules?: { filters?: { requestMirror?: { backendRef: { name: string }; percent?: number } }[] }[] }
+  )?.rules?.[0];
+  return (rule?.filters ?? []).map((f) => `${f.requestMirror?.backendRef.name} ${f.requestMirror?.percent}`);
+}
+
+test('mirror 50: the route copies half the requests to the new colour while the old one answers them all; no filter after promotion', async () => {
+  const serving = Object.keys(liveTraffic())[0];
+  const routes: { traffic: string; mirror: string[]; routedAt: number }[] = [];
+  const l = (c: { kind: { kind: string }; obj: KubeObject }) => {
+    if (c.kind.kind === 'HTTPRoute' && c.obj.metadata?.name === 'demo')
+      routes.push({
+        traffic: JSON.stringify(liveTraffic()),
+        mirror: mirrorFilters(c.obj),
+        routedAt: cluster.gateway.routed.length,
+      });
+  };
+  cluster.store.listeners.push(l as never);
+  const copiesBefore = cluster.gateway.mirroredCopies.length;
+  const loop = trafficLoop();
+  const r = await deployToKubernetes(options(serving === 'demo-blue' ? 'v1' : 'v0', { mirrorPercent: 50 }));
+  const { failures } = await loop.stop();
+  cluster.store.listeners.splice(cluster.store.listeners.indexOf(l as never), 1);
+  const fresh = r.deployment;
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(r.rollout!.steps.map((s) => `${s.kind}${s.weight ?? ''}`)).toEqual([
+    'provision',
+    'smoke0',
+    'mirror50',
+    'stage10',
+    'stage50',
+    'stage100',
+  ]);
+  expect(routes.map((x) => [x.traffic, x.mirror])).toEqual([
+    [JSON.stringify({ [serving]: 100 }), [`${fresh} 50`]],
+    [JSON.stringify({ [serving]: 90, [fresh]: 10 }), []],
+    [JSON.stringify({ [serving]: 50, [fresh]: 50 }), []],
+    [JSON.stringify({ [fresh]: 100 }), []],
+  ]);
+  // While mirroring, every client request was answered by the serving colour; half were copied to the new one.
+  const duringMirror = cluster.gateway.routed
+    .slice(routes[0].routedAt, routes[1].routedAt)
+    .filter((q) => q.route === 'demo');
+  expect(duringMirror.length).toBeGreaterThanOrEqual(2);
+  expect(duringMirror.every((q) => q.backend === serving && q.status === 200)).toBe(true);
+  const mirroredOnes = duringMirror.filter((q) => q.mirrored === fresh).length;
+  expect(Math.abs(mirroredOnes - duringMirror.length / 2)).toBeLessThanOrEqual(0.5);
+  const copies = cluster.gateway.mirroredCopies.slice(copiesBefore);
+  expect(copies.length).toBe(mirroredOnes);
+  expect(copies.every((c) => c.backend === fresh && c.status === 200)).toBe(true);
+  expect(failures).toEqual([]);
+  expect(mirrorFilters()).toEqual([]);
+  expect(r.summary).toContain('✅ promoted');
+}, 90_000);
+
+test('a failure at the mirror stage (a failed check; a route write applied but its answers lost) puts the exact prior route back: no filter, prior weights', async () => {
+  const isRouteWrite = (q: ApiRequest) => q.method === 'PATCH' && q.kind?.kind === 'HTTPRoute' && q.name === 'demo';
+  for (const failure of ['check', 'lost-answer'] as const) {
+    const prior = liveTraffic();
+    const serving = Object.keys(prior)[0];
+    const fresh = serving === 'demo-blue' ? 'demo-green' : 'demo-blue';
+    // The new colour starts failing once the filter copies requests to it: its mirror-stage checks fail.
+    const breakOnMirror = (c: { kind: { kind: string }; obj: KubeObject }) => {
+      if (c.kind.kind === 'HTTPRoute' && mirrorFilters(c.obj).length && !cluster.gateway.faults.length)
+        cluster.gateway.faults.push({ backend: fresh, whenWeightAtLeast: 0 });
+    };
+    if (failure === 'check') cluster.store.listeners.push(breakOnMirror as never);
+    // The mirror stage's write is applied but every answer to it is lost: the client's retries give up.
+    else cluster.api.faults.push({ when: isRouteWrite, status: 503, times: 4, afterApplying: true });
+    const loop = trafficLoop();
+    const r = await deployToKubernetes(options(serving === 'demo-blue' ? 'v1' : 'v0', { mirrorPercent: 50 }));
+    const { failures } = await loop.stop();
+    const listening = cluster.store.listeners.indexOf(breakOnMirror as never);
+    if (listening >= 0) cluster.store.listeners.splice(listening, 1);
+    cluster.api.faults.length = 0;
+    cluster.gateway.faults.length = 0;
+    expect([failure, r.rollout?.outcome]).toEqual([failure, 'rolled-back']);
+    // A lost answer makes the retry meet its own write (409): the route is read again and restored all the same.
+    expect(r.rollout?.reason).toMatch(
+      failure === 'check' ? /checks failed while mirroring 50%/ : /changed .* since it was read/,
+    );
+    if (failure === 'check')
+      expect(r.rollout!.steps.find((x) => !x.passed)).toMatchObject({ kind: 'mirror', weight: 50 });
+    expect(liveTraffic()).toEqual(prior);
+    expect(mirrorFilters()).toEqual([]);
+    expect(failures).toEqual([]);
+  }
+}, 120_000);
+
 type Fault =
   | { kind: 'unavailable' }
   | { kind: 'bad-at'; weight: 10 | 50 | 100 }
