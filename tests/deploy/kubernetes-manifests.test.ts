@@ -4,7 +4,8 @@
  * route reads back as the map written. Colour choice and the entry's defaults and errors.
  */
 import fc from 'fast-check';
-import { kubernetesEntry } from '../../src/shared/config/deployment.js';
+import { checkDeployment, kubernetesEntry } from '../../src/shared/config/deployment.js';
+import { parseJson } from '../../src/shared/source.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { containerVariables, pickColour } from '../../src/shared/deploy/kubernetes-deploy.js';
 import {
@@ -112,6 +113,24 @@ test('mirror: a RequestMirror filter per mirrored Service on the weighted rule, 
   expect(mirrorOf(byHand({ fraction: { numerator: 1, denominator: 4 } }))).toEqual({ x: 25 });
   expect(mirrorOf(byHand({}))).toEqual({ x: 100 });
   expect(() => trafficRouteManifest(entry, { 'web-blue': 100 }, '9', { 'web-green': 101 })).toThrow();
+});
+
+test('MIRROR_TRAFFIC_PERCENT on a kubernetes entry above 50 is refused with file, line and column', () => {
+  const text = JSON.stringify(
+    {
+      kubernetes: [
+        { ENV_NAME: 'dev', NAME: 'web', NAMESPACE: 'flows', GATEWAY_NAME: 'public', MIRROR_TRAFFIC_PERCENT: 60 },
+      ],
+    },
+    null,
+    2,
+  );
+  const { source } = parseJson(FILE, text);
+  const problems: Parameters<typeof checkDeployment>[2] = [];
+  checkDeployment(source!, '.', problems, (p) => p);
+  expect(problems).toEqual([
+    expect.objectContaining({ file: FILE, line: 8, message: expect.stringMatching(/MIRROR_TRAFFIC_PERCENT.*1 to 50/) }),
+  ]);
 });
 
 test('colour: the one serving nothing, a new one first; both serving is a config error naming the way out', () => {
