@@ -335,6 +335,7 @@ test('mirror 50: the route copies half the requests to the new colour while the 
   };
   cluster.store.listeners.push(l as never);
   const copiesBefore = cluster.gateway.mirroredCopies.length;
+  const routedBefore = cluster.gateway.routed.length;
   const loop = trafficLoop();
   const r = await deployToKubernetes(options(serving === 'demo-blue' ? 'v1' : 'v0', { mirrorPercent: 50 }));
   const { failures } = await loop.stop();
@@ -361,8 +362,10 @@ test('mirror 50: the route copies half the requests to the new colour while the 
     .filter((q) => q.route === 'demo');
   expect(duringMirror.length).toBeGreaterThanOrEqual(2);
   expect(duringMirror.every((q) => q.backend === serving && q.status === 200)).toBe(true);
-  const mirroredOnes = duringMirror.filter((q) => q.mirrored === fresh).length;
-  expect(Math.abs(mirroredOnes - duringMirror.length / 2)).toBeLessThanOrEqual(0.5);
+  // Every other request is copied; one in flight as the filter came or went may fall either side of the window.
+  const mirroredOnes = cluster.gateway.routed.slice(routedBefore).filter((q) => q.mirrored === fresh).length;
+  expect(mirroredOnes).toBeGreaterThanOrEqual(1);
+  expect(Math.abs(mirroredOnes - duringMirror.length / 2)).toBeLessThanOrEqual(1.5);
   const copies = cluster.gateway.mirroredCopies.slice(copiesBefore);
   expect(copies.length).toBe(mirroredOnes);
   expect(copies.every((c) => c.backend === fresh && c.status === 200)).toBe(true);
@@ -522,13 +525,25 @@ test('property: under random failure points weights sum to 100, never reach an u
   );
 }, 600_000);
 
-test('keep 1: after promotion the old colour is pruned (its header rule first, then Deployment, Service, Secret), no request fails', async () => {
+test('keep 1: after promotion the old colour is pruned (a mirror to it, its header rule, then Deployment, Service, Secret), no request fails', async () => {
   settle();
   const serving = Object.keys(liveTraffic())[0];
   const image = (
     cluster.get('Deployment', NS, serving)!.spec as { template: { spec: { containers: { image: string }[] } } }
   ).template.spec.containers[0].image;
   const old = serving;
+  // Someone mirrors to the serving colour by hand: kept through the rollout, removed before its Service goes.
+  const rules = (route()!.spec as { rules: Record<string, unknown>[] }).rules;
+  cluster.edit('HTTPRoute', NS, 'demo', {
+    spec: {
+      rules: [
+        {
+          ...rules[0],
+          filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: old, port: 80 }, percent: 10 } }],
+        },
+      ],
+    },
+  });
   const loop = trafficLoop();
   const r = await deployToKubernetes(options(image.endsWith(':v0') ? 'v1' : 'v0', { keep: 1 }));
   const { failures } = await loop.stop();
@@ -538,6 +553,7 @@ test('keep 1: after promotion the old colour is pruned (its header rule first, t
   expect(cluster.get('Deployment', NS, old)).toBeUndefined();
   expect(cluster.get('Service', NS, old)).toBeUndefined();
   expect(cluster.get('Secret', NS, `${old}-secrets`)).toBeUndefined();
+  expect(mirrorFilters()).toEqual([]);
   const colours = (
     cluster.get('HTTPRoute', NS, 'demo-colours')!.spec as { rules: { backendRefs: { name: string }[] }[] }
   ).rules;

@@ -99,7 +99,13 @@ export class GatewayRoute implements TrafficTarget {
     const colour = colourOf(this.entry, version);
     if (!colour) throw new Error(`${version} is not a colour of ${this.entry.name}`);
     const ns = this.entry.namespace;
-    // The header rule first: a route never points at a Service that is going away.
+    // A mirror to it goes first: a RequestMirror filter never points at a Service that is going away.
+    const live = await this.readTraffic();
+    if (live.mirror[version] !== undefined) {
+      const { [version]: _dropped, ...mirror } = live.mirror;
+      await this.writeTraffic(live.traffic, live.etag, mirror);
+    }
+    // The header rule next: a route never points at a Service that is going away.
     const rest = (await this.listVersions()).map((v) => colourOf(this.entry, v)!).filter((c) => c !== colour);
     await this.applyColours(rest);
     await this.client.delete('apps/v1', 'Deployment', ns, version);
