@@ -322,7 +322,7 @@ function mirrorFilters(obj: KubeObject | undefined = route()): string[] {
   return (rule?.filters ?? []).map((f) => `${f.requestMirror?.backendRef.name} ${f.requestMirror?.percent}`);
 }
 
-test('mirror 50: the route copies half the requests to the new colour while the old one answers them all; no filter after promotion', async () => {
+test('mirror 50: the route copies half the requests to the new colour while the old one answers them all; no filter after promotion; --rollback restores', async () => {
   const serving = Object.keys(liveTraffic())[0];
   const routes: { traffic: string; mirror: string[]; routedAt: number }[] = [];
   const l = (c: { kind: { kind: string }; obj: KubeObject }) => {
@@ -372,6 +372,20 @@ test('mirror 50: the route copies half the requests to the new colour while the 
   expect(failures).toEqual([]);
   expect(mirrorFilters()).toEqual([]);
   expect(r.summary).toContain('✅ promoted');
+  // --rollback: the weights and the (empty) mirror from before this rollout.
+  const back = await rollbackKubernetes({
+    client,
+    entry: entry(),
+    name: 'demo-dev',
+    stateDir: path.join(uc.dir, '.llmops'),
+    log: (l) => logs.push(l),
+  });
+  expect([back.state.priorMirror, back.live, liveTraffic(), mirrorFilters()]).toEqual([
+    {},
+    { [serving]: 100 },
+    { [serving]: 100 },
+    [],
+  ]);
 }, 90_000);
 
 test('a failure at the mirror stage (a failed check; a route write applied but its answers lost) puts the exact prior route back: no filter, prior weights', async () => {
