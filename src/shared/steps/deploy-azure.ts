@@ -2,7 +2,6 @@
  * `deploy --target azure-managed | azure-kubernetes`: an Azure ML online endpoint. The Azure code is imported
  * only here, when an Azure target is asked for, so local deploys never load the Azure HTTP pipeline.
  */
-import path from 'node:path';
 import { azureSettings } from '../azure/settings.js';
 import { loadUseCase } from '../config/use-case.js';
 import { azureEndpointEntry } from '../config/deployment.js';
@@ -10,7 +9,13 @@ import { deploymentName, suiteForUseCase } from '../deploy/index.js';
 import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
-import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
+import {
+  checkRemoteInputs,
+  deploymentConfigFile,
+  failUnlessPromoted,
+  publishRollout,
+  trafficSteps,
+} from './deploy-remote.js';
 
 const AZURE_TARGETS = { 'azure-managed': 'azure_managed_endpoint', 'azure-kubernetes': 'kubernetes_endpoint' } as const;
 type AzureTargetName = keyof typeof AZURE_TARGETS;
@@ -24,27 +29,12 @@ export async function deployAzure(
   inputs: DeployInputs & { target: AzureTargetName },
   host: Host,
 ): Promise<DeployOutputs> {
-  if (inputs.list || inputs.stop)
-    throw ConfigError.at(
-      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
-      `found it with target ${inputs.target}; expected target local (Azure deployments are listed in Azure ML studio)`,
-    );
-  if (inputs.dryRun && inputs.rollback)
-    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  checkRemoteInputs(inputs, inputs.target, 'Azure deployments are listed in Azure ML studio');
   const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
   const name = deploymentName(useCase.name, useCase.envName);
-  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const file = deploymentConfigFile(useCase);
   const entry = azureEndpointEntry(useCase.deployment, AZURE_TARGETS[inputs.target], useCase.envName, file);
-  const steps = (inputs.trafficSteps ?? '10,50')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number);
-  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
-    throw ConfigError.at(
-      { file: 'input "traffic-steps"' },
-      `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
-    );
+  const steps = trafficSteps(inputs.trafficSteps);
   if (inputs.maxErrorRate !== undefined && !(inputs.maxErrorRate >= 0 && inputs.maxErrorRate <= 1))
     throw ConfigError.at(
       { file: 'input "max-error-rate"' },

@@ -2,7 +2,6 @@
  * `deploy --target container-app`: an Azure Container App (multiple-revision mode). The Azure SDK is imported
  * only here, when this target is asked for, so other deploys never load it.
  */
-import path from 'node:path';
 import { azureSettings } from '../azure/settings.js';
 import { loadUseCase } from '../config/use-case.js';
 import { containerAppEntry } from '../config/deployment.js';
@@ -11,30 +10,21 @@ import { ConfigError, ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { UseCase } from '../config/types.js';
 import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
-import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
+import {
+  checkRemoteInputs,
+  deploymentConfigFile,
+  failUnlessPromoted,
+  publishRollout,
+  trafficSteps,
+} from './deploy-remote.js';
 
 export async function deployContainerApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
-  if (inputs.list || inputs.stop)
-    throw ConfigError.at(
-      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
-      `found it with target container-app; expected target local (container app revisions are listed in the Azure portal)`,
-    );
-  if (inputs.dryRun && inputs.rollback)
-    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  checkRemoteInputs(inputs, 'container-app', 'container app revisions are listed in the Azure portal');
   const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
   const name = deploymentName(useCase.name, useCase.envName);
-  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const file = deploymentConfigFile(useCase);
   const entry = containerAppEntry(useCase.deployment, useCase.envName, file);
-  const steps = (inputs.trafficSteps ?? '10,50')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number);
-  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
-    throw ConfigError.at(
-      { file: 'input "traffic-steps"' },
-      `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
-    );
+  const steps = trafficSteps(inputs.trafficSteps);
   const given = inputs.image ?? entry.image;
   if (!given && !entry.registryName && !inputs.rollback)
     throw ConfigError.at(
@@ -129,7 +119,7 @@ export async function containerAppSmokeTarget(
   host: Host,
   revision?: string,
 ): Promise<{ url: string; fetch: typeof fetch }> {
-  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const file = deploymentConfigFile(useCase);
   const entry = containerAppEntry(useCase.deployment, useCase.envName, file);
   const { client, settings } = await openContainerApps(
     useCase,

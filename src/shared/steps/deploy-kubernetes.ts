@@ -2,7 +2,6 @@
  * `deploy --target kubernetes`: the env's `kubernetes` entry of deployment_config.json on the cluster of
  * `--kubeconfig` / KUBECONFIG. The Kubernetes client is imported only here, when this target is asked for.
  */
-import path from 'node:path';
 import { azureSettings } from '../azure/settings.js';
 import { kubernetesEntry, type KubernetesEntry } from '../config/deployment.js';
 import type { UseCase } from '../config/types.js';
@@ -11,21 +10,21 @@ import { deploymentName, suiteForUseCase } from '../deploy/index.js';
 import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
-import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
+import {
+  checkRemoteInputs,
+  deploymentConfigFile,
+  failUnlessPromoted,
+  publishRollout,
+  trafficSteps,
+} from './deploy-remote.js';
 
 export function kubernetesEntryOf(useCase: UseCase): KubernetesEntry {
-  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const file = deploymentConfigFile(useCase);
   return kubernetesEntry(useCase.deployment, useCase.envName, file);
 }
 
 export async function deployKubernetes(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
-  if (inputs.list || inputs.stop)
-    throw ConfigError.at(
-      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
-      `found it with target kubernetes; expected target local (kubectl get deployments lists the cluster's)`,
-    );
-  if (inputs.dryRun && inputs.rollback)
-    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  checkRemoteInputs(inputs, 'kubernetes', `kubectl get deployments lists the cluster's`);
   const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
   const name = deploymentName(useCase.name, useCase.envName);
   const entry = kubernetesEntryOf(useCase);
@@ -109,20 +108,6 @@ async function buildImage(
     variants: variantList(inputs.variant),
     dryRun: Boolean(inputs.dryRun),
   });
-}
-
-export function trafficSteps(text: string | undefined): number[] {
-  const steps = (text ?? '10,50')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number);
-  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
-    throw ConfigError.at(
-      { file: 'input "traffic-steps"' },
-      `found "${text}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
-    );
-  return steps;
 }
 
 function scoring(url: string): string {

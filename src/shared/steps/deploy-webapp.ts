@@ -8,33 +8,24 @@ import { webAppEntry } from '../config/deployment.js';
 import type { UseCase } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { deploymentName, suiteForUseCase } from '../deploy/index.js';
-import { ConfigError, ServiceError } from '../errors.js';
+import { ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { variantList, type DeployInputs, type DeployOutputs } from './deploy.js';
-import { failUnlessPromoted, publishRollout } from './deploy-outcome.js';
+import {
+  checkRemoteInputs,
+  deploymentConfigFile,
+  failUnlessPromoted,
+  publishRollout,
+  trafficSteps,
+} from './deploy-remote.js';
 
 export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
-  if (inputs.list || inputs.stop)
-    throw ConfigError.at(
-      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
-      `found it with target webapp; expected target local (App Service deployments are listed in the Azure portal)`,
-    );
-  if (inputs.dryRun && inputs.rollback)
-    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+  checkRemoteInputs(inputs, 'webapp', 'App Service deployments are listed in the Azure portal');
   const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
   const name = deploymentName(useCase.name, useCase.envName);
-  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const file = deploymentConfigFile(useCase);
   const entry = webAppEntry(useCase.deployment, useCase.envName, file);
-  const steps = (inputs.trafficSteps ?? '10,50')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number);
-  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
-    throw ConfigError.at(
-      { file: 'input "traffic-steps"' },
-      `found "${inputs.trafficSteps}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
-    );
+  const steps = trafficSteps(inputs.trafficSteps);
   const { settings, credential, client } = await signIn(useCase, host, 'deploy --target webapp deploys to it');
   const { ArmClient } = await import('../azure/arm-client.js');
   const { armScope } = await import('../azure/clouds.js');
@@ -123,7 +114,7 @@ async function signIn(useCase: UseCase, host: Host, why: string) {
  * of the env's webapp_endpoint entry.
  */
 export async function webAppScoringUrl(useCase: UseCase, host: Host, slot?: string): Promise<string> {
-  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const file = deploymentConfigFile(useCase);
   const entry = webAppEntry(useCase.deployment, useCase.envName, file);
   const { settings, client } = await signIn(useCase, host, 'smoke-test --target webapp reads the web app');
   const { WebAppTarget } = await import('../deploy/webapp-site.js');

@@ -23,6 +23,7 @@ import { ConfigError, GateFailed, ServiceError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
+import { deploymentConfigFile } from './deploy-remote.js';
 
 export interface SmokeTestInputs {
   config: string;
@@ -192,7 +193,7 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
 
 /** The scoring URI and key of the env's Azure ML online endpoint (deployment_config.json). */
 async function azureEndpoint(useCase: UseCase, target: 'azure-managed' | 'azure-kubernetes', host: Host) {
-  const file = useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+  const file = deploymentConfigFile(useCase);
   const array = target === 'azure-managed' ? 'azure_managed_endpoint' : 'kubernetes_endpoint';
   const entry = azureEndpointEntry(useCase.deployment, array, useCase.envName, file);
   const settings = azureSettings(useCase, `smoke-test --target ${target} reads the endpoint from it`);

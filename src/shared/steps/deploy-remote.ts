@@ -1,0 +1,67 @@
+/**
+ * What every deploy target other than local shares around its own rollout: the inputs it refuses, the traffic
+ * steps it reads, where its deployment_config.json is, the same four outputs, and a rollout that was not promoted
+ * turned into the step's exit code.
+ */
+import path from 'node:path';
+import type { UseCase } from '../config/types.js';
+import type { RolloutResult, TrafficMap } from '../deploy/rollout.js';
+import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import type { DeployInputs, DeployOutputs } from './deploy.js';
+
+/**
+ * Refuses what only target local does (list, stop; `listedWhere` says where this target's deployments are listed
+ * instead) and dry-run with rollback together.
+ */
+export function checkRemoteInputs(inputs: DeployInputs, target: string, listedWhere: string): void {
+  if (inputs.list || inputs.stop)
+    throw ConfigError.at(
+      { file: `input "${inputs.list ? 'list' : 'stop'}"` },
+      `found it with target ${target}; expected target local (${listedWhere})`,
+    );
+  if (inputs.dryRun && inputs.rollback)
+    throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+}
+
+/** The deployment_config.json a use case's entries come from (for their error positions). */
+export function deploymentConfigFile(useCase: UseCase): string {
+  return useCase.deploymentFile ?? path.join(useCase.baseDir, 'configs', 'deployment_config.json');
+}
+
+/** `--traffic-steps`: the new version's share at each stage before the final one. */
+export function trafficSteps(text: string | undefined): number[] {
+  const steps = (text ?? '10,50')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 99))
+    throw ConfigError.at(
+      { file: 'input "traffic-steps"' },
+      `found "${text}"; expected whole percentages from 1 to 99, comma-separated (e.g. 10,50)`,
+    );
+  return steps;
+}
+
+/** Sets `endpoint`, `deployment-name` (the version rolled out), `deployments` (always `[]`) and `traffic`. */
+export function publishRollout(host: Host, endpoint: string, version: string, traffic: TrafficMap): DeployOutputs {
+  const outputs = { endpoint, deploymentName: version, deployments: [], traffic: JSON.stringify(traffic) };
+  host.setOutput('endpoint', endpoint);
+  host.setOutput('deployment-name', version);
+  host.setOutput('deployments', '[]');
+  host.setOutput('traffic', outputs.traffic);
+  return outputs;
+}
+
+/**
+ * Throws unless the rollout was promoted (or did not run, as in a dry run): a check that failed is a gate (exit 1);
+ * an outside failure that was rolled back is the service's (exit 3). `what` names the rollout, `service` the platform.
+ */
+export function failUnlessPromoted(rollout: RolloutResult | undefined, what: string, service: string): void {
+  if (!rollout || rollout.outcome === 'promoted') return;
+  const why = `rollout of ${what}: ${rollout.outcome}${rollout.reason ? ` (${rollout.reason})` : ''}`;
+  const checkFailed = rollout.steps.some((s) => (s.kind === 'smoke' || s.kind === 'stage') && !s.passed);
+  if (checkFailed) throw new GateFailed(why, [rollout.reason ?? rollout.outcome]);
+  throw new ServiceError(`${service}: ${why}`);
+}
