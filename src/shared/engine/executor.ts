@@ -27,6 +27,7 @@ import { LineFailure, toPfError, type PfError } from './line-error.js';
 import { DeadlineQueue, type Deadline } from '../llm/deadlines.js';
 import { emptyUsage, LlmService, type LlmServiceOptions, type Usage } from './llm-service.js';
 import { makeCallbacks } from './callbacks.js';
+import { prepareHttpTarget } from './http-target.js';
 import { callPrompty, preparePrompty, PromptyCache, type PreparedPrompty } from './prompty-runner.js';
 import type { NodeRun, RunContext } from './scheduler.js';
 import { resolveEnvironmentVariables } from './env-vars.js';
@@ -354,6 +355,7 @@ interface CoreEnv {
 
 async function prepareCore(flow: LoadedFlow, env: CoreEnv): Promise<Core> {
   const { service, connections, options } = env;
+  if (flow.kind === 'http') return prepareHttpTarget(flow, service, { onSecret: options.onSecret });
   if (flow.kind === 'dag') {
     const plan: DagPlan = await planDag(flow, {
       service,

@@ -90,6 +90,26 @@ export class LlmService {
     return c;
   }
 
+  /**
+   * The client of an http flow target: its own URL and headers, called as they are, sharing this service's
+   * response cache (and replay), per-endpoint limiters, pacing and retries with the model calls.
+   */
+  httpClient(url: string, headers: Record<string, string>, timeoutMs: number): LlmClient {
+    const key = `http\u0000${url}\u0000${JSON.stringify(headers)}\u0000${timeoutMs}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      c = new LlmClient({
+        ...this.options.client,
+        timeoutMs,
+        endpoint: { provider: 'http', baseUrl: url, url: () => url, headers: () => headers },
+        cache: this.options.cache,
+        limiters: this.limiters,
+      });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
   /** The endpoints whose circuit opened (unreachable): a step that used this service fails with exit 3. */
   unreachable(): EndpointUnreachableError | undefined {
     return this.limiters.unreachable()[0];

@@ -63,7 +63,9 @@ export interface LlmResult<T> {
 
 export interface LlmClientOptions extends EndpointOptions {
   /** The Prompt Flow connection (YAML form or the executor's `{type, value}` form). */
-  connection: LlmConnection | { type: string; value: Record<string, unknown>; name?: string };
+  connection?: LlmConnection | { type: string; value: Record<string, unknown>; name?: string };
+  /** An endpoint given whole instead of a connection (an http flow target: its own URL and headers). */
+  endpoint?: ProviderEndpoint;
   /** Response cache; omit for none. */
   cache?: ResponseCache;
   retry?: Partial<RetryOptions>;
@@ -107,7 +109,8 @@ export class LlmClient {
   private readonly timeouts: DeadlineQueue;
 
   constructor(options: LlmClientOptions) {
-    this.endpoint = resolveEndpoint(options.connection, options);
+    if (!options.endpoint && !options.connection) throw new TypeError('LlmClient needs a connection or an endpoint');
+    this.endpoint = options.endpoint ?? resolveEndpoint(options.connection!, options);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 600_000;
     this.timeouts = new DeadlineQueue(this.timeoutMs);

@@ -172,7 +172,7 @@ function connectionYaml(c: Connection, settings: string[]): Record<string, unkno
 }
 
 function requirementsFile(flow: LoadedFlow): string | undefined {
-  if (flow.kind === 'prompty') return undefined;
+  if (flow.kind === 'prompty' || flow.kind === 'http') return undefined;
   const env = flow.environment as { python_requirements_txt?: unknown } | undefined;
   if (typeof env?.python_requirements_txt === 'string') return env.python_requirements_txt;
   return readdirSync(flow.workingDir).includes('requirements.txt') ? 'requirements.txt' : undefined;
