@@ -32,7 +32,11 @@ export function checkHttpTarget(
   },
 ): FlowRef | undefined {
   const at = o.at ?? ['flow'];
-  const model = loadHttpTarget(raw, { source: o.source, at, file: o.file, baseDir: o.baseDir, name: o.name }, o.shapeProblems);
+  const model = loadHttpTarget(
+    raw,
+    { source: o.source, at, file: o.file, baseDir: o.baseDir, name: o.name },
+    o.shapeProblems,
+  );
   if (!model) return undefined;
   const places: [PathSegment[], string, boolean][] = [[['url'], model.target.url, false]];
   for (const [h, v] of Object.entries(model.target.headers)) places.push([['headers', h], v, true]);

@@ -94,7 +94,10 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
   if (preset === 'responses') {
     const model = raw.model ?? raw.agent;
     if (typeof model !== 'string' || model === '')
-      add([raw.agent !== undefined ? 'agent' : 'model'], `found ${describeValue(model)}, expected the agent or model name the endpoint answers as`);
+      add(
+        [raw.agent !== undefined ? 'agent' : 'model'],
+        `found ${describeValue(model)}, expected the agent or model name the endpoint answers as`,
+      );
     const input = raw.input ?? 'question';
     if (typeof input !== 'string' || !/^[A-Za-z_][\w-]*$/.test(input))
       add(['input'], `found ${describeValue(input)}, expected the name of the flow input sent as the user's message`);
@@ -106,7 +109,7 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
 
   if (raw.outputs !== undefined || preset !== 'responses') {
     outputs = { ...outputs, ...checkOutputs(raw.outputs, add) };
-    if (Object.keys(outputs).length === 0 && raw.outputs !== undefined)
+    if (isHttpTargetValue(raw.outputs) && Object.keys(raw.outputs).length === 0)
       add(['outputs'], 'is empty, expected at least one output: <name>: <JSON path>');
   }
   if (raw.usage !== undefined) usage = checkUsage(raw.usage, add);
@@ -126,7 +129,10 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
   if (declared)
     for (const r of referenced)
       if (!declared.includes(r))
-        add(['inputs'], `the body uses \${inputs.${r}}, which is not listed here; expected it among: ${declared.join(', ')}`);
+        add(
+          ['inputs'],
+          `the body uses \${inputs.${r}}, which is not listed here; expected it among: ${declared.join(', ')}`,
+        );
 
   if (problems.length > before) return undefined;
   const inputAt = where(raw.inputs !== undefined ? ['inputs'] : ['body']);
@@ -168,7 +174,10 @@ function checkOutputs(
 ): HttpTarget['outputs'] {
   const out: HttpTarget['outputs'] = {};
   if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
-    add(['outputs'], `found ${describeValue(value)}, expected a mapping of output name: JSON path (e.g. answer: $.reply)`);
+    add(
+      ['outputs'],
+      `found ${describeValue(value)}, expected a mapping of output name: JSON path (e.g. answer: $.reply)`,
+    );
     return out;
   }
   for (const [name, spec] of Object.entries(value as Raw)) {
@@ -197,7 +206,10 @@ function checkUsage(
 ): HttpTarget['usage'] {
   const out: HttpTarget['usage'] = {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    add(['usage'], `found ${describeValue(value)}, expected prompt_tokens / completion_tokens / total_tokens: <JSON path>`);
+    add(
+      ['usage'],
+      `found ${describeValue(value)}, expected prompt_tokens / completion_tokens / total_tokens: <JSON path>`,
+    );
     return out;
   }
   const names: Record<string, keyof HttpTarget['usage']> = {
@@ -226,4 +238,3 @@ function walkStrings(value: unknown, at: PathSegment[], visit: (s: string, at: P
   else if (value !== null && typeof value === 'object')
     for (const [k, v] of Object.entries(value)) walkStrings(v, [...at, k], visit);
 }
-

@@ -19,7 +19,9 @@ export function parseJsonPath(text: string): JsonPath {
   const steps: JsonPathStep[] = [];
   let i = 0;
   const fail = (what: string): never => {
-    throw new Error(`${JSON.stringify(text)} at character ${i + 1}: found ${what}, expected .name, ['name'], [n] or [*]`);
+    throw new Error(
+      `${JSON.stringify(text)} at character ${i + 1}: found ${what}, expected .name, ['name'], [n] or [*]`,
+    );
   };
   if (text[0] !== '$') fail(text.length ? JSON.stringify(text[0]) : 'nothing');
   i = 1;
