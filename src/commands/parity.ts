@@ -40,7 +40,7 @@ export async function parityCommand(opts: ParityCliOptions, host: Host, stdout: 
     secrets: opts.dryRun ? 'list' : 'require',
   });
   const secrets = new Set<string>();
-  const cfg = loadParityConfig(useCase, { margin, secrets });
+  const cfg = loadParityConfig(useCase, { margin, secrets, listUnset: opts.dryRun });
   for (const s of secrets) host.mask(s);
   if (opts.dryRun) {
     stdout(JSON.stringify(await parityPlan(cfg), null, 2) + '\n');

@@ -62,7 +62,14 @@ const KEYS = [
  */
 export function loadParityConfig(
   useCase: UseCase,
-  o: { cwd?: string; margin?: number; secrets?: Set<string>; processEnv?: NodeJS.ProcessEnv } = {},
+  o: {
+    cwd?: string;
+    margin?: number;
+    secrets?: Set<string>;
+    processEnv?: NodeJS.ProcessEnv;
+    /** A plan reads no secret: unset header variables are left unresolved instead of failing. */
+    listUnset?: boolean;
+  } = {},
 ): ParityConfig {
   const cwd = o.cwd ?? process.cwd();
   const display = (p: string) => path.relative(cwd, p) || '.';
@@ -82,7 +89,8 @@ export function loadParityConfig(
   for (const key of Object.keys(block))
     if (!KEYS.includes(key)) add([key], `unknown key, expected one of: ${KEYS.join(', ')}`, 'key');
 
-  const env = loadEnvironment(findRepositoryRoot(useCase.baseDir), o.processEnv);
+  const loaded = loadEnvironment(findRepositoryRoot(useCase.baseDir), o.processEnv);
+  const env = o.listUnset ? { ...loaded, unset: () => true } : loaded;
   const secrets = o.secrets ?? new Set<string>();
   const target = (key: 'baseline' | 'candidate'): FlowRef | undefined => {
     const value = block[key];
