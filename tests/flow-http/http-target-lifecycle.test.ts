@@ -3,7 +3,7 @@
  * framework's API shape (tests/support/migrated-service.ts) backed by the local model server; headers from the
  * environment, masked; the Responses preset; problems at file:line:column.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
@@ -130,6 +130,12 @@ test('the responses preset reads output[].content[].text and the usage of a Resp
     await lifecycle(uc2.dir, host);
     const results = JSON.parse(readFileSync(path.join(uc2.dir, 'reports/results.json'), 'utf8'));
     expect(results.metrics.find((m: { metric: string }) => m.metric === 'exact_match').value).toBeCloseTo(0.9, 5);
+    const record = JSON.parse(
+      readFileSync(path.join(uc2.dir, '.llmops/runs', runsOf(uc2.dir)[0], 'outputs.jsonl'), 'utf8').split('\n')[0],
+    );
+    expect(record.outputs.category).toMatch(/^(Movie|App|Academic|Channel|Profile|PDF|None)$/);
+    expect(record.tokens.prompt).toBeGreaterThan(0);
+    expect(record.tokens.total).toBe(record.tokens.prompt + record.tokens.completion);
   } finally {
     uc2.cleanup();
   }
@@ -183,3 +189,36 @@ test('an unset header variable is named at its line', () => {
     uc.cleanup();
   }
 });
+
+test('an http target is retried on 429 through the model client; the cache replays it without calling it', async () => {
+  const throttled = await startMigratedService({ modelUrl: model.url, throttleFirst: 3 });
+  const flow = agentTarget.replace('${AGENT_URL}', throttled.url).replace(/ {2}headers:\n.*\n/, '');
+  const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+  try {
+    const host = new MemoryHost();
+    const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops') };
+    await bulkRunStep.run({ ...common, cacheMode: 'readwrite' }, host);
+    // 10 lines, 3 refusals retried: every line answered, none failed.
+    expect(throttled.requests).toBe(13);
+    const first = readFileSync(path.join(uc.dir, '.llmops/runs', runsOf(uc.dir)[0], 'outputs.jsonl'), 'utf8');
+    expect(first.match(/"status":"Completed"/g)).toHaveLength(10);
+    const firstRun = host.outputs.get('run-ids');
+    rmSync(path.join(uc.dir, '.llmops/runs', firstRun!), { recursive: true });
+    rmSync(path.join(uc.dir, '.llmops/experiments'), { recursive: true, force: true });
+    const again = new MemoryHost();
+    await bulkRunStep.run({ ...common, cacheMode: 'replay' }, again);
+    expect(throttled.requests).toBe(13);
+    const replayed = readFileSync(
+      path.join(uc.dir, '.llmops/runs', again.outputs.get('run-ids')!, 'outputs.jsonl'),
+      'utf8',
+    );
+    expect(replayed.match(/"status":"Completed"/g)).toHaveLength(10);
+  } finally {
+    uc.cleanup();
+    await throttled.close();
+  }
+});
+
+function runsOf(dir: string): string[] {
+  return readdirSync(path.join(dir, '.llmops/runs')).filter((r) => r.startsWith('web_classification'));
+}

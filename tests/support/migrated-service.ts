@@ -12,7 +12,7 @@
  * `divergeFraction`: the share of requests (chosen by a hash of the user's text, so the same lines every run)
  * whose answer is changed on purpose — a migration that disagrees on a known set of lines. `diverging(text)` says
  * whether a text is one of them, for the tests' expectations. `requireKey`: requests without
- * `Authorization: Bearer <key>` get 401.
+ * `Authorization: Bearer <key>` get 401. `throttleFirst`: the first N requests get 429.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -23,6 +23,8 @@ export interface MigratedServiceOptions {
   modelUrl: string;
   divergeFraction?: number;
   requireKey?: string;
+  /** The first N requests get 429 with `Retry-After: 0` (a throttled service the client must retry). */
+  throttleFirst?: number;
 }
 
 export interface MigratedService {
@@ -77,6 +79,10 @@ export async function startMigratedService(options: MigratedServiceOptions): Pro
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
+      if (service.requests <= (options.throttleFirst ?? 0)) {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+        return res.end(JSON.stringify({ error: { message: 'slow down' } }));
+      }
       if (options.requireKey && req.headers.authorization !== `Bearer ${options.requireKey}`)
         return send(401, { error: { message: 'missing or wrong key' } });
       let body: Record<string, unknown>;
