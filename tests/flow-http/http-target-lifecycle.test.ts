@@ -10,6 +10,7 @@ import { loadUseCase } from '../../src/shared/config/use-case.js';
 import { ConfigError, formatProblem } from '../../src/shared/errors.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
+import { deployStep } from '../../src/shared/steps/deploy.js';
 import { evaluateStep } from '../../src/shared/steps/evaluate.js';
 import { reportStep } from '../../src/shared/steps/report.js';
 import { makeUseCase } from '../helpers/use-case-dir.js';
@@ -222,3 +223,18 @@ test('an http target is retried on 429 through the model client; the cache repla
 function runsOf(dir: string): string[] {
   return readdirSync(path.join(dir, '.llmops/runs')).filter((r) => r.startsWith('web_classification'));
 }
+
+test('deploy refuses an http target at its line: it is an endpoint already deployed', async () => {
+  const uc = makeUseCase({ 'experiment.yaml': experiment(agentTarget), 'data/data.jsonl': data });
+  try {
+    const error = await deployStep
+      .run({ config: path.join(uc.dir, 'experiment.yaml'), target: 'local' } as never, new MemoryHost())
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(formatProblem((error as ConfigError).problems[0])).toMatch(
+      /experiment\.yaml:3:3: flow: is an http target, an endpoint that is already deployed/,
+    );
+  } finally {
+    uc.cleanup();
+  }
+});

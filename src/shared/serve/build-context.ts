@@ -60,6 +60,8 @@ const SNAKE_TYPE: Record<string, string> = {
 /** Writes the build context (the output folder is replaced). ConfigError when the flow or a variant is invalid. */
 export function writeBuildContext(options: BuildContextOptions): BuildContextResult {
   let flow = typeof options.flow === 'string' ? loadFlow(options.flow) : options.flow;
+  if (flow.kind === 'http')
+    throw ConfigError.at(flow.target.at, 'an http target is an endpoint already deployed; expected a flow to build');
   for (const spec of options.variants ?? []) {
     if (flow.kind !== 'dag') throw ConfigError.at({ file: '--variant' }, `a ${flow.kind} flow has no variants`);
     const v = parseVariantSpec(spec, { file: '--variant' });
