@@ -120,7 +120,11 @@ test('the responses preset reads output[].content[].text and the usage of a Resp
     const host = new MemoryHost();
     const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops') };
     // Without the key header the service answers 401: a service failure, not a silent empty output.
-    await expect(bulkRunStep.run({ ...common, cacheMode: 'off' }, host)).rejects.toThrow(/401|failed/);
+    await expect(bulkRunStep.run({ ...common, cacheMode: 'off' }, host)).rejects.toThrow(/failed lines/);
+    const failed = readFileSync(path.join(uc.dir, '.llmops/runs', runsOf(uc.dir)[0], 'outputs.jsonl'), 'utf8');
+    expect(JSON.parse(failed.split('\n')[0]).error.message).toMatch(
+      /http target call to http:\/\/127\.0\.0\.1:\d+\/v1\/responses failed with HTTP 401: missing or wrong key/,
+    );
   } finally {
     uc.cleanup();
   }

@@ -241,12 +241,17 @@ export class LlmClient {
       } else if (failure.kind === 'http') breaker.reached();
       if (!isRetryable(failure)) {
         const f = failure as Extract<AttemptFailure, { kind: 'http' }>;
-        throw new LlmHttpError(api, url, f.status, f.message, f.code, f.type, f.param);
+        throw new LlmHttpError(this.callLabel(api), url, f.status, f.message, f.code, f.type, f.param);
       }
       if (attempt >= retryBudget(failure, this.retry))
-        throw new LlmRetriesExhaustedError(api, url, attempt + 1, failure);
+        throw new LlmRetriesExhaustedError(this.callLabel(api), url, attempt + 1, failure);
       await sleep(backoffMs(attempt, failure, this.retry, this.random), signal);
     }
+  }
+
+  /** What a failed call is called in messages: its API, or "http target" for an endpoint given whole. */
+  private callLabel(api: LlmApi): string {
+    return this.endpoint.provider === 'http' ? 'http target' : api;
   }
 
   /** Not async itself: the attempt's own promise is handed on (no second promise and frame per call). */
