@@ -242,3 +242,23 @@ test('deploy refuses an http target at its line: it is an endpoint already deplo
     uc.cleanup();
   }
 });
+
+test('execution.requests_per_minute paces an http target as it paces a model: starts spaced 60000/rpm ms apart', async () => {
+  const paced = await startMigratedService({ modelUrl: model.url });
+  const flow = agentTarget.replace('${AGENT_URL}', paced.url).replace(/ {2}headers:\n.*\n/, '');
+  const uc = makeUseCase({
+    'experiment.yaml': `${experiment(flow)}execution:\n  concurrency: 8\n  requests_per_minute: 600\n`,
+    'data/data.jsonl': data,
+  });
+  try {
+    const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops') };
+    await bulkRunStep.run({ ...common, cacheMode: 'off' }, new MemoryHost());
+    expect(paced.arrivals).toHaveLength(10);
+    const gaps = paced.arrivals.slice(1).map((t, i) => t - paced.arrivals[i]);
+    // 600 per minute: one start per 100 ms at most (a few ms of socket scheduling either way).
+    expect(Math.min(...gaps)).toBeGreaterThan(90);
+  } finally {
+    uc.cleanup();
+    await paced.close();
+  }
+});

@@ -30,6 +30,8 @@ export interface MigratedServiceOptions {
 export interface MigratedService {
   url: string;
   requests: number;
+  /** When each request arrived (performance.now(), ms). */
+  arrivals: number[];
   diverging(text: string): boolean;
   close(): Promise<void>;
 }
@@ -65,11 +67,13 @@ export async function startMigratedService(options: MigratedServiceOptions): Pro
   const service: MigratedService = {
     url: '',
     requests: 0,
+    arrivals: [],
     diverging,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 
   const server = http.createServer((req, res) => {
+    service.arrivals.push(performance.now());
     let text = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (text += c));
