@@ -55,7 +55,7 @@ export async function parityCommand(opts: ParityCliOptions, host: Host, stdout: 
     onSecret: (s) => host.mask(s),
   });
   const dir = opts.outputDir ?? path.join(useCase.reports.dir, 'parity');
-  const files = writeParityReport(result, path.resolve(useCase.baseDir, dir));
+  const files = writeParityReport(result, path.resolve(dir));
   await host.appendSummary(parityMarkdown(result));
   for (const reason of result.reasons) host.info(`parity: ${reason}`);
   host.info(`parity: wrote ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
@@ -100,7 +100,10 @@ export function registerParityCommand(program: Command): void {
     )
     .option('--margin <delta>', 'the equivalence margin δ (overrides parity.margin)')
     .option('--store <dir>', 'run store folder', '.llmops')
-    .option('--output-dir <dir>', 'where parity.json, parity.md and parity.html go (default: <reports.dir>/parity)')
+    .option(
+      '--output-dir <dir>',
+      'where parity.json, parity.md and parity.html go (default: <reports.dir>/parity, from the current folder as the report step)',
+    )
     .option('--dry-run', 'print the plan (both targets, lines, calls) as JSON and call nothing')
     .option('--verbose', 'debug logs')
     .addHelpText(
