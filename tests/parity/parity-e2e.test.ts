@@ -153,7 +153,6 @@ function parity(dir: string, agentUrl: string, extra: string[] = []) {
         AOAI_API_KEY: 'local-key',
         AGENT_URL: agentUrl,
         AGENT_KEY: 'migr-key-5b21e0',
-        LLMOPS_CACHE: 'off',
       },
     });
     let stdout = '';
