@@ -8,6 +8,7 @@ import { findRepositoryRoot, loadEnvironment } from '../config/environment.js';
 import { ConfigError } from '../errors.js';
 import { parseJsonPath, readJsonPath, type JsonPath } from '../flow/json-path.js';
 import type { FlowInputDef, HttpFlow } from '../flow/model.js';
+import type { LlmClient } from '../llm/index.js';
 import { addUsage, type LlmService } from './llm-service.js';
 import { LineFailure } from './line-error.js';
 import type { RunContext } from './scheduler.js';
@@ -26,9 +27,9 @@ export interface HttpTargetCore {
 }
 
 /**
- * Resolves the URL's and headers' `${VAR}` placeholders from the environment (CI first, then .env at the
- * repository root; every value told to `onSecret`), and compiles the body and the output paths.
- * An unset variable is a ConfigError at the target's place in experiment.yaml.
+ * Compiles the body and the output paths now; the URL's and headers' `${VAR}` placeholders are read from the
+ * environment (CI first, then .env at the repository root; every header value told to `onSecret`) at the first
+ * line. An unset variable is a ConfigError at the target's place in experiment.yaml.
  */
 export function prepareHttpTarget(
   flow: HttpFlow,
@@ -39,28 +40,10 @@ export function prepareHttpTarget(
   const environment = options.getVariable
     ? { get: options.getVariable }
     : loadEnvironment(findRepositoryRoot(flow.workingDir));
-  const missing: string[] = [];
-  const resolve = (text: string, secret: boolean) =>
-    text.replace(ENV_REF, (_, name: string) => {
-      const value = environment.get(name);
-      if (value === undefined || value === '') {
-        missing.push(name);
-        return '';
-      }
-      if (secret) options.onSecret?.(value);
-      return value;
-    });
-  const url = resolve(t.url, false);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  for (const [name, value] of Object.entries(t.headers)) headers[name] = resolve(value, true);
-  if (missing.length)
-    throw ConfigError.at(
-      t.at,
-      `http target: environment variable${missing.length > 1 ? 's' : ''} ${[...new Set(missing)].join(', ')} not set (read by \${...} in its url or headers)`,
-    );
-  if (!/^https?:\/\/[^/\s]+/.test(url))
-    throw ConfigError.at(t.at, `http target: url is ${JSON.stringify(url)}, expected an http:// or https:// URL`);
-  const client = service.httpClient(url, headers, t.timeoutSec * 1000);
+  // Read at the first line, not when the flow is prepared: a cloud run's submitting machine finishes runs whose
+  // lines all ran in jobs, without the variables (loading the use case has checked them for a local run).
+  let client: LlmClient | undefined;
+  const connect = (): LlmClient => (client ??= httpClientOf(flow, service, environment, options.onSecret));
   const render = compileBody(t.body);
   const outputs = Object.entries(t.outputs).map(([name, o]) => ({ name, path: parseJsonPath(o.path), join: o.join }));
   const usagePaths = {
@@ -73,7 +56,7 @@ export function prepareHttpTarget(
     hasAggregation: false,
     aggregate: async () => ({}),
     async line(inputs, ctx) {
-      const result = await client.chat(render(inputs) as Record<string, unknown>, { signal: ctx.signal });
+      const result = await connect().chat(render(inputs) as Record<string, unknown>, { signal: ctx.signal });
       const answer: unknown = result.response;
       if (!result.cached) {
         const tokens = tokenCounts(answer, usagePaths);
@@ -92,6 +75,38 @@ export function prepareHttpTarget(
       return { outputs: out };
     },
   };
+}
+
+/** The target's client, its URL's and headers' placeholders resolved (ConfigError naming unset variables). */
+function httpClientOf(
+  flow: HttpFlow,
+  service: LlmService,
+  environment: { get(name: string): string | undefined },
+  onSecret?: (value: string) => void,
+): LlmClient {
+  const t = flow.target;
+  const missing: string[] = [];
+  const resolve = (text: string, secret: boolean) =>
+    text.replace(ENV_REF, (_, name: string) => {
+      const value = environment.get(name);
+      if (value === undefined || value === '') {
+        missing.push(name);
+        return '';
+      }
+      if (secret) onSecret?.(value);
+      return value;
+    });
+  const url = resolve(t.url, false);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const [name, value] of Object.entries(t.headers)) headers[name] = resolve(value, true);
+  if (missing.length)
+    throw ConfigError.at(
+      t.at,
+      `http target: environment variable${missing.length > 1 ? 's' : ''} ${[...new Set(missing)].join(', ')} not set (read by \${...} in its url or headers)`,
+    );
+  if (!/^https?:\/\/[^/\s]+/.test(url))
+    throw ConfigError.at(t.at, `http target: url is ${JSON.stringify(url)}, expected an http:// or https:// URL`);
+  return service.httpClient(url, headers, t.timeoutSec * 1000);
 }
 
 /**
