@@ -262,3 +262,31 @@ test('execution.requests_per_minute paces an http target as it paces a model: st
     await paced.close();
   }
 });
+
+test('the responses preset needs the agent or model name, and names an unknown key with the keys it takes', () => {
+  const flow = `flow:
+  target: http
+  preset: responses
+  url: http://127.0.0.1:9/v1/responses
+  input: url
+  output_path: $.x
+`;
+  const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+  try {
+    let error: unknown;
+    try {
+      loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), cwd: uc.dir });
+    } catch (e) {
+      error = e;
+    }
+    const lines = (error as ConfigError).problems.map(formatProblem);
+    expect(lines).toEqual([
+      'experiment.yaml:4:3: flow.preset: the responses preset needs model: (or agent:), the agent or model name the endpoint answers as',
+      expect.stringMatching(
+        /^experiment\.yaml:7:3: flow\.output_path: unknown key, expected one of: target, preset, url/,
+      ),
+    ]);
+  } finally {
+    uc.cleanup();
+  }
+});

@@ -93,7 +93,13 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
 
   if (preset === 'responses') {
     const model = raw.model ?? raw.agent;
-    if (typeof model !== 'string' || model === '')
+    if (model === undefined)
+      add(
+        ['preset'],
+        'the responses preset needs model: (or agent:), the agent or model name the endpoint answers as',
+        'key',
+      );
+    else if (typeof model !== 'string' || model === '')
       add(
         [raw.agent !== undefined ? 'agent' : 'model'],
         `found ${describeValue(model)}, expected the agent or model name the endpoint answers as`,
