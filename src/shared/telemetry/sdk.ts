@@ -340,13 +340,8 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
       };
     },
     async shutdown(timeoutMs) {
-      const ok = await withTimeout(
-        Promise.all([tracerProvider.forceFlush(), meterProvider.forceFlush()]).then(() =>
-          Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]),
-        ),
-        timeoutMs,
-      );
-      return ok;
+      // Shutting down exports what is buffered (a flush first would send cumulative metrics twice).
+      return withTimeout(Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]), timeoutMs);
     },
   };
 }
