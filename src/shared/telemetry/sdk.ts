@@ -8,6 +8,8 @@
 import {
   context as otelContext,
   defaultTextMapGetter,
+  diag,
+  DiagLogLevel,
   defaultTextMapSetter,
   ROOT_CONTEXT,
   SpanKind,
@@ -18,7 +20,9 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
@@ -56,17 +60,15 @@ async function exportersOf(config: TelemetryConfig): Promise<{ spans: SpanExport
   const spans: SpanExporter[] = [];
   const metrics: PushMetricExporter[] = [];
   if (config.otlp) {
-    const [{ OTLPTraceExporter }, { OTLPMetricExporter }] = await Promise.all([
-      import('@opentelemetry/exporter-trace-otlp-proto'),
-      import('@opentelemetry/exporter-metrics-otlp-proto'),
-    ]);
     const common = { headers: config.otlp.headers, timeoutMillis: config.otlp.timeoutMs };
     spans.push(new OTLPTraceExporter({ ...common, url: config.otlp.tracesUrl }));
     metrics.push(new OTLPMetricExporter({ ...common, url: config.otlp.metricsUrl }));
   }
   if (config.azureMonitor) {
+    // Loaded only for Azure Monitor (a large module); a CommonJS module's exports may sit under `default`.
+    const loaded = await import('@azure/monitor-opentelemetry-exporter');
     const { AzureMonitorTraceExporter, AzureMonitorMetricExporter } =
-      await import('@azure/monitor-opentelemetry-exporter');
+      (loaded as { default?: typeof loaded }).default ?? loaded;
     const options = { connectionString: config.azureMonitor.connectionString };
     spans.push(new AzureMonitorTraceExporter(options));
     metrics.push(new AzureMonitorMetricExporter(options));
@@ -103,6 +105,13 @@ function outputMessagesOf(response: unknown): unknown {
   const choices = (response as { choices?: { message?: unknown; text?: unknown }[] } | undefined)?.choices;
   if (!Array.isArray(choices)) return undefined;
   return choices.map((c) => c?.message ?? c?.text);
+}
+
+/** Sends the SDK's own errors (failed exports) to `keep` instead of the console. */
+export function catchSdkErrors(keep: (error: unknown) => void): void {
+  setGlobalErrorHandler(keep);
+  const ignore = () => undefined;
+  diag.setLogger({ error: keep, warn: ignore, info: ignore, debug: ignore, verbose: ignore }, DiagLogLevel.ERROR);
 }
 
 export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOptions): Promise<SdkTelemetry> {

@@ -37,26 +37,11 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
   if (!config) return undefined;
   if (current) return current.handle;
   const errors: string[] = [];
-  const [{ createSdkTelemetry }, { setGlobalErrorHandler }, { diag, DiagLogLevel }] = await Promise.all([
-    import('./sdk.js'),
-    import('@opentelemetry/core'),
-    import('@opentelemetry/api'),
-  ]);
+  const { createSdkTelemetry, catchSdkErrors } = await import('./sdk.js');
   // Export failures reach the SDK's global error handler and diag logger; kept for one warning at shutdown.
-  const keep = (e: unknown) => {
+  catchSdkErrors((e) => {
     if (errors.length < 5) errors.push(e instanceof Error ? e.message : String(e));
-  };
-  setGlobalErrorHandler(keep);
-  diag.setLogger(
-    {
-      error: (m) => keep(m),
-      warn: () => undefined,
-      info: () => undefined,
-      debug: () => undefined,
-      verbose: () => undefined,
-    },
-    DiagLogLevel.ERROR,
-  );
+  });
   const redact = (text: string): string => {
     const masked = options.secrets ? maskSecrets(text, options.secrets()) : text;
     return options.redact ? options.redact(masked) : masked;
