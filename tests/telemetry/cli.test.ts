@@ -9,6 +9,7 @@ import path, { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp/receiver.js';
+import { INSTRUMENTATION_KEY, startAppInsightsStandIn } from '../support/otlp/app-insights.js';
 
 const CLI = path.resolve('dist/cli.js');
 const CHAT = path.resolve('tests/serve/fixtures/chat');
@@ -109,4 +110,25 @@ test('an OTLP protocol llmops does not ship is refused with exit 2 before anythi
   expect(r.code).toBe(2);
   expect(r.stderr).toContain('OTEL_EXPORTER_OTLP_PROTOCOL: found "grpc", expected "http/protobuf"');
   expect(existsSync(join(dir, 'grpc'))).toBe(false);
+});
+
+test('APPLICATIONINSIGHTS_CONNECTION_STRING sends the spans and metrics to Azure Monitor through its exporter', async () => {
+  const ai = await startAppInsightsStandIn();
+  try {
+    const r = await flowRun('azure-monitor', {
+      APPLICATIONINSIGHTS_CONNECTION_STRING: ai.connectionString,
+      NODE_EXTRA_CA_CERTS: ai.certificate.certFile,
+    });
+    expect(r.stderr).not.toMatch(/warning|error/i);
+    expect(r.code).toBe(0);
+    const ours = ai.envelopes.filter((e) => e.iKey === INSTRUMENTATION_KEY);
+    const names = ours.map((e) => String(e.data?.baseData?.name ?? ''));
+    expect(names.filter((n) => n === 'llmops.line')).toHaveLength(2);
+    expect(names).toContain('chat gpt-4o-mini');
+    const metrics = ours.filter((e) => e.data?.baseType === 'MetricData');
+    const metricNames = metrics.flatMap((e) => (e.data?.baseData?.metrics as { name: string }[] | undefined) ?? []);
+    expect(metricNames.map((m) => m.name)).toContain('llmops.line.duration');
+  } finally {
+    await ai.close();
+  }
 });
