@@ -167,6 +167,31 @@ test('a served request joins the caller trace, and its model call carries the tr
   expect(names).toContain('http.server.active_requests');
 });
 
+test('a streamed answer is traced too, its model call carrying the trace to the model', async () => {
+  const handle = await startTelemetry({ env: env() });
+  const server = await startFlowServer({ flow: CHAT, connections: [conn], port: 0 });
+  modelLog.length = 0;
+  try {
+    const r = await fetch(`${server.url}/score`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ question: 'stream this' }),
+    });
+    expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    await r.text();
+  } finally {
+    await server.close();
+    await handle!.shutdown();
+  }
+  const request = receiver.spans.find((s) => s.name === 'POST /score')!;
+  expect(request.parentSpanId).toBe('');
+  const spans = receiver.spans.filter((s) => s.traceId === request.traceId);
+  const call = spans.find((s) => s.attributes['gen_ai.operation.name'] === 'chat')!;
+  expect(call.attributes['gen_ai.usage.output_tokens']).toBeGreaterThan(0);
+  const seen = modelLog.map((l) => /traceparent=(\S+)/.exec(l)?.[1]).filter(Boolean);
+  expect(seen).toEqual([`00-${request.traceId}-${call.spanId}-01`]);
+});
+
 test('prompts and completions are captured only when asked, and then masked', async () => {
   const handle = await startTelemetry({
     env: env({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }),

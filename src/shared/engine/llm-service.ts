@@ -19,7 +19,7 @@ import {
   type ResponseCache,
   type TokenUsage,
 } from '../llm/index.js';
-import { telemetry } from '../telemetry/hooks.js';
+import { genAiSystem, telemetry } from '../telemetry/hooks.js';
 
 /** Tokens, cost and calls of a line or node; filled as calls finish. */
 export interface Usage {
@@ -151,7 +151,7 @@ export class LlmService {
     const client = this.client(connection, calledFrom);
     const span = telemetry!.modelCallStart(usage[usage.length - 1], {
       api,
-      system: client.endpoint.provider === 'azure_openai' ? 'az.ai.openai' : 'openai',
+      system: genAiSystem(client.endpoint.provider),
       model: String(body.model ?? ''),
       body,
     });

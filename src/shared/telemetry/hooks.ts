@@ -67,6 +67,11 @@ export function setTelemetry(t: Telemetry | undefined): void {
   telemetry = t;
 }
 
+/** The GenAI conventions' name of a model provider (`gen_ai.system`). */
+export function genAiSystem(provider: string): string {
+  return provider === 'azure_openai' ? 'az.ai.openai' : provider;
+}
+
 /** The error kind telemetry records for an exception or a Prompt Flow error code list. */
 export function errorTypeOf(error: unknown): string {
   if (error === undefined || error === null) return '_OTHER';
