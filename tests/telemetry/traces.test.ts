@@ -221,6 +221,44 @@ test('prompts and completions are captured only when asked, and then masked', as
   }
 });
 
+test('429s, retries and cache hits are counted', async () => {
+  const limited = await startModelServer({ rpm: 2, windowMs: 400 });
+  const store = mkdtempSync(join(tmpdir(), 'llmops-otel-'));
+  const data = join(store, 'data.jsonl');
+  writeFileSync(data, ['a', 'b', 'c', 'd'].map((q) => JSON.stringify({ question: q })).join('\n'));
+  const limitedConn = { ...conn, value: { ...conn.value, api_base: limited.url } };
+  const handle = await startTelemetry({ env: env() });
+  try {
+    const run = (runId: string) =>
+      runBatch({
+        flow: CHAT,
+        data,
+        storeRoot: store,
+        connections: [limitedConn],
+        concurrency: 4,
+        cacheMode: 'readwrite',
+        runId,
+      });
+    expect((await run('limited_1')).counts.completed).toBe(4);
+    // The same lines again: every answer comes from the response cache.
+    expect((await run('limited_2')).counts.completed).toBe(4);
+  } finally {
+    await handle!.shutdown();
+    await limited.close();
+  }
+  const total = (name: string) =>
+    receiver.metrics
+      .filter((m) => m.name === name)
+      .flatMap((m) => m.points)
+      .reduce((n, p) => n + (p.value ?? 0), 0);
+  expect(limited.stats().rateLimited).toBeGreaterThan(0);
+  expect(total('llmops.llm.throttled')).toBe(limited.stats().rateLimited);
+  expect(total('llmops.llm.retries')).toBe(limited.stats().rateLimited);
+  expect(total('llmops.llm.cache.hits')).toBe(4);
+  const cached = receiver.spans.filter((s) => s.attributes['llmops.cache.hit'] === true);
+  expect(cached).toHaveLength(4);
+});
+
 test('a collector that is down does not fail the run: a warning, within the time limit', async () => {
   await receiver.close();
   const store = mkdtempSync(join(tmpdir(), 'llmops-otel-'));
