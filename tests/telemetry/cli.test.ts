@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp/receiver.js';
 import { INSTRUMENTATION_KEY, startAppInsightsStandIn } from '../support/otlp/app-insights.js';
+import { packedCliFiles } from '../../src/shared/serve/packed-cli.js';
 
 const CLI = path.resolve('dist/cli.js');
 const CHAT = path.resolve('tests/serve/fixtures/chat');
@@ -131,4 +132,11 @@ test('APPLICATIONINSIGHTS_CONNECTION_STRING sends the spans and metrics to Azure
   } finally {
     await ai.close();
   }
+});
+
+test('the serving image carries the telemetry modules: the packed serving CLI reaches them', () => {
+  const entry = path.resolve('dist/serve-cli.js');
+  const files = packedCliFiles(entry).map((f) => readFileSync(path.join(path.dirname(entry), f), 'utf8'));
+  expect(files.some((code) => code.includes('llmops.line.duration'))).toBe(true);
+  expect(files.some((code) => code.includes('AzureMonitorTraceExporter'))).toBe(true);
 });
