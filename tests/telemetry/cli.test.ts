@@ -140,3 +140,37 @@ test('the serving image carries the telemetry modules: the packed serving CLI re
   expect(files.some((code) => code.includes('llmops.line.duration'))).toBe(true);
   expect(files.some((code) => code.includes('AzureMonitorTraceExporter'))).toBe(true);
 });
+
+test('flow serve flushes its spans and metrics when it is stopped', async () => {
+  const before = receiver.spans.length;
+  const child = spawn(process.execPath, [CLI, 'flow', 'serve', CHAT, '--port', '0'], {
+    env: { ...baseEnv(), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'served' },
+  });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /"url":"([^"]+)"/.exec(stderr);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', () => reject(new Error(stderr)));
+  });
+  const r = await fetch(`${url}/score`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ question: 'hi' }),
+  });
+  expect(r.status).toBe(200);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  const served = receiver.spans.slice(before).filter((s) => s.resource['service.name'] === 'served');
+  expect(served.map((s) => s.name).sort()).toEqual([
+    'POST /score',
+    'chat gpt-4o-mini',
+    'llmops.line',
+    'llmops.node chat',
+  ]);
+  const metrics = receiver.metrics.filter((m) => m.resource['service.name'] === 'served').map((m) => m.name);
+  expect(metrics).toContain('http.server.request.duration');
+});
