@@ -29,6 +29,12 @@ test('OTLP endpoints, headers and resource attributes as the specification reads
   expect(c.serviceName).toBe('from-attrs');
   expect(c.resource).toEqual({ 'service.name': 'from-attrs', 'deployment.environment': 'prod' });
   expect(c.captureContent).toBe(false);
+  expect([c.traces, c.metrics]).toEqual([true, true]);
+  const metricsOnly = telemetryConfigFromEnv({
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+    OTEL_TRACES_EXPORTER: 'none',
+  })!;
+  expect([metricsOnly.traces, metricsOnly.metrics]).toEqual([false, true]);
   expect(telemetryConfigFromEnv({ APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=k' })).toMatchObject({
     azureMonitor: { connectionString: 'InstrumentationKey=k' },
     otlp: undefined,

@@ -24,6 +24,9 @@ export interface TelemetryConfig {
   captureContent: boolean;
   /** How often metrics are exported (OTEL_METRIC_EXPORT_INTERVAL, ms). */
   metricIntervalMs: number;
+  /** false: OTEL_TRACES_EXPORTER=none / OTEL_METRICS_EXPORTER=none turned that signal off. */
+  traces: boolean;
+  metrics: boolean;
 }
 
 /** The variables a deployed container needs to export what it records (deploy targets pass these through). */
@@ -126,5 +129,7 @@ export function telemetryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Te
     azureMonitor: connectionString ? { connectionString } : undefined,
     captureContent: truthy(env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT),
     metricIntervalMs: Number.isFinite(interval) && interval > 0 ? interval : 60_000,
+    traces: env.OTEL_TRACES_EXPORTER?.trim() !== 'none',
+    metrics: env.OTEL_METRICS_EXPORTER?.trim() !== 'none',
   };
 }

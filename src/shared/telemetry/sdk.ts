@@ -73,7 +73,7 @@ async function exportersOf(config: TelemetryConfig): Promise<{ spans: SpanExport
     spans.push(new AzureMonitorTraceExporter(options));
     metrics.push(new AzureMonitorMetricExporter(options));
   }
-  return { spans, metrics };
+  return { spans: config.traces ? spans : [], metrics: config.metrics ? metrics : [] };
 }
 
 function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
