@@ -126,7 +126,15 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
   const tracerProvider = new BasicTracerProvider({
     resource,
     spanProcessors: spanExporters.map(
-      (e) => new BatchSpanProcessor(e, { scheduledDelayMillis: 1000, exportTimeoutMillis: config.otlp?.timeoutMs }),
+      // A bulk run makes thousands of spans a second: a queue and batches larger than the SDK's defaults (2048,
+      // 512) keep them from being dropped between exports, at a bounded memory cost.
+      (e) =>
+        new BatchSpanProcessor(e, {
+          scheduledDelayMillis: 1000,
+          maxQueueSize: 16_384,
+          maxExportBatchSize: 2048,
+          exportTimeoutMillis: config.otlp?.timeoutMs,
+        }),
     ),
   });
   const meterProvider = new MeterProvider({
