@@ -274,8 +274,12 @@ test('a collector that is down does not fail the run: a warning, within the time
   const started = Date.now();
   await handle!.shutdown(3000);
   expect(Date.now() - started).toBeLessThan(4000);
-  expect(warnings).toHaveLength(1);
-  expect(warnings[0]).toMatch(/^telemetry could not be sent to http:\/\/127\.0\.0\.1:\d+/);
-  expect(warnings[0]).not.toContain('collector-secret');
+  // The first failed export is a warning at once; a flush that runs out of time is one more.
+  expect(warnings.length).toBeGreaterThanOrEqual(1);
+  expect(warnings.length).toBeLessThanOrEqual(2);
+  for (const w of warnings) {
+    expect(w).toMatch(/^telemetry could not be sent to http:\/\/127\.0\.0\.1:\d+: /);
+    expect(w).not.toContain('collector-secret');
+  }
   receiver = await startOtlpReceiver(); // for afterEach
 });

@@ -36,11 +36,14 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
   const config = telemetryConfigFromEnv(options.env ?? process.env);
   if (!config) return undefined;
   if (current) return current.handle;
-  const errors: string[] = [];
   const { createSdkTelemetry, catchSdkErrors } = await import('./sdk.js');
-  // Export failures reach the SDK's global error handler and diag logger; kept for one warning at shutdown.
+  // Export failures reach the SDK's global error handler and diag logger: the first one is a warning at once (a
+  // server may run for days), the rest are counted into one more at shutdown.
+  let failures = 0;
+  const warnOf = (why: string) =>
+    `telemetry could not be sent to ${describeTargets(config)}: ${maskSecrets(why, secretValues(config))}`;
   catchSdkErrors((e) => {
-    if (errors.length < 5) errors.push(e instanceof Error ? e.message : String(e));
+    if (failures++ === 0) options.warn?.(warnOf(e instanceof Error ? e.message : String(e)));
   });
   const redact = (text: string): string => {
     const masked = options.secrets ? maskSecrets(text, options.secrets()) : text;
@@ -53,13 +56,10 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
       if (current?.sdk !== sdk) return;
       current = undefined;
       if (telemetry === sdk) setTelemetry(undefined);
+      const failedBefore = failures;
       const flushed = await sdk.shutdown(timeoutMs);
-      if (!flushed || errors.length > 0) {
-        const why = errors.length ? errors[0] : `no answer within ${timeoutMs} ms`;
-        options.warn?.(
-          `telemetry could not be sent to ${describeTargets(config)}: ${maskSecrets(why, secretValues(config))}`,
-        );
-      }
+      if (!flushed) options.warn?.(warnOf(`no answer within ${timeoutMs} ms while flushing`));
+      else if (failures > failedBefore && failedBefore > 0) options.warn?.(warnOf(`${failures} exports failed in all`));
     },
   };
   current = { handle, sdk };
