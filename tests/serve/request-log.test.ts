@@ -57,6 +57,10 @@ test('completed requests, JSON and streamed, as inputs.* / outputs.* columns; se
   expect(logged[0]).toEqual({
     time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     request_id: 'r-1',
+    status: 200,
+    latency_ms: expect.any(Number),
+    tokens: { prompt: expect.any(Number), completion: expect.any(Number), total: expect.any(Number) },
+    cost_usd: expect.any(Number),
     'inputs.question': 'is [REDACTED] or [REDACTED] valid?',
     'inputs.customer': '[REDACTED]',
     'inputs.style': 'terse',
