@@ -67,7 +67,7 @@ function windowText(s: MonitorSummary): string {
 
 const signed = (v: number) => (v > 0 ? `+${formatNumber(v)}` : v < 0 ? `−${formatNumber(-v)}` : '0');
 
-function metricCells(m: MetricComparison): string[] {
+function metricCells(m: MetricComparison, icons = true): string[] {
   const isShare = m.metric === 'error_rate' || m.metric === 'feedback';
   const f = (v: number) => (isShare ? pct(v) : m.metric === 'latency' ? formatMs(v) : formatNumber(v));
   const d = (v: number) =>
@@ -83,7 +83,7 @@ function metricCells(m: MetricComparison): string[] {
     `${d(m.difference)} [${d(m.lower)}, ${d(m.upper)}]`,
     formatPValue(m.pValue),
     d(m.higherIsBetter ? -m.margin : m.margin),
-    `${VERDICT_ICON[m.verdict]} ${m.verdict}`,
+    icons ? `${VERDICT_ICON[m.verdict]} ${m.verdict}` : m.verdict,
   ];
 }
 
@@ -148,7 +148,11 @@ export function monitorHtml(r: MonitorReport): string {
     parts.push(
       `<section id="compare"><h2>${esc(c.candidate)} vs ${esc(c.reference)}: <span class="verdict ${esc(c.verdict)}" data-verdict="${esc(c.verdict)}">${esc(c.verdict)}</span></h2>`,
       `<p>Intervals at ${esc((c.level * 100).toFixed(2))} % (α = ${esc(c.alpha)} split over ${c.metrics.length} figure(s)); at least ${c.minRequests} requests per side.</p>`,
-      table(METRIC_HEADERS, c.metrics.map(metricCells), 'compare-table'),
+      table(
+        METRIC_HEADERS,
+        c.metrics.map((m) => metricCells(m, false)),
+        'compare-table',
+      ),
       `<ul>${[
         ...c.metrics.map((m) => `${m.metric}: ${m.reason}`),
         ...c.skipped.map((x) => `${x.metric}: not compared, ${x.reason}`),
