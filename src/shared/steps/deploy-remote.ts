@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
-import type { RolloutResult, TrafficMap } from '../deploy/rollout.js';
+import type { RolloutCheck, RolloutResult, TrafficMap } from '../deploy/rollout.js';
+import { parseMargins } from '../monitor/compare.js';
+import { promoteWhenCheck } from '../monitor/promote.js';
 import { ConfigError, GateFailed, ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { DeployInputs, DeployOutputs } from './deploy.js';
@@ -22,6 +24,39 @@ export function checkRemoteInputs(inputs: DeployInputs, target: string, listedWh
     );
   if (inputs.dryRun && inputs.rollback)
     throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+}
+
+/** `promote-when` as a rollout check (none without it); ConfigError when its inputs are not what it needs. */
+export function promotionChecks(inputs: DeployInputs, log: (line: string) => void): RolloutCheck[] {
+  const when = inputs.promoteWhen?.trim();
+  if (!when) {
+    if (inputs.promoteLog)
+      throw ConfigError.at({ file: 'input "promote-log"' }, 'found it without promote-when; expected both or neither');
+    return [];
+  }
+  if (when !== 'better' && when !== 'not-worse')
+    throw ConfigError.at({ file: 'input "promote-when"' }, `found "${when}"; expected better or not-worse`);
+  const sources = (inputs.promoteLog ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (sources.length === 0)
+    throw ConfigError.at(
+      { file: 'input "promote-log"' },
+      'missing; expected the request logs (files or folders) the versions write, each line naming the version that answered',
+    );
+  const minRequests = inputs.promoteMinRequests ?? 30;
+  if (!Number.isInteger(minRequests) || minRequests < 2)
+    throw ConfigError.at({ file: 'input "promote-min-requests"' }, `found ${minRequests}; expected an integer ≥ 2`);
+  return [
+    promoteWhenCheck({
+      requirement: when,
+      sources,
+      margins: parseMargins(inputs.promoteMargin ?? '0.05', 'input "promote-margin"'),
+      minRequests,
+      onCompare: (_stage, r) => log(r.summary),
+    }),
+  ];
 }
 
 /** The deployment_config.json a use case's entries come from (for their error positions). */
