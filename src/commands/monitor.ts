@@ -32,6 +32,7 @@ interface MonitorCommandOptions {
   require?: string;
   positiveRating?: string;
   positiveLabels?: string;
+  baseline?: string;
 }
 
 const FORMATS: readonly MonitorFormat[] = ['html', 'markdown', 'json'];
@@ -70,6 +71,10 @@ export function registerMonitorCommand(program: Command): void {
     .option('--alpha <a>', 'family-wise error rate, split over the figures compared', '0.05')
     .option('--min-requests <n>', 'fewer requests than this on a side: inconclusive', String(DEFAULT_MIN_REQUESTS))
     .option('--judge <column...>', 'logged output columns holding reference-free judge or safety scores to compare')
+    .option(
+      '--baseline <results.json>',
+      "the last evaluation's results: drift of latency, tokens, failures and --judge scores",
+    )
     .option('--require <verdict>', 'exit 1 unless the verdict is at least this: better | not-worse')
     .option(
       '--positive-rating <n>',
@@ -107,6 +112,8 @@ Each request-log line names who answered (flow serve --deployment / LLMOPS_DEPLO
           since: opts.since,
           until: opts.until,
           window: opts.window,
+          baseline: opts.baseline,
+          judges: opts.judge,
           feedback: {
             positiveRating: number(opts.positiveRating, '--positive-rating', () => true, 'a number')!,
             positiveLabels: (opts.positiveLabels ?? '')

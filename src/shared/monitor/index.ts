@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
+import { computeDrift } from './drift.js';
 import { compareDeployments, type CompareOptions, type CompareResult } from './compare.js';
 import { parseDuration, parseInstant, readMonitorData, withinWindow } from './read.js';
 import { UNKNOWN_DEPLOYMENT, summarizeMonitor, type FeedbackRule } from './summary.js';
@@ -19,6 +20,7 @@ export type { CompareResult, CompareVerdict, MetricComparison, Margins } from '.
 export { summarizeMonitor, DEFAULT_FEEDBACK_RULE, type MonitorSummary, type GroupSummary } from './summary.js';
 export { renderMonitor, MONITOR_FILE_NAMES, type MonitorReport, type MonitorFormat } from './render.js';
 export type { MonitorData, RequestRecord, FeedbackRecord } from './records.js';
+export { computeDrift, type DriftResult, type DriftFigure } from './drift.js';
 
 export interface MonitorOptions {
   /** Request logs, folders of them, OTLP file exports. */
@@ -32,6 +34,10 @@ export interface MonitorOptions {
   feedback?: FeedbackRule;
   level?: number;
   now?: number;
+  /** The last evaluation's results.json: drift of the reference-free figures against its lines. */
+  baseline?: string;
+  /** Logged output columns holding judge or safety scores (compared and checked for drift). */
+  judges?: readonly string[];
 }
 
 /** Who is compared with whom: as named, else of exactly two deployments the one seen first is the reference. */
@@ -92,7 +98,13 @@ export function buildMonitorReport(o: MonitorOptions): MonitorReport {
     const who = pickVersions(data, o.compare.candidate, o.compare.reference);
     compare = compareDeployments(data, { ...o.compare, ...who, feedback: o.feedback });
   }
-  return { generatedAt: new Date(now).toISOString(), summary, ...(compare ? { compare } : {}) };
+  const drift = o.baseline ? computeDrift(data, o.baseline, { judges: o.judges }) : undefined;
+  return {
+    generatedAt: new Date(now).toISOString(),
+    summary,
+    ...(compare ? { compare } : {}),
+    ...(drift ? { drift } : {}),
+  };
 }
 
 /** Writes the report in each format to `dir` (each file whole or not at all); returns the paths. */

@@ -7,12 +7,14 @@
 import { esc } from '../report/html-escape.js';
 import { formatCost, formatCount, formatDate, formatMs, formatNumber, formatPValue } from '../report/format.js';
 import type { CompareResult, MetricComparison } from './compare.js';
+import type { DriftFigure, DriftResult } from './drift.js';
 import type { GroupSummary, Interval, MonitorSummary } from './summary.js';
 
 export interface MonitorReport {
   generatedAt: string;
   summary: MonitorSummary;
   compare?: CompareResult;
+  drift?: DriftResult;
 }
 
 export type MonitorFormat = 'json' | 'markdown' | 'html';
@@ -89,6 +91,31 @@ function metricCells(m: MetricComparison, icons = true): string[] {
 
 const METRIC_HEADERS = ['Figure', 'Candidate', 'Reference', 'Difference [CI]', 'p', 'Margin', 'Verdict'];
 
+const DRIFT_HEADERS = ['Figure', 'Live', 'Baseline', 'Difference [CI]', 'p', 'Drifted'];
+
+function driftCells(f: DriftFigure): string[] {
+  const isShare = f.figure === 'failure_rate';
+  const v = (x: number) => (isShare ? pct(x) : f.figure === 'latency_ms' ? formatMs(x) : formatNumber(x));
+  const d = (x: number) =>
+    isShare
+      ? `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`
+      : f.figure === 'latency_ms'
+        ? `${x >= 0 ? '+' : '−'}${formatMs(Math.abs(x))}`
+        : signed(x);
+  return [
+    f.figure,
+    `${v(f.live.value)} (n=${f.live.n})`,
+    `${v(f.baseline.value)} (n=${f.baseline.n})`,
+    `${d(f.difference)} [${d(f.lower)}, ${d(f.upper)}]`,
+    formatPValue(f.pValue),
+    f.drifted ? 'yes' : 'no',
+  ];
+}
+
+function driftIntro(d: DriftResult): string {
+  return `Against ${d.baseline.experiment} evaluated ${formatDate(d.baseline.createdAt)} (${d.baseline.file}); intervals at ${(d.level * 100).toFixed(2)} %.`;
+}
+
 export function monitorMarkdown(r: MonitorReport): string {
   const s = r.summary;
   const gs = groups(s);
@@ -107,6 +134,19 @@ export function monitorMarkdown(r: MonitorReport): string {
       '',
       ...c.metrics.map((m) => `- ${m.metric}: ${md(m.reason)}`),
       ...c.skipped.map((x) => `- ${x.metric}: not compared, ${md(x.reason)}`),
+      '',
+    );
+  }
+  if (r.drift) {
+    out.push(
+      '### Drift against the last evaluation',
+      '',
+      md(driftIntro(r.drift)),
+      '',
+      `| ${DRIFT_HEADERS.join(' | ')} |`,
+      `|${DRIFT_HEADERS.map(() => '---').join('|')}|`,
+      ...r.drift.figures.map((f) => `| ${driftCells(f).map(md).join(' | ')} |`),
+      ...r.drift.skipped.map((x) => `\n- ${x.figure}: not compared, ${md(x.reason)}`),
       '',
     );
   }
@@ -170,6 +210,15 @@ export function monitorHtml(r: MonitorReport): string {
     ),
     `</section>`,
   );
+  if (r.drift)
+    parts.push(
+      `<section id="drift"><h2>Drift against the last evaluation</h2><p>${esc(driftIntro(r.drift))}</p>`,
+      table(DRIFT_HEADERS, r.drift.figures.map(driftCells), 'drift-table'),
+      r.drift.skipped.length
+        ? `<ul>${r.drift.skipped.map((x) => `<li>${esc(`${x.figure}: not compared, ${x.reason}`)}</li>`).join('')}</ul>`
+        : '',
+      `</section>`,
+    );
   if (s.overall.failureKinds.length)
     parts.push(
       `<section id="failures"><h2>Top failure kinds</h2>`,
