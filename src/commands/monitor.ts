@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { runWithHost } from '../cli-support.js';
 import { ConfigError, GateFailed } from '../shared/errors.js';
+import { loadUseCase } from '../shared/config/use-case.js';
 import {
   buildMonitorReport,
   DEFAULT_FEEDBACK_RULE,
@@ -33,6 +34,9 @@ interface MonitorCommandOptions {
   positiveRating?: string;
   positiveLabels?: string;
   baseline?: string;
+  config?: string;
+  env?: string;
+  sample: string;
 }
 
 const FORMATS: readonly MonitorFormat[] = ['html', 'markdown', 'json'];
@@ -75,6 +79,12 @@ export function registerMonitorCommand(program: Command): void {
       '--baseline <results.json>',
       "the last evaluation's results: drift of latency, tokens, failures and --judge scores",
     )
+    .option(
+      '--config <experiment.yaml>',
+      "with --baseline: run the use case's reference-free judges on a sample of requests",
+    )
+    .option('--env <name>', 'environment overlay of --config')
+    .option('--sample <n>', 'requests the judges score', '50')
     .option('--require <verdict>', 'exit 1 unless the verdict is at least this: better | not-worse')
     .option(
       '--positive-rating <n>',
@@ -107,7 +117,17 @@ Each request-log line names who answered (flow serve --deployment / LLMOPS_DEPLO
             `found ${JSON.stringify(opts.require)}; expected better or not-worse`,
           );
         const compare = opts.compare || opts.require !== undefined || opts.candidate || opts.reference;
-        const report = buildMonitorReport({
+        const size = number(opts.sample, '--sample', (n) => Number.isInteger(n) && n >= 2, 'an integer ≥ 2')!;
+        if (opts.config && !opts.baseline)
+          throw ConfigError.at(
+            { file: '--config' },
+            'given without --baseline; expected the results.json the judges compare with',
+          );
+        const useCase = opts.config
+          ? loadUseCase({ configPath: opts.config, env: opts.env, host, needs: 'evaluate' })
+          : undefined;
+        const report = await buildMonitorReport({
+          judgeSample: useCase ? { evaluators: useCase.evaluators, connections: useCase.connections, size } : undefined,
           sources,
           since: opts.since,
           until: opts.until,

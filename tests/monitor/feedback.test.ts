@@ -69,7 +69,7 @@ test('feedback and failed requests are stored in the events file and counted for
   });
   expect(events[1]).toMatchObject({ request_id: ids[0], rating: 1, comment: 'right', deployment: 'blue' });
 
-  const report = buildMonitorReport({ sources: [file] });
+  const report = await buildMonitorReport({ sources: [file] });
   const all = report.summary.overall;
   expect(all).toMatchObject({ requests: 4, errors: 1 });
   expect(all.failureKinds).toHaveLength(1);

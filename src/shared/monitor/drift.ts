@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { mannWhitneyU, twoProportionTest, welchTTest, type UnpairedResult } from '../eval/stats/unpaired.js';
 import type { Results } from '../results/model.js';
+import type { JudgedSample } from './judges.js';
 import { isError, type MonitorData } from './records.js';
 
 export interface DriftFigure {
@@ -59,11 +60,17 @@ export function readBaseline(file: string): Results {
 export function computeDrift(
   data: MonitorData,
   baselineFile: string,
-  o: { judges?: readonly string[]; alpha?: number } = {},
+  o: {
+    judges?: readonly string[];
+    alpha?: number;
+    /** Judges run on a sample of the requests (judges.ts), compared with the baseline's scores of that evaluator. */
+    judged?: readonly JudgedSample[];
+    skipped?: readonly { figure: string; reason: string }[];
+  } = {},
 ): DriftResult {
   const base = readBaseline(baselineFile);
   const figures: DriftFigure[] = [];
-  const skipped: { figure: string; reason: string }[] = [];
+  const skipped: { figure: string; reason: string }[] = [...(o.skipped ?? [])];
   const planned: { figure: string; run: (level: number) => DriftFigure }[] = [];
   const fig = (
     figure: string,
@@ -148,6 +155,25 @@ export function computeDrift(
       skipped.push({
         figure: judge,
         reason: `fewer than 2 scores on a side (logged column outputs.${judge}, baseline ${metric.scoreKey})`,
+      });
+  }
+  for (const j of o.judged ?? []) {
+    const metric = base.metrics.find((m) => m.evaluator === j.evaluator && m.scoreKey);
+    const baseScores = metric
+      ? base.lines.map((l) => l.scores?.[metric.scoreKey!]).filter((v): v is number => typeof v === 'number')
+      : [];
+    const figure = `${j.evaluator} (judged on ${j.scores.length} sampled request(s)${j.failed ? `, ${j.failed} failed` : ''})`;
+    if (j.scores.length >= 2 && baseScores.length >= 2)
+      planned.push({
+        figure,
+        run: (level) => fig(figure, welchTTest(j.scores, baseScores, { level }), j.scores, baseScores, meanOf),
+      });
+    else
+      skipped.push({
+        figure: j.evaluator,
+        reason: metric
+          ? 'fewer than 2 scores on a side'
+          : `the baseline has no per-line scores of evaluator "${j.evaluator}"`,
       });
   }
   const level = 1 - (o.alpha ?? 0.05) / Math.max(1, planned.length);

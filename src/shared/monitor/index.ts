@@ -7,7 +7,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
-import { computeDrift } from './drift.js';
+import type { Connection } from '../config/connections.js';
+import type { Evaluator } from '../config/types.js';
+import type { LlmServiceOptions } from '../engine/index.js';
+import { computeDrift, readBaseline, type DriftResult } from './drift.js';
+import { judgeSample, sampleRequests } from './judges.js';
+import { isError } from './records.js';
 import { compareDeployments, type CompareOptions, type CompareResult } from './compare.js';
 import { parseDuration, parseInstant, readMonitorData, withinWindow } from './read.js';
 import { UNKNOWN_DEPLOYMENT, summarizeMonitor, type FeedbackRule } from './summary.js';
@@ -38,6 +43,13 @@ export interface MonitorOptions {
   baseline?: string;
   /** Logged output columns holding judge or safety scores (compared and checked for drift). */
   judges?: readonly string[];
+  /** With `baseline`: run the use case's reference-free judges on a sample of the window's answered requests. */
+  judgeSample?: {
+    evaluators: readonly Evaluator[];
+    connections: readonly Connection[];
+    size: number;
+    llm?: LlmServiceOptions;
+  };
 }
 
 /** Who is compared with whom: as named, else of exactly two deployments the one seen first is the reference. */
@@ -76,7 +88,7 @@ export function pickVersions(
   );
 }
 
-export function buildMonitorReport(o: MonitorOptions): MonitorReport {
+export async function buildMonitorReport(o: MonitorOptions): Promise<MonitorReport> {
   const now = o.now ?? Date.now();
   if (o.window !== undefined && o.since !== undefined)
     throw ConfigError.at({ file: '--window' }, 'given with --since; expected one of them');
@@ -98,7 +110,20 @@ export function buildMonitorReport(o: MonitorOptions): MonitorReport {
     const who = pickVersions(data, o.compare.candidate, o.compare.reference);
     compare = compareDeployments(data, { ...o.compare, ...who, feedback: o.feedback });
   }
-  const drift = o.baseline ? computeDrift(data, o.baseline, { judges: o.judges }) : undefined;
+  let drift: DriftResult | undefined;
+  if (o.baseline) {
+    readBaseline(o.baseline); // a bad baseline is refused before any judge is called
+    const sampled = o.judgeSample
+      ? await judgeSample({
+          ...o.judgeSample,
+          requests: sampleRequests(
+            data.requests.filter((r) => !isError(r)),
+            o.judgeSample.size,
+          ),
+        })
+      : undefined;
+    drift = computeDrift(data, o.baseline, { judges: o.judges, judged: sampled?.judged, skipped: sampled?.skipped });
+  }
   return {
     generatedAt: new Date(now).toISOString(),
     summary,
