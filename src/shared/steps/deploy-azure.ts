@@ -69,7 +69,7 @@ export async function deployAzure(
   }
   const variants = variantList(inputs.variant);
   const result = await deployToAzure({
-    checks: promotionChecks(inputs, (l) => host.info(l)),
+    checks: promotionChecks(inputs, (l) => host.info(l), entry.promote),
     ws,
     target: inputs.target,
     entry,

@@ -64,7 +64,7 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
     registryServer ??= image.split('/')[0];
   }
   const result = await deployToContainerApp({
-    checks: promotionChecks(inputs, (l) => host.info(l)),
+    checks: promotionChecks(inputs, (l) => host.info(l), entry.promote),
     client,
     subscriptionId: settings.subscriptionId,
     resourceGroup: settings.resourceGroup,

@@ -53,7 +53,7 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
   });
   const warmup = Number(process.env.LLMOPS_WEBAPP_WARMUP_SECONDS);
   const result = await deployToWebApp({
-    checks: promotionChecks(inputs, (l) => host.info(l)),
+    checks: promotionChecks(inputs, (l) => host.info(l), entry.promote),
     client,
     subscriptionId: settings.subscriptionId,
     resourceManager: settings.resourceManager,
