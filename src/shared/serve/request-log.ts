@@ -165,7 +165,8 @@ export class RequestLog {
 
 /**
  * The request log the environment asks for: LLMOPS_REQUEST_LOG (the file), LLMOPS_REQUEST_LOG_SAMPLE (0..1,
- * default 1), LLMOPS_REQUEST_LOG_REDACT (comma-separated field names), LLMOPS_DEPLOYMENT (who answers). Undefined when LLMOPS_REQUEST_LOG is unset,
+ * default 1), LLMOPS_REQUEST_LOG_REDACT (comma-separated field names), LLMOPS_DEPLOYMENT (who answers; on Azure
+ * Container Apps, CONTAINER_APP_REVISION when it is unset). Undefined when LLMOPS_REQUEST_LOG is unset,
  * so a deployment turns it on by its environment alone.
  */
 export function requestLogFromEnv(
@@ -184,7 +185,8 @@ export function requestLogFromEnv(
     .split(',')
     .map((f) => f.trim())
     .filter(Boolean);
-  const deployment = env.LLMOPS_DEPLOYMENT?.trim();
+  // Azure Container Apps names the revision in every container: the version a rollout shifts traffic between.
+  const deployment = env.LLMOPS_DEPLOYMENT?.trim() || env.CONTAINER_APP_REVISION?.trim();
   return { file, sampleRate, redactFields, ...(deployment ? { deployment } : {}) };
 }
 
