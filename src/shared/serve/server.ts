@@ -243,6 +243,8 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
   }
 
   function logFailure(exchange: Exchange, status: number, r: LineResult): void {
+    // A line canceled because its client went away is not the service failing (the access log says 499).
+    if (r.status === 'Canceled') return;
     requestLog?.recordFailure(
       exchange.requestId,
       { latencyMs: performance.now() - exchange.started, status },
