@@ -4,6 +4,7 @@ import { addStepCommand } from './cli-support.js';
 import { registerFlowCommands } from './commands/flow.js';
 import { registerModelServerCommand } from './commands/model-server.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerMonitorCommand } from './commands/monitor.js';
 import { registerRunShardCommand } from './commands/run-shard.js';
 import { registerParityCommand } from './commands/parity.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
@@ -40,6 +41,7 @@ addStepCommand(
 
 registerFlowCommands(program);
 registerServeCommand(program);
+registerMonitorCommand(program);
 
 addStepCommand(
   program,
