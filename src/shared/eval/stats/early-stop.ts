@@ -5,7 +5,7 @@
  * the gate's α, however often it is checked.
  * @module
  */
-import { ConfidenceSequence, type SequenceMethod } from './confidence-sequence.js';
+import { ConfidenceSequence, type SequenceMethod, type SequenceState } from './confidence-sequence.js';
 import { createRandom } from './random.js';
 
 /** A gate as early stopping sees it: a bound on the mean of a score that lies in [low, high]. */
@@ -67,24 +67,36 @@ export class EarlyStop {
     return this.rules.map((r, i) => describe(r, this.sequences[i], this.level, this.minLines));
   }
 
-  /** True when every gate's outcome is known. */
+  /** True when every gate's outcome is known (checked after every line: no text built here). */
   decided(): boolean {
-    return this.status().every((s) => s.decision !== 'open');
+    return this.rules.every((r, i) => decide(r, this.sequences[i].state(), this.minLines) !== 'open');
   }
+}
+
+function decide(r: StopRule, s: SequenceState, minLines: number): StopDecision {
+  if (s.n < minLines) return 'open';
+  if ((r.min !== undefined && s.upper < r.min) || (r.max !== undefined && s.lower > r.max)) return 'fail';
+  if ((r.min === undefined || s.lower >= r.min) && (r.max === undefined || s.upper <= r.max)) return 'pass';
+  return 'open';
 }
 
 function describe(r: StopRule, cs: ConfidenceSequence, level: number, minLines: number): RuleStatus {
   const s = cs.state();
   const seq = `${Math.round(level * 100)}% confidence sequence [${fmt(s.lower)}, ${fmt(s.upper)}] after ${s.n} lines`;
   const base = { name: r.name, n: s.n, mean: s.mean, lower: s.lower, upper: s.upper };
-  const below = r.min !== undefined && s.upper < r.min;
-  const above = r.max !== undefined && s.lower > r.max;
-  const inside = (r.min === undefined || s.lower >= r.min) && (r.max === undefined || s.upper <= r.max);
-  if (s.n < minLines) return { ...base, decision: 'open', reason: `${seq}: fewer than ${minLines} lines` };
-  if (below) return { ...base, decision: 'fail', reason: `${seq} lies below the minimum ${r.min}` };
-  if (above) return { ...base, decision: 'fail', reason: `${seq} lies above the maximum ${r.max}` };
-  if (inside) return { ...base, decision: 'pass', reason: `${seq} lies within ${bounds(r)}` };
-  return { ...base, decision: 'open', reason: `${seq} still straddles ${bounds(r)}` };
+  const decision = decide(r, s, minLines);
+  if (decision === 'fail')
+    return {
+      ...base,
+      decision,
+      reason:
+        r.min !== undefined && s.upper < r.min
+          ? `${seq} lies below the minimum ${r.min}`
+          : `${seq} lies above the maximum ${r.max}`,
+    };
+  if (decision === 'pass') return { ...base, decision, reason: `${seq} lies within ${bounds(r)}` };
+  if (s.n < minLines) return { ...base, decision, reason: `${seq}: fewer than ${minLines} lines` };
+  return { ...base, decision, reason: `${seq} still straddles ${bounds(r)}` };
 }
 
 function bounds(r: StopRule): string {

@@ -5,6 +5,7 @@
  * approximation the usual tables and G*Power's "z" mode use); the t refinement only matters below ~20 lines.
  * @module
  */
+import type { Comparison } from './comparison.js';
 import { normalQuantile, studentTQuantile } from './special.js';
 
 /** Power the minimum detectable effect is computed at unless told otherwise. */
@@ -124,4 +125,20 @@ export function zeroFailureBound(n: number, level = 0.95): ZeroFailureBound {
   if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`zeroFailureBound: need n >= 1 lines, got ${n}`);
   const alpha = 1 - level;
   return { n, level, ruleOfThree: Math.min(1, -Math.log(alpha) / n), exact: 1 - Math.pow(alpha, 1 / n) };
+}
+
+/**
+ * The minimum detectable effect of a paired comparison, from the standard error behind its interval (t quantiles
+ * with the test's degrees of freedom for the t tests, normal otherwise), at α = 1 − its level. Undefined when
+ * the comparison has no interval, or a degenerate one (every line moved by the same amount).
+ */
+export function comparisonMde(
+  c: Pick<Comparison, 'ciLow' | 'ciHigh' | 'level' | 'test' | 'n' | 'clusters'>,
+  power = DEFAULT_POWER,
+): number | undefined {
+  if (c.ciLow === null || c.ciHigh === null || !(c.ciHigh > c.ciLow)) return undefined;
+  const df = c.test === 'paired-t' ? c.n - 1 : c.test === 'cluster-paired-t' && c.clusters ? c.clusters - 1 : undefined;
+  const se = standardErrorFromInterval(c.ciLow, c.ciHigh, c.level, df);
+  const mde = minimumDetectableEffect(se, { alpha: 1 - c.level, power, df });
+  return Number.isFinite(mde) ? mde : undefined;
 }
