@@ -22,6 +22,7 @@ import type { ReportData } from '../results/report-data.js';
 import { forRendering } from './order.js';
 import type { LineRenderer, RenderOptions } from './types.js';
 import { gateDetails } from './gate-details.js';
+import { trendSeries, trendTable } from './trend.js';
 
 /** GitHub aborts a step summary above 1 MiB. */
 export const STEP_SUMMARY_MAX_BYTES = 1024 * 1024;
@@ -85,6 +86,8 @@ function build(data: ReportData, options: MarkdownOptions, budget: MarkdownBudge
   if (r.gates.length > 0) tables.push(['Gates', gatesTable(r)]);
   if (r.metrics.length > 0) tables.push(['Metrics', metricsTable(r)]);
   if (r.comparisons.length > 0) tables.push(['Comparisons', comparisonsTable(r)]);
+  const trend = trendSeries(data.history ?? []).filter((t) => t.points.length > 1);
+  if (trend.length > 0) tables.push(['Trend', trendTable(trend, formatNumber)]);
   if (r.runs.length > 0) tables.push(['Runs', runsTable(r)]);
   if (failed.count > 0)
     tables.push([
