@@ -103,7 +103,7 @@ function checkBounds(gate: Gate, base: GateBase, m: MetricResult, results: Analy
         return {
           ...base,
           status: 'failed',
-          observed: outcome.observed ?? observed,
+          observed,
           message: outcome.message,
           ...power,
         };
