@@ -161,6 +161,10 @@ describe('experiment.yaml: difference gates are checked at file:line:col', () =>
       'experiment.yaml:15:5: error: gates[0]: a bound on the difference needs what to compare to, expected compare_to: <variant id>, default or baseline',
     ],
     [
+      '  - metric: accuracy\n    compare_to: default\n    min_difference: -0.02\n    min: 0.8\n',
+      'experiment.yaml:17:5: error: gates[0]: a gate with compare_to checks the difference only, expected min in a gate of its own',
+    ],
+    [
       '  - metric: accuracy\n    compare_to: default\n    min_difference: lots\n',
       'experiment.yaml:16:21: error: gates[0].min_difference: found the text "lots", expected a number',
     ],

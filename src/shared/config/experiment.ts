@@ -413,6 +413,13 @@ function differenceGateProblems(
       ...at([...p, g.minDifference !== undefined ? 'min_difference' : 'max_difference'], 'key'),
       message: `gates[${i}]: a bound on the difference needs what to compare to, expected compare_to: <variant id>, default or baseline`,
     });
+  const yamlKeys = { min: 'min', max: 'max', maxDrop: 'max_drop', maxRelativeDrop: 'max_relative_drop' } as const;
+  const other = (Object.keys(yamlKeys) as (keyof typeof yamlKeys)[]).find((k) => g[k] !== undefined);
+  if (g.compareTo !== undefined && other)
+    out.push({
+      ...at([...p, yamlKeys[other]], 'key'),
+      message: `gates[${i}]: a gate with compare_to checks the difference only, expected ${yamlKeys[other]} in a gate of its own`,
+    });
   if (g.minDifference !== undefined && g.maxDifference !== undefined && g.minDifference > g.maxDifference)
     out.push({
       ...at([...p, 'max_difference']),
