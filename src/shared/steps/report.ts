@@ -186,6 +186,7 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       (g.status === 'failed' ? host.error.bind(host) : host.info.bind(host))(
         `gate ${g.name} [${g.variantId}]: ${g.status} — ${g.message}`,
       );
+    for (const g of results.gates) if (g.warning) host.warning(`gate ${g.name} [${g.variantId}]: ${g.warning}`);
     host.info(`reports written to ${dir}: ${files.map((f) => path.basename(f)).join(', ')}`);
     host.setOutput('report-dir', dir);
     host.setOutput('results-file', path.join(dir, 'results.json'));
