@@ -129,12 +129,10 @@ test('the HTML trend chart in headless Chromium: a line through every build and 
       'eval_accuracy.accuracy over the last 5 builds ⬆️ better',
     );
     expect(await page.locator('#trend circle.trend-point').count()).toBe(5);
-    const band = await page
-      .locator('#trend path.band')
-      .evaluate((e) => {
-        const b = (e as unknown as { getBBox(): { width: number; height: number } }).getBBox();
-        return { width: b.width, height: b.height };
-      });
+    const band = await page.locator('#trend path.band').evaluate((e) => {
+      const b = (e as unknown as { getBBox(): { width: number; height: number } }).getBBox();
+      return { width: b.width, height: b.height };
+    });
     expect(band.width).toBeGreaterThan(400);
     expect(band.height).toBeGreaterThan(80);
     // The last build is drawn highest (smallest y): 0.86 is the best value.
