@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
 import { jsonNestsDeeper } from '../json-depth.js';
 import { ServerMetrics } from './metrics.js';
+import { telemetry, type RequestTrace } from '../telemetry/hooks.js';
 import { openRequestLog, type RequestLogOptions } from './request-log.js';
 import {
   createServeRunner,
@@ -108,6 +109,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       // The line's abort, when it runs one: a client that goes away cancels its model calls. One 'close' listener
       // per request does both.
       const exchange: Exchange = { requestId, abort: undefined };
+      if (telemetry && route === '/score') exchange.trace = telemetry.requestStart(route, traceparentOf(req));
       res.on('close', () => {
         metrics.inFlight--;
         const left = sockets.get(socket);
@@ -118,6 +120,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         if (aborted) exchange.abort?.abort(new Error('client went away'));
         const status = aborted ? 499 : res.statusCode;
         metrics.record(route, req.method ?? '', status, ms / 1000);
+        exchange.trace?.end(status, aborted ? 'aborted' : undefined);
         log?.(
           JSON.stringify({
             time: new Date().toISOString(),
@@ -223,8 +226,8 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       throw e;
     }
     const abort = (exchange.abort = new AbortController());
-    if (accept === 'stream') return streamScore(res, id, inputs, abort.signal);
-    const r = await runner.run(inputs, { signal: abort.signal });
+    if (accept === 'stream') return streamScore(res, id, inputs, abort.signal, exchange.trace?.parent);
+    const r = await runner.run(inputs, { signal: abort.signal, parent: exchange.trace?.parent });
     if (r.status !== 'Completed')
       return sendError(
         res,
@@ -244,6 +247,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     id: string,
     inputs: Record<string, unknown>,
     signal: AbortSignal,
+    parent?: object,
   ): Promise<void> {
     const plan = runner.stream!;
     const pending: string[] = [];
@@ -270,7 +274,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       start();
       writeEvent({ [plan.output]: text });
     };
-    const r = await runner.run(inputs, { signal, onChunk });
+    const r = await runner.run(inputs, { signal, onChunk, parent });
     if (r.status !== 'Completed') {
       if (!res.headersSent)
         return sendError(
@@ -420,6 +424,14 @@ function safeId(v: string | string[] | undefined): string | undefined {
 interface Exchange {
   readonly requestId: string;
   abort: AbortController | undefined;
+  /** The request's span and server metrics (telemetry on). */
+  trace?: RequestTrace;
+}
+
+/** The caller's W3C trace context (one header; a repeated one is not valid trace context). */
+function traceparentOf(req: IncomingMessage): string | undefined {
+  const v = req.headers.traceparent;
+  return typeof v === 'string' ? v : undefined;
 }
 
 /**

@@ -234,6 +234,11 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     }
     if (inputs.stop) return stopDeployment(inputs, host);
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
+    if (useCase.flow.kind === 'http')
+      throw ConfigError.at(
+        useCase.locationOf(['flow']),
+        'flow: is an http target, an endpoint that is already deployed; expected a flow folder to deploy (evaluate the endpoint with bulk-run, compare it with parity)',
+      );
     const name = deploymentName(useCase.name, useCase.envName);
     const smoke = suiteForUseCase(useCase, inputs.tests);
     // Read like every other variable a step reads: CI's environment, then .env at the repository root.
