@@ -11,6 +11,8 @@ import path from 'node:path';
 import { planSample } from '../../src/shared/eval/plan-sample.js';
 import type { ResultsSummary } from '../../src/shared/results/model.js';
 import { runCli } from '../support/azure/cli.js';
+import { writeReports } from '../../src/shared/report/write.js';
+import { sampleResults } from '../report/sample.js';
 
 const env = {} as Record<string, string>;
 const cli = (args: string[], cwd = os.tmpdir()) => runCli(['plan-sample', ...args], { cwd, env });
@@ -116,4 +118,26 @@ test('a metric the results do not have lists those they do', () => {
       { kind: 'results', file: 'results.json', results, metric: 'f1' },
     ),
   ).toThrow(/no metric "f1" with per-line scores, expected one of: grader.accuracy/);
+});
+
+test('from a results.json on the command line (the sample report: accuracy 0.7 over 10 lines)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-sample-'));
+  try {
+    await writeReports(sampleResults(), dir, ['json']);
+    const r = await cli(
+      ['--results', 'results.json', '--metric', 'accuracy', '--variant', 'default', '--difference', '0.1'],
+      dir,
+    );
+    expect(r.status).toBe(0);
+    // Wilson-backed boolean metric: sd = √(0.7 · 0.3) = 0.458; n = (2.8016 · 0.458 / 0.1)² = 164.8 → 165 lines.
+    expect(r.stdout + r.stderr).toContain(
+      'eval_accuracy.accuracy of default = 0.7 over 10 lines in results.json:\n  165 lines',
+    );
+    expect(r.stdout + r.stderr).toMatch(/The current 10 lines detect 0\.406 or more; 155 more needed\./);
+    const missing = await cli(['--results', 'results.json', '--difference', '0.1'], dir);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('option --metric: error: missing, expected the metric to plan for with --results');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
