@@ -1,0 +1,102 @@
+/**
+ * The one redactor: personal data found and replaced the same way everywhere it is applied (evaluator findings,
+ * run store, reports, request logs, telemetry content). Detection is @openredaction/core's maintained patterns
+ * and validators (Luhn for cards, mod-97 for IBANs, national-identifier checks); this module only chooses which
+ * of its patterns a configured PII kind means, and never reports a found value — findings carry the kind, the
+ * library's pattern type and the position, so they can be stored without leaking what they point at.
+ */
+import { OpenRedaction } from '@openredaction/core';
+
+/** The PII kinds a user configures, each a set of the library's pattern types. */
+export const PII_KINDS = {
+  email: ['EMAIL'],
+  phone: ['PHONE_US', 'PHONE_UK', 'PHONE_UK_MOBILE', 'PHONE_INTERNATIONAL'],
+  payment_card: ['CREDIT_CARD'],
+  iban: ['IBAN', 'UK_BANK_ACCOUNT_IBAN'],
+  national_id: [
+    'SSN',
+    'NATIONAL_INSURANCE_UK',
+    'SIN_CA',
+    'CANADIAN_SIN',
+    'INDIAN_AADHAAR',
+    'SPANISH_DNI',
+    'BRAZILIAN_CPF',
+    'SINGAPORE_NRIC',
+    'GERMAN_TAX_ID',
+    'JAPANESE_MY_NUMBER',
+  ],
+  passport: ['PASSPORT_UK', 'PASSPORT_US', 'PASSPORT_MRZ_TD1', 'PASSPORT_MRZ_TD3'],
+  address: ['ADDRESS_STREET', 'ADDRESS_PO_BOX', 'POSTCODE_UK'],
+  ip_address: ['IPV4', 'IPV6'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type PiiKind = keyof typeof PII_KINDS;
+
+/** Every kind: what an evaluator or a redaction block without `kinds` looks for. */
+export const ALL_PII_KINDS = Object.keys(PII_KINDS) as PiiKind[];
+
+export interface PiiFinding {
+  kind: PiiKind;
+  /** The library's pattern that matched (e.g. PHONE_UK), for the curious; never the value. */
+  type: string;
+  start: number;
+  end: number;
+}
+
+export interface Redactor {
+  readonly kinds: readonly PiiKind[];
+  /** The text with every finding replaced by a placeholder naming its type (e.g. `[EMAIL_1312]`). */
+  redact(text: string): Promise<string>;
+  findings(text: string): Promise<PiiFinding[]>;
+  /** A JSON value with every string in it redacted (keys are left alone: they are the flow's names). */
+  redactValue<T>(value: T): Promise<T>;
+}
+
+/** Names not in PII_KINDS, for a config error naming what was found and what is expected. */
+export function unknownPiiKinds(kinds: readonly string[]): string[] {
+  return kinds.filter((k) => !(k in PII_KINDS));
+}
+
+export function createRedactor(kinds: readonly PiiKind[] = ALL_PII_KINDS): Redactor {
+  const unknown = unknownPiiKinds(kinds);
+  if (unknown.length)
+    throw new Error(`unknown PII kind ${unknown.join(', ')}, expected one of: ${ALL_PII_KINDS.join(', ')}`);
+  const kindOf = new Map<string, PiiKind>();
+  for (const kind of kinds) for (const type of PII_KINDS[kind]) kindOf.set(type, kind);
+  // Names are left out: the library finds them by capitalisation, which flags ordinary prose.
+  const detector = new OpenRedaction({
+    patterns: [...kindOf.keys()],
+    includeNames: false,
+    enableContextAnalysis: false,
+  });
+  // An empty or digit-and-letter-free string holds no PII: skip the detector's per-call cost.
+  const worthScanning = (text: string) => /[\p{L}\p{N}]/u.test(text) && kinds.length > 0;
+
+  const redact = async (text: string) => (worthScanning(text) ? (await detector.detect(text)).redacted : text);
+  const findings = async (text: string): Promise<PiiFinding[]> => {
+    if (!worthScanning(text)) return [];
+    const result = await detector.detect(text);
+    return result.detections
+      .filter((d) => kindOf.has(d.type))
+      .map((d) => ({ kind: kindOf.get(d.type)!, type: d.type, start: d.position[0], end: d.position[1] }));
+  };
+  const redactValue = async <T>(value: T): Promise<T> => {
+    if (typeof value === 'string') return (await redact(value)) as T;
+    if (Array.isArray(value)) return (await Promise.all(value.map(redactValue))) as T;
+    if (value && typeof value === 'object') {
+      const entries = await Promise.all(
+        Object.entries(value as Record<string, unknown>).map(async ([k, v]) => [k, await redactValue(v)] as const),
+      );
+      return Object.fromEntries(entries) as T;
+    }
+    return value;
+  };
+  return { kinds: [...kinds], redact, findings, redactValue };
+}
+
+/** Findings counted by kind: `{ email: 2, phone: 1 }`. */
+export function countByKind(findings: readonly PiiFinding[]): Partial<Record<PiiKind, number>> {
+  const counts: Partial<Record<PiiKind, number>> = {};
+  for (const f of findings) counts[f.kind] = (counts[f.kind] ?? 0) + 1;
+  return counts;
+}
