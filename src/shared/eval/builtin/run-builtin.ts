@@ -187,8 +187,7 @@ function scorerExecutor(
           embed,
           safety: helpers.safety,
         });
-        const scored: ScoredLine =
-          typeof value === 'object' && value !== null ? value : { score: value, details: {} };
+        const scored: ScoredLine = typeof value === 'object' && value !== null ? value : { score: value, details: {} };
         result.outputs = { [scorer.metric]: scored.score ?? null, ...scored.details };
       } catch (e) {
         result.status = 'Failed';

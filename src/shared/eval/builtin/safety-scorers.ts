@@ -51,8 +51,7 @@ function attackScorer(kind: AttackKind): Scorer {
           ['prediction', prediction],
         ] as const) {
           if (!t) continue;
-          const verdict =
-            kind === 'jailbreak' ? await shields.shieldPrompt(t) : await shields.shieldPrompt('', [t]);
+          const verdict = kind === 'jailbreak' ? await shields.shieldPrompt(t) : await shields.shieldPrompt('', [t]);
           if (kind === 'jailbreak' ? verdict.userPromptAttack : verdict.documentAttacks[0])
             hits.push(`${where}:prompt-shields`);
         }
