@@ -41,10 +41,10 @@ export function contentSafetySettings(
 ): ContentSafetySettings | undefined {
   const endpoint = options.content_safety_endpoint ?? env.AZURE_CONTENT_SAFETY_ENDPOINT;
   if (endpoint === undefined || endpoint === '') return undefined;
-  if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint))
+  if (typeof endpoint !== 'string' || !/^https:\/\/|^http:\/\/(localhost|127\.|\[::1\])/.test(endpoint))
     throw ConfigError.at(
       { file: where },
-      `content_safety_endpoint: found ${JSON.stringify(endpoint)}, expected an https:// URL of a Content Safety resource`,
+      `content_safety_endpoint: found ${JSON.stringify(endpoint)}, expected the https:// URL of a Content Safety resource (plain http only on this machine)`,
     );
   const keyEnv = options.content_safety_key_env;
   if (keyEnv !== undefined && typeof keyEnv !== 'string')
@@ -74,16 +74,27 @@ export async function createContentSafety(
   const client: ContentSafetyClient = createClient(settings.endpoint, credential, {
     apiVersion: CONTENT_SAFETY_API_VERSION,
     retryOptions: { maxRetries: 3 },
+    // Plain http only to this machine (a local stand-in or proxy): a key never crosses a network unencrypted.
+    allowInsecureConnection: isLoopback(settings.endpoint),
   });
+  const send = async <T>(operation: string, request: () => Promise<T>): Promise<T> => {
+    try {
+      return await request();
+    } catch (e) {
+      throw new ServiceError(`Azure AI Content Safety ${operation} failed: ${(e as Error).message}`);
+    }
+  };
   const fail = (operation: string, status: string, body: unknown) =>
     new ServiceError(
       `Azure AI Content Safety ${operation} failed: HTTP ${status} ${JSON.stringify((body as { error?: unknown })?.error ?? body)}`,
     );
   return {
     async analyze(text) {
-      const response = await client.path('/text:analyze').post({
-        body: { text: text.slice(0, 10_000), categories: [...HARM_CATEGORIES], outputType: 'FourSeverityLevels' },
-      });
+      const response = await send('text:analyze', () =>
+        client.path('/text:analyze').post({
+          body: { text: text.slice(0, 10_000), categories: [...HARM_CATEGORIES], outputType: 'FourSeverityLevels' },
+        }),
+      );
       if (isUnexpected(response)) throw fail('text:analyze', response.status, response.body);
       const severities = { Hate: 0, SelfHarm: 0, Sexual: 0, Violence: 0 } as Record<HarmCategory, number>;
       for (const c of response.body.categoriesAnalysis) severities[c.category as HarmCategory] = c.severity ?? 0;
@@ -91,9 +102,11 @@ export async function createContentSafety(
     },
     async shieldPrompt(userPrompt, documents = []) {
       // Prompt Shields is newer than the client's typed routes: the same client, an unchecked path.
-      const response = await client
-        .pathUnchecked('/text:shieldPrompt')
-        .post({ body: { userPrompt: userPrompt.slice(0, 10_000), documents } });
+      const response = await send('text:shieldPrompt', () =>
+        client
+          .pathUnchecked('/text:shieldPrompt')
+          .post({ body: { userPrompt: userPrompt.slice(0, 10_000), documents } }),
+      );
       if (response.status !== '200') throw fail('text:shieldPrompt', response.status, response.body);
       const body = response.body as {
         userPromptAnalysis?: { attackDetected: boolean };
@@ -105,4 +118,9 @@ export async function createContentSafety(
       };
     },
   };
+}
+
+function isLoopback(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
 }
