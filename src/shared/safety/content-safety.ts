@@ -77,7 +77,7 @@ export async function createContentSafety(
     // Plain http only to this machine (a local stand-in or proxy): a key never crosses a network unencrypted.
     allowInsecureConnection: isLoopback(settings.endpoint),
   });
-  const send = async <T>(operation: string, request: () => Promise<T>): Promise<T> => {
+  const send = async <T>(operation: string, request: () => PromiseLike<T>): Promise<T> => {
     try {
       return await request();
     } catch (e) {

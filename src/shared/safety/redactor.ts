@@ -6,6 +6,7 @@
  * library's pattern type and the position, so they can be stored without leaking what they point at.
  */
 import { OpenRedaction } from '@openredaction/core';
+import { ConfigError } from '../errors.js';
 
 /** The PII kinds a user configures, each a set of the library's pattern types. */
 export const PII_KINDS = {
@@ -99,4 +100,18 @@ export function countByKind(findings: readonly PiiFinding[]): Partial<Record<Pii
   const counts: Partial<Record<PiiKind, number>> = {};
   for (const f of findings) counts[f.kind] = (counts[f.kind] ?? 0) + 1;
   return counts;
+}
+
+/** A configured kinds list, checked: every entry one of the known PII kinds. */
+export function piiKinds(kinds: unknown, where: string): PiiKind[] {
+  if (kinds === undefined || kinds === null) return ALL_PII_KINDS;
+  const list = Array.isArray(kinds) ? kinds : [kinds];
+  const bad = list.filter((k) => typeof k !== 'string');
+  const unknown = unknownPiiKinds(list.filter((k): k is string => typeof k === 'string'));
+  if (bad.length || unknown.length || list.length === 0)
+    throw ConfigError.at(
+      { file: where },
+      `found ${JSON.stringify(kinds)}, expected a list of PII kinds from: ${ALL_PII_KINDS.join(', ')}`,
+    );
+  return list as PiiKind[];
 }

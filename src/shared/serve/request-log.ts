@@ -17,6 +17,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
+import { createRedactor, piiKinds, ALL_PII_KINDS, type PiiKind, type Redactor } from '../safety/redactor.js';
 
 export interface RequestLogOptions {
   /** The JSONL file appended to (its folder is created). */
@@ -27,6 +28,8 @@ export interface RequestLogOptions {
   redactFields?: readonly string[];
   /** Values never written (connection keys, the server's API key): replaced wherever they appear in text. */
   secrets?: readonly string[];
+  /** PII kinds redacted in every text by the one redactor (safety/redactor.ts). */
+  piiKinds?: readonly PiiKind[];
 }
 
 /** Field names redacted whatever the configuration: what holds credentials. */
@@ -39,6 +42,9 @@ export class RequestLog {
   private readonly fields: Set<string>;
   private readonly secrets: string[];
   private failure: Error | undefined;
+  private readonly pii: Redactor | undefined;
+  /** Lines waiting for PII redaction (asynchronous), written in the order they were recorded. */
+  private pending: Promise<void> = Promise.resolve();
 
   constructor(readonly options: RequestLogOptions) {
     const rate = options.sampleRate ?? 1;
@@ -52,6 +58,7 @@ export class RequestLog {
     this.stream = createWriteStream(options.file, { flags: 'a' });
     // A full disk must not take the server down: the log stops, the answers go on.
     this.stream.on('error', (e) => (this.failure ??= e));
+    this.pii = options.piiKinds?.length ? createRedactor(options.piiKinds) : undefined;
   }
 
   /** Whether the request with this id is in the sample. */
@@ -60,17 +67,31 @@ export class RequestLog {
     return createHash('sha256').update(requestId).digest().readUInt32BE(0) < this.threshold;
   }
 
-  /** Appends one completed request when it is in the sample. */
-  record(requestId: string, inputs: Record<string, unknown>, outputs: Record<string, unknown>): void {
+  /** Appends one completed request when it is in the sample (`extra`: fields of ours, e.g. a guard event). */
+  record(
+    requestId: string,
+    inputs: Record<string, unknown>,
+    outputs: Record<string, unknown>,
+    extra?: Record<string, unknown>,
+  ): void {
     if (this.failure || !this.sampled(requestId)) return;
-    const line: Record<string, unknown> = { time: new Date().toISOString(), request_id: requestId };
+    const line: Record<string, unknown> = { time: new Date().toISOString(), request_id: requestId, ...extra };
     for (const [k, v] of Object.entries(inputs)) line[`inputs.${k}`] = this.redact(k, v);
     for (const [k, v] of Object.entries(outputs)) line[`outputs.${k}`] = this.redact(k, v);
-    this.stream.write(JSON.stringify(line) + '\n');
+    const pii = this.pii;
+    if (!pii) return void this.stream.write(JSON.stringify(line) + '\n');
+    this.pending = this.pending.then(async () => {
+      const redacted = await pii.redactValue(line).catch((e: Error) => {
+        this.failure ??= e; // never write a line whose PII could not be redacted
+        return undefined;
+      });
+      if (redacted) this.stream.write(JSON.stringify(redacted) + '\n');
+    });
   }
 
   /** Flushes and closes the file. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.pending;
     return new Promise((resolve) => this.stream.end(() => resolve()));
   }
 
@@ -111,7 +132,17 @@ export function requestLogFromEnv(
     .split(',')
     .map((f) => f.trim())
     .filter(Boolean);
-  return { file, sampleRate, redactFields };
+  const pii = env.LLMOPS_REQUEST_LOG_PII?.trim();
+  const kinds =
+    pii === undefined || pii === ''
+      ? undefined
+      : pii === 'all'
+        ? ALL_PII_KINDS
+        : piiKinds(
+            pii.split(',').map((k) => k.trim()),
+            'LLMOPS_REQUEST_LOG_PII',
+          );
+  return { file, sampleRate, redactFields, ...(kinds ? { piiKinds: kinds } : {}) };
 }
 
 /** The server's log, when configured, with the secret values of its connections and its API key redacted. */

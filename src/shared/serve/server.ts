@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
 import { jsonNestsDeeper } from '../json-depth.js';
+import type { Guard, GuardEvent } from '../safety/guard.js';
 import { ServerMetrics } from './metrics.js';
 import { openRequestLog, type RequestLogOptions } from './request-log.js';
 import {
@@ -40,6 +41,8 @@ export interface FlowServerOptions extends ServeFlowOptions {
   maxJsonDepth?: number;
   /** Opt-in log of a sample of the completed requests (post-production evaluation); see request-log.ts. */
   requestLog?: RequestLogOptions;
+  /** Opt-in safety guards on requests and answers (safety/guard.ts): a blocked exchange gets the refusal. */
+  guard?: Guard;
 }
 
 export interface FlowServer {
@@ -78,6 +81,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
   const maxDepth = options.maxJsonDepth ?? 64;
   const key = options.apiKey ? Buffer.from(options.apiKey) : undefined;
   const requestLog = openRequestLog(options);
+  const guard = options.guard;
   let closing = false;
   // Open connections and how many requests each is answering. Counted in place (a Set of in-flight responses
   // replaced its backing table every few requests, and the replaced tables kept requests alive through
@@ -222,6 +226,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       if (e instanceof RequestError) return sendError(res, id, e.status, 'UserError', e.message);
       throw e;
     }
+    if (guard) {
+      const event = await guard.checkRequest(inputs);
+      if (event) return refuse(res, id, inputs, event);
+    }
     const abort = (exchange.abort = new AbortController());
     if (accept === 'stream') return streamScore(res, id, inputs, abort.signal);
     const r = await runner.run(inputs, { signal: abort.signal });
@@ -234,8 +242,24 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         r.error?.message ?? 'The flow failed',
       );
     const outputs = runner.visibleOutputs(r.outputs ?? {});
+    if (guard) {
+      const event = await guard.checkResponse(outputs);
+      if (event) return refuse(res, id, inputs, event);
+    }
     sendJson(res, id, 200, outputs);
     requestLog?.record(id, inputs, outputs);
+  }
+
+  /** A guard stopped the exchange: the refusal is the answer; the event is counted and logged, the text never. */
+  function refuse(res: ServerResponse, id: string, inputs: Record<string, unknown>, event: GuardEvent): void {
+    metrics.guardEvent(event.stage, event.check);
+    const names = Object.keys(
+      runner.visibleOutputs(Object.fromEntries(Object.keys(runner.flow.outputs).map((k) => [k, null]))),
+    );
+    const answer = guard!.refusal(names);
+    res.setHeader('x-llmops-guard', `${event.stage}:${event.check}`);
+    sendJson(res, id, 200, answer);
+    requestLog?.record(id, inputs, answer, { guard: event });
   }
 
   /** SSE: first event with the non-stream outputs, then one event per chunk (live or, see StreamPlan, after the line). */

@@ -9,6 +9,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 export const CONTENT_SAFETY_SPEC = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -41,6 +44,13 @@ export class ContentSafetySpec {
 
   constructor(file = CONTENT_SAFETY_SPEC) {
     this.spec = JSON.parse(readFileSync(file, 'utf8')) as Swagger;
+    // Swagger 2.0's formats: JSON Schema's (uri, ...) plus its integer widths.
+    addFormats(this.ajv);
+    this.ajv.addFormat('int32', {
+      type: 'number',
+      validate: (n: number) => Number.isInteger(n) && Math.abs(n) < 2 ** 31,
+    });
+    this.ajv.addFormat('byte', /^[A-Za-z0-9+/]*={0,2}$/);
     // Every definition under one id, so `#/definitions/X` refs resolve as written in the spec.
     this.ajv.addSchema({ $id: 'spec', definitions: this.spec.definitions }, 'spec');
   }
