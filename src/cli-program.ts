@@ -5,6 +5,7 @@ import { registerFlowCommands } from './commands/flow.js';
 import { registerModelServerCommand } from './commands/model-server.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerRunShardCommand } from './commands/run-shard.js';
+import { registerRedteamCommand } from './commands/redteam.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { dataPipelineStep } from './shared/steps/data-pipeline.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
@@ -84,5 +85,6 @@ addStepCommand(
 );
 registerModelServerCommand(program);
 registerRunShardCommand(program);
+registerRedteamCommand(program);
 
 await program.parseAsync(process.argv);

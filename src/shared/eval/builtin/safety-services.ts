@@ -14,7 +14,8 @@ export async function safetyServices(
   where: string,
 ): Promise<SafetyServices> {
   const services: SafetyServices = {};
-  if (builtin === 'pii') services.redactor = createRedactor(piiKinds(options.kinds, `${where} options.kinds`));
+  if (builtin === 'pii' || builtin === 'attack_success')
+    services.redactor = createRedactor(piiKinds(options.kinds, `${where} options.kinds`));
   if (usesContentSafety.has(builtin)) {
     const settings = contentSafetySettings(options, `${where} options`);
     if (settings) services.contentSafety = await createContentSafety(settings);
