@@ -59,3 +59,17 @@ test('unknown kinds are named', () => {
   expect(() => createRedactor(['shoe_size' as never])).toThrow(/unknown PII kind shoe_size, expected one of: email/);
   expect(ALL_PII_KINDS).toEqual(expect.arrayContaining(['email', 'phone', 'payment_card', 'iban', 'national_id']));
 });
+
+test('text the redactor already redacted still counts: its placeholders are findings of their kind', async () => {
+  const r = createRedactor();
+  const redacted = await r.redact(sentence);
+  expect(countByKind(await r.findings(redacted))).toEqual({
+    email: 1,
+    phone: 1,
+    payment_card: 1,
+    iban: 1,
+    national_id: 1,
+  });
+  expect(await r.findings('see [FOOTNOTE_12] and [X_1]')).toEqual([]);
+  expect(await createRedactor(['email']).findings(redacted)).toEqual([expect.objectContaining({ kind: 'email' })]);
+});

@@ -5,36 +5,11 @@
  * of its patterns a configured PII kind means, and never reports a found value — findings carry the kind, the
  * library's pattern type and the position, so they can be stored without leaking what they point at.
  */
-import { OpenRedaction } from '@openredaction/core';
+import type { OpenRedaction } from '@openredaction/core';
 import { ConfigError } from '../errors.js';
+import { ALL_PII_KINDS, PII_KINDS, type PiiKind } from './pii-kinds.js';
 
-/** The PII kinds a user configures, each a set of the library's pattern types. */
-export const PII_KINDS = {
-  email: ['EMAIL'],
-  phone: ['PHONE_US', 'PHONE_UK', 'PHONE_UK_MOBILE', 'PHONE_INTERNATIONAL'],
-  payment_card: ['CREDIT_CARD'],
-  iban: ['IBAN', 'UK_BANK_ACCOUNT_IBAN'],
-  national_id: [
-    'SSN',
-    'NATIONAL_INSURANCE_UK',
-    'SIN_CA',
-    'CANADIAN_SIN',
-    'INDIAN_AADHAAR',
-    'SPANISH_DNI',
-    'BRAZILIAN_CPF',
-    'SINGAPORE_NRIC',
-    'GERMAN_TAX_ID',
-    'JAPANESE_MY_NUMBER',
-  ],
-  passport: ['PASSPORT_UK', 'PASSPORT_US', 'PASSPORT_MRZ_TD1', 'PASSPORT_MRZ_TD3'],
-  address: ['ADDRESS_STREET', 'ADDRESS_PO_BOX', 'POSTCODE_UK'],
-  ip_address: ['IPV4', 'IPV6'],
-} as const satisfies Record<string, readonly string[]>;
-
-export type PiiKind = keyof typeof PII_KINDS;
-
-/** Every kind: what an evaluator or a redaction block without `kinds` looks for. */
-export const ALL_PII_KINDS = Object.keys(PII_KINDS) as PiiKind[];
+export { PII_KINDS, ALL_PII_KINDS, type PiiKind } from './pii-kinds.js';
 
 export interface PiiFinding {
   kind: PiiKind;
@@ -64,23 +39,33 @@ export function createRedactor(kinds: readonly PiiKind[] = ALL_PII_KINDS): Redac
     throw new Error(`unknown PII kind ${unknown.join(', ')}, expected one of: ${ALL_PII_KINDS.join(', ')}`);
   const kindOf = new Map<string, PiiKind>();
   for (const kind of kinds) for (const type of PII_KINDS[kind]) kindOf.set(type, kind);
+  // Loaded on first use: the library's hundreds of patterns cost start-up time a run without redaction never pays.
   // Names are left out: the library finds them by capitalisation, which flags ordinary prose.
-  const detector = new OpenRedaction({
-    patterns: [...kindOf.keys()],
-    includeNames: false,
-    enableContextAnalysis: false,
-  });
+  let loading: Promise<OpenRedaction> | undefined;
+  const detector = () =>
+    (loading ??= import('@openredaction/core').then(
+      (m) => new m.OpenRedaction({ patterns: [...kindOf.keys()], includeNames: false, enableContextAnalysis: false }),
+    ));
   // An empty or digit-and-letter-free string holds no PII: skip the detector's per-call cost.
   const worthScanning = (text: string) => /[\p{L}\p{N}]/u.test(text) && kinds.length > 0;
 
-  const redact = async (text: string) => (worthScanning(text) ? (await detector.detect(text)).redacted : text);
+  const redact = async (text: string) =>
+    worthScanning(text) ? (await (await detector()).detect(text)).redacted : text;
   const findings = async (text: string): Promise<PiiFinding[]> => {
     if (!worthScanning(text)) return [];
-    const result = await detector.detect(text);
-    return result.detections
-      .filter((d) => kindOf.has(d.type))
-      .map((d) => ({ kind: kindOf.get(d.type)!, type: d.type, start: d.position[0], end: d.position[1] }));
+    const d = await detector();
+    const found: PiiFinding[] = (await d.detect(text)).detections
+      .filter((x) => kindOf.has(x.type))
+      .map((x) => ({ kind: kindOf.get(x.type)!, type: x.type, start: x.position[0], end: x.position[1] }));
+    // Text this redactor already redacted (a run store with redaction on) still holds the PII it stood for.
+    const byPrefix = (placeholders ??= placeholderKinds(d, kindOf));
+    for (const m of text.matchAll(/\[([A-Z][A-Z0-9_]*?)_\d+\]/g)) {
+      const hit = byPrefix.get(m[1]);
+      if (hit) found.push({ kind: hit.kind, type: hit.type, start: m.index, end: m.index + m[0].length });
+    }
+    return found.sort((a, b) => a.start - b.start);
   };
+  let placeholders: Map<string, { kind: PiiKind; type: string }> | undefined;
   const redactValue = async <T>(value: T): Promise<T> => {
     if (typeof value === 'string') return (await redact(value)) as T;
     if (Array.isArray(value)) return (await Promise.all(value.map(redactValue))) as T;
@@ -114,4 +99,18 @@ export function piiKinds(kinds: unknown, where: string): PiiKind[] {
       `found ${JSON.stringify(kinds)}, expected a list of PII kinds from: ${ALL_PII_KINDS.join(', ')}`,
     );
   return list as PiiKind[];
+}
+
+/** Placeholder prefixes of the configured patterns (`[PHONE_UK_{n}]` → PHONE_UK) → their kind and type. */
+function placeholderKinds(
+  detector: OpenRedaction,
+  kindOf: Map<string, PiiKind>,
+): Map<string, { kind: PiiKind; type: string }> {
+  const out = new Map<string, { kind: PiiKind; type: string }>();
+  for (const p of detector.getPatterns()) {
+    const kind = kindOf.get(p.type);
+    const prefix = /^\[([A-Z][A-Z0-9_]*?)_\{n\}\]$/.exec(p.placeholder)?.[1];
+    if (kind && prefix) out.set(prefix, { kind, type: p.type });
+  }
+  return out;
 }
