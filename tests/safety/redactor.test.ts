@@ -73,3 +73,9 @@ test('text the redactor already redacted still counts: its placeholders are find
   expect(await r.findings('see [FOOTNOTE_12] and [X_1]')).toEqual([]);
   expect(await createRedactor(['email']).findings(redacted)).toEqual([expect.objectContaining({ kind: 'email' })]);
 });
+
+test('an IBAN followed by a word is still found (the grouped-IBAN supplement); a wrong checksum is not', async () => {
+  const r = createRedactor(['iban']);
+  expect(await r.redact(`Pay into IBAN ${seeded.iban} please.`)).toMatch(/^Pay into IBAN \[IBAN_\d+\] please\.$/);
+  expect(await r.findings('GB82 WEST 1234 5698 7654 33 is wrong')).toEqual([]);
+});

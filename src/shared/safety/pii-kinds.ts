@@ -7,7 +7,7 @@ export const PII_KINDS = {
   email: ['EMAIL'],
   phone: ['PHONE_US', 'PHONE_UK', 'PHONE_UK_MOBILE', 'PHONE_INTERNATIONAL'],
   payment_card: ['CREDIT_CARD'],
-  iban: ['IBAN', 'UK_BANK_ACCOUNT_IBAN'],
+  iban: ['IBAN', 'UK_BANK_ACCOUNT_IBAN', 'IBAN_GROUPED'],
   national_id: [
     'SSN',
     'NATIONAL_INSURANCE_UK',

@@ -4,6 +4,7 @@
  * or a built-in evaluator. Runs are linked to datasets by name, never by path fragments (the
  * seed template's bug), and evaluation data must be row-aligned with the run it scores.
  */
+import { recordRedactor } from '../safety/redactor.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
@@ -113,6 +114,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
   ],
   async run(inputs, host) {
     const useCase = loadUseCaseForRun(inputs, host, 'evaluate');
+    // Opt-in: the store keeps lines with their PII redacted (redaction.run_store).
+    const redactRecord = useCase.redaction?.runStore ? recordRedactor(useCase.redaction.kinds) : undefined;
     const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
     // azureml: evaluation datasets are read from the store's cache (downloaded once).
     const lineage = await resolveAzureDatasets(
@@ -251,6 +254,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       if (before && !continues) new RunStore(inputs.store).remove(runId);
       const common = {
         runId,
+        redactRecord,
         storeRoot: inputs.store,
         concurrency,
         connections: useCase.connections,

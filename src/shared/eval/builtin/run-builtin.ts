@@ -24,6 +24,7 @@ import {
   type LineRecord,
   type OutputsReader,
   type ProgressReporter,
+  type RunBatchOptions,
   type RunningAggregation,
   type RunSummary,
 } from '../../runs/index.js';
@@ -51,6 +52,8 @@ export interface BuiltinRunOptions {
   shard?: { index: number; count: number };
   /** The Azure ML data asset version the dataset was read from (lineage in run.json). */
   dataAsset?: { asset: string; dataUri: string; hash?: string };
+  /** PII redaction of the records the store keeps (redaction.run_store). */
+  redactRecord?: RunBatchOptions['redactRecord'];
 }
 
 /** Judges scored 1–5 by an LLM with a documented rubric (src/shared/eval/judges/<name>.prompty). */
@@ -89,6 +92,7 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
     columnMapping: o.dataset.mappings,
     referencedRun: o.standardRunId,
     runId: o.runId,
+    redactRecord: o.redactRecord,
     resume: o.resume && store.has(o.runId) ? o.runId : undefined,
     storeRoot: o.storeRoot,
     concurrency: o.concurrency,
@@ -253,6 +257,7 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
     columnMapping: o.dataset.mappings,
     referencedRun: o.standardRunId,
     runId: o.runId,
+    redactRecord: o.redactRecord,
     resume: o.resume && new RunStore(o.storeRoot).has(o.runId) ? o.runId : undefined,
     storeRoot: o.storeRoot,
     concurrency: o.concurrency,
