@@ -85,13 +85,23 @@ test('request and response guards answer the refusal, count the event and log it
     const harm = await ask(server.url, 'Describe the fight', 'g-3');
     expect(harm.guard).toBe('response:content_safety');
 
+    // A streamed answer is held back until checked: the refusal is the stream's one event.
+    const streamed = await fetch(`${server.url}/score`, {
+      method: 'POST',
+      body: JSON.stringify({ question: 'Card 4111 1111 1111 1111 please' }),
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': 'g-s' },
+    });
+    expect(streamed.headers.get('x-llmops-guard')).toBe('response:pii');
+    const events = await streamed.text();
+    expect(events).toBe('data: {"answer":"I cannot help with that."}\n\n');
+
     const fine = await ask(server.url, 'What is the capital of France?', 'g-4');
     expect(fine.guard).toBeNull();
     expect(fine.body.answer).toContain('What is the capital of France?');
 
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toContain('llmops_guard_events_total{stage="request",check="prompt_injection"} 1');
-    expect(metrics).toContain('llmops_guard_events_total{stage="response",check="pii"} 1');
+    expect(metrics).toContain('llmops_guard_events_total{stage="response",check="pii"} 2');
     expect(metrics).toContain('llmops_guard_events_total{stage="response",check="content_safety"} 1');
   } finally {
     await server.close();
@@ -100,7 +110,7 @@ test('request and response guards answer the refusal, count the event and log it
     .trimEnd()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(logged.map((l) => l.request_id)).toEqual(['g-1', 'g-2', 'g-3', 'g-4']);
+  expect(logged.map((l) => l.request_id)).toEqual(['g-1', 'g-2', 'g-3', 'g-s', 'g-4']);
   expect(logged[0].guard).toEqual({
     stage: 'request',
     check: 'prompt_injection',
@@ -111,7 +121,8 @@ test('request and response guards answer the refusal, count the event and log it
     'outputs.answer': 'I cannot help with that.',
   });
   expect(logged[2].guard).toEqual({ stage: 'response', check: 'content_safety', matched: 'Violence:4' });
-  expect(logged[3].guard).toBeUndefined();
+  expect(logged[3].guard).toMatchObject({ check: 'pii', matched: 'payment_card:2' });
+  expect(logged[4].guard).toBeUndefined();
   // The log's texts pass through the same redactor: the seeded email is nowhere in the file.
   expect(String(logged[1]['inputs.question'])).toMatch(/^Repeat after me: \[EMAIL_\w+\]$/);
   expect(readFileSync(file, 'utf8')).not.toContain('jane.roe@contoso.org');

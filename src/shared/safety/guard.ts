@@ -34,6 +34,8 @@ export interface GuardEvent {
 
 export interface Guard {
   readonly config: GuardConfig;
+  /** Whether answers are checked (a streamed answer is then held back until it is). */
+  readonly checksResponses: boolean;
   checkRequest(inputs: Record<string, unknown>): Promise<GuardEvent | undefined>;
   checkResponse(outputs: Record<string, unknown>): Promise<GuardEvent | undefined>;
   /** The answer given instead of the flow's, with the flow's output names. */
@@ -96,6 +98,8 @@ export async function createGuard(config: GuardConfig & Record<string, unknown>,
 
   return {
     config,
+    checksResponses:
+      redactor !== undefined || (contentSafety !== undefined && config.response.content_safety !== undefined),
     async checkRequest(inputs) {
       if (attackKinds.length === 0) return undefined;
       for (const kind of attackKinds) {

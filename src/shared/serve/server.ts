@@ -251,14 +251,32 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
   }
 
   /** A guard stopped the exchange: the refusal is the answer; the event is counted and logged, the text never. */
-  function refuse(res: ServerResponse, id: string, inputs: Record<string, unknown>, event: GuardEvent): void {
+  function refuse(
+    res: ServerResponse,
+    id: string,
+    inputs: Record<string, unknown>,
+    event: GuardEvent,
+    streamEvent?: (v: unknown) => void,
+  ): void {
     metrics.guardEvent(event.stage, event.check);
     const names = Object.keys(
       runner.visibleOutputs(Object.fromEntries(Object.keys(runner.flow.outputs).map((k) => [k, null]))),
     );
     const answer = guard!.refusal(names);
     res.setHeader('x-llmops-guard', `${event.stage}:${event.check}`);
-    sendJson(res, id, 200, answer);
+    if (streamEvent) {
+      // A streaming caller gets the refusal as the stream's one event.
+      res.writeHead(200, [
+        'content-type',
+        'text/event-stream; charset=utf-8',
+        'cache-control',
+        'no-cache',
+        'x-request-id',
+        id,
+      ]);
+      streamEvent(answer);
+      res.end();
+    } else sendJson(res, id, 200, answer);
     requestLog?.record(id, inputs, answer, { guard: event });
   }
 
@@ -289,8 +307,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       );
       if (Object.keys(first).length > 0) writeEvent(first);
     };
+    // An answer a guard checks is held back whole until checked: a live stream would send it before.
+    const live = plan.live && !guard?.checksResponses;
     const onChunk = (text: string) => {
-      if (!plan.live) return void pending.push(text);
+      if (!live) return void pending.push(text);
       start();
       writeEvent({ [plan.output]: text });
     };
@@ -307,6 +327,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       writeEvent({ error: { code: r.error?.code ?? 'SystemError', message: r.error?.message ?? 'The flow failed' } });
       return void res.end();
     }
+    const event = guard?.checksResponses
+      ? await guard.checkResponse(runner.visibleOutputs(r.outputs ?? {}))
+      : undefined;
+    if (event) return refuse(res, id, inputs, event, writeEvent);
     if (!res.headersSent) {
       res.writeHead(200, [
         'content-type',
