@@ -136,3 +136,20 @@ test('without a Content Safety resource, content_safety is judged by a model: th
     uc.cleanup();
   }
 });
+
+test('a safety built-in without the mappings it reads is an input error naming them (exit 2)', async () => {
+  const uc = makeUseCase({
+    'data/train.jsonl': data,
+    'experiment.yaml': experiment(
+      `evaluators:\n  - name: inj\n    builtin: prompt_injection\n${mapped('          answer: ${run.outputs.answer}\n')}` +
+        `  - name: leak\n    builtin: pii\n    options:\n      kinds: [email, shoe_size]\n${mapped(prediction)}`,
+    ),
+  });
+  try {
+    const error = (await lifecycle(uc.dir).catch((e) => e)) as Error & { exitCode: number };
+    expect(error.exitCode).toBe(ExitCode.InvalidInput);
+    expect(error.message).toMatch(/builtin prompt_injection needs a mapping for at least one of input, prediction/);
+  } finally {
+    uc.cleanup();
+  }
+});
