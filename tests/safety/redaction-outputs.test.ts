@@ -52,6 +52,11 @@ test('seeded PII is in no file the lifecycle writes, nor in its logs; the pii ga
     'reports:\n  dir: out/reports\n' +
     'redaction:\n  run_store: true\n';
   const uc = makeUseCase({
+    // The flow's own Python code prints what it got: no file or log may keep that either.
+    'flows/std/flow.dag.yaml':
+      'inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${echo.output}\nnodes:\n- name: echo\n  type: python\n  source:\n    type: code\n    path: echo.py\n  inputs:\n    question: ${inputs.question}\n',
+    'flows/std/echo.py':
+      'from promptflow import tool\n\n\n@tool\ndef echo(question: str) -> str:\n    print(f"got: {question}", flush=True)\n    return question\n',
     'experiment.yaml': experiment,
     'data/train.jsonl': questions.map((q) => JSON.stringify({ question: q })).join('\n') + '\n',
   });

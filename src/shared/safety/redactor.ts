@@ -178,3 +178,14 @@ function groupedIban(validate: (iban: string) => boolean) {
     validator: (match: string) => validate(match.replace(/[\s\u00A0]/g, '')),
   };
 }
+
+/**
+ * A log writer that redacts each message before writing it, in the order the messages came (redaction is
+ * asynchronous; a chain keeps the order). For what the user's code prints while lines run.
+ */
+export function redactingLog(redactor: Redactor, write: (message: string) => void): (message: string) => void {
+  let chain: Promise<void> = Promise.resolve();
+  return (message) => {
+    chain = chain.then(async () => write(await redactor.redact(message)));
+  };
+}
