@@ -4,7 +4,7 @@
  * document attacks). Authenticated by a key (from an environment variable the config names, never the key
  * itself in the config) or by Entra ID through the project's credential chain.
  */
-import createClient, { isUnexpected, type ContentSafetyClient } from '@azure-rest/ai-content-safety';
+import type { ContentSafetyClient } from '@azure-rest/ai-content-safety';
 import type { TokenCredential } from '@azure/core-auth';
 import { createAzureCredential } from '../azure/credentials.js';
 import { ConfigError, ServiceError } from '../errors.js';
@@ -71,6 +71,8 @@ export async function createContentSafety(
   } else {
     credential = (await createAzureCredential({}, env)).credential;
   }
+  // Loaded when a resource is configured: runs and servers without one never pay for the client.
+  const { default: createClient, isUnexpected } = await import('@azure-rest/ai-content-safety');
   const client: ContentSafetyClient = createClient(settings.endpoint, credential, {
     apiVersion: CONTENT_SAFETY_API_VERSION,
     retryOptions: { maxRetries: 3 },
