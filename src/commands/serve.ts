@@ -33,6 +33,7 @@ export interface ServeCommandOptions {
   requestLogRedact?: string;
   requestLogPii?: string;
   guards?: string;
+  deployment?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -136,6 +137,10 @@ export function registerServeCommand(program: Command): void {
       '--guards <file.json>',
       'safety guards: injection/jailbreak checks on requests, PII/content checks on answers, and the refusal (env LLMOPS_GUARDS holds the same JSON)',
     )
+    .option(
+      '--deployment <name>',
+      'who answers (a deployment, version or colour), written on every request-log line so `llmops monitor --compare` can tell versions apart (env LLMOPS_DEPLOYMENT)',
+    )
     .addHelpText(
       'after',
       `
@@ -180,6 +185,7 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
             ...(opts.requestLog !== undefined ? { LLMOPS_REQUEST_LOG: opts.requestLog } : {}),
             ...(opts.requestLogSample !== undefined ? { LLMOPS_REQUEST_LOG_SAMPLE: opts.requestLogSample } : {}),
             ...(opts.requestLogRedact !== undefined ? { LLMOPS_REQUEST_LOG_REDACT: opts.requestLogRedact } : {}),
+            ...(opts.deployment !== undefined ? { LLMOPS_DEPLOYMENT: opts.deployment } : {}),
             ...(opts.requestLogPii !== undefined ? { LLMOPS_REQUEST_LOG_PII: opts.requestLogPii } : {}),
           }),
           guard: await guardFromEnv({

@@ -8,9 +8,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
+import type { LineResult } from '../engine/index.js';
 import { jsonNestsDeeper } from '../json-depth.js';
 import type { Guard, GuardEvent } from '../safety/guard.js';
 import { ServerMetrics } from './metrics.js';
+import { telemetry, type RequestTrace } from '../telemetry/hooks.js';
+import { failureKind, parseFeedback } from './feedback.js';
 import { openRequestLog, type RequestLogOptions } from './request-log.js';
 import {
   createServeRunner,
@@ -53,8 +56,8 @@ export interface FlowServer {
   close(): Promise<void>;
 }
 
-type Route = '/score' | '/health' | '/version' | '/metrics' | 'other';
-const routes = new Set(['/score', '/health', '/version', '/metrics']);
+type Route = '/score' | '/health' | '/version' | '/metrics' | '/feedback' | 'other';
+const routes = new Set(['/score', '/health', '/version', '/metrics', '/feedback']);
 
 let cachedVersion: string | undefined;
 /** The package version (health and version answers). */
@@ -111,7 +114,8 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       if (busy !== undefined) sockets.set(socket, busy + 1);
       // The line's abort, when it runs one: a client that goes away cancels its model calls. One 'close' listener
       // per request does both.
-      const exchange: Exchange = { requestId, abort: undefined };
+      const exchange: Exchange = { requestId, abort: undefined, started };
+      if (telemetry && route === '/score') exchange.trace = telemetry.requestStart(route, traceparentOf(req));
       res.on('close', () => {
         metrics.inFlight--;
         const left = sockets.get(socket);
@@ -122,6 +126,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         if (aborted) exchange.abort?.abort(new Error('client went away'));
         const status = aborted ? 499 : res.statusCode;
         metrics.record(route, req.method ?? '', status, ms / 1000);
+        exchange.trace?.end(status, aborted ? 'aborted' : undefined);
         log?.(
           JSON.stringify({
             time: new Date().toISOString(),
@@ -162,7 +167,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         id,
         404,
         'UserError',
-        `No route ${method} ${(req.url ?? '').split('?')[0]}; expected POST /score, GET /health, GET /version or GET /metrics`,
+        `No route ${method} ${(req.url ?? '').split('?')[0]}; expected POST /score, POST /feedback, GET /health, GET /version or GET /metrics`,
       );
     if (key && !authorized(req, key)) {
       res.setHeader('www-authenticate', 'Bearer');
@@ -181,8 +186,9 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     }
     if (method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return sendError(res, id, 405, 'UserError', `/score accepts POST, found ${method}`);
+      return sendError(res, id, 405, 'UserError', `${route} accepts POST, found ${method}`);
     }
+    if (route === '/feedback') return feedback(req, res, id);
     // Returned, not awaited: no suspended frame of this function per request while the line runs.
     return score(req, res, exchange);
   }
@@ -228,36 +234,70 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     }
     if (guard) {
       const event = await guard.checkRequest(inputs);
-      if (event) return refuse(res, id, inputs, event);
+      if (event) return refuse(res, exchange, inputs, event);
     }
     const abort = (exchange.abort = new AbortController());
-    if (accept === 'stream') return streamScore(res, id, inputs, abort.signal);
-    const r = await runner.run(inputs, { signal: abort.signal });
-    if (r.status !== 'Completed')
-      return sendError(
-        res,
-        id,
-        statusOfLineError(r.error),
-        r.error?.code ?? 'SystemError',
-        r.error?.message ?? 'The flow failed',
-      );
+    if (accept === 'stream') return streamScore(res, exchange, inputs, abort.signal, exchange.trace?.parent);
+    const r = await runner.run(inputs, { signal: abort.signal, parent: exchange.trace?.parent });
+    if (r.status !== 'Completed') {
+      const status = statusOfLineError(r.error);
+      sendError(res, id, status, r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
+      return logFailure(exchange, status, r);
+    }
     const outputs = runner.visibleOutputs(r.outputs ?? {});
     if (guard) {
       const event = await guard.checkResponse(outputs);
-      if (event) return refuse(res, id, inputs, event);
+      if (event) return refuse(res, exchange, inputs, event);
     }
     sendJson(res, id, 200, outputs);
-    requestLog?.record(id, inputs, outputs);
+    requestLog?.record(id, inputs, outputs, {
+      latencyMs: performance.now() - exchange.started,
+      status: 200,
+      usage: r.usage,
+    });
+  }
+
+  function logFailure(exchange: Exchange, status: number, r: LineResult): void {
+    // A line canceled because its client went away is not the service failing (the access log says 499).
+    if (r.status === 'Canceled') return;
+    requestLog?.recordFailure(
+      exchange.requestId,
+      { latencyMs: performance.now() - exchange.started, status },
+      { kind: failureKind(r.error), message: r.error?.message ?? 'The flow failed' },
+    );
+  }
+
+  /** POST /feedback: stored with the request log, so it needs one. */
+  async function feedback(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    if (!requestLog) {
+      req.resume();
+      return sendError(
+        res,
+        id,
+        404,
+        'UserError',
+        'Feedback is stored with the request log, which is off; start the server with --request-log (LLMOPS_REQUEST_LOG)',
+      );
+    }
+    try {
+      const given = parseFeedback((await readBody(req, 64 * 1024)).toString('utf8'));
+      requestLog.recordFeedback(given);
+      sendJson(res, id, 202, { status: 'recorded', request_id: given.request_id });
+    } catch (e) {
+      if (e instanceof RequestError) return sendError(res, id, e.status, 'UserError', e.message);
+      throw e;
+    }
   }
 
   /** A guard stopped the exchange: the refusal is the answer; the event is counted and logged, the text never. */
   function refuse(
     res: ServerResponse,
-    id: string,
+    exchange: Exchange,
     inputs: Record<string, unknown>,
     event: GuardEvent,
     streamEvent?: (v: unknown) => void,
   ): void {
+    const id = exchange.requestId;
     metrics.guardEvent(event.stage, event.check);
     const names = Object.keys(
       runner.visibleOutputs(Object.fromEntries(Object.keys(runner.flow.outputs).map((k) => [k, null]))),
@@ -277,16 +317,24 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       streamEvent(answer);
       res.end();
     } else sendJson(res, id, 200, answer);
-    requestLog?.record(id, inputs, answer, { guard: event });
+    requestLog?.record(
+      id,
+      inputs,
+      answer,
+      { latencyMs: performance.now() - exchange.started, status: 200 },
+      { guard: event },
+    );
   }
 
   /** SSE: first event with the non-stream outputs, then one event per chunk (live or, see StreamPlan, after the line). */
   async function streamScore(
     res: ServerResponse,
-    id: string,
+    exchange: Exchange,
     inputs: Record<string, unknown>,
     signal: AbortSignal,
+    parent?: object,
   ): Promise<void> {
+    const id = exchange.requestId;
     const plan = runner.stream!;
     const pending: string[] = [];
     const writeEvent = (v: unknown) => res.write(`data: ${JSON.stringify(v)}\n\n`);
@@ -314,23 +362,21 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       start();
       writeEvent({ [plan.output]: text });
     };
-    const r = await runner.run(inputs, { signal, onChunk });
+    const r = await runner.run(inputs, { signal, onChunk, parent });
     if (r.status !== 'Completed') {
+      const status = res.headersSent ? 200 : statusOfLineError(r.error);
       if (!res.headersSent)
-        return sendError(
-          res,
-          id,
-          statusOfLineError(r.error),
-          r.error?.code ?? 'SystemError',
-          r.error?.message ?? 'The flow failed',
-        );
-      writeEvent({ error: { code: r.error?.code ?? 'SystemError', message: r.error?.message ?? 'The flow failed' } });
-      return void res.end();
+        sendError(res, id, status, r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
+      else {
+        writeEvent({ error: { code: r.error?.code ?? 'SystemError', message: r.error?.message ?? 'The flow failed' } });
+        res.end();
+      }
+      return logFailure(exchange, status, r);
     }
     const event = guard?.checksResponses
       ? await guard.checkResponse(runner.visibleOutputs(r.outputs ?? {}))
       : undefined;
-    if (event) return refuse(res, id, inputs, event, writeEvent);
+    if (event) return refuse(res, exchange, inputs, event, writeEvent);
     if (!res.headersSent) {
       res.writeHead(200, [
         'content-type',
@@ -349,7 +395,11 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       for (const c of chunks) writeEvent({ [plan.output]: c });
     }
     res.end();
-    requestLog?.record(id, inputs, runner.visibleOutputs(r.outputs ?? {}));
+    requestLog?.record(id, inputs, runner.visibleOutputs(r.outputs ?? {}), {
+      latencyMs: performance.now() - exchange.started,
+      status: 200,
+      usage: r.usage,
+    });
   }
 
   server.on('connection', (s) => {
@@ -468,6 +518,16 @@ function safeId(v: string | string[] | undefined): string | undefined {
 interface Exchange {
   readonly requestId: string;
   abort: AbortController | undefined;
+  /** performance.now() at arrival (the request log's latency). */
+  readonly started: number;
+  /** The request's span and server metrics (telemetry on). */
+  trace?: RequestTrace;
+}
+
+/** The caller's W3C trace context (one header; a repeated one is not valid trace context). */
+function traceparentOf(req: IncomingMessage): string | undefined {
+  const v = req.headers.traceparent;
+  return typeof v === 'string' ? v : undefined;
 }
 
 /**
