@@ -70,6 +70,8 @@ export interface BatchExecutor extends LineExecutor {
 }
 
 export interface RunBatchOptions {
+  /** Rewrites a line's record before the store keeps it (PII redaction of the run store, when configured). */
+  redactRecord?: (record: LineRecord) => Promise<LineRecord>;
   /**
    * The caller has already named this run elsewhere (bulk-run's runs file), so a run that fails before its first
    * line still gets a run.json saying why. Otherwise an input error found before any line ran writes nothing.
@@ -591,7 +593,7 @@ async function executeLines(
         pool?.release();
       }
       if (r === undefined || r.status === 'Canceled' || signal?.aborted) return;
-      const rec = toRecord(r);
+      const rec = o.redactRecord ? await o.redactRecord(toRecord(r)) : toRecord(r);
       account(rec);
       llmCalls += r.usage.llmCalls;
       sessionDone++;
