@@ -19,6 +19,7 @@ import {
   type ResponseCache,
   type TokenUsage,
 } from '../llm/index.js';
+import { LlmPool } from '../llm/pool.js';
 
 /** Tokens, cost and calls of a line or node; filled as calls finish. */
 export interface Usage {
@@ -62,6 +63,7 @@ export type LlmApiName = 'chat' | 'completion' | 'embedding';
 
 export class LlmService {
   private readonly clients = new Map<string, LlmClient>();
+  private readonly pools = new Map<string, LlmPool>();
   private readonly limiters: LimiterRegistry;
 
   constructor(private readonly options: LlmServiceOptions = {}) {
@@ -90,6 +92,30 @@ export class LlmService {
     return c;
   }
 
+  /** The pool of a connection with several endpoints (cached like clients). Unusable endpoints → ConfigError. */
+  pool(connection: Connection, calledFrom = 'aoai-tool'): LlmPool {
+    const key = `${connection.name}\u0000${calledFrom}`;
+    let p = this.pools.get(key);
+    if (!p) {
+      const rates = pacingOf(this.options.rates);
+      p = new LlmPool({
+        ...this.options.client,
+        name: connection.name,
+        members: connection.endpoints!.map((e, i) => ({
+          connection: { type: e.type, name: `${connection.name}.endpoints[${i}]`, value: e.value },
+          weight: e.weight,
+          priority: e.priority,
+        })),
+        cache: this.options.cache,
+        calledFrom,
+        maxConcurrency: this.options.maxConcurrency ?? 64,
+        limiterFactory: rates ? (n) => new PacedLimiter(n, rates) : undefined,
+      });
+      this.pools.set(key, p);
+    }
+    return p;
+  }
+
   /** The endpoints whose circuit opened (unreachable): a step that used this service fails with exit 3. */
   unreachable(): EndpointUnreachableError | undefined {
     return this.limiters.unreachable()[0];
@@ -103,7 +129,8 @@ export class LlmService {
   /** Checks at load time that a connection can call a model. */
   check(connection: Connection): void {
     if (this.options.checkAtLoad === false) return;
-    this.client(connection);
+    if (connection.endpoints) this.pool(connection);
+    else this.client(connection);
   }
 
   /**
@@ -118,6 +145,7 @@ export class LlmService {
     signal?: AbortSignal,
     calledFrom?: string,
   ): Promise<LlmResult<unknown>> {
+    if (connection.endpoints) return this.poolCall(api, connection, body, usage, signal, calledFrom);
     let pending: Promise<LlmResult<unknown>>;
     let client: LlmClient;
     try {
@@ -139,6 +167,22 @@ export class LlmService {
       }
       return this.account(result, body, usage);
     });
+  }
+
+  private async poolCall(
+    api: LlmApiName,
+    connection: Connection,
+    body: Record<string, unknown>,
+    usage: Usage[],
+    signal?: AbortSignal,
+    calledFrom?: string,
+  ): Promise<LlmResult<unknown>> {
+    const result = await this.pool(connection, calledFrom).call(api, body, { signal });
+    if (this.options.rates?.tokensPerMinute && result.member) {
+      const limiter = result.member.client.limiterFor(api, String(body.model ?? ''));
+      if (limiter instanceof PacedLimiter) limiter.spent(result.usage.totalTokens);
+    }
+    return this.account(result, body, usage);
   }
 
   private account(result: LlmResult<unknown>, body: Record<string, unknown>, usage: Usage[]): LlmResult<unknown> {
