@@ -9,6 +9,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
 import { jsonNestsDeeper } from '../json-depth.js';
+import { cacheDirectives, ServeCache, type ServeCacheOptions } from './cache.js';
+import { degradeReason, newDegradeCounters, type DegradeOptions } from './degrade.js';
 import { ServerMetrics } from './metrics.js';
 import { openRequestLog, type RequestLogOptions } from './request-log.js';
 import {
@@ -40,6 +42,10 @@ export interface FlowServerOptions extends ServeFlowOptions {
   maxJsonDepth?: number;
   /** Opt-in log of a sample of the completed requests (post-production evaluation); see request-log.ts. */
   requestLog?: RequestLogOptions;
+  /** Response cache of /score (opt-in): in-process, or Redis when `redisUrl` is set. */
+  cache?: ServeCacheOptions;
+  /** Fallback answer and load shedding (degrade.ts). */
+  degrade?: DegradeOptions;
 }
 
 export interface FlowServer {
@@ -71,7 +77,17 @@ export function serverVersion(): string {
 /** Prepares the flow (ConfigError if it cannot run) and listens. */
 export async function startFlowServer(options: FlowServerOptions): Promise<FlowServer> {
   const runner = await createServeRunner(options);
+  const cache = options.cache ? ServeCache.open(options.cache) : undefined;
+  await cache?.ready();
   const metrics = new ServerMetrics();
+  const degrade = options.degrade ?? {};
+  const degraded = (metrics.degrade = newDegradeCounters());
+  metrics.cache = cache?.counters;
+  const maxScoring = degrade.maxInFlight ?? Number.POSITIVE_INFINITY;
+  const retryAfter = String(degrade.retryAfterSeconds ?? 1);
+  let scoring = 0;
+  // What identifies the flow in cache keys: its name and the variants it serves with.
+  const flowIdentity = `${options.variants?.join(',') ?? ''}`;
   const log =
     options.log === false ? undefined : (options.log ?? ((line: string) => void process.stderr.write(line + '\n')));
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
@@ -179,6 +195,21 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       res.setHeader('allow', 'POST');
       return sendError(res, id, 405, 'UserError', `/score accepts POST, found ${method}`);
     }
+    // Shed before reading the body: a refused request costs its headers only, and the answer is immediate.
+    if (scoring >= maxScoring) {
+      degraded.shed++;
+      req.resume();
+      res.setHeader('retry-after', retryAfter);
+      return sendError(
+        res,
+        id,
+        503,
+        'ServiceUnavailable',
+        `The server is answering ${scoring} requests, its limit; retry after ${retryAfter} s`,
+      );
+    }
+    scoring++;
+    res.once('close', () => scoring--);
     // Returned, not awaited: no suspended frame of this function per request while the line runs.
     return score(req, res, exchange);
   }
@@ -224,7 +255,22 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     }
     const abort = (exchange.abort = new AbortController());
     if (accept === 'stream') return streamScore(res, id, inputs, abort.signal);
+    const rule = cache ? cacheDirectives(req.headers['cache-control']) : undefined;
+    let key: string | undefined;
+    if (cache && rule) {
+      key = cache.keyOf(`${runner.flow.name}\u0000${flowIdentity}`, inputs);
+      if (!rule.read) cache.counters.bypassed++;
+      else {
+        const hit = await cache.get(key);
+        if (hit) return sendJson(res, id, 200, hit, ['x-llmops-cache', 'hit']);
+      }
+    }
     const r = await runner.run(inputs, { signal: abort.signal });
+    const reason = r.status !== 'Completed' && degrade.fallback ? degradeReason(r.error) : undefined;
+    if (reason) {
+      degraded.fallback[reason]++;
+      return sendJson(res, id, 200, { ...degrade.fallback, llmops_degraded: reason }, ['x-llmops-degraded', reason]);
+    }
     if (r.status !== 'Completed')
       return sendError(
         res,
@@ -234,7 +280,8 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         r.error?.message ?? 'The flow failed',
       );
     const outputs = runner.visibleOutputs(r.outputs ?? {});
-    sendJson(res, id, 200, outputs);
+    sendJson(res, id, 200, outputs, key ? ['x-llmops-cache', rule!.read ? 'miss' : 'bypass'] : undefined);
+    if (key && rule!.write) void cache!.put(key, outputs);
     requestLog?.record(id, inputs, outputs);
   }
 
@@ -329,6 +376,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       clearTimeout(timer);
       await runner.close();
       await requestLog?.close();
+      await cache?.close();
     })());
   return { url: `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`, port, runner, close };
 }
@@ -426,16 +474,18 @@ interface Exchange {
  * The answer with its headers as one flat array: writeHead writes it as it is (a header set before, like
  * `allow` or `connection: close`, is merged in by node).
  */
-function sendJson(res: ServerResponse, requestId: string, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, requestId: string, status: number, body: unknown, extra?: string[]): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, [
+  const headers = [
     'content-type',
     'application/json',
     'content-length',
     String(Buffer.byteLength(text)),
     'x-request-id',
     requestId,
-  ]);
+  ];
+  if (extra) headers.push(...extra);
+  res.writeHead(status, headers);
   res.end(text);
 }
 
