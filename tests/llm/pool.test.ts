@@ -247,6 +247,21 @@ describe('configuration', () => {
       expect(e.problems.map(formatProblem)).toEqual([
         expect.stringMatching(/aoai\.yaml:9:\d+: .*OPENAI_KEY is not set/),
       ]);
+      writeFileSync(
+        file,
+        'name: aoai\ntype: azure_open_ai\nendpoints:\n  - api_base: https://east.example.com\n    api_key: k\n    weight: -2\n  - type: custom\n',
+      );
+      const bad = (() => {
+        try {
+          loadConnectionFile(file, {});
+        } catch (x) {
+          return x as ConfigError;
+        }
+      })()!;
+      expect(bad.problems.map(formatProblem)).toEqual([
+        expect.stringMatching(/aoai\.yaml:6:13: endpoints\[0\]\.weight: found -2, expected a number above 0$/),
+        expect.stringMatching(/aoai\.yaml:7:\d+: endpoints\[1\]: found connection type "custom", expected one of AzureOpenAIConnection/),
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
