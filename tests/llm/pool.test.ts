@@ -3,7 +3,7 @@
  * throttles, the circuit breaker taking a dead endpoint out and probing it back in, and the configuration of
  * pooled connections in experiment.yaml and connection files (file:line:col errors).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { LlmPool, PoolExhaustedError } from '../../src/shared/llm/pool.js';
 import { LlmService, emptyUsage } from '../../src/shared/engine/llm-service.js';
 import { loadConnectionFile } from '../../src/shared/engine/connections.js';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
+import { runBatch } from '../../src/shared/runs/index.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { baseEnv, experimentWith, makeUseCase } from '../helpers/use-case-dir.js';
 
@@ -140,6 +141,61 @@ test('LlmService sends a pooled connection through the pool, with usage accounte
   expect(b.stats().requests).toBeGreaterThan(0);
 });
 
+test('a bulk run over a pool of two rate-limited servers: no line fails, and it gets about twice one server', async () => {
+  const rpm = 100;
+  const windowMs = 2_000;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pool-run-'));
+  try {
+    mkdirSync(path.join(dir, 'flow'));
+    writeFileSync(
+      path.join(dir, 'flow', 'flow.dag.yaml'),
+      'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: llm\n  source: {type: code, path: ask.jinja2}\n  connection: conn\n  api: chat\n  inputs: {deployment_name: gpt-4o-mini, question: "${inputs.question}"}\n',
+    );
+    writeFileSync(path.join(dir, 'flow', 'ask.jinja2'), '# user:\n{{question}}\n');
+    /** Lines per second of a run of `lines` over `n` fresh servers (one: a plain connection; more: a pool). */
+    const rate = async (n: number, lines: number) => {
+      const servers = await Promise.all(Array.from({ length: n }, () => server({ rpm, windowMs })));
+      const data = path.join(dir, `data${n}.jsonl`);
+      writeFileSync(
+        data,
+        Array.from({ length: lines }, (_, i) => JSON.stringify({ question: `q ${i}` })).join('\n') + '\n',
+      );
+      const endpoints = servers.map((s) => ({
+        type: 'AzureOpenAIConnection',
+        value: { api_key: 'k', api_base: s.url },
+        weight: 1,
+        priority: 1,
+      }));
+      const conn = {
+        name: 'conn',
+        type: 'AzureOpenAIConnection',
+        value: endpoints[0].value,
+        secretKeys: [],
+        ...(n > 1 ? { endpoints } : {}),
+      };
+      const started = performance.now();
+      const run = await runBatch({
+        flow: path.join(dir, 'flow'),
+        data,
+        storeRoot: path.join(dir, `store${n}`),
+        connections: [conn],
+        concurrency: 32,
+        llm: new LlmService({ maxConcurrency: 32 }),
+      });
+      const seconds = (performance.now() - started) / 1000;
+      expect(run.counts.failed).toBe(0);
+      for (const s of servers) expect(s.stats().byStatus['200']).toBeGreaterThan(lines / n / 2);
+      return lines / seconds;
+    };
+    const one = await rate(1, 250);
+    const two = await rate(2, 500);
+    // Same number of windows for each: two servers' limits together carry about twice the lines per second.
+    expect(two / one).toBeGreaterThan(1.6);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
+
 describe('configuration', () => {
   const pooled = (endpoints: string) =>
     experimentWith(
@@ -260,7 +316,9 @@ describe('configuration', () => {
       })()!;
       expect(bad.problems.map(formatProblem)).toEqual([
         expect.stringMatching(/aoai\.yaml:6:13: endpoints\[0\]\.weight: found -2, expected a number above 0$/),
-        expect.stringMatching(/aoai\.yaml:7:\d+: endpoints\[1\]: found connection type "custom", expected one of AzureOpenAIConnection/),
+        expect.stringMatching(
+          /aoai\.yaml:7:\d+: endpoints\[1\]: found connection type "custom", expected one of AzureOpenAIConnection/,
+        ),
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
