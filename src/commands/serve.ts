@@ -35,6 +35,7 @@ export interface ServeCommandOptions {
   requestLog?: string;
   requestLogSample?: string;
   requestLogRedact?: string;
+  deployment?: string;
   cache?: string;
   cacheTtl?: string;
   maxInFlight?: string;
@@ -127,6 +128,10 @@ export function registerServeCommand(program: Command): void {
       'comma-separated input/output fields written as [REDACTED] (env LLMOPS_REQUEST_LOG_REDACT); connection secrets always are',
     )
     .option(
+      '--deployment <name>',
+      'who answers (a deployment, version or colour), written on every request-log line so `llmops monitor --compare` can tell versions apart (env LLMOPS_DEPLOYMENT)',
+    )
+    .option(
       '--cache <memory|redis|off>',
       'response cache of /score (env LLMOPS_SERVE_CACHE; redis reads its URL from LLMOPS_SERVE_CACHE_REDIS_URL)',
     )
@@ -192,6 +197,7 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
             ...(opts.requestLog !== undefined ? { LLMOPS_REQUEST_LOG: opts.requestLog } : {}),
             ...(opts.requestLogSample !== undefined ? { LLMOPS_REQUEST_LOG_SAMPLE: opts.requestLogSample } : {}),
             ...(opts.requestLogRedact !== undefined ? { LLMOPS_REQUEST_LOG_REDACT: opts.requestLogRedact } : {}),
+            ...(opts.deployment !== undefined ? { LLMOPS_DEPLOYMENT: opts.deployment } : {}),
           }),
           cache,
           degrade: degradeFromEnv(servingEnv),

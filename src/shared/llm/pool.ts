@@ -200,17 +200,14 @@ export class LlmPool {
           attempts: 0,
         };
     }
-    const result = await this.send<T>(api, body, options.signal);
+    const result = await this.send<T>(api, body, options);
     if (key && parts) await this.cache!.put(key, parts, result.response);
     return { ...result, latencyMs: performance.now() - started };
   }
 
   /** Sends to one member after another until one answers, the deadline passes or the attempts run out. */
-  private async send<T>(
-    api: LlmApi,
-    body: Record<string, unknown>,
-    signal: AbortSignal | undefined,
-  ): Promise<PoolResult<T>> {
+  private async send<T>(api: LlmApi, body: Record<string, unknown>, options: CallOptions): Promise<PoolResult<T>> {
+    const signal = options.signal;
     const deadline = Date.now() + this.deadlineMs;
     const tried = new Set<PoolMember>();
     let attempts = 0;
@@ -237,7 +234,7 @@ export class LlmPool {
       attempts++;
       const t0 = performance.now();
       try {
-        const r = await member.client[api](body, { signal, cache: false });
+        const r = await member.client[api](body, { ...options, cache: false });
         member.succeeded(performance.now() - t0);
         return { ...(r as LlmResult<T>), attempts, member };
       } catch (e) {
