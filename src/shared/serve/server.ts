@@ -268,7 +268,11 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       if (!rule.read) cache.counters.bypassed++;
       else {
         const hit = await cache.get(key);
-        if (hit) return sendJson(res, id, 200, hit, ['x-llmops-cache', 'hit']);
+        if (hit) {
+          sendJson(res, id, 200, hit, ['x-llmops-cache', 'hit']);
+          // Answered without a line: logged all the same, so monitoring sees what callers got.
+          return requestLog?.record(id, inputs, hit, { latencyMs: performance.now() - exchange.started, status: 200 });
+        }
       }
     }
     const r = await runner.run(inputs, { signal: abort.signal, parent: exchange.trace?.parent });
