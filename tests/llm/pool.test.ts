@@ -111,6 +111,31 @@ test('all endpoints down: the call fails with one exit-3 error naming the pool b
   expect((e as PoolExhaustedError).exitCode).toBe(3);
 });
 
+test('a pool none of whose endpoints can be reached fails the step (LlmService.unreachable); one live member does not', async () => {
+  const live = await server();
+  const pooled = (urls: string[]) => ({
+    name: 'aoai',
+    type: 'AzureOpenAIConnection',
+    value: { api_base: urls[0], api_key: 'k' },
+    secretKeys: [],
+    endpoints: urls.map((u) => ({
+      type: 'AzureOpenAIConnection',
+      value: { api_base: u, api_key: 'k' },
+      weight: 1,
+      priority: 1,
+    })),
+  });
+  const dead = [`http://127.0.0.1:${await deadPort()}`, `http://127.0.0.1:${await deadPort()}`];
+  const down = new LlmService({ client: { timeoutMs: 1_000 } });
+  await down.call('chat', pooled(dead), ask(0), []).catch(() => undefined);
+  expect(down.unreachable()?.message).toMatch(
+    /^model endpoint aoai\[0\] http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED/,
+  );
+  const half = new LlmService();
+  for (let i = 0; i < 10; i++) await half.call('chat', pooled([dead[0], live.url]), ask(i), []);
+  expect(half.unreachable()).toBeUndefined();
+});
+
 test("a request's own fault (400) is not retried on other endpoints", async () => {
   const a = await server({ rules: [{ match: 'bad', error: { status: 400, message: 'bad request' } }] });
   const b = await server({ rules: [{ match: 'bad', error: { status: 400, message: 'bad request' } }] });

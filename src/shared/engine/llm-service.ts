@@ -139,7 +139,14 @@ export class LlmService {
 
   /** The endpoints whose circuit opened (unreachable): a step that used this service fails with exit 3. */
   unreachable(): EndpointUnreachableError | undefined {
-    return this.limiters.unreachable()[0];
+    const down = this.limiters.unreachable()[0];
+    if (down) return down;
+    // A pool fails the step only when none of its endpoints could be reached (one live member answers for all).
+    for (const pool of this.pools.values()) {
+      const errors = pool.members.map((m) => m.breaker.stepError);
+      if (errors.every((e) => e !== undefined && /^E[A-Z_]+$/.test(e.code))) return errors[0];
+    }
+    return undefined;
   }
 
   /** The time limit other outside fetches of a line (image URLs) share with model calls. */
