@@ -11,7 +11,13 @@ import { loadUseCase } from '../shared/config/use-case.js';
 import { connectionFromEnv, loadConnections } from '../shared/engine/index.js';
 import { ConfigError } from '../shared/errors.js';
 import type { LoadedFlow } from '../shared/flow/index.js';
-import { requestLogFromEnv, startFlowServer, writeBuildContext } from '../shared/serve/index.js';
+import {
+  degradeFromEnv,
+  requestLogFromEnv,
+  serveCacheFromEnv,
+  startFlowServer,
+  writeBuildContext,
+} from '../shared/serve/index.js';
 import { guardFromEnv } from '../shared/safety/guard.js';
 import { parseInitOptions } from './flow.js';
 
@@ -34,6 +40,10 @@ export interface ServeCommandOptions {
   requestLogPii?: string;
   guards?: string;
   deployment?: string;
+  cache?: string;
+  cacheTtl?: string;
+  maxInFlight?: string;
+  fallback?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -141,6 +151,19 @@ export function registerServeCommand(program: Command): void {
       '--deployment <name>',
       'who answers (a deployment, version or colour), written on every request-log line so `llmops monitor --compare` can tell versions apart (env LLMOPS_DEPLOYMENT)',
     )
+    .option(
+      '--cache <memory|redis|off>',
+      'response cache of /score (env LLMOPS_SERVE_CACHE; redis reads its URL from LLMOPS_SERVE_CACHE_REDIS_URL)',
+    )
+    .option('--cache-ttl <seconds>', 'how long a cached answer is served (env LLMOPS_SERVE_CACHE_TTL; default 300)')
+    .option(
+      '--max-in-flight <n>',
+      '/score requests answered at once; beyond, 503 with Retry-After (env LLMOPS_SERVE_MAX_IN_FLIGHT)',
+    )
+    .option(
+      '--fallback <json>',
+      'outputs answered (marked x-llmops-degraded) when the models cannot answer or the line times out (env LLMOPS_SERVE_FALLBACK)',
+    )
     .addHelpText(
       'after',
       `
@@ -167,6 +190,15 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
             );
           host.mask(apiKey);
         }
+        const servingEnv = {
+          ...process.env,
+          ...(opts.cache !== undefined ? { LLMOPS_SERVE_CACHE: opts.cache } : {}),
+          ...(opts.cacheTtl !== undefined ? { LLMOPS_SERVE_CACHE_TTL: opts.cacheTtl } : {}),
+          ...(opts.maxInFlight !== undefined ? { LLMOPS_SERVE_MAX_IN_FLIGHT: opts.maxInFlight } : {}),
+          ...(opts.fallback !== undefined ? { LLMOPS_SERVE_FALLBACK: opts.fallback } : {}),
+        };
+        const cache = serveCacheFromEnv(servingEnv);
+        if (cache?.redisUrl) host.mask(cache.redisUrl); // it may carry a password
         const server = await startFlowServer({
           flow: source.flow,
           connections: source.connections,
@@ -192,6 +224,8 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
             ...process.env,
             ...(opts.guards !== undefined ? { LLMOPS_GUARDS: readGuardsFile(opts.guards) } : {}),
           }),
+          cache,
+          degrade: degradeFromEnv(servingEnv),
         });
         process.stderr.write(
           JSON.stringify({

@@ -17,6 +17,116 @@ export interface Connection {
   /** Configs and secrets flattened. */
   value: Record<string, ConnectionValue>;
   secretKeys: string[];
+  /**
+   * A model pool: the endpoints/deployments that answer for this connection (llm/pool.ts). Absent for a
+   * connection with one endpoint. `value` then holds the first endpoint's values (what Python code receives).
+   */
+  endpoints?: PoolEndpoint[];
+}
+
+/** One endpoint of a pooled connection: its own type, URL and secret, its share and its rank. */
+export interface PoolEndpoint {
+  type: string;
+  value: Record<string, ConnectionValue>;
+  /** Share of traffic among endpoints of the same priority (> 0). Default 1. */
+  weight: number;
+  /** Lower is tried first; higher ones serve while all lower ones are out. Default 1. */
+  priority: number;
+}
+
+/**
+ * A pooled connection: each endpoint takes the connection's own fields (api_version, …) unless it sets them, and
+ * the connection's `value` is its most preferred endpoint's (what Python code that reads the connection sees).
+ */
+export function pooledConnection(
+  name: string,
+  type: string,
+  shared: Record<string, ConnectionValue>,
+  secretKeys: string[],
+  endpoints: PoolEndpoint[],
+): Connection {
+  const full = endpoints.map((e) => ({ ...e, value: { ...shared, ...e.value } }));
+  const first = full.reduce((a, b) => (b.priority < a.priority ? b : a));
+  return { name, type, value: { ...first.value }, secretKeys, endpoints: full };
+}
+
+const MODEL_CONNECTION_TYPES = new Set(['AzureOpenAIConnection', 'OpenAIConnection', 'ServerlessConnection']);
+/** The connection-file spellings of those types. */
+const TYPE_ALIASES: Record<string, string> = {
+  azure_open_ai: 'AzureOpenAIConnection',
+  open_ai: 'OpenAIConnection',
+  serverless: 'ServerlessConnection',
+};
+
+/**
+ * Checks and builds a connection's `endpoints` list. `field` resolves one value (placeholders, URL checks,
+ * secrets) into the map it is given; problems are reported at the entry's own line.
+ */
+export function poolEndpointsOf(
+  raw: unknown,
+  connectionType: string,
+  at: (path: PathSegment[]) => { file: string; line?: number; column?: number },
+  base: PathSegment[],
+  field: (into: Record<string, ConnectionValue>, key: string, v: unknown, path: PathSegment[]) => void,
+  problems: Problem[],
+): PoolEndpoint[] | undefined {
+  const label = base
+    .map(String)
+    .join('.')
+    .replace(/\.(\d+)\./g, '[$1].');
+  if (!Array.isArray(raw) || raw.length === 0) {
+    problems.push({
+      ...at(base),
+      message: `${label}: expected a list of one or more endpoints (mappings with api_base/base_url, api_key, weight, priority)`,
+    });
+    return undefined;
+  }
+  const out: PoolEndpoint[] = [];
+  raw.forEach((item, i) => {
+    const path = [...base, i];
+    if (!item || typeof item !== 'object' || Array.isArray(item)) {
+      problems.push({ ...at(path), message: `${label}[${i}]: expected a mapping, found ${JSON.stringify(item)}` });
+      return;
+    }
+    const entry = item as Record<string, unknown>;
+    const given = entry.connection_type ?? entry.type ?? connectionType;
+    const type = typeof given === 'string' ? (TYPE_ALIASES[given] ?? given) : given;
+    if (typeof type !== 'string' || !MODEL_CONNECTION_TYPES.has(type)) {
+      problems.push({
+        ...at([...path, entry.connection_type !== undefined ? 'connection_type' : 'type']),
+        message: `${label}[${i}]: found connection type ${JSON.stringify(given)}, expected one of ${[...MODEL_CONNECTION_TYPES].join(', ')}`,
+      });
+      return;
+    }
+    let weight = 1;
+    let priority = 1;
+    const value: Record<string, ConnectionValue> = {};
+    for (const [key, v] of Object.entries(entry)) {
+      if (key === 'connection_type' || key === 'type') continue;
+      if (key === 'weight') {
+        if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
+          problems.push({
+            ...at([...path, key]),
+            message: `${label}[${i}].weight: found ${JSON.stringify(v)}, expected a number above 0`,
+          });
+        else weight = v;
+      } else if (key === 'priority') {
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+          problems.push({
+            ...at([...path, key]),
+            message: `${label}[${i}].priority: found ${JSON.stringify(v)}, expected a whole number 0 or more (lower is tried first)`,
+          });
+        else priority = v;
+      } else if (v !== null && typeof v === 'object') {
+        problems.push({
+          ...at([...path, key]),
+          message: `${label}[${i}].${key}: found a ${Array.isArray(v) ? 'list' : 'mapping'}, expected a text value`,
+        });
+      } else field(value, key, v, [...path, key]);
+    }
+    out.push({ type, value, weight, priority });
+  });
+  return out;
 }
 
 const secretFieldNames = new Set(['api_key', 'key', 'secret', 'password', 'token', 'connection_string']);
@@ -36,6 +146,7 @@ export function resolveConnections(
     const modelConnection = /openai|open_ai|serverless/i.test(type);
     const value: Record<string, ConnectionValue> = {};
     const secretKeys: string[] = [];
+    let into = value;
     const resolve = (key: string, v: unknown, path: PathSegment[], secret: boolean) => {
       const variable = placeholderName(v);
       let resolved: ConnectionValue | undefined = v as ConnectionValue;
@@ -62,14 +173,30 @@ export function resolveConnections(
           ...locate(source, path),
           message: `connections[${index}].${path.slice(2).join('.')}: ${badUrl}${variable !== undefined ? ` (from ${connectionVariable(name, variable)})` : ''}`,
         });
-      value[key] = resolved;
+      into[key] = resolved;
       if (secret) {
-        secretKeys.push(key);
+        if (!secretKeys.includes(key)) secretKeys.push(key);
         secrets.add(String(resolved));
       }
     };
+    let endpoints: PoolEndpoint[] | undefined;
     for (const [key, v] of Object.entries(entry)) {
       if (key === 'name' || key === 'connection_type') continue;
+      if (key === 'endpoints' && modelConnection) {
+        endpoints = poolEndpointsOf(
+          v,
+          type,
+          (path) => locate(source, path),
+          ['connections', index, 'endpoints'],
+          (target, k, inner, path) => {
+            into = target;
+            resolve(k, inner, path, secretFieldNames.has(k) || /key|secret|password|token/i.test(k));
+            into = value;
+          },
+          problems,
+        );
+        continue;
+      }
       const nested = v !== null && typeof v === 'object' && !Array.isArray(v);
       if (nested && (key.includes('configs') || key.includes('secrets'))) {
         for (const [k, inner] of Object.entries(v as Record<string, unknown>)) {
@@ -84,7 +211,8 @@ export function resolveConnections(
         );
       }
     }
-    out.push({ name, type, value, secretKeys });
+    if (endpoints && endpoints.length > 0) out.push(pooledConnection(name, type, value, secretKeys, endpoints));
+    else out.push({ name, type, value, secretKeys });
   });
   return out;
 }

@@ -7,7 +7,14 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { environmentConnection, type Connection, type ConnectionValue } from '../config/connections.js';
+import {
+  environmentConnection,
+  poolEndpointsOf,
+  pooledConnection,
+  type Connection,
+  type ConnectionValue,
+  type PoolEndpoint,
+} from '../config/connections.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { locate, readSource } from '../source.js';
 import { ENDPOINT_URL_FIELDS, endpointUrlProblem } from '../llm/endpoint-url.js';
@@ -30,7 +37,7 @@ const DEFAULTS: Record<string, Record<string, string>> = {
   AzureOpenAIConnection: { api_type: 'azure', api_version: '2024-02-01' },
   CognitiveSearchConnection: { api_version: '2023-11-01' },
 };
-const META_KEYS = new Set(['$schema', 'name', 'type', 'module', 'configs', 'secrets']);
+const META_KEYS = new Set(['$schema', 'name', 'type', 'module', 'configs', 'secrets', 'endpoints']);
 
 /** Reads one connection YAML file (§3.1). `${env:VAR}` values are read from `env`; a missing variable is a ConfigError. */
 export function loadConnectionFile(file: string, env: Record<string, string | undefined> = process.env): Connection {
@@ -51,7 +58,8 @@ export function loadConnectionFile(file: string, env: Record<string, string | un
   const type = CLASS_OF[raw.type as string];
   const value: Record<string, ConnectionValue> = { ...DEFAULTS[type] };
   const secretKeys: string[] = [];
-  const put = (key: string, v: unknown, path: string[], secret: boolean) => {
+  let into = value;
+  const put = (key: string, v: unknown, path: (string | number)[], secret: boolean) => {
     if (v === null || v === undefined) return;
     let resolved: unknown = v;
     if (typeof v === 'string') {
@@ -72,7 +80,7 @@ export function loadConnectionFile(file: string, env: Record<string, string | un
         ? endpointUrlProblem(resolved, resolved === v)
         : undefined;
     if (badUrl) problems.push({ ...locate(source, path), message: `${key}: ${badUrl}` });
-    value[key] = typeof resolved === 'object' ? JSON.stringify(resolved) : (resolved as ConnectionValue);
+    into[key] = typeof resolved === 'object' ? JSON.stringify(resolved) : (resolved as ConnectionValue);
     if (secret && !secretKeys.includes(key)) secretKeys.push(key);
   };
   for (const [k, v] of Object.entries(raw)) if (!META_KEYS.has(k)) put(k, v, [k], k === 'api_key');
@@ -80,7 +88,22 @@ export function loadConnectionFile(file: string, env: Record<string, string | un
     const g = raw[group];
     if (g && typeof g === 'object') for (const [k, v] of Object.entries(g)) put(k, v, [group, k], group === 'secrets');
   }
+  let endpoints: PoolEndpoint[] | undefined;
+  if (raw.endpoints !== undefined && /OpenAI|Serverless/.test(type))
+    endpoints = poolEndpointsOf(
+      raw.endpoints,
+      type,
+      (path) => locate(source, path),
+      ['endpoints'],
+      (target, k, v, path) => {
+        into = target;
+        put(k, v, path, k === 'api_key');
+        into = value;
+      },
+      problems,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
+  if (endpoints) return pooledConnection(raw.name as string, type, value, secretKeys, endpoints);
   return { name: raw.name as string, type, value, secretKeys };
 }
 

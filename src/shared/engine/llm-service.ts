@@ -19,6 +19,7 @@ import {
   type ResponseCache,
   type TokenUsage,
 } from '../llm/index.js';
+import { LlmPool, type PoolResult } from '../llm/pool.js';
 import { genAiSystem, telemetry } from '../telemetry/hooks.js';
 
 /** Tokens, cost and calls of a line or node; filled as calls finish. */
@@ -63,6 +64,7 @@ export type LlmApiName = 'chat' | 'completion' | 'embedding';
 
 export class LlmService {
   private readonly clients = new Map<string, LlmClient>();
+  private readonly pools = new Map<string, LlmPool>();
   private readonly limiters: LimiterRegistry;
 
   constructor(private readonly options: LlmServiceOptions = {}) {
@@ -111,9 +113,40 @@ export class LlmService {
     return c;
   }
 
+  /** The pool of a connection with several endpoints (cached like clients). Unusable endpoints → ConfigError. */
+  pool(connection: Connection, calledFrom = 'aoai-tool'): LlmPool {
+    const key = `${connection.name}\u0000${calledFrom}`;
+    let p = this.pools.get(key);
+    if (!p) {
+      const rates = pacingOf(this.options.rates);
+      p = new LlmPool({
+        ...this.options.client,
+        name: connection.name,
+        members: connection.endpoints!.map((e, i) => ({
+          connection: { type: e.type, name: `${connection.name}.endpoints[${i}]`, value: e.value },
+          weight: e.weight,
+          priority: e.priority,
+        })),
+        cache: this.options.cache,
+        calledFrom,
+        maxConcurrency: this.options.maxConcurrency ?? 64,
+        limiterFactory: rates ? (n) => new PacedLimiter(n, rates) : undefined,
+      });
+      this.pools.set(key, p);
+    }
+    return p;
+  }
+
   /** The endpoints whose circuit opened (unreachable): a step that used this service fails with exit 3. */
   unreachable(): EndpointUnreachableError | undefined {
-    return this.limiters.unreachable()[0];
+    const down = this.limiters.unreachable()[0];
+    if (down) return down;
+    // A pool fails the step only when none of its endpoints could be reached (one live member answers for all).
+    for (const pool of this.pools.values()) {
+      const errors = pool.members.map((m) => m.breaker.stepError);
+      if (errors.every((e) => e !== undefined && /^E[A-Z_]+$/.test(e.code))) return errors[0];
+    }
+    return undefined;
   }
 
   /** The time limit other outside fetches of a line (image URLs) share with model calls. */
@@ -124,7 +157,8 @@ export class LlmService {
   /** Checks at load time that a connection can call a model. */
   check(connection: Connection): void {
     if (this.options.checkAtLoad === false) return;
-    this.client(connection);
+    if (connection.endpoints) this.pool(connection);
+    else this.client(connection);
   }
 
   /**
@@ -140,6 +174,7 @@ export class LlmService {
     calledFrom?: string,
   ): Promise<LlmResult<unknown>> {
     if (telemetry) return this.tracedCall(api, connection, body, usage, signal, calledFrom);
+    if (connection.endpoints) return this.poolCall(api, connection, body, usage, signal, calledFrom);
     let pending: Promise<LlmResult<unknown>>;
     let client: LlmClient;
     try {
@@ -168,7 +203,9 @@ export class LlmService {
     signal?: AbortSignal,
     calledFrom?: string,
   ): Promise<LlmResult<unknown>> {
-    const client = this.client(connection, calledFrom);
+    const pool = connection.endpoints ? this.pool(connection, calledFrom) : undefined;
+    const client = pool ? pool.members[0].client : this.client(connection, calledFrom);
+    const caller = pool ?? client;
     const span = telemetry!.modelCallStart(usage[usage.length - 1], {
       api,
       system: genAiSystem(client.endpoint.provider),
@@ -179,11 +216,13 @@ export class LlmService {
       const options = { signal, traceparent: span.traceparent };
       const result =
         api === 'chat'
-          ? await client.chat(body, options)
+          ? await caller.chat(body, options)
           : api === 'completion'
-            ? await client.completion(body, options)
-            : await client.embedding(body, options);
-      this.settleQuota(client, api, body, result);
+            ? await caller.completion(body, options)
+            : await caller.embedding(body, options);
+      // A pool's tokens count against the member that answered.
+      const answeredBy = pool ? (result as PoolResult<unknown>).member?.client : client;
+      if (answeredBy) this.settleQuota(answeredBy, api, body, result);
       const cost = this.costOf(result, body);
       for (const u of usage) addUsage(u, result.usage, cost);
       span.end({
@@ -198,6 +237,19 @@ export class LlmService {
       span.end({ error: e });
       throw e;
     }
+  }
+
+  private async poolCall(
+    api: LlmApiName,
+    connection: Connection,
+    body: Record<string, unknown>,
+    usage: Usage[],
+    signal?: AbortSignal,
+    calledFrom?: string,
+  ): Promise<LlmResult<unknown>> {
+    const result = await this.pool(connection, calledFrom).call(api, body, { signal });
+    if (result.member) this.settleQuota(result.member.client, api, body, result);
+    return this.account(result, body, usage);
   }
 
   /** A declared tokens-per-minute quota is settled with what the answer really used. */

@@ -85,6 +85,8 @@ export interface LlmClientOptions extends EndpointOptions {
    * Streams always use fetch.
    */
   transport?: 'node' | 'fetch';
+  /** Sees every answer's status and headers (a model pool reads rate-limit headroom from them). */
+  observe?: (status: number, header: (name: string) => string | null) => void;
 }
 
 /** Per-call options. */
@@ -110,6 +112,7 @@ export class LlmClient {
   private readonly nodeTransport: boolean;
   private readonly cache?: ResponseCache;
   private readonly timeouts: DeadlineQueue;
+  private readonly observe?: (status: number, header: (name: string) => string | null) => void;
 
   constructor(options: LlmClientOptions) {
     if (!options.endpoint && !options.connection) throw new TypeError('LlmClient needs a connection or an endpoint');
@@ -122,6 +125,7 @@ export class LlmClient {
     this.fetchImpl = options.fetch ?? fetch;
     this.nodeTransport = options.fetch === undefined && options.transport !== 'fetch';
     this.cache = options.cache && options.cache.mode !== 'off' ? options.cache : undefined;
+    this.observe = options.observe;
   }
 
   /** POST /chat/completions. `body` is the request as the API takes it (`model` = Azure deployment or OpenAI model). */
@@ -398,6 +402,7 @@ export class LlmClient {
         };
         call.response.then(settle, reject);
       });
+      this.observe?.(res.status, res.header);
       if (res.status >= 200 && res.status < 300) return { ok: true, value: JSON.parse(res.text) };
       return {
         ok: false,
@@ -421,6 +426,7 @@ export class LlmClient {
     res: Response,
     consume: (res: Response) => Promise<R>,
   ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
+    this.observe?.(res.status, (name) => res.headers.get(name));
     if (res.ok) return { ok: true, value: await consume(res) };
     const errorText = await res.text();
     return {

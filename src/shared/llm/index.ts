@@ -47,3 +47,12 @@ export {
 } from './cache.js';
 export { DEFAULT_PRICES, mergePrices, priceOf, estimateCost, type ModelPrice, type PriceTable } from './pricing.js';
 export { loadTokenizers, countTextTokens, countChatTokens, encodingNameFor, contentText } from './tokens.js';
+export {
+  LlmPool,
+  PoolMember,
+  PoolExhaustedError,
+  DEFAULT_POOL_BREAKER,
+  type LlmPoolOptions,
+  type PoolMemberOptions,
+  type PoolResult,
+} from './pool.js';

@@ -20,3 +20,14 @@ export {
 export { ServerMetrics } from './metrics.js';
 export { RequestLog, openRequestLog, requestLogFromEnv, type RequestLogOptions } from './request-log.js';
 export { writeBuildContext, type BuildContextOptions, type BuildContextResult } from './build-context.js';
+export {
+  ServeCache,
+  MemoryStore,
+  RedisStore,
+  cacheDirectives,
+  type CacheStore,
+  type CacheCounters,
+  type ServeCacheOptions,
+} from './cache.js';
+export { degradeReason, type DegradeOptions, type DegradeCounters } from './degrade.js';
+export { serveCacheFromEnv, degradeFromEnv } from './resilience-env.js';

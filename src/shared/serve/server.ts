@@ -11,6 +11,8 @@ import { assetPath } from '../assets.js';
 import type { LineResult } from '../engine/index.js';
 import { jsonNestsDeeper } from '../json-depth.js';
 import type { Guard, GuardEvent } from '../safety/guard.js';
+import { cacheDirectives, ServeCache, type ServeCacheOptions } from './cache.js';
+import { degradeReason, newDegradeCounters, type DegradeOptions } from './degrade.js';
 import { ServerMetrics } from './metrics.js';
 import { telemetry, type RequestTrace } from '../telemetry/hooks.js';
 import { failureKind, parseFeedback } from './feedback.js';
@@ -46,6 +48,10 @@ export interface FlowServerOptions extends ServeFlowOptions {
   requestLog?: RequestLogOptions;
   /** Opt-in safety guards on requests and answers (safety/guard.ts): a blocked exchange gets the refusal. */
   guard?: Guard;
+  /** Response cache of /score (opt-in): in-process, or Redis when `redisUrl` is set. */
+  cache?: ServeCacheOptions;
+  /** Fallback answer and load shedding (degrade.ts). */
+  degrade?: DegradeOptions;
 }
 
 export interface FlowServer {
@@ -77,7 +83,17 @@ export function serverVersion(): string {
 /** Prepares the flow (ConfigError if it cannot run) and listens. */
 export async function startFlowServer(options: FlowServerOptions): Promise<FlowServer> {
   const runner = await createServeRunner(options);
+  const cache = options.cache ? ServeCache.open(options.cache) : undefined;
+  await cache?.ready();
   const metrics = new ServerMetrics();
+  const degrade = options.degrade ?? {};
+  const degraded = (metrics.degrade = newDegradeCounters());
+  metrics.cache = cache?.counters;
+  const maxScoring = degrade.maxInFlight ?? Number.POSITIVE_INFINITY;
+  const retryAfter = String(degrade.retryAfterSeconds ?? 1);
+  let scoring = 0;
+  // What identifies the flow in cache keys: its name and the variants it serves with.
+  const flowIdentity = `${options.variants?.join(',') ?? ''}`;
   const log =
     options.log === false ? undefined : (options.log ?? ((line: string) => void process.stderr.write(line + '\n')));
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
@@ -189,6 +205,21 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       return sendError(res, id, 405, 'UserError', `${route} accepts POST, found ${method}`);
     }
     if (route === '/feedback') return feedback(req, res, id);
+    // Shed before reading the body: a refused request costs its headers only, and the answer is immediate.
+    if (scoring >= maxScoring) {
+      degraded.shed++;
+      req.resume();
+      res.setHeader('retry-after', retryAfter);
+      return sendError(
+        res,
+        id,
+        503,
+        'ServiceUnavailable',
+        `The server is answering ${scoring} requests, its limit; retry after ${retryAfter} s`,
+      );
+    }
+    scoring++;
+    res.once('close', () => scoring--);
     // Returned, not awaited: no suspended frame of this function per request while the line runs.
     return score(req, res, exchange);
   }
@@ -238,7 +269,27 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     }
     const abort = (exchange.abort = new AbortController());
     if (accept === 'stream') return streamScore(res, exchange, inputs, abort.signal, exchange.trace?.parent);
+    const rule = cache ? cacheDirectives(req.headers['cache-control']) : undefined;
+    let key: string | undefined;
+    if (cache && rule) {
+      key = cache.keyOf(`${runner.flow.name}\u0000${flowIdentity}`, inputs);
+      if (!rule.read) cache.counters.bypassed++;
+      else {
+        const hit = await cache.get(key);
+        if (hit) {
+          sendJson(res, id, 200, hit, ['x-llmops-cache', 'hit']);
+          // Answered without a line: logged all the same, so monitoring sees what callers got.
+          return requestLog?.record(id, inputs, hit, { latencyMs: performance.now() - exchange.started, status: 200 });
+        }
+      }
+    }
     const r = await runner.run(inputs, { signal: abort.signal, parent: exchange.trace?.parent });
+    const reason = r.status !== 'Completed' && degrade.fallback ? degradeReason(r.error) : undefined;
+    if (reason) {
+      degraded.fallback[reason]++;
+      sendJson(res, id, 200, { ...degrade.fallback, llmops_degraded: reason }, ['x-llmops-degraded', reason]);
+      return logFailure(exchange, 200, r);
+    }
     if (r.status !== 'Completed') {
       const status = statusOfLineError(r.error);
       sendError(res, id, status, r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
@@ -249,7 +300,8 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       const event = await guard.checkResponse(outputs);
       if (event) return refuse(res, exchange, inputs, event);
     }
-    sendJson(res, id, 200, outputs);
+    sendJson(res, id, 200, outputs, key ? ['x-llmops-cache', rule!.read ? 'miss' : 'bypass'] : undefined);
+    if (key && rule!.write) void cache!.put(key, outputs);
     requestLog?.record(id, inputs, outputs, {
       latencyMs: performance.now() - exchange.started,
       status: 200,
@@ -427,6 +479,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       clearTimeout(timer);
       await runner.close();
       await requestLog?.close();
+      await cache?.close();
     })());
   return { url: `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`, port, runner, close };
 }
@@ -534,16 +587,18 @@ function traceparentOf(req: IncomingMessage): string | undefined {
  * The answer with its headers as one flat array: writeHead writes it as it is (a header set before, like
  * `allow` or `connection: close`, is merged in by node).
  */
-function sendJson(res: ServerResponse, requestId: string, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, requestId: string, status: number, body: unknown, extra?: string[]): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, [
+  const headers = [
     'content-type',
     'application/json',
     'content-length',
     String(Buffer.byteLength(text)),
     'x-request-id',
     requestId,
-  ]);
+  ];
+  if (extra) headers.push(...extra);
+  res.writeHead(status, headers);
   res.end(text);
 }
 
