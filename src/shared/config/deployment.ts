@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type Problem } from '../errors.js';
 import { locate, type SourceFile } from '../source.js';
+import { autoscaleOf, checkAutoscale, type AutoscaleSettings } from './autoscale.js';
 import { checkSchema } from './schema-check.js';
 
 export const deploymentTargets = [
@@ -61,6 +62,7 @@ export function checkDeployment(
   }
   checkContainerApps(source, config, problems);
   checkBuildRegistry(source, config, problems);
+  checkAutoscale(source, config, problems);
   return config;
 }
 
@@ -167,6 +169,8 @@ export interface AzureEndpointEntry {
   appInsights?: boolean;
   /** AUTH_MODE of a new endpoint, as the API spells it. */
   authMode?: 'Key' | 'AMLToken' | 'AADToken';
+  /** AUTOSCALE (managed endpoints): Azure Monitor autoscale settings on the new deployment. */
+  autoscale?: AutoscaleSettings;
 }
 
 /** AUTH_MODE as written in the template's configs (key, aml_token, aad_token) or as the API spells it. */
@@ -233,6 +237,7 @@ export function azureEndpointEntry(
           .toLowerCase()
           .replace(/_/g, '')
       ],
+    autoscale: autoscaleOf(e),
   };
 }
 
@@ -254,6 +259,8 @@ export interface WebAppEntry {
   userManagedIdentity?: string;
   environmentVariables: Record<string, string>;
   testFile?: string;
+  /** AUTOSCALE: Azure Monitor autoscale settings on the App Service plan. */
+  autoscale?: AutoscaleSettings;
 }
 
 /** The `webapp_endpoint` entry for the env (ENV_NAME); a missing one is a ConfigError naming the file. */
@@ -294,6 +301,7 @@ export function webAppEntry(
       Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     ),
     testFile: str('TEST_FILE_PATH'),
+    autoscale: autoscaleOf(e),
   };
 }
 
@@ -327,6 +335,8 @@ export interface ContainerAppEntry {
   /** Environment variable → container-app secret name. */
   secretEnvironmentVariables: Record<string, string>;
   testFile?: string;
+  /** AUTOSCALE: the revision's scale rules (its bounds are minReplicas / maxReplicas above). */
+  autoscale?: AutoscaleSettings;
 }
 
 /** The `container_app_endpoint` entry for the env (ENV_NAME); a missing one names the file and what exists. */
@@ -347,6 +357,7 @@ export function containerAppEntry(
   const num = (k: string, fallback: number) => (str(k) === undefined ? fallback : Number(e[k]));
   const record = (k: string) =>
     Object.fromEntries(Object.entries((e[k] ?? {}) as Record<string, unknown>).map(([n, v]) => [n, String(v)]));
+  const autoscale = autoscaleOf(e);
   return {
     index,
     appName: String(e.CONTAINER_APP_NAME),
@@ -361,8 +372,8 @@ export function containerAppEntry(
     identity: str('USER_MANAGED_ID'),
     cpu: num('CPU', 0.5),
     memory: str('MEMORY') ?? '1Gi',
-    minReplicas: num('MIN_REPLICAS', 1),
-    maxReplicas: num('MAX_REPLICAS', Math.max(3, num('MIN_REPLICAS', 1))),
+    minReplicas: autoscale?.minInstances ?? num('MIN_REPLICAS', 1),
+    maxReplicas: autoscale?.maxInstances ?? num('MAX_REPLICAS', Math.max(3, num('MIN_REPLICAS', 1))),
     targetPort: num('TARGET_PORT', 8080),
     currentTraffic: num('CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION', 100),
     revisionSuffix: str('REVISION_SUFFIX') === 'unique' ? 'unique' : 'content-hash',
@@ -371,6 +382,7 @@ export function containerAppEntry(
     secrets: record('SECRETS'),
     secretEnvironmentVariables: record('SECRET_ENVIRONMENT_VARIABLES'),
     testFile: str('TEST_FILE_PATH'),
+    autoscale,
   };
 }
 
@@ -398,6 +410,8 @@ export interface KubernetesEntry {
   rolloutTimeoutSeconds: number;
   environmentVariables: Record<string, string>;
   testFile?: string;
+  /** AUTOSCALE: a HorizontalPodAutoscaler per colour (its MIN_INSTANCES is then the starting replica count). */
+  autoscale?: AutoscaleSettings;
 }
 
 /** The `kubernetes` entry for the env (ENV_NAME); a missing one is a ConfigError naming the file and what exists. */
@@ -439,7 +453,7 @@ export function kubernetesEntry(
     image: str('IMAGE'),
     registryName: str('REGISTRY_NAME'),
     registryResourceGroup: str('REGISTRY_RG_NAME'),
-    replicas: num('REPLICAS', 1),
+    replicas: autoscaleOf(e)?.minInstances ?? num('REPLICAS', 1),
     containerPort: num('CONTAINER_PORT', 8080),
     resources: {
       requests: quantities('CPU_REQUEST', 'MEMORY_REQUEST'),
@@ -452,5 +466,6 @@ export function kubernetesEntry(
       Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     ),
     testFile: str('TEST_FILE_PATH'),
+    autoscale: autoscaleOf(e),
   };
 }
