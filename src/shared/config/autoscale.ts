@@ -42,8 +42,7 @@ const UNSUPPORTED: Record<AutoscaleArray, Partial<Record<string, string>>> = {
       'App Service plan autoscale has no in-flight request metric; use REQUESTS_PER_MINUTE or CPU_PERCENT',
   },
   kubernetes: {
-    REQUESTS_PER_MINUTE:
-      'a HorizontalPodAutoscaler needs a custom metrics adapter for request rates; use CPU_PERCENT',
+    REQUESTS_PER_MINUTE: 'a HorizontalPodAutoscaler needs a custom metrics adapter for request rates; use CPU_PERCENT',
     CONCURRENT_REQUESTS:
       'a HorizontalPodAutoscaler needs a custom metrics adapter for in-flight requests; use CPU_PERCENT',
   },
@@ -78,30 +77,54 @@ export function checkAutoscale(
       const min = block.MIN_INSTANCES === undefined ? 1 : Number(block.MIN_INSTANCES);
       const max = Number(block.MAX_INSTANCES);
       if (min > max)
-        push(['AUTOSCALE', 'MAX_INSTANCES'], `${where}.MAX_INSTANCES: ${max} is below MIN_INSTANCES ${min}; expected at least ${min}`);
+        push(
+          ['AUTOSCALE', 'MAX_INSTANCES'],
+          `${where}.MAX_INSTANCES: ${max} is below MIN_INSTANCES ${min}; expected at least ${min}`,
+        );
       if (min < 1 && array !== 'container_app_endpoint')
-        push(['AUTOSCALE', 'MIN_INSTANCES'], `${where}.MIN_INSTANCES: ${min}; expected at least 1 (only container_app_endpoint scales to zero)`);
+        push(
+          ['AUTOSCALE', 'MIN_INSTANCES'],
+          `${where}.MIN_INSTANCES: ${min}; expected at least 1 (only container_app_endpoint scales to zero)`,
+        );
       if (block.DEFAULT_INSTANCES !== undefined) {
         const d = Number(block.DEFAULT_INSTANCES);
         if (!AZURE_MONITOR.has(array))
-          push(['AUTOSCALE', 'DEFAULT_INSTANCES'], `${where}.DEFAULT_INSTANCES: ${array} cannot express it: only Azure Monitor autoscale (azure_managed_endpoint, webapp_endpoint) has a default instance count`);
+          push(
+            ['AUTOSCALE', 'DEFAULT_INSTANCES'],
+            `${where}.DEFAULT_INSTANCES: ${array} cannot express it: only Azure Monitor autoscale (azure_managed_endpoint, webapp_endpoint) has a default instance count`,
+          );
         else if (d < min || d > max)
-          push(['AUTOSCALE', 'DEFAULT_INSTANCES'], `${where}.DEFAULT_INSTANCES: ${d} is outside MIN_INSTANCES..MAX_INSTANCES (${min}..${max}); expected a count within them`);
+          push(
+            ['AUTOSCALE', 'DEFAULT_INSTANCES'],
+            `${where}.DEFAULT_INSTANCES: ${d} is outside MIN_INSTANCES..MAX_INSTANCES (${min}..${max}); expected a count within them`,
+          );
       }
       if (AZURE_MONITOR.has(array))
         for (const key of ['SCALE_OUT_COOLDOWN_SECONDS', 'SCALE_IN_COOLDOWN_SECONDS'])
           if (block[key] !== undefined && Number(block[key]) < 60)
-            push(['AUTOSCALE', key], `${where}.${key}: ${Number(block[key])}; expected at least 60 (Azure Monitor autoscale cooldowns are 1 minute to 1 week)`);
+            push(
+              ['AUTOSCALE', key],
+              `${where}.${key}: ${Number(block[key])}; expected at least 60 (Azure Monitor autoscale cooldowns are 1 minute to 1 week)`,
+            );
       if (array === 'kubernetes') {
         if (block.CPU_PERCENT !== undefined && !entry.CPU_REQUEST)
-          push(['AUTOSCALE', 'CPU_PERCENT'], `${where}.CPU_PERCENT: found no CPU_REQUEST in the entry; expected one (a HorizontalPodAutoscaler measures CPU use as a share of the request)`);
+          push(
+            ['AUTOSCALE', 'CPU_PERCENT'],
+            `${where}.CPU_PERCENT: found no CPU_REQUEST in the entry; expected one (a HorizontalPodAutoscaler measures CPU use as a share of the request)`,
+          );
         if (entry.REPLICAS !== undefined)
-          push(['REPLICAS'], `${array}[${i}]: found both REPLICAS and AUTOSCALE; expected one of them (AUTOSCALE.MIN_INSTANCES is the starting replica count)`);
+          push(
+            ['REPLICAS'],
+            `${array}[${i}]: found both REPLICAS and AUTOSCALE; expected one of them (AUTOSCALE.MIN_INSTANCES is the starting replica count)`,
+          );
       }
       if (array === 'container_app_endpoint')
         for (const key of ['MIN_REPLICAS', 'MAX_REPLICAS'])
           if (entry[key] !== undefined)
-            push([key], `${array}[${i}]: found both ${key} and AUTOSCALE; expected one of them (AUTOSCALE.MIN_INSTANCES / MAX_INSTANCES)`);
+            push(
+              [key],
+              `${array}[${i}]: found both ${key} and AUTOSCALE; expected one of them (AUTOSCALE.MIN_INSTANCES / MAX_INSTANCES)`,
+            );
     });
 }
 

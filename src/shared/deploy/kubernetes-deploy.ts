@@ -7,6 +7,8 @@
  * point. The outcome is a state file (for `--rollback`) and a Markdown summary.
  * @module
  */
+import { describeAutoscale } from '../config/autoscale.js';
+import { HPA_API, horizontalPodAutoscalerManifest } from './kubernetes-autoscale.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
@@ -308,7 +310,8 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
   });
   const secretKeys = Object.keys(vars.secretEnv);
   const text = [
-    `image ${o.image} as ${version} (Deployment, Service${secretKeys.length ? `, Secret with ${secretKeys.join(', ')}` : ''}) in namespace ${e.namespace}, ${e.replicas} replica${e.replicas > 1 ? 's' : ''}`,
+    `image ${o.image} as ${version} (Deployment, Service${secretKeys.length ? `, Secret with ${secretKeys.join(', ')}` : ''}${e.autoscale ? ', HorizontalPodAutoscaler' : ''}) in namespace ${e.namespace}, ${e.replicas} replica${e.replicas > 1 ? 's' : ''}`,
+    ...(e.autoscale ? [`${version}: ${describeAutoscale(e.autoscale)} (HorizontalPodAutoscaler ${version})`] : []),
     `HTTPRoute ${where} on Gateway ${e.gateway.namespace}/${e.gateway.name}; ${version} reachable alone with ${COLOUR_HEADER}: ${colour}`,
     planText(plan),
   ].join('\n');
@@ -316,6 +319,7 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     // Built and validated like the real thing, sent nowhere.
     deploymentManifest(e, colour, container, new Date().toISOString());
     serviceManifest(e, colour);
+    if (e.autoscale) horizontalPodAutoscalerManifest(e, colour);
     o.log(text);
     return {
       plan,
@@ -333,6 +337,10 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
       deploymentManifest(e, colour, container, new Date().toISOString()),
       `apply Deployment ${v}`,
     );
+    // Before any traffic: a refused autoscaler fails the provisioning, and the rollout leaves the route as it was.
+    if (e.autoscale)
+      await o.client.apply(horizontalPodAutoscalerManifest(e, colour), `apply HorizontalPodAutoscaler ${v}`);
+    else await o.client.delete(HPA_API, 'HorizontalPodAutoscaler', e.namespace, v);
     o.log(
       `${v}: waiting for ${e.replicas} available replica${e.replicas > 1 ? 's' : ''} (generation ${applied.metadata?.generation})`,
     );
@@ -380,7 +388,7 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     url,
     deployment: version,
     live: rollout.live,
-    summary: `${rolloutMarkdown(rollout)}\nGateway URL: \`${url}\` (a colour alone: header \`${COLOUR_HEADER}\`)\n`,
+    summary: `${rolloutMarkdown(rollout)}\nGateway URL: \`${url}\` (a colour alone: header \`${COLOUR_HEADER}\`)\n${e.autoscale ? `\n${version}: ${describeAutoscale(e.autoscale)} (HorizontalPodAutoscaler).\n` : ''}`,
   };
 }
 

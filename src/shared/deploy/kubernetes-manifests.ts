@@ -57,13 +57,14 @@ export interface ContainerSpec {
   secretEnv: Record<string, string>;
 }
 
-function labels(entry: KubernetesEntry, colour?: Colour): Record<string, string> {
+export function labels(entry: KubernetesEntry, colour?: Colour): Record<string, string> {
   return { [APP]: entry.name, [MANAGED_BY]: 'llmops', ...(colour ? { [COLOUR]: colour } : {}) };
 }
 
 /**
  * What makes two deployments the same: image, variables (secret ones by name only: the hash is stored in an
- * annotation and must not let anyone test a guess of a secret), replicas, resources, port.
+ * annotation and must not let anyone test a guess of a secret), replicas, resources, port, autoscale (only when
+ * set, so entries without one keep the hash they had).
  */
 export function configHash(entry: KubernetesEntry, c: ContainerSpec): string {
   return createHash('sha256')
@@ -75,13 +76,14 @@ export function configHash(entry: KubernetesEntry, c: ContainerSpec): string {
         entry.replicas,
         entry.resources,
         entry.containerPort,
+        ...(entry.autoscale ? [entry.autoscale] : []),
       ]),
     )
     .digest('hex')
     .slice(0, 16);
 }
 
-function checked<T extends { validate(): void }>(model: T, what: string): T {
+export function checked<T extends { validate(): void }>(model: T, what: string): T {
   try {
     model.validate();
   } catch (e) {

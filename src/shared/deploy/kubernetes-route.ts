@@ -7,6 +7,7 @@
  * and its header rule. A mirror map is the weighted rule's RequestMirror filters (Gateway API, Extended support).
  * @module
  */
+import { HPA_API } from './kubernetes-autoscale.js';
 import type { KubernetesEntry } from '../config/deployment.js';
 import { KubeConflict, type KubeClient, type KubeObject } from './kubernetes-client.js';
 import {
@@ -111,6 +112,7 @@ export class GatewayRoute implements TrafficTarget {
     await this.client.delete('apps/v1', 'Deployment', ns, version);
     await this.client.delete('v1', 'Service', ns, version);
     await this.client.delete('v1', 'Secret', ns, secretName(this.entry, colour));
+    await this.client.delete(HPA_API, 'HorizontalPodAutoscaler', ns, version);
   }
 
   /** The header route listing exactly these colours (deleted when none is left). */
