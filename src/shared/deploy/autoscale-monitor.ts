@@ -9,8 +9,10 @@
  * rollback can put it back.
  * @module
  */
+import { ArmClient } from '../azure/arm-client.js';
+import { armScope } from '../azure/clouds.js';
+import type { MlWorkspace } from '../azure/workspace.js';
 import type { AutoscaleSettings } from '../config/autoscale.js';
-import type { ArmClient } from '../azure/arm-client.js';
 
 export const INSIGHTS_API_VERSION = '2022-10-01';
 
@@ -164,6 +166,17 @@ export function appServicePlanTarget(o: {
       dividePerInstance: true,
     },
   };
+}
+
+/** A Resource Manager client at the Insights api-version, signed in as the workspace's client is. */
+export function insightsClient(ws: MlWorkspace): ArmClient {
+  return new ArmClient({
+    endpoint: ws.settings.resourceManager,
+    credential: ws.credential,
+    scope: armScope(ws.settings.resourceManager),
+    apiVersion: INSIGHTS_API_VERSION,
+    role: 'Monitoring Contributor on the resource group',
+  });
 }
 
 /** Reads and writes one autoscale setting through Resource Manager. */
