@@ -142,22 +142,19 @@ export function mlDeploymentTarget(o: {
   };
 }
 
-/** An App Service plan scaled on its CPU use and the site's requests per instance. */
-export function appServicePlanTarget(o: {
-  subscriptionId: string;
-  resourceGroup: string;
-  plan: string;
-  siteId: string;
-  location: string;
-}): MonitorTarget {
-  const planId = `/subscriptions/${o.subscriptionId}/resourceGroups/${o.resourceGroup}/providers/Microsoft.Web/serverfarms/${o.plan}`;
+/** An App Service plan (by its ARM id) scaled on its CPU use and the site's requests per instance. */
+export function appServicePlanTarget(o: { planId: string; siteId: string; location: string }): MonitorTarget {
+  const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/serverfarms\/([^/]+)$/i.exec(
+    o.planId,
+  );
+  if (!m) throw new Error(`not an App Service plan id: ${o.planId}`);
   return {
-    settingName: `${o.plan}-autoscale`,
-    subscriptionId: o.subscriptionId,
-    resourceGroup: o.resourceGroup,
+    settingName: `${m[3]}-autoscale`,
+    subscriptionId: m[1],
+    resourceGroup: m[2],
     location: o.location,
-    targetResourceUri: planId,
-    cpu: { name: 'CpuPercentage', namespace: 'microsoft.web/serverfarms', resourceUri: planId, statistic: 'Average' },
+    targetResourceUri: o.planId,
+    cpu: { name: 'CpuPercentage', namespace: 'microsoft.web/serverfarms', resourceUri: o.planId, statistic: 'Average' },
     requests: {
       name: 'Requests',
       namespace: 'microsoft.web/sites',
@@ -169,7 +166,7 @@ export function appServicePlanTarget(o: {
 }
 
 /** A Resource Manager client at the Insights api-version, signed in as the workspace's client is. */
-export function insightsClient(ws: MlWorkspace): ArmClient {
+export function insightsClient(ws: Pick<MlWorkspace, 'credential'> & { settings: { resourceManager: string } }): ArmClient {
   return new ArmClient({
     endpoint: ws.settings.resourceManager,
     credential: ws.credential,

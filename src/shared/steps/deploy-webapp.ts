@@ -53,6 +53,7 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
   const warmup = Number(process.env.LLMOPS_WEBAPP_WARMUP_SECONDS);
   const result = await deployToWebApp({
     client,
+    monitor: { resourceManager: settings.resourceManager, credential },
     subscriptionId: settings.subscriptionId,
     resourceManager: settings.resourceManager,
     entry,
