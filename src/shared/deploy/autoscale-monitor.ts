@@ -144,9 +144,10 @@ export function mlDeploymentTarget(o: {
 
 /** An App Service plan (by its ARM id) scaled on its CPU use and the site's requests per instance. */
 export function appServicePlanTarget(o: { planId: string; siteId: string; location: string }): MonitorTarget {
-  const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/serverfarms\/([^/]+)$/i.exec(
-    o.planId,
-  );
+  const m =
+    /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/serverfarms\/([^/]+)$/i.exec(
+      o.planId,
+    );
   if (!m) throw new Error(`not an App Service plan id: ${o.planId}`);
   return {
     settingName: `${m[3]}-autoscale`,
@@ -166,7 +167,9 @@ export function appServicePlanTarget(o: { planId: string; siteId: string; locati
 }
 
 /** A Resource Manager client at the Insights api-version, signed in as the workspace's client is. */
-export function insightsClient(ws: Pick<MlWorkspace, 'credential'> & { settings: { resourceManager: string } }): ArmClient {
+export function insightsClient(
+  ws: Pick<MlWorkspace, 'credential'> & { settings: { resourceManager: string } },
+): ArmClient {
   return new ArmClient({
     endpoint: ws.settings.resourceManager,
     credential: ws.credential,

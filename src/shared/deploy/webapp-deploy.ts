@@ -34,7 +34,12 @@ import type { SmokeSuite } from './smoke-tests.js';
 import { WebAppTarget, type WebAppRef } from './webapp-site.js';
 import type { TokenCredential } from '@azure/core-auth';
 import { describeAutoscale } from '../config/autoscale.js';
-import { appServicePlanTarget, insightsClient, MonitorAutoscale, type AutoscaleSettingResource } from './autoscale-monitor.js';
+import {
+  appServicePlanTarget,
+  insightsClient,
+  MonitorAutoscale,
+  type AutoscaleSettingResource,
+} from './autoscale-monitor.js';
 import { withAutoscale } from './autoscale-target.js';
 
 export interface WebAppDeployOptions {
@@ -315,7 +320,9 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
     ? withAutoscale(target, {
         apply: async () => {
           replaced = { before: await planAutoscale.apply(e.autoscale!) };
-          o.log(`plan ${e.appPlanName}: ${describeAutoscale(e.autoscale!)} applied (${planAutoscale.target.settingName})`);
+          o.log(
+            `plan ${e.appPlanName}: ${describeAutoscale(e.autoscale!)} applied (${planAutoscale.target.settingName})`,
+          );
         },
       })
     : target;
