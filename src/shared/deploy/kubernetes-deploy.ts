@@ -18,6 +18,7 @@ import { writeJsonAtomic } from '../files.js';
 import { connectionOverrideName } from '../serve/flow-setup.js';
 import type { KubeClient, KubeObject } from './kubernetes-client.js';
 import {
+  AUTOSCALED,
   colourOf,
   COLOUR_HEADER,
   COLOURS,
@@ -330,6 +331,8 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     };
   }
 
+  const wasAutoscaled =
+    deployments.find((d) => d.metadata?.name === version)?.metadata?.annotations?.[AUTOSCALED] === 'true';
   const provision = async (v: string) => {
     if (secretKeys.length) await o.client.apply(secretManifest(e, colour, vars.secretEnv), `apply Secret of ${v}`);
     await o.client.apply(serviceManifest(e, colour), `apply Service ${v}`);
@@ -340,7 +343,8 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     // Before any traffic: a refused autoscaler fails the provisioning, and the rollout leaves the route as it was.
     if (e.autoscale)
       await o.client.apply(horizontalPodAutoscalerManifest(e, colour), `apply HorizontalPodAutoscaler ${v}`);
-    else await o.client.delete(HPA_API, 'HorizontalPodAutoscaler', e.namespace, v);
+    // AUTOSCALE removed: the colour's earlier autoscaler goes (clusters never autoscaled see no HPA call at all).
+    else if (wasAutoscaled) await o.client.delete(HPA_API, 'HorizontalPodAutoscaler', e.namespace, v);
     o.log(
       `${v}: waiting for ${e.replicas} available replica${e.replicas > 1 ? 's' : ''} (generation ${applied.metadata?.generation})`,
     );

@@ -25,6 +25,8 @@ const MANAGED_BY = 'app.kubernetes.io/managed-by';
 const COLOUR = 'llmops.dev/colour';
 export const CONFIG_HASH = 'llmops.dev/config-hash';
 export const DEPLOYED_AT = 'llmops.dev/deployed-at';
+/** On a colour's Deployment whose HorizontalPodAutoscaler llmops applied: only then is there one to remove. */
+export const AUTOSCALED = 'llmops.dev/autoscaled';
 const SERVICE_PORT = 80;
 
 /** `<NAME>-blue` / `<NAME>-green`: the Deployment, Service (and `-secrets` Secret) of a colour. */
@@ -123,7 +125,11 @@ export function deploymentManifest(
         name,
         namespace: entry.namespace,
         labels: labels(entry, colour),
-        annotations: { [CONFIG_HASH]: hash, [DEPLOYED_AT]: deployedAt },
+        annotations: {
+          [CONFIG_HASH]: hash,
+          [DEPLOYED_AT]: deployedAt,
+          ...(entry.autoscale ? { [AUTOSCALED]: 'true' } : {}),
+        },
       },
       spec: {
         replicas: entry.replicas,
