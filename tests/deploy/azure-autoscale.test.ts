@@ -231,3 +231,19 @@ test('a refused autoscale setting fails the provisioning: traffic stays where it
   expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
   expect(autoscale.forTarget(deploymentId('green'))).toBeUndefined();
 }, 120_000);
+
+test('the emulator holds autoscale settings to the spec: a profile without capacity is refused', async () => {
+  const { insightsClient } = await import('../../src/shared/deploy/autoscale-monitor.js');
+  const w = arm.workspaces[0];
+  const id = `/subscriptions/${w.subscriptionId}/resourceGroups/${w.resourceGroup}/providers/Microsoft.Insights/autoscalesettings/bad`;
+  await expect(
+    insightsClient(ws).request('PUT', id, {
+      what: 'put a bad setting',
+      body: {
+        location: 'westeurope',
+        properties: { profiles: [{ name: 'p', rules: [] }], targetResourceUri: deploymentId('blue') },
+      },
+    }),
+  ).rejects.toThrow(/capacity/);
+  expect(autoscale.settings.has(id.toLowerCase())).toBe(false);
+});
