@@ -48,7 +48,7 @@ export function connectionUses(flow: LoadedFlow): ConnectionUse[] {
         path.join(path.dirname(flow.displayFile), 'init.json'),
       ),
     );
-  } else {
+  } else if (flow.kind === 'prompty') {
     const name = flow.model.configuration.connection;
     if (typeof name === 'string' && name)
       uses.push({

@@ -5,7 +5,7 @@ import type { LoadedFlow } from '../flow/model.js';
 import type { CodeEvaluatorRef } from '../flow/code-evaluator.js';
 import type { Connection } from './connections.js';
 
-export type FlowKind = 'dag' | 'flex' | 'prompty';
+export type FlowKind = 'dag' | 'flex' | 'prompty' | 'http';
 export type CacheMode = 'read' | 'write' | 'readwrite' | 'off' | 'replay';
 export type VariantPlanName = 'defaults' | 'one_at_a_time' | 'cartesian' | 'list';
 export type Mappings = Record<string, string | number | boolean | null>;
@@ -68,6 +68,12 @@ export interface Gate {
   higherIsBetter: boolean;
   requireSignificance: boolean;
   minLines: number;
+  /** Gate on the paired difference against this: a variant id of the same run, "default", or "baseline". */
+  compareTo?: string;
+  /** The lower confidence bound of (variant − reference) must be at least this. */
+  minDifference?: number;
+  /** The upper confidence bound of (variant − reference) must be at most this. */
+  maxDifference?: number;
 }
 
 export interface Execution {

@@ -19,6 +19,7 @@ import { resolveInit } from './init-values.js';
 import { closest, checkSchemaByBlock, type BlockProblem } from './schema-check.js';
 import { describeBlocked, Findings, partsNeeded, type ConfigPart, type Finding, type Needs } from './parts.js';
 import type { FlowRef, UseCase } from './types.js';
+import { checkHttpTarget, isHttpTargetValue } from './http-target.js';
 
 export interface LoadUseCaseOptions {
   /** Path of experiment.yaml (or another base file such as experiment-postprod.yaml). */
@@ -110,7 +111,18 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   let flow: FlowRef | undefined;
   if (parts && trusted) {
     const checkFlow = flowChecker(cwd);
-    if (trusted.flow !== undefined || trusted.name !== undefined)
+    if (isHttpTargetValue(trusted.flow))
+      flow = checkHttpTarget(trusted.flow, {
+        source: sourceFor(['flow']),
+        file: configFile,
+        baseDir,
+        name: String(trusted.name),
+        env,
+        problems: runtimeProblems,
+        shapeProblems: problems,
+        secrets,
+      });
+    else if (trusted.flow !== undefined || trusted.name !== undefined)
       flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
     checkExperiment(
       trusted,

@@ -5,7 +5,7 @@
  */
 import type { Problem, SourceLocation } from '../errors.js';
 
-export type FlowKind = 'dag' | 'flex' | 'prompty';
+export type FlowKind = 'dag' | 'flex' | 'prompty' | 'http';
 
 /** One step of a reference's property path: a word or `['key']` (string), or `[0]` (number). */
 export type PropertyStep = string | number;
@@ -222,7 +222,38 @@ export interface PromptyFlow extends FlowBase {
   frontMatter: Record<string, unknown>;
 }
 
-export type LoadedFlow = DagFlow | FlexFlow | PromptyFlow;
+/**
+ * Any HTTP endpoint as the flow under test (experiment.yaml `flow: {target: http, ...}`): each line is one request
+ * built from the body template over the line's inputs; each output is read from the answer by a JSON path.
+ */
+export interface HttpTarget {
+  /** The URL as written (`${VAR}` placeholders are read from the environment when the target is prepared). */
+  url: string;
+  method: 'POST';
+  /** Header values as written; `${VAR}` placeholders are read from the environment and masked. */
+  headers: Record<string, string>;
+  /** The request body template: `${inputs.<name>}` anywhere in its strings. */
+  body: unknown;
+  /** Output name → JSON path into the answer (`$.a.b[0]`, `$.items[*].text`); `join` makes a wildcard's texts one. */
+  outputs: Record<string, { path: string; join?: string }>;
+  /** JSON paths of the answer's token counts (absent: none counted). */
+  usage: { prompt?: string; completion?: string; total?: string };
+  timeoutSec: number;
+  preset?: 'responses';
+  at: SourceLocation;
+}
+
+export interface HttpFlow extends FlowBase {
+  kind: 'http';
+  inputs: Record<string, FlowInputDef>;
+  outputs: Record<string, FlowOutputDef>;
+  target: HttpTarget;
+  /** An endpoint has no code of ours to copy or run: kept empty so code paths common to flows stay simple. */
+  additionalIncludes: IncludeEntry[];
+  environmentVariables?: undefined;
+}
+
+export type LoadedFlow = DagFlow | FlexFlow | PromptyFlow | HttpFlow;
 
 /** One `additional_includes` entry (§1.11). */
 export interface IncludeEntry {
@@ -235,7 +266,7 @@ export interface IncludeEntry {
 
 /** Where a flow path resolved to (§0). */
 export interface ResolvedFlowPath {
-  kind: FlowKind;
+  kind: Exclude<FlowKind, 'http'>;
   /** Absolute path of the flow file. */
   file: string;
   /** Absolute code root (flex `code:` applied). */

@@ -40,6 +40,7 @@ import {
 } from './retry.js';
 import { type Deadline, DeadlineQueue } from './deadlines.js';
 import { postText, type RawResponse } from './transport.js';
+import { telemetry } from '../telemetry/hooks.js';
 
 /** Tokens of one call. A cache hit costs none. */
 export interface TokenUsage {
@@ -63,7 +64,9 @@ export interface LlmResult<T> {
 
 export interface LlmClientOptions extends EndpointOptions {
   /** The Prompt Flow connection (YAML form or the executor's `{type, value}` form). */
-  connection: LlmConnection | { type: string; value: Record<string, unknown>; name?: string };
+  connection?: LlmConnection | { type: string; value: Record<string, unknown>; name?: string };
+  /** An endpoint given whole instead of a connection (an http flow target: its own URL and headers). */
+  endpoint?: ProviderEndpoint;
   /** Response cache; omit for none. */
   cache?: ResponseCache;
   retry?: Partial<RetryOptions>;
@@ -89,6 +92,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** false: bypass the cache for this call. */
   cache?: boolean;
+  /** W3C trace context sent with the call (telemetry on), so the model's own trace joins the caller's. */
+  traceparent?: string;
 }
 
 type Body = Record<string, unknown>;
@@ -107,7 +112,8 @@ export class LlmClient {
   private readonly timeouts: DeadlineQueue;
 
   constructor(options: LlmClientOptions) {
-    this.endpoint = resolveEndpoint(options.connection, options);
+    if (!options.endpoint && !options.connection) throw new TypeError('LlmClient needs a connection or an endpoint');
+    this.endpoint = options.endpoint ?? resolveEndpoint(options.connection!, options);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 600_000;
     this.timeouts = new DeadlineQueue(this.timeoutMs);
@@ -152,7 +158,7 @@ export class LlmClient {
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    return this.send(api, model, text, options.signal, readJson).then(({ value, attempts }) => ({
+    return this.send(api, model, text, options.signal, readJson, options.traceparent).then(({ value, attempts }) => ({
       response: value as T,
       usage: usageOf(value),
       latencyMs: performance.now() - started,
@@ -175,7 +181,14 @@ export class LlmClient {
         cached: true,
         attempts: 0,
       };
-    const { value, attempts } = await this.send(api, model, JSON.stringify(body), options.signal, readJson);
+    const { value, attempts } = await this.send(
+      api,
+      model,
+      JSON.stringify(body),
+      options.signal,
+      readJson,
+      options.traceparent,
+    );
     await this.cache!.put(key, parts, value);
     return {
       response: value as T,
@@ -196,6 +209,7 @@ export class LlmClient {
     text: string,
     signal: AbortSignal | undefined,
     consume: (res: Response) => Promise<R>,
+    traceparent?: string,
   ): Promise<{ value: R; attempts: number }> {
     const url = this.endpoint.url(api, model);
     const limiter = this.limiters.get(url);
@@ -212,7 +226,7 @@ export class LlmClient {
       }
       let failure: AttemptFailure;
       try {
-        const outcome = await this.attempt(url, text, signal, consume);
+        const outcome = await this.attempt(url, text, signal, consume, traceparent);
         if (outcome.ok) {
           limiter.release(permit, 'ok');
           breaker.reached();
@@ -224,6 +238,7 @@ export class LlmClient {
         throw e;
       }
       const throttled = failure.kind === 'http' && failure.status === 429;
+      if (throttled && telemetry) telemetry.throttled(url);
       limiter.release(
         permit,
         throttled ? 'throttled' : 'failed',
@@ -238,12 +253,17 @@ export class LlmClient {
       } else if (failure.kind === 'http') breaker.reached();
       if (!isRetryable(failure)) {
         const f = failure as Extract<AttemptFailure, { kind: 'http' }>;
-        throw new LlmHttpError(api, url, f.status, f.message, f.code, f.type, f.param);
+        throw new LlmHttpError(this.callLabel(api), url, f.status, f.message, f.code, f.type, f.param);
       }
       if (attempt >= retryBudget(failure, this.retry))
-        throw new LlmRetriesExhaustedError(api, url, attempt + 1, failure);
+        throw new LlmRetriesExhaustedError(this.callLabel(api), url, attempt + 1, failure);
       await sleep(backoffMs(attempt, failure, this.retry, this.random), signal);
     }
+  }
+
+  /** What a failed call is called in messages: its API, or "http target" for an endpoint given whole. */
+  private callLabel(api: LlmApi): string {
+    return this.endpoint.provider === 'http' ? 'http target' : api;
   }
 
   /** Not async itself: the attempt's own promise is handed on (no second promise and frame per call). */
@@ -252,16 +272,17 @@ export class LlmClient {
     text: string,
     signal: AbortSignal | undefined,
     consume: (res: Response) => Promise<R>,
+    traceparent?: string,
   ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     if (consume === (readJson as unknown)) {
       // node:http honours a caller's signal itself (the socket is destroyed): cheaper than fetch's handling of one.
       if (this.nodeTransport)
-        return this.nodeAttempt(url, text, signal) as Promise<
+        return this.nodeAttempt(url, text, signal, traceparent) as Promise<
           { ok: true; value: R } | { ok: false; failure: AttemptFailure }
         >;
-      if (!signal) return this.detachedAttempt(url, text, consume);
+      if (!signal) return this.detachedAttempt(url, text, consume, traceparent);
     }
-    return this.fetchAttempt(url, text, signal, consume);
+    return this.fetchAttempt(url, text, signal, consume, traceparent);
   }
 
   private async fetchAttempt<R>(
@@ -269,6 +290,7 @@ export class LlmClient {
     text: string,
     signal: AbortSignal | undefined,
     consume: (res: Response) => Promise<R>,
+    traceparent?: string,
   ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see deadlines.ts).
     const controller = new AbortController();
@@ -280,7 +302,8 @@ export class LlmClient {
     else signal?.addEventListener('abort', onAbort!, { once: true });
     try {
       const h = this.endpoint.headers();
-      const headers = h instanceof Promise ? await h : h;
+      const base = h instanceof Promise ? await h : h;
+      const headers = traceparent ? { ...base, traceparent } : base;
       const res = await this.fetchImpl(url, { method: 'POST', headers, body: text, signal: controller.signal });
       return await this.outcome(res, consume);
     } catch (e) {
@@ -301,12 +324,14 @@ export class LlmClient {
     url: string,
     text: string,
     consume: (res: Response) => Promise<R>,
+    traceparent?: string,
   ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     let abandoned = false;
     let timer: Deadline | undefined;
     try {
       const h = this.endpoint.headers();
-      const headers = h instanceof Promise ? await h : h;
+      const base = h instanceof Promise ? await h : h;
+      const headers = traceparent ? { ...base, traceparent } : base;
       const work = this.fetchImpl(url, { method: 'POST', headers, body: text }).then((res) => {
         if (abandoned) {
           res.body?.cancel().catch(() => undefined);
@@ -338,12 +363,15 @@ export class LlmClient {
     url: string,
     text: string,
     signal?: AbortSignal,
+    traceparent?: string,
   ): Promise<{ ok: true; value: unknown } | { ok: false; failure: AttemptFailure }> {
     let timer: Deadline | undefined;
     let onAbort: (() => void) | undefined;
     try {
       const h = this.endpoint.headers();
-      const headers = h instanceof Promise ? await h : h;
+      const base = h instanceof Promise ? await h : h;
+      // The key headers object is shared by every call (its flat form is cached): a traced call gets its own.
+      const headers = traceparent ? { ...base, traceparent } : base;
       // Also after the wait for a token: a signal that fired meanwhile has no listener yet.
       if (signal?.aborted) throw signal.reason;
       let call = postText(url, headers, text);

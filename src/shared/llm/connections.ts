@@ -44,7 +44,8 @@ export type LlmApi = 'chat' | 'completion' | 'embedding';
 
 /** A resolved endpoint: how to build URLs and headers for each call. */
 export interface ProviderEndpoint {
-  provider: 'azure_openai' | 'openai';
+  /** `http`: any endpoint called as it is (an http flow target): one URL whatever the API and model. */
+  provider: 'azure_openai' | 'openai' | 'http';
   /** Base URL without trailing slash (Azure: the resource; OpenAI: including /v1). */
   baseUrl: string;
   apiVersion?: string;

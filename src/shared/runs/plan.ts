@@ -355,6 +355,9 @@ function estimateFlowLine(
       notes: [`${flow.displayFile}: a flex flow's model calls are made by its Python code and are not estimated`],
     };
   }
+  if (flow.kind === 'http')
+    // One request per line; its tokens are whatever the endpoint reports, unknown before it answers.
+    return { calls: 1, promptTokens: 0, completionTokens: 0, costUsd: undefined, models: [], notes: [] };
   const notes: string[] = [];
   const sites = flow.kind === 'prompty' ? [promptySite(flow, connections)] : dagSites(flow, notes);
   const compiled = new CompiledMapping(mapping);

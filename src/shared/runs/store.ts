@@ -36,7 +36,7 @@ export interface RunRecord {
   version: 1;
   id: string;
   status: RunStatus;
-  flow: { path: string; kind: 'dag' | 'flex' | 'prompty'; name: string };
+  flow: { path: string; kind: 'dag' | 'flex' | 'prompty' | 'http'; name: string };
   /** Variant chosen per `use_variants` node, and its readable id ("default", "summarize.variant_1"). */
   variant: { id: string; selection: Record<string, string> };
   data: string[];

@@ -60,6 +60,8 @@ const SNAKE_TYPE: Record<string, string> = {
 /** Writes the build context (the output folder is replaced). ConfigError when the flow or a variant is invalid. */
 export function writeBuildContext(options: BuildContextOptions): BuildContextResult {
   let flow = typeof options.flow === 'string' ? loadFlow(options.flow) : options.flow;
+  if (flow.kind === 'http')
+    throw ConfigError.at(flow.target.at, 'an http target is an endpoint already deployed; expected a flow to build');
   for (const spec of options.variants ?? []) {
     if (flow.kind !== 'dag') throw ConfigError.at({ file: '--variant' }, `a ${flow.kind} flow has no variants`);
     const v = parseVariantSpec(spec, { file: '--variant' });
@@ -172,7 +174,7 @@ function connectionYaml(c: Connection, settings: string[]): Record<string, unkno
 }
 
 function requirementsFile(flow: LoadedFlow): string | undefined {
-  if (flow.kind === 'prompty') return undefined;
+  if (flow.kind === 'prompty' || flow.kind === 'http') return undefined;
   const env = flow.environment as { python_requirements_txt?: unknown } | undefined;
   if (typeof env?.python_requirements_txt === 'string') return env.python_requirements_txt;
   return readdirSync(flow.workingDir).includes('requirements.txt') ? 'requirements.txt' : undefined;
@@ -192,6 +194,8 @@ curl -s http://localhost:8080/score -H 'content-type: application/json' -d '{...
 \`\`\`
 
 Environment: ${settings.length ? settings.map((s) => `\`${s}\``).join(', ') : 'no connection secrets'}; \`PF_FLOW_INIT_CONFIG\` (flex init, JSON);
-\`LLMOPS_API_KEY\` (optional: requires \`Authorization: Bearer <key>\` on /score and /metrics).
+\`LLMOPS_API_KEY\` (optional: requires \`Authorization: Bearer <key>\` on /score and /metrics);
+telemetry (optional, off unless set): \`OTEL_EXPORTER_OTLP_ENDPOINT\` (OTLP/HTTP), \`OTEL_EXPORTER_OTLP_HEADERS\`,
+\`OTEL_SERVICE_NAME\`, \`OTEL_RESOURCE_ATTRIBUTES\`, \`APPLICATIONINSIGHTS_CONNECTION_STRING\` (Azure Monitor).
 `;
 }

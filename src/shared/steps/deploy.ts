@@ -39,6 +39,10 @@ export interface DeployInputs {
   maxP95Ms?: number;
   probeRequests?: number;
   kubeconfig?: string;
+  promoteWhen?: string;
+  promoteLog?: string;
+  promoteMargin?: string;
+  promoteMinRequests?: number;
 }
 
 export interface DeployOutputs {
@@ -166,6 +170,32 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
         'Azure ML managed endpoints and kubernetes (a Gateway API RequestMirror filter): before any live traffic, copy this share (1-50) of live requests to the new deployment, responses discarded, and check it (default: deployment_config.json MIRROR_TRAFFIC_PERCENT, else no mirror stage).',
     },
     {
+      name: 'promote-when',
+      type: 'string',
+      description:
+        'Targets other than local: at each traffic stage, compare the new version with the prior one on the requests each answered during the stage (llmops monitor --compare) and go on only when it is better or not-worse; else roll back. Needs promote-log.',
+    },
+    {
+      name: 'promote-log',
+      type: 'string',
+      description:
+        "With promote-when: request logs (files or folders, comma-separated) the versions write, each line naming the version that answered as the rollout names it (LLMOPS_DEPLOYMENT; azure-*: set to the deployment's name).",
+    },
+    {
+      name: 'promote-margin',
+      type: 'string',
+      default: '0.05',
+      description:
+        'With promote-when: how much worse still counts as not worse: a share for rates (0.02 = 2 points), relative for latency and means; or latency=0.1,error_rate=0.01,feedback=0.05.',
+    },
+    {
+      name: 'promote-min-requests',
+      type: 'integer',
+      default: '30',
+      description:
+        'With promote-when: requests each version must answer during a stage (a stage waits up to 10 minutes for them; fewer is inconclusive and rolls back).',
+    },
+    {
       name: 'max-error-rate',
       type: 'number',
       description:
@@ -234,6 +264,11 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     }
     if (inputs.stop) return stopDeployment(inputs, host);
     const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
+    if (useCase.flow.kind === 'http')
+      throw ConfigError.at(
+        useCase.locationOf(['flow']),
+        'flow: is an http target, an endpoint that is already deployed; expected a flow folder to deploy (evaluate the endpoint with bulk-run, compare it with parity)',
+      );
     const name = deploymentName(useCase.name, useCase.envName);
     const smoke = suiteForUseCase(useCase, inputs.tests);
     // Read like every other variable a step reads: CI's environment, then .env at the repository root.

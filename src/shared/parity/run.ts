@@ -1,0 +1,321 @@
+/**
+ * Parity of two targets on the same lines: both run as ordinary runs in the store (resume, concurrency, cache,
+ * pacing as any run), then each line is compared — exact agreement of the compared outputs, semantic similarity
+ * (embeddings), an LLM-judged equivalence score, every evaluator's score on both sides — and the whole is tested
+ * for equivalence within the margin: the disagreement rate's one-sided upper bound, and TOST on each evaluator's
+ * paired difference (eval/stats/equivalence.ts).
+ * @module
+ */
+import type { Connection } from '../config/connections.js';
+import type { FlowRef, UseCase } from '../config/types.js';
+import type { LlmService, Usage } from '../engine/index.js';
+import { emptyUsage } from '../engine/index.js';
+import { scorers } from '../eval/builtin/scorers.js';
+import { cosineSimilarity } from '../eval/metrics/index.js';
+import { equivalenceTest, type EquivalenceTest } from '../eval/stats/equivalence.js';
+import { tInterval, wilsonInterval } from '../eval/stats/intervals.js';
+import { CompiledMapping, effectiveMapping } from '../runs/mapping.js';
+import { readData, RunStore, type DataRow, type LineRecord } from '../runs/index.js';
+import { runBatch } from '../runs/batch.js';
+import type { ParityConfig, ParityModel } from './config.js';
+
+export interface ParitySide {
+  kind: string;
+  name: string;
+  /** The flow file, or the endpoint's URL as written (placeholders unresolved). */
+  target: string;
+  runId: string;
+  failed: number;
+}
+
+export interface ParityLine {
+  line: number;
+  inputs: Record<string, unknown>;
+  baseline?: Record<string, unknown>;
+  candidate?: Record<string, unknown>;
+  /** Error message of a side whose line failed. */
+  error?: { baseline?: string; candidate?: string };
+  agree: boolean;
+  similarity?: number;
+  /** LLM-judged equivalence, 0 (different) to 1 (equivalent). */
+  judge?: number;
+  scores: Record<string, { baseline: number | null; candidate: number | null }>;
+  /** How much the sides disagree on this line, 0 to 1 (the report lists the largest first). */
+  disagreement: number;
+}
+
+export interface ParityMeasure {
+  mean: number;
+  ciLow: number;
+  ciHigh: number;
+}
+
+export interface ParityEvaluatorResult {
+  name: string;
+  metric: string;
+  baseline: number;
+  candidate: number;
+  /** candidate − baseline, with the TOST's (1 − 2α) interval. */
+  test: EquivalenceTest;
+}
+
+export interface ParityResult {
+  useCase: string;
+  dataset: string;
+  lines: number;
+  margin: number;
+  alpha: number;
+  outputs: string[];
+  baseline: ParitySide;
+  candidate: ParitySide;
+  agreement: { rate: number; disagreements: number; disagreementUpper: number; withinMargin: boolean };
+  similarity?: ParityMeasure;
+  judge?: ParityMeasure;
+  evaluators: ParityEvaluatorResult[];
+  equivalent: boolean;
+  /** One sentence per check, saying why it passed or failed. */
+  reasons: string[];
+  /** Every line, the largest disagreement first (ties in line order). */
+  rows: ParityLine[];
+}
+
+export interface ParityRunOptions {
+  service: LlmService;
+  storeRoot: string;
+  log?: (message: string) => void;
+  onSecret?: (value: string) => void;
+  signal?: AbortSignal;
+}
+
+export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRunOptions): Promise<ParityResult> {
+  const store = new RunStore(o.storeRoot);
+  const run = async (side: 'baseline' | 'candidate', ref: FlowRef): Promise<ParitySide> => {
+    o.log?.(`parity: running the ${side} (${describeTarget(ref)}) on ${cfg.dataset.name}`);
+    const summary = await runBatch({
+      flow: ref.model,
+      data: cfg.dataset.localPath!,
+      columnMapping: effectiveMapping(ref.model.inputs, cfg.dataset.mappings),
+      storeRoot: o.storeRoot,
+      concurrency: useCase.execution.concurrency,
+      connections: useCase.connections,
+      llm: o.service,
+      lineTimeoutMs: useCase.execution.lineTimeoutSec * 1000,
+      python: useCase.execution.python,
+      init: ref.init,
+      onSecret: o.onSecret,
+      signal: o.signal,
+      variantId: side,
+    });
+    return {
+      kind: ref.kind,
+      name: ref.model.name,
+      target: describeTarget(ref),
+      runId: summary.runId,
+      failed: summary.counts.failed,
+    };
+  };
+  const baseline = await run('baseline', cfg.baseline);
+  const candidate = await run('candidate', cfg.candidate);
+  const [bLines, cLines] = [await byLine(store, baseline.runId), await byLine(store, candidate.runId)];
+  const rowsData: DataRow[] = [];
+  for await (const row of readData(cfg.dataset.localPath!)) rowsData.push(row);
+
+  const usage: Usage[] = [emptyUsage()];
+  const connection = (m: ParityModel) => useCase.connections.find((c) => c.name === m.connection) as Connection;
+  const compiled = cfg.evaluators.map((e) => ({
+    e,
+    mapping: new CompiledMapping(e.mappings),
+    scorer: scorers[e.builtin],
+  }));
+  const rows: ParityLine[] = [];
+  for (let i = 0; i < rowsData.length; i++) {
+    const b = bLines.get(i);
+    const c = cLines.get(i);
+    const bOut = b?.status === 'Completed' ? b.outputs : undefined;
+    const cOut = c?.status === 'Completed' ? c.outputs : undefined;
+    const bText = textOf(bOut, cfg.outputs);
+    const cText = textOf(cOut, cfg.outputs);
+    const agree = bOut !== undefined && cOut !== undefined && cfg.outputs.every((k) => same(bOut[k], cOut[k]));
+    const line: ParityLine = { line: i, inputs: b?.inputs ?? c?.inputs ?? {}, agree, scores: {}, disagreement: 0 };
+    if (bOut) line.baseline = pick(bOut, cfg.outputs);
+    if (cOut) line.candidate = pick(cOut, cfg.outputs);
+    if (!bOut || !cOut)
+      line.error = {
+        ...(bOut ? {} : { baseline: b?.error?.message ?? 'no record' }),
+        ...(cOut ? {} : { candidate: c?.error?.message ?? 'no record' }),
+      };
+    if (cfg.embeddings && bOut && cOut) {
+      const r = await o.service.call(
+        'embedding',
+        connection(cfg.embeddings),
+        { model: cfg.embeddings.deployment, input: [bText, cText] },
+        usage,
+        o.signal,
+      );
+      const [x, y] = (r.response as { data: { embedding: number[] }[] }).data.map((d) => d.embedding);
+      line.similarity = Math.max(0, Math.min(1, cosineSimilarity(x, y)));
+    }
+    if (cfg.judge && bOut && cOut)
+      line.judge = await judgeLine(
+        o.service,
+        connection(cfg.judge),
+        cfg.judge,
+        line.inputs,
+        bText,
+        cText,
+        usage,
+        o.signal,
+      );
+    for (const { e, mapping, scorer } of compiled) {
+      const score = async (out: Record<string, unknown> | undefined, rec: LineRecord | undefined) => {
+        if (!out || !rec) return null;
+        const inputs = mapping.apply({ data: rowsData[i], 'run.outputs': out, 'run.inputs': rec.inputs });
+        const s = await scorer.score({ inputs, record: rec, options: e.options });
+        return typeof s === 'number' && Number.isFinite(s) ? s : null;
+      };
+      line.scores[e.name] = { baseline: await score(bOut, b), candidate: await score(cOut, c) };
+    }
+    line.disagreement = Math.max(
+      agree ? 0 : 1 - (line.similarity ?? 0) * 0.001, // any disagreement outranks agreement; closer texts rank lower
+      line.judge !== undefined ? 1 - line.judge : 0,
+      ...Object.values(line.scores).map((s) =>
+        s.baseline === null || s.candidate === null ? 1 : Math.min(1, Math.abs(s.candidate - s.baseline)),
+      ),
+    );
+    rows.push(line);
+  }
+
+  const n = rows.length;
+  const disagreements = rows.filter((r) => !r.agree).length;
+  // A one-sided (1 − α) upper bound on the disagreement rate: the upper end of the (1 − 2α) Wilson interval.
+  const upper = n ? wilsonInterval(disagreements, n, { level: 1 - 2 * cfg.alpha }).upper : NaN;
+  const agreement = {
+    rate: n ? 1 - disagreements / n : NaN,
+    disagreements,
+    disagreementUpper: upper,
+    withinMargin: upper < cfg.margin,
+  };
+  const measure = (values: number[]): ParityMeasure | undefined => {
+    if (values.length === 0) return undefined;
+    const t = tInterval(values, { level: 1 - 2 * cfg.alpha });
+    return { mean: t.mean, ciLow: t.lower, ciHigh: t.upper };
+  };
+  const clusterOf = cfg.dataset.clusterBy;
+  const evaluators: ParityEvaluatorResult[] = [];
+  const reasons: string[] = [];
+  const pct = `${Math.round((1 - cfg.alpha) * 100)}%`;
+  reasons.push(
+    `agreement: ${disagreements} of ${n} lines disagree; the ${pct} upper bound of the disagreement rate is ${round(upper)}, ${agreement.withinMargin ? 'below' : 'not below'} the margin ${cfg.margin}`,
+  );
+  for (const { e, scorer } of compiled) {
+    const paired = rows.filter((r) => r.scores[e.name].baseline !== null && r.scores[e.name].candidate !== null);
+    const bs = paired.map((r) => r.scores[e.name].baseline!);
+    const cs = paired.map((r) => r.scores[e.name].candidate!);
+    const test = equivalenceTest(cs, bs, cfg.margin, {
+      alpha: cfg.alpha,
+      clusterIds: clusterOf ? paired.map((r) => String(rowsData[r.line][clusterOf] ?? r.line)) : undefined,
+    });
+    evaluators.push({ name: e.name, metric: scorer.metric, baseline: mean(bs), candidate: mean(cs), test });
+    reasons.push(`${e.name} (${scorer.metric}): ${test.equivalent ? 'equivalent' : 'not equivalent'}: ${test.reason}`);
+  }
+  const failedLines = baseline.failed + candidate.failed;
+  if (failedLines) reasons.push(`${failedLines} line(s) failed on one side; they count as disagreements`);
+  const equivalent = agreement.withinMargin && evaluators.every((e) => e.test.equivalent);
+  rows.sort((a, b) => b.disagreement - a.disagreement || a.line - b.line);
+  return {
+    useCase: useCase.name,
+    dataset: cfg.dataset.name,
+    lines: n,
+    margin: cfg.margin,
+    alpha: cfg.alpha,
+    outputs: cfg.outputs,
+    baseline,
+    candidate,
+    agreement,
+    similarity: measure(rows.flatMap((r) => (r.similarity === undefined ? [] : [r.similarity]))),
+    judge: measure(rows.flatMap((r) => (r.judge === undefined ? [] : [r.judge]))),
+    evaluators,
+    equivalent,
+    reasons,
+    rows,
+  };
+}
+
+/** What the judge is asked: the request and both answers; it answers JSON with a 1–5 score. */
+export function judgePrompt(inputs: Record<string, unknown>, a: string, b: string): string {
+  return [
+    'Compare two answers to the same request. Are they equivalent: the same meaning, the same facts, the same decision?',
+    `Request: ${JSON.stringify(inputs)}`,
+    `Answer A: ${a}`,
+    `Answer B: ${b}`,
+    'Reply with JSON only: {"score": <1 to 5>, "reason": "<one sentence>"}, where 5 means equivalent and 1 means different.',
+  ].join('\n');
+}
+
+async function judgeLine(
+  service: LlmService,
+  connection: Connection,
+  model: ParityModel,
+  inputs: Record<string, unknown>,
+  a: string,
+  b: string,
+  usage: Usage[],
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  const r = await service.call(
+    'chat',
+    connection,
+    {
+      model: model.deployment,
+      temperature: 0,
+      messages: [{ role: 'user', content: judgePrompt(inputs, a, b) }],
+      response_format: { type: 'json_object' },
+    },
+    usage,
+    signal,
+  );
+  const content =
+    (r.response as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content ?? '';
+  let score: unknown;
+  try {
+    score = (JSON.parse(content) as { score?: unknown }).score;
+  } catch {
+    score = /\b([1-5])\b/.exec(content)?.[1];
+  }
+  const s = Number(score);
+  return s >= 1 && s <= 5 ? (s - 1) / 4 : undefined;
+}
+
+async function byLine(store: RunStore, runId: string): Promise<Map<number, LineRecord>> {
+  const out = new Map<number, LineRecord>();
+  for await (const r of store.lines(runId)) out.set(r.line_number, r);
+  return out;
+}
+
+function describeTarget(ref: FlowRef): string {
+  return ref.model.kind === 'http' ? `http ${ref.model.target.url}` : `${ref.kind} ${ref.model.displayFile}`;
+}
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}
+
+function textOf(o: Record<string, unknown> | undefined, keys: string[]): string {
+  if (!o) return '';
+  if (keys.length === 1) return typeof o[keys[0]] === 'string' ? (o[keys[0]] as string) : JSON.stringify(o[keys[0]]);
+  return keys.map((k) => `${k}: ${typeof o[k] === 'string' ? o[k] : JSON.stringify(o[k])}`).join('\n');
+}
+
+/** Equal values; texts compared after trimming (a trailing newline is not a disagreement). */
+function same(a: unknown, b: unknown): boolean {
+  if (typeof a === 'string' && typeof b === 'string') return a.trim() === b.trim();
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function mean(xs: number[]): number {
+  return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN;
+}
+
+function round(x: number): number {
+  return Math.round(x * 10000) / 10000;
+}

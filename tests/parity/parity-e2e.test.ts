@@ -1,0 +1,256 @@
+/**
+ * `llmops parity` end to end: the web_classification example's flow (native engine, Python nodes, the local model
+ * server) against its loopback "migration" (tests/support/migrated-service.ts: another framework's API shape over
+ * the same model). Equivalent when they agree; not equivalent (exit 1) when the migration diverges on 10% of lines,
+ * with exactly those lines listed first.
+ */
+import { spawnSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { startModelServer, type ModelServerHandle, type Rule } from '../../src/model-server/index.js';
+import type { ParityResult } from '../../src/shared/parity/run.js';
+import { startMigratedService, type MigratedService } from '../support/migrated-service.js';
+
+const cli = path.resolve('dist/cli.js');
+const example = path.resolve('examples/web_classification');
+
+/** The judge says 5 when both answers are the same text, 1 otherwise (a backreference decides). */
+const judgeRules: Rule[] = [
+  { match: 'Answer A: (?<a>[^\\n]*)\\nAnswer B: \\k<a>\\n', json: { score: 5, reason: 'same answer' } },
+  { match: 'Answer A: ', json: { score: 1, reason: 'different answers' } },
+];
+
+/** The category the example's model rules give a URL (its domain), as the dataset's ground truth. */
+function truthOf(url: string): string {
+  if (/\.pdf/.test(url)) return 'PDF';
+  if (/imdb|rottentomatoes|letterboxd/.test(url)) return 'Movie';
+  if (/play\.google|apps\.apple/.test(url)) return 'App';
+  if (/arxiv|acm\.org|nature\.com/.test(url)) return 'Academic';
+  if (/youtube\.com\/@|twitch/.test(url)) return 'Channel';
+  if (/linkedin\.com\/in|github/.test(url)) return 'Profile';
+  return 'None';
+}
+
+const pages = Object.keys(JSON.parse(readFileSync(path.join(example, 'flows/experiment/pages.json'), 'utf8')));
+const DIVERGE = 0.1;
+/** Whether the diverging service changes this text's answer (the service's own hash rule, repeated). */
+const divergesAt = (text: string) => createHash('sha256').update(text).digest().readUInt32BE(0) / 2 ** 32 < DIVERGE;
+/**
+ * 60 lines over the snapshot's 20 pages (the same page with a query string is another line of the same domain),
+ * chosen so that exactly 6 of them — 10% — are lines the diverging service answers differently.
+ */
+const urls: string[] = [];
+{
+  let diverging = 0;
+  for (let k = 0; urls.length < 60; k++) {
+    const url = k < 20 ? pages[k] : `${pages[k % 20]}?ref=${k}`;
+    const d = divergesAt(url);
+    if (d ? diverging < 6 : urls.length - diverging < 54) {
+      urls.push(url);
+      if (d) diverging++;
+    }
+  }
+}
+
+let model: ModelServerHandle;
+let agreeing: MigratedService;
+let diverging: MigratedService;
+let work: string;
+
+beforeAll(async () => {
+  const exampleRules = (parse(readFileSync(path.join(example, 'model-rules.yaml'), 'utf8')) as { rules: Rule[] }).rules;
+  model = await startModelServer({ rules: [...judgeRules, ...exampleRules] });
+  agreeing = await startMigratedService({ modelUrl: model.url, requireKey: 'migr-key-5b21e0' });
+  diverging = await startMigratedService({
+    modelUrl: model.url,
+    requireKey: 'migr-key-5b21e0',
+    divergeFraction: DIVERGE,
+  });
+  work = mkdtempSync(path.join(os.tmpdir(), 'llmops-parity-'));
+}, 30_000);
+afterAll(async () => {
+  await agreeing.close();
+  await diverging.close();
+  await model.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function useCase(name: string): string {
+  const dir = path.join(work, name);
+  mkdirSync(path.join(dir, '.git'), { recursive: true });
+  cpSync(path.join(example, 'flows'), path.join(dir, 'flows'), { recursive: true });
+  cpSync(path.join(example, 'environment'), path.join(dir, 'environment'), { recursive: true });
+  mkdirSync(path.join(dir, 'data'));
+  writeFileSync(
+    path.join(dir, 'data/parity.jsonl'),
+    urls.map((url) => JSON.stringify({ url, answer: truthOf(url) })).join('\n') + '\n',
+  );
+  writeFileSync(
+    path.join(dir, 'experiment.yaml'),
+    `name: web_classification
+flow: flows/experiment
+connections:
+  - name: aoai
+    connection_type: AzureOpenAIConnection
+    api_base: \${api_base}
+    api_key: \${api_key}
+    api_version: "2024-02-01"
+    api_type: azure
+datasets:
+  - name: parity_lines
+    source: data/parity.jsonl
+    mappings:
+      url: \${data.url}
+evaluators:
+  - name: exact
+    builtin: exact_match
+    datasets:
+      - name: parity_lines
+        mappings:
+          prediction: \${run.outputs.category}
+          reference: \${data.answer}
+execution:
+  concurrency: 8
+parity:
+  candidate:
+    target: http
+    url: \${AGENT_URL}/agent/run
+    headers:
+      Authorization: Bearer \${AGENT_KEY}
+    body:
+      messages:
+        - role: user
+          contents:
+            - type: text
+              text: \${inputs.url}
+    outputs:
+      category: $.value.category
+      evidence: $.value.evidence
+    usage:
+      prompt_tokens: $.usage_details.input_token_count
+      completion_tokens: $.usage_details.output_token_count
+  dataset: parity_lines
+  outputs: [category]
+  margin: 0.1
+  embeddings: { connection: aoai, deployment: text-embedding-3-small }
+  judge: { connection: aoai, deployment: gpt-4o }
+  evaluators: [exact]
+`,
+  );
+  return dir;
+}
+
+function parity(dir: string, agentUrl: string, extra: string[] = []) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [cli, 'parity', '--config', 'experiment.yaml', ...extra], {
+      cwd: dir,
+      env: {
+        ...process.env,
+        AOAI_API_BASE: model.url,
+        AOAI_API_KEY: 'local-key',
+        AGENT_URL: agentUrl,
+        AGENT_KEY: 'migr-key-5b21e0',
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const resultOf = (dir: string) =>
+  JSON.parse(readFileSync(path.join(dir, 'reports/parity/parity.json'), 'utf8')) as ParityResult;
+
+test('the flow and a migration that agrees on every line are equivalent within δ (exit 0)', async () => {
+  const dir = useCase('agree');
+  const r = await parity(dir, agreeing.url);
+  expect(r.stderr).not.toContain('migr-key-5b21e0');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('equivalent=true');
+  const result = resultOf(dir);
+  expect(result.lines).toBe(60);
+  expect(result.agreement).toMatchObject({ rate: 1, disagreements: 0, withinMargin: true });
+  // Wilson's one-sided 95% upper bound at 0 of 60: z²/(n + z²) with z = 1.6449 → 0.0431.
+  expect(result.agreement.disagreementUpper).toBeCloseTo(1.6449 ** 2 / (60 + 1.6449 ** 2), 3);
+  expect(result.similarity?.mean).toBeCloseTo(1, 6);
+  expect(result.judge?.mean).toBe(1);
+  expect(result.evaluators[0]).toMatchObject({ name: 'exact', metric: 'exact_match' });
+  expect(result.evaluators[0].test).toMatchObject({ meanDifference: 0, equivalent: true });
+  expect(readFileSync(path.join(dir, 'reports/parity/parity.html'), 'utf8')).toContain('Equivalent within δ = 0.1');
+}, 120_000);
+
+test('a migration diverging on 10% of lines is not equivalent: exit 1, the diverging lines listed first', async () => {
+  const dir = useCase('diverge');
+  const r = await parity(dir, diverging.url);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toContain('equivalent=false');
+  expect(r.stderr).toMatch(/not equivalent within δ = 0\.1/);
+  const result = resultOf(dir);
+  const expected = urls.flatMap((u, i) => (diverging.diverging(u) ? [i] : [])).sort((a, b) => a - b);
+  expect(expected.length).toBe(6);
+  expect(result.agreement.disagreements).toBe(expected.length);
+  const first = result.rows.slice(0, expected.length).map((l) => l.line);
+  expect([...first].sort((a, b) => a - b)).toEqual(expected);
+  expect(result.rows.slice(0, expected.length).every((l) => !l.agree && l.judge === 0)).toBe(true);
+  expect(result.rows.slice(expected.length).every((l) => l.agree)).toBe(true);
+  expect(result.agreement.withinMargin).toBe(false);
+  expect(result.evaluators[0].test.equivalent).toBe(false);
+  const md = readFileSync(path.join(dir, 'reports/parity/parity.md'), 'utf8');
+  expect(md).toContain('❌ **not equivalent within δ = 0.1**');
+  // The Markdown table's first line is a diverging one.
+  expect(md.split('### Lines that disagree most')[1]).toMatch(new RegExp(`\\n\\| ${first[0]} \\| 1 \\|`));
+}, 120_000);
+
+test('--dry-run prints both targets, the lines and the calls, and calls nothing', () => {
+  const dir = useCase('dry');
+  const before = model.stats().requests;
+  const r = spawnSync(process.execPath, [cli, 'parity', '--config', 'experiment.yaml', '--dry-run'], {
+    cwd: dir,
+    env: { ...process.env, AGENT_URL: 'http://127.0.0.1:9', AOAI_API_BASE: model.url },
+    encoding: 'utf8',
+  });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const plan = JSON.parse(r.stdout);
+  expect(plan).toMatchObject({
+    dataset: 'parity_lines',
+    lines: 60,
+    margin: 0.1,
+    baseline: { kind: 'dag' },
+    candidate: { kind: 'http', url: '${AGENT_URL}/agent/run', method: 'POST', calls: 60 },
+    embeddings: { calls: 60 },
+    judge: { calls: 60 },
+    evaluators: ['exact (exact_match)'],
+  });
+  expect(model.stats().requests).toBe(before);
+});
+
+test('a parity block with problems is rejected at file:line:column (exit 2)', () => {
+  const dir = useCase('broken');
+  const file = path.join(dir, 'experiment.yaml');
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8')
+      .replace('outputs: [category]', 'outputs: [category, colour]')
+      .replace('evaluators: [exact]', 'evaluators: [nope]'),
+  );
+  const r = spawnSync(process.execPath, [cli, 'parity', '--config', 'experiment.yaml'], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      AGENT_URL: 'http://127.0.0.1:9',
+      AGENT_KEY: 'k',
+      AOAI_API_BASE: model.url,
+      AOAI_API_KEY: 'k',
+    },
+    encoding: 'utf8',
+  });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/experiment\.yaml:\d+:\d+: error: parity\.outputs\.1: baseline has no output "colour"/);
+  expect(r.stderr).toMatch(/experiment\.yaml:\d+:\d+: error: parity\.evaluators\.0: "nope" is not an evaluator/);
+});
