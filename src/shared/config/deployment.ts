@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type Problem } from '../errors.js';
 import { locate, type SourceFile } from '../source.js';
+import { autoscaleOf, checkAutoscale, type AutoscaleSettings } from './autoscale.js';
 import { checkSchema } from './schema-check.js';
 
 export const deploymentTargets = [
@@ -61,6 +62,7 @@ export function checkDeployment(
   }
   checkContainerApps(source, config, problems);
   checkBuildRegistry(source, config, problems);
+  checkAutoscale(source, config, problems);
   return config;
 }
 
@@ -186,6 +188,8 @@ export interface AzureEndpointEntry {
   /** AUTH_MODE of a new endpoint, as the API spells it. */
   authMode?: 'Key' | 'AMLToken' | 'AADToken';
   promote?: PromoteSettings;
+  /** AUTOSCALE (managed endpoints): Azure Monitor autoscale settings on the new deployment. */
+  autoscale?: AutoscaleSettings;
 }
 
 /** AUTH_MODE as written in the template's configs (key, aml_token, aad_token) or as the API spells it. */
@@ -253,6 +257,7 @@ export function azureEndpointEntry(
           .replace(/_/g, '')
       ],
     promote: promoteSettings(e),
+    autoscale: autoscaleOf(e),
   };
 }
 
@@ -276,6 +281,8 @@ export interface WebAppEntry {
   userManagedIdentity?: string;
   environmentVariables: Record<string, string>;
   testFile?: string;
+  /** AUTOSCALE: Azure Monitor autoscale settings on the App Service plan. */
+  autoscale?: AutoscaleSettings;
 }
 
 /** The `webapp_endpoint` entry for the env (ENV_NAME); a missing one is a ConfigError naming the file. */
@@ -317,6 +324,7 @@ export function webAppEntry(
     ),
     testFile: str('TEST_FILE_PATH'),
     promote: promoteSettings(e),
+    autoscale: autoscaleOf(e),
   };
 }
 
@@ -352,6 +360,8 @@ export interface ContainerAppEntry {
   /** Environment variable → container-app secret name. */
   secretEnvironmentVariables: Record<string, string>;
   testFile?: string;
+  /** AUTOSCALE: the revision's scale rules (its bounds are minReplicas / maxReplicas above). */
+  autoscale?: AutoscaleSettings;
 }
 
 /** The `container_app_endpoint` entry for the env (ENV_NAME); a missing one names the file and what exists. */
@@ -372,6 +382,7 @@ export function containerAppEntry(
   const num = (k: string, fallback: number) => (str(k) === undefined ? fallback : Number(e[k]));
   const record = (k: string) =>
     Object.fromEntries(Object.entries((e[k] ?? {}) as Record<string, unknown>).map(([n, v]) => [n, String(v)]));
+  const autoscale = autoscaleOf(e);
   return {
     index,
     promote: promoteSettings(e),
@@ -387,8 +398,8 @@ export function containerAppEntry(
     identity: str('USER_MANAGED_ID'),
     cpu: num('CPU', 0.5),
     memory: str('MEMORY') ?? '1Gi',
-    minReplicas: num('MIN_REPLICAS', 1),
-    maxReplicas: num('MAX_REPLICAS', Math.max(3, num('MIN_REPLICAS', 1))),
+    minReplicas: autoscale?.minInstances ?? num('MIN_REPLICAS', 1),
+    maxReplicas: autoscale?.maxInstances ?? num('MAX_REPLICAS', Math.max(3, num('MIN_REPLICAS', 1))),
     targetPort: num('TARGET_PORT', 8080),
     currentTraffic: num('CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION', 100),
     revisionSuffix: str('REVISION_SUFFIX') === 'unique' ? 'unique' : 'content-hash',
@@ -397,6 +408,7 @@ export function containerAppEntry(
     secrets: record('SECRETS'),
     secretEnvironmentVariables: record('SECRET_ENVIRONMENT_VARIABLES'),
     testFile: str('TEST_FILE_PATH'),
+    autoscale,
   };
 }
 
@@ -426,6 +438,8 @@ export interface KubernetesEntry {
   rolloutTimeoutSeconds: number;
   environmentVariables: Record<string, string>;
   testFile?: string;
+  /** AUTOSCALE: a HorizontalPodAutoscaler per colour (its MIN_INSTANCES is then the starting replica count). */
+  autoscale?: AutoscaleSettings;
 }
 
 /** The `kubernetes` entry for the env (ENV_NAME); a missing one is a ConfigError naming the file and what exists. */
@@ -468,7 +482,7 @@ export function kubernetesEntry(
     image: str('IMAGE'),
     registryName: str('REGISTRY_NAME'),
     registryResourceGroup: str('REGISTRY_RG_NAME'),
-    replicas: num('REPLICAS', 1),
+    replicas: autoscaleOf(e)?.minInstances ?? num('REPLICAS', 1),
     containerPort: num('CONTAINER_PORT', 8080),
     resources: {
       requests: quantities('CPU_REQUEST', 'MEMORY_REQUEST'),
@@ -481,5 +495,6 @@ export function kubernetesEntry(
       Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     ),
     testFile: str('TEST_FILE_PATH'),
+    autoscale: autoscaleOf(e),
   };
 }

@@ -16,6 +16,9 @@ import type { LoadedFlow } from '../flow/index.js';
 import { connectionOverrideName } from '../serve/flow-setup.js';
 import { ensureEnvironment, ensureModel, environmentVersion, packageFlow, type FlowPackage } from './azure-assets.js';
 import { AzureOnlineEndpoint, type DeploymentSpec, type EndpointSpec } from './azure-endpoint.js';
+import { describeAutoscale } from '../config/autoscale.js';
+import { insightsClient, mlDeploymentTarget, MonitorAutoscale } from './autoscale-monitor.js';
+import { withAutoscale } from './autoscale-target.js';
 import {
   describeTraffic,
   isMirrorStage,
@@ -250,6 +253,19 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
   const modelVersion = pkg.modelHash.slice(0, 16);
   const modelId = `${o.ws.id}/models/${o.name}/versions/${modelVersion}`;
   const environmentId = `${o.ws.id}/environments/${o.name}-serving/versions/${environmentVersion(o.image ? { image: o.image } : { pkg })}`;
+  // Managed deployments only: Kubernetes online deployments scale by their own scaleSettings.
+  const autoscaleOf = (deployment: string) =>
+    e.autoscale && kind === 'managed'
+      ? new MonitorAutoscale(
+          insightsClient(o.ws),
+          mlDeploymentTarget({
+            workspaceId: o.ws.id,
+            endpoint: e.endpointName,
+            deployment,
+            location: resource?.location ?? spec.location,
+          }),
+        )
+      : undefined;
   const unchanged = deployments.find(
     (d) =>
       d.properties.provisioningState === 'Succeeded' &&
@@ -258,7 +274,12 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
       (live[d.name] ?? 0) > 0,
   );
   if (unchanged) {
-    const text = `${unchanged.name} already serves model ${o.name}:${modelVersion} with this environment (${live[unchanged.name]}% of ${e.endpointName}); nothing to deploy`;
+    let text = `${unchanged.name} already serves model ${o.name}:${modelVersion} with this environment (${live[unchanged.name]}% of ${e.endpointName}); nothing to deploy`;
+    // The autoscale may have changed alone: its setting is put again (one whole PUT; traffic is not touched).
+    if (autoscaleOf(unchanged.name) && !o.dryRun) {
+      await autoscaleOf(unchanged.name)!.apply(e.autoscale!);
+      text += `; ${describeAutoscale(e.autoscale!)} applied`;
+    }
     o.log(text);
     return {
       unchanged: true,
@@ -293,6 +314,11 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     resource
       ? `endpoint ${e.endpointName} exists`
       : `endpoint ${e.endpointName} will be created (${kind}, auth ${spec.authMode})`,
+    ...(autoscaleOf(version)
+      ? [
+          `${version}: ${describeAutoscale(e.autoscale!)} (Azure Monitor autoscale setting ${autoscaleOf(version)!.target.settingName}, applied once it is provisioned, before any traffic)`,
+        ]
+      : []),
     planText(plan),
   ].join('\n');
   if (o.dryRun) {
@@ -390,7 +416,16 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
       steps: r.steps,
       updatedAt: new Date().toISOString(),
     });
-  const rollout = await runRollout(plan, target, {
+  const scaled = autoscaleOf(version)
+    ? withAutoscale(target, {
+        apply: async (v) => {
+          await autoscaleOf(v)!.apply(e.autoscale!);
+          o.log(`${v}: ${describeAutoscale(e.autoscale!)} applied (${autoscaleOf(v)!.target.settingName})`);
+        },
+        remove: async (v) => autoscaleOf(v)!.restore(undefined),
+      })
+    : target;
+  const rollout = await runRollout(plan, scaled, {
     checks: [smokeChecks, ...(o.checks ?? [])],
     log: o.log,
     onStep: save,
@@ -404,7 +439,7 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     deployment: version,
     live: rollout.live,
     planText: text,
-    summary: `${recovered ? `> ${recovered}\n\n` : ''}${rolloutMarkdown(rollout)}\nScoring URI: \`${scoringUri}\`\n`,
+    summary: `${recovered ? `> ${recovered}\n\n` : ''}${rolloutMarkdown(rollout)}\nScoring URI: \`${scoringUri}\`\n${autoscaleOf(version) ? `\n${version}: ${describeAutoscale(e.autoscale!)} (Azure Monitor autoscale setting \`${autoscaleOf(version)!.target.settingName}\`).\n` : ''}`,
   };
 }
 

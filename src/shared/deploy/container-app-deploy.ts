@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { describeAutoscale } from '../config/autoscale.js';
+import { containerAppScale } from './container-app-autoscale.js';
 import type { ContainerAppsAPIClient, EnvironmentVar, Revision, Template } from '@azure/arm-appcontainers';
 import type { Connection } from '../config/connections.js';
 import type { ContainerAppEntry } from '../config/deployment.js';
@@ -172,7 +174,7 @@ export function revisionTemplate(o: ContainerAppDeployOptions, image: string): T
         probes: [probe('Startup'), probe('Readiness'), probe('Liveness')],
       },
     ],
-    scale: { minReplicas: e.minReplicas, maxReplicas: e.maxReplicas },
+    scale: containerAppScale(e),
   };
 }
 
@@ -304,6 +306,7 @@ export async function deployToContainerApp(o: ContainerAppDeployOptions): Promis
     existing
       ? `container app ${e.appName} exists (${existing.configuration?.activeRevisionsMode ?? 'Single'} revision mode${existing.configuration?.activeRevisionsMode === 'Multiple' ? '' : ': switched to Multiple'})`
       : `container app ${e.appName} will be created in ${env.name} (multiple-revision mode, no traffic until the rollout gives it some)`,
+    ...(e.autoscale ? [`revision ${version}: ${describeAutoscale(e.autoscale)} (template.scale)`] : []),
     planText(plan).replace('delete old deployments', 'deactivate old revisions'),
   ].join('\n');
   if (o.dryRun) {
@@ -376,7 +379,7 @@ export async function deployToContainerApp(o: ContainerAppDeployOptions): Promis
     label,
     live: rollout.live,
     planText: text,
-    summary: `${rolloutMarkdown(rollout).replace('Deleted old deployments', 'Deactivated old revisions')}\nApp URL: \`${appUrl}\`; label ${label}: \`${labelUrl}\`\n`,
+    summary: `${rolloutMarkdown(rollout).replace('Deleted old deployments', 'Deactivated old revisions')}\nApp URL: \`${appUrl}\`; label ${label}: \`${labelUrl}\`\n${e.autoscale ? `\nRevision ${version}: ${describeAutoscale(e.autoscale)}.\n` : ''}`,
   };
 }
 

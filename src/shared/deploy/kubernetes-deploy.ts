@@ -7,6 +7,8 @@
  * point. The outcome is a state file (for `--rollback`) and a Markdown summary.
  * @module
  */
+import { describeAutoscale } from '../config/autoscale.js';
+import { HPA_API, horizontalPodAutoscalerManifest } from './kubernetes-autoscale.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
@@ -16,6 +18,7 @@ import { writeJsonAtomic } from '../files.js';
 import { connectionOverrideName } from '../serve/flow-setup.js';
 import type { KubeClient, KubeObject } from './kubernetes-client.js';
 import {
+  AUTOSCALED,
   colourOf,
   COLOUR_HEADER,
   COLOURS,
@@ -310,7 +313,8 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
   });
   const secretKeys = Object.keys(vars.secretEnv);
   const text = [
-    `image ${o.image} as ${version} (Deployment, Service${secretKeys.length ? `, Secret with ${secretKeys.join(', ')}` : ''}) in namespace ${e.namespace}, ${e.replicas} replica${e.replicas > 1 ? 's' : ''}`,
+    `image ${o.image} as ${version} (Deployment, Service${secretKeys.length ? `, Secret with ${secretKeys.join(', ')}` : ''}${e.autoscale ? ', HorizontalPodAutoscaler' : ''}) in namespace ${e.namespace}, ${e.replicas} replica${e.replicas > 1 ? 's' : ''}`,
+    ...(e.autoscale ? [`${version}: ${describeAutoscale(e.autoscale)} (HorizontalPodAutoscaler ${version})`] : []),
     `HTTPRoute ${where} on Gateway ${e.gateway.namespace}/${e.gateway.name}; ${version} reachable alone with ${COLOUR_HEADER}: ${colour}`,
     planText(plan),
   ].join('\n');
@@ -318,6 +322,7 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     // Built and validated like the real thing, sent nowhere.
     deploymentManifest(e, colour, container, new Date().toISOString());
     serviceManifest(e, colour);
+    if (e.autoscale) horizontalPodAutoscalerManifest(e, colour);
     o.log(text);
     return {
       plan,
@@ -328,6 +333,8 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     };
   }
 
+  const wasAutoscaled =
+    deployments.find((d) => d.metadata?.name === version)?.metadata?.annotations?.[AUTOSCALED] === 'true';
   const provision = async (v: string) => {
     if (secretKeys.length) await o.client.apply(secretManifest(e, colour, vars.secretEnv), `apply Secret of ${v}`);
     await o.client.apply(serviceManifest(e, colour), `apply Service ${v}`);
@@ -335,6 +342,11 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
       deploymentManifest(e, colour, container, new Date().toISOString()),
       `apply Deployment ${v}`,
     );
+    // Before any traffic: a refused autoscaler fails the provisioning, and the rollout leaves the route as it was.
+    if (e.autoscale)
+      await o.client.apply(horizontalPodAutoscalerManifest(e, colour), `apply HorizontalPodAutoscaler ${v}`);
+    // AUTOSCALE removed: the colour's earlier autoscaler goes (clusters never autoscaled see no HPA call at all).
+    else if (wasAutoscaled) await o.client.delete(HPA_API, 'HorizontalPodAutoscaler', e.namespace, v);
     o.log(
       `${v}: waiting for ${e.replicas} available replica${e.replicas > 1 ? 's' : ''} (generation ${applied.metadata?.generation})`,
     );
@@ -382,7 +394,7 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     url,
     deployment: version,
     live: rollout.live,
-    summary: `${rolloutMarkdown(rollout)}\nGateway URL: \`${url}\` (a colour alone: header \`${COLOUR_HEADER}\`)\n`,
+    summary: `${rolloutMarkdown(rollout)}\nGateway URL: \`${url}\` (a colour alone: header \`${COLOUR_HEADER}\`)\n${e.autoscale ? `\n${version}: ${describeAutoscale(e.autoscale)} (HorizontalPodAutoscaler).\n` : ''}`,
   };
 }
 

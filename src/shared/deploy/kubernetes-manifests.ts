@@ -25,6 +25,8 @@ const MANAGED_BY = 'app.kubernetes.io/managed-by';
 const COLOUR = 'llmops.dev/colour';
 export const CONFIG_HASH = 'llmops.dev/config-hash';
 export const DEPLOYED_AT = 'llmops.dev/deployed-at';
+/** On a colour's Deployment whose HorizontalPodAutoscaler llmops applied: only then is there one to remove. */
+export const AUTOSCALED = 'llmops.dev/autoscaled';
 const SERVICE_PORT = 80;
 
 /** `<NAME>-blue` / `<NAME>-green`: the Deployment, Service (and `-secrets` Secret) of a colour. */
@@ -57,13 +59,14 @@ export interface ContainerSpec {
   secretEnv: Record<string, string>;
 }
 
-function labels(entry: KubernetesEntry, colour?: Colour): Record<string, string> {
+export function labels(entry: KubernetesEntry, colour?: Colour): Record<string, string> {
   return { [APP]: entry.name, [MANAGED_BY]: 'llmops', ...(colour ? { [COLOUR]: colour } : {}) };
 }
 
 /**
  * What makes two deployments the same: image, variables (secret ones by name only: the hash is stored in an
- * annotation and must not let anyone test a guess of a secret), replicas, resources, port.
+ * annotation and must not let anyone test a guess of a secret), replicas, resources, port, autoscale (only when
+ * set, so entries without one keep the hash they had).
  */
 export function configHash(entry: KubernetesEntry, c: ContainerSpec): string {
   return createHash('sha256')
@@ -75,13 +78,14 @@ export function configHash(entry: KubernetesEntry, c: ContainerSpec): string {
         entry.replicas,
         entry.resources,
         entry.containerPort,
+        ...(entry.autoscale ? [entry.autoscale] : []),
       ]),
     )
     .digest('hex')
     .slice(0, 16);
 }
 
-function checked<T extends { validate(): void }>(model: T, what: string): T {
+export function checked<T extends { validate(): void }>(model: T, what: string): T {
   try {
     model.validate();
   } catch (e) {
@@ -121,7 +125,11 @@ export function deploymentManifest(
         name,
         namespace: entry.namespace,
         labels: labels(entry, colour),
-        annotations: { [CONFIG_HASH]: hash, [DEPLOYED_AT]: deployedAt },
+        annotations: {
+          [CONFIG_HASH]: hash,
+          [DEPLOYED_AT]: deployedAt,
+          ...(entry.autoscale ? { [AUTOSCALED]: 'true' } : {}),
+        },
       },
       spec: {
         replicas: entry.replicas,

@@ -7,9 +7,11 @@
  * and its header rule. A mirror map is the weighted rule's RequestMirror filters (Gateway API, Extended support).
  * @module
  */
+import { HPA_API } from './kubernetes-autoscale.js';
 import type { KubernetesEntry } from '../config/deployment.js';
 import { KubeConflict, type KubeClient, type KubeObject } from './kubernetes-client.js';
 import {
+  AUTOSCALED,
   colourOf,
   coloursRouteManifest,
   coloursRouteName,
@@ -108,9 +110,14 @@ export class GatewayRoute implements TrafficTarget {
     // The header rule next: a route never points at a Service that is going away.
     const rest = (await this.listVersions()).map((v) => colourOf(this.entry, v)!).filter((c) => c !== colour);
     await this.applyColours(rest);
+    const autoscaled =
+      (await this.client.read<KubeObject>('apps/v1', 'Deployment', ns, version))?.metadata?.annotations?.[
+        AUTOSCALED
+      ] === 'true';
     await this.client.delete('apps/v1', 'Deployment', ns, version);
     await this.client.delete('v1', 'Service', ns, version);
     await this.client.delete('v1', 'Secret', ns, secretName(this.entry, colour));
+    if (autoscaled) await this.client.delete(HPA_API, 'HorizontalPodAutoscaler', ns, version);
   }
 
   /** The header route listing exactly these colours (deleted when none is left). */

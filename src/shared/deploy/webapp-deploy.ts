@@ -32,6 +32,15 @@ import {
 import { runSmokeTests, type SmokeResult } from './smoke-run.js';
 import type { SmokeSuite } from './smoke-tests.js';
 import { WebAppTarget, type WebAppRef } from './webapp-site.js';
+import type { TokenCredential } from '@azure/core-auth';
+import { describeAutoscale } from '../config/autoscale.js';
+import {
+  appServicePlanTarget,
+  insightsClient,
+  MonitorAutoscale,
+  type AutoscaleSettingResource,
+} from './autoscale-monitor.js';
+import { withAutoscale } from './autoscale-target.js';
 
 export interface WebAppDeployOptions {
   client: WebSiteManagementClient;
@@ -39,6 +48,8 @@ export interface WebAppDeployOptions {
   /** Resource Manager endpoint: picks the Key Vault DNS suffix of the cloud. */
   resourceManager?: string;
   entry: WebAppEntry;
+  /** Signs in to Resource Manager for the plan's autoscale setting (needed when the entry has AUTOSCALE). */
+  monitor?: { resourceManager: string; credential: TokenCredential };
   /** `<experiment>-<env>`: the image repository and the state file name. */
   name: string;
   flow: string | LoadedFlow;
@@ -188,6 +199,7 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
       `App Service: web app ${e.webAppName} does not exist in resource group ${e.resourceGroup}; create it (plan ${e.appPlanName}, Linux) before deploying`,
     );
   const endpoint = `https://${site.defaultHostName}/score`;
+  const planAutoscale = planAutoscaleOf(o, site);
   const image =
     given ??
     (o.ensureImage
@@ -201,7 +213,12 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
   const { traffic: live } = await probe.readTraffic();
   const routing = await probe.routing();
   if (routing.production === image && !(live[routing.slot] > 0)) {
-    const text = `production of ${e.webAppName} already runs ${image}; nothing to deploy`;
+    let text = `production of ${e.webAppName} already runs ${image}; nothing to deploy`;
+    // The autoscale may have changed alone: the plan's setting is put again (one whole PUT; no traffic change).
+    if (planAutoscale && !o.dryRun) {
+      await planAutoscale.apply(e.autoscale!);
+      text += `; ${describeAutoscale(e.autoscale!)} applied to plan ${e.appPlanName}`;
+    }
     o.log(text);
     return {
       unchanged: true,
@@ -232,6 +249,11 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
       .replace(/provision (\S+) and wait until it succeeds/, `slot ${e.slot} gets $1, restarts, answers /health`)
       .replace(/delete old deployments beyond.*$/m, `the prior image stays in slot ${e.slot} (for --rollback)`),
     `  the 100% stage swaps slot ${e.slot} into production and clears its routing rule`,
+    ...(planAutoscale
+      ? [
+          `plan ${e.appPlanName}: ${describeAutoscale(e.autoscale!)} (Azure Monitor autoscale setting ${planAutoscale.target.settingName}, applied once slot ${e.slot} answers, before any traffic; put back as it was if the rollout fails)`,
+        ]
+      : []),
   ].join('\n');
   if (o.dryRun) {
     o.log(text);
@@ -291,11 +313,28 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
       steps: r.steps,
       updatedAt: new Date().toISOString(),
     } satisfies WebAppDeploymentState);
-  const rollout = await runRollout(plan, target, {
+  // The plan's autoscale is shared by production and the slot: the setting it replaces is kept, and put back
+  // when the rollout does not promote, so a failed rollout leaves the plan scaling as before.
+  let replaced: { before?: AutoscaleSettingResource } | undefined;
+  const scaled = planAutoscale
+    ? withAutoscale(target, {
+        apply: async () => {
+          replaced = { before: await planAutoscale.apply(e.autoscale!) };
+          o.log(
+            `plan ${e.appPlanName}: ${describeAutoscale(e.autoscale!)} applied (${planAutoscale.target.settingName})`,
+          );
+        },
+      })
+    : target;
+  const rollout = await runRollout(plan, scaled, {
     checks: [smokeChecks, ...(o.checks ?? [])],
     log: o.log,
     onStep: save,
   });
+  if (replaced && planAutoscale && rollout.outcome !== 'promoted') {
+    await planAutoscale.restore(replaced.before);
+    o.log(`plan ${e.appPlanName}: autoscale setting put back as it was before the rollout`);
+  }
   save(rollout);
   return {
     plan,
@@ -304,7 +343,7 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
     deployment: image,
     live: rollout.live,
     planText: text,
-    summary: `${rolloutMarkdown(rollout)}\nProduction: \`${endpoint}\`; slot ${e.slot}: \`https://${await target.slotHost().catch(() => '?')}\`\n`,
+    summary: `${rolloutMarkdown(rollout)}\nProduction: \`${endpoint}\`; slot ${e.slot}: \`https://${await target.slotHost().catch(() => '?')}\`\n${planAutoscale ? `\nPlan ${e.appPlanName}: ${rollout.outcome === 'promoted' ? describeAutoscale(e.autoscale!) : 'autoscale setting put back as it was'} (Azure Monitor autoscale setting \`${planAutoscale.target.settingName}\`).\n` : ''}`,
   };
 }
 
@@ -359,4 +398,22 @@ export async function rollbackWebApp(o: {
     state: next,
     summary: `## Rollback of ${state.webApp} (webapp)\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n`,
   };
+}
+
+/** The plan's autoscale setting when the entry has AUTOSCALE (the plan is the site's own serverFarmId). */
+function planAutoscaleOf(
+  o: WebAppDeployOptions,
+  site: { location?: string; serverFarmId?: string; id?: string },
+): MonitorAutoscale | undefined {
+  const e = o.entry;
+  if (!e.autoscale) return undefined;
+  if (!o.monitor) throw new Error('webapp AUTOSCALE needs the Resource Manager sign-in (monitor option)');
+  const planId =
+    site.serverFarmId ??
+    `/subscriptions/${o.subscriptionId}/resourceGroups/${e.resourceGroup}/providers/Microsoft.Web/serverfarms/${e.appPlanName}`;
+  const siteId = `/subscriptions/${o.subscriptionId}/resourceGroups/${e.resourceGroup}/providers/Microsoft.Web/sites/${e.webAppName}`;
+  return new MonitorAutoscale(
+    insightsClient({ settings: { resourceManager: o.monitor.resourceManager }, credential: o.monitor.credential }),
+    appServicePlanTarget({ planId, siteId, location: site.location ?? '' }),
+  );
 }

@@ -55,6 +55,7 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
   const result = await deployToWebApp({
     checks: promotionChecks(inputs, (l) => host.info(l), entry.promote),
     client,
+    monitor: { resourceManager: settings.resourceManager, credential },
     subscriptionId: settings.subscriptionId,
     resourceManager: settings.resourceManager,
     entry,

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Event, Namespace, Pod, Secret, Service } from 'kubernetes-models/v1';
 import { Gateway, HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 
@@ -113,6 +114,16 @@ export const KINDS: ResourceKind[] = [
     plural: 'httproutes',
     namespaced: true,
     model: HTTPRoute,
+    generation: true,
+  },
+  {
+    group: 'autoscaling',
+    version: 'v2',
+    kind: 'HorizontalPodAutoscaler',
+    plural: 'horizontalpodautoscalers',
+    namespaced: true,
+    shortNames: ['hpa'],
+    model: HorizontalPodAutoscaler,
     generation: true,
   },
 ];

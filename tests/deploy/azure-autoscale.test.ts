@@ -1,0 +1,249 @@
+/**
+ * AUTOSCALE on an Azure ML managed online endpoint, against the ARM emulator with the vendored Microsoft.Insights
+ * autoscale spec (every request and response validated) and real `llmops flow serve` deployments: the dry run
+ * shows the setting and writes nothing; a deploy puts one Azure Monitor autoscale setting on the new deployment
+ * (CPU and requests per minute, bounds, cooldowns) after it is provisioned and before any traffic; a refused
+ * setting fails the provisioning and the traffic stays where it was; an unchanged flow with a changed AUTOSCALE
+ * only puts the setting again.
+ */
+import path from 'node:path';
+import { ArmClient } from '../../src/shared/azure/arm-client.js';
+import { createAzureCredential } from '../../src/shared/azure/credentials.js';
+import type { AzureSettings } from '../../src/shared/azure/settings.js';
+import { MlWorkspace } from '../../src/shared/azure/workspace.js';
+import { azureEndpointEntry } from '../../src/shared/config/deployment.js';
+import { loadUseCase } from '../../src/shared/config/use-case.js';
+import { deployToAzure, type AzureDeployOptions } from '../../src/shared/deploy/azure-deploy.js';
+import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
+import { MemoryHost } from '../../src/shared/host/memory.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
+import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
+import { AutoscaleEmulator, INSIGHTS_SPEC } from '../support/azure/autoscale.js';
+import { Azurite, DEV_ACCOUNT, DEV_KEY } from '../support/azure/azurite.js';
+import { EndpointsEmulator } from '../support/azure/endpoints.js';
+import { deployUseCase } from './helpers.js';
+
+const CONTAINER = 'azureml-blobstore-autoscale';
+const LLM_KEY = 'sk-test-key-autoscale-0001';
+const ENDPOINT = 'scale-ep';
+const AUTOSCALE = {
+  MIN_INSTANCES: 2,
+  MAX_INSTANCES: 8,
+  CPU_PERCENT: 70,
+  REQUESTS_PER_MINUTE: 600,
+  SCALE_OUT_COOLDOWN_SECONDS: 120,
+  SCALE_IN_COOLDOWN_SECONDS: 900,
+};
+
+let azurite: Azurite;
+let arm: ArmEmulator;
+let endpoints: EndpointsEmulator;
+let autoscale: AutoscaleEmulator;
+let model: ModelServerHandle;
+let ws: MlWorkspace;
+const logs: string[] = [];
+const uc = deployUseCase({
+  'smoke.yaml':
+    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
+});
+const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+
+beforeAll(async () => {
+  model = await startModelServer({});
+  process.env.AOAI_API_BASE = model.url;
+  process.env.AOAI_API_KEY = LLM_KEY;
+  azurite = await Azurite.start();
+  const blob = await import('@azure/storage-blob');
+  await new blob.BlobServiceClient(azurite.directUrl, new blob.StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY))
+    .getContainerClient(CONTAINER)
+    .create();
+  arm = await ArmEmulator.start({
+    datastore: { accountName: DEV_ACCOUNT, accountKey: DEV_KEY, containerName: CONTAINER },
+    lroPolls: 1,
+    specs: [INSIGHTS_SPEC],
+  });
+  autoscale = AutoscaleEmulator.attach(arm);
+  endpoints = await EndpointsEmulator.attach(arm, {
+    blobEndpoint: azurite.directUrl,
+    command: [process.execPath, path.resolve('dist/cli.js')],
+    connections: { aoai: { api_key: LLM_KEY, api_base: model.url } },
+  });
+  const { credential } = await createAzureCredential(
+    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
+    {},
+  );
+  const w = arm.workspaces[0];
+  const settings: AzureSettings = {
+    subscriptionId: w.subscriptionId,
+    resourceGroup: w.resourceGroup,
+    workspace: w.name,
+    cloud: 'AzurePublicCloud',
+    resourceManager: arm.url,
+    authorityHost: arm.entra.url,
+    customAuthority: true,
+    storageSuffix: 'core.windows.net',
+    blobEndpoint: azurite.url,
+  };
+  const client = new ArmClient({ endpoint: arm.url, credential, retryDelayMs: 5, pollIntervalMs: 10 });
+  ws = new MlWorkspace(client, settings, credential, () => undefined);
+}, 120_000);
+
+afterAll(async () => {
+  await endpoints?.stop();
+  await arm?.stop();
+  await azurite?.stop();
+  await model?.close();
+  process.env.AOAI_API_BASE = saved.base;
+  process.env.AOAI_API_KEY = saved.key;
+  uc.cleanup();
+});
+
+function options(
+  variant: string,
+  extra: Partial<AzureDeployOptions> = {},
+  block: object = AUTOSCALE,
+): AzureDeployOptions {
+  const useCase = loadUseCase({
+    configPath: path.join(uc.dir, 'experiment.yaml'),
+    host: new MemoryHost(),
+    needs: 'deploy',
+  });
+  const entry = azureEndpointEntry(
+    {
+      azure_managed_endpoint: [
+        {
+          ENV_NAME: 'dev',
+          ENDPOINT_NAME: ENDPOINT,
+          CURRENT_DEPLOYMENT_NAME: 'blue',
+          DEPLOYMENT_VM_SIZE: 'Standard_F4s_v2',
+          AUTOSCALE: block,
+        },
+      ],
+    },
+    'azure_managed_endpoint',
+    undefined,
+    'configs/deployment_config.json',
+  );
+  return {
+    ws,
+    target: 'azure-managed',
+    entry,
+    name: 'scale',
+    flow: useCase.flow.model,
+    variants: [`\${chat.${variant}}`],
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    steps: [50],
+    keep: 2,
+    location: 'westeurope',
+    stateDir: path.join(uc.dir, '.llmops'),
+    mask: () => undefined,
+    log: (l) => logs.push(l),
+    ...extra,
+  };
+}
+
+const deploymentId = (d: string) => `${arm.workspaceId()}/onlineEndpoints/${ENDPOINT}/deployments/${d}`;
+
+test('dry run shows the autoscale setting and writes nothing', async () => {
+  const dry = await deployToAzure(options('v0', { dryRun: true }));
+  expect(dry.planText).toContain(
+    'blue: autoscale 2..8 instances: CPU > 70%, > 600 requests/min per instance (scale-out cooldown 120 s, scale-in cooldown 900 s) (Azure Monitor autoscale setting scale-ep-blue-autoscale',
+  );
+  expect(arm.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+});
+
+test('deploy puts a spec-valid autoscale setting on the new deployment before it gets any traffic', async () => {
+  const r = await deployToAzure(options('v0'));
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(arm.specViolations()).toEqual([]);
+  const s = autoscale.forTarget(deploymentId('blue'))!;
+  expect(s.name).toBe('scale-ep-blue-autoscale');
+  expect(s.location).toBe('westeurope');
+  const profile = (
+    s.properties.profiles as {
+      capacity: unknown;
+      rules: { metricTrigger: Record<string, unknown>; scaleAction: Record<string, unknown> }[];
+    }[]
+  )[0];
+  expect(profile.capacity).toEqual({ minimum: '2', maximum: '8', default: '2' });
+  expect(
+    profile.rules.map((x) => [
+      x.metricTrigger.metricName,
+      x.metricTrigger.operator,
+      x.metricTrigger.threshold,
+      x.scaleAction.direction,
+      x.scaleAction.cooldown,
+    ]),
+  ).toEqual([
+    ['CpuUtilizationPercentage', 'GreaterThan', 70, 'Increase', 'PT2M'],
+    ['CpuUtilizationPercentage', 'LessThan', 35, 'Decrease', 'PT15M'],
+    ['RequestsPerMinute', 'GreaterThan', 600, 'Increase', 'PT2M'],
+    ['RequestsPerMinute', 'LessThan', 300, 'Decrease', 'PT15M'],
+  ]);
+  expect(profile.rules[2].metricTrigger).toMatchObject({
+    metricResourceUri: `${arm.workspaceId()}/onlineEndpoints/${ENDPOINT}`,
+    dimensions: [{ DimensionName: 'deployment', Operator: 'Equals', Values: ['blue'] }],
+    dividePerInstance: true,
+  });
+  // Order: the deployment, then its autoscale setting, then the first traffic on it.
+  const at = (f: (x: (typeof arm.requests)[number]) => boolean) => arm.requests.findIndex(f);
+  const settingAt = at((x) => x.operationId === 'AutoscaleSettings_CreateOrUpdate');
+  const deploymentAt = at((x) => x.operationId === 'OnlineDeployments_CreateOrUpdate');
+  const trafficAt = arm.requests.findIndex(
+    (x, i) =>
+      i > deploymentAt &&
+      x.method !== 'GET' &&
+      x.operationId?.startsWith('OnlineEndpoints_') === true &&
+      JSON.stringify(x.body ?? '').includes('"blue":'),
+  );
+  expect(deploymentAt).toBeGreaterThanOrEqual(0);
+  expect(settingAt).toBeGreaterThan(deploymentAt);
+  expect(trafficAt).toBeGreaterThan(settingAt);
+  expect(r.summary).toContain('blue: autoscale 2..8 instances');
+}, 120_000);
+
+test('an unchanged flow with a new AUTOSCALE puts only the setting again', async () => {
+  const before = arm.requests.length;
+  const r = await deployToAzure(options('v0', {}, { ...AUTOSCALE, MAX_INSTANCES: 12 }));
+  expect(r.unchanged).toBe(true);
+  const writes = arm.requests.slice(before).filter((x) => x.method !== 'GET');
+  expect(writes.map((x) => x.operationId)).toEqual(['AutoscaleSettings_CreateOrUpdate']);
+  const profile = (
+    autoscale.forTarget(deploymentId('blue'))!.properties.profiles as { capacity: { maximum: string } }[]
+  )[0];
+  expect(profile.capacity.maximum).toBe('12');
+  expect(arm.specViolations()).toEqual([]);
+}, 60_000);
+
+test('a refused autoscale setting fails the provisioning: traffic stays where it was', async () => {
+  arm.inject({
+    operationId: 'AutoscaleSettings_CreateOrUpdate',
+    status: 400,
+    code: 'InvalidRequest',
+    message: 'refused',
+  });
+  const r = await deployToAzure(options('v1'));
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toMatch(/autoscale setting scale-ep-green-autoscale/);
+  expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
+  expect(autoscale.forTarget(deploymentId('green'))).toBeUndefined();
+}, 120_000);
+
+test('the emulator holds autoscale settings to the spec: a profile without capacity is refused', async () => {
+  const { insightsClient } = await import('../../src/shared/deploy/autoscale-monitor.js');
+  const w = arm.workspaces[0];
+  const id = `/subscriptions/${w.subscriptionId}/resourceGroups/${w.resourceGroup}/providers/Microsoft.Insights/autoscalesettings/bad`;
+  await expect(
+    insightsClient(ws).request('PUT', id, {
+      what: 'put a bad setting',
+      body: {
+        location: 'westeurope',
+        properties: { profiles: [{ name: 'p', rules: [] }], targetResourceUri: deploymentId('blue') },
+      },
+    }),
+  ).rejects.toThrow(/capacity/);
+  expect(autoscale.settings.has(id.toLowerCase())).toBe(false);
+});

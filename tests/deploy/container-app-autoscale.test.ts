@@ -1,0 +1,160 @@
+/**
+ * AUTOSCALE on `deploy --target container-app`, against the ARM emulator with Microsoft.App 2026-07-01 (every
+ * request and response validated) and real `llmops flow serve` revisions: the revision template carries the
+ * replica bounds, an HTTP concurrency rule, a cpu rule and the scale-in cooldown; the dry run shows them.
+ */
+import path from 'node:path';
+import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
+import { createAzureCredential } from '../../src/shared/azure/credentials.js';
+import { containerAppEntry } from '../../src/shared/config/deployment.js';
+import { loadUseCase } from '../../src/shared/config/use-case.js';
+import { containerAppFetch } from '../../src/shared/deploy/container-app-http.js';
+import { deployToContainerApp, type ContainerAppDeployOptions } from '../../src/shared/deploy/container-app-deploy.js';
+import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
+import { MemoryHost } from '../../src/shared/host/memory.js';
+import { writeBuildContext } from '../../src/shared/serve/build-context.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
+import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
+import { APP_DOMAIN, APP_SPEC, ContainerAppsEmulator } from '../support/azure/container-apps.js';
+import { deployUseCase } from './helpers.js';
+
+const LLM_KEY = 'sk-test-key-aca-scale-0001';
+const APP = 'scale-app';
+const KV_URL = 'https://kv-llmops.vault.azure.net/secrets/aoai-key';
+const KV_BASE = 'https://kv-llmops.vault.azure.net/secrets/aoai-base';
+const IMAGE = 'crllmops.azurecr.io/demo:v0';
+
+let arm: ArmEmulator;
+let aca: ContainerAppsEmulator;
+let model: ModelServerHandle;
+let client: ContainerAppsAPIClient;
+let appFetch: typeof fetch;
+const logs: string[] = [];
+const uc = deployUseCase({
+  'smoke.yaml':
+    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
+});
+const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+
+beforeAll(async () => {
+  model = await startModelServer({});
+  process.env.AOAI_API_BASE = model.url;
+  process.env.AOAI_API_KEY = LLM_KEY;
+  arm = await ArmEmulator.start({
+    datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
+    specs: [APP_SPEC],
+    certificateNames: [`*.${APP_DOMAIN}`],
+    lroPolls: 1,
+  });
+  const useCase = loadUseCase({
+    configPath: path.join(uc.dir, 'experiment.yaml'),
+    host: new MemoryHost(),
+    needs: 'deploy',
+  });
+  const dir = path.join(uc.dir, 'images', 'v0');
+  writeBuildContext({
+    flow: useCase.flow.model,
+    output: dir,
+    variants: ['${chat.v0}'],
+    connections: useCase.connections,
+    packageRoot: path.resolve('.'),
+  });
+  aca = await ContainerAppsEmulator.attach(arm, {
+    images: new Map([[IMAGE, dir]]),
+    keyVaultSecrets: { [KV_URL]: LLM_KEY, [KV_BASE]: model.url },
+  });
+  const { credential } = await createAzureCredential(
+    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
+    {},
+  );
+  client = new ContainerAppsAPIClient(credential, arm.workspaces[0].subscriptionId, {
+    endpoint: arm.url,
+    credentials: { scopes: [`${arm.url}/.default`] },
+    retryOptions: { retryDelayInMs: 5, maxRetryDelayInMs: 50 },
+  });
+  appFetch = containerAppFetch({ LLMOPS_CONTAINER_APPS_CONNECT_TO: `127.0.0.1:${aca.ingressPort}` });
+}, 120_000);
+
+afterAll(async () => {
+  await aca?.stop();
+  await arm?.stop();
+  await model?.close();
+  process.env.AOAI_API_BASE = saved.base;
+  process.env.AOAI_API_KEY = saved.key;
+  uc.cleanup();
+});
+
+function options(extra: Partial<ContainerAppDeployOptions> = {}): ContainerAppDeployOptions {
+  const useCase = loadUseCase({
+    configPath: path.join(uc.dir, 'experiment.yaml'),
+    host: new MemoryHost(),
+    needs: 'deploy',
+  });
+  const entry = containerAppEntry(
+    {
+      container_app_endpoint: [
+        {
+          ENV_NAME: 'dev',
+          CONTAINER_APP_NAME: APP,
+          ENVIRONMENT_NAME: 'cae-llmops',
+          REGISTRY_SERVER: 'crllmops.azurecr.io',
+          AUTOSCALE: {
+            MIN_INSTANCES: 0,
+            MAX_INSTANCES: 7,
+            CONCURRENT_REQUESTS: 20,
+            CPU_PERCENT: 60,
+            SCALE_IN_COOLDOWN_SECONDS: 120,
+          },
+          SECRETS: { 'aoai-key': KV_URL, 'aoai-base': KV_BASE },
+          SECRET_ENVIRONMENT_VARIABLES: { AOAI_API_KEY: 'aoai-key', AOAI_API_BASE: 'aoai-base' },
+        },
+      ],
+    },
+    undefined,
+    'configs/deployment_config.json',
+  );
+  return {
+    client,
+    subscriptionId: arm.workspaces[0].subscriptionId,
+    resourceGroup: arm.workspaces[0].resourceGroup,
+    entry,
+    name: 'scale',
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    image: IMAGE,
+    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    steps: [50],
+    keep: 2,
+    stateDir: path.join(uc.dir, '.llmops'),
+    wait: { pollMs: 20, lroPollMs: 20, timeoutMs: 30_000 },
+    fetch: appFetch,
+    log: (l) => logs.push(l),
+    ...extra,
+  };
+}
+
+test('dry run shows the revision scale and writes nothing', async () => {
+  const dry = await deployToContainerApp(options({ dryRun: true }));
+  expect(dry.planText).toContain(
+    'autoscale 0..7 instances: CPU > 60%, > 20 concurrent requests per instance (scale-in cooldown 120 s) (template.scale)',
+  );
+  expect(arm.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+});
+
+test('the revision template carries the scale rules, validated against the Container Apps spec', async () => {
+  const r = await deployToContainerApp(options());
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(arm.specViolations()).toEqual([]);
+  const app = await client.containerApps.get(arm.workspaces[0].resourceGroup, APP);
+  expect(app.template?.scale).toEqual({
+    minReplicas: 0,
+    maxReplicas: 7,
+    cooldownPeriod: 120,
+    rules: [
+      { name: 'http-concurrency', http: { metadata: { concurrentRequests: '20' } } },
+      { name: 'cpu', custom: { type: 'cpu', metadata: { type: 'Utilization', value: '60' } } },
+    ],
+  });
+  expect(r.summary).toContain('autoscale 0..7 instances');
+}, 120_000);

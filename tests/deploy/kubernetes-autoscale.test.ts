@@ -1,0 +1,185 @@
+/**
+ * AUTOSCALE on `deploy --target kubernetes`, against the Kubernetes API emulator (every stored object validated
+ * with kubernetes-models): a HorizontalPodAutoscaler per colour applied by llmops with the entry's bounds, CPU
+ * target and stabilization windows; shown by the dry run and the summary; deleted with its colour when pruned
+ * and when AUTOSCALE is removed; an autoscaler the API refuses fails the provisioning and the route is never
+ * touched.
+ */
+import path from 'node:path';
+import { kubernetesEntry, type KubernetesEntry } from '../../src/shared/config/deployment.js';
+import { loadUseCase } from '../../src/shared/config/use-case.js';
+import { KubeClient } from '../../src/shared/deploy/kubernetes-client.js';
+import { deployToKubernetes, type KubernetesDeployOptions } from '../../src/shared/deploy/kubernetes-deploy.js';
+import type { TrafficMap } from '../../src/shared/deploy/rollout.js';
+import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
+import { writeBuildContext } from '../../src/shared/serve/build-context.js';
+import { MemoryHost } from '../../src/shared/host/memory.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
+import { KubeCluster } from '../support/kubernetes/cluster.js';
+import { deployUseCase } from './helpers.js';
+
+const NS = 'flows';
+const IMAGE = (v: string) => `registry.example/demo:${v}`;
+const AUTOSCALE = {
+  MIN_INSTANCES: 2,
+  MAX_INSTANCES: 6,
+  CPU_PERCENT: 65,
+  SCALE_OUT_COOLDOWN_SECONDS: 30,
+  SCALE_IN_COOLDOWN_SECONDS: 600,
+};
+
+let cluster: KubeCluster;
+let model: ModelServerHandle;
+let client: KubeClient;
+const logs: string[] = [];
+const uc = deployUseCase({
+  'smoke.yaml':
+    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "hello"}\n',
+});
+const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+
+beforeAll(async () => {
+  model = await startModelServer({});
+  process.env.AOAI_API_BASE = model.url;
+  process.env.AOAI_API_KEY = 'sk-kube-autoscale-0001';
+  const useCase = loadUseCase({
+    configPath: path.join(uc.dir, 'experiment.yaml'),
+    host: new MemoryHost(),
+    needs: 'deploy',
+  });
+  const images = new Map<string, string>();
+  for (const v of ['v0', 'v1']) {
+    const ctx = writeBuildContext({
+      flow: useCase.flow.model,
+      output: path.join(uc.dir, `ctx-${v}`),
+      variants: [`\${chat.${v}}`],
+      connections: useCase.connections,
+    });
+    images.set(IMAGE(v), ctx.dir);
+  }
+  cluster = await KubeCluster.start({ images, env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } });
+  cluster.createGateway('infra', 'public');
+  client = KubeClient.load(cluster.kubeconfig, { backoffMs: 5 });
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  await model?.close();
+  process.env.AOAI_API_BASE = saved.base;
+  process.env.AOAI_API_KEY = saved.key;
+  uc.cleanup();
+});
+
+function entry(extra: Record<string, unknown> = {}): KubernetesEntry {
+  return kubernetesEntry(
+    {
+      kubernetes: [
+        {
+          ENV_NAME: 'dev',
+          NAME: 'demo',
+          NAMESPACE: NS,
+          GATEWAY_NAME: 'public',
+          GATEWAY_NAMESPACE: 'infra',
+          CPU_REQUEST: '250m',
+          ROLLOUT_TIMEOUT_SECONDS: 30,
+          AUTOSCALE,
+          ...extra,
+        },
+      ],
+    },
+    'dev',
+    'configs/deployment_config.json',
+  );
+}
+
+function options(version: string, extra: Partial<KubernetesDeployOptions> = {}): KubernetesDeployOptions {
+  const useCase = loadUseCase({
+    configPath: path.join(uc.dir, 'experiment.yaml'),
+    host: new MemoryHost(),
+    needs: 'deploy',
+  });
+  return {
+    client,
+    entry: entry(),
+    name: 'demo-dev',
+    image: IMAGE(version),
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    steps: [50],
+    keep: 1,
+    stateDir: path.join(uc.dir, '.llmops'),
+    pollMs: 50,
+    log: (l) => logs.push(l),
+    ...extra,
+  };
+}
+
+function liveTraffic(): TrafficMap {
+  const rules = ((
+    cluster.get('HTTPRoute', NS, 'demo')?.spec as { rules?: { backendRefs?: { name: string; weight?: number }[] }[] }
+  )?.rules ?? [])[0];
+  return Object.fromEntries(
+    (rules?.backendRefs ?? []).filter((b) => (b.weight ?? 1) > 0).map((b) => [b.name, b.weight ?? 1]),
+  );
+}
+
+test('dry run shows the autoscaler and writes nothing', async () => {
+  const before = cluster.api.requests.length;
+  const dry = await deployToKubernetes(options('v0', { dryRun: true }));
+  expect(dry.summary).toContain('HorizontalPodAutoscaler');
+  expect(dry.summary).toContain(
+    'autoscale 2..6 instances: CPU > 65% (scale-out cooldown 30 s, scale-in cooldown 600 s)',
+  );
+  expect(cluster.api.requests.slice(before).filter((q) => q.method !== 'GET')).toEqual([]);
+});
+
+test('deploy applies a HorizontalPodAutoscaler for the new colour (validated by the API schema) before any traffic', async () => {
+  const r = await deployToKubernetes(options('v0'));
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  const hpa = cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!;
+  expect(hpa).toBeDefined();
+  expect(hpa.spec).toEqual({
+    scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'demo-blue' },
+    minReplicas: 2,
+    maxReplicas: 6,
+    metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 65 } } }],
+    behavior: { scaleUp: { stabilizationWindowSeconds: 30 }, scaleDown: { stabilizationWindowSeconds: 600 } },
+  });
+  expect((hpa.metadata as { managedFields: { manager: string }[] }).managedFields.map((m) => m.manager)).toEqual([
+    'llmops',
+  ]);
+  // The autoscaler's minimum is the colour's starting replica count.
+  expect((cluster.get('Deployment', NS, 'demo-blue')!.spec as { replicas: number }).replicas).toBe(2);
+  // The HPA was written before the route first gave the colour weight.
+  const writes = cluster.api.requests.filter((q) => q.method !== 'GET');
+  const hpaAt = writes.findIndex((q) => q.path.endsWith('/horizontalpodautoscalers/demo-blue'));
+  const routeAt = writes.findIndex((q) => q.path.endsWith('/httproutes/demo'));
+  expect(hpaAt).toBeGreaterThanOrEqual(0);
+  expect(hpaAt).toBeLessThan(routeAt);
+  expect(r.summary).toContain('demo-blue: autoscale 2..6 instances');
+}, 60_000);
+
+test('an autoscaler the API refuses fails the provisioning: the route is never touched', async () => {
+  const before = cluster.get('HTTPRoute', NS, 'demo')!.metadata!.resourceVersion;
+  cluster.api.faults.push({
+    when: (q) => q.kind?.kind === 'HorizontalPodAutoscaler' && q.method === 'PATCH',
+    status: 422,
+  });
+  const r = await deployToKubernetes(options('v1'));
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toMatch(/HorizontalPodAutoscaler/);
+  expect(cluster.get('HTTPRoute', NS, 'demo')!.metadata!.resourceVersion).toBe(before);
+  expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
+}, 60_000);
+
+test('the new colour without AUTOSCALE has no autoscaler; the pruned colour loses its own', async () => {
+  const r = await deployToKubernetes(options('v1', { entry: entry({ AUTOSCALE: undefined, REPLICAS: 1 }) }));
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(liveTraffic()).toEqual({ 'demo-green': 100 });
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')).toBeUndefined();
+  // keep 1: blue was pruned, with its autoscaler.
+  expect(cluster.get('Deployment', NS, 'demo-blue')).toBeUndefined();
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')).toBeUndefined();
+}, 60_000);

@@ -1,0 +1,203 @@
+/**
+ * AUTOSCALE on `deploy --target webapp`, against the ARM emulator with the App Service, ACR and Microsoft.Insights
+ * autoscale specs (every request and response validated): the plan's Azure Monitor autoscale setting is put once
+ * the slot answers and before any traffic moves; a rollout that does not promote puts back the setting the plan
+ * had before it; the dry run shows it and writes nothing.
+ */
+import path from 'node:path';
+import type { WebSiteManagementClient } from '@azure/arm-appservice';
+import { ArmClient } from '../../src/shared/azure/arm-client.js';
+import { createAzureCredential } from '../../src/shared/azure/credentials.js';
+import type { TokenCredential } from '@azure/core-auth';
+import { webAppEntry } from '../../src/shared/config/deployment.js';
+import { loadUseCase } from '../../src/shared/config/use-case.js';
+import { ACR_TASKS_API_VERSION, ensureImage } from '../../src/shared/deploy/image-build.js';
+import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
+import { deployToWebApp, type WebAppDeployOptions } from '../../src/shared/deploy/webapp-deploy.js';
+import { webSiteClient } from '../../src/shared/deploy/webapp-site.js';
+import { MemoryHost } from '../../src/shared/host/memory.js';
+import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
+import { ACR_SPEC, AcrEmulator } from '../support/azure/acr.js';
+import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
+import { AutoscaleEmulator, INSIGHTS_SPEC } from '../support/azure/autoscale.js';
+import { WEB_SPEC, WebAppsEmulator } from '../support/azure/webapps.js';
+import { deployUseCase } from './helpers.js';
+
+const LLM_KEY = 'sk-test-key-webscale-0001';
+const RG = 'rg-web';
+const APP = 'scale-app';
+const AUTOSCALE = { MIN_INSTANCES: 1, MAX_INSTANCES: 5, CPU_PERCENT: 75, REQUESTS_PER_MINUTE: 900 };
+
+let arm: ArmEmulator;
+let web: WebAppsEmulator;
+let acr: AcrEmulator;
+let autoscale: AutoscaleEmulator;
+let model: ModelServerHandle;
+let client: WebSiteManagementClient;
+let acrClient: ArmClient;
+let credential: TokenCredential;
+const images = new Map<string, string>();
+const logs: string[] = [];
+const uc = deployUseCase({
+  'smoke.yaml':
+    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
+});
+const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+
+beforeAll(async () => {
+  model = await startModelServer({});
+  process.env.AOAI_API_BASE = model.url;
+  process.env.AOAI_API_KEY = LLM_KEY;
+  arm = await ArmEmulator.start({
+    datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
+    specs: [WEB_SPEC, ACR_SPEC, INSIGHTS_SPEC],
+  });
+  web = WebAppsEmulator.attach(arm, { images, keyVault: { 'AOAI-API-KEY': LLM_KEY, 'AOAI-API-BASE': model.url } });
+  acr = await AcrEmulator.attach(arm, images);
+  autoscale = AutoscaleEmulator.attach(arm);
+  await web.createSite(RG, APP, 'plan-scale');
+  ({ credential } = await createAzureCredential(
+    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
+    {},
+  ));
+  client = webSiteClient(credential, arm.workspaces[0].subscriptionId, arm.url, 5);
+  acrClient = new ArmClient({
+    endpoint: arm.url,
+    credential,
+    apiVersion: ACR_TASKS_API_VERSION,
+    retryDelayMs: 5,
+    pollIntervalMs: 10,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await web?.stop();
+  await acr?.stop();
+  await arm?.stop();
+  await model?.close();
+  process.env.AOAI_API_BASE = saved.base;
+  process.env.AOAI_API_KEY = saved.key;
+  uc.cleanup();
+});
+
+function options(variant: string, block: object, extra: Partial<WebAppDeployOptions> = {}): WebAppDeployOptions {
+  const useCase = loadUseCase({
+    configPath: path.join(uc.dir, 'experiment.yaml'),
+    host: new MemoryHost(),
+    needs: 'deploy',
+  });
+  const e = webAppEntry(
+    {
+      webapp_endpoint: [
+        {
+          ENV_NAME: 'dev',
+          REGISTRY_NAME: 'acrllmops',
+          REGISTRY_RG_NAME: 'rg-acr',
+          APP_PLAN_NAME: 'plan-scale',
+          WEB_APP_NAME: APP,
+          WEB_APP_RG_NAME: RG,
+          KEY_VAULT_NAME: 'kv-llmops',
+          CONNECTION_NAMES: ['aoai'],
+          AUTOSCALE: block,
+        },
+      ],
+    },
+    undefined,
+    'configs/deployment_config.json',
+  );
+  return {
+    client,
+    monitor: { resourceManager: arm.url, credential },
+    subscriptionId: arm.workspaces[0].subscriptionId,
+    resourceManager: 'https://management.azure.com',
+    entry: e,
+    name: 'scale',
+    flow: useCase.flow.model,
+    variants: [`\${chat.${variant}}`],
+    connections: useCase.connections,
+    envYaml: useCase.environmentVariables,
+    secrets: useCase.secrets,
+    ensureImage: async (c) =>
+      (
+        await ensureImage({
+          client: acrClient,
+          registry: {
+            subscriptionId: arm.workspaces[0].subscriptionId,
+            resourceGroup: e.registryResourceGroup,
+            name: e.registryName,
+          },
+          repository: c.repository,
+          contextDir: c.dir,
+          contextHash: c.hash,
+          dryRun: c.dryRun,
+          pollMs: 10,
+          log: (l) => logs.push(l),
+        })
+      ).image,
+    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    steps: [50],
+    warmupTimeoutMs: 20_000,
+    stateDir: path.join(uc.dir, '.llmops'),
+    log: (l) => logs.push(l),
+    ...extra,
+  };
+}
+
+const planId = () =>
+  `/subscriptions/${arm.workspaces[0].subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Web/serverfarms/plan-scale`;
+const maximum = () =>
+  (autoscale.forTarget(planId())?.properties.profiles as { capacity: { maximum: string } }[] | undefined)?.[0].capacity
+    .maximum;
+
+test('first deploy puts the plan autoscale setting before any traffic moves; spec-valid', async () => {
+  const r = await deployToWebApp(options('v0', AUTOSCALE));
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(arm.specViolations()).toEqual([]);
+  const s = autoscale.forTarget(planId())!;
+  expect(s.name).toBe('plan-scale-autoscale');
+  const rules = (s.properties.profiles as { rules: { metricTrigger: Record<string, unknown> }[] }[])[0].rules;
+  expect(
+    rules.map((x) => `${x.metricTrigger.metricName} ${x.metricTrigger.operator} ${x.metricTrigger.threshold}`),
+  ).toEqual([
+    'CpuPercentage GreaterThan 75',
+    'CpuPercentage LessThan 37.5',
+    'Requests GreaterThan 900',
+    'Requests LessThan 450',
+  ]);
+  expect(rules[2].metricTrigger.metricResourceUri).toMatch(/\/Microsoft\.Web\/sites\/scale-app$/);
+  const settingAt = arm.requests.findIndex((x) => x.operationId === 'AutoscaleSettings_CreateOrUpdate');
+  const swapAt = arm.requests.findIndex((x) => x.operationId === 'WebApps_SwapSlotWithProduction');
+  expect(settingAt).toBeGreaterThanOrEqual(0);
+  expect(settingAt).toBeLessThan(swapAt);
+  expect(r.summary).toContain('Plan plan-scale: autoscale 1..5 instances');
+}, 180_000);
+
+test('dry run shows the plan autoscale and writes nothing', async () => {
+  const before = arm.requests.filter((x) => x.method !== 'GET' && !x.path.endsWith('/list')).length;
+  const dry = await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 9 }, { dryRun: true }));
+  expect(dry.planText).toContain(
+    'plan plan-scale: autoscale 1..9 instances: CPU > 75%, > 900 requests/min per instance',
+  );
+  expect(arm.requests.filter((x) => x.method !== 'GET' && !x.path.endsWith('/list')).length).toBe(before);
+  expect(maximum()).toBe('5');
+}, 60_000);
+
+test('a rollout that does not promote puts the plan autoscale setting back as it was', async () => {
+  arm.inject({ operationId: 'WebApps_SwapSlotWithProduction', status: 500, times: 8 });
+  const r = await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 9 }));
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  const puts = arm.requests.filter((x) => x.operationId === 'AutoscaleSettings_CreateOrUpdate');
+  // Applied with 9, then put back with 5.
+  expect(
+    puts
+      .map(
+        (x) =>
+          (x.body as { properties: { profiles: { capacity: { maximum: string } }[] } }).properties.profiles[0].capacity
+            .maximum,
+      )
+      .slice(-2),
+  ).toEqual(['9', '5']);
+  expect(maximum()).toBe('5');
+  expect(r.summary).toContain('autoscale setting put back as it was');
+  expect(arm.specViolations()).toEqual([]);
+}, 180_000);
