@@ -4,6 +4,7 @@
  * environment, masked; the Responses preset; problems at file:line:column.
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
@@ -286,6 +287,27 @@ test('the responses preset needs the agent or model name, and names an unknown k
         /^experiment\.yaml:7:3: flow\.output_path: unknown key, expected one of: target, preset, url/,
       ),
     ]);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('an unreachable http target is named with its URL, not as a model connection', async () => {
+  // A port that was just free: nothing accepts connections there.
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const flow = agentTarget.replace('${AGENT_URL}', `http://127.0.0.1:${port}`).replace(/ {2}headers:\n.*\n/, '');
+  const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+  try {
+    const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops') };
+    const error = (await bulkRunStep.run({ ...common, cacheMode: 'off' }, new MemoryHost()).catch((e) => e)) as Error;
+    expect(error.message).toMatch(
+      new RegExp(`http target http://127\\.0\\.0\\.1:${port}/agent/run is unreachable \\(ECONNREFUSED`),
+    );
+    expect(error.message).toMatch(/flow\.url in experiment\.yaml/);
+    expect(error.message).not.toMatch(/model endpoint|api_base/);
   } finally {
     uc.cleanup();
   }

@@ -105,6 +105,8 @@ export class LlmService {
         cache: this.options.cache,
         limiters: this.limiters,
       });
+      // Its connection failures name the target and its URL, not a model connection's api_base.
+      this.limiters.breaker(url).httpTarget = url;
       this.clients.set(key, c);
     }
     return c;

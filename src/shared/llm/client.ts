@@ -237,7 +237,10 @@ export class LlmClient {
         const code = (failure as { code: string }).code;
         breaker.unreachable(code);
         if (unreachable === 'dns' || attempt >= retryBudget(failure, this.retry))
-          throw breaker.openError ?? new EndpointUnreachableError(breaker.origin, code, attempt + 1);
+          throw (
+            breaker.openError ??
+            new EndpointUnreachableError(breaker.origin, code, attempt + 1, false, breaker.httpTarget)
+          );
       } else if (failure.kind === 'http') breaker.reached();
       if (!isRetryable(failure)) {
         const f = failure as Extract<AttemptFailure, { kind: 'http' }>;
