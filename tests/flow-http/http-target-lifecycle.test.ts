@@ -142,9 +142,37 @@ test('the responses preset reads output[].content[].text and the usage of a Resp
     expect(record.outputs.category).toMatch(/^(Movie|App|Academic|Channel|Profile|PDF|None)$/);
     expect(record.tokens.prompt).toBeGreaterThan(0);
     expect(record.tokens.total).toBe(record.tokens.prompt + record.tokens.completion);
+    // agent: names a Foundry hosted agent by reference, beside the input (no model field).
+    const sent = migrated.received.filter((r) => r.url === '/v1/responses').pop()!;
+    expect(sent.body).toEqual({
+      agent: { type: 'agent_reference', name: 'web-classifier' },
+      input: [{ role: 'user', content: expect.stringMatching(/^https?:\/\//) }],
+    });
   } finally {
     uc2.cleanup();
   }
+});
+
+test('the responses preset sends model: as the model field, and agent: {name, version} as a versioned reference', () => {
+  const bodyOf = (keys: string) => {
+    const flow = `flow:\n  target: http\n  preset: responses\n  url: http://127.0.0.1:9/v1/responses\n  input: url\n${keys}`;
+    const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+    try {
+      const model = loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), cwd: uc.dir }).flow.model;
+      return model.kind === 'http' ? model.target.body : undefined;
+    } finally {
+      uc.cleanup();
+    }
+  };
+  const input = [{ role: 'user', content: '${inputs.url}' }];
+  expect(bodyOf('  model: gpt-4o-mini\n')).toEqual({ model: 'gpt-4o-mini', input });
+  expect(bodyOf('  agent:\n    name: classifier\n    version: 3\n')).toEqual({
+    agent: { type: 'agent_reference', name: 'classifier', version: '3' },
+    input,
+  });
+  expect(() => bodyOf('  agent:\n    version: 3\n')).toThrow(
+    /experiment\.yaml:7:3: flow\.agent: has no name:, expected the hosted agent's name/,
+  );
 });
 
 test('a broken http target is reported at file:line:column with what was expected, nothing run', () => {

@@ -1,7 +1,8 @@
 /**
  * experiment.yaml's `flow: {target: http, ...}`: any HTTP endpoint as the flow under test, checked and typed here
  * (every problem at file:line:column), and the `responses` preset for the OpenAI Responses-style agent protocol
- * (Foundry hosted agents: POST {model, input: [...]} → output[].content[].text, usage).
+ * (POST {model, input: [...]}, or for a Foundry hosted agent {agent: {type: "agent_reference", name}, input: [...]}
+ * → output[].content[].text, usage).
  * @module
  */
 import type { Problem, SourceLocation } from '../errors.js';
@@ -92,22 +93,27 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
   let declared: string[] | undefined;
 
   if (preset === 'responses') {
-    const model = raw.model ?? raw.agent;
-    if (model === undefined)
+    if (raw.model === undefined && raw.agent === undefined)
       add(
         ['preset'],
         'the responses preset needs model: (or agent:), the agent or model name the endpoint answers as',
         'key',
       );
-    else if (typeof model !== 'string' || model === '')
+    if (raw.model !== undefined && (typeof raw.model !== 'string' || raw.model === ''))
       add(
-        [raw.agent !== undefined ? 'agent' : 'model'],
-        `found ${describeValue(model)}, expected the agent or model name the endpoint answers as`,
+        ['model'],
+        `found ${describeValue(raw.model)}, expected the model (or deployment) name the endpoint answers as`,
       );
+    const agent = raw.agent === undefined ? undefined : agentReference(raw.agent, add);
     const input = raw.input ?? 'question';
     if (typeof input !== 'string' || !/^[A-Za-z_][\w-]*$/.test(input))
       add(['input'], `found ${describeValue(input)}, expected the name of the flow input sent as the user's message`);
-    body ??= { model, input: [{ role: 'user', content: `\${inputs.${String(input)}}` }] };
+    // A hosted agent is named by reference (Foundry's form); a model by its name, as the Responses API takes it.
+    body ??= {
+      ...(raw.model !== undefined ? { model: raw.model } : {}),
+      ...(agent ? { agent } : {}),
+      input: [{ role: 'user', content: `\${inputs.${String(input)}}` }],
+    };
     outputs = { answer: { path: '$.output[*].content[*].text', join: '' } };
     usage = { prompt: '$.usage.input_tokens', completion: '$.usage.output_tokens', total: '$.usage.total_tokens' };
   } else if (body === undefined)
@@ -171,6 +177,46 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
       ...(preset === 'responses' ? { preset } : {}),
       at,
     },
+  };
+}
+
+/**
+ * `agent: <name>` or `agent: {name, version}` as the Responses request's agent reference
+ * (`{type: "agent_reference", name, version?}`), or undefined with the problem added.
+ */
+function agentReference(
+  value: unknown,
+  add: (p: PathSegment[], m: string, part?: 'key' | 'value') => void,
+): Record<string, string> | undefined {
+  const expected = "expected the hosted agent's name, or {name, version}";
+  if (typeof value === 'string' && value !== '') return { type: 'agent_reference', name: value };
+  if (!isHttpTargetValue(value)) {
+    add(['agent'], `found ${describeValue(value)}, ${expected}`);
+    return undefined;
+  }
+  let ok = true;
+  for (const k of Object.keys(value))
+    if (k !== 'name' && k !== 'version') {
+      add(['agent', k], 'unknown key, expected name or version', 'key');
+      ok = false;
+    }
+  if (value.name === undefined) {
+    add(['agent'], "has no name:, expected the hosted agent's name (and version: if pinned)", 'key');
+    ok = false;
+  } else if (typeof value.name !== 'string' || value.name === '') {
+    add(['agent', 'name'], `found ${describeValue(value.name)}, ${expected}`);
+    ok = false;
+  }
+  const version = value.version;
+  if (version !== undefined && !(typeof version === 'string' && version !== '') && typeof version !== 'number') {
+    add(['agent', 'version'], `found ${describeValue(version)}, expected the agent's version (a text or number)`);
+    ok = false;
+  }
+  if (!ok) return undefined;
+  return {
+    type: 'agent_reference',
+    name: value.name as string,
+    ...(version !== undefined ? { version: String(version) } : {}),
   };
 }
 
