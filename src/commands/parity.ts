@@ -71,7 +71,13 @@ async function parityPlan(cfg: ParityConfig) {
   const lines = scan.rows;
   const describe = (f: ParityConfig['baseline']) =>
     f.model.kind === 'http'
-      ? { kind: 'http', url: f.model.target.url, method: 'POST', preset: f.model.target.preset ?? null, calls: lines }
+      ? {
+          kind: 'http',
+          url: f.model.target.url,
+          method: f.model.target.method,
+          preset: f.model.target.preset ?? null,
+          calls: lines,
+        }
       : { kind: f.kind, flow: f.model.displayFile, calls: null, note: 'model calls per line depend on the flow' };
   return {
     dataset: cfg.dataset.name,

@@ -179,7 +179,7 @@ test('a broken http target is reported at file:line:column with what was expecte
   const flow = `flow:
   target: http
   url: ftp://example.com/x
-  method: GET
+  method: DELETE
   headers:
     Authorization: Bearer \${NOT_SET_ANYWHERE_42}
   body:
@@ -200,7 +200,9 @@ test('a broken http target is reported at file:line:column with what was expecte
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^experiment\.yaml:4:8: flow\.url: found "ftp:\/\/example\.com\/x", expected an http/),
-        expect.stringMatching(/^experiment\.yaml:5:11: flow\.method: found the text "GET", expected POST/),
+        expect.stringMatching(
+          /^experiment\.yaml:5:11: flow\.method: found the text "DELETE", expected POST, PUT or PATCH \(the body sent as JSON\) or GET/,
+        ),
         expect.stringMatching(/^experiment\.yaml:9:8: flow\.body\.q: found "\$\{data\.url\}", expected \$\{inputs/),
         expect.stringMatching(/^experiment\.yaml:11:15: flow\.outputs\.category: "value\.category" at character 1/),
       ]),
@@ -339,4 +341,80 @@ test('an unreachable http target is named with its URL, not as a model connectio
   } finally {
     uc.cleanup();
   }
+});
+
+test('GET sends the inputs as query parameters and PUT the JSON body, through the same client and transport', async () => {
+  const service = await startMigratedService({ modelUrl: model.url });
+  const getFlow = `flow:
+  target: http
+  method: get
+  url: ${service.url}/classify?v=2
+  inputs: [url]
+  outputs:
+    category: $.category
+`;
+  const putFlow = agentTarget.replace('${AGENT_URL}', service.url).replace(/ {2}headers:\n.*\n/, '  method: PUT\n');
+  for (const [flow, method] of [
+    [getFlow, 'GET'],
+    [putFlow, 'PUT'],
+  ]) {
+    const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+    try {
+      const host = new MemoryHost();
+      service.received.length = 0;
+      await lifecycle(uc.dir, host);
+      const results = JSON.parse(readFileSync(path.join(uc.dir, 'reports/results.json'), 'utf8'));
+      expect(results.metrics.find((m: { metric: string }) => m.metric === 'exact_match').value).toBeCloseTo(0.9, 5);
+      expect(service.received).toHaveLength(10);
+      expect(new Set(service.received.map((r) => r.method))).toEqual(new Set([method]));
+      const first = JSON.parse(data.split('\n')[0]) as { url: string };
+      if (method === 'GET') {
+        // The URL's own query is kept; the input is encoded as a parameter; nothing is sent as a body.
+        expect(service.received.map((r) => r.url)).toContain(`/classify?v=2&url=${encodeURIComponent(first.url)}`);
+        expect(service.received.every((r) => r.body === undefined)).toBe(true);
+      } else expect(service.received.map((r) => r.url)).toEqual(Array(10).fill('/agent/run'));
+    } finally {
+      uc.cleanup();
+    }
+  }
+  await service.close();
+});
+
+test('a GET with a body or without inputs, and a responses preset on another method, are refused at their lines', () => {
+  const problems = (flow: string) => {
+    const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+    try {
+      loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), cwd: uc.dir });
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems.map(formatProblem);
+    } finally {
+      uc.cleanup();
+    }
+  };
+  expect(
+    problems(`flow:
+  target: http
+  method: GET
+  url: http://127.0.0.1:9/classify
+  body:
+    q: \${inputs.url}
+  outputs:
+    category: $.category
+`),
+  ).toEqual([
+    'experiment.yaml:2:1: flow: a GET needs inputs:, the names of the line values sent as query parameters',
+    expect.stringMatching(/^experiment\.yaml:6:3: flow\.body: a GET sends no body: its inputs: go as query parameters/),
+  ]);
+  expect(
+    problems(`flow:
+  target: http
+  preset: responses
+  method: PUT
+  url: http://127.0.0.1:9/v1/responses
+  model: gpt-4o
+`),
+  ).toEqual([
+    'experiment.yaml:5:11: flow.method: found the text "PUT", expected POST (the responses preset\'s method)',
+  ]);
 });

@@ -14,6 +14,7 @@ type Raw = Record<string, unknown>;
 
 const KEYS = ['target', 'preset', 'url', 'method', 'headers', 'body', 'inputs', 'outputs', 'usage', 'timeout_s'];
 const PRESET_KEYS = ['model', 'agent', 'input'];
+const METHODS: HttpTarget['method'][] = ['POST', 'PUT', 'PATCH', 'GET'];
 const ANY_REF = /\$\{([^{}]*)\}/g;
 const DEFAULT_TIMEOUT_S = 120;
 
@@ -59,9 +60,24 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
   else if (!url.startsWith('${') && !/^https?:\/\/[^/\s]+/.test(url))
     add(['url'], `found ${JSON.stringify(url)}, expected an http:// or https:// URL`);
 
-  const method = raw.method === undefined ? 'POST' : String(raw.method).toUpperCase();
-  if (method !== 'POST')
-    add(['method'], `found ${describeValue(raw.method)}, expected POST (each line is sent as a JSON request body)`);
+  const method = (raw.method === undefined ? 'POST' : String(raw.method).toUpperCase()) as HttpTarget['method'];
+  if (!METHODS.includes(method))
+    add(
+      ['method'],
+      `found ${describeValue(raw.method)}, expected POST, PUT or PATCH (the body sent as JSON) or GET (the inputs as query parameters)`,
+    );
+  else if (method !== 'POST' && preset === 'responses')
+    add(['method'], `found ${describeValue(raw.method)}, expected POST (the responses preset's method)`);
+  else if (method === 'GET') {
+    if (raw.body !== undefined)
+      add(
+        ['body'],
+        'a GET sends no body: its inputs: go as query parameters (use POST, PUT or PATCH for a body)',
+        'key',
+      );
+    if (raw.inputs === undefined)
+      add([], 'a GET needs inputs:, the names of the line values sent as query parameters', 'key');
+  }
 
   const headers: Record<string, string> = {};
   if (raw.headers !== undefined && raw.headers !== null) {
@@ -116,7 +132,7 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
     };
     outputs = { answer: { path: '$.output[*].content[*].text', join: '' } };
     usage = { prompt: '$.usage.input_tokens', completion: '$.usage.output_tokens', total: '$.usage.total_tokens' };
-  } else if (body === undefined)
+  } else if (body === undefined && method !== 'GET')
     add([], 'has no body, expected body: the request template (with ${inputs.<name>} where line values go)', 'key');
 
   if (raw.outputs !== undefined || preset !== 'responses') {
@@ -131,6 +147,8 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
       add(['inputs'], `found ${describeValue(raw.inputs)}, expected a list of input names`);
     else declared = raw.inputs as string[];
   }
+  // A GET's query: each input under its own name (the client turns the rendered fields into the query string).
+  if (method === 'GET' && declared) body = Object.fromEntries(declared.map((n) => [n, `\${inputs.${n}}`]));
   const referenced = new Set<string>();
   walkStrings(body, [], (s, p) => {
     for (const m of s.matchAll(ANY_REF)) {
@@ -168,7 +186,7 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
     additionalIncludes: [],
     target: {
       url: String(url),
-      method: 'POST',
+      method,
       headers,
       body,
       outputs,
