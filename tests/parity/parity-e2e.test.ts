@@ -78,7 +78,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function useCase(name: string): string {
+function useCase(name: string, o: { clusterBy?: string } = {}): string {
   const dir = path.join(work, name);
   mkdirSync(path.join(dir, '.git'), { recursive: true });
   cpSync(path.join(example, 'flows'), path.join(dir, 'flows'), { recursive: true });
@@ -86,7 +86,7 @@ function useCase(name: string): string {
   mkdirSync(path.join(dir, 'data'));
   writeFileSync(
     path.join(dir, 'data/parity.jsonl'),
-    urls.map((url) => JSON.stringify({ url, answer: truthOf(url) })).join('\n') + '\n',
+    urls.map((url) => JSON.stringify({ url, answer: truthOf(url), page: url.split('?')[0] })).join('\n') + '\n',
   );
   writeFileSync(
     path.join(dir, 'experiment.yaml'),
@@ -102,7 +102,7 @@ connections:
 datasets:
   - name: parity_lines
     source: data/parity.jsonl
-    mappings:
+${o.clusterBy ? `    cluster_by: ${o.clusterBy}\n` : ''}    mappings:
       url: \${data.url}
 evaluators:
   - name: exact
@@ -185,7 +185,8 @@ test('the flow and a migration that agrees on every line are equivalent within �
 }, 120_000);
 
 test('a migration diverging on 10% of lines is not equivalent: exit 1, the diverging lines listed first', async () => {
-  const dir = useCase('diverge');
+  // Lines of the same page are one cluster: the disagreement bound counts pages, not lines.
+  const dir = useCase('diverge', { clusterBy: 'page' });
   const r = await parity(dir, diverging.url);
   expect(r.code).toBe(1);
   expect(r.stdout).toContain('equivalent=false');
@@ -199,6 +200,10 @@ test('a migration diverging on 10% of lines is not equivalent: exit 1, the diver
   expect(result.rows.slice(0, expected.length).every((l) => !l.agree && l.judge === 0)).toBe(true);
   expect(result.rows.slice(expected.length).every((l) => l.agree)).toBe(true);
   expect(result.agreement.withinMargin).toBe(false);
+  expect(result.agreement.clusters).toBe(new Set(urls.map((u) => u.split('?')[0])).size);
+  // Never narrower than the bound over 60 independent lines (Wilson, one-sided 95%, 6 of 60: 0.18199).
+  expect(result.agreement.disagreementUpper).toBeGreaterThanOrEqual(0.1819);
+  expect(r.stderr).toMatch(/upper bound of the disagreement rate \(clustered by page, \d+ clusters\)/);
   expect(result.evaluators[0].test.equivalent).toBe(false);
   const md = readFileSync(path.join(dir, 'reports/parity/parity.md'), 'utf8');
   expect(md).toContain('❌ **not equivalent within δ = 0.1**');

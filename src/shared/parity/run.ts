@@ -13,11 +13,12 @@ import { emptyUsage } from '../engine/index.js';
 import { scorers } from '../eval/builtin/scorers.js';
 import { cosineSimilarity } from '../eval/metrics/index.js';
 import { equivalenceTest, type EquivalenceTest } from '../eval/stats/equivalence.js';
-import { tInterval, wilsonInterval } from '../eval/stats/intervals.js';
+import { tInterval } from '../eval/stats/intervals.js';
 import { CompiledMapping, effectiveMapping } from '../runs/mapping.js';
 import { readData, RunStore, type DataRow, type LineRecord } from '../runs/index.js';
 import { runBatch } from '../runs/batch.js';
 import type { ParityConfig, ParityModel } from './config.js';
+import { disagreementUpperBound } from './disagreement.js';
 
 export interface ParitySide {
   kind: string;
@@ -68,7 +69,14 @@ export interface ParityResult {
   outputs: string[];
   baseline: ParitySide;
   candidate: ParitySide;
-  agreement: { rate: number; disagreements: number; disagreementUpper: number; withinMargin: boolean };
+  agreement: {
+    rate: number;
+    disagreements: number;
+    disagreementUpper: number;
+    withinMargin: boolean;
+    /** The clusters (`cluster_by`) the bound counts, when lines share them. */
+    clusters?: number;
+  };
   similarity?: ParityMeasure;
   judge?: ParityMeasure;
   evaluators: ParityEvaluatorResult[];
@@ -187,25 +195,31 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
 
   const n = rows.length;
   const disagreements = rows.filter((r) => !r.agree).length;
-  // A one-sided (1 − α) upper bound on the disagreement rate: the upper end of the (1 − 2α) Wilson interval.
-  const upper = n ? wilsonInterval(disagreements, n, { level: 1 - 2 * cfg.alpha }).upper : NaN;
+  const clusterOf = cfg.dataset.clusterBy;
+  const clusterIdOf = (line: number) => String(rowsData[line][clusterOf!] ?? `line ${line}`);
+  const bound = disagreementUpperBound(
+    rows.map((r) => !r.agree),
+    cfg.alpha,
+    clusterOf ? rows.map((r) => clusterIdOf(r.line)) : undefined,
+  );
+  const upper = bound.upper;
   const agreement = {
     rate: n ? 1 - disagreements / n : NaN,
     disagreements,
     disagreementUpper: upper,
     withinMargin: upper < cfg.margin,
+    ...(bound.clusters !== undefined ? { clusters: bound.clusters } : {}),
   };
   const measure = (values: number[]): ParityMeasure | undefined => {
     if (values.length === 0) return undefined;
     const t = tInterval(values, { level: 1 - 2 * cfg.alpha });
     return { mean: t.mean, ciLow: t.lower, ciHigh: t.upper };
   };
-  const clusterOf = cfg.dataset.clusterBy;
   const evaluators: ParityEvaluatorResult[] = [];
   const reasons: string[] = [];
   const pct = `${Math.round((1 - cfg.alpha) * 100)}%`;
   reasons.push(
-    `agreement: ${disagreements} of ${n} lines disagree; the ${pct} upper bound of the disagreement rate is ${round(upper)}, ${agreement.withinMargin ? 'below' : 'not below'} the margin ${cfg.margin}`,
+    `agreement: ${disagreements} of ${n} lines disagree; the ${pct} upper bound of the disagreement rate${bound.clusters !== undefined ? ` (clustered by ${clusterOf}, ${bound.clusters} clusters)` : ''} is ${round(upper)}, ${agreement.withinMargin ? 'below' : 'not below'} the margin ${cfg.margin}`,
   );
   for (const { e, scorer } of compiled) {
     const paired = rows.filter((r) => r.scores[e.name].baseline !== null && r.scores[e.name].candidate !== null);
@@ -213,7 +227,7 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
     const cs = paired.map((r) => r.scores[e.name].candidate!);
     const test = equivalenceTest(cs, bs, cfg.margin, {
       alpha: cfg.alpha,
-      clusterIds: clusterOf ? paired.map((r) => String(rowsData[r.line][clusterOf] ?? r.line)) : undefined,
+      clusterIds: clusterOf ? paired.map((r) => clusterIdOf(r.line)) : undefined,
     });
     evaluators.push({ name: e.name, metric: scorer.metric, baseline: mean(bs), candidate: mean(cs), test });
     reasons.push(`${e.name} (${scorer.metric}): ${test.equivalent ? 'equivalent' : 'not equivalent'}: ${test.reason}`);
