@@ -89,7 +89,7 @@ async function parityPlan(cfg: ParityConfig) {
     candidate: describe(cfg.candidate),
     embeddings: cfg.embeddings ? { ...cfg.embeddings, calls: lines } : null,
     judge: cfg.judge ? { ...cfg.judge, calls: lines } : null,
-    evaluators: cfg.evaluators.map((e) => `${e.name} (${e.builtin})`),
+    evaluators: cfg.evaluators.map((e) => `${e.name} (${e.builtin ?? 'evaluation flow'})`),
   };
 }
 

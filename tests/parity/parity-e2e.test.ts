@@ -84,6 +84,40 @@ function useCase(name: string, o: { clusterBy?: string } = {}): string {
   cpSync(path.join(example, 'flows'), path.join(dir, 'flows'), { recursive: true });
   cpSync(path.join(example, 'environment'), path.join(dir, 'environment'), { recursive: true });
   mkdirSync(path.join(dir, 'data'));
+  // The use case's own evaluation flow (Python): a numeric per-line score beside a text grade.
+  mkdirSync(path.join(dir, 'flows/line_score'));
+  writeFileSync(
+    path.join(dir, 'flows/line_score/flow.dag.yaml'),
+    `inputs:
+  prediction: {type: string}
+  groundtruth: {type: string}
+outputs:
+  correct:
+    type: double
+    reference: \${score.output.correct}
+  grade:
+    type: string
+    reference: \${score.output.grade}
+nodes:
+- name: score
+  type: python
+  source: {type: code, path: score.py}
+  inputs:
+    prediction: \${inputs.prediction}
+    groundtruth: \${inputs.groundtruth}
+`,
+  );
+  writeFileSync(
+    path.join(dir, 'flows/line_score/score.py'),
+    `from promptflow.core import tool
+
+
+@tool
+def score(prediction: str, groundtruth: str) -> dict:
+    ok = prediction.strip().lower() == groundtruth.strip().lower()
+    return {"correct": 1.0 if ok else 0.0, "grade": "Correct" if ok else "Incorrect"}
+`,
+  );
   writeFileSync(
     path.join(dir, 'data/parity.jsonl'),
     urls.map((url) => JSON.stringify({ url, answer: truthOf(url), page: url.split('?')[0] })).join('\n') + '\n',
@@ -112,6 +146,13 @@ evaluators:
         mappings:
           prediction: \${run.outputs.category}
           reference: \${data.answer}
+  - name: line_score
+    flow: flows/line_score
+    datasets:
+      - name: parity_lines
+        mappings:
+          prediction: \${run.outputs.category}
+          groundtruth: \${data.answer}
 execution:
   concurrency: 8
 parity:
@@ -137,7 +178,7 @@ parity:
   margin: 0.1
   embeddings: { connection: aoai, deployment: text-embedding-3-small }
   judge: { connection: aoai, deployment: gpt-4o }
-  evaluators: [exact]
+  evaluators: [exact, line_score]
 `,
   );
   return dir;
@@ -181,6 +222,14 @@ test('the flow and a migration that agrees on every line are equivalent within �
   expect(result.judge?.mean).toBe(1);
   expect(result.evaluators[0]).toMatchObject({ name: 'exact', metric: 'exact_match' });
   expect(result.evaluators[0].test).toMatchObject({ meanDifference: 0, equivalent: true });
+  // The use case's evaluation flow is run on both sides: its numeric output is compared, its text grade is not.
+  expect(result.evaluators.slice(1)).toEqual([
+    expect.objectContaining({
+      name: 'line_score',
+      metric: 'correct',
+      test: expect.objectContaining({ meanDifference: 0 }),
+    }),
+  ]);
   expect(readFileSync(path.join(dir, 'reports/parity/parity.html'), 'utf8')).toContain('Equivalent within δ = 0.1');
 }, 120_000);
 
@@ -205,6 +254,10 @@ test('a migration diverging on 10% of lines is not equivalent: exit 1, the diver
   expect(result.agreement.disagreementUpper).toBeGreaterThanOrEqual(0.1819);
   expect(r.stderr).toMatch(/upper bound of the disagreement rate \(clustered by page, \d+ clusters\)/);
   expect(result.evaluators[0].test.equivalent).toBe(false);
+  // The evaluation flow scores each side's lines as exact_match does: the same paired difference.
+  expect(result.evaluators[1]).toMatchObject({ name: 'line_score', metric: 'correct' });
+  expect(result.evaluators[1].test.meanDifference).toBeCloseTo(result.evaluators[0].test.meanDifference, 12);
+  expect(result.evaluators[1].test.meanDifference).toBeLessThan(0);
   const md = readFileSync(path.join(dir, 'reports/parity/parity.md'), 'utf8');
   expect(md).toContain('❌ **not equivalent within δ = 0.1**');
   // The Markdown table's first line is a diverging one.
@@ -230,7 +283,7 @@ test('--dry-run prints both targets, the lines and the calls, and calls nothing'
     candidate: { kind: 'http', url: '${AGENT_URL}/agent/run', method: 'POST', calls: 60 },
     embeddings: { calls: 60 },
     judge: { calls: 60 },
-    evaluators: ['exact (exact_match)'],
+    evaluators: ['exact (exact_match)', 'line_score (evaluation flow)'],
   });
   expect(model.stats().requests).toBe(before);
 });
@@ -242,7 +295,7 @@ test('a parity block with problems is rejected at file:line:column (exit 2)', ()
     file,
     readFileSync(file, 'utf8')
       .replace('outputs: [category]', 'outputs: [category, colour]')
-      .replace('evaluators: [exact]', 'evaluators: [nope]'),
+      .replace('evaluators: [exact, line_score]', 'evaluators: [nope]'),
   );
   const r = spawnSync(process.execPath, [cli, 'parity', '--config', 'experiment.yaml'], {
     cwd: dir,
