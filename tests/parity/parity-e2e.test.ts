@@ -295,7 +295,16 @@ test('a parity block with problems is rejected at file:line:column (exit 2)', ()
     file,
     readFileSync(file, 'utf8')
       .replace('outputs: [category]', 'outputs: [category, colour]')
-      .replace('evaluators: [exact, line_score]', 'evaluators: [nope]'),
+      .replace('evaluators: [exact, line_score]', 'evaluators: [nope, whole_run]')
+      .replace(
+        'execution:',
+        `  - name: whole_run\n    flow: flows/whole_run\n    datasets:\n      - name: parity_lines\n        mappings:\n          prediction: \${run.outputs.category}\nexecution:`,
+      ),
+  );
+  mkdirSync(path.join(dir, 'flows/whole_run'));
+  writeFileSync(
+    path.join(dir, 'flows/whole_run/eval_accuracy.py'),
+    'def eval_accuracy(run_name, data_path, column_mapping, output_path):\n    return None\n',
   );
   const r = spawnSync(process.execPath, [cli, 'parity', '--config', 'experiment.yaml'], {
     cwd: dir,
@@ -311,4 +320,7 @@ test('a parity block with problems is rejected at file:line:column (exit 2)', ()
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(/experiment\.yaml:\d+:\d+: error: parity\.outputs\.1: baseline has no output "colour"/);
   expect(r.stderr).toMatch(/experiment\.yaml:\d+:\d+: error: parity\.evaluators\.0: "nope" is not an evaluator/);
+  expect(r.stderr).toMatch(
+    /experiment\.yaml:\d+:\d+: error: parity\.evaluators\.1: "whole_run" is a code-only evaluator \(eval_\*\.py\), which scores a whole run; parity needs a score per line/,
+  );
 });
