@@ -4,7 +4,9 @@ import { addStepCommand } from './cli-support.js';
 import { registerFlowCommands } from './commands/flow.js';
 import { registerModelServerCommand } from './commands/model-server.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerMonitorCommand } from './commands/monitor.js';
 import { registerRunShardCommand } from './commands/run-shard.js';
+import { registerPlanSampleCommand } from './commands/plan-sample.js';
 import { registerParityCommand } from './commands/parity.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { dataPipelineStep } from './shared/steps/data-pipeline.js';
@@ -40,6 +42,7 @@ addStepCommand(
 
 registerFlowCommands(program);
 registerServeCommand(program);
+registerMonitorCommand(program);
 
 addStepCommand(
   program,
@@ -87,6 +90,7 @@ addStepCommand(
 );
 registerModelServerCommand(program);
 registerRunShardCommand(program);
+registerPlanSampleCommand(program);
 registerParityCommand(program);
 
 await program.parseAsync(process.argv);

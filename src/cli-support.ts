@@ -7,6 +7,7 @@ import { describeError } from './shared/error-report.js';
 import type { ExitCode } from './shared/errors.js';
 import { CliHost } from './shared/host/cli.js';
 import { camel, readInputs, type StepDefinition } from './shared/steps/declare.js';
+import { withTelemetry } from './shared/telemetry/with-host.js';
 
 export interface CommandContext {
   host: CliHost;
@@ -52,7 +53,7 @@ export async function runWithHost(
     summaryFile: process.env.LLMOPS_SUMMARY_FILE,
   });
   try {
-    await body(host);
+    await withTelemetry(host, () => body(host));
     process.exitCode = host.exitCode;
   } catch (err) {
     process.exitCode = reportError(err, host);

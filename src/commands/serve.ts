@@ -29,6 +29,7 @@ export interface ServeCommandOptions {
   requestLog?: string;
   requestLogSample?: string;
   requestLogRedact?: string;
+  deployment?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -116,6 +117,10 @@ export function registerServeCommand(program: Command): void {
       '--request-log-redact <fields>',
       'comma-separated input/output fields written as [REDACTED] (env LLMOPS_REQUEST_LOG_REDACT); connection secrets always are',
     )
+    .option(
+      '--deployment <name>',
+      'who answers (a deployment, version or colour), written on every request-log line so `llmops monitor --compare` can tell versions apart (env LLMOPS_DEPLOYMENT)',
+    )
     .addHelpText(
       'after',
       `
@@ -160,6 +165,7 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
             ...(opts.requestLog !== undefined ? { LLMOPS_REQUEST_LOG: opts.requestLog } : {}),
             ...(opts.requestLogSample !== undefined ? { LLMOPS_REQUEST_LOG_SAMPLE: opts.requestLogSample } : {}),
             ...(opts.requestLogRedact !== undefined ? { LLMOPS_REQUEST_LOG_REDACT: opts.requestLogRedact } : {}),
+            ...(opts.deployment !== undefined ? { LLMOPS_DEPLOYMENT: opts.deployment } : {}),
           }),
         });
         process.stderr.write(

@@ -134,8 +134,11 @@ class LocalModel {
     if (++stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
     res.on('close', () => {
       stats.inFlight--;
+      // The caller's W3C trace context is logged, so a request can be found from the caller's trace.
+      const traceparent = req.headers.traceparent;
       this.options.log?.(
-        `${req.method} ${req.url} ${res.writableFinished ? res.statusCode : 'dropped'} ${(performance.now() - started).toFixed(1)}ms`,
+        `${req.method} ${req.url} ${res.writableFinished ? res.statusCode : 'dropped'} ${(performance.now() - started).toFixed(1)}ms` +
+          (typeof traceparent === 'string' ? ` traceparent=${traceparent}` : ''),
       );
     });
     let r: Route;

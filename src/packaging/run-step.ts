@@ -8,6 +8,7 @@ import { describeError, EXIT_CODE_MEANING } from '../shared/error-report.js';
 import type { ExitCode } from '../shared/errors.js';
 import type { Host } from '../shared/host/host.js';
 import { type InputSpec, readInputs } from '../shared/steps/declare.js';
+import { withTelemetry } from '../shared/telemetry/with-host.js';
 // In a bundle: the schemas compiled at build time (empty from source).
 import './register-precompiled.js';
 import type { AnyStep } from './steps.js';
@@ -40,7 +41,7 @@ export async function runStep(
     const step = typeof choice === 'function' ? choice(host) : choice;
     name = step.name;
     const inputs = readInputs(step.inputs, host);
-    await step.run(inputs, host);
+    await withTelemetry(host, () => step.run(inputs, host));
     await host.appendSummary(successSection(name, host.outputs, Date.now() - started));
     return 0;
   } catch (err) {

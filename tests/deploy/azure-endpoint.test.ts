@@ -22,6 +22,15 @@ import { Azurite, DEV_ACCOUNT, DEV_KEY } from '../support/azure/azurite.js';
 import { EndpointsEmulator, type EndpointEvent } from '../support/azure/endpoints.js';
 import { deployUseCase } from './helpers.js';
 
+/** Telemetry settings in the deployment config reach the deployed container (off here: OTEL_SDK_DISABLED). */
+const OTEL_VARS = {
+  OTEL_SERVICE_NAME: 'demo-flow',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+  OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=dev',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-4000-8000-000000000001',
+  OTEL_SDK_DISABLED: 'true',
+};
+
 const CONTAINER = 'azureml-blobstore-endpoints';
 const LLM_KEY = 'sk-test-key-0001';
 const ENDPOINT = 'demo-ep';
@@ -104,7 +113,7 @@ function options(
           CURRENT_DEPLOYMENT_NAME: 'blue',
           DEPLOYMENT_VM_SIZE: 'Standard_F4s_v2',
           DEPLOYMENT_INSTANCE_COUNT: 1,
-          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info' },
+          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info', ...OTEL_VARS },
         },
       ],
     },
@@ -165,6 +174,7 @@ test('first deploy, unchanged flow, dry run, staged A/B to the blue/green twin, 
     AOAI_API_KEY: '${{azureml://connections/aoai/credentials/api_key}}',
     LOG_LEVEL: 'info',
     PROMPTFLOW_RUN_MODE: 'serving',
+    ...OTEL_VARS,
   });
   expect(first.summary).toContain('✅ promoted');
   const modelPuts = () => arm.requests.filter((r) => r.operationId === 'ModelVersions_CreateOrUpdate').length;

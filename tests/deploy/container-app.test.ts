@@ -31,6 +31,15 @@ import {
 } from '../support/azure/container-apps.js';
 import { deployUseCase } from './helpers.js';
 
+/** Telemetry settings in the deployment config reach the deployed container (off here: OTEL_SDK_DISABLED). */
+const OTEL_VARS = {
+  OTEL_SERVICE_NAME: 'demo-flow',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+  OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=dev',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-4000-8000-000000000001',
+  OTEL_SDK_DISABLED: 'true',
+};
+
 const LLM_KEY = 'sk-test-key-aca-0001';
 const APP = 'demo-app';
 const KV_URL = 'https://kv-llmops.vault.azure.net/secrets/aoai-key';
@@ -111,7 +120,7 @@ function options(version: string, extra: Partial<ContainerAppDeployOptions> = {}
           REGISTRY_SERVER: 'crllmops.azurecr.io',
           MIN_REPLICAS: 1,
           MAX_REPLICAS: 2,
-          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info' },
+          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info', ...OTEL_VARS },
           SECRETS: { 'aoai-key': KV_URL, 'aoai-base': KV_BASE },
           SECRET_ENVIRONMENT_VARIABLES: { AOAI_API_KEY: 'aoai-key', AOAI_API_BASE: 'aoai-base' },
         },
@@ -212,6 +221,7 @@ test('first deploy, unchanged, dry run, staged rollout under client traffic with
       { name: 'AOAI_API_KEY', secretRef: 'aoai-key' },
       { name: 'LOG_LEVEL', value: 'info' },
       { name: 'PROMPTFLOW_RUN_MODE', value: 'serving' },
+      ...Object.entries(OTEL_VARS).map(([name, value]) => ({ name, value })),
     ]),
   );
 

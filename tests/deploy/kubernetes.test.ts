@@ -30,6 +30,15 @@ import { KubeCluster } from '../support/kubernetes/cluster.js';
 import type { KubeObject } from '../support/kubernetes/store.js';
 import { deployUseCase } from './helpers.js';
 
+/** Telemetry settings in the deployment config reach the deployed container (off here: OTEL_SDK_DISABLED). */
+const OTEL_VARS = {
+  OTEL_SERVICE_NAME: 'demo-flow',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+  OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=dev',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-4000-8000-000000000001',
+  OTEL_SDK_DISABLED: 'true',
+};
+
 const LLM_KEY = 'sk-kube-secret-0001';
 const NS = 'flows';
 const IMAGE = (v: string) => `registry.example/demo:${v}`;
@@ -90,7 +99,7 @@ function entry(extra: Record<string, unknown> = {}): KubernetesEntry {
           CPU_REQUEST: '250m',
           MEMORY_LIMIT: '512Mi',
           ROLLOUT_TIMEOUT_SECONDS: 30,
-          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info' },
+          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info', ...OTEL_VARS },
           ...extra,
         },
       ],
@@ -225,6 +234,7 @@ test('first deploy: Secret, Service, Deployment and routes applied by llmops; th
     name: 'AOAI_API_KEY',
     valueFrom: { secretKeyRef: { name: 'demo-blue-secrets', key: 'AOAI_API_KEY' } },
   });
+  for (const [name, value] of Object.entries(OTEL_VARS)) expect(c.env).toContainEqual({ name, value });
   expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/health', port: 'http' } });
   expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/health', port: 'http' } });
   expect(c.resources).toEqual({ requests: { cpu: '250m' }, limits: { memory: '512Mi' } });
@@ -307,7 +317,8 @@ test('an image that never becomes available: the pods and their events are quote
   const { failures } = await loop.stop();
   expect(r.rollout?.outcome).toBe('rolled-back');
   expect(r.rollout?.reason).toMatch(
-    /Deployment flows\/demo-green .*\n.*pod demo-green-.*(ErrImagePull|ImagePullBackOff)/,
+    // Any of the colour's pods (listed by name: the old one may come first).
+    /Deployment flows\/demo-green .*\n(.*\n)*.*pod demo-green-.*(ErrImagePull|ImagePullBackOff)/,
   );
   expect(r.rollout?.reason).toContain('Failed to pull image "registry.example/demo:missing"');
   expect(route()!.metadata!.resourceVersion).toBe(before);

@@ -25,6 +25,15 @@ import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
 import { WEB_SPEC, WebAppsEmulator, type WebAppEvent } from '../support/azure/webapps.js';
 import { deployUseCase } from './helpers.js';
 
+/** Telemetry settings in the deployment config reach the deployed container (off here: OTEL_SDK_DISABLED). */
+const OTEL_VARS = {
+  OTEL_SERVICE_NAME: 'demo-flow',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+  OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=dev',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-4000-8000-000000000001',
+  OTEL_SDK_DISABLED: 'true',
+};
+
 const LLM_KEY = 'sk-test-key-0001';
 const RG = 'rg-web';
 const APP = 'demo-app';
@@ -92,7 +101,7 @@ function entry(extra: Record<string, unknown> = {}) {
           WEB_APP_RG_NAME: RG,
           KEY_VAULT_NAME: 'kv-llmops',
           CONNECTION_NAMES: ['aoai'],
-          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info' },
+          ENVIRONMENT_VARIABLES: { LOG_LEVEL: 'info', ...OTEL_VARS },
           ...extra,
         },
       ],
@@ -189,6 +198,7 @@ test('first deploy (image built by ACR), unchanged, dry run, staged rampUpRules 
     AOAI_API_KEY: '@Microsoft.KeyVault(SecretUri=https://kv-llmops.vault.azure.net/secrets/AOAI-API-KEY/)',
     WEBSITES_PORT: '8080',
     LOG_LEVEL: 'info',
+    ...OTEL_VARS,
   });
   const config = await client.webApps.getConfiguration(RG, APP);
   expect(config.linuxFxVersion).toBe(`DOCKER|${v0}`);

@@ -57,6 +57,10 @@ test('completed requests, JSON and streamed, as inputs.* / outputs.* columns; se
   expect(logged[0]).toEqual({
     time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     request_id: 'r-1',
+    status: 200,
+    latency_ms: expect.any(Number),
+    tokens: { prompt: expect.any(Number), completion: expect.any(Number), total: expect.any(Number) },
+    cost_usd: expect.any(Number),
     'inputs.question': 'is [REDACTED] or [REDACTED] valid?',
     'inputs.customer': '[REDACTED]',
     'inputs.style': 'terse',
@@ -107,6 +111,11 @@ test('configured by the environment; off without LLMOPS_REQUEST_LOG; a bad rate 
       LLMOPS_REQUEST_LOG_REDACT: 'email, phone',
     }),
   ).toEqual({ file: 'logs/r.jsonl', sampleRate: 0.1, redactFields: ['email', 'phone'] });
+  // Who answers: LLMOPS_DEPLOYMENT (flow serve --deployment), else the Container Apps revision.
+  expect(requestLogFromEnv({ LLMOPS_REQUEST_LOG: 'r.jsonl', LLMOPS_DEPLOYMENT: 'green' })?.deployment).toBe('green');
+  expect(requestLogFromEnv({ LLMOPS_REQUEST_LOG: 'r.jsonl', CONTAINER_APP_REVISION: 'app--a1b2c3' })?.deployment).toBe(
+    'app--a1b2c3',
+  );
   expect(() => requestLogFromEnv({ LLMOPS_REQUEST_LOG: 'r.jsonl', LLMOPS_REQUEST_LOG_SAMPLE: '10%' })).toThrow(
     /LLMOPS_REQUEST_LOG_SAMPLE: found "10%", expected a share of requests from 0 to 1/,
   );

@@ -139,6 +139,24 @@ export function checkDataops(
   return config;
 }
 
+/** PROMOTE_WHEN, PROMOTE_LOG, PROMOTE_MARGIN, PROMOTE_MIN_REQUESTS of an entry: the promotion gate's settings. */
+export interface PromoteSettings {
+  when?: 'better' | 'not-worse';
+  log?: string;
+  margin?: string;
+  minRequests?: number;
+}
+
+function promoteSettings(e: Record<string, unknown>): PromoteSettings | undefined {
+  const str = (k: string) => (e[k] === undefined || e[k] === '' ? undefined : String(e[k]));
+  const out: PromoteSettings = {};
+  if (str('PROMOTE_WHEN')) out.when = str('PROMOTE_WHEN') as PromoteSettings['when'];
+  if (str('PROMOTE_LOG')) out.log = str('PROMOTE_LOG');
+  if (str('PROMOTE_MARGIN')) out.margin = str('PROMOTE_MARGIN');
+  if (str('PROMOTE_MIN_REQUESTS')) out.minRequests = Number(e.PROMOTE_MIN_REQUESTS);
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** One `azure_managed_endpoint` / `kubernetes_endpoint` entry, typed (the schema has checked the shapes). */
 export interface AzureEndpointEntry {
   array: 'azure_managed_endpoint' | 'kubernetes_endpoint';
@@ -167,6 +185,7 @@ export interface AzureEndpointEntry {
   appInsights?: boolean;
   /** AUTH_MODE of a new endpoint, as the API spells it. */
   authMode?: 'Key' | 'AMLToken' | 'AADToken';
+  promote?: PromoteSettings;
 }
 
 /** AUTH_MODE as written in the template's configs (key, aml_token, aad_token) or as the API spells it. */
@@ -233,11 +252,14 @@ export function azureEndpointEntry(
           .toLowerCase()
           .replace(/_/g, '')
       ],
+    promote: promoteSettings(e),
   };
 }
 
 /** One `webapp_endpoint` entry (App Service, Linux container), typed (the schema has checked the shapes). */
 export interface WebAppEntry {
+  /** The promotion gate's settings (PROMOTE_*). */
+  promote?: PromoteSettings;
   index: number;
   webAppName: string;
   resourceGroup: string;
@@ -294,11 +316,14 @@ export function webAppEntry(
       Object.entries((e.ENVIRONMENT_VARIABLES ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     ),
     testFile: str('TEST_FILE_PATH'),
+    promote: promoteSettings(e),
   };
 }
 
 /** One `container_app_endpoint` entry, typed (the schema and checkDeployment have checked the shapes). */
 export interface ContainerAppEntry {
+  /** The promotion gate's settings (PROMOTE_*). */
+  promote?: PromoteSettings;
   index: number;
   appName: string;
   /** Undefined: the `azure:` block's resource group. */
@@ -349,6 +374,7 @@ export function containerAppEntry(
     Object.fromEntries(Object.entries((e[k] ?? {}) as Record<string, unknown>).map(([n, v]) => [n, String(v)]));
   return {
     index,
+    promote: promoteSettings(e),
     appName: String(e.CONTAINER_APP_NAME),
     resourceGroup: str('CONTAINER_APP_RG_NAME'),
     environmentId: str('ENVIRONMENT_ID'),
@@ -376,6 +402,8 @@ export function containerAppEntry(
 
 /** One `kubernetes` entry (any cluster, Gateway API), typed; defaults filled in. */
 export interface KubernetesEntry {
+  /** The promotion gate's settings (PROMOTE_*). */
+  promote?: PromoteSettings;
   index: number;
   file: string;
   name: string;
@@ -426,6 +454,7 @@ export function kubernetesEntry(
   const namespace = String(e.NAMESPACE);
   return {
     index,
+    promote: promoteSettings(e),
     file,
     name: String(e.NAME),
     namespace,

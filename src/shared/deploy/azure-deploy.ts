@@ -40,6 +40,8 @@ export type AzureTarget = 'azure-managed' | 'azure-kubernetes';
 const DEPLOYMENT_HEADER = 'azureml-model-deployment';
 
 export interface AzureDeployOptions {
+  /** More checks after the smoke tests at each point (e.g. the promotion gate). */
+  checks?: RolloutCheck[];
   ws: MlWorkspace;
   target: AzureTarget;
   entry: AzureEndpointEntry;
@@ -153,6 +155,8 @@ export function deploymentVariables(
         vars[connectionOverrideName(c.name, k)] = `\${{azureml://connections/${c.name}/credentials/${k}}}`;
   Object.assign(vars, o.entry.environmentVariables, {
     PROMPTFLOW_RUN_MODE: 'serving',
+    // Who answers, on each request-log line (monitor --compare, the promotion gate).
+    LLMOPS_DEPLOYMENT: deployment,
     ...(o.init ? { PF_FLOW_INIT_CONFIG: JSON.stringify(o.init) } : {}),
     PRT_CONFIG_OVERRIDE: `deployment.subscription_id=${s.subscriptionId},deployment.resource_group=${s.resourceGroup},deployment.workspace_name=${s.workspace},deployment.endpoint_name=${endpoint},deployment.deployment_name=${deployment}`,
   });
@@ -386,7 +390,11 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
       steps: r.steps,
       updatedAt: new Date().toISOString(),
     });
-  const rollout = await runRollout(plan, target, { checks: [smokeChecks], log: o.log, onStep: save });
+  const rollout = await runRollout(plan, target, {
+    checks: [smokeChecks, ...(o.checks ?? [])],
+    log: o.log,
+    onStep: save,
+  });
   save(rollout);
   return {
     plan,

@@ -34,6 +34,8 @@ import type { SmokeSuite } from './smoke-tests.js';
 export const CONTAINER_APP_TARGET = 'container-app';
 
 export interface ContainerAppDeployOptions {
+  /** More checks at each stage (e.g. the promotion gate). */
+  checks?: RolloutCheck[];
   client: ContainerAppsAPIClient;
   subscriptionId: string;
   /** The `azure:` block's resource group (default of the entry's). */
@@ -363,7 +365,7 @@ export async function deployToContainerApp(o: ContainerAppDeployOptions): Promis
       steps: r.steps,
       updatedAt: new Date().toISOString(),
     });
-  const rollout = await runRollout(plan, target, { checks: [check], log: o.log, onStep: save });
+  const rollout = await runRollout(plan, target, { checks: [check, ...(o.checks ?? [])], log: o.log, onStep: save });
   save(rollout);
   return {
     plan,

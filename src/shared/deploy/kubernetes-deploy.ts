@@ -45,6 +45,8 @@ import { runSmokeTests } from './smoke-run.js';
 import type { SmokeSuite } from './smoke-tests.js';
 
 export interface KubernetesDeployOptions {
+  /** More checks at each stage (e.g. the promotion gate). */
+  checks?: RolloutCheck[];
   client: KubeClient;
   entry: KubernetesEntry;
   /** `<experiment>-<env>`: the state file's name. */
@@ -372,7 +374,7 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
       steps: r.steps,
       updatedAt: new Date().toISOString(),
     } satisfies KubernetesState);
-  const rollout = await runRollout(plan, target, { checks: [smoke], log: o.log, onStep: save });
+  const rollout = await runRollout(plan, target, { checks: [smoke, ...(o.checks ?? [])], log: o.log, onStep: save });
   save(rollout);
   return {
     plan,

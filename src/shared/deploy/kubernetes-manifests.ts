@@ -145,6 +145,8 @@ export function deploymentManifest(
                     valueFrom: { secretKeyRef: { name: secretName(entry, colour), key: k } },
                   })),
                   { name: 'PORT', value: String(entry.containerPort) },
+                  // Who answers, on each request-log line (monitor --compare, the promotion gate).
+                  { name: 'LLMOPS_DEPLOYMENT', value: name },
                 ],
                 ...(Object.keys(resources).length ? { resources } : {}),
                 readinessProbe: { ...probe, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 },

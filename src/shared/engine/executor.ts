@@ -43,6 +43,7 @@ import {
   type MessageFormat,
 } from './images.js';
 import type { InputImageContext } from './flow-inputs.js';
+import { errorTypeOf, telemetry, type RunAttributes } from '../telemetry/hooks.js';
 
 export interface ExecutorOptions {
   /** Connections by name (experiment.yaml, connection files, …). */
@@ -84,6 +85,8 @@ export interface ExecutorOptions {
    * store's runs, whose saved images `${run.outputs.x}` names.
    */
   imageRoots?: string[];
+  /** What names this run's lines in telemetry (when telemetry is on). */
+  telemetry?: RunAttributes;
 }
 
 /** The result of one line. */
@@ -148,7 +151,7 @@ export interface FlowExecutor {
   readonly hasAggregation: boolean;
   runLine(
     inputs: Record<string, unknown>,
-    options?: { lineNumber?: number; signal?: AbortSignal },
+    options?: { lineNumber?: number; signal?: AbortSignal; parent?: object },
   ): Promise<LineResult>;
   /** Lines = the succeeded lines' `outputs` and `aggregationInputs`, in line order (or as columns). */
   aggregate(lines: AggregationLines): Promise<AggregationResult>;
@@ -480,6 +483,13 @@ async function prepareFlex(
   };
 }
 
+/** A failed line's error kind for telemetry: Prompt Flow's innermost error code, else the exception's kind. */
+function lineErrorType(error: PfError, err: unknown): string {
+  let code: string | undefined = error.code;
+  for (let e = error.innerError, depth = 0; e && depth < 10; e = e.innerError, depth++) code = e.code;
+  return code ?? errorTypeOf(err);
+}
+
 /** Metrics as plain numbers: a metric logged as `1.0` arrives as a Python float, and every reader expects a number. */
 function plainNumbers(metrics: Record<string, unknown>): Record<string, unknown> {
   for (const k in metrics) if (metrics[k] instanceof PyFloat) metrics[k] = (metrics[k] as PyFloat).value;
@@ -553,6 +563,9 @@ function makeExecutor(
       // line's calls, it stops waiting for them: a per-line signal would reach every fetch, and undici's
       // handling of a signal costs more CPU per call than the rest of the engine (see llm/deadlines.ts).
       const ctx: RunContext = { lineNumber, usage: [usage], signal: opts.signal };
+      // Read once: the line's span (keyed by its usage record) is ended by the telemetry that started it.
+      const t = telemetry;
+      if (t) t.lineStart(usage, lineNumber, options.telemetry, opts.parent);
       try {
         const work = core.line(inputs, ctx);
         const r = deadlines
@@ -577,10 +590,14 @@ function makeExecutor(
         };
         if (r.nodes) result.nodes = r.nodes;
         if (r.aggregationInputs) result.aggregationInputs = r.aggregationInputs;
+        if (t) t.lineEnd(usage, 'Completed', undefined, result.latencyMs);
         return result;
       } catch (err) {
         const status = opts.signal?.aborted ? 'Canceled' : 'Failed';
-        return { lineNumber, status, inputs, error: toPfError(err), latencyMs: performance.now() - started, usage };
+        const error = toPfError(err);
+        const latencyMs = performance.now() - started;
+        if (t) t.lineEnd(usage, status, lineErrorType(error, err), latencyMs);
+        return { lineNumber, status, inputs, error, latencyMs, usage };
       } finally {
         if (deadline) deadlines!.finish(deadline);
       }

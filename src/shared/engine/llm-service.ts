@@ -19,6 +19,7 @@ import {
   type ResponseCache,
   type TokenUsage,
 } from '../llm/index.js';
+import { genAiSystem, telemetry } from '../telemetry/hooks.js';
 
 /** Tokens, cost and calls of a line or node; filled as calls finish. */
 export interface Usage {
@@ -145,6 +146,7 @@ export class LlmService {
     signal?: AbortSignal,
     calledFrom?: string,
   ): Promise<LlmResult<unknown>> {
+    if (telemetry) return this.tracedCall(api, connection, body, usage, signal, calledFrom);
     let pending: Promise<LlmResult<unknown>>;
     let client: LlmClient;
     try {
@@ -159,21 +161,71 @@ export class LlmService {
       return Promise.reject(e as Error);
     }
     return pending.then((result) => {
-      // A declared tokens-per-minute quota is settled with what the answer really used.
-      if (this.options.rates?.tokensPerMinute && !result.cached) {
-        const limiter = client.limiterFor(api, String(body.model ?? ''));
-        if (limiter instanceof PacedLimiter) limiter.spent(result.usage.totalTokens);
-      }
+      this.settleQuota(client, api, body, result);
       return this.account(result, body, usage);
     });
   }
 
-  private account(result: LlmResult<unknown>, body: Record<string, unknown>, usage: Usage[]): LlmResult<unknown> {
+  /** A call with a span (child of the node or line that made it) whose `traceparent` goes to the model. */
+  private async tracedCall(
+    api: LlmApiName,
+    connection: Connection,
+    body: Record<string, unknown>,
+    usage: Usage[],
+    signal?: AbortSignal,
+    calledFrom?: string,
+  ): Promise<LlmResult<unknown>> {
+    const client = this.client(connection, calledFrom);
+    const span = telemetry!.modelCallStart(usage[usage.length - 1], {
+      api,
+      system: genAiSystem(client.endpoint.provider),
+      model: String(body.model ?? ''),
+      body,
+    });
+    try {
+      const options = { signal, traceparent: span.traceparent };
+      const result =
+        api === 'chat'
+          ? await client.chat(body, options)
+          : api === 'completion'
+            ? await client.completion(body, options)
+            : await client.embedding(body, options);
+      this.settleQuota(client, api, body, result);
+      const cost = this.costOf(result, body);
+      for (const u of usage) addUsage(u, result.usage, cost);
+      span.end({
+        response: result.response,
+        usage: result.usage,
+        costUsd: cost,
+        cached: result.cached,
+        attempts: result.attempts,
+      });
+      return result;
+    } catch (e) {
+      span.end({ error: e });
+      throw e;
+    }
+  }
+
+  /** A declared tokens-per-minute quota is settled with what the answer really used. */
+  private settleQuota(client: LlmClient, api: LlmApiName, body: Record<string, unknown>, result: LlmResult<unknown>) {
+    if (this.options.rates?.tokensPerMinute && !result.cached) {
+      const limiter = client.limiterFor(api, String(body.model ?? ''));
+      if (limiter instanceof PacedLimiter) limiter.spent(result.usage.totalTokens);
+    }
+  }
+
+  private costOf(result: LlmResult<unknown>, body: Record<string, unknown>): number | undefined {
+    if (result.cached) return undefined;
     const model = String((result.response as { model?: unknown })?.model ?? body.model ?? '');
-    const cost = result.cached
-      ? undefined
-      : (estimateCost(String(body.model ?? model), result.usage, this.options.prices) ??
-        estimateCost(model, result.usage, this.options.prices));
+    return (
+      estimateCost(String(body.model ?? model), result.usage, this.options.prices) ??
+      estimateCost(model, result.usage, this.options.prices)
+    );
+  }
+
+  private account(result: LlmResult<unknown>, body: Record<string, unknown>, usage: Usage[]): LlmResult<unknown> {
+    const cost = this.costOf(result, body);
     for (const u of usage) addUsage(u, result.usage, cost);
     return result;
   }

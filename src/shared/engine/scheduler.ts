@@ -9,6 +9,7 @@ import { LineFailure, toLineFailure } from './line-error.js';
 import type { Usage } from './llm-service.js';
 import { emptyUsage } from './llm-service.js';
 import { followPath } from './values.js';
+import { errorTypeOf, telemetry } from '../telemetry/hooks.js';
 
 /** A node input as resolved once per flow. */
 export type PlannedInput =
@@ -110,6 +111,9 @@ export function runStage(nodes: readonly PlannedNode[], values: StageValues, ctx
       }
       const own = emptyUsage();
       const started = performance.now();
+      // Spans are keyed by usage records: the node's own, under the innermost of its context (the line's).
+      const t = telemetry;
+      if (t) t.nodeStart(ctx.usage[ctx.usage.length - 1], own, node.name);
       running++;
       node
         .run(inputs, bypassedInputs, {
@@ -121,6 +125,7 @@ export function runStage(nodes: readonly PlannedNode[], values: StageValues, ctx
         .then(
           (out) => {
             running--;
+            if (t) t.nodeEnd(own, node.name, undefined, performance.now() - started);
             if (failed) return;
             outputs[node.index] = out;
             const run: NodeRun = { status: 'Completed', latency_ms: round(performance.now() - started) };
@@ -132,6 +137,7 @@ export function runStage(nodes: readonly PlannedNode[], values: StageValues, ctx
           },
           (err) => {
             running--;
+            if (t) t.nodeEnd(own, node.name, errorTypeOf(err), performance.now() - started);
             fail(err, node.name);
           },
         );

@@ -40,6 +40,7 @@ import {
 } from './retry.js';
 import { type Deadline, DeadlineQueue } from './deadlines.js';
 import { postText, requestText, type RawResponse } from './transport.js';
+import { telemetry } from '../telemetry/hooks.js';
 
 /** Tokens of one call. A cache hit costs none. */
 export interface TokenUsage {
@@ -91,6 +92,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** false: bypass the cache for this call. */
   cache?: boolean;
+  /** W3C trace context sent with the call (telemetry on), so the model's own trace joins the caller's. */
+  traceparent?: string;
 }
 
 type Body = Record<string, unknown>;
@@ -158,7 +161,7 @@ export class LlmClient {
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    return this.send(api, model, text, options.signal, readJson).then(({ value, attempts }) => ({
+    return this.send(api, model, text, options.signal, readJson, options.traceparent).then(({ value, attempts }) => ({
       response: value as T,
       usage: usageOf(value),
       latencyMs: performance.now() - started,
@@ -181,7 +184,14 @@ export class LlmClient {
         cached: true,
         attempts: 0,
       };
-    const { value, attempts } = await this.send(api, model, JSON.stringify(body), options.signal, readJson);
+    const { value, attempts } = await this.send(
+      api,
+      model,
+      JSON.stringify(body),
+      options.signal,
+      readJson,
+      options.traceparent,
+    );
     await this.cache!.put(key, parts, value);
     return {
       response: value as T,
@@ -202,6 +212,7 @@ export class LlmClient {
     text: string,
     signal: AbortSignal | undefined,
     consume: (res: Response) => Promise<R>,
+    traceparent?: string,
   ): Promise<{ value: R; attempts: number }> {
     const url = this.endpoint.url(api, model);
     const limiter = this.limiters.get(url);
@@ -218,7 +229,7 @@ export class LlmClient {
       }
       let failure: AttemptFailure;
       try {
-        const outcome = await this.attempt(url, text, signal, consume);
+        const outcome = await this.attempt(url, text, signal, consume, traceparent);
         if (outcome.ok) {
           limiter.release(permit, 'ok');
           breaker.reached();
@@ -230,6 +241,7 @@ export class LlmClient {
         throw e;
       }
       const throttled = failure.kind === 'http' && failure.status === 429;
+      if (throttled && telemetry) telemetry.throttled(url);
       limiter.release(
         permit,
         throttled ? 'throttled' : 'failed',
@@ -266,16 +278,17 @@ export class LlmClient {
     text: string,
     signal: AbortSignal | undefined,
     consume: (res: Response) => Promise<R>,
+    traceparent?: string,
   ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     if (consume === (readJson as unknown)) {
       // node:http honours a caller's signal itself (the socket is destroyed): cheaper than fetch's handling of one.
       if (this.nodeTransport)
-        return this.nodeAttempt(url, text, signal) as Promise<
+        return this.nodeAttempt(url, text, signal, traceparent) as Promise<
           { ok: true; value: R } | { ok: false; failure: AttemptFailure }
         >;
-      if (!signal) return this.detachedAttempt(url, text, consume);
+      if (!signal) return this.detachedAttempt(url, text, consume, traceparent);
     }
-    return this.fetchAttempt(url, text, signal, consume);
+    return this.fetchAttempt(url, text, signal, consume, traceparent);
   }
 
   private async fetchAttempt<R>(
@@ -283,6 +296,7 @@ export class LlmClient {
     text: string,
     signal: AbortSignal | undefined,
     consume: (res: Response) => Promise<R>,
+    traceparent?: string,
   ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     // One controller per attempt, fed by the caller's signal and the time limit (no AbortSignal.any: see deadlines.ts).
     const controller = new AbortController();
@@ -294,7 +308,8 @@ export class LlmClient {
     else signal?.addEventListener('abort', onAbort!, { once: true });
     try {
       const h = this.endpoint.headers();
-      const headers = h instanceof Promise ? await h : h;
+      const base = h instanceof Promise ? await h : h;
+      const headers = traceparent ? { ...base, traceparent } : base;
       const res =
         this.method === 'POST'
           ? await this.fetchImpl(url, { method: 'POST', headers, body: text, signal: controller.signal })
@@ -318,12 +333,14 @@ export class LlmClient {
     url: string,
     text: string,
     consume: (res: Response) => Promise<R>,
+    traceparent?: string,
   ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     let abandoned = false;
     let timer: Deadline | undefined;
     try {
       const h = this.endpoint.headers();
-      const headers = h instanceof Promise ? await h : h;
+      const base = h instanceof Promise ? await h : h;
+      const headers = traceparent ? { ...base, traceparent } : base;
       const sent =
         this.method === 'POST'
           ? this.fetchImpl(url, { method: 'POST', headers, body: text })
@@ -370,12 +387,15 @@ export class LlmClient {
     url: string,
     text: string,
     signal?: AbortSignal,
+    traceparent?: string,
   ): Promise<{ ok: true; value: unknown } | { ok: false; failure: AttemptFailure }> {
     let timer: Deadline | undefined;
     let onAbort: (() => void) | undefined;
     try {
       const h = this.endpoint.headers();
-      const headers = h instanceof Promise ? await h : h;
+      const base = h instanceof Promise ? await h : h;
+      // The key headers object is shared by every call (its flat form is cached): a traced call gets its own.
+      const headers = traceparent ? { ...base, traceparent } : base;
       // Also after the wait for a token: a signal that fired meanwhile has no listener yet.
       if (signal?.aborted) throw signal.reason;
       let call = this.method === 'POST' ? postText(url, headers, text) : this.sendOther(url, headers, text);

@@ -33,6 +33,7 @@ export async function chatStream(
     JSON.stringify({ ...body, stream: true }),
     options.signal,
     async (r) => r,
+    options.traceparent,
   );
   await loadTokenizers();
   const stream: LlmStream = {

@@ -204,6 +204,12 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
       dataDir: plan.data.length === 1 ? resolve(plan.data[0], '..') : undefined,
       images: { root: store.dir(plan.runId), subdir: 'images' },
       imageRoots: [store.runsDir],
+      telemetry: {
+        runId: plan.runId,
+        variant: plan.variantId,
+        dataset: plan.dataAsset?.asset ?? plan.data.map((d) => basename(d)).join(','),
+        flow: plan.subject.name,
+      },
     };
     const created = await createExecutor(plan.flow, exOptions);
     executor = options.adapt ? options.adapt(created) : created;

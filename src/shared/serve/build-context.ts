@@ -194,6 +194,8 @@ curl -s http://localhost:8080/score -H 'content-type: application/json' -d '{...
 \`\`\`
 
 Environment: ${settings.length ? settings.map((s) => `\`${s}\``).join(', ') : 'no connection secrets'}; \`PF_FLOW_INIT_CONFIG\` (flex init, JSON);
-\`LLMOPS_API_KEY\` (optional: requires \`Authorization: Bearer <key>\` on /score and /metrics).
+\`LLMOPS_API_KEY\` (optional: requires \`Authorization: Bearer <key>\` on /score and /metrics);
+telemetry (optional, off unless set): \`OTEL_EXPORTER_OTLP_ENDPOINT\` (OTLP/HTTP), \`OTEL_EXPORTER_OTLP_HEADERS\`,
+\`OTEL_SERVICE_NAME\`, \`OTEL_RESOURCE_ATTRIBUTES\`, \`APPLICATIONINSIGHTS_CONNECTION_STRING\` (Azure Monitor).
 `;
 }

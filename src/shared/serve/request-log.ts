@@ -10,6 +10,12 @@
  * request id: the same id is always in or out, and a rate of 0.1 keeps about one in ten. Lines are appended by
  * one stream after the answer was sent, so logging never delays a response; with the log off the server holds
  * no RequestLog at all.
+ *
+ * For monitoring, each request line also says who answered and how: `deployment` (LLMOPS_DEPLOYMENT: the
+ * version or colour, so blue and green can be told apart), `status`, `latency_ms` and the line's `tokens` and
+ * `cost_usd`. What is not a dataset row goes to a sibling file, `<name>.events.jsonl`, so the log stays a
+ * dataset: failed requests (`"type": "error"`, with the error's kind) and feedback (`"type": "feedback"`, keyed by
+ * request id). Failures are sampled by the same hash as answers, so rates computed from the log are unbiased.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -27,6 +33,21 @@ export interface RequestLogOptions {
   redactFields?: readonly string[];
   /** Values never written (connection keys, the server's API key): replaced wherever they appear in text. */
   secrets?: readonly string[];
+  /** Who is answering (LLMOPS_DEPLOYMENT: a deployment, version or colour), written on every line. */
+  deployment?: string;
+}
+
+/** How a request went, beside its inputs and outputs. */
+export interface RequestOutcome {
+  /** Time from the request's arrival to its answer, ms. */
+  latencyMs: number;
+  status: number;
+  usage?: { promptTokens: number; completionTokens: number; totalTokens: number; costUsd?: number };
+}
+
+/** The events file beside a request log: `requests.jsonl` → `requests.events.jsonl`. */
+export function eventsFileOf(file: string): string {
+  return file.endsWith('.jsonl') ? `${file.slice(0, -'.jsonl'.length)}.events.jsonl` : `${file}.events.jsonl`;
 }
 
 /** Field names redacted whatever the configuration: what holds credentials. */
@@ -35,6 +56,7 @@ const REDACTED = '[REDACTED]';
 
 export class RequestLog {
   private readonly stream: WriteStream;
+  private events: WriteStream | undefined;
   private readonly threshold: number;
   private readonly fields: Set<string>;
   private readonly secrets: string[];
@@ -61,17 +83,68 @@ export class RequestLog {
   }
 
   /** Appends one completed request when it is in the sample. */
-  record(requestId: string, inputs: Record<string, unknown>, outputs: Record<string, unknown>): void {
+  record(
+    requestId: string,
+    inputs: Record<string, unknown>,
+    outputs: Record<string, unknown>,
+    outcome?: RequestOutcome,
+  ): void {
     if (this.failure || !this.sampled(requestId)) return;
     const line: Record<string, unknown> = { time: new Date().toISOString(), request_id: requestId };
+    if (this.options.deployment) line.deployment = this.options.deployment;
+    if (outcome) {
+      line.status = outcome.status;
+      line.latency_ms = Math.round(outcome.latencyMs * 100) / 100;
+      const u = outcome.usage;
+      if (u && u.totalTokens > 0)
+        line.tokens = { prompt: u.promptTokens, completion: u.completionTokens, total: u.totalTokens };
+      if (u?.costUsd !== undefined) line.cost_usd = u.costUsd;
+    }
     for (const [k, v] of Object.entries(inputs)) line[`inputs.${k}`] = this.redact(k, v);
     for (const [k, v] of Object.entries(outputs)) line[`outputs.${k}`] = this.redact(k, v);
     this.stream.write(JSON.stringify(line) + '\n');
   }
 
-  /** Flushes and closes the file. */
-  close(): Promise<void> {
-    return new Promise((resolve) => this.stream.end(() => resolve()));
+  /** Appends a failed request (in the sample) to the events file: its status, latency and the error's kind. */
+  recordFailure(requestId: string, outcome: RequestOutcome, error: { kind: string; message: string }): void {
+    if (this.failure || !this.sampled(requestId)) return;
+    this.event({
+      type: 'error',
+      request_id: requestId,
+      status: outcome.status,
+      latency_ms: Math.round(outcome.latencyMs * 100) / 100,
+      error: { kind: error.kind, message: this.maskSecrets(error.message) },
+    });
+  }
+
+  /** Appends feedback on a request to the events file (always: feedback is rare and joined by request id). */
+  recordFeedback(feedback: { request_id: string; rating?: number; label?: string; comment?: string }): void {
+    if (this.failure) return;
+    this.event({
+      type: 'feedback',
+      ...feedback,
+      ...(feedback.comment !== undefined ? { comment: this.maskSecrets(feedback.comment) } : {}),
+    });
+  }
+
+  private event(fields: Record<string, unknown>): void {
+    if (!this.events) {
+      this.events = createWriteStream(eventsFileOf(this.options.file), { flags: 'a' });
+      this.events.on('error', (e) => (this.failure ??= e));
+    }
+    const line = {
+      time: new Date().toISOString(),
+      ...(this.options.deployment ? { deployment: this.options.deployment } : {}),
+      ...fields,
+    };
+    this.events.write(JSON.stringify(line) + '\n');
+  }
+
+  /** Flushes and closes the files. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    const events = this.events;
+    if (events) await new Promise<void>((resolve) => events.end(() => resolve()));
   }
 
   private redact(key: string, value: unknown): unknown {
@@ -92,7 +165,8 @@ export class RequestLog {
 
 /**
  * The request log the environment asks for: LLMOPS_REQUEST_LOG (the file), LLMOPS_REQUEST_LOG_SAMPLE (0..1,
- * default 1), LLMOPS_REQUEST_LOG_REDACT (comma-separated field names). Undefined when LLMOPS_REQUEST_LOG is unset,
+ * default 1), LLMOPS_REQUEST_LOG_REDACT (comma-separated field names), LLMOPS_DEPLOYMENT (who answers; on Azure
+ * Container Apps, CONTAINER_APP_REVISION when it is unset). Undefined when LLMOPS_REQUEST_LOG is unset,
  * so a deployment turns it on by its environment alone.
  */
 export function requestLogFromEnv(
@@ -111,7 +185,9 @@ export function requestLogFromEnv(
     .split(',')
     .map((f) => f.trim())
     .filter(Boolean);
-  return { file, sampleRate, redactFields };
+  // Azure Container Apps names the revision in every container: the version a rollout shifts traffic between.
+  const deployment = env.LLMOPS_DEPLOYMENT?.trim() || env.CONTAINER_APP_REVISION?.trim();
+  return { file, sampleRate, redactFields, ...(deployment ? { deployment } : {}) };
 }
 
 /** The server's log, when configured, with the secret values of its connections and its API key redacted. */

@@ -61,7 +61,7 @@ export interface ServeRunner {
   /** Runs one line. With `onChunk`, the stream plan's node streams its answer into it. */
   run(
     inputs: Record<string, unknown>,
-    options: { signal?: AbortSignal; onChunk?: (text: string) => void },
+    options: { signal?: AbortSignal; onChunk?: (text: string) => void; parent?: object },
   ): Promise<LineResult>;
   /** The outputs a caller sees: the flow's outputs minus `evaluation_only` ones. */
   visibleOutputs(outputs: Record<string, unknown>): Record<string, unknown>;
@@ -104,9 +104,9 @@ export async function createServeRunner(options: ServeFlowOptions): Promise<Serv
     inputs,
     stream: planStream(flow),
     parseBody: (text, contentType) => validateInputs(inputs, parseRequestBody(inputs, text, contentType)),
-    run(lineInputs, { signal, onChunk }) {
-      if (!onChunk) return executor.runLine(lineInputs, { signal });
-      return withStreamSink({ onChunk, claimed: false }, () => executor.runLine(lineInputs, { signal }));
+    run(lineInputs, { signal, onChunk, parent }) {
+      if (!onChunk) return executor.runLine(lineInputs, { signal, parent });
+      return withStreamSink({ onChunk, claimed: false }, () => executor.runLine(lineInputs, { signal, parent }));
     },
     visibleOutputs(outputs) {
       if (hidden.size === 0) return outputs;

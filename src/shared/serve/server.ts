@@ -8,8 +8,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
+import type { LineResult } from '../engine/index.js';
 import { jsonNestsDeeper } from '../json-depth.js';
 import { ServerMetrics } from './metrics.js';
+import { telemetry, type RequestTrace } from '../telemetry/hooks.js';
+import { failureKind, parseFeedback } from './feedback.js';
 import { openRequestLog, type RequestLogOptions } from './request-log.js';
 import {
   createServeRunner,
@@ -50,8 +53,8 @@ export interface FlowServer {
   close(): Promise<void>;
 }
 
-type Route = '/score' | '/health' | '/version' | '/metrics' | 'other';
-const routes = new Set(['/score', '/health', '/version', '/metrics']);
+type Route = '/score' | '/health' | '/version' | '/metrics' | '/feedback' | 'other';
+const routes = new Set(['/score', '/health', '/version', '/metrics', '/feedback']);
 
 let cachedVersion: string | undefined;
 /** The package version (health and version answers). */
@@ -107,7 +110,8 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       if (busy !== undefined) sockets.set(socket, busy + 1);
       // The line's abort, when it runs one: a client that goes away cancels its model calls. One 'close' listener
       // per request does both.
-      const exchange: Exchange = { requestId, abort: undefined };
+      const exchange: Exchange = { requestId, abort: undefined, started };
+      if (telemetry && route === '/score') exchange.trace = telemetry.requestStart(route, traceparentOf(req));
       res.on('close', () => {
         metrics.inFlight--;
         const left = sockets.get(socket);
@@ -118,6 +122,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         if (aborted) exchange.abort?.abort(new Error('client went away'));
         const status = aborted ? 499 : res.statusCode;
         metrics.record(route, req.method ?? '', status, ms / 1000);
+        exchange.trace?.end(status, aborted ? 'aborted' : undefined);
         log?.(
           JSON.stringify({
             time: new Date().toISOString(),
@@ -158,7 +163,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
         id,
         404,
         'UserError',
-        `No route ${method} ${(req.url ?? '').split('?')[0]}; expected POST /score, GET /health, GET /version or GET /metrics`,
+        `No route ${method} ${(req.url ?? '').split('?')[0]}; expected POST /score, POST /feedback, GET /health, GET /version or GET /metrics`,
       );
     if (key && !authorized(req, key)) {
       res.setHeader('www-authenticate', 'Bearer');
@@ -177,8 +182,9 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     }
     if (method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return sendError(res, id, 405, 'UserError', `/score accepts POST, found ${method}`);
+      return sendError(res, id, 405, 'UserError', `${route} accepts POST, found ${method}`);
     }
+    if (route === '/feedback') return feedback(req, res, id);
     // Returned, not awaited: no suspended frame of this function per request while the line runs.
     return score(req, res, exchange);
   }
@@ -223,28 +229,63 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       throw e;
     }
     const abort = (exchange.abort = new AbortController());
-    if (accept === 'stream') return streamScore(res, id, inputs, abort.signal);
-    const r = await runner.run(inputs, { signal: abort.signal });
-    if (r.status !== 'Completed')
+    if (accept === 'stream') return streamScore(res, exchange, inputs, abort.signal, exchange.trace?.parent);
+    const r = await runner.run(inputs, { signal: abort.signal, parent: exchange.trace?.parent });
+    if (r.status !== 'Completed') {
+      const status = statusOfLineError(r.error);
+      sendError(res, id, status, r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
+      return logFailure(exchange, status, r);
+    }
+    const outputs = runner.visibleOutputs(r.outputs ?? {});
+    sendJson(res, id, 200, outputs);
+    requestLog?.record(id, inputs, outputs, {
+      latencyMs: performance.now() - exchange.started,
+      status: 200,
+      usage: r.usage,
+    });
+  }
+
+  function logFailure(exchange: Exchange, status: number, r: LineResult): void {
+    // A line canceled because its client went away is not the service failing (the access log says 499).
+    if (r.status === 'Canceled') return;
+    requestLog?.recordFailure(
+      exchange.requestId,
+      { latencyMs: performance.now() - exchange.started, status },
+      { kind: failureKind(r.error), message: r.error?.message ?? 'The flow failed' },
+    );
+  }
+
+  /** POST /feedback: stored with the request log, so it needs one. */
+  async function feedback(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    if (!requestLog) {
+      req.resume();
       return sendError(
         res,
         id,
-        statusOfLineError(r.error),
-        r.error?.code ?? 'SystemError',
-        r.error?.message ?? 'The flow failed',
+        404,
+        'UserError',
+        'Feedback is stored with the request log, which is off; start the server with --request-log (LLMOPS_REQUEST_LOG)',
       );
-    const outputs = runner.visibleOutputs(r.outputs ?? {});
-    sendJson(res, id, 200, outputs);
-    requestLog?.record(id, inputs, outputs);
+    }
+    try {
+      const given = parseFeedback((await readBody(req, 64 * 1024)).toString('utf8'));
+      requestLog.recordFeedback(given);
+      sendJson(res, id, 202, { status: 'recorded', request_id: given.request_id });
+    } catch (e) {
+      if (e instanceof RequestError) return sendError(res, id, e.status, 'UserError', e.message);
+      throw e;
+    }
   }
 
   /** SSE: first event with the non-stream outputs, then one event per chunk (live or, see StreamPlan, after the line). */
   async function streamScore(
     res: ServerResponse,
-    id: string,
+    exchange: Exchange,
     inputs: Record<string, unknown>,
     signal: AbortSignal,
+    parent?: object,
   ): Promise<void> {
+    const id = exchange.requestId;
     const plan = runner.stream!;
     const pending: string[] = [];
     const writeEvent = (v: unknown) => res.write(`data: ${JSON.stringify(v)}\n\n`);
@@ -270,18 +311,16 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       start();
       writeEvent({ [plan.output]: text });
     };
-    const r = await runner.run(inputs, { signal, onChunk });
+    const r = await runner.run(inputs, { signal, onChunk, parent });
     if (r.status !== 'Completed') {
+      const status = res.headersSent ? 200 : statusOfLineError(r.error);
       if (!res.headersSent)
-        return sendError(
-          res,
-          id,
-          statusOfLineError(r.error),
-          r.error?.code ?? 'SystemError',
-          r.error?.message ?? 'The flow failed',
-        );
-      writeEvent({ error: { code: r.error?.code ?? 'SystemError', message: r.error?.message ?? 'The flow failed' } });
-      return void res.end();
+        sendError(res, id, status, r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
+      else {
+        writeEvent({ error: { code: r.error?.code ?? 'SystemError', message: r.error?.message ?? 'The flow failed' } });
+        res.end();
+      }
+      return logFailure(exchange, status, r);
     }
     if (!res.headersSent) {
       res.writeHead(200, [
@@ -301,7 +340,11 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       for (const c of chunks) writeEvent({ [plan.output]: c });
     }
     res.end();
-    requestLog?.record(id, inputs, runner.visibleOutputs(r.outputs ?? {}));
+    requestLog?.record(id, inputs, runner.visibleOutputs(r.outputs ?? {}), {
+      latencyMs: performance.now() - exchange.started,
+      status: 200,
+      usage: r.usage,
+    });
   }
 
   server.on('connection', (s) => {
@@ -420,6 +463,16 @@ function safeId(v: string | string[] | undefined): string | undefined {
 interface Exchange {
   readonly requestId: string;
   abort: AbortController | undefined;
+  /** performance.now() at arrival (the request log's latency). */
+  readonly started: number;
+  /** The request's span and server metrics (telemetry on). */
+  trace?: RequestTrace;
+}
+
+/** The caller's W3C trace context (one header; a repeated one is not valid trace context). */
+function traceparentOf(req: IncomingMessage): string | undefined {
+  const v = req.headers.traceparent;
+  return typeof v === 'string' ? v : undefined;
 }
 
 /**

@@ -9,6 +9,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Connection } from '../config/connections.js';
 import { addUsage, LlmService, type Usage } from '../engine/index.js';
 import { chatStream, estimateCost, type LlmResult } from '../llm/index.js';
+import { genAiSystem, telemetry } from '../telemetry/hooks.js';
 
 /** Where one request's chunks go. `claimed` is set by the first (only) streamed call of the line. */
 export interface StreamSink {
@@ -51,7 +52,32 @@ export class StreamingLlmService extends LlmService {
     signal: AbortSignal | undefined,
     calledFrom: string | undefined,
   ): Promise<LlmResult<unknown>> {
-    const stream = await chatStream(this.client(connection, calledFrom), body, { signal });
+    const client = this.client(connection, calledFrom);
+    const span = telemetry?.modelCallStart(usage[usage.length - 1], {
+      api: 'chat',
+      system: genAiSystem(client.endpoint.provider),
+      model: String(body.model ?? ''),
+      body,
+    });
+    try {
+      const { result, cost } = await this.streamed(sink, client, body, usage, signal, span?.traceparent);
+      span?.end({ response: result.response, usage: result.usage, costUsd: cost, attempts: result.attempts });
+      return result;
+    } catch (e) {
+      span?.end({ error: e });
+      throw e;
+    }
+  }
+
+  private async streamed(
+    sink: StreamSink,
+    client: ReturnType<LlmService['client']>,
+    body: Record<string, unknown>,
+    usage: Usage[],
+    signal: AbortSignal | undefined,
+    traceparent: string | undefined,
+  ): Promise<{ result: LlmResult<unknown>; cost?: number }> {
+    const stream = await chatStream(client, body, { signal, traceparent });
     let content = '';
     let finishReason: string | null = null;
     let model = String(body.model ?? '');
@@ -78,6 +104,9 @@ export class StreamingLlmService extends LlmService {
         total_tokens: tokens.totalTokens,
       },
     };
-    return { response, usage: tokens, latencyMs: stream.latencyMs ?? 0, cached: false, attempts: stream.attempts };
+    return {
+      result: { response, usage: tokens, latencyMs: stream.latencyMs ?? 0, cached: false, attempts: stream.attempts },
+      cost,
+    };
   }
 }

@@ -15,6 +15,7 @@ import {
   failUnlessPromoted,
   publishRollout,
   trafficSteps,
+  promotionChecks,
 } from './deploy-remote.js';
 
 const AZURE_TARGETS = { 'azure-managed': 'azure_managed_endpoint', 'azure-kubernetes': 'kubernetes_endpoint' } as const;
@@ -68,6 +69,7 @@ export async function deployAzure(
   }
   const variants = variantList(inputs.variant);
   const result = await deployToAzure({
+    checks: promotionChecks(inputs, (l) => host.info(l), entry.promote),
     ws,
     target: inputs.target,
     entry,

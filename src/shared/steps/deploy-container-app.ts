@@ -16,6 +16,7 @@ import {
   failUnlessPromoted,
   publishRollout,
   trafficSteps,
+  promotionChecks,
 } from './deploy-remote.js';
 
 export async function deployContainerApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
@@ -63,6 +64,7 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
     registryServer ??= image.split('/')[0];
   }
   const result = await deployToContainerApp({
+    checks: promotionChecks(inputs, (l) => host.info(l), entry.promote),
     client,
     subscriptionId: settings.subscriptionId,
     resourceGroup: settings.resourceGroup,

@@ -16,6 +16,7 @@ import {
   failUnlessPromoted,
   publishRollout,
   trafficSteps,
+  promotionChecks,
 } from './deploy-remote.js';
 
 export function kubernetesEntryOf(useCase: UseCase): KubernetesEntry {
@@ -53,6 +54,7 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
   for (const s of useCase.secrets) host.mask(s);
   const image = given ?? (await buildImage(inputs, host, useCase, entry, name));
   const result = await deployToKubernetes({
+    checks: promotionChecks(inputs, (l) => host.info(l), entry.promote),
     client,
     entry,
     name,

@@ -4,8 +4,11 @@
  * turned into the step's exit code.
  */
 import path from 'node:path';
+import type { PromoteSettings } from '../config/deployment.js';
 import type { UseCase } from '../config/types.js';
-import type { RolloutResult, TrafficMap } from '../deploy/rollout.js';
+import type { RolloutCheck, RolloutResult, TrafficMap } from '../deploy/rollout.js';
+import { parseMargins } from '../monitor/compare.js';
+import { promoteWhenCheck } from '../monitor/promote.js';
 import { ConfigError, GateFailed, ServiceError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { DeployInputs, DeployOutputs } from './deploy.js';
@@ -22,6 +25,59 @@ export function checkRemoteInputs(inputs: DeployInputs, target: string, listedWh
     );
   if (inputs.dryRun && inputs.rollback)
     throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+}
+
+/**
+ * `promote-when` as a rollout check (none without it): the step's inputs, else the entry's PROMOTE_* settings.
+ * ConfigError when they are not what the gate needs.
+ */
+export function promotionChecks(
+  inputs: DeployInputs,
+  log: (line: string) => void,
+  entry?: PromoteSettings,
+): RolloutCheck[] {
+  const when = inputs.promoteWhen?.trim() || entry?.when;
+  const logs = inputs.promoteLog ?? entry?.log;
+  const whenAt = inputs.promoteWhen?.trim() ? 'input "promote-when"' : 'deployment_config.json PROMOTE_WHEN';
+  const logAt =
+    inputs.promoteLog !== undefined || !entry?.when
+      ? 'input "promote-log"'
+      : 'deployment_config.json PROMOTE_LOG (or input "promote-log")';
+  if (!when) {
+    if (logs) throw ConfigError.at({ file: logAt }, 'found it without promote-when; expected both or neither');
+    return [];
+  }
+  if (when !== 'better' && when !== 'not-worse')
+    throw ConfigError.at({ file: whenAt }, `found "${when}"; expected better or not-worse`);
+  const sources = (logs ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (sources.length === 0)
+    throw ConfigError.at(
+      { file: logAt },
+      'missing; expected the request logs (files or folders) the versions write, each line naming the version that answered',
+    );
+  // The input's default (30) stands for "not given": the entry's value wins over it.
+  const minRequests =
+    inputs.promoteMinRequests !== undefined && inputs.promoteMinRequests !== 30
+      ? inputs.promoteMinRequests
+      : (entry?.minRequests ?? inputs.promoteMinRequests ?? 30);
+  if (!Number.isInteger(minRequests) || minRequests < 2)
+    throw ConfigError.at({ file: 'input "promote-min-requests"' }, `found ${minRequests}; expected an integer ≥ 2`);
+  const margin =
+    inputs.promoteMargin !== undefined && inputs.promoteMargin !== '0.05'
+      ? inputs.promoteMargin
+      : (entry?.margin ?? inputs.promoteMargin ?? '0.05');
+  return [
+    promoteWhenCheck({
+      requirement: when,
+      sources,
+      margins: parseMargins(margin, 'input "promote-margin"'),
+      minRequests,
+      onCompare: (_stage, r) => log(r.summary),
+    }),
+  ];
 }
 
 /** The deployment_config.json a use case's entries come from (for their error positions). */

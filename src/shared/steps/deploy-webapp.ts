@@ -17,6 +17,7 @@ import {
   failUnlessPromoted,
   publishRollout,
   trafficSteps,
+  promotionChecks,
 } from './deploy-remote.js';
 
 export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
@@ -52,6 +53,7 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
   });
   const warmup = Number(process.env.LLMOPS_WEBAPP_WARMUP_SECONDS);
   const result = await deployToWebApp({
+    checks: promotionChecks(inputs, (l) => host.info(l), entry.promote),
     client,
     subscriptionId: settings.subscriptionId,
     resourceManager: settings.resourceManager,

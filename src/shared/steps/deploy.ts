@@ -39,6 +39,10 @@ export interface DeployInputs {
   maxP95Ms?: number;
   probeRequests?: number;
   kubeconfig?: string;
+  promoteWhen?: string;
+  promoteLog?: string;
+  promoteMargin?: string;
+  promoteMinRequests?: number;
 }
 
 export interface DeployOutputs {
@@ -164,6 +168,32 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'integer',
       description:
         'Azure ML managed endpoints and kubernetes (a Gateway API RequestMirror filter): before any live traffic, copy this share (1-50) of live requests to the new deployment, responses discarded, and check it (default: deployment_config.json MIRROR_TRAFFIC_PERCENT, else no mirror stage).',
+    },
+    {
+      name: 'promote-when',
+      type: 'string',
+      description:
+        'Targets other than local: at each traffic stage, compare the new version with the prior one on the requests each answered during the stage (llmops monitor --compare) and go on only when it is better or not-worse; else roll back. Needs promote-log.',
+    },
+    {
+      name: 'promote-log',
+      type: 'string',
+      description:
+        "With promote-when: request logs (files or folders, comma-separated) the versions write, each line naming the version that answered as the rollout names it (LLMOPS_DEPLOYMENT; azure-*: set to the deployment's name).",
+    },
+    {
+      name: 'promote-margin',
+      type: 'string',
+      default: '0.05',
+      description:
+        'With promote-when: how much worse still counts as not worse: a share for rates (0.02 = 2 points), relative for latency and means; or latency=0.1,error_rate=0.01,feedback=0.05.',
+    },
+    {
+      name: 'promote-min-requests',
+      type: 'integer',
+      default: '30',
+      description:
+        'With promote-when: requests each version must answer during a stage (a stage waits up to 10 minutes for them; fewer is inconclusive and rolls back).',
     },
     {
       name: 'max-error-rate',

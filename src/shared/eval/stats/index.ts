@@ -59,3 +59,11 @@ export {
 } from './verdict.js';
 export { DEFAULT_SEED, createRandom } from './random.js';
 export { normalQuantile, studentTQuantile, studentTCdf } from './special.js';
+export {
+  welchTTest,
+  mannWhitneyU,
+  twoProportionTest,
+  type UnpairedResult,
+  type UnpairedTestName,
+  type UnpairedOptions,
+} from './unpaired.js';

@@ -1,0 +1,364 @@
+/**
+ * Telemetry on the OpenTelemetry SDK: spans for served requests, lines, nodes and model calls (GenAI semantic
+ * conventions), and the metrics beside them. Loaded only by setup.ts's dynamic import, when telemetry is on.
+ * Attribute names are written out: the GenAI ones are still "incubating" in @opentelemetry/semantic-conventions,
+ * whose guidance is to copy incubating names rather than import them.
+ * @module
+ */
+import {
+  context as otelContext,
+  defaultTextMapGetter,
+  diag,
+  DiagLogLevel,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
+import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { TelemetryConfig } from './config.js';
+import {
+  errorTypeOf,
+  type LineStatus,
+  type ModelCallOutcome,
+  type ModelCallStart,
+  type ModelCallTrace,
+  type RequestTrace,
+  type RunAttributes,
+  type Telemetry,
+} from './hooks.js';
+
+export interface SdkOptions {
+  /** Applied to captured prompt and completion text before it leaves the process (secrets and PII). */
+  redact: (text: string) => string;
+  version?: string;
+}
+
+export interface SdkTelemetry extends Telemetry {
+  /** Exports what is buffered and stops; resolves false when the time ran out or an export failed. */
+  shutdown(timeoutMs: number): Promise<boolean>;
+}
+
+const propagator = new W3CTraceContextPropagator();
+
+// Buckets of the GenAI conventions' advice (seconds; tokens), so backends draw the same histograms everywhere.
+const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+const MS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+async function exportersOf(config: TelemetryConfig): Promise<{ spans: SpanExporter[]; metrics: PushMetricExporter[] }> {
+  const spans: SpanExporter[] = [];
+  const metrics: PushMetricExporter[] = [];
+  if (config.otlp) {
+    const common = { headers: config.otlp.headers, timeoutMillis: config.otlp.timeoutMs };
+    spans.push(new OTLPTraceExporter({ ...common, url: config.otlp.tracesUrl }));
+    metrics.push(new OTLPMetricExporter({ ...common, url: config.otlp.metricsUrl }));
+  }
+  if (config.azureMonitor) {
+    // Loaded only for Azure Monitor (a large module); a CommonJS module's exports may sit under `default`.
+    const loaded = await import('@azure/monitor-opentelemetry-exporter');
+    const { AzureMonitorTraceExporter, AzureMonitorMetricExporter } =
+      (loaded as { default?: typeof loaded }).default ?? loaded;
+    const options = { connectionString: config.azureMonitor.connectionString };
+    spans.push(new AzureMonitorTraceExporter(options));
+    metrics.push(new AzureMonitorMetricExporter(options));
+  }
+  return { spans: config.traces ? spans : [], metrics: config.metrics ? metrics : [] };
+}
+
+function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(false);
+      },
+    );
+  });
+}
+
+/** The GenAI system name of a provider's endpoint. */
+function finishReasonsOf(response: unknown): string[] | undefined {
+  const choices = (response as { choices?: { finish_reason?: unknown }[] } | undefined)?.choices;
+  if (!Array.isArray(choices)) return undefined;
+  const reasons = choices.map((c) => c?.finish_reason).filter((r): r is string => typeof r === 'string');
+  return reasons.length ? reasons : undefined;
+}
+
+function outputMessagesOf(response: unknown): unknown {
+  const choices = (response as { choices?: { message?: unknown; text?: unknown }[] } | undefined)?.choices;
+  if (!Array.isArray(choices)) return undefined;
+  return choices.map((c) => c?.message ?? c?.text);
+}
+
+/** Sends the SDK's own errors (failed exports) to `keep` instead of the console. */
+export function catchSdkErrors(keep: (error: unknown) => void): void {
+  setGlobalErrorHandler(keep);
+  const ignore = () => undefined;
+  diag.setLogger({ error: keep, warn: ignore, info: ignore, debug: ignore, verbose: ignore }, DiagLogLevel.ERROR);
+}
+
+export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOptions): Promise<SdkTelemetry> {
+  const { spans: spanExporters, metrics: metricExporters } = await exportersOf(config);
+  const resource = defaultResource().merge(
+    resourceFromAttributes({
+      ...config.resource,
+      'service.name': config.serviceName,
+      ...(options.version ? { 'service.version': options.version } : {}),
+    }),
+  );
+  const tracerProvider = new BasicTracerProvider({
+    resource,
+    spanProcessors: spanExporters.map(
+      // A bulk run makes thousands of spans a second: a queue and batches larger than the SDK's defaults (2048,
+      // 512) keep them from being dropped between exports, at a bounded memory cost.
+      (e) =>
+        new BatchSpanProcessor(e, {
+          scheduledDelayMillis: 1000,
+          maxQueueSize: 16_384,
+          maxExportBatchSize: 2048,
+          exportTimeoutMillis: config.otlp?.timeoutMs,
+        }),
+    ),
+  });
+  const meterProvider = new MeterProvider({
+    resource,
+    readers: metricExporters.map(
+      (exporter) =>
+        new PeriodicExportingMetricReader({
+          exporter,
+          exportIntervalMillis: config.metricIntervalMs,
+          exportTimeoutMillis: Math.min(config.metricIntervalMs, config.otlp?.timeoutMs ?? 30_000),
+        }),
+    ),
+  });
+  const tracer: Tracer = tracerProvider.getTracer('llmops', options.version);
+  const meter = meterProvider.getMeter('llmops', options.version);
+
+  const lineDuration = meter.createHistogram('llmops.line.duration', {
+    unit: 's',
+    description: 'Time to run one line of a flow',
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+  const nodeDuration = meter.createHistogram('llmops.node.duration', {
+    unit: 's',
+    description: 'Time to run one node of a flow',
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+  const operationDuration = meter.createHistogram('gen_ai.client.operation.duration', {
+    unit: 's',
+    description: 'GenAI operation duration',
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+  const tokenUsage = meter.createHistogram('gen_ai.client.token.usage', {
+    unit: '{token}',
+    description: 'Measures number of input and output tokens used',
+    advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
+  });
+  const cost = meter.createCounter('llmops.llm.cost', { unit: 'USD', description: 'Estimated cost of model calls' });
+  const errors = meter.createCounter('llmops.errors', { unit: '{error}', description: 'Errors by kind and scope' });
+  const throttled = meter.createCounter('llmops.llm.throttled', {
+    unit: '{response}',
+    description: 'HTTP 429 answers from model endpoints',
+  });
+  const retries = meter.createCounter('llmops.llm.retries', {
+    unit: '{attempt}',
+    description: 'Model call attempts beyond the first',
+  });
+  const cacheHits = meter.createCounter('llmops.llm.cache.hits', {
+    unit: '{call}',
+    description: 'Model calls answered from the response cache',
+  });
+  const requestDuration = meter.createHistogram('http.server.request.duration', {
+    unit: 's',
+    description: 'Duration of HTTP server requests',
+    advice: { explicitBucketBoundaries: MS_BUCKETS },
+  });
+  const activeRequests = meter.createUpDownCounter('http.server.active_requests', {
+    unit: '{request}',
+    description: 'Number of active HTTP server requests',
+  });
+
+  const spans = new WeakMap<object, Span>();
+  const contextOf = (key: object | undefined): Context => {
+    const parent = key && spans.get(key);
+    return parent ? trace.setSpan(ROOT_CONTEXT, parent) : ROOT_CONTEXT;
+  };
+  const fail = (span: Span, errorType: string, message?: string) => {
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
+    span.setAttribute('error.type', errorType);
+  };
+  const content = (value: unknown): string => options.redact(typeof value === 'string' ? value : JSON.stringify(value));
+
+  return {
+    lineStart(key, lineNumber, run: RunAttributes | undefined, parent) {
+      const attributes: Attributes = { 'llmops.line.number': lineNumber };
+      if (run?.runId) attributes['llmops.run.id'] = run.runId;
+      if (run?.variant) attributes['llmops.variant'] = run.variant;
+      if (run?.dataset) attributes['llmops.dataset'] = run.dataset;
+      if (run?.flow) attributes['llmops.flow'] = run.flow;
+      spans.set(key, tracer.startSpan('llmops.line', { attributes }, contextOf(parent)));
+    },
+    lineEnd(key, status: LineStatus, errorType, latencyMs) {
+      const span = spans.get(key);
+      spans.delete(key);
+      const attributes: Attributes = { 'llmops.line.status': status };
+      if (errorType) {
+        attributes['error.type'] = errorType;
+        errors.add(1, { 'llmops.scope': 'line', 'error.type': errorType });
+      }
+      lineDuration.record(latencyMs / 1000, attributes);
+      if (!span) return;
+      span.setAttribute('llmops.line.status', status);
+      if (errorType) fail(span, errorType);
+      span.end();
+    },
+    nodeStart(parentKey, key, node) {
+      spans.set(
+        key,
+        tracer.startSpan(`llmops.node ${node}`, { attributes: { 'llmops.node': node } }, contextOf(parentKey)),
+      );
+    },
+    nodeEnd(key, node, errorType, latencyMs) {
+      const span = spans.get(key);
+      spans.delete(key);
+      const attributes: Attributes = { 'llmops.node': node };
+      if (errorType) {
+        attributes['error.type'] = errorType;
+        errors.add(1, { 'llmops.scope': 'node', 'error.type': errorType });
+      }
+      nodeDuration.record(latencyMs / 1000, attributes);
+      if (!span) return;
+      if (errorType) fail(span, errorType);
+      span.end();
+    },
+    modelCallStart(parentKey, call: ModelCallStart): ModelCallTrace {
+      const operation =
+        call.api === 'embedding' ? 'embeddings' : call.api === 'completion' ? 'text_completion' : 'chat';
+      const base: Attributes = {
+        'gen_ai.operation.name': operation,
+        'gen_ai.system': call.system,
+        'gen_ai.provider.name': call.system === 'az.ai.openai' ? 'azure.ai.openai' : call.system,
+        'gen_ai.request.model': call.model,
+      };
+      const attributes: Attributes = { ...base };
+      const b = call.body;
+      if (typeof b.temperature === 'number') attributes['gen_ai.request.temperature'] = b.temperature;
+      if (typeof b.top_p === 'number') attributes['gen_ai.request.top_p'] = b.top_p;
+      if (typeof b.max_tokens === 'number') attributes['gen_ai.request.max_tokens'] = b.max_tokens;
+      if (config.captureContent) {
+        const input = b.messages ?? b.prompt ?? b.input;
+        if (input !== undefined) attributes['gen_ai.input.messages'] = content(input);
+      }
+      const span = tracer.startSpan(
+        `${operation} ${call.model}`,
+        { kind: SpanKind.CLIENT, attributes },
+        contextOf(parentKey),
+      );
+      const carrier: Record<string, string> = {};
+      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+      const started = performance.now();
+      return {
+        traceparent: carrier.traceparent,
+        end(outcome: ModelCallOutcome) {
+          const seconds = (performance.now() - started) / 1000;
+          const metricAttributes: Attributes = { ...base };
+          const response = outcome.response as { model?: unknown; id?: unknown } | undefined;
+          if (typeof response?.model === 'string') {
+            span.setAttribute('gen_ai.response.model', response.model);
+            metricAttributes['gen_ai.response.model'] = response.model;
+          }
+          if (typeof response?.id === 'string') span.setAttribute('gen_ai.response.id', response.id);
+          const reasons = finishReasonsOf(response);
+          if (reasons) span.setAttribute('gen_ai.response.finish_reasons', reasons);
+          if (outcome.usage) {
+            span.setAttribute('gen_ai.usage.input_tokens', outcome.usage.promptTokens);
+            span.setAttribute('gen_ai.usage.output_tokens', outcome.usage.completionTokens);
+            if (!outcome.cached) {
+              tokenUsage.record(outcome.usage.promptTokens, { ...metricAttributes, 'gen_ai.token.type': 'input' });
+              tokenUsage.record(outcome.usage.completionTokens, { ...metricAttributes, 'gen_ai.token.type': 'output' });
+            }
+          }
+          if (outcome.costUsd !== undefined) {
+            span.setAttribute('llmops.cost.usd', outcome.costUsd);
+            cost.add(outcome.costUsd, metricAttributes);
+          }
+          if (outcome.cached) {
+            span.setAttribute('llmops.cache.hit', true);
+            cacheHits.add(1, metricAttributes);
+          }
+          if (outcome.attempts !== undefined && outcome.attempts > 1) {
+            span.setAttribute('llmops.attempts', outcome.attempts);
+            retries.add(outcome.attempts - 1, metricAttributes);
+          }
+          if (config.captureContent && response) {
+            const out = outputMessagesOf(response);
+            if (out !== undefined) span.setAttribute('gen_ai.output.messages', content(out));
+          }
+          if (outcome.error !== undefined) {
+            const errorType = errorTypeOf(outcome.error);
+            metricAttributes['error.type'] = errorType;
+            errors.add(1, { 'llmops.scope': 'model', 'error.type': errorType });
+            fail(span, errorType, options.redact((outcome.error as Error)?.message ?? String(outcome.error)));
+          }
+          operationDuration.record(seconds, metricAttributes);
+          span.end();
+        },
+      };
+    },
+    throttled(url) {
+      throttled.add(1, { 'server.address': new URL(url).host });
+    },
+    requestStart(route, traceparent): RequestTrace {
+      const parent = traceparent
+        ? propagator.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter)
+        : otelContext.active();
+      const span = tracer.startSpan(
+        `POST ${route}`,
+        { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': route } },
+        parent,
+      );
+      const key = {};
+      spans.set(key, span);
+      const dims: Attributes = { 'http.request.method': 'POST', 'http.route': route };
+      activeRequests.add(1, dims);
+      const started = performance.now();
+      return {
+        parent: key,
+        end(status, errorKind) {
+          activeRequests.add(-1, dims);
+          spans.delete(key);
+          const attributes: Attributes = { ...dims, 'http.response.status_code': status };
+          if (errorKind || status >= 500) {
+            attributes['error.type'] = errorKind ?? String(status);
+            errors.add(1, { 'llmops.scope': 'request', 'error.type': attributes['error.type'] as string });
+          }
+          requestDuration.record((performance.now() - started) / 1000, attributes);
+          span.setAttribute('http.response.status_code', status);
+          if (status >= 500) fail(span, String(attributes['error.type']));
+          span.end();
+        },
+      };
+    },
+    async shutdown(timeoutMs) {
+      // Shutting down exports what is buffered (a flush first would send cumulative metrics twice).
+      return withTimeout(Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]), timeoutMs);
+    },
+  };
+}
