@@ -51,7 +51,9 @@ addStepCommand(
   `  $ llmops bulk-run --config examples/web_classification/experiment.yaml
   $ llmops bulk-run --config experiment.yaml --env pr --variants defaults --max-failed-lines 5%
   $ llmops bulk-run --config experiment.yaml --cache-mode replay     # PR pipelines: only recorded responses
-  Run ids: <experiment>.<variant>.<dataset>.<build>.<4 hex>; lines land in .llmops/runs/<run-id>/outputs.jsonl.`,
+  Run ids: <experiment>.<variant>.<dataset>.<build>.<4 hex>; lines land in .llmops/runs/<run-id>/outputs.jsonl.
+  flow: may be an endpoint: {target: http, url, method, headers, body, outputs}; preset: responses with
+  agent: <name> calls a Foundry hosted agent ({agent: {type: agent_reference, name}, input}), model: <name> a model.`,
 );
 addStepCommand(
   program,

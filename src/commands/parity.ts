@@ -71,7 +71,13 @@ async function parityPlan(cfg: ParityConfig) {
   const lines = scan.rows;
   const describe = (f: ParityConfig['baseline']) =>
     f.model.kind === 'http'
-      ? { kind: 'http', url: f.model.target.url, method: 'POST', preset: f.model.target.preset ?? null, calls: lines }
+      ? {
+          kind: 'http',
+          url: f.model.target.url,
+          method: f.model.target.method,
+          preset: f.model.target.preset ?? null,
+          calls: lines,
+        }
       : { kind: f.kind, flow: f.model.displayFile, calls: null, note: 'model calls per line depend on the flow' };
   return {
     dataset: cfg.dataset.name,
@@ -83,7 +89,7 @@ async function parityPlan(cfg: ParityConfig) {
     candidate: describe(cfg.candidate),
     embeddings: cfg.embeddings ? { ...cfg.embeddings, calls: lines } : null,
     judge: cfg.judge ? { ...cfg.judge, calls: lines } : null,
-    evaluators: cfg.evaluators.map((e) => `${e.name} (${e.builtin})`),
+    evaluators: cfg.evaluators.map((e) => `${e.name} (${e.builtin ?? 'evaluation flow'})`),
   };
 }
 
@@ -112,9 +118,12 @@ export function registerParityCommand(program: Command): void {
 What it does:
   Runs parity.baseline (default: the experiment's flow) and parity.candidate on parity.dataset as two ordinary
   runs in the store, then compares each line: exact agreement of the compared outputs, semantic similarity
-  (parity.embeddings), an LLM-judged equivalence score (parity.judge) and every built-in evaluator's score on
-  both sides. "Equivalent within δ" needs both:
-    - the one-sided ${'(1 − α)'} upper bound of the disagreement rate (Wilson) below δ, and
+  (parity.embeddings), an LLM-judged equivalence score (parity.judge) and every evaluator's score on both
+  sides: built-in line scorers, and the use case's evaluation flows (run on each side's run; each numeric
+  output is a score; code-only eval_*.py folders score whole runs and are refused). "Equivalent within δ"
+  needs both:
+    - the one-sided ${'(1 − α)'} upper bound of the disagreement rate (Wilson; with cluster_by, cluster-robust and
+      never narrower) below δ, and
     - for every evaluator, two one-sided tests (TOST) on the mean paired difference: its (1 − 2α) interval
       inside (−δ, +δ); clustered by the dataset's cluster_by column when it has one.
   The report lists the lines that disagree most first. Exit 1 when not equivalent (parity.gate: false to

@@ -4,6 +4,7 @@
  * environment, masked; the Responses preset; problems at file:line:column.
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
@@ -141,16 +142,44 @@ test('the responses preset reads output[].content[].text and the usage of a Resp
     expect(record.outputs.category).toMatch(/^(Movie|App|Academic|Channel|Profile|PDF|None)$/);
     expect(record.tokens.prompt).toBeGreaterThan(0);
     expect(record.tokens.total).toBe(record.tokens.prompt + record.tokens.completion);
+    // agent: names a Foundry hosted agent by reference, beside the input (no model field).
+    const sent = migrated.received.filter((r) => r.url === '/v1/responses').pop()!;
+    expect(sent.body).toEqual({
+      agent: { type: 'agent_reference', name: 'web-classifier' },
+      input: [{ role: 'user', content: expect.stringMatching(/^https?:\/\//) }],
+    });
   } finally {
     uc2.cleanup();
   }
+});
+
+test('the responses preset sends model: as the model field, and agent: {name, version} as a versioned reference', () => {
+  const bodyOf = (keys: string) => {
+    const flow = `flow:\n  target: http\n  preset: responses\n  url: http://127.0.0.1:9/v1/responses\n  input: url\n${keys}`;
+    const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+    try {
+      const model = loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), cwd: uc.dir }).flow.model;
+      return model.kind === 'http' ? model.target.body : undefined;
+    } finally {
+      uc.cleanup();
+    }
+  };
+  const input = [{ role: 'user', content: '${inputs.url}' }];
+  expect(bodyOf('  model: gpt-4o-mini\n')).toEqual({ model: 'gpt-4o-mini', input });
+  expect(bodyOf('  agent:\n    name: classifier\n    version: 3\n')).toEqual({
+    agent: { type: 'agent_reference', name: 'classifier', version: '3' },
+    input,
+  });
+  expect(() => bodyOf('  agent:\n    version: 3\n')).toThrow(
+    /experiment\.yaml:7:3: flow\.agent: has no name:, expected the hosted agent's name/,
+  );
 });
 
 test('a broken http target is reported at file:line:column with what was expected, nothing run', () => {
   const flow = `flow:
   target: http
   url: ftp://example.com/x
-  method: GET
+  method: DELETE
   headers:
     Authorization: Bearer \${NOT_SET_ANYWHERE_42}
   body:
@@ -171,7 +200,9 @@ test('a broken http target is reported at file:line:column with what was expecte
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^experiment\.yaml:4:8: flow\.url: found "ftp:\/\/example\.com\/x", expected an http/),
-        expect.stringMatching(/^experiment\.yaml:5:11: flow\.method: found the text "GET", expected POST/),
+        expect.stringMatching(
+          /^experiment\.yaml:5:11: flow\.method: found the text "DELETE", expected POST, PUT or PATCH \(the body sent as JSON\) or GET/,
+        ),
         expect.stringMatching(/^experiment\.yaml:9:8: flow\.body\.q: found "\$\{data\.url\}", expected \$\{inputs/),
         expect.stringMatching(/^experiment\.yaml:11:15: flow\.outputs\.category: "value\.category" at character 1/),
       ]),
@@ -289,4 +320,101 @@ test('the responses preset needs the agent or model name, and names an unknown k
   } finally {
     uc.cleanup();
   }
+});
+
+test('an unreachable http target is named with its URL, not as a model connection', async () => {
+  // A port that was just free: nothing accepts connections there.
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const flow = agentTarget.replace('${AGENT_URL}', `http://127.0.0.1:${port}`).replace(/ {2}headers:\n.*\n/, '');
+  const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+  try {
+    const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops') };
+    const error = (await bulkRunStep.run({ ...common, cacheMode: 'off' }, new MemoryHost()).catch((e) => e)) as Error;
+    expect(error.message).toMatch(
+      new RegExp(`http target http://127\\.0\\.0\\.1:${port}/agent/run is unreachable \\(ECONNREFUSED`),
+    );
+    expect(error.message).toMatch(/flow\.url in experiment\.yaml/);
+    expect(error.message).not.toMatch(/model endpoint|api_base/);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('GET sends the inputs as query parameters and PUT the JSON body, through the same client and transport', async () => {
+  const service = await startMigratedService({ modelUrl: model.url });
+  const getFlow = `flow:
+  target: http
+  method: get
+  url: ${service.url}/classify?v=2
+  inputs: [url]
+  outputs:
+    category: $.category
+`;
+  const putFlow = agentTarget.replace('${AGENT_URL}', service.url).replace(/ {2}headers:\n.*\n/, '  method: PUT\n');
+  for (const [flow, method] of [
+    [getFlow, 'GET'],
+    [putFlow, 'PUT'],
+  ]) {
+    const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+    try {
+      const host = new MemoryHost();
+      service.received.length = 0;
+      await lifecycle(uc.dir, host);
+      const results = JSON.parse(readFileSync(path.join(uc.dir, 'reports/results.json'), 'utf8'));
+      expect(results.metrics.find((m: { metric: string }) => m.metric === 'exact_match').value).toBeCloseTo(0.9, 5);
+      expect(service.received).toHaveLength(10);
+      expect(new Set(service.received.map((r) => r.method))).toEqual(new Set([method]));
+      const first = JSON.parse(data.split('\n')[0]) as { url: string };
+      if (method === 'GET') {
+        // The URL's own query is kept; the input is encoded as a parameter; nothing is sent as a body.
+        expect(service.received.map((r) => r.url)).toContain(`/classify?v=2&url=${encodeURIComponent(first.url)}`);
+        expect(service.received.every((r) => r.body === undefined)).toBe(true);
+      } else expect(service.received.map((r) => r.url)).toEqual(Array(10).fill('/agent/run'));
+    } finally {
+      uc.cleanup();
+    }
+  }
+  await service.close();
+});
+
+test('a GET with a body or without inputs, and a responses preset on another method, are refused at their lines', () => {
+  const problems = (flow: string) => {
+    const uc = makeUseCase({ 'experiment.yaml': experiment(flow), 'data/data.jsonl': data });
+    try {
+      loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), cwd: uc.dir });
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems.map(formatProblem);
+    } finally {
+      uc.cleanup();
+    }
+  };
+  expect(
+    problems(`flow:
+  target: http
+  method: GET
+  url: http://127.0.0.1:9/classify
+  body:
+    q: \${inputs.url}
+  outputs:
+    category: $.category
+`),
+  ).toEqual([
+    'experiment.yaml:2:1: flow: a GET needs inputs:, the names of the line values sent as query parameters',
+    expect.stringMatching(/^experiment\.yaml:6:3: flow\.body: a GET sends no body: its inputs: go as query parameters/),
+  ]);
+  expect(
+    problems(`flow:
+  target: http
+  preset: responses
+  method: PUT
+  url: http://127.0.0.1:9/v1/responses
+  model: gpt-4o
+`),
+  ).toEqual([
+    'experiment.yaml:5:11: flow.method: found the text "PUT", expected POST (the responses preset\'s method)',
+  ]);
 });

@@ -78,15 +78,49 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function useCase(name: string): string {
+function useCase(name: string, o: { clusterBy?: string } = {}): string {
   const dir = path.join(work, name);
   mkdirSync(path.join(dir, '.git'), { recursive: true });
   cpSync(path.join(example, 'flows'), path.join(dir, 'flows'), { recursive: true });
   cpSync(path.join(example, 'environment'), path.join(dir, 'environment'), { recursive: true });
   mkdirSync(path.join(dir, 'data'));
+  // The use case's own evaluation flow (Python): a numeric per-line score beside a text grade.
+  mkdirSync(path.join(dir, 'flows/line_score'));
+  writeFileSync(
+    path.join(dir, 'flows/line_score/flow.dag.yaml'),
+    `inputs:
+  prediction: {type: string}
+  groundtruth: {type: string}
+outputs:
+  correct:
+    type: double
+    reference: \${score.output.correct}
+  grade:
+    type: string
+    reference: \${score.output.grade}
+nodes:
+- name: score
+  type: python
+  source: {type: code, path: score.py}
+  inputs:
+    prediction: \${inputs.prediction}
+    groundtruth: \${inputs.groundtruth}
+`,
+  );
+  writeFileSync(
+    path.join(dir, 'flows/line_score/score.py'),
+    `from promptflow.core import tool
+
+
+@tool
+def score(prediction: str, groundtruth: str) -> dict:
+    ok = prediction.strip().lower() == groundtruth.strip().lower()
+    return {"correct": 1.0 if ok else 0.0, "grade": "Correct" if ok else "Incorrect"}
+`,
+  );
   writeFileSync(
     path.join(dir, 'data/parity.jsonl'),
-    urls.map((url) => JSON.stringify({ url, answer: truthOf(url) })).join('\n') + '\n',
+    urls.map((url) => JSON.stringify({ url, answer: truthOf(url), page: url.split('?')[0] })).join('\n') + '\n',
   );
   writeFileSync(
     path.join(dir, 'experiment.yaml'),
@@ -102,7 +136,7 @@ connections:
 datasets:
   - name: parity_lines
     source: data/parity.jsonl
-    mappings:
+${o.clusterBy ? `    cluster_by: ${o.clusterBy}\n` : ''}    mappings:
       url: \${data.url}
 evaluators:
   - name: exact
@@ -112,6 +146,13 @@ evaluators:
         mappings:
           prediction: \${run.outputs.category}
           reference: \${data.answer}
+  - name: line_score
+    flow: flows/line_score
+    datasets:
+      - name: parity_lines
+        mappings:
+          prediction: \${run.outputs.category}
+          groundtruth: \${data.answer}
 execution:
   concurrency: 8
 parity:
@@ -137,7 +178,7 @@ parity:
   margin: 0.1
   embeddings: { connection: aoai, deployment: text-embedding-3-small }
   judge: { connection: aoai, deployment: gpt-4o }
-  evaluators: [exact]
+  evaluators: [exact, line_score]
 `,
   );
   return dir;
@@ -181,11 +222,20 @@ test('the flow and a migration that agrees on every line are equivalent within �
   expect(result.judge?.mean).toBe(1);
   expect(result.evaluators[0]).toMatchObject({ name: 'exact', metric: 'exact_match' });
   expect(result.evaluators[0].test).toMatchObject({ meanDifference: 0, equivalent: true });
+  // The use case's evaluation flow is run on both sides: its numeric output is compared, its text grade is not.
+  expect(result.evaluators.slice(1)).toEqual([
+    expect.objectContaining({
+      name: 'line_score',
+      metric: 'correct',
+      test: expect.objectContaining({ meanDifference: 0 }),
+    }),
+  ]);
   expect(readFileSync(path.join(dir, 'reports/parity/parity.html'), 'utf8')).toContain('Equivalent within δ = 0.1');
 }, 120_000);
 
 test('a migration diverging on 10% of lines is not equivalent: exit 1, the diverging lines listed first', async () => {
-  const dir = useCase('diverge');
+  // Lines of the same page are one cluster: the disagreement bound counts pages, not lines.
+  const dir = useCase('diverge', { clusterBy: 'page' });
   const r = await parity(dir, diverging.url);
   expect(r.code).toBe(1);
   expect(r.stdout).toContain('equivalent=false');
@@ -199,7 +249,15 @@ test('a migration diverging on 10% of lines is not equivalent: exit 1, the diver
   expect(result.rows.slice(0, expected.length).every((l) => !l.agree && l.judge === 0)).toBe(true);
   expect(result.rows.slice(expected.length).every((l) => l.agree)).toBe(true);
   expect(result.agreement.withinMargin).toBe(false);
+  expect(result.agreement.clusters).toBe(new Set(urls.map((u) => u.split('?')[0])).size);
+  // Never narrower than the bound over 60 independent lines (Wilson, one-sided 95%, 6 of 60: 0.18199).
+  expect(result.agreement.disagreementUpper).toBeGreaterThanOrEqual(0.1819);
+  expect(r.stderr).toMatch(/upper bound of the disagreement rate \(clustered by page, \d+ clusters\)/);
   expect(result.evaluators[0].test.equivalent).toBe(false);
+  // The evaluation flow scores each side's lines as exact_match does: the same paired difference.
+  expect(result.evaluators[1]).toMatchObject({ name: 'line_score', metric: 'correct' });
+  expect(result.evaluators[1].test.meanDifference).toBeCloseTo(result.evaluators[0].test.meanDifference, 12);
+  expect(result.evaluators[1].test.meanDifference).toBeLessThan(0);
   const md = readFileSync(path.join(dir, 'reports/parity/parity.md'), 'utf8');
   expect(md).toContain('❌ **not equivalent within δ = 0.1**');
   // The Markdown table's first line is a diverging one.
@@ -225,7 +283,7 @@ test('--dry-run prints both targets, the lines and the calls, and calls nothing'
     candidate: { kind: 'http', url: '${AGENT_URL}/agent/run', method: 'POST', calls: 60 },
     embeddings: { calls: 60 },
     judge: { calls: 60 },
-    evaluators: ['exact (exact_match)'],
+    evaluators: ['exact (exact_match)', 'line_score (evaluation flow)'],
   });
   expect(model.stats().requests).toBe(before);
 });
@@ -237,7 +295,16 @@ test('a parity block with problems is rejected at file:line:column (exit 2)', ()
     file,
     readFileSync(file, 'utf8')
       .replace('outputs: [category]', 'outputs: [category, colour]')
-      .replace('evaluators: [exact]', 'evaluators: [nope]'),
+      .replace('evaluators: [exact, line_score]', 'evaluators: [nope, whole_run]')
+      .replace(
+        'execution:',
+        `  - name: whole_run\n    flow: flows/whole_run\n    datasets:\n      - name: parity_lines\n        mappings:\n          prediction: \${run.outputs.category}\nexecution:`,
+      ),
+  );
+  mkdirSync(path.join(dir, 'flows/whole_run'));
+  writeFileSync(
+    path.join(dir, 'flows/whole_run/eval_accuracy.py'),
+    'def eval_accuracy(run_name, data_path, column_mapping, output_path):\n    return None\n',
   );
   const r = spawnSync(process.execPath, [cli, 'parity', '--config', 'experiment.yaml'], {
     cwd: dir,
@@ -253,4 +320,7 @@ test('a parity block with problems is rejected at file:line:column (exit 2)', ()
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(/experiment\.yaml:\d+:\d+: error: parity\.outputs\.1: baseline has no output "colour"/);
   expect(r.stderr).toMatch(/experiment\.yaml:\d+:\d+: error: parity\.evaluators\.0: "nope" is not an evaluator/);
+  expect(r.stderr).toMatch(
+    /experiment\.yaml:\d+:\d+: error: parity\.evaluators\.1: "whole_run" is a code-only evaluator \(eval_\*\.py\), which scores a whole run; parity needs a score per line/,
+  );
 });

@@ -5,9 +5,13 @@
  * - `POST /agent/run` — Agent-Framework-like: `{messages: [{role, contents: [{type: "text", text}]}]}` →
  *   `{messages: [{role: "assistant", contents: [{type: "text", text}]}], value: {...structured}, usage_details:
  *   {input_token_count, output_token_count, total_token_count}}`.
- * - `POST /v1/responses` — OpenAI Responses-style (Foundry hosted agents): `{model, input: [{role, content}]}` →
+ * - `POST /v1/responses` — OpenAI Responses-style: `{model, input: [{role, content}]}`, or for a Foundry hosted
+ *   agent `{agent: {type: "agent_reference", name}, input}` →
  *   `{id, object: "response", output: [{type: "message", role, content: [{type: "output_text", text}]}], usage:
  *   {input_tokens, output_tokens, total_tokens}}`.
+ *
+ * - `GET /classify?url=...` — a plain query endpoint: `{category, evidence}`.
+ * Any method is taken on the POST routes (PUT, PATCH); `received` keeps each request's method, path and body.
  *
  * `divergeFraction`: the share of requests (chosen by a hash of the user's text, so the same lines every run)
  * whose answer is changed on purpose — a migration that disagrees on a known set of lines. `diverging(text)` says
@@ -32,6 +36,8 @@ export interface MigratedService {
   requests: number;
   /** When each request arrived (performance.now(), ms). */
   arrivals: number[];
+  /** Each request's method, path and parsed JSON body (undefined when it had none). */
+  received: { method: string; url: string; body: unknown }[];
   diverging(text: string): boolean;
   close(): Promise<void>;
 }
@@ -68,6 +74,7 @@ export async function startMigratedService(options: MigratedServiceOptions): Pro
     url: '',
     requests: 0,
     arrivals: [],
+    received: [],
     diverging,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -89,13 +96,21 @@ export async function startMigratedService(options: MigratedServiceOptions): Pro
       }
       if (options.requireKey && req.headers.authorization !== `Bearer ${options.requireKey}`)
         return send(401, { error: { message: 'missing or wrong key' } });
-      let body: Record<string, unknown>;
+      let body: Record<string, unknown> = {};
       try {
-        body = JSON.parse(text) as Record<string, unknown>;
+        if (text !== '' || req.method !== 'GET') body = JSON.parse(text) as Record<string, unknown>;
       } catch {
         return send(400, { error: { message: 'body is not JSON' } });
       }
+      service.received.push({ method: req.method ?? '', url: req.url ?? '', body: text === '' ? undefined : body });
       const answer = async () => {
+        const query = new URL(req.url ?? '/', 'http://x');
+        if (req.method === 'GET' && query.pathname === '/classify') {
+          const said = query.searchParams.get('url');
+          if (!said) return send(400, { error: { message: 'expected ?url=' } });
+          const r = await classify(said.trim());
+          return send(200, { category: r.category, evidence: r.evidence });
+        }
         if (req.url === '/agent/run') {
           const messages = body.messages as { role: string; contents: { type: string; text: string }[] }[];
           const user = messages?.filter((m) => m.role === 'user').pop();
@@ -116,13 +131,19 @@ export async function startMigratedService(options: MigratedServiceOptions): Pro
         if (req.url === '/v1/responses') {
           const input = body.input as { role: string; content: string }[];
           const said = Array.isArray(input) ? input.filter((m) => m.role === 'user').pop()?.content : body.input;
-          if (typeof said !== 'string' || typeof body.model !== 'string')
-            return send(400, { error: { message: 'expected model and input: [{role, content}]' } });
+          const agent = body.agent as { type?: string; name?: string } | undefined;
+          const named = agent ? agent.type === 'agent_reference' && typeof agent.name === 'string' : false;
+          if (typeof said !== 'string' || (typeof body.model !== 'string' && !named))
+            return send(400, {
+              error: {
+                message: 'expected model or agent: {type: agent_reference, name}, and input: [{role, content}]',
+              },
+            });
           const r = await classify(said.trim());
           return send(200, {
             id: `resp_${createHash('sha256').update(said).digest('hex').slice(0, 12)}`,
             object: 'response',
-            model: body.model,
+            model: body.model ?? agent?.name,
             output: [
               { type: 'reasoning', summary: [] },
               { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: r.category }] },

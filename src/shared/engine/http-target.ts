@@ -1,5 +1,5 @@
 /**
- * Runs an http flow target: each line renders the body template over its inputs, POSTs it through the model
+ * Runs an http flow target: each line renders the body template over its inputs, sends it through the model
  * client (the same transport, retries, pacing, cache and replay as model calls: llm/client.ts) and reads each
  * output from the answer by its JSON path.
  * @module
@@ -97,7 +97,7 @@ function httpClientOf(
       return value;
     });
   const url = resolve(t.url, false);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = t.method === 'GET' ? {} : { 'content-type': 'application/json' };
   for (const [name, value] of Object.entries(t.headers)) headers[name] = resolve(value, true);
   if (missing.length)
     throw ConfigError.at(
@@ -106,7 +106,7 @@ function httpClientOf(
     );
   if (!/^https?:\/\/[^/\s]+/.test(url))
     throw ConfigError.at(t.at, `http target: url is ${JSON.stringify(url)}, expected an http:// or https:// URL`);
-  return service.httpClient(url, headers, t.timeoutSec * 1000);
+  return service.httpClient(url, headers, t.timeoutSec * 1000, t.method);
 }
 
 /**

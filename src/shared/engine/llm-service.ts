@@ -97,17 +97,24 @@ export class LlmService {
    * The client of an http flow target: its own URL and headers, called as they are, sharing this service's
    * response cache (and replay), per-endpoint limiters, pacing and retries with the model calls.
    */
-  httpClient(url: string, headers: Record<string, string>, timeoutMs: number): LlmClient {
-    const key = `http\u0000${url}\u0000${JSON.stringify(headers)}\u0000${timeoutMs}`;
+  httpClient(
+    url: string,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    method: 'POST' | 'PUT' | 'PATCH' | 'GET' = 'POST',
+  ): LlmClient {
+    const key = `http\u0000${method}\u0000${url}\u0000${JSON.stringify(headers)}\u0000${timeoutMs}`;
     let c = this.clients.get(key);
     if (!c) {
       c = new LlmClient({
         ...this.options.client,
         timeoutMs,
-        endpoint: { provider: 'http', baseUrl: url, url: () => url, headers: () => headers },
+        endpoint: { provider: 'http', baseUrl: url, url: () => url, headers: () => headers, method },
         cache: this.options.cache,
         limiters: this.limiters,
       });
+      // Its connection failures name the target and its URL, not a model connection's api_base.
+      this.limiters.breaker(url).httpTarget = url;
       this.clients.set(key, c);
     }
     return c;

@@ -1,7 +1,8 @@
 /**
  * experiment.yaml's `flow: {target: http, ...}`: any HTTP endpoint as the flow under test, checked and typed here
  * (every problem at file:line:column), and the `responses` preset for the OpenAI Responses-style agent protocol
- * (Foundry hosted agents: POST {model, input: [...]} → output[].content[].text, usage).
+ * (POST {model, input: [...]}, or for a Foundry hosted agent {agent: {type: "agent_reference", name}, input: [...]}
+ * → output[].content[].text, usage).
  * @module
  */
 import type { Problem, SourceLocation } from '../errors.js';
@@ -13,6 +14,7 @@ type Raw = Record<string, unknown>;
 
 const KEYS = ['target', 'preset', 'url', 'method', 'headers', 'body', 'inputs', 'outputs', 'usage', 'timeout_s'];
 const PRESET_KEYS = ['model', 'agent', 'input'];
+const METHODS: HttpTarget['method'][] = ['POST', 'PUT', 'PATCH', 'GET'];
 const ANY_REF = /\$\{([^{}]*)\}/g;
 const DEFAULT_TIMEOUT_S = 120;
 
@@ -58,9 +60,24 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
   else if (!url.startsWith('${') && !/^https?:\/\/[^/\s]+/.test(url))
     add(['url'], `found ${JSON.stringify(url)}, expected an http:// or https:// URL`);
 
-  const method = raw.method === undefined ? 'POST' : String(raw.method).toUpperCase();
-  if (method !== 'POST')
-    add(['method'], `found ${describeValue(raw.method)}, expected POST (each line is sent as a JSON request body)`);
+  const method = (raw.method === undefined ? 'POST' : String(raw.method).toUpperCase()) as HttpTarget['method'];
+  if (!METHODS.includes(method))
+    add(
+      ['method'],
+      `found ${describeValue(raw.method)}, expected POST, PUT or PATCH (the body sent as JSON) or GET (the inputs as query parameters)`,
+    );
+  else if (method !== 'POST' && preset === 'responses')
+    add(['method'], `found ${describeValue(raw.method)}, expected POST (the responses preset's method)`);
+  else if (method === 'GET') {
+    if (raw.body !== undefined)
+      add(
+        ['body'],
+        'a GET sends no body: its inputs: go as query parameters (use POST, PUT or PATCH for a body)',
+        'key',
+      );
+    if (raw.inputs === undefined)
+      add([], 'a GET needs inputs:, the names of the line values sent as query parameters', 'key');
+  }
 
   const headers: Record<string, string> = {};
   if (raw.headers !== undefined && raw.headers !== null) {
@@ -92,25 +109,30 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
   let declared: string[] | undefined;
 
   if (preset === 'responses') {
-    const model = raw.model ?? raw.agent;
-    if (model === undefined)
+    if (raw.model === undefined && raw.agent === undefined)
       add(
         ['preset'],
         'the responses preset needs model: (or agent:), the agent or model name the endpoint answers as',
         'key',
       );
-    else if (typeof model !== 'string' || model === '')
+    if (raw.model !== undefined && (typeof raw.model !== 'string' || raw.model === ''))
       add(
-        [raw.agent !== undefined ? 'agent' : 'model'],
-        `found ${describeValue(model)}, expected the agent or model name the endpoint answers as`,
+        ['model'],
+        `found ${describeValue(raw.model)}, expected the model (or deployment) name the endpoint answers as`,
       );
+    const agent = raw.agent === undefined ? undefined : agentReference(raw.agent, add);
     const input = raw.input ?? 'question';
     if (typeof input !== 'string' || !/^[A-Za-z_][\w-]*$/.test(input))
       add(['input'], `found ${describeValue(input)}, expected the name of the flow input sent as the user's message`);
-    body ??= { model, input: [{ role: 'user', content: `\${inputs.${String(input)}}` }] };
+    // A hosted agent is named by reference (Foundry's form); a model by its name, as the Responses API takes it.
+    body ??= {
+      ...(raw.model !== undefined ? { model: raw.model } : {}),
+      ...(agent ? { agent } : {}),
+      input: [{ role: 'user', content: `\${inputs.${String(input)}}` }],
+    };
     outputs = { answer: { path: '$.output[*].content[*].text', join: '' } };
     usage = { prompt: '$.usage.input_tokens', completion: '$.usage.output_tokens', total: '$.usage.total_tokens' };
-  } else if (body === undefined)
+  } else if (body === undefined && method !== 'GET')
     add([], 'has no body, expected body: the request template (with ${inputs.<name>} where line values go)', 'key');
 
   if (raw.outputs !== undefined || preset !== 'responses') {
@@ -125,6 +147,8 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
       add(['inputs'], `found ${describeValue(raw.inputs)}, expected a list of input names`);
     else declared = raw.inputs as string[];
   }
+  // A GET's query: each input under its own name (the client turns the rendered fields into the query string).
+  if (method === 'GET' && declared) body = Object.fromEntries(declared.map((n) => [n, `\${inputs.${n}}`]));
   const referenced = new Set<string>();
   walkStrings(body, [], (s, p) => {
     for (const m of s.matchAll(ANY_REF)) {
@@ -162,7 +186,7 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
     additionalIncludes: [],
     target: {
       url: String(url),
-      method: 'POST',
+      method,
       headers,
       body,
       outputs,
@@ -171,6 +195,46 @@ export function loadHttpTarget(raw: Raw, ctx: HttpTargetContext, problems: Probl
       ...(preset === 'responses' ? { preset } : {}),
       at,
     },
+  };
+}
+
+/**
+ * `agent: <name>` or `agent: {name, version}` as the Responses request's agent reference
+ * (`{type: "agent_reference", name, version?}`), or undefined with the problem added.
+ */
+function agentReference(
+  value: unknown,
+  add: (p: PathSegment[], m: string, part?: 'key' | 'value') => void,
+): Record<string, string> | undefined {
+  const expected = "expected the hosted agent's name, or {name, version}";
+  if (typeof value === 'string' && value !== '') return { type: 'agent_reference', name: value };
+  if (!isHttpTargetValue(value)) {
+    add(['agent'], `found ${describeValue(value)}, ${expected}`);
+    return undefined;
+  }
+  let ok = true;
+  for (const k of Object.keys(value))
+    if (k !== 'name' && k !== 'version') {
+      add(['agent', k], 'unknown key, expected name or version', 'key');
+      ok = false;
+    }
+  if (value.name === undefined) {
+    add(['agent'], "has no name:, expected the hosted agent's name (and version: if pinned)", 'key');
+    ok = false;
+  } else if (typeof value.name !== 'string' || value.name === '') {
+    add(['agent', 'name'], `found ${describeValue(value.name)}, ${expected}`);
+    ok = false;
+  }
+  const version = value.version;
+  if (version !== undefined && !(typeof version === 'string' && version !== '') && typeof version !== 'number') {
+    add(['agent', 'version'], `found ${describeValue(version)}, expected the agent's version (a text or number)`);
+    ok = false;
+  }
+  if (!ok) return undefined;
+  return {
+    type: 'agent_reference',
+    name: value.name as string,
+    ...(version !== undefined ? { version: String(version) } : {}),
   };
 }
 

@@ -229,7 +229,8 @@ export interface PromptyFlow extends FlowBase {
 export interface HttpTarget {
   /** The URL as written (`${VAR}` placeholders are read from the environment when the target is prepared). */
   url: string;
-  method: 'POST';
+  /** POST, PUT and PATCH send the body as JSON; GET sends the body's fields (each input) as query parameters. */
+  method: 'POST' | 'PUT' | 'PATCH' | 'GET';
   /** Header values as written; `${VAR}` placeholders are read from the environment and masked. */
   headers: Record<string, string>;
   /** The request body template: `${inputs.<name>}` anywhere in its strings. */

@@ -25,6 +25,8 @@ export class CircuitBreaker {
   private lastCode: string | undefined;
   /** The error calls get while the circuit is open; undefined while closed. */
   private error: EndpointUnreachableError | undefined;
+  /** The URL of the http flow target at this origin (set by its client), named in the errors instead. */
+  httpTarget: string | undefined;
 
   constructor(
     readonly origin: string,
@@ -57,7 +59,7 @@ export class CircuitBreaker {
     this.probing = false;
     if (this.failures < this.options.threshold && !reopen) return undefined;
     const opening = !this.error;
-    this.error ??= new EndpointUnreachableError(this.origin, code, this.failures, true);
+    this.error ??= new EndpointUnreachableError(this.origin, code, this.failures, true, this.httpTarget);
     this.openedAt = Date.now();
     return opening ? this.error : undefined;
   }
@@ -74,7 +76,7 @@ export class CircuitBreaker {
   get stepError(): EndpointUnreachableError | undefined {
     if (this.error) return this.error;
     return !this.everReached && this.lastCode
-      ? new EndpointUnreachableError(this.origin, this.lastCode, this.failures)
+      ? new EndpointUnreachableError(this.origin, this.lastCode, this.failures, false, this.httpTarget)
       : undefined;
   }
 }

@@ -39,7 +39,7 @@ import {
   type RetryOptions,
 } from './retry.js';
 import { type Deadline, DeadlineQueue } from './deadlines.js';
-import { postText, type RawResponse } from './transport.js';
+import { postText, requestText, type RawResponse } from './transport.js';
 import { telemetry } from '../telemetry/hooks.js';
 
 /** Tokens of one call. A cache hit costs none. */
@@ -113,6 +113,8 @@ export class LlmClient {
   private readonly cache?: ResponseCache;
   private readonly timeouts: DeadlineQueue;
   private readonly observe?: (status: number, header: (name: string) => string | null) => void;
+  /** The request method: POST but for an http target that says otherwise. */
+  private readonly method: NonNullable<ProviderEndpoint['method']>;
 
   constructor(options: LlmClientOptions) {
     if (!options.endpoint && !options.connection) throw new TypeError('LlmClient needs a connection or an endpoint');
@@ -126,6 +128,7 @@ export class LlmClient {
     this.nodeTransport = options.fetch === undefined && options.transport !== 'fetch';
     this.cache = options.cache && options.cache.mode !== 'off' ? options.cache : undefined;
     this.observe = options.observe;
+    this.method = this.endpoint.method ?? 'POST';
   }
 
   /** POST /chat/completions. `body` is the request as the API takes it (`model` = Azure deployment or OpenAI model). */
@@ -253,7 +256,10 @@ export class LlmClient {
         const code = (failure as { code: string }).code;
         breaker.unreachable(code);
         if (unreachable === 'dns' || attempt >= retryBudget(failure, this.retry))
-          throw breaker.openError ?? new EndpointUnreachableError(breaker.origin, code, attempt + 1);
+          throw (
+            breaker.openError ??
+            new EndpointUnreachableError(breaker.origin, code, attempt + 1, false, breaker.httpTarget)
+          );
       } else if (failure.kind === 'http') breaker.reached();
       if (!isRetryable(failure)) {
         const f = failure as Extract<AttemptFailure, { kind: 'http' }>;
@@ -308,7 +314,10 @@ export class LlmClient {
       const h = this.endpoint.headers();
       const base = h instanceof Promise ? await h : h;
       const headers = traceparent ? { ...base, traceparent } : base;
-      const res = await this.fetchImpl(url, { method: 'POST', headers, body: text, signal: controller.signal });
+      const res =
+        this.method === 'POST'
+          ? await this.fetchImpl(url, { method: 'POST', headers, body: text, signal: controller.signal })
+          : await this.fetchOther(url, headers, text, controller.signal);
       return await this.outcome(res, consume);
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
@@ -336,7 +345,11 @@ export class LlmClient {
       const h = this.endpoint.headers();
       const base = h instanceof Promise ? await h : h;
       const headers = traceparent ? { ...base, traceparent } : base;
-      const work = this.fetchImpl(url, { method: 'POST', headers, body: text }).then((res) => {
+      const sent =
+        this.method === 'POST'
+          ? this.fetchImpl(url, { method: 'POST', headers, body: text })
+          : this.fetchOther(url, headers, text);
+      const work = sent.then((res) => {
         if (abandoned) {
           res.body?.cancel().catch(() => undefined);
           return undefined;
@@ -359,6 +372,17 @@ export class LlmClient {
     }
   }
 
+  /** An http target's PUT/PATCH (the JSON body) or GET (the body's fields as query parameters) over node:http. */
+  private sendOther(url: string, headers: Record<string, string>, text: string) {
+    const r = requestOf(this.method, url, text);
+    return requestText(this.method, r.url, headers, r.body);
+  }
+
+  private fetchOther(url: string, headers: Record<string, string>, text: string, signal?: AbortSignal) {
+    const r = requestOf(this.method, url, text);
+    return this.fetchImpl(r.url, { method: this.method, headers, body: r.body, signal });
+  }
+
   /**
    * A JSON call over node:http (transport.ts); a late answer's socket is destroyed at the deadline, and at once
    * when the caller's signal aborts (the call then rejects with the signal's reason, as fetch does).
@@ -378,7 +402,7 @@ export class LlmClient {
       const headers = traceparent ? { ...base, traceparent } : base;
       // Also after the wait for a token: a signal that fired meanwhile has no listener yet.
       if (signal?.aborted) throw signal.reason;
-      let call = postText(url, headers, text);
+      let call = this.method === 'POST' ? postText(url, headers, text) : this.sendOther(url, headers, text);
       const res = await new Promise<RawResponse>((resolve, reject) => {
         timer = this.timeouts.start(() => {
           call.abort();
@@ -396,7 +420,8 @@ export class LlmClient {
         const settle = (r: RawResponse) => {
           const location = r.header('location');
           if ((r.status === 307 || r.status === 308) && location && hops++ < 5) {
-            call = postText(new URL(location, url).toString(), headers, text);
+            const next = new URL(location, url).toString();
+            call = this.method === 'POST' ? postText(next, headers, text) : this.sendOther(next, headers, text);
             call.response.then(settle, reject);
           } else resolve(r);
         };
@@ -457,6 +482,19 @@ export class LlmClient {
 }
 
 const TIMED_OUT = Symbol('timed out'); // the rejection of an abandoned attempt
+
+/**
+ * A GET's URL: the rendered body's fields appended as query parameters (texts as they are, other values as
+ * JSON, null left out); other methods send the body as it is.
+ */
+function requestOf(method: string, url: string, text: string): { url: string; body: string | undefined } {
+  if (method !== 'GET') return { url, body: text };
+  const u = new URL(url);
+  const fields = JSON.parse(text) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fields))
+    if (v !== null && v !== undefined) u.searchParams.append(k, typeof v === 'string' ? v : JSON.stringify(v));
+  return { url: u.toString(), body: undefined };
+}
 
 async function readJson(res: Response): Promise<unknown> {
   return JSON.parse(await res.text());

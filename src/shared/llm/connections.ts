@@ -53,6 +53,8 @@ export interface ProviderEndpoint {
   url(api: LlmApi, model: string): string;
   /** Headers of every request (auth, Prompt Flow's called-from marker). A promise only when a token must be fetched. */
   headers(): Record<string, string> | Promise<Record<string, string>>;
+  /** An http target's method (default POST); GET sends the body's fields as query parameters instead. */
+  method?: 'GET' | 'PUT' | 'PATCH' | 'POST';
 }
 
 export interface EndpointOptions {

@@ -55,6 +55,16 @@ const CODE_MEANING: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'connecting timed out',
 };
 
+/** A URL as messages show it: without its query, where a key may be passed (`?code=...`). */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return url;
+  }
+}
+
 /** The endpoint could not be reached at all: its host name does not resolve, or no connection can be made. */
 export class EndpointUnreachableError extends ServiceError {
   constructor(
@@ -63,6 +73,8 @@ export class EndpointUnreachableError extends ServiceError {
     readonly attempts: number,
     /** The endpoint's circuit is open: later calls fail at once with this error. */
     readonly circuitOpen = false,
+    /** The URL of the http flow target this endpoint is (undefined: a model endpoint). */
+    readonly httpTarget?: string,
   ) {
     const meaning = CODE_MEANING[code] ?? 'no connection could be made';
     const what = circuitOpen
@@ -71,7 +83,9 @@ export class EndpointUnreachableError extends ServiceError {
         ? `gave up after ${attempts} attempts`
         : 'not retried';
     super(
-      `model endpoint ${origin} is unreachable (${code}: ${meaning}); ${what}. Check that the endpoint is running and the connection's api_base/base_url is right.`,
+      httpTarget !== undefined
+        ? `http target ${shownUrl(httpTarget)} is unreachable (${code}: ${meaning}); ${what}. Check that the endpoint is running and the target's url (flow.url in experiment.yaml) is right.`
+        : `model endpoint ${origin} is unreachable (${code}: ${meaning}); ${what}. Check that the endpoint is running and the connection's api_base/base_url is right.`,
     );
     this.name = 'EndpointUnreachableError';
   }

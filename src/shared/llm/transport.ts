@@ -1,5 +1,5 @@
 /**
- * The transport of the client's JSON calls: one POST over node:http(s) with a keep-alive agent per scheme.
+ * The transport of the client's JSON calls: one POST (or an http target's other method) over node:http(s) with a keep-alive agent per scheme.
  * Measured against undici's fetch (bench/engine.ts, bench/README-llm.md): fetch builds WHATWG Request/Response
  * objects and body streams per call, which at an instant model and high concurrency cost more CPU than the
  * whole engine; a plain ClientRequest with the body as one string, and the answer collected as one string, is
@@ -91,14 +91,33 @@ function flatten(headers: Record<string, string>): string[] {
  * for `request.reusedSocket`).
  */
 export function postText(url: string, headers: Record<string, string>, body: string): PendingRequest {
+  return sendText('POST', url, headers, body);
+}
+
+/**
+ * Another method over the same agents and error handling (an http flow target's PUT, PATCH, or GET with its
+ * inputs in the query): `body` undefined sends none, and no Content-Length.
+ */
+export function requestText(
+  method: 'GET' | 'PUT' | 'PATCH' | 'POST',
+  url: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): PendingRequest {
+  return sendText(method, url, headers, body);
+}
+
+function sendText(method: string, url: string, headers: Record<string, string>, body: string | undefined) {
   const target = targetOf(url);
+  const flat = [...flatten(headers), 'host', target.host];
+  if (body !== undefined) flat.push('content-length', String(Buffer.byteLength(body)));
   const options: http.RequestOptions = {
     hostname: target.hostname,
     port: target.port,
     path: target.path,
-    method: 'POST',
+    method,
     agent: target.agent,
-    headers: [...flatten(headers), 'host', target.host, 'content-length', String(Buffer.byteLength(body))],
+    headers: flat,
   };
   let req: http.ClientRequest | undefined;
   let aborted = false;
@@ -140,7 +159,8 @@ export function postText(url: string, headers: Record<string, string>, body: str
         send(resolve, reject, true);
       else reject(e);
     });
-    sent.end(body);
+    if (body === undefined) sent.end();
+    else sent.end(body);
   };
   const response = new Promise<RawResponse>((resolve, reject) => send(resolve, reject, false));
   return {

@@ -20,7 +20,10 @@ export interface ParityModel {
 
 export interface ParityEvaluator {
   name: string;
-  builtin: string;
+  /** A built-in line scorer, or else */
+  builtin?: string;
+  /** an evaluation flow of the use case, run on each side's run (its numeric outputs are the line's scores). */
+  flow?: FlowRef;
   options: Record<string, unknown>;
   /** The evaluator's mappings for the parity dataset (`${run.outputs.x}`, `${data.y}`). */
   mappings: Record<string, unknown>;
@@ -178,9 +181,14 @@ export function loadParityConfig(
       );
       continue;
     }
-    if (!ev.builtin || !scorers[ev.builtin]) {
+    if (!ev.flow && (!ev.builtin || !scorers[ev.builtin])) {
       if (names)
-        add(where, `"${name}" is not a built-in line scorer, expected one of: ${Object.keys(scorers).join(', ')}`);
+        add(
+          where,
+          ev.code
+            ? `"${name}" is a code-only evaluator (eval_*.py), which scores a whole run; parity needs a score per line: expected an evaluation flow or a built-in line scorer`
+            : `"${name}" is not a built-in line scorer, expected one of: ${Object.keys(scorers).join(', ')}`,
+        );
       continue;
     }
     const ds = dataset && ev.datasets.find((d) => d.name === dataset.name || d.reference === dataset.name);
@@ -189,7 +197,11 @@ export function loadParityConfig(
         add(where, `"${name}" scores no lines of ${dataset?.name ?? 'the dataset'}; expected a datasets entry for it`);
       continue;
     }
-    evaluators.push({ name: ev.name, builtin: ev.builtin, options: ev.options, mappings: ds.mappings });
+    evaluators.push(
+      ev.flow
+        ? { name: ev.name, flow: ev.flow, options: ev.options, mappings: ds.mappings }
+        : { name: ev.name, builtin: ev.builtin, options: ev.options, mappings: ds.mappings },
+    );
   }
 
   const declared = (f?: FlowRef) => Object.keys(f?.model.outputs ?? {});

@@ -39,7 +39,7 @@ function summaryRows(r: ParityResult): string[][] {
     [
       'exact agreement',
       num(r.agreement.rate),
-      `disagreement ≤ ${num(r.agreement.disagreementUpper)} (${Math.round((1 - r.alpha) * 100)}% upper bound)`,
+      `disagreement ≤ ${num(r.agreement.disagreementUpper)} (${Math.round((1 - r.alpha) * 100)}% upper bound${r.agreement.clusters !== undefined ? `, ${r.agreement.clusters} clusters` : ''})`,
       r.agreement.withinMargin ? 'within δ' : 'beyond δ',
     ],
   ];

@@ -13,11 +13,12 @@ import { emptyUsage } from '../engine/index.js';
 import { scorers } from '../eval/builtin/scorers.js';
 import { cosineSimilarity } from '../eval/metrics/index.js';
 import { equivalenceTest, type EquivalenceTest } from '../eval/stats/equivalence.js';
-import { tInterval, wilsonInterval } from '../eval/stats/intervals.js';
+import { tInterval } from '../eval/stats/intervals.js';
 import { CompiledMapping, effectiveMapping } from '../runs/mapping.js';
 import { readData, RunStore, type DataRow, type LineRecord } from '../runs/index.js';
 import { runBatch } from '../runs/batch.js';
 import type { ParityConfig, ParityModel } from './config.js';
+import { disagreementUpperBound } from './disagreement.js';
 
 export interface ParitySide {
   kind: string;
@@ -68,7 +69,14 @@ export interface ParityResult {
   outputs: string[];
   baseline: ParitySide;
   candidate: ParitySide;
-  agreement: { rate: number; disagreements: number; disagreementUpper: number; withinMargin: boolean };
+  agreement: {
+    rate: number;
+    disagreements: number;
+    disagreementUpper: number;
+    withinMargin: boolean;
+    /** The clusters (`cluster_by`) the bound counts, when lines share them. */
+    clusters?: number;
+  };
   similarity?: ParityMeasure;
   judge?: ParityMeasure;
   evaluators: ParityEvaluatorResult[];
@@ -122,11 +130,11 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
 
   const usage: Usage[] = [emptyUsage()];
   const connection = (m: ParityModel) => useCase.connections.find((c) => c.name === m.connection) as Connection;
-  const compiled = cfg.evaluators.map((e) => ({
-    e,
-    mapping: new CompiledMapping(e.mappings),
-    scorer: scorers[e.builtin],
-  }));
+  const compiled = cfg.evaluators.flatMap((e) =>
+    e.builtin ? [{ e, mapping: new CompiledMapping(e.mappings), scorer: scorers[e.builtin] }] : [],
+  );
+  // Evaluation flows run on each side's run as the evaluate step runs them (`${run.outputs.x}` joined by line).
+  const flowScores = await scoreWithFlows(useCase, cfg, o, { baseline: baseline.runId, candidate: candidate.runId });
   const rows: ParityLine[] = [];
   for (let i = 0; i < rowsData.length; i++) {
     const b = bLines.get(i);
@@ -175,6 +183,11 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
       };
       line.scores[e.name] = { baseline: await score(bOut, b), candidate: await score(cOut, c) };
     }
+    for (const f of flowScores)
+      line.scores[f.key] = {
+        baseline: bOut ? (f.baseline.get(i) ?? null) : null,
+        candidate: cOut ? (f.candidate.get(i) ?? null) : null,
+      };
     line.disagreement = Math.max(
       agree ? 0 : 1 - (line.similarity ?? 0) * 0.001, // any disagreement outranks agreement; closer texts rank lower
       line.judge !== undefined ? 1 - line.judge : 0,
@@ -187,36 +200,46 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
 
   const n = rows.length;
   const disagreements = rows.filter((r) => !r.agree).length;
-  // A one-sided (1 − α) upper bound on the disagreement rate: the upper end of the (1 − 2α) Wilson interval.
-  const upper = n ? wilsonInterval(disagreements, n, { level: 1 - 2 * cfg.alpha }).upper : NaN;
+  const clusterOf = cfg.dataset.clusterBy;
+  const clusterIdOf = (line: number) => String(rowsData[line][clusterOf!] ?? `line ${line}`);
+  const bound = disagreementUpperBound(
+    rows.map((r) => !r.agree),
+    cfg.alpha,
+    clusterOf ? rows.map((r) => clusterIdOf(r.line)) : undefined,
+  );
+  const upper = bound.upper;
   const agreement = {
     rate: n ? 1 - disagreements / n : NaN,
     disagreements,
     disagreementUpper: upper,
     withinMargin: upper < cfg.margin,
+    ...(bound.clusters !== undefined ? { clusters: bound.clusters } : {}),
   };
   const measure = (values: number[]): ParityMeasure | undefined => {
     if (values.length === 0) return undefined;
     const t = tInterval(values, { level: 1 - 2 * cfg.alpha });
     return { mean: t.mean, ciLow: t.lower, ciHigh: t.upper };
   };
-  const clusterOf = cfg.dataset.clusterBy;
   const evaluators: ParityEvaluatorResult[] = [];
   const reasons: string[] = [];
   const pct = `${Math.round((1 - cfg.alpha) * 100)}%`;
   reasons.push(
-    `agreement: ${disagreements} of ${n} lines disagree; the ${pct} upper bound of the disagreement rate is ${round(upper)}, ${agreement.withinMargin ? 'below' : 'not below'} the margin ${cfg.margin}`,
+    `agreement: ${disagreements} of ${n} lines disagree; the ${pct} upper bound of the disagreement rate${bound.clusters !== undefined ? ` (clustered by ${clusterOf}, ${bound.clusters} clusters)` : ''} is ${round(upper)}, ${agreement.withinMargin ? 'below' : 'not below'} the margin ${cfg.margin}`,
   );
-  for (const { e, scorer } of compiled) {
-    const paired = rows.filter((r) => r.scores[e.name].baseline !== null && r.scores[e.name].candidate !== null);
-    const bs = paired.map((r) => r.scores[e.name].baseline!);
-    const cs = paired.map((r) => r.scores[e.name].candidate!);
+  const scored = [
+    ...compiled.map(({ e, scorer }) => ({ key: e.name, name: e.name, metric: scorer.metric })),
+    ...flowScores.map((f) => ({ key: f.key, name: f.evaluator, metric: f.output })),
+  ];
+  for (const e of scored) {
+    const paired = rows.filter((r) => r.scores[e.key].baseline !== null && r.scores[e.key].candidate !== null);
+    const bs = paired.map((r) => r.scores[e.key].baseline!);
+    const cs = paired.map((r) => r.scores[e.key].candidate!);
     const test = equivalenceTest(cs, bs, cfg.margin, {
       alpha: cfg.alpha,
-      clusterIds: clusterOf ? paired.map((r) => String(rowsData[r.line][clusterOf] ?? r.line)) : undefined,
+      clusterIds: clusterOf ? paired.map((r) => clusterIdOf(r.line)) : undefined,
     });
-    evaluators.push({ name: e.name, metric: scorer.metric, baseline: mean(bs), candidate: mean(cs), test });
-    reasons.push(`${e.name} (${scorer.metric}): ${test.equivalent ? 'equivalent' : 'not equivalent'}: ${test.reason}`);
+    evaluators.push({ name: e.name, metric: e.metric, baseline: mean(bs), candidate: mean(cs), test });
+    reasons.push(`${e.name} (${e.metric}): ${test.equivalent ? 'equivalent' : 'not equivalent'}: ${test.reason}`);
   }
   const failedLines = baseline.failed + candidate.failed;
   if (failedLines) reasons.push(`${failedLines} line(s) failed on one side; they count as disagreements`);
@@ -284,6 +307,76 @@ async function judgeLine(
   }
   const s = Number(score);
   return s >= 1 && s <= 5 ? (s - 1) / 4 : undefined;
+}
+
+/** One numeric output of an evaluation flow: each side's score by line. */
+interface FlowScore {
+  /** The line's scores key: the evaluator's name, `<evaluator>.<output>` when it has several numeric outputs. */
+  key: string;
+  evaluator: string;
+  output: string;
+  baseline: Map<number, number>;
+  candidate: Map<number, number>;
+}
+
+/**
+ * Runs each evaluation flow on both sides' runs; its outputs whose every value is a number or a boolean (0/1)
+ * are per-line scores (text outputs, such as a grade word, are left out: they have no paired difference).
+ */
+async function scoreWithFlows(
+  useCase: UseCase,
+  cfg: ParityConfig,
+  o: ParityRunOptions,
+  runs: { baseline: string; candidate: string },
+): Promise<FlowScore[]> {
+  const store = new RunStore(o.storeRoot);
+  const out: FlowScore[] = [];
+  for (const e of cfg.evaluators) {
+    if (!e.flow) continue;
+    const flow = e.flow;
+    const sides: Record<string, Map<number, Record<string, unknown>>> = {};
+    for (const side of ['baseline', 'candidate'] as const) {
+      o.log?.(`parity: evaluating the ${side} with ${e.name}`);
+      const summary = await runBatch({
+        flow: flow.model,
+        data: cfg.dataset.localPath!,
+        columnMapping: e.mappings,
+        referencedRun: runs[side],
+        storeRoot: o.storeRoot,
+        concurrency: useCase.execution.concurrency,
+        connections: useCase.connections,
+        llm: o.service,
+        lineTimeoutMs: useCase.execution.lineTimeoutSec * 1000,
+        python: useCase.execution.python,
+        init: flow.init,
+        onSecret: o.onSecret,
+        signal: o.signal,
+        variantId: `${side}-${e.name}`,
+      });
+      const lines = new Map<number, Record<string, unknown>>();
+      for (const [i, r] of await byLine(store, summary.runId))
+        if (r.status === 'Completed' && r.outputs) lines.set(i, r.outputs);
+      sides[side] = lines;
+    }
+    const all = [...sides.baseline.values(), ...sides.candidate.values()];
+    const numeric = Object.keys(flow.model.outputs).filter(
+      (k) => all.length > 0 && all.every((v) => typeof v[k] === 'boolean' || Number.isFinite(v[k])),
+    );
+    if (numeric.length === 0)
+      o.log?.(`parity: ${e.name} has no numeric output on every line (a score per line); it is not compared`);
+    for (const output of numeric) {
+      const scores = (lines: Map<number, Record<string, unknown>>) =>
+        new Map([...lines].map(([i, v]) => [i, Number(v[output])]));
+      out.push({
+        key: numeric.length > 1 ? `${e.name}.${output}` : e.name,
+        evaluator: e.name,
+        output,
+        baseline: scores(sides.baseline),
+        candidate: scores(sides.candidate),
+      });
+    }
+  }
+  return out;
 }
 
 async function byLine(store: RunStore, runId: string): Promise<Map<number, LineRecord>> {
