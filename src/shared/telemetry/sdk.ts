@@ -23,9 +23,18 @@ import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import type { TelemetryConfig } from './config.js';
+import type { TelemetryConfig, TraceSampler } from './config.js';
 import {
   errorTypeOf,
   type LineStatus,
@@ -106,6 +115,16 @@ function outputMessagesOf(response: unknown): unknown {
   return choices.map((c) => c?.message ?? c?.text);
 }
 
+/** The SDK sampler of the configured one. Metrics are recorded whatever the sampler keeps of the traces. */
+function samplerOf({ name, ratio }: TraceSampler): Sampler {
+  const root = name.endsWith('always_off')
+    ? new AlwaysOffSampler()
+    : name.endsWith('traceidratio')
+      ? new TraceIdRatioBasedSampler(ratio)
+      : new AlwaysOnSampler();
+  return name.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
+}
+
 /** The W3C `traceparent` of a span, written from its context (no propagation context to build per call). */
 function traceparentOf(span: Span): string {
   const { traceId, spanId, traceFlags } = span.spanContext();
@@ -178,6 +197,8 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
   );
   const tracerProvider = new BasicTracerProvider({
     resource,
+    // Given explicitly: the SDK would read only process.env, not the environment this config came from.
+    sampler: samplerOf(config.sampler ?? { name: 'parentbased_always_on', ratio: 1 }),
     spanProcessors: spanExporters.map(
       // A bulk run makes thousands of spans a second: a queue and batches larger than the SDK's defaults (2048,
       // 512) keep them from being dropped between exports, at a bounded memory cost.
