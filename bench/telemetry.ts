@@ -91,7 +91,13 @@ async function main(): Promise<void> {
     value: { api_key: 'k', base_url: `${url}/v1` },
     secretKeys: ['api_key'],
   };
-  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink, OTEL_METRIC_EXPORT_INTERVAL: '1000' };
+  // OTEL_TRACES_SAMPLER / _ARG from the bench's own environment, to measure what sampling saves.
+  const sampling = Object.entries(process.env).filter(([k]) => k.startsWith('OTEL_TRACES_SAMPLER'));
+  const env = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink,
+    OTEL_METRIC_EXPORT_INTERVAL: '1000',
+    ...Object.fromEntries(sampling),
+  };
   console.log(`one-LLM-node flow, model latency 0, ${lines} lines, ${repeats} repeats (median)\n`);
   console.log(
     '| C | bare node:http lines/s | telemetry off lines/s | telemetry on lines/s | overhead/line off (ms) | overhead/line on (ms) |',
