@@ -6,6 +6,7 @@ import { registerModelServerCommand } from './commands/model-server.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerMonitorCommand } from './commands/monitor.js';
 import { registerRunShardCommand } from './commands/run-shard.js';
+import { registerPlanSampleCommand } from './commands/plan-sample.js';
 import { registerParityCommand } from './commands/parity.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { dataPipelineStep } from './shared/steps/data-pipeline.js';
@@ -87,6 +88,7 @@ addStepCommand(
 );
 registerModelServerCommand(program);
 registerRunShardCommand(program);
+registerPlanSampleCommand(program);
 registerParityCommand(program);
 
 await program.parseAsync(process.argv);

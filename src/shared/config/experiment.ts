@@ -211,12 +211,21 @@ export function checkExperiment(
   problems = sinks.evaluators;
   gates.forEach((g, i) => {
     const p: PathSegment[] = ['gates', i];
-    if (g.min === undefined && g.max === undefined && g.maxDrop === undefined && g.maxRelativeDrop === undefined) {
+    const checksDifference = g.minDifference !== undefined || g.maxDifference !== undefined;
+    if (
+      g.min === undefined &&
+      g.max === undefined &&
+      g.maxDrop === undefined &&
+      g.maxRelativeDrop === undefined &&
+      !checksDifference &&
+      g.compareTo === undefined
+    ) {
       problems.push({
         ...at(p),
-        message: `gates[${i}]: gate on "${g.metric}" checks nothing, expected min, max, max_drop or max_relative_drop`,
+        message: `gates[${i}]: gate on "${g.metric}" checks nothing, expected min, max, max_drop, max_relative_drop, or compare_to with min_difference/max_difference`,
       });
     }
+    problems.push(...differenceGateProblems(g, i, at));
     if (g.min !== undefined && g.max !== undefined && g.min > g.max)
       problems.push({
         ...at([...p, 'max']),
@@ -379,7 +388,44 @@ function toGate(g: Raw): Gate {
     higherIsBetter: (g.higher_is_better as boolean) ?? true,
     requireSignificance: (g.require_significance as boolean) ?? true,
     minLines: (g.min_lines as number) ?? 10,
+    ...(typeof g.compare_to === 'string' ? { compareTo: g.compare_to } : {}),
+    minDifference: g.min_difference as number | undefined,
+    maxDifference: g.max_difference as number | undefined,
   };
+}
+
+/** A gate on the paired difference needs both what to compare to and the bound on the difference. */
+function differenceGateProblems(
+  g: Gate,
+  i: number,
+  at: (path: PathSegment[], part?: 'key') => Omit<Problem, 'message'>,
+): Problem[] {
+  const p: PathSegment[] = ['gates', i];
+  const out: Problem[] = [];
+  const bounded = g.minDifference !== undefined || g.maxDifference !== undefined;
+  if (g.compareTo !== undefined && !bounded)
+    out.push({
+      ...at([...p, 'compare_to']),
+      message: `gates[${i}].compare_to: found "${g.compareTo}" without a bound, expected min_difference and/or max_difference beside it`,
+    });
+  if (g.compareTo === undefined && bounded)
+    out.push({
+      ...at([...p, g.minDifference !== undefined ? 'min_difference' : 'max_difference'], 'key'),
+      message: `gates[${i}]: a bound on the difference needs what to compare to, expected compare_to: <variant id>, default or baseline`,
+    });
+  const yamlKeys = { min: 'min', max: 'max', maxDrop: 'max_drop', maxRelativeDrop: 'max_relative_drop' } as const;
+  const other = (Object.keys(yamlKeys) as (keyof typeof yamlKeys)[]).find((k) => g[k] !== undefined);
+  if (g.compareTo !== undefined && other)
+    out.push({
+      ...at([...p, yamlKeys[other]], 'key'),
+      message: `gates[${i}]: a gate with compare_to checks the difference only, expected ${yamlKeys[other]} in a gate of its own`,
+    });
+  if (g.minDifference !== undefined && g.maxDifference !== undefined && g.minDifference > g.maxDifference)
+    out.push({
+      ...at([...p, 'max_difference']),
+      message: `gates[${i}].max_difference: found ${g.maxDifference}, expected a value >= min_difference (${g.minDifference})`,
+    });
+  return out;
 }
 
 /** A folder of data files (read in name order, registered in Azure ML as uri_folder). */

@@ -68,6 +68,12 @@ export interface Gate {
   higherIsBetter: boolean;
   requireSignificance: boolean;
   minLines: number;
+  /** Gate on the paired difference against this: a variant id of the same run, "default", or "baseline". */
+  compareTo?: string;
+  /** The lower confidence bound of (variant − reference) must be at least this. */
+  minDifference?: number;
+  /** The upper confidence bound of (variant − reference) must be at most this. */
+  maxDifference?: number;
 }
 
 export interface Execution {

@@ -14,6 +14,7 @@ import type {
   VariantInfo,
 } from '../results/model.js';
 import { comparePaired, decideVerdict, summarize, type Comparison } from './stats/index.js';
+import { comparisonMde } from './stats/power.js';
 import type { LineClusters } from './clusters.js';
 import { backingColumn } from './line-scores.js';
 
@@ -173,7 +174,13 @@ function withVerdict(
     ...(c.clusteredBy !== undefined ? { clusteredBy: c.clusteredBy, clusters: c.clusters } : {}),
     verdict: v.verdict,
     message: v.message,
+    ...withMde(c),
   };
+}
+
+function withMde(c: Comparison): { mde?: number } {
+  const mde = comparisonMde(c);
+  return mde === undefined ? {} : { mde };
 }
 
 function weightedMean(evals: EvaluationResult[], metric: string): number | undefined {

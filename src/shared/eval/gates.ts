@@ -6,8 +6,9 @@
  */
 import type { Gate } from '../config/types.js';
 import type { GateResult, MetricResult } from '../results/model.js';
-import { baselineReference, pairedComparison, type Analysed } from './analysis.js';
+import { baselineReference, pairedComparison, type Analysed, type Reference } from './analysis.js';
 import { decideVerdict } from './stats/index.js';
+import { comparisonMde, zeroFailureBound } from './stats/power.js';
 
 export function evaluateGates(gates: Gate[], results: Analysed, baseline?: Analysed): GateResult[] {
   return gates.flatMap((gate) => {
@@ -53,6 +54,13 @@ function checkGate(gate: Gate, name: string, m: MetricResult, results: Analysed,
     variantId: m.variantId,
     threshold: thresholdText(gate),
   };
+  if (gate.compareTo !== undefined) return checkDifference(gate, base, m, results, baseline);
+  return withRuleOfThree(checkBounds(gate, base, m, results, baseline), m);
+}
+
+type GateBase = Pick<GateResult, 'name' | 'metric' | 'evaluator' | 'variantId' | 'threshold'>;
+
+function checkBounds(gate: Gate, base: GateBase, m: MetricResult, results: Analysed, baseline?: Analysed): GateResult {
   const failures: string[] = [];
   let observed = m.value;
 
@@ -81,6 +89,7 @@ function checkGate(gate: Gate, name: string, m: MetricResult, results: Analysed,
   const regression = gate.maxDrop !== undefined || gate.maxRelativeDrop !== undefined;
   if (regression) {
     const outcome = checkRegression(gate, m, results, baseline);
+    const power = powerFields(outcome.mde, gate.maxDrop, 'a drop');
     if (outcome.status === 'skipped' && failures.length === 0) {
       return {
         ...base,
@@ -89,9 +98,18 @@ function checkGate(gate: Gate, name: string, m: MetricResult, results: Analysed,
         message: outcome.message,
       };
     }
-    if (outcome.status === 'failed') failures.push(outcome.message);
-    else if (failures.length === 0)
-      return { ...base, status: 'passed', observed: outcome.observed ?? observed, message: outcome.message };
+    if (outcome.status === 'failed') {
+      if (failures.length === 0 && (power.mde !== undefined || power.warning))
+        return {
+          ...base,
+          status: 'failed',
+          observed,
+          message: outcome.message,
+          ...power,
+        };
+      failures.push(outcome.message);
+    } else if (failures.length === 0)
+      return { ...base, status: 'passed', observed: outcome.observed ?? observed, message: outcome.message, ...power };
   }
 
   if (failures.length) return { ...base, status: 'failed', observed, message: failures.join('; ') };
@@ -108,7 +126,7 @@ function checkRegression(
   m: MetricResult,
   results: Analysed,
   baseline?: Analysed,
-): { status: 'passed' | 'failed' | 'skipped'; message: string; observed?: number } {
+): { status: 'passed' | 'failed' | 'skipped'; message: string; observed?: number; mde?: number } {
   if (!baseline) return { status: 'skipped', message: 'regression limits skipped: no baseline results' };
   const baseMetric =
     baseline.metrics.find((b) => b.evaluator === m.evaluator && b.metric === m.metric && b.variantId === m.variantId) ??
@@ -138,6 +156,7 @@ function checkRegression(
       message: `${change} exceeds the regression limit (no per-line scores to test its significance)`,
     };
   const c = pairedComparison(m, results, ref);
+  const mde = comparisonMde(c);
   const v = decideVerdict(c, { minN: gate.minLines, higherIsBetter: gate.higherIsBetter });
   if (v.reason === 'too-few-lines') return { status: 'skipped', message: `${change}: inconclusive, ${v.message}` };
   if (v.verdict === 'Degraded')
@@ -145,12 +164,131 @@ function checkRegression(
       status: 'failed',
       message: `${change} exceeds the regression limit and is significant (${c.test}, p = ${fmt(c.pValue)})`,
       observed: drop,
+      mde,
     };
   return {
     status: 'passed',
     message: `${change} exceeds the limit but is not significant (${v.message})`,
     observed: drop,
+    mde,
   };
+}
+
+/**
+ * A gate on the paired difference (variant − reference) between two variants, or a variant and the baseline:
+ * its confidence bound, not the point difference, must clear min_difference / max_difference.
+ */
+function checkDifference(
+  gate: Gate,
+  base: GateBase,
+  m: MetricResult,
+  results: Analysed,
+  baseline?: Analysed,
+): GateResult {
+  const ref = differenceReference(gate.compareTo!, m, results, baseline);
+  if ('problem' in ref) return { ...base, status: ref.status, message: ref.problem };
+  if (!m.scoreKey)
+    return {
+      ...base,
+      status: 'failed',
+      message: `${m.metric} has no per-line scores, so the confidence bound of its difference against ${ref.label} is unknown`,
+    };
+  const c = pairedComparison(m, results, ref.reference);
+  const mde = comparisonMde(c);
+  const change = `${m.metric} ${ref.label} ${fmt(c.referenceMean)} → ${m.variantId} ${fmt(c.candidateMean)} (difference ${signed(c.delta)}`;
+  if (c.n < gate.minLines || c.ciLow === null || c.ciHigh === null)
+    return {
+      ...base,
+      status: 'skipped',
+      message: `${change}): inconclusive, ${c.n} paired lines (at least ${gate.minLines} needed for a confidence bound)`,
+      ...(mde !== undefined ? { mde } : {}),
+    };
+  const level = `${Math.round(c.level * 100)}%`;
+  const interval = `${level} CI [${signed(c.ciLow)}, ${signed(c.ciHigh)}], ${c.test}, n = ${c.n}${c.clusters !== undefined ? `, ${c.clusters} clusters` : ''}`;
+  const failures: string[] = [];
+  if (gate.minDifference !== undefined && !(c.ciLow >= gate.minDifference))
+    failures.push(`its lower bound ${signed(c.ciLow)} is below ${signed(gate.minDifference)}`);
+  if (gate.maxDifference !== undefined && !(c.ciHigh <= gate.maxDifference))
+    failures.push(`its upper bound ${signed(c.ciHigh)} is above ${signed(gate.maxDifference)}`);
+  const margin = gate.minDifference ?? gate.maxDifference;
+  const power = powerFields(mde, margin === undefined ? undefined : Math.abs(margin), 'a difference');
+  const observed = gate.minDifference !== undefined ? c.ciLow : c.ciHigh;
+  return {
+    ...base,
+    status: failures.length ? 'failed' : 'passed',
+    observed,
+    message: `${change}, ${interval})${failures.length ? `: ${failures.join('; ')}` : ` meets ${base.threshold}`}`,
+    ...power,
+  };
+}
+
+function differenceReference(
+  compareTo: string,
+  m: MetricResult,
+  results: Analysed,
+  baseline?: Analysed,
+): { reference: Reference; label: string } | { problem: string; status: 'failed' | 'skipped' } {
+  if (compareTo === 'baseline') {
+    if (!baseline) return { status: 'skipped', problem: 'difference to the baseline skipped: no baseline results' };
+    const reference = baselineReference(baseline, m);
+    if (!reference)
+      return {
+        status: 'skipped',
+        problem: `difference to the baseline skipped: the baseline has no per-line ${m.evaluator}.${m.metric}`,
+      };
+    return { reference, label: 'baseline' };
+  }
+  const id = compareTo === 'default' ? results.variants.find((v) => v.isDefault)?.id : compareTo;
+  const variant = results.variants.find((v) => v.id === id);
+  if (!variant)
+    return {
+      status: 'failed',
+      problem: `compare_to: no variant "${compareTo}" in this run (variants: ${results.variants.map((v) => v.id).join(', ')}, or default, baseline)`,
+    };
+  if (variant.id === m.variantId)
+    return { status: 'skipped', problem: `${m.variantId} is the variant compared to (compare_to: ${compareTo})` };
+  const refMetric = results.metrics.find(
+    (r) => r.evaluator === m.evaluator && r.metric === m.metric && r.variantId === variant.id && r.scoreKey,
+  );
+  if (!refMetric)
+    return {
+      status: 'failed',
+      problem: `variant ${variant.id} has no per-line ${m.evaluator}.${m.metric} to compare to`,
+    };
+  return {
+    reference: { table: results.table, variantId: variant.id, scoreKey: refMetric.scoreKey! },
+    label: variant.id,
+  };
+}
+
+/** The MDE beside a gate, and a warning when the gate asks about a difference smaller than it. */
+function powerFields(
+  mde: number | undefined,
+  asked: number | undefined,
+  what: string,
+): Pick<GateResult, 'mde' | 'warning'> {
+  if (mde === undefined) return {};
+  if (asked === undefined || asked === 0 || asked >= mde) return { mde };
+  return {
+    mde,
+    warning: `the gate asks about ${what} of ${fmt(asked)}, but these lines can only detect ${fmt(mde)} or more with 80% power; add lines (llmops plan-sample) or widen the limit`,
+  };
+}
+
+/** When every line of a pass/fail metric passed: the rule-of-three bound on how often it could still fail. */
+function withRuleOfThree(g: GateResult, m: MetricResult): GateResult {
+  const n = m.interval?.n;
+  if (m.kind !== 'boolean' || !m.higherIsBetter || !n || m.value !== 1 || g.status !== 'passed') return g;
+  const bound = zeroFailureBound(n).ruleOfThree;
+  return {
+    ...g,
+    failureRateBound: bound,
+    message: `${g.message}; all ${n} lines passed, so the failure rate is at most ${fmt(bound * 100)}% (95%, rule of three)`,
+  };
+}
+
+function signed(x: number): string {
+  return x > 0 ? `+${fmt(x)}` : fmt(x);
 }
 
 function defaultName(gate: Gate): string {
@@ -164,6 +302,11 @@ export function thresholdText(gate: Gate): string {
   if (gate.max !== undefined) parts.push(`≤ ${gate.max}${bound}`);
   if (gate.maxDrop !== undefined) parts.push(`drop ≤ ${gate.maxDrop}`);
   if (gate.maxRelativeDrop !== undefined) parts.push(`relative drop ≤ ${gate.maxRelativeDrop * 100}%`);
+  if (gate.compareTo !== undefined) {
+    const vs = `vs ${gate.compareTo}`;
+    if (gate.minDifference !== undefined) parts.push(`difference ${vs} ≥ ${gate.minDifference} (confidence bound)`);
+    if (gate.maxDifference !== undefined) parts.push(`difference ${vs} ≤ ${gate.maxDifference} (confidence bound)`);
+  }
   return parts.join(', ');
 }
 

@@ -10,6 +10,8 @@ import { FILTER_SCRIPT, STYLE } from './html-assets.js';
 import { esc } from './html-escape.js';
 import { failedLines, LinesTable, metricCharts, runCharts } from './html-sections.js';
 import { formatCost, formatCount, formatDate, formatDelta, formatMs, formatNumber, formatPValue } from './format.js';
+import { gateDetails } from './gate-details.js';
+import { trendChart, trendSeries } from './trend.js';
 import type { Results, ResultsSummary } from '../results/model.js';
 import type { ReportData } from '../results/report-data.js';
 import { forRendering } from './order.js';
@@ -64,6 +66,7 @@ function page(data: ReportData, table: LinesTable, options: HtmlOptions): string
     section('gates', 'Gates', gates(r)),
     r.metrics.length > 0 ? section('metrics', 'Metrics by variant', clusterParagraph(r) + metricCharts(r)) : '',
     r.comparisons.length > 0 ? section('comparisons', 'Comparisons', comparisons(r)) : '',
+    trendSection(data),
     r.runs.length > 0 ? section('runs', 'Runs', runCharts(r) + runsTable(r)) : '',
     section('failed', 'Failed lines', failedLines(data, options.maxFailedLines ?? 500)),
     section('lines-section', 'Lines', table.render()),
@@ -136,7 +139,7 @@ function gates(r: ResultsSummary): string {
     .sort((a, b) => order[a.status] - order[b.status])
     .map(
       (g) =>
-        `<tr class="gate ${g.status}"><td><span class="badge ${g.status}">${g.status}</span></td><td>${esc(g.name)}</td><td>${esc(g.evaluator ? `${g.evaluator}.${g.metric}` : g.metric)}</td><td>${esc(g.variantId)}</td><td class="num">${esc(g.observed === undefined ? '–' : formatNumber(g.observed))}</td><td>${esc(g.threshold)}</td><td>${esc(g.message)}</td></tr>`,
+        `<tr class="gate ${g.status}"><td><span class="badge ${g.status}">${g.status}</span></td><td>${esc(g.name)}</td><td>${esc(g.evaluator ? `${g.evaluator}.${g.metric}` : g.metric)}</td><td>${esc(g.variantId)}</td><td class="num">${esc(g.observed === undefined ? '–' : formatNumber(g.observed))}</td><td>${esc(g.threshold)}</td><td>${esc(gateDetails(g))}</td></tr>`,
     );
   return `<div class="wide"><table id="gates-table"><thead><tr><th>Status</th><th>Gate</th><th>Metric</th><th>Variant</th><th>Observed</th><th>Threshold</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
@@ -146,9 +149,16 @@ function comparisons(r: ResultsSummary): string {
     (c) =>
       `<tr><td><span class="badge ${esc(c.verdict)}">${esc(c.verdict)}</span></td><td>${esc(c.variantId)}</td><td>${esc(`${c.evaluator}.${c.metric}`)}</td><td>${esc(c.against)}</td>` +
       `<td class="num">${esc(formatNumber(c.referenceMean))} → ${esc(formatNumber(c.candidateMean))}</td><td class="num">${esc(formatDelta(c.delta))}</td>` +
-      `<td class="num">${c.ciLow === null || c.ciHigh === null ? '–' : esc(`[${formatDelta(c.ciLow)}, ${formatDelta(c.ciHigh)}]`)}</td><td class="num">${esc(formatPValue(c.pValue))}</td><td>${esc(c.test)}, n=${c.n}</td><td>${esc(c.message)}</td></tr>`,
+      `<td class="num">${c.ciLow === null || c.ciHigh === null ? '–' : esc(`[${formatDelta(c.ciLow)}, ${formatDelta(c.ciHigh)}]`)}</td><td class="num">${esc(formatPValue(c.pValue))}</td><td class="num">${c.mde === undefined ? '–' : esc(formatNumber(c.mde))}</td><td>${esc(c.test)}, n=${c.n}</td><td>${esc(c.message)}</td></tr>`,
   );
-  return `<div class="wide"><table id="comparisons-table"><thead><tr><th>Verdict</th><th>Variant</th><th>Metric</th><th>Against</th><th>Reference → candidate</th><th>Change</th><th>CI of change</th><th>p</th><th>Test</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+  return `<div class="wide"><table id="comparisons-table"><thead><tr><th>Verdict</th><th>Variant</th><th>Metric</th><th>Against</th><th>Reference → candidate</th><th>Change</th><th>CI of change</th><th>p</th><th title="Minimum detectable effect: the smallest true change this comparison detects with 80% power">MDE</th><th>Test</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+}
+
+/** Each metric of the default variant over the last builds, when there is more than one. */
+function trendSection(data: ReportData): string {
+  const series = trendSeries(data.history ?? []).filter((t) => t.points.length > 1);
+  if (series.length === 0) return '';
+  return section('trend', 'Trend', series.map((t) => trendChart(t, formatNumber)).join(''));
 }
 
 function runsTable(r: ResultsSummary): string {

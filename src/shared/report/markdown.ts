@@ -21,6 +21,8 @@ import type { GateResult, LineResult, Results, ResultsSummary } from '../results
 import type { ReportData } from '../results/report-data.js';
 import { forRendering } from './order.js';
 import type { LineRenderer, RenderOptions } from './types.js';
+import { gateDetails } from './gate-details.js';
+import { trendSeries, trendTable } from './trend.js';
 
 /** GitHub aborts a step summary above 1 MiB. */
 export const STEP_SUMMARY_MAX_BYTES = 1024 * 1024;
@@ -84,6 +86,8 @@ function build(data: ReportData, options: MarkdownOptions, budget: MarkdownBudge
   if (r.gates.length > 0) tables.push(['Gates', gatesTable(r)]);
   if (r.metrics.length > 0) tables.push(['Metrics', metricsTable(r)]);
   if (r.comparisons.length > 0) tables.push(['Comparisons', comparisonsTable(r)]);
+  const trend = trendSeries(data.history ?? []).filter((t) => t.points.length > 1);
+  if (trend.length > 0) tables.push(['Trend', trendTable(trend, formatNumber)]);
   if (r.runs.length > 0) tables.push(['Runs', runsTable(r)]);
   if (failed.count > 0)
     tables.push([
@@ -129,7 +133,7 @@ function gatesTable(r: ResultsSummary): MarkdownTable {
       mdCell(g.variantId, 60),
       g.observed === undefined ? '–' : formatNumber(g.observed),
       mdCell(g.threshold, 40),
-      mdCell(g.message),
+      mdCell(gateDetails(g)),
     ]),
   };
 }
@@ -177,7 +181,7 @@ function metricsTable(r: ResultsSummary): MarkdownTable {
 
 function comparisonsTable(r: ResultsSummary): MarkdownTable {
   return {
-    header: ['Verdict', 'Variant', 'Metric', 'Against', 'Change', 'CI of change', 'p', 'Test'],
+    header: ['Verdict', 'Variant', 'Metric', 'Against', 'Change', 'CI of change', 'p', 'MDE', 'Test'],
     rows: r.comparisons.map((c) => [
       verdictWords[c.verdict],
       mdCell(c.variantId, 60),
@@ -186,6 +190,7 @@ function comparisonsTable(r: ResultsSummary): MarkdownTable {
       `${formatNumber(c.referenceMean)} → ${formatNumber(c.candidateMean)} (${formatDelta(c.delta)})`,
       c.ciLow === null || c.ciHigh === null ? '–' : `[${formatDelta(c.ciLow)}, ${formatDelta(c.ciHigh)}]`,
       formatPValue(c.pValue),
+      c.mde === undefined ? '–' : formatNumber(c.mde),
       `${mdCell(c.test, 30)}, n=${c.n}`,
     ]),
   };

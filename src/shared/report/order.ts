@@ -55,6 +55,7 @@ export function forRendering(input: Results | ReportData, secrets: readonly stri
     columns: new Map([...input.columns].map(([runId, c]) => [redact(runId), redactDeep(c, redact)])),
     failed: { count: input.failed.count, lines: input.failed.lines.map(line) },
     lines: () => mapLines(source(), line),
+    ...(input.history ? { history: input.history } : {}),
   };
 }
 

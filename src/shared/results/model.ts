@@ -143,6 +143,8 @@ export interface ComparisonResult extends PairedComparison {
   against: 'default' | 'baseline';
   verdict: Verdict;
   message: string;
+  /** Minimum detectable effect: the smallest true difference this comparison detects with 80% power. */
+  mde?: number;
 }
 
 export interface GateResult {
@@ -156,6 +158,12 @@ export interface GateResult {
   /** "≥ 0.8", "drop ≤ 0.02", ... */
   threshold: string;
   message: string;
+  /** Gates on a difference or a regression: the minimum detectable effect (80% power) of the comparison. */
+  mde?: number;
+  /** Why the outcome should be read with care (e.g. the gate asks about a difference below the MDE). */
+  warning?: string;
+  /** Every line passed a pass/fail metric: the rule-of-three 95% upper bound on its failure rate. */
+  failureRateBound?: number;
 }
 
 export interface LineResult {

@@ -4,6 +4,7 @@
  * @module
  */
 import type { LineResult, ResultsSummary } from './model.js';
+import type { HistoryEntry } from '../report/history.js';
 
 /** Keys of one standard run's lines, in first-seen order. */
 export interface LineColumns {
@@ -32,4 +33,6 @@ export interface ReportData {
    * the lines again (from memory, or from the run store).
    */
   lines(): Iterable<LineResult> | AsyncIterable<LineResult>;
+  /** Earlier builds and this one, oldest first, for the trend (report/history.ts); absent: no trend. */
+  history?: HistoryEntry[];
 }

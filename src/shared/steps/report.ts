@@ -21,6 +21,16 @@ import {
 } from '../report/index.js';
 import { RunStore } from '../runs/index.js';
 import { useCaseInputs } from './common-inputs.js';
+import {
+  DEFAULT_TREND_BUILDS,
+  historyDir,
+  historyEntry,
+  historyFromResults,
+  lastBuilds,
+  readHistoryDir,
+  saveHistoryEntry,
+  type HistoryEntry,
+} from '../report/history.js';
 import type { StepDefinition } from './declare.js';
 import type { EvaluationsFile, RunsFile } from '../results/handoff.js';
 import { ciBuildId, defaultEvaluationsFile, defaultRunsFile, readHandoff, unfinishedRuns } from './experiment-files.js';
@@ -36,6 +46,8 @@ export interface ReportInputs {
   formats?: string;
   baseline?: string;
   buildId?: string;
+  history?: string;
+  trendBuilds?: string;
   prComment?: boolean;
 }
 
@@ -80,6 +92,18 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       description: 'Build id shown in the report (default: GITHUB_RUN_ID, BUILD_BUILDID or BUILD_NUMBER).',
     },
     {
+      name: 'history',
+      type: 'string',
+      description:
+        'Comma-separated earlier results.json files or folders of them (e.g. a previous run’s artifact) for the trend; builds saved in the store are always included.',
+    },
+    {
+      name: 'trend-builds',
+      type: 'string',
+      default: '10',
+      description: 'How many builds the trend shows (this one included).',
+    },
+    {
       name: 'pr-comment',
       type: 'boolean',
       default: 'true',
@@ -122,6 +146,7 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       build: inputs.buildId ?? ciBuildId(),
     });
     const results = data.results;
+    data.history = await trendHistory(inputs.store, results, inputs.history, inputs.trendBuilds);
     const dir = inputs.outputDir ?? useCase.reports.dir;
     const formats = parseFormats(inputs.formats) ?? (useCase.reports.formats as ReportFormat[]);
     // Failed lines within the tolerance did not fail bulk-run, so they must not fail the JUnit test tab either.
@@ -161,6 +186,7 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       (g.status === 'failed' ? host.error.bind(host) : host.info.bind(host))(
         `gate ${g.name} [${g.variantId}]: ${g.status} — ${g.message}`,
       );
+    for (const g of results.gates) if (g.warning) host.warning(`gate ${g.name} [${g.variantId}]: ${g.warning}`);
     host.info(`reports written to ${dir}: ${files.map((f) => path.basename(f)).join(', ')}`);
     host.setOutput('report-dir', dir);
     host.setOutput('results-file', path.join(dir, 'results.json'));
@@ -174,6 +200,39 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     return { results, files };
   },
 };
+
+/**
+ * This build's entry saved in the store's history, and the last builds (from the store and any earlier
+ * results.json given) for the trend.
+ */
+async function trendHistory(
+  storeRoot: string,
+  results: ResultsSummary,
+  extra: string | undefined,
+  buildsText: string | undefined,
+): Promise<HistoryEntry[]> {
+  const builds = Number(buildsText ?? DEFAULT_TREND_BUILDS);
+  if (!(Number.isInteger(builds) && builds >= 1))
+    throw ConfigError.at(
+      { file: 'input "trend-builds"' },
+      `found ${JSON.stringify(buildsText)}, expected a whole number >= 1`,
+    );
+  const dir = historyDir(storeRoot, results.experiment);
+  const earlier = [
+    ...readHistoryDir(dir),
+    ...(extra
+      ? await historyFromResults(
+          extra
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean),
+        )
+      : []),
+  ];
+  const entry = historyEntry(results);
+  saveHistoryEntry(dir, entry);
+  return lastBuilds([...earlier.filter((e) => e.build !== entry.build), entry], builds);
+}
 
 /** An earlier results.json: its summary and, compactly, the per-line scores its metrics use. */
 async function readBaseline(file: string): Promise<Analysed> {
