@@ -7,7 +7,9 @@
  *
  *   npx esbuild bench/telemetry.ts --bundle --platform=node --format=esm --target=node20 --outfile=dist/bench-telemetry.mjs \
  *     --banner:js="import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);"
- *   node dist/bench-telemetry.mjs [lines=5000] [repeats=3]
+ *   node dist/bench-telemetry.mjs [lines=5000] [repeats=3] [concurrencies=1,8,32] [modes=bare,off,on]
+ *
+ * Profile one mode alone with `node --cpu-prof dist/bench-telemetry.mjs 3000 1 32 on`.
  */
 import { fork } from 'node:child_process';
 import http from 'node:http';
@@ -89,26 +91,36 @@ async function main(): Promise<void> {
     value: { api_key: 'k', base_url: `${url}/v1` },
     secretKeys: ['api_key'],
   };
-  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink, OTEL_METRIC_EXPORT_INTERVAL: '1000' };
+  // OTEL_TRACES_SAMPLER / _ARG from the bench's own environment, to measure what sampling saves.
+  const sampling = Object.entries(process.env).filter(([k]) => k.startsWith('OTEL_TRACES_SAMPLER'));
+  const env = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink,
+    OTEL_METRIC_EXPORT_INTERVAL: '1000',
+    ...Object.fromEntries(sampling),
+  };
   console.log(`one-LLM-node flow, model latency 0, ${lines} lines, ${repeats} repeats (median)\n`);
   console.log(
     '| C | bare node:http lines/s | telemetry off lines/s | telemetry on lines/s | overhead/line off (ms) | overhead/line on (ms) |',
   );
   console.log('|---|---|---|---|---|---|');
-  for (const c of [1, 8, 32]) {
+  const concurrencies = (process.argv[4] ?? '1,8,32').split(',').map(Number);
+  const modes = new Set((process.argv[5] ?? 'bare,off,on').split(','));
+  for (const c of concurrencies) {
     const bare: number[] = [];
     const off: number[] = [];
     const on: number[] = [];
     for (let r = 0; r < repeats; r++) {
       const store = join(dir, `store-${c}-${r}`);
       bare.push(await rateOf(lines, () => bareHttp(url, lines, c)));
-      off.push(
-        await rateOf(
-          lines,
-          async () =>
-            void (await runBatch({ flow, data, storeRoot: `${store}-off`, connections: [conn], concurrency: c })),
-        ),
-      );
+      if (modes.has('off'))
+        off.push(
+          await rateOf(
+            lines,
+            async () =>
+              void (await runBatch({ flow, data, storeRoot: `${store}-off`, connections: [conn], concurrency: c })),
+          ),
+        );
+      if (!modes.has('on')) continue;
       const handle = await startTelemetry({ env });
       on.push(
         await rateOf(lines, async () => {

@@ -61,4 +61,21 @@ test('bad settings are input errors naming the variable', () => {
   expect(message({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toContain(
     'OTEL_EXPORTER_OTLP_HEADERS: found an entry without "key=value"',
   );
+  expect(message({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_TRACES_SAMPLER: 'xray' })).toContain(
+    'OTEL_TRACES_SAMPLER: found "xray", expected one of always_on, always_off, traceidratio',
+  );
+  expect(
+    message({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c',
+      OTEL_TRACES_SAMPLER: 'traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '5',
+    }),
+  ).toContain('OTEL_TRACES_SAMPLER_ARG: found "5", expected a number from 0 to 1');
+  expect(
+    telemetryConfigFromEnv({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+    })?.sampler,
+  ).toEqual({ name: 'parentbased_traceidratio', ratio: 0.1 });
 });

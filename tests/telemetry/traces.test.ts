@@ -167,6 +167,26 @@ test('a served request joins the caller trace, and its model call carries the tr
   expect(names).toContain('http.server.active_requests');
 });
 
+test('a sampler that keeps no traces still leaves every line in the metrics, and served calls unsampled', async () => {
+  const store = mkdtempSync(join(tmpdir(), 'llmops-otel-'));
+  const data = join(store, 'data.jsonl');
+  writeFileSync(data, ['a', 'b', 'c', 'd'].map((q) => JSON.stringify({ question: q })).join('\n'));
+  const handle = await startTelemetry({
+    env: env({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }),
+  });
+  modelLog.length = 0;
+  const summary = await runBatch({ flow: CHAT, data, storeRoot: store, connections: [conn], concurrency: 2 });
+  await handle!.shutdown();
+  expect(summary.counts.completed).toBe(4);
+  expect(receiver.spans).toEqual([]);
+  const lineDuration = receiver.metrics.filter((m) => m.name === 'llmops.line.duration').flatMap((m) => m.points);
+  expect(lineDuration.reduce((n, p) => n + (p.count ?? 0), 0)).toBe(4);
+  // The model is told the calls were not sampled (flags 00), so it does not keep them either.
+  const seen = modelLog.map((l) => /traceparent=(\S+)/.exec(l)?.[1]).filter(Boolean);
+  expect(seen).toHaveLength(4);
+  for (const t of seen) expect(t).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+});
+
 test('a streamed answer is traced too, its model call carrying the trace to the model', async () => {
   const handle = await startTelemetry({ env: env() });
   const server = await startFlowServer({ flow: CHAT, connections: [conn], port: 0 });

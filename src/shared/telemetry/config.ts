@@ -27,6 +27,8 @@ export interface TelemetryConfig {
   /** false: OTEL_TRACES_EXPORTER=none / OTEL_METRICS_EXPORTER=none turned that signal off. */
   traces: boolean;
   metrics: boolean;
+  /** OTEL_TRACES_SAMPLER / _ARG; undefined: every span is kept (parent-based, always on). */
+  sampler?: TraceSampler;
 }
 
 /** The variables a deployed container needs to export what it records (deploy targets pass these through). */
@@ -101,6 +103,48 @@ function checkProtocol(env: NodeJS.ProcessEnv): void {
   }
 }
 
+export type SamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+
+export interface TraceSampler {
+  name: SamplerName;
+  /** The share of traces kept by the ratio samplers (0..1). */
+  ratio: number;
+}
+
+const SAMPLERS: readonly SamplerName[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
+
+/** The specification's sampler variables; a value we cannot honour is an input error, not a silent default. */
+function samplerOf(env: NodeJS.ProcessEnv): TraceSampler | undefined {
+  const name = env.OTEL_TRACES_SAMPLER?.trim();
+  if (!name) return undefined;
+  if (!(SAMPLERS as readonly string[]).includes(name))
+    throw ConfigError.at(
+      SOURCE,
+      `OTEL_TRACES_SAMPLER: found ${JSON.stringify(name)}, expected one of ${SAMPLERS.join(', ')}`,
+    );
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  const ratio = arg ? Number(arg) : 1;
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1)
+    throw ConfigError.at(
+      SOURCE,
+      `OTEL_TRACES_SAMPLER_ARG: found ${JSON.stringify(arg)}, expected a number from 0 to 1`,
+    );
+  return { name: name as SamplerName, ratio };
+}
+
 /** The telemetry the environment asks for, or undefined (off). Bad values: ConfigError (exit 2). */
 export function telemetryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TelemetryConfig | undefined {
   if (truthy(env.OTEL_SDK_DISABLED)) return undefined;
@@ -113,6 +157,7 @@ export function telemetryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Te
   const timeout = Number(env.OTEL_EXPORTER_OTLP_TIMEOUT ?? 10_000);
   const interval = Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000);
   const base = parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS');
+  const sampler = samplerOf(env);
   return {
     serviceName: env.OTEL_SERVICE_NAME?.trim() || resource['service.name'] || 'llmops',
     resource,
@@ -131,5 +176,6 @@ export function telemetryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Te
     metricIntervalMs: Number.isFinite(interval) && interval > 0 ? interval : 60_000,
     traces: env.OTEL_TRACES_EXPORTER?.trim() !== 'none',
     metrics: env.OTEL_METRICS_EXPORTER?.trim() !== 'none',
+    ...(sampler ? { sampler } : {}),
   };
 }

@@ -10,7 +10,6 @@ import {
   defaultTextMapGetter,
   diag,
   DiagLogLevel,
-  defaultTextMapSetter,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -24,9 +23,18 @@ import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import type { TelemetryConfig } from './config.js';
+import type { TelemetryConfig, TraceSampler } from './config.js';
 import {
   errorTypeOf,
   type LineStatus,
@@ -107,6 +115,70 @@ function outputMessagesOf(response: unknown): unknown {
   return choices.map((c) => c?.message ?? c?.text);
 }
 
+/** The SDK sampler of the configured one. Metrics are recorded whatever the sampler keeps of the traces. */
+function samplerOf({ name, ratio }: TraceSampler): Sampler {
+  const root = name.endsWith('always_off')
+    ? new AlwaysOffSampler()
+    : name.endsWith('traceidratio')
+      ? new TraceIdRatioBasedSampler(ratio)
+      : new AlwaysOnSampler();
+  return name.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
+}
+
+/** The W3C `traceparent` of a span, written from its context (no propagation context to build per call). */
+function traceparentOf(span: Span): string {
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-${(traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+interface ResponseDimensions {
+  all: Attributes;
+  input: Attributes;
+  output: Attributes;
+}
+
+/**
+ * A model call's metric dimensions, built once per (operation, provider, model, response model) rather than
+ * spread into new objects on every call: a bulk run makes the same few sets thousands of times a second.
+ * The SDK only reads these objects, so sharing them is safe.
+ */
+class CallDimensions {
+  private readonly bases = new Map<string, Attributes>();
+  private readonly responses = new WeakMap<Attributes, Map<string, ResponseDimensions>>();
+
+  base(operation: string, system: string, model: string): Attributes {
+    const key = `${operation}\n${system}\n${model}`;
+    let base = this.bases.get(key);
+    if (!base) {
+      base = {
+        'gen_ai.operation.name': operation,
+        'gen_ai.system': system,
+        'gen_ai.provider.name': system === 'az.ai.openai' ? 'azure.ai.openai' : system,
+        'gen_ai.request.model': model,
+      };
+      this.bases.set(key, base);
+    }
+    return base;
+  }
+
+  of(base: Attributes, responseModel: string | undefined): ResponseDimensions {
+    let byModel = this.responses.get(base);
+    if (!byModel) this.responses.set(base, (byModel = new Map()));
+    const key = responseModel ?? '';
+    let dims = byModel.get(key);
+    if (!dims) {
+      const all: Attributes = responseModel ? { ...base, 'gen_ai.response.model': responseModel } : { ...base };
+      dims = {
+        all,
+        input: { ...all, 'gen_ai.token.type': 'input' },
+        output: { ...all, 'gen_ai.token.type': 'output' },
+      };
+      byModel.set(key, dims);
+    }
+    return dims;
+  }
+}
+
 /** Sends the SDK's own errors (failed exports) to `keep` instead of the console. */
 export function catchSdkErrors(keep: (error: unknown) => void): void {
   setGlobalErrorHandler(keep);
@@ -125,6 +197,8 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
   );
   const tracerProvider = new BasicTracerProvider({
     resource,
+    // Given explicitly: the SDK would read only process.env, not the environment this config came from.
+    sampler: samplerOf(config.sampler ?? { name: 'parentbased_always_on', ratio: 1 }),
     spanProcessors: spanExporters.map(
       // A bulk run makes thousands of spans a second: a queue and batches larger than the SDK's defaults (2048,
       // 512) keep them from being dropped between exports, at a bounded memory cost.
@@ -195,6 +269,7 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
     description: 'Number of active HTTP server requests',
   });
 
+  const dimensions = new CallDimensions();
   const spans = new WeakMap<object, Span>();
   const contextOf = (key: object | undefined): Context => {
     const parent = key && spans.get(key);
@@ -251,12 +326,7 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
     modelCallStart(parentKey, call: ModelCallStart): ModelCallTrace {
       const operation =
         call.api === 'embedding' ? 'embeddings' : call.api === 'completion' ? 'text_completion' : 'chat';
-      const base: Attributes = {
-        'gen_ai.operation.name': operation,
-        'gen_ai.system': call.system,
-        'gen_ai.provider.name': call.system === 'az.ai.openai' ? 'azure.ai.openai' : call.system,
-        'gen_ai.request.model': call.model,
-      };
+      const base = dimensions.base(operation, call.system, call.model);
       const attributes: Attributes = { ...base };
       const b = call.body;
       if (typeof b.temperature === 'number') attributes['gen_ai.request.temperature'] = b.temperature;
@@ -271,19 +341,17 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
         { kind: SpanKind.CLIENT, attributes },
         contextOf(parentKey),
       );
-      const carrier: Record<string, string> = {};
-      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
       const started = performance.now();
       return {
-        traceparent: carrier.traceparent,
+        traceparent: traceparentOf(span),
         end(outcome: ModelCallOutcome) {
           const seconds = (performance.now() - started) / 1000;
-          const metricAttributes: Attributes = { ...base };
           const response = outcome.response as { model?: unknown; id?: unknown } | undefined;
-          if (typeof response?.model === 'string') {
-            span.setAttribute('gen_ai.response.model', response.model);
-            metricAttributes['gen_ai.response.model'] = response.model;
-          }
+          const responseModel = typeof response?.model === 'string' ? response.model : undefined;
+          if (responseModel) span.setAttribute('gen_ai.response.model', responseModel);
+          const dims = outcome.error === undefined ? dimensions.of(base, responseModel) : undefined;
+          const metricAttributes: Attributes = dims ? dims.all : { ...base };
+          if (responseModel && !dims) metricAttributes['gen_ai.response.model'] = responseModel;
           if (typeof response?.id === 'string') span.setAttribute('gen_ai.response.id', response.id);
           const reasons = finishReasonsOf(response);
           if (reasons) span.setAttribute('gen_ai.response.finish_reasons', reasons);
@@ -291,8 +359,10 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
             span.setAttribute('gen_ai.usage.input_tokens', outcome.usage.promptTokens);
             span.setAttribute('gen_ai.usage.output_tokens', outcome.usage.completionTokens);
             if (!outcome.cached) {
-              tokenUsage.record(outcome.usage.promptTokens, { ...metricAttributes, 'gen_ai.token.type': 'input' });
-              tokenUsage.record(outcome.usage.completionTokens, { ...metricAttributes, 'gen_ai.token.type': 'output' });
+              const input = dims?.input ?? { ...metricAttributes, 'gen_ai.token.type': 'input' };
+              const output = dims?.output ?? { ...metricAttributes, 'gen_ai.token.type': 'output' };
+              tokenUsage.record(outcome.usage.promptTokens, input);
+              tokenUsage.record(outcome.usage.completionTokens, output);
             }
           }
           if (outcome.costUsd !== undefined) {
