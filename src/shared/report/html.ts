@@ -149,9 +149,9 @@ function comparisons(r: ResultsSummary): string {
     (c) =>
       `<tr><td><span class="badge ${esc(c.verdict)}">${esc(c.verdict)}</span></td><td>${esc(c.variantId)}</td><td>${esc(`${c.evaluator}.${c.metric}`)}</td><td>${esc(c.against)}</td>` +
       `<td class="num">${esc(formatNumber(c.referenceMean))} → ${esc(formatNumber(c.candidateMean))}</td><td class="num">${esc(formatDelta(c.delta))}</td>` +
-      `<td class="num">${c.ciLow === null || c.ciHigh === null ? '–' : esc(`[${formatDelta(c.ciLow)}, ${formatDelta(c.ciHigh)}]`)}</td><td class="num">${esc(formatPValue(c.pValue))}</td><td class="num">${c.mde === undefined ? '–' : esc(formatNumber(c.mde))}</td><td>${esc(c.test)}, n=${c.n}</td><td>${esc(c.message)}</td></tr>`,
+      `<td class="num">${c.ciLow === null || c.ciHigh === null ? '–' : esc(`[${formatDelta(c.ciLow)}, ${formatDelta(c.ciHigh)}]`)}</td><td class="num">${esc(formatPValue(c.pValue))}</td><td class="num">${c.mde === undefined ? '–' : esc(formatNumber(c.mde))}</td><td>${esc(c.test)}, n=${c.n}: ${esc(c.message)}</td></tr>`,
   );
-  return `<div class="wide"><table id="comparisons-table"><thead><tr><th>Verdict</th><th>Variant</th><th>Metric</th><th>Against</th><th>Reference → candidate</th><th>Change</th><th>CI of change</th><th>p</th><th title="Minimum detectable effect: the smallest true change this comparison detects with 80% power">MDE</th><th>Test</th><th>Details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+  return `<div class="wide"><table id="comparisons-table"><thead><tr><th>Verdict</th><th>Variant</th><th>Metric</th><th>Against</th><th>Reference → candidate</th><th>Change</th><th>CI of change</th><th>p</th><th title="Minimum detectable effect: the smallest true change this comparison detects with 80% power">MDE</th><th>Test and details</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
 /** Each metric of the default variant over the last builds, when there is more than one. */

@@ -106,7 +106,8 @@ export class RequestLog {
       const u = outcome.usage;
       if (u && u.totalTokens > 0)
         line.tokens = { prompt: u.promptTokens, completion: u.completionTokens, total: u.totalTokens };
-      if (u?.costUsd !== undefined) line.cost_usd = u.costUsd;
+      // Twelve significant digits: a sum of per-call prices carries float noise (0.000010949999999999998).
+      if (u?.costUsd !== undefined) line.cost_usd = Number(u.costUsd.toPrecision(12));
     }
     for (const [k, v] of Object.entries(inputs)) line[`inputs.${k}`] = this.redact(k, v);
     for (const [k, v] of Object.entries(outputs)) line[`outputs.${k}`] = this.redact(k, v);
