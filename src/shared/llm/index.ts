@@ -38,6 +38,7 @@ export {
 } from './retry.js';
 export {
   ResponseCache,
+  asRepetition,
   ReplayMissError,
   stableStringify,
   describeRequest,
