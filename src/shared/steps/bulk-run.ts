@@ -188,7 +188,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const concurrency = execution.concurrency;
     const scheduler = new PieceScheduler(concurrency, pieces.length);
     const lineCount = (p: (typeof pieces)[number]) =>
-      p.range ? p.range.end - p.range.start : (p.planned.lines ?? p.planned.lineRange?.end ?? 0);
+      (p.range ? p.range.end - p.range.start : (p.planned.lines ?? p.planned.lineRange?.end ?? 0)) *
+      (datasets.find((d) => d.name === p.planned.dataset)?.repeat ?? 1);
     const progress = new StepProgress(
       host,
       'bulk-run',
@@ -241,6 +242,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
           resume: before ? r.runId : undefined,
           lineRange: range,
           shard: range && shard ? shard : undefined,
+          repeat: dataset.repeat,
         });
       } catch (e) {
         // The runs file says what happened, so evaluate and report do not read a run that never finished.
