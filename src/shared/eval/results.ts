@@ -156,7 +156,8 @@ function repeatedClusters(lines: number, k: number, byData?: DatasetClusters): D
   const ids = new Int32Array(lines);
   for (let n = 0; n < lines; n++) ids[n] = byData ? byData.ids[Math.floor(n / k)] : Math.floor(n / k);
   const count = byData ? byData.count : Math.ceil(lines / k);
-  return { column: byData ? `${byData.column} (repeat ${k})` : `data line (repeat ${k})`, ids, count };
+  if (byData) return { column: `${byData.column} (repeat ${k})`, ids, count };
+  return { column: `data line (repeat ${k})`, ids, count, repeat: k };
 }
 
 /** The cluster of every line of the datasets that declare cluster_by and were run; undefined when none. */
