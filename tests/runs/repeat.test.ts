@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from '../../src/shared/config/connections.js';
 import { readLineRecords, runBatch, type LineRecord } from '../../src/shared/runs/index.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
+import { compileRules, startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { runCli } from '../support/azure/cli.js';
 import { baseEnv, experimentWith, makeUseCase } from '../helpers/use-case-dir.js';
 
@@ -137,4 +137,26 @@ test.each([
   } finally {
     uc.cleanup();
   }
+});
+
+test('repeat at the top of experiment.yaml is checked the same way', async () => {
+  const uc = makeUseCase({
+    'experiment.yaml': experimentWith('datasets:\n', 'repeat: 0\ndatasets:\n'),
+  });
+  try {
+    const r = await runCli(['validate', '--config', 'experiment.yaml'], { cwd: uc.dir, env: baseEnv });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /experiment\.yaml:8:9: error: repeat: found the number 0, expected a whole number of 1 or more/,
+    );
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('a model-server rule whose answers are not a list of texts is refused when loaded', () => {
+  expect(() => compileRules([{ match: 'x', answers: 'b' }])).toThrow(/answers: expected a list of one or more texts/);
+  expect(() => compileRules([{ match: 'x', answers: [] }])).toThrow(/expected a list of one or more texts/);
+  expect(compileRules([{ match: '(x)', answers: ['{{1}}', 'y'] }])).toHaveLength(1);
+  expect(() => compileRules([{ match: 'x', answers: ['{{2}}'] }])).toThrow(/placeholder \{\{2\}\}/);
 });
