@@ -160,3 +160,47 @@ test('a model-server rule whose answers are not a list of texts is refused when 
   expect(compileRules([{ match: '(x)', answers: ['{{1}}', 'y'] }])).toHaveLength(1);
   expect(() => compileRules([{ match: 'x', answers: ['{{2}}'] }])).toThrow(/placeholder \{\{2\}\}/);
 });
+
+test("a Python tool's model calls are cached per repetition too (its callbacks carry the line's repetition)", async () => {
+  const store = mkdtempSync(join(tmpdir(), 'llmops-repeat-py-'));
+  const server = await startModelServer({ rules: [{ match: '^q', answers: ['first', 'second', 'third'] }] });
+  const data = join(store, 'data.jsonl');
+  writeFileSync(data, '{"question": "q0"}\n{"question": "q1"}\n');
+  const flowDir = join(store, 'flow');
+  mkdirSync(flowDir);
+  writeFileSync(
+    join(flowDir, 'flow.dag.yaml'),
+    'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${ask.output}"}\nnodes:\n- name: ask\n  type: python\n  source: {type: code, path: ask.py}\n  inputs: {connection: aoai, question: "${inputs.question}"}\n',
+  );
+  writeFileSync(
+    join(flowDir, 'ask.py'),
+    [
+      'from promptflow import tool',
+      'from promptflow.connections import AzureOpenAIConnection',
+      'from promptflow.tools.aoai import chat',
+      '',
+      '@tool',
+      'def ask(connection: AzureOpenAIConnection, question: str) -> str:',
+      '    return chat(connection, prompt="# user:\\n" + question, deployment_name="gpt-4o")',
+      '',
+    ].join('\n'),
+  );
+  try {
+    const s = await runBatch({
+      flow: flowDir,
+      data,
+      repeat: 3,
+      concurrency: 1,
+      storeRoot: store,
+      connections: [aoai(server)],
+      cacheMode: 'readwrite',
+    });
+    expect(s.counts).toEqual({ total: 6, completed: 6, failed: 0 });
+    const recs = await records(s.dir);
+    // Without a key per repetition, repetitions 1 and 2 would be cache hits of repetition 0: "first" three times.
+    expect(recs.map((r) => r.outputs?.answer)).toEqual(['first', 'second', 'third', 'first', 'second', 'third']);
+    expect(cacheEntries(join(store, 'cache'))).toBe(6);
+  } finally {
+    await server.close();
+  }
+}, 60_000);

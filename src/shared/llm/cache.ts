@@ -42,6 +42,11 @@ export function asRepetition<T>(index: number, work: () => T): T {
   return repetitionScope.run(index, work);
 }
 
+/** The repetition the current line runs as, if any (to carry it across a hop the async context does not follow). */
+export function currentRepetition(): number | undefined {
+  return repetitionScope.getStore();
+}
+
 /** What identifies a call. */
 export interface CacheKeyParts {
   provider: string;

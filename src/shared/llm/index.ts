@@ -39,6 +39,7 @@ export {
 export {
   ResponseCache,
   asRepetition,
+  currentRepetition,
   ReplayMissError,
   stableStringify,
   describeRequest,
