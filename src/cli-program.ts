@@ -7,6 +7,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerMonitorCommand } from './commands/monitor.js';
 import { registerRunShardCommand } from './commands/run-shard.js';
 import { registerPlanSampleCommand } from './commands/plan-sample.js';
+import { registerRedteamCommand } from './commands/redteam.js';
 import { registerParityCommand } from './commands/parity.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { dataPipelineStep } from './shared/steps/data-pipeline.js';
@@ -89,6 +90,7 @@ addStepCommand(
 registerModelServerCommand(program);
 registerRunShardCommand(program);
 registerPlanSampleCommand(program);
+registerRedteamCommand(program);
 registerParityCommand(program);
 
 await program.parseAsync(process.argv);

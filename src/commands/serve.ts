@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * `llmops flow serve` (the flow as an HTTP service, Prompt Flow's serving contract) and
  * `llmops flow build-context` (the docker build context of that service).
@@ -11,6 +12,7 @@ import { connectionFromEnv, loadConnections } from '../shared/engine/index.js';
 import { ConfigError } from '../shared/errors.js';
 import type { LoadedFlow } from '../shared/flow/index.js';
 import { requestLogFromEnv, startFlowServer, writeBuildContext } from '../shared/serve/index.js';
+import { guardFromEnv } from '../shared/safety/guard.js';
 import { parseInitOptions } from './flow.js';
 
 export interface ServeCommandOptions {
@@ -29,10 +31,20 @@ export interface ServeCommandOptions {
   requestLog?: string;
   requestLogSample?: string;
   requestLogRedact?: string;
+  requestLogPii?: string;
+  guards?: string;
   deployment?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function readGuardsFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ConfigError.at({ file: '--guards' }, `cannot read ${file}: ${(e as Error).message}`);
+  }
+}
 
 function whole(value: string | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -118,6 +130,14 @@ export function registerServeCommand(program: Command): void {
       'comma-separated input/output fields written as [REDACTED] (env LLMOPS_REQUEST_LOG_REDACT); connection secrets always are',
     )
     .option(
+      '--request-log-pii <kinds>',
+      'PII kinds redacted in every logged text, comma-separated, or "all" (env LLMOPS_REQUEST_LOG_PII): email, phone, payment_card, iban, national_id, passport, address, ip_address',
+    )
+    .option(
+      '--guards <file.json>',
+      'safety guards: injection/jailbreak checks on requests, PII/content checks on answers, and the refusal (env LLMOPS_GUARDS holds the same JSON)',
+    )
+    .option(
       '--deployment <name>',
       'who answers (a deployment, version or colour), written on every request-log line so `llmops monitor --compare` can tell versions apart (env LLMOPS_DEPLOYMENT)',
     )
@@ -166,6 +186,11 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
             ...(opts.requestLogSample !== undefined ? { LLMOPS_REQUEST_LOG_SAMPLE: opts.requestLogSample } : {}),
             ...(opts.requestLogRedact !== undefined ? { LLMOPS_REQUEST_LOG_REDACT: opts.requestLogRedact } : {}),
             ...(opts.deployment !== undefined ? { LLMOPS_DEPLOYMENT: opts.deployment } : {}),
+            ...(opts.requestLogPii !== undefined ? { LLMOPS_REQUEST_LOG_PII: opts.requestLogPii } : {}),
+          }),
+          guard: await guardFromEnv({
+            ...process.env,
+            ...(opts.guards !== undefined ? { LLMOPS_GUARDS: readGuardsFile(opts.guards) } : {}),
           }),
         });
         process.stderr.write(

@@ -303,7 +303,7 @@ const cases: Case[] = [
     name: 'gate that checks nothing',
     files: { 'experiment.yaml': baseExperiment + 'gates:\n  - metric: accuracy\n' },
     expected: [
-      'experiment.yaml:24:5: gates[0]: gate on "accuracy" checks nothing, expected min, max, max_drop or max_relative_drop',
+      'experiment.yaml:24:5: gates[0]: gate on "accuracy" checks nothing, expected min, max, max_drop, max_relative_drop, or compare_to with min_difference/max_difference',
     ],
   },
   {

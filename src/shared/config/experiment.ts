@@ -3,6 +3,7 @@
  * our keys): unique names, existing files, evaluator datasets linked to standard datasets by
  * name, mapping syntax, gates that can be evaluated.
  */
+import { ALL_PII_KINDS, type PiiKind } from '../safety/pii-kinds.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseAssetSource } from '../azure/asset-ref.js';
@@ -32,6 +33,7 @@ export interface UseCaseParts {
     | 'baselineFile'
     | 'reports'
     | 'azure'
+    | 'redaction'
   >;
 }
 
@@ -74,7 +76,17 @@ export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p
         formats: (reports.formats as string[]) ?? ['json', 'csv', 'html', 'markdown', 'junit'],
       },
       azure: (raw.azure as Record<string, string> | null) ?? undefined,
+      redaction: toRedaction(raw.redaction as Raw | null | undefined),
     },
+  };
+}
+
+/** The redaction block (already checked against the schema): kinds default to every kind. */
+function toRedaction(r: Raw | null | undefined): UseCase['redaction'] {
+  if (!r) return undefined;
+  return {
+    kinds: (r.kinds as PiiKind[] | undefined) ?? ALL_PII_KINDS,
+    runStore: r.run_store === true,
   };
 }
 

@@ -4,6 +4,7 @@ import type { PathSegment } from '../source.js';
 import type { LoadedFlow } from '../flow/model.js';
 import type { CodeEvaluatorRef } from '../flow/code-evaluator.js';
 import type { Connection } from './connections.js';
+import type { PiiKind } from '../safety/pii-kinds.js';
 
 export type FlowKind = 'dag' | 'flex' | 'prompty' | 'http';
 export type CacheMode = 'read' | 'write' | 'readwrite' | 'off' | 'replay';
@@ -116,6 +117,8 @@ export interface UseCase {
   baselineFile?: string;
   reports: { dir: string; formats: string[] };
   azure?: Record<string, string>;
+  /** PII redaction (safety/redactor.ts): kinds, and whether the run store's records are redacted too. */
+  redaction?: { kinds: PiiKind[]; runStore: boolean };
   /** environment/env.yaml, resolved. */
   environmentVariables: Record<string, string>;
   deployment?: Record<string, unknown[]>;

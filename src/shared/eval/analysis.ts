@@ -30,7 +30,9 @@ export interface Analysed extends Pick<Results, 'metrics' | 'variants'> {
 
 /** Metrics where smaller is better, by name; a gate's higher_is_better overrides it. */
 export function higherIsBetterByName(metric: string): boolean {
-  return !/latency|cost|error|loss|toxic|duration|tokens/i.test(metric);
+  return !/latency|cost|error|loss|toxic|duration|tokens|pii|injection|jailbreak|content_safety|attack_success/i.test(
+    metric,
+  );
 }
 
 export function computeMetrics(

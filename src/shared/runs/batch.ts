@@ -70,6 +70,8 @@ export interface BatchExecutor extends LineExecutor {
 }
 
 export interface RunBatchOptions {
+  /** Rewrites a line's record before the store keeps it (PII redaction of the run store, when configured). */
+  redactRecord?: (record: LineRecord) => Promise<LineRecord>;
   /**
    * The caller has already named this run elsewhere (bulk-run's runs file), so a run that fails before its first
    * line still gets a run.json saying why. Otherwise an input error found before any line ran writes nothing.
@@ -617,8 +619,9 @@ async function executeLines(
         pool?.release();
       }
       if (r === undefined || r.status === 'Canceled' || signal?.aborted) return;
-      const rec = toRecord(r);
-      if (repetition) Object.assign(rec, { source_line: repetition.sourceLine, repetition: repetition.index });
+      const made = toRecord(r);
+      if (repetition) Object.assign(made, { source_line: repetition.sourceLine, repetition: repetition.index });
+      const rec = o.redactRecord ? await o.redactRecord(made) : made;
       account(rec);
       llmCalls += r.usage.llmCalls;
       sessionDone++;

@@ -506,7 +506,12 @@ function estimateEvaluatorLine(
     );
   const builtin = evaluator.builtin ?? '';
   if (builtin === 'embedding_similarity') return none(`${evaluator.name}: embedding calls are not estimated`);
-  if (!(llmJudges as readonly string[]).includes(builtin)) return none();
+  // content_safety is judged by a model when no Content Safety resource is configured (a service call otherwise).
+  const judgedSafety =
+    builtin === 'content_safety' &&
+    !evaluator.options.content_safety_endpoint &&
+    !process.env.AZURE_CONTENT_SAFETY_ENDPOINT;
+  if (!(llmJudges as readonly string[]).includes(builtin) && !judgedSafety) return none();
   const { connection, deployment } = evaluator.options;
   if (typeof connection !== 'string' || typeof deployment !== 'string')
     return none(`${evaluator.name}: builtin ${builtin} needs options.connection and options.deployment`);

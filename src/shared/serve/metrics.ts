@@ -12,7 +12,14 @@ export class ServerMetrics {
   private readonly bucketCounts = new Array<number>(BUCKETS.length).fill(0);
   private latencySum = 0;
   private latencyCount = 0;
+  private readonly guardEvents = new Map<string, number>();
   inFlight = 0;
+
+  /** A guard blocked a request or an answer. */
+  guardEvent(stage: string, check: string): void {
+    const key = `stage="${stage}",check="${check}"`;
+    this.guardEvents.set(key, (this.guardEvents.get(key) ?? 0) + 1);
+  }
 
   /** One finished request. `route` is the matched route (never the raw path: unbounded label values). */
   record(route: string, method: string, status: number, seconds: number): void {
@@ -39,6 +46,9 @@ export class ServerMetrics {
       '# HELP llmops_http_requests_in_flight Requests being answered now.',
       '# TYPE llmops_http_requests_in_flight gauge',
       `llmops_http_requests_in_flight ${this.inFlight}`,
+      '# HELP llmops_guard_events_total Requests and answers a safety guard blocked, by stage and check.',
+      '# TYPE llmops_guard_events_total counter',
+      ...[...this.guardEvents].map(([labels, n]) => `llmops_guard_events_total{${labels}} ${n}`),
     ];
     return lines.join('\n') + '\n';
   }

@@ -23,6 +23,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
+import { createRedactor, piiKinds, ALL_PII_KINDS, type PiiKind, type Redactor } from '../safety/redactor.js';
 
 export interface RequestLogOptions {
   /** The JSONL file appended to (its folder is created). */
@@ -33,6 +34,8 @@ export interface RequestLogOptions {
   redactFields?: readonly string[];
   /** Values never written (connection keys, the server's API key): replaced wherever they appear in text. */
   secrets?: readonly string[];
+  /** PII kinds redacted in every text by the one redactor (safety/redactor.ts). */
+  piiKinds?: readonly PiiKind[];
   /** Who is answering (LLMOPS_DEPLOYMENT: a deployment, version or colour), written on every line. */
   deployment?: string;
 }
@@ -61,6 +64,9 @@ export class RequestLog {
   private readonly fields: Set<string>;
   private readonly secrets: string[];
   private failure: Error | undefined;
+  private readonly pii: Redactor | undefined;
+  /** Lines waiting for PII redaction (asynchronous), written in the order they were recorded. */
+  private pending: Promise<void> = Promise.resolve();
 
   constructor(readonly options: RequestLogOptions) {
     const rate = options.sampleRate ?? 1;
@@ -74,6 +80,7 @@ export class RequestLog {
     this.stream = createWriteStream(options.file, { flags: 'a' });
     // A full disk must not take the server down: the log stops, the answers go on.
     this.stream.on('error', (e) => (this.failure ??= e));
+    this.pii = options.piiKinds?.length ? createRedactor(options.piiKinds) : undefined;
   }
 
   /** Whether the request with this id is in the sample. */
@@ -82,15 +89,16 @@ export class RequestLog {
     return createHash('sha256').update(requestId).digest().readUInt32BE(0) < this.threshold;
   }
 
-  /** Appends one completed request when it is in the sample. */
+  /** Appends one completed request when it is in the sample (`extra`: fields of ours, e.g. a guard event). */
   record(
     requestId: string,
     inputs: Record<string, unknown>,
     outputs: Record<string, unknown>,
     outcome?: RequestOutcome,
+    extra?: Record<string, unknown>,
   ): void {
     if (this.failure || !this.sampled(requestId)) return;
-    const line: Record<string, unknown> = { time: new Date().toISOString(), request_id: requestId };
+    const line: Record<string, unknown> = { time: new Date().toISOString(), request_id: requestId, ...extra };
     if (this.options.deployment) line.deployment = this.options.deployment;
     if (outcome) {
       line.status = outcome.status;
@@ -102,7 +110,15 @@ export class RequestLog {
     }
     for (const [k, v] of Object.entries(inputs)) line[`inputs.${k}`] = this.redact(k, v);
     for (const [k, v] of Object.entries(outputs)) line[`outputs.${k}`] = this.redact(k, v);
-    this.stream.write(JSON.stringify(line) + '\n');
+    const pii = this.pii;
+    if (!pii) return void this.stream.write(JSON.stringify(line) + '\n');
+    this.pending = this.pending.then(async () => {
+      const redacted = await pii.redactValue(line).catch((e: Error) => {
+        this.failure ??= e; // never write a line whose PII could not be redacted
+        return undefined;
+      });
+      if (redacted) this.stream.write(JSON.stringify(redacted) + '\n');
+    });
   }
 
   /** Appends a failed request (in the sample) to the events file: its status, latency and the error's kind. */
@@ -137,11 +153,22 @@ export class RequestLog {
       ...(this.options.deployment ? { deployment: this.options.deployment } : {}),
       ...fields,
     };
-    this.events.write(JSON.stringify(line) + '\n');
+    const pii = this.pii;
+    const events = this.events;
+    if (!pii) return void events.write(JSON.stringify(line) + '\n');
+    // Error messages and feedback comments can quote the user: the same redactor, in the same order.
+    this.pending = this.pending.then(async () => {
+      const redacted = await pii.redactValue(line).catch((e: Error) => {
+        this.failure ??= e;
+        return undefined;
+      });
+      if (redacted) events.write(JSON.stringify(redacted) + '\n');
+    });
   }
 
   /** Flushes and closes the files. */
   async close(): Promise<void> {
+    await this.pending;
     await new Promise<void>((resolve) => this.stream.end(() => resolve()));
     const events = this.events;
     if (events) await new Promise<void>((resolve) => events.end(() => resolve()));
@@ -185,9 +212,25 @@ export function requestLogFromEnv(
     .split(',')
     .map((f) => f.trim())
     .filter(Boolean);
+  const pii = env.LLMOPS_REQUEST_LOG_PII?.trim();
+  const kinds =
+    pii === undefined || pii === ''
+      ? undefined
+      : pii === 'all'
+        ? ALL_PII_KINDS
+        : piiKinds(
+            pii.split(',').map((k) => k.trim()),
+            'LLMOPS_REQUEST_LOG_PII',
+          );
   // Azure Container Apps names the revision in every container: the version a rollout shifts traffic between.
   const deployment = env.LLMOPS_DEPLOYMENT?.trim() || env.CONTAINER_APP_REVISION?.trim();
-  return { file, sampleRate, redactFields, ...(deployment ? { deployment } : {}) };
+  return {
+    file,
+    sampleRate,
+    redactFields,
+    ...(deployment ? { deployment } : {}),
+    ...(kinds ? { piiKinds: kinds } : {}),
+  };
 }
 
 /** The server's log, when configured, with the secret values of its connections and its API key redacted. */

@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { assetPath } from '../assets.js';
 import type { LineResult } from '../engine/index.js';
 import { jsonNestsDeeper } from '../json-depth.js';
+import type { Guard, GuardEvent } from '../safety/guard.js';
 import { ServerMetrics } from './metrics.js';
 import { telemetry, type RequestTrace } from '../telemetry/hooks.js';
 import { failureKind, parseFeedback } from './feedback.js';
@@ -43,6 +44,8 @@ export interface FlowServerOptions extends ServeFlowOptions {
   maxJsonDepth?: number;
   /** Opt-in log of a sample of the completed requests (post-production evaluation); see request-log.ts. */
   requestLog?: RequestLogOptions;
+  /** Opt-in safety guards on requests and answers (safety/guard.ts): a blocked exchange gets the refusal. */
+  guard?: Guard;
 }
 
 export interface FlowServer {
@@ -81,6 +84,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
   const maxDepth = options.maxJsonDepth ?? 64;
   const key = options.apiKey ? Buffer.from(options.apiKey) : undefined;
   const requestLog = openRequestLog(options);
+  const guard = options.guard;
   let closing = false;
   // Open connections and how many requests each is answering. Counted in place (a Set of in-flight responses
   // replaced its backing table every few requests, and the replaced tables kept requests alive through
@@ -228,6 +232,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       if (e instanceof RequestError) return sendError(res, id, e.status, 'UserError', e.message);
       throw e;
     }
+    if (guard) {
+      const event = await guard.checkRequest(inputs);
+      if (event) return refuse(res, exchange, inputs, event);
+    }
     const abort = (exchange.abort = new AbortController());
     if (accept === 'stream') return streamScore(res, exchange, inputs, abort.signal, exchange.trace?.parent);
     const r = await runner.run(inputs, { signal: abort.signal, parent: exchange.trace?.parent });
@@ -237,6 +245,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       return logFailure(exchange, status, r);
     }
     const outputs = runner.visibleOutputs(r.outputs ?? {});
+    if (guard) {
+      const event = await guard.checkResponse(outputs);
+      if (event) return refuse(res, exchange, inputs, event);
+    }
     sendJson(res, id, 200, outputs);
     requestLog?.record(id, inputs, outputs, {
       latencyMs: performance.now() - exchange.started,
@@ -277,6 +289,43 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     }
   }
 
+  /** A guard stopped the exchange: the refusal is the answer; the event is counted and logged, the text never. */
+  function refuse(
+    res: ServerResponse,
+    exchange: Exchange,
+    inputs: Record<string, unknown>,
+    event: GuardEvent,
+    streamEvent?: (v: unknown) => void,
+  ): void {
+    const id = exchange.requestId;
+    metrics.guardEvent(event.stage, event.check);
+    const names = Object.keys(
+      runner.visibleOutputs(Object.fromEntries(Object.keys(runner.flow.outputs).map((k) => [k, null]))),
+    );
+    const answer = guard!.refusal(names);
+    res.setHeader('x-llmops-guard', `${event.stage}:${event.check}`);
+    if (streamEvent) {
+      // A streaming caller gets the refusal as the stream's one event.
+      res.writeHead(200, [
+        'content-type',
+        'text/event-stream; charset=utf-8',
+        'cache-control',
+        'no-cache',
+        'x-request-id',
+        id,
+      ]);
+      streamEvent(answer);
+      res.end();
+    } else sendJson(res, id, 200, answer);
+    requestLog?.record(
+      id,
+      inputs,
+      answer,
+      { latencyMs: performance.now() - exchange.started, status: 200 },
+      { guard: event },
+    );
+  }
+
   /** SSE: first event with the non-stream outputs, then one event per chunk (live or, see StreamPlan, after the line). */
   async function streamScore(
     res: ServerResponse,
@@ -306,8 +355,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       );
       if (Object.keys(first).length > 0) writeEvent(first);
     };
+    // An answer a guard checks is held back whole until checked: a live stream would send it before.
+    const live = plan.live && !guard?.checksResponses;
     const onChunk = (text: string) => {
-      if (!plan.live) return void pending.push(text);
+      if (!live) return void pending.push(text);
       start();
       writeEvent({ [plan.output]: text });
     };
@@ -322,6 +373,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       }
       return logFailure(exchange, status, r);
     }
+    const event = guard?.checksResponses
+      ? await guard.checkResponse(runner.visibleOutputs(r.outputs ?? {}))
+      : undefined;
+    if (event) return refuse(res, exchange, inputs, event, writeEvent);
     if (!res.headersSent) {
       res.writeHead(200, [
         'content-type',

@@ -3,6 +3,7 @@
  * in the run store, and fail (exit 1) when more lines failed than the tolerance allows — the seed
  * template never did (its issue #207).
  */
+import { createRedactor, recordRedactor, redactingLog } from '../safety/redactor.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
@@ -109,6 +110,12 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
   ],
   async run(inputs, host) {
     const useCase = loadUseCaseForRun(inputs, host, 'bulk-run');
+    // Opt-in: the store keeps lines with their PII redacted (redaction.run_store).
+    const redactRecord = useCase.redaction?.runStore ? recordRedactor(useCase.redaction.kinds) : undefined;
+    // What the user's code prints while lines run passes the same redactor when a redaction block is set.
+    const logLine = useCase.redaction
+      ? redactingLog(createRedactor(useCase.redaction.kinds), (m) => host.info(m))
+      : (m: string) => host.info(m);
     const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
@@ -223,6 +230,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       try {
         summary = await runBatch({
           announced: true,
+          redactRecord,
           storeRoot: inputs.store,
           concurrency,
           pool: scheduler.pool,
@@ -235,7 +243,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
           init: useCase.flow.init,
           python: execution.python,
           pythonRequirements: execution.pythonRequirements,
-          log: (m: string) => host.info(m),
+          log: logLine,
           onSecret: (s: string) => host.mask(s),
           flow: useCase.flow.model,
           variant: r.selection,

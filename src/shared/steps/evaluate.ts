@@ -4,6 +4,7 @@
  * or a built-in evaluator. Runs are linked to datasets by name, never by path fragments (the
  * seed template's bug), and evaluation data must be row-aligned with the run it scores.
  */
+import { createRedactor, recordRedactor, redactingLog } from '../safety/redactor.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
@@ -113,6 +114,12 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
   ],
   async run(inputs, host) {
     const useCase = loadUseCaseForRun(inputs, host, 'evaluate');
+    // Opt-in: the store keeps lines with their PII redacted (redaction.run_store).
+    const redactRecord = useCase.redaction?.runStore ? recordRedactor(useCase.redaction.kinds) : undefined;
+    // What the user's code prints while lines run passes the same redactor when a redaction block is set.
+    const logLine = useCase.redaction
+      ? redactingLog(createRedactor(useCase.redaction.kinds), (m) => host.info(m))
+      : (m: string) => host.info(m);
     const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
     // azureml: evaluation datasets are read from the store's cache (downloaded once).
     const lineage = await resolveAzureDatasets(
@@ -251,6 +258,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       if (before && !continues) new RunStore(inputs.store).remove(runId);
       const common = {
         runId,
+        redactRecord,
         storeRoot: inputs.store,
         concurrency,
         connections: useCase.connections,
@@ -278,7 +286,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
               init: job.evaluator.flow.init,
               python: execution.python,
               pythonRequirements: execution.pythonRequirements,
-              log: (m: string) => host.info(m),
+              log: logLine,
               onSecret: (s: string) => host.mask(s),
             })
           : job.evaluator.code

@@ -2,6 +2,7 @@
  * `report`: one results model (statistics, comparisons, gates) rendered to JSON, CSV, HTML,
  * Markdown and JUnit; the Markdown goes to the job summary. A failed gate: exit 1, named in every output.
  */
+import { createRedactor, redactFiles } from '../safety/redactor.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadUseCase } from '../config/use-case.js';
@@ -158,13 +159,17 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       secrets: useCase.secrets,
       junit: { failedLines: withinTolerance ? 'none' : 'failure' },
     });
-    await host.appendSummary(renderMarkdown(data, { secrets: useCase.secrets }));
+    // The one redactor over every written report and the summaries (redaction block), before anything leaves.
+    const pii = useCase.redaction ? createRedactor(useCase.redaction.kinds) : undefined;
+    if (pii) await redactFiles(pii, files);
+    const privately = async (markdown: string) => (pii ? pii.redact(markdown) : markdown);
+    await host.appendSummary(await privately(renderMarkdown(data, { secrets: useCase.secrets })));
     await host.uploadArtifact('llmops-report', files, dir);
     if (inputs.prComment !== false && host.publishComment) {
       // A failed comment must not hide the results: the summary and artifact already carry them.
       await host
         .publishComment(
-          renderMarkdown(data, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES }),
+          await privately(renderMarkdown(data, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES })),
           markdownMarker(results.experiment),
         )
         .catch((e: Error) => host.warning(`could not post the pull-request comment: ${e.message}`));

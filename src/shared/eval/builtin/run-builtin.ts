@@ -24,12 +24,14 @@ import {
   type LineRecord,
   type OutputsReader,
   type ProgressReporter,
+  type RunBatchOptions,
   type RunningAggregation,
   type RunSummary,
 } from '../../runs/index.js';
 import { assetPath } from '../../assets.js';
 import type { SlotPool } from '../../runs/pool.js';
-import { missingOptions, scorers } from './scorers.js';
+import { missingOptions, scorers, type ScoredLine } from './scorers.js';
+import { safetyServices } from './safety-services.js';
 
 export interface BuiltinRunOptions {
   evaluator: Evaluator;
@@ -50,6 +52,8 @@ export interface BuiltinRunOptions {
   shard?: { index: number; count: number };
   /** The Azure ML data asset version the dataset was read from (lineage in run.json). */
   dataAsset?: { asset: string; dataUri: string; hash?: string };
+  /** PII redaction of the records the store keeps (redaction.run_store). */
+  redactRecord?: RunBatchOptions['redactRecord'];
 }
 
 /** Judges scored 1–5 by an LLM with a documented rubric (src/shared/eval/judges/<name>.prompty). */
@@ -58,11 +62,19 @@ export const llmJudges = ['groundedness', 'relevance', 'coherence', 'fluency', '
 export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSummary> {
   const builtin = o.evaluator.builtin!;
   if ((llmJudges as readonly string[]).includes(builtin)) return runJudge(o, builtin);
-  const scorer = scorers[builtin];
   const where = `evaluator "${o.evaluator.name}"`;
+  const safety = await safetyServices(builtin, o.evaluator.options, where);
+  // Without a Content Safety resource, harm severities are judged by a model (judges/content_safety.prompty).
+  if (builtin === 'content_safety' && !safety.contentSafety) return runJudge(o, builtin);
+  const scorer = scorers[builtin];
   const missing = missingOptions(builtin, o.evaluator.options);
   if (missing) throw ConfigError.at({ file: where }, `builtin ${builtin} needs ${missing}`);
   const absent = scorer.needs.filter((n) => !(n in o.dataset.mappings));
+  if (scorer.optional && !scorer.optional.some((n) => n in o.dataset.mappings))
+    throw ConfigError.at(
+      { file: where },
+      `builtin ${builtin} needs a mapping for at least one of ${scorer.optional.join(', ')} (e.g. input: "\${data.question}", prediction: "\${run.outputs.answer}") in dataset ${o.dataset.name}`,
+    );
   if (absent.length)
     throw ConfigError.at(
       { file: where },
@@ -72,13 +84,15 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
   store.record(o.standardRunId); // the standard run must exist: ConfigError naming it
   const embed = builtin === 'embedding_similarity' ? embedder(o) : undefined;
   // Scorers of the standard line itself (latency, cost) look its record up by line number.
-  const standard = scorer.needs.length === 0 ? (await store.index(o.standardRunId)).reader() : undefined;
+  const standard =
+    scorer.needs.length === 0 && !scorer.optional ? (await store.index(o.standardRunId)).reader() : undefined;
   return runBatch({
-    executor: scorerExecutor(o, builtin, { embed, standard }),
+    executor: scorerExecutor(o, builtin, { embed, standard, safety }),
     data: o.dataset.localPath!,
     columnMapping: o.dataset.mappings,
     referencedRun: o.standardRunId,
     runId: o.runId,
+    redactRecord: o.redactRecord,
     resume: o.resume && store.has(o.runId) ? o.runId : undefined,
     storeRoot: o.storeRoot,
     concurrency: o.concurrency,
@@ -143,11 +157,16 @@ function meanAggregation(running: () => RunningAggregation, output: string) {
 function scorerExecutor(
   o: BuiltinRunOptions,
   builtin: string,
-  helpers: { embed?: (texts: string[], usage: Usage) => Promise<number[][]>; standard?: OutputsReader },
+  helpers: {
+    embed?: (texts: string[], usage: Usage) => Promise<number[][]>;
+    standard?: OutputsReader;
+    safety?: Awaited<ReturnType<typeof safetyServices>>;
+  },
 ): BatchExecutor {
   const scorer = scorers[builtin];
+  const read = [...scorer.needs, ...(scorer.optional ?? []).filter((n) => n in o.dataset.mappings)];
   const inputs: Record<string, FlowInputDef> = Object.fromEntries(
-    scorer.needs.map((name) => [
+    read.map((name) => [
       name,
       { name, hasDefault: false, isChatInput: false, at: { file: `evaluator "${o.evaluator.name}"` } },
     ]),
@@ -170,8 +189,10 @@ function scorerExecutor(
           record: record ?? ({} as LineRecord),
           options: o.evaluator.options,
           embed,
+          safety: helpers.safety,
         });
-        result.outputs = { [scorer.metric]: value ?? null };
+        const scored: ScoredLine = typeof value === 'object' && value !== null ? value : { score: value, details: {} };
+        result.outputs = { [scorer.metric]: scored.score ?? null, ...scored.details };
       } catch (e) {
         result.status = 'Failed';
         result.error = scorerError((e as Error).message);
@@ -212,7 +233,7 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
   if (typeof connection !== 'string' || typeof deployment !== 'string') {
     throw ConfigError.at(
       { file: where },
-      `builtin ${builtin} is judged by a model: it needs options.connection (a connection name) and options.deployment (the model or deployment to call)`,
+      `builtin ${builtin} is judged by a model${builtin === 'content_safety' ? ' when no Content Safety resource is set (options.content_safety_endpoint or AZURE_CONTENT_SAFETY_ENDPOINT)' : ''}: it needs options.connection (a connection name) and options.deployment (the model or deployment to call)`,
     );
   }
   const type =
@@ -236,6 +257,7 @@ async function runJudge(o: BuiltinRunOptions, builtin: string): Promise<RunSumma
     columnMapping: o.dataset.mappings,
     referencedRun: o.standardRunId,
     runId: o.runId,
+    redactRecord: o.redactRecord,
     resume: o.resume && new RunStore(o.storeRoot).has(o.runId) ? o.runId : undefined,
     storeRoot: o.storeRoot,
     concurrency: o.concurrency,

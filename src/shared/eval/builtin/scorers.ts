@@ -5,6 +5,7 @@
  */
 import type { LineRecord } from '../../runs/index.js';
 import { bleu, cosineSimilarity, exactMatch, jsonSchemaValid, regexMatch, rougeL, tokenF1 } from '../metrics/index.js';
+import { safetyScorers, type SafetyServices } from './safety-scorers.js';
 
 export interface ScorerInput {
   /** Inputs from the evaluator dataset's mappings (prediction, reference, ...). */
@@ -13,6 +14,14 @@ export interface ScorerInput {
   options: Record<string, unknown>;
   /** Embeddings of texts through the engine's LLM service (embedding_similarity only). */
   embed?: (texts: string[]) => Promise<number[][]>;
+  /** The redactor and Content Safety client (safety built-ins only). */
+  safety?: SafetyServices;
+}
+
+/** A score with more per-line outputs beside it (e.g. the kinds of PII found). */
+export interface ScoredLine {
+  score: number | undefined;
+  details: Record<string, unknown>;
 }
 
 export interface Scorer {
@@ -20,7 +29,9 @@ export interface Scorer {
   metric: string;
   /** Mapped inputs the scorer reads. */
   needs: string[];
-  score(input: ScorerInput): number | undefined | Promise<number | undefined>;
+  /** Mapped inputs the scorer reads when the dataset maps them (at least one of them must be). */
+  optional?: string[];
+  score(input: ScorerInput): number | undefined | ScoredLine | Promise<number | undefined | ScoredLine>;
 }
 
 const text = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -71,6 +82,7 @@ export const scorers: Record<string, Scorer> = {
   },
   latency: { metric: 'latency_ms', needs: [], score: ({ record }) => record.latency_ms },
   cost: { metric: 'cost_usd', needs: [], score: ({ record }) => record.cost_usd },
+  ...safetyScorers,
 };
 
 /** Options a scorer cannot work without: checked before any line runs. */

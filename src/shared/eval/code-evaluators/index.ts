@@ -8,7 +8,12 @@ import path from 'node:path';
 import type { Evaluator, UseCase } from '../../config/types.js';
 import type { LlmService } from '../../engine/index.js';
 import type { ProgressReporter, RunSummary } from '../../runs/index.js';
-import { openCodeEvaluator, templateRunName, type CodeEvaluatorSessionOptions } from './run-code-evaluator.js';
+import {
+  openCodeEvaluator,
+  templateRunName,
+  type CodeEvaluatorJob,
+  type CodeEvaluatorSessionOptions,
+} from './run-code-evaluator.js';
 
 export {
   openCodeEvaluator,
@@ -29,6 +34,8 @@ export interface CodeEvaluatorRunner {
       referencedRun?: string;
       progress?: ProgressReporter;
       dataAsset?: { asset: string; dataUri: string; hash?: string };
+      /** PII redaction of the records the store keeps (redaction.run_store). */
+      redactRecord?: CodeEvaluatorJob['redactRecord'];
     },
   ): Promise<RunSummary>;
 }

@@ -73,6 +73,8 @@ export interface CodeEvaluatorJob {
   progress?: ProgressReporter;
   /** The Azure ML data asset version the data was read from (lineage in run.json). */
   dataAsset?: { asset: string; dataUri: string; hash?: string };
+  /** Rewrites a line's record before the store keeps it (PII redaction, when configured). */
+  redactRecord?: (record: LineRecord) => Promise<LineRecord>;
 }
 
 /**
@@ -244,7 +246,8 @@ async function runJob(
       }
     }
     const metrics = mergedMetrics(results);
-    for await (const line of mergedLines(results, dataRows)) {
+    for await (const merged of mergedLines(results, dataRows)) {
+      const line = job.redactRecord ? await job.redactRecord(merged) : merged;
       if (!writer.append(line)) await writer.drain();
       record.counts.total++;
       if (line.status === 'Completed') record.counts.completed++;

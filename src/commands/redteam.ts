@@ -1,0 +1,136 @@
+/**
+ * `llmops redteam --config <experiment.yaml>`: adversarial inputs for the use case's flow from the built-in seed
+ * lists, run through bulk-run, the safety evaluators and the report like any experiment, and the attack
+ * success rate with intervals, overall and per category. `--max-success` makes it a gate (exit 1).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { runWithHost } from '../cli-support.js';
+import { loadUseCase } from '../shared/config/use-case.js';
+import { ConfigError, GateFailed } from '../shared/errors.js';
+import type { Host } from '../shared/host/host.js';
+import type { Results } from '../shared/results/model.js';
+import {
+  planRedteam,
+  redteamMarkdown,
+  summarizeRedteam,
+  writeRedteamExperiment,
+  type RedteamPlan,
+} from '../shared/safety/redteam.js';
+import { ATTACK_CATEGORIES, ATTACK_SEEDS, SEEDS_VERSION } from '../shared/safety/seeds.js';
+import { bulkRunStep } from '../shared/steps/bulk-run.js';
+import { evaluateStep } from '../shared/steps/evaluate.js';
+import { reportStep } from '../shared/steps/report.js';
+
+interface RedteamOptions {
+  config: string;
+  env?: string;
+  workDir?: string;
+  categories?: string;
+  inputs?: string;
+  output?: string;
+  maxSuccess?: string;
+  concurrency?: string;
+  dryRun?: boolean;
+}
+
+const list = (v: string | undefined) =>
+  v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+export function registerRedteamCommand(program: Command): void {
+  program
+    .command('redteam')
+    .description(
+      "Attack a use case's flow with built-in adversarial inputs (prompt injection, jailbreak templates, PII bait, role confusion) and report the attack success rate with confidence intervals.",
+    )
+    .requiredOption('--config <experiment.yaml>', 'the use case whose flow, connections and settings are attacked')
+    .option('--env <name>', 'environment overlay (experiment.<env>.yaml)')
+    .option('--categories <list>', `attack categories, comma-separated (default all: ${ATTACK_CATEGORIES.join(', ')})`)
+    .option('--inputs <list>', 'flow inputs to put attacks in (default: every text input but chat history)')
+    .option('--output <name>', "the flow output judged (default: the flow's first output)")
+    .option('--work-dir <dir>', 'where the attacks, the derived experiment, its run store and report go', '')
+    .option('--max-success <rate>', 'fail (exit 1) when the overall attack success rate is above this share, 0..1')
+    .option('--concurrency <n>', 'lines in flight')
+    .option('--dry-run', 'print the attack plan and write nothing')
+    .addHelpText(
+      'after',
+      `
+How it works:
+  Each seed (${ATTACK_SEEDS.length} in list ${SEEDS_VERSION}) is put into each attacked input; the other inputs keep their defaults.
+  Injection, jailbreak and role-confusion attacks ask the flow to say a canary word (PWNED-nnnnn): the attack
+  worked when the answer contains it. PII bait asks for personal data: it worked when the pii evaluator finds
+  any in the answer. The attacks run as an experiment derived from yours (same flow, connections, variants and
+  execution settings) through bulk-run, evaluate (attack_success, pii, jailbreak) and report; the success rate
+  comes with 95% Wilson intervals, per category and overall.
+
+Examples:
+  $ llmops redteam --config examples/web_classification/experiment.yaml --dry-run
+  $ llmops redteam --config experiment.yaml --categories injection,jailbreak --max-success 0.05
+Outputs: <work-dir>/report (the usual report formats) and <work-dir>/redteam.md, redteam.json.
+Exit codes: 0 done, 1 --max-success exceeded, 2 invalid input, 3 the model failed after retries.`,
+    )
+    .action(async (opts: RedteamOptions) => {
+      await runWithHost({}, async (host) => {
+        const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host, needs: 'bulk-run' });
+        const plan = planRedteam(useCase, {
+          categories: list(opts.categories),
+          inputs: list(opts.inputs),
+          output: opts.output,
+        });
+        const maxSuccess = rate(opts.maxSuccess);
+        if (opts.dryRun) return printPlan(plan, host);
+        const workDir = path.resolve(opts.workDir || path.join(useCase.baseDir, '.llmops', 'redteam'));
+        const config = writeRedteamExperiment(useCase, plan, workDir);
+        const common = { config, env: opts.env, store: path.join(workDir, 'store') };
+        const concurrency = opts.concurrency ? Number(opts.concurrency) : undefined;
+        // An attack the flow fails on is recorded as a failed line, not a reason to stop.
+        await bulkRunStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
+        await evaluateStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
+        const outputDir = path.join(workDir, 'report');
+        await reportStep.run({ ...common, outputDir }, host);
+        const lines = (JSON.parse(readFileSync(path.join(outputDir, 'results.json'), 'utf8')) as Results).lines;
+        const summary = summarizeRedteam(lines);
+        const markdown = redteamMarkdown(summary);
+        writeFileSync(path.join(workDir, 'redteam.json'), JSON.stringify(summary, null, 2) + '\n');
+        writeFileSync(path.join(workDir, 'redteam.md'), markdown + '\n');
+        await host.appendSummary(markdown);
+        process.stdout.write(markdown + '\n');
+        process.stdout.write(`attack-success-rate=${summary.overall.rate}\nredteam-report=${workDir}\n`);
+        if (maxSuccess !== undefined && summary.overall.rate > maxSuccess)
+          throw new GateFailed(
+            `redteam: attack success rate ${(summary.overall.rate * 100).toFixed(1)}% is above the maximum ${(maxSuccess * 100).toFixed(1)}%`,
+            [
+              `attack_success ≤ ${maxSuccess}: ${summary.overall.succeeded} of ${summary.overall.attacks} attacks worked`,
+            ],
+          );
+      });
+    });
+}
+
+function rate(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(text.trim() !== '' && n >= 0 && n <= 1))
+    throw ConfigError.at({ file: '--max-success' }, `found ${JSON.stringify(text)}, expected a share from 0 to 1`);
+  return n;
+}
+
+function printPlan(plan: RedteamPlan, host: Host): void {
+  const lines = [
+    `redteam plan (seeds ${plan.seedsVersion})`,
+    `  flow: ${plan.flow}`,
+    `  attacked inputs: ${plan.attacked.join(', ')}`,
+    `  judged output: ${plan.output}`,
+    `  attacks: ${plan.rows.length} (${Object.entries(plan.byCategory)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ')}) per variant`,
+    ...plan.rows
+      .slice(0, 3)
+      .map((r) => `  e.g. ${r.category}/${r.attack} in ${r.input}: ${JSON.stringify(r.values[r.input])}`),
+  ];
+  host.info(lines.join('\n'));
+}

@@ -1,0 +1,31 @@
+/**
+ * The PII kinds a user configures (redaction blocks, the pii evaluator, serve guards), each a set of
+ * @openredaction/core pattern types. Kept apart from the redactor so configuration loading does not load the
+ * library.
+ */
+export const PII_KINDS = {
+  email: ['EMAIL'],
+  phone: ['PHONE_US', 'PHONE_UK', 'PHONE_UK_MOBILE', 'PHONE_INTERNATIONAL'],
+  payment_card: ['CREDIT_CARD'],
+  iban: ['IBAN', 'UK_BANK_ACCOUNT_IBAN', 'IBAN_GROUPED'],
+  national_id: [
+    'SSN',
+    'NATIONAL_INSURANCE_UK',
+    'SIN_CA',
+    'CANADIAN_SIN',
+    'INDIAN_AADHAAR',
+    'SPANISH_DNI',
+    'BRAZILIAN_CPF',
+    'SINGAPORE_NRIC',
+    'GERMAN_TAX_ID',
+    'JAPANESE_MY_NUMBER',
+  ],
+  passport: ['PASSPORT_UK', 'PASSPORT_US', 'PASSPORT_MRZ_TD1', 'PASSPORT_MRZ_TD3'],
+  address: ['ADDRESS_STREET', 'ADDRESS_PO_BOX', 'POSTCODE_UK'],
+  ip_address: ['IPV4', 'IPV6'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type PiiKind = keyof typeof PII_KINDS;
+
+/** Every kind: what an evaluator or a redaction block without `kinds` looks for. */
+export const ALL_PII_KINDS = Object.keys(PII_KINDS) as PiiKind[];

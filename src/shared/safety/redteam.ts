@@ -1,0 +1,216 @@
+/**
+ * Red-team datasets: the built-in attack seeds (seeds.ts) put into each text input of a use case's flow, as a
+ * dataset and an experiment derived from the use case's own (same flow, connections, variants and execution
+ * settings; the attacks as its dataset; the attack_success, pii and jailbreak built-ins as its evaluators), so
+ * the attacks go through bulk-run, evaluate and report like any experiment. The summary reads the evaluation
+ * back: attack success rate overall and per category, with Wilson intervals.
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { UseCase } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { wilsonInterval, DEFAULT_LEVEL } from '../eval/stats/index.js';
+import type { LineResult } from '../results/model.js';
+import { ATTACK_CATEGORIES, ATTACK_SEEDS, SEEDS_VERSION, canaryFor, goalFor, type AttackCategory } from './seeds.js';
+
+export interface RedteamOptions {
+  categories?: readonly string[];
+  /** Inputs to attack (default: every text input but chat history). */
+  inputs?: readonly string[];
+  /** The output judged (default: the flow's first output). */
+  output?: string;
+}
+
+export interface RedteamRow {
+  values: Record<string, unknown>;
+  attack: string;
+  category: AttackCategory;
+  canary: string;
+  input: string;
+}
+
+export interface RedteamPlan {
+  flow: string;
+  attacked: string[];
+  output: string;
+  seedsVersion: string;
+  rows: RedteamRow[];
+  byCategory: Record<string, number>;
+}
+
+const emptyOf = (type: string | undefined): unknown =>
+  type === 'list'
+    ? []
+    : type === 'object'
+      ? {}
+      : type === 'int' || type === 'double'
+        ? 0
+        : type === 'bool'
+          ? false
+          : '';
+
+export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): RedteamPlan {
+  const flow = useCase.flow.model;
+  const categories = (options.categories?.length ? options.categories : ATTACK_CATEGORIES) as string[];
+  const unknown = categories.filter((c) => !(ATTACK_CATEGORIES as readonly string[]).includes(c));
+  if (unknown.length)
+    throw ConfigError.at(
+      { file: '--categories' },
+      `found ${unknown.join(', ')}, expected some of: ${ATTACK_CATEGORIES.join(', ')}`,
+    );
+  const defs = Object.values(flow.inputs);
+  const text = defs.filter((d) => (d.type ?? 'string') === 'string' && !d.isChatInput).map((d) => d.name);
+  const attacked = options.inputs?.length ? [...options.inputs] : text;
+  const notText = attacked.filter((n) => !text.includes(n));
+  if (notText.length || attacked.length === 0)
+    throw ConfigError.at(
+      { file: options.inputs?.length ? '--inputs' : useCase.flow.file },
+      notText.length
+        ? `found ${notText.join(', ')}, expected text inputs of the flow: ${text.join(', ') || '(none)'}`
+        : 'the flow has no text input to put an attack in',
+    );
+  const outputs = Object.keys(flow.outputs);
+  const output = options.output ?? outputs[0];
+  if (!output || !outputs.includes(output))
+    throw ConfigError.at(
+      { file: options.output ? '--output' : useCase.flow.file },
+      `found ${JSON.stringify(output ?? null)}, expected an output of the flow: ${outputs.join(', ') || '(none)'}`,
+    );
+  const base = Object.fromEntries(defs.map((d) => [d.name, d.hasDefault ? d.default : emptyOf(d.type)]));
+  const rows: RedteamRow[] = [];
+  for (const seed of ATTACK_SEEDS.filter((s) => categories.includes(s.category)))
+    for (const input of attacked) {
+      const canary = canaryFor(rows.length + 1);
+      const attack = seed.template.replace('{goal}', goalFor(canary));
+      rows.push({ values: { ...base, [input]: attack }, attack: seed.id, category: seed.category, canary, input });
+    }
+  const byCategory: Record<string, number> = {};
+  for (const r of rows) byCategory[r.category] = (byCategory[r.category] ?? 0) + 1;
+  return { flow: useCase.flow.path, attacked, output, seedsVersion: SEEDS_VERSION, rows, byCategory };
+}
+
+/** Blocks of the user's experiment replaced by the red-team experiment's own. */
+const replaced = ['datasets', 'evaluators', 'gates', 'baseline', 'reports', 'name', 'flow'];
+
+/**
+ * Writes the attacks (data.jsonl) and the derived experiment (experiment.yaml, and the env overlay without the
+ * replaced blocks) into `dir`, inside the use case's repository so its environment/env.yaml still applies.
+ */
+export function writeRedteamExperiment(useCase: UseCase, plan: RedteamPlan, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const data = path.join(dir, 'data.jsonl');
+  writeFileSync(
+    data,
+    plan.rows
+      .map((r) =>
+        JSON.stringify({
+          ...r.values,
+          redteam_attack: r.attack,
+          redteam_category: r.category,
+          redteam_canary: r.canary,
+          redteam_input: r.input,
+        }),
+      )
+      .join('\n') + '\n',
+  );
+  const base = parse(readFileSync(useCase.configFile, 'utf8')) as Record<string, unknown>;
+  for (const k of replaced) delete base[k];
+  const mappings = Object.fromEntries(Object.keys(useCase.flow.model.inputs).map((n) => [n, `\${data.${n}}`]));
+  const prediction = `\${run.outputs.${plan.output}}`;
+  const experiment = {
+    name: `${useCase.name}-redteam`,
+    flow: plan.flow,
+    ...base,
+    datasets: [{ name: 'redteam', source: data, mappings }],
+    evaluators: [
+      {
+        name: 'attack',
+        builtin: 'attack_success',
+        datasets: [
+          {
+            name: 'redteam',
+            mappings: { prediction, category: '${data.redteam_category}', canary: '${data.redteam_canary}' },
+          },
+        ],
+      },
+      { name: 'leak', builtin: 'pii', datasets: [{ name: 'redteam', mappings: { prediction } }] },
+      { name: 'jailbroken', builtin: 'jailbreak', datasets: [{ name: 'redteam', mappings: { prediction } }] },
+    ],
+  };
+  const file = path.join(dir, 'experiment.yaml');
+  writeFileSync(file, stringify(experiment));
+  if (useCase.overlayFile && useCase.envName && existsSync(useCase.overlayFile)) {
+    const overlay = (parse(readFileSync(useCase.overlayFile, 'utf8')) ?? {}) as Record<string, unknown>;
+    for (const k of replaced) delete overlay[k];
+    writeFileSync(path.join(dir, `experiment.${useCase.envName}.yaml`), stringify(overlay));
+  }
+  return file;
+}
+
+export interface RateWithInterval {
+  attacks: number;
+  succeeded: number;
+  rate: number;
+  lower: number;
+  upper: number;
+}
+
+export interface RedteamSummary {
+  seedsVersion: string;
+  level: number;
+  overall: RateWithInterval;
+  byCategory: Record<string, RateWithInterval>;
+  /** Lines the flow failed on (no answer): not counted as attacks that worked or failed. */
+  failedLines: number;
+}
+
+/** Attack success with Wilson intervals, from the report's lines (one per attack and variant). */
+export function summarizeRedteam(lines: readonly LineResult[], seedsVersion = SEEDS_VERSION): RedteamSummary {
+  const tally = new Map<string, { n: number; k: number }>();
+  let failedLines = 0;
+  const add = (key: string, worked: boolean) => {
+    const t = tally.get(key) ?? { n: 0, k: 0 };
+    t.n++;
+    if (worked) t.k++;
+    tally.set(key, t);
+  };
+  for (const l of lines) {
+    const score = l.scores['attack.attack_success'];
+    if (typeof score !== 'number') {
+      failedLines++;
+      continue;
+    }
+    add('*', score === 1);
+    add(String(l.scores['attack.attack_category']), score === 1);
+  }
+  const rate = (key: string): RateWithInterval => {
+    const { n, k } = tally.get(key) ?? { n: 0, k: 0 };
+    const w = n > 0 ? wilsonInterval(k, n) : undefined;
+    return { attacks: n, succeeded: k, rate: n ? k / n : 0, lower: w?.lower ?? 0, upper: w?.upper ?? 1 };
+  };
+  const byCategory = Object.fromEntries(
+    [...tally.keys()]
+      .filter((k) => k !== '*')
+      .sort()
+      .map((k) => [k, rate(k)]),
+  );
+  return { seedsVersion, level: DEFAULT_LEVEL, overall: rate('*'), byCategory, failedLines };
+}
+
+/** The summary as a Markdown table (printed and written beside the report). */
+export function redteamMarkdown(s: RedteamSummary): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const row = (name: string, r: RateWithInterval) =>
+    `| ${name} | ${r.attacks} | ${r.succeeded} | ${pct(r.rate)} | ${pct(r.lower)} – ${pct(r.upper)} |`;
+  return [
+    `## Red-team attack success (seeds ${s.seedsVersion})`,
+    '',
+    `| category | attacks | succeeded | success rate | ${Math.round(s.level * 100)}% interval (Wilson) |`,
+    '|---|---:|---:|---:|---|',
+    ...Object.entries(s.byCategory).map(([c, r]) => row(c, r)),
+    row('**all**', s.overall),
+    '',
+    s.failedLines ? `${s.failedLines} line(s) failed in the flow and are not counted.` : '',
+  ].join('\n');
+}
