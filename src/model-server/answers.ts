@@ -137,6 +137,8 @@ export function planChat(
   rules: readonly CompiledRule[],
   requestHash: number,
   seed: number,
+  /** How many times this exact request has been seen, this one included (for `answers` taken in turn). */
+  sight: () => number = () => 1,
 ): PlannedChat {
   const messages = body.messages as Message[];
   const n = typeof body.n === 'number' ? body.n : 1;
@@ -183,7 +185,10 @@ export function planChat(
   let text: string;
   if (found?.r.rule.json !== undefined) text = JSON.stringify(fillJson(found.r.rule.json, found.match));
   else if (found?.r.rule.answer !== undefined) text = fillTemplate(found.r.rule.answer, found.match);
-  else if ((body.response_format as Body | undefined)?.type === 'json_object') {
+  else if (found?.r.rule.answers !== undefined) {
+    const answers = found.r.rule.answers;
+    text = fillTemplate(answers[(sight() - 1) % answers.length], found.match);
+  } else if ((body.response_format as Body | undefined)?.type === 'json_object') {
     text = JSON.stringify({ echo: messages.map((m) => ({ role: m.role, content: contentText(m.content) })) });
   } else text = all();
 

@@ -30,8 +30,8 @@ export interface CompiledRule {
   rule: Rule;
 }
 
-const KEYS = new Set(['match', 'flags', 'scope', 'model', 'answer', 'json', 'tool_calls', 'error']);
-const ANSWER_KEYS = ['answer', 'json', 'tool_calls', 'error'] as const;
+const KEYS = new Set(['match', 'flags', 'scope', 'model', 'answer', 'answers', 'json', 'tool_calls', 'error']);
+const ANSWER_KEYS = ['answer', 'answers', 'json', 'tool_calls', 'error'] as const;
 
 /** Read and compile a rules file. Problems are ConfigErrors naming file:line:column. */
 export function loadRulesFile(path: string): CompiledRule[] {
@@ -93,6 +93,11 @@ export function compileRules(value: unknown, source?: SourceFile): CompiledRule[
     }
     if (rule.answer !== undefined && typeof rule.answer !== 'string')
       report([...at, 'answer'], `expected a text, found ${describeValue(rule.answer)}`);
+    if (
+      rule.answers !== undefined &&
+      !(Array.isArray(rule.answers) && rule.answers.length > 0 && rule.answers.every((a) => typeof a === 'string'))
+    )
+      report([...at, 'answers'], `expected a list of one or more texts, found ${describeValue(rule.answers)}`);
     checkToolCalls(rule.tool_calls, [...at, 'tool_calls'], report);
     checkError(rule.error, [...at, 'error'], report);
     if (regex) checkPlaceholders(rule, regex, at, report);
@@ -158,7 +163,7 @@ function checkPlaceholders(rule: Record<string, unknown>, regex: RegExp, at: Pat
   const groups = new RegExp(`${regex.source}|`).exec('')!;
   const count = groups.length - 1;
   const names = new Set(Object.keys(groups.groups ?? {}));
-  const text = JSON.stringify([rule.answer, rule.json, rule.tool_calls]);
+  const text = JSON.stringify([rule.answer, rule.answers, rule.json, rule.tool_calls]);
   for (const m of text.matchAll(/\{\{\s*([\w]+)\s*\}\}/g)) {
     const ref = m[1];
     const ok = /^\d+$/.test(ref) ? Number(ref) <= count : names.has(ref);

@@ -210,6 +210,9 @@ class LocalModel {
   private process(r: Route, text: string, req: IncomingMessage, res: ServerResponse): void {
     let reply: Reply;
     const hash = hashString(text, this.seed);
+    // Counted once per request, and only when something depends on it.
+    let nth: number | undefined;
+    const sight = () => (nth ??= this.sights.next(hash));
     try {
       let parsed: unknown;
       if (jsonNestsDeeper(text, MAX_JSON_DEPTH))
@@ -225,7 +228,7 @@ class LocalModel {
           'We could not parse the JSON body of your request. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.',
         );
       }
-      reply = this.answer(r, parsed, hash);
+      reply = this.answer(r, parsed, hash, sight);
       const limited = this.limit(reply.promptTokens + reply.completionTokens);
       if (limited) throw limited;
     } catch (e) {
@@ -236,10 +239,10 @@ class LocalModel {
     let delay = latencyMs;
     let fault: 'none' | '500' | 'drop' = 'none';
     if (faultRate > 0 || jitterMs > 0) {
-      const nth = this.sights.next(hash);
-      if (faultRate > 0 && unitFloat(this.seed, hash, nth, 1) < faultRate)
-        fault = unitFloat(this.seed, hash, nth, 2) < 0.5 ? '500' : 'drop';
-      if (jitterMs > 0) delay += Math.floor(unitFloat(this.seed, hash, nth, 3) * jitterMs);
+      const n = sight();
+      if (faultRate > 0 && unitFloat(this.seed, hash, n, 1) < faultRate)
+        fault = unitFloat(this.seed, hash, n, 2) < 0.5 ? '500' : 'drop';
+      if (jitterMs > 0) delay += Math.floor(unitFloat(this.seed, hash, n, 3) * jitterMs);
     }
     const finish = () => {
       if (this.closing || res.destroyed) return;
@@ -263,12 +266,12 @@ class LocalModel {
     else finish();
   }
 
-  private answer(r: Route, parsed: unknown, hash: number): Reply {
+  private answer(r: Route, parsed: unknown, hash: number, sight: () => number): Reply {
     const modelRequired = !r.azure;
     if (r.endpoint === 'chat') {
       const body = validateChat(parsed, modelRequired);
       const model = (body.model as string | undefined) ?? r.deployment!;
-      const plan = planChat(body, model, this.rules, hash, this.seed);
+      const plan = planChat(body, model, this.rules, hash, this.seed, sight);
       const id = `chatcmpl-${hexId(hash, this.seed)}`;
       const reply: Reply = { status: 200, promptTokens: plan.promptTokens, completionTokens: plan.completionTokens };
       if (body.stream === true) {

@@ -18,6 +18,11 @@ export interface Rule {
   model?: string;
   /** Text answer; `{{0}}` is the whole match, `{{1}}`… capture groups, `{{name}}` named groups. */
   answer?: string;
+  /**
+   * Text answers taken in turn by the sights of one exact request: the n-th time the same request is seen it gets
+   * `answers[(n − 1) mod length]` (templated like `answer`). Repeated sampling that varies, deterministically.
+   */
+  answers?: string[];
   /** JSON answer (templated string leaves), sent as the content text serialised with JSON.stringify. */
   json?: unknown;
   /** Tool calls to answer with (only when the request offers tools/functions and its last message is not a tool result). */

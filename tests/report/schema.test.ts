@@ -73,6 +73,7 @@ describe('results schema', () => {
       EvaluationResult: root.definitions!.evaluation,
       IntervalSummary: root.definitions!.interval,
       MetricResult: root.definitions!.metric,
+      RepeatedSummary: root.definitions!.repeated,
       ComparisonResult: root.definitions!.comparison,
       GateResult: root.definitions!.gate,
       LineResult: root.definitions!.line,

@@ -39,7 +39,7 @@ export interface UseCaseParts {
 
 export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p: string) => string }): UseCaseParts {
   const name = String(raw.name);
-  const datasets: Dataset[] = ((raw.datasets as Raw[]) ?? []).map((d) => toDataset(d, ctx.resolvePath));
+  const datasets: Dataset[] = ((raw.datasets as Raw[]) ?? []).map((d) => toDataset(d, ctx.resolvePath, raw.repeat));
   const evaluators: Evaluator[] = ((raw.evaluators as Raw[] | null) ?? []).map((e) => ({
     name: String(e.name),
     builtin: e.builtin as string | undefined,
@@ -349,7 +349,8 @@ function checkUnique(names: string[], report: (index: number, firstIndex: number
   names.forEach((n, i) => (first.has(n) ? report(i, first.get(n)!) : first.set(n, i)));
 }
 
-function toDataset(d: Raw, resolvePath: (p: string) => string): Dataset {
+function toDataset(d: Raw, resolvePath: (p: string) => string, experimentRepeat?: unknown): Dataset {
+  const repeat = d.repeat ?? experimentRepeat;
   const source = String(d.source ?? '');
   let localPath: string | undefined;
   if (source && !source.startsWith('azureml:')) {
@@ -364,6 +365,7 @@ function toDataset(d: Raw, resolvePath: (p: string) => string): Dataset {
     description: (d.description as string | undefined) ?? undefined,
     mappings: (d.mappings as Mappings) ?? {},
     ...(typeof d.cluster_by === 'string' ? { clusterBy: d.cluster_by } : {}),
+    ...(typeof repeat === 'number' && repeat > 1 ? { repeat } : {}),
   };
 }
 

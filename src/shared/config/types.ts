@@ -39,6 +39,8 @@ export interface Dataset {
    * paired comparisons of this dataset's per-line scores are clustered by it.
    */
   clusterBy?: string;
+  /** `repeat: K` (the dataset's, else the experiment's): every line runs K times. Absent: once. */
+  repeat?: number;
 }
 
 export interface EvaluatorDataset extends Dataset {

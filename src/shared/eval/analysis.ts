@@ -9,12 +9,15 @@ import type {
   ComparisonResult,
   EvaluationResult,
   MetricResult,
+  RepeatedSummary,
   Results,
   ScoreKind,
   VariantInfo,
 } from '../results/model.js';
 import { comparePaired, decideVerdict, summarize, type Comparison } from './stats/index.js';
 import { comparisonMde } from './stats/power.js';
+import { groupClusters } from './stats/clustered.js';
+import { consistency, passAtK } from './stats/repeat.js';
 import type { LineClusters } from './clusters.js';
 import { backingColumn } from './line-scores.js';
 
@@ -78,6 +81,8 @@ export function computeMetrics(
               ...(grouped && s.clusters !== undefined ? { clusteredBy: grouped.column, clusters: s.clusters } : {}),
             };
             result.scoreKey = scoreKey;
+            if (kind === 'boolean' && grouped?.repeat)
+              result.repeated = repeatedSummary(values, grouped.ids, grouped.repeat);
           }
         }
         out.push(result);
@@ -85,6 +90,27 @@ export function computeMetrics(
     }
   }
   return out;
+}
+
+/** pass@k and consistency of pass/fail scores whose clusters are the data lines of a `repeat: K` run. */
+function repeatedSummary(values: number[], ids: Int32Array, k: number): RepeatedSummary {
+  const { sums, counts } = groupClusters(values, ids);
+  const outcomes: number[][] = [];
+  let passSum = 0;
+  for (let g = 0; g < counts.length; g++) {
+    const n = counts[g];
+    const c = Math.round(sums[g]);
+    passSum += passAtK(n, c, Math.min(k, n));
+    outcomes.push([...Array<number>(c).fill(1), ...Array<number>(n - c).fill(0)]);
+  }
+  const agree = consistency(outcomes);
+  return {
+    k,
+    dataLines: counts.length,
+    passAtK: passSum / counts.length,
+    unanimousShare: agree.unanimousShare,
+    pairwiseAgreement: agree.pairwiseAgreement,
+  };
 }
 
 export interface CompareSettings {

@@ -12,12 +12,16 @@ import { displayPath, readData } from '../runs/data.js';
 /** One dataset's lines by cluster: `ids[lineNumber]` is the cluster index (0..count-1). */
 export interface DatasetClusters {
   column: string;
+  /** Set when the clusters are exactly the data lines of a run with `repeat: K` (K answers per cluster). */
+  repeat?: number;
   ids: Int32Array;
   count: number;
 }
 
 /** The cluster of every value a statistic reads, in the order it reads them. */
 export interface ClusterAssignment {
+  /** Every value's dataset ran with this `repeat: K`, and its cluster is its data line. */
+  repeat?: number;
   /** The column (or columns, when datasets differ) the lines are clustered by. */
   column: string;
   ids: Int32Array;
@@ -77,7 +81,7 @@ export class LineClusters {
       const c = out.start(this.byDataset.get(run.dataset));
       for (let i = 0; i < run.size; i++) if (run.score(key, i) !== undefined) out.push(c, i);
     }
-    return { column: this.columnOf(runs), ids: out.done() };
+    return { column: this.columnOf(runs), ids: out.done(), ...this.repeatOf(runs) };
   }
 
   /**
@@ -104,6 +108,12 @@ export class LineClusters {
         if (run.score(key, i) !== undefined && ref.score(referenceKey, i) !== undefined) out.push(c, i);
     }
     return { column: this.columnOf(runs), ids: out.done() };
+  }
+
+  private repeatOf(runs: RunLines[]): { repeat?: number } {
+    const ks = new Set(runs.map((r) => this.byDataset.get(r.dataset)?.repeat));
+    const [k] = ks;
+    return ks.size === 1 && k !== undefined ? { repeat: k } : {};
   }
 
   private columnOf(runs: RunLines[]): string {

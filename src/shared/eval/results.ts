@@ -21,7 +21,7 @@ import type {
 import { FAILED_LINES_KEPT, type LineColumns, type ReportData } from '../results/report-data.js';
 import type { RunsFile } from '../results/handoff.js';
 import { computeComparisons, computeMetrics, type Analysed } from './analysis.js';
-import { LineClusters, readDatasetClusters } from './clusters.js';
+import { LineClusters, readDatasetClusters, type DatasetClusters } from './clusters.js';
 import { evaluateGates } from './gates.js';
 
 /** What the results read from the run store (runs/store.ts RunStore). */
@@ -44,6 +44,8 @@ export interface AssembleOptions {
   datasetSources: Record<string, string>;
   /** Datasets that declare cluster_by: the column, and the local file to read it from. */
   clusterBy?: Record<string, { column: string; file?: string }>;
+  /** Datasets run with `repeat: K` (K > 1): their K repetitions of a data line are one cluster. */
+  repeat?: Record<string, number>;
   build?: string;
   minLines?: number;
 }
@@ -146,6 +148,18 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
   };
 }
 
+/**
+ * Clusters of a run with `repeat: K`: line n is a repetition of data line ⌊n / K⌋, so the data line (or, with
+ * cluster_by too, the data line's own cluster) is the unit every interval and paired test counts.
+ */
+function repeatedClusters(lines: number, k: number, byData?: DatasetClusters): DatasetClusters {
+  const ids = new Int32Array(lines);
+  for (let n = 0; n < lines; n++) ids[n] = byData ? byData.ids[Math.floor(n / k)] : Math.floor(n / k);
+  const count = byData ? byData.count : Math.ceil(lines / k);
+  if (byData) return { column: `${byData.column} (repeat ${k})`, ids, count };
+  return { column: `data line (repeat ${k})`, ids, count, repeat: k };
+}
+
 /** The cluster of every line of the datasets that declare cluster_by and were run; undefined when none. */
 async function lineClusters(o: AssembleOptions): Promise<LineClusters | undefined> {
   const clusters = new LineClusters();
@@ -154,13 +168,18 @@ async function lineClusters(o: AssembleOptions): Promise<LineClusters | undefine
     // An azureml: dataset's file is in the cache of the machine that ran it; without it lines stay unclustered.
     if (runs.length === 0 || !file) continue;
     const c = await readDatasetClusters(file, column);
-    const longest = Math.max(...runs.map((r) => r.lines));
+    const longest = Math.max(...runs.map((r) => r.lines)) / (o.repeat?.[dataset] ?? 1);
     if (longest > c.ids.length)
       throw ConfigError.at(
         { file: displayPath(file) },
         `has ${c.ids.length} rows but a run of dataset "${dataset}" has ${longest} lines: the data changed since bulk-run; expected the file the runs read (run bulk-run again)`,
       );
     clusters.set(dataset, c);
+  }
+  for (const [dataset, k] of Object.entries(o.repeat ?? {})) {
+    const runs = o.runs.runs.filter((r) => r.dataset === dataset);
+    if (runs.length === 0 || k <= 1) continue;
+    clusters.set(dataset, repeatedClusters(Math.max(...runs.map((r) => r.lines)), k, clusters.get(dataset)));
   }
   return clusters.size ? clusters : undefined;
 }

@@ -9,6 +9,7 @@
  * `replay` (use; a miss is an error naming the missing request, no network call — for offline CI).
  * @module
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +28,23 @@ export interface CacheOptions {
   maxBytes?: number;
   /** Clock, for tests of the TTL. */
   now?: () => number;
+}
+
+/**
+ * The repetition (`repeat: K`) of the line whose calls run inside: repetitions send the same requests, and a
+ * shared cached answer would make them identical. Repetition 0 keeps the plain key, so existing caches still hit.
+ * Held in async context so the engine need not carry it through every node to the client.
+ */
+const repetitionScope = new AsyncLocalStorage<number>();
+
+/** Runs `work` (one line's execution) with the calls it makes cached as repetition `index`. */
+export function asRepetition<T>(index: number, work: () => T): T {
+  return repetitionScope.run(index, work);
+}
+
+/** The repetition the current line runs as, if any (to carry it across a hop the async context does not follow). */
+export function currentRepetition(): number | undefined {
+  return repetitionScope.getStore();
 }
 
 /** What identifies a call. */
@@ -111,11 +129,12 @@ export class ResponseCache {
     return this.mode === 'write' || this.mode === 'readwrite';
   }
 
-  /** The content address of a call. */
+  /** The content address of a call; a repetition after the first (`repeat: K`) gets its own. */
   keyOf(parts: CacheKeyParts): string {
-    return createHash('sha256')
-      .update(stableStringify([parts.provider, parts.endpoint, parts.model, parts.body]))
-      .digest('hex');
+    const repetition = repetitionScope.getStore();
+    const identity = [parts.provider, parts.endpoint, parts.model, parts.body];
+    if (repetition) identity.push({ repetition });
+    return createHash('sha256').update(stableStringify(identity)).digest('hex');
   }
 
   private pathOf(key: string): string {

@@ -38,6 +38,8 @@ export {
 } from './retry.js';
 export {
   ResponseCache,
+  asRepetition,
+  currentRepetition,
   ReplayMissError,
   stableStringify,
   describeRequest,

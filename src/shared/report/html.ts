@@ -5,6 +5,7 @@
  * @module
  */
 import { clusterNote } from './clusters.js';
+import { repeatedSentences } from './repeated.js';
 import { createHash } from 'node:crypto';
 import { FILTER_SCRIPT, STYLE } from './html-assets.js';
 import { esc } from './html-escape.js';
@@ -58,13 +59,22 @@ function clusterParagraph(r: ReportData['results']): string {
   return `<p class="note clusters">${esc(note.text)}</p>${note.warning ? `<p class="cluster-warning">⚠️ ${esc(note.warning)}</p>` : ''}`;
 }
 
+/** pass@k and consistency of the pass/fail metrics of datasets run with `repeat: K`. */
+function repeatedParagraphs(r: ReportData['results']): string {
+  return repeatedSentences(r)
+    .map((t) => `<p class="note repeated">Repeated sampling: ${esc(t)}</p>`)
+    .join('');
+}
+
 function page(data: ReportData, table: LinesTable, options: HtmlOptions): string {
   const r = data.results;
   const csp = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; img-src data:; base-uri 'none'; form-action 'none'`;
   const title = `${r.experiment} — llmops report`;
   const sections = [
     section('gates', 'Gates', gates(r)),
-    r.metrics.length > 0 ? section('metrics', 'Metrics by variant', clusterParagraph(r) + metricCharts(r)) : '',
+    r.metrics.length > 0
+      ? section('metrics', 'Metrics by variant', clusterParagraph(r) + repeatedParagraphs(r) + metricCharts(r))
+      : '',
     r.comparisons.length > 0 ? section('comparisons', 'Comparisons', comparisons(r)) : '',
     trendSection(data),
     r.runs.length > 0 ? section('runs', 'Runs', runCharts(r) + runsTable(r)) : '',

@@ -5,6 +5,7 @@
  * @module
  */
 import { clusterNote } from './clusters.js';
+import { repeatedSentences } from './repeated.js';
 import {
   formatCost,
   formatCount,
@@ -144,7 +145,10 @@ function metricsTable(r: ResultsSummary): MarkdownTable {
   const clusters = clusterNote(r);
   const footnote = level
     ? `_Values in brackets: ${Math.round(level * 100)}% confidence interval. ↑ higher is better, ↓ lower is better._` +
-      (clusters ? ` _${clusters.text}_${clusters.warning ? `\n\n⚠️ ${clusters.warning}` : ''}` : '')
+      (clusters ? ` _${clusters.text}_${clusters.warning ? `\n\n⚠️ ${clusters.warning}` : ''}` : '') +
+      repeatedSentences(r)
+        .map((t) => `\n\n_Repeated sampling: ${t}_`)
+        .join('')
     : undefined;
   const arrow = (higher: boolean) => (higher ? '↑' : '↓');
   const variantIds = r.variants.map((v) => v.id);

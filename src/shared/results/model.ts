@@ -99,6 +99,14 @@ export interface IntervalSummary {
   clusters?: number;
 }
 
+export interface RepeatedSummary {
+  k: number;
+  dataLines: number;
+  passAtK: number;
+  unanimousShare: number;
+  pairwiseAgreement: number;
+}
+
 export interface MetricResult {
   evaluator: string;
   metric: string;
@@ -111,6 +119,8 @@ export interface MetricResult {
   interval?: IntervalSummary;
   /** The per-line score (`LineResult.scores` key) the interval and comparisons use. */
   scoreKey?: string;
+  /** A pass/fail metric of a dataset run with `repeat: K`: pass@k and how consistent each data line's K answers are. */
+  repeated?: RepeatedSummary;
 }
 
 export type Verdict = 'Improved' | 'Degraded' | 'Inconclusive';

@@ -23,7 +23,7 @@ import {
   type PfError,
   type PythonRequirementsMode,
 } from '../engine/index.js';
-import { ResponseCache, type CacheMode } from '../llm/index.js';
+import { asRepetition, ResponseCache, type CacheMode } from '../llm/index.js';
 import { readData, scanData } from './data.js';
 import { LineSet } from './line-set.js';
 import type { OutputsIndex, OutputsReader } from './outputs-index.js';
@@ -135,6 +135,11 @@ export interface RunBatchOptions {
   lineRange?: { start: number; end: number };
   /** The shard this session runs, recorded in run.json. */
   shard?: { index: number; count: number };
+  /**
+   * `repeat: K`: run every data line K times, as lines d·K … d·K + K − 1. Default: the resumed run's, else the
+   * referenced run's (an evaluation scores each repetition), else 1.
+   */
+  repeat?: number;
 }
 
 export interface RunSummary {
@@ -168,6 +173,8 @@ interface Plan {
   runId: string;
   concurrency: number;
   previous?: RunRecord;
+  /** Times each data line runs (`repeat: K`); 1 = once. */
+  repeat: number;
 }
 
 /** Runs (or resumes) a batch run and returns its summary. ConfigError (exit 2) for run-level problems. */
@@ -282,11 +289,24 @@ function newRecord(plan: Plan, total: number): RunRecord {
       ? { data_asset: { asset: plan.dataAsset.asset, data_uri: plan.dataAsset.dataUri, hash: plan.dataAsset.hash } }
       : {}),
     concurrency: plan.concurrency,
+    ...(plan.repeat > 1 ? { repeat: plan.repeat } : {}),
     counts: { total, completed: 0, failed: 0 },
     timings: { created_at: new Date().toISOString() },
     tokens: { prompt: 0, completion: 0, total: 0 },
     llm_calls: 0,
   };
+}
+
+/** Times each data line runs: as asked, else as the run being resumed did, else as the referenced run did. */
+function repeatOf(o: RunBatchOptions, store: RunStore, previous?: RunRecord, referencedRun?: string): number {
+  const k =
+    o.repeat ??
+    previous?.repeat ??
+    (referencedRun && store.has(referencedRun) ? store.record(referencedRun).repeat : 1) ??
+    1;
+  if (!Number.isInteger(k) || k < 1)
+    throw ConfigError.at({ file: 'runBatch' }, `repeat must be an integer >= 1; found ${JSON.stringify(k)}`);
+  return k;
 }
 
 function planRun(o: RunBatchOptions, store: RunStore): Plan {
@@ -319,6 +339,7 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
       runId: checkedRunId(runId),
       concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
       previous,
+      repeat: repeatOf(o, store, previous, referencedRun),
     };
   }
   if (flowRef === undefined) throw ConfigError.at({ file: 'runBatch' }, 'no flow given; expected a flow path');
@@ -361,6 +382,7 @@ function planRun(o: RunBatchOptions, store: RunStore): Plan {
     runId: checkedRunId(runId),
     concurrency: Math.max(1, o.concurrency ?? previous?.concurrency ?? 8),
     previous,
+    repeat: repeatOf(o, store, previous, referencedRun),
   };
 }
 
@@ -455,7 +477,7 @@ async function execute(
   }
   mapping.check(columns, plan.data.join(', '));
 
-  const totalRows = scans.reduce((n, s) => n + s.rows, 0);
+  const totalRows = scans.reduce((n, s) => n + s.rows, 0) * plan.repeat;
   // Aligned lines only (§6.3): a line the referenced run did not complete is not run.
   const total = refIndex
     ? scans.some((s) => s.lineNumbers)
@@ -568,14 +590,16 @@ async function executeLines(
 
   const signal = o.signal;
   const untilCanceled = signal ? cancelableWaits(signal) : undefined;
-  const lines = new LineQueue(pendingLines(plan.data, mapping, runOutputs, runInputs, finished, o.lineRange));
+  const lines = new LineQueue(
+    pendingLines(plan.data, mapping, runOutputs, runInputs, finished, o.lineRange, plan.repeat),
+  );
   const worker = async () => {
     for (;;) {
       if (signal?.aborted) return;
       const taken = lines.take();
       const next = taken instanceof Promise ? await taken : taken;
       if (next === undefined) return;
-      const { lineNumber, inputs } = next;
+      const { lineNumber, inputs, repetition } = next;
       // The line is taken before its slot: a worker waiting for data holds no slot of the shared pool.
       const pool = o.pool;
       if (pool) {
@@ -587,13 +611,17 @@ async function executeLines(
         if (signal?.aborted) return;
         // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
         // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
-        const running = executor.runLine(inputs, { lineNumber });
+        const running = repetition
+          ? asRepetition(repetition.index, () => executor.runLine(inputs, { lineNumber }))
+          : executor.runLine(inputs, { lineNumber });
         r = untilCanceled ? await untilCanceled(running) : await running;
       } finally {
         pool?.release();
       }
       if (r === undefined || r.status === 'Canceled' || signal?.aborted) return;
-      const rec = o.redactRecord ? await o.redactRecord(toRecord(r)) : toRecord(r);
+      const made = toRecord(r);
+      if (repetition) Object.assign(made, { source_line: repetition.sourceLine, repetition: repetition.index });
+      const rec = o.redactRecord ? await o.redactRecord(made) : made;
       account(rec);
       llmCalls += r.usage.llmCalls;
       sessionDone++;

@@ -13,6 +13,8 @@ export type LineSource = (lineNumber: number) => Record<string, unknown> | undef
 /** One line to run. */
 export interface PendingLine {
   lineNumber: number;
+  /** With `repeat: K` (K > 1): the data line and which of its K repetitions this is. */
+  repetition?: { sourceLine: number; index: number };
   inputs: Record<string, unknown>;
 }
 
@@ -27,6 +29,7 @@ export async function* pendingLines(
   runInputs?: LineSource | 'data',
   finished?: { has(lineNumber: number): boolean },
   range?: { start: number; end: number },
+  repeat = 1,
 ): AsyncGenerator<PendingLine[]> {
   let position = 0;
   const start = range?.start ?? 0;
@@ -37,18 +40,26 @@ export async function* pendingLines(
         if (position >= end) return;
         const out: PendingLine[] = [];
         for (const row of rows) {
-          const lineNumber = typeof row.line_number === 'number' ? row.line_number : position;
+          const dataLine = typeof row.line_number === 'number' ? row.line_number : position;
           position++;
           // A shard's piece: rows by position in the data, [start, end).
           if (position <= start || position > end) continue;
-          if (finished?.has(lineNumber)) continue;
-          const outs = runOutputs?.(lineNumber);
-          if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
-          const ins = runInputs === 'data' ? row : runInputs?.(lineNumber);
-          if (runInputs && !ins) continue;
-          const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
-          inputs.line_number = lineNumber;
-          out.push({ lineNumber, inputs });
+          // `repeat: K`: data line d runs as lines d·K … d·K + K − 1 (a run over a repeated run pairs them the same).
+          for (let rep = 0; rep < repeat; rep++) {
+            const lineNumber = repeat > 1 ? dataLine * repeat + rep : dataLine;
+            if (finished?.has(lineNumber)) continue;
+            const outs = runOutputs?.(lineNumber);
+            if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
+            const ins = runInputs === 'data' ? row : runInputs?.(repeat > 1 ? dataLine : lineNumber);
+            if (runInputs && !ins) continue;
+            const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
+            inputs.line_number = lineNumber;
+            out.push(
+              repeat > 1
+                ? { lineNumber, inputs, repetition: { sourceLine: dataLine, index: rep } }
+                : { lineNumber, inputs },
+            );
+          }
         }
         if (out.length > 0) yield out;
       }

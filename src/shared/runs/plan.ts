@@ -217,7 +217,8 @@ export async function planExperiment(useCase: UseCase, options: PlanOptions = {}
         dataBytes: data?.bytes,
         lines: data?.lines,
         lineRange: data ? { start: 0, end: data.lines } : undefined,
-        estimate: scale(perLine, data?.lines),
+        // `repeat: K` runs every data line K times.
+        estimate: scale(perLine, data ? data.lines * (dataset.repeat ?? 1) : undefined),
       });
     }
   }
@@ -243,7 +244,10 @@ export async function planExperiment(useCase: UseCase, options: PlanOptions = {}
       standardRunId: run.runId,
       variantId: run.variantId,
       lines,
-      estimate: scale(perLine, lines),
+      estimate: scale(
+        perLine,
+        lines === undefined ? undefined : lines * (useCase.datasets.find((d) => d.name === run.dataset)?.repeat ?? 1),
+      ),
     });
   }
 

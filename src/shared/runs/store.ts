@@ -55,12 +55,17 @@ export interface RunRecord {
   shards?: Array<{ index: number; count: number; start: number; end: number }>;
   /** Set when outputs.jsonl's records were produced over several sessions. */
   resumed?: number;
+  /** `repeat: K` (K > 1): every data line ran K times; line `n` is repetition `n % K` of data line `⌊n / K⌋`. */
+  repeat?: number;
   error?: string;
 }
 
 /** One line of `outputs.jsonl`. */
 export interface LineRecord {
   line_number: number;
+  /** With `repeat: K`: the data line this repetition answers, and which repetition (0..K−1) it is. */
+  source_line?: number;
+  repetition?: number;
   status: 'Completed' | 'Failed';
   inputs: Record<string, unknown>;
   outputs?: Record<string, unknown>;

@@ -120,6 +120,12 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
+    const repeated = datasets.find((d) => (d.repeat ?? 1) > 1);
+    if (cloud && repeated)
+      throw ConfigError.at(
+        useCase.locationOf(['datasets', useCase.datasets.indexOf(repeated), 'repeat']),
+        `dataset ${repeated.name}: repeat ${repeated.repeat} runs on the local target only; the Azure ML execution does not repeat lines, expected execution target local (or no repeat)`,
+      );
     const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
     // azureml: datasets are downloaded into the store's cache first; the runs file records the version read.
     const lineage = await resolveAzureDatasets(datasets, useCase, inputs.store, host);
@@ -195,7 +201,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const concurrency = execution.concurrency;
     const scheduler = new PieceScheduler(concurrency, pieces.length);
     const lineCount = (p: (typeof pieces)[number]) =>
-      p.range ? p.range.end - p.range.start : (p.planned.lines ?? p.planned.lineRange?.end ?? 0);
+      (p.range ? p.range.end - p.range.start : (p.planned.lines ?? p.planned.lineRange?.end ?? 0)) *
+      (datasets.find((d) => d.name === p.planned.dataset)?.repeat ?? 1);
     const progress = new StepProgress(
       host,
       'bulk-run',
@@ -249,6 +256,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
           resume: before ? r.runId : undefined,
           lineRange: range,
           shard: range && shard ? shard : undefined,
+          repeat: dataset.repeat,
         });
       } catch (e) {
         // The runs file says what happened, so evaluate and report do not read a run that never finished.

@@ -455,7 +455,9 @@ async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<Map<Job, n
     const scan = scanned.get(key);
     if (!scan) continue;
     rows.set(job, scan.rows);
-    if (!scan.lineNumbers && scan.rows !== job.run.lines) {
+    // `repeat: K`: the run has K lines per data row.
+    const repeat = useCase.datasets.find((d) => d.name === job.run.dataset)?.repeat ?? 1;
+    if (!scan.lineNumbers && scan.rows * repeat !== job.run.lines) {
       const at = useCase.locationOf([
         'evaluators',
         job.evaluatorIndex,
@@ -465,7 +467,7 @@ async function checkAlignment(jobs: Job[], useCase: UseCase): Promise<Map<Job, n
       ]);
       problems.push({
         ...at,
-        message: `evaluators[${job.evaluatorIndex}].datasets[${job.datasetIndex}]: ${path.relative(process.cwd(), file)} has ${scan.rows} rows but run ${job.run.runId} of dataset "${job.run.dataset}" has ${job.run.lines} lines, expected row-aligned data (or a line_number column)`,
+        message: `evaluators[${job.evaluatorIndex}].datasets[${job.datasetIndex}]: ${path.relative(process.cwd(), file)} has ${scan.rows} rows${repeat > 1 ? ` (× repeat ${repeat})` : ''} but run ${job.run.runId} of dataset "${job.run.dataset}" has ${job.run.lines} lines, expected row-aligned data (or a line_number column)`,
       });
     }
   }

@@ -144,6 +144,7 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
       clusterBy: Object.fromEntries(
         useCase.datasets.flatMap((d) => (d.clusterBy ? [[d.name, { column: d.clusterBy, file: d.localPath }]] : [])),
       ),
+      repeat: Object.fromEntries(useCase.datasets.flatMap((d) => (d.repeat ? [[d.name, d.repeat]] : []))),
       build: inputs.buildId ?? ciBuildId(),
     });
     const results = data.results;

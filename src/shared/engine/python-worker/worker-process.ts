@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { asRepetition, currentRepetition } from '../../llm/cache.js';
 import { PythonWorkerCrashed, PythonWorkerTimeout } from './errors.js';
 import type { PyReply, PythonCallbacks, ReadyMessage } from './protocol.js';
 import { parsePyJson, stringifyPyJson } from './py-json.js';
@@ -41,6 +42,8 @@ interface Pending {
   onChunk?: (text: string) => void;
   onRows?: (rows: unknown[]) => void;
   context?: unknown;
+  /** The repetition (`repeat: K`) of the line that sent it: its model callbacks are cached as that repetition. */
+  repetition?: number;
 }
 
 const CALLBACK_HANDLERS = {
@@ -131,6 +134,7 @@ export class WorkerProcess {
         onChunk: opts.onChunk,
         onRows: opts.onRows,
         context: opts.context,
+        repetition: currentRepetition(),
       };
       if (opts.timeoutMs && opts.timeoutMs > 0) {
         entry.timer = setTimeout(() => {
@@ -234,16 +238,16 @@ export class WorkerProcess {
     const op = String(msg.op) as keyof typeof CALLBACK_HANDLERS;
     const handlerName = CALLBACK_HANDLERS[op];
     const handler = handlerName ? this.options.callbacks[handlerName] : undefined;
-    const context = this.pending.get(msg.call as number)?.context;
+    const caller = this.pending.get(msg.call as number);
+    const context = caller?.context;
     let answer: Record<string, unknown>;
     try {
       if (!handler)
         throw Object.assign(new Error(`The engine does not handle '${op}' callbacks`), { name: 'NotSupported' });
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const result = await (handler as (req: any, ctx: any) => Promise<unknown>)(msg.payload, {
-        context,
-        pid: this.pid,
-      });
+      const call = () => (handler as (req: any, ctx: any) => Promise<unknown>)(msg.payload, { context, pid: this.pid });
+      // The callback arrives on the worker's pipe, outside the line's async context: the line's repetition is restored.
+      const result = await (caller?.repetition ? asRepetition(caller.repetition, call) : call());
       answer = { cb: msg.cb, ok: true, result: result ?? null };
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
