@@ -320,6 +320,18 @@ test('property: any template over any data renders or stops with JinjaTemplateEr
   );
 });
 
+test('a loop of large integer powers is counted as the work it is, and stops within the budget', () => {
+  // Found by the property above: 15271 ** 15271 (about 212,000 bits) takes milliseconds, and a thousand of them ran
+  // past the clock, which is read every 1,024 steps, before any check.
+  setRenderLimits({ maxSteps: 200_000, maxOutputChars: 200_000, maxMs: 1_000 });
+  const started = performance.now();
+  expect(() => renderTemplate('{% for v in range(1000) %}{% set x = n ** n %}{% endfor %}', { n: 15271 })).toThrow(
+    /more than 200000 steps|ran longer than 1 seconds/,
+  );
+  // Stopped at a check a few powers after its budget ran out (the property's bound).
+  expect(performance.now() - started).toBeLessThan(2_000);
+});
+
 test('property: any text as a template (tags, brackets, numbers, quotes) renders or fails with JinjaTemplateError', () => {
   const piece = fc.constantFrom(
     '{{',

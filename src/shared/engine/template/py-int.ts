@@ -5,6 +5,7 @@
  * string-conversion limit), and a result over `MAX_INT_BITS` stops the render instead of exhausting memory.
  * @module
  */
+import { charge } from './budget.js';
 import { TemplateEvalError } from './errors.js';
 
 /** Largest integer a render may build (about 315,000 decimal digits): CPython would compute on for minutes. */
@@ -69,7 +70,11 @@ export function bigIntOp(op: string, x: bigint, y: bigint): unknown {
       if (x === 0n || x === 1n || y === 0n) return normalizeInt(y === 0n ? 1n : x);
       if (x === -1n) return y % 2n === 0n ? 1 : -1;
       // Refuse only what certainly exceeds the cap: |x| >= 2^(exactBits - 1).
-      if (BigInt(exactBits(x) - 1) * y > BigInt(MAX_INT_BITS)) tooLarge();
+      const bits = BigInt(exactBits(x) - 1) * y;
+      if (bits > BigInt(MAX_INT_BITS)) tooLarge();
+      // A power of a few hundred thousand bits takes milliseconds: counted as work (a step per 1,024 bits of the
+      // result), so a loop of them meets the step budget and the clock check instead of running 1,024 of them first.
+      charge(Number(bits >> 10n));
       return normalizeInt(x ** y);
     }
   }
