@@ -167,6 +167,38 @@ test('a served request joins the caller trace, and its model call carries the tr
   expect(names).toContain('http.server.active_requests');
 });
 
+test('the serving cache reports what it did for each request: on its span and in a counter by result', async () => {
+  const handle = await startTelemetry({ env: env() });
+  const server = await startFlowServer({ flow: CHAT, connections: [conn], port: 0, cache: {} });
+  const ask = (headers: Record<string, string> = {}) =>
+    fetch(`${server.url}/score`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ question: 'is this cached?' }),
+    }).then(async (r) => {
+      await r.text();
+      return r.headers.get('x-llmops-cache');
+    });
+  try {
+    expect(await ask()).toBe('miss');
+    expect(await ask()).toBe('hit');
+    expect(await ask()).toBe('hit');
+    expect(await ask({ 'cache-control': 'no-cache' })).toBe('bypass');
+  } finally {
+    await server.close();
+    await handle!.shutdown();
+  }
+  const byResult = new Map<unknown, number>();
+  for (const p of receiver.metrics.filter((m) => m.name === 'llmops.serve.cache.requests').flatMap((m) => m.points))
+    byResult.set(
+      p.attributes['llmops.cache.result'],
+      (byResult.get(p.attributes['llmops.cache.result']) ?? 0) + (p.value ?? 0),
+    );
+  expect(Object.fromEntries(byResult)).toEqual({ hit: 2, miss: 1, bypass: 1 });
+  const served = receiver.spans.filter((s) => s.name === 'POST /score' && s.attributes['llmops.cache.result']);
+  expect(served.map((s) => s.attributes['llmops.cache.result']).sort()).toEqual(['bypass', 'hit', 'hit', 'miss']);
+});
+
 test('a sampler that keeps no traces still leaves every line in the metrics, and served calls unsampled', async () => {
   const store = mkdtempSync(join(tmpdir(), 'llmops-otel-'));
   const data = join(store, 'data.jsonl');

@@ -277,6 +277,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       else {
         const hit = await cache.get(key);
         if (hit) {
+          if (exchange.trace) exchange.trace.cacheResult = 'hit';
           sendJson(res, id, 200, hit, ['x-llmops-cache', 'hit']);
           // Answered without a line: logged all the same, so monitoring sees what callers got.
           return requestLog?.record(id, inputs, hit, { latencyMs: performance.now() - exchange.started, status: 200 });
@@ -300,6 +301,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       const event = await guard.checkResponse(outputs);
       if (event) return refuse(res, exchange, inputs, event);
     }
+    if (key && exchange.trace) exchange.trace.cacheResult = rule!.read ? 'miss' : 'bypass';
     sendJson(res, id, 200, outputs, key ? ['x-llmops-cache', rule!.read ? 'miss' : 'bypass'] : undefined);
     if (key && rule!.write) void cache!.put(key, outputs);
     requestLog?.record(id, inputs, outputs, {

@@ -45,6 +45,8 @@ export interface ModelCallStart {
 export interface RequestTrace {
   /** The key the request's line span is parented by (give it to runLine). */
   readonly parent: object;
+  /** What the serving cache did for this request (serve/cache.ts), when the deployment turned it on. */
+  cacheResult?: 'hit' | 'miss' | 'bypass';
   end(status: number, errorKind?: string): void;
 }
 

@@ -264,6 +264,10 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
     description: 'Duration of HTTP server requests',
     advice: { explicitBucketBoundaries: MS_BUCKETS },
   });
+  const serveCache = meter.createCounter('llmops.serve.cache.requests', {
+    unit: '{request}',
+    description: 'Served requests by what the response cache did (llmops.cache.result: hit, miss, bypass)',
+  });
   const activeRequests = meter.createUpDownCounter('http.server.active_requests', {
     unit: '{request}',
     description: 'Number of active HTTP server requests',
@@ -421,6 +425,10 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
           }
           requestDuration.record((performance.now() - started) / 1000, attributes);
           span.setAttribute('http.response.status_code', status);
+          if (this.cacheResult) {
+            serveCache.add(1, { ...dims, 'llmops.cache.result': this.cacheResult });
+            span.setAttribute('llmops.cache.result', this.cacheResult);
+          }
           if (status >= 500) fail(span, String(attributes['error.type']));
           span.end();
         },
