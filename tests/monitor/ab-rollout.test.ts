@@ -83,9 +83,12 @@ test('a green failing 30 % of requests is judged worse at 50 % and rolled back; 
   const c = compared[0];
   expect(c.verdict).toBe('worse');
   const errors = c.metrics.find((m) => m.metric === 'error_rate')!;
-  // The split sends every other request to green (100 of 200), and green fails 3 of every 10 calls it gets.
-  expect(errors.candidate).toEqual({ n: 100, value: 0.3 });
-  expect(errors.reference).toEqual({ n: 100, value: 0 });
+  // The split sends every other request to green (100 of 200), and green fails 3 of every 10 calls it gets. A
+  // server appends a request to its log after answering it, so the last one may land after the gate has read.
+  expect(errors.candidate.n).toBeGreaterThanOrEqual(98);
+  expect(errors.candidate.value).toBeCloseTo(0.3, 1);
+  expect(errors.reference.n).toBeGreaterThanOrEqual(98);
+  expect(errors.reference.value).toBe(0);
   expect(errors.verdict).toBe('worse');
   expect(result.outcome).toBe('rolled-back');
   expect(result.reason).toMatch(/promotion gate \(not-worse\) at 50%: green vs blue: worse/);
