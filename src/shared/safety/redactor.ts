@@ -5,7 +5,7 @@
  * of its patterns a configured PII kind means, and never reports a found value — findings carry the kind, the
  * library's pattern type and the position, so they can be stored without leaking what they point at.
  */
-import { createReadStream, createWriteStream, renameSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, renameSync } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { OpenRedaction } from '@openredaction/core';
@@ -153,8 +153,21 @@ export async function redactFiles(redactor: Redactor, files: readonly string[]):
     const temporary = `${file}.redacting`;
     const out = createWriteStream(temporary);
     let first = true;
+    if (file.endsWith('.json')) {
+      // Only the strings of a JSON file: redacting its text could take digits of a number for a phone number
+      // and leave the file unreadable.
+      out.end(JSON.stringify(await redactor.redactValue(JSON.parse(readFileSync(file, 'utf8'))), null, 2) + '\n');
+      await once(out, 'finish');
+      renameSync(temporary, file);
+      continue;
+    }
+    const jsonLines = file.endsWith('.jsonl');
     for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-      if (!out.write((first ? '' : '\n') + (await redactor.redact(line)))) await once(out, 'drain');
+      const redacted =
+        jsonLines && line.trim()
+          ? JSON.stringify(await redactor.redactValue(JSON.parse(line)))
+          : await redactor.redact(line);
+      if (!out.write((first ? '' : '\n') + redacted)) await once(out, 'drain');
       first = false;
     }
     out.end('\n');
