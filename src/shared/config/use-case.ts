@@ -20,6 +20,7 @@ import { closest, checkSchemaByBlock, type BlockProblem } from './schema-check.j
 import { describeBlocked, Findings, partsNeeded, type ConfigPart, type Finding, type Needs } from './parts.js';
 import type { FlowRef, UseCase } from './types.js';
 import { checkHttpTarget, isHttpTargetValue } from './http-target.js';
+import { redactEverywhere } from '../safety/redact-everywhere.js';
 
 export interface LoadUseCaseOptions {
   /** Path of experiment.yaml (or another base file such as experiment-postprod.yaml). */
@@ -186,6 +187,8 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   // Mask before anything can be logged, including the errors below.
   const masked = [...secrets].filter((s) => s.length >= minimumSecretLength);
   for (const s of masked) options.host?.mask(s);
+  // Personal data too, as soon as the experiment asks for it (its warnings below included).
+  if (parts?.useCase.redaction) redactEverywhere(options.host, parts.useCase.redaction.kinds);
   for (const w of warnings) options.host?.warning(w.message, w);
 
   const needed = partsNeeded(options.needs);
