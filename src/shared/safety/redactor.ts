@@ -134,11 +134,11 @@ function placeholderKinds(
   return out;
 }
 
-/** What a line record holds of the user's data: inputs, outputs, the error message, aggregation inputs. */
+/** What a line record holds of the user's data: inputs, outputs, the error, aggregation inputs. */
 interface RecordWithText {
   inputs: Record<string, unknown>;
   outputs?: Record<string, unknown>;
-  error?: { message?: string };
+  error?: object;
   aggregation_inputs?: Record<string, unknown>;
 }
 
@@ -149,7 +149,8 @@ export function recordRedactor(kinds: readonly PiiKind[]): <R extends RecordWith
     const out = { ...record, inputs: await redactor.redactValue(record.inputs) };
     if (record.outputs) out.outputs = await redactor.redactValue(record.outputs);
     if (record.aggregation_inputs) out.aggregation_inputs = await redactor.redactValue(record.aggregation_inputs);
-    if (record.error?.message) out.error = { ...record.error, message: await redactor.redact(record.error.message) };
+    // The whole error: besides its message, its details (inner errors, the user code's traceback) quote the data.
+    if (record.error) out.error = await redactor.redactValue(record.error);
     return out;
   };
 }
