@@ -186,9 +186,10 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
 
   // Mask before anything can be logged, including the errors below.
   const masked = [...secrets].filter((s) => s.length >= minimumSecretLength);
-  for (const s of masked) options.host?.mask(s);
-  // Personal data too, as soon as the experiment asks for it (its warnings below included).
+  // Personal data too, as soon as the experiment asks for it (its warnings below included); the redacting host
+  // learns the secrets below, to mask them before it looks for personal data.
   if (parts?.useCase.redaction) redactEverywhere(options.host, parts.useCase.redaction.kinds);
+  for (const s of masked) options.host?.mask(s);
   for (const w of warnings) options.host?.warning(w.message, w);
 
   const needed = partsNeeded(options.needs);

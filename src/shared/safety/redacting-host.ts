@@ -5,12 +5,12 @@
  * settles the chain before it reports the outcome or exits.
  * @module
  */
-import type { Host } from '../host/host.js';
+import { redact as maskSecrets, type Host } from '../host/host.js';
 import type { Redactor } from './redactor.js';
 
 /** The parts of a host that carry text out; a partial host (a config loader's) gets what it has redacted. */
 type Writers = Partial<
-  Pick<Host, 'info' | 'debug' | 'warning' | 'error' | 'fail' | 'appendSummary' | 'publishComment'>
+  Pick<Host, 'info' | 'debug' | 'warning' | 'error' | 'fail' | 'appendSummary' | 'publishComment' | 'mask'>
 >;
 
 /** Shown instead of a line the redactor could not process: a line is never written unredacted. */
@@ -27,7 +27,16 @@ export function redactHostOutput(host: Writers, redactor: Redactor): void {
   if (chains.has(host)) return;
   const chain = { tail: Promise.resolve() };
   chains.set(host, chain);
-  const clean = (text: string) => redactor.redact(text).catch(() => WITHHELD);
+  // Secrets are masked first, so that a placeholder replacing part of a secret cannot leave the rest of it showing.
+  const secrets = new Set<string>();
+  if (host.mask) {
+    const mask = host.mask.bind(host);
+    host.mask = (secret) => {
+      if (secret) secrets.add(secret);
+      mask(secret);
+    };
+  }
+  const clean = (text: string) => redactor.redact(maskSecrets(text, secrets)).catch(() => WITHHELD);
   // Each write runs after the ones before it; a write that throws does not stop the ones after it.
   const queue = <T>(write: () => Promise<T>): Promise<T> => {
     const done = chain.tail.then(write);
