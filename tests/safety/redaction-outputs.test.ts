@@ -6,7 +6,7 @@
  * the leak (the redactor's placeholders count as findings) and its gate fails the run.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp/receiver.js';
@@ -25,7 +25,11 @@ afterAll(async () => {
   await model.close();
 });
 
-function run(args: string[], cwd: string): Promise<{ code: number | null; out: string }> {
+function run(
+  args: string[],
+  cwd: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], {
       cwd,
@@ -37,6 +41,7 @@ function run(args: string[], cwd: string): Promise<{ code: number | null; out: s
         AOAI_API_BASE: model.url,
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
+        ...extraEnv,
       },
     });
     let out = '';
@@ -152,6 +157,38 @@ test('the log lines a step writes are redacted by the host: failed lines quoted 
       'utf8',
     );
     expect(records).toContain(seeded[4]);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('without a use case, LLMOPS_REDACT_PII redacts what flow run sends to telemetry and logs', async () => {
+  const uc = useCase('');
+  try {
+    writeFileSync(
+      path.join(uc.dir, 'conn.yaml'),
+      `name: aoai\ntype: azure_open_ai\napi_base: ${model.url}\napi_key: local-key\n`,
+    );
+    const before = receiver.spans.length;
+    const args = ['flow', 'run', 'flows/std', '--data', 'data/train.jsonl', '--connections', 'conn.yaml'];
+    const bad = await run([...args, '--store', 'out/bad'], uc.dir, { LLMOPS_REDACT_PII: 'emails' });
+    expect({ code: bad.code, out: bad.out }).toEqual({
+      code: 2,
+      out: expect.stringMatching(/LLMOPS_REDACT_PII.*"emails"/),
+    });
+    const flow = await run([...args, '--store', 'out/.llmops'], uc.dir, { LLMOPS_REDACT_PII: 'email,iban' });
+    expect(flow.code).toBe(0);
+    const calls = receiver.spans.slice(before).filter((s) => s.attributes['gen_ai.operation.name'] === 'chat');
+    expect(calls).toHaveLength(4);
+    const captured = JSON.stringify(calls.map((c) => c.attributes));
+    expect(captured).toMatch(/Write to \[EMAIL_\d+\]/);
+    expect(captured).toMatch(/IBAN \[IBAN_\d+\]/);
+    for (const value of [seeded[0], seeded[3], seeded[4]]) {
+      expect(captured).not.toContain(value);
+      expect(flow.out).not.toContain(value);
+    }
+    // Only the kinds named: the card number is not an email or an IBAN.
+    expect(captured).toContain(seeded[1]);
   } finally {
     uc.cleanup();
   }

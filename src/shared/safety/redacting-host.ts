@@ -19,6 +19,18 @@ const WITHHELD = '[line withheld: personal data redaction failed]';
 /** The pending work of each redacting host. */
 const chains = new WeakMap<object, { tail: Promise<void> }>();
 
+/** Each write runs after the ones before it; a write that throws does not stop the ones after it. */
+function queueOn(chain: { tail: Promise<void> }) {
+  return <T>(write: () => Promise<T>): Promise<T> => {
+    const done = chain.tail.then(write);
+    chain.tail = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  };
+}
+
 /**
  * Redacts every text `host` writes from now on with `redactor`, in place (like masking, it holds for the rest
  * of the run). A host already redacting is left as it is.
@@ -37,15 +49,7 @@ export function redactHostOutput(host: Writers, redactor: Redactor): void {
     };
   }
   const clean = (text: string) => redactor.redact(maskSecrets(text, secrets)).catch(() => WITHHELD);
-  // Each write runs after the ones before it; a write that throws does not stop the ones after it.
-  const queue = <T>(write: () => Promise<T>): Promise<T> => {
-    const done = chain.tail.then(write);
-    chain.tail = done.then(
-      () => undefined,
-      () => undefined,
-    );
-    return done;
-  };
+  const queue = queueOn(chain);
   const line =
     <A extends unknown[]>(write: ((message: string, ...rest: A) => void) | undefined) =>
     (message: string, ...rest: A): void => {
@@ -75,4 +79,24 @@ export async function settleHostOutput(host: object): Promise<void> {
     tail = chain.tail;
     await tail;
   } while (tail !== chain.tail);
+}
+
+/** Text writers (a command's own stdout and stderr) redacted in the order written, and how to wait for them. */
+export interface RedactingWriters {
+  wrap(write: (text: string) => unknown): (text: string) => void;
+  settled(): Promise<void>;
+}
+
+/** Writers through `redactor` sharing one order, for output that does not go through a host. */
+export function redactingWriters(redactor: Redactor): RedactingWriters {
+  const chain = { tail: Promise.resolve() };
+  const queue = queueOn(chain);
+  const writers: RedactingWriters = {
+    wrap: (write) => (text) => {
+      void queue(async () => write(await redactor.redact(text).catch(() => WITHHELD)));
+    },
+    settled: () => settleHostOutput(writers),
+  };
+  chains.set(writers, chain);
+  return writers;
 }
