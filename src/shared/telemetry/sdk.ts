@@ -294,8 +294,8 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
   // Spans whose texts are still being redacted: shutdown exports only once they have ended.
   const redacting = new Set<Promise<void>>();
   /** A span's text attribute, set at once or, with personal data redacted, once it is. */
-  const setText = (span: Span, name: string, text: string, late: Promise<unknown>[]) => {
-    if (!personalData) span.setAttribute(name, text);
+  const setText = (span: Span, name: string, text: string, late: Promise<unknown>[] | undefined) => {
+    if (!late || !personalData) span.setAttribute(name, text);
     else late.push(personalData(text).then((redacted) => span.setAttribute(name, redacted)));
   };
 
@@ -357,9 +357,9 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
         { kind: SpanKind.CLIENT, attributes },
         contextOf(parentKey),
       );
-      // Redacted while the model answers; the span ends only after it is.
-      const late: Promise<unknown>[] = [];
-      if (input !== undefined && personalData) setText(span, 'gen_ai.input.messages', content(input), late);
+      // Redacted while the model answers; the span ends only after it is. Nothing to wait for when capture is off.
+      let late: Promise<unknown>[] | undefined = personalData && config.captureContent ? [] : undefined;
+      if (input !== undefined && late) setText(span, 'gen_ai.input.messages', content(input), late);
       const started = performance.now();
       return {
         traceparent: traceparentOf(span),
@@ -408,7 +408,7 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
             if (!personalData) fail(span, errorType, message);
             else {
               span.setAttribute('error.type', errorType);
-              late.push(
+              (late ??= []).push(
                 personalData(message).then(
                   (redacted) => fail(span, errorType, redacted),
                   () => fail(span, errorType),
@@ -417,7 +417,7 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
             }
           }
           operationDuration.record(seconds, metricAttributes);
-          if (late.length === 0) return span.end();
+          if (!late?.length) return span.end();
           // A text that could not be redacted is left out, never sent as it was.
           const endTime = performance.now();
           const ending = Promise.allSettled(late).then(() => {
