@@ -193,3 +193,54 @@ test('without a use case, LLMOPS_REDACT_PII redacts what flow run sends to telem
     uc.cleanup();
   }
 });
+
+test("flow serve with a use case: its redaction block covers the served calls' telemetry and the request log", async () => {
+  const uc = useCase('redaction:\n  kinds: [email]\n');
+  const child = spawn(
+    process.execPath,
+    [cli, 'flow', 'serve', '--config', 'experiment.yaml', '--port', '0', '--request-log', 'out/requests.jsonl'],
+    {
+      cwd: uc.dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...baseEnv,
+        AOAI_API_BASE: model.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
+      },
+    },
+  );
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.resume();
+  const closed = new Promise((resolve) => child.on('close', resolve));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`flow serve did not start: ${err}`)), 20_000);
+      child.stderr.on('data', () => {
+        const m = /"msg":"listening","url":"([^"]+)"/.exec(err);
+        if (m) (clearTimeout(timer), resolve(m[1]));
+      });
+    });
+    const before = receiver.spans.length;
+    const r = await fetch(`${url}/score`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ question: questions[1] }),
+    });
+    expect(r.status).toBe(200);
+    await r.text();
+    child.kill('SIGTERM');
+    await closed;
+    const calls = receiver.spans.slice(before).filter((s) => s.attributes['gen_ai.operation.name'] === 'chat');
+    expect(calls).toHaveLength(1);
+    expect(String(calls[0].attributes['gen_ai.input.messages'])).toMatch(/Write to \[EMAIL_\d+\]/);
+    expect(JSON.stringify(receiver.spans.slice(before))).not.toContain(seeded[0]);
+    const log = readFileSync(path.join(uc.dir, 'out/requests.jsonl'), 'utf8');
+    expect(log).toMatch(/Write to \[EMAIL_\d+\]/);
+    expect(log + err).not.toContain(seeded[0]);
+  } finally {
+    child.kill('SIGKILL');
+    uc.cleanup();
+  }
+});
