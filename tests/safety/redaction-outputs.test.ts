@@ -64,11 +64,12 @@ const seeded = [
   '123-45-6789',
   'GB82 WEST 1234 5698 7654 32',
   'john.smith@fabrikam.com',
+  '020 7946 0958',
 ];
 const questions = [
   'What is the capital of France?',
   `Write to ${seeded[0]} about the order.`,
-  `Card ${seeded[1]}, SSN ${seeded[2]}.`,
+  `Card ${seeded[1]}, SSN ${seeded[2]}, call ${seeded[5]}.`,
   `Pay into IBAN ${seeded[3]} please.`,
   // Fails in the flow's code with the PII in its error: the failed line's message is logged and reported.
   `Refuse ${seeded[4]}.`,
