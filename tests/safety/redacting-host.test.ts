@@ -2,7 +2,9 @@
  * The host's output redacted like secret masking: every text a step writes (log lines, annotations, the failure,
  * the summary, the pull-request comment) passes the use case's redactor, in the order it was written.
  */
+import type { Host } from '../../src/shared/host/host.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
+import { runStep } from '../../src/packaging/run-step.js';
 import { redactHostOutput, settleHostOutput } from '../../src/shared/safety/redacting-host.js';
 import { createRedactor, type Redactor } from '../../src/shared/safety/redactor.js';
 
@@ -81,4 +83,34 @@ test('a secret is masked whole before personal data is looked for in it', async 
   expect(host.lines.map((l) => l.message)).toEqual([
     expect.stringMatching(/^connecting with \*\*\* for \[EMAIL_\d+\]$/),
   ]);
+});
+
+test('a packaged step run with LLMOPS_REDACT_PII: its lines, its error and its failure are written redacted before it returns', async () => {
+  const host = new MemoryHost();
+  const step = {
+    name: 'leaky',
+    description: 'logs and throws personal data',
+    inputs: [],
+    outputs: [],
+    async run(_inputs: unknown, h: Host) {
+      h.info(`sending to ${email}`);
+      h.warning(`card ${card} declined`);
+      throw new Error(`no answer from ${email}`);
+    },
+  };
+  const saved = process.env.LLMOPS_REDACT_PII;
+  process.env.LLMOPS_REDACT_PII = 'email,payment_card';
+  try {
+    expect(await runStep(step, host)).toBe(70);
+  } finally {
+    if (saved === undefined) delete process.env.LLMOPS_REDACT_PII;
+    else process.env.LLMOPS_REDACT_PII = saved;
+  }
+  // Everything is written by the time runStep returns: nothing left waiting for the redactor.
+  expect(host.lines.map((l) => l.level)).toEqual(['info', 'warning', 'error']);
+  expect(host.lines[0].message).toMatch(/^sending to \[EMAIL_\d+\]$/);
+  expect(host.failure?.message).toMatch(/\[EMAIL_\d+\]/);
+  expect(host.summary).toMatch(/\[EMAIL_\d+\]/);
+  expect(host.transcript).not.toContain(email);
+  expect(host.transcript).not.toContain(card);
 });
