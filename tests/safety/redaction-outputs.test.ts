@@ -220,7 +220,9 @@ test("flow serve with a use case: its redaction block covers the served calls' t
       const timer = setTimeout(() => reject(new Error(`flow serve did not start: ${err}`)), 20_000);
       child.stderr.on('data', () => {
         const m = /"msg":"listening","url":"([^"]+)"/.exec(err);
-        if (m) (clearTimeout(timer), resolve(m[1]));
+        if (!m) return;
+        clearTimeout(timer);
+        resolve(m[1]);
       });
     });
     const before = receiver.spans.length;
