@@ -119,8 +119,10 @@ What it does:
   Runs parity.baseline (default: the experiment's flow) and parity.candidate on parity.dataset as two ordinary
   runs in the store, then compares each line: exact agreement of the compared outputs, semantic similarity
   (parity.embeddings), an LLM-judged equivalence score (parity.judge) and every evaluator's score on both
-  sides: built-in line scorers, and the use case's evaluation flows (run on each side's run; each numeric
-  output is a score; code-only eval_*.py folders score whole runs and are refused). "Equivalent within δ"
+  sides: every evaluator of the experiment (or those parity.evaluators names) runs on each side's run as the
+  evaluate step runs it — built-ins (line scorers, LLM judges, safety evaluators) and evaluation flows (each
+  numeric output is a score); code-only eval_*.py folders score whole runs and are left out (refused when
+  named). Similarity, judged equivalence and the differences are clustered by cluster_by. "Equivalent within δ"
   needs both:
     - the one-sided ${'(1 − α)'} upper bound of the disagreement rate (Wilson; with cluster_by, cluster-robust and
       never narrower) below δ, and
