@@ -229,6 +229,9 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
     `agreement: ${disagreements} of ${n} lines disagree; the ${pct} upper bound of the disagreement rate${bound.clusters !== undefined ? ` (clustered by ${clusterOf}, ${bound.clusters} clusters)` : ''} is ${round(upper)}, ${agreement.withinMargin ? 'below' : 'not below'} the margin ${cfg.margin}`,
   );
   for (const why of cfg.skipped) reasons.push(`not compared: ${why}`);
+  for (const e of cfg.evaluators)
+    if (!evaluatorScores.some((f) => f.evaluator === e.name))
+      reasons.push(`not compared: "${e.name}" gave no numeric score on every line (a score per line to pair)`);
   const scored = evaluatorScores.map((f) => ({ key: f.key, name: f.evaluator, metric: f.metric }));
   for (const e of scored) {
     const paired = rows.filter((r) => r.scores[e.key].baseline !== null && r.scores[e.key].candidate !== null);
@@ -387,7 +390,6 @@ async function scoreWithEvaluators(
       numeric = Object.keys(e.flow!.model.outputs)
         .filter(isScore)
         .map((k) => ({ output: k, metric: k }));
-    if (numeric.length === 0) o.log?.(`parity: ${e.name} has no numeric score on every line; it is not compared`);
     for (const { output, metric } of numeric) {
       const scores = (lines: Map<number, Record<string, unknown>>) =>
         new Map(
