@@ -118,12 +118,6 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
-    const repeated = datasets.find((d) => (d.repeat ?? 1) > 1);
-    if (cloud && repeated)
-      throw ConfigError.at(
-        useCase.locationOf(['datasets', useCase.datasets.indexOf(repeated), 'repeat']),
-        `dataset ${repeated.name}: repeat ${repeated.repeat} runs on the local target only; the Azure ML execution does not repeat lines, expected execution target local (or no repeat)`,
-      );
     const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
     // azureml: datasets are downloaded into the store's cache first; the runs file records the version read.
     const lineage = await resolveAzureDatasets(datasets, useCase, inputs.store, host);

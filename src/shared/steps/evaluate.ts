@@ -166,7 +166,13 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       const { prepareCloudRun } = await import('../azure/jobs-step.js');
       const { evaluateWork } = await import('../azure/jobs-evaluate.js');
       const cloudRun = await prepareCloudRun(useCase, host);
-      const total = [...rows.values()].reduce((n, r) => n + r, 0);
+      // `repeat: K`: a job's evaluation runs K lines per data row; shards cut data rows (repetitions stay together).
+      // (Rows counted from the run itself, not from data, are its lines already.)
+      const repeatOf = (j: Job) =>
+        !j.dataset.localPath || j.evaluator.code
+          ? 1
+          : (useCase.datasets.find((d) => d.name === j.run.dataset)?.repeat ?? 1);
+      const total = [...rows].reduce((n, [j, r]) => n + r * repeatOf(j), 0);
       await cloudRun.run({
         dryRun: inputs.dryRun,
         work: evaluateWork({
@@ -174,6 +180,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           runsFile,
           storeRoot: inputs.store,
           total,
+          dataRows: [...rows.values()].reduce((n, r) => n + r, 0),
           cloud: cloudRun.cloud,
           localData: Object.fromEntries(
             jobs
@@ -191,7 +198,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           lines: (count) =>
             Array.from({ length: count }, (_, index) =>
               shardPieces(jobs, rows, { index, count }).reduce(
-                (n, p) => n + (p.range ? p.range.end - p.range.start : rows.get(p.job)!),
+                (n, p) => n + (p.range ? p.range.end - p.range.start : rows.get(p.job)!) * repeatOf(p.job),
                 0,
               ),
             ),
