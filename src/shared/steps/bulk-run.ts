@@ -22,6 +22,7 @@ import {
   type PlannedRun,
 } from '../runs/plan.js';
 import { PieceScheduler } from '../runs/pool.js';
+import { createRunStopper, earlyStopGates, earlyStopSeed } from '../eval/early-stop-run.js';
 import { StepProgress } from './step-progress.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
 import { planInputs, shardInput, showPlan, targetInput } from './plan-output.js';
@@ -127,6 +128,12 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         `dataset ${repeated.name}: repeat ${repeated.repeat} runs on the local target only; the Azure ML execution does not repeat lines, expected execution target local (or no repeat)`,
       );
     const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
+    const stopping = useCase.gates.findIndex((g) => g.earlyStop);
+    if (stopping >= 0 && (cloud || shard))
+      throw ConfigError.at(
+        useCase.locationOf(['gates', stopping, 'early_stop']),
+        `gates[${stopping}].early_stop: early stopping decides while one process runs the lines, found ${cloud ? 'execution target azure' : `--shard ${inputs.shard}`}, expected the local target without --shard (or early_stop: false)`,
+      );
     // azureml: datasets are downloaded into the store's cache first; the runs file records the version read.
     const lineage = await resolveAzureDatasets(datasets, useCase, inputs.store, host);
     // Every dataset is read (strictly) before the first line of the first one runs.
@@ -226,9 +233,14 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         return;
       }
       const dataset = datasets.find((d) => d.name === r.dataset)!;
+      const stopGates = earlyStopGates(useCase, r);
       let summary: RunSummary;
       try {
+        const stopper = stopGates.length
+          ? await createRunStopper(stopGates, dataset.localPath!, earlyStopSeed(useCase, before?.order))
+          : undefined;
         summary = await runBatch({
+          stopper,
           announced: true,
           redactRecord,
           storeRoot: inputs.store,
@@ -284,6 +296,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         `run ${r.runId} (${r.dataset}, ${r.variantId})${before ? ' (resumed)' : ''}${range ? ` lines ${range.start}-${range.end - 1}` : ''}: ${summary.status}, ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} recorded before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`,
       );
       if (summary.status === 'Completed' && summary.counts.failed > limit) overLimit.push({ run, limit });
+      if (stopGates.length && summary.status === 'Completed') host.info(earlyStopText(r.runId, inputs.store));
     };
     await scheduler.run(pieces, runPiece);
     progress.finish();
@@ -299,6 +312,16 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     return { runsFile, runs, plan };
   },
 };
+
+/** What the log says of an early-stop run: stopped after how many lines and why, or that every line was needed. */
+function earlyStopText(runId: string, store: string): string {
+  const e = readRecordIfAny(store, runId)?.early_stop;
+  if (!e) return `run ${runId}: early stopping recorded nothing`;
+  const why = e.gates.map((g) => `${g.name}: ${g.reason}`).join('; ');
+  return e.stopped
+    ? `run ${runId}: early stop after ${e.lines} of ${e.total} lines (anytime-valid, α = ${e.alpha}): ${why}`
+    : `run ${runId}: early stopping needed every line (${e.total}): ${why}`;
+}
 
 /** Where bulk-run keeps the plan it executes: beside its runs file. */
 export function planFileBeside(runsFile: string): string {
