@@ -100,7 +100,14 @@ test('a clear pass stops well before the end; evaluate and report see the lines 
       `decided after ${e.lines} of 400 lines: exact.exact_match ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05)`,
     );
     expect(r.html).toContain(`decided after ${e.lines} of 400 lines`);
-    expect(r.host.lines.some((l) => l.message.includes(`early stop after ${e.lines} of 400 lines`))).toBe(true);
+    const logged = r.host.lines.map((l) => l.message);
+    expect(logged.some((m) => m.includes(`early stop after ${e.lines} of 400 lines`))).toBe(true);
+    // The evaluate step judges the stopped run by the same sequence.
+    expect(logged).toContain(
+      `evaluate: gate exact.exact_match ≥ 0.8 [default]: decided after ${e.lines} of 400 lines: exact.exact_match ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05)`,
+    );
+    expect(r.markdown).toContain(`${e.lines} of 400 (stopped early)`);
+    expect(r.results.runs[0].stoppedAfter).toBe(e.lines);
   } finally {
     r.uc.cleanup();
   }
@@ -142,3 +149,26 @@ test('a borderline case runs to the end and the report says the full run was nee
     r.uc.cleanup();
   }
 }, 90_000);
+
+test('--dry-run says the runs may stop early, and with what seed', async () => {
+  const uc = makeUseCase({
+    ...llmNodeFlow(),
+    'data/train.jsonl': dataOf(30, () => false),
+    'experiment.yaml': experiment('  - {metric: exact_match, evaluator: exact, min: 0.8, early_stop: true}\n'),
+  });
+  try {
+    const host = new MemoryHost();
+    const before = server.stats().requests;
+    await bulkRunStep.run(
+      { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), dryRun: true },
+      host,
+    );
+    expect(server.stats().requests).toBe(before);
+    expect(host.lines.map((l) => l.message).join('\n')).toContain(
+      'note: early stopping (exact.exact_match ≥ 0.8): lines run in a random order (seed 20240917) and a run stops once every early-stop gate is decided',
+    );
+    expect(host.summary).toContain('early stopping (exact.exact_match ≥ 0.8)');
+  } finally {
+    uc.cleanup();
+  }
+});

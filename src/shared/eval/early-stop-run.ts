@@ -16,6 +16,7 @@ import {
   type LineRecord,
   type LineStopper,
 } from '../runs/index.js';
+import type { ExperimentPlan } from '../runs/plan.js';
 import { EARLY_STOP_SCORERS } from './builtin/bounded.js';
 import { thresholdText } from './gates.js';
 import { scorers, type ScoredLine } from './builtin/scorers.js';
@@ -25,6 +26,8 @@ import { EarlyStop, type RuleStatus, type StopRule } from './stats/early-stop.js
 /** The error rate of every early-stop confidence sequence: the 95% level of the report's other intervals. */
 export const EARLY_STOP_ALPHA = 0.05;
 const METHOD = 'betting' as const;
+/** EarlyStop's guard against a lucky first few lines. */
+const EARLY_STOP_MIN_LINES = 20;
 
 /** An early-stop gate as it applies to one run: the gate and the evaluator that scores the run's lines. */
 export interface EarlyStopGate {
@@ -52,6 +55,16 @@ export function earlyStopSeed(useCase: UseCase, recorded?: { seed: number }): nu
   return recorded?.seed ?? useCase.execution.earlyStopSeed ?? DEFAULT_SEED;
 }
 
+/** What the plan (and `--dry-run`) says of early stopping. */
+export function earlyStopPlan(useCase: UseCase): NonNullable<ExperimentPlan['earlyStop']> {
+  return {
+    seed: earlyStopSeed(useCase),
+    alpha: EARLY_STOP_ALPHA,
+    minLines: EARLY_STOP_MIN_LINES,
+    gates: useCase.gates.filter((g) => g.earlyStop).map(gateName),
+  };
+}
+
 /** The stopper bulk-run hands the batch runner for one run: reads the run's data rows to score its lines. */
 export async function createRunStopper(gates: EarlyStopGate[], dataFile: string, seed: number): Promise<LineStopper> {
   const rows = new Map<number, Record<string, unknown>>();
@@ -76,7 +89,11 @@ class RunStopper implements LineStopper {
     private readonly order: number[],
     readonly seed: number,
   ) {
-    this.early = new EarlyStop(gates.map(stopRule), { alpha: EARLY_STOP_ALPHA, method: METHOD });
+    this.early = new EarlyStop(gates.map(stopRule), {
+      alpha: EARLY_STOP_ALPHA,
+      method: METHOD,
+      minLines: EARLY_STOP_MIN_LINES,
+    });
   }
 
   observe(record: LineRecord): void {
@@ -161,6 +178,7 @@ export function sequentialVerdict(gate: Gate, scores: Array<[line: number, score
   const early = new EarlyStop([{ name: gateName(gate), min: gate.min, max: gate.max, low: 0, high: 1 }], {
     alpha: EARLY_STOP_ALPHA,
     method: METHOD,
+    minLines: EARLY_STOP_MIN_LINES,
   });
   for (const [, v] of sorted) if (v >= 0 && v <= 1) early.observe(0, v);
   return early.status()[0];

@@ -8,7 +8,7 @@
 import type { Gate } from '../config/types.js';
 import type { StandardRun } from '../results/handoff.js';
 import type { EvaluationResult, GateEarlyStop, GateResult } from '../results/model.js';
-import type { RunRecord } from '../runs/store.js';
+import type { LineRecord, RunRecord } from '../runs/store.js';
 import { gateName, sequentialVerdict } from './early-stop-run.js';
 
 /** The early-stop runs of a gate (by index) and variant; undefined when it has none. */
@@ -92,11 +92,7 @@ export function earlyStopGateResult(gate: Gate, base: GateBase, runs: GateEarlyS
       message: `${full.message}; early stopping: the full run was needed (${worst.total} lines), ${sequenceText(gate, worst)}`,
     };
   const status: GateResult['status'] = worst.decision === 'pass' ? 'passed' : 'failed';
-  const name = gateName(gate);
-  const decided =
-    worst.decision === 'open'
-      ? `stopped after ${worst.lines} of ${worst.total} lines but the recorded lines leave ${name} undecided: ${sequenceText(gate, worst)}; run again without early_stop`
-      : `decided after ${worst.lines} of ${worst.total} lines: ${name} ${boundsText(gate, worst)} (anytime-valid, α = ${worst.alpha})`;
+  const decided = earlyStopText(gate, worst);
   return {
     ...base,
     status,
@@ -105,6 +101,43 @@ export function earlyStopGateResult(gate: Gate, base: GateBase, runs: GateEarlyS
     message: `${decided}; read from the confidence sequence over the ${worst.n} scored lines, not the fixed-n interval, which is not valid after stopping early`,
     earlyStop: worst,
   };
+}
+
+/** How an early-stop run of the gate went, in words: decided after N of M lines and by which bound, or not. */
+export function earlyStopText(gate: Gate, r: GateEarlyStop): string {
+  const name = gateName(gate);
+  if (!r.stopped) return `${name}: the full run was needed (${r.total} lines), ${sequenceText(gate, r)}`;
+  if (r.decision === 'open')
+    return `stopped after ${r.lines} of ${r.total} lines but the recorded lines leave ${name} undecided: ${sequenceText(gate, r)}; run again without early_stop`;
+  return `decided after ${r.lines} of ${r.total} lines: ${name} ${boundsText(gate, r)} (anytime-valid, α = ${r.alpha})`;
+}
+
+/**
+ * The evaluate step's word on each early-stop gate: its confidence sequence over the evaluation runs' scores,
+ * the bound the verdict on a stopped run is read from.
+ */
+export async function earlyStopVerdicts(
+  gates: Gate[],
+  store: { record(runId: string): RunRecord; lines(runId: string): AsyncIterable<LineRecord> },
+  runs: StandardRun[],
+  evaluations: EvaluationResult[],
+): Promise<string[]> {
+  if (!gates.some((g) => g.earlyStop)) return [];
+  const scores = new SequentialScores(gates);
+  for (const run of runs) scores.addRun(run, store.record(run.runId));
+  for (const e of evaluations) {
+    const take = scores.scoresOf(e);
+    if (!take) continue;
+    for await (const rec of store.lines(e.runId))
+      if (rec.status === 'Completed' && rec.outputs) take(rec.line_number, rec.outputs);
+  }
+  const verdicts = scores.verdicts();
+  const variants = [...new Set(runs.map((r) => r.variantId))];
+  return gates.flatMap((gate, i) =>
+    variants.flatMap((v) =>
+      (verdicts(i, v) ?? []).map((r) => `gate ${gateName(gate)} [${v}]: ${earlyStopText(gate, r)}`),
+    ),
+  );
 }
 
 /** "lower bound 0.87 ≥ 0.8", "upper bound 0.62 < 0.8", ... for the bounds that decided the gate. */

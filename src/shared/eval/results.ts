@@ -93,6 +93,7 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
       costUsd: record.cost_usd,
       latencyMs: latencyStats(lines.latencies()),
       durationMs: record.timings.duration_ms ?? 0,
+      ...(record.early_stop?.stopped ? { stoppedAfter: record.early_stop.lines } : {}),
     });
   }
   for (const e of o.evaluations) {

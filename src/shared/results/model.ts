@@ -71,6 +71,8 @@ export interface RunResult {
   costUsd?: number;
   latencyMs: { mean: number; p50: number; p95: number; max: number };
   durationMs: number;
+  /** An early_stop run that stopped before its last line: the lines it ran (the rest were not run, not failed). */
+  stoppedAfter?: number;
 }
 
 export interface EvaluationResult {

@@ -22,7 +22,7 @@ import {
   type PlannedRun,
 } from '../runs/plan.js';
 import { PieceScheduler } from '../runs/pool.js';
-import { createRunStopper, earlyStopGates, earlyStopSeed } from '../eval/early-stop-run.js';
+import { createRunStopper, earlyStopGates, earlyStopPlan, earlyStopSeed } from '../eval/early-stop-run.js';
 import { StepProgress } from './step-progress.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
 import { planInputs, shardInput, showPlan, targetInput } from './plan-output.js';
@@ -160,6 +160,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     // --resume executes the plan written before; a shard joins the plan of the same inputs its siblings wrote.
     const earlier = inputs.resume || shard ? readSavedPlan(planPath, planned, inputs.resume === true) : undefined;
     const plan = earlier ?? planned;
+    if (stopping >= 0) plan.earlyStop = earlyStopPlan(useCase);
     if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs, useCase.missingSecrets);
     const cloudRun = cloud ? await (await import('../azure/jobs-step.js')).prepareCloudRun(useCase, host) : undefined;
     if (inputs.dryRun) {
