@@ -229,7 +229,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         host.info(`run ${r.runId}: finished earlier, kept`);
         progress.kept(lineCount({ planned: r, range }));
         // The step's verdict covers every run of the plan, those finished in an earlier session too.
-        const limit = failedLineLimit(execution.maxFailedLines, before.counts.total);
+        const limit = failedLineLimit(execution.maxFailedLines, linesRun(before));
         if (before.counts.failed > limit && !overLimit.some((o) => o.run === run)) overLimit.push({ run, limit });
         return;
       }
@@ -292,7 +292,11 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         scheduler.fail(down);
         return;
       }
-      const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
+      // A percentage tolerance of an early-stopped run counts the lines it ran, not those it left unrun.
+      const limit = failedLineLimit(
+        execution.maxFailedLines,
+        stopGates.length ? summary.counts.completed + summary.counts.failed : summary.counts.total,
+      );
       host.info(
         `run ${r.runId} (${r.dataset}, ${r.variantId})${before ? ' (resumed)' : ''}${range ? ` lines ${range.start}-${range.end - 1}` : ''}: ${summary.status}, ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} recorded before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`,
       );
@@ -313,6 +317,11 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     return { runsFile, runs, plan };
   },
 };
+
+/** The lines a finished run ran: all of them, unless it stopped early. */
+function linesRun(record: RunRecord): number {
+  return record.early_stop?.stopped ? record.early_stop.lines : record.counts.total;
+}
 
 /** What the log says of an early-stop run: stopped after how many lines and why, or that every line was needed. */
 function earlyStopText(runId: string, store: string): string {
