@@ -107,6 +107,7 @@ test('a clear pass stops well before the end; evaluate and report see the lines 
       `evaluate: gate exact.exact_match ≥ 0.8 [default]: decided after ${e.lines} of 400 lines: exact.exact_match ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05)`,
     );
     expect(r.markdown).toContain(`${e.lines} of 400 (stopped early)`);
+    expect(r.markdown).toContain(`early stop: ${e.lines} of 400 lines ran in 1 run(s)`);
     expect(r.results.runs[0].stoppedAfter).toBe(e.lines);
   } finally {
     r.uc.cleanup();
@@ -168,6 +169,27 @@ test('--dry-run says the runs may stop early, and with what seed', async () => {
       'note: early stopping (exact.exact_match ≥ 0.8): lines run in a random order (seed 20240917) and a run stops once every early-stop gate is decided',
     );
     expect(host.summary).toContain('early stopping (exact.exact_match ≥ 0.8)');
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('early stopping with --shard is refused before anything runs, naming the gate', async () => {
+  const uc = makeUseCase({
+    ...llmNodeFlow(),
+    'data/train.jsonl': dataOf(30, () => false),
+    'experiment.yaml': experiment('  - {metric: exact_match, evaluator: exact, min: 0.8, early_stop: true}\n'),
+  });
+  try {
+    const before = server.stats().requests;
+    const run = bulkRunStep.run(
+      { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), shard: '1/2' },
+      new MemoryHost(),
+    );
+    await expect(run).rejects.toThrow(
+      /experiment\.yaml:\d+:\d+: gates\[0\]\.early_stop: early stopping decides while one process runs the lines, found --shard 1\/2, expected the local target without --shard/,
+    );
+    expect(server.stats().requests).toBe(before);
   } finally {
     uc.cleanup();
   }

@@ -207,7 +207,7 @@ function stoppedNote(r: ResultsSummary): string {
   if (stopped.length === 0) return '';
   const ran = stopped.reduce((n, run) => n + run.stoppedAfter!, 0);
   const of = stopped.reduce((n, run) => n + run.lines, 0);
-  return `early stop: ${formatCount(ran)} of ${formatCount(of)} lines ran in ${stopped.length} run(s)`;
+  return `early stop: ${formatCount(ran)} of ${formatCount(of)} lines ran in ${stopped.length} run(s) (their early-stop gates read the anytime-valid confidence sequence; the intervals below are fixed-n, descriptive only)`;
 }
 
 function runsTable(r: ResultsSummary): MarkdownTable {
