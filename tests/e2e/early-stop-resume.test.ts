@@ -87,6 +87,13 @@ test('killed, then resumed: the same order continues, no line runs twice, the ru
     const order = Array.from({ length: lines }, (_, i) => i).sort(bySeededOrder(seed));
     expect([...after].sort((a, b) => order.indexOf(a) - order.indexOf(b))).toEqual(order.slice(0, after.length));
     expect(after.length).toBeLessThan(lines / 2);
+    // Resuming the stopped run again runs nothing: it is complete as it stopped.
+    const settled = server.stats().requests;
+    const again = await runCli([...args, '--resume'], env);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain('finished earlier, kept');
+    expect(server.stats().requests).toBe(settled);
+    expect(recorded()).toEqual(after);
     // The order is not the file's order.
     expect(order.slice(0, after.length)).not.toEqual(Array.from({ length: after.length }, (_, i) => i));
   } finally {
