@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Evaluator, Gate } from '../../src/shared/config/types.js';
 import { createRunStopper, sequentialVerdict } from '../../src/shared/eval/early-stop-run.js';
+import { earlyStopGateResult } from '../../src/shared/eval/early-stop-verdict.js';
 import { bySeededOrder } from '../../src/shared/runs/line-order.js';
 import { CompiledMapping } from '../../src/shared/runs/mapping.js';
 import type { LineRecord } from '../../src/shared/runs/store.js';
@@ -97,4 +98,33 @@ test('the seeded order is a permutation, the same for any subset of the lines', 
   const early = all.slice(0, 100).filter((i) => i < 500).length;
   expect(early).toBeGreaterThan(35);
   expect(early).toBeLessThan(65);
+});
+
+test('a gate over several runs of a variant: a stopped failure fails it; a stopped pass leaves full runs to the gate', () => {
+  const base = { name: 'g', metric: 'exact_match', evaluator: 'exact', variantId: 'default', threshold: '≥ 0.8' };
+  const run = (stopped: boolean, decision: 'pass' | 'fail' | 'open', lower: number, upper: number) => ({
+    runId: `r-${stopped}-${decision}`,
+    stopped,
+    lines: stopped ? 40 : 100,
+    total: 100,
+    alpha: 0.05,
+    decision,
+    n: stopped ? 40 : 100,
+    lower,
+    upper,
+  });
+  const fullFailed = { ...base, status: 'failed' as const, message: 'exact_match = 0.78 below the minimum 0.8' };
+  const fullPassed = { ...base, status: 'passed' as const, message: 'exact_match = 0.9 meets ≥ 0.8' };
+  const mixed = [run(true, 'pass', 0.82, 1), run(false, 'open', 0.7, 0.86)];
+  expect(earlyStopGateResult(gate, base, mixed, fullFailed)).toMatchObject({
+    status: 'failed',
+    message: expect.stringContaining('1 other run(s) of this variant ran in full: exact_match = 0.78') as string,
+  });
+  expect(earlyStopGateResult(gate, base, mixed, fullPassed).status).toBe('passed');
+  const failed = earlyStopGateResult(gate, base, [run(true, 'fail', 0.3, 0.7), run(true, 'pass', 0.85, 1)], fullPassed);
+  expect(failed).toMatchObject({ status: 'failed', observed: 0.7, earlyStop: { decision: 'fail' } });
+  expect(failed.message).toContain('decided after 40 of 100 lines: exact.exact_match ≥ 0.8 upper bound 0.70 < 0.8');
+  const open = earlyStopGateResult(gate, base, [run(true, 'open', 0.75, 0.9)], fullPassed);
+  expect(open).toMatchObject({ status: 'failed' });
+  expect(open.message).toContain('leave exact.exact_match ≥ 0.8 undecided');
 });

@@ -91,14 +91,18 @@ export function earlyStopGateResult(gate: Gate, base: GateBase, runs: GateEarlyS
       earlyStop: worst,
       message: `${full.message}; early stopping: the full run was needed (${worst.total} lines), ${sequenceText(gate, worst)}`,
     };
-  const status: GateResult['status'] = worst.decision === 'pass' ? 'passed' : 'failed';
+  // Several datasets of one variant, some run in full: a passing stopped run leaves the verdict to the gate's own
+  // check over them all.
+  const fullRuns = runs.filter((r) => !r.stopped).length;
+  const status: GateResult['status'] =
+    worst.decision !== 'pass' ? 'failed' : fullRuns > 0 && full.status !== 'passed' ? full.status : 'passed';
   const decided = earlyStopText(gate, worst);
   return {
     ...base,
     status,
     // The bound that decided it: the lower one passes a minimum, the upper one fails it (and the reverse for a maximum).
     observed: (gate.min !== undefined) === (worst.decision === 'pass') ? worst.lower : worst.upper,
-    message: `${decided}; read from the confidence sequence over the ${worst.n} scored lines, not the fixed-n interval, which is not valid after stopping early`,
+    message: `${decided}; read from the confidence sequence over the ${worst.n} scored lines, not the fixed-n interval, which is not valid after stopping early${fullRuns > 0 && worst.decision === 'pass' ? `; ${fullRuns} other run(s) of this variant ran in full: ${full.message}` : ''}`,
     earlyStop: worst,
   };
 }
