@@ -84,6 +84,7 @@ test('a clear pass stops well before the end; evaluate and report see the lines 
     expect(e.gates[0].lower).toBeGreaterThanOrEqual(0.8);
     // Lines not run are neither run nor failures.
     expect(r.requests).toBe(e.lines);
+    expect(r.host.outputs.get('lines')).toBe(String(e.lines));
     expect(r.record.status).toBe('Completed');
     expect(r.record.counts).toEqual({ total: 400, completed: e.lines, failed: 0 });
     expect(r.record.order?.seed).toBe(20240917);

@@ -311,7 +311,11 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const runs = handoff.runs;
     host.setOutput('runs-file', runsFile);
     host.setOutput('run-ids', runs.map((r) => r.runId).join(','));
-    host.setOutput('lines', String(runs.reduce((a, r) => a + r.lines, 0)));
+    // An early-stopped run counts the lines it ran (a finished run records every line it ran).
+    host.setOutput(
+      'lines',
+      String(runs.reduce((a, r) => a + (r.status === 'Completed' ? r.completed + r.failed : r.lines), 0)),
+    );
     host.setOutput('failed-lines', String(runs.reduce((a, r) => a + r.failed, 0)));
     if (overLimit.length) throw await failedLinesError(overLimit, inputs.store, host);
     return { runsFile, runs, plan };
