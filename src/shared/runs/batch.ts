@@ -629,7 +629,8 @@ async function executeLines(
       }
       let r: Awaited<ReturnType<FlowExecutor['runLine']>> | undefined;
       try {
-        if (signal?.aborted) return;
+        // A line that waited for a slot of the shared pool while the gates got decided is not started.
+        if (signal?.aborted || (stopper !== undefined && stopper.decided())) return;
         // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
         // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
         const running = repetition
