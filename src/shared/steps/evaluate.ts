@@ -11,6 +11,7 @@ import type { UseCase } from '../config/types.js';
 import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
+import { earlyStopVerdicts } from '../eval/early-stop-verdict.js';
 import type { EvaluationResult } from '../results/model.js';
 import { runBatch, RunStore, scanData, type RunRecord, type RunSummary } from '../runs/index.js';
 import { PieceScheduler } from '../runs/pool.js';
@@ -370,6 +371,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       evaluations,
     };
     writeHandoff(evaluationsFile, handoff);
+    // Early-stopped runs are judged by the confidence sequence they stopped on (the report's verdict too).
+    for (const line of await earlyStopVerdicts(useCase.gates, new RunStore(inputs.store), runs.runs, evaluations))
+      host.info(`evaluate: ${line}`);
     host.setOutput('evaluations-file', evaluationsFile);
     host.setOutput('metrics', JSON.stringify(metricsOutput(evaluations)));
     if (overLimit.length)
