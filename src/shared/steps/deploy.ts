@@ -7,6 +7,8 @@
 import { loadUseCase } from '../config/use-case.js';
 import { deployLocal, deploymentName, smokeMarkdown, stopLocalDeployment, suiteForUseCase } from '../deploy/index.js';
 import { listLocalDeployments, type LocalDeploymentListing } from '../deploy/local.js';
+import { readState } from '../deploy/state.js';
+import { deployLocalInStages } from './deploy-local-staged.js';
 import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
@@ -280,6 +282,24 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       );
     if (apiKey) host.mask(apiKey);
     const variants = variantList(inputs.variant);
+    if (inputs.promoteWhen?.trim() || readState(inputs.stateDir, name)?.split) {
+      const staged = await deployLocalInStages(inputs, host, {
+        name,
+        stateDir: inputs.stateDir,
+        config: inputs.config,
+        env: useCase.envName,
+        variants,
+        port: inputs.port,
+        smoke,
+        apiKeyEnv: inputs.apiKeyEnv,
+        apiKey,
+        log: (l) => host.info(l),
+      });
+      const out = publish(host, staged.endpoint, name, listLocalDeployments(inputs.stateDir));
+      // publish leaves traffic empty (a plain local deployment has none); a split's weights are its traffic.
+      host.setOutput('traffic', JSON.stringify(staged.traffic));
+      return { ...out, traffic: JSON.stringify(staged.traffic) };
+    }
     let result;
     try {
       result = await deployLocal({
@@ -337,10 +357,16 @@ function publish(
 async function listDeployments(stateDir: string, host: Host): Promise<DeployOutputs> {
   const deployments = listLocalDeployments(stateDir);
   if (deployments.length === 0) host.info(`no local deployments recorded under ${stateDir}`);
+  // A deployment with a traffic split: each colour serving, with its share.
+  const colours = (d: LocalDeploymentListing) =>
+    d.colours?.map((c) => `${c.slot} ${c.weight}% pid ${c.pid}${c.status === 'running' ? '' : ' stopped'}`).join(', ');
   for (const d of deployments)
-    host.info(`${d.name}  ${d.status}  ${d.endpoint}  pid ${d.pid} (${d.slot})  since ${d.startedAt}`);
+    host.info(
+      `${d.name}  ${d.status}  ${d.endpoint}  ${d.colours ? `split: ${colours(d)}` : `pid ${d.pid} (${d.slot})`}  since ${d.startedAt}`,
+    );
   const rows = deployments.map(
-    (d) => `| ${d.name} | ${d.status} | \`${d.endpoint}\` | ${d.pid} | ${d.slot} | ${d.startedAt} |`,
+    (d) =>
+      `| ${d.name} | ${d.status} | \`${d.endpoint}\` | ${d.pid} | ${d.colours ? colours(d) : d.slot} | ${d.startedAt} |`,
   );
   await host.appendSummary(
     `## Local deployments (${stateDir})\n\n${rows.length ? `| name | status | endpoint | pid | slot | since |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n` : 'None.\n'}`,
