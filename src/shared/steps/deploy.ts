@@ -88,7 +88,8 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     {
       name: 'port',
       type: 'integer',
-      description: 'Preferred port of the local server (default: any free port; the live URL is the endpoint output).',
+      description:
+        'Preferred port of the local server, or of its traffic split when it has one (default: any free port; the live URL is the endpoint output).',
     },
     {
       name: 'state-dir',
@@ -150,7 +151,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'string',
       default: '10,50',
       description:
-        "Targets other than local: the new version's traffic share at each stage before the final one (CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION), comma-separated.",
+        "The new version's traffic share at each stage before the final one (CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION), comma-separated (local: with a traffic split, see promote-when).",
     },
     {
       name: 'keep',
@@ -175,13 +176,13 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'promote-when',
       type: 'string',
       description:
-        'Targets other than local: at each traffic stage, compare the new version with the prior one on the requests each answered during the stage (llmops monitor --compare) and go on only when it is better or not-worse; else roll back. Needs promote-log.',
+        'At each traffic stage, compare the new version with the prior one on the requests each answered during the stage (llmops monitor --compare) and go on only when it is better or not-worse; else roll back. Other targets need promote-log; local puts blue and green behind a loopback traffic split (its URL the endpoint from then on) and reads the request logs they write.',
     },
     {
       name: 'promote-log',
       type: 'string',
       description:
-        "With promote-when: request logs (files or folders, comma-separated) the versions write, each line naming the version that answered as the rollout names it (LLMOPS_DEPLOYMENT; azure-*: set to the deployment's name).",
+        "With promote-when: request logs (files or folders, comma-separated) the versions write, each line naming the version that answered as the rollout names it (LLMOPS_DEPLOYMENT; azure-*: set to the deployment's name; local: default the two colours' own logs).",
     },
     {
       name: 'promote-margin',
@@ -237,7 +238,8 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     },
     {
       name: 'traffic',
-      description: 'Targets other than local: JSON traffic map after the step (version → percent).',
+      description:
+        "JSON traffic map after the step (version → percent); local: the traffic split's weights (colour → percent), empty without a split.",
     },
   ],
   async run(inputs, host) {
