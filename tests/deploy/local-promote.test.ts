@@ -5,7 +5,7 @@
  * judged worse and rolled back, the split put back exactly as it was; a green as good as blue is promoted; the
  * endpoint never changes; `deploy --list` shows both colours with their weights while they share the traffic.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readState, stopLocalDeployment } from '../../src/shared/deploy/index.js';
@@ -53,12 +53,13 @@ afterAll(async () => {
 });
 
 /** The CLI as a child; asynchronous, so this process keeps sending traffic meanwhile. */
-const deploy = (args: string[], env: Record<string, string> = {}) =>
+const deploy = (args: string[], env: Record<string, string> = {}, started?: (child: ChildProcess) => void) =>
   new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [cliBundle, 'deploy', '--state-dir', stateDir, ...args], {
       cwd: uc.dir,
       env: { ...process.env, LLMOPS_CLI: cliBundle, ...env },
     });
+    started?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -109,6 +110,15 @@ function callers(endpoint: string) {
     },
   };
 }
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** Waits until the state file shows the new colour sharing the traffic. */
 async function sharing(): Promise<void> {
@@ -162,8 +172,22 @@ test('a worse green is rolled back with the split restored exactly; a green as g
     const status = (await (await fetch(`${s1.split!.url}/.llmops/split`)).json()) as { traffic: unknown };
     expect(status.traffic).toEqual({ blue: 100 });
 
-    // 3. A green as good as blue: promoted; blue is stopped; same endpoint.
+    // 3. A rollout killed while green has half the traffic: the next deploy first gives blue all of it again and
+    // stops that green, then rolls out its own.
+    let killed: ChildProcess | undefined;
+    const interrupted = deploy(gate, {}, (c) => (killed = c));
+    await sharing();
+    const orphan = readState(stateDir, 'demo')!.canary!;
+    killed!.kill('SIGKILL');
+    await interrupted;
+    expect(alive(orphan.pid)).toBe(true);
+
+    // 4. A green as good as blue: promoted; blue is stopped; same endpoint.
     const better = await deploy(gate);
+    expect(better.stderr).toContain(
+      `an earlier rollout of demo was interrupted: blue has all the traffic again, green (pid ${orphan.pid}) stopped`,
+    );
+    expect(alive(orphan.pid)).toBe(false);
     expect(better.stderr).not.toMatch(/error:/i);
     expect(better.status).toBe(0);
     expect(outputsOf(better.stdout).endpoint).toBe(endpoint);
@@ -176,4 +200,11 @@ test('a worse green is rolled back with the split restored exactly; a green as g
   } finally {
     await load.stop();
   }
+  // 5. Stop: the live colour and the split go, and the record.
+  const last = readState(stateDir, 'demo')!;
+  const stopped = await deploy(['--stop']);
+  expect(stopped.status).toBe(0);
+  expect(alive(last.live.pid)).toBe(false);
+  expect(alive(last.split!.pid)).toBe(false);
+  expect(readState(stateDir, 'demo')).toBeUndefined();
 }, 240_000);

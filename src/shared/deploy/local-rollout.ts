@@ -52,6 +52,7 @@ export async function deployLocalStaged(o: DeployLocalStagedOptions): Promise<De
   const old = before && isOurProcess(before.live.pid, 'serve') ? before.live : undefined;
   const slot = before?.live.slot === 'blue' ? 'green' : 'blue';
   const { split, started } = await ensureSplit(o, before, old);
+  if (before?.canary && old) await abandonInterrupted(o, before, old, split);
   const requestLog = requestLogOf(o.stateDir, o.name, slot);
   let fresh: LocalInstance;
   let smoke: SmokeResult;
@@ -114,6 +115,25 @@ export async function deployLocalStaged(o: DeployLocalStagedOptions): Promise<De
     log(`stopped the rejected ${o.name} (${slot}) pid ${fresh.pid}`);
   }
   return { state, endpoint, smoke, rollout };
+}
+
+/**
+ * A rollout killed between stages left its new colour serving a share: the split goes back to the live colour
+ * alone and that colour is stopped, before this deploy starts its own.
+ */
+async function abandonInterrupted(
+  o: DeployLocalStagedOptions,
+  before: LocalDeploymentState,
+  live: LocalInstance,
+  split: LocalSplit,
+): Promise<void> {
+  const routes = readRoutes(split.routesFile);
+  writeRoutes(split.routesFile, { etag: routes.etag + 1, routes: { [live.slot]: { url: live.url, weight: 100 } } });
+  writeState(o.stateDir, { ...before, canary: undefined, traffic: { [live.slot]: 100 }, split });
+  await stopInstance(before.canary!);
+  o.log?.(
+    `an earlier rollout of ${o.name} was interrupted: ${live.slot} has all the traffic again, ${before.canary!.slot} (pid ${before.canary!.pid}) stopped`,
+  );
 }
 
 /**

@@ -8,7 +8,7 @@
  * stage gives the new colour 10 of every 100 requests, not 10 on average.
  * @module
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, ServiceError } from '../errors.js';
@@ -55,20 +55,17 @@ export interface SplitServer {
   close(): Promise<void>;
 }
 
-/** Serves the split on loopback; the routes file is looked at again at most every 50 ms, when it changed. */
+/** Serves the split on loopback; the routes file is looked at again at most every 50 ms. */
 export async function startSplitServer(routesFile: string, port = 0): Promise<SplitServer> {
   let routes = readRoutes(routesFile);
-  let seen = statSync(routesFile).mtimeMs;
   let checked = Date.now();
   const credit: Record<string, number> = {};
+  // The file is tiny: read again at most every 50 ms (not by mtime, which two quick writes can share).
   const refresh = (force: boolean) => {
     if (!force && Date.now() - checked < 50) return;
     checked = Date.now();
     if (!existsSync(routesFile)) return;
-    const mtime = statSync(routesFile).mtimeMs;
-    if (!force && mtime === seen) return;
     const next = readRoutes(routesFile);
-    seen = mtime;
     if (next.etag !== routes.etag) for (const k of Object.keys(credit)) delete credit[k];
     routes = next;
   };
