@@ -41,6 +41,14 @@ const evaluators = `evaluators:
         mappings:
           prediction: \${run.outputs.answer}
           reference: \${data.answer}
+  - name: rerun
+    builtin: regex
+    options:
+      pattern: answer
+    datasets:
+      - name: train
+        mappings:
+          prediction: \${target.answer}
   - name: speed
     builtin: latency
     datasets:
@@ -165,6 +173,7 @@ test('judges, safety and user evaluators drift against the baseline; reference-n
     expect(words.live.value).toBeGreaterThan(4);
     const reasons = Object.fromEntries(drift.skipped.map((s) => [s.figure, s.reason]));
     expect(reasons.exact).toMatch(/needs a reference: its mappings read \$\{data\.answer\}/);
+    expect(reasons.rerun).toMatch(/read \$\{target\.answer\}: it runs the flow itself/);
     expect(reasons.speed).toMatch(/latency is compared from the request log itself/);
     expect(reasons['leak.pii_findings']).toMatch(/the baseline has no per-line scores under leak\.pii_findings/);
     const markdown = readFileSync(path.join(uc.dir, 'monitor', 'monitor.md'), 'utf8');

@@ -115,6 +115,14 @@ export async function evaluateSample(o: {
       });
       continue;
     }
+    const target = Object.values(dataset.mappings).find((v) => typeof v === 'string' && /\$\{target\./.test(v));
+    if (target) {
+      skipped.push({
+        figure: evaluator.name,
+        reason: `its mappings read ${String(target).trim()}: it runs the flow itself instead of scoring the served answers`,
+      });
+      continue;
+    }
     runnable.push({ evaluator, dataset });
   }
   if (runnable.length === 0 || o.requests.length < 2) {
