@@ -4,7 +4,8 @@
  * A deploy starts the new server on another port, waits for /health, smoke-tests it, then records it as live
  * in the state file and stops the old one. If the new server does not come up or fails its smoke test, it is
  * stopped, the old one keeps serving and the state file is untouched. The live URL is read from the state file
- * (or the step's `endpoint` output): there is no proxy on a fixed port.
+ * (or the step's `endpoint` output): there is no proxy on a fixed port. A deployment rolled out in stages
+ * (`--promote-when`) has one instead, a traffic split in front of both colours (local-rollout.ts).
  * @module
  */
 import { spawn } from 'node:child_process';
