@@ -200,7 +200,14 @@ test('a worse green is rolled back with the split restored exactly; a green as g
   } finally {
     await load.stop();
   }
-  // 5. Stop: the live colour and the split go, and the record.
+  // 5. A later deploy without promote-when keeps the split (and the endpoint): its stages run without a gate.
+  const plain = await deploy([]);
+  expect(plain.stderr).not.toMatch(/error:/i);
+  expect(plain.status).toBe(0);
+  expect(JSON.parse(outputsOf(plain.stdout).traffic)).toEqual({ blue: 100 });
+  expect(outputsOf(plain.stdout).endpoint).toBe(`${readState(stateDir, 'demo')!.split!.url}/score`);
+
+  // 6. Stop: the live colour and the split go, and the record.
   const last = readState(stateDir, 'demo')!;
   const stopped = await deploy(['--stop']);
   expect(stopped.status).toBe(0);

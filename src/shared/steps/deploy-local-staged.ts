@@ -17,8 +17,12 @@ export async function deployLocalInStages(
 ): Promise<{ endpoint: string; traffic: Record<string, number> }> {
   const steps = trafficSteps(inputs.trafficSteps);
   // Without promote-log, the gate reads the logs the two colours write (the split's deployments name them).
+  // Without promote-when (a later deploy of a deployment with a split), the stages run without a gate.
   const checks = (logs: string[]) =>
-    promotionChecks({ ...inputs, promoteLog: inputs.promoteLog ?? logs.join(',') }, (l) => host.info(l));
+    promotionChecks(
+      { ...inputs, promoteLog: inputs.promoteLog ?? (inputs.promoteWhen?.trim() ? logs.join(',') : undefined) },
+      (l) => host.info(l),
+    );
   let result;
   try {
     result = await deployLocalStaged({ ...o, steps, checks });
