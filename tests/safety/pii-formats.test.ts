@@ -15,6 +15,9 @@ const found: Array<[string, PiiKind, string]> = [
   ['or 415.555.2671 after six', 'phone', '415.555.2671'],
   ['ring 555-010-0199 now', 'phone', '555-010-0199'],
   ['landline 020 7946 0958', 'phone', '020 7946 0958'],
+  ['Ruf 0049 30 901820 an', 'phone', '0049 30 901820'],
+  ['tel. 01 42 68 53 00 le matin', 'phone', '01 42 68 53 00'],
+  ['portable 06.12.34.56.78', 'phone', '06.12.34.56.78'],
   ['my number is 123-45-6789, keep it safe', 'national_id', '123-45-6789'],
   ['NI number AB123456C on file', 'national_id', 'AB123456C'],
   ['She lives at 221B Baker Street, London.', 'address', '221B Baker Street'],
@@ -51,6 +54,9 @@ const ordinary = [
   'SSN 666-12-3456 is not a valid number', // area 666 is never issued
   'NINO QQ123456C is the documented dummy',
   'score rose +3.2 points to 78.5',
+  'the years 1999-2004 and 2010-2015, pages 120-135',
+  'invoice #2024-0042-17 and sku 123-456-7890-X',
+  'released 01.02.2024, build 1.2.3',
 ];
 
 test.each(ordinary)('no PII in: %s', async (text) => {

@@ -5,7 +5,7 @@
  */
 export const PII_KINDS = {
   email: ['EMAIL'],
-  phone: ['PHONE_US', 'PHONE_UK', 'PHONE_UK_MOBILE', 'PHONE_INTERNATIONAL', 'PHONE_INTL_GROUPED'],
+  phone: ['PHONE_US', 'PHONE_UK', 'PHONE_UK_MOBILE', 'PHONE_INTERNATIONAL', 'PHONE_INTL_GROUPED', 'PHONE_FR'],
   payment_card: ['CREDIT_CARD'],
   iban: ['IBAN', 'UK_BANK_ACCOUNT_IBAN', 'IBAN_GROUPED'],
   national_id: [

@@ -5,7 +5,8 @@
  * its UK pattern takes any run of 8 to 11 digits (order ids, ISBN groups, the tail of `ORD-2024-000123`); an SSN
  * or a UK National Insurance number is found only after a keyword; its US pattern takes ten bare digits (a Unix
  * timestamp); its street pattern ignores case (so "5 miles
- * down the street" is an address) and knows neither `221B` nor continental addresses (`Hauptstraße 5`).
+ * down the street" is an address) and knows neither `221B` nor continental addresses (`Hauptstraße 5`); numbers
+ * dialled with 00 (`0049 30 901820`) or written in French pairs (`01 42 68 53 00`) are not found at all.
  *
  * Each pattern here either is new (its own type) or replaces a library pattern of the same type with a stricter
  * one (the library's regex kept, with the guards below); validators stay the library's where it has one.
@@ -77,10 +78,13 @@ export function supplementPatterns(lib: LibraryParts): SupplementPattern[] {
       severity: aadhaar.severity ?? 'high',
       validator: aadhaar.validator,
     },
-    // +<country code> then groups: E.164 allows at most 15 digits; fewer than 8 is no full number.
+    // +<country code> (or 00 and a separator, as dialled in Europe) then groups: E.164 allows at most 15 digits;
+    // fewer than 8 is no full number.
     {
       type: 'PHONE_INTL_GROUPED',
-      regex: standalone(String.raw`\+[1-9]\d{0,2}(?:[ \u00A0.-]?(?:\(\d{1,4}\)|\d{1,5})){1,6}`),
+      regex: standalone(
+        String.raw`(?:\+[1-9]\d{0,2}|00[1-9]\d{0,2}(?=[ \u00A0.-]))(?:[ \u00A0.-]?(?:\(\d{1,4}\)|\d{1,5})){1,6}`,
+      ),
       priority: 90,
       placeholder: '[PHONE_{n}]',
       severity: 'medium',
@@ -98,6 +102,15 @@ export function supplementPatterns(lib: LibraryParts): SupplementPattern[] {
       ),
       priority: 91,
       placeholder: '[PHONE_US_{n}]',
+      severity: 'medium',
+    },
+    // The French national layout: ten digits in pairs from 0X (01 42 68 53 00, 06.12.34.56.78), one separator.
+    {
+      type: 'PHONE_FR',
+      // No capture group: the library takes a pattern's first group as the value it found.
+      regex: standalone(String.raw`0[1-9](?:(?: \d{2}){4}|(?:\.\d{2}){4}|(?:-\d{2}){4}|(?:\u00A0\d{2}){4})`),
+      priority: 89,
+      placeholder: '[PHONE_{n}]',
       severity: 'medium',
     },
     // The US SSN in its written form (3-2-4 with hyphens) is distinctive without a keyword; the library's SSN
