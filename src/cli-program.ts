@@ -9,6 +9,7 @@ import { registerRunShardCommand } from './commands/run-shard.js';
 import { registerPlanSampleCommand } from './commands/plan-sample.js';
 import { registerRedteamCommand } from './commands/redteam.js';
 import { registerParityCommand } from './commands/parity.js';
+import { registerServeSplitCommand } from './commands/serve-split.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { dataPipelineStep } from './shared/steps/data-pipeline.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
@@ -94,5 +95,6 @@ registerRunShardCommand(program);
 registerPlanSampleCommand(program);
 registerRedteamCommand(program);
 registerParityCommand(program);
+registerServeSplitCommand(program);
 
 await program.parseAsync(process.argv);
