@@ -52,7 +52,10 @@ export function registerRedteamCommand(program: Command): void {
     .option('--categories <list>', `attack categories, comma-separated (default all: ${ATTACK_CATEGORIES.join(', ')})`)
     .option('--inputs <list>', 'flow inputs to put attacks in (default: every text input but chat history)')
     .option('--output <name>', "the flow output judged (default: the flow's first output)")
-    .option('--work-dir <dir>', 'where the attacks, the derived experiment, its run store and report go', '')
+    .option(
+      '--work-dir <dir>',
+      'where the attacks, the derived experiment, its run store and report go (default: .llmops/redteam in the use case folder)',
+    )
     .option('--max-success <rate>', 'fail (exit 1) when the overall attack success rate is above this share, 0..1')
     .option('--concurrency <n>', 'lines in flight')
     .option('--dry-run', 'print the attack plan and write nothing')

@@ -6,12 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import path from 'node:path';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { planRedteam, summarizeRedteam } from '../../src/shared/safety/redteam.js';
+import { planRedteam, summarizeRedteam, writeRedteamExperiment } from '../../src/shared/safety/redteam.js';
 import { ATTACK_SEEDS } from '../../src/shared/safety/seeds.js';
 import { wilsonInterval } from '../../src/shared/eval/stats/index.js';
-import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
+import { baseEnv, baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
 
 const cli = path.resolve('dist/cli.js');
 
@@ -52,6 +53,24 @@ test('the plan puts every seed of the chosen categories into each text input, wi
       /found phishing, expected some of: injection/,
     );
     expect(() => planRedteam(useCase, { inputs: ['nope'] })).toThrow(/expected text inputs of the flow: question/);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('the derived experiment runs each attack once even when the use case repeats its lines', () => {
+  // Repetitions of one attack are not independent attacks: counting them would narrow the intervals.
+  const uc = makeUseCase({ 'experiment.yaml': `${baseExperiment}repeat: 3\n` });
+  try {
+    const useCase = loadUseCase({
+      configPath: path.join(uc.dir, 'experiment.yaml'),
+      processEnv: { ...process.env, ...baseEnv },
+      needs: 'bulk-run',
+    });
+    const file = writeRedteamExperiment(useCase, planRedteam(useCase), path.join(uc.dir, '.llmops/redteam'));
+    const derived = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(derived.repeat).toBeUndefined();
+    expect(derived.connections).toBeDefined();
   } finally {
     uc.cleanup();
   }

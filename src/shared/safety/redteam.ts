@@ -90,8 +90,11 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
   return { flow: useCase.flow.path, attacked, output, seedsVersion: SEEDS_VERSION, rows, byCategory };
 }
 
-/** Blocks of the user's experiment replaced by the red-team experiment's own. */
-const replaced = ['datasets', 'evaluators', 'gates', 'baseline', 'reports', 'name', 'flow'];
+/**
+ * Blocks of the user's experiment replaced by the red-team experiment's own. `repeat` goes too: each attack runs
+ * once, as the plan counts it, since the summary's Wilson intervals take every line as an independent attack.
+ */
+const replaced = ['datasets', 'evaluators', 'gates', 'baseline', 'reports', 'name', 'flow', 'repeat'];
 
 /**
  * Writes the attacks (data.jsonl) and the derived experiment (experiment.yaml, and the env overlay without the
