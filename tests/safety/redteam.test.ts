@@ -76,6 +76,32 @@ test('the derived experiment runs each attack once even when the use case repeat
   }
 });
 
+test('an input whose default does not fit its type gets the empty value of its type', () => {
+  // As the template's class flows declare it: chat_history of type list with the default ''.
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml':
+      "entry: chat:answer\ninputs:\n  question:\n    type: string\n  chat_history:\n    type: list\n    default: ''\n  tone:\n    type: string\n    default: plain\noutputs:\n  answer:\n    type: string\n",
+    'flows/std/chat.py':
+      'def answer(question: str, chat_history: list, tone: str = "plain") -> str:\n    return question\n',
+  });
+  try {
+    const useCase = loadUseCase({
+      configPath: path.join(uc.dir, 'experiment.yaml'),
+      processEnv: { ...process.env, ...baseEnv },
+      needs: 'bulk-run',
+    });
+    const plan = planRedteam(useCase, { inputs: ['question'] });
+    expect(plan.rows[0].values).toEqual({
+      question: expect.stringContaining('PWNED-'),
+      chat_history: [],
+      tone: 'plain',
+    });
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('redteam runs the attacks end to end and reports attack success with intervals; --max-success gates it', async () => {
   const uc = makeUseCase();
   try {

@@ -50,6 +50,14 @@ const emptyOf = (type: string | undefined): unknown =>
           ? false
           : '';
 
+function fitsType(value: unknown, type: string | undefined): boolean {
+  if (type === 'list') return Array.isArray(value);
+  if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (type === 'int' || type === 'double') return typeof value === 'number';
+  if (type === 'bool') return typeof value === 'boolean';
+  return true;
+}
+
 export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): RedteamPlan {
   const flow = useCase.flow.model;
   const categories = (options.categories?.length ? options.categories : ATTACK_CATEGORIES) as string[];
@@ -77,7 +85,11 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
       { file: options.output ? '--output' : useCase.flow.file },
       `found ${JSON.stringify(output ?? null)}, expected an output of the flow: ${outputs.join(', ') || '(none)'}`,
     );
-  const base = Object.fromEntries(defs.map((d) => [d.name, d.hasDefault ? d.default : emptyOf(d.type)]));
+  // A default that does not fit its type (the template's `chat_history: {type: list, default: ''}`) would fail
+  // every line on the input check: the type's empty value stands in for it.
+  const base = Object.fromEntries(
+    defs.map((d) => [d.name, d.hasDefault && fitsType(d.default, d.type) ? d.default : emptyOf(d.type)]),
+  );
   const rows: RedteamRow[] = [];
   for (const seed of ATTACK_SEEDS.filter((s) => categories.includes(s.category)))
     for (const input of attacked) {
