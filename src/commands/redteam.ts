@@ -10,7 +10,9 @@ import { runWithHost } from '../cli-support.js';
 import { loadUseCase } from '../shared/config/use-case.js';
 import { ConfigError, GateFailed } from '../shared/errors.js';
 import type { Host } from '../shared/host/host.js';
+import type { StandardRun } from '../shared/results/handoff.js';
 import type { Results } from '../shared/results/model.js';
+import { RunStore } from '../shared/runs/store.js';
 import {
   planRedteam,
   redteamMarkdown,
@@ -91,7 +93,8 @@ Exit codes: 0 done, 1 --max-success exceeded, 2 invalid input, 3 the model faile
         const common = { config, env: opts.env, store: path.join(workDir, 'store') };
         const concurrency = opts.concurrency ? Number(opts.concurrency) : undefined;
         // An attack the flow fails on is recorded as a failed line, not a reason to stop.
-        await bulkRunStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
+        const ran = await bulkRunStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
+        await requireSomeAnswer(ran.runs, common.store);
         await evaluateStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
         const outputDir = path.join(workDir, 'report');
         await reportStep.run({ ...common, outputDir }, host);
@@ -136,4 +139,22 @@ function printPlan(plan: RedteamPlan, host: Host): void {
       .map((r) => `  e.g. ${r.category}/${r.attack} in ${r.input}: ${JSON.stringify(r.values[r.input])}`),
   ];
   host.info(lines.join('\n'));
+}
+
+/**
+ * When the flow answered no attack at all (its inputs rejected, say), nothing was measured: say why with the
+ * first line's error, rather than letting the evaluators fail on outputs that do not exist.
+ */
+async function requireSomeAnswer(runs: readonly StandardRun[], store: string): Promise<void> {
+  if (runs.length === 0 || runs.some((r) => r.completed > 0)) return;
+  let first = 'failed';
+  for await (const rec of new RunStore(store).lines(runs[0].runId))
+    if (rec.status === 'Failed') {
+      first = rec.error?.message ?? first;
+      break;
+    }
+  const attacks = runs.reduce((n, r) => n + r.lines, 0);
+  throw new GateFailed(`redteam: the flow answered none of the ${attacks} attacks, so nothing was measured`, [
+    `first error: ${first}`,
+  ]);
 }

@@ -134,6 +134,27 @@ test('redteam runs the attacks end to end and reports attack success with interv
   }
 });
 
+test('a flow that answers no attack stops redteam with the first line error (exit 1), before evaluating', async () => {
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml':
+      'entry: chat:answer\ninputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n',
+    'flows/std/chat.py': 'def answer(question: str) -> str:\n    raise ValueError("the knowledge base is offline")\n',
+  });
+  try {
+    const r = await run(['redteam', '--config', 'experiment.yaml', '--categories', 'injection'], uc.dir);
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toEqual({
+      code: 1,
+      stderr: expect.stringMatching(
+        /the flow answered none of the 7 attacks, so nothing was measured[\s\S]*first error: .*the knowledge base is offline/,
+      ),
+    });
+    expect(r.stderr).not.toContain('cannot be resolved');
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('redteam --help teaches how attacks are judged', async () => {
   const r = await run(['redteam', '--help'], process.cwd());
   expect(r.code).toBe(0);
