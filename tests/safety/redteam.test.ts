@@ -155,6 +155,28 @@ test('a flow that answers no attack stops redteam with the first line error (exi
   }
 });
 
+test('a flex flow without declared outputs is judged on its `output` (the function-flow template returns a TypedDict)', async () => {
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml': 'entry: chat:answer\ninputs:\n  question:\n    type: string\n',
+    'flows/std/chat.py': [
+      'from typing import TypedDict',
+      'class Result(TypedDict):',
+      '    output: str',
+      'def answer(question: str) -> Result:',
+      '    return Result(output=question)',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const r = await run(['redteam', '--config', 'experiment.yaml', '--categories', 'injection'], uc.dir);
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toEqual({ code: 0, stderr: expect.anything() });
+    expect(r.stdout).toContain('| injection | 7 | 7 | 100.0% |');
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('redteam --help teaches how attacks are judged', async () => {
   const r = await run(['redteam', '--help'], process.cwd());
   expect(r.code).toBe(0);

@@ -79,8 +79,11 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
         : 'the flow has no text input to put an attack in',
     );
   const outputs = Object.keys(flow.outputs);
-  const output = options.output ?? outputs[0];
-  if (!output || !outputs.includes(output))
+  // A flex flow may leave its outputs undeclared (the template's function flow returns a TypedDict): they are
+  // known only when it runs, and a bare return value is recorded as `output`.
+  const undeclared = flow.kind === 'flex' && outputs.length === 0;
+  const output = options.output ?? (undeclared ? 'output' : outputs[0]);
+  if (!undeclared && (!output || !outputs.includes(output)))
     throw ConfigError.at(
       { file: options.output ? '--output' : useCase.flow.file },
       `found ${JSON.stringify(output ?? null)}, expected an output of the flow: ${outputs.join(', ') || '(none)'}`,
