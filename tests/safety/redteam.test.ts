@@ -58,6 +58,38 @@ test('the plan puts every seed of the chosen categories into each text input, wi
   }
 });
 
+test("a chat flow's chat input (is_chat_input: the user's question) is attacked", () => {
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': [
+      'inputs:',
+      '  chat_history:',
+      '    type: list',
+      '    default: []',
+      '    is_chat_history: true',
+      '  question:',
+      '    type: string',
+      '    is_chat_input: true',
+      'outputs:',
+      '  answer:',
+      '    type: string',
+      '    reference: ${inputs.question}',
+      '    is_chat_output: true',
+      'nodes: []',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const useCase = loadUseCase({
+      configPath: path.join(uc.dir, 'experiment.yaml'),
+      processEnv: { ...process.env, ...baseEnv },
+      needs: 'bulk-run',
+    });
+    expect(planRedteam(useCase).attacked).toEqual(['question']);
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('the derived experiment runs each attack once even when the use case repeats its lines', () => {
   // Repetitions of one attack are not independent attacks: counting them would narrow the intervals.
   const uc = makeUseCase({ 'experiment.yaml': `${baseExperiment}repeat: 3\n` });

@@ -68,7 +68,8 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
       `found ${unknown.join(', ')}, expected some of: ${ATTACK_CATEGORIES.join(', ')}`,
     );
   const defs = Object.values(flow.inputs);
-  const text = defs.filter((d) => (d.type ?? 'string') === 'string' && !d.isChatInput).map((d) => d.name);
+  // The chat input (is_chat_input: the user's question) is where attacks come from; only chat history is left out.
+  const text = defs.filter((d) => (d.type ?? 'string') === 'string' && !d.isChatHistory).map((d) => d.name);
   const attacked = options.inputs?.length ? [...options.inputs] : text;
   const notText = attacked.filter((n) => !text.includes(n));
   if (notText.length || attacked.length === 0)
