@@ -122,7 +122,8 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
         shapeProblems: problems,
         secrets,
       });
-    else if (trusted.flow !== undefined || trusted.name !== undefined)
+    // A broken flow block is already reported: the flow named after the experiment would only be a follow-on.
+    else if (trusted.flow !== undefined || (trusted.name !== undefined && !broken.has('flow')))
       flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
     checkExperiment(
       trusted,
