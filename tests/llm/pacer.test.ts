@@ -98,9 +98,10 @@ describe('four shares of one quota against a model enforcing the whole of it', (
     expect(r.ok).toBe(120);
     // Unpaced, the same work is refused about once per request (below).
     expect(r.throttled).toBeLessThanOrEqual(1);
-    // 120 requests at 36/s: about 3.3 s.
+    // 120 requests at 36/s: about 3.3 s. The lower bound only says pacing does not starve the shards: each start
+    // is timed from the previous one as it happened, so on a loaded machine every late timer slows the rate a little.
     expect(120 / r.seconds).toBeLessThanOrEqual(PER_SECOND * 0.9 * 1.05);
-    expect(120 / r.seconds).toBeGreaterThan(PER_SECOND * 0.9 * 0.7);
+    expect(120 / r.seconds).toBeGreaterThan(PER_SECOND * 0.9 * 0.5);
   }, 60_000);
 
   test('without shares, four shards each backing off alone are throttled', async () => {
@@ -163,6 +164,6 @@ describe('a tokens-per-minute quota against a model enforcing it', () => {
     // make the first second's only overshoot (negligible against a one-minute window).
     expect(paced.throttled).toBeLessThanOrEqual(8);
     expect(paced.tokensPerSecond).toBeLessThanOrEqual(TOKENS_PER_SECOND * 0.9 * 1.1);
-    expect(paced.tokensPerSecond).toBeGreaterThan(TOKENS_PER_SECOND * 0.9 * 0.6);
+    expect(paced.tokensPerSecond).toBeGreaterThan(TOKENS_PER_SECOND * 0.9 * 0.5);
   }, 60_000);
 });
