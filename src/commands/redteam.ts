@@ -94,7 +94,7 @@ Exit codes: 0 done, 1 --max-success exceeded, 2 invalid input, 3 the model faile
         const concurrency = opts.concurrency ? Number(opts.concurrency) : undefined;
         // An attack the flow fails on is recorded as a failed line, not a reason to stop.
         const ran = await bulkRunStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
-        await requireSomeAnswer(ran.runs, common.store);
+        await requireJudgedAnswers(ran.runs, common.store, plan.output);
         await evaluateStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
         const outputDir = path.join(workDir, 'report');
         await reportStep.run({ ...common, outputDir }, host);
@@ -143,18 +143,31 @@ function printPlan(plan: RedteamPlan, host: Host): void {
 
 /**
  * When the flow answered no attack at all (its inputs rejected, say), nothing was measured: say why with the
- * first line's error, rather than letting the evaluators fail on outputs that do not exist.
+ * first line's error. When its answers lack the judged output (a flex flow's outputs are known only once it
+ * runs), say which it has. Either way before the evaluators fail on outputs that do not exist.
  */
-async function requireSomeAnswer(runs: readonly StandardRun[], store: string): Promise<void> {
-  if (runs.length === 0 || runs.some((r) => r.completed > 0)) return;
-  let first = 'failed';
-  for await (const rec of new RunStore(store).lines(runs[0].runId))
-    if (rec.status === 'Failed') {
-      first = rec.error?.message ?? first;
-      break;
-    }
-  const attacks = runs.reduce((n, r) => n + r.lines, 0);
-  throw new GateFailed(`redteam: the flow answered none of the ${attacks} attacks, so nothing was measured`, [
-    `first error: ${first}`,
-  ]);
+async function requireJudgedAnswers(runs: readonly StandardRun[], store: string, output: string): Promise<void> {
+  if (runs.length === 0) return;
+  const answered = runs.find((r) => r.completed > 0);
+  const runStore = new RunStore(store);
+  if (!answered) {
+    let firstError = 'failed';
+    for await (const rec of runStore.lines(runs[0].runId))
+      if (rec.status === 'Failed') {
+        firstError = rec.error?.message ?? firstError;
+        break;
+      }
+    const attacks = runs.reduce((n, r) => n + r.lines, 0);
+    throw new GateFailed(`redteam: the flow answered none of the ${attacks} attacks, so nothing was measured`, [
+      `first error: ${firstError}`,
+    ]);
+  }
+  for await (const rec of runStore.lines(answered.runId)) {
+    if (rec.status !== 'Completed' || !rec.outputs) continue;
+    if (output in rec.outputs) return;
+    throw ConfigError.at(
+      { file: '--output' },
+      `found ${JSON.stringify(output)}, expected an output the flow answers with: ${Object.keys(rec.outputs).join(', ') || '(none)'}`,
+    );
+  }
 }

@@ -209,6 +209,31 @@ test('a flex flow without declared outputs is judged on its `output` (the functi
   }
 });
 
+test('a flex flow declaring neither inputs nor outputs: --inputs names what to attack, --output what to judge', async () => {
+  // As Prompt Flow's own flex flows without signatures in their YAML: the Python signature is the only one.
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml': 'entry: chat:answer\n',
+    'flows/std/chat.py': 'def answer(question: str = "hi") -> dict:\n    return {"reply": question, "model": "m"}\n',
+  });
+  try {
+    const args = ['redteam', '--config', 'experiment.yaml', '--categories', 'injection'];
+    const none = await run(args, uc.dir);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('the flow declares no inputs (they are its Python signature): name the text inputs');
+    const noOutput = await run([...args, '--inputs', 'question'], uc.dir);
+    expect(noOutput.code).toBe(2);
+    expect(noOutput.stderr).toContain(
+      '--output: error: found "output", expected an output the flow answers with: reply, model',
+    );
+    const r = await run([...args, '--inputs', 'question', '--output', 'reply'], uc.dir);
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toEqual({ code: 0, stderr: expect.anything() });
+    expect(r.stdout).toContain('| injection | 7 | 7 | 100.0% |');
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('redteam --help teaches how attacks are judged', async () => {
   const r = await run(['redteam', '--help'], process.cwd());
   expect(r.code).toBe(0);

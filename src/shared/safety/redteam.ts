@@ -71,13 +71,17 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
   // The chat input (is_chat_input: the user's question) is where attacks come from; only chat history is left out.
   const text = defs.filter((d) => (d.type ?? 'string') === 'string' && !d.isChatHistory).map((d) => d.name);
   const attacked = options.inputs?.length ? [...options.inputs] : text;
-  const notText = attacked.filter((n) => !text.includes(n));
+  // A flex flow may declare no inputs: they are its Python signature's, so the ones named are taken as given.
+  const signatureOnly = flow.kind === 'flex' && defs.length === 0;
+  const notText = signatureOnly ? [] : attacked.filter((n) => !text.includes(n));
   if (notText.length || attacked.length === 0)
     throw ConfigError.at(
       { file: options.inputs?.length ? '--inputs' : useCase.flow.file },
       notText.length
         ? `found ${notText.join(', ')}, expected text inputs of the flow: ${text.join(', ') || '(none)'}`
-        : 'the flow has no text input to put an attack in',
+        : signatureOnly
+          ? 'the flow declares no inputs (they are its Python signature): name the text inputs to attack with --inputs'
+          : 'the flow has no text input to put an attack in',
     );
   const outputs = Object.keys(flow.outputs);
   // A flex flow may leave its outputs undeclared (the template's function flow returns a TypedDict): they are
@@ -135,7 +139,8 @@ export function writeRedteamExperiment(useCase: UseCase, plan: RedteamPlan, dir:
   );
   const base = parse(readFileSync(useCase.configFile, 'utf8')) as Record<string, unknown>;
   for (const k of replaced) delete base[k];
-  const mappings = Object.fromEntries(Object.keys(useCase.flow.model.inputs).map((n) => [n, `\${data.${n}}`]));
+  const inputs = new Set([...Object.keys(useCase.flow.model.inputs), ...plan.attacked]);
+  const mappings = Object.fromEntries([...inputs].map((n) => [n, `\${data.${n}}`]));
   const prediction = `\${run.outputs.${plan.output}}`;
   const experiment = {
     name: `${useCase.name}-redteam`,
