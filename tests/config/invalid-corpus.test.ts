@@ -339,6 +339,35 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'early_stop that is not a boolean',
+    files: {
+      'experiment.yaml':
+        baseExperiment + 'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: "yes"\n',
+    },
+    expected: ['experiment.yaml:27:17: gates[0].early_stop: found the text "yes", expected true or false'],
+  },
+  {
+    name: 'early_stop on a gate scored by an evaluation flow',
+    files: {
+      'experiment.yaml':
+        baseExperiment + 'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n',
+    },
+    expected: [
+      'experiment.yaml:27:17: gates[0].early_stop: found evaluator "accuracy" (a flow) with metric "accuracy", expected evaluator: <name> of a built-in scorer whose per-line score lies in [0, 1]: builtin exact_match (metric exact_match), builtin token_f1 (metric token_f1), builtin bleu (metric bleu), builtin rouge_l (metric rouge_l), builtin regex (metric regex_match), builtin json_schema (metric json_schema_valid)',
+    ],
+  },
+  {
+    name: 'early_stop on a regression gate',
+    files: {
+      'experiment.yaml':
+        baseExperiment +
+        'baseline: old.json\ngates:\n  - metric: accuracy\n    evaluator: accuracy\n    max_drop: 0.02\n    early_stop: true\n',
+    },
+    expected: [
+      'experiment.yaml:28:17: gates[0].early_stop: early stopping decides a min/max bound on a metric, found a gate on a difference or a regression, expected min and/or max only',
+    ],
+  },
+  {
     name: 'top level is a list',
     files: { 'experiment.yaml': '- name: demo\n' },
     expected: ['experiment.yaml:1:1: found a list, expected a mapping with name, flow, datasets, ... at the top level'],

@@ -4,13 +4,14 @@
  * or a built-in evaluator. Runs are linked to datasets by name, never by path fragments (the
  * seed template's bug), and evaluation data must be row-aligned with the run it scores.
  */
-import { createRedactor, recordRedactor, redactingLog } from '../safety/redactor.js';
+import { recordRedactor } from '../safety/redactor.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
 import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
+import { earlyStopVerdicts } from '../eval/early-stop-verdict.js';
 import type { EvaluationResult } from '../results/model.js';
 import { runBatch, RunStore, scanData, type RunRecord, type RunSummary } from '../runs/index.js';
 import { PieceScheduler } from '../runs/pool.js';
@@ -116,10 +117,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const useCase = loadUseCaseForRun(inputs, host, 'evaluate');
     // Opt-in: the store keeps lines with their PII redacted (redaction.run_store).
     const redactRecord = useCase.redaction?.runStore ? recordRedactor(useCase.redaction.kinds) : undefined;
-    // What the user's code prints while lines run passes the same redactor when a redaction block is set.
-    const logLine = useCase.redaction
-      ? redactingLog(createRedactor(useCase.redaction.kinds), (m) => host.info(m))
-      : (m: string) => host.info(m);
+    // What the user's code prints while lines run: the host redacts it when a redaction block is set (loadUseCase).
+    const logLine = (m: string) => host.info(m);
     const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
     // azureml: evaluation datasets are read from the store's cache (downloaded once).
     const lineage = await resolveAzureDatasets(
@@ -168,7 +167,13 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       const { prepareCloudRun } = await import('../azure/jobs-step.js');
       const { evaluateWork } = await import('../azure/jobs-evaluate.js');
       const cloudRun = await prepareCloudRun(useCase, host);
-      const total = [...rows.values()].reduce((n, r) => n + r, 0);
+      // `repeat: K`: a job's evaluation runs K lines per data row; shards cut data rows (repetitions stay together).
+      // (Rows counted from the run itself, not from data, are its lines already.)
+      const repeatOf = (j: Job) =>
+        !j.dataset.localPath || j.evaluator.code
+          ? 1
+          : (useCase.datasets.find((d) => d.name === j.run.dataset)?.repeat ?? 1);
+      const total = [...rows].reduce((n, [j, r]) => n + r * repeatOf(j), 0);
       await cloudRun.run({
         dryRun: inputs.dryRun,
         work: evaluateWork({
@@ -176,6 +181,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           runsFile,
           storeRoot: inputs.store,
           total,
+          dataRows: [...rows.values()].reduce((n, r) => n + r, 0),
           cloud: cloudRun.cloud,
           localData: Object.fromEntries(
             jobs
@@ -193,7 +199,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           lines: (count) =>
             Array.from({ length: count }, (_, index) =>
               shardPieces(jobs, rows, { index, count }).reduce(
-                (n, p) => n + (p.range ? p.range.end - p.range.start : rows.get(p.job)!),
+                (n, p) => n + (p.range ? p.range.end - p.range.start : rows.get(p.job)!) * repeatOf(p.job),
                 0,
               ),
             ),
@@ -365,6 +371,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       evaluations,
     };
     writeHandoff(evaluationsFile, handoff);
+    // Early-stopped runs are judged by the confidence sequence they stopped on (the report's verdict too).
+    for (const line of await earlyStopVerdicts(useCase.gates, new RunStore(inputs.store), runs.runs, evaluations))
+      host.info(`evaluate: ${line}`);
     host.setOutput('evaluations-file', evaluationsFile);
     host.setOutput('metrics', JSON.stringify(metricsOutput(evaluations)));
     if (overLimit.length)
