@@ -162,6 +162,19 @@ test('flow serve --guards with a misspelt key stops before serving, naming the f
     });
     expect(r.stderr).toContain('guards.json: error: request.prompt_injecton: unknown key, expected "prompt_injection"');
     expect(r.status).toBe(2);
+    // A refusal in an output the flow does not have would answer clients without the field they read.
+    writeFileSync(
+      path.join(uc.dir, 'guards.json'),
+      '{"request": {"prompt_injection": true}, "refusal_output": "anser"}',
+    );
+    const refusal = await runCli(
+      ['flow', 'serve', '--config', 'experiment.yaml', '--port', '0', '--guards', 'guards.json'],
+      { cwd: uc.dir, env: baseEnv },
+    );
+    expect(refusal.stderr).toContain(
+      'guards: error: refusal_output: found "anser", expected outputs of the flow: answer',
+    );
+    expect(refusal.status).toBe(2);
   } finally {
     uc.cleanup();
   }
