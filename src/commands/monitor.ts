@@ -145,7 +145,7 @@ Each request-log line names who answered (flow serve --deployment / LLMOPS_DEPLO
             ? {
                 candidate: opts.candidate,
                 reference: opts.reference,
-                margins: parseMargins(opts.margin ?? '0.05'),
+                margins: parseMargins(opts.margin ?? '0.05', '--margin', opts.judge),
                 alpha: number(opts.alpha, '--alpha', (n) => n > 0 && n < 1, 'a probability between 0 and 1 (0.05)'),
                 minRequests: number(
                   opts.minRequests,
