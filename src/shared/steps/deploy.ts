@@ -284,19 +284,21 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       );
     if (apiKey) host.mask(apiKey);
     const variants = variantList(inputs.variant);
+    // What a plain local deployment and a staged one (behind a traffic split) both take.
+    const local = {
+      name,
+      stateDir: inputs.stateDir,
+      config: inputs.config,
+      env: useCase.envName,
+      variants,
+      port: inputs.port,
+      smoke,
+      apiKeyEnv: inputs.apiKeyEnv,
+      apiKey,
+      log: (l: string) => host.info(l),
+    };
     if (inputs.promoteWhen?.trim() || readState(inputs.stateDir, name)?.split) {
-      const staged = await deployLocalInStages(inputs, host, {
-        name,
-        stateDir: inputs.stateDir,
-        config: inputs.config,
-        env: useCase.envName,
-        variants,
-        port: inputs.port,
-        smoke,
-        apiKeyEnv: inputs.apiKeyEnv,
-        apiKey,
-        log: (l) => host.info(l),
-      });
+      const staged = await deployLocalInStages(inputs, host, local);
       const out = publish(host, staged.endpoint, name, listLocalDeployments(inputs.stateDir));
       // publish leaves traffic empty (a plain local deployment has none); a split's weights are its traffic.
       host.setOutput('traffic', JSON.stringify(staged.traffic));
@@ -304,18 +306,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     }
     let result;
     try {
-      result = await deployLocal({
-        name,
-        stateDir: inputs.stateDir,
-        config: inputs.config,
-        env: useCase.envName,
-        variants,
-        port: inputs.port,
-        smoke,
-        apiKeyEnv: inputs.apiKeyEnv,
-        apiKey,
-        log: (l) => host.info(l),
-      });
+      result = await deployLocal(local);
     } catch (e) {
       const r = (e as { smoke?: Parameters<typeof smokeMarkdown>[0] }).smoke;
       if (r) await host.appendSummary(`## Deploy ${name} (local): new deployment rejected\n\n${smokeMarkdown(r)}`);
