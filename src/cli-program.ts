@@ -10,6 +10,7 @@ import { registerRunShardCommand } from './commands/run-shard.js';
 import { registerPlanSampleCommand } from './commands/plan-sample.js';
 import { registerRedteamCommand } from './commands/redteam.js';
 import { registerParityCommand } from './commands/parity.js';
+import { registerServeSplitCommand } from './commands/serve-split.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { dataPipelineStep } from './shared/steps/data-pipeline.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
@@ -98,6 +99,7 @@ registerRunShardCommand(program);
 registerPlanSampleCommand(program);
 registerRedteamCommand(program);
 registerParityCommand(program);
+registerServeSplitCommand(program);
 
 try {
   await program.parseAsync(process.argv);
