@@ -216,7 +216,10 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       );
 
     // After a cloud run every line is recorded: this machine may not hold the connections' values.
-    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, { checkAtLoad: !cloudDone });
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, {
+      checkAtLoad: !cloudDone,
+      redaction: useCase.redaction,
+    });
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     // Code-only evaluators import their eval_*.py files now: the user's import errors stop the step (exit 2) before any model call.
     const codeEvaluators = await checkCodeEvaluators(
