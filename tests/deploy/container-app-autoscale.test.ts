@@ -158,3 +158,20 @@ test('the revision template carries the scale rules, validated against the Conta
   });
   expect(r.summary).toContain('autoscale 0..7 instances');
 }, 120_000);
+
+test('a new revision failing its checks is deactivated: its scale rules run no replicas, traffic stays', async () => {
+  const rg = arm.workspaces[0].resourceGroup;
+  const before = (await client.containerApps.get(rg, APP)).configuration?.ingress?.traffic;
+  const o = options({ checks: [() => Promise.resolve({ passed: false, detail: 'refused on purpose' })] });
+  o.entry = { ...o.entry, autoscale: { ...o.entry.autoscale!, maxInstances: 9 } };
+  const r = await deployToContainerApp(o);
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toContain(`revision ${r.revision} deactivated`);
+  const failed = await client.containerAppsRevisions.getRevision(rg, APP, r.revision!);
+  expect(failed.active).toBe(false);
+  const after = (await client.containerApps.get(rg, APP)).configuration?.ingress?.traffic;
+  const weights = (t: typeof after) =>
+    (t ?? []).filter((x) => (x.weight ?? 0) > 0).map((x) => [x.revisionName, x.weight]);
+  expect(weights(after)).toEqual(weights(before));
+  expect(arm.specViolations()).toEqual([]);
+}, 120_000);
