@@ -172,3 +172,22 @@ test('a pool mapped to one workspace connection per endpoint: every line answere
       ),
     ).toEqual({ aoai: ['aoai-east', 'aoai-west'] });
 }, 240_000);
+
+test('a pool filled from one workspace connection is refused before any job starts', async () => {
+  const uc = useCase({});
+  const before = runner.definitions.length;
+  try {
+    const run = await runCli(['bulk-run', '--config', 'experiment.yaml', '--target', 'azure'], {
+      cwd: uc.dir,
+      env: { ...emulator.childEnv(), LLMOPS_AZURE_JOB_POLL_MS: '100' },
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      'connection aoai is a model pool whose 2 endpoints read their keys from AOAI_EAST_KEY, AOAI_WEST_KEY',
+    );
+    expect(run.stderr).toContain('azure.connections.aoai to list one workspace connection per endpoint');
+    expect(runner.definitions.length).toBe(before);
+  } finally {
+    uc.cleanup();
+  }
+}, 60_000);
