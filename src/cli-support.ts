@@ -8,6 +8,8 @@ import type { ExitCode } from './shared/errors.js';
 import { CliHost } from './shared/host/cli.js';
 import { camel, readInputs, type StepDefinition } from './shared/steps/declare.js';
 import { withTelemetry } from './shared/telemetry/with-host.js';
+import { redactEverywhere, redactionKindsFromEnv } from './shared/safety/redact-everywhere.js';
+import { settleHostOutput } from './shared/safety/redacting-host.js';
 
 export interface CommandContext {
   host: CliHost;
@@ -36,6 +38,7 @@ export function addStepCommand<I, O>(program: Command, step: StepDefinition<I, O
     await runWithHost({ inputs: raw, verbose: Boolean(opts.verbose) }, async (host) => {
       const inputs = readInputs(step.inputs, host) as I;
       await step.run(inputs, host);
+      await settleHostOutput(host); // the step's log lines before its outputs
       for (const [name, value] of host.outputs) process.stdout.write(`${name}=${value}\n`);
     });
   });
@@ -53,10 +56,16 @@ export async function runWithHost(
     summaryFile: process.env.LLMOPS_SUMMARY_FILE,
   });
   try {
-    await withTelemetry(host, () => body(host));
+    await withTelemetry(host, () => {
+      const kinds = redactionKindsFromEnv(process.env);
+      if (kinds) redactEverywhere(host, kinds);
+      return body(host);
+    });
+    await settleHostOutput(host);
     process.exitCode = host.exitCode;
   } catch (err) {
     process.exitCode = reportError(err, host);
+    await settleHostOutput(host);
   }
 }
 

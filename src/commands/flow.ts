@@ -33,6 +33,9 @@ import { ResponseCache, type CacheMode } from '../shared/llm/index.js';
 import { findJsonFault, lineColumnOf } from '../shared/data/json-scan.js';
 import { dataLimits } from '../shared/data/lines.js';
 import { resolve as resolvePath } from 'node:path';
+import { redactionKindsFromEnv } from '../shared/safety/redact-everywhere.js';
+import { redactingWriters } from '../shared/safety/redacting-host.js';
+import { sharedRedactor } from '../shared/safety/redactor.js';
 
 /** `--init name=value` (repeatable) and `--init-file <json>`: a flex class entry's `__init__` arguments. */
 export interface InitOptions {
@@ -416,7 +419,20 @@ A failed line is recorded with its error and never fails the run; an unresolvabl
       process.once('SIGINT', onSignal);
       try {
         await runWithHost({}, async () => {
-          await flowRunAction(path, opts, STD, controller.signal);
+          // LLMOPS_REDACT_PII: the run's own report and messages are redacted like the host's lines.
+          const kinds = redactionKindsFromEnv(process.env);
+          const redacting = kinds ? redactingWriters(sharedRedactor(kinds)) : undefined;
+          const io: FlowIo = redacting
+            ? {
+                stdout: { write: redacting.wrap((t) => STD.stdout.write(t)) },
+                stderr: { write: redacting.wrap((t) => STD.stderr.write(t)) },
+              }
+            : STD;
+          try {
+            await flowRunAction(path, opts, io, controller.signal);
+          } finally {
+            await redacting?.settled();
+          }
         });
       } finally {
         process.off('SIGINT', onSignal);

@@ -20,6 +20,8 @@ import {
 } from '../shared/serve/index.js';
 import { guardFromEnv } from '../shared/safety/guard.js';
 import { parseInitOptions } from './flow.js';
+import { redactionKindsFromEnv } from '../shared/safety/redact-everywhere.js';
+import type { PiiKind } from '../shared/safety/redactor.js';
 
 export interface ServeCommandOptions {
   port?: string;
@@ -75,10 +77,13 @@ export function resolveServeSource(
   fallback?: Connection;
   init?: Record<string, unknown>;
   variable(name: string): string | undefined;
+  /** The use case's redaction kinds (its `redaction:` block), when it has one. */
+  redaction?: readonly PiiKind[];
 } {
   let connections: Connection[] = [];
   let flow: string | LoadedFlow | undefined = flowPath;
   let init: Record<string, unknown> | undefined;
+  let redaction: readonly PiiKind[] | undefined;
   let variable = (name: string): string | undefined => process.env[name] || undefined;
   if (opts.config) {
     const useCase = loadUseCase({ configPath: opts.config, env: opts.env, host, needs: ['experiment', 'runtime'] });
@@ -88,11 +93,12 @@ export function resolveServeSource(
       init = useCase.flow.init;
     }
     variable = useCase.variable; // .env at the repository root too, as the steps read it
+    redaction = useCase.redaction?.kinds;
   }
   if (opts.connections) connections = [...connections, ...loadConnections(opts.connections)];
   if (flow === undefined)
     throw ConfigError.at({ file: 'flow serve' }, 'expected a flow path or --config <experiment.yaml>');
-  return { flow, connections, fallback: connectionFromEnv(), init, variable };
+  return { flow, connections, fallback: connectionFromEnv(), init, variable, ...(redaction ? { redaction } : {}) };
 }
 
 /** Adds `flow serve` and `flow build-context` to the program's `flow` command (created if absent). */
@@ -178,6 +184,7 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
     .action(async (flowPath: string | undefined, opts: ServeCommandOptions) => {
       await runWithHost({}, async (host) => {
         const source = resolveServeSource(flowPath, opts, host);
+        const redactedKinds = source.redaction ?? redactionKindsFromEnv(process.env);
         const cli = parseInitOptions(opts);
         const init = source.init || cli.init ? { ...source.init, ...cli.init } : undefined;
         let apiKey: string | undefined;
@@ -218,6 +225,10 @@ defaults < init.json beside it < PF_FLOW_INIT_CONFIG (JSON) < --init-file < --in
             ...(opts.requestLogSample !== undefined ? { LLMOPS_REQUEST_LOG_SAMPLE: opts.requestLogSample } : {}),
             ...(opts.requestLogRedact !== undefined ? { LLMOPS_REQUEST_LOG_REDACT: opts.requestLogRedact } : {}),
             ...(opts.deployment !== undefined ? { LLMOPS_DEPLOYMENT: opts.deployment } : {}),
+            // The kinds redacted everywhere else (redaction block, LLMOPS_REDACT_PII) unless the log names its own.
+            ...(redactedKinds && !process.env.LLMOPS_REQUEST_LOG_PII
+              ? { LLMOPS_REQUEST_LOG_PII: redactedKinds.join(',') }
+              : {}),
             ...(opts.requestLogPii !== undefined ? { LLMOPS_REQUEST_LOG_PII: opts.requestLogPii } : {}),
           }),
           guard: await guardFromEnv({

@@ -9,6 +9,8 @@ import type { ExitCode } from '../shared/errors.js';
 import type { Host } from '../shared/host/host.js';
 import { type InputSpec, readInputs } from '../shared/steps/declare.js';
 import { withTelemetry } from '../shared/telemetry/with-host.js';
+import { redactEverywhere, redactionKindsFromEnv } from '../shared/safety/redact-everywhere.js';
+import { settleHostOutput } from '../shared/safety/redacting-host.js';
 // In a bundle: the schemas compiled at build time (empty from source).
 import './register-precompiled.js';
 import type { AnyStep } from './steps.js';
@@ -41,7 +43,11 @@ export async function runStep(
     const step = typeof choice === 'function' ? choice(host) : choice;
     name = step.name;
     const inputs = readInputs(step.inputs, host);
-    await withTelemetry(host, () => step.run(inputs, host));
+    await withTelemetry(host, () => {
+      const kinds = redactionKindsFromEnv(process.env);
+      if (kinds) redactEverywhere(host, kinds);
+      return step.run(inputs, host);
+    });
     await host.appendSummary(successSection(name, host.outputs, Date.now() - started));
     return 0;
   } catch (err) {
@@ -51,6 +57,9 @@ export async function runStep(
     await host.appendSummary(failureSection(name, code, report.summary)).catch(() => undefined);
     host.fail(`llmops ${name} failed with exit code ${code} (${report.meaning}): ${report.summary[0] ?? ''}`, code);
     return code;
+  } finally {
+    // Lines held for redaction are written before the runner reports the outcome and exits.
+    await settleHostOutput(host);
   }
 }
 

@@ -9,7 +9,8 @@ import type { Connection } from '../../src/shared/config/connections.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { runBatch } from '../../src/shared/runs/index.js';
 import { startFlowServer } from '../../src/shared/serve/index.js';
-import { startTelemetry, telemetry } from '../../src/shared/telemetry/index.js';
+import { createRedactor } from '../../src/shared/safety/redactor.js';
+import { redactTelemetryContent, startTelemetry, telemetry } from '../../src/shared/telemetry/index.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp/receiver.js';
 
 const CHAT = 'tests/serve/fixtures/chat';
@@ -270,6 +271,57 @@ test('prompts and completions are captured only when asked, and then masked', as
   for (const text of [input, output]) {
     expect(text).not.toContain('ann@example.com');
     expect(text).not.toContain('sekret-value');
+  }
+});
+
+test('with personal data redacted, a span keeps its own end time and shutdown waits for its redaction', async () => {
+  const leaky = await startModelServer({
+    rules: [
+      { match: 'leak', error: { status: 400, message: 'refused: ask carol@contoso.org', code: 'content_filter' } },
+    ],
+  });
+  const handle = await startTelemetry({ env: env({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }) });
+  // The use case's redactor (it takes example.com addresses for placeholders, so real-looking ones), made slow: the spans must still end when their calls did.
+  const pii = createRedactor(['email']);
+  const slowMs = 400;
+  redactTelemetryContent(async (text) => {
+    await new Promise((resolve) => setTimeout(resolve, slowMs));
+    return pii.redact(text);
+  });
+  const server = await startFlowServer({
+    flow: CHAT,
+    connections: [{ ...conn, value: { ...conn.value, api_base: leaky.url } }],
+    port: 0,
+  });
+  try {
+    for (const question of ['mail me at ann.lee@contoso.org', 'leak bob@fabrikam.net']) {
+      const r = await fetch(`${server.url}/score`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ question }),
+      });
+      expect(r.status).toBe(question.startsWith('leak') ? 400 : 200);
+    }
+  } finally {
+    await server.close();
+    await handle!.shutdown();
+    await leaky.close();
+  }
+  const calls = receiver.spans.filter((s) => s.attributes['gen_ai.operation.name'] === 'chat');
+  expect(calls).toHaveLength(2);
+  const [ok, failed] = calls.sort((a, b) => Number(BigInt(a.startTimeUnixNano) - BigInt(b.startTimeUnixNano)));
+  expect(String(ok.attributes['gen_ai.input.messages'])).toMatch(/mail me at \[EMAIL_\d+\]/);
+  expect(String(ok.attributes['gen_ai.output.messages'])).toMatch(/\[EMAIL_\d+\]/);
+  expect(failed.status).toEqual({ code: 'STATUS_CODE_ERROR', message: expect.stringMatching(/ask \[EMAIL_\d+\]/) });
+  expect(failed.attributes['error.type']).toBeDefined();
+  const exported = JSON.stringify(receiver.spans);
+  for (const email of ['ann.lee@contoso.org', 'bob@fabrikam.net', 'carol@contoso.org'])
+    expect(exported).not.toContain(email);
+  // Each call span ends when its call did, not when its redaction finished.
+  for (const call of calls) {
+    const ms = Number(BigInt(call.endTimeUnixNano) - BigInt(call.startTimeUnixNano)) / 1e6;
+    expect(ms).toBeGreaterThan(0);
+    expect(ms).toBeLessThan(slowMs);
   }
 });
 

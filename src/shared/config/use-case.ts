@@ -20,6 +20,7 @@ import { closest, checkSchemaByBlock, type BlockProblem } from './schema-check.j
 import { describeBlocked, Findings, partsNeeded, type ConfigPart, type Finding, type Needs } from './parts.js';
 import type { FlowRef, UseCase } from './types.js';
 import { checkHttpTarget, isHttpTargetValue } from './http-target.js';
+import { redactEverywhere } from '../safety/redact-everywhere.js';
 
 export interface LoadUseCaseOptions {
   /** Path of experiment.yaml (or another base file such as experiment-postprod.yaml). */
@@ -185,6 +186,9 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
 
   // Mask before anything can be logged, including the errors below.
   const masked = [...secrets].filter((s) => s.length >= minimumSecretLength);
+  // Personal data too, as soon as the experiment asks for it (its warnings below included); the redacting host
+  // learns the secrets below, to mask them before it looks for personal data.
+  if (parts?.useCase.redaction) redactEverywhere(options.host, parts.useCase.redaction.kinds);
   for (const s of masked) options.host?.mask(s);
   for (const w of warnings) options.host?.warning(w.message, w);
 

@@ -17,7 +17,7 @@ export {
 } from './markdown.js';
 export { renderJUnit, type JUnitOptions } from './junit.js';
 export { validateResults, isResults } from './schema.js';
-export { makeRedactor, redactResults, REDACTED } from './redact.js';
+export { makeRedactor, redactResults, redactReportData, REDACTED, type ValueRedactor } from './redact.js';
 export {
   writeReports,
   renderReports,

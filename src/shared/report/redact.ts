@@ -1,9 +1,13 @@
 /**
  * Secret redaction for reports. Secrets are removed from the results value itself, before any
  * renderer escapes or quotes it — once a secret is HTML-, CSV-, JSON- or XML-escaped it no
- * longer matches its raw text, so redacting the rendered files would miss it.
+ * longer matches its raw text, so redacting the rendered files would miss it. Personal data
+ * (an asynchronous redactor) is removed from the report data the same way: every format then
+ * shows the same redacted text, and no rendered file is read back.
  * @module
  */
+import type { LineResult } from '../results/model.js';
+import type { ReportData } from '../results/report-data.js';
 
 /** What a secret is replaced with. */
 export const REDACTED = '***';
@@ -44,6 +48,36 @@ function walk(value: unknown, redact: Redactor): unknown {
 export function redactResults<T>(results: T, secrets: readonly string[] | undefined): T {
   if (!secrets || !secrets.some((s) => s.length > 0)) return results;
   return redactDeep(results, makeRedactor(secrets));
+}
+
+/** A JSON value with its strings redacted (keys left alone), asynchronously: the PII redactor's `redactValue`. */
+export type ValueRedactor = <T>(value: T) => Promise<T>;
+
+/**
+ * Report data whose every string is passed through `redactValue`: the summary, the failed lines and the trend at
+ * once, the lines as each walk of them passes (they are never all held). Column names are the flow's own names.
+ */
+export async function redactReportData(data: ReportData, redactValue: ValueRedactor): Promise<ReportData> {
+  const source = data.lines;
+  const [results, failedLines, history] = await Promise.all([
+    redactValue(data.results),
+    redactValue(data.failed.lines),
+    data.history ? redactValue(data.history) : undefined,
+  ]);
+  return {
+    results,
+    columns: data.columns,
+    failed: { count: data.failed.count, lines: failedLines },
+    lines: () => redactedLines(source(), redactValue),
+    ...(history ? { history } : {}),
+  };
+}
+
+async function* redactedLines(
+  lines: Iterable<LineResult> | AsyncIterable<LineResult>,
+  redactValue: ValueRedactor,
+): AsyncIterable<LineResult> {
+  for await (const line of lines) yield await redactValue(line);
 }
 
 function escapeRegExp(text: string): string {

@@ -5,9 +5,6 @@
  * of its patterns a configured PII kind means, and never reports a found value — findings carry the kind, the
  * library's pattern type and the position, so they can be stored without leaking what they point at.
  */
-import { createReadStream, createWriteStream, readFileSync, renameSync } from 'node:fs';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import type { OpenRedaction } from '@openredaction/core';
 import { ConfigError } from '../errors.js';
 import { ALL_PII_KINDS, PII_KINDS, type PiiKind } from './pii-kinds.js';
@@ -89,6 +86,19 @@ export function createRedactor(kinds: readonly PiiKind[] = ALL_PII_KINDS): Redac
   return { kinds: [...kinds], redact, findings, redactValue };
 }
 
+const shared = new Map<string, Redactor>();
+
+/**
+ * The process's one redactor of these kinds (created on first use), for every place a use case's redaction block
+ * applies: its patterns load once and every place writes the same placeholders.
+ */
+export function sharedRedactor(kinds: readonly PiiKind[]): Redactor {
+  const key = [...new Set(kinds)].sort().join(',');
+  let redactor = shared.get(key);
+  if (!redactor) shared.set(key, (redactor = createRedactor(kinds)));
+  return redactor;
+}
+
 /** Findings counted by kind: `{ email: 2, phone: 1 }`. */
 export function countByKind(findings: readonly PiiFinding[]): Partial<Record<PiiKind, number>> {
   const counts: Partial<Record<PiiKind, number>> = {};
@@ -124,56 +134,25 @@ function placeholderKinds(
   return out;
 }
 
-/** What a line record holds of the user's data: inputs, outputs, the error message, aggregation inputs. */
+/** What a line record holds of the user's data: inputs, outputs, the error, aggregation inputs. */
 interface RecordWithText {
   inputs: Record<string, unknown>;
   outputs?: Record<string, unknown>;
-  error?: { message?: string };
+  error?: object;
   aggregation_inputs?: Record<string, unknown>;
 }
 
 /** A run store record rewriter: every text of the user's data in the record redacted. */
 export function recordRedactor(kinds: readonly PiiKind[]): <R extends RecordWithText>(record: R) => Promise<R> {
-  const redactor = createRedactor(kinds);
+  const redactor = sharedRedactor(kinds);
   return async (record) => {
     const out = { ...record, inputs: await redactor.redactValue(record.inputs) };
     if (record.outputs) out.outputs = await redactor.redactValue(record.outputs);
     if (record.aggregation_inputs) out.aggregation_inputs = await redactor.redactValue(record.aggregation_inputs);
-    if (record.error?.message) out.error = { ...record.error, message: await redactor.redact(record.error.message) };
+    // The whole error: besides its message, its details (inner errors, the user code's traceback) quote the data.
+    if (record.error) out.error = await redactor.redactValue(record.error);
     return out;
   };
-}
-
-/**
- * Text files (reports) rewritten with their PII redacted, line by line so a large report is never one string,
- * each file replaced whole only once it is redacted (written beside, then renamed).
- */
-export async function redactFiles(redactor: Redactor, files: readonly string[]): Promise<void> {
-  for (const file of files) {
-    const temporary = `${file}.redacting`;
-    const out = createWriteStream(temporary);
-    let first = true;
-    if (file.endsWith('.json')) {
-      // Only the strings of a JSON file: redacting its text could take digits of a number for a phone number
-      // and leave the file unreadable.
-      out.end(JSON.stringify(await redactor.redactValue(JSON.parse(readFileSync(file, 'utf8'))), null, 2) + '\n');
-      await once(out, 'finish');
-      renameSync(temporary, file);
-      continue;
-    }
-    const jsonLines = file.endsWith('.jsonl');
-    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-      const redacted =
-        jsonLines && line.trim()
-          ? JSON.stringify(await redactor.redactValue(JSON.parse(line)))
-          : await redactor.redact(line);
-      if (!out.write((first ? '' : '\n') + redacted)) await once(out, 'drain');
-      first = false;
-    }
-    out.end('\n');
-    await once(out, 'finish');
-    renameSync(temporary, file);
-  }
 }
 
 /**
@@ -189,16 +168,5 @@ function groupedIban(validate: (iban: string) => boolean) {
     placeholder: '[IBAN_{n}]',
     severity: 'high' as const,
     validator: (match: string) => validate(match.replace(/[\s\u00A0]/g, '')),
-  };
-}
-
-/**
- * A log writer that redacts each message before writing it, in the order the messages came (redaction is
- * asynchronous; a chain keeps the order). For what the user's code prints while lines run.
- */
-export function redactingLog(redactor: Redactor, write: (message: string) => void): (message: string) => void {
-  let chain: Promise<void> = Promise.resolve();
-  return (message) => {
-    chain = chain.then(async () => write(await redactor.redact(message)));
   };
 }

@@ -23,7 +23,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
-import { createRedactor, piiKinds, ALL_PII_KINDS, type PiiKind, type Redactor } from '../safety/redactor.js';
+import { sharedRedactor, piiKinds, ALL_PII_KINDS, type PiiKind, type Redactor } from '../safety/redactor.js';
 
 export interface RequestLogOptions {
   /** The JSONL file appended to (its folder is created). */
@@ -80,7 +80,7 @@ export class RequestLog {
     this.stream = createWriteStream(options.file, { flags: 'a' });
     // A full disk must not take the server down: the log stops, the answers go on.
     this.stream.on('error', (e) => (this.failure ??= e));
-    this.pii = options.piiKinds?.length ? createRedactor(options.piiKinds) : undefined;
+    this.pii = options.piiKinds?.length ? sharedRedactor(options.piiKinds) : undefined;
   }
 
   /** Whether the request with this id is in the sample. */

@@ -3,7 +3,7 @@
  * in the run store, and fail (exit 1) when more lines failed than the tolerance allows — the seed
  * template never did (its issue #207).
  */
-import { createRedactor, recordRedactor, redactingLog } from '../safety/redactor.js';
+import { recordRedactor } from '../safety/redactor.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
@@ -112,10 +112,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const useCase = loadUseCaseForRun(inputs, host, 'bulk-run');
     // Opt-in: the store keeps lines with their PII redacted (redaction.run_store).
     const redactRecord = useCase.redaction?.runStore ? recordRedactor(useCase.redaction.kinds) : undefined;
-    // What the user's code prints while lines run passes the same redactor when a redaction block is set.
-    const logLine = useCase.redaction
-      ? redactingLog(createRedactor(useCase.redaction.kinds), (m) => host.info(m))
-      : (m: string) => host.info(m);
+    // What the user's code prints while lines run: the host redacts it when a redaction block is set (loadUseCase).
+    const logLine = (m: string) => host.info(m);
     const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();

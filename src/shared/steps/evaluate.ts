@@ -4,7 +4,7 @@
  * or a built-in evaluator. Runs are linked to datasets by name, never by path fragments (the
  * seed template's bug), and evaluation data must be row-aligned with the run it scores.
  */
-import { createRedactor, recordRedactor, redactingLog } from '../safety/redactor.js';
+import { recordRedactor } from '../safety/redactor.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
@@ -116,10 +116,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const useCase = loadUseCaseForRun(inputs, host, 'evaluate');
     // Opt-in: the store keeps lines with their PII redacted (redaction.run_store).
     const redactRecord = useCase.redaction?.runStore ? recordRedactor(useCase.redaction.kinds) : undefined;
-    // What the user's code prints while lines run passes the same redactor when a redaction block is set.
-    const logLine = useCase.redaction
-      ? redactingLog(createRedactor(useCase.redaction.kinds), (m) => host.info(m))
-      : (m: string) => host.info(m);
+    // What the user's code prints while lines run: the host redacts it when a redaction block is set (loadUseCase).
+    const logLine = (m: string) => host.info(m);
     const cloud = !inputs.shard && (inputs.target ?? useCase.execution.target) === 'azure';
     // azureml: evaluation datasets are read from the store's cache (downloaded once).
     const lineage = await resolveAzureDatasets(

@@ -2,7 +2,7 @@
  * `report`: one results model (statistics, comparisons, gates) rendered to JSON, CSV, HTML,
  * Markdown and JUnit; the Markdown goes to the job summary. A failed gate: exit 1, named in every output.
  */
-import { createRedactor, redactFiles } from '../safety/redactor.js';
+import { sharedRedactor } from '../safety/redactor.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadUseCase } from '../config/use-case.js';
@@ -15,6 +15,7 @@ import {
   markdownMarker,
   PR_COMMENT_MAX_BYTES,
   readResultsFile,
+  redactReportData,
   renderMarkdown,
   writeReports,
   type ReportFormat,
@@ -155,21 +156,22 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     const withinTolerance = runs.runs.every(
       (r) => r.failed <= failedLineLimit(useCase.execution.maxFailedLines, r.lines),
     );
-    const files = await writeReports(data, dir, formats, {
+    // The one redactor (redaction block) over the report data, before any renderer: every report, the summary
+    // and the comment show the same redacted text.
+    const shown = useCase.redaction
+      ? await redactReportData(data, sharedRedactor(useCase.redaction.kinds).redactValue)
+      : data;
+    const files = await writeReports(shown, dir, formats, {
       secrets: useCase.secrets,
       junit: { failedLines: withinTolerance ? 'none' : 'failure' },
     });
-    // The one redactor over every written report and the summaries (redaction block), before anything leaves.
-    const pii = useCase.redaction ? createRedactor(useCase.redaction.kinds) : undefined;
-    if (pii) await redactFiles(pii, files);
-    const privately = async (markdown: string) => (pii ? pii.redact(markdown) : markdown);
-    await host.appendSummary(await privately(renderMarkdown(data, { secrets: useCase.secrets })));
+    await host.appendSummary(renderMarkdown(shown, { secrets: useCase.secrets }));
     await host.uploadArtifact('llmops-report', files, dir);
     if (inputs.prComment !== false && host.publishComment) {
       // A failed comment must not hide the results: the summary and artifact already carry them.
       await host
         .publishComment(
-          await privately(renderMarkdown(data, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES })),
+          renderMarkdown(shown, { secrets: useCase.secrets, maxBytes: PR_COMMENT_MAX_BYTES }),
           markdownMarker(results.experiment),
         )
         .catch((e: Error) => host.warning(`could not post the pull-request comment: ${e.message}`));

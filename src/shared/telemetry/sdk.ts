@@ -55,6 +55,12 @@ export interface SdkOptions {
 export interface SdkTelemetry extends Telemetry {
   /** Exports what is buffered and stops; resolves false when the time ran out or an export failed. */
   shutdown(timeoutMs: number): Promise<boolean>;
+  /**
+   * Personal data redacted from captured content and model-call error messages from now on (after `redact`).
+   * The redactor is asynchronous: a model-call span then ends once its texts are redacted, with the call's own
+   * end time, and shutdown waits for those spans before exporting.
+   */
+  redactPersonalData(redact: ((text: string) => Promise<string>) | undefined): void;
 }
 
 const propagator = new W3CTraceContextPropagator();
@@ -284,6 +290,14 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
     span.setAttribute('error.type', errorType);
   };
   const content = (value: unknown): string => options.redact(typeof value === 'string' ? value : JSON.stringify(value));
+  let personalData: ((text: string) => Promise<string>) | undefined;
+  // Spans whose texts are still being redacted: shutdown exports only once they have ended.
+  const redacting = new Set<Promise<void>>();
+  /** A span's text attribute, set at once or, with personal data redacted, once it is. */
+  const setText = (span: Span, name: string, text: string, late: Promise<unknown>[] | undefined) => {
+    if (!late || !personalData) span.setAttribute(name, text);
+    else late.push(personalData(text).then((redacted) => span.setAttribute(name, redacted)));
+  };
 
   return {
     lineStart(key, lineNumber, run: RunAttributes | undefined, parent) {
@@ -336,15 +350,16 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
       if (typeof b.temperature === 'number') attributes['gen_ai.request.temperature'] = b.temperature;
       if (typeof b.top_p === 'number') attributes['gen_ai.request.top_p'] = b.top_p;
       if (typeof b.max_tokens === 'number') attributes['gen_ai.request.max_tokens'] = b.max_tokens;
-      if (config.captureContent) {
-        const input = b.messages ?? b.prompt ?? b.input;
-        if (input !== undefined) attributes['gen_ai.input.messages'] = content(input);
-      }
+      const input = config.captureContent ? (b.messages ?? b.prompt ?? b.input) : undefined;
+      if (input !== undefined && !personalData) attributes['gen_ai.input.messages'] = content(input);
       const span = tracer.startSpan(
         `${operation} ${call.model}`,
         { kind: SpanKind.CLIENT, attributes },
         contextOf(parentKey),
       );
+      // Redacted while the model answers; the span ends only after it is. Nothing to wait for when capture is off.
+      let late: Promise<unknown>[] | undefined = personalData && config.captureContent ? [] : undefined;
+      if (input !== undefined && late) setText(span, 'gen_ai.input.messages', content(input), late);
       const started = performance.now();
       return {
         traceparent: traceparentOf(span),
@@ -383,16 +398,33 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
           }
           if (config.captureContent && response) {
             const out = outputMessagesOf(response);
-            if (out !== undefined) span.setAttribute('gen_ai.output.messages', content(out));
+            if (out !== undefined) setText(span, 'gen_ai.output.messages', content(out), late);
           }
           if (outcome.error !== undefined) {
             const errorType = errorTypeOf(outcome.error);
             metricAttributes['error.type'] = errorType;
             errors.add(1, { 'llmops.scope': 'model', 'error.type': errorType });
-            fail(span, errorType, options.redact((outcome.error as Error)?.message ?? String(outcome.error)));
+            const message = options.redact((outcome.error as Error)?.message ?? String(outcome.error));
+            if (!personalData) fail(span, errorType, message);
+            else {
+              span.setAttribute('error.type', errorType);
+              (late ??= []).push(
+                personalData(message).then(
+                  (redacted) => fail(span, errorType, redacted),
+                  () => fail(span, errorType),
+                ),
+              );
+            }
           }
           operationDuration.record(seconds, metricAttributes);
-          span.end();
+          if (!late?.length) return span.end();
+          // A text that could not be redacted is left out, never sent as it was.
+          const endTime = performance.now();
+          const ending = Promise.allSettled(late).then(() => {
+            span.end(endTime);
+            redacting.delete(ending);
+          });
+          redacting.add(ending);
         },
       };
     },
@@ -436,7 +468,14 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
     },
     async shutdown(timeoutMs) {
       // Shutting down exports what is buffered (a flush first would send cumulative metrics twice).
-      return withTimeout(Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]), timeoutMs);
+      const ended = Promise.all([...redacting]);
+      return withTimeout(
+        ended.then(() => Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()])),
+        timeoutMs,
+      );
+    },
+    redactPersonalData(redact) {
+      personalData = redact;
     },
   };
 }

@@ -11,7 +11,7 @@ import type { SdkTelemetry } from './sdk.js';
 
 export interface TelemetryOptions {
   env?: NodeJS.ProcessEnv;
-  /** Applied to captured prompt/completion text after secret masking (e.g. the PII redactor). */
+  /** Applied to captured prompt/completion text after secret masking (personal data: redactTelemetryContent). */
   redact?: (text: string) => string;
   /** Secret values masked in captured text (connection keys, tokens). */
   secrets?: () => Iterable<string>;
@@ -65,6 +65,14 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
   current = { handle, sdk };
   setTelemetry(sdk);
   return handle;
+}
+
+/**
+ * Personal data redacted (by the use case's redactor, safety/redactor.ts) in what telemetry captures from now on:
+ * prompt and completion content and model-call error messages, after secret masking. Nothing when telemetry is off.
+ */
+export function redactTelemetryContent(redact: (text: string) => Promise<string>): void {
+  current?.sdk.redactPersonalData(redact);
 }
 
 function describeTargets(config: TelemetryConfig): string {

@@ -27,6 +27,9 @@ export interface ReceivedSpan {
   status: { code: string; message: string };
   resource: Record<string, AttributeValue>;
   scope: string;
+  /** Start and end, nanoseconds since the epoch (as decimal strings: they exceed 2^53). */
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
 }
 
 export interface ReceivedPoint {
@@ -132,6 +135,8 @@ function flattenTraces(request: any): ReceivedSpan[] {
           status: { code: s.status?.code ?? 'STATUS_CODE_UNSET', message: s.status?.message ?? '' },
           resource,
           scope: ss.scope?.name ?? '',
+          startTimeUnixNano: String(s.startTimeUnixNano ?? '0'),
+          endTimeUnixNano: String(s.endTimeUnixNano ?? '0'),
         });
       }
     }
