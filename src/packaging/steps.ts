@@ -10,6 +10,7 @@ import { bulkRunStep } from '../shared/steps/bulk-run.js';
 import { dataPipelineStep } from '../shared/steps/data-pipeline.js';
 import { deployStep } from '../shared/steps/deploy.js';
 import { evaluateStep } from '../shared/steps/evaluate.js';
+import { parityStep } from '../shared/steps/parity.js';
 import { registerDataStep } from '../shared/steps/register-data.js';
 import { reportStep } from '../shared/steps/report.js';
 import { smokeTestStep } from '../shared/steps/smoke-test.js';
@@ -35,6 +36,7 @@ export const packagedSteps: readonly PackagedStep[] = [
   { step: bulkRunStep, category: 'Test' },
   { step: evaluateStep, category: 'Test' },
   { step: reportStep, category: 'Test' },
+  { step: parityStep, category: 'Test' },
   { step: deployStep, category: 'Deploy' },
   { step: smokeTestStep, category: 'Test' },
   { step: dataPipelineStep, category: 'Utility' },

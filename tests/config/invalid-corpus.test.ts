@@ -19,6 +19,29 @@ const goodEntry = `      "ENV_NAME": "dev",\n      "ENDPOINT_NAME": "demo-endpoi
 
 const cases: Case[] = [
   {
+    // Ignored, it would leave the evaluator on defaults the user did not choose (every PII kind).
+    name: 'misspelt option of a built-in evaluator',
+    files: {
+      'experiment.yaml': x(
+        'evaluators:\n',
+        'evaluators:\n  - name: leak\n    builtin: pii\n    options: {kind: [email]}\n    datasets:\n      - name: train\n        mappings:\n          prediction: ${run.outputs.answer}\n',
+      ),
+    },
+    expected: ['experiment.yaml:16:15: evaluators[0].options.kind: unknown option of pii, expected "kinds"'],
+  },
+  {
+    // One problem, said once: not also "flow: expected text" (the other form flow may take) nor a flow folder
+    // named after the experiment.
+    name: 'http target with a misspelt target',
+    files: {
+      'experiment.yaml': x(
+        'flow: flows/std\n',
+        'flow:\n  target: htp\n  url: http://127.0.0.1:9/score\n  outputs: {answer: $.answer}\n',
+      ),
+    },
+    expected: ['experiment.yaml:3:11: flow.target: found the text "htp", expected "http"'],
+  },
+  {
     name: 'wrong type for name',
     files: { 'experiment.yaml': x('name: demo', 'name: 123') },
     expected: ['experiment.yaml:1:7: name: found the number 123, expected text'],
@@ -313,6 +336,35 @@ const cases: Case[] = [
     },
     expected: [
       'experiment.yaml:25:16: gates[0].evaluator: "acuracy" is not an evaluator of this experiment, expected one of: accuracy',
+    ],
+  },
+  {
+    name: 'early_stop that is not a boolean',
+    files: {
+      'experiment.yaml':
+        baseExperiment + 'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: "yes"\n',
+    },
+    expected: ['experiment.yaml:27:17: gates[0].early_stop: found the text "yes", expected true or false'],
+  },
+  {
+    name: 'early_stop on a gate scored by an evaluation flow',
+    files: {
+      'experiment.yaml':
+        baseExperiment + 'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n',
+    },
+    expected: [
+      'experiment.yaml:27:17: gates[0].early_stop: found evaluator "accuracy" (a flow) with metric "accuracy", expected evaluator: <name> of a built-in scorer whose per-line score lies in [0, 1]: builtin exact_match (metric exact_match), builtin token_f1 (metric token_f1), builtin bleu (metric bleu), builtin rouge_l (metric rouge_l), builtin regex (metric regex_match), builtin json_schema (metric json_schema_valid)',
+    ],
+  },
+  {
+    name: 'early_stop on a regression gate',
+    files: {
+      'experiment.yaml':
+        baseExperiment +
+        'baseline: old.json\ngates:\n  - metric: accuracy\n    evaluator: accuracy\n    max_drop: 0.02\n    early_stop: true\n',
+    },
+    expected: [
+      'experiment.yaml:28:17: gates[0].early_stop: early stopping decides a min/max bound on a metric, found a gate on a difference or a regression, expected min and/or max only',
     ],
   },
   {

@@ -4,6 +4,7 @@
  * (made by the same core steps, in process). Deployments started here are stopped by `stopAll`.
  */
 import { spawn } from 'node:child_process';
+import { appendFileSync, cpSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { stopLocalDeployment } from '../../src/shared/deploy/index.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
@@ -67,4 +68,21 @@ export async function prepareStore(step: string, store: string): Promise<void> {
 
 export async function stopAll(): Promise<void> {
   for (const d of deployments) await stopLocalDeployment(d.stateDir, d.name).catch(() => undefined);
+}
+
+/**
+ * The example copied into `store` with a parity block: its flow (the baseline) against the same flow folder as
+ * the candidate, on its training data (10 lines: a margin of 0.3 is what no disagreement among 10 proves), so the
+ * two sides agree. Returns the copy's experiment.yaml.
+ */
+export function parityUseCase(store: string): string {
+  const dir = path.join(store, 'parity-use-case');
+  mkdirSync(path.join(dir, '.git'), { recursive: true });
+  cpSync(path.dirname(exampleConfig), dir, { recursive: true });
+  const config = path.join(dir, 'experiment.yaml');
+  appendFileSync(
+    config,
+    '\nparity:\n  candidate: flows/experiment\n  dataset: web_classification_train\n  outputs: [category]\n  margin: 0.3\n',
+  );
+  return config;
 }

@@ -21,6 +21,9 @@ const example = path.resolve('examples/web_classification');
 const judgeRules: Rule[] = [
   { match: 'Answer A: (?<a>[^\\n]*)\\nAnswer B: \\k<a>\\n', json: { score: 5, reason: 'same answer' } },
   { match: 'Answer A: ', json: { score: 1, reason: 'different answers' } },
+  // The built-in similarity judge (the use case's own evaluator): 5 when the answer is the ground truth, else 1.
+  { match: 'Answer: (?<a>[^\\n]*)\\nGround truth: \\k<a>(?:\\n|$)', json: { score: 5, reason: 'same meaning' } },
+  { match: 'Rate the similarity', scope: 'all', json: { score: 1, reason: 'another meaning' } },
 ];
 
 /** The category the example's model rules give a URL (its domain), as the dataset's ground truth. */
@@ -153,6 +156,15 @@ evaluators:
         mappings:
           prediction: \${run.outputs.category}
           groundtruth: \${data.answer}
+  - name: judged
+    builtin: similarity
+    options: { connection: aoai, deployment: gpt-4o }
+    datasets:
+      - name: parity_lines
+        mappings:
+          question: \${data.url}
+          answer: \${run.outputs.category}
+          ground_truth: \${data.answer}
 execution:
   concurrency: 8
 parity:
@@ -178,7 +190,7 @@ parity:
   margin: 0.1
   embeddings: { connection: aoai, deployment: text-embedding-3-small }
   judge: { connection: aoai, deployment: gpt-4o }
-  evaluators: [exact, line_score]
+  evaluators: [exact, line_score, judged]
 `,
   );
   return dir;
@@ -223,13 +235,21 @@ test('the flow and a migration that agrees on every line are equivalent within �
   expect(result.evaluators[0]).toMatchObject({ name: 'exact', metric: 'exact_match' });
   expect(result.evaluators[0].test).toMatchObject({ meanDifference: 0, equivalent: true });
   // The use case's evaluation flow is run on both sides: its numeric output is compared, its text grade is not.
+  // A built-in LLM judge of the experiment scores both sides too (through the engine, as evaluate runs it).
   expect(result.evaluators.slice(1)).toEqual([
     expect.objectContaining({
       name: 'line_score',
       metric: 'correct',
       test: expect.objectContaining({ meanDifference: 0 }),
     }),
+    expect.objectContaining({
+      name: 'judged',
+      metric: 'similarity',
+      test: expect.objectContaining({ meanDifference: 0, n: 60 }),
+    }),
   ]);
+  // 5 where the flow's category is the ground truth, 1 elsewhere: 1 + 4 × exact_match.
+  expect(result.evaluators[2].baseline).toBeCloseTo(1 + 4 * result.evaluators[0].baseline, 12);
   expect(readFileSync(path.join(dir, 'reports/parity/parity.html'), 'utf8')).toContain('Equivalent within δ = 0.1');
 }, 120_000);
 
@@ -238,7 +258,6 @@ test('a migration diverging on 10% of lines is not equivalent: exit 1, the diver
   const dir = useCase('diverge', { clusterBy: 'page' });
   const r = await parity(dir, diverging.url);
   expect(r.code).toBe(1);
-  expect(r.stdout).toContain('equivalent=false');
   expect(r.stderr).toMatch(/not equivalent within δ = 0\.1/);
   const result = resultOf(dir);
   const expected = urls.flatMap((u, i) => (diverging.diverging(u) ? [i] : [])).sort((a, b) => a - b);
@@ -258,6 +277,22 @@ test('a migration diverging on 10% of lines is not equivalent: exit 1, the diver
   expect(result.evaluators[1]).toMatchObject({ name: 'line_score', metric: 'correct' });
   expect(result.evaluators[1].test.meanDifference).toBeCloseTo(result.evaluators[0].test.meanDifference, 12);
   expect(result.evaluators[1].test.meanDifference).toBeLessThan(0);
+  // The similarity judge scores 1–5: a line the migration gets wrong drops from 5 to 1, four times exact_match's drop.
+  expect(result.evaluators[2]).toMatchObject({ name: 'judged', metric: 'similarity' });
+  expect(result.evaluators[2].test.meanDifference).toBeCloseTo(4 * result.evaluators[0].test.meanDifference, 12);
+  // The judged-equivalence interval is clustered by page like the evaluate step's (CR1, t with G − 1 df), computed
+  // here by hand: SE = √(G/(G−1) · Σ_g (Σ_{i∈g} (y_i − ȳ))²) / n; t(0.95, 18) = 1.734063606618 (scipy t.ppf).
+  const judged = result.rows.map((l) => ({ y: l.judge!, page: String(l.inputs.url).split('?')[0] }));
+  const ybar = judged.reduce((a, r) => a + r.y, 0) / judged.length;
+  const residual = new Map<string, number>();
+  for (const r of judged) residual.set(r.page, (residual.get(r.page) ?? 0) + r.y - ybar);
+  const g = residual.size;
+  expect(g).toBe(19);
+  expect(result.agreement.clusters).toBe(g);
+  const se = Math.sqrt((g / (g - 1)) * [...residual.values()].reduce((a, v) => a + v * v, 0)) / judged.length;
+  expect(result.judge!.mean).toBeCloseTo(ybar, 12);
+  expect(result.judge!.ciLow).toBeCloseTo(ybar - 1.734063606618 * se, 9);
+  expect(result.judge!.ciHigh).toBeCloseTo(ybar + 1.734063606618 * se, 9);
   const md = readFileSync(path.join(dir, 'reports/parity/parity.md'), 'utf8');
   expect(md).toContain('❌ **not equivalent within δ = 0.1**');
   // The Markdown table's first line is a diverging one.
@@ -272,9 +307,11 @@ test('--dry-run prints both targets, the lines and the calls, and calls nothing'
     env: { ...process.env, AGENT_URL: 'http://127.0.0.1:9', AOAI_API_BASE: model.url },
     encoding: 'utf8',
   });
-  expect(r.stderr).toBe('');
+  expect(r.stderr).not.toMatch(/error|warning/i);
   expect(r.status).toBe(0);
-  const plan = JSON.parse(r.stdout);
+  // The plan is the step's `plan` output (printed as plan=<json>) and is shown in the log.
+  expect(r.stderr).toContain('parity plan (dry run: nothing is called)');
+  const plan = JSON.parse(/^plan=(.*)$/m.exec(r.stdout)![1]);
   expect(plan).toMatchObject({
     dataset: 'parity_lines',
     lines: 60,
@@ -283,7 +320,7 @@ test('--dry-run prints both targets, the lines and the calls, and calls nothing'
     candidate: { kind: 'http', url: '${AGENT_URL}/agent/run', method: 'POST', calls: 60 },
     embeddings: { calls: 60 },
     judge: { calls: 60 },
-    evaluators: ['exact (exact_match)', 'line_score (evaluation flow)'],
+    evaluators: ['exact (exact_match)', 'line_score (evaluation flow)', 'judged (similarity)'],
   });
   expect(model.stats().requests).toBe(before);
 });
@@ -295,7 +332,7 @@ test('a parity block with problems is rejected at file:line:column (exit 2)', ()
     file,
     readFileSync(file, 'utf8')
       .replace('outputs: [category]', 'outputs: [category, colour]')
-      .replace('evaluators: [exact, line_score]', 'evaluators: [nope, whole_run]')
+      .replace('evaluators: [exact, line_score, judged]', 'evaluators: [nope, whole_run]')
       .replace(
         'execution:',
         `  - name: whole_run\n    flow: flows/whole_run\n    datasets:\n      - name: parity_lines\n        mappings:\n          prediction: \${run.outputs.category}\nexecution:`,

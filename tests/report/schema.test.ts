@@ -76,6 +76,7 @@ describe('results schema', () => {
       RepeatedSummary: root.definitions!.repeated,
       ComparisonResult: root.definitions!.comparison,
       GateResult: root.definitions!.gate,
+      GateEarlyStop: root.definitions!.gateEarlyStop,
       LineResult: root.definitions!.line,
     };
     // An interface only extended by others (a shape shared with the statistics) has no schema object of its own:

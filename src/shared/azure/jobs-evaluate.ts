@@ -18,6 +18,8 @@ export interface EvaluateWorkOptions {
   storeRoot: string;
   /** Evaluation lines in all. */
   total: number;
+  /** Data rows in all (fewer than `total` with `repeat: K`): shards cut rows, so there are at most this many. */
+  dataRows?: number;
   cloud: CloudSettings;
   /** Per shard of `count`: the evaluation runs it writes. */
   evaluationRunIds: (count: number) => string[][];
@@ -28,7 +30,7 @@ export interface EvaluateWorkOptions {
 }
 
 export function evaluateWork(o: EvaluateWorkOptions): CloudWork {
-  const count = shardCount(o.total, o.cloud);
+  const count = Math.max(1, Math.min(o.dataRows ?? o.total, shardCount(o.total, o.cloud)));
   const ids = o.evaluationRunIds(count);
   const lines = o.lines(count);
   const store = new RunStore(o.storeRoot);

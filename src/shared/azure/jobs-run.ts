@@ -107,17 +107,36 @@ export function shardCount(lines: number, cloud: CloudSettings): number {
   return Math.max(1, Math.min(cloud.maxShards, Math.ceil(lines / cloud.linesPerShard)));
 }
 
-/** A bulk-run's plan as cloud work: its shards as shardPlan cuts them, the plan in the snapshot. */
-export function bulkRunWork(plan: ExperimentPlan, planFile: string, cloud: CloudSettings): CloudWork {
-  const lines = plan.runs.reduce((n, r) => n + (r.lineRange ? r.lineRange.end - r.lineRange.start : (r.lines ?? 0)), 0);
-  const shards = shardPlan(plan, shardCount(lines, cloud));
+/**
+ * A bulk-run's plan as cloud work: its shards as shardPlan cuts them, the plan in the snapshot. With `repeat: K`
+ * a data line's K repetitions stay in one shard (shards cut data lines), and a shard counts K lines per data line.
+ */
+export function bulkRunWork(
+  plan: ExperimentPlan,
+  planFile: string,
+  cloud: CloudSettings,
+  repeatOf: (dataset: string) => number = () => 1,
+): CloudWork {
+  const repeats = new Map(plan.runs.map((r) => [r.runId, repeatOf(r.dataset)]));
+  const dataLines = plan.runs.reduce(
+    (n, r) => n + (r.lineRange ? r.lineRange.end - r.lineRange.start : (r.lines ?? 0)),
+    0,
+  );
+  const lines = plan.runs.reduce(
+    (n, r) => n + (r.lineRange ? r.lineRange.end - r.lineRange.start : (r.lines ?? 0)) * repeats.get(r.runId)!,
+    0,
+  );
+  const shards = shardPlan(plan, Math.max(1, Math.min(dataLines, shardCount(lines, cloud))));
   return {
     step: 'bulk-run',
     experiment: plan.experiment,
     env: plan.env,
     build: plan.build,
     runIds: plan.runs.map((r) => r.runId),
-    shards: shards.map((s) => ({ lines: s.lines, runIds: [...new Set(s.pieces.map((p) => p.runId))] })),
+    shards: shards.map((s) => ({
+      lines: s.pieces.reduce((n, p) => n + (p.end - p.start) * repeats.get(p.runId)!, 0),
+      runIds: [...new Set(s.pieces.map((p) => p.runId))],
+    })),
     files: [{ name: SNAPSHOT_PLAN, file: planFile }],
     args: [`--plan ${SNAPSHOT_PLAN}`],
     stateFile: path.join(path.dirname(planFile), 'cloud-jobs.json'),

@@ -20,7 +20,8 @@ export async function prepareCloudRun(useCase: UseCase, host: Host) {
   let ws: MlWorkspace | undefined;
   return {
     cloud,
-    bulkRunWork: (plan: ExperimentPlan, planFile: string): CloudWork => bulkRunWork(plan, planFile, cloud),
+    bulkRunWork: (plan: ExperimentPlan, planFile: string): CloudWork =>
+      bulkRunWork(plan, planFile, cloud, (d) => useCase.datasets.find((x) => x.name === d)?.repeat ?? 1),
     async run(o: Omit<CloudRunOptions, 'ws' | 'workspaceId' | 'cloud' | 'useCase' | 'host'>): Promise<number> {
       const open = async () => {
         const { openWorkspace } = await import('./workspace.js');

@@ -4,6 +4,7 @@
  * name, mapping syntax, gates that can be evaluated.
  */
 import { ALL_PII_KINDS, type PiiKind } from '../safety/pii-kinds.js';
+import { EARLY_STOP_SCORERS } from '../eval/builtin/bounded.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseAssetSource } from '../azure/asset-ref.js';
@@ -12,6 +13,7 @@ import { realOrSelf, realPathOutside } from '../files.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorRef } from '../flow/code-evaluator.js';
 import { locate, type PathSegment, type SourceFile } from '../source.js';
+import { closest } from './schema-check.js';
 import type { Dataset, Evaluator, EvaluatorDataset, Execution, FlowRef, Gate, Mappings, UseCase } from './types.js';
 
 type Raw = Record<string, unknown>;
@@ -36,6 +38,34 @@ export interface UseCaseParts {
     | 'redaction'
   >;
 }
+
+/**
+ * The options each built-in evaluator reads: a misspelt one would be ignored without a word (a Content Safety
+ * endpoint silently not used, PII kinds silently all).
+ */
+const judged = ['connection', 'deployment'];
+const contentSafety = ['content_safety_endpoint', 'content_safety_key_env'];
+const builtinOptionKeys: Record<string, string[]> = {
+  exact_match: ['case_insensitive'],
+  token_f1: [],
+  bleu: [],
+  rouge_l: [],
+  embedding_similarity: judged,
+  json_schema: ['schema'],
+  regex: ['pattern', 'full_match'],
+  latency: [],
+  cost: [],
+  groundedness: judged,
+  relevance: judged,
+  coherence: judged,
+  fluency: judged,
+  similarity: judged,
+  pii: ['kinds'],
+  attack_success: ['kinds'],
+  prompt_injection: contentSafety,
+  jailbreak: contentSafety,
+  content_safety: [...contentSafety, ...judged],
+};
 
 export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p: string) => string }): UseCaseParts {
   const name = String(raw.name);
@@ -142,6 +172,21 @@ export function checkExperiment(
         message: `evaluators[${i}].name: "${evaluators[i].name}" is already the name of evaluators[${first}], expected unique evaluator names`,
       }),
   );
+  evaluators.forEach((e, i) => {
+    const known = e.builtin !== undefined ? builtinOptionKeys[e.builtin] : undefined;
+    if (!known) return;
+    for (const key of Object.keys(e.options)) {
+      if (known.includes(key)) continue;
+      const p: PathSegment[] = ['evaluators', i, 'options', key];
+      const guess = closest(key, known);
+      problems.push({
+        ...at(p, 'key'),
+        message: `evaluators[${i}].options.${key}: unknown option of ${e.builtin}, expected ${
+          guess ? `"${guess}"` : known.length ? `one of: ${known.join(', ')}` : 'no options'
+        }`,
+      });
+    }
+  });
   const rawEvaluators = (raw.evaluators as Raw[] | null) ?? [];
   evaluators.forEach((ev, i) => {
     const re = rawEvaluators[i];
@@ -238,6 +283,7 @@ export function checkExperiment(
       });
     }
     problems.push(...differenceGateProblems(g, i, at));
+    if (g.earlyStop) problems.push(...earlyStopProblems(g, i, parts.useCase, at));
     if (g.min !== undefined && g.max !== undefined && g.min > g.max)
       problems.push({
         ...at([...p, 'max']),
@@ -385,6 +431,7 @@ function toExecution(e: Raw, baseDir: string): Execution {
     dataOutsideRepository: (e.data_outside_repository as boolean | undefined) ?? false,
     requestsPerMinute: (e.requests_per_minute as number | undefined) ?? undefined,
     tokensPerMinute: (e.tokens_per_minute as number | undefined) ?? undefined,
+    earlyStopSeed: (e.early_stop_seed as number | undefined) ?? undefined,
   };
 }
 
@@ -405,6 +452,7 @@ function toGate(g: Raw): Gate {
     ...(typeof g.compare_to === 'string' ? { compareTo: g.compare_to } : {}),
     minDifference: g.min_difference as number | undefined,
     maxDifference: g.max_difference as number | undefined,
+    ...(g.early_stop === true ? { earlyStop: true } : {}),
   };
 }
 
@@ -440,6 +488,45 @@ function differenceGateProblems(
       message: `gates[${i}].max_difference: found ${g.maxDifference}, expected a value >= min_difference (${g.minDifference})`,
     });
   return out;
+}
+
+/**
+ * `early_stop: true` decides a bound on the mean of a per-line score known to lie in [0, 1], scored in the run as
+ * each line finishes: a min/max gate on a deterministic built-in scorer of the standard dataset's own lines.
+ */
+function earlyStopProblems(
+  g: Gate,
+  i: number,
+  useCase: UseCaseParts['useCase'],
+  at: (path: PathSegment[], part?: 'key') => Omit<Problem, 'message'>,
+): Problem[] {
+  const where = at(['gates', i, 'early_stop']);
+  const supported = Object.entries(EARLY_STOP_SCORERS)
+    .map(([b, m]) => `builtin ${b} (metric ${m})`)
+    .join(', ');
+  const problem = (message: string) => [{ ...where, message: `gates[${i}].early_stop: ${message}` }];
+  if (g.compareTo !== undefined || g.maxDrop !== undefined || g.maxRelativeDrop !== undefined)
+    return problem(
+      'early stopping decides a min/max bound on a metric, found a gate on a difference or a regression, expected min and/or max only',
+    );
+  if (g.min === undefined && g.max === undefined)
+    return problem('found no min or max to decide, expected min and/or max');
+  if (g.variants === 'best')
+    return problem('variants: best compares variants after every run ended, expected variants all or default');
+  const evaluator = useCase.evaluators.find((e) => e.name === g.evaluator);
+  if (!evaluator || !evaluator.builtin || EARLY_STOP_SCORERS[evaluator.builtin] !== g.metric)
+    return problem(
+      `found ${evaluator ? `evaluator "${evaluator.name}" (${evaluator.builtin ? `builtin ${evaluator.builtin}` : 'a flow'})` : 'no evaluator named'} with metric "${g.metric}", expected evaluator: <name> of a built-in scorer whose per-line score lies in [0, 1]: ${supported}`,
+    );
+  const own = evaluator.datasets.find((d) => d.name !== d.reference);
+  if (own)
+    return problem(
+      `evaluator "${evaluator.name}" scores dataset "${own.name}" from its own file, expected it to score the standard dataset by name (its lines are scored as they finish)`,
+    );
+  const repeated = useCase.datasets.find((d) => (d.repeat ?? 1) > 1);
+  if (repeated)
+    return problem(`dataset ${repeated.name} has repeat ${repeated.repeat}, expected no repeat with early stopping`);
+  return [];
 }
 
 /** A folder of data files (read in name order, registered in Azure ML as uri_folder). */

@@ -77,6 +77,8 @@ export interface Gate {
   minDifference?: number;
   /** The upper confidence bound of (variant − reference) must be at most this. */
   maxDifference?: number;
+  /** Stop bulk-run once this gate is decided by an anytime-valid confidence sequence (eval/early-stop-run.ts). */
+  earlyStop?: boolean;
 }
 
 export interface Execution {
@@ -95,6 +97,8 @@ export interface Execution {
   /** The model deployment's quota, kept by pacing each endpoint; on azure, shared among the shards' jobs. */
   requestsPerMinute?: number;
   tokensPerMinute?: number;
+  /** Seed of the random line order of runs with an early_stop gate (execution.early_stop_seed). */
+  earlyStopSeed?: number;
 }
 
 export interface UseCase {

@@ -9,9 +9,15 @@ import type { GateResult, MetricResult } from '../results/model.js';
 import { baselineReference, pairedComparison, type Analysed, type Reference } from './analysis.js';
 import { decideVerdict } from './stats/index.js';
 import { comparisonMde, zeroFailureBound } from './stats/power.js';
+import { earlyStopGateResult, type SequentialVerdicts } from './early-stop-verdict.js';
 
-export function evaluateGates(gates: Gate[], results: Analysed, baseline?: Analysed): GateResult[] {
-  return gates.flatMap((gate) => {
+export function evaluateGates(
+  gates: Gate[],
+  results: Analysed,
+  baseline?: Analysed,
+  sequential?: SequentialVerdicts,
+): GateResult[] {
+  return gates.flatMap((gate, index) => {
     const name = gate.name ?? defaultName(gate);
     const candidates = results.metrics.filter(
       (m) => m.metric === gate.metric && (!gate.evaluator || m.evaluator === gate.evaluator),
@@ -30,7 +36,13 @@ export function evaluateGates(gates: Gate[], results: Analysed, baseline?: Analy
         },
       ];
     }
-    return pickVariants(gate, candidates, results).map((m) => checkGate(gate, name, m, results, baseline));
+    return pickVariants(gate, candidates, results).map((m) => {
+      const checked = checkGate(gate, name, m, results, baseline);
+      const runs = gate.earlyStop ? sequential?.(index, m.variantId) : undefined;
+      if (!runs) return checked;
+      const { name: n, metric, evaluator, variantId, threshold } = checked;
+      return earlyStopGateResult(gate, { name: n, metric, evaluator, variantId, threshold }, runs, checked);
+    });
   });
 }
 

@@ -23,6 +23,7 @@ import type { RunsFile } from '../results/handoff.js';
 import { computeComparisons, computeMetrics, type Analysed } from './analysis.js';
 import { LineClusters, readDatasetClusters, type DatasetClusters } from './clusters.js';
 import { evaluateGates } from './gates.js';
+import { SequentialScores } from './early-stop-verdict.js';
 
 /** What the results read from the run store (runs/store.ts RunStore). */
 export interface StoredRuns {
@@ -62,8 +63,10 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
   const columns = new Map<string, { inputs: Set<string>; outputs: Set<string>; scores: Set<string> }>();
   const failed = { count: 0, lines: [] as LineResult[] };
   const runs: RunResult[] = [];
+  const sequential = new SequentialScores(o.gates);
   for (const run of o.runs.runs) {
     const record = o.store.record(run.runId);
+    sequential.addRun(run, record);
     const lines = table.addRun(run.runId, run.variantId, run.dataset, record.counts.total);
     const keys = { inputs: new Set<string>(), outputs: new Set<string>(), scores: new Set<string>() };
     columns.set(run.runId, keys);
@@ -90,14 +93,17 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
       costUsd: record.cost_usd,
       latencyMs: latencyStats(lines.latencies()),
       durationMs: record.timings.duration_ms ?? 0,
+      ...(record.early_stop?.stopped ? { stoppedAfter: record.early_stop.lines } : {}),
     });
   }
   for (const e of o.evaluations) {
     const scored = table.run(e.standardRunId);
     if (!scored) continue;
     const keys = columns.get(e.standardRunId)!.scores;
+    const scores = sequential.scoresOf(e);
     for await (const rec of o.store.lines(e.runId)) {
       if (rec.status !== 'Completed' || !rec.outputs) continue;
+      scores?.(rec.line_number, rec.outputs);
       for (const k in rec.outputs) {
         table.addScore(scored, e.evaluator, k, rec.line_number, rec.outputs[k]);
         keys.add(`${e.evaluator}.${k}`);
@@ -134,7 +140,7 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
     evaluations: o.evaluations,
     metrics,
     comparisons: computeComparisons(analysed, o.baseline, { minLines: o.minLines }),
-    gates: evaluateGates(o.gates, analysed, o.baseline),
+    gates: evaluateGates(o.gates, analysed, o.baseline, sequential.verdicts()),
   };
   const lineColumns = new Map<string, LineColumns>(
     [...columns].map(([runId, k]) => [

@@ -50,9 +50,12 @@ export function currentRepetition(): number | undefined {
 /** What identifies a call. */
 export interface CacheKeyParts {
   provider: string;
+  /** The endpoint's base URL; for an http target its whole URL (so two targets never share answers). */
   endpoint: string;
   model: string;
   body: unknown;
+  /** An http target's method when not POST: the same body sent by GET or PUT is another request. */
+  method?: string;
 }
 
 interface StoredEntry {
@@ -133,6 +136,8 @@ export class ResponseCache {
   keyOf(parts: CacheKeyParts): string {
     const repetition = repetitionScope.getStore();
     const identity = [parts.provider, parts.endpoint, parts.model, parts.body];
+    // POST (every model call) keeps the plain key, so caches recorded before still hit.
+    if (parts.method && parts.method !== 'POST') identity.push({ method: parts.method });
     if (repetition) identity.push({ repetition });
     return createHash('sha256').update(stableStringify(identity)).digest('hex');
   }
@@ -183,7 +188,8 @@ export class ResponseCache {
       key,
       createdAt: this.now(),
       provider: parts.provider,
-      endpoint: parts.endpoint,
+      // An http target's query string may carry a key (?code=…): the entry names the endpoint without it.
+      endpoint: withoutQuery(parts.endpoint),
       model: parts.model,
       response,
     };
@@ -232,4 +238,9 @@ export class ResponseCache {
     })().finally(() => (this.evicting = undefined));
     return this.evicting;
   }
+}
+
+function withoutQuery(url: string): string {
+  const at = url.indexOf('?');
+  return at < 0 ? url : `${url.slice(0, at)}?…`;
 }

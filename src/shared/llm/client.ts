@@ -177,7 +177,13 @@ export class LlmClient {
   private async cachedCall<T>(api: LlmApi, body: Body, options: CallOptions): Promise<LlmResult<T>> {
     const started = performance.now();
     const model = typeof body.model === 'string' ? body.model : '';
-    const parts: CacheKeyParts = { provider: this.endpoint.provider, endpoint: this.endpoint.baseUrl, model, body };
+    const parts: CacheKeyParts = {
+      provider: this.endpoint.provider,
+      endpoint: this.endpoint.baseUrl,
+      model,
+      body,
+      method: this.method,
+    };
     const key = this.cache!.keyOf(parts);
     const hit = await this.cache!.get(key, parts);
     if (hit !== undefined)

@@ -7,9 +7,8 @@
 import path from 'node:path';
 import { findRepositoryRoot, loadEnvironment } from '../config/environment.js';
 import { checkHttpTarget, isHttpTargetValue } from '../config/http-target.js';
-import type { Dataset, FlowRef, UseCase } from '../config/types.js';
+import type { Dataset, Evaluator, EvaluatorDataset, FlowRef, UseCase } from '../config/types.js';
 import { ConfigError, type Problem, type SourceLocation } from '../errors.js';
-import { scorers } from '../eval/builtin/scorers.js';
 import { loadFlow } from '../flow/index.js';
 import { describeValue, locate, readSource, type PathSegment } from '../source.js';
 
@@ -20,13 +19,16 @@ export interface ParityModel {
 
 export interface ParityEvaluator {
   name: string;
-  /** A built-in line scorer, or else */
+  /** A built-in evaluator (line scorer, LLM judge or safety evaluator), or else */
   builtin?: string;
   /** an evaluation flow of the use case, run on each side's run (its numeric outputs are the line's scores). */
   flow?: FlowRef;
   options: Record<string, unknown>;
   /** The evaluator's mappings for the parity dataset (`${run.outputs.x}`, `${data.y}`). */
   mappings: Record<string, unknown>;
+  /** The evaluator as the experiment declares it, and its datasets entry scoring the parity dataset's runs. */
+  evaluator: Evaluator;
+  dataset: EvaluatorDataset;
 }
 
 export interface ParityConfig {
@@ -41,6 +43,8 @@ export interface ParityConfig {
   embeddings?: ParityModel;
   judge?: ParityModel;
   evaluators: ParityEvaluator[];
+  /** Evaluators of the experiment left out (not named in parity.evaluators), each with why. */
+  skipped: string[];
   /** Fail (exit 1) when not equivalent within the margin (default true). */
   gate: boolean;
   at: SourceLocation;
@@ -167,6 +171,7 @@ export function loadParityConfig(
   const judge = model('judge');
 
   const evaluators: ParityEvaluator[] = [];
+  const skipped: string[] = [];
   const wanted = block.evaluators;
   if (wanted !== undefined && (!Array.isArray(wanted) || wanted.some((w) => typeof w !== 'string')))
     add(['evaluators'], `found ${describeValue(wanted)}, expected a list of evaluator names of this experiment`);
@@ -181,27 +186,28 @@ export function loadParityConfig(
       );
       continue;
     }
-    if (!ev.flow && (!ev.builtin || !scorers[ev.builtin])) {
-      if (names)
-        add(
-          where,
-          ev.code
-            ? `"${name}" is a code-only evaluator (eval_*.py), which scores a whole run; parity needs a score per line: expected an evaluation flow or a built-in line scorer`
-            : `"${name}" is not a built-in line scorer, expected one of: ${Object.keys(scorers).join(', ')}`,
-        );
+    // A code-only evaluator (eval_*.py) runs its own target over its data: it has no score for a given run's lines.
+    if (ev.code || (!ev.flow && !ev.builtin)) {
+      const why = `"${name}" is a code-only evaluator (eval_*.py), which scores a whole run; parity needs a score per line: expected an evaluation flow or a built-in evaluator`;
+      if (names) add(where, why);
+      else skipped.push(why);
       continue;
     }
     const ds = dataset && ev.datasets.find((d) => d.name === dataset.name || d.reference === dataset.name);
     if (!ds) {
       if (names)
         add(where, `"${name}" scores no lines of ${dataset?.name ?? 'the dataset'}; expected a datasets entry for it`);
+      else skipped.push(`"${name}" scores no lines of ${dataset?.name ?? 'the dataset'} (no datasets entry for it)`);
       continue;
     }
-    evaluators.push(
-      ev.flow
-        ? { name: ev.name, flow: ev.flow, options: ev.options, mappings: ds.mappings }
-        : { name: ev.name, builtin: ev.builtin, options: ev.options, mappings: ds.mappings },
-    );
+    evaluators.push({
+      name: ev.name,
+      ...(ev.flow ? { flow: ev.flow } : { builtin: ev.builtin }),
+      options: ev.options,
+      mappings: ds.mappings,
+      evaluator: ev,
+      dataset: ds,
+    });
   }
 
   const declared = (f?: FlowRef) => Object.keys(f?.model.outputs ?? {});
@@ -240,6 +246,7 @@ export function loadParityConfig(
     embeddings,
     judge,
     evaluators,
+    skipped,
     gate: gate as boolean,
     at: at([]),
   };

@@ -13,8 +13,10 @@ import { emptyUsage } from '../engine/index.js';
 import { scorers } from '../eval/builtin/scorers.js';
 import { cosineSimilarity } from '../eval/metrics/index.js';
 import { equivalenceTest, type EquivalenceTest } from '../eval/stats/equivalence.js';
-import { tInterval } from '../eval/stats/intervals.js';
-import { CompiledMapping, effectiveMapping } from '../runs/mapping.js';
+import { runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
+import { summarize } from '../eval/stats/summarize.js';
+import { effectiveMapping } from '../runs/mapping.js';
+import { evaluationRunId } from '../runs/plan.js';
 import { readData, RunStore, type DataRow, type LineRecord } from '../runs/index.js';
 import { runBatch } from '../runs/batch.js';
 import type { ParityConfig, ParityModel } from './config.js';
@@ -130,11 +132,11 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
 
   const usage: Usage[] = [emptyUsage()];
   const connection = (m: ParityModel) => useCase.connections.find((c) => c.name === m.connection) as Connection;
-  const compiled = cfg.evaluators.flatMap((e) =>
-    e.builtin ? [{ e, mapping: new CompiledMapping(e.mappings), scorer: scorers[e.builtin] }] : [],
-  );
-  // Evaluation flows run on each side's run as the evaluate step runs them (`${run.outputs.x}` joined by line).
-  const flowScores = await scoreWithFlows(useCase, cfg, o, { baseline: baseline.runId, candidate: candidate.runId });
+  // Every evaluator runs on each side's run as the evaluate step runs it (`${run.outputs.x}` joined by line).
+  const evaluatorScores = await scoreWithEvaluators(useCase, cfg, o, {
+    baseline: baseline.runId,
+    candidate: candidate.runId,
+  });
   const rows: ParityLine[] = [];
   for (let i = 0; i < rowsData.length; i++) {
     const b = bLines.get(i);
@@ -174,16 +176,7 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
         usage,
         o.signal,
       );
-    for (const { e, mapping, scorer } of compiled) {
-      const score = async (out: Record<string, unknown> | undefined, rec: LineRecord | undefined) => {
-        if (!out || !rec) return null;
-        const inputs = mapping.apply({ data: rowsData[i], 'run.outputs': out, 'run.inputs': rec.inputs });
-        const s = await scorer.score({ inputs, record: rec, options: e.options });
-        return typeof s === 'number' && Number.isFinite(s) ? s : null;
-      };
-      line.scores[e.name] = { baseline: await score(bOut, b), candidate: await score(cOut, c) };
-    }
-    for (const f of flowScores)
+    for (const f of evaluatorScores)
       line.scores[f.key] = {
         baseline: bOut ? (f.baseline.get(i) ?? null) : null,
         candidate: cOut ? (f.candidate.get(i) ?? null) : null,
@@ -215,9 +208,18 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
     withinMargin: upper < cfg.margin,
     ...(bound.clusters !== undefined ? { clusters: bound.clusters } : {}),
   };
-  const measure = (values: number[]): ParityMeasure | undefined => {
-    if (values.length === 0) return undefined;
-    const t = tInterval(values, { level: 1 - 2 * cfg.alpha });
+  // Similarity and judged equivalence get the evaluate step's interval: clustered by cluster_by when lines share one.
+  const measure = (of: (r: ParityLine) => number | undefined): ParityMeasure | undefined => {
+    const measured = rows.filter((r) => of(r) !== undefined);
+    if (measured.length === 0) return undefined;
+    const t = summarize(
+      measured.map((r) => of(r)!),
+      'continuous',
+      {
+        level: 1 - 2 * cfg.alpha,
+        clusterIds: clusterOf ? measured.map((r) => clusterIdOf(r.line)) : undefined,
+      },
+    );
     return { mean: t.mean, ciLow: t.lower, ciHigh: t.upper };
   };
   const evaluators: ParityEvaluatorResult[] = [];
@@ -226,10 +228,11 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
   reasons.push(
     `agreement: ${disagreements} of ${n} lines disagree; the ${pct} upper bound of the disagreement rate${bound.clusters !== undefined ? ` (clustered by ${clusterOf}, ${bound.clusters} clusters)` : ''} is ${round(upper)}, ${agreement.withinMargin ? 'below' : 'not below'} the margin ${cfg.margin}`,
   );
-  const scored = [
-    ...compiled.map(({ e, scorer }) => ({ key: e.name, name: e.name, metric: scorer.metric })),
-    ...flowScores.map((f) => ({ key: f.key, name: f.evaluator, metric: f.output })),
-  ];
+  for (const why of cfg.skipped) reasons.push(`not compared: ${why}`);
+  for (const e of cfg.evaluators)
+    if (!evaluatorScores.some((f) => f.evaluator === e.name))
+      reasons.push(`not compared: "${e.name}" gave no numeric score on every line (a score per line to pair)`);
+  const scored = evaluatorScores.map((f) => ({ key: f.key, name: f.evaluator, metric: f.metric }));
   for (const e of scored) {
     const paired = rows.filter((r) => r.scores[e.key].baseline !== null && r.scores[e.key].candidate !== null);
     const bs = paired.map((r) => r.scores[e.key].baseline!);
@@ -255,8 +258,8 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
     baseline,
     candidate,
     agreement,
-    similarity: measure(rows.flatMap((r) => (r.similarity === undefined ? [] : [r.similarity]))),
-    judge: measure(rows.flatMap((r) => (r.judge === undefined ? [] : [r.judge]))),
+    similarity: measure((r) => r.similarity),
+    judge: measure((r) => r.judge),
     evaluators,
     equivalent,
     reasons,
@@ -309,68 +312,95 @@ async function judgeLine(
   return s >= 1 && s <= 5 ? (s - 1) / 4 : undefined;
 }
 
-/** One numeric output of an evaluation flow: each side's score by line. */
-interface FlowScore {
-  /** The line's scores key: the evaluator's name, `<evaluator>.<output>` when it has several numeric outputs. */
+/** One score of an evaluator: each side's score by line. */
+interface EvaluatorScore {
+  /** The line's scores key: the evaluator's name, `<evaluator>.<output>` when a flow has several numeric outputs. */
   key: string;
   evaluator: string;
-  output: string;
+  /** The metric reported: a built-in's metric, a flow's output name. */
+  metric: string;
   baseline: Map<number, number>;
   candidate: Map<number, number>;
 }
 
 /**
- * Runs each evaluation flow on both sides' runs; its outputs whose every value is a number or a boolean (0/1)
- * are per-line scores (text outputs, such as a grade word, are left out: they have no paired difference).
+ * Runs each evaluator on both sides' runs into the store, as the evaluate step does: an evaluation flow through
+ * the batch runner, a built-in (line scorer, LLM judge, safety evaluator) through its own runner, so every
+ * evaluator the experiment declares scores both sides the same way. A built-in's score is its metric's output (a
+ * judge's `score`); an evaluation flow's scores are its outputs whose every value is a number or a boolean (0/1)
+ * (text outputs, such as a grade word, are left out: they have no paired difference).
  */
-async function scoreWithFlows(
+async function scoreWithEvaluators(
   useCase: UseCase,
   cfg: ParityConfig,
   o: ParityRunOptions,
   runs: { baseline: string; candidate: string },
-): Promise<FlowScore[]> {
+): Promise<EvaluatorScore[]> {
   const store = new RunStore(o.storeRoot);
-  const out: FlowScore[] = [];
+  const out: EvaluatorScore[] = [];
   for (const e of cfg.evaluators) {
-    if (!e.flow) continue;
-    const flow = e.flow;
     const sides: Record<string, Map<number, Record<string, unknown>>> = {};
     for (const side of ['baseline', 'candidate'] as const) {
       o.log?.(`parity: evaluating the ${side} with ${e.name}`);
-      const summary = await runBatch({
-        flow: flow.model,
-        data: cfg.dataset.localPath!,
-        columnMapping: e.mappings,
-        referencedRun: runs[side],
+      const common = {
         storeRoot: o.storeRoot,
         concurrency: useCase.execution.concurrency,
         connections: useCase.connections,
         llm: o.service,
-        lineTimeoutMs: useCase.execution.lineTimeoutSec * 1000,
-        python: useCase.execution.python,
-        init: flow.init,
-        onSecret: o.onSecret,
-        signal: o.signal,
-        variantId: `${side}-${e.name}`,
-      });
+      };
+      const summary = e.flow
+        ? await runBatch({
+            ...common,
+            flow: e.flow.model,
+            data: e.dataset.localPath!,
+            columnMapping: e.mappings,
+            referencedRun: runs[side],
+            lineTimeoutMs: useCase.execution.lineTimeoutSec * 1000,
+            python: useCase.execution.python,
+            init: e.flow.init,
+            onSecret: o.onSecret,
+            signal: o.signal,
+            variantId: `${side}-${e.name}`,
+          })
+        : await runBuiltinEvaluator({
+            ...common,
+            evaluator: e.evaluator,
+            dataset: e.dataset,
+            standardRunId: runs[side],
+            runId: evaluationRunId(runs[side], e.name),
+          });
       const lines = new Map<number, Record<string, unknown>>();
       for (const [i, r] of await byLine(store, summary.runId))
         if (r.status === 'Completed' && r.outputs) lines.set(i, r.outputs);
       sides[side] = lines;
     }
     const all = [...sides.baseline.values(), ...sides.candidate.values()];
-    const numeric = Object.keys(flow.model.outputs).filter(
-      (k) => all.length > 0 && all.every((v) => typeof v[k] === 'boolean' || Number.isFinite(v[k])),
-    );
-    if (numeric.length === 0)
-      o.log?.(`parity: ${e.name} has no numeric output on every line (a score per line); it is not compared`);
-    for (const output of numeric) {
+    const isScore = (k: string) =>
+      all.length > 0 && all.every((v) => typeof v[k] === 'boolean' || Number.isFinite(v[k]));
+    let numeric: { output: string; metric: string }[];
+    if (e.builtin) {
+      const metric = scorers[e.builtin]?.metric ?? e.builtin;
+      // A judged built-in (an LLM judge, content_safety without a Content Safety resource) records `score`.
+      const output = all.some((v) => metric in v) ? metric : 'score';
+      // A line the scorer could not score (null) is left out of the pairs, not the evaluator out of the comparison.
+      numeric = all.some((v) => Number.isFinite(v[output]) || typeof v[output] === 'boolean')
+        ? [{ output, metric }]
+        : [];
+    } else
+      numeric = Object.keys(e.flow!.model.outputs)
+        .filter(isScore)
+        .map((k) => ({ output: k, metric: k }));
+    for (const { output, metric } of numeric) {
       const scores = (lines: Map<number, Record<string, unknown>>) =>
-        new Map([...lines].map(([i, v]) => [i, Number(v[output])]));
+        new Map(
+          [...lines].flatMap(([i, v]): [number, number][] =>
+            typeof v[output] === 'boolean' || Number.isFinite(v[output]) ? [[i, Number(v[output])]] : [],
+          ),
+        );
       out.push({
         key: numeric.length > 1 ? `${e.name}.${output}` : e.name,
         evaluator: e.name,
-        output,
+        metric,
         baseline: scores(sides.baseline),
         candidate: scores(sides.candidate),
       });

@@ -92,3 +92,10 @@ export function evaluatorNames(results: Pick<ResultsSummary, 'evaluations' | 'me
   for (const m of results.metrics) names.add(m.evaluator);
   return [...names];
 }
+
+/** A run's lines; an early-stopped run says how many of them ran (the rest were not run, not failed). */
+export function formatRunLines(run: { lines: number; stoppedAfter?: number }): string {
+  return run.stoppedAfter === undefined
+    ? formatCount(run.lines)
+    : `${formatCount(run.stoppedAfter)} of ${formatCount(run.lines)} (stopped early)`;
+}

@@ -10,7 +10,16 @@ import { createHash } from 'node:crypto';
 import { FILTER_SCRIPT, STYLE } from './html-assets.js';
 import { esc } from './html-escape.js';
 import { failedLines, LinesTable, metricCharts, runCharts } from './html-sections.js';
-import { formatCost, formatCount, formatDate, formatDelta, formatMs, formatNumber, formatPValue } from './format.js';
+import {
+  formatCost,
+  formatCount,
+  formatDate,
+  formatDelta,
+  formatMs,
+  formatNumber,
+  formatPValue,
+  formatRunLines,
+} from './format.js';
 import { gateDetails } from './gate-details.js';
 import { trendChart, trendSeries } from './trend.js';
 import type { Results, ResultsSummary } from '../results/model.js';
@@ -174,7 +183,7 @@ function trendSection(data: ReportData): string {
 function runsTable(r: ResultsSummary): string {
   const rows = r.runs.map(
     (x) =>
-      `<tr><td>${esc(x.variantId)}</td><td>${esc(x.dataset)}</td><td class="id">${esc(x.runId)}</td><td class="num">${formatCount(x.lines)}</td><td class="num">${formatCount(x.failed)}</td>` +
+      `<tr><td>${esc(x.variantId)}</td><td>${esc(x.dataset)}</td><td class="id">${esc(x.runId)}</td><td class="num">${esc(formatRunLines(x))}</td><td class="num">${formatCount(x.failed)}</td>` +
       `<td class="num">${formatCount(x.tokens.total)}</td><td class="num">${esc(formatCost(x.costUsd))}</td><td class="num">${esc(formatMs(x.latencyMs.mean))}</td><td class="num">${esc(formatMs(x.latencyMs.p95))}</td><td class="num">${esc(formatMs(x.durationMs))}</td></tr>`,
   );
   return `<div class="wide spaced"><table id="runs-table"><thead><tr><th>Variant</th><th>Dataset</th><th>Run</th><th>Lines</th><th>Failed</th><th>Tokens</th><th>Cost</th><th>Mean latency</th><th>p95 latency</th><th>Duration</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;

@@ -16,6 +16,7 @@ import {
   formatPValue,
   formatWithInterval,
   verdictWords,
+  formatRunLines,
 } from './format.js';
 import { MarkdownBudget, mdCell, type MarkdownTable } from './markdown-budget.js';
 import type { GateResult, LineResult, Results, ResultsSummary } from '../results/model.js';
@@ -120,6 +121,7 @@ function context(r: ResultsSummary): string {
     formatDate(r.createdAt),
     `${r.variants.length} variant(s) × ${r.datasets.length} dataset(s)`,
     `${formatCount(lines)} lines, ${formatCount(failed)} failed`,
+    stoppedNote(r),
   ];
   return facts.filter(Boolean).join(' · ');
 }
@@ -200,11 +202,19 @@ function comparisonsTable(r: ResultsSummary): MarkdownTable {
   };
 }
 
+function stoppedNote(r: ResultsSummary): string {
+  const stopped = r.runs.filter((run) => run.stoppedAfter !== undefined);
+  if (stopped.length === 0) return '';
+  const ran = stopped.reduce((n, run) => n + run.stoppedAfter!, 0);
+  const of = stopped.reduce((n, run) => n + run.lines, 0);
+  return `early stop: ${formatCount(ran)} of ${formatCount(of)} lines ran in ${stopped.length} run(s) (their early-stop gates read the anytime-valid confidence sequence; the intervals below are fixed-n, descriptive only)`;
+}
+
 function runsTable(r: ResultsSummary): MarkdownTable {
   const rows = r.runs.map((run) => [
     mdCell(run.variantId, 60),
     mdCell(run.dataset, 60),
-    formatCount(run.lines),
+    formatRunLines(run),
     run.failed > 0 ? `**${formatCount(run.failed)}**` : '0',
     formatCount(run.tokens.total),
     formatCost(run.costUsd),

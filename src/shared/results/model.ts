@@ -71,6 +71,8 @@ export interface RunResult {
   costUsd?: number;
   latencyMs: { mean: number; p50: number; p95: number; max: number };
   durationMs: number;
+  /** An early_stop run that stopped before its last line: the lines it ran (the rest were not run, not failed). */
+  stoppedAfter?: number;
 }
 
 export interface EvaluationResult {
@@ -174,6 +176,22 @@ export interface GateResult {
   warning?: string;
   /** Every line passed a pass/fail metric: the rule-of-three 95% upper bound on its failure rate. */
   failureRateBound?: number;
+  /** An early_stop gate: how its run went under the anytime-valid confidence sequence. */
+  earlyStop?: GateEarlyStop;
+}
+
+/** An early_stop gate's run: stopped after `lines` of `total`, or run to the end, and the sequence then. */
+export interface GateEarlyStop {
+  runId: string;
+  stopped: boolean;
+  lines: number;
+  total: number;
+  alpha: number;
+  decision: 'pass' | 'fail' | 'open';
+  /** Scored lines in the sequence and its bounds (anytime-valid). */
+  n: number;
+  lower: number;
+  upper: number;
 }
 
 export interface LineResult {

@@ -28,6 +28,7 @@ import { readData, scanData } from './data.js';
 import { LineSet } from './line-set.js';
 import type { OutputsIndex, OutputsReader } from './outputs-index.js';
 import { LineQueue, pendingLines, type LineSource } from './pending-lines.js';
+import { inSeededOrder } from './line-order.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
 import type { SlotPool } from './pool.js';
@@ -35,6 +36,7 @@ import { freeRunId, readableRunId, runStamp } from './run-id.js';
 import {
   lineRecordOf as toRecord,
   RunStore,
+  type EarlyStopRecord,
   type LineRecord,
   type RunRecord,
   type RunStatus,
@@ -69,7 +71,23 @@ export interface BatchExecutor extends LineExecutor {
   readonly describes: RunRecord['flow'];
 }
 
+/**
+ * Early stopping of a run (eval/early-stop-run.ts): told every finished line, it says when the run has seen
+ * enough. Lines then run in the seed's order (runs/line-order.ts), and once `decided()` no new line starts; the
+ * lines in flight finish and are recorded.
+ */
+export interface LineStopper {
+  readonly seed: number;
+  /** A finished line's record (also each one recorded by an earlier session, on resume). */
+  observe(record: LineRecord): void;
+  decided(): boolean;
+  /** run.json's early_stop when the run ends. */
+  summary(stopped: boolean, lines: number, total: number): EarlyStopRecord;
+}
+
 export interface RunBatchOptions {
+  /** Early stopping: run the lines in a seeded order and stop starting lines once this says so. */
+  stopper?: LineStopper;
   /** Rewrites a line's record before the store keeps it (PII redaction of the run store, when configured). */
   redactRecord?: (record: LineRecord) => Promise<LineRecord>;
   /**
@@ -552,11 +570,13 @@ async function executeLines(
     tokens.total += r.tokens.total;
     if (r.cost_usd !== undefined) cost = (cost ?? 0) + r.cost_usd;
   };
+  const stopper = o.stopper;
   if (plan.previous) {
     for await (const r of store.lines(record.id)) {
       if (finished.has(r.line_number)) continue;
       finished.add(r.line_number);
       account(r);
+      stopper?.observe(r);
     }
     record.resumed = (record.resumed ?? 0) + 1;
   }
@@ -565,6 +585,7 @@ async function executeLines(
   record.counts = counts;
   record.timings.started_at ??= new Date().toISOString();
   record.concurrency = plan.concurrency;
+  if (stopper) record.order = { seed: stopper.seed };
   const piece = o.shard && o.lineRange ? { ...o.shard, ...o.lineRange } : undefined;
   if (piece && !record.shards?.some((p) => JSON.stringify(p) === JSON.stringify(piece)))
     (record.shards ??= []).push(piece);
@@ -590,12 +611,12 @@ async function executeLines(
 
   const signal = o.signal;
   const untilCanceled = signal ? cancelableWaits(signal) : undefined;
-  const lines = new LineQueue(
-    pendingLines(plan.data, mapping, runOutputs, runInputs, finished, o.lineRange, plan.repeat),
-  );
+  const pending = pendingLines(plan.data, mapping, runOutputs, runInputs, finished, o.lineRange, plan.repeat);
+  const lines = new LineQueue(stopper ? inSeededOrder(pending, stopper.seed) : pending);
   const worker = async () => {
     for (;;) {
       if (signal?.aborted) return;
+      if (stopper !== undefined && stopper.decided()) return;
       const taken = lines.take();
       const next = taken instanceof Promise ? await taken : taken;
       if (next === undefined) return;
@@ -608,7 +629,8 @@ async function executeLines(
       }
       let r: Awaited<ReturnType<FlowExecutor['runLine']>> | undefined;
       try {
-        if (signal?.aborted) return;
+        // A line that waited for a slot of the shared pool while the gates got decided is not started.
+        if (signal?.aborted || (stopper !== undefined && stopper.decided())) return;
         // The run's signal is not handed to the line: a signal reaching fetch costs more CPU per call than the
         // engine itself (engine/line-abort.ts). Canceling stops waiting for the lines in flight instead.
         const running = repetition
@@ -623,6 +645,7 @@ async function executeLines(
       if (repetition) Object.assign(made, { source_line: repetition.sourceLine, repetition: repetition.index });
       const rec = o.redactRecord ? await o.redactRecord(made) : made;
       account(rec);
+      stopper?.observe(rec);
       llmCalls += r.usage.llmCalls;
       sessionDone++;
       if (!writer.append(rec)) await writer.drain();
@@ -670,6 +693,11 @@ async function executeLines(
     });
   }
   const durationMs = performance.now() - started;
+  if (stopper && !canceled && !partial) {
+    const ran = counts.completed + counts.failed;
+    // Lines left unrun because the gates were decided are not failures: the run is complete as it stopped.
+    record.early_stop = stopper.summary(ran < counts.total, ran, counts.total);
+  }
   record.status = canceled ? 'Canceled' : partial ? 'Partial' : 'Completed';
   record.counts = counts;
   record.tokens = tokens;

@@ -6,6 +6,7 @@ export {
   runBatch,
   type BatchExecutor,
   type LineExecutor,
+  type LineStopper,
   type RunBatchOptions,
   type RunningAggregation,
   type RunSummary,
@@ -21,6 +22,7 @@ export {
   type RunRecord,
   type LineRecord,
   type RunStatus,
+  type EarlyStopRecord,
 } from './store.js';
 export { OutputsIndex, OutputsReader } from './outputs-index.js';
 export { readData, readDataFile, dataFiles, scanData, type DataRow } from './data.js';
@@ -33,5 +35,6 @@ export {
   type SourceName,
 } from './mapping.js';
 export { readableRunId } from './run-id.js';
+export { bySeededOrder, lineRank } from './line-order.js';
 export { SlotPool } from './pool.js';
 export { plainProgress, type ProgressReporter, type ProgressState } from './progress.js';

@@ -108,6 +108,8 @@ export interface ExperimentPlan {
     evaluations: Estimate;
     total: Estimate;
   };
+  /** Gates with early_stop: the runs they judge may stop before their last line (the estimate is the most). */
+  earlyStop?: { seed: number; alpha: number; minLines: number; gates: string[] };
 }
 
 export interface PlanOptions {

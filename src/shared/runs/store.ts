@@ -57,7 +57,37 @@ export interface RunRecord {
   resumed?: number;
   /** `repeat: K` (K > 1): every data line ran K times; line `n` is repetition `n % K` of data line `⌊n / K⌋`. */
   repeat?: number;
+  /** Lines ran in a random order fixed by this seed (early stopping, runs/line-order.ts); a resume keeps it. */
+  order?: { seed: number };
+  /** Early stopping: whether the run stopped before its last line, and each early-stop gate's state then. */
+  early_stop?: EarlyStopRecord;
   error?: string;
+}
+
+/** What run.json says of an early-stop run (written when it ends). */
+export interface EarlyStopRecord {
+  /** True when lines were left unrun because every early-stop gate was decided. */
+  stopped: boolean;
+  /** Lines recorded when the run ended, of the run's total. */
+  lines: number;
+  total: number;
+  /** Error rate of each confidence sequence (anytime-valid). */
+  alpha: number;
+  method: string;
+  gates: Array<{
+    name: string;
+    metric: string;
+    evaluator: string;
+    decision: 'pass' | 'fail' | 'open';
+    /** Scored lines in the sequence, their mean and the sequence's bounds. */
+    n: number;
+    mean: number;
+    lower: number;
+    upper: number;
+    min?: number;
+    max?: number;
+    reason: string;
+  }>;
 }
 
 /** One line of `outputs.jsonl`. */

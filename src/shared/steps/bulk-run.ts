@@ -22,6 +22,7 @@ import {
   type PlannedRun,
 } from '../runs/plan.js';
 import { PieceScheduler } from '../runs/pool.js';
+import { createRunStopper, earlyStopGates, earlyStopPlan, earlyStopSeed } from '../eval/early-stop-run.js';
 import { StepProgress } from './step-progress.js';
 import { llmServiceFor, loadPrices } from './llm-service.js';
 import { planInputs, shardInput, showPlan, targetInput } from './plan-output.js';
@@ -118,13 +119,13 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const execution = executionOverrides(useCase.execution, inputs);
     const build = inputs.buildId ?? ciBuildId();
     const datasets = selectDatasets(useCase, inputs.datasets);
-    const repeated = datasets.find((d) => (d.repeat ?? 1) > 1);
-    if (cloud && repeated)
-      throw ConfigError.at(
-        useCase.locationOf(['datasets', useCase.datasets.indexOf(repeated), 'repeat']),
-        `dataset ${repeated.name}: repeat ${repeated.repeat} runs on the local target only; the Azure ML execution does not repeat lines, expected execution target local (or no repeat)`,
-      );
     const shard = inputs.shard ? parseShard(inputs.shard, 'input "shard"') : undefined;
+    const stopping = useCase.gates.findIndex((g) => g.earlyStop);
+    if (stopping >= 0 && (cloud || shard))
+      throw ConfigError.at(
+        useCase.locationOf(['gates', stopping, 'early_stop']),
+        `gates[${stopping}].early_stop: early stopping decides while one process runs the lines, found ${cloud ? 'execution target azure' : `--shard ${inputs.shard}`}, expected the local target without --shard (or early_stop: false)`,
+      );
     // azureml: datasets are downloaded into the store's cache first; the runs file records the version read.
     const lineage = await resolveAzureDatasets(datasets, useCase, inputs.store, host);
     // Every dataset is read (strictly) before the first line of the first one runs.
@@ -151,6 +152,7 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     // --resume executes the plan written before; a shard joins the plan of the same inputs its siblings wrote.
     const earlier = inputs.resume || shard ? readSavedPlan(planPath, planned, inputs.resume === true) : undefined;
     const plan = earlier ?? planned;
+    if (stopping >= 0) plan.earlyStop = earlyStopPlan(useCase);
     if (inputs.dryRun || inputs.planFile) await showPlan(plan, 'runs', host, inputs, useCase.missingSecrets);
     const cloudRun = cloud ? await (await import('../azure/jobs-step.js')).prepareCloudRun(useCase, host) : undefined;
     if (inputs.dryRun) {
@@ -219,14 +221,19 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         host.info(`run ${r.runId}: finished earlier, kept`);
         progress.kept(lineCount({ planned: r, range }));
         // The step's verdict covers every run of the plan, those finished in an earlier session too.
-        const limit = failedLineLimit(execution.maxFailedLines, before.counts.total);
+        const limit = failedLineLimit(execution.maxFailedLines, linesRun(before));
         if (before.counts.failed > limit && !overLimit.some((o) => o.run === run)) overLimit.push({ run, limit });
         return;
       }
       const dataset = datasets.find((d) => d.name === r.dataset)!;
+      const stopGates = earlyStopGates(useCase, r);
       let summary: RunSummary;
       try {
+        const stopper = stopGates.length
+          ? await createRunStopper(stopGates, dataset.localPath!, earlyStopSeed(useCase, before?.order))
+          : undefined;
         summary = await runBatch({
+          stopper,
           announced: true,
           redactRecord,
           storeRoot: inputs.store,
@@ -277,11 +284,16 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         scheduler.fail(down);
         return;
       }
-      const limit = failedLineLimit(execution.maxFailedLines, summary.counts.total);
+      // A percentage tolerance of an early-stopped run counts the lines it ran, not those it left unrun.
+      const limit = failedLineLimit(
+        execution.maxFailedLines,
+        stopGates.length ? summary.counts.completed + summary.counts.failed : summary.counts.total,
+      );
       host.info(
         `run ${r.runId} (${r.dataset}, ${r.variantId})${before ? ' (resumed)' : ''}${range ? ` lines ${range.start}-${range.end - 1}` : ''}: ${summary.status}, ${summary.counts.completed}/${summary.counts.total} lines completed, ${summary.counts.failed} failed${summary.skipped ? ` (${summary.skipped} recorded before)` : ''}, ${summary.tokens.total} tokens${summary.costUsd !== undefined ? `, $${summary.costUsd.toFixed(4)}` : ''}, ${(summary.durationMs / 1000).toFixed(1)} s`,
       );
       if (summary.status === 'Completed' && summary.counts.failed > limit) overLimit.push({ run, limit });
+      if (stopGates.length && summary.status === 'Completed') host.info(earlyStopText(r.runId, inputs.store));
     };
     await scheduler.run(pieces, runPiece);
     progress.finish();
@@ -291,12 +303,31 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
     const runs = handoff.runs;
     host.setOutput('runs-file', runsFile);
     host.setOutput('run-ids', runs.map((r) => r.runId).join(','));
-    host.setOutput('lines', String(runs.reduce((a, r) => a + r.lines, 0)));
+    // An early-stopped run counts the lines it ran (a finished run records every line it ran).
+    host.setOutput(
+      'lines',
+      String(runs.reduce((a, r) => a + (r.status === 'Completed' ? r.completed + r.failed : r.lines), 0)),
+    );
     host.setOutput('failed-lines', String(runs.reduce((a, r) => a + r.failed, 0)));
     if (overLimit.length) throw await failedLinesError(overLimit, inputs.store, host);
     return { runsFile, runs, plan };
   },
 };
+
+/** The lines a finished run ran: all of them, unless it stopped early. */
+function linesRun(record: RunRecord): number {
+  return record.early_stop?.stopped ? record.early_stop.lines : record.counts.total;
+}
+
+/** What the log says of an early-stop run: stopped after how many lines and why, or that every line was needed. */
+function earlyStopText(runId: string, store: string): string {
+  const e = readRecordIfAny(store, runId)?.early_stop;
+  if (!e) return `run ${runId}: early stopping recorded nothing`;
+  const why = e.gates.map((g) => `${g.name}: ${g.reason}`).join('; ');
+  return e.stopped
+    ? `run ${runId}: early stop after ${e.lines} of ${e.total} lines (anytime-valid, α = ${e.alpha}): ${why}`
+    : `run ${runId}: early stopping needed every line (${e.total}): ${why}`;
+}
 
 /** Where bulk-run keeps the plan it executes: beside its runs file. */
 export function planFileBeside(runsFile: string): string {
@@ -402,12 +433,12 @@ async function failedLinesError(
     for await (const rec of new RunStore(store).lines(run.runId)) {
       if (rec.status !== 'Failed') continue;
       const message = rec.error?.message ?? 'failed';
-      if (shown < 10)
-        host.error(
-          `line ${rec.line_number} of ${run.dataset} failed: ${message}`,
-          dataLine(run.dataFile, rec.line_number),
-        );
-      if (shown < 20) failures.push(`  line ${rec.line_number}: ${message}`);
+      // With repeat: K a record's line number counts repetitions; the data line is its source line.
+      const sourceLine = rec.source_line ?? rec.line_number;
+      const which =
+        rec.repetition !== undefined ? `line ${sourceLine} (repetition ${rec.repetition + 1})` : `line ${sourceLine}`;
+      if (shown < 10) host.error(`${which} of ${run.dataset} failed: ${message}`, dataLine(run.dataFile, sourceLine));
+      if (shown < 20) failures.push(`  ${which}: ${message}`);
       shown++;
     }
   }

@@ -11,6 +11,7 @@ import type { UseCase } from '../config/types.js';
 import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { mappedColumns } from '../data/check.js';
 import { ConfigError, GateFailed, type Problem } from '../errors.js';
+import { earlyStopVerdicts } from '../eval/early-stop-verdict.js';
 import type { EvaluationResult } from '../results/model.js';
 import { runBatch, RunStore, scanData, type RunRecord, type RunSummary } from '../runs/index.js';
 import { PieceScheduler } from '../runs/pool.js';
@@ -166,7 +167,13 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       const { prepareCloudRun } = await import('../azure/jobs-step.js');
       const { evaluateWork } = await import('../azure/jobs-evaluate.js');
       const cloudRun = await prepareCloudRun(useCase, host);
-      const total = [...rows.values()].reduce((n, r) => n + r, 0);
+      // `repeat: K`: a job's evaluation runs K lines per data row; shards cut data rows (repetitions stay together).
+      // (Rows counted from the run itself, not from data, are its lines already.)
+      const repeatOf = (j: Job) =>
+        !j.dataset.localPath || j.evaluator.code
+          ? 1
+          : (useCase.datasets.find((d) => d.name === j.run.dataset)?.repeat ?? 1);
+      const total = [...rows].reduce((n, [j, r]) => n + r * repeatOf(j), 0);
       await cloudRun.run({
         dryRun: inputs.dryRun,
         work: evaluateWork({
@@ -174,6 +181,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           runsFile,
           storeRoot: inputs.store,
           total,
+          dataRows: [...rows.values()].reduce((n, r) => n + r, 0),
           cloud: cloudRun.cloud,
           localData: Object.fromEntries(
             jobs
@@ -191,7 +199,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
           lines: (count) =>
             Array.from({ length: count }, (_, index) =>
               shardPieces(jobs, rows, { index, count }).reduce(
-                (n, p) => n + (p.range ? p.range.end - p.range.start : rows.get(p.job)!),
+                (n, p) => n + (p.range ? p.range.end - p.range.start : rows.get(p.job)!) * repeatOf(p.job),
                 0,
               ),
             ),
@@ -363,6 +371,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       evaluations,
     };
     writeHandoff(evaluationsFile, handoff);
+    // Early-stopped runs are judged by the confidence sequence they stopped on (the report's verdict too).
+    for (const line of await earlyStopVerdicts(useCase.gates, new RunStore(inputs.store), runs.runs, evaluations))
+      host.info(`evaluate: ${line}`);
     host.setOutput('evaluations-file', evaluationsFile);
     host.setOutput('metrics', JSON.stringify(metricsOutput(evaluations)));
     if (overLimit.length)

@@ -85,6 +85,11 @@ export async function showPlan(
       ...totalOf.notes,
     ]),
   ];
+  const stop = plan.earlyStop;
+  if (stop && part === 'runs')
+    notes.push(
+      `early stopping (${stop.gates.join('; ')}): lines run in a random order (seed ${stop.seed}) and a run stops once every early-stop gate is decided by its anytime-valid confidence sequence (α = ${stop.alpha}, at least ${stop.minLines} lines); the figures above are the most it can take`,
+    );
   for (const note of notes) host.info(`  note: ${note}`);
   host.info(`  estimate: ${plan.estimate.method}`);
   const secretsLine = missingSecrets.length

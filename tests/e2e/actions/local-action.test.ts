@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { packagedSteps } from '../../../src/packaging/steps.js';
 import { buildOnce } from '../../packaging/build-once.js';
 import { MASK_COMMAND } from '../../packaging/capture.js';
-import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
+import { parityUseCase, prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
 import { nodeBinary } from '../../helpers/node-runtimes.js';
 import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
 import { stringify } from 'yaml';
@@ -40,6 +40,12 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
   'bulk-run': (store) => ({ config: example, store, 'cache-mode': 'off' }),
   evaluate: (store) => ({ config: example, store, 'cache-mode': 'off' }),
   report: (store) => ({ config: example, store, 'output-dir': path.join(store, 'reports') }),
+  parity: (store) => ({
+    config: parityUseCase(store),
+    store,
+    'cache-mode': 'off',
+    'output-dir': path.join(store, 'parity'),
+  }),
   deploy: (store) => ({ config: example, env: 'dev', target: 'local', 'state-dir': store }),
   'smoke-test': (store) => ({
     config: example,

@@ -14,7 +14,7 @@ import { packagedSteps } from '../../../src/packaging/steps.js';
 import { camel } from '../../../src/shared/steps/declare.js';
 import { buildOnce } from '../../packaging/build-once.js';
 import { MASK_COMMAND } from '../../packaging/capture.js';
-import { prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
+import { parityUseCase, prepareStore, startExampleModel, stopAll } from '../lifecycle-fixture.js';
 import { nodeBinary } from '../../helpers/node-runtimes.js';
 import { DeployEmulators } from '../../support/azure/deploy-emulators.js';
 import { stringify } from 'yaml';
@@ -36,6 +36,7 @@ const cases: Record<string, (store: string) => Record<string, string>> = {
   'bulk-run': (store) => ({ config: example, store, cacheMode: 'off' }),
   evaluate: (store) => ({ config: example, store, cacheMode: 'off' }),
   report: (store) => ({ config: example, store, outputDir: path.join(store, 'reports') }),
+  parity: (store) => ({ config: parityUseCase(store), store, cacheMode: 'off', outputDir: path.join(store, 'parity') }),
   deploy: (store) => ({ config: example, env: 'dev', target: 'local', stateDir: store }),
   'smoke-test': (store) => ({
     config: example,

@@ -1,0 +1,187 @@
+/**
+ * `gates[].early_stop: true` in a run. bulk-run scores each finished line with the gate's built-in scorer (the
+ * same function, mapping and data the evaluate step uses later, so the scores are the same), feeds the scores to
+ * one anytime-valid confidence sequence per gate in the seed's line order, and stops starting lines once every
+ * gate is decided (`EarlyStop`). The report recomputes the same sequence from the evaluation run's scores
+ * (`sequentialVerdict`), so its verdict on a stopped run uses that bound, never the fixed-n interval, which is not
+ * valid after optional stopping.
+ * @module
+ */
+import type { Evaluator, Gate, UseCase } from '../config/types.js';
+import {
+  bySeededOrder,
+  CompiledMapping,
+  readData,
+  type EarlyStopRecord,
+  type LineRecord,
+  type LineStopper,
+} from '../runs/index.js';
+import type { ExperimentPlan } from '../runs/plan.js';
+import { EARLY_STOP_SCORERS } from './builtin/bounded.js';
+import { thresholdText } from './gates.js';
+import { scorers, type ScoredLine } from './builtin/scorers.js';
+import { DEFAULT_SEED } from './stats/random.js';
+import { EarlyStop, type RuleStatus, type StopRule } from './stats/early-stop.js';
+
+/** The error rate of every early-stop confidence sequence: the 95% level of the report's other intervals. */
+export const EARLY_STOP_ALPHA = 0.05;
+const METHOD = 'betting' as const;
+/** EarlyStop's guard against a lucky first few lines. */
+const EARLY_STOP_MIN_LINES = 20;
+
+/** An early-stop gate as it applies to one run: the gate and the evaluator that scores the run's lines. */
+export interface EarlyStopGate {
+  gate: Gate;
+  name: string;
+  evaluator: Evaluator;
+  mapping: CompiledMapping;
+}
+
+/** The early-stop gates that judge a run of this dataset and variant (none: the run is an ordinary one). */
+export function earlyStopGates(useCase: UseCase, run: { dataset: string; isDefault: boolean }): EarlyStopGate[] {
+  const out: EarlyStopGate[] = [];
+  for (const gate of useCase.gates) {
+    if (!gate.earlyStop || (gate.variants === 'default' && !run.isDefault)) continue;
+    const evaluator = useCase.evaluators.find((e) => e.name === gate.evaluator);
+    const dataset = evaluator?.datasets.find((d) => d.reference === run.dataset);
+    if (!evaluator || !dataset) continue;
+    out.push({ gate, name: gateName(gate), evaluator, mapping: new CompiledMapping(dataset.mappings) });
+  }
+  return out;
+}
+
+/** The seed of a run's line order: the one it was started with (resume), else the configured one. */
+export function earlyStopSeed(useCase: UseCase, recorded?: { seed: number }): number {
+  return recorded?.seed ?? useCase.execution.earlyStopSeed ?? DEFAULT_SEED;
+}
+
+/** What the plan (and `--dry-run`) says of early stopping. */
+export function earlyStopPlan(useCase: UseCase): NonNullable<ExperimentPlan['earlyStop']> {
+  return {
+    seed: earlyStopSeed(useCase),
+    alpha: EARLY_STOP_ALPHA,
+    minLines: EARLY_STOP_MIN_LINES,
+    gates: useCase.gates.filter((g) => g.earlyStop).map(gateName),
+  };
+}
+
+/** The stopper bulk-run hands the batch runner for one run: reads the run's data rows to score its lines. */
+export async function createRunStopper(gates: EarlyStopGate[], dataFile: string, seed: number): Promise<LineStopper> {
+  const rows = new Map<number, Record<string, unknown>>();
+  let position = 0;
+  for await (const row of readData(dataFile)) {
+    rows.set(typeof row.line_number === 'number' ? row.line_number : position, row);
+    position++;
+  }
+  const order = [...rows.keys()].sort(bySeededOrder(seed));
+  return new RunStopper(gates, rows, order, seed);
+}
+
+class RunStopper implements LineStopper {
+  private readonly early: EarlyStop;
+  /** Scores of lines that finished ahead of an earlier line of the order (null: a failed line, no score). */
+  private readonly arrived = new Map<number, (number | undefined)[] | null>();
+  private next = 0;
+
+  constructor(
+    private readonly gates: EarlyStopGate[],
+    private readonly rows: Map<number, Record<string, unknown>>,
+    private readonly order: number[],
+    readonly seed: number,
+  ) {
+    this.early = new EarlyStop(gates.map(stopRule), {
+      alpha: EARLY_STOP_ALPHA,
+      method: METHOD,
+      minLines: EARLY_STOP_MIN_LINES,
+    });
+  }
+
+  observe(record: LineRecord): void {
+    const row = this.rows.get(record.line_number);
+    const scores =
+      record.status === 'Completed' && record.outputs && row ? this.gates.map((g) => scoreLine(g, row, record)) : null;
+    this.arrived.set(record.line_number, scores);
+    // Lines start in the seed's order but finish in any: the sequence takes them in the seed's order, so the
+    // report, reading the recorded lines in that order, gets the same bounds.
+    while (this.next < this.order.length && this.arrived.has(this.order[this.next])) {
+      const line = this.order[this.next++];
+      const s = this.arrived.get(line);
+      this.arrived.delete(line);
+      s?.forEach((v, i) => {
+        if (v !== undefined) this.early.observe(i, v);
+      });
+    }
+  }
+
+  decided(): boolean {
+    return this.early.decided();
+  }
+
+  summary(stopped: boolean, lines: number, total: number): EarlyStopRecord {
+    return {
+      stopped,
+      lines,
+      total,
+      alpha: EARLY_STOP_ALPHA,
+      method: METHOD,
+      gates: this.early.status().map((s, i) => gateState(this.gates[i], s)),
+    };
+  }
+}
+
+/** A line's score by the gate's scorer, as the evaluate step would record it; undefined when it has none. */
+function scoreLine(g: EarlyStopGate, row: Record<string, unknown>, record: LineRecord): number | undefined {
+  const scorer = scorers[g.evaluator.builtin!];
+  try {
+    const inputs = g.mapping.apply({ data: row, 'run.outputs': record.outputs, 'run.inputs': row });
+    const value = scorer.score({ inputs, record, options: g.evaluator.options }) as number | undefined | ScoredLine;
+    const score = typeof value === 'object' && value !== null ? value.score : value;
+    return typeof score === 'number' && score >= 0 && score <= 1 ? score : undefined;
+  } catch {
+    // The evaluate step records the line's scorer error; it has no score here either.
+    return undefined;
+  }
+}
+
+function stopRule(g: EarlyStopGate): StopRule {
+  return { name: g.name, min: g.gate.min, max: g.gate.max, low: 0, high: 1 };
+}
+
+function gateState(g: EarlyStopGate, s: RuleStatus): EarlyStopRecord['gates'][number] {
+  return {
+    name: g.name,
+    metric: g.gate.metric,
+    evaluator: g.evaluator.name,
+    decision: s.decision,
+    n: s.n,
+    mean: s.mean,
+    lower: s.lower,
+    upper: s.upper,
+    ...(g.gate.min !== undefined ? { min: g.gate.min } : {}),
+    ...(g.gate.max !== undefined ? { max: g.gate.max } : {}),
+    reason: s.reason,
+  };
+}
+
+/** A gate's name as the report shows it (gates.ts names gates the same way). */
+export function gateName(gate: Gate): string {
+  return gate.name ?? `${gate.evaluator ? `${gate.evaluator}.` : ''}${gate.metric} ${thresholdText(gate)}`;
+}
+
+/**
+ * The confidence sequence of a gate over a run's recorded scores, fed in the seed's order: what the gate's
+ * verdict on an early-stopped run is read from.
+ */
+export function sequentialVerdict(gate: Gate, scores: Array<[line: number, score: number]>, seed: number): RuleStatus {
+  const order = bySeededOrder(seed);
+  const sorted = [...scores].sort((a, b) => order(a[0], b[0]));
+  const early = new EarlyStop([{ name: gateName(gate), min: gate.min, max: gate.max, low: 0, high: 1 }], {
+    alpha: EARLY_STOP_ALPHA,
+    method: METHOD,
+    minLines: EARLY_STOP_MIN_LINES,
+  });
+  for (const [, v] of sorted) if (v >= 0 && v <= 1) early.observe(0, v);
+  return early.status()[0];
+}
+
+export { EARLY_STOP_SCORERS };
