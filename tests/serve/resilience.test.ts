@@ -83,7 +83,8 @@ describe('response cache', () => {
   });
 
   test('concurrent misses coalesce: 20 identical requests while the first runs make 1 model call', async () => {
-    const m = await model({ latencyMs: 300, rules: [{ match: 'boom', error: { status: 400, message: 'bad' } }] });
+    // The model takes long enough for all 20 to arrive while the first runs, even on a loaded machine.
+    const m = await model({ latencyMs: 1_000, rules: [{ match: 'boom', error: { status: 400, message: 'bad' } }] });
     const s = await serve({ flow: `${FIX}/chat`, connections: [conn(m.url)], cache: { ttlSeconds: 60 } });
     const one = () =>
       fetch(`${s.url}/score`, { method: 'POST', body: ask('together')[0], headers: ask('together')[1] }).then(

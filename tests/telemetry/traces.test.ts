@@ -389,7 +389,7 @@ test('a collector that is down does not fail the run: a warning, within the time
 });
 
 test('requests that waited for the same inputs are counted as coalesced', async () => {
-  const slow = await startModelServer({ latencyMs: 300 });
+  const slow = await startModelServer({ latencyMs: 1_000 });
   const handle = await startTelemetry({ env: env() });
   const server = await startFlowServer({
     flow: CHAT,
