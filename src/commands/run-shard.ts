@@ -185,8 +185,12 @@ async function readWorkspaceConnections(opts: RunShardOptions, host: Host): Prom
   );
   // The job definition holds the connections' names and the secrets' references, never their values.
   if (mapped) {
-    const map = JSON.parse(mapped) as Record<string, string>;
-    const vars = await workspaceConnectionVariables(ws, map, (s) => host.mask(s));
+    const map = JSON.parse(mapped) as Record<string, string | string[]>;
+    // A pool's endpoints each read their own workspace connection, into the variables their placeholders name.
+    const pools = Object.fromEntries(
+      useCase.connections.filter((c) => c.endpoints).map((c) => [c.name, c.endpoints!.map((e) => e.variables ?? {})]),
+    );
+    const vars = await workspaceConnectionVariables(ws, map, (s) => host.mask(s), pools);
     for (const [k, v] of Object.entries(vars)) process.env[k] = v;
     host.info(`run-shard: connections ${Object.keys(map).join(', ')} read from the workspace`);
   }

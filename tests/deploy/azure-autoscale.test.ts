@@ -13,7 +13,7 @@ import type { AzureSettings } from '../../src/shared/azure/settings.js';
 import { MlWorkspace } from '../../src/shared/azure/workspace.js';
 import { azureEndpointEntry } from '../../src/shared/config/deployment.js';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { deployToAzure, type AzureDeployOptions } from '../../src/shared/deploy/azure-deploy.js';
+import { deployToAzure, rollbackAzure, type AzureDeployOptions } from '../../src/shared/deploy/azure-deploy.js';
 import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
@@ -231,6 +231,51 @@ test('a refused autoscale setting fails the provisioning: traffic stays where it
   expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
   expect(autoscale.forTarget(deploymentId('green'))).toBeUndefined();
 }, 120_000);
+
+test('a new deployment failing its checks after its setting was applied leaves no setting behind', async () => {
+  const before = autoscale.forTarget(deploymentId('blue'));
+  const r = await deployToAzure(
+    options('v1', { checks: [() => Promise.resolve({ passed: false, detail: 'refused on purpose' })] }),
+  );
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toContain('autoscale setting scale-ep-green-autoscale removed');
+  expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
+  expect(autoscale.forTarget(deploymentId('green'))).toBeUndefined();
+  expect(autoscale.forTarget(deploymentId('blue'))).toEqual(before);
+  expect(arm.specViolations()).toEqual([]);
+}, 120_000);
+
+test('deploy --rollback puts the autoscale settings back with the traffic, and a second one forward again', async () => {
+  const r = await deployToAzure(options('v1'));
+  expect(r.rollout?.outcome).toBe('promoted');
+  const green = autoscale.forTarget(deploymentId('green'));
+  const blue = autoscale.forTarget(deploymentId('blue'));
+  expect(green).toBeDefined();
+  const back = await rollbackAzure({
+    ws,
+    target: 'azure-managed',
+    entry: options('v1').entry,
+    name: 'scale',
+    stateDir: options('v1').stateDir,
+    log: (l) => logs.push(l),
+  });
+  expect(back.live).toEqual({ blue: 100 });
+  expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
+  expect(autoscale.forTarget(deploymentId('green'))).toBeUndefined();
+  expect(autoscale.forTarget(deploymentId('blue'))).toEqual(blue);
+  expect(back.summary).toContain('Autoscale setting scale-ep-green-autoscale removed.');
+  const forward = await rollbackAzure({
+    ws,
+    target: 'azure-managed',
+    entry: options('v1').entry,
+    name: 'scale',
+    stateDir: options('v1').stateDir,
+    log: (l) => logs.push(l),
+  });
+  expect(forward.live).toEqual({ green: 100 });
+  expect(autoscale.forTarget(deploymentId('green'))?.properties.profiles).toEqual(green!.properties.profiles);
+  expect(arm.specViolations()).toEqual([]);
+}, 180_000);
 
 test('the emulator holds autoscale settings to the spec: a profile without capacity is refused', async () => {
   const { insightsClient } = await import('../../src/shared/deploy/autoscale-monitor.js');

@@ -9,7 +9,11 @@ import { createAzureCredential } from '../../src/shared/azure/credentials.js';
 import { containerAppEntry } from '../../src/shared/config/deployment.js';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
 import { containerAppFetch } from '../../src/shared/deploy/container-app-http.js';
-import { deployToContainerApp, type ContainerAppDeployOptions } from '../../src/shared/deploy/container-app-deploy.js';
+import {
+  deployToContainerApp,
+  rollbackContainerApp,
+  type ContainerAppDeployOptions,
+} from '../../src/shared/deploy/container-app-deploy.js';
 import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { writeBuildContext } from '../../src/shared/serve/build-context.js';
@@ -157,4 +161,45 @@ test('the revision template carries the scale rules, validated against the Conta
     ],
   });
   expect(r.summary).toContain('autoscale 0..7 instances');
+}, 120_000);
+
+test('a new revision failing its checks is deactivated: its scale rules run no replicas, traffic stays', async () => {
+  const rg = arm.workspaces[0].resourceGroup;
+  const before = (await client.containerApps.get(rg, APP)).configuration?.ingress?.traffic;
+  const o = options({ checks: [() => Promise.resolve({ passed: false, detail: 'refused on purpose' })] });
+  o.entry = { ...o.entry, autoscale: { ...o.entry.autoscale!, maxInstances: 9 } };
+  const r = await deployToContainerApp(o);
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toContain(`revision ${r.revision} deactivated`);
+  const failed = await client.containerAppsRevisions.getRevision(rg, APP, r.revision!);
+  expect(failed.active).toBe(false);
+  const after = (await client.containerApps.get(rg, APP)).configuration?.ingress?.traffic;
+  const weights = (t: typeof after) =>
+    (t ?? []).filter((x) => (x.weight ?? 0) > 0).map((x) => [x.revisionName, x.weight]);
+  expect(weights(after)).toEqual(weights(before));
+  expect(arm.specViolations()).toEqual([]);
+}, 120_000);
+
+test('deploy --rollback gives traffic back to the prior revision with its own scale rules', async () => {
+  const rg = arm.workspaces[0].resourceGroup;
+  const o = options();
+  o.entry = { ...o.entry, autoscale: { ...o.entry.autoscale!, maxInstances: 9 } };
+  const r = await deployToContainerApp(o);
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  const prior = Object.keys(r.plan!.prior);
+  expect(prior).toHaveLength(1);
+  const back = await rollbackContainerApp({
+    client,
+    name: o.name,
+    stateDir: o.stateDir,
+    wait: o.wait,
+    log: (l) => logs.push(l),
+  });
+  expect(back.live).toEqual(r.plan!.prior);
+  // Scale rules belong to each revision's template: the prior revision serves again with its own.
+  const serving = await client.containerAppsRevisions.getRevision(rg, APP, prior[0]);
+  expect(serving.active).toBe(true);
+  expect(serving.template?.scale?.maxReplicas).toBe(7);
+  expect((await client.containerAppsRevisions.getRevision(rg, APP, r.revision!)).template?.scale?.maxReplicas).toBe(9);
+  expect(arm.specViolations()).toEqual([]);
 }, 120_000);

@@ -9,7 +9,11 @@ import path from 'node:path';
 import { kubernetesEntry, type KubernetesEntry } from '../../src/shared/config/deployment.js';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
 import { KubeClient } from '../../src/shared/deploy/kubernetes-client.js';
-import { deployToKubernetes, type KubernetesDeployOptions } from '../../src/shared/deploy/kubernetes-deploy.js';
+import {
+  deployToKubernetes,
+  rollbackKubernetes,
+  type KubernetesDeployOptions,
+} from '../../src/shared/deploy/kubernetes-deploy.js';
 import type { TrafficMap } from '../../src/shared/deploy/rollout.js';
 import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
 import { writeBuildContext } from '../../src/shared/serve/build-context.js';
@@ -173,6 +177,46 @@ test('an autoscaler the API refuses fails the provisioning: the route is never t
   expect(cluster.get('HTTPRoute', NS, 'demo')!.metadata!.resourceVersion).toBe(before);
   expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
 }, 60_000);
+
+test('a new colour failing its checks after its autoscaler was applied leaves no autoscaler behind', async () => {
+  const blue = cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!.spec;
+  const r = await deployToKubernetes(
+    options('v1', { checks: [() => Promise.resolve({ passed: false, detail: 'refused on purpose' })] }),
+  );
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toContain('HorizontalPodAutoscaler demo-green removed');
+  expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')).toBeUndefined();
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!.spec).toEqual(blue);
+}, 60_000);
+
+test('deploy --rollback puts the autoscalers back with the traffic (and forward again)', async () => {
+  const r = await deployToKubernetes(
+    options('v1', { keep: 2, entry: entry({ AUTOSCALE: { ...AUTOSCALE, MAX_INSTANCES: 9 } }) }),
+  );
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  const green = cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')!.spec;
+  const blue = cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!.spec;
+  const rollback = () =>
+    rollbackKubernetes({
+      client,
+      entry: entry(),
+      name: 'demo-dev',
+      stateDir: path.join(uc.dir, '.llmops'),
+      log: (l) => logs.push(l),
+    });
+  const back = await rollback();
+  expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')).toBeUndefined();
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!.spec).toEqual(blue);
+  expect(back.summary).toContain('HorizontalPodAutoscaler demo-green removed.');
+  await rollback();
+  expect(liveTraffic()).toEqual({ 'demo-green': 100 });
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')!.spec).toEqual(green);
+  await rollback();
+  expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')).toBeUndefined();
+}, 120_000);
 
 test('the new colour without AUTOSCALE has no autoscaler; the pruned colour loses its own', async () => {
   const r = await deployToKubernetes(options('v1', { entry: entry({ AUTOSCALE: undefined, REPLICAS: 1 }) }));

@@ -13,7 +13,7 @@ import { webAppEntry } from '../../src/shared/config/deployment.js';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
 import { ACR_TASKS_API_VERSION, ensureImage } from '../../src/shared/deploy/image-build.js';
 import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
-import { deployToWebApp, type WebAppDeployOptions } from '../../src/shared/deploy/webapp-deploy.js';
+import { deployToWebApp, rollbackWebApp, type WebAppDeployOptions } from '../../src/shared/deploy/webapp-deploy.js';
 import { webSiteClient } from '../../src/shared/deploy/webapp-site.js';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
@@ -201,3 +201,27 @@ test('a rollout that does not promote puts the plan autoscale setting back as it
   expect(r.summary).toContain('autoscale setting put back as it was');
   expect(arm.specViolations()).toEqual([]);
 }, 180_000);
+
+test('deploy --rollback puts the plan autoscale setting back with the routing, and a second one forward again', async () => {
+  arm.faults.splice(0); // what the failed rollout above left of its injected errors
+  const r = await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 9 }));
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  expect(maximum()).toBe('9');
+  const o = options('v1', AUTOSCALE);
+  const rollback = () =>
+    rollbackWebApp({
+      client,
+      subscriptionId: o.subscriptionId,
+      entry: o.entry,
+      name: o.name,
+      stateDir: o.stateDir,
+      log: (l) => logs.push(l),
+      monitor: o.monitor,
+    });
+  const back = await rollback();
+  expect(maximum()).toBe('5');
+  expect(back.summary).toContain('Plan: autoscale setting plan-scale-autoscale put back as it was.');
+  await rollback();
+  expect(maximum()).toBe('9');
+  expect(arm.specViolations()).toEqual([]);
+}, 240_000);

@@ -269,18 +269,21 @@ describe('configuration', () => {
         value: { api_version: '2024-06-01', api_base: 'https://east.example.com', api_key: 'east-secret-1' },
         weight: 2,
         priority: 1,
+        variables: { api_base: 'AOAI_EAST_BASE', api_key: 'AOAI_EAST_KEY' },
       },
       {
         type: 'AzureOpenAIConnection',
         value: { api_version: '2024-06-01', api_base: 'https://west.example.com', api_key: 'west-secret-2' },
         weight: 1,
         priority: 1,
+        variables: { api_base: 'AOAI_WEST_BASE', api_key: 'AOAI_WEST_KEY' },
       },
       {
         type: 'OpenAIConnection',
         value: { api_version: '2024-06-01', api_key: 'openai-secret-3', base_url: 'https://api.openai.com/v1' },
         weight: 1,
         priority: 2,
+        variables: { api_key: 'AOAI_OPENAI_KEY' },
       },
     ]);
     expect(conn.value.api_base).toBe('https://east.example.com');

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import type { Connection } from '../../src/shared/config/connections.js';
+import { MemoryStore, ServeCache } from '../../src/shared/serve/cache.js';
 import { startFlowServer, type FlowServer } from '../../src/shared/serve/index.js';
 import { FIX, post } from './helpers.js';
 
@@ -79,6 +80,49 @@ describe('response cache', () => {
     const r3 = await fetch(`${s2.url}/score`, { method: 'POST', body: ask('shared')[0], headers: ask('shared')[1] });
     expect(r3.headers.get('x-llmops-cache')).toBe('miss');
     expect(m.stats().byEndpoint.chat).toBe(2);
+  });
+
+  test('concurrent misses coalesce: 20 identical requests while the first runs make 1 model call', async () => {
+    // The model takes long enough for all 20 to arrive while the first runs, even on a loaded machine.
+    const m = await model({ latencyMs: 1_000, rules: [{ match: 'boom', error: { status: 400, message: 'bad' } }] });
+    const s = await serve({ flow: `${FIX}/chat`, connections: [conn(m.url)], cache: { ttlSeconds: 60 } });
+    const one = () =>
+      fetch(`${s.url}/score`, { method: 'POST', body: ask('together')[0], headers: ask('together')[1] }).then(
+        async (r) => ({ status: r.status, cache: r.headers.get('x-llmops-cache'), body: await r.json() }),
+      );
+    const answers = await Promise.all(Array.from({ length: 20 }, one));
+    expect(m.stats().byEndpoint.chat).toBe(1);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
+    expect(answers.filter((a) => a.cache === 'miss')).toHaveLength(1);
+    expect(answers.filter((a) => a.cache === 'coalesced')).toHaveLength(19);
+    expect(await metric(s.url, 'llmops_response_cache_requests_total{result="coalesced"}')).toBe(19);
+    expect(await metric(s.url, 'llmops_response_cache_requests_total{result="miss"}')).toBe(1);
+    // An error is never shared: each waiter of a failed request runs its own line and gets its own answer.
+    const failed = await Promise.all(Array.from({ length: 5 }, () => post(`${s.url}/score`, ...ask('boom'))));
+    expect(failed.map((r) => r.status)).toEqual([400, 400, 400, 400, 400]);
+    expect(m.stats().byEndpoint.chat).toBe(1 + 5);
+    expect(await metric(s.url, 'llmops_response_cache_requests_total{result="coalesced"}')).toBe(19);
+  });
+
+  test('a waiter stops waiting at its time limit, and when its client goes away', async () => {
+    const cache = new ServeCache(new MemoryStore(10, 1 << 20));
+    const lead = await cache.lookup('k', 1_000);
+    expect(lead.result).toBe('miss');
+    const started = performance.now();
+    expect((await cache.lookup('k', 100)).result).toBe('expired');
+    expect(performance.now() - started).toBeLessThan(900);
+    const gone = new AbortController();
+    const waiting = cache.lookup('k', 60_000, gone.signal);
+    gone.abort();
+    expect((await waiting).result).toBe('expired');
+    const late = cache.lookup('k', 60_000);
+    if (lead.result === 'miss') lead.settle({ answer: 'a' });
+    expect(await late).toEqual({ result: 'coalesced', outputs: { answer: 'a' } });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(cache.inFlight).toBe(0);
+    expect(await cache.lookup('k', 1_000)).toEqual({ result: 'hit', outputs: { answer: 'a' } });
+    expect(cache.counters).toMatchObject({ hits: 1, misses: 1, coalesced: 1, stores: 1 });
   });
 
   test('Redis down: requests are still answered (misses), and the store errors are counted', async () => {

@@ -387,3 +387,37 @@ test('a collector that is down does not fail the run: a warning, within the time
   }
   receiver = await startOtlpReceiver(); // for afterEach
 });
+
+test('requests that waited for the same inputs are counted as coalesced', async () => {
+  const slow = await startModelServer({ latencyMs: 1_000 });
+  const handle = await startTelemetry({ env: env() });
+  const server = await startFlowServer({
+    flow: CHAT,
+    connections: [{ ...conn, value: { ...conn.value, api_base: slow.url } }],
+    port: 0,
+    cache: {},
+  });
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        fetch(`${server.url}/score`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ question: 'asked four times at once' }),
+        }).then(async (r) => (await r.text(), r.headers.get('x-llmops-cache'))),
+      ),
+    );
+    expect(answers.sort()).toEqual(['coalesced', 'coalesced', 'coalesced', 'miss']);
+  } finally {
+    await server.close();
+    await handle!.shutdown();
+    await slow.close();
+  }
+  const byResult = new Map<unknown, number>();
+  for (const p of receiver.metrics.filter((m) => m.name === 'llmops.serve.cache.requests').flatMap((m) => m.points))
+    byResult.set(
+      p.attributes['llmops.cache.result'],
+      (byResult.get(p.attributes['llmops.cache.result']) ?? 0) + (p.value ?? 0),
+    );
+  expect(Object.fromEntries(byResult)).toEqual({ coalesced: 3, miss: 1 });
+});

@@ -22,10 +22,19 @@ interface WorkspaceConnection {
   };
 }
 
-/** Experiment connection name → workspace connection name, from `azure.connections` and the experiment's connections. */
-export function connectionMap(names: string[], configured: Record<string, string> = {}): Record<string, string> {
+/**
+ * Experiment connection name → workspace connection name (a pool: one per endpoint), from `azure.connections` and
+ * the experiment's connections.
+ */
+export function connectionMap(
+  names: string[],
+  configured: Record<string, string | string[]> = {},
+): Record<string, string | string[]> {
   return Object.fromEntries(names.map((n) => [n, configured[n] ?? n]));
 }
+
+/** Where one endpoint of a pool reads each field: field → the variable its placeholder names (config/connections.ts). */
+export type EndpointVariables = Record<string, string>;
 
 /**
  * Reads every mapped workspace connection (POST connections/{name}/listsecrets) and returns the variables its
@@ -34,30 +43,26 @@ export function connectionMap(names: string[], configured: Record<string, string
  */
 export async function workspaceConnectionVariables(
   ws: MlWorkspace,
-  map: Record<string, string>,
+  map: Record<string, string | string[]>,
   mask: (secret: string) => void,
+  pools: Record<string, EndpointVariables[]> = {},
 ): Promise<Record<string, string>> {
   const vars: Record<string, string> = {};
-  for (const [connection, wsName] of Object.entries(map)) {
-    const r = await ws.client.request<WorkspaceConnection>(
-      'POST',
-      `${ws.id}/connections/${encodeURIComponent(wsName)}/listsecrets`,
-      {
-        what: `read workspace connection "${wsName}" (for connection ${connection})`,
-        role: 'Azure Machine Learning Workspace Connection Secrets Reader on the workspace (for the job identity)',
-        accept: [404],
-      },
-    );
-    if (r.status === 404)
-      throw new ServiceError(
-        `Azure ML: connection ${connection}: workspace connection "${wsName}" not found in workspace ${ws.settings.workspace}; create it or map the connection in azure.connections`,
-        404,
-      );
-    const p = r.body.properties ?? {};
+  for (const [connection, mapped] of Object.entries(map)) {
+    if (Array.isArray(mapped)) {
+      const endpoints = pools[connection];
+      if (!endpoints || endpoints.length !== mapped.length)
+        throw new ServiceError(
+          `Azure ML: connection ${connection}: ${mapped.length} workspace connections named for ${endpoints?.length ?? 0} pool endpoints; expected one per endpoint`,
+        );
+      for (let i = 0; i < mapped.length; i++)
+        Object.assign(vars, endpointVariables(await readConnection(ws, connection, mapped[i], mask), endpoints[i]));
+      continue;
+    }
+    const p = await readConnection(ws, connection, mapped, mask);
     const prefix = connection.toUpperCase().replace(/[^A-Z0-9]/g, '_');
     const key = p.credentials?.key ?? Object.values(p.credentials?.keys ?? {})[0];
     if (key) {
-      mask(key);
       vars[`${prefix}_API_KEY`] = key;
       vars[`${prefix}_KEY`] = key;
     }
@@ -69,6 +74,57 @@ export async function workspaceConnectionVariables(
       vars[`${prefix}_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = v;
   }
   return vars;
+}
+
+/**
+ * One pool endpoint's values from its workspace connection, under the variables its own placeholders name: the key
+ * fills `api_key`/`key`, the target `api_base`/`base_url`/`endpoint`, each metadata entry the field of its name.
+ */
+function endpointVariables(
+  p: NonNullable<WorkspaceConnection['properties']>,
+  fields: EndpointVariables,
+): Record<string, string> {
+  const key = p.credentials?.key ?? Object.values(p.credentials?.keys ?? {})[0];
+  const values: Record<string, string | undefined> = {
+    ...Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    api_key: key,
+    key,
+    api_base: p.target,
+    base_url: p.target,
+    endpoint: p.target,
+  };
+  const vars: Record<string, string> = {};
+  for (const [field, variable] of Object.entries(fields)) {
+    const v = values[field.toLowerCase()];
+    if (v !== undefined) vars[variable] = v;
+  }
+  return vars;
+}
+
+/** A workspace connection's properties, its secrets included (listsecrets); every secret is told to `mask`. */
+async function readConnection(
+  ws: MlWorkspace,
+  connection: string,
+  wsName: string,
+  mask: (secret: string) => void,
+): Promise<NonNullable<WorkspaceConnection['properties']>> {
+  const r = await ws.client.request<WorkspaceConnection>(
+    'POST',
+    `${ws.id}/connections/${encodeURIComponent(wsName)}/listsecrets`,
+    {
+      what: `read workspace connection "${wsName}" (for connection ${connection})`,
+      role: 'Azure Machine Learning Workspace Connection Secrets Reader on the workspace (for the job identity)',
+      accept: [404],
+    },
+  );
+  if (r.status === 404)
+    throw new ServiceError(
+      `Azure ML: connection ${connection}: workspace connection "${wsName}" not found in workspace ${ws.settings.workspace}; create it or map the connection in azure.connections`,
+      404,
+    );
+  const p = r.body.properties ?? {};
+  for (const key of [p.credentials?.key, ...Object.values(p.credentials?.keys ?? {})]) if (key) mask(key);
+  return p;
 }
 
 /** Variable of a job's definition naming the Key Vault secret of each placeholder variable (JSON). */

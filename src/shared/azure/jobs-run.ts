@@ -144,6 +144,31 @@ export function bulkRunWork(
   };
 }
 
+/**
+ * A pool whose endpoints hold different keys cannot be filled from one workspace connection (it holds one key):
+ * refused before any job starts, naming what to write instead.
+ */
+function unreachablePool(
+  useCase: CloudRunOptions['useCase'],
+  connections: Record<string, string | string[]>,
+  cloud: CloudSettings,
+): void {
+  for (const c of useCase.connections) {
+    const mapped = connections[c.name];
+    if (!c.endpoints || typeof mapped !== 'string') continue;
+    const keys = new Set(
+      c.endpoints
+        .map((e) => e.variables?.api_key ?? e.variables?.key)
+        .filter((v): v is string => v !== undefined && cloud.keyVaultSecrets[v] === undefined),
+    );
+    if (keys.size > 1)
+      throw ConfigError.at(
+        { file: path.relative(process.cwd(), useCase.configFile) },
+        `connection ${c.name} is a model pool whose ${c.endpoints.length} endpoints read their keys from ${[...keys].join(', ')}, but a cloud job fills it from one workspace connection ("${mapped}"), which holds one key; expected azure.connections.${c.name} to list one workspace connection per endpoint, or azure.key_vault_secrets to name a Key Vault secret for each of those variables`,
+      );
+  }
+}
+
 /** Job name of one attempt of one shard: unique per plan build, readable in the studio. */
 function jobName(work: CloudWork, token: string, index: number, count: number, attempt: number): string {
   const base =
@@ -176,6 +201,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
         o.useCase.connections.map((c) => c.name),
         cloud.connections,
       );
+  unreachablePool(o.useCase, connections, cloud);
   const computeId = cloud.compute ? `${o.workspaceId}/computes/${encodeURIComponent(cloud.compute)}` : undefined;
   const environmentVariables: Record<string, string> = {
     ...(Object.keys(connections).length ? { [WORKSPACE_CONNECTIONS_VARIABLE]: JSON.stringify(connections) } : {}),

@@ -19,8 +19,11 @@ export interface CloudSettings {
   /** Compute cluster or Kubernetes compute; undefined: serverless. */
   compute?: string;
   instanceType?: string;
-  /** Experiment connection → workspace connection name (default: the same name, unless keyVaultSecrets is set). */
-  connections: Record<string, string>;
+  /**
+   * Experiment connection → workspace connection name (default: the same name, unless keyVaultSecrets is set);
+   * a model pool (`endpoints:`) → one workspace connection per endpoint, in the endpoints' order.
+   */
+  connections: Record<string, string | string[]>;
   /** True when `azure.connections` was given. */
   connectionsMapped: boolean;
   /** Placeholder variable → Key Vault secret URI, read by the job with its identity. */
@@ -62,7 +65,7 @@ export function cloudSettings(
       message:
         'azure.image: missing, expected the image reference of the llmops CLI (built from docker/cli.Dockerfile and pushed to a registry the workspace can pull from) that cloud jobs run',
     });
-  const connections: Record<string, string> = {};
+  const connections: Record<string, string | string[]> = {};
   const mapped = raw.connections;
   if (mapped !== undefined && mapped !== null) {
     if (typeof mapped !== 'object' || Array.isArray(mapped))
@@ -77,7 +80,17 @@ export function cloudSettings(
             ...useCase.locationOf(['azure', 'connections', name]),
             message: `azure.connections.${name}: not a connection of the experiment, expected one of ${useCase.connections.map((c) => c.name).join(', ') || '(none)'}`,
           });
-        connections[name] = String(target);
+        const pool = useCase.connections.find((c) => c.name === name)?.endpoints;
+        if (Array.isArray(target)) {
+          if (!pool || target.length !== pool.length || target.some((t) => typeof t !== 'string' || !t))
+            problems.push({
+              ...useCase.locationOf(['azure', 'connections', name]),
+              message: pool
+                ? `azure.connections.${name}: found a list of ${target.length}, expected one workspace connection name per endpoint of the pool (${pool.length}, in order)`
+                : `azure.connections.${name}: found a list, expected one workspace connection name (${name} is not a model pool)`,
+            });
+          connections[name] = target.map(String);
+        } else connections[name] = String(target);
       }
   }
   const keyVaultSecrets: Record<string, string> = {};

@@ -32,6 +32,11 @@ export interface PoolEndpoint {
   weight: number;
   /** Lower is tried first; higher ones serve while all lower ones are out. Default 1. */
   priority: number;
+  /**
+   * Field → the environment variable its `${...}` placeholder reads (names only, never values): where a cloud job
+   * puts the values of the endpoint's own workspace connection (azure/jobs-connections.ts).
+   */
+  variables?: Record<string, string>;
 }
 
 /**
@@ -147,11 +152,14 @@ export function resolveConnections(
     const value: Record<string, ConnectionValue> = {};
     const secretKeys: string[] = [];
     let into = value;
+    // Of each pool endpoint (by its value map): field → the variable its placeholder reads.
+    const endpointVariables = new Map<Record<string, ConnectionValue>, Record<string, string>>();
     const resolve = (key: string, v: unknown, path: PathSegment[], secret: boolean) => {
       const variable = placeholderName(v);
       let resolved: ConnectionValue | undefined = v as ConnectionValue;
       if (variable !== undefined) {
         const envName = connectionVariable(name, variable);
+        if (into !== value) endpointVariables.set(into, { ...endpointVariables.get(into), [key]: envName });
         resolved = env.get(envName);
         if (resolved === undefined || resolved === '') {
           if (env.unset?.(envName)) return;
@@ -195,6 +203,10 @@ export function resolveConnections(
           },
           problems,
         );
+        for (const e of endpoints ?? []) {
+          const variables = endpointVariables.get(e.value);
+          if (variables) e.variables = variables;
+        }
         continue;
       }
       const nested = v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -9,6 +9,7 @@
  * rollback can put it back.
  * @module
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ArmClient } from '../azure/arm-client.js';
 import { armScope } from '../azure/clouds.js';
 import type { MlWorkspace } from '../azure/workspace.js';
@@ -215,10 +216,83 @@ export class MonitorAutoscale {
 
   /** Put back what `apply` replaced: the earlier setting, or none. */
   async restore(before: AutoscaleSettingResource | undefined): Promise<void> {
-    if (before) return this.put(before);
-    await this.client.request('DELETE', this.id, {
-      what: `delete autoscale setting ${this.target.settingName}`,
+    return putOrDelete(this.client, this.id, before ?? null);
+  }
+
+  /** Applies the setting and answers the change, for the state file (what `--rollback` puts back). */
+  async change(a: AutoscaleSettings): Promise<SettingChange> {
+    const before = await this.apply(a);
+    const after = monitorAutoscaleSetting(a, this.target);
+    return { id: this.id, before: before ? bodyOf(before) : null, after: bodyOf(after) };
+  }
+}
+
+/** One autoscale setting a rollout changed: as it was before and as the rollout left it (null: there was none). */
+export interface SettingChange {
+  id: string;
+  before: AutoscaleSettingResource | null;
+  after: AutoscaleSettingResource | null;
+}
+
+/**
+ * `deploy --rollback`: each setting the last rollout changed goes back to what it was, unless someone changed it
+ * since (left as it is, and said). Answers the changes the other way round (what a second rollback puts back)
+ * and one line per setting.
+ */
+export async function revertSettings(
+  client: ArmClient,
+  changes: readonly SettingChange[],
+): Promise<{ reverted: SettingChange[]; lines: string[] }> {
+  const reverted: SettingChange[] = [];
+  const lines: string[] = [];
+  for (const c of changes) {
+    const name = c.id.split('/').pop()!;
+    const r = await client.get<AutoscaleSettingResource>(c.id, {
+      what: `read autoscale setting ${name}`,
       accept: [404],
     });
+    const live = r.status === 404 ? null : bodyOf(r.body);
+    if (!sameSetting(live, c.after)) {
+      lines.push(`autoscale setting ${name} was changed since the rollout; left as it is`);
+      continue;
+    }
+    await putOrDelete(client, c.id, c.before);
+    reverted.push({ id: c.id, before: c.after, after: c.before });
+    lines.push(c.before ? `autoscale setting ${name} put back as it was` : `autoscale setting ${name} removed`);
   }
+  return { reverted, lines };
+}
+
+async function putOrDelete(client: ArmClient, id: string, body: AutoscaleSettingResource | null): Promise<void> {
+  const name = id.split('/').pop()!;
+  if (body) {
+    await client.request('PUT', id, {
+      what: `put back autoscale setting ${name}`,
+      body: bodyOf(body),
+      role: 'Monitoring Contributor on the resource group',
+    });
+    return;
+  }
+  await client.request('DELETE', id, {
+    what: `delete autoscale setting ${name}`,
+    accept: [404],
+    role: 'Monitoring Contributor on the resource group',
+  });
+}
+
+/** What a PUT sends (a read adds id, name, type and properties.name, which the PUT does not take). */
+function bodyOf(r: AutoscaleSettingResource): AutoscaleSettingResource {
+  const { name: _name, ...properties } = r.properties as Record<string, unknown> & { name?: unknown };
+  return { location: r.location, ...(r.tags ? { tags: r.tags } : {}), properties };
+}
+
+/** The same setting as far as scaling goes: target, on/off and profiles. */
+function sameSetting(a: AutoscaleSettingResource | null, b: AutoscaleSettingResource | null): boolean {
+  if (!a || !b) return a === b;
+  const key = (x: AutoscaleSettingResource) => [
+    String(x.properties.targetResourceUri ?? '').toLowerCase(),
+    x.properties.enabled ?? true,
+    x.properties.profiles,
+  ];
+  return isDeepStrictEqual(key(a), key(b));
 }

@@ -17,7 +17,13 @@ import { connectionOverrideName } from '../serve/flow-setup.js';
 import { ensureEnvironment, ensureModel, environmentVersion, packageFlow, type FlowPackage } from './azure-assets.js';
 import { AzureOnlineEndpoint, type DeploymentSpec, type EndpointSpec } from './azure-endpoint.js';
 import { describeAutoscale } from '../config/autoscale.js';
-import { insightsClient, mlDeploymentTarget, MonitorAutoscale } from './autoscale-monitor.js';
+import {
+  insightsClient,
+  mlDeploymentTarget,
+  MonitorAutoscale,
+  revertSettings,
+  type SettingChange,
+} from './autoscale-monitor.js';
 import { withAutoscale } from './autoscale-target.js';
 import {
   describeTraffic,
@@ -113,6 +119,8 @@ export interface AzureDeploymentState {
   outcome: string;
   reason?: string;
   steps: RolloutResult['steps'];
+  /** Autoscale settings the rollout changed and left in place (promoted): what `--rollback` puts back. */
+  autoscale?: SettingChange[];
   updatedAt: string;
 }
 
@@ -399,6 +407,8 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     return { passed: parts.every((p) => p.ok), detail: parts.map((p) => p.text).join('; ') };
   };
 
+  // The new deployment's setting as it was before (a reused deployment name may have had one) and as applied.
+  let changed: SettingChange | undefined;
   const save = (r: RolloutResult) =>
     writeState(o.stateDir, o.name, o.target, {
       target: o.target,
@@ -414,15 +424,24 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
       outcome: r.outcome,
       reason: r.reason,
       steps: r.steps,
+      ...(changed ? { autoscale: [changed] } : {}),
       updatedAt: new Date().toISOString(),
     });
   const scaled = autoscaleOf(version)
     ? withAutoscale(target, {
         apply: async (v) => {
-          await autoscaleOf(v)!.apply(e.autoscale!);
+          changed = await autoscaleOf(v)!.change(e.autoscale!);
           o.log(`${v}: ${describeAutoscale(e.autoscale!)} applied (${autoscaleOf(v)!.target.settingName})`);
         },
         remove: async (v) => autoscaleOf(v)!.restore(undefined),
+        discard: async (v) => {
+          if (!changed) return undefined;
+          await autoscaleOf(v)!.restore(changed.before ?? undefined);
+          const what = `autoscale setting ${autoscaleOf(v)!.target.settingName} ${changed.before ? 'put back as it was' : 'removed'}`;
+          changed = undefined;
+          o.log(`${v}: ${what}`);
+          return what;
+        },
       })
     : target;
   const rollout = await runRollout(plan, scaled, {
@@ -487,12 +506,18 @@ async function recoverInterrupted(
     keep: 0,
   };
   const r = await restore(plan, endpoint, state.stages ?? [{ traffic: state.live }], log);
-  const reason = `the rollout of ${state.deployment} was killed midway; ${r.detail}`;
+  // A killed rollout is a failed one: the autoscale it applied goes too, once no traffic reaches its deployment.
+  const scaling =
+    r.outcome === 'rolled-back' && state.autoscale?.length
+      ? (await revertSettings(insightsClient(ws), state.autoscale)).lines
+      : [];
+  const reason = `the rollout of ${state.deployment} was killed midway; ${[r.detail, ...scaling].join('; ')}`;
   writeState(stateDir, name, target, {
     ...state,
     live: r.live,
     outcome: r.outcome === 'rolled-back' ? 'rolled-back' : 'conflict',
     reason,
+    ...(scaling.length ? { autoscale: [] } : {}),
     updatedAt: new Date().toISOString(),
   });
   if (r.outcome !== 'rolled-back') throw new ServiceError(`Azure ML: ${reason}`);
@@ -552,19 +577,25 @@ export async function rollbackAzure(o: {
       );
     o.log(`${state.endpoint}: traffic back to ${describeTraffic(state.prior)}`);
   }
+  // Scaling goes back with the traffic: the settings the rollout changed are put back as they were.
+  const scaling = state.autoscale?.length
+    ? await revertSettings(insightsClient(o.ws), state.autoscale)
+    : { reverted: [], lines: [] };
+  for (const l of scaling.lines) o.log(`${state.endpoint}: ${l}`);
   const next: AzureDeploymentState = {
     ...state,
     prior: state.live,
     live: state.prior,
     outcome: 'rolled-back',
     reason: 'deploy --rollback',
+    ...(state.autoscale ? { autoscale: scaling.reverted } : {}),
     updatedAt: new Date().toISOString(),
   };
   writeState(o.stateDir, o.name, o.target, next);
   return {
     live: state.prior,
     state: next,
-    summary: `## Rollback of ${state.endpoint} (${o.target})\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n`,
+    summary: `## Rollback of ${state.endpoint} (${o.target})\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n${scaling.lines.map((l) => `\n${l[0].toUpperCase()}${l.slice(1)}.\n`).join('')}`,
   };
 }
 

@@ -66,6 +66,8 @@ export class ContainerAppTarget implements TrafficTarget {
   private location?: string;
   /** Label to put on the new revision once it is healthy. */
   label?: string;
+  /** The revision this rollout started (created or activated): the one a failed rollout deactivates. */
+  private started?: string;
 
   constructor(
     readonly client: ContainerAppsAPIClient,
@@ -227,6 +229,7 @@ export class ContainerAppTarget implements TrafficTarget {
     const prefix = `${this.spec.name}--`;
     if (!version.startsWith(prefix)) throw new ServiceError(`revision ${version} is not one of ${this.spec.name}`);
     const existing = await this.revision(version);
+    if (!existing?.active) this.started = version;
     if (!existing) {
       const app = await this.read();
       if (!app) throw new ServiceError(`Container Apps: container app ${this.spec.name} no longer exists`);
@@ -305,6 +308,18 @@ export class ContainerAppTarget implements TrafficTarget {
   /** Active revisions, newest first (inactive ones are already "deleted" for the rollout core). */
   async listVersions(): Promise<string[]> {
     return (await this.revisions()).filter((r) => r.active).map((r) => r.name!);
+  }
+
+  /**
+   * A revision that did not promote is deactivated (when this rollout started it): its scale rules belong to it
+   * (template.scale), and an inactive revision runs no replicas, so a failed deployment leaves no scaling behind.
+   */
+  async discard(version: string): Promise<string | undefined> {
+    if (this.started !== version) return undefined;
+    await this.deleteVersion(version);
+    this.started = undefined;
+    this.log(`revision ${version} deactivated`);
+    return `revision ${version} deactivated (its scale rules run no replicas)`;
   }
 
   async deleteVersion(version: string): Promise<void> {

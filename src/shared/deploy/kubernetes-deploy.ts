@@ -8,7 +8,16 @@
  * @module
  */
 import { describeAutoscale } from '../config/autoscale.js';
-import { HPA_API, horizontalPodAutoscalerManifest } from './kubernetes-autoscale.js';
+import {
+  HPA_API,
+  hpaChange,
+  horizontalPodAutoscalerManifest,
+  putHpa,
+  readHpa,
+  revertHpas,
+  type HpaChange,
+} from './kubernetes-autoscale.js';
+import { withAutoscale } from './autoscale-target.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '../config/connections.js';
@@ -98,6 +107,8 @@ export interface KubernetesState {
   outcome: string;
   reason?: string;
   steps: RolloutResult['steps'];
+  /** The new colour's autoscaler as a promoted rollout changed it: what `--rollback` puts back. */
+  autoscale?: HpaChange[];
   updatedAt: string;
 }
 
@@ -335,6 +346,9 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
 
   const wasAutoscaled =
     deployments.find((d) => d.metadata?.name === version)?.metadata?.annotations?.[AUTOSCALED] === 'true';
+  // The colour's autoscaler as it was (a colour is reused every other deploy) and as the rollout changed it.
+  const hpaBefore = e.autoscale || wasAutoscaled ? await readHpa(o.client, e.namespace, version) : null;
+  let scaling: HpaChange | undefined;
   const provision = async (v: string) => {
     if (secretKeys.length) await o.client.apply(secretManifest(e, colour, vars.secretEnv), `apply Secret of ${v}`);
     await o.client.apply(serviceManifest(e, colour), `apply Service ${v}`);
@@ -343,18 +357,41 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
       `apply Deployment ${v}`,
     );
     // Before any traffic: a refused autoscaler fails the provisioning, and the rollout leaves the route as it was.
-    if (e.autoscale)
-      await o.client.apply(horizontalPodAutoscalerManifest(e, colour), `apply HorizontalPodAutoscaler ${v}`);
+    if (e.autoscale) {
+      const hpa = await o.client.apply<KubeObject>(
+        horizontalPodAutoscalerManifest(e, colour),
+        `apply HorizontalPodAutoscaler ${v}`,
+      );
+      scaling = hpaChange(hpaBefore, hpa, v, e.namespace);
+    }
     // AUTOSCALE removed: the colour's earlier autoscaler goes (clusters never autoscaled see no HPA call at all).
-    else if (wasAutoscaled) await o.client.delete(HPA_API, 'HorizontalPodAutoscaler', e.namespace, v);
+    else if (wasAutoscaled) {
+      await o.client.delete(HPA_API, 'HorizontalPodAutoscaler', e.namespace, v);
+      if (hpaBefore) scaling = hpaChange(hpaBefore, null, v, e.namespace);
+    }
     o.log(
       `${v}: waiting for ${e.replicas} available replica${e.replicas > 1 ? 's' : ''} (generation ${applied.metadata?.generation})`,
     );
     await waitAvailable(o.client, e, v, applied.metadata?.generation ?? 1, o.pollMs);
-    const existing = (await target.listVersions()).map((x) => colourOf(e, x)!);
-    await target.applyColours([...new Set([...existing, colour])]);
+    const existing = (await route.listVersions()).map((x) => colourOf(e, x)!);
+    await route.applyColours([...new Set([...existing, colour])]);
   };
-  const target = new GatewayRoute(o.client, e, provision);
+  const route = new GatewayRoute(o.client, e, provision);
+  // A rollout that does not promote leaves the colour's autoscaler as it found it.
+  const target =
+    e.autoscale || wasAutoscaled
+      ? withAutoscale(route, {
+          apply: () => Promise.resolve(),
+          discard: async (v) => {
+            if (!scaling) return undefined;
+            await putHpa(o.client, e.namespace, v, scaling.before);
+            const what = `HorizontalPodAutoscaler ${v} ${scaling.before ? 'put back as it was' : 'removed'}`;
+            scaling = undefined;
+            o.log(what);
+            return what;
+          },
+        })
+      : route;
   const smoke: RolloutCheck = async (v, stage) => {
     const c = colourOf(e, v)!;
     const alone = await runSmokeTests(o.smoke, { endpoint: url, headers: { [COLOUR_HEADER]: c } });
@@ -384,6 +421,7 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
       outcome: r.outcome,
       reason: r.reason,
       steps: r.steps,
+      ...(scaling && r.outcome === 'promoted' ? { autoscale: [scaling] } : {}),
       updatedAt: new Date().toISOString(),
     } satisfies KubernetesState);
   const rollout = await runRollout(plan, target, { checks: [smoke, ...(o.checks ?? [])], log: o.log, onStep: save });
@@ -441,19 +479,23 @@ export async function rollbackKubernetes(o: {
       );
     o.log(`HTTPRoute ${state.route}: traffic back to ${describeTraffic(state.prior)}`);
   }
+  // Scaling goes back with the traffic: the autoscalers the rollout changed are put back as they were.
+  const scaling = state.autoscale?.length ? await revertHpas(o.client, state.autoscale) : { reverted: [], lines: [] };
+  for (const l of scaling.lines) o.log(l);
   const next: KubernetesState = {
     ...state,
     prior: state.live,
     live: state.prior,
     outcome: 'rolled-back',
     reason: 'deploy --rollback',
+    ...(state.autoscale ? { autoscale: scaling.reverted } : {}),
     updatedAt: new Date().toISOString(),
   };
   writeJsonAtomic(kubernetesStateFile(o.stateDir, o.name), next);
   return {
     live: state.prior,
     state: next,
-    summary: `## Rollback of HTTPRoute ${state.namespace}/${state.route} (kubernetes)\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n`,
+    summary: `## Rollback of HTTPRoute ${state.namespace}/${state.route} (kubernetes)\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n${scaling.lines.map((l) => `\n${l}.\n`).join('')}`,
   };
 }
 

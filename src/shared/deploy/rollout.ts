@@ -194,6 +194,11 @@ export interface TrafficTarget {
   /** Versions that exist, newest first. */
   listVersions(): Promise<string[]>;
   deleteVersion(version: string): Promise<void>;
+  /**
+   * The new version did not promote and the traffic is back where it was: undo what provisioning set up around
+   * it (its autoscale), so a failed deployment leaves scaling as it found it. Answers what it did, for the record.
+   */
+  discard?(version: string): Promise<string | undefined>;
 }
 
 /** The traffic was changed by someone else between our read and our write. */
@@ -334,11 +339,23 @@ export async function runRollout(plan: RolloutPlan, target: TrafficTarget, o: Ru
     result.outcome = restored.outcome;
     result.live = restored.live;
     if (restored.detail) result.reason += `; ${restored.detail}`;
+    // Only once no traffic can reach the new version (a conflict may have sent some to it: left as it is).
+    let detail = restored.detail;
+    if (restored.outcome === 'rolled-back' && target.discard) {
+      const undone = await target.discard(plan.newVersion).catch((err: unknown) => {
+        result.outcome = 'rollback-failed';
+        return `undoing the autoscale of ${plan.newVersion} failed: ${err instanceof Error ? err.message : String(err)}`;
+      });
+      if (undone) {
+        detail += `; ${undone}`;
+        result.reason += `; ${undone}`;
+      }
+    }
     record({
       kind: 'rollback',
       traffic: restored.live,
-      passed: restored.outcome === 'rolled-back',
-      detail: restored.detail,
+      passed: result.outcome === 'rolled-back',
+      detail,
     });
     return result;
   }

@@ -38,7 +38,8 @@ import {
   appServicePlanTarget,
   insightsClient,
   MonitorAutoscale,
-  type AutoscaleSettingResource,
+  revertSettings,
+  type SettingChange,
 } from './autoscale-monitor.js';
 import { withAutoscale } from './autoscale-target.js';
 
@@ -89,6 +90,8 @@ export interface WebAppDeploymentState {
   outcome: string;
   reason?: string;
   steps: RolloutResult['steps'];
+  /** The plan's autoscale setting as the rollout changed it (promoted): what `--rollback` puts back. */
+  autoscale?: SettingChange[];
   updatedAt: string;
 }
 
@@ -298,6 +301,9 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
     });
     return { passed: parts.every((p) => p.ok), detail: parts.map((p) => p.text).join('; ') };
   };
+  // The plan's autoscale is shared by production and the slot: the setting it replaces is kept, and put back
+  // when the rollout does not promote, so a failed rollout leaves the plan scaling as before.
+  let replaced: SettingChange | undefined;
   const save = (r: RolloutResult) =>
     writeJsonAtomic(webAppStateFile(o.stateDir, o.name), {
       target: 'webapp',
@@ -311,15 +317,13 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
       outcome: r.outcome,
       reason: r.reason,
       steps: r.steps,
+      ...(replaced && r.outcome === 'promoted' ? { autoscale: [replaced] } : {}),
       updatedAt: new Date().toISOString(),
     } satisfies WebAppDeploymentState);
-  // The plan's autoscale is shared by production and the slot: the setting it replaces is kept, and put back
-  // when the rollout does not promote, so a failed rollout leaves the plan scaling as before.
-  let replaced: { before?: AutoscaleSettingResource } | undefined;
   const scaled = planAutoscale
     ? withAutoscale(target, {
         apply: async () => {
-          replaced = { before: await planAutoscale.apply(e.autoscale!) };
+          replaced = await planAutoscale.change(e.autoscale!);
           o.log(
             `plan ${e.appPlanName}: ${describeAutoscale(e.autoscale!)} applied (${planAutoscale.target.settingName})`,
           );
@@ -332,7 +336,7 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
     onStep: save,
   });
   if (replaced && planAutoscale && rollout.outcome !== 'promoted') {
-    await planAutoscale.restore(replaced.before);
+    await planAutoscale.restore(replaced.before ?? undefined);
     o.log(`plan ${e.appPlanName}: autoscale setting put back as it was before the rollout`);
   }
   save(rollout);
@@ -355,6 +359,8 @@ export async function rollbackWebApp(o: {
   name: string;
   stateDir: string;
   log: (l: string) => void;
+  /** Resource Manager sign-in for the plan's autoscale setting (needed when the rollout changed it). */
+  monitor?: { resourceManager: string; credential: TokenCredential };
 }): Promise<{ live: TrafficMap; summary: string; state: WebAppDeploymentState }> {
   const state = readWebAppState(o.stateDir, o.name);
   if (!state)
@@ -384,19 +390,30 @@ export async function rollbackWebApp(o: {
       );
     o.log(`${state.webApp}: back to ${describeTraffic(state.prior)}`);
   }
+  // The plan scales as it did before the rollout (the setting it replaced is put back, or removed).
+  let scaling: { reverted: SettingChange[]; lines: string[] } = { reverted: [], lines: [] };
+  if (state.autoscale?.length) {
+    if (!o.monitor) throw new Error('webapp --rollback of an autoscale setting needs the Resource Manager sign-in');
+    scaling = await revertSettings(
+      insightsClient({ settings: { resourceManager: o.monitor.resourceManager }, credential: o.monitor.credential }),
+      state.autoscale,
+    );
+    for (const l of scaling.lines) o.log(`plan of ${state.webApp}: ${l}`);
+  }
   const next: WebAppDeploymentState = {
     ...state,
     prior: state.live,
     live: state.prior,
     outcome: 'rolled-back',
     reason: 'deploy --rollback',
+    ...(state.autoscale ? { autoscale: scaling.reverted } : {}),
     updatedAt: new Date().toISOString(),
   };
   writeJsonAtomic(webAppStateFile(o.stateDir, o.name), next);
   return {
     live: state.prior,
     state: next,
-    summary: `## Rollback of ${state.webApp} (webapp)\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n`,
+    summary: `## Rollback of ${state.webApp} (webapp)\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n${scaling.lines.map((l) => `\nPlan: ${l}.\n`).join('')}`,
   };
 }
 

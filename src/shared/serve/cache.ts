@@ -4,6 +4,12 @@
  * the canonical JSON), bounded by a time to live and a size, in a pluggable store: in-process LRU by default,
  * Redis when a URL is given (shared by every replica). Errors and degraded answers are never stored; a request
  * with `Cache-Control: no-store` neither reads nor writes it. A store that fails is a miss, never a failed request.
+ *
+ * Concurrent misses are coalesced (single flight, per process): while one request runs the line for a key, later
+ * requests with the same key wait for its answer instead of each calling the model. Only an answer that would be
+ * stored is shared; when the running request fails (an error, a degraded answer, a guard refusal), each waiter
+ * runs its own line, as it would have without the cache, so one caller's failure is never handed to another.
+ * Waiting is bounded by the waiter's own request deadline and ends when its client goes away.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -131,11 +137,28 @@ export interface CacheCounters {
   bypassed: number;
   /** The store failed (Redis down): served as a miss. */
   storeErrors: number;
+  /** Answered with the answer of a request that was running the same inputs (single flight). */
+  coalesced: number;
 }
 
+/**
+ * What a read found: an answer (kept, or shared by the request running the same inputs now), a waiter whose wait
+ * ran out or whose client went away (`expired`), or a miss: the caller runs the line and hands its answer to `settle` (undefined when it
+ * has none to share), which stores it and releases the requests waiting for it. `settle` must be called once.
+ */
+export type CacheLookup =
+  | { result: 'hit' | 'coalesced'; outputs: Record<string, unknown> }
+  | { result: 'expired' }
+  | { result: 'miss'; settle: (outputs: Record<string, unknown> | undefined) => void };
+
+/** A line being run for a key: its answer when it has one to share, undefined when it failed. */
+type Flight = Promise<Record<string, unknown> | undefined>;
+
 export class ServeCache {
-  readonly counters: CacheCounters = { hits: 0, misses: 0, stores: 0, bypassed: 0, storeErrors: 0 };
+  readonly counters: CacheCounters = { hits: 0, misses: 0, stores: 0, bypassed: 0, storeErrors: 0, coalesced: 0 };
   private readonly ttlMs: number;
+  /** Lines being run now, by key (kept until the answer is in the store, so no request falls between). */
+  private readonly flights = new Map<string, Flight>();
   private readonly prefix: string;
 
   constructor(
@@ -164,8 +187,8 @@ export class ServeCache {
     );
   }
 
-  /** The cached answer, or undefined (a miss). */
-  async get(key: string): Promise<Record<string, unknown> | undefined> {
+  /** The cached answer, or undefined (a miss, counted unless `countMiss` is false: the caller decides). */
+  async get(key: string, countMiss = true): Promise<Record<string, unknown> | undefined> {
     let text: string | undefined;
     try {
       text = await this.store.get(key);
@@ -173,11 +196,57 @@ export class ServeCache {
       this.counters.storeErrors++;
     }
     if (text === undefined) {
-      this.counters.misses++;
+      if (countMiss) this.counters.misses++;
       return undefined;
     }
     this.counters.hits++;
     return JSON.parse(text) as Record<string, unknown>;
+  }
+
+  /**
+   * The answer for a key: from the store, else from the request running the same inputs now (waiting at most
+   * `waitMs`, or until `signal` aborts), else a miss whose caller leads the flight for the key.
+   */
+  async lookup(key: string, waitMs: number, signal?: AbortSignal): Promise<CacheLookup> {
+    // A running flight is joined before the store is asked: its answer is not there yet.
+    let flight = this.flights.get(key);
+    if (!flight) {
+      const kept = await this.get(key, false);
+      if (kept) return { result: 'hit', outputs: kept };
+      flight = this.flights.get(key); // one may have started while the store answered
+    }
+    if (flight) {
+      const shared = await waitFor(flight, waitMs, signal);
+      if (shared === 'expired') return { result: 'expired' };
+      if (shared) {
+        this.counters.coalesced++;
+        return { result: 'coalesced', outputs: shared };
+      }
+      // The running request has no answer to share: this one runs its own line (without leading a new flight:
+      // the waiters of a failed flight run side by side, as they would without the cache).
+      this.counters.misses++;
+      return { result: 'miss', settle: (outputs) => void (outputs && this.put(key, outputs)) };
+    }
+    this.counters.misses++;
+    let release!: (outputs: Record<string, unknown> | undefined) => void;
+    const lead: Flight = new Promise((resolve) => (release = resolve));
+    this.flights.set(key, lead);
+    return {
+      result: 'miss',
+      settle: (outputs) => {
+        release(outputs);
+        if (!outputs) return void this.flights.delete(key);
+        // Requests arriving while the answer is being stored still join the (now answered) flight.
+        void this.put(key, outputs).finally(() => {
+          if (this.flights.get(key) === lead) this.flights.delete(key);
+        });
+      },
+    };
+  }
+
+  /** How many keys have a line running now (tests, diagnostics). */
+  get inFlight(): number {
+    return this.flights.size;
   }
 
   async put(key: string, outputs: Record<string, unknown>): Promise<void> {
@@ -197,6 +266,26 @@ export class ServeCache {
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+/** A flight's answer, or 'expired' once `waitMs` has passed or `signal` has aborted (the client went away). */
+function waitFor(
+  flight: Flight,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<Record<string, unknown> | undefined | 'expired'> {
+  if (signal?.aborted) return Promise.resolve('expired');
+  return new Promise((resolve) => {
+    const timer = Number.isFinite(waitMs) ? setTimeout(() => done('expired'), Math.max(0, waitMs)) : undefined;
+    const onAbort = (): void => done('expired');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    function done(v: Record<string, unknown> | undefined | 'expired'): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(v);
+    }
+    void flight.then(done);
+  });
 }
 
 /** Whether a request's Cache-Control forbids the cache (`no-store`; `no-cache` also skips the read). */

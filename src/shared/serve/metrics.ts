@@ -62,6 +62,7 @@ export class ServerMetrics {
         '# HELP llmops_response_cache_requests_total /score requests by response cache outcome.',
         '# TYPE llmops_response_cache_requests_total counter',
         `llmops_response_cache_requests_total{result="hit"} ${c.hits}`,
+        `llmops_response_cache_requests_total{result="coalesced"} ${c.coalesced}`,
         `llmops_response_cache_requests_total{result="miss"} ${c.misses}`,
         `llmops_response_cache_requests_total{result="bypass"} ${c.bypassed}`,
         '# HELP llmops_response_cache_stores_total Answers written to the response cache.',

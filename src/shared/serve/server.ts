@@ -105,6 +105,8 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
   let scoring = 0;
   // What identifies the flow in cache keys: its name and the variants it serves with.
   const flowIdentity = `${options.variants?.join(',') ?? ''}`;
+  // A request's time limit (runner.ts): also how long it may wait for another request's answer (0 = none).
+  const lineTimeout = options.requestTimeoutMs ?? 300_000;
   const log =
     options.log === false ? undefined : (options.log ?? ((line: string) => void process.stderr.write(line + '\n')));
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
@@ -178,7 +180,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     },
   );
 
-  async function handle(req: IncomingMessage, res: ServerResponse, route: Route, exchange: Exchange): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, route: Route, exchange: Exchange): Promise<unknown> {
     const method = req.method ?? 'GET';
     const id = exchange.requestId;
     if (route === '/health') return sendJson(res, id, 200, { status: 'Healthy', version: serverVersion() });
@@ -235,7 +237,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     return score(req, res, exchange);
   }
 
-  async function score(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+  async function score(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<unknown> {
     const id = exchange.requestId;
     const accept = negotiate(req.headers.accept, runner.stream !== undefined);
     if (accept === 'none')
@@ -282,44 +284,84 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     if (accept === 'stream') return streamScore(res, exchange, inputs, abort.signal, exchange.trace?.parent);
     const rule = cache ? cacheDirectives(req.headers['cache-control']) : undefined;
     let key: string | undefined;
+    // Set when this request leads or runs a cache miss: hands over its answer (or none) exactly once.
+    let settle: ((outputs: Record<string, unknown> | undefined) => void) | undefined;
     if (cache && rule) {
       key = cache.keyOf(`${runner.flow.name}\u0000${flowIdentity}`, inputs);
       if (!rule.read) cache.counters.bypassed++;
       else {
-        const hit = await cache.get(key);
-        if (hit) {
-          if (exchange.trace) exchange.trace.cacheResult = 'hit';
-          sendJson(res, id, 200, hit, ['x-llmops-cache', 'hit']);
-          // Answered without a line: logged all the same, so monitoring sees what callers got.
-          return requestLog?.record(id, inputs, hit, { latencyMs: performance.now() - exchange.started, status: 200 });
+        const found = await cache.lookup(key, waitLimit(exchange), abort.signal);
+        if (found.result === 'expired') {
+          if (abort.signal.aborted) return; // the client went away while waiting: nothing to answer
+          return sendError(res, id, 504, 'SystemError', `The request took longer than its limit of ${lineTimeout} ms`);
         }
+        if (found.result !== 'miss') {
+          if (exchange.trace) exchange.trace.cacheResult = found.result;
+          sendJson(res, id, 200, found.outputs, ['x-llmops-cache', found.result]);
+          // Answered without a line: logged all the same, so monitoring sees what callers got.
+          return requestLog?.record(id, inputs, found.outputs, {
+            latencyMs: performance.now() - exchange.started,
+            status: 200,
+          });
+        }
+        settle = found.settle;
       }
     }
-    const r = await runner.run(inputs, { signal: abort.signal, parent: exchange.trace?.parent });
+    // Without the cache the line's promise is returned as it is: no suspended frame of this function per request.
+    if (!key) return scoreLine(res, exchange, inputs, 'bypass', false);
+    let shared: Record<string, unknown> | undefined;
+    try {
+      shared = await scoreLine(res, exchange, inputs, settle ? 'miss' : 'bypass', true);
+    } finally {
+      settle?.(shared);
+    }
+    if (shared && !settle && rule!.write) void cache!.put(key, shared);
+  }
+
+  /** How long a request may wait for another's answer: what is left of its time limit (none: unbounded). */
+  function waitLimit(exchange: Exchange): number {
+    return lineTimeout > 0 ? lineTimeout - (performance.now() - exchange.started) : Number.POSITIVE_INFINITY;
+  }
+
+  /** Runs the request's line and answers it; returns the answer when it may be shared and stored. */
+  async function scoreLine(
+    res: ServerResponse,
+    exchange: Exchange,
+    inputs: Record<string, unknown>,
+    cacheResult: 'miss' | 'bypass',
+    cached: boolean,
+  ): Promise<Record<string, unknown> | undefined> {
+    const id = exchange.requestId;
+    const r = await runner.run(inputs, { signal: exchange.abort?.signal, parent: exchange.trace?.parent });
     const reason = r.status !== 'Completed' && degrade.fallback ? degradeReason(r.error) : undefined;
     if (reason) {
       degraded.fallback[reason]++;
       sendJson(res, id, 200, { ...degrade.fallback, llmops_degraded: reason }, ['x-llmops-degraded', reason]);
-      return logFailure(exchange, 200, r);
+      logFailure(exchange, 200, r);
+      return undefined;
     }
     if (r.status !== 'Completed') {
       const status = statusOfLineError(r.error);
       sendError(res, id, status, r.error?.code ?? 'SystemError', r.error?.message ?? 'The flow failed');
-      return logFailure(exchange, status, r);
+      logFailure(exchange, status, r);
+      return undefined;
     }
     const outputs = runner.visibleOutputs(r.outputs ?? {});
     if (guard) {
       const event = await guard.checkResponse(outputs);
-      if (event) return refuse(res, exchange, inputs, event);
+      if (event) {
+        refuse(res, exchange, inputs, event);
+        return undefined;
+      }
     }
-    if (key && exchange.trace) exchange.trace.cacheResult = rule!.read ? 'miss' : 'bypass';
-    sendJson(res, id, 200, outputs, key ? ['x-llmops-cache', rule!.read ? 'miss' : 'bypass'] : undefined);
-    if (key && rule!.write) void cache!.put(key, outputs);
+    if (cached && exchange.trace) exchange.trace.cacheResult = cacheResult;
+    sendJson(res, id, 200, outputs, cached ? ['x-llmops-cache', cacheResult] : undefined);
     requestLog?.record(id, inputs, outputs, {
       latencyMs: performance.now() - exchange.started,
       status: 200,
       usage: r.usage,
     });
+    return outputs;
   }
 
   function logFailure(exchange: Exchange, status: number, r: LineResult): void {

@@ -41,6 +41,7 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
       name,
       stateDir: inputs.stateDir,
       log: (l) => host.info(l),
+      monitor: { resourceManager: settings.resourceManager, credential },
     });
     await host.appendSummary(r.summary);
     return publishRollout(host, r.state.endpoint, r.state.deployment, r.live);

@@ -46,7 +46,7 @@ export interface RequestTrace {
   /** The key the request's line span is parented by (give it to runLine). */
   readonly parent: object;
   /** What the serving cache did for this request (serve/cache.ts), when the deployment turned it on. */
-  cacheResult?: 'hit' | 'miss' | 'bypass';
+  cacheResult?: 'hit' | 'coalesced' | 'miss' | 'bypass';
   end(status: number, errorKind?: string): void;
 }
 

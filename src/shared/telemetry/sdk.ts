@@ -272,7 +272,7 @@ export async function createSdkTelemetry(config: TelemetryConfig, options: SdkOp
   });
   const serveCache = meter.createCounter('llmops.serve.cache.requests', {
     unit: '{request}',
-    description: 'Served requests by what the response cache did (llmops.cache.result: hit, miss, bypass)',
+    description: 'Served requests by what the response cache did (llmops.cache.result: hit, coalesced, miss, bypass)',
   });
   const activeRequests = meter.createUpDownCounter('http.server.active_requests', {
     unit: '{request}',
