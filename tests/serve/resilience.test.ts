@@ -125,15 +125,27 @@ describe('response cache', () => {
     expect(cache.counters).toMatchObject({ hits: 1, misses: 1, coalesced: 1, stores: 1 });
   });
 
-  test('Redis down: requests are still answered (misses), and the store errors are counted', async () => {
+  test('Redis down: requests are still answered (misses), the store errors counted and warned of once; its return too', async () => {
     const m = await model();
+    const port = await freePort();
+    const warnings: string[] = [];
     const s = await serve({
       flow: `${FIX}/chat`,
       connections: [conn(m.url)],
-      cache: { redisUrl: `redis://127.0.0.1:${await freePort()}` },
+      cache: { redisUrl: `redis://127.0.0.1:${port}`, warn: (w) => warnings.push(w) },
     });
     expect((await post(`${s.url}/score`, ...ask('x'))).status).toBe(200);
-    expect(await metric(s.url, 'llmops_response_cache_errors_total')).toBeGreaterThan(0);
+    expect((await post(`${s.url}/score`, ...ask('y'))).status).toBe(200);
+    expect(await metric(s.url, 'llmops_response_cache_errors_total')).toBeGreaterThan(1);
+    expect(warnings).toEqual([expect.stringMatching(/^serving cache: its store failed \(.+\); answering without it/)]);
+    // Redis comes up where the server looks for it: the client reconnects (within 2 s) and the cache works again.
+    const redis = await startRedis(port);
+    open.push(redis);
+    for (let i = 0; i < 50 && warnings.length < 2; i++) {
+      await post(`${s.url}/score`, ...ask(`z${i}`));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(warnings).toEqual([expect.any(String), 'serving cache: its store answers again']);
   });
 });
 
@@ -262,8 +274,8 @@ async function freePort(): Promise<number> {
 }
 
 /** A real redis-server on a free loopback port, without persistence. */
-async function startRedis(): Promise<{ url: string; close(): Promise<void> }> {
-  const port = await freePort();
+async function startRedis(port?: number): Promise<{ url: string; close(): Promise<void> }> {
+  port ??= await freePort();
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],

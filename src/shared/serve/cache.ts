@@ -27,6 +27,8 @@ export interface ServeCacheOptions {
   redisUrl?: string;
   /** Prefix of Redis keys (several flows may share one server). Default `llmops:serve:`. */
   keyPrefix?: string;
+  /** Told once when the store starts failing (requests are then answered without it) and once when it is back. */
+  warn?: (message: string) => void;
 }
 
 /** Where answers are kept. Values are the answer's JSON text. */
@@ -160,6 +162,9 @@ export class ServeCache {
   /** Lines being run now, by key (kept until the answer is in the store, so no request falls between). */
   private readonly flights = new Map<string, Flight>();
   private readonly prefix: string;
+  private readonly warn: (message: string) => void;
+  /** The store's last operation failed: the next success is reported as its recovery. */
+  private storeDown = false;
 
   constructor(
     private readonly store: CacheStore,
@@ -167,6 +172,22 @@ export class ServeCache {
   ) {
     this.ttlMs = (options.ttlSeconds ?? 300) * 1000;
     this.prefix = options.keyPrefix ?? 'llmops:serve:';
+    this.warn = options.warn ?? (() => undefined);
+  }
+
+  private storeFailed(error: unknown): void {
+    this.counters.storeErrors++;
+    if (this.storeDown) return;
+    this.storeDown = true;
+    this.warn(
+      `serving cache: its store failed (${(error as Error).message}); answering without it until it is back (llmops_response_cache_errors_total counts the failures)`,
+    );
+  }
+
+  private storeAnswered(): void {
+    if (!this.storeDown) return;
+    this.storeDown = false;
+    this.warn('serving cache: its store answers again');
   }
 
   /** The store the options name: Redis when a URL is given, else in-process. */
@@ -192,8 +213,9 @@ export class ServeCache {
     let text: string | undefined;
     try {
       text = await this.store.get(key);
-    } catch {
-      this.counters.storeErrors++;
+      this.storeAnswered();
+    } catch (e) {
+      this.storeFailed(e);
     }
     if (text === undefined) {
       if (countMiss) this.counters.misses++;
@@ -253,8 +275,9 @@ export class ServeCache {
     try {
       await this.store.set(key, JSON.stringify(outputs), this.ttlMs);
       this.counters.stores++;
-    } catch {
-      this.counters.storeErrors++;
+      this.storeAnswered();
+    } catch (e) {
+      this.storeFailed(e);
     }
   }
 

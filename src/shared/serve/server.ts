@@ -94,7 +94,10 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     await runner.close();
     throw e;
   }
-  const cache = options.cache ? ServeCache.open(options.cache) : undefined;
+  // The store's outages are logged even without an access log: answers then cost a model call each.
+  const warn = (message: string) =>
+    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: message }) + '\n');
+  const cache = options.cache ? ServeCache.open({ warn, ...options.cache }) : undefined;
   await cache?.ready();
   const metrics = new ServerMetrics();
   const degrade = options.degrade ?? {};
