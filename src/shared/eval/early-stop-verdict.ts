@@ -9,7 +9,7 @@ import type { Gate } from '../config/types.js';
 import type { StandardRun } from '../results/handoff.js';
 import type { EvaluationResult, GateEarlyStop, GateResult } from '../results/model.js';
 import type { LineRecord, RunRecord } from '../runs/store.js';
-import { gateName, sequentialVerdict } from './early-stop-run.js';
+import { gateName, lineScoreOf, lineScorePath, sequentialVerdict } from './early-stop-run.js';
 
 /** The early-stop runs of a gate (by index) and variant; undefined when it has none. */
 export type SequentialVerdicts = (gateIndex: number, variantId: string) => GateEarlyStop[] | undefined;
@@ -34,12 +34,13 @@ export class SequentialScores {
     const lists = wanted.map((i) => {
       const key = `${i}\u0000${e.standardRunId}`;
       if (!this.scores.has(key)) this.scores.set(key, []);
-      return { metric: this.gates[i].metric, list: this.scores.get(key)! };
+      // The per-line output bulk-run stopped on: a built-in's score, or an evaluation flow's line_score output.
+      return { path: lineScorePath(this.gates[i]), list: this.scores.get(key)! };
     });
     return (line, outputs) => {
-      for (const { metric, list } of lists) {
-        const v = outputs[metric];
-        if (typeof v === 'number') list.push([line, v]);
+      for (const { path, list } of lists) {
+        const v = lineScoreOf(outputs, path).score;
+        if (v !== undefined) list.push([line, v]);
       }
     };
   }
