@@ -26,7 +26,10 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 /** An evaluation flow whose per-line node returns `grade` (Python source of its return value) as output `grade`. */
-function evaluationFlow(grade: string): Record<string, string> {
+function evaluationFlow(
+  grade: string,
+  accuracy = 'sum(_score(g) for g in grades) / len(grades)',
+): Record<string, string> {
   return {
     'flows/eval/flow.dag.yaml': `inputs:
   groundtruth:
@@ -76,7 +79,7 @@ def _score(g):
 
 @tool
 def calculate_accuracy(grades: List):
-    log_metric("accuracy", round(sum(_score(g) for g in grades) / len(grades), 2))
+    log_metric("accuracy", round(${accuracy}, 2))
     return grades
 `,
   };
@@ -155,6 +158,7 @@ test('a clear pass on the evaluation flow accuracy stops early; evaluate and rep
   expect(r.markdown).toContain(
     `decided after ${e.lines} of 300 lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05)`,
   );
+  expect(r.host.lines.filter((l) => l.level === 'warning')).toEqual([]);
   expect(r.host.lines.map((l) => l.message)).toContain(
     `evaluate: gate web_eval.accuracy ≥ 0.8 [default]: decided after ${e.lines} of 300 lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05)`,
   );
@@ -196,3 +200,20 @@ test('a per-line value that is not a score in [0, 1] stops bulk-run with exit 2 
     uc.cleanup();
   }
 }, 60_000);
+
+test('a logged metric that is not the mean of line_score gets a warning from evaluate', async () => {
+  // The aggregation logs the share of wrong lines as accuracy: the early stop decides the mean of grade instead.
+  const r = await lifecycle(
+    {
+      ...evaluationFlow('1 if correct else 0', '1 - sum(_score(g) for g in grades) / len(grades)'),
+      ...data(300, (i) => i % 25 === 7),
+    },
+    '  - {metric: accuracy, evaluator: web_eval, min: 0.8, early_stop: true, line_score: grade}\n',
+  );
+  const warnings = r.host.lines.filter((l) => l.level === 'warning').map((l) => l.message);
+  expect(warnings).toEqual([
+    expect.stringMatching(
+      /^evaluate: gate web_eval\.accuracy ≥ 0\.8 \[default\]: its early stop is decided on the mean of grade over the lines \(0\.\d\d\), but evaluator web_eval logged accuracy = 0\.0\d?; set line_score to the per-line output whose mean is accuracy$/,
+    ),
+  ]);
+}, 120_000);

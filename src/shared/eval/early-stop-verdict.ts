@@ -45,6 +45,12 @@ export class SequentialScores {
     };
   }
 
+  /** The mean of a gate's scores over an evaluation run's lines (undefined: none scored). */
+  meanOf(gateIndex: number, standardRunId: string): number | undefined {
+    const scores = this.scores.get(`${gateIndex}\u0000${standardRunId}`);
+    return scores?.length ? scores.reduce((sum, [, v]) => sum + v, 0) / scores.length : undefined;
+  }
+
   verdicts(): SequentialVerdicts {
     return (gateIndex, variantId) => {
       const gate = this.gates[gateIndex];
@@ -138,11 +144,30 @@ export async function earlyStopVerdicts(
   }
   const verdicts = scores.verdicts();
   const variants = [...new Set(runs.map((r) => r.variantId))];
-  return gates.flatMap((gate, i) =>
-    variants.flatMap((v) =>
-      (verdicts(i, v) ?? []).map((r) => `gate ${gateName(gate)} [${v}]: ${earlyStopText(gate, r)}`),
+  return [
+    ...gates.flatMap((gate, i) =>
+      variants.flatMap((v) =>
+        (verdicts(i, v) ?? []).map((r) => `gate ${gateName(gate)} [${v}]: ${earlyStopText(gate, r)}`),
+      ),
     ),
-  );
+    ...evaluations.flatMap((e) =>
+      gates.flatMap((gate, i) => metricMismatch(gate, e, scores.meanOf(i, e.standardRunId))),
+    ),
+  ];
+}
+
+/**
+ * An early-stop gate on an evaluation flow decides the mean of its per-line output; when the metric the flow
+ * logged is not that mean (to the 2 decimals flows round to), the verdict is on another number than the gate
+ * names: said as a warning.
+ */
+function metricMismatch(gate: Gate, e: EvaluationResult, mean: number | undefined): string[] {
+  const logged = e.metrics[gate.metric];
+  if (!gate.earlyStop || gate.evaluator !== e.evaluator || mean === undefined || typeof logged !== 'number') return [];
+  if (Math.abs(mean - logged) <= 0.005 + 1e-9) return [];
+  return [
+    `warning: gate ${gateName(gate)} [${e.variantId}]: its early stop is decided on the mean of ${lineScorePath(gate)} over the lines (${f2(mean)}), but evaluator ${e.evaluator} logged ${gate.metric} = ${logged}; set line_score to the per-line output whose mean is ${gate.metric}`,
+  ];
 }
 
 /** "lower bound 0.87 ≥ 0.8", "upper bound 0.62 < 0.8", ... for the bounds that decided the gate. */
