@@ -345,6 +345,17 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'early_stop line_score on a text output of the evaluation flow',
+    files: {
+      'experiment.yaml':
+        baseExperiment +
+        'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n    line_score: ok\n',
+    },
+    expected: [
+      'experiment.yaml:28:17: gates[0].line_score: found output "ok" of evaluation flow "accuracy" declared type string, expected a per-line number in [0, 1] or a boolean whose mean is "accuracy"',
+    ],
+  },
+  {
     name: 'line_score without early_stop',
     files: {
       'experiment.yaml':

@@ -524,6 +524,10 @@ function lineScoreProblem(g: Gate, evaluator: string, flow: FlowRef): string | u
       : `evaluation flow "${evaluator}" declares no outputs, expected line_score: <output or output.key> beside early_stop naming the per-line value (a number in [0, 1] or a boolean) whose mean is "${g.metric}"`;
   const path = g.lineScore ?? g.metric;
   const output = declared.includes(path) ? path : path.split('.')[0];
+  const type = (flow.model.outputs as Record<string, { type?: string }>)[output]?.type;
+  // A text grade ("Correct") has no mean: the per-line node has to give a number or a boolean.
+  if (output === path && type === 'string')
+    return `found output "${output}" of evaluation flow "${evaluator}" declared type string, expected a per-line number in [0, 1] or a boolean whose mean is "${g.metric}" (a text grade is not read as a score: have the per-line node return 1/0 or True/False, or a dict and name its key with line_score: output.key)`;
   if (declared.includes(output)) return undefined;
   return g.lineScore
     ? `found output "${output}", which evaluation flow "${evaluator}" does not have, expected one of its outputs: ${declared.join(', ')}`

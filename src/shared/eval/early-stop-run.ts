@@ -163,7 +163,7 @@ function flowLineScorer(
     if (v.bad)
       throw ConfigError.at(
         g.where ?? { file: 'experiment.yaml' },
-        `gate ${g.name}: evaluation flow "${g.evaluator.name}" gave line ${record.line_number} the ${path} ${JSON.stringify(v.found)}, expected a number in [0, 1] or a boolean per line to stop early on (its mean is the metric); name such an output with line_score, or gate without early_stop`,
+        `gate ${g.name}: evaluation flow "${g.evaluator.name}" gave line ${record.line_number} the ${path} ${JSON.stringify(v.found)}, expected a number in [0, 1] or a boolean per line to stop early on (its mean is the metric; a text grade is not read as a score): have the per-line node return 1/0 or True/False (or a dict, named with line_score: output.key), or gate without early_stop`,
       );
     return v.score;
   };
