@@ -7,6 +7,7 @@
  * valid after optional stopping.
  * @module
  */
+import { dirname, resolve } from 'node:path';
 import type { Evaluator, Gate, UseCase } from '../config/types.js';
 import { createExecutor, type ExecutorOptions, type FlowExecutor } from '../engine/index.js';
 import { ConfigError, type SourceLocation } from '../errors.js';
@@ -15,6 +16,8 @@ import {
   CompiledMapping,
   effectiveMapping,
   readData,
+  pythonForRequirements,
+  RunStore,
   type EarlyStopRecord,
   type LineRecord,
   type LineStopper,
@@ -45,7 +48,12 @@ export interface EarlyStopGate {
 }
 
 /** What an evaluation flow's executor gets when its per-line part scores the lines of an early-stop run. */
-export type EvaluationFlowOptions = Omit<ExecutorOptions, 'init' | 'runId' | 'telemetry' | 'images'>;
+export type EvaluationFlowOptions = Omit<ExecutorOptions, 'init' | 'runId' | 'telemetry' | 'images'> & {
+  /** `install`: the flow's Python runs in the virtual environment of its requirements.txt, as in evaluate. */
+  pythonRequirements?: 'check' | 'install' | 'off';
+  storeRoot?: string;
+  log?: (message: string) => void;
+};
 
 /** The early-stop gates that judge a run of this dataset and variant (none: the run is an ordinary one). */
 export function earlyStopGates(useCase: UseCase, run: { dataset: string; isDefault: boolean }): EarlyStopGate[] {
@@ -106,7 +114,20 @@ export async function createRunStopper(
         scorers.push((runRow, record) => scoreLine(g, runRow, record));
         continue;
       }
-      const executor = await createExecutor(g.evaluator.flow.model, { ...flows, init: g.evaluator.flow.init });
+      const { pythonRequirements, storeRoot, log, ...options } = flows;
+      const model = g.evaluator.flow.model;
+      const python =
+        pythonRequirements === 'install'
+          ? await pythonForRequirements(model, new RunStore(storeRoot ?? '.llmops'), options.python, log)
+          : options.python;
+      const executor = await createExecutor(model, {
+        ...options,
+        python,
+        pythonCheck: pythonRequirements === 'off' ? 'syntax' : 'check',
+        init: g.evaluator.flow.init,
+        // Relative paths in the evaluation data (images) resolve from its folder, as in the evaluate step's run.
+        dataDir: dirname(resolve(g.dataFile ?? dataFile)),
+      });
       executors.push(executor);
       const own = g.dataFile ? await rowsByLine(g.dataFile) : undefined;
       scorers.push(flowLineScorer(g, executor, own));

@@ -254,7 +254,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
 }
 
 /** `install`: the interpreter of the virtual environment holding the flow's requirements.txt (none: the base one). */
-async function pythonForRequirements(
+export async function pythonForRequirements(
   flow: LoadedFlow,
   store: RunStore,
   python: string | undefined,

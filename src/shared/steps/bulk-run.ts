@@ -238,7 +238,9 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
               llm,
               lineTimeoutMs: execution.lineTimeoutSec * 1000,
               python: execution.python,
-              pythonCheck: execution.pythonRequirements === 'off' ? 'syntax' : 'check',
+              pythonRequirements: execution.pythonRequirements,
+              storeRoot: inputs.store,
+              log: logLine,
               onSecret: (s: string) => host.mask(s),
             })
           : undefined;
