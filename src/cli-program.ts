@@ -1,5 +1,6 @@
 /** The `llmops` command's program: one subcommand per lifecycle step, plus the developer tools. */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from './shared/errors.js';
 import { addStepCommand } from './cli-support.js';
 import { registerFlowCommands } from './commands/flow.js';
 import { registerModelServerCommand } from './commands/model-server.js';
@@ -9,6 +10,7 @@ import { registerRunShardCommand } from './commands/run-shard.js';
 import { registerPlanSampleCommand } from './commands/plan-sample.js';
 import { registerRedteamCommand } from './commands/redteam.js';
 import { registerParityCommand } from './commands/parity.js';
+import { registerServeSplitCommand } from './commands/serve-split.js';
 import { bulkRunStep } from './shared/steps/bulk-run.js';
 import { dataPipelineStep } from './shared/steps/data-pipeline.js';
 import { evaluateStep } from './shared/steps/evaluate.js';
@@ -23,7 +25,10 @@ const program = new Command('llmops')
     'The LLMOps lifecycle for Prompt Flow projects: validate, register-data, bulk-run, evaluate, report, deploy, smoke-test.\nExit codes: 0 success, 1 a quality gate or the failed-line tolerance failed, 2 invalid input (nothing was run), 3 an outside service failed after retries.',
   )
   .version('0.1.0')
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // Subcommands inherit this: commander's own exits are caught below, so a usage mistake gets the exit code
+  // of invalid input (2), not 1, which CI reads as a failed quality gate.
+  .exitOverride();
 
 addStepCommand(
   program,
@@ -94,5 +99,12 @@ registerRunShardCommand(program);
 registerPlanSampleCommand(program);
 registerRedteamCommand(program);
 registerParityCommand(program);
+registerServeSplitCommand(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  // --help and --version end with 0; an unknown option, a missing argument or a bad choice is invalid input.
+  process.exitCode = err.exitCode === 0 ? 0 : ExitCode.InvalidInput;
+}

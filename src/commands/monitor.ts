@@ -81,10 +81,10 @@ export function registerMonitorCommand(program: Command): void {
     )
     .option(
       '--config <experiment.yaml>',
-      "with --baseline: run the use case's reference-free judges on a sample of requests",
+      'with --baseline: run every reference-free evaluator of the use case (judges, safety, your own) on a sample of requests',
     )
     .option('--env <name>', 'environment overlay of --config')
-    .option('--sample <n>', 'requests the judges score', '50')
+    .option('--sample <n>', 'requests the evaluators score', '50')
     .option('--require <verdict>', 'exit 1 unless the verdict is at least this: better | not-worse')
     .option(
       '--positive-rating <n>',
@@ -127,7 +127,7 @@ Each request-log line names who answered (flow serve --deployment / LLMOPS_DEPLO
           ? loadUseCase({ configPath: opts.config, env: opts.env, host, needs: 'evaluate' })
           : undefined;
         const report = await buildMonitorReport({
-          judgeSample: useCase ? { evaluators: useCase.evaluators, connections: useCase.connections, size } : undefined,
+          judgeSample: useCase ? { useCase, size } : undefined,
           sources,
           since: opts.since,
           until: opts.until,
@@ -145,7 +145,7 @@ Each request-log line names who answered (flow serve --deployment / LLMOPS_DEPLO
             ? {
                 candidate: opts.candidate,
                 reference: opts.reference,
-                margins: parseMargins(opts.margin ?? '0.05'),
+                margins: parseMargins(opts.margin ?? '0.05', '--margin', opts.judge),
                 alpha: number(opts.alpha, '--alpha', (n) => n > 0 && n < 1, 'a probability between 0 and 1 (0.05)'),
                 minRequests: number(
                   opts.minRequests,

@@ -10,7 +10,9 @@ import { runWithHost } from '../cli-support.js';
 import { loadUseCase } from '../shared/config/use-case.js';
 import { ConfigError, GateFailed } from '../shared/errors.js';
 import type { Host } from '../shared/host/host.js';
+import type { StandardRun } from '../shared/results/handoff.js';
 import type { Results } from '../shared/results/model.js';
+import { RunStore } from '../shared/runs/store.js';
 import {
   planRedteam,
   redteamMarkdown,
@@ -52,7 +54,10 @@ export function registerRedteamCommand(program: Command): void {
     .option('--categories <list>', `attack categories, comma-separated (default all: ${ATTACK_CATEGORIES.join(', ')})`)
     .option('--inputs <list>', 'flow inputs to put attacks in (default: every text input but chat history)')
     .option('--output <name>', "the flow output judged (default: the flow's first output)")
-    .option('--work-dir <dir>', 'where the attacks, the derived experiment, its run store and report go', '')
+    .option(
+      '--work-dir <dir>',
+      'where the attacks, the derived experiment, its run store and report go (default: .llmops/redteam in the use case folder)',
+    )
     .option('--max-success <rate>', 'fail (exit 1) when the overall attack success rate is above this share, 0..1')
     .option('--concurrency <n>', 'lines in flight')
     .option('--dry-run', 'print the attack plan and write nothing')
@@ -88,7 +93,8 @@ Exit codes: 0 done, 1 --max-success exceeded, 2 invalid input, 3 the model faile
         const common = { config, env: opts.env, store: path.join(workDir, 'store') };
         const concurrency = opts.concurrency ? Number(opts.concurrency) : undefined;
         // An attack the flow fails on is recorded as a failed line, not a reason to stop.
-        await bulkRunStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
+        const ran = await bulkRunStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
+        await requireJudgedAnswers(ran.runs, common.store, plan.output);
         await evaluateStep.run({ ...common, concurrency, maxFailedLines: '100%' }, host);
         const outputDir = path.join(workDir, 'report');
         await reportStep.run({ ...common, outputDir }, host);
@@ -133,4 +139,35 @@ function printPlan(plan: RedteamPlan, host: Host): void {
       .map((r) => `  e.g. ${r.category}/${r.attack} in ${r.input}: ${JSON.stringify(r.values[r.input])}`),
   ];
   host.info(lines.join('\n'));
+}
+
+/**
+ * When the flow answered no attack at all (its inputs rejected, say), nothing was measured: say why with the
+ * first line's error. When its answers lack the judged output (a flex flow's outputs are known only once it
+ * runs), say which it has. Either way before the evaluators fail on outputs that do not exist.
+ */
+async function requireJudgedAnswers(runs: readonly StandardRun[], store: string, output: string): Promise<void> {
+  if (runs.length === 0) return;
+  const answered = runs.find((r) => r.completed > 0);
+  const runStore = new RunStore(store);
+  if (!answered) {
+    let firstError = 'failed';
+    for await (const rec of runStore.lines(runs[0].runId))
+      if (rec.status === 'Failed') {
+        firstError = rec.error?.message ?? firstError;
+        break;
+      }
+    const attacks = runs.reduce((n, r) => n + r.lines, 0);
+    throw new GateFailed(`redteam: the flow answered none of the ${attacks} attacks, so nothing was measured`, [
+      `first error: ${firstError}`,
+    ]);
+  }
+  for await (const rec of runStore.lines(answered.runId)) {
+    if (rec.status !== 'Completed' || !rec.outputs) continue;
+    if (output in rec.outputs) return;
+    throw ConfigError.at(
+      { file: '--output' },
+      `found ${JSON.stringify(output)}, expected an output the flow answers with: ${Object.keys(rec.outputs).join(', ') || '(none)'}`,
+    );
+  }
 }

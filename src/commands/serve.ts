@@ -18,7 +18,7 @@ import {
   startFlowServer,
   writeBuildContext,
 } from '../shared/serve/index.js';
-import { guardFromEnv } from '../shared/safety/guard.js';
+import { guardFromEnv, parseGuardConfig } from '../shared/safety/guard.js';
 import { parseInitOptions } from './flow.js';
 import { redactionKindsFromEnv } from '../shared/safety/redact-everywhere.js';
 import type { PiiKind } from '../shared/safety/redactor.js';
@@ -50,12 +50,22 @@ export interface ServeCommandOptions {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** The guards file's text, checked here so that its problems name the file rather than LLMOPS_GUARDS. */
 function readGuardsFile(file: string): string {
+  let text: string;
   try {
-    return readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     throw ConfigError.at({ file: '--guards' }, `cannot read ${file}: ${(e as Error).message}`);
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw ConfigError.at({ file }, `not JSON (${(e as Error).message}), expected the guards object`);
+  }
+  parseGuardConfig(parsed, file);
+  return text;
 }
 
 function whole(value: string | undefined, flag: string, min: number): number | undefined {

@@ -19,6 +19,29 @@ const goodEntry = `      "ENV_NAME": "dev",\n      "ENDPOINT_NAME": "demo-endpoi
 
 const cases: Case[] = [
   {
+    // Ignored, it would leave the evaluator on defaults the user did not choose (every PII kind).
+    name: 'misspelt option of a built-in evaluator',
+    files: {
+      'experiment.yaml': x(
+        'evaluators:\n',
+        'evaluators:\n  - name: leak\n    builtin: pii\n    options: {kind: [email]}\n    datasets:\n      - name: train\n        mappings:\n          prediction: ${run.outputs.answer}\n',
+      ),
+    },
+    expected: ['experiment.yaml:16:15: evaluators[0].options.kind: unknown option of pii, expected "kinds"'],
+  },
+  {
+    // One problem, said once: not also "flow: expected text" (the other form flow may take) nor a flow folder
+    // named after the experiment.
+    name: 'http target with a misspelt target',
+    files: {
+      'experiment.yaml': x(
+        'flow: flows/std\n',
+        'flow:\n  target: htp\n  url: http://127.0.0.1:9/score\n  outputs: {answer: $.answer}\n',
+      ),
+    },
+    expected: ['experiment.yaml:3:11: flow.target: found the text "htp", expected "http"'],
+  },
+  {
     name: 'wrong type for name',
     files: { 'experiment.yaml': x('name: demo', 'name: 123') },
     expected: ['experiment.yaml:1:7: name: found the number 123, expected text'],

@@ -5,7 +5,7 @@
  * running it for real, the Gateway routing the example's own smoke tests. First deploy, smoke-test, a changed
  * variant rolled out, dry run, rollback, and a bad entry refused with file, line and column.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
@@ -57,6 +57,8 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'llmops-web-kube-'));
   cpSync('examples/web_classification', dir, { recursive: true });
   mkdirSync(path.join(dir, '.git'));
+  // The use case redacts email addresses: its deployments must redact them too.
+  appendFileSync(path.join(dir, 'experiment.yaml'), '\nredaction:\n  kinds: [email]\n');
   // The images, built as a user builds them: the build context of each variant (docker build + push follow).
   for (const [tag, variant] of [
     ['v0', []],
@@ -95,6 +97,10 @@ test('deploy, smoke-test, a new variant rolled out in stages, dry run, rollback'
   expect(first.outputs['deployment-name']).toBe('web-classification-blue');
   expect(JSON.parse(first.outputs.traffic)).toEqual({ 'web-classification-blue': 100 });
   expect(first.stdout + first.stderr).not.toContain(LLM_KEY);
+  const pod = cluster.get('Deployment', 'flows', 'web-classification-blue')!.spec as {
+    template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } };
+  };
+  expect(pod.template.spec.containers[0].env).toContainEqual({ name: 'LLMOPS_REDACT_PII', value: 'email' });
 
   const smoke = await cli('smoke-test', '--target', 'kubernetes', '--tests', 'smoke-tests.yaml');
   expect({ status: smoke.status, stderr: smoke.status === 0 ? '' : smoke.stderr }).toEqual({ status: 0, stderr: '' });

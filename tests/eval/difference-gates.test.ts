@@ -168,6 +168,10 @@ describe('experiment.yaml: difference gates are checked at file:line:col', () =>
       '  - metric: accuracy\n    compare_to: default\n    min_difference: lots\n',
       'experiment.yaml:16:21: error: gates[0].min_difference: found the text "lots", expected a number',
     ],
+    [
+      '  - metric: accuracy\n    compare_to: defualt\n    min_difference: -0.02\n',
+      'experiment.yaml:15:17: error: gates[0].compare_to: found "defualt", expected default, baseline or a variant of the flow (it has none); did you mean "default"?',
+    ],
   ])('%j', async (yaml, expected) => {
     const uc = makeUseCase({ 'experiment.yaml': withGate(yaml) });
     try {

@@ -38,6 +38,12 @@ test('clusters with a design effect', async () => {
   expect(r.stdout + r.stderr).toContain('45 lines in 9 clusters (design effect 1.4)');
 });
 
+test('a pass rate of 1 plans from the spread of the rate it would drop to, not from no spread at all', async () => {
+  // All lines pass today: detecting a drop to 0.95 needs the spread of 0.95 (sd 0.218), about 150 lines, not 2.
+  const r = await cli(['--rate', '1', '--difference', '0.05']);
+  expect(r.stdout + r.stderr).toMatch(/from a pass rate of 1:\n {2}1[45]\d lines/);
+});
+
 test('a paired comparison of two pass rates with a correlation', async () => {
   const r = await cli(['--rate', '0.8', '--paired', '--correlation', '0.5', '--difference', '-0.05']);
   expect(r.stdout + r.stderr).toContain('paired pass rates 0.8 and 0.75 (correlation 0.5):\n  548 lines');
@@ -47,6 +53,10 @@ test.each([
   [['--rate', '1.5', '--difference', '0.05'], 'option --rate: error: found "1.5", expected a rate in [0, 1]'],
   [['--rate', '0.5', '--sd', '1', '--difference', '0.05'], 'found 2 of --rate, --sd, --results, expected exactly one'],
   [['--sd', '1', '--difference', '0'], 'option --difference: error: found "0", expected a non-zero number'],
+  [
+    ['--rate', '0.8', '--difference', '3'],
+    'option --difference: error: found 3, expected a difference a pass rate of 0.8 can move by (at most 0.8)',
+  ],
 ])('bad input %j is exit 2 with what was expected', async (args, message) => {
   const r = await cli(args);
   expect(r.status).toBe(2);

@@ -316,6 +316,11 @@ test('bad lines: file:line:column, exit 2, no report written', async () => {
   const window = await runCli(['monitor', file, '--window', 'a day'], { cwd: dir, env: {} });
   expect(window.status).toBe(2);
   expect(window.stderr).toMatch(/--window: error: found "a day"; expected a duration \(30m, 24h, 7d\)/);
+
+  // A misspelt figure would otherwise get the default margin without a word.
+  const margin = await runCli(['monitor', file, '--compare', '--margin', 'latncy=0.1'], { cwd: dir, env: {} });
+  expect(margin.status).toBe(2);
+  expect(margin.stderr).toContain('--margin: error: found "latncy"; expected a margin for one of: latency, error_rate');
 });
 
 test('--baseline: drift of latency, tokens, failures and logged judge scores against the last evaluation', async () => {

@@ -6,12 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import path from 'node:path';
 import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { planRedteam, summarizeRedteam } from '../../src/shared/safety/redteam.js';
+import { planRedteam, summarizeRedteam, writeRedteamExperiment } from '../../src/shared/safety/redteam.js';
 import { ATTACK_SEEDS } from '../../src/shared/safety/seeds.js';
 import { wilsonInterval } from '../../src/shared/eval/stats/index.js';
-import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
+import { baseEnv, baseExperiment, makeUseCase } from '../helpers/use-case-dir.js';
 
 const cli = path.resolve('dist/cli.js');
 
@@ -57,6 +58,82 @@ test('the plan puts every seed of the chosen categories into each text input, wi
   }
 });
 
+test("a chat flow's chat input (is_chat_input: the user's question) is attacked", () => {
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': [
+      'inputs:',
+      '  chat_history:',
+      '    type: list',
+      '    default: []',
+      '    is_chat_history: true',
+      '  question:',
+      '    type: string',
+      '    is_chat_input: true',
+      'outputs:',
+      '  answer:',
+      '    type: string',
+      '    reference: ${inputs.question}',
+      '    is_chat_output: true',
+      'nodes: []',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const useCase = loadUseCase({
+      configPath: path.join(uc.dir, 'experiment.yaml'),
+      processEnv: { ...process.env, ...baseEnv },
+      needs: 'bulk-run',
+    });
+    expect(planRedteam(useCase).attacked).toEqual(['question']);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('the derived experiment runs each attack once even when the use case repeats its lines', () => {
+  // Repetitions of one attack are not independent attacks: counting them would narrow the intervals.
+  const uc = makeUseCase({ 'experiment.yaml': `${baseExperiment}repeat: 3\n` });
+  try {
+    const useCase = loadUseCase({
+      configPath: path.join(uc.dir, 'experiment.yaml'),
+      processEnv: { ...process.env, ...baseEnv },
+      needs: 'bulk-run',
+    });
+    const file = writeRedteamExperiment(useCase, planRedteam(useCase), path.join(uc.dir, '.llmops/redteam'));
+    const derived = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(derived.repeat).toBeUndefined();
+    expect(derived.connections).toBeDefined();
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('an input whose default does not fit its type gets the empty value of its type', () => {
+  // As the template's class flows declare it: chat_history of type list with the default ''.
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml':
+      "entry: chat:answer\ninputs:\n  question:\n    type: string\n  chat_history:\n    type: list\n    default: ''\n  tone:\n    type: string\n    default: plain\noutputs:\n  answer:\n    type: string\n",
+    'flows/std/chat.py':
+      'def answer(question: str, chat_history: list, tone: str = "plain") -> str:\n    return question\n',
+  });
+  try {
+    const useCase = loadUseCase({
+      configPath: path.join(uc.dir, 'experiment.yaml'),
+      processEnv: { ...process.env, ...baseEnv },
+      needs: 'bulk-run',
+    });
+    const plan = planRedteam(useCase, { inputs: ['question'] });
+    expect(plan.rows[0].values).toEqual({
+      question: expect.stringContaining('PWNED-'),
+      chat_history: [],
+      tone: 'plain',
+    });
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('redteam runs the attacks end to end and reports attack success with intervals; --max-success gates it', async () => {
   const uc = makeUseCase();
   try {
@@ -84,6 +161,74 @@ test('redteam runs the attacks end to end and reports attack success with interv
     expect(r.stdout).toContain('| pii_bait | 4 | 1 | 25.0% |');
     // The usual report of the derived experiment is there too.
     expect(existsSync(path.join(uc.dir, '.llmops/redteam/report/results.json'))).toBe(true);
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('a flow that answers no attack stops redteam with the first line error (exit 1), before evaluating', async () => {
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml':
+      'entry: chat:answer\ninputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n',
+    'flows/std/chat.py': 'def answer(question: str) -> str:\n    raise ValueError("the knowledge base is offline")\n',
+  });
+  try {
+    const r = await run(['redteam', '--config', 'experiment.yaml', '--categories', 'injection'], uc.dir);
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toEqual({
+      code: 1,
+      stderr: expect.stringMatching(
+        /the flow answered none of the 7 attacks, so nothing was measured[\s\S]*first error: .*the knowledge base is offline/,
+      ),
+    });
+    expect(r.stderr).not.toContain('cannot be resolved');
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('a flex flow without declared outputs is judged on its `output` (the function-flow template returns a TypedDict)', async () => {
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml': 'entry: chat:answer\ninputs:\n  question:\n    type: string\n',
+    'flows/std/chat.py': [
+      'from typing import TypedDict',
+      'class Result(TypedDict):',
+      '    output: str',
+      'def answer(question: str) -> Result:',
+      '    return Result(output=question)',
+      '',
+    ].join('\n'),
+  });
+  try {
+    const r = await run(['redteam', '--config', 'experiment.yaml', '--categories', 'injection'], uc.dir);
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toEqual({ code: 0, stderr: expect.anything() });
+    expect(r.stdout).toContain('| injection | 7 | 7 | 100.0% |');
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('a flex flow declaring neither inputs nor outputs: --inputs names what to attack, --output what to judge', async () => {
+  // As Prompt Flow's own flex flows without signatures in their YAML: the Python signature is the only one.
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml': 'entry: chat:answer\n',
+    'flows/std/chat.py': 'def answer(question: str = "hi") -> dict:\n    return {"reply": question, "model": "m"}\n',
+  });
+  try {
+    const args = ['redteam', '--config', 'experiment.yaml', '--categories', 'injection'];
+    const none = await run(args, uc.dir);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('the flow declares no inputs (they are its Python signature): name the text inputs');
+    const noOutput = await run([...args, '--inputs', 'question'], uc.dir);
+    expect(noOutput.code).toBe(2);
+    expect(noOutput.stderr).toContain(
+      '--output: error: found "output", expected an output the flow answers with: reply, model',
+    );
+    const r = await run([...args, '--inputs', 'question', '--output', 'reply'], uc.dir);
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toEqual({ code: 0, stderr: expect.anything() });
+    expect(r.stdout).toContain('| injection | 7 | 7 | 100.0% |');
   } finally {
     uc.cleanup();
   }

@@ -3,7 +3,7 @@
  * leaking PII or over the harm limit is replaced by the refusal, every event is counted in /metrics and
  * recorded in the request log (kinds and rule ids, never the text), the log's own texts PII-redacted.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ModelServerHandle } from '../../src/model-server/index.js';
@@ -12,6 +12,8 @@ import { startFlowServer } from '../../src/shared/serve/index.js';
 import { createGuard, guardFromEnv, parseGuardConfig } from '../../src/shared/safety/guard.js';
 import { ContentSafetyStandIn } from '../support/content-safety/server.js';
 import { FIX, modelServer } from '../serve/helpers.js';
+import { runCli } from '../support/azure/cli.js';
+import { baseEnv, makeUseCase } from '../helpers/use-case-dir.js';
 
 let dir: string;
 let model: ModelServerHandle;
@@ -139,5 +141,41 @@ test('guard config errors name the field, what was found and what is expected', 
     createGuard(parseGuardConfig({ response: { content_safety: { max_severity: 2 } } }, 'g')),
   ).rejects.toThrow(/needs content_safety_endpoint/);
   await expect(guardFromEnv({ LLMOPS_GUARDS: '{nope' })).rejects.toThrow(/LLMOPS_GUARDS.*not JSON/);
+  // A misspelt check would otherwise be ignored and the server would run unguarded.
+  expect(() => parseGuardConfig({ request: { prompt_injecton: true } }, 'g')).toThrow(
+    /request.prompt_injecton: unknown key, expected "prompt_injection"/,
+  );
+  expect(() => parseGuardConfig({ respons: { pii: true } }, 'g')).toThrow(/respons: unknown key, expected "response"/);
+  expect(() => parseGuardConfig({ response: { harm: 2 } }, 'g')).toThrow(
+    /response.harm: unknown key, expected one of: pii, content_safety/,
+  );
   expect(await guardFromEnv({})).toBeUndefined();
+});
+
+test('flow serve --guards with a misspelt key stops before serving, naming the file (exit 2)', async () => {
+  const uc = makeUseCase();
+  try {
+    writeFileSync(path.join(uc.dir, 'guards.json'), '{"request": {"prompt_injecton": true}}');
+    const r = await runCli(['flow', 'serve', '--config', 'experiment.yaml', '--port', '0', '--guards', 'guards.json'], {
+      cwd: uc.dir,
+      env: baseEnv,
+    });
+    expect(r.stderr).toContain('guards.json: error: request.prompt_injecton: unknown key, expected "prompt_injection"');
+    expect(r.status).toBe(2);
+    // A refusal in an output the flow does not have would answer clients without the field they read.
+    writeFileSync(
+      path.join(uc.dir, 'guards.json'),
+      '{"request": {"prompt_injection": true}, "refusal_output": "anser"}',
+    );
+    const refusal = await runCli(
+      ['flow', 'serve', '--config', 'experiment.yaml', '--port', '0', '--guards', 'guards.json'],
+      { cwd: uc.dir, env: baseEnv },
+    );
+    expect(refusal.stderr).toContain(
+      'guards: error: refusal_output: found "anser", expected outputs of the flow: answer',
+    );
+    expect(refusal.status).toBe(2);
+  } finally {
+    uc.cleanup();
+  }
 });

@@ -120,6 +120,18 @@ describe('graceful degradation', () => {
     expect(r.json()).toEqual({ answer: 'later', llmops_degraded: 'timeout' });
   });
 
+  test("a fallback naming an output the flow does not have is refused before serving (it would lack the flow's)", async () => {
+    await expect(
+      startFlowServer({
+        flow: `${FIX}/chat`,
+        connections: [conn(`http://127.0.0.1:${await freePort()}`)],
+        port: 0,
+        log,
+        degrade: { fallback: { answr: 'later' } },
+      }),
+    ).rejects.toThrow(/LLMOPS_SERVE_FALLBACK: found answr, expected outputs of the flow: answer/);
+  });
+
   test('a flow error of the request (400 from the model) is not hidden by the fallback', async () => {
     const m = await model({ rules: [{ match: 'boom', error: { status: 400, message: 'bad' } }] });
     const s = await serve({ flow: `${FIX}/chat`, connections: [conn(m.url)], degrade: { fallback: { answer: 'x' } } });

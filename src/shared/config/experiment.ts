@@ -13,6 +13,7 @@ import { realOrSelf, realPathOutside } from '../files.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { isCodeEvaluatorFolder, loadCodeEvaluator, type CodeEvaluatorRef } from '../flow/code-evaluator.js';
 import { locate, type PathSegment, type SourceFile } from '../source.js';
+import { closest } from './schema-check.js';
 import type { Dataset, Evaluator, EvaluatorDataset, Execution, FlowRef, Gate, Mappings, UseCase } from './types.js';
 
 type Raw = Record<string, unknown>;
@@ -37,6 +38,34 @@ export interface UseCaseParts {
     | 'redaction'
   >;
 }
+
+/**
+ * The options each built-in evaluator reads: a misspelt one would be ignored without a word (a Content Safety
+ * endpoint silently not used, PII kinds silently all).
+ */
+const judged = ['connection', 'deployment'];
+const contentSafety = ['content_safety_endpoint', 'content_safety_key_env'];
+const builtinOptionKeys: Record<string, string[]> = {
+  exact_match: ['case_insensitive'],
+  token_f1: [],
+  bleu: [],
+  rouge_l: [],
+  embedding_similarity: judged,
+  json_schema: ['schema'],
+  regex: ['pattern', 'full_match'],
+  latency: [],
+  cost: [],
+  groundedness: judged,
+  relevance: judged,
+  coherence: judged,
+  fluency: judged,
+  similarity: judged,
+  pii: ['kinds'],
+  attack_success: ['kinds'],
+  prompt_injection: contentSafety,
+  jailbreak: contentSafety,
+  content_safety: [...contentSafety, ...judged],
+};
 
 export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p: string) => string }): UseCaseParts {
   const name = String(raw.name);
@@ -143,6 +172,21 @@ export function checkExperiment(
         message: `evaluators[${i}].name: "${evaluators[i].name}" is already the name of evaluators[${first}], expected unique evaluator names`,
       }),
   );
+  evaluators.forEach((e, i) => {
+    const known = e.builtin !== undefined ? builtinOptionKeys[e.builtin] : undefined;
+    if (!known) return;
+    for (const key of Object.keys(e.options)) {
+      if (known.includes(key)) continue;
+      const p: PathSegment[] = ['evaluators', i, 'options', key];
+      const guess = closest(key, known);
+      problems.push({
+        ...at(p, 'key'),
+        message: `evaluators[${i}].options.${key}: unknown option of ${e.builtin}, expected ${
+          guess ? `"${guess}"` : known.length ? `one of: ${known.join(', ')}` : 'no options'
+        }`,
+      });
+    }
+  });
   const rawEvaluators = (raw.evaluators as Raw[] | null) ?? [];
   evaluators.forEach((ev, i) => {
     const re = rawEvaluators[i];

@@ -106,9 +106,13 @@ function brokenBlockOf(err: ErrorObject, path: PathSegment[]): string {
   return '';
 }
 
-/** anyOf/oneOf summaries repeat what their branches already said. */
+/**
+ * anyOf/oneOf summaries repeat what their branches already said. And a value that has the type of one branch
+ * (a mapping where text or a mapping is allowed) is wrong inside it: the other branch's "expected text" is noise.
+ */
 function pickErrors(errors: ErrorObject[]): ErrorObject[] {
-  return errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+  const kept = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+  return kept.filter((e) => e.keyword !== 'type' || !kept.some((o) => o.instancePath.startsWith(`${e.instancePath}/`)));
 }
 
 function pointerToPath(pointer: string): PathSegment[] {
@@ -164,6 +168,11 @@ function describeError(
       return {
         at: { path, part: 'value' },
         message: `found ${describeValue(value)}, expected one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`,
+      };
+    case 'const':
+      return {
+        at: { path, part: 'value' },
+        message: `found ${describeValue(value)}, expected ${JSON.stringify(params.allowedValue)}`,
       };
     case 'minItems':
       return {

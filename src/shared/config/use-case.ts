@@ -123,7 +123,8 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
         shapeProblems: problems,
         secrets,
       });
-    else if (trusted.flow !== undefined || trusted.name !== undefined)
+    // A broken flow block is already reported: the flow named after the experiment would only be a follow-on.
+    else if (trusted.flow !== undefined || (trusted.name !== undefined && !broken.has('flow')))
       flow = checkFlow(parts.flowPath, ['flow'], sourceFor, problems);
     checkExperiment(
       trusted,
@@ -135,6 +136,7 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
       checkFlow,
     );
     if (flow) checkVariantPlan(flow, trusted, parts, sourceFor, problems);
+    if (flow) checkCompareTo(flow, parts, sourceFor, findings.bucket('evaluators'));
   }
 
   const connections = trusted
@@ -488,6 +490,37 @@ function checkVariantPlan(
     if (!(e instanceof ConfigError)) throw e;
     problems.push(...e.problems);
   }
+}
+
+/**
+ * A gate's `compare_to` names a variant of the flow (`node.variant_id`, joined by `+` for several nodes), or
+ * default or baseline: a typo is the user's input error here, not a gate failing after the whole run.
+ */
+function checkCompareTo(
+  flow: FlowRef,
+  parts: UseCaseParts,
+  sourceFor: (p: PathSegment[]) => SourceFile,
+  problems: Problem[],
+): void {
+  const nodeVariants = flow.model.kind === 'dag' ? flow.model.nodeVariants : {};
+  const known = (id: string) =>
+    id.split('+').every((part) => {
+      const dot = part.indexOf('.');
+      return dot > 0 && (nodeVariants[part.slice(0, dot)]?.variantIds ?? []).includes(part.slice(dot + 1));
+    });
+  const named = Object.values(nodeVariants).flatMap((nv) => nv.variantIds.map((v) => `${nv.node}.${v}`));
+  parts.useCase.gates.forEach((g, i) => {
+    const id = g.compareTo;
+    if (id === undefined || id === 'default' || id === 'baseline' || known(id)) return;
+    const p: PathSegment[] = ['gates', i, 'compare_to'];
+    const guess = closest(id, ['default', 'baseline', ...named]);
+    problems.push({
+      ...locate(sourceFor(p), p),
+      message: `gates[${i}].compare_to: found ${JSON.stringify(id)}, expected default, baseline or a variant of the flow${
+        named.length ? ` (${named.join(', ')})` : ' (it has none)'
+      }${guess ? `; did you mean "${guess}"?` : ''}`,
+    });
+  });
 }
 
 /** The overlay is checked alone and again merged: the same problem must be said once. */

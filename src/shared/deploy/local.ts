@@ -4,7 +4,8 @@
  * A deploy starts the new server on another port, waits for /health, smoke-tests it, then records it as live
  * in the state file and stops the old one. If the new server does not come up or fails its smoke test, it is
  * stopped, the old one keeps serving and the state file is untouched. The live URL is read from the state file
- * (or the step's `endpoint` output): there is no proxy on a fixed port.
+ * (or the step's `endpoint` output): there is no proxy on a fixed port. A deployment rolled out in stages
+ * (`--promote-when`) has one instead, a traffic split in front of both colours (local-rollout.ts).
  * @module
  */
 import { spawn } from 'node:child_process';
@@ -64,27 +65,7 @@ export async function deployLocal(o: DeployLocalOptions): Promise<DeployLocalRes
   const port = o.port !== undefined && o.port !== oldAlive?.port ? o.port : 0;
   const fresh = await startInstance(o, slot, port);
   log(`started ${o.name} (${slot}) pid ${fresh.pid} at ${fresh.url}`);
-  let smoke: SmokeResult;
-  try {
-    smoke = await runSmokeTests(
-      { ...o.smoke, warmupMs: Math.min(o.smoke.warmupMs, 10_000) },
-      { endpoint: `${fresh.url}/score`, apiKey: o.apiKey ?? (o.apiKeyEnv ? process.env[o.apiKeyEnv] : undefined) },
-    );
-  } catch (e) {
-    await stopInstance(fresh);
-    throw e;
-  }
-  if (!smoke.passed) {
-    await stopInstance(fresh);
-    const failures = smoke.tests.filter((t) => !t.passed).flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`));
-    throw Object.assign(
-      new GateFailed(
-        `the new deployment of ${o.name} failed its smoke test; ${oldAlive ? `the previous one keeps serving at ${oldAlive.url}` : 'nothing is deployed'}`,
-        failures,
-      ),
-      { smoke },
-    );
-  }
+  const smoke = await smokeAlone(o, fresh, oldAlive);
   const state: LocalDeploymentState = {
     name: o.name,
     target: 'local',
@@ -100,11 +81,49 @@ export async function deployLocal(o: DeployLocalOptions): Promise<DeployLocalRes
   return { state, endpoint: `${fresh.url}/score`, smoke, replaced: oldAlive };
 }
 
-/** Stops the live server of a deployment and removes its state. False when there was none. */
+/**
+ * The new server's smoke test, alone (before it gets any traffic); a failure stops it and throws GateFailed
+ * (with the smoke result), naming what keeps serving.
+ */
+export async function smokeAlone(
+  o: DeployLocalOptions,
+  fresh: LocalInstance,
+  oldAlive: LocalInstance | undefined,
+  serving = oldAlive?.url,
+): Promise<SmokeResult> {
+  let smoke: SmokeResult;
+  try {
+    smoke = await runSmokeTests(
+      { ...o.smoke, warmupMs: Math.min(o.smoke.warmupMs, 10_000) },
+      { endpoint: `${fresh.url}/score`, apiKey: o.apiKey ?? (o.apiKeyEnv ? process.env[o.apiKeyEnv] : undefined) },
+    );
+  } catch (e) {
+    await stopInstance(fresh);
+    throw e;
+  }
+  if (!smoke.passed) {
+    await stopInstance(fresh);
+    const failures = smoke.tests.filter((t) => !t.passed).flatMap((t) => t.failures.map((f) => `${t.name}: ${f}`));
+    throw Object.assign(
+      new GateFailed(
+        `the new deployment of ${o.name} failed its smoke test; ${oldAlive ? `the previous one keeps serving at ${serving}` : 'nothing is deployed'}`,
+        failures,
+      ),
+      { smoke },
+    );
+  }
+  return smoke;
+}
+
+/** Stops the servers of a deployment (both colours and its split, if any) and removes its state. */
 export async function stopLocalDeployment(stateDir: string, name: string): Promise<boolean> {
   const state = readState(stateDir, name);
   if (!state) return false;
-  await stopInstance(state.live);
+  await Promise.all([
+    stopInstance(state.live),
+    state.canary ? stopInstance(state.canary) : undefined,
+    state.split ? stopProcess(state.split.pid, 'serve-split') : undefined,
+  ]);
   removeState(stateDir, name);
   return true;
 }
@@ -123,6 +142,8 @@ export interface LocalDeploymentListing {
   variant: Record<string, string>;
   startedAt: string;
   logFile: string;
+  /** With a traffic split: every colour serving, with its share of the requests. */
+  colours?: { slot: 'blue' | 'green'; pid: number; url: string; weight: number; status: 'running' | 'stopped' }[];
 }
 
 /** Every deployment recorded under `stateDir`, by name, with whether its server still runs. */
@@ -138,16 +159,36 @@ export function listLocalDeployments(stateDir: string): LocalDeploymentListing[]
     variant: s.live.variant,
     startedAt: s.live.startedAt,
     logFile: s.live.logFile,
+    ...(s.split
+      ? {
+          endpoint: `${s.split.url}/score`,
+          status: isOurProcess(s.split.pid, 'serve-split') ? ('running' as const) : ('stopped' as const),
+          colours: [s.live, ...(s.canary ? [s.canary] : [])].map((i) => ({
+            slot: i.slot,
+            pid: i.pid,
+            url: i.url,
+            weight: s.traffic?.[i.slot] ?? 0,
+            status: isOurServer(i) ? ('running' as const) : ('stopped' as const),
+          })),
+        }
+      : {}),
   }));
 }
 
-/** The recorded live scoring URL, when its process still runs. */
+/** The recorded live scoring URL (the split's, when the deployment has one), when its process still runs. */
 export function liveEndpoint(stateDir: string, name: string): string | undefined {
   const s = readState(stateDir, name);
+  if (s?.split) return isAlive(s.split.pid) ? `${s.split.url}/score` : undefined;
   return s && isAlive(s.live.pid) ? `${s.live.url}/score` : undefined;
 }
 
-async function startInstance(o: DeployLocalOptions, slot: 'blue' | 'green', port: number): Promise<LocalInstance> {
+/** Starts `llmops flow serve` for a colour; `extraArgs` go to it as given (a request log, a deployment name). */
+export async function startInstance(
+  o: DeployLocalOptions,
+  slot: 'blue' | 'green',
+  port: number,
+  extraArgs: string[] = [],
+): Promise<LocalInstance> {
   const dir = path.join(o.stateDir, 'deploy');
   mkdirSync(dir, { recursive: true });
   const logFile = path.resolve(dir, `${o.name}-${slot}.log`);
@@ -167,6 +208,7 @@ async function startInstance(o: DeployLocalOptions, slot: 'blue' | 'green', port
   if (o.env) args.push('--env', o.env);
   for (const v of o.variants ?? []) args.push('--variant', v);
   if (o.apiKeyEnv) args.push('--api-key-env', o.apiKeyEnv);
+  args.push(...extraArgs);
   const env = o.apiKeyEnv && o.apiKey !== undefined ? { ...process.env, [o.apiKeyEnv]: o.apiKey } : process.env;
   const child = spawn(command[0], args, { detached: true, stdio: ['ignore', fd, fd], env });
   closeSync(fd);
@@ -209,7 +251,7 @@ async function startInstance(o: DeployLocalOptions, slot: 'blue' | 'green', port
   }
 }
 
-function readListening(logFile: string): { url: string; flow?: string } | undefined {
+export function readListening(logFile: string): { url: string; flow?: string } | undefined {
   const text = readFileSync(logFile, 'utf8');
   for (const line of text.split('\n')) {
     if (!line.includes('"listening"')) continue;
@@ -234,15 +276,21 @@ async function healthy(url: string): Promise<boolean> {
 }
 
 /** SIGTERM (the server drains in-flight requests), SIGKILL after 30 s. */
-async function stopInstance(i: LocalInstance): Promise<void> {
+export async function stopInstance(i: LocalInstance): Promise<void> {
   if (!isOurServer(i)) return;
-  process.kill(i.pid, 'SIGTERM');
-  const deadline = Date.now() + 30_000;
-  while (isAlive(i.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (isAlive(i.pid)) process.kill(i.pid, 'SIGKILL');
+  await stopProcess(i.pid, 'serve');
 }
 
-function isAlive(pid: number): boolean {
+/** SIGTERM, SIGKILL after 30 s, to a process of ours running the command `word` (see isOurProcess). */
+export async function stopProcess(pid: number, word: string): Promise<void> {
+  if (!isOurProcess(pid, word)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -256,13 +304,17 @@ function isAlive(pid: number): boolean {
  * long ago may now belong to an unrelated process, which a stop must never signal.
  */
 function isOurServer(i: LocalInstance): boolean {
-  if (!isAlive(i.pid)) return false;
+  return isOurProcess(i.pid, 'serve') && isOurProcess(i.pid, 'flow');
+}
+
+/** Alive and (where /proc tells) running a command line with the argument `word`. */
+export function isOurProcess(pid: number, word: string): boolean {
+  if (!isAlive(pid)) return false;
   let cmdline: string;
   try {
-    cmdline = readFileSync(`/proc/${i.pid}/cmdline`, 'utf8');
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
     return true; // no /proc (macOS, Windows): the PID is all there is
   }
-  const args = cmdline.split('\0');
-  return args.includes('flow') && args.includes('serve');
+  return cmdline.split('\0').includes(word);
 }

@@ -31,7 +31,25 @@ export interface LocalDeploymentState {
   live: LocalInstance;
   /** The instance the live one replaced (already stopped), for the record. */
   previous?: LocalInstance;
+  /**
+   * With a traffic split (a deploy rolled out in stages): the loopback proxy in front of the colours, whose URL
+   * is the deployment's stable endpoint, and what it routes where.
+   */
+  split?: LocalSplit;
+  /** During a staged rollout: the new colour, serving its share of the split beside `live`. */
+  canary?: LocalInstance;
+  /** The split's weights (colour → percent) as last written. */
+  traffic?: Record<string, number>;
   updatedAt: string;
+}
+
+/** The traffic split process of a local deployment. */
+export interface LocalSplit {
+  pid: number;
+  port: number;
+  url: string;
+  routesFile: string;
+  logFile: string;
 }
 
 export function deploymentName(experiment: string, env: string | undefined): string {

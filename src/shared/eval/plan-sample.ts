@@ -85,7 +85,16 @@ function spread(
 ): { sd: number; basis: string; current?: SamplePlan['current']; clustered?: boolean } {
   if (source.kind === 'sd') return { sd: source.sd, basis: `a per-line standard deviation of ${source.sd}` };
   if (source.kind === 'rate') {
-    if (!source.paired) return { sd: bernoulliSd(source.rate), basis: `a pass rate of ${source.rate}` };
+    // The rate the difference leads to: the way given when it stays a rate, else the other way (two-sided).
+    const moved = [source.rate + input.difference, source.rate - input.difference].find((x) => x >= 0 && x <= 1);
+    if (moved === undefined)
+      throw ConfigError.at(
+        { file: 'option --difference' },
+        `found ${input.difference}, expected a difference a pass rate of ${source.rate} can move by (at most ${round(Math.max(source.rate, 1 - source.rate))})`,
+      );
+    // A rate at or near 0 or 1 has almost no spread itself; the rate it moves to has more, and sets the lines.
+    if (!source.paired)
+      return { sd: Math.max(bernoulliSd(source.rate), bernoulliSd(moved)), basis: `a pass rate of ${source.rate}` };
     const other = Math.min(1, Math.max(0, source.rate + input.difference));
     return {
       sd: pairedBernoulliSd(source.rate, other, source.paired.correlation),

@@ -81,8 +81,14 @@ export interface CompareOptions {
 
 export const DEFAULT_MIN_REQUESTS = 30;
 
-/** `0.05` or `latency=0.1,error_rate=0.01,0.05` (a bare number is the default for the others). */
-export function parseMargins(text: string, option = '--margin'): Margins {
+/** The figures a margin may be given for by name (judge columns besides). */
+const MARGIN_FIGURES = ['latency', 'error_rate', 'feedback', 'rating'];
+
+/**
+ * `0.05` or `latency=0.1,error_rate=0.01,0.05` (a bare number is the default for the others). A name that is
+ * no figure (a typo) is an error: its margin would silently be the default.
+ */
+export function parseMargins(text: string, option = '--margin', judges: readonly string[] = []): Margins {
   const out: Margins = { default: DEFAULT_MARGIN, byMetric: {} };
   for (const part of text
     .split(',')
@@ -94,6 +100,12 @@ export function parseMargins(text: string, option = '--margin'): Margins {
       throw ConfigError.at(
         { file: option },
         `found ${JSON.stringify(part)}; expected a margin ≥ 0 (0.05) or metric=margin pairs (latency=0.1,error_rate=0.01)`,
+      );
+    const known = [...MARGIN_FIGURES, ...judges];
+    if (name !== undefined && !known.includes(name))
+      throw ConfigError.at(
+        { file: option },
+        `found ${JSON.stringify(name)}; expected a margin for one of: ${known.join(', ')} (a --judge column besides)`,
       );
     if (name === undefined) out.default = n;
     else out.byMetric[name] = n;

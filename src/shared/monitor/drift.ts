@@ -3,15 +3,16 @@
  * results.json (`--baseline`), on what needs no reference answer: latency (Mann–Whitney, Hodges–Lehmann shift),
  * tokens per request and the reference-free judge or safety scores logged with each request (Welch t), and the
  * failure rate (two proportions). Each with its interval; a figure drifted when its interval excludes 0.
- * Judge scores are not computed here: they are read from the logged output columns named with `--judge`, matched
- * to the baseline metric (or evaluator) of that name.
+ * Scores come either from logged output columns named with `--judge`, matched to the baseline metric (or
+ * evaluator) of that name, or from the use case's reference-free evaluators run on a sample of the requests
+ * (evaluate-sample.ts), matched to the baseline's scores under the same `<evaluator>.<output>` key.
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { mannWhitneyU, twoProportionTest, welchTTest, type UnpairedResult } from '../eval/stats/unpaired.js';
 import type { Results } from '../results/model.js';
-import type { JudgedSample } from './judges.js';
+import type { EvaluatedSample } from './evaluate-sample.js';
 import { isError, type MonitorData } from './records.js';
 
 export interface DriftFigure {
@@ -63,8 +64,8 @@ export function computeDrift(
   o: {
     judges?: readonly string[];
     alpha?: number;
-    /** Judges run on a sample of the requests (judges.ts), compared with the baseline's scores of that evaluator. */
-    judged?: readonly JudgedSample[];
+    /** Evaluators run on a sample of the requests, compared with the baseline's scores of the same key. */
+    evaluated?: readonly EvaluatedSample[];
     skipped?: readonly { figure: string; reason: string }[];
   } = {},
 ): DriftResult {
@@ -157,23 +158,28 @@ export function computeDrift(
         reason: `fewer than 2 scores on a side (logged column outputs.${judge}, baseline ${metric.scoreKey})`,
       });
   }
-  for (const j of o.judged ?? []) {
-    const metric = base.metrics.find((m) => m.evaluator === j.evaluator && m.scoreKey);
-    const baseScores = metric
-      ? base.lines.map((l) => l.scores?.[metric.scoreKey!]).filter((v): v is number => typeof v === 'number')
-      : [];
-    const figure = `${j.evaluator} (judged on ${j.scores.length} sampled request(s)${j.failed ? `, ${j.failed} failed` : ''})`;
-    if (j.scores.length >= 2 && baseScores.length >= 2)
+  const columnsOf = new Map<string, number>();
+  for (const e of o.evaluated ?? []) columnsOf.set(e.evaluator, (columnsOf.get(e.evaluator) ?? 0) + 1);
+  for (const e of o.evaluated ?? []) {
+    const baseScores = base.lines
+      .map((l) => l.scores?.[e.scoreKey])
+      .filter((v): v is number | boolean => typeof v === 'number' || typeof v === 'boolean')
+      .map(Number);
+    // An evaluator with one score column is named by itself; with several, by the column.
+    const name = columnsOf.get(e.evaluator) === 1 ? e.evaluator : e.scoreKey;
+    const figure = `${name} (judged on ${e.scores.length} sampled request(s)${e.failed ? `, ${e.failed} failed` : ''})`;
+    if (e.scores.length >= 2 && baseScores.length >= 2)
       planned.push({
         figure,
-        run: (level) => fig(figure, welchTTest(j.scores, baseScores, { level }), j.scores, baseScores, meanOf),
+        run: (level) => fig(figure, welchTTest(e.scores, baseScores, { level }), e.scores, baseScores, meanOf),
       });
     else
       skipped.push({
-        figure: j.evaluator,
-        reason: metric
-          ? 'fewer than 2 scores on a side'
-          : `the baseline has no per-line scores of evaluator "${j.evaluator}"`,
+        figure: name,
+        reason:
+          baseScores.length < 2
+            ? `the baseline has ${baseScores.length ? 'fewer than 2' : 'no'} per-line scores under ${e.scoreKey}`
+            : `fewer than 2 scores of the sampled requests (${e.failed} failed)`,
       });
   }
   const level = 1 - (o.alpha ?? 0.05) / Math.max(1, planned.length);

@@ -7,11 +7,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
-import type { Connection } from '../config/connections.js';
-import type { Evaluator } from '../config/types.js';
-import type { LlmServiceOptions } from '../engine/index.js';
+import type { UseCase } from '../config/types.js';
+import { LlmService, type LlmServiceOptions } from '../engine/index.js';
 import { computeDrift, readBaseline, type DriftResult } from './drift.js';
-import { judgeSample, sampleRequests } from './judges.js';
+import { evaluateSample } from './evaluate-sample.js';
+import { sampleRequests } from './judges.js';
 import { isError } from './records.js';
 import { compareDeployments, type CompareOptions, type CompareResult } from './compare.js';
 import { parseDuration, parseInstant, readMonitorData, withinWindow } from './read.js';
@@ -43,12 +43,15 @@ export interface MonitorOptions {
   baseline?: string;
   /** Logged output columns holding judge or safety scores (compared and checked for drift). */
   judges?: readonly string[];
-  /** With `baseline`: run the use case's reference-free judges on a sample of the window's answered requests. */
+  /**
+   * With `baseline`: run every reference-free evaluator of the use case (judges, safety, the user's own) on a
+   * sample of the window's answered requests.
+   */
   judgeSample?: {
-    evaluators: readonly Evaluator[];
-    connections: readonly Connection[];
+    useCase: UseCase;
     size: number;
-    llm?: LlmServiceOptions;
+    llm?: LlmService | LlmServiceOptions;
+    python?: string;
   };
 }
 
@@ -113,16 +116,24 @@ export async function buildMonitorReport(o: MonitorOptions): Promise<MonitorRepo
   let drift: DriftResult | undefined;
   if (o.baseline) {
     readBaseline(o.baseline); // a bad baseline is refused before any judge is called
-    const sampled = o.judgeSample
-      ? await judgeSample({
-          ...o.judgeSample,
+    const j = o.judgeSample;
+    const sampled = j
+      ? await evaluateSample({
+          useCase: j.useCase,
+          llm: j.llm instanceof LlmService ? j.llm : new LlmService(j.llm ?? {}),
+          python: j.python ?? j.useCase.execution.python,
+          concurrency: j.useCase.execution.concurrency,
           requests: sampleRequests(
             data.requests.filter((r) => !isError(r)),
-            o.judgeSample.size,
+            j.size,
           ),
         })
       : undefined;
-    drift = computeDrift(data, o.baseline, { judges: o.judges, judged: sampled?.judged, skipped: sampled?.skipped });
+    drift = computeDrift(data, o.baseline, {
+      judges: o.judges,
+      evaluated: sampled?.evaluated,
+      skipped: sampled?.skipped,
+    });
   }
   return {
     generatedAt: new Date(now).toISOString(),

@@ -161,6 +161,17 @@ export class LineTable {
   /** One evaluation output of a line that exists in the run it scored (missing lines are ignored). */
   addScore(run: RunLines, evaluator: string, output: string, lineNumber: number, raw: unknown): void {
     if (!run.has(lineNumber)) return;
+    // Python evaluators often return a line's figures in one dict ({exact_match: 1, partial_match: 0}) and
+    // aggregate them with log_metric: each number or boolean of it is a score column of its own, so the
+    // aggregated metric finds the per-line column it averages (and gets its interval and comparisons).
+    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw))
+      for (const [field, value] of Object.entries(raw))
+        if (typeof value === 'number' || typeof value === 'boolean')
+          this.addColumnScore(run, evaluator, `${output}.${field}`, lineNumber, value);
+    this.addColumnScore(run, evaluator, output, lineNumber, raw);
+  }
+
+  private addColumnScore(run: RunLines, evaluator: string, output: string, lineNumber: number, raw: unknown): void {
     const key = `${evaluator}.${output}`;
     let column = this.columnKinds.get(key);
     if (!column) this.columnKinds.set(key, (column = { evaluator, kind: new ColumnKind() }));

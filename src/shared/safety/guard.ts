@@ -12,6 +12,7 @@
  *     "refusal": "Sorry, I can't help with that.", "refusal_output": "answer",
  *     "content_safety_endpoint": "https://<resource>.cognitiveservices.azure.com", "content_safety_key_env": "CS_KEY" }
  */
+import { closest } from '../config/schema-check.js';
 import { ConfigError } from '../errors.js';
 import { contentSafetySettings, createContentSafety, type ContentSafety } from './content-safety.js';
 import { checkHeuristics, type AttackKind } from './injection.js';
@@ -54,6 +55,16 @@ export function parseGuardConfig(raw: unknown, where: string): GuardConfig & Rec
   const o = raw as Record<string, unknown>;
   const request = (o.request ?? {}) as Record<string, unknown>;
   const response = (o.response ?? {}) as Record<string, unknown>;
+  // A misspelt key would silently turn its check off: the server would run unguarded.
+  for (const [prefix, object, known] of guardKeys(o, request, response))
+    for (const key of Object.keys(object))
+      if (!known.includes(key)) {
+        const guess = closest(key, known);
+        throw ConfigError.at(
+          { file: where },
+          `${prefix}${key}: unknown key, expected ${guess ? `"${guess}"` : `one of: ${known.join(', ')}`}`,
+        );
+      }
   for (const k of ['prompt_injection', 'jailbreak'])
     if (request[k] !== undefined && typeof request[k] !== 'boolean')
       throw fail(`request.${k}`, request[k], 'true or false');
@@ -81,6 +92,19 @@ export function parseGuardConfig(raw: unknown, where: string): GuardConfig & Rec
     config.refusal_output = o.refusal_output;
   }
   return config;
+}
+
+function guardKeys(
+  o: Record<string, unknown>,
+  request: Record<string, unknown>,
+  response: Record<string, unknown>,
+): [string, Record<string, unknown>, string[]][] {
+  const top = ['request', 'response', 'refusal', 'refusal_output', 'content_safety_endpoint', 'content_safety_key_env'];
+  return [
+    ['', o, top],
+    ['request.', request, ['prompt_injection', 'jailbreak']],
+    ['response.', response, ['pii', 'content_safety']],
+  ];
 }
 
 export async function createGuard(config: GuardConfig & Record<string, unknown>, where = 'guards'): Promise<Guard> {

@@ -8,6 +8,7 @@
 import type { OpenRedaction } from '@openredaction/core';
 import { ConfigError } from '../errors.js';
 import { ALL_PII_KINDS, PII_KINDS, type PiiKind } from './pii-kinds.js';
+import { supplementPatterns } from './pii-patterns.js';
 
 export { PII_KINDS, ALL_PII_KINDS, type PiiKind } from './pii-kinds.js';
 
@@ -43,15 +44,22 @@ export function createRedactor(kinds: readonly PiiKind[] = ALL_PII_KINDS): Redac
   // Names are left out: the library finds them by capitalisation, which flags ordinary prose.
   let loading: Promise<OpenRedaction> | undefined;
   const detector = () =>
-    (loading ??= import('@openredaction/core').then(
-      (m) =>
-        new m.OpenRedaction({
-          patterns: [...kindOf.keys()],
-          customPatterns: [groupedIban(m.validateIBAN)],
-          includeNames: false,
-          enableContextAnalysis: false,
-        }),
-    ));
+    (loading ??= import('@openredaction/core').then((m) => {
+      // Our supplements (new formats, stricter versions of over-matching library patterns) take the place of
+      // the library's pattern of the same type.
+      const extra = [groupedIban(m.validateIBAN), ...supplementPatterns(m)].filter((p) => kindOf.has(p.type));
+      const ours = new Set(extra.map((p) => p.type));
+      return new m.OpenRedaction({
+        patterns: [...kindOf.keys()].filter((t) => !ours.has(t)),
+        customPatterns: extra,
+        includeNames: false,
+        enableContextAnalysis: false,
+        // Its false-positive rules look for words such as "on", "after" or "v" anywhere near a phone number
+        // (even inside "only" or "visit"), so "call me on +44 20 7946 0958" was dropped as a date; our
+        // supplements tell ids, dates and versions from phone numbers by their shape instead.
+        enableFalsePositiveFilter: false,
+      });
+    }));
   // An empty or digit-and-letter-free string holds no PII: skip the detector's per-call cost.
   const worthScanning = (text: string) => /[\p{L}\p{N}]/u.test(text) && kinds.length > 0;
 

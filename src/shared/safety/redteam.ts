@@ -50,6 +50,14 @@ const emptyOf = (type: string | undefined): unknown =>
           ? false
           : '';
 
+function fitsType(value: unknown, type: string | undefined): boolean {
+  if (type === 'list') return Array.isArray(value);
+  if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (type === 'int' || type === 'double') return typeof value === 'number';
+  if (type === 'bool') return typeof value === 'boolean';
+  return true;
+}
+
 export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): RedteamPlan {
   const flow = useCase.flow.model;
   const categories = (options.categories?.length ? options.categories : ATTACK_CATEGORIES) as string[];
@@ -60,24 +68,36 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
       `found ${unknown.join(', ')}, expected some of: ${ATTACK_CATEGORIES.join(', ')}`,
     );
   const defs = Object.values(flow.inputs);
-  const text = defs.filter((d) => (d.type ?? 'string') === 'string' && !d.isChatInput).map((d) => d.name);
+  // The chat input (is_chat_input: the user's question) is where attacks come from; only chat history is left out.
+  const text = defs.filter((d) => (d.type ?? 'string') === 'string' && !d.isChatHistory).map((d) => d.name);
   const attacked = options.inputs?.length ? [...options.inputs] : text;
-  const notText = attacked.filter((n) => !text.includes(n));
+  // A flex flow may declare no inputs: they are its Python signature's, so the ones named are taken as given.
+  const signatureOnly = flow.kind === 'flex' && defs.length === 0;
+  const notText = signatureOnly ? [] : attacked.filter((n) => !text.includes(n));
   if (notText.length || attacked.length === 0)
     throw ConfigError.at(
       { file: options.inputs?.length ? '--inputs' : useCase.flow.file },
       notText.length
         ? `found ${notText.join(', ')}, expected text inputs of the flow: ${text.join(', ') || '(none)'}`
-        : 'the flow has no text input to put an attack in',
+        : signatureOnly
+          ? 'the flow declares no inputs (they are its Python signature): name the text inputs to attack with --inputs'
+          : 'the flow has no text input to put an attack in',
     );
   const outputs = Object.keys(flow.outputs);
-  const output = options.output ?? outputs[0];
-  if (!output || !outputs.includes(output))
+  // A flex flow may leave its outputs undeclared (the template's function flow returns a TypedDict): they are
+  // known only when it runs, and a bare return value is recorded as `output`.
+  const undeclared = flow.kind === 'flex' && outputs.length === 0;
+  const output = options.output ?? (undeclared ? 'output' : outputs[0]);
+  if (!undeclared && (!output || !outputs.includes(output)))
     throw ConfigError.at(
       { file: options.output ? '--output' : useCase.flow.file },
       `found ${JSON.stringify(output ?? null)}, expected an output of the flow: ${outputs.join(', ') || '(none)'}`,
     );
-  const base = Object.fromEntries(defs.map((d) => [d.name, d.hasDefault ? d.default : emptyOf(d.type)]));
+  // A default that does not fit its type (the template's `chat_history: {type: list, default: ''}`) would fail
+  // every line on the input check: the type's empty value stands in for it.
+  const base = Object.fromEntries(
+    defs.map((d) => [d.name, d.hasDefault && fitsType(d.default, d.type) ? d.default : emptyOf(d.type)]),
+  );
   const rows: RedteamRow[] = [];
   for (const seed of ATTACK_SEEDS.filter((s) => categories.includes(s.category)))
     for (const input of attacked) {
@@ -90,8 +110,11 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
   return { flow: useCase.flow.path, attacked, output, seedsVersion: SEEDS_VERSION, rows, byCategory };
 }
 
-/** Blocks of the user's experiment replaced by the red-team experiment's own. */
-const replaced = ['datasets', 'evaluators', 'gates', 'baseline', 'reports', 'name', 'flow'];
+/**
+ * Blocks of the user's experiment replaced by the red-team experiment's own. `repeat` goes too: each attack runs
+ * once, as the plan counts it, since the summary's Wilson intervals take every line as an independent attack.
+ */
+const replaced = ['datasets', 'evaluators', 'gates', 'baseline', 'reports', 'name', 'flow', 'repeat'];
 
 /**
  * Writes the attacks (data.jsonl) and the derived experiment (experiment.yaml, and the env overlay without the
@@ -116,7 +139,8 @@ export function writeRedteamExperiment(useCase: UseCase, plan: RedteamPlan, dir:
   );
   const base = parse(readFileSync(useCase.configFile, 'utf8')) as Record<string, unknown>;
   for (const k of replaced) delete base[k];
-  const mappings = Object.fromEntries(Object.keys(useCase.flow.model.inputs).map((n) => [n, `\${data.${n}}`]));
+  const inputs = new Set([...Object.keys(useCase.flow.model.inputs), ...plan.attacked]);
+  const mappings = Object.fromEntries([...inputs].map((n) => [n, `\${data.${n}}`]));
   const prediction = `\${run.outputs.${plan.output}}`;
   const experiment = {
     name: `${useCase.name}-redteam`,

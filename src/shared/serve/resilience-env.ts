@@ -79,3 +79,22 @@ export function degradeFromEnv(env: Record<string, string | undefined> = process
     retryAfterSeconds: positive(env, 'LLMOPS_SERVE_RETRY_AFTER', true),
   };
 }
+
+/**
+ * The answers given instead of the flow's (the fallback, the guards' refusal output) must use the flow's own
+ * output names: a misspelt one would send clients an answer without the field they read. Flows that declare
+ * no outputs (flex flows typed by their code) are not checked.
+ */
+export function checkStandInOutputs(
+  outputs: readonly string[],
+  fallback: Record<string, unknown> | undefined,
+  refusalOutput: string | undefined,
+): void {
+  if (outputs.length === 0) return;
+  const expected = `expected outputs of the flow: ${outputs.join(', ')}`;
+  const unknown = Object.keys(fallback ?? {}).filter((k) => !outputs.includes(k));
+  if (unknown.length)
+    throw ConfigError.at({ file: 'LLMOPS_SERVE_FALLBACK' }, `found ${unknown.join(', ')}, ${expected}`);
+  if (refusalOutput !== undefined && !outputs.includes(refusalOutput))
+    throw ConfigError.at({ file: 'guards' }, `refusal_output: found ${JSON.stringify(refusalOutput)}, ${expected}`);
+}

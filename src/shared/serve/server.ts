@@ -14,6 +14,7 @@ import type { Guard, GuardEvent } from '../safety/guard.js';
 import { cacheDirectives, ServeCache, type ServeCacheOptions } from './cache.js';
 import { degradeReason, newDegradeCounters, type DegradeOptions } from './degrade.js';
 import { ServerMetrics } from './metrics.js';
+import { checkStandInOutputs } from './resilience-env.js';
 import { telemetry, type RequestTrace } from '../telemetry/hooks.js';
 import { failureKind, parseFeedback } from './feedback.js';
 import { openRequestLog, type RequestLogOptions } from './request-log.js';
@@ -83,6 +84,16 @@ export function serverVersion(): string {
 /** Prepares the flow (ConfigError if it cannot run) and listens. */
 export async function startFlowServer(options: FlowServerOptions): Promise<FlowServer> {
   const runner = await createServeRunner(options);
+  try {
+    checkStandInOutputs(
+      Object.keys(runner.flow.outputs),
+      options.degrade?.fallback,
+      options.guard?.config.refusal_output,
+    );
+  } catch (e) {
+    await runner.close();
+    throw e;
+  }
   const cache = options.cache ? ServeCache.open(options.cache) : undefined;
   await cache?.ready();
   const metrics = new ServerMetrics();

@@ -447,12 +447,12 @@ async function failedLinesError(
     for await (const rec of new RunStore(store).lines(run.runId)) {
       if (rec.status !== 'Failed') continue;
       const message = rec.error?.message ?? 'failed';
-      if (shown < 10)
-        host.error(
-          `line ${rec.line_number} of ${run.dataset} failed: ${message}`,
-          dataLine(run.dataFile, rec.line_number),
-        );
-      if (shown < 20) failures.push(`  line ${rec.line_number}: ${message}`);
+      // With repeat: K a record's line number counts repetitions; the data line is its source line.
+      const sourceLine = rec.source_line ?? rec.line_number;
+      const which =
+        rec.repetition !== undefined ? `line ${sourceLine} (repetition ${rec.repetition + 1})` : `line ${sourceLine}`;
+      if (shown < 10) host.error(`${which} of ${run.dataset} failed: ${message}`, dataLine(run.dataFile, sourceLine));
+      if (shown < 20) failures.push(`  ${which}: ${message}`);
       shown++;
     }
   }

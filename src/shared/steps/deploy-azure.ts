@@ -16,6 +16,7 @@ import {
   publishRollout,
   trafficSteps,
   promotionChecks,
+  useCaseVariables,
 } from './deploy-remote.js';
 
 const AZURE_TARGETS = { 'azure-managed': 'azure_managed_endpoint', 'azure-kubernetes': 'kubernetes_endpoint' } as const;
@@ -78,7 +79,7 @@ export async function deployAzure(
     init: useCase.flow.init,
     variants,
     connections: useCase.connections,
-    envYaml: useCase.environmentVariables,
+    envYaml: useCaseVariables(useCase),
     secrets: useCase.secrets,
     image: inputs.image,
     smoke: suiteForUseCase(useCase, inputs.tests),

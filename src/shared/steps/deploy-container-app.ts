@@ -17,6 +17,7 @@ import {
   publishRollout,
   trafficSteps,
   promotionChecks,
+  useCaseVariables,
 } from './deploy-remote.js';
 
 export async function deployContainerApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
@@ -72,7 +73,7 @@ export async function deployContainerApp(inputs: DeployInputs, host: Host): Prom
     name,
     init: useCase.flow.init,
     connections: useCase.connections,
-    envYaml: useCase.environmentVariables,
+    envYaml: useCaseVariables(useCase),
     secrets: useCase.secrets,
     image,
     smoke: suiteForUseCase(useCase, inputs.tests),

@@ -17,6 +17,7 @@ import {
   publishRollout,
   trafficSteps,
   promotionChecks,
+  useCaseVariables,
 } from './deploy-remote.js';
 
 export function kubernetesEntryOf(useCase: UseCase): KubernetesEntry {
@@ -61,7 +62,7 @@ export async function deployKubernetes(inputs: DeployInputs, host: Host): Promis
     image,
     connections: useCase.connections,
     init: useCase.flow.init,
-    envYaml: useCase.environmentVariables,
+    envYaml: useCaseVariables(useCase),
     secrets: useCase.secrets,
     smoke: suiteForUseCase(useCase, inputs.tests),
     steps,

@@ -10,6 +10,7 @@ import type { RolloutCheck, RolloutResult, TrafficMap } from '../deploy/rollout.
 import { parseMargins } from '../monitor/compare.js';
 import { promoteWhenCheck } from '../monitor/promote.js';
 import { ConfigError, GateFailed, ServiceError } from '../errors.js';
+import { REDACT_PII_ENV } from '../safety/redact-everywhere.js';
 import type { Host } from '../host/host.js';
 import type { DeployInputs, DeployOutputs } from './deploy.js';
 
@@ -25,6 +26,16 @@ export function checkRemoteInputs(inputs: DeployInputs, target: string, listedWh
     );
   if (inputs.dryRun && inputs.rollback)
     throw ConfigError.at({ file: 'input "rollback"' }, 'found both dry-run and rollback; expected one of them');
+}
+
+/**
+ * The variables a deployment takes from its use case: env.yaml's, and the kinds of its `redaction:` block as
+ * LLMOPS_REDACT_PII, so the served flow redacts its logs, request log and telemetry as the use case's CI runs do
+ * (an ENVIRONMENT_VARIABLES entry of the target's config still overrides both).
+ */
+export function useCaseVariables(useCase: UseCase): Record<string, string> | undefined {
+  if (!useCase.redaction) return useCase.environmentVariables;
+  return { [REDACT_PII_ENV]: useCase.redaction.kinds.join(','), ...useCase.environmentVariables };
 }
 
 /**

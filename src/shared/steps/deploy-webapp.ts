@@ -18,6 +18,7 @@ import {
   publishRollout,
   trafficSteps,
   promotionChecks,
+  useCaseVariables,
 } from './deploy-remote.js';
 
 export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
@@ -64,7 +65,7 @@ export async function deployWebApp(inputs: DeployInputs, host: Host): Promise<De
     init: useCase.flow.init,
     variants: variantList(inputs.variant),
     connections: useCase.connections,
-    envYaml: useCase.environmentVariables,
+    envYaml: useCaseVariables(useCase),
     secrets: useCase.secrets,
     image: inputs.image,
     packageRoot: process.env.LLMOPS_CLI ? path.resolve(path.dirname(process.env.LLMOPS_CLI), '..') : undefined,

@@ -7,6 +7,8 @@
 import { loadUseCase } from '../config/use-case.js';
 import { deployLocal, deploymentName, smokeMarkdown, stopLocalDeployment, suiteForUseCase } from '../deploy/index.js';
 import { listLocalDeployments, type LocalDeploymentListing } from '../deploy/local.js';
+import { readState } from '../deploy/state.js';
+import { deployLocalInStages } from './deploy-local-staged.js';
 import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { useCaseInputs } from './common-inputs.js';
@@ -86,7 +88,8 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     {
       name: 'port',
       type: 'integer',
-      description: 'Preferred port of the local server (default: any free port; the live URL is the endpoint output).',
+      description:
+        'Preferred port of the local server, or of its traffic split when it has one (default: any free port; the live URL is the endpoint output).',
     },
     {
       name: 'state-dir',
@@ -148,7 +151,7 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       type: 'string',
       default: '10,50',
       description:
-        "Targets other than local: the new version's traffic share at each stage before the final one (CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION), comma-separated.",
+        "The new version's traffic share at each stage before the final one (CURRENT_DEPLOYMENT_TRAFFIC_ALLOCATION), comma-separated (local: with a traffic split, see promote-when).",
     },
     {
       name: 'keep',
@@ -173,13 +176,13 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       name: 'promote-when',
       type: 'string',
       description:
-        'Targets other than local: at each traffic stage, compare the new version with the prior one on the requests each answered during the stage (llmops monitor --compare) and go on only when it is better or not-worse; else roll back. Needs promote-log.',
+        'At each traffic stage, compare the new version with the prior one on the requests each answered during the stage (llmops monitor --compare) and go on only when it is better or not-worse; else roll back. Other targets need promote-log; local puts blue and green behind a loopback traffic split (its URL the endpoint from then on) and reads the request logs they write.',
     },
     {
       name: 'promote-log',
       type: 'string',
       description:
-        "With promote-when: request logs (files or folders, comma-separated) the versions write, each line naming the version that answered as the rollout names it (LLMOPS_DEPLOYMENT; azure-*: set to the deployment's name).",
+        "With promote-when: request logs (files or folders, comma-separated) the versions write, each line naming the version that answered as the rollout names it (LLMOPS_DEPLOYMENT; azure-*: set to the deployment's name; local: default the two colours' own logs).",
     },
     {
       name: 'promote-margin',
@@ -235,7 +238,8 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
     },
     {
       name: 'traffic',
-      description: 'Targets other than local: JSON traffic map after the step (version → percent).',
+      description:
+        "JSON traffic map after the step (version → percent); local: the traffic split's weights (colour → percent), empty without a split.",
     },
   ],
   async run(inputs, host) {
@@ -280,20 +284,29 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       );
     if (apiKey) host.mask(apiKey);
     const variants = variantList(inputs.variant);
+    // What a plain local deployment and a staged one (behind a traffic split) both take.
+    const local = {
+      name,
+      stateDir: inputs.stateDir,
+      config: inputs.config,
+      env: useCase.envName,
+      variants,
+      port: inputs.port,
+      smoke,
+      apiKeyEnv: inputs.apiKeyEnv,
+      apiKey,
+      log: (l: string) => host.info(l),
+    };
+    if (inputs.promoteWhen?.trim() || readState(inputs.stateDir, name)?.split) {
+      const staged = await deployLocalInStages(inputs, host, local);
+      const out = publish(host, staged.endpoint, name, listLocalDeployments(inputs.stateDir));
+      // publish leaves traffic empty (a plain local deployment has none); a split's weights are its traffic.
+      host.setOutput('traffic', JSON.stringify(staged.traffic));
+      return { ...out, traffic: JSON.stringify(staged.traffic) };
+    }
     let result;
     try {
-      result = await deployLocal({
-        name,
-        stateDir: inputs.stateDir,
-        config: inputs.config,
-        env: useCase.envName,
-        variants,
-        port: inputs.port,
-        smoke,
-        apiKeyEnv: inputs.apiKeyEnv,
-        apiKey,
-        log: (l) => host.info(l),
-      });
+      result = await deployLocal(local);
     } catch (e) {
       const r = (e as { smoke?: Parameters<typeof smokeMarkdown>[0] }).smoke;
       if (r) await host.appendSummary(`## Deploy ${name} (local): new deployment rejected\n\n${smokeMarkdown(r)}`);
@@ -337,10 +350,16 @@ function publish(
 async function listDeployments(stateDir: string, host: Host): Promise<DeployOutputs> {
   const deployments = listLocalDeployments(stateDir);
   if (deployments.length === 0) host.info(`no local deployments recorded under ${stateDir}`);
+  // A deployment with a traffic split: each colour serving, with its share.
+  const colours = (d: LocalDeploymentListing) =>
+    d.colours?.map((c) => `${c.slot} ${c.weight}% pid ${c.pid}${c.status === 'running' ? '' : ' stopped'}`).join(', ');
   for (const d of deployments)
-    host.info(`${d.name}  ${d.status}  ${d.endpoint}  pid ${d.pid} (${d.slot})  since ${d.startedAt}`);
+    host.info(
+      `${d.name}  ${d.status}  ${d.endpoint}  ${d.colours ? `split: ${colours(d)}` : `pid ${d.pid} (${d.slot})`}  since ${d.startedAt}`,
+    );
   const rows = deployments.map(
-    (d) => `| ${d.name} | ${d.status} | \`${d.endpoint}\` | ${d.pid} | ${d.slot} | ${d.startedAt} |`,
+    (d) =>
+      `| ${d.name} | ${d.status} | \`${d.endpoint}\` | ${d.pid} | ${d.colours ? colours(d) : d.slot} | ${d.startedAt} |`,
   );
   await host.appendSummary(
     `## Local deployments (${stateDir})\n\n${rows.length ? `| name | status | endpoint | pid | slot | since |\n|---|---|---|---:|---|---|\n${rows.join('\n')}\n` : 'None.\n'}`,
