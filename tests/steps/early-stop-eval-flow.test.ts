@@ -145,3 +145,26 @@ test('a logged metric that is not the mean of line_score gets a warning from eva
     ),
   ]);
 }, 120_000);
+
+test('bulk-run refuses an early-stop gate it could not score before any line runs (exit 2 at the gate)', async () => {
+  const uc = makeUseCase({
+    ...llmNodeFlow(),
+    ...evaluationFlow('1 if correct else 0'),
+    ...data(40, () => false),
+    'experiment.yaml': experiment('  - {metric: accuracy, evaluator: web_eval, min: 0.8, early_stop: true}\n'),
+  });
+  try {
+    const before = server.stats().requests;
+    const run = bulkRunStep.run(
+      { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), cacheMode: 'off' },
+      new MemoryHost(),
+    );
+    await expect(run).rejects.toThrow(ConfigError);
+    await expect(run).rejects.toThrow(
+      /experiment\.yaml:\d+:\d+: gates\[0\]\.early_stop: evaluation flow "web_eval" has no output "accuracy" to score each line by, expected line_score/,
+    );
+    expect(server.stats().requests).toBe(before);
+  } finally {
+    uc.cleanup();
+  }
+}, 60_000);

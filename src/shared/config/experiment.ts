@@ -283,7 +283,8 @@ export function checkExperiment(
       });
     }
     problems.push(...differenceGateProblems(g, i, at));
-    if (g.earlyStop) problems.push(...earlyStopProblems(g, i, parts.useCase, at));
+    // early_stop changes how bulk-run runs the lines: its problems block bulk-run too, not only the evaluation steps.
+    if (g.earlyStop) sinks.experiment.push(...earlyStopProblems(g, i, parts.useCase, at));
     else if (g.lineScore !== undefined)
       problems.push({
         ...at([...p, 'line_score'], 'key'),
