@@ -375,7 +375,7 @@ const cases: Case[] = [
         'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n    line_score: ok\n',
     },
     expected: [
-      'experiment.yaml:28:17: gates[0].line_score: found output "ok" of evaluation flow "accuracy" declared type string, expected a per-line number in [0, 1] or a boolean whose mean is "accuracy"',
+      'experiment.yaml:28:17: gates[0].line_score: found output "ok" of evaluation flow "accuracy" declared type string, expected a per-line number in [0, 1] or a boolean whose mean is "accuracy", or the value a correct line has: line_score: ok == <value> (e.g. ok == Correct)',
     ],
   },
   {

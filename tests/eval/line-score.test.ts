@@ -1,5 +1,5 @@
 /** The per-line score an early-stop gate reads from an evaluation flow's outputs (line_score). */
-import { lineScoreOf, lineScorePath } from '../../src/shared/eval/early-stop-run.js';
+import { lineScoreOf, lineScorePath, parseLineScore } from '../../src/shared/eval/early-stop-score.js';
 import type { Gate } from '../../src/shared/config/types.js';
 
 test('numbers in [0, 1] and booleans are scores; a dict output is read by output.key', () => {
@@ -26,4 +26,17 @@ test('the score is read from line_score, else from the output named like the met
   const gate = { metric: 'accuracy' } as Gate;
   expect(lineScorePath(gate)).toBe('accuracy');
   expect(lineScorePath({ ...gate, lineScore: 'grade.correct' })).toBe('grade.correct');
+});
+
+test('output == value scores a text or coded grade: 1 when the value is that one, else 0', () => {
+  expect(parseLineScore('grade == Correct')).toEqual({ path: 'grade', equals: 'Correct' });
+  expect(parseLineScore('grade=="Correct"')).toEqual({ path: 'grade', equals: 'Correct' });
+  expect(parseLineScore('grade.label')).toEqual({ path: 'grade.label' });
+  expect(lineScoreOf({ grade: 'Correct' }, 'grade == Correct')).toEqual({ score: 1 });
+  expect(lineScoreOf({ grade: 'Incorrect' }, 'grade == Correct')).toEqual({ score: 0 });
+  // The template's math evaluation: 1 correct, 0 wrong, -1 an exception; accuracy counts the 1s.
+  expect([1, 0, -1].map((v) => lineScoreOf({ score: v }, 'score == 1').score)).toEqual([1, 0, 0]);
+  expect(lineScoreOf({ grade: { label: 'A' } }, 'grade.label == A')).toEqual({ score: 1 });
+  expect(lineScoreOf({}, 'grade == Correct')).toEqual({});
+  expect(lineScoreOf({ grade: { label: 'A' } }, 'grade == A')).toEqual({ bad: true, found: { label: 'A' } });
 });

@@ -53,6 +53,8 @@ from promptflow import log_metric, tool
 def _score(g):
     if isinstance(g, dict):
         return 1 if g["correct"] else 0
+    if isinstance(g, str):
+        return 1 if g == "Correct" else 0
     return 1 if g in (1, True) else 0
 
 

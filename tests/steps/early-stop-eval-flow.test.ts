@@ -106,6 +106,22 @@ test('a clear failure read from a boolean inside a dict output (line_score: outp
   expect(r.markdown).toMatch(/decided after \d+ of 300 lines: web_eval\.accuracy ≥ 0\.8 upper bound 0\.\d+ &lt; 0\.8/);
 }, 120_000);
 
+test("a text grade counts through line_score: grade == Correct (the template's web_classification shape)", async () => {
+  const r = await lifecycle(
+    { ...evaluationFlow('"Correct" if correct else "Incorrect"'), ...data(300, (i) => i % 25 === 7) },
+    '  - {metric: accuracy, evaluator: web_eval, min: 0.8, early_stop: true, line_score: grade == Correct}\n',
+  );
+  const e = r.record.early_stop!;
+  expect(e).toMatchObject({ stopped: true, total: 300, gates: [{ decision: 'pass' }] });
+  expect(e.lines).toBeLessThan(150);
+  expect(r.requests).toBe(e.lines);
+  expect(r.gateError).toBeUndefined();
+  expect(r.results.gates[0]).toMatchObject({ status: 'passed', earlyStop: { stopped: true, lines: e.lines } });
+  expect(r.results.gates[0].earlyStop!.lower).toBeCloseTo(e.gates[0].lower, 12);
+  // The mean of the grades read this way is the accuracy the flow logged: no warning.
+  expect(r.host.lines.filter((l) => l.level === 'warning')).toEqual([]);
+}, 120_000);
+
 test('a per-line value that is not a score in [0, 1] stops bulk-run with exit 2 naming the gate, line and value', async () => {
   const uc = makeUseCase({
     ...llmNodeFlow(),

@@ -5,6 +5,7 @@
  */
 import { ALL_PII_KINDS, type PiiKind } from '../safety/pii-kinds.js';
 import { EARLY_STOP_SCORERS } from '../eval/builtin/bounded.js';
+import { parseLineScore } from '../eval/early-stop-score.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseAssetSource } from '../azure/asset-ref.js';
@@ -559,7 +560,8 @@ function earlyStopProblems(
 /**
  * An early-stop gate on an evaluation flow reads its per-line score from one of the flow's outputs (line_score,
  * else the output named like the metric); what is wrong with that, or undefined. A flow that declares no outputs
- * (a flex function) is taken at its word: its lines say so when they run.
+ * (a flex function) is taken at its word: its lines say so when they run. Declared types are loose in practice
+ * (the template declares string for 1/0/-1), so only a plain read of a string output is refused here.
  */
 function lineScoreProblem(g: Gate, evaluator: string, flow: FlowRef): string | undefined {
   const declared = 'outputs' in flow.model ? Object.keys(flow.model.outputs ?? {}) : [];
@@ -567,12 +569,14 @@ function lineScoreProblem(g: Gate, evaluator: string, flow: FlowRef): string | u
     return g.lineScore
       ? undefined
       : `evaluation flow "${evaluator}" declares no outputs, expected line_score: <output or output.key> beside early_stop naming the per-line value (a number in [0, 1] or a boolean) whose mean is "${g.metric}"`;
-  const path = g.lineScore ?? g.metric;
+  const { path, equals } = parseLineScore(g.lineScore ?? g.metric);
+  if (equals === '' || path === '')
+    return `found "${g.lineScore}", expected <output or output.key>, optionally followed by == <the value a correct line has>`;
   const output = declared.includes(path) ? path : path.split('.')[0];
   const type = (flow.model.outputs as Record<string, { type?: string }>)[output]?.type;
-  // A text grade ("Correct") has no mean: the per-line node has to give a number or a boolean.
-  if (output === path && type === 'string')
-    return `found output "${output}" of evaluation flow "${evaluator}" declared type string, expected a per-line number in [0, 1] or a boolean whose mean is "${g.metric}" (a text grade is not read as a score: have the per-line node return 1/0 or True/False, or a dict and name its key with line_score: output.key)`;
+  // A text grade ("Correct") has no mean: it needs the grade that counts as 1.
+  if (output === path && type === 'string' && equals === undefined)
+    return `found output "${output}" of evaluation flow "${evaluator}" declared type string, expected a per-line number in [0, 1] or a boolean whose mean is "${g.metric}", or the value a correct line has: line_score: ${output} == <value> (e.g. ${output} == Correct)`;
   if (declared.includes(output)) return undefined;
   return g.lineScore
     ? `found output "${output}", which evaluation flow "${evaluator}" does not have, expected one of its outputs: ${declared.join(', ')}`

@@ -27,6 +27,7 @@ import { EARLY_STOP_SCORERS } from './builtin/bounded.js';
 import { thresholdText } from './gates.js';
 import { scorers, type ScoredLine } from './builtin/scorers.js';
 import { DEFAULT_SEED } from './stats/random.js';
+import { lineScoreOf, lineScorePath, parseLineScore } from './early-stop-score.js';
 import { EarlyStop, type RuleStatus, type StopRule } from './stats/early-stop.js';
 
 /** The error rate of every early-stop confidence sequence: the 95% level of the report's other intervals. */
@@ -184,35 +185,10 @@ function flowLineScorer(
     if (v.bad)
       throw ConfigError.at(
         g.where ?? { file: 'experiment.yaml' },
-        `gate ${g.name}: evaluation flow "${g.evaluator.name}" gave line ${record.line_number} the ${path} ${JSON.stringify(v.found)}, expected a number in [0, 1] or a boolean per line to stop early on (its mean is the metric; a text grade is not read as a score): have the per-line node return 1/0 or True/False (or a dict, named with line_score: output.key), or gate without early_stop`,
+        `gate ${g.name}: evaluation flow "${g.evaluator.name}" gave line ${record.line_number} the ${path} ${JSON.stringify(v.found)}, expected a number in [0, 1] or a boolean per line to stop early on (its mean is the metric): name the value a correct line has with line_score: ${parseLineScore(path).path} == <value>, or have the per-line node return 1/0 or True/False`,
       );
     return v.score;
   };
-}
-
-/** The output a gate's per-line score is read from: line_score, else the metric (a built-in's score column). */
-export function lineScorePath(gate: Gate): string {
-  return gate.lineScore ?? gate.metric;
-}
-
-/**
- * A line's score at `path` (`output` or `output.key`) of its outputs: a number in [0, 1], a boolean as 1 or 0;
- * none when missing; `bad` for anything else.
- */
-export function lineScoreOf(
-  outputs: Record<string, unknown>,
-  path: string,
-): { score?: number; bad?: boolean; found?: unknown } {
-  let v: unknown = outputs[path];
-  if (v === undefined && path.includes('.')) {
-    const [output, ...key] = path.split('.');
-    const holder = outputs[output];
-    v = holder !== null && typeof holder === 'object' ? (holder as Record<string, unknown>)[key.join('.')] : undefined;
-  }
-  if (v === undefined || v === null) return {};
-  if (typeof v === 'boolean') return { score: v ? 1 : 0 };
-  if (typeof v === 'number' && v >= 0 && v <= 1) return { score: v };
-  return { bad: true, found: v };
 }
 
 class RunStopper implements LineStopper {
@@ -330,4 +306,4 @@ export function sequentialVerdict(gate: Gate, scores: Array<[line: number, score
   return early.status()[0];
 }
 
-export { EARLY_STOP_SCORERS };
+export { EARLY_STOP_SCORERS, lineScoreOf, lineScorePath };
