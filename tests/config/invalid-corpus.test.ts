@@ -379,6 +379,17 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'early_stop on an evaluation flow whose own evaluation data is an Azure ML asset',
+    files: {
+      'experiment.yaml':
+        baseExperiment.replace('source: data/eval.jsonl', 'source: azureml:evaldata:1') +
+        'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n    line_score: ok == yes\n',
+    },
+    expected: [
+      'experiment.yaml:27:17: gates[0].early_stop: evaluator "accuracy" reads dataset "train_eval" from azureml:evaldata:1, expected a local file',
+    ],
+  },
+  {
     name: 'line_score without early_stop',
     files: {
       'experiment.yaml':

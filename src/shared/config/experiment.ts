@@ -534,6 +534,12 @@ function earlyStopProblems(
       ];
     if (repeated)
       return problem(`dataset ${repeated.name} has repeat ${repeated.repeat}, expected no repeat with early stopping`);
+    // bulk-run reads the evaluation rows itself, before evaluate would download an asset.
+    const remote = evaluator.datasets.find((d) => d.name !== d.reference && !d.localPath);
+    if (remote)
+      return problem(
+        `evaluator "${evaluator.name}" reads dataset "${remote.name}" from ${remote.source}, expected a local file (bulk-run scores each line as it finishes, before evaluate downloads Azure ML data)`,
+      );
     return [];
   }
   if (!evaluator || !evaluator.builtin || EARLY_STOP_SCORERS[evaluator.builtin] !== g.metric)
