@@ -66,6 +66,12 @@ export function registerPlanSampleCommand(program: Command): void {
             ? { icc: number(opts.icc, '--icc', (x) => x >= 0 && x <= 1, 'a number in [0, 1]') }
             : {}),
         };
+        // One without the other plans as if the lines were independent: the design effect needs both.
+        if ((opts.clusterSize === undefined) !== (opts.icc === undefined))
+          throw ConfigError.at(
+            { file: opts.icc === undefined ? 'option --cluster-size' : 'option --icc' },
+            `found ${opts.icc === undefined ? '--cluster-size without --icc' : '--icc without --cluster-size'}, expected both (lines per cluster and their intra-cluster correlation) or neither`,
+          );
         const plan = planSample(input, await source(opts));
         for (const line of describePlan(plan)) host.info(line);
         if (opts.json) writeFileSync(opts.json, `${JSON.stringify(plan, null, 2)}\n`);

@@ -54,6 +54,11 @@ test.each([
   [['--rate', '0.5', '--sd', '1', '--difference', '0.05'], 'found 2 of --rate, --sd, --results, expected exactly one'],
   [['--sd', '1', '--difference', '0'], 'option --difference: error: found "0", expected a non-zero number'],
   [
+    ['--sd', '0.3', '--difference', '0.05', '--cluster-size', '5'],
+    'option --cluster-size: error: found --cluster-size without --icc, expected both',
+  ],
+  [['--sd', '0.3', '--difference', '0.05', '--icc', '0.2'], 'option --icc: error: found --icc without --cluster-size'],
+  [
     ['--rate', '0.8', '--difference', '3'],
     'option --difference: error: found 3, expected a difference a pass rate of 0.8 can move by (at most 0.8)',
   ],

@@ -100,9 +100,10 @@ test('seeded PII is in no file the lifecycle writes, nor in its logs or telemetr
   const uc = useCase('execution:\n  max_failed_lines: 1\nredaction:\n  run_store: true\n');
   try {
     const common = ['--config', 'experiment.yaml', '--store', 'out/.llmops'];
-    const bulk = await run(['bulk-run', ...common, '--cache-mode', 'off'], uc.dir);
+    // The response cache is on: it lives in the store, and keeps the model's answers redacted too.
+    const bulk = await run(['bulk-run', ...common], uc.dir);
     expect(bulk.code).toBe(0);
-    const evaluate = await run(['evaluate', ...common, '--cache-mode', 'off'], uc.dir);
+    const evaluate = await run(['evaluate', ...common], uc.dir);
     expect(evaluate.code).toBe(0);
     const report = await run(['report', ...common], uc.dir);
     expect({ code: report.code, out: report.out.slice(-600) }).toEqual({ code: 1, out: expect.stringMatching(/pii/) });
@@ -114,6 +115,7 @@ test('seeded PII is in no file the lifecycle writes, nor in its logs or telemetr
         'out/reports/results.json',
         'out/reports/report.html',
         expect.stringMatching(/^out\/\.llmops\/runs\/.+\/outputs\.jsonl$/),
+        expect.stringMatching(/^out\/\.llmops\/cache\/.+\.json$/),
       ]),
     );
     for (const file of written) {

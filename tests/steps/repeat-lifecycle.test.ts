@@ -45,7 +45,10 @@ test('repeat 3: every line runs three times; the report gives pass@3 and consist
     const host = new MemoryHost();
     const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops') };
     await bulkRunStep.run({ ...common, cacheMode: 'readwrite' }, host);
+    const evaluateFrom = host.lines.length;
     await evaluateStep.run({ ...common, cacheMode: 'off' }, host);
+    // The progress counts the repetitions the evaluation scores: 4 rows × 3.
+    expect(host.lines.slice(evaluateFrom).map((l) => l.message)).toContain('  running 12 line(s)');
     await reportStep.run({ ...common, outputDir: path.join(uc.dir, 'reports') }, host);
 
     const results = JSON.parse(readFileSync(path.join(uc.dir, 'reports/results.json'), 'utf8')) as Results;

@@ -28,6 +28,11 @@ export interface CacheOptions {
   maxBytes?: number;
   /** Clock, for tests of the TTL. */
   now?: () => number;
+  /**
+   * Applied to a response before it is written (the use case's PII redaction of the run store, which holds the
+   * cache): the cache then keeps, and replays, what the run store keeps.
+   */
+  redact?: (response: unknown) => Promise<unknown>;
 }
 
 /**
@@ -191,7 +196,7 @@ export class ResponseCache {
       // An http target's query string may carry a key (?code=…): the entry names the endpoint without it.
       endpoint: withoutQuery(parts.endpoint),
       model: parts.model,
-      response,
+      response: this.options.redact ? await this.options.redact(response) : response,
     };
     const text = JSON.stringify(entry);
     const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;

@@ -185,7 +185,10 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         }))
       : plan.runs.map((r) => ({ planned: r, range: undefined }));
     // After a cloud run every line is recorded: this machine may not hold the connections' values.
-    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, { checkAtLoad: !cloudRun });
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, {
+      checkAtLoad: !cloudRun,
+      redaction: useCase.redaction,
+    });
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     const handoff: RunsFile = {
       experiment: useCase.name,

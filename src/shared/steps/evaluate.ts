@@ -216,7 +216,10 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       );
 
     // After a cloud run every line is recorded: this machine may not hold the connections' values.
-    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, { checkAtLoad: !cloudDone });
+    const llm = llmServiceFor(execution, inputs.store, useCase.connections, host, {
+      checkAtLoad: !cloudDone,
+      redaction: useCase.redaction,
+    });
     const fallbackConnection = environmentFallback(useCase, (s) => host.mask(s));
     // Code-only evaluators import their eval_*.py files now: the user's import errors stop the step (exit 2) before any model call.
     const codeEvaluators = await checkCodeEvaluators(
@@ -230,7 +233,14 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const pieces = shard ? shardPieces(jobs, rows, shard) : jobs.map((job) => ({ job, range: undefined }));
     const scheduler = new PieceScheduler(concurrency, pieces.length);
     const ran = new Map<Job, RunSummary>();
-    const pieceLines = (p: EvaluationPiece) => (p.range ? p.range.end - p.range.start : rows.get(p.job)!);
+    // With `repeat: K` an evaluation line is a repetition: K per data row (rows counted from the run itself, or
+    // for code-only evaluators, are lines already).
+    const perRow = (j: Job) =>
+      !j.dataset.localPath || j.evaluator.code
+        ? 1
+        : (useCase.datasets.find((d) => d.name === j.run.dataset)?.repeat ?? 1);
+    const pieceLines = (p: EvaluationPiece) =>
+      (p.range ? p.range.end - p.range.start : rows.get(p.job)!) * perRow(p.job);
     const progress = new StepProgress(
       host,
       'evaluate',

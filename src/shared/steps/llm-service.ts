@@ -5,13 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import type { Connection } from '../config/connections.js';
-import type { Execution } from '../config/types.js';
+import type { Execution, UseCase } from '../config/types.js';
 import { createAzureCredential } from '../azure/credentials.js';
 import { LlmService } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { mergePrices, ResponseCache, type PriceTable } from '../llm/index.js';
 import { RunStore } from '../runs/index.js';
+import { sharedRedactor } from '../safety/redactor.js';
 import { readSource } from '../source.js';
 
 /** Azure OpenAI's token scope. */
@@ -22,7 +23,7 @@ export function llmServiceFor(
   store: string,
   connections: Connection[],
   host: Host,
-  options: { checkAtLoad?: boolean } = {},
+  options: { checkAtLoad?: boolean; redaction?: UseCase['redaction'] } = {},
 ): LlmService {
   const needsToken = connections.some(
     (c) => c.type === 'AzureOpenAIConnection' && (c.value.auth_mode === 'meid_token' || c.value.api_key === undefined),
@@ -31,12 +32,24 @@ export function llmServiceFor(
     cache:
       execution.cache === 'off'
         ? undefined
-        : new ResponseCache({ root: new RunStore(store).cacheDir, mode: execution.cache }),
+        : new ResponseCache({
+            root: new RunStore(store).cacheDir,
+            mode: execution.cache,
+            redact: cacheRedaction(options),
+          }),
     prices: loadPrices(process.env.LLMOPS_PRICES_FILE),
     client: needsToken ? { getToken: entraTokens(host) } : undefined,
     checkAtLoad: options.checkAtLoad,
     rates: { requestsPerMinute: execution.requestsPerMinute, tokensPerMinute: execution.tokensPerMinute },
   });
+}
+
+/** With `redaction.run_store`, the cache (part of the run store) keeps answers redacted like the run's lines. */
+function cacheRedaction(options: { redaction?: UseCase['redaction'] }): ((v: unknown) => Promise<unknown>) | undefined {
+  const redaction = options.redaction;
+  if (!redaction?.runStore) return undefined;
+  const redactor = sharedRedactor(redaction.kinds);
+  return (value) => redactor.redactValue(value);
 }
 
 /** A cached bearer token, renewed five minutes before it expires; the credential is created on first use. */

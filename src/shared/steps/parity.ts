@@ -80,7 +80,9 @@ export const parityStep: StepDefinition<ParityInputs, ParityOutputs> = {
       return { plan };
     }
     const store = inputs.store ?? '.llmops';
-    const service = llmServiceFor(useCase.execution, store, useCase.connections, host);
+    const service = llmServiceFor(useCase.execution, store, useCase.connections, host, {
+      redaction: useCase.redaction,
+    });
     const result = await runParity(useCase, cfg, {
       service,
       storeRoot: store,
