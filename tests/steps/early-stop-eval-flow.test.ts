@@ -184,3 +184,32 @@ test('bulk-run refuses an early-stop gate it could not score before any line run
     uc.cleanup();
   }
 }, 60_000);
+
+test('an evaluation flow failing on its lines leaves them unscored and says so once', async () => {
+  const uc = makeUseCase({
+    ...llmNodeFlow(),
+    ...evaluationFlow('(_ for _ in ()).throw(ValueError("no grade for " + prediction))'),
+    ...data(30, () => false),
+    'experiment.yaml': experiment(
+      '  - {metric: accuracy, evaluator: web_eval, min: 0.8, early_stop: true, line_score: grade}\n',
+    ),
+  });
+  try {
+    const host = new MemoryHost();
+    await bulkRunStep.run(
+      { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops'), cacheMode: 'off' },
+      host,
+    );
+    const said = host.lines.filter((l) => l.message.includes('early stop: evaluation flow "web_eval" failed on line'));
+    expect(said).toHaveLength(1);
+    expect(said[0].message).toMatch(/no grade for q\d+.*lines it fails on are not scored/);
+    // Nothing scored, nothing decided: every line ran.
+    const runs = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/experiments/demo/runs.json'), 'utf8'));
+    const record = JSON.parse(
+      readFileSync(path.join(uc.dir, '.llmops/runs', runs.runs[0].runId, 'run.json'), 'utf8'),
+    ) as RunRecord;
+    expect(record.early_stop).toMatchObject({ stopped: false, lines: 30, gates: [{ decision: 'open', n: 0 }] });
+  } finally {
+    uc.cleanup();
+  }
+}, 60_000);

@@ -131,7 +131,7 @@ export async function createRunStopper(
       });
       executors.push(executor);
       const own = g.dataFile ? await rowsByLine(g.dataFile) : undefined;
-      scorers.push(flowLineScorer(g, executor, own));
+      scorers.push(flowLineScorer(g, executor, own, log));
     }
   } catch (e) {
     await Promise.all(executors.map((x) => x.close()));
@@ -166,7 +166,9 @@ function flowLineScorer(
   g: EarlyStopGate,
   executor: FlowExecutor,
   own: Map<number, Record<string, unknown>> | undefined,
+  log?: (message: string) => void,
 ): LineScorer {
+  let failureSaid = false;
   const mapping = new CompiledMapping(effectiveMapping(executor.inputs, g.mapping.mapping));
   const path = lineScorePath(g.gate);
   return async (runRow, record) => {
@@ -180,7 +182,15 @@ function flowLineScorer(
       return undefined;
     }
     const r = await executor.runLine(inputs, { lineNumber: record.line_number });
-    if (r.status !== 'Completed' || !r.outputs) return undefined;
+    if (r.status !== 'Completed' || !r.outputs) {
+      // Said once: an evaluation flow failing on every line would otherwise run the whole data without a word.
+      if (!failureSaid && r.status === 'Failed')
+        log?.(
+          `early stop: evaluation flow "${g.evaluator.name}" failed on line ${record.line_number} (${r.error?.message ?? 'no outputs'}); lines it fails on are not scored (evaluate records their errors)`,
+        );
+      failureSaid ||= r.status === 'Failed';
+      return undefined;
+    }
     const v = lineScoreOf(r.outputs, path);
     if (v.bad)
       throw ConfigError.at(
