@@ -73,7 +73,7 @@ test('killed, then resumed: the evaluation flow rescores the recorded lines and 
     expect(evaluated.status).toBe(0);
     const lower = run.early_stop!.gates[0].lower.toFixed(2);
     expect(evaluated.stderr).toContain(
-      `decided after ${after.length} of ${lines} lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8`,
+      `decided after ${after.length} of ${lines} lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05, each line scored by grade)`,
     );
   } finally {
     uc.cleanup();

@@ -84,11 +84,11 @@ test('a clear pass on the evaluation flow accuracy stops early; evaluate and rep
   expect(gate.earlyStop!.lower).toBeCloseTo(e.gates[0].lower, 12);
   const lower = gate.earlyStop!.lower.toFixed(2);
   expect(r.markdown).toContain(
-    `decided after ${e.lines} of 300 lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05)`,
+    `decided after ${e.lines} of 300 lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05, each line scored by grade)`,
   );
   expect(r.host.lines.filter((l) => l.level === 'warning')).toEqual([]);
   expect(r.host.lines.map((l) => l.message)).toContain(
-    `evaluate: gate web_eval.accuracy ≥ 0.8 [default]: decided after ${e.lines} of 300 lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05)`,
+    `evaluate: gate web_eval.accuracy ≥ 0.8 [default]: decided after ${e.lines} of 300 lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05, each line scored by grade)`,
   );
 }, 120_000);
 
@@ -118,6 +118,7 @@ test("a text grade counts through line_score: grade == Correct (the template's w
   expect(r.gateError).toBeUndefined();
   expect(r.results.gates[0]).toMatchObject({ status: 'passed', earlyStop: { stopped: true, lines: e.lines } });
   expect(r.results.gates[0].earlyStop!.lower).toBeCloseTo(e.gates[0].lower, 12);
+  expect(r.markdown).toContain('(anytime-valid, α = 0.05, each line scored by grade == Correct)');
   // The mean of the grades read this way is the accuracy the flow logged: no warning.
   expect(r.host.lines.filter((l) => l.level === 'warning')).toEqual([]);
 }, 120_000);

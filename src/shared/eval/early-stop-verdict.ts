@@ -120,7 +120,9 @@ export function earlyStopText(gate: Gate, r: GateEarlyStop): string {
   if (!r.stopped) return `${name}: the full run was needed (${r.total} lines), ${sequenceText(gate, r)}`;
   if (r.decision === 'open')
     return `stopped after ${r.lines} of ${r.total} lines but the recorded lines leave ${name} undecided: ${sequenceText(gate, r)}; run again without early_stop`;
-  return `decided after ${r.lines} of ${r.total} lines: ${name} ${boundsText(gate, r)} (anytime-valid, α = ${r.alpha})`;
+  // A gate on an evaluation flow says what each line was scored by.
+  const perLine = gate.lineScore !== undefined ? `, each line scored by ${gate.lineScore}` : '';
+  return `decided after ${r.lines} of ${r.total} lines: ${name} ${boundsText(gate, r)} (anytime-valid, α = ${r.alpha}${perLine})`;
 }
 
 /**
