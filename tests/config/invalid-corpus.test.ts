@@ -347,13 +347,69 @@ const cases: Case[] = [
     expected: ['experiment.yaml:27:17: gates[0].early_stop: found the text "yes", expected true or false'],
   },
   {
-    name: 'early_stop on a gate scored by an evaluation flow',
+    name: 'early_stop on an evaluation flow without an output named like the metric',
     files: {
       'experiment.yaml':
         baseExperiment + 'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n',
     },
     expected: [
-      'experiment.yaml:27:17: gates[0].early_stop: found evaluator "accuracy" (a flow) with metric "accuracy", expected evaluator: <name> of a built-in scorer whose per-line score lies in [0, 1]: builtin exact_match (metric exact_match), builtin token_f1 (metric token_f1), builtin bleu (metric bleu), builtin rouge_l (metric rouge_l), builtin regex (metric regex_match), builtin json_schema (metric json_schema_valid)',
+      'experiment.yaml:27:17: gates[0].early_stop: evaluation flow "accuracy" has no output "accuracy" to score each line by, expected line_score: <output or output.key> beside early_stop naming the per-line value (a number in [0, 1] or a boolean) whose mean is "accuracy" (its outputs: ok)',
+    ],
+  },
+  {
+    name: 'early_stop line_score naming an output the evaluation flow does not have',
+    files: {
+      'experiment.yaml':
+        baseExperiment +
+        'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n    line_score: grade.correct\n',
+    },
+    expected: [
+      'experiment.yaml:28:17: gates[0].line_score: found output "grade", which evaluation flow "accuracy" does not have, expected one of its outputs: ok',
+    ],
+  },
+  {
+    name: 'early_stop line_score on a text output of the evaluation flow',
+    files: {
+      'experiment.yaml':
+        baseExperiment +
+        'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n    line_score: ok\n',
+    },
+    expected: [
+      'experiment.yaml:28:17: gates[0].line_score: found output "ok" of evaluation flow "accuracy" declared type string, expected a per-line number in [0, 1] or a boolean whose mean is "accuracy", or the value a correct line has: line_score: ok == <value> (e.g. ok == Correct)',
+    ],
+  },
+  {
+    name: 'early_stop on an evaluation flow whose own evaluation data is an Azure ML asset',
+    files: {
+      'experiment.yaml':
+        baseExperiment.replace('source: data/eval.jsonl', 'source: azureml:evaldata:1') +
+        'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n    line_score: ok == yes\n',
+    },
+    expected: [
+      'experiment.yaml:27:17: gates[0].early_stop: evaluator "accuracy" reads dataset "train_eval" from azureml:evaldata:1, expected a local file',
+    ],
+  },
+  {
+    name: 'line_score without early_stop',
+    files: {
+      'experiment.yaml':
+        baseExperiment + 'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    line_score: ok\n',
+    },
+    expected: [
+      'experiment.yaml:27:5: gates[0].line_score: found line_score without early_stop, expected early_stop: true beside it',
+    ],
+  },
+  {
+    name: 'early_stop on a code evaluator',
+    files: {
+      'experiment.yaml':
+        baseExperiment.replace('flow: flows/eval', 'flow: evaluators/mine') +
+        'gates:\n  - metric: accuracy\n    evaluator: accuracy\n    min: 0.8\n    early_stop: true\n',
+      'evaluators/mine/eval_mine.py':
+        'def eval_mine(run_name, data_path, column_mapping, output_path):\n    return {"accuracy": 1.0}\n',
+    },
+    expected: [
+      'experiment.yaml:27:17: gates[0].early_stop: found evaluator "accuracy" (code evaluator) with metric "accuracy", expected evaluator: <name> of an evaluation flow whose metric is the mean of a per-line output in [0, 1], or of a built-in scorer',
     ],
   },
   {

@@ -5,6 +5,7 @@
  */
 import { ALL_PII_KINDS, type PiiKind } from '../safety/pii-kinds.js';
 import { EARLY_STOP_SCORERS } from '../eval/builtin/bounded.js';
+import { parseLineScore } from '../eval/early-stop-score.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseAssetSource } from '../azure/asset-ref.js';
@@ -283,7 +284,13 @@ export function checkExperiment(
       });
     }
     problems.push(...differenceGateProblems(g, i, at));
-    if (g.earlyStop) problems.push(...earlyStopProblems(g, i, parts.useCase, at));
+    // early_stop changes how bulk-run runs the lines: its problems block bulk-run too, not only the evaluation steps.
+    if (g.earlyStop) sinks.experiment.push(...earlyStopProblems(g, i, parts.useCase, at));
+    else if (g.lineScore !== undefined)
+      problems.push({
+        ...at([...p, 'line_score'], 'key'),
+        message: `gates[${i}].line_score: found line_score without early_stop, expected early_stop: true beside it (line_score says which per-line output an early-stopped run is scored by)`,
+      });
     if (g.min !== undefined && g.max !== undefined && g.min > g.max)
       problems.push({
         ...at([...p, 'max']),
@@ -453,6 +460,7 @@ function toGate(g: Raw): Gate {
     minDifference: g.min_difference as number | undefined,
     maxDifference: g.max_difference as number | undefined,
     ...(g.early_stop === true ? { earlyStop: true } : {}),
+    ...(typeof g.line_score === 'string' ? { lineScore: g.line_score } : {}),
   };
 }
 
@@ -514,19 +522,71 @@ function earlyStopProblems(
   if (g.variants === 'best')
     return problem('variants: best compares variants after every run ended, expected variants all or default');
   const evaluator = useCase.evaluators.find((e) => e.name === g.evaluator);
+  const repeated = useCase.datasets.find((d) => (d.repeat ?? 1) > 1);
+  if (evaluator?.flow) {
+    const lineScore = lineScoreProblem(g, evaluator.name, evaluator.flow);
+    if (lineScore)
+      return [
+        {
+          ...at(['gates', i, g.lineScore ? 'line_score' : 'early_stop']),
+          message: `gates[${i}].${g.lineScore ? 'line_score' : 'early_stop'}: ${lineScore}`,
+        },
+      ];
+    if (repeated)
+      return problem(`dataset ${repeated.name} has repeat ${repeated.repeat}, expected no repeat with early stopping`);
+    // bulk-run reads the evaluation rows itself, before evaluate would download an asset.
+    const remote = evaluator.datasets.find((d) => d.name !== d.reference && !d.localPath);
+    if (remote)
+      return problem(
+        `evaluator "${evaluator.name}" reads dataset "${remote.name}" from ${remote.source}, expected a local file (bulk-run scores each line as it finishes, before evaluate downloads Azure ML data)`,
+      );
+    return [];
+  }
   if (!evaluator || !evaluator.builtin || EARLY_STOP_SCORERS[evaluator.builtin] !== g.metric)
     return problem(
-      `found ${evaluator ? `evaluator "${evaluator.name}" (${evaluator.builtin ? `builtin ${evaluator.builtin}` : 'a flow'})` : 'no evaluator named'} with metric "${g.metric}", expected evaluator: <name> of a built-in scorer whose per-line score lies in [0, 1]: ${supported}`,
+      `found ${evaluator ? `evaluator "${evaluator.name}" (${evaluator.builtin ? `builtin ${evaluator.builtin}` : evaluator.code ? 'code evaluator' : 'a flow'})` : 'no evaluator named'} with metric "${g.metric}", expected evaluator: <name> of an evaluation flow whose metric is the mean of a per-line output in [0, 1], or of a built-in scorer whose per-line score lies in [0, 1]: ${supported}`,
     );
+  if (g.lineScore !== undefined)
+    return [
+      {
+        ...at(['gates', i, 'line_score'], 'key'),
+        message: `gates[${i}].line_score: evaluator "${evaluator.name}" is builtin ${evaluator.builtin}, whose score is its metric, expected no line_score (it names an evaluation flow's output)`,
+      },
+    ];
   const own = evaluator.datasets.find((d) => d.name !== d.reference);
   if (own)
     return problem(
       `evaluator "${evaluator.name}" scores dataset "${own.name}" from its own file, expected it to score the standard dataset by name (its lines are scored as they finish)`,
     );
-  const repeated = useCase.datasets.find((d) => (d.repeat ?? 1) > 1);
   if (repeated)
     return problem(`dataset ${repeated.name} has repeat ${repeated.repeat}, expected no repeat with early stopping`);
   return [];
+}
+
+/**
+ * An early-stop gate on an evaluation flow reads its per-line score from one of the flow's outputs (line_score,
+ * else the output named like the metric); what is wrong with that, or undefined. A flow that declares no outputs
+ * (a flex function) is taken at its word: its lines say so when they run. Declared types are loose in practice
+ * (the template declares string for 1/0/-1), so only a plain read of a string output is refused here.
+ */
+function lineScoreProblem(g: Gate, evaluator: string, flow: FlowRef): string | undefined {
+  const declared = 'outputs' in flow.model ? Object.keys(flow.model.outputs ?? {}) : [];
+  if (declared.length === 0)
+    return g.lineScore
+      ? undefined
+      : `evaluation flow "${evaluator}" declares no outputs, expected line_score: <output or output.key> beside early_stop naming the per-line value (a number in [0, 1] or a boolean) whose mean is "${g.metric}"`;
+  const { path, equals } = parseLineScore(g.lineScore ?? g.metric);
+  if (equals === '' || path === '')
+    return `found "${g.lineScore}", expected <output or output.key>, optionally followed by == <the value a correct line has>`;
+  const output = declared.includes(path) ? path : path.split('.')[0];
+  const type = (flow.model.outputs as Record<string, { type?: string }>)[output]?.type;
+  // A text grade ("Correct") has no mean: it needs the grade that counts as 1.
+  if (output === path && type === 'string' && equals === undefined)
+    return `found output "${output}" of evaluation flow "${evaluator}" declared type string, expected a per-line number in [0, 1] or a boolean whose mean is "${g.metric}", or the value a correct line has: line_score: ${output} == <value> (e.g. ${output} == Correct)`;
+  if (declared.includes(output)) return undefined;
+  return g.lineScore
+    ? `found output "${output}", which evaluation flow "${evaluator}" does not have, expected one of its outputs: ${declared.join(', ')}`
+    : `evaluation flow "${evaluator}" has no output "${g.metric}" to score each line by, expected line_score: <output or output.key> beside early_stop naming the per-line value (a number in [0, 1] or a boolean) whose mean is "${g.metric}" (its outputs: ${declared.join(', ')})`;
 }
 
 /** A folder of data files (read in name order, registered in Azure ML as uri_folder). */

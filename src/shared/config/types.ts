@@ -79,6 +79,11 @@ export interface Gate {
   maxDifference?: number;
   /** Stop bulk-run once this gate is decided by an anytime-valid confidence sequence (eval/early-stop-run.ts). */
   earlyStop?: boolean;
+  /**
+   * An early-stop gate on an evaluation flow's metric: the per-line output (`output` or `output.key`) whose mean
+   * the metric is (line_score); default: the flow's output named like the metric.
+   */
+  lineScore?: string;
 }
 
 export interface Execution {

@@ -7,11 +7,17 @@
  * valid after optional stopping.
  * @module
  */
+import { dirname, resolve } from 'node:path';
 import type { Evaluator, Gate, UseCase } from '../config/types.js';
+import { createExecutor, type ExecutorOptions, type FlowExecutor } from '../engine/index.js';
+import { ConfigError, type SourceLocation } from '../errors.js';
 import {
   bySeededOrder,
   CompiledMapping,
+  effectiveMapping,
   readData,
+  pythonForRequirements,
+  RunStore,
   type EarlyStopRecord,
   type LineRecord,
   type LineStopper,
@@ -21,6 +27,7 @@ import { EARLY_STOP_SCORERS } from './builtin/bounded.js';
 import { thresholdText } from './gates.js';
 import { scorers, type ScoredLine } from './builtin/scorers.js';
 import { DEFAULT_SEED } from './stats/random.js';
+import { lineScoreOf, lineScorePath, parseLineScore } from './early-stop-score.js';
 import { EarlyStop, type RuleStatus, type StopRule } from './stats/early-stop.js';
 
 /** The error rate of every early-stop confidence sequence: the 95% level of the report's other intervals. */
@@ -35,7 +42,19 @@ export interface EarlyStopGate {
   name: string;
   evaluator: Evaluator;
   mapping: CompiledMapping;
+  /** The evaluator dataset's file, when it is not the run's own (an evaluation flow's `${data.*}` by line number). */
+  dataFile?: string;
+  /** Where the gate says what scores a line (line_score, else early_stop): a bad per-line value is reported there. */
+  where?: SourceLocation;
 }
+
+/** What an evaluation flow's executor gets when its per-line part scores the lines of an early-stop run. */
+export type EvaluationFlowOptions = Omit<ExecutorOptions, 'init' | 'runId' | 'telemetry' | 'images'> & {
+  /** `install`: the flow's Python runs in the virtual environment of its requirements.txt, as in evaluate. */
+  pythonRequirements?: 'check' | 'install' | 'off';
+  storeRoot?: string;
+  log?: (message: string) => void;
+};
 
 /** The early-stop gates that judge a run of this dataset and variant (none: the run is an ordinary one). */
 export function earlyStopGates(useCase: UseCase, run: { dataset: string; isDefault: boolean }): EarlyStopGate[] {
@@ -45,7 +64,17 @@ export function earlyStopGates(useCase: UseCase, run: { dataset: string; isDefau
     const evaluator = useCase.evaluators.find((e) => e.name === gate.evaluator);
     const dataset = evaluator?.datasets.find((d) => d.reference === run.dataset);
     if (!evaluator || !dataset) continue;
-    out.push({ gate, name: gateName(gate), evaluator, mapping: new CompiledMapping(dataset.mappings) });
+    const index = useCase.gates.indexOf(gate);
+    out.push({
+      gate,
+      name: gateName(gate),
+      evaluator,
+      mapping: new CompiledMapping(dataset.mappings),
+      ...(evaluator.flow && dataset.name !== dataset.reference && dataset.localPath
+        ? { dataFile: dataset.localPath }
+        : {}),
+      where: useCase.locationOf(['gates', index, gate.lineScore !== undefined ? 'line_score' : 'early_stop']),
+    });
   }
   return out;
 }
@@ -65,16 +94,111 @@ export function earlyStopPlan(useCase: UseCase): NonNullable<ExperimentPlan['ear
   };
 }
 
-/** The stopper bulk-run hands the batch runner for one run: reads the run's data rows to score its lines. */
-export async function createRunStopper(gates: EarlyStopGate[], dataFile: string, seed: number): Promise<LineStopper> {
+/**
+ * The stopper bulk-run hands the batch runner for one run: reads the run's data rows to score its lines. A gate on
+ * an evaluation flow gets the flow's executor (made with `flows`), whose per-line part scores each finished line
+ * the way the evaluate step's run of the flow will: same mapping, same data. Close it when the run ends.
+ */
+export async function createRunStopper(
+  gates: EarlyStopGate[],
+  dataFile: string,
+  seed: number,
+  flows: EvaluationFlowOptions = {},
+): Promise<LineStopper & { close(): Promise<void> }> {
+  const rows = await rowsByLine(dataFile);
+  const order = [...rows.keys()].sort(bySeededOrder(seed));
+  const scorers: LineScorer[] = [];
+  const executors: FlowExecutor[] = [];
+  try {
+    for (const g of gates) {
+      if (!g.evaluator.flow) {
+        scorers.push((runRow, record) => scoreLine(g, runRow, record));
+        continue;
+      }
+      const { pythonRequirements, storeRoot, log, ...options } = flows;
+      const model = g.evaluator.flow.model;
+      const python =
+        pythonRequirements === 'install'
+          ? await pythonForRequirements(model, new RunStore(storeRoot ?? '.llmops'), options.python, log)
+          : options.python;
+      const executor = await createExecutor(model, {
+        ...options,
+        python,
+        pythonCheck: pythonRequirements === 'off' ? 'syntax' : 'check',
+        init: g.evaluator.flow.init,
+        // Relative paths in the evaluation data (images) resolve from its folder, as in the evaluate step's run.
+        dataDir: dirname(resolve(g.dataFile ?? dataFile)),
+      });
+      executors.push(executor);
+      const own = g.dataFile ? await rowsByLine(g.dataFile) : undefined;
+      scorers.push(flowLineScorer(g, executor, own, log));
+    }
+  } catch (e) {
+    await Promise.all(executors.map((x) => x.close()));
+    throw e;
+  }
+  const stopper = new RunStopper(gates, scorers, rows, order, seed);
+  return Object.assign(stopper, { close: async () => void (await Promise.all(executors.map((x) => x.close()))) });
+}
+
+async function rowsByLine(dataFile: string): Promise<Map<number, Record<string, unknown>>> {
   const rows = new Map<number, Record<string, unknown>>();
   let position = 0;
   for await (const row of readData(dataFile)) {
     rows.set(typeof row.line_number === 'number' ? row.line_number : position, row);
     position++;
   }
-  const order = [...rows.keys()].sort(bySeededOrder(seed));
-  return new RunStopper(gates, rows, order, seed);
+  return rows;
+}
+
+/** A finished line's score for one gate (undefined: none, as for a failed line). */
+type LineScorer = (
+  runRow: Record<string, unknown>,
+  record: LineRecord,
+) => number | undefined | Promise<number | undefined>;
+
+/**
+ * Runs the evaluation flow's per-line part on a finished line and reads the gate's per-line output. A line the
+ * evaluation flow fails on has no score (the evaluate step records its error); a value that is not a score in
+ * [0, 1] stops the run: the gate's mean would not be the metric's.
+ */
+function flowLineScorer(
+  g: EarlyStopGate,
+  executor: FlowExecutor,
+  own: Map<number, Record<string, unknown>> | undefined,
+  log?: (message: string) => void,
+): LineScorer {
+  let failureSaid = false;
+  const mapping = new CompiledMapping(effectiveMapping(executor.inputs, g.mapping.mapping));
+  const path = lineScorePath(g.gate);
+  return async (runRow, record) => {
+    const data = own ? own.get(record.line_number) : runRow;
+    // As in the evaluate step: a line of the run without its evaluation row is not scored.
+    if (!data) return undefined;
+    let inputs: Record<string, unknown>;
+    try {
+      inputs = mapping.apply({ data, 'run.outputs': record.outputs, 'run.inputs': runRow });
+    } catch {
+      return undefined;
+    }
+    const r = await executor.runLine(inputs, { lineNumber: record.line_number });
+    if (r.status !== 'Completed' || !r.outputs) {
+      // Said once: an evaluation flow failing on every line would otherwise run the whole data without a word.
+      if (!failureSaid && r.status === 'Failed')
+        log?.(
+          `early stop: evaluation flow "${g.evaluator.name}" failed on line ${record.line_number} (${r.error?.message ?? 'no outputs'}); lines it fails on are not scored (evaluate records their errors)`,
+        );
+      failureSaid ||= r.status === 'Failed';
+      return undefined;
+    }
+    const v = lineScoreOf(r.outputs, path);
+    if (v.bad)
+      throw ConfigError.at(
+        g.where ?? { file: 'experiment.yaml' },
+        `gate ${g.name}: evaluation flow "${g.evaluator.name}" gave line ${record.line_number} the ${path} ${JSON.stringify(v.found)}, expected a number in [0, 1] or a boolean per line to stop early on (its mean is the metric): name the value a correct line has with line_score: ${parseLineScore(path).path} == <value>, or have the per-line node return 1/0 or True/False`,
+      );
+    return v.score;
+  };
 }
 
 class RunStopper implements LineStopper {
@@ -85,6 +209,7 @@ class RunStopper implements LineStopper {
 
   constructor(
     private readonly gates: EarlyStopGate[],
+    private readonly scorers: LineScorer[],
     private readonly rows: Map<number, Record<string, unknown>>,
     private readonly order: number[],
     readonly seed: number,
@@ -96,11 +221,18 @@ class RunStopper implements LineStopper {
     });
   }
 
-  observe(record: LineRecord): void {
+  observe(record: LineRecord): void | Promise<void> {
     const row = this.rows.get(record.line_number);
-    const scores =
-      record.status === 'Completed' && record.outputs && row ? this.gates.map((g) => scoreLine(g, row, record)) : null;
-    this.arrived.set(record.line_number, scores);
+    if (record.status !== 'Completed' || !record.outputs || !row) return this.take(record.line_number, null);
+    const scores = this.scorers.map((score) => score(row, record));
+    // Built-in scorers answer at once; an evaluation flow's line is awaited by the worker that ran the line.
+    if (!scores.some((s) => s instanceof Promise))
+      return this.take(record.line_number, scores as (number | undefined)[]);
+    return Promise.all(scores).then((s) => this.take(record.line_number, s));
+  }
+
+  private take(line: number, scores: (number | undefined)[] | null): void {
+    this.arrived.set(line, scores);
     // Lines start in the seed's order but finish in any: the sequence takes them in the seed's order, so the
     // report, reading the recorded lines in that order, gets the same bounds.
     while (this.next < this.order.length && this.arrived.has(this.order[this.next])) {
@@ -184,4 +316,4 @@ export function sequentialVerdict(gate: Gate, scores: Array<[line: number, score
   return early.status()[0];
 }
 
-export { EARLY_STOP_SCORERS };
+export { EARLY_STOP_SCORERS, lineScoreOf, lineScorePath };

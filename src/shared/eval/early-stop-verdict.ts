@@ -9,7 +9,7 @@ import type { Gate } from '../config/types.js';
 import type { StandardRun } from '../results/handoff.js';
 import type { EvaluationResult, GateEarlyStop, GateResult } from '../results/model.js';
 import type { LineRecord, RunRecord } from '../runs/store.js';
-import { gateName, sequentialVerdict } from './early-stop-run.js';
+import { gateName, lineScoreOf, lineScorePath, sequentialVerdict } from './early-stop-run.js';
 
 /** The early-stop runs of a gate (by index) and variant; undefined when it has none. */
 export type SequentialVerdicts = (gateIndex: number, variantId: string) => GateEarlyStop[] | undefined;
@@ -34,14 +34,21 @@ export class SequentialScores {
     const lists = wanted.map((i) => {
       const key = `${i}\u0000${e.standardRunId}`;
       if (!this.scores.has(key)) this.scores.set(key, []);
-      return { metric: this.gates[i].metric, list: this.scores.get(key)! };
+      // The per-line output bulk-run stopped on: a built-in's score, or an evaluation flow's line_score output.
+      return { path: lineScorePath(this.gates[i]), list: this.scores.get(key)! };
     });
     return (line, outputs) => {
-      for (const { metric, list } of lists) {
-        const v = outputs[metric];
-        if (typeof v === 'number') list.push([line, v]);
+      for (const { path, list } of lists) {
+        const v = lineScoreOf(outputs, path).score;
+        if (v !== undefined) list.push([line, v]);
       }
     };
+  }
+
+  /** The mean of a gate's scores over an evaluation run's lines (undefined: none scored). */
+  meanOf(gateIndex: number, standardRunId: string): number | undefined {
+    const scores = this.scores.get(`${gateIndex}\u0000${standardRunId}`);
+    return scores?.length ? scores.reduce((sum, [, v]) => sum + v, 0) / scores.length : undefined;
   }
 
   verdicts(): SequentialVerdicts {
@@ -113,7 +120,9 @@ export function earlyStopText(gate: Gate, r: GateEarlyStop): string {
   if (!r.stopped) return `${name}: the full run was needed (${r.total} lines), ${sequenceText(gate, r)}`;
   if (r.decision === 'open')
     return `stopped after ${r.lines} of ${r.total} lines but the recorded lines leave ${name} undecided: ${sequenceText(gate, r)}; run again without early_stop`;
-  return `decided after ${r.lines} of ${r.total} lines: ${name} ${boundsText(gate, r)} (anytime-valid, α = ${r.alpha})`;
+  // A gate on an evaluation flow says what each line was scored by.
+  const perLine = gate.lineScore !== undefined ? `, each line scored by ${gate.lineScore}` : '';
+  return `decided after ${r.lines} of ${r.total} lines: ${name} ${boundsText(gate, r)} (anytime-valid, α = ${r.alpha}${perLine})`;
 }
 
 /**
@@ -137,11 +146,30 @@ export async function earlyStopVerdicts(
   }
   const verdicts = scores.verdicts();
   const variants = [...new Set(runs.map((r) => r.variantId))];
-  return gates.flatMap((gate, i) =>
-    variants.flatMap((v) =>
-      (verdicts(i, v) ?? []).map((r) => `gate ${gateName(gate)} [${v}]: ${earlyStopText(gate, r)}`),
+  return [
+    ...gates.flatMap((gate, i) =>
+      variants.flatMap((v) =>
+        (verdicts(i, v) ?? []).map((r) => `gate ${gateName(gate)} [${v}]: ${earlyStopText(gate, r)}`),
+      ),
     ),
-  );
+    ...evaluations.flatMap((e) =>
+      gates.flatMap((gate, i) => metricMismatch(gate, e, scores.meanOf(i, e.standardRunId))),
+    ),
+  ];
+}
+
+/**
+ * An early-stop gate on an evaluation flow decides the mean of its per-line output; when the metric the flow
+ * logged is not that mean (to the 2 decimals flows round to), the verdict is on another number than the gate
+ * names: said as a warning.
+ */
+function metricMismatch(gate: Gate, e: EvaluationResult, mean: number | undefined): string[] {
+  const logged = e.metrics[gate.metric];
+  if (!gate.earlyStop || gate.evaluator !== e.evaluator || mean === undefined || typeof logged !== 'number') return [];
+  if (Math.abs(mean - logged) <= 0.005 + 1e-9) return [];
+  return [
+    `warning: gate ${gateName(gate)} [${e.variantId}]: its early stop is decided on the mean of ${lineScorePath(gate)} over the lines (${f2(mean)}), but evaluator ${e.evaluator} logged ${gate.metric} = ${logged}; set line_score to the per-line output whose mean is ${gate.metric}`,
+  ];
 }
 
 /** "lower bound 0.87 ≥ 0.8", "upper bound 0.62 < 0.8", ... for the bounds that decided the gate. */

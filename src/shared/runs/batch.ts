@@ -78,8 +78,12 @@ export interface BatchExecutor extends LineExecutor {
  */
 export interface LineStopper {
   readonly seed: number;
-  /** A finished line's record (also each one recorded by an earlier session, on resume). */
-  observe(record: LineRecord): void;
+  /**
+   * A finished line's record (also each one recorded by an earlier session, on resume). A promise when scoring
+   * the line takes a flow run (an evaluation flow's per-line part): the worker waits for it, after recording the
+   * line, before it starts another.
+   */
+  observe(record: LineRecord): void | Promise<void>;
   decided(): boolean;
   /** run.json's early_stop when the run ends. */
   summary(stopped: boolean, lines: number, total: number): EarlyStopRecord;
@@ -250,7 +254,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
 }
 
 /** `install`: the interpreter of the virtual environment holding the flow's requirements.txt (none: the base one). */
-async function pythonForRequirements(
+export async function pythonForRequirements(
   flow: LoadedFlow,
   store: RunStore,
   python: string | undefined,
@@ -576,7 +580,8 @@ async function executeLines(
       if (finished.has(r.line_number)) continue;
       finished.add(r.line_number);
       account(r);
-      stopper?.observe(r);
+      const seen = stopper?.observe(r);
+      if (seen) await seen;
     }
     record.resumed = (record.resumed ?? 0) + 1;
   }
@@ -645,11 +650,19 @@ async function executeLines(
       if (repetition) Object.assign(made, { source_line: repetition.sourceLine, repetition: repetition.index });
       const rec = o.redactRecord ? await o.redactRecord(made) : made;
       account(rec);
-      stopper?.observe(rec);
+      const seen = stopper?.observe(rec);
+      // Handled at once (a rejection left unhandled while the record is written would end the process); thrown
+      // once the line is recorded.
+      const scored = seen?.then(
+        () => undefined,
+        (e: unknown) => ({ e }),
+      );
       llmCalls += r.usage.llmCalls;
       sessionDone++;
       if (!writer.append(rec)) await writer.drain();
       o.progress?.update(state());
+      const failed = scored ? await scored : undefined;
+      if (failed) throw failed.e;
     }
   };
   await Promise.all(Array.from({ length: plan.concurrency }, worker));

@@ -4,6 +4,7 @@
  */
 export {
   runBatch,
+  pythonForRequirements,
   type BatchExecutor,
   type LineExecutor,
   type LineStopper,

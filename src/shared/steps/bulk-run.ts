@@ -231,9 +231,21 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       const dataset = datasets.find((d) => d.name === r.dataset)!;
       const stopGates = earlyStopGates(useCase, r);
       let summary: RunSummary;
+      let stopper: Awaited<ReturnType<typeof createRunStopper>> | undefined;
       try {
-        const stopper = stopGates.length
-          ? await createRunStopper(stopGates, dataset.localPath!, earlyStopSeed(useCase, before?.order))
+        // An early-stop gate on an evaluation flow runs the flow's per-line part with the run's connections and model.
+        stopper = stopGates.length
+          ? await createRunStopper(stopGates, dataset.localPath!, earlyStopSeed(useCase, before?.order), {
+              connections: useCase.connections,
+              fallbackConnection,
+              llm,
+              lineTimeoutMs: execution.lineTimeoutSec * 1000,
+              python: execution.python,
+              pythonRequirements: execution.pythonRequirements,
+              storeRoot: inputs.store,
+              log: logLine,
+              onSecret: (s: string) => host.mask(s),
+            })
           : undefined;
         summary = await runBatch({
           stopper,
@@ -271,6 +283,8 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
         Object.assign(run, { status: 'Failed', error: e instanceof Error ? e.message : String(e) });
         scheduler.fail(e);
         return;
+      } finally {
+        await stopper?.close();
       }
       delete run.error;
       Object.assign(run, {

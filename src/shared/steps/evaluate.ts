@@ -383,7 +383,8 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     writeHandoff(evaluationsFile, handoff);
     // Early-stopped runs are judged by the confidence sequence they stopped on (the report's verdict too).
     for (const line of await earlyStopVerdicts(useCase.gates, new RunStore(inputs.store), runs.runs, evaluations))
-      host.info(`evaluate: ${line}`);
+      if (line.startsWith('warning: ')) host.warning(`evaluate: ${line.slice('warning: '.length)}`);
+      else host.info(`evaluate: ${line}`);
     host.setOutput('evaluations-file', evaluationsFile);
     host.setOutput('metrics', JSON.stringify(metricsOutput(evaluations)));
     if (overLimit.length)
