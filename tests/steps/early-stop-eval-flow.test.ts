@@ -87,6 +87,9 @@ test('a clear pass on the evaluation flow accuracy stops early; evaluate and rep
     `decided after ${e.lines} of 300 lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05, each line scored by grade)`,
   );
   expect(r.host.lines.filter((l) => l.level === 'warning')).toEqual([]);
+  // evaluate's progress counts the lines that ran, not every data row.
+  const evaluateLog = r.host.lines.slice(r.host.lines.findIndex((l) => l.message.startsWith('evaluate ')));
+  expect(evaluateLog.filter((l) => /^\s+lines \d+\/300\b/.test(l.message))).toEqual([]);
   expect(r.host.lines.map((l) => l.message)).toContain(
     `evaluate: gate web_eval.accuracy ≥ 0.8 [default]: decided after ${e.lines} of 300 lines: web_eval.accuracy ≥ 0.8 lower bound ${lower} ≥ 0.8 (anytime-valid, α = 0.05, each line scored by grade)`,
   );

@@ -239,8 +239,10 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
       !j.dataset.localPath || j.evaluator.code
         ? 1
         : (useCase.datasets.find((d) => d.name === j.run.dataset)?.repeat ?? 1);
-    const pieceLines = (p: EvaluationPiece) =>
-      (p.range ? p.range.end - p.range.start : rows.get(p.job)!) * perRow(p.job);
+    // A run that stopped early (gates[].early_stop) is evaluated on the lines it ran, not on every data row.
+    const ranOf = (j: Job) =>
+      j.run.status === 'Completed' ? Math.min(rows.get(j)!, j.run.completed + j.run.failed) : rows.get(j)!;
+    const pieceLines = (p: EvaluationPiece) => (p.range ? p.range.end - p.range.start : ranOf(p.job)) * perRow(p.job);
     const progress = new StepProgress(
       host,
       'evaluate',
