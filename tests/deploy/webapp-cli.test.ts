@@ -91,7 +91,11 @@ test('first deploy, unchanged, dry run + staged change, smoke-test, a failing bu
   writeFileSync(flowPy, `${readFileSync(flowPy, 'utf8')}\n# release 2\n`);
   const dry = await cli('deploy', '--dry-run');
   expect(dry.status).toBe(0);
-  expect(dry.stderr).toMatch(/traffic \S+ 10%, \S+ 90%, then checks/);
+  // The stage lists the traffic map in its own order (images are named by content hash): each share is checked.
+  const next = /^image (\S+) \(build context/m.exec(dry.stderr)?.[1];
+  expect(dry.stderr).toMatch(/traffic \S+ \d+%, \S+ \d+%, then checks/);
+  expect(dry.stderr).toContain(`${next} 10%`);
+  expect(dry.stderr).toContain(`${v0} 90%`);
   expect(web.imageOf(APP)).toBe(v0);
   const second = await cli('deploy', '--tests', 'smoke-tests.yaml');
   expect(second.status).toBe(0);
