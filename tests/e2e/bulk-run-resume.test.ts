@@ -2,10 +2,10 @@
  * A bulk run killed part-way (SIGKILL of the CLI process) and resumed calls the model only for
  * the lines that had not finished, and loses none.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
+import { recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
 import { baseExperiment, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 40;
@@ -38,29 +38,15 @@ test('killed with SIGKILL, then resumed: only unfinished lines reach the model, 
     'off',
   ];
   try {
-    const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
     // Kill once some, but not all, lines have reached the model.
-    await waitFor(() => server.stats().requests >= 8);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
+    await runAndKill(args, env, () => server.stats().requests >= 8);
     const beforeResume = server.stats().requests;
     expect(beforeResume).toBeLessThan(lines);
 
     const runsFile = path.join(uc.dir, '.llmops/experiments/demo/runs.json');
     const runId = JSON.parse(readFileSync(runsFile, 'utf8')).runs[0].runId as string;
     const outputsFile = path.join(uc.dir, '.llmops/runs', runId, 'outputs.jsonl');
-    const finishedBefore = new Set(
-      readFileSync(outputsFile, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim())
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l).line_number as number];
-          } catch {
-            return [];
-          }
-        }),
-    );
+    const finishedBefore = new Set(recordedLineNumbers(outputsFile));
 
     // Not spawnSync: the model server lives in this process and must keep answering.
     const resumed = await runCli([...args, '--resume'], env);
@@ -85,20 +71,3 @@ test('killed with SIGKILL, then resumed: only unfinished lines reach the model, 
     uc.cleanup();
   }
 }, 60_000);
-
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (status) => resolve({ status, stderr }));
-  });
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

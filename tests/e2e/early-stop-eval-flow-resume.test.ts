@@ -3,12 +3,12 @@
  * resumed: the lines recorded before the kill are scored again by the evaluation flow's per-line part (no model
  * call), the run stops once the gate is decided, and evaluate's verdict is the run's.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import type { RunRecord } from '../../src/shared/runs/store.js';
 import { evalFlowData, evalFlowExperiment, gradingEvaluationFlow } from '../helpers/eval-flow-fixture.js';
+import { recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
 import { llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 200;
@@ -33,25 +33,12 @@ test('killed, then resumed: the evaluation flow rescores the recorded lines and 
   const args = ['dist/cli.js', 'bulk-run', ...config, '--concurrency', '2', '--cache-mode', 'off'];
   try {
     const start = server.stats().requests;
-    const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
-    await waitFor(() => server.stats().requests - start >= 8);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
+    await runAndKill(args, env, () => server.stats().requests - start >= 8);
 
     const runId = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/experiments/demo/runs.json'), 'utf8')).runs[0]
       .runId as string;
     const runDir = path.join(uc.dir, '.llmops/runs', runId);
-    const recorded = () =>
-      readFileSync(path.join(runDir, 'outputs.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l.trim())
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l).line_number as number];
-          } catch {
-            return []; // the line torn by the kill
-          }
-        });
+    const recorded = () => recordedLineNumbers(path.join(runDir, 'outputs.jsonl'));
     const before = recorded();
     expect(before.length).toBeLessThan(20);
 
@@ -79,20 +66,3 @@ test('killed, then resumed: the evaluation flow rescores the recorded lines and 
     uc.cleanup();
   }
 }, 90_000);
-
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (status) => resolve({ status, stderr }));
-  });
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -3,12 +3,12 @@
  * the lines recorded in the end are exactly the first ones of the seed's order, no recorded line reaches the
  * model again, and the resumed run stops once the gate is decided, leaving the rest unrun.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { bySeededOrder } from '../../src/shared/runs/line-order.js';
 import type { RunRecord } from '../../src/shared/runs/store.js';
+import { recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
 import { baseExperiment, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 200;
@@ -44,25 +44,12 @@ test('killed, then resumed: the same order continues, no line runs twice, the ru
   ];
   try {
     const start = server.stats().requests;
-    const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
-    await waitFor(() => server.stats().requests - start >= 8);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
+    await runAndKill(args, env, () => server.stats().requests - start >= 8);
 
     const runId = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/experiments/demo/runs.json'), 'utf8')).runs[0]
       .runId as string;
     const runDir = path.join(uc.dir, '.llmops/runs', runId);
-    const recorded = () =>
-      readFileSync(path.join(runDir, 'outputs.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l.trim())
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l).line_number as number];
-          } catch {
-            return []; // the line torn by the kill
-          }
-        });
+    const recorded = () => recordedLineNumbers(path.join(runDir, 'outputs.jsonl'));
     const before = recorded();
     const killed = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunRecord;
     expect(killed.status).toBe('Running');
@@ -100,20 +87,3 @@ test('killed, then resumed: the same order continues, no line runs twice, the ru
     uc.cleanup();
   }
 }, 60_000);
-
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (status) => resolve({ status, stderr }));
-  });
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
