@@ -10,12 +10,10 @@ import path from 'node:path';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
-import { evaluateStep } from '../../src/shared/steps/evaluate.js';
-import { reportStep } from '../../src/shared/steps/report.js';
 import { ConfigError, GateFailed } from '../../src/shared/errors.js';
-import type { Results } from '../../src/shared/results/model.js';
 import type { RunRecord } from '../../src/shared/runs/store.js';
 import { llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
+import { runLifecycle } from '../helpers/early-stop-lifecycle.js';
 import {
   evalFlowData as data,
   evalFlowExperiment as experiment,
@@ -32,29 +30,8 @@ afterAll(() => server.close());
 
 async function lifecycle(files: Record<string, string>, gate: string) {
   const uc = makeUseCase({ ...llmNodeFlow(), ...files, 'experiment.yaml': experiment(gate) });
-  const host = new MemoryHost();
-  const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops') };
   try {
-    const before = server.stats().requests;
-    const bulk = await bulkRunStep.run({ ...common, cacheMode: 'off', concurrency: 4 }, host);
-    const requests = server.stats().requests - before;
-    await evaluateStep.run({ ...common, cacheMode: 'off' }, host);
-    let gateError: unknown;
-    try {
-      await reportStep.run({ ...common, outputDir: path.join(uc.dir, 'reports') }, host);
-    } catch (e) {
-      gateError = e;
-    }
-    const read = (f: string) => readFileSync(path.join(uc.dir, f), 'utf8');
-    const runId = bulk.runs[0].runId;
-    return {
-      host,
-      requests,
-      gateError,
-      record: JSON.parse(read(`.llmops/runs/${runId}/run.json`)) as RunRecord,
-      results: JSON.parse(read('reports/results.json')) as Results,
-      markdown: read('reports/summary.md'),
-    };
+    return await runLifecycle(uc.dir, server);
   } finally {
     uc.cleanup();
   }

@@ -4,17 +4,13 @@
  * before the end with the verdict the full run would give, and the report says after how many lines and why; a
  * borderline case runs every line and the report says the full run was needed.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { bulkRunStep } from '../../src/shared/steps/bulk-run.js';
-import { evaluateStep } from '../../src/shared/steps/evaluate.js';
-import { reportStep } from '../../src/shared/steps/report.js';
 import { GateFailed } from '../../src/shared/errors.js';
-import type { Results } from '../../src/shared/results/model.js';
-import type { RunRecord } from '../../src/shared/runs/store.js';
 import { baseExperiment, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
+import { runLifecycle } from '../helpers/early-stop-lifecycle.js';
 
 let server: ModelServerHandle;
 beforeAll(async () => {
@@ -43,30 +39,7 @@ function experiment(gate: string): string {
 
 async function lifecycle(data: string, gate: string) {
   const uc = makeUseCase({ ...llmNodeFlow(), 'data/train.jsonl': data, 'experiment.yaml': experiment(gate) });
-  const host = new MemoryHost();
-  const common = { config: path.join(uc.dir, 'experiment.yaml'), store: path.join(uc.dir, '.llmops') };
-  const before = server.stats().requests;
-  const bulk = await bulkRunStep.run({ ...common, cacheMode: 'off', concurrency: 4 }, host);
-  const requests = server.stats().requests - before;
-  await evaluateStep.run({ ...common, cacheMode: 'off' }, host);
-  let gateError: unknown;
-  try {
-    await reportStep.run({ ...common, outputDir: path.join(uc.dir, 'reports') }, host);
-  } catch (e) {
-    gateError = e;
-  }
-  const read = (f: string) => readFileSync(path.join(uc.dir, f), 'utf8');
-  const runId = bulk.runs[0].runId;
-  return {
-    uc,
-    host,
-    requests,
-    gateError,
-    record: JSON.parse(read(`.llmops/runs/${runId}/run.json`)) as RunRecord,
-    results: JSON.parse(read('reports/results.json')) as Results,
-    markdown: read('reports/summary.md'),
-    html: read('reports/report.html'),
-  };
+  return { uc, ...(await runLifecycle(uc.dir, server)) };
 }
 
 test('a clear pass stops well before the end; evaluate and report see the lines that ran and say why', async () => {
