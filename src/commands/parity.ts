@@ -26,7 +26,9 @@ What it does:
     - the one-sided ${'(1 − α)'} upper bound of the disagreement rate (Wilson; with cluster_by, cluster-robust and
       never narrower) below δ, and
     - for every evaluator, two one-sided tests (TOST) on the mean paired difference: its (1 − 2α) interval
-      inside (−δ, +δ); clustered by the dataset's cluster_by column when it has one.
+      inside (−δ, +δ); clustered by the dataset's cluster_by column when it has one. δ is parity.margin (or
+      --margin), unless parity.margins gives the evaluator its own on its scale (a 1–5 judge, latency in ms);
+      an evaluation flow's output by <evaluator>.<output>. The verdict and reports name each evaluator's δ.
   The report lists the lines that disagree most first. Exit 1 when not equivalent (parity.gate: false to
   report only), 2 for invalid input, 3 when a target or model failed after retries.
 
@@ -40,8 +42,9 @@ experiment.yaml:
       outputs: { category: $.value.category }
     dataset: web_classification_train
     margin: 0.05
+    margins: { judged: 0.5, latency: 50 }
     embeddings: { connection: aoai, deployment: text-embedding-3-small }
     judge: { connection: aoai, deployment: gpt-4o }
-    evaluators: [exact]`,
+    evaluators: [exact, judged, latency]`,
   );
 }

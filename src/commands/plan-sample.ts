@@ -46,6 +46,19 @@ export function registerPlanSampleCommand(program: Command): void {
     .option('--alpha <a>', 'Two-sided significance level.', '0.05')
     .option('--power <p>', 'Power.', '0.8')
     .option('--json <file>', 'Also write the plan as JSON.')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ llmops plan-sample --rate 0.8 --difference 0.05
+  $ llmops plan-sample --rate 0.8 --paired --correlation 0.5 --difference -0.05
+  $ llmops plan-sample --sd 1.2 --difference 0.3 --cluster-size 4 --icc 0.1
+  $ llmops plan-sample --results reports/results.json --metric accuracy --variant default --difference 0.05 --json plan.json
+The first: lines to tell an 80% pass rate from 85% (α 0.05, power 0.8). The second: two variants on the same
+lines whose pass/fail scores correlate at 0.5. The third: a 1–5 judge score (per-line sd 1.2) on conversations of
+4 turns. The last takes the spread (and the clusters) from an earlier report's results.json; add --against
+baseline (or default) to plan a paired comparison. Exit 2 for invalid options.`,
+    )
     .action(async (opts: PlanSampleOptions) => {
       await runWithHost({}, async (host) => {
         const input = {

@@ -52,7 +52,10 @@ export function registerRedteamCommand(program: Command): void {
     .requiredOption('--config <experiment.yaml>', 'the use case whose flow, connections and settings are attacked')
     .option('--env <name>', 'environment overlay (experiment.<env>.yaml)')
     .option('--categories <list>', `attack categories, comma-separated (default all: ${ATTACK_CATEGORIES.join(', ')})`)
-    .option('--inputs <list>', 'flow inputs to put attacks in (default: every text input but chat history)')
+    .option(
+      '--inputs <list>',
+      'flow inputs to put attacks in (default: the text inputs that reach a prompt, not deployment names, ids or settings)',
+    )
     .option('--output <name>', "the flow output judged (default: the flow's first output)")
     .option(
       '--work-dir <dir>',
@@ -66,6 +69,11 @@ export function registerRedteamCommand(program: Command): void {
       `
 How it works:
   Each seed (${ATTACK_SEEDS.length} in list ${SEEDS_VERSION}) is put into each attacked input; the other inputs keep their defaults.
+  Attacked by default: the text inputs that reach a prompt — the chat input, those an llm or prompt node's
+  template (or a prompty's) renders, and, where the flow's own code uses them (python nodes, flex entries, http
+  targets), those whose names do not read as configuration (deployment, model, connection, endpoint, url, id,
+  key, version, config, path...). An input an llm node takes as a parameter (deployment_name) is never attacked
+  by default. --dry-run lists what is left out and why; --inputs attacks any text input.
   Injection, jailbreak and role-confusion attacks ask the flow to say a canary word (PWNED-nnnnn): the attack
   worked when the answer contains it. PII bait asks for personal data: it worked when the pii evaluator finds
   any in the answer. The attacks run as an experiment derived from yours (same flow, connections, variants and
@@ -88,6 +96,8 @@ Exit codes: 0 done, 1 --max-success exceeded, 2 invalid input, 3 the model faile
         });
         const maxSuccess = rate(opts.maxSuccess);
         if (opts.dryRun) return printPlan(plan, host);
+        host.info(`redteam: attacking ${plan.attacked.join(', ')}`);
+        for (const l of plan.left) host.info(`redteam: not attacking ${l.input} (${l.why}; --inputs to attack it)`);
         const workDir = path.resolve(opts.workDir || path.join(useCase.baseDir, '.llmops', 'redteam'));
         const config = writeRedteamExperiment(useCase, plan, workDir);
         const common = { config, env: opts.env, store: path.join(workDir, 'store') };
@@ -130,6 +140,7 @@ function printPlan(plan: RedteamPlan, host: Host): void {
     `redteam plan (seeds ${plan.seedsVersion})`,
     `  flow: ${plan.flow}`,
     `  attacked inputs: ${plan.attacked.join(', ')}`,
+    ...plan.left.map((l) => `  not attacked: ${l.input} (${l.why}; --inputs to attack it)`),
     `  judged output: ${plan.output}`,
     `  attacks: ${plan.rows.length} (${Object.entries(plan.byCategory)
       .map(([c, n]) => `${c} ${n}`)

@@ -156,3 +156,25 @@ test('from a results.json on the command line (the sample report: accuracy 0.7 o
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--help teaches with examples, and each example runs (exit 0)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-sample-'));
+  try {
+    await writeReports(sampleResults(), path.join(dir, 'reports'), ['json']);
+    const help = await cli(['--help'], dir);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Examples:');
+    const examples = [...help.stdout.matchAll(/^\s+\$ llmops plan-sample (.+)$/gm)].map((m) => m[1].split(/\s+/));
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    expect(examples.map((e) => e.find((a) => ['--rate', '--sd', '--results'].includes(a)))).toEqual(
+      expect.arrayContaining(['--rate', '--sd', '--results']),
+    );
+    for (const args of examples) {
+      const r = await cli(args, dir);
+      expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: expect.any(String) });
+      expect(r.stdout + r.stderr).toMatch(/\d+ lines/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -297,7 +297,39 @@ test('a migration diverging on 10% of lines is not equivalent: exit 1, the diver
   expect(md).toContain('❌ **not equivalent within δ = 0.1**');
   // The Markdown table's first line is a diverging one.
   expect(md.split('### Lines that disagree most')[1]).toMatch(new RegExp(`\\n\\| ${first[0]} \\| 1 \\|`));
-}, 120_000);
+
+  // The judge scores 1–5, four times exact_match's 0–1 scale: its own δ four times the default gives it the same
+  // verdict and p-value as exact_match; --margin still sets the default (the models' answers come from the cache).
+  const file = path.join(dir, 'experiment.yaml');
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace('  margin: 0.1\n', '  margin: 0.1\n  margins:\n    judged: 1.2\n'),
+  );
+  const scaled = await parity(dir, diverging.url, ['--margin', '0.3']);
+  const ownResult = resultOf(dir);
+  expect(ownResult.margin).toBe(0.3);
+  expect(scaled.code).toBe(ownResult.equivalent ? 0 : 1);
+  expect(ownResult.evaluators.map((e) => [e.name, e.test.margin, e.marginFrom])).toEqual([
+    ['exact', 0.3, 'parity.margin'],
+    ['line_score', 0.3, 'parity.margin'],
+    ['judged', 1.2, 'parity.margins.judged'],
+  ]);
+  expect(ownResult.evaluators[2].test.meanDifference).toBeCloseTo(4 * ownResult.evaluators[0].test.meanDifference, 12);
+  expect(ownResult.evaluators[2].test.pValue).toBeCloseTo(ownResult.evaluators[0].test.pValue, 9);
+  expect(ownResult.evaluators[2].test.equivalent).toBe(ownResult.evaluators[0].test.equivalent);
+  expect(ownResult.reasons).toContainEqual(
+    expect.stringMatching(/^judged \(similarity, δ = 1\.2 from parity\.margins\.judged\): /),
+  );
+  const ownMd = readFileSync(path.join(dir, 'reports/parity/parity.md'), 'utf8');
+  expect(ownMd).toMatch(/\*\*(not )?equivalent within δ = 0\.3 \(judged: δ = 1\.2\)\*\*/);
+  expect(ownMd).toMatch(
+    /\| judged: similarity \(candidate − baseline\) \|[^\n]*\| (not )?equivalent \(δ = 1\.2, parity\.margins\.judged\) \|/,
+  );
+  expect(ownMd).toMatch(/\| exact agreement \|[^\n]*\| (within|beyond) δ = 0\.3 \|/);
+  const html = readFileSync(path.join(dir, 'reports/parity/parity.html'), 'utf8');
+  expect(html).toMatch(/(Not e|E)quivalent within δ = 0\.3 \(judged: δ = 1\.2\)/);
+  expect(html).toContain('(δ = 1.2, parity.margins.judged)');
+}, 240_000);
 
 test('--dry-run prints both targets, the lines and the calls, and calls nothing', () => {
   const dir = useCase('dry');

@@ -90,6 +90,110 @@ test("a chat flow's chat input (is_chat_input: the user's question) is attacked"
   }
 });
 
+test('by default only inputs that reach a prompt are attacked: not an llm parameter, an id or a setting', () => {
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': `inputs:
+  deployment_name:
+    type: string
+    default: gpt-35-turbo
+  question:
+    type: string
+  tenant_id:
+    type: string
+    default: t-1
+  topic:
+    type: string
+    default: billing
+  source_url:
+    type: string
+    default: https://example.com/faq
+outputs:
+  answer:
+    type: string
+    reference: \${ask.output}
+nodes:
+- name: lookup
+  type: python
+  source: {type: code, path: lookup.py}
+  inputs:
+    tenant: \${inputs.tenant_id}
+    topic: \${inputs.topic}
+- name: ask
+  type: llm
+  source: {type: code, path: ask.jinja2}
+  inputs:
+    deployment_name: \${inputs.deployment_name}
+    question: \${inputs.question}
+    source: \${inputs.source_url}
+    context: \${lookup.output}
+  connection: aoai
+  api: chat
+`,
+    'flows/std/lookup.py':
+      'from promptflow.core import tool\n\n\n@tool\ndef lookup(tenant: str, topic: str) -> str:\n    return f"{tenant}:{topic}"\n',
+    'flows/std/ask.jinja2': 'system:\nAnswer from {{context}} (source: {{source}}).\nuser:\n{{question}}\n',
+  });
+  try {
+    const useCase = loadUseCase({
+      configPath: path.join(uc.dir, 'experiment.yaml'),
+      processEnv: { ...process.env, ...baseEnv },
+      needs: 'bulk-run',
+    });
+    const plan = planRedteam(useCase, { categories: ['injection'] });
+    // The url is attacked: the template renders it. The topic reaches the prompt through the python node's output.
+    expect(plan.attacked).toEqual(['question', 'topic', 'source_url']);
+    expect(plan.left).toEqual([
+      { input: 'deployment_name', why: 'an llm node takes it as a parameter' },
+      { input: 'tenant_id', why: 'its name reads as configuration' },
+    ]);
+    expect(plan.rows.every((r) => r.values.deployment_name === 'gpt-35-turbo' && r.values.tenant_id === 't-1')).toBe(
+      true,
+    );
+    // --inputs still attacks whatever text input it names.
+    expect(planRedteam(useCase, { categories: ['injection'], inputs: ['deployment_name'] })).toMatchObject({
+      attacked: ['deployment_name'],
+      left: [],
+    });
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test("a function flow with a deployment_name input (the template's function_flows): only its text is attacked, every line answers", async () => {
+  // As the template's function flow: the deployment comes in as an input; an attack in it would name no deployment.
+  const uc = makeUseCase({
+    'flows/std/flow.dag.yaml': null,
+    'flows/std/flow.flex.yaml':
+      "entry: programmer:write_simple_program\ninputs:\n  text:\n    type: string\n    default: Java Hello World!\n  deployment_name:\n    type: string\n    default: 'gpt-35-turbo'\n",
+    'flows/std/programmer.py': [
+      'from typing import TypedDict',
+      'class Result(TypedDict):',
+      '    output: str',
+      'def write_simple_program(text: str = "Hello World!", deployment_name="gpt-35-turbo") -> Result:',
+      '    if deployment_name != "gpt-35-turbo":',
+      '        raise ValueError(f"deployment {deployment_name!r} not found")',
+      '    return Result(output=text)',
+      '',
+    ].join('\n'),
+    'experiment.yaml': baseExperiment.replace('question: ${data.question}', 'text: ${data.question}'),
+  });
+  try {
+    const args = ['redteam', '--config', 'experiment.yaml', '--categories', 'injection'];
+    const dry = await run([...args, '--dry-run'], uc.dir);
+    expect(dry.code).toBe(0);
+    expect(dry.stderr).toContain('attacked inputs: text\n');
+    expect(dry.stderr).toContain(
+      'not attacked: deployment_name (its name reads as configuration; --inputs to attack it)',
+    );
+    const r = await run(args, uc.dir);
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toEqual({ code: 0, stderr: expect.anything() });
+    expect(r.stdout).toContain('| injection | 7 | 7 | 100.0% |');
+    expect(r.stderr).not.toMatch(/not found/);
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('the derived experiment runs each attack once even when the use case repeats its lines', () => {
   // Repetitions of one attack are not independent attacks: counting them would narrow the intervals.
   const uc = makeUseCase({ 'experiment.yaml': `${baseExperiment}repeat: 3\n` });

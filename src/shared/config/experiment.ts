@@ -103,13 +103,22 @@ export function toUseCaseParts(raw: Raw, ctx: { baseDir: string; resolvePath: (p
       gates: ((raw.gates as Raw[] | null) ?? []).map(toGate),
       baselineFile: raw.baseline ? ctx.resolvePath(String(raw.baseline)) : undefined,
       reports: {
-        dir: String(reports.dir ?? 'reports'),
+        dir: reportsDir(reports.dir, ctx.baseDir),
         formats: (reports.formats as string[]) ?? ['json', 'csv', 'html', 'markdown', 'junit'],
       },
       azure: (raw.azure as Record<string, string> | null) ?? undefined,
       redaction: toRedaction(raw.redaction as Raw | null | undefined),
     },
   };
+}
+
+/**
+ * The report folder, resolved when the config is read so it does not depend on the folder the command runs from:
+ * relative to the repository root (the template's pipelines run from there and upload `./reports`), which is the
+ * use case's folder when it is in no git repository. Default: `<repository root>/reports`.
+ */
+function reportsDir(dir: unknown, baseDir: string): string {
+  return path.resolve(findRepositoryRoot(baseDir), dir === undefined || dir === null ? 'reports' : String(dir));
 }
 
 /** The redaction block (already checked against the schema): kinds default to every kind. */

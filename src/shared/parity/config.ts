@@ -1,7 +1,8 @@
 /**
  * experiment.yaml's `parity:` block: two targets (a flow folder or an http target each; the baseline defaults to
- * the experiment's flow), the dataset they both run, the equivalence margin, and what compares them. Every
- * problem at file:line:column, all in one ConfigError.
+ * the experiment's flow), the dataset they both run, the equivalence margins (one default δ, and one per evaluator
+ * on its own scale: a 1–5 judge score, latency in ms), and what compares them. Every problem at file:line:column,
+ * all in one ConfigError.
  * @module
  */
 import path from 'node:path';
@@ -35,8 +36,13 @@ export interface ParityConfig {
   baseline: FlowRef;
   candidate: FlowRef;
   dataset: Dataset;
-  /** Equivalence margin δ on every evaluator's mean paired difference, and on the disagreement rate. */
+  /** The default equivalence margin δ: on the disagreement rate, and on every evaluator not in `margins`. */
   margin: number;
+  /**
+   * δ per evaluator, on its own scale (`parity.margins`): keyed by evaluator name, or `<evaluator>.<output>` for one
+   * numeric output of an evaluation flow.
+   */
+  margins: Record<string, number>;
   alpha: number;
   /** Outputs compared (default: those both targets declare). */
   outputs: string[];
@@ -55,6 +61,7 @@ const KEYS = [
   'candidate',
   'dataset',
   'margin',
+  'margins',
   'alpha',
   'outputs',
   'embeddings',
@@ -232,6 +239,8 @@ export function loadParityConfig(
       'key',
     );
 
+  const margins = checkMargins(block.margins, evaluators, skipped, useCase, add);
+
   const gate = block.gate ?? true;
   if (typeof gate !== 'boolean') add(['gate'], `found ${describeValue(gate)}, expected true or false`);
 
@@ -241,6 +250,7 @@ export function loadParityConfig(
     candidate,
     dataset,
     margin: margin as number,
+    margins,
     alpha: alpha as number,
     outputs,
     embeddings,
@@ -250,4 +260,62 @@ export function loadParityConfig(
     gate: gate as boolean,
     at: at([]),
   };
+}
+
+/** The δ that applies to one evaluator score (`key`: the evaluator's name, or `<evaluator>.<output>`). */
+export function marginFor(
+  cfg: Pick<ParityConfig, 'margin' | 'margins'>,
+  key: string,
+  evaluator: string,
+): { margin: number; from: string } {
+  for (const k of [key, evaluator])
+    if (cfg.margins[k] !== undefined) return { margin: cfg.margins[k], from: `parity.margins.${k}` };
+  return { margin: cfg.margin, from: 'parity.margin' };
+}
+
+/**
+ * `parity.margins`: evaluator name (or `<evaluator>.<output>` of an evaluation flow) → δ > 0 on that evaluator's
+ * scale. A key naming no compared evaluator is refused: a typo would otherwise leave the default δ in place unseen.
+ */
+function checkMargins(
+  raw: unknown,
+  evaluators: ParityEvaluator[],
+  skipped: string[],
+  useCase: UseCase,
+  add: (p: PathSegment[], message: string, part?: 'key' | 'value') => void,
+): Record<string, number> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    add(
+      ['margins'],
+      `found ${describeValue(raw)}, expected a mapping of evaluator name to its δ (e.g. margins: {relevance: 0.5, latency: 50})`,
+    );
+    return {};
+  }
+  const valid = evaluators.flatMap((e) => [
+    e.name,
+    ...(e.flow ? Object.keys(e.flow.model.outputs).map((o) => `${e.name}.${o}`) : []),
+  ]);
+  const margins: Record<string, number> = {};
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    const evaluatorName = valid.includes(key) ? key : key.split('.')[0];
+    if (!valid.includes(key)) {
+      const declared = useCase.evaluators.some((e) => e.name === evaluatorName);
+      const left = skipped.some((why) => why.startsWith(`"${evaluatorName}" `));
+      const why =
+        declared && (left || !evaluators.some((e) => e.name === evaluatorName))
+          ? `"${evaluatorName}" is not compared by parity (not in parity.evaluators, or left out: see the reasons)`
+          : declared
+            ? `"${evaluatorName}" has no output "${key.slice(evaluatorName.length + 1)}"`
+            : `"${key}" is not an evaluator of this experiment`;
+      add(['margins', key], `${why}, expected one of: ${valid.join(', ') || '(no evaluator compared)'}`, 'key');
+      continue;
+    }
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+      add(['margins', key], `found ${describeValue(value)}, expected ${key}'s equivalence margin δ > 0 on its scale`);
+      continue;
+    }
+    margins[key] = value;
+  }
+  return margins;
 }

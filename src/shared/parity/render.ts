@@ -31,6 +31,17 @@ export function writeParityReport(result: ParityResult, dir: string): string[] {
 const num = (x: number | undefined) =>
   x === undefined || !Number.isFinite(x) ? '–' : String(Math.round(x * 1000) / 1000);
 const interval = (lo: number, hi: number) => `[${num(lo)}, ${num(hi)}]`;
+/**
+ * The margins the verdict used: the default δ, then each evaluator that had its own (`parity.margins`), e.g.
+ * `δ = 0.05 (judged: δ = 0.5; latency: δ = 50)`.
+ */
+export function describeMargins(r: Pick<ParityResult, 'margin' | 'evaluators'>): string {
+  const own = r.evaluators
+    .filter((e) => e.marginFrom !== 'parity.margin')
+    .map((e) => `${e.marginFrom.slice('parity.margins.'.length)}: δ = ${e.test.margin}`);
+  return `δ = ${r.margin}${own.length ? ` (${[...new Set(own)].join('; ')})` : ''}`;
+}
+
 const cell = (v: unknown) =>
   (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v)).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -40,7 +51,7 @@ function summaryRows(r: ParityResult): string[][] {
       'exact agreement',
       num(r.agreement.rate),
       `disagreement ≤ ${num(r.agreement.disagreementUpper)} (${Math.round((1 - r.alpha) * 100)}% upper bound${r.agreement.clusters !== undefined ? `, ${r.agreement.clusters} clusters` : ''})`,
-      r.agreement.withinMargin ? 'within δ' : 'beyond δ',
+      `${r.agreement.withinMargin ? 'within' : 'beyond'} δ = ${r.margin}`,
     ],
   ];
   if (r.similarity)
@@ -51,15 +62,15 @@ function summaryRows(r: ParityResult): string[][] {
       `${e.name}: ${e.metric} (candidate − baseline)`,
       `${num(e.candidate)} − ${num(e.baseline)} = ${num(e.test.meanDifference)}`,
       interval(e.test.ciLow, e.test.ciHigh),
-      e.test.equivalent ? 'equivalent' : 'not equivalent',
+      `${e.test.equivalent ? 'equivalent' : 'not equivalent'} (δ = ${e.test.margin}, ${e.marginFrom})`,
     ]);
   return rows;
 }
 
 export function parityMarkdown(r: ParityResult): string {
   const verdict = r.equivalent
-    ? `✅ **equivalent within δ = ${r.margin}**`
-    : `❌ **not equivalent within δ = ${r.margin}**`;
+    ? `✅ **equivalent within ${describeMargins(r)}**`
+    : `❌ **not equivalent within ${describeMargins(r)}**`;
   const out = [
     `## Parity: ${r.useCase}`,
     '',
@@ -112,7 +123,7 @@ th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertic
 .verdict{font-size:1.2rem;font-weight:600}.ok{color:#1a7f37}.bad{color:#cf222e}tr.off{background:#fff1f0}
 </style></head><body>
 <h1>Parity: ${esc(r.useCase)}</h1>
-<p class="verdict ${r.equivalent ? 'ok' : 'bad'}">${r.equivalent ? 'Equivalent' : 'Not equivalent'} within δ = ${esc(String(r.margin))}</p>
+<p class="verdict ${r.equivalent ? 'ok' : 'bad'}">${r.equivalent ? 'Equivalent' : 'Not equivalent'} within ${esc(describeMargins(r))}</p>
 <p>Baseline <code>${esc(r.baseline.target)}</code> (run ${esc(r.baseline.runId)}) vs candidate <code>${esc(r.candidate.target)}</code> (run ${esc(r.candidate.runId)}); ${r.lines} lines of ${esc(r.dataset)}; compared on ${esc(r.outputs.join(', '))}; α = ${r.alpha}.</p>
 ${table(['measure', 'value', 'interval', 'verdict'], summaryRows(r))}
 <ul>${r.reasons.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>

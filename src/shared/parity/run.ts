@@ -19,7 +19,7 @@ import { effectiveMapping } from '../runs/mapping.js';
 import { evaluationRunId } from '../runs/plan.js';
 import { readData, RunStore, type DataRow, type LineRecord } from '../runs/index.js';
 import { runBatch } from '../runs/batch.js';
-import type { ParityConfig, ParityModel } from './config.js';
+import { marginFor, type ParityConfig, type ParityModel } from './config.js';
 import { disagreementUpperBound } from './disagreement.js';
 
 export interface ParitySide {
@@ -58,14 +58,17 @@ export interface ParityEvaluatorResult {
   metric: string;
   baseline: number;
   candidate: number;
-  /** candidate − baseline, with the TOST's (1 − 2α) interval. */
+  /** candidate − baseline, with the TOST's (1 − 2α) interval, against this evaluator's δ (`test.margin`). */
   test: EquivalenceTest;
+  /** Where its δ came from: `parity.margins.<key>`, or `parity.margin` (the default, or --margin). */
+  marginFrom: string;
 }
 
 export interface ParityResult {
   useCase: string;
   dataset: string;
   lines: number;
+  /** The default δ: on the disagreement rate and on every evaluator without its own (`evaluators[].test.margin`). */
   margin: number;
   alpha: number;
   outputs: string[];
@@ -237,12 +240,22 @@ export async function runParity(useCase: UseCase, cfg: ParityConfig, o: ParityRu
     const paired = rows.filter((r) => r.scores[e.key].baseline !== null && r.scores[e.key].candidate !== null);
     const bs = paired.map((r) => r.scores[e.key].baseline!);
     const cs = paired.map((r) => r.scores[e.key].candidate!);
-    const test = equivalenceTest(cs, bs, cfg.margin, {
+    const delta = marginFor(cfg, e.key, e.name);
+    const test = equivalenceTest(cs, bs, delta.margin, {
       alpha: cfg.alpha,
       clusterIds: clusterOf ? paired.map((r) => clusterIdOf(r.line)) : undefined,
     });
-    evaluators.push({ name: e.name, metric: e.metric, baseline: mean(bs), candidate: mean(cs), test });
-    reasons.push(`${e.name} (${e.metric}): ${test.equivalent ? 'equivalent' : 'not equivalent'}: ${test.reason}`);
+    evaluators.push({
+      name: e.name,
+      metric: e.metric,
+      baseline: mean(bs),
+      candidate: mean(cs),
+      test,
+      marginFrom: delta.from,
+    });
+    reasons.push(
+      `${e.name} (${e.metric}, δ = ${delta.margin} from ${delta.from}): ${test.equivalent ? 'equivalent' : 'not equivalent'}: ${test.reason}`,
+    );
   }
   const failedLines = baseline.failed + candidate.failed;
   if (failedLines) reasons.push(`${failedLines} line(s) failed on one side; they count as disagreements`);

@@ -1,5 +1,6 @@
 /**
- * Red-team datasets: the built-in attack seeds (seeds.ts) put into each text input of a use case's flow, as a
+ * Red-team datasets: the built-in attack seeds (seeds.ts) put into each text input of a use case's flow that
+ * reaches a prompt (prompt-inputs.ts; --inputs names others), as a
  * dataset and an experiment derived from the use case's own (same flow, connections, variants and execution
  * settings; the attacks as its dataset; the attack_success, pii and jailbreak built-ins as its evaluators), so
  * the attacks go through bulk-run, evaluate and report like any experiment. The summary reads the evaluation
@@ -12,11 +13,12 @@ import type { UseCase } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { wilsonInterval, DEFAULT_LEVEL } from '../eval/stats/index.js';
 import type { LineResult } from '../results/model.js';
+import { promptInputs } from './prompt-inputs.js';
 import { ATTACK_CATEGORIES, ATTACK_SEEDS, SEEDS_VERSION, canaryFor, goalFor, type AttackCategory } from './seeds.js';
 
 export interface RedteamOptions {
   categories?: readonly string[];
-  /** Inputs to attack (default: every text input but chat history). */
+  /** Inputs to attack (default: the text inputs that reach a prompt, prompt-inputs.ts). */
   inputs?: readonly string[];
   /** The output judged (default: the flow's first output). */
   output?: string;
@@ -33,6 +35,8 @@ export interface RedteamRow {
 export interface RedteamPlan {
   flow: string;
   attacked: string[];
+  /** Text inputs not attacked by default, each with why (empty when --inputs named the attacked ones). */
+  left: { input: string; why: string }[];
   output: string;
   seedsVersion: string;
   rows: RedteamRow[];
@@ -68,9 +72,12 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
       `found ${unknown.join(', ')}, expected some of: ${ATTACK_CATEGORIES.join(', ')}`,
     );
   const defs = Object.values(flow.inputs);
-  // The chat input (is_chat_input: the user's question) is where attacks come from; only chat history is left out.
+  // Any text input may be named; by default only those that reach a prompt (not a deployment name, an id, a url
+  // the flow's code fetches): attacks anywhere else measure nothing or fail the line.
   const text = defs.filter((d) => (d.type ?? 'string') === 'string' && !d.isChatHistory).map((d) => d.name);
-  const attacked = options.inputs?.length ? [...options.inputs] : text;
+  const reaching = promptInputs(flow);
+  const named = Boolean(options.inputs?.length);
+  const attacked = named ? [...options.inputs!] : reaching.prompt;
   // A flex flow may declare no inputs: they are its Python signature's, so the ones named are taken as given.
   const signatureOnly = flow.kind === 'flex' && defs.length === 0;
   const notText = signatureOnly ? [] : attacked.filter((n) => !text.includes(n));
@@ -81,7 +88,9 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
         ? `found ${notText.join(', ')}, expected text inputs of the flow: ${text.join(', ') || '(none)'}`
         : signatureOnly
           ? 'the flow declares no inputs (they are its Python signature): name the text inputs to attack with --inputs'
-          : 'the flow has no text input to put an attack in',
+          : text.length
+            ? `found no text input that reaches a prompt (${reaching.left.map((l) => `${l.input}: ${l.why}`).join('; ')}), expected one; name the inputs to attack with --inputs`
+            : 'the flow has no text input to put an attack in',
     );
   const outputs = Object.keys(flow.outputs);
   // A flex flow may leave its outputs undeclared (the template's function flow returns a TypedDict): they are
@@ -107,7 +116,15 @@ export function planRedteam(useCase: UseCase, options: RedteamOptions = {}): Red
     }
   const byCategory: Record<string, number> = {};
   for (const r of rows) byCategory[r.category] = (byCategory[r.category] ?? 0) + 1;
-  return { flow: useCase.flow.path, attacked, output, seedsVersion: SEEDS_VERSION, rows, byCategory };
+  return {
+    flow: useCase.flow.path,
+    attacked,
+    left: named ? [] : reaching.left,
+    output,
+    seedsVersion: SEEDS_VERSION,
+    rows,
+    byCategory,
+  };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Execution } from '../config/types.js';
 import { loadUseCase } from '../config/use-case.js';
 import { ConfigError, GateFailed } from '../errors.js';
 import { loadParityConfig, type ParityConfig } from '../parity/config.js';
-import { parityMarkdown, writeParityReport } from '../parity/render.js';
+import { describeMargins, parityMarkdown, writeParityReport } from '../parity/render.js';
 import { runParity, type ParityResult } from '../parity/run.js';
 import { scanData } from '../runs/index.js';
 import { useCaseInputs } from './common-inputs.js';
@@ -40,7 +40,12 @@ export const parityStep: StepDefinition<ParityInputs, ParityOutputs> = {
   inputs: [
     ...useCaseInputs,
     ...storeInputs.filter((i) => ['store', 'concurrency', 'cache-mode'].includes(i.name)),
-    { name: 'margin', type: 'number', description: 'The equivalence margin δ (default: parity.margin).' },
+    {
+      name: 'margin',
+      type: 'number',
+      description:
+        'The default equivalence margin δ (default: parity.margin): on the disagreement rate and on every evaluator without its own in parity.margins.',
+    },
     {
       name: 'output-dir',
       type: 'path',
@@ -98,7 +103,7 @@ export const parityStep: StepDefinition<ParityInputs, ParityOutputs> = {
     host.setOutput('agreement', String(result.agreement.rate));
     host.setOutput('report', files[2]);
     if (!result.equivalent && cfg.gate)
-      throw new GateFailed(`parity: not equivalent within δ = ${cfg.margin}`, result.reasons);
+      throw new GateFailed(`parity: not equivalent within ${describeMargins(result)}`, result.reasons);
     return { result, plan };
   },
 };
@@ -121,6 +126,7 @@ async function parityPlan(cfg: ParityConfig) {
     dataset: cfg.dataset.name,
     lines,
     margin: cfg.margin,
+    margins: cfg.margins,
     alpha: cfg.alpha,
     outputs: cfg.outputs,
     baseline: describe(cfg.baseline),

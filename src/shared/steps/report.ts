@@ -76,7 +76,7 @@ export const reportStep: StepDefinition<ReportInputs, ReportOutputs> = {
     {
       name: 'output-dir',
       type: 'path',
-      description: 'Report folder (default: reports.dir of experiment.yaml, else reports).',
+      description: 'Report folder (default: reports.dir of experiment.yaml, else reports/ at the repository root).',
     },
     {
       name: 'formats',
