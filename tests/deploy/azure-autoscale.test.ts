@@ -218,6 +218,41 @@ test('an unchanged flow with a new AUTOSCALE puts only the setting again', async
   expect(arm.specViolations()).toEqual([]);
 }, 60_000);
 
+test('deploy --rollback after an unchanged flow with a new AUTOSCALE puts the earlier setting back', async () => {
+  const maximum = () =>
+    (autoscale.forTarget(deploymentId('blue'))!.properties.profiles as { capacity: { maximum: string } }[])[0]
+      .capacity.maximum;
+  const rollback = () =>
+    rollbackAzure({
+      ws,
+      target: 'azure-managed',
+      entry: options('v0').entry,
+      name: 'scale',
+      stateDir: options('v0').stateDir,
+      log: (l) => logs.push(l),
+    });
+  // The test above put MAX_INSTANCES 12 over the 8 of the first deploy, traffic untouched.
+  expect(maximum()).toBe('12');
+  const back = await rollback();
+  expect(back.live).toEqual({ blue: 100 });
+  expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
+  expect(maximum()).toBe('8');
+  expect(back.summary).toContain('Autoscale setting scale-ep-blue-autoscale put back as it was.');
+  // A second rollback puts the new setting forward again.
+  await rollback();
+  expect(maximum()).toBe('12');
+  await rollback();
+  expect(maximum()).toBe('8');
+  // The same setting put again (a re-run of the pipeline) is no change: the record stays the one above.
+  const file = path.join(options('v0').stateDir, 'deploy', 'scale-azure-managed.json');
+  const { readFileSync } = await import('node:fs');
+  const recorded = readFileSync(file, 'utf8');
+  const again = await deployToAzure(options('v0'));
+  expect(again.unchanged).toBe(true);
+  expect(readFileSync(file, 'utf8')).toBe(recorded);
+  expect(arm.specViolations()).toEqual([]);
+}, 60_000);
+
 test('a refused autoscale setting fails the provisioning: traffic stays where it was', async () => {
   arm.inject({
     operationId: 'AutoscaleSettings_CreateOrUpdate',
