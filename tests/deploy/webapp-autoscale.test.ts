@@ -225,3 +225,35 @@ test('deploy --rollback puts the plan autoscale setting back with the routing, a
   expect(maximum()).toBe('9');
   expect(arm.specViolations()).toEqual([]);
 }, 240_000);
+
+test('deploy --rollback after an unchanged image with a new AUTOSCALE puts the plan\'s earlier setting back', async () => {
+  // The test above left the rollout of v1 promoted with MAX_INSTANCES 9 on the plan; the same image with 11.
+  await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 9 }));
+  const r = await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 11 }));
+  expect(r.unchanged).toBe(true);
+  expect(maximum()).toBe('11');
+  const o = options('v1', AUTOSCALE);
+  const rollback = () =>
+    rollbackWebApp({
+      client,
+      subscriptionId: o.subscriptionId,
+      entry: o.entry,
+      name: o.name,
+      stateDir: o.stateDir,
+      log: (l) => logs.push(l),
+      monitor: o.monitor,
+    });
+  const routing = (await client.webApps.get(RG, APP)).siteConfig?.experiments?.rampUpRules ?? [];
+  const back = await rollback();
+  expect(maximum()).toBe('9');
+  expect(back.live).toEqual(r.live);
+  expect((await client.webApps.get(RG, APP)).siteConfig?.experiments?.rampUpRules ?? []).toEqual(routing);
+  expect(back.summary).toContain('Plan: autoscale setting plan-scale-autoscale put back as it was.');
+  // The same setting put again (a re-run of the pipeline) is no change: the record stays the one above.
+  const { readFileSync } = await import('node:fs');
+  const file = path.join(o.stateDir, 'deploy', 'scale-webapp.json');
+  const recorded = readFileSync(file, 'utf8');
+  expect((await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 9 }))).unchanged).toBe(true);
+  expect(readFileSync(file, 'utf8')).toBe(recorded);
+  expect(arm.specViolations()).toEqual([]);
+}, 240_000);
