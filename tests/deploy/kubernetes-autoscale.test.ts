@@ -227,3 +227,33 @@ test('the new colour without AUTOSCALE has no autoscaler; the pruned colour lose
   expect(cluster.get('Deployment', NS, 'demo-blue')).toBeUndefined();
   expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')).toBeUndefined();
 }, 60_000);
+
+test('a reused colour failing its checks loses its autoscaler; the serving colour keeps its own', async () => {
+  // blue, then green, both autoscaled and kept: blue idle with its autoscaler, green serving with its own.
+  for (const v of ['v0', 'v1']) {
+    const r = await deployToKubernetes(options(v, { keep: 2 }));
+    expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  }
+  expect(liveTraffic()).toEqual({ 'demo-green': 100 });
+  const green = cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')!;
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')).toBeDefined();
+  // blue is reused for the next image and fails: its pods are now the failed version's.
+  const r = await deployToKubernetes(
+    options('v0', {
+      keep: 2,
+      entry: entry({ AUTOSCALE: { ...AUTOSCALE, MAX_INSTANCES: 4 } }),
+      checks: [() => Promise.resolve({ passed: false, detail: 'refused on purpose' })],
+    }),
+  );
+  expect(r.deployment).toBe('demo-blue');
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toContain('HorizontalPodAutoscaler demo-blue removed');
+  expect(liveTraffic()).toEqual({ 'demo-green': 100 });
+  // No autoscaler scales the failed colour's pods; the serving colour's is as it was, on its own Deployment.
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')).toBeUndefined();
+  const hpas = cluster.list('HorizontalPodAutoscaler', NS);
+  expect(hpas.map((h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name)).toEqual(['demo-green']);
+  const after = cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')!;
+  expect(after.spec).toEqual(green.spec);
+  expect(after.metadata?.generation).toBe(green.metadata?.generation);
+}, 120_000);
