@@ -203,3 +203,30 @@ test('deploy --rollback gives traffic back to the prior revision with its own sc
   expect((await client.containerAppsRevisions.getRevision(rg, APP, r.revision!)).template?.scale?.maxReplicas).toBe(9);
   expect(arm.specViolations()).toEqual([]);
 }, 120_000);
+
+test('deploy --rollback deactivates the revision the rollout made active (its scale rules run no replicas), and a second one activates it again', async () => {
+  const rg = arm.workspaces[0].resourceGroup;
+  const o = options();
+  o.entry = { ...o.entry, autoscale: { ...o.entry.autoscale!, minInstances: 1, maxInstances: 5 } };
+  const r = await deployToContainerApp(o);
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  const [prior] = Object.keys(r.plan!.prior);
+  const active = async (revision: string) =>
+    (await client.containerAppsRevisions.getRevision(rg, APP, revision)).active;
+  // Before the deploy the new revision did not run; the prior one did.
+  expect(await active(r.revision!)).toBe(true);
+  const rollback = () =>
+    rollbackContainerApp({ client, name: o.name, stateDir: o.stateDir, wait: o.wait, log: (l) => logs.push(l) });
+  const back = await rollback();
+  expect(back.live).toEqual(r.plan!.prior);
+  expect(await active(r.revision!)).toBe(false);
+  expect(await active(prior)).toBe(true);
+  expect(back.summary).toContain(`Revision ${r.revision} deactivated`);
+  const forward = await rollback();
+  expect(forward.live).toEqual(r.live);
+  expect(await active(r.revision!)).toBe(true);
+  await rollback();
+  expect(await active(r.revision!)).toBe(false);
+  expect(await active(prior)).toBe(true);
+  expect(arm.specViolations()).toEqual([]);
+}, 180_000);
