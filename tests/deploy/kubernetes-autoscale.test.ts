@@ -5,22 +5,16 @@
  * and when AUTOSCALE is removed; an autoscaler the API refuses fails the provisioning and the route is never
  * touched.
  */
-import path from 'node:path';
 import { kubernetesEntry, type KubernetesEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { KubeClient } from '../../src/shared/deploy/kubernetes-client.js';
+import type { KubeClient } from '../../src/shared/deploy/kubernetes-client.js';
 import {
   deployToKubernetes,
   rollbackKubernetes,
   type KubernetesDeployOptions,
 } from '../../src/shared/deploy/kubernetes-deploy.js';
 import type { TrafficMap } from '../../src/shared/deploy/rollout.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
-import { writeBuildContext } from '../../src/shared/serve/build-context.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { KubeCluster } from '../support/kubernetes/cluster.js';
-import { deployUseCase } from './helpers.js';
+import { startKubernetes, type KubernetesFixture } from '../helpers/deploy-targets.js';
+import type { KubeCluster } from '../support/kubernetes/cluster.js';
 
 const NS = 'flows';
 const IMAGE = (v: string) => `registry.example/demo:${v}`;
@@ -32,47 +26,16 @@ const AUTOSCALE = {
   SCALE_IN_COOLDOWN_SECONDS: 600,
 };
 
+let f: KubernetesFixture;
 let cluster: KubeCluster;
-let model: ModelServerHandle;
 let client: KubeClient;
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "hello"}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = 'sk-kube-autoscale-0001';
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
-  const images = new Map<string, string>();
-  for (const v of ['v0', 'v1']) {
-    const ctx = writeBuildContext({
-      flow: useCase.flow.model,
-      output: path.join(uc.dir, `ctx-${v}`),
-      variants: [`\${chat.${v}}`],
-      connections: useCase.connections,
-    });
-    images.set(IMAGE(v), ctx.dir);
-  }
-  cluster = await KubeCluster.start({ images, env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } });
-  cluster.createGateway('infra', 'public');
-  client = KubeClient.load(cluster.kubeconfig, { backoffMs: 5 });
+  f = await startKubernetes({ llmKey: 'sk-kube-autoscale-0001', smokeContains: 'hello', image: IMAGE });
+  ({ cluster, client } = f);
 }, 60_000);
 
-afterAll(async () => {
-  await cluster?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function entry(extra: Record<string, unknown> = {}): KubernetesEntry {
   return kubernetesEntry(
@@ -97,11 +60,7 @@ function entry(extra: Record<string, unknown> = {}): KubernetesEntry {
 }
 
 function options(version: string, extra: Partial<KubernetesDeployOptions> = {}): KubernetesDeployOptions {
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
+  const useCase = f.useCase();
   return {
     client,
     entry: entry(),
@@ -110,12 +69,12 @@ function options(version: string, extra: Partial<KubernetesDeployOptions> = {}):
     connections: useCase.connections,
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    smoke: f.smoke(),
     steps: [50],
     keep: 1,
-    stateDir: path.join(uc.dir, '.llmops'),
+    stateDir: f.stateDir,
     pollMs: 50,
-    log: (l) => logs.push(l),
+    log: f.log,
     ...extra,
   };
 }
@@ -202,8 +161,8 @@ test('deploy --rollback puts the autoscalers back with the traffic (and forward 
       client,
       entry: entry(),
       name: 'demo-dev',
-      stateDir: path.join(uc.dir, '.llmops'),
-      log: (l) => logs.push(l),
+      stateDir: f.stateDir,
+      log: f.log,
     });
   const back = await rollback();
   expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
