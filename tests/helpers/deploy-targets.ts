@@ -189,6 +189,8 @@ export interface WebAppFixture extends DeployBase {
   acr: AcrEmulator;
   client: WebSiteManagementClient;
   credential: TokenCredential;
+  /** Image → the build context its container runs (ACR runs add theirs; a test may add a broken one). */
+  images: Map<string, string>;
   /** What the step gives deploy to build the serving image: an ACR run in the entry's registry. */
   ensureImage(entry: WebAppEntry): NonNullable<WebAppDeployOptions['ensureImage']>;
 }
@@ -233,6 +235,7 @@ export async function startWebApp(o: {
       web,
       acr,
       credential,
+      images,
       client: webSiteClient(credential, subscriptionId, arm.url, 5),
       ensureImage: (entry) => async (c) =>
         (
