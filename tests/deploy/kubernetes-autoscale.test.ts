@@ -216,3 +216,25 @@ test('a reused colour failing its checks loses its autoscaler; the serving colou
   expect(after.spec).toEqual(green.spec);
   expect(after.metadata?.generation).toBe(green.metadata?.generation);
 }, 120_000);
+
+test('a reused colour whose new autoscaler is refused loses the one it had: it would scale the new pods', async () => {
+  // blue serves again with its autoscaler; green idles with the one of its last deploy.
+  const ok = await deployToKubernetes(options('v0', { keep: 2 }));
+  expect([ok.rollout?.outcome, ok.rollout?.reason]).toEqual(['promoted', undefined]);
+  const blue = cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!;
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')).toBeDefined();
+  // green gets the new pods, then its autoscaler is refused.
+  cluster.api.faults.push({
+    when: (q) => q.kind?.kind === 'HorizontalPodAutoscaler' && q.method === 'PATCH',
+    status: 422,
+  });
+  const r = await deployToKubernetes(
+    options('v1', { keep: 2, entry: entry({ AUTOSCALE: { ...AUTOSCALE, MAX_INSTANCES: 5 } }) }),
+  );
+  expect(r.deployment).toBe('demo-green');
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toContain('HorizontalPodAutoscaler demo-green removed');
+  expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')).toBeUndefined();
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!.spec).toEqual(blue.spec);
+}, 120_000);
