@@ -7,24 +7,14 @@
  * only puts the setting again.
  */
 import path from 'node:path';
-import { ArmClient } from '../../src/shared/azure/arm-client.js';
-import { createAzureCredential } from '../../src/shared/azure/credentials.js';
-import type { AzureSettings } from '../../src/shared/azure/settings.js';
-import { MlWorkspace } from '../../src/shared/azure/workspace.js';
+import type { MlWorkspace } from '../../src/shared/azure/workspace.js';
 import { azureEndpointEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
 import { deployToAzure, rollbackAzure, type AzureDeployOptions } from '../../src/shared/deploy/azure-deploy.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
+import { startAzureMl, type AzureMlFixture } from '../helpers/deploy-targets.js';
+import type { ArmEmulator } from '../support/azure/arm-emulator.js';
 import { AutoscaleEmulator, INSIGHTS_SPEC } from '../support/azure/autoscale.js';
-import { Azurite, DEV_ACCOUNT, DEV_KEY } from '../support/azure/azurite.js';
-import { EndpointsEmulator } from '../support/azure/endpoints.js';
-import { deployUseCase } from './helpers.js';
+import type { EndpointsEmulator } from '../support/azure/endpoints.js';
 
-const CONTAINER = 'azureml-blobstore-autoscale';
-const LLM_KEY = 'sk-test-key-autoscale-0001';
 const ENDPOINT = 'scale-ep';
 const AUTOSCALE = {
   MIN_INSTANCES: 2,
@@ -35,79 +25,30 @@ const AUTOSCALE = {
   SCALE_IN_COOLDOWN_SECONDS: 900,
 };
 
-let azurite: Azurite;
+let f: AzureMlFixture;
 let arm: ArmEmulator;
 let endpoints: EndpointsEmulator;
 let autoscale: AutoscaleEmulator;
-let model: ModelServerHandle;
 let ws: MlWorkspace;
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = LLM_KEY;
-  azurite = await Azurite.start();
-  const blob = await import('@azure/storage-blob');
-  await new blob.BlobServiceClient(azurite.directUrl, new blob.StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY))
-    .getContainerClient(CONTAINER)
-    .create();
-  arm = await ArmEmulator.start({
-    datastore: { accountName: DEV_ACCOUNT, accountKey: DEV_KEY, containerName: CONTAINER },
-    lroPolls: 1,
-    specs: [INSIGHTS_SPEC],
+  f = await startAzureMl({
+    llmKey: 'sk-test-key-autoscale-0001',
+    container: 'azureml-blobstore-autoscale',
+    arm: { lroPolls: 1, specs: [INSIGHTS_SPEC] },
   });
+  ({ arm, endpoints, ws } = f);
   autoscale = AutoscaleEmulator.attach(arm);
-  endpoints = await EndpointsEmulator.attach(arm, {
-    blobEndpoint: azurite.directUrl,
-    command: [process.execPath, path.resolve('dist/cli.js')],
-    connections: { aoai: { api_key: LLM_KEY, api_base: model.url } },
-  });
-  const { credential } = await createAzureCredential(
-    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
-    {},
-  );
-  const w = arm.workspaces[0];
-  const settings: AzureSettings = {
-    subscriptionId: w.subscriptionId,
-    resourceGroup: w.resourceGroup,
-    workspace: w.name,
-    cloud: 'AzurePublicCloud',
-    resourceManager: arm.url,
-    authorityHost: arm.entra.url,
-    customAuthority: true,
-    storageSuffix: 'core.windows.net',
-    blobEndpoint: azurite.url,
-  };
-  const client = new ArmClient({ endpoint: arm.url, credential, retryDelayMs: 5, pollIntervalMs: 10 });
-  ws = new MlWorkspace(client, settings, credential, () => undefined);
 }, 120_000);
 
-afterAll(async () => {
-  await endpoints?.stop();
-  await arm?.stop();
-  await azurite?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function options(
   variant: string,
   extra: Partial<AzureDeployOptions> = {},
   block: object = AUTOSCALE,
 ): AzureDeployOptions {
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
+  const useCase = f.useCase();
   const entry = azureEndpointEntry(
     {
       azure_managed_endpoint: [
@@ -134,13 +75,13 @@ function options(
     connections: useCase.connections,
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    smoke: f.smoke(),
     steps: [50],
     keep: 2,
     location: 'westeurope',
-    stateDir: path.join(uc.dir, '.llmops'),
+    stateDir: f.stateDir,
     mask: () => undefined,
-    log: (l) => logs.push(l),
+    log: f.log,
     ...extra,
   };
 }
@@ -218,6 +159,41 @@ test('an unchanged flow with a new AUTOSCALE puts only the setting again', async
   expect(arm.specViolations()).toEqual([]);
 }, 60_000);
 
+test('deploy --rollback after an unchanged flow with a new AUTOSCALE puts the earlier setting back', async () => {
+  const maximum = () =>
+    (autoscale.forTarget(deploymentId('blue'))!.properties.profiles as { capacity: { maximum: string } }[])[0].capacity
+      .maximum;
+  const rollback = () =>
+    rollbackAzure({
+      ws,
+      target: 'azure-managed',
+      entry: options('v0').entry,
+      name: 'scale',
+      stateDir: options('v0').stateDir,
+      log: f.log,
+    });
+  // The test above put MAX_INSTANCES 12 over the 8 of the first deploy, traffic untouched.
+  expect(maximum()).toBe('12');
+  const back = await rollback();
+  expect(back.live).toEqual({ blue: 100 });
+  expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
+  expect(maximum()).toBe('8');
+  expect(back.summary).toContain('Autoscale setting scale-ep-blue-autoscale put back as it was.');
+  // A second rollback puts the new setting forward again.
+  await rollback();
+  expect(maximum()).toBe('12');
+  await rollback();
+  expect(maximum()).toBe('8');
+  // The same setting put again (a re-run of the pipeline) is no change: the record stays the one above.
+  const file = path.join(options('v0').stateDir, 'deploy', 'scale-azure-managed.json');
+  const { readFileSync } = await import('node:fs');
+  const recorded = readFileSync(file, 'utf8');
+  const again = await deployToAzure(options('v0'));
+  expect(again.unchanged).toBe(true);
+  expect(readFileSync(file, 'utf8')).toBe(recorded);
+  expect(arm.specViolations()).toEqual([]);
+}, 60_000);
+
 test('a refused autoscale setting fails the provisioning: traffic stays where it was', async () => {
   arm.inject({
     operationId: 'AutoscaleSettings_CreateOrUpdate',
@@ -257,7 +233,7 @@ test('deploy --rollback puts the autoscale settings back with the traffic, and a
     entry: options('v1').entry,
     name: 'scale',
     stateDir: options('v1').stateDir,
-    log: (l) => logs.push(l),
+    log: f.log,
   });
   expect(back.live).toEqual({ blue: 100 });
   expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
@@ -270,7 +246,7 @@ test('deploy --rollback puts the autoscale settings back with the traffic, and a
     entry: options('v1').entry,
     name: 'scale',
     stateDir: options('v1').stateDir,
-    log: (l) => logs.push(l),
+    log: f.log,
   });
   expect(forward.live).toEqual({ green: 100 });
   expect(autoscale.forTarget(deploymentId('green'))?.properties.profiles).toEqual(green!.properties.profiles);

@@ -5,22 +5,13 @@
  * property test over random failure points with the invariants checked after every emulator event.
  */
 import fc from 'fast-check';
-import path from 'node:path';
-import { ArmClient } from '../../src/shared/azure/arm-client.js';
-import { createAzureCredential } from '../../src/shared/azure/credentials.js';
-import type { AzureSettings } from '../../src/shared/azure/settings.js';
-import { MlWorkspace } from '../../src/shared/azure/workspace.js';
+import type { MlWorkspace } from '../../src/shared/azure/workspace.js';
 import { azureEndpointEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
 import { deployToAzure, rollbackAzure, type AzureDeployOptions } from '../../src/shared/deploy/azure-deploy.js';
 import { sameTraffic, type TrafficMap } from '../../src/shared/deploy/rollout.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
-import { Azurite, DEV_ACCOUNT, DEV_KEY } from '../support/azure/azurite.js';
-import { EndpointsEmulator, type EndpointEvent } from '../support/azure/endpoints.js';
-import { deployUseCase } from './helpers.js';
+import { startAzureMl, type AzureMlFixture } from '../helpers/deploy-targets.js';
+import type { ArmEmulator } from '../support/azure/arm-emulator.js';
+import type { EndpointsEmulator, EndpointEvent } from '../support/azure/endpoints.js';
 
 /** Telemetry settings in the deployment config reach the deployed container (off here: OTEL_SDK_DISABLED). */
 const OTEL_VARS = {
@@ -31,79 +22,34 @@ const OTEL_VARS = {
   OTEL_SDK_DISABLED: 'true',
 };
 
-const CONTAINER = 'azureml-blobstore-endpoints';
 const LLM_KEY = 'sk-test-key-0001';
 const ENDPOINT = 'demo-ep';
 
-let azurite: Azurite;
+let f: AzureMlFixture;
 let arm: ArmEmulator;
 let endpoints: EndpointsEmulator;
-let model: ModelServerHandle;
 let ws: MlWorkspace;
+let logs: string[];
 const masked = new Set<string>();
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = LLM_KEY;
-  azurite = await Azurite.start();
-  const blob = await import('@azure/storage-blob');
-  await new blob.BlobServiceClient(azurite.directUrl, new blob.StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY))
-    .getContainerClient(CONTAINER)
-    .create();
-  arm = await ArmEmulator.start({
-    datastore: { accountName: DEV_ACCOUNT, accountKey: DEV_KEY, containerName: CONTAINER },
-    lroPolls: 2,
+  f = await startAzureMl({
+    llmKey: LLM_KEY,
+    container: 'azureml-blobstore-endpoints',
+    arm: { lroPolls: 2 },
+    mask: (s) => masked.add(s),
   });
-  endpoints = await EndpointsEmulator.attach(arm, {
-    blobEndpoint: azurite.directUrl,
-    command: [process.execPath, path.resolve('dist/cli.js')],
-    // The workspace connection the deployment's ${{azureml://connections/aoai/credentials/api_key}} reads.
-    connections: { aoai: { api_key: LLM_KEY, api_base: model.url } },
-  });
-  const { credential } = await createAzureCredential(
-    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
-    {},
-  );
-  const w = arm.workspaces[0];
-  const settings: AzureSettings = {
-    subscriptionId: w.subscriptionId,
-    resourceGroup: w.resourceGroup,
-    workspace: w.name,
-    cloud: 'AzurePublicCloud',
-    resourceManager: arm.url,
-    authorityHost: arm.entra.url,
-    customAuthority: true,
-    storageSuffix: 'core.windows.net',
-    blobEndpoint: azurite.url,
-  };
-  const client = new ArmClient({ endpoint: arm.url, credential, retryDelayMs: 5, pollIntervalMs: 10 });
-  ws = new MlWorkspace(client, settings, credential, (s) => masked.add(s));
+  ({ arm, endpoints, ws, logs } = f);
 }, 120_000);
 
-afterAll(async () => {
-  await endpoints?.stop();
-  await arm?.stop();
-  await azurite?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function options(
   variant: string,
   extra: Partial<AzureDeployOptions> = {},
   endpointName = ENDPOINT,
 ): AzureDeployOptions {
-  const host = new MemoryHost();
-  const useCase = loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), host, needs: 'deploy' });
+  const useCase = f.useCase();
   const entry = azureEndpointEntry(
     {
       azure_managed_endpoint: [
@@ -131,13 +77,13 @@ function options(
     connections: useCase.connections,
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    smoke: f.smoke(),
     steps: [10, 50],
     keep: 3,
     location: 'westeurope',
-    stateDir: path.join(uc.dir, '.llmops'),
+    stateDir: f.stateDir,
     mask: (s) => masked.add(s),
-    log: (l) => logs.push(l),
+    log: f.log,
     ...extra,
   };
 }
@@ -214,7 +160,7 @@ test('first deploy, unchanged flow, dry run, staged A/B to the blue/green twin, 
   expect(modelPuts()).toBe(2);
 
   // Rollback: blue (still there) takes all the traffic again.
-  const back = await rollbackAzure({ ...options('v1'), log: (l) => logs.push(l) });
+  const back = await rollbackAzure({ ...options('v1'), log: f.log });
   expect(back.live).toEqual({ blue: 100 });
   expect(endpoints.traffic(ENDPOINT)).toEqual({ blue: 100 });
   expect(await ask()).toEqual({ status: 200, answer: 'user: v0 hello' });

@@ -3,97 +3,39 @@
  * request and response validated) and real `llmops flow serve` revisions: the revision template carries the
  * replica bounds, an HTTP concurrency rule, a cpu rule and the scale-in cooldown; the dry run shows them.
  */
-import path from 'node:path';
-import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
-import { createAzureCredential } from '../../src/shared/azure/credentials.js';
+import type { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
 import { containerAppEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { containerAppFetch } from '../../src/shared/deploy/container-app-http.js';
 import {
   deployToContainerApp,
   rollbackContainerApp,
   type ContainerAppDeployOptions,
 } from '../../src/shared/deploy/container-app-deploy.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { writeBuildContext } from '../../src/shared/serve/build-context.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
-import { APP_DOMAIN, APP_SPEC, ContainerAppsEmulator } from '../support/azure/container-apps.js';
-import { deployUseCase } from './helpers.js';
+import { startContainerApps, type ContainerAppsFixture } from '../helpers/deploy-targets.js';
+import type { ArmEmulator } from '../support/azure/arm-emulator.js';
 
-const LLM_KEY = 'sk-test-key-aca-scale-0001';
 const APP = 'scale-app';
 const KV_URL = 'https://kv-llmops.vault.azure.net/secrets/aoai-key';
 const KV_BASE = 'https://kv-llmops.vault.azure.net/secrets/aoai-base';
 const IMAGE = 'crllmops.azurecr.io/demo:v0';
 
+let f: ContainerAppsFixture;
 let arm: ArmEmulator;
-let aca: ContainerAppsEmulator;
-let model: ModelServerHandle;
 let client: ContainerAppsAPIClient;
-let appFetch: typeof fetch;
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = LLM_KEY;
-  arm = await ArmEmulator.start({
-    datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
-    specs: [APP_SPEC],
-    certificateNames: [`*.${APP_DOMAIN}`],
-    lroPolls: 1,
+  f = await startContainerApps({
+    llmKey: 'sk-test-key-aca-scale-0001',
+    image: () => IMAGE,
+    variants: ['v0'],
+    keyVault: { key: KV_URL, base: KV_BASE },
   });
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
-  const dir = path.join(uc.dir, 'images', 'v0');
-  writeBuildContext({
-    flow: useCase.flow.model,
-    output: dir,
-    variants: ['${chat.v0}'],
-    connections: useCase.connections,
-    packageRoot: path.resolve('.'),
-  });
-  aca = await ContainerAppsEmulator.attach(arm, {
-    images: new Map([[IMAGE, dir]]),
-    keyVaultSecrets: { [KV_URL]: LLM_KEY, [KV_BASE]: model.url },
-  });
-  const { credential } = await createAzureCredential(
-    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
-    {},
-  );
-  client = new ContainerAppsAPIClient(credential, arm.workspaces[0].subscriptionId, {
-    endpoint: arm.url,
-    credentials: { scopes: [`${arm.url}/.default`] },
-    retryOptions: { retryDelayInMs: 5, maxRetryDelayInMs: 50 },
-  });
-  appFetch = containerAppFetch({ LLMOPS_CONTAINER_APPS_CONNECT_TO: `127.0.0.1:${aca.ingressPort}` });
+  ({ arm, client } = f);
 }, 120_000);
 
-afterAll(async () => {
-  await aca?.stop();
-  await arm?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function options(extra: Partial<ContainerAppDeployOptions> = {}): ContainerAppDeployOptions {
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
+  const useCase = f.useCase();
   const entry = containerAppEntry(
     {
       container_app_endpoint: [
@@ -127,13 +69,13 @@ function options(extra: Partial<ContainerAppDeployOptions> = {}): ContainerAppDe
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
     image: IMAGE,
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    smoke: f.smoke(),
     steps: [50],
     keep: 2,
-    stateDir: path.join(uc.dir, '.llmops'),
+    stateDir: f.stateDir,
     wait: { pollMs: 20, lroPollMs: 20, timeoutMs: 30_000 },
-    fetch: appFetch,
-    log: (l) => logs.push(l),
+    fetch: f.appFetch,
+    log: f.log,
     ...extra,
   };
 }
@@ -193,7 +135,7 @@ test('deploy --rollback gives traffic back to the prior revision with its own sc
     name: o.name,
     stateDir: o.stateDir,
     wait: o.wait,
-    log: (l) => logs.push(l),
+    log: f.log,
   });
   expect(back.live).toEqual(r.plan!.prior);
   // Scale rules belong to each revision's template: the prior revision serves again with its own.
@@ -203,3 +145,29 @@ test('deploy --rollback gives traffic back to the prior revision with its own sc
   expect((await client.containerAppsRevisions.getRevision(rg, APP, r.revision!)).template?.scale?.maxReplicas).toBe(9);
   expect(arm.specViolations()).toEqual([]);
 }, 120_000);
+
+test('deploy --rollback deactivates the revision the rollout made active (its scale rules run no replicas), and a second one activates it again', async () => {
+  const rg = arm.workspaces[0].resourceGroup;
+  const o = options();
+  o.entry = { ...o.entry, autoscale: { ...o.entry.autoscale!, minInstances: 1, maxInstances: 5 } };
+  const r = await deployToContainerApp(o);
+  expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  const [prior] = Object.keys(r.plan!.prior);
+  const active = async (revision: string) =>
+    (await client.containerAppsRevisions.getRevision(rg, APP, revision)).active;
+  // Before the deploy the new revision did not run; the prior one did.
+  expect(await active(r.revision!)).toBe(true);
+  const rollback = () => rollbackContainerApp({ client, name: o.name, stateDir: o.stateDir, wait: o.wait, log: f.log });
+  const back = await rollback();
+  expect(back.live).toEqual(r.plan!.prior);
+  expect(await active(r.revision!)).toBe(false);
+  expect(await active(prior)).toBe(true);
+  expect(back.summary).toContain(`Revision ${r.revision} deactivated`);
+  const forward = await rollback();
+  expect(forward.live).toEqual(r.live);
+  expect(await active(r.revision!)).toBe(true);
+  await rollback();
+  expect(await active(r.revision!)).toBe(false);
+  expect(await active(prior)).toBe(true);
+  expect(arm.specViolations()).toEqual([]);
+}, 180_000);

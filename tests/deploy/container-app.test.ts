@@ -6,30 +6,17 @@
  * rollback; the revision faults; then the rollout property test over random failure points.
  */
 import fc from 'fast-check';
-import path from 'node:path';
-import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
-import { createAzureCredential } from '../../src/shared/azure/credentials.js';
+import type { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
 import { containerAppEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { containerAppFetch } from '../../src/shared/deploy/container-app-http.js';
 import {
   deployToContainerApp,
   rollbackContainerApp,
   type ContainerAppDeployOptions,
 } from '../../src/shared/deploy/container-app-deploy.js';
 import { sameTraffic, type TrafficMap } from '../../src/shared/deploy/rollout.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { writeBuildContext } from '../../src/shared/serve/build-context.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
-import {
-  APP_DOMAIN,
-  APP_SPEC,
-  ContainerAppsEmulator,
-  type ContainerAppsEvent,
-} from '../support/azure/container-apps.js';
-import { deployUseCase } from './helpers.js';
+import { startContainerApps, type ContainerAppsFixture } from '../helpers/deploy-targets.js';
+import type { ArmEmulator } from '../support/azure/arm-emulator.js';
+import { APP_DOMAIN, type ContainerAppsEmulator, type ContainerAppsEvent } from '../support/azure/container-apps.js';
 
 /** Telemetry settings in the deployment config reach the deployed container (off here: OTEL_SDK_DISABLED). */
 const OTEL_VARS = {
@@ -46,70 +33,27 @@ const KV_URL = 'https://kv-llmops.vault.azure.net/secrets/aoai-key';
 const KV_BASE = 'https://kv-llmops.vault.azure.net/secrets/aoai-base';
 const IMAGE = (v: string) => `crllmops.azurecr.io/demo:${v}`;
 
+let f: ContainerAppsFixture;
 let arm: ArmEmulator;
 let aca: ContainerAppsEmulator;
-let model: ModelServerHandle;
 let client: ContainerAppsAPIClient;
 let appFetch: typeof fetch;
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+let logs: string[];
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = LLM_KEY;
-  arm = await ArmEmulator.start({
-    datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
-    specs: [APP_SPEC],
-    certificateNames: [`*.${APP_DOMAIN}`],
-    lroPolls: 1,
+  f = await startContainerApps({
+    llmKey: LLM_KEY,
+    image: IMAGE,
+    variants: ['v0', 'v1'],
+    keyVault: { key: KV_URL, base: KV_BASE },
   });
-  const host = new MemoryHost();
-  const useCase = loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), host, needs: 'deploy' });
-  const images = new Map<string, string>();
-  for (const v of ['v0', 'v1']) {
-    const dir = path.join(uc.dir, 'images', v);
-    writeBuildContext({
-      flow: useCase.flow.model,
-      output: dir,
-      variants: [`\${chat.${v}}`],
-      connections: useCase.connections,
-      packageRoot: path.resolve('.'),
-    });
-    images.set(IMAGE(v), dir);
-  }
-  aca = await ContainerAppsEmulator.attach(arm, {
-    images,
-    keyVaultSecrets: { [KV_URL]: LLM_KEY, [KV_BASE]: model.url },
-  });
-  const { credential } = await createAzureCredential(
-    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
-    {},
-  );
-  client = new ContainerAppsAPIClient(credential, arm.workspaces[0].subscriptionId, {
-    endpoint: arm.url,
-    credentials: { scopes: [`${arm.url}/.default`] },
-    retryOptions: { retryDelayInMs: 5, maxRetryDelayInMs: 50 },
-  });
-  appFetch = containerAppFetch({ LLMOPS_CONTAINER_APPS_CONNECT_TO: `127.0.0.1:${aca.ingressPort}` });
+  ({ arm, aca, client, appFetch, logs } = f);
 }, 120_000);
 
-afterAll(async () => {
-  await aca?.stop();
-  await arm?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function options(version: string, extra: Partial<ContainerAppDeployOptions> = {}): ContainerAppDeployOptions {
-  const host = new MemoryHost();
-  const useCase = loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), host, needs: 'deploy' });
+  const useCase = f.useCase();
   const entry = containerAppEntry(
     {
       container_app_endpoint: [
@@ -139,13 +83,13 @@ function options(version: string, extra: Partial<ContainerAppDeployOptions> = {}
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
     image: IMAGE(version),
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    smoke: f.smoke(),
     steps: [10, 50],
     keep: 2,
-    stateDir: path.join(uc.dir, '.llmops'),
+    stateDir: f.stateDir,
     wait: { pollMs: 20, lroPollMs: 20, timeoutMs: 30_000 },
     fetch: appFetch,
-    log: (l) => logs.push(l),
+    log: f.log,
     ...extra,
   };
 }
@@ -277,7 +221,7 @@ test('first deploy, unchanged, dry run, staged rollout under client traffic with
     client,
     name: 'demo',
     stateDir: options('v0').stateDir,
-    log: (l) => logs.push(l),
+    log: f.log,
   });
   expect(back.live).toEqual({ [rev0]: 100 });
   expect(aca.traffic(APP)).toEqual({ [rev0]: 100 });

@@ -5,22 +5,16 @@
  * and when AUTOSCALE is removed; an autoscaler the API refuses fails the provisioning and the route is never
  * touched.
  */
-import path from 'node:path';
 import { kubernetesEntry, type KubernetesEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { KubeClient } from '../../src/shared/deploy/kubernetes-client.js';
+import type { KubeClient } from '../../src/shared/deploy/kubernetes-client.js';
 import {
   deployToKubernetes,
   rollbackKubernetes,
   type KubernetesDeployOptions,
 } from '../../src/shared/deploy/kubernetes-deploy.js';
 import type { TrafficMap } from '../../src/shared/deploy/rollout.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
-import { writeBuildContext } from '../../src/shared/serve/build-context.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { KubeCluster } from '../support/kubernetes/cluster.js';
-import { deployUseCase } from './helpers.js';
+import { startKubernetes, type KubernetesFixture } from '../helpers/deploy-targets.js';
+import type { KubeCluster } from '../support/kubernetes/cluster.js';
 
 const NS = 'flows';
 const IMAGE = (v: string) => `registry.example/demo:${v}`;
@@ -32,47 +26,16 @@ const AUTOSCALE = {
   SCALE_IN_COOLDOWN_SECONDS: 600,
 };
 
+let f: KubernetesFixture;
 let cluster: KubeCluster;
-let model: ModelServerHandle;
 let client: KubeClient;
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "hello"}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = 'sk-kube-autoscale-0001';
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
-  const images = new Map<string, string>();
-  for (const v of ['v0', 'v1']) {
-    const ctx = writeBuildContext({
-      flow: useCase.flow.model,
-      output: path.join(uc.dir, `ctx-${v}`),
-      variants: [`\${chat.${v}}`],
-      connections: useCase.connections,
-    });
-    images.set(IMAGE(v), ctx.dir);
-  }
-  cluster = await KubeCluster.start({ images, env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } });
-  cluster.createGateway('infra', 'public');
-  client = KubeClient.load(cluster.kubeconfig, { backoffMs: 5 });
+  f = await startKubernetes({ llmKey: 'sk-kube-autoscale-0001', smokeContains: 'hello', image: IMAGE });
+  ({ cluster, client } = f);
 }, 60_000);
 
-afterAll(async () => {
-  await cluster?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function entry(extra: Record<string, unknown> = {}): KubernetesEntry {
   return kubernetesEntry(
@@ -97,11 +60,7 @@ function entry(extra: Record<string, unknown> = {}): KubernetesEntry {
 }
 
 function options(version: string, extra: Partial<KubernetesDeployOptions> = {}): KubernetesDeployOptions {
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
+  const useCase = f.useCase();
   return {
     client,
     entry: entry(),
@@ -110,12 +69,12 @@ function options(version: string, extra: Partial<KubernetesDeployOptions> = {}):
     connections: useCase.connections,
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    smoke: f.smoke(),
     steps: [50],
     keep: 1,
-    stateDir: path.join(uc.dir, '.llmops'),
+    stateDir: f.stateDir,
     pollMs: 50,
-    log: (l) => logs.push(l),
+    log: f.log,
     ...extra,
   };
 }
@@ -202,8 +161,8 @@ test('deploy --rollback puts the autoscalers back with the traffic (and forward 
       client,
       entry: entry(),
       name: 'demo-dev',
-      stateDir: path.join(uc.dir, '.llmops'),
-      log: (l) => logs.push(l),
+      stateDir: f.stateDir,
+      log: f.log,
     });
   const back = await rollback();
   expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
@@ -227,3 +186,55 @@ test('the new colour without AUTOSCALE has no autoscaler; the pruned colour lose
   expect(cluster.get('Deployment', NS, 'demo-blue')).toBeUndefined();
   expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')).toBeUndefined();
 }, 60_000);
+
+test('a reused colour failing its checks loses its autoscaler; the serving colour keeps its own', async () => {
+  // blue, then green, both autoscaled and kept: blue idle with its autoscaler, green serving with its own.
+  for (const v of ['v0', 'v1']) {
+    const r = await deployToKubernetes(options(v, { keep: 2 }));
+    expect([r.rollout?.outcome, r.rollout?.reason]).toEqual(['promoted', undefined]);
+  }
+  expect(liveTraffic()).toEqual({ 'demo-green': 100 });
+  const green = cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')!;
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')).toBeDefined();
+  // blue is reused for the next image and fails: its pods are now the failed version's.
+  const r = await deployToKubernetes(
+    options('v0', {
+      keep: 2,
+      entry: entry({ AUTOSCALE: { ...AUTOSCALE, MAX_INSTANCES: 4 } }),
+      checks: [() => Promise.resolve({ passed: false, detail: 'refused on purpose' })],
+    }),
+  );
+  expect(r.deployment).toBe('demo-blue');
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toContain('HorizontalPodAutoscaler demo-blue removed');
+  expect(liveTraffic()).toEqual({ 'demo-green': 100 });
+  // No autoscaler scales the failed colour's pods; the serving colour's is as it was, on its own Deployment.
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')).toBeUndefined();
+  const hpas = cluster.list('HorizontalPodAutoscaler', NS);
+  expect(hpas.map((h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name)).toEqual(['demo-green']);
+  const after = cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')!;
+  expect(after.spec).toEqual(green.spec);
+  expect(after.metadata?.generation).toBe(green.metadata?.generation);
+}, 120_000);
+
+test('a reused colour whose new autoscaler is refused loses the one it had: it would scale the new pods', async () => {
+  // blue serves again with its autoscaler; green idles with the one of its last deploy.
+  const ok = await deployToKubernetes(options('v0', { keep: 2 }));
+  expect([ok.rollout?.outcome, ok.rollout?.reason]).toEqual(['promoted', undefined]);
+  const blue = cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!;
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')).toBeDefined();
+  // green gets the new pods, then its autoscaler is refused.
+  cluster.api.faults.push({
+    when: (q) => q.kind?.kind === 'HorizontalPodAutoscaler' && q.method === 'PATCH',
+    status: 422,
+  });
+  const r = await deployToKubernetes(
+    options('v1', { keep: 2, entry: entry({ AUTOSCALE: { ...AUTOSCALE, MAX_INSTANCES: 5 } }) }),
+  );
+  expect(r.deployment).toBe('demo-green');
+  expect(r.rollout?.outcome).toBe('rolled-back');
+  expect(r.rollout?.reason).toContain('HorizontalPodAutoscaler demo-green removed');
+  expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-green')).toBeUndefined();
+  expect(cluster.get('HorizontalPodAutoscaler', NS, 'demo-blue')!.spec).toEqual(blue.spec);
+}, 120_000);

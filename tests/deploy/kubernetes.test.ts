@@ -13,22 +13,17 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { kubernetesEntry, type KubernetesEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { KubeClient } from '../../src/shared/deploy/kubernetes-client.js';
+import type { KubeClient } from '../../src/shared/deploy/kubernetes-client.js';
 import {
   deployToKubernetes,
   rollbackKubernetes,
   type KubernetesDeployOptions,
 } from '../../src/shared/deploy/kubernetes-deploy.js';
 import { sameTraffic, type TrafficMap } from '../../src/shared/deploy/rollout.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
-import { writeBuildContext } from '../../src/shared/serve/build-context.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import type { ApiRequest } from '../support/kubernetes/api-server.js';
-import { KubeCluster } from '../support/kubernetes/cluster.js';
+import type { KubeCluster } from '../support/kubernetes/cluster.js';
+import { startKubernetes, type KubernetesFixture } from '../helpers/deploy-targets.js';
 import type { KubeObject } from '../support/kubernetes/store.js';
-import { deployUseCase } from './helpers.js';
 
 /** Telemetry settings in the deployment config reach the deployed container (off here: OTEL_SDK_DISABLED). */
 const OTEL_VARS = {
@@ -43,47 +38,17 @@ const LLM_KEY = 'sk-kube-secret-0001';
 const NS = 'flows';
 const IMAGE = (v: string) => `registry.example/demo:${v}`;
 
+let f: KubernetesFixture;
 let cluster: KubeCluster;
-let model: ModelServerHandle;
 let client: KubeClient;
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "hello"}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+let logs: string[];
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = LLM_KEY;
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
-  const images = new Map<string, string>();
-  for (const v of ['v0', 'v1']) {
-    const ctx = writeBuildContext({
-      flow: useCase.flow.model,
-      output: path.join(uc.dir, `ctx-${v}`),
-      variants: [`\${chat.${v}}`],
-      connections: useCase.connections,
-    });
-    images.set(IMAGE(v), ctx.dir);
-  }
-  cluster = await KubeCluster.start({ images, env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } });
-  cluster.createGateway('infra', 'public');
-  client = KubeClient.load(cluster.kubeconfig, { backoffMs: 5 });
+  f = await startKubernetes({ llmKey: LLM_KEY, smokeContains: 'hello', image: IMAGE });
+  ({ cluster, client, logs } = f);
 }, 60_000);
 
-afterAll(async () => {
-  await cluster?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function entry(extra: Record<string, unknown> = {}): KubernetesEntry {
   return kubernetesEntry(
@@ -110,11 +75,7 @@ function entry(extra: Record<string, unknown> = {}): KubernetesEntry {
 }
 
 function options(version: string, extra: Partial<KubernetesDeployOptions> = {}): KubernetesDeployOptions {
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
+  const useCase = f.useCase();
   return {
     client,
     entry: entry(),
@@ -123,12 +84,12 @@ function options(version: string, extra: Partial<KubernetesDeployOptions> = {}):
     connections: useCase.connections,
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    smoke: f.smoke(),
     steps: [10, 50],
     keep: 2,
-    stateDir: path.join(uc.dir, '.llmops'),
+    stateDir: f.stateDir,
     pollMs: 50,
-    log: (l) => logs.push(l),
+    log: f.log,
     ...extra,
   };
 }
@@ -302,8 +263,8 @@ test('rollback puts the weights from before the last rollout back', async () => 
     client,
     entry: entry(),
     name: 'demo-dev',
-    stateDir: path.join(uc.dir, '.llmops'),
-    log: (l) => logs.push(l),
+    stateDir: f.stateDir,
+    log: f.log,
   });
   expect(r.live).toEqual({ 'demo-blue': 100 });
   expect(liveTraffic()).toEqual({ 'demo-blue': 100 });
@@ -388,8 +349,8 @@ test('mirror 50: the route copies half the requests to the new colour while the 
     client,
     entry: entry(),
     name: 'demo-dev',
-    stateDir: path.join(uc.dir, '.llmops'),
-    log: (l) => logs.push(l),
+    stateDir: f.stateDir,
+    log: f.log,
   });
   expect([back.state.priorMirror, back.live, liveTraffic(), mirrorFilters()]).toEqual([
     {},
@@ -607,7 +568,7 @@ test('kubectl, an independent client: get deployments,services,httproutes and ap
       'httproute.gateway.networking.k8s.io/demo',
     ]),
   );
-  const manifest = path.join(uc.dir, 'extra.yaml');
+  const manifest = path.join(f.dir, 'extra.yaml');
   writeFileSync(
     manifest,
     `apiVersion: v1\nkind: Service\nmetadata:\n  name: extra\n  namespace: ${NS}\nspec:\n  selector: {app: extra}\n  ports: [{port: 80, targetPort: 8080}]\n`,

@@ -6,86 +6,35 @@
  */
 import path from 'node:path';
 import type { WebSiteManagementClient } from '@azure/arm-appservice';
-import { ArmClient } from '../../src/shared/azure/arm-client.js';
-import { createAzureCredential } from '../../src/shared/azure/credentials.js';
-import type { TokenCredential } from '@azure/core-auth';
 import { webAppEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { ACR_TASKS_API_VERSION, ensureImage } from '../../src/shared/deploy/image-build.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
 import { deployToWebApp, rollbackWebApp, type WebAppDeployOptions } from '../../src/shared/deploy/webapp-deploy.js';
-import { webSiteClient } from '../../src/shared/deploy/webapp-site.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { ACR_SPEC, AcrEmulator } from '../support/azure/acr.js';
-import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
+import { startWebApp, type WebAppFixture } from '../helpers/deploy-targets.js';
+import type { ArmEmulator } from '../support/azure/arm-emulator.js';
 import { AutoscaleEmulator, INSIGHTS_SPEC } from '../support/azure/autoscale.js';
-import { WEB_SPEC, WebAppsEmulator } from '../support/azure/webapps.js';
-import { deployUseCase } from './helpers.js';
 
-const LLM_KEY = 'sk-test-key-webscale-0001';
 const RG = 'rg-web';
 const APP = 'scale-app';
 const AUTOSCALE = { MIN_INSTANCES: 1, MAX_INSTANCES: 5, CPU_PERCENT: 75, REQUESTS_PER_MINUTE: 900 };
 
+let f: WebAppFixture;
 let arm: ArmEmulator;
-let web: WebAppsEmulator;
-let acr: AcrEmulator;
 let autoscale: AutoscaleEmulator;
-let model: ModelServerHandle;
 let client: WebSiteManagementClient;
-let acrClient: ArmClient;
-let credential: TokenCredential;
-const images = new Map<string, string>();
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = LLM_KEY;
-  arm = await ArmEmulator.start({
-    datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
-    specs: [WEB_SPEC, ACR_SPEC, INSIGHTS_SPEC],
+  f = await startWebApp({
+    llmKey: 'sk-test-key-webscale-0001',
+    site: { resourceGroup: RG, name: APP, plan: 'plan-scale' },
+    specs: [INSIGHTS_SPEC],
   });
-  web = WebAppsEmulator.attach(arm, { images, keyVault: { 'AOAI-API-KEY': LLM_KEY, 'AOAI-API-BASE': model.url } });
-  acr = await AcrEmulator.attach(arm, images);
+  ({ arm, client } = f);
   autoscale = AutoscaleEmulator.attach(arm);
-  await web.createSite(RG, APP, 'plan-scale');
-  ({ credential } = await createAzureCredential(
-    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
-    {},
-  ));
-  client = webSiteClient(credential, arm.workspaces[0].subscriptionId, arm.url, 5);
-  acrClient = new ArmClient({
-    endpoint: arm.url,
-    credential,
-    apiVersion: ACR_TASKS_API_VERSION,
-    retryDelayMs: 5,
-    pollIntervalMs: 10,
-  });
 }, 120_000);
 
-afterAll(async () => {
-  await web?.stop();
-  await acr?.stop();
-  await arm?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function options(variant: string, block: object, extra: Partial<WebAppDeployOptions> = {}): WebAppDeployOptions {
-  const useCase = loadUseCase({
-    configPath: path.join(uc.dir, 'experiment.yaml'),
-    host: new MemoryHost(),
-    needs: 'deploy',
-  });
+  const useCase = f.useCase();
   const e = webAppEntry(
     {
       webapp_endpoint: [
@@ -107,7 +56,7 @@ function options(variant: string, block: object, extra: Partial<WebAppDeployOpti
   );
   return {
     client,
-    monitor: { resourceManager: arm.url, credential },
+    monitor: { resourceManager: arm.url, credential: f.credential },
     subscriptionId: arm.workspaces[0].subscriptionId,
     resourceManager: 'https://management.azure.com',
     entry: e,
@@ -117,28 +66,12 @@ function options(variant: string, block: object, extra: Partial<WebAppDeployOpti
     connections: useCase.connections,
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
-    ensureImage: async (c) =>
-      (
-        await ensureImage({
-          client: acrClient,
-          registry: {
-            subscriptionId: arm.workspaces[0].subscriptionId,
-            resourceGroup: e.registryResourceGroup,
-            name: e.registryName,
-          },
-          repository: c.repository,
-          contextDir: c.dir,
-          contextHash: c.hash,
-          dryRun: c.dryRun,
-          pollMs: 10,
-          log: (l) => logs.push(l),
-        })
-      ).image,
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    ensureImage: f.ensureImage(e),
+    smoke: f.smoke(),
     steps: [50],
     warmupTimeoutMs: 20_000,
-    stateDir: path.join(uc.dir, '.llmops'),
-    log: (l) => logs.push(l),
+    stateDir: f.stateDir,
+    log: f.log,
     ...extra,
   };
 }
@@ -215,7 +148,7 @@ test('deploy --rollback puts the plan autoscale setting back with the routing, a
       entry: o.entry,
       name: o.name,
       stateDir: o.stateDir,
-      log: (l) => logs.push(l),
+      log: f.log,
       monitor: o.monitor,
     });
   const back = await rollback();
@@ -223,5 +156,37 @@ test('deploy --rollback puts the plan autoscale setting back with the routing, a
   expect(back.summary).toContain('Plan: autoscale setting plan-scale-autoscale put back as it was.');
   await rollback();
   expect(maximum()).toBe('9');
+  expect(arm.specViolations()).toEqual([]);
+}, 240_000);
+
+test("deploy --rollback after an unchanged image with a new AUTOSCALE puts the plan's earlier setting back", async () => {
+  // The test above left the rollout of v1 promoted with MAX_INSTANCES 9 on the plan; the same image with 11.
+  await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 9 }));
+  const r = await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 11 }));
+  expect(r.unchanged).toBe(true);
+  expect(maximum()).toBe('11');
+  const o = options('v1', AUTOSCALE);
+  const rollback = () =>
+    rollbackWebApp({
+      client,
+      subscriptionId: o.subscriptionId,
+      entry: o.entry,
+      name: o.name,
+      stateDir: o.stateDir,
+      log: f.log,
+      monitor: o.monitor,
+    });
+  const routing = (await client.webApps.get(RG, APP)).siteConfig?.experiments?.rampUpRules ?? [];
+  const back = await rollback();
+  expect(maximum()).toBe('9');
+  expect(back.live).toEqual(r.live);
+  expect((await client.webApps.get(RG, APP)).siteConfig?.experiments?.rampUpRules ?? []).toEqual(routing);
+  expect(back.summary).toContain('Plan: autoscale setting plan-scale-autoscale put back as it was.');
+  // The same setting put again (a re-run of the pipeline) is no change: the record stays the one above.
+  const { readFileSync } = await import('node:fs');
+  const file = path.join(o.stateDir, 'deploy', 'scale-webapp.json');
+  const recorded = readFileSync(file, 'utf8');
+  expect((await deployToWebApp(options('v1', { ...AUTOSCALE, MAX_INSTANCES: 9 }))).unchanged).toBe(true);
+  expect(readFileSync(file, 'utf8')).toBe(recorded);
   expect(arm.specViolations()).toEqual([]);
 }, 240_000);

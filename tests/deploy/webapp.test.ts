@@ -9,21 +9,13 @@
 import fc from 'fast-check';
 import path from 'node:path';
 import type { WebSiteManagementClient } from '@azure/arm-appservice';
-import { ArmClient } from '../../src/shared/azure/arm-client.js';
-import { createAzureCredential } from '../../src/shared/azure/credentials.js';
 import { webAppEntry } from '../../src/shared/config/deployment.js';
-import { loadUseCase } from '../../src/shared/config/use-case.js';
-import { ACR_TASKS_API_VERSION, ensureImage } from '../../src/shared/deploy/image-build.js';
 import { sameTraffic } from '../../src/shared/deploy/rollout.js';
-import { loadSmokeTests } from '../../src/shared/deploy/smoke-tests.js';
 import { deployToWebApp, rollbackWebApp, type WebAppDeployOptions } from '../../src/shared/deploy/webapp-deploy.js';
-import { webSiteClient } from '../../src/shared/deploy/webapp-site.js';
-import { MemoryHost } from '../../src/shared/host/memory.js';
-import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { ACR_SPEC, AcrEmulator } from '../support/azure/acr.js';
-import { ArmEmulator, TEST_CLIENT } from '../support/azure/arm-emulator.js';
-import { WEB_SPEC, WebAppsEmulator, type WebAppEvent } from '../support/azure/webapps.js';
-import { deployUseCase } from './helpers.js';
+import { startWebApp, type WebAppFixture } from '../helpers/deploy-targets.js';
+import type { AcrEmulator } from '../support/azure/acr.js';
+import type { ArmEmulator } from '../support/azure/arm-emulator.js';
+import type { WebAppsEmulator, WebAppEvent } from '../support/azure/webapps.js';
 
 /** Telemetry settings in the deployment config reach the deployed container (off here: OTEL_SDK_DISABLED). */
 const OTEL_VARS = {
@@ -38,55 +30,20 @@ const LLM_KEY = 'sk-test-key-0001';
 const RG = 'rg-web';
 const APP = 'demo-app';
 
+let f: WebAppFixture;
 let arm: ArmEmulator;
 let web: WebAppsEmulator;
 let acr: AcrEmulator;
-let model: ModelServerHandle;
 let client: WebSiteManagementClient;
-let acrClient: ArmClient;
-const images = new Map<string, string>();
-const logs: string[] = [];
-const uc = deployUseCase({
-  'smoke.yaml':
-    'tests:\n  - name: answers\n    request: {question: hello}\n    expect:\n      values:\n        - {path: $.answer, contains: "user: "}\n',
-});
-const saved = { base: process.env.AOAI_API_BASE, key: process.env.AOAI_API_KEY };
+let images: Map<string, string>;
+let logs: string[];
 
 beforeAll(async () => {
-  model = await startModelServer({});
-  process.env.AOAI_API_BASE = model.url;
-  process.env.AOAI_API_KEY = LLM_KEY;
-  arm = await ArmEmulator.start({
-    datastore: { accountName: 'unused', accountKey: 'dW51c2Vk', containerName: 'unused' },
-    specs: [WEB_SPEC, ACR_SPEC],
-  });
-  // The app reads the LLM key from Key Vault (its setting is a Key Vault reference), never from a setting value.
-  web = WebAppsEmulator.attach(arm, { images, keyVault: { 'AOAI-API-KEY': LLM_KEY, 'AOAI-API-BASE': model.url } });
-  acr = await AcrEmulator.attach(arm, images);
-  await web.createSite(RG, APP);
-  const { credential } = await createAzureCredential(
-    { override: 'secret', ...TEST_CLIENT, authorityHost: arm.entra.url },
-    {},
-  );
-  client = webSiteClient(credential, arm.workspaces[0].subscriptionId, arm.url, 5);
-  acrClient = new ArmClient({
-    endpoint: arm.url,
-    credential,
-    apiVersion: ACR_TASKS_API_VERSION,
-    retryDelayMs: 5,
-    pollIntervalMs: 10,
-  });
+  f = await startWebApp({ llmKey: LLM_KEY, site: { resourceGroup: RG, name: APP } });
+  ({ arm, web, acr, client, images, logs } = f);
 }, 120_000);
 
-afterAll(async () => {
-  await web?.stop();
-  await acr?.stop();
-  await arm?.stop();
-  await model?.close();
-  process.env.AOAI_API_BASE = saved.base;
-  process.env.AOAI_API_KEY = saved.key;
-  uc.cleanup();
-});
+afterAll(() => f?.stop());
 
 function entry(extra: Record<string, unknown> = {}) {
   return webAppEntry(
@@ -112,8 +69,7 @@ function entry(extra: Record<string, unknown> = {}) {
 }
 
 function options(variant: string, extra: Partial<WebAppDeployOptions> = {}): WebAppDeployOptions {
-  const host = new MemoryHost();
-  const useCase = loadUseCase({ configPath: path.join(uc.dir, 'experiment.yaml'), host, needs: 'deploy' });
+  const useCase = f.useCase();
   const e = extra.entry ?? entry();
   return {
     client,
@@ -126,28 +82,12 @@ function options(variant: string, extra: Partial<WebAppDeployOptions> = {}): Web
     connections: useCase.connections,
     envYaml: useCase.environmentVariables,
     secrets: useCase.secrets,
-    ensureImage: async (c) =>
-      (
-        await ensureImage({
-          client: acrClient,
-          registry: {
-            subscriptionId: arm.workspaces[0].subscriptionId,
-            resourceGroup: e.registryResourceGroup,
-            name: e.registryName,
-          },
-          repository: c.repository,
-          contextDir: c.dir,
-          contextHash: c.hash,
-          dryRun: c.dryRun,
-          pollMs: 10,
-          log: (l) => logs.push(l),
-        })
-      ).image,
-    smoke: loadSmokeTests(path.join(uc.dir, 'smoke.yaml')),
+    ensureImage: f.ensureImage(e),
+    smoke: f.smoke(),
     steps: [10, 50],
     warmupTimeoutMs: 20_000,
-    stateDir: path.join(uc.dir, '.llmops'),
-    log: (l) => logs.push(l),
+    stateDir: f.stateDir,
+    log: f.log,
     ...extra,
   };
 }
@@ -247,7 +187,7 @@ test('first deploy (image built by ACR), unchanged, dry run, staged rampUpRules 
   expect(await ask('?x-ms-routing-name=staging')).toEqual({ status: 200, answer: 'user: v0 hello' });
 
   // Rollback: swap back; v0 serves production again.
-  const back = await rollbackWebApp({ ...options('v1'), log: (l) => logs.push(l) });
+  const back = await rollbackWebApp({ ...options('v1'), log: f.log });
   expect(back.live).toEqual({ [v0]: 100 });
   expect(web.imageOf(APP)).toBe(v0);
   expect(await ask()).toEqual({ status: 200, answer: 'user: v0 hello' });
@@ -294,7 +234,7 @@ test('property: under random failure points production always serves a ready ima
       if (fault.kind === 'unhealthy') {
         // The image's container never starts: its build context has no flow to serve.
         extra.image = `acrllmops.azurecr.io/llmops/broken:${round}`;
-        images.set(extra.image, path.join(uc.dir, 'no-such-context'));
+        images.set(extra.image, path.join(f.dir, 'no-such-context'));
         extra.warmupTimeoutMs = 1500;
       }
       if (fault.kind === 'swap-fails')

@@ -287,7 +287,7 @@ function bodyOf(r: AutoscaleSettingResource): AutoscaleSettingResource {
 }
 
 /** The same setting as far as scaling goes: target, on/off and profiles. */
-function sameSetting(a: AutoscaleSettingResource | null, b: AutoscaleSettingResource | null): boolean {
+export function sameSetting(a: AutoscaleSettingResource | null, b: AutoscaleSettingResource | null): boolean {
   if (!a || !b) return a === b;
   const key = (x: AutoscaleSettingResource) => [
     String(x.properties.targetResourceUri ?? '').toLowerCase(),

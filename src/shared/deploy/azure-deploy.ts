@@ -22,6 +22,7 @@ import {
   mlDeploymentTarget,
   MonitorAutoscale,
   revertSettings,
+  sameSetting,
   type SettingChange,
 } from './autoscale-monitor.js';
 import { withAutoscale } from './autoscale-target.js';
@@ -285,8 +286,26 @@ export async function deployToAzure(o: AzureDeployOptions): Promise<AzureDeployR
     let text = `${unchanged.name} already serves model ${o.name}:${modelVersion} with this environment (${live[unchanged.name]}% of ${e.endpointName}); nothing to deploy`;
     // The autoscale may have changed alone: its setting is put again (one whole PUT; traffic is not touched).
     if (autoscaleOf(unchanged.name) && !o.dryRun) {
-      await autoscaleOf(unchanged.name)!.apply(e.autoscale!);
+      const change = await autoscaleOf(unchanged.name)!.change(e.autoscale!);
       text += `; ${describeAutoscale(e.autoscale!)} applied`;
+      // A setting that really changed is this deploy's change: recorded so `--rollback` puts the earlier one back.
+      // The same setting put again (a re-run) changes nothing and keeps the last rollout's record.
+      if (!sameSetting(change.before, change.after)) {
+        writeState(o.stateDir, o.name, o.target, {
+          target: o.target,
+          endpoint: e.endpointName,
+          deployment: unchanged.name,
+          scoringUri: resource?.properties.scoringUri ?? '',
+          prior: live,
+          live,
+          outcome: 'promoted',
+          reason: `only the autoscale setting of ${unchanged.name} changed`,
+          steps: [],
+          autoscale: [change],
+          updatedAt: new Date().toISOString(),
+        });
+        text += ` (the earlier setting is kept for --rollback)`;
+      }
     }
     o.log(text);
     return {

@@ -89,6 +89,12 @@ export interface ContainerAppState {
   outcome: string;
   reason?: string;
   steps: RolloutResult['steps'];
+  /**
+   * Revisions the rollout (or the rollback) made active that were not before (created or activated): a
+   * `--rollback` that leaves them without traffic deactivates them again, so their scale rules run no replicas,
+   * as before the rollout.
+   */
+  activated?: string[];
   updatedAt: string;
 }
 
@@ -366,6 +372,7 @@ export async function deployToContainerApp(o: ContainerAppDeployOptions): Promis
       outcome: r.outcome,
       reason: r.reason,
       steps: r.steps,
+      ...(target.startedRevision ? { activated: [target.startedRevision] } : {}),
       updatedAt: new Date().toISOString(),
     });
   const rollout = await runRollout(plan, target, { checks: [check, ...(o.checks ?? [])], log: o.log, onStep: save });
@@ -412,6 +419,7 @@ export async function rollbackContainerApp(o: {
     o.log,
   );
   const { traffic } = await target.readTraffic();
+  const activated: string[] = [];
   if (sameTraffic(traffic, state.prior)) {
     o.log(`${state.app} already has the prior traffic (${describeTraffic(state.prior)})`);
   } else {
@@ -427,6 +435,7 @@ export async function rollbackContainerApp(o: {
         o.log(`activating ${v} before it gets traffic back`);
         await target.activate(v);
         await target.waitHealthy(v);
+        activated.push(v);
       }
     }
     await target.readTraffic();
@@ -438,18 +447,30 @@ export async function rollbackContainerApp(o: {
       );
     o.log(`${state.app}: traffic back to ${describeTraffic(state.prior)}`);
   }
+  // Scaling goes back with the traffic: a revision the rollout made active runs its scale rules' replicas, so one
+  // left without traffic is deactivated again (revisions cannot be deleted; a second rollback activates it).
+  const lines: string[] = [];
+  for (const v of state.activated ?? []) {
+    if (state.prior[v] > 0) continue;
+    const r = await target.revision(v);
+    if (!r?.active) continue;
+    await target.deleteVersion(v);
+    lines.push(`revision ${v} deactivated (it was not active before the rollout; its scale rules run no replicas)`);
+    o.log(lines.at(-1)!);
+  }
   const next: ContainerAppState = {
     ...state,
     prior: state.live,
     live: state.prior,
     outcome: 'rolled-back',
     reason: 'deploy --rollback',
+    activated,
     updatedAt: new Date().toISOString(),
   };
   writeState(o.stateDir, o.name, next);
   return {
     live: state.prior,
     state: next,
-    summary: `## Rollback of ${state.app} (${CONTAINER_APP_TARGET})\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n`,
+    summary: `## Rollback of ${state.app} (${CONTAINER_APP_TARGET})\n\nTraffic: ${describeTraffic(state.live)} → ${describeTraffic(state.prior)}.\n${lines.map((l) => `\n${l[0].toUpperCase()}${l.slice(1)}.\n`).join('')}`,
   };
 }

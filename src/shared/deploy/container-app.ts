@@ -69,6 +69,11 @@ export class ContainerAppTarget implements TrafficTarget {
   /** The revision this rollout started (created or activated): the one a failed rollout deactivates. */
   private started?: string;
 
+  /** The revision this rollout created or activated (none once a failure deactivated it again). */
+  get startedRevision(): string | undefined {
+    return this.started;
+  }
+
   constructor(
     readonly client: ContainerAppsAPIClient,
     readonly spec: ContainerAppSpec,

@@ -3,8 +3,9 @@
  * validated against the API schema before it is sent. One per colour, named like the colour's Deployment, so a
  * colour scales on its own load and is pruned with it. CPU use is the only rule a cluster can carry out
  * without a custom metrics adapter; the config check refuses the others. Cooldowns are the stabilization
- * windows of each direction. A rollout records how it changed a colour's autoscaler (before and after), so a
- * failed rollout and `deploy --rollback` put it back as it was.
+ * windows of each direction. A rollout records how it changed a colour's autoscaler (before and after), so
+ * `deploy --rollback` puts it back as it was; a failed rollout removes the failed colour's autoscaler instead
+ * (its pods are the failed version's).
  * @module
  */
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';

@@ -349,9 +349,12 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
   // The colour's autoscaler as it was (a colour is reused every other deploy) and as the rollout changed it.
   const hpaBefore = e.autoscale || wasAutoscaled ? await readHpa(o.client, e.namespace, version) : null;
   let scaling: HpaChange | undefined;
+  // Set once the colour's Deployment may run the new pods: from then on an autoscaler of the colour scales them.
+  let podsReplaced = false;
   const provision = async (v: string) => {
     if (secretKeys.length) await o.client.apply(secretManifest(e, colour, vars.secretEnv), `apply Secret of ${v}`);
     await o.client.apply(serviceManifest(e, colour), `apply Service ${v}`);
+    podsReplaced = true;
     const applied = await o.client.apply<KubeObject>(
       deploymentManifest(e, colour, container, new Date().toISOString()),
       `apply Deployment ${v}`,
@@ -377,16 +380,20 @@ export async function deployToKubernetes(o: KubernetesDeployOptions): Promise<Ku
     await route.applyColours([...new Set([...existing, colour])]);
   };
   const route = new GatewayRoute(o.client, e, provision);
-  // A rollout that does not promote leaves the colour's autoscaler as it found it.
+  // A rollout that does not promote leaves no autoscaler on the failed colour. The one it had before (a colour is
+  // reused every other deploy) is not put back: it names the colour's Deployment, whose pods are now the failed
+  // version's, so it would scale those. The serving colour is never touched and keeps its own.
   const target =
     e.autoscale || wasAutoscaled
       ? withAutoscale(route, {
           apply: () => Promise.resolve(),
           discard: async (v) => {
-            if (!scaling) return undefined;
-            await putHpa(o.client, e.namespace, v, scaling.before);
-            const what = `HorizontalPodAutoscaler ${v} ${scaling.before ? 'put back as it was' : 'removed'}`;
+            if (!podsReplaced) return undefined;
+            podsReplaced = false;
             scaling = undefined;
+            if (!(await readHpa(o.client, e.namespace, v))) return undefined;
+            await putHpa(o.client, e.namespace, v, null);
+            const what = `HorizontalPodAutoscaler ${v} removed (it would scale the failed pods)`;
             o.log(what);
             return what;
           },

@@ -39,6 +39,7 @@ import {
   insightsClient,
   MonitorAutoscale,
   revertSettings,
+  sameSetting,
   type SettingChange,
 } from './autoscale-monitor.js';
 import { withAutoscale } from './autoscale-target.js';
@@ -219,8 +220,28 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
     let text = `production of ${e.webAppName} already runs ${image}; nothing to deploy`;
     // The autoscale may have changed alone: the plan's setting is put again (one whole PUT; no traffic change).
     if (planAutoscale && !o.dryRun) {
-      await planAutoscale.apply(e.autoscale!);
+      const change = await planAutoscale.change(e.autoscale!);
       text += `; ${describeAutoscale(e.autoscale!)} applied to plan ${e.appPlanName}`;
+      // A setting that really changed is this deploy's change: recorded so `--rollback` puts the earlier one back.
+      // The same setting put again (a re-run) changes nothing and keeps the last rollout's record.
+      if (!sameSetting(change.before, change.after)) {
+        writeJsonAtomic(webAppStateFile(o.stateDir, o.name), {
+          target: 'webapp',
+          webApp: e.webAppName,
+          resourceGroup: e.resourceGroup,
+          slot: e.slot,
+          endpoint,
+          deployment: image,
+          prior: live,
+          live,
+          outcome: 'promoted',
+          reason: `only the autoscale setting of plan ${e.appPlanName} changed`,
+          steps: [],
+          autoscale: [change],
+          updatedAt: new Date().toISOString(),
+        } satisfies WebAppDeploymentState);
+        text += ' (the earlier setting is kept for --rollback)';
+      }
     }
     o.log(text);
     return {
