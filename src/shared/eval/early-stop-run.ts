@@ -252,17 +252,30 @@ class RunStopper implements LineStopper {
     });
   }
 
-  async *prepare(lines: AsyncIterable<PendingLine[]>): AsyncGenerator<PendingLine[]> {
+  async *prepare(
+    lines: AsyncIterable<PendingLine[]>,
+    recorded?: (lineNumber: number) => LineRecord | undefined,
+  ): AsyncGenerator<PendingLine[]> {
     const own = this.gates.map((g) => (g.dataFile ? new SeededRows(g.dataFile, this.seed) : undefined));
     const joined = own.some((o) => o !== undefined);
     let place = 0;
     for await (const batch of lines) {
+      const toRun: PendingLine[] = [];
       for (const line of batch) {
         line.place = place++;
         // Lines come in the seed's order, so each evaluation file is read alongside them, never held whole.
         if (joined) line.scoring = await Promise.all(own.map((o) => o?.rowOf(line.lineNumber)));
+        if (!line.recorded) {
+          toRun.push(line);
+          continue;
+        }
+        // Taken in here, before the workers start lines: a resumed run whose recorded lines decide its gates
+        // starts none.
+        const record = recorded?.(line.lineNumber);
+        const seen = record ? this.observe(record, line) : this.take(line.place, null);
+        if (seen) await seen;
       }
-      yield batch;
+      if (toRun.length > 0) yield toRun;
     }
   }
 

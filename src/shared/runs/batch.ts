@@ -80,9 +80,13 @@ export interface LineStopper {
   readonly seed: number;
   /**
    * Sees the lines in the seed's order as they are handed out, before any is run: numbers their places and
-   * attaches what scoring them needs beyond their rows. Lines recorded by an earlier session come too (resume).
+   * attaches what scoring them needs beyond their rows. Lines an earlier session recorded (resume) come in their
+   * places too: the stopper takes them in, with their records from `recorded`, and does not hand them on.
    */
-  prepare(lines: AsyncIterable<PendingLine[]>): AsyncGenerator<PendingLine[]>;
+  prepare(
+    lines: AsyncIterable<PendingLine[]>,
+    recorded?: (lineNumber: number) => LineRecord | undefined,
+  ): AsyncGenerator<PendingLine[]>;
   /**
    * A finished line's record and the line as `prepare` handed it out (with its data row). A promise when scoring
    * the line takes a flow run (an evaluation flow's per-line part): the worker waits for it, after recording the
@@ -628,6 +632,7 @@ async function executeLines(
     stopper
       ? stopper.prepare(
           inSeededOrder((wanted) => pending({ wanted, rows: true, recorded: recorded !== undefined }), stopper.seed),
+          recorded && ((n) => recorded.get(n)),
         )
       : pending(),
   );
@@ -638,11 +643,6 @@ async function executeLines(
       const taken = lines.take();
       const next = taken instanceof Promise ? await taken : taken;
       if (next === undefined) return;
-      if (next.recorded) {
-        const seen = stopper?.observe(recorded!.get(next.lineNumber)!, next);
-        if (seen) await seen;
-        continue;
-      }
       const { lineNumber, inputs, repetition } = next;
       // The line is taken before its slot: a worker waiting for data holds no slot of the shared pool.
       const pool = o.pool;
