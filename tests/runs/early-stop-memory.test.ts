@@ -79,12 +79,13 @@ const gates: EarlyStopGate[] = [
 async function heapOfRun(n: number, runId: string, resume = false) {
   const data = dataOf(n);
   let heap: number | undefined;
+  let etaMs: number | undefined;
   const probe: ProgressReporter = {
     start: () => {},
     update: (s) => {
       if (heap === undefined && s.done - s.skipped >= 10) heap = liveHeap();
     },
-    finish: () => {},
+    finish: (s) => void (etaMs = s.etaMs),
   };
   const before = liveHeap();
   const stopper = await createRunStopper(gates, data, 11);
@@ -99,7 +100,7 @@ async function heapOfRun(n: number, runId: string, resume = false) {
       stopper,
       progress: probe,
     });
-    return { summary, grown: heap! - before };
+    return { summary, grown: heap! - before, etaMs };
   } finally {
     await stopper.close();
   }
@@ -116,6 +117,8 @@ test('the heap of an early-stop run does not grow with its data (old code: 32 MB
   const record = new RunStore(join(dir, 'store')).record('large');
   expect(record.early_stop).toMatchObject({ stopped: true, total: 100_000 });
   expect(record.early_stop!.gates[0].decision).toBe('fail');
+  // The progress of a stopped run ends with nothing left to wait for (it said 68 minutes for 100,000 lines).
+  expect(large.etaMs).toBe(0);
   // 90,000 more lines: growing by 20 bytes a line would be 1.8 MB.
   expect(large.grown - small.grown).toBeLessThan(1_800_000);
 });

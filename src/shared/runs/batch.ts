@@ -742,7 +742,8 @@ async function executeLines(
   record.timings.duration_ms = Math.round((record.timings.duration_ms ?? 0) + durationMs);
   if (error) record.error = error;
   writer.saveRun();
-  o.progress?.finish(state());
+  // A run stopped early has nothing left to run: no time to wait for the lines it will not run.
+  o.progress?.finish(record.early_stop?.stopped ? { ...state(), etaMs: 0 } : state());
   return {
     runId: record.id,
     dir: writer.dir,
