@@ -79,13 +79,13 @@ const gates: EarlyStopGate[] = [
 async function heapOfRun(n: number, runId: string, resume = false) {
   const data = dataOf(n);
   let heap: number | undefined;
-  let etaMs: number | undefined;
+  let end: { etaMs?: number; total: number; done: number } | undefined;
   const probe: ProgressReporter = {
     start: () => {},
     update: (s) => {
       if (heap === undefined && s.done - s.skipped >= 10) heap = liveHeap();
     },
-    finish: (s) => void (etaMs = s.etaMs),
+    finish: (s) => void (end = s),
   };
   const before = liveHeap();
   const stopper = await createRunStopper(gates, data, 11);
@@ -100,7 +100,7 @@ async function heapOfRun(n: number, runId: string, resume = false) {
       stopper,
       progress: probe,
     });
-    return { summary, grown: heap! - before, etaMs };
+    return { summary, grown: heap! - before, end };
   } finally {
     await stopper.close();
   }
@@ -117,8 +117,12 @@ test('the heap of an early-stop run does not grow with its data (old code: 32 MB
   const record = new RunStore(join(dir, 'store')).record('large');
   expect(record.early_stop).toMatchObject({ stopped: true, total: 100_000 });
   expect(record.early_stop!.gates[0].decision).toBe('fail');
-  // The progress of a stopped run ends with nothing left to wait for (it said 68 minutes for 100,000 lines).
-  expect(large.etaMs).toBe(0);
+  // The progress of a stopped run ends complete with the lines it ran (it said 29/100000, ETA 68 minutes).
+  expect(large.end).toMatchObject({
+    etaMs: 0,
+    total: large.summary.counts.completed,
+    done: large.summary.counts.completed,
+  });
   // 90,000 more lines: growing by 20 bytes a line would be 1.8 MB.
   expect(large.grown - small.grown).toBeLessThan(1_800_000);
 });

@@ -742,8 +742,10 @@ async function executeLines(
   record.timings.duration_ms = Math.round((record.timings.duration_ms ?? 0) + durationMs);
   if (error) record.error = error;
   writer.saveRun();
-  // A run stopped early has nothing left to run: no time to wait for the lines it will not run.
-  o.progress?.finish(record.early_stop?.stopped ? { ...state(), etaMs: 0 } : state());
+  // A run stopped early is complete with the lines it ran: the others are not left to wait for.
+  o.progress?.finish(
+    record.early_stop?.stopped ? { ...state(), total: counts.completed + counts.failed, etaMs: 0 } : state(),
+  );
   return {
     runId: record.id,
     dir: writer.dir,
