@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Evaluator, Gate } from '../../src/shared/config/types.js';
 import { createRunStopper, type EarlyStopGate } from '../../src/shared/eval/early-stop-run.js';
+import { loadFlow } from '../../src/shared/flow/index.js';
 import { CompiledMapping } from '../../src/shared/runs/mapping.js';
 import { runBatch, RunStore, type ProgressReporter } from '../../src/shared/runs/index.js';
 
@@ -76,7 +77,12 @@ const gates: EarlyStopGate[] = [
 ];
 
 /** Runs an early-stop run over `n` lines and gives the live heap after its 10th line, less the heap before it. */
-async function heapOfRun(n: number, runId: string, resume = false) {
+async function heapOfRun(
+  n: number,
+  runId: string,
+  resume = false,
+  by: EarlyStopGate[] | ((n: number) => EarlyStopGate[]) = gates,
+) {
   const data = dataOf(n);
   let heap: number | undefined;
   let end: { etaMs?: number; total: number; done: number } | undefined;
@@ -88,7 +94,7 @@ async function heapOfRun(n: number, runId: string, resume = false) {
     finish: (s) => void (end = s),
   };
   const before = liveHeap();
-  const stopper = await createRunStopper(gates, data, 11);
+  const stopper = await createRunStopper(typeof by === 'function' ? by(n) : by, data, 11);
   try {
     const summary = await runBatch({
       flow,
@@ -143,3 +149,58 @@ test('a resumed early-stop run takes in its recorded lines in their places and s
   expect(again.summary.counts.completed).toBe(first.summary.counts.completed);
   expect(store.record('resumed').early_stop).toMatchObject({ stopped: true, lines: first.summary.counts.completed });
 });
+
+/** A gate on an evaluation flow (a Python node scores each line) with its own data file of `n` lines. */
+function evaluationFlowGate(n: number): EarlyStopGate[] {
+  const flowDir = join(dir, 'eval-flow');
+  mkdirSync(flowDir, { recursive: true });
+  writeFileSync(
+    join(flowDir, 'flow.dag.yaml'),
+    'inputs:\n  groundtruth: {type: string}\n  prediction: {type: string}\noutputs:\n  score: {type: int, reference: "${grade.output}"}\nnodes:\n- name: grade\n  type: python\n  source: {type: code, path: grade.py}\n  inputs: {groundtruth: "${inputs.groundtruth}", prediction: "${inputs.prediction}"}\n',
+  );
+  writeFileSync(
+    join(flowDir, 'grade.py'),
+    'from promptflow import tool\n\n\n@tool\ndef grade(groundtruth: str, prediction: str) -> int:\n    return 1 if groundtruth == prediction else 0\n',
+  );
+  const file = join(dir, `eval-${n}.jsonl`);
+  // The evaluation data's own rows: the ground truth of line i (right for even lines, as the run's answers).
+  writeFileSync(
+    file,
+    Array.from({ length: n }, (_, i) =>
+      JSON.stringify({
+        truth: `City ${i}`,
+        note: `Evaluation row ${i}, long enough for its rows to be seen in the heap.`,
+      }),
+    ).join('\n') + '\n',
+  );
+  const model = loadFlow(flowDir);
+  const evaluator: Evaluator = {
+    name: 'graded',
+    flow: { path: flowDir, file: join(flowDir, 'flow.dag.yaml'), kind: 'dag', model },
+    options: {},
+    datasets: [],
+  };
+  return [
+    {
+      gate: { ...gate, metric: 'accuracy', evaluator: 'graded', lineScore: 'score' },
+      name: 'accuracy ≥ 0.9',
+      evaluator,
+      mapping: new CompiledMapping({ groundtruth: '${data.truth}', prediction: '${run.outputs.answer}' }),
+      dataFile: file,
+    },
+  ];
+}
+
+// Old code: 7 MB at 10,000 lines, 55 MB at 100,000 (the run's rows and the evaluation file's, both held).
+test('an evaluation flow gate reads its own data file alongside the run, not whole', async () => {
+  const small = await heapOfRun(10_000, 'flow-small', false, evaluationFlowGate);
+  const large = await heapOfRun(100_000, 'flow-large', false, evaluationFlowGate);
+  for (const { summary } of [small, large]) expect(summary.counts.completed).toBeLessThan(500);
+  const record = new RunStore(join(dir, 'store')).record('flow-large');
+  // Scored from the evaluation file's rows: the even lines are right, so the gate fails at about half.
+  expect(record.early_stop).toMatchObject({ stopped: true });
+  expect(record.early_stop!.gates[0]).toMatchObject({ decision: 'fail' });
+  expect(record.early_stop!.gates[0].mean).toBeGreaterThan(0.2);
+  expect(record.early_stop!.gates[0].mean).toBeLessThan(0.8);
+  expect(large.grown - small.grown).toBeLessThan(1_800_000);
+}, 60_000);
