@@ -12,6 +12,7 @@ import { createRunStopper, sequentialVerdict } from '../../src/shared/eval/early
 import { earlyStopGateResult } from '../../src/shared/eval/early-stop-verdict.js';
 import { bySeededOrder } from '../../src/shared/runs/line-order.js';
 import { CompiledMapping } from '../../src/shared/runs/mapping.js';
+import type { PendingLine } from '../../src/shared/runs/pending-lines.js';
 import type { LineRecord } from '../../src/shared/runs/store.js';
 import { createRandom } from '../../src/shared/eval/stats/random.js';
 
@@ -57,14 +58,23 @@ test('out-of-order finishing lines give the bound the report recomputes in the s
       latency_ms: 1,
       tokens: { prompt: 0, completion: 0, total: 0 },
     });
-    // Started in the seed's order, four at a time, finishing in a random order within each group.
+    // Handed out in the seed's order (with their rows, as the runner does), four at a time, finishing in a
+    // random order within each group.
     const order = Array.from({ length: n }, (_, i) => i).sort(bySeededOrder(seed));
+    const handed: PendingLine[] = [];
+    for await (const batch of stopper.prepare(
+      (async function* () {
+        yield order.map((i) => ({ lineNumber: i, inputs: {}, row: { answer: `a${i}` } }));
+      })(),
+    ))
+      handed.push(...batch);
+    expect(handed.map((l) => l.place)).toEqual(order.map((_, k) => k));
     const ran: number[] = [];
     for (let k = 0; k < n && !stopper.decided(); k += 4) {
-      const group = order.slice(k, k + 4).sort(() => random() - 0.5);
-      for (const i of group) {
-        stopper.observe(record(i));
-        ran.push(i);
+      const group = handed.slice(k, k + 4).sort(() => random() - 0.5);
+      for (const line of group) {
+        stopper.observe(record(line.lineNumber), line);
+        ran.push(line.lineNumber);
       }
     }
     const summary = stopper.summary(ran.length < n, ran.length, n);

@@ -10,6 +10,7 @@
  *   pairwise agreement: a 1, b C(2,2)/C(3,2) = 1/3, c 1, d 1             →  (3 + 1/3)/4 = 5/6
  */
 import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
 import path from 'node:path';
 import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
@@ -69,6 +70,19 @@ test('repeat 3: every line runs three times; the report gives pass@3 and consist
       .map((l) => l.outputs?.answer)
       .sort();
     expect(answers).toEqual(['b', 'nope', 'nope']);
+
+    // Each line says which data line it repeats and which repetition it is, in the JSON and CSV lines, in order.
+    const expected = Array.from({ length: 12 }, (_, n) => [n, Math.floor(n / 3), n % 3]);
+    expect(results.runs[0].repeat).toBe(3);
+    expect(results.lines.map((l) => [l.lineNumber, l.sourceLine, l.repetition])).toEqual(expected);
+    for (const file of ['exact_result.csv', `${results.experiment}_result.csv`]) {
+      const rows = parse(readFileSync(path.join(uc.dir, 'reports', file), 'utf8'), { columns: true }) as Record<
+        string,
+        string
+      >[];
+      expect(rows.map((r) => [r.line_number, r.source_line, r.repetition].map(Number))).toEqual(expected);
+      expect(rows.filter((r) => r['inputs.question'] === 'b').map((r) => r.source_line)).toEqual(['1', '1', '1']);
+    }
 
     const md = readFileSync(path.join(uc.dir, 'reports/summary.md'), 'utf8');
     expect(md).toContain('data line (repeat 3) (4 clusters)');

@@ -15,12 +15,15 @@ import {
   bySeededOrder,
   CompiledMapping,
   effectiveMapping,
-  readData,
+  inSeededOrder,
   pythonForRequirements,
+  readDataBatches,
   RunStore,
+  type DataRow,
   type EarlyStopRecord,
   type LineRecord,
   type LineStopper,
+  type PendingLine,
 } from '../runs/index.js';
 import type { ExperimentPlan } from '../runs/plan.js';
 import { EARLY_STOP_SCORERS } from './builtin/bounded.js';
@@ -95,9 +98,11 @@ export function earlyStopPlan(useCase: UseCase): NonNullable<ExperimentPlan['ear
 }
 
 /**
- * The stopper bulk-run hands the batch runner for one run: reads the run's data rows to score its lines. A gate on
- * an evaluation flow gets the flow's executor (made with `flows`), whose per-line part scores each finished line
- * the way the evaluate step's run of the flow will: same mapping, same data. Close it when the run ends.
+ * The stopper bulk-run hands the batch runner for one run. It holds no data: the runner hands it each line with
+ * its data row, and a gate whose evaluation flow has its own data file gets that file's row of each line as the
+ * lines are handed out (the file read in the same seeded order, a window at a time). A gate on an evaluation flow
+ * gets the flow's executor (made with `flows`), whose per-line part scores each finished line the way the
+ * evaluate step's run of the flow will: same mapping, same data. Close it when the run ends.
  */
 export async function createRunStopper(
   gates: EarlyStopGate[],
@@ -105,8 +110,6 @@ export async function createRunStopper(
   seed: number,
   flows: EvaluationFlowOptions = {},
 ): Promise<LineStopper & { close(): Promise<void> }> {
-  const rows = await rowsByLine(dataFile);
-  const order = [...rows.keys()].sort(bySeededOrder(seed));
   const scorers: LineScorer[] = [];
   const executors: FlowExecutor[] = [];
   try {
@@ -130,31 +133,66 @@ export async function createRunStopper(
         dataDir: dirname(resolve(g.dataFile ?? dataFile)),
       });
       executors.push(executor);
-      const own = g.dataFile ? await rowsByLine(g.dataFile) : undefined;
-      scorers.push(flowLineScorer(g, executor, own, log));
+      scorers.push(flowLineScorer(g, executor, log));
     }
   } catch (e) {
     await Promise.all(executors.map((x) => x.close()));
     throw e;
   }
-  const stopper = new RunStopper(gates, scorers, rows, order, seed);
+  const stopper = new RunStopper(gates, scorers, seed);
   return Object.assign(stopper, { close: async () => void (await Promise.all(executors.map((x) => x.close()))) });
 }
 
-async function rowsByLine(dataFile: string): Promise<Map<number, Record<string, unknown>>> {
-  const rows = new Map<number, Record<string, unknown>>();
-  let position = 0;
-  for await (const row of readData(dataFile)) {
-    rows.set(typeof row.line_number === 'number' ? row.line_number : position, row);
-    position++;
+/** A data file's rows by line number (its line_number column, else its position), in the seed's order. */
+class SeededRows {
+  private readonly order: (a: number, b: number) => number;
+  private readonly source: AsyncIterator<Array<{ lineNumber: number; row: DataRow }>>;
+  private batch: Array<{ lineNumber: number; row: DataRow }> = [];
+  private next = 0;
+  private ended = false;
+
+  constructor(file: string, seed: number) {
+    this.order = bySeededOrder(seed);
+    this.source = inSeededOrder(async function* (wanted) {
+      let position = 0;
+      for await (const rows of readDataBatches(file)) {
+        const out: Array<{ lineNumber: number; row: DataRow }> = [];
+        for (const row of rows) {
+          const lineNumber = typeof row.line_number === 'number' ? row.line_number : position;
+          position++;
+          if (wanted(lineNumber)) out.push({ lineNumber, row });
+        }
+        yield out;
+      }
+    }, seed)[Symbol.asyncIterator]();
   }
-  return rows;
+
+  /** The row of a line; asked in the seed's order (rows of lines passed over are dropped). */
+  async rowOf(lineNumber: number): Promise<DataRow | undefined> {
+    for (;;) {
+      while (this.next < this.batch.length) {
+        const head = this.batch[this.next];
+        const c = this.order(head.lineNumber, lineNumber);
+        if (c > 0) return undefined;
+        this.next++;
+        if (c === 0) return head.row;
+      }
+      if (this.ended) return undefined;
+      const r = await this.source.next();
+      if (r.done) this.ended = true;
+      else {
+        this.batch = r.value;
+        this.next = 0;
+      }
+    }
+  }
 }
 
 /** A finished line's score for one gate (undefined: none, as for a failed line). */
 type LineScorer = (
   runRow: Record<string, unknown>,
   record: LineRecord,
+  ownRow: DataRow | undefined,
 ) => number | undefined | Promise<number | undefined>;
 
 /**
@@ -162,17 +200,12 @@ type LineScorer = (
  * evaluation flow fails on has no score (the evaluate step records its error); a value that is not a score in
  * [0, 1] stops the run: the gate's mean would not be the metric's.
  */
-function flowLineScorer(
-  g: EarlyStopGate,
-  executor: FlowExecutor,
-  own: Map<number, Record<string, unknown>> | undefined,
-  log?: (message: string) => void,
-): LineScorer {
+function flowLineScorer(g: EarlyStopGate, executor: FlowExecutor, log?: (message: string) => void): LineScorer {
   let failureSaid = false;
   const mapping = new CompiledMapping(effectiveMapping(executor.inputs, g.mapping.mapping));
   const path = lineScorePath(g.gate);
-  return async (runRow, record) => {
-    const data = own ? own.get(record.line_number) : runRow;
+  return async (runRow, record, ownRow) => {
+    const data = g.dataFile ? ownRow : runRow;
     // As in the evaluate step: a line of the run without its evaluation row is not scored.
     if (!data) return undefined;
     let inputs: Record<string, unknown>;
@@ -203,15 +236,13 @@ function flowLineScorer(
 
 class RunStopper implements LineStopper {
   private readonly early: EarlyStop;
-  /** Scores of lines that finished ahead of an earlier line of the order (null: a failed line, no score). */
+  /** Scores of lines that finished ahead of an earlier line of the order, by place (null: a failed line). */
   private readonly arrived = new Map<number, (number | undefined)[] | null>();
   private next = 0;
 
   constructor(
     private readonly gates: EarlyStopGate[],
     private readonly scorers: LineScorer[],
-    private readonly rows: Map<number, Record<string, unknown>>,
-    private readonly order: number[],
     readonly seed: number,
   ) {
     this.early = new EarlyStop(gates.map(stopRule), {
@@ -221,24 +252,51 @@ class RunStopper implements LineStopper {
     });
   }
 
-  observe(record: LineRecord): void | Promise<void> {
-    const row = this.rows.get(record.line_number);
-    if (record.status !== 'Completed' || !record.outputs || !row) return this.take(record.line_number, null);
-    const scores = this.scorers.map((score) => score(row, record));
-    // Built-in scorers answer at once; an evaluation flow's line is awaited by the worker that ran the line.
-    if (!scores.some((s) => s instanceof Promise))
-      return this.take(record.line_number, scores as (number | undefined)[]);
-    return Promise.all(scores).then((s) => this.take(record.line_number, s));
+  async *prepare(
+    lines: AsyncIterable<PendingLine[]>,
+    recorded?: (lineNumber: number) => LineRecord | undefined,
+  ): AsyncGenerator<PendingLine[]> {
+    const own = this.gates.map((g) => (g.dataFile ? new SeededRows(g.dataFile, this.seed) : undefined));
+    const joined = own.some((o) => o !== undefined);
+    let place = 0;
+    for await (const batch of lines) {
+      const toRun: PendingLine[] = [];
+      for (const line of batch) {
+        line.place = place++;
+        // Lines come in the seed's order, so each evaluation file is read alongside them, never held whole.
+        if (joined) line.scoring = await Promise.all(own.map((o) => o?.rowOf(line.lineNumber)));
+        if (!line.recorded) {
+          toRun.push(line);
+          continue;
+        }
+        // Taken in here, before the workers start lines: a resumed run whose recorded lines decide its gates
+        // starts none.
+        const record = recorded?.(line.lineNumber);
+        const seen = record ? this.observe(record, line) : this.take(line.place, null);
+        if (seen) await seen;
+      }
+      if (toRun.length > 0) yield toRun;
+    }
   }
 
-  private take(line: number, scores: (number | undefined)[] | null): void {
-    this.arrived.set(line, scores);
+  observe(record: LineRecord, line: PendingLine): void | Promise<void> {
+    const row = line.row;
+    const place = line.place!;
+    if (record.status !== 'Completed' || !record.outputs || !row) return this.take(place, null);
+    const own = line.scoring as (DataRow | undefined)[] | undefined;
+    const scores = this.scorers.map((score, i) => score(row, record, own?.[i]));
+    // Built-in scorers answer at once; an evaluation flow's line is awaited by the worker that ran the line.
+    if (!scores.some((s) => s instanceof Promise)) return this.take(place, scores as (number | undefined)[]);
+    return Promise.all(scores).then((s) => this.take(place, s));
+  }
+
+  private take(place: number, scores: (number | undefined)[] | null): void {
+    this.arrived.set(place, scores);
     // Lines start in the seed's order but finish in any: the sequence takes them in the seed's order, so the
     // report, reading the recorded lines in that order, gets the same bounds.
-    while (this.next < this.order.length && this.arrived.has(this.order[this.next])) {
-      const line = this.order[this.next++];
-      const s = this.arrived.get(line);
-      this.arrived.delete(line);
+    while (this.arrived.has(this.next)) {
+      const s = this.arrived.get(this.next);
+      this.arrived.delete(this.next++);
       s?.forEach((v, i) => {
         if (v !== undefined) this.early.observe(i, v);
       });

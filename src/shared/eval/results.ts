@@ -68,6 +68,7 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
     const record = o.store.record(run.runId);
     sequential.addRun(run, record);
     const lines = table.addRun(run.runId, run.variantId, run.dataset, record.counts.total);
+    const repeat = record.repeat ?? 1;
     const keys = { inputs: new Set<string>(), outputs: new Set<string>(), scores: new Set<string>() };
     columns.set(run.runId, keys);
     // Finishing order: the statistics index by line number, and an in-order walk would need the store's index.
@@ -78,7 +79,7 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
       for (const k in rec.outputs ?? {}) keys.outputs.add(k);
       if (rec.error) {
         failed.count += 1;
-        firstFailed.offer(rec.line_number, () => lineResult(run, rec));
+        firstFailed.offer(rec.line_number, () => lineResult(run, rec, repeat));
       }
     }
     failed.lines.push(...firstFailed.inOrder());
@@ -94,6 +95,7 @@ export async function assembleResults(o: AssembleOptions): Promise<Assembled> {
       latencyMs: latencyStats(lines.latencies()),
       durationMs: record.timings.duration_ms ?? 0,
       ...(record.early_stop?.stopped ? { stoppedAfter: record.early_stop.lines } : {}),
+      ...(repeat > 1 ? { repeat } : {}),
     });
   }
   for (const e of o.evaluations) {
@@ -239,9 +241,10 @@ async function* joinedLines(
     const scorers = evaluations
       .filter((e) => e.standardRunId === run.runId)
       .map((e) => new OrderedScores(e.evaluator, store.linesInOrder(e.runId)));
+    const repeat = store.record(run.runId).repeat ?? 1;
     try {
       for await (const rec of store.linesInOrder(run.runId)) {
-        const line = lineResult(run, rec);
+        const line = lineResult(run, rec, repeat);
         for (const s of scorers) await s.addTo(line);
         yield line;
       }
@@ -289,13 +292,19 @@ class OrderedScores {
   }
 }
 
-function lineResult(run: RunsFile['runs'][number], rec: LineRecord): LineResult {
+/** A line of a run as the report shows it; `repeat`: the run's K (its lines say which data line they repeat). */
+function lineResult(run: RunsFile['runs'][number], rec: LineRecord, repeat: number): LineResult {
   const { line_number: _drop, ...inputs } = rec.inputs;
+  const n = rec.line_number;
   const line: LineResult = {
     runId: run.runId,
     variantId: run.variantId,
     dataset: run.dataset,
-    lineNumber: rec.line_number,
+    lineNumber: n,
+    // Records carry them; a line number alone says them too (line n repeats data line ⌊n / K⌋).
+    ...(repeat > 1
+      ? { sourceLine: rec.source_line ?? Math.floor(n / repeat), repetition: rec.repetition ?? n % repeat }
+      : {}),
     inputs,
     latencyMs: rec.latency_ms,
     tokens: rec.tokens,

@@ -53,7 +53,7 @@ export function csvRenderers(data: ReportData): LineRenderer[] {
 }
 
 /**
- * Line-level rows of the lines of `runs`: line_number, inputs.*, outputs.*, `<evaluator>.<output>` scores,
+ * Line-level rows of the lines of `runs`: line_number (then source_line and repetition with `repeat: K`), inputs.*, outputs.*, `<evaluator>.<output>` scores,
  * error, run facts, variant columns.
  */
 function lineTable(
@@ -70,8 +70,11 @@ function lineTable(
   const scoreKeys = columnUnion(data, order, 'scores').filter((k) => prefixes.some((p) => k.startsWith(p)));
   const nodes = variedNodes(data.results);
   const variants = variantById(data.results);
+  // `repeat: K`: which data line a row repeats, and which repetition it is (only when a run of the file repeats).
+  const repeats = data.results.runs.some((run) => runs.has(run.runId) && run.repeat !== undefined);
   const header = [
     'line_number',
+    ...(repeats ? ['source_line', 'repetition'] : []),
     ...inputKeys.map((k) => `inputs.${k}`),
     ...outputKeys.map((k) => `outputs.${k}`),
     ...scoreKeys,
@@ -93,6 +96,7 @@ function lineTable(
       const selection = variants.get(line.variantId)?.selection ?? {};
       return csvRow([
         line.lineNumber,
+        ...(repeats ? [line.sourceLine, line.repetition] : []),
         ...inputKeys.map((k) => line.inputs[k]),
         ...outputKeys.map((k) => line.outputs?.[k]),
         ...scoreKeys.map((k) => line.scores[k]),

@@ -93,6 +93,16 @@ export function evaluatorNames(results: Pick<ResultsSummary, 'evaluations' | 'me
   return [...names];
 }
 
+/** Whether a run of the report repeats its data lines (`repeat: K`): its per-line tables then say which is which. */
+export function hasRepeats(r: { runs: Array<{ repeat?: number }> }): boolean {
+  return r.runs.some((run) => run.repeat !== undefined);
+}
+
+/** A repeated line's data line and repetition as a reader sees them, e.g. `data line 2, repetition 1` (0-based). */
+export function repetitionText(l: { sourceLine?: number; repetition?: number }): string | undefined {
+  return l.sourceLine === undefined ? undefined : `data line ${l.sourceLine}, repetition ${l.repetition ?? 0}`;
+}
+
 /** A run's lines; an early-stopped run says how many of them ran (the rest were not run, not failed). */
 export function formatRunLines(run: { lines: number; stoppedAfter?: number }): string {
   return run.stoppedAfter === undefined

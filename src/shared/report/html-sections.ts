@@ -5,7 +5,7 @@
  */
 import { PALETTE } from './html-assets.js';
 import { clip, esc, show } from './html-escape.js';
-import { evaluatorNames, formatCost, formatCount, formatMs, formatWithInterval } from './format.js';
+import { evaluatorNames, formatCost, formatCount, formatMs, formatWithInterval, hasRepeats } from './format.js';
 import { scoreValue } from '../results/line-table.js';
 import type { LineResult, ResultsSummary } from '../results/model.js';
 import type { ReportData } from '../results/report-data.js';
@@ -162,6 +162,8 @@ export class LinesTable {
   private readonly inputKeys: string[];
   private readonly outputKeys: string[];
   private readonly scoreKeys: string[];
+  /** A run repeats its data lines: rows say which data line and repetition they are. */
+  private readonly repeated: boolean;
   private readonly runs = new Map<
     string,
     { seen: number; failed: Picked[]; worst: WorstLines; ranking: { key: string; higherIsBetter: boolean }[] }
@@ -174,6 +176,7 @@ export class LinesTable {
     this.inputKeys = columnUnion(data, runIds, 'inputs');
     this.outputKeys = columnUnion(data, runIds, 'outputs');
     this.scoreKeys = columnUnion(data, runIds, 'scores');
+    this.repeated = hasRepeats(data.results);
   }
 
   line(l: LineResult): void {
@@ -233,6 +236,7 @@ export class LinesTable {
       'Variant',
       'Dataset',
       'Line',
+      ...(this.repeated ? ['Source line', 'Repetition'] : []),
       ...this.inputKeys.map((k) => `inputs.${k}`),
       ...this.outputKeys.map((k) => `outputs.${k}`),
       ...this.scoreKeys,
@@ -250,6 +254,7 @@ export class LinesTable {
       `<td>${esc(l.variantId)}</td>`,
       `<td>${esc(l.dataset)}</td>`,
       `<td class="num">${l.lineNumber}</td>`,
+      ...(this.repeated ? repetitionCells(l) : []),
       ...this.inputKeys.map((k) => jsonCell(l.inputs[k])),
       ...this.outputKeys.map((k) => jsonCell(l.outputs?.[k])),
       ...this.scoreKeys.map((k) => jsonCell(l.scores[k])),
@@ -261,20 +266,26 @@ export class LinesTable {
   }
 }
 
+/** A repeated line's source line and repetition cells. */
+function repetitionCells(l: LineResult): string[] {
+  return [`<td class="num">${l.sourceLine ?? ''}</td>`, `<td class="num">${l.repetition ?? ''}</td>`];
+}
+
 /** Failed lines with their full errors (at most `max`; the report keeps the first ones in line order). */
 export function failedLines(data: ReportData, max: number): string {
   const { count, lines } = data.failed;
   if (count === 0) return '<p>No line failed.</p>';
   const shown = lines.slice(0, max);
+  const repeated = hasRepeats(data.results);
   const rows = shown.map(
     (l) =>
-      `<tr><td>${esc(l.variantId)}</td><td>${esc(l.dataset)}</td><td class="num">${l.lineNumber}</td><td class="json">${esc(clip(show(l.inputs), 400))}</td><td><pre class="error">${esc(clip(errorText(l), 4000))}</pre></td></tr>`,
+      `<tr><td>${esc(l.variantId)}</td><td>${esc(l.dataset)}</td><td class="num">${l.lineNumber}</td>${repeated ? repetitionCells(l).join('') : ''}<td class="json">${esc(clip(show(l.inputs), 400))}</td><td><pre class="error">${esc(clip(errorText(l), 4000))}</pre></td></tr>`,
   );
   const note =
     count > shown.length
       ? `<p class="note">Showing ${formatCount(shown.length)} of ${formatCount(count)} failed lines.</p>`
       : '';
-  return `${note}<div class="wide"><table id="failed-lines"><thead><tr><th>Variant</th><th>Dataset</th><th>Line</th><th>Inputs</th><th>Error</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+  return `${note}<div class="wide"><table id="failed-lines"><thead><tr><th>Variant</th><th>Dataset</th><th>Line</th>${repeated ? '<th>Source line</th><th>Repetition</th>' : ''}<th>Inputs</th><th>Error</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
 function errorText(l: LineResult): string {

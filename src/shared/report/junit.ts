@@ -6,7 +6,7 @@
  * carrying its statistics, so the test tab is never empty.
  * @module
  */
-import { formatCost, formatMs, formatNumber } from './format.js';
+import { formatCost, formatMs, formatNumber, repetitionText } from './format.js';
 import type { GateResult, LineResult, Results, ResultsSummary } from '../results/model.js';
 import type { ReportData } from '../results/report-data.js';
 import { forRendering } from './order.js';
@@ -101,13 +101,15 @@ function lineCase(experiment: string, l: LineResult): TestCase {
     `Variant: ${l.variantId}`,
     `Dataset: ${l.dataset}`,
     `Line: ${l.lineNumber}`,
+    ...(l.sourceLine !== undefined ? [`Source line: ${l.sourceLine}`, `Repetition: ${l.repetition ?? 0}`] : []),
     `Inputs: ${JSON.stringify(l.inputs)}`,
     '',
     message,
   ].join('\n');
   return {
     classname: `${experiment}.lines.${l.dataset}`,
-    name: `line ${l.lineNumber} [${l.variantId}]`,
+    // A repeated line says which repetition of which data line it is.
+    name: `line ${l.lineNumber}${l.sourceLine !== undefined ? ` (${repetitionText(l)})` : ''} [${l.variantId}]`,
     time: l.latencyMs / 1000,
     outcome: { kind: 'failure', message: oneLine(message), body },
   };

@@ -17,6 +17,7 @@ import {
   formatWithInterval,
   verdictWords,
   formatRunLines,
+  hasRepeats,
 } from './format.js';
 import { MarkdownBudget, mdCell, type MarkdownTable } from './markdown-budget.js';
 import type { GateResult, LineResult, Results, ResultsSummary } from '../results/model.js';
@@ -94,7 +95,7 @@ function build(data: ReportData, options: MarkdownOptions, budget: MarkdownBudge
   if (failed.count > 0)
     tables.push([
       `Failed lines (${formatCount(failed.count)})`,
-      failedTable(failed.lines.slice(0, options.maxFailedLines ?? 10)),
+      failedTable(failed.lines.slice(0, options.maxFailedLines ?? 10), hasRepeats(r)),
       failed.count,
     ]);
   tables.forEach(([title, table, total], i) => budget.addTable(title, table, total, i === tables.length - 1));
@@ -238,13 +239,15 @@ function runsTable(r: ResultsSummary): MarkdownTable {
   return { header: ['Variant', 'Dataset', 'Lines', 'Failed', 'Tokens', 'Cost', 'p95 latency', 'Duration'], rows };
 }
 
-function failedTable(lines: LineResult[]): MarkdownTable {
+/** `repeated`: a run repeats its data lines, so each row also says its source line and repetition. */
+function failedTable(lines: LineResult[], repeated: boolean): MarkdownTable {
   return {
-    header: ['Variant', 'Dataset', 'Line', 'Error'],
+    header: ['Variant', 'Dataset', 'Line', ...(repeated ? ['Source line', 'Repetition'] : []), 'Error'],
     rows: lines.map((l) => [
       mdCell(l.variantId, 60),
       mdCell(l.dataset, 60),
       String(l.lineNumber),
+      ...(repeated ? [String(l.sourceLine ?? ''), String(l.repetition ?? '')] : []),
       mdCell(l.error ? (l.error.code ? `${l.error.code}: ${l.error.message}` : l.error.message) : '', 240),
     ]),
   };

@@ -73,6 +73,8 @@ export interface RunResult {
   durationMs: number;
   /** An early_stop run that stopped before its last line: the lines it ran (the rest were not run, not failed). */
   stoppedAfter?: number;
+  /** `repeat: K` (K > 1): every data line ran K times (its lines carry `sourceLine` and `repetition`). */
+  repeat?: number;
 }
 
 export interface EvaluationResult {
@@ -199,6 +201,9 @@ export interface LineResult {
   variantId: string;
   dataset: string;
   lineNumber: number;
+  /** A run with `repeat: K`: the data line this line repeats, and which of its K repetitions (0-based) it is. */
+  sourceLine?: number;
+  repetition?: number;
   inputs: Record<string, unknown>;
   outputs?: Record<string, unknown>;
   error?: { message: string; code?: string };

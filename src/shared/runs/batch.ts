@@ -27,7 +27,7 @@ import { asRepetition, ResponseCache, type CacheMode } from '../llm/index.js';
 import { readData, scanData } from './data.js';
 import { LineSet } from './line-set.js';
 import type { OutputsIndex, OutputsReader } from './outputs-index.js';
-import { LineQueue, pendingLines, type LineSource } from './pending-lines.js';
+import { LineQueue, pendingLines, type LineSource, type PendingLine, type PendingOptions } from './pending-lines.js';
 import { inSeededOrder } from './line-order.js';
 import { CompiledMapping, effectiveMapping, type ColumnMapping } from './mapping.js';
 import type { ProgressReporter, ProgressState } from './progress.js';
@@ -79,11 +79,20 @@ export interface BatchExecutor extends LineExecutor {
 export interface LineStopper {
   readonly seed: number;
   /**
-   * A finished line's record (also each one recorded by an earlier session, on resume). A promise when scoring
+   * Sees the lines in the seed's order as they are handed out, before any is run: numbers their places and
+   * attaches what scoring them needs beyond their rows. Lines an earlier session recorded (resume) come in their
+   * places too: the stopper takes them in, with their records from `recorded`, and does not hand them on.
+   */
+  prepare(
+    lines: AsyncIterable<PendingLine[]>,
+    recorded?: (lineNumber: number) => LineRecord | undefined,
+  ): AsyncGenerator<PendingLine[]>;
+  /**
+   * A finished line's record and the line as `prepare` handed it out (with its data row). A promise when scoring
    * the line takes a flow run (an evaluation flow's per-line part): the worker waits for it, after recording the
    * line, before it starts another.
    */
-  observe(record: LineRecord): void | Promise<void>;
+  observe(record: LineRecord, line: PendingLine): void | Promise<void>;
   decided(): boolean;
   /** run.json's early_stop when the run ends. */
   summary(stopped: boolean, lines: number, total: number): EarlyStopRecord;
@@ -580,8 +589,6 @@ async function executeLines(
       if (finished.has(r.line_number)) continue;
       finished.add(r.line_number);
       account(r);
-      const seen = stopper?.observe(r);
-      if (seen) await seen;
     }
     record.resumed = (record.resumed ?? 0) + 1;
   }
@@ -616,8 +623,19 @@ async function executeLines(
 
   const signal = o.signal;
   const untilCanceled = signal ? cancelableWaits(signal) : undefined;
-  const pending = pendingLines(plan.data, mapping, runOutputs, runInputs, finished, o.lineRange, plan.repeat);
-  const lines = new LineQueue(stopper ? inSeededOrder(pending, stopper.seed) : pending);
+  const pending = (how?: PendingOptions) =>
+    pendingLines(plan.data, mapping, runOutputs, runInputs, finished, o.lineRange, plan.repeat, how);
+  // Early stopping: lines in the seed's order, a window at a time, each with its data row; the lines an earlier
+  // session recorded come in their places too, read back from the store, so the stopper sees them in order.
+  const recorded = stopper && finished.size > 0 ? (await store.index(record.id)).reader() : undefined;
+  const lines = new LineQueue(
+    stopper
+      ? stopper.prepare(
+          inSeededOrder((wanted) => pending({ wanted, rows: true, recorded: recorded !== undefined }), stopper.seed),
+          recorded && ((n) => recorded.get(n)),
+        )
+      : pending(),
+  );
   const worker = async () => {
     for (;;) {
       if (signal?.aborted) return;
@@ -650,7 +668,7 @@ async function executeLines(
       if (repetition) Object.assign(made, { source_line: repetition.sourceLine, repetition: repetition.index });
       const rec = o.redactRecord ? await o.redactRecord(made) : made;
       account(rec);
-      const seen = stopper?.observe(rec);
+      const seen = stopper?.observe(rec, next);
       // Handled at once (a rejection left unhandled while the record is written would end the process); thrown
       // once the line is recorded.
       const scored = seen?.then(
@@ -665,7 +683,11 @@ async function executeLines(
       if (failed) throw failed.e;
     }
   };
-  await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  try {
+    await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  } finally {
+    recorded?.close();
+  }
   sources.release();
   await writer.close();
 
@@ -720,7 +742,10 @@ async function executeLines(
   record.timings.duration_ms = Math.round((record.timings.duration_ms ?? 0) + durationMs);
   if (error) record.error = error;
   writer.saveRun();
-  o.progress?.finish(state());
+  // A run stopped early is complete with the lines it ran: the others are not left to wait for.
+  o.progress?.finish(
+    record.early_stop?.stopped ? { ...state(), total: counts.completed + counts.failed, etaMs: 0 } : state(),
+  );
   return {
     runId: record.id,
     dir: writer.dir,

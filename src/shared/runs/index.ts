@@ -26,7 +26,7 @@ export {
   type EarlyStopRecord,
 } from './store.js';
 export { OutputsIndex, OutputsReader } from './outputs-index.js';
-export { readData, readDataFile, dataFiles, scanData, type DataRow } from './data.js';
+export { readData, readDataBatches, readDataFile, dataFiles, scanData, type DataRow } from './data.js';
 export {
   CompiledMapping,
   effectiveMapping,
@@ -36,6 +36,7 @@ export {
   type SourceName,
 } from './mapping.js';
 export { readableRunId } from './run-id.js';
-export { bySeededOrder, lineRank } from './line-order.js';
+export { bySeededOrder, inSeededOrder, lineRank } from './line-order.js';
+export type { PendingLine } from './pending-lines.js';
 export { SlotPool } from './pool.js';
 export { plainProgress, type ProgressReporter, type ProgressState } from './progress.js';

@@ -4,7 +4,6 @@
  * was recorded before, and line numbers from a `line_number` column need no renumbering.
  * @module
  */
-import type { PendingLine } from './pending-lines.js';
 
 /** A 32-bit rank of the line in the seed's order (the murmur3 finaliser over seed and line number). */
 export function lineRank(lineNumber: number, seed: number): number {
@@ -19,14 +18,47 @@ export function bySeededOrder(seed: number): (a: number, b: number) => number {
   return (a, b) => lineRank(a, seed) - lineRank(b, seed) || a - b;
 }
 
+/** Lines held at once by the first window of the order; each later window doubles, up to the last size. */
+export const ORDER_WINDOW = { first: 1024, max: 32_768 };
+
 /**
- * The pending lines in the seed's order, as one batch. Every pending line is held at once: an early-stop run is
- * sized for a pull request (its point is to run few lines), not the million-line path, which streams.
+ * Items (data lines) in the seed's order, read a window at a time so memory stays flat in dataset size: each
+ * pass over the data keeps only the `size` lines that come next in the order (a sort every time twice that many
+ * are held drops the rest) and hands them on before the next pass reads on. An early-stop run usually stops in
+ * the first window, after one pass; a run that never stops reads its data about (lines / 32k + 5) times.
+ * `read(wanted)` streams the data; `wanted(lineNumber)` says early whether a line can still be kept, so the
+ * reader can skip the work of making the item.
  */
-export async function* inSeededOrder(lines: AsyncIterable<PendingLine[]>, seed: number): AsyncGenerator<PendingLine[]> {
-  const all: PendingLine[] = [];
-  for await (const batch of lines) for (const l of batch) all.push(l);
+export async function* inSeededOrder<T extends { lineNumber: number }>(
+  read: (wanted: (lineNumber: number) => boolean) => AsyncIterable<T[]>,
+  seed: number,
+  window = ORDER_WINDOW,
+): AsyncGenerator<T[]> {
   const order = bySeededOrder(seed);
-  all.sort((a, b) => order(a.lineNumber, b.lineNumber));
-  if (all.length > 0) yield all;
+  let after: number | undefined; // the last line handed on: the next window starts past it
+  for (let size = window.first; ; size = Math.min(size * 2, window.max)) {
+    let kept: T[] = [];
+    let bound: number | undefined; // once kept was cut to size: nothing past this line can enter
+    const wanted = (n: number) =>
+      (after === undefined || order(n, after) > 0) && (bound === undefined || order(n, bound) < 0);
+    const byOrder = (a: T, b: T) => order(a.lineNumber, b.lineNumber);
+    for await (const items of read(wanted)) {
+      for (const item of items) {
+        if (!wanted(item.lineNumber)) continue;
+        kept.push(item);
+        if (kept.length >= 2 * size) {
+          kept.sort(byOrder);
+          kept = kept.slice(0, size);
+          bound = kept[size - 1].lineNumber;
+        }
+      }
+    }
+    kept.sort(byOrder);
+    if (kept.length > size) kept = kept.slice(0, size);
+    if (kept.length > 0) {
+      after = kept[kept.length - 1].lineNumber;
+      yield kept;
+    }
+    if (kept.length < size) return;
+  }
 }

@@ -4,7 +4,7 @@
  * them from.
  * @module
  */
-import { dataFiles, readDataFileBatches } from './data.js';
+import { dataFiles, readDataFileBatches, type DataRow } from './data.js';
 import type { CompiledMapping } from './mapping.js';
 
 /** A referenced source's values for a line; undefined when the line is not in that source. */
@@ -16,6 +16,24 @@ export interface PendingLine {
   /** With `repeat: K` (K > 1): the data line and which of its K repetitions this is. */
   repetition?: { sourceLine: number; index: number };
   inputs: Record<string, unknown>;
+  /** The line's data row (kept only when asked: early stopping scores a line from it). */
+  row?: DataRow;
+  /** Finished in an earlier session: not run again, handed on only when asked (early stopping re-reads it). */
+  recorded?: true;
+  /** The line's place in the order it is handed out (set by whoever orders the lines, for early stopping). */
+  place?: number;
+  /** What scoring the line needs beyond its row (early stopping: an evaluation dataset's rows of the line). */
+  scoring?: unknown;
+}
+
+/** How early stopping reads the pending lines. */
+export interface PendingOptions {
+  /** Says before a line is made whether it is wanted (the seed's order reads a window of lines at a time). */
+  wanted?: (lineNumber: number) => boolean;
+  /** Keep each line's data row on it. */
+  rows?: boolean;
+  /** Hand on finished lines too, marked `recorded`, with their rows, instead of skipping them. */
+  recorded?: boolean;
 }
 
 /**
@@ -30,7 +48,9 @@ export async function* pendingLines(
   finished?: { has(lineNumber: number): boolean },
   range?: { start: number; end: number },
   repeat = 1,
+  how: PendingOptions = {},
 ): AsyncGenerator<PendingLine[]> {
+  const { wanted, rows: keepRows, recorded } = how;
   let position = 0;
   const start = range?.start ?? 0;
   const end = range?.end ?? Infinity;
@@ -47,18 +67,23 @@ export async function* pendingLines(
           // `repeat: K`: data line d runs as lines d·K … d·K + K − 1 (a run over a repeated run pairs them the same).
           for (let rep = 0; rep < repeat; rep++) {
             const lineNumber = repeat > 1 ? dataLine * repeat + rep : dataLine;
-            if (finished?.has(lineNumber)) continue;
+            if (wanted && !wanted(lineNumber)) continue;
+            if (finished?.has(lineNumber)) {
+              if (recorded) out.push({ lineNumber, inputs: {}, row, recorded: true });
+              continue;
+            }
             const outs = runOutputs?.(lineNumber);
             if (runOutputs && !outs) continue; // aligned lines only: a line missing from any source is dropped
             const ins = runInputs === 'data' ? row : runInputs?.(repeat > 1 ? dataLine : lineNumber);
             if (runInputs && !ins) continue;
             const inputs = mapping.apply({ data: row, 'run.outputs': outs, 'run.inputs': ins });
             inputs.line_number = lineNumber;
-            out.push(
+            const line: PendingLine =
               repeat > 1
                 ? { lineNumber, inputs, repetition: { sourceLine: dataLine, index: rep } }
-                : { lineNumber, inputs },
-            );
+                : { lineNumber, inputs };
+            if (keepRows) line.row = row;
+            out.push(line);
           }
         }
         if (out.length > 0) yield out;

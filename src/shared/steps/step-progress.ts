@@ -20,7 +20,7 @@ export class StepProgress {
   constructor(
     host: Host,
     label: string,
-    private readonly total: number,
+    private total: number,
   ) {
     this.display = progressFor(host, label);
   }
@@ -60,6 +60,8 @@ export class StepProgress {
       finish: (s) => {
         const before = counted;
         apply(s);
+        // A run that ended complete with fewer lines than planned (stopped early) leaves the rest out of the step.
+        if (s.total < lines) this.total -= lines - Math.max(s.total, counted);
         this.sessionDone += counted - before;
         this.display.update(this.state());
       },
