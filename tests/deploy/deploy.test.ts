@@ -15,6 +15,7 @@ import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { deployStep } from '../../src/shared/steps/deploy.js';
 import { buildServeCli, deployUseCase } from './helpers.js';
+import { makeUseCase } from '../helpers/use-case-dir.js';
 
 let cli: string;
 let model: ModelServerHandle;
@@ -185,6 +186,34 @@ test('SIGTERM under load: the served process finishes every in-flight request, t
   } finally {
     child.kill('SIGKILL');
     await slow.close();
+  }
+}, 60_000);
+
+test("a flow whose Python the new server refuses (a module not installed) is the user's to fix: exit 2 with its file and line, not an outside failure", async () => {
+  const broken = makeUseCase({
+    'flows/std/flow.dag.yaml':
+      'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${shout.output}"}\nnodes:\n- name: shout\n  type: python\n  source: {type: code, path: shout.py}\n  inputs: {text: "${inputs.question}"}\n',
+    'flows/std/shout.py':
+      'from promptflow.core import tool\nimport no_such_module_anywhere\n\n@tool\ndef shout(text: str) -> str:\n    return text.upper()\n',
+    'sample-request.json': '{"question": "hello"}\n',
+  });
+  try {
+    const refused = await deployLocal({
+      name: 'refused',
+      stateDir: path.join(broken.dir, '.llmops'),
+      config: path.join(broken.dir, 'experiment.yaml'),
+      command: [process.execPath, cli],
+      smoke: loadSmokeTests(path.join(uc.dir, 'smoke-any.yaml')),
+    }).catch((x: unknown) => x);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(exitCodeOf(refused)).toBe(2);
+    expect((refused as ConfigError).problems).toEqual([
+      expect.objectContaining({ line: 2, message: expect.stringContaining('"no_such_module_anywhere"') }),
+    ]);
+    expect((refused as ConfigError).problems[0].file).toMatch(/shout\.py$/);
+    expect(readState(path.join(broken.dir, '.llmops'), 'refused')).toBeUndefined();
+  } finally {
+    broken.cleanup();
   }
 }, 60_000);
 
