@@ -338,7 +338,7 @@ describe('deploy --list and --stop', () => {
     // The template's shape, its names still empty: it blocks a deploy, never a stop.
     writeFileSync(deploymentConfig, '{"azure_managed_endpoint": [{"ENV_NAME": "dev", "ENDPOINT_NAME": ""}]}\n');
     try {
-      const env = { ...process.env, LLMOPS_CLI: cli };
+      const env: NodeJS.ProcessEnv = { ...process.env, LLMOPS_CLI: cli };
       delete env.AOAI_API_KEY;
       delete env.AOAI_API_BASE;
       const stopped = await runCliIn(env, '--stop', '--config', 'experiment.yaml', '--state-dir', stateDir);

@@ -238,6 +238,27 @@ test("run-time errors are the evaluator's: a raising eval_ function fails its ru
   }
 });
 
+test('failed lines of a code evaluator that itself ran say why in the step verdict: the first line error', async () => {
+  const uc = makeUseCase({
+    ...files,
+    'qa_app/flows/eval_code/eval_quality.py': files['qa_app/flows/eval_code/eval_quality.py'].replace(
+      'def answer_words(answer):\n',
+      'def answer_words(answer):\n    if "Italy" in answer:\n        raise ValueError("no words for Italy")\n',
+    ),
+  });
+  try {
+    const s = steps(uc.dir);
+    await s.bulkRun();
+    const error = await s.evaluate().catch((e) => e);
+    expect(error).toBeInstanceOf(GateFailed);
+    expect((error as GateFailed).failures[0]).toMatch(
+      /1 of 2 evaluation lines failed \(tolerance 0\): Failed to run 1\/2 lines\. First error message is: evaluator 'length' failed: \(ValueError\) no words for Italy/,
+    );
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('the template-style folder is what validate sees: no flow file needed', () => {
   const uc = makeUseCase(files);
   try {
