@@ -270,7 +270,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         const { failed, total } = before.record.counts;
         const limit = failedLineLimit(execution.maxFailedLines, total);
         if (failed > limit)
-          overLimit.push(`${runId}: ${failed} of ${total} evaluation lines failed (tolerance ${limit})`);
+          overLimit.push(
+            `${runId}: ${failed} of ${total} evaluation lines failed (tolerance ${limit})${before.record.error ? `: ${before.record.error}` : ''}`,
+          );
         return;
       }
       if (before && !continues) new RunStore(inputs.store).remove(runId);

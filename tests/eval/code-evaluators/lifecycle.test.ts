@@ -28,7 +28,7 @@ function steps(dir: string, host = new MemoryHost()) {
   const common = { config: path.join(dir, 'qa_app/experiment.yaml'), store: path.join(dir, '.llmops') };
   return {
     bulkRun: () => bulkRunStep.run({ ...common, cacheMode: 'off' }, host),
-    evaluate: () => evaluateStep.run({ ...common, cacheMode: 'off' }, host),
+    evaluate: (resume = false) => evaluateStep.run({ ...common, cacheMode: 'off', resume }, host),
     report: () => reportStep.run({ ...common, outputDir: path.join(dir, 'reports') }, host),
     store: common.store,
   };
@@ -251,9 +251,12 @@ test('failed lines of a code evaluator that itself ran say why in the step verdi
     await s.bulkRun();
     const error = await s.evaluate().catch((e) => e);
     expect(error).toBeInstanceOf(GateFailed);
-    expect((error as GateFailed).failures[0]).toMatch(
-      /1 of 2 evaluation lines failed \(tolerance 0\): Failed to run 1\/2 lines\. First error message is: evaluator 'length' failed: \(ValueError\) no words for Italy/,
-    );
+    const why =
+      /1 of 2 evaluation lines failed \(tolerance 0\): Failed to run 1\/2 lines\. First error message is: evaluator 'length' failed: \(ValueError\) no words for Italy/;
+    expect((error as GateFailed).failures[0]).toMatch(why);
+    // Resumed, the run finished earlier is kept, and the verdict still says why.
+    const again = await s.evaluate(true).catch((e) => e);
+    expect((again as GateFailed).failures[0]).toMatch(why);
   } finally {
     uc.cleanup();
   }
