@@ -106,6 +106,8 @@ class Server:
         if op in ("flex_call", "flex_aggregate"):
             entry = self.flex.get(message.get("key"))
             subject = entry.name if entry is not None else message.get("key")
+            if op == "flex_aggregate" and entry is not None and entry.aggregate is not None:
+                subject = getattr(entry.aggregate, "__qualname__", subject)
             return error_shape(exc, "ScriptExecutionError", subject)
         if op == "flex_init":
             return error_shape(exc, "PythonLoadError")
