@@ -26,7 +26,7 @@ import {
   type PlannedRun,
   type ExperimentPlan,
 } from '../runs/plan.js';
-import { llmJudges, runBuiltinEvaluator, scorerSetupProblem } from '../eval/builtin/run-builtin.js';
+import { llmJudges, runBuiltinEvaluator, scorerSetupProblemAt } from '../eval/builtin/run-builtin.js';
 import { checkCodeEvaluators } from '../eval/code-evaluators/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
@@ -145,24 +145,7 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     if (unfinished) throw unfinished;
     const jobs = linkEvaluations(useCase, runs.runs);
     // A built-in scorer's missing options or mappings stop the step before any evaluation runs, at their line.
-    const setup = jobs.flatMap((j) => {
-      const problem = scorerSetupProblem(j.evaluator, j.dataset);
-      if (!problem) return [];
-      const e = useCase.evaluators.indexOf(j.evaluator);
-      const d = j.evaluator.datasets.findIndex((x) => x.name === j.dataset.name);
-      const at =
-        e < 0 || d < 0
-          ? undefined
-          : useCase.locationOf(
-              problem.in === 'options' ? ['evaluators', e, 'builtin'] : ['evaluators', e, 'datasets', d, 'mappings'],
-            );
-      return [
-        {
-          ...(at ?? { file: `evaluator "${j.evaluator.name}"` }),
-          message: `evaluators[${e}]${problem.in === 'options' ? '' : `.datasets[${d}]`}: ${problem.message}`,
-        },
-      ];
-    });
+    const setup = jobs.flatMap((j) => scorerSetupProblemAt(useCase, j.evaluator, j.dataset) ?? []);
     if (setup.length) throw new ConfigError([...new Map(setup.map((p) => [p.message, p])).values()]);
     let shownPlan: ExperimentPlan | undefined;
     if (inputs.dryRun || inputs.planFile) {

@@ -5,7 +5,7 @@
  * the engine (sharing its cache, limits and accounting), its aggregation the mean of its scores.
  */
 import type { Connection } from '../../config/connections.js';
-import type { Evaluator, EvaluatorDataset } from '../../config/types.js';
+import type { Evaluator, EvaluatorDataset, UseCase } from '../../config/types.js';
 import {
   emptyUsage,
   LlmService,
@@ -15,7 +15,7 @@ import {
   type PfError,
   type Usage,
 } from '../../engine/index.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, type Problem } from '../../errors.js';
 import { loadPrompty, type FlowInputDef } from '../../flow/index.js';
 import {
   runBatch,
@@ -88,6 +88,24 @@ export function scorerSetupProblem(
       message: `builtin ${builtin} needs mappings for ${absent.join(', ')} (e.g. prediction: "\${run.outputs.answer}", reference: "\${data.answer}") in dataset ${dataset.name}${found}`,
     };
   return undefined;
+}
+
+/** scorerSetupProblem as a problem at its line: the evaluator's builtin key (options) or the dataset's mappings. */
+export function scorerSetupProblemAt(
+  useCase: Pick<UseCase, 'evaluators' | 'locationOf'>,
+  evaluator: Evaluator,
+  dataset: Pick<EvaluatorDataset, 'name' | 'mappings'>,
+): Problem | undefined {
+  const problem = scorerSetupProblem(evaluator, dataset);
+  if (!problem) return undefined;
+  const e = useCase.evaluators.indexOf(evaluator);
+  const d = evaluator.datasets.findIndex((x) => x.name === dataset.name);
+  if (e < 0 || d < 0) return { file: `evaluator "${evaluator.name}"`, message: problem.message };
+  const options = problem.in === 'options';
+  return {
+    ...useCase.locationOf(options ? ['evaluators', e, 'builtin'] : ['evaluators', e, 'datasets', d, 'mappings']),
+    message: `evaluators[${e}]${options ? '' : `.datasets[${d}]`}: ${problem.message}`,
+  };
 }
 
 export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSummary> {
