@@ -184,7 +184,7 @@ function processProbe(): { reset(): void; read(): ProcStats } {
 
 /**
  * What a server in front of the model adds itself: for every request, the time from its arrival to the answer
- * sent, minus the time its call to the model took (node's http diagnostics channels; the outgoing call is tied to
+ * sent, minus the time its call to the model took (node's http and undici's diagnostics channels; the outgoing call is tied to
  * its incoming request through AsyncLocalStorage, which follows the request's promises into the model client).
  * Stalls of this process count; the load generator's and the model server's do not.
  */
@@ -210,6 +210,18 @@ function ownTimeProbe(): { reset(): void; read(): { ownP50: number; ownP99: numb
     byCall.set((m as { request: object }).request, t);
   });
   subscribe('http.client.response.finish', (m) => {
+    const t = byCall.get((m as { request: object }).request);
+    if (t) t.upMs += performance.now() - t.upStart;
+  });
+  // The flow server's model client calls through undici's dispatcher (src/shared/llm/transport.ts), whose own
+  // channels mark a call's creation and its end (trailers: the whole answer read).
+  subscribe('undici:request:create', (m) => {
+    const t = current.getStore();
+    if (!t) return;
+    t.upStart = performance.now();
+    byCall.set((m as { request: object }).request, t);
+  });
+  subscribe('undici:request:trailers', (m) => {
     const t = byCall.get((m as { request: object }).request);
     if (t) t.upMs += performance.now() - t.upStart;
   });

@@ -5,4 +5,11 @@
  */
 import { relaunchForStep } from './packaging/relaunch.js';
 
+// `llmops bulk-run --help | head`: the reader went away, so there is nobody left to write to. End quietly, as a
+// Unix tool ends on SIGPIPE, instead of a stack trace for an unhandled EPIPE.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? 0);
+});
+
 if (!relaunchForStep(process.argv[2])) await import('./cli-program.js');

@@ -24,3 +24,15 @@ test.each([[['--help']], [['report', '--help']], [['--version']]])('llmops %j ex
   expect(r.status).toBe(0);
   expect(r.stdout).not.toBe('');
 });
+
+test('output into a pipe that closes early (llmops bulk-run --help | head -1) ends quietly, with no stack trace', async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['dist/cli.js', 'bulk-run', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  // Like head once it has read what it wanted: the pipe's reader is gone before the help is written.
+  child.stdout.destroy();
+  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  expect(stderr).not.toMatch(/EPIPE|Unhandled|at /);
+  expect(status).toBe(0);
+});

@@ -94,12 +94,21 @@ test('request and response guards answer the refusal, count the event and log it
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': 'g-s' },
     });
     expect(streamed.headers.get('x-llmops-guard')).toBe('response:pii');
+    expect(streamed.headers.get('x-accel-buffering')).toBe('no');
     const events = await streamed.text();
     expect(events).toBe('data: {"answer":"I cannot help with that."}\n\n');
 
     const fine = await ask(server.url, 'What is the capital of France?', 'g-4');
     expect(fine.guard).toBeNull();
     expect(fine.body.answer).toContain('What is the capital of France?');
+    // A streamed answer that passes is sent after the check, with the same event-stream head.
+    const passed = await fetch(`${server.url}/score`, {
+      method: 'POST',
+      body: JSON.stringify({ question: 'What is the capital of Spain?' }),
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': 'g-5' },
+    });
+    expect(passed.headers.get('x-accel-buffering')).toBe('no');
+    expect(await passed.text()).toContain('What is the capital of Spain?');
 
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toContain('llmops_guard_events_total{stage="request",check="prompt_injection"} 1');
@@ -112,7 +121,7 @@ test('request and response guards answer the refusal, count the event and log it
     .trimEnd()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(logged.map((l) => l.request_id)).toEqual(['g-1', 'g-2', 'g-3', 'g-s', 'g-4']);
+  expect(logged.map((l) => l.request_id)).toEqual(['g-1', 'g-2', 'g-3', 'g-s', 'g-4', 'g-5']);
   expect(logged[0].guard).toEqual({
     stage: 'request',
     check: 'prompt_injection',

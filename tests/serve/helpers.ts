@@ -21,8 +21,14 @@ export async function post(
   url: string,
   body: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; type: string; text: string; json: () => unknown }> {
+): Promise<{ status: number; type: string; headers: Headers; text: string; json: () => unknown }> {
   const r = await fetch(url, { method: 'POST', body, headers });
   const text = await r.text();
-  return { status: r.status, type: r.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) };
+  return {
+    status: r.status,
+    type: r.headers.get('content-type') ?? '',
+    headers: r.headers,
+    text,
+    json: () => JSON.parse(text),
+  };
 }

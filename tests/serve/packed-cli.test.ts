@@ -64,3 +64,23 @@ test('a bundle missing a chunk, or no CLI at all, is a clear error before anythi
   writeFileSync(path.join(bundle, 'serve-cli.js'), 'import "./chunks/gone.js";\n');
   expect(() => packedCliFiles(path.join(bundle, 'serve-cli.js'))).toThrow(/imports \.\/chunks\/gone\.js/);
 });
+
+test("a dependency's JSDoc type references are not imports: only code lines are followed", () => {
+  const bundle = path.join(tmp, 'bundle');
+  mkdirSync(path.join(bundle, 'chunks'), { recursive: true });
+  writeFileSync(path.join(bundle, 'serve-cli.js'), 'import("./chunks/pool.js");\n');
+  writeFileSync(
+    path.join(bundle, 'chunks/pool.js'),
+    [
+      'var Pool = class {',
+      '  /**',
+      "   * @param {import('../../types/client.js').Client.Options} options",
+      '   */',
+      '  constructor(options) {}',
+      '};',
+      'export { Pool };',
+      '',
+    ].join('\n'),
+  );
+  expect(packedCliFiles(path.join(bundle, 'serve-cli.js'))).toEqual(['serve-cli.js', 'chunks/pool.js']);
+});

@@ -46,6 +46,8 @@ test('streaming: Accept text/event-stream gives SSE, first event the non-stream 
   const r = await post(`${chat.url}/score`, JSON.stringify({ question: 'Hi there' }), { accept: 'text/event-stream' });
   expect(r.status).toBe(200);
   expect(r.type).toMatch(/^text\/event-stream/);
+  // A proxy in front (nginx, an ingress) must not buffer the stream.
+  expect(r.headers.get('x-accel-buffering')).toBe('no');
   const events = r.text
     .split('\n\n')
     .filter(Boolean)

@@ -8,9 +8,10 @@
  * and 32 — below the >= 90% budget of DESIGN.md — because of its per-request overhead (option merging, header
  * building, response wrapping). The request bodies are the OpenAI wire format either way, so nothing is lost;
  * the `openai` client is used in tests to prove the server's compatibility instead.
- * Why node:http for JSON calls (transport.ts) and not fetch: undici's fetch costs more CPU per call than the
+ * Why undici's dispatcher for JSON calls (transport.ts) and not fetch: fetch costs more CPU per call than the
  * engine's own work at an instant model, which held the engine at 0.62–0.83 of a bare fetch loop at C = 32;
- * node:http with a keep-alive agent takes the engine above the bare fetch loop (bench/README-engine.md).
+ * a keep-alive pool without fetch's objects takes the engine above the bare fetch loop (bench/README-engine.md).
+ * The dispatcher took half the CPU and allocation of node:http's ClientRequest per call (bench/README-serve.md).
  * Streams keep fetch (its body stream is what they need); a caller's signal on a JSON call destroys its socket.
  * @module
  */
@@ -291,7 +292,7 @@ export class LlmClient {
     traceparent?: string,
   ): Promise<{ ok: true; value: R } | { ok: false; failure: AttemptFailure }> {
     if (consume === (readJson as unknown)) {
-      // node:http honours a caller's signal itself (the socket is destroyed): cheaper than fetch's handling of one.
+      // The transport honours a caller's signal itself (the socket is destroyed): cheaper than fetch's handling of one.
       if (this.nodeTransport)
         return this.nodeAttempt(url, text, signal, traceparent) as Promise<
           { ok: true; value: R } | { ok: false; failure: AttemptFailure }
@@ -378,7 +379,7 @@ export class LlmClient {
     }
   }
 
-  /** An http target's PUT/PATCH (the JSON body) or GET (the body's fields as query parameters) over node:http. */
+  /** An http target's PUT/PATCH (the JSON body) or GET (the body's fields as query parameters) over the transport. */
   private sendOther(url: string, headers: Record<string, string>, text: string) {
     const r = requestOf(this.method, url, text);
     return requestText(this.method, r.url, headers, r.body);
@@ -390,7 +391,7 @@ export class LlmClient {
   }
 
   /**
-   * A JSON call over node:http (transport.ts); a late answer's socket is destroyed at the deadline, and at once
+   * A JSON call over the transport (transport.ts); a late answer's socket is destroyed at the deadline, and at once
    * when the caller's signal aborts (the call then rejects with the signal's reason, as fetch does).
    */
   private async nodeAttempt(
@@ -479,7 +480,7 @@ export class LlmClient {
         failure: { kind: 'network', message: `invalid JSON in a successful response: ${e.message}` },
       };
     type NetError = { code?: string; message?: string; errors?: { code?: string }[] };
-    // fetch wraps the system error in `cause`; node:http rejects with it. A host with several addresses
+    // fetch wraps the system error in `cause`; the transport rejects with it. A host with several addresses
     // (localhost: ::1 and 127.0.0.1) fails with an AggregateError of each.
     const cause = (e as { cause?: NetError }).cause ?? (e as NetError);
     const code = cause?.code ?? cause?.errors?.find((x) => x?.code)?.code;

@@ -1,13 +1,16 @@
 /**
- * The transport of the client's JSON calls: one POST (or an http target's other method) over node:http(s) with a keep-alive agent per scheme.
- * Measured against undici's fetch (bench/engine.ts, bench/README-llm.md): fetch builds WHATWG Request/Response
- * objects and body streams per call, which at an instant model and high concurrency cost more CPU than the
- * whole engine; a plain ClientRequest with the body as one string, and the answer collected as one string, is
- * the cheapest path Node offers. Streams stay on fetch (client.ts); a caller's signal destroys the call's socket.
+ * The transport of the client's JSON calls: one POST (or an http target's other method) through undici's dispatcher
+ * (a keep-alive connection pool per origin), the answer collected as bytes and decoded once.
+ * Measured against node:http's ClientRequest and undici's fetch (bench/README-serve.md, bench/README-llm.md): fetch
+ * builds WHATWG Request/Response objects and body streams per call, and a ClientRequest copies its options, builds
+ * its header string piece by piece and runs a readable stream per answer; a dispatch handler gets the status, the
+ * raw headers and the body chunks as plain callbacks, and at ten calls in flight took about half the CPU and half
+ * the allocation of a ClientRequest per call. Streams stay on fetch (client.ts); a caller's abort destroys the
+ * call's socket.
  * @module
  */
-import http from 'node:http';
-import https from 'node:https';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import type { Agent, Dispatcher } from 'undici';
 
 /** An answer, read whole. */
 export interface RawResponse {
@@ -24,20 +27,26 @@ export interface PendingRequest {
   abort(): void;
 }
 
-// LIFO reuse keeps a few sockets hot instead of cycling through all of them; the ceiling is far above the
-// limiter's, so the limiter (limiter.ts) decides concurrency, not the agent's queue.
-const agentOptions = { keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' as const };
-const httpAgent = new http.Agent(agentOptions);
-const httpsAgent = new https.Agent(agentOptions);
+/**
+ * undici is loaded on the first call, not with this module: the steps that never call a model (and every step's
+ * first log line) do not pay for parsing it.
+ */
+let agent: Agent | undefined;
+let loading: Promise<Agent> | undefined;
+function loadAgent(): Promise<Agent> {
+  return (loading ??= import('undici').then((undici) => {
+    // undici is CommonJS: a bundle's dynamic import gives its exports as `default` only, Node gives both.
+    const { Agent } = undici.default ?? undici;
+    // The limiter (limiter.ts) decides concurrency, not the pool's queue: the ceiling is far above it. Our own
+    // deadlines (client.ts) bound every call, so undici's own header and body timeouts (300 s) are off.
+    agent = new Agent({ connections: 1024, headersTimeout: 0, bodyTimeout: 0 });
+    return agent;
+  }));
+}
 
 interface Target {
-  secure: boolean;
-  hostname: string;
-  port: number | string;
+  origin: string;
   path: string;
-  agent: http.Agent;
-  /** The Host header node would send (`host[:port]`, brackets kept): headers given as an array get none added. */
-  host: string;
 }
 
 /** Parsed request targets by URL (a handful per run: one per endpoint and model). */
@@ -47,15 +56,7 @@ function targetOf(url: string): Target {
   let t = targets.get(url);
   if (!t) {
     const u = new URL(url);
-    const secure = u.protocol === 'https:';
-    t = {
-      secure,
-      hostname: u.hostname.replace(/^\[|\]$/g, ''),
-      port: u.port || (secure ? 443 : 80),
-      path: `${u.pathname}${u.search}`,
-      agent: secure ? httpsAgent : httpAgent,
-      host: u.host,
-    };
+    t = { origin: u.origin, path: `${u.pathname}${u.search}` };
     if (targets.size > 1000) targets.clear();
     targets.set(url, t);
   }
@@ -63,10 +64,9 @@ function targetOf(url: string): Target {
 }
 
 /**
- * A call's headers as the flat name/value array node:http writes as it is: given an object, ClientRequest calls
- * setHeader per header (a lower-cased copy of each name and an entry array per header, per call). Validated here
- * once per headers object, as setHeader would have; an endpoint's key headers are one object for every call
- * (connections.ts), so the array is built once and only the call's own Host and Content-Length are added.
+ * A call's headers as a flat name/value array, validated once per headers object (an endpoint's key headers are
+ * one object for every call: connections.ts) so a bad value is refused before anything is sent. Host and
+ * Content-Length are the transport's own.
  */
 const flatHeaders = new WeakMap<Record<string, string>, string[]>();
 function flatten(headers: Record<string, string>): string[] {
@@ -75,8 +75,8 @@ function flatten(headers: Record<string, string>): string[] {
     flat = [];
     for (const name in headers) {
       if (name.toLowerCase() === 'host' || name.toLowerCase() === 'content-length') continue;
-      http.validateHeaderName(name);
-      http.validateHeaderValue(name, headers[name]);
+      validateHeaderName(name);
+      validateHeaderValue(name, headers[name]);
       flat.push(name, headers[name]);
     }
     flatHeaders.set(headers, flat);
@@ -85,18 +85,18 @@ function flatten(headers: Record<string, string>): string[] {
 }
 
 /**
- * POSTs `body` to `url`. Network errors reject with Node's error (its `code`: ECONNREFUSED, ENOTFOUND, …). A
- * pooled socket the server closed while idle fails before any answer (ECONNRESET on a reused socket); that
- * request never reached the server, so it is sent again once on a fresh socket (the race Node's docs describe
- * for `request.reusedSocket`).
+ * POSTs `body` to `url`. Network errors reject with the system error (its `code`: ECONNREFUSED, ENOTFOUND, …) or
+ * undici's (UND_ERR_SOCKET when the connection closed). A pooled socket the server closed while idle fails before
+ * any answer; that request is sent again once (the race of every keep-alive client: undici follows the server's
+ * Keep-Alive hint, but a server may close without one).
  */
 export function postText(url: string, headers: Record<string, string>, body: string): PendingRequest {
   return sendText('POST', url, headers, body);
 }
 
 /**
- * Another method over the same agents and error handling (an http flow target's PUT, PATCH, or GET with its
- * inputs in the query): `body` undefined sends none, and no Content-Length.
+ * Another method over the same pool and error handling (an http flow target's PUT, PATCH, or GET with its inputs
+ * in the query): `body` undefined sends none, and no Content-Length.
  */
 export function requestText(
   method: 'GET' | 'PUT' | 'PATCH' | 'POST',
@@ -107,67 +107,81 @@ export function requestText(
   return sendText(method, url, headers, body);
 }
 
-function sendText(method: string, url: string, headers: Record<string, string>, body: string | undefined) {
+/** Connection failures after the request may have been written but before any answer: worth one more send. */
+const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+function sendText(
+  method: Dispatcher.HttpMethod,
+  url: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+) {
   const target = targetOf(url);
-  const flat = [...flatten(headers), 'host', target.host];
-  if (body !== undefined) flat.push('content-length', String(Buffer.byteLength(body)));
-  const options: http.RequestOptions = {
-    hostname: target.hostname,
-    port: target.port,
+  const options: Dispatcher.DispatchOptions = {
+    origin: target.origin,
     path: target.path,
     method,
-    agent: target.agent,
-    headers: flat,
+    headers: flatten(headers),
+    body: body ?? null,
   };
-  let req: http.ClientRequest | undefined;
+  let abortCall: ((reason?: Error) => void) | undefined;
   let aborted = false;
-  const send = (resolve: (r: RawResponse) => void, reject: (e: unknown) => void, retried: boolean) => {
-    let answered = false;
-    req = (target.secure ? https : http).request(options, (res) => {
-      answered = true;
-      // Bytes kept and decoded once at the end (no string decoder per answer; a character split between chunks
-      // is joined before decoding).
+  const response = new Promise<RawResponse>((resolve, reject) => {
+    const send = (to: Agent, retried: boolean) => {
+      let answered = false;
+      let status = 0;
+      let statusText = '';
+      let raw: Buffer[] = [];
       let first: Buffer | undefined;
       let more: Buffer[] | undefined;
-      res.on('data', (chunk: Buffer) => {
-        if (first === undefined) first = chunk;
-        else (more ??= [first]).push(chunk);
+      to.dispatch(options, {
+        onConnect(abort) {
+          abortCall = abort;
+          if (aborted) abort(new Error('aborted'));
+        },
+        onHeaders(statusCode, rawHeaders, _resume, message) {
+          answered = true;
+          status = statusCode;
+          statusText = message;
+          raw = rawHeaders as Buffer[];
+          return true;
+        },
+        onData(chunk) {
+          if (first === undefined) first = chunk;
+          else (more ??= [first]).push(chunk);
+          return true;
+        },
+        onComplete() {
+          // Bytes decoded once at the end: a character split between chunks is joined before decoding.
+          const text = more ? Buffer.concat(more).toString('utf8') : (first?.toString('utf8') ?? '');
+          resolve({ status, statusText, header: (name) => headerOf(raw, name), text });
+        },
+        onError(e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (!answered && !retried && !aborted && code !== undefined && DROPPED.has(code)) send(to, true);
+          else reject(e);
+        },
       });
-      res.on('end', () => {
-        const text = more ? Buffer.concat(more).toString('utf8') : (first?.toString('utf8') ?? '');
-        const h = res.headers;
-        resolve({
-          status: res.statusCode ?? 0,
-          statusText: res.statusMessage ?? '',
-          header: (name) => {
-            const v = h[name];
-            return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-          },
-          text,
-        });
-      });
-      res.on('error', reject);
-      // A connection dropped mid-body ends the message without 'end': a retryable network failure.
-      res.on('close', () => {
-        if (!res.complete)
-          reject(Object.assign(new Error('connection closed before the answer was complete'), { code: 'ECONNRESET' }));
-      });
-    });
-    const sent = req;
-    sent.on('error', (e: NodeJS.ErrnoException) => {
-      if (!answered && !retried && !aborted && sent.reusedSocket && e.code === 'ECONNRESET')
-        send(resolve, reject, true);
-      else reject(e);
-    });
-    if (body === undefined) sent.end();
-    else sent.end(body);
-  };
-  const response = new Promise<RawResponse>((resolve, reject) => send(resolve, reject, false));
+    };
+    if (agent) send(agent, false);
+    else loadAgent().then((a) => (aborted ? reject(new Error('aborted')) : send(a, false)), reject);
+  });
   return {
     response,
     abort: () => {
       aborted = true;
-      req?.destroy();
+      abortCall?.(new Error('aborted'));
     },
   };
+}
+
+/** A header's value from undici's raw name/value list (lower-case `name`); repeated headers joined as node does. */
+function headerOf(raw: Buffer[], name: string): string | null {
+  let found: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length !== name.length || raw[i].toString('latin1').toLowerCase() !== name) continue;
+    const value = raw[i + 1].toString('latin1');
+    found = found === null ? value : `${found}, ${value}`;
+  }
+  return found;
 }

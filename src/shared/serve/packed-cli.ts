@@ -26,6 +26,15 @@ export function packedCliEntry(root: string): string {
   );
 }
 
+/**
+ * Whether the match at `index` sits on a comment line: bundled dependencies keep their JSDoc, whose type references
+ * (`@param {import('../../types/client.js').Options}`) look like imports. esbuild starts no code line with `*` or `//`.
+ */
+function inComment(code: string, index: number): boolean {
+  const line = code.slice(code.lastIndexOf('\n', index) + 1, index).trimStart();
+  return line.startsWith('*') || line.startsWith('/*') || line.startsWith('//');
+}
+
 // esbuild writes relative imports as `from "./chunks/x.js"`, `import "./x.js"` and `import("./chunks/x.js")`.
 const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.\.?\/[^"'\s]+\.js)["']/g;
 
@@ -43,6 +52,7 @@ export function packedCliFiles(entry: string): string[] {
     seen.add(rel);
     const code = readFileSync(path.join(base, rel), 'utf8');
     for (const m of code.matchAll(RELATIVE_IMPORT)) {
+      if (inComment(code, m.index)) continue;
       const next = path.posix.normalize(path.posix.join(path.posix.dirname(rel), m[1]));
       if (next.startsWith('..') || !existsSync(path.join(base, next)))
         throw ConfigError.at(

@@ -416,14 +416,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     res.setHeader('x-llmops-guard', `${event.stage}:${event.check}`);
     if (streamEvent) {
       // A streaming caller gets the refusal as the stream's one event.
-      res.writeHead(200, [
-        'content-type',
-        'text/event-stream; charset=utf-8',
-        'cache-control',
-        'no-cache',
-        'x-request-id',
-        id,
-      ]);
+      startEventStream(res, id);
       streamEvent(answer);
       res.end();
     } else sendJson(res, id, 200, answer);
@@ -450,16 +443,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     const writeEvent = (v: unknown) => res.write(`data: ${JSON.stringify(v)}\n\n`);
     const start = () => {
       if (res.headersSent) return;
-      res.writeHead(200, [
-        'content-type',
-        'text/event-stream; charset=utf-8',
-        'cache-control',
-        'no-cache',
-        'x-accel-buffering',
-        'no',
-        'x-request-id',
-        id,
-      ]);
+      startEventStream(res, id);
       const first = Object.fromEntries(
         Object.entries(runner.visibleOutputs(knownOutputs(runner, inputs))).filter(([k]) => k !== plan.output),
       );
@@ -488,14 +472,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       : undefined;
     if (event) return refuse(res, exchange, inputs, event, writeEvent);
     if (!res.headersSent) {
-      res.writeHead(200, [
-        'content-type',
-        'text/event-stream; charset=utf-8',
-        'cache-control',
-        'no-cache',
-        'x-request-id',
-        id,
-      ]);
+      startEventStream(res, id);
       const first = Object.fromEntries(
         Object.entries(runner.visibleOutputs(r.outputs ?? {})).filter(([k]) => k !== plan.output),
       );
@@ -639,6 +616,23 @@ interface Exchange {
 function traceparentOf(req: IncomingMessage): string | undefined {
   const v = req.headers.traceparent;
   return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * The head of every event-stream answer (live, held back for a guard, or a refusal): `x-accel-buffering: no` so a
+ * proxy in front (nginx, an ingress) passes each event on as it comes instead of buffering the stream.
+ */
+function startEventStream(res: ServerResponse, requestId: string): void {
+  res.writeHead(200, [
+    'content-type',
+    'text/event-stream; charset=utf-8',
+    'cache-control',
+    'no-cache',
+    'x-accel-buffering',
+    'no',
+    'x-request-id',
+    requestId,
+  ]);
 }
 
 /**
