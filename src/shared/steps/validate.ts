@@ -98,10 +98,12 @@ export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
       throw python.length > 0 ? new ConfigError([...e.problems, ...python]) : e;
     }
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
-    host.info(
-      `${rel(useCase.configFile)}: configuration valid; checking the flows' Python code (compiles, imports installed)`,
-    );
-    const python = [...(await builtinProblems(useCase)), ...(await pythonProblems(useCase))];
+    const builtin = await builtinProblems(useCase);
+    if (builtin.length === 0)
+      host.info(
+        `${rel(useCase.configFile)}: configuration valid; checking the flows' Python code (compiles, imports installed)`,
+      );
+    const python = [...builtin, ...(await pythonProblems(useCase))];
     if (python.length > 0) throw new ConfigError(python);
     const overlay = useCase.overlayFile
       ? ` + ${rel(useCase.overlayFile)}`
