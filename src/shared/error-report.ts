@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  Canceled,
   ConfigError,
   exitCodeOf,
   ExitCode,
@@ -36,6 +37,8 @@ export const EXIT_CODE_MEANING: Record<ExitCode, string> = {
   [ExitCode.InvalidInput]: 'invalid input, nothing was run',
   [ExitCode.ServiceFailed]: 'an outside service failed after retries',
   [ExitCode.InternalError]: 'internal error in llmops',
+  [ExitCode.Interrupted]: 'stopped by SIGINT; what finished is saved',
+  [ExitCode.Terminated]: 'stopped by SIGTERM; what finished is saved',
 };
 
 /** Translate anything thrown by a step or command into the exit-code contract and the lines that explain it. */
@@ -60,7 +63,8 @@ export function describeError(err: unknown): ErrorReport {
       summary: [err.message, ...err.failures],
     };
   }
-  if (err instanceof ServiceError) return { exitCode, meaning, lines: [{ text: err.message }], summary: [err.message] };
+  if (err instanceof ServiceError || err instanceof Canceled)
+    return { exitCode, meaning, lines: [{ text: err.message }], summary: [err.message] };
   const e = err as Error | undefined;
   return {
     exitCode,

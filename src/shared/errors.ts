@@ -15,6 +15,10 @@ export const ExitCode = {
   ServiceFailed: 3,
   /** A bug in llmops itself (EX_SOFTWARE): never the user's fault. */
   InternalError: 70,
+  /** Stopped by SIGINT (Ctrl+C, a CI cancel): what finished is saved, `--resume` continues (128 + 2). */
+  Interrupted: 130,
+  /** Stopped by SIGTERM (a CI cancel, a container stop): as Interrupted (128 + 15). */
+  Terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -75,6 +79,19 @@ export class ServiceError extends Error {
   }
 }
 
+/** The step was stopped by a signal before it finished; what it saved can be resumed. Exit code 128 + signal. */
+export class Canceled extends Error {
+  readonly exitCode: typeof ExitCode.Interrupted | typeof ExitCode.Terminated;
+  constructor(
+    readonly signal: 'SIGINT' | 'SIGTERM',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'Canceled';
+    this.exitCode = signal === 'SIGINT' ? ExitCode.Interrupted : ExitCode.Terminated;
+  }
+}
+
 /** A bug in llmops itself: never the user's fault, reported with its stack. */
 export class InternalError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -85,6 +102,7 @@ export class InternalError extends Error {
 
 /** The exit code an error maps to. Anything else is our bug: 70 (EX_SOFTWARE), never mistaken for a gate failure. */
 export function exitCodeOf(err: unknown): ExitCode {
-  if (err instanceof ConfigError || err instanceof GateFailed || err instanceof ServiceError) return err.exitCode;
+  if (err instanceof ConfigError || err instanceof GateFailed || err instanceof ServiceError || err instanceof Canceled)
+    return err.exitCode;
   return ExitCode.InternalError;
 }

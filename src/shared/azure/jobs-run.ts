@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import type { UseCase } from '../config/types.js';
-import { ConfigError, ServiceError } from '../errors.js';
+import { Canceled, ConfigError, ServiceError } from '../errors.js';
+import { onCancelSignal } from '../cancel-signal.js';
 import { writeJsonAtomic } from '../files.js';
 import type { Host } from '../host/host.js';
 import { shardPlan, type ExperimentPlan } from '../runs/plan.js';
@@ -285,13 +286,11 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
   // Every job this session submitted and has not seen finish: what a cancel must stop.
   const running = new Set<string>();
   const stop = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    host.warning(`azure: ${sig} received, canceling ${running.size} job(s)`);
-    stop.abort(new ServiceError(`bulk-run on azure was canceled (${sig}); its jobs were canceled`));
-  };
   // A CI cancel arrives as SIGINT/SIGTERM; the jobs must not keep running (and billing) after the step ends.
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = onCancelSignal((sig) => {
+    host.warning(`azure: ${sig} received, canceling ${running.size} job(s)`);
+    stop.abort(new Canceled(sig, `bulk-run on azure was canceled (${sig}); its jobs were canceled`));
+  });
   const onAbort = () => stop.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const local = new RunStore(o.storeRoot);
@@ -380,8 +379,7 @@ export async function runPlanOnAzure(o: CloudRunOptions): Promise<number> {
       throw stop.signal.reason instanceof Error ? stop.signal.reason : (failed?.reason ?? new ServiceError('canceled'));
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     o.signal?.removeEventListener('abort', onAbort);
   }
   return count;

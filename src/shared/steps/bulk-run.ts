@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { Execution, UseCase, VariantPlanName } from '../config/types.js';
 import { dataAssetOf, resolveAzureDatasets } from '../azure/datasets.js';
 import { checkDatasets, clusterColumn, requiredColumns } from '../data/check.js';
-import { ConfigError, GateFailed } from '../errors.js';
+import { Canceled, ConfigError, GateFailed } from '../errors.js';
+import { onCancelSignal } from '../cancel-signal.js';
 import type { Host } from '../host/host.js';
 import { writeJsonAtomic } from '../files.js';
 import { runBatch, RunStore, type RunRecord, type RunSummary } from '../runs/index.js';
@@ -312,7 +313,21 @@ export const bulkRunStep: StepDefinition<BulkRunInputs, BulkRunOutputs> = {
       if (summary.status === 'Completed' && summary.counts.failed > limit) overLimit.push({ run, limit });
       if (stopGates.length && summary.status === 'Completed') host.info(earlyStopText(r.runId, inputs.store));
     };
-    await scheduler.run(pieces, runPiece);
+    // A CI cancel or Ctrl+C: no new lines start, the runs record what finished (status Canceled) and the step ends
+    // with 128 + the signal. A second signal ends the process at once (node's default).
+    const stopListening = onCancelSignal((signal) =>
+      scheduler.fail(
+        new Canceled(
+          signal,
+          `bulk-run ${useCase.name} stopped by ${signal}: the lines that finished are saved; run the same command with --resume to continue`,
+        ),
+      ),
+    );
+    try {
+      await scheduler.run(pieces, runPiece);
+    } finally {
+      stopListening();
+    }
     progress.finish();
     writeHandoff(runsFile, handoff);
     scheduler.throwIfFailed();
