@@ -87,9 +87,9 @@ export function cliConnections(
 
 /**
  * A JSON object file given where Prompt Flow's CLI accepts one (`--inputs sample.json`, `--init init.json`): a .json
- * file holds the object, a .jsonl file's first line does.
+ * file holds the object, a .jsonl file's first line does (inputs: a .json list's first item too).
  */
-function readJsonObjectFile(file: string, what: string): Record<string, unknown> {
+function readJsonObjectFile(file: string, what: string, firstOfList = false): Record<string, unknown> {
   let text: string;
   try {
     const whole = readFileSync(file, 'utf8');
@@ -110,8 +110,13 @@ function readJsonObjectFile(file: string, what: string): Record<string, unknown>
   } catch (e) {
     throw ConfigError.at({ file }, `cannot read ${what}: ${(e as Error).message}; expected a JSON object`);
   }
+  // A .json list of lines (Prompt Flow's samples.json) gives its first line, as a .jsonl file does.
+  if (firstOfList && Array.isArray(v) && v.length > 0) v = v[0];
   if (!v || typeof v !== 'object' || Array.isArray(v))
-    throw ConfigError.at({ file }, `expected a JSON object of ${what}`);
+    throw ConfigError.at(
+      { file },
+      `found ${Array.isArray(v) ? 'an empty list' : v === null ? 'null' : `a ${typeof v}`}, expected a JSON object of ${what}${firstOfList ? ' (or a list of them: the first is used)' : ''}`,
+    );
   return v as Record<string, unknown>;
 }
 
@@ -123,10 +128,10 @@ function isJsonFileArgument(value: string): boolean {
 /** Parses `k=v` inputs (values stay strings: the flow's input types coerce them, as Prompt Flow does). */
 export function parseInputPairs(pairs: readonly string[] = [], file?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (file) Object.assign(out, readJsonObjectFile(file, 'inputs'));
+  if (file) Object.assign(out, readJsonObjectFile(file, 'inputs', true));
   for (const p of pairs) {
     if (isJsonFileArgument(p)) {
-      Object.assign(out, readJsonObjectFile(p, 'inputs'));
+      Object.assign(out, readJsonObjectFile(p, 'inputs', true));
       continue;
     }
     const i = p.indexOf('=');

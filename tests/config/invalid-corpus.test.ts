@@ -47,6 +47,18 @@ const cases: Case[] = [
     expected: ['experiment.yaml:1:7: name: found the number 123, expected text'],
   },
   {
+    // The template hands every key to the connection class, which refuses it; ignored, the key would go unsent.
+    name: 'misspelt connection field in an env overlay',
+    env: 'dev',
+    files: {
+      'experiment.dev.yaml':
+        'connections:\n  - name: aoai\n    connection_type: AzureOpenAIConnection\n    api_base: ${api_base}\n    api_kye: ${api_key}\n',
+    },
+    expected: [
+      'experiment.dev.yaml:5:5: connections[0].api_kye: unknown key for AzureOpenAIConnection; did you mean "api_key"?',
+    ],
+  },
+  {
     name: 'unknown top-level key with a likely typo',
     files: { 'experiment.yaml': x('evaluators:', 'evaluator:') },
     expected: ['experiment.yaml:13:1: evaluator: unknown key "evaluator"; did you mean "evaluators"?'],

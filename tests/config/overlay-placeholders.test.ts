@@ -46,6 +46,19 @@ describe('overlays replace whole blocks', () => {
     expect(useCase.evaluators.map((e) => e.name)).toEqual(['accuracy']);
   });
 
+  test('an env without an overlay beside overlays of other envs (a misspelt env) is warned of, naming them', () => {
+    const alone = load({}, { env: 'qa' });
+    expect(alone.host.lines.filter((l) => l.level === 'warning')).toEqual([]);
+    const { useCase, host } = load(
+      { 'experiment.dev.yaml': '# dev\n', 'experiment.pr.yaml': '# pr\n' },
+      { env: 'dve' },
+    );
+    expect(useCase.overlayFile).toBeUndefined();
+    expect(host.lines.filter((l) => l.level === 'warning').map((w) => `${w.at?.file}: ${w.message}`)).toEqual([
+      'experiment.yaml: no overlay experiment.dve.yaml for env "dve" (overlays here: dev, pr); the base configuration is used as it is',
+    ]);
+  });
+
   test('datasets are replaced, not merged; evaluators: null removes evaluation (the PR pattern)', () => {
     const { useCase } = load(
       {

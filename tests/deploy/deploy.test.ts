@@ -1,6 +1,6 @@
 /** `deploy --target local`: real background servers, blue/green replace, a failed smoke test keeps the old one. */
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   deployLocal,
@@ -15,6 +15,7 @@ import { MemoryHost } from '../../src/shared/host/memory.js';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { deployStep } from '../../src/shared/steps/deploy.js';
 import { buildServeCli, deployUseCase } from './helpers.js';
+import { makeUseCase } from '../helpers/use-case-dir.js';
 
 let cli: string;
 let model: ModelServerHandle;
@@ -188,21 +189,47 @@ test('SIGTERM under load: the served process finishes every in-flight request, t
   }
 }, 60_000);
 
+test("a flow whose Python the new server refuses (a module not installed) is the user's to fix: exit 2 with its file and line, not an outside failure", async () => {
+  const broken = makeUseCase({
+    'flows/std/flow.dag.yaml':
+      'inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "${shout.output}"}\nnodes:\n- name: shout\n  type: python\n  source: {type: code, path: shout.py}\n  inputs: {text: "${inputs.question}"}\n',
+    'flows/std/shout.py':
+      'from promptflow.core import tool\nimport no_such_module_anywhere\n\n@tool\ndef shout(text: str) -> str:\n    return text.upper()\n',
+    'sample-request.json': '{"question": "hello"}\n',
+  });
+  try {
+    const refused = await deployLocal({
+      name: 'refused',
+      stateDir: path.join(broken.dir, '.llmops'),
+      config: path.join(broken.dir, 'experiment.yaml'),
+      command: [process.execPath, cli],
+      smoke: loadSmokeTests(path.join(uc.dir, 'smoke-any.yaml')),
+    }).catch((x: unknown) => x);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(exitCodeOf(refused)).toBe(2);
+    expect((refused as ConfigError).problems).toEqual([
+      expect.objectContaining({ line: 2, message: expect.stringContaining('"no_such_module_anywhere"') }),
+    ]);
+    expect((refused as ConfigError).problems[0].file).toMatch(/shout\.py$/);
+    expect(readState(path.join(broken.dir, '.llmops'), 'refused')).toBeUndefined();
+  } finally {
+    broken.cleanup();
+  }
+}, 60_000);
+
 describe('deploy --list and --stop', () => {
   const cliBundle = path.resolve('dist/cli.js');
   // Asynchronous: a server this process started is its child, and only a free event loop reaps it once stopped.
-  const runCli = (...args: string[]) =>
+  const runCliIn = (env: NodeJS.ProcessEnv, ...args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [cliBundle, 'deploy', ...args], {
-        cwd: uc.dir,
-        env: { ...process.env, LLMOPS_CLI: cli },
-      });
+      const child = spawn(process.execPath, [cliBundle, 'deploy', ...args], { cwd: uc.dir, env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
       child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
       child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
+  const runCli = (...args: string[]) => runCliIn({ ...process.env, LLMOPS_CLI: cli }, ...args);
   const outputsOf = (stdout: string) =>
     Object.fromEntries(
       stdout
@@ -297,6 +324,29 @@ describe('deploy --list and --stop', () => {
       expect(alive(other.pid!)).toBe(true);
     } finally {
       other.kill('SIGKILL');
+    }
+  });
+
+  test("stop --config needs only the use case's name and env: not the flow's secrets, not deployment_config.json", async () => {
+    // A record whose server has exited: stop removes it without signalling anything.
+    const live = { slot: 'blue', pid: 999_999_999, port: 1, url: 'http://127.0.0.1:1', flow: 'std', variant: {} };
+    const record = { name: 'demo', target: 'local', updatedAt: new Date().toISOString(), live };
+    mkdirSync(path.dirname(stateFile(stateDir, 'demo')), { recursive: true });
+    writeFileSync(stateFile(stateDir, 'demo'), JSON.stringify({ ...record, live: { ...live, logFile: 'x.log' } }));
+    const deploymentConfig = path.join(uc.dir, 'configs', 'deployment_config.json');
+    mkdirSync(path.dirname(deploymentConfig), { recursive: true });
+    // The template's shape, its names still empty: it blocks a deploy, never a stop.
+    writeFileSync(deploymentConfig, '{"azure_managed_endpoint": [{"ENV_NAME": "dev", "ENDPOINT_NAME": ""}]}\n');
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, LLMOPS_CLI: cli };
+      delete env.AOAI_API_KEY;
+      delete env.AOAI_API_BASE;
+      const stopped = await runCliIn(env, '--stop', '--config', 'experiment.yaml', '--state-dir', stateDir);
+      expect(stopped.stderr).toContain('stopped demo (its server had already exited); record removed');
+      expect(stopped.status).toBe(0);
+      expect(readState(stateDir, 'demo')).toBeUndefined();
+    } finally {
+      rmSync(deploymentConfig);
     }
   });
 

@@ -130,6 +130,16 @@ test('flow test as the template READMEs write it for pf: --init init.json --inpu
     answer: expect.stringContaining('from a jsonl line'),
   });
 
+  // Prompt Flow's samples.json is a list of lines: the first one is used, as a .jsonl file's first line is.
+  writeFileSync(path.join(dir, 'samples.json'), JSON.stringify([{ question: 'first sample' }, { question: 'second' }]));
+  const samples = await cliRun(['flow', 'test', 'chat', '--inputs', 'samples.json']);
+  expect(samples.code).toBe(0);
+  expect(JSON.parse(samples.stdout)).toMatchObject({ answer: expect.stringContaining('first sample') });
+  writeFileSync(path.join(dir, 'empty.json'), '[]');
+  const empty = await cliRun(['flow', 'test', 'chat', '--inputs', 'empty.json']);
+  expect(empty.code).toBe(2);
+  expect(empty.stderr).toContain('empty.json: error: found an empty list, expected a JSON object of inputs');
+
   const missing = await cliRun(['flow', 'test', 'chat', '--inputs', 'nope.json']);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain(

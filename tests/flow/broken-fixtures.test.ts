@@ -47,6 +47,10 @@ const cases: Array<[string, string]> = [
     'broken/llm-without-source/flow.dag.yaml:6:9: node "chat" (type llm): found no source.path, expected the node\'s template file (source: {type: code, path: <file>})',
   ],
   [
+    'llm-api-typo',
+    'broken/llm-api-typo/flow.dag.yaml:11:8: node "chat" (type llm) api: found "chta", expected chat or completion',
+  ],
+  [
     'bad-variant-id',
     'broken/bad-variant-id/flow.dag.yaml:10:25: node_variants.summarize.default_variant_id: found "variant_9", expected one of the variants: variant_0, variant_1',
   ],

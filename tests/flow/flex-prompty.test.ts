@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { loadFlow, loadPrompty, type FlexFlow, type PromptyFlow } from '../../src/shared/flow/index.js';
 import { FIXTURES, problemsOf, writeFlow } from './helpers.js';
+import { preparePrompty } from '../../src/shared/engine/index.js';
 
 describe('flex flows (§5.1)', () => {
   test('a function entry with an inline sample', () => {
@@ -68,6 +69,25 @@ describe('prompty files (§5.2)', () => {
       azure_endpoint: 'https://example.openai.azure.com',
       api_key: '${env:LLMOPS_TEST_UNSET_KEY}',
     });
+  });
+
+  test('an unset ${env:NAME} in model.configuration is an error at its line once the model is to be called', () => {
+    const flow = loadPrompty(file, {
+      env: { AZURE_OPENAI_ENDPOINT: 'https://example.openai.azure.com' },
+      displayBase: FIXTURES,
+    });
+    expect(problemsOf(() => preparePrompty(flow, {}, {}))).toEqual([
+      'good/prompty/basic.prompty:10:14: model.configuration.api_key: found ${env:LLMOPS_TEST_UNSET_KEY}, but the environment variable LLMOPS_TEST_UNSET_KEY is not set; expected it set where the flow runs',
+    ]);
+    // A named connection does not read the inline values.
+    const named = loadPrompty(file, { env: {}, overrides: { model: { configuration: { connection: 'aoai' } } } });
+    const aoai = {
+      name: 'aoai',
+      type: 'AzureOpenAIConnection',
+      value: { api_base: 'https://a.example', api_key: 'k' },
+      secretKeys: ['api_key'],
+    };
+    expect(preparePrompty(named, { aoai }, {}).connection.name).toBe('aoai');
   });
 
   test('overrides are deep-merged over the resolved front matter, their ${file:} resolved too', () => {

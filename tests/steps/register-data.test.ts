@@ -49,6 +49,35 @@ test('versions by content: new, unchanged, then a new version when the data chan
   }
 });
 
+test("one dataset name given to two files (the template's class_flows) keeps a version per content, not a new one per run", async () => {
+  const uc = makeUseCase({
+    'experiment.yaml': baseExperiment.replace(
+      'evaluators:\n',
+      'evaluators:\n  - name: second\n    flow: flows/eval\n    datasets:\n      - name: train_eval\n        reference: train\n        source: data/other.jsonl\n        mappings:\n          answer: ${data.answer}\n          prediction: ${run.outputs.answer}\n',
+    ),
+    'data/other.jsonl': '{"answer": "other"}\n',
+  });
+  try {
+    await run(uc.dir);
+    const registry = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/data/registry.json'), 'utf8'));
+    expect(registry.datasets.train_eval.map((v: { version: string }) => v.version)).toEqual(['1', '2']);
+    const again = await run(uc.dir);
+    expect(again.host.lines.map((l) => l.message).filter((m) => m.startsWith('train_eval:'))).toEqual([
+      expect.stringMatching(/^train_eval: 1 rows, version [12] \(unchanged\)/),
+      expect.stringMatching(/^train_eval: 1 rows, version [12] \(unchanged\)/),
+    ]);
+    const dry = await run(uc.dir, true);
+    expect(dry.host.lines.map((l) => l.message).filter((m) => m.startsWith('train_eval:'))).toEqual([
+      expect.stringContaining('unchanged (version'),
+      expect.stringContaining('unchanged (version'),
+    ]);
+    const after = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/data/registry.json'), 'utf8'));
+    expect(after.datasets.train_eval).toHaveLength(2);
+  } finally {
+    uc.cleanup();
+  }
+});
+
 test('a mapped column missing in some rows: exit-2 error naming column, rows and columns; registry untouched', async () => {
   const uc = makeUseCase({ 'data/train.jsonl': '{"question": "q1"}\n{"prompt": "q2"}\n{"prompt": "q3"}\n' });
   try {

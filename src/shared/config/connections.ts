@@ -6,6 +6,7 @@ import type { Problem } from '../errors.js';
 import { ENDPOINT_URL_FIELDS, endpointUrlProblem } from '../llm/endpoint-url.js';
 import { locate, type PathSegment, type SourceFile } from '../source.js';
 import { connectionVariable, type Environment, placeholderName } from './environment.js';
+import { closest } from './schema-check.js';
 
 export type ConnectionValue = string | number | boolean;
 
@@ -136,6 +137,22 @@ export function poolEndpointsOf(
 
 const secretFieldNames = new Set(['api_key', 'key', 'secret', 'password', 'token', 'connection_string']);
 
+/** Fields of Prompt Flow's connection classes: a key one or two letters away from one of them is a typo. */
+const connectionFields = [
+  'api_key',
+  'api_base',
+  'api_type',
+  'api_version',
+  'auth_mode',
+  'base_url',
+  'organization',
+  'endpoint',
+  'resource_id',
+  'configs',
+  'secrets',
+  'endpoints',
+];
+
 export function resolveConnections(
   raw: unknown[],
   source: SourceFile,
@@ -207,6 +224,16 @@ export function resolveConnections(
           const variables = endpointVariables.get(e.value);
           if (variables) e.variables = variables;
         }
+        continue;
+      }
+      const typo =
+        connectionFields.includes(key) || secretFieldNames.has(key) ? undefined : closest(key, connectionFields);
+      if (typo) {
+        // The template passes every key to the connection class, which refuses an unknown one.
+        problems.push({
+          ...locate(source, ['connections', index, key], 'key'),
+          message: `connections[${index}].${key}: unknown key for ${type}; did you mean "${typo}"?`,
+        });
         continue;
       }
       const nested = v !== null && typeof v === 'object' && !Array.isArray(v);

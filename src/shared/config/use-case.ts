@@ -4,7 +4,7 @@
  * All problems of all files are collected in one pass; those in the parts the step needs
  * (parts.ts) are thrown once as a ConfigError, the others cost at most one warning.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type Problem, type SourceLocation } from '../errors.js';
 import { loadFlow, planVariants } from '../flow/index.js';
@@ -91,6 +91,15 @@ export function loadUseCase(options: LoadUseCaseOptions): UseCase {
   const base = readSource(configFile, display(configFile));
   const overlayPath = envName ? overlayFileFor(configFile, envName) : undefined;
   const overlay = overlayPath && existsSync(overlayPath) ? readSource(overlayPath, display(overlayPath)) : undefined;
+  if (overlayPath && !overlay) {
+    // An env with no overlay is fine; beside overlays of other envs, it is likely a misspelt env name.
+    const others = otherOverlayEnvs(configFile);
+    if (others.length > 0)
+      warnings.push({
+        file: display(configFile),
+        message: `no overlay ${path.basename(overlayPath)} for env "${envName}" (overlays here: ${others.join(', ')}); the base configuration is used as it is`,
+      });
+  }
 
   // Which file each top-level block comes from, so every message points at the line the user wrote.
   const origin = new Map<string, SourceFile>();
@@ -358,6 +367,16 @@ function trustedBlocks(merged: Record<string, unknown>, broken: Set<string>): Re
     trusted[key] = value;
   }
   return trusted;
+}
+
+/** The envs of the overlays beside the experiment file (experiment.<env>.yaml). */
+function otherOverlayEnvs(configFile: string): string[] {
+  const ext = path.extname(configFile);
+  const stem = path.basename(configFile, ext);
+  return readdirSync(path.dirname(configFile))
+    .filter((f) => f.startsWith(`${stem}.`) && f.endsWith(ext) && f.length > stem.length + ext.length + 1)
+    .map((f) => f.slice(stem.length + 1, f.length - ext.length))
+    .sort();
 }
 
 /** experiment.yaml + env "pr" → experiment.pr.yaml (the seed inserts `.<env>` before the extension). */

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { GateFailed, ServiceError } from '../errors.js';
+import { ConfigError, ExitCode, GateFailed, ServiceError, type Problem } from '../errors.js';
 import { runSmokeTests, type SmokeResult } from './smoke-run.js';
 import type { SmokeSuite } from './smoke-tests.js';
 import {
@@ -212,6 +212,9 @@ export async function startInstance(
   const env = o.apiKeyEnv && o.apiKey !== undefined ? { ...process.env, [o.apiKeyEnv]: o.apiKey } : process.env;
   const child = spawn(command[0], args, { detached: true, stdio: ['ignore', fd, fd], env });
   closeSync(fd);
+  // Exit 2: the server refused the flow (its configuration or the user's Python): the user's to fix, not ours.
+  let exitCode: number | null | undefined;
+  child.on('exit', (code) => (exitCode = code));
   child.unref();
   const pid = child.pid;
   if (pid === undefined) throw new ServiceError(`could not start ${command.join(' ')}`);
@@ -242,13 +245,32 @@ export async function startInstance(
     }
     if (!isAlive(pid) || Date.now() > deadline) {
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-      const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+      const log = readFileSync(logFile, 'utf8');
+      if (exitCode === ExitCode.InvalidInput) throw refusedFlow(o.name, logFile, log);
+      const tail = log.trim().split('\n').slice(-5).join('\n');
       throw new ServiceError(
         `the new server of ${o.name} did not become healthy${isAlive(pid) ? ' in time' : ' (it exited)'}; last log lines (${logFile}):\n${tail}`,
       );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The problems a server that exited 2 printed (`file:line[:column]: error: message`), as its own ConfigError. */
+function refusedFlow(name: string, logFile: string, log: string): ConfigError {
+  const problems: Problem[] = [];
+  for (const line of log.split('\n')) {
+    const m = /^(.+?)(?::(\d+))?(?::(\d+))?: error: (.*)$/.exec(line);
+    if (!m) continue;
+    problems.push({
+      file: m[1],
+      line: m[2] ? Number(m[2]) : undefined,
+      column: m[3] ? Number(m[3]) : undefined,
+      message: m[4],
+    });
+  }
+  if (problems.length > 0) return new ConfigError(problems);
+  return ConfigError.at({ file: logFile }, `the new server of ${name} refused its flow (exit 2); see this log`);
 }
 
 export function readListening(logFile: string): { url: string; flow?: string } | undefined {

@@ -10,6 +10,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { assetPath } from '../assets.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { formatPath, locate, readSource, type PathSegment, type SourceFile } from '../source.js';
+import { closest } from '../config/schema-check.js';
 
 export interface ValueExpectation {
   path: string;
@@ -40,7 +41,8 @@ export interface SmokeSuite {
   tests: SmokeTest[];
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+// verbose: an unknown key's error carries its schema, whose keys name the likely intended one.
+const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
 let validator: ValidateFunction | undefined;
 
 /** Reads and checks a tests file; every problem is reported with its position (ConfigError, exit 2). */
@@ -194,7 +196,9 @@ function schemaProblems(source: SourceFile, errors: ErrorObject[]): Problem[] {
     if (e.keyword === 'additionalProperties') {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       p.push(key);
-      message = `${formatPath(p)}: unknown key, expected one of the keys in schemas/smoke-tests.schema.json`;
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const guess = closest(key, known);
+      message = `${formatPath(p)}: unknown key${guess ? `; did you mean "${guess}"?` : known.length ? `, expected one of: ${known.join(', ')}` : ', expected one of the keys in schemas/smoke-tests.schema.json'}`;
     } else if (e.keyword === 'required') {
       const missing = (e.params as { missingProperty: string }).missingProperty;
       const what = missing === 'request' || missing === 'request_file' ? 'request (or request_file)' : missing;

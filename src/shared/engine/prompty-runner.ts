@@ -47,6 +47,9 @@ export function preparePrompty(
     cfg.type ?? (cfg.azure_deployment || cfg.azure_endpoint ? 'azure_openai' : 'openai'),
   ).toLowerCase();
   const azure = type === 'azure_openai' || type === 'azureopenai';
+  // Endpoint, key or deployment given as an ${env:} that is not set: say so, rather than call the literal text.
+  if (typeof cfg.connection !== 'string' && flow.unsetConfiguration?.length)
+    throw new ConfigError(flow.unsetConfiguration);
   let connection: Connection | undefined;
   if (typeof cfg.connection === 'string') {
     // A name that is not defined resolves as llm nodes' connections do: to the fallback, when there is one.

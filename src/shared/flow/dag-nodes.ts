@@ -119,6 +119,13 @@ export function checkNode(
       message: `${label}: found source.type ${sourceType} without source.tool, expected a package tool key such as promptflow.tools.embedding.embedding`,
     });
   }
+  // Prompt Flow calls the tool <provider>.<api>: another api is no tool at all, never a chat call in disguise.
+  if (node.type === 'llm' && node.api !== undefined && node.api !== 'chat' && node.api !== 'completion') {
+    problems.push({
+      ...locate(ctx.source, [...path, 'api']),
+      message: `${label} (type llm) api: found ${JSON.stringify(node.api)}, expected chat or completion`,
+    });
+  }
   if (node.type === 'llm' && node.connection === undefined && ctx.connections?.[node.name]?.connection === undefined) {
     warnings.push({
       ...node.at,

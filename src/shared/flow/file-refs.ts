@@ -17,6 +17,8 @@ export interface RefContext {
   env: Record<string, string | undefined>;
   /** Called for a `${file:}` that cannot be read or parsed; the value is left as written. */
   problem(path: PathSegment[], message: string): void;
+  /** Told of an `${env:NAME}` whose variable is not set (the value is left as written, as Prompt Flow does). */
+  unsetEnv?(path: PathSegment[], name: string): void;
 }
 
 /** A copy of `value` with every `${env:}`/`${file:}` string resolved. */
@@ -35,7 +37,10 @@ function resolveOne(text: string, ctx: RefContext, path: PathSegment[]): unknown
   const m = REFERENCE.exec(text);
   if (!m) return text;
   const [, kind, target] = m;
-  if (kind === 'env') return ctx.env[target] ?? text;
+  if (kind === 'env') {
+    if (ctx.env[target] === undefined) ctx.unsetEnv?.(path, target);
+    return ctx.env[target] ?? text;
+  }
   if (kind !== 'file') return text;
   const file = isAbsolute(target) ? target : join(ctx.baseDir, target);
   if (!existsSync(file)) {

@@ -220,6 +220,8 @@ export interface PromptyFlow extends FlowBase {
   templateEngine: string;
   /** The front matter after `${env:}`/`${file:}` resolution and overrides. */
   frontMatter: Record<string, unknown>;
+  /** model.configuration values naming an `${env:}` variable that is not set: errors once the model is called. */
+  unsetConfiguration?: Problem[];
 }
 
 /**

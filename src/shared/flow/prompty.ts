@@ -60,11 +60,19 @@ export function loadPrompty(path: string, options: PromptyLoadOptions = {}): Pro
 
   const env = options.env ?? process.env;
   const problems: Problem[] = [];
+  const unsetConfiguration: Problem[] = [];
   const ctx = {
     baseDir: dirname(file),
     env,
     problem: (p: Array<string | number>, message: string) =>
       problems.push({ ...locate(source, p), message: `${formatPath(p)}: ${message}` }),
+    unsetEnv: (p: Array<string | number>, name: string) => {
+      if (p[0] === 'model' && p[1] === 'configuration')
+        unsetConfiguration.push({
+          ...locate(source, p),
+          message: `${formatPath(p)}: found \${env:${name}}, but the environment variable ${name} is not set; expected it set where the flow runs`,
+        });
+    },
   };
   let config = resolveRefs(front, ctx) as Record<string, unknown>;
   if (options.overrides) {
@@ -94,6 +102,7 @@ export function loadPrompty(path: string, options: PromptyLoadOptions = {}): Pro
     templateLine: lineAt(text, bodyStart),
     templateEngine: typeof config.template === 'string' ? config.template : 'jinja2',
     frontMatter: config,
+    ...(unsetConfiguration.length > 0 ? { unsetConfiguration } : {}),
   };
   if (config.sample !== undefined) flow.sample = config.sample;
   return flow;

@@ -367,11 +367,14 @@ async function listDeployments(stateDir: string, host: Host): Promise<DeployOutp
   return publish(host, '', '', deployments);
 }
 
-/** Stops the deployment given by name, or the use case's own (its config loaded as deploy loads it). */
+/**
+ * Stops the deployment given by name, or the use case's own. Only its name and env are read from the config: a
+ * teardown job without the flow's secrets, or with an unfinished deployment_config.json, can still stop it.
+ */
 async function stopDeployment(inputs: DeployInputs, host: Host): Promise<DeployOutputs> {
   let name = inputs.name;
   if (!name) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host });
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: ['experiment'] });
     name = deploymentName(useCase.name, useCase.envName);
   }
   const known = listLocalDeployments(inputs.stateDir);

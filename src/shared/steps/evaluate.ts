@@ -26,7 +26,7 @@ import {
   type PlannedRun,
   type ExperimentPlan,
 } from '../runs/plan.js';
-import { llmJudges, runBuiltinEvaluator } from '../eval/builtin/run-builtin.js';
+import { llmJudges, runBuiltinEvaluator, scorerSetupProblemAt } from '../eval/builtin/run-builtin.js';
 import { checkCodeEvaluators } from '../eval/code-evaluators/index.js';
 import { useCaseInputs } from './common-inputs.js';
 import type { StepDefinition } from './declare.js';
@@ -144,6 +144,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
     const unfinished = unfinishedRuns(runsFile, runs, 'evaluate');
     if (unfinished) throw unfinished;
     const jobs = linkEvaluations(useCase, runs.runs);
+    // A built-in scorer's missing options or mappings stop the step before any evaluation runs, at their line.
+    const setup = jobs.flatMap((j) => scorerSetupProblemAt(useCase, j.evaluator, j.dataset) ?? []);
+    if (setup.length) throw new ConfigError([...new Map(setup.map((p) => [p.message, p])).values()]);
     let shownPlan: ExperimentPlan | undefined;
     if (inputs.dryRun || inputs.planFile) {
       const plan = await planExperiment(useCase, {
@@ -270,7 +273,9 @@ export const evaluateStep: StepDefinition<EvaluateInputs, EvaluateOutputs> = {
         const { failed, total } = before.record.counts;
         const limit = failedLineLimit(execution.maxFailedLines, total);
         if (failed > limit)
-          overLimit.push(`${runId}: ${failed} of ${total} evaluation lines failed (tolerance ${limit})`);
+          overLimit.push(
+            `${runId}: ${failed} of ${total} evaluation lines failed (tolerance ${limit})${before.record.error ? `: ${before.record.error}` : ''}`,
+          );
         return;
       }
       if (before && !continues) new RunStore(inputs.store).remove(runId);

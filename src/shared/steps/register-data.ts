@@ -12,7 +12,7 @@ import type { Dataset, FlowRef, UseCase } from '../config/types.js';
 import type { Host } from '../host/host.js';
 import { loadUseCase } from '../config/use-case.js';
 import { checkDataset, clusterColumn, mappedColumns } from '../data/check.js';
-import { type DataRegistry, LocalDataRegistry } from '../data/registry.js';
+import { LocalDataRegistry } from '../data/registry.js';
 import { ConfigError, type Problem } from '../errors.js';
 import type { LoadedFlow } from '../flow/model.js';
 import { useCaseInputs } from './common-inputs.js';
@@ -95,12 +95,12 @@ export const registerDataStep: StepDefinition<RegisterDataInputs, RegisterDataOu
     if (hasAzureWorkspace(useCase)) {
       Object.assign(datasets, await registerInAzure(entries, useCase, host, inputs.dryRun ?? false));
     } else {
-      const registry: DataRegistry = new LocalDataRegistry(inputs.store);
+      const registry = new LocalDataRegistry(inputs.store);
       for (const e of entries) {
         const { localPath: _, ...entry } = e;
         if (inputs.dryRun) {
-          const last = await registry.latest(e.name);
-          const same = last?.hash === e.hash;
+          const last = await registry.withHash(e.name, e.hash);
+          const same = last !== undefined;
           host.info(
             `${e.name}: ${e.rows} rows, sha256:${e.hash.slice(0, 12)}: ${same ? `unchanged (version ${last!.version})` : 'would be registered as a new version'} (dry run)`,
           );

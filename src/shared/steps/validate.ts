@@ -40,6 +40,19 @@ async function pythonProblems(useCase: UseCase): Promise<Problem[]> {
   return (await Promise.all(checks)).flat();
 }
 
+/** Built-in scorers' missing options and mappings, as evaluate finds them before it runs anything. */
+async function builtinProblems(useCase: UseCase): Promise<Problem[]> {
+  if (!useCase.evaluators.some((e) => e.builtin)) return [];
+  // Loaded only when the use case has built-ins: validate's cold start stays small.
+  const { scorerSetupProblemAt } = await import('../eval/builtin/run-builtin.js');
+  return useCase.evaluators.flatMap((e) =>
+    e.datasets.flatMap((d) => {
+      const p = scorerSetupProblemAt(useCase, e, d);
+      return p ? [{ ...p, message: `${p.message} [blocks: evaluate]` }] : [];
+    }),
+  );
+}
+
 /** The use case as far as its flows are concerned, when problems elsewhere (deployment config, connections) stop the
  *  full load; undefined when the flows themselves do not load. Warnings were given by the full load already. */
 function loadFlowsOnly(inputs: ValidateInputs): UseCase | undefined {
@@ -85,10 +98,12 @@ export const validateStep: StepDefinition<ValidateInputs, ValidateOutputs> = {
       throw python.length > 0 ? new ConfigError([...e.problems, ...python]) : e;
     }
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
-    host.info(
-      `${rel(useCase.configFile)}: configuration valid; checking the flows' Python code (compiles, imports installed)`,
-    );
-    const python = await pythonProblems(useCase);
+    const builtin = await builtinProblems(useCase);
+    if (builtin.length === 0)
+      host.info(
+        `${rel(useCase.configFile)}: configuration valid; checking the flows' Python code (compiles, imports installed)`,
+      );
+    const python = [...builtin, ...(await pythonProblems(useCase))];
     if (python.length > 0) throw new ConfigError(python);
     const overlay = useCase.overlayFile
       ? ` + ${rel(useCase.overlayFile)}`

@@ -97,6 +97,15 @@ describe('flex class entries', () => {
     expect(result.metrics).toEqual({ logged: 1, lines: 2, total_reply_length: 15 });
   });
 
+  test('an exception in __aggregate__ is a ScriptExecutionError naming __aggregate__, not __call__', async () => {
+    const entry = await pool.flexInit('failing_aggregate:Scorer');
+    const err = await pool.flexAggregate(entry.key, [1, 2]).catch((e: unknown) => e);
+    expect((err as PythonCodeError).code).toBe('ScriptExecutionError');
+    expect((err as PythonCodeError).message).toBe(
+      "Execution failure in 'Scorer.__aggregate__': (NotImplementedError) no aggregate yet",
+    );
+  });
+
   test('a failing __init__ is FlowEntryInitializationError', async () => {
     const err = await pool.flexInit('bad_init:Broken', { value: 3 }).catch((e: unknown) => e);
     expect((err as PythonCodeError).code).toBe('FlowEntryInitializationError');

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import {
   PythonPoolClosed,
   PythonWorkerCrashed,
@@ -78,6 +80,29 @@ test('close() stops every worker and later calls are refused', async () => {
   await pool.close();
   for (const pid of pids) expect(await waitGone(pid)).toBe(true);
   await expect(pool.call('slow_tool.py', { seconds: 0 })).rejects.toBeInstanceOf(PythonPoolClosed);
+});
+
+test('a worker whose engine went away exits, even with a line waiting on an engine callback', async () => {
+  // The engine killed outright (SIGKILL, a cancelled CI job) closes the worker's input: nothing will answer.
+  const worker = spawn('python3', [path.resolve('src/shared/engine/python/worker.py'), '--threads', '2'], {
+    cwd: nodesDir,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  try {
+    const lines = createInterface({ input: worker.stdout });
+    const messages = lines[Symbol.asyncIterator]();
+    expect(JSON.parse((await messages.next()).value as string)).toMatchObject({ ready: true });
+    worker.stdin.write(
+      JSON.stringify({ op: 'call', id: 1, file: 'waits_for_engine.py', inputs: { name: 'Ada' } }) + '\n',
+    );
+    expect(JSON.parse((await messages.next()).value as string)).toMatchObject({ cb: expect.any(Number), op: 'render' });
+    const exited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
+    worker.stdin.end();
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
+    expect(code).toBe(0);
+  } finally {
+    worker.kill('SIGKILL');
+  }
 });
 
 test('a missing Python executable is a clear error, not a hang', async () => {

@@ -28,7 +28,7 @@ function steps(dir: string, host = new MemoryHost()) {
   const common = { config: path.join(dir, 'qa_app/experiment.yaml'), store: path.join(dir, '.llmops') };
   return {
     bulkRun: () => bulkRunStep.run({ ...common, cacheMode: 'off' }, host),
-    evaluate: () => evaluateStep.run({ ...common, cacheMode: 'off' }, host),
+    evaluate: (resume = false) => evaluateStep.run({ ...common, cacheMode: 'off', resume }, host),
     report: () => reportStep.run({ ...common, outputDir: path.join(dir, 'reports') }, host),
     store: common.store,
   };
@@ -233,6 +233,30 @@ test("run-time errors are the evaluator's: a raising eval_ function fails its ru
       'RuntimeError: broken on purpose',
     );
     expect(lines[0].outputs).toMatchObject({ 'grounded.gpt_groundedness': 4, 'length.words': 6 });
+  } finally {
+    uc.cleanup();
+  }
+});
+
+test('failed lines of a code evaluator that itself ran say why in the step verdict: the first line error', async () => {
+  const uc = makeUseCase({
+    ...files,
+    'qa_app/flows/eval_code/eval_quality.py': files['qa_app/flows/eval_code/eval_quality.py'].replace(
+      'def answer_words(answer):\n',
+      'def answer_words(answer):\n    if "Italy" in answer:\n        raise ValueError("no words for Italy")\n',
+    ),
+  });
+  try {
+    const s = steps(uc.dir);
+    await s.bulkRun();
+    const error = await s.evaluate().catch((e) => e);
+    expect(error).toBeInstanceOf(GateFailed);
+    const why =
+      /1 of 2 evaluation lines failed \(tolerance 0\): Failed to run 1\/2 lines\. First error message is: evaluator 'length' failed: \(ValueError\) no words for Italy/;
+    expect((error as GateFailed).failures[0]).toMatch(why);
+    // Resumed, the run finished earlier is kept, and the verdict still says why.
+    const again = await s.evaluate(true).catch((e) => e);
+    expect((again as GateFailed).failures[0]).toMatch(why);
   } finally {
     uc.cleanup();
   }

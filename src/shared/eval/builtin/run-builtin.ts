@@ -5,7 +5,7 @@
  * the engine (sharing its cache, limits and accounting), its aggregation the mean of its scores.
  */
 import type { Connection } from '../../config/connections.js';
-import type { Evaluator, EvaluatorDataset } from '../../config/types.js';
+import type { Evaluator, EvaluatorDataset, UseCase } from '../../config/types.js';
 import {
   emptyUsage,
   LlmService,
@@ -15,7 +15,7 @@ import {
   type PfError,
   type Usage,
 } from '../../engine/index.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, type Problem } from '../../errors.js';
 import { loadPrompty, type FlowInputDef } from '../../flow/index.js';
 import {
   runBatch,
@@ -59,6 +59,55 @@ export interface BuiltinRunOptions {
 /** Judges scored 1–5 by an LLM with a documented rubric (src/shared/eval/judges/<name>.prompty). */
 export const llmJudges = ['groundedness', 'relevance', 'coherence', 'fluency', 'similarity'] as const;
 
+/**
+ * What a built-in scorer (not a judge) lacks to score this dataset: options, or mappings of the inputs it reads.
+ * Undefined when it has everything, or is not a scorer. Checked by evaluate before any evaluation runs.
+ */
+export function scorerSetupProblem(
+  evaluator: Pick<Evaluator, 'builtin' | 'options'>,
+  dataset: Pick<EvaluatorDataset, 'name' | 'mappings'>,
+): { in: 'options' | 'mappings'; message: string } | undefined {
+  const builtin = evaluator.builtin;
+  const scorer = builtin ? scorers[builtin] : undefined;
+  if (!builtin || !scorer) return undefined;
+  const missing = missingOptions(builtin, evaluator.options);
+  if (missing) return { in: 'options', message: `builtin ${builtin} needs ${missing}` };
+  const inputs = [...scorer.needs, ...(scorer.optional ?? [])];
+  // A mapping under another name (ground_truth for reference) is named: it is what the user meant.
+  const unread = Object.keys(dataset.mappings).filter((m) => !inputs.includes(m));
+  const found = unread.length ? `; found ${unread.join(', ')}, which ${builtin} does not read` : '';
+  if (scorer.optional && !scorer.optional.some((n) => n in dataset.mappings))
+    return {
+      in: 'mappings',
+      message: `builtin ${builtin} needs a mapping for at least one of ${scorer.optional.join(', ')} (e.g. input: "\${data.question}", prediction: "\${run.outputs.answer}") in dataset ${dataset.name}`,
+    };
+  const absent = scorer.needs.filter((n) => !(n in dataset.mappings));
+  if (absent.length)
+    return {
+      in: 'mappings',
+      message: `builtin ${builtin} needs mappings for ${absent.join(', ')} (e.g. prediction: "\${run.outputs.answer}", reference: "\${data.answer}") in dataset ${dataset.name}${found}`,
+    };
+  return undefined;
+}
+
+/** scorerSetupProblem as a problem at its line: the evaluator's builtin key (options) or the dataset's mappings. */
+export function scorerSetupProblemAt(
+  useCase: Pick<UseCase, 'evaluators' | 'locationOf'>,
+  evaluator: Evaluator,
+  dataset: Pick<EvaluatorDataset, 'name' | 'mappings'>,
+): Problem | undefined {
+  const problem = scorerSetupProblem(evaluator, dataset);
+  if (!problem) return undefined;
+  const e = useCase.evaluators.indexOf(evaluator);
+  const d = evaluator.datasets.findIndex((x) => x.name === dataset.name);
+  if (e < 0 || d < 0) return { file: `evaluator "${evaluator.name}"`, message: problem.message };
+  const options = problem.in === 'options';
+  return {
+    ...useCase.locationOf(options ? ['evaluators', e, 'builtin'] : ['evaluators', e, 'datasets', d, 'mappings']),
+    message: `evaluators[${e}]${options ? '' : `.datasets[${d}]`}: ${problem.message}`,
+  };
+}
+
 export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSummary> {
   const builtin = o.evaluator.builtin!;
   if ((llmJudges as readonly string[]).includes(builtin)) return runJudge(o, builtin);
@@ -67,19 +116,8 @@ export async function runBuiltinEvaluator(o: BuiltinRunOptions): Promise<RunSumm
   // Without a Content Safety resource, harm severities are judged by a model (judges/content_safety.prompty).
   if (builtin === 'content_safety' && !safety.contentSafety) return runJudge(o, builtin);
   const scorer = scorers[builtin];
-  const missing = missingOptions(builtin, o.evaluator.options);
-  if (missing) throw ConfigError.at({ file: where }, `builtin ${builtin} needs ${missing}`);
-  const absent = scorer.needs.filter((n) => !(n in o.dataset.mappings));
-  if (scorer.optional && !scorer.optional.some((n) => n in o.dataset.mappings))
-    throw ConfigError.at(
-      { file: where },
-      `builtin ${builtin} needs a mapping for at least one of ${scorer.optional.join(', ')} (e.g. input: "\${data.question}", prediction: "\${run.outputs.answer}") in dataset ${o.dataset.name}`,
-    );
-  if (absent.length)
-    throw ConfigError.at(
-      { file: where },
-      `builtin ${builtin} needs mappings for ${absent.join(', ')} (e.g. prediction: "\${run.outputs.answer}", reference: "\${data.answer}") in dataset ${o.dataset.name}`,
-    );
+  const problem = scorerSetupProblem(o.evaluator, o.dataset);
+  if (problem) throw ConfigError.at({ file: where }, problem.message);
   const store = new RunStore(o.storeRoot);
   store.record(o.standardRunId); // the standard run must exist: ConfigError naming it
   const embed = builtin === 'embedding_similarity' ? embedder(o) : undefined;

@@ -246,19 +246,30 @@ async function runJob(
       }
     }
     const metrics = mergedMetrics(results);
+    let firstLineError: string | undefined;
     for await (const merged of mergedLines(results, dataRows)) {
       const line = job.redactRecord ? await job.redactRecord(merged) : merged;
       if (!writer.append(line)) await writer.drain();
       record.counts.total++;
       if (line.status === 'Completed') record.counts.completed++;
-      else record.counts.failed++;
+      else {
+        record.counts.failed++;
+        firstLineError ??= line.error?.message;
+      }
     }
     for (const r of results) r.rows?.remove();
     await writer.close();
     writer.writeMetrics(metrics);
     const failures = results.filter((r) => r.error).map((r) => r.error!);
-    if (failures.length) {
-      record.error = failures.join('; ');
+    // Failed lines say why in the step's verdict too, as a flow evaluation's run does.
+    const lineFailures =
+      failures.length === 0 && record.counts.failed > 0
+        ? [
+            `Failed to run ${record.counts.failed}/${record.counts.total} lines. First error message is: ${firstLineError ?? ''}`,
+          ]
+        : [];
+    if (failures.length || lineFailures.length) {
+      record.error = [...failures, ...lineFailures].join('; ');
       writer.writeError({ message: record.error });
     }
     record.status = failures.length === results.length ? 'Failed' : 'Completed';

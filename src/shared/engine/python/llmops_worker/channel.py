@@ -35,6 +35,8 @@ class Channel:
         self._cb_ids = itertools.count(1)
         self._cb_waiters = {}
         self._cb_lock = threading.Lock()
+        # Set once the engine can no longer answer (end of input, shutdown): the reason later calls fail with.
+        self._cb_closed = None
 
     def send(self, message):
         # allow_nan (the default) emits NaN/Infinity tokens; the TS side parses them.
@@ -61,7 +63,13 @@ class Channel:
         done = threading.Event()
         slot = {"event": done}
         with self._cb_lock:
-            self._cb_waiters[cb_id] = slot
+            if self._cb_closed is not None:
+                slot["answer"] = {"ok": False, "error": {"type": "EngineGone", "message": self._cb_closed}}
+                done.set()
+            else:
+                self._cb_waiters[cb_id] = slot
+        if done.is_set():
+            raise EngineCallError(slot["answer"]["error"])
         self.send({"cb": cb_id, "op": op, "call": current_request_id.get(), "payload": payload})
         done.wait()
         answer = slot["answer"]
@@ -77,7 +85,9 @@ class Channel:
             slot["event"].set()
 
     def fail_all_callbacks(self, reason):
+        """Fails every engine call waiting for an answer, and every later one: no answer can come any more."""
         with self._cb_lock:
+            self._cb_closed = reason
             slots = list(self._cb_waiters.values())
             self._cb_waiters.clear()
         for slot in slots:

@@ -60,8 +60,10 @@ class Server:
             self._take_lists(message)
             context = contextvars.Context()
             self.pool.submit(context.run, self._handle, message)
-        self.pool.shutdown(wait=True)
+        # Engine answers came through the loop above: none can arrive now. Fail the calls waiting on one first,
+        # or their threads (and so the shutdown below, and the worker) would wait for ever.
         self.channel.fail_all_callbacks("worker shutting down")
+        self.pool.shutdown(wait=True)
 
     def _handle(self, message):
         request_id = message.get("id")
@@ -106,6 +108,8 @@ class Server:
         if op in ("flex_call", "flex_aggregate"):
             entry = self.flex.get(message.get("key"))
             subject = entry.name if entry is not None else message.get("key")
+            if op == "flex_aggregate" and entry is not None and entry.aggregate is not None:
+                subject = getattr(entry.aggregate, "__qualname__", subject)
             return error_shape(exc, "ScriptExecutionError", subject)
         if op == "flex_init":
             return error_shape(exc, "PythonLoadError")
