@@ -56,6 +56,15 @@ export function pooledConnection(
   return { name, type, value: { ...first.value }, secretKeys, endpoints: full };
 }
 
+/** The secret values of connections (every endpoint's of a pool too): what must never be written out. */
+export function connectionSecrets(connections: Iterable<Connection>): string[] {
+  const out = new Set<string>();
+  for (const c of connections)
+    for (const value of [c.value, ...(c.endpoints ?? []).map((e) => e.value)])
+      for (const key of c.secretKeys) if (value[key] !== undefined && value[key] !== '') out.add(String(value[key]));
+  return [...out];
+}
+
 const MODEL_CONNECTION_TYPES = new Set(['AzureOpenAIConnection', 'OpenAIConnection', 'ServerlessConnection']);
 /** The connection-file spellings of those types. */
 const TYPE_ALIASES: Record<string, string> = {

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import type { Connection } from '../config/connections.js';
+import { connectionSecrets, type Connection } from '../config/connections.js';
 import { ConfigError, formatProblem } from '../errors.js';
 import { applyVariant, loadFlow, parseVariantSpec, type LoadedFlow, type VariantSelection } from '../flow/index.js';
 import {
@@ -209,8 +209,20 @@ interface Plan {
 }
 
 /** Runs (or resumes) a batch run and returns its summary. ConfigError (exit 2) for run-level problems. */
-export async function runBatch(options: RunBatchOptions): Promise<RunSummary> {
-  const store = new RunStore(options.storeRoot ?? '.llmops');
+export async function runBatch(given: RunBatchOptions): Promise<RunSummary> {
+  const store = new RunStore(given.storeRoot ?? '.llmops');
+  // Keys never reach the store's files, whatever quotes them (an exception message, an output).
+  const connections = given.connections ? Object.values(given.connections) : [];
+  store.maskSecrets(
+    connectionSecrets(given.fallbackConnection ? [...connections, given.fallbackConnection] : connections),
+  );
+  const options: RunBatchOptions = {
+    ...given,
+    onSecret: (value) => {
+      store.maskSecrets([value]);
+      given.onSecret?.(value);
+    },
+  };
   const plan = planRun(options, store);
   const started = performance.now();
   const llm =

@@ -25,7 +25,8 @@ import { createInterface } from 'node:readline';
 import { ConfigError } from '../errors.js';
 import type { LineResult, PfError } from '../engine/index.js';
 import { parsePyJson, stringifyPyJson } from '../engine/python-worker/index.js';
-import { writeFileAtomic, writeJsonAtomic } from '../files.js';
+import { writeFileAtomic } from '../files.js';
+import { redact } from '../host/host.js';
 import { OutputsIndex } from './outputs-index.js';
 
 /** Partial: some of the data's lines are recorded and the rest belong to other shards of the plan. */
@@ -138,14 +139,33 @@ export interface ExperimentKey {
   envName?: string;
 }
 
+/** The shortest value the store masks (API keys are 32 characters and more). */
+const MIN_SECRET_LENGTH = 6;
+
 /**
  * The run store rooted at `root` (default `.llmops`): runs, their records and metrics, the response cache, the
  * virtual environments and the experiments' hand-off files. No other code builds a path inside it.
  */
 export class RunStore {
   readonly root: string;
+  private readonly secrets = new Set<string>();
   constructor(root = '.llmops') {
     this.root = resolve(root);
+  }
+
+  /**
+   * Masks these secret values (connection keys, resolved init and target secrets) in every record, run.json,
+   * metrics.json and error.json its writers write from now on: an exception message or an output quoting a key
+   * must not carry it into the store, which pipelines upload as an artifact. Their JSON-escaped form too, as the
+   * files hold them. A value shorter than MIN_SECRET_LENGTH is no real key (a test's `k`) and would mangle the data.
+   */
+  maskSecrets(values: Iterable<string>): void {
+    for (const v of values) {
+      if (v.length < MIN_SECRET_LENGTH) continue;
+      this.secrets.add(v);
+      const escaped = JSON.stringify(v).slice(1, -1);
+      if (escaped !== v) this.secrets.add(escaped);
+    }
   }
 
   /** The folder of a run: the engine saves a run's images under it and resolves image paths of its outputs. */
@@ -209,7 +229,7 @@ export class RunStore {
   begin(record: RunRecord): RunWriter {
     const dir = this.dir(record.id);
     for (const f of [OUTPUTS, METRICS, ERROR]) rmSync(join(dir, f), { force: true });
-    const writer = new RunWriter(dir, record);
+    const writer = new RunWriter(dir, record, this.secrets);
     writer.saveRun();
     return writer;
   }
@@ -217,7 +237,7 @@ export class RunStore {
   open(runId: string): RunWriter {
     const record = this.record(runId);
     repairOutputs(join(this.dir(runId), OUTPUTS));
-    return new RunWriter(this.dir(runId), record);
+    return new RunWriter(this.dir(runId), record, this.secrets);
   }
   /** Deletes a run (its folder). */
   remove(runId: string): void {
@@ -320,6 +340,7 @@ const FLUSH_BYTES = 64 * 1024;
  */
 export class RunWriter {
   private out?: WriteStream;
+
   private draining?: Promise<void>;
   /** Records appended since the last write. */
   private pending = '';
@@ -329,14 +350,19 @@ export class RunWriter {
     /** The run's folder (where the engine saves the run's images). */
     readonly dir: string,
     readonly record: RunRecord,
+    /** Replaced by *** in everything this writer writes (RunStore.maskSecrets); read live, as values arrive. */
+    private readonly secrets: ReadonlySet<string> = new Set(),
   ) {
     mkdirSync(this.dir, { recursive: true });
   }
   private get outputsFile(): string {
     return join(this.dir, OUTPUTS);
   }
+  private masked(text: string): string {
+    return this.secrets.size > 0 ? redact(text, this.secrets) : text;
+  }
   saveRun(): void {
-    writeJsonAtomic(join(this.dir, RUN), this.record);
+    writeFileAtomic(join(this.dir, RUN), this.masked(JSON.stringify(this.record, null, 2)) + '\n');
   }
   /** Opens outputs.jsonl for appending (writers of a resumed run have had its torn line dropped already). */
   private openOutputs(): WriteStream {
@@ -386,15 +412,15 @@ export class RunWriter {
       this.flushTimer = undefined;
     }
     if (this.pending === '' || !this.out) return !this.out?.writableNeedDrain;
-    const chunk = this.pending;
+    const chunk = this.masked(this.pending);
     this.pending = '';
     return this.out.write(chunk);
   }
   /** NaN and ±Infinity stay tokens, as Python's json writes them (Prompt Flow's metrics.json holds them). */
   writeMetrics(metrics: Record<string, unknown>): void {
-    writeFileAtomic(join(this.dir, METRICS), stringifyPyJson(metrics, 2) + '\n');
+    writeFileAtomic(join(this.dir, METRICS), this.masked(stringifyPyJson(metrics, 2)) + '\n');
   }
   writeError(error: unknown): void {
-    writeJsonAtomic(join(this.dir, ERROR), error);
+    writeFileAtomic(join(this.dir, ERROR), this.masked(JSON.stringify(error, null, 2)) + '\n');
   }
 }
