@@ -16,6 +16,8 @@ import { startModelServer, type ModelServerHandle } from '../../src/model-server
 import { deployStep } from '../../src/shared/steps/deploy.js';
 import { buildServeCli, deployUseCase } from './helpers.js';
 import { makeUseCase } from '../helpers/use-case-dir.js';
+import { emptyDeploymentConfig, emptyDeploymentProblems } from '../helpers/placeholder-configs.js';
+import { smokeTestStep } from '../../src/shared/steps/smoke-test.js';
 
 let cli: string;
 let model: ModelServerHandle;
@@ -139,6 +141,33 @@ test('the deploy step: sample-request smoke test, outputs endpoint and deploymen
     .catch((x: unknown) => x);
   expect(azure).toBeInstanceOf(ConfigError);
   expect((azure as ConfigError).message).toContain('found no azure_managed_endpoint entry');
+}, 60_000);
+
+test("the template's deployment_config.json with empty Azure names: local deploy and smoke-test run (a warning), an Azure target stops on them", async () => {
+  const file = path.join(uc.dir, 'configs', 'deployment_config.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, emptyDeploymentConfig);
+  process.env.LLMOPS_CLI = cli;
+  try {
+    const host = new MemoryHost();
+    const out = await deployStep.run({ config, target: 'local', stateDir, variant: '${chat.v1}' }, host);
+    expect(await answer(out.endpoint)).toBe('user: v1 hello');
+    expect(host.lines.filter((l) => l.level === 'warning').map((l) => l.message)).toContainEqual(
+      expect.stringContaining('configs/deployment_config.json (9 problems; blocks: deploy, smoke-test)'),
+    );
+    const smoked = new MemoryHost();
+    const junitFile = path.join(uc.dir, 'smoke.junit.xml');
+    expect(await smokeTestStep.run({ config, stateDir, junitFile }, smoked)).toMatchObject({ passed: true });
+    const azure = await deployStep
+      .run({ config, target: 'azure-managed', stateDir }, new MemoryHost())
+      .catch((x: unknown) => x);
+    expect(azure).toBeInstanceOf(ConfigError);
+    expect((azure as ConfigError).problems).toHaveLength(emptyDeploymentProblems.length);
+  } finally {
+    delete process.env.LLMOPS_CLI;
+    rmSync(file);
+    await stopLocalDeployment(stateDir, 'demo');
+  }
 }, 60_000);
 
 test('SIGTERM under load: the served process finishes every in-flight request, then exits 0', async () => {

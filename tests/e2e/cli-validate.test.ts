@@ -98,10 +98,14 @@ describe('a use case whose deployment_config.json still holds the empty placehol
     }
   });
 
-  test('deploy stops (exit 2) before starting anything, each problem once with file:line:column', () => {
+  // The local target reads none of those names (tests/deploy/deploy.test.ts deploys it with this file).
+  test('deploy to Azure ML stops (exit 2) before starting anything, each problem once with file:line:column', () => {
     const uc = makeUseCase(files);
     try {
-      const r = run(['deploy', '--config', 'experiment.yaml', '--state-dir', '.llmops'], uc.dir);
+      const r = run(
+        ['deploy', '--target', 'azure-managed', '--config', 'experiment.yaml', '--state-dir', '.llmops'],
+        uc.dir,
+      );
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toEqual([
         ...emptyDeploymentProblems.map(asPrinted),

@@ -267,7 +267,9 @@ export const deployStep: StepDefinition<DeployInputs, DeployOutputs> = {
       );
     }
     if (inputs.stop) return stopDeployment(inputs, host);
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'deploy' });
+    // The local target reads nothing of deployment_config.json but TEST_FILE_PATH: the template's empty Azure and
+    // Kubernetes names (problems for those targets) are warnings here, not errors.
+    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: ['experiment', 'runtime'] });
     if (useCase.flow.kind === 'http')
       throw ConfigError.at(
         useCase.locationOf(['flow']),

@@ -104,11 +104,19 @@ export const smokeTestStep: StepDefinition<SmokeTestInputs, SmokeTestOutputs> = 
     { name: 'endpoint', description: 'The scoring URL tested.' },
   ],
   async run(inputs, host) {
-    const useCase = loadUseCase({ configPath: inputs.config, env: inputs.env, host, needs: 'smoke-test' });
+    // A local deployment reads nothing of deployment_config.json but TEST_FILE_PATH: the template's empty Azure and
+    // Kubernetes names (problems for those targets) are warnings here, not errors.
+    const local = (inputs.target ?? 'local') === 'local';
+    const useCase = loadUseCase({
+      configPath: inputs.config,
+      env: inputs.env,
+      host,
+      needs: local ? ['experiment'] : 'smoke-test',
+    });
     const suite = suiteForUseCase(useCase, inputs.tests);
     if (inputs.warmupSeconds !== undefined) suite.warmupMs = inputs.warmupSeconds * 1000;
     const name = deploymentName(useCase.name, useCase.envName);
-    if (inputs.deployment && (inputs.target ?? 'local') === 'local')
+    if (inputs.deployment && local)
       throw ConfigError.at(
         { file: 'input "deployment"' },
         'found a deployment with target local; expected target azure-managed or azure-kubernetes',
