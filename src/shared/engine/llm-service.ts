@@ -18,6 +18,7 @@ import {
   type RateLimits,
   type ResponseCache,
   type TokenUsage,
+  warmTransport,
 } from '../llm/index.js';
 import { LlmPool, type PoolResult } from '../llm/pool.js';
 import { genAiSystem, telemetry } from '../telemetry/hooks.js';
@@ -68,6 +69,8 @@ export class LlmService {
   private readonly limiters: LimiterRegistry;
 
   constructor(private readonly options: LlmServiceOptions = {}) {
+    // A service is made when models will be called: the transport loads meanwhile, not on the first call.
+    warmTransport();
     const rates = pacingOf(options.rates);
     this.limiters = new LimiterRegistry(
       options.maxConcurrency ?? 64,

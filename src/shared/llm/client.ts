@@ -40,7 +40,7 @@ import {
   type RetryOptions,
 } from './retry.js';
 import { type Deadline, DeadlineQueue } from './deadlines.js';
-import { postText, requestText, type RawResponse } from './transport.js';
+import { postText, requestText, transportLoading, type RawResponse } from './transport.js';
 import { telemetry } from '../telemetry/hooks.js';
 
 /** Tokens of one call. A cache hit costs none. */
@@ -228,6 +228,10 @@ export class LlmClient {
     const url = this.endpoint.url(api, model);
     const limiter = this.limiters.get(url);
     const breaker = this.limiters.breaker(url);
+    // A process's first calls wait for the transport to load before they take a start from the pacer: calls paced
+    // apart would otherwise leave bunched behind the load.
+    const loading = transportLoading();
+    if (loading) await loading;
     for (let attempt = 0; ; attempt++) {
       const acquired = limiter.acquire();
       const permit = 'then' in acquired ? await acquired : acquired;

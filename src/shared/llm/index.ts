@@ -12,6 +12,7 @@ export {
   type TokenUsage,
 } from './client.js';
 export { chatStream, type LlmStream } from './stream.js';
+export { warmTransport } from './transport.js';
 export {
   resolveEndpoint,
   DEFAULT_AZURE_API_VERSION,

@@ -44,6 +44,20 @@ function loadAgent(): Promise<Agent> {
   }));
 }
 
+/**
+ * Starts loading undici (and compiling its HTTP parser) without waiting: whoever will call a model soon calls this
+ * when it is set up, so the first call is not held back by the load (about 50–200 ms) and calls paced apart are not
+ * bunched behind it. A load failure surfaces on the first call.
+ */
+export function warmTransport(): void {
+  loadAgent().catch(() => undefined);
+}
+
+/** Undefined once the transport is loaded; until then, the load (started if it was not). */
+export function transportLoading(): Promise<unknown> | undefined {
+  return agent ? undefined : loadAgent().catch(() => undefined);
+}
+
 interface Target {
   origin: string;
   path: string;
