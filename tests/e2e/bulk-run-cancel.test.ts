@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import type { RunRecord } from '../../src/shared/runs/store.js';
-import { recordedLineNumbers, runCli } from '../helpers/killed-run.js';
+import { bulkRunArgs, firstRunDir, recordedLineNumbers, runCli } from '../helpers/killed-run.js';
 import { baseExperiment, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 60;
@@ -30,18 +30,7 @@ test.each([
     const experiment = baseExperiment.slice(0, baseExperiment.indexOf('evaluators:'));
     const uc = makeUseCase({ 'data/train.jsonl': `${data}\n`, ...llmNodeFlow(), 'experiment.yaml': experiment });
     const env = { ...process.env, AOAI_API_BASE: server.url, AOAI_API_KEY: 'local-test-key' };
-    const args = [
-      'dist/cli.js',
-      'bulk-run',
-      '--config',
-      path.join(uc.dir, 'experiment.yaml'),
-      '--store',
-      path.join(uc.dir, '.llmops'),
-      '--concurrency',
-      '2',
-      '--cache-mode',
-      'off',
-    ];
+    const args = bulkRunArgs(uc.dir);
     try {
       const start = server.stats().requests;
       const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -55,9 +44,7 @@ test.each([
       expect(stderr).toContain('--resume');
       expect(stderr).not.toContain('internal error');
 
-      const runId = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/experiments/demo/runs.json'), 'utf8')).runs[0]
-        .runId as string;
-      const runDir = path.join(uc.dir, '.llmops/runs', runId);
+      const runDir = firstRunDir(uc.dir);
       const saved = recordedLineNumbers(path.join(runDir, 'outputs.jsonl'));
       const canceled = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunRecord;
       expect(canceled.status).toBe('Canceled');

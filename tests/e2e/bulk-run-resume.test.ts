@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
-import { recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
+import { bulkRunArgs, firstRunDir, recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
 import { baseExperiment, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 40;
@@ -25,27 +25,15 @@ test('killed with SIGKILL, then resumed: only unfinished lines reach the model, 
     'experiment.yaml': baseExperiment.slice(0, baseExperiment.indexOf('evaluators:')),
   });
   const env = { ...process.env, AOAI_API_BASE: server.url, AOAI_API_KEY: 'local-test-key' };
-  const args = [
-    'dist/cli.js',
-    'bulk-run',
-    '--config',
-    path.join(uc.dir, 'experiment.yaml'),
-    '--store',
-    path.join(uc.dir, '.llmops'),
-    '--concurrency',
-    '2',
-    '--cache-mode',
-    'off',
-  ];
+  const args = bulkRunArgs(uc.dir);
   try {
     // Kill once some, but not all, lines have reached the model.
     await runAndKill(args, env, () => server.stats().requests >= 8);
     const beforeResume = server.stats().requests;
     expect(beforeResume).toBeLessThan(lines);
 
-    const runsFile = path.join(uc.dir, '.llmops/experiments/demo/runs.json');
-    const runId = JSON.parse(readFileSync(runsFile, 'utf8')).runs[0].runId as string;
-    const outputsFile = path.join(uc.dir, '.llmops/runs', runId, 'outputs.jsonl');
+    const runDir = firstRunDir(uc.dir);
+    const outputsFile = path.join(runDir, 'outputs.jsonl');
     const finishedBefore = new Set(recordedLineNumbers(outputsFile));
 
     // Not spawnSync: the model server lives in this process and must keep answering.
@@ -63,7 +51,7 @@ test('killed with SIGKILL, then resumed: only unfinished lines reach the model, 
       Array.from({ length: lines }, (_, i) => i),
     );
     expect(records.every((r) => r.status === 'Completed')).toBe(true);
-    const run = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/runs', runId, 'run.json'), 'utf8'));
+    const run = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8'));
     expect(run).toEqual(
       expect.objectContaining({ status: 'Completed', counts: { total: lines, completed: lines, failed: 0 } }),
     );

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import type { RunRecord } from '../../src/shared/runs/store.js';
 import { evalFlowData, evalFlowExperiment, gradingEvaluationFlow } from '../helpers/eval-flow-fixture.js';
-import { recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
+import { firstRunDir, recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
 import { llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 200;
@@ -35,9 +35,7 @@ test('killed, then resumed: the evaluation flow rescores the recorded lines and 
     const start = server.stats().requests;
     await runAndKill(args, env, () => server.stats().requests - start >= 8);
 
-    const runId = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/experiments/demo/runs.json'), 'utf8')).runs[0]
-      .runId as string;
-    const runDir = path.join(uc.dir, '.llmops/runs', runId);
+    const runDir = firstRunDir(uc.dir);
     const recorded = () => recordedLineNumbers(path.join(runDir, 'outputs.jsonl'));
     const before = recorded();
     expect(before.length).toBeLessThan(20);

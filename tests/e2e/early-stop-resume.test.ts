@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startModelServer, type ModelServerHandle } from '../../src/model-server/index.js';
 import { bySeededOrder } from '../../src/shared/runs/line-order.js';
 import type { RunRecord } from '../../src/shared/runs/store.js';
-import { recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
+import { bulkRunArgs, firstRunDir, recordedLineNumbers, runAndKill, runCli } from '../helpers/killed-run.js';
 import { baseExperiment, llmNodeFlow, makeUseCase } from '../helpers/use-case-dir.js';
 
 const lines = 200;
@@ -30,25 +30,12 @@ test('killed, then resumed: the same order continues, no line runs twice, the ru
     'gates:\n  - {metric: exact_match, evaluator: exact, min: 0.8, early_stop: true}\n';
   const uc = makeUseCase({ 'data/train.jsonl': data, ...llmNodeFlow(), 'experiment.yaml': experiment });
   const env = { ...process.env, AOAI_API_BASE: server.url, AOAI_API_KEY: 'local-test-key' };
-  const args = [
-    'dist/cli.js',
-    'bulk-run',
-    '--config',
-    path.join(uc.dir, 'experiment.yaml'),
-    '--store',
-    path.join(uc.dir, '.llmops'),
-    '--concurrency',
-    '2',
-    '--cache-mode',
-    'off',
-  ];
+  const args = bulkRunArgs(uc.dir);
   try {
     const start = server.stats().requests;
     await runAndKill(args, env, () => server.stats().requests - start >= 8);
 
-    const runId = JSON.parse(readFileSync(path.join(uc.dir, '.llmops/experiments/demo/runs.json'), 'utf8')).runs[0]
-      .runId as string;
-    const runDir = path.join(uc.dir, '.llmops/runs', runId);
+    const runDir = firstRunDir(uc.dir);
     const recorded = () => recordedLineNumbers(path.join(runDir, 'outputs.jsonl'));
     const before = recorded();
     const killed = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunRecord;

@@ -4,6 +4,30 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** `node <these>`: bulk-run of the use case in `dir` (experiment demo), its store inside it, two lines at a time, no cache. */
+export function bulkRunArgs(dir: string): string[] {
+  return [
+    'dist/cli.js',
+    'bulk-run',
+    '--config',
+    path.join(dir, 'experiment.yaml'),
+    '--store',
+    path.join(dir, '.llmops'),
+    '--concurrency',
+    '2',
+    '--cache-mode',
+    'off',
+  ];
+}
+
+/** The folder of the first run a bulk-run of the use case in `dir` recorded (bulkRunArgs' store). */
+export function firstRunDir(dir: string): string {
+  const runsFile = path.join(dir, '.llmops/experiments/demo/runs.json');
+  const runId = (JSON.parse(readFileSync(runsFile, 'utf8')) as { runs: { runId: string }[] }).runs[0].runId;
+  return path.join(dir, '.llmops/runs', runId);
+}
 
 /** Runs `node <args>`, SIGKILLs it once `killWhen` holds, and waits for it to exit. */
 export async function runAndKill(args: string[], env: NodeJS.ProcessEnv, killWhen: () => boolean): Promise<void> {
