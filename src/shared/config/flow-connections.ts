@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Problem, SourceLocation } from '../errors.js';
 import type { FlowNode, LoadedFlow } from '../flow/index.js';
 import { locate, readSource, type PathSegment, type SourceFile } from '../source.js';
-import { describeFallback, resolveConnectionName, type Connection } from './connections.js';
+import { connectionSecrets, describeFallback, resolveConnectionName, type Connection } from './connections.js';
 import type { Environment } from './environment.js';
 
 export interface ConnectionUse {
@@ -95,8 +95,7 @@ export function resolveConnectionUses(
     }
     if (connections.includes(connection)) continue;
     connections.push(connection);
-    for (const key of connection.secretKeys)
-      if (connection.value[key] !== undefined) secrets.add(String(connection.value[key]));
+    for (const secret of connectionSecrets([connection])) secrets.add(secret);
   }
   for (const [name, { first, others }] of missing) {
     problems.push({

@@ -214,6 +214,23 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
       { file: 'input "image"' },
       'no image and no registry to build one; expected --image or REGISTRY_NAME',
     );
+  /** The state file of this deploy: what the site is, with what the rollout (or the autoscale alone) did. */
+  const record = (
+    done: Omit<
+      WebAppDeploymentState,
+      'target' | 'webApp' | 'resourceGroup' | 'slot' | 'endpoint' | 'deployment' | 'updatedAt'
+    >,
+  ) =>
+    writeJsonAtomic(webAppStateFile(o.stateDir, o.name), {
+      target: 'webapp',
+      webApp: e.webAppName,
+      resourceGroup: e.resourceGroup,
+      slot: e.slot,
+      endpoint,
+      deployment: image,
+      ...done,
+      updatedAt: new Date().toISOString(),
+    } satisfies WebAppDeploymentState);
   const { traffic: live } = await probe.readTraffic();
   const routing = await probe.routing();
   if (routing.production === image && !(live[routing.slot] > 0)) {
@@ -225,21 +242,14 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
       // A setting that really changed is this deploy's change: recorded so `--rollback` puts the earlier one back.
       // The same setting put again (a re-run) changes nothing and keeps the last rollout's record.
       if (!sameSetting(change.before, change.after)) {
-        writeJsonAtomic(webAppStateFile(o.stateDir, o.name), {
-          target: 'webapp',
-          webApp: e.webAppName,
-          resourceGroup: e.resourceGroup,
-          slot: e.slot,
-          endpoint,
-          deployment: image,
+        record({
           prior: live,
           live,
           outcome: 'promoted',
           reason: `only the autoscale setting of plan ${e.appPlanName} changed`,
           steps: [],
           autoscale: [change],
-          updatedAt: new Date().toISOString(),
-        } satisfies WebAppDeploymentState);
+        });
         text += ' (the earlier setting is kept for --rollback)';
       }
     }
@@ -326,21 +336,14 @@ export async function deployToWebApp(o: WebAppDeployOptions): Promise<WebAppDepl
   // when the rollout does not promote, so a failed rollout leaves the plan scaling as before.
   let replaced: SettingChange | undefined;
   const save = (r: RolloutResult) =>
-    writeJsonAtomic(webAppStateFile(o.stateDir, o.name), {
-      target: 'webapp',
-      webApp: e.webAppName,
-      resourceGroup: e.resourceGroup,
-      slot: e.slot,
-      endpoint,
-      deployment: image,
+    record({
       prior: plan.prior,
       live: r.live,
       outcome: r.outcome,
       reason: r.reason,
       steps: r.steps,
       ...(replaced && r.outcome === 'promoted' ? { autoscale: [replaced] } : {}),
-      updatedAt: new Date().toISOString(),
-    } satisfies WebAppDeploymentState);
+    });
   const scaled = planAutoscale
     ? withAutoscale(target, {
         apply: async () => {

@@ -28,8 +28,8 @@ export interface PendingRequest {
 }
 
 /**
- * undici is loaded on the first call, not with this module: the steps that never call a model (and every step's
- * first log line) do not pay for parsing it.
+ * undici is loaded when an LLM service is made (warmTransport) or on the first call, not with this module: the
+ * steps that never call a model (and every step's first log line) do not pay for parsing it.
  */
 let agent: Agent | undefined;
 let loading: Promise<Agent> | undefined;
@@ -50,7 +50,7 @@ function loadAgent(): Promise<Agent> {
  * bunched behind it. A load failure surfaces on the first call.
  */
 export function warmTransport(): void {
-  loadAgent().catch(() => undefined);
+  void transportLoading();
 }
 
 /** Undefined once the transport is loaded; until then, the load (started if it was not). */

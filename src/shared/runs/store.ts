@@ -340,7 +340,6 @@ const FLUSH_BYTES = 64 * 1024;
  */
 export class RunWriter {
   private out?: WriteStream;
-
   private draining?: Promise<void>;
   /** Records appended since the last write. */
   private pending = '';

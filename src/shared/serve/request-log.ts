@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import type { Connection } from '../config/connections.js';
+import { connectionSecrets, type Connection } from '../config/connections.js';
 import { ConfigError } from '../errors.js';
 import { sharedRedactor, piiKinds, ALL_PII_KINDS, type PiiKind, type Redactor } from '../safety/redactor.js';
 
@@ -242,9 +242,8 @@ export function openRequestLog(o: {
   apiKey?: string;
 }): RequestLog | undefined {
   if (!o.requestLog) return undefined;
-  const secrets = [...(o.requestLog.secrets ?? [])];
-  for (const c of [...(o.connections ?? []), ...(o.fallbackConnection ? [o.fallbackConnection] : [])])
-    for (const k of c.secretKeys ?? []) if (typeof c.value[k] === 'string') secrets.push(c.value[k] as string);
+  const connections = [...(o.connections ?? []), ...(o.fallbackConnection ? [o.fallbackConnection] : [])];
+  const secrets = [...(o.requestLog.secrets ?? []), ...connectionSecrets(connections)];
   if (o.apiKey) secrets.push(o.apiKey);
   return new RequestLog({ ...o.requestLog, secrets });
 }

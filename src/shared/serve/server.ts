@@ -441,13 +441,16 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
     const plan = runner.stream!;
     const pending: string[] = [];
     const writeEvent = (v: unknown) => res.write(`data: ${JSON.stringify(v)}\n\n`);
-    const start = () => {
-      if (res.headersSent) return;
+    // The head, then the first event: the outputs known so far other than the streamed one.
+    const open = (outputs: Record<string, unknown>) => {
       startEventStream(res, id);
       const first = Object.fromEntries(
-        Object.entries(runner.visibleOutputs(knownOutputs(runner, inputs))).filter(([k]) => k !== plan.output),
+        Object.entries(runner.visibleOutputs(outputs)).filter(([k]) => k !== plan.output),
       );
       if (Object.keys(first).length > 0) writeEvent(first);
+    };
+    const start = () => {
+      if (!res.headersSent) open(knownOutputs(runner, inputs));
     };
     // An answer a guard checks is held back whole until checked: a live stream would send it before.
     const live = plan.live && !guard?.checksResponses;
@@ -472,11 +475,7 @@ export async function startFlowServer(options: FlowServerOptions): Promise<FlowS
       : undefined;
     if (event) return refuse(res, exchange, inputs, event, writeEvent);
     if (!res.headersSent) {
-      startEventStream(res, id);
-      const first = Object.fromEntries(
-        Object.entries(runner.visibleOutputs(r.outputs ?? {})).filter(([k]) => k !== plan.output),
-      );
-      if (Object.keys(first).length > 0) writeEvent(first);
+      open(r.outputs ?? {});
       // A cached or non-streamed answer arrives whole: one event carries it.
       const chunks = pending.length > 0 ? pending : [String(r.outputs?.[plan.output] ?? '')];
       for (const c of chunks) writeEvent({ [plan.output]: c });
